@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+// dvs — version control for voice training data. Layout and layering: ../shared/DESIGN.md, STYLE.md.
+import PackageDescription
+
+let package = Package(
+    name: "dvs",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "dvs", targets: ["dvs"]),
+        .library(name: "DVS", targets: ["DVS"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // C libraries, through pkg-config (Debian's -dev packages).
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
+
+        .target(name: "DVSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd"]),
+        .target(name: "DVSAudio", dependencies: ["DVSCore", "CSndfile"]),
+        .target(name: "DVSCatalog", dependencies: ["DVSCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "CGit2"]),
+        .target(
+            name: "DVSCommands",
+            dependencies: ["DVS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "dvs", dependencies: ["DVSCommands"]),
+        .target(name: "DVSTestSupport", dependencies: ["DVS"]),
+
+        .testTarget(name: "DVSCoreTests", dependencies: ["DVSCore"]),
+        .testTarget(name: "DVSStorageTests", dependencies: ["DVSStorage", "DVSTestSupport"]),
+        .testTarget(name: "DVSAudioTests", dependencies: ["DVSAudio", "DVSTestSupport"]),
+        .testTarget(name: "DVSTests", dependencies: ["DVS", "DVSCatalog", "DVSTestSupport"]),
+        .testTarget(name: "DVSCLITests", dependencies: ["DVSTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,289 @@
+/// What kind of thing a tree entry is. Raw values are the on-disk codes (`schema/FORMAT.md`).
+public enum FileKind: UInt8, Sendable, Codable {
+    /// A regular file.
+    case file = 0
+    /// A regular file with an executable bit set (restored as mode 0755).
+    case executable = 1
+    /// A symbolic link; its target text is stored, never followed.
+    case symlink = 2
+}
+
+/// What decoding an audio file with libsndfile told us. Pure data; no I/O here.
+public struct AudioFacts: Hashable, Sendable, Codable {
+    /// Container, in libsndfile's major-format names: `WAV`, `WAVEX`, `RF64`, `FLAC`, `OGG`, `MPEG`, …
+    public var container: String
+    /// Sample encoding, in libsndfile's subtype names: `PCM_16`, `PCM_24`, `FLOAT`, `ULAW`, `ALAW`, `VORBIS`, `OPUS`, …
+    public var encoding: String
+    /// Frames per second (Hz).
+    public var sampleRate: Int
+    /// Interleaved channels per frame.
+    public var channelCount: Int
+    /// Frames (samples per channel) that decode.
+    public var frameCount: Int
+
+    /// Creates facts from their parts.
+    public init(container: String, encoding: String, sampleRate: Int, channelCount: Int, frameCount: Int) {
+        self.container = container
+        self.encoding = encoding
+        self.sampleRate = sampleRate
+        self.channelCount = channelCount
+        self.frameCount = frameCount
+    }
+
+    /// Length in seconds: `frameCount / sampleRate` (0 when the rate is 0).
+    public var duration: Double { sampleRate > 0 ? Double(frameCount) / Double(sampleRate) : 0 }
+    /// Length in whole microseconds, the unit aggregates are summed in.
+    public var durationMicroseconds: UInt64 {
+        sampleRate > 0 ? UInt64(frameCount) * 1_000_000 / UInt64(sampleRate) : 0
+    }
+}
+
+/// One file of a snapshot.
+public struct ManifestEntry: Hashable, Sendable {
+    /// Where the file is in the tree.
+    public var path: RepoPath
+    /// File, executable or symlink.
+    public var kind: FileKind
+    /// SHA-256 of the file's bytes (for a symlink, of its target text).
+    public var blob: ObjectID
+    /// Size of the original bytes.
+    public var byteCount: UInt64
+    /// For a symlink, its target bytes; empty otherwise.
+    public var linkTarget: [UInt8]
+    /// Present when the file decodes as audio: it is then a *sample*.
+    public var audio: AudioFacts?
+
+    /// Creates an entry.
+    public init(path: RepoPath, kind: FileKind, blob: ObjectID, byteCount: UInt64, linkTarget: [UInt8] = [], audio: AudioFacts? = nil) {
+        self.path = path
+        self.kind = kind
+        self.blob = blob
+        self.byteCount = byteCount
+        self.linkTarget = linkTarget
+        self.audio = audio
+    }
+
+    /// Whether two entries hold the same content in the same way (ignores audio facts, which follow from content).
+    public func sameContent(as other: ManifestEntry) -> Bool {
+        kind == other.kind && blob == other.blob
+    }
+}
+
+/// Totals over a set of entries; inner manifest chunks store them for their subtree.
+public struct ManifestTotals: Hashable, Sendable, Codable {
+    /// Number of entries.
+    public var fileCount: UInt64 = 0
+    /// Entries that are audio samples.
+    public var sampleCount: UInt64 = 0
+    /// Sum of original sizes.
+    public var byteCount: UInt64 = 0
+    /// Sum of sample durations, in microseconds.
+    public var audioMicroseconds: UInt64 = 0
+
+    /// Zero totals.
+    public init() {}
+
+    /// Adds one entry.
+    public mutating func add(_ e: ManifestEntry) {
+        fileCount += 1
+        byteCount += e.byteCount
+        if let a = e.audio { sampleCount += 1; audioMicroseconds += a.durationMicroseconds }
+    }
+    /// Adds other totals.
+    public mutating func add(_ t: ManifestTotals) {
+        fileCount += t.fileCount; sampleCount += t.sampleCount
+        byteCount += t.byteCount; audioMicroseconds += t.audioMicroseconds
+    }
+    /// Audio length in hours.
+    public var audioHours: Double { Double(audioMicroseconds) / 3.6e9 }
+}
+
+/// One node of a chunked manifest (a content-defined B-tree, "prolly tree").
+///
+/// Leaves (level 0) hold entries sorted by path bytes; inner nodes hold one reference per child
+/// chunk. Chunk boundaries depend only on paths (`ManifestChunk.isBoundary`), never on content,
+/// so changing *k* files rewrites only the *k* leaves that hold them and their ancestors:
+/// O(*k* · log *n*) new bytes per commit. Format: `schema/FORMAT.md` § Manifest chunk.
+public enum ManifestChunk: Sendable, Equatable {
+    /// Sorted entries.
+    case leaf([ManifestEntry])
+    /// Children at `level` (≥ 1), in path order.
+    case inner(level: Int, children: [ChildRef])
+
+    /// A reference from an inner chunk to a child chunk.
+    public struct ChildRef: Sendable, Equatable {
+        /// The child chunk's object id.
+        public var id: ObjectID
+        /// The first path in the child's subtree.
+        public var firstPath: RepoPath
+        /// Totals over the child's subtree.
+        public var totals: ManifestTotals
+        /// Creates a reference.
+        public init(id: ObjectID, firstPath: RepoPath, totals: ManifestTotals) {
+            self.id = id; self.firstPath = firstPath; self.totals = totals
+        }
+    }
+
+    /// File magic: `DVSM`.
+    public static let magic: [UInt8] = Array("DVSM".utf8)
+    /// Format version written.
+    public static let version: UInt8 = 1
+
+    /// Whether a chunk at `level` ends after an item whose key is `path`.
+    ///
+    /// FNV-1a 64-bit (Fowler–Noll–Vo) of the path bytes followed by the level byte; a boundary
+    /// when the low 6 bits are all ones, giving 64 items per chunk on average.
+    public static func isBoundary(_ path: RepoPath, level: Int) -> Bool {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in path.bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        h = (h ^ UInt64(level & 0xFF)) &* 0x0000_0100_0000_01B3
+        h ^= h >> 29  // mix high bits down: FNV's low bits alone are weak
+        return h & 63 == 63
+    }
+    /// Hard cap on items per chunk, so one pathological run of paths cannot make a huge chunk.
+    public static let maxItems = 2048
+
+    /// The canonical bytes of this chunk.
+    public func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 4096)
+        w.write(Self.magic)
+        w.write(byte: Self.version)
+        switch self {
+        case .leaf(let entries):
+            w.write(byte: 0)
+            w.write(varint: UInt64(entries.count))
+            for e in entries {
+                w.write(lengthPrefixed: e.path.bytes)
+                w.write(byte: e.kind.rawValue)
+                w.write(e.blob.bytes)
+                w.write(varint: e.byteCount)
+                if e.kind == .symlink { w.write(lengthPrefixed: e.linkTarget) }
+                if let a = e.audio {
+                    w.write(byte: 1)
+                    w.write(lengthPrefixed: Array(a.container.utf8))
+                    w.write(lengthPrefixed: Array(a.encoding.utf8))
+                    w.write(varint: UInt64(a.sampleRate))
+                    w.write(varint: UInt64(a.channelCount))
+                    w.write(varint: UInt64(a.frameCount))
+                } else {
+                    w.write(byte: 0)
+                }
+            }
+        case .inner(let level, let children):
+            w.write(byte: UInt8(level))
+            w.write(varint: UInt64(children.count))
+            for c in children {
+                w.write(lengthPrefixed: c.firstPath.bytes)
+                w.write(c.id.bytes)
+                w.write(varint: c.totals.fileCount)
+                w.write(varint: c.totals.sampleCount)
+                w.write(varint: c.totals.byteCount)
+                w.write(varint: c.totals.audioMicroseconds)
+            }
+        }
+        return w.bytes
+    }
+
+    /// Decodes canonical bytes. - Throws: `FormatError` for anything malformed, including
+    /// unsorted or duplicate paths.
+    public static func decode(_ bytes: [UInt8]) throws(FormatError) -> ManifestChunk {
+        var r = ByteReader(bytes)
+        guard Array(try r.read(count: 4)) == magic else { throw .invalid("not a manifest chunk (bad magic)", at: 0) }
+        let version = try r.readByte()
+        guard version == Self.version else { throw .invalid("unknown manifest version \(version)", at: 4) }
+        let level = Int(try r.readByte())
+        let count = try r.readInt(limit: bytes.count)
+        if level == 0 {
+            var entries: [ManifestEntry] = []
+            entries.reserveCapacity(count)
+            for _ in 0..<count {
+                let path = RepoPath(bytes: try r.readLengthPrefixed())
+                guard let kind = FileKind(rawValue: try r.readByte()) else { throw .invalid("unknown file kind", at: r.offset) }
+                let blob = try r.readID()
+                let size = try r.readVarint()
+                let target = kind == .symlink ? try r.readLengthPrefixed() : []
+                var audio: AudioFacts?
+                switch try r.readByte() {
+                case 0: break
+                case 1:
+                    let container = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
+                    let encoding = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
+                    audio = AudioFacts(container: container, encoding: encoding, sampleRate: try r.readInt(),
+                                       channelCount: try r.readInt(), frameCount: try r.readInt())
+                default: throw .invalid("bad audio flag", at: r.offset)
+                }
+                if let last = entries.last, !(last.path < path) { throw .invalid("paths not sorted or duplicated", at: r.offset) }
+                entries.append(ManifestEntry(path: path, kind: kind, blob: blob, byteCount: size, linkTarget: target, audio: audio))
+            }
+            guard r.isAtEnd else { throw .invalid("trailing bytes", at: r.offset) }
+            return .leaf(entries)
+        }
+        var children: [ChildRef] = []
+        for _ in 0..<count {
+            let first = RepoPath(bytes: try r.readLengthPrefixed())
+            let id = try r.readID()
+            var t = ManifestTotals()
+            t.fileCount = try r.readVarint(); t.sampleCount = try r.readVarint()
+            t.byteCount = try r.readVarint(); t.audioMicroseconds = try r.readVarint()
+            children.append(ChildRef(id: id, firstPath: first, totals: t))
+        }
+        guard r.isAtEnd else { throw .invalid("trailing bytes", at: r.offset) }
+        return .inner(level: level, children: children)
+    }
+
+    /// Splits sorted entries into a tree of chunks.
+    ///
+    /// - Parameter entries: sorted by path bytes, no duplicates.
+    /// - Returns: every chunk with its id and encoding (children before parents), and the root's
+    ///   id and totals. An empty tree is one empty leaf.
+    /// - Complexity: O(n) encoding and hashing; callers store only chunks they do not have yet.
+    public static func build(_ entries: [ManifestEntry]) -> (root: ObjectID, totals: ManifestTotals, chunks: [(id: ObjectID, bytes: [UInt8])]) {
+        var chunks: [(id: ObjectID, bytes: [UInt8])] = []
+        var refs: [ChildRef] = []
+        var current: [ManifestEntry] = []
+        var totals = ManifestTotals()
+        func flushLeaf() {
+            let bytes = ManifestChunk.leaf(current).encoded()
+            let id = ObjectID.hashing(bytes)
+            chunks.append((id, bytes))
+            refs.append(ChildRef(id: id, firstPath: current[0].path, totals: totals))
+            current.removeAll(keepingCapacity: true)
+            totals = ManifestTotals()
+        }
+        for e in entries {
+            current.append(e)
+            totals.add(e)
+            if isBoundary(e.path, level: 0) || current.count >= maxItems { flushLeaf() }
+        }
+        if !current.isEmpty || refs.isEmpty {
+            if current.isEmpty {
+                let bytes = ManifestChunk.leaf([]).encoded()
+                let id = ObjectID.hashing(bytes)
+                return (id, ManifestTotals(), [(id, bytes)])
+            }
+            flushLeaf()
+        }
+        var level = 1
+        while refs.count > 1 {
+            var next: [ChildRef] = []
+            var group: [ChildRef] = []
+            func flushInner() {
+                let bytes = ManifestChunk.inner(level: level, children: group).encoded()
+                let id = ObjectID.hashing(bytes)
+                chunks.append((id, bytes))
+                var t = ManifestTotals()
+                for g in group { t.add(g.totals) }
+                next.append(ChildRef(id: id, firstPath: group[0].firstPath, totals: t))
+                group.removeAll(keepingCapacity: true)
+            }
+            for r in refs {
+                group.append(r)
+                if isBoundary(r.firstPath, level: level) || group.count >= maxItems { flushInner() }
+            }
+            if !group.isEmpty { flushInner() }
+            refs = next
+            level += 1
+        }
+        return (refs[0].id, refs[0].totals, chunks)
+    }
+}

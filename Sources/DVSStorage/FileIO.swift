@@ -1,0 +1,102 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import DVSCore
+
+/// Small POSIX helpers: whole-file reads, durable writes, fsync of folders.
+///
+/// Foundation's `FileManager` is slow on Linux; the hot paths use these calls directly.
+public enum FileIO {
+    /// Reads a whole file.
+    /// - Throws: `StorageError` naming the path and the errno text.
+    public static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StorageError.posix("cannot open", path: path) }
+        defer { close(fd) }
+        return try readAll(fd: fd, path: path)
+    }
+
+    /// Reads from `fd` until end of file.
+    public static func readAll(fd: Int32, path: String, sizeHint: Int = 0) throws -> [UInt8] {
+        var st = stat()
+        var capacity = sizeHint
+        if capacity == 0, fstat(fd, &st) == 0 { capacity = Int(st.st_size) }
+        var out = [UInt8](repeating: 0, count: max(capacity, 0))
+        var filled = 0
+        while true {
+            if filled == out.count { out.append(contentsOf: repeatElement(0, count: max(65536, out.count / 2))) }
+            let n = out.withUnsafeMutableBytes { b in Glibc.read(fd, b.baseAddress! + filled, b.count - filled) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StorageError.posix("cannot read", path: path)
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        out.removeSubrange(filled...)
+        return out
+    }
+
+    /// Writes all of `bytes` to `fd`. - Throws: `StorageError` (`.noSpace` on ENOSPC).
+    public static func writeAll(fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StorageError.posix("cannot write", path: path)
+            }
+            done += n
+        }
+    }
+
+    /// Creates a unique temporary file in `dir` (mode 0644). - Returns: its fd and path.
+    public static func makeTemp(in dir: String, prefix: String = "tmp") throws -> (fd: Int32, path: String) {
+        var template = Array("\(dir)/\(prefix)-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw StorageError.posix("cannot create a temporary file in", path: dir) }
+        fchmod(fd, 0o644)
+        return (fd, String(cString: template))
+    }
+
+    /// Writes `bytes` to `path` durably: temp file in `tmpDir`, fsync, rename, fsync of the folder.
+    ///
+    /// Readers see the old file or the new one, never a mix; a crash leaves at most a stray temp file.
+    /// - Throws: `StorageError`; on failure the temp file is removed and `path` is unchanged.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, tmpDir: String, sync: Bool = true) throws {
+        let (fd, tmp) = try makeTemp(in: tmpDir)
+        do {
+            try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: tmp) }
+            if sync, fsync(fd) != 0 { throw StorageError.posix("cannot fsync", path: tmp) }
+            close(fd)
+            guard rename(tmp, path) == 0 else { throw StorageError.posix("cannot rename into", path: path) }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        if sync { syncDirectory((path as NSString).deletingLastPathComponent) }
+    }
+
+    /// fsyncs a folder so a rename inside it is durable. Errors are ignored (some file systems refuse).
+    public static func syncDirectory(_ dir: String) {
+        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+
+    /// `mkdir -p`. - Throws: `StorageError` when a component cannot be created.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+        var st = stat()
+        if stat(path, &st) == 0 { return }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != path { try makeDirectories(parent, mode: mode) }
+        if mkdir(path, mode) != 0, errno != EEXIST { throw StorageError.posix("cannot create folder", path: path) }
+    }
+
+    /// Whether something (even a dangling symlink) exists at `path`.
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+}

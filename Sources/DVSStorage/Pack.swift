@@ -1,0 +1,256 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import DVSCore
+
+/// Where one blob lives inside a pack. Mirrors one row of the pack's trailing index.
+public struct PackEntry: Hashable, Sendable {
+    /// SHA-256 of the blob's original bytes.
+    public var id: ObjectID
+    /// Byte offset of the blob's zstd frame in the pack file.
+    public var offset: UInt64
+    /// Length of that frame.
+    public var storedLength: UInt64
+    /// Length of the original bytes.
+    public var rawLength: UInt64
+    /// Transform applied before zstd.
+    public var codec: BlobCodec
+    /// Creates an entry.
+    public init(id: ObjectID, offset: UInt64, storedLength: UInt64, rawLength: UInt64, codec: BlobCodec) {
+        self.id = id; self.offset = offset; self.storedLength = storedLength; self.rawLength = rawLength; self.codec = codec
+    }
+}
+
+/// A pack that is durable on disk: its name (the SHA-256 of its bytes before the trailer's
+/// checksum) and its entries.
+public struct FinishedPack: Sendable {
+    /// The pack's id; the file is `packs/<id>.pack`.
+    public var id: ObjectID
+    /// File size in bytes.
+    public var byteCount: UInt64
+    /// Its blobs, in file order.
+    public var entries: [PackEntry]
+}
+
+/// The pack file format, version 1 (`schema/FORMAT.md` § Pack).
+///
+/// ```
+/// header   "DVSPACK\0" (8) | version u32 LE = 1 | reserved u32 = 0
+/// frames   one zstd frame per blob, back to back
+/// index    per blob, sorted by id: id (32) | offset u64 | stored u64 | raw u64 | codec u8   (57 bytes)
+/// trailer  index offset u64 | blob count u32 | SHA-256 of every byte before it (32) | "DVSPEND\0" (8)
+/// ```
+public enum PackFormat {
+    /// Leading magic.
+    public static let magic: [UInt8] = Array("DVSPACK\0".utf8)
+    /// Trailing magic.
+    public static let endMagic: [UInt8] = Array("DVSPEND\0".utf8)
+    /// Header length.
+    public static let headerLength = 16
+    /// One index row.
+    public static let indexRowLength = 57
+    /// Trailer length.
+    public static let trailerLength = 8 + 4 + 32 + 8
+}
+
+/// Appends compressed blobs to packs, rotating at a target size; thread-safe.
+///
+/// Packs are written under `tmp/` and renamed into `packs/` only when complete and fsynced, so a
+/// crash leaves no partial pack where readers look.
+public final class PackWriter: @unchecked Sendable {
+    private let packsDir: String
+    private let tmpDir: String
+    private let targetSize: UInt64
+    private let lock = NSLock()
+    private var fd: Int32 = -1
+    private var tmpPath = ""
+    private var offset: UInt64 = 0
+    private var hasher = StreamingHasher()
+    private var entries: [PackEntry] = []
+    private var finished: [FinishedPack] = []
+    private var written: Set<ObjectID> = []
+    /// Bytes of frames appended so far, across packs.
+    public private(set) var storedBytes: UInt64 = 0
+
+    /// Creates a writer.
+    /// - Parameters:
+    ///   - packsDir: final folder (`.dvs/packs`).
+    ///   - tmpDir: same file system, for temp files (`.dvs/tmp`).
+    ///   - targetSize: a pack is closed once it grows past this many bytes.
+    public init(packsDir: String, tmpDir: String, targetSize: UInt64 = 64 << 20) {
+        self.packsDir = packsDir; self.tmpDir = tmpDir; self.targetSize = targetSize
+    }
+
+    /// Whether `id` was already appended by this writer (so a second worker can skip it).
+    public func contains(_ id: ObjectID) -> Bool { lock.withLock { written.contains(id) } }
+
+    /// Appends one blob's frame unless this writer already holds `id`.
+    /// - Returns: false when the blob was already appended.
+    /// - Throws: `StorageError` on I/O failure (`.noSpace` when the disk is full).
+    @discardableResult
+    public func append(id: ObjectID, codec: BlobCodec, rawLength: UInt64, frame: [UInt8]) throws -> Bool {
+        try lock.withLock {
+            if written.contains(id) { return false }
+            if fd < 0 { try start() }
+            try frame.withUnsafeBytes { b in
+                try FileIO.writeAll(fd: fd, b, path: tmpPath)
+                hasher.update(b)
+            }
+            entries.append(PackEntry(id: id, offset: offset, storedLength: UInt64(frame.count), rawLength: rawLength, codec: codec))
+            offset += UInt64(frame.count)
+            storedBytes += UInt64(frame.count)
+            written.insert(id)
+            if offset >= targetSize { try finishCurrent() }
+            return true
+        }
+    }
+
+    private func start() throws {
+        (fd, tmpPath) = try FileIO.makeTemp(in: tmpDir, prefix: "pack")
+        hasher = StreamingHasher()
+        var w = ByteWriter()
+        w.write(PackFormat.magic)
+        w.write(u32: 1)
+        w.write(u32: 0)
+        try w.bytes.withUnsafeBytes { b in try FileIO.writeAll(fd: fd, b, path: tmpPath); hasher.update(b) }
+        offset = UInt64(PackFormat.headerLength)
+        entries = []
+    }
+
+    private func finishCurrent() throws {
+        guard fd >= 0 else { return }
+        var w = ByteWriter(capacity: entries.count * PackFormat.indexRowLength + PackFormat.trailerLength)
+        let indexOffset = offset
+        for e in entries.sorted(by: { $0.id < $1.id }) {
+            w.write(e.id.bytes); w.write(u64: e.offset); w.write(u64: e.storedLength); w.write(u64: e.rawLength); w.write(byte: e.codec.rawValue)
+        }
+        w.write(u64: indexOffset)
+        w.write(u32: UInt32(entries.count))
+        hasher.update(w.bytes)
+        let id = hasher.finalize()
+        var tail = ByteWriter()
+        tail.write(id.bytes)
+        tail.write(PackFormat.endMagic)
+        try w.bytes.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: tmpPath) }
+        try tail.bytes.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: tmpPath) }
+        guard fsync(fd) == 0 else { throw StorageError.posix("cannot fsync pack", path: tmpPath) }
+        close(fd)
+        fd = -1
+        let final = "\(packsDir)/\(id.hex).pack"
+        guard rename(tmpPath, final) == 0 else { throw StorageError.posix("cannot rename pack into", path: final) }
+        let size = indexOffset + UInt64(w.bytes.count + tail.bytes.count)
+        finished.append(FinishedPack(id: id, byteCount: size, entries: entries))
+        entries = []
+    }
+
+    /// Closes the open pack and makes every pack durable (fsync of `packs/`).
+    /// - Returns: all packs this writer completed.
+    /// - Throws: `StorageError` on I/O failure.
+    public func finish() throws -> [FinishedPack] {
+        try lock.withLock {
+            try finishCurrent()
+            FileIO.syncDirectory(packsDir)
+            return finished
+        }
+    }
+
+    /// Drops the unfinished pack. Packs already renamed stay (unreferenced packs are harmless and
+    /// are indexed again by `dvs fsck`).
+    public func abort() {
+        lock.withLock {
+            if fd >= 0 { close(fd); unlink(tmpPath); fd = -1 }
+        }
+    }
+}
+
+/// Reads blobs from one pack file with `pread`; thread-safe.
+public final class PackReader: @unchecked Sendable {
+    private let fd: Int32
+    /// The pack file's path.
+    public let path: String
+
+    /// Opens a pack. - Throws: `StorageError.notFound` / `.io`.
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StorageError.posix("cannot open pack", path: path) }
+    }
+    deinit { close(fd) }
+
+    /// Reads `length` bytes at `offset`. - Throws: `StorageError.corrupt` when the file is shorter.
+    public func read(offset: UInt64, length: UInt64) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(length))
+        var done = 0
+        while done < out.count {
+            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(offset) + off_t(done)) }
+            if n < 0 { if errno == EINTR { continue }; throw StorageError.posix("cannot read pack", path: path) }
+            if n == 0 { throw StorageError(.corrupt, "pack '\(path)' is truncated at byte \(offset + UInt64(done))", hint: "run 'dvs fsck' to list damaged objects") }
+            done += n
+        }
+        return out
+    }
+
+    /// Reads and decompresses the frame of `entry`, checking zstd's frame checksum.
+    /// The caller undoes the codec and verifies the SHA-256.
+    /// - Throws: `StorageError.corrupt` naming the object and pack.
+    public func payload(of entry: PackEntry) throws -> [UInt8] {
+        let frame = try read(offset: entry.offset, length: entry.storedLength)
+        do {
+            return try Zstd.decompress(frame, limit: Int(clamping: entry.rawLength) + (1 << 20) + Int(clamping: entry.rawLength / 8))
+        } catch let e as StorageError {
+            throw StorageError(.corrupt, "cannot read object '\(entry.id.hex)' in pack '\((path as NSString).lastPathComponent)': \(e.message)",
+                               hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: e.cause)
+        }
+    }
+
+    /// Reads the pack's own index (for fsck and rebuilding the catalog), checking header and trailer.
+    /// - Throws: `StorageError.corrupt` when the header, trailer or index is malformed.
+    public func readIndex() throws -> [PackEntry] {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StorageError.posix("cannot stat pack", path: path) }
+        let size = UInt64(st.st_size)
+        guard size >= UInt64(PackFormat.headerLength + PackFormat.trailerLength) else { throw StorageError(.corrupt, "pack '\(path)' is too short") }
+        let header = try read(offset: 0, length: 8)
+        guard header == PackFormat.magic else { throw StorageError(.corrupt, "pack '\(path)' has a bad header") }
+        let trailer = try read(offset: size - UInt64(PackFormat.trailerLength), length: UInt64(PackFormat.trailerLength))
+        var r = ByteReader(trailer)
+        let indexOffset = try r.readU64()
+        let count = Int(try r.readU32())
+        _ = try r.read(count: 32)
+        guard Array(try r.read(count: 8)) == PackFormat.endMagic,
+              indexOffset + UInt64(count * PackFormat.indexRowLength) + UInt64(PackFormat.trailerLength) == size else {
+            throw StorageError(.corrupt, "pack '\(path)' has a bad trailer")
+        }
+        let index = try read(offset: indexOffset, length: UInt64(count * PackFormat.indexRowLength))
+        var ir = ByteReader(index)
+        var out: [PackEntry] = []
+        for _ in 0..<count {
+            let id = try ir.readID()
+            let off = try ir.readU64(), stored = try ir.readU64(), raw = try ir.readU64()
+            guard let codec = BlobCodec(rawValue: try ir.readByte()), off + stored <= indexOffset else {
+                throw StorageError(.corrupt, "pack '\(path)' has a bad index row for '\(id.hex)'")
+            }
+            out.append(PackEntry(id: id, offset: off, storedLength: stored, rawLength: raw, codec: codec))
+        }
+        return out
+    }
+
+    /// Recomputes the pack's checksum and compares it with its name and trailer.
+    /// - Returns: nil when intact, else what is wrong.
+    public func verifyChecksum(expected: ObjectID) throws -> String? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StorageError.posix("cannot stat pack", path: path) }
+        let body = UInt64(st.st_size) - 40
+        var h = StreamingHasher()
+        var off: UInt64 = 0
+        while off < body {
+            let n = min(body - off, 4 << 20)
+            let chunk = try read(offset: off, length: n)
+            h.update(chunk)
+            off += n
+        }
+        let got = h.finalize()
+        return got == expected ? nil : "pack checksum is \(got.short)…, its name says \(expected.short)…"
+    }
+}
