@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd"]),
         .target(name: "DVSAudio", dependencies: ["DVSCore", "CSndfile"]),
         .target(name: "DVSCatalog", dependencies: ["DVSCore", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "CGit2"]),
+        .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "CGit2", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "DVSCommands",
             dependencies: ["DVS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

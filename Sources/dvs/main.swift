@@ -1,1 +1,3 @@
-print("dvs")
+import DVSCommands
+
+DVSCommand.runMain()

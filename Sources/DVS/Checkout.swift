@@ -1,0 +1,236 @@
+import DVSCatalog
+import DVSCore
+import DVSStorage
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `Repository.checkout` did.
+public struct CheckoutSummary: Sendable {
+    /// The commit now checked out (or exported).
+    public var id: CommitID
+    /// The branch HEAD is on afterwards, nil when detached or exporting.
+    public var branch: String?
+    /// Files written.
+    public var written: Int
+    /// Tracked files removed.
+    public var removed: Int
+    /// Files already as the target wanted them.
+    public var unchanged: Int
+    /// Bytes written.
+    public var bytesWritten: UInt64
+}
+
+extension Repository {
+    /// Checks that every path of a snapshot is safe to write before anything is written.
+    /// - Throws: `DVSError.unsafePath` listing each bad path and why.
+    func validate(_ entries: [ManifestEntry], revision: String) throws {
+        var problems: [String] = []
+        let files = Set(entries.map(\.path))
+        for e in entries {
+            if let p = e.path.validationProblem { problems.append("'\(Self.escaped(e.path))': \(p)") ; continue }
+            var parent = e.path.parent
+            while let d = parent {
+                if files.contains(d) { problems.append("'\(e.path)': its folder '\(d)' is also a file in the snapshot"); break }
+                parent = d.parent
+            }
+        }
+        if !problems.isEmpty {
+            throw DVSError(.unsafePath, "snapshot \(revision) holds \(problems.count) path(s) that cannot be written safely; nothing was written",
+                           hint: "the snapshot is damaged or hand-made; run 'dvs fsck', and check out another revision", details: problems)
+        }
+    }
+
+    /// Updates the working tree to `revision` and moves HEAD there (onto the branch when
+    /// `revision` names one, else detached).
+    ///
+    /// Writes only files whose content differs, removes tracked files absent from the target,
+    /// keeps untracked files, and refuses — naming the files — when it would overwrite or delete
+    /// uncommitted changes or untracked files, unless `force`. Every path is validated before
+    /// anything is written; nothing is written through a symlink or outside the tree. Files are
+    /// written to a temp name and renamed. HEAD moves only after the tree is written.
+    /// - Throws: `DVSError.unknownRevision`, `.wouldOverwrite`, `.unsafePath`, `.corrupt` (naming
+    ///   the object and path; earlier files may already be updated, HEAD is not moved), `.locked`.
+    /// - Warning: with `force`, uncommitted changes to tracked files are lost.
+    public func checkout(_ revision: String, force: Bool = false, progress: ProgressHandler? = nil) throws -> CheckoutSummary {
+        let lock = try self.lock("dvs checkout \(revision)")
+        defer { lock.release() }
+        do {
+            let target = try resolve(revision)
+            let isBranch = try catalog.ref("refs/heads/" + revision) != nil && revision != "HEAD"
+            let targetEntries = try entries(ofManifest: commit(target).manifest)
+            try validate(targetEntries, revision: "'\(revision)' (\(target.short))")
+            let headEntries = try self.headEntries()
+            let work = try scan(writer: nil, knownBlobs: [], progress: progress)
+            let t = Dictionary(uniqueKeysWithValues: targetEntries.map { ($0.path, $0) })
+            let h = Dictionary(uniqueKeysWithValues: headEntries.map { ($0.path, $0) })
+            let w = Dictionary(uniqueKeysWithValues: work.entries.map { ($0.path, $0) })
+            func same(_ a: ManifestEntry?, _ b: ManifestEntry?) -> Bool {
+                switch (a, b) {
+                case (nil, nil): return true
+                case let (x?, y?): return x.sameContent(as: y) && x.linkTarget == y.linkTarget
+                default: return false
+                }
+            }
+            var conflicts: [String] = []
+            var toWrite: [ManifestEntry] = []
+            var toRemove: [RepoPath] = []
+            var unchanged = 0
+            for p in Set(t.keys).union(h.keys).sorted() {
+                let te = t[p], he = h[p], we = w[p]
+                if same(we, te) { if te != nil { unchanged += 1 }; continue }
+                if same(te, he) {
+                    // The checkout does not touch this path; local changes stay.
+                    if te != nil { unchanged += 1 }
+                    continue
+                }
+                if let we {
+                    if he == nil { conflicts.append("\(p) (untracked file would be overwritten)") }
+                    else if !same(we, he) { conflicts.append("\(p) (uncommitted changes would be \(te == nil ? "deleted" : "overwritten"))") }
+                    _ = we
+                }
+                if let te { toWrite.append(te) } else if we != nil { toRemove.append(p) }
+            }
+            // An untracked file where the target needs a folder.
+            var needed = Set<RepoPath>()
+            for e in toWrite { var d = e.path.parent; while let x = d { needed.insert(x); d = x.parent } }
+            for d in needed where w[d] != nil && h[d] == nil && t[d] == nil {
+                conflicts.append("\(d) (untracked file is where the snapshot has a folder)")
+            }
+            if !conflicts.isEmpty && !force {
+                throw DVSError(.wouldOverwrite, "checkout of '\(revision)' would lose work in \(conflicts.count) file(s); nothing was changed",
+                               hint: "commit them ('dvs commit -m MSG'), move them away, or use --force to discard them",
+                               details: conflicts)
+            }
+            if force {
+                for d in needed where w[d] != nil && t[d] == nil && h[d] == nil { toRemove.append(d) }
+            }
+            // Removals first, then empty folders they leave.
+            for p in toRemove { unlink(TreeWalker.cPath(root, p)) }
+            removeEmptyParents(of: toRemove)
+            let written = try writeEntries(toWrite, into: root, force: force, progress: progress)
+            // Refresh the stat cache for what the target holds, then move HEAD.
+            let recordedAt = nowNanoseconds()
+            var updates: [(RepoPath, StatCacheEntry)] = []
+            let writtenPaths = Set(toWrite.map(\.path))
+            for e in targetEntries where e.kind != .symlink {
+                guard let st = TreeWalker.lstatFile(root: root, e.path), st.kind == e.kind else { continue }
+                // Only trust content we wrote or verified to equal the target.
+                let verified = writtenPaths.contains(e.path) || same(w[e.path], e)
+                if verified {
+                    updates.append((e.path, StatCacheEntry(byteCount: st.size, mtimeNanoseconds: st.mtimeNanoseconds, ctimeNanoseconds: st.ctimeNanoseconds,
+                                                           inode: st.inode, mode: st.mode, blob: e.blob, audio: e.audio, recordedAtNanoseconds: recordedAt)))
+                }
+            }
+            let who = defaultIdentity()
+            let from = try currentBranch() ?? headCommit()?.short ?? "nothing"
+            try catalog.write { db in
+                try catalog.updateStatCache(updates, removing: toRemove, in: db)
+                try catalog.setHead(isBranch ? .branch(revision, target) : .detached(target), who: who,
+                                    message: "checkout: moving from \(from) to \(revision)", in: db)
+            }
+            return CheckoutSummary(id: target, branch: isBranch ? revision : nil, written: toWrite.count, removed: toRemove.count,
+                                   unchanged: unchanged, bytesWritten: written)
+        } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Writes the snapshot at `revision` into `directory` (which must be missing or empty)
+    /// without touching HEAD or the working tree. Takes no lock: it only reads the repository.
+    /// - Throws: `DVSError.badInput` when the folder is not empty; as `checkout` otherwise.
+    public func export(_ revision: String, to directory: String, progress: ProgressHandler? = nil) throws -> CheckoutSummary {
+        do {
+            let target = try resolve(revision)
+            let entries = try entries(ofManifest: commit(target).manifest)
+            try validate(entries, revision: "'\(revision)' (\(target.short))")
+            let dir = Self.absolute(directory)
+            if let items = try? FileManager.default.contentsOfDirectory(atPath: dir), !items.isEmpty {
+                throw DVSError(.badInput, "folder '\(dir)' is not empty", hint: "export into a new or empty folder")
+            }
+            try FileIO.makeDirectories(dir)
+            let written = try writeEntries(entries, into: dir, force: false, progress: progress)
+            return CheckoutSummary(id: target, branch: nil, written: entries.count, removed: 0, unchanged: 0, bytesWritten: written)
+        } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Creates the folders `entries` need (refusing to pass through a symlink or a file unless
+    /// `force`), then writes the files in parallel, each to a temp name renamed into place.
+    func writeEntries(_ entries: [ManifestEntry], into base: String, force: Bool, progress: ProgressHandler?) throws -> UInt64 {
+        var dirs = Set<RepoPath>()
+        for e in entries { var d = e.path.parent; while let x = d { if !dirs.insert(x).inserted { break }; d = x.parent } }
+        for d in dirs.sorted(by: { $0.bytes.count < $1.bytes.count }) {
+            let p = TreeWalker.cPath(base, d)
+            var st = stat()
+            if lstat(p, &st) == 0 {
+                if (st.st_mode & S_IFMT) == S_IFDIR { continue }
+                guard force else {
+                    throw DVSError(.unsafePath, "refusing to write through '\(d)': it is a \((st.st_mode & S_IFMT) == S_IFLNK ? "symlink" : "file"), the snapshot needs a folder",
+                                   hint: "move it away, or use --force to replace it")
+                }
+                unlink(p)
+            }
+            if mkdir(p, 0o755) != 0 && errno != EEXIST {
+                throw DVSError(.io, "cannot create folder '\(d)': \(String(cString: strerror(errno)))")
+            }
+        }
+        let locations = try catalog.allLocations()
+        let bytes = Locked<(UInt64, Int)>((0, 0))
+        try parallelFor(entries.count, workers: workers) { _, i in
+            let e = entries[i]
+            let content: [UInt8]
+            if e.kind == .symlink {
+                content = e.linkTarget
+            } else {
+                do { content = try self.blob(e.blob, location: locations[e.blob]) } catch let err as DVSError {
+                    throw DVSError(err.code, "cannot check out '\(e.path)': \(err.message)", hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: err.cause)
+                }
+            }
+            try Self.writeFile(e, content: content, base: base)
+            let r = bytes.withLock { b -> Progress? in
+                b.0 += UInt64(content.count); b.1 += 1
+                return b.1 % 64 == 0 || b.1 == entries.count ? Progress(phase: "writing", done: b.1, total: entries.count, bytes: b.0) : nil
+            }
+            if let r { progress?(r) }
+        }
+        return bytes.withLock { $0.0 }
+    }
+
+    static func writeFile(_ e: ManifestEntry, content: [UInt8], base: String) throws {
+        let final = TreeWalker.cPath(base, e.path)
+        var tmpBytes = Array(base.utf8)
+        if let parent = e.path.parent { tmpBytes += [0x2F] + parent.bytes }
+        tmpBytes += Array("/.dvs-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))".utf8)
+        tmpBytes.append(0)
+        let tmp = tmpBytes.map { CChar(bitPattern: $0) }
+        if e.kind == .symlink {
+            var target = e.linkTarget.map { CChar(bitPattern: $0) }; target.append(0)
+            guard symlink(target, tmp) == 0 else { throw DVSError(.io, "cannot create symlink '\(e.path)': \(String(cString: strerror(errno)))") }
+        } else {
+            let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, e.kind == .executable ? 0o755 : 0o644)
+            guard fd >= 0 else { throw DVSError(.io, "cannot write '\(e.path)': \(String(cString: strerror(errno)))") }
+            do {
+                try content.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: e.path.string) }
+            } catch {
+                close(fd); unlink(tmp)
+                throw DVSError.wrap(error)
+            }
+            fchmod(fd, e.kind == .executable ? 0o755 : 0o644)
+            close(fd)
+        }
+        // A folder where the file goes (left from an older layout) must be empty to be replaced.
+        var st = stat()
+        if lstat(final, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { rmdir(final) }
+        guard rename(tmp, final) == 0 else {
+            let err = String(cString: strerror(errno))
+            unlink(tmp)
+            throw DVSError(.io, "cannot write '\(e.path)': \(err)", hint: "if a folder is in the way, move it and run the command again")
+        }
+    }
+
+    /// Removes folders emptied by deletions, bottom-up, never the root.
+    func removeEmptyParents(of paths: [RepoPath]) {
+        var dirs = Set<RepoPath>()
+        for p in paths { var d = p.parent; while let x = d { dirs.insert(x); d = x.parent } }
+        for d in dirs.sorted(by: { $0.bytes.count > $1.bytes.count }) { rmdir(TreeWalker.cPath(root, d)) }
+    }
+}

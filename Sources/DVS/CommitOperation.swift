@@ -1,0 +1,139 @@
+import DVSCatalog
+import DVSCore
+import DVSStorage
+import Foundation
+import GRDB
+
+/// What `Repository.commit` did.
+public struct CommitSummary: Sendable {
+    /// The new commit.
+    public var id: CommitID
+    /// The branch that moved, or nil when HEAD is detached.
+    public var branch: String?
+    /// The commit.
+    public var commit: Commit
+    /// Changes against the parent.
+    public var changes: [Change]
+    /// Problems noticed in the files this commit changed (undecodable audio, NFC/NFD twins, …).
+    public var warnings: [ScanWarning]
+    /// Blobs stored for the first time.
+    public var newBlobCount: Int
+    /// Original size of those blobs.
+    public var newRawBytes: UInt64
+    /// Bytes of compressed frames written to packs for them.
+    public var storedBytes: UInt64
+    /// Bytes of new metadata objects (manifest chunks and the commit), before compression.
+    public var metadataBytes: UInt64
+    /// Files read and hashed.
+    public var hashedFiles: Int
+}
+
+/// Options for `Repository.commit`.
+public struct CommitOptions: Sendable {
+    /// The message.
+    public var message: String
+    /// `Name <email>`; nil uses `defaultIdentity()`.
+    public var author: String?
+    /// Commit even when the snapshot equals the parent's.
+    public var allowEmpty = false
+    /// Treat undecodable audio as an error that commits nothing.
+    public var strict = false
+    /// Creates options.
+    public init(message: String, author: String? = nil, allowEmpty: Bool = false, strict: Bool = false) {
+        self.message = message; self.author = author; self.allowEmpty = allowEmpty; self.strict = strict
+    }
+}
+
+extension Repository {
+    /// Snapshots the whole working tree (minus `.dvs/`, `.git/` and `.dvsignore` matches) as a new
+    /// commit on the current branch.
+    ///
+    /// Pipeline: walk → stat → (changed files only) read → SHA-256 → audio probe → codec →
+    /// zstd → pack, on `workers` threads with one file in flight each. Packs and objects are
+    /// fsynced before the branch moves; the move, its reflog entry, the blob index and the stat
+    /// cache land in one SQLite transaction. Killed at any point, the repository shows the old
+    /// commit or the new one.
+    /// - Throws: `DVSError.nothingToCommit` when nothing changed and `allowEmpty` is false;
+    ///   `.badInput` for undecodable audio under `strict`, a bad `--author`, or a file that changed
+    ///   while read; `.io` (disk full, unreadable file); `.locked`. In every case nothing is committed.
+    public func commit(_ options: CommitOptions, progress: ProgressHandler? = nil) throws -> CommitSummary {
+        let lock = try self.lock("dvs commit")
+        defer { lock.release() }
+        let now = Int64(Date().timeIntervalSince1970)
+        let tz = TimeZone.current.secondsFromGMT() / 60
+        let committerText = defaultIdentity()
+        guard let committer = Signature(parsing: committerText, time: now, timeZoneOffsetMinutes: tz) else {
+            throw DVSError(.badInput, "cannot use committer identity '\(committerText)'", hint: "set DVS_AUTHOR_NAME and DVS_AUTHOR_EMAIL")
+        }
+        var author = committer
+        if let a = options.author {
+            guard let parsed = Signature(parsing: a, time: now, timeZoneOffsetMinutes: tz) else {
+                throw DVSError(.badInput, "cannot parse author '\(a)'", hint: "write it as --author \"Name <email@example.com>\"")
+            }
+            author = parsed
+        }
+        let message = options.message.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !message.isEmpty else { throw DVSError(.badInput, "empty commit message", hint: "pass one with -m \"what changed\"") }
+
+        let head = try catalog.head() ?? .branch("main", nil)
+        let parent = head.commit
+        let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: packTargetSize)
+        do {
+            let known = try catalog.blobIDs()
+            let scan = try self.scan(writer: writer, knownBlobs: known, progress: progress)
+            let undecodable = scan.warnings.filter { $0.kind == .undecodableAudio }
+            if options.strict && !undecodable.isEmpty {
+                writer.abort()
+                throw DVSError(.badInput, "\(undecodable.count) file(s) named like audio do not decode (--strict)",
+                               hint: "fix or remove them, or commit without --strict to store them as plain files; nothing was committed",
+                               details: undecodable.map { "\($0.path): \($0.message)" })
+            }
+            let parentCommit = try parent.map { try commit($0) }
+            let base = try parentCommit.map { try entries(ofManifest: $0.manifest) } ?? []
+            let changes = diffEntries(base, scan.entries)
+            if changes.isEmpty && !options.allowEmpty {
+                writer.abort()
+                // Still worth keeping what was hashed.
+                try? catalog.write { db in try catalog.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, in: db) }
+                throw DVSError(.nothingToCommit, "nothing to commit, working tree matches \(parent.map { "commit \($0.short)" } ?? "the empty tree")",
+                               hint: "use --allow-empty to record a commit anyway")
+            }
+            let packs = try writer.finish()
+            let (manifest, totals, manifestBytes) = try writeManifest(scan.entries)
+            let c = Commit(manifest: manifest, parents: parent.map { [$0] } ?? [], author: author, committer: committer,
+                           totals: totals, message: message)
+            let encoded = c.encoded()
+            let id = CommitID(ObjectID.hashing(encoded))
+            try objects.write(encoded, id: id.object)
+            try objects.sync()
+            let subject = message.split(separator: "\n").first.map(String.init) ?? ""
+            let branch: String?
+            try catalog.write { db in
+                for p in packs {
+                    try catalog.insertPack(id: p.id, byteCount: p.byteCount, entries: p.entries.map {
+                        PackEntryRow(id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength, codec: $0.codec.rawValue)
+                    }, in: db)
+                }
+                try catalog.insertCommit(id, c, in: db)
+                let reflogMessage = (parent == nil ? "commit (initial): " : "commit: ") + subject
+                switch head {
+                case .branch(let name, let expected):
+                    try catalog.apply([RefUpdate(name: "refs/heads/" + name, expected: expected, new: id, message: reflogMessage)], who: committer.identity, in: db)
+                    try db.execute(sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
+                                   arguments: [expected?.hex, id.hex, now, committer.identity, reflogMessage])
+                case .detached:
+                    try catalog.setHead(.detached(id), who: committer.identity, message: reflogMessage, in: db)
+                }
+                try catalog.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, in: db)
+            }
+            if case .branch(let name, _) = head { branch = name } else { branch = nil }
+            let changed = Set(changes.map(\.path.string))
+            return CommitSummary(id: id, branch: branch, commit: c, changes: changes, warnings: scan.warnings.filter { changed.contains($0.path) },
+                                 newBlobCount: scan.newBlobCount, newRawBytes: scan.newRawBytes,
+                                 storedBytes: writer.storedBytes, metadataBytes: manifestBytes + UInt64(encoded.count), hashedFiles: scan.hashedFiles)
+        } catch {
+            writer.abort()
+            throw DVSError.wrap(error)
+        }
+    }
+}

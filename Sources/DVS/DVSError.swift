@@ -1,0 +1,72 @@
+import DVSCatalog
+import DVSCore
+import DVSStorage
+import Foundation
+
+/// An error from a repository operation, ready to show a user: what failed (naming the path,
+/// object or revision), a hint with the next command, and the underlying cause.
+public struct DVSError: Error, Sendable, CustomStringConvertible {
+    /// Broad classes; the CLI maps them to exit codes (1 for data/user errors, 255 for bugs).
+    public enum Code: Sendable {
+        /// No `.dvs` folder found.
+        case notARepository
+        /// `dvs init` where one exists.
+        case alreadyExists
+        /// A revision that names nothing.
+        case unknownRevision
+        /// Nothing changed (`commit` without `--allow-empty`).
+        case nothingToCommit
+        /// Bad input data (undecodable audio under `--strict`, a file changing while read, …).
+        case badInput
+        /// Checkout would overwrite or delete uncommitted work.
+        case wouldOverwrite
+        /// A snapshot holds a path that must not be written.
+        case unsafePath
+        /// A damaged object or pack.
+        case corrupt
+        /// Another writer holds the lock.
+        case locked
+        /// An I/O failure (disk full, permission denied, …).
+        case io
+        /// An invariant broke: a bug in dvs.
+        case `internal`
+    }
+    /// Broad class.
+    public var code: Code
+    /// What failed, lower-case, subject quoted.
+    public var message: String
+    /// The exact next step, if any.
+    public var hint: String?
+    /// The underlying cause (C function and message, errno text).
+    public var cause: String?
+    /// Further lines (one per file, for example).
+    public var details: [String]
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, hint: String? = nil, cause: String? = nil, details: [String] = []) {
+        self.code = code; self.message = message; self.hint = hint; self.cause = cause; self.details = details
+    }
+
+    public var description: String { message }
+
+    /// Wraps lower-layer errors so every error leaving `DVS` is a `DVSError`.
+    static func wrap(_ error: Error) -> DVSError {
+        switch error {
+        case let e as DVSError: return e
+        case let e as StorageError:
+            let code: Code = switch e.code {
+            case .corrupt, .compression: .corrupt
+            case .locked: .locked
+            case .notFound: .corrupt
+            case .io, .noSpace: .io
+            }
+            return DVSError(code, e.message, hint: e.hint, cause: e.cause)
+        case let e as CatalogError:
+            return DVSError(e.code == .refMoved ? .locked : .io, e.message, hint: e.hint)
+        case let e as FormatError:
+            return DVSError(.corrupt, "malformed object: \(e)", hint: "run 'dvs fsck'")
+        default:
+            return DVSError(.internal, "\(error)")
+        }
+    }
+}

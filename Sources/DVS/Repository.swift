@@ -1,0 +1,233 @@
+import CGit2
+import DVSCatalog
+import DVSCore
+import DVSStorage
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A dvs repository: a working tree and its `.dvs/` folder.
+///
+/// ```
+/// .dvs/catalog.sqlite   refs, reflog, blob index, stat cache, config (schema/)
+/// .dvs/packs/<id>.pack  file content, one zstd frame per blob (schema/FORMAT.md)
+/// .dvs/objects/xx/…     commits and manifest chunks
+/// .dvs/tmp/             temp files, renamed into place when complete
+/// .dvs/lock             the writer lock
+/// .dvs/hooks/           hook scripts (later issues)
+/// ```
+/// Every mutating operation holds the lock; readers never block.
+public final class Repository: @unchecked Sendable {
+    /// The working tree's root (absolute).
+    public let root: String
+    /// `root/.dvs`.
+    public let dvsDir: String
+    /// The catalog.
+    public let catalog: Catalog
+    /// Metadata objects.
+    public let objects: LocalObjectStore
+    let packCache = Locked<[ObjectID: PackReader]>([:])
+
+    /// The `.dvs` folder name.
+    public static let folderName = ".dvs"
+
+    var packsDir: String { dvsDir + "/packs" }
+    var tmpDir: String { dvsDir + "/tmp" }
+
+    private init(root: String) throws {
+        self.root = root
+        dvsDir = root + "/" + Self.folderName
+        catalog = try Catalog(path: dvsDir + "/catalog.sqlite")
+        objects = LocalObjectStore(root: dvsDir + "/objects", tmpDir: dvsDir + "/tmp")
+    }
+
+    /// Creates a repository in `directory` (created if missing) with HEAD on branch `main`.
+    /// - Throws: `DVSError.alreadyExists` when `directory/.dvs` exists; `.io` when it cannot be created.
+    /// A git checkout's `.git` is never touched.
+    public static func initialize(at directory: String) throws -> Repository {
+        let root = absolute(directory)
+        let dvs = root + "/" + folderName
+        if FileIO.exists(dvs) {
+            throw DVSError(.alreadyExists, "'\(dvs)' already exists: this is a dvs repository already",
+                           hint: "use it as it is ('dvs status'), or remove '\(dvs)' to start over (this deletes its history)")
+        }
+        do {
+            try FileIO.makeDirectories(root)
+            // Build in a temp folder beside, then rename: a crash never leaves a half-made .dvs.
+            let staging = root + "/.dvs-init-\(getpid())"
+            try? FileManager.default.removeItem(atPath: staging)
+            for sub in ["", "/packs", "/objects", "/tmp", "/hooks"] { try FileIO.makeDirectories(staging + sub) }
+            do {
+                let catalog = try Catalog(path: staging + "/catalog.sqlite")
+                try catalog.write { db in
+                    try catalog.setHead(.branch("main", nil), who: defaultIdentity(), message: "init", in: db)
+                    try catalog.setConfig("core.format", "1", in: db)
+                }
+            }
+            try? FileManager.default.removeItem(atPath: staging + "/catalog.sqlite-wal")
+            try? FileManager.default.removeItem(atPath: staging + "/catalog.sqlite-shm")
+            guard rename(staging, dvs) == 0 else { throw StorageError.posix("cannot create", path: dvs) }
+            FileIO.syncDirectory(root)
+        } catch {
+            throw DVSError.wrap(error)
+        }
+        return try Repository(root: root)
+    }
+
+    /// Opens the repository whose working tree contains `directory`, searching upwards.
+    /// - Throws: `DVSError.notARepository` when no parent has a `.dvs` folder.
+    public static func discover(from directory: String = FileManager.default.currentDirectoryPath) throws -> Repository {
+        var dir = absolute(directory)
+        while true {
+            var st = stat()
+            if stat(dir + "/" + folderName + "/catalog.sqlite", &st) == 0 {
+                do { return try Repository(root: dir) } catch { throw DVSError.wrap(error) }
+            }
+            let parent = (dir as NSString).deletingLastPathComponent
+            if parent == dir || parent.isEmpty { break }
+            dir = parent
+        }
+        throw DVSError(.notARepository, "not a dvs repository (or any parent up to /): '\(absolute(directory))'",
+                       hint: "run 'dvs init' to create one here")
+    }
+
+    static func absolute(_ path: String) -> String {
+        let p = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return (p as NSString).standardizingPath
+    }
+
+    // MARK: Settings
+
+    /// Seconds a writer waits for the lock: `DVS_LOCK_TIMEOUT`, else `core.lock-timeout`, else 30.
+    public var lockTimeout: Double {
+        if let e = ProcessInfo.processInfo.environment["DVS_LOCK_TIMEOUT"], let v = Double(e) { return v }
+        return (try? catalog.config("core.lock-timeout")).flatMap { $0.flatMap(Double.init) } ?? 30
+    }
+    /// Target pack size in bytes (`pack.target-size`, default 64 MiB).
+    public var packTargetSize: UInt64 {
+        (try? catalog.config("pack.target-size")).flatMap { $0.flatMap(UInt64.init) } ?? 64 << 20
+    }
+    /// zstd level for blobs (`zstd.level`, default 1).
+    public var zstdLevel: Int32 { (try? catalog.config("zstd.level")).flatMap { $0.flatMap(Int32.init) } ?? 1 }
+    /// Worker threads (`core.workers`, default: active processors).
+    public var workers: Int {
+        (try? catalog.config("core.workers")).flatMap { $0.flatMap(Int.init) } ?? ProcessInfo.processInfo.activeProcessorCount
+    }
+
+    /// Takes the writer lock for `command`. - Throws: `DVSError.locked` naming the holder.
+    func lock(_ command: String) throws -> RepositoryLock {
+        do { return try RepositoryLock(path: dvsDir + "/lock", timeout: lockTimeout, command: command) } catch { throw DVSError.wrap(error) }
+    }
+
+    // MARK: Objects
+
+    /// Reads and decodes a commit. - Throws: `DVSError.corrupt` when missing or damaged.
+    public func commit(_ id: CommitID) throws -> Commit {
+        do { return try Commit.decode(objects.read(id.object)) } catch {
+            let e = DVSError.wrap(error)
+            throw DVSError(.corrupt, "cannot read commit '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects", cause: e.cause)
+        }
+    }
+
+    /// All entries of a manifest, sorted by path.
+    /// - Throws: `DVSError.corrupt` naming the damaged chunk.
+    /// - Complexity: O(n) in entries; reads every chunk.
+    public func entries(ofManifest root: ObjectID) throws -> [ManifestEntry] {
+        var out: [ManifestEntry] = []
+        try collect(root, into: &out)
+        return out
+    }
+
+    private func collect(_ id: ObjectID, into out: inout [ManifestEntry]) throws {
+        let chunk: ManifestChunk
+        do { chunk = try ManifestChunk.decode(objects.read(id)) } catch {
+            let e = DVSError.wrap(error)
+            throw DVSError(.corrupt, "cannot read manifest chunk '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects")
+        }
+        switch chunk {
+        case .leaf(let es): out.append(contentsOf: es)
+        case .inner(_, let children): for c in children { try collect(c.id, into: &out) }
+        }
+    }
+
+    /// Writes the chunks of a manifest that are not stored yet.
+    /// - Returns: the root id, totals, and how many bytes of new chunks were written.
+    func writeManifest(_ entries: [ManifestEntry]) throws -> (ObjectID, ManifestTotals, UInt64) {
+        let built = ManifestChunk.build(entries)
+        var written: UInt64 = 0
+        for c in built.chunks where !objects.contains(c.id) {
+            try objects.write(c.bytes, id: c.id)
+            written += UInt64(c.bytes.count)
+        }
+        return (built.root, built.totals, written)
+    }
+
+    // MARK: Blobs
+
+    func packReader(_ id: ObjectID) throws -> PackReader {
+        if let r = packCache.withLock({ $0[id] }) { return r }
+        let r = try PackReader(path: "\(packsDir)/\(id.hex).pack")
+        packCache.withLock { $0[id] = r }
+        return r
+    }
+
+    /// The original bytes of blob `id`, verified against its SHA-256.
+    /// - Parameter location: where it is, when the caller already looked it up.
+    /// - Throws: `DVSError.corrupt` naming the object and pack when it is missing or damaged.
+    public func blob(_ id: ObjectID, location: BlobLocation? = nil) throws -> [UInt8] {
+        guard let loc = try location ?? catalog.location(of: id) else {
+            throw DVSError(.corrupt, "object '\(id.hex)' is not in any pack", hint: "run 'dvs fsck' to list damaged objects")
+        }
+        do {
+            let reader = try packReader(loc.pack)
+            guard let codec = BlobCodec(rawValue: loc.entry.codec) else { throw DVSError(.corrupt, "object '\(id.hex)' has unknown codec \(loc.entry.codec)") }
+            let entry = PackEntry(id: id, offset: loc.entry.offset, storedLength: loc.entry.storedLength, rawLength: loc.entry.rawLength, codec: codec)
+            let bytes = try BlobEncoding.decode(codec: codec, payload: reader.payload(of: entry))
+            guard bytes.count == Int(loc.entry.rawLength), ObjectID.hashing(bytes) == id else {
+                throw DVSError(.corrupt, "cannot read object '\(id.hex)' in pack '\(loc.pack.hex)': checksum mismatch", hint: "run 'dvs fsck' to list damaged objects and the paths that use them")
+            }
+            return bytes
+        } catch let e as DVSError { throw e } catch { throw DVSError.wrap(error) }
+    }
+}
+
+/// The committer identity: `DVS_AUTHOR_NAME`/`DVS_AUTHOR_EMAIL`, else git's `user.name` and
+/// `user.email` (read with libgit2 from the global and system git config), else `$USER@host`.
+public func defaultIdentity() -> String {
+    let env = ProcessInfo.processInfo.environment
+    if let n = env["DVS_AUTHOR_NAME"], let e = env["DVS_AUTHOR_EMAIL"] { return "\(n) <\(e)>" }
+    if let (n, e) = GitConfig.identity() { return "\(n) <\(e)>" }
+    let user = env["USER"] ?? "dvs"
+    return "\(user) <\(user)@\(ProcessInfo.processInfo.hostName)>"
+}
+
+/// Reads git configuration through libgit2.
+enum GitConfig {
+    /// `user.name` and `user.email` from git's default config files, or nil.
+    /// The corresponding C functions are `git_config_open_default` and `git_config_get_string_buf`.
+    static func identity() -> (String, String)? {
+        git_libgit2_init()
+        defer { git_libgit2_shutdown() }
+        var cfg: OpaquePointer?
+        guard git_config_open_default(&cfg) == 0, let cfg else { return nil }
+        defer { git_config_free(cfg) }
+        func get(_ key: String) -> String? {
+            var buf = git_buf()
+            defer { git_buf_dispose(&buf) }
+            guard git_config_get_string_buf(&buf, cfg, key) == 0, let p = buf.ptr else { return nil }
+            return String(cString: p)
+        }
+        guard let n = get("user.name"), let e = get("user.email") else { return nil }
+        return (n, e)
+    }
+}
+
+extension Repository {
+    /// Sets (nil removes) a setting, under the repository lock. - Throws: `DVSError.locked`, `.io`.
+    public func setConfig(_ key: String, _ value: String?) throws {
+        let lock = try self.lock("dvs config")
+        defer { lock.release() }
+        do { try catalog.write { db in try catalog.setConfig(key, value, in: db) } } catch { throw DVSError.wrap(error) }
+    }
+}

@@ -1,0 +1,247 @@
+import DVSAudio
+import DVSCatalog
+import DVSCore
+import DVSStorage
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A problem found while reading the tree that does not stop a commit (unless `--strict`).
+public struct ScanWarning: Sendable, Equatable, Codable {
+    /// What kind of problem.
+    public enum Kind: String, Sendable, Codable {
+        /// Named like audio (by extension) but libsndfile cannot decode it; stored as a plain file.
+        case undecodableAudio = "undecodable-audio"
+        /// Decodes, but the header and the bytes disagree (truncated, unfinalised).
+        case damagedAudio = "damaged-audio"
+        /// Two names that differ only in Unicode normalisation (NFC vs NFD).
+        case unicodeNormalization = "unicode-normalization"
+        /// Not a regular file or symlink (fifo, socket, device); not versioned.
+        case unsupportedFileType = "unsupported-file-type"
+    }
+    /// What kind of problem.
+    public var kind: Kind
+    /// The file.
+    public var path: String
+    /// Why.
+    public var message: String
+}
+
+extension ScanWarning {
+    /// Decodes the stat cache's `kind<TAB>message` form.
+    init?(encoded: String, path: RepoPath) {
+        let parts = encoded.split(separator: "\t", maxSplits: 1)
+        guard parts.count == 2, let k = Kind(rawValue: String(parts[0])) else { return nil }
+        self.init(kind: k, path: path.string, message: String(parts[1]))
+    }
+}
+
+/// What scanning the working tree found.
+struct ScanResult {
+    var entries: [ManifestEntry]
+    var cacheUpdates: [(RepoPath, StatCacheEntry)]
+    var removedFromCache: [RepoPath]
+    var warnings: [ScanWarning]
+    var packs: [FinishedPack]
+    /// Bytes of frames written to packs.
+    var storedBytes: UInt64
+    /// Original bytes of the blobs newly stored.
+    var newRawBytes: UInt64
+    var newBlobCount: Int
+    var hashedFiles: Int
+}
+
+/// Per-worker zstd contexts.
+private final class Compressors: @unchecked Sendable {
+    let all: [ZstdCompressor]
+    init(count: Int, level: Int32) { all = (0..<count).map { _ in ZstdCompressor(level: level) } }
+}
+
+/// The stat cache's "racy" rule (after git's racy-git handling): an entry can be trusted only if
+/// the file's mtime is older than the moment the entry was recorded by more than the file
+/// system's timestamp granularity; otherwise a write in the same tick could hide behind an equal
+/// mtime. Granularity: 2 s when the mtime has no sub-second part (FAT, some network file
+/// systems), else 50 ms (Linux's coarse clock ticks at 1–10 ms).
+func isRacy(mtimeNanoseconds m: Int64, recordedAtNanoseconds r: Int64) -> Bool {
+    let margin: Int64 = m % 1_000_000_000 == 0 ? 2_000_000_000 : 50_000_000
+    return r - m < margin
+}
+
+extension Repository {
+    /// Reads the working tree into manifest entries, re-hashing only files whose stat changed.
+    ///
+    /// - Parameters:
+    ///   - writer: when given, every blob not yet stored is encoded and appended (commit).
+    ///   - knownBlobs: blobs already in packs.
+    func scan(writer: PackWriter?, knownBlobs: Set<ObjectID>, progress: ProgressHandler?) throws -> ScanResult {
+        let (files, skipped) = try TreeWalker.walk(root: root)
+        let cache = try catalog.statCache()
+        let now0 = nowNanoseconds()
+        _ = now0
+        let compressors = Compressors(count: max(workers, 1), level: zstdLevel)
+        let results = Locked<[ScanItem?]>(Array(repeating: nil, count: files.count))
+        let counters = Locked<(done: Int, bytes: UInt64, hashed: Int, newRaw: UInt64, newBlobs: Int)>((0, 0, 0, 0, 0))
+        let root = self.root
+        try parallelFor(files.count, workers: workers) { worker, i in
+            let f = files[i]
+            let item = try Self.scanOne(f, root: root, cached: cache[f.path], writer: writer, knownBlobs: knownBlobs,
+                                        compressor: compressors.all[worker])
+            results.withLock { $0[i] = item }
+            let report = counters.withLock { c -> Progress? in
+                c.done += 1
+                if item.hashed { c.hashed += 1; c.bytes += UInt64(f.size) }
+                if item.newBlob { c.newRaw += item.entry.byteCount; c.newBlobs += 1 }
+                return (c.done % 64 == 0 || c.done == files.count) ? Progress(phase: writer == nil ? "hashing" : "storing", done: c.done, total: files.count, bytes: c.bytes) : nil
+            }
+            if let report { progress?(report) }
+        }
+        var entries: [ManifestEntry] = []
+        entries.reserveCapacity(files.count)
+        var updates: [(RepoPath, StatCacheEntry)] = []
+        var warnings: [ScanWarning] = []
+        for item in results.withLock({ $0 }) {
+            guard let item else { continue }
+            entries.append(item.entry)
+            if let u = item.cacheUpdate { updates.append((item.entry.path, u)) }
+            warnings.append(contentsOf: item.warnings)
+        }
+        for s in skipped { warnings.append(ScanWarning(kind: .unsupportedFileType, path: s.string, message: "not a regular file or symlink; not versioned")) }
+        warnings.append(contentsOf: Self.normalizationWarnings(entries.map(\.path)))
+        let present = Set(entries.map(\.path))
+        let removed = cache.keys.filter { !present.contains($0) }
+        let c = counters.withLock { $0 }
+        return ScanResult(entries: entries, cacheUpdates: updates, removedFromCache: removed, warnings: warnings, packs: [],
+                          storedBytes: writer?.storedBytes ?? 0, newRawBytes: c.newRaw, newBlobCount: c.newBlobs, hashedFiles: c.hashed)
+    }
+
+    struct ScanItem {
+        var entry: ManifestEntry
+        var cacheUpdate: StatCacheEntry?
+        var warnings: [ScanWarning]
+        var hashed: Bool
+        var newBlob: Bool
+    }
+
+    static func scanOne(_ file: TreeFile, root: String, cached: StatCacheEntry?, writer: PackWriter?, knownBlobs: Set<ObjectID>,
+                        compressor: ZstdCompressor) throws -> ScanItem {
+        var f = file
+        guard let kind = f.kind else { throw DVSError(.internal, "unsupported file kind for '\(f.path)'") }
+        if kind == .symlink {
+            let target = try readLink(root: root, f.path)
+            let id = ObjectID.hashing(target)
+            return ScanItem(entry: ManifestEntry(path: f.path, kind: .symlink, blob: id, byteCount: UInt64(target.count), linkTarget: target),
+                            cacheUpdate: nil, warnings: [], hashed: false, newBlob: false)
+        }
+        if let c = cached, c.byteCount == f.size, c.mtimeNanoseconds == f.mtimeNanoseconds, c.ctimeNanoseconds == f.ctimeNanoseconds,
+           c.inode == f.inode, c.mode == f.mode, !isRacy(mtimeNanoseconds: c.mtimeNanoseconds, recordedAtNanoseconds: c.recordedAtNanoseconds),
+           writer == nil || knownBlobs.contains(c.blob) || writer!.contains(c.blob) {
+            return ScanItem(entry: ManifestEntry(path: f.path, kind: kind, blob: c.blob, byteCount: UInt64(c.byteCount), audio: c.audio),
+                            cacheUpdate: nil, warnings: c.warning.flatMap { ScanWarning(encoded: $0, path: f.path) }.map { [$0] } ?? [],
+                            hashed: false, newBlob: false)
+        }
+        // Read, and make sure the file did not change while we read it.
+        var bytes: [UInt8] = []
+        var attempt = 0
+        while true {
+            let (b, after) = try readFile(root: root, f.path)
+            if after.size == f.size && after.mtimeNanoseconds == f.mtimeNanoseconds && after.ctimeNanoseconds == f.ctimeNanoseconds && Int64(b.count) == f.size {
+                bytes = b
+                break
+            }
+            attempt += 1
+            if attempt >= 3 {
+                throw DVSError(.badInput, "file '\(f.path)' changed while it was being read (size or mtime moved 3 times)",
+                               hint: "stop the program writing it, then run the command again; nothing was committed")
+            }
+            guard let again = TreeWalker.lstatFile(root: root, f.path), again.kind == kind else {
+                throw DVSError(.badInput, "file '\(f.path)' disappeared or changed type while it was being read",
+                               hint: "run the command again; nothing was committed")
+            }
+            f = again
+        }
+        let recordedAt = nowNanoseconds()
+        return try bytes.withUnsafeBytes { buf -> ScanItem in
+            let id = ObjectID.hashing(buf)
+            var warnings: [ScanWarning] = []
+            var audio: AudioFacts?
+            var layout: RIFFLayout?
+            let named = AudioProbe.isNamedLikeAudio(f.path.name)
+            if let c = cached, c.blob == id {
+                audio = c.audio
+                if audio != nil { layout = RIFFLayout.parse(buf) }
+                if let w = c.warning.flatMap({ ScanWarning(encoded: $0, path: f.path) }) { warnings.append(w) }
+            } else if named || AudioProbe.looksLikeAudio(UnsafeRawBufferPointer(rebasing: buf.prefix(16))) {
+                switch AudioProbe.probe(buf) {
+                case .audio(let facts, let warning):
+                    audio = facts
+                    layout = RIFFLayout.parse(buf)
+                    if let warning { warnings.append(ScanWarning(kind: .damagedAudio, path: f.path.string, message: warning)) }
+                case .notAudio(let reason):
+                    if named {
+                        warnings.append(ScanWarning(kind: .undecodableAudio, path: f.path.string,
+                                                    message: "named like audio but does not decode (\(reason)); stored byte-exact as a plain file"))
+                    }
+                }
+            }
+            var newBlob = false
+            if let writer, !knownBlobs.contains(id), !writer.contains(id) {
+                let (codec, frame) = try BlobEncoding.encode(buf, layout: layout, compressor: compressor)
+                do {
+                    newBlob = try writer.append(id: id, codec: codec, rawLength: UInt64(buf.count), frame: frame)
+                } catch { throw DVSError.wrap(error) }
+            }
+            let entry = ManifestEntry(path: f.path, kind: kind, blob: id, byteCount: UInt64(buf.count), audio: audio)
+            let update = StatCacheEntry(byteCount: f.size, mtimeNanoseconds: f.mtimeNanoseconds, ctimeNanoseconds: f.ctimeNanoseconds,
+                                        inode: f.inode, mode: f.mode, blob: id, audio: audio, recordedAtNanoseconds: recordedAt,
+                                        warning: warnings.first.map { "\($0.kind.rawValue)\t\($0.message)" })
+            return ScanItem(entry: entry, cacheUpdate: update, warnings: warnings, hashed: true, newBlob: newBlob)
+        }
+    }
+
+    /// Reads a regular file without following a symlink; returns its bytes and its stat after reading.
+    static func readFile(root: String, _ path: RepoPath) throws -> ([UInt8], TreeFile) {
+        let p = TreeWalker.cPath(root, path)
+        let fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw DVSError(.io, "cannot read '\(path)': \(String(cString: strerror(errno)))", hint: "check the file's permissions; nothing was committed")
+        }
+        defer { close(fd) }
+        let bytes: [UInt8]
+        do { bytes = try FileIO.readAll(fd: fd, path: path.string) } catch { throw DVSError.wrap(error) }
+        var st = stat()
+        fstat(fd, &st)
+        return (bytes, TreeFile(path: path, st))
+    }
+
+    static func readLink(root: String, _ path: RepoPath) throws -> [UInt8] {
+        let p = TreeWalker.cPath(root, path)
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = buf.withUnsafeMutableBytes { readlink(p, $0.baseAddress!.assumingMemoryBound(to: CChar.self), 4096) }
+        guard n >= 0 else { throw DVSError(.io, "cannot read symlink '\(path)': \(String(cString: strerror(errno)))") }
+        return Array(buf[..<n])
+    }
+
+    /// Warnings for names that are distinct byte strings but equal after NFC normalisation.
+    static func normalizationWarnings(_ paths: [RepoPath]) -> [ScanWarning] {
+        var groups: [[UInt8]: [RepoPath]] = [:]
+        for p in paths where p.bytes.contains(where: { $0 >= 0x80 }) {
+            let nfc = Array(p.string.precomposedStringWithCanonicalMapping.utf8)
+            groups[nfc, default: []].append(p)
+        }
+        var out: [ScanWarning] = []
+        for (_, g) in groups where g.count > 1 {
+            let sorted = g.sorted()
+            for p in sorted {
+                out.append(ScanWarning(kind: .unicodeNormalization, path: p.string,
+                                       message: "differs only in Unicode normalization from \(sorted.filter { $0 != p }.map { "'\(Self.escaped($0))'" }.joined(separator: ", ")); both are kept as separate files"))
+            }
+        }
+        return out.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+    }
+
+    /// A path with its non-ASCII bytes shown as \xNN, so NFC and NFD names are told apart.
+    static func escaped(_ p: RepoPath) -> String {
+        p.bytes.map { $0 < 0x80 && $0 >= 0x20 ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
+    }
+}

@@ -1,0 +1,100 @@
+import DVSCatalog
+import DVSCore
+import DVSStorage
+import Foundation
+
+/// How a path differs between two states.
+public enum ChangeKind: String, Sendable, Codable {
+    /// Present only in the newer state.
+    case added
+    /// Content, kind or executable bit differs.
+    case modified
+    /// Present only in the older state.
+    case deleted
+}
+
+/// One changed path.
+public struct Change: Sendable, Equatable {
+    /// How it changed.
+    public var kind: ChangeKind
+    /// Where.
+    public var path: RepoPath
+    /// The entry before (nil when added).
+    public var old: ManifestEntry?
+    /// The entry after (nil when deleted).
+    public var new: ManifestEntry?
+}
+
+/// Compares two sorted entry lists.
+/// - Complexity: O(n + m).
+public func diffEntries(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> [Change] {
+    var out: [Change] = []
+    var i = 0, j = 0
+    while i < a.count || j < b.count {
+        if j >= b.count || (i < a.count && a[i].path < b[j].path) {
+            out.append(Change(kind: .deleted, path: a[i].path, old: a[i], new: nil)); i += 1
+        } else if i >= a.count || b[j].path < a[i].path {
+            out.append(Change(kind: .added, path: b[j].path, old: nil, new: b[j])); j += 1
+        } else {
+            if !a[i].sameContent(as: b[j]) || a[i].linkTarget != b[j].linkTarget {
+                out.append(Change(kind: .modified, path: a[i].path, old: a[i], new: b[j]))
+            }
+            i += 1; j += 1
+        }
+    }
+    return out
+}
+
+/// The result of `Repository.status()`.
+public struct StatusReport: Sendable {
+    /// HEAD.
+    public var head: Head
+    /// Working tree vs HEAD, sorted by path.
+    public var changes: [Change]
+    /// Problems noticed in changed files (and files dvs cannot version).
+    public var warnings: [ScanWarning]
+    /// Files whose content was read and hashed (the rest were trusted from the stat cache).
+    public var hashedFiles: Int
+    /// Files in the working tree.
+    public var fileCount: Int
+
+    /// Samples (audio files) among the changes, counting either side.
+    public var samplesAffected: Int { changes.filter { $0.old?.audio != nil || $0.new?.audio != nil }.count }
+    /// Hours of audio in the changed samples (the newer side where present).
+    public var hoursAffected: Double {
+        changes.reduce(0.0) { $0 + (($1.new?.audio ?? $1.old?.audio)?.duration ?? 0) } / 3600
+    }
+}
+
+extension Repository {
+    /// The commit HEAD points at, if any.
+    public func headCommit() throws -> CommitID? { try catalog.head()?.commit }
+
+    /// The entries of HEAD's snapshot (empty on an unborn branch).
+    public func headEntries() throws -> [ManifestEntry] {
+        guard let c = try headCommit() else { return [] }
+        return try entries(ofManifest: commit(c).manifest)
+    }
+
+    /// Lists new, modified and deleted files against HEAD.
+    ///
+    /// One `lstat` per file, compared with the stat cache; only files whose size, mtime, ctime,
+    /// inode or mode changed, or whose cache entry is racily clean, are read and hashed. What it
+    /// hashes is written back to the stat cache when no writer holds the lock (never waits).
+    /// - Throws: `DVSError` when the tree cannot be read or HEAD's snapshot is damaged.
+    public func status(progress: ProgressHandler? = nil) throws -> StatusReport {
+        do {
+            let head = try catalog.head() ?? .branch("main", nil)
+            let scan = try self.scan(writer: nil, knownBlobs: [], progress: progress)
+            let base = try headEntries()
+            let changes = diffEntries(base, scan.entries)
+            if !scan.cacheUpdates.isEmpty || !scan.removedFromCache.isEmpty,
+               let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs status (refreshing the stat cache)") {
+                defer { lock.release() }
+                try? catalog.write { db in try catalog.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, in: db) }
+            }
+            let changed = Set(changes.map(\.path.string))
+            return StatusReport(head: head, changes: changes, warnings: scan.warnings.filter { changed.contains($0.path) || $0.kind == .unsupportedFileType }, hashedFiles: scan.hashedFiles, fileCount: scan.entries.count)
+        } catch { throw DVSError.wrap(error) }
+    }
+}

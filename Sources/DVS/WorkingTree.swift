@@ -1,0 +1,129 @@
+import DVSCore
+import DVSStorage
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One file found in the working tree, with the `lstat(2)` fields the stat cache compares.
+public struct TreeFile: Sendable {
+    /// Path relative to the root.
+    public var path: RepoPath
+    /// `st_mode`.
+    public var mode: UInt32
+    /// `st_size`.
+    public var size: Int64
+    /// `st_mtim` in ns.
+    public var mtimeNanoseconds: Int64
+    /// `st_ctim` in ns.
+    public var ctimeNanoseconds: Int64
+    /// `st_ino`.
+    public var inode: Int64
+
+    init(path: RepoPath, _ st: Glibc.stat) {
+        self.path = path
+        mode = UInt32(st.st_mode)
+        size = Int64(st.st_size)
+        let m = Int64(st.st_mtim.tv_sec) * 1_000_000_000
+        mtimeNanoseconds = m + Int64(st.st_mtim.tv_nsec)
+        let c = Int64(st.st_ctim.tv_sec) * 1_000_000_000
+        ctimeNanoseconds = c + Int64(st.st_ctim.tv_nsec)
+        inode = Int64(bitPattern: UInt64(st.st_ino))
+    }
+
+    /// Regular file, executable, symlink, or nil for anything else (fifo, socket, device).
+    public var kind: FileKind? {
+        switch mode & UInt32(S_IFMT) {
+        case UInt32(S_IFREG): return (mode & 0o111) != 0 ? .executable : .file
+        case UInt32(S_IFLNK): return .symlink
+        default: return nil
+        }
+    }
+}
+
+/// Walks a working tree with `readdir`/`lstat`, honouring `.dvsignore`, never following symlinks.
+enum TreeWalker {
+    /// Everything under `root` except `.dvs/`, `.git/` and what `.dvsignore` files exclude.
+    /// - Returns: files sorted by path bytes, and paths skipped because they are neither regular
+    ///   files nor symlinks.
+    /// - Throws: `DVSError.io` when a folder cannot be read.
+    static func walk(root: String) throws -> (files: [TreeFile], skipped: [RepoPath]) {
+        var files: [TreeFile] = []
+        var skipped: [RepoPath] = []
+        var rules = IgnoreRules()
+        try walkDir(root: root, rel: RepoPath(bytes: []), rules: &rules, files: &files, skipped: &skipped)
+        files.sort { $0.path < $1.path }
+        return (files, skipped)
+    }
+
+    static func fullPath(_ root: String, _ rel: RepoPath) -> String {
+        rel.bytes.isEmpty ? root : root + "/" + String(decoding: rel.bytes, as: UTF8.self)
+    }
+
+    /// The C path of `rel` under `root`, byte-exact (non-UTF-8 names survive).
+    static func cPath(_ root: String, _ rel: RepoPath) -> [CChar] {
+        var b = Array(root.utf8)
+        if !rel.bytes.isEmpty { b.append(0x2F); b.append(contentsOf: rel.bytes) }
+        b.append(0)
+        return b.map { CChar(bitPattern: $0) }
+    }
+
+    private static func walkDir(root: String, rel: RepoPath, rules: inout IgnoreRules, files: inout [TreeFile], skipped: inout [RepoPath]) throws {
+        let dirPath = cPath(root, rel)
+        guard let dir = opendir(dirPath) else {
+            throw DVSError(.io, "cannot read folder '\(rel.bytes.isEmpty ? "." : rel.string)': \(String(cString: strerror(errno)))",
+                           hint: "check its permissions")
+        }
+        defer { closedir(dir) }
+        var names: [[UInt8]] = []
+        while let ent = readdir(dir) {
+            let name: [UInt8] = withUnsafePointer(to: &ent.pointee.d_name) { p in
+                p.withMemoryRebound(to: UInt8.self, capacity: 256) { Array(UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)))) }
+            }
+            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+            if rel.bytes.isEmpty && name == Array(".dvs".utf8) { continue }
+            if name == Array(".git".utf8) { continue }
+            names.append(name)
+        }
+        let dfd = dirfd(dir)
+        if names.contains(Array(".dvsignore".utf8)) {
+            let fd = openat(dfd, ".dvsignore", O_RDONLY | O_CLOEXEC)
+            if fd >= 0 {
+                defer { close(fd) }
+                if let bytes = try? FileIO.readAll(fd: fd, path: ".dvsignore") { rules.add(contents: bytes, base: rel) }
+            }
+        }
+        for name in names {
+            var st = stat()
+            let r = name.withUnsafeBufferPointer { nb -> Int32 in
+                var c = Array(nb); c.append(0)
+                return c.withUnsafeBufferPointer { fstatat(dfd, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &st, AT_SYMLINK_NOFOLLOW) }
+            }
+            let child = rel.appending(name)
+            if r != 0 { continue }  // vanished between readdir and lstat
+            let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+            if rules.isIgnored(child, isDirectory: isDir) { continue }
+            if isDir {
+                try walkDir(root: root, rel: child, rules: &rules, files: &files, skipped: &skipped)
+                continue
+            }
+            let f = TreeFile(path: child, st)
+            if f.kind == nil { skipped.append(child) } else { files.append(f) }
+        }
+    }
+
+    /// `lstat` of one path. Returns nil when it does not exist.
+    static func lstatFile(root: String, _ rel: RepoPath) -> TreeFile? {
+        var st = Glibc.stat()
+        let p = cPath(root, rel)
+        guard lstat(p, &st) == 0 else { return nil }
+        return TreeFile(path: rel, st)
+    }
+}
+
+/// Current wall-clock time in ns since 1970.
+func nowNanoseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}

@@ -1,0 +1,359 @@
+import DVSCore
+import Foundation
+import GRDB
+
+/// An error from the catalog.
+public struct CatalogError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure.
+    public enum Code: Sendable { case database, refMoved, notFound }
+    /// What kind of failure.
+    public var code: Code
+    /// What failed.
+    public var message: String
+    /// The next step for the user.
+    public var hint: String?
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, hint: String? = nil) { self.code = code; self.message = message; self.hint = hint }
+    public var description: String { message }
+}
+
+/// What HEAD points at.
+public enum Head: Sendable, Equatable {
+    /// On a branch (`refs/heads/<name>`), which may not have a commit yet (unborn).
+    case branch(String, CommitID?)
+    /// Detached at a commit.
+    case detached(CommitID)
+
+    /// The commit HEAD resolves to, if any.
+    public var commit: CommitID? {
+        switch self {
+        case .branch(_, let c): return c
+        case .detached(let c): return c
+        }
+    }
+}
+
+/// Where one blob lives.
+public struct BlobLocation: Sendable, Equatable {
+    /// Pack id.
+    public var pack: ObjectID
+    /// The pack entry.
+    public var entry: PackEntryRow
+}
+
+/// A `blob` row.
+public struct PackEntryRow: Sendable, Equatable {
+    /// Blob id.
+    public var id: ObjectID
+    /// Frame offset in the pack.
+    public var offset: UInt64
+    /// Frame length.
+    public var storedLength: UInt64
+    /// Original length.
+    public var rawLength: UInt64
+    /// Codec code.
+    public var codec: UInt8
+    /// Creates a row.
+    public init(id: ObjectID, offset: UInt64, storedLength: UInt64, rawLength: UInt64, codec: UInt8) {
+        self.id = id; self.offset = offset; self.storedLength = storedLength; self.rawLength = rawLength; self.codec = codec
+    }
+}
+
+/// One `stat_cache` row.
+public struct StatCacheEntry: Sendable, Equatable {
+    /// Size in bytes.
+    public var byteCount: Int64
+    /// Modification time, ns since 1970.
+    public var mtimeNanoseconds: Int64
+    /// Status-change time, ns since 1970.
+    public var ctimeNanoseconds: Int64
+    /// Inode number.
+    public var inode: Int64
+    /// `st_mode`.
+    public var mode: UInt32
+    /// Content id.
+    public var blob: ObjectID
+    /// Audio facts, when the content is a sample.
+    public var audio: AudioFacts?
+    /// When this row was recorded, ns since 1970.
+    public var recordedAtNanoseconds: Int64
+    /// A problem noticed when the content was read (`kind<TAB>message`), kept so it is reported
+    /// again without re-reading the file.
+    public var warning: String?
+    /// Creates a row.
+    public init(byteCount: Int64, mtimeNanoseconds: Int64, ctimeNanoseconds: Int64, inode: Int64, mode: UInt32,
+                blob: ObjectID, audio: AudioFacts?, recordedAtNanoseconds: Int64, warning: String? = nil) {
+        self.warning = warning
+        self.byteCount = byteCount; self.mtimeNanoseconds = mtimeNanoseconds; self.ctimeNanoseconds = ctimeNanoseconds
+        self.inode = inode; self.mode = mode; self.blob = blob; self.audio = audio; self.recordedAtNanoseconds = recordedAtNanoseconds
+    }
+}
+
+/// A ref move to apply atomically: `name` goes from `expected` to `new` (nil deletes).
+public struct RefUpdate: Sendable {
+    /// Full ref name (`refs/heads/main`) or `HEAD`.
+    public var name: String
+    /// The value the caller read; the move fails if the ref changed since (compare-and-swap).
+    public var expected: CommitID?
+    /// The new value; nil deletes the ref.
+    public var new: CommitID?
+    /// Reflog message.
+    public var message: String
+    /// Creates an update.
+    public init(name: String, expected: CommitID?, new: CommitID?, message: String) {
+        self.name = name; self.expected = expected; self.new = new; self.message = message
+    }
+}
+
+/// The SQLite catalog (`.dvs/catalog.sqlite`, WAL mode) through GRDB.
+///
+/// Writers are serialised by the repository lock and by SQLite; readers never block (WAL).
+/// Schema: `schema/*.sql`, applied in order by `DatabaseMigrator`.
+public final class Catalog: Sendable {
+    private let pool: DatabasePool
+
+    /// Opens (creating and migrating if needed) the catalog at `path`.
+    /// - Throws: `CatalogError.database` with SQLite's message.
+    public init(path: String) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            var migrator = DatabaseMigrator()
+            for (name, sql) in Migrations.all {
+                migrator.registerMigration(name) { db in try db.execute(sql: sql) }
+            }
+            try migrator.migrate(pool)
+        } catch {
+            throw CatalogError(.database, "cannot open catalog '\(path)': \(error)", hint: "run 'dvs fsck'; if the catalog is damaged, move it aside and run 'dvs reindex'")
+        }
+    }
+
+    /// The migrations applied, in order (for `dvs fsck` and tests).
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid") }
+    }
+
+    // MARK: Refs
+
+    /// What HEAD points at, or nil in a catalog with no HEAD row.
+    public func head() throws -> Head? {
+        try pool.read { db in try Self.head(db) }
+    }
+
+    static func head(_ db: Database) throws -> Head? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT target, symbolic FROM ref WHERE name = 'HEAD'") else { return nil }
+        if let sym: String = row["symbolic"] {
+            let target = try String.fetchOne(db, sql: "SELECT target FROM ref WHERE name = ?", arguments: [sym])
+            let branch = sym.hasPrefix("refs/heads/") ? String(sym.dropFirst("refs/heads/".count)) : sym
+            return .branch(branch, target.flatMap { CommitID(hex: $0) })
+        }
+        guard let t: String = row["target"], let c = CommitID(hex: t) else { return nil }
+        return .detached(c)
+    }
+
+    /// The commit a full ref name points at, or nil.
+    public func ref(_ name: String) throws -> CommitID? {
+        try pool.read { db in
+            try String.fetchOne(db, sql: "SELECT target FROM ref WHERE name = ?", arguments: [name]).flatMap { CommitID(hex: $0) }
+        }
+    }
+
+    /// All direct refs whose name starts with `prefix`, sorted by name.
+    public func refs(prefix: String) throws -> [(name: String, target: CommitID)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, target FROM ref WHERE name >= ? AND name < ? AND target IS NOT NULL ORDER BY name",
+                             arguments: [prefix, prefix + "\u{10FFFF}"]).compactMap { row in
+                guard let t: String = row["target"], let c = CommitID(hex: t) else { return nil }
+                return (row["name"], c)
+            }
+        }
+    }
+
+    /// Points HEAD at a branch (symbolic) or detaches it at a commit, with a reflog entry.
+    public func setHead(_ head: Head, who: String, message: String, in db: Database) throws {
+        let old = try Self.head(db)?.commit
+        switch head {
+        case .branch(let name, _):
+            try db.execute(sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES ('HEAD', NULL, ?)", arguments: ["refs/heads/" + name])
+        case .detached(let c):
+            try db.execute(sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES ('HEAD', ?, NULL)", arguments: [c.hex])
+        }
+        try db.execute(sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
+                       arguments: [old?.hex, head.commit?.hex, Int64(Date().timeIntervalSince1970), who, message])
+    }
+
+    /// Applies ref updates by compare-and-swap, with reflog entries.
+    /// - Throws: `CatalogError.refMoved` (and changes nothing) when a ref's current value is not `expected`.
+    public func apply(_ updates: [RefUpdate], who: String, in db: Database) throws {
+        let now = Int64(Date().timeIntervalSince1970)
+        for u in updates {
+            let current = try String.fetchOne(db, sql: "SELECT target FROM ref WHERE name = ?", arguments: [u.name])
+            guard current == u.expected?.hex else {
+                throw CatalogError(.refMoved, "ref '\(u.name)' moved while this command ran (expected \(u.expected?.short ?? "none"), found \(current.map { String($0.prefix(12)) } ?? "none"))",
+                                   hint: "run the command again")
+            }
+            if let n = u.new {
+                try db.execute(sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES (?, ?, NULL)", arguments: [u.name, n.hex])
+            } else {
+                try db.execute(sql: "DELETE FROM ref WHERE name = ?", arguments: [u.name])
+            }
+            try db.execute(sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [u.name, u.expected?.hex, u.new?.hex, now, who, u.message])
+        }
+    }
+
+    /// Runs `body` in one write transaction (IMMEDIATE); everything in it lands or nothing does.
+    public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.write(body)
+    }
+
+    /// Reflog entries of `ref`, newest first.
+    public func reflog(_ ref: String, limit: Int = 1000) throws -> [(old: String?, new: String?, time: Int64, who: String, message: String)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT old, new, time, who, message FROM reflog WHERE ref = ? ORDER BY id DESC LIMIT ?", arguments: [ref, limit])
+                .map { ($0["old"], $0["new"], $0["time"], $0["who"], $0["message"]) }
+        }
+    }
+
+    /// Every commit id ever written to any reflog (fsck treats them as reachable).
+    public func reflogCommits() throws -> [CommitID] {
+        try pool.read { db in
+            try String.fetchAll(db, sql: "SELECT old FROM reflog WHERE old IS NOT NULL UNION SELECT new FROM reflog WHERE new IS NOT NULL")
+                .compactMap { CommitID(hex: $0) }
+        }
+    }
+
+    // MARK: Packs and blobs
+
+    /// Every blob id known to be stored.
+    public func blobIDs() throws -> Set<ObjectID> {
+        try pool.read { db in
+            var out = Set<ObjectID>()
+            let cursor = try Data.fetchCursor(db, sql: "SELECT id FROM blob")
+            while let d = try cursor.next() { out.insert(ObjectID(bytes: d)) }
+            return out
+        }
+    }
+
+    /// Where blob `id` is stored, or nil.
+    public func location(of id: ObjectID) throws -> BlobLocation? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT pack_id, pack_offset, stored_length, raw_length, codec FROM blob WHERE id = ?",
+                                             arguments: [Data(id.bytes)]) else { return nil }
+            return BlobLocation(pack: ObjectID(hex: row["pack_id"] as String)!,
+                                entry: PackEntryRow(id: id, offset: row["pack_offset"], storedLength: row["stored_length"],
+                                                    rawLength: row["raw_length"], codec: row["codec"]))
+        }
+    }
+
+    /// Every blob location (checkout and fsck load them once).
+    public func allLocations() throws -> [ObjectID: BlobLocation] {
+        try pool.read { db in
+            var out: [ObjectID: BlobLocation] = [:]
+            var packs: [String: ObjectID] = [:]
+            let cursor = try Row.fetchCursor(db, sql: "SELECT id, pack_id, pack_offset, stored_length, raw_length, codec FROM blob")
+            while let row = try cursor.next() {
+                let id = ObjectID(bytes: row["id"] as Data)
+                let ph: String = row["pack_id"]
+                let p = packs[ph] ?? ObjectID(hex: ph)!
+                packs[ph] = p
+                out[id] = BlobLocation(pack: p, entry: PackEntryRow(id: id, offset: row["pack_offset"], storedLength: row["stored_length"],
+                                                                    rawLength: row["raw_length"], codec: row["codec"]))
+            }
+            return out
+        }
+    }
+
+    /// Known pack ids.
+    public func packIDs() throws -> [ObjectID] {
+        try pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM pack ORDER BY id").compactMap { ObjectID(hex: $0) } }
+    }
+
+    /// Records a pack and its blobs (idempotent: blobs already recorded keep their first location).
+    public func insertPack(id: ObjectID, byteCount: UInt64, entries: [PackEntryRow], in db: Database) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO pack(id, byte_count, blob_count, created_at) VALUES (?, ?, ?, ?)",
+                       arguments: [id.hex, Int64(byteCount), entries.count, Int64(Date().timeIntervalSince1970)])
+        let stmt = try db.cachedStatement(sql: "INSERT OR IGNORE INTO blob(id, pack_id, pack_offset, stored_length, raw_length, codec) VALUES (?, ?, ?, ?, ?, ?)")
+        for e in entries {
+            try stmt.execute(arguments: [Data(e.id.bytes), id.hex, Int64(e.offset), Int64(e.storedLength), Int64(e.rawLength), Int(e.codec)])
+        }
+    }
+
+    // MARK: Commits
+
+    /// Records a commit for prefix lookups.
+    public func insertCommit(_ id: CommitID, _ commit: Commit, in db: Database) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO commit_meta(id, manifest, first_parent, time) VALUES (?, ?, ?, ?)",
+                       arguments: [id.hex, commit.manifest.hex, commit.parents.first?.hex, commit.committer.time])
+    }
+
+    /// Commit ids starting with `prefix` (lower-case hex), at most `limit`.
+    public func commits(withPrefix prefix: String, limit: Int = 2) throws -> [CommitID] {
+        try pool.read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM commit_meta WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                                arguments: [prefix, prefix + "g", limit]).compactMap { CommitID(hex: $0) }
+        }
+    }
+
+    // MARK: Stat cache
+
+    /// The whole stat cache, in one query.
+    /// - Complexity: O(n) rows.
+    public func statCache() throws -> [RepoPath: StatCacheEntry] {
+        try pool.read { db in
+            var out: [RepoPath: StatCacheEntry] = [:]
+            let cursor = try Row.fetchCursor(db, sql: "SELECT path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning FROM stat_cache")
+            while let r = try cursor.next() {
+                var audio: AudioFacts?
+                if let c: String = r[7] {
+                    audio = AudioFacts(container: c, encoding: r[8], sampleRate: r[9], channelCount: r[10], frameCount: r[11])
+                }
+                let path = RepoPath(bytes: [UInt8](r[0] as Data))
+                out[path] = StatCacheEntry(byteCount: r[1], mtimeNanoseconds: r[2], ctimeNanoseconds: r[3], inode: r[4],
+                                           mode: UInt32(truncatingIfNeeded: r[5] as Int64), blob: ObjectID(bytes: r[6] as Data),
+                                           audio: audio, recordedAtNanoseconds: r[12], warning: r[13])
+            }
+            return out
+        }
+    }
+
+    /// Upserts stat cache rows and deletes `removed` paths.
+    public func updateStatCache(_ entries: [(RepoPath, StatCacheEntry)], removing removed: [RepoPath], in db: Database) throws {
+        let up = try db.cachedStatement(sql: """
+            INSERT OR REPLACE INTO stat_cache(path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for (p, e) in entries {
+            try up.execute(arguments: [Data(p.bytes), e.byteCount, e.mtimeNanoseconds, e.ctimeNanoseconds, e.inode, Int64(e.mode),
+                                       Data(e.blob.bytes), e.audio?.container, e.audio?.encoding, e.audio?.sampleRate,
+                                       e.audio?.channelCount, e.audio?.frameCount, e.recordedAtNanoseconds, e.warning])
+        }
+        let del = try db.cachedStatement(sql: "DELETE FROM stat_cache WHERE path = ?")
+        for p in removed { try del.execute(arguments: [Data(p.bytes)]) }
+    }
+
+    // MARK: Config
+
+    /// A setting's value, or nil.
+    public func config(_ key: String) throws -> String? {
+        try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM config WHERE key = ?", arguments: [key]) }
+    }
+
+    /// All settings, sorted by key.
+    public func allConfig() throws -> [(String, String)] {
+        try pool.read { db in try Row.fetchAll(db, sql: "SELECT key, value FROM config ORDER BY key").map { ($0[0], $0[1]) } }
+    }
+
+    /// Sets (or with nil, removes) a setting.
+    public func setConfig(_ key: String, _ value: String?, in db: Database) throws {
+        if let value {
+            try db.execute(sql: "INSERT OR REPLACE INTO config(key, value) VALUES (?, ?)", arguments: [key, value])
+        } else {
+            try db.execute(sql: "DELETE FROM config WHERE key = ?", arguments: [key])
+        }
+    }
+}

@@ -1,0 +1,18 @@
+import ArgumentParser
+import DVS
+import Foundation
+
+struct Cat: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write the bytes of a file in a snapshot to stdout.",
+        discussion: "Example: dvs cat HEAD~1:labels.csv. For a symlink, prints its target.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "REV:PATH") var spec: String
+
+    func run() throws {
+        let repo = try global.repository()
+        let (_, e) = try repo.resolveBlobSpec(spec)
+        let bytes = e.kind == .symlink ? e.linkTarget : try repo.blob(e.blob)
+        FileHandle.standardOutput.write(Data(bytes))
+    }
+}

@@ -1,0 +1,24 @@
+import ArgumentParser
+import DVS
+
+struct Checkout: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Update the working tree to a revision, or export it into another folder.",
+        discussion: "Refuses, naming the files, when it would overwrite uncommitted changes or untracked files, unless --force.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Branch, commit or HEAD~N.") var revision: String
+    @Flag(help: "Discard uncommitted changes and untracked files in the way.") var force = false
+    @Option(help: ArgumentHelp("Export the snapshot into this new or empty folder; HEAD does not move.", valueName: "dir")) var to: String?
+
+    func run() throws {
+        let repo = try global.repository()
+        if let to {
+            let s = try repo.export(revision, to: to, progress: Output.progress())
+            Output.out("Exported \(s.id.short) to \(to): \(s.written) files, \(Output.bytes(s.bytesWritten))")
+            return
+        }
+        let s = try repo.checkout(revision, force: force, progress: Output.progress())
+        if let b = s.branch { Output.out("Switched to branch '\(b)' at \(s.id.short)") } else { Output.out("HEAD is now at \(s.id.short) (detached)") }
+        Output.out(" wrote \(s.written) file(s) (\(Output.bytes(s.bytesWritten))), removed \(s.removed), \(s.unchanged) unchanged")
+    }
+}

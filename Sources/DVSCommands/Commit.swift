@@ -1,0 +1,30 @@
+import ArgumentParser
+import DVS
+import Foundation
+
+struct CommitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "commit", abstract: "Record a snapshot of the whole working tree.",
+        discussion: "Everything except .dvs/, .git/ and what .dvsignore excludes. Exit status 1 when there is nothing to commit.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .shortAndLong, help: "The commit message.") var message: String
+    @Option(help: ArgumentHelp("Author, as \"Name <email>\".", valueName: "author")) var author: String?
+    @Flag(help: "Record a commit even when nothing changed.") var allowEmpty = false
+    @Flag(help: "Fail, committing nothing, when a file named like audio does not decode.") var strict = false
+
+    func run() throws {
+        let repo = try global.repository()
+        let s = try repo.commit(CommitOptions(message: message, author: author, allowEmpty: allowEmpty, strict: strict),
+                                progress: Output.progress())
+        for w in s.warnings { Output.warn(w) }
+        let added = s.changes.filter { $0.kind == .added }.count
+        let modified = s.changes.filter { $0.kind == .modified }.count
+        let deleted = s.changes.filter { $0.kind == .deleted }.count
+        let subject = s.commit.message.split(separator: "\n").first.map(String.init) ?? ""
+        Output.out("[\(s.branch ?? "detached HEAD") \(s.id.short)] \(subject)")
+        let t = s.commit.totals
+        Output.out(" \(t.fileCount) files, \(t.sampleCount) samples, \(Output.hours(t.audioHours)) of audio; \(s.changes.count) changed (\(added) new, \(modified) modified, \(deleted) deleted)")
+        let ratio = s.newRawBytes > 0 ? String(format: " (%.2f×)", Double(s.storedBytes) / Double(s.newRawBytes)) : ""
+        Output.out(" stored \(Output.bytes(s.storedBytes)) for \(Output.bytes(s.newRawBytes)) of new content in \(s.newBlobCount) blob(s)\(ratio), plus \(Output.bytes(s.metadataBytes)) of metadata")
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import DVS
+import Foundation
+
+/// The `dvs` command: version control for voice training data.
+public struct DVSCommand: ParsableCommand {
+    /// dvs's version.
+    public static let version = "0.1.0"
+
+    public static let configuration = CommandConfiguration(
+        commandName: "dvs",
+        abstract: "Version control for voice training data: audio-aware, label-aware, lineage built in.",
+        version: version,
+        subcommands: [Init.self, Status.self, CommitCommand.self, Log.self, Show.self, Ls.self, Cat.self, Checkout.self, Fsck.self, Config.self])
+
+    public init() {}
+
+    /// Runs the command line and exits: 0 ok, 1 user or data error, 64 usage, 255 internal bug.
+    public static func runMain() -> Never {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Foundation.exit(0)
+        } catch let e as DVSError {
+            report(e)
+            Foundation.exit(e.code == .internal ? 255 : 1)
+        } catch let e as ExitCode {
+            Foundation.exit(e.rawValue)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    static func report(_ e: DVSError) {
+        Output.err("error: \(e.message)")
+        for d in e.details.prefix(50) { Output.err("  \(d)") }
+        if e.details.count > 50 { Output.err("  … and \(e.details.count - 50) more") }
+        if let c = e.cause { Output.err("caused by: \(c)") }
+        if let h = e.hint { Output.err("hint: \(h)") }
+    }
+}
+
+/// Options every command accepts.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .customShort("C"), help: ArgumentHelp("Run as if dvs was started in <dir>.", valueName: "dir"))
+    var directory: String?
+
+    func repository() throws -> Repository {
+        try Repository.discover(from: directory ?? FileManager.default.currentDirectoryPath)
+    }
+}

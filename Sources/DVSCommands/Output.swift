@@ -1,0 +1,156 @@
+import DVS
+import DVSCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writing to stdout/stderr, JSON, sizes and progress — the only place dvs talks to the user.
+enum Output {
+    static func out(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
+    static func err(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+    /// Pretty, key-sorted JSON of an encodable value, on stdout.
+    static func json<T: Encodable>(_ value: T) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        out(String(decoding: try enc.encode(value), as: UTF8.self))
+    }
+
+    /// `1.5 MiB`.
+    static func bytes(_ n: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n), i = 0
+        while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+        return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+    }
+
+    /// `0.12 h`, or minutes/seconds for short amounts.
+    static func hours(_ h: Double) -> String {
+        if h >= 0.1 { return String(format: "%.2f h", h) }
+        if h * 60 >= 1 { return String(format: "%.1f min", h * 60) }
+        return String(format: "%.1f s", h * 3600)
+    }
+
+    static func warn(_ w: ScanWarning) { err("warning: \(w.path): \(w.message)") }
+
+    /// A progress callback drawing one line on stderr, only when stderr is a terminal.
+    static func progress() -> ProgressHandler? {
+        guard isatty(STDERR_FILENO) == 1 else { return nil }
+        let last = LastDraw()
+        return { p in
+            let now = Date().timeIntervalSince1970
+            guard last.shouldDraw(now, final: p.done == p.total) else { return }
+            let pct = p.total > 0 ? " \(p.done * 100 / p.total)%" : ""
+            let line = "\r\(p.phase):\(pct) (\(p.done)/\(p.total))" + (p.bytes > 0 ? ", \(bytes(p.bytes))" : "") + "\u{1B}[K"
+            FileHandle.standardError.write(Data(line.utf8))
+            if p.done == p.total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        }
+    }
+
+    private final class LastDraw: @unchecked Sendable {
+        let lock = NSLock()
+        var t = 0.0
+        func shouldDraw(_ now: Double, final: Bool) -> Bool {
+            lock.withLock {
+                if !final && now - t < 0.1 { return false }
+                t = now
+                return true
+            }
+        }
+    }
+
+    static func date(_ time: Int64, tzMinutes: Int) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(secondsFromGMT: tzMinutes * 60)
+        f.dateFormat = "EEE MMM d HH:mm:ss yyyy Z"
+        return f.string(from: Date(timeIntervalSince1970: TimeInterval(time)))
+    }
+}
+
+/// JSON shapes for read commands (snake_case keys, units in the names).
+struct JSONAudio: Encodable {
+    var container: String
+    var encoding: String
+    var sample_rate_hz: Int
+    var channels: Int
+    var frames: Int
+    var duration_seconds: Double
+    init(_ a: AudioFacts) {
+        container = a.container; encoding = a.encoding; sample_rate_hz = a.sampleRate; channels = a.channelCount
+        frames = a.frameCount; duration_seconds = (a.duration * 1e6).rounded() / 1e6
+    }
+}
+
+struct JSONEntry: Encodable {
+    var path: String
+    var kind: String
+    var blob: String
+    var size_bytes: UInt64
+    var link_target: String?
+    var audio: JSONAudio?
+    init(_ e: ManifestEntry) {
+        path = e.path.string
+        kind = switch e.kind { case .file: "file"; case .executable: "executable"; case .symlink: "symlink" }
+        blob = e.blob.hex; size_bytes = e.byteCount
+        link_target = e.kind == .symlink ? String(decoding: e.linkTarget, as: UTF8.self) : nil
+        audio = e.audio.map(JSONAudio.init)
+    }
+}
+
+struct JSONTotals: Encodable {
+    var files: UInt64
+    var samples: UInt64
+    var bytes: UInt64
+    var audio_seconds: Double
+    var audio_hours: Double
+    init(_ t: ManifestTotals) {
+        files = t.fileCount; samples = t.sampleCount; bytes = t.byteCount
+        audio_seconds = Double(t.audioMicroseconds) / 1e6; audio_hours = (t.audioHours * 1e6).rounded() / 1e6
+    }
+}
+
+struct JSONSignature: Encodable {
+    var name: String
+    var email: String
+    var time: Int64
+    var tz_offset_minutes: Int
+    init(_ s: Signature) { name = s.name; email = s.email; time = s.time; tz_offset_minutes = s.timeZoneOffsetMinutes }
+}
+
+struct JSONCommit: Encodable {
+    var id: String
+    var parents: [String]
+    var manifest: String
+    var author: JSONSignature
+    var committer: JSONSignature
+    var message: String
+    var totals: JSONTotals
+    var extra: [String: String]?
+    init(_ id: CommitID, _ c: Commit) {
+        self.id = id.hex; parents = c.parents.map(\.hex); manifest = c.manifest.hex
+        author = JSONSignature(c.author); committer = JSONSignature(c.committer); message = c.message
+        totals = JSONTotals(c.totals); extra = c.extra.isEmpty ? nil : c.extra
+    }
+}
+
+struct JSONChange: Encodable {
+    var status: String
+    var path: String
+    var old: JSONEntry?
+    var new: JSONEntry?
+    init(_ c: Change) { status = c.kind.rawValue; path = c.path.string; old = c.old.map(JSONEntry.init); new = c.new.map(JSONEntry.init) }
+}
+
+extension Change {
+    /// `new:`, `modified:`, `deleted:` with padding, as git status prints.
+    var label: String {
+        switch kind {
+        case .added: return "new:      "
+        case .modified: return "modified: "
+        case .deleted: return "deleted:  "
+        }
+    }
+    var letter: String { switch kind { case .added: "A"; case .modified: "M"; case .deleted: "D" } }
+}

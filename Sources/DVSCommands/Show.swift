@@ -1,0 +1,41 @@
+import ArgumentParser
+import DVS
+import DVSCore
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a commit and the files it changed against its first parent.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The commit (default HEAD).") var revision: String = "HEAD"
+    @Flag(help: "Print JSON.") var json = false
+
+    struct JSONShow: Encodable {
+        var commit: JSONCommit
+        var changes: [JSONChange]
+    }
+
+    func run() throws {
+        let repo = try global.repository()
+        let id = try repo.resolve(revision)
+        let c = try repo.commit(id)
+        let mine = try repo.entries(ofManifest: c.manifest)
+        let base = try c.parents.first.map { try repo.entries(ofManifest: repo.commit($0).manifest) } ?? []
+        let changes = diffEntries(base, mine)
+        if json { try Output.json(JSONShow(commit: JSONCommit(id, c), changes: changes.map(JSONChange.init))); return }
+        Output.out("commit \(id.hex)")
+        for p in c.parents { Output.out("parent \(p.hex)") }
+        Output.out("Author: \(c.author.identity)")
+        Output.out("Date:   \(Output.date(c.author.time, tzMinutes: c.author.timeZoneOffsetMinutes))")
+        Output.out("Files:  \(c.totals.fileCount), samples: \(c.totals.sampleCount), audio: \(Output.hours(c.totals.audioHours)), \(Output.bytes(c.totals.byteCount))")
+        for (k, v) in c.extra.sorted(by: { $0.key < $1.key }) { Output.out("\(k): \(v)") }
+        Output.out("")
+        for line in c.message.split(separator: "\n", omittingEmptySubsequences: false) { Output.out("    \(line)") }
+        Output.out("")
+        let samples = changes.filter { $0.old?.audio != nil || $0.new?.audio != nil }.count
+        Output.out("\(changes.count) file(s) changed, \(samples) sample(s)")
+        for ch in changes {
+            let a = (ch.new ?? ch.old)?.audio
+            Output.out("\(ch.letter)  \(ch.path)" + (a.map { String(format: "  (%@ %d Hz %d ch %.2f s)", $0.encoding, $0.sampleRate, $0.channelCount, $0.duration) } ?? ""))
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import DVS
+import DVSCatalog
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List new, modified and deleted files against HEAD, with the samples and hours of audio affected.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    struct JSONStatus: Encodable {
+        var branch: String?
+        var head: String?
+        var clean: Bool
+        var changes: [JSONChange]
+        var samples_affected: Int
+        var hours_affected: Double
+        var files: Int
+        var hashed_files: Int
+        var warnings: [ScanWarning]
+    }
+
+    func run() throws {
+        let repo = try global.repository()
+        let s = try repo.status(progress: json ? nil : Output.progress())
+        var branch: String?
+        if case .branch(let b, _) = s.head { branch = b }
+        if json {
+            try Output.json(JSONStatus(branch: branch, head: s.head.commit?.hex, clean: s.changes.isEmpty, changes: s.changes.map(JSONChange.init),
+                                       samples_affected: s.samplesAffected, hours_affected: (s.hoursAffected * 1e6).rounded() / 1e6,
+                                       files: s.fileCount, hashed_files: s.hashedFiles, warnings: s.warnings))
+            return
+        }
+        switch s.head {
+        case .branch(let b, let c): Output.out(c == nil ? "On branch \(b) (no commits yet)" : "On branch \(b)")
+        case .detached(let c): Output.out("HEAD detached at \(c.short)")
+        }
+        for w in s.warnings { Output.warn(w) }
+        if s.changes.isEmpty {
+            Output.out("nothing to commit, working tree clean")
+            return
+        }
+        Output.out("Changes against HEAD: \(s.changes.count) file(s); \(s.samplesAffected) sample(s), \(Output.hours(s.hoursAffected)) of audio")
+        for c in s.changes { Output.out("  \(c.label)\(c.path)") }
+    }
+}
