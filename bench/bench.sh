@@ -212,7 +212,7 @@ timed() {
     t1=$EPOCHREALTIME
     RSS=0
   fi
-  cd "$BENCH_DIR"
+  cd "$BENCH_DIR" || return 99
   T=$(sub "$t0" "$t1")
   if [ $rc -ne 0 ]; then
     printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$rep" "$step" "$rc" "$log" >>"$ERRORS"
@@ -248,6 +248,10 @@ run_tool() {
   rm -rf "$W" && mkdir -p "$W" || return 1
   if [ "$tool" = dvc ]; then mkdir -p "$W/repo"; data=$W/repo/data; else data=$W/repo; fi
   cp -a "$CORPUS" "$data" || { fail_step "$tool" "$rep" copy 1 "cp -a failed"; return 1; }
+  # DVC keeps its hash/link caches outside the repo (/var/tmp/dvc/repo/<hash of the path>); a
+  # stale one from an earlier run at the same path (same inodes, mtimes, sizes) would let it skip
+  # hashing. Give each working copy its own, deleted with it.
+  export DVC_SITE_CACHE_DIR=$W/dvc-site-cache
 
   # 1. initial add+commit (init timed separately, headline = init + commit), 6. peak RSS
   case $tool in
@@ -344,11 +348,13 @@ done
 ver() { "$@" 2>/dev/null | head -1; }
 export BENCH_N=$N BENCH_REPS=$REPS BENCH_SEED=$SEED BENCH_MUT_SEED=$MUT_SEED BENCH_TOOLS="${SEL[*]}"
 export BENCH_RAW_BYTES=$RAW_BYTES BENCH_RAW_FILES=$RAW_FILES BENCH_CORPUS=$CORPUS BENCH_RUN=$RUN
-export BENCH_MUT_FILES=$(wc -l <"$MUT_CHANGED")
-export BENCH_V_DVS=$([ -n "${WANT[dvs]:-}" ] && { ver "$DVS" --version || echo "$DVS"; })
-export BENCH_V_DVC=$([ -n "${WANT[dvc]:-}" ] && ver "$DVC" --version)
-export BENCH_V_LFS=$([ -n "${WANT[lfs]:-}" ] && ver git lfs version)
-export BENCH_V_GIT=$(ver git --version)
+BENCH_MUT_FILES=$(wc -l <"$MUT_CHANGED")
+BENCH_V_DVS='' BENCH_V_DVC='' BENCH_V_LFS=''
+[ -n "${WANT[dvs]:-}" ] && { BENCH_V_DVS=$(ver "$DVS" --version); [ -n "$BENCH_V_DVS" ] || BENCH_V_DVS=$DVS; }
+[ -n "${WANT[dvc]:-}" ] && BENCH_V_DVC=$(ver "$DVC" --version)
+[ -n "${WANT[lfs]:-}" ] && BENCH_V_LFS=$(ver git lfs version)
+BENCH_V_GIT=$(ver git --version)
+export BENCH_MUT_FILES BENCH_V_DVS BENCH_V_DVC BENCH_V_LFS BENCH_V_GIT
 export BENCH_OUT=$BENCH_DIR/results-$N.json
 python3 - "$SAMPLES" "$ERRORS" <<'PY'
 import json, os, platform, statistics, sys, time
