@@ -55,7 +55,11 @@ struct ScanResult {
 /// Per-worker zstd contexts.
 private final class Compressors: @unchecked Sendable {
     let all: [ZstdCompressor]
-    init(count: Int, level: Int32) { all = (0..<count).map { _ in ZstdCompressor(level: level) } }
+    let decompressors: [ZstdDecompressor]
+    init(count: Int, level: Int32) {
+        all = (0..<count).map { _ in ZstdCompressor(level: level) }
+        decompressors = (0..<count).map { _ in ZstdDecompressor() }
+    }
 }
 
 /// The stat cache's "racy" rule (after git's racy-git handling): an entry can be trusted only if
@@ -86,7 +90,7 @@ extension Repository {
         try parallelFor(files.count, workers: workers) { worker, i in
             let f = files[i]
             let item = try Self.scanOne(f, root: root, cached: cache[f.path], writer: writer, knownBlobs: knownBlobs,
-                                        compressor: compressors.all[worker])
+                                        compressor: compressors.all[worker], decompressor: compressors.decompressors[worker])
             results.withLock { $0[i] = item }
             let report = counters.withLock { c -> Progress? in
                 c.done += 1
@@ -124,7 +128,7 @@ extension Repository {
     }
 
     static func scanOne(_ file: TreeFile, root: String, cached: StatCacheEntry?, writer: PackWriter?, knownBlobs: Set<ObjectID>,
-                        compressor: ZstdCompressor) throws -> ScanItem {
+                        compressor: ZstdCompressor, decompressor: ZstdDecompressor) throws -> ScanItem {
         var f = file
         guard let kind = f.kind else { throw DVSError(.internal, "unsupported file kind for '\(f.path)'") }
         if kind == .symlink {
@@ -186,7 +190,7 @@ extension Repository {
             }
             var newBlob = false
             if let writer, !knownBlobs.contains(id), !writer.contains(id) {
-                let (codec, frame) = try BlobEncoding.encode(buf, layout: layout, compressor: compressor)
+                let (codec, frame) = try BlobEncoding.encode(buf, layout: layout, compressor: compressor, decompressor: decompressor)
                 do {
                     newBlob = try writer.append(id: id, codec: codec, rawLength: UInt64(buf.count), frame: frame)
                 } catch { throw DVSError.wrap(error) }

@@ -22,8 +22,8 @@ public struct PackEntry: Hashable, Sendable {
     }
 }
 
-/// A pack that is durable on disk: its name (the SHA-256 of its bytes before the trailer's
-/// checksum) and its entries.
+/// A pack that is durable on disk: its name (the SHA-256 of its header, index and the index's
+/// position; every frame is covered by its own zstd checksum and by its blob id) and its entries.
 public struct FinishedPack: Sendable {
     /// The pack's id; the file is `packs/<id>.pack`.
     public var id: ObjectID
@@ -39,7 +39,9 @@ public struct FinishedPack: Sendable {
 /// header   "DVSPACK\0" (8) | version u32 LE = 1 | reserved u32 = 0
 /// frames   one zstd frame per blob, back to back
 /// index    per blob, sorted by id: id (32) | offset u64 | stored u64 | raw u64 | codec u8   (57 bytes)
-/// trailer  index offset u64 | blob count u32 | SHA-256 of every byte before it (32) | "DVSPEND\0" (8)
+/// trailer  index offset u64 | blob count u32 | pack id (32) | "DVSPEND\0" (8)
+/// pack id = SHA-256(header ‖ index ‖ index offset ‖ blob count); frames are not hashed again
+/// here: each is checked by its zstd checksum and by the SHA-256 of its decoded bytes.
 /// ```
 public enum PackFormat {
     /// Leading magic.
@@ -93,10 +95,7 @@ public final class PackWriter: @unchecked Sendable {
         try lock.withLock {
             if written.contains(id) { return false }
             if fd < 0 { try start() }
-            try frame.withUnsafeBytes { b in
-                try FileIO.writeAll(fd: fd, b, path: tmpPath)
-                hasher.update(b)
-            }
+            try frame.withUnsafeBytes { b in try FileIO.writeAll(fd: fd, b, path: tmpPath) }
             entries.append(PackEntry(id: id, offset: offset, storedLength: UInt64(frame.count), rawLength: rawLength, codec: codec))
             offset += UInt64(frame.count)
             storedBytes += UInt64(frame.count)
@@ -236,21 +235,25 @@ public final class PackReader: @unchecked Sendable {
         return out
     }
 
-    /// Recomputes the pack's checksum and compares it with its name and trailer.
+    /// Recomputes the pack's id (SHA-256 of header, index, index offset and count) and compares
+    /// it with its name and trailer.
     /// - Returns: nil when intact, else what is wrong.
     public func verifyChecksum(expected: ObjectID) throws -> String? {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw StorageError.posix("cannot stat pack", path: path) }
-        let body = UInt64(st.st_size) - 40
+        let size = UInt64(st.st_size)
+        guard size >= UInt64(PackFormat.headerLength + PackFormat.trailerLength) else { return "pack is too short" }
+        let trailer = try read(offset: size - UInt64(PackFormat.trailerLength), length: UInt64(PackFormat.trailerLength))
+        var r = ByteReader(trailer)
+        let indexOffset = try r.readU64()
+        guard indexOffset <= size - 40 else { return "pack trailer is damaged" }
+        let stored = ObjectID(bytes: trailer[12..<44])
         var h = StreamingHasher()
-        var off: UInt64 = 0
-        while off < body {
-            let n = min(body - off, 4 << 20)
-            let chunk = try read(offset: off, length: n)
-            h.update(chunk)
-            off += n
-        }
+        h.update(try read(offset: 0, length: UInt64(PackFormat.headerLength)))
+        h.update(try read(offset: indexOffset, length: size - 40 - indexOffset))
         let got = h.finalize()
-        return got == expected ? nil : "pack checksum is \(got.short)…, its name says \(expected.short)…"
+        if got != expected { return "pack id is \(got.short)…, its name says \(expected.short)…" }
+        if stored != expected { return "pack trailer names \(stored.short)…, its name says \(expected.short)…" }
+        return nil
     }
 }

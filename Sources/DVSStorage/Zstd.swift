@@ -41,6 +41,31 @@ public final class ZstdCompressor {
     }
 }
 
+/// A reusable zstd decompression context. Not thread-safe. The corresponding C type is `ZSTD_DCtx`.
+public final class ZstdDecompressor {
+    private let dctx: OpaquePointer
+    /// Creates a context.
+    public init() { dctx = ZSTD_createDCtx() }
+    deinit { ZSTD_freeDCtx(dctx) }
+
+    /// Decompresses one frame whose header records its content size, at most `limit` bytes,
+    /// checking its content checksum.
+    /// - Throws: `StorageError.corrupt` when the frame is malformed or its checksum fails.
+    public func decompress(_ frame: UnsafeRawBufferPointer, limit: Int = 1 << 40) throws -> [UInt8] {
+        let size = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
+        guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(limit) else {
+            throw StorageError(.corrupt, "zstd frame header is damaged", cause: "ZSTD_getFrameContentSize: \(size)")
+        }
+        var out = [UInt8](unsafeUninitializedCapacity: Int(size)) { _, n in n = Int(size) }
+        let n = out.withUnsafeMutableBytes { o in ZSTD_decompressDCtx(dctx, o.baseAddress, Int(size), frame.baseAddress, frame.count) }
+        if ZSTD_isError(n) != 0 {
+            throw StorageError(.corrupt, "zstd frame is damaged", cause: "ZSTD_decompressDCtx: \(String(cString: ZSTD_getErrorName(n)))")
+        }
+        guard n == Int(size) else { throw StorageError(.corrupt, "zstd frame decoded to \(n) bytes, header says \(size)") }
+        return out
+    }
+}
+
 /// zstd frame decompression, checking the frame's content checksum.
 public enum Zstd {
     /// Decompresses one frame whose header records its content size, at most `limit` bytes.

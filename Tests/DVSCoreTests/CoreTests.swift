@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+@testable import DVSCore
+
+@Suite struct ObjectIDTests {
+    @Test func sha256OfABCMatchesFIPSVector() {
+        // FIPS 180-2 appendix B.1.
+        #expect(ObjectID.hashing(Array("abc".utf8)).hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test func hexRoundTripsAndRejectsGarbage() {
+        let id = ObjectID.hashing(Array("dvs".utf8))
+        #expect(ObjectID(hex: id.hex) == id)
+        #expect(ObjectID(hex: id.hex.uppercased()) == id)
+        #expect(ObjectID(hex: "xyz") == nil)
+        #expect(ObjectID(hex: String(repeating: "g", count: 64)) == nil)
+        #expect(id.bytes.count == 32)
+        #expect(ObjectID(bytes: id.bytes) == id)
+    }
+}
+
+@Suite struct RepoPathTests {
+    @Test func unsafePathsAreRejected() {
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", ".dvs/catalog.sqlite", ".DVS/x", ".git/config", "a/."] {
+            #expect(RepoPath(bad).validationProblem != nil, "\(bad) must be rejected")
+        }
+        #expect(RepoPath(bytes: [0x61, 0, 0x62]).validationProblem != nil)
+        for good in ["a.wav", "clips/spk02 0002.wav", "x/.dvsignore", "a/.dvs/b", "Zoë.wav", "..a", "a.."] {
+            #expect(RepoPath(good).validationProblem == nil, "\(good) is fine")
+        }
+    }
+
+    @Test func nfcAndNfdNamesAreDistinctPaths() {
+        let nfc = RepoPath(bytes: Array("Zo\u{00EB}.wav".utf8))
+        let nfd = RepoPath(bytes: Array("Zoe\u{0308}.wav".utf8))
+        // Swift's String == says they are equal; paths must not.
+        #expect("Zo\u{00EB}.wav" == "Zoe\u{0308}.wav")
+        #expect(nfc != nfd)
+        #expect(Set([nfc, nfd]).count == 2)
+        #expect(nfd < nfc)  // 'e' (0x65) sorts before 0xC3
+    }
+
+    @Test func withinAndParent() {
+        #expect(RepoPath("a/b/c").isWithin(RepoPath("a/b")))
+        #expect(!RepoPath("a/bc").isWithin(RepoPath("a/b")))
+        #expect(RepoPath("a/b/c").parent == RepoPath("a/b"))
+        #expect(RepoPath("a").parent == nil)
+    }
+}
+
+@Suite struct ByteCodingTests {
+    @Test func varintMatchesLEB128Vector() throws {
+        var w = ByteWriter()
+        w.write(varint: 300)
+        #expect(w.bytes == [0xAC, 0x02])
+        var r = ByteReader(w.bytes)
+        #expect(try r.readVarint() == 300)
+    }
+
+    @Test func truncatedInputThrows() {
+        var r = ByteReader([0x80])
+        #expect(throws: FormatError.self) { try r.readVarint() }
+        var r2 = ByteReader([1, 2])
+        #expect(throws: FormatError.self) { try r2.readU32() }
+    }
+}
+
+func entry(_ path: String, _ content: String, audio: AudioFacts? = nil) -> ManifestEntry {
+    ManifestEntry(path: RepoPath(path), kind: .file, blob: ObjectID.hashing(Array(content.utf8)), byteCount: UInt64(content.utf8.count), audio: audio)
+}
+
+@Suite struct ManifestTests {
+    @Test func leafChunkHasAFixedEncodingAndID() throws {
+        // Format stability: these bytes and this id must never change for format version 1.
+        let e = ManifestEntry(path: RepoPath("a.wav"), kind: .file, blob: ObjectID.hashing(Array("x".utf8)), byteCount: 1,
+                              audio: AudioFacts(container: "WAV", encoding: "PCM_16", sampleRate: 16000, channelCount: 1, frameCount: 16000))
+        let bytes = ManifestChunk.leaf([e]).encoded()
+        #expect(Array(bytes.prefix(7)) == [0x44, 0x56, 0x53, 0x4D, 1, 0, 1])
+        #expect(bytes.count == 7 + 6 + 1 + 32 + 1 + 1 + 4 + 7 + 2 + 1 + 2)  // 16000 is a 2-byte varint
+        #expect(try ManifestChunk.decode(bytes) == .leaf([e]))
+        #expect(ObjectID.hashing(bytes).hex == ManifestTests.pinnedLeafID)
+    }
+    static let pinnedLeafID = "c06c7190f4957c57f92bcbf090d62226723b856123ee85591ea0baf844417b45"
+
+    @Test func buildRoundTripsThroughChunks() throws {
+        let entries = (0..<5000).map { entry(String(format: "spk%03d/clip_%05d.wav", $0 % 50, $0), "content \($0)") }.sorted { $0.path < $1.path }
+        let built = ManifestChunk.build(entries)
+        var store: [ObjectID: [UInt8]] = [:]
+        for c in built.chunks { store[c.id] = c.bytes; #expect(ObjectID.hashing(c.bytes) == c.id) }
+        func collect(_ id: ObjectID) throws -> [ManifestEntry] {
+            switch try ManifestChunk.decode(store[id]!) {
+            case .leaf(let es): return es
+            case .inner(_, let ch): return try ch.flatMap { try collect($0.id) }
+            }
+        }
+        #expect(try collect(built.root) == entries)
+        #expect(built.totals.fileCount == 5000)
+        #expect(built.chunks.count > 20, "5000 entries must be split into many chunks")
+    }
+
+    @Test func changingOneEntryRewritesOnlyAFewChunks() {
+        let entries = (0..<20000).map { entry(String(format: "spk%03d/clip_%05d.wav", $0 % 100, $0), "content \($0)") }.sorted { $0.path < $1.path }
+        let before = Set(ManifestChunk.build(entries).chunks.map(\.id))
+        var changed = entries
+        changed[12345] = entry(changed[12345].path.string, "relabelled")
+        let after = ManifestChunk.build(changed)
+        let fresh = after.chunks.filter { !before.contains($0.id) }
+        // One leaf plus one chunk per level above it.
+        #expect(fresh.count <= 4, "a one-file change wrote \(fresh.count) new chunks")
+        #expect(fresh.reduce(0) { $0 + $1.bytes.count } < 64 * 1024)
+    }
+
+    @Test func emptyTreeIsOneEmptyLeaf() throws {
+        let built = ManifestChunk.build([])
+        #expect(built.chunks.count == 1)
+        #expect(try ManifestChunk.decode(built.chunks[0].bytes) == .leaf([]))
+    }
+
+    @Test func decoderRejectsUnsortedAndRandomInput() {
+        let a = entry("b", "1"), b = entry("a", "2")
+        var bytes = ManifestChunk.leaf([a]).encoded()
+        bytes = ManifestChunk.leaf([a, b]).encoded()
+        #expect(throws: FormatError.self) { try ManifestChunk.decode(bytes) }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let junk = (0..<Int.random(in: 0..<200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            _ = try? ManifestChunk.decode(Array("DVSM".utf8) + [1] + junk)  // must not crash
+        }
+    }
+}
+
+@Suite struct CommitTests {
+    @Test func commitRoundTripsWithExtraAndMultilineMessage() throws {
+        let sig = Signature(name: "A U Thor", email: "a@example.com", time: 1_700_000_000, timeZoneOffsetMinutes: -330)
+        var totals = ManifestTotals()
+        totals.fileCount = 3; totals.sampleCount = 2; totals.byteCount = 99; totals.audioMicroseconds = 1_500_000
+        let c = Commit(manifest: ObjectID.hashing([1]), parents: [CommitID(ObjectID.hashing([2])), CommitID(ObjectID.hashing([3]))],
+                       author: sig, committer: sig, totals: totals, extra: ["cohort-predicate": "lang = 'es'\nAND x", "source": "abc"],
+                       message: "Subject\n\nBody line")
+        let bytes = c.encoded()
+        #expect(String(decoding: bytes, as: UTF8.self).contains("author A U Thor <a@example.com> 1700000000 -0530\n"))
+        #expect(try Commit.decode(bytes) == c)
+    }
+
+    @Test func authorParsing() {
+        #expect(Signature(parsing: "Ana Díaz <ana@example.com>", time: 0)?.email == "ana@example.com")
+        #expect(Signature(parsing: "no email", time: 0) == nil)
+        #expect(Signature(parsing: "x <a@b> trailing", time: 0) == nil)
+    }
+}
