@@ -1,0 +1,111 @@
+import DVSCore
+import DVSTestSupport
+import Foundation
+import Testing
+@testable import DVSAudio
+
+@Suite struct ProbeTests {
+    /// Expected facts per fixture: libsndfile 1.2's reading, from shared/fixtures/audio_edge/PROBE_RESULTS.md.
+    static let expected: [(String, String?, String?, Int, Int, Int)] = [
+        ("01_pcm16_mono_16k.wav", "WAV", "PCM_16", 16000, 1, 1600),
+        ("02_extensible_pcm24_stereo_48k.wav", "WAVEX", "PCM_24", 48000, 2, 2400),
+        ("03_extensible_pcm24_in_32bit_container.wav", "WAVEX", "PCM_32", 16000, 1, 1600),
+        ("04_float32_mono.wav", "WAV", "FLOAT", 16000, 1, 1600),
+        ("05_float32_out_of_range.wav", "WAV", "FLOAT", 16000, 1, 1600),
+        ("06_mulaw_8k_mono.wav", "WAV", "ULAW", 8000, 1, 800),
+        ("07_alaw_8k_mono.wav", "WAV", "ALAW", 8000, 1, 800),
+        ("08_mulaw_8k_no_fact_chunk.wav", "WAV", "ULAW", 8000, 1, 800),
+        ("09_list_info_before_data.wav", "WAV", "PCM_16", 16000, 1, 1600),
+        ("10_pcm_u8_odd_data_size.wav", "WAV", "PCM_U8", 8000, 1, 101),
+        ("11_data_size_zero_streaming.wav", "WAV", "PCM_16", 16000, 1, 0),
+        ("14_truncated_mid_sample.wav", "WAV", "PCM_16", 16000, 1, 1099),
+        ("15_zero_bytes.wav", nil, nil, 0, 0, 0),
+        ("16_header_only_no_samples.wav", "WAV", "PCM_16", 16000, 1, 0),
+        ("17_very_short_10ms.wav", "WAV", "PCM_16", 16000, 1, 160),
+        ("18_html_error_page_named_wav.wav", nil, nil, 0, 0, 0),
+        ("20_junk_chunk_before_fmt.wav", "WAV", "PCM_16", 16000, 1, 1600),
+        ("22_stereo_identical_channels_upmixed_mono.wav", "WAV", "PCM_16", 16000, 2, 1600),
+        ("23_stereo_one_silent_channel.wav", "WAV", "PCM_16", 16000, 2, 1600),
+        ("24_all_zero_samples.wav", "WAV", "PCM_16", 16000, 1, 1600),
+        ("30_tone.flac", "FLAC", "PCM_16", 16000, 1, 1600),
+        ("31_tone_vorbis.ogg", "OGG", "VORBIS", 16000, 1, 1600),
+        ("32_tone_opus.opus", "OGG", "OPUS", 48000, 1, 4800),
+        ("33_tone.mp3", "MPEG", "MPEG_LAYER_III", 16000, 1, 1600),
+    ]
+
+    @Test(arguments: ProbeTests.expected.map(\.0))
+    func fixtureProbesAsLibsndfileReadsIt(name: String) throws {
+        let row = Self.expected.first { $0.0 == name }!
+        let bytes = try [UInt8](TestSupport.read(TestSupport.fixtures + "/audio_edge/" + name))
+        let result = bytes.withUnsafeBytes { AudioProbe.probe($0) }
+        if let container = row.1 {
+            guard case .audio(let f, let warning) = result else { Issue.record("\(name) should decode: \(result)"); return }
+            #expect(f.container == container && f.encoding == row.2 && f.sampleRate == row.3 && f.channelCount == row.4 && f.frameCount == row.5)
+            if name.hasPrefix("11_") { #expect(warning?.contains("declares 0 bytes") == true) }
+            else if name.hasPrefix("14_") { #expect(warning?.contains("truncated") == true) }
+            else { #expect(warning == nil) }
+        } else {
+            guard case .notAudio(let reason) = result else { Issue.record("\(name) must not decode"); return }
+            #expect(!reason.isEmpty)
+        }
+    }
+
+    @Test func textIsNotProbedAsAudio() {
+        let csv = Array("path,lang\nclips/a.wav,en\n".utf8)
+        #expect(!csv.withUnsafeBytes { AudioProbe.looksLikeAudio($0) })
+        #expect(AudioProbe.isNamedLikeAudio(Array("X.WAV".utf8)))
+        #expect(!AudioProbe.isNamedLikeAudio(Array("labels.csv".utf8)))
+    }
+}
+
+@Suite struct PCM16TransformTests {
+    func roundTrip(_ file: [UInt8]) throws -> [UInt8]? {
+        try file.withUnsafeBytes { b -> [UInt8]? in
+            guard let layout = RIFFLayout.parse(b), let payload = PCM16DeltaPlanes.forward(b, layout: layout) else { return nil }
+            return try payload.withUnsafeBytes { try PCM16DeltaPlanes.inverse($0) }
+        }
+    }
+
+    @Test func realSpeechRoundTripsByteExact() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            for (rate, ch) in [(16000, 1), (48000, 2), (8000, 1)] {
+                let path = "\(dir)/s\(rate)_\(ch).wav"
+                try TestSupport.speak("the quick brown fox jumps over the lazy dog", to: path, sampleRate: rate, channels: ch)
+                let file = try [UInt8](TestSupport.read(path))
+                #expect(try roundTrip(file) == file)
+            }
+        }
+    }
+
+    @Test func fixturesWithOddLayoutsRoundTrip() throws {
+        for name in ["01_pcm16_mono_16k.wav", "09_list_info_before_data.wav", "14_truncated_mid_sample.wav", "20_junk_chunk_before_fmt.wav",
+                     "22_stereo_identical_channels_upmixed_mono.wav", "24_all_zero_samples.wav"] {
+            let file = try [UInt8](TestSupport.read(TestSupport.fixtures + "/audio_edge/" + name))
+            #expect(try roundTrip(file) == file, "\(name)")
+        }
+        // Not 16-bit PCM: no transform.
+        let mulaw = try [UInt8](TestSupport.read(TestSupport.fixtures + "/audio_edge/06_mulaw_8k_mono.wav"))
+        #expect(try roundTrip(mulaw) == nil)
+    }
+
+    @Test func randomSamplesAndTrailingBytesRoundTrip() throws {
+        var rng = SystemRandomNumberGenerator()
+        for ch in 1...3 {
+            let frames = Int.random(in: 1...5000, using: &rng)
+            var w = ByteWriter()
+            let data = frames * 2 * ch
+            w.write(Array("RIFF".utf8)); w.write(u32: UInt32(36 + data + 3)); w.write(Array("WAVEfmt ".utf8)); w.write(u32: 16)
+            for v: UInt16 in [1, UInt16(ch)] { w.write([UInt8(v & 0xFF), UInt8(v >> 8)]) }
+            w.write(u32: 16000); w.write(u32: UInt32(16000 * 2 * ch))
+            for v: UInt16 in [UInt16(2 * ch), 16] { w.write([UInt8(v & 0xFF), UInt8(v >> 8)]) }
+            w.write(Array("data".utf8)); w.write(u32: UInt32(data))
+            w.write((0..<data).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            w.write([0xAB, 0xCD, 0xEF])  // trailing junk after the data chunk
+            #expect(try roundTrip(w.bytes) == w.bytes)
+        }
+    }
+
+    @Test func malformedPayloadThrows() {
+        #expect(throws: FormatError.self) { try [UInt8](repeating: 0xFF, count: 40).withUnsafeBytes { try PCM16DeltaPlanes.inverse($0) } }
+    }
+}

@@ -1,0 +1,116 @@
+import DVSCore
+import DVSTestSupport
+import Foundation
+import Testing
+@testable import DVSStorage
+
+@Suite struct ZstdTests {
+    @Test func roundTripAndDamageIsDetected() throws {
+        let input = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 * 7 / 13) }
+        var frame = try ZstdCompressor(level: 1).compress(input)
+        #expect(frame.count < input.count)
+        #expect(try Zstd.decompress(frame) == input)
+        frame[frame.count / 2] ^= 0x40
+        #expect(throws: StorageError.self) { try Zstd.decompress(frame) }
+        #expect(throws: StorageError.self) { try Zstd.decompress([1, 2, 3]) }
+    }
+}
+
+@Suite struct PackTests {
+    @Test func writeRotateReadAndVerify() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            try FileManager.default.createDirectory(atPath: dir + "/packs", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
+            let writer = PackWriter(packsDir: dir + "/packs", tmpDir: dir + "/tmp", targetSize: 64 * 1024)
+            let z = ZstdCompressor(level: 1)
+            var blobs: [ObjectID: [UInt8]] = [:]
+            for i in 0..<60 {
+                var rng = SystemRandomNumberGenerator()
+                let b = (0..<(3000 + i * 100)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                let id = ObjectID.hashing(b)
+                blobs[id] = b
+                #expect(try writer.append(id: id, codec: .zstd, rawLength: UInt64(b.count), frame: z.compress(b)))
+                #expect(try !writer.append(id: id, codec: .zstd, rawLength: UInt64(b.count), frame: z.compress(b)), "a second append of the same id is skipped")
+            }
+            let packs = try writer.finish()
+            #expect(packs.count > 1, "64 KiB target must rotate")
+            #expect(packs.reduce(0) { $0 + $1.entries.count } == 60)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/tmp").isEmpty, "no temp files left")
+            for p in packs {
+                let r = try PackReader(path: "\(dir)/packs/\(p.id.hex).pack")
+                #expect(try r.verifyChecksum(expected: p.id) == nil)
+                let index = try r.readIndex()
+                #expect(Set(index.map(\.id)) == Set(p.entries.map(\.id)))
+                for e in index { #expect(try r.payload(of: e) == blobs[e.id]) }
+            }
+            // Damage one frame: its read fails and names the object.
+            let p = packs[0], e = p.entries[0]
+            let path = "\(dir)/packs/\(p.id.hex).pack"
+            var bytes = try [UInt8](TestSupport.read(path))
+            bytes[Int(e.offset) + Int(e.storedLength) / 2] ^= 0xFF
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let err = #expect(throws: StorageError.self) { try PackReader(path: path).payload(of: e) }
+            #expect(err?.message.contains(e.id.hex) == true)
+        }
+    }
+}
+
+/// One contract, run against every `ObjectStore` (jj's test_backend style).
+@Suite struct ObjectStoreContract {
+    static func stores(_ dir: String) throws -> [any ObjectStore] {
+        try FileManager.default.createDirectory(atPath: dir + "/objects", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
+        return [LocalObjectStore(root: dir + "/objects", tmpDir: dir + "/tmp"), InMemoryObjectStore()]
+    }
+
+    @Test func writeReadContainsIdempotent() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            for store in try Self.stores(dir) {
+                let bytes = Array("dvs-commit 1\n".utf8)
+                let id = try store.write(bytes)
+                #expect(id == ObjectID.hashing(bytes))
+                #expect(try store.write(bytes) == id)
+                #expect(store.contains(id))
+                #expect(try store.read(id) == bytes)
+                #expect(try store.allIDs() == [id])
+                try store.sync()
+                let missing = ObjectID.hashing([9])
+                #expect(!store.contains(missing))
+                let e = #expect(throws: StorageError.self) { try store.read(missing) }
+                #expect(e?.code == .notFound)
+            }
+        }
+    }
+
+    @Test func damagedObjectIsRejectedOnRead() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let local = LocalObjectStore(root: dir + "/objects", tmpDir: dir)
+            try FileManager.default.createDirectory(atPath: dir + "/objects", withIntermediateDirectories: true)
+            let id = try local.write(Array("hello".utf8))
+            // Replace the file with a valid zstd frame of other bytes: the hash check must catch it.
+            try Data(try ZstdCompressor().compress(Array("HELLO".utf8))).write(to: URL(fileURLWithPath: local.path(of: id)))
+            let e = #expect(throws: StorageError.self) { try local.read(id) }
+            #expect(e?.code == .corrupt)
+            #expect(e?.message.contains("checksum mismatch") == true)
+            let mem = InMemoryObjectStore()
+            let id2 = try mem.write([1, 2, 3])
+            mem.corrupt(id2, with: [1, 2, 4])
+            #expect(throws: StorageError.self) { try mem.read(id2) }
+        }
+    }
+}
+
+@Suite struct LockTests {
+    @Test func secondWriterWaitsThenFailsNamingTheHolder() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let first = try RepositoryLock(path: dir + "/lock", timeout: 0, command: "dvs commit")
+            let start = Date()
+            let e = #expect(throws: StorageError.self) { try RepositoryLock(path: dir + "/lock", timeout: 0.3, command: "dvs checkout") }
+            #expect(Date().timeIntervalSince(start) >= 0.25, "it waited")
+            #expect(e?.code == .locked)
+            #expect(e?.message.contains("pid \(getpid()): dvs commit") == true)
+            first.release()
+            _ = try RepositoryLock(path: dir + "/lock", timeout: 0, command: "dvs checkout")
+        }
+    }
+}
