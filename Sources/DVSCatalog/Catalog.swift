@@ -234,7 +234,7 @@ public final class Catalog: Sendable {
         try pool.read { db in
             var out = Set<ObjectID>()
             let cursor = try Data.fetchCursor(db, sql: "SELECT id FROM blob")
-            while let d = try cursor.next() { out.insert(ObjectID(bytes: d)) }
+            while let d = try cursor.next() { out.insert(ObjectID(data: d)) }
             return out
         }
     }
@@ -257,7 +257,7 @@ public final class Catalog: Sendable {
             var packs: [String: ObjectID] = [:]
             let cursor = try Row.fetchCursor(db, sql: "SELECT id, pack_id, pack_offset, stored_length, raw_length, codec FROM blob")
             while let row = try cursor.next() {
-                let id = ObjectID(bytes: row["id"] as Data)
+                let id = ObjectID(data: row["id"] as Data)
                 let ph: String = row["pack_id"]
                 let p = packs[ph] ?? ObjectID(hex: ph)!
                 packs[ph] = p
@@ -312,9 +312,10 @@ public final class Catalog: Sendable {
                 if let c: String = r[7] {
                     audio = AudioFacts(container: c, encoding: r[8], sampleRate: r[9], channelCount: r[10], frameCount: r[11])
                 }
-                let path = RepoPath(bytes: [UInt8](r[0] as Data))
+                let pathData: Data = r[0]
+                let path = RepoPath(bytes: pathData.withUnsafeBytes { Array($0) })
                 out[path] = StatCacheEntry(byteCount: r[1], mtimeNanoseconds: r[2], ctimeNanoseconds: r[3], inode: r[4],
-                                           mode: UInt32(truncatingIfNeeded: r[5] as Int64), blob: ObjectID(bytes: r[6] as Data),
+                                           mode: UInt32(truncatingIfNeeded: r[5] as Int64), blob: ObjectID(data: r[6] as Data),
                                            audio: audio, recordedAtNanoseconds: r[12], warning: r[13])
             }
             return out

@@ -19,6 +19,19 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible 
         (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
     }
 
+    /// Creates an id from 32 raw bytes in memory (fast path for catalog rows).
+    /// - Precondition: `raw.count == 32`.
+    public init(raw: UnsafeRawBufferPointer) {
+        precondition(raw.count == 32, "an ObjectID is 32 bytes")
+        w0 = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        w1 = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        w2 = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+        w3 = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+    }
+
+    /// Creates an id from 32 bytes of `Data`. - Precondition: `data.count == 32`.
+    public init(data: Data) { self = data.withUnsafeBytes { ObjectID(raw: $0) } }
+
     /// Parses 64 hex digits (either case). Returns nil for anything else.
     public init?(hex: some StringProtocol) {
         let utf8 = Array(hex.utf8)

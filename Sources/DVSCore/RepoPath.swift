@@ -1,3 +1,5 @@
+import Foundation
+
 /// A path inside a working tree, relative to its root, kept as the exact bytes of the file name.
 ///
 /// Components are separated by `/` (0x2F). Bytes are never normalised: an NFC name and an NFD
@@ -66,5 +68,19 @@ public struct RepoPath: Hashable, Comparable, Sendable, CustomStringConvertible 
         return nil
     }
 
-    public static func < (a: RepoPath, b: RepoPath) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    public static func < (a: RepoPath, b: RepoPath) -> Bool {
+        a.bytes.withUnsafeBufferPointer { x in
+            b.bytes.withUnsafeBufferPointer { y in
+                let n = min(x.count, y.count)
+                let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
+                return c != 0 ? c < 0 : x.count < y.count
+            }
+        }
+    }
+
+    public static func == (a: RepoPath, b: RepoPath) -> Bool { a.bytes == b.bytes }
+
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
 }

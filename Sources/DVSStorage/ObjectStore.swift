@@ -34,7 +34,8 @@ public final class LocalObjectStore: ObjectStore, @unchecked Sendable {
     private let tmpDir: String
     private let lock = NSLock()
     private var pendingDirs: Set<String> = []
-    private var pendingFiles: [String] = []
+    private let decompressor = ZstdDecompressor()
+    private let decompressorLock = NSLock()
 
     /// Opens the store at `root`, using `tmpDir` (same file system) for temp files.
     public init(root: String, tmpDir: String) { self.root = root; self.tmpDir = tmpDir }
@@ -77,7 +78,9 @@ public final class LocalObjectStore: ObjectStore, @unchecked Sendable {
             throw StorageError(.notFound, "object '\(id.hex)' is missing", hint: "run 'dvs fsck' to check the repository")
         }
         let bytes: [UInt8]
-        do { bytes = try Zstd.decompress(frame, limit: 1 << 30) } catch let e as StorageError {
+        do {
+            bytes = try decompressorLock.withLock { try frame.withUnsafeBytes { try decompressor.decompress($0, limit: 1 << 30) } }
+        } catch let e as StorageError {
             throw StorageError(.corrupt, "cannot read object '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects", cause: e.cause)
         }
         guard ObjectID.hashing(bytes) == id else {

@@ -72,6 +72,10 @@ public final class PackWriter: @unchecked Sendable {
     private var entries: [PackEntry] = []
     private var finished: [FinishedPack] = []
     private var written: Set<ObjectID> = []
+    /// Completed packs are fsynced and renamed here, off the workers' path, so compression goes
+    /// on while the disk catches up.
+    private let syncQueue = DispatchQueue(label: "dvs.pack-sync")
+    private var syncError: Error?
     /// Bytes of frames appended so far, across packs.
     public private(set) var storedBytes: UInt64 = 0
 
@@ -133,22 +137,32 @@ public final class PackWriter: @unchecked Sendable {
         tail.write(PackFormat.endMagic)
         try w.bytes.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: tmpPath) }
         try tail.bytes.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: tmpPath) }
-        guard fsync(fd) == 0 else { throw StorageError.posix("cannot fsync pack", path: tmpPath) }
-        close(fd)
+        let (pfd, ppath) = (fd, tmpPath)
         fd = -1
         let final = "\(packsDir)/\(id.hex).pack"
-        guard rename(tmpPath, final) == 0 else { throw StorageError.posix("cannot rename pack into", path: final) }
         let size = indexOffset + UInt64(w.bytes.count + tail.bytes.count)
-        finished.append(FinishedPack(id: id, byteCount: size, entries: entries))
+        let pack = FinishedPack(id: id, byteCount: size, entries: entries)
         entries = []
+        syncQueue.async { [self] in
+            var failure: Error?
+            if fsync(pfd) != 0 { failure = StorageError.posix("cannot fsync pack", path: ppath) }
+            close(pfd)
+            if failure == nil, rename(ppath, final) != 0 { failure = StorageError.posix("cannot rename pack into", path: final) }
+            if failure != nil { unlink(ppath) }
+            lock.withLock {
+                if let failure { if syncError == nil { syncError = failure } } else { finished.append(pack) }
+            }
+        }
     }
 
     /// Closes the open pack and makes every pack durable (fsync of `packs/`).
     /// - Returns: all packs this writer completed.
     /// - Throws: `StorageError` on I/O failure.
     public func finish() throws -> [FinishedPack] {
-        try lock.withLock {
-            try finishCurrent()
+        try lock.withLock { try finishCurrent() }
+        syncQueue.sync {}
+        return try lock.withLock {
+            if let syncError { throw syncError }
             FileIO.syncDirectory(packsDir)
             return finished
         }
@@ -160,6 +174,7 @@ public final class PackWriter: @unchecked Sendable {
         lock.withLock {
             if fd >= 0 { close(fd); unlink(tmpPath); fd = -1 }
         }
+        syncQueue.sync {}
     }
 }
 
