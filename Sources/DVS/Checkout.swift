@@ -80,12 +80,12 @@ extension Repository {
             for p in Set(t.keys).union(h.keys).sorted() {
                 let te = t[p], he = h[p], we = w[p]
                 if same(we, te) { if te != nil { unchanged += 1 }; continue }
-                if same(te, he) {
-                    // The checkout does not touch this path; local changes stay.
+                if same(te, he) && !force {
+                    // The checkout does not touch this path; local changes stay (with --force they are discarded).
                     if te != nil { unchanged += 1 }
                     continue
                 }
-                if let we {
+                if let we, !same(te, he) {
                     if he == nil { conflicts.append("\(p) (untracked file would be overwritten)") }
                     else if !same(we, he) { conflicts.append("\(p) (uncommitted changes would be \(te == nil ? "deleted" : "overwritten"))") }
                     _ = we

@@ -43,7 +43,7 @@ public struct TreeFile: Sendable {
 
 /// Walks a working tree with `readdir`/`lstat`, honouring `.dvsignore`, never following symlinks.
 enum TreeWalker {
-    /// Everything under `root` except `.dvs/`, `.git/` and what `.dvsignore` files exclude.
+    /// Everything under `root` except `.dvs/` (top level), `.git` (any depth; both ASCII case-insensitive) and what `.dvsignore` files exclude.
     /// - Returns: files sorted by path bytes, and paths skipped because they are neither regular
     ///   files nor symlinks.
     /// - Throws: `DVSError.io` when a folder cannot be read.
@@ -81,8 +81,7 @@ enum TreeWalker {
                 p.withMemoryRebound(to: UInt8.self, capacity: 256) { Array(UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)))) }
             }
             if name == [0x2E] || name == [0x2E, 0x2E] { continue }
-            if rel.bytes.isEmpty && name == Array(".dvs".utf8) { continue }
-            if name == Array(".git".utf8) { continue }
+            if RepoPath.isReserved(name, topLevel: rel.bytes.isEmpty) { continue }
             names.append(name)
         }
         let dfd = dirfd(dir)

@@ -2,6 +2,12 @@ import DVSCore
 import Foundation
 import GRDB
 
+/// The catalog's schema, for tests and tools: the migrations in order, as (identifier, SQL).
+public enum CatalogSchema {
+    /// Identifier and SQL of every migration; each SQL equals `schema/<identifier>.sql`.
+    public static var migrations: [(String, String)] { Migrations.all }
+}
+
 /// An error from the catalog.
 public struct CatalogError: Error, Sendable, CustomStringConvertible {
     /// What kind of failure.
@@ -118,7 +124,7 @@ public final class Catalog: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA synchronous = FULL")  // a reported commit survives power loss
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
@@ -128,7 +134,7 @@ public final class Catalog: Sendable {
             }
             try migrator.migrate(pool)
         } catch {
-            throw CatalogError(.database, "cannot open catalog '\(path)': \(error)", hint: "run 'dvs fsck'; if the catalog is damaged, move it aside and run 'dvs reindex'")
+            throw CatalogError(.database, "cannot open catalog '\(path)': \(error)", hint: "check the file's permissions and free disk space; 'dvs fsck' verifies the objects")
         }
     }
 

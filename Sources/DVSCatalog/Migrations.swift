@@ -77,6 +77,7 @@ CREATE TABLE config (
     key    TEXT PRIMARY KEY,               -- e.g. 'core.lock-timeout', 'pack.target-size', 'zstd.level'
     value  TEXT NOT NULL                   -- the setting as text
 ) WITHOUT ROWID;
+
 """#
     /// In order: (identifier, SQL).
     static let all: [(String, String)] = [("0001_init", m0001Init)]

@@ -24,7 +24,7 @@ struct CommitCommand: ParsableCommand {
         Output.out("[\(s.branch ?? "detached HEAD") \(s.id.short)] \(subject)")
         let t = s.commit.totals
         Output.out(" \(t.fileCount) files, \(t.sampleCount) samples, \(Output.hours(t.audioHours)) of audio; \(s.changes.count) changed (\(added) new, \(modified) modified, \(deleted) deleted)")
-        let ratio = s.newRawBytes > 0 ? String(format: " (%.2f×)", Double(s.storedBytes) / Double(s.newRawBytes)) : ""
-        Output.out(" stored \(Output.bytes(s.storedBytes)) for \(Output.bytes(s.newRawBytes)) of new content in \(s.newBlobCount) blob(s)\(ratio), plus \(Output.bytes(s.metadataBytes)) of metadata")
+        let ratio = s.newRawBytes > 0 ? String(format: ", %.0f%% of raw", 100 * Double(s.storedBytes) / Double(s.newRawBytes)) : ""
+        Output.out(" stored \(Output.bytes(s.storedBytes)) for \(Output.bytes(s.newRawBytes)) of new content in \(s.newBlobCount) blob(s)\(ratio); plus \(Output.bytes(s.metadataBytes)) of metadata")
     }
 }

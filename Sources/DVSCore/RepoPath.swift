@@ -60,12 +60,17 @@ public struct RepoPath: Hashable, Comparable, Sendable, CustomStringConvertible 
         for (i, c) in components.enumerated() {
             if c.isEmpty { return "empty path component" }
             if c.elementsEqual([0x2E]) || c.elementsEqual([0x2E, 0x2E]) { return "'.' or '..' component" }
-            if i == 0 {
-                let lower = c.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-                if lower == Array(".dvs".utf8) || lower == Array(".git".utf8) { return "path inside .dvs or .git" }
-            }
+            if Self.isReserved(c, topLevel: i == 0) { return "path inside .dvs or .git" }
         }
         return nil
+    }
+
+    /// Whether a name is one dvs never versions nor writes: `.git` at any depth, `.dvs` at the
+    /// top, compared ASCII case-insensitively (a case-folding file system would open the real one).
+    public static func isReserved(_ name: some Collection<UInt8>, topLevel: Bool) -> Bool {
+        guard name.count == 4 else { return false }
+        let lower = name.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+        return lower == Array(".git".utf8) || (topLevel && lower == Array(".dvs".utf8))
     }
 
     public static func < (a: RepoPath, b: RepoPath) -> Bool {

@@ -111,6 +111,7 @@ public enum TestSupport {
     public static func speak(_ text: String, to path: String, sampleRate: Int = 16000, channels: Int = 1,
                              encoding: String = "signed-integer", bits: Int = 16, voice: String = "en") throws {
         let tmp = path + ".espeak.wav"
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try sh("espeak-ng -v \(voice) -w '\(tmp)' \"\(text.replacingOccurrences(of: "\"", with: ""))\"")
         try sh("sox -R '\(tmp)' -r \(sampleRate) -c \(channels) -e \(encoding) -b \(bits) '\(path)'")
         try FileManager.default.removeItem(atPath: tmp)
