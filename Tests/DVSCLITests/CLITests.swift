@@ -1,0 +1,230 @@
+import DVSTestSupport
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// End-to-end tests: they run the built `dvs` binary on real audio.
+typealias T = TestSupport
+
+func dvs(_ args: String..., in dir: String, env: [String: String] = [:]) throws -> TestSupport.Result {
+    try T.dvs(args, in: dir, environment: env)
+}
+
+func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(s.utf8)) }
+
+@Suite(.serialized) struct CLITests {
+    @Test func binaryExistsAndStartsQuickly() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: T.dvsBinary), "build dvs first: swift build (looked at \(T.dvsBinary))")
+        let r = try T.run(T.dvsBinary, ["--version"])
+        #expect(r.status == 0)
+        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+    }
+
+    /// The git-like loop on Debian's recorded voices plus telephony audio made with sox/espeak-ng.
+    @Test func commitStatusLogCheckoutLoopOnRealRecordings() throws {
+        try T.withTemporaryDirectory { dir in
+            let data = dir + "/ds"
+            let recordings = T.debianRecordings(limit: 16)
+            #expect(recordings.count >= 8, "install alsa-utils and ktuberling-data (see README)")
+            var labels = "path,lang,text,source\n"
+            for (i, src) in recordings.enumerated() {
+                let out = String(format: "%@/clips/r%02d.wav", data, i)
+                try FileManager.default.createDirectory(atPath: data + "/clips", withIntermediateDirectories: true)
+                try T.sh("sox -R '\(src)' -r 16000 -c 1 -b 16 -e signed-integer '\(out)'")
+                labels += String(format: "clips/r%02d.wav,en,word %d,debian\n", i, i)
+            }
+            try T.speak("please hold while I transfer your call", to: data + "/calls/c1.wav", sampleRate: 8000, encoding: "mu-law", bits: 8)
+            labels += "calls/c1.wav,en,please hold,espeak\n"
+            try T.write(Data(labels.utf8), to: data + "/labels.csv")
+            #expect(try dvs("init", in: data).stdout.contains("Initialized empty dvs repository"))
+            let st = try json(dvs("status", "--json", in: data).stdout) as! [String: Any]
+            #expect((st["changes"] as! [Any]).count == recordings.count + 2)
+            #expect(st["samples_affected"] as? Int == recordings.count + 1)
+            #expect((st["hours_affected"] as! Double) > 0)
+            let c1 = try dvs("commit", "-m", "initial import", "--author", "Ana Díaz <ana@example.com>", in: data)
+            #expect(c1.status == 0, "\(c1.stderr)")
+            #expect(c1.stdout.hasPrefix("[main "))
+            #expect(c1.stdout.contains("\(recordings.count + 2) files, \(recordings.count + 1) samples"))
+            try T.sh("cp -a '\(data)' '\(dir)/copy1' && rm -rf '\(dir)/copy1/.dvs'")
+            #expect(try dvs("status", in: data).stdout.contains("nothing to commit, working tree clean"))
+            #expect(try dvs("commit", "-m", "again", in: data).status == 1)
+
+            // A labeling pass: re-encode one clip, delete one, add one, relabel.
+            try T.sh("sox -R clips/r01.wav clips/tmp.wav gain -3 && mv clips/tmp.wav clips/r01.wav && rm clips/r02.wav", in: data)
+            try T.speak("new sample", to: data + "/clips/new.wav")
+            try T.sh("sed -i 's/word 3/word three/' labels.csv", in: data)
+            let s2 = try dvs("status", in: data).stdout
+            #expect(s2.contains("modified: clips/r01.wav"))
+            #expect(s2.contains("deleted:  clips/r02.wav"))
+            #expect(s2.contains("new:      clips/new.wav"))
+            #expect(s2.contains("modified: labels.csv"))
+            #expect(s2.contains("Changes against HEAD: 4 file(s); 3 sample(s)"))
+            #expect(try dvs("commit", "-m", "pass 2", in: data).status == 0)
+
+            let log = try json(dvs("log", "--json", in: data).stdout) as! [[String: Any]]
+            #expect(log.map { $0["message"] as! String } == ["pass 2", "initial import"])
+            #expect((log[1]["author"] as! [String: Any])["name"] as? String == "Ana Díaz")
+            let first = log[1]["id"] as! String
+            #expect(try dvs("log", "-n", "1", in: data).stdout.contains("(HEAD -> main)"))
+            let ls = try json(dvs("ls", "HEAD", "calls", "--json", in: data).stdout) as! [[String: Any]]
+            let audio = ls.first?["audio"] as? [String: Any]
+            #expect(audio?["encoding"] as? String == "ULAW" && audio?["sample_rate_hz"] as? Int == 8000 && audio?["channels"] as? Int == 1)
+            let cat = try T.run(T.dvsBinary, ["cat", "\(first.prefix(8)):labels.csv"], in: data)
+            #expect(cat.stdoutData == (try T.read(dir + "/copy1/labels.csv")))
+            let show = try dvs("show", "HEAD", in: data).stdout
+            #expect(show.contains("D  clips/r02.wav"))
+
+            // Back to the first commit: byte-exact.
+            let co = try dvs("checkout", "HEAD~1", in: data)
+            #expect(co.status == 0, "\(co.stderr)")
+            let (same, diff) = try T.treesEqual(dir + "/copy1", data)
+            #expect(same, "\(diff)")
+            #expect(try dvs("status", in: data).stdout.contains("HEAD detached at \(first.prefix(12))"))
+            #expect(try dvs("checkout", "main", in: data).stdout.contains("Switched to branch 'main'"))
+            // Export without moving HEAD.
+            #expect(try dvs("checkout", String(first.prefix(10)), "--to", dir + "/export", in: data).status == 0)
+            #expect(try T.treesEqual(dir + "/copy1", dir + "/export").0)
+            #expect(try dvs("log", "-n", "1", "--json", in: data).stdout.contains("pass 2"))
+            let fsck = try dvs("fsck", in: data)
+            #expect(fsck.status == 0 && fsck.stdout.contains(": ok"))
+        }
+    }
+
+    /// Every file of shared/fixtures/audio_edge commits as a sample with libsndfile's facts or as
+    /// a plain file with a warning, never crashes dvs, and checks out byte-exact.
+    @Test func audioEdgeFixturesCommitAndCheckOutByteExact() throws {
+        try T.withTemporaryDirectory { dir in
+            try T.sh("cp -a '\(T.fixtures)/audio_edge' '\(dir)/edge'")
+            _ = try dvs("init", in: dir + "/edge")
+            let c = try dvs("commit", "-m", "edge cases", in: dir + "/edge")
+            #expect(c.status == 0, "\(c.stderr)")
+            #expect(c.stderr.contains("warning: 15_zero_bytes.wav: named like audio but does not decode"))
+            #expect(c.stderr.contains("warning: 18_html_error_page_named_wav.wav: named like audio but does not decode"))
+            #expect(c.stderr.contains("warning: 11_data_size_zero_streaming.wav: WAV data chunk declares 0 bytes but 3200 bytes follow"))
+            #expect(c.stderr.contains("warning: 14_truncated_mid_sample.wav: WAV is truncated"))
+            let ls = try json(dvs("ls", "--json", in: dir + "/edge").stdout) as! [[String: Any]]
+            let byName = Dictionary(uniqueKeysWithValues: ls.map { ($0["path"] as! String, $0["audio"] as? [String: Any]) })
+            #expect(byName["15_zero_bytes.wav"]! == nil && byName["18_html_error_page_named_wav.wav"]! == nil)
+            #expect(byName["32_tone_opus.opus"]??["encoding"] as? String == "OPUS")
+            #expect(byName["33_tone.mp3"]??["frames"] as? Int == 1600)
+            #expect(byName["02_extensible_pcm24_stereo_48k.wav"]??["container"] as? String == "WAVEX")
+            #expect(ls.filter { $0["audio"] != nil }.count == 22)
+            #expect(try dvs("checkout", "HEAD", "--to", dir + "/out", in: dir + "/edge").status == 0)
+            let (same, diff) = try T.treesEqual(T.fixtures + "/audio_edge", dir + "/out")
+            #expect(same, "\(diff)")
+            let strict = try dvs("commit", "--allow-empty", "--strict", "-m", "strict", in: dir + "/edge")
+            #expect(strict.status == 1)
+            #expect(strict.stderr.contains("error: 2 file(s) named like audio do not decode (--strict)"))
+            #expect(strict.stderr.contains("hint: "))
+        }
+    }
+
+    @Test func errorsSayWhatWhereAndWhatNext() throws {
+        try T.withTemporaryDirectory { dir in
+            let notRepo = try dvs("status", in: dir)
+            #expect(notRepo.status == 1)
+            #expect(notRepo.stderr.hasPrefix("error: not a dvs repository"))
+            #expect(notRepo.stderr.contains("hint: run 'dvs init'"))
+            _ = try dvs("init", in: dir)
+            let again = try dvs("init", in: dir)
+            #expect(again.status == 1 && again.stderr.contains("already exists") && again.stderr.contains("hint:"))
+            let unborn = try dvs("log", in: dir)
+            #expect(unborn.status == 1 && unborn.stderr.contains("does not have any commits yet"))
+            try T.write(Data("x".utf8), to: dir + "/a.txt")
+            _ = try dvs("commit", "-m", "one", in: dir)
+            let bad = try dvs("checkout", "no-such-branch", in: dir)
+            #expect(bad.status == 1)
+            #expect(bad.stderr.contains("error: unknown revision 'no-such-branch'"))
+            #expect(try dvs("cat", "HEAD:missing.txt", in: dir).stderr.contains("path 'missing.txt' does not exist"))
+            #expect(try dvs("commit", in: dir).status == 64, "usage error")
+            #expect(try dvs("commit", "-m", "x", "--author", "no-brackets", in: dir).stderr.contains("cannot parse author"))
+            #expect(!(try dvs("status", in: dir).stderr.contains("Fatal error")))
+        }
+    }
+
+    @Test func aSecondWriterWaitsThenNamesTheHolder() throws {
+        try T.withTemporaryDirectory { dir in
+            _ = try dvs("init", in: dir)
+            try T.write(Data("x".utf8), to: dir + "/a.txt")
+            // Hold the lock as a dvs writer would: pid and command in the file, flock on it.
+            let holder = Process()
+            holder.executableURL = URL(fileURLWithPath: "/bin/sh")
+            holder.arguments = ["-c", "echo \"pid $$: dvs commit\" > .dvs/lock; exec flock .dvs/lock sleep 5"]
+            holder.currentDirectoryURL = URL(fileURLWithPath: dir)
+            try holder.run()
+            defer { holder.terminate(); holder.waitUntilExit() }
+            usleep(300_000)
+            let start = Date()
+            let r = try dvs("commit", "-m", "blocked", in: dir, env: ["DVS_LOCK_TIMEOUT": "0.5"])
+            #expect(Date().timeIntervalSince(start) >= 0.45)
+            #expect(r.status == 1)
+            #expect(r.stderr.contains("error: repository is locked by another dvs process (pid \(holder.processIdentifier): dvs commit)"))
+            #expect(r.stderr.contains("hint:"))
+            // Readers do not wait.
+            #expect(try dvs("status", in: dir, env: ["DVS_LOCK_TIMEOUT": "0.5"]).status == 0)
+        }
+    }
+
+    @Test func worksInsideAGitCheckoutWithoutTouchingGit() throws {
+        try T.withTemporaryDirectory { dir in
+            try T.sh("git init -q . && git -c user.name=t -c user.email=t@e commit -q --allow-empty -m init", in: dir)
+            let before = try T.sh("find .git -type f -exec sha256sum {} + | sort", in: dir)
+            try T.speak("hello", to: dir + "/a.wav")
+            _ = try dvs("init", in: dir)
+            #expect(try dvs("commit", "-m", "audio", in: dir).status == 0)
+            let ls = try dvs("ls", in: dir).stdout
+            #expect(!ls.contains(".git"))
+            #expect(try T.sh("find .git -type f -exec sha256sum {} + | sort", in: dir) == before)
+        }
+    }
+
+    /// Issue 2 §8: SIGKILL `dvs commit` at many points; afterwards fsck is clean, HEAD is the old
+    /// commit or the new one, and re-running the commit succeeds.
+    @Test func killedCommitLeavesOldOrNewStateAndRerunSucceeds() throws {
+        try T.withTemporaryDirectory { dir in
+            let data = dir + "/ds"
+            try T.speak("this recording is repeated to make a long call", to: dir + "/base.wav")
+            try FileManager.default.createDirectory(atPath: data + "/calls", withIntermediateDirectories: true)
+            try T.write(Data("v0".utf8), to: data + "/labels.csv")
+            _ = try dvs("init", in: data)
+            #expect(try dvs("commit", "-m", "base", in: data).status == 0)
+            let old = (try json(dvs("log", "-n", "1", "--json", in: data).stdout) as! [[String: Any]])[0]["id"] as! String
+            try T.sh("seq 0 119 | xargs -P 4 -I{} sh -c 'sox -R base.wav ds/calls/call{}.wav repeat 12 gain -$(( {} % 7 ))'", in: dir)
+            try T.write(Data("v1".utf8), to: data + "/labels.csv")
+            var outcomes: [String] = []
+            for delayMs in [5, 20, 50, 100, 200, 350, 500, 800, 1200, 2000] {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: T.dvsBinary)
+                p.arguments = ["commit", "-m", "big"]
+                p.currentDirectoryURL = URL(fileURLWithPath: data)
+                p.standardOutput = FileHandle.nullDevice
+                p.standardError = FileHandle.nullDevice
+                try p.run()
+                usleep(useconds_t(delayMs * 1000))
+                kill(p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+                let fsck = try dvs("fsck", in: data)
+                #expect(fsck.status == 0, "fsck after kill at \(delayMs) ms: \(fsck.stdout)")
+                let head = (try json(dvs("log", "-n", "1", "--json", in: data).stdout) as! [[String: Any]])[0]
+                let headID = head["id"] as! String
+                if headID == old {
+                    outcomes.append("old")
+                } else {
+                    #expect(head["parents"] as? [String] == [old], "HEAD after kill at \(delayMs) ms is neither old nor new")
+                    #expect(try dvs("status", in: data).stdout.contains("working tree clean"))
+                    outcomes.append("new")
+                    break
+                }
+            }
+            #expect(outcomes.contains("old"), "no kill landed mid-commit: \(outcomes)")
+            // Re-running the commit succeeds (or there is nothing left to commit).
+            let rerun = try dvs("commit", "-m", "big", in: data)
+            #expect(rerun.status == 0 || (outcomes.last == "new" && rerun.status == 1), "\(rerun.stderr)")
+            #expect(try dvs("fsck", in: data).status == 0)
+            #expect(try dvs("checkout", "HEAD", "--to", dir + "/out", in: data).status == 0)
+            #expect(try T.treesEqual(data, dir + "/out").0)
+        }
+    }
+}
