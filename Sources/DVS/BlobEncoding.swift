@@ -9,27 +9,34 @@ enum BlobEncoding {
 
     /// Encodes `bytes` (whose id is `id`) into one zstd frame.
     ///
-    /// For 16-bit PCM WAV, the `pcm16DeltaPlanes` transform is kept only where it is smaller: files
-    /// over 128 KiB of samples first compare both ways on 32 KiB from their middle. The frame is decoded again and compared with
+    /// For 16-bit PCM WAV, `pcm16Predictive` is used with the predictor order and stereo
+    /// decorrelation that minimise residuals on 32 KiB from the middle of the samples; files over
+    /// 128 KiB of samples first compare it with plain zstd on that slice and keep it only where it
+    /// is smaller. The frame is decoded again and compared with
     /// the original before it is returned.
     /// - Throws: `DVSError.internal` when the round trip differs (a dvs bug; nothing is stored).
     static func encode(_ bytes: UnsafeRawBufferPointer, layout: RIFFLayout?, compressor: ZstdCompressor, decompressor: ZstdDecompressor) throws -> (BlobCodec, [UInt8]) {
         var codec = BlobCodec.zstd
         var frame: [UInt8]?
-        if let layout, layout.isPCM16, let payload = PCM16DeltaPlanes.forward(bytes, layout: layout) {
-            var useTransform = true
+        if let layout, layout.isPCM16 {
             let sampleBytes = layout.availableDataSize / layout.blockAlign * layout.blockAlign
+            // Choose the predictor on up to 32 KiB from the middle of the samples.
+            let sliceLength = min(sampleBytes, trialBytes) / layout.blockAlign * layout.blockAlign
+            let mid = layout.dataOffset + (sampleBytes - sliceLength) / 2 / layout.blockAlign * layout.blockAlign
+            let slice = UnsafeRawBufferPointer(rebasing: bytes[mid..<(mid + sliceLength)])
+            let (order, decorrelate) = PCM16Predictive.choose(slice, channelCount: layout.channelCount)
+            var useTransform = true
             if sampleBytes > trialBytes * 4 {
-                // Trial on a slice from the middle of the samples: transformed planes vs plain bytes.
-                let mid = layout.dataOffset + (sampleBytes / 2) / layout.blockAlign * layout.blockAlign
-                let slice = UnsafeRawBufferPointer(rebasing: bytes[mid..<(mid + trialBytes)])
+                // Keep the transform only where it pays: compare both ways on the slice.
                 let plain = try compressor.compress(slice)
-                let trial = try compressor.compress(PCM16DeltaPlanes.planes(slice, channelCount: layout.channelCount))
-                useTransform = trial.count < plain.count
+                let sliceLayout = RIFFLayout.bareSamples(byteCount: sliceLength, channelCount: layout.channelCount)
+                if let t = PCM16Predictive.forward(slice, layout: sliceLayout, order: order, decorrelate: decorrelate) {
+                    useTransform = try compressor.compress(t).count < plain.count
+                }
             }
-            if useTransform {
+            if useTransform, let payload = PCM16Predictive.forward(bytes, layout: layout, order: order, decorrelate: decorrelate) {
                 frame = try compressor.compress(payload)
-                codec = .pcm16DeltaPlanes
+                codec = .pcm16Predictive
             }
         }
         let out = try frame ?? compressor.compress(bytes)
@@ -49,6 +56,10 @@ enum BlobEncoding {
         case .pcm16DeltaPlanes:
             do { return try payload.withUnsafeBytes { try PCM16DeltaPlanes.inverse($0) } } catch {
                 throw DVSError(.corrupt, "pcm16 payload is malformed: \(error)", hint: "run 'dvs fsck'")
+            }
+        case .pcm16Predictive:
+            do { return try payload.withUnsafeBytes { try PCM16Predictive.inverse($0) } } catch {
+                throw DVSError(.corrupt, "pcm16 predictive payload is malformed: \(error)", hint: "run 'dvs fsck'")
             }
         }
     }

@@ -5,25 +5,48 @@ import Foundation
 /// most `workers` items are in flight and memory stays flat however large `count` is.
 /// The first error thrown stops handing out new items and is rethrown.
 func parallelFor(_ count: Int, workers: Int, _ body: @escaping @Sendable (_ worker: Int, _ index: Int) throws -> Void) throws {
+    try parallelBatches(count, workers: workers, batch: 1) { worker, range in
+        for i in range { try body(worker, i) }
+    }
+}
+
+/// Like `parallelFor`, but hands out `batch` consecutive indices at a time, so cheap items do not
+/// pay a lock round-trip each.
+func parallelBatches(_ count: Int, workers: Int, batch: Int, _ body: @escaping @Sendable (_ worker: Int, _ range: Range<Int>) throws -> Void) throws {
     let state = ParallelState()
-    let n = max(1, min(workers, count))
+    let n = max(1, min(workers, (count + batch - 1) / batch))
     if count == 0 { return }
     DispatchQueue.concurrentPerform(iterations: n) { worker in
-        while let i = state.next(limit: count) {
-            do { try body(worker, i) } catch { state.fail(error) }
+        while let i = state.next(limit: count, step: batch) {
+            do { try body(worker, i..<min(i + batch, count)) } catch { state.fail(error) }
         }
     }
     if let e = state.error { throw e }
+}
+
+/// A fixed-size buffer that parallel workers fill, each index written by exactly one worker.
+final class SlotBuffer<T>: @unchecked Sendable {
+    private let base: UnsafeMutableBufferPointer<T?>
+    init(count: Int) {
+        base = .allocate(capacity: count)
+        base.initialize(repeating: nil)
+    }
+    deinit { base.deinitialize(); base.deallocate() }
+    subscript(i: Int) -> T? {
+        get { base[i] }
+        set { base[i] = newValue }
+    }
+    var values: [T?] { Array(base) }
 }
 
 private final class ParallelState: @unchecked Sendable {
     private let lock = NSLock()
     private var index = 0
     private(set) var error: Error?
-    func next(limit: Int) -> Int? {
+    func next(limit: Int, step: Int) -> Int? {
         lock.withLock {
             guard error == nil, index < limit else { return nil }
-            defer { index += 1 }
+            defer { index += step }
             return index
         }
     }

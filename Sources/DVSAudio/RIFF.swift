@@ -22,6 +22,12 @@ public struct RIFFLayout: Sendable, Equatable {
     /// Total file length.
     public var fileLength: Int
 
+    /// The layout of bare interleaved 16-bit PCM with no container (for transforming a slice).
+    public static func bareSamples(byteCount: Int, channelCount: Int) -> RIFFLayout {
+        RIFFLayout(formatTag: 1, subFormat: nil, channelCount: channelCount, bitsPerSample: 16, blockAlign: 2 * channelCount,
+                   dataOffset: 0, declaredDataSize: UInt32(clamping: byteCount), availableDataSize: byteCount, fileLength: byteCount)
+    }
+
     /// Whether samples are 16-bit little-endian integer PCM (plain or extensible).
     public var isPCM16: Bool {
         let tag = formatTag == 0xFFFE ? (subFormat ?? 0) : formatTag

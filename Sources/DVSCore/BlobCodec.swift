@@ -8,11 +8,16 @@ public enum BlobCodec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// chunk are kept as they are, the samples become per-channel first differences, zigzag-mapped
     /// and split into low-byte and high-byte planes, then one zstd frame. See `PCM16DeltaPlanes`.
     case pcm16DeltaPlanes = 1
+    /// Like `pcm16DeltaPlanes`, with a per-file choice of predictor order (1 or 2) and, for
+    /// stereo, the side channel `R − L` in place of `R`. See `PCM16Predictive`. Written by dvs 0.1
+    /// for every 16-bit PCM WAV where it pays; codec 1 is still read.
+    case pcm16Predictive = 2
 
     public var description: String {
         switch self {
         case .zstd: return "zstd"
         case .pcm16DeltaPlanes: return "pcm16-delta-planes+zstd"
+        case .pcm16Predictive: return "pcm16-predictive-planes+zstd"
         }
     }
 }

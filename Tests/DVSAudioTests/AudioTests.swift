@@ -109,3 +109,53 @@ import Testing
         #expect(throws: FormatError.self) { try [UInt8](repeating: 0xFF, count: 40).withUnsafeBytes { try PCM16DeltaPlanes.inverse($0) } }
     }
 }
+
+@Suite struct PCM16PredictiveTests {
+    func roundTrip(_ file: [UInt8], order: Int, decorrelate: Bool) throws -> [UInt8]? {
+        try file.withUnsafeBytes { b -> [UInt8]? in
+            guard let layout = RIFFLayout.parse(b), let payload = PCM16Predictive.forward(b, layout: layout, order: order, decorrelate: decorrelate) else { return nil }
+            return try payload.withUnsafeBytes { try PCM16Predictive.inverse($0) }
+        }
+    }
+
+    @Test func everyModeRoundTripsRealSpeechByteExact() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            for (rate, ch) in [(16000, 1), (48000, 2), (44100, 3)] {
+                let path = "\(dir)/s\(rate)_\(ch).wav"
+                try TestSupport.speak("she sells sea shells by the sea shore", to: path, sampleRate: rate, channels: ch)
+                let file = try [UInt8](TestSupport.read(path))
+                for order in [1, 2] {
+                    for side in [false, true] { #expect(try roundTrip(file, order: order, decorrelate: side) == file, "\(rate) Hz \(ch) ch order \(order) side \(side)") }
+                }
+            }
+        }
+    }
+
+    @Test func extremeSamplesWrapAndRoundTrip() throws {
+        // Full-scale square waves overflow 16-bit residuals; wrapping arithmetic must still invert.
+        var w = ByteWriter()
+        let frames = 1000, ch = 2, data = frames * 2 * ch
+        w.write(Array("RIFF".utf8)); w.write(u32: UInt32(36 + data)); w.write(Array("WAVEfmt ".utf8)); w.write(u32: 16)
+        w.write([1, 0, 2, 0]); w.write(u32: 48000); w.write(u32: 48000 * 4); w.write([4, 0, 16, 0])
+        w.write(Array("data".utf8)); w.write(u32: UInt32(data))
+        for f in 0..<frames {
+            let l: Int16 = f % 2 == 0 ? .max : .min, r: Int16 = f % 3 == 0 ? .min : .max
+            for v in [l, r] { w.write([UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: UInt16(bitPattern: v) >> 8)]) }
+        }
+        for order in [1, 2] { for side in [false, true] { #expect(try roundTrip(w.bytes, order: order, decorrelate: side) == w.bytes) } }
+    }
+
+    @Test func stereoWithTheSameVoiceOnBothChannelsChoosesTheSideChannel() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            try TestSupport.speak("the same voice on both channels", to: dir + "/m.wav", sampleRate: 48000)
+            try TestSupport.sh("sox -R m.wav s.wav remix 1 1v0.9", in: dir)
+            let file = try [UInt8](TestSupport.read(dir + "/s.wav"))
+            let choice = file.withUnsafeBytes { b -> (Int, Bool) in
+                let l = RIFFLayout.parse(b)!
+                return PCM16Predictive.choose(UnsafeRawBufferPointer(rebasing: b[l.dataOffset..<(l.dataOffset + l.availableDataSize)]), channelCount: 2)
+            }
+            #expect(choice.1, "side channel chosen for correlated stereo")
+            #expect(choice.0 == 2, "48 kHz speech is smooth enough for the order-2 predictor")
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import DVSCore
+
+/// The reversible transform behind `BlobCodec.pcm16Predictive`: `PCM16DeltaPlanes` generalised
+/// with a second-order fixed predictor and stereo decorrelation.
+///
+/// Per channel, the residual is `s[n] − s[n−1]` (order 1) or `s[n] − 2·s[n−1] + s[n−2]` (order 2,
+/// FLAC's fixed predictor of that order, Robinson 1994 "SHORTEN"), in wrapping 16-bit arithmetic so
+/// every input maps to exactly one output. For two channels with `decorrelate`, channel 1 is first
+/// replaced by `R − L` (the side channel), which is small when both channels carry the same voice.
+/// Residuals are zigzag-mapped and split into a low-byte and a high-byte plane, as in codec 1.
+///
+/// Payload (before zstd), integers little-endian:
+/// ```
+/// prefix length u32 | channels u32 | sample bytes n u64 | order u8 (1|2) | decorrelate u8 (0|1) |
+/// prefix | low plane (n/2) | high plane (n/2) | suffix
+/// ```
+public enum PCM16Predictive {
+    /// Bytes of the payload header.
+    public static let headerLength = 18
+
+    /// Picks the predictor order and stereo decorrelation that minimise the sum of absolute
+    /// residuals over a slice of whole frames (a cheap stand-in for the compressed size).
+    public static func choose(_ samples: UnsafeRawBufferPointer, channelCount ch: Int) -> (order: Int, decorrelate: Bool) {
+        let frames = samples.count / (2 * ch)
+        func s(_ f: Int, _ c: Int) -> Int32 {
+            Int32(Int16(bitPattern: UInt16(littleEndian: samples.loadUnaligned(fromByteOffset: 2 * (f * ch + c), as: UInt16.self))))
+        }
+        var cost = [Int64](repeating: 0, count: 4)  // [order1, order2, order1+side, order2+side]
+        guard frames > 2 else { return (1, false) }
+        for f in 2..<frames {
+            for c in 0..<ch {
+                let x0 = s(f, c), x1 = s(f - 1, c), x2 = s(f - 2, c)
+                cost[0] += Int64(abs(x0 - x1)); cost[1] += Int64(abs(x0 - 2 * x1 + x2))
+                if ch == 2 {
+                    if c == 1 {
+                        let y0 = x0 - s(f, 0), y1 = x1 - s(f - 1, 0), y2 = x2 - s(f - 2, 0)
+                        cost[2] += Int64(abs(y0 - y1)); cost[3] += Int64(abs(y0 - 2 * y1 + y2))
+                    } else {
+                        cost[2] += Int64(abs(x0 - x1)); cost[3] += Int64(abs(x0 - 2 * x1 + x2))
+                    }
+                }
+            }
+        }
+        let candidates = ch == 2 ? [0, 1, 2, 3] : [0, 1]
+        let best = candidates.min { cost[$0] < cost[$1] }!
+        return (best % 2 == 0 ? 1 : 2, best >= 2)
+    }
+
+    /// Transforms a RIFF/WAVE file whose layout is 16-bit PCM.
+    /// - Returns: the payload, or nil when the file is not 16-bit PCM WAV or has no whole frames.
+    /// - Complexity: O(n).
+    public static func forward(_ file: UnsafeRawBufferPointer, layout: RIFFLayout, order: Int, decorrelate: Bool) -> [UInt8]? {
+        guard layout.isPCM16, order == 1 || order == 2 else { return nil }
+        let ch = layout.channelCount
+        let side = decorrelate && ch == 2
+        let n = layout.availableDataSize / layout.blockAlign * layout.blockAlign
+        guard n > 0 else { return nil }
+        let prefixLength = layout.dataOffset
+        let suffixStart = prefixLength + n
+        var out = [UInt8](repeating: 0, count: headerLength + file.count)
+        out.withUnsafeMutableBytes { o in
+            o.storeBytes(of: UInt32(prefixLength).littleEndian, toByteOffset: 0, as: UInt32.self)
+            o.storeBytes(of: UInt32(ch).littleEndian, toByteOffset: 4, as: UInt32.self)
+            o.storeBytes(of: UInt64(n).littleEndian, toByteOffset: 8, as: UInt64.self)
+            o[16] = UInt8(order)
+            o[17] = side ? 1 : 0
+            o.baseAddress!.advanced(by: headerLength).copyMemory(from: file.baseAddress!, byteCount: prefixLength)
+            let low = o.baseAddress!.advanced(by: headerLength + prefixLength).assumingMemoryBound(to: UInt8.self)
+            let high = low + n / 2
+            let src = file.baseAddress!.advanced(by: prefixLength)
+            let count = n / 2
+            @inline(__always) func sample(_ i: Int) -> Int16 {
+                Int16(bitPattern: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+            }
+            for c in 0..<ch {
+                var p1: Int16 = 0, p2: Int16 = 0
+                var i = c
+                while i < count {
+                    var s = sample(i)
+                    if side && c == 1 { s = s &- sample(i - 1) }
+                    let d = order == 1 ? s &- p1 : s &- (p1 &<< 1) &+ p2
+                    p2 = p1; p1 = s
+                    let z = UInt16(bitPattern: (d &<< 1) ^ (d >> 15))
+                    low[i] = UInt8(truncatingIfNeeded: z)
+                    high[i] = UInt8(truncatingIfNeeded: z >> 8)
+                    i += ch
+                }
+            }
+            let rest = file.count - suffixStart
+            if rest > 0 {
+                o.baseAddress!.advanced(by: headerLength + suffixStart).copyMemory(from: file.baseAddress! + suffixStart, byteCount: rest)
+            }
+        }
+        return out
+    }
+
+    /// Undoes `forward`.
+    /// - Throws: `FormatError` when the payload's header is inconsistent with its length.
+    /// - Complexity: O(n).
+    public static func inverse(_ payload: UnsafeRawBufferPointer) throws(FormatError) -> [UInt8] {
+        guard payload.count >= headerLength else { throw .truncated(at: payload.count) }
+        let prefixLength = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
+        let ch = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+        let n64 = UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        let order = Int(payload[16]), side = payload[17] == 1
+        guard ch > 0, ch <= 4096, order == 1 || order == 2, payload[17] <= 1, !side || ch == 2,
+              n64 % UInt64(2 * ch) == 0, n64 <= UInt64(payload.count), prefixLength + Int(n64) + headerLength <= payload.count else {
+            throw .invalid("pcm16 predictive payload header does not fit its length", at: 0)
+        }
+        let n = Int(n64)
+        let total = payload.count - headerLength
+        var out = [UInt8](repeating: 0, count: total)
+        out.withUnsafeMutableBytes { o in
+            let body = payload.baseAddress! + headerLength
+            o.baseAddress!.copyMemory(from: body, byteCount: prefixLength)
+            let low = body.advanced(by: prefixLength).assumingMemoryBound(to: UInt8.self)
+            let high = low + n / 2
+            let dst = o.baseAddress!.advanced(by: prefixLength)
+            let count = n / 2
+            for c in 0..<ch {
+                var p1: Int16 = 0, p2: Int16 = 0
+                var i = c
+                while i < count {
+                    let z = UInt16(low[i]) | UInt16(high[i]) << 8
+                    let d = Int16(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
+                    let s = order == 1 ? p1 &+ d : d &+ (p1 &<< 1) &- p2
+                    p2 = p1; p1 = s
+                    var v = s
+                    if side && c == 1 {
+                        v = s &+ Int16(bitPattern: UInt16(littleEndian: dst.loadUnaligned(fromByteOffset: 2 * (i - 1), as: UInt16.self)))
+                    }
+                    dst.storeBytes(of: UInt16(bitPattern: v).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                    i += ch
+                }
+            }
+            let rest = total - prefixLength - n
+            if rest > 0 { (o.baseAddress! + prefixLength + n).copyMemory(from: body + prefixLength + n, byteCount: rest) }
+        }
+        return out
+    }
+}
