@@ -73,7 +73,7 @@ extension Repository {
             author = parsed
         }
         let message = options.message.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !message.isEmpty else { throw DVSError(.badInput, "empty commit message", hint: "pass one with -m \"what changed\"") }
+        guard !message.isEmpty else { throw DVSError(.usage, "empty commit message", hint: "pass one with -m \"what changed\"") }
 
         let head = try catalog.head() ?? .branch("main", nil)
         let parent = head.commit
@@ -86,7 +86,7 @@ extension Repository {
                 writer.abort()
                 throw DVSError(.badInput, "\(undecodable.count) file(s) named like audio do not decode (--strict)",
                                hint: "fix or remove them, or commit without --strict to store them as plain files; nothing was committed",
-                               details: undecodable.map { "\($0.path): \($0.message)" })
+                               details: undecodable.map { "\($0.path): \($0.message.replacingOccurrences(of: "; stored byte-exact as a plain file", with: ""))" })
             }
             let parentCommit = try parent.map { try commit($0) }
             let base = try parentCommit.map { try entries(ofManifest: $0.manifest) } ?? []

@@ -28,6 +28,8 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
         case locked
         /// An I/O failure (disk full, permission denied, …).
         case io
+        /// The command line is wrong (a missing part of an argument, an empty message).
+        case usage
         /// An invariant broke: a bug in dvs.
         case `internal`
     }

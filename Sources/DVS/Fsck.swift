@@ -67,7 +67,7 @@ extension Repository {
                 continue
             }
             if let reader = try? packReader(pack), let problem = try? reader.verifyChecksum(expected: pack) {
-                notes.append("pack \(pack.hex): \(problem)")
+                damaged[pack.hex] = DamagedObject(id: pack.hex, kind: "pack", pack: pack.hex, reason: problem, usedBy: [])
             }
             try parallelFor(locs.count, workers: workers) { _, i in
                 let l = locs[i]

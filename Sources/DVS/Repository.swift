@@ -82,7 +82,14 @@ public final class Repository: @unchecked Sendable {
         while true {
             var st = stat()
             if stat(dir + "/" + folderName + "/catalog.sqlite", &st) == 0 {
-                do { return try Repository(root: dir) } catch { throw DVSError.wrap(error) }
+                let repo: Repository
+                do { repo = try Repository(root: dir) } catch { throw DVSError.wrap(error) }
+                let format = (try? repo.catalog.config("core.format")) ?? nil
+                guard format == nil || format == "1" else {
+                    throw DVSError(.badInput, "repository '\(dir)' has format \(format!), this dvs reads format 1",
+                                   hint: "use a newer dvs for this repository")
+                }
+                return repo
             }
             let parent = (dir as NSString).deletingLastPathComponent
             if parent == dir || parent.isEmpty { break }

@@ -103,11 +103,14 @@ extension Repository {
     /// Splits `REV:PATH`. - Throws: `DVSError.unknownRevision` when there is no colon.
     public func resolveBlobSpec(_ spec: String) throws -> (CommitID, ManifestEntry) {
         guard let colon = spec.firstIndex(of: ":") else {
-            throw DVSError(.unknownRevision, "'\(spec)' is not REV:PATH", hint: "for example: dvs cat HEAD:labels.csv")
+            throw DVSError(.usage, "'\(spec)' is not REV:PATH", hint: "for example: dvs cat HEAD:labels.csv")
         }
         let rev = String(spec[..<colon]), path = RepoPath(String(spec[spec.index(after: colon)...]).trimmingCharacters(in: CharacterSet(charactersIn: "/")))
         let id = try resolve(rev.isEmpty ? "HEAD" : rev)
         let entries = try self.entries(ofManifest: commit(id).manifest)
+        if !entries.contains(where: { $0.path == path }), entries.contains(where: { $0.path.isWithin(path) }) {
+            throw DVSError(.usage, "'\(path)' is a folder in \(rev.isEmpty ? "HEAD" : rev), not a file", hint: "list it with 'dvs ls \(rev.isEmpty ? "HEAD" : rev) \(path)'")
+        }
         guard let e = entries.first(where: { $0.path == path }) else {
             throw DVSError(.unknownRevision, "path '\(path)' does not exist in \(rev.isEmpty ? "HEAD" : rev) (\(id.short))", hint: "run 'dvs ls \(rev.isEmpty ? "HEAD" : rev)' to list its files")
         }

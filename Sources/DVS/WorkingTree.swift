@@ -43,7 +43,7 @@ public struct TreeFile: Sendable {
 
 /// Walks a working tree with `readdir`/`lstat`, honouring `.dvsignore`, never following symlinks.
 enum TreeWalker {
-    /// Everything under `root` except `.dvs/` (top level), `.git` (any depth; both ASCII case-insensitive) and what `.dvsignore` files exclude.
+    /// Everything under `root` except `.dvs` and `.git` folders (any depth, ASCII case-insensitive) and what `.dvsignore` files exclude.
     /// - Returns: files sorted by path bytes, and paths skipped because they are neither regular
     ///   files nor symlinks.
     /// - Throws: `DVSError.io` when a folder cannot be read.

@@ -13,7 +13,8 @@ struct Checkout: ParsableCommand {
     func run() throws {
         let repo = try global.repository()
         if let to {
-            let s = try repo.export(revision, to: to, progress: Output.progress())
+            let target = to.hasPrefix("/") || global.directory == nil ? to : global.directory! + "/" + to
+            let s = try repo.export(revision, to: target, progress: Output.progress())
             Output.out("Exported \(s.id.short) to \(to): \(s.written) files, \(Output.bytes(s.bytesWritten))")
             return
         }

@@ -12,6 +12,17 @@ struct Config: ParsableCommand {
 
     static let known: Set<String> = ["core.lock-timeout", "core.workers", "pack.target-size", "zstd.level"]
 
+    /// Why `value` is not acceptable for `key`, or nil.
+    static func problem(key: String, value: String) -> String? {
+        switch key {
+        case "core.lock-timeout": return Double(value).map { $0 >= 0 ? nil : "must be ≥ 0 seconds" } ?? "not a number of seconds"
+        case "core.workers": return Int(value).map { $0 >= 1 && $0 <= 256 ? nil : "must be 1…256" } ?? "not a whole number"
+        case "pack.target-size": return UInt64(value).map { $0 >= 1 << 20 ? nil : "must be at least 1048576 bytes" } ?? "not a whole number of bytes"
+        case "zstd.level": return Int(value).map { $0 >= 1 && $0 <= 19 ? nil : "must be 1…19" } ?? "not a whole number"
+        default: return nil
+        }
+    }
+
     func run() throws {
         let repo = try global.repository()
         guard let key else {
@@ -19,13 +30,19 @@ struct Config: ParsableCommand {
             return
         }
         if value != nil || unset {
-            guard Self.known.contains(key) || key.hasPrefix("user.") else {
+            if key == "core.format" { throw DVSError(.badInput, "'core.format' is set by 'dvs init' and cannot be changed") }
+            guard Self.known.contains(key) else {
                 throw DVSError(.badInput, "unknown setting '\(key)'", hint: "known settings: \(Self.known.sorted().joined(separator: ", "))")
+            }
+            if let value, let problem = Self.problem(key: key, value: value) {
+                throw DVSError(.badInput, "bad value '\(value)' for '\(key)': \(problem)")
             }
             try repo.setConfig(key, unset ? nil : value)
             return
         }
-        guard let v = try repo.catalog.config(key) else { throw ExitCode(1) }
+        guard let v = try repo.catalog.config(key) else {
+            throw DVSError(.badInput, "setting '\(key)' is not set", hint: Self.known.contains(key) ? "it has its default; see 'dvs config --help'" : "known settings: \(Self.known.sorted().joined(separator: ", "))")
+        }
         Output.out(v)
     }
 }

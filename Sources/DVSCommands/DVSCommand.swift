@@ -23,7 +23,7 @@ public struct DVSCommand: ParsableCommand {
             Foundation.exit(0)
         } catch let e as DVSError {
             report(e)
-            Foundation.exit(e.code == .internal ? 255 : 1)
+            Foundation.exit(e.code == .internal ? 255 : e.code == .usage ? 64 : 1)
         } catch let e as ExitCode {
             Foundation.exit(e.rawValue)
         } catch {

@@ -29,9 +29,9 @@ struct Ls: ParsableCommand {
             let kind = switch e.kind { case .file: "file"; case .executable: "exec"; case .symlink: "link" }
             var line = "\(kind) \(e.blob.short) \(String(format: "%10llu", e.byteCount))"
             if let a = e.audio {
-                line += String(format: "  %-5@ %-14@ %6d Hz %d ch %9d fr %8.3f s", a.container, a.encoding, a.sampleRate, a.channelCount, a.frameCount, a.duration)
+                line += String(format: "  %-5@ %-14@ %6d Hz %d ch %9d frames %8.3f s", a.container, a.encoding, a.sampleRate, a.channelCount, a.frameCount, a.duration)
             } else {
-                line += "  " + String(repeating: " ", count: 61)
+                line += "  " + String(repeating: " ", count: 65)
             }
             line += "  \(e.path)"
             if e.kind == .symlink { line += " -> \(String(decoding: e.linkTarget, as: UTF8.self))" }

@@ -14,6 +14,7 @@ enum Output {
     static func json<T: Encodable>(_ value: T) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        enc.keyEncodingStrategy = .convertToSnakeCase
         out(String(decoding: try enc.encode(value), as: UTF8.self))
     }
 

@@ -65,12 +65,13 @@ public struct RepoPath: Hashable, Comparable, Sendable, CustomStringConvertible 
         return nil
     }
 
-    /// Whether a name is one dvs never versions nor writes: `.git` at any depth, `.dvs` at the
-    /// top, compared ASCII case-insensitively (a case-folding file system would open the real one).
+    /// Whether a name is one dvs never versions nor writes: `.git` and `.dvs` at any depth (a
+    /// nested repository's store is not data), compared ASCII case-insensitively (a case-folding
+    /// file system would open the real one).
     public static func isReserved(_ name: some Collection<UInt8>, topLevel: Bool) -> Bool {
         guard name.count == 4 else { return false }
         let lower = name.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-        return lower == Array(".git".utf8) || (topLevel && lower == Array(".dvs".utf8))
+        return lower == Array(".git".utf8) || lower == Array(".dvs".utf8)
     }
 
     public static func < (a: RepoPath, b: RepoPath) -> Bool {

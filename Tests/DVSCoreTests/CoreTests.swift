@@ -25,7 +25,7 @@ import Testing
             #expect(RepoPath(bad).validationProblem != nil, "\(bad) must be rejected")
         }
         #expect(RepoPath(bytes: [0x61, 0, 0x62]).validationProblem != nil)
-        for good in ["a.wav", "clips/spk02 0002.wav", "x/.dvsignore", "a/.dvs/b", "Zoë.wav", "..a", "a.."] {
+        for good in ["a.wav", "clips/spk02 0002.wav", "x/.dvsignore", "a/.dvsx/b", "Zoë.wav", "..a", "a.."] {
             #expect(RepoPath(good).validationProblem == nil, "\(good) is fine")
         }
     }
