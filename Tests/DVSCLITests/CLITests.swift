@@ -228,3 +228,40 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
         }
     }
 }
+
+/// Whether this process may mount a small tmpfs (root in CI and on the developers' machines).
+func canMountTmpfs() -> Bool {
+    guard getuid() == 0, let dir = try? T.sh("mktemp -d").trimmingCharacters(in: .whitespacesAndNewlines) else { return false }
+    defer { _ = try? T.run("/bin/umount", [dir]); rmdir(dir) }
+    return (try? T.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]))?.status == 0
+}
+
+@Suite(.serialized) struct DiskFullTests {
+    /// Issue 2: disk full while writing a pack aborts the commit and leaves the repository intact.
+    @Test(.enabled(if: canMountTmpfs(), "needs root to mount a small tmpfs"))
+    func diskFullAbortsTheCommitAndChangesNothing() throws {
+        try T.withTemporaryDirectory { dir in
+            try T.sh("mount -t tmpfs -o size=6m tmpfs '\(dir)'")
+            defer { _ = try? T.run("/bin/umount", ["-l", dir]) }
+            let data = dir + "/ds"
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            _ = try dvs("init", in: data)
+            try T.speak("a first clip that fits", to: data + "/a.wav")
+            #expect(try dvs("commit", "-m", "fits", in: data).status == 0)
+            let head = try dvs("log", "-n", "1", "--json", in: data).stdout
+            // Noise does not compress: 3.5 MB of it cannot be stored a second time in what is left.
+            try T.sh("head -c 3500000 /dev/urandom > noise.bin && sha256sum a.wav noise.bin > ../sums", in: data)
+            let r = try dvs("commit", "-m", "too big", in: data)
+            #expect(r.status == 1)
+            #expect(r.stderr.contains("no space left on device"), "\(r.stderr)")
+            #expect(r.stderr.contains("hint: free some disk space"))
+            #expect(try dvs("log", "-n", "1", "--json", in: data).stdout == head, "HEAD did not move")
+            #expect(try dvs("fsck", in: data).status == 0)
+            #expect(try T.run("/usr/bin/sha256sum", ["-c", "--quiet", "../sums"], in: data).status == 0, "working files intact")
+            #expect((try FileManager.default.contentsOfDirectory(atPath: data + "/.dvs/tmp")).isEmpty, "no temp files left")
+            try FileManager.default.removeItem(atPath: data + "/noise.bin")
+            try T.sh("head -c 100000 /dev/urandom > small.bin", in: data)
+            #expect(try dvs("commit", "-m", "after freeing space", in: data).status == 0)
+        }
+    }
+}
