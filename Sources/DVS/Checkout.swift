@@ -148,14 +148,14 @@ extension Repository {
                 throw DVSError(.badInput, "folder '\(dir)' is not empty", hint: "export into a new or empty folder")
             }
             try FileIO.makeDirectories(dir)
-            let written = try writeEntries(entries, into: dir, force: false, progress: progress)
+            let written = try writeEntries(entries, into: dir, force: false, fresh: true, progress: progress)
             return CheckoutSummary(id: target, branch: nil, written: entries.count, removed: 0, unchanged: 0, bytesWritten: written)
         } catch { throw DVSError.wrap(error) }
     }
 
     /// Creates the folders `entries` need (refusing to pass through a symlink or a file unless
     /// `force`), then writes the files in parallel, each to a temp name renamed into place.
-    func writeEntries(_ entries: [ManifestEntry], into base: String, force: Bool, progress: ProgressHandler?) throws -> UInt64 {
+    func writeEntries(_ entries: [ManifestEntry], into base: String, force: Bool, fresh: Bool = false, progress: ProgressHandler?) throws -> UInt64 {
         var dirs = Set<RepoPath>()
         for e in entries { var d = e.path.parent; while let x = d { if !dirs.insert(x).inserted { break }; d = x.parent } }
         for d in dirs.sorted(by: { $0.bytes.count < $1.bytes.count }) {
@@ -175,17 +175,18 @@ extension Repository {
         }
         let locations = try catalog.allLocations()
         let bytes = Locked<(UInt64, Int)>((0, 0))
-        try parallelFor(entries.count, workers: workers) { _, i in
+        let decompressors = Decompressors(count: workers)
+        try parallelFor(entries.count, workers: workers) { worker, i in
             let e = entries[i]
             let content: [UInt8]
             if e.kind == .symlink {
                 content = e.linkTarget
             } else {
-                do { content = try self.blob(e.blob, location: locations[e.blob]) } catch let err as DVSError {
+                do { content = try self.blob(e.blob, location: locations[e.blob], decompressor: decompressors.all[worker]) } catch let err as DVSError {
                     throw DVSError(err.code, "cannot check out '\(e.path)': \(err.message)", hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: err.cause)
                 }
             }
-            try Self.writeFile(e, content: content, base: base)
+            try Self.writeFile(e, content: content, base: base, fresh: fresh)
             let r = bytes.withLock { b -> Progress? in
                 b.0 += UInt64(content.count); b.1 += 1
                 return b.1 % 64 == 0 || b.1 == entries.count ? Progress(phase: "writing", done: b.1, total: entries.count, bytes: b.0) : nil
@@ -195,8 +196,23 @@ extension Repository {
         return bytes.withLock { $0.0 }
     }
 
-    static func writeFile(_ e: ManifestEntry, content: [UInt8], base: String) throws {
+    /// Writes one file (or symlink) under `base`. In a `fresh` (new, empty) folder it is created
+    /// in place; elsewhere it goes to a temp name in the same folder and is renamed over the old one.
+    static func writeFile(_ e: ManifestEntry, content: [UInt8], base: String, fresh: Bool = false) throws {
         let final = TreeWalker.cPath(base, e.path)
+        if fresh {
+            if e.kind == .symlink {
+                var target = e.linkTarget.map { CChar(bitPattern: $0) }; target.append(0)
+                guard symlink(target, final) == 0 else { throw DVSError(.io, "cannot create symlink '\(e.path)': \(String(cString: strerror(errno)))") }
+                return
+            }
+            let fd = open(final, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, e.kind == .executable ? 0o755 : 0o644)
+            guard fd >= 0 else { throw DVSError(.io, "cannot write '\(e.path)': \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            do { try content.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: e.path.string) } } catch { throw DVSError.wrap(error) }
+            fchmod(fd, e.kind == .executable ? 0o755 : 0o644)
+            return
+        }
         var tmpBytes = Array(base.utf8)
         if let parent = e.path.parent { tmpBytes += [0x2F] + parent.bytes }
         tmpBytes += Array("/.dvs-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))".utf8)

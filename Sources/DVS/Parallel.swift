@@ -53,6 +53,23 @@ private final class ParallelState: @unchecked Sendable {
     func fail(_ e: Error) { lock.withLock { if error == nil { error = e } } }
 }
 
+/// Work started on another thread at once; `value()` waits for it and rethrows its error.
+final class Background<T>: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private var result: Result<T, Error>?
+    init(_ work: @escaping @Sendable () throws -> T) {
+        group.enter()
+        DispatchQueue.global().async { [self] in
+            result = Result { try work() }
+            group.leave()
+        }
+    }
+    func value() throws -> T {
+        group.wait()
+        return try result!.get()
+    }
+}
+
 /// A value guarded by a lock, for results gathered by parallel workers.
 final class Locked<T>: @unchecked Sendable {
     private let lock = NSLock()

@@ -183,6 +183,10 @@ public final class Repository: @unchecked Sendable {
     /// - Parameter location: where it is, when the caller already looked it up.
     /// - Throws: `DVSError.corrupt` naming the object and pack when it is missing or damaged.
     public func blob(_ id: ObjectID, location: BlobLocation? = nil) throws -> [UInt8] {
+        try blob(id, location: location, decompressor: nil)
+    }
+
+    func blob(_ id: ObjectID, location: BlobLocation?, decompressor: ZstdDecompressor?) throws -> [UInt8] {
         guard let loc = try location ?? catalog.location(of: id) else {
             throw DVSError(.corrupt, "object '\(id.hex)' is not in any pack", hint: "run 'dvs fsck' to list damaged objects")
         }
@@ -190,7 +194,7 @@ public final class Repository: @unchecked Sendable {
             let reader = try packReader(loc.pack)
             guard let codec = BlobCodec(rawValue: loc.entry.codec) else { throw DVSError(.corrupt, "object '\(id.hex)' has unknown codec \(loc.entry.codec)") }
             let entry = PackEntry(id: id, offset: loc.entry.offset, storedLength: loc.entry.storedLength, rawLength: loc.entry.rawLength, codec: codec)
-            let bytes = try BlobEncoding.decode(codec: codec, payload: reader.payload(of: entry))
+            let bytes = try BlobEncoding.decode(codec: codec, payload: reader.payload(of: entry, decompressor: decompressor))
             guard bytes.count == Int(loc.entry.rawLength), ObjectID.hashing(bytes) == id else {
                 throw DVSError(.corrupt, "cannot read object '\(id.hex)' in pack '\(loc.pack.hex)': checksum mismatch", hint: "run 'dvs fsck' to list damaged objects and the paths that use them")
             }

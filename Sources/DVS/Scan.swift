@@ -52,6 +52,12 @@ struct ScanResult {
     var hashedFiles: Int
 }
 
+/// Per-worker zstd decompression contexts.
+final class Decompressors: @unchecked Sendable {
+    let all: [ZstdDecompressor]
+    init(count: Int) { all = (0..<max(count, 1)).map { _ in ZstdDecompressor() } }
+}
+
 /// Per-worker zstd contexts.
 private final class Compressors: @unchecked Sendable {
     let all: [ZstdCompressor]
@@ -79,10 +85,11 @@ extension Repository {
     ///   - writer: when given, every blob not yet stored is encoded and appended (commit).
     ///   - knownBlobs: blobs already in packs.
     func scan(writer: PackWriter?, knownBlobs: Set<ObjectID>, progress: ProgressHandler?) throws -> ScanResult {
+        // The walk (system calls) and the stat cache load (SQLite) overlap on two threads.
+        let catalog = self.catalog
+        let cacheLoad = Background { try catalog.statCache() }
         let (files, skipped) = try TreeWalker.walk(root: root)
-        let cache = try catalog.statCache()
-        let now0 = nowNanoseconds()
-        _ = now0
+        let cache = try cacheLoad.value()
         let compressors = Compressors(count: max(workers, 1), level: zstdLevel)
         let results = SlotBuffer<ScanItem>(count: files.count)
         let counters = Locked<(done: Int, bytes: UInt64, hashed: Int, newRaw: UInt64, newBlobs: Int)>((0, 0, 0, 0, 0))

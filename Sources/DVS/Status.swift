@@ -85,8 +85,9 @@ extension Repository {
     public func status(progress: ProgressHandler? = nil) throws -> StatusReport {
         do {
             let head = try catalog.head() ?? .branch("main", nil)
+            let headLoad = Background { try self.headEntries() }
             let scan = try self.scan(writer: nil, knownBlobs: [], progress: progress)
-            let base = try headEntries()
+            let base = try headLoad.value()
             let changes = diffEntries(base, scan.entries)
             if !scan.cacheUpdates.isEmpty || !scan.removedFromCache.isEmpty,
                let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs status (refreshing the stat cache)") {

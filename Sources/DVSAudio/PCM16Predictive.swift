@@ -117,20 +117,31 @@ public enum PCM16Predictive {
             let high = low + n / 2
             let dst = o.baseAddress!.advanced(by: prefixLength)
             let count = n / 2
+            @inline(__always) func residual(_ i: Int) -> Int16 {
+                let z = UInt16(low[i]) | UInt16(high[i]) << 8
+                return Int16(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
+            }
+            @inline(__always) func store(_ v: Int16, _ i: Int) {
+                dst.storeBytes(of: UInt16(bitPattern: v).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+            }
+            // One specialised loop per (order, channel layout): no branches in the hot loops.
             for c in 0..<ch {
                 var p1: Int16 = 0, p2: Int16 = 0
                 var i = c
+                if order == 1 {
+                    while i < count { p1 = p1 &+ residual(i); store(p1, i); i += ch }
+                } else {
+                    while i < count { let s = residual(i) &+ (p1 &<< 1) &- p2; p2 = p1; p1 = s; store(s, i); i += ch }
+                }
+            }
+            if side {
+                // Channel 1 holds R − L: add the left sample of the same frame back.
+                var i = 1
                 while i < count {
-                    let z = UInt16(low[i]) | UInt16(high[i]) << 8
-                    let d = Int16(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
-                    let s = order == 1 ? p1 &+ d : d &+ (p1 &<< 1) &- p2
-                    p2 = p1; p1 = s
-                    var v = s
-                    if side && c == 1 {
-                        v = s &+ Int16(bitPattern: UInt16(littleEndian: dst.loadUnaligned(fromByteOffset: 2 * (i - 1), as: UInt16.self)))
-                    }
-                    dst.storeBytes(of: UInt16(bitPattern: v).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
-                    i += ch
+                    let l = Int16(bitPattern: UInt16(littleEndian: dst.loadUnaligned(fromByteOffset: 2 * (i - 1), as: UInt16.self)))
+                    let r = Int16(bitPattern: UInt16(littleEndian: dst.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                    store(r &+ l, i)
+                    i += 2
                 }
             }
             let rest = total - prefixLength - n

@@ -208,10 +208,12 @@ public final class PackReader: @unchecked Sendable {
     /// Reads and decompresses the frame of `entry`, checking zstd's frame checksum.
     /// The caller undoes the codec and verifies the SHA-256.
     /// - Throws: `StorageError.corrupt` naming the object and pack.
-    public func payload(of entry: PackEntry) throws -> [UInt8] {
+    public func payload(of entry: PackEntry, decompressor: ZstdDecompressor? = nil) throws -> [UInt8] {
         let frame = try read(offset: entry.offset, length: entry.storedLength)
         do {
-            return try Zstd.decompress(frame, limit: Int(clamping: entry.rawLength) + (1 << 20) + Int(clamping: entry.rawLength / 8))
+            let limit = Int(clamping: entry.rawLength) + (1 << 20) + Int(clamping: entry.rawLength / 8)
+            if let decompressor { return try frame.withUnsafeBytes { try decompressor.decompress($0, limit: limit) } }
+            return try Zstd.decompress(frame, limit: limit)
         } catch let e as StorageError {
             throw StorageError(.corrupt, "cannot read object '\(entry.id.hex)' in pack '\((path as NSString).lastPathComponent)': \(e.message)",
                                hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: e.cause)
