@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "DVSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd"]),
         .target(name: "DVSAudio", dependencies: ["DVSCore", "CSndfile"]),
-        .target(name: "DVSCatalog", dependencies: ["DVSCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "DVSCatalog", dependencies: ["DVSCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "CGit2", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "DVSCommands",

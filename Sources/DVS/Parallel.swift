@@ -37,6 +37,12 @@ final class SlotBuffer<T>: @unchecked Sendable {
         set { base[i] = newValue }
     }
     var values: [T?] { Array(base) }
+    /// Moves the value at `i` out, leaving nil.
+    func take(_ i: Int) -> T? {
+        let v = base[i]
+        base[i] = nil
+        return v
+    }
 }
 
 private final class ParallelState: @unchecked Sendable {

@@ -116,16 +116,22 @@ extension Repository {
         entries.reserveCapacity(files.count)
         var updates: [(RepoPath, StatCacheEntry)] = []
         var warnings: [ScanWarning] = []
-        for item in results.values {
-            guard let item else { continue }
+        for i in 0..<files.count {
+            guard let item = results.take(i) else { continue }
             entries.append(item.entry)
             if let u = item.cacheUpdate { updates.append((item.entry.path, u)) }
             warnings.append(contentsOf: item.warnings)
         }
         for s in skipped { warnings.append(ScanWarning(kind: .unsupportedFileType, path: s.string, message: "not a regular file or symlink; not versioned")) }
         warnings.append(contentsOf: Self.normalizationWarnings(entries.map(\.path)))
-        let present = Set(entries.map(\.path))
-        let removed = cache.keys.filter { !present.contains($0) }
+        // Cache rows whose file is gone; when every row was matched by a walked file, none.
+        var matched = 0
+        for e in entries where e.kind != .symlink && cache[e.path] != nil { matched += 1 }
+        var removed: [RepoPath] = []
+        if matched != cache.count {
+            let present = Set(entries.map(\.path))
+            removed = cache.keys.filter { !present.contains($0) }
+        }
         let c = counters.withLock { $0 }
         return ScanResult(entries: entries, cacheUpdates: updates, removedFromCache: removed, warnings: warnings, packs: [],
                           storedBytes: writer?.storedBytes ?? 0, newRawBytes: c.newRaw, newBlobCount: c.newBlobs, hashedFiles: c.hashed)
