@@ -154,7 +154,7 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
             holder.arguments = ["-c", "echo \"pid $$: dvs commit\" > .dvs/lock; exec flock .dvs/lock sleep 5"]
             holder.currentDirectoryURL = URL(fileURLWithPath: dir)
             try holder.run()
-            defer { holder.terminate(); holder.waitUntilExit() }
+            defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
             usleep(300_000)
             let start = Date()
             let r = try dvs("commit", "-m", "blocked", in: dir, env: ["DVS_LOCK_TIMEOUT": "0.5"])
@@ -262,6 +262,31 @@ func canMountTmpfs() -> Bool {
             try FileManager.default.removeItem(atPath: data + "/noise.bin")
             try T.sh("head -c 100000 /dev/urandom > small.bin", in: data)
             #expect(try dvs("commit", "-m", "after freeing space", in: data).status == 0)
+        }
+    }
+}
+
+@Suite struct ChangingFileTests {
+    /// Issue 2: a file that keeps changing while it is read is reported, and nothing is committed.
+    @Test func aFileGrowingDuringTheCommitIsReportedAndNothingIsCommitted() throws {
+        try T.withTemporaryDirectory { dir in
+            _ = try dvs("init", in: dir)
+            try T.speak("steady", to: dir + "/a.wav")
+            #expect(try dvs("commit", "-m", "one", in: dir).status == 0)
+            let head = try dvs("log", "-n", "1", "--json", in: dir).stdout
+            try T.sh("head -c 60000000 /dev/zero > growing.bin", in: dir)
+            let writer = Process()
+            writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+            writer.arguments = ["-c", "while :; do printf x >> growing.bin; done"]
+            writer.currentDirectoryURL = URL(fileURLWithPath: dir)
+            try writer.run()
+            defer { kill(writer.processIdentifier, SIGKILL); writer.waitUntilExit() }
+            usleep(100_000)
+            let r = try dvs("commit", "-m", "two", in: dir)
+            #expect(r.status == 1)
+            #expect(r.stderr.contains("error: file 'growing.bin' changed while it was being read"), "\(r.stderr)")
+            #expect(r.stderr.contains("hint: stop the program writing it"))
+            #expect(try dvs("log", "-n", "1", "--json", in: dir).stdout == head)
         }
     }
 }
