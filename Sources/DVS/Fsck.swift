@@ -53,7 +53,7 @@ extension Repository {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
         let diskPacks = Set(files.compactMap { $0.hasSuffix(".pack") ? ObjectID(hex: $0.dropLast(5)) : nil })
         for p in diskPacks.subtracting(catalogPacks).sorted() {
-            notes.append("pack \(p.hex) is not referenced (left by an interrupted commit); it is harmless")
+            notes.append("pack \(p.hex) is not in the catalog (left by an interrupted commit); harmless, and 'dvs reindex' indexes it")
         }
         // Blob frames, grouped by pack.
         var byPack: [ObjectID: [BlobLocation]] = [:]

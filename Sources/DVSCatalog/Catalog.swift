@@ -135,7 +135,7 @@ public final class Catalog: Sendable {
             }
             try migrator.migrate(pool)
         } catch {
-            throw CatalogError(.database, "cannot open catalog '\(path)': \(error)", hint: "check the file's permissions and free disk space; 'dvs fsck' verifies the objects")
+            throw CatalogError(.database, "cannot open catalog '\(path)': \(error)", hint: "check the file's permissions and free disk space; if it is damaged, move it aside, run 'dvs init' in a scratch folder, copy its catalog.sqlite here and run 'dvs reindex' (refs must then be recreated)")
         }
     }
 

@@ -168,8 +168,8 @@ public final class PackWriter: @unchecked Sendable {
         }
     }
 
-    /// Drops the unfinished pack. Packs already renamed stay (unreferenced packs are harmless and
-    /// are indexed again by `dvs fsck`).
+    /// Drops the unfinished pack. Packs already renamed stay (unreferenced packs are harmless;
+    /// `dvs reindex` indexes them).
     public func abort() {
         lock.withLock {
             if fd >= 0 { close(fd); unlink(tmpPath); fd = -1 }

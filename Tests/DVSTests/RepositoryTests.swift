@@ -281,3 +281,24 @@ func Migrations_0001() -> String { CatalogSchema.migrations.first!.1 }
         }
     }
 }
+
+@Suite struct ReindexTests {
+    @Test func reindexRebuildsTheBlobIndexAndCommitsFromTheStore() throws {
+        try TestSupport.withTemporaryRepository { repo in
+            try TestSupport.speak("reindex me", to: repo.root + "/a.wav")
+            try write("x", repo.root + "/b.txt")
+            let c = try repo.commit(CommitOptions(message: "one"))
+            let before = try repo.catalog.allLocations()
+            // Lose the derived tables, as a damaged or foreign catalog would.
+            try repo.catalog.write { db in
+                try db.execute(sql: "DELETE FROM blob"); try db.execute(sql: "DELETE FROM pack"); try db.execute(sql: "DELETE FROM commit_meta")
+            }
+            #expect(try repo.catalog.allLocations().isEmpty)
+            let r = try repo.reindex()
+            #expect(r.blobCount == 2 && r.commitCount == 1 && r.newPackCount == 1 && r.damagedPacks.isEmpty)
+            #expect(try repo.catalog.allLocations() == before)
+            #expect(try repo.resolve(String(c.id.hex.prefix(6))) == c.id)
+            #expect(try repo.fsck().isClean)
+        }
+    }
+}
