@@ -1,6 +1,7 @@
 import DVSCore
 
-/// The reversible transform behind `BlobCodec.pcm16DeltaPlanes`.
+/// The reversible transform behind `BlobCodec.pcm16DeltaPlanes` (codec 1: read, no longer
+/// written; `forward` stays to test the reader).
 ///
 /// Speech changes slowly from sample to sample, so per-channel first differences are small;
 /// zigzag mapping (as in protobuf's sint encoding) turns small signed values into small unsigned
@@ -52,28 +53,6 @@ public enum PCM16DeltaPlanes {
             let rest = file.count - suffixStart
             if rest > 0 {
                 o.baseAddress!.advanced(by: headerLength + suffixStart).copyMemory(from: file.baseAddress! + suffixStart, byteCount: rest)
-            }
-        }
-        return out
-    }
-
-    /// The low and high planes of whole frames of interleaved 16-bit samples (no header), for
-    /// measuring whether the transform pays on a slice of a file.
-    public static func planes(_ samples: UnsafeRawBufferPointer, channelCount ch: Int) -> [UInt8] {
-        let count = samples.count / (2 * ch) * ch
-        var out = [UInt8](repeating: 0, count: 2 * count)
-        out.withUnsafeMutableBufferPointer { o in
-            var prev = [Int16](repeating: 0, count: ch)
-            var c = 0
-            for i in 0..<count {
-                let s = Int16(bitPattern: UInt16(samples[2 * i]) | UInt16(samples[2 * i + 1]) << 8)
-                let d = s &- prev[c]
-                prev[c] = s
-                let z = UInt16(bitPattern: (d &<< 1) ^ (d >> 15))
-                o[i] = UInt8(truncatingIfNeeded: z)
-                o[count + i] = UInt8(truncatingIfNeeded: z >> 8)
-                c += 1
-                if c == ch { c = 0 }
             }
         }
         return out
