@@ -50,9 +50,14 @@ public enum PCM16Predictive {
     /// - Returns: the payload, or nil when the file is not 16-bit PCM WAV or has no whole frames.
     /// - Complexity: O(n).
     public static func forward(_ file: UnsafeRawBufferPointer, layout: RIFFLayout, order: Int, decorrelate: Bool) -> [UInt8]? {
+        encode(file, layout: layout, headerLength: headerLength, order: order, side: decorrelate && layout.channelCount == 2)
+    }
+
+    /// Shared by codecs 1 and 2: the payload with a `headerLength`-byte header (16 for codec 1,
+    /// which has no order and side bytes; 18 for codec 2).
+    static func encode(_ file: UnsafeRawBufferPointer, layout: RIFFLayout, headerLength: Int, order: Int, side: Bool) -> [UInt8]? {
         guard layout.isPCM16, order == 1 || order == 2 else { return nil }
         let ch = layout.channelCount
-        let side = decorrelate && ch == 2
         let n = layout.availableDataSize / layout.blockAlign * layout.blockAlign
         guard n > 0 else { return nil }
         let prefixLength = layout.dataOffset
@@ -62,8 +67,10 @@ public enum PCM16Predictive {
             o.storeBytes(of: UInt32(prefixLength).littleEndian, toByteOffset: 0, as: UInt32.self)
             o.storeBytes(of: UInt32(ch).littleEndian, toByteOffset: 4, as: UInt32.self)
             o.storeBytes(of: UInt64(n).littleEndian, toByteOffset: 8, as: UInt64.self)
-            o[16] = UInt8(order)
-            o[17] = side ? 1 : 0
+            if headerLength >= 18 {
+                o[16] = UInt8(order)
+                o[17] = side ? 1 : 0
+            }
             o.baseAddress!.advanced(by: headerLength).copyMemory(from: file.baseAddress!, byteCount: prefixLength)
             let low = o.baseAddress!.advanced(by: headerLength + prefixLength).assumingMemoryBound(to: UInt8.self)
             let high = low + n / 2
@@ -107,7 +114,13 @@ public enum PCM16Predictive {
               n64 % UInt64(2 * ch) == 0, n64 <= UInt64(payload.count), prefixLength + Int(n64) + headerLength <= payload.count else {
             throw .invalid("pcm16 predictive payload header does not fit its length", at: 0)
         }
-        let n = Int(n64)
+        return decode(payload, headerLength: headerLength, prefixLength: prefixLength, channelCount: ch, sampleBytes: Int(n64), order: order, side: side)
+    }
+
+    /// Shared by codecs 1 and 2: rebuilds the original from a payload whose header the caller
+    /// has validated (`headerLength + prefixLength + sampleBytes ≤ payload.count`).
+    static func decode(_ payload: UnsafeRawBufferPointer, headerLength: Int, prefixLength: Int, channelCount ch: Int,
+                       sampleBytes n: Int, order: Int, side: Bool) -> [UInt8] {
         let total = payload.count - headerLength
         var out = [UInt8](repeating: 0, count: total)
         out.withUnsafeMutableBytes { o in
