@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C libraries, through pkg-config (Debian's -dev packages).
@@ -23,8 +24,9 @@ let package = Package(
         .target(name: "DVSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd"]),
         .target(name: "DVSAudio", dependencies: ["DVSCore", "CSndfile"]),
+        .target(name: "DVSLabels", dependencies: ["DVSCore", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "DVSCatalog", dependencies: ["DVSCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
-        .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "CGit2", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "CGit2", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "DVSCommands",
             dependencies: ["DVS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -33,6 +35,7 @@ let package = Package(
 
         .testTarget(name: "DVSCoreTests", dependencies: ["DVSCore"]),
         .testTarget(name: "DVSStorageTests", dependencies: ["DVSStorage", "DVSTestSupport"]),
+        .testTarget(name: "DVSLabelsTests", dependencies: ["DVSLabels", "DVSTestSupport"]),
         .testTarget(name: "DVSAudioTests", dependencies: ["DVSAudio", "DVSTestSupport"]),
         .testTarget(name: "DVSTests", dependencies: ["DVS", "DVSCatalog", "DVSTestSupport"]),
         .testTarget(name: "DVSCLITests", dependencies: ["DVSTestSupport"]),

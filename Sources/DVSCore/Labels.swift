@@ -1,0 +1,155 @@
+/// The label model of a snapshot: what the label tables and transcription sidecars of a tree say
+/// about each sample. Pure data; parsing lives in `DVSLabels`, storage in the manifest
+/// (`schema/FORMAT.md` § Sample annotations).
+
+/// One typed label value.
+///
+/// Values keep the type their source gave them or the config declared. A column nobody declared
+/// stays a string, so a speaker id `007` keeps its zeros (pandas would read it as `7`).
+public enum LabelValue: Hashable, Sendable {
+    /// An empty cell or a JSON `null`.
+    case null
+    /// `true` / `false`.
+    case bool(Bool)
+    /// A whole number (64-bit signed).
+    case int(Int64)
+    /// A floating-point number (IEEE 754 binary64).
+    case double(Double)
+    /// Text, exactly as written (after CSV unquoting).
+    case string(String)
+
+    /// The value as text, as a user would write it: `null` is empty, doubles use the shortest
+    /// form that reads back the same (`0.5`, `3.04`).
+    public var text: String {
+        switch self {
+        case .null: return ""
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return String(i)
+        case .double(let d): return d == d.rounded() && abs(d) < 1e15 ? String(format: "%.1f", d) : "\(d)"
+        case .string(let s): return s
+        }
+    }
+
+    /// The value as a number when it is one (int or double); nil otherwise.
+    public var number: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+}
+
+/// A named label value. Fields of a sample are kept sorted by name so equal label sets encode equally.
+public struct LabelField: Hashable, Sendable {
+    /// The field (column) name, e.g. `speaker_id`, `lang`, `label`.
+    public var name: String
+    /// Its value.
+    public var value: LabelValue
+    /// Creates a field.
+    public init(_ name: String, _ value: LabelValue) { self.name = name; self.value = value }
+}
+
+/// A time span of a sample with labels of its own: a NeMo manifest line with `offset`, a Label
+/// Studio region.
+public struct LabelSegment: Hashable, Sendable {
+    /// Start, seconds from the start of the file.
+    public var start: Double
+    /// End, seconds from the start of the file (≥ `start`).
+    public var end: Double
+    /// Audio channel the span is on, from 0; nil when the source does not say.
+    public var channel: Int?
+    /// The label file (tree path) the segment came from.
+    public var source: String
+    /// The segment's fields, sorted by name.
+    public var labels: [LabelField]
+    /// Creates a segment.
+    public init(start: Double, end: Double, channel: Int? = nil, source: String, labels: [LabelField]) {
+        self.start = start; self.end = end; self.channel = channel; self.source = source; self.labels = labels
+    }
+}
+
+/// One transcribed word (Deepgram `results.channels[c].alternatives[0].words[i]`).
+public struct TranscriptWord: Hashable, Sendable {
+    /// The word as punctuated when the response has `punctuated_word`, else `word`.
+    public var text: String
+    /// Start, seconds from file start.
+    public var start: Double
+    /// End, seconds from file start.
+    public var end: Double
+    /// Recognition confidence, 0…1.
+    public var confidence: Double
+    /// Diarization cluster label (per file, not an identity); nil without diarization.
+    public var speaker: Int?
+    /// Audio channel, from 0.
+    public var channel: Int
+    /// Creates a word.
+    public init(text: String, start: Double, end: Double, confidence: Double, speaker: Int? = nil, channel: Int = 0) {
+        self.text = text; self.start = start; self.end = end; self.confidence = confidence; self.speaker = speaker; self.channel = channel
+    }
+}
+
+/// One channel's transcript of a multichannel response.
+public struct ChannelTranscript: Hashable, Sendable {
+    /// Audio channel, from 0.
+    public var channel: Int
+    /// The transcript text (may be empty: no speech is valid data).
+    public var text: String
+    /// Detected language (BCP-47 code such as `en`), when language detection ran.
+    public var language: String?
+    /// The alternative's confidence, 0…1.
+    public var confidence: Double?
+    /// Creates a channel transcript.
+    public init(channel: Int, text: String, language: String? = nil, confidence: Double? = nil) {
+        self.channel = channel; self.text = text; self.language = language; self.confidence = confidence
+    }
+}
+
+/// What a transcription sidecar (a Deepgram `/v1/listen` response) says about a sample.
+public struct TranscriptSummary: Hashable, Sendable {
+    /// The sidecar's tree path.
+    public var source: String
+    /// All channels' transcripts joined by a newline, channel order.
+    public var text: String
+    /// Detected language of the first channel that has one.
+    public var language: String?
+    /// Mean word confidence over all words (0…1); nil when there are no words.
+    public var confidence: Double?
+    /// Words over all channels.
+    public var wordCount: Int
+    /// Distinct diarization speakers (0 without diarization).
+    public var speakerCount: Int
+    /// Per-channel transcripts (one entry for a mono response).
+    public var channels: [ChannelTranscript]
+    /// The words object (`TranscriptWords` encoding), when there are words; the sample references it.
+    public var words: ObjectID?
+    /// Creates a summary.
+    public init(source: String, text: String, language: String? = nil, confidence: Double? = nil, wordCount: Int = 0,
+                speakerCount: Int = 0, channels: [ChannelTranscript] = [], words: ObjectID? = nil) {
+        self.source = source; self.text = text; self.language = language; self.confidence = confidence
+        self.wordCount = wordCount; self.speakerCount = speakerCount; self.channels = channels; self.words = words
+    }
+}
+
+/// Everything the labels of a tree say about one sample.
+public struct SampleAnnotations: Hashable, Sendable {
+    /// Whole-file label fields, sorted by name.
+    public var labels: [LabelField]
+    /// Time spans with labels (NeMo segments, Label Studio regions), in source order.
+    public var segments: [LabelSegment]
+    /// The transcription sidecar's summary, if one belongs to this sample.
+    public var transcript: TranscriptSummary?
+    /// Tree paths of the label files that contributed, sorted.
+    public var sources: [String]
+
+    /// Creates annotations.
+    public init(labels: [LabelField] = [], segments: [LabelSegment] = [], transcript: TranscriptSummary? = nil, sources: [String] = []) {
+        self.labels = labels; self.segments = segments; self.transcript = transcript; self.sources = sources
+    }
+
+    /// Whether there is nothing to store.
+    public var isEmpty: Bool { labels.isEmpty && segments.isEmpty && transcript == nil }
+
+    /// The value of field `name`, if present.
+    public subscript(label name: String) -> LabelValue? { labels.first { $0.name == name }?.value }
+}
