@@ -1,5 +1,6 @@
 import DVSCatalog
 import DVSCore
+import DVSLabels
 import DVSStorage
 import Foundation
 import GRDB
@@ -26,6 +27,12 @@ public struct CommitSummary: Sendable {
     public var metadataBytes: UInt64
     /// Files read and hashed.
     public var hashedFiles: Int
+    /// Label warnings (errors abort the commit instead), sorted by file and line.
+    public var labelFindings: [LabelFinding] = []
+    /// The label sources recognised in the tree.
+    public var labelTables: [LabelTableInfo] = []
+    /// What the `post-commit` hook wrote to stderr, if one ran.
+    public var postCommitOutput: String?
 }
 
 /// Options for `Repository.commit`.
@@ -56,7 +63,21 @@ extension Repository {
     /// - Throws: `DVSError.nothingToCommit` when nothing changed and `allowEmpty` is false;
     ///   `.badInput` for undecodable audio under `strict`, a bad `--author`, or a file that changed
     ///   while read; `.io` (disk full, unreadable file); `.locked`. In every case nothing is committed.
+    ///
+    /// Before anything is written, the tree's label tables and sidecars are parsed, joined to the
+    /// samples and validated (`LabelBuilder`); a label error aborts the commit (`.badInput`, with
+    /// every finding as `file:line: …` in `details`). Then the `pre-commit` hook, if any, reads the
+    /// proposed samples as JSON Lines and may refuse the commit (`.badInput`, its stderr in
+    /// `details`). The `post-commit` hook runs after the branch moved and the lock is released.
     public func commit(_ options: CommitOptions, progress: ProgressHandler? = nil) throws -> CommitSummary {
+        var summary = try commitLocked(options, progress: progress)
+        if let run = try? runHook(.postCommit, arguments: [summary.id.hex], input: Data((summary.id.hex + "\n").utf8)) {
+            summary.postCommitOutput = run.stderr
+        }
+        return summary
+    }
+
+    private func commitLocked(_ options: CommitOptions, progress: ProgressHandler?) throws -> CommitSummary {
         let lock = try self.lock("dvs commit")
         defer { lock.release() }
         let now = Int64(Date().timeIntervalSince1970)
@@ -88,9 +109,18 @@ extension Repository {
                                hint: "fix or remove them, or commit without --strict to store them as plain files; nothing was committed",
                                details: undecodable.map { "\($0.path): \($0.message.replacingOccurrences(of: "; stored byte-exact as a plain file", with: ""))" })
             }
+            let tree = try annotateWorkingTree(scan.entries)
+            if tree.labels.hasErrors {
+                writer.abort()
+                let errors = tree.labels.findings.filter { $0.severity == .error }
+                let files = Set(errors.map(\.file)).sorted()
+                throw DVSError(.badInput, "\(errors.count) label error(s) in \(files.joined(separator: ", ")); nothing was committed",
+                               hint: "fix the rows named above (file:line) and commit again; warnings alone do not stop a commit",
+                               details: errors.map(\.description) + tree.labels.findings.filter { $0.severity == .warning }.map(\.description))
+            }
             let parentCommit = try parent.map { try commit($0) }
             let base = try parentCommit.map { try entries(ofManifest: $0.manifest) } ?? []
-            let changes = diffEntries(base, scan.entries)
+            let changes = diffEntries(base, tree.entries)
             if changes.isEmpty && !options.allowEmpty {
                 writer.abort()
                 // Still worth keeping what was hashed.
@@ -98,8 +128,15 @@ extension Repository {
                 throw DVSError(.nothingToCommit, "nothing to commit, working tree matches \(parent.map { "commit \($0.short)" } ?? "the empty tree")",
                                hint: "use --allow-empty to record a commit anyway")
             }
+            if let run = try runHook(.preCommit, input: preCommitInput(tree.entries)), run.status != 0 {
+                writer.abort()
+                throw DVSError(.badInput, "the pre-commit hook refused the commit (exit status \(run.status)); nothing was committed",
+                               hint: "fix what it reports, or bypass it by moving \(hookPath(.preCommit)) away",
+                               details: run.stderr.split(separator: "\n", omittingEmptySubsequences: true).map { "pre-commit: " + $0 })
+            }
             let packs = try writer.finish()
-            let (manifest, totals, manifestBytes) = try writeManifest(scan.entries)
+            let wordsBytes = try storeWords(tree)
+            let (manifest, totals, manifestBytes) = try writeManifest(tree.entries)
             let c = Commit(manifest: manifest, parents: parent.map { [$0] } ?? [], author: author, committer: committer,
                            totals: totals, message: message)
             let encoded = c.encoded()
@@ -130,7 +167,8 @@ extension Repository {
             let changed = Set(changes.map(\.path.string))
             return CommitSummary(id: id, branch: branch, commit: c, changes: changes, warnings: scan.warnings.filter { changed.contains($0.path) },
                                  newBlobCount: scan.newBlobCount, newRawBytes: scan.newRawBytes,
-                                 storedBytes: writer.storedBytes, metadataBytes: manifestBytes + UInt64(encoded.count), hashedFiles: scan.hashedFiles)
+                                 storedBytes: writer.storedBytes, metadataBytes: manifestBytes + wordsBytes + UInt64(encoded.count), hashedFiles: scan.hashedFiles,
+                                 labelFindings: tree.labels.findings, labelTables: tree.labels.tables)
         } catch {
             writer.abort()
             throw DVSError.wrap(error)

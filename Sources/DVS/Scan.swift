@@ -195,9 +195,10 @@ extension Repository {
                 if let w = c.warning.flatMap({ ScanWarning(encoded: $0, path: f.path) }) { warnings.append(w) }
             } else if named || AudioProbe.looksLikeAudio(UnsafeRawBufferPointer(rebasing: buf.prefix(16))) {
                 switch AudioProbe.probe(buf) {
-                case .audio(let facts, let warning):
-                    audio = facts
+                case .audio(var facts, let warning):
                     layout = RIFFLayout.parse(buf)
+                    (facts.peak, facts.rms) = AudioLevels.measure(buf, layout: layout, channelCount: facts.channelCount)
+                    audio = facts
                     if let warning { warnings.append(ScanWarning(kind: .damagedAudio, path: f.path.string, message: warning)) }
                 case .notAudio(let reason):
                     if named {

@@ -52,12 +52,7 @@ public enum AudioProbe {
         if bytes.count == 0 { return .notAudio(reason: "file is empty (0 bytes)") }
         let file = MemoryFile(bytes)
         var info = SF_INFO()
-        var io = SF_VIRTUAL_IO(
-            get_filelen: { user in Unmanaged<MemoryFile>.fromOpaque(user!).takeUnretainedValue().length },
-            seek: { offset, whence, user in Unmanaged<MemoryFile>.fromOpaque(user!).takeUnretainedValue().seek(offset, whence) },
-            read: { ptr, count, user in Unmanaged<MemoryFile>.fromOpaque(user!).takeUnretainedValue().read(ptr!, count) },
-            write: { _, _, _ in 0 },
-            tell: { user in Unmanaged<MemoryFile>.fromOpaque(user!).takeUnretainedValue().position })
+        var io = MemoryFile.virtualIO
         let user = Unmanaged.passUnretained(file).toOpaque()
         guard let sf = sf_open_virtual(&io, Int32(SFM_READ), &info, user) else {
             let msg = String(cString: sf_strerror(nil))
@@ -123,6 +118,15 @@ final class MemoryFile {
     let base: UnsafeRawBufferPointer
     var position: sf_count_t = 0
     init(_ base: UnsafeRawBufferPointer) { self.base = base }
+    /// libsndfile's virtual I/O callbacks over a `MemoryFile` passed as the user pointer.
+    static var virtualIO: SF_VIRTUAL_IO {
+        SF_VIRTUAL_IO(
+            get_filelen: { user in Unmanaged<MemoryFile>.fromOpaque(user!).takeUnretainedValue().length },
+            seek: { offset, whence, user in Unmanaged<MemoryFile>.fromOpaque(user!).takeUnretainedValue().seek(offset, whence) },
+            read: { ptr, count, user in Unmanaged<MemoryFile>.fromOpaque(user!).takeUnretainedValue().read(ptr!, count) },
+            write: { _, _, _ in 0 },
+            tell: { user in Unmanaged<MemoryFile>.fromOpaque(user!).takeUnretainedValue().position })
+    }
     var length: sf_count_t { sf_count_t(base.count) }
     func seek(_ offset: sf_count_t, _ whence: Int32) -> sf_count_t {
         let target: sf_count_t

@@ -313,7 +313,7 @@ public final class Catalog: Sendable {
     public func statCache() throws -> [RepoPath: StatCacheEntry] {
         try pool.read { db in
             // The hot path of `dvs status`: stepped with SQLite's C API (GRDB's `Row` costs ~1 µs a row).
-            let statement = try db.makeStatement(sql: "SELECT path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning FROM stat_cache")
+            let statement = try db.makeStatement(sql: "SELECT path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning, levels FROM stat_cache")
             let s = statement.sqliteStatement
             defer { sqlite3_reset(s) }
             var out: [RepoPath: StatCacheEntry] = [:]
@@ -335,8 +335,10 @@ public final class Catalog: Sendable {
                 guard blob.count == 32 else { continue }
                 var audio: AudioFacts?
                 if let c = text(7) {
-                    audio = AudioFacts(container: c, encoding: text(8) ?? "", sampleRate: Int(sqlite3_column_int64(s, 9)),
+                    var a = AudioFacts(container: c, encoding: text(8) ?? "", sampleRate: Int(sqlite3_column_int64(s, 9)),
                                        channelCount: Int(sqlite3_column_int64(s, 10)), frameCount: Int(sqlite3_column_int64(s, 11)))
+                    (a.peak, a.rms) = Self.decodeLevels(bytes(14))
+                    audio = a
                 }
                 out[RepoPath(bytes: Array(bytes(0)))] = StatCacheEntry(
                     byteCount: sqlite3_column_int64(s, 1), mtimeNanoseconds: sqlite3_column_int64(s, 2), ctimeNanoseconds: sqlite3_column_int64(s, 3),
@@ -347,16 +349,37 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Per channel: peak then RMS, float32 little-endian each (`schema/0002_levels.sql`).
+    static func encodeLevels(_ a: AudioFacts) -> Data {
+        var d = Data()
+        for (p, r) in zip(a.peak, a.rms) {
+            withUnsafeBytes(of: p.bitPattern.littleEndian) { d.append(contentsOf: $0) }
+            withUnsafeBytes(of: r.bitPattern.littleEndian) { d.append(contentsOf: $0) }
+        }
+        return d
+    }
+
+    static func decodeLevels(_ b: UnsafeRawBufferPointer) -> ([Float], [Float]) {
+        var peak: [Float] = [], rms: [Float] = []
+        var i = 0
+        while i + 8 <= b.count {
+            peak.append(Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: i, as: UInt32.self))))
+            rms.append(Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: i + 4, as: UInt32.self))))
+            i += 8
+        }
+        return (peak, rms)
+    }
+
     /// Upserts stat cache rows and deletes `removed` paths.
     public func updateStatCache(_ entries: [(RepoPath, StatCacheEntry)], removing removed: [RepoPath], in db: Database) throws {
         let up = try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO stat_cache(path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT OR REPLACE INTO stat_cache(path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning, levels)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for (p, e) in entries {
             try up.execute(arguments: [Data(p.bytes), e.byteCount, e.mtimeNanoseconds, e.ctimeNanoseconds, e.inode, Int64(e.mode),
                                        Data(e.blob.bytes), e.audio?.container, e.audio?.encoding, e.audio?.sampleRate,
-                                       e.audio?.channelCount, e.audio?.frameCount, e.recordedAtNanoseconds, e.warning])
+                                       e.audio?.channelCount, e.audio?.frameCount, e.recordedAtNanoseconds, e.warning, e.audio.map { Self.encodeLevels($0) }])
         }
         let del = try db.cachedStatement(sql: "DELETE FROM stat_cache WHERE path = ?")
         for p in removed { try del.execute(arguments: [Data(p.bytes)]) }

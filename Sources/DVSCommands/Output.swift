@@ -18,6 +18,12 @@ enum Output {
         out(String(decoding: try enc.encode(value), as: UTF8.self))
     }
 
+    /// Pretty, key-sorted JSON of a JSONSerialization value (dictionaries, arrays, NSNull), on stdout.
+    static func jsonObject(_ value: Any) throws {
+        let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        out(String(decoding: data, as: UTF8.self))
+    }
+
     /// `1.5 MiB`.
     static func bytes(_ n: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]

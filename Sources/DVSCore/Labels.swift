@@ -153,3 +153,127 @@ public struct SampleAnnotations: Hashable, Sendable {
     /// The value of field `name`, if present.
     public subscript(label name: String) -> LabelValue? { labels.first { $0.name == name }?.value }
 }
+
+// MARK: - Canonical encoding (manifest format 2, `schema/FORMAT.md` § Sample annotations)
+
+extension ByteWriter {
+    /// Writes a Double as the little-endian bits of IEEE 754 binary64.
+    mutating func write(double d: Double) { write(u64: d.bitPattern) }
+    /// Writes an optional string: 0, or 1 then the length-prefixed UTF-8.
+    mutating func write(optionalString s: String?) {
+        if let s { write(byte: 1); write(lengthPrefixed: Array(s.utf8)) } else { write(byte: 0) }
+    }
+    /// Writes an optional Double: 0, or 1 then its bits.
+    mutating func write(optionalDouble d: Double?) {
+        if let d { write(byte: 1); write(double: d) } else { write(byte: 0) }
+    }
+    /// Writes a string, length-prefixed UTF-8.
+    mutating func write(string s: String) { write(lengthPrefixed: Array(s.utf8)) }
+
+    /// Writes label fields: count, then name and tagged value each.
+    mutating func write(labels: [LabelField]) {
+        write(varint: UInt64(labels.count))
+        for f in labels {
+            write(string: f.name)
+            switch f.value {
+            case .null: write(byte: 0)
+            case .bool(let b): write(byte: b ? 2 : 1)
+            case .int(let i): write(byte: 3); write(varint: UInt64(bitPattern: (i << 1) ^ (i >> 63)))
+            case .double(let d): write(byte: 4); write(double: d)
+            case .string(let s): write(byte: 5); write(string: s)
+            }
+        }
+    }
+
+    /// Writes sample annotations in their canonical form.
+    public mutating func write(annotations a: SampleAnnotations) {
+        write(labels: a.labels)
+        write(varint: UInt64(a.segments.count))
+        for s in a.segments {
+            write(double: s.start); write(double: s.end)
+            write(varint: s.channel.map { UInt64($0) + 1 } ?? 0)
+            write(string: s.source)
+            write(labels: s.labels)
+        }
+        if let t = a.transcript {
+            write(byte: 1)
+            write(string: t.source); write(string: t.text)
+            write(optionalString: t.language); write(optionalDouble: t.confidence)
+            write(varint: UInt64(t.wordCount)); write(varint: UInt64(t.speakerCount))
+            write(varint: UInt64(t.channels.count))
+            for c in t.channels {
+                write(varint: UInt64(c.channel)); write(string: c.text)
+                write(optionalString: c.language); write(optionalDouble: c.confidence)
+            }
+            if let w = t.words { write(byte: 1); write(w.bytes) } else { write(byte: 0) }
+        } else {
+            write(byte: 0)
+        }
+        write(varint: UInt64(a.sources.count))
+        for s in a.sources { write(string: s) }
+    }
+}
+
+extension ByteReader {
+    mutating func readDouble() throws(FormatError) -> Double { Double(bitPattern: try readU64()) }
+    mutating func readString() throws(FormatError) -> String { String(decoding: try readLengthPrefixed(), as: UTF8.self) }
+    mutating func readFlag() throws(FormatError) -> Bool {
+        switch try readByte() {
+        case 0: return false
+        case 1: return true
+        default: throw .invalid("bad presence flag", at: offset - 1)
+        }
+    }
+    mutating func readOptionalString() throws(FormatError) -> String? { try readFlag() ? try readString() : nil }
+    mutating func readOptionalDouble() throws(FormatError) -> Double? { try readFlag() ? try readDouble() : nil }
+
+    mutating func readLabels() throws(FormatError) -> [LabelField] {
+        let n = try readInt(limit: 1 << 20)
+        var out: [LabelField] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n {
+            let name = try readString()
+            let value: LabelValue
+            switch try readByte() {
+            case 0: value = .null
+            case 1: value = .bool(false)
+            case 2: value = .bool(true)
+            case 3: let z = try readVarint(); value = .int(Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1))))
+            case 4: value = .double(try readDouble())
+            case 5: value = .string(try readString())
+            default: throw .invalid("unknown label value tag", at: offset - 1)
+            }
+            out.append(LabelField(name, value))
+        }
+        return out
+    }
+
+    /// Reads sample annotations written by `ByteWriter.write(annotations:)`.
+    /// - Throws: `FormatError` when the bytes are malformed.
+    public mutating func readAnnotations() throws(FormatError) -> SampleAnnotations {
+        var a = SampleAnnotations()
+        a.labels = try readLabels()
+        let segments = try readInt(limit: 1 << 24)
+        for _ in 0..<segments {
+            let start = try readDouble(), end = try readDouble()
+            let ch = try readVarint()
+            let source = try readString()
+            a.segments.append(LabelSegment(start: start, end: end, channel: ch == 0 ? nil : Int(ch - 1), source: source, labels: try readLabels()))
+        }
+        if try readFlag() {
+            var t = TranscriptSummary(source: try readString(), text: try readString())
+            t.language = try readOptionalString(); t.confidence = try readOptionalDouble()
+            t.wordCount = try readInt(); t.speakerCount = try readInt()
+            let channels = try readInt(limit: 1 << 16)
+            for _ in 0..<channels {
+                let ch = try readInt(), text = try readString()
+                t.channels.append(ChannelTranscript(channel: ch, text: text, language: try readOptionalString(), confidence: try readOptionalDouble()))
+            }
+            if try readFlag() { t.words = try readID() }
+            a.transcript = t
+        }
+        let sources = try readInt(limit: 1 << 20)
+        for _ in 0..<sources { a.sources.append(try readString()) }
+        return a
+    }
+}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What kind of thing a tree entry is. Raw values are the on-disk codes (`schema/FORMAT.md`).
 public enum FileKind: UInt8, Sendable, Codable {
     /// A regular file.
@@ -20,15 +22,28 @@ public struct AudioFacts: Hashable, Sendable, Codable {
     public var channelCount: Int
     /// Frames (samples per channel) that decode.
     public var frameCount: Int
+    /// Per-channel absolute peak, 0…1 of full scale (1.5 for a float file that clips); empty when
+    /// not measured (format 1 manifests).
+    public var peak: [Float]
+    /// Per-channel RMS level, 0…1 of full scale (0 for digital silence); empty when not measured.
+    public var rms: [Float]
 
     /// Creates facts from their parts.
-    public init(container: String, encoding: String, sampleRate: Int, channelCount: Int, frameCount: Int) {
+    public init(container: String, encoding: String, sampleRate: Int, channelCount: Int, frameCount: Int, peak: [Float] = [], rms: [Float] = []) {
         self.container = container
         self.encoding = encoding
         self.sampleRate = sampleRate
         self.channelCount = channelCount
         self.frameCount = frameCount
+        self.peak = peak
+        self.rms = rms
     }
+
+    /// Per-channel RMS in dBFS (20·log10 rms); nil for a channel of digital silence.
+    public var rmsDBFS: [Double?] { rms.map { $0 > 0 ? 20 * log10(Double($0)) : nil } }
+
+    /// Channels whose peak is 0 (digital silence), from 0.
+    public var silentChannels: [Int] { peak.indices.filter { peak[$0] == 0 } }
 
     /// Length in seconds: `frameCount / sampleRate` (0 when the rate is 0).
     public var duration: Double { sampleRate > 0 ? Double(frameCount) / Double(sampleRate) : 0 }
@@ -52,15 +67,19 @@ public struct ManifestEntry: Hashable, Sendable {
     public var linkTarget: [UInt8]
     /// Present when the file decodes as audio: it is then a *sample*.
     public var audio: AudioFacts?
+    /// What the tree's label tables and sidecars say about this sample (nil when nothing does).
+    public var annotations: SampleAnnotations?
 
     /// Creates an entry.
-    public init(path: RepoPath, kind: FileKind, blob: ObjectID, byteCount: UInt64, linkTarget: [UInt8] = [], audio: AudioFacts? = nil) {
+    public init(path: RepoPath, kind: FileKind, blob: ObjectID, byteCount: UInt64, linkTarget: [UInt8] = [], audio: AudioFacts? = nil,
+                annotations: SampleAnnotations? = nil) {
         self.path = path
         self.kind = kind
         self.blob = blob
         self.byteCount = byteCount
         self.linkTarget = linkTarget
         self.audio = audio
+        self.annotations = annotations
     }
 
     /// Whether two entries hold the same content in the same way (ignores audio facts, which follow from content).
@@ -126,8 +145,9 @@ public enum ManifestChunk: Sendable, Equatable {
 
     /// File magic: `DVSM`.
     public static let magic: [UInt8] = Array("DVSM".utf8)
-    /// Format version written.
-    public static let version: UInt8 = 1
+    /// Format version written. Version 2 adds per-channel levels to audio facts and sample
+    /// annotations to leaf entries; version 1 chunks are still read.
+    public static let version: UInt8 = 2
 
     /// Whether a chunk at `level` ends after an item whose key is `path`.
     ///
@@ -165,6 +185,14 @@ public enum ManifestChunk: Sendable, Equatable {
                     w.write(varint: UInt64(a.sampleRate))
                     w.write(varint: UInt64(a.channelCount))
                     w.write(varint: UInt64(a.frameCount))
+                    w.write(varint: UInt64(min(a.peak.count, a.rms.count)))
+                    for (p, r) in zip(a.peak, a.rms) { w.write(u32: p.bitPattern); w.write(u32: r.bitPattern) }
+                } else {
+                    w.write(byte: 0)
+                }
+                if let n = e.annotations, !n.isEmpty {
+                    w.write(byte: 1)
+                    w.write(annotations: n)
                 } else {
                     w.write(byte: 0)
                 }
@@ -190,7 +218,7 @@ public enum ManifestChunk: Sendable, Equatable {
         var r = ByteReader(bytes)
         guard Array(try r.read(count: 4)) == magic else { throw .invalid("not a manifest chunk (bad magic)", at: 0) }
         let version = try r.readByte()
-        guard version == Self.version else { throw .invalid("unknown manifest version \(version)", at: 4) }
+        guard version == 1 || version == Self.version else { throw .invalid("unknown manifest version \(version)", at: 4) }
         let level = Int(try r.readByte())
         let count = try r.readInt(limit: bytes.count)
         if level == 0 {
@@ -208,12 +236,23 @@ public enum ManifestChunk: Sendable, Equatable {
                 case 1:
                     let container = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
                     let encoding = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
-                    audio = AudioFacts(container: container, encoding: encoding, sampleRate: try r.readInt(),
-                                       channelCount: try r.readInt(), frameCount: try r.readInt())
+                    var facts = AudioFacts(container: container, encoding: encoding, sampleRate: try r.readInt(),
+                                           channelCount: try r.readInt(), frameCount: try r.readInt())
+                    if version >= 2 {
+                        let n = try r.readInt(limit: 4096)
+                        for _ in 0..<n {
+                            facts.peak.append(Float(bitPattern: try r.readU32()))
+                            facts.rms.append(Float(bitPattern: try r.readU32()))
+                        }
+                    }
+                    audio = facts
                 default: throw .invalid("bad audio flag", at: r.offset)
                 }
+                var annotations: SampleAnnotations?
+                if version >= 2, try r.readFlag() { annotations = try r.readAnnotations() }
                 if let last = entries.last, !(last.path < path) { throw .invalid("paths not sorted or duplicated", at: r.offset) }
-                entries.append(ManifestEntry(path: path, kind: kind, blob: blob, byteCount: size, linkTarget: target, audio: audio))
+                entries.append(ManifestEntry(path: path, kind: kind, blob: blob, byteCount: size, linkTarget: target, audio: audio,
+                                             annotations: annotations))
             }
             guard r.isAtEnd else { throw .invalid("trailing bytes", at: r.offset) }
             return .leaf(entries)

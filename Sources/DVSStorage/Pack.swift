@@ -168,13 +168,18 @@ public final class PackWriter: @unchecked Sendable {
         }
     }
 
-    /// Drops the unfinished pack. Packs already renamed stay (unreferenced packs are harmless;
-    /// `dvs reindex` indexes them).
+    /// Drops everything this writer wrote: the unfinished pack and the packs it already renamed
+    /// into `packs/` (nothing references them until the catalog indexes them), so a refused
+    /// commit leaves the store as it was.
     public func abort() {
         lock.withLock {
             if fd >= 0 { close(fd); unlink(tmpPath); fd = -1 }
         }
         syncQueue.sync {}
+        lock.withLock {
+            for p in finished { unlink("\(packsDir)/\(p.id.hex).pack") }
+            finished = []
+        }
     }
 }
 

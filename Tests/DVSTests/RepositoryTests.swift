@@ -12,14 +12,15 @@ import Glibc
 func write(_ s: String, _ path: String) throws { try TestSupport.write(Data(s.utf8), to: path) }
 
 @Suite struct SchemaTests {
-    @Test func embeddedMigrationEqualsSchemaFile() throws {
-        let file = try String(contentsOfFile: TestSupport.packageRoot + "/schema/0001_init.sql", encoding: .utf8)
-        #expect(Migrations_0001() == file)
+    @Test func embeddedMigrationsEqualSchemaFiles() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: TestSupport.packageRoot + "/schema").filter { $0.hasSuffix(".sql") }.sorted()
+        #expect(files.map { String($0.dropLast(4)) } == CatalogSchema.migrations.map(\.0))
+        for (id, sql) in CatalogSchema.migrations {
+            let file = try String(contentsOfFile: TestSupport.packageRoot + "/schema/\(id).sql", encoding: .utf8)
+            #expect(sql == file, "Migrations.swift is stale for \(id): run scripts/gen-migrations.sh")
+        }
     }
 }
-
-/// Reads the embedded migration through the catalog module's test hook.
-func Migrations_0001() -> String { CatalogSchema.migrations.first!.1 }
 
 @Suite struct IgnoreTests {
     @Test func gitignoreSemantics() {

@@ -1,0 +1,207 @@
+import DVSCore
+import DVSLabels
+import DVSStorage
+import Foundation
+
+/// One label field that differs between two snapshots of a sample.
+public struct FieldChange: Sendable, Equatable {
+    /// Field name.
+    public var name: String
+    /// Value before; nil when the field was absent.
+    public var old: LabelValue?
+    /// Value after; nil when the field is gone.
+    public var new: LabelValue?
+}
+
+/// A sample whose labels or transcript changed.
+public struct Relabel: Sendable, Equatable {
+    /// The sample's path on the newer side.
+    public var path: RepoPath
+    /// Changed whole-file fields, by name.
+    public var fields: [FieldChange]
+    /// Transcript text before/after, when it changed.
+    public var transcript: (old: String?, new: String?)?
+
+    public static func == (a: Relabel, b: Relabel) -> Bool {
+        a.path == b.path && a.fields == b.fields && a.transcript?.old == b.transcript?.old && a.transcript?.new == b.transcript?.new
+    }
+}
+
+/// How many samples (and hours) carry one label value, before and after.
+public struct LabelShift: Sendable, Equatable {
+    /// Field name.
+    public var field: String
+    /// The value, as text.
+    public var value: String
+    /// Samples with it before.
+    public var before: Int
+    /// Samples with it after.
+    public var after: Int
+    /// Hours after minus hours before.
+    public var hoursDelta: Double
+}
+
+/// What changed between two snapshots, in the terms of a dataset (`dvs diff`).
+public struct DatasetDiff: Sendable {
+    /// Samples only in the newer snapshot (renames excluded).
+    public var added: [ManifestEntry] = []
+    /// Samples only in the older snapshot (renames excluded).
+    public var removed: [ManifestEntry] = []
+    /// Samples at the same path whose audio bytes changed: (old, new).
+    public var modified: [(old: ManifestEntry, new: ManifestEntry)] = []
+    /// Same content at a new path: (old, new). Files that are not samples too.
+    public var renamed: [(old: ManifestEntry, new: ManifestEntry)] = []
+    /// Samples whose labels or transcript changed.
+    public var relabeled: [Relabel] = []
+    /// Changes to files that are not samples (label tables, sidecars, config, other files).
+    public var files: [Change] = []
+    /// Hours of audio in added samples (and the new side of modified ones, net of the old side).
+    public var hoursAdded: Double = 0
+    /// Hours of audio in removed samples.
+    public var hoursRemoved: Double = 0
+    /// Label values whose sample count changed, for fields with few distinct values.
+    public var shifts: [LabelShift] = []
+    /// Label findings for a working-tree side (empty for two commits).
+    public var findings: [LabelFinding] = []
+
+    /// Whether nothing differs.
+    public var isEmpty: Bool { added.isEmpty && removed.isEmpty && modified.isEmpty && renamed.isEmpty && relabeled.isEmpty && files.isEmpty }
+}
+
+extension Repository {
+    /// The entries of a revision's snapshot, with their stored annotations.
+    public func entries(at revision: String) throws -> [ManifestEntry] {
+        try entries(ofManifest: commit(resolve(revision)).manifest)
+    }
+
+    /// The working tree as it would be committed now: scanned (only changed files are read) and
+    /// annotated from its label files, plus what the label builder found. Writes nothing but
+    /// the stat cache when no writer holds the lock.
+    public func workingTreeEntries(progress: ProgressHandler? = nil) throws -> ([ManifestEntry], [LabelFinding]) {
+        do {
+            let scan = try self.scan(writer: nil, knownBlobs: [], progress: progress)
+            if !scan.cacheUpdates.isEmpty || !scan.removedFromCache.isEmpty,
+               let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs diff (refreshing the stat cache)") {
+                defer { lock.release() }
+                try? catalog.write { db in try catalog.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, in: db) }
+            }
+            let tree = try annotateWorkingTree(scan.entries)
+            return (tree.entries, tree.labels.findings)
+        } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Compares two revisions, or a revision and the working tree.
+    /// - Parameters:
+    ///   - old: the older side's revision; nil means HEAD (the empty tree on an unborn branch).
+    ///   - new: the newer side's revision; nil means the working tree.
+    /// - Throws: `DVSError.unknownRevision`, `.corrupt`, or what scanning the tree throws.
+    public func diff(_ old: String?, _ new: String?, progress: ProgressHandler? = nil) throws -> DatasetDiff {
+        let a: [ManifestEntry] = try old.map { try entries(at: $0) } ?? headEntries()
+        if let new { return datasetDiff(a, try entries(at: new)) }
+        let (b, findings) = try workingTreeEntries(progress: progress)
+        var d = datasetDiff(a, b)
+        d.findings = findings
+        return d
+    }
+}
+
+/// Compares two sorted entry lists as datasets.
+/// - Complexity: O(n + m) plus the label-distribution count, O(samples · fields).
+public func datasetDiff(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> DatasetDiff {
+    var d = DatasetDiff()
+    let changes = diffEntries(a, b)
+    // Renames: a deleted and an added entry with the same content, paired in path order.
+    var addedByBlob: [ObjectID: [Int]] = [:]
+    for (i, c) in changes.enumerated() where c.kind == .added { addedByBlob[c.new!.blob, default: []].append(i) }
+    var pairedAdded = Set<Int>(), pairedDeleted = Set<Int>()
+    for (i, c) in changes.enumerated() where c.kind == .deleted {
+        if var list = addedByBlob[c.old!.blob], !list.isEmpty {
+            let j = list.removeFirst()
+            addedByBlob[c.old!.blob] = list
+            pairedAdded.insert(j); pairedDeleted.insert(i)
+            d.renamed.append((changes[i].old!, changes[j].new!))
+        }
+    }
+    for (i, c) in changes.enumerated() where !pairedAdded.contains(i) && !pairedDeleted.contains(i) {
+        let isSample = (c.old?.audio ?? c.new?.audio) != nil
+        guard isSample else { d.files.append(c); continue }
+        switch c.kind {
+        case .added: d.added.append(c.new!); d.hoursAdded += (c.new!.audio?.duration ?? 0) / 3600
+        case .deleted: d.removed.append(c.old!); d.hoursRemoved += (c.old!.audio?.duration ?? 0) / 3600
+        case .modified:
+            d.modified.append((c.old!, c.new!))
+            let delta = ((c.new!.audio?.duration ?? 0) - (c.old!.audio?.duration ?? 0)) / 3600
+            if delta >= 0 { d.hoursAdded += delta } else { d.hoursRemoved -= delta }
+        }
+    }
+    // Relabels: samples on both sides (same path, or renamed) whose annotations differ.
+    var bIndex: [RepoPath: Int] = [:]
+    bIndex.reserveCapacity(b.count)
+    for (i, e) in b.enumerated() where e.audio != nil { bIndex[e.path] = i }
+    var pairs: [(ManifestEntry, ManifestEntry)] = []
+    for e in a where e.audio != nil { if let j = bIndex[e.path] { pairs.append((e, b[j])) } }
+    pairs += d.renamed.filter { $0.old.audio != nil }.map { ($0.old, $0.new) }
+    for (x, y) in pairs where x.annotations != y.annotations {
+        let fields = fieldChanges(x.annotations?.labels ?? [], y.annotations?.labels ?? [])
+        let t0 = x.annotations?.transcript?.text, t1 = y.annotations?.transcript?.text
+        let transcript: (String?, String?)? = t0 != t1 ? (t0, t1) : nil
+        if !fields.isEmpty || transcript != nil { d.relabeled.append(Relabel(path: y.path, fields: fields, transcript: transcript)) }
+    }
+    d.relabeled.sort { $0.path < $1.path }
+    d.shifts = labelShifts(a, b)
+    return d
+}
+
+/// Field-by-field differences of two sorted field lists.
+func fieldChanges(_ x: [LabelField], _ y: [LabelField]) -> [FieldChange] {
+    var out: [FieldChange] = []
+    var i = 0, j = 0
+    while i < x.count || j < y.count {
+        if j >= y.count || (i < x.count && x[i].name < y[j].name) { out.append(FieldChange(name: x[i].name, old: x[i].value, new: nil)); i += 1 }
+        else if i >= x.count || y[j].name < x[i].name { out.append(FieldChange(name: y[j].name, old: nil, new: y[j].value)); j += 1 }
+        else {
+            if x[i].value != y[j].value { out.append(FieldChange(name: x[i].name, old: x[i].value, new: y[j].value)) }
+            i += 1; j += 1
+        }
+    }
+    return out
+}
+
+/// Most distinct values a field may have for its distribution to be summarised.
+let maxShiftValues = 50
+
+/// Per (field, value) sample counts and hours on both sides; only categorical fields (≤ 50
+/// distinct text/int/bool values over both sides) and only values whose count changed.
+func labelShifts(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> [LabelShift] {
+    struct Tally { var count = 0; var seconds = 0.0 }
+    func tally(_ es: [ManifestEntry]) -> [String: [String: Tally]] {
+        var t: [String: [String: Tally]] = [:]
+        for e in es {
+            guard let audio = e.audio, let labels = e.annotations?.labels else { continue }
+            for f in labels {
+                switch f.value {
+                case .double, .null: continue
+                default: break
+                }
+                var v = t[f.name, default: [:]][f.value.text, default: Tally()]
+                v.count += 1; v.seconds += audio.duration
+                t[f.name, default: [:]][f.value.text] = v
+            }
+        }
+        return t
+    }
+    let ta = tally(a), tb = tally(b)
+    var out: [LabelShift] = []
+    for field in Set(ta.keys).union(tb.keys).sorted() {
+        let va = ta[field] ?? [:], vb = tb[field] ?? [:]
+        let values = Set(va.keys).union(vb.keys)
+        guard values.count <= maxShiftValues else { continue }
+        for v in values.sorted() {
+            let x = va[v] ?? Tally(), y = vb[v] ?? Tally()
+            if x.count != y.count || abs(x.seconds - y.seconds) > 1e-6 {
+                out.append(LabelShift(field: field, value: v, before: x.count, after: y.count, hoursDelta: (y.seconds - x.seconds) / 3600))
+            }
+        }
+    }
+    return out
+}

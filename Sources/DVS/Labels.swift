@@ -1,0 +1,122 @@
+import DVSCore
+import DVSLabels
+import Foundation
+
+/// Labels joined to a tree's samples, ready to store.
+struct AnnotatedTree {
+    /// The entries, with `annotations` set on labeled samples.
+    var entries: [ManifestEntry]
+    /// What the label builder found.
+    var labels: LabelBuildResult
+    /// Words objects to write before the manifest that references them: (id, bytes).
+    var pendingWords: [(ObjectID, [UInt8])]
+}
+
+extension Repository {
+    /// Joins the working tree's label tables and sidecars to its samples.
+    ///
+    /// Label files are read again from the working tree and must still hash to the blob the scan
+    /// recorded, so a label file edited during a commit cannot be half-seen.
+    /// - Parameter entries: the scanned tree, sorted by path.
+    /// - Throws: `DVSError.badInput` when a label file changed while read; `.io` when unreadable.
+    ///   Bad label *content* is never thrown: it comes back as findings.
+    func annotateWorkingTree(_ entries: [ManifestEntry]) throws -> AnnotatedTree {
+        let blobs = Dictionary(entries.map { ($0.path, $0.blob) }, uniquingKeysWith: { a, _ in a })
+        let root = self.root
+        return try annotate(entries) { path in
+            let (bytes, _) = try Self.readFile(root: root, path)
+            guard ObjectID.hashing(bytes) == blobs[path] else {
+                throw DVSError(.badInput, "label file '\(path)' changed while it was being read",
+                               hint: "stop the program writing it and run the command again; nothing was committed")
+            }
+            return bytes
+        }
+    }
+
+    /// Joins labels to `entries`, reading label files with `read`.
+    func annotate(_ entries: [ManifestEntry], read: @escaping @Sendable (RepoPath) throws -> [UInt8]) throws -> AnnotatedTree {
+        let files = entries.filter { $0.kind != .symlink }.map {
+            LabelTreeFile(path: $0.path, blob: $0.blob, byteCount: $0.byteCount, audio: $0.audio)
+        }
+        let result: LabelBuildResult
+        do { result = try LabelBuilder.build(files: files, read: read) } catch { throw DVSError.wrap(error) }
+        var out = entries
+        var pending: [(ObjectID, [UInt8])] = []
+        for i in out.indices {
+            out[i].annotations = nil
+            guard var a = result.samples[out[i].path] else { continue }
+            if a.transcript != nil, let words = result.words[out[i].path], !words.isEmpty {
+                let bytes = TranscriptWords.encode(words)
+                let id = ObjectID.hashing(bytes)
+                a.transcript!.words = id
+                pending.append((id, bytes))
+            }
+            out[i].annotations = a.isEmpty ? nil : a
+        }
+        return AnnotatedTree(entries: out, labels: result, pendingWords: pending)
+    }
+
+    /// Writes the words objects a tree references that are not stored yet.
+    func storeWords(_ tree: AnnotatedTree) throws -> UInt64 {
+        var written: UInt64 = 0
+        for (id, bytes) in tree.pendingWords where !objects.contains(id) {
+            do { try objects.write(bytes, id: id) } catch { throw DVSError.wrap(error) }
+            written += UInt64(bytes.count)
+        }
+        return written
+    }
+
+    /// The words of a transcript, read from the store and verified.
+    /// - Throws: `DVSError.corrupt` when the object is missing or malformed.
+    public func words(_ id: ObjectID) throws -> [TranscriptWord] {
+        do { return try TranscriptWords.decode(objects.read(id)) } catch {
+            throw DVSError(.corrupt, "cannot read words object '\(id.hex)': \(DVSError.wrap(error).message)", hint: "run 'dvs fsck'")
+        }
+    }
+}
+
+/// One sample as a JSON object: what hooks read on stdin and `--json` commands print.
+///
+/// Keys: `path`, `sha256`, `format`, `encoding`, `sample_rate` (Hz), `channels`, `frames`,
+/// `duration_s`, `channel_peak` (0…1 per channel), `channel_rms_dbfs` (per channel, null for
+/// digital silence), `labels` (object of typed values), and when a transcript is attached
+/// `transcript`, `language`, `confidence`, `word_count`, `speaker_count`, `words` (object id).
+public func sampleJSONObject(_ e: ManifestEntry) -> [String: Any] {
+    var o: [String: Any] = ["path": e.path.string, "sha256": e.blob.hex, "bytes": e.byteCount]
+    if let a = e.audio {
+        o["format"] = a.container; o["encoding"] = a.encoding
+        o["sample_rate"] = a.sampleRate; o["channels"] = a.channelCount; o["frames"] = a.frameCount
+        o["duration_s"] = (a.duration * 1e6).rounded() / 1e6
+        o["channel_peak"] = a.peak.map { (Double($0) * 1e6).rounded() / 1e6 }
+        o["channel_rms_dbfs"] = a.rmsDBFS.map { v -> Any in v.map { ($0 * 100).rounded() / 100 } ?? NSNull() }
+    }
+    var labels: [String: Any] = [:]
+    for f in e.annotations?.labels ?? [] { labels[f.name] = jsonValue(f.value) }
+    o["labels"] = labels
+    if let t = e.annotations?.transcript {
+        o["transcript"] = t.text
+        o["language"] = t.language ?? NSNull()
+        o["confidence"] = t.confidence ?? NSNull()
+        o["word_count"] = t.wordCount; o["speaker_count"] = t.speakerCount
+        if let w = t.words { o["words"] = w.hex }
+    }
+    if let segs = e.annotations?.segments, !segs.isEmpty {
+        o["segments"] = segs.map { s -> [String: Any] in
+            var l: [String: Any] = [:]
+            for f in s.labels { l[f.name] = jsonValue(f.value) }
+            return ["start": s.start, "end": s.end, "channel": s.channel ?? NSNull(), "source": s.source, "labels": l] as [String: Any]
+        }
+    }
+    return o
+}
+
+/// A label value as a JSON value (`NSNull` for null).
+public func jsonValue(_ v: LabelValue) -> Any {
+    switch v {
+    case .null: return NSNull()
+    case .bool(let b): return b
+    case .int(let i): return i
+    case .double(let d): return d
+    case .string(let s): return s
+    }
+}

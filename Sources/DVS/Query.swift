@@ -1,0 +1,133 @@
+import DVSCore
+import Foundation
+import GRDB
+
+/// The result of `Repository.query`: column names and rows of SQLite values.
+public struct QueryResult: Sendable {
+    /// Column names, in the statement's order.
+    public var columns: [String]
+    /// Rows; each value is `.null`, `.int`, `.double` or `.string` (blobs become lower-case hex strings).
+    public var rows: [[LabelValue]]
+}
+
+/// Fixed columns of the `sample` table; a label with one of these names is exposed as `label_<name>`.
+public let sampleTableColumns = ["path", "sha256", "bytes", "format", "encoding", "sample_rate", "channels", "frames", "duration_s",
+                                 "peak", "silent_channels", "transcript", "language", "confidence", "word_count", "speaker_count"]
+
+extension Repository {
+    /// Runs one read-only SQL statement (SQLite dialect) over a revision's samples.
+    ///
+    /// Tables, built in an in-memory SQLite database for the snapshot:
+    /// * `sample` — one row per sample: `path`, `sha256`, `bytes`, `format` (container), `encoding`,
+    ///   `sample_rate` (Hz), `channels`, `frames`, `duration_s`, `peak` (0…1, loudest channel),
+    ///   `silent_channels` (count), `transcript`, `language`, `confidence`, `word_count`,
+    ///   `speaker_count`, then one column per label field (typed as stored; a name that clashes with
+    ///   a fixed column gets a `label_` prefix).
+    /// * `segment` — `path`, `start`, `end` (s), `channel`, `source`, `labels` (JSON object; use
+    ///   `json_extract(labels, '$.speaker')`).
+    /// * `word` — `path`, `channel`, `idx`, `word`, `start`, `end` (s), `confidence`, `speaker`;
+    ///   built only when the statement mentions `word`.
+    /// - Parameters:
+    ///   - revision: a revision; nil means HEAD.
+    ///   - sql: exactly one statement.
+    /// - Throws: `DVSError.badInput` for SQL that does not parse, that writes (refused before it runs), or
+    ///   that holds more than one statement; `.unknownRevision`; `.corrupt`.
+    public func query(_ sql: String, at revision: String? = nil) throws -> QueryResult {
+        if revision == nil, try headCommit() == nil {
+            throw DVSError(.unknownRevision, "HEAD has no commits yet", hint: "commit first, or pass --rev")
+        }
+        let entries = try self.entries(at: revision ?? "HEAD")
+        let wantsWords = sql.range(of: "word", options: .caseInsensitive) != nil
+        do {
+            let db = try DatabaseQueue()
+            try db.write { db in try populate(db, entries, words: wantsWords) }
+            return try db.read { db in
+                try db.execute(sql: "PRAGMA query_only = ON")
+                let statement: Statement
+                do { statement = try db.makeStatement(sql: sql) } catch let e as DatabaseError {
+                    let message = (e.message ?? "\(e)").hasPrefix("Multiple statements") ? "more than one statement" : e.message ?? "\(e)"
+                    throw DVSError(.badInput, "SQL error: \(message)",
+                                   hint: "tables: sample(\(sampleTableColumns.joined(separator: ", ")), <labels>), segment, word; one statement")
+                }
+                guard statement.isReadonly else {
+                    throw DVSError(.badInput, "refusing a statement that writes: dvs query is read-only",
+                                   hint: "use SELECT (or WITH … SELECT); labels change by editing the label files and committing")
+                }
+                let columns = statement.columnNames
+                var rows: [[LabelValue]] = []
+                let cursor = try Row.fetchCursor(statement)
+                while let row = try cursor.next() {
+                    rows.append((0..<columns.count).map { i in
+                        switch row[i] as DatabaseValue? {
+                        case .none: return .null
+                        case .some(let v):
+                            switch v.storage {
+                            case .null: return .null
+                            case .int64(let x): return .int(x)
+                            case .double(let x): return .double(x)
+                            case .string(let s): return .string(s)
+                            case .blob(let b): return .string(b.map { String(format: "%02x", $0) }.joined())
+                            }
+                        }
+                    })
+                }
+                return QueryResult(columns: columns, rows: rows)
+            }
+        } catch let e as DVSError { throw e } catch let e as DatabaseError {
+            throw DVSError(.badInput, "SQL error: \(e.message ?? "\(e)")", hint: "check the statement against the tables described in 'dvs query --help'")
+        } catch { throw DVSError.wrap(error) }
+    }
+
+    private func populate(_ db: Database, _ entries: [ManifestEntry], words: Bool) throws {
+        // Label columns: every field name seen, in first-seen order of sorted names.
+        var labelNames = Set<String>()
+        for e in entries where e.audio != nil { for f in e.annotations?.labels ?? [] { labelNames.insert(f.name) } }
+        let fixed = Set(sampleTableColumns)
+        let labels = labelNames.sorted()
+        let columnOf = Dictionary(uniqueKeysWithValues: labels.map { ($0, fixed.contains($0) ? "label_" + $0 : $0) })
+        func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        let cols = sampleTableColumns.map(q) + labels.map { q(columnOf[$0]!) }
+        try db.execute(sql: "CREATE TABLE sample (\(cols.joined(separator: ", ")), PRIMARY KEY(path)) WITHOUT ROWID")
+        try db.execute(sql: "CREATE TABLE segment (path, start, \"end\", channel, source, labels)")
+        try db.execute(sql: "CREATE TABLE word (path, channel, idx, word, start, \"end\", confidence, speaker)")
+        let insert = try db.makeStatement(sql: "INSERT INTO sample VALUES (\(Array(repeating: "?", count: cols.count).joined(separator: ", ")))")
+        let insertSegment = try db.makeStatement(sql: "INSERT INTO segment VALUES (?, ?, ?, ?, ?, ?)")
+        let insertWord = try db.makeStatement(sql: "INSERT INTO word VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        let labelIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
+        for e in entries {
+            guard let a = e.audio else { continue }
+            let n = e.annotations
+            let t = n?.transcript
+            var values: [DatabaseValueConvertible?] = [
+                e.path.string, e.blob.hex, Int64(e.byteCount), a.container, a.encoding, a.sampleRate, a.channelCount, a.frameCount,
+                a.duration, a.peak.max().map { Double($0) }, a.peak.isEmpty ? nil : a.silentChannels.count,
+                t?.text, t?.language, t?.confidence, t?.wordCount, t?.speakerCount,
+            ]
+            var labelValues = [DatabaseValueConvertible?](repeating: nil, count: labels.count)
+            for f in n?.labels ?? [] { labelValues[labelIndex[f.name]!] = databaseValue(f.value) }
+            values += labelValues
+            try insert.execute(arguments: StatementArguments(values))
+            for s in n?.segments ?? [] {
+                var o: [String: Any] = [:]
+                for f in s.labels { o[f.name] = jsonValue(f.value) }
+                let json = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                try insertSegment.execute(arguments: [e.path.string, s.start, s.end, s.channel, s.source, json])
+            }
+            if words, let id = t?.words {
+                for (i, w) in try self.words(id).enumerated() {
+                    try insertWord.execute(arguments: [e.path.string, w.channel, i, w.text, w.start, w.end, w.confidence, w.speaker])
+                }
+            }
+        }
+    }
+}
+
+private func databaseValue(_ v: LabelValue) -> DatabaseValueConvertible? {
+    switch v {
+    case .null: return nil
+    case .bool(let b): return b ? 1 : 0
+    case .int(let i): return i
+    case .double(let d): return d
+    case .string(let s): return s
+    }
+}

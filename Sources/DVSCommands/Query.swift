@@ -1,0 +1,68 @@
+import ArgumentParser
+import DVS
+import DVSCore
+import Foundation
+
+struct Query: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a read-only SQL query (SQLite) over a snapshot's samples, labels and words.",
+        discussion: """
+            Tables:
+              sample   path, sha256, bytes, format, encoding, sample_rate, channels, frames, duration_s,
+                       peak, silent_channels, transcript, language, confidence, word_count, speaker_count,
+                       then one column per label field (a clash with these names gets a label_ prefix)
+              segment  path, start, end, channel, source, labels (JSON; json_extract(labels, '$.speaker'))
+              word     path, channel, idx, word, start, end, confidence, speaker (Deepgram words)
+            Example: dvs query "SELECT lang, count(*), round(sum(duration_s)/3600, 2) AS hours FROM sample GROUP BY lang"
+            Statements that write are refused.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The revision to query (default HEAD).") var rev: String?
+    @Option(help: "table, csv or json.") var format: OutputFormat = .table
+    @Flag(help: "Same as --format json.") var json = false
+    @Argument(help: "One SQL statement.") var sql: String
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, csv, json }
+
+    func run() throws {
+        let repo = try global.repository()
+        let r = try repo.query(sql, at: rev)
+        switch json ? .json : format {
+        case .json:
+            try Output.jsonObject(r.rows.map { row in
+                Dictionary(zip(r.columns, row.map(jsonValue)), uniquingKeysWith: { a, _ in a })
+            })
+        case .csv:
+            Output.out(r.columns.map(Self.csvField).joined(separator: ","))
+            for row in r.rows { Output.out(row.map { Self.csvField(Self.cell($0)) }.joined(separator: ",")) }
+        case .table:
+            let cells = r.rows.map { $0.map(Self.cell) }
+            var widths = r.columns.map(\.count)
+            for row in cells { for (i, c) in row.enumerated() { widths[i] = min(60, max(widths[i], c.count)) } }
+            func line(_ xs: [String]) -> String {
+                xs.enumerated().map { i, x in
+                    let t = x.count > widths[i] ? String(x.prefix(widths[i] - 1)) + "…" : x
+                    return t.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+            }
+            Output.out(line(r.columns))
+            Output.out(line(widths.map { String(repeating: "-", count: $0) }))
+            for row in cells { Output.out(line(row)) }
+            Output.err("(\(r.rows.count) row\(r.rows.count == 1 ? "" : "s"))")
+        }
+    }
+
+    static func cell(_ v: LabelValue) -> String {
+        switch v {
+        case .null: return ""
+        case .double(let d): return String(format: "%.6g", d)
+        default: return v.text.replacingOccurrences(of: "\n", with: "⏎")
+        }
+    }
+
+    /// RFC 4180 quoting where needed.
+    static func csvField(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+}
