@@ -71,16 +71,41 @@ func entry(_ path: String, _ content: String, audio: AudioFacts? = nil) -> Manif
 
 @Suite struct ManifestTests {
     @Test func leafChunkHasAFixedEncodingAndID() throws {
-        // Format stability: these bytes and this id must never change for format version 1.
+        // Format stability: these bytes and this id must never change for format version 2.
         let e = ManifestEntry(path: RepoPath("a.wav"), kind: .file, blob: ObjectID.hashing(Array("x".utf8)), byteCount: 1,
                               audio: AudioFacts(container: "WAV", encoding: "PCM_16", sampleRate: 16000, channelCount: 1, frameCount: 16000))
         let bytes = ManifestChunk.leaf([e]).encoded()
-        #expect(Array(bytes.prefix(7)) == [0x44, 0x56, 0x53, 0x4D, 1, 0, 1])
-        #expect(bytes.count == 7 + 6 + 1 + 32 + 1 + 1 + 4 + 7 + 2 + 1 + 2)  // 16000 is a 2-byte varint
+        #expect(Array(bytes.prefix(7)) == [0x44, 0x56, 0x53, 0x4D, 2, 0, 1])
+        // v1 fields, then 0 level pairs and annotations flag 0. 16000 is a 2-byte varint.
+        #expect(bytes.count == 7 + 6 + 1 + 32 + 1 + 1 + 4 + 7 + 2 + 1 + 2 + 1 + 1)
         #expect(try ManifestChunk.decode(bytes) == .leaf([e]))
         #expect(ObjectID.hashing(bytes).hex == ManifestTests.pinnedLeafID)
+        // The same entry in format 1 (no levels, no annotations flag) still decodes.
+        var v1 = Array(bytes.dropLast(2))
+        v1[4] = 1
+        #expect(ObjectID.hashing(v1).hex == "c06c7190f4957c57f92bcbf090d62226723b856123ee85591ea0baf844417b45")
+        #expect(try ManifestChunk.decode(v1) == .leaf([e]))
     }
-    static let pinnedLeafID = "c06c7190f4957c57f92bcbf090d62226723b856123ee85591ea0baf844417b45"
+    static let pinnedLeafID = "2476e90ff1e1ff8301b0b0d7fdca8e9087c116c96ed32b12e7f7551889dba799"
+
+    @Test func annotationsAndLevelsRoundTrip() throws {
+        var facts = AudioFacts(container: "WAV", encoding: "ULAW", sampleRate: 8000, channelCount: 2, frameCount: 48000)
+        facts.peak = [0.25, 0]; facts.rms = [0.05, 0]
+        let words = ObjectID.hashing(Array("w".utf8))
+        let n = SampleAnnotations(
+            labels: [LabelField("age", .int(-7)), LabelField("ok", .bool(true)), LabelField("score", .double(0.25)),
+                     LabelField("speaker_id", .string("007")), LabelField("z", .null)],
+            segments: [LabelSegment(start: 3.04, end: 4.8, channel: 1, source: "manifest.jsonl", labels: [LabelField("text", .string("hi"))])],
+            transcript: TranscriptSummary(source: "dg/a.json", text: "hello\nworld", language: "en", confidence: 0.91, wordCount: 2,
+                                          speakerCount: 0, channels: [ChannelTranscript(channel: 0, text: "hello", language: "en", confidence: 0.9),
+                                                                       ChannelTranscript(channel: 1, text: "world")], words: words),
+            sources: ["dg/a.json", "manifest.jsonl"])
+        let e = ManifestEntry(path: RepoPath("a.wav"), kind: .file, blob: words, byteCount: 1, audio: facts, annotations: n)
+        let decoded = try ManifestChunk.decode(ManifestChunk.leaf([e]).encoded())
+        #expect(decoded == .leaf([e]))
+        #expect(facts.silentChannels == [1])
+        #expect(facts.rmsDBFS[1] == nil)
+    }
 
     @Test func buildRoundTripsThroughChunks() throws {
         let entries = (0..<5000).map { entry(String(format: "spk%03d/clip_%05d.wav", $0 % 50, $0), "content \($0)") }.sorted { $0.path < $1.path }
