@@ -21,6 +21,9 @@ public struct ByteWriter: Sendable {
     public mutating func write(u32 v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     /// Appends a little-endian u64.
     public mutating func write(u64 v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    /// Appends an IEEE 754 binary64 as its 8 bit-pattern bytes, little-endian (NaN payloads and
+    /// the sign of zero are kept).
+    public mutating func write(f64 v: Double) { write(u64: v.bitPattern) }
 }
 
 /// Reads what `ByteWriter` writes; every read is bounds-checked.
@@ -79,6 +82,9 @@ public struct ByteReader {
         let s = try read(count: 8)
         return s.reversed().reduce(0) { $0 << 8 | UInt64($1) }
     }
+    /// Reads a little-endian IEEE 754 binary64 (the bit pattern `write(f64:)` wrote).
+    /// - Throws: `FormatError.truncated` when fewer than 8 bytes remain.
+    public mutating func readF64() throws(FormatError) -> Double { Double(bitPattern: try readU64()) }
     /// Reads a 32-byte object id.
     public mutating func readID() throws(FormatError) -> ObjectID { ObjectID(bytes: try read(count: 32)) }
 }
