@@ -15,7 +15,7 @@ import Glibc
 /// .dvs/objects/xx/…     commits and manifest chunks
 /// .dvs/tmp/             temp files, renamed into place when complete
 /// .dvs/lock             the writer lock
-/// .dvs/hooks/           hook scripts (later issues)
+/// .dvs/hooks/           hook scripts (pre-commit, post-commit); samples installed as *.sample
 /// ```
 /// Every mutating operation holds the lock; readers never block.
 public final class Repository: @unchecked Sendable {
@@ -64,6 +64,11 @@ public final class Repository: @unchecked Sendable {
                     try catalog.setHead(.branch("main", nil), who: defaultIdentity(), message: "init", in: db)
                     try catalog.setConfig("core.format", "1", in: db)
                 }
+            }
+            for (name, text) in HookSamples.all {
+                let path = staging + "/hooks/" + name
+                try FileIO.writeAtomically(Array(text.utf8), to: path, tmpDir: staging + "/tmp")
+                chmod(path, 0o755)
             }
             try? FileManager.default.removeItem(atPath: staging + "/catalog.sqlite-wal")
             try? FileManager.default.removeItem(atPath: staging + "/catalog.sqlite-shm")

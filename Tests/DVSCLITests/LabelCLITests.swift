@@ -1,0 +1,195 @@
+import DVSTestSupport
+import Foundation
+import Testing
+
+/// End-to-end tests of labels: validation at commit, hooks, `dvs diff` and `dvs query`, run on the
+/// built binary with Debian's recorded voices, espeak-ng speech and the shared fixtures.
+@Suite(.serialized) struct LabelCLITests {
+    /// Makes a dataset of Debian recordings (16 kHz mono) with a `labels.csv` keyed by `path`.
+    func makeDataset(_ dir: String, count: Int = 8) throws -> [String] {
+        let recordings = T.debianRecordings(limit: count)
+        #expect(recordings.count >= 6, "install alsa-utils and ktuberling-data (see README)")
+        var rows = "path,speaker_id,lang,label\n"
+        var paths: [String] = []
+        for (i, src) in recordings.enumerated() {
+            let p = String(format: "clips/r%02d.wav", i)
+            try FileManager.default.createDirectory(atPath: dir + "/clips", withIntermediateDirectories: true)
+            try T.sh("sox -R '\(src)' -r 16000 -c 1 -b 16 -e signed-integer '\(dir)/\(p)'")
+            rows += "\(p),\(String(format: "%03d", 7 + i % 3)),\(i % 2 == 0 ? "en" : "de"),\(i % 3 == 0 ? "question" : "statement")\n"
+            paths.append(p)
+        }
+        try T.write(Data(rows.utf8), to: dir + "/labels.csv")
+        return paths
+    }
+
+    func rows(_ r: TestSupport.Result) throws -> [[String: Any]] {
+        try #require(r.status == 0, "\(r.stderr)")
+        return try #require(try json(r.stdout) as? [[String: Any]])
+    }
+
+    @Test func labelingPassDiffAndQueryOnRealRecordings() throws {
+        try T.withTemporaryDirectory { dir in
+            let paths = try makeDataset(dir)
+            #expect(try dvs("init", in: dir).status == 0)
+            let c1 = try dvs("commit", "-m", "import", in: dir)
+            #expect(c1.status == 0, "\(c1.stderr)")
+            #expect(c1.stdout.contains("labels from 1 source(s): labels.csv (table, \(paths.count) records)"), "\(c1.stdout)")
+
+            // Labels are typed as stored: undeclared columns stay strings, so 007 keeps its zeros.
+            let q1 = try rows(dvs("query", "--json", "SELECT path, speaker_id, lang, label, sample_rate, channels FROM sample ORDER BY path", in: dir))
+            #expect(q1.count == paths.count)
+            #expect(q1.first?["speaker_id"] as? String == "007")
+            #expect(q1.first?["sample_rate"] as? Int == 16000)
+            let hours = try rows(dvs("query", "--json", "SELECT lang, count(*) AS n, sum(duration_s) AS s FROM sample GROUP BY lang ORDER BY lang", in: dir))
+            #expect(hours.map { $0["lang"] as? String } == ["de", "en"])
+            #expect(hours.reduce(0) { $0 + ($1["n"] as! Int) } == paths.count)
+
+            // A labeling pass: relabel two rows, rename one clip, add one clip, delete one.
+            var csv = try String(contentsOfFile: dir + "/labels.csv", encoding: .utf8)
+            csv = csv.replacingOccurrences(of: "clips/r00.wav,007,en,question", with: "clips/r00.wav,007,en,greeting")
+            csv = csv.replacingOccurrences(of: "clips/r01.wav,008,de,statement", with: "clips/r01.wav,008,fr,statement")
+            csv = csv.replacingOccurrences(of: "clips/r02.wav", with: "clips/renamed.wav")
+            csv = csv.replacingOccurrences(of: "clips/r03.wav,007,de,question\n", with: "")
+            csv += "clips/new.wav,011,en,question\n"
+            try T.write(Data(csv.utf8), to: dir + "/labels.csv")
+            try T.sh("mv clips/r02.wav clips/renamed.wav && rm clips/r03.wav", in: dir)
+            try T.speak("is this the new sample", to: dir + "/clips/new.wav")
+
+            let d = try dvs("diff", in: dir)
+            #expect(d.status == 0, "\(d.stderr)")
+            #expect(d.stdout.contains("relabeled  clips/r00.wav  label: question → greeting"), "\(d.stdout)")
+            #expect(d.stdout.contains("relabeled  clips/r01.wav  lang: de → fr"))
+            #expect(d.stdout.contains("renamed    clips/r02.wav → clips/renamed.wav"))
+            #expect(d.stdout.contains("added      clips/new.wav"))
+            #expect(d.stdout.contains("removed    clips/r03.wav"))
+            #expect(d.stdout.contains("label=greeting: 0 → 1 samples"))
+            #expect(d.stdout.contains("file       modified: labels.csv"))
+
+            let dj = try #require(try json(dvs("diff", "--json", in: dir).stdout) as? [String: Any])
+            let summary = try #require(dj["summary"] as? [String: Any])
+            #expect(summary["added"] as? Int == 1)
+            #expect(summary["removed"] as? Int == 1)
+            #expect(summary["renamed"] as? Int == 1)
+            #expect(summary["relabeled"] as? Int == 2)
+            #expect((summary["hours_added"] as! Double) > 0)
+            let relabeled = try #require(dj["relabeled"] as? [[String: Any]])
+            let r0 = try #require(relabeled.first { $0["path"] as? String == "clips/r00.wav" })
+            let f0 = try #require((r0["fields"] as? [[String: Any]])?.first)
+            #expect(f0["name"] as? String == "label" && f0["old"] as? String == "question" && f0["new"] as? String == "greeting")
+
+            let stat = try dvs("diff", "--stat", in: dir).stdout
+            #expect(!stat.contains("relabeled  clips/") && stat.contains("1 added"))
+
+            #expect(try dvs("commit", "-m", "labeling pass 2", in: dir).status == 0)
+            #expect(try dvs("diff", in: dir).stdout.contains("no changes"))
+            // The same changes between the two commits.
+            let d2 = try #require(try json(dvs("diff", "HEAD~1", "HEAD", "--json", in: dir).stdout) as? [String: Any])
+            #expect(NSDictionary(dictionary: d2["summary"] as! [String: Any]) == NSDictionary(dictionary: summary))
+            // Old labels stay queryable at the old revision.
+            let old = try rows(dvs("query", "--rev", "HEAD~1", "--json", "SELECT label FROM sample WHERE path = 'clips/r00.wav'", in: dir))
+            #expect(old.first?["label"] as? String == "question")
+            let now = try rows(dvs("query", "--json", "SELECT label FROM sample WHERE path = 'clips/r00.wav'", in: dir))
+            #expect(now.first?["label"] as? String == "greeting")
+            let csvOut = try dvs("query", "--format", "csv", "SELECT lang, count(*) AS n FROM sample GROUP BY lang ORDER BY lang", in: dir)
+            #expect(csvOut.stdout.hasPrefix("lang,n\n"))
+
+            // Writes are refused and change nothing.
+            let w = try dvs("query", "DELETE FROM sample", in: dir)
+            #expect(w.status == 1)
+            #expect(w.stderr.contains("read-only"))
+            let bad = try dvs("query", "SELEC nonsense", in: dir)
+            #expect(bad.status == 1 && bad.stderr.contains("SQL error"))
+        }
+    }
+
+    @Test func labelErrorsAbortTheCommitAndWriteNothing() throws {
+        try T.withTemporaryDirectory { dir in
+            _ = try makeDataset(dir, count: 6)
+            #expect(try dvs("init", in: dir).status == 0)
+            try T.sh("echo 'clips/missing.wav,009,en,question' >> labels.csv", in: dir)
+            let before = try T.sh("find .dvs -type f | grep -v -e lock -e catalog.sqlite | sort", in: dir)
+            let c = try dvs("commit", "-m", "broken labels", in: dir)
+            #expect(c.status == 1)
+            #expect(c.stderr.contains("labels.csv:8: error:"), "\(c.stderr)")
+            #expect(c.stderr.contains("clips/missing.wav"))
+            #expect(c.stderr.contains("nothing was committed"))
+            #expect(try T.sh("find .dvs -type f | grep -v -e lock -e catalog.sqlite | sort", in: dir) == before)
+            #expect((try json(dvs("log", "--json", in: dir).stdout) as? [Any])?.isEmpty == true, "no commit was made")
+            // Fixed, it commits.
+            try T.sh("sed -i '$d' labels.csv", in: dir)
+            #expect(try dvs("commit", "-m", "fixed", in: dir).status == 0)
+        }
+    }
+
+    @Test func hooksRejectShortClipsAndSilentChannelsAndRunPostCommit() throws {
+        try T.withTemporaryDirectory { dir in
+            _ = try makeDataset(dir, count: 6)
+            #expect(try dvs("init", in: dir).status == 0)
+            let hooks = dir + "/.dvs/hooks/"
+            for name in ["pre-commit-audio.sample", "pre-commit-labels.sample"] {
+                #expect(FileManager.default.isExecutableFile(atPath: hooks + name), "dvs init installs \(name)")
+                #expect(try String(contentsOfFile: hooks + name, encoding: .utf8) == String(contentsOfFile: T.packageRoot + "/hooks/" + name, encoding: .utf8))
+            }
+            try T.sh("mv .dvs/hooks/pre-commit-audio.sample .dvs/hooks/pre-commit", in: dir)
+            try T.sh("printf '#!/bin/sh\\necho \"$1\" > post-commit.out\\n' > .dvs/hooks/post-commit && chmod +x .dvs/hooks/post-commit", in: dir)
+            // A 0.3 s clip and a stereo call whose second channel is digital silence.
+            try T.speak("hello there", to: dir + "/calls/long.wav")
+            try T.sh("sox calls/long.wav clips/short.wav trim 0 0.3", in: dir)
+            try T.sh("sox calls/long.wav calls/stereo.wav remix 1 0", in: dir)
+            let before = try T.sh("find .dvs/packs .dvs/objects -type f | sort", in: dir)
+            let c = try dvs("commit", "-m", "with bad clips", in: dir)
+            #expect(c.status == 1)
+            #expect(c.stderr.contains("pre-commit hook refused the commit"), "\(c.stderr)")
+            #expect(c.stderr.contains("clips/short.wav: 0.30 s is shorter than 0.5 s"))
+            #expect(c.stderr.contains("calls/stereo.wav: channel 1 is silent"))
+            #expect(!c.stderr.contains("calls/long.wav"))
+            #expect(try T.sh("find .dvs/packs .dvs/objects -type f | sort", in: dir) == before)
+            #expect(!FileManager.default.fileExists(atPath: dir + "/post-commit.out"))
+
+            try T.sh("rm clips/short.wav calls/stereo.wav", in: dir)
+            let ok = try dvs("commit", "-m", "clean", in: dir)
+            #expect(ok.status == 0, "\(ok.stderr)")
+            let head = try dvs("log", "--json", in: dir)
+            let id = try #require((try json(head.stdout) as? [[String: Any]])?.first?["id"] as? String)
+            #expect(try String(contentsOfFile: dir + "/post-commit.out", encoding: .utf8) == id + "\n")
+        }
+    }
+
+    /// The shared fixture dataset: every planted error stops the commit, named file:line; once
+    /// they are fixed, Deepgram transcripts and words are queryable.
+    @Test func fixtureDatasetErrorsThenTranscriptsAndWords() throws {
+        try T.withTemporaryDirectory { dir in
+            try T.sh("cp -r '\(T.fixtures)/dataset' '\(dir)/ds'")
+            let ds = dir + "/ds"
+            #expect(try dvs("init", in: ds).status == 0)
+            let c = try dvs("commit", "-m", "fixtures", in: ds)
+            #expect(c.status == 1)
+            for expected in ["metadata.csv:8: error:", "manifest.jsonl:5: error:", "manifest.jsonl:6: error:", "manifest.jsonl:10: error:",
+                             "validated.tsv:7: error:", "validated.tsv:9: error:", "differs only in Unicode normalization"] {
+                #expect(c.stderr.contains(expected), "missing '\(expected)' in:\n\(c.stderr)")
+            }
+            #expect(c.stderr.contains("metadata.csv:9: warning:"), "duplicate row is a warning")
+            // Fix the planted errors the way a user would: drop the bad rows.
+            try T.sh("""
+                sed -i '8d' metadata.csv && sed -i '10d;6d;5d' manifest.jsonl && sed -i '9d;7d' validated.tsv &&
+                python3 -c "import json; p='labelstudio/export.json'; t=json.load(open(p)); json.dump([x for x in t if x['id'] != 104], open(p, 'w'), indent=2)"
+                """, in: ds)
+            let ok = try dvs("commit", "-m", "fixtures, fixed", in: ds)
+            #expect(ok.status == 0, "\(ok.stderr)")
+            #expect(ok.stderr.contains("warning:"))
+            let t = try rows(dvs("query", "--json", "SELECT path, transcript, language, word_count, speaker_count, channels FROM sample WHERE transcript IS NOT NULL ORDER BY path", in: ds))
+            #expect(t.map { $0["path"] as? String } == ["clips/call_0001_mono.wav", "clips/call_0002_stereo.wav", "clips/call_0003_silence.wav"])
+            #expect(t[0]["speaker_count"] as? Int == 2)
+            #expect(t[2]["transcript"] as? String == "")
+            #expect(t[2]["word_count"] as? Int == 0)
+            let w = try rows(dvs("query", "--json", "SELECT path, channel, count(*) AS n, min(start) AS first FROM word GROUP BY path, channel ORDER BY path, channel", in: ds))
+            #expect(w.count == 3)  // mono call: 1 channel; stereo call: 2; silence: no words
+            #expect(w[0]["n"] as? Int == t[0]["word_count"] as? Int)
+            #expect(abs((w[2]["first"] as? Double ?? 0) - 2.0) < 0.01, "the customer channel starts at 2.00 s")
+            let silent = try rows(dvs("query", "--json", "SELECT path FROM sample WHERE silent_channels > 0", in: ds))
+            #expect(silent.map { $0["path"] as? String } == ["clips/call_0003_silence.wav"])
+            let zoe = try rows(dvs("query", "--json", "SELECT speaker_id, transcription FROM sample WHERE path LIKE 'clips/spk03%'", in: ds))
+            #expect(zoe.first?["speaker_id"] as? String == "013")
+        }
+    }
+}
