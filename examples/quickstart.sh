@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dvs quickstart: build a small, real, multilingual voice dataset from
 # recordings that Debian ships, then take dvs through a full round trip
-# (init, status, commit, edit, commit, log/ls/show/cat, checkout, fsck).
+# (init, status, commit, labeling passes with diff/query/validation, log/ls/show/cat,
+# checkout, fsck).
 #
 # No audio is committed to the project's git repository: the dataset is
 # made at run time from these Debian packages:
@@ -353,9 +354,40 @@ echo "labels.csv rewritten: $(($(wc -l <labels.csv) - 1)) rows"
 
 run dvs status
 run dvs status --json
+# What the pass changed, in dataset terms: samples, labels, hours.
+run dvs diff
 run dvs commit -m "Labeling pass 2: re-encode 3 clips (-3 dB), drop 1, add 2, fix 1 label" \
     --author "Quickstart <quickstart@example.com>"
 copy_tree "$WORK/snapshot2-copy"
+
+# --------------------------------------------------------------------------
+# 3b. Labels are understood: validation, queries
+# --------------------------------------------------------------------------
+say "A bad label row is refused, with file:line, and nothing is committed"
+cp labels.csv "$SCRATCH/labels.csv.good"
+echo "data/alsa/en/Rear_Centre_Typo.wav,en,rear centre,alsa" >>labels.csv
+show_cmd dvs commit -m "this must fail"
+if dvs commit -m "this must fail"; then die "a row naming a missing file was committed"; fi
+cp "$SCRATCH/labels.csv.good" labels.csv
+
+say "Query the snapshot with SQL: hours per language"
+run dvs query "SELECT lang, count(*) AS clips, round(sum(duration_s), 1) AS seconds, round(sum(duration_s) / 3600, 4) AS hours FROM sample GROUP BY lang ORDER BY seconds DESC"
+run dvs query "SELECT sample_rate, encoding, count(*) AS clips FROM sample GROUP BY 1, 2 ORDER BY 3 DESC"
+run dvs query "SELECT count(*) AS shorter_than_half_a_second FROM sample WHERE duration_s < 0.5"
+
+say "Labeling pass 3: a reviewer fixes the language of three clips"
+mapfile -t RELANG < <(tail -n +2 labels.csv | grep '^data/ktuberling/' | grep ',de,' | cut -d, -f1 | head -n 3)
+(( ${#RELANG[@]} == 3 )) || die "could not pick three German clips to relabel"
+for p in "${RELANG[@]}"; do
+    echo "relabel: $p  lang de -> de-AT"
+    awk -F '\t' -v OFS='\t' -v p="$p" '$1 == p { $2 = "de-AT" } { print }' "$ROWS" >"$ROWS.new" && mv "$ROWS.new" "$ROWS"
+done
+write_labels
+run dvs diff
+run dvs commit -m "Labeling pass 3: three clips are Austrian German" --author "Quickstart <quickstart@example.com>"
+run dvs diff --stat HEAD~1 HEAD
+run dvs query --rev HEAD~1 "SELECT lang, count(*) AS clips FROM sample WHERE lang LIKE 'de%' GROUP BY lang"
+run dvs query "SELECT lang, count(*) AS clips FROM sample WHERE lang LIKE 'de%' GROUP BY lang"
 
 # --------------------------------------------------------------------------
 # 4. History and inspection
@@ -370,20 +402,21 @@ run_head 3 dvs cat HEAD:labels.csv
 # 5. Time travel, verified byte for byte
 # --------------------------------------------------------------------------
 say "Check out the first commit and compare with the saved copy"
-run dvs checkout HEAD~1
+run dvs checkout HEAD~2
 show_cmd diff -r --exclude=.dvs ../snapshot1-copy .
-diff -r --exclude=.dvs "$WORK/snapshot1-copy" . || die "checkout HEAD~1 does not match the first commit's tree"
+diff -r --exclude=.dvs "$WORK/snapshot1-copy" . || die "checkout HEAD~2 does not match the first commit's tree"
 echo "(identical)"
 
-run dvs checkout main
+run dvs checkout main~1
 show_cmd diff -r --exclude=.dvs ../snapshot2-copy .
-diff -r --exclude=.dvs "$WORK/snapshot2-copy" . || die "checkout main does not match the second commit's tree"
+diff -r --exclude=.dvs "$WORK/snapshot2-copy" . || die "checkout main~1 does not match the second commit's tree"
+run dvs checkout main
 echo "(identical)"
 
 say "Export the first commit to another folder without moving HEAD"
-run dvs checkout HEAD~1 --to "$WORK/export1"
+run dvs checkout HEAD~2 --to "$WORK/export1"
 show_cmd diff -r --exclude=.dvs ../snapshot1-copy ../export1
-diff -r --exclude=.dvs "$WORK/snapshot1-copy" "$WORK/export1" || die "export of HEAD~1 does not match the first commit's tree"
+diff -r --exclude=.dvs "$WORK/snapshot1-copy" "$WORK/export1" || die "export of HEAD~2 does not match the first commit's tree"
 echo "(identical)"
 
 say "Verify the object store"
@@ -399,5 +432,5 @@ echo "  clips               : $(find data -type f -name '*.wav' | wc -l) ($(tail
 echo "  generation time     : ${gen_secs}s"
 echo "  audio (data/)       : $(du -sh data | cut -f1)"
 echo "  tree without .dvs   : $(du -sh --exclude=.dvs . | cut -f1)"
-echo "  .dvs (2 commits)    : $(du -sh .dvs | cut -f1)"
+echo "  .dvs (3 commits)    : $(du -sh .dvs | cut -f1)"
 echo "quickstart OK"

@@ -81,6 +81,7 @@ extension Repository {
         damaged.merge(bad.withLock { $0 }) { a, _ in a }
         // Metadata objects.
         let ids = try objects.allIDs()
+        let looseIDs = Set(ids)
         for id in ids {
             do { _ = try objects.read(id) } catch {
                 damaged[id.hex] = DamagedObject(id: id.hex, kind: "object", pack: nil, reason: DVSError.wrap(error).message, usedBy: [])
@@ -112,6 +113,11 @@ extension Repository {
                 switch chunk {
                 case .inner(_, let children): chunkStack.append(contentsOf: children.map(\.id))
                 case .leaf(let entries):
+                    for e in entries {
+                        guard let w = e.annotations?.transcript?.words, !looseIDs.contains(w) else { continue }
+                        damaged[w.hex, default: DamagedObject(id: w.hex, kind: "object", pack: nil, reason: "words object is missing", usedBy: [])]
+                            .usedBy.append("\(c.hex):\(e.path)")
+                    }
                     for e in entries where e.kind != .symlink {
                         if known[e.blob] == nil {
                             damaged[e.blob.hex, default: DamagedObject(id: e.blob.hex, kind: "blob", pack: nil, reason: "blob is not in any pack", usedBy: [])]

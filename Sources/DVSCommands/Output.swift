@@ -84,9 +84,15 @@ struct JSONAudio: Encodable {
     var channels: Int
     var frames: Int
     var duration_seconds: Double
+    var channel_peak: [Double]?
+    var channel_rms_dbfs: [Double?]?
     init(_ a: AudioFacts) {
         container = a.container; encoding = a.encoding; sample_rate_hz = a.sampleRate; channels = a.channelCount
         frames = a.frameCount; duration_seconds = (a.duration * 1e6).rounded() / 1e6
+        if !a.peak.isEmpty {
+            channel_peak = a.peak.map { (Double($0) * 1e6).rounded() / 1e6 }
+            channel_rms_dbfs = a.rmsDBFS.map { $0.map { ($0 * 100).rounded() / 100 } }
+        }
     }
 }
 
@@ -97,12 +103,50 @@ struct JSONEntry: Encodable {
     var size_bytes: UInt64
     var link_target: String?
     var audio: JSONAudio?
+    var labels: [String: JSONLabel]?
+    var transcript: JSONTranscript?
+    var segments: Int?
     init(_ e: ManifestEntry) {
         path = e.path.string
         kind = switch e.kind { case .file: "file"; case .executable: "executable"; case .symlink: "symlink" }
         blob = e.blob.hex; size_bytes = e.byteCount
         link_target = e.kind == .symlink ? String(decoding: e.linkTarget, as: UTF8.self) : nil
         audio = e.audio.map(JSONAudio.init)
+        if let n = e.annotations {
+            labels = Dictionary(n.labels.map { ($0.name, JSONLabel($0.value)) }, uniquingKeysWith: { a, _ in a })
+            transcript = n.transcript.map(JSONTranscript.init)
+            segments = n.segments.isEmpty ? nil : n.segments.count
+        }
+    }
+}
+
+/// A label value as its JSON type.
+struct JSONLabel: Encodable {
+    var value: LabelValue
+    init(_ v: LabelValue) { value = v }
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch value {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .int(let i): try c.encode(i)
+        case .double(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        }
+    }
+}
+
+struct JSONTranscript: Encodable {
+    var source: String
+    var text: String
+    var language: String?
+    var confidence: Double?
+    var word_count: Int
+    var speaker_count: Int
+    var words: String?
+    init(_ t: TranscriptSummary) {
+        source = t.source; text = t.text; language = t.language; confidence = t.confidence
+        word_count = t.wordCount; speaker_count = t.speakerCount; words = t.words?.hex
     }
 }
 

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# bench/labels.sh -- label-aware operations at scale (issue: Labels and transcripts).
+# A benchmark, not a test: it reports figures and targets, it never fails on a miss.
+#
+#   bench/labels.sh [--dvs PATH] [--rows 100000] [--n 10000] [--reps 3]
+#
+# 1. A 100,000-sample repository (tiny unique WAVs, generated here) with a 100,000-row
+#    labels.csv: commit, then relabel 1 % of rows (scattered, and a contiguous batch) and
+#    commit each; reports new metadata bytes (manifest chunks + commit, raw and as stored) and
+#    the stored size of the new labels.csv blob.
+# 2. `dvs query` aggregates over those 100,000 samples (target <= 1 s).
+# 3. `dvs diff A B` between two commits of the make_corpus.sh corpus (N clips; the second is
+#    make_corpus.sh --mutate 0.01, which re-records and relabels ~2 % of rows) (target <= 0.5 s).
+# Data lives under ${DVS_BENCH_DIR:-/tmp/dvs-bench}; the corpora are cached there.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_DIR=${DVS_BENCH_DIR:-/tmp/dvs-bench}
+MAKE_CORPUS=${DVS_BENCH_MAKE_CORPUS:-$REPO/../shared/bench/make_corpus.sh}
+DVS=$REPO/.build/release/dvs
+ROWS=100000
+N=10000
+REPS=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dvs) DVS=${2:?}; shift 2 ;;
+    --rows) ROWS=${2:?}; shift 2 ;;
+    --n) N=${2:?}; shift 2 ;;
+    --reps) REPS=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "labels.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ -x "$DVS" ] || (cd "$REPO" && swift build -c release >&2)
+export DVS_AUTHOR_NAME=bench DVS_AUTHOR_EMAIL=bench@example.com
+mkdir -p "$BENCH_DIR"
+say() { echo "labels: $*" >&2; }
+
+# Median wall time of a command over REPS runs, in seconds (stdout discarded).
+median() {
+  python3 - "$REPS" "$@" <<'PY'
+import subprocess, sys, time
+reps = int(sys.argv[1]); cmd = sys.argv[2:]
+ts = []
+for _ in range(reps):
+    t = time.perf_counter(); subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL); ts.append(time.perf_counter() - t)
+print(f"{sorted(ts)[len(ts)//2]:.3f}")
+PY
+}
+
+# -- 1. the 100k-sample repository ------------------------------------------------------------
+BIG=$BENCH_DIR/labels-$ROWS
+if [ ! -f "$BIG/.ready" ]; then
+  say "generating $ROWS tiny WAVs and labels.csv in $BIG"
+  rm -rf "$BIG"; mkdir -p "$BIG"
+  python3 - "$BIG" "$ROWS" <<'PY'
+import os, random, struct, sys
+root, n = sys.argv[1], int(sys.argv[2])
+r = random.Random(7)
+langs = ["en", "de", "fr", "es", "it", "nl", "pt"]; labels = ["command", "question", "statement", "greeting", "digits", "noise_bg"]
+frames = 800  # 50 ms at 16 kHz
+rows = ["path,speaker,lang,label,score"]
+for i in range(n):
+    spk = i % 1000
+    d = f"{root}/spk{spk:04d}"; os.makedirs(d, exist_ok=True)
+    p = f"spk{spk:04d}/u{i:06d}.wav"
+    data = r.randbytes(frames * 2)
+    hdr = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16) + b"data" + struct.pack("<I", len(data))
+    with open(f"{root}/{p}", "wb") as f: f.write(hdr + data)
+    rows.append(f"{p},spk{spk:04d},{langs[spk % 7]},{r.choice(labels)},{r.random():.4f}")
+with open(f"{root}/labels.csv", "w") as f: f.write("\n".join(rows) + "\n")
+PY
+  (cd "$BIG" && "$DVS" init >/dev/null)
+  say "initial commit of $ROWS samples"
+  /usr/bin/time -f "%e s, %M KiB max RSS" "$DVS" -C "$BIG" commit -m "import $ROWS samples" >"$BENCH_DIR/labels-initial.txt" 2>&1 || { cat "$BENCH_DIR/labels-initial.txt"; exit 1; }
+  touch "$BIG/.ready"
+fi
+cat "$BENCH_DIR/labels-initial.txt" | sed 's/^/  initial: /'
+
+relabel() {  # $1 = scattered|contiguous, $2 = pass number
+  python3 - "$BIG/labels.csv" "$ROWS" "$1" "$2" <<'PY'
+import random, sys
+path, n, mode, k = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+lines = open(path).read().split("\n")
+m = n // 100
+r = random.Random(1000 + k)
+idx = r.sample(range(1, n + 1), m) if mode == "scattered" else range(1 + (k * 7919) % (n - m), 1 + (k * 7919) % (n - m) + m)
+for i in idx:
+    f = lines[i].split(","); f[3] = "relabeled%d" % k; lines[i] = ",".join(f)
+open(path, "w").write("\n".join(lines))
+PY
+}
+report_commit() {  # parses dvs commit output
+  python3 -c '
+import re, sys
+out = sys.stdin.read()
+m = re.search(r"plus ([0-9.]+ \S+) of metadata", out); s = re.search(r"stored ([0-9.]+ \S+) for ([0-9.]+ \S+)", out)
+print(f"new metadata {m.group(1) if m else \"?\"} (raw), label table blob stored {s.group(1) if s else \"?\"} for {s.group(2) if s else \"?\"}")'
+}
+pass=$(( $(date +%s) % 100000 ))
+for mode in scattered contiguous; do
+  pass=$((pass + 1))
+  relabel "$mode" "$pass"
+  before=$(du -sb "$BIG/.dvs/objects" | cut -f1)
+  t0=$(date +%s.%N)
+  out=$("$DVS" -C "$BIG" commit -m "relabel 1% ($mode)" 2>&1)
+  t1=$(date +%s.%N)
+  after=$(du -sb "$BIG/.dvs/objects" | cut -f1)
+  echo "relabel 1% of $ROWS rows ($mode): $(printf '%.2f' "$(echo "$t1 - $t0" | bc)") s; $(echo "$out" | report_commit); objects/ grew $((after - before)) bytes on disk (zstd, 4 KiB blocks)"
+done
+
+q1=$(median "$DVS" -C "$BIG" query "SELECT lang, count(*), sum(duration_s) / 3600 AS hours FROM sample GROUP BY lang")
+q2=$(median "$DVS" -C "$BIG" query "SELECT label, avg(score), count(*) FROM sample WHERE sample_rate = 16000 GROUP BY label")
+echo "dvs query aggregate over $ROWS samples: ${q1} s (GROUP BY lang), ${q2} s (GROUP BY label, avg score)  [target <= 1 s]"
+
+# -- 3. dvs diff between two commits of the speech corpus --------------------------------------
+C=$BENCH_DIR/corpus-$N; M=$BENCH_DIR/corpus-$N-mut1
+[ -d "$C" ] || bash "$MAKE_CORPUS" --out "$C" --n "$N" --seed 42 --mode fast >&2
+[ -d "$M" ] || { cp -a "$C" "$M"; bash "$MAKE_CORPUS" --out "$M" --mutate 0.01 --mutate-seed 1 >&2; }
+W=$BENCH_DIR/labels-diff-$N
+rm -rf "$W"; cp -a "$C" "$W"
+"$DVS" -C "$W" init >/dev/null
+"$DVS" -C "$W" commit -m base >/dev/null
+rsync -a --delete --exclude .dvs "$M/" "$W/"
+"$DVS" -C "$W" commit -m "mutated 1%" >/dev/null
+"$DVS" -C "$W" diff --stat HEAD~1 HEAD | tail -4 | sed 's/^/  /'
+d1=$(median "$DVS" -C "$W" diff HEAD~1 HEAD)
+d2=$(median "$DVS" -C "$W" diff --json HEAD~1 HEAD)
+echo "dvs diff between two commits of the $N-clip corpus: ${d1} s (text), ${d2} s (--json)  [target <= 0.5 s]"
+rm -rf "$W"
