@@ -22,6 +22,8 @@ public struct CSVProblem: Sendable, Hashable {
     public var line: Int
     /// What is wrong, e.g. `expected 13 fields, found 14`.
     public var message: String
+    /// Creates a problem.
+    public init(code: String, line: Int, message: String) { self.code = code; self.line = line; self.message = message }
 }
 
 /// Reads delimited text: CSV as RFC 4180 ("Common Format and MIME Type for Comma-Separated Values

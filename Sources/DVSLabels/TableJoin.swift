@@ -99,9 +99,10 @@ struct TableJoiner {
         for row in table.rows {
             checkText(row)
             checkSchema(row)
-            guard let sample = resolve(row), !isDuplicate(row, sample.path) else { continue }
-            samples.insert(sample.path)
+            guard let sample = resolve(row) else { continue }
             checkDuration(row, sample)
+            guard !isDuplicate(row, sample.path) else { continue }
+            samples.insert(sample.path)
             guard table.contributesLabels else { continue }
             if let span = row.span {
                 acc.add(LabelSegment(start: span.start, end: span.end, source: file, labels: row.fields), to: sample.path)
