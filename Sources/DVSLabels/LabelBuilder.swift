@@ -172,8 +172,9 @@ struct BuildRun {
         if let parsed { join(parsed, ctx) }
     }
 
-    /// Handles a file that is one JSON document (Label Studio export or Deepgram response);
-    /// false when it is neither, so it may still be JSON Lines.
+    /// Handles a file that is one JSON document (Label Studio export or Deepgram response).
+    /// Returns false when the file is not one JSON document, or is a single object that is not a
+    /// Deepgram response (a one-line JSON Lines manifest), so it may still be JSON Lines.
     mutating func readJSONDocument(_ bytes: [UInt8], _ ctx: TableContext) -> Bool {
         guard let value = JSONValue.parse(bytes) else { return false }
         if LabelStudioExport.isExport(value), let tasks = value.array {
@@ -184,6 +185,8 @@ struct BuildRun {
         } else if let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any],
                   DeepgramSidecar.looksLikeResponse(object) {
             responses.append((ctx.path, object))
+        } else {
+            return value.object != nil && ctx.declaration?.format != TableKind.labelStudio.rawValue ? false : true
         }
         return true
     }

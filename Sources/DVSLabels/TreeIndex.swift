@@ -1,31 +1,35 @@
 import DVSCore
 import Foundation
 
-/// Lookups over the files of a tree: exact path, NFC-normalized path, sample file name and stem.
-struct TreeIndex {
+/// Lookups over the files of a tree: exact path, NFC-normalized path, sample file name, stem
+/// and blob. The NFC and blob indexes are built on first use (most trees never need them).
+final class TreeIndex {
     /// Every file by exact path bytes.
     let files: [RepoPath: LabelTreeFile]
-    /// Paths by the UTF-8 bytes of their NFC form.
-    let byNFC: [[UInt8]: [RepoPath]]
     /// Samples by file name.
     let samplesByName: [[UInt8]: [RepoPath]]
     /// Samples by stem (file name without its last extension).
     let samplesByStem: [[UInt8]: [RepoPath]]
-    /// Samples by lower-case hex of their blob id.
-    let samplesByHex: [String: RepoPath]
+    private let list: [LabelTreeFile]
+
+    /// Paths by the UTF-8 bytes of their NFC form.
+    private(set) lazy var byNFC: [[UInt8]: [RepoPath]] = Dictionary(grouping: list.map(\.path)) { nfcBytes($0.string) }
+    /// Samples by lower-case hex of their blob id (the first sample per blob).
+    private(set) lazy var samplesByHex: [String: RepoPath] = {
+        var hex: [String: RepoPath] = [:]
+        for f in list where f.audio != nil && hex[f.blob.hex] == nil { hex[f.blob.hex] = f.path }
+        return hex
+    }()
 
     init(_ list: [LabelTreeFile]) {
-        var files: [RepoPath: LabelTreeFile] = [:], nfc: [[UInt8]: [RepoPath]] = [:]
-        var names: [[UInt8]: [RepoPath]] = [:], stems: [[UInt8]: [RepoPath]] = [:], hex: [String: RepoPath] = [:]
+        var files: [RepoPath: LabelTreeFile] = [:], names: [[UInt8]: [RepoPath]] = [:], stems: [[UInt8]: [RepoPath]] = [:]
         for f in list {
             files[f.path] = f
-            nfc[nfcBytes(f.path.string), default: []].append(f.path)
             guard f.audio != nil else { continue }
             names[f.path.name, default: []].append(f.path)
             stems[stem(of: f.path.name), default: []].append(f.path)
-            if hex[f.blob.hex] == nil { hex[f.blob.hex] = f.path }
         }
-        self.files = files; byNFC = nfc; samplesByName = names; samplesByStem = stems; samplesByHex = hex
+        self.list = list; self.files = files; samplesByName = names; samplesByStem = stems
     }
 
     /// How a reference in a label file resolved.
@@ -54,7 +58,9 @@ struct TreeIndex {
 }
 
 /// The UTF-8 bytes of `s` in Unicode Normalization Form C.
-func nfcBytes(_ s: String) -> [UInt8] { Array(s.precomposedStringWithCanonicalMapping.utf8) }
+func nfcBytes(_ s: String) -> [UInt8] {
+    s.utf8.allSatisfy { $0 < 0x80 } ? Array(s.utf8) : Array(s.precomposedStringWithCanonicalMapping.utf8)
+}
 
 /// `NFC`, `NFD` or `mixed` for the form a string's bytes are in (compared as bytes, not `String ==`).
 func normalizationForm(_ s: String) -> String {

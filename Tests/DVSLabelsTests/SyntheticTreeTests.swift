@@ -189,3 +189,12 @@ extension LabelBuildResult {
         #expect(r.samples[RepoPath("clips/99999.wav")]?[label: "speaker"] == .string("s89"))
     }
 }
+
+@Suite struct OneLineManifestTests {
+    @Test func aOneLineNeMoManifestNamedJSONIsStillAManifest() throws {
+        var t = MemoryTree(samples: ["a.wav": 1])
+        t.texts = ["m.json": "{\"audio_filepath\": \"a.wav\", \"duration\": 1.0, \"text\": \"hi\"}\n"]
+        let r = try t.build()
+        #expect(r.findings.isEmpty && r.samples[RepoPath("a.wav")]?[label: "text"] == .string("hi"))
+    }
+}
