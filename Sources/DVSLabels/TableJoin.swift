@@ -41,35 +41,38 @@ struct Accumulator {
     /// Adds whole-file fields; a field another table already set keeps its first value, and a
     /// different value is a `conflicting-labels` warning.
     mutating func add(_ fields: [LabelField], to path: RepoPath, from file: String, line: Int?, findings: inout [LabelFinding]) {
-        var a = samples[path] ?? SampleAnnotations()
+        if samples[path] == nil {
+            // Fast path: the first table to label a sample.
+            samples[path] = SampleAnnotations(labels: fields, sources: [file])
+            origins[path] = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, (file, line)) })
+            return
+        }
         for f in fields {
-            if let i = a.labels.firstIndex(where: { $0.name == f.name }) {
-                let o = origins[path]?[f.name]
-                if a.labels[i].value != f.value, let o, o.file != file {
+            if let existing = samples[path]?[label: f.name] {
+                if existing != f.value, let o = origins[path]?[f.name], o.file != file {
                     findings.append(LabelFinding(.warning, "conflicting-labels", file: file, line: line,
-                        "\(path): \(f.name) is \(quoted(f.value)) here but \(quoted(a.labels[i].value)) in \(o.file)\(o.line.map { ":\($0)" } ?? ""); kept the first",
+                        "\(path): \(f.name) is \(quoted(f.value)) here but \(quoted(existing)) in \(o.file)\(o.line.map { ":\($0)" } ?? ""); kept the first",
                         hint: "make the tables agree, or rename one of the fields"))
                 }
                 continue
             }
-            a.labels.append(f)
+            samples[path, default: SampleAnnotations()].labels.append(f)
             origins[path, default: [:]][f.name] = (file, line)
         }
-        a.labels.sort { $0.name < $1.name }
-        addSource(file, to: &a)
-        samples[path] = a
+        samples[path, default: SampleAnnotations()].labels.sort { $0.name < $1.name }
+        addSource(file, to: path)
     }
 
     /// Appends a segment.
     mutating func add(_ segment: LabelSegment, to path: RepoPath) {
-        var a = samples[path] ?? SampleAnnotations()
-        a.segments.append(segment)
-        addSource(segment.source, to: &a)
-        samples[path] = a
+        samples[path, default: SampleAnnotations()].segments.append(segment)
+        addSource(segment.source, to: path)
     }
 
-    private func addSource(_ file: String, to a: inout SampleAnnotations) {
-        if !a.sources.contains(file) { a.sources.append(file); a.sources.sort() }
+    private mutating func addSource(_ file: String, to path: RepoPath) {
+        guard samples[path]?.sources.contains(file) != true else { return }
+        samples[path, default: SampleAnnotations()].sources.append(file)
+        samples[path, default: SampleAnnotations()].sources.sort()
     }
 }
 
