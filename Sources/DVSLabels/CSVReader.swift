@@ -77,10 +77,19 @@ private struct Scanner {
     var records: [CSVRecord] = []
     var problems: [CSVProblem] = []
     var scratch: [UInt8] = []
+    /// Whether the whole file is valid UTF-8, so fields need no validation of their own.
+    let allValid: Bool
 
     init(bytes: UnsafeBufferPointer<UInt8>, delimiter: UInt8, quoted: Bool) {
         self.bytes = bytes; self.delimiter = delimiter; self.quoted = quoted
         if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { pos = 3 }
+        allValid = String(validating: bytes, as: UTF8.self) != nil
+    }
+
+    /// A field's text; nil when it is not UTF-8. One validation of the whole file replaces
+    /// per-field validation (which costs a generic-metadata lookup per call).
+    func text(_ field: UnsafeBufferPointer<UInt8>) -> String? {
+        allValid ? String(decoding: field, as: UTF8.self) : String(validating: field, as: UTF8.self)
     }
 
     mutating func readAll(checksFieldCount: Bool) -> (records: [CSVRecord], problems: [CSVProblem]) {
@@ -140,7 +149,7 @@ private struct Scanner {
             if b == 0x0D, pos + 1 < bytes.count, bytes[pos + 1] == 0x0A { break }
             pos += 1
         }
-        return String(validating: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
+        return text(UnsafeBufferPointer(rebasing: bytes[start..<pos]))
     }
 
     /// Reads a quoted field starting at the opening quote. Bytes after the closing quote up to
@@ -168,7 +177,7 @@ private struct Scanner {
             if b == delimiter || b == 0x0A || (b == 0x0D && pos + 1 < bytes.count && bytes[pos + 1] == 0x0A) { break }
             scratch.append(b); pos += 1
         }
-        return .some(String(validating: scratch, as: UTF8.self))
+        return .some(scratch.withUnsafeBufferPointer(text))
     }
 
     mutating func consumeLineEnd() {
