@@ -1,4 +1,5 @@
 import DVSCore
+import Foundation
 
 /// A problem found in a label table or sidecar, reported as `file:line: severity: message`.
 ///
@@ -91,7 +92,12 @@ public struct LabelBuildResult: Sendable {
 
 /// Finds the label tables, sidecars and the `dvs.toml` config of a tree, parses them, joins them
 /// to the samples and validates them. Pure: all file access goes through `read`.
+///
+/// Detection rules, the config and every finding code are described in `schema/LABELS.md`.
 public enum LabelBuilder {
+    /// Tree path of the optional config.
+    public static let configPath = "dvs.toml"
+
     /// Builds the annotations of a tree.
     ///
     /// - Parameters:
@@ -101,6 +107,106 @@ public enum LabelBuilder {
     /// - Returns: annotations and findings. Bad label input is reported as findings, never thrown.
     /// - Throws: only what `read` throws (I/O).
     public static func build(files: [LabelTreeFile], read: @Sendable (RepoPath) throws -> [UInt8]) throws -> LabelBuildResult {
-        LabelBuildResult()
+        var run = BuildRun(files: files)
+        try run.readConfig(read)
+        for file in files.sorted(by: { $0.path < $1.path }) where file.audio == nil && file.path.string != configPath {
+            try run.readLabelFile(file, read)
+        }
+        try run.matchSidecars(read)
+        run.checkRequiredFields()
+        return run.result
+    }
+}
+
+/// The state of one `LabelBuilder.build` call.
+struct BuildRun {
+    let files: [LabelTreeFile]
+    let index: TreeIndex
+    var config = LabelConfig()
+    var acc = Accumulator()
+    var findings: [LabelFinding] = []
+    var tables: [LabelTableInfo] = []
+    var words: [RepoPath: [TranscriptWord]] = [:]
+    /// Deepgram responses found, with their parsed objects.
+    var responses: [(path: RepoPath, object: [String: Any])] = []
+
+    init(files: [LabelTreeFile]) { self.files = files; index = TreeIndex(files) }
+
+    var result: LabelBuildResult {
+        let sorted = findings.enumerated().sorted { a, b in
+            (a.element.file, a.element.line ?? 0, a.offset) < (b.element.file, b.element.line ?? 0, b.offset)
+        }.map(\.element)
+        return LabelBuildResult(samples: acc.samples.filter { !$0.value.isEmpty }, words: words, findings: sorted,
+                                tables: tables.sorted { $0.path < $1.path })
+    }
+
+    mutating func readConfig(_ read: (RepoPath) throws -> [UInt8]) throws {
+        let path = RepoPath(LabelBuilder.configPath)
+        guard index.files[path] != nil else { return }
+        let bytes = try read(path)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            findings.append(LabelFinding(.error, "config", file: path.string, "dvs.toml is not UTF-8", hint: "save it as UTF-8"))
+            return
+        }
+        let (config, problems) = LabelConfig.parse(text, file: path.string)
+        self.config = config
+        findings += problems
+        tables.append(LabelTableInfo(path: path.string, format: "config", records: 0, samples: 0))
+    }
+
+    /// Reads one non-audio file if its name or declaration makes it a label source.
+    mutating func readLabelFile(_ file: LabelTreeFile, _ read: (RepoPath) throws -> [UInt8]) throws {
+        let name = file.path.string
+        guard !config.isIgnored(name) else { return }
+        let ctx = TableContext(path: file.path, declaration: config.declaration(for: name), config: config)
+        let ext = name.split(separator: ".").last.map { $0.lowercased() } ?? ""
+        guard ["csv", "tsv", "jsonl", "json"].contains(ext) || ctx.declaration != nil else { return }
+        let bytes = try read(file.path)
+        if ext == "json" || ctx.declaration?.format == TableKind.labelStudio.rawValue, readJSONDocument(bytes, ctx) { return }
+        let parsed: ParsedTable?
+        if ext == "csv" || ext == "tsv" || (ctx.declaration?.delimiter != nil) {
+            parsed = DelimitedTable.parse(bytes, ctx)
+        } else {
+            parsed = JSONLinesTable.parse(bytes, ctx)
+        }
+        if let parsed { join(parsed, ctx) }
+    }
+
+    /// Handles a file that is one JSON document (Label Studio export or Deepgram response).
+    /// Returns false when the file is not one JSON document, or is a single object that is not a
+    /// Deepgram response (a one-line JSON Lines manifest), so it may still be JSON Lines.
+    mutating func readJSONDocument(_ bytes: [UInt8], _ ctx: TableContext) -> Bool {
+        guard let value = JSONValue.parse(bytes) else { return false }
+        if LabelStudioExport.isExport(value), let tasks = value.array {
+            var export = LabelStudioExport(ctx: ctx, index: index)
+            export.read(tasks, bytes: bytes, into: &acc)
+            findings += export.findings
+            tables.append(LabelTableInfo(path: ctx.file, format: TableKind.labelStudio.rawValue, records: tasks.count, samples: export.samples.count))
+        } else if let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any],
+                  DeepgramSidecar.looksLikeResponse(object) {
+            responses.append((ctx.path, object))
+        } else {
+            return value.object != nil && ctx.declaration?.format != TableKind.labelStudio.rawValue ? false : true
+        }
+        return true
+    }
+
+    mutating func join(_ parsed: ParsedTable, _ ctx: TableContext) {
+        var joiner = TableJoiner(file: ctx.file, table: parsed, index: index, config: config)
+        joiner.join(into: &acc)
+        findings += parsed.findings + joiner.findings
+        tables.append(LabelTableInfo(path: ctx.file, format: parsed.format, records: parsed.records, samples: joiner.samples.count))
+    }
+
+    /// Reports required schema fields that a labeled sample lacks.
+    mutating func checkRequiredFields() {
+        let required = config.fields.filter(\.value.required).keys.sorted()
+        guard !required.isEmpty else { return }
+        for (path, a) in acc.samples.sorted(by: { $0.key < $1.key }) where !a.labels.isEmpty {
+            for name in required where a[label: name] == nil {
+                findings.append(LabelFinding(.error, "missing-field", file: path.string, "\(path) has no \(name), which the schema requires",
+                                             hint: "add a \(name) value for it to a label table"))
+            }
+        }
     }
 }

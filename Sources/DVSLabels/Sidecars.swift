@@ -1,0 +1,60 @@
+import DVSCore
+import Foundation
+
+extension BuildRun {
+    /// Attaches each Deepgram response to its sample and parses it.
+    ///
+    /// Matching order: `metadata.sha256` equal to a sample's blob; `x.json` or `x.wav.json` beside
+    /// `x.wav`; the unique sample anywhere with the same stem; a `[labels.sidecars] deepgram` pattern.
+    mutating func matchSidecars(_ read: (RepoPath) throws -> [UInt8]) throws {
+        var taken: [RepoPath: RepoPath] = [:]
+        for (path, object) in responses {
+            guard let sample = match(path, object) else {
+                findings.append(LabelFinding(.warning, "unmatched-sidecar", file: path.string,
+                    "Deepgram response \(path) matches no sample (by metadata.sha256, by name, or by a sidecar pattern)",
+                    hint: "name it after its audio (x.wav → x.json) or add a pattern under [labels.sidecars] in dvs.toml"))
+                tables.append(LabelTableInfo(path: path.string, format: "deepgram", records: 1, samples: 0))
+                continue
+            }
+            tables.append(LabelTableInfo(path: path.string, format: "deepgram", records: 1, samples: 1))
+            if let first = taken[sample] {
+                findings.append(LabelFinding(.warning, "duplicate-sample", file: path.string,
+                    "\(sample) already has the transcript \(first); kept \(first)", hint: "remove one of the responses"))
+                continue
+            }
+            taken[sample] = path
+            let parsed = DeepgramSidecar.parse(try read(path), path: path.string, audio: index.files[sample])
+            findings += parsed.findings
+            if let summary = parsed.summary {
+                var a = acc.samples[sample] ?? SampleAnnotations()
+                a.transcript = summary
+                if !a.sources.contains(path.string) { a.sources.append(path.string); a.sources.sort() }
+                acc.samples[sample] = a
+            }
+            if !parsed.words.isEmpty { words[sample] = parsed.words }
+        }
+    }
+
+    /// The sample a response belongs to, or nil.
+    func match(_ path: RepoPath, _ object: [String: Any]) -> RepoPath? {
+        if let hex = DeepgramSidecar.declaredSHA256(object)?.lowercased(), let s = index.samplesByHex[hex] { return s }
+        let base = stem(of: path.name)
+        if let beside = index.files[path.parent.map { $0.appending(base) } ?? RepoPath(bytes: base)], beside.audio != nil { return beside.path }
+        let sameStem = index.samplesByStem[base] ?? []
+        if let s = sameStem.first(where: { $0.parent == path.parent }) { return s }
+        if sameStem.count == 1 { return sameStem[0] }
+        let patterned = files.filter { $0.audio != nil && expansions(of: $0.path).contains(path) }
+        return patterned.count == 1 ? patterned[0].path : nil
+    }
+
+    /// The config's sidecar patterns for one sample: `{dir}` its folder (empty at the root),
+    /// `{name}` its file name, `{stem}` the name without extension.
+    func expansions(of sample: RepoPath) -> [RepoPath] {
+        config.deepgramPatterns.compactMap { pattern in
+            let text = pattern.replacingOccurrences(of: "{dir}", with: sample.parent?.string ?? "")
+                .replacingOccurrences(of: "{name}", with: String(decoding: sample.name, as: UTF8.self))
+                .replacingOccurrences(of: "{stem}", with: String(decoding: stem(of: sample.name), as: UTF8.self))
+            return joinPath(nil, text)
+        }
+    }
+}

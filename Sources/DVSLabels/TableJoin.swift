@@ -1,0 +1,244 @@
+import DVSCore
+import Foundation
+
+/// One record of a label table, parsed but not yet joined to a sample.
+struct LabelRow {
+    /// 1-based physical line, when the format has lines.
+    var line: Int?
+    /// The audio reference as written.
+    var reference: String
+    /// Tree paths the reference may mean, in the order they are tried.
+    var candidates: [RepoPath]
+    /// Whole-file fields (or the segment's fields when `span` is set), sorted by name.
+    var fields: [LabelField]
+    /// Start and end (seconds) when the record labels a span of the file.
+    var span: (start: Double, end: Double)?
+    /// A duration (seconds) the record declares for the whole file.
+    var declaredDuration: Double?
+}
+
+/// A parsed label table: its rows and what went wrong reading it.
+struct ParsedTable {
+    /// `LabelTableInfo.format`.
+    var format: String
+    var rows: [LabelRow] = []
+    var findings: [LabelFinding] = []
+    /// Records read, malformed ones included.
+    var records = 0
+    /// Field names whose values are transcripts (newline check; empty check when `warnsEmptyText`).
+    var textFields: Set<String> = []
+    var warnsEmptyText = false
+    /// Whether rows add labels (false for `clip_durations.tsv`, which only validates).
+    var contributesLabels = true
+}
+
+/// Labels gathered over all tables, with the table each whole-file field came from.
+struct Accumulator {
+    var samples: [RepoPath: SampleAnnotations] = [:]
+    /// Per sample, field name → (table path, line) that set it.
+    var origins: [RepoPath: [String: (file: String, line: Int?)]] = [:]
+
+    /// Adds whole-file fields; a field another table already set keeps its first value, and a
+    /// different value is a `conflicting-labels` warning.
+    mutating func add(_ fields: [LabelField], to path: RepoPath, from file: String, line: Int?, findings: inout [LabelFinding]) {
+        if samples[path] == nil {
+            // Fast path: the first table to label a sample.
+            samples[path] = SampleAnnotations(labels: fields, sources: [file])
+            origins[path] = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, (file, line)) })
+            return
+        }
+        for f in fields {
+            if let existing = samples[path]?[label: f.name] {
+                if existing != f.value, let o = origins[path]?[f.name], o.file != file {
+                    findings.append(LabelFinding(.warning, "conflicting-labels", file: file, line: line,
+                        "\(path): \(f.name) is \(quoted(f.value)) here but \(quoted(existing)) in \(o.file)\(o.line.map { ":\($0)" } ?? ""); kept the first",
+                        hint: "make the tables agree, or rename one of the fields"))
+                }
+                continue
+            }
+            samples[path, default: SampleAnnotations()].labels.append(f)
+            origins[path, default: [:]][f.name] = (file, line)
+        }
+        samples[path, default: SampleAnnotations()].labels.sort { $0.name < $1.name }
+        addSource(file, to: path)
+    }
+
+    /// Appends a segment.
+    mutating func add(_ segment: LabelSegment, to path: RepoPath) {
+        samples[path, default: SampleAnnotations()].segments.append(segment)
+        addSource(segment.source, to: path)
+    }
+
+    private mutating func addSource(_ file: String, to path: RepoPath) {
+        guard samples[path]?.sources.contains(file) != true else { return }
+        samples[path, default: SampleAnnotations()].sources.append(file)
+        samples[path, default: SampleAnnotations()].sources.sort()
+    }
+}
+
+/// A value as a message shows it: text in quotes, others bare.
+func quoted(_ v: LabelValue) -> String {
+    if case .string(let s) = v { return JSONValue.quote(s) }
+    return v == .null ? "empty" : v.text
+}
+
+/// Joins a parsed table's rows to the samples, validating each row.
+struct TableJoiner {
+    let file: String
+    let table: ParsedTable
+    let index: TreeIndex
+    let config: LabelConfig
+    var findings: [LabelFinding] = []
+    /// First row per key (sample path, plus span for segments).
+    private var firstRows: [String: LabelRow] = [:]
+    private(set) var samples = Set<RepoPath>()
+
+    init(file: String, table: ParsedTable, index: TreeIndex, config: LabelConfig) {
+        self.file = file; self.table = table; self.index = index; self.config = config
+    }
+
+    /// Validates every row and adds the good ones to `acc`.
+    mutating func join(into acc: inout Accumulator) {
+        for row in table.rows {
+            checkText(row)
+            checkSchema(row)
+            guard let sample = resolve(row) else { continue }
+            checkDuration(row, sample)
+            guard !isDuplicate(row, sample.path) else { continue }
+            samples.insert(sample.path)
+            guard table.contributesLabels else { continue }
+            if let span = row.span {
+                acc.add(LabelSegment(start: span.start, end: span.end, source: file, labels: row.fields), to: sample.path)
+            } else {
+                acc.add(row.fields, to: sample.path, from: file, line: row.line, findings: &findings)
+            }
+        }
+    }
+
+    private mutating func report(_ s: LabelFinding.Severity, _ code: String, _ row: LabelRow, _ message: String, hint: String? = nil) {
+        findings.append(LabelFinding(s, code, file: file, line: row.line, message, hint: hint))
+    }
+
+    private mutating func resolve(_ row: LabelRow) -> LabelTreeFile? {
+        switch index.resolve(row.candidates) {
+        case .sample(let f): return f
+        case .notAudio(let p):
+            report(.warning, "not-audio", row, "\(p) exists but is not audio", hint: "point the row at an audio file or remove it")
+        case .normalization(let p):
+            report(.error, "unicode-normalization", row,
+                   "\(JSONValue.quote(row.reference)) names \(p), which differs only in Unicode normalization (row is \(normalizationForm(row.reference)), file is \(normalizationForm(p.string)))",
+                   hint: "rewrite the row's path in NFC, byte for byte as the file is named")
+        case .missing:
+            let tried = row.candidates.map(\.string).joined(separator: ", ")
+            report(.error, "missing-file", row, "\(JSONValue.quote(row.reference)): file not found (looked for \(tried.isEmpty ? "nothing" : tried))",
+                   hint: "add the audio or remove the row")
+        }
+        return nil
+    }
+
+    /// Reports a repeated key: identical rows are a warning, conflicting ones an error.
+    private mutating func isDuplicate(_ row: LabelRow, _ path: RepoPath) -> Bool {
+        let key = path.string + (row.span.map { "@\($0.start)-\($0.end)" } ?? "")
+        guard let first = firstRows[key] else { firstRows[key] = row; return false }
+        let firstLine = first.line.map { "line \($0)" } ?? "an earlier record"
+        let differing = differingFields(first.fields, row.fields)
+        if differing.isEmpty && first.declaredDuration == row.declaredDuration {
+            report(.warning, "duplicate-row", row, "\(path) is listed again with identical values (first at \(firstLine))",
+                   hint: "remove the repeated row")
+        } else {
+            let names = differing.isEmpty ? "duration" : differing.joined(separator: ", ")
+            report(.error, "duplicate-row", row, "\(path) is listed at \(firstLine) and line \(row.line.map(String.init) ?? "?") with different \(names)",
+                   hint: "keep one row per file; the first row's values were kept")
+        }
+        return true
+    }
+
+    private mutating func checkDuration(_ row: LabelRow, _ sample: LabelTreeFile) {
+        guard let audio = sample.audio else { return }
+        let tol = config.durationTolerance
+        if let span = row.span, span.end > audio.duration + tol {
+            report(.error, "segment-beyond-audio", row,
+                   "segment \(span.start)–\(span.end) s of \(sample.path) ends after the audio (\(String(format: "%.3f", audio.duration)) s)",
+                   hint: "fix offset/duration or the audio")
+        } else if row.span == nil, let d = row.declaredDuration, abs(d - audio.duration) > tol {
+            report(.warning, "duration-mismatch", row,
+                   "\(sample.path) declares \(d) s, audio is \(String(format: "%.3f", audio.duration)) s",
+                   hint: "re-measure the duration or check that the row names the right file")
+        }
+    }
+
+    private mutating func checkText(_ row: LabelRow) {
+        for f in row.fields where table.textFields.contains(f.name) {
+            switch f.value {
+            case .string(let s) where s.contains("\n") || s.contains("\r"):
+                report(.warning, "newline-in-text", row, "\(f.name) of \(JSONValue.quote(row.reference)) contains a line break",
+                       hint: "line-based tools (Kaldi text, TSV) split it; replace it with a space")
+            case .string(""), .null:
+                guard table.warnsEmptyText else { break }
+                report(.warning, "empty-text", row, "\(f.name) of \(JSONValue.quote(row.reference)) is empty",
+                       hint: "fine for silence; otherwise fill in the transcript")
+            default: break
+            }
+        }
+    }
+
+    private mutating func checkSchema(_ row: LabelRow) {
+        let columns = Set(row.fields.map(\.name))
+        for (name, rule) in config.fields.sorted(by: { $0.key < $1.key }) where columns.contains(name) {
+            let value = row.fields.first { $0.name == name }!.value
+            for problem in schemaProblems(name, value, rule, reference: row.reference) {
+                report(.error, problem.code, row, problem.message, hint: problem.hint)
+            }
+        }
+    }
+}
+
+/// Names of fields whose values differ between two sorted field lists.
+func differingFields(_ a: [LabelField], _ b: [LabelField]) -> [String] {
+    let names = Set(a.map(\.name)).union(b.map(\.name)).sorted()
+    return names.filter { n in a.first { $0.name == n }?.value != b.first { $0.name == n }?.value }
+}
+
+/// What the schema says is wrong with one value (`missing-field`, `wrong-type`, `not-allowed`, `out-of-range`).
+func schemaProblems(_ name: String, _ value: LabelValue, _ rule: LabelConfig.FieldRule, reference: String) -> [(code: String, message: String, hint: String)] {
+    let subject = "\(name) of \(JSONValue.quote(reference))"
+    if value == .null || value == .string("") {
+        return rule.required ? [("missing-field", "\(subject) is empty but required", "fill in \(name)")] : []
+    }
+    if let type = rule.type, !matches(value, type) {
+        return [("wrong-type", "\(subject) is \(quoted(value)), expected \(type.rawValue)", "write a \(type.rawValue) value")]
+    }
+    var out: [(String, String, String)] = []
+    if let values = rule.values, !values.contains(value.text) {
+        out.append(("not-allowed", "\(subject) is \(quoted(value)), not an allowed value", "allowed: \(values.joined(separator: ", "))"))
+    }
+    if let n = value.number ?? Double(value.text) {
+        if let min = rule.min, n < min { out.append(("out-of-range", "\(subject) is \(value.text), below the minimum \(min)", "use a value ≥ \(min)")) }
+        if let max = rule.max, n > max { out.append(("out-of-range", "\(subject) is \(value.text), above the maximum \(max)", "use a value ≤ \(max)")) }
+    }
+    return out
+}
+
+/// Whether a value has a declared type (ints count as floats).
+func matches(_ value: LabelValue, _ type: LabelConfig.ValueType) -> Bool {
+    switch (value, type) {
+    case (.string, .string), (.int, .int), (.int, .float), (.double, .float), (.bool, .bool), (.null, _): return true
+    default: return false
+    }
+}
+
+/// Converts cell text to a declared type; nil when it does not convert. Empty text is `.null`.
+func convert(_ text: String, to type: LabelConfig.ValueType?) -> LabelValue? {
+    if text.isEmpty { return .null }
+    switch type {
+    case nil, .string?: return .string(text)
+    case .int?: return Int64(text).map(LabelValue.int)
+    case .float?: return Double(text).map(LabelValue.double)
+    case .bool?:
+        switch text.lowercased() {
+        case "true", "1", "yes": return .bool(true)
+        case "false", "0", "no": return .bool(false)
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import DVSCore
+import Foundation
+
+/// Lookups over the files of a tree: exact path, NFC-normalized path, sample file name, stem
+/// and blob. The NFC and blob indexes are built on first use (most trees never need them).
+final class TreeIndex {
+    /// Every file by exact path bytes.
+    let files: [RepoPath: LabelTreeFile]
+    /// Samples by file name.
+    let samplesByName: [[UInt8]: [RepoPath]]
+    /// Samples by stem (file name without its last extension).
+    let samplesByStem: [[UInt8]: [RepoPath]]
+    private let list: [LabelTreeFile]
+
+    /// Paths by the UTF-8 bytes of their NFC form.
+    private(set) lazy var byNFC: [[UInt8]: [RepoPath]] = Dictionary(grouping: list.map(\.path)) { nfcBytes($0.string) }
+    /// Samples by lower-case hex of their blob id (the first sample per blob).
+    private(set) lazy var samplesByHex: [String: RepoPath] = {
+        var hex: [String: RepoPath] = [:]
+        for f in list where f.audio != nil && hex[f.blob.hex] == nil { hex[f.blob.hex] = f.path }
+        return hex
+    }()
+
+    init(_ list: [LabelTreeFile]) {
+        var files: [RepoPath: LabelTreeFile] = [:], names: [[UInt8]: [RepoPath]] = [:], stems: [[UInt8]: [RepoPath]] = [:]
+        for f in list {
+            files[f.path] = f
+            guard f.audio != nil else { continue }
+            names[f.path.name, default: []].append(f.path)
+            stems[stem(of: f.path.name), default: []].append(f.path)
+        }
+        self.list = list; self.files = files; samplesByName = names; samplesByStem = stems
+    }
+
+    /// How a reference in a label file resolved.
+    enum Resolution {
+        /// An audio file: the reference names a sample.
+        case sample(LabelTreeFile)
+        /// An existing file that is not audio.
+        case notAudio(RepoPath)
+        /// No exact match, but this file's name is the same after NFC-normalizing both sides.
+        case normalization(RepoPath)
+        /// Nothing.
+        case missing
+    }
+
+    /// Resolves candidate paths in order: the first exact match wins; only when none matches
+    /// exactly are NFC-equal files considered (reported, never joined).
+    func resolve(_ candidates: [RepoPath]) -> Resolution {
+        for c in candidates {
+            if let f = files[c] { return f.audio != nil ? .sample(f) : .notAudio(c) }
+        }
+        for c in candidates {
+            if let other = byNFC[nfcBytes(c.string)]?.first { return .normalization(other) }
+        }
+        return .missing
+    }
+}
+
+/// The UTF-8 bytes of `s` in Unicode Normalization Form C.
+func nfcBytes(_ s: String) -> [UInt8] {
+    s.utf8.allSatisfy { $0 < 0x80 } ? Array(s.utf8) : Array(s.precomposedStringWithCanonicalMapping.utf8)
+}
+
+/// `NFC`, `NFD` or `mixed` for the form a string's bytes are in (compared as bytes, not `String ==`).
+func normalizationForm(_ s: String) -> String {
+    let bytes = Array(s.utf8)
+    if bytes == nfcBytes(s) { return "NFC" }
+    if bytes == Array(s.decomposedStringWithCanonicalMapping.utf8) { return "NFD" }
+    return "mixed"
+}
+
+/// A file name without its last extension (`a.b.wav` → `a.b`; `.x` stays `.x`).
+func stem(of name: [UInt8]) -> [UInt8] {
+    guard let dot = name.lastIndex(of: 0x2E), dot > 0 else { return name }
+    return Array(name[..<dot])
+}
+
+/// `reference` resolved against folder `base` (nil = tree root): `.` components dropped, `..`
+/// taking one off; nil when it climbs out of the tree or is empty.
+func joinPath(_ base: RepoPath?, _ reference: String) -> RepoPath? {
+    var parts: [ArraySlice<UInt8>] = base.map { $0.components } ?? []
+    for c in Array(reference.utf8).split(separator: 0x2F) {
+        if c.elementsEqual([0x2E]) { continue }
+        if c.elementsEqual([0x2E, 0x2E]) {
+            if parts.isEmpty { return nil }
+            parts.removeLast(); continue
+        }
+        parts.append(c)
+    }
+    guard !parts.isEmpty else { return nil }
+    return RepoPath(bytes: Array(parts.joined(separator: [0x2F])))
+}
+
+/// Whether the name ends in a common audio extension.
+func hasAudioExtension(_ name: String) -> Bool {
+    guard let dot = name.lastIndex(of: ".") else { return false }
+    let ext = name[name.index(after: dot)...].lowercased()
+    return ["wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "m4a", "aac", "aif", "aiff", "au", "caf", "webm", "wma", "w64", "rf64"].contains(ext)
+}
