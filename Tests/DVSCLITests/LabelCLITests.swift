@@ -165,13 +165,14 @@ import Testing
             let c = try dvs("commit", "-m", "fixtures", in: ds)
             #expect(c.status == 1)
             for expected in ["metadata.csv:8: error:", "manifest.jsonl:5: error:", "manifest.jsonl:6: error:", "manifest.jsonl:10: error:",
-                             "validated.tsv:7: error:", "validated.tsv:9: error:", "differs only in Unicode normalization"] {
+                             "validated.tsv:7: error:", "validated.tsv:9: error:", "expected 13 fields, found 14",
+                             "differs only in Unicode normalization", "labelstudio/export.json:285: error:"] {
                 #expect(c.stderr.contains(expected), "missing '\(expected)' in:\n\(c.stderr)")
             }
             #expect(c.stderr.contains("metadata.csv:9: warning:"), "duplicate row is a warning")
             // Fix the planted errors the way a user would: drop the bad rows.
             try T.sh("""
-                sed -i '8d' metadata.csv && sed -i '10d;6d;5d' manifest.jsonl && sed -i '9d;7d' validated.tsv &&
+                sed -i '8d' metadata.csv && sed -i '5d;6d;9d;10d' manifest.jsonl && sed -i '7d;9d;10d;11d' validated.tsv &&
                 python3 -c "import json; p='labelstudio/export.json'; t=json.load(open(p)); json.dump([x for x in t if x['id'] != 104], open(p, 'w'), indent=2)"
                 """, in: ds)
             let ok = try dvs("commit", "-m", "fixtures, fixed", in: ds)

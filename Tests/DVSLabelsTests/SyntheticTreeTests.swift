@@ -111,7 +111,9 @@ extension LabelBuildResult {
         t.texts = ["clips/a.wav.json": response, "dg/b.json": response, "transcripts/call-c.json": response, "dg/zzz.json": response,
                    "dvs.toml": "[labels.sidecars]\ndeepgram = [\"transcripts/call-{stem}.json\"]\n"]
         let r = try t.build()
-        #expect(r.codes == ["dg/zzz.json:0 unmatched-sidecar"])
+        // Matched by name, each response's metadata.sha256 ("00") then disagrees with its audio.
+        #expect(r.codes == ["clips/a.wav.json:1 transcript-mismatch", "dg/b.json:1 transcript-mismatch", "dg/zzz.json:0 unmatched-sidecar",
+                            "transcripts/call-c.json:1 transcript-mismatch"])
         #expect(r.tables.filter { $0.format == "deepgram" }.map(\.samples) == [1, 1, 0, 1])
     }
 }
