@@ -170,22 +170,30 @@ func fieldChanges(_ x: [LabelField], _ y: [LabelField]) -> [FieldChange] {
 /// Most distinct values a field may have for its distribution to be summarised.
 let maxShiftValues = 50
 
-/// Per (field, value) sample counts and hours on both sides; only categorical fields (≤ 50
-/// distinct text/int/bool values over both sides) and only values whose count changed.
+/// Per (field, value) sample counts and hours on both sides, for categorical fields only, and
+/// only values whose count or hours changed. A field is categorical when its values (text, int or
+/// bool; over both sides) number at most 50, repeat (fewer distinct values than samples carrying
+/// the field), and are short one-line strings — so ids, sentences and scores are left out.
 func labelShifts(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> [LabelShift] {
     struct Tally { var count = 0; var seconds = 0.0 }
+    var carriers: [String: Int] = [:]
+    var notCategorical = Set<String>()
     func tally(_ es: [ManifestEntry]) -> [String: [String: Tally]] {
         var t: [String: [String: Tally]] = [:]
         for e in es {
             guard let audio = e.audio, let labels = e.annotations?.labels else { continue }
             for f in labels {
                 switch f.value {
-                case .double, .null: continue
+                case .null: continue
+                case .double: notCategorical.insert(f.name); continue
                 default: break
                 }
-                var v = t[f.name, default: [:]][f.value.text, default: Tally()]
+                let text = f.value.text
+                if text.count > 40 || text.contains(where: \.isNewline) { notCategorical.insert(f.name) }
+                carriers[f.name, default: 0] += 1
+                var v = t[f.name, default: [:]][text, default: Tally()]
                 v.count += 1; v.seconds += audio.duration
-                t[f.name, default: [:]][f.value.text] = v
+                t[f.name, default: [:]][text] = v
             }
         }
         return t
@@ -195,7 +203,7 @@ func labelShifts(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> [LabelShift] {
     for field in Set(ta.keys).union(tb.keys).sorted() {
         let va = ta[field] ?? [:], vb = tb[field] ?? [:]
         let values = Set(va.keys).union(vb.keys)
-        guard values.count <= maxShiftValues else { continue }
+        guard !notCategorical.contains(field), values.count <= maxShiftValues, values.count < carriers[field] ?? 0 else { continue }
         for v in values.sorted() {
             let x = va[v] ?? Tally(), y = vb[v] ?? Tally()
             if x.count != y.count || abs(x.seconds - y.seconds) > 1e-6 {
