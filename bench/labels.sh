@@ -71,7 +71,7 @@ with open(f"{root}/labels.csv", "w") as f: f.write("\n".join(rows) + "\n")
 PY
   (cd "$BIG" && "$DVS" init >/dev/null)
   say "initial commit of $ROWS samples"
-  /usr/bin/time -f "%e s, %M KiB max RSS" "$DVS" -C "$BIG" commit -m "import $ROWS samples" >"$BENCH_DIR/labels-initial.txt" 2>&1 || { cat "$BENCH_DIR/labels-initial.txt"; exit 1; }
+  /usr/bin/time -f "%e s, %M KiB max RSS" "$DVS" commit -C "$BIG" -m "import $ROWS samples" >"$BENCH_DIR/labels-initial.txt" 2>&1 || { cat "$BENCH_DIR/labels-initial.txt"; exit 1; }
   touch "$BIG/.ready"
 fi
 cat "$BENCH_DIR/labels-initial.txt" | sed 's/^/  initial: /'
@@ -102,14 +102,14 @@ for mode in scattered contiguous; do
   relabel "$mode" "$pass"
   before=$(du -sb "$BIG/.dvs/objects" | cut -f1)
   t0=$(date +%s.%N)
-  out=$("$DVS" -C "$BIG" commit -m "relabel 1% ($mode)" 2>&1)
+  out=$("$DVS" commit -C "$BIG" -m "relabel 1% ($mode)" 2>&1)
   t1=$(date +%s.%N)
   after=$(du -sb "$BIG/.dvs/objects" | cut -f1)
   echo "relabel 1% of $ROWS rows ($mode): $(printf '%.2f' "$(echo "$t1 - $t0" | bc)") s; $(echo "$out" | report_commit); objects/ grew $((after - before)) bytes on disk (zstd, 4 KiB blocks)"
 done
 
-q1=$(median "$DVS" -C "$BIG" query "SELECT lang, count(*), sum(duration_s) / 3600 AS hours FROM sample GROUP BY lang")
-q2=$(median "$DVS" -C "$BIG" query "SELECT label, avg(score), count(*) FROM sample WHERE sample_rate = 16000 GROUP BY label")
+q1=$(median "$DVS" query -C "$BIG" "SELECT lang, count(*), sum(duration_s) / 3600 AS hours FROM sample GROUP BY lang")
+q2=$(median "$DVS" query -C "$BIG" "SELECT label, avg(score), count(*) FROM sample WHERE sample_rate = 16000 GROUP BY label")
 echo "dvs query aggregate over $ROWS samples: ${q1} s (GROUP BY lang), ${q2} s (GROUP BY label, avg score)  [target <= 1 s]"
 
 # -- 3. dvs diff between two commits of the speech corpus --------------------------------------
@@ -118,12 +118,12 @@ C=$BENCH_DIR/corpus-$N; M=$BENCH_DIR/corpus-$N-mut1
 [ -d "$M" ] || { cp -a "$C" "$M"; bash "$MAKE_CORPUS" --out "$M" --mutate 0.01 --mutate-seed 1 >&2; }
 W=$BENCH_DIR/labels-diff-$N
 rm -rf "$W"; cp -a "$C" "$W"
-"$DVS" -C "$W" init >/dev/null
-"$DVS" -C "$W" commit -m base >/dev/null
+"$DVS" init "$W" >/dev/null
+"$DVS" commit -C "$W" -m base >/dev/null
 rsync -a --delete --exclude .dvs "$M/" "$W/"
-"$DVS" -C "$W" commit -m "mutated 1%" >/dev/null
-"$DVS" -C "$W" diff --stat HEAD~1 HEAD | tail -4 | sed 's/^/  /'
-d1=$(median "$DVS" -C "$W" diff HEAD~1 HEAD)
-d2=$(median "$DVS" -C "$W" diff --json HEAD~1 HEAD)
+"$DVS" commit -C "$W" -m "mutated 1%" >/dev/null
+"$DVS" diff -C "$W" --stat HEAD~1 HEAD | tail -4 | sed 's/^/  /'
+d1=$(median "$DVS" diff -C "$W" HEAD~1 HEAD)
+d2=$(median "$DVS" diff -C "$W" --json HEAD~1 HEAD)
 echo "dvs diff between two commits of the $N-clip corpus: ${d1} s (text), ${d2} s (--json)  [target <= 0.5 s]"
 rm -rf "$W"

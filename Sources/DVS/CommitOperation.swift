@@ -71,7 +71,7 @@ extension Repository {
     /// `details`). The `post-commit` hook runs after the branch moved and the lock is released.
     public func commit(_ options: CommitOptions, progress: ProgressHandler? = nil) throws -> CommitSummary {
         var summary = try commitLocked(options, progress: progress)
-        if let run = try? runHook(.postCommit, arguments: [summary.id.hex], input: Data((summary.id.hex + "\n").utf8)) {
+        if let run = try? runHook(.postCommit, arguments: [summary.id.hex], input: { Data((summary.id.hex + "\n").utf8) }) {
             summary.postCommitOutput = run.stderr
         }
         return summary
@@ -128,7 +128,7 @@ extension Repository {
                 throw DVSError(.nothingToCommit, "nothing to commit, working tree matches \(parent.map { "commit \($0.short)" } ?? "the empty tree")",
                                hint: "use --allow-empty to record a commit anyway")
             }
-            if let run = try runHook(.preCommit, input: preCommitInput(tree.entries)), run.status != 0 {
+            if let run = try runHook(.preCommit, input: { preCommitInput(tree.entries) }), run.status != 0 {
                 writer.abort()
                 throw DVSError(.badInput, "the pre-commit hook refused the commit (exit status \(run.status)); nothing was committed",
                                hint: "fix what it reports, or bypass it by moving \(hookPath(.preCommit)) away",

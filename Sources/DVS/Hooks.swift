@@ -34,13 +34,15 @@ extension Repository {
     /// Runs hook `h` when it exists and is executable.
     /// - Parameters:
     ///   - arguments: passed after the hook's path.
-    ///   - input: written to the hook's stdin, then stdin is closed (a hook that does not read it is fine).
+    ///   - makeInput: what to write to the hook's stdin (called only when the hook exists); stdin
+    ///     is closed after it (a hook that does not read it is fine).
     /// - Returns: nil when there is no such hook; else its exit status (128+N when killed by
     ///   signal N) and what it wrote to stderr (the caller shows it).
     /// - Throws: `DVSError.io` when the hook cannot be started.
-    func runHook(_ h: Hook, arguments: [String] = [], input: Data) throws -> HookRun? {
+    func runHook(_ h: Hook, arguments: [String] = [], input makeInput: () -> Data) throws -> HookRun? {
         let path = hookPath(h)
         guard access(path, X_OK) == 0 else { return nil }
+        let input = makeInput()
         signal(SIGPIPE, SIG_IGN)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
@@ -80,13 +82,12 @@ extension Repository {
 
     /// The JSON Lines a `pre-commit` hook reads: one sample per line, in path order.
     func preCommitInput(_ entries: [ManifestEntry]) -> Data {
-        var out = Data()
+        var out = ""
+        out.reserveCapacity(entries.count * 300)
         for e in entries where e.audio != nil {
-            if let line = try? JSONSerialization.data(withJSONObject: sampleJSONObject(e), options: [.sortedKeys, .withoutEscapingSlashes]) {
-                out.append(line)
-                out.append(0x0A)
-            }
+            SampleJSON.write(e, to: &out)
+            out.append("\n")
         }
-        return out
+        return Data(out.utf8)
     }
 }

@@ -120,3 +120,76 @@ public func jsonValue(_ v: LabelValue) -> Any {
     case .string(let s): return s
     }
 }
+
+/// A fast writer of `sampleJSONObject`'s JSON (same keys and values, keys sorted, one line), for
+/// streams of many samples: hook input, `DVS_MANIFEST`. JSON per RFC 8259.
+public enum SampleJSON {
+    /// Appends one sample as a single-line JSON object.
+    public static func write(_ e: ManifestEntry, to out: inout String) {
+        var fields: [(String, String)] = [("bytes", String(e.byteCount)), ("path", quote(e.path.string)), ("sha256", quote(e.blob.hex))]
+        if let a = e.audio {
+            fields += [("channel_peak", "[" + a.peak.map { number(Double($0), digits: 6) }.joined(separator: ",") + "]"),
+                       ("channel_rms_dbfs", "[" + a.rmsDBFS.map { $0.map { number($0, digits: 2) } ?? "null" }.joined(separator: ",") + "]"),
+                       ("channels", String(a.channelCount)), ("duration_s", number(a.duration, digits: 6)),
+                       ("encoding", quote(a.encoding)), ("format", quote(a.container)), ("frames", String(a.frameCount)),
+                       ("sample_rate", String(a.sampleRate))]
+        }
+        let n = e.annotations
+        fields.append(("labels", "{" + (n?.labels ?? []).map { quote($0.name) + ":" + value($0.value) }.joined(separator: ",") + "}"))
+        if let t = n?.transcript {
+            fields += [("confidence", t.confidence.map { number($0, digits: 6) } ?? "null"), ("language", t.language.map(quote) ?? "null"),
+                       ("speaker_count", String(t.speakerCount)), ("transcript", quote(t.text)), ("word_count", String(t.wordCount))]
+            if let w = t.words { fields.append(("words", quote(w.hex))) }
+        }
+        if let segs = n?.segments, !segs.isEmpty {
+            fields.append(("segments", "[" + segs.map { s in
+                "{\"channel\":\(s.channel.map(String.init) ?? "null"),\"end\":\(number(s.end, digits: 6)),\"labels\":{"
+                    + s.labels.map { quote($0.name) + ":" + value($0.value) }.joined(separator: ",")
+                    + "},\"source\":\(quote(s.source)),\"start\":\(number(s.start, digits: 6))}"
+            }.joined(separator: ",") + "]"))
+        }
+        fields.sort { $0.0 < $1.0 }
+        out.append("{")
+        for (i, f) in fields.enumerated() {
+            if i > 0 { out.append(",") }
+            out.append("\"\(f.0)\":")
+            out.append(f.1)
+        }
+        out.append("}")
+    }
+
+    static func value(_ v: LabelValue) -> String {
+        switch v {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return String(i)
+        case .double(let d): return d.isFinite ? "\(d)" : "null"
+        case .string(let s): return quote(s)
+        }
+    }
+
+    static func number(_ d: Double, digits: Int) -> String {
+        guard d.isFinite else { return "null" }
+        let scale = pow(10.0, Double(digits))
+        return "\((d * scale).rounded() / scale)"
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        out.reserveCapacity(s.utf8.count + 2)
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        out += "\""
+        return out
+    }
+}
