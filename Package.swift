@@ -26,7 +26,8 @@ let package = Package(
         .target(name: "DVSAudio", dependencies: ["DVSCore", "CSndfile"]),
         .target(name: "DVSLabels", dependencies: ["DVSCore", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "DVSCatalog", dependencies: ["DVSCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
-        .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "CGit2", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "CGit2", .product(name: "GRDB", package: "GRDB.swift"),
+                                    .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(
             name: "DVSCommands",
             dependencies: ["DVS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -1,6 +1,7 @@
 import DVSCore
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The result of `Repository.query`: column names and rows of SQLite values.
 public struct QueryResult: Sendable {
@@ -90,28 +91,36 @@ extension Repository {
         try db.execute(sql: "CREATE TABLE sample (\(cols.joined(separator: ", ")), PRIMARY KEY(path)) WITHOUT ROWID")
         try db.execute(sql: "CREATE TABLE segment (path, start, \"end\", channel, source, labels)")
         try db.execute(sql: "CREATE TABLE word (path, channel, idx, word, start, \"end\", confidence, speaker)")
+        // 100,000 rows must load in well under a second: bind with SQLite's C API (GRDB's
+        // StatementArguments cost ~2 µs a value).
         let insert = try db.makeStatement(sql: "INSERT INTO sample VALUES (\(Array(repeating: "?", count: cols.count).joined(separator: ", ")))")
         let insertSegment = try db.makeStatement(sql: "INSERT INTO segment VALUES (?, ?, ?, ?, ?, ?)")
         let insertWord = try db.makeStatement(sql: "INSERT INTO word VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         let labelIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
+        let fixedCount = Int32(sampleTableColumns.count)
         for e in entries {
             guard let a = e.audio else { continue }
             let n = e.annotations
             let t = n?.transcript
-            var values: [DatabaseValueConvertible?] = [
-                e.path.string, e.blob.hex, Int64(e.byteCount), a.container, a.encoding, a.sampleRate, a.channelCount, a.frameCount,
-                a.duration, a.peak.max().map { Double($0) }, a.peak.isEmpty ? nil : a.silentChannels.count,
-                t?.text, t?.language, t?.confidence, t?.wordCount, t?.speakerCount,
-            ]
-            var labelValues = [DatabaseValueConvertible?](repeating: nil, count: labels.count)
-            for f in n?.labels ?? [] { labelValues[labelIndex[f.name]!] = databaseValue(f.value) }
-            values += labelValues
-            try insert.execute(arguments: StatementArguments(values))
-            for s in n?.segments ?? [] {
+            let s = Binder(insert.sqliteStatement)
+            s.text(1, e.path.string); s.text(2, e.blob.hex); s.int(3, Int64(e.byteCount))
+            s.text(4, a.container); s.text(5, a.encoding); s.int(6, Int64(a.sampleRate)); s.int(7, Int64(a.channelCount))
+            s.int(8, Int64(a.frameCount)); s.double(9, a.duration)
+            if let p = a.peak.max() { s.double(10, Double(p)) }
+            if !a.peak.isEmpty { s.int(11, Int64(a.silentChannels.count)) }
+            if let t {
+                s.text(12, t.text)
+                if let l = t.language { s.text(13, l) }
+                if let c = t.confidence { s.double(14, c) }
+                s.int(15, Int64(t.wordCount)); s.int(16, Int64(t.speakerCount))
+            }
+            for f in n?.labels ?? [] { s.value(fixedCount + 1 + Int32(labelIndex[f.name]!), f.value) }
+            try s.step(db)
+            for seg in n?.segments ?? [] {
                 var o: [String: Any] = [:]
-                for f in s.labels { o[f.name] = jsonValue(f.value) }
+                for f in seg.labels { o[f.name] = jsonValue(f.value) }
                 let json = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-                try insertSegment.execute(arguments: [e.path.string, s.start, s.end, s.channel, s.source, json])
+                try insertSegment.execute(arguments: [e.path.string, seg.start, seg.end, seg.channel, seg.source, json])
             }
             if words, let id = t?.words {
                 for (i, w) in try self.words(id).enumerated() {
@@ -121,6 +130,35 @@ extension Repository {
         }
     }
 }
+
+/// Binds one row of a prepared statement through SQLite's C API, steps it and resets it.
+private struct Binder {
+    let s: OpaquePointer
+    init(_ s: OpaquePointer) { self.s = s }
+    func text(_ i: Int32, _ v: String) {
+        _ = v.utf8CString.withUnsafeBufferPointer { sqlite3_bind_text(s, i, $0.baseAddress, Int32($0.count - 1), SQLITE_TRANSIENT_) }
+    }
+    func int(_ i: Int32, _ v: Int64) { sqlite3_bind_int64(s, i, v) }
+    func double(_ i: Int32, _ v: Double) { sqlite3_bind_double(s, i, v) }
+    func value(_ i: Int32, _ v: LabelValue) {
+        switch v {
+        case .null: sqlite3_bind_null(s, i)
+        case .bool(let b): int(i, b ? 1 : 0)
+        case .int(let x): int(i, x)
+        case .double(let d): double(i, d)
+        case .string(let t): text(i, t)
+        }
+    }
+    func step(_ db: Database) throws {
+        defer { sqlite3_reset(s); sqlite3_clear_bindings(s) }
+        guard sqlite3_step(s) == SQLITE_DONE else {
+            throw DVSError(.internal, "cannot load the sample table: \(String(cString: sqlite3_errmsg(sqlite3_db_handle(s))))")
+        }
+    }
+}
+
+/// SQLite's SQLITE_TRANSIENT destructor (copy the bytes now), which Swift cannot import as a macro.
+private let SQLITE_TRANSIENT_ = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 private func databaseValue(_ v: LabelValue) -> DatabaseValueConvertible? {
     switch v {

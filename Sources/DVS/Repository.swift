@@ -143,23 +143,49 @@ public final class Repository: @unchecked Sendable {
     }
 
     /// All entries of a manifest, sorted by path.
+    ///
+    /// Inner chunks are read first (a few), then the leaves are read, decompressed and decoded
+    /// on `workers` threads and concatenated in order.
     /// - Throws: `DVSError.corrupt` naming the damaged chunk.
     /// - Complexity: O(n) in entries; reads every chunk.
     public func entries(ofManifest root: ObjectID) throws -> [ManifestEntry] {
+        var leaves: [ObjectID] = []
+        var firstLeaf: [ManifestEntry]?
+        try collectLeaves(root, into: &leaves, rootLeaf: &firstLeaf)
+        if let firstLeaf { return firstLeaf }
+        let results = SlotBuffer<[ManifestEntry]>(count: leaves.count)
+        let leafIDs = leaves
+        try parallelBatches(leafIDs.count, workers: workers, batch: 8) { _, range in
+            for i in range {
+                guard case .leaf(let es) = try self.chunk(leafIDs[i]) else {
+                    throw DVSError(.corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
+                }
+                results[i] = es
+            }
+        }
         var out: [ManifestEntry] = []
-        try collect(root, into: &out)
+        for i in 0..<leafIDs.count { out.append(contentsOf: results.take(i) ?? []) }
         return out
     }
 
-    private func collect(_ id: ObjectID, into out: inout [ManifestEntry]) throws {
-        let chunk: ManifestChunk
-        do { chunk = try ManifestChunk.decode(objects.read(id)) } catch {
+    private func chunk(_ id: ObjectID) throws -> ManifestChunk {
+        do { return try ManifestChunk.decode(objects.read(id)) } catch {
             let e = DVSError.wrap(error)
             throw DVSError(.corrupt, "cannot read manifest chunk '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects")
         }
-        switch chunk {
-        case .leaf(let es): out.append(contentsOf: es)
-        case .inner(_, let children): for c in children { try collect(c.id, into: &out) }
+    }
+
+    /// Leaf ids in path order; when the root itself is a leaf, its entries instead.
+    private func collectLeaves(_ id: ObjectID, into out: inout [ObjectID], rootLeaf: inout [ManifestEntry]?) throws {
+        switch try chunk(id) {
+        case .leaf(let es): rootLeaf = es
+        case .inner(let level, let children):
+            if level == 1 { out.append(contentsOf: children.map(\.id)); return }
+            for c in children {
+                var leaf: [ManifestEntry]?
+                try collectLeaves(c.id, into: &out, rootLeaf: &leaf)
+                if leaf != nil { throw DVSError(.corrupt, "manifest chunk '\(c.id.hex)' is a leaf under a level-\(level) chunk", hint: "run 'dvs fsck'") }
+            }
         }
     }
 
