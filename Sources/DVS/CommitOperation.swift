@@ -101,7 +101,11 @@ extension Repository {
         let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: packTargetSize)
         do {
             let known = try catalog.blobIDs()
-            let scan = try self.scan(writer: writer, knownBlobs: known, progress: progress)
+            let parentCommit = try parent.map { try commit($0) }
+            let base = try parentCommit.map { try entries(ofManifest: $0.manifest) } ?? []
+            var deltaBases: [RepoPath: ObjectID] = [:]
+            for e in base where e.audio == nil && e.kind != .symlink && e.byteCount >= UInt64(BlobEncoding.minDeltaSize) { deltaBases[e.path] = e.blob }
+            let scan = try self.scan(writer: writer, knownBlobs: known, deltaBases: deltaBases, progress: progress)
             let undecodable = scan.warnings.filter { $0.kind == .undecodableAudio }
             if options.strict && !undecodable.isEmpty {
                 writer.abort()
@@ -118,8 +122,6 @@ extension Repository {
                                hint: "fix the rows named above (file:line) and commit again; warnings alone do not stop a commit",
                                details: errors.map(\.description) + tree.labels.findings.filter { $0.severity == .warning }.map(\.description))
             }
-            let parentCommit = try parent.map { try commit($0) }
-            let base = try parentCommit.map { try entries(ofManifest: $0.manifest) } ?? []
             let changes = diffEntries(base, tree.entries)
             if changes.isEmpty && !options.allowEmpty {
                 writer.abort()

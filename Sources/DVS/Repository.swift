@@ -210,6 +210,35 @@ public final class Repository: @unchecked Sendable {
         return r
     }
 
+    /// Decodes a `zstdDelta` blob: reads its base (verified, recursively), then its frame with the
+    /// base as prefix.
+    private func deltaBlob(_ entry: PackEntry, reader: PackReader, decompressor: ZstdDecompressor?) throws -> [UInt8] {
+        let stored = try reader.read(offset: entry.offset, length: entry.storedLength)
+        guard stored.count > 33 else {
+            throw DVSError(.corrupt, "delta object '\(entry.id.hex)' is truncated", hint: "run 'dvs fsck' to list damaged objects")
+        }
+        let baseID = ObjectID(bytes: stored[0..<32])
+        let base: [UInt8]
+        do { base = try blob(baseID, location: nil, decompressor: decompressor) } catch let e as DVSError {
+            throw DVSError(.corrupt, "cannot read object '\(entry.id.hex)': its delta base '\(baseID.hex)' is unreadable (\(e.message))",
+                           hint: "run 'dvs fsck' to list damaged objects")
+        }
+        let d = decompressor ?? ZstdDecompressor()
+        let limit = Int(clamping: entry.rawLength) + (1 << 20)
+        return try stored[33...].withUnsafeBytes { f in try base.withUnsafeBytes { try d.decompress(f, prefix: $0, limit: limit) } }
+    }
+
+    /// The stored bytes of blob `id` as a delta base, with its chain depth; nil when it is not
+    /// stored or cannot be read (then the new version is simply stored whole).
+    func deltaBase(_ id: ObjectID) -> DeltaBase? {
+        guard let loc = try? catalog.location(of: id), loc.entry.rawLength <= 256 << 20,
+              let bytes = try? blob(id, location: loc) else { return nil }
+        var depth = 0
+        if loc.entry.codec == BlobCodec.zstdDelta.rawValue,
+           let b = try? packReader(loc.pack).read(offset: loc.entry.offset + 32, length: 1) { depth = Int(b[0]) }
+        return DeltaBase(id: id, bytes: bytes, depth: depth)
+    }
+
     /// The original bytes of blob `id`, verified against its SHA-256.
     /// - Parameter location: where it is, when the caller already looked it up.
     /// - Throws: `DVSError.corrupt` naming the object and pack when it is missing or damaged.
@@ -225,7 +254,12 @@ public final class Repository: @unchecked Sendable {
             let reader = try packReader(loc.pack)
             guard let codec = BlobCodec(rawValue: loc.entry.codec) else { throw DVSError(.corrupt, "object '\(id.hex)' has unknown codec \(loc.entry.codec)") }
             let entry = PackEntry(id: id, offset: loc.entry.offset, storedLength: loc.entry.storedLength, rawLength: loc.entry.rawLength, codec: codec)
-            let bytes = try BlobEncoding.decode(codec: codec, payload: reader.payload(of: entry, decompressor: decompressor))
+            let bytes: [UInt8]
+            if codec == .zstdDelta {
+                bytes = try deltaBlob(entry, reader: reader, decompressor: decompressor)
+            } else {
+                bytes = try BlobEncoding.decode(codec: codec, payload: reader.payload(of: entry, decompressor: decompressor))
+            }
             guard bytes.count == Int(loc.entry.rawLength), ObjectID.hashing(bytes) == id else {
                 throw DVSError(.corrupt, "cannot read object '\(id.hex)' in pack '\(loc.pack.hex)': checksum mismatch", hint: "run 'dvs fsck' to list damaged objects and the paths that use them")
             }

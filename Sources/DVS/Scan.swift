@@ -84,7 +84,9 @@ extension Repository {
     /// - Parameters:
     ///   - writer: when given, every blob not yet stored is encoded and appended (commit).
     ///   - knownBlobs: blobs already in packs.
-    func scan(writer: PackWriter?, knownBlobs: Set<ObjectID>, progress: ProgressHandler?) throws -> ScanResult {
+    ///   - deltaBases: for files that are not audio, the blob of the same path in the parent
+    ///     commit; a new version is stored as a zstd delta against it where that is smaller.
+    func scan(writer: PackWriter?, knownBlobs: Set<ObjectID>, deltaBases: [RepoPath: ObjectID] = [:], progress: ProgressHandler?) throws -> ScanResult {
         // The walk (system calls) and the stat cache load (SQLite) overlap on two threads.
         let catalog = self.catalog
         let cacheLoad = Background { try catalog.statCache() }
@@ -100,6 +102,7 @@ extension Repository {
             for i in range {
                 let f = files[i]
                 let item = try Self.scanOne(f, root: root, cached: cache[f.path], writer: writer, knownBlobs: knownBlobs,
+                                            deltaBase: deltaBases[f.path].map { id in { self.deltaBase(id) } },
                                             compressor: compressors.all[worker], decompressor: compressors.decompressors[worker])
                 results[i] = item
                 if item.hashed { local.hashed += 1; local.bytes += UInt64(f.size) }
@@ -146,7 +149,7 @@ extension Repository {
     }
 
     static func scanOne(_ file: TreeFile, root: String, cached: StatCacheEntry?, writer: PackWriter?, knownBlobs: Set<ObjectID>,
-                        compressor: ZstdCompressor, decompressor: ZstdDecompressor) throws -> ScanItem {
+                        deltaBase: (() -> DeltaBase?)? = nil, compressor: ZstdCompressor, decompressor: ZstdDecompressor) throws -> ScanItem {
         var f = file
         guard let kind = f.kind else { throw DVSError(.internal, "unsupported file kind for '\(f.path)'") }
         if kind == .symlink {
@@ -209,7 +212,9 @@ extension Repository {
             }
             var newBlob = false
             if let writer, !knownBlobs.contains(id), !writer.contains(id) {
-                let (codec, frame) = try BlobEncoding.encode(buf, layout: layout, compressor: compressor, decompressor: decompressor)
+                let base = audio == nil && layout == nil && buf.count >= BlobEncoding.minDeltaSize ? deltaBase?() : nil
+                let (codec, frame) = try BlobEncoding.encode(buf, layout: layout, base: base?.id == id ? nil : base,
+                                                             compressor: compressor, decompressor: decompressor)
                 do {
                     newBlob = try writer.append(id: id, codec: codec, rawLength: UInt64(buf.count), frame: frame)
                 } catch { throw DVSError.wrap(error) }

@@ -12,12 +12,22 @@ public enum BlobCodec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// stereo, the side channel `R − L` in place of `R`. See `PCM16Predictive`. Written by dvs 0.1
     /// for every 16-bit PCM WAV where it pays; codec 1 is still read.
     case pcm16Predictive = 2
+    /// A delta against another blob (a label table after a relabeling pass): the stored frame is
+    /// the 32-byte id of the *base* blob, one byte of chain depth (1 + the base's depth when the
+    /// base is itself a delta), then one zstd frame compressed with the base's original bytes as
+    /// a raw-content prefix (`ZSTD_CCtx_refPrefix`, zstd's `--patch-from`). Reading it needs the
+    /// base first. Depth is capped (`BlobCodec.maxDeltaDepth`) so reads stay cheap.
+    case zstdDelta = 3
 
     public var description: String {
         switch self {
         case .zstd: return "zstd"
         case .pcm16DeltaPlanes: return "pcm16-delta-planes+zstd"
         case .pcm16Predictive: return "pcm16-predictive-planes+zstd"
+        case .zstdDelta: return "zstd-delta"
         }
     }
+
+    /// The longest chain of deltas a blob may sit at the end of; beyond it, a blob is stored whole.
+    public static let maxDeltaDepth = 16
 }

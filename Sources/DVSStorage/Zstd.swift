@@ -1,5 +1,6 @@
 import CZstd
 import DVSCore
+import Foundation
 
 /// A reusable zstd compression context (RFC 8878 frames, content checksum on).
 ///
@@ -35,6 +36,28 @@ public final class ZstdCompressor {
         return out
     }
 
+    /// Compresses `input` into one frame that refers back into `prefix` (zstd's `--patch-from`):
+    /// the window covers prefix and input, and long-distance matching finds the unchanged runs,
+    /// so a file that differs from `prefix` in a few places compresses to about the size of
+    /// the differences. Decompress with `ZstdDecompressor.decompress(_:prefix:limit:)` and the same prefix.
+    /// - Throws: `StorageError.compression` on internal failure.
+    /// The corresponding C functions are `ZSTD_CCtx_refPrefix` and `ZSTD_compress2`.
+    public func compress(_ input: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer) throws -> [UInt8] {
+        let span = max(prefix.count + input.count, 1 << 10)
+        let windowLog = Int32(min(30, max(10, Int(ceil(log2(Double(span)))) + 1)))
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, windowLog)
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, 1)
+        defer {
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, 0)
+            ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, 0)
+        }
+        let rc = ZSTD_CCtx_refPrefix(cctx, prefix.baseAddress, prefix.count)
+        if ZSTD_isError(rc) != 0 {
+            throw StorageError(.compression, "zstd cannot use the delta base", cause: "ZSTD_CCtx_refPrefix: \(String(cString: ZSTD_getErrorName(rc)))")
+        }
+        return try compress(input)
+    }
+
     /// Compresses an array into one frame. - Throws: as `compress(_:)` on a buffer.
     public func compress(_ input: [UInt8]) throws -> [UInt8] {
         try input.withUnsafeBytes { try compress($0) }
@@ -63,6 +86,18 @@ public final class ZstdDecompressor {
         }
         guard n == Int(size) else { throw StorageError(.corrupt, "zstd frame decoded to \(n) bytes, header says \(size)") }
         return out
+    }
+
+    /// Decompresses a frame made by `ZstdCompressor.compress(_:prefix:)` with the same `prefix`.
+    /// - Throws: `StorageError.corrupt` when the frame is malformed, its checksum fails, or the
+    ///   prefix is not the one it was made with (the checksum then fails).
+    public func decompress(_ frame: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer, limit: Int = 1 << 40) throws -> [UInt8] {
+        ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 31)
+        let rc = ZSTD_DCtx_refPrefix(dctx, prefix.baseAddress, prefix.count)
+        if ZSTD_isError(rc) != 0 {
+            throw StorageError(.corrupt, "zstd cannot use the delta base", cause: "ZSTD_DCtx_refPrefix: \(String(cString: ZSTD_getErrorName(rc)))")
+        }
+        return try decompress(frame, limit: limit)
     }
 }
 

@@ -54,7 +54,9 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
             // A labeling pass: re-encode one clip, delete one, add one, relabel.
             try T.sh("sox -R clips/r01.wav clips/tmp.wav gain -3 && mv clips/tmp.wav clips/r01.wav && rm clips/r02.wav", in: data)
             try T.speak("new sample", to: data + "/clips/new.wav")
-            try T.sh("sed -i 's/word 3/word three/' labels.csv", in: data)
+            // The label table follows: the deleted clip's row goes (a row naming a missing file would
+            // refuse the commit), the new clip gets one.
+            try T.sh("sed -i -e 's/word 3/word three/' -e '/^clips\\/r02.wav,/d' labels.csv && echo 'clips/new.wav,en,new sample,espeak' >> labels.csv", in: data)
             let s2 = try dvs("status", in: data).stdout
             #expect(s2.contains("modified: clips/r01.wav"))
             #expect(s2.contains("deleted:  clips/r02.wav"))
