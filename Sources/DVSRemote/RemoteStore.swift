@@ -123,11 +123,11 @@ public final class S3RemoteStore: RemoteStore {
         let k = try full(key)
         do {
             return try client.put(k, data, condition: expected.map { .ifMatch($0) } ?? .ifNoneMatch)
-        } catch let e as RemoteError where e.code == .preconditionFailed {
-            throw RemoteError.preconditionFailed(key)
-        } catch let e as RemoteError where e.code == .notFound && expected != nil {
-            // If-Match on a missing key answers 404 NoSuchKey: the version we expected is gone.
-            throw RemoteError.preconditionFailed(key)
+        } catch let e as RemoteError where e.code == .preconditionFailed
+                    || (e.code == .notFound && expected != nil) {   // If-Match on a missing key: 404 NoSuchKey
+            var lost = RemoteError.preconditionFailed(key)
+            lost.httpStatus = e.httpStatus; lost.s3Code = e.s3Code; lost.cause = e.cause
+            throw lost
         }
     }
 

@@ -364,7 +364,7 @@ public final class S3Client: Sendable {
         if let u = error as? URLError {
             switch u.code {
             case .timedOut:
-                return RemoteError(.timeout, "S3 request \(method) '\(subject(key))' stalled: no data for \(Int(policy.stallTimeout)) seconds",
+                return RemoteError(.timeout, "S3 request \(method) '\(subject(key))' stalled: no data for \(String(format: "%g", policy.stallTimeout)) seconds",
                                    hint: "check the network, or raise the stall timeout", cause: cause, subject: subject(key))
             case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .networkConnectionLost, .notConnectedToInternet,
                  .secureConnectionFailed, .cannotLoadFromNetwork, .badServerResponse, .resourceUnavailable:

@@ -87,6 +87,7 @@ func withStore<T>(_ backend: Backend, policy: TransferPolicy = TransferPolicy(ma
             let e = #expect(throws: RemoteError.self) { try store.writeRef("refs/heads/main", Data("commit-2".utf8), expected: nil) }
             #expect(e?.code == .preconditionFailed)
             #expect(e?.subject == "refs/heads/main")
+            if backend == .s3 { #expect(e?.httpStatus == 412 && e?.s3Code == "PreconditionFailed", "moto: \(String(describing: e?.cause))") }
             let r = try #require(try store.readRef("refs/heads/main"))
             #expect(r.data == Data("commit-1".utf8) && r.version == v1)
         }
@@ -103,6 +104,7 @@ func withStore<T>(_ backend: Backend, policy: TransferPolicy = TransferPolicy(ma
             #expect(r.data == Data("commit-2".utf8) && r.version == v2)
             let gone = #expect(throws: RemoteError.self) { try store.writeRef("refs/heads/other", Data("x".utf8), expected: v2) }
             #expect(gone?.code == .preconditionFailed, "expecting a version of a ref that does not exist")
+            if backend == .s3 { #expect(gone?.httpStatus == 404 && gone?.s3Code == "NoSuchKey", "moto answers If-Match on a missing key with 404") }
         }
     }
 

@@ -102,6 +102,43 @@ func iamCall(_ moto: MotoServer, _ params: [(String, String)]) throws -> XMLElem
         #expect(elapsed >= 0.9 && elapsed < 10, "three stalled attempts of 0.3 s each (took \(elapsed) s)")
     }
 
+    /// An upload that keeps moving is not a stall: a reader taking 40 MiB at about 10 MiB/s keeps a
+    /// 1.5 s watchdog quiet; only the silence after the body (no answer) trips it.
+    @Test func slowUploadIsNotAStall() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let listener = fd
+        Thread {
+            let c = accept(listener, nil, nil)
+            var buf = [UInt8](repeating: 0, count: 256 << 10)
+            var total = 0
+            while total < 40 << 20 {
+                let n = recv(c, &buf, buf.count, 0)
+                if n <= 0 { break }
+                total += n
+                usleep(25_000)
+            }
+            sleep(4)
+            close(c)
+        }.start()
+        let client = S3Client(bucket: "b", region: "us-east-1", endpoint: URL(string: "http://127.0.0.1:\(port)")!,
+                              credentials: MotoServer.anyCredentials,
+                              policy: TransferPolicy(maxAttempts: 1, stallTimeout: 1.5))
+        let start = Date()
+        let e = #expect(throws: RemoteError.self) { try client.put("k", Data(count: 40 << 20)) }
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(e?.code == .timeout)
+        #expect(elapsed > 2.5, "the upload took seconds without tripping the 1.5 s stall timeout (took \(elapsed) s)")
+    }
+
     @Test func errorBodiesAreParsed() {
         let root = XMLElementNode.parse(Data("<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".utf8))
         #expect(root?.name == "Error" && root?.text("Code") == "SlowDown")
