@@ -25,7 +25,6 @@ final class MotoServer {
 
     init(environment extra: [String: String] = [:]) throws {
         guard let exe = Self.findExecutable("moto_server") else {
-            Issue.record(Comment(rawValue: Self.installHint))
             throw RemoteError(.io, Self.installHint)
         }
         port = try Self.freePort()
