@@ -23,13 +23,29 @@ final class MotoServer {
     /// Any key works while moto does not enforce auth.
     static let anyCredentials = AWSCredentials(accessKeyID: "AKIATESTMOTO0000", secretAccessKey: "motoSecret")
 
-    init(environment extra: [String: String] = [:]) throws {
+    /// Starts a server.
+    /// - Parameter serialized: handle one request at a time. moto's threaded server checks
+    ///   `If-Match`/`If-None-Match` and then writes without a lock, so two racing conditional PUTs
+    ///   can both succeed; real S3 makes them atomic (one gets 412 or 409). The race test runs moto
+    ///   with werkzeug's `threaded=False` (same `moto.server.main`, through the Python that has moto)
+    ///   to get S3's guarantee.
+    init(environment extra: [String: String] = [:], serialized: Bool = false) throws {
         guard let exe = Self.findExecutable("moto_server") else {
             throw RemoteError(.io, Self.installHint)
         }
         port = try Self.freePort()
-        process.executableURL = URL(fileURLWithPath: exe)
-        process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
+        if serialized, let python = Self.findExecutable("python3") {
+            process.executableURL = URL(fileURLWithPath: python)
+            process.arguments = ["-c", """
+                import moto.server as m
+                run = m.run_simple
+                m.run_simple = lambda *a, **k: run(*a, **{**k, "threaded": False})
+                m.main(["-H", "127.0.0.1", "-p", "\(port)"])
+                """]
+        } else {
+            process.executableURL = URL(fileURLWithPath: exe)
+            process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
+        }
         var env = ProcessInfo.processInfo.environment
         for (k, v) in extra { env[k] = v }
         process.environment = env
@@ -55,8 +71,8 @@ final class MotoServer {
     deinit { stop() }
 
     /// Runs `body` with a fresh server, always killing it afterwards.
-    static func with<T>(environment: [String: String] = [:], _ body: (MotoServer) throws -> T) throws -> T {
-        let server = try MotoServer(environment: environment)
+    static func with<T>(environment: [String: String] = [:], serialized: Bool = false, _ body: (MotoServer) throws -> T) throws -> T {
+        let server = try MotoServer(environment: environment, serialized: serialized)
         defer { server.stop() }
         return try body(server)
     }
