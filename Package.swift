@@ -25,6 +25,9 @@ let package = Package(
         .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd"]),
         .target(name: "DVSAudio", dependencies: ["DVSCore", "CSndfile"]),
         .target(name: "DVSLabels", dependencies: ["DVSCore", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(
+            name: "DVSRemote",
+            dependencies: ["DVSCore", "DVSStorage", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "DVSCatalog", dependencies: ["DVSCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "CGit2", .product(name: "GRDB", package: "GRDB.swift"),
                                     .product(name: "GRDBSQLite", package: "GRDB.swift")]),
@@ -39,6 +42,7 @@ let package = Package(
         .testTarget(name: "DVSLabelsTests", dependencies: ["DVSLabels", "DVSTestSupport"]),
         .testTarget(name: "DVSAudioTests", dependencies: ["DVSAudio", "DVSTestSupport"]),
         .testTarget(name: "DVSTests", dependencies: ["DVS", "DVSCatalog", "DVSTestSupport"]),
+        .testTarget(name: "DVSRemoteTests", dependencies: ["DVSRemote", "DVSTestSupport"]),
         .testTarget(name: "DVSCLITests", dependencies: ["DVSTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
