@@ -93,8 +93,11 @@ report_commit() {  # parses dvs commit output
   python3 -c '
 import re, sys
 out = sys.stdin.read()
-m = re.search(r"plus ([0-9.]+ \S+) of metadata", out); s = re.search(r"stored ([0-9.]+ \S+) for ([0-9.]+ \S+)", out)
-print(f"new metadata {m.group(1) if m else \"?\"} (raw), label table blob stored {s.group(1) if s else \"?\"} for {s.group(2) if s else \"?\"}")'
+m = re.search(r"plus ([0-9.]+ \S+) of metadata", out)
+s = re.search(r"stored ([0-9.]+ \S+) for ([0-9.]+ \S+)", out)
+meta = m.group(1) if m else "?"
+stored, raw = (s.group(1), s.group(2)) if s else ("?", "?")
+print("new metadata %s (raw, before zstd); labels.csv stored as %s for %s" % (meta, stored, raw))'
 }
 pass=$(( $(date +%s) % 100000 ))
 for mode in scattered contiguous; do

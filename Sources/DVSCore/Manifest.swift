@@ -152,13 +152,17 @@ public enum ManifestChunk: Sendable, Equatable {
     /// Whether a chunk at `level` ends after an item whose key is `path`.
     ///
     /// FNV-1a 64-bit (Fowler–Noll–Vo) of the path bytes followed by the level byte; a boundary
-    /// when the low 6 bits are all ones, giving 64 items per chunk on average.
+    /// when the low 4 bits (leaves, level 0) or 6 bits (inner chunks) are all ones, giving 16
+    /// entries per leaf and 64 children per inner chunk on average. Leaves are small because a
+    /// leaf entry carries the sample's labels (≈150 bytes): a relabel of *k* scattered samples
+    /// rewrites *k* leaves of ≈2.4 KiB rather than of ≈10 KiB.
     public static func isBoundary(_ path: RepoPath, level: Int) -> Bool {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in path.bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         h = (h ^ UInt64(level & 0xFF)) &* 0x0000_0100_0000_01B3
         h ^= h >> 29  // mix high bits down: FNV's low bits alone are weak
-        return h & 63 == 63
+        let mask: UInt64 = level == 0 ? 15 : 63
+        return h & mask == mask
     }
     /// Hard cap on items per chunk, so one pathological run of paths cannot make a huge chunk.
     public static let maxItems = 2048
