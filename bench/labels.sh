@@ -108,7 +108,7 @@ for mode in scattered contiguous; do
   out=$("$DVS" commit -C "$BIG" -m "relabel 1% ($mode)" 2>&1)
   t1=$(date +%s.%N)
   after=$(du -sb "$BIG/.dvs/objects" | cut -f1)
-  echo "relabel 1% of $ROWS rows ($mode): $(printf '%.2f' "$(echo "$t1 - $t0" | bc)") s; $(echo "$out" | report_commit); objects/ grew $((after - before)) bytes on disk (zstd, 4 KiB blocks)"
+  echo "relabel 1% of $ROWS rows ($mode): $(printf '%.2f' "$(echo "$t1 - $t0" | bc)") s; $(echo "$out" | report_commit); objects/ grew $((after - before)) bytes (zstd-compressed objects)"
 done
 
 q1=$(median "$DVS" query -C "$BIG" "SELECT lang, count(*), sum(duration_s) / 3600 AS hours FROM sample GROUP BY lang")

@@ -174,22 +174,6 @@ public enum SampleJSON {
         return "\((d * scale).rounded() / scale)"
     }
 
-    /// A JSON string literal: quotes, backslashes and control characters escaped.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        out += "\""
-        return out
-    }
+    /// A JSON string literal (shared with the label parser's writer).
+    static func quote(_ s: String) -> String { jsonStringLiteral(s) }
 }
