@@ -4,10 +4,12 @@
 #   C libraries (Debian -dev packages): libzstd, libsndfile, libgit2, SQLite
 #   tools for tests and the quickstart: sox, espeak-ng, flock, diff, git
 #   real recorded voices: alsa-utils, ktuberling-data, klettres-data
+#   the S3 test server: moto (pip, into $DVS_TOOLS_DIR/venv, default ~/.cache/dvs-tools/venv,
+#   unless moto_server is already on PATH); the tests look there too
 set -euo pipefail
 packages=(pkg-config libzstd-dev libsndfile1-dev libgit2-dev libsqlite3-dev
           sox libsox-fmt-all espeak-ng util-linux diffutils git
-          alsa-utils ktuberling-data klettres-data)
+          alsa-utils ktuberling-data klettres-data python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,6 +19,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}" >&2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+tools=${DVS_TOOLS_DIR:-$HOME/.cache/dvs-tools}
+if ! command -v moto_server >/dev/null && [ ! -x "$tools/venv/bin/moto_server" ]; then
+  echo "install-deps: installing moto (S3 test server) into $tools/venv" >&2
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'moto[s3,server]' flask flask-cors
 fi
 command -v swift >/dev/null || { echo "install-deps: swift (6.x) is not on PATH; see https://www.swift.org/install/linux/" >&2; exit 1; }
 echo "install-deps: ok" >&2

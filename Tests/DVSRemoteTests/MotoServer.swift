@@ -34,7 +34,8 @@ final class MotoServer {
             throw RemoteError(.io, Self.installHint)
         }
         port = try Self.freePort()
-        if serialized, let python = Self.findExecutable("python3") {
+        let besideMoto = (exe as NSString).deletingLastPathComponent + "/python3"
+        if serialized, let python = access(besideMoto, X_OK) == 0 ? besideMoto : Self.findExecutable("python3") {
             process.executableURL = URL(fileURLWithPath: python)
             process.arguments = ["-c", """
                 import moto.server as m
@@ -83,8 +84,12 @@ final class MotoServer {
         S3Client(bucket: bucket, region: "us-east-1", endpoint: endpoint, addressing: .path, credentials: credentials, policy: policy)
     }
 
+    /// Looks on PATH, then in the virtualenv `scripts/install-deps.sh` makes
+    /// (`$DVS_TOOLS_DIR/venv/bin`, default `~/.cache/dvs-tools/venv/bin`).
     static func findExecutable(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let env = ProcessInfo.processInfo.environment
+        let tools = env["DVS_TOOLS_DIR"] ?? ((env["HOME"] ?? "/root") + "/.cache/dvs-tools")
+        let path = (env["PATH"] ?? "/usr/bin:/bin") + ":" + tools + "/venv/bin"
         for dir in path.split(separator: ":") {
             let p = "\(dir)/\(name)"
             if access(p, X_OK) == 0 { return p }
