@@ -45,6 +45,8 @@ public struct CommitOptions: Sendable {
     public var allowEmpty = false
     /// Treat undecodable audio as an error that commits nothing.
     public var strict = false
+    /// Skip the `pre-commit` hook (git's `--no-verify`).
+    public var noVerify = false
     /// Creates options.
     public init(message: String, author: String? = nil, allowEmpty: Bool = false, strict: Bool = false) {
         self.message = message; self.author = author; self.allowEmpty = allowEmpty; self.strict = strict
@@ -119,7 +121,7 @@ extension Repository {
                 let errors = tree.labels.findings.filter { $0.severity == .error }
                 let files = Set(errors.map(\.file)).sorted()
                 throw DVSError(.badInput, "\(errors.count) label error(s) in \(files.joined(separator: ", ")); nothing was committed",
-                               hint: "fix the rows named above (file:line) and commit again; warnings alone do not stop a commit",
+                               hint: "fix what is named above (file:line) and commit again; warnings alone do not stop a commit",
                                details: errors.map(\.description) + tree.labels.findings.filter { $0.severity == .warning }.map(\.description))
             }
             let changes = diffEntries(base, tree.entries)
@@ -130,10 +132,10 @@ extension Repository {
                 throw DVSError(.nothingToCommit, "nothing to commit, working tree matches \(parent.map { "commit \($0.short)" } ?? "the empty tree")",
                                hint: "use --allow-empty to record a commit anyway")
             }
-            if let run = try runHook(.preCommit, input: { preCommitInput(tree.entries) }), run.status != 0 {
+            if !options.noVerify, let run = try runHook(.preCommit, input: { preCommitInput(tree.entries) }), run.status != 0 {
                 writer.abort()
                 throw DVSError(.badInput, "the pre-commit hook refused the commit (exit status \(run.status)); nothing was committed",
-                               hint: "fix what it reports, or bypass it by moving \(hookPath(.preCommit)) away",
+                               hint: "fix what it reports, or commit with --no-verify to skip the hook this once",
                                details: run.stderr.split(separator: "\n", omittingEmptySubsequences: true).map { "pre-commit: " + $0 })
             }
             let packs = try writer.finish()

@@ -50,7 +50,9 @@ extension Repository {
                     throw DVSError(.badInput, "SQL error: \(message)",
                                    hint: "tables: sample(\(sampleTableColumns.joined(separator: ", ")), <labels>), segment, word; one statement")
                 }
-                guard statement.isReadonly else {
+                // ATTACH creates files and PRAGMA changes the connection, yet SQLite calls both read-only.
+                let first = Self.firstKeyword(sql)
+                guard statement.isReadonly, !["ATTACH", "DETACH", "PRAGMA"].contains(first) else {
                     throw DVSError(.badInput, "refusing a statement that writes: dvs query is read-only",
                                    hint: "use SELECT (or WITH … SELECT); labels change by editing the label files and committing")
                 }
@@ -77,6 +79,18 @@ extension Repository {
         } catch let e as DVSError { throw e } catch let e as DatabaseError {
             throw DVSError(.badInput, "SQL error: \(e.message ?? "\(e)")", hint: "check the statement against the tables described in 'dvs query --help'")
         } catch { throw DVSError.wrap(error) }
+    }
+
+    /// The statement's first keyword, upper-cased, after whitespace and SQL comments.
+    static func firstKeyword(_ sql: String) -> String {
+        var s = Substring(sql)
+        while true {
+            s = s.drop { $0.isWhitespace || $0 == "(" }
+            if s.hasPrefix("--") { s = s.drop { $0 != "\n" }; continue }
+            if s.hasPrefix("/*") { if let r = s.range(of: "*/") { s = s[r.upperBound...]; continue } else { return "" } }
+            break
+        }
+        return String(s.prefix { $0.isLetter }).uppercased()
     }
 
     private func populate(_ db: Database, _ entries: [ManifestEntry], words: Bool) throws {

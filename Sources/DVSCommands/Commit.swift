@@ -11,11 +11,13 @@ struct CommitCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Author, as \"Name <email>\".", valueName: "author")) var author: String?
     @Flag(help: "Record a commit even when nothing changed.") var allowEmpty = false
     @Flag(help: "Fail, committing nothing, when a file named like audio does not decode.") var strict = false
+    @Flag(help: "Do not run the pre-commit hook.") var noVerify = false
 
     func run() throws {
         let repo = try global.repository()
-        let s = try repo.commit(CommitOptions(message: message, author: author, allowEmpty: allowEmpty, strict: strict),
-                                progress: Output.progress())
+        var options = CommitOptions(message: message, author: author, allowEmpty: allowEmpty, strict: strict)
+        options.noVerify = noVerify
+        let s = try repo.commit(options, progress: Output.progress())
         for w in s.warnings { Output.warn(w) }
         for f in s.labelFindings { Output.err(f.description) }
         if let post = s.postCommitOutput, !post.isEmpty { FileHandle.standardError.write(Data(post.utf8)) }
@@ -29,7 +31,7 @@ struct CommitCommand: ParsableCommand {
         let ratio = s.newRawBytes > 0 ? String(format: ", %.0f%% of raw", 100 * Double(s.storedBytes) / Double(s.newRawBytes)) : ""
         if !s.labelTables.isEmpty {
             let tables = s.labelTables.filter { $0.format != "config" }
-            Output.out(" labels from \(tables.count) source(s): " + tables.map { "\($0.path) (\($0.format), \($0.records) records)" }.joined(separator: ", "))
+            Output.out(" labels from \(tables.count) source(s): " + tables.map { "\($0.path) (\($0.format), \($0.records) record\($0.records == 1 ? "" : "s"))" }.joined(separator: ", "))
         }
         Output.out(" stored \(Output.bytes(s.storedBytes)) for \(Output.bytes(s.newRawBytes)) of new content in \(s.newBlobCount) blob(s)\(ratio); plus \(Output.bytes(s.metadataBytes)) of metadata")
     }

@@ -13,7 +13,11 @@ struct Query: ParsableCommand {
                        then one column per label field (a clash with these names gets a label_ prefix)
               segment  path, start, end, channel, source, labels (JSON; json_extract(labels, '$.speaker'))
               word     path, channel, idx, word, start, end, confidence, speaker (Deepgram words)
-            Example: dvs query "SELECT lang, count(*), round(sum(duration_s)/3600, 2) AS hours FROM sample GROUP BY lang"
+            Examples:
+              dvs query "SELECT sample_rate, count(*), round(sum(duration_s)/3600, 2) AS hours FROM sample GROUP BY sample_rate"
+              dvs query "SELECT label, count(*) FROM sample GROUP BY label"      (a label column, if your tables have one)
+              dvs query --rev HEAD~1 --format csv "SELECT path, transcript FROM sample WHERE confidence < 0.6"
+            'language' is the language Deepgram detected; a language column of your own tables keeps its own name.
             Statements that write are refused.
             """)
 
@@ -35,7 +39,7 @@ struct Query: ParsableCommand {
             })
         case .csv:
             Output.out(r.columns.map(Self.csvField).joined(separator: ","))
-            for row in r.rows { Output.out(row.map { Self.csvField(Self.cell($0)) }.joined(separator: ",")) }
+            for row in r.rows { Output.out(row.map { Self.csvField(Self.csvCell($0)) }.joined(separator: ",")) }
         case .table:
             let cells = r.rows.map { $0.map(Self.cell) }
             var widths = r.columns.map(\.count)
@@ -49,10 +53,21 @@ struct Query: ParsableCommand {
             Output.out(line(r.columns))
             Output.out(line(widths.map { String(repeating: "-", count: $0) }))
             for row in cells { Output.out(line(row)) }
-            Output.err("(\(r.rows.count) row\(r.rows.count == 1 ? "" : "s"))")
+            let altered = r.rows.contains { $0.contains { v in
+                if case .string(let s) = v { return s.count > 60 || s.contains(where: \.isNewline) } else { return false }
+            } }
+            Output.err("(\(r.rows.count) row\(r.rows.count == 1 ? "" : "s")"
+                       + (altered ? "; long cells cut with …, line breaks shown as ⏎: use --format csv or json for exact values)" : ")"))
         }
     }
 
+    /// A value for CSV: exact text (quoting keeps newlines), shortest round-tripping numbers.
+    static func csvCell(_ v: LabelValue) -> String {
+        if case .double(let d) = v { return "\(d)" }
+        return v.text
+    }
+
+    /// A value for the table view: one line, numbers to 6 significant digits.
     static func cell(_ v: LabelValue) -> String {
         switch v {
         case .null: return ""

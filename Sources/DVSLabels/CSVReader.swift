@@ -22,8 +22,12 @@ public struct CSVProblem: Sendable, Hashable {
     public var line: Int
     /// What is wrong, e.g. `expected 13 fields, found 14`.
     public var message: String
+    /// For `field-count`: more fields than the header (else fewer).
+    public var tooMany: Bool
     /// Creates a problem.
-    public init(code: String, line: Int, message: String) { self.code = code; self.line = line; self.message = message }
+    public init(code: String, line: Int, message: String, tooMany: Bool = false) {
+        self.code = code; self.line = line; self.message = message; self.tooMany = tooMany
+    }
 }
 
 /// Reads delimited text: CSV as RFC 4180 ("Common Format and MIME Type for Comma-Separated Values
@@ -104,7 +108,7 @@ private struct Scanner {
             }
             if checksFieldCount, let expected, fields.count != expected {
                 problems.append(CSVProblem(code: "field-count", line: startLine,
-                                           message: "expected \(expected) fields, found \(fields.count)"))
+                                           message: "expected \(expected) fields, found \(fields.count)", tooMany: fields.count > expected))
                 continue
             }
             if expected == nil { expected = fields.count }

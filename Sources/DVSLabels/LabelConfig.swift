@@ -128,6 +128,8 @@ private struct ConfigReader {
         if let i = labels["ignore"] { config.ignore = strings(i, "labels.ignore") }
         if let tables = labels["table"]?.array {
             for t in tables { if let table = t.table, let d = declaration(table) { config.tables.append(d) } }
+        } else if labels["table"] != nil {
+            wrong("labels.table", "an array of tables: write [[labels.table]] (two brackets), each with a path")
         }
         if let sidecars = labels["sidecars"]?.table {
             warnUnknown(sidecars, known: ["deepgram"], at: "labels.sidecars")

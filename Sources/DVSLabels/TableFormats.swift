@@ -64,7 +64,7 @@ enum DelimitedTable {
         table.textFields = kind.textFields
         table.warnsEmptyText = kind == .hfAudiofolder
         table.contributesLabels = kind != .commonVoiceDurations
-        table.findings = problems.map { ctx.finding(.error, $0.code, line: $0.line, $0.message, hint: hint(for: $0.code)) }
+        table.findings = problems.map { ctx.finding(.error, $0.code, line: $0.line, $0.message, hint: hint(for: $0, quoting: quoting, delimiter: delimiter)) }
         table.records = max(0, records.count - 1) + problems.filter { $0.code != "unbalanced-quote" }.count
         guard let key = keyColumn(header, kind, ctx) else {
             table.findings.append(ctx.finding(.error, "missing-key-column", line: records.first?.line,
@@ -109,10 +109,15 @@ enum DelimitedTable {
         }
     }
 
-    static func hint(for code: String) -> String? {
-        switch code {
+    static func hint(for problem: CSVProblem, quoting: CSVReader.Quoting, delimiter: UInt8) -> String? {
+        let name = delimiter == 0x09 ? "TAB" : "comma"
+        switch problem.code {
         case "unbalanced-quote": return "close the quote, or declare quoting = \"none\" for this table in dvs.toml"
-        case "field-count": return "a delimiter inside a value shifts the columns; quote the value or remove the delimiter"
+        case "field-count" where problem.tooMany:
+            return quoting == .none
+                ? "a \(name) inside a value shifts the columns (this table is read without quoting); remove it or replace it with a space"
+                : "a \(name) inside a value shifts the columns; quote the value or remove the \(name)"
+        case "field-count": return "a value is missing: add the empty field(s), one \(name) each, so every row has as many fields as the header"
         default: return "save the file as UTF-8"
         }
     }

@@ -51,8 +51,8 @@ struct Accumulator {
             if let existing = samples[path]?[label: f.name] {
                 if existing != f.value, let o = origins[path]?[f.name], o.file != file {
                     findings.append(LabelFinding(.warning, "conflicting-labels", file: file, line: line,
-                        "\(path): \(f.name) is \(quoted(f.value)) here but \(quoted(existing)) in \(o.file)\(o.line.map { ":\($0)" } ?? ""); kept the first",
-                        hint: "make the tables agree, or rename one of the fields"))
+                        "\(path): \(f.name) is \(quoted(f.value)) here, but \(o.file)\(o.line.map { ":\($0)" } ?? "") says \(quoted(existing)) and wins (the first table in path order); this row's value is not used",
+                        hint: "make the tables agree, rename one of the fields, or list the losing table under labels.ignore in dvs.toml"))
                 }
                 continue
             }

@@ -146,6 +146,9 @@ import Testing
             #expect(try T.sh("find .dvs/packs .dvs/objects -type f | sort", in: dir) == before)
             #expect(!FileManager.default.fileExists(atPath: dir + "/post-commit.out"))
 
+            // --no-verify skips the hook (and a refused commit wrote nothing to undo).
+            let skipped = try dvs("commit", "-m", "skip the hook", "--no-verify", in: dir)
+            #expect(skipped.status == 0, "\(skipped.stderr)")
             try T.sh("rm clips/short.wav calls/stereo.wav", in: dir)
             let ok = try dvs("commit", "-m", "clean", in: dir)
             #expect(ok.status == 0, "\(ok.stderr)")
@@ -187,6 +190,15 @@ import Testing
             #expect(w.count == 3)  // mono call: 1 channel; stereo call: 2; silence: no words
             #expect(w[0]["n"] as? Int == t[0]["word_count"] as? Int)
             #expect(abs((w[2]["first"] as? Double ?? 0) - 2.0) < 0.01, "the customer channel starts at 2.00 s")
+            // CSV output keeps a transcript's line break (RFC 4180 quoting), unlike the table view.
+            let csv = try dvs("query", "--format", "csv", "SELECT text FROM sample WHERE path = 'clips/spk02_0001.wav'", in: ds)
+            #expect(csv.stdout == "text\n\"line one\nline two\"\n", "\(csv.stdout)")
+            // ATTACH would create a file, PRAGMA would change the connection: both refused.
+            for sql in ["ATTACH DATABASE '\(dir)/evil.db' AS e", " /* x */ pragma writable_schema = 1"] {
+                let r = try dvs("query", sql, in: ds)
+                #expect(r.status == 1 && r.stderr.contains("read-only"), "\(sql): \(r.stderr)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir + "/evil.db"))
             let silent = try rows(dvs("query", "--json", "SELECT path FROM sample WHERE silent_channels > 0", in: ds))
             #expect(silent.map { $0["path"] as? String } == ["clips/call_0003_silence.wav"])
             let zoe = try rows(dvs("query", "--json", "SELECT speaker_id, transcription FROM sample WHERE path LIKE 'clips/spk03%'", in: ds))

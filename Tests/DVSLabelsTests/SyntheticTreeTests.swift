@@ -199,4 +199,24 @@ extension LabelBuildResult {
         let r = try t.build()
         #expect(r.findings.isEmpty && r.samples[RepoPath("a.wav")]?[label: "text"] == .string("hi"))
     }
+
+    /// `[labels.table.types]` without `[[labels.table]]` is a mistake, not a silent no-op.
+    @Test func misnestedTableDeclarationIsAConfigError() throws {
+        var t = MemoryTree(samples: ["a.wav": 1])
+        t.texts = ["dvs.toml": "[labels.table.types]\nspeaker_id = \"integr\"\n", "a.csv": "path,speaker_id\na.wav,007\n"]
+        let r = try t.build()
+        let f = try #require(r.findings.first { $0.code == "config" })
+        #expect(f.severity == .error && f.message.contains("[[labels.table]]"))
+    }
+
+    /// The TSV field-count hint fits a table read without quoting, and a short row.
+    @Test func fieldCountHintsFitTheTable() throws {
+        var t = MemoryTree(samples: ["a.wav": 1, "b.wav": 1])
+        t.texts = ["l.tsv": "path\tlabel\na.wav\tx\ty\nb.wav\n"]
+        let r = try t.build()
+        let hints = r.findings.filter { $0.code == "field-count" }.map { $0.hint ?? "" }
+        #expect(hints.count == 2)
+        #expect(hints[0].contains("read without quoting") && !hints[0].contains("quote the value"))
+        #expect(hints[1].contains("a value is missing"))
+    }
 }
