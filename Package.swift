@@ -33,7 +33,7 @@ let package = Package(
                                     .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(
             name: "DVSCommands",
-            dependencies: ["DVS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["DVS", "DVSLabels", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "dvs", dependencies: ["DVSCommands"]),
         .target(name: "DVSTestSupport", dependencies: ["DVS"]),
 

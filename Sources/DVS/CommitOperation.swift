@@ -115,7 +115,7 @@ extension Repository {
                                hint: "fix or remove them, or commit without --strict to store them as plain files; nothing was committed",
                                details: undecodable.map { "\($0.path): \($0.message.replacingOccurrences(of: "; stored byte-exact as a plain file", with: ""))" })
             }
-            let tree = try annotateWorkingTree(scan.entries)
+            let tree = try annotateWorkingTree(scan.entries, previous: base)
             if tree.labels.hasErrors {
                 writer.abort()
                 let errors = tree.labels.findings.filter { $0.severity == .error }

@@ -77,7 +77,9 @@ extension Repository {
     /// The working tree as it would be committed now: scanned (only changed files are read) and
     /// annotated from its label files, plus what the label builder found. Writes nothing but
     /// the stat cache when no writer holds the lock.
-    public func workingTreeEntries(progress: ProgressHandler? = nil) throws -> ([ManifestEntry], [LabelFinding]) {
+    /// - Parameter previous: HEAD's entries when the caller has them (Deepgram transcripts of
+    ///   unchanged responses are reused from it); loaded when nil.
+    public func workingTreeEntries(previous: [ManifestEntry]? = nil, progress: ProgressHandler? = nil) throws -> ([ManifestEntry], [LabelFinding]) {
         do {
             let scan = try self.scan(writer: nil, knownBlobs: [], progress: progress)
             if !scan.cacheUpdates.isEmpty || !scan.removedFromCache.isEmpty,
@@ -85,7 +87,7 @@ extension Repository {
                 defer { lock.release() }
                 try? catalog.write { db in try catalog.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, in: db) }
             }
-            let tree = try annotateWorkingTree(scan.entries)
+            let tree = try annotateWorkingTree(scan.entries, previous: try previous ?? headEntries())
             return (tree.entries, tree.labels.findings)
         } catch { throw DVSError.wrap(error) }
     }
@@ -98,7 +100,7 @@ extension Repository {
     public func diff(_ old: String?, _ new: String?, progress: ProgressHandler? = nil) throws -> DatasetDiff {
         let a: [ManifestEntry] = try old.map { try entries(at: $0) } ?? headEntries()
         if let new { return datasetDiff(a, try entries(at: new)) }
-        let (b, findings) = try workingTreeEntries(progress: progress)
+        let (b, findings) = try workingTreeEntries(previous: old == nil ? a : nil, progress: progress)
         var d = datasetDiff(a, b)
         d.findings = findings
         return d

@@ -20,10 +20,12 @@ extension Repository {
     /// - Parameter entries: the scanned tree, sorted by path.
     /// - Throws: `DVSError.badInput` when a label file changed while read; `.io` when unreadable.
     ///   Bad label *content* is never thrown: it comes back as findings.
-    func annotateWorkingTree(_ entries: [ManifestEntry]) throws -> AnnotatedTree {
+    ///   - previous: the snapshot the tree is compared with (HEAD); transcripts of Deepgram
+    ///     responses unchanged since then, for unchanged audio, are reused rather than parsed again.
+    func annotateWorkingTree(_ entries: [ManifestEntry], previous: [ManifestEntry] = []) throws -> AnnotatedTree {
         let blobs = Dictionary(entries.map { ($0.path, $0.blob) }, uniquingKeysWith: { a, _ in a })
         let root = self.root
-        return try annotate(entries) { path in
+        return try annotate(entries, transcripts: Self.transcriptCache(previous)) { path in
             let (bytes, _) = try Self.readFile(root: root, path)
             guard ObjectID.hashing(bytes) == blobs[path] else {
                 throw DVSError(.badInput, "label file '\(path)' changed while it was being read",
@@ -34,12 +36,13 @@ extension Repository {
     }
 
     /// Joins labels to `entries`, reading label files with `read`.
-    func annotate(_ entries: [ManifestEntry], read: @escaping @Sendable (RepoPath) throws -> [UInt8]) throws -> AnnotatedTree {
+    func annotate(_ entries: [ManifestEntry], transcripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:],
+                  read: @escaping @Sendable (RepoPath) throws -> [UInt8]) throws -> AnnotatedTree {
         let files = entries.filter { $0.kind != .symlink }.map {
             LabelTreeFile(path: $0.path, blob: $0.blob, byteCount: $0.byteCount, audio: $0.audio)
         }
         let result: LabelBuildResult
-        do { result = try LabelBuilder.build(files: files, read: read) } catch { throw DVSError.wrap(error) }
+        do { result = try LabelBuilder.build(files: files, read: read, transcripts: transcripts) } catch { throw DVSError.wrap(error) }
         var out = entries
         var pending: [(ObjectID, [UInt8])] = []
         for i in out.indices {
@@ -54,6 +57,18 @@ extension Repository {
             out[i].annotations = a.isEmpty ? nil : a
         }
         return AnnotatedTree(entries: out, labels: result, pendingWords: pending)
+    }
+
+    /// Transcripts of a snapshot by sidecar blob, with the audio they belong to.
+    static func transcriptCache(_ entries: [ManifestEntry]) -> [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] {
+        var blobOf: [String: ObjectID] = [:]
+        for e in entries where e.byteCount > 0 && e.audio == nil { blobOf[e.path.string] = e.blob }
+        var out: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:]
+        for e in entries {
+            guard let t = e.annotations?.transcript, let sidecar = blobOf[t.source] else { continue }
+            out[sidecar] = (e.blob, t)
+        }
+        return out
     }
 
     /// Writes the words objects a tree references that are not stored yet.

@@ -19,7 +19,7 @@ struct CommitCommand: ParsableCommand {
         options.noVerify = noVerify
         let s = try repo.commit(options, progress: Output.progress())
         for w in s.warnings { Output.warn(w) }
-        for f in s.labelFindings { Output.err(f.description) }
+        Output.findings(s.labelFindings)
         if let post = s.postCommitOutput, !post.isEmpty { FileHandle.standardError.write(Data(post.utf8)) }
         let added = s.changes.filter { $0.kind == .added }.count
         let modified = s.changes.filter { $0.kind == .modified }.count
@@ -30,8 +30,8 @@ struct CommitCommand: ParsableCommand {
         Output.out(" \(t.fileCount) files, \(t.sampleCount) samples, \(Output.hours(t.audioHours)) of audio; \(s.changes.count) changed (\(added) new, \(modified) modified, \(deleted) deleted)")
         let ratio = s.newRawBytes > 0 ? String(format: ", %.0f%% of raw", 100 * Double(s.storedBytes) / Double(s.newRawBytes)) : ""
         if !s.labelTables.isEmpty {
-            let tables = s.labelTables.filter { $0.format != "config" }
-            Output.out(" labels from \(tables.count) source(s): " + tables.map { "\($0.path) (\($0.format), \($0.records) record\($0.records == 1 ? "" : "s"))" }.joined(separator: ", "))
+            let count = s.labelTables.filter { $0.format != "config" }.count
+            Output.out(" labels from \(count) source(s): " + Output.labelSources(s.labelTables))
         }
         Output.out(" stored \(Output.bytes(s.storedBytes)) for \(Output.bytes(s.newRawBytes)) of new content in \(s.newBlobCount) blob(s)\(ratio); plus \(Output.bytes(s.metadataBytes)) of metadata")
     }

@@ -26,7 +26,7 @@ struct Diff: ParsableCommand {
             try Output.jsonObject(Self.jsonObject(d, stat: stat))
             return
         }
-        for f in d.findings { Output.err(f.description) }
+        Output.findings(d.findings)
         if !stat {
             for e in d.added { Output.out("added      \(e.path)  (\(Self.seconds(e)))") }
             for e in d.removed { Output.out("removed    \(e.path)  (\(Self.seconds(e)))") }

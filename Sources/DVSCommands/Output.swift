@@ -1,5 +1,6 @@
 import DVS
 import DVSCore
+import DVSLabels
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +41,32 @@ enum Output {
     }
 
     static func warn(_ w: ScanWarning) { err("warning: \(w.path): \(w.message)") }
+
+    /// Label findings on stderr, at most 10 of each code, then a count of the rest.
+    static func findings(_ fs: [LabelFinding]) {
+        var shown: [String: Int] = [:]
+        for f in fs {
+            let n = shown[f.code, default: 0]
+            shown[f.code] = n + 1
+            if n < 10 { err(f.description) }
+        }
+        for (code, n) in shown.sorted(by: { $0.key < $1.key }) where n > 10 {
+            err("… and \(n - 10) more '\(code)' findings (dvs diff --json lists them all)")
+        }
+    }
+
+    /// The label sources of a commit, grouped by format when there are many.
+    static func labelSources(_ tables: [LabelTableInfo]) -> String {
+        let sources = tables.filter { $0.format != "config" }
+        if sources.count <= 5 {
+            return sources.map { "\($0.path) (\($0.format), \($0.records) record\($0.records == 1 ? "" : "s"))" }.joined(separator: ", ")
+        }
+        let byFormat = Dictionary(grouping: sources, by: \.format)
+        return byFormat.keys.sorted().map { f in
+            let group = byFormat[f]!
+            return "\(group.count) \(f) file\(group.count == 1 ? "" : "s") (\(group.reduce(0) { $0 + $1.records }) records)"
+        }.joined(separator: ", ")
+    }
 
     /// A progress callback drawing one line on stderr, only when stderr is a terminal.
     static func progress() -> ProgressHandler? {

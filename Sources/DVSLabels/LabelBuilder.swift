@@ -104,10 +104,16 @@ public enum LabelBuilder {
     ///   - files: every file of the tree, sorted by path; those with `audio` are the samples.
     ///   - read: returns the bytes of a tree file; called only for files the builder parses (label
     ///     tables, sidecars, the config). May be called from several threads at once.
+    ///   - transcripts: summaries from an earlier snapshot, by the sidecar's blob id, with the
+    ///     audio blob they were made for. A response whose bytes and audio are unchanged is not
+    ///     parsed again: its summary (words object id included) is reused and its findings, which
+    ///     were shown when it was committed, are not repeated.
     /// - Returns: annotations and findings. Bad label input is reported as findings, never thrown.
     /// - Throws: only what `read` throws (I/O).
-    public static func build(files: [LabelTreeFile], read: @Sendable (RepoPath) throws -> [UInt8]) throws -> LabelBuildResult {
+    public static func build(files: [LabelTreeFile], read: @Sendable (RepoPath) throws -> [UInt8],
+                             transcripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:]) throws -> LabelBuildResult {
         var run = BuildRun(files: files)
+        run.knownTranscripts = transcripts
         try run.readConfig(read)
         for file in files.sorted(by: { $0.path < $1.path }) where file.audio == nil && file.path.string != configPath {
             try run.readLabelFile(file, read)
@@ -127,8 +133,12 @@ struct BuildRun {
     var findings: [LabelFinding] = []
     var tables: [LabelTableInfo] = []
     var words: [RepoPath: [TranscriptWord]] = [:]
-    /// Deepgram responses found, with their parsed objects.
-    var responses: [(path: RepoPath, object: [String: Any])] = []
+    /// Files that look like Deepgram responses, with their declared `metadata.sha256`; parsed
+    /// once, in parallel, when they are matched to samples (`matchSidecars`).
+    var responses: [(path: RepoPath, sha256: String?)] = []
+
+    /// Summaries of unchanged responses, by sidecar blob (see `LabelBuilder.build`).
+    var knownTranscripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:]
 
     init(files: [LabelTreeFile]) { self.files = files; index = TreeIndex(files) }
 
@@ -176,17 +186,22 @@ struct BuildRun {
     /// Returns false when the file is not one JSON document, or is a single object that is not a
     /// Deepgram response (a one-line JSON Lines manifest), so it may still be JSON Lines.
     mutating func readJSONDocument(_ bytes: [UInt8], _ ctx: TableContext) -> Bool {
+        // Deepgram responses are many and large: recognise them from their bytes, parse them once later.
+        if ctx.declaration == nil, let sniffed = DeepgramSidecar.sniff(bytes) {
+            responses.append((ctx.path, sniffed.sha256))
+            return true
+        }
+        let first = bytes.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 && $0 != 0xEF && $0 != 0xBB && $0 != 0xBF }
+        if first == UInt8(ascii: "{"), ctx.declaration?.format != TableKind.labelStudio.rawValue {
+            // One JSON object that is not a response: a one-line JSON Lines table, or an ordinary file.
+            return false
+        }
         guard let value = JSONValue.parse(bytes) else { return false }
         if LabelStudioExport.isExport(value), let tasks = value.array {
             var export = LabelStudioExport(ctx: ctx, index: index)
             export.read(tasks, bytes: bytes, into: &acc)
             findings += export.findings
             tables.append(LabelTableInfo(path: ctx.file, format: TableKind.labelStudio.rawValue, records: tasks.count, samples: export.samples.count))
-        } else if let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any],
-                  DeepgramSidecar.looksLikeResponse(object) {
-            responses.append((ctx.path, object))
-        } else {
-            return value.object != nil && ctx.declaration?.format != TableKind.labelStudio.rawValue ? false : true
         }
         return true
     }
