@@ -22,6 +22,7 @@ public struct Relabel: Sendable, Equatable {
     /// Transcript text before/after, when it changed.
     public var transcript: (old: String?, new: String?)?
 
+    /// Equal when path, field changes and transcript texts are equal.
     public static func == (a: Relabel, b: Relabel) -> Bool {
         a.path == b.path && a.fields == b.fields && a.transcript?.old == b.transcript?.old && a.transcript?.new == b.transcript?.new
     }
