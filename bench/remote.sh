@@ -16,7 +16,7 @@ work="$(mktemp -d /tmp/dvs-remote-bench.XXXXXX)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 moto=$!
-cleanup() { kill -9 "$moto" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { kill -9 "$moto" 2>/dev/null || true; rm -rf "$work"; }   # the repository in $REPO stays
 trap cleanup EXIT
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 ep="http://127.0.0.1:$port"
@@ -28,16 +28,21 @@ mib=$(du -sb --exclude=.dvs "$corpus" | awk '{print $1/1048576}')
 files=$(find "$corpus" -type f -not -path '*/.dvs/*' | wc -l)
 echo "corpus: $corpus ($files files, $(printf %.0f "$mib") MiB); dvs: $dvs; moto on $ep; $(nproc) cores"
 
-# The repository (commit time is not part of the comparison).
-cp -a "$corpus" "$work/repo" && rm -rf "$work/repo/.dvs"
-( cd "$work/repo" && "$dvs" init >/dev/null && "$dvs" commit -q -m corpus >/dev/null 2>&1 || "$dvs" commit -m corpus >/dev/null )
+# The repository (commit time is not part of the comparison; kept in $REPO between runs).
+repo="${REPO:-/tmp/dvs-remote-bench-repo}"
+if [ ! -f "$repo/.dvs/catalog.sqlite" ] || ! "$dvs" log -C "$repo" -n 1 >/dev/null 2>&1; then
+  rm -rf "$repo"; cp -a "$corpus" "$repo" && rm -rf "$repo/.dvs"
+  ( cd "$repo" && "$dvs" init >/dev/null && "$dvs" commit -m corpus >/dev/null )
+fi
+for r in s3 dir; do "$dvs" remote remove -C "$repo" $r >/dev/null 2>&1 || true; done
+ln -s "$repo" "$work/repo"
 packed=$(du -sb "$work/repo/.dvs/packs" | awk '{print $1/1048576}')
 
-aws="aws --endpoint-url $ep --only-show-errors"
+aws="aws --endpoint-url $ep"
 $aws s3 mb s3://raw >/dev/null; $aws s3 mb s3://dvs >/dev/null
 
-t0=$(now); $aws s3 cp --recursive "$corpus" s3://raw/corpus --exclude '.dvs/*'; t1=$(now); aws_up=$(secs $t0 $t1)
-t0=$(now); $aws s3 cp --recursive s3://raw/corpus "$work/raw-down"; t1=$(now); aws_down=$(secs $t0 $t1)
+t0=$(now); $aws s3 cp --quiet --recursive "$corpus" s3://raw/corpus --exclude '.dvs/*'; t1=$(now); aws_up=$(secs $t0 $t1)
+t0=$(now); $aws s3 cp --quiet --recursive s3://raw/corpus "$work/raw-down"; t1=$(now); aws_down=$(secs $t0 $t1)
 rm -rf "$work/raw-down"; $aws s3 rm --recursive s3://raw/corpus >/dev/null
 
 ( cd "$work/repo" && "$dvs" remote add s3 s3://dvs/corpus --endpoint "$ep" --path-style && "$dvs" remote add dir "$work/dir-remote" )
