@@ -29,7 +29,8 @@ let package = Package(
             name: "DVSRemote",
             dependencies: ["DVSCore", "DVSStorage", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "DVSCatalog", dependencies: ["DVSCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
-        .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "CGit2", .product(name: "GRDB", package: "GRDB.swift"),
+        // DVSRemote is a storage-level module (RemoteStore beside ObjectStore): DVS's push/fetch use it.
+        .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "DVSRemote", "CGit2", .product(name: "GRDB", package: "GRDB.swift"),
                                     .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(
             name: "DVSCommands",
@@ -43,7 +44,7 @@ let package = Package(
         .testTarget(name: "DVSAudioTests", dependencies: ["DVSAudio", "DVSTestSupport"]),
         .testTarget(name: "DVSTests", dependencies: ["DVS", "DVSCatalog", "DVSTestSupport"]),
         .testTarget(name: "DVSRemoteTests", dependencies: ["DVSRemote", "DVSTestSupport"]),
-        .testTarget(name: "DVSCLITests", dependencies: ["DVSTestSupport"]),
+        .testTarget(name: "DVSCLITests", dependencies: ["DVSTestSupport", "DVSRemote"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import DVSCatalog
 import DVSCore
 import DVSStorage
+import GRDB
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -59,6 +60,24 @@ extension Repository {
         do {
             let target = try resolve(revision)
             let isBranch = try catalog.ref("refs/heads/" + revision) != nil && revision != "HEAD"
+            let who = defaultIdentity()
+            let from = try currentBranch() ?? headCommit()?.short ?? "nothing"
+            let s = try switchTree(to: target, revision: revision, force: force, progress: progress) { db in
+                try catalog.setHead(isBranch ? .branch(revision, target) : .detached(target), who: who,
+                                    message: "checkout: moving from \(from) to \(revision)", in: db)
+            }
+            return CheckoutSummary(id: target, branch: isBranch ? revision : nil, written: s.written, removed: s.removed,
+                                   unchanged: s.unchanged, bytesWritten: s.bytesWritten)
+        } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Updates the working tree from HEAD's snapshot to `target`'s with checkout's safety rules,
+    /// then runs `finish` (which moves refs) in the transaction that refreshes the stat cache.
+    /// The caller holds the repository lock.
+    /// - Throws: as ``checkout(_:force:progress:)``.
+    func switchTree(to target: CommitID, revision: String, force: Bool, progress: ProgressHandler?,
+                    finish: (Database) throws -> Void) throws -> (written: Int, removed: Int, unchanged: Int, bytesWritten: UInt64) {
+        do {
             let targetEntries = try entries(ofManifest: commit(target).manifest)
             try validate(targetEntries, revision: "'\(revision)' (\(target.short))")
             let headEntries = try self.headEntries()
@@ -123,15 +142,11 @@ extension Repository {
                                                            inode: st.inode, mode: st.mode, blob: e.blob, audio: e.audio, recordedAtNanoseconds: recordedAt)))
                 }
             }
-            let who = defaultIdentity()
-            let from = try currentBranch() ?? headCommit()?.short ?? "nothing"
             try catalog.write { db in
                 try catalog.updateStatCache(updates, removing: toRemove, in: db)
-                try catalog.setHead(isBranch ? .branch(revision, target) : .detached(target), who: who,
-                                    message: "checkout: moving from \(from) to \(revision)", in: db)
+                try finish(db)
             }
-            return CheckoutSummary(id: target, branch: isBranch ? revision : nil, written: toWrite.count, removed: toRemove.count,
-                                   unchanged: unchanged, bytesWritten: written)
+            return (toWrite.count, toRemove.count, unchanged, written)
         } catch { throw DVSError.wrap(error) }
     }
 

@@ -1,5 +1,6 @@
 import DVSCatalog
 import DVSCore
+import DVSRemote
 import DVSStorage
 import Foundation
 
@@ -30,6 +31,8 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
         case io
         /// The command line is wrong (a missing part of an argument, an empty message).
         case usage
+        /// A remote refused or failed: credentials, connection, a ref that moved, a missing key.
+        case remote
         /// An invariant broke: a bug in dvs.
         case `internal`
     }
@@ -65,6 +68,13 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
             return DVSError(code, e.message, hint: e.hint, cause: e.cause)
         case let e as CatalogError:
             return DVSError(e.code == .refMoved ? .locked : .io, e.message, hint: e.hint)
+        case let e as RemoteError:
+            let code: Code = switch e.code {
+            case .invalidInput: .badInput
+            case .io: .io
+            default: .remote
+            }
+            return DVSError(code, e.message, hint: e.hint, cause: e.cause)
         case let e as FormatError:
             return DVSError(.corrupt, "malformed object: \(e)", hint: "run 'dvs fsck'")
         default:

@@ -83,3 +83,23 @@ final class Locked<T>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
     func withLock<R>(_ body: (inout T) throws -> R) rethrows -> R { try lock.withLock { try body(&value) } }
 }
+
+/// Runs `body(i)` for i in 0..<count on `workers` dedicated threads (not capped at the core
+/// count, unlike `parallelFor`): for blocking network transfers, where threads mostly wait.
+/// The first error stops handing out new items and is rethrown after all threads finish.
+func parallelIO(_ count: Int, workers: Int, _ body: @escaping @Sendable (_ index: Int) throws -> Void) throws {
+    if count == 0 { return }
+    let state = ParallelState()
+    let group = DispatchGroup()
+    for _ in 0..<max(1, min(workers, count)) {
+        group.enter()
+        Thread.detachNewThread {
+            while let i = state.next(limit: count, step: 1) {
+                do { try body(i) } catch { state.fail(error) }
+            }
+            group.leave()
+        }
+    }
+    group.wait()
+    if let e = state.error { throw e }
+}

@@ -8,9 +8,11 @@ public struct Progress: Sendable {
     public var total: Int
     /// Bytes processed so far.
     public var bytes: UInt64
+    /// Bytes in all, when known (transfers), else 0; with `bytes` it gives a rate and an ETA.
+    public var totalBytes: UInt64
     /// Creates a report.
-    public init(phase: String, done: Int, total: Int, bytes: UInt64) {
-        self.phase = phase; self.done = done; self.total = total; self.bytes = bytes
+    public init(phase: String, done: Int, total: Int, bytes: UInt64, totalBytes: UInt64 = 0) {
+        self.phase = phase; self.done = done; self.total = total; self.bytes = bytes; self.totalBytes = totalBytes
     }
 }
 

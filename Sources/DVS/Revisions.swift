@@ -52,7 +52,7 @@ extension Repository {
             }
             return c
         }
-        for name in [base, "refs/heads/" + base, "refs/tags/" + base] {
+        for name in [base, "refs/heads/" + base, "refs/tags/" + base, "refs/remotes/" + base] {
             if let c = try catalog.ref(name) { return c }
         }
         let lower = base.lowercased()

@@ -3,7 +3,7 @@ import DVS
 
 struct Config: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Get or set repository settings.",
-        discussion: "Keys: core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1).")
+        discussion: "Keys: core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), remote.<name>.transfers (parallel transfers, 1-64, default 8; other remote.* keys are set by dvs remote add).")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The key; none lists all.") var key: String?
@@ -12,12 +12,16 @@ struct Config: ParsableCommand {
 
     static let known: Set<String> = ["core.lock-timeout", "core.workers", "pack.target-size", "zstd.level"]
 
+    /// `remote.<name>.transfers`: parallel transfers for one remote (default 8).
+    static func isRemoteTransfers(_ key: String) -> Bool { key.hasPrefix("remote.") && key.hasSuffix(".transfers") && key.count > 17 }
+
     /// Why `value` is not acceptable for `key`, or nil.
     static func problem(key: String, value: String) -> String? {
         switch key {
         case "core.lock-timeout": return Double(value).map { $0 >= 0 ? nil : "must be ≥ 0 seconds" } ?? "not a number of seconds"
         case "core.workers": return Int(value).map { $0 >= 1 && $0 <= 256 ? nil : "must be 1…256" } ?? "not a whole number"
         case "pack.target-size": return UInt64(value).map { $0 >= 1 << 20 ? nil : "must be at least 1048576 bytes" } ?? "not a whole number of bytes"
+        case _ where isRemoteTransfers(key): return Int(value).map { $0 >= 1 && $0 <= 64 ? nil : "must be 1…64" } ?? "not a whole number"
         case "zstd.level": return Int(value).map { $0 >= 1 && $0 <= 19 ? nil : "must be 1…19" } ?? "not a whole number"
         default: return nil
         }
@@ -31,7 +35,7 @@ struct Config: ParsableCommand {
         }
         if value != nil || unset {
             if key == "core.format" { throw DVSError(.badInput, "'core.format' is set by 'dvs init' and cannot be changed") }
-            guard Self.known.contains(key) else {
+            guard Self.known.contains(key) || Self.isRemoteTransfers(key) else {
                 throw DVSError(.badInput, "unknown setting '\(key)'", hint: "known settings: \(Self.known.sorted().joined(separator: ", "))")
             }
             if let value, let problem = Self.problem(key: key, value: value) {

@@ -68,17 +68,25 @@ enum Output {
         }.joined(separator: ", ")
     }
 
-    /// A progress callback drawing one line on stderr, only when stderr is a terminal.
+    /// A progress callback drawing one line on stderr, only when stderr is a terminal: items,
+    /// bytes, and for transfers (known total bytes) the rate and an ETA.
     static func progress() -> ProgressHandler? {
         guard isatty(STDERR_FILENO) == 1 else { return nil }
         let last = LastDraw()
+        let start = Date().timeIntervalSince1970
         return { p in
             let now = Date().timeIntervalSince1970
-            guard last.shouldDraw(now, final: p.done == p.total) else { return }
+            guard last.shouldDraw(now, final: p.total > 0 && p.done == p.total) else { return }
             let pct = p.total > 0 ? " \(p.done * 100 / p.total)%" : ""
-            let line = "\r\(p.phase):\(pct) (\(p.done)/\(p.total))" + (p.bytes > 0 ? ", \(bytes(p.bytes))" : "") + "\u{1B}[K"
-            FileHandle.standardError.write(Data(line.utf8))
-            if p.done == p.total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            var line = "\r\(p.phase):\(pct) (\(p.done)/\(p.total))" + (p.bytes > 0 ? ", \(bytes(p.bytes))" : "")
+            let elapsed = now - start
+            if p.totalBytes > 0 || p.phase == "uploading" || p.phase == "downloading", elapsed > 0.5, p.bytes > 0 {
+                let rate = Double(p.bytes) / elapsed
+                line += ", \(bytes(UInt64(rate)))/s"
+                if p.totalBytes > p.bytes { line += String(format: ", ETA %.0f s", Double(p.totalBytes - p.bytes) / rate) }
+            }
+            FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
+            if p.total > 0 && p.done == p.total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         }
     }
 

@@ -91,6 +91,37 @@ public final class LocalObjectStore: ObjectStore, @unchecked Sendable {
 
     public func contains(_ id: ObjectID) -> Bool { FileIO.exists(path(of: id)) }
 
+    /// The object's file as stored: one zstd frame of its canonical bytes (what remotes hold).
+    /// - Throws: `StorageError.notFound` when the object is missing.
+    public func storedFrame(_ id: ObjectID) throws -> [UInt8] {
+        do { return try FileIO.read(path(of: id)) } catch let e as StorageError where e.code == .notFound {
+            throw StorageError(.notFound, "object '\(id.hex)' is missing", hint: "run 'dvs fsck' to check the repository")
+        }
+    }
+
+    /// Stores an object given as its stored form (one zstd frame, as a remote holds it) after
+    /// checking it: the frame must decompress and its bytes must hash to `id`.
+    /// - Returns: the decompressed canonical bytes.
+    /// - Throws: `StorageError.corrupt` when the frame does not decode or hashes to another id;
+    ///   nothing is stored then. Idempotent: an existing object is kept as it is.
+    @discardableResult
+    public func writeVerified(frame: [UInt8], id: ObjectID) throws -> [UInt8] {
+        let bytes: [UInt8]
+        do { bytes = try Zstd.decompress(frame, limit: 1 << 30) } catch let e as StorageError {
+            throw StorageError(.corrupt, "object '\(id.hex)' does not decompress: \(e.message)", cause: e.cause)
+        }
+        guard ObjectID.hashing(bytes) == id else {
+            throw StorageError(.corrupt, "object '\(id.hex)': checksum mismatch (its bytes hash to '\(ObjectID.hashing(bytes).hex)')")
+        }
+        let p = path(of: id)
+        if FileIO.exists(p) { return bytes }
+        let dir = (p as NSString).deletingLastPathComponent
+        if !FileIO.exists(dir) { try FileIO.makeDirectories(dir) }
+        try FileIO.writeAtomically(frame, to: p, tmpDir: tmpDir)
+        lock.withLock { _ = pendingDirs.insert(dir) }
+        return bytes
+    }
+
     public func allIDs() throws -> [ObjectID] {
         var out: [ObjectID] = []
         guard let dirs = try? FileManager.default.contentsOfDirectory(atPath: root) else { return [] }

@@ -1,3 +1,4 @@
+import DVSTestSupport
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking

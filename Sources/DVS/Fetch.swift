@@ -1,0 +1,424 @@
+import DVSCatalog
+import DVSCore
+import DVSRemote
+import DVSStorage
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `fetch` did.
+public struct FetchSummary: Sendable {
+    /// The remote's name.
+    public var remote: String
+    /// Remote-tracking refs (`refs/remotes/<remote>/<branch>`) and tags, with how they moved.
+    public var refs: [RefMove]
+    /// Metadata objects downloaded and verified.
+    public var objectsDownloaded: Int
+    /// Packs downloaded and verified.
+    public var packsDownloaded: Int
+    /// Bytes downloaded (objects and packs; ranged index reads included).
+    public var bytesDownloaded: UInt64
+    /// Wall time in seconds.
+    public var seconds: Double
+}
+
+extension Repository {
+    /// Downloads what the remote's branches (and tags) need and moves the remote-tracking refs.
+    ///
+    /// Reads the remote refs; downloads the metadata objects this repository lacks (each one's
+    /// SHA-256 checked before it is stored; stored leaves first, commits last, so a present object
+    /// always has everything it references); works out the blobs the new snapshots need (entries'
+    /// blobs plus the bases of `zstd-delta` blobs); reads the index of each remote pack it does not
+    /// have with ranged GETs (the trailer says where the index is); downloads the packs holding
+    /// needed blobs into `.dvs/tmp/` (a partial download is resumed from the bytes already there);
+    /// decodes and hashes every blob of every downloaded pack; only then renames the packs into
+    /// `.dvs/packs/`, records them, and moves `refs/remotes/<remote>/*` (and new tags) in one
+    /// compare-and-swap transaction under the repository lock.
+    /// - Parameters:
+    ///   - remoteName: the remote.
+    ///   - branch: fetch only this branch (no tags); its history's metadata and the packs its blobs are in.
+    ///   - progress: transfer reports.
+    /// - Throws: `DVSError.corrupt` naming the pack, object and key when something downloaded is
+    ///   damaged (it is not used and no ref moves); `.badInput` for an unknown remote or a branch
+    ///   the remote lacks; `.remote` for credential or connection failures.
+    public func fetch(remote remoteName: String, branch: String? = nil, progress: ProgressHandler? = nil) throws -> FetchSummary {
+        let started = Date()
+        let config = try remote(remoteName)
+        let store = try config.open()
+        do {
+            // 1. Remote refs.
+            var remoteRefs: [(name: String, id: CommitID)] = []
+            if let branch {
+                let key = "refs/heads/" + branch
+                guard let r = try store.readRef(key) else {
+                    let have = try store.list(prefix: "refs/heads/").map { String($0.key.dropFirst(11)) }
+                    throw DVSError(.badInput, "remote '\(remoteName)' has no branch '\(branch)'",
+                                   hint: have.isEmpty ? "the remote is empty: push to it first" : "its branches: \(have.joined(separator: ", "))")
+                }
+                remoteRefs.append((key, try RemoteRef.decode(r.data, key: key, remote: remoteName)))
+            } else {
+                for o in try store.list(prefix: "refs/") where o.key.hasPrefix("refs/heads/") || o.key.hasPrefix("refs/tags/") {
+                    guard let r = try store.readRef(o.key) else { continue }   // deleted since the listing
+                    remoteRefs.append((o.key, try RemoteRef.decode(r.data, key: o.key, remote: remoteName)))
+                }
+            }
+            let meter = TransferMeter(phase: "downloading", total: 0, progress: progress)
+
+            // 2. Metadata: download what is missing, verify, keep in memory until complete.
+            let downloaded = try downloadMetadata(remoteRefs.map(\.id), store: store, remote: remoteName, transfers: config.transfers, meter: meter)
+
+            // 3. Blobs the new snapshots need.
+            let stops = Set(try catalog.refs(prefix: "refs/").map(\.target))
+            let needed = try blobsNeeded(from: remoteRefs.map(\.id), stoppingAt: stops)
+            let have = try catalog.blobIDs()
+            var missing = needed.subtracting(have)
+
+            // 4. Packs: indexes by ranged reads, then whole packs, verified before use.
+            var fetched: [(id: ObjectID, tmp: String, size: UInt64, entries: [PackEntry])] = []
+            if !missing.isEmpty {
+                let localPacks = Set(try catalog.packIDs())
+                let remotePacks = try store.list(prefix: "packs/").compactMap { o -> (ObjectID, UInt64)? in
+                    guard o.key.hasSuffix(".pack"), let id = ObjectID(hex: o.key.dropFirst(6).dropLast(5)), !localPacks.contains(id) else { return nil }
+                    return (id, o.size)
+                }
+                let indexes = Locked<[ObjectID: [PackEntry]]>([:])
+                try parallelIO(remotePacks.count, workers: config.transfers) { i in
+                    let (id, size) = remotePacks[i]
+                    let entries = try Self.remotePackIndex(store: store, remote: remoteName, pack: id, size: size, meter: meter)
+                    indexes.withLock { $0[id] = entries }
+                }
+                let index = indexes.withLock { $0 }
+                var holder: [ObjectID: ObjectID] = [:]   // blob -> the first remote pack (by id) that holds it
+                for id in index.keys.sorted() { for e in index[id]! where holder[e.id] == nil { holder[e.id] = id } }
+                var chosen = Set<ObjectID>()
+                var verifiedIDs = have
+                while !missing.isEmpty {
+                    var round = Set<ObjectID>()
+                    for b in missing.sorted() {
+                        guard let p = holder[b] else {
+                            throw DVSError(.corrupt, "remote '\(remoteName)' lacks blob '\(b.hex)' that its commits need (no pack under packs/ holds it)",
+                                           hint: "push again from a repository that has it ('dvs push \(remoteName)'); no ref was moved")
+                        }
+                        if !chosen.contains(p) { round.insert(p) }
+                    }
+                    guard !round.isEmpty else {
+                        throw DVSError(.internal, "fetch from '\(remoteName)' cannot place \(missing.count) blob(s), e.g. '\(missing.first!.hex)'")
+                    }
+                    chosen.formUnion(round)
+                    let batch = remotePacks.filter { round.contains($0.0) }
+                    let got = try downloadPacks(batch, index: index, store: store, remote: remoteName, transfers: config.transfers, meter: meter)
+                    fetched += got
+                    for f in got { for e in f.entries { verifiedIDs.insert(e.id) } }
+                    // Verify every blob; delta bases outside these packs become the next round's needs.
+                    let bases = try verifyPacks(fetched, remote: remoteName)
+                    missing = bases.subtracting(verifiedIDs)
+                    missing.formUnion(needed.subtracting(verifiedIDs))
+                }
+            }
+
+            // 5. Store: packs into packs/, metadata (leaves first), then one transaction for the catalog and refs.
+            let lock = try self.lock("dvs fetch \(remoteName)")
+            defer { lock.release() }
+            for f in fetched {
+                guard rename(f.tmp, "\(packsDir)/\(f.id.hex).pack") == 0 else { throw StorageError.posix("cannot rename pack into", path: "\(packsDir)/\(f.id.hex).pack") }
+            }
+            if !fetched.isEmpty { FileIO.syncDirectory(packsDir) }
+            try objects.sync()
+            var moves: [RefMove] = []
+            var updates: [RefUpdate] = []
+            for r in remoteRefs {
+                let local = r.name.hasPrefix("refs/heads/") ? "refs/remotes/\(remoteName)/" + r.name.dropFirst(11) : r.name
+                let old = try catalog.ref(local)
+                if r.name.hasPrefix("refs/tags/"), let old, old != r.id {
+                    moves.append(RefMove(name: local, old: old, new: old, status: "kept (the remote tag differs: \(r.id.short))"))
+                    continue
+                }
+                let status = old == nil ? "created" : old == r.id ? "up-to-date" : try isAncestor(old!, of: r.id) ? "fast-forward" : "forced"
+                if old != r.id { updates.append(RefUpdate(name: local, expected: old, new: r.id, message: "fetch \(remoteName)")) }
+                moves.append(RefMove(name: local, old: old, new: r.id, status: status))
+            }
+            try catalog.write { db in
+                for f in fetched {
+                    try catalog.insertPack(id: f.id, byteCount: f.size, entries: f.entries.map {
+                        PackEntryRow(id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength, codec: $0.codec.rawValue)
+                    }, in: db)
+                }
+                for (id, c) in downloaded { try catalog.insertCommit(id, c, in: db) }
+                try catalog.apply(updates, who: defaultIdentity(), in: db)
+            }
+            packCache.withLock { $0 = [:] }
+            meter.finish()
+            return FetchSummary(remote: remoteName, refs: moves, objectsDownloaded: meter.objects,
+                                packsDownloaded: fetched.count, bytesDownloaded: meter.bytes, seconds: Date().timeIntervalSince(started))
+        } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Downloads the commits, manifest chunks and words objects reachable from `tips` that are not
+    /// stored here, verifying each; stores them leaves first and commits parents first.
+    /// - Returns: the new commits (for the catalog's commit table).
+    private func downloadMetadata(_ tips: [CommitID], store: any RemoteStore, remote: String, transfers: Int,
+                                  meter: TransferMeter) throws -> [(CommitID, Commit)] {
+        let objects = self.objects
+        let got = Locked<[ObjectID: (frame: [UInt8], bytes: [UInt8])]>([:])
+        func download(_ ids: [ObjectID]) throws {
+            try parallelIO(ids.count, workers: transfers) { i in
+                let id = ids[i]
+                let key = "objects/\(id.hex)"
+                guard let data = try store.get(key) else {
+                    throw DVSError(.corrupt, "remote '\(remote)' lacks object '\(id.hex)' (key \(key)) that its refs reference",
+                                   hint: "push again from a repository that has it ('dvs push \(remote)'); no ref was moved")
+                }
+                let frame = [UInt8](data)
+                let bytes: [UInt8]
+                do {
+                    bytes = try Zstd.decompress(frame, limit: 1 << 30)
+                    guard ObjectID.hashing(bytes) == id else { throw StorageError(.corrupt, "checksum mismatch") }
+                } catch {
+                    throw DVSError(.corrupt, "object '\(id.hex)' on remote '\(remote)' (key \(key)) is damaged: \(DVSError.wrap(error).message); it was not used and no ref moved",
+                                   hint: "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there")
+                }
+                got.withLock { $0[id] = (frame, bytes) }
+                meter.object(bytes: UInt64(frame.count))
+            }
+        }
+        // Commits: breadth-first by generation.
+        var commits: [CommitID: Commit] = [:]
+        var frontier = Array(Set(tips.filter { !objects.contains($0.object) }))
+        var roots: [ObjectID] = []
+        while !frontier.isEmpty {
+            try download(frontier.map(\.object))
+            var next = Set<CommitID>()
+            for c in frontier {
+                let bytes = got.withLock { $0[c.object]!.bytes }
+                let decoded: Commit
+                do { decoded = try Commit.decode(bytes) } catch {
+                    throw DVSError(.corrupt, "object '\(c.hex)' on remote '\(remote)' is not a commit: \(error)", hint: "push again from a good repository")
+                }
+                commits[c] = decoded
+                if !objects.contains(decoded.manifest) { roots.append(decoded.manifest) }
+                for p in decoded.parents where commits[p] == nil && !objects.contains(p.object) { next.insert(p) }
+            }
+            frontier = Array(next)
+        }
+        // Manifest chunks and words objects, level by level from the roots.
+        var levels: [[ObjectID]] = []
+        var seen = Set<ObjectID>()
+        var chunkFrontier = Array(Set(roots))
+        while !chunkFrontier.isEmpty {
+            try download(chunkFrontier)
+            levels.append(chunkFrontier)
+            var next = Set<ObjectID>()
+            for id in chunkFrontier {
+                seen.insert(id)
+                let bytes = got.withLock { $0[id]!.bytes }
+                if bytes.starts(with: ManifestChunk.magic) {
+                    switch try ManifestChunk.decode(bytes) {
+                    case .leaf(let entries):
+                        for e in entries { if let w = e.annotations?.transcript?.words, !seen.contains(w), !objects.contains(w) { next.insert(w) } }
+                    case .inner(_, let children):
+                        for ch in children where !seen.contains(ch.id) && !objects.contains(ch.id) { next.insert(ch.id) }
+                    }
+                }
+            }
+            chunkFrontier = Array(next.subtracting(seen))
+        }
+        // Store deepest first (words and leaves), then commits parents first.
+        let all = got.withLock { $0 }
+        for level in levels.reversed() {
+            for id in level { try objects.writeVerified(frame: all[id]!.frame, id: id) }
+        }
+        var order: [CommitID] = []
+        var done = Set<CommitID>()
+        func visit(_ c: CommitID) {
+            guard let commit = commits[c], done.insert(c).inserted else { return }
+            for p in commit.parents { visit(p) }
+            order.append(c)
+        }
+        for c in commits.keys.sorted() { visit(c) }
+        try objects.sync()
+        for c in order { try objects.writeVerified(frame: all[c.object]!.frame, id: c.object) }
+        try objects.sync()
+        return order.map { ($0, commits[$0]!) }
+    }
+
+    /// Blob ids (symlinks excluded) of the snapshots reachable from `tips`, not walking past
+    /// commits in `stops` (targets of local refs, whose data is complete).
+    /// - Complexity: O(unique manifest chunks of the walked commits) object reads.
+    func blobsNeeded(from tips: [CommitID], stoppingAt stops: Set<CommitID>) throws -> Set<ObjectID> {
+        var out = Set<ObjectID>()
+        var seenCommits = Set<CommitID>()
+        var stack = tips
+        var roots: [ObjectID] = []
+        while let c = stack.popLast() {
+            guard seenCommits.insert(c).inserted, !stops.contains(c) else { continue }
+            let decoded = try commit(c)
+            roots.append(decoded.manifest)
+            stack.append(contentsOf: decoded.parents)
+        }
+        var seen = Set<ObjectID>()
+        var chunks = roots
+        while let id = chunks.popLast() {
+            guard seen.insert(id).inserted else { continue }
+            let chunk: ManifestChunk
+            do { chunk = try ManifestChunk.decode(objects.read(id)) } catch { throw DVSError.wrap(error) }
+            switch chunk {
+            case .leaf(let entries): for e in entries where e.kind != .symlink { out.insert(e.blob) }
+            case .inner(_, let children): chunks.append(contentsOf: children.map(\.id))
+            }
+        }
+        return out
+    }
+
+    /// A remote pack's index, read with ranged GETs: the last 64 KiB (trailer and, usually, the
+    /// whole index), then the rest of the index if it is longer.
+    /// - Throws: `DVSError.corrupt` naming the pack and key when the trailer or index is malformed
+    ///   or does not hash to the pack id.
+    static func remotePackIndex(store: any RemoteStore, remote: String, pack: ObjectID, size: UInt64, meter: TransferMeter) throws -> [PackEntry] {
+        let key = "packs/\(pack.hex).pack"
+        func bad(_ why: String) -> DVSError {
+            DVSError(.corrupt, "pack '\(pack.hex)' on remote '\(remote)' (key \(key)) is damaged: \(why); it was not used and no ref moved",
+                     hint: "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there")
+        }
+        let trailerLength = UInt64(PackFormat.trailerLength), header = UInt64(PackFormat.headerLength)
+        guard size >= header + trailerLength else { throw bad("it is only \(size) bytes") }
+        let tailStart = size > 65536 ? size - 65536 : 0
+        var tail = [UInt8](try store.getRange(key, tailStart...(size - 1)))
+        meter.partial(bytes: UInt64(tail.count))
+        guard UInt64(tail.count) == size - tailStart else { throw bad("it is shorter than its listing says") }
+        let t = Array(tail[(tail.count - Int(trailerLength))...])
+        var r = ByteReader(t)
+        let indexOffset = try r.readU64()
+        let count = UInt64(try r.readU32())
+        let stored = ObjectID(bytes: try r.read(count: 32))
+        guard Array(try r.read(count: 8)) == PackFormat.endMagic, stored == pack,
+              indexOffset >= header, indexOffset + count * UInt64(PackFormat.indexRowLength) + trailerLength == size else {
+            throw bad("its trailer is malformed")
+        }
+        if indexOffset < tailStart {
+            let more = [UInt8](try store.getRange(key, indexOffset...(tailStart - 1)))
+            meter.partial(bytes: UInt64(more.count))
+            tail = more + tail
+        }
+        let base = min(indexOffset, tailStart)
+        let indexBytes = Array(tail[Int(indexOffset - base)..<Int(size - base - trailerLength + 12)])
+        // The pack id covers header ‖ index ‖ index offset ‖ count; the header's bytes are fixed.
+        var h = StreamingHasher()
+        h.update(PackFormat.magic)
+        h.update([1, 0, 0, 0, 0, 0, 0, 0])
+        h.update(indexBytes)
+        guard h.finalize() == pack else { throw bad("its index does not hash to its id") }
+        var ir = ByteReader(Array(indexBytes.prefix(Int(count) * PackFormat.indexRowLength)))
+        var out: [PackEntry] = []
+        for _ in 0..<count {
+            let id = try ir.readID()
+            let off = try ir.readU64(), st = try ir.readU64(), raw = try ir.readU64()
+            guard let codec = BlobCodec(rawValue: try ir.readByte()), off >= header, off + st <= indexOffset else { throw bad("its index row for '\(id.hex)' is malformed") }
+            out.append(PackEntry(id: id, offset: off, storedLength: st, rawLength: raw, codec: codec))
+        }
+        return out
+    }
+
+    /// Downloads whole packs into `.dvs/tmp/fetch-<id>.pack`, in 16 MiB ranged reads appended to
+    /// what is already there (a partial file from an interrupted fetch is resumed, not restarted).
+    private func downloadPacks(_ packs: [(ObjectID, UInt64)], index: [ObjectID: [PackEntry]], store: any RemoteStore, remote: String,
+                               transfers: Int, meter: TransferMeter) throws -> [(id: ObjectID, tmp: String, size: UInt64, entries: [PackEntry])] {
+        let tmp = tmpDir
+        for (_, size) in packs { meter.addTotalBytes(size) }
+        let delay = ProcessInfo.processInfo.environment["DVS_TEST_TRANSFER_DELAY_MS"].flatMap(UInt32.init) ?? 0
+        try parallelIO(packs.count, workers: transfers) { i in
+            let (id, size) = packs[i]
+            if delay > 0 { usleep(delay * 1000) }
+            let path = "\(tmp)/fetch-\(id.hex).pack"
+            let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw StorageError.posix("cannot create", path: path) }
+            defer { close(fd) }
+            var st = stat()
+            fstat(fd, &st)
+            var have = UInt64(max(0, st.st_size))
+            if have > size { ftruncate(fd, 0); have = 0 }
+            if have > 0 { meter.partial(bytes: 0) }
+            while have < size {
+                let end = min(size, have + (16 << 20)) - 1
+                let data = try store.getRange("packs/\(id.hex).pack", have...end)
+                guard !data.isEmpty else {
+                    throw DVSError(.remote, "pack '\(id.hex)' on remote '\(remote)' ended at byte \(have) of \(size)", hint: "run the command again to resume")
+                }
+                try data.withUnsafeBytes { b in
+                    var done = 0
+                    while done < b.count {
+                        let n = pwrite(fd, b.baseAddress! + done, b.count - done, off_t(have) + off_t(done))
+                        if n < 0 { if errno == EINTR { continue }; throw StorageError.posix("cannot write", path: path) }
+                        done += n
+                    }
+                }
+                have += UInt64(data.count)
+                meter.partial(bytes: UInt64(data.count))
+            }
+            guard fsync(fd) == 0 else { throw StorageError.posix("cannot fsync", path: path) }
+            meter.step(bytes: 0)
+        }
+        return packs.map { ($0.0, "\(tmp)/fetch-\($0.0.hex).pack", $0.1, index[$0.0] ?? []) }
+    }
+
+    /// Decodes and hashes every blob of the downloaded packs (on all cores). Delta bases are
+    /// looked up in these packs, then in this repository.
+    /// - Returns: delta bases found in neither (the caller fetches the packs that hold them).
+    /// - Throws: `DVSError.corrupt` naming pack, object and key; the damaged temp pack is deleted
+    ///   so that the next attempt downloads it again.
+    private func verifyPacks(_ packs: [(id: ObjectID, tmp: String, size: UInt64, entries: [PackEntry])], remote: String) throws -> Set<ObjectID> {
+        var readers: [ObjectID: (PackReader, PackEntry, ObjectID)] = [:]
+        for p in packs {
+            let reader = try PackReader(path: p.tmp)
+            if let why = try reader.verifyChecksum(expected: p.id) {
+                unlink(p.tmp)
+                throw DVSError(.corrupt, "pack '\(p.id.hex)' on remote '\(remote)' (key packs/\(p.id.hex).pack) is damaged: \(why); it was not used and no ref moved",
+                               hint: "push it again from a repository that has a good copy ('dvs push \(remote)')")
+            }
+            for e in p.entries where readers[e.id] == nil { readers[e.id] = (reader, e, p.id) }
+        }
+        let lookup = readers
+        let missingBases = Locked<Set<ObjectID>>([])
+        let all = packs.flatMap { p in p.entries.map { (p.id, $0) } }
+        try parallelBatches(all.count, workers: workers, batch: 16) { _, range in
+            let d = ZstdDecompressor()
+            for i in range {
+                let (packID, entry) = all[i]
+                do {
+                    _ = try self.decodeFetched(entry.id, lookup: lookup, decompressor: d, depth: 0)
+                } catch let m as MissingBase {
+                    missingBases.withLock { _ = $0.insert(m.id) }
+                } catch {
+                    unlink("\(self.tmpDir)/fetch-\(packID.hex).pack")
+                    throw DVSError(.corrupt, "pack '\(packID.hex)' on remote '\(remote)' (key packs/\(packID.hex).pack) is damaged: object '\(entry.id.hex)': \(DVSError.wrap(error).message); it was not used and no ref moved",
+                                   hint: "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there")
+                }
+            }
+        }
+        return missingBases.withLock { $0 }
+    }
+
+    private struct MissingBase: Error { var id: ObjectID }
+
+    /// The verified original bytes of a blob from a downloaded pack (or, for a delta base, from
+    /// this repository). - Throws: `MissingBase` when a delta base is nowhere; else the failure.
+    private func decodeFetched(_ id: ObjectID, lookup: [ObjectID: (PackReader, PackEntry, ObjectID)], decompressor: ZstdDecompressor, depth: Int) throws -> [UInt8] {
+        guard let (reader, entry, _) = lookup[id] else {
+            if try catalog.location(of: id) != nil { return try blob(id) }
+            throw MissingBase(id: id)
+        }
+        guard depth <= BlobCodec.maxDeltaDepth + 1 else { throw StorageError(.corrupt, "delta chain of '\(id.hex)' is too deep") }
+        let bytes: [UInt8]
+        if entry.codec == .zstdDelta {
+            let stored = try reader.read(offset: entry.offset, length: entry.storedLength)
+            guard stored.count > 33 else { throw StorageError(.corrupt, "delta object is truncated") }
+            let base = try decodeFetched(ObjectID(bytes: stored[0..<32]), lookup: lookup, decompressor: decompressor, depth: depth + 1)
+            let limit = Int(clamping: entry.rawLength) + (1 << 20)
+            bytes = try stored[33...].withUnsafeBytes { f in try base.withUnsafeBytes { try decompressor.decompress(f, prefix: $0, limit: limit) } }
+        } else {
+            bytes = try BlobEncoding.decode(codec: entry.codec, payload: reader.payload(of: entry, decompressor: decompressor))
+        }
+        guard bytes.count == Int(entry.rawLength), ObjectID.hashing(bytes) == id else { throw StorageError(.corrupt, "checksum mismatch") }
+        return bytes
+    }
+}

@@ -1,0 +1,162 @@
+import DVSCatalog
+import DVSCore
+import DVSRemote
+import DVSStorage
+import GRDB
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `pull` did.
+public struct PullSummary: Sendable {
+    /// The fetch it ran first.
+    public var fetch: FetchSummary
+    /// The local branch updated.
+    public var branch: String
+    /// The branch's commit before (nil when it had none).
+    public var old: CommitID?
+    /// The branch's commit after.
+    public var new: CommitID?
+    /// `fast-forward`, `up-to-date`, or `ahead` (the local branch already contains the remote's).
+    public var status: String
+    /// Files written into the working tree.
+    public var written: Int
+    /// Files removed from the working tree.
+    public var removed: Int
+}
+
+/// What `clone` did.
+public struct CloneSummary: Sendable {
+    /// The new repository.
+    public var repository: Repository
+    /// The fetch it ran.
+    public var fetch: FetchSummary
+    /// The branch checked out; nil when the remote has no branches.
+    public var branch: String?
+    /// Its commit.
+    public var commit: CommitID?
+    /// Files written into the working tree.
+    public var written: Int
+    /// Whether an interrupted clone was resumed.
+    public var resumed: Bool
+}
+
+extension Repository {
+    /// The marker of a clone in progress (`.dvs/clone-in-progress`, holding the URL).
+    static let cloneMarker = "clone-in-progress"
+
+    /// Fetches, then fast-forwards the current branch (and its working tree) to the remote's.
+    ///
+    /// The working tree is updated by the checkout code, with its rules: it refuses, changing
+    /// nothing, when the update would overwrite uncommitted changes or untracked files.
+    /// - Parameters:
+    ///   - remoteName: the remote.
+    ///   - branch: the remote branch to take; nil means the one named like the current branch.
+    /// - Throws: `DVSError.badInput` when the histories have diverged (merging arrives with the
+    ///   Cohorts issue) or the remote lacks the branch; `.wouldOverwrite` naming the files; as `fetch`.
+    public func pull(remote remoteName: String, branch: String? = nil, progress: ProgressHandler? = nil) throws -> PullSummary {
+        guard let current = currentBranch() else {
+            throw DVSError(.usage, "HEAD is detached: check out a branch to pull into", hint: "dvs checkout main")
+        }
+        let source = branch ?? current
+        let fetched = try fetch(remote: remoteName, progress: progress)
+        let tracking = "refs/remotes/\(remoteName)/\(source)"
+        guard let target = try catalog.ref(tracking) else {
+            throw DVSError(.badInput, "remote '\(remoteName)' has no branch '\(source)'",
+                           hint: "name one: dvs pull \(remoteName) BRANCH ('dvs fetch \(remoteName) --json' lists them)")
+        }
+        let lock = try self.lock("dvs pull \(remoteName)")
+        defer { lock.release() }
+        do {
+            let local = try catalog.ref("refs/heads/" + current)
+            if let local {
+                if try local == target || isAncestor(target, of: local) {
+                    return PullSummary(fetch: fetched, branch: current, old: local, new: local, status: local == target ? "up-to-date" : "ahead", written: 0, removed: 0)
+                }
+                guard try isAncestor(local, of: target) else {
+                    throw DVSError(.badInput, "cannot pull '\(source)' from '\(remoteName)' into '\(current)': the histories have diverged (local \(local.short), remote \(target.short)); dvs pull only fast-forwards, merging arrives with the Cohorts issue",
+                                   hint: "keep your commits on another branch and reset this one to '\(remoteName)/\(source)', or push yours with 'dvs push --force' if the remote's commits can go")
+                }
+            }
+            let who = defaultIdentity()
+            let s = try switchTree(to: target, revision: "\(remoteName)/\(source)", force: false, progress: progress) { db in
+                let message = "pull \(remoteName) \(source): fast-forward"
+                try catalog.apply([RefUpdate(name: "refs/heads/" + current, expected: local, new: target, message: message)], who: who, in: db)
+                try db.execute(sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
+                               arguments: [local?.hex, target.hex, Int64(Date().timeIntervalSince1970), who, message])
+            }
+            return PullSummary(fetch: fetched, branch: current, old: local, new: target, status: "fast-forward", written: s.written, removed: s.removed)
+        } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Makes a new repository from a remote: init, remote `origin`, fetch, checkout.
+    ///
+    /// The destination must be missing or empty. While the clone runs, `.dvs/clone-in-progress`
+    /// marks it; run again on the same folder, an interrupted clone resumes (packs and objects
+    /// already downloaded are kept, a partly downloaded pack continues where it stopped) and never
+    /// deletes what it has.
+    /// - Parameters:
+    ///   - url: `s3://bucket/prefix` or a folder path.
+    ///   - directory: the new working tree.
+    ///   - branch: fetch and check out only this branch; nil takes every branch and checks out
+    ///     `main`, else the remote's only branch.
+    ///   - endpoint, region, pathStyle: S3 settings recorded for `origin`.
+    /// - Throws: `DVSError.alreadyExists` when the folder holds files or a finished repository;
+    ///   as `fetch` and `checkout`.
+    public static func clone(url: String, into directory: String, branch: String? = nil, endpoint: String? = nil, region: String? = nil,
+                             pathStyle: Bool = false, progress: ProgressHandler? = nil) throws -> CloneSummary {
+        let root = absolute(directory)
+        let marker = root + "/" + folderName + "/" + cloneMarker
+        let repo: Repository
+        var resumed = false
+        if FileIO.exists(root + "/" + folderName) {
+            guard FileIO.exists(marker) else {
+                throw DVSError(.alreadyExists, "cannot clone into '\(root)': it is a dvs repository already",
+                               hint: "clone into a new folder, or use 'dvs pull' in this one")
+            }
+            repo = try discover(from: root)
+            resumed = true
+        } else {
+            if let items = try? FileManager.default.contentsOfDirectory(atPath: root), !items.isEmpty {
+                throw DVSError(.alreadyExists, "cannot clone into '\(root)': the folder is not empty", hint: "name a new or empty folder: dvs clone URL DIR")
+            }
+            repo = try initialize(at: root)
+            do { try FileIO.writeAtomically(Array((url + "\n").utf8), to: marker, tmpDir: repo.tmpDir) } catch { throw DVSError.wrap(error) }
+        }
+        if (try? repo.remote("origin")) == nil {
+            try repo.addRemote(name: "origin", url: url, endpoint: endpoint, region: region, pathStyle: pathStyle)
+        }
+        let fetched = try repo.fetch(remote: "origin", branch: branch, progress: progress)
+        let branches = try repo.catalog.refs(prefix: "refs/remotes/origin/").map { String($0.name.dropFirst("refs/remotes/origin/".count)) }
+        let chosen = branch ?? (branches.contains("main") ? "main" : branches.count == 1 ? branches[0] : nil)
+        guard let chosen else {
+            if branches.isEmpty {
+                unlink(marker)
+                return CloneSummary(repository: repo, fetch: fetched, branch: nil, commit: nil, written: 0, resumed: resumed)
+            }
+            throw DVSError(.badInput, "the remote has no 'main' branch and several others: \(branches.joined(separator: ", "))",
+                           hint: "pick one: dvs clone \(url) \(directory) --branch NAME (the repository is kept; run that to resume)")
+        }
+        guard let target = try repo.catalog.ref("refs/remotes/origin/" + chosen) else {
+            throw DVSError(.badInput, "the remote has no branch '\(chosen)'", hint: "its branches: \(branches.joined(separator: ", "))")
+        }
+        let lock = try repo.lock("dvs clone")
+        defer { lock.release() }
+        do {
+            let who = defaultIdentity()
+            let local = try repo.catalog.ref("refs/heads/" + chosen)
+            if repo.currentBranch() != chosen {
+                try repo.catalog.write { db in try repo.catalog.setHead(.branch(chosen, local), who: who, message: "clone: checkout \(chosen)", in: db) }
+            }
+            // The folder was empty when the clone started: files in the way are this clone's own.
+            let s = try repo.switchTree(to: target, revision: "origin/\(chosen)", force: true, progress: progress) { db in
+                if local != target {
+                    try repo.catalog.apply([RefUpdate(name: "refs/heads/" + chosen, expected: local, new: target, message: "clone: from \(url)")], who: who, in: db)
+                }
+            }
+            unlink(marker)
+            return CloneSummary(repository: repo, fetch: fetched, branch: chosen, commit: target, written: s.written, resumed: resumed)
+        } catch { throw DVSError.wrap(error) }
+    }
+}

@@ -1,0 +1,240 @@
+import DVSCatalog
+import DVSCore
+import DVSRemote
+import DVSStorage
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How one ref moved (or did not) in a push or fetch.
+public struct RefMove: Sendable, Equatable {
+    /// The ref's full name (`refs/heads/main` on the remote for a push; `refs/remotes/origin/main`
+    /// locally for a fetch).
+    public var name: String
+    /// Its value before; nil when it did not exist.
+    public var old: CommitID?
+    /// Its value after.
+    public var new: CommitID
+    /// `created`, `fast-forward`, `forced` or `up-to-date`.
+    public var status: String
+}
+
+/// What `push` did: counts and bytes moved, refs moved, wall time.
+public struct PushSummary: Sendable {
+    /// The remote's name.
+    public var remote: String
+    /// Every ref considered, with what happened to it.
+    public var refs: [RefMove]
+    /// Packs uploaded now.
+    public var packsUploaded: Int
+    /// Local packs the remote already had (not uploaded again).
+    public var packsPresent: Int
+    /// Metadata objects (commits, manifest chunks, words objects) uploaded now.
+    public var objectsUploaded: Int
+    /// Bytes uploaded (packs and objects as stored; refs not counted).
+    public var bytesUploaded: UInt64
+    /// Wall time in seconds.
+    public var seconds: Double
+}
+
+extension Repository {
+    /// Pushes branches (and tags) to a remote.
+    ///
+    /// Order (DESIGN.md § Storage 6, `schema/FORMAT.md` § Remotes): LIST `packs/` and `objects/` to
+    /// learn what the remote has; upload every local pack it lacks; upload the metadata objects
+    /// reachable from the pushed commits that it lacks (words objects and manifest leaves before
+    /// the chunks that reference them, parents before children); only then move each remote ref
+    /// with a conditional write against the version read at the start (S3 `If-Match` /
+    /// `If-None-Match: *`). Transfers run on `remote.<name>.transfers` threads (default 8). A
+    /// push killed at any point leaves every remote ref at a commit whose data is complete; run
+    /// again, it uploads only what is still missing. The remote-tracking refs
+    /// `refs/remotes/<remote>/<branch>` move afterwards, under the repository lock.
+    /// - Parameters:
+    ///   - remoteName: the remote (`origin`).
+    ///   - branches: branch names; empty means the current branch (unless `all`).
+    ///   - all: every local branch.
+    ///   - tags: also every tag.
+    ///   - force: move remote refs that are not ancestors of what is pushed (their commits leave the branch).
+    ///   - progress: transfer reports (phase, items, bytes, total bytes).
+    /// - Throws: `DVSError.remote` with "remote branch moved; run dvs pull" when a remote branch is
+    ///   not an ancestor of the local one (without `force`) or moved during the push (the lost
+    ///   compare-and-swap); nothing that was pushed is lost and no other ref is affected.
+    ///   `DVSError.badInput` for an unknown remote or branch; `.remote` for credentials or connection failures.
+    public func push(remote remoteName: String, branches: [String] = [], all: Bool = false, tags: Bool = false, force: Bool = false,
+                     progress: ProgressHandler? = nil) throws -> PushSummary {
+        let started = Date()
+        let config = try remote(remoteName)
+        let store = try config.open()
+        do {
+            // What to push: (remote/local ref name, local commit).
+            var names: [String] = []
+            if all { names = try catalog.refs(prefix: "refs/heads/").map(\.name) }
+            for b in branches { names.append(b.hasPrefix("refs/") ? b : "refs/heads/" + b) }
+            if names.isEmpty && !tags {
+                guard let b = currentBranch() else {
+                    throw DVSError(.usage, "HEAD is detached: name the branch to push", hint: "dvs push \(remoteName) BRANCH")
+                }
+                names = ["refs/heads/" + b]
+            }
+            if tags { names += try catalog.refs(prefix: "refs/tags/").map(\.name) }
+            var pushed: [(name: String, local: CommitID)] = []
+            for n in Set(names).sorted() {
+                guard let c = try catalog.ref(n) else {
+                    let short = n.hasPrefix("refs/heads/") ? String(n.dropFirst(11)) : n
+                    throw DVSError(.badInput, "branch '\(short)' has no commit to push",
+                                   hint: currentBranch() == short ? "commit first: dvs commit -m MSG" : "local branches: \(try catalog.refs(prefix: "refs/heads/").map { String($0.name.dropFirst(11)) }.joined(separator: ", "))")
+                }
+                pushed.append((n, c))
+            }
+            guard !pushed.isEmpty else { throw DVSError(.usage, "nothing to push: no branches or tags", hint: "commit first: dvs commit -m MSG") }
+
+            // Remote refs as they are now; refuse non-fast-forwards before uploading anything.
+            var plans: [(name: String, local: CommitID, old: CommitID?, version: String?, status: String)] = []
+            for p in pushed {
+                let current = try store.readRef(p.name)
+                let old = try current.map { try RemoteRef.decode($0.data, key: p.name, remote: remoteName) }
+                var status = "created"
+                if let old {
+                    if old == p.local { status = "up-to-date" }
+                    else if try isAncestor(old, of: p.local) { status = "fast-forward" }
+                    else if force { status = "forced" }
+                    else {
+                        let what = p.name.hasPrefix("refs/tags/") ? "tag" : "branch"
+                        throw DVSError(.remote, "cannot push '\(p.name)' to '\(remoteName)': remote \(what) moved; run dvs pull (the remote is at \(old.short), which is not an ancestor of \(p.local.short))",
+                                       hint: "run 'dvs pull \(remoteName)' to bring its commits in, then push again; or 'dvs push --force' to replace the remote \(what) (its commits leave the \(what))")
+                    }
+                }
+                plans.append((p.name, p.local, old, current?.version, status))
+            }
+            let toMove = plans.filter { $0.status != "up-to-date" }
+
+            // What the remote has: two listings, not a request per object.
+            let remotePacks = Set(try store.list(prefix: "packs/").compactMap { o -> ObjectID? in
+                guard o.key.hasSuffix(".pack") else { return nil }
+                return ObjectID(hex: o.key.dropFirst(6).dropLast(5))
+            })
+            let remoteObjects = Set(try store.list(prefix: "objects/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
+
+            let localPacks = try catalog.packIDs()
+            let missingPacks = toMove.isEmpty ? [] : localPacks.filter { !remotePacks.contains($0) }
+            let closure = try metadataClosure(from: toMove.map(\.local)) { remoteObjects.contains($0) }
+            let objectCount = closure.levels.reduce(0) { $0 + $1.count } + closure.commits.count
+
+            let meter = TransferMeter(phase: "uploading", total: missingPacks.count + objectCount, progress: progress)
+            for p in missingPacks {
+                var st = stat()
+                if stat("\(packsDir)/\(p.hex).pack", &st) == 0 { meter.addTotalBytes(UInt64(st.st_size)) }
+            }
+            let delay = ProcessInfo.processInfo.environment["DVS_TEST_TRANSFER_DELAY_MS"].flatMap(UInt32.init) ?? 0
+            let dir = packsDir
+            try parallelIO(missingPacks.count, workers: config.transfers) { i in
+                let id = missingPacks[i]
+                let path = "\(dir)/\(id.hex).pack"
+                if delay > 0 { usleep(delay * 1000) }
+                do { try store.putFile("packs/\(id.hex).pack", localPath: path) } catch {
+                    let e = DVSError.wrap(error)
+                    throw DVSError(e.code, "cannot upload pack '\(id.hex)' to '\(remoteName)' (key packs/\(id.hex).pack): \(e.message)",
+                                   hint: e.hint ?? "run the push again; packs already uploaded are not sent twice", cause: e.cause)
+                }
+                var st = stat()
+                meter.step(bytes: stat(path, &st) == 0 ? UInt64(st.st_size) : 0)
+            }
+            let objects = self.objects
+            @Sendable func upload(_ id: ObjectID) throws {
+                let frame = try objects.storedFrame(id)
+                do { try store.put("objects/\(id.hex)", Data(frame)) } catch {
+                    let e = DVSError.wrap(error)
+                    throw DVSError(e.code, "cannot upload object '\(id.hex)' to '\(remoteName)': \(e.message)", hint: e.hint ?? "run the push again", cause: e.cause)
+                }
+                meter.step(bytes: UInt64(frame.count))
+            }
+            for level in closure.levels {
+                try parallelIO(level.count, workers: config.transfers) { try upload(level[$0]) }
+            }
+            for c in closure.commits { try upload(c.object) }
+
+            // Everything the new refs reference is on the remote: move them by compare-and-swap.
+            var moves: [RefMove] = []
+            for p in plans {
+                if p.status != "up-to-date" {
+                    do { try store.writeRef(p.name, RemoteRef.encode(p.local), expected: p.version) } catch let e as RemoteError where e.code == .preconditionFailed {
+                        throw DVSError(.remote, "cannot push '\(p.name)' to '\(remoteName)': remote branch moved; run dvs pull (someone pushed to it during this push)",
+                                       hint: "run 'dvs pull \(remoteName)', then push again; everything uploaded stays on the remote and is not sent twice",
+                                       details: moves.map { "pushed \($0.name): \($0.old?.short ?? "(new)") -> \($0.new.short)" })
+                    }
+                }
+                moves.append(RefMove(name: p.name, old: p.old, new: p.local, status: p.status))
+            }
+            try updateTracking(remote: remoteName, moves.map { ($0.name, $0.new) }, message: "push")
+            meter.finish()
+            return PushSummary(remote: remoteName, refs: moves, packsUploaded: missingPacks.count,
+                               packsPresent: toMove.isEmpty ? 0 : localPacks.count - missingPacks.count,
+                               objectsUploaded: objectCount, bytesUploaded: meter.bytes, seconds: Date().timeIntervalSince(started))
+        } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Points `refs/remotes/<remote>/<branch>` (branches) at the given commits, in one
+    /// transaction under the repository lock. Tags are not tracked.
+    func updateTracking(remote: String, _ refs: [(name: String, target: CommitID)], message: String) throws {
+        let updates = refs.filter { $0.name.hasPrefix("refs/heads/") }
+        guard !updates.isEmpty else { return }
+        let lock = try self.lock("dvs \(message) \(remote)")
+        defer { lock.release() }
+        var rows: [RefUpdate] = []
+        for u in updates {
+            let name = "refs/remotes/\(remote)/" + u.name.dropFirst("refs/heads/".count)
+            let current = try catalog.ref(name)
+            if current != u.target { rows.append(RefUpdate(name: name, expected: current, new: u.target, message: message)) }
+        }
+        try catalog.write { db in
+            try catalog.apply(rows, who: defaultIdentity(), in: db)
+        }
+    }
+}
+
+/// Counts items and bytes of a transfer across threads and reports them as `Progress`.
+final class TransferMeter: @unchecked Sendable {
+    private let lock = NSLock()
+    private let phase: String
+    private let total: Int
+    private let progress: ProgressHandler?
+    private var done = 0
+    private var totalBytes: UInt64 = 0
+    private(set) var bytes: UInt64 = 0
+    private(set) var objects = 0
+
+    init(phase: String, total: Int, progress: ProgressHandler?) { self.phase = phase; self.total = total; self.progress = progress }
+
+    func addTotalBytes(_ n: UInt64) { lock.withLock { totalBytes += n } }
+
+    /// One more item, of `bytes` bytes.
+    func step(bytes n: UInt64) {
+        let p = lock.withLock { () -> Progress in
+            done += 1; bytes += n
+            return Progress(phase: phase, done: done, total: total, bytes: bytes, totalBytes: totalBytes)
+        }
+        progress?(p)
+    }
+
+    /// One metadata object downloaded, of `bytes` bytes (counted apart from items).
+    func object(bytes n: UInt64) {
+        lock.withLock { objects += 1 }
+        partial(bytes: n)
+    }
+
+    /// Bytes moved without finishing an item (a part of a large download).
+    func partial(bytes n: UInt64) {
+        let p = lock.withLock { () -> Progress in
+            bytes += n
+            return Progress(phase: phase, done: done, total: total, bytes: bytes, totalBytes: totalBytes)
+        }
+        progress?(p)
+    }
+
+    func finish() {
+        guard total > 0 else { return }
+        let p = lock.withLock { Progress(phase: phase, done: total, total: total, bytes: bytes, totalBytes: totalBytes) }
+        progress?(p)
+    }
+}

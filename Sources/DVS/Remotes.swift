@@ -1,0 +1,218 @@
+import DVSCatalog
+import DVSCore
+import DVSRemote
+import DVSStorage
+import Foundation
+
+/// A named remote as the catalog's `config` table records it (`remote.<name>.url`, …).
+///
+/// Credentials are never part of it: S3 remotes take them from the AWS environment variables or
+/// `~/.aws/credentials` (`AWS_PROFILE`) each time they are opened.
+public struct RemoteConfig: Sendable, Equatable {
+    /// The remote's name (`origin`).
+    public var name: String
+    /// Where it lives: `s3://bucket/prefix` or a folder path.
+    public var url: RemoteURL
+    /// An S3 endpoint other than AWS's (`http://127.0.0.1:9000` for MinIO or moto); nil for AWS,
+    /// or `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` from the environment.
+    public var endpoint: String?
+    /// The S3 region; nil takes `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`.
+    public var region: String?
+    /// Path-style S3 addressing (`endpoint/bucket/key`), which MinIO and moto need.
+    public var pathStyle: Bool
+    /// Parallel transfers (`remote.<name>.transfers`, default 8).
+    public var transfers: Int
+
+    /// Creates a configuration.
+    public init(name: String, url: RemoteURL, endpoint: String? = nil, region: String? = nil, pathStyle: Bool = false, transfers: Int = 8) {
+        self.name = name; self.url = url; self.endpoint = endpoint; self.region = region; self.pathStyle = pathStyle; self.transfers = transfers
+    }
+
+    /// Opens the store.
+    /// - Parameter environment: where AWS credentials, region and a default endpoint come from.
+    /// - Throws: `DVSError.remote` when no credentials are found; `.badInput` for a bad endpoint.
+    public func open(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any RemoteStore {
+        do {
+            switch url {
+            case .path(let p):
+                return try PathRemoteStore(root: p)
+            case let .s3(bucket, prefix):
+                let creds = try AWSCredentials.resolve(environment: environment)
+                var endpointURL: URL?
+                if let e = endpoint ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"], !e.isEmpty {
+                    guard let u = URL(string: e), u.scheme != nil, u.host != nil else {
+                        throw DVSError(.badInput, "invalid S3 endpoint '\(e)' for remote '\(name)'",
+                                       hint: "use a URL such as http://127.0.0.1:9000: dvs remote remove \(name), then dvs remote add \(name) URL --endpoint E")
+                    }
+                    endpointURL = u
+                }
+                let client = S3Client(bucket: bucket, region: region ?? AWSCredentials.region(environment: environment), endpoint: endpointURL,
+                                      addressing: pathStyle ? .path : nil, credentials: creds)
+                return S3RemoteStore(client: client, prefix: prefix)
+            }
+        } catch { throw DVSError.wrap(error) }
+    }
+}
+
+/// A remote ref's content: the 64-hex commit id and a newline (`schema/FORMAT.md` § Remotes).
+enum RemoteRef {
+    static func encode(_ id: CommitID) -> Data { Data((id.hex + "\n").utf8) }
+
+    static func decode(_ data: Data, key: String, remote: String) throws -> CommitID {
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.count == 64, let id = CommitID(hex: text) else {
+            throw DVSError(.corrupt, "remote ref '\(key)' on '\(remote)' is malformed: expected a 64-hex commit id",
+                           hint: "push a good value over it with 'dvs push --force \(remote)'")
+        }
+        return id
+    }
+}
+
+extension Repository {
+    /// Whether `name` is acceptable as a remote name: `[A-Za-z0-9._-]+`, not starting with `.` or `-`.
+    public static func isValidRemoteName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 64 && !name.hasPrefix(".") && !name.hasPrefix("-")
+            && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-") }
+    }
+
+    /// The configured remotes, sorted by name.
+    /// - Throws: `DVSError.io` when the catalog cannot be read.
+    public func remotes() throws -> [RemoteConfig] {
+        let all: [(String, String)]
+        do { all = try catalog.allConfig() } catch { throw DVSError.wrap(error) }
+        var values: [String: [String: String]] = [:]
+        for (k, v) in all where k.hasPrefix("remote.") {
+            let rest = k.dropFirst("remote.".count)
+            guard let dot = rest.lastIndex(of: ".") else { continue }
+            values[String(rest[..<dot]), default: [:]][String(rest[rest.index(after: dot)...])] = v
+        }
+        return values.keys.sorted().compactMap { name in
+            let v = values[name]!
+            guard let u = v["url"], let url = try? RemoteURL.parse(u, currentDirectory: root) else { return nil }
+            return RemoteConfig(name: name, url: url, endpoint: v["endpoint"], region: v["region"], pathStyle: v["path-style"] == "true",
+                                transfers: v["transfers"].flatMap(Int.init).map { max(1, min($0, 64)) } ?? 8)
+        }
+    }
+
+    /// The remote called `name`.
+    /// - Throws: `DVSError.badInput` naming it, with the configured names, when there is none.
+    public func remote(_ name: String) throws -> RemoteConfig {
+        let all = try remotes()
+        guard let r = all.first(where: { $0.name == name }) else {
+            throw DVSError(.badInput, "no remote named '\(name)'",
+                           hint: all.isEmpty ? "add one with 'dvs remote add \(name) s3://bucket/prefix' (or a folder path)"
+                                             : "configured remotes: \(all.map(\.name).joined(separator: ", ")); add one with 'dvs remote add NAME URL'")
+        }
+        return r
+    }
+
+    /// Records a remote in the catalog, under the repository lock.
+    /// - Parameters:
+    ///   - url: `s3://bucket/prefix`, `file:///path` or a folder path (relative paths are taken from the working tree's root).
+    /// - Throws: `DVSError.badInput` for a bad name or URL, or when the name is taken; nothing changes then.
+    @discardableResult
+    public func addRemote(name: String, url: String, endpoint: String? = nil, region: String? = nil, pathStyle: Bool = false) throws -> RemoteConfig {
+        guard Self.isValidRemoteName(name) else {
+            throw DVSError(.badInput, "invalid remote name '\(name)'", hint: "use letters, digits, '.', '_' and '-', for example 'origin'")
+        }
+        let parsed: RemoteURL
+        do { parsed = try RemoteURL.parse(url, currentDirectory: root) } catch { throw DVSError.wrap(error) }
+        if let endpoint {
+            guard let u = URL(string: endpoint), u.scheme == "http" || u.scheme == "https", u.host != nil else {
+                throw DVSError(.badInput, "invalid endpoint '\(endpoint)'", hint: "use a URL such as https://s3.example.com or http://127.0.0.1:9000")
+            }
+        }
+        if case .path = parsed, endpoint != nil || region != nil || pathStyle {
+            throw DVSError(.badInput, "--endpoint, --region and --path-style apply to s3:// remotes, not to the folder '\(parsed)'")
+        }
+        let lock = try self.lock("dvs remote add \(name)")
+        defer { lock.release() }
+        if try remotes().contains(where: { $0.name == name }) {
+            throw DVSError(.badInput, "remote '\(name)' already exists", hint: "remove it first with 'dvs remote remove \(name)'")
+        }
+        do {
+            try catalog.write { db in
+                try catalog.setConfig("remote.\(name).url", parsed.description, in: db)
+                if let endpoint { try catalog.setConfig("remote.\(name).endpoint", endpoint, in: db) }
+                if let region { try catalog.setConfig("remote.\(name).region", region, in: db) }
+                if pathStyle { try catalog.setConfig("remote.\(name).path-style", "true", in: db) }
+            }
+        } catch { throw DVSError.wrap(error) }
+        return RemoteConfig(name: name, url: parsed, endpoint: endpoint, region: region, pathStyle: pathStyle)
+    }
+
+    /// Forgets a remote: its settings and its remote-tracking refs (`refs/remotes/<name>/…`).
+    /// The remote's data is not touched.
+    /// - Throws: `DVSError.badInput` when there is no such remote.
+    public func removeRemote(name: String) throws {
+        _ = try remote(name)
+        let lock = try self.lock("dvs remote remove \(name)")
+        defer { lock.release() }
+        do {
+            let tracking = try catalog.refs(prefix: "refs/remotes/\(name)/")
+            let keys = try catalog.allConfig().map(\.0).filter { $0.hasPrefix("remote.\(name).") }
+            try catalog.write { db in
+                for k in keys { try catalog.setConfig(k, nil, in: db) }
+                try catalog.apply(tracking.map { RefUpdate(name: $0.name, expected: $0.target, new: nil, message: "remote remove \(name)") },
+                                  who: defaultIdentity(), in: db)
+            }
+        } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors (all parents followed).
+    /// False when `ancestor` is not stored locally.
+    /// - Complexity: O(commits between them) object reads.
+    public func isAncestor(_ ancestor: CommitID, of descendant: CommitID) throws -> Bool {
+        if ancestor == descendant { return true }
+        guard objects.contains(ancestor.object) else { return false }
+        var seen: Set<CommitID> = [descendant]
+        var stack = [descendant]
+        while let c = stack.popLast() {
+            for p in try commit(c).parents where seen.insert(p).inserted {
+                if p == ancestor { return true }
+                stack.append(p)
+            }
+        }
+        return false
+    }
+
+    /// Metadata objects reachable from `tips` that `present` lacks, in an order that keeps
+    /// "an object is present only when everything it references is": words objects, then
+    /// manifest chunks by level (leaves first), then commits parents first. A present commit or
+    /// chunk is not descended into (that same rule makes its subtree present).
+    func metadataClosure(from tips: [CommitID], present: (ObjectID) -> Bool) throws -> (levels: [[ObjectID]], commits: [CommitID]) {
+        var commits: [CommitID] = []
+        var seen = Set<CommitID>()
+        var stack: [(CommitID, Bool)] = tips.map { ($0, false) }
+        var manifests: [ObjectID] = []
+        while let (c, expanded) = stack.popLast() {
+            if expanded { commits.append(c); continue }
+            guard seen.insert(c).inserted, !present(c.object) else { continue }
+            let decoded = try commit(c)
+            manifests.append(decoded.manifest)
+            stack.append((c, true))
+            for p in decoded.parents.reversed() where !seen.contains(p) { stack.append((p, false)) }
+        }
+        var byLevel: [Int: [ObjectID]] = [:]
+        var seenChunks = Set<ObjectID>()
+        var chunkStack = manifests
+        while let id = chunkStack.popLast() {
+            guard seenChunks.insert(id).inserted, !present(id) else { continue }
+            let chunk: ManifestChunk
+            do { chunk = try ManifestChunk.decode(objects.read(id)) } catch {
+                throw DVSError(.corrupt, "cannot read manifest chunk '\(id.hex)': \(DVSError.wrap(error).message)", hint: "run 'dvs fsck' to list damaged objects")
+            }
+            switch chunk {
+            case .leaf(let entries):
+                byLevel[0, default: []].append(id)
+                for e in entries {
+                    if let w = e.annotations?.transcript?.words, seenChunks.insert(w).inserted, !present(w) { byLevel[-1, default: []].append(w) }
+                }
+            case .inner(let level, let children):
+                byLevel[level, default: []].append(id)
+                chunkStack.append(contentsOf: children.map(\.id))
+            }
+        }
+        return (byLevel.keys.sorted().map { byLevel[$0]! }, commits)
+    }
+}

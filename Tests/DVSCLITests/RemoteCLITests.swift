@@ -1,0 +1,401 @@
+import DVSTestSupport
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import DVSRemote
+
+/// The two kinds of remote every end-to-end remote test runs against (one shared contract).
+enum RemoteKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case path, s3
+    var testDescription: String { rawValue }
+}
+
+/// A remote for one test: a folder under the test's temp dir, or a bucket on a fresh moto server
+/// (killed afterwards) under the prefix `team/data`.
+final class TestRemote {
+    let kind: RemoteKind
+    let moto: MotoServer?
+    /// The URL `dvs remote add` / `dvs clone` take.
+    let url: String
+    /// Environment for dvs (AWS keys for moto).
+    let env: [String: String]
+    /// Extra arguments for `remote add` / `clone` (`--endpoint … --path-style`).
+    let args: [String]
+    let credentials: AWSCredentials
+
+    static let testing = AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing")
+
+    init(_ kind: RemoteKind, dir: String, serialized: Bool = false, motoEnvironment: [String: String] = [:],
+         credentials: AWSCredentials = TestRemote.testing, beforeBucket: ((MotoServer) throws -> AWSCredentials)? = nil) throws {
+        self.kind = kind
+        switch kind {
+        case .path:
+            moto = nil; url = dir + "/remote.dvs"; env = [:]; args = []; self.credentials = credentials
+        case .s3:
+            let m = try MotoServer(environment: motoEnvironment, serialized: serialized)
+            moto = m
+            let creds = try beforeBucket?(m) ?? credentials
+            self.credentials = creds
+            try S3Client(bucket: "dvs-cli", region: "us-east-1", endpoint: m.endpoint, addressing: .path, credentials: creds).createBucket()
+            url = "s3://dvs-cli/team/data"
+            env = ["AWS_ACCESS_KEY_ID": creds.accessKeyID, "AWS_SECRET_ACCESS_KEY": creds.secretAccessKey, "AWS_REGION": "us-east-1",
+                   "AWS_PROFILE": "", "AWS_SESSION_TOKEN": ""]
+            args = ["--endpoint", m.endpoint.absoluteString, "--path-style"]
+        }
+    }
+
+    deinit { moto?.stop() }
+
+    /// Direct access to the remote's keys (to inspect or damage them).
+    func store() throws -> any RemoteStore {
+        switch kind {
+        case .path: return try PathRemoteStore(root: url)
+        case .s3:
+            return S3RemoteStore(client: S3Client(bucket: "dvs-cli", region: "us-east-1", endpoint: moto!.endpoint, addressing: .path,
+                                                  credentials: credentials), prefix: "team/data")
+        }
+    }
+
+    /// The commit a remote branch points at, or nil.
+    func ref(_ branch: String) throws -> String? {
+        try store().readRef("refs/heads/" + branch).map { String(decoding: $0.data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+
+    /// Pack keys on the remote.
+    func packs() throws -> [String] { try store().list(prefix: "packs/").map(\.key) }
+}
+
+/// Runs dvs with the remote's environment and checks it succeeded.
+@discardableResult
+func dvsOK(_ args: [String], in dir: String, _ remote: TestRemote, env extra: [String: String] = [:]) throws -> TestSupport.Result {
+    let r = try T.dvs(args, in: dir, environment: remote.env.merging(extra) { _, b in b })
+    #expect(r.status == 0, "dvs \(args.joined(separator: " ")) failed (\(r.status)): \(r.stderr)")
+    if r.status != 0 { throw TestError("dvs \(args.joined(separator: " ")) failed: \(r.stderr)") }
+    return r
+}
+
+func jsonObject(_ r: TestSupport.Result) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: r.stdoutData) as? [String: Any])
+}
+
+/// A dataset of real recordings (Debian's voices as 16 kHz WAV) with a label table.
+func makeDataset(_ dir: String, recordings: Int = 8) throws {
+    var labels = "path,lang,text\n"
+    try FileManager.default.createDirectory(atPath: dir + "/clips", withIntermediateDirectories: true)
+    let sources = T.debianRecordings(limit: recordings)
+    #expect(sources.count >= 4, "install alsa-utils and ktuberling-data (see README)")
+    for (i, src) in sources.enumerated() {
+        try T.sh("sox -R '\(src)' -r 16000 -c 1 -b 16 -e signed-integer '\(dir)/clips/r\(i).wav'")
+        labels += "clips/r\(i).wav,en,recording \(i)\n"
+    }
+    try T.write(Data(labels.utf8), to: dir + "/labels.csv")
+}
+
+/// Adds `count` long clips (a recording mixed with pink noise, ~1.3 MB each) so a commit spans several 1 MiB packs.
+func addLongClips(_ dir: String, count: Int, tag: String) throws {
+    let src = T.debianRecordings(limit: 1)[0]
+    for i in 0..<count {
+        try T.sh("""
+            sox -n -r 16000 -c 1 -b 16 '\(dir)/n.wav' synth 40 pinknoise vol 0.2 && \
+            sox -R '\(src)' -r 16000 -c 1 -b 16 '\(dir)/v.wav' && \
+            sox -R -m '\(dir)/n.wav' '\(dir)/v.wav' '\(dir)/clips/long-\(tag)-\(i).wav' && rm '\(dir)/n.wav' '\(dir)/v.wav'
+            """)
+    }
+}
+
+/// Starts dvs without waiting (for kill and race tests).
+func startDVS(_ args: [String], in dir: String, env: [String: String]) throws -> (Process, Pipe, Pipe) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: T.dvsBinary)
+    p.arguments = args
+    p.currentDirectoryURL = URL(fileURLWithPath: dir)
+    var e = ProcessInfo.processInfo.environment
+    e["DVS_AUTHOR_NAME"] = "Test Author"; e["DVS_AUTHOR_EMAIL"] = "test@example.com"
+    for (k, v) in env { e[k] = v }
+    p.environment = e
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out; p.standardError = err; p.standardInput = FileHandle.nullDevice
+    try p.run()
+    return (p, out, err)
+}
+
+@Suite(.serialized) struct RemoteCLITests {
+    /// The shared contract: push, clone elsewhere (byte-identical tree), commit in the clone,
+    /// push, pull in the first repository; a push with nothing new uploads 0 bytes.
+    @Test(arguments: RemoteKind.allCases) func pushCloneCommitPushPull(_ kind: RemoteKind) throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(kind, dir: dir)
+            let a = dir + "/a", b = dir + "/b"
+            try makeDataset(a)
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "import"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            let listed = try dvsOK(["remote", "-v"], in: a, remote).stdout
+            #expect(listed.hasPrefix("origin\t\(remote.url)"))
+            #expect(!listed.contains("testing"), "credentials are never printed")
+            let p1 = try jsonObject(dvsOK(["push", "--json"], in: a, remote))
+            #expect((p1["packs_uploaded"] as? Int ?? 0) >= 1)
+            #expect((p1["bytes_uploaded"] as? Int ?? 0) > 0)
+            #expect(p1["refs_moved"] as? Int == 1)
+            let head = try dvsOK(["log", "--json"], in: a, remote).stdout
+            #expect(try remote.ref("main").map { head.contains($0) } == true)
+
+            let c = try jsonObject(dvsOK(["clone", remote.url, b, "--json"] + remote.args, in: dir, remote))
+            #expect(c["branch"] as? String == "main")
+            var (same, diff) = try T.treesEqual(a, b)
+            #expect(same, "clone differs: \(diff)")
+            #expect(try dvsOK(["status"], in: b, remote).stdout.contains("nothing to commit"))
+            #expect(try dvsOK(["fsck"], in: b, remote).status == 0)
+
+            // Work in the clone: a new espeak clip and a relabel; push it back.
+            try T.speak("the second batch of recordings", to: b + "/clips/new.wav")
+            try T.sh("sed -i 's/recording 1$/recording one/' labels.csv && echo 'clips/new.wav,en,second batch' >> labels.csv", in: b)
+            try dvsOK(["commit", "-m", "second batch"], in: b, remote)
+            let p2 = try jsonObject(dvsOK(["push", "--json"], in: b, remote))
+            #expect((p2["refs"] as? [[String: Any]])?.first?["status"] as? String == "fast-forward")
+
+            // Back in the first repository.
+            let pull = try jsonObject(dvsOK(["pull", "--json"], in: a, remote))
+            #expect(pull["status"] as? String == "fast-forward")
+            (same, diff) = try T.treesEqual(a, b)
+            #expect(same, "after pull: \(diff)")
+            #expect(try dvsOK(["status"], in: a, remote).stdout.contains("nothing to commit"))
+
+            // Nothing new: nothing uploaded, nothing downloaded.
+            let p3 = try jsonObject(dvsOK(["push", "--json"], in: a, remote))
+            #expect(p3["bytes_uploaded"] as? Int == 0)
+            #expect(p3["refs_moved"] as? Int == 0)
+            let f = try jsonObject(dvsOK(["fetch", "--json"], in: b, remote))
+            #expect(f["bytes_downloaded"] as? Int == 0)
+            #expect(f["refs_moved"] as? Int == 0)
+            #expect(try dvsOK(["pull"], in: a, remote).stdout.contains("Already up to date"))
+
+            // Bad input changes nothing.
+            let bad = try T.dvs(["remote", "add", "origin", "gs://x/y"], in: a, environment: remote.env)
+            #expect(bad.status == 1)
+            #expect(bad.stderr.contains("unsupported remote URL scheme 'gs'"))
+            #expect(try dvsOK(["remote"], in: a, remote).stdout == "origin\n")
+        }
+    }
+
+    /// SIGKILL a push after some packs are up: the remote ref still points at the old commit,
+    /// whose data is complete (a clone of it verifies); the push, run again, completes and
+    /// uploads fewer packs than the new commit has.
+    @Test(arguments: RemoteKind.allCases) func killedPushResumes(_ kind: RemoteKind) throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(kind, dir: dir)
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 4)
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["config", "pack.target-size", "1048576"], in: a, remote)
+            try dvsOK(["commit", "-m", "small"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            try dvsOK(["config", "remote.origin.transfers", "1"], in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            let oldRef = try #require(try remote.ref("main"))
+            let packsBefore = try remote.packs().count
+
+            try addLongClips(a, count: 8, tag: "k")
+            try dvsOK(["commit", "-m", "long clips"], in: a, remote)
+            let localPacks = try FileManager.default.contentsOfDirectory(atPath: a + "/.dvs/packs").count
+            let newPacks = localPacks - packsBefore
+            #expect(newPacks >= 3, "the long clips span several 1 MiB packs (got \(newPacks))")
+
+            let (p, _, _) = try startDVS(["push", "--json"], in: a, env: remote.env.merging(["DVS_TEST_TRANSFER_DELAY_MS": "400"]) { _, b in b })
+            let deadline = Date().addingTimeInterval(60)
+            while try remote.packs().count < packsBefore + 2, Date() < deadline, p.isRunning { usleep(50_000) }
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            let uploadedBeforeKill = try remote.packs().count - packsBefore
+            #expect(uploadedBeforeKill >= 2 && uploadedBeforeKill < newPacks, "killed part-way (\(uploadedBeforeKill) of \(newPacks) packs)")
+            #expect(try remote.ref("main") == oldRef, "the remote ref did not move")
+
+            // Everything the old ref references is there: a clone verifies every object.
+            let c = try jsonObject(dvsOK(["clone", remote.url, dir + "/c", "--json"] + remote.args, in: dir, remote))
+            #expect(c["commit"] as? String == oldRef)
+
+            let again = try jsonObject(dvsOK(["push", "--json"], in: a, remote))
+            let resent = again["packs_uploaded"] as? Int ?? -1
+            #expect(resent == newPacks - uploadedBeforeKill, "only the missing packs are uploaded")
+            #expect(resent < newPacks)
+            #expect((again["packs_present"] as? Int ?? 0) >= packsBefore + uploadedBeforeKill)
+            #expect(try remote.ref("main") != oldRef)
+            try dvsOK(["pull"], in: dir + "/c", remote)
+            let (same, diff) = try T.treesEqual(a, dir + "/c")
+            #expect(same, "\(diff)")
+        }
+    }
+
+    /// Two clones push different commits to one branch at once: exactly one wins, the other is
+    /// told "remote branch moved; run dvs pull"; no commit is lost (the winner's is on the
+    /// remote, the loser's stays in its repository and pull refuses to drop it).
+    @Test(arguments: RemoteKind.allCases) func concurrentPushesOneWins(_ kind: RemoteKind) throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(kind, dir: dir, serialized: true)
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 4)
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            let base = try #require(try remote.ref("main"))
+            for name in ["x", "y"] {
+                try dvsOK(["clone", remote.url, "\(dir)/\(name)"] + remote.args, in: dir, remote)
+                try T.speak("clip made in clone \(name)", to: "\(dir)/\(name)/clips/\(name).wav")
+                try T.sh("echo 'clips/\(name).wav,en,from \(name)' >> labels.csv", in: "\(dir)/\(name)")
+                try dvsOK(["commit", "-m", "from \(name)"], in: "\(dir)/\(name)", remote)
+            }
+            let procs = try ["x", "y"].map { try startDVS(["push"], in: "\(dir)/\($0)", env: remote.env) }
+            var results: [(Int32, String)] = []
+            for (p, _, err) in procs {
+                let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                p.waitUntilExit()
+                results.append((p.terminationStatus, e))
+            }
+            #expect(results.filter { $0.0 == 0 }.count == 1, "exactly one push wins: \(results)")
+            let loser = try #require(results.firstIndex { $0.0 != 0 })
+            #expect(results[loser].1.contains("remote branch moved; run dvs pull"), "\(results[loser].1)")
+            let winner = 1 - loser
+            let names = ["x", "y"]
+            let winnerHead = try dvsOK(["log", "--json"], in: "\(dir)/\(names[winner])", remote).stdout
+            let now = try #require(try remote.ref("main"))
+            #expect(now != base && winnerHead.contains(now), "the winner's commit is on the remote")
+            // The loser's commit is intact locally; pull refuses to drop it (histories diverged).
+            let loserDir = "\(dir)/\(names[loser])"
+            let pull = try T.dvs(["pull"], in: loserDir, environment: remote.env)
+            #expect(pull.status == 1)
+            #expect(pull.stderr.contains("diverged") && pull.stderr.contains("Cohorts"), "\(pull.stderr)")
+            #expect(try dvsOK(["log"], in: loserDir, remote).stdout.contains("from \(names[loser])"))
+            #expect(FileManager.default.fileExists(atPath: "\(loserDir)/clips/\(names[loser]).wav"))
+        }
+    }
+
+    /// A damaged pack on the remote is detected on fetch and on clone, named with its key, and
+    /// no ref moves.
+    @Test(arguments: RemoteKind.allCases) func damagedPackIsNamedAndNoRefMoves(_ kind: RemoteKind) throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(kind, dir: dir)
+            let a = dir + "/a", b = dir + "/b"
+            try makeDataset(a, recordings: 4)
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            try dvsOK(["clone", remote.url, b] + remote.args, in: dir, remote)
+            let before = try remote.packs()
+            try T.speak("this clip will be damaged on the remote", to: a + "/clips/late.wav")
+            try T.sh("echo 'clips/late.wav,en,late' >> labels.csv", in: a)
+            try dvsOK(["commit", "-m", "late"], in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            let key = try #require(try remote.packs().first { !before.contains($0) })
+            let store = try remote.store()
+            var bytes = try #require(try store.get(key))
+            bytes[40] ^= 0x55   // inside the first frame
+            try store.put(key, bytes)
+            let packID = String(key.dropFirst(6).dropLast(5))
+
+            let trackingBefore = try T.dvs(["log", "-n", "1", "origin/main"], in: b).stdout
+            let f = try T.dvs(["fetch"], in: b, environment: remote.env)
+            #expect(f.status == 1)
+            #expect(f.stderr.contains("pack '\(packID)'") && f.stderr.contains(key) && f.stderr.contains("damaged"), "\(f.stderr)")
+            #expect(f.stderr.contains("no ref moved"))
+            #expect(try T.dvs(["log", "-n", "1", "origin/main"], in: b).stdout == trackingBefore, "origin/main did not move")
+            #expect(try T.dvs(["fsck"], in: b).status == 0, "nothing damaged was stored")
+
+            let c = try T.dvs(["clone", remote.url, dir + "/c"] + remote.args, in: dir, environment: remote.env)
+            #expect(c.status == 1)
+            #expect(c.stderr.contains(packID), "\(c.stderr)")
+            #expect(try T.dvs(["log"], in: dir + "/c").status != 0 || !FileManager.default.fileExists(atPath: dir + "/c/clips"),
+                    "the failed clone checked nothing out")
+        }
+    }
+
+    /// A clone killed while downloading packs, run again, resumes and keeps what it has.
+    @Test func interruptedCloneResumes() throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(.path, dir: dir)
+            let a = dir + "/a", c = dir + "/c"
+            try makeDataset(a, recordings: 4)
+            try addLongClips(a, count: 4, tag: "c")
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["config", "pack.target-size", "1048576"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url], in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+
+            let (p, _, _) = try startDVS(["clone", remote.url, c], in: dir, env: ["DVS_TEST_TRANSFER_DELAY_MS": "300"])
+            let deadline = Date().addingTimeInterval(60)
+            func partials() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: c + "/.dvs/tmp")) ?? []).filter { $0.hasPrefix("fetch-") } }
+            while partials().count < 2, Date() < deadline, p.isRunning { usleep(20_000) }
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            let kept = partials()
+            #expect(!kept.isEmpty, "the killed clone left downloaded packs")
+            #expect(FileManager.default.fileExists(atPath: c + "/.dvs/clone-in-progress"))
+
+            let r = try jsonObject(dvsOK(["clone", remote.url, c, "--json"], in: dir, remote))
+            #expect(r["resumed"] as? Bool == true)
+            let (same, diff) = try T.treesEqual(a, c)
+            #expect(same, "\(diff)")
+            #expect(!FileManager.default.fileExists(atPath: c + "/.dvs/clone-in-progress"))
+            let again = try T.dvs(["clone", remote.url, c], in: dir)
+            #expect(again.status == 1 && again.stderr.contains("already"), "a finished clone is not cloned over")
+        }
+    }
+
+    /// moto with auth enforced: a push and a clone with an IAM user's key work; a wrong secret
+    /// fails with the credentials error, naming the key id and not the secret.
+    @Test func authEnforcedPushCloneAndWrongSecret() throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(.s3, dir: dir, motoEnvironment: ["INITIAL_NO_AUTH_ACTION_COUNT": "3"]) { moto in
+                _ = try iamCallCLI(moto, [("Action", "CreateUser"), ("UserName", "dvs-cli")])
+                let key = try iamCallCLI(moto, [("Action", "CreateAccessKey"), ("UserName", "dvs-cli")])
+                let k = try #require(key.child("CreateAccessKeyResult")?.child("AccessKey"))
+                let creds = AWSCredentials(accessKeyID: try #require(k.text("AccessKeyId")), secretAccessKey: try #require(k.text("SecretAccessKey")))
+                let policy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#
+                _ = try iamCallCLI(moto, [("Action", "PutUserPolicy"), ("UserName", "dvs-cli"), ("PolicyName", "s3-all"), ("PolicyDocument", policy)])
+                return creds
+            }
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 4)
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            try dvsOK(["clone", remote.url, dir + "/b"] + remote.args, in: dir, remote)
+            let (same, diff) = try T.treesEqual(a, dir + "/b")
+            #expect(same, "\(diff)")
+
+            let wrong = "wrong-secret-for-the-test"
+            let r = try T.dvs(["push"], in: a, environment: remote.env.merging(["AWS_SECRET_ACCESS_KEY": wrong]) { _, b in b })
+            #expect(r.status == 1)
+            #expect(r.stderr.contains("rejected the credentials of access key '\(remote.credentials.accessKeyID)'"), "\(r.stderr)")
+            #expect(r.stderr.contains("hint:"))
+            #expect(!r.stderr.contains(wrong) && !r.stderr.contains(remote.credentials.secretAccessKey))
+            let c = try T.dvs(["clone", remote.url, dir + "/c"] + remote.args, in: dir,
+                              environment: remote.env.merging(["AWS_SECRET_ACCESS_KEY": wrong]) { _, b in b })
+            #expect(c.status == 1 && c.stderr.contains("rejected the credentials"), "\(c.stderr)")
+        }
+    }
+}
+
+/// IAM query API call on moto, signed for service `iam` (as DVSRemoteTests' `iamCall`).
+func iamCallCLI(_ moto: MotoServer, _ params: [(String, String)]) throws -> XMLElementNode {
+    let all = params + [("Version", "2010-05-08")]
+    let body = Data(all.map { "\(SigV4Signer.uriEncode($0.0))=\(SigV4Signer.uriEncode($0.1))" }.joined(separator: "&").utf8)
+    var req = URLRequest(url: moto.endpoint.appendingPathComponent("/"))
+    req.httpMethod = "POST"
+    req.setValue("application/x-www-form-urlencoded; charset=utf-8", forHTTPHeaderField: "Content-Type")
+    SigV4Signer(credentials: TestRemote.testing, region: "us-east-1", service: "iam")
+        .sign(&req, payloadHash: SigV4Signer.payloadHash(body), contentHashHeader: false)
+    let r = try HTTPTransport().run(req, body: body, stallTimeout: 30)
+    guard r.status == 200, let root = XMLElementNode.parse(r.body) else {
+        throw TestError("IAM \(params[0].1) failed: HTTP \(r.status) \(String(decoding: r.body, as: UTF8.self))")
+    }
+    return root
+}
