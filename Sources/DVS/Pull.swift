@@ -54,7 +54,7 @@ extension Repository {
     ///   - remoteName: the remote.
     ///   - branch: the remote branch to take; nil means the one named like the current branch.
     /// - Throws: `DVSError.badInput` when the histories have diverged (merging arrives with the
-    ///   Cohorts issue) or the remote lacks the branch; `.wouldOverwrite` naming the files; as `fetch`.
+    ///   merging is not implemented yet) or the remote lacks the branch; `.wouldOverwrite` naming the files; as `fetch`.
     public func pull(remote remoteName: String, branch: String? = nil, progress: ProgressHandler? = nil) throws -> PullSummary {
         guard let current = currentBranch() else {
             throw DVSError(.usage, "HEAD is detached: check out a branch to pull into", hint: "dvs checkout main")
@@ -75,8 +75,8 @@ extension Repository {
                     return PullSummary(fetch: fetched, branch: current, old: local, new: local, status: local == target ? "up-to-date" : "ahead", written: 0, removed: 0)
                 }
                 guard try isAncestor(local, of: target) else {
-                    throw DVSError(.badInput, "cannot pull '\(source)' from '\(remoteName)' into '\(current)': the histories have diverged (local \(local.short), remote \(target.short)); dvs pull only fast-forwards, merging arrives with the Cohorts issue",
-                                   hint: "keep your commits on another branch and reset this one to '\(remoteName)/\(source)', or push yours with 'dvs push --force' if the remote's commits can go")
+                    throw DVSError(.badInput, "cannot pull '\(source)' from '\(remoteName)' into '\(current)': the histories have diverged (local \(local.short), remote \(target.short)); dvs pull can only fast-forward for now (merging is not implemented yet)",
+                                   hint: "see what each side changed with 'dvs diff \(remoteName)/\(source) \(current)'; to take theirs, save your changed files, 'dvs checkout \(remoteName)/\(source) --force' and redo your edits; 'dvs push --force' instead replaces the remote branch with yours (their commits then stay only in their repositories)")
                 }
             }
             let who = defaultIdentity()

@@ -43,7 +43,9 @@ struct Log: ParsableCommand {
         var out: [CommitID: [String]] = [:]
         let head = try repo.catalog.head()
         for (name, target) in try repo.catalog.refs(prefix: "refs/") {
-            var label = name.hasPrefix("refs/heads/") ? String(name.dropFirst(11)) : name.hasPrefix("refs/tags/") ? "tag: " + name.dropFirst(10) : name
+            var label = name.hasPrefix("refs/heads/") ? String(name.dropFirst(11))
+                : name.hasPrefix("refs/tags/") ? "tag: " + name.dropFirst(10)
+                : name.hasPrefix("refs/remotes/") ? String(name.dropFirst(13)) : name
             if case .branch(let b, _)? = head, "refs/heads/" + b == name { label = "HEAD -> " + label }
             out[target, default: []].append(label)
         }

@@ -369,7 +369,7 @@ public final class S3Client: Sendable {
             case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .networkConnectionLost, .notConnectedToInternet,
                  .secureConnectionFailed, .cannotLoadFromNetwork, .badServerResponse, .resourceUnavailable:
                 return RemoteError(.connection, "cannot connect to S3 endpoint '\(endpointDescription)'",
-                                   hint: "check the endpoint (AWS_ENDPOINT_URL) and that the server is running and reachable",
+                                   hint: "check that the server is running and reachable, and the remote's endpoint ('dvs remote -v'; change it with 'dvs config remote.<name>.endpoint URL')",
                                    cause: cause, subject: endpointDescription)
             default: break
             }
