@@ -76,7 +76,7 @@ extension Repository {
                 }
                 guard try isAncestor(local, of: target) else {
                     throw DVSError(.badInput, "cannot pull '\(source)' from '\(remoteName)' into '\(current)': the histories have diverged (local \(local.short), remote \(target.short)); dvs pull can only fast-forward for now (merging is not implemented yet)",
-                                   hint: "see what each side changed with 'dvs diff \(remoteName)/\(source) \(current)'; to take theirs, save your changed files, 'dvs checkout \(remoteName)/\(source) --force' and redo your edits; 'dvs push --force' instead replaces the remote branch with yours (their commits then stay only in their repositories)")
+                                   hint: "see what each side changed with 'dvs diff \(remoteName)/\(source) \(current)'; keep your commits on a branch ('dvs branch my-work') and push that; to take theirs, save your changed files, 'dvs checkout \(remoteName)/\(source) --force' and redo your edits; 'dvs push --force' instead replaces the remote branch with yours (their commits then stay only in their repositories)")
                 }
             }
             let who = defaultIdentity()

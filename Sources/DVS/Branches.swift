@@ -1,0 +1,136 @@
+import DVSCatalog
+import DVSCore
+import Foundation
+
+/// A branch or tag as `dvs branch` / `dvs tag` list it.
+public struct RefInfo: Sendable {
+    /// Short name (`main`, `cohort/es`, `v1`).
+    public var name: String
+    /// The commit it names.
+    public var target: CommitID
+    /// Whether HEAD is on this branch.
+    public var isCurrent: Bool
+    /// The commit's totals (samples, audio µs, …).
+    public var totals: ManifestTotals
+    /// For a tag, the message given when it was made (`dvs tag -m`); nil otherwise.
+    public var message: String?
+}
+
+extension Repository {
+    /// Whether `name` may name a branch or tag (after git's check-ref-format): non-empty, no
+    /// `..`, `@{`, `//`, control characters, space, `~^:?*[\`, not starting with `-` or `/`,
+    /// not ending with `/`, `.` or `.lock`, no component starting with `.`.
+    public static func isValidRefName(_ name: String) -> Bool {
+        guard !name.isEmpty, !name.hasPrefix("-"), !name.hasPrefix("/"), !name.hasSuffix("/"), !name.hasSuffix("."),
+              !name.hasSuffix(".lock"), !name.contains(".."), !name.contains("@{"), !name.contains("//"), name != "HEAD", name != "@" else { return false }
+        if name.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F || "~^:?*[\\".unicodeScalars.contains($0) }) { return false }
+        return !name.split(separator: "/").contains { $0.hasPrefix(".") }
+    }
+
+    /// Branches (`refs/heads/*`), sorted by name, with their commits' totals.
+    /// - Throws: `DVSError.corrupt` when a branch's commit cannot be read.
+    public func branches() throws -> [RefInfo] {
+        let current = currentBranch()
+        return try catalog.refs(prefix: "refs/heads/").map { r in
+            let name = String(r.name.dropFirst(11))
+            return RefInfo(name: name, target: r.target, isCurrent: name == current, totals: try commit(r.target).totals, message: nil)
+        }.sorted { $0.name < $1.name }
+    }
+
+    /// Tags (`refs/tags/*`), sorted by name, with the message they were made with.
+    public func tags() throws -> [RefInfo] {
+        try catalog.refs(prefix: "refs/tags/").map { r in
+            let message = try catalog.reflog(r.name, limit: 1000).last?.message
+            let text = message.flatMap { $0.hasPrefix("tag: ") ? String($0.dropFirst(5)) : nil }
+            return RefInfo(name: String(r.name.dropFirst(10)), target: r.target, isCurrent: false, totals: try commit(r.target).totals,
+                           message: text?.isEmpty == false ? text : nil)
+        }.sorted { $0.name < $1.name }
+    }
+
+    /// Creates branch `name` at `revision` (default HEAD). Takes the repository lock.
+    /// - Throws: `DVSError.badInput` for an invalid name, `.alreadyExists` when it exists,
+    ///   `.unknownRevision`.
+    @discardableResult
+    public func createBranch(_ name: String, at revision: String? = nil) throws -> CommitID {
+        try createRef(kind: "branch", prefix: "refs/heads/", name, at: revision, message: "branch: created from \(revision ?? "HEAD")")
+    }
+
+    /// Creates tag `name` at `revision` (default HEAD), with an optional message. Takes the lock.
+    /// - Throws: as `createBranch`.
+    @discardableResult
+    public func createTag(_ name: String, at revision: String? = nil, message: String? = nil) throws -> CommitID {
+        try createRef(kind: "tag", prefix: "refs/tags/", name, at: revision, message: "tag: " + (message ?? ""))
+    }
+
+    private func createRef(kind: String, prefix: String, _ name: String, at revision: String?, message: String) throws -> CommitID {
+        guard Self.isValidRefName(name) else {
+            throw DVSError(.badInput, "'\(name)' is not a valid \(kind) name",
+                           hint: "use letters, digits, '-', '_', '.' and '/' (e.g. cohort/es); no spaces, '..', '~^:?*[\\' or a leading '-'")
+        }
+        let lock = try self.lock("dvs \(kind) \(name)")
+        defer { lock.release() }
+        let target = try resolve(revision ?? "HEAD")
+        if try catalog.ref(prefix + name) != nil {
+            throw DVSError(.alreadyExists, "\(kind) '\(name)' already exists", hint: "pick another name, or delete it first ('dvs \(kind) -d \(name)')")
+        }
+        do {
+            try catalog.write { db in try catalog.apply([RefUpdate(name: prefix + name, expected: nil, new: target, message: message)], who: defaultIdentity(), in: db) }
+        } catch { throw DVSError.wrap(error) }
+        return target
+    }
+
+    /// Deletes branch `name`. Refuses the current branch, and a branch whose commit is not
+    /// reachable from HEAD or another branch (its commits would be lost) unless `force`.
+    /// - Throws: `DVSError.unknownRevision` when it does not exist; `.badInput` when refused.
+    public func deleteBranch(_ name: String, force: Bool = false) throws -> CommitID {
+        let lock = try self.lock("dvs branch -d \(name)")
+        defer { lock.release() }
+        guard let target = try catalog.ref("refs/heads/" + name) else {
+            throw DVSError(.unknownRevision, "branch '\(name)' does not exist", hint: "'dvs branch' lists branches")
+        }
+        if currentBranch() == name {
+            throw DVSError(.badInput, "cannot delete branch '\(name)': HEAD is on it", hint: "check out another branch first")
+        }
+        if !force {
+            var tips = try catalog.refs(prefix: "refs/heads/").filter { $0.name != "refs/heads/" + name }.map(\.target)
+            if let h = try catalog.head()?.commit { tips.append(h) }
+            guard try tips.contains(where: { try isAncestor(target, of: $0) }) else {
+                throw DVSError(.badInput, "branch '\(name)' is not merged: its commit \(target.short) is not reachable from HEAD or another branch",
+                               hint: "merge it first, or delete it anyway with 'dvs branch -D \(name)' (its commits stay reachable through the reflog)")
+            }
+        }
+        do {
+            try catalog.write { db in
+                try catalog.apply([RefUpdate(name: "refs/heads/" + name, expected: target, new: nil, message: "branch: deleted")], who: defaultIdentity(), in: db)
+            }
+        } catch { throw DVSError.wrap(error) }
+        return target
+    }
+
+    /// Deletes tag `name`. - Throws: `DVSError.unknownRevision` when it does not exist.
+    public func deleteTag(_ name: String) throws -> CommitID {
+        let lock = try self.lock("dvs tag -d \(name)")
+        defer { lock.release() }
+        guard let target = try catalog.ref("refs/tags/" + name) else {
+            throw DVSError(.unknownRevision, "tag '\(name)' does not exist", hint: "'dvs tag' lists tags")
+        }
+        do {
+            try catalog.write { db in
+                try catalog.apply([RefUpdate(name: "refs/tags/" + name, expected: target, new: nil, message: "tag: deleted")], who: defaultIdentity(), in: db)
+            }
+        } catch { throw DVSError.wrap(error) }
+        return target
+    }
+
+    /// The moves of `ref` (`HEAD`, a branch, a tag, or a full ref name), newest first.
+    public func reflog(_ ref: String = "HEAD", limit: Int = 1000) throws -> [(old: CommitID?, new: CommitID?, time: Int64, who: String, message: String)] {
+        var name = ref
+        if ref != "HEAD" && !ref.hasPrefix("refs/") {
+            for candidate in ["refs/heads/" + ref, "refs/tags/" + ref, "refs/remotes/" + ref] where try catalog.ref(candidate) != nil || !(try catalog.reflog(candidate, limit: 1)).isEmpty {
+                name = candidate
+                break
+            }
+        }
+        return try catalog.reflog(name, limit: limit).map { (($0.old.flatMap { CommitID(hex: $0) }), ($0.new.flatMap { CommitID(hex: $0) }), $0.time, $0.who, $0.message) }
+    }
+}
