@@ -20,6 +20,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
 
         .target(name: "DVSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd"]),
@@ -28,6 +29,8 @@ let package = Package(
         .target(
             name: "DVSRemote",
             dependencies: ["DVSCore", "DVSStorage", .product(name: "Crypto", package: "swift-crypto")]),
+        // Features (FFTW log-mel/MFCC), baseline learners, metrics and the .dvsm model file; no I/O on repositories.
+        .target(name: "DVSLearn", dependencies: ["DVSCore", "CFFTW"]),
         .target(name: "DVSCatalog", dependencies: ["DVSCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // DVSRemote is a storage-level module (RemoteStore beside ObjectStore): DVS's push/fetch use it.
         .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "DVSRemote", "CGit2", .product(name: "GRDB", package: "GRDB.swift"),
@@ -44,6 +47,7 @@ let package = Package(
         .testTarget(name: "DVSAudioTests", dependencies: ["DVSAudio", "DVSTestSupport"]),
         .testTarget(name: "DVSTests", dependencies: ["DVS", "DVSCatalog", "DVSTestSupport"]),
         .testTarget(name: "DVSRemoteTests", dependencies: ["DVSRemote", "DVSTestSupport"]),
+        .testTarget(name: "DVSLearnTests", dependencies: ["DVSLearn", "DVSTestSupport"]),
         .testTarget(name: "DVSCLITests", dependencies: ["DVSTestSupport", "DVSRemote"]),
     ],
     swiftLanguageModes: [.v6]

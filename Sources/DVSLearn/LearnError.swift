@@ -1,0 +1,34 @@
+/// An error from feature extraction, training or the model file, ready to show a user: what
+/// failed (lower-case, subject quoted), a hint with the next step, and the underlying cause.
+public struct LearnError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Broad classes, so callers can map them to exit codes.
+    public enum Code: Sendable, Equatable {
+        /// The input cannot be learned from: no samples, one class only, a non-finite label.
+        case badInput
+        /// A model file that is not one, is damaged, or comes from a newer dvs.
+        case badModelFile
+        /// Features of a different shape than the model expects.
+        case shapeMismatch
+        /// A numerical step failed (a matrix that is not positive definite, an FFT plan FFTW refused).
+        case numerical
+    }
+
+    /// Broad class.
+    public var code: Code
+    /// What failed, lower-case, subject quoted, no full stop.
+    public var message: String
+    /// The exact next step, if there is one.
+    public var hint: String?
+    /// The underlying cause (a C function and its message), if any.
+    public var cause: String?
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, hint: String? = nil, cause: String? = nil) {
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.cause = cause
+    }
+
+    public var description: String { message }
+}
