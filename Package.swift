@@ -20,11 +20,12 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
+        .systemLibrary(name: "CSamplerate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
 
         .target(name: "DVSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd"]),
-        .target(name: "DVSAudio", dependencies: ["DVSCore", "CSndfile"]),
+        .target(name: "DVSAudio", dependencies: ["DVSCore", "CSndfile", "CSamplerate"]),
         .target(name: "DVSLabels", dependencies: ["DVSCore", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(
             name: "DVSRemote",

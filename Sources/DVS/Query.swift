@@ -93,7 +93,10 @@ extension Repository {
         return String(s.prefix { $0.isLetter }).uppercased()
     }
 
-    private func populate(_ db: Database, _ entries: [ManifestEntry], words: Bool) throws {
+    /// Loads the `sample`, `segment` and `word` tables. With `leaves` (one number per entry), the
+    /// sample table gains a `_leaf` column holding it and is keyed by (`_leaf`, `path`), so the
+    /// samples of several snapshots can share one table (`dvs audit --samples`).
+    func populate(_ db: Database, _ entries: [ManifestEntry], words: Bool, leaves: [Int32]? = nil) throws {
         // Label columns: every field name seen, in first-seen order of sorted names.
         var labelNames = Set<String>()
         for e in entries where e.audio != nil { for f in e.annotations?.labels ?? [] { labelNames.insert(f.name) } }
@@ -101,8 +104,8 @@ extension Repository {
         let labels = labelNames.sorted()
         let columnOf = Dictionary(uniqueKeysWithValues: labels.map { ($0, fixed.contains($0) ? "label_" + $0 : $0) })
         func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-        let cols = sampleTableColumns.map(q) + labels.map { q(columnOf[$0]!) }
-        try db.execute(sql: "CREATE TABLE sample (\(cols.joined(separator: ", ")), PRIMARY KEY(path)) WITHOUT ROWID")
+        let cols = sampleTableColumns.map(q) + labels.map { q(columnOf[$0]!) } + (leaves == nil ? [] : ["_leaf"])
+        try db.execute(sql: "CREATE TABLE sample (\(cols.joined(separator: ", ")), PRIMARY KEY(\(leaves == nil ? "" : "_leaf, ")path)) WITHOUT ROWID")
         try db.execute(sql: "CREATE TABLE segment (path, start, \"end\", channel, source, labels)")
         try db.execute(sql: "CREATE TABLE word (path, channel, idx, word, start, \"end\", confidence, speaker)")
         // 100,000 rows must load in well under a second: bind with SQLite's C API (GRDB's
@@ -112,7 +115,8 @@ extension Repository {
         let insertWord = try db.makeStatement(sql: "INSERT INTO word VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         let labelIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
         let fixedCount = Int32(sampleTableColumns.count)
-        for e in entries {
+        let leafColumn = Int32(cols.count)
+        for (k, e) in entries.enumerated() {
             guard let a = e.audio else { continue }
             let n = e.annotations
             let t = n?.transcript
@@ -129,6 +133,7 @@ extension Repository {
                 s.int(15, Int64(t.wordCount)); s.int(16, Int64(t.speakerCount))
             }
             for f in n?.labels ?? [] { s.value(fixedCount + 1 + Int32(labelIndex[f.name]!), f.value) }
+            if let leaves { s.int(leafColumn, Int64(leaves[k])) }
             try s.step(db)
             for seg in n?.segments ?? [] {
                 var o: [String: Any] = [:]

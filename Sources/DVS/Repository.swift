@@ -168,7 +168,7 @@ public final class Repository: @unchecked Sendable {
         return out
     }
 
-    private func chunk(_ id: ObjectID) throws -> ManifestChunk {
+    func chunk(_ id: ObjectID) throws -> ManifestChunk {
         do { return try ManifestChunk.decode(objects.read(id)) } catch {
             let e = DVSError.wrap(error)
             throw DVSError(.corrupt, "cannot read manifest chunk '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects")
@@ -176,7 +176,7 @@ public final class Repository: @unchecked Sendable {
     }
 
     /// Leaf ids in path order; when the root itself is a leaf, its entries instead.
-    private func collectLeaves(_ id: ObjectID, into out: inout [ObjectID], rootLeaf: inout [ManifestEntry]?) throws {
+    func collectLeaves(_ id: ObjectID, into out: inout [ObjectID], rootLeaf: inout [ManifestEntry]?) throws {
         switch try chunk(id) {
         case .leaf(let es): rootLeaf = es
         case .inner(let level, let children):

@@ -406,3 +406,69 @@ public final class Catalog: Sendable {
         }
     }
 }
+
+/// One row of the `model` table (migration 0003).
+public struct ModelRow: Sendable, Equatable {
+    /// Model record id.
+    public var id: ObjectID
+    /// Display name.
+    public var name: String
+    /// SHA-256 of the artifact.
+    public var artifact: ObjectID
+    /// Training snapshot commit.
+    public var snapshot: CommitID
+    /// The revision as given.
+    public var revision: String
+    /// Training end time, unix seconds.
+    public var createdAt: Double
+    /// Creates a row.
+    public init(id: ObjectID, name: String, artifact: ObjectID, snapshot: CommitID, revision: String, createdAt: Double) {
+        self.id = id; self.name = name; self.artifact = artifact; self.snapshot = snapshot; self.revision = revision; self.createdAt = createdAt
+    }
+}
+
+extension Catalog {
+    // MARK: Lineage (migration 0003)
+
+    /// Indexes a model record; idempotent.
+    public func insertModel(_ row: ModelRow, in db: Database) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO model (id, name, artifact, snapshot, revision, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [row.id.hex, row.name, row.artifact.hex, row.snapshot.hex, row.revision, row.createdAt])
+    }
+
+    /// Indexes an eval record; idempotent.
+    public func insertEval(id: ObjectID, model: ObjectID, snapshot: CommitID, createdAt: Double, in db: Database) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO eval (id, model, snapshot, created_at) VALUES (?, ?, ?, ?)",
+                       arguments: [id.hex, model.hex, snapshot.hex, createdAt])
+    }
+
+    /// Every indexed model, oldest first.
+    public func models() throws -> [ModelRow] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name, artifact, snapshot, revision, created_at FROM model ORDER BY created_at, id").compactMap { r in
+                guard let id = ObjectID(hex: r["id"] as String), let a = ObjectID(hex: r["artifact"] as String),
+                      let s = CommitID(hex: r["snapshot"] as String) else { return nil }
+                return ModelRow(id: id, name: r["name"], artifact: a, snapshot: s, revision: r["revision"], createdAt: r["created_at"])
+            }
+        }
+    }
+
+    /// Eval record ids of `model`, oldest first.
+    public func evals(of model: ObjectID) throws -> [ObjectID] {
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM eval WHERE model = ? ORDER BY created_at, id", arguments: [model.hex]).compactMap { ObjectID(hex: $0) }
+        }
+    }
+
+    /// Every indexed record id (models and evals).
+    public func lineageRecordIDs() throws -> Set<ObjectID> {
+        try read { db in
+            Set(try String.fetchAll(db, sql: "SELECT id FROM model UNION ALL SELECT id FROM eval").compactMap { ObjectID(hex: $0) })
+        }
+    }
+
+    /// Runs `body` in a read transaction (a consistent view; never blocks writers in WAL).
+    public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
+    }
+}

@@ -1,0 +1,364 @@
+import CGit2
+import DVSCatalog
+import DVSCore
+import DVSStorage
+import Foundation
+
+/// What a snapshot holds for lineage: its commit, cohort predicate, samples, hours, label counts.
+public struct SnapshotLineage: Sendable {
+    /// The commit the revision resolved to.
+    public var commit: CommitID
+    /// The revision as given.
+    public var revision: String
+    /// The `cohort-predicate` extra header of the commit or its nearest first-parent ancestor that has one.
+    public var cohortPredicate: String?
+    /// The `cohort-source` header found with the predicate.
+    public var cohortSource: String?
+    /// Samples in the snapshot.
+    public var sampleCount: Int
+    /// Their hours.
+    public var hours: Double
+    /// Samples per value of the label field (text form; `""` for samples without it).
+    public var labelDistribution: [String: Int]
+}
+
+/// What a caller (`dvs model add`, `dvs run`, `dvs train`) tells `Repository.registerModel`.
+public struct ModelRegistration: Sendable {
+    /// The artifact file (any path); its bytes are copied into the object store.
+    public var artifactPath: String
+    /// Display name; nil uses the artifact's file name.
+    public var name: String?
+    /// The training revision (`main`, `cohort/es`, a commit id).
+    public var revision: String
+    /// Free text.
+    public var message: String = ""
+    /// `classify`, `regress`, …; nil when unknown.
+    public var task: String?
+    /// The label field predicted; also the field `labelDistribution` counts. nil when unknown.
+    public var labelField: String?
+    /// Trainer parameters.
+    public var parameters: [String: String] = [:]
+    /// The training samples when a trainer used a subset of the snapshot (e.g. after a holdout
+    /// split), by content hash; nil means every sample of the snapshot.
+    public var trainingSamples: Set<ObjectID>?
+    /// The command line to record; default this process's.
+    public var commandLine: [String] = CommandLine.arguments
+    /// When training started (default: now).
+    public var startTime: Date = Date()
+    /// When training ended; nil means now.
+    public var endTime: Date?
+    /// Where to look for the training code's git repository (default: the current directory).
+    public var codeDirectory: String = FileManager.default.currentDirectoryPath
+    /// The code version when already read (e.g. before a `dvs run` child could change the tree); nil reads it now.
+    public var code: CodeVersion?
+
+    /// Creates a registration of the artifact at `artifactPath` trained on `revision`.
+    public init(artifactPath: String, revision: String, name: String? = nil) {
+        self.artifactPath = artifactPath; self.revision = revision; self.name = name
+    }
+}
+
+/// What a caller (`dvs eval`) tells `Repository.recordEval`.
+public struct EvalRegistration: Sendable {
+    /// The model record evaluated.
+    public var model: ModelID
+    /// The evaluation revision.
+    public var revision: String
+    /// Overall metrics (JSON values: numbers, a confusion matrix as arrays, …).
+    public var metrics: [String: RecordValue]
+    /// Per-slice metrics (`lang=de` → metrics).
+    public var slices: [String: [String: RecordValue]] = [:]
+    /// Samples evaluated.
+    public var sampleCount: Int
+    /// Evaluation samples whose content hash was in the training snapshot.
+    public var leakedSamples: Int = 0
+    /// The command line; default this process's.
+    public var commandLine: [String] = CommandLine.arguments
+    /// Start time (default: now).
+    public var startTime: Date = Date()
+    /// End time; nil means now.
+    public var endTime: Date?
+    /// Where to look for the evaluator's git repository.
+    public var codeDirectory: String = FileManager.default.currentDirectoryPath
+
+    /// Creates a registration.
+    public init(model: ModelID, revision: String, metrics: [String: RecordValue], sampleCount: Int) {
+        self.model = model; self.revision = revision; self.metrics = metrics; self.sampleCount = sampleCount
+    }
+}
+
+/// A model with everything `dvs audit` shows about it.
+public struct ModelAudit: Sendable {
+    /// The record's id.
+    public var id: ModelID
+    /// The record.
+    public var record: ModelRecord
+    /// Its evaluations, oldest first.
+    public var evals: [(id: EvalID, record: EvalRecord)]
+    /// The branch the training revision names (`refs/heads/<revision>`), when it is one.
+    public var branch: String?
+    /// That branch's head now, when it exists.
+    public var branchHead: CommitID?
+    /// Samples of the training snapshot relabeled on the branch since (label or transcript changes).
+    public var relabeled: [Relabel]
+    /// Samples of the training snapshot removed from the branch since (renames are not removals).
+    public var removed: [RepoPath]
+    /// Samples of the training snapshot whose audio changed on the branch since.
+    public var modified: [RepoPath]
+    /// Samples added on the branch since (not in the training snapshot).
+    public var added: Int
+}
+
+/// One model whose training snapshot included samples matching an audit predicate.
+public struct SampleAuditHit: Sendable {
+    /// The model record id.
+    public var id: ModelID
+    /// The record.
+    public var record: ModelRecord
+    /// Matching samples in its training snapshot.
+    public var matched: Int
+    /// Their hours.
+    public var hours: Double
+}
+
+/// The dvs version recorded in lineage records (set by the command layer at start-up).
+nonisolated(unsafe) public var dvsVersionForRecords = "unknown"
+
+extension Repository {
+    /// The lineage facts of a revision's snapshot.
+    /// - Parameters:
+    ///   - revision: any revision.
+    ///   - labelField: count samples per value of this field; nil counts nothing.
+    ///   - only: count only samples whose content hash is in this set (nil: all).
+    /// - Throws: `DVSError.unknownRevision`, `.corrupt`.
+    /// - Complexity: reads the manifest and the first-parent chain up to the nearest cohort header.
+    public func snapshotLineage(_ revision: String, labelField: String? = nil, only: Set<ObjectID>? = nil) throws -> SnapshotLineage {
+        let id = try resolve(revision)
+        let c = try commit(id)
+        var predicate: String?, source: String?
+        var cursor: (CommitID, Commit)? = (id, c)
+        var steps = 0
+        while let (_, cc) = cursor, steps < 100_000 {
+            if let p = cc.extra["cohort-predicate"] { predicate = p; source = cc.extra["cohort-source"]; break }
+            guard let parent = cc.parents.first else { break }
+            cursor = (parent, try commit(parent))
+            steps += 1
+        }
+        var n = 0, seconds = 0.0
+        var dist: [String: Int] = [:]
+        for e in try entries(ofManifest: c.manifest) {
+            guard let a = e.audio else { continue }
+            if let only, !only.contains(e.blob) { continue }
+            n += 1; seconds += a.duration
+            if let f = labelField { dist[e.annotations?[label: f]?.text ?? "", default: 0] += 1 }
+        }
+        return SnapshotLineage(commit: id, revision: revision, cohortPredicate: predicate, cohortSource: source, sampleCount: n,
+                               hours: seconds / 3600, labelDistribution: dist)
+    }
+
+    /// Registers a trained artifact as a model record linked to the snapshot it was trained on.
+    ///
+    /// Reads the artifact, stores its bytes as an object (so a copy travels with the repository and
+    /// `dvs audit PATH` matches it by SHA-256), reads the code version with libgit2, writes the
+    /// record object, then indexes it in the catalog — under the repository lock, each object
+    /// written to a temp file, fsynced and renamed before the catalog row exists.
+    /// - Returns: the record's id and the record.
+    /// - Throws: `DVSError.badInput` when the artifact cannot be read (naming it; nothing is
+    ///   written); `.unknownRevision`; `.locked`; `.io`.
+    public func registerModel(_ r: ModelRegistration) throws -> (id: ModelID, record: ModelRecord) {
+        let bytes: [UInt8]
+        do { bytes = try FileIO.read(r.artifactPath) } catch {
+            throw DVSError(.badInput, "cannot read artifact '\(r.artifactPath)': \(DVSError.wrap(error).message)",
+                           hint: "check the path; the model file must exist when it is registered")
+        }
+        guard bytes.count < 1 << 30 else {
+            throw DVSError(.badInput, "artifact '\(r.artifactPath)' is \(bytes.count) bytes; dvs stores artifacts up to 1 GiB", hint: "register a smaller file")
+        }
+        let lineage = try snapshotLineage(r.revision, labelField: r.labelField, only: r.trainingSamples)
+        let code = r.code ?? GitCode.version(at: r.codeDirectory)
+        let artifact = ObjectID.hashing(bytes)
+        let record = ModelRecord(
+            name: r.name ?? (r.artifactPath as NSString).lastPathComponent, artifactName: (r.artifactPath as NSString).lastPathComponent,
+            artifactSHA256: artifact.hex, artifactBytes: UInt64(bytes.count), snapshot: lineage.commit.hex, revision: r.revision,
+            cohortPredicate: lineage.cohortPredicate, cohortSource: lineage.cohortSource, task: r.task, labelField: r.labelField,
+            parameters: r.parameters, sampleCount: lineage.sampleCount, hours: lineage.hours, labelDistribution: lineage.labelDistribution,
+            code: code, dvsVersion: dvsVersionForRecords, commandLine: r.commandLine, startTime: r.startTime.timeIntervalSince1970,
+            endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: ProcessInfo.processInfo.hostName, message: r.message,
+            registeredBy: defaultIdentity())
+        let encoded = LineageEncoding.encode(record)
+        let id = ObjectID.hashing(encoded)
+        let lock = try self.lock("dvs model add")
+        defer { lock.release() }
+        do {
+            try objects.write(bytes, id: artifact)
+            try objects.write(encoded, id: id)
+            try objects.sync()
+            try catalog.write { db in
+                try catalog.insertModel(ModelRow(id: id, name: record.name, artifact: artifact, snapshot: lineage.commit, revision: r.revision,
+                                                 createdAt: record.endTime), in: db)
+            }
+        } catch { throw DVSError.wrap(error) }
+        return (id, record)
+    }
+
+    /// Records an evaluation of a model on a snapshot, as an eval record object indexed in the catalog.
+    /// - Throws: `DVSError.unknownRevision` for the model or the revision; `.locked`; `.io`.
+    public func recordEval(_ r: EvalRegistration) throws -> (id: EvalID, record: EvalRecord) {
+        _ = try modelRecord(r.model)
+        let snapshot = try resolve(r.revision)
+        let record = EvalRecord(model: r.model.hex, snapshot: snapshot.hex, revision: r.revision, metrics: r.metrics, slices: r.slices,
+                                sampleCount: r.sampleCount, leakedSamples: r.leakedSamples, code: GitCode.version(at: r.codeDirectory),
+                                dvsVersion: dvsVersionForRecords, commandLine: r.commandLine, startTime: r.startTime.timeIntervalSince1970,
+                                endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: ProcessInfo.processInfo.hostName)
+        let encoded = LineageEncoding.encode(record)
+        let id = ObjectID.hashing(encoded)
+        let lock = try self.lock("dvs eval")
+        defer { lock.release() }
+        do {
+            try objects.write(encoded, id: id)
+            try objects.sync()
+            try catalog.write { db in try catalog.insertEval(id: id, model: r.model, snapshot: snapshot, createdAt: record.endTime, in: db) }
+        } catch { throw DVSError.wrap(error) }
+        return (id, record)
+    }
+
+    /// Reads a model record (verified against its id).
+    /// - Throws: `DVSError.corrupt` when missing or damaged.
+    public func modelRecord(_ id: ModelID) throws -> ModelRecord {
+        do { return try LineageEncoding.decodeModel(objects.read(id)) } catch {
+            throw DVSError(.corrupt, "cannot read model record '\(id.hex)': \(DVSError.wrap(error).message)", hint: "run 'dvs fsck'; 'dvs pull' fetches good copies")
+        }
+    }
+
+    /// Reads an eval record (verified against its id).
+    /// - Throws: `DVSError.corrupt` when missing or damaged.
+    public func evalRecord(_ id: EvalID) throws -> EvalRecord {
+        do { return try LineageEncoding.decodeEval(objects.read(id)) } catch {
+            throw DVSError(.corrupt, "cannot read eval record '\(id.hex)': \(DVSError.wrap(error).message)", hint: "run 'dvs fsck'; 'dvs pull' fetches good copies")
+        }
+    }
+
+    /// Every model record, oldest first.
+    /// - Throws: `DVSError.corrupt` when a record cannot be read.
+    public func modelRecords() throws -> [(id: ModelID, record: ModelRecord)] {
+        try catalog.models().map { ($0.id, try modelRecord($0.id)) }
+    }
+
+    /// The artifact bytes of a model (verified against its SHA-256).
+    /// - Throws: `DVSError.corrupt` when the stored copy is missing or damaged.
+    public func artifact(of record: ModelRecord) throws -> [UInt8] {
+        guard let id = ObjectID(hex: record.artifactSHA256) else { throw DVSError(.corrupt, "model record has a bad artifact hash '\(record.artifactSHA256)'") }
+        do { return try objects.read(id) } catch {
+            throw DVSError(.corrupt, "cannot read the artifact '\(id.hex)' of model '\(record.name)': \(DVSError.wrap(error).message)", hint: "run 'dvs pull' to fetch it")
+        }
+    }
+
+    /// Finds the models a user means: a record id or prefix (≥ 4 hex), an artifact SHA-256 or
+    /// prefix, a model name, or the path of an artifact file (matched by its SHA-256).
+    /// - Returns: every matching model, oldest first (several when an artifact was registered twice).
+    /// - Throws: `DVSError.unknownRevision` when nothing matches, with a hint.
+    public func resolveModels(_ spec: String) throws -> [(id: ModelID, record: ModelRecord)] {
+        let rows = try catalog.models()
+        var hits: [ModelRow] = []
+        var st = stat()
+        if stat(spec, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, let bytes = try? FileIO.read(spec) {
+            let sha = ObjectID.hashing(bytes)
+            hits = rows.filter { $0.artifact == sha }
+            if hits.isEmpty {
+                throw DVSError(.unknownRevision, "no model record has the artifact '\(spec)' (SHA-256 \(sha.hex))",
+                               hint: "register it with 'dvs model add \(spec) --rev REV'; 'dvs models' lists what is registered")
+            }
+        } else {
+            let lower = spec.lowercased()
+            let isHex = lower.count >= 4 && lower.allSatisfy(\.isHexDigit)
+            hits = rows.filter { $0.name == spec }
+            if hits.isEmpty, isHex { hits = rows.filter { $0.id.hex.hasPrefix(lower) } }
+            if hits.isEmpty, isHex { hits = rows.filter { $0.artifact.hex.hasPrefix(lower) } }
+            if Set(hits.map(\.id)).count > 1, isHex, !rows.contains(where: { $0.name == spec }),
+               Set(hits.map(\.artifact)).count > 1 {
+                throw DVSError(.unknownRevision, "'\(spec)' is ambiguous: \(hits.count) models match", hint: "use more hex digits; 'dvs models' lists ids")
+            }
+        }
+        guard !hits.isEmpty else {
+            throw DVSError(.unknownRevision, "no model '\(spec)'", hint: "name a model, a record id or artifact SHA-256 (≥ 4 hex), or an artifact file; 'dvs models' lists them")
+        }
+        return try hits.map { ($0.id, try modelRecord($0.id)) }
+    }
+
+    /// The full lineage of a model and what changed in its data since: the branch it was trained
+    /// from (when the revision names a branch) compared with the training snapshot.
+    /// - Throws: `DVSError.corrupt` when a record, commit or manifest cannot be read.
+    /// - Complexity: reads two manifests (training snapshot and branch head).
+    public func audit(model id: ModelID) throws -> ModelAudit {
+        let record = try modelRecord(id)
+        let evals = try catalog.evals(of: id).map { ($0, try evalRecord($0)) }
+        guard let snap = CommitID(hex: record.snapshot) else { throw DVSError(.corrupt, "model record '\(id.hex)' has a bad snapshot id") }
+        var audit = ModelAudit(id: id, record: record, evals: evals, branch: nil, branchHead: nil, relabeled: [], removed: [], modified: [], added: 0)
+        let branchRef = record.revision.hasPrefix("refs/heads/") ? record.revision : "refs/heads/" + record.revision
+        if let head = try catalog.ref(branchRef) {
+            audit.branch = String(branchRef.dropFirst(11))
+            audit.branchHead = head
+            if head != snap {
+                let old = try entries(ofManifest: commit(snap).manifest).filter { $0.audio != nil }
+                let new = try entries(ofManifest: commit(head).manifest).filter { $0.audio != nil }
+                let d = datasetDiff(old, new)
+                audit.relabeled = d.relabeled
+                audit.removed = d.removed.map(\.path)
+                audit.modified = d.modified.map(\.old.path)
+                audit.added = d.added.count
+            }
+        }
+        return audit
+    }
+}
+
+/// Reads the version of the code being run from git, with libgit2.
+public enum GitCode {
+    /// The git repository containing `directory` (searching upwards): HEAD's commit and branch, and
+    /// whether tracked files differ from HEAD. Outside git: commit nil ("none"), not dirty.
+    /// The corresponding C functions are `git_repository_open_ext`, `git_repository_head` and
+    /// `git_status_list_new`.
+    public static func version(at directory: String) -> CodeVersion {
+        git_libgit2_init()
+        defer { git_libgit2_shutdown() }
+        var repo: OpaquePointer?
+        guard git_repository_open_ext(&repo, directory, 0, nil) == 0, let repo else {
+            return CodeVersion(commit: nil, branch: nil, dirty: false, repository: nil)
+        }
+        defer { git_repository_free(repo) }
+        let workdir = git_repository_workdir(repo).map { String(cString: $0) }
+        var commit: String?
+        var branch: String?
+        var head: OpaquePointer?
+        if git_repository_head(&head, repo) == 0, let head {
+            defer { git_reference_free(head) }
+            if let oid = git_reference_target(head) {
+                var buf = [CChar](repeating: 0, count: 41)
+                git_oid_tostr(&buf, 41, oid)
+                commit = String(cString: buf)
+            }
+            if git_reference_is_branch(head) != 0, let s = git_reference_shorthand(head) { branch = String(cString: s) }
+        } else {
+            // An unborn branch: HEAD names it but it has no commit.
+            var ref: OpaquePointer?
+            if git_reference_lookup(&ref, repo, "HEAD") == 0, let ref {
+                if let t = git_reference_symbolic_target(ref) { branch = String(cString: t).replacingOccurrences(of: "refs/heads/", with: "") }
+                git_reference_free(ref)
+            }
+        }
+        var dirty = false
+        if git_repository_is_bare(repo) == 0 {
+            var opts = git_status_options()
+            git_status_options_init(&opts, UInt32(GIT_STATUS_OPTIONS_VERSION))
+            opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR
+            opts.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES.rawValue
+            var list: OpaquePointer?
+            if git_status_list_new(&list, repo, &opts) == 0, let list {
+                dirty = git_status_list_entrycount(list) > 0
+                git_status_list_free(list)
+            }
+        }
+        let root = workdir.map { $0.hasSuffix("/") && $0.count > 1 ? String($0.dropLast()) : $0 }
+        return CodeVersion(commit: commit, branch: branch, dirty: dirty, repository: root)
+    }
+}

@@ -1,0 +1,223 @@
+import DVSAudio
+import DVSCatalog
+import DVSCore
+import DVSStorage
+import Foundation
+
+/// One sample of a snapshot as a training loop sees it: where it is, its labels, its audio facts
+/// and, unless only bytes were asked for, its decoded PCM.
+public struct SnapshotSample: Sendable {
+    /// Position in the snapshot's sample order (path order), from 0.
+    public var index: Int
+    /// The sample's path in the tree.
+    public var path: RepoPath
+    /// SHA-256 of the file's original bytes (the content hash `dvs eval` matches leakage by).
+    public var blob: ObjectID
+    /// Labels joined to the sample, by field name (empty when no table names it).
+    public var labels: [String: LabelValue]
+    /// Everything the label tables and sidecars say (segments, transcript); nil when nothing does.
+    public var annotations: SampleAnnotations?
+    /// Audio facts of the stored file, as committed (sample rate, channels, frames of the file
+    /// itself, before any resampling).
+    public var facts: AudioFacts
+    /// Rate of `pcm` in Hz: the target rate when one was asked for, else the file's.
+    public var sampleRate: Int
+    /// Channels interleaved in `pcm`: 1 when mono was asked for, else the file's.
+    public var channelCount: Int
+    /// Decoded samples, interleaved, −1…1 of full scale; empty when the reader was made with `decode: false`.
+    public var pcm: [Float]
+    /// The file's original bytes (verified against `blob`); empty unless the reader keeps them.
+    public var bytes: [UInt8]
+
+    /// Frames in `pcm` (after any resampling); the stored frame count when not decoded.
+    public var frameCount: Int { pcm.isEmpty ? facts.frameCount : pcm.count / max(channelCount, 1) }
+    /// Length in seconds (frames / rate).
+    public var duration: Double { sampleRate > 0 ? Double(frameCount) / Double(sampleRate) : 0 }
+}
+
+/// Reads the samples of one snapshot straight from the packs, without a checkout.
+///
+/// Samples come in path order. Blobs are read, their SHA-256 verified, decoded (zstd, the PCM16
+/// transforms, zstd deltas — the same path checkout uses), then decoded to `Float` with libsndfile
+/// and, when asked, down-mixed to mono and resampled with libsamplerate — on `workers` threads
+/// (`core.workers`), with at most `window` samples decoded ahead of the consumer, so memory stays
+/// bounded however large the snapshot is.
+///
+/// ```swift
+/// let reader = try SnapshotReader(repository: repo, revision: "cohort/es", targetSampleRate: 16000, mono: true)
+/// try reader.forEach { s in train(s.pcm, s.labels["lang"]) }
+/// ```
+public final class SnapshotReader: @unchecked Sendable {
+    /// The repository read from.
+    public let repository: Repository
+    /// The revision as given (`main`, `cohort/es`, a commit id).
+    public let revision: String
+    /// The commit the revision resolved to when the reader was made (it never moves afterwards).
+    public let commit: CommitID
+    /// The samples (manifest entries with audio facts) in path order.
+    public let entries: [ManifestEntry]
+    /// Resample to this rate (Hz); nil keeps each file's own rate.
+    public let targetSampleRate: Int?
+    /// Down-mix to one channel (the average of the channels).
+    public let mono: Bool
+    /// Decode PCM (false: only bytes and facts, for `dvs stream` and `dvs run`).
+    public let decode: Bool
+    /// Keep each file's original bytes in `SnapshotSample.bytes`.
+    public let keepBytes: Bool
+    /// Worker threads.
+    public let workers: Int
+    /// Most samples decoded ahead of the consumer.
+    public let window: Int
+
+    /// Opens a snapshot for reading.
+    /// - Parameters:
+    ///   - repository: the repository.
+    ///   - revision: any revision `Repository.resolve` accepts.
+    ///   - targetSampleRate: resample every sample to this rate (Hz, > 0); nil keeps each file's rate.
+    ///   - mono: average the channels into one.
+    ///   - decode: decode PCM (default true); false leaves `pcm` empty.
+    ///   - keepBytes: also hand out the original file bytes (default false).
+    ///   - workers: decoding threads (default `core.workers`).
+    ///   - window: samples in flight ahead of the consumer (default 4 per worker).
+    /// - Throws: `DVSError.unknownRevision` for a bad revision; `.corrupt` when its commit or
+    ///   manifest cannot be read; `.usage` for a target rate ≤ 0.
+    /// - Complexity: reads the manifest (O(n) entries); no blob is read until iteration.
+    public init(repository: Repository, revision: String, targetSampleRate: Int? = nil, mono: Bool = false,
+                decode: Bool = true, keepBytes: Bool = false, workers: Int? = nil, window: Int? = nil) throws {
+        if let r = targetSampleRate, r <= 0 {
+            throw DVSError(.usage, "target sample rate \(r) Hz is not positive", hint: "use a rate such as 16000")
+        }
+        self.repository = repository
+        self.revision = revision
+        commit = try repository.resolve(revision)
+        entries = try repository.entries(ofManifest: repository.commit(commit).manifest).filter { $0.audio != nil }
+        self.targetSampleRate = targetSampleRate
+        self.mono = mono
+        self.decode = decode
+        self.keepBytes = keepBytes
+        self.workers = max(1, workers ?? repository.workers)
+        self.window = max(1, window ?? self.workers * 4)
+    }
+
+    /// Number of samples.
+    public var count: Int { entries.count }
+    /// Sum of the samples' stored durations, in hours.
+    public var hours: Double { entries.reduce(0.0) { $0 + ($1.audio?.duration ?? 0) } / 3600 }
+
+    /// Calls `body` with every sample, in path order (or in `order`), on the calling thread.
+    ///
+    /// - Parameters:
+    ///   - order: indices into `entries` to visit, in this order (a shuffle, a shard); nil visits all in path order.
+    ///   - body: receives each sample; an error it throws stops the iteration and is rethrown.
+    /// - Throws: `DVSError.corrupt` naming the object and path when a blob is missing or does not
+    ///   hash to its id; `.badInput` naming the path when libsndfile cannot decode a sample or
+    ///   libsamplerate cannot convert it; whatever `body` throws.
+    /// - Complexity: O(total audio) decoding spread over `workers` threads; at most `window`
+    ///   decoded samples are held at once.
+    public func forEach(order: [Int]? = nil, _ body: (SnapshotSample) throws -> Void) throws {
+        let order = order ?? Array(entries.indices)
+        if order.isEmpty { return }
+        let locations = try repository.catalog.allLocations()
+        let pipe = OrderedPipe<SnapshotSample>(count: order.count, window: window)
+        let n = min(workers, order.count)
+        let group = DispatchGroup()
+        for _ in 0..<n {
+            group.enter()
+            DispatchQueue.global().async { [self] in
+                defer { group.leave() }
+                let decompressor = ZstdDecompressor()
+                while let i = pipe.claim() {
+                    do { pipe.put(i, .success(try self.read(entries[order[i]], index: order[i], locations: locations, decompressor: decompressor))) }
+                    catch { pipe.put(i, .failure(error)) }
+                }
+            }
+        }
+        defer { pipe.cancel(); group.wait() }
+        for i in 0..<order.count {
+            let sample = try pipe.take(i).get()
+            try body(sample)
+        }
+    }
+
+    /// All samples at once, in path order. Convenient for small snapshots; holds every sample's PCM.
+    /// - Throws: as ``forEach(order:_:)``.
+    public func all() throws -> [SnapshotSample] {
+        var out: [SnapshotSample] = []
+        out.reserveCapacity(count)
+        try forEach { out.append($0) }
+        return out
+    }
+
+    /// Reads, verifies and decodes one sample.
+    func read(_ e: ManifestEntry, index: Int, locations: [ObjectID: BlobLocation], decompressor: ZstdDecompressor) throws -> SnapshotSample {
+        let bytes: [UInt8]
+        do { bytes = try repository.blob(e.blob, location: locations[e.blob], decompressor: decompressor) } catch {
+            let d = DVSError.wrap(error)
+            throw DVSError(.corrupt, "cannot read sample '\(e.path)' of \(revision) (\(commit.short)): \(d.message)", hint: d.hint ?? "run 'dvs fsck'", cause: d.cause)
+        }
+        var labels: [String: LabelValue] = [:]
+        for f in e.annotations?.labels ?? [] { labels[f.name] = f.value }
+        let facts = e.audio!
+        var sample = SnapshotSample(index: index, path: e.path, blob: e.blob, labels: labels, annotations: e.annotations, facts: facts,
+                                    sampleRate: facts.sampleRate, channelCount: facts.channelCount, pcm: [], bytes: keepBytes ? bytes : [])
+        if mono { sample.channelCount = 1 }
+        if let r = targetSampleRate { sample.sampleRate = r }
+        guard decode else { return sample }
+        do {
+            var audio = try bytes.withUnsafeBytes { try AudioDecoder.decode($0) }
+            if mono { audio = AudioDecoder.downmix(audio) }
+            if let r = targetSampleRate { audio = try AudioDecoder.resample(audio, to: r) }
+            sample.pcm = audio.pcm
+            sample.sampleRate = audio.sampleRate
+            sample.channelCount = audio.channelCount
+        } catch let e2 as AudioDecodeError {
+            throw DVSError(.badInput, "cannot decode sample '\(e.path)' (object \(e.blob.short)) of \(revision)", hint: "run 'dvs fsck'; the file was stored as audio but no longer decodes", cause: e2.message)
+        }
+        return sample
+    }
+}
+
+/// Hands out indices to workers no further than `window` ahead of the consumer, and gives their
+/// results back in index order.
+final class OrderedPipe<T>: @unchecked Sendable {
+    private let cond = NSCondition()
+    private let count: Int
+    private let window: Int
+    private var nextClaim = 0
+    private var consumed = 0
+    private var cancelled = false
+    private var ready: [Int: Result<T, Error>] = [:]
+
+    init(count: Int, window: Int) { self.count = count; self.window = window }
+
+    /// The next index to produce, waiting while the window is full; nil when done or cancelled.
+    func claim() -> Int? {
+        cond.lock(); defer { cond.unlock() }
+        while !cancelled && nextClaim < count && nextClaim >= consumed + window { cond.wait() }
+        guard !cancelled, nextClaim < count else { return nil }
+        defer { nextClaim += 1 }
+        return nextClaim
+    }
+
+    func put(_ i: Int, _ r: Result<T, Error>) {
+        cond.lock(); defer { cond.unlock() }
+        ready[i] = r
+        if case .failure = r { nextClaim = count }  // stop handing out more work
+        cond.broadcast()
+    }
+
+    /// Waits for result `i` (the consumer's next) and removes it.
+    func take(_ i: Int) -> Result<T, Error> {
+        cond.lock(); defer { cond.unlock() }
+        while ready[i] == nil { cond.wait() }
+        consumed = i + 1
+        cond.broadcast()
+        return ready.removeValue(forKey: i)!
+    }
+
+    func cancel() {
+        cond.lock(); defer { cond.unlock() }
+        cancelled = true
+        cond.broadcast()
+    }
+}
