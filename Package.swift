@@ -34,11 +34,11 @@ let package = Package(
         .target(name: "DVSLearn", dependencies: ["DVSCore", "CFFTW"]),
         .target(name: "DVSCatalog", dependencies: ["DVSCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // DVSRemote is a storage-level module (RemoteStore beside ObjectStore): DVS's push/fetch use it.
-        .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "DVSRemote", "CGit2", .product(name: "GRDB", package: "GRDB.swift"),
+        .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "DVSRemote", "DVSLearn", "CGit2", .product(name: "GRDB", package: "GRDB.swift"),
                                     .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         .target(
             name: "DVSCommands",
-            dependencies: ["DVS", "DVSLabels", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["DVS", "DVSLabels", "DVSLearn", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "dvs", dependencies: ["DVSCommands"]),
         .target(name: "DVSTestSupport", dependencies: ["DVS"]),
 

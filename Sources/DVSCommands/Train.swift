@@ -1,0 +1,130 @@
+import ArgumentParser
+import DVS
+import DVSCore
+import DVSLearn
+import Foundation
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train the built-in baseline on a snapshot, straight from the packs, and record its lineage.",
+        discussion: """
+            Features: 40 Slaney log-mel bands and 13 MFCCs of 25 ms windows every 10 ms at 16 kHz mono
+            (resampled with libsamplerate), mean and standard deviation over time. classify: softmax
+            regression (L-BFGS); regress: ridge regression. Samples without the label are skipped and counted.
+            The holdout is deterministic: a sample is held out when SHA-256 of its path (or of its --split-by
+            value, so a speaker's clips stay on one side) falls below the fraction. The model file format is
+            schema/MODEL.md; a model record links it to the snapshot ('dvs models', 'dvs audit').
+            Examples:
+              dvs train --rev main --label lang --out lang.dvsm
+              dvs train --rev cohort/es --label speaker --split-by session --holdout 0.25
+              dvs train --rev main --label snr_db --task regress
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The revision to train on (default HEAD).") var rev = "HEAD"
+    @Option(help: "The label field to predict.") var label: String
+    @Option(help: "classify or regress.") var task: LearningTask = .classify
+    @Option(help: "Fraction held out for evaluation, 0…1.") var holdout = 0.2
+    @Option(name: .customLong("split-by"), help: "Keep samples with the same value of this field on one side of the split.") var splitBy: String?
+    @Option(help: "L2 penalty (default 0.01 for classify, 1 for regress).") var l2: Double?
+    @Option(help: "Where to write the model file (default <label>.dvsm in the current folder).") var out: String?
+    @Option(help: "Name of the model record (default the file name).") var name: String?
+    @Option(name: .shortAndLong, help: "A message kept in the model record.") var message: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard holdout >= 0, holdout < 1 else { throw ValidationError("--holdout must be at least 0 and below 1 (got \(holdout))") }
+        if let l2, !(l2 >= 0) { throw ValidationError("--l2 must be ≥ 0 (got \(l2))") }
+    }
+
+    func run() throws {
+        dvsVersionForRecords = DVSCommand.version
+        let repo = try global.repository()
+        var options = TrainOptions(revision: rev, labelField: label, outputPath: out ?? "\(label.replacingOccurrences(of: "/", with: "_")).dvsm")
+        options.task = task
+        options.holdoutFraction = holdout
+        options.splitBy = splitBy
+        options.l2 = l2
+        options.name = name
+        options.message = message ?? ""
+        let r = try repo.train(options, progress: Output.progress())
+        if r.missingLabelCount > 0 {
+            Output.err("warning: \(r.missingLabelCount) of \(r.snapshotSampleCount) samples have no '\(label)' label\(task == .regress ? " (or a non-numeric one)" : "") and were skipped")
+        }
+        if let by = splitBy, r.missingSplitKeyCount > 0 {
+            Output.err("warning: \(r.missingSplitKeyCount) samples have no '\(by)' label and were split by path")
+        }
+        if json {
+            var o: [String: Any] = [
+                "revision": rev, "commit": r.commit.hex, "label_field": label, "task": task.rawValue,
+                "samples": ["snapshot": r.snapshotSampleCount, "missing_label": r.missingLabelCount, "training": r.result.trainingCount,
+                            "holdout": r.result.holdoutCount, "missing_split_key": r.missingSplitKeyCount],
+                "audio_hours": r.audioHours, "feature_seconds": r.featureSeconds,
+                "training_metrics": MetricsText.json(r.result.trainingMetrics),
+                "holdout_metrics": r.result.holdoutMetrics.map(MetricsText.json) ?? NSNull(),
+                "label_distribution": r.result.labelCounts,
+                "model": ["path": r.modelPath, "sha256": r.modelSHA256.hex, "record": r.modelID.hex, "name": r.record.name,
+                          "iterations": r.result.model.iterations, "l2": r.result.model.parameters.l2],
+            ]
+            if let by = splitBy { o["split_by"] = by }
+            try Output.jsonObject(o)
+            return
+        }
+        Output.out("Trained '\(label)' (\(task.rawValue)) on \(rev) (\(r.commit.short)): \(r.result.trainingCount + r.result.holdoutCount) samples, \(Output.hours(r.audioHours))")
+        Output.out("  split: \(r.result.trainingCount) training, \(r.result.holdoutCount) holdout (\(Self.percent(holdout)), by \(splitBy.map { "'\($0)'" } ?? "path"))")
+        if !r.result.labelCounts.isEmpty {
+            Output.out("  training labels: " + r.result.labelCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        Output.out("  training: " + MetricsText.summary(r.result.trainingMetrics))
+        if let h = r.result.holdoutMetrics {
+            Output.out("  holdout:  " + MetricsText.summary(h))
+            for line in MetricsText.confusion(h) { Output.out("    " + line) }
+        } else {
+            Output.out("  holdout:  none (--holdout 0)")
+        }
+        Output.out("Wrote \(out ?? options.outputPath) (sha256 \(r.modelSHA256.short))")
+        Output.out("Model record \(r.modelID.short) '\(r.record.name)'")
+    }
+
+    static func percent(_ f: Double) -> String {
+        let p = f * 100
+        return p == p.rounded() ? "\(Int(p))%" : String(format: "%.1f%%", p)
+    }
+}
+
+extension LearningTask: ExpressibleByArgument {}
+
+/// Metrics as text lines and JSON values.
+enum MetricsText {
+    static func summary(_ m: Metrics) -> String {
+        switch m {
+        case .classification(let c):
+            return String(format: "accuracy %.3f, macro-F1 %.3f (%d samples)", c.accuracy, c.macroF1, c.sampleCount)
+        case .regression(let r):
+            return String(format: "MAE %.4g, RMSE %.4g, Pearson r %@ (%d samples)", r.meanAbsoluteError, r.rootMeanSquaredError,
+                          r.pearsonR.map { String(format: "%.3f", $0) } ?? "undefined", r.sampleCount)
+        }
+    }
+
+    /// The confusion matrix, rows true class, columns predicted; empty for regression.
+    static func confusion(_ m: Metrics) -> [String] {
+        guard case .classification(let c) = m, c.classNames.count <= 20 else { return [] }
+        let w = max(6, (c.classNames.map(\.count).max() ?? 0) + 1)
+        func pad(_ s: String) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
+        var lines = ["confusion (rows: true, columns: predicted)"]
+        lines.append(pad("") + c.classNames.map(pad).joined())
+        for (i, row) in c.confusion.enumerated() { lines.append(pad(c.classNames[i]) + row.map { pad(String($0)) }.joined()) }
+        return lines
+    }
+
+    static func json(_ m: Metrics) -> [String: Any] {
+        switch m {
+        case .classification(let c):
+            return ["samples": c.sampleCount, "accuracy": c.accuracy, "macro_f1": c.macroF1, "class_names": c.classNames,
+                    "confusion": c.confusion, "f1": c.f1]
+        case .regression(let r):
+            return ["samples": r.sampleCount, "mae": r.meanAbsoluteError, "rmse": r.rootMeanSquaredError,
+                    "pearson_r": r.pearsonR ?? NSNull()]
+        }
+    }
+}
