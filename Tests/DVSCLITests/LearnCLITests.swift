@@ -1,0 +1,120 @@
+import DVSTestSupport
+import Foundation
+import Testing
+
+/// End-to-end `dvs train` and `dvs eval` on ktuberling's recorded English and German words: a
+/// language-identification baseline trained on one snapshot, evaluated on the same snapshot
+/// (leakage warned, with counts) and on a later snapshot of other words (no leakage). Chance is
+/// 0.5; the numbers held here are well above it.
+@Suite(.serialized) struct LearnCLITests {
+    /// Writes `words` per language as 16 kHz mono WAVs under `clips/` with `clips/metadata.csv`
+    /// (Hugging Face audiofolder: file_name, lang, speaker), plus one clip with no label row.
+    func writeDataset(_ dir: String, words: Range<Int>) throws -> Int {
+        var rows = "file_name,lang,speaker\n"
+        var n = 0
+        try FileManager.default.createDirectory(atPath: dir + "/clips", withIntermediateDirectories: true)
+        for lang in ["en", "de"] {
+            let src = "/usr/share/ktuberling/sounds/\(lang)"
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: src)) ?? []).filter { $0.hasSuffix(".ogg") }.sorted()
+            try #require(files.count >= words.upperBound, "install ktuberling-data (scripts/install-deps.sh)")
+            for (i, f) in files[words].enumerated() {
+                let name = "\(lang)_\((f as NSString).deletingPathExtension).wav"
+                try T.sh("sox -R '\(src)/\(f)' -r 16000 -c 1 -b 16 -e signed-integer '\(dir)/clips/\(name)'")
+                rows += "\(name),\(lang),\(lang)\(i % 4)\n"
+                n += 1
+            }
+        }
+        try T.sh("sox -R /usr/share/sounds/alsa/Front_Center.wav -r 16000 '\(dir)/clips/unlabelled.wav'")
+        try T.write(Data(rows.utf8), to: dir + "/clips/metadata.csv")
+        return n
+    }
+
+    @Test func trainThenEvalWithAndWithoutLeakage() throws {
+        try T.withTemporaryDirectory { dir in
+            let repo = dir + "/data"
+            let first = try writeDataset(repo, words: 0..<36)
+            #expect(try dvs("init", in: repo).status == 0)
+            let c1 = try dvs("commit", "-m", "words 0-35", in: repo)
+            try #require(c1.status == 0, "\(c1.stderr)")
+
+            // Train with a 25% holdout split by speaker group.
+            let model = dir + "/lang.dvsm"
+            let t = try dvs("train", "--rev", "main", "--label", "lang", "--holdout", "0.25", "--split-by", "speaker",
+                            "--out", model, "--json", in: repo)
+            try #require(t.status == 0, "\(t.stderr)")
+            #expect(t.stderr.contains("warning: 1 of \(first + 1) samples have no 'lang' label and were skipped"), "\(t.stderr)")
+            let tj = try #require(try json(t.stdout) as? [String: Any])
+            let samples = try #require(tj["samples"] as? [String: Int])
+            #expect(samples["missing_label"] == 1)
+            #expect(samples["training"]! + samples["holdout"]! == first)
+            #expect(samples["holdout"]! >= 9, "\(samples)")
+            let holdout = try #require(tj["holdout_metrics"] as? [String: Any])
+            #expect((holdout["accuracy"] as! Double) >= 0.9, "holdout \(holdout)")  // 1.0 today; chance 0.5
+            let modelInfo = try #require(tj["model"] as? [String: Any])
+            let record = try #require(modelInfo["record"] as? String)
+            #expect(try Array(T.read(model).prefix(4)) == Array("DVSM".utf8))
+            #expect(try T.sh("sha256sum '\(model)'").hasPrefix(modelInfo["sha256"] as! String))
+
+            // Eval on the training snapshot: the training-side samples are leaked, and counted.
+            let e1 = try dvs("eval", "--model", model, "--rev", "main", "--by", "lang", in: repo)
+            try #require(e1.status == 0, "\(e1.stderr)")
+            let trained = samples["training"]!
+            #expect(e1.stderr.contains("warning: \(trained) of \(first) evaluation samples were in the model's training set (same audio SHA-256)"), "\(e1.stderr)")
+            #expect(e1.stdout.contains("record \(record.prefix(12))"), "\(e1.stdout)")
+            #expect(e1.stdout.contains("  lang=de:"), "\(e1.stdout)")
+            #expect(e1.stdout.contains("  unseen:"), "\(e1.stdout)")
+            #expect(e1.stdout.contains("real-time factor"), "\(e1.stdout)")
+            #expect(e1.stdout.contains("Eval record "), "\(e1.stdout)")
+
+            // A later snapshot with other words: no overlap, no warning, still well above chance.
+            try T.sh("rm -r '\(repo)/clips'")
+            let second = try writeDataset(repo, words: 36..<72)
+            let c2 = try dvs("commit", "-m", "words 36-71", in: repo)
+            try #require(c2.status == 0, "\(c2.stderr)")
+            try #require(try dvs("branch", "cohort/first", "main~1", in: repo).status == 0)
+            let e2 = try dvs("eval", "--model", record, "--rev", "main", "--by", "cohort", "--json", in: repo)  // by record id
+            try #require(e2.status == 0, "\(e2.stderr)")
+            #expect(!e2.stderr.contains("training set"), "\(e2.stderr)")
+            let ej = try #require(try json(e2.stdout) as? [String: Any])
+            let es = try #require(ej["samples"] as? [String: Int])
+            #expect(es["evaluated"] == second && es["leaked"] == 0)
+            let metrics = try #require(ej["metrics"] as? [String: Any])
+            #expect((metrics["accuracy"] as! Double) >= 0.9, "unseen words \(metrics)")  // 1.0 today; chance 0.5
+            #expect((metrics["macro_f1"] as! Double) >= 0.9)
+            #expect(ej["unseen_metrics"] is NSNull)
+            // No sample of the new snapshot is in cohort/first.
+            #expect((ej["slices"] as? [String: Any])?.keys.sorted() == ["cohort=(none)"])
+            let speed = try #require(ej["speed"] as? [String: Double])
+            #expect(speed["real_time_factor"]! > 0 && speed["samples_per_second"]! > 0)
+            #expect(ej["eval_record"] is String)
+
+            // On the first snapshot, every sample is in cohort/first.
+            let e3 = try dvs("eval", "--model", model, "--rev", "cohort/first", "--by", "cohort", "--json", "--no-record", in: repo)
+            try #require(e3.status == 0, "\(e3.stderr)")
+            let e3j = try #require(try json(e3.stdout) as? [String: Any])
+            #expect((e3j["slices"] as? [String: Any])?.keys.sorted() == ["cohort=first"])
+            #expect(e3j["eval_record"] is NSNull)
+        }
+    }
+
+    @Test func trainAndEvalRefuseWhatTheyCannotUse() throws {
+        try T.withTemporaryDirectory { dir in
+            let repo = dir + "/data"
+            _ = try writeDataset(repo, words: 0..<6)
+            #expect(try dvs("init", in: repo).status == 0)
+            try #require(try dvs("commit", "-m", "few", in: repo).status == 0)
+            let t = try dvs("train", "--label", "emotion", "--out", dir + "/m.dvsm", in: repo)
+            #expect(t.status == 1)
+            #expect(t.stderr.contains("error: no samples with label 'emotion' to train on"), "\(t.stderr)")
+            #expect(t.stderr.contains("hint: "), "\(t.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/m.dvsm"))
+
+            try T.write(Data("DVSM not really a model".utf8), to: dir + "/bad.dvsm")
+            let e = try dvs("eval", "--model", dir + "/bad.dvsm", in: repo)
+            #expect(e.status == 1)
+            #expect(e.stderr.contains("error: cannot read model '\(dir)/bad.dvsm': truncated"), "\(e.stderr)")
+            let h = try dvs("train", "--label", "lang", "--holdout", "1.5", in: repo)
+            #expect(h.status == 64, "\(h.stderr)")
+        }
+    }
+}
