@@ -21,9 +21,10 @@ let package = Package(
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
         .systemLibrary(name: "CSamplerate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
 
         .target(name: "DVSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd"]),
+        .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd", "CArchive"]),
         .target(name: "DVSAudio", dependencies: ["DVSCore", "CSndfile", "CSamplerate"]),
         .target(name: "DVSLabels", dependencies: ["DVSCore", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(

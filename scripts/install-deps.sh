@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what dvs needs to build, test and run its quickstart on Debian 12.
 # Idempotent: packages already present are skipped quickly.
-#   C libraries (Debian -dev packages): libzstd, libsndfile, libgit2, SQLite, libsamplerate
+#   C libraries (Debian -dev packages): libzstd, libsndfile, libgit2, SQLite, libsamplerate, libarchive
 #   tools for tests and the quickstart: sox, espeak-ng, flock, diff, git
 #   real recorded voices: alsa-utils, ktuberling-data, klettres-data
 #   the S3 test server: moto (pip, into $DVS_TOOLS_DIR/venv, default ~/.cache/dvs-tools/venv,
 #   unless moto_server is already on PATH); the tests look there too
 set -euo pipefail
-packages=(pkg-config libzstd-dev libsndfile1-dev libgit2-dev libsqlite3-dev libsamplerate0-dev
+packages=(pkg-config libzstd-dev libsndfile1-dev libgit2-dev libsqlite3-dev libsamplerate0-dev libarchive-dev
           sox libsox-fmt-all espeak-ng util-linux diffutils git
           alsa-utils ktuberling-data klettres-data python3 python3-venv)
 missing=()
