@@ -11,6 +11,9 @@ import Testing
         labelDistribution: ["es": 2, "": 1], code: CodeVersion(commit: String(repeating: "1", count: 40), branch: "main", dirty: true, repository: "/src"),
         dvsVersion: "0.1.0", commandLine: ["dvs", "train"], startTime: 1_700_000_000, endTime: 1_700_000_060.5, host: "h", message: "", registeredBy: "T <t@e>")
 
+    static let vectorLength = 682
+    static let vectorID = "67bea9659b901ffc952ebeb25ce9dd299cfdf4fd986c10336d9d8010d7bd3c25"
+
     @Test func modelRecordRoundTripsAndEncodesCanonically() throws {
         let bytes = LineageEncoding.encode(Self.record)
         #expect(bytes.starts(with: Array("dvs-model 1\n{\"artifactBytes\":1234,".utf8)), "version line, then JSON with sorted keys and no spaces")
@@ -18,6 +21,8 @@ import Testing
         #expect(LineageEncoding.encode(try LineageEncoding.decodeModel(bytes)) == bytes, "re-encoding gives the same bytes, so the same id")
         #expect(LineageEncoding.kind(of: bytes) == "model")
         #expect(!String(decoding: bytes, as: UTF8.self).contains("\\/"), "slashes are not escaped")
+        // Fixed vector (schema/FORMAT.md § 13 worked example).
+        #expect(bytes.count == Self.vectorLength && ObjectID.hashing(bytes).hex == Self.vectorID, "\(bytes.count) \(ObjectID.hashing(bytes).hex) \(String(decoding: bytes, as: UTF8.self))")
     }
 
     @Test func evalRecordRoundTripsWithNestedMetrics() throws {
