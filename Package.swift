@@ -38,6 +38,8 @@ let package = Package(
             name: "DVSCommands",
             dependencies: ["DVS", "DVSLabels", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "dvs", dependencies: ["DVSCommands"]),
+        // bench/lineage.sh's helper: snapshot reader vs libsndfile from disk, same run.
+        .executableTarget(name: "dvs-read-bench", dependencies: ["DVS", "CSndfile"]),
         .target(name: "DVSTestSupport", dependencies: ["DVS"]),
 
         .testTarget(name: "DVSCoreTests", dependencies: ["DVSCore"]),
