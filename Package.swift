@@ -21,10 +21,11 @@ let package = Package(
         .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
         .systemLibrary(name: "CSamplerate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
 
         .target(name: "DVSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd"]),
+        .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd", "CArchive"]),
         .target(name: "DVSAudio", dependencies: ["DVSCore", "CSndfile", "CSamplerate"]),
         .target(name: "DVSLabels", dependencies: ["DVSCore", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(
@@ -40,6 +41,8 @@ let package = Package(
             name: "DVSCommands",
             dependencies: ["DVS", "DVSLabels", "DVSLearn", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "dvs", dependencies: ["DVSCommands"]),
+        // bench/lineage.sh's helper: snapshot reader vs libsndfile from disk, same run.
+        .executableTarget(name: "dvs-read-bench", dependencies: ["DVS", "CSndfile"]),
         .target(name: "DVSTestSupport", dependencies: ["DVS"]),
 
         .testTarget(name: "DVSCoreTests", dependencies: ["DVSCore"]),

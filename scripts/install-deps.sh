@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what dvs needs to build, test and run its quickstart on Debian 12.
 # Idempotent: packages already present are skipped quickly.
-#   C libraries (Debian -dev packages): libzstd, libsndfile, libgit2, SQLite, libsamplerate,
+#   C libraries (Debian -dev packages): libzstd, libsndfile, libgit2, SQLite, libsamplerate, libarchive,
 #   FFTW (single precision)
 #   tools for tests and the quickstart: sox, espeak-ng, flock, diff, git
 #   real recorded voices: alsa-utils, ktuberling-data, klettres-data
 #   the S3 test server: moto (pip, into $DVS_TOOLS_DIR/venv, default ~/.cache/dvs-tools/venv,
 #   unless moto_server is already on PATH); the tests look there too
+#   webdataset (pip, same venv) for the 'dvs stream' test
 set -euo pipefail
-packages=(pkg-config libzstd-dev libsndfile1-dev libgit2-dev libsqlite3-dev libsamplerate0-dev libfftw3-dev
+packages=(pkg-config libzstd-dev libsndfile1-dev libgit2-dev libsqlite3-dev libsamplerate0-dev libarchive-dev libfftw3-dev
           sox libsox-fmt-all espeak-ng util-linux diffutils git
           alsa-utils ktuberling-data klettres-data python3 python3-venv)
 missing=()
@@ -26,6 +27,12 @@ if ! command -v moto_server >/dev/null && [ ! -x "$tools/venv/bin/moto_server" ]
   echo "install-deps: installing moto (S3 test server) into $tools/venv" >&2
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'moto[s3,server]' flask flask-cors
+fi
+# webdataset (pip): the stream test reads 'dvs stream' with it as PyTorch users would.
+if ! python3 -c 'import webdataset' 2>/dev/null && ! "$tools/venv/bin/python" -c 'import webdataset' 2>/dev/null; then
+  echo "install-deps: installing webdataset into $tools/venv" >&2
+  [ -x "$tools/venv/bin/pip" ] || python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check webdataset
 fi
 command -v swift >/dev/null || { echo "install-deps: swift (6.x) is not on PATH; see https://www.swift.org/install/linux/" >&2; exit 1; }
 echo "install-deps: ok" >&2

@@ -21,6 +21,8 @@ public struct FetchSummary: Sendable {
     public var bytesDownloaded: UInt64
     /// Wall time in seconds.
     public var seconds: Double
+    /// Lineage records (model and eval) fetched now.
+    public var recordsDownloaded: Int = 0
 }
 
 extension Repository {
@@ -148,9 +150,12 @@ extension Repository {
                 try catalog.apply(updates, who: defaultIdentity(), in: db)
             }
             packCache.withLock { $0 = [:] }
+            // Lineage records, after the refs (a record names a snapshot it does not need present).
+            let records = try fetchRecords(store: store, remoteName: remoteName, transfers: config.transfers, meter: meter)
             meter.finish()
             return FetchSummary(remote: remoteName, refs: moves, objectsDownloaded: meter.objects,
-                                packsDownloaded: fetched.count, bytesDownloaded: meter.bytes, seconds: Date().timeIntervalSince(started))
+                                packsDownloaded: fetched.count, bytesDownloaded: meter.bytes, seconds: Date().timeIntervalSince(started),
+                                recordsDownloaded: records)
         } catch { throw DVSError.wrap(error) }
     }
 

@@ -36,6 +36,8 @@ public struct PushSummary: Sendable {
     public var bytesUploaded: UInt64
     /// Wall time in seconds.
     public var seconds: Double
+    /// Lineage records (model and eval) uploaded now.
+    public var recordsUploaded: Int = 0
 }
 
 extension Repository {
@@ -166,11 +168,14 @@ extension Repository {
                 }
                 moves.append(RefMove(name: p.name, old: p.old, new: p.local, status: p.status))
             }
+            // Lineage records after the refs their snapshots are on (records/ markers last).
+            let records = try pushRecords(store: store, remoteName: remoteName, remoteObjects: remoteObjects, transfers: config.transfers, meter: meter)
             try updateTracking(remote: remoteName, moves.map { ($0.name, $0.new) }, message: "push")
             meter.finish()
             return PushSummary(remote: remoteName, refs: moves, packsUploaded: missingPacks.count,
                                packsPresent: toMove.isEmpty ? 0 : localPacks.count - missingPacks.count,
-                               objectsUploaded: objectCount, bytesUploaded: meter.bytes, seconds: Date().timeIntervalSince(started))
+                               objectsUploaded: objectCount, bytesUploaded: meter.bytes, seconds: Date().timeIntervalSince(started),
+                               recordsUploaded: records)
         } catch { throw DVSError.wrap(error) }
     }
 

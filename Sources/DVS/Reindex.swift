@@ -18,7 +18,8 @@ public struct ReindexReport: Sendable, Codable {
 }
 
 extension Repository {
-    /// Rebuilds the derived parts of the catalog — the pack and blob index and the commit list —
+    /// Rebuilds the derived parts of the catalog — the pack and blob index, the commit list and the
+    /// model and eval index —
     /// from `.dvs/packs` and `.dvs/objects` (Fossil's "rebuild"). Refs, the reflog, the stat cache
     /// and settings are kept: they are the catalog's own truth.
     ///
@@ -46,9 +47,11 @@ extension Repository {
                 }
             }
             var commits: [(CommitID, Commit)] = []
+            var records: [(ObjectID, [UInt8])] = []
             for id in try objects.allIDs() {
-                guard let bytes = try? objects.read(id), bytes.starts(with: Array("dvs-commit ".utf8)),
-                      let c = try? Commit.decode(bytes) else { continue }
+                guard let bytes = try? objects.read(id) else { continue }
+                if LineageEncoding.kind(of: bytes) != nil { records.append((id, bytes)); continue }
+                guard bytes.starts(with: Array("dvs-commit ".utf8)), let c = try? Commit.decode(bytes) else { continue }
                 commits.append((CommitID(id), c))
             }
             try catalog.write { db in
@@ -56,6 +59,10 @@ extension Repository {
                 try db.execute(sql: "DELETE FROM pack")
                 for (id, size, rows) in packs { try catalog.insertPack(id: id, byteCount: size, entries: rows, in: db) }
                 for (id, c) in commits { try catalog.insertCommit(id, c, in: db) }
+                // Lineage records (migration 0003) are derived from their objects too.
+                try db.execute(sql: "DELETE FROM model")
+                try db.execute(sql: "DELETE FROM eval")
+                for (id, bytes) in records { try? indexRecord(id, bytes, in: db) }
             }
             return ReindexReport(packCount: packs.count, newPackCount: packs.filter { !known.contains($0.0) }.count,
                                  blobCount: packs.reduce(0) { $0 + $1.2.count }, commitCount: commits.count, damagedPacks: damaged)

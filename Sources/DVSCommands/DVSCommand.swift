@@ -11,12 +11,14 @@ public struct DVSCommand: ParsableCommand {
         commandName: "dvs",
         abstract: "Version control for voice training data: audio-aware, label-aware, lineage built in.",
         version: version,
-        subcommands: [Init.self, Status.self, CommitCommand.self, Diff.self, Query.self, Branch.self, Tag.self, Reflog.self, Log.self, Show.self, Ls.self, Cat.self, Checkout.self, Fsck.self, Reindex.self, Config.self, RemoteCommand.self, Push.self, Fetch.self, Pull.self, Clone.self, Train.self, Eval.self])
+        subcommands: [Init.self, Status.self, CommitCommand.self, Diff.self, Query.self, Branch.self, Tag.self, Reflog.self, Log.self, Show.self, Ls.self, Cat.self, Checkout.self, Fsck.self, Reindex.self, Config.self, RemoteCommand.self, Push.self, Fetch.self, Pull.self, Clone.self,
+                      ModelCommand.self, Models.self, Audit.self, Run.self, Stream.self, Train.self, Eval.self])
 
     public init() {}
 
     /// Runs the command line and exits: 0 ok, 1 user or data error, 64 usage, 255 internal bug.
     public static func runMain() -> Never {
+        dvsVersionForRecords = version
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -28,7 +28,6 @@ struct Eval: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        dvsVersionForRecords = DVSCommand.version
         let repo = try global.repository()
         var options = EvalOptions(model: model, revision: rev, sliceBy: by)
         options.record = !noRecord

@@ -28,7 +28,7 @@ struct Push: ParsableCommand {
         let s = try repo.push(remote: remote, branches: branches, all: all, tags: tags, force: force, progress: Output.progress())
         if json {
             try Output.jsonObject(["remote": s.remote, "refs": s.refs.map(refJSON), "packs_uploaded": s.packsUploaded,
-                                   "packs_present": s.packsPresent, "objects_uploaded": s.objectsUploaded,
+                                   "packs_present": s.packsPresent, "objects_uploaded": s.objectsUploaded, "records_uploaded": s.recordsUploaded,
                                    "bytes_uploaded": s.bytesUploaded, "seconds": (s.seconds * 1000).rounded() / 1000,
                                    "refs_moved": s.refs.filter { $0.status != "up-to-date" }.count])
             return
@@ -42,7 +42,7 @@ struct Push: ParsableCommand {
             default: Output.out("   \(short)\t\(m.old?.short ?? "")..\(m.new.short)")
             }
         }
-        Output.out("Pushed to '\(s.remote)': \(s.packsUploaded) pack(s), \(s.objectsUploaded) object(s), \(Output.bytes(s.bytesUploaded)) in \(String(format: "%.1f", s.seconds)) s")
+        Output.out("Pushed to '\(s.remote)': \(s.packsUploaded) pack(s), \(s.objectsUploaded) object(s)\(s.recordsUploaded > 0 ? ", \(s.recordsUploaded) lineage record(s)" : ""), \(Output.bytes(s.bytesUploaded)) in \(String(format: "%.1f", s.seconds)) s")
     }
 }
 
@@ -64,7 +64,7 @@ struct Fetch: ParsableCommand {
 }
 
 func fetchJSON(_ s: FetchSummary) -> [String: Any] {
-    ["remote": s.remote, "refs": s.refs.map(refJSON), "objects_downloaded": s.objectsDownloaded, "packs_downloaded": s.packsDownloaded,
+    ["remote": s.remote, "refs": s.refs.map(refJSON), "objects_downloaded": s.objectsDownloaded, "packs_downloaded": s.packsDownloaded, "records_downloaded": s.recordsDownloaded,
      "bytes_downloaded": s.bytesDownloaded, "seconds": (s.seconds * 1000).rounded() / 1000,
      "refs_moved": s.refs.filter { $0.status != "up-to-date" && $0.old != $0.new }.count]
 }
@@ -73,7 +73,7 @@ func printFetch(_ s: FetchSummary) {
     for m in s.refs where m.status != "up-to-date" {
         Output.out("   \(m.name.replacingOccurrences(of: "refs/remotes/", with: ""))\t\(m.old.map { $0.short + ".." } ?? "(new) ")\(m.new.short)")
     }
-    Output.out("Fetched from '\(s.remote)': \(s.packsDownloaded) pack(s), \(s.objectsDownloaded) object(s), \(Output.bytes(s.bytesDownloaded)) in \(String(format: "%.1f", s.seconds)) s")
+    Output.out("Fetched from '\(s.remote)': \(s.packsDownloaded) pack(s), \(s.objectsDownloaded) object(s)\(s.recordsDownloaded > 0 ? ", \(s.recordsDownloaded) lineage record(s)" : ""), \(Output.bytes(s.bytesDownloaded)) in \(String(format: "%.1f", s.seconds)) s")
 }
 
 struct Pull: ParsableCommand {

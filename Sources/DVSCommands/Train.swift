@@ -38,7 +38,6 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        dvsVersionForRecords = DVSCommand.version
         let repo = try global.repository()
         var options = TrainOptions(revision: rev, labelField: label, outputPath: out ?? "\(label.replacingOccurrences(of: "/", with: "_")).dvsm")
         options.task = task

@@ -1,0 +1,108 @@
+import DVSCore
+import DVSStorage
+import Foundation
+
+/// What `Repository.stream` wrote.
+public struct StreamSummary: Sendable {
+    /// The snapshot streamed.
+    public var commit: CommitID
+    /// Samples written (in this shard).
+    public var sampleCount: Int
+    /// Audio bytes written (tar headers and JSON not counted).
+    public var audioBytes: UInt64
+}
+
+extension Repository {
+    /// The order `stream` visits a snapshot's samples in: path order, or a Fisher–Yates shuffle
+    /// driven by SplitMix64 seeded with `seed`; then, with a shard `index` of `count`, every
+    /// `count`-th position starting at `index`. The shards of one seed partition the samples.
+    /// - Parameters:
+    ///   - sampleCount: samples in the snapshot.
+    ///   - seed: shuffle seed; nil keeps path order.
+    ///   - shard: (index from 0, count ≥ 1).
+    /// - Returns: indices into the snapshot's samples (`SnapshotReader.entries`).
+    public static func streamOrder(sampleCount: Int, seed: UInt64?, shard: (index: Int, count: Int)?) -> [Int] {
+        var order = Array(0..<sampleCount)
+        if let seed {
+            var state = seed
+            func next() -> UInt64 {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                return z ^ (z >> 31)
+            }
+            if sampleCount > 1 {
+                for i in stride(from: sampleCount - 1, to: 0, by: -1) {
+                    let j = Int(next() % UInt64(i + 1))
+                    order.swapAt(i, j)
+                }
+            }
+        }
+        if let shard { order = order.enumerated().filter { $0.offset % shard.count == shard.index }.map(\.element) }
+        return order
+    }
+
+    /// Writes a snapshot's samples as a WebDataset-style tar stream to `fd`.
+    ///
+    /// For each sample, two members with a shared key: `KEY.<ext>` holding the file's original
+    /// bytes (verified against its SHA-256) and `KEY.json` holding the sample's path, sha256, audio
+    /// facts and labels (one line, `SampleJSON`). KEY is the path without its extension, with dots
+    /// replaced by `_` (WebDataset splits a member name at the first dot of its last component);
+    /// when two samples would share a key, the later one gets `_<n>` appended. `<ext>` is the
+    /// file's extension in lower case (`audio` when it has none). Members carry the commit's
+    /// time, mode 0644, owner 0:0, so a seed gives the same bytes every time.
+    /// - Parameters:
+    ///   - revision: the snapshot.
+    ///   - seed: shuffle seed (see ``streamOrder(sampleCount:seed:shard:)``); nil streams in path order.
+    ///   - shard: (index, count): this worker's part.
+    ///   - fd: where the tar goes (stdout for `dvs stream`).
+    ///   - progress: samples written.
+    /// - Throws: `DVSError.usage` for a bad shard; `.unknownRevision`; `.corrupt` naming a damaged
+    ///   sample; `.io` when the stream cannot be written (a reader that went away).
+    public func stream(_ revision: String, seed: UInt64? = nil, shard: (index: Int, count: Int)? = nil, to fd: Int32,
+                       progress: ProgressHandler? = nil) throws -> StreamSummary {
+        if let shard, shard.count < 1 || shard.index < 0 || shard.index >= shard.count {
+            throw DVSError(.usage, "shard \(shard.index)/\(shard.count) does not exist", hint: "use --shard I/N with 0 ≤ I < N, e.g. --shard 0/4")
+        }
+        let reader = try SnapshotReader(repository: self, revision: revision, decode: false, keepBytes: true)
+        let mtime = try commit(reader.commit).committer.time
+        // Keys for every sample, computed over the whole snapshot so every shard agrees.
+        var keys: [String] = []
+        var used: [String: Int] = [:]
+        for e in reader.entries {
+            var stem = e.path.string
+            let name = (stem as NSString).lastPathComponent
+            if let dot = name.lastIndex(of: "."), dot != name.startIndex { stem = String(stem.dropLast(name.distance(from: dot, to: name.endIndex))) }
+            var comps = stem.split(separator: "/", omittingEmptySubsequences: false).map { $0.replacingOccurrences(of: ".", with: "_") }
+            if comps.last?.isEmpty ?? true { comps[comps.count - 1] = "_" }
+            var key = comps.joined(separator: "/")
+            if let n = used[key] { used[key] = n + 1; key += "_\(n + 1)" } else { used[key] = 0 }
+            keys.append(key)
+        }
+        let order = Self.streamOrder(sampleCount: reader.count, seed: seed, shard: shard)
+        do {
+            let tar = try TarWriter(fd: fd)
+            var n = 0
+            var bytes: UInt64 = 0
+            try reader.forEach(order: order) { s in
+                let e = reader.entries[s.index]
+                let name = (e.path.string as NSString).lastPathComponent
+                var ext = "audio"
+                if let dot = name.lastIndex(of: "."), dot != name.startIndex, name.index(after: dot) != name.endIndex {
+                    ext = String(name[name.index(after: dot)...]).lowercased().replacingOccurrences(of: ".", with: "_")
+                }
+                try s.bytes.withUnsafeBytes { try tar.add(name: keys[s.index] + "." + ext, bytes: $0, mtime: mtime) }
+                var json = ""
+                SampleJSON.write(e, to: &json)
+                json.append("\n")
+                try Array(json.utf8).withUnsafeBytes { try tar.add(name: keys[s.index] + ".json", bytes: $0, mtime: mtime) }
+                n += 1
+                bytes += UInt64(s.bytes.count)
+                progress?(Progress(phase: "streaming", done: n, total: order.count, bytes: bytes))
+            }
+            try tar.finish()
+            return StreamSummary(commit: reader.commit, sampleCount: n, audioBytes: bytes)
+        } catch { throw DVSError.wrap(error) }
+    }
+}

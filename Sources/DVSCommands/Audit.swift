@@ -1,0 +1,99 @@
+import ArgumentParser
+import DVS
+import DVSCore
+import Foundation
+
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The lineage of a model, or every model that saw matching samples.",
+        discussion: """
+            dvs audit MODEL|PATH|SHA      model → snapshot commit → branch or cohort predicate, code
+                                          commit, samples, hours, label distribution, evals, and what
+                                          changed in that data since (relabeled, removed, modified)
+            dvs audit --samples "SQL"     every model whose training snapshot included a sample
+                                          matching the expression (the 'sample' table of dvs query),
+                                          with counts:  dvs audit --samples "speaker = 'spk042'"
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "A model name, record id, artifact SHA-256 (prefix ≥ 4 hex) or artifact file.") var model: String?
+    @Option(help: "An SQL expression over the sample table.") var samples: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let repo = try global.repository()
+        if let samples {
+            guard model == nil else { throw DVSError(.usage, "give a model or --samples, not both") }
+            let hits = try repo.auditSamples(samples)
+            if json {
+                try Output.jsonObject(hits.map { h -> [String: Any] in
+                    ["id": h.id.hex, "name": h.record.name, "snapshot": h.record.snapshot, "revision": h.record.revision,
+                     "matched_samples": h.matched, "matched_hours": (h.hours * 1e6).rounded() / 1e6, "training_samples": h.record.sampleCount]
+                })
+                return
+            }
+            if hits.isEmpty { Output.out("No model was trained on a snapshot with a sample where \(samples)"); return }
+            for h in hits {
+                Output.out("\(h.id.short)  \(h.record.name)  \(h.matched) of \(h.record.sampleCount) samples (\(Output.hours(h.hours)))  \(h.record.revision)@\(h.record.snapshot.prefix(12))")
+            }
+            return
+        }
+        guard let model else { throw DVSError(.usage, "audit what? name a model, or --samples \"SQL\"", hint: "dvs models lists models") }
+        let audits = try repo.resolveModels(model).map { try repo.audit(model: $0.id) }
+        if json {
+            let list = audits.map { a -> [String: Any] in
+                var o = LineageOutput.object(a.record, id: a.id)
+                o["evals"] = a.evals.map { LineageOutput.object($0.record, id: $0.id) }
+                var since: [String: Any] = ["relabeled": a.relabeled.map { r -> [String: Any] in
+                    ["path": r.path.string, "fields": r.fields.map { ["name": $0.name, "old": $0.old.map(jsonValue) ?? NSNull(), "new": $0.new.map(jsonValue) ?? NSNull()] as [String: Any] }]
+                }, "removed": a.removed.map(\.string), "modified": a.modified.map(\.string), "added": a.added]
+                since["branch"] = a.branch ?? NSNull()
+                since["branch_head"] = a.branchHead?.hex ?? NSNull()
+                o["since"] = since
+                return o
+            }
+            try Output.jsonObject(list.count == 1 ? list[0] : list)
+            return
+        }
+        for (k, a) in audits.enumerated() {
+            if k > 0 { Output.out("") }
+            let r = a.record
+            Output.out("model     \(r.name)  \(a.id.hex)")
+            Output.out("artifact  \(r.artifactName)  sha256 \(r.artifactSHA256)  \(Output.bytes(r.artifactBytes))")
+            Output.out("snapshot  \(r.snapshot)  (\(r.revision))")
+            if let p = r.cohortPredicate { Output.out("cohort    \(p)\(r.cohortSource.map { "  (cut from \($0.prefix(12)))" } ?? "")") }
+            Output.out("data      \(r.sampleCount) samples, \(Output.hours(r.hours))")
+            if let f = r.labelField { Output.out("labels    \(f): \(LineageOutput.distribution(r.labelDistribution))") }
+            if let t = r.task { Output.out("task      \(t)") }
+            if !r.parameters.isEmpty { Output.out("params    " + r.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }
+            Output.out("code      \(r.code.summary)\(r.code.repository.map { "  in \($0)" } ?? "")")
+            Output.out("command   \(r.commandLine.joined(separator: " "))")
+            Output.out("when      \(LineageOutput.time(r.startTime)) → \(LineageOutput.time(r.endTime))  on \(r.host), dvs \(r.dvsVersion)")
+            if !r.message.isEmpty { Output.out("message   \(r.message)") }
+            if a.evals.isEmpty { Output.out("evals     none") }
+            for (id, e) in a.evals {
+                let metrics = e.metrics.sorted { $0.key < $1.key }.compactMap { kv -> String? in
+                    if case .number(let d) = kv.value { return "\(kv.key) \(String(format: "%.4g", d))" }
+                    return nil
+                }.joined(separator: ", ")
+                Output.out("eval      \(id.short)  on \(e.revision)@\(e.snapshot.prefix(12))  \(e.sampleCount) samples  \(metrics)\(e.leakedSamples > 0 ? "  (\(e.leakedSamples) leaked)" : "")")
+            }
+            if let b = a.branch, let head = a.branchHead {
+                if head.hex == r.snapshot {
+                    Output.out("since     branch \(b) is still at the training snapshot")
+                } else {
+                    Output.out("since     branch \(b) is now at \(head.short): \(a.relabeled.count) relabeled, \(a.removed.count) removed, \(a.modified.count) audio changed, \(a.added) added")
+                    for rl in a.relabeled.prefix(20) {
+                        Output.out("  relabeled \(rl.path): " + rl.fields.map { "\($0.name): \($0.old?.text ?? "∅") → \($0.new?.text ?? "∅")" }.joined(separator: ", "))
+                    }
+                    if a.relabeled.count > 20 { Output.out("  … and \(a.relabeled.count - 20) more relabeled") }
+                    for p in a.removed.prefix(20) { Output.out("  removed   \(p)") }
+                    if a.removed.count > 20 { Output.out("  … and \(a.removed.count - 20) more removed") }
+                    for p in a.modified.prefix(20) { Output.out("  modified  \(p)") }
+                }
+            } else {
+                Output.out("since     '\(r.revision)' is not a branch; nothing to compare")
+            }
+        }
+    }
+}

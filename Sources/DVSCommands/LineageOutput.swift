@@ -1,0 +1,35 @@
+import DVS
+import DVSCore
+import Foundation
+
+/// Text and JSON forms of lineage records, shared by `model`, `models`, `run` and `audit`.
+enum LineageOutput {
+    /// A record as a JSON object with snake_case keys (`artifact_sha256`, `label_distribution`) plus `id`.
+    static func object<T: Encodable>(_ record: T, id: ObjectID) -> [String: Any] {
+        let enc = JSONEncoder()
+        enc.keyEncodingStrategy = .convertToSnakeCase
+        var o = ((try? enc.encode(record)).flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]) ?? [:]
+        o["id"] = id.hex
+        return o
+    }
+
+    /// `2026-11-29 21:03:12 UTC`.
+    static func time(_ t: Double) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
+        return f.string(from: Date(timeIntervalSince1970: t))
+    }
+
+    /// One line about a registered model, for `model add` and `run`.
+    static func registered(_ id: ModelID, _ r: ModelRecord) -> String {
+        "Registered model \(r.name) \(id.short): artifact \(r.artifactSHA256.prefix(12)) (\(Output.bytes(r.artifactBytes))), "
+            + "trained on \(r.revision) (\(r.snapshot.prefix(12))), \(r.sampleCount) samples, \(Output.hours(r.hours)); code \(r.code.summary)"
+    }
+
+    /// The label distribution as `a 12, b 3` (most first).
+    static func distribution(_ d: [String: Int]) -> String {
+        d.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key.isEmpty ? "(none)" : $0.key) \($0.value)" }.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import DVS
+import DVSCore
+import Foundation
+
+struct Stream: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a snapshot as a WebDataset-style tar stream to stdout.",
+        discussion: """
+            Per sample: KEY.<ext> (the original audio bytes) and KEY.json (path, sha256, audio facts,
+            labels); KEY is the path without extension, dots as '_'. The order is path order, or a
+            shuffle that is the same for the same --shuffle seed; --shard I/N keeps every N-th sample
+            from position I, so N workers with one seed read disjoint parts that cover the snapshot.
+              webdataset.WebDataset("pipe:dvs stream --rev cohort/es --shuffle 7")
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The snapshot.") var rev: String = "HEAD"
+    @Option(help: "Shuffle with this seed (a whole number).") var shuffle: UInt64?
+    @Option(help: ArgumentHelp("Only shard I of N (0 ≤ I < N).", valueName: "I/N")) var shard: String?
+
+    func run() throws {
+        var part: (index: Int, count: Int)?
+        if let shard {
+            let bits = shard.split(separator: "/")
+            guard bits.count == 2, let i = Int(bits[0]), let n = Int(bits[1]) else {
+                throw DVSError(.usage, "--shard '\(shard)' is not I/N", hint: "for example --shard 0/4")
+            }
+            part = (i, n)
+        }
+        if isatty(1) != 0 {
+            throw DVSError(.usage, "refusing to write a tar stream to a terminal", hint: "pipe it: dvs stream --rev \(rev) | tar -tv, or > snapshot.tar")
+        }
+        let repo = try global.repository()
+        let summary = try repo.stream(rev, seed: shuffle, shard: part, to: 1, progress: Output.progress())
+        if isatty(2) != 0 {
+            Output.err("streamed \(summary.sampleCount) samples (\(Output.bytes(summary.audioBytes))) of \(rev) (\(summary.commit.short))")
+        }
+    }
+}
