@@ -97,6 +97,42 @@ import Testing
         }
     }
 
+    /// Regression end to end: recordings band-limited to 2, 3, 4, 5.5 or 8 kHz (resampled down
+    /// with sox and stored at 16 kHz), labelled with that bandwidth as a JSON number; ridge
+    /// regression on held-out clips follows it closely.
+    @Test func regressBandwidthFromRecordings() throws {
+        try T.withTemporaryDirectory { dir in
+            let repo = dir + "/data"
+            try FileManager.default.createDirectory(atPath: repo + "/clips", withIntermediateDirectories: true)
+            let src = "/usr/share/ktuberling/sounds/en"
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: src)) ?? []).filter { $0.hasSuffix(".ogg") }.sorted()
+            try #require(files.count >= 60, "install ktuberling-data (scripts/install-deps.sh)")
+            let bandwidths = [2000, 3000, 4000, 5500, 8000]
+            var rows = ""
+            for (i, f) in files.prefix(60).enumerated() {
+                let bw = bandwidths[i % bandwidths.count]
+                let name = "\((f as NSString).deletingPathExtension).wav"
+                try T.sh("sox -R '\(src)/\(f)' -r \(2 * bw) -c 1 '\(dir)/tmp.wav' && sox -R '\(dir)/tmp.wav' -r 16000 -b 16 -e signed-integer '\(repo)/clips/\(name)'")
+                rows += "{\"file_name\": \"\(name)\", \"bandwidth_hz\": \(bw), \"group\": \"g\(i % 3)\"}\n"
+            }
+            try T.write(Data(rows.utf8), to: repo + "/clips/metadata.jsonl")
+            #expect(try dvs("init", in: repo).status == 0)
+            try #require(try dvs("commit", "-m", "band-limited words", in: repo).status == 0)
+            let t = try dvs("train", "--label", "bandwidth_hz", "--task", "regress", "--holdout", "0.3", "--out", dir + "/bw.dvsm", "--json", in: repo)
+            try #require(t.status == 0, "\(t.stderr)")
+            let tj = try #require(try json(t.stdout) as? [String: Any])
+            let h = try #require(tj["holdout_metrics"] as? [String: Any])
+            #expect((h["samples"] as! Int) >= 10)
+            // Labels span 2000…8000 Hz (mean absolute deviation ≈ 1800 Hz); today holdout r 0.966, MAE 378 Hz.
+            #expect((h["pearson_r"] as! Double) >= 0.9, "\(h)")
+            #expect((h["mae"] as! Double) <= 900, "\(h)")
+            let e = try dvs("eval", "--model", dir + "/bw.dvsm", "--by", "group", in: repo)
+            try #require(e.status == 0, "\(e.stderr)")
+            #expect(e.stdout.contains("  group=g0: MAE "), "\(e.stdout)")
+            #expect(e.stdout.contains("Pearson r 0."), "\(e.stdout)")
+        }
+    }
+
     @Test func trainAndEvalRefuseWhatTheyCannotUse() throws {
         try T.withTemporaryDirectory { dir in
             let repo = dir + "/data"
