@@ -9,12 +9,11 @@ struct Eval: ParsableCommand {
         abstract: "Evaluate a baseline model on a snapshot: metrics overall and per slice, speed, leakage; recorded as lineage.",
         discussion: """
             --model takes a .dvsm path, or a model record id, name or artifact SHA-256 prefix ('dvs models').
-            classify: accuracy, macro-F1, confusion matrix; regress: MAE, RMSE, Pearson r. --by FIELD slices by
-            a label field's value; --by cohort, when the samples have no 'cohort' label, slices by membership in
-            the cohort/* branches (a sample in two cohorts counts in both). Speed is end to end: reading from
-            the packs, decoding, resampling, features and prediction, as the real-time factor (processing
-            seconds per second of audio) and samples per second. Samples whose audio the model was trained on
-            (same SHA-256) are counted in a warning, with metrics on the rest.
+
+            classify: accuracy, macro-F1, confusion matrix; regress: MAE, RMSE, Pearson r. --by FIELD slices by a label field's value; --by cohort, when the samples have no 'cohort' label, slices by membership in the cohort/* branches (a sample in two cohorts counts in both).
+
+            Speed is end to end: reading from the packs, decoding, resampling, features and prediction, as the real-time factor (processing seconds per second of audio) and samples per second. Samples whose audio the model was trained on (same SHA-256) are counted in a warning, with metrics on the rest ('unseen').
+
             Examples:
               dvs eval --model lang.dvsm --rev main --by lang
               dvs eval --model 5e6f7a8b --rev cohort/es --json
@@ -22,7 +21,7 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "The model: a .dvsm file, or a model record id, name or SHA-256 prefix.") var model: String
-    @Option(help: "The revision to evaluate on (default HEAD).") var rev = "HEAD"
+    @Option(help: "The revision to evaluate on.") var rev = "HEAD"
     @Option(help: "Slice metrics by this label field (or 'cohort').") var by: String?
     @Flag(name: .customLong("no-record"), help: "Do not write an eval record.") var noRecord = false
     @Flag(help: "Print JSON.") var json = false

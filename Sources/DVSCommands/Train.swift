@@ -8,12 +8,10 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train the built-in baseline on a snapshot, straight from the packs, and record its lineage.",
         discussion: """
-            Features: 40 Slaney log-mel bands and 13 MFCCs of 25 ms windows every 10 ms at 16 kHz mono
-            (resampled with libsamplerate), mean and standard deviation over time. classify: softmax
-            regression (L-BFGS); regress: ridge regression. Samples without the label are skipped and counted.
-            The holdout is deterministic: a sample is held out when SHA-256 of its path (or of its --split-by
-            value, so a speaker's clips stay on one side) falls below the fraction. The model file format is
-            schema/MODEL.md; a model record links it to the snapshot ('dvs models', 'dvs audit').
+            Features: 40 Slaney log-mel bands and 13 MFCCs of 25 ms windows every 10 ms at 16 kHz mono (resampled with libsamplerate), mean and standard deviation over time. classify: softmax regression (L-BFGS); regress: ridge regression. Samples without the label are skipped and counted.
+
+            The holdout is deterministic: a sample is held out when the SHA-256 of its path (or of its --split-by value, so a speaker's clips stay on one side) falls below the fraction. The model file format is schema/MODEL.md; a model record links it to the snapshot ('dvs models', 'dvs audit').
+
             Examples:
               dvs train --rev main --label lang --out lang.dvsm
               dvs train --rev cohort/es --label speaker --split-by session --holdout 0.25
@@ -21,7 +19,7 @@ struct Train: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "The revision to train on (default HEAD).") var rev = "HEAD"
+    @Option(help: "The revision to train on.") var rev = "HEAD"
     @Option(help: "The label field to predict.") var label: String
     @Option(help: "classify or regress.") var task: LearningTask = .classify
     @Option(help: "Fraction held out for evaluation, 0…1.") var holdout = 0.2
