@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "DVSStorageTests", dependencies: ["DVSStorage", "DVSTestSupport"]),
         .testTarget(name: "DVSLabelsTests", dependencies: ["DVSLabels", "DVSTestSupport"]),
         .testTarget(name: "DVSAudioTests", dependencies: ["DVSAudio", "DVSTestSupport"]),
-        .testTarget(name: "DVSTests", dependencies: ["DVS", "DVSCatalog", "DVSTestSupport"]),
+        .testTarget(name: "DVSTests", dependencies: ["DVS", "DVSCatalog", "DVSLabels", "DVSTestSupport"]),
         .testTarget(name: "DVSRemoteTests", dependencies: ["DVSRemote", "DVSTestSupport"]),
         .testTarget(name: "DVSCLITests", dependencies: ["DVSTestSupport", "DVSRemote"]),
     ],

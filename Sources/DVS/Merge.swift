@@ -363,12 +363,15 @@ extension Repository {
             return MergeSummary(status: "up-to-date", head: ours, theirs: theirs, base: theirs, baseCount: bases.count, conflicts: [], changes: [])
         }
         // The working tree must match HEAD: a merge writes into it and --abort must restore it.
+        // Untracked files may stay unless the merge would write over them.
         let status = try self.status()
-        if !status.changes.isEmpty {
-            throw DVSError(.badInput, "cannot merge: the working tree has \(status.changes.count) uncommitted change(s); nothing was changed",
+        let dirty = status.changes.filter { $0.kind != .added }
+        if !dirty.isEmpty {
+            throw DVSError(.badInput, "cannot merge: the working tree has \(dirty.count) uncommitted change(s); nothing was changed",
                            hint: "commit them first ('dvs commit -m MSG'), or discard them ('dvs checkout HEAD --force')",
-                           details: status.changes.prefix(20).map { "\($0.kind.rawValue): \($0.path)" })
+                           details: dirty.prefix(20).map { "\($0.kind.rawValue): \($0.path)" })
         }
+        let untracked = Set(status.changes.map(\.path))
         let headEntries = try self.headEntries()
         // A cohort's history cut samples away: taking it wholesale (fast-forward) into a branch
         // that is not that cohort would delete them there, so merge it by samples instead.
@@ -399,6 +402,11 @@ extension Repository {
         }
         let theirEntries = try entries(ofManifest: commit(theirs).manifest)
         let merged = try mergeTrees(base: baseEntries, ours: headEntries, theirs: theirEntries, prefer: prefer)
+        let inTheWay = (merged.entries + merged.sideFiles).map(\.path).filter { untracked.contains($0) }
+        if !inTheWay.isEmpty {
+            throw DVSError(.wouldOverwrite, "cannot merge: \(inTheWay.count) untracked file(s) would be overwritten; nothing was changed",
+                           hint: "move them away or commit them, then merge again", details: inTheWay.prefix(20).map(\.string))
+        }
         let name = revision
         let text = message ?? "Merge \(name) into \(branch ?? "HEAD")"
         if merged.conflicts.isEmpty && !noCommit {
