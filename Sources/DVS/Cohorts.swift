@@ -64,7 +64,7 @@ extension Repository {
             let name = e.path.string
             let ext = name.split(separator: ".").last.map { $0.lowercased() } ?? ""
             guard e.kind != .symlink, ["csv", "tsv", "jsonl"].contains(ext) || config.declaration(for: name) != nil,
-                  let bytes = try? blob(e.blob), let table = try? RowTable.read(path: e.path, bytes: bytes, config: config) else {
+                  let bytes = try? blob(e.blob), let table = try? RowTable.read(path: e.path, bytes: bytes, config: config, resolving: true) else {
                 out.append(e)
                 continue
             }

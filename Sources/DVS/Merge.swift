@@ -153,9 +153,21 @@ extension Repository {
     /// stays at the path and theirs is written beside it as `PATH~theirs`; in modify/delete the
     /// modified version stays. `prefer` resolves every conflict to one side instead.
     func mergeTrees(base: [ManifestEntry], ours: [ManifestEntry], theirs: [ManifestEntry], prefer: MergePreference?) throws -> TreeMergeResult {
-        let B = Dictionary(base.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
-        let O = Dictionary(ours.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
-        let T = Dictionary(theirs.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        // One pass over the three sorted lists: (path, base, ours, theirs) for every path.
+        var rows: [(p: RepoPath, b: ManifestEntry?, o: ManifestEntry?, t: ManifestEntry?)] = []
+        rows.reserveCapacity(max(ours.count, theirs.count))
+        var i = 0, j = 0, k = 0
+        while i < base.count || j < ours.count || k < theirs.count {
+            var p = i < base.count ? base[i].path : nil
+            if j < ours.count, p == nil || ours[j].path < p! { p = ours[j].path }
+            if k < theirs.count, p == nil || theirs[k].path < p! { p = theirs[k].path }
+            let path = p!
+            let b = i < base.count && base[i].path == path ? base[i] : nil
+            let o = j < ours.count && ours[j].path == path ? ours[j] : nil
+            let t = k < theirs.count && theirs[k].path == path ? theirs[k] : nil
+            if b != nil { i += 1 }; if o != nil { j += 1 }; if t != nil { k += 1 }
+            rows.append((path, b, o, t))
+        }
         func same(_ a: ManifestEntry?, _ b: ManifestEntry?) -> Bool {
             switch (a, b) {
             case (nil, nil): return true
@@ -163,39 +175,50 @@ extension Repository {
             default: return false
             }
         }
-        func renames(_ side: [RepoPath: ManifestEntry]) -> [RepoPath: RepoPath] {
+        /// Renames on one side: a base path the side lacks whose content the side added under
+        /// exactly one new path. Only paths deleted or added on that side are looked at.
+        func renames(_ side: KeyPath<(p: RepoPath, b: ManifestEntry?, o: ManifestEntry?, t: ManifestEntry?), ManifestEntry?>) -> [RepoPath: RepoPath] {
             var added: [ObjectID: [RepoPath]] = [:]
-            for (p, e) in side where B[p] == nil && e.kind != .symlink { added[e.blob, default: []].append(p) }
+            var deleted: [(RepoPath, ObjectID)] = []
+            for r in rows {
+                if r.b == nil, let e = r[keyPath: side], e.kind != .symlink { added[e.blob, default: []].append(r.p) }
+                if let e = r.b, r[keyPath: side] == nil { deleted.append((r.p, e.blob)) }
+            }
+            guard !deleted.isEmpty, !added.isEmpty else { return [:] }
             var out: [RepoPath: RepoPath] = [:]
             var used = Set<RepoPath>()
-            for (p, e) in B.sorted(by: { $0.key < $1.key }) where side[p] == nil {
-                if let qs = added[e.blob], qs.count == 1, used.insert(qs[0]).inserted { out[p] = qs[0] }
+            for (p, blob) in deleted {
+                if let qs = added[blob], qs.count == 1, used.insert(qs[0]).inserted { out[p] = qs[0] }
             }
             return out
         }
         var config = LabelConfig()
-        if let c = O[RepoPath(LabelBuilder.configPath)], let text = try? String(decoding: blob(c.blob), as: UTF8.self) {
+        if let c = rows.first(where: { $0.p.string == LabelBuilder.configPath })?.o, let text = try? String(decoding: blob(c.blob), as: UTF8.self) {
             config = LabelConfig.parse(text, file: LabelBuilder.configPath).config
         }
-        var result: [RepoPath: ManifestEntry] = [:]
+        var result: [ManifestEntry] = []
+        result.reserveCapacity(rows.count)
         var handled = Set<RepoPath>()
         var conflicts: [MergeConflict] = []
         var newContent: [ObjectID: [UInt8]] = [:]
         var sideFiles: [ManifestEntry] = []
-        for (renamed, other) in [(renames(O), T), (renames(T), O)] {
-            for (p, q) in renamed where !handled.contains(p) {
-                guard let modified = other[p], !same(modified, B[p]) else { continue }
-                var e = modified
-                e.path = q
-                result[q] = e
-                handled.formUnion([p, q])
+        let ourRenames = renames(\.o), theirRenames = renames(\.t)
+        if !ourRenames.isEmpty || !theirRenames.isEmpty {
+            let byPath = Dictionary(rows.map { ($0.p, $0) }, uniquingKeysWith: { a, _ in a })
+            for (renamed, otherIsTheirs) in [(ourRenames, true), (theirRenames, false)] {
+                for (p, q) in renamed.sorted(by: { $0.key < $1.key }) where !handled.contains(p) {
+                    guard let r = byPath[p], let modified = otherIsTheirs ? r.t : r.o, !same(modified, r.b) else { continue }
+                    var e = modified
+                    e.path = q
+                    result.append(e)
+                    handled.formUnion([p, q])
+                }
             }
         }
-        for p in Set(B.keys).union(O.keys).union(T.keys).sorted() where !handled.contains(p) {
-            let b = B[p], o = O[p], t = T[p]
-            if same(o, t) { if let o { result[p] = o }; continue }
-            if same(o, b) { if let t { result[p] = t }; continue }
-            if same(t, b) { if let o { result[p] = o }; continue }
+        for (p, b, o, t) in rows where handled.isEmpty || !handled.contains(p) {
+            if same(o, t) { if let o { result.append(o) }; continue }
+            if same(o, b) { if let t { result.append(t) }; continue }
+            if same(t, b) { if let o { result.append(o) }; continue }
             // Changed both ways. A label table is merged by rows.
             var tableProblem: String?
             if let o, let t, o.audio == nil, t.audio == nil, o.kind != .symlink, t.kind != .symlink {
@@ -209,7 +232,7 @@ extension Repository {
                         let bytes = merged.encoded()
                         let id = ObjectID.hashing(bytes)
                         newContent[id] = bytes
-                        result[p] = ManifestEntry(path: p, kind: o.kind, blob: id, byteCount: UInt64(bytes.count))
+                        result.append(ManifestEntry(path: p, kind: o.kind, blob: id, byteCount: UInt64(bytes.count)))
                         conflicts += rowConflicts.map { c in
                             let what: String
                             switch c.kind {
@@ -229,10 +252,10 @@ extension Repository {
             }
             let kind = o == nil ? "delete-modify" : t == nil ? "modify-delete" : tableProblem != nil ? "table" : b == nil ? "add-add" : "modify-modify"
             switch prefer {
-            case .ours?: if let o { result[p] = o }
-            case .theirs?: if let t { result[p] = t }
+            case .ours?: if let o { result.append(o) }
+            case .theirs?: if let t { result.append(t) }
             case nil:
-                if let o { result[p] = o } else if let t { result[p] = t }
+                if let o { result.append(o) } else if let t { result.append(t) }
                 var message: String
                 switch kind {
                 case "delete-modify": message = "\(p): deleted by us, modified by them; their version is in the tree (delete it to take the deletion)"
@@ -247,8 +270,9 @@ extension Repository {
                 conflicts.append(MergeConflict(kind: kind, path: p.string, key: nil, field: nil, base: b?.blob.short, ours: o?.blob.short, theirs: t?.blob.short, message: message))
             }
         }
-        for var e in result.values where e.annotations != nil { e.annotations = nil; result[e.path] = e }
-        return TreeMergeResult(entries: result.values.sorted { $0.path < $1.path }, newContent: newContent, conflicts: conflicts, sideFiles: sideFiles)
+        for i in result.indices where result[i].annotations != nil { result[i].annotations = nil }
+        if !handled.isEmpty { result.sort { $0.path < $1.path } }
+        return TreeMergeResult(entries: result, newContent: newContent, conflicts: conflicts, sideFiles: sideFiles)
     }
 
     // MARK: Writing a snapshot made in memory
@@ -262,7 +286,7 @@ extension Repository {
     ///   storage errors. Nothing is referenced on failure.
     func composeCommit(_ tree: [ManifestEntry], newContent: [ObjectID: [UInt8]], parents: [CommitID], message: String,
                        extra: [String: String] = [:], transcriptsFrom: [[ManifestEntry]] = [], deltaFrom: [ManifestEntry] = []) throws
-        -> (id: CommitID, commit: Commit, packs: [FinishedPack], findings: [LabelFinding]) {
+        -> (id: CommitID, commit: Commit, packs: [FinishedPack], findings: [LabelFinding], entries: [ManifestEntry]) {
         let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: packTargetSize)
         do {
             let known = try catalog.blobIDs()
@@ -302,7 +326,7 @@ extension Repository {
             let id = CommitID(ObjectID.hashing(bytes))
             try objects.write(bytes, id: id.object)
             try objects.sync()
-            return (id, c, packs, annotated.labels.findings)
+            return (id, c, packs, annotated.labels.findings, annotated.entries)
         } catch {
             writer.abort()
             throw DVSError.wrap(error)
@@ -417,7 +441,7 @@ extension Repository {
                 // Packs and the commit are indexed first (unreferenced until the ref moves), so
                 // the working tree can be written from them.
                 try catalog.write { db in try recordComposed(made.packs, made.id, made.commit, in: db) }
-                let s = try switchTreeToComposed(made.id, from: headEntries, progress: progress) { db in
+                let s = try switchTreeToComposed(made.entries, from: headEntries, progress: progress) { db in
                     if let branch {
                         try catalog.apply([RefUpdate(name: "refs/heads/" + branch, expected: ours, new: made.id, message: reflog)], who: who, in: db)
                         try db.execute(sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
@@ -440,8 +464,7 @@ extension Repository {
 
     /// Moves the working tree from `from` (HEAD's snapshot, which the tree matches) to a composed
     /// commit, running `finish` in the catalog transaction. Returns the changes.
-    private func switchTreeToComposed(_ id: CommitID, from: [ManifestEntry], progress: ProgressHandler?, finish: (Database) throws -> Void) throws -> [Change] {
-        let target = try entries(ofManifest: commit(id).manifest)
+    private func switchTreeToComposed(_ target: [ManifestEntry], from: [ManifestEntry], progress: ProgressHandler?, finish: (Database) throws -> Void) throws -> [Change] {
         let changes = diffEntries(from, target)
         try writeTreeChanges(from: from, to: target, extraContent: [:], progress: progress)
         try catalog.write { db in try finish(db) }

@@ -25,7 +25,8 @@ public struct RowTable: Sendable {
         public var key: String
         /// The audio reference as written.
         public var reference: String
-        /// Tree paths the reference may mean, in the order `LabelBuilder` tries them.
+        /// Tree paths the reference may mean, in the order `LabelBuilder` tries them (empty
+        /// unless `read` was asked to resolve them).
         public var candidates: [RepoPath]
         /// Field name → text: the cell (CSV, unquoted) or the member's JSON text (JSON Lines).
         /// The key field is included.
@@ -64,24 +65,25 @@ public struct RowTable: Sendable {
     /// - Parameters:
     ///   - path: the file's tree path (its name and folder decide the layout, as at commit).
     ///   - config: the tree's `dvs.toml`, for declarations (key, delimiter, quoting, base).
+    ///   - resolving: whether to fill each row's `candidates` (cohort cuts need them; merges do not).
     /// - Returns: nil when the file is not such a table (Label Studio exports, Deepgram responses
     ///   and other JSON documents are whole files to a merge).
     /// - Throws: `Refusal` when it is a table but cannot be read row by row (an unbalanced quote,
     ///   a row with the wrong number of fields, a line that is not a JSON object, no key).
-    public static func read(path: RepoPath, bytes: [UInt8], config: LabelConfig = LabelConfig()) throws(Refusal) -> RowTable? {
+    public static func read(path: RepoPath, bytes: [UInt8], config: LabelConfig = LabelConfig(), resolving: Bool = false) throws(Refusal) -> RowTable? {
         let name = path.string
         guard !config.isIgnored(name) else { return nil }
         let ctx = TableContext(path: path, declaration: config.declaration(for: name), config: config)
         let ext = name.split(separator: ".").last.map { $0.lowercased() } ?? ""
         if ctx.declaration?.format == TableKind.labelStudio.rawValue { return nil }
         if ext == "csv" || ext == "tsv" || ctx.declaration?.delimiter != nil {
-            return try readDelimited(bytes, ctx)
+            return try readDelimited(bytes, ctx, resolving)
         }
         guard ext == "jsonl" || (ctx.declaration != nil && ext != "json") else { return nil }
-        return try readJSONLines(bytes, ctx)
+        return try readJSONLines(bytes, ctx, resolving)
     }
 
-    private static func readDelimited(_ bytes: [UInt8], _ ctx: TableContext) throws(Refusal) -> RowTable? {
+    private static func readDelimited(_ bytes: [UInt8], _ ctx: TableContext, _ resolving: Bool) throws(Refusal) -> RowTable? {
         let delimiter = ctx.declaration?.delimiter ?? (ctx.isTSV ? 0x09 : 0x2C)
         let quoting = ctx.declaration?.quoting ?? (delimiter == 0x09 ? .none : .rfc4180)
         let (records, problems) = CSVReader(delimiter: delimiter, quoting: quoting).read(bytes)
@@ -106,13 +108,13 @@ public struct RowTable: Sendable {
             var fields: [String: String] = [:]
             for (c, v) in zip(header, r.fields) where fields[c] == nil { fields[c] = v }
             table.rows.append(Row(key: n == 1 ? reference : "\(reference)#\(n)", reference: reference,
-                                  candidates: ctx.candidates(reference, kind: kind), fields: fields, order: header,
+                                  candidates: resolving ? ctx.candidates(reference, kind: kind) : [], fields: fields, order: header,
                                   raw: Array(bytes[r.byteRange.lowerBound..<end])))
         }
         return table
     }
 
-    private static func readJSONLines(_ bytes: [UInt8], _ ctx: TableContext) throws(Refusal) -> RowTable? {
+    private static func readJSONLines(_ bytes: [UInt8], _ ctx: TableContext, _ resolving: Bool) throws(Refusal) -> RowTable? {
         let lines = JSONLinesTable.split(bytes)
         guard let kind = JSONLinesTable.kind(lines, ctx) else { return nil }
         var table = RowTable(path: ctx.path, layout: .jsonLines, format: kind.rawValue, columns: [], keyField: "", prefix: [],
@@ -136,7 +138,7 @@ public struct RowTable: Sendable {
             var fields: [String: String] = [:]
             for (k, v) in members { fields[k] = v }
             table.rows.append(Row(key: c == 1 ? reference : "\(reference)#\(c)", reference: reference,
-                                  candidates: ctx.candidates(reference, kind: kind), fields: fields, order: members.map(\.0),
+                                  candidates: resolving ? ctx.candidates(reference, kind: kind) : [], fields: fields, order: members.map(\.0),
                                   raw: Array(bytes[start..<rawEnd])))
         }
         return table
