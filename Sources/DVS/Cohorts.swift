@@ -182,7 +182,8 @@ extension Repository {
         let extra = made.commit.extra
         let message = "Refresh cohort \(name) from \(sourceRevision) (\(sourceCommit.short))\n\nWhere \(info.predicate): \(made.matched) samples."
         if currentBranch() == "cohort/" + name {
-            return try mergeLocked(sourceRevision, theirs: made.id, prefer: prefer, noCommit: false, message: message, extra: extra, progress: progress)
+            return try mergeLocked(sourceRevision, theirs: made.id, prefer: prefer, noCommit: false, message: message, extra: extra,
+                                   allowFastForward: false, progress: progress)
         }
         let ours = info.head
         let bases = try mergeBases(ours, made.id)

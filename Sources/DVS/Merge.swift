@@ -372,7 +372,7 @@ extension Repository {
     }
 
     func mergeLocked(_ revision: String, theirs given: CommitID? = nil, prefer: MergePreference?, noCommit: Bool, message: String?,
-                     extra: [String: String], progress: ProgressHandler?) throws -> MergeSummary {
+                     extra: [String: String], allowFastForward: Bool = true, progress: ProgressHandler?) throws -> MergeSummary {
         if let s = mergeState() {
             throw DVSError(.badInput, "a merge of '\(s.theirsName)' is in progress", hint: "finish it with 'dvs merge --continue' or undo it with 'dvs merge --abort'")
         }
@@ -401,7 +401,7 @@ extension Repository {
         // that is not that cohort would delete them there, so merge it by samples instead.
         let theirCut = bases.first == ours ? try cohortPredicate(since: ours, on: theirs) : nil
         let ourCut = theirCut == nil ? nil : try cohortPredicate(since: nil, on: ours)
-        let fastForward = bases.first == ours && (theirCut == nil || theirCut == ourCut)
+        let fastForward = allowFastForward && bases.first == ours && (theirCut == nil || theirCut == ourCut)
         if fastForward && !noCommit {
             let reflog = "merge \(revision): fast-forward"
             let s = try switchTree(to: theirs, revision: revision, force: false, progress: progress) { db in

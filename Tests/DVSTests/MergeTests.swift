@@ -277,6 +277,14 @@ import Testing
             #expect(try repo.query("SELECT count(*) FROM sample", at: "main").rows == [[.int(6)]])
             #expect(try label(repo, "clips/c1.wav", "quality") == .string("great"))
             #expect(try label(repo, "clips/c0.wav", "lang") == .string("en"))
+            // Refresh while the cohort is checked out: the working tree follows, conflicts would stop there.
+            try sed("s|^clips/c3.wav,es,spk3,ok|clips/c3.wav,es,spk3,checked|", root + "/labels.csv"); try commitAll(repo, "main again")
+            _ = try repo.checkout("cohort/es")
+            let r2 = try repo.refreshCohort("es")
+            #expect(r2.status == "merged")
+            #expect(try labels(repo).contains("clips/c3.wav,es,spk3,checked\n"))
+            #expect(try repo.status().changes.isEmpty)
+            #expect(try repo.cohort("es").sourceMovedOn == 0)
         }
     }
 }
