@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "DVSStorageTests", dependencies: ["DVSStorage", "DVSTestSupport"]),
         .testTarget(name: "DVSLabelsTests", dependencies: ["DVSLabels", "DVSTestSupport"]),
         .testTarget(name: "DVSAudioTests", dependencies: ["DVSAudio", "DVSTestSupport"]),
-        .testTarget(name: "DVSTests", dependencies: ["DVS", "DVSCatalog", "DVSTestSupport"]),
+        .testTarget(name: "DVSTests", dependencies: ["DVS", "DVSCatalog", "DVSLabels", "DVSTestSupport"]),
         .testTarget(name: "DVSRemoteTests", dependencies: ["DVSRemote", "DVSTestSupport"]),
         .testTarget(name: "DVSLearnTests", dependencies: ["DVSLearn", "DVSTestSupport"]),
         .testTarget(name: "DVSCLITests", dependencies: ["DVSTestSupport", "DVSRemote"]),

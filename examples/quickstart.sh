@@ -423,6 +423,60 @@ say "Verify the object store"
 run dvs fsck
 
 # --------------------------------------------------------------------------
+# 6. Cohorts: a branch per language, relabeled, refreshed, merged back
+# --------------------------------------------------------------------------
+say "Cut a cohort per language (metadata only: no audio is copied)"
+n_before=$(dvs query --format csv "SELECT count(*) FROM sample" | tail -n 1)
+mapfile -t LANGS < <(dvs query --format csv "SELECT DISTINCT lang FROM sample ORDER BY lang" | tail -n +2)
+for l in "${LANGS[@]}"; do
+    show_cmd dvs cohort create "$l" --where "lang = '$l'"
+    out=$(dvs cohort create "$l" --where "lang = '$l'")
+    echo "${out%%$'\n'*}"
+done
+run dvs cohort list
+
+# One French clip whose label row is plain (no quotes), reviewed on the cohort.
+FR=$(LC_ALL=C sort -t $'\t' -k1,1 "$ROWS" | awk -F '\t' '$2 == "fr" && $4 == "ktuberling" && $3 !~ /[",]/ { print $1; exit }')
+[[ -n $FR ]] || die "no French ktuberling clip to review"
+FR_TEXT=$(awk -F '\t' -v p="$FR" '$1 == p { print $3 }' "$ROWS")
+say "Label on the French cohort: a reviewer corrects one transcript"
+run dvs checkout cohort/fr
+sed -i "s|^$FR,fr,$FR_TEXT,ktuberling\$|$FR,fr,$FR_TEXT (reviewed),ktuberling|" labels.csv
+run dvs diff
+run dvs commit -m "French cohort: review the transcript of $FR" --author "Reviewer <reviewer@example.com>"
+
+say "Meanwhile on main: a new French clip lands, and the same row gets a new source tag"
+run dvs checkout main
+sed -i "s|^$FR,fr,$FR_TEXT,ktuberling\$|$FR,fr,$FR_TEXT,ktuberling-checked|" labels.csv
+: >"$JOBLIST"
+if (( HAVE_ESPEAK )); then
+    espeak-ng -v fr -w "$SCRATCH/bonjour.wav" "bonjour tout le monde"
+else
+    cp "$(find "$KL_DIR/fr/syllab" -maxdepth 1 -type f -name '*.ogg' | LC_ALL=C sort | sed -n 3p)" "$SCRATCH/bonjour.ogg"
+    sox -R -V1 "$SCRATCH/bonjour.ogg" "$SCRATCH/bonjour.wav"
+fi
+mkdir -p data/espeak-ng/fr
+add_clip pcm16 "$SCRATCH/bonjour.wav" "data/espeak-ng/fr/bonjour.wav" fr "bonjour tout le monde" espeak-ng
+convert_jobs <"$JOBLIST"
+echo "data/espeak-ng/fr/bonjour.wav,fr,bonjour tout le monde,espeak-ng" >>labels.csv
+run dvs commit -m "New French clip; source tag checked" --author "Quickstart <quickstart@example.com>"
+run dvs cohort show fr
+
+say "Refresh the French cohort: the new clip and main's relabel come in, the review stays"
+run dvs cohort refresh fr
+run dvs query --rev cohort/fr "SELECT path, text, source FROM sample WHERE path = '$FR' OR path LIKE 'data/espeak-ng/fr/%'"
+
+say "Merge the cohort back into main: by sample and by label field"
+run dvs merge cohort/fr
+run dvs log --graph -n 8
+row=$(grep "^$FR," labels.csv)
+[[ $row == "$FR,fr,$FR_TEXT (reviewed),ktuberling-checked" ]] || die "the merged row is '$row'"
+n_after=$(dvs query --format csv "SELECT count(*) FROM sample" | tail -n 1)
+(( n_after == n_before + 1 )) || die "main has $n_after samples after the merge, expected $((n_before + 1))"
+echo "(main keeps all $n_after samples; $FR carries both fields: '$row')"
+run dvs fsck
+
+# --------------------------------------------------------------------------
 # Summary
 # --------------------------------------------------------------------------
 rm -rf -- "$SCRATCH"
@@ -432,5 +486,6 @@ echo "  clips               : $(find data -type f -name '*.wav' | wc -l) ($(tail
 echo "  generation time     : ${gen_secs}s"
 echo "  audio (data/)       : $(du -sh data | cut -f1)"
 echo "  tree without .dvs   : $(du -sh --exclude=.dvs . | cut -f1)"
-echo "  .dvs (3 commits)    : $(du -sh .dvs | cut -f1)"
+echo "  cohorts             : ${#LANGS[@]} (one per language)"
+echo "  .dvs                : $(du -sh .dvs | cut -f1)"
 echo "quickstart OK"

@@ -47,6 +47,10 @@ public struct CommitOptions: Sendable {
     public var strict = false
     /// Skip the `pre-commit` hook (git's `--no-verify`).
     public var noVerify = false
+    /// Parents after HEAD (the merged commit, for a merge commit).
+    public var extraParents: [CommitID] = []
+    /// Extra commit headers (`Commit.extra`).
+    public var extra: [String: String] = [:]
     /// Creates options.
     public init(message: String, author: String? = nil, allowEmpty: Bool = false, strict: Bool = false) {
         self.message = message; self.author = author; self.allowEmpty = allowEmpty; self.strict = strict
@@ -141,8 +145,8 @@ extension Repository {
             let packs = try writer.finish()
             let wordsBytes = try storeWords(tree)
             let (manifest, totals, manifestBytes) = try writeManifest(tree.entries)
-            let c = Commit(manifest: manifest, parents: parent.map { [$0] } ?? [], author: author, committer: committer,
-                           totals: totals, message: message)
+            let c = Commit(manifest: manifest, parents: (parent.map { [$0] } ?? []) + options.extraParents, author: author, committer: committer,
+                           totals: totals, extra: options.extra, message: message)
             let encoded = c.encoded()
             let id = CommitID(ObjectID.hashing(encoded))
             try objects.write(encoded, id: id.object)
@@ -156,7 +160,7 @@ extension Repository {
                     }, in: db)
                 }
                 try catalog.insertCommit(id, c, in: db)
-                let reflogMessage = (parent == nil ? "commit (initial): " : "commit: ") + subject
+                let reflogMessage = (parent == nil ? "commit (initial): " : options.extraParents.isEmpty ? "commit: " : "commit (merge): ") + subject
                 switch head {
                 case .branch(let name, let expected):
                     try catalog.apply([RefUpdate(name: "refs/heads/" + name, expected: expected, new: id, message: reflogMessage)], who: committer.identity, in: db)

@@ -18,12 +18,15 @@ public struct PullSummary: Sendable {
     public var old: CommitID?
     /// The branch's commit after.
     public var new: CommitID?
-    /// `fast-forward`, `up-to-date`, or `ahead` (the local branch already contains the remote's).
+    /// `fast-forward`, `merged` (diverged histories, merge commit made), `conflicts` (the merge
+    /// stopped: `dvs merge --continue`), `up-to-date`, or `ahead` (the local branch already contains the remote's).
     public var status: String
     /// Files written into the working tree.
     public var written: Int
     /// Files removed from the working tree.
     public var removed: Int
+    /// When the merge stopped (`status` `conflicts`): what is left to resolve.
+    public var conflicts: [MergeConflict] = []
 }
 
 /// What `clone` did.
@@ -46,15 +49,16 @@ extension Repository {
     /// The marker of a clone in progress (`.dvs/clone-in-progress`, holding the URL).
     static let cloneMarker = "clone-in-progress"
 
-    /// Fetches, then fast-forwards the current branch (and its working tree) to the remote's.
+    /// Fetches, then fast-forwards the current branch (and its working tree) to the remote's, or
+    /// merges it (`merge`) when the histories have diverged.
     ///
     /// The working tree is updated by the checkout code, with its rules: it refuses, changing
     /// nothing, when the update would overwrite uncommitted changes or untracked files.
     /// - Parameters:
     ///   - remoteName: the remote.
     ///   - branch: the remote branch to take; nil means the one named like the current branch.
-    /// - Throws: `DVSError.badInput` when the histories have diverged (merging arrives with the
-    ///   merging is not implemented yet) or the remote lacks the branch; `.wouldOverwrite` naming the files; as `fetch`.
+    /// - Throws: `DVSError.badInput` when the remote lacks the branch, or the histories diverged
+    ///   and the working tree has uncommitted changes; `.wouldOverwrite` naming the files; as `fetch`.
     public func pull(remote remoteName: String, branch: String? = nil, progress: ProgressHandler? = nil) throws -> PullSummary {
         guard let current = currentBranch() else {
             throw DVSError(.usage, "HEAD is detached: check out a branch to pull into", hint: "dvs checkout main")
@@ -75,8 +79,12 @@ extension Repository {
                     return PullSummary(fetch: fetched, branch: current, old: local, new: local, status: local == target ? "up-to-date" : "ahead", written: 0, removed: 0)
                 }
                 guard try isAncestor(local, of: target) else {
-                    throw DVSError(.badInput, "cannot pull '\(source)' from '\(remoteName)' into '\(current)': the histories have diverged (local \(local.short), remote \(target.short)); dvs pull can only fast-forward for now (merging is not implemented yet)",
-                                   hint: "see what each side changed with 'dvs diff \(remoteName)/\(source) \(current)'; keep your commits on a branch ('dvs branch my-work') and push that; to take theirs, save your changed files, 'dvs checkout \(remoteName)/\(source) --force' and redo your edits; 'dvs push --force' instead replaces the remote branch with yours (their commits then stay only in their repositories)")
+                    // Diverged: a three-way merge, as `dvs merge REMOTE/BRANCH`.
+                    let m = try mergeLocked("\(remoteName)/\(source)", theirs: target, prefer: nil, noCommit: false,
+                                            message: "Merge \(remoteName)/\(source) into \(current)", extra: [:], progress: progress)
+                    return PullSummary(fetch: fetched, branch: current, old: local, new: m.head, status: m.status == "conflicts" ? "conflicts" : "merged",
+                                       written: m.changes.filter { $0.kind != .deleted }.count, removed: m.changes.filter { $0.kind == .deleted }.count,
+                                       conflicts: m.conflicts)
                 }
             }
             let who = defaultIdentity()

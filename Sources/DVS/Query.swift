@@ -37,7 +37,12 @@ extension Repository {
         if revision == nil, try headCommit() == nil {
             throw DVSError(.unknownRevision, "HEAD has no commits yet", hint: "commit first, or pass --rev")
         }
-        let entries = try self.entries(at: revision ?? "HEAD")
+        return try query(sql, entries: self.entries(at: revision ?? "HEAD"))
+    }
+
+    /// Runs one read-only statement over the samples of `entries` (a snapshot), as `query(_:at:)`.
+    /// - Throws: as `query(_:at:)`.
+    func query(_ sql: String, entries: [ManifestEntry]) throws -> QueryResult {
         let wantsWords = sql.range(of: "word", options: .caseInsensitive) != nil
         do {
             let db = try DatabaseQueue()

@@ -15,6 +15,13 @@ struct CommitCommand: ParsableCommand {
 
     func run() throws {
         let repo = try global.repository()
+        if repo.mergeInProgress() != nil {
+            // As in git, a commit during a stopped merge concludes it.
+            let s = try repo.mergeContinue(message: message, progress: Output.progress())
+            Output.findings(s.labelFindings)
+            Output.out("[\(s.branch ?? "detached HEAD") \(s.id.short)] \(s.commit.message.split(separator: "\n").first ?? "") (merge of \(s.commit.parents.map(\.short).joined(separator: " ")))")
+            return
+        }
         var options = CommitOptions(message: message, author: author, allowEmpty: allowEmpty, strict: strict)
         options.noVerify = noVerify
         let s = try repo.commit(options, progress: Output.progress())

@@ -8,6 +8,8 @@ struct Log: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Where to start (default HEAD); A..B shows commits in B not in A.") var revision: String = "HEAD"
     @Option(name: .customShort("n"), help: "Show at most this many commits.") var maxCount: Int?
+    @Flag(help: "Draw the commit graph (one line per commit; merges show both parents).") var graph = false
+    @Flag(help: "One line per commit.") var oneline = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -23,9 +25,13 @@ struct Log: ParsableCommand {
             throw DVSError(.unknownRevision, "your current branch '\(repo.currentBranch() ?? "main")' does not have any commits yet",
                            hint: "run 'dvs commit -m MSG' to make the first one")
         }
-        let commits = try repo.log(from: repo.resolve(start), limit: maxCount ?? .max, excluding: excluding)
+        let commits = Self.topological(try repo.log(from: repo.resolve(start), limit: maxCount ?? .max, excluding: excluding))
         if json { try Output.json(commits.map { JSONCommit($0.0, $0.1) }); return }
         let decorations = try Self.decorations(repo)
+        if graph || oneline {
+            for line in Self.graphLines(commits, drawGraph: graph, decorations: decorations) { Output.out(line) }
+            return
+        }
         for (i, (id, c)) in commits.enumerated() {
             if i > 0 { Output.out("") }
             Output.out("commit \(id.hex)\(decorations[id].map { " (\($0))" } ?? "")")
@@ -36,6 +42,59 @@ struct Log: ParsableCommand {
             Output.out("")
             for line in c.message.split(separator: "\n", omittingEmptySubsequences: false) { Output.out("    \(line)") }
         }
+    }
+
+    /// One line per commit (`abc1234 (HEAD -> main) subject  [N samples]`), with lanes drawn as
+    /// git's `log --graph` does: `*` the commit, `|` a line of descent, `\\` a merge's second
+    /// parent branching off, `/` lanes joining. Commits must come children before parents.
+    static func graphLines(_ commits: [(CommitID, Commit)], drawGraph: Bool, decorations: [CommitID: String]) -> [String] {
+        var out: [String] = []
+        var lanes: [CommitID] = []
+        for (id, c) in topological(commits) {
+            let subject = c.message.split(separator: "\n").first.map(String.init) ?? ""
+            let text = "\(id.short)\(decorations[id].map { " (\($0))" } ?? "") \(subject)  [\(c.totals.sampleCount) samples]"
+            guard drawGraph else { out.append(text); continue }
+            var col = lanes.firstIndex(of: id) ?? { lanes.append(id); return lanes.count - 1 }()
+            let joining = lanes.indices.filter { $0 != col && lanes[$0] == id }
+            if !joining.isEmpty {
+                out.append(lanes.indices.map { joining.contains($0) ? "/" : "|" }.joined(separator: " "))
+                for j in joining.reversed() { lanes.remove(at: j) }
+                col = lanes.firstIndex(of: id)!
+            }
+            out.append(lanes.indices.map { $0 == col ? "*" : "|" }.joined(separator: " ") + "  " + text)
+            guard let first = c.parents.first else { lanes.remove(at: col); continue }
+            lanes[col] = first
+            var added = 0
+            for p in c.parents.dropFirst() where !lanes.contains(p) {
+                lanes.insert(p, at: col + 1 + added)
+                added += 1
+            }
+            if c.parents.count > 1 {
+                out.append(lanes.indices.map { $0 > col && $0 <= col + max(added, 1) ? "\\" : "|" }.joined(separator: " "))
+            }
+        }
+        return out
+    }
+
+    /// `commits` reordered so that every commit comes after all its children in the list, else
+    /// keeping the given (newest first) order: Kahn's algorithm, taking the earliest-listed ready
+    /// commit each time. Commits made in the same second would otherwise interleave wrongly.
+    static func topological(_ commits: [(CommitID, Commit)]) -> [(CommitID, Commit)] {
+        let index = Dictionary(commits.enumerated().map { ($0.element.0, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        var pendingChildren = [Int](repeating: 0, count: commits.count)
+        for (_, c) in commits { for p in c.parents { if let i = index[p] { pendingChildren[i] += 1 } } }
+        var ready = Set(commits.indices.filter { pendingChildren[$0] == 0 })
+        var out: [(CommitID, Commit)] = []
+        while let i = ready.min() {
+            ready.remove(i)
+            out.append(commits[i])
+            for p in commits[i].1.parents {
+                guard let j = index[p] else { continue }
+                pendingChildren[j] -= 1
+                if pendingChildren[j] == 0 { ready.insert(j) }
+            }
+        }
+        return out
     }
 
     /// `HEAD -> main, tag: v1` labels per commit.

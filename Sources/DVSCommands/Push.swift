@@ -77,8 +77,8 @@ func printFetch(_ s: FetchSummary) {
 }
 
 struct Pull: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Fetch, then fast-forward the current branch and its working tree.",
-        discussion: "Refuses when the histories have diverged (merging arrives with cohorts) or when local changes would be overwritten.")
+    static let configuration = CommandConfiguration(abstract: "Fetch, then fast-forward or merge the remote branch into the current branch and its working tree.",
+        discussion: "Diverged histories are merged as 'dvs merge' does (by file, label row and field). Refuses when local changes would be overwritten.")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The remote (default origin).") var remote: String = "origin"
@@ -99,6 +99,12 @@ struct Pull: ParsableCommand {
         switch s.status {
         case "up-to-date": Output.out("Already up to date.")
         case "ahead": Output.out("Already up to date ('\(s.branch)' has commits the remote lacks: dvs push \(remote)).")
+        case "merged": Output.out("Merged \(remote)/\(branch ?? s.branch) into \(s.branch) as \(s.new?.short ?? ""): wrote \(s.written) file(s), removed \(s.removed)")
+        case "conflicts":
+            Output.out("Merge of \(remote)/\(branch ?? s.branch) stopped with \(s.conflicts.count) conflict(s):")
+            for c in s.conflicts.prefix(50) { Output.out("  CONFLICT (\(c.kind)) \(c.message)") }
+            Output.out("Fix them, then 'dvs merge --continue'; or 'dvs merge --abort' to undo the merge.")
+            throw ExitCode(1)
         default: Output.out("Fast-forward \(s.branch) \(s.old?.short ?? "(none)")..\(s.new?.short ?? ""): wrote \(s.written) file(s), removed \(s.removed)")
         }
     }

@@ -18,6 +18,9 @@ struct Status: ParsableCommand {
         var files: Int
         var hashed_files: Int
         var warnings: [ScanWarning]
+        var merging: String?
+        var conflicts: [MergeConflict]?
+        var unresolved: [String]?
     }
 
     func run() throws {
@@ -25,10 +28,12 @@ struct Status: ParsableCommand {
         let s = try repo.status(progress: json ? nil : Output.progress())
         var branch: String?
         if case .branch(let b, _) = s.head { branch = b }
+        let merge = repo.mergeInProgress()
         if json {
             try Output.json(JSONStatus(branch: branch, head: s.head.commit?.hex, clean: s.changes.isEmpty, changes: s.changes.map(JSONChange.init),
                                        samples_affected: s.samplesAffected, hours_affected: (s.hoursAffected * 1e6).rounded() / 1e6,
-                                       files: s.fileCount, hashed_files: s.hashedFiles, warnings: s.warnings))
+                                       files: s.fileCount, hashed_files: s.hashedFiles, warnings: s.warnings,
+                                       merging: merge?.theirs, conflicts: merge?.conflicts, unresolved: merge?.unresolved))
             return
         }
         switch s.head {
@@ -36,6 +41,12 @@ struct Status: ParsableCommand {
         case .detached(let c): Output.out("HEAD detached at \(c.short)")
         }
         for w in s.warnings { Output.warn(w) }
+        if let m = repo.mergeInProgress() {
+            Output.out("You are merging \(m.theirs): \(m.conflicts.count) conflict(s) recorded, \(m.unresolved.count) still unresolved in the tree")
+            for c in m.conflicts { Output.out("  CONFLICT (\(c.kind)) \(c.message)") }
+            for u in m.unresolved { Output.out("  unresolved: \(u)") }
+            Output.out("  (fix them, then 'dvs merge --continue'; 'dvs merge --abort' undoes the merge)")
+        }
         if s.changes.isEmpty {
             Output.out("nothing to commit, working tree clean")
             return

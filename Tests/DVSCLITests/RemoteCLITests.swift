@@ -267,11 +267,17 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             let winnerHead = try dvsOK(["log", "--json"], in: "\(dir)/\(names[winner])", remote).stdout
             let now = try #require(try remote.ref("main"))
             #expect(now != base && winnerHead.contains(now), "the winner's commit is on the remote")
-            // The loser's commit is intact locally; pull refuses to drop it (histories diverged).
+            // The loser pulls: the histories diverged, so pull merges (each side appended its own
+            // row to labels.csv: a clean row-level merge), and the merge then pushes.
             let loserDir = "\(dir)/\(names[loser])"
             let pull = try T.dvs(["pull"], in: loserDir, environment: remote.env)
-            #expect(pull.status == 1)
-            #expect(pull.stderr.contains("diverged") && pull.stderr.contains("merging is not implemented yet") && pull.stderr.contains("dvs diff origin/main"), "\(pull.stderr)")
+            #expect(pull.status == 0, "\(pull.stderr)")
+            let labels = try String(contentsOfFile: loserDir + "/labels.csv", encoding: .utf8)
+            #expect(labels.contains("clips/x.wav,en,from x") && labels.contains("clips/y.wav,en,from y"), "\(labels)")
+            #expect(FileManager.default.fileExists(atPath: "\(loserDir)/clips/\(names[winner]).wav"))
+            let log = try dvsOK(["log", "--json", "-n", "1"], in: loserDir, remote).stdout
+            #expect(log.contains(now) && log.contains("Merge origin/main"), "the merge commit has the remote's commit as a parent: \(log)")
+            try dvsOK(["push"], in: loserDir, remote)
             #expect(try dvsOK(["log"], in: loserDir, remote).stdout.contains("from \(names[loser])"))
             #expect(FileManager.default.fileExists(atPath: "\(loserDir)/clips/\(names[loser]).wav"))
         }

@@ -1,0 +1,86 @@
+import ArgumentParser
+import DVS
+import DVSCore
+import DVSLabels
+import Foundation
+
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Join another branch's history into the current branch: by file, by label row, by label field.",
+        discussion: """
+            dvs merge REV                      fast-forward, or a three-way merge from the merge base, committed
+            dvs merge REV --strategy theirs    resolve every conflict to their side (or ours)
+            dvs merge REV --no-commit          merge into the working tree only; 'dvs merge --continue' commits
+            dvs merge --continue               commit the merge once the conflicts are fixed
+            dvs merge --abort                  restore the working tree as it was before the merge
+
+            Audio and other files merge by path; label tables (CSV/TSV/JSON Lines) merge row by row,
+            keyed by sample, and field by field inside a row. A field changed two ways holds
+            '<<<<<<< ours: … ||||||| base: … ======= theirs: … >>>>>>>' until you edit it; a file
+            changed two ways keeps ours and puts theirs in PATH~theirs. 'dvs status' lists what is left.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The branch, tag or commit to merge.") var revision: String?
+    @Option(help: ArgumentHelp("Resolve every conflict to one side: ours or theirs.", valueName: "side")) var strategy: String?
+    @Flag(help: "Merge into the working tree without committing.") var noCommit = false
+    @Option(name: .shortAndLong, help: "The merge commit's message.") var message: String?
+    @Flag(name: .customLong("continue"), help: "Commit a stopped merge once its conflicts are fixed.") var continueMerge = false
+    @Flag(help: "Undo a stopped merge: restore the working tree to HEAD.") var abort = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let repo = try global.repository()
+        if abort {
+            let s = try repo.mergeAbort(progress: Output.progress())
+            if json { try Output.jsonObject(["status": "aborted", "head": s.id.hex, "written": s.written, "removed": s.removed] as [String: Any]); return }
+            Output.out("Merge aborted; the working tree is back at \(s.id.short) (\(s.written) file(s) restored, \(s.removed) removed)")
+            return
+        }
+        if continueMerge {
+            let s = try repo.mergeContinue(message: message, progress: Output.progress())
+            Output.findings(s.labelFindings)
+            if json { try Output.jsonObject(["status": "merged", "head": s.id.hex, "parents": s.commit.parents.map(\.hex)] as [String: Any]); return }
+            Output.out("[\(s.branch ?? "detached HEAD") \(s.id.short)] \(s.commit.message.split(separator: "\n").first ?? "")")
+            Output.out(" merge commit of \(s.commit.parents.map(\.short).joined(separator: " ")); \(s.commit.totals.sampleCount) samples, \(Output.hours(s.commit.totals.audioHours)) of audio")
+            return
+        }
+        guard let revision else { throw DVSError(.usage, "what to merge? dvs merge REV (or --continue, --abort)") }
+        var prefer: MergePreference?
+        if let strategy {
+            guard let p = MergePreference(rawValue: strategy) else { throw DVSError(.usage, "--strategy is 'ours' or 'theirs', not '\(strategy)'") }
+            prefer = p
+        }
+        let s = try repo.merge(revision, prefer: prefer, noCommit: noCommit, message: message, progress: json ? nil : Output.progress())
+        try Self.report(s, revision: revision, json: json)
+        if s.status == "conflicts" { throw ExitCode(1) }
+    }
+
+    static func report(_ s: MergeSummary, revision: String, json: Bool) throws {
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            let conflicts = try JSONSerialization.jsonObject(with: enc.encode(s.conflicts))
+            try Output.jsonObject(["status": s.status, "head": s.head?.hex ?? NSNull(), "theirs": s.theirs.hex, "base": s.base?.hex ?? NSNull(),
+                                   "merge_bases": s.baseCount, "conflicts": conflicts, "changes": s.changes.count] as [String: Any])
+            return
+        }
+        if s.baseCount > 1 {
+            Output.err("note: \(s.baseCount) merge bases (criss-cross history); using \(s.base?.short ?? "?"), the newest")
+        }
+        let added = s.changes.filter { $0.kind == .added }.count, modified = s.changes.filter { $0.kind == .modified }.count
+        let deleted = s.changes.filter { $0.kind == .deleted }.count
+        let counts = "\(s.changes.count) file(s) changed (\(added) new, \(modified) modified, \(deleted) deleted)"
+        switch s.status {
+        case "up-to-date": Output.out("Already up to date.")
+        case "fast-forward": Output.out("Fast-forward to \(s.head?.short ?? "")\n \(counts)")
+        case "merged": Output.out("Merged \(revision) (\(s.theirs.short)) as \(s.head?.short ?? ""), base \(s.base?.short ?? "none")\n \(counts)")
+        case "no-commit": Output.out("Merged \(revision) into the working tree, not committed (\(counts)); 'dvs merge --continue' commits it, 'dvs merge --abort' undoes it")
+        default:
+            Output.out("Merge of \(revision) stopped with \(s.conflicts.count) conflict(s); \(counts):")
+            for c in s.conflicts.prefix(50) { Output.out("  CONFLICT (\(c.kind)) \(c.message)") }
+            if s.conflicts.count > 50 { Output.out("  … and \(s.conflicts.count - 50) more ('dvs status' lists them all)") }
+            Output.out("Fix them, then 'dvs merge --continue'; or 'dvs merge --abort' to undo the merge.")
+        }
+    }
+}
