@@ -55,6 +55,16 @@ import Testing
             #expect(try Array(T.read(model).prefix(4)) == Array("DVSM".utf8))
             #expect(try T.sh("sha256sum '\(model)'").hasPrefix(modelInfo["sha256"] as! String))
 
+            // A cohort of half the speakers, and a model trained on it: its record keeps the predicate.
+            let cut = try dvs("cohort", "create", "half", "--where", "speaker IN ('en0', 'en1', 'de0', 'de1')", in: repo)
+            try #require(cut.status == 0, "\(cut.stderr)")
+            let th = try dvs("train", "--rev", "cohort/half", "--label", "lang", "--holdout", "0", "--out", dir + "/half.dvsm", "--json", in: repo)
+            try #require(th.status == 0, "\(th.stderr)")
+            let thj = try #require(try json(th.stdout) as? [String: Any])
+            #expect((thj["samples"] as? [String: Int])?["training"] == first / 2, "\(th.stdout)")
+            let audit = try dvs("audit", dir + "/half.dvsm", in: repo)
+            #expect(audit.status == 0 && audit.stdout.contains("speaker IN ('en0', 'en1', 'de0', 'de1')"), "\(audit.stdout)\(audit.stderr)")
+
             // Eval on the training snapshot: the training-side samples are leaked, and counted.
             let e1 = try dvs("eval", "--model", model, "--rev", "main", "--by", "lang", in: repo)
             try #require(e1.status == 0, "\(e1.stderr)")
@@ -71,7 +81,6 @@ import Testing
             let second = try writeDataset(repo, words: 36..<72)
             let c2 = try dvs("commit", "-m", "words 36-71", in: repo)
             try #require(c2.status == 0, "\(c2.stderr)")
-            try #require(try dvs("branch", "cohort/first", "main~1", in: repo).status == 0)
             let e2 = try dvs("eval", "--model", record, "--rev", "main", "--by", "cohort", "--json", in: repo)  // by record id
             try #require(e2.status == 0, "\(e2.stderr)")
             #expect(!e2.stderr.contains("training set"), "\(e2.stderr)")
@@ -82,17 +91,19 @@ import Testing
             #expect((metrics["accuracy"] as! Double) >= 0.9, "unseen words \(metrics)")  // 1.0 today; chance 0.5
             #expect((metrics["macro_f1"] as! Double) >= 0.9)
             #expect(ej["unseen_metrics"] is NSNull)
-            // No sample of the new snapshot is in cohort/first.
+            // No sample of the new snapshot is in cohort/half (cut from the first).
             #expect((ej["slices"] as? [String: Any])?.keys.sorted() == ["cohort=(none)"])
             let speed = try #require(ej["speed"] as? [String: Double])
             #expect(speed["real_time_factor"]! > 0 && speed["samples_per_second"]! > 0)
             #expect(ej["eval_record"] is String)
 
-            // On the first snapshot, every sample is in cohort/first.
-            let e3 = try dvs("eval", "--model", model, "--rev", "cohort/first", "--by", "cohort", "--json", "--no-record", in: repo)
+            // On the first snapshot, half the samples are in cohort/half.
+            let e3 = try dvs("eval", "--model", model, "--rev", "main~1", "--by", "cohort", "--json", "--no-record", in: repo)
             try #require(e3.status == 0, "\(e3.stderr)")
             let e3j = try #require(try json(e3.stdout) as? [String: Any])
-            #expect((e3j["slices"] as? [String: Any])?.keys.sorted() == ["cohort=first"])
+            let e3s = try #require(e3j["slices"] as? [String: [String: Any]])
+            #expect(e3s.keys.sorted() == ["cohort=(none)", "cohort=half"])
+            #expect(e3s["cohort=half"]?["samples"] as? Int == first / 2)
             #expect(e3j["eval_record"] is NSNull)
         }
     }
