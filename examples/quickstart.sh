@@ -477,6 +477,19 @@ echo "(main keeps all $n_after samples; $FR carries both fields: '$row')"
 run dvs fsck
 
 # --------------------------------------------------------------------------
+# 7. Lineage: train a language-ID baseline on a cohort, evaluate it, audit it
+# --------------------------------------------------------------------------
+say "Train a language-identification baseline on a five-language cohort, read straight from the packs"
+run dvs cohort create lid --where "lang IN ('da', 'de', 'en', 'fr', 'lt')"
+run dvs train --rev cohort/lid --label lang --holdout 0.25 --out "$WORK/lid.dvsm"
+say "Evaluate it per language (the training snapshot: dvs warns about the leaked samples)"
+run dvs eval --model "$WORK/lid.dvsm" --rev cohort/lid --by lang
+say "Audit: which data made this model, and which models saw French audio?"
+run dvs audit "$WORK/lid.dvsm"
+run dvs audit --samples "lang = 'fr'"
+run dvs models
+
+# --------------------------------------------------------------------------
 # Summary
 # --------------------------------------------------------------------------
 rm -rf -- "$SCRATCH"
@@ -486,6 +499,7 @@ echo "  clips               : $(find data -type f -name '*.wav' | wc -l) ($(tail
 echo "  generation time     : ${gen_secs}s"
 echo "  audio (data/)       : $(du -sh data | cut -f1)"
 echo "  tree without .dvs   : $(du -sh --exclude=.dvs . | cut -f1)"
-echo "  cohorts             : ${#LANGS[@]} (one per language)"
+echo "  cohorts             : $((${#LANGS[@]} + 1)) (one per language, and lid)"
+echo "  models              : $(dvs models --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')"
 echo "  .dvs                : $(du -sh .dvs | cut -f1)"
 echo "quickstart OK"
