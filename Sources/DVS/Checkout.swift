@@ -188,7 +188,12 @@ extension Repository {
                 throw DVSError(.io, "cannot create folder '\(d)': \(String(cString: strerror(errno)))")
             }
         }
-        let locations = try catalog.allLocations()
+        // A few files: look each blob up; many: one query for the whole index.
+        var found: [ObjectID: BlobLocation] = [:]
+        if entries.count > 256 { found = try catalog.allLocations() } else {
+            for e in entries where e.kind != .symlink { if let l = try catalog.location(of: e.blob) { found[e.blob] = l } }
+        }
+        let locations = found
         let bytes = Locked<(UInt64, Int)>((0, 0))
         let decompressors = Decompressors(count: workers)
         try parallelFor(entries.count, workers: workers) { worker, i in

@@ -289,10 +289,10 @@ extension Repository {
         -> (id: CommitID, commit: Commit, packs: [FinishedPack], findings: [LabelFinding], entries: [ManifestEntry]) {
         let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: packTargetSize)
         do {
-            let known = try catalog.blobIDs()
             let previous = Dictionary(deltaFrom.map { ($0.path, $0.blob) }, uniquingKeysWith: { a, _ in a })
             let compressor = ZstdCompressor(level: zstdLevel), decompressor = ZstdDecompressor()
-            for e in tree where newContent[e.blob] != nil && !known.contains(e.blob) && !writer.contains(e.blob) {
+            for e in tree where newContent[e.blob] != nil && !writer.contains(e.blob) {
+                if try catalog.location(of: e.blob) != nil { continue }
                 let bytes = newContent[e.blob]!
                 let base = bytes.count >= BlobEncoding.minDeltaSize ? previous[e.path].flatMap { deltaBase($0) } : nil
                 let (codec, frame) = try bytes.withUnsafeBytes {
@@ -388,7 +388,11 @@ extension Repository {
         }
         // The working tree must match HEAD: a merge writes into it and --abort must restore it.
         // Untracked files may stay unless the merge would write over them.
-        let status = try self.status()
+        // The snapshots are read while the working tree is scanned.
+        let loads = Background { [self] in
+            (try bases.first.map { try entries(ofManifest: commit($0).manifest) } ?? [], try entries(ofManifest: commit(theirs).manifest))
+        }
+        let (status, headEntries) = try statusAndHead()
         let dirty = status.changes.filter { $0.kind != .added }
         if !dirty.isEmpty {
             throw DVSError(.badInput, "cannot merge: the working tree has \(dirty.count) uncommitted change(s); nothing was changed",
@@ -396,7 +400,6 @@ extension Repository {
                            details: dirty.prefix(20).map { "\($0.kind.rawValue): \($0.path)" })
         }
         let untracked = Set(status.changes.map(\.path))
-        let headEntries = try self.headEntries()
         // A cohort's history cut samples away: taking it wholesale (fast-forward) into a branch
         // that is not that cohort would delete them there, so merge it by samples instead.
         let theirCut = bases.first == ours ? try cohortPredicate(since: ours, on: theirs) : nil
@@ -418,13 +421,14 @@ extension Repository {
             return MergeSummary(status: "fast-forward", head: theirs, theirs: theirs, base: ours, baseCount: bases.count, conflicts: [], changes: diffEntries(headEntries, after))
         }
         let base = bases.first
-        var baseEntries = try base.map { try entries(ofManifest: commit($0).manifest) } ?? []
+        let loaded = try loads.value()
+        var baseEntries = loaded.0
+        let theirEntries = loaded.1
         if let base {
             var predicates: [String] = []
             for side in [ours, theirs] { if let p = try cohortPredicate(since: base, on: side), !predicates.contains(p) { predicates.append(p) } }
             for p in predicates { baseEntries = try cohortCut(baseEntries, predicate: p).entries }
         }
-        let theirEntries = try entries(ofManifest: commit(theirs).manifest)
         let merged = try mergeTrees(base: baseEntries, ours: headEntries, theirs: theirEntries, prefer: prefer)
         let inTheWay = (merged.entries + merged.sideFiles).map(\.path).filter { untracked.contains($0) }
         if !inTheWay.isEmpty {

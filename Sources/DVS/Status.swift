@@ -83,6 +83,11 @@ extension Repository {
     /// hashes is written back to the stat cache when no writer holds the lock (never waits).
     /// - Throws: `DVSError` when the tree cannot be read or HEAD's snapshot is damaged.
     public func status(progress: ProgressHandler? = nil) throws -> StatusReport {
+        try statusAndHead(progress: progress).0
+    }
+
+    /// `status`, with HEAD's snapshot it compared against.
+    func statusAndHead(progress: ProgressHandler? = nil) throws -> (StatusReport, [ManifestEntry]) {
         do {
             let head = try catalog.head() ?? .branch("main", nil)
             let headLoad = Background { try self.headEntries() }
@@ -95,7 +100,7 @@ extension Repository {
                 try? catalog.write { db in try catalog.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, in: db) }
             }
             let changed = Set(changes.map(\.path.string))
-            return StatusReport(head: head, changes: changes, warnings: scan.warnings.filter { changed.contains($0.path) || $0.kind == .unsupportedFileType }, hashedFiles: scan.hashedFiles, fileCount: scan.entries.count)
+            return (StatusReport(head: head, changes: changes, warnings: scan.warnings.filter { changed.contains($0.path) || $0.kind == .unsupportedFileType }, hashedFiles: scan.hashedFiles, fileCount: scan.entries.count), base)
         } catch { throw DVSError.wrap(error) }
     }
 }
