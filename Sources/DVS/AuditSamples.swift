@@ -9,12 +9,13 @@ extension Repository {
     /// `predicate` is an SQL expression over the `sample` table of `dvs query` (e.g.
     /// `speaker = 'spk042'`, `lang = 'de' AND duration_s > 2`). It is evaluated once over the
     /// union of the snapshots' manifest leaves: snapshots of one branch share most leaves
-    /// (content-addressed chunks), so each distinct leaf is decoded and matched once, however many
-    /// models were trained on snapshots that hold it.
+    /// (content-addressed chunks), so each distinct leaf is decoded once, and each distinct entry
+    /// (a leaf rewritten by a relabel keeps most of its entries) is loaded and matched once,
+    /// however many models were trained on snapshots that hold it.
     /// - Returns: models with at least one match, most matches first (ties: newest first).
     /// - Throws: `DVSError.badInput` for an expression that does not parse or that writes;
     ///   `.corrupt` when a record or manifest chunk cannot be read.
-    /// - Complexity: O(distinct samples across the models' snapshots), once.
+    /// - Complexity: O(distinct entries across the models' snapshots) SQL rows, plus O(entries of distinct leaves) lookups.
     public func auditSamples(_ predicate: String) throws -> [SampleAuditHit] {
         let trimmed = predicate.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, !trimmed.contains(";") else {
@@ -52,35 +53,50 @@ extension Repository {
                 decoded[i] = es
             }
         }
-        var entries: [ManifestEntry] = []
-        var leafOfEntry: [Int32] = []
+        // Rows that are the same in several leaves (a relabel rewrites a leaf, most of its rows
+        // stay) are matched once: distinct entries, and for each leaf the distinct rows it holds.
+        var distinct: [ManifestEntry] = []
+        var rowOf: [ManifestEntry: Int32] = [:]
+        var rowsOfLeaf: [[Int32]] = []
+        rowsOfLeaf.reserveCapacity(order.count)
         for i in 0..<order.count {
+            var rows: [Int32] = []
             for e in decoded.take(i) ?? [] where e.audio != nil {
-                entries.append(e)
-                leafOfEntry.append(Int32(i))
+                if let r = rowOf[e] { rows.append(r); continue }
+                let r = Int32(distinct.count)
+                rowOf[e] = r
+                distinct.append(e)
+                rows.append(r)
             }
+            rowsOfLeaf.append(rows)
         }
-        // Match once over every distinct sample row.
-        var perLeaf: [Int32: (count: Int, seconds: Double)] = [:]
+        rowOf = [:]
+        // Match once over every distinct row.
+        var matched = [Bool](repeating: false, count: distinct.count)
         do {
             let db = try DatabaseQueue()
-            try db.write { db in try populate(db, entries, words: false, leaves: leafOfEntry) }
+            try db.write { db in try populate(db, distinct, words: false, rowKeys: (0..<Int32(distinct.count)).map { $0 }) }
             try db.read { db in
                 try db.execute(sql: "PRAGMA query_only = ON")
-                let sql = "SELECT _leaf, count(*), total(duration_s) FROM sample WHERE (\(trimmed)\n) GROUP BY _leaf"
+                let sql = "SELECT _row FROM sample WHERE (\(trimmed)\n)"
                 let statement: Statement
                 do { statement = try db.makeStatement(sql: sql) } catch let e as DatabaseError {
                     throw DVSError(.badInput, "SQL error in audit predicate: \(e.message ?? "\(e)")",
                                    hint: "columns of sample: \(sampleTableColumns.joined(separator: ", ")), and one per label field; for example: speaker = 'spk042'")
                 }
                 guard statement.isReadonly else { throw DVSError(.badInput, "refusing an audit predicate that writes") }
-                for r in try Row.fetchAll(statement) {
-                    perLeaf[r[0] as Int32] = (r[1] as Int, r[2] as Double)
-                }
+                let cursor = try Int.fetchCursor(statement)
+                while let r = try cursor.next() { matched[r] = true }
             }
         } catch let e as DVSError { throw e } catch let e as DatabaseError {
             throw DVSError(.badInput, "SQL error in audit predicate: \(e.message ?? "\(e)")", hint: "check the expression against 'dvs query --help'")
         } catch { throw DVSError.wrap(error) }
+        var perLeaf: [Int32: (count: Int, seconds: Double)] = [:]
+        for (leaf, rows) in rowsOfLeaf.enumerated() {
+            var n = 0, s = 0.0
+            for r in rows where matched[Int(r)] { n += 1; s += distinct[Int(r)].audio!.duration }
+            if n > 0 { perLeaf[Int32(leaf)] = (n, s) }
+        }
         var hits: [SampleAuditHit] = []
         for row in rows {
             var n = 0, s = 0.0

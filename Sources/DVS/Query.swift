@@ -93,10 +93,10 @@ extension Repository {
         return String(s.prefix { $0.isLetter }).uppercased()
     }
 
-    /// Loads the `sample`, `segment` and `word` tables. With `leaves` (one number per entry), the
-    /// sample table gains a `_leaf` column holding it and is keyed by (`_leaf`, `path`), so the
+    /// Loads the `sample`, `segment` and `word` tables. With `rowKeys` (one number per entry), the
+    /// sample table gains a `_row` column holding it and is keyed by (`_row`, `path`), so the
     /// samples of several snapshots can share one table (`dvs audit --samples`).
-    func populate(_ db: Database, _ entries: [ManifestEntry], words: Bool, leaves: [Int32]? = nil) throws {
+    func populate(_ db: Database, _ entries: [ManifestEntry], words: Bool, rowKeys leaves: [Int32]? = nil) throws {
         // Label columns: every field name seen, in first-seen order of sorted names.
         var labelNames = Set<String>()
         for e in entries where e.audio != nil { for f in e.annotations?.labels ?? [] { labelNames.insert(f.name) } }
@@ -104,8 +104,8 @@ extension Repository {
         let labels = labelNames.sorted()
         let columnOf = Dictionary(uniqueKeysWithValues: labels.map { ($0, fixed.contains($0) ? "label_" + $0 : $0) })
         func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-        let cols = sampleTableColumns.map(q) + labels.map { q(columnOf[$0]!) } + (leaves == nil ? [] : ["_leaf"])
-        try db.execute(sql: "CREATE TABLE sample (\(cols.joined(separator: ", ")), PRIMARY KEY(\(leaves == nil ? "" : "_leaf, ")path)) WITHOUT ROWID")
+        let cols = sampleTableColumns.map(q) + labels.map { q(columnOf[$0]!) } + (leaves == nil ? [] : ["_row"])
+        try db.execute(sql: "CREATE TABLE sample (\(cols.joined(separator: ", ")), PRIMARY KEY(\(leaves == nil ? "" : "_row, ")path)) WITHOUT ROWID")
         try db.execute(sql: "CREATE TABLE segment (path, start, \"end\", channel, source, labels)")
         try db.execute(sql: "CREATE TABLE word (path, channel, idx, word, start, \"end\", confidence, speaker)")
         // 100,000 rows must load in well under a second: bind with SQLite's C API (GRDB's
