@@ -2,7 +2,8 @@
 # bench/lineage.sh -- lineage at scale (issue 5). A benchmark, not a test: it reports figures
 # and targets, it never fails on a miss.
 #
-#   bench/lineage.sh [--n 10000] [--rows 100000] [--models 20] [--reps 3] [--skip-read|--skip-audit]
+#   bench/lineage.sh [--dvs PATH] [--helper PATH] [--n 10000] [--rows 100000] [--models 20] [--reps 3]
+#                    [--skip-read|--skip-audit]
 #
 # 1. Reading + decoding the make_corpus.sh corpus (N clips) through the snapshot reader (straight
 #    from packs, hashes verified) vs reading + decoding the same WAV files from disk with
@@ -27,13 +28,15 @@ READ=1
 AUDIT=1
 while [ $# -gt 0 ]; do
   case "$1" in
+    --dvs) DVS=${2:?}; shift 2 ;;
+    --helper) HELPER=${2:?}; shift 2 ;;
     --n) N=${2:?}; shift 2 ;;
     --rows) ROWS=${2:?}; shift 2 ;;
     --models) MODELS=${2:?}; shift 2 ;;
     --reps) REPS=${2:?}; shift 2 ;;
     --skip-read) READ=0; shift ;;
     --skip-audit) AUDIT=0; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "lineage.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
