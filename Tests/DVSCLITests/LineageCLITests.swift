@@ -246,6 +246,14 @@ import Testing
             let text = try TestSupport.dvs(["audit", String(v1.prefix(8))], in: data.root).stdout
             #expect(text.contains("relabeled \(relabeled): speaker: spk") && text.contains("removed   \(removed)"))
             #expect(text.contains("labels    lang: en"))
+
+            // A model on the relabeled snapshot: the audit cache adds its new leaves, and only it saw spk9.
+            try TestSupport.write(Data("model v3".utf8), to: dir + "/v3.bin")
+            #expect(try TestSupport.dvs(["model", "add", dir + "/v3.bin", "--rev", "main", "--name", "lid-v3"], in: data.root).status == 0)
+            let spk9 = try #require(try json(TestSupport.dvs(["audit", "--samples", "speaker = 'spk9'", "--json"], in: data.root)) as? [[String: Any]])
+            #expect(spk9.map { $0["name"] as? String } == ["lid-v3"] && spk9.first?["matched_samples"] as? Int == 1)
+            let de2 = try #require(try json(TestSupport.dvs(["audit", "--samples", "lang = 'de'", "--json"], in: data.root)) as? [[String: Any]])
+            #expect(Set(de2.compactMap { $0["name"] as? String }) == ["lid-v1", "lid-v3"], "main still has the German clips; lid-v2's branch does not")
         }
     }
 
