@@ -11,7 +11,8 @@
 #    (target >= 1.0x). Page cache warm for both (best of --reps).
 # 2. `dvs audit --samples "speaker = 'spk0042'"` on a 100,000-sample repository (tiny unique WAVs)
 #    with 20 models registered on 20 successive snapshots (each a 1 % relabel of the last)
-#    (target <= 1 s, median of --reps).
+#    (target <= 1 s, median of --reps, with the per-leaf audit cache that model registration fills;
+#    the first audit without that cache, as after a clone, is reported too).
 # Data lives under ${DVS_BENCH_DIR:-/tmp/dvs-bench}; corpora are cached there, repositories
 # under $DVS_BENCH_DIR/lineage-*.
 set -euo pipefail
@@ -116,6 +117,11 @@ PY
     touch "$BIG/.dvs/.bench-ready"
   fi
   pred="speaker = 'spk0042'"
+  # Cold: without the audit cache (as after a clone; model registration fills it otherwise).
+  rm -f "$BIG/.dvs/cache/audit.sqlite"
+  t0=$(date +%s.%N)
+  "$DVS" audit -C "$BIG" --samples "$pred" >/dev/null
+  cold=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$t0" "$(date +%s.%N)")
   t=$(python3 - "$REPS" "$DVS" "$BIG" "$pred" <<'PY'
 import subprocess, sys, time
 reps, dvs, big, pred = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -127,5 +133,5 @@ PY
 )
   hits=$("$DVS" audit -C "$BIG" --samples "$pred" | wc -l)
   first=$("$DVS" audit -C "$BIG" --samples "$pred" | head -1)
-  echo "audit: dvs audit --samples \"$pred\" on $ROWS samples, $MODELS models: $t s median of $REPS (target <= 1 s); $hits models listed, e.g. $first"
+  echo "audit: dvs audit --samples \"$pred\" on $ROWS samples, $MODELS models: $t s median of $REPS with the audit cache (target <= 1 s); $cold s the first time without it (it builds the cache; registration normally does); $hits models listed, e.g. $first"
 fi

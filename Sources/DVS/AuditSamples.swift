@@ -37,10 +37,7 @@ extension Repository {
         var leavesOf: [CommitID: [Int32]] = [:]
         var perLeaf: [Int32: (count: Int, seconds: Double)] = [:]
         do {
-            try FileIO.makeDirectories(dvsDir + "/cache")
-            var config = Configuration()
-            config.busyMode = .timeout(30)
-            let db = try DatabaseQueue(path: auditCachePath, configuration: config)
+            let db = try openAuditCache()
             try db.write { db in try prepareAuditCache(db, snapshots: snapshots) }
             try db.read { db in
                 for c in snapshots {
@@ -70,6 +67,20 @@ extension Repository {
             if n > 0 { hits.append(SampleAuditHit(id: row.id, record: try modelRecord(row.id), matched: n, hours: s / 3600)) }
         }
         return hits.sorted { ($0.matched, $0.record.endTime) > ($1.matched, $1.record.endTime) }
+    }
+
+    func openAuditCache() throws -> DatabaseQueue {
+        try FileIO.makeDirectories(dvsDir + "/cache")
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        return try DatabaseQueue(path: auditCachePath, configuration: config)
+    }
+
+    /// Loads a snapshot's leaves into the audit cache now (model registration does, so the first
+    /// `dvs audit --samples` is as fast as the next).
+    /// - Throws: as ``auditSamples(_:)`` when a chunk cannot be read or the cache written.
+    func warmAuditCache(_ snapshot: CommitID) throws {
+        do { try openAuditCache().write { db in try prepareAuditCache(db, snapshots: [snapshot]) } } catch { throw DVSError.wrap(error) }
     }
 
     /// Adds the snapshots the audit cache lacks: their leaf lists, and the rows of leaves not

@@ -161,7 +161,8 @@ extension Repository {
     /// Reads the artifact, stores its bytes as an object (so a copy travels with the repository and
     /// `dvs audit PATH` matches it by SHA-256), reads the code version with libgit2, writes the
     /// record object, then indexes it in the catalog — under the repository lock, each object
-    /// written to a temp file, fsynced and renamed before the catalog row exists.
+    /// written to a temp file, fsynced and renamed before the catalog row exists. Then loads the
+    /// snapshot into the audit cache (best effort; `auditSamples(_:)`).
     /// - Returns: the record's id and the record.
     /// - Throws: `DVSError.badInput` when the artifact cannot be read (naming it; nothing is
     ///   written); `.unknownRevision`; `.locked`; `.io`.
@@ -198,6 +199,8 @@ extension Repository {
                                                  createdAt: record.endTime), in: db)
             }
         } catch { throw DVSError.wrap(error) }
+        // Best effort: a cache; 'dvs audit --samples' fills whatever is missing.
+        try? warmAuditCache(lineage.commit)
         return (id, record)
     }
 
