@@ -132,6 +132,6 @@ print(f"{sorted(ts)[len(ts)//2]:.3f}")
 PY
 )
   hits=$("$DVS" audit -C "$BIG" --samples "$pred" | wc -l)
-  first=$("$DVS" audit -C "$BIG" --samples "$pred" | head -1)
+  first=$("$DVS" audit -C "$BIG" --samples "$pred" | sed -n 1p)
   echo "audit: dvs audit --samples \"$pred\" on $ROWS samples, $MODELS models: $t s median of $REPS with the audit cache (target <= 1 s); $cold s the first time without it (it builds the cache; registration normally does); $hits models listed, e.g. $first"
 fi
