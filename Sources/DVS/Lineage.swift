@@ -28,8 +28,11 @@ public struct ModelRegistration: Sendable {
     public var artifactPath: String
     /// Display name; nil uses the artifact's file name.
     public var name: String?
-    /// The training revision (`main`, `cohort/es`, a commit id).
+    /// The training revision (`main`, `cohort/es`, a commit id), recorded as given.
     public var revision: String
+    /// The commit `revision` named when training started; nil resolves `revision` now. Set it
+    /// when the branch may have moved during a long run (`dvs run` does).
+    public var snapshot: CommitID?
     /// Free text.
     public var message: String = ""
     /// `classify`, `regress`, …; nil when unknown.
@@ -175,7 +178,7 @@ extension Repository {
         guard bytes.count < 1 << 30 else {
             throw DVSError(.badInput, "artifact '\(r.artifactPath)' is \(bytes.count) bytes; dvs stores artifacts up to 1 GiB", hint: "register a smaller file")
         }
-        let lineage = try snapshotLineage(r.revision, labelField: r.labelField, only: r.trainingSamples)
+        let lineage = try snapshotLineage(r.snapshot?.hex ?? r.revision, labelField: r.labelField, only: r.trainingSamples)
         let code = r.code ?? GitCode.version(at: r.codeDirectory)
         let artifact = ObjectID.hashing(bytes)
         let record = ModelRecord(

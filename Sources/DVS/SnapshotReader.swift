@@ -226,3 +226,12 @@ final class OrderedPipe<T>: @unchecked Sendable {
         cond.broadcast()
     }
 }
+
+extension Repository {
+    /// A reader over the samples of `revision` (DESIGN.md § Reading snapshots for training):
+    /// `SnapshotReader(repository: self, revision:targetSampleRate:mono:)`.
+    /// - Throws: as ``SnapshotReader/init(repository:revision:targetSampleRate:mono:decode:keepBytes:workers:window:)``.
+    public func snapshot(_ revision: String, targetSampleRate: Int? = nil, mono: Bool = false) throws -> SnapshotReader {
+        try SnapshotReader(repository: self, revision: revision, targetSampleRate: targetSampleRate, mono: mono)
+    }
+}

@@ -112,6 +112,23 @@ import Testing
         }
     }
 
+    @Test func runRecordsTheSnapshotItReadEvenWhenTheBranchMoves() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let data = try makeData(dir)
+            let before = try TestSupport.sh("\(TestSupport.dvsBinary) log -n 1 --json | grep '\"id\"' | head -1", in: data.root)
+            // The command commits to main while it runs (as a labeling job might).
+            let r = try TestSupport.dvs(["run", "--rev", "main", "--artifact", "m.bin", "--", "sh", "-c",
+                                         "echo note > note.txt && \(TestSupport.dvsBinary) commit -m moved >/dev/null && echo w > m.bin"], in: data.root)
+            #expect(r.status == 0, "\(r.stderr)")
+            let m = try #require(try models(data.root).first)
+            let snapshot = try #require(m["snapshot"] as? String)
+            #expect(before.contains(snapshot), "the record names the commit the command read, not main's new head")
+            #expect(m["revision"] as? String == "main")
+            let audit = try TestSupport.dvs(["audit", "m.bin"], in: data.root).stdout
+            #expect(audit.contains("since     branch main is now at"), "\(audit)")
+        }
+    }
+
     /// Python reads the tar stream: every audio member equals its source file byte for byte and
     /// its JSON names it; returns the keys in stream order.
     static let checker = """
