@@ -1,20 +1,31 @@
 import DVSCatalog
 import DVSCore
+import DVSStorage
 import Foundation
 import GRDB
+import GRDBSQLite
 
 extension Repository {
+    /// The audit cache: `.dvs/cache/audit.sqlite`.
+    var auditCachePath: String { dvsDir + "/cache/audit.sqlite" }
+
     /// Every model whose training snapshot included a sample matching `predicate`, with counts.
     ///
     /// `predicate` is an SQL expression over the `sample` table of `dvs query` (e.g.
-    /// `speaker = 'spk042'`, `lang = 'de' AND duration_s > 2`). It is evaluated once over the
-    /// union of the snapshots' manifest leaves: snapshots of one branch share most leaves
-    /// (content-addressed chunks), so each distinct leaf is decoded and matched once, however many
-    /// models were trained on snapshots that hold it.
+    /// `speaker = 'spk042'`, `lang = 'de' AND duration_s > 2`; label columns as in `dvs query`,
+    /// a label named like a fixed column gets a `label_` prefix).
+    ///
+    /// Snapshots of one branch share most manifest leaves (content-addressed chunks), so the
+    /// sample rows are kept per distinct leaf in a cache, `.dvs/cache/audit.sqlite`: table
+    /// `sample` (the fixed columns, one column per label field, and `_leaf`), `leaf` (chunk id →
+    /// number) and `snapshot` (commit → its leaf numbers). A leaf is decoded and loaded once,
+    /// the first time a snapshot that holds it is audited; leaves never change, so the cache is
+    /// never stale (delete the file to rebuild it). The predicate is then evaluated once, over
+    /// the rows of every cached leaf, and the counts are summed per model.
     /// - Returns: models with at least one match, most matches first (ties: newest first).
     /// - Throws: `DVSError.badInput` for an expression that does not parse or that writes;
-    ///   `.corrupt` when a record or manifest chunk cannot be read.
-    /// - Complexity: O(distinct samples across the models' snapshots), once.
+    ///   `.corrupt` when a record or manifest chunk cannot be read; `.io` when the cache cannot be written.
+    /// - Complexity: first time, O(entries of the distinct leaves); then one scan of the cached rows.
     public func auditSamples(_ predicate: String) throws -> [SampleAuditHit] {
         let trimmed = predicate.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, !trimmed.contains(";") else {
@@ -22,51 +33,20 @@ extension Repository {
         }
         let rows = try catalog.models()
         if rows.isEmpty { return [] }
-        // Leaves of each distinct snapshot.
-        var leavesOf: [CommitID: [ObjectID]] = [:]
-        var leafIndex: [ObjectID: Int32] = [:]
-        var leafOrder: [ObjectID] = []
-        var rootLeaves: [ObjectID: [ManifestEntry]] = [:]
-        for snap in Set(rows.map(\.snapshot)) {
-            let root = try commit(snap).manifest
-            var leaves: [ObjectID] = []
-            var rootLeaf: [ManifestEntry]?
-            try collectLeaves(root, into: &leaves, rootLeaf: &rootLeaf)
-            if let rootLeaf { leaves = [root]; rootLeaves[root] = rootLeaf }
-            leavesOf[snap] = leaves
-            for l in leaves where leafIndex[l] == nil {
-                leafIndex[l] = Int32(leafOrder.count)
-                leafOrder.append(l)
-            }
-        }
-        // Decode each distinct leaf once, in parallel.
-        let decoded = SlotBuffer<[ManifestEntry]>(count: leafOrder.count)
-        let order = leafOrder
-        let known = rootLeaves
-        try parallelBatches(order.count, workers: workers, batch: 8) { _, range in
-            for i in range {
-                if let es = known[order[i]] { decoded[i] = es; continue }
-                guard case .leaf(let es) = try self.chunk(order[i]) else {
-                    throw DVSError(.corrupt, "manifest chunk '\(order[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
-                }
-                decoded[i] = es
-            }
-        }
-        var entries: [ManifestEntry] = []
-        var leafOfEntry: [Int32] = []
-        for i in 0..<order.count {
-            for e in decoded.take(i) ?? [] where e.audio != nil {
-                entries.append(e)
-                leafOfEntry.append(Int32(i))
-            }
-        }
-        // Match once over every distinct sample row.
+        let snapshots = Array(Set(rows.map(\.snapshot))).sorted()
+        var leavesOf: [CommitID: [Int32]] = [:]
         var perLeaf: [Int32: (count: Int, seconds: Double)] = [:]
         do {
-            let db = try DatabaseQueue()
-            try db.write { db in try populate(db, entries, words: false, leaves: leafOfEntry) }
+            let db = try openAuditCache()
+            try db.write { db in try prepareAuditCache(db, snapshots: snapshots) }
             try db.read { db in
+                for c in snapshots {
+                    if let b = try Data.fetchOne(db, sql: "SELECT leaves FROM snapshot WHERE id = ?", arguments: [c.hex]) {
+                        leavesOf[c] = b.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+                    }
+                }
                 try db.execute(sql: "PRAGMA query_only = ON")
+                defer { try? db.execute(sql: "PRAGMA query_only = OFF") }
                 let sql = "SELECT _leaf, count(*), total(duration_s) FROM sample WHERE (\(trimmed)\n) GROUP BY _leaf"
                 let statement: Statement
                 do { statement = try db.makeStatement(sql: sql) } catch let e as DatabaseError {
@@ -74,9 +54,8 @@ extension Repository {
                                    hint: "columns of sample: \(sampleTableColumns.joined(separator: ", ")), and one per label field; for example: speaker = 'spk042'")
                 }
                 guard statement.isReadonly else { throw DVSError(.badInput, "refusing an audit predicate that writes") }
-                for r in try Row.fetchAll(statement) {
-                    perLeaf[r[0] as Int32] = (r[1] as Int, r[2] as Double)
-                }
+                let cursor = try Row.fetchCursor(statement)
+                while let r = try cursor.next() { perLeaf[r[0] as Int32] = (r[1] as Int, r[2] as Double) }
             }
         } catch let e as DVSError { throw e } catch let e as DatabaseError {
             throw DVSError(.badInput, "SQL error in audit predicate: \(e.message ?? "\(e)")", hint: "check the expression against 'dvs query --help'")
@@ -84,9 +63,103 @@ extension Repository {
         var hits: [SampleAuditHit] = []
         for row in rows {
             var n = 0, s = 0.0
-            for l in leavesOf[row.snapshot] ?? [] { if let p = perLeaf[leafIndex[l]!] { n += p.count; s += p.seconds } }
+            for l in leavesOf[row.snapshot] ?? [] { if let p = perLeaf[l] { n += p.count; s += p.seconds } }
             if n > 0 { hits.append(SampleAuditHit(id: row.id, record: try modelRecord(row.id), matched: n, hours: s / 3600)) }
         }
         return hits.sorted { ($0.matched, $0.record.endTime) > ($1.matched, $1.record.endTime) }
+    }
+
+    func openAuditCache() throws -> DatabaseQueue {
+        try FileIO.makeDirectories(dvsDir + "/cache")
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        return try DatabaseQueue(path: auditCachePath, configuration: config)
+    }
+
+    /// Loads a snapshot's leaves into the audit cache now (model registration does, so the first
+    /// `dvs audit --samples` is as fast as the next).
+    /// - Throws: as ``auditSamples(_:)`` when a chunk cannot be read or the cache written.
+    func warmAuditCache(_ snapshot: CommitID) throws {
+        do { try openAuditCache().write { db in try prepareAuditCache(db, snapshots: [snapshot]) } } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Adds the snapshots the audit cache lacks: their leaf lists, and the rows of leaves not
+    /// loaded yet (decoded in parallel), adding label columns as new field names appear.
+    private func prepareAuditCache(_ db: Database, snapshots: [CommitID]) throws {
+        try db.execute(sql: """
+            CREATE TABLE IF NOT EXISTS leaf (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);   -- a manifest leaf chunk (hex id)
+            CREATE TABLE IF NOT EXISTS snapshot (id TEXT PRIMARY KEY, leaves BLOB NOT NULL);    -- commit hex -> leaf numbers, int32 native order
+            """)
+        let fixed = Set(sampleTableColumns)
+        func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        if try !db.tableExists("sample") {
+            try db.execute(sql: "CREATE TABLE sample (\(sampleTableColumns.map(q).joined(separator: ", ")), _leaf INTEGER NOT NULL)")
+        }
+        let have = Set(try String.fetchAll(db, sql: "SELECT id FROM snapshot"))
+        let todo = snapshots.filter { !have.contains($0.hex) }
+        if todo.isEmpty { return }
+        var leafNumber: [ObjectID: Int32] = [:]
+        for r in try Row.fetchAll(db, sql: "SELECT n, id FROM leaf") { if let id = ObjectID(hex: r[1] as String) { leafNumber[id] = r[0] } }
+        // Leaves of each new snapshot (inner chunks only), and which leaves are new.
+        var lists: [(CommitID, [ObjectID])] = []
+        var newLeaves: [ObjectID] = []
+        var rootLeaves: [ObjectID: [ManifestEntry]] = [:]
+        var seen = Set<ObjectID>()
+        for c in todo {
+            let root = try commit(c).manifest
+            var leaves: [ObjectID] = []
+            var rootLeaf: [ManifestEntry]?
+            try collectLeaves(root, into: &leaves, rootLeaf: &rootLeaf)
+            if let rootLeaf { leaves = [root]; rootLeaves[root] = rootLeaf }
+            lists.append((c, leaves))
+            for l in leaves where leafNumber[l] == nil && seen.insert(l).inserted { newLeaves.append(l) }
+        }
+        let decoded = SlotBuffer<[ManifestEntry]>(count: newLeaves.count)
+        let order = newLeaves
+        let known = rootLeaves
+        try parallelBatches(order.count, workers: workers, batch: 8) { _, range in
+            for i in range {
+                if let es = known[order[i]] { decoded[i] = es.filter { $0.audio != nil }; continue }
+                guard case .leaf(let es) = try self.chunk(order[i]) else {
+                    throw DVSError(.corrupt, "manifest chunk '\(order[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
+                }
+                decoded[i] = es.filter { $0.audio != nil }
+            }
+        }
+        // Label columns: the table's, plus any new field names.
+        var columns = try db.columns(in: "sample").map(\.name)
+        var labelNames = Set<String>()
+        for i in 0..<order.count { for e in decoded[i] ?? [] { for f in e.annotations?.labels ?? [] { labelNames.insert(f.name) } } }
+        for name in labelNames.sorted() {
+            let col = fixed.contains(name) || name == "_leaf" ? "label_" + name : name
+            if !columns.contains(col) {
+                try db.execute(sql: "ALTER TABLE sample ADD COLUMN \(q(col))")
+                columns.append(col)
+            }
+        }
+        let position = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, Int32($0 + 1)) })
+        let leafColumn = position["_leaf"]!
+        let insert = try db.makeStatement(sql: "INSERT INTO sample (\(columns.map(q).joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))")
+        let s = Binder(insert.sqliteStatement)
+        var next = Int32(try Int.fetchOne(db, sql: "SELECT coalesce(max(n), -1) + 1 FROM leaf") ?? 0)
+        for (i, id) in order.enumerated() {
+            try db.execute(sql: "INSERT INTO leaf (n, id) VALUES (?, ?)", arguments: [next, id.hex])
+            leafNumber[id] = next
+            for e in decoded.take(i) ?? [] {
+                s.sampleColumns(e, e.audio!)
+                for f in e.annotations?.labels ?? [] {
+                    let col = fixed.contains(f.name) || f.name == "_leaf" ? "label_" + f.name : f.name
+                    s.value(position[col]!, f.value)
+                }
+                s.int(leafColumn, Int64(next))
+                try s.step(db)
+            }
+            next += 1
+        }
+        for (c, leaves) in lists {
+            let numbers = leaves.map { leafNumber[$0]! }
+            try db.execute(sql: "INSERT OR REPLACE INTO snapshot (id, leaves) VALUES (?, ?)",
+                           arguments: [c.hex, numbers.withUnsafeBufferPointer { Data(buffer: $0) }])
+        }
     }
 }

@@ -28,8 +28,11 @@ public struct ModelRegistration: Sendable {
     public var artifactPath: String
     /// Display name; nil uses the artifact's file name.
     public var name: String?
-    /// The training revision (`main`, `cohort/es`, a commit id).
+    /// The training revision (`main`, `cohort/es`, a commit id), recorded as given.
     public var revision: String
+    /// The commit `revision` named when training started; nil resolves `revision` now. Set it
+    /// when the branch may have moved during a long run (`dvs run` does).
+    public var snapshot: CommitID?
     /// Free text.
     public var message: String = ""
     /// `classify`, `regress`, …; nil when unknown.
@@ -161,7 +164,8 @@ extension Repository {
     /// Reads the artifact, stores its bytes as an object (so a copy travels with the repository and
     /// `dvs audit PATH` matches it by SHA-256), reads the code version with libgit2, writes the
     /// record object, then indexes it in the catalog — under the repository lock, each object
-    /// written to a temp file, fsynced and renamed before the catalog row exists.
+    /// written to a temp file, fsynced and renamed before the catalog row exists. Then loads the
+    /// snapshot into the audit cache (best effort; `auditSamples(_:)`).
     /// - Returns: the record's id and the record.
     /// - Throws: `DVSError.badInput` when the artifact cannot be read (naming it; nothing is
     ///   written); `.unknownRevision`; `.locked`; `.io`.
@@ -174,7 +178,7 @@ extension Repository {
         guard bytes.count < 1 << 30 else {
             throw DVSError(.badInput, "artifact '\(r.artifactPath)' is \(bytes.count) bytes; dvs stores artifacts up to 1 GiB", hint: "register a smaller file")
         }
-        let lineage = try snapshotLineage(r.revision, labelField: r.labelField, only: r.trainingSamples)
+        let lineage = try snapshotLineage(r.snapshot?.hex ?? r.revision, labelField: r.labelField, only: r.trainingSamples)
         let code = r.code ?? GitCode.version(at: r.codeDirectory)
         let artifact = ObjectID.hashing(bytes)
         let record = ModelRecord(
@@ -198,6 +202,8 @@ extension Repository {
                                                  createdAt: record.endTime), in: db)
             }
         } catch { throw DVSError.wrap(error) }
+        // Best effort: a cache; 'dvs audit --samples' fills whatever is missing.
+        try? warmAuditCache(lineage.commit)
         return (id, record)
     }
 

@@ -79,8 +79,13 @@ extension Repository {
             got.withLock { $0.append((todo[i], bytes)) }
         }
         try objects.sync()
+        let records = got.withLock { $0 }
         try catalog.write { db in
-            for (id, bytes) in got.withLock({ $0 }) { try indexRecord(id, bytes, in: db) }
+            for (id, bytes) in records { try indexRecord(id, bytes, in: db) }
+        }
+        // Best effort, as at registration: load the models' snapshots into the audit cache.
+        for (_, bytes) in records {
+            if let r = try? LineageEncoding.decodeModel(bytes), let c = CommitID(hex: r.snapshot), objects.contains(c.object) { try? warmAuditCache(c) }
         }
         return todo.count
     }

@@ -98,10 +98,7 @@ extension Repository {
         return String(s.prefix { $0.isLetter }).uppercased()
     }
 
-    /// Loads the `sample`, `segment` and `word` tables. With `leaves` (one number per entry), the
-    /// sample table gains a `_leaf` column holding it and is keyed by (`_leaf`, `path`), so the
-    /// samples of several snapshots can share one table (`dvs audit --samples`).
-    func populate(_ db: Database, _ entries: [ManifestEntry], words: Bool, leaves: [Int32]? = nil) throws {
+    private func populate(_ db: Database, _ entries: [ManifestEntry], words: Bool) throws {
         // Label columns: every field name seen, in first-seen order of sorted names.
         var labelNames = Set<String>()
         for e in entries where e.audio != nil { for f in e.annotations?.labels ?? [] { labelNames.insert(f.name) } }
@@ -109,8 +106,8 @@ extension Repository {
         let labels = labelNames.sorted()
         let columnOf = Dictionary(uniqueKeysWithValues: labels.map { ($0, fixed.contains($0) ? "label_" + $0 : $0) })
         func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-        let cols = sampleTableColumns.map(q) + labels.map { q(columnOf[$0]!) } + (leaves == nil ? [] : ["_leaf"])
-        try db.execute(sql: "CREATE TABLE sample (\(cols.joined(separator: ", ")), PRIMARY KEY(\(leaves == nil ? "" : "_leaf, ")path)) WITHOUT ROWID")
+        let cols = sampleTableColumns.map(q) + labels.map { q(columnOf[$0]!) }
+        try db.execute(sql: "CREATE TABLE sample (\(cols.joined(separator: ", ")), PRIMARY KEY(path)) WITHOUT ROWID")
         try db.execute(sql: "CREATE TABLE segment (path, start, \"end\", channel, source, labels)")
         try db.execute(sql: "CREATE TABLE word (path, channel, idx, word, start, \"end\", confidence, speaker)")
         // 100,000 rows must load in well under a second: bind with SQLite's C API (GRDB's
@@ -120,25 +117,13 @@ extension Repository {
         let insertWord = try db.makeStatement(sql: "INSERT INTO word VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         let labelIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
         let fixedCount = Int32(sampleTableColumns.count)
-        let leafColumn = Int32(cols.count)
-        for (k, e) in entries.enumerated() {
+        for e in entries {
             guard let a = e.audio else { continue }
             let n = e.annotations
             let t = n?.transcript
             let s = Binder(insert.sqliteStatement)
-            s.text(1, e.path.string); s.text(2, e.blob.hex); s.int(3, Int64(e.byteCount))
-            s.text(4, a.container); s.text(5, a.encoding); s.int(6, Int64(a.sampleRate)); s.int(7, Int64(a.channelCount))
-            s.int(8, Int64(a.frameCount)); s.double(9, a.duration)
-            if let p = a.peak.max() { s.double(10, Double(p)) }
-            if !a.peak.isEmpty { s.int(11, Int64(a.silentChannels.count)) }
-            if let t {
-                s.text(12, t.text)
-                if let l = t.language { s.text(13, l) }
-                if let c = t.confidence { s.double(14, c) }
-                s.int(15, Int64(t.wordCount)); s.int(16, Int64(t.speakerCount))
-            }
+            s.sampleColumns(e, a)
             for f in n?.labels ?? [] { s.value(fixedCount + 1 + Int32(labelIndex[f.name]!), f.value) }
-            if let leaves { s.int(leafColumn, Int64(leaves[k])) }
             try s.step(db)
             for seg in n?.segments ?? [] {
                 var o: [String: Any] = [:]
@@ -156,7 +141,7 @@ extension Repository {
 }
 
 /// Binds one row of a prepared statement through SQLite's C API, steps it and resets it.
-private struct Binder {
+struct Binder {
     let s: OpaquePointer
     init(_ s: OpaquePointer) { self.s = s }
     func text(_ i: Int32, _ v: String) {
@@ -173,6 +158,22 @@ private struct Binder {
         case .string(let t): text(i, t)
         }
     }
+    /// Binds the fixed columns of the `sample` table (`sampleTableColumns`, parameters 1…16).
+    func sampleColumns(_ e: ManifestEntry, _ a: AudioFacts) {
+        let t = e.annotations?.transcript
+        text(1, e.path.string); text(2, e.blob.hex); int(3, Int64(e.byteCount))
+        text(4, a.container); text(5, a.encoding); int(6, Int64(a.sampleRate)); int(7, Int64(a.channelCount))
+        int(8, Int64(a.frameCount)); double(9, a.duration)
+        if let p = a.peak.max() { double(10, Double(p)) }
+        if !a.peak.isEmpty { int(11, Int64(a.silentChannels.count)) }
+        if let t {
+            text(12, t.text)
+            if let l = t.language { text(13, l) }
+            if let c = t.confidence { double(14, c) }
+            int(15, Int64(t.wordCount)); int(16, Int64(t.speakerCount))
+        }
+    }
+
     func step(_ db: Database) throws {
         defer { sqlite3_reset(s); sqlite3_clear_bindings(s) }
         guard sqlite3_step(s) == SQLITE_DONE else {

@@ -39,7 +39,7 @@ public struct SnapshotSample: Sendable {
 ///
 /// Samples come in path order. Blobs are read, their SHA-256 verified, decoded (zstd, the PCM16
 /// transforms, zstd deltas — the same path checkout uses), then decoded to `Float` with libsndfile
-/// and, when asked, down-mixed to mono and resampled with libsamplerate — on `workers` threads
+/// (16-bit PCM WAV directly, to the same values) and, when asked, down-mixed to mono and resampled with libsamplerate — on `workers` threads
 /// (`core.workers`), with at most `window` samples decoded ahead of the consumer, so memory stays
 /// bounded however large the snapshot is.
 ///
@@ -164,7 +164,12 @@ public final class SnapshotReader: @unchecked Sendable {
         if let r = targetSampleRate { sample.sampleRate = r }
         guard decode else { return sample }
         do {
-            var audio = try bytes.withUnsafeBytes { try AudioDecoder.decode($0) }
+            // Plain 16-bit PCM WAV (most corpora) converts directly; everything else goes through libsndfile.
+            var audio = try bytes.withUnsafeBytes { b in
+                try (facts.encoding == "PCM_16" && (facts.container == "WAV" || facts.container == "WAVEX")
+                        ? AudioDecoder.decodePCM16(b, frameCount: facts.frameCount, sampleRate: facts.sampleRate) : nil)
+                    ?? AudioDecoder.decode(b)
+            }
             if mono { audio = AudioDecoder.downmix(audio) }
             if let r = targetSampleRate { audio = try AudioDecoder.resample(audio, to: r) }
             sample.pcm = audio.pcm
@@ -219,5 +224,14 @@ final class OrderedPipe<T>: @unchecked Sendable {
         cond.lock(); defer { cond.unlock() }
         cancelled = true
         cond.broadcast()
+    }
+}
+
+extension Repository {
+    /// A reader over the samples of `revision` (DESIGN.md § Reading snapshots for training):
+    /// `SnapshotReader(repository: self, revision:targetSampleRate:mono:)`.
+    /// - Throws: as ``SnapshotReader/init(repository:revision:targetSampleRate:mono:decode:keepBytes:workers:window:)``.
+    public func snapshot(_ revision: String, targetSampleRate: Int? = nil, mono: Bool = false) throws -> SnapshotReader {
+        try SnapshotReader(repository: self, revision: revision, targetSampleRate: targetSampleRate, mono: mono)
     }
 }

@@ -79,6 +79,34 @@ public enum AudioDecoder {
         return DecodedAudio(pcm: pcm, sampleRate: Int(info.samplerate), channelCount: channels)
     }
 
+    /// Converts the samples of a 16-bit PCM WAV held in memory straight to `Float`, without
+    /// libsndfile: the same values libsndfile gives (each sample / 32768), several times faster.
+    ///
+    /// - Parameters:
+    ///   - bytes: the file's bytes.
+    ///   - frameCount: frames libsndfile reported when the file was probed (manifest facts); the
+    ///     fast path is taken only when the `data` chunk holds at least that many whole frames.
+    ///   - sampleRate: the probed rate (Hz).
+    /// - Returns: nil when the file is not plain 16-bit PCM RIFF/WAVE or does not match the facts;
+    ///   call ``decode(_:)`` then.
+    /// - Complexity: O(frames).
+    public static func decodePCM16(_ bytes: UnsafeRawBufferPointer, frameCount: Int, sampleRate: Int) -> DecodedAudio? {
+        guard let layout = RIFFLayout.parse(bytes), layout.isPCM16, layout.channelCount > 0,
+              layout.blockAlign == 2 * layout.channelCount, frameCount >= 0,
+              frameCount * layout.blockAlign <= layout.availableDataSize,
+              layout.dataOffset + frameCount * layout.blockAlign <= bytes.count else { return nil }
+        let n = frameCount * layout.channelCount
+        let scale: Float = 1.0 / 32768
+        let pcm = [Float](unsafeUninitializedCapacity: n) { out, count in
+            let src = bytes.baseAddress! + layout.dataOffset
+            for i in 0..<n {
+                out[i] = Float(Int16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self))) * scale
+            }
+            count = n
+        }
+        return DecodedAudio(pcm: pcm, sampleRate: sampleRate, channelCount: layout.channelCount)
+    }
+
     /// Averages the channels of interleaved audio into one.
     /// - Complexity: O(samples).
     public static func downmix(_ audio: DecodedAudio) -> DecodedAudio {

@@ -76,6 +76,7 @@ struct Run: ParsableCommand {
         var records: [[String: Any]] = []
         for a in artifact {
             var reg = ModelRegistration(artifactPath: a, revision: rev, name: name)
+            reg.snapshot = snap.commit  // what the command read, even if the branch moved meanwhile
             reg.message = message ?? ""
             reg.labelField = label
             reg.task = task

@@ -112,6 +112,23 @@ import Testing
         }
     }
 
+    @Test func runRecordsTheSnapshotItReadEvenWhenTheBranchMoves() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let data = try makeData(dir)
+            let before = try TestSupport.sh("\(TestSupport.dvsBinary) log -n 1 --json | grep '\"id\"' | head -1", in: data.root)
+            // The command commits to main while it runs (as a labeling job might).
+            let r = try TestSupport.dvs(["run", "--rev", "main", "--artifact", "m.bin", "--", "sh", "-c",
+                                         "echo note > note.txt && \(TestSupport.dvsBinary) commit -m moved >/dev/null && echo w > m.bin"], in: data.root)
+            #expect(r.status == 0, "\(r.stderr)")
+            let m = try #require(try models(data.root).first)
+            let snapshot = try #require(m["snapshot"] as? String)
+            #expect(before.contains(snapshot), "the record names the commit the command read, not main's new head")
+            #expect(m["revision"] as? String == "main")
+            let audit = try TestSupport.dvs(["audit", "m.bin"], in: data.root).stdout
+            #expect(audit.contains("since     branch main is now at"), "\(audit)")
+        }
+    }
+
     /// Python reads the tar stream: every audio member equals its source file byte for byte and
     /// its JSON names it; returns the keys in stream order.
     static let checker = """
@@ -246,6 +263,14 @@ import Testing
             let text = try TestSupport.dvs(["audit", String(v1.prefix(8))], in: data.root).stdout
             #expect(text.contains("relabeled \(relabeled): speaker: spk") && text.contains("removed   \(removed)"))
             #expect(text.contains("labels    lang: en"))
+
+            // A model on the relabeled snapshot: the audit cache adds its new leaves, and only it saw spk9.
+            try TestSupport.write(Data("model v3".utf8), to: dir + "/v3.bin")
+            #expect(try TestSupport.dvs(["model", "add", dir + "/v3.bin", "--rev", "main", "--name", "lid-v3"], in: data.root).status == 0)
+            let spk9 = try #require(try json(TestSupport.dvs(["audit", "--samples", "speaker = 'spk9'", "--json"], in: data.root)) as? [[String: Any]])
+            #expect(spk9.map { $0["name"] as? String } == ["lid-v3"] && spk9.first?["matched_samples"] as? Int == 1)
+            let de2 = try #require(try json(TestSupport.dvs(["audit", "--samples", "lang = 'de'", "--json"], in: data.root)) as? [[String: Any]])
+            #expect(Set(de2.compactMap { $0["name"] as? String }) == ["lid-v1", "lid-v3"], "main still has the German clips; lid-v2's branch does not")
         }
     }
 

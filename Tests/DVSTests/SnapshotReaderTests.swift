@@ -44,6 +44,21 @@ import Testing
         }
     }
 
+    @Test func pcm16FastPathGivesLibsndfilesValues() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            for (rate, channels) in [(44100, 2), (8000, 1), (48000, 2)] {
+                let path = dir + "/s\(rate)-\(channels).wav"
+                try TestSupport.speak("fast path check", to: path, sampleRate: rate, channels: channels)
+                let bytes = try Array(TestSupport.read(path))
+                let viaSndfile = try bytes.withUnsafeBytes { try AudioDecoder.decode($0) }
+                let fast = try #require(bytes.withUnsafeBytes { AudioDecoder.decodePCM16($0, frameCount: viaSndfile.frameCount, sampleRate: rate) })
+                #expect(fast == viaSndfile, "\(rate) Hz, \(channels) ch")
+                #expect(bytes.withUnsafeBytes { AudioDecoder.decodePCM16($0, frameCount: viaSndfile.frameCount + 1, sampleRate: rate) } == nil,
+                        "more frames than the data chunk holds: not taken")
+            }
+        }
+    }
+
     @Test func resamplesAndDownmixesWithLibsamplerate() throws {
         try TestSupport.withTemporaryRepository { repo in
             try TestSupport.speak("resampling check", to: repo.root + "/a.wav", sampleRate: 44100, channels: 2)
