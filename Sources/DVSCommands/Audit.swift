@@ -7,12 +7,14 @@ struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The lineage of a model, or every model that saw matching samples.",
         discussion: """
-            dvs audit MODEL|PATH|SHA      model → snapshot commit → branch or cohort predicate, code
-                                          commit, samples, hours, label distribution, evals, and what
-                                          changed in that data since (relabeled, removed, modified)
-            dvs audit --samples "SQL"     every model whose training snapshot included a sample
-                                          matching the expression (the 'sample' table of dvs query),
-                                          with counts:  dvs audit --samples "speaker = 'spk042'"
+            dvs audit MODEL|PATH|SHA
+              model → snapshot commit → branch or cohort predicate, code commit, samples,
+              hours, label distribution, evals, and what changed in that data since
+              (relabeled, removed, modified)
+            dvs audit --samples "SQL"
+              every model whose training snapshot included a sample matching the
+              expression (the 'sample' table of dvs query), with counts:
+              dvs audit --samples "speaker = 'spk042'"
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -34,7 +36,10 @@ struct Audit: ParsableCommand {
             }
             if hits.isEmpty { Output.out("No model was trained on a snapshot with a sample where \(samples)"); return }
             for h in hits {
-                Output.out("\(h.id.short)  \(h.record.name)  \(h.matched) of \(h.record.sampleCount) samples (\(Output.hours(h.hours)))  \(h.record.revision)@\(h.record.snapshot.prefix(12))")
+                // Matches are counted over the training snapshot; the model may have used a subset (holdout).
+                let snapshotSamples = (try? CommitID(hex: h.record.snapshot).map { try repo.commit($0).totals.sampleCount }) ?? nil
+                let of = snapshotSamples.map { " of its snapshot's \($0)" } ?? ""
+                Output.out("\(h.id.short)  \(h.record.name)  \(h.matched) matching sample(s)\(of) (\(Output.hours(h.hours))); trained on \(h.record.sampleCount)  \(h.record.revision)@\(h.record.snapshot.prefix(12))")
             }
             return
         }

@@ -7,10 +7,10 @@ struct Branch: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, create or delete branches.",
         discussion: """
-            dvs branch                 list branches: head commit, samples, hours (* marks HEAD's)
-            dvs branch NAME [REV]      create NAME at REV (default HEAD); 'dvs checkout NAME' switches to it
-            dvs branch -d NAME         delete NAME if its commits are reachable from HEAD or another branch
-            dvs branch -D NAME         delete it anyway
+            dvs branch             list branches: head, samples, hours (* marks HEAD's)
+            dvs branch NAME [REV]  create NAME at REV (default HEAD); switch: dvs checkout
+            dvs branch -d NAME     delete NAME if HEAD or another branch has its commits
+            dvs branch -D NAME     delete it anyway
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -51,7 +51,7 @@ struct Tag: ParsableCommand {
         abstract: "List, create or delete tags (names for commits that do not move).",
         discussion: """
             dvs tag                       list tags
-            dvs tag NAME [REV] [-m MSG]   tag REV (default HEAD), e.g. the snapshot a model shipped from
+            dvs tag NAME [REV] [-m MSG]   tag REV (default HEAD): what a model shipped from
             dvs tag -d NAME               delete a tag
             """)
 

@@ -8,16 +8,18 @@ struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Join another branch's history into the current branch: by file, by label row, by label field.",
         discussion: """
-            dvs merge REV                      fast-forward, or a three-way merge from the merge base, committed
-            dvs merge REV --strategy theirs    resolve every conflict to their side (or ours)
-            dvs merge REV --no-commit          merge into the working tree only; 'dvs merge --continue' commits
-            dvs merge --continue               commit the merge once the conflicts are fixed
-            dvs merge --abort                  restore the working tree as it was before the merge
+            dvs merge REV                    fast-forward, or a committed three-way merge
+            dvs merge REV --strategy theirs  resolve every conflict to their side (or ours)
+            dvs merge REV --no-commit        merge into the working tree only
+            dvs merge --continue             commit once the conflicts are fixed
+            dvs merge --abort                restore the tree as it was before the merge
 
-            Audio and other files merge by path; label tables (CSV/TSV/JSON Lines) merge row by row,
-            keyed by sample, and field by field inside a row. A field changed two ways holds
-            '<<<<<<< ours: … ||||||| base: … ======= theirs: … >>>>>>>' until you edit it; a file
-            changed two ways keeps ours and puts theirs in PATH~theirs. 'dvs status' lists what is left.
+            Audio and other files merge by path; label tables (CSV/TSV/JSON Lines) merge
+            row by row, keyed by sample, and field by field inside a row. A field changed
+            two ways holds conflict markers in its cell until you edit it:
+              <<<<<<< ours: … ||||||| base: … ======= theirs: … >>>>>>>
+            A file changed two ways keeps ours and puts theirs in PATH~theirs.
+            'dvs status' lists what is left. Rules: schema/MERGE.md.
             """)
 
     @OptionGroup var global: GlobalOptions
