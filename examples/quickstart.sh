@@ -410,8 +410,8 @@ echo "(identical)"
 run dvs checkout main~1
 show_cmd diff -r --exclude=.dvs ../snapshot2-copy .
 diff -r --exclude=.dvs "$WORK/snapshot2-copy" . || die "checkout main~1 does not match the second commit's tree"
-run dvs checkout main
 echo "(identical)"
+run dvs checkout main
 
 say "Export the first commit to another folder without moving HEAD"
 run dvs checkout HEAD~2 --to "$WORK/export1"

@@ -28,7 +28,7 @@ extension Repository {
     /// - Complexity: first time, O(entries of the distinct leaves); then one scan of the cached rows.
     public func auditSamples(_ predicate: String) throws -> [SampleAuditHit] {
         let trimmed = predicate.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, !trimmed.contains(";") else {
+        guard !trimmed.isEmpty, Self.isStandaloneExpression(trimmed) else {
             throw DVSError(.badInput, "audit predicate '\(predicate)' is not one SQL expression", hint: "for example: dvs audit --samples \"speaker = 'spk042'\"")
         }
         let rows = try catalog.models()

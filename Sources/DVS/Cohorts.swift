@@ -41,6 +41,10 @@ extension Repository {
     /// byte for byte; every other file is unchanged.
     /// - Throws: `DVSError.badInput` when the predicate is not valid SQL over `sample`.
     func cohortCut(_ entries: [ManifestEntry], predicate: String) throws -> (entries: [ManifestEntry], newContent: [ObjectID: [UInt8]], matched: Int) {
+        guard Self.isStandaloneExpression(predicate) else {
+            throw DVSError(.badInput, "cohort predicate \"\(predicate)\" is not one SQL condition (unbalanced parentheses or ';')",
+                           hint: "write one condition over the sample table, e.g. lang = 'es' AND (sample_rate = 8000 OR channels = 2)")
+        }
         let result: QueryResult
         do { result = try query("SELECT path FROM sample WHERE (\(predicate))", entries: entries) } catch let e as DVSError {
             throw DVSError(.badInput, "cohort predicate \"\(predicate)\": \(e.message)",

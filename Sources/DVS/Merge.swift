@@ -198,6 +198,10 @@ extension Repository {
         }
         var result: [ManifestEntry] = []
         result.reserveCapacity(rows.count)
+        // Samples that must stay because a label row naming them was kept against a deletion.
+        var keepSamples: [RepoPath: (entry: ManifestEntry, key: String, table: RepoPath)] = [:]
+        lazy var ourPaths = Dictionary(ours.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        lazy var theirPaths = Dictionary(theirs.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         var handled = Set<RepoPath>()
         var conflicts: [MergeConflict] = []
         var newContent: [ObjectID: [UInt8]] = [:]
@@ -228,7 +232,14 @@ extension Repository {
                     if let ot = try RowTable.read(path: p, bytes: ob, config: config),
                        let tt = try RowTable.read(path: p, bytes: tb, config: config) {
                         let bt = try bb.flatMap { try RowTable.read(path: p, bytes: $0, config: config) }
-                        let (merged, rowConflicts) = try RowTable.merge(base: bt, ours: ot, theirs: tt, prefer: prefer)
+                        let outcome = try RowTable.mergeDetailed(base: bt, ours: ot, theirs: tt, prefer: prefer)
+                        let (merged, rowConflicts) = (outcome.table, outcome.conflicts)
+                        // A row kept against a deletion keeps the sample it names, from the side that kept it.
+                        for k in outcome.keptAgainstDeletion {
+                            for c in merged.candidates(for: k.reference, config: config) {
+                                if let e = (k.side == .ours ? ourPaths[c] : theirPaths[c]), e.audio != nil { keepSamples[c] = (e, k.key, p) }
+                            }
+                        }
                         let bytes = merged.encoded()
                         let id = ObjectID.hashing(bytes)
                         newContent[id] = bytes
@@ -270,8 +281,21 @@ extension Repository {
                 conflicts.append(MergeConflict(kind: kind, path: p.string, key: nil, field: nil, base: b?.blob.short, ours: o?.blob.short, theirs: t?.blob.short, message: message))
             }
         }
+        // The sample of a row kept against a deletion stays (the deletion of the file and of its
+        // row were one change on that side; the edit wins as a whole, or the choice stays open).
+        var restored = false
+        if !keepSamples.isEmpty {
+            let present = Set(result.map(\.path))
+            for (path, k) in keepSamples.sorted(by: { $0.key < $1.key }) where !present.contains(path) {
+                result.append(k.entry)
+                restored = true
+                if let i = conflicts.firstIndex(where: { $0.kind == "delete-edit" && $0.key == k.key && $0.path == k.table.string }) {
+                    conflicts[i].message += "; its audio '\(path)' was kept too (delete both to take the deletion)"
+                }
+            }
+        }
         for i in result.indices where result[i].annotations != nil { result[i].annotations = nil }
-        if !handled.isEmpty { result.sort { $0.path < $1.path } }
+        if !handled.isEmpty || restored { result.sort { $0.path < $1.path } }
         return TreeMergeResult(entries: result, newContent: newContent, conflicts: conflicts, sideFiles: sideFiles)
     }
 
@@ -538,7 +562,7 @@ extension Repository {
         let left = unresolvedConflicts(s)
         if !left.isEmpty {
             throw DVSError(.badInput, "\(left.count) conflict(s) are not resolved yet; nothing was committed",
-                           hint: "edit the files named below (or take one side: 'dvs merge --abort', then 'dvs merge \(s.theirsName) --strategy ours|theirs'), then run 'dvs merge --continue'",
+                           hint: "edit the files listed above (or take one side: 'dvs merge --abort', then 'dvs merge \(s.theirsName) --strategy ours|theirs'), then run 'dvs merge --continue'",
                            details: left)
         }
         guard let theirs = CommitID(hex: s.theirs) else { throw DVSError(.corrupt, "'\(mergeStatePath)' is damaged", hint: "run 'dvs merge --abort'") }

@@ -86,6 +86,31 @@ extension Repository {
         } catch { throw DVSError.wrap(error) }
     }
 
+    /// Whether `expression` stands alone inside `WHERE (…)`: no `;`, and parentheses that
+    /// balance and never close more than they opened, outside string literals, quoted names and
+    /// comments. (`1) OR (1` does not.)
+    static func isStandaloneExpression(_ expression: String) -> Bool {
+        var depth = 0
+        var quote: Character?
+        var chars = Array(expression)[...]
+        while let c = chars.popFirst() {
+            if let q = quote { if c == q { quote = nil }; continue }
+            switch c {
+            case "'", "\"", "`": quote = c
+            case "[": quote = "]"
+            case "-" where chars.first == "-": while let x = chars.popFirst(), x != "\n" {}
+            case "/" where chars.first == "*":
+                chars = chars.dropFirst()
+                while let x = chars.popFirst() { if x == "*", chars.first == "/" { chars = chars.dropFirst(); break } }
+            case "(": depth += 1
+            case ")": depth -= 1; if depth < 0 { return false }
+            case ";": return false
+            default: break
+            }
+        }
+        return depth == 0 && quote == nil
+    }
+
     /// The statement's first keyword, upper-cased, after whitespace and SQL comments.
     static func firstKeyword(_ sql: String) -> String {
         var s = Substring(sql)

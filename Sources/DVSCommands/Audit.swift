@@ -17,6 +17,12 @@ struct Audit: ParsableCommand {
               dvs audit --samples "speaker = 'spk042'"
             """)
 
+    /// `arg` as a POSIX shell word: unchanged when it is plain, else in single quotes.
+    static func shellQuoted(_ arg: String) -> String {
+        if !arg.isEmpty, arg.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "-_./=:,@%+".unicodeScalars.contains($0) }) { return arg }
+        return "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
     @OptionGroup var global: GlobalOptions
     @Argument(help: "A model name, record id, artifact SHA-256 (prefix ≥ 4 hex) or artifact file.") var model: String?
     @Option(help: "An SQL expression over the sample table.") var samples: String?
@@ -72,7 +78,7 @@ struct Audit: ParsableCommand {
             if let t = r.task { Output.out("task      \(t)") }
             if !r.parameters.isEmpty { Output.out("params    " + r.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }
             Output.out("code      \(r.code.summary)\(r.code.repository.map { "  in \($0)" } ?? "")")
-            Output.out("command   \(r.commandLine.joined(separator: " "))")
+            Output.out("command   \(r.commandLine.map(Self.shellQuoted).joined(separator: " "))")
             Output.out("when      \(LineageOutput.time(r.startTime)) → \(LineageOutput.time(r.endTime))  on \(r.host), dvs \(r.dvsVersion)")
             if !r.message.isEmpty { Output.out("message   \(r.message)") }
             if a.evals.isEmpty { Output.out("evals     none") }

@@ -42,10 +42,14 @@ struct Status: ParsableCommand {
         }
         for w in s.warnings { Output.warn(w) }
         if let m = repo.mergeInProgress() {
-            Output.out("You are merging \(m.theirs): \(m.conflicts.count) conflict(s) recorded, \(m.unresolved.count) still unresolved in the tree")
-            for c in m.conflicts { Output.out("  CONFLICT (\(c.kind)) \(c.message)") }
-            for u in m.unresolved { Output.out("  unresolved: \(u)") }
-            Output.out("  (fix them, then 'dvs merge --continue'; 'dvs merge --abort' undoes the merge)")
+            if m.conflicts.isEmpty {
+                Output.out("You are merging \(m.theirs) (not committed yet): 'dvs merge --continue' commits it, 'dvs merge --abort' undoes it")
+            } else {
+                Output.out("You are merging \(m.theirs): \(m.conflicts.count) conflict(s) recorded, \(m.unresolved.count) still unresolved in the tree")
+                for c in m.conflicts { Output.out("  CONFLICT (\(c.kind)) \(c.message)") }
+                for u in m.unresolved { Output.out("  unresolved: \(u)") }
+                Output.out("  (fix them, then 'dvs merge --continue'; 'dvs merge --abort' undoes the merge)")
+            }
         }
         if s.changes.isEmpty {
             Output.out("nothing to commit, working tree clean")

@@ -76,6 +76,9 @@ struct Train: ParsableCommand {
         if let h = r.result.holdoutMetrics {
             Output.out("  holdout:  " + MetricsText.summary(h))
             for line in MetricsText.confusion(h) { Output.out("    " + line) }
+        } else if holdout > 0 {
+            Output.err("warning: no sample fell in the \(Self.percent(holdout)) holdout\(splitBy.map { " (every '\($0)' group hashed to the training side)" } ?? ""); the model is trained on everything and not evaluated here; use a larger --holdout, more \(splitBy.map { "'\($0)' groups" } ?? "samples"), or 'dvs eval' on other data")
+            Output.out("  holdout:  none (no sample fell in it)")
         } else {
             Output.out("  holdout:  none (--holdout 0)")
         }

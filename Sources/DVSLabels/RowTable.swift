@@ -54,6 +54,13 @@ public struct RowTable: Sendable {
     /// `\n` or `\r\n`: the terminator written after rendered rows (the file's first one).
     public var lineEnd: [UInt8]
 
+    /// Tree paths a reference written in this table may mean, in the order `LabelBuilder` tries
+    /// them (the table's folder, its declared base, Common Voice's `clips/`).
+    public func candidates(for reference: String, config: LabelConfig = LabelConfig()) -> [RepoPath] {
+        let ctx = TableContext(path: path, declaration: config.declaration(for: path.string), config: config)
+        return ctx.candidates(reference, kind: TableKind(rawValue: format) ?? .table)
+    }
+
     /// Why a file cannot be edited row by row.
     public struct Refusal: Error, Sendable, CustomStringConvertible {
         /// What is wrong, naming the file (and line).
@@ -298,6 +305,25 @@ extension RowTable {
     /// - Returns: the merged table and its conflicts.
     /// - Throws: `Refusal` when the sides use different layouts or key fields.
     public static func merge(base: RowTable?, ours: RowTable, theirs: RowTable, prefer: MergePreference? = nil) throws(Refusal) -> (RowTable, [RowConflict]) {
+        let m = try mergeDetailed(base: base, ours: ours, theirs: theirs, prefer: prefer)
+        return (m.table, m.conflicts)
+    }
+
+    /// What `mergeDetailed` returns.
+    public struct MergeOutcome: Sendable {
+        /// The merged table.
+        public var table: RowTable
+        /// Conflicts (none when a side is preferred).
+        public var conflicts: [RowConflict]
+        /// Rows kept although the other side deleted them (delete-edit, with or without a
+        /// preference), with the side whose edit was kept: the sample they name must stay too.
+        public var keptAgainstDeletion: [(key: String, reference: String, side: MergePreference)]
+    }
+
+    /// `merge`, also reporting the rows kept against a deletion.
+    /// - Throws: as `merge`.
+    public static func mergeDetailed(base: RowTable?, ours: RowTable, theirs: RowTable, prefer: MergePreference? = nil) throws(Refusal) -> MergeOutcome {
+        var kept: [(key: String, reference: String, side: MergePreference)] = []
         guard ours.layout == theirs.layout, ours.keyField == theirs.keyField, base.map({ $0.layout == ours.layout && $0.keyField == ours.keyField }) ?? true else {
             throw Refusal(description: "\(ours.path): the two sides write the table differently (delimiter, quoting or key column)")
         }
@@ -333,6 +359,7 @@ extension RowTable {
                 if let br, !same(br, o) {
                     if prefer == .theirs { continue }
                     if prefer == nil { conflicts.append(RowConflict(kind: "delete-edit", key: o.key, field: nil, base: br.reference, ours: o.reference, theirs: nil)) }
+                    kept.append((o.key, o.reference, .ours))
                     rows.append(o)
                 } else if br == nil {
                     rows.append(o)
@@ -369,10 +396,11 @@ extension RowTable {
             if same(br, tr) { continue }  // we deleted it, they left it
             if prefer == .ours { continue }
             if prefer == nil { conflicts.append(RowConflict(kind: "delete-edit", key: tr.key, field: nil, base: br.reference, ours: nil, theirs: tr.reference)) }
+            kept.append((tr.key, tr.reference, .theirs))
             rows.append(fromTheirs(tr))
         }
         if reshaped { for i in rows.indices { rows[i].raw = nil } }
         out.rows = rows
-        return (out, conflicts)
+        return MergeOutcome(table: out, conflicts: conflicts, keptAgainstDeletion: kept)
     }
 }

@@ -144,6 +144,35 @@ import Testing
         }
     }
 
+    /// A sample deleted on one side (audio and row) and relabeled on the other: the edit keeps
+    /// the whole sample, not only its row (a row without its audio would not commit).
+    @Test func sampleDeletedVersusRelabeledKeepsAudioWithTheRow() throws {
+        for prefer in [nil, MergePreference.ours, .theirs] {
+            try withDataset { repo, root in
+                let s = try diverge(repo, theirs: {
+                    try FileManager.default.removeItem(atPath: root + "/clips/c3.wav")
+                    try sed("/^clips\\/c3.wav/d", root + "/labels.csv")
+                }, ours: { try sed("s|^clips/c3.wav,es,spk3,ok|clips/c3.wav,es,spk3,good|", root + "/labels.csv") }, prefer: prefer)
+                let kept = FileManager.default.fileExists(atPath: root + "/clips/c3.wav")
+                let table = try labels(repo)
+                switch prefer {
+                case nil:
+                    #expect(s.status == "conflicts" && s.conflicts.map(\.kind) == ["delete-edit"])
+                    #expect(s.conflicts.first?.message.contains("its audio 'clips/c3.wav' was kept too") == true, "\(s.conflicts)")
+                    #expect(kept && table.contains("clips/c3.wav,es,spk3,good"))
+                    let done = try repo.mergeContinue()
+                    #expect(done.commit.parents.count == 2)
+                    #expect(try label(repo, "clips/c3.wav", "quality") == .string("good"))
+                case .ours?:
+                    #expect(s.status == "merged" && kept, "ours keeps the relabeled sample whole")
+                    #expect(try label(repo, "clips/c3.wav", "quality") == .string("good"))
+                case .theirs?:
+                    #expect(s.status == "merged" && !kept && !table.contains("clips/c3.wav"))
+                }
+            }
+        }
+    }
+
     @Test func abortRestoresThePreMergeTreeByteExact() throws {
         try withDataset { repo, root in
             let before = root + "-before"
