@@ -30,7 +30,7 @@ done
 [ -x "$DVS" ] || (cd "$REPO" && swift build -c release >&2)
 export DVS_AUTHOR_NAME=bench DVS_AUTHOR_EMAIL=bench@example.com
 say() { echo "merge: $*" >&2; }
-secs() { python3 -c 'import sys,time; print(f"{time.time():.6f}")'; }
+secs() { echo "$EPOCHREALTIME"; }   # bash 5: no process start inside the timed span
 
 CORPUS=$BENCH_DIR/corpus-$N
 if [ ! -f "$CORPUS/manifest.json" ]; then

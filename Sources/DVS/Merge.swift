@@ -155,18 +155,25 @@ extension Repository {
     func mergeTrees(base: [ManifestEntry], ours: [ManifestEntry], theirs: [ManifestEntry], prefer: MergePreference?) throws -> TreeMergeResult {
         // One pass over the three sorted lists: (path, base, ours, theirs) for every path.
         var rows: [(p: RepoPath, b: ManifestEntry?, o: ManifestEntry?, t: ManifestEntry?)] = []
-        rows.reserveCapacity(max(ours.count, theirs.count))
+        var fastResult: [ManifestEntry] = []
+        fastResult.reserveCapacity(ours.count)
         var i = 0, j = 0, k = 0
         while i < base.count || j < ours.count || k < theirs.count {
             var p = i < base.count ? base[i].path : nil
             if j < ours.count, p == nil || ours[j].path < p! { p = ours[j].path }
             if k < theirs.count, p == nil || theirs[k].path < p! { p = theirs[k].path }
             let path = p!
-            let b = i < base.count && base[i].path == path ? base[i] : nil
-            let o = j < ours.count && ours[j].path == path ? ours[j] : nil
-            let t = k < theirs.count && theirs[k].path == path ? theirs[k] : nil
-            if b != nil { i += 1 }; if o != nil { j += 1 }; if t != nil { k += 1 }
-            rows.append((path, b, o, t))
+            let hasB = i < base.count && base[i].path == path
+            let hasO = j < ours.count && ours[j].path == path
+            let hasT = k < theirs.count && theirs[k].path == path
+            // The common case, the same content on both sides, goes straight to the result
+            // without copying entries around (most of a large tree).
+            if hasO && hasT && ours[j].sameContent(as: theirs[k]) && ours[j].linkTarget == theirs[k].linkTarget {
+                fastResult.append(ours[j])
+            } else {
+                rows.append((path, hasB ? base[i] : nil, hasO ? ours[j] : nil, hasT ? theirs[k] : nil))
+            }
+            if hasB { i += 1 }; if hasO { j += 1 }; if hasT { k += 1 }
         }
         func same(_ a: ManifestEntry?, _ b: ManifestEntry?) -> Bool {
             switch (a, b) {
@@ -193,11 +200,12 @@ extension Repository {
             return out
         }
         var config = LabelConfig()
-        if let c = rows.first(where: { $0.p.string == LabelBuilder.configPath })?.o, let text = try? String(decoding: blob(c.blob), as: UTF8.self) {
+        let configPath = RepoPath(LabelBuilder.configPath)
+        if let c = ours.first(where: { $0.path == configPath }), let text = try? String(decoding: blob(c.blob), as: UTF8.self) {
             config = LabelConfig.parse(text, file: LabelBuilder.configPath).config
         }
-        var result: [ManifestEntry] = []
-        result.reserveCapacity(rows.count)
+        var result = fastResult
+        fastResult = []
         // Samples that must stay because a label row naming them was kept against a deletion.
         var keepSamples: [RepoPath: (entry: ManifestEntry, key: String, table: RepoPath)] = [:]
         lazy var ourPaths = Dictionary(ours.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
@@ -295,7 +303,7 @@ extension Repository {
             }
         }
         for i in result.indices where result[i].annotations != nil { result[i].annotations = nil }
-        if !handled.isEmpty || restored { result.sort { $0.path < $1.path } }
+        if !rows.isEmpty || restored { result.sort { $0.path < $1.path } }
         return TreeMergeResult(entries: result, newContent: newContent, conflicts: conflicts, sideFiles: sideFiles)
     }
 
@@ -412,11 +420,17 @@ extension Repository {
         }
         // The working tree must match HEAD: a merge writes into it and --abort must restore it.
         // Untracked files may stay unless the merge would write over them.
-        // The snapshots are read while the working tree is scanned.
+        // HEAD's snapshot first; their snapshot and the base's reuse the leaves they share with
+        // it (most of them), read while the working tree is scanned.
+        let ourLeaves = try leafEntries(ofManifest: commit(ours).manifest)
         let loads = Background { [self] in
-            (try bases.first.map { try entries(ofManifest: commit($0).manifest) } ?? [], try entries(ofManifest: commit(theirs).manifest))
+            var known = Dictionary(ourLeaves, uniquingKeysWith: { a, _ in a })
+            let theirLeaves = try leafEntries(ofManifest: commit(theirs).manifest, reusing: known)
+            for (id, es) in theirLeaves where known[id] == nil { known[id] = es }
+            let baseLeaves = try bases.first.map { try leafEntries(ofManifest: commit($0).manifest, reusing: known) } ?? []
+            return (baseLeaves.flatMap(\.1), theirLeaves.flatMap(\.1))
         }
-        let (status, headEntries) = try statusAndHead()
+        let (status, headEntries) = try statusAndHead(known: ourLeaves.flatMap(\.1))
         let dirty = status.changes.filter { $0.kind != .added }
         if !dirty.isEmpty {
             throw DVSError(.badInput, "cannot merge: the working tree has \(dirty.count) uncommitted change(s); nothing was changed",

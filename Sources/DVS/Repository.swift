@@ -169,6 +169,30 @@ public final class Repository: @unchecked Sendable {
         return out
     }
 
+    /// The leaves of a manifest with their entries, in path order; leaves found in `known` (by
+    /// id: chunks are content-addressed, so equal ids hold equal entries) are not read again.
+    /// Snapshots of related commits share most leaves, so a merge decodes only what differs.
+    /// - Throws: `DVSError.corrupt` naming the damaged chunk.
+    func leafEntries(ofManifest root: ObjectID, reusing known: [ObjectID: [ManifestEntry]] = [:]) throws -> [(ObjectID, [ManifestEntry])] {
+        var leaves: [ObjectID] = []
+        var rootLeaf: [ManifestEntry]?
+        try collectLeaves(root, into: &leaves, rootLeaf: &rootLeaf)
+        if let rootLeaf { return [(root, rootLeaf)] }
+        let results = SlotBuffer<[ManifestEntry]>(count: leaves.count)
+        let todo = leaves.indices.filter { known[leaves[$0]] == nil }
+        let leafIDs = leaves
+        try parallelBatches(todo.count, workers: workers, batch: 8) { _, range in
+            for t in range {
+                let i = todo[t]
+                guard case .leaf(let es) = try self.chunk(leafIDs[i]) else {
+                    throw DVSError(.corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
+                }
+                results[i] = es
+            }
+        }
+        return leaves.indices.map { i in (leaves[i], known[leaves[i]] ?? results.take(i) ?? []) }
+    }
+
     func chunk(_ id: ObjectID) throws -> ManifestChunk {
         do { return try ManifestChunk.decode(objects.read(id)) } catch {
             let e = DVSError.wrap(error)

@@ -87,10 +87,11 @@ extension Repository {
     }
 
     /// `status`, with HEAD's snapshot it compared against.
-    func statusAndHead(progress: ProgressHandler? = nil) throws -> (StatusReport, [ManifestEntry]) {
+    /// - Parameter known: HEAD's snapshot when the caller has it already.
+    func statusAndHead(progress: ProgressHandler? = nil, known: [ManifestEntry]? = nil) throws -> (StatusReport, [ManifestEntry]) {
         do {
             let head = try catalog.head() ?? .branch("main", nil)
-            let headLoad = Background { try self.headEntries() }
+            let headLoad = Background { try known ?? self.headEntries() }
             let scan = try self.scan(writer: nil, knownBlobs: [], progress: progress)
             let base = try headLoad.value()
             let changes = diffEntries(base, scan.entries)

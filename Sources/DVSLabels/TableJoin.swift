@@ -170,7 +170,7 @@ struct TableJoiner {
     private mutating func checkText(_ row: LabelRow) {
         for f in row.fields where table.textFields.contains(f.name) {
             switch f.value {
-            case .string(let s) where s.contains("\n") || s.contains("\r"):
+            case .string(let s) where s.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }):
                 report(.warning, "newline-in-text", row, "\(f.name) of \(JSONValue.quote(row.reference)) contains a line break",
                        hint: "line-based tools (Kaldi text, TSV) split it; replace it with a space")
             case .string(""), .null:
