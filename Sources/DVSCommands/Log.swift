@@ -7,7 +7,7 @@ struct Log: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Where to start (default HEAD); A..B shows commits in B not in A.") var revision: String = "HEAD"
-    @Option(name: .customShort("n"), help: "Show at most this many commits.") var maxCount: Int?
+    @Option(name: .customShort("n", allowingJoined: true), help: "Show at most this many commits (-n 5 or -n5).") var maxCount: Int?
     @Flag(help: "Draw the commit graph (one line per commit; merges show both parents).") var graph = false
     @Flag(help: "One line per commit.") var oneline = false
     @Flag(help: "Print JSON.") var json = false

@@ -54,7 +54,8 @@ import Testing
             #expect(range.isEmpty, "review is merged into main: \(range)")
             let range2 = try dvs("log", "--oneline", "review..main", in: dir).stdout.split(separator: "\n")
             #expect(range2.count == 2 && range2.contains { $0.contains("main pass") } && !range2.contains { $0.contains("review pass") }, "\(range2)")
-            let merge = try #require(try json(dvs("log", "--json", "-n", "1", in: dir).stdout) as? [[String: Any]])
+            let merge = try #require(try json(dvs("log", "--json", "-n1", in: dir).stdout) as? [[String: Any]])
+            #expect(merge.count == 1, "-n1 as git writes it")
             #expect((merge.first?["parents"] as? [String])?.count == 2)
         }
     }
