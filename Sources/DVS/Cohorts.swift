@@ -34,6 +34,32 @@ extension Repository {
         static let name = "cohort", predicate = "cohort-predicate", source = "cohort-source", sourceRevision = "cohort-source-rev"
     }
 
+    /// The newest cohort cut on `tip`'s first-parent chain: walking back from `tip`, the first
+    /// commit with a `cohort-predicate` header. With `base`, the walk stops at `base`, and a cut
+    /// that is an ancestor of `base` does not count (it is history both sides share).
+    /// - Throws: `DVSError.corrupt` when a commit cannot be read.
+    func newestCohortCut(on tip: CommitID, since base: CommitID? = nil) throws -> (id: CommitID, commit: Commit)? {
+        var c: CommitID? = tip
+        var steps = 0
+        while let id = c, id != base, steps < 100_000 {
+            let commit = try self.commit(id)
+            if commit.extra[CohortHeader.predicate] != nil {
+                return try base.map { try isAncestor(id, of: $0) } == true ? nil : (id, commit)
+            }
+            c = commit.parents.first
+            steps += 1
+        }
+        return nil
+    }
+
+    /// The label configuration (`dvs.toml`) of a snapshot; the defaults when it has none or it
+    /// cannot be read.
+    func labelConfig(of entries: [ManifestEntry]) -> LabelConfig {
+        let path = RepoPath(LabelBuilder.configPath)
+        guard let c = entries.first(where: { $0.path == path }), let bytes = try? blob(c.blob) else { return LabelConfig() }
+        return LabelConfig.parse(String(decoding: bytes, as: UTF8.self), file: LabelBuilder.configPath).config
+    }
+
     /// The snapshot `entries` restricted to the samples matching `predicate`.
     ///
     /// Samples that do not match are left out, with the Deepgram responses attached to them; label
@@ -56,10 +82,7 @@ extension Repository {
         for e in entries where e.audio != nil && !matched.contains(e.path.string) {
             if let s = e.annotations?.transcript?.source { droppedSidecars.insert(s) }
         }
-        var config = LabelConfig()
-        if let c = entries.first(where: { $0.path.string == LabelBuilder.configPath }), let bytes = try? blob(c.blob) {
-            config = LabelConfig.parse(String(decoding: bytes, as: UTF8.self), file: LabelBuilder.configPath).config
-        }
+        let config = labelConfig(of: entries)
         var out: [ManifestEntry] = []
         var newContent: [ObjectID: [UInt8]] = [:]
         for var e in entries {
@@ -153,19 +176,13 @@ extension Repository {
     }
 
     private func cohortInfo(_ name: String, head: CommitID) throws -> CohortInfo? {
-        var c: CommitID? = head
-        while let id = c {
-            let commit = try self.commit(id)
-            if let p = commit.extra[CohortHeader.predicate], let src = commit.extra[CohortHeader.source].flatMap(CommitID.init(hex:)) {
-                let rev = commit.extra[CohortHeader.sourceRevision] ?? src.hex
-                let moved = try? log(from: resolve(rev), excluding: [head]).count
-                let since = try log(from: head, excluding: [id]).count
-                return CohortInfo(name: name, head: head, totals: try self.commit(head).totals, predicate: p, sourceRevision: rev, sourceCommit: src,
-                                  cut: id, sourceMovedOn: moved, commitsSinceCut: since)
-            }
-            c = commit.parents.first
-        }
-        return nil
+        guard let (id, commit) = try newestCohortCut(on: head), let p = commit.extra[CohortHeader.predicate],
+              let src = commit.extra[CohortHeader.source].flatMap(CommitID.init(hex:)) else { return nil }
+        let rev = commit.extra[CohortHeader.sourceRevision] ?? src.hex
+        let moved = try? log(from: resolve(rev), excluding: [head]).count
+        let since = try log(from: head, excluding: [id]).count
+        return CohortInfo(name: name, head: head, totals: try self.commit(head).totals, predicate: p, sourceRevision: rev, sourceCommit: src,
+                          cut: id, sourceMovedOn: moved, commitsSinceCut: since)
     }
 
     /// Re-applies a cohort's predicate to its source (or `source`) and merges the new cut into the

@@ -138,15 +138,8 @@ extension Repository {
     public func snapshotLineage(_ revision: String, labelField: String? = nil, only: Set<ObjectID>? = nil) throws -> SnapshotLineage {
         let id = try resolve(revision)
         let c = try commit(id)
-        var predicate: String?, source: String?
-        var cursor: (CommitID, Commit)? = (id, c)
-        var steps = 0
-        while let (_, cc) = cursor, steps < 100_000 {
-            if let p = cc.extra["cohort-predicate"] { predicate = p; source = cc.extra["cohort-source"]; break }
-            guard let parent = cc.parents.first else { break }
-            cursor = (parent, try commit(parent))
-            steps += 1
-        }
+        let cut = try newestCohortCut(on: id)?.commit
+        let predicate = cut?.extra[CohortHeader.predicate], source = cut?.extra[CohortHeader.source]
         var n = 0, seconds = 0.0
         var dist: [String: Int] = [:]
         for e in try entries(ofManifest: c.manifest) {

@@ -130,15 +130,7 @@ extension Repository {
     /// `cohort-predicate`.
     /// With `base` nil, the newest on the whole first-parent chain.
     func cohortPredicate(since base: CommitID?, on tip: CommitID) throws -> String? {
-        var c: CommitID? = tip
-        var steps = 0
-        while let id = c, id != base, steps < 100_000 {
-            let commit = try self.commit(id)
-            if let p = commit.extra["cohort-predicate"] { return try base.map { try isAncestor(id, of: $0) } == true ? nil : p }
-            c = commit.parents.first
-            steps += 1
-        }
-        return nil
+        try newestCohortCut(on: tip, since: base)?.commit.extra[CohortHeader.predicate]
     }
 
     // MARK: Three-way merge of trees
@@ -199,11 +191,7 @@ extension Repository {
             }
             return out
         }
-        var config = LabelConfig()
-        let configPath = RepoPath(LabelBuilder.configPath)
-        if let c = ours.first(where: { $0.path == configPath }), let text = try? String(decoding: blob(c.blob), as: UTF8.self) {
-            config = LabelConfig.parse(text, file: LabelBuilder.configPath).config
-        }
+        let config = labelConfig(of: ours)
         var result = fastResult
         fastResult = []
         // Samples that must stay because a label row naming them was kept against a deletion.

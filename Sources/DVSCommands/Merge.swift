@@ -78,11 +78,15 @@ struct Merge: ParsableCommand {
         case "fast-forward": Output.out("Fast-forward to \(s.head?.short ?? "")\n \(counts)")
         case "merged": Output.out("Merged \(revision) (\(s.theirs.short)) as \(s.head?.short ?? ""), base \(s.base?.short ?? "none")\n \(counts)")
         case "no-commit": Output.out("Merged \(revision) into the working tree, not committed (\(counts)); 'dvs merge --continue' commits it, 'dvs merge --abort' undoes it")
-        default:
-            Output.out("Merge of \(revision) stopped with \(s.conflicts.count) conflict(s); \(counts):")
-            for c in s.conflicts.prefix(50) { Output.out("  CONFLICT (\(c.kind)) \(c.message)") }
-            if s.conflicts.count > 50 { Output.out("  … and \(s.conflicts.count - 50) more ('dvs status' lists them all)") }
-            Output.out("Fix them, then 'dvs merge --continue'; or 'dvs merge --abort' to undo the merge.")
+        default: printStopped(s.conflicts, what: "Merge of \(revision)", detail: "; \(counts)")
         }
+    }
+
+    /// The conflicts of a stopped merge (`dvs merge`, `dvs pull`, `dvs cohort refresh`) and what to do next.
+    static func printStopped(_ conflicts: [MergeConflict], what: String, detail: String = "") {
+        Output.out("\(what) stopped with \(conflicts.count) conflict(s)\(detail):")
+        for c in conflicts.prefix(50) { Output.out("  CONFLICT (\(c.kind)) \(c.message)") }
+        if conflicts.count > 50 { Output.out("  … and \(conflicts.count - 50) more ('dvs status' lists them all)") }
+        Output.out("Fix them, then 'dvs merge --continue'; or 'dvs merge --abort' to undo the merge.")
     }
 }

@@ -101,9 +101,7 @@ struct Pull: ParsableCommand {
         case "ahead": Output.out("Already up to date ('\(s.branch)' has commits the remote lacks: dvs push \(remote)).")
         case "merged": Output.out("Merged \(remote)/\(branch ?? s.branch) into \(s.branch) as \(s.new?.short ?? ""): wrote \(s.written) file(s), removed \(s.removed)")
         case "conflicts":
-            Output.out("Merge of \(remote)/\(branch ?? s.branch) stopped with \(s.conflicts.count) conflict(s):")
-            for c in s.conflicts.prefix(50) { Output.out("  CONFLICT (\(c.kind)) \(c.message)") }
-            Output.out("Fix them, then 'dvs merge --continue'; or 'dvs merge --abort' to undo the merge.")
+            Merge.printStopped(s.conflicts, what: "Merge of \(remote)/\(branch ?? s.branch)")
             throw ExitCode(1)
         default: Output.out("Fast-forward \(s.branch) \(s.old?.short ?? "(none)")..\(s.new?.short ?? ""): wrote \(s.written) file(s), removed \(s.removed)")
         }
