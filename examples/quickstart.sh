@@ -376,7 +376,7 @@ run dvs query "SELECT sample_rate, encoding, count(*) AS clips FROM sample GROUP
 run dvs query "SELECT count(*) AS shorter_than_half_a_second FROM sample WHERE duration_s < 0.5"
 
 say "Labeling pass 3: a reviewer fixes the language of three clips"
-mapfile -t RELANG < <(tail -n +2 labels.csv | grep '^data/ktuberling/' | grep ',de,' | cut -d, -f1 | head -n 3)
+mapfile -t RELANG < <(tail -n +2 labels.csv | awk -F, '/^data\/ktuberling\// && /,de,/ && n < 3 { print $1; n++ }')
 (( ${#RELANG[@]} == 3 )) || die "could not pick three German clips to relabel"
 for p in "${RELANG[@]}"; do
     echo "relabel: $p  lang de -> de-AT"
@@ -436,7 +436,9 @@ done
 run dvs cohort list
 
 # One French clip whose label row is plain (no quotes), reviewed on the cohort.
-FR=$(LC_ALL=C sort -t $'\t' -k1,1 "$ROWS" | awk -F '\t' '$2 == "fr" && $4 == "ktuberling" && $3 !~ /[",]/ { print $1; exit }')
+# awk reads to the end (no early exit): under pipefail an early exit would
+# SIGPIPE sort and fail the script whenever sort was still writing.
+FR=$(LC_ALL=C sort -t $'\t' -k1,1 "$ROWS" | awk -F '\t' 'found == "" && $2 == "fr" && $4 == "ktuberling" && $3 !~ /[",]/ { found = $1 } END { print found }')
 [[ -n $FR ]] || die "no French ktuberling clip to review"
 FR_TEXT=$(awk -F '\t' -v p="$FR" '$1 == p { print $3 }' "$ROWS")
 say "Label on the French cohort: a reviewer corrects one transcript"
