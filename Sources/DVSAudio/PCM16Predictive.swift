@@ -122,7 +122,8 @@ public enum PCM16Predictive {
     static func decode(_ payload: UnsafeRawBufferPointer, headerLength: Int, prefixLength: Int, channelCount ch: Int,
                        sampleBytes n: Int, order: Int, side: Bool) -> [UInt8] {
         let total = payload.count - headerLength
-        var out = [UInt8](repeating: 0, count: total)
+        // Every byte is written below (prefix, samples, trailer): no zero-fill first.
+        var out = [UInt8](unsafeUninitializedCapacity: total) { _, n in n = total }
         out.withUnsafeMutableBytes { o in
             let body = payload.baseAddress! + headerLength
             o.baseAddress!.copyMemory(from: body, byteCount: prefixLength)
@@ -130,31 +131,79 @@ public enum PCM16Predictive {
             let high = low + n / 2
             let dst = o.baseAddress!.advanced(by: prefixLength)
             let count = n / 2
-            @inline(__always) func residual(_ i: Int) -> Int16 {
+            // Two passes, so the serial part is as short as it can be: first every residual is
+            // un-zigzagged from the two planes into place (independent per sample, so the loop
+            // vectorises); then each channel's recurrence runs over those 16-bit values in place
+            // (order 1: a running sum; order 2: s = e + 2·s₁ − s₂).
+            for i in 0..<count {
                 let z = UInt16(low[i]) | UInt16(high[i]) << 8
-                return Int16(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
+                dst.storeBytes(of: ((z >> 1) ^ (0 &- (z & 1))).littleEndian, toByteOffset: i &<< 1, as: UInt16.self)
+            }
+            @inline(__always) func load(_ i: Int) -> Int16 {
+                Int16(bitPattern: UInt16(littleEndian: dst.loadUnaligned(fromByteOffset: i &<< 1, as: UInt16.self)))
             }
             @inline(__always) func store(_ v: Int16, _ i: Int) {
-                dst.storeBytes(of: UInt16(bitPattern: v).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                dst.storeBytes(of: UInt16(bitPattern: v).littleEndian, toByteOffset: i &<< 1, as: UInt16.self)
             }
-            // One specialised loop per (order, channel layout): no branches in the hot loops.
-            for c in 0..<ch {
-                var p1: Int16 = 0, p2: Int16 = 0
-                var i = c
+            if ch == 2 {
+                // Both channels' chains run in the same loop. With `side`, channel 1's chain
+                // rebuilds R − L: the left sample of the same frame is added back as it is stored.
+                var a1: Int16 = 0, a2: Int16 = 0, b1: Int16 = 0, b2: Int16 = 0
+                var i = 0
                 if order == 1 {
-                    while i < count { p1 = p1 &+ residual(i); store(p1, i); i += ch }
+                    while i + 1 < count {
+                        a1 = a1 &+ load(i); b1 = b1 &+ load(i + 1)
+                        store(a1, i); store(side ? b1 &+ a1 : b1, i + 1); i += 2
+                    }
                 } else {
-                    while i < count { let s = residual(i) &+ (p1 &<< 1) &- p2; p2 = p1; p1 = s; store(s, i); i += ch }
+                    while i + 1 < count {
+                        let a = load(i) &- a2 &+ (a1 &<< 1), b = load(i + 1) &- b2 &+ (b1 &<< 1)
+                        a2 = a1; a1 = a; b2 = b1; b1 = b
+                        store(a, i); store(side ? b &+ a : b, i + 1); i += 2
+                    }
                 }
-            }
-            if side {
-                // Channel 1 holds R − L: add the left sample of the same frame back.
-                var i = 1
-                while i < count {
-                    let l = Int16(bitPattern: UInt16(littleEndian: dst.loadUnaligned(fromByteOffset: 2 * (i - 1), as: UInt16.self)))
-                    let r = Int16(bitPattern: UInt16(littleEndian: dst.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
-                    store(r &+ l, i)
-                    i += 2
+            } else if ch == 1 && count >= 4 * 1024 {
+                // Mono: the one chain is cut into four runs solved side by side from a zero
+                // state (four independent adds per step instead of one long chain), then each
+                // run after the first gets its true start added: the recurrence is linear, and
+                // with no residuals it continues the previous run's last value (order 1) or last
+                // two values' straight line (order 2), so adding that line fixes the run exactly
+                // (wrapping 16-bit arithmetic throughout).
+                // Index arithmetic wraps (it cannot overflow: i < count): checked arithmetic
+                // would keep these loops from vectorising.
+                let len = count / 4, l2 = len &* 2, l3 = len &* 3
+                var a1: Int16 = 0, a2: Int16 = 0, b1: Int16 = 0, b2: Int16 = 0
+                var c1: Int16 = 0, c2: Int16 = 0, d1: Int16 = 0, d2: Int16 = 0
+                if order == 1 {
+                    for j in 0..<len {
+                        a1 = a1 &+ load(j); b1 = b1 &+ load(len &+ j); c1 = c1 &+ load(l2 &+ j); d1 = d1 &+ load(l3 &+ j)
+                        store(a1, j); store(b1, len &+ j); store(c1, l2 &+ j); store(d1, l3 &+ j)
+                    }
+                    for i in (len &* 4)..<count { d1 = d1 &+ load(i); store(d1, i) }
+                } else {
+                    for j in 0..<len {
+                        let a = load(j) &- a2 &+ (a1 &<< 1), b = load(len &+ j) &- b2 &+ (b1 &<< 1)
+                        let c = load(l2 &+ j) &- c2 &+ (c1 &<< 1), d = load(l3 &+ j) &- d2 &+ (d1 &<< 1)
+                        a2 = a1; a1 = a; b2 = b1; b1 = b; c2 = c1; c1 = c; d2 = d1; d1 = d
+                        store(a, j); store(b, len &+ j); store(c, l2 &+ j); store(d, l3 &+ j)
+                    }
+                    for i in (len &* 4)..<count { let d = load(i) &- d2 &+ (d1 &<< 1); d2 = d1; d1 = d; store(d, i) }
+                }
+                for k in 1..<4 {
+                    let start = k &* len, end = k == 3 ? count : start &+ len
+                    let p1 = load(start &- 1), slope = order == 1 ? 0 : p1 &- load(start &- 2)
+                    var add = p1 &+ slope
+                    for i in start..<end { store(load(i) &+ add, i); add = add &+ slope }
+                }
+            } else {
+                for c in 0..<ch {
+                    var p1: Int16 = 0, p2: Int16 = 0
+                    var i = c
+                    if order == 1 {
+                        while i < count { p1 = p1 &+ load(i); store(p1, i); i += ch }
+                    } else {
+                        while i < count { let v = load(i) &- p2 &+ (p1 &<< 1); p2 = p1; p1 = v; store(v, i); i += ch }
+                    }
                 }
             }
             let rest = total - prefixLength - n

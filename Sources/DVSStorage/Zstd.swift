@@ -111,7 +111,7 @@ public enum Zstd {
         guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(limit) else {
             throw StorageError(.corrupt, "zstd frame header is damaged", cause: "ZSTD_getFrameContentSize: \(size)")
         }
-        var out = [UInt8](repeating: 0, count: Int(size))
+        var out = [UInt8](unsafeUninitializedCapacity: Int(size)) { _, n in n = Int(size) }
         let dctx = ZSTD_createDCtx()
         defer { ZSTD_freeDCtx(dctx) }
         let n = out.withUnsafeMutableBytes { o in ZSTD_decompressDCtx(dctx, o.baseAddress, Int(size), frame.baseAddress, frame.count) }

@@ -145,6 +145,26 @@ import Testing
         for order in [1, 2] { for side in [false, true] { #expect(try roundTrip(w.bytes, order: order, decorrelate: side) == w.bytes) } }
     }
 
+    @Test func monoInverseSolvedInFourRunsMatchesAcrossRunBoundaries() throws {
+        // The mono inverse solves four runs side by side and then fixes each run's start (see
+        // PCM16Predictive.decode). Full-scale noise with a slow ramp, at lengths around the
+        // 4096-sample threshold and not multiples of 4, must round-trip byte for byte in both orders.
+        for frames in [4095, 4096, 4097, 40_003] {
+            var w = ByteWriter()
+            let data = frames * 2
+            w.write(Array("RIFF".utf8)); w.write(u32: UInt32(36 + data)); w.write(Array("WAVEfmt ".utf8)); w.write(u32: 16)
+            w.write([1, 0, 1, 0]); w.write(u32: 16000); w.write(u32: 16000 * 2); w.write([2, 0, 16, 0])
+            w.write(Array("data".utf8)); w.write(u32: UInt32(data))
+            var x: UInt32 = 12345
+            for f in 0..<frames {
+                x = x &* 1_664_525 &+ 1_013_904_223
+                let v = Int16(truncatingIfNeeded: Int(x >> 16) &+ f &* 7)
+                w.write([UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: UInt16(bitPattern: v) >> 8)])
+            }
+            for order in [1, 2] { #expect(try roundTrip(w.bytes, order: order, decorrelate: false) == w.bytes, "\(frames) frames, order \(order)") }
+        }
+    }
+
     @Test func stereoWithTheSameVoiceOnBothChannelsChoosesTheSideChannel() throws {
         try TestSupport.withTemporaryDirectory { dir in
             try TestSupport.speak("the same voice on both channels", to: dir + "/m.wav", sampleRate: 48000)
