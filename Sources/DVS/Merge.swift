@@ -11,7 +11,8 @@ import Glibc
 /// One conflict of a merge, as `dvs merge` and `dvs status` list it.
 public struct MergeConflict: Sendable, Hashable, Codable {
     /// File level: `modify-modify`, `add-add`, `modify-delete` (we modified, they deleted),
-    /// `delete-modify`, `table` (a label table that cannot be merged row by row).
+    /// `delete-modify`, `table` (a label table that cannot be merged row by row), `text` (a text
+    /// file whose same lines changed both ways; it holds diff3 markers).
     /// Row level: `field` (one field changed two ways), `add-add-row`, `delete-edit` (a row
     /// deleted on one side and edited on the other). `labels`: the merged label tables fail
     /// validation.
@@ -141,7 +142,9 @@ extension Repository {
     /// sides making the same change merges; a rename on one side (the base's content under one
     /// new path) and a modification on the other gives the modified content at the new path.
     /// Label tables (CSV/TSV/JSON Lines, as at commit) changed on both sides are merged row by row
-    /// and field by field (`RowTable.merge`). Other files changed both ways are conflicts: ours
+    /// and field by field (`RowTable.merge`); other text files line by line (`TextMerge`, libgit2's
+    /// `git_merge_file`), with diff3 markers where the same lines changed. Other files (audio,
+    /// binary) changed both ways are conflicts: ours
     /// stays at the path and theirs is written beside it as `PATH~theirs`; in modify/delete the
     /// modified version stays. `prefer` resolves every conflict to one side instead.
     func mergeTrees(base: [ManifestEntry], ours: [ManifestEntry], theirs: [ManifestEntry], prefer: MergePreference?) throws -> TreeMergeResult {
@@ -222,9 +225,9 @@ extension Repository {
             // Changed both ways. A label table is merged by rows.
             var tableProblem: String?
             if let o, let t, o.audio == nil, t.audio == nil, o.kind != .symlink, t.kind != .symlink {
+                let ob = try blob(o.blob), tb = try blob(t.blob)
+                let bb = try b.flatMap { $0.audio == nil && $0.kind != .symlink ? try blob($0.blob) : nil }
                 do {
-                    let ob = try blob(o.blob), tb = try blob(t.blob)
-                    let bb = try b.flatMap { $0.audio == nil && $0.kind != .symlink ? try blob($0.blob) : nil }
                     if let ot = try RowTable.read(path: p, bytes: ob, config: config),
                        let tt = try RowTable.read(path: p, bytes: tb, config: config) {
                         let bt = try bb.flatMap { try RowTable.read(path: p, bytes: $0, config: config) }
@@ -255,6 +258,19 @@ extension Repository {
                     }
                 } catch let r as RowTable.Refusal {
                     tableProblem = r.description
+                }
+                // Other text files (README, scripts, dvs.toml) merge line by line, as git does.
+                // JSON (Deepgram responses, Label Studio exports: machine-written, often one
+                // line) stays whole: ours at the path, theirs beside it.
+                if tableProblem == nil, b == nil || bb != nil, !p.string.lowercased().hasSuffix(".json"), let m = TextMerge.merge(base: bb ?? [], ours: ob, theirs: tb, prefer: prefer) {
+                    let id = ObjectID.hashing(m.bytes)
+                    newContent[id] = m.bytes
+                    result.append(ManifestEntry(path: p, kind: o.kind, blob: id, byteCount: UInt64(m.bytes.count)))
+                    if !m.clean {
+                        conflicts.append(MergeConflict(kind: "text", path: p.string, key: nil, field: nil, base: b?.blob.short, ours: o.blob.short, theirs: t.blob.short,
+                                                       message: "\(p): the same lines were \(b == nil ? "added" : "changed") differently on both sides; the file holds conflict markers ('<<<<<<< ours' … '>>>>>>> theirs'); edit it to the version to keep"))
+                    }
+                    continue
                 }
             }
             let kind = o == nil ? "delete-modify" : t == nil ? "modify-delete" : tableProblem != nil ? "table" : b == nil ? "add-add" : "modify-modify"
@@ -544,11 +560,12 @@ extension Repository {
     func unresolvedConflicts(_ s: MergeState) -> [String] {
         var out: [String] = []
         for p in s.sideFiles where FileIO.exists(root + "/" + p) { out.append("\(p) (remove it once '\(p.dropLast(7))' holds the version to keep)") }
-        let tables = Set(s.conflicts.filter { $0.kind == "field" || $0.kind == "add-add-row" }.map(\.path))
-        for p in tables.sorted() {
+        // Label tables hold markers inside cells ('<<<<<<< ours: …'); text files on lines of their own.
+        let marked = Set(s.conflicts.filter { $0.kind == "field" || $0.kind == "add-add-row" || $0.kind == "text" }.map(\.path))
+        for p in marked.sorted() {
             guard let data = FileManager.default.contents(atPath: root + "/" + p) else { continue }
-            let n = data.split(separator: 0x0A).filter { $0.firstRange(of: Array("<<<<<<< ours:".utf8)) != nil }.count
-            if n > 0 { out.append("\(p) (\(n) line(s) still hold conflict markers '<<<<<<< ours: …')") }
+            let n = data.split(separator: 0x0A).filter { $0.firstRange(of: Array("<<<<<<< ours".utf8)) != nil }.count
+            if n > 0 { out.append("\(p) (\(n) line(s) still hold conflict markers '<<<<<<< ours …')") }
         }
         return out
     }

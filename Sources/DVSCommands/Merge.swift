@@ -15,11 +15,13 @@ struct Merge: ParsableCommand {
             dvs merge --abort                restore the tree as it was before the merge
 
             Audio and other files merge by path; label tables (CSV/TSV/JSON Lines) merge
-            row by row, keyed by sample, and field by field inside a row. A field changed
-            two ways holds conflict markers in its cell until you edit it:
+            row by row, keyed by sample, and field by field inside a row; other text
+            files merge line by line, as in git. A field changed two ways holds
+            conflict markers in its cell until you edit it:
               <<<<<<< ours: … ||||||| base: … ======= theirs: … >>>>>>>
-            A file changed two ways keeps ours and puts theirs in PATH~theirs.
-            'dvs status' lists what is left. Rules: schema/MERGE.md.
+            Lines of a text file changed two ways hold git's diff3 markers. Audio or
+            another binary file changed two ways keeps ours and puts theirs in
+            PATH~theirs. 'dvs status' lists what is left. Rules: schema/MERGE.md.
             """)
 
     @OptionGroup var global: GlobalOptions

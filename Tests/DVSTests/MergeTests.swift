@@ -76,6 +76,79 @@ import Testing
         }
     }
 
+    @Test func textFilesMergeLineByLineWithDiff3MarkersWhereTheSameLinesChanged() throws {
+        try withDataset { repo, root in
+            let base = "# Corpus notes\nrecorded 2026\nlanguages: en, es\nreviewers: none\nlicence: GPL-2+\n"
+            try write(base, root + "/README.md")
+            try write("\u{0}\u{1}binary v1\n", root + "/stats.bin")
+            try write("{\"speaker\": \"spk0\"}\n", root + "/meta.json")
+            try commitAll(repo, "notes")
+            // Different lines: merges cleanly, both edits kept (as git merge does).
+            let s = try diverge(repo, theirs: { try sed("s/^languages: en, es$/languages: en, es, de/", root + "/README.md") },
+                                ours: { try sed("s/^licence: GPL-2+$/licence: GPL-2+ (see COPYING)/", root + "/README.md") })
+            #expect(s.status == "merged" && s.conflicts.isEmpty)
+            #expect(try String(contentsOfFile: root + "/README.md", encoding: .utf8)
+                    == "# Corpus notes\nrecorded 2026\nlanguages: en, es, de\nreviewers: none\nlicence: GPL-2+ (see COPYING)\n")
+            #expect(try repo.status().changes.isEmpty)
+
+            // The same line both ways: diff3 markers in the file; continue refused until edited.
+            try repo.createBranch("side2")
+            _ = try repo.checkout("side2")
+            try sed("s/^reviewers: none$/reviewers: ana/", root + "/README.md")
+            try write("\u{0}\u{1}binary theirs\n", root + "/stats.bin")
+            try write("{\"speaker\": \"spk1\"}\n", root + "/meta.json")
+            try commitAll(repo, "theirs 2")
+            _ = try repo.checkout("main")
+            try sed("s/^reviewers: none$/reviewers: bo/", root + "/README.md")
+            try sed("s/^recorded 2026$/recorded 2025-2026/", root + "/README.md")
+            try write("\u{0}\u{1}binary ours\n", root + "/stats.bin")
+            try write("{\"speaker\": \"spk2\"}\n", root + "/meta.json")
+            try commitAll(repo, "ours 2")
+            let c = try repo.merge("side2")
+            #expect(c.status == "conflicts")
+            #expect(c.conflicts.map { "\($0.kind) \($0.path)" }.sorted() == ["modify-modify meta.json", "modify-modify stats.bin", "text README.md"],
+                    "binary and JSON files still conflict whole")
+            let merged = try String(contentsOfFile: root + "/README.md", encoding: .utf8)
+            #expect(merged == """
+                # Corpus notes
+                recorded 2025-2026
+                languages: en, es, de
+                <<<<<<< ours
+                reviewers: bo
+                ||||||| base
+                reviewers: none
+                =======
+                reviewers: ana
+                >>>>>>> theirs
+                licence: GPL-2+ (see COPYING)
+
+                """)
+            #expect(try T.read(root + "/stats.bin~theirs") == Data("\u{0}\u{1}binary theirs\n".utf8))
+            let left = try #require(repo.mergeInProgress()).unresolved
+            #expect(left.contains { $0.hasPrefix("README.md (") && $0.contains("1 line(s)") })
+            #expect(throws: DVSError.self) { try repo.mergeContinue() }
+            try write(merged.replacingOccurrences(of: "<<<<<<< ours\nreviewers: bo\n||||||| base\nreviewers: none\n=======\nreviewers: ana\n>>>>>>> theirs\n", with: "reviewers: ana, bo\n"), root + "/README.md")
+            try FileManager.default.removeItem(atPath: root + "/stats.bin~theirs")
+            try FileManager.default.removeItem(atPath: root + "/meta.json~theirs")
+            let done = try repo.mergeContinue()
+            #expect(done.commit.parents.count == 2)
+            #expect(try String(contentsOfFile: root + "/README.md", encoding: .utf8).contains("\nreviewers: ana, bo\nlicence:"))
+
+            // --strategy theirs settles the conflicting lines to theirs and keeps our other edit.
+            _ = try repo.checkout("side2")
+            try sed("s/^reviewers: ana$/reviewers: cy/", root + "/README.md")
+            try commitAll(repo, "theirs 3")
+            _ = try repo.checkout("main")
+            try sed("s/^reviewers: ana, bo$/reviewers: dee/", root + "/README.md")
+            try sed("s/^# Corpus notes$/# Corpus notes (v2)/", root + "/README.md")
+            try commitAll(repo, "ours 3")
+            let t = try repo.merge("side2", prefer: .theirs)
+            #expect(t.status == "merged" && t.conflicts.isEmpty)
+            let final = try String(contentsOfFile: root + "/README.md", encoding: .utf8)
+            #expect(final.hasPrefix("# Corpus notes (v2)\n") && final.contains("\nreviewers: cy\n") && !final.contains("<<<<<<<"))
+        }
+    }
+
     @Test func modifyVersusDeleteIsAConflictKeepingTheModifiedFile() throws {
         try withDataset { repo, root in
             let other = T.debianRecordings(limit: 6)[5]
