@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Lineage end to end on real audio (issue 5): dvs run inside git (clean and dirty), a failing
-/// command, dvs stream read back by Python, audit both ways, records through push and clone.
+/// command, dvs stream read back by Python, audit both ways, records through push and clone (folder and S3).
 @Suite struct LineageCLITests {
     /// A dvs repository of Debian's recordings (English WAVs from alsa-utils, ktuberling's
     /// per-language Ogg clips) with `metadata.csv` (speaker, lang); committed on main.
@@ -274,27 +274,27 @@ import Testing
         }
     }
 
-    @Test func recordsSurvivePushAndCloneToAFolderRemote() throws {
+    @Test(arguments: RemoteKind.allCases) func recordsSurvivePushAndClone(_ kind: RemoteKind) throws {
         try TestSupport.withTemporaryDirectory { dir in
+            let remote = try TestRemote(kind, dir: dir)
             let data = try makeData(dir)
             try TestSupport.write(Data("artifact bytes".utf8), to: dir + "/m.bin")
             #expect(try TestSupport.dvs(["model", "add", dir + "/m.bin", "--rev", "main", "--label", "speaker"], in: data.root).status == 0)
-            #expect(try TestSupport.dvs(["remote", "add", "origin", dir + "/remote.dvs"], in: data.root).status == 0)
-            let push = try TestSupport.dvs(["push"], in: data.root)
-            #expect(push.status == 0 && push.stdout.contains("1 lineage record(s)"), "\(push.stdout)\(push.stderr)")
-            let clone = try TestSupport.dvs(["clone", dir + "/remote.dvs", dir + "/copy"], in: dir)
-            #expect(clone.status == 0, "\(clone.stderr)")
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: data.root, remote)
+            let push = try dvsOK(["push"], in: data.root, remote)
+            #expect(push.stdout.contains("1 lineage record(s)"), "\(push.stdout)\(push.stderr)")
+            try dvsOK(["clone", remote.url, dir + "/copy"] + remote.args, in: dir, remote)
             let here = try models(data.root), there = try models(dir + "/copy")
             #expect(there.count == 1 && there.first?["id"] as? String == here.first?["id"] as? String)
             #expect(there.first?["label_distribution"] as? [String: Int] == here.first?["label_distribution"] as? [String: Int])
             // The artifact travelled too: the copy matches the file by its SHA-256.
             #expect(try TestSupport.dvs(["audit", dir + "/m.bin"], in: dir + "/copy").status == 0)
             #expect(try TestSupport.dvs(["fsck"], in: dir + "/copy").status == 0)
-            // A second model, pushed later, arrives with pull.
+            // A second model, pushed later, arrives with fetch.
             try TestSupport.write(Data("second".utf8), to: dir + "/m2.bin")
             #expect(try TestSupport.dvs(["model", "add", dir + "/m2.bin", "--rev", "main"], in: data.root).status == 0)
-            #expect(try TestSupport.dvs(["push"], in: data.root).status == 0)
-            #expect(try TestSupport.dvs(["fetch"], in: dir + "/copy").status == 0)
+            try dvsOK(["push"], in: data.root, remote)
+            try dvsOK(["fetch"], in: dir + "/copy", remote)
             #expect(try models(dir + "/copy").count == 2)
         }
     }
