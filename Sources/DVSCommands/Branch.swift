@@ -89,7 +89,7 @@ struct Reflog: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show where a ref (HEAD, a branch, a tag) has pointed, newest first.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: .shortAndLong, help: "Show at most N entries.") var n: Int = 50
+    @Option(name: [.customShort("n", allowingJoined: true), .customLong("max-count")], help: "Show at most this many entries (-n 5 or -n5).") var n: Int = 50
     @Flag(help: "Print JSON.") var json = false
     @Argument(help: "HEAD (default), a branch or a tag.") var ref: String = "HEAD"
 

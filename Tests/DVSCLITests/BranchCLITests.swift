@@ -49,6 +49,8 @@ import Testing
             let reflog = try dvs("reflog", in: dir).stdout.split(separator: "\n")
             #expect(reflog.count >= 4)
             #expect(reflog.first?.contains("HEAD@{0}") == true)
+            // -n joined to its number, as git users write it.
+            #expect(try dvs("reflog", "-n2", in: dir).stdout.split(separator: "\n") == Array(reflog.prefix(2)))
             let branchLog = try #require(try json(dvs("reflog", "cohort/es", "--json", in: dir).stdout) as? [[String: Any]])
             #expect(branchLog.first?["message"] as? String == "branch: deleted")
         }
