@@ -44,7 +44,7 @@ extension Repository {
     }
 
     /// Updates the working tree to `revision` and moves HEAD there (onto the branch when
-    /// `revision` names one, else detached).
+    /// `revision` names one, or stays on the current branch for `HEAD`/`@`; else detached).
     ///
     /// Writes only files whose content differs, removes tracked files absent from the target,
     /// keeps untracked files, and refuses — naming the files — when it would overwrite or delete
@@ -52,21 +52,27 @@ extension Repository {
     /// anything is written; nothing is written through a symlink or outside the tree. Files are
     /// written to a temp name and renamed. HEAD moves only after the tree is written.
     /// - Throws: `DVSError.unknownRevision`, `.wouldOverwrite`, `.unsafePath`, `.corrupt` (naming
-    ///   the object and path; earlier files may already be updated, HEAD is not moved), `.locked`.
+    ///   the object and path; earlier files may already be updated, HEAD is not moved), `.locked`;
+    ///   `.badInput` while a stopped merge is in progress (even with `force`).
     /// - Warning: with `force`, uncommitted changes to tracked files are lost.
     public func checkout(_ revision: String, force: Bool = false, progress: ProgressHandler? = nil) throws -> CheckoutSummary {
         let lock = try self.lock("dvs checkout \(revision)")
         defer { lock.release() }
         do {
+            try refuseDuringMerge("check out '\(revision)'")
             let target = try resolve(revision)
-            let isBranch = try catalog.ref("refs/heads/" + revision) != nil && revision != "HEAD"
+            // `HEAD` (or `@`) names the current commit through the current branch: checking it
+            // out (`dvs checkout HEAD --force` to discard changes) stays on that branch, as in git.
+            let current = currentBranch()
+            let branch: String? = revision == "HEAD" || revision == "@" ? current
+                : try catalog.ref("refs/heads/" + revision) != nil ? revision : nil
             let who = defaultIdentity()
-            let from = try currentBranch() ?? headCommit()?.short ?? "nothing"
+            let from = try current ?? headCommit()?.short ?? "nothing"
             let s = try switchTree(to: target, revision: revision, force: force, progress: progress) { db in
-                try catalog.setHead(isBranch ? .branch(revision, target) : .detached(target), who: who,
+                try catalog.setHead(branch.map { .branch($0, target) } ?? .detached(target), who: who,
                                     message: "checkout: moving from \(from) to \(revision)", in: db)
             }
-            return CheckoutSummary(id: target, branch: isBranch ? revision : nil, written: s.written, removed: s.removed,
+            return CheckoutSummary(id: target, branch: branch, written: s.written, removed: s.removed,
                                    unchanged: s.unchanged, bytesWritten: s.bytesWritten)
         } catch { throw DVSError.wrap(error) }
     }

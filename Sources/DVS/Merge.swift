@@ -93,6 +93,16 @@ extension Repository {
         return s
     }
 
+    /// Refuses `operation` (checkout, pull) while a stopped merge waits in the working tree:
+    /// switching away would drop the merge's conflicts and let its `~theirs` files be committed
+    /// elsewhere (git refuses the same way).
+    /// - Throws: `DVSError.badInput` naming the merge and the two ways out.
+    func refuseDuringMerge(_ operation: String) throws {
+        guard let s = mergeState() else { return }
+        throw DVSError(.badInput, "cannot \(operation): a merge of '\(s.theirsName)' is in progress in the working tree; nothing was changed",
+                       hint: "finish it with 'dvs merge --continue' (after fixing what 'dvs status' lists) or undo it with 'dvs merge --abort'")
+    }
+
     /// The merge in progress, for `dvs status`: what is merged, and the conflicts left.
     public func mergeInProgress() -> (theirs: String, conflicts: [MergeConflict], unresolved: [String])? {
         guard let s = mergeState() else { return nil }

@@ -87,6 +87,7 @@ extension Repository {
                                        conflicts: m.conflicts)
                 }
             }
+            try refuseDuringMerge("fast-forward to \(remoteName)/\(source)")
             let who = defaultIdentity()
             let s = try switchTree(to: target, revision: "\(remoteName)/\(source)", force: false, progress: progress) { db in
                 let message = "pull \(remoteName) \(source): fast-forward"

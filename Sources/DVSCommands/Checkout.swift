@@ -18,8 +18,17 @@ struct Checkout: ParsableCommand {
             Output.out("Exported \(s.id.short) to \(to): \(s.written) files, \(Output.bytes(s.bytesWritten))")
             return
         }
+        // A detached HEAD left for another commit: warn when no branch or tag keeps its commit
+        // (git's "you are leaving N commits behind"); the reflog still has it.
+        let leaving = repo.currentBranch() == nil ? try repo.headCommit() : nil
         let s = try repo.checkout(revision, force: force, progress: Output.progress())
         if let b = s.branch { Output.out("Switched to branch '\(b)' at \(s.id.short)") } else { Output.out("HEAD is now at \(s.id.short) (detached)") }
         Output.out(" wrote \(s.written) file(s) (\(Output.bytes(s.bytesWritten))), removed \(s.removed), \(s.unchanged) unchanged")
+        if let old = leaving, old != s.id {
+            let tips = try (repo.branches() + repo.tags()).map(\.target) + [s.id]
+            if try !tips.contains(where: { try repo.isAncestor(old, of: $0) }) {
+                Output.err("warning: commit \(old.short) was on a detached HEAD and no branch or tag holds it; keep it with 'dvs branch NAME \(old.short)' (the reflog has it too)")
+            }
+        }
     }
 }

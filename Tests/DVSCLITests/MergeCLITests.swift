@@ -39,6 +39,14 @@ import Testing
             #expect((sj["conflicts"] as? [[String: Any]])?.first?["field"] as? String == "lang")
             let early = try dvs("merge", "--continue", in: dir)
             #expect(early.status == 1 && early.stderr.contains("not resolved"), "\(early.stderr)")
+            // Switching away would drop the stopped merge: refused, even with --force, tree untouched.
+            let labelsBefore = try T.read(dir + "/labels.csv")
+            for args in [["checkout", "review"], ["checkout", "HEAD", "--force"]] {
+                let away = try T.dvs(args, in: dir)
+                #expect(away.status == 1 && away.stderr.contains("a merge of 'review' is in progress") && away.stderr.contains("dvs merge --abort"), "\(away.stderr)")
+            }
+            #expect(try T.read(dir + "/labels.csv") == labelsBefore)
+            #expect(try dvs("status", in: dir).stdout.contains("You are merging review"))
             try T.sh("sed -i 's|<<<<<<< ours: gl.*>>>>>>>|pt|' labels.csv", in: dir)
             let done = try dvs("merge", "--continue", in: dir)
             #expect(done.status == 0, "\(done.stderr)")
@@ -57,6 +65,18 @@ import Testing
             let merge = try #require(try json(dvs("log", "--json", "-n1", in: dir).stdout) as? [[String: Any]])
             #expect(merge.count == 1, "-n1 as git writes it")
             #expect((merge.first?["parents"] as? [String])?.count == 2)
+
+            // 'dvs checkout HEAD --force' (the hint for discarding changes) stays on the branch.
+            try T.sh("echo scratch >> labels.csv", in: dir)
+            let reset = try dvs("checkout", "HEAD", "--force", in: dir)
+            #expect(reset.status == 0 && reset.stdout.contains("Switched to branch 'main'"), "\(reset.stdout)\(reset.stderr)")
+            #expect(try dvs("status", in: dir).stdout.hasPrefix("On branch main"))
+            // Leaving a commit made on a detached HEAD warns, naming it.
+            #expect(try dvs("checkout", "HEAD~1", in: dir).status == 0)
+            try T.sh("sed -i 's|^clips/c2.wav,en,ok|clips/c2.wav,en,loud|' labels.csv", in: dir)
+            #expect(try dvs("commit", "-m", "detached pass", in: dir).status == 0)
+            let back = try dvs("checkout", "main", in: dir)
+            #expect(back.status == 0 && back.stderr.contains("no branch or tag holds it") && back.stderr.contains("dvs branch NAME"), "\(back.stderr)")
         }
     }
 
