@@ -1,5 +1,6 @@
 import DVSCatalog
 import DVSCore
+import DVSLearn
 import DVSStorage
 import Foundation
 import GRDB
@@ -22,6 +23,9 @@ extension Repository {
     /// the first time a snapshot that holds it is audited; leaves never change, so the cache is
     /// never stale (delete the file to rebuild it). The predicate is then evaluated once, over
     /// the rows of every cached leaf, and the counts are summed per model.
+    /// For a model whose artifact is a `.dvsm` from `dvs train`, the matches are also split into
+    /// the samples it was fitted on and those it held out (`SampleAuditHit.trained`), by the
+    /// training content hashes the model file lists.
     /// - Returns: models with at least one match, most matches first (ties: newest first).
     /// - Throws: `DVSError.badInput` for an expression that does not parse or that writes;
     ///   `.corrupt` when a record or manifest chunk cannot be read; `.io` when the cache cannot be written.
@@ -64,9 +68,31 @@ extension Repository {
         for row in rows {
             var n = 0, s = 0.0
             for l in leavesOf[row.snapshot] ?? [] { if let p = perLeaf[l] { n += p.count; s += p.seconds } }
-            if n > 0 { hits.append(SampleAuditHit(id: row.id, record: try modelRecord(row.id), matched: n, hours: s / 3600)) }
+            if n > 0 {
+                let record = try modelRecord(row.id)
+                let trained = try trainedMatches(record, leaves: (leavesOf[row.snapshot] ?? []).filter { perLeaf[$0] != nil }, predicate: trimmed)
+                hits.append(SampleAuditHit(id: row.id, record: record, matched: n, hours: s / 3600, trained: trained))
+            }
         }
         return hits.sorted { ($0.matched, $0.record.endTime) > ($1.matched, $1.record.endTime) }
+    }
+
+    /// How many samples matching `predicate` in `leaves` a `dvs train` model was fitted on; nil
+    /// when the artifact is not a `.dvsm` (or is not stored here), so the split is unknown.
+    private func trainedMatches(_ record: ModelRecord, leaves: [Int32], predicate: String) throws -> Int? {
+        guard record.artifactBytes >= 4, let id = ObjectID(hex: record.artifactSHA256), objects.contains(id),
+              let bytes = try? objects.read(id), bytes.starts(with: Array("DVSM".utf8)),
+              let model = try? ModelFile.decode(bytes, source: record.name) else { return nil }
+        let training = Set(model.trainingBlobIDs)
+        guard !leaves.isEmpty else { return 0 }
+        do {
+            return try openAuditCache().read { db in
+                try db.execute(sql: "PRAGMA query_only = ON")
+                defer { try? db.execute(sql: "PRAGMA query_only = OFF") }
+                let sql = "SELECT sha256 FROM sample WHERE (\(predicate)\n) AND _leaf IN (\(leaves.map(String.init).joined(separator: ",")))"
+                return try String.fetchAll(db, sql: sql).filter { ObjectID(hex: $0).map(training.contains) ?? false }.count
+            }
+        } catch { throw DVSError.wrap(error) }
     }
 
     func openAuditCache() throws -> DatabaseQueue {

@@ -128,6 +128,14 @@ extension Repository {
         let extractor: FeatureExtractor
         do { extractor = try FeatureExtractor(config: options.features) } catch { throw Self.wrapLearn(error) }
         let labelled = reader.entries.indices.filter { Self.labelText(reader.entries[$0], options.labelField, options.task) != nil }
+        if labelled.isEmpty, options.task == .regress {
+            // The label is there but not as a number: say so, rather than "no samples with label".
+            let carrying = reader.entries.filter { e in e.annotations?[label: options.labelField].map { $0 != .null } ?? false }
+            if let example = carrying.first?.annotations?[label: options.labelField] {
+                throw DVSError(.badInput, "no sample of \(options.revision) has a numeric '\(options.labelField)' label to regress on: \(carrying.count) have the label, but as text (e.g. '\(example.text)')",
+                               hint: "regress on a numeric label, or classify this one: 'dvs train --label \(options.labelField) --task classify'")
+            }
+        }
         var missingSplit = 0
         let t0 = Date()
         let examples = try extractFeatures(reader, order: labelled, extractor: extractor, progress: progress) { s in

@@ -122,6 +122,10 @@ public struct SampleAuditHit: Sendable {
     public var matched: Int
     /// Their hours.
     public var hours: Double
+    /// Of `matched`, how many the model was fitted on — known when its artifact is a `.dvsm`
+    /// from `dvs train`, which lists its training samples' content hashes (the rest were held
+    /// out); nil for artifacts trained elsewhere, where the whole snapshot counts.
+    public var trained: Int?
 }
 
 /// The dvs version recorded in lineage records (set by the command layer at start-up).

@@ -126,3 +126,28 @@ func nowNanoseconds() -> Int64 {
     clock_gettime(CLOCK_REALTIME, &ts)
     return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }
+
+extension Repository {
+    /// Whether a file at `absolutePath` would be picked up by the next `dvs commit`: it lies in
+    /// the working tree, not under `.dvs`/`.git`, and no `.dvsignore` on its way excludes it (or
+    /// a folder above it). Used to warn before a command writes an output file into the tree.
+    /// - Parameter absolutePath: an absolute path (need not exist yet).
+    public func wouldTrack(_ absolutePath: String) -> Bool {
+        let full = URL(fileURLWithPath: absolutePath).standardizedFileURL.path
+        let base = URL(fileURLWithPath: root).standardizedFileURL.path
+        guard full.hasPrefix(base + "/") else { return false }
+        let parts = full.dropFirst(base.count + 1).split(separator: "/").map(String.init)
+        guard !parts.isEmpty, !parts.dropLast().contains(where: { [".dvs", ".git"].contains($0.lowercased()) }) else { return false }
+        var rules = IgnoreRules()
+        var folder = ""
+        for (i, name) in parts.enumerated() {
+            if let bytes = try? FileIO.read(base + (folder.isEmpty ? "" : "/" + folder) + "/.dvsignore") {
+                rules.add(contents: bytes, base: RepoPath(folder))
+            }
+            let path = folder.isEmpty ? name : folder + "/" + name
+            if rules.isIgnored(RepoPath(path), isDirectory: i < parts.count - 1) { return false }
+            folder = path
+        }
+        return true
+    }
+}

@@ -35,8 +35,10 @@ struct Audit: ParsableCommand {
             let hits = try repo.auditSamples(samples)
             if json {
                 try Output.jsonObject(hits.map { h -> [String: Any] in
-                    ["id": h.id.hex, "name": h.record.name, "snapshot": h.record.snapshot, "revision": h.record.revision,
-                     "matched_samples": h.matched, "matched_hours": (h.hours * 1e6).rounded() / 1e6, "training_samples": h.record.sampleCount]
+                    var o: [String: Any] = ["id": h.id.hex, "name": h.record.name, "snapshot": h.record.snapshot, "revision": h.record.revision,
+                                            "matched_samples": h.matched, "matched_hours": (h.hours * 1e6).rounded() / 1e6, "training_samples": h.record.sampleCount]
+                    if let t = h.trained { o["matched_trained"] = t; o["matched_held_out"] = h.matched - t }
+                    return o
                 })
                 return
             }
@@ -45,7 +47,8 @@ struct Audit: ParsableCommand {
                 // Matches are counted over the training snapshot; the model may have used a subset (holdout).
                 let snapshotSamples = (try? CommitID(hex: h.record.snapshot).map { try repo.commit($0).totals.sampleCount }) ?? nil
                 let of = snapshotSamples.map { " of its snapshot's \($0)" } ?? ""
-                Output.out("\(h.id.short)  \(h.record.name)  \(h.matched) matching sample(s)\(of) (\(Output.hours(h.hours))); trained on \(h.record.sampleCount)  \(h.record.revision)@\(h.record.snapshot.prefix(12))")
+                let split = h.trained.map { ": \($0) fitted on, \(h.matched - $0) held out" } ?? ""
+                Output.out("\(h.id.short)  \(h.record.name)  \(h.matched) matching sample(s)\(of) (\(Output.hours(h.hours)))\(split); trained on \(h.record.sampleCount)  \(h.record.revision)@\(h.record.snapshot.prefix(12))")
             }
             return
         }

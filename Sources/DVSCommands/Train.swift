@@ -45,6 +45,10 @@ struct Train: ParsableCommand {
         options.name = name
         options.message = message ?? ""
         let r = try repo.train(options, progress: Output.progress())
+        let written = options.outputPath.hasPrefix("/") ? options.outputPath : FileManager.default.currentDirectoryPath + "/" + options.outputPath
+        if repo.wouldTrack(written) {
+            Output.err("warning: the model file '\(options.outputPath)' is inside the working tree, so the next 'dvs commit' would add it; write it elsewhere with --out, or list it in .dvsignore")
+        }
         if r.missingLabelCount > 0 {
             Output.err("warning: \(r.missingLabelCount) of \(r.snapshotSampleCount) samples have no '\(label)' label\(task == .regress ? " (or a non-numeric one)" : "") and were skipped")
         }

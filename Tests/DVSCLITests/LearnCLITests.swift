@@ -54,6 +54,13 @@ import Testing
             let record = try #require(modelInfo["record"] as? String)
             #expect(try Array(T.read(model).prefix(4)) == Array("DVSM".utf8))
             #expect(try T.sh("sha256sum '\(model)'").hasPrefix(modelInfo["sha256"] as! String))
+            // audit --samples tells the samples the model was fitted on from those it held out.
+            let hits = try #require(try json(dvs("audit", "--samples", "lang IS NOT NULL", "--json", in: repo).stdout) as? [[String: Any]])
+            let hit = try #require(hits.first { $0["id"] as? String == record })
+            #expect(hit["matched_samples"] as? Int == first)
+            #expect(hit["matched_trained"] as? Int == samples["training"] && hit["matched_held_out"] as? Int == samples["holdout"], "\(hit)")
+            let auditText = try dvs("audit", "--samples", "lang IS NOT NULL", in: repo).stdout
+            #expect(auditText.contains("\(samples["training"]!) fitted on, \(samples["holdout"]!) held out"), "\(auditText)")
 
             // A cohort of half the speakers, and a model trained on it: its record keeps the predicate.
             let cut = try dvs("cohort", "create", "half", "--where", "speaker IN ('en0', 'en1', 'de0', 'de1')", in: repo)
@@ -162,6 +169,16 @@ import Testing
             #expect(e.stderr.contains("error: cannot read model '\(dir)/bad.dvsm': truncated"), "\(e.stderr)")
             let h = try dvs("train", "--label", "lang", "--holdout", "1.5", in: repo)
             #expect(h.status == 64, "\(h.stderr)")
+            // A text label cannot be regressed on: the error says so, and nothing is written.
+            let r = try dvs("train", "--label", "lang", "--task", "regress", "--out", dir + "/r.dvsm", in: repo)
+            #expect(r.status == 1 && r.stderr.contains("has a numeric 'lang' label to regress on: 12 have the label, but as text") && r.stderr.contains("--task classify"), "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/r.dvsm"))
+            // The default model file lands in the working tree: warned, unless .dvsignore covers it.
+            let inTree = try dvs("train", "--label", "lang", "--holdout", "0", in: repo)
+            #expect(inTree.status == 0 && inTree.stderr.contains("warning: the model file 'lang.dvsm' is inside the working tree"), "\(inTree.stderr)")
+            try T.write(Data("*.dvsm\n".utf8), to: repo + "/.dvsignore")
+            let ignored = try dvs("train", "--label", "lang", "--holdout", "0", in: repo)
+            #expect(ignored.status == 0 && !ignored.stderr.contains("inside the working tree"), "\(ignored.stderr)")
         }
     }
 }
