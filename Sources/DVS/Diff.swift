@@ -56,10 +56,13 @@ public struct DatasetDiff: Sendable {
     public var relabeled: [Relabel] = []
     /// Changes to files that are not samples (label tables, sidecars, config, other files).
     public var files: [Change] = []
-    /// Hours of audio in added samples (and the new side of modified ones, net of the old side).
+    /// Hours of audio in added samples.
     public var hoursAdded: Double = 0
     /// Hours of audio in removed samples.
     public var hoursRemoved: Double = 0
+    /// Net change in hours of the modified samples (new durations minus old; negative when
+    /// re-recorded or trimmed shorter).
+    public var hoursModified: Double = 0
     /// Label values whose sample count changed, for fields with few distinct values.
     public var shifts: [LabelShift] = []
     /// Label findings for a working-tree side (empty for two commits).
@@ -133,8 +136,7 @@ public func datasetDiff(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> DatasetDi
         case .deleted: d.removed.append(c.old!); d.hoursRemoved += (c.old!.audio?.duration ?? 0) / 3600
         case .modified:
             d.modified.append((c.old!, c.new!))
-            let delta = ((c.new!.audio?.duration ?? 0) - (c.old!.audio?.duration ?? 0)) / 3600
-            if delta >= 0 { d.hoursAdded += delta } else { d.hoursRemoved -= delta }
+            d.hoursModified += ((c.new!.audio?.duration ?? 0) - (c.old!.audio?.duration ?? 0)) / 3600
         }
     }
     // Relabels: samples on both sides (same path, or renamed) whose annotations differ.

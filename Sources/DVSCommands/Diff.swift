@@ -45,7 +45,7 @@ struct Diff: ParsableCommand {
         }
         let transcripts = d.relabeled.filter { $0.transcript != nil }.count
         let relabeled = d.relabeled.filter { !$0.fields.isEmpty }.count
-        Output.out("\(d.added.count) added (+\(Output.hours(d.hoursAdded))), \(d.removed.count) removed (−\(Output.hours(d.hoursRemoved))), \(d.modified.count) modified, \(d.renamed.count) renamed, \(relabeled) relabeled, \(transcripts) transcript(s) changed, \(d.files.count) other file(s)")
+        Output.out("\(d.added.count) added (+\(Output.hours(d.hoursAdded))), \(d.removed.count) removed (−\(Output.hours(d.hoursRemoved))), \(d.modified.count) modified\(d.modified.isEmpty ? "" : " (\(d.hoursModified < 0 ? "−" : "+")\(Output.hours(abs(d.hoursModified))))"), \(d.renamed.count) renamed, \(relabeled) relabeled, \(transcripts) transcript(s) changed, \(d.files.count) other file(s)")
         for s in d.shifts {
             let sign = s.hoursDelta >= 0 ? "+" : "−"
             Output.out("  \(s.field)=\(s.value): \(s.before) → \(s.after) samples (\(sign)\(Output.hours(abs(s.hoursDelta))))")
@@ -73,6 +73,7 @@ struct Diff: ParsableCommand {
                 "transcripts_changed": d.relabeled.filter { $0.transcript != nil }.count,
                 "other_files": d.files.count,
                 "hours_added": (d.hoursAdded * 1e6).rounded() / 1e6, "hours_removed": (d.hoursRemoved * 1e6).rounded() / 1e6,
+                "hours_modified_net": (d.hoursModified * 1e6).rounded() / 1e6,
             ] as [String: Any],
             "label_shifts": d.shifts.map {
                 ["field": $0.field, "value": $0.value, "before": $0.before, "after": $0.after, "hours_delta": ($0.hoursDelta * 1e6).rounded() / 1e6] as [String: Any]

@@ -102,6 +102,29 @@ import Testing
         }
     }
 
+    @Test func diffCountsRemovedAndTrimmedAudioApart() throws {
+        // A removed clip and a clip trimmed shorter: "removed" hours are the removed clip's only;
+        // the trim is the modified samples' net change.
+        try T.withTemporaryDirectory { dir in
+            let recs = T.debianRecordings(limit: 2)
+            try #require(recs.count == 2, "install alsa-utils (see README)")
+            for (i, r) in recs.enumerated() { try T.sh("sox -R '\(r)' -r 16000 -c 1 -b 16 c\(i).wav", in: dir) }
+            #expect(try dvs("init", in: dir).status == 0)
+            #expect(try dvs("commit", "-m", "two clips", in: dir).status == 0)
+            func seconds(_ f: String) throws -> Double { Double(try T.sh("soxi -D \(f)", in: dir).trimmingCharacters(in: .whitespacesAndNewlines))! }
+            let removed = try seconds("c0.wav"), before = try seconds("c1.wav")
+            try T.sh("rm c0.wav && sox c1.wav c1t.wav trim 0 0.5 && mv c1t.wav c1.wav", in: dir)
+            let after = try seconds("c1.wav")
+            let dj = try #require(try json(dvs("diff", "--json", in: dir).stdout) as? [String: Any])
+            let summary = try #require(dj["summary"] as? [String: Any])
+            #expect(abs((summary["hours_removed"] as! Double) * 3600 - removed) < 0.01, "\(summary)")
+            #expect(abs((summary["hours_modified_net"] as! Double) * 3600 - (after - before)) < 0.01, "\(summary)")
+            #expect(summary["hours_added"] as? Double == 0)
+            let text = try dvs("diff", in: dir).stdout
+            #expect(text.contains("1 removed (−") && text.contains("1 modified (−"), "\(text)")
+        }
+    }
+
     @Test func labelErrorsAbortTheCommitAndWriteNothing() throws {
         try T.withTemporaryDirectory { dir in
             _ = try makeDataset(dir, count: 6)
