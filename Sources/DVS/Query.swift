@@ -42,6 +42,19 @@ extension Repository {
 
     /// Runs one read-only statement over the samples of `entries` (a snapshot), as `query(_:at:)`.
     /// - Throws: as `query(_:at:)`.
+    /// Whether `sql` is `PRAGMA name(arg)` or `PRAGMA name` for a pragma that only reads the
+    /// schema (table_info, table_xinfo, table_list, index_list, index_info, index_xinfo).
+    static func isSchemaPragma(_ sql: String) -> Bool {
+        var rest = sql.trimmingCharacters(in: .whitespacesAndNewlines)
+        if rest.hasSuffix(";") { rest.removeLast() }
+        guard rest.uppercased().hasPrefix("PRAGMA"), !rest.contains("=") else { return false }
+        let body = rest.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        let name = body.prefix { $0.isLetter || $0 == "_" }.lowercased()
+        let tail = body.dropFirst(name.count).trimmingCharacters(in: .whitespaces)
+        guard tail.isEmpty || (tail.hasPrefix("(") && tail.hasSuffix(")") && !tail.dropFirst().dropLast().contains { "();".contains($0) }) else { return false }
+        return ["table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo"].contains(name)
+    }
+
     func query(_ sql: String, entries: [ManifestEntry]) throws -> QueryResult {
         let wantsWords = sql.range(of: "word", options: .caseInsensitive) != nil
         do {
@@ -55,11 +68,13 @@ extension Repository {
                     throw DVSError(.badInput, "SQL error: \(message)",
                                    hint: "tables: sample(\(sampleTableColumns.joined(separator: ", ")), <labels>), segment, word; one statement")
                 }
-                // ATTACH creates files and PRAGMA changes the connection, yet SQLite calls both read-only.
+                // ATTACH creates files and PRAGMA changes the connection, yet SQLite calls both
+                // read-only; only the schema-reading pragmas (`PRAGMA table_info(sample)`) pass.
                 let first = Self.firstKeyword(sql)
-                guard statement.isReadonly, !["ATTACH", "DETACH", "PRAGMA"].contains(first) else {
+                let schemaPragma = first == "PRAGMA" && Self.isSchemaPragma(sql)
+                guard statement.isReadonly || schemaPragma, !["ATTACH", "DETACH"].contains(first), first != "PRAGMA" || schemaPragma else {
                     throw DVSError(.badInput, "refusing a statement that writes: dvs query is read-only",
-                                   hint: "use SELECT (or WITH … SELECT); labels change by editing the label files and committing")
+                                   hint: "use SELECT (or WITH … SELECT); labels change by editing the label files and committing; columns: PRAGMA table_info(sample)")
                 }
                 let columns = statement.columnNames
                 var rows: [[LabelValue]] = []

@@ -222,6 +222,11 @@ import Testing
                 #expect(r.status == 1 && r.stderr.contains("read-only"), "\(sql): \(r.stderr)")
             }
             #expect(!FileManager.default.fileExists(atPath: dir + "/evil.db"))
+            // The schema-reading pragmas are allowed (they only read).
+            let columns = try rows(dvs("query", "--json", "PRAGMA table_info(sample)", in: ds))
+            #expect(columns.contains { $0["name"] as? String == "path" } && columns.contains { $0["name"] as? String == "speaker_id" }, "\(columns)")
+            let setter = try dvs("query", "PRAGMA table_info = 1", in: ds)
+            #expect(setter.status == 1 && setter.stderr.contains("read-only"))
             let silent = try rows(dvs("query", "--json", "SELECT path FROM sample WHERE silent_channels > 0", in: ds))
             #expect(silent.map { $0["path"] as? String } == ["clips/call_0003_silence.wav"])
             let zoe = try rows(dvs("query", "--json", "SELECT speaker_id, transcription FROM sample WHERE path LIKE 'clips/spk03%'", in: ds))
