@@ -54,7 +54,7 @@ extension Repository {
                 let sql = "SELECT _leaf, count(*), total(duration_s) FROM sample WHERE (\(trimmed)\n) GROUP BY _leaf"
                 let statement: Statement
                 do { statement = try db.makeStatement(sql: sql) } catch let e as DatabaseError {
-                    throw DVSError(.badInput, "SQL error in audit predicate: \(e.message ?? "\(e)")",
+                    throw DVSError(.badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(e.message ?? "\(e)"))",
                                    hint: "columns of sample: \(sampleTableColumns.joined(separator: ", ")), and one per label field; for example: speaker = 'spk042'")
                 }
                 guard statement.isReadonly else { throw DVSError(.badInput, "refusing an audit predicate that writes") }
@@ -62,7 +62,7 @@ extension Repository {
                 while let r = try cursor.next() { perLeaf[r[0] as Int32] = (r[1] as Int, r[2] as Double) }
             }
         } catch let e as DVSError { throw e } catch let e as DatabaseError {
-            throw DVSError(.badInput, "SQL error in audit predicate: \(e.message ?? "\(e)")", hint: "check the expression against 'dvs query --help'")
+            throw DVSError(.badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(e.message ?? "\(e)"))", hint: "check the expression against 'dvs query --help'")
         } catch { throw DVSError.wrap(error) }
         var hits: [SampleAuditHit] = []
         for row in rows {

@@ -60,6 +60,12 @@ extension Repository {
         return LabelConfig.parse(String(decoding: bytes, as: UTF8.self), file: LabelBuilder.configPath).config
     }
 
+    /// An SQLite error about a predicate dvs wrapped in `WHERE (…)`, in the user's terms: an
+    /// error "near \")\"" is at the end of what they wrote (an incomplete condition).
+    static func predicateSQLMessage(_ message: String) -> String {
+        message.replacingOccurrences(of: "near \")\": syntax error", with: "the condition ends too early (syntax error at its end)")
+    }
+
     /// The snapshot `entries` restricted to the samples matching `predicate`.
     ///
     /// Samples that do not match are left out, with the Deepgram responses attached to them; label
@@ -73,7 +79,7 @@ extension Repository {
         }
         let result: QueryResult
         do { result = try query("SELECT path FROM sample WHERE (\(predicate))", entries: entries) } catch let e as DVSError {
-            throw DVSError(.badInput, "cohort predicate \"\(predicate)\": \(e.message)",
+            throw DVSError(.badInput, "cohort predicate \"\(predicate)\": \(Self.predicateSQLMessage(e.message))",
                            hint: "write an SQL condition over the sample table, e.g. lang = 'es' AND sample_rate = 8000 (try it with: dvs query \"SELECT count(*) FROM sample WHERE …\")")
         }
         let matched = Set(result.rows.compactMap { if case .string(let s) = $0.first { return s }; return nil })
