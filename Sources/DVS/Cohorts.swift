@@ -19,7 +19,8 @@ public struct CohortInfo: Sendable {
     public var sourceRevision: String
     /// The source commit of the latest cut (creation or refresh).
     public var sourceCommit: CommitID
-    /// The latest cut commit (creation, or the refresh merge).
+    /// The latest cut commit: the one `cohort create` made, or the one the newest `cohort
+    /// refresh` made and merged in (the refresh merge's second parent).
     public var cut: CommitID
     /// Commits on the source revision since the latest cut's source commit; nil when the source
     /// revision no longer resolves.
@@ -187,8 +188,11 @@ extension Repository {
         let rev = commit.extra[CohortHeader.sourceRevision] ?? src.hex
         let moved = try? log(from: resolve(rev), excluding: [head]).count
         let since = try log(from: head, excluding: [id]).count
+        // A refresh merge carries the headers too; the cut itself is the parent it merged in.
+        var cut = id
+        if commit.parents.count > 1, try self.commit(commit.parents[1]).extra[CohortHeader.predicate] != nil { cut = commit.parents[1] }
         return CohortInfo(name: name, head: head, totals: try self.commit(head).totals, predicate: p, sourceRevision: rev, sourceCommit: src,
-                          cut: id, sourceMovedOn: moved, commitsSinceCut: since)
+                          cut: cut, sourceMovedOn: moved, commitsSinceCut: since)
     }
 
     /// Re-applies a cohort's predicate to its source (or `source`) and merges the new cut into the

@@ -238,9 +238,18 @@ extension Repository {
                 let ob = try blob(o.blob), tb = try blob(t.blob)
                 let bb = try b.flatMap { $0.audio == nil && $0.kind != .symlink ? try blob($0.blob) : nil }
                 do {
-                    if let ot = try RowTable.read(path: p, bytes: ob, config: config),
-                       let tt = try RowTable.read(path: p, bytes: tb, config: config) {
-                        let bt = try bb.flatMap { try RowTable.read(path: p, bytes: $0, config: config) }
+                    if var ot = try RowTable.read(path: p, bytes: ob, config: config),
+                       var tt = try RowTable.read(path: p, bytes: tb, config: config) {
+                        var bt = try bb.flatMap { try RowTable.read(path: p, bytes: $0, config: config) }
+                        // Files one side renamed (and renamed in its table) are renamed in the
+                        // base's and the other side's rows too, so an edit there follows the file.
+                        for (renames, renamedSide, otherIsOurs) in [(theirRenames, tt, true), (ourRenames, ot, false)] where !renames.isEmpty {
+                            let map = referenceRenames(renames, rows: (bt?.rows ?? []) + (otherIsOurs ? ot : tt).rows, table: otherIsOurs ? ot : tt,
+                                                       renamedSide: renamedSide, config: config)
+                            if map.isEmpty { continue }
+                            bt = bt?.renamingReferences(map)
+                            if otherIsOurs { ot = ot.renamingReferences(map) } else { tt = tt.renamingReferences(map) }
+                        }
                         let outcome = try RowTable.mergeDetailed(base: bt, ours: ot, theirs: tt, prefer: prefer)
                         let (merged, rowConflicts) = (outcome.table, outcome.conflicts)
                         // A row kept against a deletion keeps the sample it names, from the side that kept it.
@@ -319,6 +328,30 @@ extension Repository {
         for i in result.indices where result[i].annotations != nil { result[i].annotations = nil }
         if !rows.isEmpty || restored { result.sort { $0.path < $1.path } }
         return TreeMergeResult(entries: result, newContent: newContent, conflicts: conflicts, sideFiles: sideFiles)
+    }
+
+    /// For files renamed on one side (`renames`, old path → new path): references in `rows` (of
+    /// `table`) that name an old path, mapped to the same reference for the new path — only where
+    /// the renaming side's table (`renamedSide`) names the new reference and no longer the old one,
+    /// that is, where that side renamed the row as well as the file.
+    /// - Complexity: O(rows + renames) with an index by file name.
+    func referenceRenames(_ renames: [RepoPath: RepoPath], rows: [RowTable.Row], table: RowTable, renamedSide: RowTable,
+                          config: LabelConfig) -> [String: String] {
+        var byName: [String: Set<String>] = [:]
+        for r in rows { byName[String(r.reference.split(separator: "/").last ?? ""), default: []].insert(r.reference) }
+        let theirs = Set(renamedSide.rows.map(\.reference))
+        var map: [String: String] = [:]
+        for (old, new) in renames {
+            let o = old.string, n = new.string
+            for r in byName[String(decoding: old.name, as: UTF8.self)] ?? [] where o == r || o.hasSuffix("/" + r) {
+                let prefix = o.dropLast(r.count)
+                guard n.hasPrefix(prefix) else { continue }
+                let renamed = String(n.dropFirst(prefix.count))
+                guard theirs.contains(renamed), !theirs.contains(r), table.candidates(for: r, config: config).contains(old) else { continue }
+                map[r] = renamed
+            }
+        }
+        return map
     }
 
     // MARK: Writing a snapshot made in memory

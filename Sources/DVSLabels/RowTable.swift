@@ -244,6 +244,29 @@ public struct RowTable: Sendable {
         }
     }
 
+    // MARK: Renames
+
+    /// The table with audio references renamed (`old reference → new reference`), as when the
+    /// other side of a merge renamed the files (`schema/MERGE.md` §3). A renamed row's key and
+    /// reference field change, and it is rendered again; other rows keep their bytes.
+    public func renamingReferences(_ map: [String: String]) -> RowTable {
+        guard !map.isEmpty else { return self }
+        var t = self
+        for i in t.rows.indices {
+            let old = t.rows[i].reference
+            guard let new = map[old] else { continue }
+            t.rows[i].key = new + t.rows[i].key.dropFirst(old.count)
+            t.rows[i].reference = new
+            switch layout {
+            case .delimited: t.rows[i].fields[keyField] = new
+            case .jsonLines: t.rows[i].fields[keyField] = jsonStringLiteral(new)
+            }
+            t.rows[i].raw = nil
+            t.rows[i].candidates = []
+        }
+        return t
+    }
+
     // MARK: Cohort cuts
 
     /// The table with only the rows `keep` accepts; kept rows keep their bytes.

@@ -187,6 +187,28 @@ import Testing
         }
     }
 
+    @Test func renameOnOneSideRelabelOnTheOtherFollowsTheFile() throws {
+        try withDataset { repo, root in
+            // They rename a clip and its row; we relabel that row: the relabel lands on the
+            // renamed row, the audio is not duplicated, and nothing conflicts.
+            let s = try diverge(repo, theirs: {
+                try FileManager.default.moveItem(atPath: root + "/clips/c1.wav", toPath: root + "/clips/es_one.wav")
+                try sed("s|^clips/c1.wav,|clips/es_one.wav,|", root + "/labels.csv")
+            }, ours: {
+                try sed("s|^clips/c1.wav,es,spk1,ok|clips/c1.wav,es,spk1,noisy|", root + "/labels.csv")
+            })
+            #expect(s.status == "merged" && s.conflicts.isEmpty, "\(s.conflicts.map(\.message))")
+            #expect(!FileManager.default.fileExists(atPath: root + "/clips/c1.wav"))
+            #expect(FileManager.default.fileExists(atPath: root + "/clips/es_one.wav"))
+            let rows = try labels(repo).split(separator: "\n").map(String.init)
+            #expect(rows.contains("clips/es_one.wav,es,spk1,noisy") && !rows.contains { $0.hasPrefix("clips/c1.wav,") }, "\(rows)")
+            #expect(try label(repo, "clips/es_one.wav", "quality") == .string("noisy"))
+            #expect(try repo.status().changes.isEmpty)
+            // Untouched rows keep their bytes and their order.
+            #expect(rows.first == "path,lang,speaker,quality" && rows[1].hasPrefix("clips/c0.wav,"))
+        }
+    }
+
     @Test func relabelOfDifferentFieldsMergesAndOfTheSameFieldConflicts() throws {
         try withDataset { repo, root in
             let s = try diverge(repo, theirs: { try sed("s|^clips/c0.wav,en,spk0,ok|clips/c0.wav,en,spk0,noisy|; s|^clips/c2.wav,en|clips/c2.wav,de|", root + "/labels.csv") },
