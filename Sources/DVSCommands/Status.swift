@@ -1,5 +1,6 @@
 import ArgumentParser
 import DVS
+import DVSCore
 import DVSCatalog
 
 struct Status: ParsableCommand {
@@ -55,7 +56,23 @@ struct Status: ParsableCommand {
             Output.out("nothing to commit, working tree clean")
             return
         }
-        Output.out("Changes against HEAD: \(s.changes.count) file(s); \(s.samplesAffected) sample(s), \(Output.hours(s.hoursAffected)) of audio")
-        for c in s.changes { Output.out("  \(c.label)\(c.path)") }
+        if s.samplesAffected == 0 {
+            Output.out("Changes against HEAD: \(s.changes.count) file(s), no audio ('dvs diff' shows which samples were relabeled)")
+        } else {
+            Output.out("Changes against HEAD: \(s.changes.count) file(s); \(s.samplesAffected) sample(s), \(Output.hours(s.hoursAffected)) of audio")
+        }
+        // A deleted file whose exact content was added under one new path is a rename (as in
+        // 'dvs diff'): one line, old → new.
+        var addedByBlob: [ObjectID: [Change]] = [:]
+        for c in s.changes where c.kind == .added { if let e = c.new, e.kind != .symlink { addedByBlob[e.blob, default: []].append(c) } }
+        var renamedTo: [RepoPath: RepoPath] = [:], renamedTargets = Set<RepoPath>()
+        for c in s.changes where c.kind == .deleted {
+            guard let e = c.old, let adds = addedByBlob[e.blob], adds.count == 1, !renamedTargets.contains(adds[0].path) else { continue }
+            renamedTo[c.path] = adds[0].path
+            renamedTargets.insert(adds[0].path)
+        }
+        for c in s.changes where !renamedTargets.contains(c.path) {
+            if let to = renamedTo[c.path] { Output.out("  renamed:  \(c.path) → \(to)") } else { Output.out("  \(c.label)\(c.path)") }
+        }
     }
 }

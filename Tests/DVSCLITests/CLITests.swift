@@ -91,6 +91,15 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
             #expect(try dvs("log", "-n", "1", "--json", in: data).stdout.contains("pass 2"))
             let fsck = try dvs("fsck", in: data)
             #expect(fsck.status == 0 && fsck.stdout.contains(": ok"))
+
+            // A rename shows as one line in status, as in diff; a relabel-only pass says no audio changed.
+            try T.sh("mv clips/r01.wav clips/r01_moved.wav && sed -i 's|^clips/r01.wav,|clips/r01_moved.wav,|' labels.csv", in: data)
+            let moved = try dvs("status", in: data).stdout
+            #expect(moved.contains("renamed:  clips/r01.wav → clips/r01_moved.wav") && !moved.contains("new:      clips/r01_moved.wav"), "\(moved)")
+            #expect(try dvs("checkout", "HEAD", "--force", in: data).status == 0)
+            try T.sh("rm clips/r01_moved.wav && sed -i 's/word three/word 3/' labels.csv", in: data)
+            let relabel = try dvs("status", in: data).stdout
+            #expect(relabel.contains("Changes against HEAD: 1 file(s), no audio ('dvs diff' shows which samples were relabeled)"), "\(relabel)")
         }
     }
 
