@@ -118,6 +118,14 @@ import Testing
             let mainRows = try dvs("query", "--format", "csv", "SELECT count(*) AS n, sum(quality = 'great') AS great FROM sample", in: dir).stdout
             #expect(mainRows == "n,great\n5,1\n", "\(mainRows)")
             #expect(FileManager.default.fileExists(atPath: dir + "/clips/c0.wav"))
+            // 'cohort show' names the cut the refresh made (the refresh merge's second parent).
+            let info = try #require(try json(dvs("cohort", "show", "es", "--json", in: dir).stdout) as? [String: Any])
+            let tip = try #require(try json(dvs("log", "--json", "-n1", "cohort/es", in: dir).stdout) as? [[String: Any]])
+            #expect((tip.first?["parents"] as? [String])?.last == info["cut"] as? String, "\(info) \(tip)")
+            // Main moved only by merging the cohort back: a refresh changes no file and says so.
+            let again = try dvs("cohort", "refresh", "es", in: dir)
+            #expect(again.status == 0 && again.stdout.contains("already had everything its predicate selects") && again.stdout.contains("no file changed"), "\(again.stdout)")
+            #expect(try dvs("cohort", "show", "es", in: dir).stdout.contains("no new commits on main"))
         }
     }
 }
