@@ -112,8 +112,25 @@ extension Repository {
             throw DVSError(.usage, "'\(path)' is a folder in \(rev.isEmpty ? "HEAD" : rev), not a file", hint: "list it with 'dvs ls \(rev.isEmpty ? "HEAD" : rev) \(path)'")
         }
         guard let e = entries.first(where: { $0.path == path }) else {
-            throw DVSError(.unknownRevision, "path '\(path)' does not exist in \(rev.isEmpty ? "HEAD" : rev) (\(id.short))", hint: "run 'dvs ls \(rev.isEmpty ? "HEAD" : rev)' to list its files")
+            throw DVSError(.unknownRevision, "path '\(path)' does not exist in \(rev.isEmpty ? "HEAD" : rev) (\(id.short))",
+                           hint: missingPathHint(path, in: entries, revision: rev.isEmpty ? "HEAD" : rev))
         }
         return (id, e)
+    }
+
+    /// The hint for a path a snapshot lacks: when the current directory is a subfolder of the
+    /// working tree and the path exists under it, that paths are from the tree root (with the
+    /// path to write); else where to list the files.
+    public func missingPathHint(_ path: RepoPath, in entries: [ManifestEntry], revision: String) -> String {
+        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).standardizedFileURL.path
+        let base = URL(fileURLWithPath: root).standardizedFileURL.path
+        if cwd.hasPrefix(base + "/") {
+            let sub = String(cwd.dropFirst(base.count + 1))
+            let full = RepoPath(sub + "/" + path.string)
+            if entries.contains(where: { $0.path.isWithin(full) }) {
+                return "paths are from the tree root, not from '\(sub)/': write '\(full)'"
+            }
+        }
+        return "run 'dvs ls \(revision)' to list its files"
     }
 }

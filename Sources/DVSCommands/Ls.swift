@@ -21,7 +21,7 @@ struct Ls: ParsableCommand {
         let entries = filters.isEmpty ? all : all.filter { e in filters.contains { e.path.isWithin($0) } }
         if !filters.isEmpty {
             for f in filters where !all.contains(where: { $0.path.isWithin(f) }) {
-                throw DVSError(.unknownRevision, "path '\(f)' does not exist in \(revision) (\(id.short))", hint: "run 'dvs ls \(revision)' to list its files")
+                throw DVSError(.unknownRevision, "path '\(f)' does not exist in \(revision) (\(id.short))", hint: repo.missingPathHint(f, in: all, revision: revision))
             }
         }
         if json { try Output.json(entries.map(JSONEntry.init)); return }

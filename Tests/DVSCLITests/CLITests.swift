@@ -132,6 +132,18 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
         }
     }
 
+    @Test func pathsFromASubfolderGetARootRelativeHint() throws {
+        try T.withTemporaryDirectory { dir in
+            try T.sh("mkdir -p clips && sox -R '\(T.debianRecordings(limit: 1)[0])' clips/a.wav", in: dir)
+            #expect(try dvs("init", in: dir).status == 0)
+            #expect(try dvs("commit", "-m", "one", in: dir).status == 0)
+            for args in [["ls", "HEAD", "a.wav"], ["cat", "HEAD:a.wav"]] {
+                let r = try T.dvs(args, in: dir + "/clips")
+                #expect(r.status == 1 && r.stderr.contains("hint: paths are from the tree root, not from 'clips/': write 'clips/a.wav'"), "\(args): \(r.stderr)")
+            }
+        }
+    }
+
     @Test func errorsSayWhatWhereAndWhatNext() throws {
         try T.withTemporaryDirectory { dir in
             let notRepo = try dvs("status", in: dir)
