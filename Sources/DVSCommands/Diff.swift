@@ -7,10 +7,12 @@ struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what changed in the dataset: samples added, removed, modified, renamed, relabeled; hours and label shifts.",
         discussion: """
-            With no revision, compares HEAD with the working tree (labels as they would be committed now).
-            With one, compares it with the working tree; with two, compares A with B.
-            Relabels show 'field: old → new'; the summary shows hours added and removed and, for label
-            fields with at most 50 distinct values, how many samples carry each value before and after.
+            With no revision, compares HEAD with the working tree (labels as they
+            would be committed now). With one, compares it with the working tree;
+            with two, compares A with B. Relabels show 'field: old → new'. The
+            summary shows hours added, removed and changed by modified samples,
+            and, for label fields with at most 50 distinct values, how many
+            samples carry each value before and after.
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -8,17 +8,25 @@ struct Query: ParsableCommand {
         abstract: "Run a read-only SQL query (SQLite) over a snapshot's samples, labels and words.",
         discussion: """
             Tables:
-              sample   path, sha256, bytes, format, encoding, sample_rate, channels, frames, duration_s,
-                       peak, silent_channels, transcript, language, confidence, word_count, speaker_count,
-                       then one column per label field (a clash with these names gets a label_ prefix)
-              segment  path, start, end, channel, source, labels (JSON; json_extract(labels, '$.speaker'))
-              word     path, channel, idx, word, start, end, confidence, speaker (Deepgram words)
+              sample   path, sha256, bytes, format, encoding, sample_rate,
+                       channels, frames, duration_s, peak, silent_channels,
+                       transcript, language, confidence, word_count,
+                       speaker_count, then one column per label field (a clash
+                       with these names gets a label_ prefix)
+              segment  path, start, end, channel, source, labels (JSON:
+                       json_extract(labels, '$.speaker'))
+              word     path, channel, idx, word, start, end, confidence,
+                       speaker (Deepgram words)
             Examples:
-              dvs query "SELECT sample_rate, count(*), round(sum(duration_s)/3600, 2) AS hours FROM sample GROUP BY sample_rate"
-              dvs query "SELECT label, count(*) FROM sample GROUP BY label"      (a label column, if your tables have one)
-              dvs query --rev HEAD~1 --format csv "SELECT path, transcript FROM sample WHERE confidence < 0.6"
-            'language' is the language Deepgram detected; a language column of your own tables keeps its own name.
-            Statements that write are refused.
+              dvs query "SELECT sample_rate, count(*),
+                  round(sum(duration_s)/3600, 2) AS hours
+                  FROM sample GROUP BY sample_rate"
+              dvs query "SELECT label, count(*) FROM sample GROUP BY label"
+              dvs query --rev HEAD~1 --format csv
+                  "SELECT path, transcript FROM sample WHERE confidence < 0.6"
+              dvs query "PRAGMA table_info(sample)"       (the columns)
+            'language' is the language Deepgram detected; a language column of
+            your own tables keeps its own name. Statements that write are refused.
             """)
 
     @OptionGroup var global: GlobalOptions

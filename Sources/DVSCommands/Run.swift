@@ -10,16 +10,18 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run an external trainer against a snapshot and register what it produced.",
         discussion: """
-            The snapshot REV is laid out read-only (hard links from a blob cache under .dvs/cache where
-            the file system allows) and the command runs with, in its environment:
+            The snapshot REV is laid out read-only (hard links from a blob cache
+            under .dvs/cache where the file system allows) and the command runs
+            with, in its environment:
               DVS_SNAPSHOT_DIR   the snapshot's files
               DVS_COMMIT         the snapshot's commit id
-              DVS_MANIFEST       JSON Lines: one sample per line (path, sha256, audio facts, labels)
-            Its exit status is dvs's. After exit 0, each --artifact is registered as a model record
-            (snapshot, cohort predicate, code commit of the git repository around the current
-            directory read before the command started, command line, times); a failing command
-            registers nothing.
-              dvs run --rev cohort/es --artifact out/model.pt -- python train.py --epochs 3
+              DVS_MANIFEST       JSON Lines: one sample per line (path, sha256,
+                                 audio facts, labels)
+            Its exit status is dvs's. After exit 0, each --artifact is registered
+            as a model record (snapshot, cohort predicate, code commit of the git
+            repository around the current directory read before the command
+            started, command line, times); a failing command registers nothing.
+              dvs run --rev cohort/es --artifact out/model.pt -- python train.py
             """)
 
     @OptionGroup var global: GlobalOptions

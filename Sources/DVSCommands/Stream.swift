@@ -7,10 +7,12 @@ struct Stream: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a snapshot as a WebDataset-style tar stream to stdout.",
         discussion: """
-            Per sample: KEY.<ext> (the original audio bytes) and KEY.json (path, sha256, audio facts,
-            labels); KEY is the path without extension, dots as '_'. The order is path order, or a
-            shuffle that is the same for the same --shuffle seed; --shard I/N keeps every N-th sample
-            from position I, so N workers with one seed read disjoint parts that cover the snapshot.
+            Per sample: KEY.<ext> (the original audio bytes) and KEY.json (path,
+            sha256, audio facts, labels); KEY is the path without extension, dots
+            as '_'. The order is path order, or a shuffle that is the same for the
+            same --shuffle seed; --shard I/N keeps every N-th sample from position
+            I, so N workers with one seed read disjoint parts that cover the
+            snapshot. In PyTorch:
               webdataset.WebDataset("pipe:dvs stream --rev cohort/es --shuffle 7")
             """)
 
