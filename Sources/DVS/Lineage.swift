@@ -322,8 +322,7 @@ public enum GitCode {
     /// The corresponding C functions are `git_repository_open_ext`, `git_repository_head` and
     /// `git_status_list_new`.
     public static func version(at directory: String) -> CodeVersion {
-        git_libgit2_init()
-        defer { git_libgit2_shutdown() }
+        LibGit2.ready
         var repo: OpaquePointer?
         guard git_repository_open_ext(&repo, directory, 0, nil) == 0, let repo else {
             return CodeVersion(commit: nil, branch: nil, dirty: false, repository: nil)

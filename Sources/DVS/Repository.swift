@@ -303,13 +303,23 @@ public func defaultIdentity() -> String {
     return "\(user) <\(user)@\(ProcessInfo.processInfo.hostName)>"
 }
 
+/// libgit2's global state, set up once per process and never torn down.
+///
+/// Pairing `git_libgit2_init`/`git_libgit2_shutdown` around each use lets one thread's last
+/// shutdown tear down global state (settings, TLS, the mmap window) while another thread is
+/// about to use it; libgit2 has had races there (libgit2#3974, #4645). One init per process
+/// avoids the question.
+enum LibGit2 {
+    /// Evaluated once (Swift's lazy global initialisation is thread-safe).
+    static let ready: Void = { _ = git_libgit2_init() }()
+}
+
 /// Reads git configuration through libgit2.
 enum GitConfig {
     /// `user.name` and `user.email` from git's default config files, or nil.
     /// The corresponding C functions are `git_config_open_default` and `git_config_get_string_buf`.
     static func identity() -> (String, String)? {
-        git_libgit2_init()
-        defer { git_libgit2_shutdown() }
+        LibGit2.ready
         var cfg: OpaquePointer?
         guard git_config_open_default(&cfg) == 0, let cfg else { return nil }
         defer { git_config_free(cfg) }

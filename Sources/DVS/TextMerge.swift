@@ -30,8 +30,7 @@ enum TextMerge {
     ///   (the caller then treats the file as a whole-file conflict).
     static func merge(base: [UInt8], ours: [UInt8], theirs: [UInt8], prefer: MergePreference?) -> Outcome? {
         guard [base, ours, theirs].allSatisfy({ $0.count <= maxSize && isText($0) }) else { return nil }
-        git_libgit2_init()
-        defer { git_libgit2_shutdown() }
+        LibGit2.ready
         var opts = git_merge_file_options()
         git_merge_file_options_init(&opts, UInt32(GIT_MERGE_FILE_OPTIONS_VERSION))
         opts.flags = GIT_MERGE_FILE_STYLE_DIFF3.rawValue

@@ -223,6 +223,7 @@ public final class PathRemoteStore: RemoteStore {
         defer { close(src) }
         try io { try FileIO.makeDirectories((p as NSString).deletingLastPathComponent) }
         let (fd, tmp) = try io { try FileIO.makeTemp(in: root + "/.tmp") }
+        var open = true  // closed exactly once: a second close could hit another thread's descriptor
         do {
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
             while true {
@@ -233,10 +234,10 @@ public final class PathRemoteStore: RemoteStore {
                 try io { try buffer.withUnsafeBytes { try FileIO.writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: $0[0..<n]), path: tmp) } }
             }
             guard fsync(fd) == 0 else { throw S3Client.posixError("cannot fsync", tmp) }
-            close(fd)
+            close(fd); open = false
             guard rename(tmp, p) == 0 else { throw S3Client.posixError("cannot rename into", p) }
         } catch {
-            close(fd)
+            if open { close(fd) }
             unlink(tmp)
             throw error
         }

@@ -66,13 +66,14 @@ public enum FileIO {
     /// - Throws: `StorageError`; on failure the temp file is removed and `path` is unchanged.
     public static func writeAtomically(_ bytes: [UInt8], to path: String, tmpDir: String, sync: Bool = true) throws {
         let (fd, tmp) = try makeTemp(in: tmpDir)
+        var open = true  // closed exactly once: a second close could hit another thread's descriptor
         do {
             try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: tmp) }
             if sync, fsync(fd) != 0 { throw StorageError.posix("cannot fsync", path: tmp) }
-            close(fd)
+            close(fd); open = false
             guard rename(tmp, path) == 0 else { throw StorageError.posix("cannot rename into", path: path) }
         } catch {
-            close(fd)
+            if open { close(fd) }
             unlink(tmp)
             throw error
         }

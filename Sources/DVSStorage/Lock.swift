@@ -9,7 +9,10 @@ import Glibc
 /// lock. The holder writes its pid and command into the file so a waiting writer can name it.
 /// Readers never take it.
 public final class RepositoryLock: @unchecked Sendable {
-    private let fd: Int32
+    /// The lock file's descriptor; -1 once closed on a failed init (deinit still runs then, as
+    /// the object was fully initialised, and must not close the number again: by then another
+    /// thread may own it).
+    private var fd: Int32
     /// The lock file's path.
     public let path: String
 
@@ -27,13 +30,13 @@ public final class RepositoryLock: @unchecked Sendable {
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else {
                 let e = StorageError.posix("cannot lock", path: path)
-                close(fd)
+                close(fd); fd = -1
                 throw e
             }
             if Date() >= deadline {
                 let holder = (try? FileIO.readAll(fd: fd, path: path)).map { String(decoding: $0, as: UTF8.self) }?
                     .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-                close(fd)
+                close(fd); fd = -1
                 throw StorageError(.locked, "repository is locked by another dvs process (\(holder.isEmpty ? "unknown" : holder))",
                                    hint: "wait for it to finish, or raise the wait with DVS_LOCK_TIMEOUT=SECONDS; the lock is released automatically when that process exits")
             }
@@ -47,7 +50,7 @@ public final class RepositoryLock: @unchecked Sendable {
     /// Releases the lock (also done by `deinit` and by process exit).
     public func release() { ftruncate(fd, 0); flock(fd, LOCK_UN) }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     /// Whether some process holds the lock right now (a non-blocking probe; used by readers that
     /// would like to refresh caches without waiting).

@@ -59,13 +59,15 @@ public final class LocalObjectStore: ObjectStore, @unchecked Sendable {
         if !FileIO.exists(dir) { try FileIO.makeDirectories(dir) }
         let frame = try ZstdCompressor(level: 3).compress(bytes)
         let (fd, tmp) = try FileIO.makeTemp(in: tmpDir, prefix: "obj")
+        var open = true  // closed exactly once: a second close could hit another thread's descriptor
         do {
             try frame.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: tmp) }
             guard fsync(fd) == 0 else { throw StorageError.posix("cannot fsync", path: tmp) }
-            close(fd)
+            close(fd); open = false
             guard rename(tmp, p) == 0 else { throw StorageError.posix("cannot rename object into", path: p) }
         } catch {
-            close(fd); unlink(tmp)
+            if open { close(fd) }
+            unlink(tmp)
             throw error
         }
         lock.withLock { _ = pendingDirs.insert(dir) }
