@@ -79,6 +79,13 @@ struct MergeState: Codable {
     var sideFiles: [String]
     /// Extra commit headers for the merge commit (cohort refresh).
     var extra: [String: String]
+
+    /// The cohort a stopped `dvs cohort refresh` is refreshing (nil for `dvs merge`).
+    var refreshedCohort: String? { extra[Repository.CohortHeader.name] }
+    /// What is being merged, for people: `main`, or `main (refreshing cohort es)`.
+    var describedTheirs: String { refreshedCohort.map { "\(theirsName) (refreshing cohort \($0))" } ?? theirsName }
+    /// The command that starts this merge again (to retry it with `--strategy`).
+    var restartCommand: String { refreshedCohort.map { "dvs cohort refresh \($0)" } ?? "dvs merge \(theirsName)" }
 }
 
 extension Repository {
@@ -99,14 +106,14 @@ extension Repository {
     /// - Throws: `DVSError.badInput` naming the merge and the two ways out.
     func refuseDuringMerge(_ operation: String) throws {
         guard let s = mergeState() else { return }
-        throw DVSError(.badInput, "cannot \(operation): a merge of '\(s.theirsName)' is in progress in the working tree; nothing was changed",
+        throw DVSError(.badInput, "cannot \(operation): a merge of '\(s.describedTheirs)' is in progress in the working tree; nothing was changed",
                        hint: "finish it with 'dvs merge --continue' (after fixing what 'dvs status' lists) or undo it with 'dvs merge --abort'")
     }
 
     /// The merge in progress, for `dvs status`: what is merged, and the conflicts left.
     public func mergeInProgress() -> (theirs: String, conflicts: [MergeConflict], unresolved: [String])? {
         guard let s = mergeState() else { return nil }
-        return (s.theirsName, s.conflicts, unresolvedConflicts(s))
+        return (s.describedTheirs, s.conflicts, unresolvedConflicts(s))
     }
 
     // MARK: Merge base
@@ -624,7 +631,7 @@ extension Repository {
         let left = unresolvedConflicts(s)
         if !left.isEmpty {
             throw DVSError(.badInput, "\(left.count) conflict(s) are not resolved yet; nothing was committed",
-                           hint: "edit the files listed above (or take one side: 'dvs merge --abort', then 'dvs merge \(s.theirsName) --strategy ours|theirs'), then run 'dvs merge --continue'",
+                           hint: "edit the files listed above (or take one side: 'dvs merge --abort', then '\(s.restartCommand) --strategy ours|theirs'), then run 'dvs merge --continue'",
                            details: left)
         }
         guard let theirs = CommitID(hex: s.theirs) else { throw DVSError(.corrupt, "'\(mergeStatePath)' is damaged", hint: "run 'dvs merge --abort'") }

@@ -409,6 +409,19 @@ import Testing
             #expect(try labels(repo).contains("clips/c3.wav,es,spk3,checked\n"))
             #expect(try repo.status().changes.isEmpty)
             #expect(try repo.cohort("es").sourceMovedOn == 0)
+            // A checked-out refresh that conflicts stops there, named as the refresh it is, and
+            // the way to retry it with a side is 'dvs cohort refresh', not 'dvs merge main'.
+            try sed("s|^clips/c3.wav,es,spk3,checked|clips/c3.wav,es,spk3,cohort-says|", root + "/labels.csv"); try commitAll(repo, "cohort pass")
+            _ = try repo.checkout("main")
+            try sed("s|^clips/c3.wav,es,spk3,checked|clips/c3.wav,es,spk3,main-says|", root + "/labels.csv"); try commitAll(repo, "main pass 3")
+            _ = try repo.checkout("cohort/es")
+            let r3 = try repo.refreshCohort("es")
+            #expect(r3.status == "conflicts" && r3.conflicts.map(\.field) == ["quality"])
+            #expect(repo.mergeInProgress()?.theirs == "main (refreshing cohort es)")
+            let stuck = #expect(throws: DVSError.self) { try repo.mergeContinue() }
+            #expect(stuck?.hint?.contains("'dvs cohort refresh es --strategy ours|theirs'") == true, "\(stuck?.hint ?? "")")
+            #expect(throws: DVSError.self) { try repo.checkout("main") }
+            _ = try repo.mergeAbort()
         }
     }
 }
