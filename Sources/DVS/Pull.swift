@@ -111,10 +111,23 @@ extension Repository {
     ///   - branch: fetch and check out only this branch; nil takes every branch and checks out
     ///     `main`, else the remote's only branch.
     ///   - endpoint, region, pathStyle: S3 settings recorded for `origin`.
-    /// - Throws: `DVSError.alreadyExists` when the folder holds files or a finished repository;
+    ///   A relative folder `url` is taken from the current directory and stored absolute.
+    /// - Throws: `DVSError.remote` when a folder `url` does not exist (nothing is created);
+    ///   `.alreadyExists` when the folder holds files or a finished repository;
     ///   as `fetch` and `checkout`.
-    public static func clone(url: String, into directory: String, branch: String? = nil, endpoint: String? = nil, region: String? = nil,
+    public static func clone(url given: String, into directory: String, branch: String? = nil, endpoint: String? = nil, region: String? = nil,
                              pathStyle: Bool = false, progress: ProgressHandler? = nil) throws -> CloneSummary {
+        // A folder remote is named from where the command runs (as git clone does), not from
+        // the new repository, and must exist: a typo must not give an empty clone.
+        var url = given
+        if !given.lowercased().hasPrefix("s3://") {
+            url = absolute(given)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw DVSError(.remote, "cannot clone '\(given)': no folder at '\(url)'",
+                               hint: "give the remote's folder (the one 'dvs push' writes to) or an s3://bucket/prefix URL")
+            }
+        }
         let root = absolute(directory)
         let marker = root + "/" + folderName + "/" + cloneMarker
         let repo: Repository

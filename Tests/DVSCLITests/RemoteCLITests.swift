@@ -125,6 +125,26 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
 }
 
 @Suite(.serialized) struct RemoteCLITests {
+    /// A folder remote given relative to where `dvs clone` runs is found there (and stored
+    /// absolute); a folder that does not exist is refused and nothing is created.
+    @Test func cloneTakesARelativeFolderFromTheCurrentDirectoryAndRefusesAMissingOne() throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(.path, dir: dir)
+            try makeDataset(dir + "/a")
+            try dvsOK(["init"], in: dir + "/a", remote)
+            try dvsOK(["commit", "-m", "import"], in: dir + "/a", remote)
+            try dvsOK(["remote", "add", "origin", remote.url], in: dir + "/a", remote)
+            try dvsOK(["push"], in: dir + "/a", remote)
+            let rel = try dvsOK(["clone", "remote.dvs", "rel"], in: dir, remote)
+            #expect(!rel.stderr.contains("empty"), "\(rel.stderr)")
+            #expect(try T.treesEqual(dir + "/a", dir + "/rel").0)
+            #expect(try dvsOK(["remote", "-v"], in: dir + "/rel", remote).stdout.hasPrefix("origin\t\(dir)/remote.dvs"))
+            let typo = try T.dvs(["clone", "remote.dsv", "typo"], in: dir)
+            #expect(typo.status == 1 && typo.stderr.contains("cannot clone 'remote.dsv': no folder at '\(dir)/remote.dsv'"), "\(typo.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/typo"))
+        }
+    }
+
     /// The shared contract: push, clone elsewhere (byte-identical tree), commit in the clone,
     /// push, pull in the first repository; a push with nothing new uploads 0 bytes.
     @Test(arguments: RemoteKind.allCases) func pushCloneCommitPushPull(_ kind: RemoteKind) throws {
