@@ -56,20 +56,24 @@ struct Status: ParsableCommand {
             Output.out("nothing to commit, working tree clean")
             return
         }
-        if s.samplesAffected == 0 {
-            Output.out("Changes against HEAD: \(s.changes.count) file(s), no audio ('dvs diff' shows which samples were relabeled)")
-        } else {
-            Output.out("Changes against HEAD: \(s.changes.count) file(s); \(s.samplesAffected) sample(s), \(Output.hours(s.hoursAffected)) of audio")
-        }
         // A deleted file whose exact content was added under one new path is a rename (as in
-        // 'dvs diff'): one line, old → new.
+        // 'dvs diff'): one line, old → new, and not counted as a changed sample.
         var addedByBlob: [ObjectID: [Change]] = [:]
         for c in s.changes where c.kind == .added { if let e = c.new, e.kind != .symlink { addedByBlob[e.blob, default: []].append(c) } }
         var renamedTo: [RepoPath: RepoPath] = [:], renamedTargets = Set<RepoPath>()
+        var renamedSamples = 0, renamedHours = 0.0
         for c in s.changes where c.kind == .deleted {
             guard let e = c.old, let adds = addedByBlob[e.blob], adds.count == 1, !renamedTargets.contains(adds[0].path) else { continue }
             renamedTo[c.path] = adds[0].path
             renamedTargets.insert(adds[0].path)
+            if let a = e.audio { renamedSamples += 2; renamedHours += 2 * a.duration / 3600 }
+        }
+        let samples = s.samplesAffected - renamedSamples, hours = max(0, s.hoursAffected - renamedHours)
+        let files = s.changes.count - renamedTargets.count
+        if samples == 0 {
+            Output.out("Changes against HEAD: \(files) file(s), no audio content\(renamedTargets.isEmpty ? "" : " (\(renamedTargets.count) renamed)")")
+        } else {
+            Output.out("Changes against HEAD: \(files) file(s); \(samples) sample(s), \(Output.hours(hours)) of audio\(renamedTargets.isEmpty ? "" : "; \(renamedTargets.count) renamed")")
         }
         for c in s.changes where !renamedTargets.contains(c.path) {
             if let to = renamedTo[c.path] { Output.out("  renamed:  \(c.path) → \(to)") } else { Output.out("  \(c.label)\(c.path)") }
