@@ -176,11 +176,13 @@ extension Repository {
             throw DVSError(.badInput, "artifact '\(r.artifactPath)' is \(bytes.count) bytes; dvs stores artifacts up to 1 GiB", hint: "register a smaller file")
         }
         let lineage = try snapshotLineage(r.snapshot?.hex ?? r.revision, labelField: r.labelField, only: r.trainingSamples)
+        // `HEAD` is recorded as the branch it named, so the audit can follow that branch later.
+        let revision = r.revision == "HEAD" || r.revision == "@" ? currentBranch() ?? r.revision : r.revision
         let code = r.code ?? GitCode.version(at: r.codeDirectory)
         let artifact = ObjectID.hashing(bytes)
         let record = ModelRecord(
             name: r.name ?? (r.artifactPath as NSString).lastPathComponent, artifactName: (r.artifactPath as NSString).lastPathComponent,
-            artifactSHA256: artifact.hex, artifactBytes: UInt64(bytes.count), snapshot: lineage.commit.hex, revision: r.revision,
+            artifactSHA256: artifact.hex, artifactBytes: UInt64(bytes.count), snapshot: lineage.commit.hex, revision: revision,
             cohortPredicate: lineage.cohortPredicate, cohortSource: lineage.cohortSource, task: r.task, labelField: r.labelField,
             parameters: r.parameters, sampleCount: lineage.sampleCount, hours: lineage.hours, labelDistribution: lineage.labelDistribution,
             code: code, dvsVersion: dvsVersionForRecords, commandLine: r.commandLine, startTime: r.startTime.timeIntervalSince1970,
@@ -195,7 +197,7 @@ extension Repository {
             try objects.write(encoded, id: id)
             try objects.sync()
             try catalog.write { db in
-                try catalog.insertModel(ModelRow(id: id, name: record.name, artifact: artifact, snapshot: lineage.commit, revision: r.revision,
+                try catalog.insertModel(ModelRow(id: id, name: record.name, artifact: artifact, snapshot: lineage.commit, revision: revision,
                                                  createdAt: record.endTime), in: db)
             }
         } catch { throw DVSError.wrap(error) }

@@ -176,6 +176,9 @@ import Testing
             // The default model file lands in the working tree: warned, unless .dvsignore covers it.
             let inTree = try dvs("train", "--label", "lang", "--holdout", "0", in: repo)
             #expect(inTree.status == 0 && inTree.stderr.contains("warning: the model file 'lang.dvsm' is inside the working tree"), "\(inTree.stderr)")
+            // Trained on the default revision, HEAD: the record names the branch HEAD was on.
+            let listed = try #require(try json(dvs("models", "--json", in: repo).stdout) as? [[String: Any]])
+            #expect(listed.first?["revision"] as? String == "main", "\(listed)")
             try T.write(Data("*.dvsm\n".utf8), to: repo + "/.dvsignore")
             let ignored = try dvs("train", "--label", "lang", "--holdout", "0", in: repo)
             #expect(ignored.status == 0 && !ignored.stderr.contains("inside the working tree"), "\(ignored.stderr)")
