@@ -57,12 +57,15 @@ extension Repository {
     /// - Parameters:
     ///   - remoteName: the remote.
     ///   - branch: the remote branch to take; nil means the one named like the current branch.
-    /// - Throws: `DVSError.badInput` when the remote lacks the branch, or the histories diverged
-    ///   and the working tree has uncommitted changes; `.wouldOverwrite` naming the files; as `fetch`.
+    /// - Throws: `DVSError.badInput` when a stopped merge waits (before anything is fetched), the
+    ///   remote lacks the branch, or the histories diverged and the working tree has uncommitted
+    ///   changes; `.wouldOverwrite` naming the files; as `fetch`.
     public func pull(remote remoteName: String, branch: String? = nil, progress: ProgressHandler? = nil) throws -> PullSummary {
         guard let current = currentBranch() else {
             throw DVSError(.usage, "HEAD is detached: check out a branch to pull into", hint: "dvs checkout main")
         }
+        // As git: no pull (not even its fetch) while a stopped merge waits in the tree.
+        try refuseDuringMerge("pull")
         let source = branch ?? current
         let fetched = try fetch(remote: remoteName, progress: progress)
         let tracking = "refs/remotes/\(remoteName)/\(source)"
@@ -87,7 +90,6 @@ extension Repository {
                                        conflicts: m.conflicts)
                 }
             }
-            try refuseDuringMerge("fast-forward to \(remoteName)/\(source)")
             let who = defaultIdentity()
             let s = try switchTree(to: target, revision: "\(remoteName)/\(source)", force: false, progress: progress) { db in
                 let message = "pull \(remoteName) \(source): fast-forward"

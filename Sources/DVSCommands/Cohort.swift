@@ -68,13 +68,13 @@ struct Cohort: ParsableCommand {
             Output.out("cohort \(c.name)  (branch cohort/\(c.name))")
             Output.out("where:    \(c.predicate)")
             Output.out("source:   \(c.sourceRevision) at \(c.sourceCommit.short) (latest cut \(c.cut.short))")
+            if let m = c.sourceMovedOn {
+                Output.out("          " + (m == 0 ? "no new commits on \(c.sourceRevision) since" : "\(m) new commit(s) on \(c.sourceRevision) since; 'dvs cohort refresh \(c.name)' brings them in"))
+            } else {
+                Output.out("          \(c.sourceRevision) no longer exists; refresh with --from REV")
+            }
             Output.out("head:     \(c.head.short), \(c.commitsSinceCut) commit(s) since the cut")
             Output.out("samples:  \(c.totals.sampleCount), \(Output.hours(c.totals.audioHours)) of audio")
-            if let m = c.sourceMovedOn {
-                Output.out("source:   " + (m == 0 ? "no new commits on \(c.sourceRevision)" : "\(m) new commit(s) on \(c.sourceRevision); 'dvs cohort refresh \(c.name)' brings them in"))
-            } else {
-                Output.out("source:   \(c.sourceRevision) no longer exists; refresh with --from REV")
-            }
         }
     }
 

@@ -30,6 +30,8 @@ import Testing
             try T.sh("sed -i 's|^clips/c0.wav,en|clips/c0.wav,fr|; s|^clips/c1.wav,es|clips/c1.wav,gl|' labels.csv", in: dir)
             #expect(try dvs("commit", "-m", "main pass", in: dir).status == 0)
 
+            #expect(try dvs("remote", "add", "origin", dir + "/remote.dvs", in: dir).status == 0)
+            #expect(try dvs("push", in: dir).status == 0)
             let m = try dvs("merge", "review", in: dir)
             #expect(m.status == 1)
             #expect(m.stdout.contains("CONFLICT (field) labels.csv: row clips/c1.wav field lang: base es, ours gl, theirs pt"), "\(m.stdout)")
@@ -45,6 +47,8 @@ import Testing
                 let away = try T.dvs(args, in: dir)
                 #expect(away.status == 1 && away.stderr.contains("a merge of 'review' is in progress") && away.stderr.contains("dvs merge --abort"), "\(away.stderr)")
             }
+            let pull = try dvs("pull", in: dir)
+            #expect(pull.status == 1 && pull.stderr.contains("cannot pull: a merge of 'review' is in progress"), "\(pull.stderr)")
             #expect(try T.read(dir + "/labels.csv") == labelsBefore)
             #expect(try dvs("status", in: dir).stdout.contains("You are merging review"))
             try T.sh("sed -i 's|<<<<<<< ours: gl.*>>>>>>>|pt|' labels.csv", in: dir)
