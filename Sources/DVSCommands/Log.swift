@@ -45,11 +45,26 @@ struct Log: ParsableCommand {
     }
 
     /// One line per commit (`abc1234 (HEAD -> main) subject  [N samples]`), with lanes drawn as
-    /// git's `log --graph` does: `*` the commit, `|` a line of descent, `\\` a merge's second
-    /// parent branching off, `/` lanes joining. Commits must come children before parents.
+    /// git's `log --graph` does: `*` the commit, `|` a line of descent (lanes two columns apart),
+    /// `\\` a merge's second parent branching off and `/` lanes joining, both drawn between lanes
+    /// and moving one lane per line, so an edge that passes other lanes reaches the right one.
+    /// Commits must come children before parents.
     static func graphLines(_ commits: [(CommitID, Commit)], drawGraph: Bool, decorations: [CommitID: String]) -> [String] {
         var out: [String] = []
         var lanes: [CommitID] = []
+        /// Lines of edges sliding from lane `from` to lane `to` (one lane per line), every other
+        /// lane but `hidden` drawn as `|`.
+        func slide(_ edges: [(from: Int, to: Int)], hidden: Set<Int>, width: Int) -> [String] {
+            let steps = edges.map { abs($0.from - $0.to) }.max() ?? 0
+            return (0..<steps).map { s in
+                var row = [Character](repeating: " ", count: 2 * width)
+                for k in 0..<width where !hidden.contains(k) { row[2 * k] = "|" }
+                for e in edges where s < abs(e.from - e.to) {
+                    if e.to < e.from { row[2 * (e.from - s) - 1] = "/" } else { row[2 * (e.from + s) + 1] = "\\" }
+                }
+                return String(row).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+            }
+        }
         for (id, c) in topological(commits) {
             let subject = c.message.split(separator: "\n").first.map(String.init) ?? ""
             let text = "\(id.short)\(decorations[id].map { " (\($0))" } ?? "") \(subject)  [\(c.totals.sampleCount) samples]"
@@ -57,20 +72,43 @@ struct Log: ParsableCommand {
             var col = lanes.firstIndex(of: id) ?? { lanes.append(id); return lanes.count - 1 }()
             let joining = lanes.indices.filter { $0 != col && lanes[$0] == id }
             if !joining.isEmpty {
-                out.append(lanes.indices.map { joining.contains($0) ? "/" : "|" }.joined(separator: " "))
+                out += slide(joining.map { ($0, col) }, hidden: Set(joining), width: lanes.count)
                 for j in joining.reversed() { lanes.remove(at: j) }
                 col = lanes.firstIndex(of: id)!
             }
             out.append(lanes.indices.map { $0 == col ? "*" : "|" }.joined(separator: " ") + "  " + text)
             guard let first = c.parents.first else { lanes.remove(at: col); continue }
             lanes[col] = first
+            var edges: [(from: Int, to: Int)] = []
             var added = 0
-            for p in c.parents.dropFirst() where !lanes.contains(p) {
-                lanes.insert(p, at: col + 1 + added)
-                added += 1
+            for p in c.parents.dropFirst() {
+                if let k = lanes.indices.first(where: { lanes[$0] == p && $0 != col }) {
+                    edges.append((col, k))  // the parent already has a lane: the edge goes there
+                } else {
+                    lanes.insert(p, at: col + 1 + added)
+                    added += 1
+                    edges.append((col, col + added))
+                }
             }
-            if c.parents.count > 1 {
-                out.append(lanes.indices.map { $0 > col && $0 <= col + max(added, 1) ? "\\" : "|" }.joined(separator: " "))
+            // Lanes opened for new parents are not drawn before their edge reaches them.
+            let opened = Set((0..<added).map { col + 1 + $0 })
+            out += slide(edges, hidden: opened, width: lanes.count).enumerated().map { i, line in
+                var row = Array(line)
+                if i == 0, added == 1 {
+                    // Lanes right of the opened one moved one lane right: drawn '\\' as they shift.
+                    for k in (col + 2)..<lanes.count where 2 * k < row.count && row[2 * k] == "|" {
+                        row[2 * k] = " "; row[2 * k - 1] = "\\"
+                    }
+                    while row.last == " " { row.removeLast() }
+                    return String(row)
+                }
+                // From the second line on, lanes the edges already reached show as '|'.
+                guard i > 0 else { return line }
+                for k in opened where k - col <= i && 2 * k < row.count + 1 {
+                    while row.count <= 2 * k { row.append(" ") }
+                    row[2 * k] = "|"
+                }
+                return String(row)
             }
         }
         return out

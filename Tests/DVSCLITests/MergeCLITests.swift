@@ -122,6 +122,11 @@ import Testing
             let mainRows = try dvs("query", "--format", "csv", "SELECT count(*) AS n, sum(quality = 'great') AS great FROM sample", in: dir).stdout
             #expect(mainRows == "n,great\n5,1\n", "\(mainRows)")
             #expect(FileManager.default.fileExists(atPath: dir + "/clips/c0.wav"))
+            // The graph draws the new cut's edge back to main's lane one lane per line, past the
+            // cohort's own lane (as git draws it), not into the cohort's lane.
+            let graph = try dvs("log", "--graph", "--oneline", in: dir).stdout.split(separator: "\n").map(String.init)
+            let cut = try #require(graph.firstIndex { $0.hasPrefix("| | *  ") && $0.contains("Cohort es:") }, "\(graph)")
+            #expect(Array(graph[(cut + 1)...].prefix(3)).map { String($0.prefix(4)) } == ["| |/", "|/|", "* | "], "\(graph.joined(separator: "\n"))")
             // 'cohort show' names the cut the refresh made (the refresh merge's second parent).
             let info = try #require(try json(dvs("cohort", "show", "es", "--json", in: dir).stdout) as? [String: Any])
             let tip = try #require(try json(dvs("log", "--json", "-n1", "cohort/es", in: dir).stdout) as? [[String: Any]])
