@@ -52,23 +52,7 @@ BIG=$BENCH_DIR/labels-$ROWS
 if [ ! -f "$BIG/.ready" ]; then
   say "generating $ROWS tiny WAVs and labels.csv in $BIG"
   rm -rf "$BIG"; mkdir -p "$BIG"
-  python3 - "$BIG" "$ROWS" <<'PY'
-import os, random, struct, sys
-root, n = sys.argv[1], int(sys.argv[2])
-r = random.Random(7)
-langs = ["en", "de", "fr", "es", "it", "nl", "pt"]; labels = ["command", "question", "statement", "greeting", "digits", "noise_bg"]
-frames = 800  # 50 ms at 16 kHz
-rows = ["path,speaker,lang,label,score"]
-for i in range(n):
-    spk = i % 1000
-    d = f"{root}/spk{spk:04d}"; os.makedirs(d, exist_ok=True)
-    p = f"spk{spk:04d}/u{i:06d}.wav"
-    data = r.randbytes(frames * 2)
-    hdr = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16) + b"data" + struct.pack("<I", len(data))
-    with open(f"{root}/{p}", "wb") as f: f.write(hdr + data)
-    rows.append(f"{p},spk{spk:04d},{langs[spk % 7]},{r.choice(labels)},{r.random():.4f}")
-with open(f"{root}/labels.csv", "w") as f: f.write("\n".join(rows) + "\n")
-PY
+  python3 "$REPO/bench/tiny_wavs.py" "$BIG" "$ROWS" labels.csv path --score
   (cd "$BIG" && "$DVS" init >/dev/null)
   say "initial commit of $ROWS samples"
   /usr/bin/time -f "%e s, %M KiB max RSS" "$DVS" commit -C "$BIG" -m "import $ROWS samples" >"$BENCH_DIR/labels-initial.txt" 2>&1 || { cat "$BENCH_DIR/labels-initial.txt"; exit 1; }

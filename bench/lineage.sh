@@ -82,23 +82,7 @@ if [ "$AUDIT" = 1 ]; then
   if [ ! -f "$BIG/.dvs/.bench-ready" ]; then
     say "generating $ROWS tiny WAVs in $BIG, then $MODELS snapshots (1 % relabel each) with a model on each"
     rm -rf "$BIG"; mkdir -p "$BIG"
-    python3 - "$BIG" "$ROWS" <<'PY'
-import os, random, struct, sys
-root, n = sys.argv[1], int(sys.argv[2])
-r = random.Random(7)
-langs = ["en", "de", "fr", "es", "it", "nl", "pt"]; labels = ["command", "question", "statement", "greeting", "digits", "noise_bg"]
-frames = 800  # 50 ms at 16 kHz
-rows = ["file_name,speaker,lang,label"]
-for i in range(n):
-    spk = i % 1000
-    d = f"{root}/spk{spk:04d}"; os.makedirs(d, exist_ok=True)
-    p = f"spk{spk:04d}/u{i:06d}.wav"
-    data = r.randbytes(frames * 2)
-    hdr = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16) + b"data" + struct.pack("<I", len(data))
-    with open(f"{root}/{p}", "wb") as f: f.write(hdr + data)
-    rows.append(f"{p},spk{spk:04d},{langs[spk % 7]},{r.choice(labels)}")
-with open(f"{root}/metadata.csv", "w") as f: f.write("\n".join(rows) + "\n")
-PY
+    python3 "$REPO/bench/tiny_wavs.py" "$BIG" "$ROWS" metadata.csv file_name
     (cd "$BIG" && "$DVS" init >/dev/null && "$DVS" commit -m "import $ROWS samples" >/dev/null)
     for k in $(seq 1 "$MODELS"); do
       if [ "$k" -gt 1 ]; then
