@@ -116,17 +116,10 @@ extension Repository {
 public func datasetDiff(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> DatasetDiff {
     var d = DatasetDiff()
     let changes = diffEntries(a, b)
-    // Renames: a deleted and an added entry with the same content, paired in path order.
-    var addedByBlob: [ObjectID: [Int]] = [:]
-    for (i, c) in changes.enumerated() where c.kind == .added { addedByBlob[c.new!.blob, default: []].append(i) }
     var pairedAdded = Set<Int>(), pairedDeleted = Set<Int>()
-    for (i, c) in changes.enumerated() where c.kind == .deleted {
-        if var list = addedByBlob[c.old!.blob], !list.isEmpty {
-            let j = list.removeFirst()
-            addedByBlob[c.old!.blob] = list
-            pairedAdded.insert(j); pairedDeleted.insert(i)
-            d.renamed.append((changes[i].old!, changes[j].new!))
-        }
+    for (i, j) in renamePairs(changes) {
+        pairedAdded.insert(j); pairedDeleted.insert(i)
+        d.renamed.append((changes[i].old!, changes[j].new!))
     }
     for (i, c) in changes.enumerated() where !pairedAdded.contains(i) && !pairedDeleted.contains(i) {
         let isSample = (c.old?.audio ?? c.new?.audio) != nil

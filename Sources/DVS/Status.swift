@@ -25,6 +25,23 @@ public struct Change: Sendable, Equatable {
     public var new: ManifestEntry?
 }
 
+/// Renames among `changes` (as `diffEntries` returns them): each deleted entry paired with an
+/// added entry of the same content, in path order — the rule `dvs diff` and `dvs status` share.
+/// - Returns: (index of the deleted change, index of the added change) pairs.
+/// - Complexity: O(n).
+public func renamePairs(_ changes: [Change]) -> [(deleted: Int, added: Int)] {
+    var addedByBlob: [ObjectID: [Int]] = [:]
+    for (i, c) in changes.enumerated() where c.kind == .added { addedByBlob[c.new!.blob, default: []].append(i) }
+    var out: [(deleted: Int, added: Int)] = []
+    for (i, c) in changes.enumerated() where c.kind == .deleted {
+        if var list = addedByBlob[c.old!.blob], !list.isEmpty {
+            out.append((i, list.removeFirst()))
+            addedByBlob[c.old!.blob] = list
+        }
+    }
+    return out
+}
+
 /// Compares two sorted entry lists.
 /// - Complexity: O(n + m).
 public func diffEntries(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> [Change] {

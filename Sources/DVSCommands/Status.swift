@@ -56,17 +56,14 @@ struct Status: ParsableCommand {
             Output.out("nothing to commit, working tree clean")
             return
         }
-        // A deleted file whose exact content was added under one new path is a rename (as in
-        // 'dvs diff'): one line, old → new, and not counted as a changed sample.
-        var addedByBlob: [ObjectID: [Change]] = [:]
-        for c in s.changes where c.kind == .added { if let e = c.new, e.kind != .symlink { addedByBlob[e.blob, default: []].append(c) } }
+        // A deleted file whose content was added under a new path is a rename (`renamePairs`, as
+        // in 'dvs diff'): one line, old → new, and not counted as a changed sample.
         var renamedTo: [RepoPath: RepoPath] = [:], renamedTargets = Set<RepoPath>()
         var renamedSamples = 0, renamedHours = 0.0
-        for c in s.changes where c.kind == .deleted {
-            guard let e = c.old, let adds = addedByBlob[e.blob], adds.count == 1, !renamedTargets.contains(adds[0].path) else { continue }
-            renamedTo[c.path] = adds[0].path
-            renamedTargets.insert(adds[0].path)
-            if let a = e.audio { renamedSamples += 2; renamedHours += 2 * a.duration / 3600 }
+        for (i, j) in renamePairs(s.changes) {
+            renamedTo[s.changes[i].path] = s.changes[j].path
+            renamedTargets.insert(s.changes[j].path)
+            if let a = s.changes[i].old?.audio { renamedSamples += 2; renamedHours += 2 * a.duration / 3600 }
         }
         let samples = s.samplesAffected - renamedSamples, hours = max(0, s.hoursAffected - renamedHours)
         let files = s.changes.count - renamedTargets.count
