@@ -33,10 +33,17 @@ let package = Package(
             dependencies: ["DVSCore", "DVSStorage", .product(name: "Crypto", package: "swift-crypto")]),
         // Features (FFTW log-mel/MFCC), baseline learners, metrics and the .dvsm model file; no I/O on repositories.
         .target(name: "DVSLearn", dependencies: ["DVSCore", "CFFTW"]),
-        .target(name: "DVSCatalog", dependencies: ["DVSCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
+        .target(
+            name: "DVSCatalog",
+            dependencies: ["DVSCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // DVSRemote is a storage-level module (RemoteStore beside ObjectStore): DVS's push/fetch use it.
-        .target(name: "DVS", dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "DVSRemote", "DVSLearn", "CGit2", .product(name: "GRDB", package: "GRDB.swift"),
-                                    .product(name: "GRDBSQLite", package: "GRDB.swift")]),
+        .target(
+            name: "DVS",
+            dependencies: [
+                "DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "DVSRemote", "DVSLearn", "CGit2",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]),
         .target(
             name: "DVSCommands",
             dependencies: ["DVS", "DVSLabels", "DVSLearn", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -33,7 +33,9 @@ extension Repository {
     public func auditSamples(_ predicate: String) throws -> [SampleAuditHit] {
         let trimmed = predicate.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, Self.isStandaloneExpression(trimmed) else {
-            throw DVSError(.badInput, "audit predicate '\(predicate)' is not one SQL expression", hint: "for example: dvs audit --samples \"speaker = 'spk042'\"")
+            throw DVSError(
+                .badInput, "audit predicate '\(predicate)' is not one SQL expression",
+                hint: "for example: dvs audit --samples \"speaker = 'spk042'\"")
         }
         let rows = try catalog.models()
         if rows.isEmpty { return [] }
@@ -54,23 +56,35 @@ extension Repository {
                 let sql = "SELECT _leaf, count(*), total(duration_s) FROM sample WHERE (\(trimmed)\n) GROUP BY _leaf"
                 let statement: Statement
                 do { statement = try db.makeStatement(sql: sql) } catch let e as DatabaseError {
-                    throw DVSError(.badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(e.message ?? "\(e)"))",
-                                   hint: "columns of sample: \(sampleTableColumns.joined(separator: ", ")), and one per label field; for example: speaker = 'spk042'")
+                    throw DVSError(
+                        .badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(e.message ?? "\(e)"))",
+                        hint:
+                            "columns of sample: \(sampleTableColumns.joined(separator: ", ")), and one per label field; for example: speaker = 'spk042'"
+                    )
                 }
                 guard statement.isReadonly else { throw DVSError(.badInput, "refusing an audit predicate that writes") }
                 let cursor = try Row.fetchCursor(statement)
                 while let r = try cursor.next() { perLeaf[r[0] as Int32] = (r[1] as Int, r[2] as Double) }
             }
         } catch let e as DVSError { throw e } catch let e as DatabaseError {
-            throw DVSError(.badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(e.message ?? "\(e)"))", hint: "check the expression against 'dvs query --help'")
+            throw DVSError(
+                .badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(e.message ?? "\(e)"))",
+                hint: "check the expression against 'dvs query --help'")
         } catch { throw DVSError.wrap(error) }
         var hits: [SampleAuditHit] = []
         for row in rows {
-            var n = 0, s = 0.0
-            for l in leavesOf[row.snapshot] ?? [] { if let p = perLeaf[l] { n += p.count; s += p.seconds } }
+            var n = 0
+            var s = 0.0
+            for l in leavesOf[row.snapshot] ?? [] {
+                if let p = perLeaf[l] {
+                    n += p.count
+                    s += p.seconds
+                }
+            }
             if n > 0 {
                 let record = try modelRecord(row.id)
-                let trained = try trainedMatches(record, leaves: (leavesOf[row.snapshot] ?? []).filter { perLeaf[$0] != nil }, predicate: trimmed)
+                let trained = try trainedMatches(
+                    record, leaves: (leavesOf[row.snapshot] ?? []).filter { perLeaf[$0] != nil }, predicate: trimmed)
                 hits.append(SampleAuditHit(id: row.id, record: record, matched: n, hours: s / 3600, trained: trained))
             }
         }
@@ -81,15 +95,17 @@ extension Repository {
     /// when the artifact is not a `.dvsm` (or is not stored here), so the split is unknown.
     private func trainedMatches(_ record: ModelRecord, leaves: [Int32], predicate: String) throws -> Int? {
         guard record.artifactBytes >= 4, let id = ObjectID(hex: record.artifactSHA256), objects.contains(id),
-              let bytes = try? objects.read(id), bytes.starts(with: Array("DVSM".utf8)),
-              let model = try? ModelFile.decode(bytes, source: record.name) else { return nil }
+            let bytes = try? objects.read(id), bytes.starts(with: Array("DVSM".utf8)),
+            let model = try? ModelFile.decode(bytes, source: record.name)
+        else { return nil }
         let training = Set(model.trainingBlobIDs)
         guard !leaves.isEmpty else { return 0 }
         do {
             return try openAuditCache().read { db in
                 try db.execute(sql: "PRAGMA query_only = ON")
                 defer { try? db.execute(sql: "PRAGMA query_only = OFF") }
-                let sql = "SELECT sha256 FROM sample WHERE (\(predicate)\n) AND _leaf IN (\(leaves.map(String.init).joined(separator: ",")))"
+                let sql =
+                    "SELECT sha256 FROM sample WHERE (\(predicate)\n) AND _leaf IN (\(leaves.map(String.init).joined(separator: ",")))"
                 return try String.fetchAll(db, sql: sql).filter { ObjectID(hex: $0).map(training.contains) ?? false }.count
             }
         } catch { throw DVSError.wrap(error) }
@@ -112,10 +128,11 @@ extension Repository {
     /// Adds the snapshots the audit cache lacks: their leaf lists, and the rows of leaves not
     /// loaded yet (decoded in parallel), adding label columns as new field names appear.
     private func prepareAuditCache(_ db: Database, snapshots: [CommitID]) throws {
-        try db.execute(sql: """
-            CREATE TABLE IF NOT EXISTS leaf (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);   -- a manifest leaf chunk (hex id)
-            CREATE TABLE IF NOT EXISTS snapshot (id TEXT PRIMARY KEY, leaves BLOB NOT NULL);    -- commit hex -> leaf numbers, int32 native order
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS leaf (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);   -- a manifest leaf chunk (hex id)
+                CREATE TABLE IF NOT EXISTS snapshot (id TEXT PRIMARY KEY, leaves BLOB NOT NULL);    -- commit hex -> leaf numbers, int32 native order
+                """)
         let fixed = Set(sampleTableColumns)
         func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
         if try !db.tableExists("sample") {
@@ -136,7 +153,10 @@ extension Repository {
             var leaves: [ObjectID] = []
             var rootLeaf: [ManifestEntry]?
             try collectLeaves(root, into: &leaves, rootLeaf: &rootLeaf)
-            if let rootLeaf { leaves = [root]; rootLeaves[root] = rootLeaf }
+            if let rootLeaf {
+                leaves = [root]
+                rootLeaves[root] = rootLeaf
+            }
             lists.append((c, leaves))
             for l in leaves where leafNumber[l] == nil && seen.insert(l).inserted { newLeaves.append(l) }
         }
@@ -145,7 +165,10 @@ extension Repository {
         let known = rootLeaves
         try parallelBatches(order.count, workers: workers, batch: 8) { _, range in
             for i in range {
-                if let es = known[order[i]] { decoded[i] = es.filter { $0.audio != nil }; continue }
+                if let es = known[order[i]] {
+                    decoded[i] = es.filter { $0.audio != nil }
+                    continue
+                }
                 guard case .leaf(let es) = try self.chunk(order[i]) else {
                     throw DVSError(.corrupt, "manifest chunk '\(order[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
                 }
@@ -165,7 +188,10 @@ extension Repository {
         }
         let position = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, Int32($0 + 1)) })
         let leafColumn = position["_leaf"]!
-        let insert = try db.makeStatement(sql: "INSERT INTO sample (\(columns.map(q).joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))")
+        let insert = try db.makeStatement(
+            sql:
+                "INSERT INTO sample (\(columns.map(q).joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
+        )
         let s = Binder(insert.sqliteStatement)
         var next = Int32(try Int.fetchOne(db, sql: "SELECT coalesce(max(n), -1) + 1 FROM leaf") ?? 0)
         for (i, id) in order.enumerated() {
@@ -184,8 +210,9 @@ extension Repository {
         }
         for (c, leaves) in lists {
             let numbers = leaves.map { leafNumber[$0]! }
-            try db.execute(sql: "INSERT OR REPLACE INTO snapshot (id, leaves) VALUES (?, ?)",
-                           arguments: [c.hex, numbers.withUnsafeBufferPointer { Data(buffer: $0) }])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO snapshot (id, leaves) VALUES (?, ?)",
+                arguments: [c.hex, numbers.withUnsafeBufferPointer { Data(buffer: $0) }])
         }
     }
 }

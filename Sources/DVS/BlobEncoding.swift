@@ -31,8 +31,10 @@ enum BlobEncoding {
     /// Other files with a `base` (the previous version of the same path, e.g. a label table after
     /// a relabeling pass) are also compressed as a zstd delta against it (`zstdDelta`), kept when
     /// it is under 80 % of the plain frame.
-    static func encode(_ bytes: UnsafeRawBufferPointer, layout: RIFFLayout?, base: DeltaBase? = nil,
-                       compressor: ZstdCompressor, decompressor: ZstdDecompressor) throws -> (BlobCodec, [UInt8]) {
+    static func encode(
+        _ bytes: UnsafeRawBufferPointer, layout: RIFFLayout?, base: DeltaBase? = nil,
+        compressor: ZstdCompressor, decompressor: ZstdDecompressor
+    ) throws -> (BlobCodec, [UInt8]) {
         if layout == nil, let base, base.depth < BlobCodec.maxDeltaDepth, bytes.count >= minDeltaSize {
             let plain = try compressor.compress(bytes)
             let delta = try base.bytes.withUnsafeBytes { try compressor.compress(bytes, prefix: $0) }
@@ -41,7 +43,9 @@ enum BlobEncoding {
                 try base.bytes.withUnsafeBytes { try decompressor.decompress(f, prefix: $0, limit: bytes.count + (1 << 20)) }
             }
             guard back.count == bytes.count, back.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) else {
-                throw DVSError(.internal, "zstd delta did not round-trip a \(bytes.count)-byte blob", hint: "please report this bug; nothing was stored")
+                throw DVSError(
+                    .internal, "zstd delta did not round-trip a \(bytes.count)-byte blob",
+                    hint: "please report this bug; nothing was stored")
             }
             return (.zstdDelta, base.id.bytes + [UInt8(base.depth + 1)] + delta)
         }
@@ -72,11 +76,18 @@ enum BlobEncoding {
     }
 
     /// Returns `(codec, out)` after decoding `out` again and comparing it with `bytes`.
-    private static func checked(_ codec: BlobCodec, _ out: [UInt8], _ bytes: UnsafeRawBufferPointer, _ decompressor: ZstdDecompressor) throws -> (BlobCodec, [UInt8]) {
+    private static func checked(_ codec: BlobCodec, _ out: [UInt8], _ bytes: UnsafeRawBufferPointer, _ decompressor: ZstdDecompressor)
+        throws -> (BlobCodec, [UInt8])
+    {
         // Round trip before the blob may be referenced.
-        let back = try decode(codec: codec, payload: out.withUnsafeBytes { try decompressor.decompress($0, limit: bytes.count + (1 << 20)) })
-        guard back.count == bytes.count, back.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) || bytes.count == 0 else {
-            throw DVSError(.internal, "codec \(codec) did not round-trip a \(bytes.count)-byte blob", hint: "please report this bug; nothing was stored")
+        let back = try decode(
+            codec: codec, payload: out.withUnsafeBytes { try decompressor.decompress($0, limit: bytes.count + (1 << 20)) })
+        guard back.count == bytes.count,
+            back.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) || bytes.count == 0
+        else {
+            throw DVSError(
+                .internal, "codec \(codec) did not round-trip a \(bytes.count)-byte blob",
+                hint: "please report this bug; nothing was stored")
         }
         return (codec, out)
     }
@@ -101,5 +112,5 @@ enum BlobEncoding {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -22,8 +22,11 @@ extension Repository {
     /// not ending with `/`, `.` or `.lock`, no component starting with `.`.
     public static func isValidRefName(_ name: String) -> Bool {
         guard !name.isEmpty, !name.hasPrefix("-"), !name.hasPrefix("/"), !name.hasSuffix("/"), !name.hasSuffix("."),
-              !name.hasSuffix(".lock"), !name.contains(".."), !name.contains("@{"), !name.contains("//"), name != "HEAD", name != "@" else { return false }
-        if name.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F || "~^:?*[\\".unicodeScalars.contains($0) }) { return false }
+            !name.hasSuffix(".lock"), !name.contains(".."), !name.contains("@{"), !name.contains("//"), name != "HEAD", name != "@"
+        else { return false }
+        if name.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F || "~^:?*[\\".unicodeScalars.contains($0) }) {
+            return false
+        }
         return !name.split(separator: "/").contains { $0.hasPrefix(".") }
     }
 
@@ -42,8 +45,9 @@ extension Repository {
         try catalog.refs(prefix: "refs/tags/").map { r in
             let message = try catalog.reflog(r.name, limit: 1000).last?.message
             let text = message.flatMap { $0.hasPrefix("tag: ") ? String($0.dropFirst(5)) : nil }
-            return RefInfo(name: String(r.name.dropFirst(10)), target: r.target, isCurrent: false, totals: try commit(r.target).totals,
-                           message: text?.isEmpty == false ? text : nil)
+            return RefInfo(
+                name: String(r.name.dropFirst(10)), target: r.target, isCurrent: false, totals: try commit(r.target).totals,
+                message: text?.isEmpty == false ? text : nil)
         }.sorted { $0.name < $1.name }
     }
 
@@ -64,17 +68,23 @@ extension Repository {
 
     private func createRef(kind: String, prefix: String, _ name: String, at revision: String?, message: String) throws -> CommitID {
         guard Self.isValidRefName(name) else {
-            throw DVSError(.badInput, "'\(name)' is not a valid \(kind) name",
-                           hint: "use letters, digits, '-', '_', '.' and '/' (e.g. cohort/es); no spaces, '..', '~^:?*[\\' or a leading '-'")
+            throw DVSError(
+                .badInput, "'\(name)' is not a valid \(kind) name",
+                hint: "use letters, digits, '-', '_', '.' and '/' (e.g. cohort/es); no spaces, '..', '~^:?*[\\' or a leading '-'")
         }
         let lock = try self.lock("dvs \(kind) \(name)")
         defer { lock.release() }
         let target = try resolve(revision ?? "HEAD")
         if try catalog.ref(prefix + name) != nil {
-            throw DVSError(.alreadyExists, "\(kind) '\(name)' already exists", hint: "pick another name, or delete it first ('dvs \(kind) -d \(name)')")
+            throw DVSError(
+                .alreadyExists, "\(kind) '\(name)' already exists", hint: "pick another name, or delete it first ('dvs \(kind) -d \(name)')"
+            )
         }
         do {
-            try catalog.write { db in try catalog.apply([RefUpdate(name: prefix + name, expected: nil, new: target, message: message)], who: defaultIdentity(), in: db) }
+            try catalog.write { db in
+                try catalog.apply(
+                    [RefUpdate(name: prefix + name, expected: nil, new: target, message: message)], who: defaultIdentity(), in: db)
+            }
         } catch { throw DVSError.wrap(error) }
         return target
     }
@@ -95,13 +105,17 @@ extension Repository {
             var tips = try catalog.refs(prefix: "refs/heads/").filter { $0.name != "refs/heads/" + name }.map(\.target)
             if let h = try catalog.head()?.commit { tips.append(h) }
             guard try tips.contains(where: { try isAncestor(target, of: $0) }) else {
-                throw DVSError(.badInput, "branch '\(name)' is not merged: its commit \(target.short) is not reachable from HEAD or another branch",
-                               hint: "merge it first, or delete it anyway with 'dvs branch -D \(name)' (its commits stay reachable through the reflog)")
+                throw DVSError(
+                    .badInput, "branch '\(name)' is not merged: its commit \(target.short) is not reachable from HEAD or another branch",
+                    hint: "merge it first, or delete it anyway with 'dvs branch -D \(name)' (its commits stay reachable through the reflog)"
+                )
             }
         }
         do {
             try catalog.write { db in
-                try catalog.apply([RefUpdate(name: "refs/heads/" + name, expected: target, new: nil, message: "branch: deleted")], who: defaultIdentity(), in: db)
+                try catalog.apply(
+                    [RefUpdate(name: "refs/heads/" + name, expected: target, new: nil, message: "branch: deleted")], who: defaultIdentity(),
+                    in: db)
             }
         } catch { throw DVSError.wrap(error) }
         return target
@@ -116,21 +130,28 @@ extension Repository {
         }
         do {
             try catalog.write { db in
-                try catalog.apply([RefUpdate(name: "refs/tags/" + name, expected: target, new: nil, message: "tag: deleted")], who: defaultIdentity(), in: db)
+                try catalog.apply(
+                    [RefUpdate(name: "refs/tags/" + name, expected: target, new: nil, message: "tag: deleted")], who: defaultIdentity(),
+                    in: db)
             }
         } catch { throw DVSError.wrap(error) }
         return target
     }
 
     /// The moves of `ref` (`HEAD`, a branch, a tag, or a full ref name), newest first.
-    public func reflog(_ ref: String = "HEAD", limit: Int = 1000) throws -> [(old: CommitID?, new: CommitID?, time: Int64, who: String, message: String)] {
+    public func reflog(_ ref: String = "HEAD", limit: Int = 1000) throws -> [(
+        old: CommitID?, new: CommitID?, time: Int64, who: String, message: String
+    )] {
         var name = ref
         if ref != "HEAD" && !ref.hasPrefix("refs/") {
-            for candidate in ["refs/heads/" + ref, "refs/tags/" + ref, "refs/remotes/" + ref] where try catalog.ref(candidate) != nil || !(try catalog.reflog(candidate, limit: 1)).isEmpty {
+            for candidate in ["refs/heads/" + ref, "refs/tags/" + ref, "refs/remotes/" + ref]
+            where try catalog.ref(candidate) != nil || !(try catalog.reflog(candidate, limit: 1)).isEmpty {
                 name = candidate
                 break
             }
         }
-        return try catalog.reflog(name, limit: limit).map { (($0.old.flatMap { CommitID(hex: $0) }), ($0.new.flatMap { CommitID(hex: $0) }), $0.time, $0.who, $0.message) }
+        return try catalog.reflog(name, limit: limit).map {
+            (($0.old.flatMap { CommitID(hex: $0) }), ($0.new.flatMap { CommitID(hex: $0) }), $0.time, $0.who, $0.message)
+        }
     }
 }

@@ -1,10 +1,11 @@
 import DVSCatalog
 import DVSCore
 import DVSStorage
-import GRDB
 import Foundation
+import GRDB
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What `Repository.checkout` did.
@@ -30,16 +31,23 @@ extension Repository {
         var problems: [String] = []
         let files = Set(entries.map(\.path))
         for e in entries {
-            if let p = e.path.validationProblem { problems.append("'\(Self.escaped(e.path))': \(p)") ; continue }
+            if let p = e.path.validationProblem {
+                problems.append("'\(Self.escaped(e.path))': \(p)")
+                continue
+            }
             var parent = e.path.parent
             while let d = parent {
-                if files.contains(d) { problems.append("'\(e.path)': its folder '\(d)' is also a file in the snapshot"); break }
+                if files.contains(d) {
+                    problems.append("'\(e.path)': its folder '\(d)' is also a file in the snapshot")
+                    break
+                }
                 parent = d.parent
             }
         }
         if !problems.isEmpty {
-            throw DVSError(.unsafePath, "snapshot \(revision) holds \(problems.count) path(s) that cannot be written safely; nothing was written",
-                           hint: "the snapshot is damaged or hand-made; run 'dvs fsck', and check out another revision", details: problems)
+            throw DVSError(
+                .unsafePath, "snapshot \(revision) holds \(problems.count) path(s) that cannot be written safely; nothing was written",
+                hint: "the snapshot is damaged or hand-made; run 'dvs fsck', and check out another revision", details: problems)
         }
     }
 
@@ -64,16 +72,20 @@ extension Repository {
             // `HEAD` (or `@`) names the current commit through the current branch: checking it
             // out (`dvs checkout HEAD --force` to discard changes) stays on that branch, as in git.
             let current = currentBranch()
-            let branch: String? = revision == "HEAD" || revision == "@" ? current
+            let branch: String? =
+                revision == "HEAD" || revision == "@"
+                ? current
                 : try catalog.ref("refs/heads/" + revision) != nil ? revision : nil
             let who = defaultIdentity()
             let from = try current ?? headCommit()?.short ?? "nothing"
             let s = try switchTree(to: target, revision: revision, force: force, progress: progress) { db in
-                try catalog.setHead(branch.map { .branch($0, target) } ?? .detached(target), who: who,
-                                    message: "checkout: moving from \(from) to \(revision)", in: db)
+                try catalog.setHead(
+                    branch.map { .branch($0, target) } ?? .detached(target), who: who,
+                    message: "checkout: moving from \(from) to \(revision)", in: db)
             }
-            return CheckoutSummary(id: target, branch: branch, written: s.written, removed: s.removed,
-                                   unchanged: s.unchanged, bytesWritten: s.bytesWritten)
+            return CheckoutSummary(
+                id: target, branch: branch, written: s.written, removed: s.removed,
+                unchanged: s.unchanged, bytesWritten: s.bytesWritten)
         } catch { throw DVSError.wrap(error) }
     }
 
@@ -81,8 +93,10 @@ extension Repository {
     /// then runs `finish` (which moves refs) in the transaction that refreshes the stat cache.
     /// The caller holds the repository lock.
     /// - Throws: as ``checkout(_:force:progress:)``.
-    func switchTree(to target: CommitID, revision: String, force: Bool, progress: ProgressHandler?,
-                    finish: (Database) throws -> Void) throws -> (written: Int, removed: Int, unchanged: Int, bytesWritten: UInt64) {
+    func switchTree(
+        to target: CommitID, revision: String, force: Bool, progress: ProgressHandler?,
+        finish: (Database) throws -> Void
+    ) throws -> (written: Int, removed: Int, unchanged: Int, bytesWritten: UInt64) {
         do {
             let targetEntries = try entries(ofManifest: commit(target).manifest)
             try validate(targetEntries, revision: "'\(revision)' (\(target.short))")
@@ -94,7 +108,7 @@ extension Repository {
             func same(_ a: ManifestEntry?, _ b: ManifestEntry?) -> Bool {
                 switch (a, b) {
                 case (nil, nil): return true
-                case let (x?, y?): return x.sameContent(as: y) && x.linkTarget == y.linkTarget
+                case (let x?, let y?): return x.sameContent(as: y) && x.linkTarget == y.linkTarget
                 default: return false
                 }
             }
@@ -103,30 +117,45 @@ extension Repository {
             var toRemove: [RepoPath] = []
             var unchanged = 0
             for p in Set(t.keys).union(h.keys).sorted() {
-                let te = t[p], he = h[p], we = w[p]
-                if same(we, te) { if te != nil { unchanged += 1 }; continue }
+                let te = t[p]
+                let he = h[p]
+                let we = w[p]
+                if same(we, te) {
+                    if te != nil { unchanged += 1 }
+                    continue
+                }
                 if same(te, he) && !force {
                     // The checkout does not touch this path; local changes stay (with --force they are discarded).
                     if te != nil { unchanged += 1 }
                     continue
                 }
                 if let we, !same(te, he) {
-                    if he == nil { conflicts.append("\(p) (untracked file would be overwritten)") }
-                    else if !same(we, he) { conflicts.append("\(p) (uncommitted changes would be \(te == nil ? "deleted" : "overwritten"))") }
+                    if he == nil {
+                        conflicts.append("\(p) (untracked file would be overwritten)")
+                    } else if !same(we, he) {
+                        conflicts.append("\(p) (uncommitted changes would be \(te == nil ? "deleted" : "overwritten"))")
+                    }
                     _ = we
                 }
                 if let te { toWrite.append(te) } else if we != nil { toRemove.append(p) }
             }
             // An untracked file where the target needs a folder.
             var needed = Set<RepoPath>()
-            for e in toWrite { var d = e.path.parent; while let x = d { needed.insert(x); d = x.parent } }
+            for e in toWrite {
+                var d = e.path.parent
+                while let x = d {
+                    needed.insert(x)
+                    d = x.parent
+                }
+            }
             for d in needed where w[d] != nil && h[d] == nil && t[d] == nil {
                 conflicts.append("\(d) (untracked file is where the snapshot has a folder)")
             }
             if !conflicts.isEmpty && !force {
-                throw DVSError(.wouldOverwrite, "checkout of '\(revision)' would lose work in \(conflicts.count) file(s); nothing was changed",
-                               hint: "commit them ('dvs commit -m MSG'), move them away, or use --force to discard them",
-                               details: conflicts)
+                throw DVSError(
+                    .wouldOverwrite, "checkout of '\(revision)' would lose work in \(conflicts.count) file(s); nothing was changed",
+                    hint: "commit them ('dvs commit -m MSG'), move them away, or use --force to discard them",
+                    details: conflicts)
             }
             if force {
                 for d in needed where w[d] != nil && t[d] == nil && h[d] == nil { toRemove.append(d) }
@@ -144,8 +173,13 @@ extension Repository {
                 // Only trust content we wrote or verified to equal the target.
                 let verified = writtenPaths.contains(e.path) || same(w[e.path], e)
                 if verified {
-                    updates.append((e.path, StatCacheEntry(byteCount: st.size, mtimeNanoseconds: st.mtimeNanoseconds, ctimeNanoseconds: st.ctimeNanoseconds,
-                                                           inode: st.inode, mode: st.mode, blob: e.blob, audio: e.audio, recordedAtNanoseconds: recordedAt)))
+                    updates.append(
+                        (
+                            e.path,
+                            StatCacheEntry(
+                                byteCount: st.size, mtimeNanoseconds: st.mtimeNanoseconds, ctimeNanoseconds: st.ctimeNanoseconds,
+                                inode: st.inode, mode: st.mode, blob: e.blob, audio: e.audio, recordedAtNanoseconds: recordedAt)
+                        ))
                 }
             }
             try catalog.write { db in
@@ -176,17 +210,27 @@ extension Repository {
 
     /// Creates the folders `entries` need (refusing to pass through a symlink or a file unless
     /// `force`), then writes the files in parallel, each to a temp name renamed into place.
-    func writeEntries(_ entries: [ManifestEntry], into base: String, force: Bool, fresh: Bool = false, progress: ProgressHandler?) throws -> UInt64 {
+    func writeEntries(_ entries: [ManifestEntry], into base: String, force: Bool, fresh: Bool = false, progress: ProgressHandler?) throws
+        -> UInt64
+    {
         var dirs = Set<RepoPath>()
-        for e in entries { var d = e.path.parent; while let x = d { if !dirs.insert(x).inserted { break }; d = x.parent } }
+        for e in entries {
+            var d = e.path.parent
+            while let x = d {
+                if !dirs.insert(x).inserted { break }
+                d = x.parent
+            }
+        }
         for d in dirs.sorted(by: { $0.bytes.count < $1.bytes.count }) {
             let p = TreeWalker.cPath(base, d)
             var st = stat()
             if lstat(p, &st) == 0 {
                 if (st.st_mode & S_IFMT) == S_IFDIR { continue }
                 guard force else {
-                    throw DVSError(.unsafePath, "refusing to write through '\(d)': it is a \((st.st_mode & S_IFMT) == S_IFLNK ? "symlink" : "file"), the snapshot needs a folder",
-                                   hint: "move it away, or use --force to replace it")
+                    throw DVSError(
+                        .unsafePath,
+                        "refusing to write through '\(d)': it is a \((st.st_mode & S_IFMT) == S_IFLNK ? "symlink" : "file"), the snapshot needs a folder",
+                        hint: "move it away, or use --force to replace it")
                 }
                 unlink(p)
             }
@@ -196,7 +240,9 @@ extension Repository {
         }
         // A few files: look each blob up; many: one query for the whole index.
         var found: [ObjectID: BlobLocation] = [:]
-        if entries.count > 256 { found = try catalog.allLocations() } else {
+        if entries.count > 256 {
+            found = try catalog.allLocations()
+        } else {
             for e in entries where e.kind != .symlink { if let l = try catalog.location(of: e.blob) { found[e.blob] = l } }
         }
         let locations = found
@@ -208,13 +254,18 @@ extension Repository {
             if e.kind == .symlink {
                 content = e.linkTarget
             } else {
-                do { content = try self.blob(e.blob, location: locations[e.blob], decompressor: decompressors.all[worker]) } catch let err as DVSError {
-                    throw DVSError(err.code, "cannot check out '\(e.path)': \(err.message)", hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: err.cause)
+                do { content = try self.blob(e.blob, location: locations[e.blob], decompressor: decompressors.all[worker]) } catch let err
+                    as DVSError
+                {
+                    throw DVSError(
+                        err.code, "cannot check out '\(e.path)': \(err.message)",
+                        hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: err.cause)
                 }
             }
             try Self.writeFile(e, content: content, base: base, fresh: fresh)
             let r = bytes.withLock { b -> Progress? in
-                b.0 += UInt64(content.count); b.1 += 1
+                b.0 += UInt64(content.count)
+                b.1 += 1
                 return b.1 % 64 == 0 || b.1 == entries.count ? Progress(phase: "writing", done: b.1, total: entries.count, bytes: b.0) : nil
             }
             if let r { progress?(r) }
@@ -228,8 +279,11 @@ extension Repository {
         let final = TreeWalker.cPath(base, e.path)
         if fresh {
             if e.kind == .symlink {
-                var target = e.linkTarget.map { CChar(bitPattern: $0) }; target.append(0)
-                guard symlink(target, final) == 0 else { throw DVSError(.io, "cannot create symlink '\(e.path)': \(String(cString: strerror(errno)))") }
+                var target = e.linkTarget.map { CChar(bitPattern: $0) }
+                target.append(0)
+                guard symlink(target, final) == 0 else {
+                    throw DVSError(.io, "cannot create symlink '\(e.path)': \(String(cString: strerror(errno)))")
+                }
                 return
             }
             let fd = open(final, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, e.kind == .executable ? 0o755 : 0o644)
@@ -245,15 +299,19 @@ extension Repository {
         tmpBytes.append(0)
         let tmp = tmpBytes.map { CChar(bitPattern: $0) }
         if e.kind == .symlink {
-            var target = e.linkTarget.map { CChar(bitPattern: $0) }; target.append(0)
-            guard symlink(target, tmp) == 0 else { throw DVSError(.io, "cannot create symlink '\(e.path)': \(String(cString: strerror(errno)))") }
+            var target = e.linkTarget.map { CChar(bitPattern: $0) }
+            target.append(0)
+            guard symlink(target, tmp) == 0 else {
+                throw DVSError(.io, "cannot create symlink '\(e.path)': \(String(cString: strerror(errno)))")
+            }
         } else {
             let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, e.kind == .executable ? 0o755 : 0o644)
             guard fd >= 0 else { throw DVSError(.io, "cannot write '\(e.path)': \(String(cString: strerror(errno)))") }
             do {
                 try content.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: e.path.string) }
             } catch {
-                close(fd); unlink(tmp)
+                close(fd)
+                unlink(tmp)
                 throw DVSError.wrap(error)
             }
             fchmod(fd, e.kind == .executable ? 0o755 : 0o644)
@@ -272,7 +330,13 @@ extension Repository {
     /// Removes folders emptied by deletions, bottom-up, never the root.
     func removeEmptyParents(of paths: [RepoPath]) {
         var dirs = Set<RepoPath>()
-        for p in paths { var d = p.parent; while let x = d { dirs.insert(x); d = x.parent } }
+        for p in paths {
+            var d = p.parent
+            while let x = d {
+                dirs.insert(x)
+                d = x.parent
+            }
+        }
         for d in dirs.sorted(by: { $0.bytes.count > $1.bytes.count }) { rmdir(TreeWalker.cPath(root, d)) }
     }
 }

@@ -73,17 +73,27 @@ extension Repository {
     /// tables keep only rows naming kept samples (and rows that name no sample of the snapshot),
     /// byte for byte; every other file is unchanged.
     /// - Throws: `DVSError.badInput` when the predicate is not valid SQL over `sample`.
-    func cohortCut(_ entries: [ManifestEntry], predicate: String) throws -> (entries: [ManifestEntry], newContent: [ObjectID: [UInt8]], matched: Int) {
+    func cohortCut(_ entries: [ManifestEntry], predicate: String) throws -> (
+        entries: [ManifestEntry], newContent: [ObjectID: [UInt8]], matched: Int
+    ) {
         guard Self.isStandaloneExpression(predicate) else {
-            throw DVSError(.badInput, "cohort predicate \"\(predicate)\" is not one SQL condition (unbalanced parentheses or ';')",
-                           hint: "write one condition over the sample table, e.g. lang = 'es' AND (sample_rate = 8000 OR channels = 2)")
+            throw DVSError(
+                .badInput, "cohort predicate \"\(predicate)\" is not one SQL condition (unbalanced parentheses or ';')",
+                hint: "write one condition over the sample table, e.g. lang = 'es' AND (sample_rate = 8000 OR channels = 2)")
         }
         let result: QueryResult
         do { result = try query("SELECT path FROM sample WHERE (\(predicate))", entries: entries) } catch let e as DVSError {
-            throw DVSError(.badInput, "cohort predicate \"\(predicate)\": \(Self.predicateSQLMessage(e.message))",
-                           hint: "write an SQL condition over the sample table, e.g. lang = 'es' AND sample_rate = 8000 (try it with: dvs query \"SELECT count(*) FROM sample WHERE …\")")
+            throw DVSError(
+                .badInput, "cohort predicate \"\(predicate)\": \(Self.predicateSQLMessage(e.message))",
+                hint:
+                    "write an SQL condition over the sample table, e.g. lang = 'es' AND sample_rate = 8000 (try it with: dvs query \"SELECT count(*) FROM sample WHERE …\")"
+            )
         }
-        let matched = Set(result.rows.compactMap { if case .string(let s) = $0.first { return s }; return nil })
+        let matched = Set(
+            result.rows.compactMap {
+                if case .string(let s) = $0.first { return s }
+                return nil
+            })
         let samples = Set(entries.filter { $0.audio != nil }.map(\.path.string))
         var droppedSidecars = Set<String>()
         for e in entries where e.audio != nil && !matched.contains(e.path.string) {
@@ -93,12 +103,16 @@ extension Repository {
         var out: [ManifestEntry] = []
         var newContent: [ObjectID: [UInt8]] = [:]
         for var e in entries {
-            if e.audio != nil { if matched.contains(e.path.string) { out.append(e) }; continue }
+            if e.audio != nil {
+                if matched.contains(e.path.string) { out.append(e) }
+                continue
+            }
             if droppedSidecars.contains(e.path.string) { continue }
             let name = e.path.string
             let ext = name.split(separator: ".").last.map { $0.lowercased() } ?? ""
             guard e.kind != .symlink, ["csv", "tsv", "jsonl"].contains(ext) || config.declaration(for: name) != nil,
-                  let bytes = try? blob(e.blob), let table = try? RowTable.read(path: e.path, bytes: bytes, config: config, resolving: true) else {
+                let bytes = try? blob(e.blob), let table = try? RowTable.read(path: e.path, bytes: bytes, config: config, resolving: true)
+            else {
                 out.append(e)
                 continue
             }
@@ -106,7 +120,10 @@ extension Repository {
                 if row.candidates.contains(where: { matched.contains($0.string) }) { return true }
                 return !row.candidates.contains { samples.contains($0.string) }
             }
-            if kept.rows.count == table.rows.count { out.append(e); continue }
+            if kept.rows.count == table.rows.count {
+                out.append(e)
+                continue
+            }
             let filtered = kept.encoded()
             let id = ObjectID.hashing(filtered)
             newContent[id] = filtered
@@ -128,13 +145,16 @@ extension Repository {
     ///   `.alreadyExists` when the cohort exists; `.unknownRevision`.
     public func createCohort(_ name: String, predicate: String, from source: String? = nil) throws -> CohortInfo {
         guard Self.isValidRefName("cohort/" + name) else {
-            throw DVSError(.badInput, "'\(name)' is not a valid cohort name", hint: "use letters, digits, '-', '_' and '.', e.g. es-telephony")
+            throw DVSError(
+                .badInput, "'\(name)' is not a valid cohort name", hint: "use letters, digits, '-', '_' and '.', e.g. es-telephony")
         }
         let lock = try self.lock("dvs cohort create \(name)")
         defer { lock.release() }
         let ref = "refs/heads/cohort/" + name
         if try catalog.ref(ref) != nil {
-            throw DVSError(.alreadyExists, "cohort '\(name)' already exists", hint: "see it with 'dvs cohort show \(name)', bring it up to date with 'dvs cohort refresh \(name)'")
+            throw DVSError(
+                .alreadyExists, "cohort '\(name)' already exists",
+                hint: "see it with 'dvs cohort show \(name)', bring it up to date with 'dvs cohort refresh \(name)'")
         }
         let headHex = try headCommit()?.hex ?? "HEAD"
         let sourceRevision = source ?? currentBranch() ?? headHex
@@ -143,8 +163,12 @@ extension Repository {
         do {
             try catalog.write { db in
                 try recordComposed(made.packs, made.id, made.commit, in: db)
-                try catalog.apply([RefUpdate(name: ref, expected: nil, new: made.id, message: "cohort: created from \(sourceRevision) where \(predicate)")],
-                                  who: defaultIdentity(), in: db)
+                try catalog.apply(
+                    [
+                        RefUpdate(
+                            name: ref, expected: nil, new: made.id, message: "cohort: created from \(sourceRevision) where \(predicate)")
+                    ],
+                    who: defaultIdentity(), in: db)
             }
         } catch { throw DVSError.wrap(error) }
         return try cohort(name)
@@ -152,47 +176,59 @@ extension Repository {
 
     /// Makes (does not reference) the cut commit of `sourceCommit` by `predicate`.
     private func cut(_ name: String, predicate: String, sourceRevision: String, sourceCommit: CommitID) throws
-        -> (id: CommitID, commit: Commit, packs: [FinishedPack], matched: Int) {
+        -> (id: CommitID, commit: Commit, packs: [FinishedPack], matched: Int)
+    {
         let source = try entries(ofManifest: commit(sourceCommit).manifest)
         let cut = try cohortCut(source, predicate: predicate)
         guard cut.matched > 0 else {
-            throw DVSError(.badInput, "the predicate matches no sample of \(sourceRevision) (\(sourceCommit.short)); no cohort was made",
-                           hint: "check it with: dvs query --rev \(sourceRevision) \"SELECT count(*) FROM sample WHERE \(predicate)\"")
+            throw DVSError(
+                .badInput, "the predicate matches no sample of \(sourceRevision) (\(sourceCommit.short)); no cohort was made",
+                hint: "check it with: dvs query --rev \(sourceRevision) \"SELECT count(*) FROM sample WHERE \(predicate)\"")
         }
         let total = source.filter { $0.audio != nil }.count
         let message = "Cohort \(name): \(predicate)\n\n\(cut.matched) of \(total) samples from \(sourceRevision) (\(sourceCommit.short))."
-        let extra = [CohortHeader.name: name, CohortHeader.predicate: predicate, CohortHeader.source: sourceCommit.hex, CohortHeader.sourceRevision: sourceRevision]
-        let made = try composeCommit(cut.entries, newContent: cut.newContent, parents: [sourceCommit], message: message, extra: extra,
-                                     transcriptsFrom: [source], deltaFrom: source)
+        let extra = [
+            CohortHeader.name: name, CohortHeader.predicate: predicate, CohortHeader.source: sourceCommit.hex,
+            CohortHeader.sourceRevision: sourceRevision,
+        ]
+        let made = try composeCommit(
+            cut.entries, newContent: cut.newContent, parents: [sourceCommit], message: message, extra: extra,
+            transcriptsFrom: [source], deltaFrom: source)
         return (made.id, made.commit, made.packs, cut.matched)
     }
 
     /// Cohort branches (`cohort/*`), sorted by name.
     /// - Throws: `DVSError.corrupt` when a commit cannot be read.
     public func cohorts() throws -> [CohortInfo] {
-        try catalog.refs(prefix: "refs/heads/cohort/").compactMap { r in try cohortInfo(String(r.name.dropFirst("refs/heads/cohort/".count)), head: r.target) }
-            .sorted { $0.name < $1.name }
+        try catalog.refs(prefix: "refs/heads/cohort/").compactMap { r in
+            try cohortInfo(String(r.name.dropFirst("refs/heads/cohort/".count)), head: r.target)
+        }
+        .sorted { $0.name < $1.name }
     }
 
     /// One cohort. - Throws: `DVSError.unknownRevision` when there is no such cohort.
     public func cohort(_ name: String) throws -> CohortInfo {
         guard let head = try catalog.ref("refs/heads/cohort/" + name), let info = try cohortInfo(name, head: head) else {
-            throw DVSError(.unknownRevision, "no cohort '\(name)'", hint: "'dvs cohort list' lists cohorts; 'dvs cohort create NAME --where SQL' makes one")
+            throw DVSError(
+                .unknownRevision, "no cohort '\(name)'",
+                hint: "'dvs cohort list' lists cohorts; 'dvs cohort create NAME --where SQL' makes one")
         }
         return info
     }
 
     private func cohortInfo(_ name: String, head: CommitID) throws -> CohortInfo? {
         guard let (id, commit) = try newestCohortCut(on: head), let p = commit.extra[CohortHeader.predicate],
-              let src = commit.extra[CohortHeader.source].flatMap(CommitID.init(hex:)) else { return nil }
+            let src = commit.extra[CohortHeader.source].flatMap(CommitID.init(hex:))
+        else { return nil }
         let rev = commit.extra[CohortHeader.sourceRevision] ?? src.hex
         let moved = try? log(from: resolve(rev), excluding: [head]).count
         let since = try log(from: head, excluding: [id]).count
         // A refresh merge carries the headers too; the cut itself is the parent it merged in.
         var cut = id
         if commit.parents.count > 1, try self.commit(commit.parents[1]).extra[CohortHeader.predicate] != nil { cut = commit.parents[1] }
-        return CohortInfo(name: name, head: head, totals: try self.commit(head).totals, predicate: p, sourceRevision: rev, sourceCommit: src,
-                          cut: cut, sourceMovedOn: moved, commitsSinceCut: since)
+        return CohortInfo(
+            name: name, head: head, totals: try self.commit(head).totals, predicate: p, sourceRevision: rev, sourceCommit: src,
+            cut: cut, sourceMovedOn: moved, commitsSinceCut: since)
     }
 
     /// Re-applies a cohort's predicate to its source (or `source`) and merges the new cut into the
@@ -202,7 +238,9 @@ extension Repository {
     /// refuses the refresh, changing nothing, unless `prefer` resolves it.
     /// - Throws: `DVSError.unknownRevision` for an unknown cohort or source; `.badInput` when the
     ///   predicate matches nothing or (branch not checked out) on conflicts; as `merge`.
-    public func refreshCohort(_ name: String, from source: String? = nil, prefer: MergePreference? = nil, progress: ProgressHandler? = nil) throws -> MergeSummary {
+    public func refreshCohort(_ name: String, from source: String? = nil, prefer: MergePreference? = nil, progress: ProgressHandler? = nil)
+        throws -> MergeSummary
+    {
         let lock = try self.lock("dvs cohort refresh \(name)")
         defer { lock.release() }
         let info = try cohort(name)
@@ -211,15 +249,18 @@ extension Repository {
         let made = try cut(name, predicate: info.predicate, sourceRevision: sourceRevision, sourceCommit: sourceCommit)
         do { try catalog.write { db in try recordComposed(made.packs, made.id, made.commit, in: db) } } catch { throw DVSError.wrap(error) }
         let extra = made.commit.extra
-        let message = "Refresh cohort \(name) from \(sourceRevision) (\(sourceCommit.short))\n\nWhere \(info.predicate): \(made.matched) samples."
+        let message =
+            "Refresh cohort \(name) from \(sourceRevision) (\(sourceCommit.short))\n\nWhere \(info.predicate): \(made.matched) samples."
         if currentBranch() == "cohort/" + name {
-            return try mergeLocked(sourceRevision, theirs: made.id, prefer: prefer, noCommit: false, message: message, extra: extra,
-                                   allowFastForward: false, progress: progress)
+            return try mergeLocked(
+                sourceRevision, theirs: made.id, prefer: prefer, noCommit: false, message: message, extra: extra,
+                allowFastForward: false, progress: progress)
         }
         let ours = info.head
         let bases = try mergeBases(ours, made.id)
         if bases.first == made.id {
-            return MergeSummary(status: "up-to-date", head: ours, theirs: made.id, base: made.id, baseCount: bases.count, conflicts: [], changes: [])
+            return MergeSummary(
+                status: "up-to-date", head: ours, theirs: made.id, base: made.id, baseCount: bases.count, conflicts: [], changes: [])
         }
         let oursEntries = try entries(ofManifest: commit(ours).manifest)
         let theirEntries = try entries(ofManifest: made.commit.manifest)
@@ -227,20 +268,31 @@ extension Repository {
         baseEntries = try cohortCut(baseEntries, predicate: info.predicate).entries
         let merged = try mergeTrees(base: baseEntries, ours: oursEntries, theirs: theirEntries, prefer: prefer)
         if !merged.conflicts.isEmpty {
-            throw DVSError(.badInput, "refreshing cohort '\(name)' from \(sourceRevision) gives \(merged.conflicts.count) conflict(s); nothing was changed",
-                           hint: "check out the cohort and refresh there to resolve them ('dvs checkout cohort/\(name)', 'dvs cohort refresh \(name)'), or pass --strategy ours|theirs",
-                           details: merged.conflicts.map(\.message))
+            throw DVSError(
+                .badInput,
+                "refreshing cohort '\(name)' from \(sourceRevision) gives \(merged.conflicts.count) conflict(s); nothing was changed",
+                hint:
+                    "check out the cohort and refresh there to resolve them ('dvs checkout cohort/\(name)', 'dvs cohort refresh \(name)'), or pass --strategy ours|theirs",
+                details: merged.conflicts.map(\.message))
         }
-        let composed = try composeCommit(merged.entries, newContent: merged.newContent, parents: [ours, made.id], message: message, extra: extra,
-                                       transcriptsFrom: [oursEntries, theirEntries], deltaFrom: oursEntries)
+        let composed = try composeCommit(
+            merged.entries, newContent: merged.newContent, parents: [ours, made.id], message: message, extra: extra,
+            transcriptsFrom: [oursEntries, theirEntries], deltaFrom: oursEntries)
         do {
             try catalog.write { db in
                 try recordComposed(composed.packs, composed.id, composed.commit, in: db)
-                try catalog.apply([RefUpdate(name: "refs/heads/cohort/" + name, expected: ours, new: composed.id, message: "cohort: refresh from \(sourceRevision)")],
-                                  who: defaultIdentity(), in: db)
+                try catalog.apply(
+                    [
+                        RefUpdate(
+                            name: "refs/heads/cohort/" + name, expected: ours, new: composed.id,
+                            message: "cohort: refresh from \(sourceRevision)")
+                    ],
+                    who: defaultIdentity(), in: db)
             }
         } catch { throw DVSError.wrap(error) }
         let after = try entries(ofManifest: composed.commit.manifest)
-        return MergeSummary(status: "merged", head: composed.id, theirs: made.id, base: bases.first, baseCount: bases.count, conflicts: [], changes: diffEntries(oursEntries, after))
+        return MergeSummary(
+            status: "merged", head: composed.id, theirs: made.id, base: bases.first, baseCount: bases.count, conflicts: [],
+            changes: diffEntries(oursEntries, after))
     }
 }

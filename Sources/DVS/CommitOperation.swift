@@ -53,7 +53,10 @@ public struct CommitOptions: Sendable {
     public var extra: [String: String] = [:]
     /// Creates options.
     public init(message: String, author: String? = nil, allowEmpty: Bool = false, strict: Bool = false) {
-        self.message = message; self.author = author; self.allowEmpty = allowEmpty; self.strict = strict
+        self.message = message
+        self.author = author
+        self.allowEmpty = allowEmpty
+        self.strict = strict
     }
 }
 
@@ -110,43 +113,52 @@ extension Repository {
             let parentCommit = try parent.map { try commit($0) }
             let base = try parentCommit.map { try entries(ofManifest: $0.manifest) } ?? []
             var deltaBases: [RepoPath: ObjectID] = [:]
-            for e in base where e.audio == nil && e.kind != .symlink && e.byteCount >= UInt64(BlobEncoding.minDeltaSize) { deltaBases[e.path] = e.blob }
+            for e in base where e.audio == nil && e.kind != .symlink && e.byteCount >= UInt64(BlobEncoding.minDeltaSize) {
+                deltaBases[e.path] = e.blob
+            }
             let scan = try self.scan(writer: writer, knownBlobs: known, deltaBases: deltaBases, progress: progress)
             let undecodable = scan.warnings.filter { $0.kind == .undecodableAudio }
             if options.strict && !undecodable.isEmpty {
                 writer.abort()
-                throw DVSError(.badInput, "\(undecodable.count) file(s) named like audio do not decode (--strict)",
-                               hint: "fix or remove them, or commit without --strict to store them as plain files; nothing was committed",
-                               details: undecodable.map { "\($0.path): \($0.message.replacingOccurrences(of: "; stored byte-exact as a plain file", with: ""))" })
+                throw DVSError(
+                    .badInput, "\(undecodable.count) file(s) named like audio do not decode (--strict)",
+                    hint: "fix or remove them, or commit without --strict to store them as plain files; nothing was committed",
+                    details: undecodable.map {
+                        "\($0.path): \($0.message.replacingOccurrences(of: "; stored byte-exact as a plain file", with: ""))"
+                    })
             }
             let tree = try annotateWorkingTree(scan.entries, previous: base)
             if tree.labels.hasErrors {
                 writer.abort()
                 let errors = tree.labels.findings.filter { $0.severity == .error }
                 let files = Set(errors.map(\.file)).sorted()
-                throw DVSError(.badInput, "\(errors.count) label error(s) in \(files.joined(separator: ", ")); nothing was committed",
-                               hint: "fix what is named above (file:line) and commit again; warnings alone do not stop a commit",
-                               details: errors.map(\.description) + tree.labels.findings.filter { $0.severity == .warning }.map(\.description))
+                throw DVSError(
+                    .badInput, "\(errors.count) label error(s) in \(files.joined(separator: ", ")); nothing was committed",
+                    hint: "fix what is named above (file:line) and commit again; warnings alone do not stop a commit",
+                    details: errors.map(\.description) + tree.labels.findings.filter { $0.severity == .warning }.map(\.description))
             }
             let changes = diffEntries(base, tree.entries)
             if changes.isEmpty && !options.allowEmpty {
                 writer.abort()
                 // Still worth keeping what was hashed.
                 try? catalog.write { db in try catalog.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, in: db) }
-                throw DVSError(.nothingToCommit, "nothing to commit, working tree matches \(parent.map { "commit \($0.short)" } ?? "the empty tree")",
-                               hint: "use --allow-empty to record a commit anyway")
+                throw DVSError(
+                    .nothingToCommit, "nothing to commit, working tree matches \(parent.map { "commit \($0.short)" } ?? "the empty tree")",
+                    hint: "use --allow-empty to record a commit anyway")
             }
             if !options.noVerify, let run = try runHook(.preCommit, input: { preCommitInput(tree.entries) }), run.status != 0 {
                 writer.abort()
-                throw DVSError(.badInput, "the pre-commit hook refused the commit (exit status \(run.status)); nothing was committed",
-                               hint: "fix what it reports, or commit with --no-verify to skip the hook this once",
-                               details: run.stderr.split(separator: "\n", omittingEmptySubsequences: true).map { "pre-commit: " + $0 })
+                throw DVSError(
+                    .badInput, "the pre-commit hook refused the commit (exit status \(run.status)); nothing was committed",
+                    hint: "fix what it reports, or commit with --no-verify to skip the hook this once",
+                    details: run.stderr.split(separator: "\n", omittingEmptySubsequences: true).map { "pre-commit: " + $0 })
             }
             let packs = try writer.finish()
             let wordsBytes = try storeWords(tree)
             let (manifest, totals, manifestBytes) = try writeManifest(tree.entries)
-            let c = Commit(manifest: manifest, parents: (parent.map { [$0] } ?? []) + options.extraParents, author: author, committer: committer,
-                           totals: totals, extra: options.extra, message: message)
+            let c = Commit(
+                manifest: manifest, parents: (parent.map { [$0] } ?? []) + options.extraParents, author: author, committer: committer,
+                totals: totals, extra: options.extra, message: message)
             let encoded = c.encoded()
             let id = CommitID(ObjectID.hashing(encoded))
             try objects.write(encoded, id: id.object)
@@ -155,17 +167,25 @@ extension Repository {
             let branch: String?
             try catalog.write { db in
                 for p in packs {
-                    try catalog.insertPack(id: p.id, byteCount: p.byteCount, entries: p.entries.map {
-                        PackEntryRow(id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength, codec: $0.codec.rawValue)
-                    }, in: db)
+                    try catalog.insertPack(
+                        id: p.id, byteCount: p.byteCount,
+                        entries: p.entries.map {
+                            PackEntryRow(
+                                id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength,
+                                codec: $0.codec.rawValue)
+                        }, in: db)
                 }
                 try catalog.insertCommit(id, c, in: db)
-                let reflogMessage = (parent == nil ? "commit (initial): " : options.extraParents.isEmpty ? "commit: " : "commit (merge): ") + subject
+                let reflogMessage =
+                    (parent == nil ? "commit (initial): " : options.extraParents.isEmpty ? "commit: " : "commit (merge): ") + subject
                 switch head {
                 case .branch(let name, let expected):
-                    try catalog.apply([RefUpdate(name: "refs/heads/" + name, expected: expected, new: id, message: reflogMessage)], who: committer.identity, in: db)
-                    try db.execute(sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
-                                   arguments: [expected?.hex, id.hex, now, committer.identity, reflogMessage])
+                    try catalog.apply(
+                        [RefUpdate(name: "refs/heads/" + name, expected: expected, new: id, message: reflogMessage)],
+                        who: committer.identity, in: db)
+                    try db.execute(
+                        sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
+                        arguments: [expected?.hex, id.hex, now, committer.identity, reflogMessage])
                 case .detached:
                     try catalog.setHead(.detached(id), who: committer.identity, message: reflogMessage, in: db)
                 }
@@ -173,10 +193,12 @@ extension Repository {
             }
             if case .branch(let name, _) = head { branch = name } else { branch = nil }
             let changed = Set(changes.map(\.path.string))
-            return CommitSummary(id: id, branch: branch, commit: c, changes: changes, warnings: scan.warnings.filter { changed.contains($0.path) },
-                                 newBlobCount: scan.newBlobCount, newRawBytes: scan.newRawBytes,
-                                 storedBytes: writer.storedBytes, metadataBytes: manifestBytes + wordsBytes + UInt64(encoded.count), hashedFiles: scan.hashedFiles,
-                                 labelFindings: tree.labels.findings, labelTables: tree.labels.tables)
+            return CommitSummary(
+                id: id, branch: branch, commit: c, changes: changes, warnings: scan.warnings.filter { changed.contains($0.path) },
+                newBlobCount: scan.newBlobCount, newRawBytes: scan.newRawBytes,
+                storedBytes: writer.storedBytes, metadataBytes: manifestBytes + wordsBytes + UInt64(encoded.count),
+                hashedFiles: scan.hashedFiles,
+                labelFindings: tree.labels.findings, labelTables: tree.labels.tables)
         } catch {
             writer.abort()
             throw DVSError.wrap(error)

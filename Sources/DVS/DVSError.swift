@@ -49,7 +49,11 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
 
     /// Creates an error.
     public init(_ code: Code, _ message: String, hint: String? = nil, cause: String? = nil, details: [String] = []) {
-        self.code = code; self.message = message; self.hint = hint; self.cause = cause; self.details = details
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.cause = cause
+        self.details = details
     }
 
     public var description: String { message }
@@ -59,21 +63,23 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
         switch error {
         case let e as DVSError: return e
         case let e as StorageError:
-            let code: Code = switch e.code {
-            case .corrupt, .compression: .corrupt
-            case .locked: .locked
-            case .notFound: .corrupt
-            case .io, .noSpace: .io
-            }
+            let code: Code =
+                switch e.code {
+                case .corrupt, .compression: .corrupt
+                case .locked: .locked
+                case .notFound: .corrupt
+                case .io, .noSpace: .io
+                }
             return DVSError(code, e.message, hint: e.hint, cause: e.cause)
         case let e as CatalogError:
             return DVSError(e.code == .refMoved ? .locked : .io, e.message, hint: e.hint)
         case let e as RemoteError:
-            let code: Code = switch e.code {
-            case .invalidInput: .badInput
-            case .io: .io
-            default: .remote
-            }
+            let code: Code =
+                switch e.code {
+                case .invalidInput: .badInput
+                case .io: .io
+                default: .remote
+                }
             return DVSError(code, e.message, hint: e.hint, cause: e.cause)
         case let e as FormatError:
             return DVSError(.corrupt, "malformed object: \(e)", hint: "run 'dvs fsck'")

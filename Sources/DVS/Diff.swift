@@ -69,7 +69,9 @@ public struct DatasetDiff: Sendable {
     public var findings: [LabelFinding] = []
 
     /// Whether nothing differs.
-    public var isEmpty: Bool { added.isEmpty && removed.isEmpty && modified.isEmpty && renamed.isEmpty && relabeled.isEmpty && files.isEmpty }
+    public var isEmpty: Bool {
+        added.isEmpty && removed.isEmpty && modified.isEmpty && renamed.isEmpty && relabeled.isEmpty && files.isEmpty
+    }
 }
 
 extension Repository {
@@ -83,11 +85,14 @@ extension Repository {
     /// the stat cache when no writer holds the lock.
     /// - Parameter previous: HEAD's entries when the caller has them (Deepgram transcripts of
     ///   unchanged responses are reused from it); loaded when nil.
-    public func workingTreeEntries(previous: [ManifestEntry]? = nil, progress: ProgressHandler? = nil) throws -> ([ManifestEntry], [LabelFinding]) {
+    public func workingTreeEntries(previous: [ManifestEntry]? = nil, progress: ProgressHandler? = nil) throws -> (
+        [ManifestEntry], [LabelFinding]
+    ) {
         do {
             let scan = try self.scan(writer: nil, knownBlobs: [], progress: progress)
             if !scan.cacheUpdates.isEmpty || !scan.removedFromCache.isEmpty,
-               let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs diff (refreshing the stat cache)") {
+                let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs diff (refreshing the stat cache)")
+            {
                 defer { lock.release() }
                 try? catalog.write { db in try catalog.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, in: db) }
             }
@@ -116,17 +121,26 @@ extension Repository {
 public func datasetDiff(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> DatasetDiff {
     var d = DatasetDiff()
     let changes = diffEntries(a, b)
-    var pairedAdded = Set<Int>(), pairedDeleted = Set<Int>()
+    var pairedAdded = Set<Int>()
+    var pairedDeleted = Set<Int>()
     for (i, j) in renamePairs(changes) {
-        pairedAdded.insert(j); pairedDeleted.insert(i)
+        pairedAdded.insert(j)
+        pairedDeleted.insert(i)
         d.renamed.append((changes[i].old!, changes[j].new!))
     }
     for (i, c) in changes.enumerated() where !pairedAdded.contains(i) && !pairedDeleted.contains(i) {
         let isSample = (c.old?.audio ?? c.new?.audio) != nil
-        guard isSample else { d.files.append(c); continue }
+        guard isSample else {
+            d.files.append(c)
+            continue
+        }
         switch c.kind {
-        case .added: d.added.append(c.new!); d.hoursAdded += (c.new!.audio?.duration ?? 0) / 3600
-        case .deleted: d.removed.append(c.old!); d.hoursRemoved += (c.old!.audio?.duration ?? 0) / 3600
+        case .added:
+            d.added.append(c.new!)
+            d.hoursAdded += (c.new!.audio?.duration ?? 0) / 3600
+        case .deleted:
+            d.removed.append(c.old!)
+            d.hoursRemoved += (c.old!.audio?.duration ?? 0) / 3600
         case .modified:
             d.modified.append((c.old!, c.new!))
             d.hoursModified += ((c.new!.audio?.duration ?? 0) - (c.old!.audio?.duration ?? 0)) / 3600
@@ -141,7 +155,8 @@ public func datasetDiff(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> DatasetDi
     pairs += d.renamed.filter { $0.old.audio != nil }.map { ($0.old, $0.new) }
     for (x, y) in pairs where x.annotations != y.annotations {
         let fields = fieldChanges(x.annotations?.labels ?? [], y.annotations?.labels ?? [])
-        let t0 = x.annotations?.transcript?.text, t1 = y.annotations?.transcript?.text
+        let t0 = x.annotations?.transcript?.text
+        let t1 = y.annotations?.transcript?.text
         let transcript: (String?, String?)? = t0 != t1 ? (t0, t1) : nil
         if !fields.isEmpty || transcript != nil { d.relabeled.append(Relabel(path: y.path, fields: fields, transcript: transcript)) }
     }
@@ -153,13 +168,19 @@ public func datasetDiff(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> DatasetDi
 /// Field-by-field differences of two sorted field lists.
 func fieldChanges(_ x: [LabelField], _ y: [LabelField]) -> [FieldChange] {
     var out: [FieldChange] = []
-    var i = 0, j = 0
+    var i = 0
+    var j = 0
     while i < x.count || j < y.count {
-        if j >= y.count || (i < x.count && x[i].name < y[j].name) { out.append(FieldChange(name: x[i].name, old: x[i].value, new: nil)); i += 1 }
-        else if i >= x.count || y[j].name < x[i].name { out.append(FieldChange(name: y[j].name, old: nil, new: y[j].value)); j += 1 }
-        else {
+        if j >= y.count || (i < x.count && x[i].name < y[j].name) {
+            out.append(FieldChange(name: x[i].name, old: x[i].value, new: nil))
+            i += 1
+        } else if i >= x.count || y[j].name < x[i].name {
+            out.append(FieldChange(name: y[j].name, old: nil, new: y[j].value))
+            j += 1
+        } else {
             if x[i].value != y[j].value { out.append(FieldChange(name: x[i].name, old: x[i].value, new: y[j].value)) }
-            i += 1; j += 1
+            i += 1
+            j += 1
         }
     }
     return out
@@ -173,7 +194,10 @@ let maxShiftValues = 50
 /// bool; over both sides) number at most 50, repeat (fewer distinct values than samples carrying
 /// the field), and are short one-line strings — so ids, sentences and scores are left out.
 func labelShifts(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> [LabelShift] {
-    struct Tally { var count = 0; var seconds = 0.0 }
+    struct Tally {
+        var count = 0
+        var seconds = 0.0
+    }
     var carriers: [String: Int] = [:]
     var notCategorical = Set<String>()
     func tally(_ es: [ManifestEntry]) -> [String: [String: Tally]] {
@@ -183,27 +207,33 @@ func labelShifts(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> [LabelShift] {
             for f in labels {
                 switch f.value {
                 case .null: continue
-                case .double: notCategorical.insert(f.name); continue
+                case .double:
+                    notCategorical.insert(f.name)
+                    continue
                 default: break
                 }
                 let text = f.value.text
                 if text.count > 40 || text.contains(where: \.isNewline) { notCategorical.insert(f.name) }
                 carriers[f.name, default: 0] += 1
                 var v = t[f.name, default: [:]][text, default: Tally()]
-                v.count += 1; v.seconds += audio.duration
+                v.count += 1
+                v.seconds += audio.duration
                 t[f.name, default: [:]][text] = v
             }
         }
         return t
     }
-    let ta = tally(a), tb = tally(b)
+    let ta = tally(a)
+    let tb = tally(b)
     var out: [LabelShift] = []
     for field in Set(ta.keys).union(tb.keys).sorted() {
-        let va = ta[field] ?? [:], vb = tb[field] ?? [:]
+        let va = ta[field] ?? [:]
+        let vb = tb[field] ?? [:]
         let values = Set(va.keys).union(vb.keys)
         guard !notCategorical.contains(field), values.count <= maxShiftValues, values.count < carriers[field] ?? 0 else { continue }
         for v in values.sorted() {
-            let x = va[v] ?? Tally(), y = vb[v] ?? Tally()
+            let x = va[v] ?? Tally()
+            let y = vb[v] ?? Tally()
             if x.count != y.count || abs(x.seconds - y.seconds) > 1e-6 {
                 out.append(LabelShift(field: field, value: v, before: x.count, after: y.count, hoursDelta: (y.seconds - x.seconds) / 3600))
             }

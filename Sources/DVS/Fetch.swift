@@ -3,8 +3,9 @@ import DVSCore
 import DVSRemote
 import DVSStorage
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What `fetch` did.
@@ -55,20 +56,22 @@ extension Repository {
                 let key = "refs/heads/" + branch
                 guard let r = try store.readRef(key) else {
                     let have = try store.list(prefix: "refs/heads/").map { String($0.key.dropFirst(11)) }
-                    throw DVSError(.badInput, "remote '\(remoteName)' has no branch '\(branch)'",
-                                   hint: have.isEmpty ? "the remote is empty: push to it first" : "its branches: \(have.joined(separator: ", "))")
+                    throw DVSError(
+                        .badInput, "remote '\(remoteName)' has no branch '\(branch)'",
+                        hint: have.isEmpty ? "the remote is empty: push to it first" : "its branches: \(have.joined(separator: ", "))")
                 }
                 remoteRefs.append((key, try RemoteRef.decode(r.data, key: key, remote: remoteName)))
             } else {
                 for o in try store.list(prefix: "refs/") where o.key.hasPrefix("refs/heads/") || o.key.hasPrefix("refs/tags/") {
-                    guard let r = try store.readRef(o.key) else { continue }   // deleted since the listing
+                    guard let r = try store.readRef(o.key) else { continue }  // deleted since the listing
                     remoteRefs.append((o.key, try RemoteRef.decode(r.data, key: o.key, remote: remoteName)))
                 }
             }
             let meter = TransferMeter(phase: "downloading", total: 0, progress: progress)
 
             // 2. Metadata: download what is missing, verify, keep in memory until complete.
-            let downloaded = try downloadMetadata(remoteRefs.map(\.id), store: store, remote: remoteName, transfers: config.transfers, meter: meter)
+            let downloaded = try downloadMetadata(
+                remoteRefs.map(\.id), store: store, remote: remoteName, transfers: config.transfers, meter: meter)
 
             // 3. Blobs the new snapshots need.
             let stops = Set(try catalog.refs(prefix: "refs/").map(\.target))
@@ -81,7 +84,9 @@ extension Repository {
             if !missing.isEmpty {
                 let localPacks = Set(try catalog.packIDs())
                 let remotePacks = try store.list(prefix: "packs/").compactMap { o -> (ObjectID, UInt64)? in
-                    guard o.key.hasSuffix(".pack"), let id = ObjectID(hex: o.key.dropFirst(6).dropLast(5)), !localPacks.contains(id) else { return nil }
+                    guard o.key.hasSuffix(".pack"), let id = ObjectID(hex: o.key.dropFirst(6).dropLast(5)), !localPacks.contains(id) else {
+                        return nil
+                    }
                     return (id, o.size)
                 }
                 let indexes = Locked<[ObjectID: [PackEntry]]>([:])
@@ -91,7 +96,7 @@ extension Repository {
                     indexes.withLock { $0[id] = entries }
                 }
                 let index = indexes.withLock { $0 }
-                var holder: [ObjectID: ObjectID] = [:]   // blob -> the first remote pack (by id) that holds it
+                var holder: [ObjectID: ObjectID] = [:]  // blob -> the first remote pack (by id) that holds it
                 for id in index.keys.sorted() { for e in index[id]! where holder[e.id] == nil { holder[e.id] = id } }
                 var chosen = Set<ObjectID>()
                 var verifiedIDs = have
@@ -99,17 +104,21 @@ extension Repository {
                     var round = Set<ObjectID>()
                     for b in missing.sorted() {
                         guard let p = holder[b] else {
-                            throw DVSError(.corrupt, "remote '\(remoteName)' lacks blob '\(b.hex)' that its commits need (no pack under packs/ holds it)",
-                                           hint: "push again from a repository that has it ('dvs push \(remoteName)'); no ref was moved")
+                            throw DVSError(
+                                .corrupt,
+                                "remote '\(remoteName)' lacks blob '\(b.hex)' that its commits need (no pack under packs/ holds it)",
+                                hint: "push again from a repository that has it ('dvs push \(remoteName)'); no ref was moved")
                         }
                         if !chosen.contains(p) { round.insert(p) }
                     }
                     guard !round.isEmpty else {
-                        throw DVSError(.internal, "fetch from '\(remoteName)' cannot place \(missing.count) blob(s), e.g. '\(missing.first!.hex)'")
+                        throw DVSError(
+                            .internal, "fetch from '\(remoteName)' cannot place \(missing.count) blob(s), e.g. '\(missing.first!.hex)'")
                     }
                     chosen.formUnion(round)
                     let batch = remotePacks.filter { round.contains($0.0) }
-                    let got = try downloadPacks(batch, index: index, store: store, remote: remoteName, transfers: config.transfers, meter: meter)
+                    let got = try downloadPacks(
+                        batch, index: index, store: store, remote: remoteName, transfers: config.transfers, meter: meter)
                     fetched += got
                     for f in got { for e in f.entries { verifiedIDs.insert(e.id) } }
                     // Verify every blob; delta bases outside these packs become the next round's needs.
@@ -123,7 +132,9 @@ extension Repository {
             let lock = try self.lock("dvs fetch \(remoteName)")
             defer { lock.release() }
             for f in fetched {
-                guard rename(f.tmp, "\(packsDir)/\(f.id.hex).pack") == 0 else { throw StorageError.posix("cannot rename pack into", path: "\(packsDir)/\(f.id.hex).pack") }
+                guard rename(f.tmp, "\(packsDir)/\(f.id.hex).pack") == 0 else {
+                    throw StorageError.posix("cannot rename pack into", path: "\(packsDir)/\(f.id.hex).pack")
+                }
             }
             if !fetched.isEmpty { FileIO.syncDirectory(packsDir) }
             try objects.sync()
@@ -136,15 +147,20 @@ extension Repository {
                     moves.append(RefMove(name: local, old: old, new: old, status: "kept (the remote tag differs: \(r.id.short))"))
                     continue
                 }
-                let status = old == nil ? "created" : old == r.id ? "up-to-date" : try isAncestor(old!, of: r.id) ? "fast-forward" : "forced"
+                let status =
+                    old == nil ? "created" : old == r.id ? "up-to-date" : try isAncestor(old!, of: r.id) ? "fast-forward" : "forced"
                 if old != r.id { updates.append(RefUpdate(name: local, expected: old, new: r.id, message: "fetch \(remoteName)")) }
                 moves.append(RefMove(name: local, old: old, new: r.id, status: status))
             }
             try catalog.write { db in
                 for f in fetched {
-                    try catalog.insertPack(id: f.id, byteCount: f.size, entries: f.entries.map {
-                        PackEntryRow(id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength, codec: $0.codec.rawValue)
-                    }, in: db)
+                    try catalog.insertPack(
+                        id: f.id, byteCount: f.size,
+                        entries: f.entries.map {
+                            PackEntryRow(
+                                id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength,
+                                codec: $0.codec.rawValue)
+                        }, in: db)
                 }
                 for (id, c) in downloaded { try catalog.insertCommit(id, c, in: db) }
                 try catalog.apply(updates, who: defaultIdentity(), in: db)
@@ -153,17 +169,20 @@ extension Repository {
             // Lineage records, after the refs (a record names a snapshot it does not need present).
             let records = try fetchRecords(store: store, remoteName: remoteName, transfers: config.transfers, meter: meter)
             meter.finish()
-            return FetchSummary(remote: remoteName, refs: moves, objectsDownloaded: meter.objects,
-                                packsDownloaded: fetched.count, bytesDownloaded: meter.bytes, seconds: Date().timeIntervalSince(started),
-                                recordsDownloaded: records)
+            return FetchSummary(
+                remote: remoteName, refs: moves, objectsDownloaded: meter.objects,
+                packsDownloaded: fetched.count, bytesDownloaded: meter.bytes, seconds: Date().timeIntervalSince(started),
+                recordsDownloaded: records)
         } catch { throw DVSError.wrap(error) }
     }
 
     /// Downloads the commits, manifest chunks and words objects reachable from `tips` that are not
     /// stored here, verifying each; stores them leaves first and commits parents first.
     /// - Returns: the new commits (for the catalog's commit table).
-    private func downloadMetadata(_ tips: [CommitID], store: any RemoteStore, remote: String, transfers: Int,
-                                  meter: TransferMeter) throws -> [(CommitID, Commit)] {
+    private func downloadMetadata(
+        _ tips: [CommitID], store: any RemoteStore, remote: String, transfers: Int,
+        meter: TransferMeter
+    ) throws -> [(CommitID, Commit)] {
         let objects = self.objects
         let got = Locked<[ObjectID: (frame: [UInt8], bytes: [UInt8])]>([:])
         func download(_ ids: [ObjectID]) throws {
@@ -171,8 +190,9 @@ extension Repository {
                 let id = ids[i]
                 let key = "objects/\(id.hex)"
                 guard let data = try store.get(key) else {
-                    throw DVSError(.corrupt, "remote '\(remote)' lacks object '\(id.hex)' (key \(key)) that its refs reference",
-                                   hint: "push again from a repository that has it ('dvs push \(remote)'); no ref was moved")
+                    throw DVSError(
+                        .corrupt, "remote '\(remote)' lacks object '\(id.hex)' (key \(key)) that its refs reference",
+                        hint: "push again from a repository that has it ('dvs push \(remote)'); no ref was moved")
                 }
                 let frame = [UInt8](data)
                 let bytes: [UInt8]
@@ -180,8 +200,12 @@ extension Repository {
                     bytes = try Zstd.decompress(frame, limit: 1 << 30)
                     guard ObjectID.hashing(bytes) == id else { throw StorageError(.corrupt, "checksum mismatch") }
                 } catch {
-                    throw DVSError(.corrupt, "object '\(id.hex)' on remote '\(remote)' (key \(key)) is damaged: \(DVSError.wrap(error).message); it was not used and no ref moved",
-                                   hint: "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there")
+                    throw DVSError(
+                        .corrupt,
+                        "object '\(id.hex)' on remote '\(remote)' (key \(key)) is damaged: \(DVSError.wrap(error).message); it was not used and no ref moved",
+                        hint:
+                            "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there"
+                    )
                 }
                 got.withLock { $0[id] = (frame, bytes) }
                 meter.object(bytes: UInt64(frame.count))
@@ -198,7 +222,9 @@ extension Repository {
                 let bytes = got.withLock { $0[c.object]!.bytes }
                 let decoded: Commit
                 do { decoded = try Commit.decode(bytes) } catch {
-                    throw DVSError(.corrupt, "object '\(c.hex)' on remote '\(remote)' is not a commit: \(error)", hint: "push again from a good repository")
+                    throw DVSError(
+                        .corrupt, "object '\(c.hex)' on remote '\(remote)' is not a commit: \(error)",
+                        hint: "push again from a good repository")
                 }
                 commits[c] = decoded
                 if !objects.contains(decoded.manifest) { roots.append(decoded.manifest) }
@@ -220,7 +246,9 @@ extension Repository {
                 if bytes.starts(with: ManifestChunk.magic) {
                     switch try ManifestChunk.decode(bytes) {
                     case .leaf(let entries):
-                        for e in entries { if let w = e.annotations?.transcript?.words, !seen.contains(w), !objects.contains(w) { next.insert(w) } }
+                        for e in entries {
+                            if let w = e.annotations?.transcript?.words, !seen.contains(w), !objects.contains(w) { next.insert(w) }
+                        }
                     case .inner(_, let children):
                         for ch in children where !seen.contains(ch.id) && !objects.contains(ch.id) { next.insert(ch.id) }
                     }
@@ -279,13 +307,19 @@ extension Repository {
     /// whole index), then the rest of the index if it is longer.
     /// - Throws: `DVSError.corrupt` naming the pack and key when the trailer or index is malformed
     ///   or does not hash to the pack id.
-    static func remotePackIndex(store: any RemoteStore, remote: String, pack: ObjectID, size: UInt64, meter: TransferMeter) throws -> [PackEntry] {
+    static func remotePackIndex(store: any RemoteStore, remote: String, pack: ObjectID, size: UInt64, meter: TransferMeter) throws
+        -> [PackEntry]
+    {
         let key = "packs/\(pack.hex).pack"
         func bad(_ why: String) -> DVSError {
-            DVSError(.corrupt, "pack '\(pack.hex)' on remote '\(remote)' (key \(key)) is damaged: \(why); it was not used and no ref moved",
-                     hint: "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there")
+            DVSError(
+                .corrupt, "pack '\(pack.hex)' on remote '\(remote)' (key \(key)) is damaged: \(why); it was not used and no ref moved",
+                hint:
+                    "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there"
+            )
         }
-        let trailerLength = UInt64(PackFormat.trailerLength), header = UInt64(PackFormat.headerLength)
+        let trailerLength = UInt64(PackFormat.trailerLength)
+        let header = UInt64(PackFormat.headerLength)
         guard size >= header + trailerLength else { throw bad("it is only \(size) bytes") }
         let tailStart = size > 65536 ? size - 65536 : 0
         var tail = [UInt8](try store.getRange(key, tailStart...(size - 1)))
@@ -297,7 +331,8 @@ extension Repository {
         let count = UInt64(try r.readU32())
         let stored = ObjectID(bytes: try r.read(count: 32))
         guard Array(try r.read(count: 8)) == PackFormat.endMagic, stored == pack,
-              indexOffset >= header, indexOffset + count * UInt64(PackFormat.indexRowLength) + trailerLength == size else {
+            indexOffset >= header, indexOffset + count * UInt64(PackFormat.indexRowLength) + trailerLength == size
+        else {
             throw bad("its trailer is malformed")
         }
         if indexOffset < tailStart {
@@ -317,8 +352,12 @@ extension Repository {
         var out: [PackEntry] = []
         for _ in 0..<count {
             let id = try ir.readID()
-            let off = try ir.readU64(), st = try ir.readU64(), raw = try ir.readU64()
-            guard let codec = BlobCodec(rawValue: try ir.readByte()), off >= header, off + st <= indexOffset else { throw bad("its index row for '\(id.hex)' is malformed") }
+            let off = try ir.readU64()
+            let st = try ir.readU64()
+            let raw = try ir.readU64()
+            guard let codec = BlobCodec(rawValue: try ir.readByte()), off >= header, off + st <= indexOffset else {
+                throw bad("its index row for '\(id.hex)' is malformed")
+            }
             out.append(PackEntry(id: id, offset: off, storedLength: st, rawLength: raw, codec: codec))
         }
         return out
@@ -326,8 +365,10 @@ extension Repository {
 
     /// Downloads whole packs into `.dvs/tmp/fetch-<id>.pack`, in 16 MiB ranged reads appended to
     /// what is already there (a partial file from an interrupted fetch is resumed, not restarted).
-    private func downloadPacks(_ packs: [(ObjectID, UInt64)], index: [ObjectID: [PackEntry]], store: any RemoteStore, remote: String,
-                               transfers: Int, meter: TransferMeter) throws -> [(id: ObjectID, tmp: String, size: UInt64, entries: [PackEntry])] {
+    private func downloadPacks(
+        _ packs: [(ObjectID, UInt64)], index: [ObjectID: [PackEntry]], store: any RemoteStore, remote: String,
+        transfers: Int, meter: TransferMeter
+    ) throws -> [(id: ObjectID, tmp: String, size: UInt64, entries: [PackEntry])] {
         let tmp = tmpDir
         for (_, size) in packs { meter.addTotalBytes(size) }
         let delay = ProcessInfo.processInfo.environment["DVS_TEST_TRANSFER_DELAY_MS"].flatMap(UInt32.init) ?? 0
@@ -341,19 +382,27 @@ extension Repository {
             var st = stat()
             fstat(fd, &st)
             var have = UInt64(max(0, st.st_size))
-            if have > size { ftruncate(fd, 0); have = 0 }
+            if have > size {
+                ftruncate(fd, 0)
+                have = 0
+            }
             if have > 0 { meter.partial(bytes: 0) }
             while have < size {
                 let end = min(size, have + (16 << 20)) - 1
                 let data = try store.getRange("packs/\(id.hex).pack", have...end)
                 guard !data.isEmpty else {
-                    throw DVSError(.remote, "pack '\(id.hex)' on remote '\(remote)' ended at byte \(have) of \(size)", hint: "run the command again to resume")
+                    throw DVSError(
+                        .remote, "pack '\(id.hex)' on remote '\(remote)' ended at byte \(have) of \(size)",
+                        hint: "run the command again to resume")
                 }
                 try data.withUnsafeBytes { b in
                     var done = 0
                     while done < b.count {
                         let n = pwrite(fd, b.baseAddress! + done, b.count - done, off_t(have) + off_t(done))
-                        if n < 0 { if errno == EINTR { continue }; throw StorageError.posix("cannot write", path: path) }
+                        if n < 0 {
+                            if errno == EINTR { continue }
+                            throw StorageError.posix("cannot write", path: path)
+                        }
                         done += n
                     }
                 }
@@ -371,14 +420,18 @@ extension Repository {
     /// - Returns: delta bases found in neither (the caller fetches the packs that hold them).
     /// - Throws: `DVSError.corrupt` naming pack, object and key; the damaged temp pack is deleted
     ///   so that the next attempt downloads it again.
-    private func verifyPacks(_ packs: [(id: ObjectID, tmp: String, size: UInt64, entries: [PackEntry])], remote: String) throws -> Set<ObjectID> {
+    private func verifyPacks(_ packs: [(id: ObjectID, tmp: String, size: UInt64, entries: [PackEntry])], remote: String) throws -> Set<
+        ObjectID
+    > {
         var readers: [ObjectID: (PackReader, PackEntry, ObjectID)] = [:]
         for p in packs {
             let reader = try PackReader(path: p.tmp)
             if let why = try reader.verifyChecksum(expected: p.id) {
                 unlink(p.tmp)
-                throw DVSError(.corrupt, "pack '\(p.id.hex)' on remote '\(remote)' (key packs/\(p.id.hex).pack) is damaged: \(why); it was not used and no ref moved",
-                               hint: "push it again from a repository that has a good copy ('dvs push \(remote)')")
+                throw DVSError(
+                    .corrupt,
+                    "pack '\(p.id.hex)' on remote '\(remote)' (key packs/\(p.id.hex).pack) is damaged: \(why); it was not used and no ref moved",
+                    hint: "push it again from a repository that has a good copy ('dvs push \(remote)')")
             }
             for e in p.entries where readers[e.id] == nil { readers[e.id] = (reader, e, p.id) }
         }
@@ -395,8 +448,12 @@ extension Repository {
                     missingBases.withLock { _ = $0.insert(m.id) }
                 } catch {
                     unlink("\(self.tmpDir)/fetch-\(packID.hex).pack")
-                    throw DVSError(.corrupt, "pack '\(packID.hex)' on remote '\(remote)' (key packs/\(packID.hex).pack) is damaged: object '\(entry.id.hex)': \(DVSError.wrap(error).message); it was not used and no ref moved",
-                                   hint: "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there")
+                    throw DVSError(
+                        .corrupt,
+                        "pack '\(packID.hex)' on remote '\(remote)' (key packs/\(packID.hex).pack) is damaged: object '\(entry.id.hex)': \(DVSError.wrap(error).message); it was not used and no ref moved",
+                        hint:
+                            "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there"
+                    )
                 }
             }
         }
@@ -407,7 +464,9 @@ extension Repository {
 
     /// The verified original bytes of a blob from a downloaded pack (or, for a delta base, from
     /// this repository). - Throws: `MissingBase` when a delta base is nowhere; else the failure.
-    private func decodeFetched(_ id: ObjectID, lookup: [ObjectID: (PackReader, PackEntry, ObjectID)], decompressor: ZstdDecompressor, depth: Int) throws -> [UInt8] {
+    private func decodeFetched(
+        _ id: ObjectID, lookup: [ObjectID: (PackReader, PackEntry, ObjectID)], decompressor: ZstdDecompressor, depth: Int
+    ) throws -> [UInt8] {
         guard let (reader, entry, _) = lookup[id] else {
             if try catalog.location(of: id) != nil { return try blob(id) }
             throw MissingBase(id: id)
@@ -419,7 +478,9 @@ extension Repository {
             guard stored.count > 33 else { throw StorageError(.corrupt, "delta object is truncated") }
             let base = try decodeFetched(ObjectID(bytes: stored[0..<32]), lookup: lookup, decompressor: decompressor, depth: depth + 1)
             let limit = Int(clamping: entry.rawLength) + (1 << 20)
-            bytes = try stored[33...].withUnsafeBytes { f in try base.withUnsafeBytes { try decompressor.decompress(f, prefix: $0, limit: limit) } }
+            bytes = try stored[33...].withUnsafeBytes { f in
+                try base.withUnsafeBytes { try decompressor.decompress(f, prefix: $0, limit: limit) }
+            }
         } else {
             bytes = try BlobEncoding.decode(codec: entry.codec, payload: reader.payload(of: entry, decompressor: decompressor))
         }

@@ -63,7 +63,10 @@ extension Repository {
         let total = known.count
         for (pack, locs) in byPack.sorted(by: { $0.key < $1.key }) {
             guard diskPacks.contains(pack) else {
-                for l in locs { damaged[l.entry.id.hex] = DamagedObject(id: l.entry.id.hex, kind: "blob", pack: pack.hex, reason: "pack file is missing", usedBy: []) }
+                for l in locs {
+                    damaged[l.entry.id.hex] = DamagedObject(
+                        id: l.entry.id.hex, kind: "blob", pack: pack.hex, reason: "pack file is missing", usedBy: [])
+                }
                 continue
             }
             if let reader = try? packReader(pack), let problem = try? reader.verifyChecksum(expected: pack) {
@@ -72,9 +75,14 @@ extension Repository {
             try parallelFor(locs.count, workers: workers) { _, i in
                 let l = locs[i]
                 do { _ = try self.blob(l.entry.id, location: l) } catch let e as DVSError {
-                    bad.withLock { $0[l.entry.id.hex] = DamagedObject(id: l.entry.id.hex, kind: "blob", pack: pack.hex, reason: e.message, usedBy: []) }
+                    bad.withLock {
+                        $0[l.entry.id.hex] = DamagedObject(id: l.entry.id.hex, kind: "blob", pack: pack.hex, reason: e.message, usedBy: [])
+                    }
                 }
-                let n = done.withLock { $0 += 1; return $0 }
+                let n = done.withLock {
+                    $0 += 1
+                    return $0
+                }
                 if n % 256 == 0 || n == total { progress?(Progress(phase: "verifying blobs", done: n, total: total, bytes: 0)) }
             }
         }
@@ -107,7 +115,10 @@ extension Repository {
                 let fresh = seenChunks.insert(m).inserted
                 let chunk: ManifestChunk
                 do { chunk = try ManifestChunk.decode(objects.read(m)) } catch {
-                    damaged[m.hex, default: DamagedObject(id: m.hex, kind: "manifest", pack: nil, reason: DVSError.wrap(error).message, usedBy: [])].usedBy.append(c.hex)
+                    damaged[
+                        m.hex,
+                        default: DamagedObject(id: m.hex, kind: "manifest", pack: nil, reason: DVSError.wrap(error).message, usedBy: [])
+                    ].usedBy.append(c.hex)
                     continue
                 }
                 switch chunk {
@@ -115,13 +126,20 @@ extension Repository {
                 case .leaf(let entries):
                     for e in entries {
                         guard let w = e.annotations?.transcript?.words, !looseIDs.contains(w) else { continue }
-                        damaged[w.hex, default: DamagedObject(id: w.hex, kind: "object", pack: nil, reason: "words object is missing", usedBy: [])]
-                            .usedBy.append("\(c.hex):\(e.path)")
+                        damaged[
+                            w.hex,
+                            default: DamagedObject(id: w.hex, kind: "object", pack: nil, reason: "words object is missing", usedBy: [])
+                        ]
+                        .usedBy.append("\(c.hex):\(e.path)")
                     }
                     for e in entries where e.kind != .symlink {
                         if known[e.blob] == nil {
-                            damaged[e.blob.hex, default: DamagedObject(id: e.blob.hex, kind: "blob", pack: nil, reason: "blob is not in any pack", usedBy: [])]
-                                .usedBy.append("\(c.hex):\(e.path)")
+                            damaged[
+                                e.blob.hex,
+                                default: DamagedObject(
+                                    id: e.blob.hex, kind: "blob", pack: nil, reason: "blob is not in any pack", usedBy: [])
+                            ]
+                            .usedBy.append("\(c.hex):\(e.path)")
                         } else if damaged[e.blob.hex] != nil {
                             damaged[e.blob.hex]!.usedBy.append("\(c.hex):\(e.path)")
                         }
@@ -130,7 +148,8 @@ extension Repository {
                 _ = fresh
             }
         }
-        return FsckReport(damaged: damaged.values.sorted { $0.id < $1.id }, notes: notes, packCount: byPack.count,
-                          blobCount: known.count, objectCount: ids.count, commitCount: seen.count)
+        return FsckReport(
+            damaged: damaged.values.sorted { $0.id < $1.id }, notes: notes, packCount: byPack.count,
+            blobCount: known.count, objectCount: ids.count, commitCount: seen.count)
     }
 }

@@ -3,137 +3,143 @@
 enum HookSamples {
     /// (file name, contents), in name order.
     static let all: [(String, String)] = [
-        ("pre-commit-audio.sample", #"""
-#!/usr/bin/env python3
-# dvs pre-commit hook (sample): reject clips that are too short or have a silent channel.
-#
-# Enable it in a repository by renaming it (it must stay executable):
-#
-#     mv .dvs/hooks/pre-commit-audio.sample .dvs/hooks/pre-commit
-#
-# dvs runs .dvs/hooks/pre-commit before it writes a commit. The proposed snapshot arrives on
-# stdin as JSON Lines, one sample per line, e.g.
-#
-#   {"path": "clips/a.wav", "duration_s": 0.5, "channels": 2,
-#    "channel_peak": [0.41, 0.0], "channel_rms_dbfs": [-23.1, null], ...}
-#
-# channel_peak is each channel's absolute peak (0...1); channel_rms_dbfs is each channel's RMS
-# in dBFS, null for digital silence. Channels are numbered from 0, as everywhere in dvs.
-#
-# This hook prints one line per rejected sample to stderr ("clips/a.wav: 0.30 s is shorter than
-# 0.5 s") and exits 1 if it rejected any, which aborts the commit; otherwise it exits 0.
-# Python 3 standard library only. Adjust the two limits below to taste.
+        (
+            "pre-commit-audio.sample",
+            #"""
+            #!/usr/bin/env python3
+            # dvs pre-commit hook (sample): reject clips that are too short or have a silent channel.
+            #
+            # Enable it in a repository by renaming it (it must stay executable):
+            #
+            #     mv .dvs/hooks/pre-commit-audio.sample .dvs/hooks/pre-commit
+            #
+            # dvs runs .dvs/hooks/pre-commit before it writes a commit. The proposed snapshot arrives on
+            # stdin as JSON Lines, one sample per line, e.g.
+            #
+            #   {"path": "clips/a.wav", "duration_s": 0.5, "channels": 2,
+            #    "channel_peak": [0.41, 0.0], "channel_rms_dbfs": [-23.1, null], ...}
+            #
+            # channel_peak is each channel's absolute peak (0...1); channel_rms_dbfs is each channel's RMS
+            # in dBFS, null for digital silence. Channels are numbered from 0, as everywhere in dvs.
+            #
+            # This hook prints one line per rejected sample to stderr ("clips/a.wav: 0.30 s is shorter than
+            # 0.5 s") and exits 1 if it rejected any, which aborts the commit; otherwise it exits 0.
+            # Python 3 standard library only. Adjust the two limits below to taste.
 
-import json
-import sys
+            import json
+            import sys
 
-MIN_SECONDS = 0.5        # shortest acceptable clip, in seconds
-SILENT_RMS_DBFS = -60.0  # a channel whose RMS is below this (in dBFS) counts as silent
-
-
-def problems(sample):
-    """The reasons to reject one sample (an empty list if it is fine)."""
-    found = []
-    duration = sample.get("duration_s")
-    if isinstance(duration, (int, float)) and duration < MIN_SECONDS:
-        found.append(f"{duration:.2f} s is shorter than {MIN_SECONDS:g} s")
-    peaks = sample.get("channel_peak") or []
-    rms = sample.get("channel_rms_dbfs") or []
-    for channel in range(max(len(peaks), len(rms))):
-        peak = peaks[channel] if channel < len(peaks) else None
-        level = rms[channel] if channel < len(rms) else None
-        if peak == 0:
-            found.append(f"channel {channel} is silent (peak 0)")
-        elif channel < len(rms) and level is None:
-            found.append(f"channel {channel} is silent (digital silence)")
-        elif isinstance(level, (int, float)) and level < SILENT_RMS_DBFS:
-            found.append(f"channel {channel} is silent (RMS {level:.1f} dBFS, below {SILENT_RMS_DBFS:g} dBFS)")
-    return found
+            MIN_SECONDS = 0.5        # shortest acceptable clip, in seconds
+            SILENT_RMS_DBFS = -60.0  # a channel whose RMS is below this (in dBFS) counts as silent
 
 
-def main():
-    sys.stderr.reconfigure(encoding="utf-8", errors="backslashreplace")
-    rejected = 0
-    for number, line in enumerate(sys.stdin.buffer, start=1):
-        if not line.strip():
-            continue
-        try:
-            sample = json.loads(line)
-        except ValueError as error:
-            print(f"pre-commit-audio: line {number} of the snapshot is not JSON: {error}", file=sys.stderr)
-            return 1
-        found = problems(sample)
-        if found:
-            rejected += 1
-            print(f"{sample.get('path', f'line {number}')}: " + "; ".join(found), file=sys.stderr)
-    return 1 if rejected else 0
+            def problems(sample):
+                """The reasons to reject one sample (an empty list if it is fine)."""
+                found = []
+                duration = sample.get("duration_s")
+                if isinstance(duration, (int, float)) and duration < MIN_SECONDS:
+                    found.append(f"{duration:.2f} s is shorter than {MIN_SECONDS:g} s")
+                peaks = sample.get("channel_peak") or []
+                rms = sample.get("channel_rms_dbfs") or []
+                for channel in range(max(len(peaks), len(rms))):
+                    peak = peaks[channel] if channel < len(peaks) else None
+                    level = rms[channel] if channel < len(rms) else None
+                    if peak == 0:
+                        found.append(f"channel {channel} is silent (peak 0)")
+                    elif channel < len(rms) and level is None:
+                        found.append(f"channel {channel} is silent (digital silence)")
+                    elif isinstance(level, (int, float)) and level < SILENT_RMS_DBFS:
+                        found.append(f"channel {channel} is silent (RMS {level:.1f} dBFS, below {SILENT_RMS_DBFS:g} dBFS)")
+                return found
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-"""#),
-        ("pre-commit-labels.sample", #"""
-#!/usr/bin/env python3
-# dvs pre-commit hook (sample): reject samples that have no value for a required label field.
-#
-# Enable it in a repository by renaming it (it must stay executable):
-#
-#     mv .dvs/hooks/pre-commit-labels.sample .dvs/hooks/pre-commit
-#
-# dvs runs .dvs/hooks/pre-commit before it writes a commit. The proposed snapshot arrives on
-# stdin as JSON Lines, one sample per line, e.g.
-#
-#   {"path": "clips/a.wav", "labels": {"speaker_id": "007", "label": "agent"}, ...}
-#
-# A sample is rejected when the field is missing from "labels", is null, or is an empty (or
-# all-blank) string. The field is FIELD below unless the environment variable
-# DVS_REQUIRED_LABEL names another one. This hook prints one line per rejected sample to stderr
-# ("clips/a.wav: label 'label' is missing") and exits 1 if it rejected any, which aborts the
-# commit; otherwise it exits 0. Python 3 standard library only.
-
-import json
-import os
-import sys
-
-FIELD = "label"  # the label field every sample must have a value for
+            def main():
+                sys.stderr.reconfigure(encoding="utf-8", errors="backslashreplace")
+                rejected = 0
+                for number, line in enumerate(sys.stdin.buffer, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        sample = json.loads(line)
+                    except ValueError as error:
+                        print(f"pre-commit-audio: line {number} of the snapshot is not JSON: {error}", file=sys.stderr)
+                        return 1
+                    found = problems(sample)
+                    if found:
+                        rejected += 1
+                        print(f"{sample.get('path', f'line {number}')}: " + "; ".join(found), file=sys.stderr)
+                return 1 if rejected else 0
 
 
-def problem(sample, field):
-    """Why the sample lacks a value for `field`, or None if it has one."""
-    labels = sample.get("labels")
-    if not isinstance(labels, dict) or field not in labels:
-        return "is missing"
-    value = labels[field]
-    if value is None:
-        return "is null"
-    if isinstance(value, str) and not value.strip():
-        return "is empty"
-    return None
+            if __name__ == "__main__":
+                sys.exit(main())
+
+            """#
+        ),
+        (
+            "pre-commit-labels.sample",
+            #"""
+            #!/usr/bin/env python3
+            # dvs pre-commit hook (sample): reject samples that have no value for a required label field.
+            #
+            # Enable it in a repository by renaming it (it must stay executable):
+            #
+            #     mv .dvs/hooks/pre-commit-labels.sample .dvs/hooks/pre-commit
+            #
+            # dvs runs .dvs/hooks/pre-commit before it writes a commit. The proposed snapshot arrives on
+            # stdin as JSON Lines, one sample per line, e.g.
+            #
+            #   {"path": "clips/a.wav", "labels": {"speaker_id": "007", "label": "agent"}, ...}
+            #
+            # A sample is rejected when the field is missing from "labels", is null, or is an empty (or
+            # all-blank) string. The field is FIELD below unless the environment variable
+            # DVS_REQUIRED_LABEL names another one. This hook prints one line per rejected sample to stderr
+            # ("clips/a.wav: label 'label' is missing") and exits 1 if it rejected any, which aborts the
+            # commit; otherwise it exits 0. Python 3 standard library only.
+
+            import json
+            import os
+            import sys
+
+            FIELD = "label"  # the label field every sample must have a value for
 
 
-def main():
-    sys.stderr.reconfigure(encoding="utf-8", errors="backslashreplace")
-    field = os.environ.get("DVS_REQUIRED_LABEL") or FIELD
-    rejected = 0
-    for number, line in enumerate(sys.stdin.buffer, start=1):
-        if not line.strip():
-            continue
-        try:
-            sample = json.loads(line)
-        except ValueError as error:
-            print(f"pre-commit-labels: line {number} of the snapshot is not JSON: {error}", file=sys.stderr)
-            return 1
-        reason = problem(sample, field)
-        if reason:
-            rejected += 1
-            print(f"{sample.get('path', f'line {number}')}: label '{field}' {reason}", file=sys.stderr)
-    return 1 if rejected else 0
+            def problem(sample, field):
+                """Why the sample lacks a value for `field`, or None if it has one."""
+                labels = sample.get("labels")
+                if not isinstance(labels, dict) or field not in labels:
+                    return "is missing"
+                value = labels[field]
+                if value is None:
+                    return "is null"
+                if isinstance(value, str) and not value.strip():
+                    return "is empty"
+                return None
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+            def main():
+                sys.stderr.reconfigure(encoding="utf-8", errors="backslashreplace")
+                field = os.environ.get("DVS_REQUIRED_LABEL") or FIELD
+                rejected = 0
+                for number, line in enumerate(sys.stdin.buffer, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        sample = json.loads(line)
+                    except ValueError as error:
+                        print(f"pre-commit-labels: line {number} of the snapshot is not JSON: {error}", file=sys.stderr)
+                        return 1
+                    reason = problem(sample, field)
+                    if reason:
+                        rejected += 1
+                        print(f"{sample.get('path', f'line {number}')}: label '{field}' {reason}", file=sys.stderr)
+                return 1 if rejected else 0
 
-"""#),
+
+            if __name__ == "__main__":
+                sys.exit(main())
+
+            """#
+        ),
     ]
 }

@@ -1,7 +1,8 @@
 import DVSCore
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Git-style hooks: executables in `.dvs/hooks/` that dvs runs at fixed points.
@@ -51,13 +52,15 @@ extension Repository {
         var env = ProcessInfo.processInfo.environment
         env["DVS_DIR"] = dvsDir
         p.environment = env
-        let stdin = Pipe(), stderr = Pipe()
+        let stdin = Pipe()
+        let stderr = Pipe()
         p.standardInput = stdin
         p.standardOutput = FileHandle.standardError
         p.standardError = stderr
         do { try p.run() } catch {
-            throw DVSError(.io, "cannot run hook '\(path)': \(error.localizedDescription)",
-                           hint: "check its #! line and that it is executable (chmod +x), or remove it")
+            throw DVSError(
+                .io, "cannot run hook '\(path)': \(error.localizedDescription)",
+                hint: "check its #! line and that it is executable (chmod +x), or remove it")
         }
         // Feed stdin on its own thread while stderr is drained here, so neither pipe can fill up.
         let writer = Thread {
@@ -66,7 +69,10 @@ extension Repository {
                 var off = 0
                 while off < buf.count {
                     let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
-                    if n < 0 { if errno == EINTR { continue }; break }  // EPIPE: the hook stopped reading
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        break
+                    }  // EPIPE: the hook stopped reading
                     off += n
                 }
             }

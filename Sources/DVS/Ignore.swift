@@ -1,7 +1,8 @@
 import DVSCore
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `.dvsignore` rules, in gitignore syntax (git-scm.com/docs/gitignore): `#` comments, `!`
@@ -11,8 +12,8 @@ import Glibc
 /// folder stays ignored. Each folder's `.dvsignore` applies below that folder.
 public struct IgnoreRules: Sendable {
     struct Rule: Sendable {
-        var base: [UInt8]          // folder of the .dvsignore, relative to the root ("" at the root)
-        var segments: [[UInt8]]    // pattern split at '/', NUL-free
+        var base: [UInt8]  // folder of the .dvsignore, relative to the root ("" at the root)
+        var segments: [[UInt8]]  // pattern split at '/', NUL-free
         var anchored: Bool
         var negated: Bool
         var directoryOnly: Bool
@@ -31,10 +32,18 @@ public struct IgnoreRules: Sendable {
             while line.last == 0x20, !(line.count >= 2 && line[line.count - 2] == 0x5C) { line.removeLast() }
             if line.isEmpty || line.first == 0x23 { continue }  // blank or '#'
             var negated = false
-            if line.first == 0x21 { negated = true; line.removeFirst() }  // '!'
-            else if line.starts(with: [0x5C, 0x21]) || line.starts(with: [0x5C, 0x23]) { line.removeFirst() }  // "\!" "\#"
+            if line.first == 0x21 {
+                negated = true
+                line.removeFirst()
+            }  // '!'
+            else if line.starts(with: [0x5C, 0x21]) || line.starts(with: [0x5C, 0x23]) {
+                line.removeFirst()
+            }  // "\!" "\#"
             var directoryOnly = false
-            if line.last == 0x2F { directoryOnly = true; line.removeLast() }
+            if line.last == 0x2F {
+                directoryOnly = true
+                line.removeLast()
+            }
             if line.isEmpty || line.contains(0) { continue }
             let anchored = line.dropLast().contains(0x2F) || line.first == 0x2F
             if line.first == 0x2F { line.removeFirst() }
@@ -84,12 +93,15 @@ public struct IgnoreRules: Sendable {
     }
 
     static func fn(_ pattern: [UInt8], _ name: ArraySlice<UInt8>) -> Bool {
-        var p = pattern; p.append(0)
-        var n = Array(name); n.append(0)
+        var p = pattern
+        p.append(0)
+        var n = Array(name)
+        n.append(0)
         return p.withUnsafeBufferPointer { pp in
             n.withUnsafeBufferPointer { np in
-                fnmatch(UnsafeRawPointer(pp.baseAddress!).assumingMemoryBound(to: CChar.self),
-                        UnsafeRawPointer(np.baseAddress!).assumingMemoryBound(to: CChar.self), FNM_PERIOD & 0) == 0
+                fnmatch(
+                    UnsafeRawPointer(pp.baseAddress!).assumingMemoryBound(to: CChar.self),
+                    UnsafeRawPointer(np.baseAddress!).assumingMemoryBound(to: CChar.self), FNM_PERIOD & 0) == 0
             }
         }
     }

@@ -28,16 +28,19 @@ extension Repository {
         return try annotate(entries, transcripts: Self.transcriptCache(previous)) { path in
             let (bytes, _) = try Self.readFile(root: root, path)
             guard ObjectID.hashing(bytes) == blobs[path] else {
-                throw DVSError(.badInput, "label file '\(path)' changed while it was being read",
-                               hint: "stop the program writing it and run the command again; nothing was committed")
+                throw DVSError(
+                    .badInput, "label file '\(path)' changed while it was being read",
+                    hint: "stop the program writing it and run the command again; nothing was committed")
             }
             return bytes
         }
     }
 
     /// Joins labels to `entries`, reading label files with `read`.
-    func annotate(_ entries: [ManifestEntry], transcripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:],
-                  read: @escaping @Sendable (RepoPath) throws -> [UInt8]) throws -> AnnotatedTree {
+    func annotate(
+        _ entries: [ManifestEntry], transcripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:],
+        read: @escaping @Sendable (RepoPath) throws -> [UInt8]
+    ) throws -> AnnotatedTree {
         let files = entries.filter { $0.kind != .symlink }.map {
             LabelTreeFile(path: $0.path, blob: $0.blob, byteCount: $0.byteCount, audio: $0.audio)
         }
@@ -99,8 +102,11 @@ extension Repository {
 public func sampleJSONObject(_ e: ManifestEntry) -> [String: Any] {
     var o: [String: Any] = ["path": e.path.string, "sha256": e.blob.hex, "bytes": e.byteCount]
     if let a = e.audio {
-        o["format"] = a.container; o["encoding"] = a.encoding
-        o["sample_rate"] = a.sampleRate; o["channels"] = a.channelCount; o["frames"] = a.frameCount
+        o["format"] = a.container
+        o["encoding"] = a.encoding
+        o["sample_rate"] = a.sampleRate
+        o["channels"] = a.channelCount
+        o["frames"] = a.frameCount
         o["duration_s"] = (a.duration * 1e6).rounded() / 1e6
         o["channel_peak"] = a.peak.map { (Double($0) * 1e6).rounded() / 1e6 }
         o["channel_rms_dbfs"] = a.rmsDBFS.map { v -> Any in v.map { ($0 * 100).rounded() / 100 } ?? NSNull() }
@@ -112,7 +118,8 @@ public func sampleJSONObject(_ e: ManifestEntry) -> [String: Any] {
         o["transcript"] = t.text
         o["language"] = t.language ?? NSNull()
         o["confidence"] = t.confidence ?? NSNull()
-        o["word_count"] = t.wordCount; o["speaker_count"] = t.speakerCount
+        o["word_count"] = t.wordCount
+        o["speaker_count"] = t.speakerCount
         if let w = t.words { o["words"] = w.hex }
     }
     if let segs = e.annotations?.segments, !segs.isEmpty {
@@ -143,25 +150,34 @@ public enum SampleJSON {
     public static func write(_ e: ManifestEntry, to out: inout String) {
         var fields: [(String, String)] = [("bytes", String(e.byteCount)), ("path", quote(e.path.string)), ("sha256", quote(e.blob.hex))]
         if let a = e.audio {
-            fields += [("channel_peak", "[" + a.peak.map { number(Double($0), digits: 6) }.joined(separator: ",") + "]"),
-                       ("channel_rms_dbfs", "[" + a.rmsDBFS.map { $0.map { number($0, digits: 2) } ?? "null" }.joined(separator: ",") + "]"),
-                       ("channels", String(a.channelCount)), ("duration_s", number(a.duration, digits: 6)),
-                       ("encoding", quote(a.encoding)), ("format", quote(a.container)), ("frames", String(a.frameCount)),
-                       ("sample_rate", String(a.sampleRate))]
+            fields += [
+                ("channel_peak", "[" + a.peak.map { number(Double($0), digits: 6) }.joined(separator: ",") + "]"),
+                ("channel_rms_dbfs", "[" + a.rmsDBFS.map { $0.map { number($0, digits: 2) } ?? "null" }.joined(separator: ",") + "]"),
+                ("channels", String(a.channelCount)), ("duration_s", number(a.duration, digits: 6)),
+                ("encoding", quote(a.encoding)), ("format", quote(a.container)), ("frames", String(a.frameCount)),
+                ("sample_rate", String(a.sampleRate)),
+            ]
         }
         let n = e.annotations
         fields.append(("labels", "{" + (n?.labels ?? []).map { quote($0.name) + ":" + value($0.value) }.joined(separator: ",") + "}"))
         if let t = n?.transcript {
-            fields += [("confidence", t.confidence.map { number($0, digits: 6) } ?? "null"), ("language", t.language.map(quote) ?? "null"),
-                       ("speaker_count", String(t.speakerCount)), ("transcript", quote(t.text)), ("word_count", String(t.wordCount))]
+            fields += [
+                ("confidence", t.confidence.map { number($0, digits: 6) } ?? "null"), ("language", t.language.map(quote) ?? "null"),
+                ("speaker_count", String(t.speakerCount)), ("transcript", quote(t.text)), ("word_count", String(t.wordCount)),
+            ]
             if let w = t.words { fields.append(("words", quote(w.hex))) }
         }
         if let segs = n?.segments, !segs.isEmpty {
-            fields.append(("segments", "[" + segs.map { s in
-                "{\"channel\":\(s.channel.map(String.init) ?? "null"),\"end\":\(number(s.end, digits: 6)),\"labels\":{"
-                    + s.labels.map { quote($0.name) + ":" + value($0.value) }.joined(separator: ",")
-                    + "},\"source\":\(quote(s.source)),\"start\":\(number(s.start, digits: 6))}"
-            }.joined(separator: ",") + "]"))
+            fields.append(
+                (
+                    "segments",
+                    "["
+                        + segs.map { s in
+                            "{\"channel\":\(s.channel.map(String.init) ?? "null"),\"end\":\(number(s.end, digits: 6)),\"labels\":{"
+                                + s.labels.map { quote($0.name) + ":" + value($0.value) }.joined(separator: ",")
+                                + "},\"source\":\(quote(s.source)),\"start\":\(number(s.start, digits: 6))}"
+                        }.joined(separator: ",") + "]"
+                ))
         }
         fields.sort { $0.0 < $1.0 }
         out.append("{")

@@ -123,8 +123,9 @@ extension Repository {
     /// - Complexity: O(audio) decoding and features on `workers` threads, then the fit.
     public func train(_ options: TrainOptions, progress: ProgressHandler? = nil) throws -> TrainReport {
         let started = Date()
-        let reader = try SnapshotReader(repository: self, revision: options.revision,
-                                        targetSampleRate: options.features.sampleRate, mono: true)
+        let reader = try SnapshotReader(
+            repository: self, revision: options.revision,
+            targetSampleRate: options.features.sampleRate, mono: true)
         let extractor: FeatureExtractor
         do { extractor = try FeatureExtractor(config: options.features) } catch { throw Self.wrapLearn(error) }
         let labelled = reader.entries.indices.filter { Self.labelText(reader.entries[$0], options.labelField, options.task) != nil }
@@ -132,8 +133,10 @@ extension Repository {
             // The label is there but not as a number: say so, rather than "no samples with label".
             let carrying = reader.entries.filter { e in e.annotations?[label: options.labelField].map { $0 != .null } ?? false }
             if let example = carrying.first?.annotations?[label: options.labelField] {
-                throw DVSError(.badInput, "no sample of \(options.revision) has a numeric '\(options.labelField)' label to regress on: \(carrying.count) have the label, but as text (e.g. '\(example.text)')",
-                               hint: "regress on a numeric label, or classify this one: 'dvs train --label \(options.labelField) --task classify'")
+                throw DVSError(
+                    .badInput,
+                    "no sample of \(options.revision) has a numeric '\(options.labelField)' label to regress on: \(carrying.count) have the label, but as text (e.g. '\(example.text)')",
+                    hint: "regress on a numeric label, or classify this one: 'dvs train --label \(options.labelField) --task classify'")
             }
         }
         var missingSplit = 0
@@ -143,17 +146,22 @@ extension Repository {
             if let by = options.splitBy {
                 if let v = s.labels[by], v != .null { group = v.text } else { missingSplit += 1 }
             }
-            return LabeledExample(key: s.path.string, group: group, blobID: s.blob, features: [],
-                                  label: Self.labelText(s.labels[options.labelField], options.task) ?? "")
+            return LabeledExample(
+                key: s.path.string, group: group, blobID: s.blob, features: [],
+                label: Self.labelText(s.labels[options.labelField], options.task) ?? "")
         }
         let featureSeconds = Date().timeIntervalSince(t0)
-        let parameters = TrainingParameters(task: options.task, l2: options.l2, holdoutFraction: options.holdoutFraction, splitBy: options.splitBy)
-        let metadata = ["revision": options.revision, "commit": reader.commit.hex, "created": ISO8601DateFormatter().string(from: Date()),
-                        "dvs.version": dvsVersionForRecords]
+        let parameters = TrainingParameters(
+            task: options.task, l2: options.l2, holdoutFraction: options.holdoutFraction, splitBy: options.splitBy)
+        let metadata = [
+            "revision": options.revision, "commit": reader.commit.hex, "created": ISO8601DateFormatter().string(from: Date()),
+            "dvs.version": dvsVersionForRecords,
+        ]
         let result: TrainingResult
         do {
-            result = try Baseline.train(examples.map(\.0), task: options.task, labelField: options.labelField,
-                                        features: options.features, parameters: parameters, metadata: metadata)
+            result = try Baseline.train(
+                examples.map(\.0), task: options.task, labelField: options.labelField,
+                features: options.features, parameters: parameters, metadata: metadata)
         } catch { throw Self.wrapLearn(error, revision: options.revision) }
         let bytes: [UInt8]
         do { bytes = try ModelFile.encode(result.model) } catch { throw Self.wrapLearn(error) }
@@ -161,8 +169,9 @@ extension Repository {
         do {
             try FileIO.writeAtomically(bytes, to: path, tmpDir: (path as NSString).deletingLastPathComponent)
         } catch {
-            throw DVSError(.io, "cannot write model file '\(options.outputPath)': \(DVSError.wrap(error).message)",
-                           hint: "check that the folder exists and is writable, or pass another --out")
+            throw DVSError(
+                .io, "cannot write model file '\(options.outputPath)': \(DVSError.wrap(error).message)",
+                hint: "check that the folder exists and is writable, or pass another --out")
         }
         var reg = ModelRegistration(artifactPath: path, revision: options.revision, name: options.name)
         reg.message = options.message
@@ -173,9 +182,10 @@ extension Repository {
         reg.parameters = Self.recordParameters(result, options)
         let (id, record) = try registerModel(reg)
         let audioSeconds = examples.reduce(0.0) { $0 + $1.1 }
-        return TrainReport(commit: reader.commit, snapshotSampleCount: reader.count, missingLabelCount: reader.count - labelled.count,
-                           missingSplitKeyCount: missingSplit, audioHours: audioSeconds / 3600, featureSeconds: featureSeconds,
-                           result: result, modelPath: path, modelSHA256: ObjectID.hashing(bytes), modelID: id, record: record)
+        return TrainReport(
+            commit: reader.commit, snapshotSampleCount: reader.count, missingLabelCount: reader.count - labelled.count,
+            missingSplitKeyCount: missingSplit, audioHours: audioSeconds / 3600, featureSeconds: featureSeconds,
+            result: result, modelPath: path, modelSHA256: ObjectID.hashing(bytes), modelID: id, record: record)
     }
 
     /// Evaluates a model on a snapshot: predictions for every sample that carries the model's
@@ -188,32 +198,41 @@ extension Repository {
     /// - Complexity: O(audio) decoding and features on `workers` threads.
     public func evaluate(_ options: EvalOptions, progress: ProgressHandler? = nil) throws -> EvalReport {
         let (model, modelID, modelName) = try loadModel(options.model)
-        let reader = try SnapshotReader(repository: self, revision: options.revision,
-                                        targetSampleRate: model.features.sampleRate, mono: true)
+        let reader = try SnapshotReader(
+            repository: self, revision: options.revision,
+            targetSampleRate: model.features.sampleRate, mono: true)
         let extractor: FeatureExtractor
         do { extractor = try FeatureExtractor(config: model.features) } catch { throw Self.wrapLearn(error) }
         let labelled = reader.entries.indices.filter { Self.labelText(reader.entries[$0], model.labelField, model.task) != nil }
         guard !labelled.isEmpty else {
-            throw DVSError(.badInput, "no sample of \(options.revision) (\(reader.commit.short)) has the label '\(model.labelField)' that model '\(modelName)' predicts",
-                           hint: "evaluate on a revision whose samples carry '\(model.labelField)'; 'dvs query --rev \(options.revision) \"SELECT * FROM sample LIMIT 5\"' shows the fields")
+            throw DVSError(
+                .badInput,
+                "no sample of \(options.revision) (\(reader.commit.short)) has the label '\(model.labelField)' that model '\(modelName)' predicts",
+                hint:
+                    "evaluate on a revision whose samples carry '\(model.labelField)'; 'dvs query --rev \(options.revision) \"SELECT * FROM sample LIMIT 5\"' shows the fields"
+            )
         }
-        let cohorts = try options.sliceBy == "cohort" && !reader.entries.contains { $0.annotations?[label: "cohort"] != nil }
+        let cohorts =
+            try options.sliceBy == "cohort" && !reader.entries.contains { $0.annotations?[label: "cohort"] != nil }
             ? cohortMembership() : nil
         let training = Set(model.trainingBlobIDs)
         let t0 = Date()
         let examples = try extractFeatures(reader, order: labelled, extractor: extractor, progress: progress, phase: "evaluating") { s in
-            LabeledExample(key: s.path.string, group: nil, blobID: s.blob, features: [],
-                           label: Self.labelText(s.labels[model.labelField], model.task) ?? "")
+            LabeledExample(
+                key: s.path.string, group: nil, blobID: s.blob, features: [],
+                label: Self.labelText(s.labels[model.labelField], model.task) ?? "")
         }
         let predicted = examples.map { model.predictLabel($0.0.features) }
         let seconds = Date().timeIntervalSince(t0)
-        let speed = InferenceSpeed(sampleCount: examples.count, audioSeconds: examples.reduce(0.0) { $0 + $1.1 }, processingSeconds: seconds)
+        let speed = InferenceSpeed(
+            sampleCount: examples.count, audioSeconds: examples.reduce(0.0) { $0 + $1.1 }, processingSeconds: seconds)
         func score(_ idx: [Int]) -> Metrics {
             switch model.task {
             case .classify:
                 return .classification(ClassificationMetrics(truth: idx.map { examples[$0].0.label }, predicted: idx.map { predicted[$0] }))
             case .regress:
-                return .regression(RegressionMetrics(truth: idx.map { Double(examples[$0].0.label)! }, predicted: idx.map { Double(predicted[$0])! }))
+                return .regression(
+                    RegressionMetrics(truth: idx.map { Double(examples[$0].0.label)! }, predicted: idx.map { Double(predicted[$0])! }))
             }
         }
         let overall = score(Array(examples.indices))
@@ -222,9 +241,10 @@ extension Repository {
         let unseen = leaked.isEmpty || unseenIdx.isEmpty ? nil : score(unseenIdx)
         var sliceMembers: [String: [Int]] = [:]
         if let by = options.sliceBy {
-            let sliceLabels = Dictionary(uniqueKeysWithValues: labelled.map { i in
-                (reader.entries[i].path.string, reader.entries[i].annotations?[label: by])
-            })
+            let sliceLabels = Dictionary(
+                uniqueKeysWithValues: labelled.map { i in
+                    (reader.entries[i].path.string, reader.entries[i].annotations?[label: by])
+                })
             for (i, e) in examples.enumerated() {
                 if let cohorts {
                     let names = cohorts[e.0.blobID!] ?? []
@@ -238,16 +258,18 @@ extension Repository {
         let slices = sliceMembers.keys.sorted().map { ($0, score(sliceMembers[$0]!)) }
         var evalID: EvalID?
         if options.record, let modelID {
-            var reg = EvalRegistration(model: modelID, revision: options.revision, metrics: Self.recordMetrics(overall, speed: speed),
-                                       sampleCount: examples.count)
+            var reg = EvalRegistration(
+                model: modelID, revision: options.revision, metrics: Self.recordMetrics(overall, speed: speed),
+                sampleCount: examples.count)
             reg.slices = Dictionary(uniqueKeysWithValues: slices.map { ($0.0, Self.recordMetrics($0.1, speed: nil)) })
             reg.leakedSamples = leaked.count
             reg.startTime = t0
             evalID = try recordEval(reg).id
         }
-        return EvalReport(model: model, modelID: modelID, modelName: modelName, commit: reader.commit, snapshotSampleCount: reader.count,
-                          missingLabelCount: reader.count - labelled.count, leakedSampleCount: leaked.count, overall: overall, unseen: unseen,
-                          slices: slices, speed: speed, evalID: evalID)
+        return EvalReport(
+            model: model, modelID: modelID, modelName: modelName, commit: reader.commit, snapshotSampleCount: reader.count,
+            missingLabelCount: reader.count - labelled.count, leakedSampleCount: leaked.count, overall: overall, unseen: unseen,
+            slices: slices, speed: speed, evalID: evalID)
     }
 
     /// A model from a `.dvsm` path (with its record, when one registered the same bytes) or from
@@ -270,21 +292,25 @@ extension Repository {
         let hits = try resolveModels(spec)
         let artifacts = Set(hits.map(\.record.artifactSHA256))
         guard artifacts.count == 1, let hit = hits.last else {
-            throw DVSError(.usage, "model '\(spec)' is ambiguous: \(hits.count) records with \(artifacts.count) different artifacts",
-                           hint: "pass a longer record id ('dvs models' lists them) or the model file's path",
-                           details: hits.map { "\($0.id.short)  \($0.record.name)  \($0.record.artifactSHA256.prefix(12))" })
+            throw DVSError(
+                .usage, "model '\(spec)' is ambiguous: \(hits.count) records with \(artifacts.count) different artifacts",
+                hint: "pass a longer record id ('dvs models' lists them) or the model file's path",
+                details: hits.map { "\($0.id.short)  \($0.record.name)  \($0.record.artifactSHA256.prefix(12))" })
         }
         let bytes = try artifact(of: hit.record)
         do { return (try ModelFile.decode(bytes, source: hit.record.name), hit.id, hit.record.name) } catch {
-            throw DVSError(.badInput, "model '\(hit.record.name)' (\(hit.id.short)) is not a dvs baseline model: \(error.message)",
-                           hint: "dvs eval evaluates models written by 'dvs train'; evaluate other models with their own code under 'dvs run'")
+            throw DVSError(
+                .badInput, "model '\(hit.record.name)' (\(hit.id.short)) is not a dvs baseline model: \(error.message)",
+                hint: "dvs eval evaluates models written by 'dvs train'; evaluate other models with their own code under 'dvs run'")
         }
     }
 
     /// Reads samples in `order`, extracts features on all workers in batches, and returns each
     /// example (with features filled in) and its duration in seconds, in `order`.
-    private func extractFeatures(_ reader: SnapshotReader, order: [Int], extractor: FeatureExtractor, progress: ProgressHandler?,
-                                 phase: String = "features", _ make: (SnapshotSample) -> LabeledExample) throws -> [(LabeledExample, Double)] {
+    private func extractFeatures(
+        _ reader: SnapshotReader, order: [Int], extractor: FeatureExtractor, progress: ProgressHandler?,
+        phase: String = "features", _ make: (SnapshotSample) -> LabeledExample
+    ) throws -> [(LabeledExample, Double)] {
         var out: [(LabeledExample, Double)] = []
         out.reserveCapacity(order.count)
         let batchSize = max(8, 4 * reader.workers)
@@ -339,10 +365,11 @@ extension Repository {
     }
 
     static func wrapLearn(_ e: LearnError, revision: String? = nil) -> DVSError {
-        let code: DVSError.Code = switch e.code {
-        case .badInput, .badModelFile, .shapeMismatch: .badInput
-        case .numerical: .badInput
-        }
+        let code: DVSError.Code =
+            switch e.code {
+            case .badInput, .badModelFile, .shapeMismatch: .badInput
+            case .numerical: .badInput
+            }
         return DVSError(code, e.message, hint: e.hint, cause: e.cause)
     }
 
@@ -350,7 +377,8 @@ extension Repository {
         let f = o.features
         var p: [String: String] = [
             "trainer": "dvs baseline (\(o.task == .classify ? "softmax regression, L-BFGS" : "ridge regression"))",
-            "features": "log-mel \(f.melBandCount) \(f.melScale == .slaney ? "Slaney" : "HTK") + \(f.mfccCount) MFCC, mean+std; \(f.sampleRate) Hz mono, window \(f.windowLength), hop \(f.hopLength), FFT \(f.fftSize)",
+            "features":
+                "log-mel \(f.melBandCount) \(f.melScale == .slaney ? "Slaney" : "HTK") + \(f.mfccCount) MFCC, mean+std; \(f.sampleRate) Hz mono, window \(f.windowLength), hop \(f.hopLength), FFT \(f.fftSize)",
             "holdout": String(o.holdoutFraction),
             "l2": String(r.model.parameters.l2),
             "training_samples": String(r.trainingCount),

@@ -57,7 +57,9 @@ public struct ModelRegistration: Sendable {
 
     /// Creates a registration of the artifact at `artifactPath` trained on `revision`.
     public init(artifactPath: String, revision: String, name: String? = nil) {
-        self.artifactPath = artifactPath; self.revision = revision; self.name = name
+        self.artifactPath = artifactPath
+        self.revision = revision
+        self.name = name
     }
 }
 
@@ -86,7 +88,10 @@ public struct EvalRegistration: Sendable {
 
     /// Creates a registration.
     public init(model: ModelID, revision: String, metrics: [String: RecordValue], sampleCount: Int) {
-        self.model = model; self.revision = revision; self.metrics = metrics; self.sampleCount = sampleCount
+        self.model = model
+        self.revision = revision
+        self.metrics = metrics
+        self.sampleCount = sampleCount
     }
 }
 
@@ -143,17 +148,21 @@ extension Repository {
         let id = try resolve(revision)
         let c = try commit(id)
         let cut = try newestCohortCut(on: id)?.commit
-        let predicate = cut?.extra[CohortHeader.predicate], source = cut?.extra[CohortHeader.source]
-        var n = 0, seconds = 0.0
+        let predicate = cut?.extra[CohortHeader.predicate]
+        let source = cut?.extra[CohortHeader.source]
+        var n = 0
+        var seconds = 0.0
         var dist: [String: Int] = [:]
         for e in try entries(ofManifest: c.manifest) {
             guard let a = e.audio else { continue }
             if let only, !only.contains(e.blob) { continue }
-            n += 1; seconds += a.duration
+            n += 1
+            seconds += a.duration
             if let f = labelField { dist[e.annotations?[label: f]?.text ?? "", default: 0] += 1 }
         }
-        return SnapshotLineage(commit: id, revision: revision, cohortPredicate: predicate, cohortSource: source, sampleCount: n,
-                               hours: seconds / 3600, labelDistribution: dist)
+        return SnapshotLineage(
+            commit: id, revision: revision, cohortPredicate: predicate, cohortSource: source, sampleCount: n,
+            hours: seconds / 3600, labelDistribution: dist)
     }
 
     /// Registers a trained artifact as a model record linked to the snapshot it was trained on.
@@ -169,11 +178,14 @@ extension Repository {
     public func registerModel(_ r: ModelRegistration) throws -> (id: ModelID, record: ModelRecord) {
         let bytes: [UInt8]
         do { bytes = try FileIO.read(r.artifactPath) } catch {
-            throw DVSError(.badInput, "cannot read artifact '\(r.artifactPath)': \(DVSError.wrap(error).message)",
-                           hint: "check the path; the model file must exist when it is registered")
+            throw DVSError(
+                .badInput, "cannot read artifact '\(r.artifactPath)': \(DVSError.wrap(error).message)",
+                hint: "check the path; the model file must exist when it is registered")
         }
         guard bytes.count < 1 << 30 else {
-            throw DVSError(.badInput, "artifact '\(r.artifactPath)' is \(bytes.count) bytes; dvs stores artifacts up to 1 GiB", hint: "register a smaller file")
+            throw DVSError(
+                .badInput, "artifact '\(r.artifactPath)' is \(bytes.count) bytes; dvs stores artifacts up to 1 GiB",
+                hint: "register a smaller file")
         }
         let lineage = try snapshotLineage(r.snapshot?.hex ?? r.revision, labelField: r.labelField, only: r.trainingSamples)
         // `HEAD` is recorded as the branch it named, so the audit can follow that branch later.
@@ -197,8 +209,10 @@ extension Repository {
             try objects.write(encoded, id: id)
             try objects.sync()
             try catalog.write { db in
-                try catalog.insertModel(ModelRow(id: id, name: record.name, artifact: artifact, snapshot: lineage.commit, revision: revision,
-                                                 createdAt: record.endTime), in: db)
+                try catalog.insertModel(
+                    ModelRow(
+                        id: id, name: record.name, artifact: artifact, snapshot: lineage.commit, revision: revision,
+                        createdAt: record.endTime), in: db)
             }
         } catch { throw DVSError.wrap(error) }
         // Best effort: a cache; 'dvs audit --samples' fills whatever is missing.
@@ -211,10 +225,11 @@ extension Repository {
     public func recordEval(_ r: EvalRegistration) throws -> (id: EvalID, record: EvalRecord) {
         _ = try modelRecord(r.model)
         let snapshot = try resolve(r.revision)
-        let record = EvalRecord(model: r.model.hex, snapshot: snapshot.hex, revision: r.revision, metrics: r.metrics, slices: r.slices,
-                                sampleCount: r.sampleCount, leakedSamples: r.leakedSamples, code: GitCode.version(at: r.codeDirectory),
-                                dvsVersion: dvsVersionForRecords, commandLine: r.commandLine, startTime: r.startTime.timeIntervalSince1970,
-                                endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: ProcessInfo.processInfo.hostName)
+        let record = EvalRecord(
+            model: r.model.hex, snapshot: snapshot.hex, revision: r.revision, metrics: r.metrics, slices: r.slices,
+            sampleCount: r.sampleCount, leakedSamples: r.leakedSamples, code: GitCode.version(at: r.codeDirectory),
+            dvsVersion: dvsVersionForRecords, commandLine: r.commandLine, startTime: r.startTime.timeIntervalSince1970,
+            endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: ProcessInfo.processInfo.hostName)
         let encoded = LineageEncoding.encode(record)
         let id = ObjectID.hashing(encoded)
         let lock = try self.lock("dvs eval")
@@ -222,7 +237,8 @@ extension Repository {
         do {
             try objects.write(encoded, id: id)
             try objects.sync()
-            try catalog.write { db in try catalog.insertEval(id: id, model: r.model, snapshot: snapshot, createdAt: record.endTime, in: db) }
+            try catalog.write { db in try catalog.insertEval(id: id, model: r.model, snapshot: snapshot, createdAt: record.endTime, in: db)
+            }
         } catch { throw DVSError.wrap(error) }
         return (id, record)
     }
@@ -231,7 +247,9 @@ extension Repository {
     /// - Throws: `DVSError.corrupt` when missing or damaged.
     public func modelRecord(_ id: ModelID) throws -> ModelRecord {
         do { return try LineageEncoding.decodeModel(objects.read(id)) } catch {
-            throw DVSError(.corrupt, "cannot read model record '\(id.hex)': \(DVSError.wrap(error).message)", hint: "run 'dvs fsck'; 'dvs pull' fetches good copies")
+            throw DVSError(
+                .corrupt, "cannot read model record '\(id.hex)': \(DVSError.wrap(error).message)",
+                hint: "run 'dvs fsck'; 'dvs pull' fetches good copies")
         }
     }
 
@@ -239,7 +257,9 @@ extension Repository {
     /// - Throws: `DVSError.corrupt` when missing or damaged.
     public func evalRecord(_ id: EvalID) throws -> EvalRecord {
         do { return try LineageEncoding.decodeEval(objects.read(id)) } catch {
-            throw DVSError(.corrupt, "cannot read eval record '\(id.hex)': \(DVSError.wrap(error).message)", hint: "run 'dvs fsck'; 'dvs pull' fetches good copies")
+            throw DVSError(
+                .corrupt, "cannot read eval record '\(id.hex)': \(DVSError.wrap(error).message)",
+                hint: "run 'dvs fsck'; 'dvs pull' fetches good copies")
         }
     }
 
@@ -252,9 +272,13 @@ extension Repository {
     /// The artifact bytes of a model (verified against its SHA-256).
     /// - Throws: `DVSError.corrupt` when the stored copy is missing or damaged.
     public func artifact(of record: ModelRecord) throws -> [UInt8] {
-        guard let id = ObjectID(hex: record.artifactSHA256) else { throw DVSError(.corrupt, "model record has a bad artifact hash '\(record.artifactSHA256)'") }
+        guard let id = ObjectID(hex: record.artifactSHA256) else {
+            throw DVSError(.corrupt, "model record has a bad artifact hash '\(record.artifactSHA256)'")
+        }
         do { return try objects.read(id) } catch {
-            throw DVSError(.corrupt, "cannot read the artifact '\(id.hex)' of model '\(record.name)': \(DVSError.wrap(error).message)", hint: "run 'dvs pull' to fetch it")
+            throw DVSError(
+                .corrupt, "cannot read the artifact '\(id.hex)' of model '\(record.name)': \(DVSError.wrap(error).message)",
+                hint: "run 'dvs pull' to fetch it")
         }
     }
 
@@ -270,8 +294,9 @@ extension Repository {
             let sha = ObjectID.hashing(bytes)
             hits = rows.filter { $0.artifact == sha }
             if hits.isEmpty {
-                throw DVSError(.unknownRevision, "no model record has the artifact '\(spec)' (SHA-256 \(sha.hex))",
-                               hint: "register it with 'dvs model add \(spec) --rev REV'; 'dvs models' lists what is registered")
+                throw DVSError(
+                    .unknownRevision, "no model record has the artifact '\(spec)' (SHA-256 \(sha.hex))",
+                    hint: "register it with 'dvs model add \(spec) --rev REV'; 'dvs models' lists what is registered")
             }
         } else {
             let lower = spec.lowercased()
@@ -280,12 +305,17 @@ extension Repository {
             if hits.isEmpty, isHex { hits = rows.filter { $0.id.hex.hasPrefix(lower) } }
             if hits.isEmpty, isHex { hits = rows.filter { $0.artifact.hex.hasPrefix(lower) } }
             if Set(hits.map(\.id)).count > 1, isHex, !rows.contains(where: { $0.name == spec }),
-               Set(hits.map(\.artifact)).count > 1 {
-                throw DVSError(.unknownRevision, "'\(spec)' is ambiguous: \(hits.count) models match", hint: "use more hex digits; 'dvs models' lists ids")
+                Set(hits.map(\.artifact)).count > 1
+            {
+                throw DVSError(
+                    .unknownRevision, "'\(spec)' is ambiguous: \(hits.count) models match",
+                    hint: "use more hex digits; 'dvs models' lists ids")
             }
         }
         guard !hits.isEmpty else {
-            throw DVSError(.unknownRevision, "no model '\(spec)'", hint: "name a model, a record id or artifact SHA-256 (≥ 4 hex), or an artifact file; 'dvs models' lists them")
+            throw DVSError(
+                .unknownRevision, "no model '\(spec)'",
+                hint: "name a model, a record id or artifact SHA-256 (≥ 4 hex), or an artifact file; 'dvs models' lists them")
         }
         return try hits.map { ($0.id, try modelRecord($0.id)) }
     }
@@ -298,7 +328,8 @@ extension Repository {
         let record = try modelRecord(id)
         let evals = try catalog.evals(of: id).map { ($0, try evalRecord($0)) }
         guard let snap = CommitID(hex: record.snapshot) else { throw DVSError(.corrupt, "model record '\(id.hex)' has a bad snapshot id") }
-        var audit = ModelAudit(id: id, record: record, evals: evals, branch: nil, branchHead: nil, relabeled: [], removed: [], modified: [], added: 0)
+        var audit = ModelAudit(
+            id: id, record: record, evals: evals, branch: nil, branchHead: nil, relabeled: [], removed: [], modified: [], added: 0)
         let branchRef = record.revision.hasPrefix("refs/heads/") ? record.revision : "refs/heads/" + record.revision
         if let head = try catalog.ref(branchRef) {
             audit.branch = String(branchRef.dropFirst(11))
@@ -346,7 +377,9 @@ public enum GitCode {
             // An unborn branch: HEAD names it but it has no commit.
             var ref: OpaquePointer?
             if git_reference_lookup(&ref, repo, "HEAD") == 0, let ref {
-                if let t = git_reference_symbolic_target(ref) { branch = String(cString: t).replacingOccurrences(of: "refs/heads/", with: "") }
+                if let t = git_reference_symbolic_target(ref) {
+                    branch = String(cString: t).replacingOccurrences(of: "refs/heads/", with: "")
+                }
                 git_reference_free(ref)
             }
         }

@@ -1,9 +1,9 @@
 import DVSCatalog
-import GRDB
 import DVSCore
 import DVSRemote
 import DVSStorage
 import Foundation
+import GRDB
 
 extension Repository {
     /// Uploads the lineage records (and model artifacts) the remote lacks.
@@ -15,7 +15,9 @@ extension Repository {
     /// - Parameter remoteObjects: ids already under `objects/` on the remote.
     /// - Returns: records uploaded now.
     /// - Throws: `DVSError.remote`/`.io` when an upload fails (run push again: it resumes).
-    func pushRecords(store: any RemoteStore, remoteName: String, remoteObjects: Set<ObjectID>, transfers: Int, meter: TransferMeter) throws -> Int {
+    func pushRecords(store: any RemoteStore, remoteName: String, remoteObjects: Set<ObjectID>, transfers: Int, meter: TransferMeter) throws
+        -> Int
+    {
         let local = try catalog.lineageRecordIDs()
         if local.isEmpty { return 0 }
         let markers = Set(try store.list(prefix: "records/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
@@ -29,7 +31,10 @@ extension Repository {
             let kind = LineageEncoding.kind(of: bytes) ?? "model"
             kinds[id] = kind
             if kind == "model", let r = try? LineageEncoding.decodeModel(bytes), let a = ObjectID(hex: r.artifactSHA256),
-               objects.contains(a), !remoteObjects.contains(a) { uploads.append(a) }
+                objects.contains(a), !remoteObjects.contains(a)
+            {
+                uploads.append(a)
+            }
             if !remoteObjects.contains(id) { uploads.append(id) }
         }
         let list = uploads
@@ -37,7 +42,9 @@ extension Repository {
             let frame = try objects.storedFrame(list[i])
             do { try store.put("objects/\(list[i].hex)", Data(frame)) } catch {
                 let e = DVSError.wrap(error)
-                throw DVSError(e.code, "cannot upload object '\(list[i].hex)' to '\(remoteName)': \(e.message)", hint: e.hint ?? "run the push again", cause: e.cause)
+                throw DVSError(
+                    e.code, "cannot upload object '\(list[i].hex)' to '\(remoteName)': \(e.message)", hint: e.hint ?? "run the push again",
+                    cause: e.cause)
             }
             meter.object(bytes: UInt64(frame.count))
         }
@@ -63,19 +70,23 @@ extension Repository {
         @Sendable func download(_ id: ObjectID, what: String) throws -> [UInt8] {
             if objects.contains(id) { return try objects.read(id) }
             guard let data = try store.get("objects/\(id.hex)") else {
-                throw DVSError(.corrupt, "remote '\(remoteName)' lists \(what) '\(id.hex)' but lacks objects/\(id.hex)",
-                               hint: "push again from a repository that has it")
+                throw DVSError(
+                    .corrupt, "remote '\(remoteName)' lists \(what) '\(id.hex)' but lacks objects/\(id.hex)",
+                    hint: "push again from a repository that has it")
             }
             meter.object(bytes: UInt64(data.count))
             do { return try objects.writeVerified(frame: Array(data), id: id) } catch {
-                throw DVSError(.corrupt, "\(what) '\(id.hex)' from '\(remoteName)' is damaged: \(DVSError.wrap(error).message)",
-                               hint: "nothing of it was kept; push it again from a good copy")
+                throw DVSError(
+                    .corrupt, "\(what) '\(id.hex)' from '\(remoteName)' is damaged: \(DVSError.wrap(error).message)",
+                    hint: "nothing of it was kept; push it again from a good copy")
             }
         }
         let got = Locked<[(ObjectID, [UInt8])]>([])
         try parallelIO(todo.count, workers: transfers) { i in
             let bytes = try download(todo[i], what: "record")
-            if let r = try? LineageEncoding.decodeModel(bytes), let a = ObjectID(hex: r.artifactSHA256) { _ = try download(a, what: "artifact of model record '\(todo[i].short)'") }
+            if let r = try? LineageEncoding.decodeModel(bytes), let a = ObjectID(hex: r.artifactSHA256) {
+                _ = try download(a, what: "artifact of model record '\(todo[i].short)'")
+            }
             got.withLock { $0.append((todo[i], bytes)) }
         }
         try objects.sync()
@@ -85,7 +96,9 @@ extension Repository {
         }
         // Best effort, as at registration: load the models' snapshots into the audit cache.
         for (_, bytes) in records {
-            if let r = try? LineageEncoding.decodeModel(bytes), let c = CommitID(hex: r.snapshot), objects.contains(c.object) { try? warmAuditCache(c) }
+            if let r = try? LineageEncoding.decodeModel(bytes), let c = CommitID(hex: r.snapshot), objects.contains(c.object) {
+                try? warmAuditCache(c)
+            }
         }
         return todo.count
     }
@@ -96,7 +109,8 @@ extension Repository {
         case "model":
             let r = try LineageEncoding.decodeModel(bytes)
             guard let a = ObjectID(hex: r.artifactSHA256), let s = CommitID(hex: r.snapshot) else { return }
-            try catalog.insertModel(ModelRow(id: id, name: r.name, artifact: a, snapshot: s, revision: r.revision, createdAt: r.endTime), in: db)
+            try catalog.insertModel(
+                ModelRow(id: id, name: r.name, artifact: a, snapshot: s, revision: r.revision, createdAt: r.endTime), in: db)
         case "eval":
             let r = try LineageEncoding.decodeEval(bytes)
             guard let m = ObjectID(hex: r.model), let s = CommitID(hex: r.snapshot) else { return }

@@ -2,8 +2,9 @@ import DVSCatalog
 import DVSCore
 import DVSStorage
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A snapshot laid out as a read-only folder for an external program (`dvs run`).
@@ -90,11 +91,15 @@ extension Repository {
                 unlink(p)  // a damaged copy (wrong size) is replaced
                 try FileIO.writeAtomically(bytes, to: p, tmpDir: tmp)
                 chmod(p, 0o444)
-                let n = done.withLock { $0 += 1; return $0 }
+                let n = done.withLock {
+                    $0 += 1
+                    return $0
+                }
                 progress?(Progress(phase: "caching", done: n, total: missing.count, bytes: 0))
             }
             // Lay out the tree.
-            var linked = 0, copied = 0
+            var linked = 0
+            var copied = 0
             var dirs = Set<String>()
             for e in entries {
                 let dest = snapDir + "/" + e.path.string
@@ -106,13 +111,17 @@ extension Repository {
                 }
                 switch e.kind {
                 case .symlink:
-                    guard symlink(String(decoding: e.linkTarget, as: UTF8.self), dest) == 0 else { throw StorageError.posix("cannot create symlink", path: dest) }
+                    guard symlink(String(decoding: e.linkTarget, as: UTF8.self), dest) == 0 else {
+                        throw StorageError.posix("cannot create symlink", path: dest)
+                    }
                 case .executable:
                     try FileIO.writeAtomically(FileIO.read(cachePath(e.blob)), to: dest, tmpDir: tmp, sync: false)
                     chmod(dest, 0o555)
                     copied += 1
                 case .file:
-                    if link(cachePath(e.blob), dest) == 0 { linked += 1 } else {
+                    if link(cachePath(e.blob), dest) == 0 {
+                        linked += 1
+                    } else {
                         try FileIO.writeAtomically(FileIO.read(cachePath(e.blob)), to: dest, tmpDir: tmp, sync: false)
                         chmod(dest, 0o444)
                         copied += 1
@@ -129,8 +138,9 @@ extension Repository {
             chmod(manifest, 0o444)
             for d in dirs.sorted(by: { $0.count > $1.count }) where d != snapDir { chmod(d, 0o555) }
             chmod(snapDir, 0o555)
-            return MaterializedSnapshot(commit: id, runDirectory: dir, snapshotDirectory: snapDir, manifestPath: manifest,
-                                        linked: linked, copied: copied, cachedNow: need.count)
+            return MaterializedSnapshot(
+                commit: id, runDirectory: dir, snapshotDirectory: snapDir, manifestPath: manifest,
+                linked: linked, copied: copied, cachedNow: need.count)
         } catch { throw DVSError.wrap(error) }
     }
 

@@ -4,8 +4,9 @@ import DVSLabels
 import DVSStorage
 import Foundation
 import GRDB
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One conflict of a merge, as `dvs merge` and `dvs status` list it.
@@ -95,7 +96,8 @@ extension Repository {
     /// landed is stale and ignored).
     func mergeState() -> MergeState? {
         guard let data = FileManager.default.contents(atPath: mergeStatePath),
-              let s = try? JSONDecoder().decode(MergeState.self, from: data) else { return nil }
+            let s = try? JSONDecoder().decode(MergeState.self, from: data)
+        else { return nil }
         guard (try? headCommit())??.hex == s.ours else { return nil }
         return s
     }
@@ -106,8 +108,9 @@ extension Repository {
     /// - Throws: `DVSError.badInput` naming the merge and the two ways out.
     func refuseDuringMerge(_ operation: String) throws {
         guard let s = mergeState() else { return }
-        throw DVSError(.badInput, "cannot \(operation): a merge of '\(s.describedTheirs)' is in progress in the working tree; nothing was changed",
-                       hint: "finish it with 'dvs merge --continue' (after fixing what 'dvs status' lists) or undo it with 'dvs merge --abort'")
+        throw DVSError(
+            .badInput, "cannot \(operation): a merge of '\(s.describedTheirs)' is in progress in the working tree; nothing was changed",
+            hint: "finish it with 'dvs merge --continue' (after fixing what 'dvs status' lists) or undo it with 'dvs merge --abort'")
     }
 
     /// The merge in progress, for `dvs status`: what is merged, and the conflicts left.
@@ -124,7 +127,8 @@ extension Repository {
     /// - Complexity: O(commits reachable from either) commit reads.
     public func mergeBases(_ a: CommitID, _ b: CommitID) throws -> [CommitID] {
         func ancestors(_ start: CommitID) throws -> Set<CommitID> {
-            var seen: Set<CommitID> = [start], stack = [start]
+            var seen: Set<CommitID> = [start]
+            var stack = [start]
             while let c = stack.popLast() {
                 for p in try commit(c).parents where seen.insert(p).inserted { stack.append(p) }
             }
@@ -164,12 +168,16 @@ extension Repository {
     /// binary) changed both ways are conflicts: ours
     /// stays at the path and theirs is written beside it as `PATH~theirs`; in modify/delete the
     /// modified version stays. `prefer` resolves every conflict to one side instead.
-    func mergeTrees(base: [ManifestEntry], ours: [ManifestEntry], theirs: [ManifestEntry], prefer: MergePreference?) throws -> TreeMergeResult {
+    func mergeTrees(base: [ManifestEntry], ours: [ManifestEntry], theirs: [ManifestEntry], prefer: MergePreference?) throws
+        -> TreeMergeResult
+    {
         // One pass over the three sorted lists: (path, base, ours, theirs) for every path.
         var rows: [(p: RepoPath, b: ManifestEntry?, o: ManifestEntry?, t: ManifestEntry?)] = []
         var fastResult: [ManifestEntry] = []
         fastResult.reserveCapacity(ours.count)
-        var i = 0, j = 0, k = 0
+        var i = 0
+        var j = 0
+        var k = 0
         while i < base.count || j < ours.count || k < theirs.count {
             var p = i < base.count ? base[i].path : nil
             if j < ours.count, p == nil || ours[j].path < p! { p = ours[j].path }
@@ -185,18 +193,22 @@ extension Repository {
             } else {
                 rows.append((path, hasB ? base[i] : nil, hasO ? ours[j] : nil, hasT ? theirs[k] : nil))
             }
-            if hasB { i += 1 }; if hasO { j += 1 }; if hasT { k += 1 }
+            if hasB { i += 1 }
+            if hasO { j += 1 }
+            if hasT { k += 1 }
         }
         func same(_ a: ManifestEntry?, _ b: ManifestEntry?) -> Bool {
             switch (a, b) {
             case (nil, nil): return true
-            case let (x?, y?): return x.sameContent(as: y) && x.linkTarget == y.linkTarget
+            case (let x?, let y?): return x.sameContent(as: y) && x.linkTarget == y.linkTarget
             default: return false
             }
         }
         /// Renames on one side: a base path the side lacks whose content the side added under
         /// exactly one new path. Only paths deleted or added on that side are looked at.
-        func renames(_ side: KeyPath<(p: RepoPath, b: ManifestEntry?, o: ManifestEntry?, t: ManifestEntry?), ManifestEntry?>) -> [RepoPath: RepoPath] {
+        func renames(_ side: KeyPath<(p: RepoPath, b: ManifestEntry?, o: ManifestEntry?, t: ManifestEntry?), ManifestEntry?>) -> [RepoPath:
+            RepoPath]
+        {
             var added: [ObjectID: [RepoPath]] = [:]
             var deleted: [(RepoPath, ObjectID)] = []
             for r in rows {
@@ -222,7 +234,8 @@ extension Repository {
         var conflicts: [MergeConflict] = []
         var newContent: [ObjectID: [UInt8]] = [:]
         var sideFiles: [ManifestEntry] = []
-        let ourRenames = renames(\.o), theirRenames = renames(\.t)
+        let ourRenames = renames(\.o)
+        let theirRenames = renames(\.t)
         if !ourRenames.isEmpty || !theirRenames.isEmpty {
             let byPath = Dictionary(rows.map { ($0.p, $0) }, uniquingKeysWith: { a, _ in a })
             for (renamed, otherIsTheirs) in [(ourRenames, true), (theirRenames, false)] {
@@ -236,23 +249,36 @@ extension Repository {
             }
         }
         for (p, b, o, t) in rows where handled.isEmpty || !handled.contains(p) {
-            if same(o, t) { if let o { result.append(o) }; continue }
-            if same(o, b) { if let t { result.append(t) }; continue }
-            if same(t, b) { if let o { result.append(o) }; continue }
+            if same(o, t) {
+                if let o { result.append(o) }
+                continue
+            }
+            if same(o, b) {
+                if let t { result.append(t) }
+                continue
+            }
+            if same(t, b) {
+                if let o { result.append(o) }
+                continue
+            }
             // Changed both ways. A label table is merged by rows.
             var tableProblem: String?
             if let o, let t, o.audio == nil, t.audio == nil, o.kind != .symlink, t.kind != .symlink {
-                let ob = try blob(o.blob), tb = try blob(t.blob)
+                let ob = try blob(o.blob)
+                let tb = try blob(t.blob)
                 let bb = try b.flatMap { $0.audio == nil && $0.kind != .symlink ? try blob($0.blob) : nil }
                 do {
                     if var ot = try RowTable.read(path: p, bytes: ob, config: config),
-                       var tt = try RowTable.read(path: p, bytes: tb, config: config) {
+                        var tt = try RowTable.read(path: p, bytes: tb, config: config)
+                    {
                         var bt = try bb.flatMap { try RowTable.read(path: p, bytes: $0, config: config) }
                         // Files one side renamed (and renamed in its table) are renamed in the
                         // base's and the other side's rows too, so an edit there follows the file.
-                        for (renames, renamedSide, otherIsOurs) in [(theirRenames, tt, true), (ourRenames, ot, false)] where !renames.isEmpty {
-                            let map = referenceRenames(renames, rows: (bt?.rows ?? []) + (otherIsOurs ? ot : tt).rows, table: otherIsOurs ? ot : tt,
-                                                       renamedSide: renamedSide, config: config)
+                        for (renames, renamedSide, otherIsOurs) in [(theirRenames, tt, true), (ourRenames, ot, false)]
+                        where !renames.isEmpty {
+                            let map = referenceRenames(
+                                renames, rows: (bt?.rows ?? []) + (otherIsOurs ? ot : tt).rows, table: otherIsOurs ? ot : tt,
+                                renamedSide: renamedSide, config: config)
                             if map.isEmpty { continue }
                             bt = bt?.renamingReferences(map)
                             if otherIsOurs { ot = ot.renamingReferences(map) } else { tt = tt.renamingReferences(map) }
@@ -262,7 +288,9 @@ extension Repository {
                         // A row kept against a deletion keeps the sample it names, from the side that kept it.
                         for k in outcome.keptAgainstDeletion {
                             for c in merged.candidates(for: k.reference, config: config) {
-                                if let e = (k.side == .ours ? ourPaths[c] : theirPaths[c]), e.audio != nil { keepSamples[c] = (e, k.key, p) }
+                                if let e = (k.side == .ours ? ourPaths[c] : theirPaths[c]), e.audio != nil {
+                                    keepSamples[c] = (e, k.key, p)
+                                }
                             }
                         }
                         let bytes = merged.encoded()
@@ -273,12 +301,15 @@ extension Repository {
                             let what: String
                             switch c.kind {
                             case "delete-edit":
-                                what = "row \(c.key) was \(c.ours == nil ? "deleted by us" : "edited by us") and \(c.theirs == nil ? "deleted by them" : "edited by them"); the edited row was kept (delete it to take the deletion)"
+                                what =
+                                    "row \(c.key) was \(c.ours == nil ? "deleted by us" : "edited by us") and \(c.theirs == nil ? "deleted by them" : "edited by them"); the edited row was kept (delete it to take the deletion)"
                             default:
-                                what = "row \(c.key) field \(c.field ?? ""): base \(c.base ?? "(none)"), ours \(c.ours ?? "(none)"), theirs \(c.theirs ?? "(none)"); the cell holds conflict markers"
+                                what =
+                                    "row \(c.key) field \(c.field ?? ""): base \(c.base ?? "(none)"), ours \(c.ours ?? "(none)"), theirs \(c.theirs ?? "(none)"); the cell holds conflict markers"
                             }
-                            return MergeConflict(kind: c.kind == "add-add" ? "add-add-row" : c.kind, path: p.string, key: c.key, field: c.field,
-                                                 base: c.base, ours: c.ours, theirs: c.theirs, message: "\(p): \(what)")
+                            return MergeConflict(
+                                kind: c.kind == "add-add" ? "add-add-row" : c.kind, path: p.string, key: c.key, field: c.field,
+                                base: c.base, ours: c.ours, theirs: c.theirs, message: "\(p): \(what)")
                         }
                         continue
                     }
@@ -288,18 +319,27 @@ extension Repository {
                 // Other text files (README, scripts, dvs.toml) merge line by line, as git does.
                 // JSON (Deepgram responses, Label Studio exports: machine-written, often one
                 // line) stays whole: ours at the path, theirs beside it.
-                if tableProblem == nil, b == nil || bb != nil, !p.string.lowercased().hasSuffix(".json"), let m = TextMerge.merge(base: bb ?? [], ours: ob, theirs: tb, prefer: prefer) {
+                if tableProblem == nil, b == nil || bb != nil, !p.string.lowercased().hasSuffix(".json"),
+                    let m = TextMerge.merge(base: bb ?? [], ours: ob, theirs: tb, prefer: prefer)
+                {
                     let id = ObjectID.hashing(m.bytes)
                     newContent[id] = m.bytes
                     result.append(ManifestEntry(path: p, kind: o.kind, blob: id, byteCount: UInt64(m.bytes.count)))
                     if !m.clean {
-                        conflicts.append(MergeConflict(kind: "text", path: p.string, key: nil, field: nil, base: b?.blob.short, ours: o.blob.short, theirs: t.blob.short,
-                                                       message: "\(p): the same lines were \(b == nil ? "added" : "changed") differently on both sides; the file holds conflict markers ('<<<<<<< ours' … '>>>>>>> theirs'); edit it to the version to keep"))
+                        conflicts.append(
+                            MergeConflict(
+                                kind: "text", path: p.string, key: nil, field: nil, base: b?.blob.short, ours: o.blob.short,
+                                theirs: t.blob.short,
+                                message:
+                                    "\(p): the same lines were \(b == nil ? "added" : "changed") differently on both sides; the file holds conflict markers ('<<<<<<< ours' … '>>>>>>> theirs'); edit it to the version to keep"
+                            ))
                     }
                     continue
                 }
             }
-            let kind = o == nil ? "delete-modify" : t == nil ? "modify-delete" : tableProblem != nil ? "table" : b == nil ? "add-add" : "modify-modify"
+            let kind =
+                o == nil
+                ? "delete-modify" : t == nil ? "modify-delete" : tableProblem != nil ? "table" : b == nil ? "add-add" : "modify-modify"
             switch prefer {
             case .ours?: if let o { result.append(o) }
             case .theirs?: if let t { result.append(t) }
@@ -307,16 +347,21 @@ extension Repository {
                 if let o { result.append(o) } else if let t { result.append(t) }
                 var message: String
                 switch kind {
-                case "delete-modify": message = "\(p): deleted by us, modified by them; their version is in the tree (delete it to take the deletion)"
+                case "delete-modify":
+                    message = "\(p): deleted by us, modified by them; their version is in the tree (delete it to take the deletion)"
                 case "modify-delete": message = "\(p): modified by us, deleted by them; our version stays (delete it to take the deletion)"
                 default:
-                    message = "\(p): \(kind == "add-add" ? "added" : "changed") differently on both sides\(tableProblem.map { " and cannot be merged row by row (\($0))" } ?? ""); ours stays, theirs is in '\(p)~theirs' (keep one, delete '\(p)~theirs')"
+                    message =
+                        "\(p): \(kind == "add-add" ? "added" : "changed") differently on both sides\(tableProblem.map { " and cannot be merged row by row (\($0))" } ?? ""); ours stays, theirs is in '\(p)~theirs' (keep one, delete '\(p)~theirs')"
                     if var side = t {
                         side.path = RepoPath(p.string + "~theirs")
                         sideFiles.append(side)
                     }
                 }
-                conflicts.append(MergeConflict(kind: kind, path: p.string, key: nil, field: nil, base: b?.blob.short, ours: o?.blob.short, theirs: t?.blob.short, message: message))
+                conflicts.append(
+                    MergeConflict(
+                        kind: kind, path: p.string, key: nil, field: nil, base: b?.blob.short, ours: o?.blob.short, theirs: t?.blob.short,
+                        message: message))
             }
         }
         // The sample of a row kept against a deletion stays (the deletion of the file and of its
@@ -342,19 +387,24 @@ extension Repository {
     /// the renaming side's table (`renamedSide`) names the new reference and no longer the old one,
     /// that is, where that side renamed the row as well as the file.
     /// - Complexity: O(rows + renames) with an index by file name.
-    func referenceRenames(_ renames: [RepoPath: RepoPath], rows: [RowTable.Row], table: RowTable, renamedSide: RowTable,
-                          config: LabelConfig) -> [String: String] {
+    func referenceRenames(
+        _ renames: [RepoPath: RepoPath], rows: [RowTable.Row], table: RowTable, renamedSide: RowTable,
+        config: LabelConfig
+    ) -> [String: String] {
         var byName: [String: Set<String>] = [:]
         for r in rows { byName[String(r.reference.split(separator: "/").last ?? ""), default: []].insert(r.reference) }
         let theirs = Set(renamedSide.rows.map(\.reference))
         var map: [String: String] = [:]
         for (old, new) in renames {
-            let o = old.string, n = new.string
+            let o = old.string
+            let n = new.string
             for r in byName[String(decoding: old.name, as: UTF8.self)] ?? [] where o == r || o.hasSuffix("/" + r) {
                 let prefix = o.dropLast(r.count)
                 guard n.hasPrefix(prefix) else { continue }
                 let renamed = String(n.dropFirst(prefix.count))
-                guard theirs.contains(renamed), !theirs.contains(r), table.candidates(for: r, config: config).contains(old) else { continue }
+                guard theirs.contains(renamed), !theirs.contains(r), table.candidates(for: r, config: config).contains(old) else {
+                    continue
+                }
                 map[r] = renamed
             }
         }
@@ -370,13 +420,17 @@ extension Repository {
     /// The caller holds the lock.
     /// - Throws: `DVSError.badInput` listing the findings when the tree's labels have errors;
     ///   storage errors. Nothing is referenced on failure.
-    func composeCommit(_ tree: [ManifestEntry], newContent: [ObjectID: [UInt8]], parents: [CommitID], message: String,
-                       extra: [String: String] = [:], transcriptsFrom: [[ManifestEntry]] = [], deltaFrom: [ManifestEntry] = []) throws
-        -> (id: CommitID, commit: Commit, packs: [FinishedPack], findings: [LabelFinding], entries: [ManifestEntry]) {
+    func composeCommit(
+        _ tree: [ManifestEntry], newContent: [ObjectID: [UInt8]], parents: [CommitID], message: String,
+        extra: [String: String] = [:], transcriptsFrom: [[ManifestEntry]] = [], deltaFrom: [ManifestEntry] = []
+    ) throws
+        -> (id: CommitID, commit: Commit, packs: [FinishedPack], findings: [LabelFinding], entries: [ManifestEntry])
+    {
         let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: packTargetSize)
         do {
             let previous = Dictionary(deltaFrom.map { ($0.path, $0.blob) }, uniquingKeysWith: { a, _ in a })
-            let compressor = ZstdCompressor(level: zstdLevel), decompressor = ZstdDecompressor()
+            let compressor = ZstdCompressor(level: zstdLevel)
+            let decompressor = ZstdDecompressor()
             for e in tree where newContent[e.blob] != nil && !writer.contains(e.blob) {
                 if try catalog.location(of: e.blob) != nil { continue }
                 let bytes = newContent[e.blob]!
@@ -396,18 +450,21 @@ extension Repository {
             if annotated.labels.hasErrors {
                 writer.abort()
                 let errors = annotated.labels.findings.filter { $0.severity == .error }
-                throw DVSError(.badInput, "\(errors.count) label error(s) in the result; nothing was committed",
-                               hint: "fix the label tables on one side and try again", details: errors.map(\.description))
+                throw DVSError(
+                    .badInput, "\(errors.count) label error(s) in the result; nothing was committed",
+                    hint: "fix the label tables on one side and try again", details: errors.map(\.description))
             }
             let packs = try writer.finish()
             _ = try storeWords(annotated)
             let (manifest, totals, _) = try writeManifest(annotated.entries)
             let who = defaultIdentity()
-            let now = Int64(Date().timeIntervalSince1970), tz = TimeZone.current.secondsFromGMT() / 60
+            let now = Int64(Date().timeIntervalSince1970)
+            let tz = TimeZone.current.secondsFromGMT() / 60
             guard let sig = Signature(parsing: who, time: now, timeZoneOffsetMinutes: tz) else {
                 throw DVSError(.badInput, "cannot use committer identity '\(who)'", hint: "set DVS_AUTHOR_NAME and DVS_AUTHOR_EMAIL")
             }
-            let c = Commit(manifest: manifest, parents: parents, author: sig, committer: sig, totals: totals, extra: extra, message: message)
+            let c = Commit(
+                manifest: manifest, parents: parents, author: sig, committer: sig, totals: totals, extra: extra, message: message)
             let bytes = c.encoded()
             let id = CommitID(ObjectID.hashing(bytes))
             try objects.write(bytes, id: id.object)
@@ -422,9 +479,12 @@ extension Repository {
     /// Records composed packs and a commit in the catalog, inside a write transaction.
     func recordComposed(_ packs: [FinishedPack], _ id: CommitID, _ c: Commit, in db: Database) throws {
         for p in packs {
-            try catalog.insertPack(id: p.id, byteCount: p.byteCount, entries: p.entries.map {
-                PackEntryRow(id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength, codec: $0.codec.rawValue)
-            }, in: db)
+            try catalog.insertPack(
+                id: p.id, byteCount: p.byteCount,
+                entries: p.entries.map {
+                    PackEntryRow(
+                        id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength, codec: $0.codec.rawValue)
+                }, in: db)
         }
         try catalog.insertCommit(id, c, in: db)
     }
@@ -450,17 +510,23 @@ extension Repository {
     ///   - extra: headers for the merge commit (cohort refresh).
     /// - Throws: `DVSError.badInput` when a merge is in progress, the tree is dirty, or merged labels
     ///   are invalid; `.unknownRevision`; `.locked`.
-    public func merge(_ revision: String, prefer: MergePreference? = nil, noCommit: Bool = false, message: String? = nil,
-                      extra: [String: String] = [:], progress: ProgressHandler? = nil) throws -> MergeSummary {
+    public func merge(
+        _ revision: String, prefer: MergePreference? = nil, noCommit: Bool = false, message: String? = nil,
+        extra: [String: String] = [:], progress: ProgressHandler? = nil
+    ) throws -> MergeSummary {
         let lock = try self.lock("dvs merge \(revision)")
         defer { lock.release() }
         return try mergeLocked(revision, prefer: prefer, noCommit: noCommit, message: message, extra: extra, progress: progress)
     }
 
-    func mergeLocked(_ revision: String, theirs given: CommitID? = nil, prefer: MergePreference?, noCommit: Bool, message: String?,
-                     extra: [String: String], allowFastForward: Bool = true, progress: ProgressHandler?) throws -> MergeSummary {
+    func mergeLocked(
+        _ revision: String, theirs given: CommitID? = nil, prefer: MergePreference?, noCommit: Bool, message: String?,
+        extra: [String: String], allowFastForward: Bool = true, progress: ProgressHandler?
+    ) throws -> MergeSummary {
         if let s = mergeState() {
-            throw DVSError(.badInput, "a merge of '\(s.theirsName)' is in progress", hint: "finish it with 'dvs merge --continue' or undo it with 'dvs merge --abort'")
+            throw DVSError(
+                .badInput, "a merge of '\(s.theirsName)' is in progress",
+                hint: "finish it with 'dvs merge --continue' or undo it with 'dvs merge --abort'")
         }
         let theirs = try given ?? resolve(revision)
         guard let ours = try headCommit() else {
@@ -470,7 +536,8 @@ extension Repository {
         let who = defaultIdentity()
         let bases = try mergeBases(ours, theirs)
         if theirs == ours || bases.first == theirs {
-            return MergeSummary(status: "up-to-date", head: ours, theirs: theirs, base: theirs, baseCount: bases.count, conflicts: [], changes: [])
+            return MergeSummary(
+                status: "up-to-date", head: ours, theirs: theirs, base: theirs, baseCount: bases.count, conflicts: [], changes: [])
         }
         // The working tree must match HEAD: a merge writes into it and --abort must restore it.
         // Untracked files may stay unless the merge would write over them.
@@ -487,9 +554,10 @@ extension Repository {
         let (status, headEntries) = try statusAndHead(known: ourLeaves.flatMap(\.1))
         let dirty = status.changes.filter { $0.kind != .added }
         if !dirty.isEmpty {
-            throw DVSError(.badInput, "cannot merge: the working tree has \(dirty.count) uncommitted change(s); nothing was changed",
-                           hint: "commit them first ('dvs commit -m MSG'), or discard them ('dvs checkout HEAD --force')",
-                           details: dirty.prefix(20).map { "\($0.kind.rawValue): \($0.path)" })
+            throw DVSError(
+                .badInput, "cannot merge: the working tree has \(dirty.count) uncommitted change(s); nothing was changed",
+                hint: "commit them first ('dvs commit -m MSG'), or discard them ('dvs checkout HEAD --force')",
+                details: dirty.prefix(20).map { "\($0.kind.rawValue): \($0.path)" })
         }
         let untracked = Set(status.changes.map(\.path))
         // A cohort's history cut samples away: taking it wholesale (fast-forward) into a branch
@@ -501,16 +569,20 @@ extension Repository {
             let reflog = "merge \(revision): fast-forward"
             let s = try switchTree(to: theirs, revision: revision, force: false, progress: progress) { db in
                 if let branch {
-                    try catalog.apply([RefUpdate(name: "refs/heads/" + branch, expected: ours, new: theirs, message: reflog)], who: who, in: db)
-                    try db.execute(sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
-                                   arguments: [ours.hex, theirs.hex, Int64(Date().timeIntervalSince1970), who, reflog])
+                    try catalog.apply(
+                        [RefUpdate(name: "refs/heads/" + branch, expected: ours, new: theirs, message: reflog)], who: who, in: db)
+                    try db.execute(
+                        sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
+                        arguments: [ours.hex, theirs.hex, Int64(Date().timeIntervalSince1970), who, reflog])
                 } else {
                     try catalog.setHead(.detached(theirs), who: who, message: reflog, in: db)
                 }
             }
             _ = s
             let after = try entries(ofManifest: commit(theirs).manifest)
-            return MergeSummary(status: "fast-forward", head: theirs, theirs: theirs, base: ours, baseCount: bases.count, conflicts: [], changes: diffEntries(headEntries, after))
+            return MergeSummary(
+                status: "fast-forward", head: theirs, theirs: theirs, base: ours, baseCount: bases.count, conflicts: [],
+                changes: diffEntries(headEntries, after))
         }
         let base = bases.first
         let loaded = try loads.value()
@@ -518,49 +590,64 @@ extension Repository {
         let theirEntries = loaded.1
         if let base {
             var predicates: [String] = []
-            for side in [ours, theirs] { if let p = try cohortPredicate(since: base, on: side), !predicates.contains(p) { predicates.append(p) } }
+            for side in [ours, theirs] {
+                if let p = try cohortPredicate(since: base, on: side), !predicates.contains(p) { predicates.append(p) }
+            }
             for p in predicates { baseEntries = try cohortCut(baseEntries, predicate: p).entries }
         }
         let merged = try mergeTrees(base: baseEntries, ours: headEntries, theirs: theirEntries, prefer: prefer)
         let inTheWay = (merged.entries + merged.sideFiles).map(\.path).filter { untracked.contains($0) }
         if !inTheWay.isEmpty {
-            throw DVSError(.wouldOverwrite, "cannot merge: \(inTheWay.count) untracked file(s) would be overwritten; nothing was changed",
-                           hint: "move them away or commit them, then merge again", details: inTheWay.prefix(20).map(\.string))
+            throw DVSError(
+                .wouldOverwrite, "cannot merge: \(inTheWay.count) untracked file(s) would be overwritten; nothing was changed",
+                hint: "move them away or commit them, then merge again", details: inTheWay.prefix(20).map(\.string))
         }
         let name = revision
         let text = message ?? "Merge \(name) into \(branch ?? "HEAD")"
         if merged.conflicts.isEmpty && !noCommit {
             do {
-                let made = try composeCommit(merged.entries, newContent: merged.newContent, parents: [ours, theirs], message: text, extra: extra,
-                                             transcriptsFrom: [headEntries, theirEntries], deltaFrom: headEntries)
+                let made = try composeCommit(
+                    merged.entries, newContent: merged.newContent, parents: [ours, theirs], message: text, extra: extra,
+                    transcriptsFrom: [headEntries, theirEntries], deltaFrom: headEntries)
                 let reflog = "merge \(name): merged"
                 // Packs and the commit are indexed first (unreferenced until the ref moves), so
                 // the working tree can be written from them.
                 try catalog.write { db in try recordComposed(made.packs, made.id, made.commit, in: db) }
                 let s = try switchTreeToComposed(made.entries, from: headEntries, progress: progress) { db in
                     if let branch {
-                        try catalog.apply([RefUpdate(name: "refs/heads/" + branch, expected: ours, new: made.id, message: reflog)], who: who, in: db)
-                        try db.execute(sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
-                                       arguments: [ours.hex, made.id.hex, Int64(Date().timeIntervalSince1970), who, reflog])
+                        try catalog.apply(
+                            [RefUpdate(name: "refs/heads/" + branch, expected: ours, new: made.id, message: reflog)], who: who, in: db)
+                        try db.execute(
+                            sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
+                            arguments: [ours.hex, made.id.hex, Int64(Date().timeIntervalSince1970), who, reflog])
                     } else {
                         try catalog.setHead(.detached(made.id), who: who, message: reflog, in: db)
                     }
                 }
-                return MergeSummary(status: "merged", head: made.id, theirs: theirs, base: base, baseCount: bases.count, conflicts: [], changes: s)
+                return MergeSummary(
+                    status: "merged", head: made.id, theirs: theirs, base: base, baseCount: bases.count, conflicts: [], changes: s)
             } catch let e as DVSError where e.code == .badInput && e.message.contains("label error") {
                 // Each side's labels were valid; together they are not: stop for the user to fix.
-                let c = e.details.map { MergeConflict(kind: "labels", path: String($0.prefix { $0 != ":" }), key: nil, field: nil, base: nil, ours: nil, theirs: nil, message: $0) }
-                return try stopMerge(merged, conflicts: c, ours: ours, theirs: theirs, theirsName: name, base: base, baseCount: bases.count,
-                                     message: text, extra: extra, headEntries: headEntries, progress: progress)
+                let c = e.details.map {
+                    MergeConflict(
+                        kind: "labels", path: String($0.prefix { $0 != ":" }), key: nil, field: nil, base: nil, ours: nil, theirs: nil,
+                        message: $0)
+                }
+                return try stopMerge(
+                    merged, conflicts: c, ours: ours, theirs: theirs, theirsName: name, base: base, baseCount: bases.count,
+                    message: text, extra: extra, headEntries: headEntries, progress: progress)
             }
         }
-        return try stopMerge(merged, conflicts: merged.conflicts, ours: ours, theirs: theirs, theirsName: name, base: base, baseCount: bases.count,
-                             message: text, extra: extra, headEntries: headEntries, progress: progress, noCommit: noCommit)
+        return try stopMerge(
+            merged, conflicts: merged.conflicts, ours: ours, theirs: theirs, theirsName: name, base: base, baseCount: bases.count,
+            message: text, extra: extra, headEntries: headEntries, progress: progress, noCommit: noCommit)
     }
 
     /// Moves the working tree from `from` (HEAD's snapshot, which the tree matches) to a composed
     /// commit, running `finish` in the catalog transaction. Returns the changes.
-    private func switchTreeToComposed(_ target: [ManifestEntry], from: [ManifestEntry], progress: ProgressHandler?, finish: (Database) throws -> Void) throws -> [Change] {
+    private func switchTreeToComposed(
+        _ target: [ManifestEntry], from: [ManifestEntry], progress: ProgressHandler?, finish: (Database) throws -> Void
+    ) throws -> [Change] {
         let changes = diffEntries(from, target)
         try writeTreeChanges(from: from, to: target, extraContent: [:], progress: progress)
         try catalog.write { db in try finish(db) }
@@ -569,7 +656,9 @@ extension Repository {
 
     /// Writes the difference between two trees into the working tree (which matches `from`):
     /// removes what `to` lacks, writes what differs, each file to a temp name renamed into place.
-    private func writeTreeChanges(from: [ManifestEntry], to: [ManifestEntry], extraContent: [ObjectID: [UInt8]], progress: ProgressHandler?) throws {
+    private func writeTreeChanges(from: [ManifestEntry], to: [ManifestEntry], extraContent: [ObjectID: [UInt8]], progress: ProgressHandler?)
+        throws
+    {
         try validate(to, revision: "the merge result")
         let f = Dictionary(from.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let t = Dictionary(to.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
@@ -580,36 +669,45 @@ extension Repository {
         let stored = changed.filter { extraContent[$0.blob] == nil }
         _ = try writeEntries(stored, into: root, force: false, progress: progress)
         for e in changed where extraContent[e.blob] != nil {
-            if let parent = e.path.parent { do { try FileIO.makeDirectories(root + "/" + parent.string) } catch { throw DVSError.wrap(error) } }
+            if let parent = e.path.parent {
+                do { try FileIO.makeDirectories(root + "/" + parent.string) } catch { throw DVSError.wrap(error) }
+            }
             try Self.writeFile(e, content: extraContent[e.blob]!, base: root)
         }
     }
 
     /// Writes a merge that stopped (conflicts or `--no-commit`) into the working tree and
     /// records `.dvs/MERGE_STATE`. HEAD does not move.
-    private func stopMerge(_ merged: TreeMergeResult, conflicts: [MergeConflict], ours: CommitID, theirs: CommitID, theirsName: String, base: CommitID?,
-                           baseCount: Int, message: String, extra: [String: String], headEntries: [ManifestEntry], progress: ProgressHandler?,
-                           noCommit: Bool = false) throws -> MergeSummary {
+    private func stopMerge(
+        _ merged: TreeMergeResult, conflicts: [MergeConflict], ours: CommitID, theirs: CommitID, theirsName: String, base: CommitID?,
+        baseCount: Int, message: String, extra: [String: String], headEntries: [ManifestEntry], progress: ProgressHandler?,
+        noCommit: Bool = false
+    ) throws -> MergeSummary {
         let headPaths = Set(headEntries.map(\.path))
         let target = merged.entries + merged.sideFiles
-        let state = MergeState(ours: ours.hex, theirs: theirs.hex, theirsName: theirsName, base: base?.hex, message: message, conflicts: conflicts,
-                               added: target.map(\.path).filter { !headPaths.contains($0) }.map(\.string),
-                               sideFiles: merged.sideFiles.map(\.path.string), extra: extra)
+        let state = MergeState(
+            ours: ours.hex, theirs: theirs.hex, theirsName: theirsName, base: base?.hex, message: message, conflicts: conflicts,
+            added: target.map(\.path).filter { !headPaths.contains($0) }.map(\.string),
+            sideFiles: merged.sideFiles.map(\.path.string), extra: extra)
         do {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try FileIO.writeAtomically(Array(try enc.encode(state)), to: mergeStatePath, tmpDir: tmpDir)
         } catch { throw DVSError.wrap(error) }
-        try writeTreeChanges(from: headEntries, to: target.sorted { $0.path < $1.path }, extraContent: merged.newContent, progress: progress)
-        return MergeSummary(status: conflicts.isEmpty && noCommit ? "no-commit" : "conflicts", head: ours, theirs: theirs, base: base, baseCount: baseCount,
-                            conflicts: conflicts, changes: diffEntries(headEntries, target.sorted { $0.path < $1.path }))
+        try writeTreeChanges(
+            from: headEntries, to: target.sorted { $0.path < $1.path }, extraContent: merged.newContent, progress: progress)
+        return MergeSummary(
+            status: conflicts.isEmpty && noCommit ? "no-commit" : "conflicts", head: ours, theirs: theirs, base: base, baseCount: baseCount,
+            conflicts: conflicts, changes: diffEntries(headEntries, target.sorted { $0.path < $1.path }))
     }
 
     /// Conflicts still visible in the working tree: `PATH~theirs` files that exist, and label
     /// tables that still hold conflict markers.
     func unresolvedConflicts(_ s: MergeState) -> [String] {
         var out: [String] = []
-        for p in s.sideFiles where FileIO.exists(root + "/" + p) { out.append("\(p) (remove it once '\(p.dropLast(7))' holds the version to keep)") }
+        for p in s.sideFiles where FileIO.exists(root + "/" + p) {
+            out.append("\(p) (remove it once '\(p.dropLast(7))' holds the version to keep)")
+        }
         // Label tables hold markers inside cells ('<<<<<<< ours: …'); text files on lines of their own.
         let marked = Set(s.conflicts.filter { $0.kind == "field" || $0.kind == "add-add-row" || $0.kind == "text" }.map(\.path))
         for p in marked.sorted() {
@@ -630,11 +728,15 @@ extension Repository {
         }
         let left = unresolvedConflicts(s)
         if !left.isEmpty {
-            throw DVSError(.badInput, "\(left.count) conflict(s) are not resolved yet; nothing was committed",
-                           hint: "edit the files listed above (or take one side: 'dvs merge --abort', then '\(s.restartCommand) --strategy ours|theirs'), then run 'dvs merge --continue'",
-                           details: left)
+            throw DVSError(
+                .badInput, "\(left.count) conflict(s) are not resolved yet; nothing was committed",
+                hint:
+                    "edit the files listed above (or take one side: 'dvs merge --abort', then '\(s.restartCommand) --strategy ours|theirs'), then run 'dvs merge --continue'",
+                details: left)
         }
-        guard let theirs = CommitID(hex: s.theirs) else { throw DVSError(.corrupt, "'\(mergeStatePath)' is damaged", hint: "run 'dvs merge --abort'") }
+        guard let theirs = CommitID(hex: s.theirs) else {
+            throw DVSError(.corrupt, "'\(mergeStatePath)' is damaged", hint: "run 'dvs merge --abort'")
+        }
         var options = CommitOptions(message: message ?? s.message, allowEmpty: true)
         options.extraParents = [theirs]
         options.extra = s.extra
@@ -660,6 +762,8 @@ extension Repository {
         removeEmptyParents(of: added.map { RepoPath($0) })
         let r = try switchTree(to: ours, revision: "HEAD", force: true, progress: progress) { _ in }
         unlink(mergeStatePath)
-        return CheckoutSummary(id: ours, branch: currentBranch(), written: r.written, removed: r.removed + added.count, unchanged: r.unchanged, bytesWritten: r.bytesWritten)
+        return CheckoutSummary(
+            id: ours, branch: currentBranch(), written: r.written, removed: r.removed + added.count, unchanged: r.unchanged,
+            bytesWritten: r.bytesWritten)
     }
 }

@@ -12,7 +12,9 @@ func parallelFor(_ count: Int, workers: Int, _ body: @escaping @Sendable (_ work
 
 /// Like `parallelFor`, but hands out `batch` consecutive indices at a time, so cheap items do not
 /// pay a lock round-trip each.
-func parallelBatches(_ count: Int, workers: Int, batch: Int, _ body: @escaping @Sendable (_ worker: Int, _ range: Range<Int>) throws -> Void) throws {
+func parallelBatches(
+    _ count: Int, workers: Int, batch: Int, _ body: @escaping @Sendable (_ worker: Int, _ range: Range<Int>) throws -> Void
+) throws {
     let state = ParallelState()
     let n = max(1, min(workers, (count + batch - 1) / batch))
     if count == 0 { return }
@@ -31,7 +33,10 @@ final class SlotBuffer<T>: @unchecked Sendable {
         base = .allocate(capacity: count)
         base.initialize(repeating: nil)
     }
-    deinit { base.deinitialize(); base.deallocate() }
+    deinit {
+        base.deinitialize()
+        base.deallocate()
+    }
     subscript(i: Int) -> T? {
         get { base[i] }
         set { base[i] = newValue }

@@ -12,7 +12,11 @@ public struct Progress: Sendable {
     public var totalBytes: UInt64
     /// Creates a report.
     public init(phase: String, done: Int, total: Int, bytes: UInt64, totalBytes: UInt64 = 0) {
-        self.phase = phase; self.done = done; self.total = total; self.bytes = bytes; self.totalBytes = totalBytes
+        self.phase = phase
+        self.done = done
+        self.total = total
+        self.bytes = bytes
+        self.totalBytes = totalBytes
     }
 }
 

@@ -2,10 +2,11 @@ import DVSCatalog
 import DVSCore
 import DVSRemote
 import DVSStorage
-import GRDB
 import Foundation
+import GRDB
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What `pull` did.
@@ -70,8 +71,9 @@ extension Repository {
         let fetched = try fetch(remote: remoteName, progress: progress)
         let tracking = "refs/remotes/\(remoteName)/\(source)"
         guard let target = try catalog.ref(tracking) else {
-            throw DVSError(.badInput, "remote '\(remoteName)' has no branch '\(source)'",
-                           hint: "name one: dvs pull \(remoteName) BRANCH ('dvs fetch \(remoteName) --json' lists them)")
+            throw DVSError(
+                .badInput, "remote '\(remoteName)' has no branch '\(source)'",
+                hint: "name one: dvs pull \(remoteName) BRANCH ('dvs fetch \(remoteName) --json' lists them)")
         }
         let lock = try self.lock("dvs pull \(remoteName)")
         defer { lock.release() }
@@ -79,25 +81,32 @@ extension Repository {
             let local = try catalog.ref("refs/heads/" + current)
             if let local {
                 if try local == target || isAncestor(target, of: local) {
-                    return PullSummary(fetch: fetched, branch: current, old: local, new: local, status: local == target ? "up-to-date" : "ahead", written: 0, removed: 0)
+                    return PullSummary(
+                        fetch: fetched, branch: current, old: local, new: local, status: local == target ? "up-to-date" : "ahead",
+                        written: 0, removed: 0)
                 }
                 guard try isAncestor(local, of: target) else {
                     // Diverged: a three-way merge, as `dvs merge REMOTE/BRANCH`.
-                    let m = try mergeLocked("\(remoteName)/\(source)", theirs: target, prefer: nil, noCommit: false,
-                                            message: "Merge \(remoteName)/\(source) into \(current)", extra: [:], progress: progress)
-                    return PullSummary(fetch: fetched, branch: current, old: local, new: m.head, status: m.status == "conflicts" ? "conflicts" : "merged",
-                                       written: m.changes.filter { $0.kind != .deleted }.count, removed: m.changes.filter { $0.kind == .deleted }.count,
-                                       conflicts: m.conflicts)
+                    let m = try mergeLocked(
+                        "\(remoteName)/\(source)", theirs: target, prefer: nil, noCommit: false,
+                        message: "Merge \(remoteName)/\(source) into \(current)", extra: [:], progress: progress)
+                    return PullSummary(
+                        fetch: fetched, branch: current, old: local, new: m.head, status: m.status == "conflicts" ? "conflicts" : "merged",
+                        written: m.changes.filter { $0.kind != .deleted }.count, removed: m.changes.filter { $0.kind == .deleted }.count,
+                        conflicts: m.conflicts)
                 }
             }
             let who = defaultIdentity()
             let s = try switchTree(to: target, revision: "\(remoteName)/\(source)", force: false, progress: progress) { db in
                 let message = "pull \(remoteName) \(source): fast-forward"
-                try catalog.apply([RefUpdate(name: "refs/heads/" + current, expected: local, new: target, message: message)], who: who, in: db)
-                try db.execute(sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
-                               arguments: [local?.hex, target.hex, Int64(Date().timeIntervalSince1970), who, message])
+                try catalog.apply(
+                    [RefUpdate(name: "refs/heads/" + current, expected: local, new: target, message: message)], who: who, in: db)
+                try db.execute(
+                    sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
+                    arguments: [local?.hex, target.hex, Int64(Date().timeIntervalSince1970), who, message])
             }
-            return PullSummary(fetch: fetched, branch: current, old: local, new: target, status: "fast-forward", written: s.written, removed: s.removed)
+            return PullSummary(
+                fetch: fetched, branch: current, old: local, new: target, status: "fast-forward", written: s.written, removed: s.removed)
         } catch { throw DVSError.wrap(error) }
     }
 
@@ -117,8 +126,10 @@ extension Repository {
     /// - Throws: `DVSError.remote` when a folder `url` does not exist (nothing is created);
     ///   `.alreadyExists` when the folder holds files or a finished repository;
     ///   as `fetch` and `checkout`.
-    public static func clone(url given: String, into directory: String, branch: String? = nil, endpoint: String? = nil, region: String? = nil,
-                             pathStyle: Bool = false, progress: ProgressHandler? = nil) throws -> CloneSummary {
+    public static func clone(
+        url given: String, into directory: String, branch: String? = nil, endpoint: String? = nil, region: String? = nil,
+        pathStyle: Bool = false, progress: ProgressHandler? = nil
+    ) throws -> CloneSummary {
         // A folder remote is named from where the command runs (as git clone does), not from
         // the new repository, and must exist: a typo must not give an empty clone.
         var url = given
@@ -126,8 +137,9 @@ extension Repository {
             url = absolute(given)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: url, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw DVSError(.remote, "cannot clone '\(given)': no folder at '\(url)'",
-                               hint: "give the remote's folder (the one 'dvs push' writes to) or an s3://bucket/prefix URL")
+                throw DVSError(
+                    .remote, "cannot clone '\(given)': no folder at '\(url)'",
+                    hint: "give the remote's folder (the one 'dvs push' writes to) or an s3://bucket/prefix URL")
             }
         }
         let root = absolute(directory)
@@ -136,17 +148,22 @@ extension Repository {
         var resumed = false
         if FileIO.exists(root + "/" + folderName) {
             guard FileIO.exists(marker) else {
-                throw DVSError(.alreadyExists, "cannot clone into '\(root)': it is a dvs repository already",
-                               hint: "clone into a new folder, or use 'dvs pull' in this one")
+                throw DVSError(
+                    .alreadyExists, "cannot clone into '\(root)': it is a dvs repository already",
+                    hint: "clone into a new folder, or use 'dvs pull' in this one")
             }
             repo = try discover(from: root)
             resumed = true
         } else {
             if let items = try? FileManager.default.contentsOfDirectory(atPath: root), !items.isEmpty {
-                throw DVSError(.alreadyExists, "cannot clone into '\(root)': the folder is not empty", hint: "name a new or empty folder: dvs clone URL DIR")
+                throw DVSError(
+                    .alreadyExists, "cannot clone into '\(root)': the folder is not empty",
+                    hint: "name a new or empty folder: dvs clone URL DIR")
             }
             repo = try initialize(at: root)
-            do { try FileIO.writeAtomically(Array((url + "\n").utf8), to: marker, tmpDir: repo.tmpDir) } catch { throw DVSError.wrap(error) }
+            do { try FileIO.writeAtomically(Array((url + "\n").utf8), to: marker, tmpDir: repo.tmpDir) } catch {
+                throw DVSError.wrap(error)
+            }
         }
         if (try? repo.remote("origin")) == nil {
             try repo.addRemote(name: "origin", url: url, endpoint: endpoint, region: region, pathStyle: pathStyle)
@@ -159,8 +176,9 @@ extension Repository {
                 unlink(marker)
                 return CloneSummary(repository: repo, fetch: fetched, branch: nil, commit: nil, written: 0, resumed: resumed)
             }
-            throw DVSError(.badInput, "the remote has no 'main' branch and several others: \(branches.joined(separator: ", "))",
-                           hint: "pick one: dvs clone \(url) \(directory) --branch NAME (the repository is kept; run that to resume)")
+            throw DVSError(
+                .badInput, "the remote has no 'main' branch and several others: \(branches.joined(separator: ", "))",
+                hint: "pick one: dvs clone \(url) \(directory) --branch NAME (the repository is kept; run that to resume)")
         }
         guard let target = try repo.catalog.ref("refs/remotes/origin/" + chosen) else {
             throw DVSError(.badInput, "the remote has no branch '\(chosen)'", hint: "its branches: \(branches.joined(separator: ", "))")
@@ -171,12 +189,16 @@ extension Repository {
             let who = defaultIdentity()
             let local = try repo.catalog.ref("refs/heads/" + chosen)
             if repo.currentBranch() != chosen {
-                try repo.catalog.write { db in try repo.catalog.setHead(.branch(chosen, local), who: who, message: "clone: checkout \(chosen)", in: db) }
+                try repo.catalog.write { db in
+                    try repo.catalog.setHead(.branch(chosen, local), who: who, message: "clone: checkout \(chosen)", in: db)
+                }
             }
             // The folder was empty when the clone started: files in the way are this clone's own.
             let s = try repo.switchTree(to: target, revision: "origin/\(chosen)", force: true, progress: progress) { db in
                 if local != target {
-                    try repo.catalog.apply([RefUpdate(name: "refs/heads/" + chosen, expected: local, new: target, message: "clone: from \(url)")], who: who, in: db)
+                    try repo.catalog.apply(
+                        [RefUpdate(name: "refs/heads/" + chosen, expected: local, new: target, message: "clone: from \(url)")], who: who,
+                        in: db)
                 }
             }
             unlink(marker)

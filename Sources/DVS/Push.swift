@@ -3,8 +3,9 @@ import DVSCore
 import DVSRemote
 import DVSStorage
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How one ref moved (or did not) in a push or fetch.
@@ -63,8 +64,10 @@ extension Repository {
     ///   not an ancestor of the local one (without `force`) or moved during the push (the lost
     ///   compare-and-swap); nothing that was pushed is lost and no other ref is affected.
     ///   `DVSError.badInput` for an unknown remote or branch; `.remote` for credentials or connection failures.
-    public func push(remote remoteName: String, branches: [String] = [], all: Bool = false, tags: Bool = false, force: Bool = false,
-                     progress: ProgressHandler? = nil) throws -> PushSummary {
+    public func push(
+        remote remoteName: String, branches: [String] = [], all: Bool = false, tags: Bool = false, force: Bool = false,
+        progress: ProgressHandler? = nil
+    ) throws -> PushSummary {
         let started = Date()
         let config = try remote(remoteName)
         let store = try config.open()
@@ -84,12 +87,18 @@ extension Repository {
             for n in Set(names).sorted() {
                 guard let c = try catalog.ref(n) else {
                     let short = n.hasPrefix("refs/heads/") ? String(n.dropFirst(11)) : n
-                    throw DVSError(.badInput, "branch '\(short)' has no commit to push",
-                                   hint: currentBranch() == short ? "commit first: dvs commit -m MSG" : "local branches: \(try catalog.refs(prefix: "refs/heads/").map { String($0.name.dropFirst(11)) }.joined(separator: ", "))")
+                    throw DVSError(
+                        .badInput, "branch '\(short)' has no commit to push",
+                        hint: currentBranch() == short
+                            ? "commit first: dvs commit -m MSG"
+                            : "local branches: \(try catalog.refs(prefix: "refs/heads/").map { String($0.name.dropFirst(11)) }.joined(separator: ", "))"
+                    )
                 }
                 pushed.append((n, c))
             }
-            guard !pushed.isEmpty else { throw DVSError(.usage, "nothing to push: no branches or tags", hint: "commit first: dvs commit -m MSG") }
+            guard !pushed.isEmpty else {
+                throw DVSError(.usage, "nothing to push: no branches or tags", hint: "commit first: dvs commit -m MSG")
+            }
 
             // Remote refs as they are now; refuse non-fast-forwards before uploading anything.
             var plans: [(name: String, local: CommitID, old: CommitID?, version: String?, status: String)] = []
@@ -98,13 +107,20 @@ extension Repository {
                 let old = try current.map { try RemoteRef.decode($0.data, key: p.name, remote: remoteName) }
                 var status = "created"
                 if let old {
-                    if old == p.local { status = "up-to-date" }
-                    else if try isAncestor(old, of: p.local) { status = "fast-forward" }
-                    else if force { status = "forced" }
-                    else {
+                    if old == p.local {
+                        status = "up-to-date"
+                    } else if try isAncestor(old, of: p.local) {
+                        status = "fast-forward"
+                    } else if force {
+                        status = "forced"
+                    } else {
                         let what = p.name.hasPrefix("refs/tags/") ? "tag" : "branch"
-                        throw DVSError(.remote, "cannot push '\(p.name)' to '\(remoteName)': remote \(what) moved; run dvs pull (the remote is at \(old.short), which is not an ancestor of \(p.local.short))",
-                                       hint: "run 'dvs pull \(remoteName)' to bring its commits in, then push again; or 'dvs push --force' to replace the remote \(what) (its commits leave the \(what))")
+                        throw DVSError(
+                            .remote,
+                            "cannot push '\(p.name)' to '\(remoteName)': remote \(what) moved; run dvs pull (the remote is at \(old.short), which is not an ancestor of \(p.local.short))",
+                            hint:
+                                "run 'dvs pull \(remoteName)' to bring its commits in, then push again; or 'dvs push --force' to replace the remote \(what) (its commits leave the \(what))"
+                        )
                     }
                 }
                 plans.append((p.name, p.local, old, current?.version, status))
@@ -112,10 +128,11 @@ extension Repository {
             let toMove = plans.filter { $0.status != "up-to-date" }
 
             // What the remote has: two listings, not a request per object.
-            let remotePacks = Set(try store.list(prefix: "packs/").compactMap { o -> ObjectID? in
-                guard o.key.hasSuffix(".pack") else { return nil }
-                return ObjectID(hex: o.key.dropFirst(6).dropLast(5))
-            })
+            let remotePacks = Set(
+                try store.list(prefix: "packs/").compactMap { o -> ObjectID? in
+                    guard o.key.hasSuffix(".pack") else { return nil }
+                    return ObjectID(hex: o.key.dropFirst(6).dropLast(5))
+                })
             let remoteObjects = Set(try store.list(prefix: "objects/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
 
             let localPacks = try catalog.packIDs()
@@ -136,8 +153,9 @@ extension Repository {
                 if delay > 0 { usleep(delay * 1000) }
                 do { try store.putFile("packs/\(id.hex).pack", localPath: path) } catch {
                     let e = DVSError.wrap(error)
-                    throw DVSError(e.code, "cannot upload pack '\(id.hex)' to '\(remoteName)' (key packs/\(id.hex).pack): \(e.message)",
-                                   hint: e.hint ?? "run the push again; packs already uploaded are not sent twice", cause: e.cause)
+                    throw DVSError(
+                        e.code, "cannot upload pack '\(id.hex)' to '\(remoteName)' (key packs/\(id.hex).pack): \(e.message)",
+                        hint: e.hint ?? "run the push again; packs already uploaded are not sent twice", cause: e.cause)
                 }
                 var st = stat()
                 meter.step(bytes: stat(path, &st) == 0 ? UInt64(st.st_size) : 0)
@@ -147,7 +165,9 @@ extension Repository {
                 let frame = try objects.storedFrame(id)
                 do { try store.put("objects/\(id.hex)", Data(frame)) } catch {
                     let e = DVSError.wrap(error)
-                    throw DVSError(e.code, "cannot upload object '\(id.hex)' to '\(remoteName)': \(e.message)", hint: e.hint ?? "run the push again", cause: e.cause)
+                    throw DVSError(
+                        e.code, "cannot upload object '\(id.hex)' to '\(remoteName)': \(e.message)", hint: e.hint ?? "run the push again",
+                        cause: e.cause)
                 }
                 meter.step(bytes: UInt64(frame.count))
             }
@@ -160,22 +180,29 @@ extension Repository {
             var moves: [RefMove] = []
             for p in plans {
                 if p.status != "up-to-date" {
-                    do { try store.writeRef(p.name, RemoteRef.encode(p.local), expected: p.version) } catch let e as RemoteError where e.code == .preconditionFailed {
-                        throw DVSError(.remote, "cannot push '\(p.name)' to '\(remoteName)': remote branch moved; run dvs pull (someone pushed to it during this push)",
-                                       hint: "run 'dvs pull \(remoteName)', then push again; everything uploaded stays on the remote and is not sent twice",
-                                       details: moves.map { "pushed \($0.name): \($0.old?.short ?? "(new)") -> \($0.new.short)" })
+                    do { try store.writeRef(p.name, RemoteRef.encode(p.local), expected: p.version) } catch let e as RemoteError
+                        where e.code == .preconditionFailed
+                    {
+                        throw DVSError(
+                            .remote,
+                            "cannot push '\(p.name)' to '\(remoteName)': remote branch moved; run dvs pull (someone pushed to it during this push)",
+                            hint:
+                                "run 'dvs pull \(remoteName)', then push again; everything uploaded stays on the remote and is not sent twice",
+                            details: moves.map { "pushed \($0.name): \($0.old?.short ?? "(new)") -> \($0.new.short)" })
                     }
                 }
                 moves.append(RefMove(name: p.name, old: p.old, new: p.local, status: p.status))
             }
             // Lineage records after the refs their snapshots are on (records/ markers last).
-            let records = try pushRecords(store: store, remoteName: remoteName, remoteObjects: remoteObjects, transfers: config.transfers, meter: meter)
+            let records = try pushRecords(
+                store: store, remoteName: remoteName, remoteObjects: remoteObjects, transfers: config.transfers, meter: meter)
             try updateTracking(remote: remoteName, moves.map { ($0.name, $0.new) }, message: "push")
             meter.finish()
-            return PushSummary(remote: remoteName, refs: moves, packsUploaded: missingPacks.count,
-                               packsPresent: toMove.isEmpty ? 0 : localPacks.count - missingPacks.count,
-                               objectsUploaded: objectCount, bytesUploaded: meter.bytes, seconds: Date().timeIntervalSince(started),
-                               recordsUploaded: records)
+            return PushSummary(
+                remote: remoteName, refs: moves, packsUploaded: missingPacks.count,
+                packsPresent: toMove.isEmpty ? 0 : localPacks.count - missingPacks.count,
+                objectsUploaded: objectCount, bytesUploaded: meter.bytes, seconds: Date().timeIntervalSince(started),
+                recordsUploaded: records)
         } catch { throw DVSError.wrap(error) }
     }
 
@@ -209,14 +236,19 @@ final class TransferMeter: @unchecked Sendable {
     private(set) var bytes: UInt64 = 0
     private(set) var objects = 0
 
-    init(phase: String, total: Int, progress: ProgressHandler?) { self.phase = phase; self.total = total; self.progress = progress }
+    init(phase: String, total: Int, progress: ProgressHandler?) {
+        self.phase = phase
+        self.total = total
+        self.progress = progress
+    }
 
     func addTotalBytes(_ n: UInt64) { lock.withLock { totalBytes += n } }
 
     /// One more item, of `bytes` bytes.
     func step(bytes n: UInt64) {
         let p = lock.withLock { () -> Progress in
-            done += 1; bytes += n
+            done += 1
+            bytes += n
             return Progress(phase: phase, done: done, total: total, bytes: bytes, totalBytes: totalBytes)
         }
         progress?(p)

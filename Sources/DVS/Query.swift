@@ -12,8 +12,10 @@ public struct QueryResult: Sendable {
 }
 
 /// Fixed columns of the `sample` table; a label with one of these names is exposed as `label_<name>`.
-public let sampleTableColumns = ["path", "sha256", "bytes", "format", "encoding", "sample_rate", "channels", "frames", "duration_s",
-                                 "peak", "silent_channels", "transcript", "language", "confidence", "word_count", "speaker_count"]
+public let sampleTableColumns = [
+    "path", "sha256", "bytes", "format", "encoding", "sample_rate", "channels", "frames", "duration_s",
+    "peak", "silent_channels", "transcript", "language", "confidence", "word_count", "speaker_count",
+]
 
 extension Repository {
     /// Runs one read-only SQL statement (SQLite dialect) over a revision's samples.
@@ -51,7 +53,8 @@ extension Repository {
         let body = rest.dropFirst(6).trimmingCharacters(in: .whitespaces)
         let name = body.prefix { $0.isLetter || $0 == "_" }.lowercased()
         let tail = body.dropFirst(name.count).trimmingCharacters(in: .whitespaces)
-        guard tail.isEmpty || (tail.hasPrefix("(") && tail.hasSuffix(")") && !tail.dropFirst().dropLast().contains { "();".contains($0) }) else { return false }
+        guard tail.isEmpty || (tail.hasPrefix("(") && tail.hasSuffix(")") && !tail.dropFirst().dropLast().contains { "();".contains($0) })
+        else { return false }
         return ["table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo"].contains(name)
     }
 
@@ -65,39 +68,46 @@ extension Repository {
                 let statement: Statement
                 do { statement = try db.makeStatement(sql: sql) } catch let e as DatabaseError {
                     let message = (e.message ?? "\(e)").hasPrefix("Multiple statements") ? "more than one statement" : e.message ?? "\(e)"
-                    throw DVSError(.badInput, "SQL error: \(message)",
-                                   hint: "tables: sample(\(sampleTableColumns.joined(separator: ", ")), <labels>), segment, word; one statement")
+                    throw DVSError(
+                        .badInput, "SQL error: \(message)",
+                        hint: "tables: sample(\(sampleTableColumns.joined(separator: ", ")), <labels>), segment, word; one statement")
                 }
                 // ATTACH creates files and PRAGMA changes the connection, yet SQLite calls both
                 // read-only; only the schema-reading pragmas (`PRAGMA table_info(sample)`) pass.
                 let first = Self.firstKeyword(sql)
                 let schemaPragma = first == "PRAGMA" && Self.isSchemaPragma(sql)
                 guard statement.isReadonly || schemaPragma, !["ATTACH", "DETACH"].contains(first), first != "PRAGMA" || schemaPragma else {
-                    throw DVSError(.badInput, "refusing a statement that writes: dvs query is read-only",
-                                   hint: "use SELECT (or WITH … SELECT); labels change by editing the label files and committing; columns: PRAGMA table_info(sample)")
+                    throw DVSError(
+                        .badInput, "refusing a statement that writes: dvs query is read-only",
+                        hint:
+                            "use SELECT (or WITH … SELECT); labels change by editing the label files and committing; columns: PRAGMA table_info(sample)"
+                    )
                 }
                 let columns = statement.columnNames
                 var rows: [[LabelValue]] = []
                 let cursor = try Row.fetchCursor(statement)
                 while let row = try cursor.next() {
-                    rows.append((0..<columns.count).map { i in
-                        switch row[i] as DatabaseValue? {
-                        case .none: return .null
-                        case .some(let v):
-                            switch v.storage {
-                            case .null: return .null
-                            case .int64(let x): return .int(x)
-                            case .double(let x): return .double(x)
-                            case .string(let s): return .string(s)
-                            case .blob(let b): return .string(b.map { String(format: "%02x", $0) }.joined())
+                    rows.append(
+                        (0..<columns.count).map { i in
+                            switch row[i] as DatabaseValue? {
+                            case .none: return .null
+                            case .some(let v):
+                                switch v.storage {
+                                case .null: return .null
+                                case .int64(let x): return .int(x)
+                                case .double(let x): return .double(x)
+                                case .string(let s): return .string(s)
+                                case .blob(let b): return .string(b.map { String(format: "%02x", $0) }.joined())
+                                }
                             }
-                        }
-                    })
+                        })
                 }
                 return QueryResult(columns: columns, rows: rows)
             }
         } catch let e as DVSError { throw e } catch let e as DatabaseError {
-            throw DVSError(.badInput, "SQL error: \(e.message ?? "\(e)")", hint: "check the statement against the tables described in 'dvs query --help'")
+            throw DVSError(
+                .badInput, "SQL error: \(e.message ?? "\(e)")",
+                hint: "check the statement against the tables described in 'dvs query --help'")
         } catch { throw DVSError.wrap(error) }
     }
 
@@ -109,16 +119,26 @@ extension Repository {
         var quote: Character?
         var chars = Array(expression)[...]
         while let c = chars.popFirst() {
-            if let q = quote { if c == q { quote = nil }; continue }
+            if let q = quote {
+                if c == q { quote = nil }
+                continue
+            }
             switch c {
             case "'", "\"", "`": quote = c
             case "[": quote = "]"
             case "-" where chars.first == "-": while let x = chars.popFirst(), x != "\n" {}
             case "/" where chars.first == "*":
                 chars = chars.dropFirst()
-                while let x = chars.popFirst() { if x == "*", chars.first == "/" { chars = chars.dropFirst(); break } }
+                while let x = chars.popFirst() {
+                    if x == "*", chars.first == "/" {
+                        chars = chars.dropFirst()
+                        break
+                    }
+                }
             case "(": depth += 1
-            case ")": depth -= 1; if depth < 0 { return false }
+            case ")":
+                depth -= 1
+                if depth < 0 { return false }
             case ";": return false
             default: break
             }
@@ -131,8 +151,18 @@ extension Repository {
         var s = Substring(sql)
         while true {
             s = s.drop { $0.isWhitespace || $0 == "(" }
-            if s.hasPrefix("--") { s = s.drop { $0 != "\n" }; continue }
-            if s.hasPrefix("/*") { if let r = s.range(of: "*/") { s = s[r.upperBound...]; continue } else { return "" } }
+            if s.hasPrefix("--") {
+                s = s.drop { $0 != "\n" }
+                continue
+            }
+            if s.hasPrefix("/*") {
+                if let r = s.range(of: "*/") {
+                    s = s[r.upperBound...]
+                    continue
+                } else {
+                    return ""
+                }
+            }
             break
         }
         return String(s.prefix { $0.isLetter }).uppercased()
@@ -152,7 +182,8 @@ extension Repository {
         try db.execute(sql: "CREATE TABLE word (path, channel, idx, word, start, \"end\", confidence, speaker)")
         // 100,000 rows must load in well under a second: bind with SQLite's C API (GRDB's
         // StatementArguments cost ~2 µs a value).
-        let insert = try db.makeStatement(sql: "INSERT INTO sample VALUES (\(Array(repeating: "?", count: cols.count).joined(separator: ", ")))")
+        let insert = try db.makeStatement(
+            sql: "INSERT INTO sample VALUES (\(Array(repeating: "?", count: cols.count).joined(separator: ", ")))")
         let insertSegment = try db.makeStatement(sql: "INSERT INTO segment VALUES (?, ?, ?, ?, ?, ?)")
         let insertWord = try db.makeStatement(sql: "INSERT INTO word VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         let labelIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
@@ -168,7 +199,9 @@ extension Repository {
             for seg in n?.segments ?? [] {
                 var o: [String: Any] = [:]
                 for f in seg.labels { o[f.name] = jsonValue(f.value) }
-                let json = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                let json =
+                    (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
+                    ?? "{}"
                 try insertSegment.execute(arguments: [e.path.string, seg.start, seg.end, seg.channel, seg.source, json])
             }
             if words, let id = t?.words {
@@ -201,21 +234,31 @@ struct Binder {
     /// Binds the fixed columns of the `sample` table (`sampleTableColumns`, parameters 1…16).
     func sampleColumns(_ e: ManifestEntry, _ a: AudioFacts) {
         let t = e.annotations?.transcript
-        text(1, e.path.string); text(2, e.blob.hex); int(3, Int64(e.byteCount))
-        text(4, a.container); text(5, a.encoding); int(6, Int64(a.sampleRate)); int(7, Int64(a.channelCount))
-        int(8, Int64(a.frameCount)); double(9, a.duration)
+        text(1, e.path.string)
+        text(2, e.blob.hex)
+        int(3, Int64(e.byteCount))
+        text(4, a.container)
+        text(5, a.encoding)
+        int(6, Int64(a.sampleRate))
+        int(7, Int64(a.channelCount))
+        int(8, Int64(a.frameCount))
+        double(9, a.duration)
         if let p = a.peak.max() { double(10, Double(p)) }
         if !a.peak.isEmpty { int(11, Int64(a.silentChannels.count)) }
         if let t {
             text(12, t.text)
             if let l = t.language { text(13, l) }
             if let c = t.confidence { double(14, c) }
-            int(15, Int64(t.wordCount)); int(16, Int64(t.speakerCount))
+            int(15, Int64(t.wordCount))
+            int(16, Int64(t.speakerCount))
         }
     }
 
     func step(_ db: Database) throws {
-        defer { sqlite3_reset(s); sqlite3_clear_bindings(s) }
+        defer {
+            sqlite3_reset(s)
+            sqlite3_clear_bindings(s)
+        }
         guard sqlite3_step(s) == SQLITE_DONE else {
             throw DVSError(.internal, "cannot load the sample table: \(String(cString: sqlite3_errmsg(sqlite3_db_handle(s))))")
         }
@@ -223,6 +266,8 @@ struct Binder {
 }
 
 /// SQLite's SQLITE_TRANSIENT destructor (copy the bytes now), which Swift cannot import as a macro.
+// named after the C macro it stands for.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 private let SQLITE_TRANSIENT_ = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 private func databaseValue(_ v: LabelValue) -> DatabaseValueConvertible? {

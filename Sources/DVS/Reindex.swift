@@ -38,10 +38,22 @@ extension Repository {
                 guard let id = ObjectID(hex: name.dropLast(5)) else { continue }
                 do {
                     let reader = try PackReader(path: "\(packsDir)/\(name)")
-                    if let problem = try reader.verifyChecksum(expected: id) { damaged.append("\(id.hex): \(problem)"); continue }
+                    if let problem = try reader.verifyChecksum(expected: id) {
+                        damaged.append("\(id.hex): \(problem)")
+                        continue
+                    }
                     let entries = try reader.readIndex()
-                    let size = (try FileManager.default.attributesOfItem(atPath: "\(packsDir)/\(name)")[.size] as? NSNumber)?.uint64Value ?? 0
-                    packs.append((id, size, entries.map { PackEntryRow(id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength, codec: $0.codec.rawValue) }))
+                    let size =
+                        (try FileManager.default.attributesOfItem(atPath: "\(packsDir)/\(name)")[.size] as? NSNumber)?.uint64Value ?? 0
+                    packs.append(
+                        (
+                            id, size,
+                            entries.map {
+                                PackEntryRow(
+                                    id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength,
+                                    codec: $0.codec.rawValue)
+                            }
+                        ))
                 } catch {
                     damaged.append("\(id.hex): \(DVSError.wrap(error).message)")
                 }
@@ -50,7 +62,10 @@ extension Repository {
             var records: [(ObjectID, [UInt8])] = []
             for id in try objects.allIDs() {
                 guard let bytes = try? objects.read(id) else { continue }
-                if LineageEncoding.kind(of: bytes) != nil { records.append((id, bytes)); continue }
+                if LineageEncoding.kind(of: bytes) != nil {
+                    records.append((id, bytes))
+                    continue
+                }
                 guard bytes.starts(with: Array("dvs-commit ".utf8)), let c = try? Commit.decode(bytes) else { continue }
                 commits.append((CommitID(id), c))
             }
@@ -64,8 +79,9 @@ extension Repository {
                 try db.execute(sql: "DELETE FROM eval")
                 for (id, bytes) in records { try? indexRecord(id, bytes, in: db) }
             }
-            return ReindexReport(packCount: packs.count, newPackCount: packs.filter { !known.contains($0.0) }.count,
-                                 blobCount: packs.reduce(0) { $0 + $1.2.count }, commitCount: commits.count, damagedPacks: damaged)
+            return ReindexReport(
+                packCount: packs.count, newPackCount: packs.filter { !known.contains($0.0) }.count,
+                blobCount: packs.reduce(0) { $0 + $1.2.count }, commitCount: commits.count, damagedPacks: damaged)
         } catch { throw DVSError.wrap(error) }
     }
 }

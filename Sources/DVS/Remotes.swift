@@ -25,7 +25,12 @@ public struct RemoteConfig: Sendable, Equatable {
 
     /// Creates a configuration.
     public init(name: String, url: RemoteURL, endpoint: String? = nil, region: String? = nil, pathStyle: Bool = false, transfers: Int = 8) {
-        self.name = name; self.url = url; self.endpoint = endpoint; self.region = region; self.pathStyle = pathStyle; self.transfers = transfers
+        self.name = name
+        self.url = url
+        self.endpoint = endpoint
+        self.region = region
+        self.pathStyle = pathStyle
+        self.transfers = transfers
     }
 
     /// Opens the store.
@@ -36,18 +41,22 @@ public struct RemoteConfig: Sendable, Equatable {
             switch url {
             case .path(let p):
                 return try PathRemoteStore(root: p)
-            case let .s3(bucket, prefix):
+            case .s3(let bucket, let prefix):
                 let creds = try AWSCredentials.resolve(environment: environment)
                 var endpointURL: URL?
                 if let e = endpoint ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"], !e.isEmpty {
                     guard let u = URL(string: e), u.scheme != nil, u.host != nil else {
-                        throw DVSError(.badInput, "invalid S3 endpoint '\(e)' for remote '\(name)'",
-                                       hint: "use a URL such as http://127.0.0.1:9000: dvs remote remove \(name), then dvs remote add \(name) URL --endpoint E")
+                        throw DVSError(
+                            .badInput, "invalid S3 endpoint '\(e)' for remote '\(name)'",
+                            hint:
+                                "use a URL such as http://127.0.0.1:9000: dvs remote remove \(name), then dvs remote add \(name) URL --endpoint E"
+                        )
                     }
                     endpointURL = u
                 }
-                let client = S3Client(bucket: bucket, region: region ?? AWSCredentials.region(environment: environment), endpoint: endpointURL,
-                                      addressing: pathStyle ? .path : nil, credentials: creds)
+                let client = S3Client(
+                    bucket: bucket, region: region ?? AWSCredentials.region(environment: environment), endpoint: endpointURL,
+                    addressing: pathStyle ? .path : nil, credentials: creds)
                 return S3RemoteStore(client: client, prefix: prefix)
             }
         } catch { throw DVSError.wrap(error) }
@@ -61,8 +70,9 @@ enum RemoteRef {
     static func decode(_ data: Data, key: String, remote: String) throws -> CommitID {
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard text.count == 64, let id = CommitID(hex: text) else {
-            throw DVSError(.corrupt, "remote ref '\(key)' on '\(remote)' is malformed: expected a 64-hex commit id",
-                           hint: "push a good value over it with 'dvs push --force \(remote)'")
+            throw DVSError(
+                .corrupt, "remote ref '\(key)' on '\(remote)' is malformed: expected a 64-hex commit id",
+                hint: "push a good value over it with 'dvs push --force \(remote)'")
         }
         return id
     }
@@ -89,8 +99,9 @@ extension Repository {
         return values.keys.sorted().compactMap { name in
             let v = values[name]!
             guard let u = v["url"], let url = try? RemoteURL.parse(u, currentDirectory: root) else { return nil }
-            return RemoteConfig(name: name, url: url, endpoint: v["endpoint"], region: v["region"], pathStyle: v["path-style"] == "true",
-                                transfers: v["transfers"].flatMap(Int.init).map { max(1, min($0, 64)) } ?? 8)
+            return RemoteConfig(
+                name: name, url: url, endpoint: v["endpoint"], region: v["region"], pathStyle: v["path-style"] == "true",
+                transfers: v["transfers"].flatMap(Int.init).map { max(1, min($0, 64)) } ?? 8)
         }
     }
 
@@ -99,9 +110,11 @@ extension Repository {
     public func remote(_ name: String) throws -> RemoteConfig {
         let all = try remotes()
         guard let r = all.first(where: { $0.name == name }) else {
-            throw DVSError(.badInput, "no remote named '\(name)'",
-                           hint: all.isEmpty ? "add one with 'dvs remote add \(name) s3://bucket/prefix' (or a folder path)"
-                                             : "configured remotes: \(all.map(\.name).joined(separator: ", ")); add one with 'dvs remote add NAME URL'")
+            throw DVSError(
+                .badInput, "no remote named '\(name)'",
+                hint: all.isEmpty
+                    ? "add one with 'dvs remote add \(name) s3://bucket/prefix' (or a folder path)"
+                    : "configured remotes: \(all.map(\.name).joined(separator: ", ")); add one with 'dvs remote add NAME URL'")
         }
         return r
     }
@@ -111,7 +124,9 @@ extension Repository {
     ///   - url: `s3://bucket/prefix`, `file:///path` or a folder path (relative paths are taken from the working tree's root).
     /// - Throws: `DVSError.badInput` for a bad name or URL, or when the name is taken; nothing changes then.
     @discardableResult
-    public func addRemote(name: String, url: String, endpoint: String? = nil, region: String? = nil, pathStyle: Bool = false) throws -> RemoteConfig {
+    public func addRemote(name: String, url: String, endpoint: String? = nil, region: String? = nil, pathStyle: Bool = false) throws
+        -> RemoteConfig
+    {
         guard Self.isValidRemoteName(name) else {
             throw DVSError(.badInput, "invalid remote name '\(name)'", hint: "use letters, digits, '.', '_' and '-', for example 'origin'")
         }
@@ -119,7 +134,8 @@ extension Repository {
         do { parsed = try RemoteURL.parse(url, currentDirectory: root) } catch { throw DVSError.wrap(error) }
         if let endpoint {
             guard let u = URL(string: endpoint), u.scheme == "http" || u.scheme == "https", u.host != nil else {
-                throw DVSError(.badInput, "invalid endpoint '\(endpoint)'", hint: "use a URL such as https://s3.example.com or http://127.0.0.1:9000")
+                throw DVSError(
+                    .badInput, "invalid endpoint '\(endpoint)'", hint: "use a URL such as https://s3.example.com or http://127.0.0.1:9000")
             }
         }
         if case .path = parsed, endpoint != nil || region != nil || pathStyle {
@@ -153,8 +169,9 @@ extension Repository {
             let keys = try catalog.allConfig().map(\.0).filter { $0.hasPrefix("remote.\(name).") }
             try catalog.write { db in
                 for k in keys { try catalog.setConfig(k, nil, in: db) }
-                try catalog.apply(tracking.map { RefUpdate(name: $0.name, expected: $0.target, new: nil, message: "remote remove \(name)") },
-                                  who: defaultIdentity(), in: db)
+                try catalog.apply(
+                    tracking.map { RefUpdate(name: $0.name, expected: $0.target, new: nil, message: "remote remove \(name)") },
+                    who: defaultIdentity(), in: db)
             }
         } catch { throw DVSError.wrap(error) }
     }
@@ -186,7 +203,10 @@ extension Repository {
         var stack: [(CommitID, Bool)] = tips.map { ($0, false) }
         var manifests: [ObjectID] = []
         while let (c, expanded) = stack.popLast() {
-            if expanded { commits.append(c); continue }
+            if expanded {
+                commits.append(c)
+                continue
+            }
             guard seen.insert(c).inserted, !present(c.object) else { continue }
             let decoded = try commit(c)
             manifests.append(decoded.manifest)
@@ -200,13 +220,17 @@ extension Repository {
             guard seenChunks.insert(id).inserted, !present(id) else { continue }
             let chunk: ManifestChunk
             do { chunk = try ManifestChunk.decode(objects.read(id)) } catch {
-                throw DVSError(.corrupt, "cannot read manifest chunk '\(id.hex)': \(DVSError.wrap(error).message)", hint: "run 'dvs fsck' to list damaged objects")
+                throw DVSError(
+                    .corrupt, "cannot read manifest chunk '\(id.hex)': \(DVSError.wrap(error).message)",
+                    hint: "run 'dvs fsck' to list damaged objects")
             }
             switch chunk {
             case .leaf(let entries):
                 byLevel[0, default: []].append(id)
                 for e in entries {
-                    if let w = e.annotations?.transcript?.words, seenChunks.insert(w).inserted, !present(w) { byLevel[-1, default: []].append(w) }
+                    if let w = e.annotations?.transcript?.words, seenChunks.insert(w).inserted, !present(w) {
+                        byLevel[-1, default: []].append(w)
+                    }
                 }
             case .inner(let level, let children):
                 byLevel[level, default: []].append(id)

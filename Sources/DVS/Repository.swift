@@ -3,8 +3,9 @@ import DVSCatalog
 import DVSCore
 import DVSStorage
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A dvs repository: a working tree and its `.dvs/` folder.
@@ -50,8 +51,9 @@ public final class Repository: @unchecked Sendable {
         let root = absolute(directory)
         let dvs = root + "/" + folderName
         if FileIO.exists(dvs) {
-            throw DVSError(.alreadyExists, "'\(dvs)' already exists: this is a dvs repository already",
-                           hint: "use it as it is ('dvs status'), or remove '\(dvs)' to start over (this deletes its history)")
+            throw DVSError(
+                .alreadyExists, "'\(dvs)' already exists: this is a dvs repository already",
+                hint: "use it as it is ('dvs status'), or remove '\(dvs)' to start over (this deletes its history)")
         }
         do {
             try FileIO.makeDirectories(root)
@@ -92,8 +94,9 @@ public final class Repository: @unchecked Sendable {
                 do { repo = try Repository(root: dir) } catch { throw DVSError.wrap(error) }
                 let format = (try? repo.catalog.config("core.format")) ?? nil
                 guard format == nil || format == "1" else {
-                    throw DVSError(.badInput, "repository '\(dir)' has format \(format!), this dvs reads format 1",
-                                   hint: "use a newer dvs for this repository")
+                    throw DVSError(
+                        .badInput, "repository '\(dir)' has format \(format!), this dvs reads format 1",
+                        hint: "use a newer dvs for this repository")
                 }
                 return repo
             }
@@ -101,8 +104,9 @@ public final class Repository: @unchecked Sendable {
             if parent == dir || parent.isEmpty { break }
             dir = parent
         }
-        throw DVSError(.notARepository, "not a dvs repository (or any parent up to /): '\(absolute(directory))'",
-                       hint: "run 'dvs init' to create one here")
+        throw DVSError(
+            .notARepository, "not a dvs repository (or any parent up to /): '\(absolute(directory))'",
+            hint: "run 'dvs init' to create one here")
     }
 
     static func absolute(_ path: String) -> String {
@@ -130,7 +134,9 @@ public final class Repository: @unchecked Sendable {
 
     /// Takes the writer lock for `command`. - Throws: `DVSError.locked` naming the holder.
     func lock(_ command: String) throws -> RepositoryLock {
-        do { return try RepositoryLock(path: dvsDir + "/lock", timeout: lockTimeout, command: command) } catch { throw DVSError.wrap(error) }
+        do { return try RepositoryLock(path: dvsDir + "/lock", timeout: lockTimeout, command: command) } catch {
+            throw DVSError.wrap(error)
+        }
     }
 
     // MARK: Objects
@@ -139,7 +145,8 @@ public final class Repository: @unchecked Sendable {
     public func commit(_ id: CommitID) throws -> Commit {
         do { return try Commit.decode(objects.read(id.object)) } catch {
             let e = DVSError.wrap(error)
-            throw DVSError(.corrupt, "cannot read commit '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects", cause: e.cause)
+            throw DVSError(
+                .corrupt, "cannot read commit '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects", cause: e.cause)
         }
     }
 
@@ -159,7 +166,8 @@ public final class Repository: @unchecked Sendable {
         try parallelBatches(leafIDs.count, workers: workers, batch: 8) { _, range in
             for i in range {
                 guard case .leaf(let es) = try self.chunk(leafIDs[i]) else {
-                    throw DVSError(.corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
+                    throw DVSError(
+                        .corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
                 }
                 results[i] = es
             }
@@ -185,7 +193,8 @@ public final class Repository: @unchecked Sendable {
             for t in range {
                 let i = todo[t]
                 guard case .leaf(let es) = try self.chunk(leafIDs[i]) else {
-                    throw DVSError(.corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
+                    throw DVSError(
+                        .corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
                 }
                 results[i] = es
             }
@@ -205,11 +214,16 @@ public final class Repository: @unchecked Sendable {
         switch try chunk(id) {
         case .leaf(let es): rootLeaf = es
         case .inner(let level, let children):
-            if level == 1 { out.append(contentsOf: children.map(\.id)); return }
+            if level == 1 {
+                out.append(contentsOf: children.map(\.id))
+                return
+            }
             for c in children {
                 var leaf: [ManifestEntry]?
                 try collectLeaves(c.id, into: &out, rootLeaf: &leaf)
-                if leaf != nil { throw DVSError(.corrupt, "manifest chunk '\(c.id.hex)' is a leaf under a level-\(level) chunk", hint: "run 'dvs fsck'") }
+                if leaf != nil {
+                    throw DVSError(.corrupt, "manifest chunk '\(c.id.hex)' is a leaf under a level-\(level) chunk", hint: "run 'dvs fsck'")
+                }
             }
         }
     }
@@ -245,8 +259,9 @@ public final class Repository: @unchecked Sendable {
         let baseID = ObjectID(bytes: stored[0..<32])
         let base: [UInt8]
         do { base = try blob(baseID, location: nil, decompressor: decompressor) } catch let e as DVSError {
-            throw DVSError(.corrupt, "cannot read object '\(entry.id.hex)': its delta base '\(baseID.hex)' is unreadable (\(e.message))",
-                           hint: "run 'dvs fsck' to list damaged objects")
+            throw DVSError(
+                .corrupt, "cannot read object '\(entry.id.hex)': its delta base '\(baseID.hex)' is unreadable (\(e.message))",
+                hint: "run 'dvs fsck' to list damaged objects")
         }
         let d = decompressor ?? ZstdDecompressor()
         let limit = Int(clamping: entry.rawLength) + (1 << 20)
@@ -257,10 +272,14 @@ public final class Repository: @unchecked Sendable {
     /// stored or cannot be read (then the new version is simply stored whole).
     func deltaBase(_ id: ObjectID) -> DeltaBase? {
         guard let loc = try? catalog.location(of: id), loc.entry.rawLength <= 256 << 20,
-              let bytes = try? blob(id, location: loc) else { return nil }
+            let bytes = try? blob(id, location: loc)
+        else { return nil }
         var depth = 0
         if loc.entry.codec == BlobCodec.zstdDelta.rawValue,
-           let b = try? packReader(loc.pack).read(offset: loc.entry.offset + 32, length: 1) { depth = Int(b[0]) }
+            let b = try? packReader(loc.pack).read(offset: loc.entry.offset + 32, length: 1)
+        {
+            depth = Int(b[0])
+        }
         return DeltaBase(id: id, bytes: bytes, depth: depth)
     }
 
@@ -277,8 +296,11 @@ public final class Repository: @unchecked Sendable {
         }
         do {
             let reader = try packReader(loc.pack)
-            guard let codec = BlobCodec(rawValue: loc.entry.codec) else { throw DVSError(.corrupt, "object '\(id.hex)' has unknown codec \(loc.entry.codec)") }
-            let entry = PackEntry(id: id, offset: loc.entry.offset, storedLength: loc.entry.storedLength, rawLength: loc.entry.rawLength, codec: codec)
+            guard let codec = BlobCodec(rawValue: loc.entry.codec) else {
+                throw DVSError(.corrupt, "object '\(id.hex)' has unknown codec \(loc.entry.codec)")
+            }
+            let entry = PackEntry(
+                id: id, offset: loc.entry.offset, storedLength: loc.entry.storedLength, rawLength: loc.entry.rawLength, codec: codec)
             let bytes: [UInt8]
             if codec == .zstdDelta {
                 bytes = try deltaBlob(entry, reader: reader, decompressor: decompressor)
@@ -286,7 +308,9 @@ public final class Repository: @unchecked Sendable {
                 bytes = try BlobEncoding.decode(codec: codec, payload: reader.payload(of: entry, decompressor: decompressor))
             }
             guard bytes.count == Int(loc.entry.rawLength), ObjectID.hashing(bytes) == id else {
-                throw DVSError(.corrupt, "cannot read object '\(id.hex)' in pack '\(loc.pack.hex)': checksum mismatch", hint: "run 'dvs fsck' to list damaged objects and the paths that use them")
+                throw DVSError(
+                    .corrupt, "cannot read object '\(id.hex)' in pack '\(loc.pack.hex)': checksum mismatch",
+                    hint: "run 'dvs fsck' to list damaged objects and the paths that use them")
             }
             return bytes
         } catch let e as DVSError { throw e } catch { throw DVSError.wrap(error) }

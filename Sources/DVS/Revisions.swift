@@ -27,7 +27,9 @@ extension Repository {
             if op == "~" {
                 for _ in 0..<n {
                     guard let p = try commit(id).parents.first else {
-                        throw DVSError(.unknownRevision, "revision '\(revision)' goes past the root commit \(id.short)", hint: "run 'dvs log' to see the history")
+                        throw DVSError(
+                            .unknownRevision, "revision '\(revision)' goes past the root commit \(id.short)",
+                            hint: "run 'dvs log' to see the history")
                     }
                     id = p
                 }
@@ -35,7 +37,9 @@ extension Repository {
                 if n == 0 { continue }
                 let parents = try commit(id).parents
                 guard n <= parents.count else {
-                    throw DVSError(.unknownRevision, "commit \(id.short) has no parent \(n) (in '\(revision)')", hint: "run 'dvs log' to see the history")
+                    throw DVSError(
+                        .unknownRevision, "commit \(id.short) has no parent \(n) (in '\(revision)')",
+                        hint: "run 'dvs log' to see the history")
                 }
                 id = parents[n - 1]
             } else {
@@ -48,7 +52,9 @@ extension Repository {
     private func resolveBase(_ base: String, whole: String) throws -> CommitID {
         if base == "HEAD" || base == "@" {
             guard let c = try catalog.head()?.commit else {
-                throw DVSError(.unknownRevision, "HEAD has no commit yet (branch '\(currentBranch() ?? "main")' is unborn)", hint: "run 'dvs commit -m MSG' first")
+                throw DVSError(
+                    .unknownRevision, "HEAD has no commit yet (branch '\(currentBranch() ?? "main")' is unborn)",
+                    hint: "run 'dvs commit -m MSG' first")
             }
             return c
         }
@@ -60,11 +66,13 @@ extension Repository {
             let hits = try catalog.commits(withPrefix: lower, limit: 2)
             if hits.count == 1 { return hits[0] }
             if hits.count > 1 {
-                throw DVSError(.unknownRevision, "revision '\(base)' is ambiguous: several commits start with it", hint: "use more hex digits")
+                throw DVSError(
+                    .unknownRevision, "revision '\(base)' is ambiguous: several commits start with it", hint: "use more hex digits")
             }
         }
-        throw DVSError(.unknownRevision, "unknown revision '\(whole)'",
-                       hint: "use a branch name, HEAD, HEAD~N or a commit id of at least 4 hex digits; 'dvs log' lists commits")
+        throw DVSError(
+            .unknownRevision, "unknown revision '\(whole)'",
+            hint: "use a branch name, HEAD, HEAD~N or a commit id of at least 4 hex digits; 'dvs log' lists commits")
     }
 
     /// The branch HEAD is on, or nil when detached.
@@ -89,7 +97,9 @@ extension Repository {
         var frontier: [(CommitID, Commit)] = hidden.contains(start) ? [] : [(start, try commit(start))]
         while !frontier.isEmpty, out.count < limit {
             // Pick the newest (ties: larger id, for a stable order).
-            let i = frontier.indices.max { (frontier[$0].1.committer.time, frontier[$0].0) < (frontier[$1].1.committer.time, frontier[$1].0) }!
+            let i = frontier.indices.max {
+                (frontier[$0].1.committer.time, frontier[$0].0) < (frontier[$1].1.committer.time, frontier[$1].0)
+            }!
             let (id, c) = frontier.remove(at: i)
             out.append((id, c))
             for p in c.parents where !seen.contains(p) && !hidden.contains(p) {
@@ -105,15 +115,19 @@ extension Repository {
         guard let colon = spec.firstIndex(of: ":") else {
             throw DVSError(.usage, "'\(spec)' is not REV:PATH", hint: "for example: dvs cat HEAD:labels.csv")
         }
-        let rev = String(spec[..<colon]), path = RepoPath(String(spec[spec.index(after: colon)...]).trimmingCharacters(in: CharacterSet(charactersIn: "/")))
+        let rev = String(spec[..<colon])
+        let path = RepoPath(String(spec[spec.index(after: colon)...]).trimmingCharacters(in: CharacterSet(charactersIn: "/")))
         let id = try resolve(rev.isEmpty ? "HEAD" : rev)
         let entries = try self.entries(ofManifest: commit(id).manifest)
         if !entries.contains(where: { $0.path == path }), entries.contains(where: { $0.path.isWithin(path) }) {
-            throw DVSError(.usage, "'\(path)' is a folder in \(rev.isEmpty ? "HEAD" : rev), not a file", hint: "list it with 'dvs ls \(rev.isEmpty ? "HEAD" : rev) \(path)'")
+            throw DVSError(
+                .usage, "'\(path)' is a folder in \(rev.isEmpty ? "HEAD" : rev), not a file",
+                hint: "list it with 'dvs ls \(rev.isEmpty ? "HEAD" : rev) \(path)'")
         }
         guard let e = entries.first(where: { $0.path == path }) else {
-            throw DVSError(.unknownRevision, "path '\(path)' does not exist in \(rev.isEmpty ? "HEAD" : rev) (\(id.short))",
-                           hint: missingPathHint(path, in: entries, revision: rev.isEmpty ? "HEAD" : rev))
+            throw DVSError(
+                .unknownRevision, "path '\(path)' does not exist in \(rev.isEmpty ? "HEAD" : rev) (\(id.short))",
+                hint: missingPathHint(path, in: entries, revision: rev.isEmpty ? "HEAD" : rev))
         }
         return (id, e)
     }

@@ -3,8 +3,9 @@ import DVSCatalog
 import DVSCore
 import DVSStorage
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A problem found while reading the tree that does not stop a commit (unless `--strict`).
@@ -86,7 +87,9 @@ extension Repository {
     ///   - knownBlobs: blobs already in packs.
     ///   - deltaBases: for files that are not audio, the blob of the same path in the parent
     ///     commit; a new version is stored as a zstd delta against it where that is smaller.
-    func scan(writer: PackWriter?, knownBlobs: Set<ObjectID>, deltaBases: [RepoPath: ObjectID] = [:], progress: ProgressHandler?) throws -> ScanResult {
+    func scan(writer: PackWriter?, knownBlobs: Set<ObjectID>, deltaBases: [RepoPath: ObjectID] = [:], progress: ProgressHandler?) throws
+        -> ScanResult
+    {
         // The walk (system calls) and the stat cache load (SQLite) overlap on two threads.
         let catalog = self.catalog
         let cacheLoad = Background { try catalog.statCache() }
@@ -101,17 +104,29 @@ extension Repository {
             var local: (bytes: UInt64, hashed: Int, newRaw: UInt64, newBlobs: Int) = (0, 0, 0, 0)
             for i in range {
                 let f = files[i]
-                let item = try Self.scanOne(f, root: root, cached: cache[f.path], writer: writer, knownBlobs: knownBlobs,
-                                            deltaBase: deltaBases[f.path].map { id in { self.deltaBase(id) } },
-                                            compressor: compressors.all[worker], decompressor: compressors.decompressors[worker])
+                let item = try Self.scanOne(
+                    f, root: root, cached: cache[f.path], writer: writer, knownBlobs: knownBlobs,
+                    deltaBase: deltaBases[f.path].map { id in { self.deltaBase(id) } },
+                    compressor: compressors.all[worker], decompressor: compressors.decompressors[worker])
                 results[i] = item
-                if item.hashed { local.hashed += 1; local.bytes += UInt64(f.size) }
-                if item.newBlob { local.newRaw += item.entry.byteCount; local.newBlobs += 1 }
+                if item.hashed {
+                    local.hashed += 1
+                    local.bytes += UInt64(f.size)
+                }
+                if item.newBlob {
+                    local.newRaw += item.entry.byteCount
+                    local.newBlobs += 1
+                }
             }
             let report = counters.withLock { c -> Progress? in
                 let before = c.done
-                c.done += range.count; c.bytes += local.bytes; c.hashed += local.hashed; c.newRaw += local.newRaw; c.newBlobs += local.newBlobs
-                return (before / 64 != c.done / 64 || c.done == files.count) ? Progress(phase: writer == nil ? "hashing" : "storing", done: c.done, total: files.count, bytes: c.bytes) : nil
+                c.done += range.count
+                c.bytes += local.bytes
+                c.hashed += local.hashed
+                c.newRaw += local.newRaw
+                c.newBlobs += local.newBlobs
+                return (before / 64 != c.done / 64 || c.done == files.count)
+                    ? Progress(phase: writer == nil ? "hashing" : "storing", done: c.done, total: files.count, bytes: c.bytes) : nil
             }
             if let report { progress?(report) }
         }
@@ -125,7 +140,10 @@ extension Repository {
             if let u = item.cacheUpdate { updates.append((item.entry.path, u)) }
             warnings.append(contentsOf: item.warnings)
         }
-        for s in skipped { warnings.append(ScanWarning(kind: .unsupportedFileType, path: s.string, message: "not a regular file or symlink; not versioned")) }
+        for s in skipped {
+            warnings.append(
+                ScanWarning(kind: .unsupportedFileType, path: s.string, message: "not a regular file or symlink; not versioned"))
+        }
         warnings.append(contentsOf: Self.normalizationWarnings(entries.map(\.path)))
         // Cache rows whose file is gone; when every row was matched by a walked file, none.
         var matched = 0
@@ -136,8 +154,9 @@ extension Repository {
             removed = cache.keys.filter { !present.contains($0) }
         }
         let c = counters.withLock { $0 }
-        return ScanResult(entries: entries, cacheUpdates: updates, removedFromCache: removed, warnings: warnings, packs: [],
-                          storedBytes: writer?.storedBytes ?? 0, newRawBytes: c.newRaw, newBlobCount: c.newBlobs, hashedFiles: c.hashed)
+        return ScanResult(
+            entries: entries, cacheUpdates: updates, removedFromCache: removed, warnings: warnings, packs: [],
+            storedBytes: writer?.storedBytes ?? 0, newRawBytes: c.newRaw, newBlobCount: c.newBlobs, hashedFiles: c.hashed)
     }
 
     struct ScanItem {
@@ -148,40 +167,50 @@ extension Repository {
         var newBlob: Bool
     }
 
-    static func scanOne(_ file: TreeFile, root: String, cached: StatCacheEntry?, writer: PackWriter?, knownBlobs: Set<ObjectID>,
-                        deltaBase: (() -> DeltaBase?)? = nil, compressor: ZstdCompressor, decompressor: ZstdDecompressor) throws -> ScanItem {
+    static func scanOne(
+        _ file: TreeFile, root: String, cached: StatCacheEntry?, writer: PackWriter?, knownBlobs: Set<ObjectID>,
+        deltaBase: (() -> DeltaBase?)? = nil, compressor: ZstdCompressor, decompressor: ZstdDecompressor
+    ) throws -> ScanItem {
         var f = file
         guard let kind = f.kind else { throw DVSError(.internal, "unsupported file kind for '\(f.path)'") }
         if kind == .symlink {
             let target = try readLink(root: root, f.path)
             let id = ObjectID.hashing(target)
-            return ScanItem(entry: ManifestEntry(path: f.path, kind: .symlink, blob: id, byteCount: UInt64(target.count), linkTarget: target),
-                            cacheUpdate: nil, warnings: [], hashed: false, newBlob: false)
+            return ScanItem(
+                entry: ManifestEntry(path: f.path, kind: .symlink, blob: id, byteCount: UInt64(target.count), linkTarget: target),
+                cacheUpdate: nil, warnings: [], hashed: false, newBlob: false)
         }
         if let c = cached, c.byteCount == f.size, c.mtimeNanoseconds == f.mtimeNanoseconds, c.ctimeNanoseconds == f.ctimeNanoseconds,
-           c.inode == f.inode, c.mode == f.mode, !isRacy(mtimeNanoseconds: c.mtimeNanoseconds, recordedAtNanoseconds: c.recordedAtNanoseconds),
-           writer == nil || knownBlobs.contains(c.blob) || writer!.contains(c.blob) {
-            return ScanItem(entry: ManifestEntry(path: f.path, kind: kind, blob: c.blob, byteCount: UInt64(c.byteCount), audio: c.audio),
-                            cacheUpdate: nil, warnings: c.warning.flatMap { ScanWarning(encoded: $0, path: f.path) }.map { [$0] } ?? [],
-                            hashed: false, newBlob: false)
+            c.inode == f.inode, c.mode == f.mode,
+            !isRacy(mtimeNanoseconds: c.mtimeNanoseconds, recordedAtNanoseconds: c.recordedAtNanoseconds),
+            writer == nil || knownBlobs.contains(c.blob) || writer!.contains(c.blob)
+        {
+            return ScanItem(
+                entry: ManifestEntry(path: f.path, kind: kind, blob: c.blob, byteCount: UInt64(c.byteCount), audio: c.audio),
+                cacheUpdate: nil, warnings: c.warning.flatMap { ScanWarning(encoded: $0, path: f.path) }.map { [$0] } ?? [],
+                hashed: false, newBlob: false)
         }
         // Read, and make sure the file did not change while we read it.
         var bytes: [UInt8] = []
         var attempt = 0
         while true {
             let (b, after) = try readFile(root: root, f.path)
-            if after.size == f.size && after.mtimeNanoseconds == f.mtimeNanoseconds && after.ctimeNanoseconds == f.ctimeNanoseconds && Int64(b.count) == f.size {
+            if after.size == f.size && after.mtimeNanoseconds == f.mtimeNanoseconds && after.ctimeNanoseconds == f.ctimeNanoseconds
+                && Int64(b.count) == f.size
+            {
                 bytes = b
                 break
             }
             attempt += 1
             if attempt >= 3 {
-                throw DVSError(.badInput, "file '\(f.path)' changed while it was being read (size or mtime moved 3 times)",
-                               hint: "stop the program writing it, then run the command again; nothing was committed")
+                throw DVSError(
+                    .badInput, "file '\(f.path)' changed while it was being read (size or mtime moved 3 times)",
+                    hint: "stop the program writing it, then run the command again; nothing was committed")
             }
             guard let again = TreeWalker.lstatFile(root: root, f.path), again.kind == kind else {
-                throw DVSError(.badInput, "file '\(f.path)' disappeared or changed type while it was being read",
-                               hint: "run the command again; nothing was committed")
+                throw DVSError(
+                    .badInput, "file '\(f.path)' disappeared or changed type while it was being read",
+                    hint: "run the command again; nothing was committed")
             }
             f = again
         }
@@ -205,24 +234,28 @@ extension Repository {
                     if let warning { warnings.append(ScanWarning(kind: .damagedAudio, path: f.path.string, message: warning)) }
                 case .notAudio(let reason):
                     if named {
-                        warnings.append(ScanWarning(kind: .undecodableAudio, path: f.path.string,
-                                                    message: "named like audio but does not decode (\(reason)); stored byte-exact as a plain file"))
+                        warnings.append(
+                            ScanWarning(
+                                kind: .undecodableAudio, path: f.path.string,
+                                message: "named like audio but does not decode (\(reason)); stored byte-exact as a plain file"))
                     }
                 }
             }
             var newBlob = false
             if let writer, !knownBlobs.contains(id), !writer.contains(id) {
                 let base = audio == nil && layout == nil && buf.count >= BlobEncoding.minDeltaSize ? deltaBase?() : nil
-                let (codec, frame) = try BlobEncoding.encode(buf, layout: layout, base: base?.id == id ? nil : base,
-                                                             compressor: compressor, decompressor: decompressor)
+                let (codec, frame) = try BlobEncoding.encode(
+                    buf, layout: layout, base: base?.id == id ? nil : base,
+                    compressor: compressor, decompressor: decompressor)
                 do {
                     newBlob = try writer.append(id: id, codec: codec, rawLength: UInt64(buf.count), frame: frame)
                 } catch { throw DVSError.wrap(error) }
             }
             let entry = ManifestEntry(path: f.path, kind: kind, blob: id, byteCount: UInt64(buf.count), audio: audio)
-            let update = StatCacheEntry(byteCount: f.size, mtimeNanoseconds: f.mtimeNanoseconds, ctimeNanoseconds: f.ctimeNanoseconds,
-                                        inode: f.inode, mode: f.mode, blob: id, audio: audio, recordedAtNanoseconds: recordedAt,
-                                        warning: warnings.first.map { "\($0.kind.rawValue)\t\($0.message)" })
+            let update = StatCacheEntry(
+                byteCount: f.size, mtimeNanoseconds: f.mtimeNanoseconds, ctimeNanoseconds: f.ctimeNanoseconds,
+                inode: f.inode, mode: f.mode, blob: id, audio: audio, recordedAtNanoseconds: recordedAt,
+                warning: warnings.first.map { "\($0.kind.rawValue)\t\($0.message)" })
             return ScanItem(entry: entry, cacheUpdate: update, warnings: warnings, hashed: true, newBlob: newBlob)
         }
     }
@@ -232,7 +265,9 @@ extension Repository {
         let p = TreeWalker.cPath(root, path)
         let fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else {
-            throw DVSError(.io, "cannot read '\(path)': \(String(cString: strerror(errno)))", hint: "check the file's permissions; nothing was committed")
+            throw DVSError(
+                .io, "cannot read '\(path)': \(String(cString: strerror(errno)))",
+                hint: "check the file's permissions; nothing was committed")
         }
         defer { close(fd) }
         let bytes: [UInt8]
@@ -261,8 +296,12 @@ extension Repository {
         for (_, g) in groups where g.count > 1 {
             let sorted = g.sorted()
             for p in sorted {
-                out.append(ScanWarning(kind: .unicodeNormalization, path: p.string,
-                                       message: "differs only in Unicode normalization from \(sorted.filter { $0 != p }.map { "'\(Self.escaped($0))'" }.joined(separator: ", ")); both are kept as separate files"))
+                out.append(
+                    ScanWarning(
+                        kind: .unicodeNormalization, path: p.string,
+                        message:
+                            "differs only in Unicode normalization from \(sorted.filter { $0 != p }.map { "'\(Self.escaped($0))'" }.joined(separator: ", ")); both are kept as separate files"
+                    ))
             }
         }
         return out.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }

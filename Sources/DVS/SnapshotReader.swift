@@ -83,8 +83,10 @@ public final class SnapshotReader: @unchecked Sendable {
     /// - Throws: `DVSError.unknownRevision` for a bad revision; `.corrupt` when its commit or
     ///   manifest cannot be read; `.usage` for a target rate ≤ 0.
     /// - Complexity: reads the manifest (O(n) entries); no blob is read until iteration.
-    public init(repository: Repository, revision: String, targetSampleRate: Int? = nil, mono: Bool = false,
-                decode: Bool = true, keepBytes: Bool = false, workers: Int? = nil, window: Int? = nil) throws {
+    public init(
+        repository: Repository, revision: String, targetSampleRate: Int? = nil, mono: Bool = false,
+        decode: Bool = true, keepBytes: Bool = false, workers: Int? = nil, window: Int? = nil
+    ) throws {
         if let r = targetSampleRate, r <= 0 {
             throw DVSError(.usage, "target sample rate \(r) Hz is not positive", hint: "use a rate such as 16000")
         }
@@ -132,12 +134,18 @@ public final class SnapshotReader: @unchecked Sendable {
                     // decoding when the packs are not in the page cache.
                     let ahead = i + Self.prefetchDistance
                     if ahead < order.count { self.prefetch(entries[order[ahead]].blob, locations: locations) }
-                    do { pipe.put(i, .success(try self.read(entries[order[i]], index: order[i], locations: locations, decompressor: decompressor))) }
-                    catch { pipe.put(i, .failure(error)) }
+                    do {
+                        pipe.put(
+                            i, .success(try self.read(entries[order[i]], index: order[i], locations: locations, decompressor: decompressor))
+                        )
+                    } catch { pipe.put(i, .failure(error)) }
                 }
             }
         }
-        defer { pipe.cancel(); group.wait() }
+        defer {
+            pipe.cancel()
+            group.wait()
+        }
         for i in 0..<order.count {
             let sample = try pipe.take(i).get()
             try body(sample)
@@ -165,25 +173,30 @@ public final class SnapshotReader: @unchecked Sendable {
     }
 
     /// Reads, verifies and decodes one sample.
-    func read(_ e: ManifestEntry, index: Int, locations: [ObjectID: BlobLocation], decompressor: ZstdDecompressor) throws -> SnapshotSample {
+    func read(_ e: ManifestEntry, index: Int, locations: [ObjectID: BlobLocation], decompressor: ZstdDecompressor) throws -> SnapshotSample
+    {
         let bytes: [UInt8]
         do { bytes = try repository.blob(e.blob, location: locations[e.blob], decompressor: decompressor) } catch {
             let d = DVSError.wrap(error)
-            throw DVSError(.corrupt, "cannot read sample '\(e.path)' of \(revision) (\(commit.short)): \(d.message)", hint: d.hint ?? "run 'dvs fsck'", cause: d.cause)
+            throw DVSError(
+                .corrupt, "cannot read sample '\(e.path)' of \(revision) (\(commit.short)): \(d.message)", hint: d.hint ?? "run 'dvs fsck'",
+                cause: d.cause)
         }
         var labels: [String: LabelValue] = [:]
         for f in e.annotations?.labels ?? [] { labels[f.name] = f.value }
         let facts = e.audio!
-        var sample = SnapshotSample(index: index, path: e.path, blob: e.blob, labels: labels, annotations: e.annotations, facts: facts,
-                                    sampleRate: facts.sampleRate, channelCount: facts.channelCount, pcm: [], bytes: keepBytes ? bytes : [])
+        var sample = SnapshotSample(
+            index: index, path: e.path, blob: e.blob, labels: labels, annotations: e.annotations, facts: facts,
+            sampleRate: facts.sampleRate, channelCount: facts.channelCount, pcm: [], bytes: keepBytes ? bytes : [])
         if mono { sample.channelCount = 1 }
         if let r = targetSampleRate { sample.sampleRate = r }
         guard decode else { return sample }
         do {
             // Plain 16-bit PCM WAV (most corpora) converts directly; everything else goes through libsndfile.
             var audio = try bytes.withUnsafeBytes { b in
-                try (facts.encoding == "PCM_16" && (facts.container == "WAV" || facts.container == "WAVEX")
-                        ? AudioDecoder.decodePCM16(b, frameCount: facts.frameCount, sampleRate: facts.sampleRate) : nil)
+                try
+                    (facts.encoding == "PCM_16" && (facts.container == "WAV" || facts.container == "WAVEX")
+                    ? AudioDecoder.decodePCM16(b, frameCount: facts.frameCount, sampleRate: facts.sampleRate) : nil)
                     ?? AudioDecoder.decode(b)
             }
             if mono { audio = AudioDecoder.downmix(audio) }
@@ -192,7 +205,9 @@ public final class SnapshotReader: @unchecked Sendable {
             sample.sampleRate = audio.sampleRate
             sample.channelCount = audio.channelCount
         } catch let e2 as AudioDecodeError {
-            throw DVSError(.badInput, "cannot decode sample '\(e.path)' (object \(e.blob.short)) of \(revision)", hint: "run 'dvs fsck'; the file was stored as audio but no longer decodes", cause: e2.message)
+            throw DVSError(
+                .badInput, "cannot decode sample '\(e.path)' (object \(e.blob.short)) of \(revision)",
+                hint: "run 'dvs fsck'; the file was stored as audio but no longer decodes", cause: e2.message)
         }
         return sample
     }
@@ -209,11 +224,15 @@ final class OrderedPipe<T>: @unchecked Sendable {
     private var cancelled = false
     private var ready: [Int: Result<T, Error>] = [:]
 
-    init(count: Int, window: Int) { self.count = count; self.window = window }
+    init(count: Int, window: Int) {
+        self.count = count
+        self.window = window
+    }
 
     /// The next index to produce, waiting while the window is full; nil when done or cancelled.
     func claim() -> Int? {
-        cond.lock(); defer { cond.unlock() }
+        cond.lock()
+        defer { cond.unlock() }
         while !cancelled && nextClaim < count && nextClaim >= consumed + window { cond.wait() }
         guard !cancelled, nextClaim < count else { return nil }
         defer { nextClaim += 1 }
@@ -221,7 +240,8 @@ final class OrderedPipe<T>: @unchecked Sendable {
     }
 
     func put(_ i: Int, _ r: Result<T, Error>) {
-        cond.lock(); defer { cond.unlock() }
+        cond.lock()
+        defer { cond.unlock() }
         ready[i] = r
         if case .failure = r { nextClaim = count }  // stop handing out more work
         cond.broadcast()
@@ -229,7 +249,8 @@ final class OrderedPipe<T>: @unchecked Sendable {
 
     /// Waits for result `i` (the consumer's next) and removes it.
     func take(_ i: Int) -> Result<T, Error> {
-        cond.lock(); defer { cond.unlock() }
+        cond.lock()
+        defer { cond.unlock() }
         while ready[i] == nil { cond.wait() }
         consumed = i + 1
         cond.broadcast()
@@ -237,7 +258,8 @@ final class OrderedPipe<T>: @unchecked Sendable {
     }
 
     func cancel() {
-        cond.lock(); defer { cond.unlock() }
+        cond.lock()
+        defer { cond.unlock() }
         cancelled = true
         cond.broadcast()
     }

@@ -46,17 +46,21 @@ public func renamePairs(_ changes: [Change]) -> [(deleted: Int, added: Int)] {
 /// - Complexity: O(n + m).
 public func diffEntries(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> [Change] {
     var out: [Change] = []
-    var i = 0, j = 0
+    var i = 0
+    var j = 0
     while i < a.count || j < b.count {
         if j >= b.count || (i < a.count && a[i].path < b[j].path) {
-            out.append(Change(kind: .deleted, path: a[i].path, old: a[i], new: nil)); i += 1
+            out.append(Change(kind: .deleted, path: a[i].path, old: a[i], new: nil))
+            i += 1
         } else if i >= a.count || b[j].path < a[i].path {
-            out.append(Change(kind: .added, path: b[j].path, old: nil, new: b[j])); j += 1
+            out.append(Change(kind: .added, path: b[j].path, old: nil, new: b[j]))
+            j += 1
         } else {
             if !a[i].sameContent(as: b[j]) || a[i].linkTarget != b[j].linkTarget {
                 out.append(Change(kind: .modified, path: a[i].path, old: a[i], new: b[j]))
             }
-            i += 1; j += 1
+            i += 1
+            j += 1
         }
     }
     return out
@@ -113,12 +117,18 @@ extension Repository {
             let base = try headLoad.value()
             let changes = diffEntries(base, scan.entries)
             if !scan.cacheUpdates.isEmpty || !scan.removedFromCache.isEmpty,
-               let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs status (refreshing the stat cache)") {
+                let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs status (refreshing the stat cache)")
+            {
                 defer { lock.release() }
                 try? catalog.write { db in try catalog.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, in: db) }
             }
             let changed = Set(changes.map(\.path.string))
-            return (StatusReport(head: head, changes: changes, warnings: scan.warnings.filter { changed.contains($0.path) || $0.kind == .unsupportedFileType }, hashedFiles: scan.hashedFiles, fileCount: scan.entries.count), base)
+            return (
+                StatusReport(
+                    head: head, changes: changes,
+                    warnings: scan.warnings.filter { changed.contains($0.path) || $0.kind == .unsupportedFileType },
+                    hashedFiles: scan.hashedFiles, fileCount: scan.entries.count), base
+            )
         } catch { throw DVSError.wrap(error) }
     }
 }

@@ -60,10 +60,13 @@ extension Repository {
     ///   - progress: samples written.
     /// - Throws: `DVSError.usage` for a bad shard; `.unknownRevision`; `.corrupt` naming a damaged
     ///   sample; `.io` when the stream cannot be written (a reader that went away).
-    public func stream(_ revision: String, seed: UInt64? = nil, shard: (index: Int, count: Int)? = nil, to fd: Int32,
-                       progress: ProgressHandler? = nil) throws -> StreamSummary {
+    public func stream(
+        _ revision: String, seed: UInt64? = nil, shard: (index: Int, count: Int)? = nil, to fd: Int32,
+        progress: ProgressHandler? = nil
+    ) throws -> StreamSummary {
         if let shard, shard.count < 1 || shard.index < 0 || shard.index >= shard.count {
-            throw DVSError(.usage, "shard \(shard.index)/\(shard.count) does not exist", hint: "use --shard I/N with 0 ≤ I < N, e.g. --shard 0/4")
+            throw DVSError(
+                .usage, "shard \(shard.index)/\(shard.count) does not exist", hint: "use --shard I/N with 0 ≤ I < N, e.g. --shard 0/4")
         }
         let reader = try SnapshotReader(repository: self, revision: revision, decode: false, keepBytes: true)
         let mtime = try commit(reader.commit).committer.time
@@ -73,11 +76,18 @@ extension Repository {
         for e in reader.entries {
             var stem = e.path.string
             let name = (stem as NSString).lastPathComponent
-            if let dot = name.lastIndex(of: "."), dot != name.startIndex { stem = String(stem.dropLast(name.distance(from: dot, to: name.endIndex))) }
+            if let dot = name.lastIndex(of: "."), dot != name.startIndex {
+                stem = String(stem.dropLast(name.distance(from: dot, to: name.endIndex)))
+            }
             var comps = stem.split(separator: "/", omittingEmptySubsequences: false).map { $0.replacingOccurrences(of: ".", with: "_") }
             if comps.last?.isEmpty ?? true { comps[comps.count - 1] = "_" }
             var key = comps.joined(separator: "/")
-            if let n = used[key] { used[key] = n + 1; key += "_\(n + 1)" } else { used[key] = 0 }
+            if let n = used[key] {
+                used[key] = n + 1
+                key += "_\(n + 1)"
+            } else {
+                used[key] = 0
+            }
             keys.append(key)
         }
         let order = Self.streamOrder(sampleCount: reader.count, seed: seed, shard: shard)

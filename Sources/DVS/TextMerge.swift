@@ -56,7 +56,9 @@ enum TextMerge {
                                     i.size = buffer.count
                                     return i
                                 }
-                                var bi = input(b), oi = input(o), ti = input(t)
+                                var bi = input(b)
+                                var oi = input(o)
+                                var ti = input(t)
                                 return git_merge_file(&result, &bi, &oi, &ti, &opts)
                             }
                         }

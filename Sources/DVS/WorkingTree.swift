@@ -1,8 +1,9 @@
 import DVSCore
 import DVSStorage
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One file found in the working tree, with the `lstat(2)` fields the stat cache compares.
@@ -63,22 +64,30 @@ enum TreeWalker {
     /// The C path of `rel` under `root`, byte-exact (non-UTF-8 names survive).
     static func cPath(_ root: String, _ rel: RepoPath) -> [CChar] {
         var b = Array(root.utf8)
-        if !rel.bytes.isEmpty { b.append(0x2F); b.append(contentsOf: rel.bytes) }
+        if !rel.bytes.isEmpty {
+            b.append(0x2F)
+            b.append(contentsOf: rel.bytes)
+        }
         b.append(0)
         return b.map { CChar(bitPattern: $0) }
     }
 
-    private static func walkDir(root: String, rel: RepoPath, rules: inout IgnoreRules, files: inout [TreeFile], skipped: inout [RepoPath]) throws {
+    private static func walkDir(root: String, rel: RepoPath, rules: inout IgnoreRules, files: inout [TreeFile], skipped: inout [RepoPath])
+        throws
+    {
         let dirPath = cPath(root, rel)
         guard let dir = opendir(dirPath) else {
-            throw DVSError(.io, "cannot read folder '\(rel.bytes.isEmpty ? "." : rel.string)': \(String(cString: strerror(errno)))",
-                           hint: "check its permissions")
+            throw DVSError(
+                .io, "cannot read folder '\(rel.bytes.isEmpty ? "." : rel.string)': \(String(cString: strerror(errno)))",
+                hint: "check its permissions")
         }
         defer { closedir(dir) }
         var names: [[UInt8]] = []
         while let ent = readdir(dir) {
             let name: [UInt8] = withUnsafePointer(to: &ent.pointee.d_name) { p in
-                p.withMemoryRebound(to: UInt8.self, capacity: 256) { Array(UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)))) }
+                p.withMemoryRebound(to: UInt8.self, capacity: 256) {
+                    Array(UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
+                }
             }
             if name == [0x2E] || name == [0x2E, 0x2E] { continue }
             if RepoPath.isReserved(name, topLevel: rel.bytes.isEmpty) { continue }
@@ -95,8 +104,11 @@ enum TreeWalker {
         for name in names {
             var st = stat()
             let r = name.withUnsafeBufferPointer { nb -> Int32 in
-                var c = Array(nb); c.append(0)
-                return c.withUnsafeBufferPointer { fstatat(dfd, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &st, AT_SYMLINK_NOFOLLOW) }
+                var c = Array(nb)
+                c.append(0)
+                return c.withUnsafeBufferPointer {
+                    fstatat(dfd, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &st, AT_SYMLINK_NOFOLLOW)
+                }
             }
             let child = rel.appending(name)
             if r != 0 { continue }  // vanished between readdir and lstat

@@ -18,7 +18,9 @@ public struct DecodedAudio: Sendable, Equatable {
 
     /// Creates decoded audio from its parts.
     public init(pcm: [Float], sampleRate: Int, channelCount: Int) {
-        self.pcm = pcm; self.sampleRate = sampleRate; self.channelCount = channelCount
+        self.pcm = pcm
+        self.sampleRate = sampleRate
+        self.channelCount = channelCount
     }
 }
 
@@ -52,7 +54,10 @@ public enum AudioDecoder {
         guard let sf = sf_open_virtual(&io, Int32(SFM_READ), &info, user) else {
             throw AudioDecodeError("sf_open_virtual: \(String(cString: sf_strerror(nil)))")
         }
-        defer { sf_close(sf); withExtendedLifetime(file) {} }
+        defer {
+            sf_close(sf)
+            withExtendedLifetime(file) {}
+        }
         let channels = Int(info.channels)
         guard channels > 0, info.samplerate > 0 else {
             throw AudioDecodeError("sf_open_virtual: \(info.samplerate) Hz and \(channels) channels")
@@ -92,9 +97,10 @@ public enum AudioDecoder {
     /// - Complexity: O(frames).
     public static func decodePCM16(_ bytes: UnsafeRawBufferPointer, frameCount: Int, sampleRate: Int) -> DecodedAudio? {
         guard let layout = RIFFLayout.parse(bytes), layout.isPCM16, layout.channelCount > 0,
-              layout.blockAlign == 2 * layout.channelCount, frameCount >= 0,
-              frameCount * layout.blockAlign <= layout.availableDataSize,
-              layout.dataOffset + frameCount * layout.blockAlign <= bytes.count else { return nil }
+            layout.blockAlign == 2 * layout.channelCount, frameCount >= 0,
+            frameCount * layout.blockAlign <= layout.availableDataSize,
+            layout.dataOffset + frameCount * layout.blockAlign <= bytes.count
+        else { return nil }
         let n = frameCount * layout.channelCount
         let scale: Float = 1.0 / 32768
         let pcm = [Float](unsafeUninitializedCapacity: n) { out, count in

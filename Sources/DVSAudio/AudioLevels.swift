@@ -44,7 +44,8 @@ public enum AudioLevels {
                     s += Int64(v) * Int64(v)
                     f += 1
                 }
-                partial += Double(s); s = 0
+                partial += Double(s)
+                s = 0
             }
             peak[c] = p
             sum[c] = partial
@@ -59,7 +60,10 @@ public enum AudioLevels {
         var io = MemoryFile.virtualIO
         let user = Unmanaged.passUnretained(file).toOpaque()
         guard let sf = sf_open_virtual(&io, Int32(SFM_READ), &info, user) else { return ([], []) }
-        defer { sf_close(sf); withExtendedLifetime(file) {} }
+        defer {
+            sf_close(sf)
+            withExtendedLifetime(file) {}
+        }
         let ch = Int(info.channels)
         guard ch == channelCount else { return ([], []) }
         let block = 4096

@@ -7,8 +7,10 @@ import Foundation
 public enum AudioProbe {
     /// File name endings that promise audio. A file with one of these that does not decode is
     /// reported; other files are probed only when their first bytes look like an audio container.
-    public static let audioExtensions: Set<String> = ["wav", "wave", "bwf", "rf64", "w64", "flac", "ogg", "oga", "opus",
-                                                      "mp3", "aif", "aiff", "aifc", "au", "snd", "caf"]
+    public static let audioExtensions: Set<String> = [
+        "wav", "wave", "bwf", "rf64", "w64", "flac", "ogg", "oga", "opus",
+        "mp3", "aif", "aiff", "aifc", "au", "snd", "caf",
+    ]
 
     /// Whether the file name ends in an audio extension (ASCII case-insensitive).
     public static func isNamedLikeAudio(_ name: [UInt8]) -> Bool {
@@ -24,7 +26,7 @@ public enum AudioProbe {
         let m = (head[0], head[1], head[2], head[3])
         switch m {
         case (0x52, 0x49, 0x46, 0x46), (0x52, 0x46, 0x36, 0x34), (0x46, 0x4F, 0x52, 0x4D), (0x2E, 0x73, 0x6E, 0x64),
-             (0x66, 0x4C, 0x61, 0x43), (0x4F, 0x67, 0x67, 0x53), (0x63, 0x61, 0x66, 0x66), (0x72, 0x69, 0x66, 0x66):
+            (0x66, 0x4C, 0x61, 0x43), (0x4F, 0x67, 0x67, 0x53), (0x63, 0x61, 0x66, 0x66), (0x72, 0x69, 0x66, 0x66):
             return true
         default:
             if m.0 == 0x49 && m.1 == 0x44 && m.2 == 0x33 { return true }  // ID3v2 tag before MP3 frames
@@ -62,8 +64,9 @@ public enum AudioProbe {
         withExtendedLifetime(file) {}
         let major = info.format & Int32(SF_FORMAT_TYPEMASK)
         let sub = info.format & Int32(SF_FORMAT_SUBMASK)
-        let facts = AudioFacts(container: majorName(major), encoding: subtypeName(sub), sampleRate: Int(info.samplerate),
-                               channelCount: Int(info.channels), frameCount: Int(max(info.frames, 0)))
+        let facts = AudioFacts(
+            container: majorName(major), encoding: subtypeName(sub), sampleRate: Int(info.samplerate),
+            channelCount: Int(info.channels), frameCount: Int(max(info.frames, 0)))
         if facts.sampleRate <= 0 || facts.channelCount <= 0 {
             return .notAudio(reason: "libsndfile reports \(facts.sampleRate) Hz and \(facts.channelCount) channels")
         }

@@ -31,9 +31,11 @@ public enum PCM16DeltaPlanes {
         let prefixLength = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
         let ch = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         let n64 = UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        guard ch > 0, ch <= 4096, n64 % UInt64(2 * ch) == 0, n64 <= UInt64(payload.count), prefixLength + Int(n64) + 16 <= payload.count else {
+        guard ch > 0, ch <= 4096, n64 % UInt64(2 * ch) == 0, n64 <= UInt64(payload.count), prefixLength + Int(n64) + 16 <= payload.count
+        else {
             throw .invalid("pcm16 payload header does not fit its length", at: 0)
         }
-        return PCM16Predictive.decode(payload, headerLength: 16, prefixLength: prefixLength, channelCount: ch, sampleBytes: Int(n64), order: 1, side: false)
+        return PCM16Predictive.decode(
+            payload, headerLength: 16, prefixLength: prefixLength, channelCount: ch, sampleBytes: Int(n64), order: 1, side: false)
     }
 }

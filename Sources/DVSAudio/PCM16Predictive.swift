@@ -29,14 +29,21 @@ public enum PCM16Predictive {
         guard frames > 2 else { return (1, false) }
         for f in 2..<frames {
             for c in 0..<ch {
-                let x0 = s(f, c), x1 = s(f - 1, c), x2 = s(f - 2, c)
-                cost[0] += Int64(abs(x0 - x1)); cost[1] += Int64(abs(x0 - 2 * x1 + x2))
+                let x0 = s(f, c)
+                let x1 = s(f - 1, c)
+                let x2 = s(f - 2, c)
+                cost[0] += Int64(abs(x0 - x1))
+                cost[1] += Int64(abs(x0 - 2 * x1 + x2))
                 if ch == 2 {
                     if c == 1 {
-                        let y0 = x0 - s(f, 0), y1 = x1 - s(f - 1, 0), y2 = x2 - s(f - 2, 0)
-                        cost[2] += Int64(abs(y0 - y1)); cost[3] += Int64(abs(y0 - 2 * y1 + y2))
+                        let y0 = x0 - s(f, 0)
+                        let y1 = x1 - s(f - 1, 0)
+                        let y2 = x2 - s(f - 2, 0)
+                        cost[2] += Int64(abs(y0 - y1))
+                        cost[3] += Int64(abs(y0 - 2 * y1 + y2))
                     } else {
-                        cost[2] += Int64(abs(x0 - x1)); cost[3] += Int64(abs(x0 - 2 * x1 + x2))
+                        cost[2] += Int64(abs(x0 - x1))
+                        cost[3] += Int64(abs(x0 - 2 * x1 + x2))
                     }
                 }
             }
@@ -80,13 +87,15 @@ public enum PCM16Predictive {
                 Int16(bitPattern: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
             }
             for c in 0..<ch {
-                var p1: Int16 = 0, p2: Int16 = 0
+                var p1: Int16 = 0
+                var p2: Int16 = 0
                 var i = c
                 while i < count {
                     var s = sample(i)
                     if side && c == 1 { s = s &- sample(i - 1) }
                     let d = order == 1 ? s &- p1 : s &- (p1 &<< 1) &+ p2
-                    p2 = p1; p1 = s
+                    p2 = p1
+                    p1 = s
                     let z = UInt16(bitPattern: (d &<< 1) ^ (d >> 15))
                     low[i] = UInt8(truncatingIfNeeded: z)
                     high[i] = UInt8(truncatingIfNeeded: z >> 8)
@@ -109,18 +118,24 @@ public enum PCM16Predictive {
         let prefixLength = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
         let ch = Int(UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         let n64 = UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        let order = Int(payload[16]), side = payload[17] == 1
+        let order = Int(payload[16])
+        let side = payload[17] == 1
         guard ch > 0, ch <= 4096, order == 1 || order == 2, payload[17] <= 1, !side || ch == 2,
-              n64 % UInt64(2 * ch) == 0, n64 <= UInt64(payload.count), prefixLength + Int(n64) + headerLength <= payload.count else {
+            n64 % UInt64(2 * ch) == 0, n64 <= UInt64(payload.count), prefixLength + Int(n64) + headerLength <= payload.count
+        else {
             throw .invalid("pcm16 predictive payload header does not fit its length", at: 0)
         }
-        return decode(payload, headerLength: headerLength, prefixLength: prefixLength, channelCount: ch, sampleBytes: Int(n64), order: order, side: side)
+        return decode(
+            payload, headerLength: headerLength, prefixLength: prefixLength, channelCount: ch, sampleBytes: Int(n64), order: order,
+            side: side)
     }
 
     /// Shared by codecs 1 and 2: rebuilds the original from a payload whose header the caller
     /// has validated (`headerLength + prefixLength + sampleBytes ≤ payload.count`).
-    static func decode(_ payload: UnsafeRawBufferPointer, headerLength: Int, prefixLength: Int, channelCount ch: Int,
-                       sampleBytes n: Int, order: Int, side: Bool) -> [UInt8] {
+    static func decode(
+        _ payload: UnsafeRawBufferPointer, headerLength: Int, prefixLength: Int, channelCount ch: Int,
+        sampleBytes n: Int, order: Int, side: Bool
+    ) -> [UInt8] {
         let total = payload.count - headerLength
         // Every byte is written below (prefix, samples, trailer): no zero-fill first.
         var out = [UInt8](unsafeUninitializedCapacity: total) { _, n in n = total }
@@ -148,18 +163,30 @@ public enum PCM16Predictive {
             if ch == 2 {
                 // Both channels' chains run in the same loop. With `side`, channel 1's chain
                 // rebuilds R − L: the left sample of the same frame is added back as it is stored.
-                var a1: Int16 = 0, a2: Int16 = 0, b1: Int16 = 0, b2: Int16 = 0
+                var a1: Int16 = 0
+                var a2: Int16 = 0
+                var b1: Int16 = 0
+                var b2: Int16 = 0
                 var i = 0
                 if order == 1 {
                     while i + 1 < count {
-                        a1 = a1 &+ load(i); b1 = b1 &+ load(i + 1)
-                        store(a1, i); store(side ? b1 &+ a1 : b1, i + 1); i += 2
+                        a1 = a1 &+ load(i)
+                        b1 = b1 &+ load(i + 1)
+                        store(a1, i)
+                        store(side ? b1 &+ a1 : b1, i + 1)
+                        i += 2
                     }
                 } else {
                     while i + 1 < count {
-                        let a = load(i) &- a2 &+ (a1 &<< 1), b = load(i + 1) &- b2 &+ (b1 &<< 1)
-                        a2 = a1; a1 = a; b2 = b1; b1 = b
-                        store(a, i); store(side ? b &+ a : b, i + 1); i += 2
+                        let a = load(i) &- a2 &+ (a1 &<< 1)
+                        let b = load(i + 1) &- b2 &+ (b1 &<< 1)
+                        a2 = a1
+                        a1 = a
+                        b2 = b1
+                        b1 = b
+                        store(a, i)
+                        store(side ? b &+ a : b, i + 1)
+                        i += 2
                     }
                 }
             } else if ch == 1 && count >= 4 * 1024 {
@@ -171,38 +198,88 @@ public enum PCM16Predictive {
                 // (wrapping 16-bit arithmetic throughout).
                 // Index arithmetic wraps (it cannot overflow: i < count): checked arithmetic
                 // would keep these loops from vectorising.
-                let len = count / 4, l2 = len &* 2, l3 = len &* 3
-                var a1: Int16 = 0, a2: Int16 = 0, b1: Int16 = 0, b2: Int16 = 0
-                var c1: Int16 = 0, c2: Int16 = 0, d1: Int16 = 0, d2: Int16 = 0
+                let len = count / 4
+                let l2 = len &* 2
+                let l3 = len &* 3
+                var a1: Int16 = 0
+                var a2: Int16 = 0
+                var b1: Int16 = 0
+                var b2: Int16 = 0
+                var c1: Int16 = 0
+                var c2: Int16 = 0
+                var d1: Int16 = 0
+                var d2: Int16 = 0
                 if order == 1 {
                     for j in 0..<len {
-                        a1 = a1 &+ load(j); b1 = b1 &+ load(len &+ j); c1 = c1 &+ load(l2 &+ j); d1 = d1 &+ load(l3 &+ j)
-                        store(a1, j); store(b1, len &+ j); store(c1, l2 &+ j); store(d1, l3 &+ j)
+                        a1 = a1 &+ load(j)
+                        b1 = b1 &+ load(len &+ j)
+                        c1 = c1 &+ load(l2 &+ j)
+                        d1 = d1 &+ load(l3 &+ j)
+                        store(a1, j)
+                        store(b1, len &+ j)
+                        store(c1, l2 &+ j)
+                        store(d1, l3 &+ j)
                     }
-                    for i in (len &* 4)..<count { d1 = d1 &+ load(i); store(d1, i) }
+                    for i in (len &* 4)..<count {
+                        d1 = d1 &+ load(i)
+                        store(d1, i)
+                    }
                 } else {
                     for j in 0..<len {
-                        let a = load(j) &- a2 &+ (a1 &<< 1), b = load(len &+ j) &- b2 &+ (b1 &<< 1)
-                        let c = load(l2 &+ j) &- c2 &+ (c1 &<< 1), d = load(l3 &+ j) &- d2 &+ (d1 &<< 1)
-                        a2 = a1; a1 = a; b2 = b1; b1 = b; c2 = c1; c1 = c; d2 = d1; d1 = d
-                        store(a, j); store(b, len &+ j); store(c, l2 &+ j); store(d, l3 &+ j)
+                        let a = load(j) &- a2 &+ (a1 &<< 1)
+                        let b = load(len &+ j) &- b2 &+ (b1 &<< 1)
+                        let c = load(l2 &+ j) &- c2 &+ (c1 &<< 1)
+                        let d = load(l3 &+ j) &- d2 &+ (d1 &<< 1)
+                        a2 = a1
+                        a1 = a
+                        b2 = b1
+                        b1 = b
+                        c2 = c1
+                        c1 = c
+                        d2 = d1
+                        d1 = d
+                        store(a, j)
+                        store(b, len &+ j)
+                        store(c, l2 &+ j)
+                        store(d, l3 &+ j)
                     }
-                    for i in (len &* 4)..<count { let d = load(i) &- d2 &+ (d1 &<< 1); d2 = d1; d1 = d; store(d, i) }
+                    for i in (len &* 4)..<count {
+                        let d = load(i) &- d2 &+ (d1 &<< 1)
+                        d2 = d1
+                        d1 = d
+                        store(d, i)
+                    }
                 }
                 for k in 1..<4 {
-                    let start = k &* len, end = k == 3 ? count : start &+ len
-                    let p1 = load(start &- 1), slope = order == 1 ? 0 : p1 &- load(start &- 2)
+                    let start = k &* len
+                    let end = k == 3 ? count : start &+ len
+                    let p1 = load(start &- 1)
+                    let slope = order == 1 ? 0 : p1 &- load(start &- 2)
                     var add = p1 &+ slope
-                    for i in start..<end { store(load(i) &+ add, i); add = add &+ slope }
+                    for i in start..<end {
+                        store(load(i) &+ add, i)
+                        add = add &+ slope
+                    }
                 }
             } else {
                 for c in 0..<ch {
-                    var p1: Int16 = 0, p2: Int16 = 0
+                    var p1: Int16 = 0
+                    var p2: Int16 = 0
                     var i = c
                     if order == 1 {
-                        while i < count { p1 = p1 &+ load(i); store(p1, i); i += ch }
+                        while i < count {
+                            p1 = p1 &+ load(i)
+                            store(p1, i)
+                            i += ch
+                        }
                     } else {
-                        while i < count { let v = load(i) &- p2 &+ (p1 &<< 1); p2 = p1; p1 = v; store(v, i); i += ch }
+                        while i < count {
+                            let v = load(i) &- p2 &+ (p1 &<< 1)
+                            p2 = p1
+                            p1 = v
+                            store(v, i)
+                            i += ch
+                        }
                     }
                 }
             }

@@ -24,8 +24,9 @@ public struct RIFFLayout: Sendable, Equatable {
 
     /// The layout of bare interleaved 16-bit PCM with no container (for transforming a slice).
     public static func bareSamples(byteCount: Int, channelCount: Int) -> RIFFLayout {
-        RIFFLayout(formatTag: 1, subFormat: nil, channelCount: channelCount, bitsPerSample: 16, blockAlign: 2 * channelCount,
-                   dataOffset: 0, declaredDataSize: UInt32(clamping: byteCount), availableDataSize: byteCount, fileLength: byteCount)
+        RIFFLayout(
+            formatTag: 1, subFormat: nil, channelCount: channelCount, bitsPerSample: 16, blockAlign: 2 * channelCount,
+            dataOffset: 0, declaredDataSize: UInt32(clamping: byteCount), availableDataSize: byteCount, fileLength: byteCount)
     }
 
     /// Whether samples are 16-bit little-endian integer PCM (plain or extensible).
@@ -39,7 +40,8 @@ public struct RIFFLayout: Sendable, Equatable {
     /// - Complexity: O(number of chunks).
     public static func parse(_ b: UnsafeRawBufferPointer) -> RIFFLayout? {
         guard b.count >= 12, b[0] == 0x52, b[1] == 0x49, b[2] == 0x46, b[3] == 0x46,
-              b[8] == 0x57, b[9] == 0x41, b[10] == 0x56, b[11] == 0x45 else { return nil }
+            b[8] == 0x57, b[9] == 0x41, b[10] == 0x56, b[11] == 0x45
+        else { return nil }
         func u16(_ o: Int) -> UInt16 { UInt16(b[o]) | UInt16(b[o + 1]) << 8 }
         func u32(_ o: Int) -> UInt32 { UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24 }
         var off = 12
@@ -56,9 +58,10 @@ public struct RIFFLayout: Sendable, Equatable {
             } else if id == (0x64, 0x61, 0x74, 0x61) {  // "data"
                 guard let f = fmt else { return nil }
                 let available = min(Int(size), b.count - body)
-                return RIFFLayout(formatTag: f.tag, subFormat: f.sub, channelCount: f.ch, bitsPerSample: f.bits,
-                                  blockAlign: f.align, dataOffset: body, declaredDataSize: size,
-                                  availableDataSize: available, fileLength: b.count)
+                return RIFFLayout(
+                    formatTag: f.tag, subFormat: f.sub, channelCount: f.ch, bitsPerSample: f.bits,
+                    blockAlign: f.align, dataOffset: body, declaredDataSize: size,
+                    availableDataSize: available, fileLength: b.count)
             }
             off = body + Int(size) + Int(size & 1)
         }
@@ -69,10 +72,12 @@ public struct RIFFLayout: Sendable, Equatable {
     func warning(facts: AudioFacts) -> String? {
         let after = fileLength - dataOffset
         if declaredDataSize == 0 && after > 0 {
-            return "WAV data chunk declares 0 bytes but \(after) bytes follow (a recording never finalised?); libsndfile reads 0 frames, so those samples are ignored by readers"
+            return
+                "WAV data chunk declares 0 bytes but \(after) bytes follow (a recording never finalised?); libsndfile reads 0 frames, so those samples are ignored by readers"
         }
         if Int(declaredDataSize) > availableDataSize {
-            return "WAV is truncated: data chunk declares \(declaredDataSize) bytes, \(availableDataSize) present (\(facts.frameCount) frames readable)"
+            return
+                "WAV is truncated: data chunk declares \(declaredDataSize) bytes, \(availableDataSize) present (\(facts.frameCount) frames readable)"
         }
         return nil
     }

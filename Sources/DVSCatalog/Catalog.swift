@@ -20,7 +20,11 @@ public struct CatalogError: Error, Sendable, CustomStringConvertible {
     /// The next step for the user.
     public var hint: String?
     /// Creates an error.
-    public init(_ code: Code, _ message: String, hint: String? = nil) { self.code = code; self.message = message; self.hint = hint }
+    public init(_ code: Code, _ message: String, hint: String? = nil) {
+        self.code = code
+        self.message = message
+        self.hint = hint
+    }
     public var description: String { message }
 }
 
@@ -62,7 +66,11 @@ public struct PackEntryRow: Sendable, Equatable {
     public var codec: UInt8
     /// Creates a row.
     public init(id: ObjectID, offset: UInt64, storedLength: UInt64, rawLength: UInt64, codec: UInt8) {
-        self.id = id; self.offset = offset; self.storedLength = storedLength; self.rawLength = rawLength; self.codec = codec
+        self.id = id
+        self.offset = offset
+        self.storedLength = storedLength
+        self.rawLength = rawLength
+        self.codec = codec
     }
 }
 
@@ -88,11 +96,19 @@ public struct StatCacheEntry: Sendable, Equatable {
     /// again without re-reading the file.
     public var warning: String?
     /// Creates a row.
-    public init(byteCount: Int64, mtimeNanoseconds: Int64, ctimeNanoseconds: Int64, inode: Int64, mode: UInt32,
-                blob: ObjectID, audio: AudioFacts?, recordedAtNanoseconds: Int64, warning: String? = nil) {
+    public init(
+        byteCount: Int64, mtimeNanoseconds: Int64, ctimeNanoseconds: Int64, inode: Int64, mode: UInt32,
+        blob: ObjectID, audio: AudioFacts?, recordedAtNanoseconds: Int64, warning: String? = nil
+    ) {
         self.warning = warning
-        self.byteCount = byteCount; self.mtimeNanoseconds = mtimeNanoseconds; self.ctimeNanoseconds = ctimeNanoseconds
-        self.inode = inode; self.mode = mode; self.blob = blob; self.audio = audio; self.recordedAtNanoseconds = recordedAtNanoseconds
+        self.byteCount = byteCount
+        self.mtimeNanoseconds = mtimeNanoseconds
+        self.ctimeNanoseconds = ctimeNanoseconds
+        self.inode = inode
+        self.mode = mode
+        self.blob = blob
+        self.audio = audio
+        self.recordedAtNanoseconds = recordedAtNanoseconds
     }
 }
 
@@ -108,7 +124,10 @@ public struct RefUpdate: Sendable {
     public var message: String
     /// Creates an update.
     public init(name: String, expected: CommitID?, new: CommitID?, message: String) {
-        self.name = name; self.expected = expected; self.new = new; self.message = message
+        self.name = name
+        self.expected = expected
+        self.new = new
+        self.message = message
     }
 }
 
@@ -135,7 +154,11 @@ public final class Catalog: Sendable {
             }
             try migrator.migrate(pool)
         } catch {
-            throw CatalogError(.database, "cannot open catalog '\(path)': \(error)", hint: "check the file's permissions and free disk space; if it is damaged, move it aside, run 'dvs init' in a scratch folder, copy its catalog.sqlite here and run 'dvs reindex' (refs must then be recreated)")
+            throw CatalogError(
+                .database, "cannot open catalog '\(path)': \(error)",
+                hint:
+                    "check the file's permissions and free disk space; if it is damaged, move it aside, run 'dvs init' in a scratch folder, copy its catalog.sqlite here and run 'dvs reindex' (refs must then be recreated)"
+            )
         }
     }
 
@@ -172,8 +195,10 @@ public final class Catalog: Sendable {
     /// All direct refs whose name starts with `prefix`, sorted by name.
     public func refs(prefix: String) throws -> [(name: String, target: CommitID)] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, target FROM ref WHERE name >= ? AND name < ? AND target IS NOT NULL ORDER BY name",
-                             arguments: [prefix, prefix + "\u{10FFFF}"]).compactMap { row in
+            try Row.fetchAll(
+                db, sql: "SELECT name, target FROM ref WHERE name >= ? AND name < ? AND target IS NOT NULL ORDER BY name",
+                arguments: [prefix, prefix + "\u{10FFFF}"]
+            ).compactMap { row in
                 guard let t: String = row["target"], let c = CommitID(hex: t) else { return nil }
                 return (row["name"], c)
             }
@@ -185,12 +210,14 @@ public final class Catalog: Sendable {
         let old = try Self.head(db)?.commit
         switch head {
         case .branch(let name, _):
-            try db.execute(sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES ('HEAD', NULL, ?)", arguments: ["refs/heads/" + name])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES ('HEAD', NULL, ?)", arguments: ["refs/heads/" + name])
         case .detached(let c):
             try db.execute(sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES ('HEAD', ?, NULL)", arguments: [c.hex])
         }
-        try db.execute(sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
-                       arguments: [old?.hex, head.commit?.hex, Int64(Date().timeIntervalSince1970), who, message])
+        try db.execute(
+            sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
+            arguments: [old?.hex, head.commit?.hex, Int64(Date().timeIntervalSince1970), who, message])
     }
 
     /// Applies ref updates by compare-and-swap, with reflog entries.
@@ -200,16 +227,19 @@ public final class Catalog: Sendable {
         for u in updates {
             let current = try String.fetchOne(db, sql: "SELECT target FROM ref WHERE name = ?", arguments: [u.name])
             guard current == u.expected?.hex else {
-                throw CatalogError(.refMoved, "ref '\(u.name)' moved while this command ran (expected \(u.expected?.short ?? "none"), found \(current.map { String($0.prefix(12)) } ?? "none"))",
-                                   hint: "run the command again")
+                throw CatalogError(
+                    .refMoved,
+                    "ref '\(u.name)' moved while this command ran (expected \(u.expected?.short ?? "none"), found \(current.map { String($0.prefix(12)) } ?? "none"))",
+                    hint: "run the command again")
             }
             if let n = u.new {
                 try db.execute(sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES (?, ?, NULL)", arguments: [u.name, n.hex])
             } else {
                 try db.execute(sql: "DELETE FROM ref WHERE name = ?", arguments: [u.name])
             }
-            try db.execute(sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [u.name, u.expected?.hex, u.new?.hex, now, who, u.message])
+            try db.execute(
+                sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [u.name, u.expected?.hex, u.new?.hex, now, who, u.message])
         }
     }
 
@@ -219,10 +249,13 @@ public final class Catalog: Sendable {
     }
 
     /// Reflog entries of `ref`, newest first.
-    public func reflog(_ ref: String, limit: Int = 1000) throws -> [(old: String?, new: String?, time: Int64, who: String, message: String)] {
+    public func reflog(_ ref: String, limit: Int = 1000) throws -> [(old: String?, new: String?, time: Int64, who: String, message: String)]
+    {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT old, new, time, who, message FROM reflog WHERE ref = ? ORDER BY id DESC LIMIT ?", arguments: [ref, limit])
-                .map { ($0["old"], $0["new"], $0["time"], $0["who"], $0["message"]) }
+            try Row.fetchAll(
+                db, sql: "SELECT old, new, time, who, message FROM reflog WHERE ref = ? ORDER BY id DESC LIMIT ?", arguments: [ref, limit]
+            )
+            .map { ($0["old"], $0["new"], $0["time"], $0["who"], $0["message"]) }
         }
     }
 
@@ -249,11 +282,16 @@ public final class Catalog: Sendable {
     /// Where blob `id` is stored, or nil.
     public func location(of id: ObjectID) throws -> BlobLocation? {
         try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT pack_id, pack_offset, stored_length, raw_length, codec FROM blob WHERE id = ?",
-                                             arguments: [Data(id.bytes)]) else { return nil }
-            return BlobLocation(pack: ObjectID(hex: row["pack_id"] as String)!,
-                                entry: PackEntryRow(id: id, offset: row["pack_offset"], storedLength: row["stored_length"],
-                                                    rawLength: row["raw_length"], codec: row["codec"]))
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT pack_id, pack_offset, stored_length, raw_length, codec FROM blob WHERE id = ?",
+                    arguments: [Data(id.bytes)])
+            else { return nil }
+            return BlobLocation(
+                pack: ObjectID(hex: row["pack_id"] as String)!,
+                entry: PackEntryRow(
+                    id: id, offset: row["pack_offset"], storedLength: row["stored_length"],
+                    rawLength: row["raw_length"], codec: row["codec"]))
         }
     }
 
@@ -268,8 +306,11 @@ public final class Catalog: Sendable {
                 let ph: String = row["pack_id"]
                 let p = packs[ph] ?? ObjectID(hex: ph)!
                 packs[ph] = p
-                out[id] = BlobLocation(pack: p, entry: PackEntryRow(id: id, offset: row["pack_offset"], storedLength: row["stored_length"],
-                                                                    rawLength: row["raw_length"], codec: row["codec"]))
+                out[id] = BlobLocation(
+                    pack: p,
+                    entry: PackEntryRow(
+                        id: id, offset: row["pack_offset"], storedLength: row["stored_length"],
+                        rawLength: row["raw_length"], codec: row["codec"]))
             }
             return out
         }
@@ -282,11 +323,15 @@ public final class Catalog: Sendable {
 
     /// Records a pack and its blobs (idempotent: blobs already recorded keep their first location).
     public func insertPack(id: ObjectID, byteCount: UInt64, entries: [PackEntryRow], in db: Database) throws {
-        try db.execute(sql: "INSERT OR IGNORE INTO pack(id, byte_count, blob_count, created_at) VALUES (?, ?, ?, ?)",
-                       arguments: [id.hex, Int64(byteCount), entries.count, Int64(Date().timeIntervalSince1970)])
-        let stmt = try db.cachedStatement(sql: "INSERT OR IGNORE INTO blob(id, pack_id, pack_offset, stored_length, raw_length, codec) VALUES (?, ?, ?, ?, ?, ?)")
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO pack(id, byte_count, blob_count, created_at) VALUES (?, ?, ?, ?)",
+            arguments: [id.hex, Int64(byteCount), entries.count, Int64(Date().timeIntervalSince1970)])
+        let stmt = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO blob(id, pack_id, pack_offset, stored_length, raw_length, codec) VALUES (?, ?, ?, ?, ?, ?)")
         for e in entries {
-            try stmt.execute(arguments: [Data(e.id.bytes), id.hex, Int64(e.offset), Int64(e.storedLength), Int64(e.rawLength), Int(e.codec)])
+            try stmt.execute(arguments: [
+                Data(e.id.bytes), id.hex, Int64(e.offset), Int64(e.storedLength), Int64(e.rawLength), Int(e.codec),
+            ])
         }
     }
 
@@ -294,15 +339,18 @@ public final class Catalog: Sendable {
 
     /// Records a commit for prefix lookups.
     public func insertCommit(_ id: CommitID, _ commit: Commit, in db: Database) throws {
-        try db.execute(sql: "INSERT OR IGNORE INTO commit_meta(id, manifest, first_parent, time) VALUES (?, ?, ?, ?)",
-                       arguments: [id.hex, commit.manifest.hex, commit.parents.first?.hex, commit.committer.time])
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO commit_meta(id, manifest, first_parent, time) VALUES (?, ?, ?, ?)",
+            arguments: [id.hex, commit.manifest.hex, commit.parents.first?.hex, commit.committer.time])
     }
 
     /// Commit ids starting with `prefix` (lower-case hex), at most `limit`.
     public func commits(withPrefix prefix: String, limit: Int = 2) throws -> [CommitID] {
         try pool.read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM commit_meta WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
-                                arguments: [prefix, prefix + "g", limit]).compactMap { CommitID(hex: $0) }
+            try String.fetchAll(
+                db, sql: "SELECT id FROM commit_meta WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                arguments: [prefix, prefix + "g", limit]
+            ).compactMap { CommitID(hex: $0) }
         }
     }
 
@@ -313,7 +361,10 @@ public final class Catalog: Sendable {
     public func statCache() throws -> [RepoPath: StatCacheEntry] {
         try pool.read { db in
             // The hot path of `dvs status`: stepped with SQLite's C API (GRDB's `Row` costs ~1 µs a row).
-            let statement = try db.makeStatement(sql: "SELECT path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning, levels FROM stat_cache")
+            let statement = try db.makeStatement(
+                sql:
+                    "SELECT path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning, levels FROM stat_cache"
+            )
             let s = statement.sqliteStatement
             defer { sqlite3_reset(s) }
             var out: [RepoPath: StatCacheEntry] = [:]
@@ -330,19 +381,24 @@ public final class Catalog: Sendable {
             while true {
                 let rc = sqlite3_step(s)
                 if rc == SQLITE_DONE { break }
-                guard rc == SQLITE_ROW else { throw CatalogError(.database, "cannot read the stat cache: \(String(cString: sqlite3_errmsg(sqlite3_db_handle(s))))") }
+                guard rc == SQLITE_ROW else {
+                    throw CatalogError(.database, "cannot read the stat cache: \(String(cString: sqlite3_errmsg(sqlite3_db_handle(s))))")
+                }
                 let blob = bytes(6)
                 guard blob.count == 32 else { continue }
                 var audio: AudioFacts?
                 if let c = text(7) {
-                    var a = AudioFacts(container: c, encoding: text(8) ?? "", sampleRate: Int(sqlite3_column_int64(s, 9)),
-                                       channelCount: Int(sqlite3_column_int64(s, 10)), frameCount: Int(sqlite3_column_int64(s, 11)))
+                    var a = AudioFacts(
+                        container: c, encoding: text(8) ?? "", sampleRate: Int(sqlite3_column_int64(s, 9)),
+                        channelCount: Int(sqlite3_column_int64(s, 10)), frameCount: Int(sqlite3_column_int64(s, 11)))
                     (a.peak, a.rms) = Self.decodeLevels(bytes(14))
                     audio = a
                 }
                 out[RepoPath(bytes: Array(bytes(0)))] = StatCacheEntry(
-                    byteCount: sqlite3_column_int64(s, 1), mtimeNanoseconds: sqlite3_column_int64(s, 2), ctimeNanoseconds: sqlite3_column_int64(s, 3),
-                    inode: sqlite3_column_int64(s, 4), mode: UInt32(truncatingIfNeeded: sqlite3_column_int64(s, 5)), blob: ObjectID(raw: blob),
+                    byteCount: sqlite3_column_int64(s, 1), mtimeNanoseconds: sqlite3_column_int64(s, 2),
+                    ctimeNanoseconds: sqlite3_column_int64(s, 3),
+                    inode: sqlite3_column_int64(s, 4), mode: UInt32(truncatingIfNeeded: sqlite3_column_int64(s, 5)),
+                    blob: ObjectID(raw: blob),
                     audio: audio, recordedAtNanoseconds: sqlite3_column_int64(s, 12), warning: text(13))
             }
             return out
@@ -360,7 +416,8 @@ public final class Catalog: Sendable {
     }
 
     static func decodeLevels(_ b: UnsafeRawBufferPointer) -> ([Float], [Float]) {
-        var peak: [Float] = [], rms: [Float] = []
+        var peak: [Float] = []
+        var rms: [Float] = []
         var i = 0
         while i + 8 <= b.count {
             peak.append(Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: i, as: UInt32.self))))
@@ -372,14 +429,17 @@ public final class Catalog: Sendable {
 
     /// Upserts stat cache rows and deletes `removed` paths.
     public func updateStatCache(_ entries: [(RepoPath, StatCacheEntry)], removing removed: [RepoPath], in db: Database) throws {
-        let up = try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO stat_cache(path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning, levels)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+        let up = try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO stat_cache(path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning, levels)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
         for (p, e) in entries {
-            try up.execute(arguments: [Data(p.bytes), e.byteCount, e.mtimeNanoseconds, e.ctimeNanoseconds, e.inode, Int64(e.mode),
-                                       Data(e.blob.bytes), e.audio?.container, e.audio?.encoding, e.audio?.sampleRate,
-                                       e.audio?.channelCount, e.audio?.frameCount, e.recordedAtNanoseconds, e.warning, e.audio.map { Self.encodeLevels($0) }])
+            try up.execute(arguments: [
+                Data(p.bytes), e.byteCount, e.mtimeNanoseconds, e.ctimeNanoseconds, e.inode, Int64(e.mode),
+                Data(e.blob.bytes), e.audio?.container, e.audio?.encoding, e.audio?.sampleRate,
+                e.audio?.channelCount, e.audio?.frameCount, e.recordedAtNanoseconds, e.warning, e.audio.map { Self.encodeLevels($0) },
+            ])
         }
         let del = try db.cachedStatement(sql: "DELETE FROM stat_cache WHERE path = ?")
         for p in removed { try del.execute(arguments: [Data(p.bytes)]) }
@@ -423,7 +483,12 @@ public struct ModelRow: Sendable, Equatable {
     public var createdAt: Double
     /// Creates a row.
     public init(id: ObjectID, name: String, artifact: ObjectID, snapshot: CommitID, revision: String, createdAt: Double) {
-        self.id = id; self.name = name; self.artifact = artifact; self.snapshot = snapshot; self.revision = revision; self.createdAt = createdAt
+        self.id = id
+        self.name = name
+        self.artifact = artifact
+        self.snapshot = snapshot
+        self.revision = revision
+        self.createdAt = createdAt
     }
 }
 
@@ -432,31 +497,37 @@ extension Catalog {
 
     /// Indexes a model record; idempotent.
     public func insertModel(_ row: ModelRow, in db: Database) throws {
-        try db.execute(sql: "INSERT OR IGNORE INTO model (id, name, artifact, snapshot, revision, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       arguments: [row.id.hex, row.name, row.artifact.hex, row.snapshot.hex, row.revision, row.createdAt])
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO model (id, name, artifact, snapshot, revision, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [row.id.hex, row.name, row.artifact.hex, row.snapshot.hex, row.revision, row.createdAt])
     }
 
     /// Indexes an eval record; idempotent.
     public func insertEval(id: ObjectID, model: ObjectID, snapshot: CommitID, createdAt: Double, in db: Database) throws {
-        try db.execute(sql: "INSERT OR IGNORE INTO eval (id, model, snapshot, created_at) VALUES (?, ?, ?, ?)",
-                       arguments: [id.hex, model.hex, snapshot.hex, createdAt])
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO eval (id, model, snapshot, created_at) VALUES (?, ?, ?, ?)",
+            arguments: [id.hex, model.hex, snapshot.hex, createdAt])
     }
 
     /// Every indexed model, oldest first.
     public func models() throws -> [ModelRow] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, artifact, snapshot, revision, created_at FROM model ORDER BY created_at, id").compactMap { r in
-                guard let id = ObjectID(hex: r["id"] as String), let a = ObjectID(hex: r["artifact"] as String),
-                      let s = CommitID(hex: r["snapshot"] as String) else { return nil }
-                return ModelRow(id: id, name: r["name"], artifact: a, snapshot: s, revision: r["revision"], createdAt: r["created_at"])
-            }
+            try Row.fetchAll(db, sql: "SELECT id, name, artifact, snapshot, revision, created_at FROM model ORDER BY created_at, id")
+                .compactMap { r in
+                    guard let id = ObjectID(hex: r["id"] as String), let a = ObjectID(hex: r["artifact"] as String),
+                        let s = CommitID(hex: r["snapshot"] as String)
+                    else { return nil }
+                    return ModelRow(id: id, name: r["name"], artifact: a, snapshot: s, revision: r["revision"], createdAt: r["created_at"])
+                }
         }
     }
 
     /// Eval record ids of `model`, oldest first.
     public func evals(of model: ObjectID) throws -> [ObjectID] {
         try read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM eval WHERE model = ? ORDER BY created_at, id", arguments: [model.hex]).compactMap { ObjectID(hex: $0) }
+            try String.fetchAll(db, sql: "SELECT id FROM eval WHERE model = ? ORDER BY created_at, id", arguments: [model.hex]).compactMap {
+                ObjectID(hex: $0)
+            }
         }
     }
 

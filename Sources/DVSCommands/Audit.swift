@@ -19,7 +19,11 @@ struct Audit: ParsableCommand {
 
     /// `arg` as a POSIX shell word: unchanged when it is plain, else in single quotes.
     static func shellQuoted(_ arg: String) -> String {
-        if !arg.isEmpty, arg.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "-_./=:,@%+".unicodeScalars.contains($0) }) { return arg }
+        if !arg.isEmpty,
+            arg.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "-_./=:,@%+".unicodeScalars.contains($0) })
+        {
+            return arg
+        }
         return "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
@@ -34,21 +38,33 @@ struct Audit: ParsableCommand {
             guard model == nil else { throw DVSError(.usage, "give a model or --samples, not both") }
             let hits = try repo.auditSamples(samples)
             if json {
-                try Output.jsonObject(hits.map { h -> [String: Any] in
-                    var o: [String: Any] = ["id": h.id.hex, "name": h.record.name, "snapshot": h.record.snapshot, "revision": h.record.revision,
-                                            "matched_samples": h.matched, "matched_hours": (h.hours * 1e6).rounded() / 1e6, "training_samples": h.record.sampleCount]
-                    if let t = h.trained { o["matched_trained"] = t; o["matched_held_out"] = h.matched - t }
-                    return o
-                })
+                try Output.jsonObject(
+                    hits.map { h -> [String: Any] in
+                        var o: [String: Any] = [
+                            "id": h.id.hex, "name": h.record.name, "snapshot": h.record.snapshot, "revision": h.record.revision,
+                            "matched_samples": h.matched, "matched_hours": (h.hours * 1e6).rounded() / 1e6,
+                            "training_samples": h.record.sampleCount,
+                        ]
+                        if let t = h.trained {
+                            o["matched_trained"] = t
+                            o["matched_held_out"] = h.matched - t
+                        }
+                        return o
+                    })
                 return
             }
-            if hits.isEmpty { Output.out("No model was trained on a snapshot with a sample where \(samples)"); return }
+            if hits.isEmpty {
+                Output.out("No model was trained on a snapshot with a sample where \(samples)")
+                return
+            }
             for h in hits {
                 // Matches are counted over the training snapshot; the model may have used a subset (holdout).
                 let snapshotSamples = (try? CommitID(hex: h.record.snapshot).map { try repo.commit($0).totals.sampleCount }) ?? nil
                 let of = snapshotSamples.map { " of its snapshot's \($0)" } ?? ""
                 let split = h.trained.map { ": \($0) fitted on, \(h.matched - $0) held out" } ?? ""
-                Output.out("\(h.id.short)  \(h.record.name)  \(h.matched) matching sample(s)\(of) (\(Output.hours(h.hours)))\(split); trained on \(h.record.sampleCount)  \(h.record.revision)@\(h.record.snapshot.prefix(12))")
+                Output.out(
+                    "\(h.id.short)  \(h.record.name)  \(h.matched) matching sample(s)\(of) (\(Output.hours(h.hours)))\(split); trained on \(h.record.sampleCount)  \(h.record.revision)@\(h.record.snapshot.prefix(12))"
+                )
             }
             return
         }
@@ -58,9 +74,17 @@ struct Audit: ParsableCommand {
             let list = audits.map { a -> [String: Any] in
                 var o = LineageOutput.object(a.record, id: a.id)
                 o["evals"] = a.evals.map { LineageOutput.object($0.record, id: $0.id) }
-                var since: [String: Any] = ["relabeled": a.relabeled.map { r -> [String: Any] in
-                    ["path": r.path.string, "fields": r.fields.map { ["name": $0.name, "old": $0.old.map(jsonValue) ?? NSNull(), "new": $0.new.map(jsonValue) ?? NSNull()] as [String: Any] }]
-                }, "removed": a.removed.map(\.string), "modified": a.modified.map(\.string), "added": a.added]
+                var since: [String: Any] = [
+                    "relabeled": a.relabeled.map { r -> [String: Any] in
+                        [
+                            "path": r.path.string,
+                            "fields": r.fields.map {
+                                ["name": $0.name, "old": $0.old.map(jsonValue) ?? NSNull(), "new": $0.new.map(jsonValue) ?? NSNull()]
+                                    as [String: Any]
+                            },
+                        ]
+                    }, "removed": a.removed.map(\.string), "modified": a.modified.map(\.string), "added": a.added,
+                ]
                 since["branch"] = a.branch ?? NSNull()
                 since["branch_head"] = a.branchHead?.hex ?? NSNull()
                 o["since"] = since
@@ -79,7 +103,9 @@ struct Audit: ParsableCommand {
             Output.out("data      \(r.sampleCount) samples, \(Output.hours(r.hours))")
             if let f = r.labelField { Output.out("labels    \(f): \(LineageOutput.distribution(r.labelDistribution))") }
             if let t = r.task { Output.out("task      \(t)") }
-            if !r.parameters.isEmpty { Output.out("params    " + r.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }
+            if !r.parameters.isEmpty {
+                Output.out("params    " + r.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+            }
             Output.out("code      \(r.code.summary)\(r.code.repository.map { "  in \($0)" } ?? "")")
             Output.out("command   \(r.commandLine.map(Self.shellQuoted).joined(separator: " "))")
             Output.out("when      \(LineageOutput.time(r.startTime)) → \(LineageOutput.time(r.endTime))  on \(r.host), dvs \(r.dvsVersion)")
@@ -90,15 +116,21 @@ struct Audit: ParsableCommand {
                     if case .number(let d) = kv.value { return "\(kv.key) \(String(format: "%.4g", d))" }
                     return nil
                 }.joined(separator: ", ")
-                Output.out("eval      \(id.short)  on \(e.revision)@\(e.snapshot.prefix(12))  \(e.sampleCount) samples  \(metrics)\(e.leakedSamples > 0 ? "  (\(e.leakedSamples) leaked)" : "")")
+                Output.out(
+                    "eval      \(id.short)  on \(e.revision)@\(e.snapshot.prefix(12))  \(e.sampleCount) samples  \(metrics)\(e.leakedSamples > 0 ? "  (\(e.leakedSamples) leaked)" : "")"
+                )
             }
             if let b = a.branch, let head = a.branchHead {
                 if head.hex == r.snapshot {
                     Output.out("since     branch \(b) is still at the training snapshot")
                 } else {
-                    Output.out("since     branch \(b) is now at \(head.short): \(a.relabeled.count) relabeled, \(a.removed.count) removed, \(a.modified.count) audio changed, \(a.added) added")
+                    Output.out(
+                        "since     branch \(b) is now at \(head.short): \(a.relabeled.count) relabeled, \(a.removed.count) removed, \(a.modified.count) audio changed, \(a.added) added"
+                    )
                     for rl in a.relabeled.prefix(20) {
-                        Output.out("  relabeled \(rl.path): " + rl.fields.map { "\($0.name): \($0.old?.text ?? "∅") → \($0.new?.text ?? "∅")" }.joined(separator: ", "))
+                        Output.out(
+                            "  relabeled \(rl.path): "
+                                + rl.fields.map { "\($0.name): \($0.old?.text ?? "∅") → \($0.new?.text ?? "∅")" }.joined(separator: ", "))
                     }
                     if a.relabeled.count > 20 { Output.out("  … and \(a.relabeled.count - 20) more relabeled") }
                     for p in a.removed.prefix(20) { Output.out("  removed   \(p)") }

@@ -35,13 +35,20 @@ struct Branch: ParsableCommand {
         }
         let all = try repo.branches()
         if json {
-            try Output.jsonObject(all.map { ["name": $0.name, "commit": $0.target.hex, "current": $0.isCurrent,
-                                             "samples": $0.totals.sampleCount, "hours": ($0.totals.audioHours * 1e6).rounded() / 1e6] as [String: Any] })
+            try Output.jsonObject(
+                all.map {
+                    [
+                        "name": $0.name, "commit": $0.target.hex, "current": $0.isCurrent,
+                        "samples": $0.totals.sampleCount, "hours": ($0.totals.audioHours * 1e6).rounded() / 1e6,
+                    ] as [String: Any]
+                })
             return
         }
         let width = all.map(\.name.count).max() ?? 0
         for b in all {
-            Output.out("\(b.isCurrent ? "*" : " ") \(b.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(b.target.short)  \(b.totals.sampleCount) samples, \(Output.hours(b.totals.audioHours))")
+            Output.out(
+                "\(b.isCurrent ? "*" : " ") \(b.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(b.target.short)  \(b.totals.sampleCount) samples, \(Output.hours(b.totals.audioHours))"
+            )
         }
     }
 }
@@ -77,8 +84,13 @@ struct Tag: ParsableCommand {
         }
         let all = try repo.tags()
         if json {
-            try Output.jsonObject(all.map { ["name": $0.name, "commit": $0.target.hex, "message": $0.message ?? NSNull(),
-                                             "samples": $0.totals.sampleCount, "hours": ($0.totals.audioHours * 1e6).rounded() / 1e6] as [String: Any] })
+            try Output.jsonObject(
+                all.map {
+                    [
+                        "name": $0.name, "commit": $0.target.hex, "message": $0.message ?? NSNull(),
+                        "samples": $0.totals.sampleCount, "hours": ($0.totals.audioHours * 1e6).rounded() / 1e6,
+                    ] as [String: Any]
+                })
             return
         }
         for t in all { Output.out("\(t.name)  \(t.target.short)" + (t.message.map { "  \($0)" } ?? "")) }
@@ -89,7 +101,9 @@ struct Reflog: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show where a ref (HEAD, a branch, a tag) has pointed, newest first.")
 
     @OptionGroup var global: GlobalOptions
-    @Option(name: [.customShort("n", allowingJoined: true), .customLong("max-count")], help: "Show at most this many entries (-n 5 or -n5).") var n: Int = 50
+    @Option(
+        name: [.customShort("n", allowingJoined: true), .customLong("max-count")], help: "Show at most this many entries (-n 5 or -n5).")
+    var n: Int = 50
     @Flag(help: "Print JSON.") var json = false
     @Argument(help: "HEAD (default), a branch or a tag.") var ref: String = "HEAD"
 
@@ -97,8 +111,13 @@ struct Reflog: ParsableCommand {
         let repo = try global.repository()
         let entries = try repo.reflog(ref, limit: n)
         if json {
-            try Output.jsonObject(entries.map { ["old": $0.old?.hex ?? NSNull(), "new": $0.new?.hex ?? NSNull(), "time": $0.time,
-                                                 "who": $0.who, "message": $0.message] as [String: Any] })
+            try Output.jsonObject(
+                entries.map {
+                    [
+                        "old": $0.old?.hex ?? NSNull(), "new": $0.new?.hex ?? NSNull(), "time": $0.time,
+                        "who": $0.who, "message": $0.message,
+                    ] as [String: Any]
+                })
             return
         }
         for (i, e) in entries.enumerated() {

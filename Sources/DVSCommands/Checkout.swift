@@ -2,7 +2,8 @@ import ArgumentParser
 import DVS
 
 struct Checkout: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Update the working tree to a revision, or export it into another folder.",
+    static let configuration = CommandConfiguration(
+        abstract: "Update the working tree to a revision, or export it into another folder.",
         discussion: "Refuses, naming the files, when it would overwrite uncommitted changes or untracked files, unless --force.")
 
     @OptionGroup var global: GlobalOptions
@@ -22,12 +23,18 @@ struct Checkout: ParsableCommand {
         // (git's "you are leaving N commits behind"); the reflog still has it.
         let leaving = repo.currentBranch() == nil ? try repo.headCommit() : nil
         let s = try repo.checkout(revision, force: force, progress: Output.progress())
-        if let b = s.branch { Output.out("Switched to branch '\(b)' at \(s.id.short)") } else { Output.out("HEAD is now at \(s.id.short) (detached)") }
+        if let b = s.branch {
+            Output.out("Switched to branch '\(b)' at \(s.id.short)")
+        } else {
+            Output.out("HEAD is now at \(s.id.short) (detached)")
+        }
         Output.out(" wrote \(s.written) file(s) (\(Output.bytes(s.bytesWritten))), removed \(s.removed), \(s.unchanged) unchanged")
         if let old = leaving, old != s.id {
             let tips = try (repo.branches() + repo.tags()).map(\.target) + [s.id]
             if try !tips.contains(where: { try repo.isAncestor(old, of: $0) }) {
-                Output.err("warning: commit \(old.short) was on a detached HEAD and no branch or tag holds it; keep it with 'dvs branch NAME \(old.short)' (the reflog has it too)")
+                Output.err(
+                    "warning: commit \(old.short) was on a detached HEAD and no branch or tag holds it; keep it with 'dvs branch NAME \(old.short)' (the reflog has it too)"
+                )
             }
         }
     }

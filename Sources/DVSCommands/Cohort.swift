@@ -10,9 +10,12 @@ struct Cohort: ParsableCommand {
         subcommands: [Create.self, List.self, Show.self, Refresh.self], defaultSubcommand: List.self)
 
     static func json(_ c: CohortInfo) -> [String: Any] {
-        ["name": c.name, "branch": "cohort/" + c.name, "head": c.head.hex, "predicate": c.predicate, "source": c.sourceRevision,
-         "source_commit": c.sourceCommit.hex, "cut": c.cut.hex, "samples": c.totals.sampleCount,
-         "hours": (c.totals.audioHours * 1e6).rounded() / 1e6, "source_moved_on": c.sourceMovedOn ?? NSNull(), "commits_since_cut": c.commitsSinceCut]
+        [
+            "name": c.name, "branch": "cohort/" + c.name, "head": c.head.hex, "predicate": c.predicate, "source": c.sourceRevision,
+            "source_commit": c.sourceCommit.hex, "cut": c.cut.hex, "samples": c.totals.sampleCount,
+            "hours": (c.totals.audioHours * 1e6).rounded() / 1e6, "source_moved_on": c.sourceMovedOn ?? NSNull(),
+            "commits_since_cut": c.commitsSinceCut,
+        ]
     }
 
     struct Create: ParsableCommand {
@@ -31,26 +34,43 @@ struct Cohort: ParsableCommand {
         func run() throws {
             let repo = try global.repository()
             let c = try repo.createCohort(name, predicate: predicate, from: from)
-            if json { try Output.jsonObject(Cohort.json(c)); return }
-            Output.out("Created cohort \(c.name) (branch cohort/\(c.name) at \(c.head.short)): \(c.totals.sampleCount) samples, \(Output.hours(c.totals.audioHours)) from \(c.sourceRevision) (\(c.sourceCommit.short))")
+            if json {
+                try Output.jsonObject(Cohort.json(c))
+                return
+            }
+            Output.out(
+                "Created cohort \(c.name) (branch cohort/\(c.name) at \(c.head.short)): \(c.totals.sampleCount) samples, \(Output.hours(c.totals.audioHours)) from \(c.sourceRevision) (\(c.sourceCommit.short))"
+            )
             Output.out("Switch to it with 'dvs checkout cohort/\(c.name)'")
         }
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List cohorts: predicate, source, samples, hours, how far the source has moved on.")
+        static let configuration = CommandConfiguration(
+            abstract: "List cohorts: predicate, source, samples, hours, how far the source has moved on.")
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
             let repo = try global.repository()
             let all = try repo.cohorts()
-            if json { try Output.jsonObject(all.map(Cohort.json)); return }
-            if all.isEmpty { Output.out("No cohorts yet; make one with 'dvs cohort create NAME --where \"lang = 'es'\"'"); return }
+            if json {
+                try Output.jsonObject(all.map(Cohort.json))
+                return
+            }
+            if all.isEmpty {
+                Output.out("No cohorts yet; make one with 'dvs cohort create NAME --where \"lang = 'es'\"'")
+                return
+            }
             let width = all.map(\.name.count).max() ?? 0
             for c in all {
-                let moved = c.sourceMovedOn.map { $0 == 0 ? "up to date with \(c.sourceRevision)" : "\(c.sourceRevision) has moved on \($0) commit(s)" } ?? "\(c.sourceRevision) no longer exists"
-                Output.out("\(c.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(c.head.short)  \(c.totals.sampleCount) samples, \(Output.hours(c.totals.audioHours))  where \(c.predicate)  (\(moved))")
+                let moved =
+                    c.sourceMovedOn.map {
+                        $0 == 0 ? "up to date with \(c.sourceRevision)" : "\(c.sourceRevision) has moved on \($0) commit(s)"
+                    } ?? "\(c.sourceRevision) no longer exists"
+                Output.out(
+                    "\(c.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(c.head.short)  \(c.totals.sampleCount) samples, \(Output.hours(c.totals.audioHours))  where \(c.predicate)  (\(moved))"
+                )
             }
         }
     }
@@ -64,12 +84,19 @@ struct Cohort: ParsableCommand {
         func run() throws {
             let repo = try global.repository()
             let c = try repo.cohort(name)
-            if json { try Output.jsonObject(Cohort.json(c)); return }
+            if json {
+                try Output.jsonObject(Cohort.json(c))
+                return
+            }
             Output.out("cohort \(c.name)  (branch cohort/\(c.name))")
             Output.out("where:    \(c.predicate)")
             Output.out("source:   \(c.sourceRevision) at \(c.sourceCommit.short) (latest cut \(c.cut.short))")
             if let m = c.sourceMovedOn {
-                Output.out("          " + (m == 0 ? "no new commits on \(c.sourceRevision) since" : "\(m) new commit(s) on \(c.sourceRevision) since; 'dvs cohort refresh \(c.name)' brings them in"))
+                Output.out(
+                    "          "
+                        + (m == 0
+                            ? "no new commits on \(c.sourceRevision) since"
+                            : "\(m) new commit(s) on \(c.sourceRevision) since; 'dvs cohort refresh \(c.name)' brings them in"))
             } else {
                 Output.out("          \(c.sourceRevision) no longer exists; refresh with --from REV")
             }
@@ -85,21 +112,26 @@ struct Cohort: ParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Cohort name.") var name: String
         @Option(help: "Revision to cut from (default: the cohort's source).") var from: String?
-        @Option(help: ArgumentHelp("Resolve every conflict to one side: ours (the cohort) or theirs (the source).", valueName: "side")) var strategy: String?
+        @Option(help: ArgumentHelp("Resolve every conflict to one side: ours (the cohort) or theirs (the source).", valueName: "side"))
+        var strategy: String?
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
             let repo = try global.repository()
             var prefer: MergePreference?
             if let strategy {
-                guard let p = MergePreference(rawValue: strategy) else { throw DVSError(.usage, "--strategy is 'ours' or 'theirs', not '\(strategy)'") }
+                guard let p = MergePreference(rawValue: strategy) else {
+                    throw DVSError(.usage, "--strategy is 'ours' or 'theirs', not '\(strategy)'")
+                }
                 prefer = p
             }
             let s = try repo.refreshCohort(name, from: from, prefer: prefer, progress: json ? nil : Output.progress())
             if !json, s.status == "merged", s.changes.isEmpty, let head = s.head {
                 // The source moved, but nothing the cohort selects changed (e.g. the cohort's own
                 // work merged back): say so; the merge commit only records the new source.
-                Output.out("Cohort \(name) already had everything its predicate selects from the source; recorded the source's new commit in \(head.short) (no file changed), so 'dvs cohort list' counts from there")
+                Output.out(
+                    "Cohort \(name) already had everything its predicate selects from the source; recorded the source's new commit in \(head.short) (no file changed), so 'dvs cohort list' counts from there"
+                )
                 return
             }
             try Merge.report(s, revision: "the new cut of cohort \(name)", json: json)

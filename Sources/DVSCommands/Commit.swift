@@ -3,7 +3,8 @@ import DVS
 import Foundation
 
 struct CommitCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "commit", abstract: "Record a snapshot of the whole working tree.",
+    static let configuration = CommandConfiguration(
+        commandName: "commit", abstract: "Record a snapshot of the whole working tree.",
         discussion: "Everything except .dvs/, .git/ and what .dvsignore excludes. Exit status 1 when there is nothing to commit.")
 
     @OptionGroup var global: GlobalOptions
@@ -19,7 +20,9 @@ struct CommitCommand: ParsableCommand {
             // As in git, a commit during a stopped merge concludes it.
             let s = try repo.mergeContinue(message: message, progress: Output.progress())
             Output.findings(s.labelFindings)
-            Output.out("[\(s.branch ?? "detached HEAD") \(s.id.short)] \(s.commit.message.split(separator: "\n").first ?? "") (merge of \(s.commit.parents.map(\.short).joined(separator: " ")))")
+            Output.out(
+                "[\(s.branch ?? "detached HEAD") \(s.id.short)] \(s.commit.message.split(separator: "\n").first ?? "") (merge of \(s.commit.parents.map(\.short).joined(separator: " ")))"
+            )
             return
         }
         var options = CommitOptions(message: message, author: author, allowEmpty: allowEmpty, strict: strict)
@@ -34,12 +37,16 @@ struct CommitCommand: ParsableCommand {
         let subject = s.commit.message.split(separator: "\n").first.map(String.init) ?? ""
         Output.out("[\(s.branch ?? "detached HEAD") \(s.id.short)] \(subject)")
         let t = s.commit.totals
-        Output.out(" \(t.fileCount) files, \(t.sampleCount) samples, \(Output.hours(t.audioHours)) of audio; \(s.changes.count) changed (\(added) new, \(modified) modified, \(deleted) deleted)")
+        Output.out(
+            " \(t.fileCount) files, \(t.sampleCount) samples, \(Output.hours(t.audioHours)) of audio; \(s.changes.count) changed (\(added) new, \(modified) modified, \(deleted) deleted)"
+        )
         let ratio = s.newRawBytes > 0 ? String(format: ", %.0f%% of raw", 100 * Double(s.storedBytes) / Double(s.newRawBytes)) : ""
         if !s.labelTables.isEmpty {
             let count = s.labelTables.filter { $0.format != "config" }.count
             Output.out(" labels from \(count) source(s): " + Output.labelSources(s.labelTables))
         }
-        Output.out(" stored \(Output.bytes(s.storedBytes)) for \(Output.bytes(s.newRawBytes)) of new content in \(s.newBlobCount) blob(s)\(ratio); plus \(Output.bytes(s.metadataBytes)) of metadata")
+        Output.out(
+            " stored \(Output.bytes(s.storedBytes)) for \(Output.bytes(s.newRawBytes)) of new content in \(s.newBlobCount) blob(s)\(ratio); plus \(Output.bytes(s.metadataBytes)) of metadata"
+        )
     }
 }

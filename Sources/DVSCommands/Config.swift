@@ -2,8 +2,11 @@ import ArgumentParser
 import DVS
 
 struct Config: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Get or set repository settings.",
-        discussion: "Keys: core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), remote.<name>.transfers (parallel transfers, 1-64, default 8; other remote.* keys are set by dvs remote add).")
+    static let configuration = CommandConfiguration(
+        abstract: "Get or set repository settings.",
+        discussion:
+            "Keys: core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), remote.<name>.transfers (parallel transfers, 1-64, default 8; other remote.* keys are set by dvs remote add)."
+    )
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The key; none lists all.") var key: String?
@@ -20,7 +23,8 @@ struct Config: ParsableCommand {
         switch key {
         case "core.lock-timeout": return Double(value).map { $0 >= 0 ? nil : "must be ≥ 0 seconds" } ?? "not a number of seconds"
         case "core.workers": return Int(value).map { $0 >= 1 && $0 <= 256 ? nil : "must be 1…256" } ?? "not a whole number"
-        case "pack.target-size": return UInt64(value).map { $0 >= 1 << 20 ? nil : "must be at least 1048576 bytes" } ?? "not a whole number of bytes"
+        case "pack.target-size":
+            return UInt64(value).map { $0 >= 1 << 20 ? nil : "must be at least 1048576 bytes" } ?? "not a whole number of bytes"
         case _ where isRemoteTransfers(key): return Int(value).map { $0 >= 1 && $0 <= 64 ? nil : "must be 1…64" } ?? "not a whole number"
         case "zstd.level": return Int(value).map { $0 >= 1 && $0 <= 19 ? nil : "must be 1…19" } ?? "not a whole number"
         default: return nil
@@ -36,7 +40,8 @@ struct Config: ParsableCommand {
         if value != nil || unset {
             if key == "core.format" { throw DVSError(.badInput, "'core.format' is set by 'dvs init' and cannot be changed") }
             guard Self.known.contains(key) || Self.isRemoteTransfers(key) else {
-                throw DVSError(.badInput, "unknown setting '\(key)'", hint: "known settings: \(Self.known.sorted().joined(separator: ", "))")
+                throw DVSError(
+                    .badInput, "unknown setting '\(key)'", hint: "known settings: \(Self.known.sorted().joined(separator: ", "))")
             }
             if let value, let problem = Self.problem(key: key, value: value) {
                 throw DVSError(.badInput, "bad value '\(value)' for '\(key)': \(problem)")
@@ -45,7 +50,10 @@ struct Config: ParsableCommand {
             return
         }
         guard let v = try repo.catalog.config(key) else {
-            throw DVSError(.badInput, "setting '\(key)' is not set", hint: Self.known.contains(key) ? "it has its default; see 'dvs config --help'" : "known settings: \(Self.known.sorted().joined(separator: ", "))")
+            throw DVSError(
+                .badInput, "setting '\(key)' is not set",
+                hint: Self.known.contains(key)
+                    ? "it has its default; see 'dvs config --help'" : "known settings: \(Self.known.sorted().joined(separator: ", "))")
         }
         Output.out(v)
     }

@@ -47,7 +47,9 @@ struct Diff: ParsableCommand {
         }
         let transcripts = d.relabeled.filter { $0.transcript != nil }.count
         let relabeled = d.relabeled.filter { !$0.fields.isEmpty }.count
-        Output.out("\(d.added.count) added (+\(Output.hours(d.hoursAdded))), \(d.removed.count) removed (−\(Output.hours(d.hoursRemoved))), \(d.modified.count) modified\(d.modified.isEmpty ? "" : " (\(d.hoursModified < 0 ? "−" : "+")\(Output.hours(abs(d.hoursModified))))"), \(d.renamed.count) renamed, \(relabeled) relabeled, \(transcripts) transcript(s) changed, \(d.files.count) other file(s)")
+        Output.out(
+            "\(d.added.count) added (+\(Output.hours(d.hoursAdded))), \(d.removed.count) removed (−\(Output.hours(d.hoursRemoved))), \(d.modified.count) modified\(d.modified.isEmpty ? "" : " (\(d.hoursModified < 0 ? "−" : "+")\(Output.hours(abs(d.hoursModified))))"), \(d.renamed.count) renamed, \(relabeled) relabeled, \(transcripts) transcript(s) changed, \(d.files.count) other file(s)"
+        )
         for s in d.shifts {
             let sign = s.hoursDelta >= 0 ? "+" : "−"
             Output.out("  \(s.field)=\(s.value): \(s.before) → \(s.after) samples (\(sign)\(Output.hours(abs(s.hoursDelta))))")
@@ -67,7 +69,9 @@ struct Diff: ParsableCommand {
     }
 
     static func jsonObject(_ d: DatasetDiff, stat: Bool) -> [String: Any] {
-        func entry(_ e: ManifestEntry) -> [String: Any] { ["path": e.path.string, "sha256": e.blob.hex, "duration_s": e.audio?.duration ?? 0] }
+        func entry(_ e: ManifestEntry) -> [String: Any] {
+            ["path": e.path.string, "sha256": e.blob.hex, "duration_s": e.audio?.duration ?? 0]
+        }
         var o: [String: Any] = [
             "summary": [
                 "added": d.added.count, "removed": d.removed.count, "modified": d.modified.count, "renamed": d.renamed.count,
@@ -78,9 +82,15 @@ struct Diff: ParsableCommand {
                 "hours_modified_net": (d.hoursModified * 1e6).rounded() / 1e6,
             ] as [String: Any],
             "label_shifts": d.shifts.map {
-                ["field": $0.field, "value": $0.value, "before": $0.before, "after": $0.after, "hours_delta": ($0.hoursDelta * 1e6).rounded() / 1e6] as [String: Any]
+                [
+                    "field": $0.field, "value": $0.value, "before": $0.before, "after": $0.after,
+                    "hours_delta": ($0.hoursDelta * 1e6).rounded() / 1e6,
+                ] as [String: Any]
             },
-            "findings": d.findings.map { ["severity": $0.severity.rawValue, "code": $0.code, "file": $0.file, "line": $0.line ?? NSNull(), "message": $0.message] as [String: Any] },
+            "findings": d.findings.map {
+                ["severity": $0.severity.rawValue, "code": $0.code, "file": $0.file, "line": $0.line ?? NSNull(), "message": $0.message]
+                    as [String: Any]
+            },
         ]
         if stat { return o }
         o["added"] = d.added.map(entry)
@@ -88,8 +98,12 @@ struct Diff: ParsableCommand {
         o["modified"] = d.modified.map { ["path": $0.new.path.string, "old_sha256": $0.old.blob.hex, "new_sha256": $0.new.blob.hex] }
         o["renamed"] = d.renamed.map { ["from": $0.old.path.string, "to": $0.new.path.string, "sha256": $0.new.blob.hex] }
         o["relabeled"] = d.relabeled.map { r -> [String: Any] in
-            var x: [String: Any] = ["path": r.path.string,
-                                    "fields": r.fields.map { ["name": $0.name, "old": $0.old.map(jsonValue) ?? NSNull(), "new": $0.new.map(jsonValue) ?? NSNull()] as [String: Any] }]
+            var x: [String: Any] = [
+                "path": r.path.string,
+                "fields": r.fields.map {
+                    ["name": $0.name, "old": $0.old.map(jsonValue) ?? NSNull(), "new": $0.new.map(jsonValue) ?? NSNull()] as [String: Any]
+                },
+            ]
             if let t = r.transcript { x["transcript"] = ["old": t.old ?? NSNull(), "new": t.new ?? NSNull()] as [String: Any] }
             return x
         }

@@ -37,38 +37,53 @@ struct Eval: ParsableCommand {
         }
         let evaluated = r.overall.sampleCount
         if r.leakedSampleCount > 0 {
-            Output.err("warning: \(r.leakedSampleCount) of \(evaluated) evaluation samples were in the model's training set (same audio SHA-256); "
-                       + "their scores overstate held-out performance" + (r.unseen != nil ? "; 'unseen' shows the other \(evaluated - r.leakedSampleCount)" : ""))
+            Output.err(
+                "warning: \(r.leakedSampleCount) of \(evaluated) evaluation samples were in the model's training set (same audio SHA-256); "
+                    + "their scores overstate held-out performance"
+                    + (r.unseen != nil ? "; 'unseen' shows the other \(evaluated - r.leakedSampleCount)" : ""))
         }
         if r.modelID == nil, !noRecord {
             Output.err("warning: model '\(model)' has no model record, so no eval record was written")
             Output.err("hint: register it with 'dvs model add \(model) --rev REV', or train it with 'dvs train'")
         }
         if json {
-            try Output.jsonObject([
-                "model": ["name": r.modelName, "record": r.modelID?.hex ?? NSNull(), "task": r.model.task.rawValue, "label_field": field] as [String: Any],
-                "revision": rev, "commit": r.commit.hex,
-                "samples": ["snapshot": r.snapshotSampleCount, "missing_label": r.missingLabelCount, "evaluated": evaluated,
-                            "leaked": r.leakedSampleCount],
-                "metrics": MetricsText.json(r.overall),
-                "unseen_metrics": r.unseen.map(MetricsText.json) ?? NSNull(),
-                "slices": Dictionary(uniqueKeysWithValues: r.slices.map { ($0.name, MetricsText.json($0.metrics)) }),
-                "speed": ["real_time_factor": r.speed.realTimeFactor, "samples_per_second": r.speed.samplesPerSecond,
-                          "audio_seconds": r.speed.audioSeconds, "processing_seconds": r.speed.processingSeconds],
-                "eval_record": r.evalID?.hex ?? NSNull(),
-            ] as [String: Any])
+            try Output.jsonObject(
+                [
+                    "model": [
+                        "name": r.modelName, "record": r.modelID?.hex ?? NSNull(), "task": r.model.task.rawValue, "label_field": field,
+                    ] as [String: Any],
+                    "revision": rev, "commit": r.commit.hex,
+                    "samples": [
+                        "snapshot": r.snapshotSampleCount, "missing_label": r.missingLabelCount, "evaluated": evaluated,
+                        "leaked": r.leakedSampleCount,
+                    ],
+                    "metrics": MetricsText.json(r.overall),
+                    "unseen_metrics": r.unseen.map(MetricsText.json) ?? NSNull(),
+                    "slices": Dictionary(uniqueKeysWithValues: r.slices.map { ($0.name, MetricsText.json($0.metrics)) }),
+                    "speed": [
+                        "real_time_factor": r.speed.realTimeFactor, "samples_per_second": r.speed.samplesPerSecond,
+                        "audio_seconds": r.speed.audioSeconds, "processing_seconds": r.speed.processingSeconds,
+                    ],
+                    "eval_record": r.evalID?.hex ?? NSNull(),
+                ] as [String: Any])
             return
         }
-        Output.out("Evaluated '\(r.modelName)' (\(r.model.task.rawValue) '\(field)'\(r.modelID.map { ", record \($0.short)" } ?? "")) on \(rev) (\(r.commit.short)): \(evaluated) samples")
+        Output.out(
+            "Evaluated '\(r.modelName)' (\(r.model.task.rawValue) '\(field)'\(r.modelID.map { ", record \($0.short)" } ?? "")) on \(rev) (\(r.commit.short)): \(evaluated) samples"
+        )
         let names = ["all"] + (r.unseen != nil ? ["unseen"] : []) + r.slices.map(\.name)
         let w = names.map(\.count).max()! + 1
-        func row(_ n: String, _ m: Metrics) { Output.out("  " + (n + ":").padding(toLength: w + 1, withPad: " ", startingAt: 0) + MetricsText.summary(m)) }
+        func row(_ n: String, _ m: Metrics) {
+            Output.out("  " + (n + ":").padding(toLength: w + 1, withPad: " ", startingAt: 0) + MetricsText.summary(m))
+        }
         row("all", r.overall)
         if let u = r.unseen { row("unseen", u) }
         for s in r.slices { row(s.name, s.metrics) }
         for line in MetricsText.confusion(r.overall) { Output.out("    " + line) }
-        Output.out(String(format: "  speed: real-time factor %.4f (%.1f s for %.1f s of audio), %.1f samples/s",
-                          r.speed.realTimeFactor, r.speed.processingSeconds, r.speed.audioSeconds, r.speed.samplesPerSecond))
+        Output.out(
+            String(
+                format: "  speed: real-time factor %.4f (%.1f s for %.1f s of audio), %.1f samples/s",
+                r.speed.realTimeFactor, r.speed.processingSeconds, r.speed.audioSeconds, r.speed.samplesPerSecond))
         if let id = r.evalID { Output.out("Eval record \(id.short)") }
     }
 }

@@ -2,8 +2,10 @@ import ArgumentParser
 import DVS
 
 struct Fsck: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Verify every pack frame and object against its hash.",
-        discussion: "Reports each damaged object by id and pack, with the commits and paths that use it. Exit status 1 if anything is damaged.")
+    static let configuration = CommandConfiguration(
+        abstract: "Verify every pack frame and object against its hash.",
+        discussion:
+            "Reports each damaged object by id and pack, with the commits and paths that use it. Exit status 1 if anything is damaged.")
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON.") var json = false
@@ -20,11 +22,16 @@ struct Fsck: ParsableCommand {
                 for u in d.usedBy.prefix(20) { Output.out("  used by \(u)") }
                 if d.usedBy.count > 20 { Output.out("  … and \(d.usedBy.count - 20) more") }
             }
-            Output.out("checked \(r.packCount) pack(s), \(r.blobCount) blob(s), \(r.objectCount) object(s), \(r.commitCount) commit(s): "
-                       + (r.isClean ? "ok" : "\(r.damaged.count) damaged"))
+            Output.out(
+                "checked \(r.packCount) pack(s), \(r.blobCount) blob(s), \(r.objectCount) object(s), \(r.commitCount) commit(s): "
+                    + (r.isClean ? "ok" : "\(r.damaged.count) damaged"))
         }
         if !r.isClean {
-            if !json { Output.err("hint: restore the damaged objects from another copy of the repository (remotes come with 'dvs pull'), or check out a commit that does not use them") }
+            if !json {
+                Output.err(
+                    "hint: restore the damaged objects from another copy of the repository (remotes come with 'dvs pull'), or check out a commit that does not use them"
+                )
+            }
             throw ExitCode(1)
         }
     }

@@ -30,6 +30,7 @@ enum LineageOutput {
 
     /// The label distribution as `a 12, b 3` (most first).
     static func distribution(_ d: [String: Int]) -> String {
-        d.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key.isEmpty ? "(none)" : $0.key) \($0.value)" }.joined(separator: ", ")
+        d.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.key.isEmpty ? "(none)" : $0.key) \($0.value)" }.joined(
+            separator: ", ")
     }
 }

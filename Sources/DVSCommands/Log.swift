@@ -14,19 +14,28 @@ struct Log: ParsableCommand {
 
     func run() throws {
         let repo = try global.repository()
-        var start = revision, excluding: [CommitID] = []
+        var start = revision
+        var excluding: [CommitID] = []
         if let r = revision.range(of: "..") {
-            let a = String(revision[..<r.lowerBound]), b = String(revision[r.upperBound...])
+            let a = String(revision[..<r.lowerBound])
+            let b = String(revision[r.upperBound...])
             excluding = [try repo.resolve(a.isEmpty ? "HEAD" : a)]
             start = b.isEmpty ? "HEAD" : b
         }
         if revision == "HEAD", try repo.headCommit() == nil {
-            if json { try Output.json([JSONCommit]()); return }
-            throw DVSError(.unknownRevision, "your current branch '\(repo.currentBranch() ?? "main")' does not have any commits yet",
-                           hint: "run 'dvs commit -m MSG' to make the first one")
+            if json {
+                try Output.json([JSONCommit]())
+                return
+            }
+            throw DVSError(
+                .unknownRevision, "your current branch '\(repo.currentBranch() ?? "main")' does not have any commits yet",
+                hint: "run 'dvs commit -m MSG' to make the first one")
         }
         let commits = Self.topological(try repo.log(from: repo.resolve(start), limit: maxCount ?? .max, excluding: excluding))
-        if json { try Output.json(commits.map { JSONCommit($0.0, $0.1) }); return }
+        if json {
+            try Output.json(commits.map { JSONCommit($0.0, $0.1) })
+            return
+        }
         let decorations = try Self.decorations(repo)
         if graph || oneline {
             for line in Self.graphLines(commits, drawGraph: graph, decorations: decorations) { Output.out(line) }
@@ -38,7 +47,9 @@ struct Log: ParsableCommand {
             if c.parents.count > 1 { Output.out("Merge: \(c.parents.map(\.short).joined(separator: " "))") }
             Output.out("Author: \(c.author.identity)")
             Output.out("Date:   \(Output.date(c.author.time, tzMinutes: c.author.timeZoneOffsetMinutes))")
-            Output.out("Files:  \(c.totals.fileCount), samples: \(c.totals.sampleCount), audio: \(Output.hours(c.totals.audioHours)), \(Output.bytes(c.totals.byteCount))")
+            Output.out(
+                "Files:  \(c.totals.fileCount), samples: \(c.totals.sampleCount), audio: \(Output.hours(c.totals.audioHours)), \(Output.bytes(c.totals.byteCount))"
+            )
             Output.out("")
             for line in c.message.split(separator: "\n", omittingEmptySubsequences: false) { Output.out("    \(line)") }
         }
@@ -68,8 +79,16 @@ struct Log: ParsableCommand {
         for (id, c) in topological(commits) {
             let subject = c.message.split(separator: "\n").first.map(String.init) ?? ""
             let text = "\(id.short)\(decorations[id].map { " (\($0))" } ?? "") \(subject)  [\(c.totals.sampleCount) samples]"
-            guard drawGraph else { out.append(text); continue }
-            var col = lanes.firstIndex(of: id) ?? { lanes.append(id); return lanes.count - 1 }()
+            guard drawGraph else {
+                out.append(text)
+                continue
+            }
+            var col =
+                lanes.firstIndex(of: id)
+                ?? {
+                    lanes.append(id)
+                    return lanes.count - 1
+                }()
             let joining = lanes.indices.filter { $0 != col && lanes[$0] == id }
             if !joining.isEmpty {
                 out += slide(joining.map { ($0, col) }, hidden: Set(joining), width: lanes.count)
@@ -77,7 +96,10 @@ struct Log: ParsableCommand {
                 col = lanes.firstIndex(of: id)!
             }
             out.append(lanes.indices.map { $0 == col ? "*" : "|" }.joined(separator: " ") + "  " + text)
-            guard let first = c.parents.first else { lanes.remove(at: col); continue }
+            guard let first = c.parents.first else {
+                lanes.remove(at: col)
+                continue
+            }
             lanes[col] = first
             var edges: [(from: Int, to: Int)] = []
             var added = 0
@@ -97,7 +119,8 @@ struct Log: ParsableCommand {
                 if i == 0, added == 1 {
                     // Lanes right of the opened one moved one lane right: drawn '\\' as they shift.
                     for k in (col + 2)..<lanes.count where 2 * k < row.count && row[2 * k] == "|" {
-                        row[2 * k] = " "; row[2 * k - 1] = "\\"
+                        row[2 * k] = " "
+                        row[2 * k - 1] = "\\"
                     }
                     while row.last == " " { row.removeLast() }
                     return String(row)
@@ -140,9 +163,12 @@ struct Log: ParsableCommand {
         var out: [CommitID: [String]] = [:]
         let head = try repo.catalog.head()
         for (name, target) in try repo.catalog.refs(prefix: "refs/") {
-            var label = name.hasPrefix("refs/heads/") ? String(name.dropFirst(11))
-                : name.hasPrefix("refs/tags/") ? "tag: " + name.dropFirst(10)
-                : name.hasPrefix("refs/remotes/") ? String(name.dropFirst(13)) : name
+            var label =
+                name.hasPrefix("refs/heads/")
+                ? String(name.dropFirst(11))
+                : name.hasPrefix("refs/tags/")
+                    ? "tag: " + name.dropFirst(10)
+                    : name.hasPrefix("refs/remotes/") ? String(name.dropFirst(13)) : name
             if case .branch(let b, _)? = head, "refs/heads/" + b == name { label = "HEAD -> " + label }
             out[target, default: []].append(label)
         }

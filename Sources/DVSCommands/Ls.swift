@@ -14,22 +14,37 @@ struct Ls: ParsableCommand {
         let repo = try global.repository()
         var args = arguments
         var revision = "HEAD"
-        if let first = args.first, (try? repo.resolve(first)) != nil { revision = first; args.removeFirst() }
+        if let first = args.first, (try? repo.resolve(first)) != nil {
+            revision = first
+            args.removeFirst()
+        }
         let id = try repo.resolve(revision)
         let all = try repo.entries(ofManifest: repo.commit(id).manifest)
         let filters = args.map { RepoPath($0.trimmingCharacters(in: CharacterSet(charactersIn: "/"))) }
         let entries = filters.isEmpty ? all : all.filter { e in filters.contains { e.path.isWithin($0) } }
         if !filters.isEmpty {
             for f in filters where !all.contains(where: { $0.path.isWithin(f) }) {
-                throw DVSError(.unknownRevision, "path '\(f)' does not exist in \(revision) (\(id.short))", hint: repo.missingPathHint(f, in: all, revision: revision))
+                throw DVSError(
+                    .unknownRevision, "path '\(f)' does not exist in \(revision) (\(id.short))",
+                    hint: repo.missingPathHint(f, in: all, revision: revision))
             }
         }
-        if json { try Output.json(entries.map(JSONEntry.init)); return }
+        if json {
+            try Output.json(entries.map(JSONEntry.init))
+            return
+        }
         for e in entries {
-            let kind = switch e.kind { case .file: "file"; case .executable: "exec"; case .symlink: "link" }
+            let kind =
+                switch e.kind {
+                case .file: "file"
+                case .executable: "exec"
+                case .symlink: "link"
+                }
             var line = "\(kind) \(e.blob.short) \(String(format: "%10llu", e.byteCount))"
             if let a = e.audio {
-                line += String(format: "  %-5@ %-14@ %6d Hz %d ch %9d frames %8.3f s", a.container, a.encoding, a.sampleRate, a.channelCount, a.frameCount, a.duration)
+                line += String(
+                    format: "  %-5@ %-14@ %6d Hz %d ch %9d frames %8.3f s", a.container, a.encoding, a.sampleRate, a.channelCount,
+                    a.frameCount, a.duration)
             } else {
                 line += "  " + String(repeating: " ", count: 65)
             }

@@ -37,22 +37,32 @@ struct Merge: ParsableCommand {
         let repo = try global.repository()
         if abort {
             let s = try repo.mergeAbort(progress: Output.progress())
-            if json { try Output.jsonObject(["status": "aborted", "head": s.id.hex, "written": s.written, "removed": s.removed] as [String: Any]); return }
+            if json {
+                try Output.jsonObject(["status": "aborted", "head": s.id.hex, "written": s.written, "removed": s.removed] as [String: Any])
+                return
+            }
             Output.out("Merge aborted; the working tree is back at \(s.id.short) (\(s.written) file(s) restored, \(s.removed) removed)")
             return
         }
         if continueMerge {
             let s = try repo.mergeContinue(message: message, progress: Output.progress())
             Output.findings(s.labelFindings)
-            if json { try Output.jsonObject(["status": "merged", "head": s.id.hex, "parents": s.commit.parents.map(\.hex)] as [String: Any]); return }
+            if json {
+                try Output.jsonObject(["status": "merged", "head": s.id.hex, "parents": s.commit.parents.map(\.hex)] as [String: Any])
+                return
+            }
             Output.out("[\(s.branch ?? "detached HEAD") \(s.id.short)] \(s.commit.message.split(separator: "\n").first ?? "")")
-            Output.out(" merge commit of \(s.commit.parents.map(\.short).joined(separator: " ")); \(s.commit.totals.sampleCount) samples, \(Output.hours(s.commit.totals.audioHours)) of audio")
+            Output.out(
+                " merge commit of \(s.commit.parents.map(\.short).joined(separator: " ")); \(s.commit.totals.sampleCount) samples, \(Output.hours(s.commit.totals.audioHours)) of audio"
+            )
             return
         }
         guard let revision else { throw DVSError(.usage, "what to merge? dvs merge REV (or --continue, --abort)") }
         var prefer: MergePreference?
         if let strategy {
-            guard let p = MergePreference(rawValue: strategy) else { throw DVSError(.usage, "--strategy is 'ours' or 'theirs', not '\(strategy)'") }
+            guard let p = MergePreference(rawValue: strategy) else {
+                throw DVSError(.usage, "--strategy is 'ours' or 'theirs', not '\(strategy)'")
+            }
             prefer = p
         }
         let s = try repo.merge(revision, prefer: prefer, noCommit: noCommit, message: message, progress: json ? nil : Output.progress())
@@ -65,21 +75,29 @@ struct Merge: ParsableCommand {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
             let conflicts = try JSONSerialization.jsonObject(with: enc.encode(s.conflicts))
-            try Output.jsonObject(["status": s.status, "head": s.head?.hex ?? NSNull(), "theirs": s.theirs.hex, "base": s.base?.hex ?? NSNull(),
-                                   "merge_bases": s.baseCount, "conflicts": conflicts, "changes": s.changes.count] as [String: Any])
+            try Output.jsonObject(
+                [
+                    "status": s.status, "head": s.head?.hex ?? NSNull(), "theirs": s.theirs.hex, "base": s.base?.hex ?? NSNull(),
+                    "merge_bases": s.baseCount, "conflicts": conflicts, "changes": s.changes.count,
+                ] as [String: Any])
             return
         }
         if s.baseCount > 1 {
             Output.err("note: \(s.baseCount) merge bases (criss-cross history); using \(s.base?.short ?? "?"), the newest")
         }
-        let added = s.changes.filter { $0.kind == .added }.count, modified = s.changes.filter { $0.kind == .modified }.count
+        let added = s.changes.filter { $0.kind == .added }.count
+        let modified = s.changes.filter { $0.kind == .modified }.count
         let deleted = s.changes.filter { $0.kind == .deleted }.count
         let counts = "\(s.changes.count) file(s) changed (\(added) new, \(modified) modified, \(deleted) deleted)"
         switch s.status {
         case "up-to-date": Output.out("Already up to date.")
         case "fast-forward": Output.out("Fast-forward to \(s.head?.short ?? "")\n \(counts)")
-        case "merged": Output.out("Merged \(revision) (\(s.theirs.short)) as \(s.head?.short ?? ""), base \(s.base?.short ?? "none")\n \(counts)")
-        case "no-commit": Output.out("Merged \(revision) into the working tree, not committed (\(counts)); 'dvs merge --continue' commits it, 'dvs merge --abort' undoes it")
+        case "merged":
+            Output.out("Merged \(revision) (\(s.theirs.short)) as \(s.head?.short ?? ""), base \(s.base?.short ?? "none")\n \(counts)")
+        case "no-commit":
+            Output.out(
+                "Merged \(revision) into the working tree, not committed (\(counts)); 'dvs merge --continue' commits it, 'dvs merge --abort' undoes it"
+            )
         default: printStopped(s.conflicts, what: "Merge of \(revision)", detail: "; \(counts)")
         }
     }

@@ -30,7 +30,8 @@ struct ModelAdd: ParsableCommand {
     @Option(name: .shortAndLong, help: "A note kept with the record.") var message: String?
     @Option(help: "The label field the model predicts (counts its values).") var label: String?
     @Option(help: "The task: classify, regress, …") var task: String?
-    @Option(name: .customLong("param"), help: ArgumentHelp("A training parameter (repeatable).", valueName: "KEY=VALUE")) var params: [String] = []
+    @Option(name: .customLong("param"), help: ArgumentHelp("A training parameter (repeatable).", valueName: "KEY=VALUE")) var params:
+        [String] = []
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {

@@ -14,17 +14,23 @@ struct Models: ParsableCommand {
         let repo = try global.repository()
         let all = try repo.modelRecords()
         if json {
-            try Output.jsonObject(all.map { m -> [String: Any] in
-                var o = LineageOutput.object(m.record, id: m.id)
-                o["evals"] = ((try? repo.catalog.evals(of: m.id)) ?? []).map(\.hex)
-                return o
-            })
+            try Output.jsonObject(
+                all.map { m -> [String: Any] in
+                    var o = LineageOutput.object(m.record, id: m.id)
+                    o["evals"] = ((try? repo.catalog.evals(of: m.id)) ?? []).map(\.hex)
+                    return o
+                })
             return
         }
-        if all.isEmpty { Output.out("No models yet: 'dvs model add PATH --rev REV' or 'dvs run --rev REV --artifact PATH -- CMD' registers one"); return }
+        if all.isEmpty {
+            Output.out("No models yet: 'dvs model add PATH --rev REV' or 'dvs run --rev REV --artifact PATH -- CMD' registers one")
+            return
+        }
         for (id, r) in all.reversed() {
             let cohort = r.cohortPredicate.map { " [cohort: \($0)]" } ?? ""
-            Output.out("\(id.short)  \(r.name)  \(LineageOutput.time(r.endTime))  \(r.revision)@\(r.snapshot.prefix(12))\(cohort)  \(r.sampleCount) samples, \(Output.hours(r.hours))  code \(r.code.summary)")
+            Output.out(
+                "\(id.short)  \(r.name)  \(LineageOutput.time(r.endTime))  \(r.revision)@\(r.snapshot.prefix(12))\(cohort)  \(r.sampleCount) samples, \(Output.hours(r.hours))  code \(r.code.summary)"
+            )
         }
     }
 }

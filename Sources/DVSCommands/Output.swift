@@ -2,8 +2,9 @@ import DVS
 import DVSCore
 import DVSLabels
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writing to stdout/stderr, JSON, sizes and progress — the only place dvs talks to the user.
@@ -28,8 +29,12 @@ enum Output {
     /// `1.5 MiB`.
     static func bytes(_ n: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var v = Double(n), i = 0
-        while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+        var v = Double(n)
+        var i = 0
+        while v >= 1024 && i < units.count - 1 {
+            v /= 1024
+            i += 1
+        }
         return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
     }
 
@@ -112,6 +117,8 @@ enum Output {
 }
 
 /// JSON shapes for read commands (snake_case keys, units in the names).
+// JSON output keys are snake_case, units in the names.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 struct JSONAudio: Encodable {
     var container: String
     var encoding: String
@@ -122,8 +129,12 @@ struct JSONAudio: Encodable {
     var channel_peak: [Double]?
     var channel_rms_dbfs: [Double?]?
     init(_ a: AudioFacts) {
-        container = a.container; encoding = a.encoding; sample_rate_hz = a.sampleRate; channels = a.channelCount
-        frames = a.frameCount; duration_seconds = (a.duration * 1e6).rounded() / 1e6
+        container = a.container
+        encoding = a.encoding
+        sample_rate_hz = a.sampleRate
+        channels = a.channelCount
+        frames = a.frameCount
+        duration_seconds = (a.duration * 1e6).rounded() / 1e6
         if !a.peak.isEmpty {
             channel_peak = a.peak.map { (Double($0) * 1e6).rounded() / 1e6 }
             channel_rms_dbfs = a.rmsDBFS.map { $0.map { ($0 * 100).rounded() / 100 } }
@@ -131,6 +142,9 @@ struct JSONAudio: Encodable {
     }
 }
 
+// JSON output keys are snake_case, units in the names.
+
+// swift-format-ignore: AlwaysUseLowerCamelCase
 struct JSONEntry: Encodable {
     var path: String
     var kind: String
@@ -143,8 +157,14 @@ struct JSONEntry: Encodable {
     var segments: Int?
     init(_ e: ManifestEntry) {
         path = e.path.string
-        kind = switch e.kind { case .file: "file"; case .executable: "executable"; case .symlink: "symlink" }
-        blob = e.blob.hex; size_bytes = e.byteCount
+        kind =
+            switch e.kind {
+            case .file: "file"
+            case .executable: "executable"
+            case .symlink: "symlink"
+            }
+        blob = e.blob.hex
+        size_bytes = e.byteCount
         link_target = e.kind == .symlink ? String(decoding: e.linkTarget, as: UTF8.self) : nil
         audio = e.audio.map(JSONAudio.init)
         if let n = e.annotations {
@@ -171,6 +191,9 @@ struct JSONLabel: Encodable {
     }
 }
 
+// JSON output keys are snake_case, units in the names.
+
+// swift-format-ignore: AlwaysUseLowerCamelCase
 struct JSONTranscript: Encodable {
     var source: String
     var text: String
@@ -180,11 +203,19 @@ struct JSONTranscript: Encodable {
     var speaker_count: Int
     var words: String?
     init(_ t: TranscriptSummary) {
-        source = t.source; text = t.text; language = t.language; confidence = t.confidence
-        word_count = t.wordCount; speaker_count = t.speakerCount; words = t.words?.hex
+        source = t.source
+        text = t.text
+        language = t.language
+        confidence = t.confidence
+        word_count = t.wordCount
+        speaker_count = t.speakerCount
+        words = t.words?.hex
     }
 }
 
+// JSON output keys are snake_case, units in the names.
+
+// swift-format-ignore: AlwaysUseLowerCamelCase
 struct JSONTotals: Encodable {
     var files: UInt64
     var samples: UInt64
@@ -192,17 +223,28 @@ struct JSONTotals: Encodable {
     var audio_seconds: Double
     var audio_hours: Double
     init(_ t: ManifestTotals) {
-        files = t.fileCount; samples = t.sampleCount; bytes = t.byteCount
-        audio_seconds = Double(t.audioMicroseconds) / 1e6; audio_hours = (t.audioHours * 1e6).rounded() / 1e6
+        files = t.fileCount
+        samples = t.sampleCount
+        bytes = t.byteCount
+        audio_seconds = Double(t.audioMicroseconds) / 1e6
+        audio_hours = (t.audioHours * 1e6).rounded() / 1e6
     }
 }
 
+// JSON output keys are snake_case, units in the names.
+
+// swift-format-ignore: AlwaysUseLowerCamelCase
 struct JSONSignature: Encodable {
     var name: String
     var email: String
     var time: Int64
     var tz_offset_minutes: Int
-    init(_ s: Signature) { name = s.name; email = s.email; time = s.time; tz_offset_minutes = s.timeZoneOffsetMinutes }
+    init(_ s: Signature) {
+        name = s.name
+        email = s.email
+        time = s.time
+        tz_offset_minutes = s.timeZoneOffsetMinutes
+    }
 }
 
 struct JSONCommit: Encodable {
@@ -215,9 +257,14 @@ struct JSONCommit: Encodable {
     var totals: JSONTotals
     var extra: [String: String]?
     init(_ id: CommitID, _ c: Commit) {
-        self.id = id.hex; parents = c.parents.map(\.hex); manifest = c.manifest.hex
-        author = JSONSignature(c.author); committer = JSONSignature(c.committer); message = c.message
-        totals = JSONTotals(c.totals); extra = c.extra.isEmpty ? nil : c.extra
+        self.id = id.hex
+        parents = c.parents.map(\.hex)
+        manifest = c.manifest.hex
+        author = JSONSignature(c.author)
+        committer = JSONSignature(c.committer)
+        message = c.message
+        totals = JSONTotals(c.totals)
+        extra = c.extra.isEmpty ? nil : c.extra
     }
 }
 
@@ -226,7 +273,12 @@ struct JSONChange: Encodable {
     var path: String
     var old: JSONEntry?
     var new: JSONEntry?
-    init(_ c: Change) { status = c.kind.rawValue; path = c.path.string; old = c.old.map(JSONEntry.init); new = c.new.map(JSONEntry.init) }
+    init(_ c: Change) {
+        status = c.kind.rawValue
+        path = c.path.string
+        old = c.old.map(JSONEntry.init)
+        new = c.new.map(JSONEntry.init)
+    }
 }
 
 extension Change {
@@ -238,5 +290,11 @@ extension Change {
         case .deleted: return "deleted:  "
         }
     }
-    var letter: String { switch kind { case .added: "A"; case .modified: "M"; case .deleted: "D" } }
+    var letter: String {
+        switch kind {
+        case .added: "A"
+        case .modified: "M"
+        case .deleted: "D"
+        }
+    }
 }

@@ -42,9 +42,10 @@ struct Query: ParsableCommand {
         let r = try repo.query(sql, at: rev)
         switch json ? .json : format {
         case .json:
-            try Output.jsonObject(r.rows.map { row in
-                Dictionary(zip(r.columns, row.map(jsonValue)), uniquingKeysWith: { a, _ in a })
-            })
+            try Output.jsonObject(
+                r.rows.map { row in
+                    Dictionary(zip(r.columns, row.map(jsonValue)), uniquingKeysWith: { a, _ in a })
+                })
         case .csv:
             Output.out(r.columns.map(Self.csvField).joined(separator: ","))
             for row in r.rows { Output.out(row.map { Self.csvField(Self.csvCell($0)) }.joined(separator: ",")) }
@@ -61,11 +62,14 @@ struct Query: ParsableCommand {
             Output.out(line(r.columns))
             Output.out(line(widths.map { String(repeating: "-", count: $0) }))
             for row in cells { Output.out(line(row)) }
-            let altered = r.rows.contains { $0.contains { v in
-                if case .string(let s) = v { return s.count > 60 || s.contains(where: \.isNewline) } else { return false }
-            } }
-            Output.err("(\(r.rows.count) row\(r.rows.count == 1 ? "" : "s")"
-                       + (altered ? "; long cells cut with …, line breaks shown as ⏎: use --format csv or json for exact values)" : ")"))
+            let altered = r.rows.contains {
+                $0.contains { v in
+                    if case .string(let s) = v { return s.count > 60 || s.contains(where: \.isNewline) } else { return false }
+                }
+            }
+            Output.err(
+                "(\(r.rows.count) row\(r.rows.count == 1 ? "" : "s")"
+                    + (altered ? "; long cells cut with …, line breaks shown as ⏎: use --format csv or json for exact values)" : ")"))
         }
     }
 
@@ -86,6 +90,7 @@ struct Query: ParsableCommand {
 
     /// RFC 4180 quoting where needed.
     static func csvField(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+            ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 }

@@ -21,16 +21,22 @@ struct RemoteCommand: ParsableCommand {
         func run() throws {
             let remotes = try global.repository().remotes()
             if json {
-                try Output.jsonObject(remotes.map { r -> [String: Any] in
-                    var o: [String: Any] = ["name": r.name, "url": r.url.description, "path_style": r.pathStyle, "transfers": r.transfers]
-                    if let e = r.endpoint { o["endpoint"] = e }
-                    if let g = r.region { o["region"] = g }
-                    return o
-                })
+                try Output.jsonObject(
+                    remotes.map { r -> [String: Any] in
+                        var o: [String: Any] = [
+                            "name": r.name, "url": r.url.description, "path_style": r.pathStyle, "transfers": r.transfers,
+                        ]
+                        if let e = r.endpoint { o["endpoint"] = e }
+                        if let g = r.region { o["region"] = g }
+                        return o
+                    })
                 return
             }
             for r in remotes {
-                guard verbose else { Output.out(r.name); continue }
+                guard verbose else {
+                    Output.out(r.name)
+                    continue
+                }
                 var extra: [String] = []
                 if let e = r.endpoint { extra.append("endpoint \(e)") }
                 if let g = r.region { extra.append("region \(g)") }

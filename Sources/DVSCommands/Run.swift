@@ -2,8 +2,9 @@ import ArgumentParser
 import DVS
 import DVSCore
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Run: ParsableCommand {
@@ -31,7 +32,8 @@ struct Run: ParsableCommand {
     @Option(name: .shortAndLong, help: "A note kept with each record.") var message: String?
     @Option(help: "The label field the model predicts (counts its values).") var label: String?
     @Option(help: "The task: classify, regress, …") var task: String?
-    @Option(name: .customLong("param"), help: ArgumentHelp("A training parameter (repeatable).", valueName: "KEY=VALUE")) var params: [String] = []
+    @Option(name: .customLong("param"), help: ArgumentHelp("A training parameter (repeatable).", valueName: "KEY=VALUE")) var params:
+        [String] = []
     @Flag(help: "Print the records as JSON after the command.") var json = false
     @Argument(parsing: .captureForPassthrough, help: "-- CMD [ARGS…]") var command: [String] = []
 
@@ -72,8 +74,11 @@ struct Run: ParsableCommand {
         }
         let ended = Date()
         for a in artifact where !FileManager.default.fileExists(atPath: a) {
-            throw DVSError(.badInput, "the command succeeded but artifact '\(a)' does not exist; nothing was registered",
-                           hint: "check the --artifact path (relative to \(cwd)), or register it later with 'dvs model add PATH --rev \(snap.commit.short)'")
+            throw DVSError(
+                .badInput, "the command succeeded but artifact '\(a)' does not exist; nothing was registered",
+                hint:
+                    "check the --artifact path (relative to \(cwd)), or register it later with 'dvs model add PATH --rev \(snap.commit.short)'"
+            )
         }
         var records: [[String: Any]] = []
         for a in artifact {

@@ -21,12 +21,17 @@ struct Show: ParsableCommand {
         let mine = try repo.entries(ofManifest: c.manifest)
         let base = try c.parents.first.map { try repo.entries(ofManifest: repo.commit($0).manifest) } ?? []
         let changes = diffEntries(base, mine)
-        if json { try Output.json(JSONShow(commit: JSONCommit(id, c), changes: changes.map(JSONChange.init))); return }
+        if json {
+            try Output.json(JSONShow(commit: JSONCommit(id, c), changes: changes.map(JSONChange.init)))
+            return
+        }
         Output.out("commit \(id.hex)")
         for p in c.parents { Output.out("parent \(p.hex)") }
         Output.out("Author: \(c.author.identity)")
         Output.out("Date:   \(Output.date(c.author.time, tzMinutes: c.author.timeZoneOffsetMinutes))")
-        Output.out("Files:  \(c.totals.fileCount), samples: \(c.totals.sampleCount), audio: \(Output.hours(c.totals.audioHours)), \(Output.bytes(c.totals.byteCount))")
+        Output.out(
+            "Files:  \(c.totals.fileCount), samples: \(c.totals.sampleCount), audio: \(Output.hours(c.totals.audioHours)), \(Output.bytes(c.totals.byteCount))"
+        )
         for (k, v) in c.extra.sorted(by: { $0.key < $1.key }) { Output.out("\(k): \(v)") }
         Output.out("")
         for line in c.message.split(separator: "\n", omittingEmptySubsequences: false) { Output.out("    \(line)") }
@@ -35,7 +40,10 @@ struct Show: ParsableCommand {
         Output.out("\(changes.count) file(s) changed, \(samples) sample(s)")
         for ch in changes {
             let a = (ch.new ?? ch.old)?.audio
-            Output.out("\(ch.letter)  \(ch.path)" + (a.map { String(format: "  (%@ %d Hz %d ch %.2f s)", $0.encoding, $0.sampleRate, $0.channelCount, $0.duration) } ?? ""))
+            Output.out(
+                "\(ch.letter)  \(ch.path)"
+                    + (a.map { String(format: "  (%@ %d Hz %d ch %.2f s)", $0.encoding, $0.sampleRate, $0.channelCount, $0.duration) } ?? "")
+            )
         }
     }
 }

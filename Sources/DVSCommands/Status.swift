@@ -1,14 +1,17 @@
 import ArgumentParser
 import DVS
-import DVSCore
 import DVSCatalog
+import DVSCore
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List new, modified and deleted files against HEAD, with the samples and hours of audio affected.")
+    static let configuration = CommandConfiguration(
+        abstract: "List new, modified and deleted files against HEAD, with the samples and hours of audio affected.")
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON.") var json = false
 
+    // JSON output keys are snake_case, units in the names.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     struct JSONStatus: Encodable {
         var branch: String?
         var head: String?
@@ -31,10 +34,12 @@ struct Status: ParsableCommand {
         if case .branch(let b, _) = s.head { branch = b }
         let merge = repo.mergeInProgress()
         if json {
-            try Output.json(JSONStatus(branch: branch, head: s.head.commit?.hex, clean: s.changes.isEmpty, changes: s.changes.map(JSONChange.init),
-                                       samples_affected: s.samplesAffected, hours_affected: (s.hoursAffected * 1e6).rounded() / 1e6,
-                                       files: s.fileCount, hashed_files: s.hashedFiles, warnings: s.warnings,
-                                       merging: merge?.theirs, conflicts: merge?.conflicts, unresolved: merge?.unresolved))
+            try Output.json(
+                JSONStatus(
+                    branch: branch, head: s.head.commit?.hex, clean: s.changes.isEmpty, changes: s.changes.map(JSONChange.init),
+                    samples_affected: s.samplesAffected, hours_affected: (s.hoursAffected * 1e6).rounded() / 1e6,
+                    files: s.fileCount, hashed_files: s.hashedFiles, warnings: s.warnings,
+                    merging: merge?.theirs, conflicts: merge?.conflicts, unresolved: merge?.unresolved))
             return
         }
         switch s.head {
@@ -44,9 +49,12 @@ struct Status: ParsableCommand {
         for w in s.warnings { Output.warn(w) }
         if let m = repo.mergeInProgress() {
             if m.conflicts.isEmpty {
-                Output.out("You are merging \(m.theirs) (not committed yet): 'dvs merge --continue' commits it, 'dvs merge --abort' undoes it")
+                Output.out(
+                    "You are merging \(m.theirs) (not committed yet): 'dvs merge --continue' commits it, 'dvs merge --abort' undoes it")
             } else {
-                Output.out("You are merging \(m.theirs): \(m.conflicts.count) conflict(s) recorded, \(m.unresolved.count) still unresolved in the tree")
+                Output.out(
+                    "You are merging \(m.theirs): \(m.conflicts.count) conflict(s) recorded, \(m.unresolved.count) still unresolved in the tree"
+                )
                 for c in m.conflicts { Output.out("  CONFLICT (\(c.kind)) \(c.message)") }
                 for u in m.unresolved { Output.out("  unresolved: \(u)") }
                 Output.out("  (fix them, then 'dvs merge --continue'; 'dvs merge --abort' undoes the merge)")
@@ -58,19 +66,29 @@ struct Status: ParsableCommand {
         }
         // A deleted file whose content was added under a new path is a rename (`renamePairs`, as
         // in 'dvs diff'): one line, old → new, and not counted as a changed sample.
-        var renamedTo: [RepoPath: RepoPath] = [:], renamedTargets = Set<RepoPath>()
-        var renamedSamples = 0, renamedHours = 0.0
+        var renamedTo: [RepoPath: RepoPath] = [:]
+        var renamedTargets = Set<RepoPath>()
+        var renamedSamples = 0
+        var renamedHours = 0.0
         for (i, j) in renamePairs(s.changes) {
             renamedTo[s.changes[i].path] = s.changes[j].path
             renamedTargets.insert(s.changes[j].path)
-            if let a = s.changes[i].old?.audio { renamedSamples += 2; renamedHours += 2 * a.duration / 3600 }
+            if let a = s.changes[i].old?.audio {
+                renamedSamples += 2
+                renamedHours += 2 * a.duration / 3600
+            }
         }
-        let samples = s.samplesAffected - renamedSamples, hours = max(0, s.hoursAffected - renamedHours)
+        let samples = s.samplesAffected - renamedSamples
+        let hours = max(0, s.hoursAffected - renamedHours)
         let files = s.changes.count - renamedTargets.count
         if samples == 0 {
-            Output.out("Changes against HEAD: \(files) file(s), no audio content\(renamedTargets.isEmpty ? "" : " (\(renamedTargets.count) renamed)")")
+            Output.out(
+                "Changes against HEAD: \(files) file(s), no audio content\(renamedTargets.isEmpty ? "" : " (\(renamedTargets.count) renamed)")"
+            )
         } else {
-            Output.out("Changes against HEAD: \(files) file(s); \(samples) sample(s), \(Output.hours(hours)) of audio\(renamedTargets.isEmpty ? "" : "; \(renamedTargets.count) renamed")")
+            Output.out(
+                "Changes against HEAD: \(files) file(s); \(samples) sample(s), \(Output.hours(hours)) of audio\(renamedTargets.isEmpty ? "" : "; \(renamedTargets.count) renamed")"
+            )
         }
         for c in s.changes where !renamedTargets.contains(c.path) {
             if let to = renamedTo[c.path] { Output.out("  renamed:  \(c.path) → \(to)") } else { Output.out("  \(c.label)\(c.path)") }

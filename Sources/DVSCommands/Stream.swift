@@ -31,7 +31,9 @@ struct Stream: ParsableCommand {
             part = (i, n)
         }
         if isatty(1) != 0 {
-            throw DVSError(.usage, "refusing to write a tar stream to a terminal", hint: "pipe it: dvs stream --rev \(rev) | tar -tv, or > snapshot.tar")
+            throw DVSError(
+                .usage, "refusing to write a tar stream to a terminal",
+                hint: "pipe it: dvs stream --rev \(rev) | tar -tv, or > snapshot.tar")
         }
         let repo = try global.repository()
         let summary = try repo.stream(rev, seed: shuffle, shard: part, to: 1, progress: Output.progress())

@@ -23,7 +23,8 @@ struct Train: ParsableCommand {
     @Option(help: "The label field to predict.") var label: String
     @Option(help: "classify or regress.") var task: LearningTask = .classify
     @Option(help: "Fraction held out for evaluation, 0…1.") var holdout = 0.2
-    @Option(name: .customLong("split-by"), help: "Keep samples with the same value of this field on one side of the split.") var splitBy: String?
+    @Option(name: .customLong("split-by"), help: "Keep samples with the same value of this field on one side of the split.") var splitBy:
+        String?
     @Option(help: "L2 penalty (default 0.01 for classify, 1 for regress).") var l2: Double?
     @Option(help: "Where to write the model file (default <label>.dvsm in the current folder).") var out: String?
     @Option(help: "Name of the model record (default the file name).") var name: String?
@@ -37,7 +38,8 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let repo = try global.repository()
-        var options = TrainOptions(revision: rev, labelField: label, outputPath: out ?? "\(label.replacingOccurrences(of: "/", with: "_")).dvsm")
+        var options = TrainOptions(
+            revision: rev, labelField: label, outputPath: out ?? "\(label.replacingOccurrences(of: "/", with: "_")).dvsm")
         options.task = task
         options.holdoutFraction = holdout
         options.splitBy = splitBy
@@ -45,12 +47,17 @@ struct Train: ParsableCommand {
         options.name = name
         options.message = message ?? ""
         let r = try repo.train(options, progress: Output.progress())
-        let written = options.outputPath.hasPrefix("/") ? options.outputPath : FileManager.default.currentDirectoryPath + "/" + options.outputPath
+        let written =
+            options.outputPath.hasPrefix("/") ? options.outputPath : FileManager.default.currentDirectoryPath + "/" + options.outputPath
         if repo.wouldTrack(written) {
-            Output.err("warning: the model file '\(options.outputPath)' is inside the working tree, so the next 'dvs commit' would add it; write it elsewhere with --out, or list it in .dvsignore")
+            Output.err(
+                "warning: the model file '\(options.outputPath)' is inside the working tree, so the next 'dvs commit' would add it; write it elsewhere with --out, or list it in .dvsignore"
+            )
         }
         if r.missingLabelCount > 0 {
-            Output.err("warning: \(r.missingLabelCount) of \(r.snapshotSampleCount) samples have no '\(label)' label\(task == .regress ? " (or a non-numeric one)" : "") and were skipped")
+            Output.err(
+                "warning: \(r.missingLabelCount) of \(r.snapshotSampleCount) samples have no '\(label)' label\(task == .regress ? " (or a non-numeric one)" : "") and were skipped"
+            )
         }
         if let by = splitBy, r.missingSplitKeyCount > 0 {
             Output.err("warning: \(r.missingSplitKeyCount) samples have no '\(by)' label and were split by path")
@@ -58,30 +65,42 @@ struct Train: ParsableCommand {
         if json {
             var o: [String: Any] = [
                 "revision": rev, "commit": r.commit.hex, "label_field": label, "task": task.rawValue,
-                "samples": ["snapshot": r.snapshotSampleCount, "missing_label": r.missingLabelCount, "training": r.result.trainingCount,
-                            "holdout": r.result.holdoutCount, "missing_split_key": r.missingSplitKeyCount],
+                "samples": [
+                    "snapshot": r.snapshotSampleCount, "missing_label": r.missingLabelCount, "training": r.result.trainingCount,
+                    "holdout": r.result.holdoutCount, "missing_split_key": r.missingSplitKeyCount,
+                ],
                 "audio_hours": r.audioHours, "feature_seconds": r.featureSeconds,
                 "training_metrics": MetricsText.json(r.result.trainingMetrics),
                 "holdout_metrics": r.result.holdoutMetrics.map(MetricsText.json) ?? NSNull(),
                 "label_distribution": r.result.labelCounts,
-                "model": ["path": r.modelPath, "sha256": r.modelSHA256.hex, "record": r.modelID.hex, "name": r.record.name,
-                          "iterations": r.result.model.iterations, "l2": r.result.model.parameters.l2],
+                "model": [
+                    "path": r.modelPath, "sha256": r.modelSHA256.hex, "record": r.modelID.hex, "name": r.record.name,
+                    "iterations": r.result.model.iterations, "l2": r.result.model.parameters.l2,
+                ],
             ]
             if let by = splitBy { o["split_by"] = by }
             try Output.jsonObject(o)
             return
         }
-        Output.out("Trained '\(label)' (\(task.rawValue)) on \(rev) (\(r.commit.short)): \(r.result.trainingCount + r.result.holdoutCount) samples, \(Output.hours(r.audioHours))")
-        Output.out("  split: \(r.result.trainingCount) training, \(r.result.holdoutCount) holdout (\(Self.percent(holdout)), by \(splitBy.map { "'\($0)'" } ?? "path"))")
+        Output.out(
+            "Trained '\(label)' (\(task.rawValue)) on \(rev) (\(r.commit.short)): \(r.result.trainingCount + r.result.holdoutCount) samples, \(Output.hours(r.audioHours))"
+        )
+        Output.out(
+            "  split: \(r.result.trainingCount) training, \(r.result.holdoutCount) holdout (\(Self.percent(holdout)), by \(splitBy.map { "'\($0)'" } ?? "path"))"
+        )
         if !r.result.labelCounts.isEmpty {
-            Output.out("  training labels: " + r.result.labelCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            Output.out(
+                "  training labels: "
+                    + r.result.labelCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         Output.out("  training: " + MetricsText.summary(r.result.trainingMetrics))
         if let h = r.result.holdoutMetrics {
             Output.out("  holdout:  " + MetricsText.summary(h))
             for line in MetricsText.confusion(h) { Output.out("    " + line) }
         } else if holdout > 0 {
-            Output.err("warning: no sample fell in the \(Self.percent(holdout)) holdout\(splitBy.map { " (every '\($0)' group hashed to the training side)" } ?? ""); the model is trained on everything and not evaluated here; use a larger --holdout, more \(splitBy.map { "'\($0)' groups" } ?? "samples"), or 'dvs eval' on other data")
+            Output.err(
+                "warning: no sample fell in the \(Self.percent(holdout)) holdout\(splitBy.map { " (every '\($0)' group hashed to the training side)" } ?? ""); the model is trained on everything and not evaluated here; use a larger --holdout, more \(splitBy.map { "'\($0)' groups" } ?? "samples"), or 'dvs eval' on other data"
+            )
             Output.out("  holdout:  none (no sample fell in it)")
         } else {
             Output.out("  holdout:  none (--holdout 0)")
@@ -105,8 +124,9 @@ enum MetricsText {
         case .classification(let c):
             return String(format: "accuracy %.3f, macro-F1 %.3f (%d samples)", c.accuracy, c.macroF1, c.sampleCount)
         case .regression(let r):
-            return String(format: "MAE %.4g, RMSE %.4g, Pearson r %@ (%d samples)", r.meanAbsoluteError, r.rootMeanSquaredError,
-                          r.pearsonR.map { String(format: "%.3f", $0) } ?? "undefined", r.sampleCount)
+            return String(
+                format: "MAE %.4g, RMSE %.4g, Pearson r %@ (%d samples)", r.meanAbsoluteError, r.rootMeanSquaredError,
+                r.pearsonR.map { String(format: "%.3f", $0) } ?? "undefined", r.sampleCount)
         }
     }
 
@@ -124,11 +144,15 @@ enum MetricsText {
     static func json(_ m: Metrics) -> [String: Any] {
         switch m {
         case .classification(let c):
-            return ["samples": c.sampleCount, "accuracy": c.accuracy, "macro_f1": c.macroF1, "class_names": c.classNames,
-                    "confusion": c.confusion, "f1": c.f1]
+            return [
+                "samples": c.sampleCount, "accuracy": c.accuracy, "macro_f1": c.macroF1, "class_names": c.classNames,
+                "confusion": c.confusion, "f1": c.f1,
+            ]
         case .regression(let r):
-            return ["samples": r.sampleCount, "mae": r.meanAbsoluteError, "rmse": r.rootMeanSquaredError,
-                    "pearson_r": r.pearsonR ?? NSNull()]
+            return [
+                "samples": r.sampleCount, "mae": r.meanAbsoluteError, "rmse": r.rootMeanSquaredError,
+                "pearson_r": r.pearsonR ?? NSNull(),
+            ]
         }
     }
 }

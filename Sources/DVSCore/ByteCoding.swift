@@ -12,11 +12,17 @@ public struct ByteWriter: Sendable {
     /// Appends an unsigned LEB128 varint (as in protobuf and DWARF).
     public mutating func write(varint v: UInt64) {
         var v = v
-        while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+        while v >= 0x80 {
+            bytes.append(UInt8(v & 0x7F) | 0x80)
+            v >>= 7
+        }
         bytes.append(UInt8(v))
     }
     /// Appends a varint length followed by the bytes.
-    public mutating func write(lengthPrefixed b: [UInt8]) { write(varint: UInt64(b.count)); write(b) }
+    public mutating func write(lengthPrefixed b: [UInt8]) {
+        write(varint: UInt64(b.count))
+        write(b)
+    }
     /// Appends a little-endian u32.
     public mutating func write(u32 v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     /// Appends a little-endian u64.
@@ -33,7 +39,10 @@ public struct ByteReader {
     /// The next byte to read.
     public private(set) var offset: Int
     /// Reads `bytes` from `offset`.
-    public init(_ bytes: [UInt8], offset: Int = 0) { self.bytes = bytes; self.offset = offset }
+    public init(_ bytes: [UInt8], offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
     /// Whether every byte was read.
     public var isAtEnd: Bool { offset >= bytes.count }
 

@@ -13,14 +13,18 @@ public struct Signature: Hashable, Sendable {
 
     /// Creates a signature.
     public init(name: String, email: String, time: Int64, timeZoneOffsetMinutes: Int = 0) {
-        self.name = name; self.email = email; self.time = time; self.timeZoneOffsetMinutes = timeZoneOffsetMinutes
+        self.name = name
+        self.email = email
+        self.time = time
+        self.timeZoneOffsetMinutes = timeZoneOffsetMinutes
     }
 
     /// Parses `Name <email>` (as given to `--author`), stamped with `time`. Returns nil when the
     /// text lacks the `<…>` part or contains a newline.
     public init?(parsing text: String, time: Int64, timeZoneOffsetMinutes: Int = 0) {
         guard !text.contains("\n"), let lt = text.firstIndex(of: "<"), let gt = text.lastIndex(of: ">"), lt < gt,
-              text[text.index(after: gt)...].trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+            text[text.index(after: gt)...].trimmingCharacters(in: .whitespaces).isEmpty
+        else { return nil }
         let name = text[..<lt].trimmingCharacters(in: .whitespaces)
         let email = String(text[text.index(after: lt)..<gt])
         guard !email.contains("<"), !email.contains(">") else { return nil }
@@ -70,10 +74,17 @@ public struct Commit: Hashable, Sendable {
     public var message: String
 
     /// Creates a commit.
-    public init(manifest: ObjectID, parents: [CommitID], author: Signature, committer: Signature,
-                totals: ManifestTotals, extra: [String: String] = [:], message: String) {
-        self.manifest = manifest; self.parents = parents; self.author = author; self.committer = committer
-        self.totals = totals; self.extra = extra; self.message = message
+    public init(
+        manifest: ObjectID, parents: [CommitID], author: Signature, committer: Signature,
+        totals: ManifestTotals, extra: [String: String] = [:], message: String
+    ) {
+        self.manifest = manifest
+        self.parents = parents
+        self.author = author
+        self.committer = committer
+        self.totals = totals
+        self.extra = extra
+        self.message = message
     }
 
     /// The canonical bytes.
@@ -109,9 +120,13 @@ public struct Commit: Hashable, Sendable {
                 first = false
                 continue
             }
-            if line.hasPrefix(" "), let k = lastExtra { extra[k]! += "\n" + line.dropFirst(); continue }
+            if line.hasPrefix(" "), let k = lastExtra {
+                extra[k]! += "\n" + line.dropFirst()
+                continue
+            }
             guard let sp = line.firstIndex(of: " ") else { throw .invalid("bad commit header '\(line)'", at: 0) }
-            let key = line[..<sp], value = line[line.index(after: sp)...]
+            let key = line[..<sp]
+            let value = line[line.index(after: sp)...]
             lastExtra = nil
             switch key {
             case "manifest": manifest = ObjectID(hex: value)
@@ -123,7 +138,10 @@ public struct Commit: Hashable, Sendable {
             case "totals":
                 let n = value.split(separator: " ").compactMap { UInt64($0) }
                 guard n.count == 4 else { throw .invalid("bad totals", at: 0) }
-                totals.fileCount = n[0]; totals.sampleCount = n[1]; totals.byteCount = n[2]; totals.audioMicroseconds = n[3]
+                totals.fileCount = n[0]
+                totals.sampleCount = n[1]
+                totals.byteCount = n[2]
+                totals.audioMicroseconds = n[3]
             case "extra":
                 let kv = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
                 let k = String(kv[0])
@@ -133,7 +151,8 @@ public struct Commit: Hashable, Sendable {
             }
         }
         guard let manifest, let author, let committer else { throw .invalid("commit lacks manifest, author or committer", at: 0) }
-        return Commit(manifest: manifest, parents: parents, author: author, committer: committer,
-                      totals: totals, extra: extra, message: message)
+        return Commit(
+            manifest: manifest, parents: parents, author: author, committer: committer,
+            totals: totals, extra: extra, message: message)
     }
 }

@@ -47,7 +47,10 @@ public struct LabelField: Hashable, Sendable {
     /// Its value.
     public var value: LabelValue
     /// Creates a field.
-    public init(_ name: String, _ value: LabelValue) { self.name = name; self.value = value }
+    public init(_ name: String, _ value: LabelValue) {
+        self.name = name
+        self.value = value
+    }
 }
 
 /// A time span of a sample with labels of its own: a NeMo manifest line with `offset`, a Label
@@ -65,7 +68,11 @@ public struct LabelSegment: Hashable, Sendable {
     public var labels: [LabelField]
     /// Creates a segment.
     public init(start: Double, end: Double, channel: Int? = nil, source: String, labels: [LabelField]) {
-        self.start = start; self.end = end; self.channel = channel; self.source = source; self.labels = labels
+        self.start = start
+        self.end = end
+        self.channel = channel
+        self.source = source
+        self.labels = labels
     }
 }
 
@@ -85,7 +92,12 @@ public struct TranscriptWord: Hashable, Sendable {
     public var channel: Int
     /// Creates a word.
     public init(text: String, start: Double, end: Double, confidence: Double, speaker: Int? = nil, channel: Int = 0) {
-        self.text = text; self.start = start; self.end = end; self.confidence = confidence; self.speaker = speaker; self.channel = channel
+        self.text = text
+        self.start = start
+        self.end = end
+        self.confidence = confidence
+        self.speaker = speaker
+        self.channel = channel
     }
 }
 
@@ -101,7 +113,10 @@ public struct ChannelTranscript: Hashable, Sendable {
     public var confidence: Double?
     /// Creates a channel transcript.
     public init(channel: Int, text: String, language: String? = nil, confidence: Double? = nil) {
-        self.channel = channel; self.text = text; self.language = language; self.confidence = confidence
+        self.channel = channel
+        self.text = text
+        self.language = language
+        self.confidence = confidence
     }
 }
 
@@ -124,10 +139,18 @@ public struct TranscriptSummary: Hashable, Sendable {
     /// The words object (`TranscriptWords` encoding), when there are words; the sample references it.
     public var words: ObjectID?
     /// Creates a summary.
-    public init(source: String, text: String, language: String? = nil, confidence: Double? = nil, wordCount: Int = 0,
-                speakerCount: Int = 0, channels: [ChannelTranscript] = [], words: ObjectID? = nil) {
-        self.source = source; self.text = text; self.language = language; self.confidence = confidence
-        self.wordCount = wordCount; self.speakerCount = speakerCount; self.channels = channels; self.words = words
+    public init(
+        source: String, text: String, language: String? = nil, confidence: Double? = nil, wordCount: Int = 0,
+        speakerCount: Int = 0, channels: [ChannelTranscript] = [], words: ObjectID? = nil
+    ) {
+        self.source = source
+        self.text = text
+        self.language = language
+        self.confidence = confidence
+        self.wordCount = wordCount
+        self.speakerCount = speakerCount
+        self.channels = channels
+        self.words = words
     }
 }
 
@@ -144,7 +167,10 @@ public struct SampleAnnotations: Hashable, Sendable {
 
     /// Creates annotations.
     public init(labels: [LabelField] = [], segments: [LabelSegment] = [], transcript: TranscriptSummary? = nil, sources: [String] = []) {
-        self.labels = labels; self.segments = segments; self.transcript = transcript; self.sources = sources
+        self.labels = labels
+        self.segments = segments
+        self.transcript = transcript
+        self.sources = sources
     }
 
     /// Whether there is nothing to store.
@@ -161,11 +187,21 @@ extension ByteWriter {
     mutating func write(double d: Double) { write(u64: d.bitPattern) }
     /// Writes an optional string: 0, or 1 then the length-prefixed UTF-8.
     mutating func write(optionalString s: String?) {
-        if let s { write(byte: 1); write(lengthPrefixed: Array(s.utf8)) } else { write(byte: 0) }
+        if let s {
+            write(byte: 1)
+            write(lengthPrefixed: Array(s.utf8))
+        } else {
+            write(byte: 0)
+        }
     }
     /// Writes an optional Double: 0, or 1 then its bits.
     mutating func write(optionalDouble d: Double?) {
-        if let d { write(byte: 1); write(double: d) } else { write(byte: 0) }
+        if let d {
+            write(byte: 1)
+            write(double: d)
+        } else {
+            write(byte: 0)
+        }
     }
     /// Writes a string, length-prefixed UTF-8.
     mutating func write(string s: String) { write(lengthPrefixed: Array(s.utf8)) }
@@ -178,9 +214,15 @@ extension ByteWriter {
             switch f.value {
             case .null: write(byte: 0)
             case .bool(let b): write(byte: b ? 2 : 1)
-            case .int(let i): write(byte: 3); write(varint: UInt64(bitPattern: (i << 1) ^ (i >> 63)))
-            case .double(let d): write(byte: 4); write(double: d)
-            case .string(let s): write(byte: 5); write(string: s)
+            case .int(let i):
+                write(byte: 3)
+                write(varint: UInt64(bitPattern: (i << 1) ^ (i >> 63)))
+            case .double(let d):
+                write(byte: 4)
+                write(double: d)
+            case .string(let s):
+                write(byte: 5)
+                write(string: s)
             }
         }
     }
@@ -190,22 +232,33 @@ extension ByteWriter {
         write(labels: a.labels)
         write(varint: UInt64(a.segments.count))
         for s in a.segments {
-            write(double: s.start); write(double: s.end)
+            write(double: s.start)
+            write(double: s.end)
             write(varint: s.channel.map { UInt64($0) + 1 } ?? 0)
             write(string: s.source)
             write(labels: s.labels)
         }
         if let t = a.transcript {
             write(byte: 1)
-            write(string: t.source); write(string: t.text)
-            write(optionalString: t.language); write(optionalDouble: t.confidence)
-            write(varint: UInt64(t.wordCount)); write(varint: UInt64(t.speakerCount))
+            write(string: t.source)
+            write(string: t.text)
+            write(optionalString: t.language)
+            write(optionalDouble: t.confidence)
+            write(varint: UInt64(t.wordCount))
+            write(varint: UInt64(t.speakerCount))
             write(varint: UInt64(t.channels.count))
             for c in t.channels {
-                write(varint: UInt64(c.channel)); write(string: c.text)
-                write(optionalString: c.language); write(optionalDouble: c.confidence)
+                write(varint: UInt64(c.channel))
+                write(string: c.text)
+                write(optionalString: c.language)
+                write(optionalDouble: c.confidence)
             }
-            if let w = t.words { write(byte: 1); write(w.bytes) } else { write(byte: 0) }
+            if let w = t.words {
+                write(byte: 1)
+                write(w.bytes)
+            } else {
+                write(byte: 0)
+            }
         } else {
             write(byte: 0)
         }
@@ -238,7 +291,9 @@ extension ByteReader {
             case 0: value = .null
             case 1: value = .bool(false)
             case 2: value = .bool(true)
-            case 3: let z = try readVarint(); value = .int(Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1))))
+            case 3:
+                let z = try readVarint()
+                value = .int(Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1))))
             case 4: value = .double(try readDouble())
             case 5: value = .string(try readString())
             default: throw .invalid("unknown label value tag", at: offset - 1)
@@ -255,19 +310,25 @@ extension ByteReader {
         a.labels = try readLabels()
         let segments = try readInt(limit: 1 << 24)
         for _ in 0..<segments {
-            let start = try readDouble(), end = try readDouble()
+            let start = try readDouble()
+            let end = try readDouble()
             let ch = try readVarint()
             let source = try readString()
-            a.segments.append(LabelSegment(start: start, end: end, channel: ch == 0 ? nil : Int(ch - 1), source: source, labels: try readLabels()))
+            a.segments.append(
+                LabelSegment(start: start, end: end, channel: ch == 0 ? nil : Int(ch - 1), source: source, labels: try readLabels()))
         }
         if try readFlag() {
             var t = TranscriptSummary(source: try readString(), text: try readString())
-            t.language = try readOptionalString(); t.confidence = try readOptionalDouble()
-            t.wordCount = try readInt(); t.speakerCount = try readInt()
+            t.language = try readOptionalString()
+            t.confidence = try readOptionalDouble()
+            t.wordCount = try readInt()
+            t.speakerCount = try readInt()
             let channels = try readInt(limit: 1 << 16)
             for _ in 0..<channels {
-                let ch = try readInt(), text = try readString()
-                t.channels.append(ChannelTranscript(channel: ch, text: text, language: try readOptionalString(), confidence: try readOptionalDouble()))
+                let ch = try readInt()
+                let text = try readString()
+                t.channels.append(
+                    ChannelTranscript(channel: ch, text: text, language: try readOptionalString(), confidence: try readOptionalDouble()))
             }
             if try readFlag() { t.words = try readID() }
             a.transcript = t

@@ -23,12 +23,19 @@ public indirect enum RecordValue: Hashable, Sendable, Codable {
     /// Decodes any JSON value.
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([RecordValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: RecordValue].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let d = try? c.decode(Double.self) {
+            self = .number(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([RecordValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: RecordValue].self))
+        }
     }
 
     /// Encodes as the JSON value.
@@ -71,7 +78,10 @@ public struct CodeVersion: Hashable, Sendable, Codable {
 
     /// Creates a code version from its parts.
     public init(commit: String?, branch: String?, dirty: Bool, repository: String?) {
-        self.commit = commit; self.branch = branch; self.dirty = dirty; self.repository = repository
+        self.commit = commit
+        self.branch = branch
+        self.dirty = dirty
+        self.repository = repository
     }
 
     /// `none` outside git, else `<commit 12> (<branch>)` with `, dirty` when dirty.
@@ -132,15 +142,34 @@ public struct ModelRecord: Hashable, Sendable, Codable {
     public var registeredBy: String
 
     /// Creates a record from its parts.
-    public init(name: String, artifactName: String, artifactSHA256: String, artifactBytes: UInt64, snapshot: String, revision: String,
-                cohortPredicate: String?, cohortSource: String?, task: String?, labelField: String?, parameters: [String: String],
-                sampleCount: Int, hours: Double, labelDistribution: [String: Int], code: CodeVersion, dvsVersion: String,
-                commandLine: [String], startTime: Double, endTime: Double, host: String, message: String, registeredBy: String) {
-        self.name = name; self.artifactName = artifactName; self.artifactSHA256 = artifactSHA256; self.artifactBytes = artifactBytes
-        self.snapshot = snapshot; self.revision = revision; self.cohortPredicate = cohortPredicate; self.cohortSource = cohortSource
-        self.task = task; self.labelField = labelField; self.parameters = parameters; self.sampleCount = sampleCount; self.hours = hours
-        self.labelDistribution = labelDistribution; self.code = code; self.dvsVersion = dvsVersion; self.commandLine = commandLine
-        self.startTime = startTime; self.endTime = endTime; self.host = host; self.message = message; self.registeredBy = registeredBy
+    public init(
+        name: String, artifactName: String, artifactSHA256: String, artifactBytes: UInt64, snapshot: String, revision: String,
+        cohortPredicate: String?, cohortSource: String?, task: String?, labelField: String?, parameters: [String: String],
+        sampleCount: Int, hours: Double, labelDistribution: [String: Int], code: CodeVersion, dvsVersion: String,
+        commandLine: [String], startTime: Double, endTime: Double, host: String, message: String, registeredBy: String
+    ) {
+        self.name = name
+        self.artifactName = artifactName
+        self.artifactSHA256 = artifactSHA256
+        self.artifactBytes = artifactBytes
+        self.snapshot = snapshot
+        self.revision = revision
+        self.cohortPredicate = cohortPredicate
+        self.cohortSource = cohortSource
+        self.task = task
+        self.labelField = labelField
+        self.parameters = parameters
+        self.sampleCount = sampleCount
+        self.hours = hours
+        self.labelDistribution = labelDistribution
+        self.code = code
+        self.dvsVersion = dvsVersion
+        self.commandLine = commandLine
+        self.startTime = startTime
+        self.endTime = endTime
+        self.host = host
+        self.message = message
+        self.registeredBy = registeredBy
     }
 }
 
@@ -176,12 +205,24 @@ public struct EvalRecord: Hashable, Sendable, Codable {
     public var host: String
 
     /// Creates a record from its parts.
-    public init(model: String, snapshot: String, revision: String, metrics: [String: RecordValue], slices: [String: [String: RecordValue]],
-                sampleCount: Int, leakedSamples: Int, code: CodeVersion, dvsVersion: String, commandLine: [String],
-                startTime: Double, endTime: Double, host: String) {
-        self.model = model; self.snapshot = snapshot; self.revision = revision; self.metrics = metrics; self.slices = slices
-        self.sampleCount = sampleCount; self.leakedSamples = leakedSamples; self.code = code; self.dvsVersion = dvsVersion
-        self.commandLine = commandLine; self.startTime = startTime; self.endTime = endTime; self.host = host
+    public init(
+        model: String, snapshot: String, revision: String, metrics: [String: RecordValue], slices: [String: [String: RecordValue]],
+        sampleCount: Int, leakedSamples: Int, code: CodeVersion, dvsVersion: String, commandLine: [String],
+        startTime: Double, endTime: Double, host: String
+    ) {
+        self.model = model
+        self.snapshot = snapshot
+        self.revision = revision
+        self.metrics = metrics
+        self.slices = slices
+        self.sampleCount = sampleCount
+        self.leakedSamples = leakedSamples
+        self.code = code
+        self.dvsVersion = dvsVersion
+        self.commandLine = commandLine
+        self.startTime = startTime
+        self.endTime = endTime
+        self.host = host
     }
 }
 

@@ -29,7 +29,9 @@ public struct AudioFacts: Hashable, Sendable, Codable {
     public var rms: [Float]
 
     /// Creates facts from their parts.
-    public init(container: String, encoding: String, sampleRate: Int, channelCount: Int, frameCount: Int, peak: [Float] = [], rms: [Float] = []) {
+    public init(
+        container: String, encoding: String, sampleRate: Int, channelCount: Int, frameCount: Int, peak: [Float] = [], rms: [Float] = []
+    ) {
         self.container = container
         self.encoding = encoding
         self.sampleRate = sampleRate
@@ -71,8 +73,10 @@ public struct ManifestEntry: Hashable, Sendable {
     public var annotations: SampleAnnotations?
 
     /// Creates an entry.
-    public init(path: RepoPath, kind: FileKind, blob: ObjectID, byteCount: UInt64, linkTarget: [UInt8] = [], audio: AudioFacts? = nil,
-                annotations: SampleAnnotations? = nil) {
+    public init(
+        path: RepoPath, kind: FileKind, blob: ObjectID, byteCount: UInt64, linkTarget: [UInt8] = [], audio: AudioFacts? = nil,
+        annotations: SampleAnnotations? = nil
+    ) {
         self.path = path
         self.kind = kind
         self.blob = blob
@@ -106,12 +110,17 @@ public struct ManifestTotals: Hashable, Sendable, Codable {
     public mutating func add(_ e: ManifestEntry) {
         fileCount += 1
         byteCount += e.byteCount
-        if let a = e.audio { sampleCount += 1; audioMicroseconds += a.durationMicroseconds }
+        if let a = e.audio {
+            sampleCount += 1
+            audioMicroseconds += a.durationMicroseconds
+        }
     }
     /// Adds other totals.
     public mutating func add(_ t: ManifestTotals) {
-        fileCount += t.fileCount; sampleCount += t.sampleCount
-        byteCount += t.byteCount; audioMicroseconds += t.audioMicroseconds
+        fileCount += t.fileCount
+        sampleCount += t.sampleCount
+        byteCount += t.byteCount
+        audioMicroseconds += t.audioMicroseconds
     }
     /// Audio length in hours.
     public var audioHours: Double { Double(audioMicroseconds) / 3.6e9 }
@@ -139,7 +148,9 @@ public enum ManifestChunk: Sendable, Equatable {
         public var totals: ManifestTotals
         /// Creates a reference.
         public init(id: ObjectID, firstPath: RepoPath, totals: ManifestTotals) {
-            self.id = id; self.firstPath = firstPath; self.totals = totals
+            self.id = id
+            self.firstPath = firstPath
+            self.totals = totals
         }
     }
 
@@ -190,7 +201,10 @@ public enum ManifestChunk: Sendable, Equatable {
                     w.write(varint: UInt64(a.channelCount))
                     w.write(varint: UInt64(a.frameCount))
                     w.write(varint: UInt64(min(a.peak.count, a.rms.count)))
-                    for (p, r) in zip(a.peak, a.rms) { w.write(u32: p.bitPattern); w.write(u32: r.bitPattern) }
+                    for (p, r) in zip(a.peak, a.rms) {
+                        w.write(u32: p.bitPattern)
+                        w.write(u32: r.bitPattern)
+                    }
                 } else {
                     w.write(byte: 0)
                 }
@@ -240,8 +254,9 @@ public enum ManifestChunk: Sendable, Equatable {
                 case 1:
                     let container = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
                     let encoding = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
-                    var facts = AudioFacts(container: container, encoding: encoding, sampleRate: try r.readInt(),
-                                           channelCount: try r.readInt(), frameCount: try r.readInt())
+                    var facts = AudioFacts(
+                        container: container, encoding: encoding, sampleRate: try r.readInt(),
+                        channelCount: try r.readInt(), frameCount: try r.readInt())
                     if version >= 2 {
                         let n = try r.readInt(limit: 4096)
                         for _ in 0..<n {
@@ -255,8 +270,10 @@ public enum ManifestChunk: Sendable, Equatable {
                 var annotations: SampleAnnotations?
                 if version >= 2, try r.readFlag() { annotations = try r.readAnnotations() }
                 if let last = entries.last, !(last.path < path) { throw .invalid("paths not sorted or duplicated", at: r.offset) }
-                entries.append(ManifestEntry(path: path, kind: kind, blob: blob, byteCount: size, linkTarget: target, audio: audio,
-                                             annotations: annotations))
+                entries.append(
+                    ManifestEntry(
+                        path: path, kind: kind, blob: blob, byteCount: size, linkTarget: target, audio: audio,
+                        annotations: annotations))
             }
             guard r.isAtEnd else { throw .invalid("trailing bytes", at: r.offset) }
             return .leaf(entries)
@@ -266,8 +283,10 @@ public enum ManifestChunk: Sendable, Equatable {
             let first = RepoPath(bytes: try r.readLengthPrefixed())
             let id = try r.readID()
             var t = ManifestTotals()
-            t.fileCount = try r.readVarint(); t.sampleCount = try r.readVarint()
-            t.byteCount = try r.readVarint(); t.audioMicroseconds = try r.readVarint()
+            t.fileCount = try r.readVarint()
+            t.sampleCount = try r.readVarint()
+            t.byteCount = try r.readVarint()
+            t.audioMicroseconds = try r.readVarint()
             children.append(ChildRef(id: id, firstPath: first, totals: t))
         }
         guard r.isAtEnd else { throw .invalid("trailing bytes", at: r.offset) }
@@ -280,7 +299,9 @@ public enum ManifestChunk: Sendable, Equatable {
     /// - Returns: every chunk with its id and encoding (children before parents), and the root's
     ///   id and totals. An empty tree is one empty leaf.
     /// - Complexity: O(n) encoding and hashing; callers store only chunks they do not have yet.
-    public static func build(_ entries: [ManifestEntry]) -> (root: ObjectID, totals: ManifestTotals, chunks: [(id: ObjectID, bytes: [UInt8])]) {
+    public static func build(_ entries: [ManifestEntry]) -> (
+        root: ObjectID, totals: ManifestTotals, chunks: [(id: ObjectID, bytes: [UInt8])]
+    ) {
         var chunks: [(id: ObjectID, bytes: [UInt8])] = []
         var refs: [ChildRef] = []
         var current: [ManifestEntry] = []

@@ -14,7 +14,10 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible 
     public init<S: Sequence>(bytes: S) where S.Element == UInt8 {
         var words: [UInt64] = [0, 0, 0, 0]
         var n = 0
-        for b in bytes { words[n / 8] = (words[n / 8] << 8) | UInt64(b); n += 1 }
+        for b in bytes {
+            words[n / 8] = (words[n / 8] << 8) | UInt64(b)
+            n += 1
+        }
         precondition(n == 32, "an ObjectID is 32 bytes")
         (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
     }
@@ -59,7 +62,9 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible 
     public var bytes: [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(32)
-        for w in [w0, w1, w2, w3] { for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: w >> UInt64(s))) } }
+        for w in [w0, w1, w2, w3] {
+            for s in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: w >> UInt64(s))) }
+        }
         return out
     }
 
@@ -68,7 +73,10 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible 
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(64)
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
         return String(decoding: out, as: UTF8.self)
     }
 

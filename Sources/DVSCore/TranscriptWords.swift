@@ -80,8 +80,10 @@ public enum TranscriptWords {
             let confidence = try r.readF64()
             let speaker = try r.readInt(limit: Int.max - 1)
             let channel = try r.readInt()
-            words.append(TranscriptWord(text: text, start: start, end: end, confidence: confidence,
-                                        speaker: speaker == 0 ? nil : speaker - 1, channel: channel))
+            words.append(
+                TranscriptWord(
+                    text: text, start: start, end: end, confidence: confidence,
+                    speaker: speaker == 0 ? nil : speaker - 1, channel: channel))
         }
         guard r.isAtEnd else { throw .invalid("trailing bytes", at: r.offset) }
         return words

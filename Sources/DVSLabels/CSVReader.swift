@@ -10,7 +10,9 @@ public struct CSVRecord: Sendable, Hashable {
     public var byteRange: Range<Int>
     /// Creates a record.
     public init(fields: [String], line: Int, byteRange: Range<Int>) {
-        self.fields = fields; self.line = line; self.byteRange = byteRange
+        self.fields = fields
+        self.line = line
+        self.byteRange = byteRange
     }
 }
 
@@ -26,7 +28,10 @@ public struct CSVProblem: Sendable, Hashable {
     public var tooMany: Bool
     /// Creates a problem.
     public init(code: String, line: Int, message: String, tooMany: Bool = false) {
-        self.code = code; self.line = line; self.message = message; self.tooMany = tooMany
+        self.code = code
+        self.line = line
+        self.message = message
+        self.tooMany = tooMany
     }
 }
 
@@ -56,7 +61,9 @@ public struct CSVReader: Sendable {
 
     /// Creates a reader.
     public init(delimiter: UInt8 = 0x2C, quoting: Quoting = .rfc4180, checksFieldCount: Bool = true) {
-        self.delimiter = delimiter; self.quoting = quoting; self.checksFieldCount = checksFieldCount
+        self.delimiter = delimiter
+        self.quoting = quoting
+        self.checksFieldCount = checksFieldCount
     }
 
     /// Reads all records; the first is the header.
@@ -85,7 +92,9 @@ private struct Scanner {
     let allValid: Bool
 
     init(bytes: UnsafeBufferPointer<UInt8>, delimiter: UInt8, quoted: Bool) {
-        self.bytes = bytes; self.delimiter = delimiter; self.quoted = quoted
+        self.bytes = bytes
+        self.delimiter = delimiter
+        self.quoted = quoted
         if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { pos = 3 }
         allValid = String(validating: bytes, as: UTF8.self) != nil
     }
@@ -100,15 +109,18 @@ private struct Scanner {
         var expected: Int?
         while pos < bytes.count {
             if skipBlankLine() { continue }
-            let startLine = line, start = pos
+            let startLine = line
+            let start = pos
             guard let (fields, end, validUTF8) = readRecord() else { break }
             if !validUTF8 {
                 problems.append(CSVProblem(code: "invalid-utf8", line: startLine, message: "invalid UTF-8"))
                 continue
             }
             if checksFieldCount, let expected, fields.count != expected {
-                problems.append(CSVProblem(code: "field-count", line: startLine,
-                                           message: "expected \(expected) fields, found \(fields.count)", tooMany: fields.count > expected))
+                problems.append(
+                    CSVProblem(
+                        code: "field-count", line: startLine,
+                        message: "expected \(expected) fields, found \(fields.count)", tooMany: fields.count > expected))
                 continue
             }
             if expected == nil { expected = fields.count }
@@ -119,8 +131,16 @@ private struct Scanner {
 
     /// Skips an empty line (`\n` or `\r\n`) at `pos`.
     mutating func skipBlankLine() -> Bool {
-        if bytes[pos] == 0x0A { pos += 1; line += 1; return true }
-        if bytes[pos] == 0x0D, pos + 1 < bytes.count, bytes[pos + 1] == 0x0A { pos += 2; line += 1; return true }
+        if bytes[pos] == 0x0A {
+            pos += 1
+            line += 1
+            return true
+        }
+        if bytes[pos] == 0x0D, pos + 1 < bytes.count, bytes[pos + 1] == 0x0A {
+            pos += 2
+            line += 1
+            return true
+        }
         return false
     }
 
@@ -136,8 +156,16 @@ private struct Scanner {
             } else {
                 field = readPlainField()
             }
-            if let field { fields.append(field) } else { valid = false; fields.append("") }
-            if pos < bytes.count, bytes[pos] == delimiter { pos += 1; continue }
+            if let field {
+                fields.append(field)
+            } else {
+                valid = false
+                fields.append("")
+            }
+            if pos < bytes.count, bytes[pos] == delimiter {
+                pos += 1
+                continue
+            }
             let end = pos
             consumeLineEnd()
             return (fields, end, valid)
@@ -165,21 +193,31 @@ private struct Scanner {
         scratch.removeAll(keepingCapacity: true)
         while true {
             guard pos < bytes.count else {
-                problems.append(CSVProblem(code: "unbalanced-quote", line: openLine,
-                                           message: "quoted field never closes; nothing after this line was read"))
+                problems.append(
+                    CSVProblem(
+                        code: "unbalanced-quote", line: openLine,
+                        message: "quoted field never closes; nothing after this line was read"))
                 return nil
             }
             let b = bytes[pos]
             pos += 1
             if b == 0x0A { line += 1 }
-            if b != 0x22 { scratch.append(b); continue }
-            if pos < bytes.count, bytes[pos] == 0x22 { scratch.append(0x22); pos += 1; continue }
+            if b != 0x22 {
+                scratch.append(b)
+                continue
+            }
+            if pos < bytes.count, bytes[pos] == 0x22 {
+                scratch.append(0x22)
+                pos += 1
+                continue
+            }
             break
         }
         while pos < bytes.count {
             let b = bytes[pos]
             if b == delimiter || b == 0x0A || (b == 0x0D && pos + 1 < bytes.count && bytes[pos + 1] == 0x0A) { break }
-            scratch.append(b); pos += 1
+            scratch.append(b)
+            pos += 1
         }
         return .some(scratch.withUnsafeBufferPointer(text))
     }
@@ -187,6 +225,9 @@ private struct Scanner {
     mutating func consumeLineEnd() {
         guard pos < bytes.count else { return }
         if bytes[pos] == 0x0D { pos += 1 }
-        if pos < bytes.count, bytes[pos] == 0x0A { pos += 1; line += 1 }
+        if pos < bytes.count, bytes[pos] == 0x0A {
+            pos += 1
+            line += 1
+        }
     }
 }

@@ -46,7 +46,9 @@ public enum DeepgramSidecar {
     /// `"sha256": "<64 hex>"` after `"metadata"`. `parse` then decides for sure. Cost: a few
     /// linear scans, far less than a JSON parse of a 100 KB response.
     public static func sniff(_ bytes: [UInt8]) -> Sniffed? {
-        guard let first = bytes.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }), first == UInt8(ascii: "{") else { return nil }
+        guard let first = bytes.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }), first == UInt8(ascii: "{") else {
+            return nil
+        }
         func find(_ needle: String, from start: Int = 0) -> Int? {
             let n = Array(needle.utf8)
             guard bytes.count >= n.count else { return nil }
@@ -120,40 +122,51 @@ public enum DeepgramSidecar {
     ///   - audio: the sample the response is attached to, or nil.
     /// - Returns: the summary (nil on `bad-json`), the words, and the findings in the order found.
     /// - Complexity: O(n log n) in the number of words.
-    public static func parse(_ bytes: [UInt8], path: String, audio: LabelTreeFile?) -> (summary: TranscriptSummary?, words: [TranscriptWord], findings: [LabelFinding]) {
+    public static func parse(_ bytes: [UInt8], path: String, audio: LabelTreeFile?) -> (
+        summary: TranscriptSummary?, words: [TranscriptWord], findings: [LabelFinding]
+    ) {
         var findings: [LabelFinding] = []
         let parsed: Any
         do {
             parsed = try JSONSerialization.jsonObject(with: Data(bytes))
         } catch {
-            findings.append(LabelFinding(.error, "bad-json", file: path, line: errorLine(error, in: bytes),
-                                         "not a JSON document: \(errorText(error))",
-                                         hint: "a Deepgram response is the JSON body of a /v1/listen reply"))
+            findings.append(
+                LabelFinding(
+                    .error, "bad-json", file: path, line: errorLine(error, in: bytes),
+                    "not a JSON document: \(errorText(error))",
+                    hint: "a Deepgram response is the JSON body of a /v1/listen reply"))
             return (nil, [], findings)
         }
         guard let object = parsed as? [String: Any] else {
-            findings.append(LabelFinding(.error, "bad-json", file: path, line: 1, "the top level is not a JSON object",
-                                         hint: "a Deepgram response is the JSON body of a /v1/listen reply"))
+            findings.append(
+                LabelFinding(
+                    .error, "bad-json", file: path, line: 1, "the top level is not a JSON object",
+                    hint: "a Deepgram response is the JSON body of a /v1/listen reply"))
             return (nil, [], findings)
         }
         guard let results = object["results"] as? [String: Any], let rawChannels = results["channels"] as? [Any] else {
-            findings.append(LabelFinding(.error, "bad-json", file: path,
-                                         "not a Deepgram response: no 'results.channels' array",
-                                         hint: "with callback= the HTTP reply is only {request_id}; store the body delivered to the callback"))
+            findings.append(
+                LabelFinding(
+                    .error, "bad-json", file: path,
+                    "not a Deepgram response: no 'results.channels' array",
+                    hint: "with callback= the HTTP reply is only {request_id}; store the body delivered to the callback"))
             return (nil, [], findings)
         }
         let metadata = object["metadata"] as? [String: Any] ?? [:]
 
         var channels: [ChannelTranscript] = []
         var words: [TranscriptWord] = []
-        var confidenceSum = 0.0, confidenceCount = 0
+        var confidenceSum = 0.0
+        var confidenceCount = 0
         var badTimes = Tally()
         for (index, raw) in rawChannels.enumerated() {
             let channel = raw as? [String: Any] ?? [:]
             let alternative = (channel["alternatives"] as? [Any])?.first as? [String: Any] ?? [:]
             let language = (channel["detected_language"] as? String).flatMap { $0.isEmpty ? nil : $0 }
-            channels.append(ChannelTranscript(channel: index, text: alternative["transcript"] as? String ?? "",
-                                              language: language, confidence: number(alternative["confidence"])))
+            channels.append(
+                ChannelTranscript(
+                    channel: index, text: alternative["transcript"] as? String ?? "",
+                    language: language, confidence: number(alternative["confidence"])))
             var channelWords: [TranscriptWord] = []
             var previousStart = -Double.infinity
             for (wordIndex, rawWord) in ((alternative["words"] as? [Any]) ?? []).enumerated() {
@@ -173,10 +186,15 @@ public enum DeepgramSidecar {
                 }
                 if start.isFinite { previousStart = max(previousStart, start) }
                 let confidence = number(w["confidence"])
-                if let confidence { confidenceSum += confidence; confidenceCount += 1 }
+                if let confidence {
+                    confidenceSum += confidence
+                    confidenceCount += 1
+                }
                 let speaker = integer(w["speaker"]).flatMap { $0 >= 0 ? $0 : nil }
-                channelWords.append(TranscriptWord(text: text, start: start, end: end, confidence: confidence ?? 0,
-                                                   speaker: speaker, channel: index))
+                channelWords.append(
+                    TranscriptWord(
+                        text: text, start: start, end: end, confidence: confidence ?? 0,
+                        speaker: speaker, channel: index))
             }
             // Stable sort by start: Deepgram already emits time order, this only fixes strays.
             words += channelWords.enumerated().sorted { a, b in
@@ -196,32 +214,44 @@ public enum DeepgramSidecar {
             channels: channels)
 
         if let first = badTimes.first {
-            findings.append(LabelFinding(.warning, "bad-word-times", file: path,
-                                         "\(badTimes.count) word\(badTimes.count == 1 ? " has" : "s have") impossible times; first: \(first)",
-                                         hint: "the response may be damaged; transcribe the audio again"))
+            findings.append(
+                LabelFinding(
+                    .warning, "bad-word-times", file: path,
+                    "\(badTimes.count) word\(badTimes.count == 1 ? " has" : "s have") impossible times; first: \(first)",
+                    hint: "the response may be damaged; transcribe the audio again"))
         }
 
         let declaredChannels = integer(metadata["channels"])
         if rawChannels.count > 1, let declaredChannels, declaredChannels != rawChannels.count {
-            findings.append(LabelFinding(.warning, "transcript-mismatch", file: path, line: line(ofNumericKey: "channels", in: bytes),
-                                         "metadata.channels is \(declaredChannels) but results.channels has \(rawChannels.count) entries; a channel's transcript may be missing"))
+            findings.append(
+                LabelFinding(
+                    .warning, "transcript-mismatch", file: path, line: line(ofNumericKey: "channels", in: bytes),
+                    "metadata.channels is \(declaredChannels) but results.channels has \(rawChannels.count) entries; a channel's transcript may be missing"
+                ))
         }
 
         guard let audio else { return (summary, words, findings) }
         let audioPath = audio.path.string
         if let declared = declaredSHA256(object), declared != audio.blob.hex {
-            findings.append(LabelFinding(.warning, "transcript-mismatch", file: path, line: line(of: "\"sha256\"", in: bytes),
-                                         "metadata.sha256 \(declared.prefix(12))… does not match the audio's SHA-256 \(audio.blob.short)… of '\(audioPath)'; this response may belong to another file or to a re-encoded upload",
-                                         hint: "check which file was sent to Deepgram, or transcribe '\(audioPath)' again"))
+            findings.append(
+                LabelFinding(
+                    .warning, "transcript-mismatch", file: path, line: line(of: "\"sha256\"", in: bytes),
+                    "metadata.sha256 \(declared.prefix(12))… does not match the audio's SHA-256 \(audio.blob.short)… of '\(audioPath)'; this response may belong to another file or to a re-encoded upload",
+                    hint: "check which file was sent to Deepgram, or transcribe '\(audioPath)' again"))
         }
         if let facts = audio.audio {
             if let duration = number(metadata["duration"]), abs(duration - facts.duration) > timeTolerance {
-                findings.append(LabelFinding(.warning, "transcript-mismatch", file: path, line: line(ofNumericKey: "duration", in: bytes),
-                                             "metadata.duration is \(seconds(duration)) s but '\(audioPath)' lasts \(seconds(facts.duration)) s"))
+                findings.append(
+                    LabelFinding(
+                        .warning, "transcript-mismatch", file: path, line: line(ofNumericKey: "duration", in: bytes),
+                        "metadata.duration is \(seconds(duration)) s but '\(audioPath)' lasts \(seconds(facts.duration)) s"))
             }
             if let declaredChannels, declaredChannels != facts.channelCount {
-                findings.append(LabelFinding(.warning, "transcript-mismatch", file: path, line: line(ofNumericKey: "channels", in: bytes),
-                                             "metadata.channels is \(declaredChannels) but '\(audioPath)' has \(facts.channelCount) channel\(facts.channelCount == 1 ? "" : "s")"))
+                findings.append(
+                    LabelFinding(
+                        .warning, "transcript-mismatch", file: path, line: line(ofNumericKey: "channels", in: bytes),
+                        "metadata.channels is \(declaredChannels) but '\(audioPath)' has \(facts.channelCount) channel\(facts.channelCount == 1 ? "" : "s")"
+                    ))
             }
             var beyond = Tally()
             let limit = facts.duration + timeTolerance
@@ -229,9 +259,11 @@ public enum DeepgramSidecar {
                 beyond.add("channel \(w.channel) '\(w.text)' ends at \(seconds(w.end)) s (word \(i + 1))")
             }
             if let first = beyond.first {
-                findings.append(LabelFinding(.warning, "word-beyond-audio", file: path,
-                                             "\(beyond.count) word\(beyond.count == 1 ? " ends" : "s end") after the end of '\(audioPath)' (\(seconds(facts.duration)) s); first: \(first)",
-                                             hint: "the response may belong to a longer recording"))
+                findings.append(
+                    LabelFinding(
+                        .warning, "word-beyond-audio", file: path,
+                        "\(beyond.count) word\(beyond.count == 1 ? " ends" : "s end") after the end of '\(audioPath)' (\(seconds(facts.duration)) s); first: \(first)",
+                        hint: "the response may belong to a longer recording"))
             }
         }
         return (summary, words, findings)

@@ -4,18 +4,31 @@ import Foundation
 /// A JSON (RFC 8259) value with its JSON type kept: numbers without a fraction or exponent that
 /// fit in 64 bits are ints, other numbers doubles.
 enum JSONValue: Decodable, Hashable, Sendable {
-    case null, bool(Bool), int(Int64), double(Double), string(String)
-    case array([JSONValue]), object([String: JSONValue])
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
 
     init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int64.self) { self = .int(i) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
     }
 
     /// Parses one JSON document; nil when it is not valid JSON.
@@ -23,9 +36,18 @@ enum JSONValue: Decodable, Hashable, Sendable {
         try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
     }
 
-    var object: [String: JSONValue]? { if case .object(let o) = self { return o }; return nil }
-    var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
-    var string: String? { if case .string(let s) = self { return s }; return nil }
+    var object: [String: JSONValue]? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+    var array: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+    var string: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
     var number: Double? {
         switch self {
         case .int(let i): return Double(i)

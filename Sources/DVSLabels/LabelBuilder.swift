@@ -29,7 +29,12 @@ public struct LabelFinding: Sendable, Hashable, Codable {
 
     /// Creates a finding.
     public init(_ severity: Severity, _ code: String, file: String, line: Int? = nil, _ message: String, hint: String? = nil) {
-        self.severity = severity; self.code = code; self.file = file; self.line = line; self.message = message; self.hint = hint
+        self.severity = severity
+        self.code = code
+        self.file = file
+        self.line = line
+        self.message = message
+        self.hint = hint
     }
 
     /// `file:line: error: message` (no line part when `line` is nil), then ` (hint)` when present.
@@ -50,7 +55,10 @@ public struct LabelTreeFile: Sendable, Hashable {
     public var audio: AudioFacts?
     /// Creates a tree file.
     public init(path: RepoPath, blob: ObjectID, byteCount: UInt64, audio: AudioFacts?) {
-        self.path = path; self.blob = blob; self.byteCount = byteCount; self.audio = audio
+        self.path = path
+        self.blob = blob
+        self.byteCount = byteCount
+        self.audio = audio
     }
 }
 
@@ -66,7 +74,10 @@ public struct LabelTableInfo: Sendable, Hashable, Codable {
     public var samples: Int
     /// Creates a table description.
     public init(path: String, format: String, records: Int, samples: Int) {
-        self.path = path; self.format = format; self.records = records; self.samples = samples
+        self.path = path
+        self.format = format
+        self.records = records
+        self.samples = samples
     }
 }
 
@@ -82,9 +93,14 @@ public struct LabelBuildResult: Sendable {
     /// The label sources recognised, sorted by path.
     public var tables: [LabelTableInfo]
     /// Creates a result.
-    public init(samples: [RepoPath: SampleAnnotations] = [:], words: [RepoPath: [TranscriptWord]] = [:],
-                findings: [LabelFinding] = [], tables: [LabelTableInfo] = []) {
-        self.samples = samples; self.words = words; self.findings = findings; self.tables = tables
+    public init(
+        samples: [RepoPath: SampleAnnotations] = [:], words: [RepoPath: [TranscriptWord]] = [:],
+        findings: [LabelFinding] = [], tables: [LabelTableInfo] = []
+    ) {
+        self.samples = samples
+        self.words = words
+        self.findings = findings
+        self.tables = tables
     }
     /// Whether any finding is an error.
     public var hasErrors: Bool { findings.contains { $0.severity == .error } }
@@ -110,8 +126,10 @@ public enum LabelBuilder {
     ///     were shown when it was committed, are not repeated.
     /// - Returns: annotations and findings. Bad label input is reported as findings, never thrown.
     /// - Throws: only what `read` throws (I/O).
-    public static func build(files: [LabelTreeFile], read: @Sendable (RepoPath) throws -> [UInt8],
-                             transcripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:]) throws -> LabelBuildResult {
+    public static func build(
+        files: [LabelTreeFile], read: @Sendable (RepoPath) throws -> [UInt8],
+        transcripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:]
+    ) throws -> LabelBuildResult {
         var run = BuildRun(files: files)
         run.knownTranscripts = transcripts
         try run.readConfig(read)
@@ -140,14 +158,18 @@ struct BuildRun {
     /// Summaries of unchanged responses, by sidecar blob (see `LabelBuilder.build`).
     var knownTranscripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:]
 
-    init(files: [LabelTreeFile]) { self.files = files; index = TreeIndex(files) }
+    init(files: [LabelTreeFile]) {
+        self.files = files
+        index = TreeIndex(files)
+    }
 
     var result: LabelBuildResult {
         let sorted = findings.enumerated().sorted { a, b in
             (a.element.file, a.element.line ?? 0, a.offset) < (b.element.file, b.element.line ?? 0, b.offset)
         }.map(\.element)
-        return LabelBuildResult(samples: acc.samples.filter { !$0.value.isEmpty }, words: words, findings: sorted,
-                                tables: tables.sorted { $0.path < $1.path })
+        return LabelBuildResult(
+            samples: acc.samples.filter { !$0.value.isEmpty }, words: words, findings: sorted,
+            tables: tables.sorted { $0.path < $1.path })
     }
 
     mutating func readConfig(_ read: (RepoPath) throws -> [UInt8]) throws {
@@ -201,7 +223,8 @@ struct BuildRun {
             var export = LabelStudioExport(ctx: ctx, index: index)
             export.read(tasks, bytes: bytes, into: &acc)
             findings += export.findings
-            tables.append(LabelTableInfo(path: ctx.file, format: TableKind.labelStudio.rawValue, records: tasks.count, samples: export.samples.count))
+            tables.append(
+                LabelTableInfo(path: ctx.file, format: TableKind.labelStudio.rawValue, records: tasks.count, samples: export.samples.count))
         }
         return true
     }
@@ -219,8 +242,10 @@ struct BuildRun {
         guard !required.isEmpty else { return }
         for (path, a) in acc.samples.sorted(by: { $0.key < $1.key }) where !a.labels.isEmpty {
             for name in required where a[label: name] == nil {
-                findings.append(LabelFinding(.error, "missing-field", file: path.string, "\(path) has no \(name), which the schema requires",
-                                             hint: "add a \(name) value for it to a label table"))
+                findings.append(
+                    LabelFinding(
+                        .error, "missing-field", file: path.string, "\(path) has no \(name), which the schema requires",
+                        hint: "add a \(name) value for it to a label table"))
             }
         }
     }

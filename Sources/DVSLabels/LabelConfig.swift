@@ -101,8 +101,14 @@ public struct LabelConfig: Sendable, Hashable {
     public static func parse(_ text: String, file: String) -> (config: LabelConfig, findings: [LabelFinding]) {
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
-            return (LabelConfig(), [LabelFinding(.error, "config", file: file, line: e.source.begin.line,
-                                                 "cannot parse config: \(e.description)", hint: "fix the TOML syntax")])
+            return (
+                LabelConfig(),
+                [
+                    LabelFinding(
+                        .error, "config", file: file, line: e.source.begin.line,
+                        "cannot parse config: \(e.description)", hint: "fix the TOML syntax")
+                ]
+            )
         } catch {
             return (LabelConfig(), [LabelFinding(.error, "config", file: file, "cannot parse config: \(error)")])
         }
@@ -124,7 +130,9 @@ private struct ConfigReader {
         var config = LabelConfig()
         guard let labels = root["labels"]?.table else { return config }
         warnUnknown(labels, known: ["duration_tolerance", "ignore", "table", "sidecars", "schema"], at: "labels")
-        if let t = labels["duration_tolerance"] { config.durationTolerance = number(t, "labels.duration_tolerance") ?? config.durationTolerance }
+        if let t = labels["duration_tolerance"] {
+            config.durationTolerance = number(t, "labels.duration_tolerance") ?? config.durationTolerance
+        }
         if let i = labels["ignore"] { config.ignore = strings(i, "labels.ignore") }
         if let tables = labels["table"]?.array {
             for t in tables { if let table = t.table, let d = declaration(table) { config.tables.append(d) } }
@@ -148,11 +156,15 @@ private struct ConfigReader {
 
     mutating func declaration(_ t: TOMLTable) -> LabelConfig.TableDeclaration? {
         warnUnknown(t, known: ["path", "format", "key", "base", "delimiter", "quoting", "types"], at: "labels.table")
-        guard let path = t["path"]?.string else { wrong("labels.table.path", "a string"); return nil }
+        guard let path = t["path"]?.string else {
+            wrong("labels.table.path", "a string")
+            return nil
+        }
         var d = LabelConfig.TableDeclaration(path: path)
         d.format = t["format"]?.string
         if let f = d.format, !["hf-audiofolder", "nemo", "common-voice", "label-studio", "table"].contains(f) {
-            wrong("labels.table.format", "one of hf-audiofolder, nemo, common-voice, label-studio, table"); d.format = nil
+            wrong("labels.table.format", "one of hf-audiofolder, nemo, common-voice, label-studio, table")
+            d.format = nil
         }
         d.key = t["key"]?.string
         d.base = t["base"]?.string
@@ -160,11 +172,18 @@ private struct ConfigReader {
             if del == "," || del == "\t" { d.delimiter = del.utf8.first } else { wrong("labels.table.delimiter", "\",\" or \"\\t\"") }
         }
         if let q = t["quoting"]?.string {
-            if let quoting = CSVReader.Quoting(rawValue: q) { d.quoting = quoting } else { wrong("labels.table.quoting", "rfc4180 or none") }
+            if let quoting = CSVReader.Quoting(rawValue: q) {
+                d.quoting = quoting
+            } else {
+                wrong("labels.table.quoting", "rfc4180 or none")
+            }
         }
         for (column, v) in t["types"]?.table.map(pairs) ?? [] {
-            if let type = v.string.flatMap(LabelConfig.ValueType.init) { d.types[column] = type }
-            else { wrong("labels.table.types.\(column)", "string, int, float or bool") }
+            if let type = v.string.flatMap(LabelConfig.ValueType.init) {
+                d.types[column] = type
+            } else {
+                wrong("labels.table.types.\(column)", "string, int, float or bool")
+            }
         }
         return d
     }
@@ -173,7 +192,11 @@ private struct ConfigReader {
         warnUnknown(t, known: ["type", "required", "values", "min", "max"], at: at)
         var r = LabelConfig.FieldRule()
         if let s = t["type"] {
-            if let type = s.string.flatMap(LabelConfig.ValueType.init) { r.type = type } else { wrong("\(at).type", "string, int, float or bool") }
+            if let type = s.string.flatMap(LabelConfig.ValueType.init) {
+                r.type = type
+            } else {
+                wrong("\(at).type", "string, int, float or bool")
+            }
         }
         r.required = t["required"]?.bool ?? false
         if let v = t["values"]?.array { r.values = v.map { $0.string ?? $0.int.map(String.init) ?? $0.double.map { "\($0)" } ?? "\($0)" } }
@@ -185,11 +208,15 @@ private struct ConfigReader {
     mutating func number(_ v: TOMLValueConvertible, _ key: String) -> Double? {
         if let d = v.double { return d }
         if let i = v.int { return Double(i) }
-        wrong(key, "a number"); return nil
+        wrong(key, "a number")
+        return nil
     }
 
     mutating func strings(_ v: TOMLValueConvertible, _ key: String) -> [String] {
-        guard let a = v.array else { wrong(key, "an array of strings"); return [] }
+        guard let a = v.array else {
+            wrong(key, "an array of strings")
+            return []
+        }
         return a.compactMap(\.string)
     }
 
@@ -199,8 +226,10 @@ private struct ConfigReader {
 
     mutating func warnUnknown(_ t: TOMLTable, known: Set<String>, at: String) {
         for k in t.keys where !known.contains(k) {
-            findings.append(LabelFinding(.warning, "unknown-config-key", file: file, "unknown key '\(at).\(k)' is ignored",
-                                         hint: "check the spelling; known keys: \(known.sorted().joined(separator: ", "))"))
+            findings.append(
+                LabelFinding(
+                    .warning, "unknown-config-key", file: file, "unknown key '\(at).\(k)' is ignored",
+                    hint: "check the spelling; known keys: \(known.sorted().joined(separator: ", "))"))
         }
     }
 }

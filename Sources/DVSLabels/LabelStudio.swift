@@ -11,7 +11,10 @@ struct LabelStudioExport {
     /// First task id per sample.
     private var taskOf: [RepoPath: Int64] = [:]
 
-    init(ctx: TableContext, index: TreeIndex) { self.ctx = ctx; self.index = index }
+    init(ctx: TableContext, index: TreeIndex) {
+        self.ctx = ctx
+        self.index = index
+    }
 
     /// Whether a parsed document is an export: an array of objects, the first with `data` and `annotations`.
     static func isExport(_ value: JSONValue) -> Bool {
@@ -35,14 +38,17 @@ struct LabelStudioExport {
     private mutating func readTask(_ task: [String: JSONValue], line: Int?, into acc: inout Accumulator) {
         let id = task["id"]?.int ?? -1
         let data = task["data"]?.object ?? [:]
-        guard let url = data.keys.sorted().lazy.compactMap({ data[$0]?.string }).first(where: { hasAudioExtension(Self.lastComponent($0)) }) else {
+        guard let url = data.keys.sorted().lazy.compactMap({ data[$0]?.string }).first(where: { hasAudioExtension(Self.lastComponent($0)) })
+        else {
             report(.error, "missing-file", line, "task \(id) has no audio URL in data", hint: "export tasks with their audio")
             return
         }
         guard let sample = resolve(url, task: id, line: line) else { return }
         if let first = taskOf[sample.path] {
-            report(.warning, "duplicate-sample", line, "task \(id) labels \(sample.path), which task \(first) already labels; kept task \(first)'s labels",
-                   hint: "delete one of the tasks in Label Studio")
+            report(
+                .warning, "duplicate-sample", line,
+                "task \(id) labels \(sample.path), which task \(first) already labels; kept task \(first)'s labels",
+                hint: "delete one of the tasks in Label Studio")
             return
         }
         taskOf[sample.path] = id
@@ -51,8 +57,9 @@ struct LabelStudioExport {
             $0["was_cancelled"] != .bool(true) && !($0["result"]?.array ?? []).isEmpty
         }
         guard let chosen = usable.max(by: { Self.order($0) < Self.order($1) }) else {
-            report(.warning, "no-annotation", line, "task \(id) (\(sample.path)) has no annotation that is neither cancelled nor empty",
-                   hint: "annotate the task or drop it from the export")
+            report(
+                .warning, "no-annotation", line, "task \(id) (\(sample.path)) has no annotation that is neither cancelled nor empty",
+                hint: "annotate the task or drop it from the export")
             return
         }
         checkAgreement(usable, chosen: chosen, task: id, line: line)
@@ -68,14 +75,18 @@ struct LabelStudioExport {
     /// The sample a task URL names.
     private mutating func resolve(_ url: String, task id: Int64, line: Int?) -> LabelTreeFile? {
         if let range = url.range(of: "?d=") {
-            let rel = (url[range.upperBound...].removingPercentEncoding ?? String(url[range.upperBound...])).precomposedStringWithCanonicalMapping
+            let rel = (url[range.upperBound...].removingPercentEncoding ?? String(url[range.upperBound...]))
+                .precomposedStringWithCanonicalMapping
             return resolvePath(rel, task: id, line: line)
         }
         let isRemote = ["http://", "https://", "s3://", "gs://"].contains { url.lowercased().hasPrefix($0) }
         if url.hasPrefix("/data/upload/") || isRemote {
             var name = Self.lastComponent(url)
             if !isRemote, let dash = name.firstIndex(of: "-"), name.distance(from: name.startIndex, to: dash) == 8,
-               name[..<dash].allSatisfy(\.isHexDigit) { name = String(name[name.index(after: dash)...]) }
+                name[..<dash].allSatisfy(\.isHexDigit)
+            {
+                name = String(name[name.index(after: dash)...])
+            }
             return byName(name, url: url, task: id, line: line)
         }
         return resolvePath((url.removingPercentEncoding ?? url).precomposedStringWithCanonicalMapping, task: id, line: line)
@@ -87,8 +98,10 @@ struct LabelStudioExport {
         case .sample(let f): return f
         case .notAudio(let p): report(.warning, "not-audio", line, "task \(id): \(p) exists but is not audio")
         case .normalization(let p):
-            report(.error, "unicode-normalization", line, "task \(id): \(JSONValue.quote(rel)) names \(p), which differs only in Unicode normalization",
-                   hint: "rename the file to NFC")
+            report(
+                .error, "unicode-normalization", line,
+                "task \(id): \(JSONValue.quote(rel)) names \(p), which differs only in Unicode normalization",
+                hint: "rename the file to NFC")
         case .missing:
             report(.error, "missing-file", line, "task \(id): \(JSONValue.quote(rel)) not found", hint: "add the audio or delete the task")
         }
@@ -100,13 +113,16 @@ struct LabelStudioExport {
         let matches = index.samplesByName[nfcBytes(name)] ?? index.samplesByName[Array(name.utf8)] ?? []
         guard matches.count == 1, let file = index.files[matches[0]] else {
             let code = matches.isEmpty ? "missing-file" : "ambiguous-mapping"
-            report(.error, code, line, "task \(id): \(JSONValue.quote(url)) matches \(matches.isEmpty ? "no sample" : "\(matches.count) samples") named \(JSONValue.quote(name))",
-                   hint: "serve the audio from local storage (/data/local-files/?d=…) so the export names its path")
+            report(
+                .error, code, line,
+                "task \(id): \(JSONValue.quote(url)) matches \(matches.isEmpty ? "no sample" : "\(matches.count) samples") named \(JSONValue.quote(name))",
+                hint: "serve the audio from local storage (/data/local-files/?d=…) so the export names its path")
             return nil
         }
-        report(.warning, "ambiguous-mapping", line,
-               "task \(id): \(JSONValue.quote(url)) mapped to \(file.path) by file name only after stripping Label Studio's upload prefix",
-               hint: "serve the audio from local storage (/data/local-files/?d=…) so the export names its path")
+        report(
+            .warning, "ambiguous-mapping", line,
+            "task \(id): \(JSONValue.quote(url)) mapped to \(file.path) by file name only after stripping Label Studio's upload prefix",
+            hint: "serve the audio from local storage (/data/local-files/?d=…) so the export names its path")
         return file
     }
 
@@ -121,9 +137,10 @@ struct LabelStudioExport {
         }
         guard !differing.isEmpty else { return }
         let ids = usable.compactMap { $0["id"]?.int }.sorted().map(String.init).joined(separator: ", ")
-        report(.warning, "annotators-disagree", line,
-               "task \(id): annotations \(ids) disagree on \(differing.sorted().joined(separator: ", ")); kept annotation \(chosen["id"]?.int ?? 0) (newest)",
-               hint: "review the task and keep one annotation")
+        report(
+            .warning, "annotators-disagree", line,
+            "task \(id): annotations \(ids) disagree on \(differing.sorted().joined(separator: ", ")); kept annotation \(chosen["id"]?.int ?? 0) (newest)",
+            hint: "review the task and keep one annotation")
     }
 
     /// Whole-file fields and segments of one annotation.
@@ -146,8 +163,13 @@ struct LabelStudioExport {
                 let l = (value["labels"]?.array ?? []).compactMap(\.string)
                 let text = l.count == 1 ? l[0] : JSONValue.array(l.map(JSONValue.string)).jsonText
                 regionValues[from, default: []].insert(text)
-                regions.append((r["id"]?.string ?? "", LabelSegment(start: value["start"]?.number ?? 0, end: value["end"]?.number ?? 0,
-                    channel: value["channel"]?.int.map(Int.init), source: ctx.file, labels: [LabelField(from, .string(text))])))
+                regions.append(
+                    (
+                        r["id"]?.string ?? "",
+                        LabelSegment(
+                            start: value["start"]?.number ?? 0, end: value["end"]?.number ?? 0,
+                            channel: value["channel"]?.int.map(Int.init), source: ctx.file, labels: [LabelField(from, .string(text))])
+                    ))
             case "textarea":
                 let t = (value["text"]?.array ?? []).compactMap(\.string)
                 texts[r["id"]?.string ?? "", default: []].append((from, t.joined(separator: "\n")))
@@ -174,9 +196,10 @@ struct LabelStudioExport {
             guard let end = r["value"]?.object?["end"]?.number else { continue }
             let original = r["original_length"]?.number
             if end > duration + ctx.config.durationTolerance || original.map({ end > $0 + 1e-9 }) == true {
-                report(.warning, "region-beyond-audio", line,
-                       "task \(id): region \(r["id"]?.string ?? "?") of \(sample.path) ends at \(end) s, after the audio (\(String(format: "%.3f", min(duration, original ?? duration))) s)",
-                       hint: "move the region's end inside the audio in Label Studio")
+                report(
+                    .warning, "region-beyond-audio", line,
+                    "task \(id): region \(r["id"]?.string ?? "?") of \(sample.path) ends at \(end) s, after the audio (\(String(format: "%.3f", min(duration, original ?? duration))) s)",
+                    hint: "move the region's end inside the audio in Label Studio")
             }
         }
     }
@@ -191,7 +214,11 @@ struct LabelStudioExport {
 
     /// The 1-based line of each task's own `"id"` key (depth 2 of the top-level array), in task order.
     static func taskLines(_ bytes: [UInt8]) -> [Int] {
-        var lines: [Int] = [], depth = 0, line = 1, i = 0, taskHasID = false
+        var lines: [Int] = []
+        var depth = 0
+        var line = 1
+        var i = 0
+        var taskHasID = false
         while i < bytes.count {
             let b = bytes[i]
             switch b {
@@ -205,9 +232,14 @@ struct LabelStudioExport {
             case 0x22:
                 let start = i + 1
                 i += 1
-                while i < bytes.count && bytes[i] != 0x22 { if bytes[i] == 0x5C { i += 1 }; if i < bytes.count && bytes[i] == 0x0A { line += 1 }; i += 1 }
+                while i < bytes.count && bytes[i] != 0x22 {
+                    if bytes[i] == 0x5C { i += 1 }
+                    if i < bytes.count && bytes[i] == 0x0A { line += 1 }
+                    i += 1
+                }
                 if depth == 2 && !taskHasID && bytes[start..<min(i, bytes.count)].elementsEqual("id".utf8) && nextIsColon(bytes, i + 1) {
-                    lines.append(line); taskHasID = true
+                    lines.append(line)
+                    taskHasID = true
                 }
             default: break
             }

@@ -77,7 +77,9 @@ public struct RowTable: Sendable {
     ///   and other JSON documents are whole files to a merge).
     /// - Throws: `Refusal` when it is a table but cannot be read row by row (an unbalanced quote,
     ///   a row with the wrong number of fields, a line that is not a JSON object, no key).
-    public static func read(path: RepoPath, bytes: [UInt8], config: LabelConfig = LabelConfig(), resolving: Bool = false) throws(Refusal) -> RowTable? {
+    public static func read(path: RepoPath, bytes: [UInt8], config: LabelConfig = LabelConfig(), resolving: Bool = false) throws(Refusal)
+        -> RowTable?
+    {
         let name = path.string
         guard !config.isIgnored(name) else { return nil }
         let ctx = TableContext(path: path, declaration: config.declaration(for: name), config: config)
@@ -103,9 +105,10 @@ public struct RowTable: Sendable {
             throw Refusal(description: "\(ctx.file): no \(DelimitedTable.defaultKeyName(kind)) column")
         }
         let first = records.count > 1 ? records[1].byteRange.lowerBound : bytes.count
-        var table = RowTable(path: ctx.path, layout: .delimited(delimiter: delimiter, quoting: quoting), format: kind.rawValue,
-                             columns: header, keyField: header[keyIndex], prefix: Array(bytes[0..<first]), rows: [],
-                             lineEnd: lineEnd(bytes))
+        var table = RowTable(
+            path: ctx.path, layout: .delimited(delimiter: delimiter, quoting: quoting), format: kind.rawValue,
+            columns: header, keyField: header[keyIndex], prefix: Array(bytes[0..<first]), rows: [],
+            lineEnd: lineEnd(bytes))
         var seen: [String: Int] = [:]
         for (i, r) in records.enumerated().dropFirst() {
             let end = i + 1 < records.count ? records[i + 1].byteRange.lowerBound : bytes.count
@@ -114,9 +117,11 @@ public struct RowTable: Sendable {
             seen[reference] = n
             var fields: [String: String] = [:]
             for (c, v) in zip(header, r.fields) where fields[c] == nil { fields[c] = v }
-            table.rows.append(Row(key: n == 1 ? reference : "\(reference)#\(n)", reference: reference,
-                                  candidates: resolving ? ctx.candidates(reference, kind: kind) : [], fields: fields, order: header,
-                                  raw: Array(bytes[r.byteRange.lowerBound..<end])))
+            table.rows.append(
+                Row(
+                    key: n == 1 ? reference : "\(reference)#\(n)", reference: reference,
+                    candidates: resolving ? ctx.candidates(reference, kind: kind) : [], fields: fields, order: header,
+                    raw: Array(bytes[r.byteRange.lowerBound..<end])))
         }
         return table
     }
@@ -124,8 +129,9 @@ public struct RowTable: Sendable {
     private static func readJSONLines(_ bytes: [UInt8], _ ctx: TableContext, _ resolving: Bool) throws(Refusal) -> RowTable? {
         let lines = JSONLinesTable.split(bytes)
         guard let kind = JSONLinesTable.kind(lines, ctx) else { return nil }
-        var table = RowTable(path: ctx.path, layout: .jsonLines, format: kind.rawValue, columns: [], keyField: "", prefix: [],
-                             rows: [], lineEnd: lineEnd(bytes))
+        var table = RowTable(
+            path: ctx.path, layout: .jsonLines, format: kind.rawValue, columns: [], keyField: "", prefix: [],
+            rows: [], lineEnd: lineEnd(bytes))
         var start = 0
         var seen: [String: Int] = [:]
         for (n, value, _) in lines {
@@ -144,9 +150,11 @@ public struct RowTable: Sendable {
             seen[reference] = c
             var fields: [String: String] = [:]
             for (k, v) in members { fields[k] = v }
-            table.rows.append(Row(key: c == 1 ? reference : "\(reference)#\(c)", reference: reference,
-                                  candidates: resolving ? ctx.candidates(reference, kind: kind) : [], fields: fields, order: members.map(\.0),
-                                  raw: Array(bytes[start..<rawEnd])))
+            table.rows.append(
+                Row(
+                    key: c == 1 ? reference : "\(reference)#\(c)", reference: reference,
+                    candidates: resolving ? ctx.candidates(reference, kind: kind) : [], fields: fields, order: members.map(\.0),
+                    raw: Array(bytes[start..<rawEnd])))
         }
         return table
     }
@@ -168,8 +176,14 @@ public struct RowTable: Sendable {
             guard i < end, text[i] == 0x22 else { return false }
             i += 1
             while i < end {
-                if text[i] == 0x5C { i += 2; continue }
-                if text[i] == 0x22 { i += 1; return true }
+                if text[i] == 0x5C {
+                    i += 2
+                    continue
+                }
+                if text[i] == 0x22 {
+                    i += 1
+                    return true
+                }
                 i += 1
             }
             return false
@@ -192,11 +206,18 @@ public struct RowTable: Sendable {
             var depth = 0
             while i < end {
                 let b = text[i]
-                if b == 0x22 { guard skipString() else { return nil }; continue }
-                if b == 0x7B || b == 0x5B { depth += 1 } else if b == 0x7D || b == 0x5D {
+                if b == 0x22 {
+                    guard skipString() else { return nil }
+                    continue
+                }
+                if b == 0x7B || b == 0x5B {
+                    depth += 1
+                } else if b == 0x7D || b == 0x5D {
                     if depth == 0 { break }
                     depth -= 1
-                } else if b == 0x2C && depth == 0 { break }
+                } else if b == 0x2C && depth == 0 {
+                    break
+                }
                 i += 1
             }
             var valueEnd = i
@@ -219,7 +240,10 @@ public struct RowTable: Sendable {
         let spaced = rows.contains { r in r.raw.map { String(decoding: $0, as: UTF8.self).contains("\": ") } ?? false }
         for r in rows {
             if !out.isEmpty, out.last != 0x0A { out += lineEnd }
-            if let raw = r.raw { out += raw; continue }
+            if let raw = r.raw {
+                out += raw
+                continue
+            }
             out += render(r, spaced: spaced) + lineEnd
         }
         return out
@@ -237,7 +261,8 @@ public struct RowTable: Sendable {
             }
             return Array(cells.joined(separator: String(UnicodeScalar(delimiter))).utf8)
         case .jsonLines:
-            let sep = spaced ? ", " : ",", colon = spaced ? ": " : ":"
+            let sep = spaced ? ", " : ","
+            let colon = spaced ? ": " : ":"
             var names = r.order.filter { r.fields[$0] != nil }
             for k in r.fields.keys.sorted() where !names.contains(k) { names.append(k) }
             return Array(("{" + names.map { jsonStringLiteral($0) + colon + r.fields[$0]! }.joined(separator: sep) + "}").utf8)
@@ -327,7 +352,9 @@ extension RowTable {
     ///     `conflictCell` into conflicting cells and keeps edited rows of delete-edit conflicts.
     /// - Returns: the merged table and its conflicts.
     /// - Throws: `Refusal` when the sides use different layouts or key fields.
-    public static func merge(base: RowTable?, ours: RowTable, theirs: RowTable, prefer: MergePreference? = nil) throws(Refusal) -> (RowTable, [RowConflict]) {
+    public static func merge(base: RowTable?, ours: RowTable, theirs: RowTable, prefer: MergePreference? = nil) throws(Refusal) -> (
+        RowTable, [RowConflict]
+    ) {
         let m = try mergeDetailed(base: base, ours: ours, theirs: theirs, prefer: prefer)
         return (m.table, m.conflicts)
     }
@@ -345,9 +372,13 @@ extension RowTable {
 
     /// `merge`, also reporting the rows kept against a deletion.
     /// - Throws: as `merge`.
-    public static func mergeDetailed(base: RowTable?, ours: RowTable, theirs: RowTable, prefer: MergePreference? = nil) throws(Refusal) -> MergeOutcome {
+    public static func mergeDetailed(base: RowTable?, ours: RowTable, theirs: RowTable, prefer: MergePreference? = nil) throws(Refusal)
+        -> MergeOutcome
+    {
         var kept: [(key: String, reference: String, side: MergePreference)] = []
-        guard ours.layout == theirs.layout, ours.keyField == theirs.keyField, base.map({ $0.layout == ours.layout && $0.keyField == ours.keyField }) ?? true else {
+        guard ours.layout == theirs.layout, ours.keyField == theirs.keyField,
+            base.map({ $0.layout == ours.layout && $0.keyField == ours.keyField }) ?? true
+        else {
             throw Refusal(description: "\(ours.path): the two sides write the table differently (delimiter, quoting or key column)")
         }
         var out = ours
@@ -374,14 +405,22 @@ extension RowTable {
         func same(_ x: Row, _ y: Row) -> Bool { x.fields == y.fields }
         // Their rows keep their bytes only when written with our columns and line ends.
         let theirBytesFit = theirs.columns == columns && theirs.lineEnd == ours.lineEnd
-        func fromTheirs(_ r: Row) -> Row { var r = r; if !theirBytesFit { r.raw = nil }; return r }
+        func fromTheirs(_ r: Row) -> Row {
+            var r = r
+            if !theirBytesFit { r.raw = nil }
+            return r
+        }
         for o in ours.rows {
-            let br = b[o.key], tr = t[o.key]
+            let br = b[o.key]
+            let tr = t[o.key]
             guard let tr else {
                 // They deleted it (or never had it).
                 if let br, !same(br, o) {
                     if prefer == .theirs { continue }
-                    if prefer == nil { conflicts.append(RowConflict(kind: "delete-edit", key: o.key, field: nil, base: br.reference, ours: o.reference, theirs: nil)) }
+                    if prefer == nil {
+                        conflicts.append(
+                            RowConflict(kind: "delete-edit", key: o.key, field: nil, base: br.reference, ours: o.reference, theirs: nil))
+                    }
                     kept.append((o.key, o.reference, .ours))
                     rows.append(o)
                 } else if br == nil {
@@ -389,8 +428,14 @@ extension RowTable {
                 }
                 continue
             }
-            if same(o, tr) || (br.map { same($0, tr) } ?? false) { rows.append(o); continue }
-            if let br, same(br, o) { rows.append(fromTheirs(tr)); continue }
+            if same(o, tr) || (br.map { same($0, tr) } ?? false) {
+                rows.append(o)
+                continue
+            }
+            if let br, same(br, o) {
+                rows.append(fromTheirs(tr))
+                continue
+            }
             // Both changed the row (or both added it): field by field.
             var merged = o
             merged.raw = nil
@@ -398,15 +443,21 @@ extension RowTable {
             for n in tr.order where tr.fields[n] != nil && !names.contains(n) { names.append(n) }
             for n in (br?.fields.keys.sorted() ?? []) where !names.contains(n) { names.append(n) }
             for n in names {
-                let bv = br?.fields[n], ov = o.fields[n], tv = tr.fields[n]
+                let bv = br?.fields[n]
+                let ov = o.fields[n]
+                let tv = tr.fields[n]
                 if ov == tv { continue }
-                if ov == bv { merged.fields[n] = tv; continue }
+                if ov == bv {
+                    merged.fields[n] = tv
+                    continue
+                }
                 if tv == bv { continue }
                 switch prefer {
                 case .ours?: continue
                 case .theirs?: merged.fields[n] = tv
                 case nil:
-                    conflicts.append(RowConflict(kind: br == nil ? "add-add" : "field", key: o.key, field: n, base: bv, ours: ov, theirs: tv))
+                    conflicts.append(
+                        RowConflict(kind: br == nil ? "add-add" : "field", key: o.key, field: n, base: bv, ours: ov, theirs: tv))
                     merged.fields[n] = conflictCell(base: bv, ours: ov, theirs: tv)
                 }
             }
@@ -415,10 +466,16 @@ extension RowTable {
             rows.append(merged)
         }
         for tr in theirs.rows where !oKeys.contains(tr.key) {
-            guard let br = b[tr.key] else { rows.append(fromTheirs(tr)); continue }  // they added it
+            guard let br = b[tr.key] else {
+                rows.append(fromTheirs(tr))
+                continue
+            }  // they added it
             if same(br, tr) { continue }  // we deleted it, they left it
             if prefer == .ours { continue }
-            if prefer == nil { conflicts.append(RowConflict(kind: "delete-edit", key: tr.key, field: nil, base: br.reference, ours: nil, theirs: tr.reference)) }
+            if prefer == nil {
+                conflicts.append(
+                    RowConflict(kind: "delete-edit", key: tr.key, field: nil, base: br.reference, ours: nil, theirs: tr.reference))
+            }
             kept.append((tr.key, tr.reference, .theirs))
             rows.append(fromTheirs(tr))
         }

@@ -11,25 +11,34 @@ extension BuildRun {
         var jobs: [(path: RepoPath, sample: RepoPath)] = []
         for (path, sha256) in responses {
             guard let sample = match(path, sha256) else {
-                findings.append(LabelFinding(.warning, "unmatched-sidecar", file: path.string,
-                    "Deepgram response \(path) matches no sample (by metadata.sha256, by name, or by a sidecar pattern)",
-                    hint: "name it after its audio (x.wav → x.json) or add a pattern under [labels.sidecars] in dvs.toml"))
+                findings.append(
+                    LabelFinding(
+                        .warning, "unmatched-sidecar", file: path.string,
+                        "Deepgram response \(path) matches no sample (by metadata.sha256, by name, or by a sidecar pattern)",
+                        hint: "name it after its audio (x.wav → x.json) or add a pattern under [labels.sidecars] in dvs.toml"))
                 tables.append(LabelTableInfo(path: path.string, format: "deepgram", records: 1, samples: 0))
                 continue
             }
             tables.append(LabelTableInfo(path: path.string, format: "deepgram", records: 1, samples: 1))
             if let first = taken[sample] {
-                findings.append(LabelFinding(.warning, "duplicate-sample", file: path.string,
-                    "\(sample) already has the transcript \(first); kept \(first)", hint: "remove one of the responses"))
+                findings.append(
+                    LabelFinding(
+                        .warning, "duplicate-sample", file: path.string,
+                        "\(sample) already has the transcript \(first); kept \(first)", hint: "remove one of the responses"))
                 continue
             }
             taken[sample] = path
-            if let sidecar = index.files[path], let audio = index.files[sample], let known = knownTranscripts[sidecar.blob], known.audio == audio.blob {
+            if let sidecar = index.files[path], let audio = index.files[sample], let known = knownTranscripts[sidecar.blob],
+                known.audio == audio.blob
+            {
                 var summary = known.summary
                 summary.source = path.string
                 var a = acc.samples[sample] ?? SampleAnnotations()
                 a.transcript = summary
-                if !a.sources.contains(path.string) { a.sources.append(path.string); a.sources.sort() }
+                if !a.sources.contains(path.string) {
+                    a.sources.append(path.string)
+                    a.sources.sort()
+                }
                 acc.samples[sample] = a
                 continue
             }
@@ -53,7 +62,10 @@ extension BuildRun {
             if let summary = result.summary {
                 var a = acc.samples[job.sample] ?? SampleAnnotations()
                 a.transcript = summary
-                if !a.sources.contains(job.path.string) { a.sources.append(job.path.string); a.sources.sort() }
+                if !a.sources.contains(job.path.string) {
+                    a.sources.append(job.path.string)
+                    a.sources.sort()
+                }
                 acc.samples[job.sample] = a
             }
             if !result.words.isEmpty { words[job.sample] = result.words }
@@ -64,7 +76,9 @@ extension BuildRun {
     func match(_ path: RepoPath, _ sha256: String?) -> RepoPath? {
         if let hex = sha256?.lowercased(), let s = index.samplesByHex[hex] { return s }
         let base = stem(of: path.name)
-        if let beside = index.files[path.parent.map { $0.appending(base) } ?? RepoPath(bytes: base)], beside.audio != nil { return beside.path }
+        if let beside = index.files[path.parent.map { $0.appending(base) } ?? RepoPath(bytes: base)], beside.audio != nil {
+            return beside.path
+        }
         let sameStem = index.samplesByStem[base] ?? []
         if let s = sameStem.first(where: { $0.parent == path.parent }) { return s }
         if sameStem.count == 1 { return sameStem[0] }

@@ -3,8 +3,12 @@ import Foundation
 
 /// The table layouts the builder reads (`LabelTableInfo.format` names).
 enum TableKind: String {
-    case hfAudiofolder = "hf-audiofolder", nemo, commonVoice = "common-voice"
-    case commonVoiceDurations = "common-voice-durations", labelStudio = "label-studio", table
+    case hfAudiofolder = "hf-audiofolder"
+    case nemo
+    case commonVoice = "common-voice"
+    case commonVoiceDurations = "common-voice-durations"
+    case labelStudio = "label-studio"
+    case table
 
     /// Transcript fields checked for newlines.
     var textFields: Set<String> {
@@ -33,8 +37,9 @@ struct TableContext {
     /// Candidate tree paths for a reference, by the declared base or the format's default.
     func candidates(_ reference: String, kind: TableKind) -> [RepoPath] {
         let bases: [RepoPath?]
-        if let base = declaration?.base { bases = [base.isEmpty ? nil : RepoPath(base)] }
-        else {
+        if let base = declaration?.base {
+            bases = [base.isEmpty ? nil : RepoPath(base)]
+        } else {
             switch kind {
             case .hfAudiofolder: bases = [folder]
             case .commonVoice, .commonVoiceDurations: bases = [folder.map { $0.appending(Array("clips".utf8)) } ?? RepoPath("clips")]
@@ -64,11 +69,16 @@ enum DelimitedTable {
         table.textFields = kind.textFields
         table.warnsEmptyText = kind == .hfAudiofolder
         table.contributesLabels = kind != .commonVoiceDurations
-        table.findings = problems.map { ctx.finding(.error, $0.code, line: $0.line, $0.message, hint: hint(for: $0, quoting: quoting, delimiter: delimiter)) }
+        table.findings = problems.map {
+            ctx.finding(.error, $0.code, line: $0.line, $0.message, hint: hint(for: $0, quoting: quoting, delimiter: delimiter))
+        }
         table.records = max(0, records.count - 1) + problems.filter { $0.code != "unbalanced-quote" }.count
         guard let key = keyColumn(header, kind, ctx) else {
-            table.findings.append(ctx.finding(.error, "missing-key-column", line: records.first?.line,
-                "no \(defaultKeyName(kind)) column, so rows cannot be joined to audio", hint: "add the column or declare `key` in dvs.toml"))
+            table.findings.append(
+                ctx.finding(
+                    .error, "missing-key-column", line: records.first?.line,
+                    "no \(defaultKeyName(kind)) column, so rows cannot be joined to audio",
+                    hint: "add the column or declare `key` in dvs.toml"))
             return table
         }
         for record in records.dropFirst() {
@@ -117,14 +127,17 @@ enum DelimitedTable {
             return quoting == .none
                 ? "a \(name) inside a value shifts the columns (this table is read without quoting); remove it or replace it with a space"
                 : "a \(name) inside a value shifts the columns; quote the value or remove the \(name)"
-        case "field-count": return "a value is missing: add the empty field(s), one \(name) each, so every row has as many fields as the header"
+        case "field-count":
+            return "a value is missing: add the empty field(s), one \(name) each, so every row has as many fields as the header"
         default: return "save the file as UTF-8"
         }
     }
 
     /// One record as a row; nil (with findings) when its key is empty or a cell has the wrong type.
-    static func row(_ record: CSVRecord, header: [String], key: Int, kind: TableKind, _ ctx: TableContext,
-                    _ findings: inout [LabelFinding]) -> LabelRow? {
+    static func row(
+        _ record: CSVRecord, header: [String], key: Int, kind: TableKind, _ ctx: TableContext,
+        _ findings: inout [LabelFinding]
+    ) -> LabelRow? {
         let reference = record.fields[key]
         guard !reference.isEmpty else {
             findings.append(ctx.finding(.error, "missing-field", line: record.line, "\(header[key]) is empty", hint: "name the audio file"))
@@ -140,17 +153,20 @@ enum DelimitedTable {
             }
             let type = ctx.type(of: name) ?? (kind == .commonVoice && (name == "up_votes" || name == "down_votes") ? .int : nil)
             guard let value = convert(text, to: type) else {
-                findings.append(ctx.finding(.error, "wrong-type", line: record.line,
-                    "column \(name) of \(JSONValue.quote(reference)) is \(JSONValue.quote(text)), expected \(type!.rawValue)",
-                    hint: "write a \(type!.rawValue) value, or change the declared type"))
+                findings.append(
+                    ctx.finding(
+                        .error, "wrong-type", line: record.line,
+                        "column \(name) of \(JSONValue.quote(reference)) is \(JSONValue.quote(text)), expected \(type!.rawValue)",
+                        hint: "write a \(type!.rawValue) value, or change the declared type"))
                 return nil
             }
             if name == "duration", kind != .commonVoice { duration = value.number ?? Double(text) }
             fields.append(LabelField(name, value))
         }
         fields.sort { $0.name < $1.name }
-        return LabelRow(line: record.line, reference: reference, candidates: ctx.candidates(reference, kind: kind),
-                        fields: fields, span: nil, declaredDuration: duration)
+        return LabelRow(
+            line: record.line, reference: reference, candidates: ctx.candidates(reference, kind: kind),
+            fields: fields, span: nil, declaredDuration: duration)
     }
 }
 
@@ -169,9 +185,14 @@ enum JSONLinesTable {
         for (n, value, blank) in lines {
             table.records += 1
             guard let object = value?.object else {
-                let message = blank ? "line \(n) is empty (JSON Lines has no blank lines)" : "line \(n) is not \(value == nil ? "valid JSON" : "a JSON object")"
-                table.findings.append(ctx.finding(.error, "invalid-json", line: n, message,
-                                                  hint: blank ? "remove the blank line" : "write one JSON object per line"))
+                let message =
+                    blank
+                    ? "line \(n) is empty (JSON Lines has no blank lines)"
+                    : "line \(n) is not \(value == nil ? "valid JSON" : "a JSON object")"
+                table.findings.append(
+                    ctx.finding(
+                        .error, "invalid-json", line: n, message,
+                        hint: blank ? "remove the blank line" : "write one JSON object per line"))
                 continue
             }
             if let row = row(object, line: n, kind: kind, ctx, &table.findings) { table.rows.append(row) }
@@ -210,10 +231,13 @@ enum JSONLinesTable {
     }
 
     /// One object as a row; nil (with findings) when it cannot be joined or has wrong types.
-    static func row(_ object: [String: JSONValue], line: Int, kind: TableKind, _ ctx: TableContext,
-                    _ findings: inout [LabelFinding]) -> LabelRow? {
+    static func row(
+        _ object: [String: JSONValue], line: Int, kind: TableKind, _ ctx: TableContext,
+        _ findings: inout [LabelFinding]
+    ) -> LabelRow? {
         func fail(_ code: String, _ message: String, _ hint: String) -> LabelRow? {
-            findings.append(ctx.finding(.error, code, line: line, message, hint: hint)); return nil
+            findings.append(ctx.finding(.error, code, line: line, message, hint: hint))
+            return nil
         }
         guard let key = keyName(object, kind, ctx) else {
             return fail("missing-field", "no \(DelimitedTable.defaultKeyName(kind)) key", "name the audio file")
@@ -235,19 +259,25 @@ enum JSONLinesTable {
             numbers[name] = n
         }
         if kind == .nemo, numbers["duration"] == nil {
-            findings.append(ctx.finding(.warning, "missing-field", line: line, "\(JSONValue.quote(reference)) has no duration", hint: "NeMo ASR needs duration in seconds"))
+            findings.append(
+                ctx.finding(
+                    .warning, "missing-field", line: line, "\(JSONValue.quote(reference)) has no duration",
+                    hint: "NeMo ASR needs duration in seconds"))
         }
         var fields: [LabelField] = []
         for (name, v) in object where name != key && !numeric.contains(name) {
             let value = v.label
             if let type = ctx.type(of: name), !matches(value, type) {
-                return fail("wrong-type", "\(name) of \(JSONValue.quote(reference)) is \(v.typeName), expected \(type.rawValue)", "write a \(type.rawValue) value")
+                return fail(
+                    "wrong-type", "\(name) of \(JSONValue.quote(reference)) is \(v.typeName), expected \(type.rawValue)",
+                    "write a \(type.rawValue) value")
             }
             fields.append(LabelField(name, value))
         }
         fields.sort { $0.name < $1.name }
         let span = numbers["offset"].map { (start: $0, end: $0 + (numbers["duration"] ?? 0)) }
-        return LabelRow(line: line, reference: reference, candidates: ctx.candidates(reference, kind: kind), fields: fields,
-                        span: span, declaredDuration: span == nil ? numbers["duration"] : nil)
+        return LabelRow(
+            line: line, reference: reference, candidates: ctx.candidates(reference, kind: kind), fields: fields,
+            span: span, declaredDuration: span == nil ? numbers["duration"] : nil)
     }
 }

@@ -50,9 +50,13 @@ struct Accumulator {
         for f in fields {
             if let existing = samples[path]?[label: f.name] {
                 if existing != f.value, let o = origins[path]?[f.name], o.file != file {
-                    findings.append(LabelFinding(.warning, "conflicting-labels", file: file, line: line,
-                        "\(path): \(f.name) is \(quoted(f.value)) here, but \(o.file)\(o.line.map { ":\($0)" } ?? "") says \(quoted(existing)) and wins (the first table in path order); this row's value is not used",
-                        hint: "make the tables agree, rename one of the fields, or list the losing table under labels.ignore in dvs.toml"))
+                    findings.append(
+                        LabelFinding(
+                            .warning, "conflicting-labels", file: file, line: line,
+                            "\(path): \(f.name) is \(quoted(f.value)) here, but \(o.file)\(o.line.map { ":\($0)" } ?? "") says \(quoted(existing)) and wins (the first table in path order); this row's value is not used",
+                            hint:
+                                "make the tables agree, rename one of the fields, or list the losing table under labels.ignore in dvs.toml")
+                    )
                 }
                 continue
             }
@@ -94,7 +98,10 @@ struct TableJoiner {
     private(set) var samples = Set<RepoPath>()
 
     init(file: String, table: ParsedTable, index: TreeIndex, config: LabelConfig) {
-        self.file = file; self.table = table; self.index = index; self.config = config
+        self.file = file
+        self.table = table
+        self.index = index
+        self.config = config
     }
 
     /// Validates every row and adds the good ones to `acc`.
@@ -125,13 +132,16 @@ struct TableJoiner {
         case .notAudio(let p):
             report(.warning, "not-audio", row, "\(p) exists but is not audio", hint: "point the row at an audio file or remove it")
         case .normalization(let p):
-            report(.error, "unicode-normalization", row,
-                   "\(JSONValue.quote(row.reference)) names \(p), which differs only in Unicode normalization (row is \(normalizationForm(row.reference)), file is \(normalizationForm(p.string)))",
-                   hint: "rewrite the row's path in NFC, byte for byte as the file is named")
+            report(
+                .error, "unicode-normalization", row,
+                "\(JSONValue.quote(row.reference)) names \(p), which differs only in Unicode normalization (row is \(normalizationForm(row.reference)), file is \(normalizationForm(p.string)))",
+                hint: "rewrite the row's path in NFC, byte for byte as the file is named")
         case .missing:
             let tried = row.candidates.map(\.string).joined(separator: ", ")
-            report(.error, "missing-file", row, "\(JSONValue.quote(row.reference)): file not found (looked for \(tried.isEmpty ? "nothing" : tried))",
-                   hint: "add the audio or remove the row")
+            report(
+                .error, "missing-file", row,
+                "\(JSONValue.quote(row.reference)): file not found (looked for \(tried.isEmpty ? "nothing" : tried))",
+                hint: "add the audio or remove the row")
         }
         return nil
     }
@@ -139,16 +149,22 @@ struct TableJoiner {
     /// Reports a repeated key: identical rows are a warning, conflicting ones an error.
     private mutating func isDuplicate(_ row: LabelRow, _ path: RepoPath) -> Bool {
         let key = path.string + (row.span.map { "@\($0.start)-\($0.end)" } ?? "")
-        guard let first = firstRows[key] else { firstRows[key] = row; return false }
+        guard let first = firstRows[key] else {
+            firstRows[key] = row
+            return false
+        }
         let firstLine = first.line.map { "line \($0)" } ?? "an earlier record"
         let differing = differingFields(first.fields, row.fields)
         if differing.isEmpty && first.declaredDuration == row.declaredDuration {
-            report(.warning, "duplicate-row", row, "\(path) is listed again with identical values (first at \(firstLine))",
-                   hint: "remove the repeated row")
+            report(
+                .warning, "duplicate-row", row, "\(path) is listed again with identical values (first at \(firstLine))",
+                hint: "remove the repeated row")
         } else {
             let names = differing.isEmpty ? "duration" : differing.joined(separator: ", ")
-            report(.error, "duplicate-row", row, "\(path) is listed at \(firstLine) and line \(row.line.map(String.init) ?? "?") with different \(names)",
-                   hint: "keep one row per file; the first row's values were kept")
+            report(
+                .error, "duplicate-row", row,
+                "\(path) is listed at \(firstLine) and line \(row.line.map(String.init) ?? "?") with different \(names)",
+                hint: "keep one row per file; the first row's values were kept")
         }
         return true
     }
@@ -157,13 +173,15 @@ struct TableJoiner {
         guard let audio = sample.audio else { return }
         let tol = config.durationTolerance
         if let span = row.span, span.end > audio.duration + tol {
-            report(.error, "segment-beyond-audio", row,
-                   "segment \(span.start)–\(span.end) s of \(sample.path) ends after the audio (\(String(format: "%.3f", audio.duration)) s)",
-                   hint: "fix offset/duration or the audio")
+            report(
+                .error, "segment-beyond-audio", row,
+                "segment \(span.start)–\(span.end) s of \(sample.path) ends after the audio (\(String(format: "%.3f", audio.duration)) s)",
+                hint: "fix offset/duration or the audio")
         } else if row.span == nil, let d = row.declaredDuration, abs(d - audio.duration) > tol {
-            report(.warning, "duration-mismatch", row,
-                   "\(sample.path) declares \(d) s, audio is \(String(format: "%.3f", audio.duration)) s",
-                   hint: "re-measure the duration or check that the row names the right file")
+            report(
+                .warning, "duration-mismatch", row,
+                "\(sample.path) declares \(d) s, audio is \(String(format: "%.3f", audio.duration)) s",
+                hint: "re-measure the duration or check that the row names the right file")
         }
     }
 
@@ -171,12 +189,14 @@ struct TableJoiner {
         for f in row.fields where table.textFields.contains(f.name) {
             switch f.value {
             case .string(let s) where s.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }):
-                report(.warning, "newline-in-text", row, "\(f.name) of \(JSONValue.quote(row.reference)) contains a line break",
-                       hint: "line-based tools (Kaldi text, TSV) split it; replace it with a space")
+                report(
+                    .warning, "newline-in-text", row, "\(f.name) of \(JSONValue.quote(row.reference)) contains a line break",
+                    hint: "line-based tools (Kaldi text, TSV) split it; replace it with a space")
             case .string(""), .null:
                 guard table.warnsEmptyText else { break }
-                report(.warning, "empty-text", row, "\(f.name) of \(JSONValue.quote(row.reference)) is empty",
-                       hint: "fine for silence; otherwise fill in the transcript")
+                report(
+                    .warning, "empty-text", row, "\(f.name) of \(JSONValue.quote(row.reference)) is empty",
+                    hint: "fine for silence; otherwise fill in the transcript")
             default: break
             }
         }
@@ -200,7 +220,9 @@ func differingFields(_ a: [LabelField], _ b: [LabelField]) -> [String] {
 }
 
 /// What the schema says is wrong with one value (`missing-field`, `wrong-type`, `not-allowed`, `out-of-range`).
-func schemaProblems(_ name: String, _ value: LabelValue, _ rule: LabelConfig.FieldRule, reference: String) -> [(code: String, message: String, hint: String)] {
+func schemaProblems(_ name: String, _ value: LabelValue, _ rule: LabelConfig.FieldRule, reference: String) -> [(
+    code: String, message: String, hint: String
+)] {
     let subject = "\(name) of \(JSONValue.quote(reference))"
     if value == .null || value == .string("") {
         return rule.required ? [("missing-field", "\(subject) is empty but required", "fill in \(name)")] : []
@@ -213,8 +235,12 @@ func schemaProblems(_ name: String, _ value: LabelValue, _ rule: LabelConfig.Fie
         out.append(("not-allowed", "\(subject) is \(quoted(value)), not an allowed value", "allowed: \(values.joined(separator: ", "))"))
     }
     if let n = value.number ?? Double(value.text) {
-        if let min = rule.min, n < min { out.append(("out-of-range", "\(subject) is \(value.text), below the minimum \(min)", "use a value ≥ \(min)")) }
-        if let max = rule.max, n > max { out.append(("out-of-range", "\(subject) is \(value.text), above the maximum \(max)", "use a value ≤ \(max)")) }
+        if let min = rule.min, n < min {
+            out.append(("out-of-range", "\(subject) is \(value.text), below the minimum \(min)", "use a value ≥ \(min)"))
+        }
+        if let max = rule.max, n > max {
+            out.append(("out-of-range", "\(subject) is \(value.text), above the maximum \(max)", "use a value ≤ \(max)"))
+        }
     }
     return out
 }

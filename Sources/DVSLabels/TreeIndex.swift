@@ -22,14 +22,19 @@ final class TreeIndex {
     }()
 
     init(_ list: [LabelTreeFile]) {
-        var files: [RepoPath: LabelTreeFile] = [:], names: [[UInt8]: [RepoPath]] = [:], stems: [[UInt8]: [RepoPath]] = [:]
+        var files: [RepoPath: LabelTreeFile] = [:]
+        var names: [[UInt8]: [RepoPath]] = [:]
+        var stems: [[UInt8]: [RepoPath]] = [:]
         for f in list {
             files[f.path] = f
             guard f.audio != nil else { continue }
             names[f.path.name, default: []].append(f.path)
             stems[stem(of: f.path.name), default: []].append(f.path)
         }
-        self.list = list; self.files = files; samplesByName = names; samplesByStem = stems
+        self.list = list
+        self.files = files
+        samplesByName = names
+        samplesByStem = stems
     }
 
     /// How a reference in a label file resolved.
@@ -84,7 +89,8 @@ func joinPath(_ base: RepoPath?, _ reference: String) -> RepoPath? {
         if c.elementsEqual([0x2E]) { continue }
         if c.elementsEqual([0x2E, 0x2E]) {
             if parts.isEmpty { return nil }
-            parts.removeLast(); continue
+            parts.removeLast()
+            continue
         }
         parts.append(c)
     }
@@ -96,5 +102,6 @@ func joinPath(_ base: RepoPath?, _ reference: String) -> RepoPath? {
 func hasAudioExtension(_ name: String) -> Bool {
     guard let dot = name.lastIndex(of: ".") else { return false }
     let ext = name[name.index(after: dot)...].lowercased()
-    return ["wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "m4a", "aac", "aif", "aiff", "au", "caf", "webm", "wma", "w64", "rf64"].contains(ext)
+    return ["wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "m4a", "aac", "aif", "aiff", "au", "caf", "webm", "wma", "w64", "rf64"]
+        .contains(ext)
 }

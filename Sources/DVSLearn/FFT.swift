@@ -24,7 +24,7 @@ final class RealFFT: @unchecked Sendable {
             fftwf_free(output)
         }
         guard let input, let output,
-              let p = fftwf_plan_dft_r2c_1d(Int32(size), input, output, UInt32(FFTW_ESTIMATE) | UInt32(FFTW_DESTROY_INPUT))
+            let p = fftwf_plan_dft_r2c_1d(Int32(size), input, output, UInt32(FFTW_ESTIMATE) | UInt32(FFTW_DESTROY_INPUT))
         else {
             throw LearnError(.numerical, "cannot plan an FFT of \(size) samples", cause: "fftwf_plan_dft_r2c_1d returned NULL")
         }

@@ -15,7 +15,10 @@ public enum MelScale: UInt8, Sendable, Equatable, Codable {
         case .htk:
             return 2595 * log10(1 + f / 700)
         case .slaney:
-            let fSp = 200.0 / 3, minLogHz = 1000.0, minLogMel = minLogHz / fSp, logStep = log(6.4) / 27
+            let fSp = 200.0 / 3
+            let minLogHz = 1000.0
+            let minLogMel = minLogHz / fSp
+            let logStep = log(6.4) / 27
             return f < minLogHz ? f / fSp : minLogMel + log(f / minLogHz) / logStep
         }
     }
@@ -26,7 +29,10 @@ public enum MelScale: UInt8, Sendable, Equatable, Codable {
         case .htk:
             return 700 * (pow(10, m / 2595) - 1)
         case .slaney:
-            let fSp = 200.0 / 3, minLogHz = 1000.0, minLogMel = minLogHz / fSp, logStep = log(6.4) / 27
+            let fSp = 200.0 / 3
+            let minLogHz = 1000.0
+            let minLogMel = minLogHz / fSp
+            let logStep = log(6.4) / 27
             return m < minLogMel ? m * fSp : minLogHz * exp(logStep * (m - minLogMel))
         }
     }
@@ -59,9 +65,11 @@ public struct FeatureConfig: Sendable, Equatable, Codable {
     public var mfccCount: Int
 
     /// Creates a configuration; the defaults are the 16 kHz speech front end described above.
-    public init(sampleRate: Int = 16000, windowLength: Int = 400, hopLength: Int = 160, fftSize: Int = 512,
-                melBandCount: Int = 40, melScale: MelScale = .slaney, lowFrequency: Double = 0,
-                highFrequency: Double = 8000, mfccCount: Int = 13) {
+    public init(
+        sampleRate: Int = 16000, windowLength: Int = 400, hopLength: Int = 160, fftSize: Int = 512,
+        melBandCount: Int = 40, melScale: MelScale = .slaney, lowFrequency: Double = 0,
+        highFrequency: Double = 8000, mfccCount: Int = 13
+    ) {
         self.sampleRate = sampleRate
         self.windowLength = windowLength
         self.hopLength = hopLength
@@ -85,7 +93,9 @@ public struct FeatureConfig: Sendable, Equatable, Codable {
         }
         guard sampleRate > 0 else { throw bad("sample rate \(sampleRate) Hz") }
         guard windowLength > 0, hopLength > 0 else { throw bad("window \(windowLength) / hop \(hopLength) frames") }
-        guard fftSize >= windowLength, fftSize <= 1 << 20 else { throw bad("FFT size \(fftSize) is below the window (\(windowLength)) or huge") }
+        guard fftSize >= windowLength, fftSize <= 1 << 20 else {
+            throw bad("FFT size \(fftSize) is below the window (\(windowLength)) or huge")
+        }
         guard melBandCount > 0, melBandCount <= fftSize / 2 else { throw bad("\(melBandCount) mel bands for a \(fftSize)-point FFT") }
         guard mfccCount >= 0, mfccCount <= melBandCount else { throw bad("\(mfccCount) MFCCs from \(melBandCount) bands") }
         guard lowFrequency >= 0, highFrequency > lowFrequency, highFrequency <= Double(sampleRate) / 2 + 1e-9 else {
@@ -143,7 +153,8 @@ public struct FeatureExtractor: Sendable {
     }
 
     private static func melFilters(_ c: FeatureConfig) -> [(start: Int, weights: [Float])] {
-        let lo = c.melScale.mel(hertz: c.lowFrequency), hi = c.melScale.mel(hertz: c.highFrequency)
+        let lo = c.melScale.mel(hertz: c.lowFrequency)
+        let hi = c.melScale.mel(hertz: c.highFrequency)
         let edges = (0..<(c.melBandCount + 2)).map { c.melScale.hertz(mel: lo + (hi - lo) * Double($0) / Double(c.melBandCount + 1)) }
         let bins = c.fftSize / 2 + 1
         let binHz = Double(c.sampleRate) / Double(c.fftSize)
@@ -163,7 +174,10 @@ public struct FeatureExtractor: Sendable {
                 }
             }
             // A band narrower than one bin still gets the nearest bin, so no band is identically empty.
-            if start < 0 { start = min(bins - 1, Int((centre / binHz).rounded())); weights = [Float(norm * binHz)] }
+            if start < 0 {
+                start = min(bins - 1, Int((centre / binHz).rounded()))
+                weights = [Float(norm * binHz)]
+            }
             return (start, weights)
         }
     }
@@ -179,7 +193,9 @@ public struct FeatureExtractor: Sendable {
     /// - Complexity: O(W · fftSize · log fftSize) for W windows.
     public func logMelSpectrogram(_ samples: [Float]) -> [Float] {
         let windows = windowCount(frameCount: samples.count)
-        let m = config.melBandCount, n = config.windowLength, size = config.fftSize
+        let m = config.melBandCount
+        let n = config.windowLength
+        let size = config.fftSize
         var out = [Float](repeating: 0, count: windows * m)
         let ws = fft.makeWorkspace()
         var power = [Float](repeating: 0, count: fft.binCount)
@@ -208,7 +224,8 @@ public struct FeatureExtractor: Sendable {
     /// MFCCs of a log-mel spectrogram from `logMelSpectrogram(_:)`.
     /// - Returns: `windows × mfccCount` values, row-major.
     public func mfcc(logMel: [Float]) -> [Float] {
-        let m = config.melBandCount, c = config.mfccCount
+        let m = config.melBandCount
+        let c = config.mfccCount
         let windows = logMel.count / m
         var out = [Float](repeating: 0, count: windows * c)
         for w in 0..<windows {
@@ -236,7 +253,8 @@ public struct FeatureExtractor: Sendable {
 
     private static func pool(_ rows: [Float], width: Int, into out: inout [Float]) {
         let count = rows.count / width
-        var mean = [Double](repeating: 0, count: width), sq = [Double](repeating: 0, count: width)
+        var mean = [Double](repeating: 0, count: width)
+        var sq = [Double](repeating: 0, count: width)
         for r in 0..<count {
             for j in 0..<width { mean[j] += Double(rows[r * width + j]) }
         }

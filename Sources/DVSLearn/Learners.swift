@@ -18,7 +18,8 @@ public struct Standardizer: Sendable, Equatable {
     /// - Complexity: O(rows × dimension).
     public init(fitting rows: [[Float]]) {
         let d = rows.first?.count ?? 0
-        var m = [Double](repeating: 0, count: d), s = [Double](repeating: 0, count: d)
+        var m = [Double](repeating: 0, count: d)
+        var s = [Double](repeating: 0, count: d)
         for r in rows { for j in 0..<d { m[j] += Double(r[j]) } }
         let n = Double(max(rows.count, 1))
         for j in 0..<d { m[j] /= n }
@@ -56,12 +57,16 @@ enum LBFGS {
     ///   - history: number of correction pairs kept (m).
     ///   - objective: returns f(x) and writes ∇f(x) into its second argument.
     /// - Returns: iterations performed.
-    static func minimize(_ x: inout [Double], maxIterations: Int, tolerance: Double = 1e-6, history: Int = 10,
-                         objective: ([Double], inout [Double]) -> Double) -> Int {
+    static func minimize(
+        _ x: inout [Double], maxIterations: Int, tolerance: Double = 1e-6, history: Int = 10,
+        objective: ([Double], inout [Double]) -> Double
+    ) -> Int {
         let n = x.count
         var g = [Double](repeating: 0, count: n)
         var f = objective(x, &g)
-        var s: [[Double]] = [], y: [[Double]] = [], rho: [Double] = []
+        var s: [[Double]] = []
+        var y: [[Double]] = []
+        var rho: [Double] = []
         var newG = [Double](repeating: 0, count: n)
         for iteration in 0..<maxIterations {
             if g.reduce(0, { max($0, abs($1)) }) < tolerance { return iteration }
@@ -72,7 +77,9 @@ enum LBFGS {
                 alpha[i] = rho[i] * dot(s[i], q)
                 for j in 0..<n { q[j] -= alpha[i] * y[i][j] }
             }
-            let gamma = s.isEmpty ? 1 / max(dot(g, g).squareRoot(), 1e-12) : dot(s[s.count - 1], y[y.count - 1]) / dot(y[y.count - 1], y[y.count - 1])
+            let gamma =
+                s.isEmpty
+                ? 1 / max(dot(g, g).squareRoot(), 1e-12) : dot(s[s.count - 1], y[y.count - 1]) / dot(y[y.count - 1], y[y.count - 1])
             for j in 0..<n { q[j] *= gamma }
             for i in 0..<s.count {
                 let beta = rho[i] * dot(y[i], q)
@@ -81,28 +88,43 @@ enum LBFGS {
             var d = q.map { -$0 }
             var slope = dot(g, d)
             if slope >= 0 {  // not a descent direction (rounding): restart from steepest descent
-                s.removeAll(); y.removeAll(); rho.removeAll()
+                s.removeAll()
+                y.removeAll()
+                rho.removeAll()
                 d = g.map { -$0 / max(dot(g, g).squareRoot(), 1e-12) }
                 slope = dot(g, d)
             }
             var step = 1.0
-            var xNew = x, fNew = f
+            var xNew = x
+            var fNew = f
             var accepted = false
             for _ in 0..<40 {
                 for j in 0..<n { xNew[j] = x[j] + step * d[j] }
                 fNew = objective(xNew, &newG)
-                if fNew.isFinite, fNew <= f + 1e-4 * step * slope { accepted = true; break }
+                if fNew.isFinite, fNew <= f + 1e-4 * step * slope {
+                    accepted = true
+                    break
+                }
                 step *= 0.5
             }
             if !accepted { return iteration }
-            let sk = (0..<n).map { xNew[$0] - x[$0] }, yk = (0..<n).map { newG[$0] - g[$0] }
+            let sk = (0..<n).map { xNew[$0] - x[$0] }
+            let yk = (0..<n).map { newG[$0] - g[$0] }
             let sy = dot(sk, yk)
             if sy > 1e-12 {
-                s.append(sk); y.append(yk); rho.append(1 / sy)
-                if s.count > history { s.removeFirst(); y.removeFirst(); rho.removeFirst() }
+                s.append(sk)
+                y.append(yk)
+                rho.append(1 / sy)
+                if s.count > history {
+                    s.removeFirst()
+                    y.removeFirst()
+                    rho.removeFirst()
+                }
             }
             let decrease = f - fNew
-            x = xNew; f = fNew; g = newG
+            x = xNew
+            f = fNew
+            g = newG
             if decrease <= 1e-12 * max(1, abs(f)) { return iteration + 1 }
         }
         return maxIterations
@@ -130,9 +152,12 @@ public enum SoftmaxRegression {
     ///   - maxIterations: L-BFGS iteration limit.
     /// - Returns: weights (K × D, row-major), biases (K) and the iterations run.
     /// - Complexity: O(iterations × N × D × K).
-    public static func fit(rows: [[Double]], classes: [Int], classCount k: Int, l2: Double,
-                           maxIterations: Int) -> (weights: [Float], bias: [Float], iterations: Int) {
-        let n = rows.count, d = rows.first?.count ?? 0
+    public static func fit(
+        rows: [[Double]], classes: [Int], classCount k: Int, l2: Double,
+        maxIterations: Int
+    ) -> (weights: [Float], bias: [Float], iterations: Int) {
+        let n = rows.count
+        let d = rows.first?.count ?? 0
         var theta = [Double](repeating: 0, count: k * d + k)  // W row-major, then b
         let iterations = LBFGS.minimize(&theta, maxIterations: maxIterations) { t, grad in
             for j in 0..<grad.count { grad[j] = 0 }
@@ -148,7 +173,10 @@ public enum SoftmaxRegression {
                 }
                 let zmax = z.max() ?? 0
                 var sum = 0.0
-                for c in 0..<k { z[c] = exp(z[c] - zmax); sum += z[c] }
+                for c in 0..<k {
+                    z[c] = exp(z[c] - zmax)
+                    sum += z[c]
+                }
                 loss -= log(max(z[classes[i]] / sum, 1e-300))
                 for c in 0..<k {
                     let r = z[c] / sum - (c == classes[i] ? 1 : 0)
@@ -171,7 +199,8 @@ public enum SoftmaxRegression {
 
     /// Class scores W·x + b for one standardised row (argmax is the predicted class).
     public static func scores(_ x: [Double], weights: [Float], bias: [Float]) -> [Double] {
-        let k = bias.count, d = x.count
+        let k = bias.count
+        let d = x.count
         return (0..<k).map { c in
             var s = Double(bias[c])
             for j in 0..<d { s += Double(weights[c * d + j]) * x[j] }
@@ -194,11 +223,14 @@ public enum RidgeRegression {
     ///   collinear features).
     /// - Complexity: O(N·D² + D³).
     public static func fit(rows: [[Double]], targets: [Double], l2: Double) throws(LearnError) -> (weights: [Float], bias: Float) {
-        let n = rows.count, d = rows.first?.count ?? 0
+        let n = rows.count
+        let d = rows.first?.count ?? 0
         let ybar = targets.reduce(0, +) / Double(max(n, 1))
-        var a = [Double](repeating: 0, count: d * d), rhs = [Double](repeating: 0, count: d)
+        var a = [Double](repeating: 0, count: d * d)
+        var rhs = [Double](repeating: 0, count: d)
         for i in 0..<n {
-            let x = rows[i], yc = targets[i] - ybar
+            let x = rows[i]
+            let yc = targets[i] - ybar
             for p in 0..<d {
                 rhs[p] += x[p] * yc
                 for q in 0...p { a[p * d + q] += x[p] * x[q] }
@@ -210,8 +242,9 @@ public enum RidgeRegression {
             var diag = a[j * d + j]
             for k in 0..<j { diag -= a[j * d + k] * a[j * d + k] }
             guard diag > 0, diag.isFinite else {
-                throw LearnError(.numerical, "ridge regression: the normal equations are not positive definite",
-                                 hint: "use a larger L2 penalty")
+                throw LearnError(
+                    .numerical, "ridge regression: the normal equations are not positive definite",
+                    hint: "use a larger L2 penalty")
             }
             let l = diag.squareRoot()
             a[j * d + j] = l

@@ -78,15 +78,19 @@ public struct RegressionMetrics: Sendable, Equatable, Codable {
     public init(truth: [Double], predicted: [Double]) {
         let n = Double(truth.count)
         sampleCount = truth.count
-        var abs = 0.0, sq = 0.0
+        var abs = 0.0
+        var sq = 0.0
         for (t, p) in zip(truth, predicted) {
             abs += Swift.abs(p - t)
             sq += (p - t) * (p - t)
         }
         meanAbsoluteError = n > 0 ? abs / n : 0
         rootMeanSquaredError = n > 0 ? (sq / n).squareRoot() : 0
-        let mt = truth.reduce(0, +) / max(n, 1), mp = predicted.reduce(0, +) / max(n, 1)
-        var stt = 0.0, spp = 0.0, stp = 0.0
+        let mt = truth.reduce(0, +) / max(n, 1)
+        let mp = predicted.reduce(0, +) / max(n, 1)
+        var stt = 0.0
+        var spp = 0.0
+        var stp = 0.0
         for (t, p) in zip(truth, predicted) {
             stt += (t - mt) * (t - mt)
             spp += (p - mp) * (p - mp)

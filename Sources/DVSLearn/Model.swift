@@ -61,9 +61,11 @@ public struct Model: Sendable, Equatable {
     public var metadata: [String: String]
 
     /// Creates a model from its parts (see the properties for shapes).
-    public init(task: LearningTask, labelField: String, features: FeatureConfig, standardizer: Standardizer,
-                classNames: [String], weights: [Float], bias: [Float], parameters: TrainingParameters,
-                iterations: Int, trainingSampleCount: Int, trainingBlobIDs: [ObjectID], metadata: [String: String]) {
+    public init(
+        task: LearningTask, labelField: String, features: FeatureConfig, standardizer: Standardizer,
+        classNames: [String], weights: [Float], bias: [Float], parameters: TrainingParameters,
+        iterations: Int, trainingSampleCount: Int, trainingBlobIDs: [ObjectID], metadata: [String: String]
+    ) {
         self.task = task
         self.labelField = labelField
         self.features = features
@@ -89,7 +91,9 @@ public struct Model: Sendable, Equatable {
         }
         if task == .classify, classNames.count < 2 { throw bad("\(classNames.count) class names") }
         if task == .regress, !classNames.isEmpty { throw bad("a regression model with class names") }
-        guard weights.count == k * d, bias.count == k else { throw bad("\(weights.count) weights and \(bias.count) biases for \(k) × \(d)") }
+        guard weights.count == k * d, bias.count == k else {
+            throw bad("\(weights.count) weights and \(bias.count) biases for \(k) × \(d)")
+        }
     }
 
     /// The predicted class index (into `classNames`) for a pooled feature vector (`classify`).
@@ -172,13 +176,16 @@ public enum Baseline {
     ///   is not a finite number), `.shapeMismatch` for features of the wrong length, `.numerical`
     ///   if ridge regression fails.
     /// - Complexity: O(iterations × N × D × K) for `classify`, O(N·D² + D³) for `regress`.
-    public static func train(_ examples: [LabeledExample], task: LearningTask, labelField: String,
-                             features: FeatureConfig, parameters: TrainingParameters,
-                             metadata: [String: String] = [:]) throws(LearnError) -> TrainingResult {
+    public static func train(
+        _ examples: [LabeledExample], task: LearningTask, labelField: String,
+        features: FeatureConfig, parameters: TrainingParameters,
+        metadata: [String: String] = [:]
+    ) throws(LearnError) -> TrainingResult {
         let d = features.dimension
         guard !examples.isEmpty else {
-            throw LearnError(.badInput, "no samples with label '\(labelField)' to train on",
-                             hint: "check the field name with 'dvs query \"SELECT * FROM sample LIMIT 5\"'")
+            throw LearnError(
+                .badInput, "no samples with label '\(labelField)' to train on",
+                hint: "check the field name with 'dvs query \"SELECT * FROM sample LIMIT 5\"'")
         }
         for e in examples where e.features.count != d {
             throw LearnError(.shapeMismatch, "sample '\(e.key)' has \(e.features.count) features, expected \(d)")
@@ -187,19 +194,26 @@ public enum Baseline {
         if task == .regress {
             for e in examples {
                 guard let v = Double(e.label.trimmingCharacters(in: .whitespaces)), v.isFinite else {
-                    throw LearnError(.badInput, "sample '\(e.key)': label '\(labelField)' = '\(e.label)' is not a number",
-                                     hint: "use --task classify for categorical labels")
+                    throw LearnError(
+                        .badInput, "sample '\(e.key)': label '\(labelField)' = '\(e.label)' is not a number",
+                        hint: "use --task classify for categorical labels")
                 }
                 targets.append(v)
             }
         }
-        var trainIdx: [Int] = [], testIdx: [Int] = []
+        var trainIdx: [Int] = []
+        var testIdx: [Int] = []
         for (i, e) in examples.enumerated() {
-            if HoldoutSplit.isHeldOut(key: e.group ?? e.key, fraction: parameters.holdoutFraction) { testIdx.append(i) } else { trainIdx.append(i) }
+            if HoldoutSplit.isHeldOut(key: e.group ?? e.key, fraction: parameters.holdoutFraction) {
+                testIdx.append(i)
+            } else {
+                trainIdx.append(i)
+            }
         }
         guard !trainIdx.isEmpty else {
-            throw LearnError(.badInput, "the holdout (\(parameters.holdoutFraction)) left no samples to train on",
-                             hint: "use a smaller --holdout")
+            throw LearnError(
+                .badInput, "the holdout (\(parameters.holdoutFraction)) left no samples to train on",
+                hint: "use a smaller --holdout")
         }
         let standardizer = Standardizer(fitting: trainIdx.map { examples[$0].features })
         let rows = trainIdx.map { standardizer.apply(examples[$0].features) }
@@ -209,25 +223,31 @@ public enum Baseline {
             for i in trainIdx { labelCounts[examples[i].label, default: 0] += 1 }
             let names = labelCounts.keys.sorted()
             guard names.count >= 2 else {
-                throw LearnError(.badInput, "label '\(labelField)' has \(names.count) value\(names.count == 1 ? "" : "s") on the training side; classification needs at least 2",
-                                 hint: "check the labels, or use a smaller --holdout")
+                throw LearnError(
+                    .badInput,
+                    "label '\(labelField)' has \(names.count) value\(names.count == 1 ? "" : "s") on the training side; classification needs at least 2",
+                    hint: "check the labels, or use a smaller --holdout")
             }
             let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
-            let fit = SoftmaxRegression.fit(rows: rows, classes: trainIdx.map { index[examples[$0].label]! },
-                                            classCount: names.count, l2: parameters.l2, maxIterations: parameters.maxIterations)
-            model = Model(task: task, labelField: labelField, features: features, standardizer: standardizer, classNames: names,
-                          weights: fit.weights, bias: fit.bias, parameters: parameters, iterations: fit.iterations,
-                          trainingSampleCount: trainIdx.count, trainingBlobIDs: blobIDs(examples, trainIdx), metadata: metadata)
+            let fit = SoftmaxRegression.fit(
+                rows: rows, classes: trainIdx.map { index[examples[$0].label]! },
+                classCount: names.count, l2: parameters.l2, maxIterations: parameters.maxIterations)
+            model = Model(
+                task: task, labelField: labelField, features: features, standardizer: standardizer, classNames: names,
+                weights: fit.weights, bias: fit.bias, parameters: parameters, iterations: fit.iterations,
+                trainingSampleCount: trainIdx.count, trainingBlobIDs: blobIDs(examples, trainIdx), metadata: metadata)
         } else {
             let fit = try RidgeRegression.fit(rows: rows, targets: trainIdx.map { targets[$0] }, l2: parameters.l2)
-            model = Model(task: task, labelField: labelField, features: features, standardizer: standardizer, classNames: [],
-                          weights: fit.weights, bias: [fit.bias], parameters: parameters, iterations: 0,
-                          trainingSampleCount: trainIdx.count, trainingBlobIDs: blobIDs(examples, trainIdx), metadata: metadata)
+            model = Model(
+                task: task, labelField: labelField, features: features, standardizer: standardizer, classNames: [],
+                weights: fit.weights, bias: [fit.bias], parameters: parameters, iterations: 0,
+                trainingSampleCount: trainIdx.count, trainingBlobIDs: blobIDs(examples, trainIdx), metadata: metadata)
         }
         let trainMetrics = score(model, trainIdx.map { examples[$0] })
         let holdout = testIdx.isEmpty ? nil : score(model, testIdx.map { examples[$0] })
-        return TrainingResult(model: model, trainingCount: trainIdx.count, holdoutCount: testIdx.count,
-                              holdoutMetrics: holdout, trainingMetrics: trainMetrics, labelCounts: labelCounts)
+        return TrainingResult(
+            model: model, trainingCount: trainIdx.count, holdoutCount: testIdx.count,
+            holdoutMetrics: holdout, trainingMetrics: trainMetrics, labelCounts: labelCounts)
     }
 
     private static func blobIDs(_ examples: [LabeledExample], _ idx: [Int]) -> [ObjectID] {
@@ -239,10 +259,13 @@ public enum Baseline {
     public static func score(_ model: Model, _ examples: [LabeledExample]) -> Metrics {
         switch model.task {
         case .classify:
-            return .classification(ClassificationMetrics(truth: examples.map(\.label),
-                                                         predicted: examples.map { model.classNames[model.predictClass($0.features)] }))
+            return .classification(
+                ClassificationMetrics(
+                    truth: examples.map(\.label),
+                    predicted: examples.map { model.classNames[model.predictClass($0.features)] }))
         case .regress:
-            var t: [Double] = [], p: [Double] = []
+            var t: [Double] = []
+            var p: [Double] = []
             for e in examples {
                 guard let v = Double(e.label.trimmingCharacters(in: .whitespaces)), v.isFinite else { continue }
                 t.append(v)

@@ -60,7 +60,9 @@ public enum ModelFile {
     ///   a newer format version, are truncated, fail the SHA-256 check, or hold impossible values;
     ///   the message names `source` and the hint says what to do.
     public static func decode(_ bytes: [UInt8], source: String = "model") throws(LearnError) -> Model {
-        func bad(_ what: String, hint: String = "train it again with 'dvs train', or restore the file from where it was published") -> LearnError {
+        func bad(_ what: String, hint: String = "train it again with 'dvs train', or restore the file from where it was published")
+            -> LearnError
+        {
             LearnError(.badModelFile, "cannot read model '\(source)': \(what)", hint: hint)
         }
         guard bytes.count >= 4, Array(bytes[0..<4]) == magic else {
@@ -68,7 +70,8 @@ public enum ModelFile {
         }
         guard bytes.count >= 16 + 32 else { throw bad("truncated: \(bytes.count) bytes") }
         var header = ByteReader(bytes, offset: 4)
-        let version: UInt32, bodyLength: UInt64
+        let version: UInt32
+        let bodyLength: UInt64
         do {
             version = try header.readU32()
             bodyLength = try header.readU64()
@@ -93,17 +96,22 @@ public enum ModelFile {
             let ints = try (0..<6).map { _ throws(FormatError) in try r.readInt(limit: 1 << 24) }
             let scaleByte = try r.readByte()
             guard let scale = MelScale(rawValue: scaleByte) else { throw bad("unknown mel scale code \(scaleByte)") }
-            let features = FeatureConfig(sampleRate: ints[0], windowLength: ints[1], hopLength: ints[2], fftSize: ints[3],
-                                         melBandCount: ints[4], melScale: scale, lowFrequency: try r.readF64(),
-                                         highFrequency: try r.readF64(), mfccCount: ints[5])
+            let features = FeatureConfig(
+                sampleRate: ints[0], windowLength: ints[1], hopLength: ints[2], fftSize: ints[3],
+                melBandCount: ints[4], melScale: scale, lowFrequency: try r.readF64(),
+                highFrequency: try r.readF64(), mfccCount: ints[5])
             do { try features.validate() } catch { throw bad(error.message) }
-            let mean = try r.readFloats(), sd = try r.readFloats()
+            let mean = try r.readFloats()
+            let sd = try r.readFloats()
             let classCount = try r.readInt(limit: 1 << 20)
             let classNames = try (0..<classCount).map { _ throws(FormatError) in try r.readString() }
-            let weights = try r.readFloats(), bias = try r.readFloats()
-            let l2 = try r.readF64(), holdout = try r.readF64()
+            let weights = try r.readFloats()
+            let bias = try r.readFloats()
+            let l2 = try r.readF64()
+            let holdout = try r.readF64()
             let splitBy = try r.readString()
-            let maxIterations = try r.readInt(limit: Int(Int32.max)), iterations = try r.readInt(limit: Int(Int32.max))
+            let maxIterations = try r.readInt(limit: Int(Int32.max))
+            let iterations = try r.readInt(limit: Int(Int32.max))
             let trainingCount = try r.readInt()
             let idCount = try r.readInt(limit: (end - 16) / 32)
             let ids = try (0..<idCount).map { _ throws(FormatError) in try r.readID() }
@@ -116,10 +124,11 @@ public enum ModelFile {
             guard r.isAtEnd else { throw bad("\(end - 16 - r.offset) unexpected bytes at the end of the body") }
             var parameters = TrainingParameters(task: task, l2: l2, holdoutFraction: holdout, splitBy: splitBy.isEmpty ? nil : splitBy)
             parameters.maxIterations = maxIterations
-            let model = Model(task: task, labelField: labelField, features: features,
-                              standardizer: Standardizer(mean: mean, scale: sd), classNames: classNames, weights: weights,
-                              bias: bias, parameters: parameters, iterations: iterations, trainingSampleCount: trainingCount,
-                              trainingBlobIDs: ids, metadata: metadata)
+            let model = Model(
+                task: task, labelField: labelField, features: features,
+                standardizer: Standardizer(mean: mean, scale: sd), classNames: classNames, weights: weights,
+                bias: bias, parameters: parameters, iterations: iterations, trainingSampleCount: trainingCount,
+                trainingBlobIDs: ids, metadata: metadata)
             do { try model.validate() } catch { throw bad(error.message) }
             return model
         } catch let e as LearnError {

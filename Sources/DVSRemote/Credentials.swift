@@ -16,8 +16,10 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible, Cust
 
     /// Creates credentials from known values.
     public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, source: String = "explicit") {
-        self.accessKeyID = accessKeyID; self.secretAccessKey = secretAccessKey
-        self.sessionToken = sessionToken; self.source = source
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+        self.sessionToken = sessionToken
+        self.source = source
     }
 
     public var description: String {
@@ -46,18 +48,20 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible, Cust
         let secret = env["AWS_SECRET_ACCESS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let token = env["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         switch (id, secret) {
-        case let (id?, secret?):
+        case (let id?, let secret?):
             return AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token, source: "environment")
         case (.some, nil), (nil, .some):
-            throw RemoteError(.credentialsMissing,
-                              "only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set",
-                              hint: "set both, or unset both to use the profile in ~/.aws/credentials")
+            throw RemoteError(
+                .credentialsMissing,
+                "only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set",
+                hint: "set both, or unset both to use the profile in ~/.aws/credentials")
         case (nil, nil): break
         }
         let profile = env["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
         let file = sharedFile(env, variable: "AWS_SHARED_CREDENTIALS_FILE", name: "credentials")
         let tried = "tried AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and profile '\(profile)' in '\(file)'"
-        let hint = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add [\(profile)] with aws_access_key_id and aws_secret_access_key to '\(file)' (or pick another profile with AWS_PROFILE)"
+        let hint =
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add [\(profile)] with aws_access_key_id and aws_secret_access_key to '\(file)' (or pick another profile with AWS_PROFILE)"
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
             throw RemoteError(.credentialsMissing, "no AWS credentials found (\(tried); the file cannot be read)", hint: hint)
         }
@@ -65,12 +69,15 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible, Cust
             throw RemoteError(.credentialsMissing, "no AWS credentials found (\(tried); the file has no [\(profile)] section)", hint: hint)
         }
         guard let pid = section["aws_access_key_id"], !pid.isEmpty,
-              let psecret = section["aws_secret_access_key"], !psecret.isEmpty else {
-            throw RemoteError(.credentialsMissing,
-                              "profile '\(profile)' in '\(file)' lacks aws_access_key_id or aws_secret_access_key", hint: hint)
+            let psecret = section["aws_secret_access_key"], !psecret.isEmpty
+        else {
+            throw RemoteError(
+                .credentialsMissing,
+                "profile '\(profile)' in '\(file)' lacks aws_access_key_id or aws_secret_access_key", hint: hint)
         }
-        return AWSCredentials(accessKeyID: pid, secretAccessKey: psecret, sessionToken: section["aws_session_token"],
-                              source: "\(file) [\(profile)]")
+        return AWSCredentials(
+            accessKeyID: pid, secretAccessKey: psecret, sessionToken: section["aws_session_token"],
+            source: "\(file) [\(profile)]")
     }
 
     /// The region to use: `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `region` in the config

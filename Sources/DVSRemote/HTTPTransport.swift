@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// One HTTP answer: status, headers (looked up case-insensitively) and the whole body.
@@ -36,7 +37,7 @@ final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked Sendable
         super.init()
         let config = URLSessionConfiguration.ephemeral
         config.httpMaximumConnectionsPerHost = 64
-        config.timeoutIntervalForRequest = 86_400   // the watchdog below enforces the stall timeout
+        config.timeoutIntervalForRequest = 86_400  // the watchdog below enforces the stall timeout
         config.timeoutIntervalForResource = 7 * 86_400
         config.urlCache = nil
         config.httpCookieStorage = nil
@@ -81,22 +82,32 @@ final class HTTPTransport: NSObject, URLSessionDataDelegate, @unchecked Sendable
         lock.withLock { exchanges[task.taskIdentifier] }
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
+    ) {
         if let ex = exchange(dataTask) {
-            lock.withLock { ex.response = response as? HTTPURLResponse; ex.lastProgress = Date() }
+            lock.withLock {
+                ex.response = response as? HTTPURLResponse
+                ex.lastProgress = Date()
+            }
         }
         completionHandler(.allow)
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         if let ex = exchange(dataTask) {
-            lock.withLock { ex.data.append(data); ex.lastProgress = Date() }
+            lock.withLock {
+                ex.data.append(data)
+                ex.lastProgress = Date()
+            }
         }
     }
 
-    func urlSession(_ session: URLSession, task: URLSessionTask, didSendBodyData bytesSent: Int64,
-                    totalBytesSent: Int64, totalBytesExpectedToSend: Int64) {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, didSendBodyData bytesSent: Int64,
+        totalBytesSent: Int64, totalBytesExpectedToSend: Int64
+    ) {
         if let ex = exchange(task) { lock.withLock { ex.lastProgress = Date() } }
     }
 

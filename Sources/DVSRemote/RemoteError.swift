@@ -48,16 +48,24 @@ public struct RemoteError: Error, Sendable, Equatable, CustomStringConvertible {
     public var s3Code: String?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String, hint: String? = nil, cause: String? = nil, subject: String? = nil,
-                httpStatus: Int? = nil, s3Code: String? = nil) {
-        self.code = code; self.message = message; self.hint = hint; self.cause = cause
-        self.subject = subject; self.httpStatus = httpStatus; self.s3Code = s3Code
+    public init(
+        _ code: Code, _ message: String, hint: String? = nil, cause: String? = nil, subject: String? = nil,
+        httpStatus: Int? = nil, s3Code: String? = nil
+    ) {
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.cause = cause
+        self.subject = subject
+        self.httpStatus = httpStatus
+        self.s3Code = s3Code
     }
 
     /// The compare-and-swap loss of ``RemoteStore/writeRef(_:_:expected:)`` and conditional puts.
     public static func preconditionFailed(_ key: String) -> RemoteError {
-        RemoteError(.preconditionFailed, "cannot write '\(key)': it was changed by someone else",
-                    hint: "fetch the remote again, then retry the push", subject: key)
+        RemoteError(
+            .preconditionFailed, "cannot write '\(key)': it was changed by someone else",
+            hint: "fetch the remote again, then retry the push", subject: key)
     }
 
     /// The message, then `hint:` and `caused by:` lines when present.

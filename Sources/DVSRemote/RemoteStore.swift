@@ -1,8 +1,9 @@
 import Crypto
 import DVSStorage
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One object in a remote listing.
@@ -13,7 +14,10 @@ public struct RemoteObject: Sendable, Equatable {
     public var size: UInt64
 
     /// Creates a listing entry.
-    public init(key: String, size: UInt64) { self.key = key; self.size = size }
+    public init(key: String, size: UInt64) {
+        self.key = key
+        self.size = size
+    }
 }
 
 /// The storage surface `dvs push` and `dvs fetch` need from a remote (DESIGN.md § Storage 6).
@@ -56,8 +60,9 @@ public protocol RemoteStore: Sendable {
 func validateKey(_ key: String) throws {
     let parts = key.split(separator: "/", omittingEmptySubsequences: false)
     guard !key.isEmpty, !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }), !key.contains("\0") else {
-        throw RemoteError(.invalidInput, "invalid remote key '\(key)': empty, '.' or '..' component",
-                          hint: "keys are relative, '/'-separated paths such as 'packs/ab12.pack'", subject: key)
+        throw RemoteError(
+            .invalidInput, "invalid remote key '\(key)': empty, '.' or '..' component",
+            hint: "keys are relative, '/'-separated paths such as 'packs/ab12.pack'", subject: key)
     }
 }
 
@@ -97,8 +102,11 @@ public final class S3RemoteStore: RemoteStore {
     }
 
     public func put(_ key: String, _ data: Data) throws {
-        if data.count > client.policy.multipartThreshold { try client.putLarge(full(key), data: data) }
-        else { try client.put(full(key), data) }
+        if data.count > client.policy.multipartThreshold {
+            try client.putLarge(full(key), data: data)
+        } else {
+            try client.put(full(key), data)
+        }
     }
 
     public func putFile(_ key: String, localPath: String) throws {
@@ -123,10 +131,14 @@ public final class S3RemoteStore: RemoteStore {
         let k = try full(key)
         do {
             return try client.put(k, data, condition: expected.map { .ifMatch($0) } ?? .ifNoneMatch)
-        } catch let e as RemoteError where e.code == .preconditionFailed
-                    || (e.code == .notFound && expected != nil) {   // If-Match on a missing key: 404 NoSuchKey
+        } catch let e as RemoteError
+            where e.code == .preconditionFailed
+            || (e.code == .notFound && expected != nil)
+        {  // If-Match on a missing key: 404 NoSuchKey
             var lost = RemoteError.preconditionFailed(key)
-            lost.httpStatus = e.httpStatus; lost.s3Code = e.s3Code; lost.cause = e.cause
+            lost.httpStatus = e.httpStatus
+            lost.s3Code = e.s3Code
+            lost.cause = e.cause
             throw lost
         }
     }
@@ -179,8 +191,9 @@ public final class PathRemoteStore: RemoteStore {
 
     public func get(_ key: String) throws -> Data? {
         let p = try path(key)
-        do { return Data(try FileIO.read(p)) } catch let e as StorageError where e.code == .notFound { return nil }
-        catch let e as StorageError { throw RemoteError(.io, e.message, cause: e.cause, subject: p) }
+        do { return Data(try FileIO.read(p)) } catch let e as StorageError where e.code == .notFound { return nil } catch let e
+            as StorageError
+        { throw RemoteError(.io, e.message, cause: e.cause, subject: p) }
     }
 
     public func getRange(_ key: String, _ range: ClosedRange<UInt64>) throws -> Data {
@@ -231,10 +244,13 @@ public final class PathRemoteStore: RemoteStore {
                 if n < 0, errno == EINTR { continue }
                 if n < 0 { throw S3Client.posixError("cannot read", localPath) }
                 if n == 0 { break }
-                try io { try buffer.withUnsafeBytes { try FileIO.writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: $0[0..<n]), path: tmp) } }
+                try io {
+                    try buffer.withUnsafeBytes { try FileIO.writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: $0[0..<n]), path: tmp) }
+                }
             }
             guard fsync(fd) == 0 else { throw S3Client.posixError("cannot fsync", tmp) }
-            close(fd); open = false
+            close(fd)
+            open = false
             guard rename(tmp, p) == 0 else { throw S3Client.posixError("cannot rename into", p) }
         } catch {
             if open { close(fd) }
@@ -282,14 +298,15 @@ public final class PathRemoteStore: RemoteStore {
         let lockPath = root + "/.lock"
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw S3Client.posixError("cannot open lock file", lockPath) }
-        defer { close(fd) }   // closing the descriptor releases the lock
+        defer { close(fd) }  // closing the descriptor releases the lock
         let deadline = Date().addingTimeInterval(lockTimeout)
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else { throw S3Client.posixError("cannot lock", lockPath) }
             if Date() >= deadline {
-                throw RemoteError(.timeout, "cannot lock '\(lockPath)': another writer held it for \(Int(lockTimeout)) seconds",
-                                  hint: "retry the push; if no push is running, check for a hung process on the machine that holds the lock",
-                                  subject: lockPath)
+                throw RemoteError(
+                    .timeout, "cannot lock '\(lockPath)': another writer held it for \(Int(lockTimeout)) seconds",
+                    hint: "retry the push; if no push is running, check for a hung process on the machine that holds the lock",
+                    subject: lockPath)
             }
             usleep(2_000)
         }
@@ -326,8 +343,10 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
     /// `file:///abs/path`, and folder paths (absolute, `~/…`, or relative to `currentDirectory`).
     /// - Throws: `RemoteError.invalidInput` for other schemes (`http://`, `gs://`, `host:path`),
     ///   an empty string or a bad bucket name, with a hint showing the accepted forms.
-    public static func parse(_ string: String,
-                             currentDirectory: String = FileManager.default.currentDirectoryPath) throws -> RemoteURL {
+    public static func parse(
+        _ string: String,
+        currentDirectory: String = FileManager.default.currentDirectoryPath
+    ) throws -> RemoteURL {
         let hint = "use s3://bucket/prefix or a folder path such as /mnt/share/dataset.dvs"
         let s = string.trimmingCharacters(in: .whitespaces)
         guard !s.isEmpty else { throw RemoteError(.invalidInput, "empty remote URL", hint: hint) }
@@ -335,25 +354,31 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
             let rest = s.dropFirst(5)
             let bucket = String(rest.prefix { $0 != "/" })
             let prefix = rest.dropFirst(bucket.count).split(separator: "/").joined(separator: "/")
-            let ok = (3...63).contains(bucket.count)
+            let ok =
+                (3...63).contains(bucket.count)
                 && bucket.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "." || $0 == "-" }
                 && bucket.first.map { $0.isLetter || $0.isNumber } == true
             guard ok else {
-                throw RemoteError(.invalidInput, "invalid S3 bucket name '\(bucket)' in remote URL '\(string)'",
-                                  hint: "bucket names are 3 to 63 characters of lower-case letters, digits, '.' and '-'", subject: string)
+                throw RemoteError(
+                    .invalidInput, "invalid S3 bucket name '\(bucket)' in remote URL '\(string)'",
+                    hint: "bucket names are 3 to 63 characters of lower-case letters, digits, '.' and '-'", subject: string)
             }
             return .s3(bucket: bucket, prefix: prefix)
         }
         if s.hasPrefix("file://") {
             let p = String(s.dropFirst(7))
-            guard p.hasPrefix("/") else { throw RemoteError(.invalidInput, "invalid file URL '\(string)': the path must be absolute", hint: hint, subject: string) }
+            guard p.hasPrefix("/") else {
+                throw RemoteError(.invalidInput, "invalid file URL '\(string)': the path must be absolute", hint: hint, subject: string)
+            }
             return .path(p.removingPercentEncoding ?? p)
         }
         if let r = s.range(of: "://") {
-            throw RemoteError(.invalidInput, "unsupported remote URL scheme '\(s[..<r.lowerBound])' in '\(string)'", hint: hint, subject: string)
+            throw RemoteError(
+                .invalidInput, "unsupported remote URL scheme '\(s[..<r.lowerBound])' in '\(string)'", hint: hint, subject: string)
         }
         if let colon = s.firstIndex(of: ":"), !s[..<colon].contains("/") {
-            throw RemoteError(.invalidInput, "unsupported remote URL '\(string)' (ssh-style host:path is not supported)", hint: hint, subject: string)
+            throw RemoteError(
+                .invalidInput, "unsupported remote URL '\(string)' (ssh-style host:path is not supported)", hint: hint, subject: string)
         }
         var p = (s as NSString).expandingTildeInPath
         if !p.hasPrefix("/") { p = currentDirectory + "/" + p }
@@ -363,8 +388,8 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
     /// `s3://bucket/prefix` or the folder path.
     public var description: String {
         switch self {
-        case let .s3(bucket, prefix): return prefix.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(prefix)"
-        case let .path(p): return p
+        case .s3(let bucket, let prefix): return prefix.isEmpty ? "s3://\(bucket)" : "s3://\(bucket)/\(prefix)"
+        case .path(let p): return p
         }
     }
 
@@ -372,22 +397,27 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
     /// credentials and region from `environment` (see ``AWSCredentials/resolve(environment:)``)
     /// and the endpoint from `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (path-style when set).
     /// - Throws: `RemoteError` `.credentialsMissing`, `.invalidInput` for a bad endpoint, `.io`.
-    public func open(environment: [String: String] = ProcessInfo.processInfo.environment,
-                     policy: TransferPolicy = TransferPolicy()) throws -> any RemoteStore {
+    public func open(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        policy: TransferPolicy = TransferPolicy()
+    ) throws -> any RemoteStore {
         switch self {
-        case let .path(p):
+        case .path(let p):
             return try PathRemoteStore(root: p)
-        case let .s3(bucket, prefix):
+        case .s3(let bucket, let prefix):
             let creds = try AWSCredentials.resolve(environment: environment)
             var endpoint: URL?
             if let e = environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"], !e.isEmpty {
                 guard let u = URL(string: e), u.scheme != nil, u.host != nil else {
-                    throw RemoteError(.invalidInput, "invalid S3 endpoint '\(e)'", hint: "set AWS_ENDPOINT_URL to a URL such as http://127.0.0.1:9000", subject: e)
+                    throw RemoteError(
+                        .invalidInput, "invalid S3 endpoint '\(e)'", hint: "set AWS_ENDPOINT_URL to a URL such as http://127.0.0.1:9000",
+                        subject: e)
                 }
                 endpoint = u
             }
-            let client = S3Client(bucket: bucket, region: AWSCredentials.region(environment: environment), endpoint: endpoint,
-                                  credentials: creds, policy: policy)
+            let client = S3Client(
+                bucket: bucket, region: AWSCredentials.region(environment: environment), endpoint: endpoint,
+                credentials: creds, policy: policy)
             return S3RemoteStore(client: client, prefix: prefix)
         }
     }

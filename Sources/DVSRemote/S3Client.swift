@@ -1,10 +1,11 @@
 import Crypto
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How an ``S3Client`` retries, detects stalls and splits large uploads.
@@ -26,10 +27,16 @@ public struct TransferPolicy: Sendable, Equatable {
     public var partSize: Int
 
     /// Creates a policy; every argument defaults to the value documented on its property.
-    public init(maxAttempts: Int = 5, initialBackoff: Double = 0.2, maxBackoff: Double = 20, stallTimeout: Double = 30,
-                multipartThreshold: Int = 64 << 20, partSize: Int = 16 << 20) {
-        self.maxAttempts = max(1, maxAttempts); self.initialBackoff = initialBackoff; self.maxBackoff = maxBackoff
-        self.stallTimeout = stallTimeout; self.multipartThreshold = multipartThreshold; self.partSize = partSize
+    public init(
+        maxAttempts: Int = 5, initialBackoff: Double = 0.2, maxBackoff: Double = 20, stallTimeout: Double = 30,
+        multipartThreshold: Int = 64 << 20, partSize: Int = 16 << 20
+    ) {
+        self.maxAttempts = max(1, maxAttempts)
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+        self.stallTimeout = stallTimeout
+        self.multipartThreshold = multipartThreshold
+        self.partSize = partSize
     }
 
     /// The delay before attempt `attempt + 1`, in seconds.
@@ -99,8 +106,10 @@ public final class S3Client: Sendable {
     ///     explicit endpoint.
     ///   - credentials: the keys that sign every request.
     ///   - policy: retries, stall timeout, multipart sizes.
-    public init(bucket: String, region: String, endpoint: URL? = nil, addressing: S3Addressing? = nil,
-                credentials: AWSCredentials, policy: TransferPolicy = TransferPolicy()) {
+    public init(
+        bucket: String, region: String, endpoint: URL? = nil, addressing: S3Addressing? = nil,
+        credentials: AWSCredentials, policy: TransferPolicy = TransferPolicy()
+    ) {
         self.bucket = bucket
         self.region = region
         self.endpoint = endpoint ?? URL(string: "https://s3.\(region).amazonaws.com")!
@@ -124,7 +133,7 @@ public final class S3Client: Sendable {
         if let range { headers["Range"] = "bytes=\(range.lowerBound)-\(range.upperBound)" }
         let r = try request("GET", key: key, headers: headers)
         var data = r.body
-        if let range, r.status == 200 {   // a server that ignores Range sends everything
+        if let range, r.status == 200 {  // a server that ignores Range sends everything
             let lo = Int(min(range.lowerBound, UInt64(data.count)))
             let hi = Int(min(range.upperBound + 1, UInt64(data.count)))
             data = data.subdata(in: lo..<hi)
@@ -190,7 +199,11 @@ public final class S3Client: Sendable {
             while done < count {
                 let n = d.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
                 if n < 0, errno == EINTR { continue }
-                if n <= 0 { throw n == 0 ? RemoteError(.io, "cannot read '\(path)': it shrank while uploading", subject: path) : Self.posixError("cannot read", path) }
+                if n <= 0 {
+                    throw n == 0
+                        ? RemoteError(.io, "cannot read '\(path)': it shrank while uploading", subject: path)
+                        : Self.posixError("cannot read", path)
+                }
                 done += n
             }
             return d
@@ -223,8 +236,9 @@ public final class S3Client: Sendable {
             if let token { query.append(("continuation-token", token)) }
             let r = try request("GET", key: nil, query: query)
             guard let root = XMLElementNode.parse(r.body), root.name == "ListBucketResult" else {
-                throw RemoteError(.protocolViolation, "cannot read the listing of 's3://\(bucket)/\(prefix)': not a ListBucketResult",
-                                  subject: prefix)
+                throw RemoteError(
+                    .protocolViolation, "cannot read the listing of 's3://\(bucket)/\(prefix)': not a ListBucketResult",
+                    subject: prefix)
             }
             for c in root.all("Contents") {
                 guard let key = c.text("Key") else { continue }
@@ -248,7 +262,9 @@ public final class S3Client: Sendable {
     public func createBucket() throws {
         var body: Data?
         if region != "us-east-1" {
-            body = Data("<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(region.xmlEscaped)</LocationConstraint></CreateBucketConfiguration>".utf8)
+            body = Data(
+                "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(region.xmlEscaped)</LocationConstraint></CreateBucketConfiguration>"
+                    .utf8)
         }
         do {
             _ = try request("PUT", key: nil, headers: body == nil ? [:] : ["Content-Type": "application/xml"], body: body)
@@ -276,13 +292,17 @@ public final class S3Client: Sendable {
                     throw RemoteError(.protocolViolation, "cannot upload part \(number) of '\(key)': no ETag in the answer", subject: key)
                 }
                 etags.append(Self.unquote(etag))
-                offset += count; number += 1
+                offset += count
+                number += 1
             }
             let parts = etags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\"\($0.element)\"</ETag></Part>" }
-            let body = Data("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\(parts.joined())</CompleteMultipartUpload>".utf8)
+            let body = Data(
+                "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\(parts.joined())</CompleteMultipartUpload>"
+                    .utf8)
             // CompleteMultipartUpload may answer 200 with an <Error> body; check() turns that into an error.
-            let r = try request("POST", key: key, query: [("uploadId", uploadID)], headers: ["Content-Type": "application/xml"], body: body,
-                                errorInBody: true)
+            let r = try request(
+                "POST", key: key, query: [("uploadId", uploadID)], headers: ["Content-Type": "application/xml"], body: body,
+                errorInBody: true)
             let etag = XMLElementNode.parse(r.body)?.text("ETag") ?? r.header("ETag") ?? ""
             return Self.unquote(etag)
         } catch {
@@ -293,16 +313,21 @@ public final class S3Client: Sendable {
 
     // MARK: Requests
 
-    private func request(_ method: String, key: String?, query: [(String, String?)] = [], headers: [String: String] = [:],
-                         body: Data? = nil, accept: Set<Int> = [], errorInBody: Bool = false) throws -> HTTPResponse {
+    private func request(
+        _ method: String, key: String?, query: [(String, String?)] = [], headers: [String: String] = [:],
+        body: Data? = nil, accept: Set<Int> = [], errorInBody: Bool = false
+    ) throws -> HTTPResponse {
         var attempts = 0
-        return try request(method, key: key, query: query, headers: headers, body: body, accept: accept,
-                           errorInBody: errorInBody, attempts: &attempts)
+        return try request(
+            method, key: key, query: query, headers: headers, body: body, accept: accept,
+            errorInBody: errorInBody, attempts: &attempts)
     }
 
     /// Sends one request with retries; `attempts` counts the attempts made.
-    private func request(_ method: String, key: String?, query: [(String, String?)] = [], headers: [String: String] = [:],
-                         body: Data? = nil, accept: Set<Int> = [], errorInBody: Bool = false, attempts: inout Int) throws -> HTTPResponse {
+    private func request(
+        _ method: String, key: String?, query: [(String, String?)] = [], headers: [String: String] = [:],
+        body: Data? = nil, accept: Set<Int> = [], errorInBody: Bool = false, attempts: inout Int
+    ) throws -> HTTPResponse {
         let url = makeURL(key: key, query: query)
         let payloadHash = body.map(SigV4Signer.payloadHash) ?? SigV4Signer.emptyPayloadHash
         while true {
@@ -314,8 +339,9 @@ public final class S3Client: Sendable {
                 signer.sign(&req, payloadHash: payloadHash)
                 let r: HTTPResponse
                 do {
-                    r = try transport.run(req, body: body ?? (method == "PUT" || method == "POST" ? Data() : nil),
-                                          stallTimeout: policy.stallTimeout)
+                    r = try transport.run(
+                        req, body: body ?? (method == "PUT" || method == "POST" ? Data() : nil),
+                        stallTimeout: policy.stallTimeout)
                 } catch {
                     throw transportError(error, method: method, key: key)
                 }
@@ -349,7 +375,9 @@ public final class S3Client: Sendable {
         }
         var s = base + path
         if !query.isEmpty {
-            s += "?" + query.map { k, v in SigV4Signer.uriEncode(k) + (v.map { "=" + SigV4Signer.uriEncode($0) } ?? "") }
+            s +=
+                "?"
+                + query.map { k, v in SigV4Signer.uriEncode(k) + (v.map { "=" + SigV4Signer.uriEncode($0) } ?? "") }
                 .joined(separator: "&")
         }
         return URL(string: s)!
@@ -364,18 +392,23 @@ public final class S3Client: Sendable {
         if let u = error as? URLError {
             switch u.code {
             case .timedOut:
-                return RemoteError(.timeout, "S3 request \(method) '\(subject(key))' stalled: no data for \(String(format: "%g", policy.stallTimeout)) seconds",
-                                   hint: "check the network, or raise the stall timeout", cause: cause, subject: subject(key))
+                return RemoteError(
+                    .timeout,
+                    "S3 request \(method) '\(subject(key))' stalled: no data for \(String(format: "%g", policy.stallTimeout)) seconds",
+                    hint: "check the network, or raise the stall timeout", cause: cause, subject: subject(key))
             case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .networkConnectionLost, .notConnectedToInternet,
-                 .secureConnectionFailed, .cannotLoadFromNetwork, .badServerResponse, .resourceUnavailable:
-                return RemoteError(.connection, "cannot connect to S3 endpoint '\(endpointDescription)'",
-                                   hint: "check that the server is running and reachable, and the remote's endpoint ('dvs remote -v'; change it with 'dvs config remote.<name>.endpoint URL')",
-                                   cause: cause, subject: endpointDescription)
+                .secureConnectionFailed, .cannotLoadFromNetwork, .badServerResponse, .resourceUnavailable:
+                return RemoteError(
+                    .connection, "cannot connect to S3 endpoint '\(endpointDescription)'",
+                    hint:
+                        "check that the server is running and reachable, and the remote's endpoint ('dvs remote -v'; change it with 'dvs config remote.<name>.endpoint URL')",
+                    cause: cause, subject: endpointDescription)
             default: break
             }
         }
-        return RemoteError(.connection, "S3 request \(method) '\(subject(key))' to '\(endpointDescription)' failed",
-                           hint: "check the endpoint and the network", cause: cause, subject: endpointDescription)
+        return RemoteError(
+            .connection, "S3 request \(method) '\(subject(key))' to '\(endpointDescription)' failed",
+            hint: "check the endpoint and the network", cause: cause, subject: endpointDescription)
     }
 
     private func httpError(_ r: HTTPResponse, method: String, key: String?) -> RemoteError {
@@ -386,27 +419,36 @@ public final class S3Client: Sendable {
         let keyID = signer.credentials.accessKeyID
         if r.status == 412 || code == "PreconditionFailed" || code == "ConditionalRequestConflict" {
             var e = RemoteError.preconditionFailed(key ?? bucket)
-            e.httpStatus = r.status; e.s3Code = code; e.cause = cause
+            e.httpStatus = r.status
+            e.s3Code = code
+            e.cause = cause
             return e
         }
         if code == "NoSuchBucket" {
-            return RemoteError(.noSuchBucket, "bucket '\(bucket)' does not exist at '\(endpointDescription)'",
-                               hint: "check the remote URL, or create the bucket first", cause: cause, subject: bucket,
-                               httpStatus: r.status, s3Code: code)
+            return RemoteError(
+                .noSuchBucket, "bucket '\(bucket)' does not exist at '\(endpointDescription)'",
+                hint: "check the remote URL, or create the bucket first", cause: cause, subject: bucket,
+                httpStatus: r.status, s3Code: code)
         }
         if r.status == 404 && (code == nil || code == "NoSuchKey") {
-            return RemoteError(.notFound, "'\(subject(key))' does not exist", cause: cause, subject: key, httpStatus: r.status, s3Code: code)
+            return RemoteError(
+                .notFound, "'\(subject(key))' does not exist", cause: cause, subject: key, httpStatus: r.status, s3Code: code)
         }
-        let rejected: Set<String> = ["InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken",
-                                     "ExpiredToken", "TokenRefreshRequired", "InvalidClientTokenId"]
+        let rejected: Set<String> = [
+            "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken",
+            "ExpiredToken", "TokenRefreshRequired", "InvalidClientTokenId",
+        ]
         if r.status == 403 || rejected.contains(code ?? "") {
-            return RemoteError(.credentialsRejected,
-                               "S3 rejected the credentials of access key '\(keyID)' for \(method) '\(subject(key))'",
-                               hint: "check AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (these keys came from \(signer.credentials.source)), and that the key may access bucket '\(bucket)'",
-                               cause: cause, subject: subject(key), httpStatus: r.status, s3Code: code)
+            return RemoteError(
+                .credentialsRejected,
+                "S3 rejected the credentials of access key '\(keyID)' for \(method) '\(subject(key))'",
+                hint:
+                    "check AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (these keys came from \(signer.credentials.source)), and that the key may access bucket '\(bucket)'",
+                cause: cause, subject: subject(key), httpStatus: r.status, s3Code: code)
         }
-        return RemoteError(.server, "S3 request \(method) '\(subject(key))' failed with HTTP \(r.status)\(code.map { " (\($0))" } ?? "")",
-                           cause: cause, subject: subject(key), httpStatus: r.status, s3Code: code)
+        return RemoteError(
+            .server, "S3 request \(method) '\(subject(key))' failed with HTTP \(r.status)\(code.map { " (\($0))" } ?? "")",
+            cause: cause, subject: subject(key), httpStatus: r.status, s3Code: code)
     }
 
     static func unquote(_ etag: String) -> String {

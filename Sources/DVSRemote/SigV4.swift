@@ -1,7 +1,8 @@
 import Crypto
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// AWS Signature Version 4 for requests signed in the `Authorization` header.
@@ -36,7 +37,9 @@ public struct SigV4Signer: Sendable {
 
     /// Creates a signer for one region and service.
     public init(credentials: AWSCredentials, region: String, service: String = "s3") {
-        self.credentials = credentials; self.region = region; self.service = service
+        self.credentials = credentials
+        self.region = region
+        self.service = service
     }
 
     /// The pieces of one signature, kept for tests and for debugging `SignatureDoesNotMatch`.
@@ -66,8 +69,10 @@ public struct SigV4Signer: Sendable {
     ///   - contentHashHeader: whether to send `x-amz-content-sha256` (S3 requires it; IAM does not).
     /// - Returns: the signature's pieces.
     @discardableResult
-    public func sign(_ request: inout URLRequest, payloadHash: String, date: Date = Date(),
-                     contentHashHeader: Bool = true) -> Signature {
+    public func sign(
+        _ request: inout URLRequest, payloadHash: String, date: Date = Date(),
+        contentHashHeader: Bool = true
+    ) -> Signature {
         let amzDate = Self.amzDate(date)
         request.setValue(amzDate, forHTTPHeaderField: "x-amz-date")
         if let token = credentials.sessionToken { request.setValue(token, forHTTPHeaderField: "x-amz-security-token") }
@@ -76,9 +81,10 @@ public struct SigV4Signer: Sendable {
         let parts = URLComponents(url: url, resolvingAgainstBaseURL: false)
         var headers = request.allHTTPHeaderFields ?? [:]
         headers["host"] = Self.hostHeader(url)
-        let s = signature(method: request.httpMethod ?? "GET", encodedPath: parts?.percentEncodedPath ?? "/",
-                          encodedQuery: parts?.percentEncodedQuery, headers: headers,
-                          payloadHash: payloadHash, amzDate: amzDate)
+        let s = signature(
+            method: request.httpMethod ?? "GET", encodedPath: parts?.percentEncodedPath ?? "/",
+            encodedQuery: parts?.percentEncodedQuery, headers: headers,
+            payloadHash: payloadHash, amzDate: amzDate)
         request.setValue(s.authorization, forHTTPHeaderField: "Authorization")
         return s
     }
@@ -91,8 +97,10 @@ public struct SigV4Signer: Sendable {
     ///   - headers: every header to sign, including `host` and `x-amz-date`; names in any case.
     ///   - payloadHash: hex SHA-256 of the body, or ``unsignedPayload``.
     ///   - amzDate: the ISO 8601 basic timestamp, `20130524T000000Z`.
-    public func signature(method: String, encodedPath: String, encodedQuery: String?, headers: [String: String],
-                          payloadHash: String, amzDate: String) -> Signature {
+    public func signature(
+        method: String, encodedPath: String, encodedQuery: String?, headers: [String: String],
+        payloadHash: String, amzDate: String
+    ) -> Signature {
         var canonical: [String: String] = [:]
         for (name, value) in headers {
             let key = name.lowercased()
@@ -116,9 +124,11 @@ public struct SigV4Signer: Sendable {
             .joined(separator: "\n")
         let key = Self.signingKey(secret: credentials.secretAccessKey, day: day, region: region, service: service)
         let sig = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
-        let authorization = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(sig)"
-        return Signature(canonicalRequest: canonicalRequest, stringToSign: stringToSign,
-                         signedHeaders: signedHeaders, signature: sig, authorization: authorization)
+        let authorization =
+            "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(sig)"
+        return Signature(
+            canonicalRequest: canonicalRequest, stringToSign: stringToSign,
+            signedHeaders: signedHeaders, signature: sig, authorization: authorization)
     }
 
     /// The signing key: HMAC-SHA256 of `aws4_request` under the key chain `"AWS4" + secret` → `day`
@@ -143,8 +153,8 @@ public struct SigV4Signer: Sendable {
         for b in text.utf8 {
             switch b {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(b))
             case UInt8(ascii: "/") where !encodeSlash:
                 out.append("/")
@@ -173,8 +183,9 @@ public struct SigV4Signer: Sendable {
         var t = time_t(date.timeIntervalSince1970.rounded(.down))
         var tm = tm()
         gmtime_r(&t, &tm)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                      tm.tm_hour, tm.tm_min, tm.tm_sec)
+        return String(
+            format: "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+            tm.tm_hour, tm.tm_min, tm.tm_sec)
     }
 
     /// The `Host` header a client sends for `url`: the host, plus `:port` unless it is the scheme's default.
@@ -200,7 +211,8 @@ public struct SigV4Signer: Sendable {
                 if !lastSpace { out.append(ch) }
                 lastSpace = true
             } else {
-                out.append(ch); lastSpace = false
+                out.append(ch)
+                lastSpace = false
             }
         }
         return out

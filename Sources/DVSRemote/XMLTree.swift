@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// A minimal XML element tree built with Foundation's `XMLParser`, for S3's small answers
@@ -32,8 +33,10 @@ final class XMLElementNode {
         var root: XMLElementNode?
         var stack: [XMLElementNode] = []
 
-        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
-                    qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+            qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]
+        ) {
             let local = elementName.split(separator: ":").last.map(String.init) ?? elementName
             let node = XMLElementNode(name: local)
             if let parent = stack.last { parent.children.append(node) } else { root = node }

@@ -1,8 +1,9 @@
-import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import DVSCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Small POSIX helpers: whole-file reads, durable writes, fsync of folders.
 ///
@@ -70,7 +71,8 @@ public enum FileIO {
         do {
             try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: tmp) }
             if sync, fsync(fd) != 0 { throw StorageError.posix("cannot fsync", path: tmp) }
-            close(fd); open = false
+            close(fd)
+            open = false
             guard rename(tmp, path) == 0 else { throw StorageError.posix("cannot rename into", path: path) }
         } catch {
             if open { close(fd) }
@@ -83,7 +85,10 @@ public enum FileIO {
     /// fsyncs a folder so a rename inside it is durable. Errors are ignored (some file systems refuse).
     public static func syncDirectory(_ dir: String) {
         let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { fsync(fd); close(fd) }
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
     }
 
     /// `mkdir -p`. - Throws: `StorageError` when a component cannot be created.

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The repository's writer lock: an exclusive `flock(2)` on `.dvs/lock`.
@@ -30,15 +31,21 @@ public final class RepositoryLock: @unchecked Sendable {
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else {
                 let e = StorageError.posix("cannot lock", path: path)
-                close(fd); fd = -1
+                close(fd)
+                fd = -1
                 throw e
             }
             if Date() >= deadline {
-                let holder = (try? FileIO.readAll(fd: fd, path: path)).map { String(decoding: $0, as: UTF8.self) }?
+                let holder =
+                    (try? FileIO.readAll(fd: fd, path: path)).map { String(decoding: $0, as: UTF8.self) }?
                     .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-                close(fd); fd = -1
-                throw StorageError(.locked, "repository is locked by another dvs process (\(holder.isEmpty ? "unknown" : holder))",
-                                   hint: "wait for it to finish, or raise the wait with DVS_LOCK_TIMEOUT=SECONDS; the lock is released automatically when that process exits")
+                close(fd)
+                fd = -1
+                throw StorageError(
+                    .locked, "repository is locked by another dvs process (\(holder.isEmpty ? "unknown" : holder))",
+                    hint:
+                        "wait for it to finish, or raise the wait with DVS_LOCK_TIMEOUT=SECONDS; the lock is released automatically when that process exits"
+                )
             }
             usleep(50_000)
         }
@@ -48,7 +55,10 @@ public final class RepositoryLock: @unchecked Sendable {
     }
 
     /// Releases the lock (also done by `deinit` and by process exit).
-    public func release() { ftruncate(fd, 0); flock(fd, LOCK_UN) }
+    public func release() {
+        ftruncate(fd, 0)
+        flock(fd, LOCK_UN)
+    }
 
     deinit { if fd >= 0 { close(fd) } }
 

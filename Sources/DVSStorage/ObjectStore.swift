@@ -1,8 +1,9 @@
-import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import DVSCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where metadata objects (commits, manifest chunks, later model records) are kept.
 ///
@@ -38,7 +39,10 @@ public final class LocalObjectStore: ObjectStore, @unchecked Sendable {
     private let decompressorLock = NSLock()
 
     /// Opens the store at `root`, using `tmpDir` (same file system) for temp files.
-    public init(root: String, tmpDir: String) { self.root = root; self.tmpDir = tmpDir }
+    public init(root: String, tmpDir: String) {
+        self.root = root
+        self.tmpDir = tmpDir
+    }
 
     /// The file of `id`.
     public func path(of id: ObjectID) -> String {
@@ -63,7 +67,8 @@ public final class LocalObjectStore: ObjectStore, @unchecked Sendable {
         do {
             try frame.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: tmp) }
             guard fsync(fd) == 0 else { throw StorageError.posix("cannot fsync", path: tmp) }
-            close(fd); open = false
+            close(fd)
+            open = false
             guard rename(tmp, p) == 0 else { throw StorageError.posix("cannot rename object into", path: p) }
         } catch {
             if open { close(fd) }
@@ -83,10 +88,12 @@ public final class LocalObjectStore: ObjectStore, @unchecked Sendable {
         do {
             bytes = try decompressorLock.withLock { try frame.withUnsafeBytes { try decompressor.decompress($0, limit: 1 << 30) } }
         } catch let e as StorageError {
-            throw StorageError(.corrupt, "cannot read object '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects", cause: e.cause)
+            throw StorageError(
+                .corrupt, "cannot read object '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects", cause: e.cause)
         }
         guard ObjectID.hashing(bytes) == id else {
-            throw StorageError(.corrupt, "cannot read object '\(id.hex)': checksum mismatch", hint: "run 'dvs fsck' to list damaged objects")
+            throw StorageError(
+                .corrupt, "cannot read object '\(id.hex)': checksum mismatch", hint: "run 'dvs fsck' to list damaged objects")
         }
         return bytes
     }
@@ -136,7 +143,10 @@ public final class LocalObjectStore: ObjectStore, @unchecked Sendable {
     }
 
     public func sync() throws {
-        let dirs = lock.withLock { () -> Set<String> in defer { pendingDirs = [] }; return pendingDirs }
+        let dirs = lock.withLock { () -> Set<String> in
+            defer { pendingDirs = [] }
+            return pendingDirs
+        }
         for d in dirs { FileIO.syncDirectory(d) }
         FileIO.syncDirectory(root)
     }
@@ -148,7 +158,11 @@ public final class InMemoryObjectStore: ObjectStore, @unchecked Sendable {
     private var objects: [ObjectID: [UInt8]] = [:]
     /// An empty store.
     public init() {}
-    public func write(_ bytes: [UInt8]) throws -> ObjectID { let id = ObjectID.hashing(bytes); try write(bytes, id: id); return id }
+    public func write(_ bytes: [UInt8]) throws -> ObjectID {
+        let id = ObjectID.hashing(bytes)
+        try write(bytes, id: id)
+        return id
+    }
     public func write(_ bytes: [UInt8], id: ObjectID) throws { lock.withLock { objects[id] = bytes } }
     public func read(_ id: ObjectID) throws -> [UInt8] {
         guard let b = lock.withLock({ objects[id] }) else { throw StorageError(.notFound, "object '\(id.hex)' is missing") }

@@ -1,8 +1,9 @@
-import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import DVSCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where one blob lives inside a pack. Mirrors one row of the pack's trailing index.
 public struct PackEntry: Hashable, Sendable {
@@ -18,7 +19,11 @@ public struct PackEntry: Hashable, Sendable {
     public var codec: BlobCodec
     /// Creates an entry.
     public init(id: ObjectID, offset: UInt64, storedLength: UInt64, rawLength: UInt64, codec: BlobCodec) {
-        self.id = id; self.offset = offset; self.storedLength = storedLength; self.rawLength = rawLength; self.codec = codec
+        self.id = id
+        self.offset = offset
+        self.storedLength = storedLength
+        self.rawLength = rawLength
+        self.codec = codec
     }
 }
 
@@ -85,7 +90,9 @@ public final class PackWriter: @unchecked Sendable {
     ///   - tmpDir: same file system, for temp files (`.dvs/tmp`).
     ///   - targetSize: a pack is closed once it grows past this many bytes.
     public init(packsDir: String, tmpDir: String, targetSize: UInt64 = 64 << 20) {
-        self.packsDir = packsDir; self.tmpDir = tmpDir; self.targetSize = targetSize
+        self.packsDir = packsDir
+        self.tmpDir = tmpDir
+        self.targetSize = targetSize
     }
 
     /// Whether `id` was already appended by this writer (so a second worker can skip it).
@@ -116,7 +123,10 @@ public final class PackWriter: @unchecked Sendable {
         w.write(PackFormat.magic)
         w.write(u32: 1)
         w.write(u32: 0)
-        try w.bytes.withUnsafeBytes { b in try FileIO.writeAll(fd: fd, b, path: tmpPath); hasher.update(b) }
+        try w.bytes.withUnsafeBytes { b in
+            try FileIO.writeAll(fd: fd, b, path: tmpPath)
+            hasher.update(b)
+        }
         offset = UInt64(PackFormat.headerLength)
         entries = []
     }
@@ -126,7 +136,11 @@ public final class PackWriter: @unchecked Sendable {
         var w = ByteWriter(capacity: entries.count * PackFormat.indexRowLength + PackFormat.trailerLength)
         let indexOffset = offset
         for e in entries.sorted(by: { $0.id < $1.id }) {
-            w.write(e.id.bytes); w.write(u64: e.offset); w.write(u64: e.storedLength); w.write(u64: e.rawLength); w.write(byte: e.codec.rawValue)
+            w.write(e.id.bytes)
+            w.write(u64: e.offset)
+            w.write(u64: e.storedLength)
+            w.write(u64: e.rawLength)
+            w.write(byte: e.codec.rawValue)
         }
         w.write(u64: indexOffset)
         w.write(u32: UInt32(entries.count))
@@ -173,7 +187,11 @@ public final class PackWriter: @unchecked Sendable {
     /// commit leaves the store as it was.
     public func abort() {
         lock.withLock {
-            if fd >= 0 { close(fd); unlink(tmpPath); fd = -1 }
+            if fd >= 0 {
+                close(fd)
+                unlink(tmpPath)
+                fd = -1
+            }
         }
         syncQueue.sync {}
         lock.withLock {
@@ -205,8 +223,15 @@ public final class PackReader: @unchecked Sendable {
             var done = 0
             while done < count {
                 let n = pread(fd, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-                if n < 0 { if errno == EINTR { continue }; throw StorageError.posix("cannot read pack", path: path) }
-                if n == 0 { throw StorageError(.corrupt, "pack '\(path)' is truncated at byte \(offset + UInt64(done))", hint: "run 'dvs fsck' to list damaged objects") }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StorageError.posix("cannot read pack", path: path)
+                }
+                if n == 0 {
+                    throw StorageError(
+                        .corrupt, "pack '\(path)' is truncated at byte \(offset + UInt64(done))",
+                        hint: "run 'dvs fsck' to list damaged objects")
+                }
                 done += n
             }
             initialized = count
@@ -229,8 +254,9 @@ public final class PackReader: @unchecked Sendable {
             if let decompressor { return try frame.withUnsafeBytes { try decompressor.decompress($0, limit: limit) } }
             return try Zstd.decompress(frame, limit: limit)
         } catch let e as StorageError {
-            throw StorageError(.corrupt, "cannot read object '\(entry.id.hex)' in pack '\((path as NSString).lastPathComponent)': \(e.message)",
-                               hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: e.cause)
+            throw StorageError(
+                .corrupt, "cannot read object '\(entry.id.hex)' in pack '\((path as NSString).lastPathComponent)': \(e.message)",
+                hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: e.cause)
         }
     }
 
@@ -240,7 +266,9 @@ public final class PackReader: @unchecked Sendable {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw StorageError.posix("cannot stat pack", path: path) }
         let size = UInt64(st.st_size)
-        guard size >= UInt64(PackFormat.headerLength + PackFormat.trailerLength) else { throw StorageError(.corrupt, "pack '\(path)' is too short") }
+        guard size >= UInt64(PackFormat.headerLength + PackFormat.trailerLength) else {
+            throw StorageError(.corrupt, "pack '\(path)' is too short")
+        }
         let header = try read(offset: 0, length: 8)
         guard header == PackFormat.magic else { throw StorageError(.corrupt, "pack '\(path)' has a bad header") }
         let trailer = try read(offset: size - UInt64(PackFormat.trailerLength), length: UInt64(PackFormat.trailerLength))
@@ -249,7 +277,8 @@ public final class PackReader: @unchecked Sendable {
         let count = Int(try r.readU32())
         _ = try r.read(count: 32)
         guard Array(try r.read(count: 8)) == PackFormat.endMagic,
-              indexOffset + UInt64(count * PackFormat.indexRowLength) + UInt64(PackFormat.trailerLength) == size else {
+            indexOffset + UInt64(count * PackFormat.indexRowLength) + UInt64(PackFormat.trailerLength) == size
+        else {
             throw StorageError(.corrupt, "pack '\(path)' has a bad trailer")
         }
         let index = try read(offset: indexOffset, length: UInt64(count * PackFormat.indexRowLength))
@@ -257,7 +286,9 @@ public final class PackReader: @unchecked Sendable {
         var out: [PackEntry] = []
         for _ in 0..<count {
             let id = try ir.readID()
-            let off = try ir.readU64(), stored = try ir.readU64(), raw = try ir.readU64()
+            let off = try ir.readU64()
+            let stored = try ir.readU64()
+            let raw = try ir.readU64()
             guard let codec = BlobCodec(rawValue: try ir.readByte()), off + stored <= indexOffset else {
                 throw StorageError(.corrupt, "pack '\(path)' has a bad index row for '\(id.hex)'")
             }

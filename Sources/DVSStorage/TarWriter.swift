@@ -23,7 +23,8 @@ public final class TarWriter {
         archive_write_set_bytes_in_last_block(a, 1)  // no padding to 10 KiB after the end-of-archive blocks
         guard archive_write_open_fd(a, fd) == ARCHIVE_OK else {
             let msg = String(cString: archive_error_string(a))
-            archive_entry_free(e); archive_write_free(a)
+            archive_entry_free(e)
+            archive_write_free(a)
             throw StorageError(.io, "archive_write_open_fd: \(msg)")
         }
     }

@@ -53,7 +53,8 @@ public final class ZstdCompressor {
         }
         let rc = ZSTD_CCtx_refPrefix(cctx, prefix.baseAddress, prefix.count)
         if ZSTD_isError(rc) != 0 {
-            throw StorageError(.compression, "zstd cannot use the delta base", cause: "ZSTD_CCtx_refPrefix: \(String(cString: ZSTD_getErrorName(rc)))")
+            throw StorageError(
+                .compression, "zstd cannot use the delta base", cause: "ZSTD_CCtx_refPrefix: \(String(cString: ZSTD_getErrorName(rc)))")
         }
         return try compress(input)
     }
@@ -95,7 +96,8 @@ public final class ZstdDecompressor {
         ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 31)
         let rc = ZSTD_DCtx_refPrefix(dctx, prefix.baseAddress, prefix.count)
         if ZSTD_isError(rc) != 0 {
-            throw StorageError(.corrupt, "zstd cannot use the delta base", cause: "ZSTD_DCtx_refPrefix: \(String(cString: ZSTD_getErrorName(rc)))")
+            throw StorageError(
+                .corrupt, "zstd cannot use the delta base", cause: "ZSTD_DCtx_refPrefix: \(String(cString: ZSTD_getErrorName(rc)))")
         }
         return try decompress(frame, limit: limit)
     }

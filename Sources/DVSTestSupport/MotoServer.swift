@@ -1,9 +1,10 @@
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A `moto_server` (moto's stand-alone AWS mock) on a free loopback port, for one test.
@@ -42,7 +43,9 @@ public final class MotoServer: @unchecked Sendable {
         let besideMoto = (exe as NSString).deletingLastPathComponent + "/python3"
         if let python = access(besideMoto, X_OK) == 0 ? besideMoto : Self.findExecutable("python3") {
             process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = ["-c", """
+            process.arguments = [
+                "-c",
+                """
                 import moto.server as m
                 from urllib.parse import urlsplit, urlunsplit, parse_qsl, quote
                 try:
@@ -62,7 +65,8 @@ public final class MotoServer: @unchecked Sendable {
                 run = m.run_simple
                 m.run_simple = lambda *a, **k: run(*a, **{**k, "threaded": \(serialized ? "False" : "True")})
                 m.main(["-H", "127.0.0.1", "-p", "\(port)"])
-                """]
+                """,
+            ]
         } else {
             process.executableURL = URL(fileURLWithPath: exe)
             process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
@@ -76,7 +80,10 @@ public final class MotoServer: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(30)
         while !Self.answers(port: port) {
             guard process.isRunning else { throw TestError("moto_server exited at start (status \(process.terminationStatus))") }
-            guard Date() < deadline else { stop(); throw TestError("moto_server did not answer on port \(port) within 30 s") }
+            guard Date() < deadline else {
+                stop()
+                throw TestError("moto_server did not answer on port \(port) within 30 s")
+            }
             usleep(100_000)
         }
     }
@@ -92,7 +99,8 @@ public final class MotoServer: @unchecked Sendable {
     deinit { stop() }
 
     /// Runs `body` with a fresh server, always killing it afterwards.
-    public static func with<T>(environment: [String: String] = [:], serialized: Bool = false, _ body: (MotoServer) throws -> T) throws -> T {
+    public static func with<T>(environment: [String: String] = [:], serialized: Bool = false, _ body: (MotoServer) throws -> T) throws -> T
+    {
         let server = try MotoServer(environment: environment, serialized: serialized)
         defer { server.stop() }
         return try body(server)

@@ -1,7 +1,8 @@
 import DVS
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Helpers shared by the test targets: temporary folders and repositories, real audio made at
@@ -35,7 +36,8 @@ public enum TestSupport {
     public static var dvsBinary: String {
         if let p = ProcessInfo.processInfo.environment["DVS_BINARY"] { return p }
         let dir = Bundle.main.bundleURL.path
-        for candidate in [dir + "/dvs", dir + "/../dvs", packageRoot + "/.build/debug/dvs"] where FileManager.default.isExecutableFile(atPath: candidate) {
+        for candidate in [dir + "/dvs", dir + "/../dvs", packageRoot + "/.build/debug/dvs"]
+        where FileManager.default.isExecutableFile(atPath: candidate) {
             return candidate
         }
         return packageRoot + "/.build/debug/dvs"
@@ -55,8 +57,10 @@ public enum TestSupport {
 
     /// Runs a program to completion, capturing its output.
     @discardableResult
-    public static func run(_ executable: String, _ arguments: [String], in directory: String? = nil,
-                           environment: [String: String] = [:], stdin: Data? = nil) throws -> Result {
+    public static func run(
+        _ executable: String, _ arguments: [String], in directory: String? = nil,
+        environment: [String: String] = [:], stdin: Data? = nil
+    ) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
         p.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
@@ -66,7 +70,8 @@ public enum TestSupport {
         env["DVS_AUTHOR_EMAIL"] = env["DVS_AUTHOR_EMAIL"] ?? "test@example.com"
         for (k, v) in environment { env[k] = v }
         p.environment = env
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         p.standardOutput = out
         p.standardError = err
         if let stdin {
@@ -80,14 +85,20 @@ public enum TestSupport {
             try p.run()
         }
         let group = DispatchGroup()
-        let o = Box(), e = Box()
+        let o = Box()
+        let e = Box()
         group.enter()
-        DispatchQueue.global().async { o.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async {
+            o.data = out.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
         e.data = err.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         p.waitUntilExit()
         let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
-        return Result(status: status, stdout: String(decoding: o.data, as: UTF8.self), stderr: String(decoding: e.data, as: UTF8.self), stdoutData: o.data)
+        return Result(
+            status: status, stdout: String(decoding: o.data, as: UTF8.self), stderr: String(decoding: e.data, as: UTF8.self),
+            stdoutData: o.data)
     }
 
     private final class Box: @unchecked Sendable { var data = Data() }
@@ -108,8 +119,10 @@ public enum TestSupport {
 
     /// Speaks `text` with espeak-ng and converts it with sox to a WAV at `sampleRate` Hz,
     /// `channels` channels, with sox's `encoding` (`signed-integer` 16-bit, `mu-law` 8-bit, …).
-    public static func speak(_ text: String, to path: String, sampleRate: Int = 16000, channels: Int = 1,
-                             encoding: String = "signed-integer", bits: Int = 16, voice: String = "en") throws {
+    public static func speak(
+        _ text: String, to path: String, sampleRate: Int = 16000, channels: Int = 1,
+        encoding: String = "signed-integer", bits: Int = 16, voice: String = "en"
+    ) throws {
         let tmp = path + ".espeak.wav"
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try sh("espeak-ng -v \(voice) -w '\(tmp)' \"\(text.replacingOccurrences(of: "\"", with: ""))\"")
@@ -121,12 +134,14 @@ public enum TestSupport {
     public static func debianRecordings(limit: Int = 20) -> [String] {
         var out: [String] = []
         let fm = FileManager.default
-        for f in ((try? fm.contentsOfDirectory(atPath: "/usr/share/sounds/alsa")) ?? []).sorted() where f.hasSuffix(".wav") && f != "Noise.wav" {
+        for f in ((try? fm.contentsOfDirectory(atPath: "/usr/share/sounds/alsa")) ?? []).sorted()
+        where f.hasSuffix(".wav") && f != "Noise.wav" {
             out.append("/usr/share/sounds/alsa/" + f)
         }
         for lang in ["en", "de", "fr", "es"] {
             let dir = "/usr/share/ktuberling/sounds/" + lang
-            for f in ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted().prefix(5) where f.hasSuffix(".ogg") || f.hasSuffix(".wav") {
+            for f in ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted().prefix(5) where f.hasSuffix(".ogg") || f.hasSuffix(".wav")
+            {
                 out.append(dir + "/" + f)
             }
         }

@@ -16,7 +16,9 @@ guard args.count >= 4 else {
     FileHandle.standardError.write(Data("usage: dvs-read-bench REPO REV DIR [--workers N] [--reps N]\n".utf8))
     exit(64)
 }
-let repoPath = args[1], rev = args[2], dir = args[3]
+let repoPath = args[1]
+let rev = args[2]
+let dir = args[3]
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return fallback }
     return v
@@ -29,8 +31,16 @@ let repo = try Repository.discover(from: repoPath)
 func viaReader(workers: Int, decode: Bool = true) throws -> (seconds: Double, samples: Int, frames: Int, audioSeconds: Double) {
     let t = Date()
     let reader = try SnapshotReader(repository: repo, revision: rev, decode: decode, workers: workers)
-    var n = 0, frames = 0, secs = 0.0
-    try reader.forEach { s in n += 1; frames += s.frameCount; secs += s.duration }
+    var n = 0
+    var frames = 0
+    var secs = 0.0
+    // SnapshotReader.forEach is a throwing streaming read, not Sequence.forEach.
+    // swift-format-ignore: ReplaceForEachWithForLoop
+    try reader.forEach { s in
+        n += 1
+        frames += s.frameCount
+        secs += s.duration
+    }
     return (Date().timeIntervalSince(t), n, frames, secs)
 }
 
@@ -46,7 +56,10 @@ func viaDisk(_ paths: [String], workers: Int) -> (seconds: Double, samples: Int,
     let next = Totals()  // next.n is the next index
     DispatchQueue.concurrentPerform(iterations: workers) { _ in
         while true {
-            let i: Int = next.lock.withLock { defer { next.n += 1 }; return next.n }
+            let i: Int = next.lock.withLock {
+                defer { next.n += 1 }
+                return next.n
+            }
             if i >= paths.count { break }
             var info = SF_INFO()
             guard let sf = sf_open(paths[i], Int32(SFM_READ), &info) else {
@@ -56,7 +69,10 @@ func viaDisk(_ paths: [String], workers: Int) -> (seconds: Double, samples: Int,
             var pcm = [Float](repeating: 0, count: Int(info.frames) * Int(info.channels))
             let got = pcm.withUnsafeMutableBufferPointer { sf_readf_float(sf, $0.baseAddress, info.frames) }
             sf_close(sf)
-            totals.lock.withLock { totals.frames += Int(got); totals.n += 1 }
+            totals.lock.withLock {
+                totals.frames += Int(got)
+                totals.n += 1
+            }
             withExtendedLifetime(pcm) {}
         }
     }
@@ -75,7 +91,9 @@ func evict(_ files: [String]) {
 
 let paths = try SnapshotReader(repository: repo, revision: rev, decode: false).entries.map { dir + "/" + $0.path.string }
 let packsDir = repo.dvsDir + "/packs"
-let packs = ((try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []).filter { $0.hasSuffix(".pack") }.map { packsDir + "/" + $0 }
+let packs = ((try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []).filter { $0.hasSuffix(".pack") }.map {
+    packsDir + "/" + $0
+}
 var best: (reader: Double, disk: Double, undecoded: Double) = (.infinity, .infinity, .infinity)
 var cold: (reader: Double, disk: Double) = (.infinity, .infinity)
 var info: (samples: Int, frames: Int, hours: Double) = (0, 0, 0)
@@ -100,7 +118,8 @@ let out: [String: Any] = [
     "frames_equal": info.frames == diskFrames,
     "reader_seconds": r3(best.reader),
     "reader_bytes_only_seconds": r3(best.undecoded), "disk_seconds": r3(best.disk),
-    "reader_samples_per_s": (Double(info.samples) / best.reader).rounded(), "disk_samples_per_s": (Double(info.samples) / best.disk).rounded(),
+    "reader_samples_per_s": (Double(info.samples) / best.reader).rounded(),
+    "disk_samples_per_s": (Double(info.samples) / best.disk).rounded(),
     "ratio_reader_over_disk": r3(best.disk / best.reader),
     "cold_reader_seconds": r3(cold.reader), "cold_disk_seconds": r3(cold.disk), "cold_ratio_reader_over_disk": r3(cold.disk / cold.reader),
 ]

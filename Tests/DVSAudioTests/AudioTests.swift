@@ -2,6 +2,7 @@ import DVSCore
 import DVSTestSupport
 import Foundation
 import Testing
+
 @testable import DVSAudio
 
 @Suite struct ProbeTests {
@@ -39,13 +40,25 @@ import Testing
         let bytes = try [UInt8](TestSupport.read(TestSupport.fixtures + "/audio_edge/" + name))
         let result = bytes.withUnsafeBytes { AudioProbe.probe($0) }
         if let container = row.1 {
-            guard case .audio(let f, let warning) = result else { Issue.record("\(name) should decode: \(result)"); return }
-            #expect(f.container == container && f.encoding == row.2 && f.sampleRate == row.3 && f.channelCount == row.4 && f.frameCount == row.5)
-            if name.hasPrefix("11_") { #expect(warning?.contains("declares 0 bytes") == true) }
-            else if name.hasPrefix("14_") { #expect(warning?.contains("truncated") == true) }
-            else { #expect(warning == nil) }
+            guard case .audio(let f, let warning) = result else {
+                Issue.record("\(name) should decode: \(result)")
+                return
+            }
+            #expect(
+                f.container == container && f.encoding == row.2 && f.sampleRate == row.3 && f.channelCount == row.4 && f.frameCount == row.5
+            )
+            if name.hasPrefix("11_") {
+                #expect(warning?.contains("declares 0 bytes") == true)
+            } else if name.hasPrefix("14_") {
+                #expect(warning?.contains("truncated") == true)
+            } else {
+                #expect(warning == nil)
+            }
         } else {
-            guard case .notAudio(let reason) = result else { Issue.record("\(name) must not decode"); return }
+            guard case .notAudio(let reason) = result else {
+                Issue.record("\(name) must not decode")
+                return
+            }
             #expect(!reason.isEmpty)
         }
     }
@@ -78,8 +91,10 @@ import Testing
     }
 
     @Test func fixturesWithOddLayoutsRoundTrip() throws {
-        for name in ["01_pcm16_mono_16k.wav", "09_list_info_before_data.wav", "14_truncated_mid_sample.wav", "20_junk_chunk_before_fmt.wav",
-                     "22_stereo_identical_channels_upmixed_mono.wav", "24_all_zero_samples.wav"] {
+        for name in [
+            "01_pcm16_mono_16k.wav", "09_list_info_before_data.wav", "14_truncated_mid_sample.wav", "20_junk_chunk_before_fmt.wav",
+            "22_stereo_identical_channels_upmixed_mono.wav", "24_all_zero_samples.wav",
+        ] {
             let file = try [UInt8](TestSupport.read(TestSupport.fixtures + "/audio_edge/" + name))
             #expect(try roundTrip(file) == file, "\(name)")
         }
@@ -94,11 +109,16 @@ import Testing
             let frames = Int.random(in: 1...5000, using: &rng)
             var w = ByteWriter()
             let data = frames * 2 * ch
-            w.write(Array("RIFF".utf8)); w.write(u32: UInt32(36 + data + 3)); w.write(Array("WAVEfmt ".utf8)); w.write(u32: 16)
+            w.write(Array("RIFF".utf8))
+            w.write(u32: UInt32(36 + data + 3))
+            w.write(Array("WAVEfmt ".utf8))
+            w.write(u32: 16)
             for v: UInt16 in [1, UInt16(ch)] { w.write([UInt8(v & 0xFF), UInt8(v >> 8)]) }
-            w.write(u32: 16000); w.write(u32: UInt32(16000 * 2 * ch))
+            w.write(u32: 16000)
+            w.write(u32: UInt32(16000 * 2 * ch))
             for v: UInt16 in [UInt16(2 * ch), 16] { w.write([UInt8(v & 0xFF), UInt8(v >> 8)]) }
-            w.write(Array("data".utf8)); w.write(u32: UInt32(data))
+            w.write(Array("data".utf8))
+            w.write(u32: UInt32(data))
             w.write((0..<data).map { _ in UInt8.random(in: 0...255, using: &rng) })
             w.write([0xAB, 0xCD, 0xEF])  // trailing junk after the data chunk
             #expect(try roundTrip(w.bytes) == w.bytes)
@@ -113,7 +133,9 @@ import Testing
 @Suite struct PCM16PredictiveTests {
     func roundTrip(_ file: [UInt8], order: Int, decorrelate: Bool) throws -> [UInt8]? {
         try file.withUnsafeBytes { b -> [UInt8]? in
-            guard let layout = RIFFLayout.parse(b), let payload = PCM16Predictive.forward(b, layout: layout, order: order, decorrelate: decorrelate) else { return nil }
+            guard let layout = RIFFLayout.parse(b),
+                let payload = PCM16Predictive.forward(b, layout: layout, order: order, decorrelate: decorrelate)
+            else { return nil }
             return try payload.withUnsafeBytes { try PCM16Predictive.inverse($0) }
         }
     }
@@ -125,7 +147,10 @@ import Testing
                 try TestSupport.speak("she sells sea shells by the sea shore", to: path, sampleRate: rate, channels: ch)
                 let file = try [UInt8](TestSupport.read(path))
                 for order in [1, 2] {
-                    for side in [false, true] { #expect(try roundTrip(file, order: order, decorrelate: side) == file, "\(rate) Hz \(ch) ch order \(order) side \(side)") }
+                    for side in [false, true] {
+                        #expect(
+                            try roundTrip(file, order: order, decorrelate: side) == file, "\(rate) Hz \(ch) ch order \(order) side \(side)")
+                    }
                 }
             }
         }
@@ -134,12 +159,22 @@ import Testing
     @Test func extremeSamplesWrapAndRoundTrip() throws {
         // Full-scale square waves overflow 16-bit residuals; wrapping arithmetic must still invert.
         var w = ByteWriter()
-        let frames = 1000, ch = 2, data = frames * 2 * ch
-        w.write(Array("RIFF".utf8)); w.write(u32: UInt32(36 + data)); w.write(Array("WAVEfmt ".utf8)); w.write(u32: 16)
-        w.write([1, 0, 2, 0]); w.write(u32: 48000); w.write(u32: 48000 * 4); w.write([4, 0, 16, 0])
-        w.write(Array("data".utf8)); w.write(u32: UInt32(data))
+        let frames = 1000
+        let ch = 2
+        let data = frames * 2 * ch
+        w.write(Array("RIFF".utf8))
+        w.write(u32: UInt32(36 + data))
+        w.write(Array("WAVEfmt ".utf8))
+        w.write(u32: 16)
+        w.write([1, 0, 2, 0])
+        w.write(u32: 48000)
+        w.write(u32: 48000 * 4)
+        w.write([4, 0, 16, 0])
+        w.write(Array("data".utf8))
+        w.write(u32: UInt32(data))
         for f in 0..<frames {
-            let l: Int16 = f % 2 == 0 ? .max : .min, r: Int16 = f % 3 == 0 ? .min : .max
+            let l: Int16 = f % 2 == 0 ? .max : .min
+            let r: Int16 = f % 3 == 0 ? .min : .max
             for v in [l, r] { w.write([UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: UInt16(bitPattern: v) >> 8)]) }
         }
         for order in [1, 2] { for side in [false, true] { #expect(try roundTrip(w.bytes, order: order, decorrelate: side) == w.bytes) } }
@@ -152,16 +187,25 @@ import Testing
         for frames in [4095, 4096, 4097, 40_003] {
             var w = ByteWriter()
             let data = frames * 2
-            w.write(Array("RIFF".utf8)); w.write(u32: UInt32(36 + data)); w.write(Array("WAVEfmt ".utf8)); w.write(u32: 16)
-            w.write([1, 0, 1, 0]); w.write(u32: 16000); w.write(u32: 16000 * 2); w.write([2, 0, 16, 0])
-            w.write(Array("data".utf8)); w.write(u32: UInt32(data))
+            w.write(Array("RIFF".utf8))
+            w.write(u32: UInt32(36 + data))
+            w.write(Array("WAVEfmt ".utf8))
+            w.write(u32: 16)
+            w.write([1, 0, 1, 0])
+            w.write(u32: 16000)
+            w.write(u32: 16000 * 2)
+            w.write([2, 0, 16, 0])
+            w.write(Array("data".utf8))
+            w.write(u32: UInt32(data))
             var x: UInt32 = 12345
             for f in 0..<frames {
                 x = x &* 1_664_525 &+ 1_013_904_223
                 let v = Int16(truncatingIfNeeded: Int(x >> 16) &+ f &* 7)
                 w.write([UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: UInt16(bitPattern: v) >> 8)])
             }
-            for order in [1, 2] { #expect(try roundTrip(w.bytes, order: order, decorrelate: false) == w.bytes, "\(frames) frames, order \(order)") }
+            for order in [1, 2] {
+                #expect(try roundTrip(w.bytes, order: order, decorrelate: false) == w.bytes, "\(frames) frames, order \(order)")
+            }
         }
     }
 
@@ -172,7 +216,8 @@ import Testing
             let file = try [UInt8](TestSupport.read(dir + "/s.wav"))
             let choice = file.withUnsafeBytes { b -> (Int, Bool) in
                 let l = RIFFLayout.parse(b)!
-                return PCM16Predictive.choose(UnsafeRawBufferPointer(rebasing: b[l.dataOffset..<(l.dataOffset + l.availableDataSize)]), channelCount: 2)
+                return PCM16Predictive.choose(
+                    UnsafeRawBufferPointer(rebasing: b[l.dataOffset..<(l.dataOffset + l.availableDataSize)]), channelCount: 2)
             }
             #expect(choice.1, "side channel chosen for correlated stereo")
             #expect(choice.0 == 2, "48 kHz speech is smooth enough for the order-2 predictor")

@@ -1,8 +1,9 @@
 import DVSTestSupport
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// End-to-end tests: they run the built `dvs` binary on real audio.
@@ -56,7 +57,9 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
             try T.speak("new sample", to: data + "/clips/new.wav")
             // The label table follows: the deleted clip's row goes (a row naming a missing file would
             // refuse the commit), the new clip gets one.
-            try T.sh("sed -i -e 's/word 3/word three/' -e '/^clips\\/r02.wav,/d' labels.csv && echo 'clips/new.wav,en,new sample,espeak' >> labels.csv", in: data)
+            try T.sh(
+                "sed -i -e 's/word 3/word three/' -e '/^clips\\/r02.wav,/d' labels.csv && echo 'clips/new.wav,en,new sample,espeak' >> labels.csv",
+                in: data)
             let s2 = try dvs("status", in: data).stdout
             #expect(s2.contains("modified: clips/r01.wav"))
             #expect(s2.contains("deleted:  clips/r02.wav"))
@@ -95,8 +98,12 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
             // A rename shows as one line in status, as in diff; a relabel-only pass says no audio changed.
             try T.sh("mv clips/r01.wav clips/r01_moved.wav && sed -i 's|^clips/r01.wav,|clips/r01_moved.wav,|' labels.csv", in: data)
             let moved = try dvs("status", in: data).stdout
-            #expect(moved.contains("renamed:  clips/r01.wav → clips/r01_moved.wav") && !moved.contains("new:      clips/r01_moved.wav"), "\(moved)")
-            #expect(moved.contains("Changes against HEAD: 2 file(s), no audio content (1 renamed)"), "a rename is not a changed sample: \(moved)")
+            #expect(
+                moved.contains("renamed:  clips/r01.wav → clips/r01_moved.wav") && !moved.contains("new:      clips/r01_moved.wav"),
+                "\(moved)")
+            #expect(
+                moved.contains("Changes against HEAD: 2 file(s), no audio content (1 renamed)"),
+                "a rename is not a changed sample: \(moved)")
             #expect(try dvs("checkout", "HEAD", "--force", in: data).status == 0)
             try T.sh("rm clips/r01_moved.wav && sed -i 's/word three/word 3/' labels.csv", in: data)
             let relabel = try dvs("status", in: data).stdout
@@ -140,7 +147,9 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
             #expect(try dvs("commit", "-m", "one", in: dir).status == 0)
             for args in [["ls", "HEAD", "a.wav"], ["cat", "HEAD:a.wav"]] {
                 let r = try T.dvs(args, in: dir + "/clips")
-                #expect(r.status == 1 && r.stderr.contains("hint: paths are from the tree root, not from 'clips/': write 'clips/a.wav'"), "\(args): \(r.stderr)")
+                #expect(
+                    r.status == 1 && r.stderr.contains("hint: paths are from the tree root, not from 'clips/': write 'clips/a.wav'"),
+                    "\(args): \(r.stderr)")
             }
         }
     }
@@ -178,7 +187,10 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
             holder.arguments = ["-c", "echo \"pid $$: dvs commit\" > .dvs/lock; exec flock .dvs/lock sleep 5"]
             holder.currentDirectoryURL = URL(fileURLWithPath: dir)
             try holder.run()
-            defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
+            defer {
+                kill(holder.processIdentifier, SIGKILL)
+                holder.waitUntilExit()
+            }
             usleep(300_000)
             let start = Date()
             let r = try dvs("commit", "-m", "blocked", in: dir, env: ["DVS_LOCK_TIMEOUT": "0.5"])
@@ -256,7 +268,10 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
 /// Whether this process may mount a small tmpfs (root in CI and on the developers' machines).
 func canMountTmpfs() -> Bool {
     guard getuid() == 0, let dir = try? T.sh("mktemp -d").trimmingCharacters(in: .whitespacesAndNewlines) else { return false }
-    defer { _ = try? T.run("/bin/umount", [dir]); rmdir(dir) }
+    defer {
+        _ = try? T.run("/bin/umount", [dir])
+        rmdir(dir)
+    }
     return (try? T.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]))?.status == 0
 }
 
@@ -304,7 +319,10 @@ func canMountTmpfs() -> Bool {
             writer.arguments = ["-c", "while :; do printf x >> growing.bin; done"]
             writer.currentDirectoryURL = URL(fileURLWithPath: dir)
             try writer.run()
-            defer { kill(writer.processIdentifier, SIGKILL); writer.waitUntilExit() }
+            defer {
+                kill(writer.processIdentifier, SIGKILL)
+                writer.waitUntilExit()
+            }
             usleep(100_000)
             let r = try dvs("commit", "-m", "two", in: dir)
             #expect(r.status == 1)

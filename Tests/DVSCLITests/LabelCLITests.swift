@@ -36,11 +36,13 @@ import Testing
             #expect(c1.stdout.contains("labels from 1 source(s): labels.csv (table, \(paths.count) records)"), "\(c1.stdout)")
 
             // Labels are typed as stored: undeclared columns stay strings, so 007 keeps its zeros.
-            let q1 = try rows(dvs("query", "--json", "SELECT path, speaker_id, lang, label, sample_rate, channels FROM sample ORDER BY path", in: dir))
+            let q1 = try rows(
+                dvs("query", "--json", "SELECT path, speaker_id, lang, label, sample_rate, channels FROM sample ORDER BY path", in: dir))
             #expect(q1.count == paths.count)
             #expect(q1.first?["speaker_id"] as? String == "007")
             #expect(q1.first?["sample_rate"] as? Int == 16000)
-            let hours = try rows(dvs("query", "--json", "SELECT lang, count(*) AS n, sum(duration_s) AS s FROM sample GROUP BY lang ORDER BY lang", in: dir))
+            let hours = try rows(
+                dvs("query", "--json", "SELECT lang, count(*) AS n, sum(duration_s) AS s FROM sample GROUP BY lang ORDER BY lang", in: dir))
             #expect(hours.map { $0["lang"] as? String } == ["de", "en"])
             #expect(hours.reduce(0) { $0 + ($1["n"] as! Int) } == paths.count)
 
@@ -111,8 +113,11 @@ import Testing
             for (i, r) in recs.enumerated() { try T.sh("sox -R '\(r)' -r 16000 -c 1 -b 16 c\(i).wav", in: dir) }
             #expect(try dvs("init", in: dir).status == 0)
             #expect(try dvs("commit", "-m", "two clips", in: dir).status == 0)
-            func seconds(_ f: String) throws -> Double { Double(try T.sh("soxi -D \(f)", in: dir).trimmingCharacters(in: .whitespacesAndNewlines))! }
-            let removed = try seconds("c0.wav"), before = try seconds("c1.wav")
+            func seconds(_ f: String) throws -> Double {
+                Double(try T.sh("soxi -D \(f)", in: dir).trimmingCharacters(in: .whitespacesAndNewlines))!
+            }
+            let removed = try seconds("c0.wav")
+            let before = try seconds("c1.wav")
             try T.sh("rm c0.wav && sox c1.wav c1t.wav trim 0 0.5 && mv c1t.wav c1.wav", in: dir)
             let after = try seconds("c1.wav")
             let dj = try #require(try json(dvs("diff", "--json", in: dir).stdout) as? [String: Any])
@@ -151,10 +156,14 @@ import Testing
             let hooks = dir + "/.dvs/hooks/"
             for name in ["pre-commit-audio.sample", "pre-commit-labels.sample"] {
                 #expect(FileManager.default.isExecutableFile(atPath: hooks + name), "dvs init installs \(name)")
-                #expect(try String(contentsOfFile: hooks + name, encoding: .utf8) == String(contentsOfFile: T.packageRoot + "/hooks/" + name, encoding: .utf8))
+                #expect(
+                    try String(contentsOfFile: hooks + name, encoding: .utf8)
+                        == String(contentsOfFile: T.packageRoot + "/hooks/" + name, encoding: .utf8))
             }
             try T.sh("mv .dvs/hooks/pre-commit-audio.sample .dvs/hooks/pre-commit", in: dir)
-            try T.sh("printf '#!/bin/sh\\necho \"$1\" > post-commit.out\\n' > .dvs/hooks/post-commit && chmod +x .dvs/hooks/post-commit", in: dir)
+            try T.sh(
+                "printf '#!/bin/sh\\necho \"$1\" > post-commit.out\\n' > .dvs/hooks/post-commit && chmod +x .dvs/hooks/post-commit", in: dir
+            )
             // A 0.3 s clip and a stereo call whose second channel is digital silence.
             try T.speak("hello there", to: dir + "/calls/long.wav")
             try T.sh("sox calls/long.wav clips/short.wav trim 0 0.3", in: dir)
@@ -190,26 +199,40 @@ import Testing
             #expect(try dvs("init", in: ds).status == 0)
             let c = try dvs("commit", "-m", "fixtures", in: ds)
             #expect(c.status == 1)
-            for expected in ["metadata.csv:8: error:", "manifest.jsonl:5: error:", "manifest.jsonl:6: error:", "manifest.jsonl:10: error:",
-                             "validated.tsv:7: error:", "validated.tsv:9: error:", "expected 13 fields, found 14",
-                             "differs only in Unicode normalization", "labelstudio/export.json:285: error:"] {
+            for expected in [
+                "metadata.csv:8: error:", "manifest.jsonl:5: error:", "manifest.jsonl:6: error:", "manifest.jsonl:10: error:",
+                "validated.tsv:7: error:", "validated.tsv:9: error:", "expected 13 fields, found 14",
+                "differs only in Unicode normalization", "labelstudio/export.json:285: error:",
+            ] {
                 #expect(c.stderr.contains(expected), "missing '\(expected)' in:\n\(c.stderr)")
             }
             #expect(c.stderr.contains("metadata.csv:9: warning:"), "duplicate row is a warning")
             // Fix the planted errors the way a user would: drop the bad rows.
-            try T.sh("""
+            try T.sh(
+                """
                 sed -i '8d' metadata.csv && sed -i '5d;6d;9d;10d' manifest.jsonl && sed -i '7d;9d;10d;11d' validated.tsv &&
                 python3 -c "import json; p='labelstudio/export.json'; t=json.load(open(p)); json.dump([x for x in t if x['id'] != 104], open(p, 'w'), indent=2)"
                 """, in: ds)
             let ok = try dvs("commit", "-m", "fixtures, fixed", in: ds)
             #expect(ok.status == 0, "\(ok.stderr)")
             #expect(ok.stderr.contains("warning:"))
-            let t = try rows(dvs("query", "--json", "SELECT path, transcript, language, word_count, speaker_count, channels FROM sample WHERE transcript IS NOT NULL ORDER BY path", in: ds))
-            #expect(t.map { $0["path"] as? String } == ["clips/call_0001_mono.wav", "clips/call_0002_stereo.wav", "clips/call_0003_silence.wav"])
+            let t = try rows(
+                dvs(
+                    "query", "--json",
+                    "SELECT path, transcript, language, word_count, speaker_count, channels FROM sample WHERE transcript IS NOT NULL ORDER BY path",
+                    in: ds))
+            #expect(
+                t.map { $0["path"] as? String } == [
+                    "clips/call_0001_mono.wav", "clips/call_0002_stereo.wav", "clips/call_0003_silence.wav",
+                ])
             #expect(t[0]["speaker_count"] as? Int == 2)
             #expect(t[2]["transcript"] as? String == "")
             #expect(t[2]["word_count"] as? Int == 0)
-            let w = try rows(dvs("query", "--json", "SELECT path, channel, count(*) AS n, min(start) AS first FROM word GROUP BY path, channel ORDER BY path, channel", in: ds))
+            let w = try rows(
+                dvs(
+                    "query", "--json",
+                    "SELECT path, channel, count(*) AS n, min(start) AS first FROM word GROUP BY path, channel ORDER BY path, channel",
+                    in: ds))
             #expect(w.count == 3)  // mono call: 1 channel; stereo call: 2; silence: no words
             #expect(w[0]["n"] as? Int == t[0]["word_count"] as? Int)
             #expect(abs((w[2]["first"] as? Double ?? 0) - 2.0) < 0.01, "the customer channel starts at 2.00 s")
@@ -224,12 +247,15 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: dir + "/evil.db"))
             // The schema-reading pragmas are allowed (they only read).
             let columns = try rows(dvs("query", "--json", "PRAGMA table_info(sample)", in: ds))
-            #expect(columns.contains { $0["name"] as? String == "path" } && columns.contains { $0["name"] as? String == "speaker_id" }, "\(columns)")
+            #expect(
+                columns.contains { $0["name"] as? String == "path" } && columns.contains { $0["name"] as? String == "speaker_id" },
+                "\(columns)")
             let setter = try dvs("query", "PRAGMA table_info = 1", in: ds)
             #expect(setter.status == 1 && setter.stderr.contains("read-only"))
             let silent = try rows(dvs("query", "--json", "SELECT path FROM sample WHERE silent_channels > 0", in: ds))
             #expect(silent.map { $0["path"] as? String } == ["clips/call_0003_silence.wav"])
-            let zoe = try rows(dvs("query", "--json", "SELECT speaker_id, transcription FROM sample WHERE path LIKE 'clips/spk03%'", in: ds))
+            let zoe = try rows(
+                dvs("query", "--json", "SELECT speaker_id, transcription FROM sample WHERE path LIKE 'clips/spk03%'", in: ds))
             #expect(zoe.first?["speaker_id"] as? String == "013")
         }
     }

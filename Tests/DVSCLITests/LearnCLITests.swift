@@ -39,8 +39,9 @@ import Testing
 
             // Train with a 25% holdout split by speaker group.
             let model = dir + "/lang.dvsm"
-            let t = try dvs("train", "--rev", "main", "--label", "lang", "--holdout", "0.25", "--split-by", "speaker",
-                            "--out", model, "--json", in: repo)
+            let t = try dvs(
+                "train", "--rev", "main", "--label", "lang", "--holdout", "0.25", "--split-by", "speaker",
+                "--out", model, "--json", in: repo)
             try #require(t.status == 0, "\(t.stderr)")
             #expect(t.stderr.contains("warning: 1 of \(first + 1) samples have no 'lang' label and were skipped"), "\(t.stderr)")
             let tj = try #require(try json(t.stdout) as? [String: Any])
@@ -58,14 +59,16 @@ import Testing
             let hits = try #require(try json(dvs("audit", "--samples", "lang IS NOT NULL", "--json", in: repo).stdout) as? [[String: Any]])
             let hit = try #require(hits.first { $0["id"] as? String == record })
             #expect(hit["matched_samples"] as? Int == first)
-            #expect(hit["matched_trained"] as? Int == samples["training"] && hit["matched_held_out"] as? Int == samples["holdout"], "\(hit)")
+            #expect(
+                hit["matched_trained"] as? Int == samples["training"] && hit["matched_held_out"] as? Int == samples["holdout"], "\(hit)")
             let auditText = try dvs("audit", "--samples", "lang IS NOT NULL", in: repo).stdout
             #expect(auditText.contains("\(samples["training"]!) fitted on, \(samples["holdout"]!) held out"), "\(auditText)")
 
             // A cohort of half the speakers, and a model trained on it: its record keeps the predicate.
             let cut = try dvs("cohort", "create", "half", "--where", "speaker IN ('en0', 'en1', 'de0', 'de1')", in: repo)
             try #require(cut.status == 0, "\(cut.stderr)")
-            let th = try dvs("train", "--rev", "cohort/half", "--label", "lang", "--holdout", "0", "--out", dir + "/half.dvsm", "--json", in: repo)
+            let th = try dvs(
+                "train", "--rev", "cohort/half", "--label", "lang", "--holdout", "0", "--out", dir + "/half.dvsm", "--json", in: repo)
             try #require(th.status == 0, "\(th.stderr)")
             let thj = try #require(try json(th.stdout) as? [String: Any])
             #expect((thj["samples"] as? [String: Int])?["training"] == first / 2, "\(th.stdout)")
@@ -76,7 +79,10 @@ import Testing
             let e1 = try dvs("eval", "--model", model, "--rev", "main", "--by", "lang", in: repo)
             try #require(e1.status == 0, "\(e1.stderr)")
             let trained = samples["training"]!
-            #expect(e1.stderr.contains("warning: \(trained) of \(first) evaluation samples were in the model's training set (same audio SHA-256)"), "\(e1.stderr)")
+            #expect(
+                e1.stderr.contains(
+                    "warning: \(trained) of \(first) evaluation samples were in the model's training set (same audio SHA-256)"),
+                "\(e1.stderr)")
             #expect(e1.stdout.contains("record \(record.prefix(12))"), "\(e1.stdout)")
             #expect(e1.stdout.contains("  lang=de:"), "\(e1.stdout)")
             #expect(e1.stdout.contains("  unseen:"), "\(e1.stdout)")
@@ -130,13 +136,16 @@ import Testing
             for (i, f) in files.prefix(60).enumerated() {
                 let bw = bandwidths[i % bandwidths.count]
                 let name = "\((f as NSString).deletingPathExtension).wav"
-                try T.sh("sox -R '\(src)/\(f)' -r \(2 * bw) -c 1 '\(dir)/tmp.wav' && sox -R '\(dir)/tmp.wav' -r 16000 -b 16 -e signed-integer '\(repo)/clips/\(name)'")
+                try T.sh(
+                    "sox -R '\(src)/\(f)' -r \(2 * bw) -c 1 '\(dir)/tmp.wav' && sox -R '\(dir)/tmp.wav' -r 16000 -b 16 -e signed-integer '\(repo)/clips/\(name)'"
+                )
                 rows += "{\"file_name\": \"\(name)\", \"bandwidth_hz\": \(bw), \"group\": \"g\(i % 3)\"}\n"
             }
             try T.write(Data(rows.utf8), to: repo + "/clips/metadata.jsonl")
             #expect(try dvs("init", in: repo).status == 0)
             try #require(try dvs("commit", "-m", "band-limited words", in: repo).status == 0)
-            let t = try dvs("train", "--label", "bandwidth_hz", "--task", "regress", "--holdout", "0.3", "--out", dir + "/bw.dvsm", "--json", in: repo)
+            let t = try dvs(
+                "train", "--label", "bandwidth_hz", "--task", "regress", "--holdout", "0.3", "--out", dir + "/bw.dvsm", "--json", in: repo)
             try #require(t.status == 0, "\(t.stderr)")
             let tj = try #require(try json(t.stdout) as? [String: Any])
             let h = try #require(tj["holdout_metrics"] as? [String: Any])
@@ -171,11 +180,15 @@ import Testing
             #expect(h.status == 64, "\(h.stderr)")
             // A text label cannot be regressed on: the error says so, and nothing is written.
             let r = try dvs("train", "--label", "lang", "--task", "regress", "--out", dir + "/r.dvsm", in: repo)
-            #expect(r.status == 1 && r.stderr.contains("has a numeric 'lang' label to regress on: 12 have the label, but as text") && r.stderr.contains("--task classify"), "\(r.stderr)")
+            #expect(
+                r.status == 1 && r.stderr.contains("has a numeric 'lang' label to regress on: 12 have the label, but as text")
+                    && r.stderr.contains("--task classify"), "\(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/r.dvsm"))
             // The default model file lands in the working tree: warned, unless .dvsignore covers it.
             let inTree = try dvs("train", "--label", "lang", "--holdout", "0", in: repo)
-            #expect(inTree.status == 0 && inTree.stderr.contains("warning: the model file 'lang.dvsm' is inside the working tree"), "\(inTree.stderr)")
+            #expect(
+                inTree.status == 0 && inTree.stderr.contains("warning: the model file 'lang.dvsm' is inside the working tree"),
+                "\(inTree.stderr)")
             // Trained on the default revision, HEAD: the record names the branch HEAD was on.
             let listed = try #require(try json(dvs("models", "--json", in: repo).stdout) as? [[String: Any]])
             #expect(listed.first?["revision"] as? String == "main", "\(listed)")

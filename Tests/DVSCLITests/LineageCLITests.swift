@@ -48,23 +48,31 @@ import Testing
                 echo "samples=$n commit=$DVS_COMMIT $ro $1" > "$2"
                 """
             try TestSupport.write(Data(script.utf8), to: code + "/train.sh")
-            try TestSupport.sh("git init -q -b trainer . && git add train.sh && git -c user.name=T -c user.email=t@e commit -qm trainer", in: code)
+            try TestSupport.sh(
+                "git init -q -b trainer . && git add train.sh && git -c user.name=T -c user.email=t@e commit -qm trainer", in: code)
             let head = try TestSupport.sh("git rev-parse HEAD", in: code).trimmingCharacters(in: .whitespacesAndNewlines)
 
-            let clean = try TestSupport.dvs(["run", "-C", data.root, "--rev", "main", "--artifact", "clean.bin", "--label", "lang", "--",
-                                             "sh", "train.sh", "clean", "clean.bin"], in: code)
+            let clean = try TestSupport.dvs(
+                [
+                    "run", "-C", data.root, "--rev", "main", "--artifact", "clean.bin", "--label", "lang", "--",
+                    "sh", "train.sh", "clean", "clean.bin",
+                ], in: code)
             #expect(clean.status == 0, "\(clean.stderr)")
             let out = try String(contentsOfFile: code + "/clean.bin", encoding: .utf8)
             let commit = try TestSupport.dvs(["log", "-n", "1", "--json"], in: data.root).stdout
             #expect(out.hasPrefix("samples=\(data.files.count) commit="), "the child saw every sample in DVS_MANIFEST: \(out)")
-            #expect(out.contains("mode=444,555"), "files and folders of the snapshot are read-only (root ignores modes, so check them): \(out)")
+            #expect(
+                out.contains("mode=444,555"), "files and folders of the snapshot are read-only (root ignores modes, so check them): \(out)")
             let snapCommit = String(out.split(separator: " ")[1].dropFirst("commit=".count))
             #expect(commit.contains(snapCommit), "DVS_COMMIT is the snapshot's commit")
 
             // Dirty: a tracked file changed (untracked files, like the artifacts, do not count).
             try TestSupport.write(Data((script + "\n# tuned\n").utf8), to: code + "/train.sh")
-            let dirty = try TestSupport.dvs(["run", "-C", data.root, "--rev", "main", "--artifact", "dirty.bin", "--param", "lr=0.1", "--",
-                                             "sh", "train.sh", "dirty", "dirty.bin"], in: code)
+            let dirty = try TestSupport.dvs(
+                [
+                    "run", "-C", data.root, "--rev", "main", "--artifact", "dirty.bin", "--param", "lr=0.1", "--",
+                    "sh", "train.sh", "dirty", "dirty.bin",
+                ], in: code)
             #expect(dirty.status == 0, "\(dirty.stderr)")
 
             let all = try models(data.root)
@@ -98,13 +106,15 @@ import Testing
     @Test func failingCommandRegistersNothingAndPassesItsStatus() throws {
         try TestSupport.withTemporaryDirectory { dir in
             let data = try makeData(dir)
-            let r = try TestSupport.dvs(["run", "--rev", "main", "--artifact", "model.bin", "--", "sh", "-c", "echo w > model.bin; exit 7"], in: data.root)
+            let r = try TestSupport.dvs(
+                ["run", "--rev", "main", "--artifact", "model.bin", "--", "sh", "-c", "echo w > model.bin; exit 7"], in: data.root)
             #expect(r.status == 7)
             #expect(r.stderr.contains("no model registered"))
             #expect(FileManager.default.fileExists(atPath: data.root + "/model.bin"), "the command ran")
             #expect(try models(data.root).isEmpty)
-            #expect(!((try? FileManager.default.contentsOfDirectory(atPath: data.root + "/.dvs/tmp")) ?? []).contains { $0.hasPrefix("run-") },
-                    "the run folder is removed")
+            #expect(
+                !((try? FileManager.default.contentsOfDirectory(atPath: data.root + "/.dvs/tmp")) ?? []).contains { $0.hasPrefix("run-") },
+                "the run folder is removed")
             // Exit 0 but a missing artifact: an error, nothing registered.
             let missing = try TestSupport.dvs(["run", "--rev", "main", "--artifact", "nope.bin", "--", "true"], in: data.root)
             #expect(missing.status == 1 && missing.stderr.contains("'nope.bin' does not exist"))
@@ -117,8 +127,11 @@ import Testing
             let data = try makeData(dir)
             let before = try TestSupport.sh("\(TestSupport.dvsBinary) log -n 1 --json | grep '\"id\"' | head -1", in: data.root)
             // The command commits to main while it runs (as a labeling job might).
-            let r = try TestSupport.dvs(["run", "--rev", "main", "--artifact", "m.bin", "--", "sh", "-c",
-                                         "echo note > note.txt && \(TestSupport.dvsBinary) commit -m moved >/dev/null && echo w > m.bin"], in: data.root)
+            let r = try TestSupport.dvs(
+                [
+                    "run", "--rev", "main", "--artifact", "m.bin", "--", "sh", "-c",
+                    "echo note > note.txt && \(TestSupport.dvsBinary) commit -m moved >/dev/null && echo w > m.bin",
+                ], in: data.root)
             #expect(r.status == 0, "\(r.stderr)")
             let m = try #require(try models(data.root).first)
             let snapshot = try #require(m["snapshot"] as? String)
@@ -207,7 +220,8 @@ import Testing
             // The webdataset package reads it as PyTorch users would (installed by scripts/install-deps.sh).
             let py = python()
             if (try? TestSupport.run(py, ["-c", "import webdataset"]).status) == 0 {
-                let r = try TestSupport.run(py, ["-c", Self.wds, data.root, "\(TestSupport.dvsBinary) stream -C \(data.root) --rev main --shuffle 5"])
+                let r = try TestSupport.run(
+                    py, ["-c", Self.wds, data.root, "\(TestSupport.dvsBinary) stream -C \(data.root) --rev main --shuffle 5"])
                 #expect(r.status == 0, "\(r.stderr)")
                 #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == String(data.files.count))
             }
@@ -218,7 +232,8 @@ import Testing
         try TestSupport.withTemporaryDirectory { dir in
             let data = try makeData(dir)
             try TestSupport.write(Data("model v1".utf8), to: dir + "/v1.bin")
-            let add = try TestSupport.dvs(["model", "add", dir + "/v1.bin", "--rev", "main", "--name", "lid-v1", "--label", "lang", "--json"], in: data.root)
+            let add = try TestSupport.dvs(
+                ["model", "add", dir + "/v1.bin", "--rev", "main", "--name", "lid-v1", "--label", "lang", "--json"], in: data.root)
             #expect(add.status == 0, "\(add.stderr)")
             let v1 = try #require((try json(add) as? [String: Any])?["id"] as? String)
             // A branch without the German clips, and a model trained on it.
@@ -227,11 +242,14 @@ import Testing
             let german = data.files.filter { $0.hasPrefix("clips/de-") }
             try #require(!german.isEmpty, "ktuberling-data ships German clips")
             for f in german { try FileManager.default.removeItem(atPath: data.root + "/" + f) }
-            var csv = try String(contentsOfFile: data.root + "/metadata.csv", encoding: .utf8).split(separator: "\n").filter { !$0.contains("clips/de-") }
+            var csv = try String(contentsOfFile: data.root + "/metadata.csv", encoding: .utf8).split(separator: "\n").filter {
+                !$0.contains("clips/de-")
+            }
             try TestSupport.write(Data((csv.joined(separator: "\n") + "\n").utf8), to: data.root + "/metadata.csv")
             #expect(try TestSupport.dvs(["commit", "-m", "drop de"], in: data.root).status == 0)
             try TestSupport.write(Data("model v2".utf8), to: dir + "/v2.bin")
-            #expect(try TestSupport.dvs(["model", "add", dir + "/v2.bin", "--rev", "nogerman", "--name", "lid-v2"], in: data.root).status == 0)
+            #expect(
+                try TestSupport.dvs(["model", "add", dir + "/v2.bin", "--rev", "nogerman", "--name", "lid-v2"], in: data.root).status == 0)
 
             // Sample → models: only lid-v1 saw German audio.
             let s = try TestSupport.dvs(["audit", "--samples", "lang = 'de'", "--json"], in: data.root)
@@ -239,7 +257,8 @@ import Testing
             let hits = try #require(try json(s) as? [[String: Any]])
             #expect(hits.map { $0["name"] as? String } == ["lid-v1"])
             #expect(hits.first?["matched_samples"] as? Int == german.count)
-            let en = try #require(try json(TestSupport.dvs(["audit", "--samples", "lang = 'en'", "--json"], in: data.root)) as? [[String: Any]])
+            let en = try #require(
+                try json(TestSupport.dvs(["audit", "--samples", "lang = 'en'", "--json"], in: data.root)) as? [[String: Any]])
             #expect(Set(en.compactMap { $0["name"] as? String }) == ["lid-v1", "lid-v2"])
             let badSQL = try TestSupport.dvs(["audit", "--samples", "lang = "], in: data.root)
             #expect(badSQL.status == 1 && badSQL.stderr.contains("SQL error"))
@@ -248,7 +267,8 @@ import Testing
             #expect(try TestSupport.dvs(["checkout", "main"], in: data.root).status == 0)
             csv = try String(contentsOfFile: data.root + "/metadata.csv", encoding: .utf8).split(separator: "\n")
             let enFiles = data.files.filter { $0.hasPrefix("clips/en-") }
-            let relabeled = enFiles[0], removed = enFiles[1]
+            let relabeled = enFiles[0]
+            let removed = enFiles[1]
             csv = csv.filter { !$0.hasPrefix(removed + ",") }.map { $0.hasPrefix(relabeled + ",") ? Substring(relabeled + ",spk9,en") : $0 }
             try TestSupport.write(Data((csv.joined(separator: "\n") + "\n").utf8), to: data.root + "/metadata.csv")
             try FileManager.default.removeItem(atPath: data.root + "/" + removed)
@@ -267,10 +287,14 @@ import Testing
             // A model on the relabeled snapshot: the audit cache adds its new leaves, and only it saw spk9.
             try TestSupport.write(Data("model v3".utf8), to: dir + "/v3.bin")
             #expect(try TestSupport.dvs(["model", "add", dir + "/v3.bin", "--rev", "main", "--name", "lid-v3"], in: data.root).status == 0)
-            let spk9 = try #require(try json(TestSupport.dvs(["audit", "--samples", "speaker = 'spk9'", "--json"], in: data.root)) as? [[String: Any]])
+            let spk9 = try #require(
+                try json(TestSupport.dvs(["audit", "--samples", "speaker = 'spk9'", "--json"], in: data.root)) as? [[String: Any]])
             #expect(spk9.map { $0["name"] as? String } == ["lid-v3"] && spk9.first?["matched_samples"] as? Int == 1)
-            let de2 = try #require(try json(TestSupport.dvs(["audit", "--samples", "lang = 'de'", "--json"], in: data.root)) as? [[String: Any]])
-            #expect(Set(de2.compactMap { $0["name"] as? String }) == ["lid-v1", "lid-v3"], "main still has the German clips; lid-v2's branch does not")
+            let de2 = try #require(
+                try json(TestSupport.dvs(["audit", "--samples", "lang = 'de'", "--json"], in: data.root)) as? [[String: Any]])
+            #expect(
+                Set(de2.compactMap { $0["name"] as? String }) == ["lid-v1", "lid-v3"],
+                "main still has the German clips; lid-v2's branch does not")
         }
     }
 
@@ -279,12 +303,14 @@ import Testing
             let remote = try TestRemote(kind, dir: dir)
             let data = try makeData(dir)
             try TestSupport.write(Data("artifact bytes".utf8), to: dir + "/m.bin")
-            #expect(try TestSupport.dvs(["model", "add", dir + "/m.bin", "--rev", "main", "--label", "speaker"], in: data.root).status == 0)
+            #expect(
+                try TestSupport.dvs(["model", "add", dir + "/m.bin", "--rev", "main", "--label", "speaker"], in: data.root).status == 0)
             try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: data.root, remote)
             let push = try dvsOK(["push"], in: data.root, remote)
             #expect(push.stdout.contains("1 lineage record(s)"), "\(push.stdout)\(push.stderr)")
             try dvsOK(["clone", remote.url, dir + "/copy"] + remote.args, in: dir, remote)
-            let here = try models(data.root), there = try models(dir + "/copy")
+            let here = try models(data.root)
+            let there = try models(dir + "/copy")
             #expect(there.count == 1 && there.first?["id"] as? String == here.first?["id"] as? String)
             #expect(there.first?["label_distribution"] as? [String: Int] == here.first?["label_distribution"] as? [String: Int])
             // The artifact travelled too: the copy matches the file by its SHA-256.

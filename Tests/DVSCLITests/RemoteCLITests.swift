@@ -1,13 +1,15 @@
 import DVSTestSupport
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
+
 @testable import DVSRemote
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The two kinds of remote every end-to-end remote test runs against (one shared contract).
 enum RemoteKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
@@ -30,12 +32,18 @@ final class TestRemote {
 
     static let testing = AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing")
 
-    init(_ kind: RemoteKind, dir: String, serialized: Bool = false, motoEnvironment: [String: String] = [:],
-         credentials: AWSCredentials = TestRemote.testing, beforeBucket: ((MotoServer) throws -> AWSCredentials)? = nil) throws {
+    init(
+        _ kind: RemoteKind, dir: String, serialized: Bool = false, motoEnvironment: [String: String] = [:],
+        credentials: AWSCredentials = TestRemote.testing, beforeBucket: ((MotoServer) throws -> AWSCredentials)? = nil
+    ) throws {
         self.kind = kind
         switch kind {
         case .path:
-            moto = nil; url = dir + "/remote.dvs"; env = [:]; args = []; self.credentials = credentials
+            moto = nil
+            url = dir + "/remote.dvs"
+            env = [:]
+            args = []
+            self.credentials = credentials
         case .s3:
             let m = try MotoServer(environment: motoEnvironment, serialized: serialized)
             moto = m
@@ -43,8 +51,10 @@ final class TestRemote {
             self.credentials = creds
             try S3Client(bucket: "dvs-cli", region: "us-east-1", endpoint: m.endpoint, addressing: .path, credentials: creds).createBucket()
             url = "s3://dvs-cli/team/data"
-            env = ["AWS_ACCESS_KEY_ID": creds.accessKeyID, "AWS_SECRET_ACCESS_KEY": creds.secretAccessKey, "AWS_REGION": "us-east-1",
-                   "AWS_PROFILE": "", "AWS_SESSION_TOKEN": ""]
+            env = [
+                "AWS_ACCESS_KEY_ID": creds.accessKeyID, "AWS_SECRET_ACCESS_KEY": creds.secretAccessKey, "AWS_REGION": "us-east-1",
+                "AWS_PROFILE": "", "AWS_SESSION_TOKEN": "",
+            ]
             args = ["--endpoint", m.endpoint.absoluteString, "--path-style"]
         }
     }
@@ -56,14 +66,18 @@ final class TestRemote {
         switch kind {
         case .path: return try PathRemoteStore(root: url)
         case .s3:
-            return S3RemoteStore(client: S3Client(bucket: "dvs-cli", region: "us-east-1", endpoint: moto!.endpoint, addressing: .path,
-                                                  credentials: credentials), prefix: "team/data")
+            return S3RemoteStore(
+                client: S3Client(
+                    bucket: "dvs-cli", region: "us-east-1", endpoint: moto!.endpoint, addressing: .path,
+                    credentials: credentials), prefix: "team/data")
         }
     }
 
     /// The commit a remote branch points at, or nil.
     func ref(_ branch: String) throws -> String? {
-        try store().readRef("refs/heads/" + branch).map { String(decoding: $0.data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+        try store().readRef("refs/heads/" + branch).map {
+            String(decoding: $0.data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
     }
 
     /// Pack keys on the remote.
@@ -100,7 +114,8 @@ func makeDataset(_ dir: String, recordings: Int = 8) throws {
 func addLongClips(_ dir: String, count: Int, tag: String) throws {
     let src = T.debianRecordings(limit: 1)[0]
     for i in 0..<count {
-        try T.sh("""
+        try T.sh(
+            """
             sox -n -r 16000 -c 1 -b 16 '\(dir)/n.wav' synth 40 pinknoise vol 0.2 && \
             sox -R '\(src)' -r 16000 -c 1 -b 16 '\(dir)/v.wav' && \
             sox -R -m '\(dir)/n.wav' '\(dir)/v.wav' '\(dir)/clips/long-\(tag)-\(i).wav' && rm '\(dir)/n.wav' '\(dir)/v.wav'
@@ -115,11 +130,15 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
     p.arguments = args
     p.currentDirectoryURL = URL(fileURLWithPath: dir)
     var e = ProcessInfo.processInfo.environment
-    e["DVS_AUTHOR_NAME"] = "Test Author"; e["DVS_AUTHOR_EMAIL"] = "test@example.com"
+    e["DVS_AUTHOR_NAME"] = "Test Author"
+    e["DVS_AUTHOR_EMAIL"] = "test@example.com"
     for (k, v) in env { e[k] = v }
     p.environment = e
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out; p.standardError = err; p.standardInput = FileHandle.nullDevice
+    let out = Pipe()
+    let err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = FileHandle.nullDevice
     try p.run()
     return (p, out, err)
 }
@@ -140,7 +159,8 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             #expect(try T.treesEqual(dir + "/a", dir + "/rel").0)
             #expect(try dvsOK(["remote", "-v"], in: dir + "/rel", remote).stdout.hasPrefix("origin\t\(dir)/remote.dvs"))
             let typo = try T.dvs(["clone", "remote.dsv", "typo"], in: dir)
-            #expect(typo.status == 1 && typo.stderr.contains("cannot clone 'remote.dsv': no folder at '\(dir)/remote.dsv'"), "\(typo.stderr)")
+            #expect(
+                typo.status == 1 && typo.stderr.contains("cannot clone 'remote.dsv': no folder at '\(dir)/remote.dsv'"), "\(typo.stderr)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/typo"))
         }
     }
@@ -150,7 +170,8 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
     @Test(arguments: RemoteKind.allCases) func pushCloneCommitPushPull(_ kind: RemoteKind) throws {
         try T.withTemporaryDirectory { dir in
             let remote = try TestRemote(kind, dir: dir)
-            let a = dir + "/a", b = dir + "/b"
+            let a = dir + "/a"
+            let b = dir + "/b"
             try makeDataset(a)
             try dvsOK(["init"], in: a, remote)
             try dvsOK(["commit", "-m", "import"], in: a, remote)
@@ -228,13 +249,15 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             let newPacks = localPacks - packsBefore
             #expect(newPacks >= 3, "the long clips span several 1 MiB packs (got \(newPacks))")
 
-            let (p, _, _) = try startDVS(["push", "--json"], in: a, env: remote.env.merging(["DVS_TEST_TRANSFER_DELAY_MS": "400"]) { _, b in b })
+            let (p, _, _) = try startDVS(
+                ["push", "--json"], in: a, env: remote.env.merging(["DVS_TEST_TRANSFER_DELAY_MS": "400"]) { _, b in b })
             let deadline = Date().addingTimeInterval(60)
             while try remote.packs().count < packsBefore + 2, Date() < deadline, p.isRunning { usleep(50_000) }
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             let uploadedBeforeKill = try remote.packs().count - packsBefore
-            #expect(uploadedBeforeKill >= 2 && uploadedBeforeKill < newPacks, "killed part-way (\(uploadedBeforeKill) of \(newPacks) packs)")
+            #expect(
+                uploadedBeforeKill >= 2 && uploadedBeforeKill < newPacks, "killed part-way (\(uploadedBeforeKill) of \(newPacks) packs)")
             #expect(try remote.ref("main") == oldRef, "the remote ref did not move")
 
             // Everything the old ref references is there: a clone verifies every object.
@@ -308,7 +331,8 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
     @Test(arguments: RemoteKind.allCases) func damagedPackIsNamedAndNoRefMoves(_ kind: RemoteKind) throws {
         try T.withTemporaryDirectory { dir in
             let remote = try TestRemote(kind, dir: dir)
-            let a = dir + "/a", b = dir + "/b"
+            let a = dir + "/a"
+            let b = dir + "/b"
             try makeDataset(a, recordings: 4)
             try dvsOK(["init"], in: a, remote)
             try dvsOK(["commit", "-m", "base"], in: a, remote)
@@ -323,7 +347,7 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             let key = try #require(try remote.packs().first { !before.contains($0) })
             let store = try remote.store()
             var bytes = try #require(try store.get(key))
-            bytes[40] ^= 0x55   // inside the first frame
+            bytes[40] ^= 0x55  // inside the first frame
             try store.put(key, bytes)
             let packID = String(key.dropFirst(6).dropLast(5))
 
@@ -338,8 +362,9 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             let c = try T.dvs(["clone", remote.url, dir + "/c"] + remote.args, in: dir, environment: remote.env)
             #expect(c.status == 1)
             #expect(c.stderr.contains(packID), "\(c.stderr)")
-            #expect(try T.dvs(["log"], in: dir + "/c").status != 0 || !FileManager.default.fileExists(atPath: dir + "/c/clips"),
-                    "the failed clone checked nothing out")
+            #expect(
+                try T.dvs(["log"], in: dir + "/c").status != 0 || !FileManager.default.fileExists(atPath: dir + "/c/clips"),
+                "the failed clone checked nothing out")
         }
     }
 
@@ -347,7 +372,8 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
     @Test func interruptedCloneResumes() throws {
         try T.withTemporaryDirectory { dir in
             let remote = try TestRemote(.path, dir: dir)
-            let a = dir + "/a", c = dir + "/c"
+            let a = dir + "/a"
+            let c = dir + "/c"
             try makeDataset(a, recordings: 4)
             try addLongClips(a, count: 4, tag: "c")
             try dvsOK(["init"], in: a, remote)
@@ -358,7 +384,9 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
 
             let (p, _, _) = try startDVS(["clone", remote.url, c], in: dir, env: ["DVS_TEST_TRANSFER_DELAY_MS": "300"])
             let deadline = Date().addingTimeInterval(60)
-            func partials() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: c + "/.dvs/tmp")) ?? []).filter { $0.hasPrefix("fetch-") } }
+            func partials() -> [String] {
+                ((try? FileManager.default.contentsOfDirectory(atPath: c + "/.dvs/tmp")) ?? []).filter { $0.hasPrefix("fetch-") }
+            }
             while partials().count < 2, Date() < deadline, p.isRunning { usleep(20_000) }
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
@@ -384,9 +412,11 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
                 _ = try iamCallCLI(moto, [("Action", "CreateUser"), ("UserName", "dvs-cli")])
                 let key = try iamCallCLI(moto, [("Action", "CreateAccessKey"), ("UserName", "dvs-cli")])
                 let k = try #require(key.child("CreateAccessKeyResult")?.child("AccessKey"))
-                let creds = AWSCredentials(accessKeyID: try #require(k.text("AccessKeyId")), secretAccessKey: try #require(k.text("SecretAccessKey")))
+                let creds = AWSCredentials(
+                    accessKeyID: try #require(k.text("AccessKeyId")), secretAccessKey: try #require(k.text("SecretAccessKey")))
                 let policy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#
-                _ = try iamCallCLI(moto, [("Action", "PutUserPolicy"), ("UserName", "dvs-cli"), ("PolicyName", "s3-all"), ("PolicyDocument", policy)])
+                _ = try iamCallCLI(
+                    moto, [("Action", "PutUserPolicy"), ("UserName", "dvs-cli"), ("PolicyName", "s3-all"), ("PolicyDocument", policy)])
                 return creds
             }
             let a = dir + "/a"
@@ -405,8 +435,9 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             #expect(r.stderr.contains("rejected the credentials of access key '\(remote.credentials.accessKeyID)'"), "\(r.stderr)")
             #expect(r.stderr.contains("hint:"))
             #expect(!r.stderr.contains(wrong) && !r.stderr.contains(remote.credentials.secretAccessKey))
-            let c = try T.dvs(["clone", remote.url, dir + "/c"] + remote.args, in: dir,
-                              environment: remote.env.merging(["AWS_SECRET_ACCESS_KEY": wrong]) { _, b in b })
+            let c = try T.dvs(
+                ["clone", remote.url, dir + "/c"] + remote.args, in: dir,
+                environment: remote.env.merging(["AWS_SECRET_ACCESS_KEY": wrong]) { _, b in b })
             #expect(c.status == 1 && c.stderr.contains("rejected the credentials"), "\(c.stderr)")
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import DVSCore
 
 @Suite struct ObjectIDTests {
@@ -66,14 +67,16 @@ import Testing
 }
 
 func entry(_ path: String, _ content: String, audio: AudioFacts? = nil) -> ManifestEntry {
-    ManifestEntry(path: RepoPath(path), kind: .file, blob: ObjectID.hashing(Array(content.utf8)), byteCount: UInt64(content.utf8.count), audio: audio)
+    ManifestEntry(
+        path: RepoPath(path), kind: .file, blob: ObjectID.hashing(Array(content.utf8)), byteCount: UInt64(content.utf8.count), audio: audio)
 }
 
 @Suite struct ManifestTests {
     @Test func leafChunkHasAFixedEncodingAndID() throws {
         // Format stability: these bytes and this id must never change for format version 2.
-        let e = ManifestEntry(path: RepoPath("a.wav"), kind: .file, blob: ObjectID.hashing(Array("x".utf8)), byteCount: 1,
-                              audio: AudioFacts(container: "WAV", encoding: "PCM_16", sampleRate: 16000, channelCount: 1, frameCount: 16000))
+        let e = ManifestEntry(
+            path: RepoPath("a.wav"), kind: .file, blob: ObjectID.hashing(Array("x".utf8)), byteCount: 1,
+            audio: AudioFacts(container: "WAV", encoding: "PCM_16", sampleRate: 16000, channelCount: 1, frameCount: 16000))
         let bytes = ManifestChunk.leaf([e]).encoded()
         #expect(Array(bytes.prefix(7)) == [0x44, 0x56, 0x53, 0x4D, 2, 0, 1])
         // v1 fields, then 0 level pairs and annotations flag 0. 16000 is a 2-byte varint.
@@ -90,15 +93,24 @@ func entry(_ path: String, _ content: String, audio: AudioFacts? = nil) -> Manif
 
     @Test func annotationsAndLevelsRoundTrip() throws {
         var facts = AudioFacts(container: "WAV", encoding: "ULAW", sampleRate: 8000, channelCount: 2, frameCount: 48000)
-        facts.peak = [0.25, 0]; facts.rms = [0.05, 0]
+        facts.peak = [0.25, 0]
+        facts.rms = [0.05, 0]
         let words = ObjectID.hashing(Array("w".utf8))
         let n = SampleAnnotations(
-            labels: [LabelField("age", .int(-7)), LabelField("ok", .bool(true)), LabelField("score", .double(0.25)),
-                     LabelField("speaker_id", .string("007")), LabelField("z", .null)],
-            segments: [LabelSegment(start: 3.04, end: 4.8, channel: 1, source: "manifest.jsonl", labels: [LabelField("text", .string("hi"))])],
-            transcript: TranscriptSummary(source: "dg/a.json", text: "hello\nworld", language: "en", confidence: 0.91, wordCount: 2,
-                                          speakerCount: 0, channels: [ChannelTranscript(channel: 0, text: "hello", language: "en", confidence: 0.9),
-                                                                       ChannelTranscript(channel: 1, text: "world")], words: words),
+            labels: [
+                LabelField("age", .int(-7)), LabelField("ok", .bool(true)), LabelField("score", .double(0.25)),
+                LabelField("speaker_id", .string("007")), LabelField("z", .null),
+            ],
+            segments: [
+                LabelSegment(start: 3.04, end: 4.8, channel: 1, source: "manifest.jsonl", labels: [LabelField("text", .string("hi"))])
+            ],
+            transcript: TranscriptSummary(
+                source: "dg/a.json", text: "hello\nworld", language: "en", confidence: 0.91, wordCount: 2,
+                speakerCount: 0,
+                channels: [
+                    ChannelTranscript(channel: 0, text: "hello", language: "en", confidence: 0.9),
+                    ChannelTranscript(channel: 1, text: "world"),
+                ], words: words),
             sources: ["dg/a.json", "manifest.jsonl"])
         let e = ManifestEntry(path: RepoPath("a.wav"), kind: .file, blob: words, byteCount: 1, audio: facts, annotations: n)
         let decoded = try ManifestChunk.decode(ManifestChunk.leaf([e]).encoded())
@@ -108,10 +120,15 @@ func entry(_ path: String, _ content: String, audio: AudioFacts? = nil) -> Manif
     }
 
     @Test func buildRoundTripsThroughChunks() throws {
-        let entries = (0..<5000).map { entry(String(format: "spk%03d/clip_%05d.wav", $0 % 50, $0), "content \($0)") }.sorted { $0.path < $1.path }
+        let entries = (0..<5000).map { entry(String(format: "spk%03d/clip_%05d.wav", $0 % 50, $0), "content \($0)") }.sorted {
+            $0.path < $1.path
+        }
         let built = ManifestChunk.build(entries)
         var store: [ObjectID: [UInt8]] = [:]
-        for c in built.chunks { store[c.id] = c.bytes; #expect(ObjectID.hashing(c.bytes) == c.id) }
+        for c in built.chunks {
+            store[c.id] = c.bytes
+            #expect(ObjectID.hashing(c.bytes) == c.id)
+        }
         func collect(_ id: ObjectID) throws -> [ManifestEntry] {
             switch try ManifestChunk.decode(store[id]!) {
             case .leaf(let es): return es
@@ -124,7 +141,9 @@ func entry(_ path: String, _ content: String, audio: AudioFacts? = nil) -> Manif
     }
 
     @Test func changingOneEntryRewritesOnlyAFewChunks() {
-        let entries = (0..<20000).map { entry(String(format: "spk%03d/clip_%05d.wav", $0 % 100, $0), "content \($0)") }.sorted { $0.path < $1.path }
+        let entries = (0..<20000).map { entry(String(format: "spk%03d/clip_%05d.wav", $0 % 100, $0), "content \($0)") }.sorted {
+            $0.path < $1.path
+        }
         let before = Set(ManifestChunk.build(entries).chunks.map(\.id))
         var changed = entries
         changed[12345] = entry(changed[12345].path.string, "relabelled")
@@ -142,7 +161,8 @@ func entry(_ path: String, _ content: String, audio: AudioFacts? = nil) -> Manif
     }
 
     @Test func decoderRejectsUnsortedAndRandomInput() {
-        let a = entry("b", "1"), b = entry("a", "2")
+        let a = entry("b", "1")
+        let b = entry("a", "2")
         var bytes = ManifestChunk.leaf([a]).encoded()
         bytes = ManifestChunk.leaf([a, b]).encoded()
         #expect(throws: FormatError.self) { try ManifestChunk.decode(bytes) }
@@ -158,10 +178,14 @@ func entry(_ path: String, _ content: String, audio: AudioFacts? = nil) -> Manif
     @Test func commitRoundTripsWithExtraAndMultilineMessage() throws {
         let sig = Signature(name: "A U Thor", email: "a@example.com", time: 1_700_000_000, timeZoneOffsetMinutes: -330)
         var totals = ManifestTotals()
-        totals.fileCount = 3; totals.sampleCount = 2; totals.byteCount = 99; totals.audioMicroseconds = 1_500_000
-        let c = Commit(manifest: ObjectID.hashing([1]), parents: [CommitID(ObjectID.hashing([2])), CommitID(ObjectID.hashing([3]))],
-                       author: sig, committer: sig, totals: totals, extra: ["cohort-predicate": "lang = 'es'\nAND x", "source": "abc"],
-                       message: "Subject\n\nBody line")
+        totals.fileCount = 3
+        totals.sampleCount = 2
+        totals.byteCount = 99
+        totals.audioMicroseconds = 1_500_000
+        let c = Commit(
+            manifest: ObjectID.hashing([1]), parents: [CommitID(ObjectID.hashing([2])), CommitID(ObjectID.hashing([3]))],
+            author: sig, committer: sig, totals: totals, extra: ["cohort-predicate": "lang = 'es'\nAND x", "source": "abc"],
+            message: "Subject\n\nBody line")
         let bytes = c.encoded()
         #expect(String(decoding: bytes, as: UTF8.self).contains("author A U Thor <a@example.com> 1700000000 -0530\n"))
         #expect(try Commit.decode(bytes) == c)

@@ -1,10 +1,12 @@
 import Testing
+
 @testable import DVSCore
 
 @Suite struct TranscriptWordsTests {
     @Test func oneWordEncodesToTheDocumentedBytes() {
         let bytes = TranscriptWords.encode([TranscriptWord(text: "Hi", start: 0.5, end: 1.0, confidence: 1.0)])
-        let hex = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
+        let hex = bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(
+            separator: " ")
         #expect(hex == "44 56 53 57 01 01 02 48 69 00 00 00 00 00 00 e0 3f 00 00 00 00 00 00 f0 3f 00 00 00 00 00 00 f0 3f 00 00")
         #expect(bytes.count == 35)
     }

@@ -14,9 +14,11 @@ import Testing
     /// A fixture clip as the label builder sees it: 8 kHz mu-law WAV of `seconds` and `channels`.
     func audio(_ name: String, seconds: Double, channels: Int) throws -> LabelTreeFile {
         let bytes = try TestSupport.read(Self.clips + name + ".wav")
-        return LabelTreeFile(path: RepoPath("clips/\(name).wav"), blob: ObjectID.hashing(bytes), byteCount: UInt64(bytes.count),
-                             audio: AudioFacts(container: "WAV", encoding: "ULAW", sampleRate: 8000, channelCount: channels,
-                                               frameCount: Int((seconds * 8000).rounded())))
+        return LabelTreeFile(
+            path: RepoPath("clips/\(name).wav"), blob: ObjectID.hashing(bytes), byteCount: UInt64(bytes.count),
+            audio: AudioFacts(
+                container: "WAV", encoding: "ULAW", sampleRate: 8000, channelCount: channels,
+                frameCount: Int((seconds * 8000).rounded())))
     }
 
     func monoAudio() throws -> LabelTreeFile { try audio("call_0001_mono", seconds: 6.2, channels: 1) }
@@ -35,8 +37,10 @@ import Testing
         #expect(s.text.hasPrefix(words[0].text))
         #expect(s.language == nil)
         #expect(s.channels == [ChannelTranscript(channel: 0, text: s.text, language: nil, confidence: 0.9968)])
-        let confidences = [0.9981, 0.999, 0.9987, 0.8123, 0.9812, 0.9991, 0.9993, 0.921, 0.9975, 0.9602, 0.9989,
-                           0.9934, 0.9977, 0.9856, 0.9968, 0.9995, 0.9979]
+        let confidences = [
+            0.9981, 0.999, 0.9987, 0.8123, 0.9812, 0.9991, 0.9993, 0.921, 0.9975, 0.9602, 0.9989,
+            0.9934, 0.9977, 0.9856, 0.9968, 0.9995, 0.9979,
+        ]
         #expect(abs(try #require(s.confidence) - confidences.reduce(0, +) / 17) < 1e-12)
         #expect(abs(try #require(s.confidence) - 0.9786) < 1e-9)
         #expect(s.words == nil)
@@ -49,13 +53,16 @@ import Testing
     }
 
     @Test func multichannelCallKeepsEachChannelAndCountsNoSpeakers() throws {
-        let (summary, words, findings) = DeepgramSidecar.parse(try response("call_0002_stereo"), path: "d/call_0002_stereo.json", audio: try stereoAudio())
+        let (summary, words, findings) = DeepgramSidecar.parse(
+            try response("call_0002_stereo"), path: "d/call_0002_stereo.json", audio: try stereoAudio())
         let s = try #require(summary)
         #expect(findings.isEmpty, "\(findings.map(\.description))")
-        #expect(s.channels == [
-            ChannelTranscript(channel: 0, text: "Northwind billing, how can I help? I can refund that today.", language: "en", confidence: 0.993891),
-            ChannelTranscript(channel: 1, text: "Hi, I was charged twice.", language: "en", confidence: 0.98904),
-        ])
+        #expect(
+            s.channels == [
+                ChannelTranscript(
+                    channel: 0, text: "Northwind billing, how can I help? I can refund that today.", language: "en", confidence: 0.993891),
+                ChannelTranscript(channel: 1, text: "Hi, I was charged twice.", language: "en", confidence: 0.98904),
+            ])
         #expect(s.text == "Northwind billing, how can I help? I can refund that today.\nHi, I was charged twice.")
         #expect(s.language == "en")
         // Utterances say `speaker: 0`, but no word carries a speaker and there is no diarize_info.
@@ -72,7 +79,8 @@ import Testing
     }
 
     @Test func silenceIsAnEmptyTranscriptWithoutFindings() throws {
-        let (summary, words, findings) = DeepgramSidecar.parse(try response("call_0003_silence"), path: "d/call_0003_silence.json", audio: try silenceAudio())
+        let (summary, words, findings) = DeepgramSidecar.parse(
+            try response("call_0003_silence"), path: "d/call_0003_silence.json", audio: try silenceAudio())
         let s = try #require(summary)
         #expect(findings.isEmpty, "\(findings.map(\.description))")
         #expect(s.text == "")
@@ -90,7 +98,10 @@ import Testing
         let mismatches = findings.filter { $0.code == "transcript-mismatch" }
         #expect(mismatches.count == 3)
         #expect(mismatches.allSatisfy { $0.severity == .warning && $0.file == path })
-        #expect(mismatches[0].message == "metadata.sha256 43e1048aff7c… does not match the audio's SHA-256 65e76d373cb2… of 'clips/call_0002_stereo.wav'; this response may belong to another file or to a re-encoded upload")
+        #expect(
+            mismatches[0].message
+                == "metadata.sha256 43e1048aff7c… does not match the audio's SHA-256 65e76d373cb2… of 'clips/call_0002_stereo.wav'; this response may belong to another file or to a re-encoded upload"
+        )
         #expect(mismatches[0].line == 5)
         #expect(mismatches[1].message == "metadata.duration is 6.2 s but 'clips/call_0002_stereo.wav' lasts 6 s")
         #expect(mismatches[1].line == 7)
@@ -109,29 +120,31 @@ import Testing
 
     @Test func wordEndingPastTheAudioIsOneFindingWithCountAndExample() throws {
         let json = """
-        {"metadata": {"sha256": "0C5B975743CC6D56E33E1B79264D13297F906BE739AC5A903501A6D71E85491F", "duration": 3.0, "channels": 1},
-         "results": {"channels": [{"alternatives": [{"transcript": "one two three", "confidence": 0.9, "words": [
-           {"word": "one", "start": 0.5, "end": 1.0, "confidence": 0.9},
-           {"word": "two", "start": 2.9, "end": 3.0499999, "confidence": 0.9},
-           {"word": "three", "start": 3.0, "end": 3.4, "confidence": 0.9, "punctuated_word": "three."},
-           {"word": "four", "start": 3.4, "end": 3.9, "confidence": null}]}]}]}}
-        """
+            {"metadata": {"sha256": "0C5B975743CC6D56E33E1B79264D13297F906BE739AC5A903501A6D71E85491F", "duration": 3.0, "channels": 1},
+             "results": {"channels": [{"alternatives": [{"transcript": "one two three", "confidence": 0.9, "words": [
+               {"word": "one", "start": 0.5, "end": 1.0, "confidence": 0.9},
+               {"word": "two", "start": 2.9, "end": 3.0499999, "confidence": 0.9},
+               {"word": "three", "start": 3.0, "end": 3.4, "confidence": 0.9, "punctuated_word": "three."},
+               {"word": "four", "start": 3.4, "end": 3.9, "confidence": null}]}]}]}}
+            """
         let (summary, _, findings) = DeepgramSidecar.parse(Array(json.utf8), path: "t.json", audio: try silenceAudio())
         #expect(summary?.wordCount == 4)
         #expect(abs((summary?.confidence ?? 0) - 0.9) < 1e-12)  // the null confidence is left out of the mean
         #expect(findings.count == 1)
         let f = try #require(findings.first)
         #expect(f.severity == .warning && f.code == "word-beyond-audio" && f.file == "t.json")
-        #expect(f.message == "2 words end after the end of 'clips/call_0003_silence.wav' (3 s); first: channel 0 'three.' ends at 3.4 s (word 3)")
+        #expect(
+            f.message
+                == "2 words end after the end of 'clips/call_0003_silence.wav' (3 s); first: channel 0 'three.' ends at 3.4 s (word 3)")
     }
 
     @Test func wordStartingAfterItEndsIsReportedOnce() throws {
         let json = """
-        {"metadata": {"duration": 2.0, "channels": 1}, "results": {"channels": [{"alternatives": [{"transcript": "a b c", "words": [
-          {"word": "a", "start": 0.5, "end": 0.4, "confidence": 1},
-          {"word": "b", "start": 0.6, "end": 0.2, "confidence": 1},
-          {"word": "c", "end": 0.9, "confidence": 1}]}]}]}}
-        """
+            {"metadata": {"duration": 2.0, "channels": 1}, "results": {"channels": [{"alternatives": [{"transcript": "a b c", "words": [
+              {"word": "a", "start": 0.5, "end": 0.4, "confidence": 1},
+              {"word": "b", "start": 0.6, "end": 0.2, "confidence": 1},
+              {"word": "c", "end": 0.9, "confidence": 1}]}]}]}}
+            """
         let (summary, words, findings) = DeepgramSidecar.parse(Array(json.utf8), path: "t.json", audio: nil)
         #expect(summary?.wordCount == 2 && words.map(\.text) == ["a", "b"])
         #expect(findings.count == 1)
@@ -141,14 +154,15 @@ import Testing
 
     @Test func multichannelResponseMissingAChannelWarns() throws {
         let json = """
-        {"metadata": {"duration": 6.0, "channels": 3}, "results": {"channels": [
-          {"alternatives": [{"transcript": "", "words": []}]}, {"alternatives": []}]}}
-        """
+            {"metadata": {"duration": 6.0, "channels": 3}, "results": {"channels": [
+              {"alternatives": [{"transcript": "", "words": []}]}, {"alternatives": []}]}}
+            """
         let (summary, _, findings) = DeepgramSidecar.parse(Array(json.utf8), path: "t.json", audio: nil)
         #expect(summary?.channels.map(\.text) == ["", ""])
         #expect(summary?.text == "\n")
         #expect(findings.map(\.code) == ["transcript-mismatch"])
-        #expect(findings.first?.message == "metadata.channels is 3 but results.channels has 2 entries; a channel's transcript may be missing")
+        #expect(
+            findings.first?.message == "metadata.channels is 3 but results.channels has 2 entries; a channel's transcript may be missing")
     }
 
     @Test func garbageIsABadJSONError() throws {

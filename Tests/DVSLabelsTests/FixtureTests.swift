@@ -13,31 +13,33 @@ import Testing
 
     @Test func exactlyTheExpectedErrors() throws {
         let errors = try r.findings.filter { $0.severity == .error }.map { "\($0.file):\($0.line ?? 0) \($0.code)" }
-        #expect(errors == [
-            "labelstudio/export.json:285 missing-file",
-            "manifest.jsonl:5 unicode-normalization",
-            "manifest.jsonl:6 missing-file",
-            "manifest.jsonl:9 duplicate-row",       // same file as line 2, different text
-            "manifest.jsonl:10 wrong-type",
-            "metadata.csv:8 missing-file",
-            "validated.tsv:7 missing-file",
-            "validated.tsv:9 field-count",
-            "validated.tsv:10 duplicate-row",       // spk02_0001.wav again, different sentence (line 4)
-            "validated.tsv:11 duplicate-row",       // spk01_0001.wav again, different sentence (line 2)
-        ])
+        #expect(
+            errors == [
+                "labelstudio/export.json:285 missing-file",
+                "manifest.jsonl:5 unicode-normalization",
+                "manifest.jsonl:6 missing-file",
+                "manifest.jsonl:9 duplicate-row",  // same file as line 2, different text
+                "manifest.jsonl:10 wrong-type",
+                "metadata.csv:8 missing-file",
+                "validated.tsv:7 missing-file",
+                "validated.tsv:9 field-count",
+                "validated.tsv:10 duplicate-row",  // spk02_0001.wav again, different sentence (line 4)
+                "validated.tsv:11 duplicate-row",  // spk01_0001.wav again, different sentence (line 2)
+            ])
     }
 
     @Test func tablesRecognised() throws {
-        #expect(try r.tables.map { "\($0.path) \($0.format) \($0.records) \($0.samples)" } == [
-            "clip_durations.tsv common-voice-durations 5 5",
-            "deepgram/call_0001_mono.json deepgram 1 1",
-            "deepgram/call_0002_stereo.json deepgram 1 1",
-            "deepgram/call_0003_silence.json deepgram 1 1",
-            "labelstudio/export.json label-studio 6 4",
-            "manifest.jsonl nemo 10 5",
-            "metadata.csv hf-audiofolder 8 6",
-            "validated.tsv common-voice 10 5",
-        ])
+        #expect(
+            try r.tables.map { "\($0.path) \($0.format) \($0.records) \($0.samples)" } == [
+                "clip_durations.tsv common-voice-durations 5 5",
+                "deepgram/call_0001_mono.json deepgram 1 1",
+                "deepgram/call_0002_stereo.json deepgram 1 1",
+                "deepgram/call_0003_silence.json deepgram 1 1",
+                "labelstudio/export.json label-studio 6 4",
+                "manifest.jsonl nemo 10 5",
+                "metadata.csv hf-audiofolder 8 6",
+                "validated.tsv common-voice 10 5",
+            ])
         #expect(try r.findings.filter { $0.code == "unmatched-sidecar" }.isEmpty)
     }
 
@@ -69,7 +71,8 @@ import Testing
         #expect(try r.findings.filter { $0.file == "manifest.jsonl" && $0.line == 7 }.isEmpty)
         let segment = try #require(try sample("clips/call_0001_mono.wav").segments.first)
         #expect(segment.start == 3.04 && abs(segment.end - 4.80) < 1e-9 && segment.source == "manifest.jsonl")
-        #expect(segment.labels == [LabelField("speaker", .string("customer")), LabelField("text", .string("hi dana my router keeps dropping"))])
+        #expect(
+            segment.labels == [LabelField("speaker", .string("customer")), LabelField("text", .string("hi dana my router keeps dropping"))])
         let dups = try findings("manifest.jsonl", "duplicate-row")
         #expect(dups.map(\.line) == [8, 9] && dups.map(\.severity) == [.warning, .error])
         let mismatch = try findings("manifest.jsonl", "duration-mismatch")
@@ -109,7 +112,8 @@ import Testing
         let s106 = try sample("clips/spk02 0002.wav")
         #expect(s106[label: "ls_task"] == .int(106))
         let region = try #require(s106.segments.first { $0.source == f })
-        #expect(region.labels == [LabelField("speaker", .string("Agent")), LabelField("transcription", .string("first take\nsecond take"))])
+        #expect(
+            region.labels == [LabelField("speaker", .string("Agent")), LabelField("transcription", .string("first take\nsecond take"))])
         #expect(region.start == 0.05 && region.end == 0.25 && region.channel == 0)
         #expect(try sample("clips/spk01_0001.wav")[label: "speaker"] == .string("Agent"))
     }

@@ -25,9 +25,13 @@ enum FixtureTree {
             guard FileManager.default.fileExists(atPath: root + "/" + rel, isDirectory: &isDir), !isDir.boolValue else { return nil }
             let bytes = try Data(contentsOf: URL(fileURLWithPath: root + "/" + rel))
             let path = RepoPath(rel)
-            let facts = rel.hasPrefix("clips/") ? audio[String(decoding: path.name, as: UTF8.self)].map { rate, ch, enc, seconds in
-                AudioFacts(container: "WAV", encoding: enc, sampleRate: rate, channelCount: ch, frameCount: Int((seconds * Double(rate)).rounded()))
-            } : nil
+            let facts =
+                rel.hasPrefix("clips/")
+                ? audio[String(decoding: path.name, as: UTF8.self)].map { rate, ch, enc, seconds in
+                    AudioFacts(
+                        container: "WAV", encoding: enc, sampleRate: rate, channelCount: ch,
+                        frameCount: Int((seconds * Double(rate)).rounded()))
+                } : nil
             return LabelTreeFile(path: path, blob: ObjectID.hashing(bytes), byteCount: UInt64(bytes.count), audio: facts)
         }.sorted { $0.path < $1.path }
     }

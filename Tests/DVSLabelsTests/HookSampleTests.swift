@@ -39,12 +39,13 @@ import Testing
     @Test func audioHookRejectsShortClipsAndSilentChannels() throws {
         let r = try run(Self.audioHook, Self.snapshot)
         #expect(r.status == 1)
-        #expect(r.stderr == """
-            clips/a.wav: channel 1 is silent (peak 0)
-            clips/short.wav: 0.30 s is shorter than 0.5 s
-            clips/quiet Zoë.wav: channel 0 is silent (RMS -72.4 dBFS, below -60 dBFS)
+        #expect(
+            r.stderr == """
+                clips/a.wav: channel 1 is silent (peak 0)
+                clips/short.wav: 0.30 s is shorter than 0.5 s
+                clips/quiet Zoë.wav: channel 0 is silent (RMS -72.4 dBFS, below -60 dBFS)
 
-            """)
+                """)
         #expect(r.stdout.isEmpty)
     }
 
@@ -52,7 +53,10 @@ import Testing
         let line = #"{"path":"b.wav","duration_s":0.1,"channel_peak":[0,0.2],"channel_rms_dbfs":[null,-61]}"# + "\n"
         let r = try run(Self.audioHook, line)
         #expect(r.status == 1)
-        #expect(r.stderr == "b.wav: 0.10 s is shorter than 0.5 s; channel 0 is silent (peak 0); channel 1 is silent (RMS -61.0 dBFS, below -60 dBFS)\n")
+        #expect(
+            r.stderr
+                == "b.wav: 0.10 s is shorter than 0.5 s; channel 0 is silent (peak 0); channel 1 is silent (RMS -61.0 dBFS, below -60 dBFS)\n"
+        )
     }
 
     @Test func audioHookAcceptsGoodClipsAndAnEmptySnapshot() throws {
@@ -65,21 +69,23 @@ import Testing
     @Test func labelsHookRejectsMissingNullAndEmptyLabels() throws {
         let r = try run(Self.labelsHook, Self.snapshot)
         #expect(r.status == 1)
-        #expect(r.stderr == """
-            clips/short.wav: label 'label' is null
-            clips/quiet Zoë.wav: label 'label' is empty
-            clips/nolabels.wav: label 'label' is missing
+        #expect(
+            r.stderr == """
+                clips/short.wav: label 'label' is null
+                clips/quiet Zoë.wav: label 'label' is empty
+                clips/nolabels.wav: label 'label' is missing
 
-            """)
+                """)
     }
 
     @Test func labelsHookFieldComesFromTheEnvironment() throws {
         let r = try run(Self.labelsHook, Self.snapshot, environment: ["DVS_REQUIRED_LABEL": "speaker_id"])
         #expect(r.status == 1)
-        #expect(r.stderr.split(separator: "\n") == [
-            "clips/short.wav: label 'speaker_id' is missing", "clips/ok.wav: label 'speaker_id' is missing",
-            "clips/quiet Zoë.wav: label 'speaker_id' is missing", "clips/nolabels.wav: label 'speaker_id' is missing",
-        ])
+        #expect(
+            r.stderr.split(separator: "\n") == [
+                "clips/short.wav: label 'speaker_id' is missing", "clips/ok.wav: label 'speaker_id' is missing",
+                "clips/quiet Zoë.wav: label 'speaker_id' is missing", "clips/nolabels.wav: label 'speaker_id' is missing",
+            ])
         let ok = try run(Self.labelsHook, Self.goodLine)
         #expect(ok.status == 0 && ok.stderr.isEmpty, "\(ok.stderr)")
     }

@@ -1,6 +1,7 @@
 import DVSCore
 import Foundation
 import Testing
+
 @testable import DVSLabels
 
 /// Row-level reading, filtering and three-way merging of label tables.
@@ -11,12 +12,14 @@ import Testing
     func text(_ t: RowTable) -> String { String(decoding: t.encoded(), as: UTF8.self) }
 
     @Test func untouchedTableRoundTripsByteExact() throws {
-        let csv = "\u{FEFF}path,lang,text\r\nclips/a.wav,en,\"hello, world\"\r\nclips/b.wav,es,\"say \"\"hi\"\"\"\r\nclips/b.wav,es,second segment"
+        let csv =
+            "\u{FEFF}path,lang,text\r\nclips/a.wav,en,\"hello, world\"\r\nclips/b.wav,es,\"say \"\"hi\"\"\"\r\nclips/b.wav,es,second segment"
         let t = try table(csv)
         #expect(t.rows.map(\.key) == ["clips/a.wav", "clips/b.wav", "clips/b.wav#2"])
         #expect(t.rows[0].fields["text"] == "hello, world")
         #expect(text(t) == csv, "BOM, CRLF, quoting and the missing final newline are kept")
-        let jsonl = "{\"audio_filepath\": \"a.wav\", \"duration\": 1.5, \"text\": \"hi\"}\n{\"audio_filepath\": \"b.wav\", \"duration\": 2, \"text\": \"yo\"}\n"
+        let jsonl =
+            "{\"audio_filepath\": \"a.wav\", \"duration\": 1.5, \"text\": \"hi\"}\n{\"audio_filepath\": \"b.wav\", \"duration\": 2, \"text\": \"yo\"}\n"
         let j = try table(jsonl, "train.jsonl")
         #expect(j.rows[1].fields["duration"] == "2")
         #expect(text(j) == jsonl)
@@ -25,10 +28,14 @@ import Testing
     @Test func differentFieldsMergeAndUntouchedRowsKeepTheirBytes() throws {
         let base = try table("path,lang,quality,note\r\nclips/a.wav,en,ok,\"x, y\"\r\nclips/b.wav,en,ok,plain\r\n")
         let ours = try table("path,lang,quality,note\r\nclips/a.wav,en,ok,\"x, y\"\r\nclips/b.wav,fr,ok,plain\r\n")
-        let theirs = try table("path,lang,quality,note\r\nclips/a.wav,en,ok,\"x, y\"\r\nclips/b.wav,en,noisy,plain\r\nclips/c.wav,de,ok,\"new, row\"\r\n")
+        let theirs = try table(
+            "path,lang,quality,note\r\nclips/a.wav,en,ok,\"x, y\"\r\nclips/b.wav,en,noisy,plain\r\nclips/c.wav,de,ok,\"new, row\"\r\n")
         let (merged, conflicts) = try RowTable.merge(base: base, ours: ours, theirs: theirs)
         #expect(conflicts.isEmpty)
-        #expect(text(merged) == "path,lang,quality,note\r\nclips/a.wav,en,ok,\"x, y\"\r\nclips/b.wav,fr,noisy,plain\r\nclips/c.wav,de,ok,\"new, row\"\r\n")
+        #expect(
+            text(merged)
+                == "path,lang,quality,note\r\nclips/a.wav,en,ok,\"x, y\"\r\nclips/b.wav,fr,noisy,plain\r\nclips/c.wav,de,ok,\"new, row\"\r\n"
+        )
     }
 
     @Test func sameFieldTwoWaysIsAConflictShowingAllThreeValues() throws {
@@ -46,7 +53,7 @@ import Testing
 
     @Test func deletedVersusEditedRowIsAConflictKeepingTheEdit() throws {
         let base = try table("path,lang\nclips/a.wav,en\nclips/b.wav,en\n")
-        let ours = try table("path,lang\nclips/a.wav,en\n")               // deleted b
+        let ours = try table("path,lang\nclips/a.wav,en\n")  // deleted b
         let theirs = try table("path,lang\nclips/a.wav,en\nclips/b.wav,de\n")  // edited b
         let (merged, conflicts) = try RowTable.merge(base: base, ours: ours, theirs: theirs)
         #expect(conflicts.map(\.kind) == ["delete-edit"] && conflicts[0].key == "clips/b.wav" && conflicts[0].ours == nil)
@@ -68,7 +75,8 @@ import Testing
     @Test func jsonLinesMergeByMember() throws {
         let base = try table("{\"path\": \"a.wav\", \"lang\": \"en\", \"score\": 1}\n", "t.jsonl")
         let ours = try table("{\"path\": \"a.wav\", \"lang\": \"es\", \"score\": 1}\n", "t.jsonl")
-        let theirs = try table("{\"path\": \"a.wav\", \"lang\": \"en\", \"score\": 2.5}\n{\"path\": \"b.wav\", \"lang\": \"de\"}\n", "t.jsonl")
+        let theirs = try table(
+            "{\"path\": \"a.wav\", \"lang\": \"en\", \"score\": 2.5}\n{\"path\": \"b.wav\", \"lang\": \"de\"}\n", "t.jsonl")
         let (merged, conflicts) = try RowTable.merge(base: base, ours: ours, theirs: theirs)
         #expect(conflicts.isEmpty)
         #expect(text(merged) == "{\"path\": \"a.wav\", \"lang\": \"es\", \"score\": 2.5}\n{\"path\": \"b.wav\", \"lang\": \"de\"}\n")
@@ -80,7 +88,9 @@ import Testing
     }
 
     @Test func brokenTablesAndOtherFilesAreRefusedOrSkipped() throws {
-        #expect(throws: RowTable.Refusal.self) { try RowTable.read(path: RepoPath("labels.csv"), bytes: Array("path,lang\na.wav,\"en\n".utf8)) }
+        #expect(throws: RowTable.Refusal.self) {
+            try RowTable.read(path: RepoPath("labels.csv"), bytes: Array("path,lang\na.wav,\"en\n".utf8))
+        }
         #expect(try RowTable.read(path: RepoPath("notes.csv"), bytes: Array("a,b\n1,2\n".utf8)) == nil, "no key column: not a label table")
         #expect(try RowTable.read(path: RepoPath("export.json"), bytes: Array("[]".utf8)) == nil)
     }

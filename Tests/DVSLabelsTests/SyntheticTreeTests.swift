@@ -10,10 +10,15 @@ struct MemoryTree {
 
     var files: [LabelTreeFile] {
         let audio = samples.map { path, seconds in
-            LabelTreeFile(path: RepoPath(path), blob: ObjectID.hashing(Array(path.utf8)), byteCount: 1,
-                          audio: AudioFacts(container: "WAV", encoding: "PCM_16", sampleRate: 16000, channelCount: 1, frameCount: Int(seconds * 16000)))
+            LabelTreeFile(
+                path: RepoPath(path), blob: ObjectID.hashing(Array(path.utf8)), byteCount: 1,
+                audio: AudioFacts(
+                    container: "WAV", encoding: "PCM_16", sampleRate: 16000, channelCount: 1, frameCount: Int(seconds * 16000)))
         }
-        let text = texts.map { LabelTreeFile(path: RepoPath($0.key), blob: ObjectID.hashing(Array($0.value.utf8)), byteCount: UInt64($0.value.utf8.count), audio: nil) }
+        let text = texts.map {
+            LabelTreeFile(
+                path: RepoPath($0.key), blob: ObjectID.hashing(Array($0.value.utf8)), byteCount: UInt64($0.value.utf8.count), audio: nil)
+        }
         return (audio + text).sorted { $0.path < $1.path }
     }
 
@@ -34,8 +39,10 @@ extension LabelBuildResult {
 @Suite struct DetectionTests {
     @Test func ordinaryFilesGiveNoFindings() throws {
         var t = MemoryTree(samples: ["a.wav": 1])
-        t.texts = ["meta/clips.csv": "name,size\na.wav,3\n", "manifest.json": "{\"version\": 2}", "notes.tsv": "x\ty\n1\t2\n",
-                   "broken.json": "{not json", "other.jsonl": "{\"k\": 1}\n"]
+        t.texts = [
+            "meta/clips.csv": "name,size\na.wav,3\n", "manifest.json": "{\"version\": 2}", "notes.tsv": "x\ty\n1\t2\n",
+            "broken.json": "{not json", "other.jsonl": "{\"k\": 1}\n",
+        ]
         let r = try t.build()
         #expect(r.findings.isEmpty && r.tables.isEmpty && r.samples.isEmpty)
     }
@@ -66,13 +73,18 @@ extension LabelBuildResult {
 
     @Test func nemoBlankLineIsAnErrorButAFinalNewlineIsNot() throws {
         var t = MemoryTree(samples: ["a.wav": 1])
-        t.texts = ["m.jsonl": "{\"audio_filepath\": \"a.wav\", \"duration\": 1.0}\n\n{\"audio_filepath\": \"/abs/a.wav\", \"duration\": 1}\n"]
+        t.texts = [
+            "m.jsonl": "{\"audio_filepath\": \"a.wav\", \"duration\": 1.0}\n\n{\"audio_filepath\": \"/abs/a.wav\", \"duration\": 1}\n"
+        ]
         #expect(try t.build().codes == ["m.jsonl:2 invalid-json", "m.jsonl:3 absolute-path"])
     }
 
     @Test func nemoSegmentBeyondAudio() throws {
         var t = MemoryTree(samples: ["a.wav": 1])
-        t.texts = ["m.json": "{\"audio_filepath\": \"a.wav\", \"offset\": 0.5, \"duration\": 0.6}\n{\"audio_filepath\": \"a.wav\", \"offset\": 0.1, \"duration\": 0.2, \"speaker\": \"x\"}\n"]
+        t.texts = [
+            "m.json":
+                "{\"audio_filepath\": \"a.wav\", \"offset\": 0.5, \"duration\": 0.6}\n{\"audio_filepath\": \"a.wav\", \"offset\": 0.1, \"duration\": 0.2, \"speaker\": \"x\"}\n"
+        ]
         let r = try t.build()
         #expect(r.codes == ["m.json:1 segment-beyond-audio"])
         #expect(r.samples[RepoPath("a.wav")]?.segments.map(\.start) == [0.5, 0.1])
@@ -98,22 +110,29 @@ extension LabelBuildResult {
 
     @Test func labelStudioTaskWithoutUsableAnnotation() throws {
         var t = MemoryTree(samples: ["clips/a.wav": 1, "clips/b.wav": 1, "x/b.wav": 1])
-        t.texts = ["ls.json": """
-        [{"id": 1, "data": {"audio": "/data/local-files/?d=clips/a.wav"}, "annotations": [{"id": 9, "was_cancelled": true, "result": []}]},
-         {"id": 2, "data": {"audio": "https://bucket.example/audio/b.wav"}, "annotations": []}]
-        """]
+        t.texts = [
+            "ls.json": """
+            [{"id": 1, "data": {"audio": "/data/local-files/?d=clips/a.wav"}, "annotations": [{"id": 9, "was_cancelled": true, "result": []}]},
+             {"id": 2, "data": {"audio": "https://bucket.example/audio/b.wav"}, "annotations": []}]
+            """
+        ]
         #expect(try t.build().codes == ["ls.json:1 no-annotation", "ls.json:2 ambiguous-mapping"])
     }
 
     @Test func deepgramSidecarsMatchByName() throws {
         var t = MemoryTree(samples: ["clips/a.wav": 1, "clips/b.wav": 1, "calls/c.wav": 1, "x/d.wav": 1])
         let response = "{\"metadata\": {\"sha256\": \"00\"}, \"results\": {\"channels\": []}}"
-        t.texts = ["clips/a.wav.json": response, "dg/b.json": response, "transcripts/call-c.json": response, "dg/zzz.json": response,
-                   "dvs.toml": "[labels.sidecars]\ndeepgram = [\"transcripts/call-{stem}.json\"]\n"]
+        t.texts = [
+            "clips/a.wav.json": response, "dg/b.json": response, "transcripts/call-c.json": response, "dg/zzz.json": response,
+            "dvs.toml": "[labels.sidecars]\ndeepgram = [\"transcripts/call-{stem}.json\"]\n",
+        ]
         let r = try t.build()
         // Matched by name, each response's metadata.sha256 ("00") then disagrees with its audio.
-        #expect(r.codes == ["clips/a.wav.json:1 transcript-mismatch", "dg/b.json:1 transcript-mismatch", "dg/zzz.json:0 unmatched-sidecar",
-                            "transcripts/call-c.json:1 transcript-mismatch"])
+        #expect(
+            r.codes == [
+                "clips/a.wav.json:1 transcript-mismatch", "dg/b.json:1 transcript-mismatch", "dg/zzz.json:0 unmatched-sidecar",
+                "transcripts/call-c.json:1 transcript-mismatch",
+            ])
         #expect(r.tables.filter { $0.format == "deepgram" }.map(\.samples) == [1, 1, 0, 1])
     }
 }
@@ -122,7 +141,8 @@ extension LabelBuildResult {
     @Test func declaredTypesAndSchema() throws {
         var t = MemoryTree(samples: ["audio/a.wav": 1, "audio/b.wav": 1, "audio/c.wav": 1])
         t.texts = [
-            "labels/train.tsv": "file\tage\tlabel\tscore\tok\na.wav\t31\thappy\t0.5\tyes\nb.wav\tx\thappy\t0.5\tno\nc.wav\t40\tbored\t1.5\t\n",
+            "labels/train.tsv":
+                "file\tage\tlabel\tscore\tok\na.wav\t31\thappy\t0.5\tyes\nb.wav\tx\thappy\t0.5\tno\nc.wav\t40\tbored\t1.5\t\n",
             "dvs.toml": """
             [labels]
             duration_tolerance = 0.1
@@ -147,8 +167,11 @@ extension LabelBuildResult {
             """,
         ]
         let r = try t.build()
-        #expect(r.codes == ["dvs.toml:0 unknown-config-key", "labels/train.tsv:3 wrong-type", "labels/train.tsv:4 not-allowed",
-                            "labels/train.tsv:4 missing-field", "labels/train.tsv:4 out-of-range"])
+        #expect(
+            r.codes == [
+                "dvs.toml:0 unknown-config-key", "labels/train.tsv:3 wrong-type", "labels/train.tsv:4 not-allowed",
+                "labels/train.tsv:4 missing-field", "labels/train.tsv:4 out-of-range",
+            ])
         let a = try #require(r.samples[RepoPath("audio/a.wav")])
         #expect(a[label: "age"] == .int(31) && a[label: "ok"] == .bool(true) && a[label: "score"] == .double(0.5))
         #expect(r.findings.first { $0.code == "not-allowed" }?.hint == "allowed: angry, happy, neutral")

@@ -2,6 +2,7 @@ import DVSCore
 import DVSTestSupport
 import Foundation
 import Testing
+
 @testable import DVSLearn
 
 /// Baselines trained on real recordings with a clearly separable label must score well above
@@ -21,14 +22,19 @@ import Testing
         let audio = try RecordedAudio.samples(jobs)
         let extractor = try FeatureExtractor()
         let examples = zip(jobs, audio).map { job, pcm in
-            LabeledExample(key: job.0, blobID: ObjectID.hashing(Array(job.0.utf8)), features: extractor.features(pcm),
-                           label: { if case .telephony = job.1 { return "telephony" } else { return "wideband" } }())
+            LabeledExample(
+                key: job.0, blobID: ObjectID.hashing(Array(job.0.utf8)), features: extractor.features(pcm),
+                label: { if case .telephony = job.1 { return "telephony" } else { return "wideband" } }())
         }
-        let result = try Baseline.train(examples, task: .classify, labelField: "channel", features: extractor.config,
-                                        parameters: TrainingParameters(task: .classify, holdoutFraction: 0.3))
+        let result = try Baseline.train(
+            examples, task: .classify, labelField: "channel", features: extractor.config,
+            parameters: TrainingParameters(task: .classify, holdoutFraction: 0.3))
         #expect(result.holdoutCount >= 40)
         #expect(result.trainingCount + result.holdoutCount == examples.count)
-        guard case .classification(let m)? = result.holdoutMetrics else { Issue.record("no holdout metrics"); return }
+        guard case .classification(let m)? = result.holdoutMetrics else {
+            Issue.record("no holdout metrics")
+            return
+        }
         #expect(m.classNames == ["telephony", "wideband"])
         #expect(m.accuracy >= 0.95, "holdout accuracy \(m.accuracy), chance 0.5")  // 1.0 (50 of 50) today
         #expect(m.macroF1 >= 0.95, "holdout macro-F1 \(m.macroF1)")
@@ -42,7 +48,8 @@ import Testing
     /// Two languages of ktuberling's recorded words (the same word list read in English and in
     /// German). Chance is 0.5.
     @Test func englishVersusGermanIsLearnedFromRecordings() throws {
-        let en = RecordedAudio.wideband("ktuberling-en"), de = RecordedAudio.wideband("ktuberling-de")
+        let en = RecordedAudio.wideband("ktuberling-en")
+        let de = RecordedAudio.wideband("ktuberling-de")
         try #require(en.count >= 40 && de.count >= 40, "install ktuberling-data (scripts/install-deps.sh)")
         let jobs = (en + de).map { ($0, RecordedAudio.Channel.wideband) }
         let audio = try RecordedAudio.samples(jobs)
@@ -50,9 +57,13 @@ import Testing
         let examples = zip(jobs, audio).map { job, pcm in
             LabeledExample(key: job.0, features: extractor.features(pcm), label: job.0.contains("/en/") ? "en" : "de")
         }
-        let result = try Baseline.train(examples, task: .classify, labelField: "lang", features: extractor.config,
-                                        parameters: TrainingParameters(task: .classify, holdoutFraction: 0.3))
-        guard case .classification(let m)? = result.holdoutMetrics else { Issue.record("no holdout metrics"); return }
+        let result = try Baseline.train(
+            examples, task: .classify, labelField: "lang", features: extractor.config,
+            parameters: TrainingParameters(task: .classify, holdoutFraction: 0.3))
+        guard case .classification(let m)? = result.holdoutMetrics else {
+            Issue.record("no holdout metrics")
+            return
+        }
         #expect(m.sampleCount >= 30)
         #expect(m.accuracy >= 0.9, "holdout accuracy \(m.accuracy), chance 0.5")  // 1.0 (42 of 42) today
     }
@@ -62,7 +73,8 @@ import Testing
     /// is not log mean energy (silences, crest factor), so the fit is close, not exact: on this
     /// data holdout r ≈ 0.90 and MAE ≈ 2.7 dB, against ≈ 6 dB for always predicting the mean.
     @Test func rmsLevelIsRegressedFromRecordings() throws {
-        let files = RecordedAudio.wideband("ktuberling-en") + RecordedAudio.wideband("ktuberling-de") + RecordedAudio.wideband("klettres-en")
+        let files =
+            RecordedAudio.wideband("ktuberling-en") + RecordedAudio.wideband("ktuberling-de") + RecordedAudio.wideband("klettres-en")
         try #require(files.count >= 100, "install ktuberling-data and klettres-data (scripts/install-deps.sh)")
         let audio = try RecordedAudio.samples(files.map { ($0, .wideband) })
         let extractor = try FeatureExtractor()
@@ -73,9 +85,13 @@ import Testing
             let gain = Float(pow(10, level / 20) / max(rms, 1e-9))
             return LabeledExample(key: files[i], features: extractor.features(pcm.map { $0 * gain }), label: String(level))
         }
-        let result = try Baseline.train(examples, task: .regress, labelField: "rms_dbfs", features: extractor.config,
-                                        parameters: TrainingParameters(task: .regress, holdoutFraction: 0.3))
-        guard case .regression(let m)? = result.holdoutMetrics else { Issue.record("no holdout metrics"); return }
+        let result = try Baseline.train(
+            examples, task: .regress, labelField: "rms_dbfs", features: extractor.config,
+            parameters: TrainingParameters(task: .regress, holdoutFraction: 0.3))
+        guard case .regression(let m)? = result.holdoutMetrics else {
+            Issue.record("no holdout metrics")
+            return
+        }
         #expect(m.sampleCount >= 30)
         // Chance: predicting the training mean for every held-out clip.
         let trainingMean = Double(result.model.bias[0])
@@ -116,20 +132,23 @@ import Testing
         let f = extractor.features([Float](repeating: 0.1, count: 1600))
         let one = (0..<20).map { LabeledExample(key: "\($0)", features: f, label: "same") }
         #expect(throws: LearnError.self) {
-            try Baseline.train(one, task: .classify, labelField: "lang", features: extractor.config,
-                               parameters: TrainingParameters(task: .classify))
+            try Baseline.train(
+                one, task: .classify, labelField: "lang", features: extractor.config,
+                parameters: TrainingParameters(task: .classify))
         }
         do {
-            _ = try Baseline.train([LabeledExample(key: "a.wav", features: f, label: "loud")], task: .regress, labelField: "snr",
-                                   features: extractor.config, parameters: TrainingParameters(task: .regress, holdoutFraction: 0))
+            _ = try Baseline.train(
+                [LabeledExample(key: "a.wav", features: f, label: "loud")], task: .regress, labelField: "snr",
+                features: extractor.config, parameters: TrainingParameters(task: .regress, holdoutFraction: 0))
             Issue.record("expected an error")
         } catch {
             #expect(error.message == "sample 'a.wav': label 'snr' = 'loud' is not a number")
             #expect(error.hint == "use --task classify for categorical labels")
         }
         #expect(throws: LearnError.self) {
-            try Baseline.train([], task: .classify, labelField: "lang", features: extractor.config,
-                               parameters: TrainingParameters(task: .classify))
+            try Baseline.train(
+                [], task: .classify, labelField: "lang", features: extractor.config,
+                parameters: TrainingParameters(task: .classify))
         }
     }
 }
@@ -138,7 +157,8 @@ import Testing
 @Suite struct LearnerTests {
     @Test func ridgeRecoversAnExactLinearRelation() throws {
         // y = 3·x0 − 2·x1 + 0.5·x2 + 7 on standardised-looking rows.
-        var rows: [[Double]] = [], y: [Double] = []
+        var rows: [[Double]] = []
+        var y: [Double] = []
         for i in 0..<200 {
             let x = [sin(Double(i)), cos(Double(i) * 0.7), Double(i % 13) / 6 - 1]
             rows.append(x)
@@ -154,7 +174,8 @@ import Testing
     }
 
     @Test func softmaxSeparatesThreeClustersAndIsDeterministic() {
-        var rows: [[Double]] = [], classes: [Int] = []
+        var rows: [[Double]] = []
+        var classes: [Int] = []
         let centres = [[2.0, 0.0], [-2.0, 1.0], [0.0, -2.5]]
         for i in 0..<150 {
             let c = i % 3

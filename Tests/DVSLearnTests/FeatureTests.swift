@@ -1,6 +1,7 @@
 import DVSTestSupport
 import Foundation
 import Testing
+
 @testable import DVSLearn
 
 @Suite struct FeatureTests {
@@ -41,7 +42,9 @@ import Testing
     /// finite features of the right length.
     @Test func silenceAndShortClipsGiveFiniteFeatures() throws {
         let x = try FeatureExtractor()
-        for clip in [[Float](repeating: 0, count: 16000), [Float](repeating: 0.3, count: 100), [], [Float.nan, .infinity, 0.5, -.infinity]] {
+        for clip in [
+            [Float](repeating: 0, count: 16000), [Float](repeating: 0.3, count: 100), [], [Float.nan, .infinity, 0.5, -.infinity],
+        ] {
             let f = x.features(clip)
             #expect(f.count == 106)
             #expect(f.allSatisfy { $0.isFinite })

@@ -1,20 +1,23 @@
 import DVSCore
 import Foundation
 import Testing
+
 @testable import DVSLearn
 
 @Suite struct ModelFileTests {
     /// A tiny classifier built by hand (2 mel bands, no MFCCs: 4 features, 2 classes).
     static func tinyModel() -> Model {
-        let config = FeatureConfig(sampleRate: 16000, windowLength: 400, hopLength: 160, fftSize: 512, melBandCount: 2,
-                                   melScale: .slaney, lowFrequency: 0, highFrequency: 8000, mfccCount: 0)
-        return Model(task: .classify, labelField: "lang", features: config,
-                     standardizer: Standardizer(mean: [1, 2, 3, 4], scale: [0.5, 1, 1, 2]),
-                     classNames: ["de", "en"], weights: [1, 0, -1, 0.25, -1, 0, 1, -0.25], bias: [0.5, -0.5],
-                     parameters: TrainingParameters(task: .classify, holdoutFraction: 0.2, splitBy: "speaker"),
-                     iterations: 17, trainingSampleCount: 2,
-                     trainingBlobIDs: [ObjectID.hashing(Array("b".utf8)), ObjectID.hashing(Array("a".utf8))],
-                     metadata: ["dvs.revision": "main", "dvs.commit": String(repeating: "ab", count: 32)])
+        let config = FeatureConfig(
+            sampleRate: 16000, windowLength: 400, hopLength: 160, fftSize: 512, melBandCount: 2,
+            melScale: .slaney, lowFrequency: 0, highFrequency: 8000, mfccCount: 0)
+        return Model(
+            task: .classify, labelField: "lang", features: config,
+            standardizer: Standardizer(mean: [1, 2, 3, 4], scale: [0.5, 1, 1, 2]),
+            classNames: ["de", "en"], weights: [1, 0, -1, 0.25, -1, 0, 1, -0.25], bias: [0.5, -0.5],
+            parameters: TrainingParameters(task: .classify, holdoutFraction: 0.2, splitBy: "speaker"),
+            iterations: 17, trainingSampleCount: 2,
+            trainingBlobIDs: [ObjectID.hashing(Array("b".utf8)), ObjectID.hashing(Array("a".utf8))],
+            metadata: ["dvs.revision": "main", "dvs.commit": String(repeating: "ab", count: 32)])
     }
 
     @Test func roundTripKeepsEverything() throws {
@@ -53,13 +56,17 @@ import Testing
     @Test func damagedFilesGiveClearErrors() throws {
         let bytes = try ModelFile.encode(Self.tinyModel())
         func message(_ b: [UInt8]) -> String? {
-            do { _ = try ModelFile.decode(b, source: "m.dvsm"); return nil } catch { return error.message }
+            do {
+                _ = try ModelFile.decode(b, source: "m.dvsm")
+                return nil
+            } catch { return error.message }
         }
         var flipped = bytes
         flipped[40] ^= 0x01
         #expect(message(flipped) == "cannot read model 'm.dvsm': checksum mismatch (the file is damaged)")
         #expect(message(Array(bytes.dropLast(5)))?.hasPrefix("cannot read model 'm.dvsm': truncated") == true)
-        #expect(message(Array("RIFF....WAVEfmt ".utf8)) == "cannot read model 'm.dvsm': not a dvs model file (it does not start with 'DVSM')")
+        #expect(
+            message(Array("RIFF....WAVEfmt ".utf8)) == "cannot read model 'm.dvsm': not a dvs model file (it does not start with 'DVSM')")
         #expect(message([]) == "cannot read model 'm.dvsm': not a dvs model file (it does not start with 'DVSM')")
         var newer = bytes
         newer[4] = 2
@@ -74,7 +81,9 @@ import Testing
             for _ in 0..<20 {
                 var b = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
                 if n >= 16 {
-                    b.replaceSubrange(0..<16, with: Array("DVSM".utf8) + [1, 0, 0, 0] + withUnsafeBytes(of: UInt64(max(0, n - 48)).littleEndian, Array.init))
+                    b.replaceSubrange(
+                        0..<16,
+                        with: Array("DVSM".utf8) + [1, 0, 0, 0] + withUnsafeBytes(of: UInt64(max(0, n - 48)).littleEndian, Array.init))
                 }
                 if n >= 48 { b.replaceSubrange((n - 32)..<n, with: ObjectID.hashing(b.prefix(n - 32)).bytes) }
                 #expect(throws: LearnError.self) { try ModelFile.decode(b) }

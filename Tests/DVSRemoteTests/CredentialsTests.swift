@@ -1,6 +1,7 @@
 import DVSTestSupport
 import Foundation
 import Testing
+
 @testable import DVSRemote
 
 @Suite struct CredentialsTests {
@@ -39,9 +40,12 @@ import Testing
     @Test func environmentWins() throws {
         try withAWSFiles { env in
             var env = env
-            env["AWS_ACCESS_KEY_ID"] = "AKIAENV"; env["AWS_SECRET_ACCESS_KEY"] = "envSECRET"; env["AWS_SESSION_TOKEN"] = "envTOKEN"
+            env["AWS_ACCESS_KEY_ID"] = "AKIAENV"
+            env["AWS_SECRET_ACCESS_KEY"] = "envSECRET"
+            env["AWS_SESSION_TOKEN"] = "envTOKEN"
             let c = try AWSCredentials.resolve(environment: env)
-            #expect(c == AWSCredentials(accessKeyID: "AKIAENV", secretAccessKey: "envSECRET", sessionToken: "envTOKEN", source: "environment"))
+            #expect(
+                c == AWSCredentials(accessKeyID: "AKIAENV", secretAccessKey: "envSECRET", sessionToken: "envTOKEN", source: "environment"))
         }
     }
 
@@ -94,7 +98,14 @@ import Testing
 
     @Test func descriptionNeverShowsTheSecret() {
         let c = AWSCredentials(accessKeyID: "AKIAVISIBLE", secretAccessKey: "TOPSECRETvalue", sessionToken: "TOKENvalue")
-        for text in [c.description, c.debugDescription, "\(c)", String(reflecting: c), { var s = ""; dump(c, to: &s); return s }()] {
+        for text in [
+            c.description, c.debugDescription, "\(c)", String(reflecting: c),
+            {
+                var s = ""
+                dump(c, to: &s)
+                return s
+            }(),
+        ] {
             #expect(text.contains("AKIAVISIBLE"))
             #expect(!text.contains("TOPSECRETvalue"), "leaked in: \(text)")
             #expect(!text.contains("TOKENvalue"), "leaked in: \(text)")

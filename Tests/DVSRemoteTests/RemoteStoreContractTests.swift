@@ -2,6 +2,7 @@ import Crypto
 import DVSTestSupport
 import Foundation
 import Testing
+
 @testable import DVSRemote
 
 /// The backends the contract runs against.
@@ -12,8 +13,10 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
 /// Runs `body` with an empty store of `backend`: a temp folder, or a fresh bucket on a fresh
 /// moto server (killed afterwards) under the prefix `team/data`.
-func withStore<T>(_ backend: Backend, policy: TransferPolicy = TransferPolicy(maxAttempts: 3, initialBackoff: 0.05),
-                  listPageSize: Int? = nil, serializedMoto: Bool = false, _ body: (any RemoteStore) throws -> T) throws -> T {
+func withStore<T>(
+    _ backend: Backend, policy: TransferPolicy = TransferPolicy(maxAttempts: 3, initialBackoff: 0.05),
+    listPageSize: Int? = nil, serializedMoto: Bool = false, _ body: (any RemoteStore) throws -> T
+) throws -> T {
     switch backend {
     case .path:
         return try TestSupport.withTemporaryDirectory { dir in try body(PathRemoteStore(root: dir + "/remote")) }
@@ -33,7 +36,7 @@ func withStore<T>(_ backend: Backend, policy: TransferPolicy = TransferPolicy(ma
         let data = Data((0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         try store.put("objects/ab/cdef", data)
         #expect(try store.get("objects/ab/cdef") == data)
-        try store.put("objects/ab/cdef", data)   // idempotent
+        try store.put("objects/ab/cdef", data)  // idempotent
         #expect(try store.get("objects/ab/cdef") == data)
         #expect(try store.get("objects/ab/missing") == nil)
         #expect(try store.get("nothing-here") == nil)
@@ -41,7 +44,7 @@ func withStore<T>(_ backend: Backend, policy: TransferPolicy = TransferPolicy(ma
         #expect(try store.get("objects/ab/empty") == Data())
         try store.delete("objects/ab/cdef")
         #expect(try store.get("objects/ab/cdef") == nil)
-        try store.delete("objects/ab/cdef")   // deleting a missing key succeeds
+        try store.delete("objects/ab/cdef")  // deleting a missing key succeeds
     }
 
     @Test(arguments: Backend.allCases) func putGetRoundTrip(_ backend: Backend) throws {
@@ -87,7 +90,9 @@ func withStore<T>(_ backend: Backend, policy: TransferPolicy = TransferPolicy(ma
             let e = #expect(throws: RemoteError.self) { try store.writeRef("refs/heads/main", Data("commit-2".utf8), expected: nil) }
             #expect(e?.code == .preconditionFailed)
             #expect(e?.subject == "refs/heads/main")
-            if backend == .s3 { #expect(e?.httpStatus == 412 && e?.s3Code == "PreconditionFailed", "moto: \(String(describing: e?.cause))") }
+            if backend == .s3 {
+                #expect(e?.httpStatus == 412 && e?.s3Code == "PreconditionFailed", "moto: \(String(describing: e?.cause))")
+            }
             let r = try #require(try store.readRef("refs/heads/main"))
             #expect(r.data == Data("commit-1".utf8) && r.version == v1)
         }
@@ -104,7 +109,9 @@ func withStore<T>(_ backend: Backend, policy: TransferPolicy = TransferPolicy(ma
             #expect(r.data == Data("commit-2".utf8) && r.version == v2)
             let gone = #expect(throws: RemoteError.self) { try store.writeRef("refs/heads/other", Data("x".utf8), expected: v2) }
             #expect(gone?.code == .preconditionFailed, "expecting a version of a ref that does not exist")
-            if backend == .s3 { #expect(gone?.httpStatus == 404 && gone?.s3Code == "NoSuchKey", "moto answers If-Match on a missing key with 404") }
+            if backend == .s3 {
+                #expect(gone?.httpStatus == 404 && gone?.s3Code == "NoSuchKey", "moto answers If-Match on a missing key with 404")
+            }
         }
     }
 
@@ -139,7 +146,9 @@ func withStore<T>(_ backend: Backend, policy: TransferPolicy = TransferPolicy(ma
                 var words = [UInt64](repeating: 0, count: size / 8)
                 var x: UInt64 = 0x9E37_79B9_7F4A_7C15
                 for i in words.indices {
-                    x ^= x << 13; x ^= x >> 7; x ^= x << 17
+                    x ^= x << 13
+                    x ^= x >> 7
+                    x ^= x << 17
                     words[i] = x
                 }
                 let bytes = words.withUnsafeBytes { Data($0) }
@@ -175,7 +184,12 @@ final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var n = 0
     private var w: Int?
-    func add(winner: Int) { lock.withLock { n += 1; w = winner } }
+    func add(winner: Int) {
+        lock.withLock {
+            n += 1
+            w = winner
+        }
+    }
     var count: Int { lock.withLock { n } }
     var winner: Int? { lock.withLock { w } }
 }

@@ -1,13 +1,15 @@
 import DVSTestSupport
 import Foundation
+import Testing
+
+@testable import DVSRemote
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Testing
-@testable import DVSRemote
 
 /// Calls the IAM query API (<https://docs.aws.amazon.com/IAM/latest/APIReference/CommonParameters.html>)
 /// on moto with a SigV4 POST signed for service `iam`; moto routes on the signature's scope.
@@ -35,11 +37,16 @@ func iamCall(_ moto: MotoServer, _ params: [(String, String)]) throws -> XMLElem
             _ = try iamCall(moto, [("Action", "CreateUser"), ("UserName", "dvs-pusher")])
             let key = try iamCall(moto, [("Action", "CreateAccessKey"), ("UserName", "dvs-pusher")])
             let accessKey = try #require(key.child("CreateAccessKeyResult")?.child("AccessKey"))
-            let creds = AWSCredentials(accessKeyID: try #require(accessKey.text("AccessKeyId")),
-                                       secretAccessKey: try #require(accessKey.text("SecretAccessKey")), source: "test")
+            let creds = AWSCredentials(
+                accessKeyID: try #require(accessKey.text("AccessKeyId")),
+                secretAccessKey: try #require(accessKey.text("SecretAccessKey")), source: "test")
             let policy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#
-            _ = try iamCall(moto, [("Action", "PutUserPolicy"), ("UserName", "dvs-pusher"), ("PolicyName", "s3-all"),
-                                   ("PolicyDocument", policy)])
+            _ = try iamCall(
+                moto,
+                [
+                    ("Action", "PutUserPolicy"), ("UserName", "dvs-pusher"), ("PolicyName", "s3-all"),
+                    ("PolicyDocument", policy),
+                ])
 
             let client = moto.client(bucket: "dvs-auth", credentials: creds)
             try client.createBucket()
@@ -73,8 +80,9 @@ func iamCall(_ moto: MotoServer, _ params: [(String, String)]) throws -> XMLElem
 
     @Test func connectionRefusedNamesTheEndpoint() throws {
         let port = try MotoServer.freePort()
-        let client = S3Client(bucket: "b", region: "us-east-1", endpoint: URL(string: "http://127.0.0.1:\(port)")!,
-                              credentials: MotoServer.anyCredentials, policy: TransferPolicy(maxAttempts: 2, initialBackoff: 0.01))
+        let client = S3Client(
+            bucket: "b", region: "us-east-1", endpoint: URL(string: "http://127.0.0.1:\(port)")!,
+            credentials: MotoServer.anyCredentials, policy: TransferPolicy(maxAttempts: 2, initialBackoff: 0.01))
         let e = #expect(throws: RemoteError.self) { try client.get("k") }
         #expect(e?.code == .connection)
         #expect(e?.message == "cannot connect to S3 endpoint 'http://127.0.0.1:\(port)'")
@@ -89,12 +97,15 @@ func iamCall(_ moto: MotoServer, _ params: [(String, String)]) throws -> XMLElem
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &len) == 0 }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &len) == 0
+            }
         }
         let port = Int(UInt16(bigEndian: addr.sin_port))
-        let client = S3Client(bucket: "b", region: "us-east-1", endpoint: URL(string: "http://127.0.0.1:\(port)")!,
-                              credentials: MotoServer.anyCredentials,
-                              policy: TransferPolicy(maxAttempts: 3, initialBackoff: 0.01, stallTimeout: 0.3))
+        let client = S3Client(
+            bucket: "b", region: "us-east-1", endpoint: URL(string: "http://127.0.0.1:\(port)")!,
+            credentials: MotoServer.anyCredentials,
+            policy: TransferPolicy(maxAttempts: 3, initialBackoff: 0.01, stallTimeout: 0.3))
         let start = Date()
         let e = #expect(throws: RemoteError.self) { try client.get("k") }
         let elapsed = Date().timeIntervalSince(start)
@@ -113,7 +124,9 @@ func iamCall(_ moto: MotoServer, _ params: [(String, String)]) throws -> XMLElem
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &len) == 0 }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, $0, &len) == 0
+            }
         }
         let port = Int(UInt16(bigEndian: addr.sin_port))
         let listener = fd
@@ -130,9 +143,10 @@ func iamCall(_ moto: MotoServer, _ params: [(String, String)]) throws -> XMLElem
             sleep(4)
             close(c)
         }.start()
-        let client = S3Client(bucket: "b", region: "us-east-1", endpoint: URL(string: "http://127.0.0.1:\(port)")!,
-                              credentials: MotoServer.anyCredentials,
-                              policy: TransferPolicy(maxAttempts: 1, stallTimeout: 1.5))
+        let client = S3Client(
+            bucket: "b", region: "us-east-1", endpoint: URL(string: "http://127.0.0.1:\(port)")!,
+            credentials: MotoServer.anyCredentials,
+            policy: TransferPolicy(maxAttempts: 1, stallTimeout: 1.5))
         let start = Date()
         let e = #expect(throws: RemoteError.self) { try client.put("k", Data(count: 40 << 20)) }
         let elapsed = Date().timeIntervalSince(start)
@@ -141,7 +155,8 @@ func iamCall(_ moto: MotoServer, _ params: [(String, String)]) throws -> XMLElem
     }
 
     @Test func errorBodiesAreParsed() {
-        let root = XMLElementNode.parse(Data("<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".utf8))
+        let root = XMLElementNode.parse(
+            Data("<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".utf8))
         #expect(root?.name == "Error" && root?.text("Code") == "SlowDown")
         #expect(RemoteError(.server, "x", httpStatus: 503, s3Code: "SlowDown").isRetryable)
         #expect(RemoteError(.server, "x", httpStatus: 400, s3Code: "SlowDown").isRetryable)

@@ -1,18 +1,21 @@
 import Crypto
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Testing
+
 @testable import DVSRemote
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The worked examples of "Authenticating Requests: Using the Authorization Header (AWS Signature
 /// Version 4)", <https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html>,
 /// and of "Create a signed AWS API request" in the IAM user guide.
 @Suite struct SigV4Tests {
-    static let s3Credentials = AWSCredentials(accessKeyID: "AKIAIOSFODNN7EXAMPLE",
-                                              secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
-    static let date = Date(timeIntervalSince1970: 1_369_353_600)   // 2013-05-24T00:00:00Z
+    static let s3Credentials = AWSCredentials(
+        accessKeyID: "AKIAIOSFODNN7EXAMPLE",
+        secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    static let date = Date(timeIntervalSince1970: 1_369_353_600)  // 2013-05-24T00:00:00Z
     let signer = SigV4Signer(credentials: SigV4Tests.s3Credentials, region: "us-east-1", service: "s3")
 
     func request(_ method: String, _ url: String, _ headers: [String: String]) -> URLRequest {
@@ -29,26 +32,31 @@ import Testing
     @Test func getObjectExample() {
         var r = request("GET", "https://examplebucket.s3.amazonaws.com/test.txt", ["Range": "bytes=0-9"])
         let s = signer.sign(&r, payloadHash: SigV4Signer.emptyPayloadHash, date: Self.date)
-        #expect(s.canonicalRequest == """
-            GET
-            /test.txt
+        #expect(
+            s.canonicalRequest == """
+                GET
+                /test.txt
 
-            host:examplebucket.s3.amazonaws.com
-            range:bytes=0-9
-            x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
-            x-amz-date:20130524T000000Z
+                host:examplebucket.s3.amazonaws.com
+                range:bytes=0-9
+                x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+                x-amz-date:20130524T000000Z
 
-            host;range;x-amz-content-sha256;x-amz-date
-            e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
-            """)
-        #expect(s.stringToSign == """
-            AWS4-HMAC-SHA256
-            20130524T000000Z
-            20130524/us-east-1/s3/aws4_request
-            7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972
-            """)
+                host;range;x-amz-content-sha256;x-amz-date
+                e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+                """)
+        #expect(
+            s.stringToSign == """
+                AWS4-HMAC-SHA256
+                20130524T000000Z
+                20130524/us-east-1/s3/aws4_request
+                7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972
+                """)
         #expect(s.signature == "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
-        #expect(r.value(forHTTPHeaderField: "Authorization") == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+        #expect(
+            r.value(forHTTPHeaderField: "Authorization")
+                == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+        )
     }
 
     @Test func putObjectExample() {
@@ -57,8 +65,9 @@ import Testing
         #expect(hash == "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072")
         let key = SigV4Signer.uriEncode("test$file.text", encodeSlash: false)
         #expect(key == "test%24file.text")
-        var r = request("PUT", "https://examplebucket.s3.amazonaws.com/\(key)",
-                        ["Date": "Fri, 24 May 2013 00:00:00 GMT", "x-amz-storage-class": "REDUCED_REDUNDANCY"])
+        var r = request(
+            "PUT", "https://examplebucket.s3.amazonaws.com/\(key)",
+            ["Date": "Fri, 24 May 2013 00:00:00 GMT", "x-amz-storage-class": "REDUCED_REDUNDANCY"])
         let s = signer.sign(&r, payloadHash: hash, date: Self.date)
         #expect(s.signedHeaders == "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class")
         #expect(s.signature == "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd")
@@ -81,17 +90,20 @@ import Testing
     @Test func iamListUsersExample() {
         let creds = AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
         let iam = SigV4Signer(credentials: creds, region: "us-east-1", service: "iam")
-        var r = request("GET", "https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08",
-                        ["Content-Type": "application/x-www-form-urlencoded; charset=utf-8"])
-        let s = iam.sign(&r, payloadHash: SigV4Signer.emptyPayloadHash, date: Date(timeIntervalSince1970: 1_440_938_160),
-                         contentHashHeader: false)
+        var r = request(
+            "GET", "https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08",
+            ["Content-Type": "application/x-www-form-urlencoded; charset=utf-8"])
+        let s = iam.sign(
+            &r, payloadHash: SigV4Signer.emptyPayloadHash, date: Date(timeIntervalSince1970: 1_440_938_160),
+            contentHashHeader: false)
         #expect(s.signedHeaders == "content-type;host;x-amz-date")
         #expect(s.signature == "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7")
     }
 
     @Test func signingKeyExample() {
-        let k = SigV4Signer.signingKey(secret: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", day: "20120215",
-                                       region: "us-east-1", service: "iam")
+        let k = SigV4Signer.signingKey(
+            secret: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", day: "20120215",
+            region: "us-east-1", service: "iam")
         #expect(k.withUnsafeBytes { SigV4Signer.hex($0) } == "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d")
     }
 

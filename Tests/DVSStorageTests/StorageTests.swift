@@ -2,6 +2,7 @@ import DVSCore
 import DVSTestSupport
 import Foundation
 import Testing
+
 @testable import DVSStorage
 
 @Suite struct ZstdTests {
@@ -30,7 +31,9 @@ import Testing
                 let id = ObjectID.hashing(b)
                 blobs[id] = b
                 #expect(try writer.append(id: id, codec: .zstd, rawLength: UInt64(b.count), frame: z.compress(b)))
-                #expect(try !writer.append(id: id, codec: .zstd, rawLength: UInt64(b.count), frame: z.compress(b)), "a second append of the same id is skipped")
+                #expect(
+                    try !writer.append(id: id, codec: .zstd, rawLength: UInt64(b.count), frame: z.compress(b)),
+                    "a second append of the same id is skipped")
             }
             let packs = try writer.finish()
             #expect(packs.count > 1, "64 KiB target must rotate")
@@ -44,7 +47,8 @@ import Testing
                 for e in index { #expect(try r.payload(of: e) == blobs[e.id]) }
             }
             // Damage one frame: its read fails and names the object.
-            let p = packs[0], e = p.entries[0]
+            let p = packs[0]
+            let e = p.entries[0]
             let path = "\(dir)/packs/\(p.id.hex).pack"
             var bytes = try [UInt8](TestSupport.read(path))
             bytes[Int(e.offset) + Int(e.storedLength) / 2] ^= 0xFF

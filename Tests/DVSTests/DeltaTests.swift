@@ -4,6 +4,7 @@ import DVSStorage
 import DVSTestSupport
 import Foundation
 import Testing
+
 @testable import DVS
 
 /// Label tables rewritten by relabeling passes are stored as zstd deltas against their previous
@@ -61,23 +62,28 @@ import Testing
             let ds = TestSupport.fixtures + "/dataset"
             // call_0001's response saved under call_0002's name (call_0001's audio is absent):
             // matched by name, then its hash, duration and channels disagree.
-            try TestSupport.sh("mkdir -p clips && cp '\(ds)/clips/call_0002_stereo.wav' clips/ && cp '\(ds)/deepgram/call_0001_mono.json' clips/call_0002_stereo.json", in: repo.root)
+            try TestSupport.sh(
+                "mkdir -p clips && cp '\(ds)/clips/call_0002_stereo.wav' clips/ && cp '\(ds)/deepgram/call_0001_mono.json' clips/call_0002_stereo.json",
+                in: repo.root)
             let first = try repo.commit(CommitOptions(message: "one"))
             #expect(first.labelFindings.contains { $0.code == "transcript-mismatch" })
-            let t1 = try #require(try repo.headEntries().first { $0.path == RepoPath("clips/call_0002_stereo.wav") }?.annotations?.transcript)
+            let t1 = try #require(
+                try repo.headEntries().first { $0.path == RepoPath("clips/call_0002_stereo.wav") }?.annotations?.transcript)
             #expect(t1.words != nil && t1.wordCount > 0)
 
             try TestSupport.sh("echo notes > notes.txt", in: repo.root)
             let second = try repo.commit(CommitOptions(message: "two"))
             #expect(!second.labelFindings.contains { $0.code == "transcript-mismatch" }, "shown once, when the response was committed")
-            let t2 = try #require(try repo.headEntries().first { $0.path == RepoPath("clips/call_0002_stereo.wav") }?.annotations?.transcript)
+            let t2 = try #require(
+                try repo.headEntries().first { $0.path == RepoPath("clips/call_0002_stereo.wav") }?.annotations?.transcript)
             #expect(t2 == t1)
 
             // The right response replaces it: parsed again, no mismatch.
             try TestSupport.sh("cp '\(ds)/deepgram/call_0002_stereo.json' clips/call_0002_stereo.json", in: repo.root)
             let third = try repo.commit(CommitOptions(message: "three"))
             #expect(!third.labelFindings.contains { $0.code == "transcript-mismatch" })
-            let t3 = try #require(try repo.headEntries().first { $0.path == RepoPath("clips/call_0002_stereo.wav") }?.annotations?.transcript)
+            let t3 = try #require(
+                try repo.headEntries().first { $0.path == RepoPath("clips/call_0002_stereo.wav") }?.annotations?.transcript)
             #expect(t3.channels.count == 2 && t3 != t1)
         }
     }

@@ -3,6 +3,7 @@ import DVSCore
 import DVSTestSupport
 import Foundation
 import Testing
+
 @testable import DVS
 
 /// Model records in the library: cohort headers found through first-parent ancestry, training
@@ -12,12 +13,14 @@ import Testing
     func commit(_ repo: Repository, on parent: CommitID, extra: [String: String], branch: String) throws -> CommitID {
         let p = try repo.commit(parent)
         let sig = Signature(name: "T", email: "t@e", time: p.committer.time + 1)
-        let c = Commit(manifest: p.manifest, parents: [parent], author: sig, committer: sig, totals: p.totals, extra: extra, message: "cohort")
+        let c = Commit(
+            manifest: p.manifest, parents: [parent], author: sig, committer: sig, totals: p.totals, extra: extra, message: "cohort")
         let id = CommitID(try repo.objects.write(c.encoded()))
         let current = try repo.catalog.ref("refs/heads/" + branch)
         try repo.catalog.write { db in
             try repo.catalog.insertCommit(id, c, in: db)
-            try repo.catalog.apply([RefUpdate(name: "refs/heads/" + branch, expected: current, new: id, message: "test")], who: "T <t@e>", in: db)
+            try repo.catalog.apply(
+                [RefUpdate(name: "refs/heads/" + branch, expected: current, new: id, message: "test")], who: "T <t@e>", in: db)
         }
         return id
     }
@@ -28,7 +31,8 @@ import Testing
             try TestSupport.speak("one two three", to: repo.root + "/en/b.wav")
             try TestSupport.write(Data("file_name,lang\nes/a.wav,es\nen/b.wav,en\n".utf8), to: repo.root + "/metadata.csv")
             let base = try repo.commit(CommitOptions(message: "two clips")).id
-            let root = try commit(repo, on: base, extra: ["cohort-predicate": "lang = 'es'", "cohort-source": base.hex], branch: "cohort/es")
+            let root = try commit(
+                repo, on: base, extra: ["cohort-predicate": "lang = 'es'", "cohort-source": base.hex], branch: "cohort/es")
             let tip = try commit(repo, on: root, extra: [:], branch: "cohort/es")
             try TestSupport.write(Data("weights".utf8), to: repo.root + "/../model.bin")
             var reg = ModelRegistration(artifactPath: repo.root + "/../model.bin", revision: "cohort/es")
@@ -62,8 +66,12 @@ import Testing
             let audit = try repo.audit(model: model)
             #expect(audit.evals.map(\.id) == [eid] && audit.evals.first?.record == erec)
             #expect(erec.snapshot == c.hex && erec.leakedSamples == 1)
-            #expect(throws: DVSError.self) { try repo.recordEval(EvalRegistration(model: ObjectID.hashing([1]), revision: "main", metrics: [:], sampleCount: 0)) }
-            #expect(throws: DVSError.self) { try repo.registerModel(ModelRegistration(artifactPath: repo.root + "/../missing.bin", revision: "main")) }
+            #expect(throws: DVSError.self) {
+                try repo.recordEval(EvalRegistration(model: ObjectID.hashing([1]), revision: "main", metrics: [:], sampleCount: 0))
+            }
+            #expect(throws: DVSError.self) {
+                try repo.registerModel(ModelRegistration(artifactPath: repo.root + "/../missing.bin", revision: "main"))
+            }
             #expect(try repo.catalog.models().count == 1, "a missing artifact registers nothing")
         }
     }

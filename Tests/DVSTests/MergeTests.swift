@@ -3,6 +3,7 @@ import DVSLabels
 import DVSTestSupport
 import Foundation
 import Testing
+
 @testable import DVS
 
 /// The merge case table of the cohorts issue, on real recordings, through the library API.
@@ -34,7 +35,9 @@ import Testing
     }
 
     /// Runs `ours` on main and `theirs` on branch side (both from the base), then merges side into main.
-    func diverge(_ repo: Repository, theirs: () throws -> Void, ours: () throws -> Void, prefer: MergePreference? = nil) throws -> MergeSummary {
+    func diverge(_ repo: Repository, theirs: () throws -> Void, ours: () throws -> Void, prefer: MergePreference? = nil) throws
+        -> MergeSummary
+    {
         try repo.createBranch("side")
         _ = try repo.checkout("side")
         try theirs()
@@ -48,8 +51,16 @@ import Testing
     @Test func bothSidesAddTheSameFileMergesCleanly() throws {
         try withDataset { repo, root in
             let rec = T.debianRecordings(limit: 6)[5]
-            let s = try diverge(repo, theirs: { try FileManager.default.copyItem(atPath: rec, toPath: root + "/clips/same.wav"); try write("x\n", root + "/a.txt") },
-                                ours: { try FileManager.default.copyItem(atPath: rec, toPath: root + "/clips/same.wav"); try write("y\n", root + "/b.txt") })
+            let s = try diverge(
+                repo,
+                theirs: {
+                    try FileManager.default.copyItem(atPath: rec, toPath: root + "/clips/same.wav")
+                    try write("x\n", root + "/a.txt")
+                },
+                ours: {
+                    try FileManager.default.copyItem(atPath: rec, toPath: root + "/clips/same.wav")
+                    try write("y\n", root + "/b.txt")
+                })
             #expect(s.status == "merged" && s.conflicts.isEmpty)
             let head = try repo.commit(#require(s.head))
             #expect(head.parents.count == 2)
@@ -62,8 +73,9 @@ import Testing
     @Test func bothSidesAddDifferentContentIsAConflict() throws {
         try withDataset { repo, root in
             let recs = T.debianRecordings(limit: 7)
-            let s = try diverge(repo, theirs: { try FileManager.default.copyItem(atPath: recs[5], toPath: root + "/clips/new.wav") },
-                                ours: { try FileManager.default.copyItem(atPath: recs[6], toPath: root + "/clips/new.wav") })
+            let s = try diverge(
+                repo, theirs: { try FileManager.default.copyItem(atPath: recs[5], toPath: root + "/clips/new.wav") },
+                ours: { try FileManager.default.copyItem(atPath: recs[6], toPath: root + "/clips/new.wav") })
             #expect(s.status == "conflicts")
             #expect(s.conflicts.map(\.kind) == ["add-add"] && s.conflicts[0].path == "clips/new.wav")
             #expect(try T.read(root + "/clips/new.wav") == T.read(recs[6]), "ours stays")
@@ -84,10 +96,12 @@ import Testing
             try write("{\"speaker\": \"spk0\"}\n", root + "/meta.json")
             try commitAll(repo, "notes")
             // Different lines: merges cleanly, both edits kept (as git merge does).
-            let s = try diverge(repo, theirs: { try sed("s/^languages: en, es$/languages: en, es, de/", root + "/README.md") },
-                                ours: { try sed("s/^licence: GPL-2+$/licence: GPL-2+ (see COPYING)/", root + "/README.md") })
+            let s = try diverge(
+                repo, theirs: { try sed("s/^languages: en, es$/languages: en, es, de/", root + "/README.md") },
+                ours: { try sed("s/^licence: GPL-2+$/licence: GPL-2+ (see COPYING)/", root + "/README.md") })
             #expect(s.status == "merged" && s.conflicts.isEmpty)
-            #expect(try String(contentsOfFile: root + "/README.md", encoding: .utf8)
+            #expect(
+                try String(contentsOfFile: root + "/README.md", encoding: .utf8)
                     == "# Corpus notes\nrecorded 2026\nlanguages: en, es, de\nreviewers: none\nlicence: GPL-2+ (see COPYING)\n")
             #expect(try repo.status().changes.isEmpty)
 
@@ -106,28 +120,35 @@ import Testing
             try commitAll(repo, "ours 2")
             let c = try repo.merge("side2")
             #expect(c.status == "conflicts")
-            #expect(c.conflicts.map { "\($0.kind) \($0.path)" }.sorted() == ["modify-modify meta.json", "modify-modify stats.bin", "text README.md"],
-                    "binary and JSON files still conflict whole")
+            #expect(
+                c.conflicts.map { "\($0.kind) \($0.path)" }.sorted() == [
+                    "modify-modify meta.json", "modify-modify stats.bin", "text README.md",
+                ],
+                "binary and JSON files still conflict whole")
             let merged = try String(contentsOfFile: root + "/README.md", encoding: .utf8)
-            #expect(merged == """
-                # Corpus notes
-                recorded 2025-2026
-                languages: en, es, de
-                <<<<<<< ours
-                reviewers: bo
-                ||||||| base
-                reviewers: none
-                =======
-                reviewers: ana
-                >>>>>>> theirs
-                licence: GPL-2+ (see COPYING)
+            #expect(
+                merged == """
+                    # Corpus notes
+                    recorded 2025-2026
+                    languages: en, es, de
+                    <<<<<<< ours
+                    reviewers: bo
+                    ||||||| base
+                    reviewers: none
+                    =======
+                    reviewers: ana
+                    >>>>>>> theirs
+                    licence: GPL-2+ (see COPYING)
 
-                """)
+                    """)
             #expect(try T.read(root + "/stats.bin~theirs") == Data("\u{0}\u{1}binary theirs\n".utf8))
             let left = try #require(repo.mergeInProgress()).unresolved
             #expect(left.contains { $0.hasPrefix("README.md (") && $0.contains("1 line(s)") })
             #expect(throws: DVSError.self) { try repo.mergeContinue() }
-            try write(merged.replacingOccurrences(of: "<<<<<<< ours\nreviewers: bo\n||||||| base\nreviewers: none\n=======\nreviewers: ana\n>>>>>>> theirs\n", with: "reviewers: ana, bo\n"), root + "/README.md")
+            try write(
+                merged.replacingOccurrences(
+                    of: "<<<<<<< ours\nreviewers: bo\n||||||| base\nreviewers: none\n=======\nreviewers: ana\n>>>>>>> theirs\n",
+                    with: "reviewers: ana, bo\n"), root + "/README.md")
             try FileManager.default.removeItem(atPath: root + "/stats.bin~theirs")
             try FileManager.default.removeItem(atPath: root + "/meta.json~theirs")
             let done = try repo.mergeContinue()
@@ -152,8 +173,16 @@ import Testing
     @Test func modifyVersusDeleteIsAConflictKeepingTheModifiedFile() throws {
         try withDataset { repo, root in
             let other = T.debianRecordings(limit: 6)[5]
-            let s = try diverge(repo, theirs: { try FileManager.default.removeItem(atPath: root + "/clips/c0.wav"); try sed("/^clips\\/c0.wav/d", root + "/labels.csv") },
-                                ours: { try FileManager.default.removeItem(atPath: root + "/clips/c0.wav"); try FileManager.default.copyItem(atPath: other, toPath: root + "/clips/c0.wav") })
+            let s = try diverge(
+                repo,
+                theirs: {
+                    try FileManager.default.removeItem(atPath: root + "/clips/c0.wav")
+                    try sed("/^clips\\/c0.wav/d", root + "/labels.csv")
+                },
+                ours: {
+                    try FileManager.default.removeItem(atPath: root + "/clips/c0.wav")
+                    try FileManager.default.copyItem(atPath: other, toPath: root + "/clips/c0.wav")
+                })
             #expect(s.conflicts.map(\.kind) == ["modify-delete"])
             #expect(try T.read(root + "/clips/c0.wav") == T.read(other))
             let theirs = try diverge2(repo)
@@ -173,14 +202,17 @@ import Testing
     @Test func renameOnOneSideModifyOnTheOther() throws {
         try withDataset { repo, root in
             let other = T.debianRecordings(limit: 6)[5]
-            let s = try diverge(repo, theirs: {
-                try FileManager.default.removeItem(atPath: root + "/clips/c1.wav")
-                try FileManager.default.copyItem(atPath: other, toPath: root + "/clips/c1.wav")
-            }, ours: {
-                try FileManager.default.createDirectory(atPath: root + "/moved", withIntermediateDirectories: true)
-                try FileManager.default.moveItem(atPath: root + "/clips/c1.wav", toPath: root + "/moved/c1.wav")
-                try sed("s|^clips/c1.wav|moved/c1.wav|", root + "/labels.csv")
-            })
+            let s = try diverge(
+                repo,
+                theirs: {
+                    try FileManager.default.removeItem(atPath: root + "/clips/c1.wav")
+                    try FileManager.default.copyItem(atPath: other, toPath: root + "/clips/c1.wav")
+                },
+                ours: {
+                    try FileManager.default.createDirectory(atPath: root + "/moved", withIntermediateDirectories: true)
+                    try FileManager.default.moveItem(atPath: root + "/clips/c1.wav", toPath: root + "/moved/c1.wav")
+                    try sed("s|^clips/c1.wav|moved/c1.wav|", root + "/labels.csv")
+                })
             #expect(s.status == "merged" && s.conflicts.isEmpty)
             #expect(!FileManager.default.fileExists(atPath: root + "/clips/c1.wav"))
             #expect(try T.read(root + "/moved/c1.wav") == T.read(other), "their modification lands at our new path")
@@ -191,12 +223,15 @@ import Testing
         try withDataset { repo, root in
             // They rename a clip and its row; we relabel that row: the relabel lands on the
             // renamed row, the audio is not duplicated, and nothing conflicts.
-            let s = try diverge(repo, theirs: {
-                try FileManager.default.moveItem(atPath: root + "/clips/c1.wav", toPath: root + "/clips/es_one.wav")
-                try sed("s|^clips/c1.wav,|clips/es_one.wav,|", root + "/labels.csv")
-            }, ours: {
-                try sed("s|^clips/c1.wav,es,spk1,ok|clips/c1.wav,es,spk1,noisy|", root + "/labels.csv")
-            })
+            let s = try diverge(
+                repo,
+                theirs: {
+                    try FileManager.default.moveItem(atPath: root + "/clips/c1.wav", toPath: root + "/clips/es_one.wav")
+                    try sed("s|^clips/c1.wav,|clips/es_one.wav,|", root + "/labels.csv")
+                },
+                ours: {
+                    try sed("s|^clips/c1.wav,es,spk1,ok|clips/c1.wav,es,spk1,noisy|", root + "/labels.csv")
+                })
             #expect(s.status == "merged" && s.conflicts.isEmpty, "\(s.conflicts.map(\.message))")
             #expect(!FileManager.default.fileExists(atPath: root + "/clips/c1.wav"))
             #expect(FileManager.default.fileExists(atPath: root + "/clips/es_one.wav"))
@@ -211,12 +246,18 @@ import Testing
 
     @Test func relabelOfDifferentFieldsMergesAndOfTheSameFieldConflicts() throws {
         try withDataset { repo, root in
-            let s = try diverge(repo, theirs: { try sed("s|^clips/c0.wav,en,spk0,ok|clips/c0.wav,en,spk0,noisy|; s|^clips/c2.wav,en|clips/c2.wav,de|", root + "/labels.csv") },
-                                ours: { try sed("s|^clips/c0.wav,en|clips/c0.wav,fr|; s|^clips/c2.wav,en|clips/c2.wav,it|", root + "/labels.csv") })
+            let s = try diverge(
+                repo,
+                theirs: {
+                    try sed(
+                        "s|^clips/c0.wav,en,spk0,ok|clips/c0.wav,en,spk0,noisy|; s|^clips/c2.wav,en|clips/c2.wav,de|", root + "/labels.csv")
+                },
+                ours: { try sed("s|^clips/c0.wav,en|clips/c0.wav,fr|; s|^clips/c2.wav,en|clips/c2.wav,it|", root + "/labels.csv") })
             #expect(s.status == "conflicts")
             #expect(s.conflicts.count == 1)
             let c = try #require(s.conflicts.first)
-            #expect(c.kind == "field" && c.key == "clips/c2.wav" && c.field == "lang" && c.base == "en" && c.ours == "it" && c.theirs == "de")
+            #expect(
+                c.kind == "field" && c.key == "clips/c2.wav" && c.field == "lang" && c.base == "en" && c.ours == "it" && c.theirs == "de")
             let text = try labels(repo)
             #expect(text.contains("clips/c0.wav,fr,spk0,noisy\n"), "different fields of one row merged: \(text)")
             #expect(text.contains("clips/c2.wav,<<<<<<< ours: it ||||||| base: en ======= theirs: de >>>>>>>,spk2,ok"))
@@ -232,8 +273,9 @@ import Testing
 
     @Test func rowDeletedVersusEditedIsAConflict() throws {
         try withDataset { repo, root in
-            let s = try diverge(repo, theirs: { try sed("/^clips\\/c3.wav/d", root + "/labels.csv") },
-                                ours: { try sed("s|^clips/c3.wav,es,spk3,ok|clips/c3.wav,es,spk3,bad|", root + "/labels.csv") })
+            let s = try diverge(
+                repo, theirs: { try sed("/^clips\\/c3.wav/d", root + "/labels.csv") },
+                ours: { try sed("s|^clips/c3.wav,es,spk3,ok|clips/c3.wav,es,spk3,bad|", root + "/labels.csv") })
             #expect(s.conflicts.map(\.kind) == ["delete-edit"] && s.conflicts[0].key == "clips/c3.wav")
             #expect(try labels(repo).contains("clips/c3.wav,es,spk3,bad"), "the edited row is kept for the user to decide")
         }
@@ -244,10 +286,12 @@ import Testing
     @Test func sampleDeletedVersusRelabeledKeepsAudioWithTheRow() throws {
         for prefer in [nil, MergePreference.ours, .theirs] {
             try withDataset { repo, root in
-                let s = try diverge(repo, theirs: {
-                    try FileManager.default.removeItem(atPath: root + "/clips/c3.wav")
-                    try sed("/^clips\\/c3.wav/d", root + "/labels.csv")
-                }, ours: { try sed("s|^clips/c3.wav,es,spk3,ok|clips/c3.wav,es,spk3,good|", root + "/labels.csv") }, prefer: prefer)
+                let s = try diverge(
+                    repo,
+                    theirs: {
+                        try FileManager.default.removeItem(atPath: root + "/clips/c3.wav")
+                        try sed("/^clips\\/c3.wav/d", root + "/labels.csv")
+                    }, ours: { try sed("s|^clips/c3.wav,es,spk3,ok|clips/c3.wav,es,spk3,good|", root + "/labels.csv") }, prefer: prefer)
                 let kept = FileManager.default.fileExists(atPath: root + "/clips/c3.wav")
                 let table = try labels(repo)
                 switch prefer {
@@ -271,14 +315,17 @@ import Testing
     @Test func abortRestoresThePreMergeTreeByteExact() throws {
         try withDataset { repo, root in
             let before = root + "-before"
-            _ = try diverge(repo, theirs: {
-                try sed("s|^clips/c1.wav,es|clips/c1.wav,de|", root + "/labels.csv")
-                try FileManager.default.copyItem(atPath: T.debianRecordings(limit: 6)[5], toPath: root + "/clips/theirs.wav")
-                try write("their notes\n", root + "/notes.txt")
-            }, ours: {
-                try sed("s|^clips/c1.wav,es|clips/c1.wav,pt|", root + "/labels.csv")
-                try write("our notes\n", root + "/notes.txt")
-            })
+            _ = try diverge(
+                repo,
+                theirs: {
+                    try sed("s|^clips/c1.wav,es|clips/c1.wav,de|", root + "/labels.csv")
+                    try FileManager.default.copyItem(atPath: T.debianRecordings(limit: 6)[5], toPath: root + "/clips/theirs.wav")
+                    try write("their notes\n", root + "/notes.txt")
+                },
+                ours: {
+                    try sed("s|^clips/c1.wav,es|clips/c1.wav,pt|", root + "/labels.csv")
+                    try write("our notes\n", root + "/notes.txt")
+                })
             // (the merge above stopped with conflicts; abort, keep a copy, and merge again)
             _ = try repo.mergeAbort()
             try write("untracked, not ours to touch\n", root + "/scratch.txt")
@@ -342,19 +389,23 @@ import Testing
     @Test func crissCrossHistoryUsesTheNewestMergeBase() throws {
         try withDataset { repo, root in
             try repo.createBranch("b")
-            try write("a1\n", root + "/a.txt"); try commitAll(repo, "a1")
+            try write("a1\n", root + "/a.txt")
+            try commitAll(repo, "a1")
             sleep(1)
             _ = try repo.checkout("b")
-            try write("b1\n", root + "/b.txt"); try commitAll(repo, "b1")
+            try write("b1\n", root + "/b.txt")
+            try commitAll(repo, "b1")
             let b1 = try repo.resolve("b")
             _ = try repo.checkout("main")
             let a1 = try repo.resolve("main")
-            _ = try repo.merge("b")                       // main: M1 = a1 + b1
+            _ = try repo.merge("b")  // main: M1 = a1 + b1
             _ = try repo.checkout("b")
-            _ = try repo.merge(a1.hex)                     // b: M2 = b1 + a1
-            try sed("s|^clips/c0.wav,en|clips/c0.wav,de|", root + "/labels.csv"); try commitAll(repo, "b2")
+            _ = try repo.merge(a1.hex)  // b: M2 = b1 + a1
+            try sed("s|^clips/c0.wav,en|clips/c0.wav,de|", root + "/labels.csv")
+            try commitAll(repo, "b2")
             _ = try repo.checkout("main")
-            try sed("s|^clips/c1.wav,es,spk1,ok|clips/c1.wav,es,spk1,noisy|", root + "/labels.csv"); try commitAll(repo, "a2")
+            try sed("s|^clips/c1.wav,es,spk1,ok|clips/c1.wav,es,spk1,noisy|", root + "/labels.csv")
+            try commitAll(repo, "a2")
             let bases = try repo.mergeBases(repo.resolve("main"), repo.resolve("b"))
             #expect(bases == [b1, a1], "the two best common ancestors, newest first")
             let s = try repo.merge("b")
@@ -374,18 +425,22 @@ import Testing
             #expect(c.totals.sampleCount == 2 && c.sourceRevision == "main" && c.predicate == "lang = 'es'")
             #expect(try repo.catalog.blobIDs().count == blobsBefore + 1, "only the filtered labels.csv is new; no audio is copied")
             #expect(try repo.query("SELECT count(*) FROM sample", at: "cohort/es").rows == [[.int(2)]])
-            #expect(String(decoding: try repo.blob(repo.resolveBlobSpec("cohort/es:labels.csv").1.blob), as: UTF8.self)
+            #expect(
+                String(decoding: try repo.blob(repo.resolveBlobSpec("cohort/es:labels.csv").1.blob), as: UTF8.self)
                     == "path,lang,speaker,quality\nclips/c1.wav,es,spk1,ok\nclips/c3.wav,es,spk3,ok\n")
             let cut = try repo.commit(repo.resolve("cohort/es"))
             let mainID = try repo.resolve("main")
             #expect(cut.extra["cohort-predicate"] == "lang = 'es'" && cut.parents == [mainID])
             // The cohort relabels one field of c1; main relabels another field of c1 and adds an es clip.
             _ = try repo.checkout("cohort/es")
-            try sed("s|^clips/c1.wav,es,spk1,ok|clips/c1.wav,es,spk1,great|", root + "/labels.csv"); try commitAll(repo, "cohort pass")
+            try sed("s|^clips/c1.wav,es,spk1,ok|clips/c1.wav,es,spk1,great|", root + "/labels.csv")
+            try commitAll(repo, "cohort pass")
             _ = try repo.checkout("main")
             try sed("s|^clips/c1.wav,es,spk1|clips/c1.wav,es,spk9|", root + "/labels.csv")
             try FileManager.default.copyItem(atPath: T.debianRecordings(limit: 6)[5], toPath: root + "/clips/c9.wav")
-            try T.sh("echo 'clips/c9.wav,es,spk5,ok' >> labels.csv; echo 'clips/c8.wav,en,spk5,ok' >> labels.csv; cp clips/c0.wav clips/c8.wav", in: root)
+            try T.sh(
+                "echo 'clips/c9.wav,es,spk5,ok' >> labels.csv; echo 'clips/c8.wav,en,spk5,ok' >> labels.csv; cp clips/c0.wav clips/c8.wav",
+                in: root)
             try commitAll(repo, "main pass")
             #expect(try repo.cohort("es").sourceMovedOn == 1)
             let r = try repo.refreshCohort("es")
@@ -394,7 +449,9 @@ import Testing
             #expect(head.parents.count == 2 && head.extra["cohort-predicate"] == "lang = 'es'")
             #expect(try label(repo, "clips/c1.wav", "quality", rev: "cohort/es") == .string("great"), "the cohort's relabel is kept")
             #expect(try label(repo, "clips/c1.wav", "speaker", rev: "cohort/es") == .string("spk9"), "the source's relabel comes in")
-            #expect(try repo.query("SELECT count(*) FROM sample", at: "cohort/es").rows == [[.int(3)]], "the new es clip joins, the en one does not")
+            #expect(
+                try repo.query("SELECT count(*) FROM sample", at: "cohort/es").rows == [[.int(3)]],
+                "the new es clip joins, the en one does not")
             // Merge the cohort back: main keeps its other samples and gains the cohort's labels.
             let m = try repo.merge("cohort/es")
             #expect(m.status == "merged", "never a fast-forward onto a cohort")
@@ -402,7 +459,8 @@ import Testing
             #expect(try label(repo, "clips/c1.wav", "quality") == .string("great"))
             #expect(try label(repo, "clips/c0.wav", "lang") == .string("en"))
             // Refresh while the cohort is checked out: the working tree follows, conflicts would stop there.
-            try sed("s|^clips/c3.wav,es,spk3,ok|clips/c3.wav,es,spk3,checked|", root + "/labels.csv"); try commitAll(repo, "main again")
+            try sed("s|^clips/c3.wav,es,spk3,ok|clips/c3.wav,es,spk3,checked|", root + "/labels.csv")
+            try commitAll(repo, "main again")
             _ = try repo.checkout("cohort/es")
             let r2 = try repo.refreshCohort("es")
             #expect(r2.status == "merged")
@@ -411,9 +469,11 @@ import Testing
             #expect(try repo.cohort("es").sourceMovedOn == 0)
             // A checked-out refresh that conflicts stops there, named as the refresh it is, and
             // the way to retry it with a side is 'dvs cohort refresh', not 'dvs merge main'.
-            try sed("s|^clips/c3.wav,es,spk3,checked|clips/c3.wav,es,spk3,cohort-says|", root + "/labels.csv"); try commitAll(repo, "cohort pass")
+            try sed("s|^clips/c3.wav,es,spk3,checked|clips/c3.wav,es,spk3,cohort-says|", root + "/labels.csv")
+            try commitAll(repo, "cohort pass")
             _ = try repo.checkout("main")
-            try sed("s|^clips/c3.wav,es,spk3,checked|clips/c3.wav,es,spk3,main-says|", root + "/labels.csv"); try commitAll(repo, "main pass 3")
+            try sed("s|^clips/c3.wav,es,spk3,checked|clips/c3.wav,es,spk3,main-says|", root + "/labels.csv")
+            try commitAll(repo, "main pass 3")
             _ = try repo.checkout("cohort/es")
             let r3 = try repo.refreshCohort("es")
             #expect(r3.status == "conflicts" && r3.conflicts.map(\.field) == ["quality"])

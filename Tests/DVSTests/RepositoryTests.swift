@@ -4,16 +4,19 @@ import DVSStorage
 import DVSTestSupport
 import Foundation
 import Testing
+
 @testable import DVS
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 func write(_ s: String, _ path: String) throws { try TestSupport.write(Data(s.utf8), to: path) }
 
 @Suite struct SchemaTests {
     @Test func embeddedMigrationsEqualSchemaFiles() throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: TestSupport.packageRoot + "/schema").filter { $0.hasSuffix(".sql") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: TestSupport.packageRoot + "/schema").filter { $0.hasSuffix(".sql") }
+            .sorted()
         #expect(files.map { String($0.dropLast(4)) } == CatalogSchema.migrations.map(\.0))
         for (id, sql) in CatalogSchema.migrations {
             let file = try String(contentsOfFile: TestSupport.packageRoot + "/schema/\(id).sql", encoding: .utf8)
@@ -59,7 +62,8 @@ func write(_ s: String, _ path: String) throws { try TestSupport.write(Data(s.ut
             let path = repo.root + "/notes.txt"
             try write("path,lang\na.wav,en\n", path)
             _ = try repo.commit(CommitOptions(message: "one"))
-            var st = stat(); lstat(path, &st)
+            var st = stat()
+            lstat(path, &st)
             // Same size, same mtime (as an edit within one clock tick would leave it).
             try write("path,lang\na.wav,es\n", path)
             var times = [st.st_atim, st.st_mtim]
@@ -185,8 +189,10 @@ func write(_ s: String, _ path: String) throws { try TestSupport.write(Data(s.ut
             let good = try repo.commit(CommitOptions(message: "one"))
             let blob = try repo.entries(ofManifest: good.commit.manifest)[0].blob
             for bad in ["../escape.txt", "/tmp/abs.txt", ".dvs/catalog.sqlite", "a/../../x", ".git/hooks/post-checkout"] {
-                let entries = [ManifestEntry(path: RepoPath(bad), kind: .file, blob: blob, byteCount: 1),
-                               ManifestEntry(path: RepoPath("z-ok.txt"), kind: .file, blob: blob, byteCount: 1)].sorted { $0.path < $1.path }
+                let entries = [
+                    ManifestEntry(path: RepoPath(bad), kind: .file, blob: blob, byteCount: 1),
+                    ManifestEntry(path: RepoPath("z-ok.txt"), kind: .file, blob: blob, byteCount: 1),
+                ].sorted { $0.path < $1.path }
                 let (root, totals, _) = try repo.writeManifest(entries)
                 let sig = Signature(name: "Mallory", email: "m@example.com", time: 0)
                 let c = Commit(manifest: root, parents: [good.id], author: sig, committer: sig, totals: totals, message: "evil")
@@ -292,7 +298,9 @@ func write(_ s: String, _ path: String) throws { try TestSupport.write(Data(s.ut
             let before = try repo.catalog.allLocations()
             // Lose the derived tables, as a damaged or foreign catalog would.
             try repo.catalog.write { db in
-                try db.execute(sql: "DELETE FROM blob"); try db.execute(sql: "DELETE FROM pack"); try db.execute(sql: "DELETE FROM commit_meta")
+                try db.execute(sql: "DELETE FROM blob")
+                try db.execute(sql: "DELETE FROM pack")
+                try db.execute(sql: "DELETE FROM commit_meta")
             }
             #expect(try repo.catalog.allLocations().isEmpty)
             let r = try repo.reindex()

@@ -3,6 +3,7 @@ import DVSCore
 import DVSTestSupport
 import Foundation
 import Testing
+
 @testable import DVS
 
 /// The snapshot reader (issue 5, item 1): samples of a revision with labels and decoded PCM, read
@@ -30,6 +31,8 @@ import Testing
             let reader = try SnapshotReader(repository: repo, revision: "main", workers: 2, window: 3)
             #expect(reader.count == names.count)
             var seen: [String] = []
+            // SnapshotReader.forEach is a throwing streaming read, not Sequence.forEach.
+            // swift-format-ignore: ReplaceForEachWithForLoop
             try reader.forEach { s in
                 seen.append(s.path.string)
                 let original = try Array(TestSupport.read(repo.root + "/" + s.path.string))
@@ -51,10 +54,12 @@ import Testing
                 try TestSupport.speak("fast path check", to: path, sampleRate: rate, channels: channels)
                 let bytes = try Array(TestSupport.read(path))
                 let viaSndfile = try bytes.withUnsafeBytes { try AudioDecoder.decode($0) }
-                let fast = try #require(bytes.withUnsafeBytes { AudioDecoder.decodePCM16($0, frameCount: viaSndfile.frameCount, sampleRate: rate) })
+                let fast = try #require(
+                    bytes.withUnsafeBytes { AudioDecoder.decodePCM16($0, frameCount: viaSndfile.frameCount, sampleRate: rate) })
                 #expect(fast == viaSndfile, "\(rate) Hz, \(channels) ch")
-                #expect(bytes.withUnsafeBytes { AudioDecoder.decodePCM16($0, frameCount: viaSndfile.frameCount + 1, sampleRate: rate) } == nil,
-                        "more frames than the data chunk holds: not taken")
+                #expect(
+                    bytes.withUnsafeBytes { AudioDecoder.decodePCM16($0, frameCount: viaSndfile.frameCount + 1, sampleRate: rate) } == nil,
+                    "more frames than the data chunk holds: not taken")
             }
         }
     }
@@ -75,11 +80,14 @@ import Testing
             _ = try makeRepo(repo)
             let reader = try SnapshotReader(repository: repo, revision: "main", decode: false, keepBytes: true)
             // Flip a byte in the middle of the first pack: some blob no longer verifies.
-            let pack = try #require(try FileManager.default.contentsOfDirectory(atPath: repo.root + "/.dvs/packs").first { $0.hasSuffix(".pack") })
+            let pack = try #require(
+                try FileManager.default.contentsOfDirectory(atPath: repo.root + "/.dvs/packs").first { $0.hasSuffix(".pack") })
             let path = repo.root + "/.dvs/packs/" + pack
             var bytes = try Array(TestSupport.read(path))
             bytes[bytes.count / 2] ^= 0xFF
             try TestSupport.write(Data(bytes), to: path)
+            // SnapshotReader.forEach is a throwing streaming read.
+            // swift-format-ignore: ReplaceForEachWithForLoop
             #expect(throws: DVSError.self) { try reader.forEach { _ in } }
         }
     }
