@@ -105,7 +105,7 @@ struct Merge: ParsableCommand {
     /// The conflicts of a stopped merge (`dvs merge`, `dvs pull`, `dvs cohort refresh`) and what to do next.
     static func printStopped(_ conflicts: [MergeConflict], what: String, detail: String = "") {
         Output.out("\(what) stopped with \(conflicts.count) conflict(s)\(detail):")
-        for c in conflicts.prefix(50) { Output.out("  CONFLICT (\(c.kind)) \(c.message)") }
+        for c in conflicts.prefix(50) { Output.out("  CONFLICT (\(c.kind.rawValue)) \(c.message)") }
         if conflicts.count > 50 { Output.out("  … and \(conflicts.count - 50) more ('dvs status' lists them all)") }
         Output.out("Fix them, then 'dvs merge --continue'; or 'dvs merge --abort' to undo the merge.")
     }

@@ -77,7 +77,7 @@ import Testing
                 repo, theirs: { try FileManager.default.copyItem(atPath: recs[5], toPath: root + "/clips/new.wav") },
                 ours: { try FileManager.default.copyItem(atPath: recs[6], toPath: root + "/clips/new.wav") })
             #expect(s.status == "conflicts")
-            #expect(s.conflicts.map(\.kind) == ["add-add"] && s.conflicts[0].path == "clips/new.wav")
+            #expect(s.conflicts.map(\.kind) == [.addAdd] && s.conflicts[0].path == "clips/new.wav")
             #expect(try T.read(root + "/clips/new.wav") == T.read(recs[6]), "ours stays")
             #expect(try T.read(root + "/clips/new.wav~theirs") == T.read(recs[5]), "theirs beside it")
             #expect(throws: DVSError.self) { try repo.mergeContinue() }
@@ -183,7 +183,7 @@ import Testing
                     try FileManager.default.removeItem(atPath: root + "/clips/c0.wav")
                     try FileManager.default.copyItem(atPath: other, toPath: root + "/clips/c0.wav")
                 })
-            #expect(s.conflicts.map(\.kind) == ["modify-delete"])
+            #expect(s.conflicts.map(\.kind) == [.modifyDelete])
             #expect(try T.read(root + "/clips/c0.wav") == T.read(other))
             let theirs = try diverge2(repo)
             _ = theirs
@@ -257,7 +257,7 @@ import Testing
             #expect(s.conflicts.count == 1)
             let c = try #require(s.conflicts.first)
             #expect(
-                c.kind == "field" && c.key == "clips/c2.wav" && c.field == "lang" && c.base == "en" && c.ours == "it" && c.theirs == "de")
+                c.kind == .field && c.key == "clips/c2.wav" && c.field == "lang" && c.base == "en" && c.ours == "it" && c.theirs == "de")
             let text = try labels(repo)
             #expect(text.contains("clips/c0.wav,fr,spk0,noisy\n"), "different fields of one row merged: \(text)")
             #expect(text.contains("clips/c2.wav,<<<<<<< ours: it ||||||| base: en ======= theirs: de >>>>>>>,spk2,ok"))
@@ -276,7 +276,7 @@ import Testing
             let s = try diverge(
                 repo, theirs: { try sed("/^clips\\/c3.wav/d", root + "/labels.csv") },
                 ours: { try sed("s|^clips/c3.wav,es,spk3,ok|clips/c3.wav,es,spk3,bad|", root + "/labels.csv") })
-            #expect(s.conflicts.map(\.kind) == ["delete-edit"] && s.conflicts[0].key == "clips/c3.wav")
+            #expect(s.conflicts.map(\.kind) == [.deleteEdit] && s.conflicts[0].key == "clips/c3.wav")
             #expect(try labels(repo).contains("clips/c3.wav,es,spk3,bad"), "the edited row is kept for the user to decide")
         }
     }
@@ -296,7 +296,7 @@ import Testing
                 let table = try labels(repo)
                 switch prefer {
                 case nil:
-                    #expect(s.status == "conflicts" && s.conflicts.map(\.kind) == ["delete-edit"])
+                    #expect(s.status == "conflicts" && s.conflicts.map(\.kind) == [.deleteEdit])
                     #expect(s.conflicts.first?.message.contains("its audio 'clips/c3.wav' was kept too") == true, "\(s.conflicts)")
                     #expect(kept && table.contains("clips/c3.wav,es,spk3,good"))
                     let done = try repo.mergeContinue()
