@@ -262,7 +262,9 @@ public enum LabelTableMerge {
         }
         let outcome = try RowTable.mergeDetailed(base: bt, ours: ot, theirs: tt, prefer: prefer)
         let kept = outcome.keptAgainstDeletion.map {
-            KeptRow(key: $0.key, reference: $0.reference, side: $0.side, candidates: outcome.table.candidates(for: $0.reference, config: config))
+            KeptRow(
+                key: $0.key, reference: $0.reference, side: $0.side, candidates: outcome.table.candidates(for: $0.reference, config: config)
+            )
         }
         return Outcome(bytes: outcome.table.encoded(), conflicts: outcome.conflicts, keptAgainstDeletion: kept)
     }

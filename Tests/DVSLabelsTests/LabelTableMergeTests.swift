@@ -94,11 +94,13 @@ import Testing
     }
 
     @Test func otherFilesAreNotTablesAndBrokenTablesAreRefused() throws {
-        #expect(try LabelTableMerge.merge(path: RepoPath("README.md"), base: nil, ours: Array("a\n".utf8), theirs: Array("b\n".utf8)) == nil)
+        #expect(
+            try LabelTableMerge.merge(path: RepoPath("README.md"), base: nil, ours: Array("a\n".utf8), theirs: Array("b\n".utf8)) == nil)
         #expect(try LabelTableMerge.merge(path: RepoPath("meta.json"), base: nil, ours: Array("{}".utf8), theirs: Array("[]".utf8)) == nil)
         #expect(throws: RowTable.Refusal.self) {
             try LabelTableMerge.merge(
-                path: RepoPath("labels.csv"), base: nil, ours: Array("path,lang\na.wav,\"en\n".utf8), theirs: Array("path,lang\na.wav,en\n".utf8))
+                path: RepoPath("labels.csv"), base: nil, ours: Array("path,lang\na.wav,\"en\n".utf8),
+                theirs: Array("path,lang\na.wav,en\n".utf8))
         }
     }
 }

@@ -129,9 +129,11 @@ import Testing
     @Test func textFilesMergeByLines() throws {
         let s = Store()
         let base = [s.file("README.md", "one\ntwo\nthree\n")]
-        let r = try s.merge(base: base, ours: [s.file("README.md", "ONE\ntwo\nthree\n")], theirs: [s.file("README.md", "one\ntwo\nTHREE\n")])
+        let r = try s.merge(
+            base: base, ours: [s.file("README.md", "ONE\ntwo\nthree\n")], theirs: [s.file("README.md", "one\ntwo\nTHREE\n")])
         #expect(r.conflicts.isEmpty && s.text(r, "README.md") == "ONE\ntwo\nTHREE\n")
-        let c = try s.merge(base: base, ours: [s.file("README.md", "uno\ntwo\nthree\n")], theirs: [s.file("README.md", "eins\ntwo\nthree\n")])
+        let c = try s.merge(
+            base: base, ours: [s.file("README.md", "uno\ntwo\nthree\n")], theirs: [s.file("README.md", "eins\ntwo\nthree\n")])
         #expect(c.conflicts.map(\.kind) == [.text])
         #expect(s.text(c, "README.md")?.contains("<<<<<<< ours\nuno\n||||||| base\none\n=======\neins\n>>>>>>> theirs\n") == true)
         // The line merge is a parameter: one that refuses makes the file a whole-file conflict.
@@ -176,7 +178,8 @@ import Testing
         // Main (ours) keeps en; the cohort (theirs) never had it and added a sample.
         let ours = base
         let theirs = [es, s.sample("clips/es2.wav", "es2")]
-        #expect(paths(try s.merge(base: base, ours: ours, theirs: theirs)) == ["clips/es.wav", "clips/es2.wav"], "uncut, en reads as deleted")
+        #expect(
+            paths(try s.merge(base: base, ours: ours, theirs: theirs)) == ["clips/es.wav", "clips/es2.wav"], "uncut, en reads as deleted")
         #expect(paths(try s.merge(base: cutBase, ours: ours, theirs: theirs)) == ["clips/en.wav", "clips/es.wav", "clips/es2.wav"])
         #expect(CohortMergeRules.allowsFastForward(theirCut: nil, ourCut: nil))
         #expect(CohortMergeRules.allowsFastForward(theirCut: "lang = 'es'", ourCut: "lang = 'es'"))
@@ -193,11 +196,14 @@ import Testing
                 == #"{"field":"lang","key":"a.wav","kind":"add-add-row","message":"m","ours":"es","path":"labels.csv","theirs":"fr"}"#)
         #expect(try JSONDecoder().decode(MergeConflict.self, from: enc.encode(c)) == c)
         #expect(
-            [MergeConflict.Kind.modifyModify, .addAdd, .modifyDelete, .deleteModify, .table, .text, .field, .addAddRow, .deleteEdit, .labels]
-                .map(\.rawValue) == [
-                    "modify-modify", "add-add", "modify-delete", "delete-modify", "table", "text", "field", "add-add-row", "delete-edit",
-                    "labels",
-                ])
+            [
+                MergeConflict.Kind.modifyModify, .addAdd, .modifyDelete, .deleteModify, .table, .text, .field, .addAddRow, .deleteEdit,
+                .labels,
+            ]
+            .map(\.rawValue) == [
+                "modify-modify", "add-add", "modify-delete", "delete-modify", "table", "text", "field", "add-add-row", "delete-edit",
+                "labels",
+            ])
     }
 }
 
