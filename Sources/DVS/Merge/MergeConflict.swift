@@ -54,10 +54,25 @@ public struct MergeConflict: Sendable, Hashable, Codable {
 
 /// What `Repository.merge` did.
 public struct MergeSummary: Sendable {
-    /// `up-to-date`, `fast-forward`, `merged` (a merge commit was made), `conflicts` (the merge
-    /// stopped; `dvs merge --continue` or `--abort`), `no-commit` (merged into the working tree,
-    /// not committed).
-    public var status: String
+    /// How a merge ended; its raw value is what `--json` prints.
+    public enum Status: String, Sendable, Hashable, Codable, CustomStringConvertible {
+        /// The merged commit was already in HEAD's history; nothing changed.
+        case upToDate = "up-to-date"
+        /// HEAD was an ancestor: the branch moved to the merged commit.
+        case fastForward = "fast-forward"
+        /// A merge commit was made.
+        case merged
+        /// The merge stopped for conflicts (`dvs merge --continue` or `--abort`).
+        case conflicts
+        /// Merged into the working tree, not committed (`--no-commit`).
+        case noCommit = "no-commit"
+
+        /// The raw value (`up-to-date`, `merged`, …).
+        public var description: String { rawValue }
+    }
+
+    /// How the merge ended.
+    public var status: Status
     /// The commit HEAD is on afterwards.
     public var head: CommitID?
     /// The commit merged in.

@@ -9,6 +9,10 @@ import GRDB
     import Glibc
 #endif
 
+// The merge operation on a repository: resolve, check the working tree, merge the trees
+// (`TreeMerge`), then commit and move the branch, or stop with `.dvs/MERGE_STATE`
+// (`MergeStateFile`); `--continue` and `--abort` finish a stopped merge.
+
 extension Repository {
     // MARK: dvs merge
 
@@ -40,6 +44,12 @@ extension Repository {
         return try mergeLocked(revision, prefer: prefer, noCommit: noCommit, message: message, extra: extra, progress: progress)
     }
 
+    /// `merge` with the repository lock already held (`dvs pull`, `dvs cohort refresh`).
+    /// - Parameters:
+    ///   - theirs: the commit to merge when the caller made it (a cohort refresh's new cut);
+    ///     nil resolves `revision`.
+    ///   - allowFastForward: false always makes a merge commit (a cohort refresh).
+    /// - Throws: as `merge`.
     func mergeLocked(
         _ revision: String, theirs given: CommitID? = nil, prefer: MergePreference?, noCommit: Bool, message: String?,
         extra: [String: String], allowFastForward: Bool = true, progress: ProgressHandler?
@@ -58,7 +68,7 @@ extension Repository {
         let bases = try mergeBases(ours, theirs)
         if theirs == ours || bases.first == theirs {
             return MergeSummary(
-                status: "up-to-date", head: ours, theirs: theirs, base: theirs, baseCount: bases.count, conflicts: [], changes: [])
+                status: .upToDate, head: ours, theirs: theirs, base: theirs, baseCount: bases.count, conflicts: [], changes: [])
         }
         // The working tree must match HEAD: a merge writes into it and --abort must restore it.
         // Untracked files may stay unless the merge would write over them.
@@ -102,7 +112,7 @@ extension Repository {
             _ = s
             let after = try entries(ofManifest: commit(theirs).manifest)
             return MergeSummary(
-                status: "fast-forward", head: theirs, theirs: theirs, base: ours, baseCount: bases.count, conflicts: [],
+                status: .fastForward, head: theirs, theirs: theirs, base: ours, baseCount: bases.count, conflicts: [],
                 changes: diffEntries(headEntries, after))
         }
         let base = bases.first
@@ -140,7 +150,7 @@ extension Repository {
                     }
                 }
                 return MergeSummary(
-                    status: "merged", head: made.id, theirs: theirs, base: base, baseCount: bases.count, conflicts: [], changes: s)
+                    status: .merged, head: made.id, theirs: theirs, base: base, baseCount: bases.count, conflicts: [], changes: s)
             } catch let e as DVSError where e.code == .badInput && e.message.contains("label error") {
                 // Each side's labels were valid; together they are not: stop for the user to fix.
                 let c = e.details.map {
@@ -208,7 +218,7 @@ extension Repository {
         try writeTreeChanges(
             from: headEntries, to: target.sorted { $0.path < $1.path }, extraContent: merged.newContent, progress: progress)
         return MergeSummary(
-            status: conflicts.isEmpty && noCommit ? "no-commit" : "conflicts", head: ours, theirs: theirs, base: base, baseCount: baseCount,
+            status: conflicts.isEmpty && noCommit ? .noCommit : .conflicts, head: ours, theirs: theirs, base: base, baseCount: baseCount,
             conflicts: conflicts, changes: diffEntries(headEntries, target.sorted { $0.path < $1.path }))
     }
 
