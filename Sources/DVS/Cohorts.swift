@@ -260,7 +260,7 @@ extension Repository {
         let bases = try mergeBases(ours, made.id)
         if bases.first == made.id {
             return MergeSummary(
-                status: "up-to-date", head: ours, theirs: made.id, base: made.id, baseCount: bases.count, conflicts: [], changes: [])
+                status: .upToDate, head: ours, theirs: made.id, base: made.id, baseCount: bases.count, conflicts: [], changes: [])
         }
         let oursEntries = try entries(ofManifest: commit(ours).manifest)
         let theirEntries = try entries(ofManifest: made.commit.manifest)
@@ -292,7 +292,7 @@ extension Repository {
         } catch { throw DVSError.wrap(error) }
         let after = try entries(ofManifest: composed.commit.manifest)
         return MergeSummary(
-            status: "merged", head: composed.id, theirs: made.id, base: bases.first, baseCount: bases.count, conflicts: [],
+            status: .merged, head: composed.id, theirs: made.id, base: bases.first, baseCount: bases.count, conflicts: [],
             changes: diffEntries(oursEntries, after))
     }
 }

@@ -91,7 +91,7 @@ extension Repository {
                         "\(remoteName)/\(source)", theirs: target, prefer: nil, noCommit: false,
                         message: "Merge \(remoteName)/\(source) into \(current)", extra: [:], progress: progress)
                     return PullSummary(
-                        fetch: fetched, branch: current, old: local, new: m.head, status: m.status == "conflicts" ? "conflicts" : "merged",
+                        fetch: fetched, branch: current, old: local, new: m.head, status: m.status == .conflicts ? "conflicts" : "merged",
                         written: m.changes.filter { $0.kind != .deleted }.count, removed: m.changes.filter { $0.kind == .deleted }.count,
                         conflicts: m.conflicts)
                 }

@@ -126,7 +126,7 @@ struct Cohort: ParsableCommand {
                 prefer = p
             }
             let s = try repo.refreshCohort(name, from: from, prefer: prefer, progress: json ? nil : Output.progress())
-            if !json, s.status == "merged", s.changes.isEmpty, let head = s.head {
+            if !json, s.status == .merged, s.changes.isEmpty, let head = s.head {
                 // The source moved, but nothing the cohort selects changed (e.g. the cohort's own
                 // work merged back): say so; the merge commit only records the new source.
                 Output.out(
@@ -135,7 +135,7 @@ struct Cohort: ParsableCommand {
                 return
             }
             try Merge.report(s, revision: "the new cut of cohort \(name)", json: json)
-            if s.status == "conflicts" { throw ExitCode(1) }
+            if s.status == .conflicts { throw ExitCode(1) }
         }
     }
 }

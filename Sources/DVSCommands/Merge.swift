@@ -67,7 +67,7 @@ struct Merge: ParsableCommand {
         }
         let s = try repo.merge(revision, prefer: prefer, noCommit: noCommit, message: message, progress: json ? nil : Output.progress())
         try Self.report(s, revision: revision, json: json)
-        if s.status == "conflicts" { throw ExitCode(1) }
+        if s.status == .conflicts { throw ExitCode(1) }
     }
 
     static func report(_ s: MergeSummary, revision: String, json: Bool) throws {
@@ -77,7 +77,7 @@ struct Merge: ParsableCommand {
             let conflicts = try JSONSerialization.jsonObject(with: enc.encode(s.conflicts))
             try Output.jsonObject(
                 [
-                    "status": s.status, "head": s.head?.hex ?? NSNull(), "theirs": s.theirs.hex, "base": s.base?.hex ?? NSNull(),
+                    "status": s.status.rawValue, "head": s.head?.hex ?? NSNull(), "theirs": s.theirs.hex, "base": s.base?.hex ?? NSNull(),
                     "merge_bases": s.baseCount, "conflicts": conflicts, "changes": s.changes.count,
                 ] as [String: Any])
             return
@@ -90,22 +90,22 @@ struct Merge: ParsableCommand {
         let deleted = s.changes.filter { $0.kind == .deleted }.count
         let counts = "\(s.changes.count) file(s) changed (\(added) new, \(modified) modified, \(deleted) deleted)"
         switch s.status {
-        case "up-to-date": Output.out("Already up to date.")
-        case "fast-forward": Output.out("Fast-forward to \(s.head?.short ?? "")\n \(counts)")
-        case "merged":
+        case .upToDate: Output.out("Already up to date.")
+        case .fastForward: Output.out("Fast-forward to \(s.head?.short ?? "")\n \(counts)")
+        case .merged:
             Output.out("Merged \(revision) (\(s.theirs.short)) as \(s.head?.short ?? ""), base \(s.base?.short ?? "none")\n \(counts)")
-        case "no-commit":
+        case .noCommit:
             Output.out(
                 "Merged \(revision) into the working tree, not committed (\(counts)); 'dvs merge --continue' commits it, 'dvs merge --abort' undoes it"
             )
-        default: printStopped(s.conflicts, what: "Merge of \(revision)", detail: "; \(counts)")
+        case .conflicts: printStopped(s.conflicts, what: "Merge of \(revision)", detail: "; \(counts)")
         }
     }
 
     /// The conflicts of a stopped merge (`dvs merge`, `dvs pull`, `dvs cohort refresh`) and what to do next.
     static func printStopped(_ conflicts: [MergeConflict], what: String, detail: String = "") {
         Output.out("\(what) stopped with \(conflicts.count) conflict(s)\(detail):")
-        for c in conflicts.prefix(50) { Output.out("  CONFLICT (\(c.kind)) \(c.message)") }
+        for c in conflicts.prefix(50) { Output.out("  CONFLICT (\(c.kind.rawValue)) \(c.message)") }
         if conflicts.count > 50 { Output.out("  … and \(conflicts.count - 50) more ('dvs status' lists them all)") }
         Output.out("Fix them, then 'dvs merge --continue'; or 'dvs merge --abort' to undo the merge.")
     }

@@ -55,7 +55,7 @@ struct Status: ParsableCommand {
                 Output.out(
                     "You are merging \(m.theirs): \(m.conflicts.count) conflict(s) recorded, \(m.unresolved.count) still unresolved in the tree"
                 )
-                for c in m.conflicts { Output.out("  CONFLICT (\(c.kind)) \(c.message)") }
+                for c in m.conflicts { Output.out("  CONFLICT (\(c.kind.rawValue)) \(c.message)") }
                 for u in m.unresolved { Output.out("  unresolved: \(u)") }
                 Output.out("  (fix them, then 'dvs merge --continue'; 'dvs merge --abort' undoes the merge)")
             }

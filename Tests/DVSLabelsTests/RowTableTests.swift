@@ -43,7 +43,7 @@ import Testing
         let ours = try table("path,lang\nclips/a.wav,es\n")
         let theirs = try table("path,lang\nclips/a.wav,fr\n")
         let (merged, conflicts) = try RowTable.merge(base: base, ours: ours, theirs: theirs)
-        #expect(conflicts == [RowConflict(kind: "field", key: "clips/a.wav", field: "lang", base: "en", ours: "es", theirs: "fr")])
+        #expect(conflicts == [RowConflict(kind: .field, key: "clips/a.wav", field: "lang", base: "en", ours: "es", theirs: "fr")])
         #expect(text(merged).contains("<<<<<<< ours: es ||||||| base: en ======= theirs: fr >>>>>>>"))
         let (o, none) = try RowTable.merge(base: base, ours: ours, theirs: theirs, prefer: .ours)
         #expect(none.isEmpty && text(o) == "path,lang\nclips/a.wav,es\n")
@@ -56,7 +56,7 @@ import Testing
         let ours = try table("path,lang\nclips/a.wav,en\n")  // deleted b
         let theirs = try table("path,lang\nclips/a.wav,en\nclips/b.wav,de\n")  // edited b
         let (merged, conflicts) = try RowTable.merge(base: base, ours: ours, theirs: theirs)
-        #expect(conflicts.map(\.kind) == ["delete-edit"] && conflicts[0].key == "clips/b.wav" && conflicts[0].ours == nil)
+        #expect(conflicts.map(\.kind) == [.deleteEdit] && conflicts[0].key == "clips/b.wav" && conflicts[0].ours == nil)
         #expect(text(merged) == "path,lang\nclips/a.wav,en\nclips/b.wav,de\n")
         // Deleted on one side and untouched on the other: the deletion wins, no conflict.
         let (clean, none) = try RowTable.merge(base: base, ours: ours, theirs: base)

@@ -61,7 +61,7 @@ import Testing
                     try FileManager.default.copyItem(atPath: rec, toPath: root + "/clips/same.wav")
                     try write("y\n", root + "/b.txt")
                 })
-            #expect(s.status == "merged" && s.conflicts.isEmpty)
+            #expect(s.status == .merged && s.conflicts.isEmpty)
             let head = try repo.commit(#require(s.head))
             #expect(head.parents.count == 2)
             #expect(try T.read(root + "/clips/same.wav") == T.read(rec))
@@ -76,8 +76,8 @@ import Testing
             let s = try diverge(
                 repo, theirs: { try FileManager.default.copyItem(atPath: recs[5], toPath: root + "/clips/new.wav") },
                 ours: { try FileManager.default.copyItem(atPath: recs[6], toPath: root + "/clips/new.wav") })
-            #expect(s.status == "conflicts")
-            #expect(s.conflicts.map(\.kind) == ["add-add"] && s.conflicts[0].path == "clips/new.wav")
+            #expect(s.status == .conflicts)
+            #expect(s.conflicts.map(\.kind) == [.addAdd] && s.conflicts[0].path == "clips/new.wav")
             #expect(try T.read(root + "/clips/new.wav") == T.read(recs[6]), "ours stays")
             #expect(try T.read(root + "/clips/new.wav~theirs") == T.read(recs[5]), "theirs beside it")
             #expect(throws: DVSError.self) { try repo.mergeContinue() }
@@ -99,7 +99,7 @@ import Testing
             let s = try diverge(
                 repo, theirs: { try sed("s/^languages: en, es$/languages: en, es, de/", root + "/README.md") },
                 ours: { try sed("s/^licence: GPL-2+$/licence: GPL-2+ (see COPYING)/", root + "/README.md") })
-            #expect(s.status == "merged" && s.conflicts.isEmpty)
+            #expect(s.status == .merged && s.conflicts.isEmpty)
             #expect(
                 try String(contentsOfFile: root + "/README.md", encoding: .utf8)
                     == "# Corpus notes\nrecorded 2026\nlanguages: en, es, de\nreviewers: none\nlicence: GPL-2+ (see COPYING)\n")
@@ -119,7 +119,7 @@ import Testing
             try write("{\"speaker\": \"spk2\"}\n", root + "/meta.json")
             try commitAll(repo, "ours 2")
             let c = try repo.merge("side2")
-            #expect(c.status == "conflicts")
+            #expect(c.status == .conflicts)
             #expect(
                 c.conflicts.map { "\($0.kind) \($0.path)" }.sorted() == [
                     "modify-modify meta.json", "modify-modify stats.bin", "text README.md",
@@ -164,7 +164,7 @@ import Testing
             try sed("s/^# Corpus notes$/# Corpus notes (v2)/", root + "/README.md")
             try commitAll(repo, "ours 3")
             let t = try repo.merge("side2", prefer: .theirs)
-            #expect(t.status == "merged" && t.conflicts.isEmpty)
+            #expect(t.status == .merged && t.conflicts.isEmpty)
             let final = try String(contentsOfFile: root + "/README.md", encoding: .utf8)
             #expect(final.hasPrefix("# Corpus notes (v2)\n") && final.contains("\nreviewers: cy\n") && !final.contains("<<<<<<<"))
         }
@@ -183,7 +183,7 @@ import Testing
                     try FileManager.default.removeItem(atPath: root + "/clips/c0.wav")
                     try FileManager.default.copyItem(atPath: other, toPath: root + "/clips/c0.wav")
                 })
-            #expect(s.conflicts.map(\.kind) == ["modify-delete"])
+            #expect(s.conflicts.map(\.kind) == [.modifyDelete])
             #expect(try T.read(root + "/clips/c0.wav") == T.read(other))
             let theirs = try diverge2(repo)
             _ = theirs
@@ -194,7 +194,7 @@ import Testing
     func diverge2(_ repo: Repository) throws -> Bool {
         _ = try repo.mergeAbort()
         let s = try repo.merge("side", prefer: .theirs)
-        #expect(s.status == "merged")
+        #expect(s.status == .merged)
         #expect(!FileManager.default.fileExists(atPath: repo.root + "/clips/c0.wav"))
         return true
     }
@@ -213,7 +213,7 @@ import Testing
                     try FileManager.default.moveItem(atPath: root + "/clips/c1.wav", toPath: root + "/moved/c1.wav")
                     try sed("s|^clips/c1.wav|moved/c1.wav|", root + "/labels.csv")
                 })
-            #expect(s.status == "merged" && s.conflicts.isEmpty)
+            #expect(s.status == .merged && s.conflicts.isEmpty)
             #expect(!FileManager.default.fileExists(atPath: root + "/clips/c1.wav"))
             #expect(try T.read(root + "/moved/c1.wav") == T.read(other), "their modification lands at our new path")
         }
@@ -232,7 +232,7 @@ import Testing
                 ours: {
                     try sed("s|^clips/c1.wav,es,spk1,ok|clips/c1.wav,es,spk1,noisy|", root + "/labels.csv")
                 })
-            #expect(s.status == "merged" && s.conflicts.isEmpty, "\(s.conflicts.map(\.message))")
+            #expect(s.status == .merged && s.conflicts.isEmpty, "\(s.conflicts.map(\.message))")
             #expect(!FileManager.default.fileExists(atPath: root + "/clips/c1.wav"))
             #expect(FileManager.default.fileExists(atPath: root + "/clips/es_one.wav"))
             let rows = try labels(repo).split(separator: "\n").map(String.init)
@@ -253,11 +253,11 @@ import Testing
                         "s|^clips/c0.wav,en,spk0,ok|clips/c0.wav,en,spk0,noisy|; s|^clips/c2.wav,en|clips/c2.wav,de|", root + "/labels.csv")
                 },
                 ours: { try sed("s|^clips/c0.wav,en|clips/c0.wav,fr|; s|^clips/c2.wav,en|clips/c2.wav,it|", root + "/labels.csv") })
-            #expect(s.status == "conflicts")
+            #expect(s.status == .conflicts)
             #expect(s.conflicts.count == 1)
             let c = try #require(s.conflicts.first)
             #expect(
-                c.kind == "field" && c.key == "clips/c2.wav" && c.field == "lang" && c.base == "en" && c.ours == "it" && c.theirs == "de")
+                c.kind == .field && c.key == "clips/c2.wav" && c.field == "lang" && c.base == "en" && c.ours == "it" && c.theirs == "de")
             let text = try labels(repo)
             #expect(text.contains("clips/c0.wav,fr,spk0,noisy\n"), "different fields of one row merged: \(text)")
             #expect(text.contains("clips/c2.wav,<<<<<<< ours: it ||||||| base: en ======= theirs: de >>>>>>>,spk2,ok"))
@@ -276,7 +276,7 @@ import Testing
             let s = try diverge(
                 repo, theirs: { try sed("/^clips\\/c3.wav/d", root + "/labels.csv") },
                 ours: { try sed("s|^clips/c3.wav,es,spk3,ok|clips/c3.wav,es,spk3,bad|", root + "/labels.csv") })
-            #expect(s.conflicts.map(\.kind) == ["delete-edit"] && s.conflicts[0].key == "clips/c3.wav")
+            #expect(s.conflicts.map(\.kind) == [.deleteEdit] && s.conflicts[0].key == "clips/c3.wav")
             #expect(try labels(repo).contains("clips/c3.wav,es,spk3,bad"), "the edited row is kept for the user to decide")
         }
     }
@@ -296,17 +296,17 @@ import Testing
                 let table = try labels(repo)
                 switch prefer {
                 case nil:
-                    #expect(s.status == "conflicts" && s.conflicts.map(\.kind) == ["delete-edit"])
+                    #expect(s.status == .conflicts && s.conflicts.map(\.kind) == [.deleteEdit])
                     #expect(s.conflicts.first?.message.contains("its audio 'clips/c3.wav' was kept too") == true, "\(s.conflicts)")
                     #expect(kept && table.contains("clips/c3.wav,es,spk3,good"))
                     let done = try repo.mergeContinue()
                     #expect(done.commit.parents.count == 2)
                     #expect(try label(repo, "clips/c3.wav", "quality") == .string("good"))
                 case .ours?:
-                    #expect(s.status == "merged" && kept, "ours keeps the relabeled sample whole")
+                    #expect(s.status == .merged && kept, "ours keeps the relabeled sample whole")
                     #expect(try label(repo, "clips/c3.wav", "quality") == .string("good"))
                 case .theirs?:
-                    #expect(s.status == "merged" && !kept && !table.contains("clips/c3.wav"))
+                    #expect(s.status == .merged && !kept && !table.contains("clips/c3.wav"))
                 }
             }
         }
@@ -332,7 +332,7 @@ import Testing
             try T.sh("rm -rf '\(before)' && cp -a '\(root)' '\(before)'")
             defer { try? FileManager.default.removeItem(atPath: before) }
             let s = try repo.merge("side")
-            #expect(s.status == "conflicts" && s.conflicts.count == 2)
+            #expect(s.status == .conflicts && s.conflicts.count == 2)
             #expect(FileManager.default.fileExists(atPath: root + "/clips/theirs.wav"))
             #expect(throws: DVSError.self) { try repo.merge("side") }  // a merge is in progress
             _ = try repo.mergeAbort()
@@ -367,8 +367,8 @@ import Testing
             let side = try repo.resolve("side")
             _ = try repo.checkout("main")
             let ff = try repo.merge("side")
-            #expect(ff.status == "fast-forward" && ff.head == side)
-            #expect(try repo.merge("side").status == "up-to-date")
+            #expect(ff.status == .fastForward && ff.head == side)
+            #expect(try repo.merge("side").status == .upToDate)
             // --no-commit on a real merge, then --continue.
             try repo.createBranch("other", at: "HEAD~1")
             _ = try repo.checkout("other")
@@ -376,7 +376,7 @@ import Testing
             try commitAll(repo, "other")
             _ = try repo.checkout("main")
             let nc = try repo.merge("other", noCommit: true)
-            #expect(nc.status == "no-commit" && FileManager.default.fileExists(atPath: root + "/o.txt"))
+            #expect(nc.status == .noCommit && FileManager.default.fileExists(atPath: root + "/o.txt"))
             #expect(try repo.headCommit() == side, "HEAD does not move before --continue")
             let c = try repo.mergeContinue()
             let otherID = try repo.resolve("other")
@@ -411,7 +411,7 @@ import Testing
             let s = try repo.merge("b")
             #expect(s.baseCount == 2)
             #expect(s.base == b1)
-            #expect(s.status == "merged")
+            #expect(s.status == .merged)
             #expect(try label(repo, "clips/c0.wav", "lang") == .string("de"))
             #expect(try label(repo, "clips/c1.wav", "quality") == .string("noisy"))
         }
@@ -444,7 +444,7 @@ import Testing
             try commitAll(repo, "main pass")
             #expect(try repo.cohort("es").sourceMovedOn == 1)
             let r = try repo.refreshCohort("es")
-            #expect(r.status == "merged")
+            #expect(r.status == .merged)
             let head = try repo.commit(repo.resolve("cohort/es"))
             #expect(head.parents.count == 2 && head.extra["cohort-predicate"] == "lang = 'es'")
             #expect(try label(repo, "clips/c1.wav", "quality", rev: "cohort/es") == .string("great"), "the cohort's relabel is kept")
@@ -454,7 +454,7 @@ import Testing
                 "the new es clip joins, the en one does not")
             // Merge the cohort back: main keeps its other samples and gains the cohort's labels.
             let m = try repo.merge("cohort/es")
-            #expect(m.status == "merged", "never a fast-forward onto a cohort")
+            #expect(m.status == .merged, "never a fast-forward onto a cohort")
             #expect(try repo.query("SELECT count(*) FROM sample", at: "main").rows == [[.int(6)]])
             #expect(try label(repo, "clips/c1.wav", "quality") == .string("great"))
             #expect(try label(repo, "clips/c0.wav", "lang") == .string("en"))
@@ -463,7 +463,7 @@ import Testing
             try commitAll(repo, "main again")
             _ = try repo.checkout("cohort/es")
             let r2 = try repo.refreshCohort("es")
-            #expect(r2.status == "merged")
+            #expect(r2.status == .merged)
             #expect(try labels(repo).contains("clips/c3.wav,es,spk3,checked\n"))
             #expect(try repo.status().changes.isEmpty)
             #expect(try repo.cohort("es").sourceMovedOn == 0)
@@ -476,7 +476,7 @@ import Testing
             try commitAll(repo, "main pass 3")
             _ = try repo.checkout("cohort/es")
             let r3 = try repo.refreshCohort("es")
-            #expect(r3.status == "conflicts" && r3.conflicts.map(\.field) == ["quality"])
+            #expect(r3.status == .conflicts && r3.conflicts.map(\.field) == ["quality"])
             #expect(repo.mergeInProgress()?.theirs == "main (refreshing cohort es)")
             let stuck = #expect(throws: DVSError.self) { try repo.mergeContinue() }
             #expect(stuck?.hint?.contains("'dvs cohort refresh es --strategy ours|theirs'") == true, "\(stuck?.hint ?? "")")

@@ -1,0 +1,86 @@
+import DVSCatalog
+import DVSCore
+import DVSLabels
+import DVSStorage
+import Foundation
+import GRDB
+
+extension Repository {
+    // MARK: Writing a snapshot made in memory
+
+    /// Stores a tree made in memory (merge, cohort cut) as a commit object: new blobs into a pack
+    /// (label tables as deltas against `deltaFrom`'s version of the same path), labels joined
+    /// and validated, the manifest and the commit written and synced. Moves no ref; the caller
+    /// records the packs and the commit in the catalog (`recordComposed`) with its ref update.
+    /// The caller holds the lock.
+    /// - Throws: `DVSError.badInput` listing the findings when the tree's labels have errors;
+    ///   storage errors. Nothing is referenced on failure.
+    func composeCommit(
+        _ tree: [ManifestEntry], newContent: [ObjectID: [UInt8]], parents: [CommitID], message: String,
+        extra: [String: String] = [:], transcriptsFrom: [[ManifestEntry]] = [], deltaFrom: [ManifestEntry] = []
+    ) throws
+        -> (id: CommitID, commit: Commit, packs: [FinishedPack], findings: [LabelFinding], entries: [ManifestEntry])
+    {
+        let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: packTargetSize)
+        do {
+            let previous = Dictionary(deltaFrom.map { ($0.path, $0.blob) }, uniquingKeysWith: { a, _ in a })
+            let compressor = ZstdCompressor(level: zstdLevel)
+            let decompressor = ZstdDecompressor()
+            for e in tree where newContent[e.blob] != nil && !writer.contains(e.blob) {
+                if try catalog.location(of: e.blob) != nil { continue }
+                let bytes = newContent[e.blob]!
+                let base = bytes.count >= BlobEncoding.minDeltaSize ? previous[e.path].flatMap { deltaBase($0) } : nil
+                let (codec, frame) = try bytes.withUnsafeBytes {
+                    try BlobEncoding.encode($0, layout: nil, base: base, compressor: compressor, decompressor: decompressor)
+                }
+                _ = try writer.append(id: e.blob, codec: codec, rawLength: UInt64(bytes.count), frame: frame)
+            }
+            var transcripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:]
+            for side in transcriptsFrom { transcripts.merge(Self.transcriptCache(side)) { a, _ in a } }
+            let annotated = try annotate(tree, transcripts: transcripts) { path in
+                guard let e = tree.first(where: { $0.path == path }) else { throw DVSError(.internal, "no entry for '\(path)'") }
+                if let b = newContent[e.blob] { return b }
+                return try self.blob(e.blob)
+            }
+            if annotated.labels.hasErrors {
+                writer.abort()
+                let errors = annotated.labels.findings.filter { $0.severity == .error }
+                throw DVSError(
+                    .badInput, "\(errors.count) label error(s) in the result; nothing was committed",
+                    hint: "fix the label tables on one side and try again", details: errors.map(\.description))
+            }
+            let packs = try writer.finish()
+            _ = try storeWords(annotated)
+            let (manifest, totals, _) = try writeManifest(annotated.entries)
+            let who = defaultIdentity()
+            let now = Int64(Date().timeIntervalSince1970)
+            let tz = TimeZone.current.secondsFromGMT() / 60
+            guard let sig = Signature(parsing: who, time: now, timeZoneOffsetMinutes: tz) else {
+                throw DVSError(.badInput, "cannot use committer identity '\(who)'", hint: "set DVS_AUTHOR_NAME and DVS_AUTHOR_EMAIL")
+            }
+            let c = Commit(
+                manifest: manifest, parents: parents, author: sig, committer: sig, totals: totals, extra: extra, message: message)
+            let bytes = c.encoded()
+            let id = CommitID(ObjectID.hashing(bytes))
+            try objects.write(bytes, id: id.object)
+            try objects.sync()
+            return (id, c, packs, annotated.labels.findings, annotated.entries)
+        } catch {
+            writer.abort()
+            throw DVSError.wrap(error)
+        }
+    }
+
+    /// Records composed packs and a commit in the catalog, inside a write transaction.
+    func recordComposed(_ packs: [FinishedPack], _ id: CommitID, _ c: Commit, in db: Database) throws {
+        for p in packs {
+            try catalog.insertPack(
+                id: p.id, byteCount: p.byteCount,
+                entries: p.entries.map {
+                    PackEntryRow(
+                        id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength, codec: $0.codec.rawValue)
+                }, in: db)
+        }
+        try catalog.insertCommit(id, c, in: db)
+    }
+}
