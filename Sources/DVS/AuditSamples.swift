@@ -48,7 +48,9 @@ extension Repository {
         } catch SampleQueryError.invalidStatement(let message) {
             throw DVSError(
                 .badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(message))",
-                hint: "columns of sample: \(sampleTableColumns.joined(separator: ", ")), and one per label field; for example: speaker = 'spk042'")
+                hint:
+                    "columns of sample: \(sampleTableColumns.joined(separator: ", ")), and one per label field; for example: speaker = 'spk042'"
+            )
         } catch SampleQueryError.writes {
             throw DVSError(.badInput, "refusing an audit predicate that writes")
         } catch SampleQueryError.failed(let message) {
@@ -133,7 +135,8 @@ extension Repository {
                         continue
                     }
                     guard case .leaf(let es) = try self.chunk(order[i]) else {
-                        throw DVSError(.corrupt, "manifest chunk '\(order[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
+                        throw DVSError(
+                            .corrupt, "manifest chunk '\(order[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
                     }
                     decoded[i] = es.filter { $0.audio != nil }
                 }

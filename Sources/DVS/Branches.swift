@@ -58,7 +58,8 @@ extension Repository {
         try createRef(kind: "tag", ref: RefName.tag, name, at: revision, message: "tag: " + (message ?? ""))
     }
 
-    private func createRef(kind: String, ref: (String) -> RefName, _ name: String, at revision: String?, message: String) throws -> CommitID {
+    private func createRef(kind: String, ref: (String) -> RefName, _ name: String, at revision: String?, message: String) throws -> CommitID
+    {
         guard Self.isValidRefName(name) else {
             throw DVSError(
                 .badInput, "'\(name)' is not a valid \(kind) name",
@@ -104,7 +105,8 @@ extension Repository {
         }
         do {
             try catalog.write { tx in
-                try tx.moveRefs([RefUpdate(name: .branch(name), expected: target, new: nil, message: "branch: deleted")], who: defaultIdentity())
+                try tx.moveRefs(
+                    [RefUpdate(name: .branch(name), expected: target, new: nil, message: "branch: deleted")], who: defaultIdentity())
             }
         } catch { throw DVSError.wrap(error) }
         return target

@@ -61,9 +61,11 @@ extension Repository {
         let first = Self.firstKeyword(sql)
         let schemaPragma = first == "PRAGMA" && Self.isSchemaPragma(sql)
         do {
-            let result = try SampleQuery.run(sql, entries: entries, includeWords: wantsWords, words: { try self.words($0) }) { isReadOnly in
+            let allows = { (isReadOnly: Bool) in
                 (isReadOnly || schemaPragma) && !["ATTACH", "DETACH"].contains(first) && (first != "PRAGMA" || schemaPragma)
             }
+            let result = try SampleQuery.run(
+                sql, entries: entries, includeWords: wantsWords, words: { try self.words($0) }, allows: allows)
             return QueryResult(columns: result.columns, rows: result.rows)
         } catch SampleQueryError.invalidStatement(let message) {
             throw DVSError(
@@ -72,9 +74,12 @@ extension Repository {
         } catch SampleQueryError.writes {
             throw DVSError(
                 .badInput, "refusing a statement that writes: dvs query is read-only",
-                hint: "use SELECT (or WITH … SELECT); labels change by editing the label files and committing; columns: PRAGMA table_info(sample)")
+                hint:
+                    "use SELECT (or WITH … SELECT); labels change by editing the label files and committing; columns: PRAGMA table_info(sample)"
+            )
         } catch SampleQueryError.failed(let message) {
-            throw DVSError(.badInput, "SQL error: \(message)", hint: "check the statement against the tables described in 'dvs query --help'")
+            throw DVSError(
+                .badInput, "SQL error: \(message)", hint: "check the statement against the tables described in 'dvs query --help'")
         } catch { throw DVSError.wrap(error) }
     }
 

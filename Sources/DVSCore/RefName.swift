@@ -59,7 +59,7 @@ public struct RefName: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The full names a short name given by the user may stand for, in lookup order: the name
     /// itself when it is a full name, then the branch, the tag and the remote-tracking ref.
     public static func candidates(for name: String) -> [RefName] {
-        [RefName(fullName: name)].compactMap { $0} + [.branch(name), .tag(name), .remoteTracking(name)]
+        [RefName(fullName: name)].compactMap { $0 } + [.branch(name), .tag(name), .remoteTracking(name)]
     }
 
     /// Which namespace the ref is in.
