@@ -42,7 +42,9 @@ let package = Package(
             dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "DVSRemote", "DVSLearn", "CGit2"]),
         .target(
             name: "DVSCommands",
-            dependencies: ["DVS", "DVSCatalog", "DVSLabels", "DVSLearn", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "DVS", "DVSCatalog", "DVSLabels", "DVSLearn", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(name: "dvs", dependencies: ["DVSCommands"]),
         // bench/lineage.sh's helper: snapshot reader vs libsndfile from disk, same run.
         .executableTarget(name: "dvs-read-bench", dependencies: ["DVS", "CSndfile"]),

@@ -139,8 +139,6 @@ extension Repository {
                 break
             }
         }
-        return try catalog.reflog(name, limit: limit).map {
-            (($0.old.flatMap { CommitID(hex: $0) }), ($0.new.flatMap { CommitID(hex: $0) }), $0.time, $0.who, $0.message)
-        }
+        return try catalog.reflog(name, limit: limit).map { ($0.old, $0.new, $0.time, $0.who, $0.message) }
     }
 }

@@ -25,6 +25,28 @@ public enum Head: Sendable, Equatable {
     }
 }
 
+/// One move of a ref, as its reflog recorded it.
+public struct ReflogEntry: Sendable, Equatable {
+    /// The commit before; nil when the ref did not exist (or HEAD was unborn).
+    public var old: CommitID?
+    /// The commit after; nil when the ref was deleted (or HEAD moved to an unborn branch).
+    public var new: CommitID?
+    /// When, unix seconds.
+    public var time: Int64
+    /// Who moved it (`Name <email>`).
+    public var who: String
+    /// Why (`commit: subject`, `checkout: moving from main to dev`, …).
+    public var message: String
+    /// Creates an entry.
+    public init(old: CommitID?, new: CommitID?, time: Int64, who: String, message: String) {
+        self.old = old
+        self.new = new
+        self.time = time
+        self.who = who
+        self.message = message
+    }
+}
+
 /// Where one blob lives.
 public struct BlobLocation: Sendable, Equatable {
     /// Pack id.
@@ -191,18 +213,19 @@ public final class Catalog: Sendable {
         }
     }
 
-    /// Reflog entries of `ref`, newest first: old and new commit (hex; nil for none), time (unix
-    /// seconds), who and message.
+    /// Reflog entries of `ref`, newest first, at most `limit`.
     /// - Throws: `CatalogError`.
-    public func reflog(_ ref: RefName, limit: Int = 1000) throws -> [(
-        old: String?, new: String?, time: Int64, who: String, message: String
-    )] {
+    public func reflog(_ ref: RefName, limit: Int = 1000) throws -> [ReflogEntry] {
         try reading("cannot read the reflog of '\(ref)'") { db in
             try Row.fetchAll(
                 db, sql: "SELECT old, new, time, who, message FROM reflog WHERE ref = ? ORDER BY id DESC LIMIT ?",
                 arguments: [ref.fullName, limit]
             )
-            .map { ($0["old"], $0["new"], $0["time"], $0["who"], $0["message"]) }
+            .map { row in
+                ReflogEntry(
+                    old: (row["old"] as String?).flatMap { CommitID(hex: $0) }, new: (row["new"] as String?).flatMap { CommitID(hex: $0) },
+                    time: row["time"], who: row["who"], message: row["message"])
+            }
         }
     }
 
