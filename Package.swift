@@ -39,14 +39,12 @@ let package = Package(
         // DVSRemote is a storage-level module (RemoteStore beside ObjectStore): DVS's push/fetch use it.
         .target(
             name: "DVS",
-            dependencies: [
-                "DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "DVSRemote", "DVSLearn", "CGit2",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
-            ]),
+            dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "DVSRemote", "DVSLearn", "CGit2"]),
         .target(
             name: "DVSCommands",
-            dependencies: ["DVS", "DVSLabels", "DVSLearn", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "DVS", "DVSCatalog", "DVSLabels", "DVSLearn", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(name: "dvs", dependencies: ["DVSCommands"]),
         // bench/lineage.sh's helper: snapshot reader vs libsndfile from disk, same run.
         .executableTarget(name: "dvs-read-bench", dependencies: ["DVS", "CSndfile"]),

@@ -3,8 +3,6 @@ import DVSCore
 import DVSLearn
 import DVSStorage
 import Foundation
-import GRDB
-import GRDBSQLite
 
 extension Repository {
     /// The audit cache: `.dvs/cache/audit.sqlite`.
@@ -40,35 +38,24 @@ extension Repository {
         let rows = try catalog.models()
         if rows.isEmpty { return [] }
         let snapshots = Array(Set(rows.map(\.snapshot))).sorted()
-        var leavesOf: [CommitID: [Int32]] = [:]
-        var perLeaf: [Int32: (count: Int, seconds: Double)] = [:]
+        let leavesOf: [CommitID: [Int32]]
+        let perLeaf: [Int32: (count: Int, seconds: Double)]
         do {
-            let db = try openAuditCache()
-            try db.write { db in try prepareAuditCache(db, snapshots: snapshots) }
-            try db.read { db in
-                for c in snapshots {
-                    if let b = try Data.fetchOne(db, sql: "SELECT leaves FROM snapshot WHERE id = ?", arguments: [c.hex]) {
-                        leavesOf[c] = b.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
-                    }
-                }
-                try db.execute(sql: "PRAGMA query_only = ON")
-                defer { try? db.execute(sql: "PRAGMA query_only = OFF") }
-                let sql = "SELECT _leaf, count(*), total(duration_s) FROM sample WHERE (\(trimmed)\n) GROUP BY _leaf"
-                let statement: Statement
-                do { statement = try db.makeStatement(sql: sql) } catch let e as DatabaseError {
-                    throw DVSError(
-                        .badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(e.message ?? "\(e)"))",
-                        hint:
-                            "columns of sample: \(sampleTableColumns.joined(separator: ", ")), and one per label field; for example: speaker = 'spk042'"
-                    )
-                }
-                guard statement.isReadonly else { throw DVSError(.badInput, "refusing an audit predicate that writes") }
-                let cursor = try Row.fetchCursor(statement)
-                while let r = try cursor.next() { perLeaf[r[0] as Int32] = (r[1] as Int, r[2] as Double) }
-            }
-        } catch let e as DVSError { throw e } catch let e as DatabaseError {
+            let cache = try openAuditCache()
+            try prepareAuditCache(cache, snapshots: snapshots)
+            leavesOf = try cache.leafNumbers(of: snapshots)
+            perLeaf = try cache.matchCounts(trimmed)
+        } catch SampleQueryError.invalidStatement(let message) {
             throw DVSError(
-                .badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(e.message ?? "\(e)"))",
+                .badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(message))",
+                hint:
+                    "columns of sample: \(sampleTableColumns.joined(separator: ", ")), and one per label field; for example: speaker = 'spk042'"
+            )
+        } catch SampleQueryError.writes {
+            throw DVSError(.badInput, "refusing an audit predicate that writes")
+        } catch SampleQueryError.failed(let message) {
+            throw DVSError(
+                .badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(message))",
                 hint: "check the expression against 'dvs query --help'")
         } catch { throw DVSError.wrap(error) }
         var hits: [SampleAuditHit] = []
@@ -101,118 +88,61 @@ extension Repository {
         let training = Set(model.trainingBlobIDs)
         guard !leaves.isEmpty else { return 0 }
         do {
-            return try openAuditCache().read { db in
-                try db.execute(sql: "PRAGMA query_only = ON")
-                defer { try? db.execute(sql: "PRAGMA query_only = OFF") }
-                let sql =
-                    "SELECT sha256 FROM sample WHERE (\(predicate)\n) AND _leaf IN (\(leaves.map(String.init).joined(separator: ",")))"
-                return try String.fetchAll(db, sql: sql).filter { ObjectID(hex: $0).map(training.contains) ?? false }.count
-            }
+            return try openAuditCache().matchingBlobs(predicate, leaves: leaves).filter(training.contains).count
         } catch { throw DVSError.wrap(error) }
     }
 
-    func openAuditCache() throws -> DatabaseQueue {
+    func openAuditCache() throws -> SampleAuditCache {
         try FileIO.makeDirectories(dvsDir + "/cache")
-        var config = Configuration()
-        config.busyMode = .timeout(30)
-        return try DatabaseQueue(path: auditCachePath, configuration: config)
+        return try SampleAuditCache(path: auditCachePath)
     }
 
     /// Loads a snapshot's leaves into the audit cache now (model registration does, so the first
     /// `dvs audit --samples` is as fast as the next).
     /// - Throws: as ``auditSamples(_:)`` when a chunk cannot be read or the cache written.
     func warmAuditCache(_ snapshot: CommitID) throws {
-        do { try openAuditCache().write { db in try prepareAuditCache(db, snapshots: [snapshot]) } } catch { throw DVSError.wrap(error) }
+        do { try prepareAuditCache(openAuditCache(), snapshots: [snapshot]) } catch { throw DVSError.wrap(error) }
     }
 
     /// Adds the snapshots the audit cache lacks: their leaf lists, and the rows of leaves not
     /// loaded yet (decoded in parallel), adding label columns as new field names appear.
-    private func prepareAuditCache(_ db: Database, snapshots: [CommitID]) throws {
-        try db.execute(
-            sql: """
-                CREATE TABLE IF NOT EXISTS leaf (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);   -- a manifest leaf chunk (hex id)
-                CREATE TABLE IF NOT EXISTS snapshot (id TEXT PRIMARY KEY, leaves BLOB NOT NULL);    -- commit hex -> leaf numbers, int32 native order
-                """)
-        let fixed = Set(sampleTableColumns)
-        func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-        if try !db.tableExists("sample") {
-            try db.execute(sql: "CREATE TABLE sample (\(sampleTableColumns.map(q).joined(separator: ", ")), _leaf INTEGER NOT NULL)")
-        }
-        let have = Set(try String.fetchAll(db, sql: "SELECT id FROM snapshot"))
-        let todo = snapshots.filter { !have.contains($0.hex) }
-        if todo.isEmpty { return }
-        var leafNumber: [ObjectID: Int32] = [:]
-        for r in try Row.fetchAll(db, sql: "SELECT n, id FROM leaf") { if let id = ObjectID(hex: r[1] as String) { leafNumber[id] = r[0] } }
-        // Leaves of each new snapshot (inner chunks only), and which leaves are new.
-        var lists: [(CommitID, [ObjectID])] = []
-        var newLeaves: [ObjectID] = []
-        var rootLeaves: [ObjectID: [ManifestEntry]] = [:]
-        var seen = Set<ObjectID>()
-        for c in todo {
-            let root = try commit(c).manifest
-            var leaves: [ObjectID] = []
-            var rootLeaf: [ManifestEntry]?
-            try collectLeaves(root, into: &leaves, rootLeaf: &rootLeaf)
-            if let rootLeaf {
-                leaves = [root]
-                rootLeaves[root] = rootLeaf
+    private func prepareAuditCache(_ cache: SampleAuditCache, snapshots: [CommitID]) throws {
+        try cache.add(snapshots: snapshots) { todo, cached in
+            // Leaves of each new snapshot (inner chunks only), and which leaves are new.
+            var lists: [(CommitID, [ObjectID])] = []
+            var newLeaves: [ObjectID] = []
+            var rootLeaves: [ObjectID: [ManifestEntry]] = [:]
+            var seen = Set<ObjectID>()
+            for c in todo {
+                let root = try commit(c).manifest
+                var leaves: [ObjectID] = []
+                var rootLeaf: [ManifestEntry]?
+                try collectLeaves(root, into: &leaves, rootLeaf: &rootLeaf)
+                if let rootLeaf {
+                    leaves = [root]
+                    rootLeaves[root] = rootLeaf
+                }
+                lists.append((c, leaves))
+                for l in leaves where !cached.contains(l) && seen.insert(l).inserted { newLeaves.append(l) }
             }
-            lists.append((c, leaves))
-            for l in leaves where leafNumber[l] == nil && seen.insert(l).inserted { newLeaves.append(l) }
-        }
-        let decoded = SlotBuffer<[ManifestEntry]>(count: newLeaves.count)
-        let order = newLeaves
-        let known = rootLeaves
-        try parallelBatches(order.count, workers: workers, batch: 8) { _, range in
-            for i in range {
-                if let es = known[order[i]] {
+            let decoded = SlotBuffer<[ManifestEntry]>(count: newLeaves.count)
+            let order = newLeaves
+            let known = rootLeaves
+            try parallelBatches(order.count, workers: workers, batch: 8) { _, range in
+                for i in range {
+                    if let es = known[order[i]] {
+                        decoded[i] = es.filter { $0.audio != nil }
+                        continue
+                    }
+                    guard case .leaf(let es) = try self.chunk(order[i]) else {
+                        throw DVSError(
+                            .corrupt, "manifest chunk '\(order[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
+                    }
                     decoded[i] = es.filter { $0.audio != nil }
-                    continue
                 }
-                guard case .leaf(let es) = try self.chunk(order[i]) else {
-                    throw DVSError(.corrupt, "manifest chunk '\(order[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
-                }
-                decoded[i] = es.filter { $0.audio != nil }
             }
-        }
-        // Label columns: the table's, plus any new field names.
-        var columns = try db.columns(in: "sample").map(\.name)
-        var labelNames = Set<String>()
-        for i in 0..<order.count { for e in decoded[i] ?? [] { for f in e.annotations?.labels ?? [] { labelNames.insert(f.name) } } }
-        for name in labelNames.sorted() {
-            let col = fixed.contains(name) || name == "_leaf" ? "label_" + name : name
-            if !columns.contains(col) {
-                try db.execute(sql: "ALTER TABLE sample ADD COLUMN \(q(col))")
-                columns.append(col)
-            }
-        }
-        let position = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, Int32($0 + 1)) })
-        let leafColumn = position["_leaf"]!
-        let insert = try db.makeStatement(
-            sql:
-                "INSERT INTO sample (\(columns.map(q).joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
-        )
-        let s = Binder(insert.sqliteStatement)
-        var next = Int32(try Int.fetchOne(db, sql: "SELECT coalesce(max(n), -1) + 1 FROM leaf") ?? 0)
-        for (i, id) in order.enumerated() {
-            try db.execute(sql: "INSERT INTO leaf (n, id) VALUES (?, ?)", arguments: [next, id.hex])
-            leafNumber[id] = next
-            for e in decoded.take(i) ?? [] {
-                s.sampleColumns(e, e.audio!)
-                for f in e.annotations?.labels ?? [] {
-                    let col = fixed.contains(f.name) || f.name == "_leaf" ? "label_" + f.name : f.name
-                    s.value(position[col]!, f.value)
-                }
-                s.int(leafColumn, Int64(next))
-                try s.step(db)
-            }
-            next += 1
-        }
-        for (c, leaves) in lists {
-            let numbers = leaves.map { leafNumber[$0]! }
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO snapshot (id, leaves) VALUES (?, ?)",
-                arguments: [c.hex, numbers.withUnsafeBufferPointer { Data(buffer: $0) }])
+            return SampleAuditCache.SnapshotLeaves(
+                lists: lists, newLeaves: order.enumerated().map { i, id in (id, decoded.take(i) ?? []) })
         }
     }
 }

@@ -20,33 +20,25 @@ extension Repository {
     /// Whether `name` may name a branch or tag (after git's check-ref-format): non-empty, no
     /// `..`, `@{`, `//`, control characters, space, `~^:?*[\`, not starting with `-` or `/`,
     /// not ending with `/`, `.` or `.lock`, no component starting with `.`.
-    public static func isValidRefName(_ name: String) -> Bool {
-        guard !name.isEmpty, !name.hasPrefix("-"), !name.hasPrefix("/"), !name.hasSuffix("/"), !name.hasSuffix("."),
-            !name.hasSuffix(".lock"), !name.contains(".."), !name.contains("@{"), !name.contains("//"), name != "HEAD", name != "@"
-        else { return false }
-        if name.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F || "~^:?*[\\".unicodeScalars.contains($0) }) {
-            return false
-        }
-        return !name.split(separator: "/").contains { $0.hasPrefix(".") }
-    }
+    public static func isValidRefName(_ name: String) -> Bool { RefName.isValidShortName(name) }
 
     /// Branches (`refs/heads/*`), sorted by name, with their commits' totals.
     /// - Throws: `DVSError.corrupt` when a branch's commit cannot be read.
     public func branches() throws -> [RefInfo] {
         let current = currentBranch()
-        return try catalog.refs(prefix: "refs/heads/").map { r in
-            let name = String(r.name.dropFirst(11))
+        return try catalog.refs(in: .branches).map { r in
+            let name = r.name.shortName
             return RefInfo(name: name, target: r.target, isCurrent: name == current, totals: try commit(r.target).totals, message: nil)
         }.sorted { $0.name < $1.name }
     }
 
     /// Tags (`refs/tags/*`), sorted by name, with the message they were made with.
     public func tags() throws -> [RefInfo] {
-        try catalog.refs(prefix: "refs/tags/").map { r in
+        try catalog.refs(in: .tags).map { r in
             let message = try catalog.reflog(r.name, limit: 1000).last?.message
             let text = message.flatMap { $0.hasPrefix("tag: ") ? String($0.dropFirst(5)) : nil }
             return RefInfo(
-                name: String(r.name.dropFirst(10)), target: r.target, isCurrent: false, totals: try commit(r.target).totals,
+                name: r.name.shortName, target: r.target, isCurrent: false, totals: try commit(r.target).totals,
                 message: text?.isEmpty == false ? text : nil)
         }.sorted { $0.name < $1.name }
     }
@@ -56,17 +48,18 @@ extension Repository {
     ///   `.unknownRevision`.
     @discardableResult
     public func createBranch(_ name: String, at revision: String? = nil) throws -> CommitID {
-        try createRef(kind: "branch", prefix: "refs/heads/", name, at: revision, message: "branch: created from \(revision ?? "HEAD")")
+        try createRef(kind: "branch", ref: RefName.branch, name, at: revision, message: "branch: created from \(revision ?? "HEAD")")
     }
 
     /// Creates tag `name` at `revision` (default HEAD), with an optional message. Takes the lock.
     /// - Throws: as `createBranch`.
     @discardableResult
     public func createTag(_ name: String, at revision: String? = nil, message: String? = nil) throws -> CommitID {
-        try createRef(kind: "tag", prefix: "refs/tags/", name, at: revision, message: "tag: " + (message ?? ""))
+        try createRef(kind: "tag", ref: RefName.tag, name, at: revision, message: "tag: " + (message ?? ""))
     }
 
-    private func createRef(kind: String, prefix: String, _ name: String, at revision: String?, message: String) throws -> CommitID {
+    private func createRef(kind: String, ref: (String) -> RefName, _ name: String, at revision: String?, message: String) throws -> CommitID
+    {
         guard Self.isValidRefName(name) else {
             throw DVSError(
                 .badInput, "'\(name)' is not a valid \(kind) name",
@@ -75,15 +68,14 @@ extension Repository {
         let lock = try self.lock("dvs \(kind) \(name)")
         defer { lock.release() }
         let target = try resolve(revision ?? "HEAD")
-        if try catalog.ref(prefix + name) != nil {
+        if try catalog.ref(ref(name)) != nil {
             throw DVSError(
                 .alreadyExists, "\(kind) '\(name)' already exists", hint: "pick another name, or delete it first ('dvs \(kind) -d \(name)')"
             )
         }
         do {
-            try catalog.write { db in
-                try catalog.apply(
-                    [RefUpdate(name: prefix + name, expected: nil, new: target, message: message)], who: defaultIdentity(), in: db)
+            try catalog.write { tx in
+                try tx.moveRefs([RefUpdate(name: ref(name), expected: nil, new: target, message: message)], who: defaultIdentity())
             }
         } catch { throw DVSError.wrap(error) }
         return target
@@ -95,14 +87,14 @@ extension Repository {
     public func deleteBranch(_ name: String, force: Bool = false) throws -> CommitID {
         let lock = try self.lock("dvs branch -d \(name)")
         defer { lock.release() }
-        guard let target = try catalog.ref("refs/heads/" + name) else {
+        guard let target = try catalog.ref(.branch(name)) else {
             throw DVSError(.unknownRevision, "branch '\(name)' does not exist", hint: "'dvs branch' lists branches")
         }
         if currentBranch() == name {
             throw DVSError(.badInput, "cannot delete branch '\(name)': HEAD is on it", hint: "check out another branch first")
         }
         if !force {
-            var tips = try catalog.refs(prefix: "refs/heads/").filter { $0.name != "refs/heads/" + name }.map(\.target)
+            var tips = try catalog.refs(in: .branches).filter { $0.name != .branch(name) }.map(\.target)
             if let h = try catalog.head()?.commit { tips.append(h) }
             guard try tips.contains(where: { try isAncestor(target, of: $0) }) else {
                 throw DVSError(
@@ -112,10 +104,9 @@ extension Repository {
             }
         }
         do {
-            try catalog.write { db in
-                try catalog.apply(
-                    [RefUpdate(name: "refs/heads/" + name, expected: target, new: nil, message: "branch: deleted")], who: defaultIdentity(),
-                    in: db)
+            try catalog.write { tx in
+                try tx.moveRefs(
+                    [RefUpdate(name: .branch(name), expected: target, new: nil, message: "branch: deleted")], who: defaultIdentity())
             }
         } catch { throw DVSError.wrap(error) }
         return target
@@ -125,14 +116,12 @@ extension Repository {
     public func deleteTag(_ name: String) throws -> CommitID {
         let lock = try self.lock("dvs tag -d \(name)")
         defer { lock.release() }
-        guard let target = try catalog.ref("refs/tags/" + name) else {
+        guard let target = try catalog.ref(.tag(name)) else {
             throw DVSError(.unknownRevision, "tag '\(name)' does not exist", hint: "'dvs tag' lists tags")
         }
         do {
-            try catalog.write { db in
-                try catalog.apply(
-                    [RefUpdate(name: "refs/tags/" + name, expected: target, new: nil, message: "tag: deleted")], who: defaultIdentity(),
-                    in: db)
+            try catalog.write { tx in
+                try tx.moveRefs([RefUpdate(name: .tag(name), expected: target, new: nil, message: "tag: deleted")], who: defaultIdentity())
             }
         } catch { throw DVSError.wrap(error) }
         return target
@@ -142,16 +131,14 @@ extension Repository {
     public func reflog(_ ref: String = "HEAD", limit: Int = 1000) throws -> [(
         old: CommitID?, new: CommitID?, time: Int64, who: String, message: String
     )] {
-        var name = ref
-        if ref != "HEAD" && !ref.hasPrefix("refs/") {
-            for candidate in ["refs/heads/" + ref, "refs/tags/" + ref, "refs/remotes/" + ref]
+        var name = RefName(fullName: ref) ?? .branch(ref)
+        if RefName(fullName: ref) == nil {
+            for candidate in [RefName.branch(ref), .tag(ref), .remoteTracking(ref)]
             where try catalog.ref(candidate) != nil || !(try catalog.reflog(candidate, limit: 1)).isEmpty {
                 name = candidate
                 break
             }
         }
-        return try catalog.reflog(name, limit: limit).map {
-            (($0.old.flatMap { CommitID(hex: $0) }), ($0.new.flatMap { CommitID(hex: $0) }), $0.time, $0.who, $0.message)
-        }
+        return try catalog.reflog(name, limit: limit).map { ($0.old, $0.new, $0.time, $0.who, $0.message) }
     }
 }

@@ -2,7 +2,6 @@ import DVSCatalog
 import DVSCore
 import DVSStorage
 import Foundation
-import GRDB
 
 #if canImport(Glibc)
     import Glibc
@@ -75,13 +74,13 @@ extension Repository {
             let branch: String? =
                 revision == "HEAD" || revision == "@"
                 ? current
-                : try catalog.ref("refs/heads/" + revision) != nil ? revision : nil
+                : try catalog.ref(.branch(revision)) != nil ? revision : nil
             let who = defaultIdentity()
             let from = try current ?? headCommit()?.short ?? "nothing"
-            let s = try switchTree(to: target, revision: revision, force: force, progress: progress) { db in
-                try catalog.setHead(
+            let s = try switchTree(to: target, revision: revision, force: force, progress: progress) { tx in
+                try tx.setHead(
                     branch.map { .branch($0, target) } ?? .detached(target), who: who,
-                    message: "checkout: moving from \(from) to \(revision)", in: db)
+                    message: "checkout: moving from \(from) to \(revision)")
             }
             return CheckoutSummary(
                 id: target, branch: branch, written: s.written, removed: s.removed,
@@ -95,7 +94,7 @@ extension Repository {
     /// - Throws: as ``checkout(_:force:progress:)``.
     func switchTree(
         to target: CommitID, revision: String, force: Bool, progress: ProgressHandler?,
-        finish: (Database) throws -> Void
+        finish: (CatalogTransaction) throws -> Void
     ) throws -> (written: Int, removed: Int, unchanged: Int, bytesWritten: UInt64) {
         do {
             let targetEntries = try entries(ofManifest: commit(target).manifest)
@@ -182,9 +181,9 @@ extension Repository {
                         ))
                 }
             }
-            try catalog.write { db in
-                try catalog.updateStatCache(updates, removing: toRemove, in: db)
-                try finish(db)
+            try catalog.write { tx in
+                try tx.updateStatCache(updates, removing: toRemove)
+                try finish(tx)
             }
             return (toWrite.count, toRemove.count, unchanged, written)
         } catch { throw DVSError.wrap(error) }

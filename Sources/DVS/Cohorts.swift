@@ -3,7 +3,6 @@ import DVSCore
 import DVSLabels
 import DVSStorage
 import Foundation
-import GRDB
 
 /// A cohort branch (`cohort/NAME`) as `dvs cohort list` and `show` describe it.
 public struct CohortInfo: Sendable {
@@ -144,13 +143,13 @@ extension Repository {
     /// - Throws: `DVSError.badInput` for a bad name or predicate, or when nothing matches;
     ///   `.alreadyExists` when the cohort exists; `.unknownRevision`.
     public func createCohort(_ name: String, predicate: String, from source: String? = nil) throws -> CohortInfo {
-        guard Self.isValidRefName("cohort/" + name) else {
+        guard RefName.isValidShortName("cohort/" + name) else {
             throw DVSError(
                 .badInput, "'\(name)' is not a valid cohort name", hint: "use letters, digits, '-', '_' and '.', e.g. es-telephony")
         }
         let lock = try self.lock("dvs cohort create \(name)")
         defer { lock.release() }
-        let ref = "refs/heads/cohort/" + name
+        let ref = RefName.cohort(name)
         if try catalog.ref(ref) != nil {
             throw DVSError(
                 .alreadyExists, "cohort '\(name)' already exists",
@@ -161,14 +160,14 @@ extension Repository {
         let sourceCommit = try resolve(sourceRevision)
         let made = try cut(name, predicate: predicate, sourceRevision: sourceRevision, sourceCommit: sourceCommit)
         do {
-            try catalog.write { db in
-                try recordComposed(made.packs, made.id, made.commit, in: db)
-                try catalog.apply(
+            try catalog.write { tx in
+                try recordComposed(made.packs, made.id, made.commit, in: tx)
+                try tx.moveRefs(
                     [
                         RefUpdate(
                             name: ref, expected: nil, new: made.id, message: "cohort: created from \(sourceRevision) where \(predicate)")
                     ],
-                    who: defaultIdentity(), in: db)
+                    who: defaultIdentity())
             }
         } catch { throw DVSError.wrap(error) }
         return try cohort(name)
@@ -200,15 +199,15 @@ extension Repository {
     /// Cohort branches (`cohort/*`), sorted by name.
     /// - Throws: `DVSError.corrupt` when a commit cannot be read.
     public func cohorts() throws -> [CohortInfo] {
-        try catalog.refs(prefix: "refs/heads/cohort/").compactMap { r in
-            try cohortInfo(String(r.name.dropFirst("refs/heads/cohort/".count)), head: r.target)
+        try catalog.refs(in: .cohorts).compactMap { r in
+            try cohortInfo(RefNamespace.cohorts.relativeName(of: r.name) ?? r.name.shortName, head: r.target)
         }
         .sorted { $0.name < $1.name }
     }
 
     /// One cohort. - Throws: `DVSError.unknownRevision` when there is no such cohort.
     public func cohort(_ name: String) throws -> CohortInfo {
-        guard let head = try catalog.ref("refs/heads/cohort/" + name), let info = try cohortInfo(name, head: head) else {
+        guard let head = try catalog.ref(.cohort(name)), let info = try cohortInfo(name, head: head) else {
             throw DVSError(
                 .unknownRevision, "no cohort '\(name)'",
                 hint: "'dvs cohort list' lists cohorts; 'dvs cohort create NAME --where SQL' makes one")
@@ -247,7 +246,7 @@ extension Repository {
         let sourceRevision = source ?? info.sourceRevision
         let sourceCommit = try resolve(sourceRevision)
         let made = try cut(name, predicate: info.predicate, sourceRevision: sourceRevision, sourceCommit: sourceCommit)
-        do { try catalog.write { db in try recordComposed(made.packs, made.id, made.commit, in: db) } } catch { throw DVSError.wrap(error) }
+        do { try catalog.write { tx in try recordComposed(made.packs, made.id, made.commit, in: tx) } } catch { throw DVSError.wrap(error) }
         let extra = made.commit.extra
         let message =
             "Refresh cohort \(name) from \(sourceRevision) (\(sourceCommit.short))\n\nWhere \(info.predicate): \(made.matched) samples."
@@ -279,15 +278,15 @@ extension Repository {
             merged.entries, newContent: merged.newContent, parents: [ours, made.id], message: message, extra: extra,
             transcriptsFrom: [oursEntries, theirEntries], deltaFrom: oursEntries)
         do {
-            try catalog.write { db in
-                try recordComposed(composed.packs, composed.id, composed.commit, in: db)
-                try catalog.apply(
+            try catalog.write { tx in
+                try recordComposed(composed.packs, composed.id, composed.commit, in: tx)
+                try tx.moveRefs(
                     [
                         RefUpdate(
-                            name: "refs/heads/cohort/" + name, expected: ours, new: composed.id,
+                            name: .cohort(name), expected: ours, new: composed.id,
                             message: "cohort: refresh from \(sourceRevision)")
                     ],
-                    who: defaultIdentity(), in: db)
+                    who: defaultIdentity())
             }
         } catch { throw DVSError.wrap(error) }
         let after = try entries(ofManifest: composed.commit.manifest)

@@ -3,7 +3,6 @@ import DVSCore
 import DVSLabels
 import DVSStorage
 import Foundation
-import GRDB
 
 /// What `Repository.commit` did.
 public struct CommitSummary: Sendable {
@@ -141,7 +140,7 @@ extension Repository {
             if changes.isEmpty && !options.allowEmpty {
                 writer.abort()
                 // Still worth keeping what was hashed.
-                try? catalog.write { db in try catalog.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, in: db) }
+                try? catalog.write { tx in try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache) }
                 throw DVSError(
                     .nothingToCommit, "nothing to commit, working tree matches \(parent.map { "commit \($0.short)" } ?? "the empty tree")",
                     hint: "use --allow-empty to record a commit anyway")
@@ -165,31 +164,27 @@ extension Repository {
             try objects.sync()
             let subject = message.split(separator: "\n").first.map(String.init) ?? ""
             let branch: String?
-            try catalog.write { db in
+            try catalog.write { tx in
                 for p in packs {
-                    try catalog.insertPack(
+                    try tx.insertPack(
                         id: p.id, byteCount: p.byteCount,
                         entries: p.entries.map {
                             PackEntryRow(
                                 id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength,
                                 codec: $0.codec.rawValue)
-                        }, in: db)
+                        })
                 }
-                try catalog.insertCommit(id, c, in: db)
+                try tx.insertCommit(id, c)
                 let reflogMessage =
                     (parent == nil ? "commit (initial): " : options.extraParents.isEmpty ? "commit: " : "commit (merge): ") + subject
                 switch head {
                 case .branch(let name, let expected):
-                    try catalog.apply(
-                        [RefUpdate(name: "refs/heads/" + name, expected: expected, new: id, message: reflogMessage)],
-                        who: committer.identity, in: db)
-                    try db.execute(
-                        sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
-                        arguments: [expected?.hex, id.hex, now, committer.identity, reflogMessage])
+                    try tx.moveRefs(
+                        [RefUpdate(name: .branch(name), expected: expected, new: id, message: reflogMessage)], who: committer.identity)
                 case .detached:
-                    try catalog.setHead(.detached(id), who: committer.identity, message: reflogMessage, in: db)
+                    try tx.setHead(.detached(id), who: committer.identity, message: reflogMessage)
                 }
-                try catalog.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, in: db)
+                try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache)
             }
             if case .branch(let name, _) = head { branch = name } else { branch = nil }
             let changed = Set(changes.map(\.path.string))

@@ -46,6 +46,9 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
     public var cause: String?
     /// Further lines (one per file, for example).
     public var details: [String]
+    /// The lower-layer error this one was made from, when there was one (a `CatalogError`, whose
+    /// code the command layer turns into a hint).
+    public var underlying: (any Error & Sendable)?
 
     /// Creates an error.
     public init(_ code: Code, _ message: String, hint: String? = nil, cause: String? = nil, details: [String] = []) {
@@ -72,7 +75,15 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
                 }
             return DVSError(code, e.message, hint: e.hint, cause: e.cause)
         case let e as CatalogError:
-            return DVSError(e.code == .refMoved ? .locked : .io, e.message, hint: e.hint)
+            let code: Code =
+                switch e.code {
+                case .refMoved, .busy: .locked
+                case .corrupt, .schema, .constraint: .corrupt
+                case .full, .readOnly, .io, .database, .notFound: .io
+                }
+            var wrapped = DVSError(code, e.message)
+            wrapped.underlying = e
+            return wrapped
         case let e as RemoteError:
             let code: Code =
                 switch e.code {

@@ -51,20 +51,24 @@ extension Repository {
         let store = try config.open()
         do {
             // 1. Remote refs.
-            var remoteRefs: [(name: String, id: CommitID)] = []
+            var remoteRefs: [(name: RefName, id: CommitID)] = []
             if let branch {
-                let key = "refs/heads/" + branch
+                let ref = RefName.branch(branch)
+                let key = ref.fullName
                 guard let r = try store.readRef(key) else {
-                    let have = try store.list(prefix: "refs/heads/").map { String($0.key.dropFirst(11)) }
+                    let have = try store.list(prefix: RefNamespace.branches.prefix).compactMap {
+                        RefName(fullName: $0.key).flatMap(RefNamespace.branches.relativeName(of:))
+                    }
                     throw DVSError(
                         .badInput, "remote '\(remoteName)' has no branch '\(branch)'",
                         hint: have.isEmpty ? "the remote is empty: push to it first" : "its branches: \(have.joined(separator: ", "))")
                 }
-                remoteRefs.append((key, try RemoteRef.decode(r.data, key: key, remote: remoteName)))
+                remoteRefs.append((ref, try RemoteRef.decode(r.data, key: key, remote: remoteName)))
             } else {
-                for o in try store.list(prefix: "refs/") where o.key.hasPrefix("refs/heads/") || o.key.hasPrefix("refs/tags/") {
+                for o in try store.list(prefix: RefNamespace.all.prefix) {
+                    guard let ref = RefName(fullName: o.key), ref.kind == .branch || ref.kind == .tag else { continue }
                     guard let r = try store.readRef(o.key) else { continue }  // deleted since the listing
-                    remoteRefs.append((o.key, try RemoteRef.decode(r.data, key: o.key, remote: remoteName)))
+                    remoteRefs.append((ref, try RemoteRef.decode(r.data, key: o.key, remote: remoteName)))
                 }
             }
             let meter = TransferMeter(phase: "downloading", total: 0, progress: progress)
@@ -74,7 +78,7 @@ extension Repository {
                 remoteRefs.map(\.id), store: store, remote: remoteName, transfers: config.transfers, meter: meter)
 
             // 3. Blobs the new snapshots need.
-            let stops = Set(try catalog.refs(prefix: "refs/").map(\.target))
+            let stops = Set(try catalog.refs(in: .all).map(\.target))
             let needed = try blobsNeeded(from: remoteRefs.map(\.id), stoppingAt: stops)
             let have = try catalog.blobIDs()
             var missing = needed.subtracting(have)
@@ -141,9 +145,9 @@ extension Repository {
             var moves: [RefMove] = []
             var updates: [RefUpdate] = []
             for r in remoteRefs {
-                let local = r.name.hasPrefix("refs/heads/") ? "refs/remotes/\(remoteName)/" + r.name.dropFirst(11) : r.name
+                let local = r.name.tracking(on: remoteName) ?? r.name
                 let old = try catalog.ref(local)
-                if r.name.hasPrefix("refs/tags/"), let old, old != r.id {
+                if r.name.kind == .tag, let old, old != r.id {
                     moves.append(RefMove(name: local, old: old, new: old, status: "kept (the remote tag differs: \(r.id.short))"))
                     continue
                 }
@@ -152,18 +156,18 @@ extension Repository {
                 if old != r.id { updates.append(RefUpdate(name: local, expected: old, new: r.id, message: "fetch \(remoteName)")) }
                 moves.append(RefMove(name: local, old: old, new: r.id, status: status))
             }
-            try catalog.write { db in
+            try catalog.write { tx in
                 for f in fetched {
-                    try catalog.insertPack(
+                    try tx.insertPack(
                         id: f.id, byteCount: f.size,
                         entries: f.entries.map {
                             PackEntryRow(
                                 id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength,
                                 codec: $0.codec.rawValue)
-                        }, in: db)
+                        })
                 }
-                for (id, c) in downloaded { try catalog.insertCommit(id, c, in: db) }
-                try catalog.apply(updates, who: defaultIdentity(), in: db)
+                for (id, c) in downloaded { try tx.insertCommit(id, c) }
+                try tx.moveRefs(updates, who: defaultIdentity())
             }
             packCache.withLock { $0 = [:] }
             // Lineage records, after the refs (a record names a snapshot it does not need present).

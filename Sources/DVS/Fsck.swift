@@ -96,7 +96,7 @@ extension Repository {
             }
         }
         // Reachability from refs and reflogs.
-        var starts = Set<CommitID>(try catalog.refs(prefix: "refs/").map(\.target))
+        var starts = Set<CommitID>(try catalog.refs(in: .all).map(\.target))
         if let h = try catalog.head()?.commit { starts.insert(h) }
         starts.formUnion(try catalog.reflogCommits())
         var seen = Set<CommitID>()

@@ -208,11 +208,11 @@ extension Repository {
             try objects.write(bytes, id: artifact)
             try objects.write(encoded, id: id)
             try objects.sync()
-            try catalog.write { db in
-                try catalog.insertModel(
+            try catalog.write { tx in
+                try tx.insertModel(
                     ModelRow(
                         id: id, name: record.name, artifact: artifact, snapshot: lineage.commit, revision: revision,
-                        createdAt: record.endTime), in: db)
+                        createdAt: record.endTime))
             }
         } catch { throw DVSError.wrap(error) }
         // Best effort: a cache; 'dvs audit --samples' fills whatever is missing.
@@ -237,8 +237,7 @@ extension Repository {
         do {
             try objects.write(encoded, id: id)
             try objects.sync()
-            try catalog.write { db in try catalog.insertEval(id: id, model: r.model, snapshot: snapshot, createdAt: record.endTime, in: db)
-            }
+            try catalog.write { tx in try tx.insertEval(id: id, model: r.model, snapshot: snapshot, createdAt: record.endTime) }
         } catch { throw DVSError.wrap(error) }
         return (id, record)
     }
@@ -330,9 +329,9 @@ extension Repository {
         guard let snap = CommitID(hex: record.snapshot) else { throw DVSError(.corrupt, "model record '\(id.hex)' has a bad snapshot id") }
         var audit = ModelAudit(
             id: id, record: record, evals: evals, branch: nil, branchHead: nil, relabeled: [], removed: [], modified: [], added: 0)
-        let branchRef = record.revision.hasPrefix("refs/heads/") ? record.revision : "refs/heads/" + record.revision
+        let branchRef = RefName(fullName: record.revision).flatMap { $0.kind == .branch ? $0 : nil } ?? .branch(record.revision)
         if let head = try catalog.ref(branchRef) {
-            audit.branch = String(branchRef.dropFirst(11))
+            audit.branch = branchRef.branchName
             audit.branchHead = head
             if head != snap {
                 let old = try entries(ofManifest: commit(snap).manifest).filter { $0.audio != nil }
@@ -378,7 +377,8 @@ public enum GitCode {
             var ref: OpaquePointer?
             if git_reference_lookup(&ref, repo, "HEAD") == 0, let ref {
                 if let t = git_reference_symbolic_target(ref) {
-                    branch = String(cString: t).replacingOccurrences(of: "refs/heads/", with: "")
+                    let target = String(cString: t)
+                    branch = RefName(fullName: target)?.branchName ?? target
                 }
                 git_reference_free(ref)
             }

@@ -3,7 +3,6 @@ import DVSCore
 import DVSRemote
 import DVSStorage
 import Foundation
-import GRDB
 
 extension Repository {
     /// Uploads the lineage records (and model artifacts) the remote lacks.
@@ -91,8 +90,8 @@ extension Repository {
         }
         try objects.sync()
         let records = got.withLock { $0 }
-        try catalog.write { db in
-            for (id, bytes) in records { try indexRecord(id, bytes, in: db) }
+        try catalog.write { tx in
+            for (id, bytes) in records { try indexRecord(id, bytes, in: tx) }
         }
         // Best effort, as at registration: load the models' snapshots into the audit cache.
         for (_, bytes) in records {
@@ -104,17 +103,16 @@ extension Repository {
     }
 
     /// Indexes one record's bytes in the catalog (model or eval); other objects are ignored.
-    func indexRecord(_ id: ObjectID, _ bytes: [UInt8], in db: GRDB.Database) throws {
+    func indexRecord(_ id: ObjectID, _ bytes: [UInt8], in tx: CatalogTransaction) throws {
         switch LineageEncoding.kind(of: bytes) {
         case "model":
             let r = try LineageEncoding.decodeModel(bytes)
             guard let a = ObjectID(hex: r.artifactSHA256), let s = CommitID(hex: r.snapshot) else { return }
-            try catalog.insertModel(
-                ModelRow(id: id, name: r.name, artifact: a, snapshot: s, revision: r.revision, createdAt: r.endTime), in: db)
+            try tx.insertModel(ModelRow(id: id, name: r.name, artifact: a, snapshot: s, revision: r.revision, createdAt: r.endTime))
         case "eval":
             let r = try LineageEncoding.decodeEval(bytes)
             guard let m = ObjectID(hex: r.model), let s = CommitID(hex: r.snapshot) else { return }
-            try catalog.insertEval(id: id, model: m, snapshot: s, createdAt: r.endTime, in: db)
+            try tx.insertEval(id: id, model: m, snapshot: s, createdAt: r.endTime)
         default: return
         }
     }

@@ -3,7 +3,6 @@ import DVSCore
 import DVSRemote
 import DVSStorage
 import Foundation
-import GRDB
 
 #if canImport(Glibc)
     import Glibc
@@ -69,7 +68,7 @@ extension Repository {
         try refuseDuringMerge("pull")
         let source = branch ?? current
         let fetched = try fetch(remote: remoteName, progress: progress)
-        let tracking = "refs/remotes/\(remoteName)/\(source)"
+        let tracking = RefName.remote(remoteName, branch: source)
         guard let target = try catalog.ref(tracking) else {
             throw DVSError(
                 .badInput, "remote '\(remoteName)' has no branch '\(source)'",
@@ -78,7 +77,7 @@ extension Repository {
         let lock = try self.lock("dvs pull \(remoteName)")
         defer { lock.release() }
         do {
-            let local = try catalog.ref("refs/heads/" + current)
+            let local = try catalog.ref(.branch(current))
             if let local {
                 if try local == target || isAncestor(target, of: local) {
                     return PullSummary(
@@ -97,13 +96,9 @@ extension Repository {
                 }
             }
             let who = defaultIdentity()
-            let s = try switchTree(to: target, revision: "\(remoteName)/\(source)", force: false, progress: progress) { db in
+            let s = try switchTree(to: target, revision: "\(remoteName)/\(source)", force: false, progress: progress) { tx in
                 let message = "pull \(remoteName) \(source): fast-forward"
-                try catalog.apply(
-                    [RefUpdate(name: "refs/heads/" + current, expected: local, new: target, message: message)], who: who, in: db)
-                try db.execute(
-                    sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
-                    arguments: [local?.hex, target.hex, Int64(Date().timeIntervalSince1970), who, message])
+                try tx.moveRefs([RefUpdate(name: .branch(current), expected: local, new: target, message: message)], who: who)
             }
             return PullSummary(
                 fetch: fetched, branch: current, old: local, new: target, status: "fast-forward", written: s.written, removed: s.removed)
@@ -169,7 +164,8 @@ extension Repository {
             try repo.addRemote(name: "origin", url: url, endpoint: endpoint, region: region, pathStyle: pathStyle)
         }
         let fetched = try repo.fetch(remote: "origin", branch: branch, progress: progress)
-        let branches = try repo.catalog.refs(prefix: "refs/remotes/origin/").map { String($0.name.dropFirst("refs/remotes/origin/".count)) }
+        let origin = RefNamespace.remoteTracking("origin")
+        let branches = try repo.catalog.refs(in: origin).compactMap { origin.relativeName(of: $0.name) }
         let chosen = branch ?? (branches.contains("main") ? "main" : branches.count == 1 ? branches[0] : nil)
         guard let chosen else {
             if branches.isEmpty {
@@ -180,25 +176,24 @@ extension Repository {
                 .badInput, "the remote has no 'main' branch and several others: \(branches.joined(separator: ", "))",
                 hint: "pick one: dvs clone \(url) \(directory) --branch NAME (the repository is kept; run that to resume)")
         }
-        guard let target = try repo.catalog.ref("refs/remotes/origin/" + chosen) else {
+        guard let target = try repo.catalog.ref(.remote("origin", branch: chosen)) else {
             throw DVSError(.badInput, "the remote has no branch '\(chosen)'", hint: "its branches: \(branches.joined(separator: ", "))")
         }
         let lock = try repo.lock("dvs clone")
         defer { lock.release() }
         do {
             let who = defaultIdentity()
-            let local = try repo.catalog.ref("refs/heads/" + chosen)
+            let local = try repo.catalog.ref(.branch(chosen))
             if repo.currentBranch() != chosen {
-                try repo.catalog.write { db in
-                    try repo.catalog.setHead(.branch(chosen, local), who: who, message: "clone: checkout \(chosen)", in: db)
+                try repo.catalog.write { tx in
+                    try tx.setHead(.branch(chosen, local), who: who, message: "clone: checkout \(chosen)")
                 }
             }
             // The folder was empty when the clone started: files in the way are this clone's own.
-            let s = try repo.switchTree(to: target, revision: "origin/\(chosen)", force: true, progress: progress) { db in
+            let s = try repo.switchTree(to: target, revision: "origin/\(chosen)", force: true, progress: progress) { tx in
                 if local != target {
-                    try repo.catalog.apply(
-                        [RefUpdate(name: "refs/heads/" + chosen, expected: local, new: target, message: "clone: from \(url)")], who: who,
-                        in: db)
+                    try tx.moveRefs(
+                        [RefUpdate(name: .branch(chosen), expected: local, new: target, message: "clone: from \(url)")], who: who)
                 }
             }
             unlink(marker)

@@ -10,9 +10,9 @@ import Foundation
 
 /// How one ref moved (or did not) in a push or fetch.
 public struct RefMove: Sendable, Equatable {
-    /// The ref's full name (`refs/heads/main` on the remote for a push; `refs/remotes/origin/main`
-    /// locally for a fetch).
-    public var name: String
+    /// The ref (`refs/heads/main` on the remote for a push; `refs/remotes/origin/main` locally for
+    /// a fetch).
+    public var name: RefName
     /// Its value before; nil when it did not exist.
     public var old: CommitID?
     /// Its value after.
@@ -73,25 +73,25 @@ extension Repository {
         let store = try config.open()
         do {
             // What to push: (remote/local ref name, local commit).
-            var names: [String] = []
-            if all { names = try catalog.refs(prefix: "refs/heads/").map(\.name) }
-            for b in branches { names.append(b.hasPrefix("refs/") ? b : "refs/heads/" + b) }
+            var names: [RefName] = []
+            if all { names = try catalog.refs(in: .branches).map(\.name) }
+            for b in branches { names.append(RefName(fullName: b).flatMap { $0.kind == .head ? nil : $0 } ?? .branch(b)) }
             if names.isEmpty && !tags {
                 guard let b = currentBranch() else {
                     throw DVSError(.usage, "HEAD is detached: name the branch to push", hint: "dvs push \(remoteName) BRANCH")
                 }
-                names = ["refs/heads/" + b]
+                names = [.branch(b)]
             }
-            if tags { names += try catalog.refs(prefix: "refs/tags/").map(\.name) }
-            var pushed: [(name: String, local: CommitID)] = []
+            if tags { names += try catalog.refs(in: .tags).map(\.name) }
+            var pushed: [(name: RefName, local: CommitID)] = []
             for n in Set(names).sorted() {
                 guard let c = try catalog.ref(n) else {
-                    let short = n.hasPrefix("refs/heads/") ? String(n.dropFirst(11)) : n
+                    let short = n.branchName ?? n.fullName
                     throw DVSError(
                         .badInput, "branch '\(short)' has no commit to push",
                         hint: currentBranch() == short
                             ? "commit first: dvs commit -m MSG"
-                            : "local branches: \(try catalog.refs(prefix: "refs/heads/").map { String($0.name.dropFirst(11)) }.joined(separator: ", "))"
+                            : "local branches: \(try catalog.refs(in: .branches).map(\.name.shortName).joined(separator: ", "))"
                     )
                 }
                 pushed.append((n, c))
@@ -101,10 +101,10 @@ extension Repository {
             }
 
             // Remote refs as they are now; refuse non-fast-forwards before uploading anything.
-            var plans: [(name: String, local: CommitID, old: CommitID?, version: String?, status: String)] = []
+            var plans: [(name: RefName, local: CommitID, old: CommitID?, version: String?, status: String)] = []
             for p in pushed {
-                let current = try store.readRef(p.name)
-                let old = try current.map { try RemoteRef.decode($0.data, key: p.name, remote: remoteName) }
+                let current = try store.readRef(p.name.fullName)
+                let old = try current.map { try RemoteRef.decode($0.data, key: p.name.fullName, remote: remoteName) }
                 var status = "created"
                 if let old {
                     if old == p.local {
@@ -114,7 +114,7 @@ extension Repository {
                     } else if force {
                         status = "forced"
                     } else {
-                        let what = p.name.hasPrefix("refs/tags/") ? "tag" : "branch"
+                        let what = p.name.kind == .tag ? "tag" : "branch"
                         throw DVSError(
                             .remote,
                             "cannot push '\(p.name)' to '\(remoteName)': remote \(what) moved; run dvs pull (the remote is at \(old.short), which is not an ancestor of \(p.local.short))",
@@ -180,7 +180,7 @@ extension Repository {
             var moves: [RefMove] = []
             for p in plans {
                 if p.status != "up-to-date" {
-                    do { try store.writeRef(p.name, RemoteRef.encode(p.local), expected: p.version) } catch let e as RemoteError
+                    do { try store.writeRef(p.name.fullName, RemoteRef.encode(p.local), expected: p.version) } catch let e as RemoteError
                         where e.code == .preconditionFailed
                     {
                         throw DVSError(
@@ -208,20 +208,18 @@ extension Repository {
 
     /// Points `refs/remotes/<remote>/<branch>` (branches) at the given commits, in one
     /// transaction under the repository lock. Tags are not tracked.
-    func updateTracking(remote: String, _ refs: [(name: String, target: CommitID)], message: String) throws {
-        let updates = refs.filter { $0.name.hasPrefix("refs/heads/") }
+    func updateTracking(remote: String, _ refs: [(name: RefName, target: CommitID)], message: String) throws {
+        let updates = refs.compactMap { r in r.name.tracking(on: remote).map { (name: $0, target: r.target) } }
         guard !updates.isEmpty else { return }
         let lock = try self.lock("dvs \(message) \(remote)")
         defer { lock.release() }
         var rows: [RefUpdate] = []
         for u in updates {
-            let name = "refs/remotes/\(remote)/" + u.name.dropFirst("refs/heads/".count)
+            let name = u.name
             let current = try catalog.ref(name)
             if current != u.target { rows.append(RefUpdate(name: name, expected: current, new: u.target, message: message)) }
         }
-        try catalog.write { db in
-            try catalog.apply(rows, who: defaultIdentity(), in: db)
-        }
+        try catalog.write { tx in try tx.moveRefs(rows, who: defaultIdentity()) }
     }
 }
 

@@ -69,15 +69,13 @@ extension Repository {
                 guard bytes.starts(with: Array("dvs-commit ".utf8)), let c = try? Commit.decode(bytes) else { continue }
                 commits.append((CommitID(id), c))
             }
-            try catalog.write { db in
-                try db.execute(sql: "DELETE FROM blob")
-                try db.execute(sql: "DELETE FROM pack")
-                for (id, size, rows) in packs { try catalog.insertPack(id: id, byteCount: size, entries: rows, in: db) }
-                for (id, c) in commits { try catalog.insertCommit(id, c, in: db) }
+            try catalog.write { tx in
+                try tx.clearBlobIndex()
+                for (id, size, rows) in packs { try tx.insertPack(id: id, byteCount: size, entries: rows) }
+                for (id, c) in commits { try tx.insertCommit(id, c) }
                 // Lineage records (migration 0003) are derived from their objects too.
-                try db.execute(sql: "DELETE FROM model")
-                try db.execute(sql: "DELETE FROM eval")
-                for (id, bytes) in records { try? indexRecord(id, bytes, in: db) }
+                try tx.clearLineageIndex()
+                for (id, bytes) in records { try? indexRecord(id, bytes, in: tx) }
             }
             return ReindexReport(
                 packCount: packs.count, newPackCount: packs.filter { !known.contains($0.0) }.count,

@@ -147,11 +147,11 @@ extension Repository {
             throw DVSError(.badInput, "remote '\(name)' already exists", hint: "remove it first with 'dvs remote remove \(name)'")
         }
         do {
-            try catalog.write { db in
-                try catalog.setConfig("remote.\(name).url", parsed.description, in: db)
-                if let endpoint { try catalog.setConfig("remote.\(name).endpoint", endpoint, in: db) }
-                if let region { try catalog.setConfig("remote.\(name).region", region, in: db) }
-                if pathStyle { try catalog.setConfig("remote.\(name).path-style", "true", in: db) }
+            try catalog.write { tx in
+                try tx.setConfig("remote.\(name).url", parsed.description)
+                if let endpoint { try tx.setConfig("remote.\(name).endpoint", endpoint) }
+                if let region { try tx.setConfig("remote.\(name).region", region) }
+                if pathStyle { try tx.setConfig("remote.\(name).path-style", "true") }
             }
         } catch { throw DVSError.wrap(error) }
         return RemoteConfig(name: name, url: parsed, endpoint: endpoint, region: region, pathStyle: pathStyle)
@@ -165,13 +165,13 @@ extension Repository {
         let lock = try self.lock("dvs remote remove \(name)")
         defer { lock.release() }
         do {
-            let tracking = try catalog.refs(prefix: "refs/remotes/\(name)/")
+            let tracking = try catalog.refs(in: .remoteTracking(name))
             let keys = try catalog.allConfig().map(\.0).filter { $0.hasPrefix("remote.\(name).") }
-            try catalog.write { db in
-                for k in keys { try catalog.setConfig(k, nil, in: db) }
-                try catalog.apply(
+            try catalog.write { tx in
+                for k in keys { try tx.setConfig(k, nil) }
+                try tx.moveRefs(
                     tracking.map { RefUpdate(name: $0.name, expected: $0.target, new: nil, message: "remote remove \(name)") },
-                    who: defaultIdentity(), in: db)
+                    who: defaultIdentity())
             }
         } catch { throw DVSError.wrap(error) }
     }

@@ -63,9 +63,9 @@ public final class Repository: @unchecked Sendable {
             for sub in ["", "/packs", "/objects", "/tmp", "/hooks"] { try FileIO.makeDirectories(staging + sub) }
             do {
                 let catalog = try Catalog(path: staging + "/catalog.sqlite")
-                try catalog.write { db in
-                    try catalog.setHead(.branch("main", nil), who: defaultIdentity(), message: "init", in: db)
-                    try catalog.setConfig("core.format", "1", in: db)
+                try catalog.write { tx in
+                    try tx.setHead(.branch("main", nil), who: defaultIdentity(), message: "init")
+                    try tx.setConfig("core.format", "1")
                 }
             }
             for (name, text) in HookSamples.all {
@@ -363,6 +363,6 @@ extension Repository {
     public func setConfig(_ key: String, _ value: String?) throws {
         let lock = try self.lock("dvs config")
         defer { lock.release() }
-        do { try catalog.write { db in try catalog.setConfig(key, value, in: db) } } catch { throw DVSError.wrap(error) }
+        do { try catalog.write { tx in try tx.setConfig(key, value) } } catch { throw DVSError.wrap(error) }
     }
 }

@@ -58,7 +58,7 @@ extension Repository {
             }
             return c
         }
-        for name in [base, "refs/heads/" + base, "refs/tags/" + base, "refs/remotes/" + base] {
+        for name in RefName.candidates(for: base) {
             if let c = try catalog.ref(name) { return c }
         }
         let lower = base.lowercased()

@@ -120,7 +120,7 @@ extension Repository {
                 let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs status (refreshing the stat cache)")
             {
                 defer { lock.release() }
-                try? catalog.write { db in try catalog.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, in: db) }
+                try? catalog.write { tx in try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache) }
             }
             let changed = Set(changes.map(\.path.string))
             return (

@@ -9,28 +9,9 @@ public enum CatalogSchema {
     public static var migrations: [(String, String)] { Migrations.all }
 }
 
-/// An error from the catalog.
-public struct CatalogError: Error, Sendable, CustomStringConvertible {
-    /// What kind of failure.
-    public enum Code: Sendable { case database, refMoved, notFound }
-    /// What kind of failure.
-    public var code: Code
-    /// What failed.
-    public var message: String
-    /// The next step for the user.
-    public var hint: String?
-    /// Creates an error.
-    public init(_ code: Code, _ message: String, hint: String? = nil) {
-        self.code = code
-        self.message = message
-        self.hint = hint
-    }
-    public var description: String { message }
-}
-
 /// What HEAD points at.
 public enum Head: Sendable, Equatable {
-    /// On a branch (`refs/heads/<name>`), which may not have a commit yet (unborn).
+    /// On a branch (its short name: `main` for `refs/heads/main`), which may not have a commit yet (unborn).
     case branch(String, CommitID?)
     /// Detached at a commit.
     case detached(CommitID)
@@ -41,6 +22,28 @@ public enum Head: Sendable, Equatable {
         case .branch(_, let c): return c
         case .detached(let c): return c
         }
+    }
+}
+
+/// One move of a ref, as its reflog recorded it.
+public struct ReflogEntry: Sendable, Equatable {
+    /// The commit before; nil when the ref did not exist (or HEAD was unborn).
+    public var old: CommitID?
+    /// The commit after; nil when the ref was deleted (or HEAD moved to an unborn branch).
+    public var new: CommitID?
+    /// When, unix seconds.
+    public var time: Int64
+    /// Who moved it (`Name <email>`).
+    public var who: String
+    /// Why (`commit: subject`, `checkout: moving from main to dev`, …).
+    public var message: String
+    /// Creates an entry.
+    public init(old: CommitID?, new: CommitID?, time: Int64, who: String, message: String) {
+        self.old = old
+        self.new = new
+        self.time = time
+        self.who = who
+        self.message = message
     }
 }
 
@@ -114,8 +117,8 @@ public struct StatCacheEntry: Sendable, Equatable {
 
 /// A ref move to apply atomically: `name` goes from `expected` to `new` (nil deletes).
 public struct RefUpdate: Sendable {
-    /// Full ref name (`refs/heads/main`) or `HEAD`.
-    public var name: String
+    /// The ref (a branch, tag or remote-tracking ref; HEAD moves through `setHead`).
+    public var name: RefName
     /// The value the caller read; the move fails if the ref changed since (compare-and-swap).
     public var expected: CommitID?
     /// The new value; nil deletes the ref.
@@ -123,7 +126,7 @@ public struct RefUpdate: Sendable {
     /// Reflog message.
     public var message: String
     /// Creates an update.
-    public init(name: String, expected: CommitID?, new: CommitID?, message: String) {
+    public init(name: RefName, expected: CommitID?, new: CommitID?, message: String) {
         self.name = name
         self.expected = expected
         self.new = new
@@ -131,15 +134,18 @@ public struct RefUpdate: Sendable {
     }
 }
 
-/// The SQLite catalog (`.dvs/catalog.sqlite`, WAL mode) through GRDB.
+/// The SQLite catalog (`.dvs/catalog.sqlite`, WAL mode).
 ///
 /// Writers are serialised by the repository lock and by SQLite; readers never block (WAL).
-/// Schema: `schema/*.sql`, applied in order by `DatabaseMigrator`.
+/// Schema: `schema/*.sql`, applied in order at open. Reads are methods here; writes happen inside
+/// ``write(_:)`` through a ``CatalogTransaction``. Every SQLite failure is thrown as a
+/// ``CatalogError`` with a code (busy, full, corrupt, schema, …) and the ``SQLiteFailure``.
 public final class Catalog: Sendable {
     private let pool: DatabasePool
 
     /// Opens (creating and migrating if needed) the catalog at `path`.
-    /// - Throws: `CatalogError.database` with SQLite's message.
+    /// - Throws: `CatalogError` (`.corrupt` for a file that is not a database, `.io`, `.readOnly`,
+    ///   `.busy`, `.schema` when a migration fails, …) with SQLite's message.
     public init(path: String) throws {
         var config = Configuration()
         config.busyMode = .timeout(30)
@@ -154,114 +160,79 @@ public final class Catalog: Sendable {
             }
             try migrator.migrate(pool)
         } catch {
-            throw CatalogError(
-                .database, "cannot open catalog '\(path)': \(error)",
-                hint:
-                    "check the file's permissions and free disk space; if it is damaged, move it aside, run 'dvs init' in a scratch folder, copy its catalog.sqlite here and run 'dvs reindex' (refs must then be recreated)"
-            )
+            throw CatalogError.mapping(error, "cannot open catalog '\(path)'")
         }
     }
 
+    private func reading<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws -> T {
+        try CatalogError.guarding(what()) { try pool.read(body) }
+    }
+
     /// The migrations applied, in order (for `dvs fsck` and tests).
+    /// - Throws: `CatalogError`.
     public func appliedMigrations() throws -> [String] {
-        try pool.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid") }
+        try reading("cannot read the catalog's migrations") { db in
+            try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid")
+        }
+    }
+
+    /// Runs `body` in one write transaction (IMMEDIATE); everything in it lands or nothing does.
+    /// - Throws: `CatalogError` for SQLite's failures (the transaction is rolled back); errors
+    ///   `body` throws, unchanged (after the rollback).
+    public func write<T>(_ body: (CatalogTransaction) throws -> T) throws -> T {
+        try CatalogError.guarding("cannot write the catalog") {
+            try pool.write { db in try body(CatalogTransaction(db)) }
+        }
     }
 
     // MARK: Refs
 
     /// What HEAD points at, or nil in a catalog with no HEAD row.
+    /// - Throws: `CatalogError`.
     public func head() throws -> Head? {
-        try pool.read { db in try Self.head(db) }
+        try reading("cannot read HEAD") { db in try CatalogTransaction.head(db) }
     }
 
-    static func head(_ db: Database) throws -> Head? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT target, symbolic FROM ref WHERE name = 'HEAD'") else { return nil }
-        if let sym: String = row["symbolic"] {
-            let target = try String.fetchOne(db, sql: "SELECT target FROM ref WHERE name = ?", arguments: [sym])
-            let branch = sym.hasPrefix("refs/heads/") ? String(sym.dropFirst("refs/heads/".count)) : sym
-            return .branch(branch, target.flatMap { CommitID(hex: $0) })
-        }
-        guard let t: String = row["target"], let c = CommitID(hex: t) else { return nil }
-        return .detached(c)
+    /// The commit ref `name` points at, or nil (also for a symbolic HEAD).
+    /// - Throws: `CatalogError`.
+    public func ref(_ name: RefName) throws -> CommitID? {
+        try reading("cannot read ref '\(name)'") { db in try CatalogTransaction.target(of: name, db) }
     }
 
-    /// The commit a full ref name points at, or nil.
-    public func ref(_ name: String) throws -> CommitID? {
-        try pool.read { db in
-            try String.fetchOne(db, sql: "SELECT target FROM ref WHERE name = ?", arguments: [name]).flatMap { CommitID(hex: $0) }
-        }
-    }
-
-    /// All direct refs whose name starts with `prefix`, sorted by name.
-    public func refs(prefix: String) throws -> [(name: String, target: CommitID)] {
-        try pool.read { db in
+    /// All direct refs in `namespace`, sorted by full name.
+    /// - Throws: `CatalogError`.
+    public func refs(in namespace: RefNamespace) throws -> [(name: RefName, target: CommitID)] {
+        try reading("cannot list refs") { db in
             try Row.fetchAll(
                 db, sql: "SELECT name, target FROM ref WHERE name >= ? AND name < ? AND target IS NOT NULL ORDER BY name",
-                arguments: [prefix, prefix + "\u{10FFFF}"]
+                arguments: [namespace.prefix, namespace.prefix + "\u{10FFFF}"]
             ).compactMap { row in
-                guard let t: String = row["target"], let c = CommitID(hex: t) else { return nil }
-                return (row["name"], c)
+                guard let t: String = row["target"], let c = CommitID(hex: t), let n = RefName(fullName: row["name"]) else { return nil }
+                return (n, c)
             }
         }
     }
 
-    /// Points HEAD at a branch (symbolic) or detaches it at a commit, with a reflog entry.
-    public func setHead(_ head: Head, who: String, message: String, in db: Database) throws {
-        let old = try Self.head(db)?.commit
-        switch head {
-        case .branch(let name, _):
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES ('HEAD', NULL, ?)", arguments: ["refs/heads/" + name])
-        case .detached(let c):
-            try db.execute(sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES ('HEAD', ?, NULL)", arguments: [c.hex])
-        }
-        try db.execute(
-            sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
-            arguments: [old?.hex, head.commit?.hex, Int64(Date().timeIntervalSince1970), who, message])
-    }
-
-    /// Applies ref updates by compare-and-swap, with reflog entries.
-    /// - Throws: `CatalogError.refMoved` (and changes nothing) when a ref's current value is not `expected`.
-    public func apply(_ updates: [RefUpdate], who: String, in db: Database) throws {
-        let now = Int64(Date().timeIntervalSince1970)
-        for u in updates {
-            let current = try String.fetchOne(db, sql: "SELECT target FROM ref WHERE name = ?", arguments: [u.name])
-            guard current == u.expected?.hex else {
-                throw CatalogError(
-                    .refMoved,
-                    "ref '\(u.name)' moved while this command ran (expected \(u.expected?.short ?? "none"), found \(current.map { String($0.prefix(12)) } ?? "none"))",
-                    hint: "run the command again")
-            }
-            if let n = u.new {
-                try db.execute(sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES (?, ?, NULL)", arguments: [u.name, n.hex])
-            } else {
-                try db.execute(sql: "DELETE FROM ref WHERE name = ?", arguments: [u.name])
-            }
-            try db.execute(
-                sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [u.name, u.expected?.hex, u.new?.hex, now, who, u.message])
-        }
-    }
-
-    /// Runs `body` in one write transaction (IMMEDIATE); everything in it lands or nothing does.
-    public func write<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.write(body)
-    }
-
-    /// Reflog entries of `ref`, newest first.
-    public func reflog(_ ref: String, limit: Int = 1000) throws -> [(old: String?, new: String?, time: Int64, who: String, message: String)]
-    {
-        try pool.read { db in
+    /// Reflog entries of `ref`, newest first, at most `limit`.
+    /// - Throws: `CatalogError`.
+    public func reflog(_ ref: RefName, limit: Int = 1000) throws -> [ReflogEntry] {
+        try reading("cannot read the reflog of '\(ref)'") { db in
             try Row.fetchAll(
-                db, sql: "SELECT old, new, time, who, message FROM reflog WHERE ref = ? ORDER BY id DESC LIMIT ?", arguments: [ref, limit]
+                db, sql: "SELECT old, new, time, who, message FROM reflog WHERE ref = ? ORDER BY id DESC LIMIT ?",
+                arguments: [ref.fullName, limit]
             )
-            .map { ($0["old"], $0["new"], $0["time"], $0["who"], $0["message"]) }
+            .map { row in
+                ReflogEntry(
+                    old: (row["old"] as String?).flatMap { CommitID(hex: $0) }, new: (row["new"] as String?).flatMap { CommitID(hex: $0) },
+                    time: row["time"], who: row["who"], message: row["message"])
+            }
         }
     }
 
     /// Every commit id ever written to any reflog (fsck treats them as reachable).
+    /// - Throws: `CatalogError`.
     public func reflogCommits() throws -> [CommitID] {
-        try pool.read { db in
+        try reading("cannot read the reflog") { db in
             try String.fetchAll(db, sql: "SELECT old FROM reflog WHERE old IS NOT NULL UNION SELECT new FROM reflog WHERE new IS NOT NULL")
                 .compactMap { CommitID(hex: $0) }
         }
@@ -270,8 +241,9 @@ public final class Catalog: Sendable {
     // MARK: Packs and blobs
 
     /// Every blob id known to be stored.
+    /// - Throws: `CatalogError`.
     public func blobIDs() throws -> Set<ObjectID> {
-        try pool.read { db in
+        try reading("cannot read the blob index") { db in
             var out = Set<ObjectID>()
             let cursor = try Data.fetchCursor(db, sql: "SELECT id FROM blob")
             while let d = try cursor.next() { out.insert(ObjectID(data: d)) }
@@ -280,8 +252,9 @@ public final class Catalog: Sendable {
     }
 
     /// Where blob `id` is stored, or nil.
+    /// - Throws: `CatalogError`.
     public func location(of id: ObjectID) throws -> BlobLocation? {
-        try pool.read { db in
+        try reading("cannot read the blob index") { db in
             guard
                 let row = try Row.fetchOne(
                     db, sql: "SELECT pack_id, pack_offset, stored_length, raw_length, codec FROM blob WHERE id = ?",
@@ -296,8 +269,9 @@ public final class Catalog: Sendable {
     }
 
     /// Every blob location (checkout and fsck load them once).
+    /// - Throws: `CatalogError`.
     public func allLocations() throws -> [ObjectID: BlobLocation] {
-        try pool.read { db in
+        try reading("cannot read the blob index") { db in
             var out: [ObjectID: BlobLocation] = [:]
             var packs: [String: ObjectID] = [:]
             let cursor = try Row.fetchCursor(db, sql: "SELECT id, pack_id, pack_offset, stored_length, raw_length, codec FROM blob")
@@ -317,36 +291,19 @@ public final class Catalog: Sendable {
     }
 
     /// Known pack ids.
+    /// - Throws: `CatalogError`.
     public func packIDs() throws -> [ObjectID] {
-        try pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM pack ORDER BY id").compactMap { ObjectID(hex: $0) } }
-    }
-
-    /// Records a pack and its blobs (idempotent: blobs already recorded keep their first location).
-    public func insertPack(id: ObjectID, byteCount: UInt64, entries: [PackEntryRow], in db: Database) throws {
-        try db.execute(
-            sql: "INSERT OR IGNORE INTO pack(id, byte_count, blob_count, created_at) VALUES (?, ?, ?, ?)",
-            arguments: [id.hex, Int64(byteCount), entries.count, Int64(Date().timeIntervalSince1970)])
-        let stmt = try db.cachedStatement(
-            sql: "INSERT OR IGNORE INTO blob(id, pack_id, pack_offset, stored_length, raw_length, codec) VALUES (?, ?, ?, ?, ?, ?)")
-        for e in entries {
-            try stmt.execute(arguments: [
-                Data(e.id.bytes), id.hex, Int64(e.offset), Int64(e.storedLength), Int64(e.rawLength), Int(e.codec),
-            ])
+        try reading("cannot read the pack index") { db in
+            try String.fetchAll(db, sql: "SELECT id FROM pack ORDER BY id").compactMap { ObjectID(hex: $0) }
         }
     }
 
     // MARK: Commits
 
-    /// Records a commit for prefix lookups.
-    public func insertCommit(_ id: CommitID, _ commit: Commit, in db: Database) throws {
-        try db.execute(
-            sql: "INSERT OR IGNORE INTO commit_meta(id, manifest, first_parent, time) VALUES (?, ?, ?, ?)",
-            arguments: [id.hex, commit.manifest.hex, commit.parents.first?.hex, commit.committer.time])
-    }
-
     /// Commit ids starting with `prefix` (lower-case hex), at most `limit`.
+    /// - Throws: `CatalogError`.
     public func commits(withPrefix prefix: String, limit: Int = 2) throws -> [CommitID] {
-        try pool.read { db in
+        try reading("cannot read the commit index") { db in
             try String.fetchAll(
                 db, sql: "SELECT id FROM commit_meta WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
                 arguments: [prefix, prefix + "g", limit]
@@ -357,9 +314,10 @@ public final class Catalog: Sendable {
     // MARK: Stat cache
 
     /// The whole stat cache, in one query.
+    /// - Throws: `CatalogError`.
     /// - Complexity: O(n) rows.
     public func statCache() throws -> [RepoPath: StatCacheEntry] {
-        try pool.read { db in
+        try reading("cannot read the stat cache") { db in
             // The hot path of `dvs status`: stepped with SQLite's C API (GRDB's `Row` costs ~1 µs a row).
             let statement = try db.makeStatement(
                 sql:
@@ -382,7 +340,11 @@ public final class Catalog: Sendable {
                 let rc = sqlite3_step(s)
                 if rc == SQLITE_DONE { break }
                 guard rc == SQLITE_ROW else {
-                    throw CatalogError(.database, "cannot read the stat cache: \(String(cString: sqlite3_errmsg(sqlite3_db_handle(s))))")
+                    let message = String(cString: sqlite3_errmsg(sqlite3_db_handle(s)))
+                    let failure = SQLiteFailure(resultCode: rc & 0xFF, extendedResultCode: rc, message: message)
+                    throw CatalogError(
+                        CatalogError.code(forSQLiteResult: rc, message: message), "cannot read the stat cache: \(message)",
+                        underlying: failure)
                 }
                 let blob = bytes(6)
                 guard blob.count == 32 else { continue }
@@ -427,42 +389,55 @@ public final class Catalog: Sendable {
         return (peak, rms)
     }
 
-    /// Upserts stat cache rows and deletes `removed` paths.
-    public func updateStatCache(_ entries: [(RepoPath, StatCacheEntry)], removing removed: [RepoPath], in db: Database) throws {
-        let up = try db.cachedStatement(
-            sql: """
-                INSERT OR REPLACE INTO stat_cache(path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning, levels)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-        for (p, e) in entries {
-            try up.execute(arguments: [
-                Data(p.bytes), e.byteCount, e.mtimeNanoseconds, e.ctimeNanoseconds, e.inode, Int64(e.mode),
-                Data(e.blob.bytes), e.audio?.container, e.audio?.encoding, e.audio?.sampleRate,
-                e.audio?.channelCount, e.audio?.frameCount, e.recordedAtNanoseconds, e.warning, e.audio.map { Self.encodeLevels($0) },
-            ])
-        }
-        let del = try db.cachedStatement(sql: "DELETE FROM stat_cache WHERE path = ?")
-        for p in removed { try del.execute(arguments: [Data(p.bytes)]) }
-    }
-
     // MARK: Config
 
     /// A setting's value, or nil.
+    /// - Throws: `CatalogError`.
     public func config(_ key: String) throws -> String? {
-        try pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM config WHERE key = ?", arguments: [key]) }
+        try reading("cannot read setting '\(key)'") { db in
+            try String.fetchOne(db, sql: "SELECT value FROM config WHERE key = ?", arguments: [key])
+        }
     }
 
     /// All settings, sorted by key.
+    /// - Throws: `CatalogError`.
     public func allConfig() throws -> [(String, String)] {
-        try pool.read { db in try Row.fetchAll(db, sql: "SELECT key, value FROM config ORDER BY key").map { ($0[0], $0[1]) } }
+        try reading("cannot read the settings") { db in
+            try Row.fetchAll(db, sql: "SELECT key, value FROM config ORDER BY key").map { ($0[0], $0[1]) }
+        }
     }
 
-    /// Sets (or with nil, removes) a setting.
-    public func setConfig(_ key: String, _ value: String?, in db: Database) throws {
-        if let value {
-            try db.execute(sql: "INSERT OR REPLACE INTO config(key, value) VALUES (?, ?)", arguments: [key, value])
-        } else {
-            try db.execute(sql: "DELETE FROM config WHERE key = ?", arguments: [key])
+    // MARK: Lineage (migration 0003)
+
+    /// Every indexed model, oldest first.
+    /// - Throws: `CatalogError`.
+    public func models() throws -> [ModelRow] {
+        try reading("cannot read the model index") { db in
+            try Row.fetchAll(db, sql: "SELECT id, name, artifact, snapshot, revision, created_at FROM model ORDER BY created_at, id")
+                .compactMap { r in
+                    guard let id = ObjectID(hex: r["id"] as String), let a = ObjectID(hex: r["artifact"] as String),
+                        let s = CommitID(hex: r["snapshot"] as String)
+                    else { return nil }
+                    return ModelRow(id: id, name: r["name"], artifact: a, snapshot: s, revision: r["revision"], createdAt: r["created_at"])
+                }
+        }
+    }
+
+    /// Eval record ids of `model`, oldest first.
+    /// - Throws: `CatalogError`.
+    public func evals(of model: ObjectID) throws -> [ObjectID] {
+        try reading("cannot read the eval index") { db in
+            try String.fetchAll(db, sql: "SELECT id FROM eval WHERE model = ? ORDER BY created_at, id", arguments: [model.hex]).compactMap {
+                ObjectID(hex: $0)
+            }
+        }
+    }
+
+    /// Every indexed record id (models and evals).
+    /// - Throws: `CatalogError`.
+    public func lineageRecordIDs() throws -> Set<ObjectID> {
+        try reading("cannot read the lineage index") { db in
+            Set(try String.fetchAll(db, sql: "SELECT id FROM model UNION ALL SELECT id FROM eval").compactMap { ObjectID(hex: $0) })
         }
     }
 }
@@ -489,57 +464,5 @@ public struct ModelRow: Sendable, Equatable {
         self.snapshot = snapshot
         self.revision = revision
         self.createdAt = createdAt
-    }
-}
-
-extension Catalog {
-    // MARK: Lineage (migration 0003)
-
-    /// Indexes a model record; idempotent.
-    public func insertModel(_ row: ModelRow, in db: Database) throws {
-        try db.execute(
-            sql: "INSERT OR IGNORE INTO model (id, name, artifact, snapshot, revision, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [row.id.hex, row.name, row.artifact.hex, row.snapshot.hex, row.revision, row.createdAt])
-    }
-
-    /// Indexes an eval record; idempotent.
-    public func insertEval(id: ObjectID, model: ObjectID, snapshot: CommitID, createdAt: Double, in db: Database) throws {
-        try db.execute(
-            sql: "INSERT OR IGNORE INTO eval (id, model, snapshot, created_at) VALUES (?, ?, ?, ?)",
-            arguments: [id.hex, model.hex, snapshot.hex, createdAt])
-    }
-
-    /// Every indexed model, oldest first.
-    public func models() throws -> [ModelRow] {
-        try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, artifact, snapshot, revision, created_at FROM model ORDER BY created_at, id")
-                .compactMap { r in
-                    guard let id = ObjectID(hex: r["id"] as String), let a = ObjectID(hex: r["artifact"] as String),
-                        let s = CommitID(hex: r["snapshot"] as String)
-                    else { return nil }
-                    return ModelRow(id: id, name: r["name"], artifact: a, snapshot: s, revision: r["revision"], createdAt: r["created_at"])
-                }
-        }
-    }
-
-    /// Eval record ids of `model`, oldest first.
-    public func evals(of model: ObjectID) throws -> [ObjectID] {
-        try read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM eval WHERE model = ? ORDER BY created_at, id", arguments: [model.hex]).compactMap {
-                ObjectID(hex: $0)
-            }
-        }
-    }
-
-    /// Every indexed record id (models and evals).
-    public func lineageRecordIDs() throws -> Set<ObjectID> {
-        try read { db in
-            Set(try String.fetchAll(db, sql: "SELECT id FROM model UNION ALL SELECT id FROM eval").compactMap { ObjectID(hex: $0) })
-        }
-    }
-
-    /// Runs `body` in a read transaction (a consistent view; never blocks writers in WAL).
-    public func read<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.read(body)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DVS
+import DVSCatalog
 import Foundation
 
 /// The `dvs` command: version control for voice training data.
@@ -30,6 +31,9 @@ public struct DVSCommand: ParsableCommand {
         } catch let e as DVSError {
             report(e)
             Foundation.exit(e.code == .internal ? 255 : e.code == .usage ? 64 : 1)
+        } catch let e as CatalogError {
+            report(CatalogHint.error(e))
+            Foundation.exit(1)
         } catch let e as ExitCode {
             Foundation.exit(e.rawValue)
         } catch {
@@ -42,7 +46,7 @@ public struct DVSCommand: ParsableCommand {
         for d in e.details.prefix(50) { Output.err("  \(d)") }
         if e.details.count > 50 { Output.err("  … and \(e.details.count - 50) more") }
         if let c = e.cause { Output.err("caused by: \(c)") }
-        if let h = e.hint { Output.err("hint: \(h)") }
+        if let h = CatalogHint.hint(for: e) { Output.err("hint: \(h)") }
     }
 }
 

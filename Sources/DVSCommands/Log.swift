@@ -162,14 +162,9 @@ struct Log: ParsableCommand {
     static func decorations(_ repo: Repository) throws -> [CommitID: String] {
         var out: [CommitID: [String]] = [:]
         let head = try repo.catalog.head()
-        for (name, target) in try repo.catalog.refs(prefix: "refs/") {
-            var label =
-                name.hasPrefix("refs/heads/")
-                ? String(name.dropFirst(11))
-                : name.hasPrefix("refs/tags/")
-                    ? "tag: " + name.dropFirst(10)
-                    : name.hasPrefix("refs/remotes/") ? String(name.dropFirst(13)) : name
-            if case .branch(let b, _)? = head, "refs/heads/" + b == name { label = "HEAD -> " + label }
+        for (name, target) in try repo.catalog.refs(in: .all) {
+            var label = name.kind == .tag ? "tag: " + name.shortName : name.shortName
+            if case .branch(let b, _)? = head, RefName.branch(b) == name { label = "HEAD -> " + label }
             out[target, default: []].append(label)
         }
         if case .detached(let c)? = head { out[c, default: []].insert("HEAD", at: 0) }

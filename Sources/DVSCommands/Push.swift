@@ -4,7 +4,7 @@ import Foundation
 
 /// JSON form of a ref move.
 func refJSON(_ m: RefMove) -> [String: Any] {
-    ["ref": m.name, "old": m.old?.hex ?? NSNull(), "new": m.new.hex, "status": m.status]
+    ["ref": m.name.fullName, "old": m.old?.hex ?? NSNull(), "new": m.new.hex, "status": m.status]
 }
 
 struct Push: ParsableCommand {
@@ -37,7 +37,7 @@ struct Push: ParsableCommand {
             return
         }
         for m in s.refs {
-            let short = m.name.replacingOccurrences(of: "refs/heads/", with: "")
+            let short = m.name.branchName ?? m.name.fullName
             switch m.status {
             case "up-to-date": Output.out(" = \(short)\t\(m.new.short) (up to date)")
             case "created": Output.out(" * \(short)\t\(m.new.short) (new)")
@@ -84,7 +84,7 @@ func fetchJSON(_ s: FetchSummary) -> [String: Any] {
 func printFetch(_ s: FetchSummary) {
     for m in s.refs where m.status != "up-to-date" {
         Output.out(
-            "   \(m.name.replacingOccurrences(of: "refs/remotes/", with: ""))\t\(m.old.map { $0.short + ".." } ?? "(new) ")\(m.new.short)")
+            "   \(m.name.remoteTrackingName ?? m.name.fullName)\t\(m.old.map { $0.short + ".." } ?? "(new) ")\(m.new.short)")
     }
     Output.out(
         "Fetched from '\(s.remote)': \(s.packsDownloaded) pack(s), \(s.objectsDownloaded) object(s)\(s.recordsDownloaded > 0 ? ", \(s.recordsDownloaded) lineage record(s)" : ""), \(Output.bytes(s.bytesDownloaded)) in \(String(format: "%.1f", s.seconds)) s"

@@ -197,3 +197,35 @@ func entry(_ path: String, _ content: String, audio: AudioFacts? = nil) -> Manif
         #expect(Signature(parsing: "x <a@b> trailing", time: 0) == nil)
     }
 }
+
+/// Ref names: building, parsing and short names.
+@Suite struct RefNameTests {
+    @Test func namesAndKinds() {
+        #expect(RefName.branch("main").fullName == "refs/heads/main")
+        #expect(RefName.tag("v1").fullName == "refs/tags/v1")
+        #expect(RefName.remote("origin", branch: "main").fullName == "refs/remotes/origin/main")
+        #expect(RefName.cohort("es").fullName == "refs/heads/cohort/es")
+        #expect(RefName.cohort("es").cohortName == "es" && RefName.branch("main").cohortName == nil)
+        #expect(RefName.branch("cohort/es").kind == .branch)
+        #expect(RefName(fullName: "refs/tags/v1")?.kind == .tag)
+        #expect(RefName(fullName: "HEAD") == .head && RefName.head.kind == .head)
+        #expect(RefName(fullName: "main") == nil && RefName(fullName: "refs/") == nil)
+        #expect(RefName.branch("a/b").shortName == "a/b")
+        #expect(RefName.tag("v1").shortName == "v1")
+        #expect(RefName.remote("origin", branch: "x").shortName == "origin/x")
+        #expect(RefName(fullName: "refs/notes/x")?.shortName == "refs/notes/x")
+        #expect(RefName.branch("x").tracking(on: "origin") == .remote("origin", branch: "x"))
+        #expect(RefName.tag("x").tracking(on: "origin") == nil)
+        #expect(RefName.candidates(for: "main") == [.branch("main"), .tag("main"), .remoteTracking("main")])
+        #expect(RefName.candidates(for: "refs/tags/v1").first == .tag("v1"))
+        #expect(RefNamespace.remoteTracking("origin").relativeName(of: .remote("origin", branch: "dev")) == "dev")
+        #expect(RefName.tag("v1").isIn(.tags) && !RefName.tag("v1").isIn(.branches))
+    }
+
+    @Test func shortNameValidation() {
+        for good in ["main", "cohort/es-telephony", "v1.0", "a_b"] { #expect(RefName.isValidShortName(good), "\(good)") }
+        for bad in ["", "-x", "/a", "a/", "a.", "a.lock", "a..b", "a@{1}", "a//b", "HEAD", "@", "a b", "a~1", "a/.b"] {
+            #expect(!RefName.isValidShortName(bad), "\(bad)")
+        }
+    }
+}

@@ -16,11 +16,10 @@ import Testing
         let c = Commit(
             manifest: p.manifest, parents: [parent], author: sig, committer: sig, totals: p.totals, extra: extra, message: "cohort")
         let id = CommitID(try repo.objects.write(c.encoded()))
-        let current = try repo.catalog.ref("refs/heads/" + branch)
-        try repo.catalog.write { db in
-            try repo.catalog.insertCommit(id, c, in: db)
-            try repo.catalog.apply(
-                [RefUpdate(name: "refs/heads/" + branch, expected: current, new: id, message: "test")], who: "T <t@e>", in: db)
+        let current = try repo.catalog.ref(.branch(branch))
+        try repo.catalog.write { tx in
+            try tx.insertCommit(id, c)
+            try tx.moveRefs([RefUpdate(name: .branch(branch), expected: current, new: id, message: "test")], who: "T <t@e>")
         }
         return id
     }

@@ -197,7 +197,7 @@ func write(_ s: String, _ path: String) throws { try TestSupport.write(Data(s.ut
                 let sig = Signature(name: "Mallory", email: "m@example.com", time: 0)
                 let c = Commit(manifest: root, parents: [good.id], author: sig, committer: sig, totals: totals, message: "evil")
                 let id = CommitID(try repo.objects.write(c.encoded()))
-                try repo.catalog.write { db in try repo.catalog.insertCommit(id, c, in: db) }
+                try repo.catalog.write { tx in try tx.insertCommit(id, c) }
                 let e = #expect(throws: DVSError.self) { try repo.checkout(id.hex, force: true) }
                 #expect(e?.code == .unsafePath, "\(bad)")
                 #expect(!FileManager.default.fileExists(atPath: repo.root + "/z-ok.txt"), "nothing written for \(bad)")
@@ -297,10 +297,9 @@ func write(_ s: String, _ path: String) throws { try TestSupport.write(Data(s.ut
             let c = try repo.commit(CommitOptions(message: "one"))
             let before = try repo.catalog.allLocations()
             // Lose the derived tables, as a damaged or foreign catalog would.
-            try repo.catalog.write { db in
-                try db.execute(sql: "DELETE FROM blob")
-                try db.execute(sql: "DELETE FROM pack")
-                try db.execute(sql: "DELETE FROM commit_meta")
+            try repo.catalog.write { tx in
+                try tx.clearBlobIndex()
+                try tx.clearCommitIndex()
             }
             #expect(try repo.catalog.allLocations().isEmpty)
             let r = try repo.reindex()

@@ -3,7 +3,6 @@ import DVSCore
 import DVSLabels
 import DVSStorage
 import Foundation
-import GRDB
 
 extension Repository {
     // MARK: Writing a snapshot made in memory
@@ -72,15 +71,15 @@ extension Repository {
     }
 
     /// Records composed packs and a commit in the catalog, inside a write transaction.
-    func recordComposed(_ packs: [FinishedPack], _ id: CommitID, _ c: Commit, in db: Database) throws {
+    func recordComposed(_ packs: [FinishedPack], _ id: CommitID, _ c: Commit, in tx: CatalogTransaction) throws {
         for p in packs {
-            try catalog.insertPack(
+            try tx.insertPack(
                 id: p.id, byteCount: p.byteCount,
                 entries: p.entries.map {
                     PackEntryRow(
                         id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength, codec: $0.codec.rawValue)
-                }, in: db)
+                })
         }
-        try catalog.insertCommit(id, c, in: db)
+        try tx.insertCommit(id, c)
     }
 }

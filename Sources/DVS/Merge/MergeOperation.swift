@@ -3,7 +3,6 @@ import DVSCore
 import DVSLabels
 import DVSStorage
 import Foundation
-import GRDB
 
 #if canImport(Glibc)
     import Glibc
@@ -98,15 +97,11 @@ extension Repository {
         let fastForward = allowFastForward && bases.first == ours && CohortMergeRules.allowsFastForward(theirCut: theirCut, ourCut: ourCut)
         if fastForward && !noCommit {
             let reflog = "merge \(revision): fast-forward"
-            let s = try switchTree(to: theirs, revision: revision, force: false, progress: progress) { db in
+            let s = try switchTree(to: theirs, revision: revision, force: false, progress: progress) { tx in
                 if let branch {
-                    try catalog.apply(
-                        [RefUpdate(name: "refs/heads/" + branch, expected: ours, new: theirs, message: reflog)], who: who, in: db)
-                    try db.execute(
-                        sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
-                        arguments: [ours.hex, theirs.hex, Int64(Date().timeIntervalSince1970), who, reflog])
+                    try tx.moveRefs([RefUpdate(name: .branch(branch), expected: ours, new: theirs, message: reflog)], who: who)
                 } else {
-                    try catalog.setHead(.detached(theirs), who: who, message: reflog, in: db)
+                    try tx.setHead(.detached(theirs), who: who, message: reflog)
                 }
             }
             _ = s
@@ -137,16 +132,12 @@ extension Repository {
                 let reflog = "merge \(name): merged"
                 // Packs and the commit are indexed first (unreferenced until the ref moves), so
                 // the working tree can be written from them.
-                try catalog.write { db in try recordComposed(made.packs, made.id, made.commit, in: db) }
-                let s = try switchTreeToComposed(made.entries, from: headEntries, progress: progress) { db in
+                try catalog.write { tx in try recordComposed(made.packs, made.id, made.commit, in: tx) }
+                let s = try switchTreeToComposed(made.entries, from: headEntries, progress: progress) { tx in
                     if let branch {
-                        try catalog.apply(
-                            [RefUpdate(name: "refs/heads/" + branch, expected: ours, new: made.id, message: reflog)], who: who, in: db)
-                        try db.execute(
-                            sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES ('HEAD', ?, ?, ?, ?, ?)",
-                            arguments: [ours.hex, made.id.hex, Int64(Date().timeIntervalSince1970), who, reflog])
+                        try tx.moveRefs([RefUpdate(name: .branch(branch), expected: ours, new: made.id, message: reflog)], who: who)
                     } else {
-                        try catalog.setHead(.detached(made.id), who: who, message: reflog, in: db)
+                        try tx.setHead(.detached(made.id), who: who, message: reflog)
                     }
                 }
                 return MergeSummary(
@@ -171,11 +162,11 @@ extension Repository {
     /// Moves the working tree from `from` (HEAD's snapshot, which the tree matches) to a composed
     /// commit, running `finish` in the catalog transaction. Returns the changes.
     private func switchTreeToComposed(
-        _ target: [ManifestEntry], from: [ManifestEntry], progress: ProgressHandler?, finish: (Database) throws -> Void
+        _ target: [ManifestEntry], from: [ManifestEntry], progress: ProgressHandler?, finish: (CatalogTransaction) throws -> Void
     ) throws -> [Change] {
         let changes = diffEntries(from, target)
         try writeTreeChanges(from: from, to: target, extraContent: [:], progress: progress)
-        try catalog.write { db in try finish(db) }
+        try catalog.write { tx in try finish(tx) }
         return changes
     }
 

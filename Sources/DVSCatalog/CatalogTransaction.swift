@@ -1,0 +1,212 @@
+import DVSCore
+import Foundation
+import GRDB
+
+/// The writes of one catalog transaction; made only by ``Catalog/write(_:)`` and valid only inside
+/// its closure. Everything done through it lands together or not at all.
+///
+/// Each method throws `CatalogError` for SQLite's failures (and the whole transaction is rolled
+/// back when the error leaves the closure).
+public final class CatalogTransaction {
+    private let db: Database
+
+    init(_ db: Database) { self.db = db }
+
+    // MARK: Refs
+
+    static func head(_ db: Database) throws -> Head? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT target, symbolic FROM ref WHERE name = 'HEAD'") else { return nil }
+        if let sym: String = row["symbolic"] {
+            let target = try String.fetchOne(db, sql: "SELECT target FROM ref WHERE name = ?", arguments: [sym])
+            let name = RefName(fullName: sym)
+            return .branch(name?.branchName ?? sym, target.flatMap { CommitID(hex: $0) })
+        }
+        guard let t: String = row["target"], let c = CommitID(hex: t) else { return nil }
+        return .detached(c)
+    }
+
+    static func target(of name: RefName, _ db: Database) throws -> CommitID? {
+        try String.fetchOne(db, sql: "SELECT target FROM ref WHERE name = ?", arguments: [name.fullName]).flatMap { CommitID(hex: $0) }
+    }
+
+    /// What HEAD points at, as this transaction sees it, or nil in a catalog with no HEAD row.
+    /// - Throws: `CatalogError`.
+    public func head() throws -> Head? {
+        try CatalogError.guarding("cannot read HEAD") { try Self.head(db) }
+    }
+
+    /// The commit ref `name` points at, as this transaction sees it, or nil.
+    /// - Throws: `CatalogError`.
+    public func ref(_ name: RefName) throws -> CommitID? {
+        try CatalogError.guarding("cannot read ref '\(name)'") { try Self.target(of: name, db) }
+    }
+
+    /// Points HEAD at a branch (symbolic) or detaches it at a commit, with a HEAD reflog entry
+    /// (old: the commit HEAD resolved to; new: `head.commit`).
+    /// - Throws: `CatalogError`.
+    public func setHead(_ head: Head, who: String, message: String) throws {
+        try CatalogError.guarding("cannot move HEAD") {
+            let old = try Self.head(db)?.commit
+            switch head {
+            case .branch(let name, _):
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES ('HEAD', NULL, ?)",
+                    arguments: [RefName.branch(name).fullName])
+            case .detached(let c):
+                try db.execute(sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES ('HEAD', ?, NULL)", arguments: [c.hex])
+            }
+            try appendReflog(.head, old: old, new: head.commit, who: who, message: message)
+        }
+    }
+
+    /// Moves refs by compare-and-swap, each with a reflog entry; when HEAD is on a branch that
+    /// moves, HEAD's reflog gets the same entry (as git records a commit on the current branch).
+    ///
+    /// The one way refs move in dvs: commit, merge, pull, clone, fetch, push, branch, tag and
+    /// cohort all go through it.
+    /// - Throws: `CatalogError.refMoved` when a ref's current value is not `expected` (the caller's
+    ///   transaction then rolls back, so nothing changes); `CatalogError` for SQLite's failures.
+    public func moveRefs(_ updates: [RefUpdate], who: String) throws {
+        let headBranch: RefName?
+        if case .branch(let b, _)? = try head() { headBranch = .branch(b) } else { headBranch = nil }
+        for u in updates {
+            let current = try ref(u.name)
+            guard current == u.expected else {
+                throw CatalogError(
+                    .refMoved,
+                    "ref '\(u.name)' moved while this command ran (expected \(u.expected?.short ?? "none"), found \(current?.short ?? "none"))"
+                )
+            }
+            try CatalogError.guarding("cannot move ref '\(u.name)'") {
+                if let n = u.new {
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES (?, ?, NULL)", arguments: [u.name.fullName, n.hex])
+                } else {
+                    try db.execute(sql: "DELETE FROM ref WHERE name = ?", arguments: [u.name.fullName])
+                }
+                try appendReflog(u.name, old: u.expected, new: u.new, who: who, message: u.message)
+                if u.name == headBranch { try appendReflog(.head, old: u.expected, new: u.new, who: who, message: u.message) }
+            }
+        }
+    }
+
+    private func appendReflog(_ ref: RefName, old: CommitID?, new: CommitID?, who: String, message: String) throws {
+        try db.execute(
+            sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [ref.fullName, old?.hex, new?.hex, Int64(Date().timeIntervalSince1970), who, message])
+    }
+
+    // MARK: Packs, blobs and commits
+
+    /// Records a pack and its blobs (idempotent: blobs already recorded keep their first location).
+    /// - Throws: `CatalogError`.
+    public func insertPack(id: ObjectID, byteCount: UInt64, entries: [PackEntryRow]) throws {
+        try CatalogError.guarding("cannot record pack '\(id.hex)'") {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO pack(id, byte_count, blob_count, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [id.hex, Int64(byteCount), entries.count, Int64(Date().timeIntervalSince1970)])
+            let stmt = try db.cachedStatement(
+                sql: "INSERT OR IGNORE INTO blob(id, pack_id, pack_offset, stored_length, raw_length, codec) VALUES (?, ?, ?, ?, ?, ?)")
+            for e in entries {
+                try stmt.execute(arguments: [
+                    Data(e.id.bytes), id.hex, Int64(e.offset), Int64(e.storedLength), Int64(e.rawLength), Int(e.codec),
+                ])
+            }
+        }
+    }
+
+    /// Forgets every pack and blob location (`dvs reindex` records them again from the packs).
+    /// - Throws: `CatalogError`.
+    public func clearBlobIndex() throws {
+        try CatalogError.guarding("cannot clear the blob index") {
+            try db.execute(sql: "DELETE FROM blob")
+            try db.execute(sql: "DELETE FROM pack")
+        }
+    }
+
+    /// Records a commit for prefix lookups.
+    /// - Throws: `CatalogError`.
+    public func insertCommit(_ id: CommitID, _ commit: Commit) throws {
+        try CatalogError.guarding("cannot record commit \(id.short)") {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO commit_meta(id, manifest, first_parent, time) VALUES (?, ?, ?, ?)",
+                arguments: [id.hex, commit.manifest.hex, commit.parents.first?.hex, commit.committer.time])
+        }
+    }
+
+    /// Forgets every indexed commit (the index is derived from commit objects; tests use this to
+    /// stand for a damaged catalog that `dvs reindex` repairs).
+    /// - Throws: `CatalogError`.
+    public func clearCommitIndex() throws {
+        try CatalogError.guarding("cannot clear the commit index") { try db.execute(sql: "DELETE FROM commit_meta") }
+    }
+
+    // MARK: Stat cache
+
+    /// Upserts stat cache rows and deletes `removed` paths.
+    /// - Throws: `CatalogError`.
+    public func updateStatCache(_ entries: [(RepoPath, StatCacheEntry)], removing removed: [RepoPath]) throws {
+        try CatalogError.guarding("cannot update the stat cache") {
+            let up = try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO stat_cache(path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning, levels)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for (p, e) in entries {
+                try up.execute(arguments: [
+                    Data(p.bytes), e.byteCount, e.mtimeNanoseconds, e.ctimeNanoseconds, e.inode, Int64(e.mode),
+                    Data(e.blob.bytes), e.audio?.container, e.audio?.encoding, e.audio?.sampleRate,
+                    e.audio?.channelCount, e.audio?.frameCount, e.recordedAtNanoseconds, e.warning,
+                    e.audio.map { Catalog.encodeLevels($0) },
+                ])
+            }
+            let del = try db.cachedStatement(sql: "DELETE FROM stat_cache WHERE path = ?")
+            for p in removed { try del.execute(arguments: [Data(p.bytes)]) }
+        }
+    }
+
+    // MARK: Config
+
+    /// Sets (or with nil, removes) a setting.
+    /// - Throws: `CatalogError`.
+    public func setConfig(_ key: String, _ value: String?) throws {
+        try CatalogError.guarding("cannot write setting '\(key)'") {
+            if let value {
+                try db.execute(sql: "INSERT OR REPLACE INTO config(key, value) VALUES (?, ?)", arguments: [key, value])
+            } else {
+                try db.execute(sql: "DELETE FROM config WHERE key = ?", arguments: [key])
+            }
+        }
+    }
+
+    // MARK: Lineage (migration 0003)
+
+    /// Indexes a model record; idempotent.
+    /// - Throws: `CatalogError`.
+    public func insertModel(_ row: ModelRow) throws {
+        try CatalogError.guarding("cannot index model '\(row.name)'") {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO model (id, name, artifact, snapshot, revision, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [row.id.hex, row.name, row.artifact.hex, row.snapshot.hex, row.revision, row.createdAt])
+        }
+    }
+
+    /// Indexes an eval record; idempotent.
+    /// - Throws: `CatalogError`.
+    public func insertEval(id: ObjectID, model: ObjectID, snapshot: CommitID, createdAt: Double) throws {
+        try CatalogError.guarding("cannot index eval '\(id.hex)'") {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO eval (id, model, snapshot, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [id.hex, model.hex, snapshot.hex, createdAt])
+        }
+    }
+
+    /// Forgets every indexed model and eval (`dvs reindex` indexes them again from the records).
+    /// - Throws: `CatalogError`.
+    public func clearLineageIndex() throws {
+        try CatalogError.guarding("cannot clear the lineage index") {
+            try db.execute(sql: "DELETE FROM model")
+            try db.execute(sql: "DELETE FROM eval")
+        }
+    }
+}

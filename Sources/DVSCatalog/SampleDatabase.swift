@@ -1,0 +1,369 @@
+import DVSCore
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// The `sample`, `segment` and `word` tables of `dvs query`, cohort predicates and `dvs audit
+/// --samples`: their columns and how a snapshot's entries become rows.
+public enum SampleTable {
+    /// Fixed columns of the `sample` table; a label with one of these names is exposed as `label_<name>`.
+    public static let fixedColumns = [
+        "path", "sha256", "bytes", "format", "encoding", "sample_rate", "channels", "frames", "duration_s",
+        "peak", "silent_channels", "transcript", "language", "confidence", "word_count", "speaker_count",
+    ]
+
+    static func quoted(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+}
+
+/// A failure of SQL the user wrote (a `dvs query` statement, a cohort or audit predicate).
+public enum SampleQueryError: Error, Sendable, Equatable {
+    /// The statement does not compile: SQLite's message (`more than one statement` for several).
+    case invalidStatement(String)
+    /// The statement would write (refused before it runs).
+    case writes
+    /// The statement failed while it ran: SQLite's message.
+    case failed(String)
+}
+
+/// The result of a sample query: column names and rows.
+public struct SampleQueryResult: Sendable {
+    /// Column names, in the statement's order.
+    public var columns: [String]
+    /// Rows; each value is `.null`, `.int`, `.double` or `.string` (blobs become lower-case hex strings).
+    public var rows: [[LabelValue]]
+}
+
+/// Runs one read-only statement over a snapshot's samples, in a private in-memory SQLite database.
+public enum SampleQuery {
+    /// Builds `sample`, `segment` and `word` from `entries` and runs `sql` over them.
+    ///
+    /// - Parameters:
+    ///   - entries: the snapshot; entries without audio facts are skipped.
+    ///   - includeWords: fill the `word` table (from `words`); it is created empty otherwise.
+    ///   - words: the words of a transcript's words object.
+    ///   - allows: whether a statement may run, given whether SQLite calls it read-only.
+    /// - Throws: `SampleQueryError.invalidStatement` (does not compile), `.writes` (`allows`
+    ///   said no), `.failed` (SQLite failed while loading or running); errors `words` throws.
+    public static func run(
+        _ sql: String, entries: [ManifestEntry], includeWords: Bool, words: (ObjectID) throws -> [TranscriptWord],
+        allows: (_ isReadOnly: Bool) -> Bool
+    ) throws -> SampleQueryResult {
+        do {
+            let db = try DatabaseQueue()
+            try db.write { db in try populate(db, entries, includeWords: includeWords, words: words) }
+            return try db.read { db in
+                try db.execute(sql: "PRAGMA query_only = ON")
+                let statement: Statement
+                do { statement = try db.makeStatement(sql: sql) } catch let e as DatabaseError {
+                    let message = (e.message ?? "\(e)").hasPrefix("Multiple statements") ? "more than one statement" : e.message ?? "\(e)"
+                    throw SampleQueryError.invalidStatement(message)
+                }
+                guard allows(statement.isReadonly) else { throw SampleQueryError.writes }
+                let columns = statement.columnNames
+                var rows: [[LabelValue]] = []
+                let cursor = try Row.fetchCursor(statement)
+                while let row = try cursor.next() {
+                    rows.append((0..<columns.count).map { i in labelValue(row[i] as DatabaseValue?) })
+                }
+                return SampleQueryResult(columns: columns, rows: rows)
+            }
+        } catch let e as DatabaseError {
+            throw SampleQueryError.failed(e.message ?? "\(e)")
+        }
+    }
+
+    static func labelValue(_ value: DatabaseValue?) -> LabelValue {
+        switch value?.storage {
+        case .none, .null: return .null
+        case .int64(let x): return .int(x)
+        case .double(let x): return .double(x)
+        case .string(let s): return .string(s)
+        case .blob(let b): return .string(b.map { String(format: "%02x", $0) }.joined())
+        }
+    }
+
+    private static func populate(
+        _ db: Database, _ entries: [ManifestEntry], includeWords: Bool, words: (ObjectID) throws -> [TranscriptWord]
+    ) throws {
+        // Label columns: every field name seen, in first-seen order of sorted names.
+        var labelNames = Set<String>()
+        for e in entries where e.audio != nil { for f in e.annotations?.labels ?? [] { labelNames.insert(f.name) } }
+        let fixed = Set(SampleTable.fixedColumns)
+        let labels = labelNames.sorted()
+        let columnOf = Dictionary(uniqueKeysWithValues: labels.map { ($0, fixed.contains($0) ? "label_" + $0 : $0) })
+        let q = SampleTable.quoted
+        let cols = SampleTable.fixedColumns.map(q) + labels.map { q(columnOf[$0]!) }
+        try db.execute(sql: "CREATE TABLE sample (\(cols.joined(separator: ", ")), PRIMARY KEY(path)) WITHOUT ROWID")
+        try db.execute(sql: "CREATE TABLE segment (path, start, \"end\", channel, source, labels)")
+        try db.execute(sql: "CREATE TABLE word (path, channel, idx, word, start, \"end\", confidence, speaker)")
+        // 100,000 rows must load in well under a second: bind with SQLite's C API (GRDB's
+        // StatementArguments cost ~2 µs a value).
+        let insert = try db.makeStatement(
+            sql: "INSERT INTO sample VALUES (\(Array(repeating: "?", count: cols.count).joined(separator: ", ")))")
+        let insertSegment = try db.makeStatement(sql: "INSERT INTO segment VALUES (?, ?, ?, ?, ?, ?)")
+        let insertWord = try db.makeStatement(sql: "INSERT INTO word VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        let labelIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
+        let fixedCount = Int32(SampleTable.fixedColumns.count)
+        for e in entries {
+            guard let a = e.audio else { continue }
+            let n = e.annotations
+            let t = n?.transcript
+            let s = Binder(insert.sqliteStatement)
+            s.sampleColumns(e, a)
+            for f in n?.labels ?? [] { s.value(fixedCount + 1 + Int32(labelIndex[f.name]!), f.value) }
+            try s.step()
+            for seg in n?.segments ?? [] {
+                var o: [String: Any] = [:]
+                for f in seg.labels { o[f.name] = jsonValue(f.value) }
+                let json =
+                    (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
+                    ?? "{}"
+                try insertSegment.execute(arguments: [e.path.string, seg.start, seg.end, seg.channel, seg.source, json])
+            }
+            if includeWords, let id = t?.words {
+                for (i, w) in try words(id).enumerated() {
+                    try insertWord.execute(arguments: [e.path.string, w.channel, i, w.text, w.start, w.end, w.confidence, w.speaker])
+                }
+            }
+        }
+    }
+
+    /// A label value as JSONSerialization takes it.
+    static func jsonValue(_ v: LabelValue) -> Any {
+        switch v {
+        case .null: return NSNull()
+        case .bool(let b): return b
+        case .int(let i): return i
+        case .double(let d): return d
+        case .string(let s): return s
+        }
+    }
+}
+
+/// The audit cache (`.dvs/cache/audit.sqlite`): the `sample` rows of every manifest leaf chunk
+/// audited so far, so a predicate is evaluated once over all snapshots that share leaves.
+///
+/// Tables: `sample` (the fixed columns, one column per label field, and `_leaf`), `leaf` (chunk
+/// id → number) and `snapshot` (commit → its leaf numbers, int32 native order). Leaves never
+/// change, so the cache is never stale.
+public final class SampleAuditCache: Sendable {
+    private let queue: DatabaseQueue
+
+    /// Opens (creating if needed) the cache file at `path`.
+    /// - Throws: `CatalogError` when it cannot be opened.
+    public init(path: String) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        queue = try CatalogError.guarding("cannot open the audit cache '\(path)'") {
+            try DatabaseQueue(path: path, configuration: config)
+        }
+    }
+
+    /// The leaves a snapshot to be added needs: its leaf chunk ids, in order, and the entries of
+    /// those leaves the cache does not have yet.
+    public struct SnapshotLeaves: Sendable {
+        /// Per snapshot, its leaf chunk ids.
+        public var lists: [(CommitID, [ObjectID])]
+        /// The leaves new to the cache, with their samples (entries with audio facts).
+        public var newLeaves: [(ObjectID, [ManifestEntry])]
+        /// Creates the leaves.
+        public init(lists: [(CommitID, [ObjectID])], newLeaves: [(ObjectID, [ManifestEntry])]) {
+            self.lists = lists
+            self.newLeaves = newLeaves
+        }
+    }
+
+    /// Adds the snapshots the cache lacks, in one transaction: `leaves` is called with those
+    /// snapshots and the leaf ids already cached, and returns what to add; label columns are added
+    /// as new field names appear.
+    /// - Throws: `CatalogError` when the cache cannot be written; errors `leaves` throws.
+    public func add(
+        snapshots: [CommitID], leaves: (_ missing: [CommitID], _ cached: Set<ObjectID>) throws -> SnapshotLeaves
+    ) throws {
+        try CatalogError.guarding("cannot write the audit cache") {
+            try queue.write { db in try add(db, snapshots: snapshots, leaves: leaves) }
+        }
+    }
+
+    private func add(
+        _ db: Database, snapshots: [CommitID], leaves: (_ missing: [CommitID], _ cached: Set<ObjectID>) throws -> SnapshotLeaves
+    ) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS leaf (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);   -- a manifest leaf chunk (hex id)
+                CREATE TABLE IF NOT EXISTS snapshot (id TEXT PRIMARY KEY, leaves BLOB NOT NULL);    -- commit hex -> leaf numbers, int32 native order
+                """)
+        let fixed = Set(SampleTable.fixedColumns)
+        let q = SampleTable.quoted
+        if try !db.tableExists("sample") {
+            try db.execute(sql: "CREATE TABLE sample (\(SampleTable.fixedColumns.map(q).joined(separator: ", ")), _leaf INTEGER NOT NULL)")
+        }
+        let have = Set(try String.fetchAll(db, sql: "SELECT id FROM snapshot"))
+        let todo = snapshots.filter { !have.contains($0.hex) }
+        if todo.isEmpty { return }
+        var leafNumber: [ObjectID: Int32] = [:]
+        for r in try Row.fetchAll(db, sql: "SELECT n, id FROM leaf") { if let id = ObjectID(hex: r[1] as String) { leafNumber[id] = r[0] } }
+        var found = try leaves(todo, Set(leafNumber.keys))
+        // Label columns: the table's, plus any new field names.
+        var columns = try db.columns(in: "sample").map(\.name)
+        var labelNames = Set<String>()
+        for (_, es) in found.newLeaves { for e in es { for f in e.annotations?.labels ?? [] { labelNames.insert(f.name) } } }
+        for name in labelNames.sorted() {
+            let col = fixed.contains(name) || name == "_leaf" ? "label_" + name : name
+            if !columns.contains(col) {
+                try db.execute(sql: "ALTER TABLE sample ADD COLUMN \(q(col))")
+                columns.append(col)
+            }
+        }
+        let position = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, Int32($0 + 1)) })
+        let leafColumn = position["_leaf"]!
+        let insert = try db.makeStatement(
+            sql:
+                "INSERT INTO sample (\(columns.map(q).joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
+        )
+        let s = Binder(insert.sqliteStatement)
+        var next = Int32(try Int.fetchOne(db, sql: "SELECT coalesce(max(n), -1) + 1 FROM leaf") ?? 0)
+        for i in found.newLeaves.indices {
+            let id = found.newLeaves[i].0
+            let entries = found.newLeaves[i].1
+            found.newLeaves[i].1 = []  // release each leaf's rows once loaded
+            try db.execute(sql: "INSERT INTO leaf (n, id) VALUES (?, ?)", arguments: [next, id.hex])
+            leafNumber[id] = next
+            for e in entries {
+                guard let audio = e.audio else { continue }
+                s.sampleColumns(e, audio)
+                for f in e.annotations?.labels ?? [] {
+                    let col = fixed.contains(f.name) || f.name == "_leaf" ? "label_" + f.name : f.name
+                    s.value(position[col]!, f.value)
+                }
+                s.int(leafColumn, Int64(next))
+                try s.step()
+            }
+            next += 1
+        }
+        for (c, leaves) in found.lists {
+            let numbers = leaves.map { leafNumber[$0]! }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO snapshot (id, leaves) VALUES (?, ?)",
+                arguments: [c.hex, numbers.withUnsafeBufferPointer { Data(buffer: $0) }])
+        }
+    }
+
+    /// The leaf numbers of each cached snapshot among `snapshots`.
+    /// - Throws: `CatalogError`.
+    public func leafNumbers(of snapshots: [CommitID]) throws -> [CommitID: [Int32]] {
+        try CatalogError.guarding("cannot read the audit cache") {
+            try queue.read { db in
+                var out: [CommitID: [Int32]] = [:]
+                for c in snapshots {
+                    if let b = try Data.fetchOne(db, sql: "SELECT leaves FROM snapshot WHERE id = ?", arguments: [c.hex]) {
+                        out[c] = b.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+                    }
+                }
+                return out
+            }
+        }
+    }
+
+    /// Per leaf number, how many cached samples match `predicate` (an SQL expression over
+    /// `sample`) and their total duration in seconds; leaves without a match are absent.
+    /// - Throws: `SampleQueryError.invalidStatement` when the expression does not compile,
+    ///   `.writes` when it would write, `.failed` when it fails while running.
+    public func matchCounts(_ predicate: String) throws -> [Int32: (count: Int, seconds: Double)] {
+        do {
+            return try queue.read { db in
+                try db.execute(sql: "PRAGMA query_only = ON")
+                defer { try? db.execute(sql: "PRAGMA query_only = OFF") }
+                let sql = "SELECT _leaf, count(*), total(duration_s) FROM sample WHERE (\(predicate)\n) GROUP BY _leaf"
+                let statement: Statement
+                do { statement = try db.makeStatement(sql: sql) } catch let e as DatabaseError {
+                    throw SampleQueryError.invalidStatement(e.message ?? "\(e)")
+                }
+                guard statement.isReadonly else { throw SampleQueryError.writes }
+                var perLeaf: [Int32: (count: Int, seconds: Double)] = [:]
+                let cursor = try Row.fetchCursor(statement)
+                while let r = try cursor.next() { perLeaf[r[0] as Int32] = (r[1] as Int, r[2] as Double) }
+                return perLeaf
+            }
+        } catch let e as DatabaseError {
+            throw SampleQueryError.failed(e.message ?? "\(e)")
+        }
+    }
+
+    /// The content ids (`sha256`) of the cached samples in `leaves` that match `predicate`.
+    /// - Throws: `CatalogError` (the predicate was checked by ``matchCounts(_:)`` first).
+    public func matchingBlobs(_ predicate: String, leaves: [Int32]) throws -> [ObjectID] {
+        try CatalogError.guarding("cannot read the audit cache") {
+            try queue.read { db in
+                try db.execute(sql: "PRAGMA query_only = ON")
+                defer { try? db.execute(sql: "PRAGMA query_only = OFF") }
+                let sql =
+                    "SELECT sha256 FROM sample WHERE (\(predicate)\n) AND _leaf IN (\(leaves.map(String.init).joined(separator: ",")))"
+                return try String.fetchAll(db, sql: sql).compactMap { ObjectID(hex: $0) }
+            }
+        }
+    }
+}
+
+/// Binds one row of a prepared statement through SQLite's C API, steps it and resets it.
+struct Binder {
+    let s: OpaquePointer
+    init(_ s: OpaquePointer) { self.s = s }
+    func text(_ i: Int32, _ v: String) {
+        _ = v.utf8CString.withUnsafeBufferPointer { sqlite3_bind_text(s, i, $0.baseAddress, Int32($0.count - 1), SQLITE_TRANSIENT_) }
+    }
+    func int(_ i: Int32, _ v: Int64) { sqlite3_bind_int64(s, i, v) }
+    func double(_ i: Int32, _ v: Double) { sqlite3_bind_double(s, i, v) }
+    func value(_ i: Int32, _ v: LabelValue) {
+        switch v {
+        case .null: sqlite3_bind_null(s, i)
+        case .bool(let b): int(i, b ? 1 : 0)
+        case .int(let x): int(i, x)
+        case .double(let d): double(i, d)
+        case .string(let t): text(i, t)
+        }
+    }
+    /// Binds the fixed columns of the `sample` table (`SampleTable.fixedColumns`, parameters 1…16).
+    func sampleColumns(_ e: ManifestEntry, _ a: AudioFacts) {
+        let t = e.annotations?.transcript
+        text(1, e.path.string)
+        text(2, e.blob.hex)
+        int(3, Int64(e.byteCount))
+        text(4, a.container)
+        text(5, a.encoding)
+        int(6, Int64(a.sampleRate))
+        int(7, Int64(a.channelCount))
+        int(8, Int64(a.frameCount))
+        double(9, a.duration)
+        if let p = a.peak.max() { double(10, Double(p)) }
+        if !a.peak.isEmpty { int(11, Int64(a.silentChannels.count)) }
+        if let t {
+            text(12, t.text)
+            if let l = t.language { text(13, l) }
+            if let c = t.confidence { double(14, c) }
+            int(15, Int64(t.wordCount))
+            int(16, Int64(t.speakerCount))
+        }
+    }
+
+    /// Steps the bound row, then resets the statement.
+    /// - Throws: `CatalogError` with SQLite's message when the row cannot be inserted.
+    func step() throws {
+        defer {
+            sqlite3_reset(s)
+            sqlite3_clear_bindings(s)
+        }
+        let rc = sqlite3_step(s)
+        guard rc == SQLITE_DONE else {
+            let message = String(cString: sqlite3_errmsg(sqlite3_db_handle(s)))
+            throw CatalogError(
+                CatalogError.code(forSQLiteResult: rc, message: message), "cannot load the sample table: \(message)",
+                underlying: SQLiteFailure(resultCode: rc & 0xFF, extendedResultCode: rc, message: message))
+        }
+    }
+}
+
+/// SQLite's SQLITE_TRANSIENT destructor (copy the bytes now), which Swift cannot import as a macro.
+// named after the C macro it stands for.
+// swift-format-ignore: AlwaysUseLowerCamelCase
+private let SQLITE_TRANSIENT_ = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
