@@ -3,7 +3,8 @@
 # Idempotent: packages already present are skipped quickly.
 #   C libraries (Debian -dev packages): libzstd, libsndfile, libgit2, SQLite, libsamplerate, libarchive,
 #   FFTW (single precision)
-#   tools for tests and the quickstart: sox, espeak-ng, flock, diff, git
+#   tools for tests and the quickstart: sox, espeak-ng, flock, diff, git; python3 (with sox, espeak-ng
+#   and libsndfile) runs Tests/Fixtures/make_fixtures.py, which writes the test fixtures
 #   real recorded voices: alsa-utils, ktuberling-data, klettres-data
 #   the S3 test server: moto (pip, into $DVS_TOOLS_DIR/venv, default ~/.cache/dvs-tools/venv,
 #   unless moto_server is already on PATH); the tests look there too

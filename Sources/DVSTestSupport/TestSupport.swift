@@ -1,4 +1,5 @@
 import DVS
+import DVSCore
 import Foundation
 
 #if canImport(Glibc)
@@ -15,8 +16,39 @@ public enum TestSupport {
         return url.path
     }()
 
-    /// `../shared/fixtures` beside the package (read-only inputs).
-    public static var fixtures: String { (packageRoot as NSString).deletingLastPathComponent + "/shared/fixtures" }
+    /// The folder of generated test fixtures (`audio_edge/`, `dataset/`; read-only inputs), written by
+    /// `Tests/Fixtures/make_fixtures.py` the first time a test process asks for it.
+    ///
+    /// The folder is `.build/test-fixtures/<SHA-256 of the script>` under the package root, so a
+    /// changed script writes a new folder and an unchanged one is generated once per build folder.
+    /// Test processes running in parallel each generate into their own temporary folder and rename
+    /// it into place; the first rename wins and the others drop their copy (the bytes are the same).
+    /// When generation fails, the reason is printed to standard error and the path is returned
+    /// anyway, so the tests that read fixtures fail on the missing files.
+    public static let fixtures: String = {
+        let script = packageRoot + "/Tests/Fixtures/make_fixtures.py"
+        let fm = FileManager.default
+        guard let source = fm.contents(atPath: script) else {
+            FileHandle.standardError.write(Data("TestSupport.fixtures: cannot read \(script)\n".utf8))
+            return packageRoot + "/.build/test-fixtures/missing"
+        }
+        let parent = packageRoot + "/.build/test-fixtures"
+        let folder = parent + "/" + ObjectID.hashing(source).hex
+        if fm.fileExists(atPath: folder) { return folder }
+        do {
+            try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            let staging = parent + "/.staging-\(getpid())-\(UUID().uuidString)"
+            defer { try? fm.removeItem(atPath: staging) }
+            let r = try run("python3", [script, staging])
+            guard r.status == 0 else { throw TestError("make_fixtures.py failed (\(r.status)): \(r.stderr)") }
+            if rename(staging, folder) != 0 && !fm.fileExists(atPath: folder) {
+                throw TestError("cannot move \(staging) to \(folder): \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            FileHandle.standardError.write(Data("TestSupport.fixtures: \(error)\n".utf8))
+        }
+        return folder
+    }()
 
     /// Runs `body` with a new empty folder that is removed afterwards.
     public static func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {

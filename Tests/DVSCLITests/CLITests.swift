@@ -111,24 +111,24 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
         }
     }
 
-    /// Every file of shared/fixtures/audio_edge commits as a sample with libsndfile's facts or as
-    /// a plain file with a warning, never crashes dvs, and checks out byte-exact.
+    /// Every generated audio edge-case fixture (Tests/Fixtures) commits as a sample with libsndfile's
+    /// facts or as a plain file with a warning, never crashes dvs, and checks out byte-exact.
     @Test func audioEdgeFixturesCommitAndCheckOutByteExact() throws {
         try T.withTemporaryDirectory { dir in
             try T.sh("cp -a '\(T.fixtures)/audio_edge' '\(dir)/edge'")
             _ = try dvs("init", in: dir + "/edge")
             let c = try dvs("commit", "-m", "edge cases", in: dir + "/edge")
             #expect(c.status == 0, "\(c.stderr)")
-            #expect(c.stderr.contains("warning: 15_zero_bytes.wav: named like audio but does not decode"))
-            #expect(c.stderr.contains("warning: 18_html_error_page_named_wav.wav: named like audio but does not decode"))
-            #expect(c.stderr.contains("warning: 11_data_size_zero_streaming.wav: WAV data chunk declares 0 bytes but 3200 bytes follow"))
-            #expect(c.stderr.contains("warning: 14_truncated_mid_sample.wav: WAV is truncated"))
+            #expect(c.stderr.contains("warning: zero_bytes.wav: named like audio but does not decode"))
+            #expect(c.stderr.contains("warning: html_error_page_named_wav.wav: named like audio but does not decode"))
+            #expect(c.stderr.contains("warning: data_size_zero_streaming.wav: WAV data chunk declares 0 bytes but 3200 bytes follow"))
+            #expect(c.stderr.contains("warning: truncated_mid_sample.wav: WAV is truncated"))
             let ls = try json(dvs("ls", "--json", in: dir + "/edge").stdout) as! [[String: Any]]
             let byName = Dictionary(uniqueKeysWithValues: ls.map { ($0["path"] as! String, $0["audio"] as? [String: Any]) })
-            #expect(byName["15_zero_bytes.wav"]! == nil && byName["18_html_error_page_named_wav.wav"]! == nil)
-            #expect(byName["32_tone_opus.opus"]??["encoding"] as? String == "OPUS")
-            #expect(byName["33_tone.mp3"]??["frames"] as? Int == 1600)
-            #expect(byName["02_extensible_pcm24_stereo_48k.wav"]??["container"] as? String == "WAVEX")
+            #expect(byName["zero_bytes.wav"]! == nil && byName["html_error_page_named_wav.wav"]! == nil)
+            #expect(byName["tone_opus.opus"]??["encoding"] as? String == "OPUS")
+            #expect(byName["tone.mp3"]??["frames"] as? Int == 1600)
+            #expect(byName["extensible_pcm24_stereo_48k.wav"]??["container"] as? String == "WAVEX")
             #expect(ls.filter { $0["audio"] != nil }.count == 22)
             #expect(try dvs("checkout", "HEAD", "--to", dir + "/out", in: dir + "/edge").status == 0)
             let (same, diff) = try T.treesEqual(T.fixtures + "/audio_edge", dir + "/out")

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// End-to-end tests of labels: validation at commit, hooks, `dvs diff` and `dvs query`, run on the
-/// built binary with Debian's recorded voices, espeak-ng speech and the shared fixtures.
+/// built binary with Debian's recorded voices, espeak-ng speech and the generated fixtures (Tests/Fixtures).
 @Suite(.serialized) struct LabelCLITests {
     /// Makes a dataset of Debian recordings (16 kHz mono) with a `labels.csv` keyed by `path`.
     func makeDataset(_ dir: String, count: Int = 8) throws -> [String] {
@@ -190,7 +190,7 @@ import Testing
         }
     }
 
-    /// The shared fixture dataset: every planted error stops the commit, named file:line; once
+    /// The generated fixture dataset: every planted error stops the commit, named file:line; once
     /// they are fixed, Deepgram transcripts and words are queryable.
     @Test func fixtureDatasetErrorsThenTranscriptsAndWords() throws {
         try T.withTemporaryDirectory { dir in
@@ -211,7 +211,7 @@ import Testing
             try T.sh(
                 """
                 sed -i '8d' metadata.csv && sed -i '5d;6d;9d;10d' manifest.jsonl && sed -i '7d;9d;10d;11d' validated.tsv &&
-                python3 -c "import json; p='labelstudio/export.json'; t=json.load(open(p)); json.dump([x for x in t if x['id'] != 104], open(p, 'w'), indent=2)"
+                python3 -c "import json; p='labelstudio/export.json'; t=json.load(open(p)); json.dump([x for x in t if x['id'] != 204], open(p, 'w'), indent=2)"
                 """, in: ds)
             let ok = try dvs("commit", "-m", "fixtures, fixed", in: ds)
             #expect(ok.status == 0, "\(ok.stderr)")
@@ -237,8 +237,8 @@ import Testing
             #expect(w[0]["n"] as? Int == t[0]["word_count"] as? Int)
             #expect(abs((w[2]["first"] as? Double ?? 0) - 2.0) < 0.01, "the customer channel starts at 2.00 s")
             // CSV output keeps a transcript's line break (RFC 4180 quoting), unlike the table view.
-            let csv = try dvs("query", "--format", "csv", "SELECT text FROM sample WHERE path = 'clips/spk02_0001.wav'", in: ds)
-            #expect(csv.stdout == "text\n\"line one\nline two\"\n", "\(csv.stdout)")
+            let csv = try dvs("query", "--format", "csv", "SELECT text FROM sample WHERE path = 'clips/ben_0001.wav'", in: ds)
+            #expect(csv.stdout == "text\n\"first line\nsecond line\"\n", "\(csv.stdout)")
             // ATTACH would create a file, PRAGMA would change the connection: both refused.
             for sql in ["ATTACH DATABASE '\(dir)/evil.db' AS e", " /* x */ pragma writable_schema = 1"] {
                 let r = try dvs("query", sql, in: ds)
@@ -254,9 +254,9 @@ import Testing
             #expect(setter.status == 1 && setter.stderr.contains("read-only"))
             let silent = try rows(dvs("query", "--json", "SELECT path FROM sample WHERE silent_channels > 0", in: ds))
             #expect(silent.map { $0["path"] as? String } == ["clips/call_0003_silence.wav"])
-            let zoe = try rows(
-                dvs("query", "--json", "SELECT speaker_id, transcription FROM sample WHERE path LIKE 'clips/spk03%'", in: ds))
-            #expect(zoe.first?["speaker_id"] as? String == "013")
+            let chloe = try rows(
+                dvs("query", "--json", "SELECT speaker_id, transcription FROM sample WHERE path LIKE 'clips/chlo%'", in: ds))
+            #expect(chloe.first?["speaker_id"] as? String == "046")
         }
     }
 }

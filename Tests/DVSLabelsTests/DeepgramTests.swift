@@ -31,24 +31,24 @@ import Testing
         let s = try #require(summary)
         #expect(findings.isEmpty, "\(findings.map(\.description))")
         #expect(s.source == path)
-        #expect(s.wordCount == 17 && words.count == 17)
+        #expect(s.wordCount == 16 && words.count == 16)
         #expect(s.speakerCount == 2)
-        #expect(s.text == "Thanks for calling Northwind Support, this is Dana. Hi Dana, my router keeps dropping. Let's fix that.")
+        #expect(s.text == "Good morning, Lakeside Internet, Priya speaking. Hello Priya, my connection keeps cutting out. Let me check.")
         #expect(s.text.hasPrefix(words[0].text))
         #expect(s.language == nil)
-        #expect(s.channels == [ChannelTranscript(channel: 0, text: s.text, language: nil, confidence: 0.9968)])
+        #expect(s.channels == [ChannelTranscript(channel: 0, text: s.text, language: nil, confidence: 0.9951)])
         let confidences = [
-            0.9981, 0.999, 0.9987, 0.8123, 0.9812, 0.9991, 0.9993, 0.921, 0.9975, 0.9602, 0.9989,
-            0.9934, 0.9977, 0.9856, 0.9968, 0.9995, 0.9979,
+            0.9962, 0.9978, 0.8347, 0.9915, 0.9106, 0.9987, 0.9971, 0.9532, 0.9996, 0.9989, 0.9958,
+            0.9893, 0.9977, 0.9984, 0.9997, 0.9953,
         ]
-        #expect(abs(try #require(s.confidence) - confidences.reduce(0, +) / 17) < 1e-12)
-        #expect(abs(try #require(s.confidence) - 0.9786) < 1e-9)
+        #expect(abs(try #require(s.confidence) - confidences.reduce(0, +) / 16) < 1e-12)
+        #expect(abs(try #require(s.confidence) - 0.97840625) < 1e-9)
         #expect(s.words == nil)
         // Punctuated words, per-word speakers, float32 times kept as written.
-        #expect(words[0] == TranscriptWord(text: "Thanks", start: 0.32, end: 0.56, confidence: 0.9981, speaker: 0, channel: 0))
-        #expect(words[6] == TranscriptWord(text: "is", start: 2.16, end: 2.2799999, confidence: 0.9993, speaker: 0, channel: 0))
-        #expect(words[8].text == "Hi" && words[8].speaker == 1)
-        #expect(words.last == TranscriptWord(text: "that.", start: 5.68, end: 6.08, confidence: 0.9979, speaker: 0, channel: 0))
+        #expect(words[0] == TranscriptWord(text: "Good", start: 0.3, end: 0.52, confidence: 0.9962, speaker: 0, channel: 0))
+        #expect(words[4] == TranscriptWord(text: "Priya", start: 2.08, end: 2.4399998, confidence: 0.9106, speaker: 0, channel: 0))
+        #expect(words[6].text == "Hello" && words[6].speaker == 1)
+        #expect(words.last == TranscriptWord(text: "check.", start: 5.72, end: 6.12, confidence: 0.9953, speaker: 0, channel: 0))
         #expect(words.map(\.start) == words.map(\.start).sorted())
     }
 
@@ -60,22 +60,22 @@ import Testing
         #expect(
             s.channels == [
                 ChannelTranscript(
-                    channel: 0, text: "Northwind billing, how can I help? I can refund that today.", language: "en", confidence: 0.993891),
-                ChannelTranscript(channel: 1, text: "Hi, I was charged twice.", language: "en", confidence: 0.98904),
+                    channel: 0, text: "Lakeside billing, how may I help? Sure, refunding it now.", language: "en", confidence: 0.991827),
+                ChannelTranscript(channel: 1, text: "I was billed twice.", language: "en", confidence: 0.983305),
             ])
-        #expect(s.text == "Northwind billing, how can I help? I can refund that today.\nHi, I was charged twice.")
+        #expect(s.text == "Lakeside billing, how may I help? Sure, refunding it now.\nI was billed twice.")
         #expect(s.language == "en")
         // Utterances say `speaker: 0`, but no word carries a speaker and there is no diarize_info.
         #expect(s.speakerCount == 0)
         #expect(words.allSatisfy { $0.speaker == nil })
-        #expect(s.wordCount == 16)
-        #expect(abs(try #require(s.confidence) - 0.992375) < 1e-9)
-        // Channel order, then time order: 11 agent words, then the customer from 2.00 s.
-        #expect(words.prefix(11).allSatisfy { $0.channel == 0 })
+        #expect(s.wordCount == 14)
+        #expect(abs(try #require(s.confidence) - 0.990357142857) < 1e-9)
+        // Channel order, then time order: 10 agent words, then the customer from 2.00 s.
+        #expect(words.prefix(10).allSatisfy { $0.channel == 0 })
         let customer = words.filter { $0.channel == 1 }
-        #expect(customer.count == 5)
-        #expect(customer.first == TranscriptWord(text: "Hi,", start: 2.0, end: 2.24, confidence: 0.9731, speaker: nil, channel: 1))
-        #expect(words[11] == customer[0])
+        #expect(customer.count == 4)
+        #expect(customer.first == TranscriptWord(text: "I", start: 2.0, end: 2.08, confidence: 0.9802, speaker: nil, channel: 1))
+        #expect(words[10] == customer[0])
     }
 
     @Test func silenceIsAnEmptyTranscriptWithoutFindings() throws {
@@ -100,21 +100,21 @@ import Testing
         #expect(mismatches.allSatisfy { $0.severity == .warning && $0.file == path })
         #expect(
             mismatches[0].message
-                == "metadata.sha256 43e1048aff7c… does not match the audio's SHA-256 65e76d373cb2… of 'clips/call_0002_stereo.wav'; this response may belong to another file or to a re-encoded upload"
+                == "metadata.sha256 88039a6a806f… does not match the audio's SHA-256 d8e4e3add2ea… of 'clips/call_0002_stereo.wav'; this response may belong to another file or to a re-encoded upload"
         )
         #expect(mismatches[0].line == 5)
         #expect(mismatches[1].message == "metadata.duration is 6.2 s but 'clips/call_0002_stereo.wav' lasts 6 s")
-        #expect(mismatches[1].line == 7)
+        #expect(mismatches[1].line == 6)
         #expect(mismatches[2].message == "metadata.channels is 1 but 'clips/call_0002_stereo.wav' has 2 channels")
-        #expect(mismatches[2].line == 8)
-        // "that." ends at 6.08 s, past the 6.0 s stereo file.
+        #expect(mismatches[2].line == 7)
+        // "check." ends at 6.12 s, past the 6.0 s stereo file.
         #expect(findings.map(\.code) == ["transcript-mismatch", "transcript-mismatch", "transcript-mismatch", "word-beyond-audio"])
         #expect(!findings.contains { $0.severity == .error })
     }
 
     @Test func withoutAudioThereAreNoComparisons() throws {
         let (summary, words, findings) = DeepgramSidecar.parse(try response("call_0001_mono"), path: "x.json", audio: nil)
-        #expect(summary?.wordCount == 17 && words.count == 17)
+        #expect(summary?.wordCount == 16 && words.count == 16)
         #expect(findings.isEmpty)
     }
 
@@ -183,7 +183,7 @@ import Testing
     @Test func recognisesResponsesAndReadsTheirHash() throws {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(try response("call_0002_stereo"))) as? [String: Any])
         #expect(DeepgramSidecar.looksLikeResponse(object))
-        #expect(DeepgramSidecar.declaredSHA256(object) == "65e76d373cb2b8d218a430b6f83f32a4032b69d7c5c4445da5b3b686bad6d84b")
+        #expect(DeepgramSidecar.declaredSHA256(object) == "d8e4e3add2eaaad700f99f6a0fb98cad634129aeb83309c3fac7e093dca4c5e8")
         #expect(DeepgramSidecar.declaredSHA256(["metadata": ["sha256": "ABCDEF"]]) == "abcdef")
         #expect(DeepgramSidecar.declaredSHA256(["metadata": ["sha256": NSNull()]]) == nil)
         #expect(!DeepgramSidecar.looksLikeResponse(["request_id": "x"]))

@@ -2,14 +2,14 @@ import DVSCore
 import DVSLabels
 import Testing
 
-/// The fixture dataset's documented edge cases (`shared/fixtures/README.md`).
+/// The generated fixture dataset's planted edge cases (`Tests/Fixtures/README.md`).
 @Suite struct FixtureTests {
     static let result = Result { try FixtureTree.build() }
     var r: LabelBuildResult { get throws { try Self.result.get() } }
 
     func findings(_ file: String, _ code: String) throws -> [LabelFinding] { try r.findings.filter { $0.file == file && $0.code == code } }
     func sample(_ path: String) throws -> SampleAnnotations { try #require(try r.samples[RepoPath(path)]) }
-    static let zoe = "clips/spk03_Zo\u{00EB}_0001.wav"
+    static let chloe = "clips/chlo\u{00E9}_0001.wav"
 
     @Test func exactlyTheExpectedErrors() throws {
         let errors = try r.findings.filter { $0.severity == .error }.map { "\($0.file):\($0.line ?? 0) \($0.code)" }
@@ -23,8 +23,8 @@ import Testing
                 "metadata.csv:8 missing-file",
                 "validated.tsv:7 missing-file",
                 "validated.tsv:9 field-count",
-                "validated.tsv:10 duplicate-row",  // spk02_0001.wav again, different sentence (line 4)
-                "validated.tsv:11 duplicate-row",  // spk01_0001.wav again, different sentence (line 2)
+                "validated.tsv:10 duplicate-row",  // ben_0001.wav again, different sentence (line 4)
+                "validated.tsv:11 duplicate-row",  // ana_0001.wav again, different sentence (line 2)
             ])
     }
 
@@ -49,17 +49,17 @@ import Testing
         #expect(dup.map(\.line) == [9] && dup[0].severity == .warning && dup[0].message.contains("first at line 2"))
         #expect(try findings("metadata.csv", "empty-text").map(\.line) == [10])
         #expect(try findings("metadata.csv", "newline-in-text").map(\.line) == [4])
-        #expect(try sample("clips/spk01_0001.wav")[label: "speaker_id"] == .string("007"))
-        #expect(try sample("clips/spk01_0002.wav")[label: "speaker_id"] == .string("007"))
-        #expect(try sample("clips/spk02_0001.wav")[label: "label"] == .string("customer,escalated"))
+        #expect(try sample("clips/ana_0001.wav")[label: "speaker_id"] == .string("021"))
+        #expect(try sample("clips/ana_0002.wav")[label: "speaker_id"] == .string("021"))
+        #expect(try sample("clips/ben_0001.wav")[label: "label"] == .string("billing,refund"))
         #expect(try sample("clips/call_0003_silence.wav")[label: "transcription"] == .null)
-        #expect(try sample(Self.zoe)[label: "speaker_id"] == .string("013"))
+        #expect(try sample(Self.chloe)[label: "speaker_id"] == .string("046"))
     }
 
     @Test func huggingFaceTranscriptionWithDoubledQuotes() throws {
         // Label Studio comes first in path order, so metadata.csv's value is reported as a conflict; read it from the table.
         let conflict = try findings("metadata.csv", "conflicting-labels").first { $0.line == 3 }
-        #expect(conflict?.message.contains("transcription is \"She said \\\"wait\\\" twice\" here") == true)
+        #expect(conflict?.message.contains("transcription is \"He wrote \\\"urgent\\\" on the box\" here") == true)
     }
 
     @Test func nemoManifest() throws {
@@ -70,52 +70,54 @@ import Testing
         #expect(try findings("manifest.jsonl", "missing-file").map(\.line) == [6])
         #expect(try r.findings.filter { $0.file == "manifest.jsonl" && $0.line == 7 }.isEmpty)
         let segment = try #require(try sample("clips/call_0001_mono.wav").segments.first)
-        #expect(segment.start == 3.04 && abs(segment.end - 4.80) < 1e-9 && segment.source == "manifest.jsonl")
+        #expect(segment.start == 3.1 && abs(segment.end - 5.2) < 1e-9 && segment.source == "manifest.jsonl")
         #expect(
-            segment.labels == [LabelField("speaker", .string("customer")), LabelField("text", .string("hi dana my router keeps dropping"))])
+            segment.labels == [
+                LabelField("speaker", .string("customer")), LabelField("text", .string("hello priya my connection keeps cutting out")),
+            ])
         let dups = try findings("manifest.jsonl", "duplicate-row")
         #expect(dups.map(\.line) == [8, 9] && dups.map(\.severity) == [.warning, .error])
         let mismatch = try findings("manifest.jsonl", "duration-mismatch")
-        #expect(mismatch.map(\.line) == [9] && mismatch[0].message == "clips/spk01_0002.wav declares 0.9 s, audio is 0.750 s")
+        #expect(mismatch.map(\.line) == [9] && mismatch[0].message == "clips/ana_0002.wav declares 0.9 s, audio is 0.750 s")
         let wrong = try findings("manifest.jsonl", "wrong-type")
         #expect(wrong.map(\.line) == [10] && wrong[0].message == "duration is a string \"0.4\", expected a number")
-        #expect(try sample("clips/spk01_0001.wav")[label: "text"] == .string("thanks i'll check that"))
+        #expect(try sample("clips/ana_0001.wav")[label: "text"] == .string("yes the parcel left on monday"))
     }
 
     @Test func commonVoice() throws {
-        #expect(try sample("clips/spk01_0002.wav")[label: "sentence"] == .string("\"Wait,\" she said twice."))
-        #expect(try sample("clips/spk01_0002.wav")[label: "up_votes"] == .int(3))
-        #expect(try sample("clips/spk02_0001.wav")[label: "age"] == .string("fourties"))
+        #expect(try sample("clips/ana_0002.wav")[label: "sentence"] == .string("\"Stop,\" he wrote on the box."))
+        #expect(try sample("clips/ana_0002.wav")[label: "up_votes"] == .int(4))
+        #expect(try sample("clips/ben_0001.wav")[label: "age"] == .string("fourties"))
         #expect(try findings("validated.tsv", "missing-file").map(\.line) == [7])
         let dup = try findings("validated.tsv", "duplicate-row")
         #expect(dup.map(\.line) == [8, 10, 11] && dup.map(\.severity) == [.warning, .error, .error])
         let count = try #require(try findings("validated.tsv", "field-count").first)
         #expect(count.line == 9 && count.message == "expected 13 fields, found 14")
         let mismatch = try findings("clip_durations.tsv", "duration-mismatch")
-        #expect(mismatch.map(\.line) == [3] && mismatch[0].message == "clips/spk01_0002.wav declares 0.9 s, audio is 0.750 s")
+        #expect(mismatch.map(\.line) == [3] && mismatch[0].message == "clips/ana_0002.wav declares 0.9 s, audio is 0.750 s")
     }
 
     @Test func labelStudioExport() throws {
         let f = "labelstudio/export.json"
         #expect(try findings(f, "ambiguous-mapping").map(\.line) == [81])
         let disagree = try #require(try findings(f, "annotators-disagree").first)
-        #expect(disagree.line == 81 && disagree.message.contains("5002, 5003"))
-        let spk0102 = try sample("clips/spk01_0002.wav")
-        #expect(spk0102[label: "annotation_id"] == .int(5003) && spk0102[label: "call_quality"] == .string("Clear"))
-        #expect(spk0102[label: "annotator"] == .string("9") && spk0102[label: "ls_task"] == .int(102))
+        #expect(disagree.line == 81 && disagree.message.contains("7002, 7003"))
+        let ana0002 = try sample("clips/ana_0002.wav")
+        #expect(ana0002[label: "annotation_id"] == .int(7003) && ana0002[label: "call_quality"] == .string("Good"))
+        #expect(ana0002[label: "annotator"] == .string("11") && ana0002[label: "ls_task"] == .int(202))
         #expect(try findings(f, "region-beyond-audio").map(\.line) == [219])
-        #expect(try sample(Self.zoe)[label: "ls_task"] == .int(103))
+        #expect(try sample(Self.chloe)[label: "ls_task"] == .int(203))
         let missing = try findings(f, "missing-file")
         #expect(missing.map(\.line) == [285] && missing[0].severity == .error)
         let dup = try findings(f, "duplicate-sample")
-        #expect(dup.map(\.line) == [318] && dup[0].message.contains("kept task 101"))
-        let s106 = try sample("clips/spk02 0002.wav")
-        #expect(s106[label: "ls_task"] == .int(106))
-        let region = try #require(s106.segments.first { $0.source == f })
+        #expect(dup.map(\.line) == [318] && dup[0].message.contains("kept task 201"))
+        let s206 = try sample("clips/ben 0002.wav")
+        #expect(s206[label: "ls_task"] == .int(206))
+        let region = try #require(s206.segments.first { $0.source == f })
         #expect(
-            region.labels == [LabelField("speaker", .string("Agent")), LabelField("transcription", .string("first take\nsecond take"))])
-        #expect(region.start == 0.05 && region.end == 0.25 && region.channel == 0)
-        #expect(try sample("clips/spk01_0001.wav")[label: "speaker"] == .string("Agent"))
+            region.labels == [LabelField("speaker", .string("Agent")), LabelField("transcription", .string("take one\ntake two"))])
+        #expect(region.start == 0.04 && region.end == 0.26 && region.channel == 0)
+        #expect(try sample("clips/ana_0001.wav")[label: "speaker"] == .string("Agent"))
     }
 
     @Test func deepgramResponsesMatchBySHA256() throws {

@@ -3,16 +3,16 @@ import DVSLabels
 import DVSTestSupport
 import Foundation
 
-/// The fixture dataset as the label builder sees it: audio facts from the fixture README's
-/// durations (not probed), blobs hashed from the real bytes.
+/// The generated fixture dataset as the label builder sees it: audio facts from the durations the
+/// generator cuts the clips to (not probed; Tests/Fixtures/README.md), blobs hashed from the real bytes.
 enum FixtureTree {
     static var root: String { TestSupport.fixtures + "/dataset" }
 
     /// (sample rate, channels, encoding, seconds) per clip name.
     static let audio: [String: (Int, Int, String, Double)] = [
-        "spk01_0001.wav": (16000, 1, "PCM_16", 0.5), "spk01_0002.wav": (16000, 1, "PCM_16", 0.75),
-        "spk02_0001.wav": (16000, 1, "PCM_16", 0.4), "spk02 0002.wav": (16000, 1, "PCM_16", 0.3),
-        "spk03_Zo\u{00EB}_0001.wav": (16000, 1, "PCM_16", 0.5),
+        "ana_0001.wav": (16000, 1, "PCM_16", 0.5), "ana_0002.wav": (16000, 1, "PCM_16", 0.75),
+        "ben_0001.wav": (16000, 1, "PCM_16", 0.4), "ben 0002.wav": (16000, 1, "PCM_16", 0.3),
+        "chlo\u{00E9}_0001.wav": (16000, 1, "PCM_16", 0.5),
         "call_0001_mono.wav": (8000, 1, "ULAW", 6.2), "call_0002_stereo.wav": (8000, 2, "ULAW", 6.0),
         "call_0003_silence.wav": (8000, 1, "ULAW", 3.0),
     ]

@@ -138,7 +138,7 @@ func write(_ s: String, _ path: String) throws { try TestSupport.write(Data(s.ut
         try TestSupport.withTemporaryRepository { repo in
             try write("a", repo.root + "/a.txt")
             let first = try repo.commit(CommitOptions(message: "one"))
-            let html = try TestSupport.read(TestSupport.fixtures + "/audio_edge/18_html_error_page_named_wav.wav")
+            let html = try TestSupport.read(TestSupport.fixtures + "/audio_edge/html_error_page_named_wav.wav")
             try TestSupport.write(html, to: repo.root + "/bad.wav")
             let blobsBefore = try repo.catalog.blobIDs()
             let e = #expect(throws: DVSError.self) { try repo.commit(CommitOptions(message: "two", strict: true)) }
