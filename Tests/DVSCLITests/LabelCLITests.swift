@@ -172,6 +172,11 @@ import Testing
             // Golden: "pre-commit hook refused the commit", "clips/short.wav: 0.30 s is shorter than
             // 0.5 s", "calls/stereo.wav: channel 1 is silent", and nothing about calls/long.wav.
             let g = Golden(replacing: [dir: "$TMP"])
+            // The last commit stores post-commit.out, which holds a commit id: how well zstd
+            // compresses it changes from run to run.
+            g.replace(
+                matching: #"stored \d+ B for (\d+) B of new content in 1 blob\(s\), \d+% of raw"#,
+                with: "stored N B for $1 B of new content in 1 blob(s), N% of raw")
             let c = try g.dvs("commit", "-m", "with bad clips", in: dir)
             #expect(c.status == 1)
             #expect(try T.sh("find .dvs/packs .dvs/objects -type f | sort", in: dir) == before)
