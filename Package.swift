@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "DVSTests", dependencies: ["DVS", "DVSCatalog", "DVSLabels", "DVSTestSupport"]),
         .testTarget(name: "DVSRemoteTests", dependencies: ["DVSRemote", "DVSTestSupport"]),
         .testTarget(name: "DVSLearnTests", dependencies: ["DVSLearn", "DVSTestSupport"]),
-        .testTarget(name: "DVSCLITests", dependencies: ["DVSTestSupport", "DVSRemote"]),
+        .testTarget(name: "DVSCLITests", dependencies: ["DVSTestSupport", "DVSRemote"], exclude: ["Golden"]),
     ],
     swiftLanguageModes: [.v6]
 )

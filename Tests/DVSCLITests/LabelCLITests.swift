@@ -30,10 +30,11 @@ import Testing
     @Test func labelingPassDiffAndQueryOnRealRecordings() throws {
         try T.withTemporaryDirectory { dir in
             let paths = try makeDataset(dir)
-            #expect(try dvs("init", in: dir).status == 0)
-            let c1 = try dvs("commit", "-m", "import", in: dir)
+            let g = Golden(replacing: [dir: "$TMP"])
+            #expect(try g.dvs("init", in: dir).status == 0)
+            // Golden: "labels from 1 source(s): labels.csv (table, 8 records)".
+            let c1 = try g.dvs("commit", "-m", "import", in: dir)
             #expect(c1.status == 0, "\(c1.stderr)")
-            #expect(c1.stdout.contains("labels from 1 source(s): labels.csv (table, \(paths.count) records)"), "\(c1.stdout)")
 
             // Labels are typed as stored: undeclared columns stay strings, so 007 keeps its zeros.
             let q1 = try rows(
@@ -57,15 +58,11 @@ import Testing
             try T.sh("mv clips/r02.wav clips/renamed.wav && rm clips/r03.wav", in: dir)
             try T.speak("is this the new sample", to: dir + "/clips/new.wav")
 
-            let d = try dvs("diff", in: dir)
+            // Golden: relabeled r00 (label: question → greeting) and r01 (lang: de → fr), renamed
+            // r02 → renamed.wav, added new.wav, removed r03, "label=greeting: 0 → 1 samples",
+            // "file       modified: labels.csv".
+            let d = try g.dvs("diff", in: dir)
             #expect(d.status == 0, "\(d.stderr)")
-            #expect(d.stdout.contains("relabeled  clips/r00.wav  label: question → greeting"), "\(d.stdout)")
-            #expect(d.stdout.contains("relabeled  clips/r01.wav  lang: de → fr"))
-            #expect(d.stdout.contains("renamed    clips/r02.wav → clips/renamed.wav"))
-            #expect(d.stdout.contains("added      clips/new.wav"))
-            #expect(d.stdout.contains("removed    clips/r03.wav"))
-            #expect(d.stdout.contains("label=greeting: 0 → 1 samples"))
-            #expect(d.stdout.contains("file       modified: labels.csv"))
 
             let dj = try #require(try json(dvs("diff", "--json", in: dir).stdout) as? [String: Any])
             let summary = try #require(dj["summary"] as? [String: Any])
@@ -79,11 +76,11 @@ import Testing
             let f0 = try #require((r0["fields"] as? [[String: Any]])?.first)
             #expect(f0["name"] as? String == "label" && f0["old"] as? String == "question" && f0["new"] as? String == "greeting")
 
-            let stat = try dvs("diff", "--stat", in: dir).stdout
-            #expect(!stat.contains("relabeled  clips/") && stat.contains("1 added"))
+            // Golden: --stat has "1 added" and no per-sample lines.
+            #expect(try g.dvs("diff", "--stat", in: dir).status == 0)
 
-            #expect(try dvs("commit", "-m", "labeling pass 2", in: dir).status == 0)
-            #expect(try dvs("diff", in: dir).stdout.contains("no changes"))
+            #expect(try g.dvs("commit", "-m", "labeling pass 2", in: dir).status == 0)
+            #expect(try g.dvs("diff", in: dir).status == 0)  // golden: "no changes"
             // The same changes between the two commits.
             let d2 = try #require(try json(dvs("diff", "HEAD~1", "HEAD", "--json", in: dir).stdout) as? [String: Any])
             #expect(NSDictionary(dictionary: d2["summary"] as! [String: Any]) == NSDictionary(dictionary: summary))
@@ -92,15 +89,16 @@ import Testing
             #expect(old.first?["label"] as? String == "question")
             let now = try rows(dvs("query", "--json", "SELECT label FROM sample WHERE path = 'clips/r00.wav'", in: dir))
             #expect(now.first?["label"] as? String == "greeting")
-            let csvOut = try dvs("query", "--format", "csv", "SELECT lang, count(*) AS n FROM sample GROUP BY lang ORDER BY lang", in: dir)
+            let csvOut = try g.dvs(
+                "query", "--format", "csv", "SELECT lang, count(*) AS n FROM sample GROUP BY lang ORDER BY lang", in: dir)
             #expect(csvOut.stdout.hasPrefix("lang,n\n"))
 
-            // Writes are refused and change nothing.
-            let w = try dvs("query", "DELETE FROM sample", in: dir)
+            // Writes are refused ("read-only") and change nothing; bad SQL is an "SQL error".
+            let w = try g.dvs("query", "DELETE FROM sample", in: dir)
             #expect(w.status == 1)
-            #expect(w.stderr.contains("read-only"))
-            let bad = try dvs("query", "SELEC nonsense", in: dir)
-            #expect(bad.status == 1 && bad.stderr.contains("SQL error"))
+            let bad = try g.dvs("query", "SELEC nonsense", in: dir)
+            #expect(bad.status == 1)
+            try g.verify()
         }
     }
 
@@ -125,8 +123,10 @@ import Testing
             #expect(abs((summary["hours_removed"] as! Double) * 3600 - removed) < 0.01, "\(summary)")
             #expect(abs((summary["hours_modified_net"] as! Double) * 3600 - (after - before)) < 0.01, "\(summary)")
             #expect(summary["hours_added"] as? Double == 0)
-            let text = try dvs("diff", in: dir).stdout
-            #expect(text.contains("1 removed (−") && text.contains("1 modified (−"), "\(text)")
+            // Golden: "1 removed (−…" and "1 modified (−…".
+            let g = Golden(replacing: [dir: "$TMP"])
+            #expect(try g.dvs("diff", in: dir).status == 0)
+            try g.verify()
         }
     }
 
@@ -136,16 +136,16 @@ import Testing
             #expect(try dvs("init", in: dir).status == 0)
             try T.sh("echo 'clips/missing.wav,009,en,question' >> labels.csv", in: dir)
             let before = try T.sh("find .dvs -type f | grep -v -e lock -e catalog.sqlite | sort", in: dir)
-            let c = try dvs("commit", "-m", "broken labels", in: dir)
+            // Golden: "labels.csv:8: error:" naming clips/missing.wav, and "nothing was committed".
+            let g = Golden(replacing: [dir: "$TMP"])
+            let c = try g.dvs("commit", "-m", "broken labels", in: dir)
             #expect(c.status == 1)
-            #expect(c.stderr.contains("labels.csv:8: error:"), "\(c.stderr)")
-            #expect(c.stderr.contains("clips/missing.wav"))
-            #expect(c.stderr.contains("nothing was committed"))
             #expect(try T.sh("find .dvs -type f | grep -v -e lock -e catalog.sqlite | sort", in: dir) == before)
             #expect((try json(dvs("log", "--json", in: dir).stdout) as? [Any])?.isEmpty == true, "no commit was made")
             // Fixed, it commits.
             try T.sh("sed -i '$d' labels.csv", in: dir)
-            #expect(try dvs("commit", "-m", "fixed", in: dir).status == 0)
+            #expect(try g.dvs("commit", "-m", "fixed", in: dir).status == 0)
+            try g.verify()
         }
     }
 
@@ -169,21 +169,26 @@ import Testing
             try T.sh("sox calls/long.wav clips/short.wav trim 0 0.3", in: dir)
             try T.sh("sox calls/long.wav calls/stereo.wav remix 1 0", in: dir)
             let before = try T.sh("find .dvs/packs .dvs/objects -type f | sort", in: dir)
-            let c = try dvs("commit", "-m", "with bad clips", in: dir)
+            // Golden: "pre-commit hook refused the commit", "clips/short.wav: 0.30 s is shorter than
+            // 0.5 s", "calls/stereo.wav: channel 1 is silent", and nothing about calls/long.wav.
+            let g = Golden(replacing: [dir: "$TMP"])
+            // The last commit stores post-commit.out, which holds a commit id: how well zstd
+            // compresses it changes from run to run.
+            g.replace(
+                matching: #"stored \d+ B for (\d+) B of new content in 1 blob\(s\), \d+% of raw"#,
+                with: "stored N B for $1 B of new content in 1 blob(s), N% of raw")
+            let c = try g.dvs("commit", "-m", "with bad clips", in: dir)
             #expect(c.status == 1)
-            #expect(c.stderr.contains("pre-commit hook refused the commit"), "\(c.stderr)")
-            #expect(c.stderr.contains("clips/short.wav: 0.30 s is shorter than 0.5 s"))
-            #expect(c.stderr.contains("calls/stereo.wav: channel 1 is silent"))
-            #expect(!c.stderr.contains("calls/long.wav"))
             #expect(try T.sh("find .dvs/packs .dvs/objects -type f | sort", in: dir) == before)
             #expect(!FileManager.default.fileExists(atPath: dir + "/post-commit.out"))
 
             // --no-verify skips the hook (and a refused commit wrote nothing to undo).
-            let skipped = try dvs("commit", "-m", "skip the hook", "--no-verify", in: dir)
+            let skipped = try g.dvs("commit", "-m", "skip the hook", "--no-verify", in: dir)
             #expect(skipped.status == 0, "\(skipped.stderr)")
             try T.sh("rm clips/short.wav calls/stereo.wav", in: dir)
-            let ok = try dvs("commit", "-m", "clean", in: dir)
+            let ok = try g.dvs("commit", "-m", "clean", in: dir)
             #expect(ok.status == 0, "\(ok.stderr)")
+            try g.verify()
             let head = try dvs("log", "--json", in: dir)
             let id = try #require((try json(head.stdout) as? [[String: Any]])?.first?["id"] as? String)
             #expect(try String(contentsOfFile: dir + "/post-commit.out", encoding: .utf8) == id + "\n")

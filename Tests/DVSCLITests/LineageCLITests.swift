@@ -99,26 +99,31 @@ import Testing
             #expect(add.status == 0, "\(add.stderr)")
             let rec = try #require(try json(add) as? [String: Any])
             #expect((rec["code"] as? [String: Any])?["commit"] == nil || (rec["code"] as? [String: Any])?["commit"] is NSNull)
-            #expect(try TestSupport.dvs(["audit", "-C", data.root, "m.bin"], in: outside).stdout.contains("code      none"))
+            // Golden: "code      none".
+            let g = Golden(replacing: [dir: "$TMP"])
+            #expect(try g.run(["audit", "-C", data.root, "m.bin"], in: outside).status == 0)
+            try g.verify()
         }
     }
 
     @Test func failingCommandRegistersNothingAndPassesItsStatus() throws {
         try TestSupport.withTemporaryDirectory { dir in
             let data = try makeData(dir)
-            let r = try TestSupport.dvs(
+            // Golden: "no model registered"; then "'nope.bin' does not exist".
+            let g = Golden(replacing: [dir: "$TMP"])
+            let r = try g.run(
                 ["run", "--rev", "main", "--artifact", "model.bin", "--", "sh", "-c", "echo w > model.bin; exit 7"], in: data.root)
             #expect(r.status == 7)
-            #expect(r.stderr.contains("no model registered"))
             #expect(FileManager.default.fileExists(atPath: data.root + "/model.bin"), "the command ran")
             #expect(try models(data.root).isEmpty)
             #expect(
                 !((try? FileManager.default.contentsOfDirectory(atPath: data.root + "/.dvs/tmp")) ?? []).contains { $0.hasPrefix("run-") },
                 "the run folder is removed")
             // Exit 0 but a missing artifact: an error, nothing registered.
-            let missing = try TestSupport.dvs(["run", "--rev", "main", "--artifact", "nope.bin", "--", "true"], in: data.root)
-            #expect(missing.status == 1 && missing.stderr.contains("'nope.bin' does not exist"))
+            let missing = try g.run(["run", "--rev", "main", "--artifact", "nope.bin", "--", "true"], in: data.root)
+            #expect(missing.status == 1)
             #expect(try models(data.root).isEmpty)
+            try g.verify()
         }
     }
 
@@ -137,8 +142,10 @@ import Testing
             let snapshot = try #require(m["snapshot"] as? String)
             #expect(before.contains(snapshot), "the record names the commit the command read, not main's new head")
             #expect(m["revision"] as? String == "main")
-            let audit = try TestSupport.dvs(["audit", "m.bin"], in: data.root).stdout
-            #expect(audit.contains("since     branch main is now at"), "\(audit)")
+            // Golden: "since     branch main is now at …".
+            let g = Golden(replacing: [dir: "$TMP"])
+            #expect(try g.run(["audit", "m.bin"], in: data.root).status == 0)
+            try g.verify()
         }
     }
 
@@ -214,8 +221,11 @@ import Testing
                 union += s.keys
             }
             #expect(union.count == data.files.count && Set(union) == Set(plain.keys), "shards are disjoint and cover the snapshot")
-            let bad = try TestSupport.dvs(["stream", "--rev", "main", "--shard", "3/3"], in: data.root)
-            #expect(bad.status == 64 && bad.stderr.contains("shard 3/3 does not exist"))
+            // Golden: "shard 3/3 does not exist".
+            let g = Golden(replacing: [dir: "$TMP"])
+            let bad = try g.run(["stream", "--rev", "main", "--shard", "3/3"], in: data.root)
+            #expect(bad.status == 64)
+            try g.verify()
 
             // The webdataset package reads it as PyTorch users would (installed by scripts/install-deps.sh).
             let py = python()
@@ -260,8 +270,10 @@ import Testing
             let en = try #require(
                 try json(TestSupport.dvs(["audit", "--samples", "lang = 'en'", "--json"], in: data.root)) as? [[String: Any]])
             #expect(Set(en.compactMap { $0["name"] as? String }) == ["lid-v1", "lid-v2"])
-            let badSQL = try TestSupport.dvs(["audit", "--samples", "lang = "], in: data.root)
-            #expect(badSQL.status == 1 && badSQL.stderr.contains("SQL error"))
+            // Golden: "SQL error"; the audit text further down.
+            let g = Golden(replacing: [dir: "$TMP"])
+            let badSQL = try g.run(["audit", "--samples", "lang = "], in: data.root)
+            #expect(badSQL.status == 1)
 
             // Model → data, and what changed since on main: relabel one English clip, remove one.
             #expect(try TestSupport.dvs(["checkout", "main"], in: data.root).status == 0)
@@ -280,9 +292,9 @@ import Testing
             let since = try #require(o["since"] as? [String: Any])
             #expect((since["relabeled"] as? [[String: Any]])?.map { $0["path"] as? String } == [relabeled])
             #expect(since["removed"] as? [String] == [removed])
-            let text = try TestSupport.dvs(["audit", String(v1.prefix(8))], in: data.root).stdout
-            #expect(text.contains("relabeled \(relabeled): speaker: spk") && text.contains("removed   \(removed)"))
-            #expect(text.contains("labels    lang: en"))
+            // Golden: "relabeled <relabeled>: speaker: spk…", "removed   <removed>" (the paths chosen
+            // above), "labels    lang: en".
+            #expect(try g.run(["audit", String(v1.prefix(8))], in: data.root).status == 0)
 
             // A model on the relabeled snapshot: the audit cache adds its new leaves, and only it saw spk9.
             try TestSupport.write(Data("model v3".utf8), to: dir + "/v3.bin")
@@ -295,6 +307,7 @@ import Testing
             #expect(
                 Set(de2.compactMap { $0["name"] as? String }) == ["lid-v1", "lid-v3"],
                 "main still has the German clips; lid-v2's branch does not")
+            try g.verify()
         }
     }
 
@@ -306,8 +319,10 @@ import Testing
             #expect(
                 try TestSupport.dvs(["model", "add", dir + "/m.bin", "--rev", "main", "--label", "speaker"], in: data.root).status == 0)
             try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: data.root, remote)
-            let push = try dvsOK(["push"], in: data.root, remote)
-            #expect(push.stdout.contains("1 lineage record(s)"), "\(push.stdout)\(push.stderr)")
+            // Golden: "1 lineage record(s)".
+            let g = Golden(replacing: [dir: "$TMP"], variant: kind.rawValue)
+            let push = try dvsOK(["push"], in: data.root, remote, golden: g)
+            #expect(push.status == 0)
             try dvsOK(["clone", remote.url, dir + "/copy"] + remote.args, in: dir, remote)
             let here = try models(data.root)
             let there = try models(dir + "/copy")
@@ -322,6 +337,7 @@ import Testing
             try dvsOK(["push"], in: data.root, remote)
             try dvsOK(["fetch"], in: dir + "/copy", remote)
             #expect(try models(dir + "/copy").count == 2)
+            try g.verify()
         }
     }
 }
