@@ -241,7 +241,7 @@ extension Repository {
         // A few files: look each blob up; many: one query for the whole index.
         var found: [ObjectID: BlobLocation] = [:]
         if entries.count > 256 {
-            found = try catalog.allLocations()
+            found = try blobs.locations()
         } else {
             for e in entries where e.kind != .symlink { if let l = try catalog.location(of: e.blob) { found[e.blob] = l } }
         }

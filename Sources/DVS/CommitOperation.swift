@@ -107,13 +107,13 @@ extension Repository {
 
         let head = try catalog.head() ?? .branch("main", nil)
         let parent = head.commit
-        let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: packTargetSize)
+        let writer = try blobs.beginWrite()
         do {
-            let known = try catalog.blobIDs()
+            let known = try blobs.ids()
             let parentCommit = try parent.map { try commit($0) }
             let base = try parentCommit.map { try entries(ofManifest: $0.manifest) } ?? []
             var deltaBases: [RepoPath: ObjectID] = [:]
-            for e in base where e.audio == nil && e.kind != .symlink && e.byteCount >= UInt64(BlobEncoding.minDeltaSize) {
+            for e in base where e.audio == nil && e.kind != .symlink && e.byteCount >= UInt64(PackedBlobStore.minDeltaSize) {
                 deltaBases[e.path] = e.blob
             }
             let scan = try self.scan(writer: writer, knownBlobs: known, deltaBases: deltaBases, progress: progress)
@@ -153,7 +153,8 @@ extension Repository {
                     hint: "fix what it reports, or commit with --no-verify to skip the hook this once",
                     details: run.stderr.split(separator: "\n", omittingEmptySubsequences: true).map { "pre-commit: " + $0 })
             }
-            let packs = try writer.finish()
+            // Blobs are durable and indexed from here; a failure below leaves them unreferenced.
+            try writer.finish()
             let wordsBytes = try storeWords(tree)
             let (manifest, totals, manifestBytes) = try writeManifest(tree.entries)
             let c = Commit(
@@ -166,15 +167,6 @@ extension Repository {
             let subject = message.split(separator: "\n").first.map(String.init) ?? ""
             let branch: String?
             try catalog.write { db in
-                for p in packs {
-                    try catalog.insertPack(
-                        id: p.id, byteCount: p.byteCount,
-                        entries: p.entries.map {
-                            PackEntryRow(
-                                id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength,
-                                codec: $0.codec.rawValue)
-                        }, in: db)
-                }
                 try catalog.insertCommit(id, c, in: db)
                 let reflogMessage =
                     (parent == nil ? "commit (initial): " : options.extraParents.isEmpty ? "commit: " : "commit (merge): ") + subject
