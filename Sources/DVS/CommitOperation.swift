@@ -66,9 +66,10 @@ extension Repository {
     ///
     /// Pipeline: walk → stat → (changed files only) read → SHA-256 → audio probe → codec →
     /// zstd → pack, on `workers` threads with one file in flight each. Packs and objects are
-    /// fsynced before the branch moves; the move, its reflog entry, the blob index and the stat
-    /// cache land in one SQLite transaction. Killed at any point, the repository shows the old
-    /// commit or the new one.
+    /// fsynced before the branch moves; new blobs go through `blobs` (one write session, made
+    /// durable and indexed before the metadata is written; a commit that fails after that leaves
+    /// them stored and unreferenced); the move, its reflog entry and the stat cache land in one
+    /// SQLite transaction. Killed at any point, the repository shows the old commit or the new one.
     /// - Throws: `DVSError.nothingToCommit` when nothing changed and `allowEmpty` is false;
     ///   `.badInput` for undecodable audio under `strict`, a bad `--author`, or a file that changed
     ///   while read; `.io` (disk full, unreadable file); `.locked`. In every case nothing is committed.

@@ -83,7 +83,9 @@ extension Repository {
     ///   - knownBlobs: blobs already in packs.
     ///   - deltaBases: for files that are not audio, the blob of the same path in the parent
     ///     commit; a new version is stored as a zstd delta against it where that is smaller.
-    func scan(writer: (any BlobWriteSession)?, knownBlobs: Set<ObjectID>, deltaBases: [RepoPath: ObjectID] = [:], progress: ProgressHandler?) throws
+    func scan(
+        writer: (any BlobWriteSession)?, knownBlobs: Set<ObjectID>, deltaBases: [RepoPath: ObjectID] = [:], progress: ProgressHandler?
+    ) throws
         -> ScanResult
     {
         // The walk (system calls) and the stat cache load (SQLite) overlap on two threads.

@@ -63,9 +63,13 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
         self.level = level
     }
 
+    /// Whether the index knows blob `id`. - Throws: an index read error.
     public func contains(_ id: ObjectID) throws -> Bool { try index.location(of: id) != nil }
+    /// Every indexed blob id. - Throws: an index read error.
     public func ids() throws -> Set<ObjectID> { try index.ids() }
+    /// Every blob location. - Throws: an index read error.
     public func locations() throws -> [ObjectID: BlobLocation] { try index.locations() }
+    /// Where blob `id` is stored, or nil. - Throws: an index read error.
     public func location(of id: ObjectID) throws -> BlobLocation? { try index.location(of: id) }
 
     /// The reader of pack `id`, opened once and kept.
@@ -80,15 +84,21 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
     /// Forgets open pack readers (after packs were replaced or added from elsewhere).
     public func forgetReaders() { lock.withLock { readers = [:] } }
 
+    /// The stored frame at `location`, undecoded. - Throws: `StorageError` when the pack cannot be read.
     public func storedFrame(at location: BlobLocation) throws -> [UInt8] {
         try packReader(location.pack).read(offset: location.entry.offset, length: location.entry.storedLength)
     }
 
+    /// Asks the kernel to read the frame at `location` ahead (`posix_fadvise`); never fails.
     public func prefetch(_ location: BlobLocation) {
         guard let reader = try? packReader(location.pack) else { return }
         reader.prefetch(offset: location.entry.offset, length: location.entry.storedLength)
     }
 
+    /// The original bytes of blob `id`: frame read, zstd checksum checked, transform (or delta
+    /// against its verified base) undone, SHA-256 compared with `id`.
+    /// - Throws: `BlobReadError.missing` when no pack holds it; `.damaged` naming the id and pack
+    ///   when the frame is damaged or restores to other bytes; `StorageError.io` on a read error.
     public func read(_ id: ObjectID, at location: BlobLocation?, decompressor: ZstdDecompressor?) throws -> [UInt8] {
         guard let loc = try location ?? index.location(of: id) else { throw BlobReadError.missing(id) }
         let entry = PackEntry(
@@ -168,6 +178,8 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
         return (bytes, depth)
     }
 
+    /// Starts a write into new packs (target size and zstd level read now); `finish` fsyncs them
+    /// and records them in the index.
     public func beginWrite() throws -> any BlobWriteSession {
         PackedBlobWriteSession(
             store: self, writer: PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: targetSize()), level: level())

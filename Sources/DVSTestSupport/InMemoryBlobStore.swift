@@ -14,11 +14,15 @@ public final class InMemoryBlobStore: BlobStore, @unchecked Sendable {
     /// Creates an empty store.
     public init() {}
 
+    /// Whether blob `id` is stored.
     public func contains(_ id: ObjectID) throws -> Bool { lock.withLock { blobs[id] != nil } }
+    /// Every stored id.
     public func ids() throws -> Set<ObjectID> { lock.withLock { Set(blobs.keys) } }
+    /// Every made-up location.
     public func locations() throws -> [ObjectID: BlobLocation] {
         lock.withLock { Dictionary(uniqueKeysWithValues: blobs.keys.map { ($0, locationLocked($0)!) }) }
     }
+    /// The made-up location of blob `id`, or nil.
     public func location(of id: ObjectID) throws -> BlobLocation? { lock.withLock { locationLocked(id) } }
 
     private func locationLocked(_ id: ObjectID) -> BlobLocation? {
@@ -27,6 +31,7 @@ public final class InMemoryBlobStore: BlobStore, @unchecked Sendable {
         return BlobLocation(pack: Self.pack, entry: PackEntry(id: id, offset: n, storedLength: count, rawLength: count, codec: .zstd))
     }
 
+    /// The bytes of blob `id`, verified. - Throws: `BlobReadError` (`.missing`, `.damaged`).
     public func read(_ id: ObjectID, at location: BlobLocation?, decompressor: ZstdDecompressor?) throws -> [UInt8] {
         guard let bytes = lock.withLock({ blobs[id] }) else { throw BlobReadError.missing(id) }
         guard ObjectID.hashing(bytes) == id else {
@@ -37,13 +42,16 @@ public final class InMemoryBlobStore: BlobStore, @unchecked Sendable {
         return bytes
     }
 
+    /// The stored bytes (the original ones). - Throws: `BlobReadError.missing`.
     public func storedFrame(at location: BlobLocation) throws -> [UInt8] {
         guard let bytes = lock.withLock({ blobs[location.entry.id] }) else { throw BlobReadError.missing(location.entry.id) }
         return bytes
     }
 
+    /// Does nothing.
     public func prefetch(_ location: BlobLocation) {}
 
+    /// A session that keeps blobs aside until `finish`.
     public func beginWrite() throws -> any BlobWriteSession { Session(store: self) }
 
     /// Replaces the stored bytes of `id` (to test that damage is detected on read).
