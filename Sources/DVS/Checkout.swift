@@ -240,9 +240,9 @@ extension Repository {
         // A few files: look each blob up; many: one query for the whole index.
         var found: [ObjectID: BlobLocation] = [:]
         if entries.count > 256 {
-            found = try catalog.allLocations()
+            found = try blobs.locations()
         } else {
-            for e in entries where e.kind != .symlink { if let l = try catalog.location(of: e.blob) { found[e.blob] = l } }
+            for e in entries where e.kind != .symlink { if let l = try blobs.location(of: e.blob) { found[e.blob] = l } }
         }
         let locations = found
         let bytes = Locked<(UInt64, Int)>((0, 0))

@@ -65,9 +65,10 @@ extension Repository {
     ///
     /// Pipeline: walk → stat → (changed files only) read → SHA-256 → audio probe → codec →
     /// zstd → pack, on `workers` threads with one file in flight each. Packs and objects are
-    /// fsynced before the branch moves; the move, its reflog entry, the blob index and the stat
-    /// cache land in one SQLite transaction. Killed at any point, the repository shows the old
-    /// commit or the new one.
+    /// fsynced before the branch moves; new blobs go through `blobs` (one write session, made
+    /// durable and indexed before the metadata is written; a commit that fails after that leaves
+    /// them stored and unreferenced); the move, its reflog entry and the stat cache land in one
+    /// SQLite transaction. Killed at any point, the repository shows the old commit or the new one.
     /// - Throws: `DVSError.nothingToCommit` when nothing changed and `allowEmpty` is false;
     ///   `.badInput` for undecodable audio under `strict`, a bad `--author`, or a file that changed
     ///   while read; `.io` (disk full, unreadable file); `.locked`. In every case nothing is committed.
@@ -106,13 +107,13 @@ extension Repository {
 
         let head = try catalog.head() ?? .branch("main", nil)
         let parent = head.commit
-        let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: packTargetSize)
+        let writer = try blobs.beginWrite()
         do {
-            let known = try catalog.blobIDs()
+            let known = try blobs.ids()
             let parentCommit = try parent.map { try commit($0) }
             let base = try parentCommit.map { try entries(ofManifest: $0.manifest) } ?? []
             var deltaBases: [RepoPath: ObjectID] = [:]
-            for e in base where e.audio == nil && e.kind != .symlink && e.byteCount >= UInt64(BlobEncoding.minDeltaSize) {
+            for e in base where e.audio == nil && e.kind != .symlink && e.byteCount >= UInt64(PackedBlobStore.minDeltaSize) {
                 deltaBases[e.path] = e.blob
             }
             let scan = try self.scan(writer: writer, knownBlobs: known, deltaBases: deltaBases, progress: progress)
@@ -152,7 +153,8 @@ extension Repository {
                     hint: "fix what it reports, or commit with --no-verify to skip the hook this once",
                     details: run.stderr.split(separator: "\n", omittingEmptySubsequences: true).map { "pre-commit: " + $0 })
             }
-            let packs = try writer.finish()
+            // Blobs are durable and indexed from here; a failure below leaves them unreferenced.
+            try writer.finish()
             let wordsBytes = try storeWords(tree)
             let (manifest, totals, manifestBytes) = try writeManifest(tree.entries)
             let c = Commit(
@@ -165,15 +167,6 @@ extension Repository {
             let subject = message.split(separator: "\n").first.map(String.init) ?? ""
             let branch: String?
             try catalog.write { tx in
-                for p in packs {
-                    try tx.insertPack(
-                        id: p.id, byteCount: p.byteCount,
-                        entries: p.entries.map {
-                            PackEntryRow(
-                                id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength,
-                                codec: $0.codec.rawValue)
-                        })
-                }
                 try tx.insertCommit(id, c)
                 let reflogMessage =
                     (parent == nil ? "commit (initial): " : options.extraParents.isEmpty ? "commit: " : "commit (merge): ") + subject

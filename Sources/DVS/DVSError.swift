@@ -74,6 +74,10 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
                 case .io, .noSpace: .io
                 }
             return DVSError(code, e.message, hint: e.hint, cause: e.cause)
+        case let e as BlobReadError:
+            return DVSError(.corrupt, e.message, hint: e.hint, cause: e.cause)
+        case let e as BlobWriteError:
+            return DVSError(.internal, e.message, hint: e.hint, cause: e.cause)
         case let e as CatalogError:
             let code: Code =
                 switch e.code {

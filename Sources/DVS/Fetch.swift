@@ -80,7 +80,7 @@ extension Repository {
             // 3. Blobs the new snapshots need.
             let stops = Set(try catalog.refs(in: .all).map(\.target))
             let needed = try blobsNeeded(from: remoteRefs.map(\.id), stoppingAt: stops)
-            let have = try catalog.blobIDs()
+            let have = try blobs.ids()
             var missing = needed.subtracting(have)
 
             // 4. Packs: indexes by ranged reads, then whole packs, verified before use.
@@ -158,18 +158,12 @@ extension Repository {
             }
             try catalog.write { tx in
                 for f in fetched {
-                    try tx.insertPack(
-                        id: f.id, byteCount: f.size,
-                        entries: f.entries.map {
-                            PackEntryRow(
-                                id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength,
-                                codec: $0.codec.rawValue)
-                        })
+                    try tx.insertPack(id: f.id, byteCount: f.size, entries: f.entries)
                 }
                 for (id, c) in downloaded { try tx.insertCommit(id, c) }
                 try tx.moveRefs(updates, who: defaultIdentity())
             }
-            packCache.withLock { $0 = [:] }
+            packedBlobs.forgetReaders()
             // Lineage records, after the refs (a record names a snapshot it does not need present).
             let records = try fetchRecords(store: store, remoteName: remoteName, transfers: config.transfers, meter: meter)
             meter.finish()
@@ -472,7 +466,7 @@ extension Repository {
         _ id: ObjectID, lookup: [ObjectID: (PackReader, PackEntry, ObjectID)], decompressor: ZstdDecompressor, depth: Int
     ) throws -> [UInt8] {
         guard let (reader, entry, _) = lookup[id] else {
-            if try catalog.location(of: id) != nil { return try blob(id) }
+            if try blobs.contains(id) { return try blob(id) }
             throw MissingBase(id: id)
         }
         guard depth <= BlobCodec.maxDeltaDepth + 1 else { throw StorageError(.corrupt, "delta chain of '\(id.hex)' is too deep") }
@@ -486,7 +480,7 @@ extension Repository {
                 try base.withUnsafeBytes { try decompressor.decompress(f, prefix: $0, limit: limit) }
             }
         } else {
-            bytes = try BlobEncoding.decode(codec: entry.codec, payload: reader.payload(of: entry, decompressor: decompressor))
+            bytes = try packedBlobs.inverse(reader.payload(of: entry, decompressor: decompressor), codec: entry.codec)
         }
         guard bytes.count == Int(entry.rawLength), ObjectID.hashing(bytes) == id else { throw StorageError(.corrupt, "checksum mismatch") }
         return bytes

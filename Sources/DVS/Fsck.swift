@@ -48,7 +48,7 @@ extension Repository {
     private func runFsck(progress: ProgressHandler?) throws -> FsckReport {
         var damaged: [String: DamagedObject] = [:]
         var notes: [String] = []
-        let known = try catalog.allLocations()
+        let known = try blobs.locations()
         let catalogPacks = Set(try catalog.packIDs())
         let files = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
         let diskPacks = Set(files.compactMap { $0.hasSuffix(".pack") ? ObjectID(hex: $0.dropLast(5)) : nil })
@@ -69,7 +69,7 @@ extension Repository {
                 }
                 continue
             }
-            if let reader = try? packReader(pack), let problem = try? reader.verifyChecksum(expected: pack) {
+            if let reader = try? packedBlobs.packReader(pack), let problem = try? reader.verifyChecksum(expected: pack) {
                 damaged[pack.hex] = DamagedObject(id: pack.hex, kind: "pack", pack: pack.hex, reason: problem, usedBy: [])
             }
             try parallelFor(locs.count, workers: workers) { _, i in

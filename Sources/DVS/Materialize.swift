@@ -78,7 +78,7 @@ extension Repository {
                 let p = cachePath(e.blob)
                 if stat(p, &st) != 0 || UInt64(st.st_size) != e.byteCount { need.append(e) }
             }
-            let locations = try catalog.allLocations()
+            let locations = try blobs.locations()
             let missing = need
             let done = Locked(0)
             let tmp = tmpDir

@@ -32,7 +32,7 @@ extension Repository {
         do {
             let known = Set(try catalog.packIDs())
             let files = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
-            var packs: [(ObjectID, UInt64, [PackEntryRow])] = []
+            var packs: [(ObjectID, UInt64, [PackEntry])] = []
             var damaged: [String] = []
             for name in files.sorted() where name.hasSuffix(".pack") {
                 guard let id = ObjectID(hex: name.dropLast(5)) else { continue }
@@ -45,15 +45,7 @@ extension Repository {
                     let entries = try reader.readIndex()
                     let size =
                         (try FileManager.default.attributesOfItem(atPath: "\(packsDir)/\(name)")[.size] as? NSNumber)?.uint64Value ?? 0
-                    packs.append(
-                        (
-                            id, size,
-                            entries.map {
-                                PackEntryRow(
-                                    id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength,
-                                    codec: $0.codec.rawValue)
-                            }
-                        ))
+                    packs.append((id, size, entries))
                 } catch {
                     damaged.append("\(id.hex): \(DVSError.wrap(error).message)")
                 }

@@ -29,7 +29,10 @@ public final class Repository: @unchecked Sendable {
     public let catalog: Catalog
     /// Metadata objects.
     public let objects: LocalObjectStore
-    let packCache = Locked<[ObjectID: PackReader]>([:])
+    /// File content: blobs in `.dvs/packs`, indexed by the catalog.
+    public var blobs: any BlobStore { packedBlobs }
+    /// The same store, for what only packs have (pack readers, their checksums).
+    let packedBlobs: PackedBlobStore
 
     /// The `.dvs` folder name.
     public static let folderName = ".dvs"
@@ -40,8 +43,13 @@ public final class Repository: @unchecked Sendable {
     private init(root: String) throws {
         self.root = root
         dvsDir = root + "/" + Self.folderName
-        catalog = try Catalog(path: dvsDir + "/catalog.sqlite")
+        let catalog = try Catalog(path: dvsDir + "/catalog.sqlite")
+        self.catalog = catalog
         objects = LocalObjectStore(root: dvsDir + "/objects", tmpDir: dvsDir + "/tmp")
+        packedBlobs = PackedBlobStore(
+            packsDir: dvsDir + "/packs", tmpDir: dvsDir + "/tmp", index: CatalogBlobIndex(catalog: catalog),
+            transforms: BlobTransforms.all,
+            targetSize: { Self.packTargetSize(catalog) }, level: { Self.zstdLevel(catalog) })
     }
 
     /// Creates a repository in `directory` (created if missing) with HEAD on branch `main`.
@@ -122,11 +130,16 @@ public final class Repository: @unchecked Sendable {
         return (try? catalog.config("core.lock-timeout")).flatMap { $0.flatMap(Double.init) } ?? 30
     }
     /// Target pack size in bytes (`pack.target-size`, default 64 MiB).
-    public var packTargetSize: UInt64 {
+    public var packTargetSize: UInt64 { Self.packTargetSize(catalog) }
+    /// zstd level for blobs (`zstd.level`, default 1).
+    public var zstdLevel: Int32 { Self.zstdLevel(catalog) }
+
+    static func packTargetSize(_ catalog: Catalog) -> UInt64 {
         (try? catalog.config("pack.target-size")).flatMap { $0.flatMap(UInt64.init) } ?? 64 << 20
     }
-    /// zstd level for blobs (`zstd.level`, default 1).
-    public var zstdLevel: Int32 { (try? catalog.config("zstd.level")).flatMap { $0.flatMap(Int32.init) } ?? 1 }
+    static func zstdLevel(_ catalog: Catalog) -> Int32 {
+        (try? catalog.config("zstd.level")).flatMap { $0.flatMap(Int32.init) } ?? 1
+    }
     /// Worker threads (`core.workers`, default: active processors).
     public var workers: Int {
         (try? catalog.config("core.workers")).flatMap { $0.flatMap(Int.init) } ?? ProcessInfo.processInfo.activeProcessorCount
@@ -242,47 +255,6 @@ public final class Repository: @unchecked Sendable {
 
     // MARK: Blobs
 
-    func packReader(_ id: ObjectID) throws -> PackReader {
-        if let r = packCache.withLock({ $0[id] }) { return r }
-        let r = try PackReader(path: "\(packsDir)/\(id.hex).pack")
-        packCache.withLock { $0[id] = r }
-        return r
-    }
-
-    /// Decodes a `zstdDelta` blob: reads its base (verified, recursively), then its frame with the
-    /// base as prefix.
-    private func deltaBlob(_ entry: PackEntry, reader: PackReader, decompressor: ZstdDecompressor?) throws -> [UInt8] {
-        let stored = try reader.read(offset: entry.offset, length: entry.storedLength)
-        guard stored.count > 33 else {
-            throw DVSError(.corrupt, "delta object '\(entry.id.hex)' is truncated", hint: "run 'dvs fsck' to list damaged objects")
-        }
-        let baseID = ObjectID(bytes: stored[0..<32])
-        let base: [UInt8]
-        do { base = try blob(baseID, location: nil, decompressor: decompressor) } catch let e as DVSError {
-            throw DVSError(
-                .corrupt, "cannot read object '\(entry.id.hex)': its delta base '\(baseID.hex)' is unreadable (\(e.message))",
-                hint: "run 'dvs fsck' to list damaged objects")
-        }
-        let d = decompressor ?? ZstdDecompressor()
-        let limit = Int(clamping: entry.rawLength) + (1 << 20)
-        return try stored[33...].withUnsafeBytes { f in try base.withUnsafeBytes { try d.decompress(f, prefix: $0, limit: limit) } }
-    }
-
-    /// The stored bytes of blob `id` as a delta base, with its chain depth; nil when it is not
-    /// stored or cannot be read (then the new version is simply stored whole).
-    func deltaBase(_ id: ObjectID) -> DeltaBase? {
-        guard let loc = try? catalog.location(of: id), loc.entry.rawLength <= 256 << 20,
-            let bytes = try? blob(id, location: loc)
-        else { return nil }
-        var depth = 0
-        if loc.entry.codec == BlobCodec.zstdDelta.rawValue,
-            let b = try? packReader(loc.pack).read(offset: loc.entry.offset + 32, length: 1)
-        {
-            depth = Int(b[0])
-        }
-        return DeltaBase(id: id, bytes: bytes, depth: depth)
-    }
-
     /// The original bytes of blob `id`, verified against its SHA-256.
     /// - Parameter location: where it is, when the caller already looked it up.
     /// - Throws: `DVSError.corrupt` naming the object and pack when it is missing or damaged.
@@ -291,29 +263,7 @@ public final class Repository: @unchecked Sendable {
     }
 
     func blob(_ id: ObjectID, location: BlobLocation?, decompressor: ZstdDecompressor?) throws -> [UInt8] {
-        guard let loc = try location ?? catalog.location(of: id) else {
-            throw DVSError(.corrupt, "object '\(id.hex)' is not in any pack", hint: "run 'dvs fsck' to list damaged objects")
-        }
-        do {
-            let reader = try packReader(loc.pack)
-            guard let codec = BlobCodec(rawValue: loc.entry.codec) else {
-                throw DVSError(.corrupt, "object '\(id.hex)' has unknown codec \(loc.entry.codec)")
-            }
-            let entry = PackEntry(
-                id: id, offset: loc.entry.offset, storedLength: loc.entry.storedLength, rawLength: loc.entry.rawLength, codec: codec)
-            let bytes: [UInt8]
-            if codec == .zstdDelta {
-                bytes = try deltaBlob(entry, reader: reader, decompressor: decompressor)
-            } else {
-                bytes = try BlobEncoding.decode(codec: codec, payload: reader.payload(of: entry, decompressor: decompressor))
-            }
-            guard bytes.count == Int(loc.entry.rawLength), ObjectID.hashing(bytes) == id else {
-                throw DVSError(
-                    .corrupt, "cannot read object '\(id.hex)' in pack '\(loc.pack.hex)': checksum mismatch",
-                    hint: "run 'dvs fsck' to list damaged objects and the paths that use them")
-            }
-            return bytes
-        } catch let e as DVSError { throw e } catch { throw DVSError.wrap(error) }
+        do { return try blobs.read(id, at: location, decompressor: decompressor) } catch { throw DVSError.wrap(error) }
     }
 }
 

@@ -61,12 +61,8 @@ final class Decompressors: @unchecked Sendable {
 
 /// Per-worker zstd contexts.
 private final class Compressors: @unchecked Sendable {
-    let all: [ZstdCompressor]
-    let decompressors: [ZstdDecompressor]
-    init(count: Int, level: Int32) {
-        all = (0..<count).map { _ in ZstdCompressor(level: level) }
-        decompressors = (0..<count).map { _ in ZstdDecompressor() }
-    }
+    let all: [ZstdCoders]
+    init(count: Int, level: Int32) { all = (0..<count).map { _ in ZstdCoders(level: level) } }
 }
 
 /// The stat cache's "racy" rule (after git's racy-git handling): an entry can be trusted only if
@@ -83,11 +79,13 @@ extension Repository {
     /// Reads the working tree into manifest entries, re-hashing only files whose stat changed.
     ///
     /// - Parameters:
-    ///   - writer: when given, every blob not yet stored is encoded and appended (commit).
+    ///   - writer: when given, every blob not yet stored is written to it (commit).
     ///   - knownBlobs: blobs already in packs.
     ///   - deltaBases: for files that are not audio, the blob of the same path in the parent
     ///     commit; a new version is stored as a zstd delta against it where that is smaller.
-    func scan(writer: PackWriter?, knownBlobs: Set<ObjectID>, deltaBases: [RepoPath: ObjectID] = [:], progress: ProgressHandler?) throws
+    func scan(
+        writer: (any BlobWriteSession)?, knownBlobs: Set<ObjectID>, deltaBases: [RepoPath: ObjectID] = [:], progress: ProgressHandler?
+    ) throws
         -> ScanResult
     {
         // The walk (system calls) and the stat cache load (SQLite) overlap on two threads.
@@ -106,8 +104,7 @@ extension Repository {
                 let f = files[i]
                 let item = try Self.scanOne(
                     f, root: root, cached: cache[f.path], writer: writer, knownBlobs: knownBlobs,
-                    deltaBase: deltaBases[f.path].map { id in { self.deltaBase(id) } },
-                    compressor: compressors.all[worker], decompressor: compressors.decompressors[worker])
+                    deltaBase: deltaBases[f.path], coders: compressors.all[worker])
                 results[i] = item
                 if item.hashed {
                     local.hashed += 1
@@ -168,8 +165,8 @@ extension Repository {
     }
 
     static func scanOne(
-        _ file: TreeFile, root: String, cached: StatCacheEntry?, writer: PackWriter?, knownBlobs: Set<ObjectID>,
-        deltaBase: (() -> DeltaBase?)? = nil, compressor: ZstdCompressor, decompressor: ZstdDecompressor
+        _ file: TreeFile, root: String, cached: StatCacheEntry?, writer: (any BlobWriteSession)?, knownBlobs: Set<ObjectID>,
+        deltaBase: ObjectID? = nil, coders: ZstdCoders
     ) throws -> ScanItem {
         var f = file
         guard let kind = f.kind else { throw DVSError(.internal, "unsupported file kind for '\(f.path)'") }
@@ -243,13 +240,9 @@ extension Repository {
             }
             var newBlob = false
             if let writer, !knownBlobs.contains(id), !writer.contains(id) {
-                let base = audio == nil && layout == nil && buf.count >= BlobEncoding.minDeltaSize ? deltaBase?() : nil
-                let (codec, frame) = try BlobEncoding.encode(
-                    buf, layout: layout, base: base?.id == id ? nil : base,
-                    compressor: compressor, decompressor: decompressor)
-                do {
-                    newBlob = try writer.append(id: id, codec: codec, rawLength: UInt64(buf.count), frame: frame)
-                } catch { throw DVSError.wrap(error) }
+                // A delta only for files that are not audio; the PCM transform reads the layout.
+                let hint = BlobHint(deltaBase: audio == nil && layout == nil ? deltaBase : nil, facts: layout)
+                do { newBlob = try writer.write(buf, id: id, hint: hint, coders: coders) } catch { throw DVSError.wrap(error) }
             }
             let entry = ManifestEntry(path: f.path, kind: kind, blob: id, byteCount: UInt64(buf.count), audio: audio)
             let update = StatCacheEntry(

@@ -120,7 +120,7 @@ public final class SnapshotReader: @unchecked Sendable {
     public func forEach(order: [Int]? = nil, _ body: (SnapshotSample) throws -> Void) throws {
         let order = order ?? Array(entries.indices)
         if order.isEmpty { return }
-        let locations = try repository.catalog.allLocations()
+        let locations = try repository.blobs.locations()
         let pipe = OrderedPipe<SnapshotSample>(count: order.count, window: window)
         let n = min(workers, order.count)
         let group = DispatchGroup()
@@ -168,8 +168,7 @@ public final class SnapshotReader: @unchecked Sendable {
 
     /// Hints the kernel to read blob `id`'s stored bytes into the page cache (never fails).
     func prefetch(_ id: ObjectID, locations: [ObjectID: BlobLocation]) {
-        guard let loc = locations[id], let reader = try? repository.packReader(loc.pack) else { return }
-        reader.prefetch(offset: loc.entry.offset, length: loc.entry.storedLength)
+        if let loc = locations[id] { repository.blobs.prefetch(loc) }
     }
 
     /// Reads, verifies and decodes one sample.

@@ -47,36 +47,6 @@ public struct ReflogEntry: Sendable, Equatable {
     }
 }
 
-/// Where one blob lives.
-public struct BlobLocation: Sendable, Equatable {
-    /// Pack id.
-    public var pack: ObjectID
-    /// The pack entry.
-    public var entry: PackEntryRow
-}
-
-/// A `blob` row.
-public struct PackEntryRow: Sendable, Equatable {
-    /// Blob id.
-    public var id: ObjectID
-    /// Frame offset in the pack.
-    public var offset: UInt64
-    /// Frame length.
-    public var storedLength: UInt64
-    /// Original length.
-    public var rawLength: UInt64
-    /// Codec code.
-    public var codec: UInt8
-    /// Creates a row.
-    public init(id: ObjectID, offset: UInt64, storedLength: UInt64, rawLength: UInt64, codec: UInt8) {
-        self.id = id
-        self.offset = offset
-        self.storedLength = storedLength
-        self.rawLength = rawLength
-        self.codec = codec
-    }
-}
-
 /// One `stat_cache` row.
 public struct StatCacheEntry: Sendable, Equatable {
     /// Size in bytes.
@@ -260,11 +230,7 @@ public final class Catalog: Sendable {
                     db, sql: "SELECT pack_id, pack_offset, stored_length, raw_length, codec FROM blob WHERE id = ?",
                     arguments: [Data(id.bytes)])
             else { return nil }
-            return BlobLocation(
-                pack: ObjectID(hex: row["pack_id"] as String)!,
-                entry: PackEntryRow(
-                    id: id, offset: row["pack_offset"], storedLength: row["stored_length"],
-                    rawLength: row["raw_length"], codec: row["codec"]))
+            return BlobLocation(pack: ObjectID(hex: row["pack_id"] as String)!, entry: try Self.packEntry(id, row))
         }
     }
 
@@ -280,11 +246,7 @@ public final class Catalog: Sendable {
                 let ph: String = row["pack_id"]
                 let p = packs[ph] ?? ObjectID(hex: ph)!
                 packs[ph] = p
-                out[id] = BlobLocation(
-                    pack: p,
-                    entry: PackEntryRow(
-                        id: id, offset: row["pack_offset"], storedLength: row["stored_length"],
-                        rawLength: row["raw_length"], codec: row["codec"]))
+                out[id] = BlobLocation(pack: p, entry: try Self.packEntry(id, row))
             }
             return out
         }
@@ -296,6 +258,17 @@ public final class Catalog: Sendable {
         try reading("cannot read the pack index") { db in
             try String.fetchAll(db, sql: "SELECT id FROM pack ORDER BY id").compactMap { ObjectID(hex: $0) }
         }
+    }
+
+    /// The pack entry of blob `id` from its `blob` row.
+    /// - Throws: `CatalogError` with code `.database` when the row names a codec this dvs does not know.
+    private static func packEntry(_ id: ObjectID, _ row: Row) throws -> PackEntry {
+        let code: UInt8 = row["codec"]
+        guard let codec = BlobCodec(rawValue: code) else {
+            throw CatalogError(.database, "object '\(id.hex)' has unknown codec \(code)")
+        }
+        return PackEntry(
+            id: id, offset: row["pack_offset"], storedLength: row["stored_length"], rawLength: row["raw_length"], codec: codec)
     }
 
     // MARK: Commits

@@ -100,7 +100,7 @@ public final class CatalogTransaction {
 
     /// Records a pack and its blobs (idempotent: blobs already recorded keep their first location).
     /// - Throws: `CatalogError`.
-    public func insertPack(id: ObjectID, byteCount: UInt64, entries: [PackEntryRow]) throws {
+    public func insertPack(id: ObjectID, byteCount: UInt64, entries: [PackEntry]) throws {
         try CatalogError.guarding("cannot record pack '\(id.hex)'") {
             try db.execute(
                 sql: "INSERT OR IGNORE INTO pack(id, byte_count, blob_count, created_at) VALUES (?, ?, ?, ?)",
@@ -109,7 +109,7 @@ public final class CatalogTransaction {
                 sql: "INSERT OR IGNORE INTO blob(id, pack_id, pack_offset, stored_length, raw_length, codec) VALUES (?, ?, ?, ?, ?, ?)")
             for e in entries {
                 try stmt.execute(arguments: [
-                    Data(e.id.bytes), id.hex, Int64(e.offset), Int64(e.storedLength), Int64(e.rawLength), Int(e.codec),
+                    Data(e.id.bytes), id.hex, Int64(e.offset), Int64(e.storedLength), Int64(e.rawLength), Int(e.codec.rawValue),
                 ])
             }
         }

@@ -5,28 +5,6 @@ import Foundation
     import Glibc
 #endif
 
-/// Where one blob lives inside a pack. Mirrors one row of the pack's trailing index.
-public struct PackEntry: Hashable, Sendable {
-    /// SHA-256 of the blob's original bytes.
-    public var id: ObjectID
-    /// Byte offset of the blob's zstd frame in the pack file.
-    public var offset: UInt64
-    /// Length of that frame.
-    public var storedLength: UInt64
-    /// Length of the original bytes.
-    public var rawLength: UInt64
-    /// Transform applied before zstd.
-    public var codec: BlobCodec
-    /// Creates an entry.
-    public init(id: ObjectID, offset: UInt64, storedLength: UInt64, rawLength: UInt64, codec: BlobCodec) {
-        self.id = id
-        self.offset = offset
-        self.storedLength = storedLength
-        self.rawLength = rawLength
-        self.codec = codec
-    }
-}
-
 /// A pack that is durable on disk: its name (the SHA-256 of its header, index and the index's
 /// position; every frame is covered by its own zstd checksum and by its blob id) and its entries.
 public struct FinishedPack: Sendable {

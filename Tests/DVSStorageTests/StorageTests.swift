@@ -118,3 +118,48 @@ import Testing
         }
     }
 }
+
+/// `PackedBlobStore` on its own: packs in a folder, an index in memory, a registered transform.
+@Suite struct PackedBlobStoreTests {
+    /// Reverses the bytes of blobs whose hint says so (a stand-in for a format-aware transform).
+    struct Reverse: BlobTransform {
+        var codec: BlobCodec { .pcm16Predictive }
+        func forward(_ bytes: UnsafeRawBufferPointer, hint: BlobHint, compressor: ZstdCompressor) throws -> [UInt8]? {
+            hint.facts as? String == "reverse" ? Array(bytes.reversed()) : nil
+        }
+        func inverse(_ payload: [UInt8]) throws -> [UInt8] { payload.reversed() }
+    }
+
+    final class MemoryIndex: BlobIndex, @unchecked Sendable {
+        let lock = NSLock()
+        var rows: [ObjectID: BlobLocation] = [:]
+        func location(of id: ObjectID) throws -> BlobLocation? { lock.withLock { rows[id] } }
+        func locations() throws -> [ObjectID: BlobLocation] { lock.withLock { rows } }
+        func ids() throws -> Set<ObjectID> { lock.withLock { Set(rows.keys) } }
+        func record(_ packs: [FinishedPack]) throws {
+            lock.withLock {
+                for p in packs { for e in p.entries where rows[e.id] == nil { rows[e.id] = BlobLocation(pack: p.id, entry: e) } }
+            }
+        }
+    }
+
+    @Test func transformsArePluggedInByCodecAndReadsAreVerified() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            try FileManager.default.createDirectory(atPath: dir + "/packs", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: dir + "/tmp", withIntermediateDirectories: true)
+            let index = MemoryIndex()
+            let store = PackedBlobStore(packsDir: dir + "/packs", tmpDir: dir + "/tmp", index: index, transforms: [Reverse()])
+            let a = Array("abcdefgh".utf8)
+            let b = Array("plain bytes".utf8)
+            let ids = try store.write([(a, BlobHint(facts: "reverse")), (b, BlobHint())])
+            #expect(try store.location(of: ids[0])?.entry.codec == .pcm16Predictive)
+            #expect(try store.location(of: ids[1])?.entry.codec == .zstd)
+            #expect(try store.read(ids[0]) == a)
+            #expect(try store.read(ids[1]) == b)
+            // A store without the transform cannot restore the blob, and says which.
+            let bare = PackedBlobStore(packsDir: dir + "/packs", tmpDir: dir + "/tmp", index: index, transforms: [])
+            let e = #expect(throws: BlobReadError.self) { try bare.read(ids[0]) }
+            #expect(e?.kind == .damaged && e?.id == ids[0])
+        }
+    }
+}

@@ -35,12 +35,12 @@ import Testing
             let full = stored[0]
             for k in 1..<4 {
                 let id = ObjectID.hashing(versions[k])
-                let loc = try #require(try repo.catalog.location(of: id))
-                #expect(loc.entry.codec == BlobCodec.zstdDelta.rawValue, "pass \(k) is a delta")
+                let loc = try #require(try repo.blobs.location(of: id))
+                #expect(loc.entry.codec == .zstdDelta, "pass \(k) is a delta")
                 #expect(stored[k] * 10 < full, "a 1 % relabel stores \(stored[k]) bytes, the whole table \(full)")
                 #expect(try repo.blob(id) == versions[k])
                 // Chain depth: pass k's delta sits on pass k−1.
-                let head = try repo.packReader(loc.pack).read(offset: loc.entry.offset, length: 33)
+                let head = try repo.blobs.storedFrame(at: loc).prefix(33)
                 #expect(ObjectID(bytes: head[0..<32]) == ObjectID.hashing(versions[k - 1]))
                 #expect(head[32] == UInt8(k))
             }

@@ -20,19 +20,16 @@ extension Repository {
     ) throws
         -> (id: CommitID, commit: Commit, packs: [FinishedPack], findings: [LabelFinding], entries: [ManifestEntry])
     {
-        let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: packTargetSize)
+        let writer = try blobs.beginWrite()
         do {
             let previous = Dictionary(deltaFrom.map { ($0.path, $0.blob) }, uniquingKeysWith: { a, _ in a })
-            let compressor = ZstdCompressor(level: zstdLevel)
-            let decompressor = ZstdDecompressor()
+            let coders = ZstdCoders(level: zstdLevel)
             for e in tree where newContent[e.blob] != nil && !writer.contains(e.blob) {
-                if try catalog.location(of: e.blob) != nil { continue }
+                if try blobs.contains(e.blob) { continue }
                 let bytes = newContent[e.blob]!
-                let base = bytes.count >= BlobEncoding.minDeltaSize ? previous[e.path].flatMap { deltaBase($0) } : nil
-                let (codec, frame) = try bytes.withUnsafeBytes {
-                    try BlobEncoding.encode($0, layout: nil, base: base, compressor: compressor, decompressor: decompressor)
+                try bytes.withUnsafeBytes {
+                    try writer.write($0, id: e.blob, hint: BlobHint(deltaBase: previous[e.path]), coders: coders)
                 }
-                _ = try writer.append(id: e.blob, codec: codec, rawLength: UInt64(bytes.count), frame: frame)
             }
             var transcripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:]
             for side in transcriptsFrom { transcripts.merge(Self.transcriptCache(side)) { a, _ in a } }
@@ -73,12 +70,7 @@ extension Repository {
     /// Records composed packs and a commit in the catalog, inside a write transaction.
     func recordComposed(_ packs: [FinishedPack], _ id: CommitID, _ c: Commit, in tx: CatalogTransaction) throws {
         for p in packs {
-            try tx.insertPack(
-                id: p.id, byteCount: p.byteCount,
-                entries: p.entries.map {
-                    PackEntryRow(
-                        id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength, codec: $0.codec.rawValue)
-                })
+            try tx.insertPack(id: p.id, byteCount: p.byteCount, entries: p.entries)
         }
         try tx.insertCommit(id, c)
     }

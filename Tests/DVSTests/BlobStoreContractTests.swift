@@ -1,0 +1,152 @@
+import DVSCore
+import DVSStorage
+import DVSTestSupport
+import Foundation
+import Testing
+
+@testable import DVS
+
+/// One contract, run against every `BlobStore`: the repository's packed store (packs on disk,
+/// the catalog's index, dvs's codecs) and the in-memory one tests above the store use.
+@Suite struct BlobStoreContract {
+    enum Kind: String, CaseIterable, CustomTestStringConvertible {
+        case packed, inMemory
+        var testDescription: String { rawValue }
+    }
+
+    /// Runs `body` with a fresh store of `kind` (the packed one inside a temporary repository).
+    func withStore(_ kind: Kind, _ body: (any BlobStore, Repository?) throws -> Void) throws {
+        switch kind {
+        case .inMemory: try body(InMemoryBlobStore(), nil)
+        case .packed: try TestSupport.withTemporaryRepository { repo in try body(repo.blobs, repo) }
+        }
+    }
+
+    /// A RIFF/WAVE file: `format` 1 (PCM, 16-bit) or 7 (μ-law, 8-bit), `frames` of a tone.
+    static func wav(format: UInt16, channels: UInt16, frames: Int) -> [UInt8] {
+        let bits: UInt16 = format == 1 ? 16 : 8
+        let blockAlign = channels * bits / 8
+        var data: [UInt8] = []
+        for i in 0..<frames {
+            for c in 0..<Int(channels) {
+                let v = sin(Double(i) * (0.031 + 0.007 * Double(c))) * 9000 + Double((i * 7919 + c) % 37)
+                if format == 1 {
+                    let s = UInt16(bitPattern: Int16(v))
+                    data += [UInt8(s & 0xFF), UInt8(s >> 8)]
+                } else {
+                    data.append(UInt8(truncatingIfNeeded: Int(v / 64) + 128))
+                }
+            }
+        }
+        func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
+        func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }
+        let rate = 16000
+        var fmt = le16(format) + le16(channels) + le32(rate) + le32(rate * Int(blockAlign)) + le16(blockAlign) + le16(bits)
+        if format != 1 { fmt += le16(0) }
+        var out = Array("RIFF".utf8) + le32(4 + 8 + fmt.count + 8 + data.count) + Array("WAVE".utf8)
+        out += Array("fmt ".utf8) + le32(fmt.count) + fmt
+        out += Array("data".utf8) + le32(data.count) + data
+        return out
+    }
+
+    static let samples: [(name: String, bytes: [UInt8])] = [
+        ("pcm16 mono", wav(format: 1, channels: 1, frames: 24_000)),
+        ("pcm16 stereo", wav(format: 1, channels: 2, frames: 24_000)),
+        ("pcm16 long mono", wav(format: 1, channels: 1, frames: 160_000)),
+        ("mu-law", wav(format: 7, channels: 1, frames: 16_000)),
+        ("plain", Array(String(repeating: "path,speaker,label\nspk1/a.wav,spk1,yes\n", count: 500).utf8)),
+        ("empty", []),
+    ]
+
+    @Test(arguments: Kind.allCases) func roundTripIsByteExact(_ kind: Kind) throws {
+        try withStore(kind) { (store: any BlobStore, repo: Repository?) throws in
+            let ids = try store.write(Self.samples.map { ($0.bytes, BlobHint.file($0.bytes)) })
+            #expect(ids == Self.samples.map { ObjectID.hashing($0.bytes) })
+            for (s, id) in zip(Self.samples, ids) {
+                #expect(try store.contains(id), "\(s.name)")
+                #expect(try store.read(id) == s.bytes, "\(s.name)")
+            }
+            if repo != nil {
+                // The PCM transform is chosen for 16-bit PCM, plain zstd for the rest.
+                #expect(try store.location(of: ids[0])?.entry.codec == .pcm16Predictive)
+                #expect(try store.location(of: ids[1])?.entry.codec == .pcm16Predictive)
+                #expect(try store.location(of: ids[3])?.entry.codec == .zstd)
+                #expect(try store.location(of: ids[4])?.entry.codec == .zstd)
+            }
+            #expect(try store.ids() == Set(ids))
+            #expect(try Set(store.locations().keys) == Set(ids))
+        }
+    }
+
+    @Test(arguments: Kind.allCases) func writesAreIdempotent(_ kind: Kind) throws {
+        try withStore(kind) { (store: any BlobStore, _: Repository?) throws in
+            let bytes = Self.samples[0].bytes
+            let first = try store.write([(bytes, BlobHint.file(bytes)), (bytes, BlobHint.file(bytes))])
+            #expect(first[0] == first[1])
+            let before = try store.location(of: first[0])
+            let again = try store.write([(bytes, BlobHint.file(bytes))])
+            #expect(again == [first[0]])
+            #expect(try store.location(of: first[0]) == before, "a stored blob keeps its location")
+            #expect(try store.ids().count == 1)
+            #expect(try store.read(first[0]) == bytes)
+        }
+    }
+
+    @Test(arguments: Kind.allCases) func aDeltaAgainstThePreviousVersionReadsBack(_ kind: Kind) throws {
+        try withStore(kind) { (store: any BlobStore, repo: Repository?) throws in
+            let rows = (0..<3000).map { i in "spk\(i % 50)/u\(i).wav,spk\(i % 50),\(["yes", "no", "maybe"][i % 3]),0.\(i * 7919 % 9973)\n" }
+            let v1 = Array(rows.joined().utf8)
+            var v2 = v1
+            v2[100] = UInt8(ascii: "X")
+            let base = try store.write([(v1, BlobHint())])[0]
+            let id = try store.write([(v2, BlobHint(deltaBase: base))])[0]
+            #expect(try store.read(id) == v2)
+            if repo != nil { #expect(try store.location(of: id)?.entry.codec == .zstdDelta) }
+        }
+    }
+
+    @Test(arguments: Kind.allCases) func anAbortedWriteStoresNothing(_ kind: Kind) throws {
+        try withStore(kind) { (store: any BlobStore, _: Repository?) throws in
+            let bytes = Self.samples[4].bytes
+            let session = try store.beginWrite()
+            try bytes.withUnsafeBytes { _ = try session.write($0, id: ObjectID.hashing(bytes), hint: BlobHint(), coders: nil) }
+            #expect(session.contains(ObjectID.hashing(bytes)))
+            session.abort()
+            #expect(try store.contains(ObjectID.hashing(bytes)) == false)
+        }
+    }
+
+    @Test(arguments: Kind.allCases) func anUnknownIDIsAMissingBlob(_ kind: Kind) throws {
+        try withStore(kind) { (store: any BlobStore, _: Repository?) throws in
+            let id = ObjectID.hashing(Array("never stored".utf8))
+            #expect(try store.contains(id) == false)
+            #expect(try store.location(of: id) == nil)
+            let e = #expect(throws: BlobReadError.self) { try store.read(id) }
+            #expect(e?.kind == .missing)
+            #expect(e?.id == id)
+            #expect(e?.message.contains(id.hex) == true)
+        }
+    }
+
+    @Test(arguments: Kind.allCases) func aDamagedBlobIsDetectedOnRead(_ kind: Kind) throws {
+        try withStore(kind) { (store: any BlobStore, repo: Repository?) throws in
+            let bytes = Self.samples[0].bytes
+            let id = try store.write([(bytes, BlobHint.file(bytes))])[0]
+            let loc = try #require(try store.location(of: id))
+            if let repo {
+                let path = "\(repo.root)/.dvs/packs/\(loc.pack.hex).pack"
+                var packBytes = try [UInt8](TestSupport.read(path))
+                packBytes[Int(loc.entry.offset) + Int(loc.entry.storedLength) / 2] ^= 0x5A
+                try Data(packBytes).write(to: URL(fileURLWithPath: path))
+                repo.packedBlobs.forgetReaders()
+            } else {
+                (store as! InMemoryBlobStore).damage(id, with: Array(bytes.dropLast()))
+            }
+            let e = #expect(throws: BlobReadError.self) { try store.read(id) }
+            #expect(e?.kind == .damaged)
+            #expect(e?.id == id)
+            #expect(e?.pack == loc.pack)
+            #expect(e?.message.contains(id.hex) == true)
+        }
+    }
+}
