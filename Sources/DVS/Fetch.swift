@@ -71,7 +71,7 @@ extension Repository {
                     remoteRefs.append((ref, try RemoteRef.decode(r.data, key: o.key, remote: remoteName)))
                 }
             }
-            let meter = TransferMeter(phase: "downloading", total: 0, progress: progress)
+            let meter = TransferMeter(phase: .downloading, total: 0, progress: progress)
 
             // 2. Metadata: download what is missing, verify, keep in memory until complete.
             let downloaded = try downloadMetadata(

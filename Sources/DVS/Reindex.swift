@@ -72,7 +72,7 @@ extension Repository {
             try catalog.write { tx in
                 try tx.clearBlobIndex()
                 for (id, size, rows) in packs { try tx.insertPack(id: id, byteCount: size, entries: rows) }
-                for (id, c) in commits { try tx.insertCommit(id, c) }
+                try tx.insertCommits(commits)
                 // Lineage records (migration 0003) are derived from their objects too.
                 try tx.clearLineageIndex()
                 for (id, bytes) in records { try? indexRecord(id, bytes, in: tx) }

@@ -81,7 +81,10 @@ extension Repository {
         return nil
     }
 
-    /// Commits reachable from `start` (following all parents), newest committer time first.
+    /// Commits reachable from `start` (following all parents), newest committer time first;
+    /// commits made within the same second come later-recorded first (the order this repository
+    /// recorded them, which puts a child before its parent), then by the larger id when the
+    /// catalog does not know the order.
     /// - Parameters:
     ///   - limit: stop after this many.
     ///   - excluding: commits reachable from these are left out (`A..B`).
@@ -92,19 +95,29 @@ extension Repository {
         while let c = stack.popLast() {
             if hidden.insert(c).inserted { stack.append(contentsOf: try commit(c).parents) }
         }
+        /// A commit waiting to be listed, with its sort key: committer time, recording order
+        /// (0 when unknown: such commits predate every numbered one), id.
+        struct Pending {
+            let id: CommitID
+            let commit: Commit
+            let recorded: Int64
+            func isOlder(than o: Pending) -> Bool {
+                (commit.committer.time, recorded, id) < (o.commit.committer.time, o.recorded, o.id)
+            }
+        }
+        func pending(_ id: CommitID) throws -> Pending {
+            Pending(id: id, commit: try commit(id), recorded: try catalog.recordingOrder(of: id) ?? 0)
+        }
         var out: [(CommitID, Commit)] = []
         var seen: Set<CommitID> = [start]
-        var frontier: [(CommitID, Commit)] = hidden.contains(start) ? [] : [(start, try commit(start))]
+        var frontier: [Pending] = hidden.contains(start) ? [] : [try pending(start)]
         while !frontier.isEmpty, out.count < limit {
-            // Pick the newest (ties: larger id, for a stable order).
-            let i = frontier.indices.max {
-                (frontier[$0].1.committer.time, frontier[$0].0) < (frontier[$1].1.committer.time, frontier[$1].0)
-            }!
-            let (id, c) = frontier.remove(at: i)
-            out.append((id, c))
-            for p in c.parents where !seen.contains(p) && !hidden.contains(p) {
+            let i = frontier.indices.max { frontier[$0].isOlder(than: frontier[$1]) }!
+            let next = frontier.remove(at: i)
+            out.append((next.id, next.commit))
+            for p in next.commit.parents where !seen.contains(p) && !hidden.contains(p) {
                 seen.insert(p)
-                frontier.append((p, try commit(p)))
+                frontier.append(try pending(p))
             }
         }
         return out

@@ -311,6 +311,15 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// When this repository recorded `id` among its commits (larger is later; migration 0004),
+    /// or nil when the commit is unknown or was recorded before the catalog kept the order.
+    /// - Throws: `CatalogError`.
+    public func recordingOrder(of id: CommitID) throws -> Int64? {
+        try reading("cannot read the commit index") { db in
+            try Int64?.fetchOne(db, sql: "SELECT recorded FROM commit_meta WHERE id = ?", arguments: [id.hex]) ?? nil
+        }
+    }
+
     // MARK: Stat cache
 
     /// The whole stat cache, in one query.
@@ -415,7 +424,7 @@ public final class Catalog: Sendable {
         try reading("cannot read the model index") { db in
             try Row.fetchAll(db, sql: "SELECT id, name, artifact, snapshot, revision, created_at FROM model ORDER BY created_at, id")
                 .compactMap { r in
-                    guard let id = ObjectID(hex: r["id"] as String), let a = ObjectID(hex: r["artifact"] as String),
+                    guard let id = ModelID(hex: r["id"] as String), let a = ObjectID(hex: r["artifact"] as String),
                         let s = CommitID(hex: r["snapshot"] as String)
                     else { return nil }
                     return ModelRow(id: id, name: r["name"], artifact: a, snapshot: s, revision: r["revision"], createdAt: r["created_at"])
@@ -425,10 +434,10 @@ public final class Catalog: Sendable {
 
     /// Eval record ids of `model`, oldest first.
     /// - Throws: `CatalogError`.
-    public func evals(of model: ObjectID) throws -> [ObjectID] {
+    public func evals(of model: ModelID) throws -> [EvalID] {
         try reading("cannot read the eval index") { db in
             try String.fetchAll(db, sql: "SELECT id FROM eval WHERE model = ? ORDER BY created_at, id", arguments: [model.hex]).compactMap {
-                ObjectID(hex: $0)
+                EvalID(hex: $0)
             }
         }
     }
@@ -445,7 +454,7 @@ public final class Catalog: Sendable {
 /// One row of the `model` table (migration 0003).
 public struct ModelRow: Sendable, Equatable {
     /// Model record id.
-    public var id: ObjectID
+    public var id: ModelID
     /// Display name.
     public var name: String
     /// SHA-256 of the artifact.
@@ -457,7 +466,7 @@ public struct ModelRow: Sendable, Equatable {
     /// Training end time, unix seconds.
     public var createdAt: Double
     /// Creates a row.
-    public init(id: ObjectID, name: String, artifact: ObjectID, snapshot: CommitID, revision: String, createdAt: Double) {
+    public init(id: ModelID, name: String, artifact: ObjectID, snapshot: CommitID, revision: String, createdAt: Double) {
         self.id = id
         self.name = name
         self.artifact = artifact
