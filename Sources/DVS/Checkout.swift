@@ -265,7 +265,7 @@ extension Repository {
             let r = bytes.withLock { b -> Progress? in
                 b.0 += UInt64(content.count)
                 b.1 += 1
-                return b.1 % 64 == 0 || b.1 == entries.count ? Progress(phase: "writing", done: b.1, total: entries.count, bytes: b.0) : nil
+                return b.1 % 64 == 0 || b.1 == entries.count ? Progress(phase: .writing, done: b.1, total: entries.count, bytes: b.0) : nil
             }
             if let r { progress?(r) }
         }

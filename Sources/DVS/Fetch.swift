@@ -148,11 +148,11 @@ extension Repository {
                 let local = r.name.tracking(on: remoteName) ?? r.name
                 let old = try catalog.ref(local)
                 if r.name.kind == .tag, let old, old != r.id {
-                    moves.append(RefMove(name: local, old: old, new: old, status: "kept (the remote tag differs: \(r.id.short))"))
+                    moves.append(RefMove(name: local, old: old, new: old, status: .kept(remoteTag: r.id)))
                     continue
                 }
                 let status =
-                    old == nil ? "created" : old == r.id ? "up-to-date" : try isAncestor(old!, of: r.id) ? "fast-forward" : "forced"
+                    old == nil ? RefMove.Status.created : old == r.id ? .upToDate : try isAncestor(old!, of: r.id) ? .fastForward : .forced
                 if old != r.id { updates.append(RefUpdate(name: local, expected: old, new: r.id, message: "fetch \(remoteName)")) }
                 moves.append(RefMove(name: local, old: old, new: r.id, status: status))
             }
@@ -166,7 +166,7 @@ extension Repository {
                                 codec: $0.codec.rawValue)
                         })
                 }
-                for (id, c) in downloaded { try tx.insertCommit(id, c) }
+                try tx.insertCommits(downloaded)
                 try tx.moveRefs(updates, who: defaultIdentity())
             }
             packCache.withLock { $0 = [:] }

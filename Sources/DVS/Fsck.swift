@@ -83,7 +83,7 @@ extension Repository {
                     $0 += 1
                     return $0
                 }
-                if n % 256 == 0 || n == total { progress?(Progress(phase: "verifying blobs", done: n, total: total, bytes: 0)) }
+                if n % 256 == 0 || n == total { progress?(Progress(phase: .verifyingBlobs, done: n, total: total, bytes: 0)) }
             }
         }
         damaged.merge(bad.withLock { $0 }) { a, _ in a }

@@ -217,7 +217,7 @@ extension Repository {
             ? cohortMembership() : nil
         let training = Set(model.trainingBlobIDs)
         let t0 = Date()
-        let examples = try extractFeatures(reader, order: labelled, extractor: extractor, progress: progress, phase: "evaluating") { s in
+        let examples = try extractFeatures(reader, order: labelled, extractor: extractor, progress: progress, phase: .evaluating) { s in
             LabeledExample(
                 key: s.path.string, group: nil, blobID: s.blob, features: [],
                 label: Self.labelText(s.labels[model.labelField], model.task) ?? "")
@@ -309,7 +309,7 @@ extension Repository {
     /// example (with features filled in) and its duration in seconds, in `order`.
     private func extractFeatures(
         _ reader: SnapshotReader, order: [Int], extractor: FeatureExtractor, progress: ProgressHandler?,
-        phase: String = "features", _ make: (SnapshotSample) -> LabeledExample
+        phase: Progress.Phase = .features, _ make: (SnapshotSample) -> LabeledExample
     ) throws -> [(LabeledExample, Double)] {
         var out: [(LabeledExample, Double)] = []
         out.reserveCapacity(order.count)

@@ -12,8 +12,8 @@ public struct SnapshotLineage: Sendable {
     public var revision: String
     /// The `cohort-predicate` extra header of the commit or its nearest first-parent ancestor that has one.
     public var cohortPredicate: String?
-    /// The `cohort-source` header found with the predicate.
-    public var cohortSource: String?
+    /// The commit the `cohort-source` header found with the predicate names.
+    public var cohortSource: CommitID?
     /// Samples in the snapshot.
     public var sampleCount: Int
     /// Their hours.
@@ -149,7 +149,7 @@ extension Repository {
         let c = try commit(id)
         let cut = try newestCohortCut(on: id)?.commit
         let predicate = cut?.extra[CohortHeader.predicate]
-        let source = cut?.extra[CohortHeader.source]
+        let source = cut?.extra[CohortHeader.source].flatMap(CommitID.init(hex:))
         var n = 0
         var seconds = 0.0
         var dist: [String: Int] = [:]
@@ -194,19 +194,19 @@ extension Repository {
         let artifact = ObjectID.hashing(bytes)
         let record = ModelRecord(
             name: r.name ?? (r.artifactPath as NSString).lastPathComponent, artifactName: (r.artifactPath as NSString).lastPathComponent,
-            artifactSHA256: artifact.hex, artifactBytes: UInt64(bytes.count), snapshot: lineage.commit.hex, revision: revision,
+            artifactSHA256: artifact.hex, artifactBytes: UInt64(bytes.count), snapshot: lineage.commit, revision: revision,
             cohortPredicate: lineage.cohortPredicate, cohortSource: lineage.cohortSource, task: r.task, labelField: r.labelField,
             parameters: r.parameters, sampleCount: lineage.sampleCount, hours: lineage.hours, labelDistribution: lineage.labelDistribution,
             code: code, dvsVersion: dvsVersionForRecords, commandLine: r.commandLine, startTime: r.startTime.timeIntervalSince1970,
             endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: ProcessInfo.processInfo.hostName, message: r.message,
             registeredBy: defaultIdentity())
         let encoded = LineageEncoding.encode(record)
-        let id = ObjectID.hashing(encoded)
+        let id = ModelID(ObjectID.hashing(encoded))
         let lock = try self.lock("dvs model add")
         defer { lock.release() }
         do {
             try objects.write(bytes, id: artifact)
-            try objects.write(encoded, id: id)
+            try objects.write(encoded, id: id.object)
             try objects.sync()
             try catalog.write { tx in
                 try tx.insertModel(
@@ -226,16 +226,16 @@ extension Repository {
         _ = try modelRecord(r.model)
         let snapshot = try resolve(r.revision)
         let record = EvalRecord(
-            model: r.model.hex, snapshot: snapshot.hex, revision: r.revision, metrics: r.metrics, slices: r.slices,
+            model: r.model, snapshot: snapshot, revision: r.revision, metrics: r.metrics, slices: r.slices,
             sampleCount: r.sampleCount, leakedSamples: r.leakedSamples, code: GitCode.version(at: r.codeDirectory),
             dvsVersion: dvsVersionForRecords, commandLine: r.commandLine, startTime: r.startTime.timeIntervalSince1970,
             endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: ProcessInfo.processInfo.hostName)
         let encoded = LineageEncoding.encode(record)
-        let id = ObjectID.hashing(encoded)
+        let id = EvalID(ObjectID.hashing(encoded))
         let lock = try self.lock("dvs eval")
         defer { lock.release() }
         do {
-            try objects.write(encoded, id: id)
+            try objects.write(encoded, id: id.object)
             try objects.sync()
             try catalog.write { tx in try tx.insertEval(id: id, model: r.model, snapshot: snapshot, createdAt: record.endTime) }
         } catch { throw DVSError.wrap(error) }
@@ -245,7 +245,7 @@ extension Repository {
     /// Reads a model record (verified against its id).
     /// - Throws: `DVSError.corrupt` when missing or damaged.
     public func modelRecord(_ id: ModelID) throws -> ModelRecord {
-        do { return try LineageEncoding.decodeModel(objects.read(id)) } catch {
+        do { return try LineageEncoding.decodeModel(objects.read(id.object)) } catch {
             throw DVSError(
                 .corrupt, "cannot read model record '\(id.hex)': \(DVSError.wrap(error).message)",
                 hint: "run 'dvs fsck'; 'dvs pull' fetches good copies")
@@ -255,7 +255,7 @@ extension Repository {
     /// Reads an eval record (verified against its id).
     /// - Throws: `DVSError.corrupt` when missing or damaged.
     public func evalRecord(_ id: EvalID) throws -> EvalRecord {
-        do { return try LineageEncoding.decodeEval(objects.read(id)) } catch {
+        do { return try LineageEncoding.decodeEval(objects.read(id.object)) } catch {
             throw DVSError(
                 .corrupt, "cannot read eval record '\(id.hex)': \(DVSError.wrap(error).message)",
                 hint: "run 'dvs fsck'; 'dvs pull' fetches good copies")
@@ -326,7 +326,7 @@ extension Repository {
     public func audit(model id: ModelID) throws -> ModelAudit {
         let record = try modelRecord(id)
         let evals = try catalog.evals(of: id).map { ($0, try evalRecord($0)) }
-        guard let snap = CommitID(hex: record.snapshot) else { throw DVSError(.corrupt, "model record '\(id.hex)' has a bad snapshot id") }
+        let snap = record.snapshot
         var audit = ModelAudit(
             id: id, record: record, evals: evals, branch: nil, branchHead: nil, relabeled: [], removed: [], modified: [], added: 0)
         let branchRef = RefName(fullName: record.revision).flatMap { $0.kind == .branch ? $0 : nil } ?? .branch(record.revision)

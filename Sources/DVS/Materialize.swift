@@ -95,7 +95,7 @@ extension Repository {
                     $0 += 1
                     return $0
                 }
-                progress?(Progress(phase: "caching", done: n, total: missing.count, bytes: 0))
+                progress?(Progress(phase: .caching, done: n, total: missing.count, bytes: 0))
             }
             // Lay out the tree.
             var linked = 0

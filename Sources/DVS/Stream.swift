@@ -109,7 +109,7 @@ extension Repository {
                 try Array(json.utf8).withUnsafeBytes { try tar.add(name: keys[s.index] + ".json", bytes: $0, mtime: mtime) }
                 n += 1
                 bytes += UInt64(s.bytes.count)
-                progress?(Progress(phase: "streaming", done: n, total: order.count, bytes: bytes))
+                progress?(Progress(phase: .streaming, done: n, total: order.count, bytes: bytes))
             }
             try tar.finish()
             return StreamSummary(commit: reader.commit, sampleCount: n, audioBytes: bytes)
