@@ -9,7 +9,7 @@ public struct SnapshotLineage: Sendable {
     /// The commit the revision resolved to.
     public var commit: CommitID
     /// The revision as given.
-    public var revision: String
+    public var revision: Revision
     /// The `cohort-predicate` extra header of the commit or its nearest first-parent ancestor that has one.
     public var cohortPredicate: String?
     /// The commit the `cohort-source` header found with the predicate names.
@@ -28,8 +28,9 @@ public struct ModelRegistration: Sendable {
     public var artifactPath: String
     /// Display name; nil uses the artifact's file name.
     public var name: String?
-    /// The training revision (`main`, `cohort/es`, a commit id), recorded as given.
-    public var revision: String
+    /// The training revision (`main`, `cohort/es`, a commit id), recorded as given (`HEAD` as
+    /// the branch it is on).
+    public var revision: Revision
     /// The commit `revision` named when training started; nil resolves `revision` now. Set it
     /// when the branch may have moved during a long run (`dvs run` does).
     public var snapshot: CommitID?
@@ -56,7 +57,7 @@ public struct ModelRegistration: Sendable {
     public var code: CodeVersion?
 
     /// Creates a registration of the artifact at `artifactPath` trained on `revision`.
-    public init(artifactPath: String, revision: String, name: String? = nil) {
+    public init(artifactPath: String, revision: Revision, name: String? = nil) {
         self.artifactPath = artifactPath
         self.revision = revision
         self.name = name
@@ -68,7 +69,7 @@ public struct EvalRegistration: Sendable {
     /// The model record evaluated.
     public var model: ModelID
     /// The evaluation revision.
-    public var revision: String
+    public var revision: Revision
     /// Overall metrics (JSON values: numbers, a confusion matrix as arrays, …).
     public var metrics: [String: RecordValue]
     /// Per-slice metrics (`lang=de` → metrics).
@@ -87,7 +88,7 @@ public struct EvalRegistration: Sendable {
     public var codeDirectory: String = FileManager.default.currentDirectoryPath
 
     /// Creates a registration.
-    public init(model: ModelID, revision: String, metrics: [String: RecordValue], sampleCount: Int) {
+    public init(model: ModelID, revision: Revision, metrics: [String: RecordValue], sampleCount: Int) {
         self.model = model
         self.revision = revision
         self.metrics = metrics
@@ -144,7 +145,7 @@ extension Repository {
     ///   - only: count only samples whose content hash is in this set (nil: all).
     /// - Throws: `DVSError.unknownRevision`, `.corrupt`.
     /// - Complexity: reads the manifest and the first-parent chain up to the nearest cohort header.
-    public func snapshotLineage(_ revision: String, labelField: String? = nil, only: Set<ObjectID>? = nil) throws -> SnapshotLineage {
+    public func snapshotLineage(_ revision: Revision, labelField: String? = nil, only: Set<ObjectID>? = nil) throws -> SnapshotLineage {
         let id = try resolve(revision)
         let c = try commit(id)
         let cut = try newestCohortCut(on: id)?.commit
@@ -187,9 +188,9 @@ extension Repository {
                 .badInput, "artifact '\(r.artifactPath)' is \(bytes.count) bytes; dvs stores artifacts up to 1 GiB",
                 hint: "register a smaller file")
         }
-        let lineage = try snapshotLineage(r.snapshot?.hex ?? r.revision, labelField: r.labelField, only: r.trainingSamples)
+        let lineage = try snapshotLineage(r.snapshot.map { Revision($0) } ?? r.revision, labelField: r.labelField, only: r.trainingSamples)
         // `HEAD` is recorded as the branch it named, so the audit can follow that branch later.
-        let revision = r.revision == "HEAD" || r.revision == "@" ? currentBranch() ?? r.revision : r.revision
+        let revision = r.revision.isHead ? currentBranch() ?? r.revision.spelling : r.revision.spelling
         let code = r.code ?? GitCode.version(at: r.codeDirectory)
         let artifact = ObjectID.hashing(bytes)
         let record = ModelRecord(
@@ -226,7 +227,7 @@ extension Repository {
         _ = try modelRecord(r.model)
         let snapshot = try resolve(r.revision)
         let record = EvalRecord(
-            model: r.model, snapshot: snapshot, revision: r.revision, metrics: r.metrics, slices: r.slices,
+            model: r.model, snapshot: snapshot, revision: r.revision.spelling, metrics: r.metrics, slices: r.slices,
             sampleCount: r.sampleCount, leakedSamples: r.leakedSamples, code: GitCode.version(at: r.codeDirectory),
             dvsVersion: dvsVersionForRecords, commandLine: r.commandLine, startTime: r.startTime.timeIntervalSince1970,
             endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: ProcessInfo.processInfo.hostName)

@@ -100,7 +100,7 @@ extension Repository {
                 guard try isAncestor(local, of: target) else {
                     // Diverged: a three-way merge, as `dvs merge REMOTE/BRANCH`.
                     let m = try mergeLocked(
-                        "\(remoteName)/\(source)", theirs: target, prefer: nil, noCommit: false,
+                        Revision("\(remoteName)/\(source)"), theirs: target, prefer: nil, noCommit: false,
                         message: "Merge \(remoteName)/\(source) into \(current)", extra: [:], progress: progress)
                     return PullSummary(
                         fetch: fetched, branch: current, old: local, new: m.head, status: m.status == .conflicts ? .conflicts : .merged,

@@ -58,7 +58,7 @@ import Testing
             reg.trainingSamples = [ObjectID.hashing(try TestSupport.read(repo.root + "/a.wav"))]
             let (model, record) = try repo.registerModel(reg)
             #expect(record.sampleCount == 1, "only the samples trained on are counted")
-            var ev = EvalRegistration(model: model, revision: c.hex, metrics: ["accuracy": .number(0.5)], sampleCount: 2)
+            var ev = EvalRegistration(model: model, revision: Revision(c), metrics: ["accuracy": .number(0.5)], sampleCount: 2)
             ev.leakedSamples = 1
             ev.slices = ["rate=8000": ["accuracy": .number(0)]]
             let (eid, erec) = try repo.recordEval(ev)
