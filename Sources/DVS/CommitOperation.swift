@@ -167,7 +167,7 @@ extension Repository {
             try catalog.write { tx in
                 for p in packs {
                     try tx.insertPack(
-                        id: p.id, byteCount: p.byteCount,
+                        id: PackID(p.id), byteCount: p.byteCount,
                         entries: p.entries.map {
                             PackEntryRow(
                                 id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength,

@@ -88,7 +88,8 @@ extension Repository {
             if !missing.isEmpty {
                 let localPacks = Set(try catalog.packIDs())
                 let remotePacks = try store.list(prefix: "packs/").compactMap { o -> (ObjectID, UInt64)? in
-                    guard o.key.hasSuffix(".pack"), let id = ObjectID(hex: o.key.dropFirst(6).dropLast(5)), !localPacks.contains(id) else {
+                    guard o.key.hasSuffix(".pack"), let id = ObjectID(hex: o.key.dropFirst(6).dropLast(5)), !localPacks.contains(PackID(id))
+                    else {
                         return nil
                     }
                     return (id, o.size)
@@ -159,7 +160,7 @@ extension Repository {
             try catalog.write { tx in
                 for f in fetched {
                     try tx.insertPack(
-                        id: f.id, byteCount: f.size,
+                        id: PackID(f.id), byteCount: f.size,
                         entries: f.entries.map {
                             PackEntryRow(
                                 id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength,

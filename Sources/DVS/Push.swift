@@ -157,9 +157,9 @@ extension Repository {
 
             // What the remote has: two listings, not a request per object.
             let remotePacks = Set(
-                try store.list(prefix: "packs/").compactMap { o -> ObjectID? in
+                try store.list(prefix: "packs/").compactMap { o -> PackID? in
                     guard o.key.hasSuffix(".pack") else { return nil }
-                    return ObjectID(hex: o.key.dropFirst(6).dropLast(5))
+                    return PackID(hex: o.key.dropFirst(6).dropLast(5))
                 })
             let remoteObjects = Set(try store.list(prefix: "objects/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
 

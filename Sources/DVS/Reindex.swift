@@ -32,13 +32,13 @@ extension Repository {
         do {
             let known = Set(try catalog.packIDs())
             let files = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
-            var packs: [(ObjectID, UInt64, [PackEntryRow])] = []
+            var packs: [(PackID, UInt64, [PackEntryRow])] = []
             var damaged: [String] = []
             for name in files.sorted() where name.hasSuffix(".pack") {
-                guard let id = ObjectID(hex: name.dropLast(5)) else { continue }
+                guard let id = PackID(hex: name.dropLast(5)) else { continue }
                 do {
                     let reader = try PackReader(path: "\(packsDir)/\(name)")
-                    if let problem = try reader.verifyChecksum(expected: id) {
+                    if let problem = try reader.verifyChecksum(expected: id.object) {
                         damaged.append("\(id.hex): \(problem)")
                         continue
                     }

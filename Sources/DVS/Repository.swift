@@ -29,7 +29,7 @@ public final class Repository: @unchecked Sendable {
     public let catalog: Catalog
     /// Metadata objects.
     public let objects: LocalObjectStore
-    let packCache = Locked<[ObjectID: PackReader]>([:])
+    let packCache = Locked<[PackID: PackReader]>([:])
 
     /// The `.dvs` folder name.
     public static let folderName = ".dvs"
@@ -242,7 +242,7 @@ public final class Repository: @unchecked Sendable {
 
     // MARK: Blobs
 
-    func packReader(_ id: ObjectID) throws -> PackReader {
+    func packReader(_ id: PackID) throws -> PackReader {
         if let r = packCache.withLock({ $0[id] }) { return r }
         let r = try PackReader(path: "\(packsDir)/\(id.hex).pack")
         packCache.withLock { $0[id] = r }

@@ -50,7 +50,7 @@ public struct ReflogEntry: Sendable, Equatable {
 /// Where one blob lives.
 public struct BlobLocation: Sendable, Equatable {
     /// Pack id.
-    public var pack: ObjectID
+    public var pack: PackID
     /// The pack entry.
     public var entry: PackEntryRow
 }
@@ -261,7 +261,7 @@ public final class Catalog: Sendable {
                     arguments: [Data(id.bytes)])
             else { return nil }
             return BlobLocation(
-                pack: ObjectID(hex: row["pack_id"] as String)!,
+                pack: PackID(hex: row["pack_id"] as String)!,
                 entry: PackEntryRow(
                     id: id, offset: row["pack_offset"], storedLength: row["stored_length"],
                     rawLength: row["raw_length"], codec: row["codec"]))
@@ -273,12 +273,12 @@ public final class Catalog: Sendable {
     public func allLocations() throws -> [ObjectID: BlobLocation] {
         try reading("cannot read the blob index") { db in
             var out: [ObjectID: BlobLocation] = [:]
-            var packs: [String: ObjectID] = [:]
+            var packs: [String: PackID] = [:]
             let cursor = try Row.fetchCursor(db, sql: "SELECT id, pack_id, pack_offset, stored_length, raw_length, codec FROM blob")
             while let row = try cursor.next() {
                 let id = ObjectID(data: row["id"] as Data)
                 let ph: String = row["pack_id"]
-                let p = packs[ph] ?? ObjectID(hex: ph)!
+                let p = packs[ph] ?? PackID(hex: ph)!
                 packs[ph] = p
                 out[id] = BlobLocation(
                     pack: p,
@@ -292,9 +292,9 @@ public final class Catalog: Sendable {
 
     /// Known pack ids.
     /// - Throws: `CatalogError`.
-    public func packIDs() throws -> [ObjectID] {
+    public func packIDs() throws -> [PackID] {
         try reading("cannot read the pack index") { db in
-            try String.fetchAll(db, sql: "SELECT id FROM pack ORDER BY id").compactMap { ObjectID(hex: $0) }
+            try String.fetchAll(db, sql: "SELECT id FROM pack ORDER BY id").compactMap { PackID(hex: $0) }
         }
     }
 

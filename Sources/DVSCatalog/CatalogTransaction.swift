@@ -100,7 +100,7 @@ public final class CatalogTransaction {
 
     /// Records a pack and its blobs (idempotent: blobs already recorded keep their first location).
     /// - Throws: `CatalogError`.
-    public func insertPack(id: ObjectID, byteCount: UInt64, entries: [PackEntryRow]) throws {
+    public func insertPack(id: PackID, byteCount: UInt64, entries: [PackEntryRow]) throws {
         try CatalogError.guarding("cannot record pack '\(id.hex)'") {
             try db.execute(
                 sql: "INSERT OR IGNORE INTO pack(id, byte_count, blob_count, created_at) VALUES (?, ?, ?, ?)",

@@ -74,7 +74,7 @@ extension Repository {
     func recordComposed(_ packs: [FinishedPack], _ id: CommitID, _ c: Commit, in tx: CatalogTransaction) throws {
         for p in packs {
             try tx.insertPack(
-                id: p.id, byteCount: p.byteCount,
+                id: PackID(p.id), byteCount: p.byteCount,
                 entries: p.entries.map {
                     PackEntryRow(
                         id: $0.id, offset: $0.offset, storedLength: $0.storedLength, rawLength: $0.rawLength, codec: $0.codec.rawValue)
