@@ -68,7 +68,7 @@ struct CatalogBlobIndex: BlobIndex {
     func ids() throws -> Set<ObjectID> { try catalog.blobIDs() }
     func record(_ packs: [FinishedPack]) throws {
         try catalog.write { tx in
-            for p in packs { try tx.insertPack(id: p.id, byteCount: p.byteCount, entries: p.entries) }
+            for p in packs { try tx.insertPack(id: PackID(p.id), byteCount: p.byteCount, entries: p.entries) }
         }
     }
 }

@@ -47,18 +47,20 @@ extension Repository {
     /// - Throws: `DVSError.badInput` for an invalid name, `.alreadyExists` when it exists,
     ///   `.unknownRevision`.
     @discardableResult
-    public func createBranch(_ name: String, at revision: String? = nil) throws -> CommitID {
-        try createRef(kind: "branch", ref: RefName.branch, name, at: revision, message: "branch: created from \(revision ?? "HEAD")")
+    public func createBranch(_ name: String, at revision: Revision? = nil) throws -> CommitID {
+        try createRef(
+            kind: "branch", ref: RefName.branch, name, at: revision, message: "branch: created from \(revision?.spelling ?? "HEAD")")
     }
 
     /// Creates tag `name` at `revision` (default HEAD), with an optional message. Takes the lock.
     /// - Throws: as `createBranch`.
     @discardableResult
-    public func createTag(_ name: String, at revision: String? = nil, message: String? = nil) throws -> CommitID {
+    public func createTag(_ name: String, at revision: Revision? = nil, message: String? = nil) throws -> CommitID {
         try createRef(kind: "tag", ref: RefName.tag, name, at: revision, message: "tag: " + (message ?? ""))
     }
 
-    private func createRef(kind: String, ref: (String) -> RefName, _ name: String, at revision: String?, message: String) throws -> CommitID
+    private func createRef(kind: String, ref: (String) -> RefName, _ name: String, at revision: Revision?, message: String) throws
+        -> CommitID
     {
         guard Self.isValidRefName(name) else {
             throw DVSError(
@@ -67,7 +69,7 @@ extension Repository {
         }
         let lock = try self.lock("dvs \(kind) \(name)")
         defer { lock.release() }
-        let target = try resolve(revision ?? "HEAD")
+        let target = try resolve(revision ?? .head)
         if try catalog.ref(ref(name)) != nil {
             throw DVSError(
                 .alreadyExists, "\(kind) '\(name)' already exists", hint: "pick another name, or delete it first ('dvs \(kind) -d \(name)')"

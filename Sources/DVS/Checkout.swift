@@ -62,22 +62,21 @@ extension Repository {
     ///   the object and path; earlier files may already be updated, HEAD is not moved), `.locked`;
     ///   `.badInput` while a stopped merge is in progress (even with `force`).
     /// - Warning: with `force`, uncommitted changes to tracked files are lost.
-    public func checkout(_ revision: String, force: Bool = false, progress: ProgressHandler? = nil) throws -> CheckoutSummary {
+    public func checkout(_ revision: Revision, force: Bool = false, progress: ProgressHandler? = nil) throws -> CheckoutSummary {
         let lock = try self.lock("dvs checkout \(revision)")
         defer { lock.release() }
         do {
             try refuseDuringMerge("check out '\(revision)'")
-            let target = try resolve(revision)
+            let resolved = try resolveRevision(revision)
+            let target = resolved.commit
             // `HEAD` (or `@`) names the current commit through the current branch: checking it
-            // out (`dvs checkout HEAD --force` to discard changes) stays on that branch, as in git.
+            // out (`dvs checkout HEAD --force` to discard changes) stays on that branch, as in git;
+            // so does a branch's short name. Anything else detaches HEAD.
             let current = currentBranch()
-            let branch: String? =
-                revision == "HEAD" || revision == "@"
-                ? current
-                : try catalog.ref(.branch(revision)) != nil ? revision : nil
+            let branch = resolved.branch?.branchName
             let who = defaultIdentity()
             let from = try current ?? headCommit()?.short ?? "nothing"
-            let s = try switchTree(to: target, revision: revision, force: force, progress: progress) { tx in
+            let s = try switchTree(to: target, revision: revision.spelling, force: force, progress: progress) { tx in
                 try tx.setHead(
                     branch.map { .branch($0, target) } ?? .detached(target), who: who,
                     message: "checkout: moving from \(from) to \(revision)")
@@ -192,7 +191,7 @@ extension Repository {
     /// Writes the snapshot at `revision` into `directory` (which must be missing or empty)
     /// without touching HEAD or the working tree. Takes no lock: it only reads the repository.
     /// - Throws: `DVSError.badInput` when the folder is not empty; as `checkout` otherwise.
-    public func export(_ revision: String, to directory: String, progress: ProgressHandler? = nil) throws -> CheckoutSummary {
+    public func export(_ revision: Revision, to directory: String, progress: ProgressHandler? = nil) throws -> CheckoutSummary {
         do {
             let target = try resolve(revision)
             let entries = try entries(ofManifest: commit(target).manifest)
@@ -265,7 +264,7 @@ extension Repository {
             let r = bytes.withLock { b -> Progress? in
                 b.0 += UInt64(content.count)
                 b.1 += 1
-                return b.1 % 64 == 0 || b.1 == entries.count ? Progress(phase: "writing", done: b.1, total: entries.count, bytes: b.0) : nil
+                return b.1 % 64 == 0 || b.1 == entries.count ? Progress(phase: .writing, done: b.1, total: entries.count, bytes: b.0) : nil
             }
             if let r { progress?(r) }
         }

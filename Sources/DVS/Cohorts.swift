@@ -157,7 +157,7 @@ extension Repository {
         }
         let headHex = try headCommit()?.hex ?? "HEAD"
         let sourceRevision = source ?? currentBranch() ?? headHex
-        let sourceCommit = try resolve(sourceRevision)
+        let sourceCommit = try resolve(Revision(sourceRevision))
         let made = try cut(name, predicate: predicate, sourceRevision: sourceRevision, sourceCommit: sourceCommit)
         do {
             try catalog.write { tx in
@@ -220,7 +220,7 @@ extension Repository {
             let src = commit.extra[CohortHeader.source].flatMap(CommitID.init(hex:))
         else { return nil }
         let rev = commit.extra[CohortHeader.sourceRevision] ?? src.hex
-        let moved = try? log(from: resolve(rev), excluding: [head]).count
+        let moved = try? log(from: resolve(Revision(rev)), excluding: [head]).count
         let since = try log(from: head, excluding: [id]).count
         // A refresh merge carries the headers too; the cut itself is the parent it merged in.
         var cut = id
@@ -244,7 +244,7 @@ extension Repository {
         defer { lock.release() }
         let info = try cohort(name)
         let sourceRevision = source ?? info.sourceRevision
-        let sourceCommit = try resolve(sourceRevision)
+        let sourceCommit = try resolve(Revision(sourceRevision))
         let made = try cut(name, predicate: info.predicate, sourceRevision: sourceRevision, sourceCommit: sourceCommit)
         do { try catalog.write { tx in try recordComposed(made.packs, made.id, made.commit, in: tx) } } catch { throw DVSError.wrap(error) }
         let extra = made.commit.extra
@@ -252,7 +252,7 @@ extension Repository {
             "Refresh cohort \(name) from \(sourceRevision) (\(sourceCommit.short))\n\nWhere \(info.predicate): \(made.matched) samples."
         if currentBranch() == "cohort/" + name {
             return try mergeLocked(
-                sourceRevision, theirs: made.id, prefer: prefer, noCommit: false, message: message, extra: extra,
+                Revision(sourceRevision), theirs: made.id, prefer: prefer, noCommit: false, message: message, extra: extra,
                 allowFastForward: false, progress: progress)
         }
         let ours = info.head

@@ -76,7 +76,7 @@ public struct DatasetDiff: Sendable {
 
 extension Repository {
     /// The entries of a revision's snapshot, with their stored annotations.
-    public func entries(at revision: String) throws -> [ManifestEntry] {
+    public func entries(at revision: Revision) throws -> [ManifestEntry] {
         try entries(ofManifest: commit(resolve(revision)).manifest)
     }
 
@@ -106,7 +106,7 @@ extension Repository {
     ///   - old: the older side's revision; nil means HEAD (the empty tree on an unborn branch).
     ///   - new: the newer side's revision; nil means the working tree.
     /// - Throws: `DVSError.unknownRevision`, `.corrupt`, or what scanning the tree throws.
-    public func diff(_ old: String?, _ new: String?, progress: ProgressHandler? = nil) throws -> DatasetDiff {
+    public func diff(_ old: Revision?, _ new: Revision?, progress: ProgressHandler? = nil) throws -> DatasetDiff {
         let a: [ManifestEntry] = try old.map { try entries(at: $0) } ?? headEntries()
         if let new { return datasetDiff(a, try entries(at: new)) }
         let (b, findings) = try workingTreeEntries(previous: old == nil ? a : nil, progress: progress)

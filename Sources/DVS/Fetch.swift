@@ -71,7 +71,7 @@ extension Repository {
                     remoteRefs.append((ref, try RemoteRef.decode(r.data, key: o.key, remote: remoteName)))
                 }
             }
-            let meter = TransferMeter(phase: "downloading", total: 0, progress: progress)
+            let meter = TransferMeter(phase: .downloading, total: 0, progress: progress)
 
             // 2. Metadata: download what is missing, verify, keep in memory until complete.
             let downloaded = try downloadMetadata(
@@ -88,7 +88,8 @@ extension Repository {
             if !missing.isEmpty {
                 let localPacks = Set(try catalog.packIDs())
                 let remotePacks = try store.list(prefix: "packs/").compactMap { o -> (ObjectID, UInt64)? in
-                    guard o.key.hasSuffix(".pack"), let id = ObjectID(hex: o.key.dropFirst(6).dropLast(5)), !localPacks.contains(id) else {
+                    guard o.key.hasSuffix(".pack"), let id = ObjectID(hex: o.key.dropFirst(6).dropLast(5)), !localPacks.contains(PackID(id))
+                    else {
                         return nil
                     }
                     return (id, o.size)
@@ -148,19 +149,19 @@ extension Repository {
                 let local = r.name.tracking(on: remoteName) ?? r.name
                 let old = try catalog.ref(local)
                 if r.name.kind == .tag, let old, old != r.id {
-                    moves.append(RefMove(name: local, old: old, new: old, status: "kept (the remote tag differs: \(r.id.short))"))
+                    moves.append(RefMove(name: local, old: old, new: old, status: .kept(remoteTag: r.id)))
                     continue
                 }
                 let status =
-                    old == nil ? "created" : old == r.id ? "up-to-date" : try isAncestor(old!, of: r.id) ? "fast-forward" : "forced"
+                    old == nil ? RefMove.Status.created : old == r.id ? .upToDate : try isAncestor(old!, of: r.id) ? .fastForward : .forced
                 if old != r.id { updates.append(RefUpdate(name: local, expected: old, new: r.id, message: "fetch \(remoteName)")) }
                 moves.append(RefMove(name: local, old: old, new: r.id, status: status))
             }
             try catalog.write { tx in
                 for f in fetched {
-                    try tx.insertPack(id: f.id, byteCount: f.size, entries: f.entries)
+                    try tx.insertPack(id: PackID(f.id), byteCount: f.size, entries: f.entries)
                 }
-                for (id, c) in downloaded { try tx.insertCommit(id, c) }
+                try tx.insertCommits(downloaded)
                 try tx.moveRefs(updates, who: defaultIdentity())
             }
             packedBlobs.forgetReaders()

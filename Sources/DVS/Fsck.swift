@@ -51,12 +51,12 @@ extension Repository {
         let known = try blobs.locations()
         let catalogPacks = Set(try catalog.packIDs())
         let files = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
-        let diskPacks = Set(files.compactMap { $0.hasSuffix(".pack") ? ObjectID(hex: $0.dropLast(5)) : nil })
+        let diskPacks = Set(files.compactMap { $0.hasSuffix(".pack") ? PackID(hex: $0.dropLast(5)) : nil })
         for p in diskPacks.subtracting(catalogPacks).sorted() {
             notes.append("pack \(p.hex) is not in the catalog (left by an interrupted commit); harmless, and 'dvs reindex' indexes it")
         }
         // Blob frames, grouped by pack.
-        var byPack: [ObjectID: [BlobLocation]] = [:]
+        var byPack: [PackID: [BlobLocation]] = [:]
         for (_, loc) in known { byPack[loc.pack, default: []].append(loc) }
         let bad = Locked<[String: DamagedObject]>([:])
         let done = Locked<Int>(0)
@@ -69,7 +69,7 @@ extension Repository {
                 }
                 continue
             }
-            if let reader = try? packedBlobs.packReader(pack), let problem = try? reader.verifyChecksum(expected: pack) {
+            if let reader = try? packedBlobs.packReader(pack), let problem = try? reader.verifyChecksum(expected: pack.object) {
                 damaged[pack.hex] = DamagedObject(id: pack.hex, kind: "pack", pack: pack.hex, reason: problem, usedBy: [])
             }
             try parallelFor(locs.count, workers: workers) { _, i in
@@ -83,7 +83,7 @@ extension Repository {
                     $0 += 1
                     return $0
                 }
-                if n % 256 == 0 || n == total { progress?(Progress(phase: "verifying blobs", done: n, total: total, bytes: 0)) }
+                if n % 256 == 0 || n == total { progress?(Progress(phase: .verifyingBlobs, done: n, total: total, bytes: 0)) }
             }
         }
         damaged.merge(bad.withLock { $0 }) { a, _ in a }

@@ -6,7 +6,7 @@ import Foundation
 /// What `dvs train` asks for.
 public struct TrainOptions: Sendable {
     /// The training revision (`main`, `cohort/es`, a commit id).
-    public var revision: String
+    public var revision: Revision
     /// The label field to predict.
     public var labelField: String
     /// Classification or regression.
@@ -27,7 +27,7 @@ public struct TrainOptions: Sendable {
     public var message: String = ""
 
     /// Creates options for training `labelField` on `revision`, writing the model to `outputPath`.
-    public init(revision: String, labelField: String, outputPath: String) {
+    public init(revision: Revision, labelField: String, outputPath: String) {
         self.revision = revision
         self.labelField = labelField
         self.outputPath = outputPath
@@ -65,7 +65,7 @@ public struct EvalOptions: Sendable {
     /// The model: a `.dvsm` path, or a model record id / name / artifact SHA-256 prefix.
     public var model: String
     /// The evaluation revision.
-    public var revision: String
+    public var revision: Revision
     /// Slice metrics by this label field's value; `cohort` (when no sample has a `cohort` label)
     /// slices by membership in the `cohort/*` branches' head snapshots.
     public var sliceBy: String?
@@ -73,7 +73,7 @@ public struct EvalOptions: Sendable {
     public var record = true
 
     /// Creates options.
-    public init(model: String, revision: String, sliceBy: String? = nil) {
+    public init(model: String, revision: Revision, sliceBy: String? = nil) {
         self.model = model
         self.revision = revision
         self.sliceBy = sliceBy
@@ -154,7 +154,7 @@ extension Repository {
         let parameters = TrainingParameters(
             task: options.task, l2: options.l2, holdoutFraction: options.holdoutFraction, splitBy: options.splitBy)
         let metadata = [
-            "revision": options.revision, "commit": reader.commit.hex, "created": ISO8601DateFormatter().string(from: Date()),
+            "revision": options.revision.spelling, "commit": reader.commit.hex, "created": ISO8601DateFormatter().string(from: Date()),
             "dvs.version": dvsVersionForRecords,
         ]
         let result: TrainingResult
@@ -162,7 +162,7 @@ extension Repository {
             result = try Baseline.train(
                 examples.map(\.0), task: options.task, labelField: options.labelField,
                 features: options.features, parameters: parameters, metadata: metadata)
-        } catch { throw Self.wrapLearn(error, revision: options.revision) }
+        } catch { throw Self.wrapLearn(error, revision: options.revision.spelling) }
         let bytes: [UInt8]
         do { bytes = try ModelFile.encode(result.model) } catch { throw Self.wrapLearn(error) }
         let path = Self.absolute(options.outputPath)
@@ -217,7 +217,7 @@ extension Repository {
             ? cohortMembership() : nil
         let training = Set(model.trainingBlobIDs)
         let t0 = Date()
-        let examples = try extractFeatures(reader, order: labelled, extractor: extractor, progress: progress, phase: "evaluating") { s in
+        let examples = try extractFeatures(reader, order: labelled, extractor: extractor, progress: progress, phase: .evaluating) { s in
             LabeledExample(
                 key: s.path.string, group: nil, blobID: s.blob, features: [],
                 label: Self.labelText(s.labels[model.labelField], model.task) ?? "")
@@ -309,7 +309,7 @@ extension Repository {
     /// example (with features filled in) and its duration in seconds, in `order`.
     private func extractFeatures(
         _ reader: SnapshotReader, order: [Int], extractor: FeatureExtractor, progress: ProgressHandler?,
-        phase: String = "features", _ make: (SnapshotSample) -> LabeledExample
+        phase: Progress.Phase = .features, _ make: (SnapshotSample) -> LabeledExample
     ) throws -> [(LabeledExample, Double)] {
         var out: [(LabeledExample, Double)] = []
         out.reserveCapacity(order.count)

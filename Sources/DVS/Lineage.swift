@@ -9,11 +9,11 @@ public struct SnapshotLineage: Sendable {
     /// The commit the revision resolved to.
     public var commit: CommitID
     /// The revision as given.
-    public var revision: String
+    public var revision: Revision
     /// The `cohort-predicate` extra header of the commit or its nearest first-parent ancestor that has one.
     public var cohortPredicate: String?
-    /// The `cohort-source` header found with the predicate.
-    public var cohortSource: String?
+    /// The commit the `cohort-source` header found with the predicate names.
+    public var cohortSource: CommitID?
     /// Samples in the snapshot.
     public var sampleCount: Int
     /// Their hours.
@@ -28,8 +28,9 @@ public struct ModelRegistration: Sendable {
     public var artifactPath: String
     /// Display name; nil uses the artifact's file name.
     public var name: String?
-    /// The training revision (`main`, `cohort/es`, a commit id), recorded as given.
-    public var revision: String
+    /// The training revision (`main`, `cohort/es`, a commit id), recorded as given (`HEAD` as
+    /// the branch it is on).
+    public var revision: Revision
     /// The commit `revision` named when training started; nil resolves `revision` now. Set it
     /// when the branch may have moved during a long run (`dvs run` does).
     public var snapshot: CommitID?
@@ -56,7 +57,7 @@ public struct ModelRegistration: Sendable {
     public var code: CodeVersion?
 
     /// Creates a registration of the artifact at `artifactPath` trained on `revision`.
-    public init(artifactPath: String, revision: String, name: String? = nil) {
+    public init(artifactPath: String, revision: Revision, name: String? = nil) {
         self.artifactPath = artifactPath
         self.revision = revision
         self.name = name
@@ -68,7 +69,7 @@ public struct EvalRegistration: Sendable {
     /// The model record evaluated.
     public var model: ModelID
     /// The evaluation revision.
-    public var revision: String
+    public var revision: Revision
     /// Overall metrics (JSON values: numbers, a confusion matrix as arrays, …).
     public var metrics: [String: RecordValue]
     /// Per-slice metrics (`lang=de` → metrics).
@@ -87,7 +88,7 @@ public struct EvalRegistration: Sendable {
     public var codeDirectory: String = FileManager.default.currentDirectoryPath
 
     /// Creates a registration.
-    public init(model: ModelID, revision: String, metrics: [String: RecordValue], sampleCount: Int) {
+    public init(model: ModelID, revision: Revision, metrics: [String: RecordValue], sampleCount: Int) {
         self.model = model
         self.revision = revision
         self.metrics = metrics
@@ -144,12 +145,12 @@ extension Repository {
     ///   - only: count only samples whose content hash is in this set (nil: all).
     /// - Throws: `DVSError.unknownRevision`, `.corrupt`.
     /// - Complexity: reads the manifest and the first-parent chain up to the nearest cohort header.
-    public func snapshotLineage(_ revision: String, labelField: String? = nil, only: Set<ObjectID>? = nil) throws -> SnapshotLineage {
+    public func snapshotLineage(_ revision: Revision, labelField: String? = nil, only: Set<ObjectID>? = nil) throws -> SnapshotLineage {
         let id = try resolve(revision)
         let c = try commit(id)
         let cut = try newestCohortCut(on: id)?.commit
         let predicate = cut?.extra[CohortHeader.predicate]
-        let source = cut?.extra[CohortHeader.source]
+        let source = cut?.extra[CohortHeader.source].flatMap(CommitID.init(hex:))
         var n = 0
         var seconds = 0.0
         var dist: [String: Int] = [:]
@@ -187,26 +188,26 @@ extension Repository {
                 .badInput, "artifact '\(r.artifactPath)' is \(bytes.count) bytes; dvs stores artifacts up to 1 GiB",
                 hint: "register a smaller file")
         }
-        let lineage = try snapshotLineage(r.snapshot?.hex ?? r.revision, labelField: r.labelField, only: r.trainingSamples)
+        let lineage = try snapshotLineage(r.snapshot.map { Revision($0) } ?? r.revision, labelField: r.labelField, only: r.trainingSamples)
         // `HEAD` is recorded as the branch it named, so the audit can follow that branch later.
-        let revision = r.revision == "HEAD" || r.revision == "@" ? currentBranch() ?? r.revision : r.revision
+        let revision = r.revision.isHead ? currentBranch() ?? r.revision.spelling : r.revision.spelling
         let code = r.code ?? GitCode.version(at: r.codeDirectory)
         let artifact = ObjectID.hashing(bytes)
         let record = ModelRecord(
             name: r.name ?? (r.artifactPath as NSString).lastPathComponent, artifactName: (r.artifactPath as NSString).lastPathComponent,
-            artifactSHA256: artifact.hex, artifactBytes: UInt64(bytes.count), snapshot: lineage.commit.hex, revision: revision,
+            artifactSHA256: artifact.hex, artifactBytes: UInt64(bytes.count), snapshot: lineage.commit, revision: revision,
             cohortPredicate: lineage.cohortPredicate, cohortSource: lineage.cohortSource, task: r.task, labelField: r.labelField,
             parameters: r.parameters, sampleCount: lineage.sampleCount, hours: lineage.hours, labelDistribution: lineage.labelDistribution,
             code: code, dvsVersion: dvsVersionForRecords, commandLine: r.commandLine, startTime: r.startTime.timeIntervalSince1970,
             endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: ProcessInfo.processInfo.hostName, message: r.message,
             registeredBy: defaultIdentity())
         let encoded = LineageEncoding.encode(record)
-        let id = ObjectID.hashing(encoded)
+        let id = ModelID(ObjectID.hashing(encoded))
         let lock = try self.lock("dvs model add")
         defer { lock.release() }
         do {
             try objects.write(bytes, id: artifact)
-            try objects.write(encoded, id: id)
+            try objects.write(encoded, id: id.object)
             try objects.sync()
             try catalog.write { tx in
                 try tx.insertModel(
@@ -226,16 +227,16 @@ extension Repository {
         _ = try modelRecord(r.model)
         let snapshot = try resolve(r.revision)
         let record = EvalRecord(
-            model: r.model.hex, snapshot: snapshot.hex, revision: r.revision, metrics: r.metrics, slices: r.slices,
+            model: r.model, snapshot: snapshot, revision: r.revision.spelling, metrics: r.metrics, slices: r.slices,
             sampleCount: r.sampleCount, leakedSamples: r.leakedSamples, code: GitCode.version(at: r.codeDirectory),
             dvsVersion: dvsVersionForRecords, commandLine: r.commandLine, startTime: r.startTime.timeIntervalSince1970,
             endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: ProcessInfo.processInfo.hostName)
         let encoded = LineageEncoding.encode(record)
-        let id = ObjectID.hashing(encoded)
+        let id = EvalID(ObjectID.hashing(encoded))
         let lock = try self.lock("dvs eval")
         defer { lock.release() }
         do {
-            try objects.write(encoded, id: id)
+            try objects.write(encoded, id: id.object)
             try objects.sync()
             try catalog.write { tx in try tx.insertEval(id: id, model: r.model, snapshot: snapshot, createdAt: record.endTime) }
         } catch { throw DVSError.wrap(error) }
@@ -245,7 +246,7 @@ extension Repository {
     /// Reads a model record (verified against its id).
     /// - Throws: `DVSError.corrupt` when missing or damaged.
     public func modelRecord(_ id: ModelID) throws -> ModelRecord {
-        do { return try LineageEncoding.decodeModel(objects.read(id)) } catch {
+        do { return try LineageEncoding.decodeModel(objects.read(id.object)) } catch {
             throw DVSError(
                 .corrupt, "cannot read model record '\(id.hex)': \(DVSError.wrap(error).message)",
                 hint: "run 'dvs fsck'; 'dvs pull' fetches good copies")
@@ -255,7 +256,7 @@ extension Repository {
     /// Reads an eval record (verified against its id).
     /// - Throws: `DVSError.corrupt` when missing or damaged.
     public func evalRecord(_ id: EvalID) throws -> EvalRecord {
-        do { return try LineageEncoding.decodeEval(objects.read(id)) } catch {
+        do { return try LineageEncoding.decodeEval(objects.read(id.object)) } catch {
             throw DVSError(
                 .corrupt, "cannot read eval record '\(id.hex)': \(DVSError.wrap(error).message)",
                 hint: "run 'dvs fsck'; 'dvs pull' fetches good copies")
@@ -326,7 +327,7 @@ extension Repository {
     public func audit(model id: ModelID) throws -> ModelAudit {
         let record = try modelRecord(id)
         let evals = try catalog.evals(of: id).map { ($0, try evalRecord($0)) }
-        guard let snap = CommitID(hex: record.snapshot) else { throw DVSError(.corrupt, "model record '\(id.hex)' has a bad snapshot id") }
+        let snap = record.snapshot
         var audit = ModelAudit(
             id: id, record: record, evals: evals, branch: nil, branchHead: nil, relabeled: [], removed: [], modified: [], added: 0)
         let branchRef = RefName(fullName: record.revision).flatMap { $0.kind == .branch ? $0 : nil } ?? .branch(record.revision)

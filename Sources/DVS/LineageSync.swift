@@ -95,8 +95,8 @@ extension Repository {
         }
         // Best effort, as at registration: load the models' snapshots into the audit cache.
         for (_, bytes) in records {
-            if let r = try? LineageEncoding.decodeModel(bytes), let c = CommitID(hex: r.snapshot), objects.contains(c.object) {
-                try? warmAuditCache(c)
+            if let r = try? LineageEncoding.decodeModel(bytes), objects.contains(r.snapshot.object) {
+                try? warmAuditCache(r.snapshot)
             }
         }
         return todo.count
@@ -107,12 +107,12 @@ extension Repository {
         switch LineageEncoding.kind(of: bytes) {
         case "model":
             let r = try LineageEncoding.decodeModel(bytes)
-            guard let a = ObjectID(hex: r.artifactSHA256), let s = CommitID(hex: r.snapshot) else { return }
-            try tx.insertModel(ModelRow(id: id, name: r.name, artifact: a, snapshot: s, revision: r.revision, createdAt: r.endTime))
+            guard let a = ObjectID(hex: r.artifactSHA256) else { return }
+            try tx.insertModel(
+                ModelRow(id: ModelID(id), name: r.name, artifact: a, snapshot: r.snapshot, revision: r.revision, createdAt: r.endTime))
         case "eval":
             let r = try LineageEncoding.decodeEval(bytes)
-            guard let m = ObjectID(hex: r.model), let s = CommitID(hex: r.snapshot) else { return }
-            try tx.insertEval(id: id, model: m, snapshot: s, createdAt: r.endTime)
+            try tx.insertEval(id: EvalID(id), model: r.model, snapshot: r.snapshot, createdAt: r.endTime)
         default: return
         }
     }

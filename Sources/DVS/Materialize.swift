@@ -55,7 +55,7 @@ extension Repository {
     /// - Warning: the hard links share the cache's inode: a program that makes a file writable and
     ///   changes it changes the cache (the next `dvs run` notices the size change and rebuilds it, not
     ///   a same-size edit).
-    public func materialize(_ revision: String, progress: ProgressHandler? = nil) throws -> MaterializedSnapshot {
+    public func materialize(_ revision: Revision, progress: ProgressHandler? = nil) throws -> MaterializedSnapshot {
         let id = try resolve(revision)
         let entries = try self.entries(ofManifest: commit(id).manifest)
         try validate(entries, revision: "'\(revision)' (\(id.short))")
@@ -95,7 +95,7 @@ extension Repository {
                     $0 += 1
                     return $0
                 }
-                progress?(Progress(phase: "caching", done: n, total: missing.count, bytes: 0))
+                progress?(Progress(phase: .caching, done: n, total: missing.count, bytes: 0))
             }
             // Lay out the tree.
             var linked = 0

@@ -18,15 +18,28 @@ public struct PullSummary: Sendable {
     public var old: CommitID?
     /// The branch's commit after.
     public var new: CommitID?
-    /// `fast-forward`, `merged` (diverged histories, merge commit made), `conflicts` (the merge
-    /// stopped: `dvs merge --continue`), `up-to-date`, or `ahead` (the local branch already contains the remote's).
-    public var status: String
+    /// What happened to the branch.
+    public var status: Status
     /// Files written into the working tree.
     public var written: Int
     /// Files removed from the working tree.
     public var removed: Int
     /// When the merge stopped (`status` `conflicts`): what is left to resolve.
     public var conflicts: [MergeConflict] = []
+
+    /// What a pull did to the current branch; the raw value is the JSON spelling.
+    public enum Status: String, Sendable, Equatable {
+        /// The branch moved forward to the remote's commit.
+        case fastForward = "fast-forward"
+        /// Diverged histories: a merge commit was made.
+        case merged
+        /// The merge stopped on conflicts (`dvs merge --continue`).
+        case conflicts
+        /// The branch already was at the remote's commit.
+        case upToDate = "up-to-date"
+        /// The branch already contains the remote's commit and has more.
+        case ahead
+    }
 }
 
 /// What `clone` did.
@@ -81,16 +94,16 @@ extension Repository {
             if let local {
                 if try local == target || isAncestor(target, of: local) {
                     return PullSummary(
-                        fetch: fetched, branch: current, old: local, new: local, status: local == target ? "up-to-date" : "ahead",
+                        fetch: fetched, branch: current, old: local, new: local, status: local == target ? .upToDate : .ahead,
                         written: 0, removed: 0)
                 }
                 guard try isAncestor(local, of: target) else {
                     // Diverged: a three-way merge, as `dvs merge REMOTE/BRANCH`.
                     let m = try mergeLocked(
-                        "\(remoteName)/\(source)", theirs: target, prefer: nil, noCommit: false,
+                        Revision("\(remoteName)/\(source)"), theirs: target, prefer: nil, noCommit: false,
                         message: "Merge \(remoteName)/\(source) into \(current)", extra: [:], progress: progress)
                     return PullSummary(
-                        fetch: fetched, branch: current, old: local, new: m.head, status: m.status == .conflicts ? "conflicts" : "merged",
+                        fetch: fetched, branch: current, old: local, new: m.head, status: m.status == .conflicts ? .conflicts : .merged,
                         written: m.changes.filter { $0.kind != .deleted }.count, removed: m.changes.filter { $0.kind == .deleted }.count,
                         conflicts: m.conflicts)
                 }
@@ -101,7 +114,7 @@ extension Repository {
                 try tx.moveRefs([RefUpdate(name: .branch(current), expected: local, new: target, message: message)], who: who)
             }
             return PullSummary(
-                fetch: fetched, branch: current, old: local, new: target, status: "fast-forward", written: s.written, removed: s.removed)
+                fetch: fetched, branch: current, old: local, new: target, status: .fastForward, written: s.written, removed: s.removed)
         } catch { throw DVSError.wrap(error) }
     }
 

@@ -17,8 +17,36 @@ public struct RefMove: Sendable, Equatable {
     public var old: CommitID?
     /// Its value after.
     public var new: CommitID
-    /// `created`, `fast-forward`, `forced` or `up-to-date`.
-    public var status: String
+    /// What happened to it.
+    public var status: Status
+
+    /// What a push or fetch did to one ref.
+    public enum Status: Sendable, Equatable, CustomStringConvertible {
+        /// The ref did not exist and now does.
+        case created
+        /// The ref moved to a descendant of its old commit.
+        case fastForward
+        /// The ref was replaced by a commit that does not descend from the old one (`--force`,
+        /// or a remote branch rewritten).
+        case forced
+        /// The ref already pointed at the commit.
+        case upToDate
+        /// Fetch only: the local tag was kept because the remote's tag of that name points at
+        /// `remoteTag`.
+        case kept(remoteTag: CommitID)
+
+        /// As in JSON output: `created`, `fast-forward`, `forced`, `up-to-date`,
+        /// `kept (the remote tag differs: <short id>)`.
+        public var description: String {
+            switch self {
+            case .created: "created"
+            case .fastForward: "fast-forward"
+            case .forced: "forced"
+            case .upToDate: "up-to-date"
+            case .kept(let id): "kept (the remote tag differs: \(id.short))"
+            }
+        }
+    }
 }
 
 /// What `push` did: counts and bytes moved, refs moved, wall time.
@@ -101,18 +129,18 @@ extension Repository {
             }
 
             // Remote refs as they are now; refuse non-fast-forwards before uploading anything.
-            var plans: [(name: RefName, local: CommitID, old: CommitID?, version: String?, status: String)] = []
+            var plans: [(name: RefName, local: CommitID, old: CommitID?, version: String?, status: RefMove.Status)] = []
             for p in pushed {
                 let current = try store.readRef(p.name.fullName)
                 let old = try current.map { try RemoteRef.decode($0.data, key: p.name.fullName, remote: remoteName) }
-                var status = "created"
+                var status = RefMove.Status.created
                 if let old {
                     if old == p.local {
-                        status = "up-to-date"
+                        status = .upToDate
                     } else if try isAncestor(old, of: p.local) {
-                        status = "fast-forward"
+                        status = .fastForward
                     } else if force {
-                        status = "forced"
+                        status = .forced
                     } else {
                         let what = p.name.kind == .tag ? "tag" : "branch"
                         throw DVSError(
@@ -125,13 +153,13 @@ extension Repository {
                 }
                 plans.append((p.name, p.local, old, current?.version, status))
             }
-            let toMove = plans.filter { $0.status != "up-to-date" }
+            let toMove = plans.filter { $0.status != .upToDate }
 
             // What the remote has: two listings, not a request per object.
             let remotePacks = Set(
-                try store.list(prefix: "packs/").compactMap { o -> ObjectID? in
+                try store.list(prefix: "packs/").compactMap { o -> PackID? in
                     guard o.key.hasSuffix(".pack") else { return nil }
-                    return ObjectID(hex: o.key.dropFirst(6).dropLast(5))
+                    return PackID(hex: o.key.dropFirst(6).dropLast(5))
                 })
             let remoteObjects = Set(try store.list(prefix: "objects/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
 
@@ -140,7 +168,7 @@ extension Repository {
             let closure = try metadataClosure(from: toMove.map(\.local)) { remoteObjects.contains($0) }
             let objectCount = closure.levels.reduce(0) { $0 + $1.count } + closure.commits.count
 
-            let meter = TransferMeter(phase: "uploading", total: missingPacks.count + objectCount, progress: progress)
+            let meter = TransferMeter(phase: .uploading, total: missingPacks.count + objectCount, progress: progress)
             for p in missingPacks {
                 var st = stat()
                 if stat("\(packsDir)/\(p.hex).pack", &st) == 0 { meter.addTotalBytes(UInt64(st.st_size)) }
@@ -179,7 +207,7 @@ extension Repository {
             // Everything the new refs reference is on the remote: move them by compare-and-swap.
             var moves: [RefMove] = []
             for p in plans {
-                if p.status != "up-to-date" {
+                if p.status != .upToDate {
                     do { try store.writeRef(p.name.fullName, RemoteRef.encode(p.local), expected: p.version) } catch let e as RemoteError
                         where e.code == .preconditionFailed
                     {
@@ -226,7 +254,7 @@ extension Repository {
 /// Counts items and bytes of a transfer across threads and reports them as `Progress`.
 final class TransferMeter: @unchecked Sendable {
     private let lock = NSLock()
-    private let phase: String
+    private let phase: Progress.Phase
     private let total: Int
     private let progress: ProgressHandler?
     private var done = 0
@@ -234,7 +262,7 @@ final class TransferMeter: @unchecked Sendable {
     private(set) var bytes: UInt64 = 0
     private(set) var objects = 0
 
-    init(phase: String, total: Int, progress: ProgressHandler?) {
+    init(phase: Progress.Phase, total: Int, progress: ProgressHandler?) {
         self.phase = phase
         self.total = total
         self.progress = progress

@@ -31,11 +31,11 @@ extension Repository {
     ///   - sql: exactly one statement.
     /// - Throws: `DVSError.badInput` for SQL that does not parse, that writes (refused before it runs), or
     ///   that holds more than one statement; `.unknownRevision`; `.corrupt`.
-    public func query(_ sql: String, at revision: String? = nil) throws -> QueryResult {
+    public func query(_ sql: String, at revision: Revision? = nil) throws -> QueryResult {
         if revision == nil, try headCommit() == nil {
             throw DVSError(.unknownRevision, "HEAD has no commits yet", hint: "commit first, or pass --rev")
         }
-        return try query(sql, entries: self.entries(at: revision ?? "HEAD"))
+        return try query(sql, entries: self.entries(at: revision ?? .head))
     }
 
     /// Runs one read-only statement over the samples of `entries` (a snapshot), as `query(_:at:)`.

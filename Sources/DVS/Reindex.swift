@@ -32,13 +32,13 @@ extension Repository {
         do {
             let known = Set(try catalog.packIDs())
             let files = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
-            var packs: [(ObjectID, UInt64, [PackEntry])] = []
+            var packs: [(PackID, UInt64, [PackEntry])] = []
             var damaged: [String] = []
             for name in files.sorted() where name.hasSuffix(".pack") {
-                guard let id = ObjectID(hex: name.dropLast(5)) else { continue }
+                guard let id = PackID(hex: name.dropLast(5)) else { continue }
                 do {
                     let reader = try PackReader(path: "\(packsDir)/\(name)")
-                    if let problem = try reader.verifyChecksum(expected: id) {
+                    if let problem = try reader.verifyChecksum(expected: id.object) {
                         damaged.append("\(id.hex): \(problem)")
                         continue
                     }
@@ -64,7 +64,7 @@ extension Repository {
             try catalog.write { tx in
                 try tx.clearBlobIndex()
                 for (id, size, rows) in packs { try tx.insertPack(id: id, byteCount: size, entries: rows) }
-                for (id, c) in commits { try tx.insertCommit(id, c) }
+                try tx.insertCommits(commits)
                 // Lineage records (migration 0003) are derived from their objects too.
                 try tx.clearLineageIndex()
                 for (id, bytes) in records { try? indexRecord(id, bytes, in: tx) }

@@ -3,71 +3,70 @@ import DVSCore
 import Foundation
 
 extension Repository {
-    /// Resolves a revision to a commit.
-    ///
-    /// Grammar (a subset of gitrevisions(7)): `HEAD`, a branch (`main`, `refs/heads/main`), a tag
-    /// (`v1`, `refs/tags/v1`), a full or unique-prefix commit id (≥ 4 hex digits), each optionally
-    /// followed by any mix of `~N` (N-th first-parent ancestor, `~` alone is `~1`), `^` (first
-    /// parent) and `^N` (N-th parent).
+    /// Resolves a revision to a commit (see ``resolveRevision(_:)``).
+    /// - Throws: as ``resolveRevision(_:)``.
+    public func resolve(_ revision: Revision) throws -> CommitID { try resolveRevision(revision).commit }
+
+    /// Resolves a revision: its base — `HEAD`, then a ref (the name as a full name, then as a
+    /// branch, a tag, a remote-tracking branch), then a full or unique-prefix commit id (≥ 4 hex
+    /// digits) — then its `~`/`^` suffixes. The one place revisions are looked up.
+    /// - Returns: the commit and what the base named.
     /// - Throws: `DVSError.unknownRevision` naming the revision, with a hint; also when a prefix is
-    ///   ambiguous or an ancestor does not exist.
-    public func resolve(_ revision: String) throws -> CommitID {
-        guard !revision.isEmpty else { throw DVSError(.unknownRevision, "empty revision", hint: "name a commit, branch or HEAD") }
-        var baseEnd = revision.endIndex
-        if let i = revision.firstIndex(where: { $0 == "~" || $0 == "^" }) { baseEnd = i }
-        let base = String(revision[..<baseEnd])
-        var id = try resolveBase(base, whole: revision)
-        var rest = revision[baseEnd...]
-        while let op = rest.first {
-            rest = rest.dropFirst()
-            let digits = rest.prefix(while: { $0.isNumber })
-            rest = rest.dropFirst(digits.count)
-            let n = digits.isEmpty ? 1 : Int(digits) ?? -1
-            guard n >= 0 else { throw DVSError(.unknownRevision, "bad revision '\(revision)'", hint: "use REV~N or REV^") }
-            if op == "~" {
+    ///   ambiguous, an ancestor does not exist or a suffix is malformed.
+    public func resolveRevision(_ revision: Revision) throws -> ResolvedRevision {
+        let whole = revision.spelling
+        guard !whole.isEmpty else { throw DVSError(.unknownRevision, "empty revision", hint: "name a commit, branch or HEAD") }
+        var (id, named) = try resolveBase(revision.base, whole: whole)
+        for step in revision.steps {
+            switch step {
+            case .ancestor(let n):
                 for _ in 0..<n {
                     guard let p = try commit(id).parents.first else {
                         throw DVSError(
-                            .unknownRevision, "revision '\(revision)' goes past the root commit \(id.short)",
+                            .unknownRevision, "revision '\(whole)' goes past the root commit \(id.short)",
                             hint: "run 'dvs log' to see the history")
                     }
                     id = p
                 }
-            } else if op == "^" {
+            case .parent(let n):
                 if n == 0 { continue }
                 let parents = try commit(id).parents
                 guard n <= parents.count else {
                     throw DVSError(
-                        .unknownRevision, "commit \(id.short) has no parent \(n) (in '\(revision)')",
+                        .unknownRevision, "commit \(id.short) has no parent \(n) (in '\(whole)')",
                         hint: "run 'dvs log' to see the history")
                 }
                 id = parents[n - 1]
-            } else {
-                throw DVSError(.unknownRevision, "bad revision '\(revision)'")
+            case .badCount:
+                throw DVSError(.unknownRevision, "bad revision '\(whole)'", hint: "use REV~N or REV^")
+            case .malformed:
+                throw DVSError(.unknownRevision, "bad revision '\(whole)'")
             }
         }
-        return id
+        return ResolvedRevision(revision: revision, commit: id, named: named)
     }
 
-    private func resolveBase(_ base: String, whole: String) throws -> CommitID {
-        if base == "HEAD" || base == "@" {
-            guard let c = try catalog.head()?.commit else {
+    private func resolveBase(_ base: Revision.Base, whole: String) throws -> (CommitID, ResolvedRevision.Named) {
+        guard case .name(let name) = base else {
+            switch try catalog.head() {
+            case .branch(let b, let c?)?: return (c, .headOnBranch(.branch(b)))
+            case .detached(let c)?: return (c, .detachedHead)
+            default:
                 throw DVSError(
                     .unknownRevision, "HEAD has no commit yet (branch '\(currentBranch() ?? "main")' is unborn)",
                     hint: "run 'dvs commit -m MSG' first")
             }
-            return c
         }
-        for name in RefName.candidates(for: base) {
-            if let c = try catalog.ref(name) { return c }
+        for ref in RefName.candidates(for: name) {
+            if let c = try catalog.ref(ref) { return (c, .ref(ref)) }
         }
-        let lower = base.lowercased()
+        let lower = name.lowercased()
         if lower.count >= 4, lower.count <= 64, lower.allSatisfy({ $0.isHexDigit }) {
             let hits = try catalog.commits(withPrefix: lower, limit: 2)
-            if hits.count == 1 { return hits[0] }
+            if hits.count == 1 { return (hits[0], .commitID) }
             if hits.count > 1 {
                 throw DVSError(
-                    .unknownRevision, "revision '\(base)' is ambiguous: several commits start with it", hint: "use more hex digits")
+                    .unknownRevision, "revision '\(name)' is ambiguous: several commits start with it", hint: "use more hex digits")
             }
         }
         throw DVSError(
@@ -81,7 +80,10 @@ extension Repository {
         return nil
     }
 
-    /// Commits reachable from `start` (following all parents), newest committer time first.
+    /// Commits reachable from `start` (following all parents), newest committer time first;
+    /// commits made within the same second come later-recorded first (the order this repository
+    /// recorded them, which puts a child before its parent), then by the larger id when the
+    /// catalog does not know the order.
     /// - Parameters:
     ///   - limit: stop after this many.
     ///   - excluding: commits reachable from these are left out (`A..B`).
@@ -92,19 +94,29 @@ extension Repository {
         while let c = stack.popLast() {
             if hidden.insert(c).inserted { stack.append(contentsOf: try commit(c).parents) }
         }
+        /// A commit waiting to be listed, with its sort key: committer time, recording order
+        /// (0 when unknown: such commits predate every numbered one), id.
+        struct Pending {
+            let id: CommitID
+            let commit: Commit
+            let recorded: Int64
+            func isOlder(than o: Pending) -> Bool {
+                (commit.committer.time, recorded, id) < (o.commit.committer.time, o.recorded, o.id)
+            }
+        }
+        func pending(_ id: CommitID) throws -> Pending {
+            Pending(id: id, commit: try commit(id), recorded: try catalog.recordingOrder(of: id) ?? 0)
+        }
         var out: [(CommitID, Commit)] = []
         var seen: Set<CommitID> = [start]
-        var frontier: [(CommitID, Commit)] = hidden.contains(start) ? [] : [(start, try commit(start))]
+        var frontier: [Pending] = hidden.contains(start) ? [] : [try pending(start)]
         while !frontier.isEmpty, out.count < limit {
-            // Pick the newest (ties: larger id, for a stable order).
-            let i = frontier.indices.max {
-                (frontier[$0].1.committer.time, frontier[$0].0) < (frontier[$1].1.committer.time, frontier[$1].0)
-            }!
-            let (id, c) = frontier.remove(at: i)
-            out.append((id, c))
-            for p in c.parents where !seen.contains(p) && !hidden.contains(p) {
+            let i = frontier.indices.max { frontier[$0].isOlder(than: frontier[$1]) }!
+            let next = frontier.remove(at: i)
+            out.append((next.id, next.commit))
+            for p in next.commit.parents where !seen.contains(p) && !hidden.contains(p) {
                 seen.insert(p)
-                frontier.append((p, try commit(p)))
+                frontier.append(try pending(p))
             }
         }
         return out
@@ -117,7 +129,7 @@ extension Repository {
         }
         let rev = String(spec[..<colon])
         let path = RepoPath(String(spec[spec.index(after: colon)...]).trimmingCharacters(in: CharacterSet(charactersIn: "/")))
-        let id = try resolve(rev.isEmpty ? "HEAD" : rev)
+        let id = try resolve(rev.isEmpty ? .head : Revision(rev))
         let entries = try self.entries(ofManifest: commit(id).manifest)
         if !entries.contains(where: { $0.path == path }), entries.contains(where: { $0.path.isWithin(path) }) {
             throw DVSError(

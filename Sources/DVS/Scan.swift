@@ -123,7 +123,7 @@ extension Repository {
                 c.newRaw += local.newRaw
                 c.newBlobs += local.newBlobs
                 return (before / 64 != c.done / 64 || c.done == files.count)
-                    ? Progress(phase: writer == nil ? "hashing" : "storing", done: c.done, total: files.count, bytes: c.bytes) : nil
+                    ? Progress(phase: writer == nil ? .hashing : .storing, done: c.done, total: files.count, bytes: c.bytes) : nil
             }
             if let report { progress?(report) }
         }

@@ -52,7 +52,7 @@ public final class SnapshotReader: @unchecked Sendable {
     /// The repository read from.
     public let repository: Repository
     /// The revision as given (`main`, `cohort/es`, a commit id).
-    public let revision: String
+    public let revision: Revision
     /// The commit the revision resolved to when the reader was made (it never moves afterwards).
     public let commit: CommitID
     /// The samples (manifest entries with audio facts) in path order.
@@ -84,7 +84,7 @@ public final class SnapshotReader: @unchecked Sendable {
     ///   manifest cannot be read; `.usage` for a target rate ≤ 0.
     /// - Complexity: reads the manifest (O(n) entries); no blob is read until iteration.
     public init(
-        repository: Repository, revision: String, targetSampleRate: Int? = nil, mono: Bool = false,
+        repository: Repository, revision: Revision, targetSampleRate: Int? = nil, mono: Bool = false,
         decode: Bool = true, keepBytes: Bool = false, workers: Int? = nil, window: Int? = nil
     ) throws {
         if let r = targetSampleRate, r <= 0 {
@@ -268,7 +268,7 @@ extension Repository {
     /// A reader over the samples of `revision` (DESIGN.md § Reading snapshots for training):
     /// `SnapshotReader(repository: self, revision:targetSampleRate:mono:)`.
     /// - Throws: as ``SnapshotReader/init(repository:revision:targetSampleRate:mono:decode:keepBytes:workers:window:)``.
-    public func snapshot(_ revision: String, targetSampleRate: Int? = nil, mono: Bool = false) throws -> SnapshotReader {
+    public func snapshot(_ revision: Revision, targetSampleRate: Int? = nil, mono: Bool = false) throws -> SnapshotReader {
         try SnapshotReader(repository: self, revision: revision, targetSampleRate: targetSampleRate, mono: mono)
     }
 }

@@ -61,7 +61,7 @@ extension Repository {
     /// - Throws: `DVSError.usage` for a bad shard; `.unknownRevision`; `.corrupt` naming a damaged
     ///   sample; `.io` when the stream cannot be written (a reader that went away).
     public func stream(
-        _ revision: String, seed: UInt64? = nil, shard: (index: Int, count: Int)? = nil, to fd: Int32,
+        _ revision: Revision, seed: UInt64? = nil, shard: (index: Int, count: Int)? = nil, to fd: Int32,
         progress: ProgressHandler? = nil
     ) throws -> StreamSummary {
         if let shard, shard.count < 1 || shard.index < 0 || shard.index >= shard.count {
@@ -109,7 +109,7 @@ extension Repository {
                 try Array(json.utf8).withUnsafeBytes { try tar.add(name: keys[s.index] + ".json", bytes: $0, mtime: mtime) }
                 n += 1
                 bytes += UInt64(s.bytes.count)
-                progress?(Progress(phase: "streaming", done: n, total: order.count, bytes: bytes))
+                progress?(Progress(phase: .streaming, done: n, total: order.count, bytes: bytes))
             }
             try tar.finish()
             return StreamSummary(commit: reader.commit, sampleCount: n, audioBytes: bytes)

@@ -230,7 +230,7 @@ public final class Catalog: Sendable {
                     db, sql: "SELECT pack_id, pack_offset, stored_length, raw_length, codec FROM blob WHERE id = ?",
                     arguments: [Data(id.bytes)])
             else { return nil }
-            return BlobLocation(pack: ObjectID(hex: row["pack_id"] as String)!, entry: try Self.packEntry(id, row))
+            return BlobLocation(pack: PackID(hex: row["pack_id"] as String)!, entry: try Self.packEntry(id, row))
         }
     }
 
@@ -239,12 +239,12 @@ public final class Catalog: Sendable {
     public func allLocations() throws -> [ObjectID: BlobLocation] {
         try reading("cannot read the blob index") { db in
             var out: [ObjectID: BlobLocation] = [:]
-            var packs: [String: ObjectID] = [:]
+            var packs: [String: PackID] = [:]
             let cursor = try Row.fetchCursor(db, sql: "SELECT id, pack_id, pack_offset, stored_length, raw_length, codec FROM blob")
             while let row = try cursor.next() {
                 let id = ObjectID(data: row["id"] as Data)
                 let ph: String = row["pack_id"]
-                let p = packs[ph] ?? ObjectID(hex: ph)!
+                let p = packs[ph] ?? PackID(hex: ph)!
                 packs[ph] = p
                 out[id] = BlobLocation(pack: p, entry: try Self.packEntry(id, row))
             }
@@ -254,9 +254,9 @@ public final class Catalog: Sendable {
 
     /// Known pack ids.
     /// - Throws: `CatalogError`.
-    public func packIDs() throws -> [ObjectID] {
+    public func packIDs() throws -> [PackID] {
         try reading("cannot read the pack index") { db in
-            try String.fetchAll(db, sql: "SELECT id FROM pack ORDER BY id").compactMap { ObjectID(hex: $0) }
+            try String.fetchAll(db, sql: "SELECT id FROM pack ORDER BY id").compactMap { PackID(hex: $0) }
         }
     }
 
@@ -281,6 +281,15 @@ public final class Catalog: Sendable {
                 db, sql: "SELECT id FROM commit_meta WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
                 arguments: [prefix, prefix + "g", limit]
             ).compactMap { CommitID(hex: $0) }
+        }
+    }
+
+    /// When this repository recorded `id` among its commits (larger is later; migration 0004),
+    /// or nil when the commit is unknown or was recorded before the catalog kept the order.
+    /// - Throws: `CatalogError`.
+    public func recordingOrder(of id: CommitID) throws -> Int64? {
+        try reading("cannot read the commit index") { db in
+            try Int64?.fetchOne(db, sql: "SELECT recorded FROM commit_meta WHERE id = ?", arguments: [id.hex]) ?? nil
         }
     }
 
@@ -388,7 +397,7 @@ public final class Catalog: Sendable {
         try reading("cannot read the model index") { db in
             try Row.fetchAll(db, sql: "SELECT id, name, artifact, snapshot, revision, created_at FROM model ORDER BY created_at, id")
                 .compactMap { r in
-                    guard let id = ObjectID(hex: r["id"] as String), let a = ObjectID(hex: r["artifact"] as String),
+                    guard let id = ModelID(hex: r["id"] as String), let a = ObjectID(hex: r["artifact"] as String),
                         let s = CommitID(hex: r["snapshot"] as String)
                     else { return nil }
                     return ModelRow(id: id, name: r["name"], artifact: a, snapshot: s, revision: r["revision"], createdAt: r["created_at"])
@@ -398,10 +407,10 @@ public final class Catalog: Sendable {
 
     /// Eval record ids of `model`, oldest first.
     /// - Throws: `CatalogError`.
-    public func evals(of model: ObjectID) throws -> [ObjectID] {
+    public func evals(of model: ModelID) throws -> [EvalID] {
         try reading("cannot read the eval index") { db in
             try String.fetchAll(db, sql: "SELECT id FROM eval WHERE model = ? ORDER BY created_at, id", arguments: [model.hex]).compactMap {
-                ObjectID(hex: $0)
+                EvalID(hex: $0)
             }
         }
     }
@@ -418,7 +427,7 @@ public final class Catalog: Sendable {
 /// One row of the `model` table (migration 0003).
 public struct ModelRow: Sendable, Equatable {
     /// Model record id.
-    public var id: ObjectID
+    public var id: ModelID
     /// Display name.
     public var name: String
     /// SHA-256 of the artifact.
@@ -430,7 +439,7 @@ public struct ModelRow: Sendable, Equatable {
     /// Training end time, unix seconds.
     public var createdAt: Double
     /// Creates a row.
-    public init(id: ObjectID, name: String, artifact: ObjectID, snapshot: CommitID, revision: String, createdAt: Double) {
+    public init(id: ModelID, name: String, artifact: ObjectID, snapshot: CommitID, revision: String, createdAt: Double) {
         self.id = id
         self.name = name
         self.artifact = artifact

@@ -100,7 +100,7 @@ public final class CatalogTransaction {
 
     /// Records a pack and its blobs (idempotent: blobs already recorded keep their first location).
     /// - Throws: `CatalogError`.
-    public func insertPack(id: ObjectID, byteCount: UInt64, entries: [PackEntry]) throws {
+    public func insertPack(id: PackID, byteCount: UInt64, entries: [PackEntry]) throws {
         try CatalogError.guarding("cannot record pack '\(id.hex)'") {
             try db.execute(
                 sql: "INSERT OR IGNORE INTO pack(id, byte_count, blob_count, created_at) VALUES (?, ?, ?, ?)",
@@ -124,13 +124,42 @@ public final class CatalogTransaction {
         }
     }
 
-    /// Records a commit for prefix lookups.
+    /// Records a commit for prefix lookups and log, numbering it after every commit recorded
+    /// before (its recording order, migration 0004); a commit already recorded keeps its number.
     /// - Throws: `CatalogError`.
     public func insertCommit(_ id: CommitID, _ commit: Commit) throws {
         try CatalogError.guarding("cannot record commit \(id.short)") {
             try db.execute(
-                sql: "INSERT OR IGNORE INTO commit_meta(id, manifest, first_parent, time) VALUES (?, ?, ?, ?)",
+                sql: """
+                    INSERT OR IGNORE INTO commit_meta(id, manifest, first_parent, time, recorded)
+                    VALUES (?, ?, ?, ?, (SELECT coalesce(max(recorded), 0) + 1 FROM commit_meta))
+                    """,
                 arguments: [id.hex, commit.manifest.hex, commit.parents.first?.hex, commit.committer.time])
+        }
+    }
+
+    /// Records several commits (a fetch's, a reindex's), parents before their children whatever
+    /// the order given, so that the recording order agrees with the history.
+    /// - Throws: `CatalogError`.
+    /// - Complexity: O(n + parents) plus one insert each.
+    public func insertCommits(_ commits: [(CommitID, Commit)]) throws {
+        var byID: [CommitID: Commit] = [:]
+        for (id, c) in commits { byID[id] = c }
+        var done = Set<CommitID>()
+        // Iterative post-order over the parents inside the batch; roots start in the given order.
+        for (start, _) in commits where !done.contains(start) {
+            var stack: [(CommitID, parentsPushed: Bool)] = [(start, false)]
+            while let (id, pushed) = stack.popLast() {
+                if done.contains(id) { continue }
+                guard let c = byID[id] else { continue }
+                if pushed {
+                    done.insert(id)
+                    try insertCommit(id, c)
+                } else {
+                    stack.append((id, true))
+                    for p in c.parents.reversed() where byID[p] != nil && !done.contains(p) { stack.append((p, false)) }
+                }
+            }
         }
     }
 
@@ -193,7 +222,7 @@ public final class CatalogTransaction {
 
     /// Indexes an eval record; idempotent.
     /// - Throws: `CatalogError`.
-    public func insertEval(id: ObjectID, model: ObjectID, snapshot: CommitID, createdAt: Double) throws {
+    public func insertEval(id: EvalID, model: ModelID, snapshot: CommitID, createdAt: Double) throws {
         try CatalogError.guarding("cannot index eval '\(id.hex)'") {
             try db.execute(
                 sql: "INSERT OR IGNORE INTO eval (id, model, snapshot, created_at) VALUES (?, ?, ?, ?)",

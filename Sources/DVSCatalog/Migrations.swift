@@ -119,6 +119,17 @@ enum Migrations {
         CREATE INDEX eval_snapshot ON eval(snapshot);
 
         """#
+    /// `schema/0004_commit_order.sql`.
+    static let m0004 = #"""
+        -- dvs catalog, migration 0004. The order this repository recorded its commits (1, 2, …; a fetch
+        -- records parents before children), so log can order commits made within one second: later
+        -- recorded first. NULL for commits recorded before this migration (log then falls back to the id).
+        ALTER TABLE commit_meta ADD COLUMN recorded INTEGER;
+        CREATE INDEX commit_meta_recorded ON commit_meta(recorded);
+
+        """#
     /// In order: (identifier, SQL).
-    static let all: [(String, String)] = [("0001_init", m0001), ("0002_levels", m0002), ("0003_lineage", m0003)]
+    static let all: [(String, String)] = [
+        ("0001_init", m0001), ("0002_levels", m0002), ("0003_lineage", m0003), ("0004_commit_order", m0004),
+    ]
 }

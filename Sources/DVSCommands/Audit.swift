@@ -41,7 +41,7 @@ struct Audit: ParsableCommand {
                 try Output.jsonObject(
                     hits.map { h -> [String: Any] in
                         var o: [String: Any] = [
-                            "id": h.id.hex, "name": h.record.name, "snapshot": h.record.snapshot, "revision": h.record.revision,
+                            "id": h.id.hex, "name": h.record.name, "snapshot": h.record.snapshot.hex, "revision": h.record.revision,
                             "matched_samples": h.matched, "matched_hours": (h.hours * 1e6).rounded() / 1e6,
                             "training_samples": h.record.sampleCount,
                         ]
@@ -59,11 +59,11 @@ struct Audit: ParsableCommand {
             }
             for h in hits {
                 // Matches are counted over the training snapshot; the model may have used a subset (holdout).
-                let snapshotSamples = (try? CommitID(hex: h.record.snapshot).map { try repo.commit($0).totals.sampleCount }) ?? nil
+                let snapshotSamples = try? repo.commit(h.record.snapshot).totals.sampleCount
                 let of = snapshotSamples.map { " of its snapshot's \($0)" } ?? ""
                 let split = h.trained.map { ": \($0) fitted on, \(h.matched - $0) held out" } ?? ""
                 Output.out(
-                    "\(h.id.short)  \(h.record.name)  \(h.matched) matching sample(s)\(of) (\(Output.hours(h.hours)))\(split); trained on \(h.record.sampleCount)  \(h.record.revision)@\(h.record.snapshot.prefix(12))"
+                    "\(h.id.short)  \(h.record.name)  \(h.matched) matching sample(s)\(of) (\(Output.hours(h.hours)))\(split); trained on \(h.record.sampleCount)  \(h.record.revision)@\(h.record.snapshot.short)"
                 )
             }
             return
@@ -99,7 +99,7 @@ struct Audit: ParsableCommand {
             Output.out("model     \(r.name)  \(a.id.hex)")
             Output.out("artifact  \(r.artifactName)  sha256 \(r.artifactSHA256)  \(Output.bytes(r.artifactBytes))")
             Output.out("snapshot  \(r.snapshot)  (\(r.revision))")
-            if let p = r.cohortPredicate { Output.out("cohort    \(p)\(r.cohortSource.map { "  (cut from \($0.prefix(12)))" } ?? "")") }
+            if let p = r.cohortPredicate { Output.out("cohort    \(p)\(r.cohortSource.map { "  (cut from \($0.short))" } ?? "")") }
             Output.out("data      \(r.sampleCount) samples, \(Output.hours(r.hours))")
             if let f = r.labelField { Output.out("labels    \(f): \(LineageOutput.distribution(r.labelDistribution))") }
             if let t = r.task { Output.out("task      \(t)") }
@@ -117,11 +117,11 @@ struct Audit: ParsableCommand {
                     return nil
                 }.joined(separator: ", ")
                 Output.out(
-                    "eval      \(id.short)  on \(e.revision)@\(e.snapshot.prefix(12))  \(e.sampleCount) samples  \(metrics)\(e.leakedSamples > 0 ? "  (\(e.leakedSamples) leaked)" : "")"
+                    "eval      \(id.short)  on \(e.revision)@\(e.snapshot.short)  \(e.sampleCount) samples  \(metrics)\(e.leakedSamples > 0 ? "  (\(e.leakedSamples) leaked)" : "")"
                 )
             }
             if let b = a.branch, let head = a.branchHead {
-                if head.hex == r.snapshot {
+                if head == r.snapshot {
                     Output.out("since     branch \(b) is still at the training snapshot")
                 } else {
                     Output.out(

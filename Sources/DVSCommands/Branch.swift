@@ -29,7 +29,7 @@ struct Branch: ParsableCommand {
             return
         }
         if let name {
-            let id = try repo.createBranch(name, at: revision)
+            let id = try repo.createBranch(name, at: revision.map { Revision($0) })
             Output.out("Created branch \(name) at \(id.short)")
             return
         }
@@ -78,7 +78,7 @@ struct Tag: ParsableCommand {
             return
         }
         if let name {
-            let id = try repo.createTag(name, at: revision, message: message)
+            let id = try repo.createTag(name, at: revision.map { Revision($0) }, message: message)
             Output.out("Tagged \(id.short) as \(name)")
             return
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DVS
+import DVSCore
 
 struct Checkout: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,14 +16,14 @@ struct Checkout: ParsableCommand {
         let repo = try global.repository()
         if let to {
             let target = to.hasPrefix("/") || global.directory == nil ? to : global.directory! + "/" + to
-            let s = try repo.export(revision, to: target, progress: Output.progress())
+            let s = try repo.export(Revision(revision), to: target, progress: Output.progress())
             Output.out("Exported \(s.id.short) to \(to): \(s.written) files, \(Output.bytes(s.bytesWritten))")
             return
         }
         // A detached HEAD left for another commit: warn when no branch or tag keeps its commit
         // (git's "you are leaving N commits behind"); the reflog still has it.
         let leaving = repo.currentBranch() == nil ? try repo.headCommit() : nil
-        let s = try repo.checkout(revision, force: force, progress: Output.progress())
+        let s = try repo.checkout(Revision(revision), force: force, progress: Output.progress())
         if let b = s.branch {
             Output.out("Switched to branch '\(b)' at \(s.id.short)")
         } else {

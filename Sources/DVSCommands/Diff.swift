@@ -23,7 +23,7 @@ struct Diff: ParsableCommand {
 
     func run() throws {
         let repo = try global.repository()
-        let d = try repo.diff(old, new, progress: json ? nil : Output.progress())
+        let d = try repo.diff(old.map { Revision($0) }, new.map { Revision($0) }, progress: json ? nil : Output.progress())
         if json {
             try Output.jsonObject(Self.jsonObject(d, stat: stat))
             return

@@ -28,7 +28,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let repo = try global.repository()
-        var options = EvalOptions(model: model, revision: rev, sliceBy: by)
+        var options = EvalOptions(model: model, revision: Revision(rev), sliceBy: by)
         options.record = !noRecord
         let r = try repo.evaluate(options, progress: Output.progress())
         let field = r.model.labelField

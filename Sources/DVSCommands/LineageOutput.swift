@@ -5,7 +5,7 @@ import Foundation
 /// Text and JSON forms of lineage records, shared by `model`, `models`, `run` and `audit`.
 enum LineageOutput {
     /// A record as a JSON object with snake_case keys (`artifact_sha256`, `label_distribution`) plus `id`.
-    static func object<T: Encodable>(_ record: T, id: ObjectID) -> [String: Any] {
+    static func object<T: Encodable>(_ record: T, id: some TypedObjectID) -> [String: Any] {
         let enc = JSONEncoder()
         enc.keyEncodingStrategy = .convertToSnakeCase
         var o = ((try? enc.encode(record)).flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]) ?? [:]
@@ -25,7 +25,7 @@ enum LineageOutput {
     /// One line about a registered model, for `model add` and `run`.
     static func registered(_ id: ModelID, _ r: ModelRecord) -> String {
         "Registered model \(r.name) \(id.short): artifact \(r.artifactSHA256.prefix(12)) (\(Output.bytes(r.artifactBytes))), "
-            + "trained on \(r.revision) (\(r.snapshot.prefix(12))), \(r.sampleCount) samples, \(Output.hours(r.hours)); code \(r.code.summary)"
+            + "trained on \(r.revision) (\(r.snapshot.short)), \(r.sampleCount) samples, \(Output.hours(r.hours)); code \(r.code.summary)"
     }
 
     /// The label distribution as `a 12, b 3` (most first).

@@ -14,15 +14,9 @@ struct Log: ParsableCommand {
 
     func run() throws {
         let repo = try global.repository()
-        var start = revision
-        var excluding: [CommitID] = []
-        if let r = revision.range(of: "..") {
-            let a = String(revision[..<r.lowerBound])
-            let b = String(revision[r.upperBound...])
-            excluding = [try repo.resolve(a.isEmpty ? "HEAD" : a)]
-            start = b.isEmpty ? "HEAD" : b
-        }
-        if revision == "HEAD", try repo.headCommit() == nil {
+        let range = RevisionRange(revision)
+        let excluding = try range.excluded.map { [try repo.resolve($0)] } ?? []
+        if range.excluded == nil, range.included.isHead, try repo.headCommit() == nil {
             if json {
                 try Output.json([JSONCommit]())
                 return
@@ -31,7 +25,7 @@ struct Log: ParsableCommand {
                 .unknownRevision, "your current branch '\(repo.currentBranch() ?? "main")' does not have any commits yet",
                 hint: "run 'dvs commit -m MSG' to make the first one")
         }
-        let commits = Self.topological(try repo.log(from: repo.resolve(start), limit: maxCount ?? .max, excluding: excluding))
+        let commits = Self.topological(try repo.log(from: repo.resolve(range.included), limit: maxCount ?? .max, excluding: excluding))
         if json {
             try Output.json(commits.map { JSONCommit($0.0, $0.1) })
             return

@@ -14,11 +14,11 @@ struct Ls: ParsableCommand {
         let repo = try global.repository()
         var args = arguments
         var revision = "HEAD"
-        if let first = args.first, (try? repo.resolve(first)) != nil {
+        if let first = args.first, (try? repo.resolve(Revision(first))) != nil {
             revision = first
             args.removeFirst()
         }
-        let id = try repo.resolve(revision)
+        let id = try repo.resolve(Revision(revision))
         let all = try repo.entries(ofManifest: repo.commit(id).manifest)
         let filters = args.map { RepoPath($0.trimmingCharacters(in: CharacterSet(charactersIn: "/"))) }
         let entries = filters.isEmpty ? all : all.filter { e in filters.contains { e.path.isWithin($0) } }

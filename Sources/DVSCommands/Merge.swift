@@ -65,7 +65,8 @@ struct Merge: ParsableCommand {
             }
             prefer = p
         }
-        let s = try repo.merge(revision, prefer: prefer, noCommit: noCommit, message: message, progress: json ? nil : Output.progress())
+        let s = try repo.merge(
+            Revision(revision), prefer: prefer, noCommit: noCommit, message: message, progress: json ? nil : Output.progress())
         try Self.report(s, revision: revision, json: json)
         if s.status == .conflicts { throw ExitCode(1) }
     }

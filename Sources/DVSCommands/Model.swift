@@ -36,7 +36,7 @@ struct ModelAdd: ParsableCommand {
 
     func run() throws {
         let repo = try global.repository()
-        var reg = ModelRegistration(artifactPath: path, revision: rev, name: name)
+        var reg = ModelRegistration(artifactPath: path, revision: Revision(rev), name: name)
         reg.message = message ?? ""
         reg.labelField = label
         reg.task = task

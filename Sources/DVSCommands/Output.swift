@@ -83,9 +83,9 @@ enum Output {
             let now = Date().timeIntervalSince1970
             guard last.shouldDraw(now, final: p.total > 0 && p.done == p.total) else { return }
             let pct = p.total > 0 ? " \(p.done * 100 / p.total)%" : ""
-            var line = "\r\(p.phase):\(pct) (\(p.done)/\(p.total))" + (p.bytes > 0 ? ", \(bytes(p.bytes))" : "")
+            var line = "\r\(p.phase.rawValue):\(pct) (\(p.done)/\(p.total))" + (p.bytes > 0 ? ", \(bytes(p.bytes))" : "")
             let elapsed = now - start
-            if p.totalBytes > 0 || p.phase == "uploading" || p.phase == "downloading", elapsed > 0.5, p.bytes > 0 {
+            if p.totalBytes > 0 || p.phase.isTransfer, elapsed > 0.5, p.bytes > 0 {
                 let rate = Double(p.bytes) / elapsed
                 line += ", \(bytes(UInt64(rate)))/s"
                 if p.totalBytes > p.bytes { line += String(format: ", ETA %.0f s", Double(p.totalBytes - p.bytes) / rate) }

@@ -4,7 +4,7 @@ import Foundation
 
 /// JSON form of a ref move.
 func refJSON(_ m: RefMove) -> [String: Any] {
-    ["ref": m.name.fullName, "old": m.old?.hex ?? NSNull(), "new": m.new.hex, "status": m.status]
+    ["ref": m.name.fullName, "old": m.old?.hex ?? NSNull(), "new": m.new.hex, "status": m.status.description]
 }
 
 struct Push: ParsableCommand {
@@ -32,17 +32,17 @@ struct Push: ParsableCommand {
                 "remote": s.remote, "refs": s.refs.map(refJSON), "packs_uploaded": s.packsUploaded,
                 "packs_present": s.packsPresent, "objects_uploaded": s.objectsUploaded, "records_uploaded": s.recordsUploaded,
                 "bytes_uploaded": s.bytesUploaded, "seconds": (s.seconds * 1000).rounded() / 1000,
-                "refs_moved": s.refs.filter { $0.status != "up-to-date" }.count,
+                "refs_moved": s.refs.filter { $0.status != .upToDate }.count,
             ])
             return
         }
         for m in s.refs {
             let short = m.name.branchName ?? m.name.fullName
             switch m.status {
-            case "up-to-date": Output.out(" = \(short)\t\(m.new.short) (up to date)")
-            case "created": Output.out(" * \(short)\t\(m.new.short) (new)")
-            case "forced": Output.out(" + \(short)\t\(m.old?.short ?? "")...\(m.new.short) (forced)")
-            default: Output.out("   \(short)\t\(m.old?.short ?? "")..\(m.new.short)")
+            case .upToDate: Output.out(" = \(short)\t\(m.new.short) (up to date)")
+            case .created: Output.out(" * \(short)\t\(m.new.short) (new)")
+            case .forced: Output.out(" + \(short)\t\(m.old?.short ?? "")...\(m.new.short) (forced)")
+            case .fastForward, .kept: Output.out("   \(short)\t\(m.old?.short ?? "")..\(m.new.short)")
             }
         }
         Output.out(
@@ -77,12 +77,12 @@ func fetchJSON(_ s: FetchSummary) -> [String: Any] {
         "remote": s.remote, "refs": s.refs.map(refJSON), "objects_downloaded": s.objectsDownloaded, "packs_downloaded": s.packsDownloaded,
         "records_downloaded": s.recordsDownloaded,
         "bytes_downloaded": s.bytesDownloaded, "seconds": (s.seconds * 1000).rounded() / 1000,
-        "refs_moved": s.refs.filter { $0.status != "up-to-date" && $0.old != $0.new }.count,
+        "refs_moved": s.refs.filter { $0.status != .upToDate && $0.old != $0.new }.count,
     ]
 }
 
 func printFetch(_ s: FetchSummary) {
-    for m in s.refs where m.status != "up-to-date" {
+    for m in s.refs where m.status != .upToDate {
         Output.out(
             "   \(m.name.remoteTrackingName ?? m.name.fullName)\t\(m.old.map { $0.short + ".." } ?? "(new) ")\(m.new.short)")
     }
@@ -111,7 +111,7 @@ struct Pull: ParsableCommand {
             o["branch"] = s.branch
             o["old"] = s.old?.hex ?? NSNull()
             o["new"] = s.new?.hex ?? NSNull()
-            o["status"] = s.status
+            o["status"] = s.status.rawValue
             o["files_written"] = s.written
             o["files_removed"] = s.removed
             try Output.jsonObject(o)
@@ -119,16 +119,16 @@ struct Pull: ParsableCommand {
         }
         printFetch(s.fetch)
         switch s.status {
-        case "up-to-date": Output.out("Already up to date.")
-        case "ahead": Output.out("Already up to date ('\(s.branch)' has commits the remote lacks: dvs push \(remote)).")
-        case "merged":
+        case .upToDate: Output.out("Already up to date.")
+        case .ahead: Output.out("Already up to date ('\(s.branch)' has commits the remote lacks: dvs push \(remote)).")
+        case .merged:
             Output.out(
                 "Merged \(remote)/\(branch ?? s.branch) into \(s.branch) as \(s.new?.short ?? ""): wrote \(s.written) file(s), removed \(s.removed)"
             )
-        case "conflicts":
+        case .conflicts:
             Merge.printStopped(s.conflicts, what: "Merge of \(remote)/\(branch ?? s.branch)")
             throw ExitCode(1)
-        default:
+        case .fastForward:
             Output.out(
                 "Fast-forward \(s.branch) \(s.old?.short ?? "(none)")..\(s.new?.short ?? ""): wrote \(s.written) file(s), removed \(s.removed)"
             )

@@ -39,7 +39,7 @@ struct Query: ParsableCommand {
 
     func run() throws {
         let repo = try global.repository()
-        let r = try repo.query(sql, at: rev)
+        let r = try repo.query(sql, at: rev.map { Revision($0) })
         switch json ? .json : format {
         case .json:
             try Output.jsonObject(

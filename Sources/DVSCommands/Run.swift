@@ -47,7 +47,7 @@ struct Run: ParsableCommand {
         let cwd = FileManager.default.currentDirectoryPath
         let code = GitCode.version(at: cwd)  // the code as it is when the run starts
         let started = Date()
-        let snap = try repo.materialize(rev, progress: Output.progress())
+        let snap = try repo.materialize(Revision(rev), progress: Output.progress())
         defer { snap.remove() }
         Output.err("dvs run: \(rev) (\(snap.commit.short)) at \(snap.snapshotDirectory): \(snap.linked) linked, \(snap.copied) copied")
 
@@ -82,7 +82,7 @@ struct Run: ParsableCommand {
         }
         var records: [[String: Any]] = []
         for a in artifact {
-            var reg = ModelRegistration(artifactPath: a, revision: rev, name: name)
+            var reg = ModelRegistration(artifactPath: a, revision: Revision(rev), name: name)
             reg.snapshot = snap.commit  // what the command read, even if the branch moved meanwhile
             reg.message = message ?? ""
             reg.labelField = label

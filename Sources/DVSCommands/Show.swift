@@ -16,7 +16,7 @@ struct Show: ParsableCommand {
 
     func run() throws {
         let repo = try global.repository()
-        let id = try repo.resolve(revision)
+        let id = try repo.resolve(Revision(revision))
         let c = try repo.commit(id)
         let mine = try repo.entries(ofManifest: c.manifest)
         let base = try c.parents.first.map { try repo.entries(ofManifest: repo.commit($0).manifest) } ?? []

@@ -36,7 +36,7 @@ struct Stream: ParsableCommand {
                 hint: "pipe it: dvs stream --rev \(rev) | tar -tv, or > snapshot.tar")
         }
         let repo = try global.repository()
-        let summary = try repo.stream(rev, seed: shuffle, shard: part, to: 1, progress: Output.progress())
+        let summary = try repo.stream(Revision(rev), seed: shuffle, shard: part, to: 1, progress: Output.progress())
         if isatty(2) != 0 {
             Output.err("streamed \(summary.sampleCount) samples (\(Output.bytes(summary.audioBytes))) of \(rev) (\(summary.commit.short))")
         }

@@ -39,7 +39,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let repo = try global.repository()
         var options = TrainOptions(
-            revision: rev, labelField: label, outputPath: out ?? "\(label.replacingOccurrences(of: "/", with: "_")).dvsm")
+            revision: Revision(rev), labelField: label, outputPath: out ?? "\(label.replacingOccurrences(of: "/", with: "_")).dvsm")
         options.task = task
         options.holdoutFraction = holdout
         options.splitBy = splitBy

@@ -1,10 +1,5 @@
 import Foundation
 
-/// The id of a model record: the SHA-256 of its canonical bytes (`schema/FORMAT.md` § Lineage records).
-public typealias ModelID = ObjectID
-/// The id of an eval record: the SHA-256 of its canonical bytes.
-public typealias EvalID = ObjectID
-
 /// A JSON value for open-ended record fields (metrics, slices).
 public indirect enum RecordValue: Hashable, Sendable, Codable {
     /// `null`.
@@ -104,14 +99,14 @@ public struct ModelRecord: Hashable, Sendable, Codable {
     public var artifactSHA256: String
     /// The artifact's size in bytes.
     public var artifactBytes: UInt64
-    /// The training snapshot's commit id (64 hex).
-    public var snapshot: String
+    /// The training snapshot's commit (64 hex in the JSON).
+    public var snapshot: CommitID
     /// The revision as given (`main`, `cohort/es`, `v1`).
     public var revision: String
     /// The cohort predicate (SQL over `sample`) when the revision is a cohort branch, else nil.
     public var cohortPredicate: String?
-    /// The commit the cohort was cut from, when known.
-    public var cohortSource: String?
+    /// The commit the cohort was cut from, when known (64 hex in the JSON).
+    public var cohortSource: CommitID?
     /// `classify`, `regress`, or what the trainer says; nil when not told.
     public var task: String?
     /// The label field the model predicts; nil when not told.
@@ -143,8 +138,8 @@ public struct ModelRecord: Hashable, Sendable, Codable {
 
     /// Creates a record from its parts.
     public init(
-        name: String, artifactName: String, artifactSHA256: String, artifactBytes: UInt64, snapshot: String, revision: String,
-        cohortPredicate: String?, cohortSource: String?, task: String?, labelField: String?, parameters: [String: String],
+        name: String, artifactName: String, artifactSHA256: String, artifactBytes: UInt64, snapshot: CommitID, revision: String,
+        cohortPredicate: String?, cohortSource: CommitID?, task: String?, labelField: String?, parameters: [String: String],
         sampleCount: Int, hours: Double, labelDistribution: [String: Int], code: CodeVersion, dvsVersion: String,
         commandLine: [String], startTime: Double, endTime: Double, host: String, message: String, registeredBy: String
     ) {
@@ -177,10 +172,10 @@ public struct ModelRecord: Hashable, Sendable, Codable {
 ///
 /// Stored as `dvs-eval 1\n` + canonical JSON (`schema/FORMAT.md` § Lineage records).
 public struct EvalRecord: Hashable, Sendable, Codable {
-    /// The model record evaluated (64 hex).
-    public var model: String
-    /// The evaluation snapshot's commit id (64 hex).
-    public var snapshot: String
+    /// The model record evaluated (64 hex in the JSON).
+    public var model: ModelID
+    /// The evaluation snapshot's commit (64 hex in the JSON).
+    public var snapshot: CommitID
     /// The revision as given.
     public var revision: String
     /// Overall metrics (`accuracy`, `macro_f1`, `mae`, `rtf`, `confusion` …), JSON values.
@@ -206,7 +201,7 @@ public struct EvalRecord: Hashable, Sendable, Codable {
 
     /// Creates a record from its parts.
     public init(
-        model: String, snapshot: String, revision: String, metrics: [String: RecordValue], slices: [String: [String: RecordValue]],
+        model: ModelID, snapshot: CommitID, revision: String, metrics: [String: RecordValue], slices: [String: [String: RecordValue]],
         sampleCount: Int, leakedSamples: Int, code: CodeVersion, dvsVersion: String, commandLine: [String],
         startTime: Double, endTime: Double, host: String
     ) {

@@ -24,11 +24,11 @@ public struct PackEntry: Hashable, Sendable {
 /// Where one blob is stored: its pack and its entry in that pack.
 public struct BlobLocation: Hashable, Sendable {
     /// The pack's id; the file is `packs/<id>.pack`.
-    public var pack: ObjectID
+    public var pack: PackID
     /// The blob's entry in the pack.
     public var entry: PackEntry
     /// Creates a location.
-    public init(pack: ObjectID, entry: PackEntry) {
+    public init(pack: PackID, entry: PackEntry) {
         self.pack = pack
         self.entry = entry
     }

@@ -51,7 +51,7 @@ public struct BlobReadError: Error, Sendable, CustomStringConvertible {
     /// The blob.
     public var id: ObjectID
     /// The pack that holds it, when known.
-    public var pack: ObjectID?
+    public var pack: PackID?
     /// What failed, naming the object (and the pack when known).
     public var message: String
     /// The next step for the user.
@@ -59,7 +59,7 @@ public struct BlobReadError: Error, Sendable, CustomStringConvertible {
     /// The underlying cause, if any.
     public var cause: String?
     /// Creates an error.
-    public init(_ kind: Kind, id: ObjectID, pack: ObjectID? = nil, _ message: String, hint: String? = nil, cause: String? = nil) {
+    public init(_ kind: Kind, id: ObjectID, pack: PackID? = nil, _ message: String, hint: String? = nil, cause: String? = nil) {
         self.kind = kind
         self.id = id
         self.pack = pack

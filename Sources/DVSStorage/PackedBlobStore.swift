@@ -39,7 +39,7 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
     private let targetSize: @Sendable () -> UInt64
     private let level: @Sendable () -> Int32
     private let lock = NSLock()
-    private var readers: [ObjectID: PackReader] = [:]
+    private var readers: [PackID: PackReader] = [:]
 
     /// Creates a store.
     /// - Parameters:
@@ -74,7 +74,7 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
 
     /// The reader of pack `id`, opened once and kept.
     /// - Throws: `StorageError` when the pack cannot be opened.
-    public func packReader(_ id: ObjectID) throws -> PackReader {
+    public func packReader(_ id: PackID) throws -> PackReader {
         if let r = lock.withLock({ readers[id] }) { return r }
         let r = try PackReader(path: "\(packsDir)/\(id.hex).pack")
         lock.withLock { readers[id] = r }
@@ -132,7 +132,7 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
 
     /// Undoes `codec` on a decompressed payload.
     /// - Throws: `BlobReadError.damaged` for a malformed payload or a codec with no transform here.
-    private func decode(codec: BlobCodec, payload: [UInt8], id: ObjectID, pack: ObjectID?) throws -> [UInt8] {
+    private func decode(codec: BlobCodec, payload: [UInt8], id: ObjectID, pack: PackID?) throws -> [UInt8] {
         if codec == .zstd { return payload }
         guard let t = transforms[codec] else {
             throw BlobReadError(.damaged, id: id, pack: pack, "object '\(id.hex)' has unknown codec \(codec.rawValue)")

@@ -6,7 +6,7 @@ import Foundation
 /// bytes, each at a made-up location in one made-up pack; reads are verified like the real one's.
 public final class InMemoryBlobStore: BlobStore, @unchecked Sendable {
     /// The pack every location names (all zero bytes).
-    public static let pack = ObjectID(bytes: [UInt8](repeating: 0, count: 32))
+    public static let pack = PackID(ObjectID(bytes: [UInt8](repeating: 0, count: 32)))
     private let lock = NSLock()
     private var blobs: [ObjectID: [UInt8]] = [:]
     private var order: [ObjectID: UInt64] = [:]

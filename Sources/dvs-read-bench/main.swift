@@ -8,6 +8,7 @@
 //   dvs-read-bench REPO REV DIR [--workers N] [--reps N]
 import CSndfile
 import DVS
+import DVSCore
 import Dispatch
 import Foundation
 
@@ -30,7 +31,7 @@ let repo = try Repository.discover(from: repoPath)
 
 func viaReader(workers: Int, decode: Bool = true) throws -> (seconds: Double, samples: Int, frames: Int, audioSeconds: Double) {
     let t = Date()
-    let reader = try SnapshotReader(repository: repo, revision: rev, decode: decode, workers: workers)
+    let reader = try SnapshotReader(repository: repo, revision: Revision(rev), decode: decode, workers: workers)
     var n = 0
     var frames = 0
     var secs = 0.0
@@ -89,7 +90,7 @@ func evict(_ files: [String]) {
     }
 }
 
-let paths = try SnapshotReader(repository: repo, revision: rev, decode: false).entries.map { dir + "/" + $0.path.string }
+let paths = try SnapshotReader(repository: repo, revision: Revision(rev), decode: false).entries.map { dir + "/" + $0.path.string }
 let packsDir = repo.dvsDir + "/packs"
 let packs = ((try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []).filter { $0.hasSuffix(".pack") }.map {
     packsDir + "/" + $0

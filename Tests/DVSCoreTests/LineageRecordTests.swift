@@ -6,7 +6,8 @@ import Testing
 @Suite struct LineageRecordTests {
     static let record = ModelRecord(
         name: "lid-v1", artifactName: "model.dvsm", artifactSHA256: String(repeating: "ab", count: 32), artifactBytes: 1234,
-        snapshot: String(repeating: "cd", count: 32), revision: "cohort/es", cohortPredicate: "lang = 'es'", cohortSource: nil,
+        snapshot: CommitID(hex: String(repeating: "cd", count: 32))!, revision: "cohort/es", cohortPredicate: "lang = 'es'",
+        cohortSource: nil,
         task: "classify", labelField: "lang", parameters: ["holdout": "0.2"], sampleCount: 3, hours: 0.5,
         labelDistribution: ["es": 2, "": 1],
         code: CodeVersion(commit: String(repeating: "1", count: 40), branch: "main", dirty: true, repository: "/src"),
@@ -33,7 +34,8 @@ import Testing
 
     @Test func evalRecordRoundTripsWithNestedMetrics() throws {
         let e = EvalRecord(
-            model: String(repeating: "ef", count: 32), snapshot: String(repeating: "01", count: 32), revision: "main",
+            model: ModelID(hex: String(repeating: "ef", count: 32))!, snapshot: CommitID(hex: String(repeating: "01", count: 32))!,
+            revision: "main",
             metrics: [
                 "accuracy": .number(0.75), "confusion": .array([.array([.number(3), .number(1)])]), "labels": .array([.string("de")]),
             ],
@@ -42,6 +44,11 @@ import Testing
             commandLine: ["dvs", "eval"], startTime: 1, endTime: 2, host: "h")
         let bytes = LineageEncoding.encode(e)
         #expect(try LineageEncoding.decodeEval(bytes) == e)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(
+            text.contains("\"model\":\"\(String(repeating: "ef", count: 32))\"")
+                && text.contains("\"snapshot\":\"\(String(repeating: "01", count: 32))\""),
+            "typed ids are written as plain hex strings: \(text)")
         #expect(LineageEncoding.kind(of: bytes) == "eval")
         #expect(throws: FormatError.self) { try LineageEncoding.decodeModel(bytes) }
         #expect(throws: FormatError.self) { try LineageEncoding.decodeEval(Array("dvs-eval 1\n{".utf8)) }

@@ -138,7 +138,7 @@ import Testing
         func ids() throws -> Set<ObjectID> { lock.withLock { Set(rows.keys) } }
         func record(_ packs: [FinishedPack]) throws {
             lock.withLock {
-                for p in packs { for e in p.entries where rows[e.id] == nil { rows[e.id] = BlobLocation(pack: p.id, entry: e) } }
+                for p in packs { for e in p.entries where rows[e.id] == nil { rows[e.id] = BlobLocation(pack: PackID(p.id), entry: e) } }
             }
         }
     }

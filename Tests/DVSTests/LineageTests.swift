@@ -37,8 +37,8 @@ import Testing
             var reg = ModelRegistration(artifactPath: repo.root + "/../model.bin", revision: "cohort/es")
             reg.labelField = "lang"
             let (id, record) = try repo.registerModel(reg)
-            #expect(record.snapshot == tip.hex)
-            #expect(record.cohortPredicate == "lang = 'es'" && record.cohortSource == base.hex)
+            #expect(record.snapshot == tip)
+            #expect(record.cohortPredicate == "lang = 'es'" && record.cohortSource == base)
             #expect(record.labelDistribution == ["es": 1, "en": 1] && record.sampleCount == 2)
             #expect(try repo.modelRecord(id) == record, "the stored record reads back")
             // On main (no cohort header anywhere in its ancestry) there is none.
@@ -58,15 +58,15 @@ import Testing
             reg.trainingSamples = [ObjectID.hashing(try TestSupport.read(repo.root + "/a.wav"))]
             let (model, record) = try repo.registerModel(reg)
             #expect(record.sampleCount == 1, "only the samples trained on are counted")
-            var ev = EvalRegistration(model: model, revision: c.hex, metrics: ["accuracy": .number(0.5)], sampleCount: 2)
+            var ev = EvalRegistration(model: model, revision: Revision(c), metrics: ["accuracy": .number(0.5)], sampleCount: 2)
             ev.leakedSamples = 1
             ev.slices = ["rate=8000": ["accuracy": .number(0)]]
             let (eid, erec) = try repo.recordEval(ev)
             let audit = try repo.audit(model: model)
             #expect(audit.evals.map(\.id) == [eid] && audit.evals.first?.record == erec)
-            #expect(erec.snapshot == c.hex && erec.leakedSamples == 1)
+            #expect(erec.snapshot == c && erec.leakedSamples == 1)
             #expect(throws: DVSError.self) {
-                try repo.recordEval(EvalRegistration(model: ObjectID.hashing([1]), revision: "main", metrics: [:], sampleCount: 0))
+                try repo.recordEval(EvalRegistration(model: ModelID(ObjectID.hashing([1])), revision: "main", metrics: [:], sampleCount: 0))
             }
             #expect(throws: DVSError.self) {
                 try repo.registerModel(ModelRegistration(artifactPath: repo.root + "/../missing.bin", revision: "main"))

@@ -30,7 +30,7 @@ import Testing
     func commitAll(_ repo: Repository, _ m: String) throws { _ = try repo.commit(CommitOptions(message: m)) }
     func sed(_ expr: String, _ file: String) throws { try T.sh("sed -i '\(expr)' '\(file)'") }
     func labels(_ repo: Repository) throws -> String { try String(contentsOfFile: repo.root + "/labels.csv", encoding: .utf8) }
-    func label(_ repo: Repository, _ path: String, _ field: String, rev: String = "HEAD") throws -> LabelValue? {
+    func label(_ repo: Repository, _ path: String, _ field: String, rev: Revision = "HEAD") throws -> LabelValue? {
         try repo.entries(at: rev).first { $0.path.string == path }?.annotations?[label: field]
     }
 
@@ -400,7 +400,7 @@ import Testing
             let a1 = try repo.resolve("main")
             _ = try repo.merge("b")  // main: M1 = a1 + b1
             _ = try repo.checkout("b")
-            _ = try repo.merge(a1.hex)  // b: M2 = b1 + a1
+            _ = try repo.merge(Revision(a1))  // b: M2 = b1 + a1
             try sed("s|^clips/c0.wav,en|clips/c0.wav,de|", root + "/labels.csv")
             try commitAll(repo, "b2")
             _ = try repo.checkout("main")

@@ -198,10 +198,10 @@ func write(_ s: String, _ path: String) throws { try TestSupport.write(Data(s.ut
                 let c = Commit(manifest: root, parents: [good.id], author: sig, committer: sig, totals: totals, message: "evil")
                 let id = CommitID(try repo.objects.write(c.encoded()))
                 try repo.catalog.write { tx in try tx.insertCommit(id, c) }
-                let e = #expect(throws: DVSError.self) { try repo.checkout(id.hex, force: true) }
+                let e = #expect(throws: DVSError.self) { try repo.checkout(Revision(id), force: true) }
                 #expect(e?.code == .unsafePath, "\(bad)")
                 #expect(!FileManager.default.fileExists(atPath: repo.root + "/z-ok.txt"), "nothing written for \(bad)")
-                #expect(throws: DVSError.self) { try repo.export(id.hex, to: repo.root + "/../export-\(UUID().uuidString)") }
+                #expect(throws: DVSError.self) { try repo.export(Revision(id), to: repo.root + "/../export-\(UUID().uuidString)") }
             }
             #expect(!FileManager.default.fileExists(atPath: (repo.root as NSString).deletingLastPathComponent + "/escape.txt"))
         }
@@ -215,7 +215,7 @@ func write(_ s: String, _ path: String) throws { try TestSupport.write(Data(s.ut
                 try FileManager.default.removeItem(atPath: repo.root + "/data")
                 _ = try repo.commit(CommitOptions(message: "two"))
                 symlink(outside, repo.root + "/data")  // untracked symlink where the snapshot has a folder
-                let e = #expect(throws: DVSError.self) { try repo.checkout(one.id.hex) }
+                let e = #expect(throws: DVSError.self) { try repo.checkout(Revision(one.id)) }
                 #expect(e != nil)
                 #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty, "nothing written outside the tree")
             }
@@ -234,10 +234,10 @@ func write(_ s: String, _ path: String) throws { try TestSupport.write(Data(s.ut
             #expect(try repo.resolve("HEAD~2") == ids[1])
             #expect(try repo.resolve("HEAD^^") == ids[1])
             #expect(try repo.resolve("HEAD~1^") == ids[1])
-            #expect(try repo.resolve(String(ids[0].hex.prefix(8))) == ids[0])
-            #expect(try repo.resolve(ids[2].hex.uppercased()) == ids[2])
+            #expect(try repo.resolve(Revision(String(ids[0].hex.prefix(8)))) == ids[0])
+            #expect(try repo.resolve(Revision(ids[2].hex.uppercased())) == ids[2])
             for bad in ["nope", "HEAD~9", "abc", "HEAD^2"] {
-                let e = #expect(throws: DVSError.self) { try repo.resolve(bad) }
+                let e = #expect(throws: DVSError.self) { try repo.resolve(Revision(bad)) }
                 #expect(e?.code == .unknownRevision, "\(bad)")
                 #expect(e?.hint != nil)
             }
@@ -305,7 +305,7 @@ func write(_ s: String, _ path: String) throws { try TestSupport.write(Data(s.ut
             let r = try repo.reindex()
             #expect(r.blobCount == 2 && r.commitCount == 1 && r.newPackCount == 1 && r.damagedPacks.isEmpty)
             #expect(try repo.catalog.allLocations() == before)
-            #expect(try repo.resolve(String(c.id.hex.prefix(6))) == c.id)
+            #expect(try repo.resolve(Revision(String(c.id.hex.prefix(6)))) == c.id)
             #expect(try repo.fsck().isClean)
         }
     }

@@ -70,7 +70,7 @@ extension Repository {
     /// Records composed packs and a commit in the catalog, inside a write transaction.
     func recordComposed(_ packs: [FinishedPack], _ id: CommitID, _ c: Commit, in tx: CatalogTransaction) throws {
         for p in packs {
-            try tx.insertPack(id: p.id, byteCount: p.byteCount, entries: p.entries)
+            try tx.insertPack(id: PackID(p.id), byteCount: p.byteCount, entries: p.entries)
         }
         try tx.insertCommit(id, c)
     }

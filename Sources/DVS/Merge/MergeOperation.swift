@@ -35,7 +35,7 @@ extension Repository {
     /// - Throws: `DVSError.badInput` when a merge is in progress, the tree is dirty, or merged labels
     ///   are invalid; `.unknownRevision`; `.locked`.
     public func merge(
-        _ revision: String, prefer: MergePreference? = nil, noCommit: Bool = false, message: String? = nil,
+        _ revision: Revision, prefer: MergePreference? = nil, noCommit: Bool = false, message: String? = nil,
         extra: [String: String] = [:], progress: ProgressHandler? = nil
     ) throws -> MergeSummary {
         let lock = try self.lock("dvs merge \(revision)")
@@ -50,7 +50,7 @@ extension Repository {
     ///   - allowFastForward: false always makes a merge commit (a cohort refresh).
     /// - Throws: as `merge`.
     func mergeLocked(
-        _ revision: String, theirs given: CommitID? = nil, prefer: MergePreference?, noCommit: Bool, message: String?,
+        _ revision: Revision, theirs given: CommitID? = nil, prefer: MergePreference?, noCommit: Bool, message: String?,
         extra: [String: String], allowFastForward: Bool = true, progress: ProgressHandler?
     ) throws -> MergeSummary {
         if let s = mergeState() {
@@ -97,7 +97,7 @@ extension Repository {
         let fastForward = allowFastForward && bases.first == ours && CohortMergeRules.allowsFastForward(theirCut: theirCut, ourCut: ourCut)
         if fastForward && !noCommit {
             let reflog = "merge \(revision): fast-forward"
-            let s = try switchTree(to: theirs, revision: revision, force: false, progress: progress) { tx in
+            let s = try switchTree(to: theirs, revision: revision.spelling, force: false, progress: progress) { tx in
                 if let branch {
                     try tx.moveRefs([RefUpdate(name: .branch(branch), expected: ours, new: theirs, message: reflog)], who: who)
                 } else {
@@ -122,7 +122,7 @@ extension Repository {
                 .wouldOverwrite, "cannot merge: \(inTheWay.count) untracked file(s) would be overwritten; nothing was changed",
                 hint: "move them away or commit them, then merge again", details: inTheWay.prefix(20).map(\.string))
         }
-        let name = revision
+        let name = revision.spelling
         let text = message ?? "Merge \(name) into \(branch ?? "HEAD")"
         if merged.conflicts.isEmpty && !noCommit {
             do {
