@@ -75,7 +75,7 @@ extension Repository {
         }
         do {
             try catalog.write { tx in
-                try tx.moveRefs([RefUpdate(name: ref(name), expected: nil, new: target, message: message)], who: defaultIdentity())
+                try tx.moveRefs([RefUpdate(name: ref(name), expected: nil, new: target, message: message)], who: identity)
             }
         } catch { throw DVSError.wrap(error) }
         return target
@@ -106,7 +106,7 @@ extension Repository {
         do {
             try catalog.write { tx in
                 try tx.moveRefs(
-                    [RefUpdate(name: .branch(name), expected: target, new: nil, message: "branch: deleted")], who: defaultIdentity())
+                    [RefUpdate(name: .branch(name), expected: target, new: nil, message: "branch: deleted")], who: identity)
             }
         } catch { throw DVSError.wrap(error) }
         return target
@@ -121,7 +121,7 @@ extension Repository {
         }
         do {
             try catalog.write { tx in
-                try tx.moveRefs([RefUpdate(name: .tag(name), expected: target, new: nil, message: "tag: deleted")], who: defaultIdentity())
+                try tx.moveRefs([RefUpdate(name: .tag(name), expected: target, new: nil, message: "tag: deleted")], who: identity)
             }
         } catch { throw DVSError.wrap(error) }
         return target

@@ -75,7 +75,7 @@ extension Repository {
                 revision == "HEAD" || revision == "@"
                 ? current
                 : try catalog.ref(.branch(revision)) != nil ? revision : nil
-            let who = defaultIdentity()
+            let who = identity
             let from = try current ?? headCommit()?.short ?? "nothing"
             let s = try switchTree(to: target, revision: revision, force: force, progress: progress) { tx in
                 try tx.setHead(
@@ -197,7 +197,7 @@ extension Repository {
             let target = try resolve(revision)
             let entries = try entries(ofManifest: commit(target).manifest)
             try validate(entries, revision: "'\(revision)' (\(target.short))")
-            let dir = Self.absolute(directory)
+            let dir = absolute(directory)
             if let items = try? FileManager.default.contentsOfDirectory(atPath: dir), !items.isEmpty {
                 throw DVSError(.badInput, "folder '\(dir)' is not empty", hint: "export into a new or empty folder")
             }

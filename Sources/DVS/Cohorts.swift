@@ -167,7 +167,7 @@ extension Repository {
                         RefUpdate(
                             name: ref, expected: nil, new: made.id, message: "cohort: created from \(sourceRevision) where \(predicate)")
                     ],
-                    who: defaultIdentity())
+                    who: identity)
             }
         } catch { throw DVSError.wrap(error) }
         return try cohort(name)
@@ -286,7 +286,7 @@ extension Repository {
                             name: .cohort(name), expected: ours, new: composed.id,
                             message: "cohort: refresh from \(sourceRevision)")
                     ],
-                    who: defaultIdentity())
+                    who: identity)
             }
         } catch { throw DVSError.wrap(error) }
         let after = try entries(ofManifest: composed.commit.manifest)

@@ -49,7 +49,7 @@ extension Repository {
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
         p.currentDirectoryURL = URL(fileURLWithPath: root)
-        var env = ProcessInfo.processInfo.environment
+        var env = context.environment
         env["DVS_DIR"] = dvsDir
         p.environment = env
         let stdin = Pipe()

@@ -155,7 +155,7 @@ extension Repository {
             task: options.task, l2: options.l2, holdoutFraction: options.holdoutFraction, splitBy: options.splitBy)
         let metadata = [
             "revision": options.revision, "commit": reader.commit.hex, "created": ISO8601DateFormatter().string(from: Date()),
-            "dvs.version": dvsVersionForRecords,
+            "dvs.version": context.dvsVersion,
         ]
         let result: TrainingResult
         do {
@@ -165,7 +165,7 @@ extension Repository {
         } catch { throw Self.wrapLearn(error, revision: options.revision) }
         let bytes: [UInt8]
         do { bytes = try ModelFile.encode(result.model) } catch { throw Self.wrapLearn(error) }
-        let path = Self.absolute(options.outputPath)
+        let path = absolute(options.outputPath)
         do {
             try FileIO.writeAtomically(bytes, to: path, tmpDir: (path as NSString).deletingLastPathComponent)
         } catch {

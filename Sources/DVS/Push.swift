@@ -70,7 +70,7 @@ extension Repository {
     ) throws -> PushSummary {
         let started = Date()
         let config = try remote(remoteName)
-        let store = try config.open()
+        let store = try config.open(environment: context.environment)
         do {
             // What to push: (remote/local ref name, local commit).
             var names: [RefName] = []
@@ -145,12 +145,12 @@ extension Repository {
                 var st = stat()
                 if stat("\(packsDir)/\(p.hex).pack", &st) == 0 { meter.addTotalBytes(UInt64(st.st_size)) }
             }
-            let delay = ProcessInfo.processInfo.environment["DVS_TEST_TRANSFER_DELAY_MS"].flatMap(UInt32.init) ?? 0
+            let beforeTransfer = context.beforeTransfer
             let dir = packsDir
             try parallelIO(missingPacks.count, workers: config.transfers) { i in
                 let id = missingPacks[i]
                 let path = "\(dir)/\(id.hex).pack"
-                if delay > 0 { usleep(delay * 1000) }
+                beforeTransfer?()
                 do { try store.putFile("packs/\(id.hex).pack", localPath: path) } catch {
                     let e = DVSError.wrap(error)
                     throw DVSError(
@@ -219,7 +219,7 @@ extension Repository {
             let current = try catalog.ref(name)
             if current != u.target { rows.append(RefUpdate(name: name, expected: current, new: u.target, message: message)) }
         }
-        try catalog.write { tx in try tx.moveRefs(rows, who: defaultIdentity()) }
+        try catalog.write { tx in try tx.moveRefs(rows, who: identity) }
     }
 }
 

@@ -34,9 +34,10 @@ public struct RemoteConfig: Sendable, Equatable {
     }
 
     /// Opens the store.
-    /// - Parameter environment: where AWS credentials, region and a default endpoint come from.
+    /// - Parameter environment: where AWS credentials, region and a default endpoint come from
+    ///   (a repository passes its ``ProcessContext/environment``).
     /// - Throws: `DVSError.remote` when no credentials are found; `.badInput` for a bad endpoint.
-    public func open(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any RemoteStore {
+    public func open(environment: [String: String]) throws -> any RemoteStore {
         do {
             switch url {
             case .path(let p):
@@ -171,7 +172,7 @@ extension Repository {
                 for k in keys { try tx.setConfig(k, nil) }
                 try tx.moveRefs(
                     tracking.map { RefUpdate(name: $0.name, expected: $0.target, new: nil, message: "remote remove \(name)") },
-                    who: defaultIdentity())
+                    who: identity)
             }
         } catch { throw DVSError.wrap(error) }
     }

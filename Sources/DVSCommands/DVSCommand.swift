@@ -23,7 +23,6 @@ public struct DVSCommand: ParsableCommand {
 
     /// Runs the command line and exits: 0 ok, 1 user or data error, 64 usage, 255 internal bug.
     public static func runMain() -> Never {
-        dvsVersionForRecords = version
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -56,6 +55,6 @@ struct GlobalOptions: ParsableArguments {
     var directory: String?
 
     func repository() throws -> Repository {
-        try Repository.discover(from: directory ?? FileManager.default.currentDirectoryPath)
+        try Repository.discover(from: directory, context: CurrentProcess.context)
     }
 }

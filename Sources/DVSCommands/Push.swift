@@ -151,13 +151,13 @@ struct Clone: ParsableCommand {
     @Flag(help: "Print a JSON summary.") var json = false
 
     func run() throws {
-        let base = global.directory ?? FileManager.default.currentDirectoryPath
+        let base = global.directory ?? CurrentProcess.context.currentDirectory
         var name = directory ?? url.split(separator: "/").last.map(String.init) ?? "repository"
         if name.hasSuffix(".dvs") && directory == nil { name = String(name.dropLast(4)) }
         let target = name.hasPrefix("/") ? name : base + "/" + name
         let s = try Repository.clone(
             url: url, into: target, branch: branch, endpoint: endpoint, region: region, pathStyle: pathStyle,
-            progress: Output.progress())
+            progress: Output.progress(), context: CurrentProcess.context)
         if json {
             var o = fetchJSON(s.fetch)
             o["directory"] = s.repository.root

@@ -345,7 +345,7 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
     ///   an empty string or a bad bucket name, with a hint showing the accepted forms.
     public static func parse(
         _ string: String,
-        currentDirectory: String = FileManager.default.currentDirectoryPath
+        currentDirectory: String = "/"
     ) throws -> RemoteURL {
         let hint = "use s3://bucket/prefix or a folder path such as /mnt/share/dataset.dvs"
         let s = string.trimmingCharacters(in: .whitespaces)
@@ -398,7 +398,7 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
     /// and the endpoint from `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (path-style when set).
     /// - Throws: `RemoteError` `.credentialsMissing`, `.invalidInput` for a bad endpoint, `.io`.
     public func open(
-        environment: [String: String] = ProcessInfo.processInfo.environment,
+        environment: [String: String],
         policy: TransferPolicy = TransferPolicy()
     ) throws -> any RemoteStore {
         switch self {

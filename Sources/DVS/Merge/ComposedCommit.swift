@@ -51,7 +51,7 @@ extension Repository {
             let packs = try writer.finish()
             _ = try storeWords(annotated)
             let (manifest, totals, _) = try writeManifest(annotated.entries)
-            let who = defaultIdentity()
+            let who = identity
             let now = Int64(Date().timeIntervalSince1970)
             let tz = TimeZone.current.secondsFromGMT() / 60
             guard let sig = Signature(parsing: who, time: now, timeZoneOffsetMinutes: tz) else {

@@ -63,7 +63,7 @@ extension Repository {
             throw DVSError(.badInput, "HEAD has no commit to merge into", hint: "check out '\(revision)' instead: dvs checkout \(revision)")
         }
         let branch = currentBranch()
-        let who = defaultIdentity()
+        let who = identity
         let bases = try mergeBases(ours, theirs)
         if theirs == ours || bases.first == theirs {
             return MergeSummary(
