@@ -258,7 +258,8 @@ extension Repository {
                 {
                     throw DVSError(
                         err.code, "cannot check out '\(e.path)': \(err.message)",
-                        hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: err.cause)
+                        hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: err.cause,
+                        underlying: err)
                 }
             }
             try Self.writeFile(e, content: content, base: base, fresh: fresh)

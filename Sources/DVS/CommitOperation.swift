@@ -92,7 +92,7 @@ extension Repository {
         let tz = TimeZone.current.secondsFromGMT() / 60
         let committerText = identity
         guard let committer = Signature(parsing: committerText, time: now, timeZoneOffsetMinutes: tz) else {
-            throw DVSError(.badInput, "cannot use committer identity '\(committerText)'", hint: "set DVS_AUTHOR_NAME and DVS_AUTHOR_EMAIL")
+            throw DVSError(.badInput, "cannot use committer identity '\(committerText)'", next: .setAuthorIdentity)
         }
         var author = committer
         if let a = options.author {

@@ -370,7 +370,7 @@ extension Repository {
             case .badInput, .badModelFile, .shapeMismatch: .badInput
             case .numerical: .badInput
             }
-        return DVSError(code, e.message, hint: e.hint, cause: e.cause)
+        return DVSError(code, e.message, hint: e.hint, cause: e.cause, underlying: e)
     }
 
     private static func recordParameters(_ r: TrainingResult, _ o: TrainOptions) -> [String: String] {

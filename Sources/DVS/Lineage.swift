@@ -194,7 +194,8 @@ extension Repository {
             artifactSHA256: artifact.hex, artifactBytes: UInt64(bytes.count), snapshot: lineage.commit.hex, revision: revision,
             cohortPredicate: lineage.cohortPredicate, cohortSource: lineage.cohortSource, task: r.task, labelField: r.labelField,
             parameters: r.parameters, sampleCount: lineage.sampleCount, hours: lineage.hours, labelDistribution: lineage.labelDistribution,
-            code: code, dvsVersion: context.dvsVersion, commandLine: r.commandLine ?? context.arguments, startTime: r.startTime.timeIntervalSince1970,
+            code: code, dvsVersion: context.dvsVersion, commandLine: r.commandLine ?? context.arguments,
+            startTime: r.startTime.timeIntervalSince1970,
             endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: context.hostName, message: r.message,
             registeredBy: identity)
         let encoded = LineageEncoding.encode(record)
@@ -224,7 +225,8 @@ extension Repository {
         let snapshot = try resolve(r.revision)
         let record = EvalRecord(
             model: r.model.hex, snapshot: snapshot.hex, revision: r.revision, metrics: r.metrics, slices: r.slices,
-            sampleCount: r.sampleCount, leakedSamples: r.leakedSamples, code: GitCode.version(at: r.codeDirectory ?? context.currentDirectory),
+            sampleCount: r.sampleCount, leakedSamples: r.leakedSamples,
+            code: GitCode.version(at: r.codeDirectory ?? context.currentDirectory),
             dvsVersion: context.dvsVersion, commandLine: r.commandLine ?? context.arguments, startTime: r.startTime.timeIntervalSince1970,
             endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: context.hostName)
         let encoded = LineageEncoding.encode(record)

@@ -155,7 +155,8 @@ extension Repository {
                     let e = DVSError.wrap(error)
                     throw DVSError(
                         e.code, "cannot upload pack '\(id.hex)' to '\(remoteName)' (key packs/\(id.hex).pack): \(e.message)",
-                        hint: e.hint ?? "run the push again; packs already uploaded are not sent twice", cause: e.cause)
+                        hint: e.hint ?? "run the push again; packs already uploaded are not sent twice", cause: e.cause,
+                        underlying: e.underlying, next: e.next)
                 }
                 var st = stat()
                 meter.step(bytes: stat(path, &st) == 0 ? UInt64(st.st_size) : 0)
@@ -167,7 +168,7 @@ extension Repository {
                     let e = DVSError.wrap(error)
                     throw DVSError(
                         e.code, "cannot upload object '\(id.hex)' to '\(remoteName)': \(e.message)", hint: e.hint ?? "run the push again",
-                        cause: e.cause)
+                        cause: e.cause, underlying: e.underlying, next: e.next)
                 }
                 meter.step(bytes: UInt64(frame.count))
             }

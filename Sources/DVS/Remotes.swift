@@ -145,7 +145,7 @@ extension Repository {
         let lock = try self.lock("dvs remote add \(name)")
         defer { lock.release() }
         if try remotes().contains(where: { $0.name == name }) {
-            throw DVSError(.badInput, "remote '\(name)' already exists", hint: "remove it first with 'dvs remote remove \(name)'")
+            throw DVSError(.badInput, "remote '\(name)' already exists", next: .removeRemote(name))
         }
         do {
             try catalog.write { tx in
@@ -223,7 +223,7 @@ extension Repository {
             do { chunk = try ManifestChunk.decode(objects.read(id)) } catch {
                 throw DVSError(
                     .corrupt, "cannot read manifest chunk '\(id.hex)': \(DVSError.wrap(error).message)",
-                    hint: "run 'dvs fsck' to list damaged objects")
+                    next: .listDamagedObjects)
             }
             switch chunk {
             case .leaf(let entries):

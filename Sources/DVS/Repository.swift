@@ -156,7 +156,7 @@ public final class Repository: @unchecked Sendable {
         do { return try Commit.decode(objects.read(id.object)) } catch {
             let e = DVSError.wrap(error)
             throw DVSError(
-                .corrupt, "cannot read commit '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects", cause: e.cause)
+                .corrupt, "cannot read commit '\(id.hex)': \(e.message)", cause: e.cause, underlying: e, next: .listDamagedObjects)
         }
     }
 
@@ -177,7 +177,7 @@ public final class Repository: @unchecked Sendable {
             for i in range {
                 guard case .leaf(let es) = try self.chunk(leafIDs[i]) else {
                     throw DVSError(
-                        .corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
+                        .corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", next: .runFsck)
                 }
                 results[i] = es
             }
@@ -204,7 +204,7 @@ public final class Repository: @unchecked Sendable {
                 let i = todo[t]
                 guard case .leaf(let es) = try self.chunk(leafIDs[i]) else {
                     throw DVSError(
-                        .corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
+                        .corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", next: .runFsck)
                 }
                 results[i] = es
             }
@@ -215,7 +215,7 @@ public final class Repository: @unchecked Sendable {
     func chunk(_ id: ObjectID) throws -> ManifestChunk {
         do { return try ManifestChunk.decode(objects.read(id)) } catch {
             let e = DVSError.wrap(error)
-            throw DVSError(.corrupt, "cannot read manifest chunk '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects")
+            throw DVSError(.corrupt, "cannot read manifest chunk '\(id.hex)': \(e.message)", underlying: e, next: .listDamagedObjects)
         }
     }
 
@@ -232,7 +232,7 @@ public final class Repository: @unchecked Sendable {
                 var leaf: [ManifestEntry]?
                 try collectLeaves(c.id, into: &out, rootLeaf: &leaf)
                 if leaf != nil {
-                    throw DVSError(.corrupt, "manifest chunk '\(c.id.hex)' is a leaf under a level-\(level) chunk", hint: "run 'dvs fsck'")
+                    throw DVSError(.corrupt, "manifest chunk '\(c.id.hex)' is a leaf under a level-\(level) chunk", next: .runFsck)
                 }
             }
         }
@@ -264,14 +264,14 @@ public final class Repository: @unchecked Sendable {
     private func deltaBlob(_ entry: PackEntry, reader: PackReader, decompressor: ZstdDecompressor?) throws -> [UInt8] {
         let stored = try reader.read(offset: entry.offset, length: entry.storedLength)
         guard stored.count > 33 else {
-            throw DVSError(.corrupt, "delta object '\(entry.id.hex)' is truncated", hint: "run 'dvs fsck' to list damaged objects")
+            throw DVSError(.corrupt, "delta object '\(entry.id.hex)' is truncated", next: .listDamagedObjects)
         }
         let baseID = ObjectID(bytes: stored[0..<32])
         let base: [UInt8]
         do { base = try blob(baseID, location: nil, decompressor: decompressor) } catch let e as DVSError {
             throw DVSError(
                 .corrupt, "cannot read object '\(entry.id.hex)': its delta base '\(baseID.hex)' is unreadable (\(e.message))",
-                hint: "run 'dvs fsck' to list damaged objects")
+                next: .listDamagedObjects)
         }
         let d = decompressor ?? ZstdDecompressor()
         let limit = Int(clamping: entry.rawLength) + (1 << 20)
@@ -302,7 +302,7 @@ public final class Repository: @unchecked Sendable {
 
     func blob(_ id: ObjectID, location: BlobLocation?, decompressor: ZstdDecompressor?) throws -> [UInt8] {
         guard let loc = try location ?? catalog.location(of: id) else {
-            throw DVSError(.corrupt, "object '\(id.hex)' is not in any pack", hint: "run 'dvs fsck' to list damaged objects")
+            throw DVSError(.corrupt, "object '\(id.hex)' is not in any pack", next: .listDamagedObjects)
         }
         do {
             let reader = try packReader(loc.pack)
@@ -320,7 +320,7 @@ public final class Repository: @unchecked Sendable {
             guard bytes.count == Int(loc.entry.rawLength), ObjectID.hashing(bytes) == id else {
                 throw DVSError(
                     .corrupt, "cannot read object '\(id.hex)' in pack '\(loc.pack.hex)': checksum mismatch",
-                    hint: "run 'dvs fsck' to list damaged objects and the paths that use them")
+                    next: .listDamagedObjectsAndPaths)
             }
             return bytes
         } catch let e as DVSError { throw e } catch { throw DVSError.wrap(error) }

@@ -31,7 +31,7 @@ public struct DVSCommand: ParsableCommand {
             report(e)
             Foundation.exit(e.code == .internal ? 255 : e.code == .usage ? 64 : 1)
         } catch let e as CatalogError {
-            report(CatalogHint.error(e))
+            report(Hints.error(e))
             Foundation.exit(1)
         } catch let e as ExitCode {
             Foundation.exit(e.rawValue)
@@ -45,7 +45,7 @@ public struct DVSCommand: ParsableCommand {
         for d in e.details.prefix(50) { Output.err("  \(d)") }
         if e.details.count > 50 { Output.err("  … and \(e.details.count - 50) more") }
         if let c = e.cause { Output.err("caused by: \(c)") }
-        if let h = CatalogHint.hint(for: e) { Output.err("hint: \(h)") }
+        if let h = Hints.hint(for: e) { Output.err("hint: \(h)") }
     }
 }
 

@@ -185,7 +185,9 @@ public final class PathRemoteStore: RemoteStore {
 
     private func io<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as StorageError {
-            throw RemoteError(e.code == .notFound ? .notFound : .io, e.message, hint: e.hint, cause: e.cause)
+            var wrapped = RemoteError(e.code == .notFound ? .notFound : .io, e.message, cause: e.cause)
+            wrapped.underlying = e
+            throw wrapped
         }
     }
 
@@ -193,7 +195,11 @@ public final class PathRemoteStore: RemoteStore {
         let p = try path(key)
         do { return Data(try FileIO.read(p)) } catch let e as StorageError where e.code == .notFound { return nil } catch let e
             as StorageError
-        { throw RemoteError(.io, e.message, cause: e.cause, subject: p) }
+        {
+            var wrapped = RemoteError(.io, e.message, cause: e.cause, subject: p)
+            wrapped.underlying = e
+            throw wrapped
+        }
     }
 
     public func getRange(_ key: String, _ range: ClosedRange<UInt64>) throws -> Data {

@@ -55,7 +55,7 @@ extension Repository {
             let now = Int64(Date().timeIntervalSince1970)
             let tz = TimeZone.current.secondsFromGMT() / 60
             guard let sig = Signature(parsing: who, time: now, timeZoneOffsetMinutes: tz) else {
-                throw DVSError(.badInput, "cannot use committer identity '\(who)'", hint: "set DVS_AUTHOR_NAME and DVS_AUTHOR_EMAIL")
+                throw DVSError(.badInput, "cannot use committer identity '\(who)'", next: .setAuthorIdentity)
             }
             let c = Commit(
                 manifest: manifest, parents: parents, author: sig, committer: sig, totals: totals, extra: extra, message: message)

@@ -56,7 +56,7 @@ extension Repository {
         if let s = mergeState() {
             throw DVSError(
                 .badInput, "a merge of '\(s.theirsName)' is in progress",
-                hint: "finish it with 'dvs merge --continue' or undo it with 'dvs merge --abort'")
+                next: .finishOrAbortMerge(afterStatus: false))
         }
         let theirs = try given ?? resolve(revision)
         guard let ours = try headCommit() else {
@@ -86,8 +86,7 @@ extension Repository {
         if !dirty.isEmpty {
             throw DVSError(
                 .badInput, "cannot merge: the working tree has \(dirty.count) uncommitted change(s); nothing was changed",
-                hint: "commit them first ('dvs commit -m MSG'), or discard them ('dvs checkout HEAD --force')",
-                details: dirty.prefix(20).map { "\($0.kind.rawValue): \($0.path)" })
+                details: dirty.prefix(20).map { "\($0.kind.rawValue): \($0.path)" }, next: .commitOrDiscard)
         }
         let untracked = Set(status.changes.map(\.path))
         // A cohort's history cut samples away: taking it wholesale (fast-forward) into a branch
