@@ -153,8 +153,7 @@ extension Repository {
             if !conflicts.isEmpty && !force {
                 throw DVSError(
                     .wouldOverwrite, "checkout of '\(revision)' would lose work in \(conflicts.count) file(s); nothing was changed",
-                    hint: "commit them ('dvs commit -m MSG'), move them away, or use --force to discard them",
-                    details: conflicts)
+                    details: conflicts, next: .commitMoveOrForce)
             }
             if force {
                 for d in needed where w[d] != nil && t[d] == nil && h[d] == nil { toRemove.append(d) }

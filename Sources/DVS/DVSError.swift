@@ -62,6 +62,20 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
         case commitOrDiscard
         /// Remove the remote before adding it again (`dvs remote remove`).
         case removeRemote(String)
+        /// Look at the existing cohort (`dvs cohort show`) or bring it up to date (`dvs cohort refresh`).
+        case showOrRefreshCohort(String)
+        /// List the cohorts (`dvs cohort list`) or make one (`dvs cohort create`).
+        case listOrCreateCohort
+        /// Commit the files that would be lost, move them away, or check out with `--force`.
+        case commitMoveOrForce
+        /// Check out the revision instead of merging it (`dvs checkout`).
+        case checkOutInstead(revision: String)
+        /// Start a merge (`dvs merge REV`).
+        case startMerge
+        /// Undo the merge in progress (`dvs merge --abort`).
+        case abortMerge
+        /// Overwrite a damaged remote ref with a good value (`dvs push --force`).
+        case forcePush(remote: String)
     }
     /// Broad class.
     public var code: Code

@@ -73,7 +73,7 @@ enum RemoteRef {
         guard text.count == 64, let id = CommitID(hex: text) else {
             throw DVSError(
                 .corrupt, "remote ref '\(key)' on '\(remote)' is malformed: expected a 64-hex commit id",
-                hint: "push a good value over it with 'dvs push --force \(remote)'")
+                next: .forcePush(remote: remote))
         }
         return id
     }

@@ -36,6 +36,14 @@ enum Hints {
                 : "finish it with 'dvs merge --continue' or undo it with 'dvs merge --abort'"
         case .commitOrDiscard: return "commit them first ('dvs commit -m MSG'), or discard them ('dvs checkout HEAD --force')"
         case .removeRemote(let name): return "remove it first with 'dvs remote remove \(name)'"
+        case .showOrRefreshCohort(let name):
+            return "see it with 'dvs cohort show \(name)', bring it up to date with 'dvs cohort refresh \(name)'"
+        case .listOrCreateCohort: return "'dvs cohort list' lists cohorts; 'dvs cohort create NAME --where SQL' makes one"
+        case .commitMoveOrForce: return "commit them ('dvs commit -m MSG'), move them away, or use --force to discard them"
+        case .checkOutInstead(let revision): return "check out '\(revision)' instead: dvs checkout \(revision)"
+        case .startMerge: return "start one with 'dvs merge REV'"
+        case .abortMerge: return "run 'dvs merge --abort'"
+        case .forcePush(let remote): return "push a good value over it with 'dvs push --force \(remote)'"
         }
     }
 

@@ -70,6 +70,14 @@ import Testing
         #expect(Hints.text(.finishOrAbortMerge(afterStatus: true)).contains("(after fixing what 'dvs status' lists)"))
         #expect(Hints.text(.commitOrDiscard) == "commit them first ('dvs commit -m MSG'), or discard them ('dvs checkout HEAD --force')")
         #expect(Hints.text(.removeRemote("origin")) == "remove it first with 'dvs remote remove origin'")
+        #expect(
+            Hints.text(.showOrRefreshCohort("es")) == "see it with 'dvs cohort show es', bring it up to date with 'dvs cohort refresh es'")
+        #expect(Hints.text(.listOrCreateCohort) == "'dvs cohort list' lists cohorts; 'dvs cohort create NAME --where SQL' makes one")
+        #expect(Hints.text(.commitMoveOrForce) == "commit them ('dvs commit -m MSG'), move them away, or use --force to discard them")
+        #expect(Hints.text(.checkOutInstead(revision: "dev")) == "check out 'dev' instead: dvs checkout dev")
+        #expect(Hints.text(.startMerge) == "start one with 'dvs merge REV'")
+        #expect(Hints.text(.abortMerge) == "run 'dvs merge --abort'")
+        #expect(Hints.text(.forcePush(remote: "origin")) == "push a good value over it with 'dvs push --force origin'")
         #expect(Hints.hint(for: DVSError(.corrupt, "m", hint: "free text", next: .runFsck)) == "run 'dvs fsck'")
         #expect(Hints.hint(for: DVSError(.corrupt, "m", hint: "free text")) == "free text")
     }

@@ -60,7 +60,7 @@ extension Repository {
         }
         let theirs = try given ?? resolve(revision)
         guard let ours = try headCommit() else {
-            throw DVSError(.badInput, "HEAD has no commit to merge into", hint: "check out '\(revision)' instead: dvs checkout \(revision)")
+            throw DVSError(.badInput, "HEAD has no commit to merge into", next: .checkOutInstead(revision: revision))
         }
         let branch = currentBranch()
         let who = identity
@@ -218,7 +218,7 @@ extension Repository {
     ///   them); as `commit`.
     public func mergeContinue(message: String? = nil, progress: ProgressHandler? = nil) throws -> CommitSummary {
         guard let s = mergeState() else {
-            throw DVSError(.badInput, "no merge is in progress", hint: "start one with 'dvs merge REV'")
+            throw DVSError(.badInput, "no merge is in progress", next: .startMerge)
         }
         let left = unresolvedConflicts(s)
         if !left.isEmpty {
@@ -229,7 +229,7 @@ extension Repository {
                 details: left)
         }
         guard let theirs = CommitID(hex: s.theirs) else {
-            throw DVSError(.corrupt, "'\(mergeStatePath)' is damaged", hint: "run 'dvs merge --abort'")
+            throw DVSError(.corrupt, "'\(mergeStatePath)' is damaged", next: .abortMerge)
         }
         var options = CommitOptions(message: message ?? s.message, allowEmpty: true)
         options.extraParents = [theirs]
