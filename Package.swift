@@ -43,7 +43,8 @@ let package = Package(
         .target(
             name: "DVSCommands",
             dependencies: [
-                "DVS", "DVSCatalog", "DVSLabels", "DVSLearn", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "DVS", "DVSCatalog", "DVSStorage", "DVSRemote", "DVSLabels", "DVSLearn",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "dvs", dependencies: ["DVSCommands"]),
         // bench/lineage.sh's helper: snapshot reader vs libsndfile from disk, same run.
@@ -58,6 +59,7 @@ let package = Package(
         .testTarget(name: "DVSRemoteTests", dependencies: ["DVSRemote", "DVSTestSupport"]),
         .testTarget(name: "DVSLearnTests", dependencies: ["DVSLearn", "DVSTestSupport"]),
         .testTarget(name: "DVSCLITests", dependencies: ["DVSTestSupport", "DVSRemote"], exclude: ["Golden"]),
+        .testTarget(name: "DVSCommandsTests", dependencies: ["DVSCommands", "DVS", "DVSCatalog", "DVSStorage", "DVSRemote", "DVSLearn"]),
     ],
     swiftLanguageModes: [.v6]
 )

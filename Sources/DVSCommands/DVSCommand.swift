@@ -23,7 +23,6 @@ public struct DVSCommand: ParsableCommand {
 
     /// Runs the command line and exits: 0 ok, 1 user or data error, 64 usage, 255 internal bug.
     public static func runMain() -> Never {
-        dvsVersionForRecords = version
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -32,7 +31,7 @@ public struct DVSCommand: ParsableCommand {
             report(e)
             Foundation.exit(e.code == .internal ? 255 : e.code == .usage ? 64 : 1)
         } catch let e as CatalogError {
-            report(CatalogHint.error(e))
+            report(Hints.error(e))
             Foundation.exit(1)
         } catch let e as ExitCode {
             Foundation.exit(e.rawValue)
@@ -46,7 +45,7 @@ public struct DVSCommand: ParsableCommand {
         for d in e.details.prefix(50) { Output.err("  \(d)") }
         if e.details.count > 50 { Output.err("  … and \(e.details.count - 50) more") }
         if let c = e.cause { Output.err("caused by: \(c)") }
-        if let h = CatalogHint.hint(for: e) { Output.err("hint: \(h)") }
+        if let h = Hints.hint(for: e) { Output.err("hint: \(h)") }
     }
 }
 
@@ -56,6 +55,6 @@ struct GlobalOptions: ParsableArguments {
     var directory: String?
 
     func repository() throws -> Repository {
-        try Repository.discover(from: directory ?? FileManager.default.currentDirectoryPath)
+        try Repository.discover(from: directory, context: CurrentProcess.context)
     }
 }

@@ -8,7 +8,7 @@ struct Init: ParsableCommand {
     var directory: String = "."
 
     func run() throws {
-        let repo = try Repository.initialize(at: directory)
+        let repo = try Repository.initialize(at: directory, context: CurrentProcess.context)
         Output.out("Initialized empty dvs repository in \(repo.dvsDir)/")
     }
 }

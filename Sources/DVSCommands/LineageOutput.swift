@@ -6,9 +6,7 @@ import Foundation
 enum LineageOutput {
     /// A record as a JSON object with snake_case keys (`artifact_sha256`, `label_distribution`) plus `id`.
     static func object<T: Encodable>(_ record: T, id: some TypedObjectID) -> [String: Any] {
-        let enc = JSONEncoder()
-        enc.keyEncodingStrategy = .convertToSnakeCase
-        var o = ((try? enc.encode(record)).flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]) ?? [:]
+        var o = ((try? Output.jsonValue(record)) as? [String: Any]) ?? [:]
         o["id"] = id.hex
         return o
     }

@@ -73,9 +73,7 @@ struct Merge: ParsableCommand {
 
     static func report(_ s: MergeSummary, revision: String, json: Bool) throws {
         if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys]
-            let conflicts = try JSONSerialization.jsonObject(with: enc.encode(s.conflicts))
+            let conflicts = try Output.jsonValue(s.conflicts, snakeCase: false)
             try Output.jsonObject(
                 [
                     "status": s.status.rawValue, "head": s.head?.hex ?? NSNull(), "theirs": s.theirs.hex, "base": s.base?.hex ?? NSNull(),

@@ -12,19 +12,36 @@ enum Output {
     static func out(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
     static func err(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
-    /// Pretty, key-sorted JSON of an encodable value, on stdout.
-    static func json<T: Encodable>(_ value: T) throws {
+    // MARK: JSON — every `--json` output goes through `json(_:)` or `jsonObject(_:)`, with these settings.
+
+    /// How every `--json` document is written: pretty-printed, keys sorted, `/` not escaped.
+    static let jsonWritingOptions: JSONSerialization.WritingOptions = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+
+    /// The encoder for `Encodable` values in JSON output: the same formatting as
+    /// ``jsonWritingOptions``, property names in snake_case (`artifact_sha256`) unless
+    /// `snakeCase` is false (values whose coding keys are already the output's).
+    static func jsonEncoder(snakeCase: Bool = true) -> JSONEncoder {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        enc.keyEncodingStrategy = .convertToSnakeCase
-        out(String(decoding: try enc.encode(value), as: UTF8.self))
+        if snakeCase { enc.keyEncodingStrategy = .convertToSnakeCase }
+        return enc
     }
+
+    /// An encodable value as a JSONSerialization value (to merge into a dictionary for ``jsonObject(_:)``).
+    static func jsonValue<T: Encodable>(_ value: T, snakeCase: Bool = true) throws -> Any {
+        try JSONSerialization.jsonObject(with: jsonEncoder(snakeCase: snakeCase).encode(value))
+    }
+
+    /// Pretty, key-sorted JSON of an encodable value, on stdout.
+    static func json<T: Encodable>(_ value: T) throws { writeJSON(try jsonEncoder().encode(value)) }
 
     /// Pretty, key-sorted JSON of a JSONSerialization value (dictionaries, arrays, NSNull), on stdout.
     static func jsonObject(_ value: Any) throws {
-        let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        out(String(decoding: data, as: UTF8.self))
+        writeJSON(try JSONSerialization.data(withJSONObject: value, options: jsonWritingOptions))
     }
+
+    /// A JSON document on stdout, one newline after it.
+    private static func writeJSON(_ data: Data) { out(String(decoding: data, as: UTF8.self)) }
 
     /// `1.5 MiB`.
     static func bytes(_ n: UInt64) -> String {

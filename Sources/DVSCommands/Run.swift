@@ -44,7 +44,7 @@ struct Run: ParsableCommand {
         if name != nil && artifact.count > 1 { throw DVSError(.usage, "--name names one artifact; give one --artifact or none") }
         let parameters = try ModelAdd.parameters(params)
         let repo = try global.repository()
-        let cwd = FileManager.default.currentDirectoryPath
+        let cwd = CurrentProcess.context.currentDirectory
         let code = GitCode.version(at: cwd)  // the code as it is when the run starts
         let started = Date()
         let snap = try repo.materialize(Revision(rev), progress: Output.progress())
@@ -54,7 +54,7 @@ struct Run: ParsableCommand {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = cmd
-        var env = ProcessInfo.processInfo.environment
+        var env = CurrentProcess.context.environment
         env["DVS_SNAPSHOT_DIR"] = snap.snapshotDirectory
         env["DVS_COMMIT"] = snap.commit.hex
         env["DVS_MANIFEST"] = snap.manifestPath

@@ -48,7 +48,7 @@ struct Train: ParsableCommand {
         options.message = message ?? ""
         let r = try repo.train(options, progress: Output.progress())
         let written =
-            options.outputPath.hasPrefix("/") ? options.outputPath : FileManager.default.currentDirectoryPath + "/" + options.outputPath
+            options.outputPath.hasPrefix("/") ? options.outputPath : CurrentProcess.context.currentDirectory + "/" + options.outputPath
         if repo.wouldTrack(written) {
             Output.err(
                 "warning: the model file '\(options.outputPath)' is inside the working tree, so the next 'dvs commit' would add it; write it elsewhere with --out, or list it in .dvsignore"

@@ -13,8 +13,23 @@ public struct LearnError: Error, Sendable, Equatable, CustomStringConvertible {
         case numerical
     }
 
+    /// Which failure of its code, where the command layer suggests a next step for it (the
+    /// library names no commands).
+    public enum Reason: Sendable, Equatable {
+        /// The file is not a model file at all.
+        case notAModelFile
+        /// A model file that is truncated, damaged or holds impossible values.
+        case damagedModelFile
+        /// No sample carries the label field to train on (``subject`` names the field).
+        case noLabeledSamples
+    }
+
     /// Broad class.
     public var code: Code
+    /// Which failure of ``code``, when a next step depends on it.
+    public var reason: Reason?
+    /// What the error is about (a model file's source, a label field).
+    public var subject: String?
     /// What failed, lower-case, subject quoted, no full stop.
     public var message: String
     /// The exact next step, if there is one.
@@ -23,8 +38,12 @@ public struct LearnError: Error, Sendable, Equatable, CustomStringConvertible {
     public var cause: String?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String, hint: String? = nil, cause: String? = nil) {
+    public init(
+        _ code: Code, _ message: String, hint: String? = nil, cause: String? = nil, reason: Reason? = nil, subject: String? = nil
+    ) {
         self.code = code
+        self.reason = reason
+        self.subject = subject
         self.message = message
         self.hint = hint
         self.cause = cause

@@ -185,7 +185,7 @@ public enum Baseline {
         guard !examples.isEmpty else {
             throw LearnError(
                 .badInput, "no samples with label '\(labelField)' to train on",
-                hint: "check the field name with 'dvs query \"SELECT * FROM sample LIMIT 5\"'")
+                reason: .noLabeledSamples, subject: labelField)
         }
         for e in examples where e.features.count != d {
             throw LearnError(.shapeMismatch, "sample '\(e.key)' has \(e.features.count) features, expected \(d)")

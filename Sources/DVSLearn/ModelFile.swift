@@ -60,13 +60,11 @@ public enum ModelFile {
     ///   a newer format version, are truncated, fail the SHA-256 check, or hold impossible values;
     ///   the message names `source` and the hint says what to do.
     public static func decode(_ bytes: [UInt8], source: String = "model") throws(LearnError) -> Model {
-        func bad(_ what: String, hint: String = "train it again with 'dvs train', or restore the file from where it was published")
-            -> LearnError
-        {
-            LearnError(.badModelFile, "cannot read model '\(source)': \(what)", hint: hint)
+        func bad(_ what: String, hint: String? = nil, reason: LearnError.Reason? = .damagedModelFile) -> LearnError {
+            LearnError(.badModelFile, "cannot read model '\(source)': \(what)", hint: hint, reason: reason, subject: source)
         }
         guard bytes.count >= 4, Array(bytes[0..<4]) == magic else {
-            throw bad("not a dvs model file (it does not start with 'DVSM')", hint: "pass a .dvsm file written by 'dvs train'")
+            throw bad("not a dvs model file (it does not start with 'DVSM')", reason: .notAModelFile)
         }
         guard bytes.count >= 16 + 32 else { throw bad("truncated: \(bytes.count) bytes") }
         var header = ByteReader(bytes, offset: 4)
@@ -78,7 +76,7 @@ public enum ModelFile {
         } catch { throw bad("truncated header") }
         guard version >= 1 else { throw bad("format version \(version) is not valid") }
         guard version <= formatVersion else {
-            throw bad("format version \(version) is newer than this dvs reads (\(formatVersion))", hint: "upgrade dvs")
+            throw bad("format version \(version) is newer than this dvs reads (\(formatVersion))", hint: "upgrade dvs", reason: nil)
         }
         guard bodyLength <= UInt64(bytes.count), 16 + Int(bodyLength) + 32 == bytes.count else {
             throw bad("truncated or padded: the header says \(bodyLength) body bytes, the file has \(bytes.count - 48)")

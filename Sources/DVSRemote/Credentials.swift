@@ -43,7 +43,7 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible, Cust
     /// - Parameter environment: the process environment (injectable for tests); `HOME` locates `~`.
     /// - Throws: `RemoteError` with code `.credentialsMissing` naming every source tried and what to set;
     ///   only one of the two key variables set, or a profile missing a key, is also that error.
-    public static func resolve(environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> AWSCredentials {
+    public static func resolve(environment env: [String: String]) throws -> AWSCredentials {
         let id = env["AWS_ACCESS_KEY_ID"].flatMap { $0.isEmpty ? nil : $0 }
         let secret = env["AWS_SECRET_ACCESS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let token = env["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
@@ -84,7 +84,7 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible, Cust
     /// file (`AWS_CONFIG_FILE`, default `~/.aws/config`) under `[profile <AWS_PROFILE>]` (or
     /// `[default]` for the default profile), else `us-east-1`.
     /// - Parameter environment: the process environment (injectable for tests).
-    public static func region(environment env: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func region(environment env: [String: String]) -> String {
         for name in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
             if let r = env[name], !r.isEmpty { return r }
         }

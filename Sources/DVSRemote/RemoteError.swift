@@ -46,6 +46,9 @@ public struct RemoteError: Error, Sendable, Equatable, CustomStringConvertible {
     public var httpStatus: Int?
     /// S3's error `Code` element (`SlowDown`, `NoSuchKey`), when there was one.
     public var s3Code: String?
+    /// The lower-level error this one was made from (a `StorageError` of a folder remote), when
+    /// there was one. Not part of equality.
+    public var underlying: (any Error & Sendable)?
 
     /// Creates an error.
     public init(
@@ -59,6 +62,12 @@ public struct RemoteError: Error, Sendable, Equatable, CustomStringConvertible {
         self.subject = subject
         self.httpStatus = httpStatus
         self.s3Code = s3Code
+    }
+
+    /// Equal when every field but ``underlying`` is equal.
+    public static func == (a: RemoteError, b: RemoteError) -> Bool {
+        a.code == b.code && a.message == b.message && a.hint == b.hint && a.cause == b.cause && a.subject == b.subject
+            && a.httpStatus == b.httpStatus && a.s3Code == b.s3Code
     }
 
     /// The compare-and-swap loss of ``RemoteStore/writeRef(_:_:expected:)`` and conditional puts.

@@ -185,7 +185,9 @@ public final class PathRemoteStore: RemoteStore {
 
     private func io<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as StorageError {
-            throw RemoteError(e.code == .notFound ? .notFound : .io, e.message, hint: e.hint, cause: e.cause)
+            var wrapped = RemoteError(e.code == .notFound ? .notFound : .io, e.message, cause: e.cause)
+            wrapped.underlying = e
+            throw wrapped
         }
     }
 
@@ -193,7 +195,11 @@ public final class PathRemoteStore: RemoteStore {
         let p = try path(key)
         do { return Data(try FileIO.read(p)) } catch let e as StorageError where e.code == .notFound { return nil } catch let e
             as StorageError
-        { throw RemoteError(.io, e.message, cause: e.cause, subject: p) }
+        {
+            var wrapped = RemoteError(.io, e.message, cause: e.cause, subject: p)
+            wrapped.underlying = e
+            throw wrapped
+        }
     }
 
     public func getRange(_ key: String, _ range: ClosedRange<UInt64>) throws -> Data {
@@ -345,7 +351,7 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
     ///   an empty string or a bad bucket name, with a hint showing the accepted forms.
     public static func parse(
         _ string: String,
-        currentDirectory: String = FileManager.default.currentDirectoryPath
+        currentDirectory: String = "/"
     ) throws -> RemoteURL {
         let hint = "use s3://bucket/prefix or a folder path such as /mnt/share/dataset.dvs"
         let s = string.trimmingCharacters(in: .whitespaces)
@@ -398,7 +404,7 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
     /// and the endpoint from `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (path-style when set).
     /// - Throws: `RemoteError` `.credentialsMissing`, `.invalidInput` for a bad endpoint, `.io`.
     public func open(
-        environment: [String: String] = ProcessInfo.processInfo.environment,
+        environment: [String: String],
         policy: TransferPolicy = TransferPolicy()
     ) throws -> any RemoteStore {
         switch self {

@@ -399,10 +399,7 @@ public final class S3Client: Sendable {
             case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .networkConnectionLost, .notConnectedToInternet,
                 .secureConnectionFailed, .cannotLoadFromNetwork, .badServerResponse, .resourceUnavailable:
                 return RemoteError(
-                    .connection, "cannot connect to S3 endpoint '\(endpointDescription)'",
-                    hint:
-                        "check that the server is running and reachable, and the remote's endpoint ('dvs remote -v'; change it with 'dvs config remote.<name>.endpoint URL')",
-                    cause: cause, subject: endpointDescription)
+                    .connection, "cannot connect to S3 endpoint '\(endpointDescription)'", cause: cause, subject: endpointDescription)
             default: break
             }
         }

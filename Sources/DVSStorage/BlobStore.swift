@@ -54,24 +54,22 @@ public struct BlobReadError: Error, Sendable, CustomStringConvertible {
     public var pack: PackID?
     /// What failed, naming the object (and the pack when known).
     public var message: String
-    /// The next step for the user.
-    public var hint: String?
-    /// The underlying cause, if any.
+    /// The underlying cause, if any. (The next step for the user is the command layer's to
+    /// choose from ``kind``.)
     public var cause: String?
     /// Creates an error.
-    public init(_ kind: Kind, id: ObjectID, pack: PackID? = nil, _ message: String, hint: String? = nil, cause: String? = nil) {
+    public init(_ kind: Kind, id: ObjectID, pack: PackID? = nil, _ message: String, cause: String? = nil) {
         self.kind = kind
         self.id = id
         self.pack = pack
         self.message = message
-        self.hint = hint
         self.cause = cause
     }
     public var description: String { message }
 
     /// The blob is in no pack.
     public static func missing(_ id: ObjectID) -> BlobReadError {
-        BlobReadError(.missing, id: id, "object '\(id.hex)' is not in any pack", hint: "run 'dvs fsck' to list damaged objects")
+        BlobReadError(.missing, id: id, "object '\(id.hex)' is not in any pack")
     }
 }
 

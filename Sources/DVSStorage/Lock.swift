@@ -42,10 +42,7 @@ public final class RepositoryLock: @unchecked Sendable {
                 close(fd)
                 fd = -1
                 throw StorageError(
-                    .locked, "repository is locked by another dvs process (\(holder.isEmpty ? "unknown" : holder))",
-                    hint:
-                        "wait for it to finish, or raise the wait with DVS_LOCK_TIMEOUT=SECONDS; the lock is released automatically when that process exits"
-                )
+                    .locked, "repository is locked by another dvs process (\(holder.isEmpty ? "unknown" : holder))", subject: .lock)
             }
             usleep(50_000)
         }

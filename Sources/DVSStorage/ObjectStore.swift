@@ -82,18 +82,18 @@ public final class LocalObjectStore: ObjectStore, @unchecked Sendable {
         let p = path(of: id)
         let frame: [UInt8]
         do { frame = try FileIO.read(p) } catch let e as StorageError where e.code == .notFound {
-            throw StorageError(.notFound, "object '\(id.hex)' is missing", hint: "run 'dvs fsck' to check the repository")
+            throw StorageError(.notFound, "object '\(id.hex)' is missing", subject: .object(id), underlying: e)
         }
         let bytes: [UInt8]
         do {
             bytes = try decompressorLock.withLock { try frame.withUnsafeBytes { try decompressor.decompress($0, limit: 1 << 30) } }
         } catch let e as StorageError {
             throw StorageError(
-                .corrupt, "cannot read object '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects", cause: e.cause)
+                .corrupt, "cannot read object '\(id.hex)': \(e.message)", subject: .object(id), cause: e.cause, underlying: e)
         }
         guard ObjectID.hashing(bytes) == id else {
             throw StorageError(
-                .corrupt, "cannot read object '\(id.hex)': checksum mismatch", hint: "run 'dvs fsck' to list damaged objects")
+                .corrupt, "cannot read object '\(id.hex)': checksum mismatch", subject: .object(id))
         }
         return bytes
     }
@@ -104,7 +104,7 @@ public final class LocalObjectStore: ObjectStore, @unchecked Sendable {
     /// - Throws: `StorageError.notFound` when the object is missing.
     public func storedFrame(_ id: ObjectID) throws -> [UInt8] {
         do { return try FileIO.read(path(of: id)) } catch let e as StorageError where e.code == .notFound {
-            throw StorageError(.notFound, "object '\(id.hex)' is missing", hint: "run 'dvs fsck' to check the repository")
+            throw StorageError(.notFound, "object '\(id.hex)' is missing", subject: .object(id), underlying: e)
         }
     }
 
@@ -117,7 +117,7 @@ public final class LocalObjectStore: ObjectStore, @unchecked Sendable {
     public func writeVerified(frame: [UInt8], id: ObjectID) throws -> [UInt8] {
         let bytes: [UInt8]
         do { bytes = try Zstd.decompress(frame, limit: 1 << 30) } catch let e as StorageError {
-            throw StorageError(.corrupt, "object '\(id.hex)' does not decompress: \(e.message)", cause: e.cause)
+            throw StorageError(.corrupt, "object '\(id.hex)' does not decompress: \(e.message)", cause: e.cause, underlying: e)
         }
         guard ObjectID.hashing(bytes) == id else {
             throw StorageError(.corrupt, "object '\(id.hex)': checksum mismatch (its bytes hash to '\(ObjectID.hashing(bytes).hex)')")

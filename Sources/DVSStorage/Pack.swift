@@ -208,7 +208,7 @@ public final class PackReader: @unchecked Sendable {
                 if n == 0 {
                     throw StorageError(
                         .corrupt, "pack '\(path)' is truncated at byte \(offset + UInt64(done))",
-                        hint: "run 'dvs fsck' to list damaged objects")
+                        subject: .pack(path))
                 }
                 done += n
             }
@@ -234,7 +234,7 @@ public final class PackReader: @unchecked Sendable {
         } catch let e as StorageError {
             throw StorageError(
                 .corrupt, "cannot read object '\(entry.id.hex)' in pack '\((path as NSString).lastPathComponent)': \(e.message)",
-                hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: e.cause)
+                subject: .packedObject(entry.id), cause: e.cause, underlying: e)
         }
     }
 

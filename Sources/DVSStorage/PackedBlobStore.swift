@@ -113,12 +113,11 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
                     codec: entry.codec, payload: reader.payload(of: entry, decompressor: decompressor), id: id, pack: loc.pack)
             }
         } catch let e as StorageError where e.code != .io && e.code != .noSpace {
-            throw BlobReadError(.damaged, id: id, pack: loc.pack, e.message, hint: e.hint, cause: e.cause)
+            throw BlobReadError(.damaged, id: id, pack: loc.pack, e.message, cause: e.cause)
         }
         guard bytes.count == Int(loc.entry.rawLength), ObjectID.hashing(bytes) == id else {
             throw BlobReadError(
-                .damaged, id: id, pack: loc.pack, "cannot read object '\(id.hex)' in pack '\(loc.pack.hex)': checksum mismatch",
-                hint: "run 'dvs fsck' to list damaged objects and the paths that use them")
+                .damaged, id: id, pack: loc.pack, "cannot read object '\(id.hex)' in pack '\(loc.pack.hex)': checksum mismatch")
         }
         return bytes
     }
@@ -139,7 +138,7 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
         }
         do { return try t.inverse(payload) } catch {
             throw BlobReadError(
-                .damaged, id: id, pack: pack, "\(error)", hint: "run 'dvs fsck'")
+                .damaged, id: id, pack: pack, "\(error)")
         }
     }
 
@@ -149,7 +148,7 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
         let stored = try reader.read(offset: entry.offset, length: entry.storedLength)
         guard stored.count > 33 else {
             throw BlobReadError(
-                .damaged, id: entry.id, "delta object '\(entry.id.hex)' is truncated", hint: "run 'dvs fsck' to list damaged objects")
+                .damaged, id: entry.id, "delta object '\(entry.id.hex)' is truncated")
         }
         let baseID = ObjectID(bytes: stored[0..<32])
         let base: [UInt8]
@@ -157,8 +156,7 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
             let message = "\(error)"
             throw BlobReadError(
                 .damaged, id: entry.id,
-                "cannot read object '\(entry.id.hex)': its delta base '\(baseID.hex)' is unreadable (\(message))",
-                hint: "run 'dvs fsck' to list damaged objects")
+                "cannot read object '\(entry.id.hex)': its delta base '\(baseID.hex)' is unreadable (\(message))")
         }
         let d = decompressor ?? ZstdDecompressor()
         let limit = Int(clamping: entry.rawLength) + (1 << 20)
@@ -240,14 +238,11 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
 public struct BlobWriteError: Error, Sendable, CustomStringConvertible {
     /// What failed.
     public var message: String
-    /// The next step for the user.
-    public var hint: String
     /// The underlying error, if any.
     public var cause: String?
     /// Creates an error.
-    public init(_ message: String, hint: String = "please report this bug; nothing was stored", cause: String? = nil) {
+    public init(_ message: String, cause: String? = nil) {
         self.message = message
-        self.hint = hint
         self.cause = cause
     }
     public var description: String { message }

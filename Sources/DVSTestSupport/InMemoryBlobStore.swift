@@ -36,8 +36,7 @@ public final class InMemoryBlobStore: BlobStore, @unchecked Sendable {
         guard let bytes = lock.withLock({ blobs[id] }) else { throw BlobReadError.missing(id) }
         guard ObjectID.hashing(bytes) == id else {
             throw BlobReadError(
-                .damaged, id: id, pack: Self.pack, "cannot read object '\(id.hex)' in pack '\(Self.pack.hex)': checksum mismatch",
-                hint: "run 'dvs fsck' to list damaged objects and the paths that use them")
+                .damaged, id: id, pack: Self.pack, "cannot read object '\(id.hex)' in pack '\(Self.pack.hex)': checksum mismatch")
         }
         return bytes
     }

@@ -59,9 +59,18 @@ public enum TestSupport {
         return try body(dir)
     }
 
-    /// Runs `body` with a freshly initialised repository in a temporary folder.
+    /// This test process as a ``ProcessContext``: its environment, arguments, host name, current
+    /// directory and processor count (what the library read itself before it took a context).
+    public static var processContext: ProcessContext {
+        ProcessContext(
+            environment: ProcessInfo.processInfo.environment, arguments: CommandLine.arguments, hostName: ProcessInfo.processInfo.hostName,
+            currentDirectory: FileManager.default.currentDirectoryPath, processorCount: ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// Runs `body` with a freshly initialised repository in a temporary folder, opened with
+    /// ``processContext``.
     public static func withTemporaryRepository<T>(_ body: (Repository) throws -> T) throws -> T {
-        try withTemporaryDirectory { dir in try body(try Repository.initialize(at: dir)) }
+        try withTemporaryDirectory { dir in try body(try Repository.initialize(at: dir, context: processContext)) }
     }
 
     /// The built `dvs` executable (next to the test bundle in `.build/<config>/`).

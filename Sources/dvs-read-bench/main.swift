@@ -27,7 +27,11 @@ func option(_ name: String, _ fallback: Int) -> Int {
 let workers = option("--workers", ProcessInfo.processInfo.activeProcessorCount)
 let reps = option("--reps", 3)
 
-let repo = try Repository.discover(from: repoPath)
+let repo = try Repository.discover(
+    from: repoPath,
+    context: ProcessContext(
+        environment: ProcessInfo.processInfo.environment, arguments: args, hostName: ProcessInfo.processInfo.hostName,
+        currentDirectory: FileManager.default.currentDirectoryPath, processorCount: ProcessInfo.processInfo.activeProcessorCount))
 
 func viaReader(workers: Int, decode: Bool = true) throws -> (seconds: Double, samples: Int, frames: Int, audioSeconds: Double) {
     let t = Date()

@@ -38,7 +38,7 @@ public struct CommitSummary: Sendable {
 public struct CommitOptions: Sendable {
     /// The message.
     public var message: String
-    /// `Name <email>`; nil uses `defaultIdentity()`.
+    /// `Name <email>`; nil uses `identity`.
     public var author: String?
     /// Commit even when the snapshot equals the parent's.
     public var allowEmpty = false
@@ -91,9 +91,9 @@ extension Repository {
         defer { lock.release() }
         let now = Int64(Date().timeIntervalSince1970)
         let tz = TimeZone.current.secondsFromGMT() / 60
-        let committerText = defaultIdentity()
+        let committerText = identity
         guard let committer = Signature(parsing: committerText, time: now, timeZoneOffsetMinutes: tz) else {
-            throw DVSError(.badInput, "cannot use committer identity '\(committerText)'", hint: "set DVS_AUTHOR_NAME and DVS_AUTHOR_EMAIL")
+            throw DVSError(.badInput, "cannot use committer identity '\(committerText)'", next: .setAuthorIdentity)
         }
         var author = committer
         if let a = options.author {

@@ -49,7 +49,7 @@ extension Repository {
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
         p.currentDirectoryURL = URL(fileURLWithPath: root)
-        var env = ProcessInfo.processInfo.environment
+        var env = context.environment
         env["DVS_DIR"] = dvsDir
         p.environment = env
         let stdin = Pipe()
@@ -60,7 +60,7 @@ extension Repository {
         do { try p.run() } catch {
             throw DVSError(
                 .io, "cannot run hook '\(path)': \(error.localizedDescription)",
-                hint: "check its #! line and that it is executable (chmod +x), or remove it")
+                hint: "check its #! line and that it is executable (chmod +x), or remove it", underlying: error)
         }
         // Feed stdin on its own thread while stderr is drained here, so neither pipe can fill up.
         let writer = Thread {

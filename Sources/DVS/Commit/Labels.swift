@@ -88,7 +88,7 @@ extension Repository {
     /// - Throws: `DVSError.corrupt` when the object is missing or malformed.
     public func words(_ id: ObjectID) throws -> [TranscriptWord] {
         do { return try TranscriptWords.decode(objects.read(id)) } catch {
-            throw DVSError(.corrupt, "cannot read words object '\(id.hex)': \(DVSError.wrap(error).message)", hint: "run 'dvs fsck'")
+            throw DVSError(.corrupt, "cannot read words object '\(id.hex)': \(DVSError.wrap(error).message)", next: .runFsck)
         }
     }
 }

@@ -155,7 +155,7 @@ extension Repository {
             task: options.task, l2: options.l2, holdoutFraction: options.holdoutFraction, splitBy: options.splitBy)
         let metadata = [
             "revision": options.revision.spelling, "commit": reader.commit.hex, "created": ISO8601DateFormatter().string(from: Date()),
-            "dvs.version": dvsVersionForRecords,
+            "dvs.version": context.dvsVersion,
         ]
         let result: TrainingResult
         do {
@@ -165,7 +165,7 @@ extension Repository {
         } catch { throw Self.wrapLearn(error, revision: options.revision.spelling) }
         let bytes: [UInt8]
         do { bytes = try ModelFile.encode(result.model) } catch { throw Self.wrapLearn(error) }
-        let path = Self.absolute(options.outputPath)
+        let path = absolute(options.outputPath)
         do {
             try FileIO.writeAtomically(bytes, to: path, tmpDir: (path as NSString).deletingLastPathComponent)
         } catch {
@@ -370,7 +370,7 @@ extension Repository {
             case .badInput, .badModelFile, .shapeMismatch: .badInput
             case .numerical: .badInput
             }
-        return DVSError(code, e.message, hint: e.hint, cause: e.cause)
+        return DVSError(code, e.message, hint: e.hint, cause: e.cause, underlying: e)
     }
 
     private static func recordParameters(_ r: TrainingResult, _ o: TrainOptions) -> [String: String] {

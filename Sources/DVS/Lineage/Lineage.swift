@@ -45,14 +45,14 @@ public struct ModelRegistration: Sendable {
     /// The training samples when a trainer used a subset of the snapshot (e.g. after a holdout
     /// split), by content hash; nil means every sample of the snapshot.
     public var trainingSamples: Set<ObjectID>?
-    /// The command line to record; default this process's.
-    public var commandLine: [String] = CommandLine.arguments
+    /// The command line to record; nil records the repository context's arguments.
+    public var commandLine: [String]?
     /// When training started (default: now).
     public var startTime: Date = Date()
     /// When training ended; nil means now.
     public var endTime: Date?
-    /// Where to look for the training code's git repository (default: the current directory).
-    public var codeDirectory: String = FileManager.default.currentDirectoryPath
+    /// Where to look for the training code's git repository; nil is the context's current directory.
+    public var codeDirectory: String?
     /// The code version when already read (e.g. before a `dvs run` child could change the tree); nil reads it now.
     public var code: CodeVersion?
 
@@ -78,14 +78,14 @@ public struct EvalRegistration: Sendable {
     public var sampleCount: Int
     /// Evaluation samples whose content hash was in the training snapshot.
     public var leakedSamples: Int = 0
-    /// The command line; default this process's.
-    public var commandLine: [String] = CommandLine.arguments
+    /// The command line; nil records the repository context's arguments.
+    public var commandLine: [String]?
     /// Start time (default: now).
     public var startTime: Date = Date()
     /// End time; nil means now.
     public var endTime: Date?
-    /// Where to look for the evaluator's git repository.
-    public var codeDirectory: String = FileManager.default.currentDirectoryPath
+    /// Where to look for the evaluator's git repository; nil is the context's current directory.
+    public var codeDirectory: String?
 
     /// Creates a registration.
     public init(model: ModelID, revision: Revision, metrics: [String: RecordValue], sampleCount: Int) {
@@ -133,9 +133,6 @@ public struct SampleAuditHit: Sendable {
     /// out); nil for artifacts trained elsewhere, where the whole snapshot counts.
     public var trained: Int?
 }
-
-/// The dvs version recorded in lineage records (set by the command layer at start-up).
-nonisolated(unsafe) public var dvsVersionForRecords = "unknown"
 
 extension Repository {
     /// The lineage facts of a revision's snapshot.
@@ -191,16 +188,17 @@ extension Repository {
         let lineage = try snapshotLineage(r.snapshot.map { Revision($0) } ?? r.revision, labelField: r.labelField, only: r.trainingSamples)
         // `HEAD` is recorded as the branch it named, so the audit can follow that branch later.
         let revision = r.revision.isHead ? currentBranch() ?? r.revision.spelling : r.revision.spelling
-        let code = r.code ?? GitCode.version(at: r.codeDirectory)
+        let code = r.code ?? GitCode.version(at: r.codeDirectory ?? context.currentDirectory)
         let artifact = ObjectID.hashing(bytes)
         let record = ModelRecord(
             name: r.name ?? (r.artifactPath as NSString).lastPathComponent, artifactName: (r.artifactPath as NSString).lastPathComponent,
             artifactSHA256: artifact.hex, artifactBytes: UInt64(bytes.count), snapshot: lineage.commit, revision: revision,
             cohortPredicate: lineage.cohortPredicate, cohortSource: lineage.cohortSource, task: r.task, labelField: r.labelField,
             parameters: r.parameters, sampleCount: lineage.sampleCount, hours: lineage.hours, labelDistribution: lineage.labelDistribution,
-            code: code, dvsVersion: dvsVersionForRecords, commandLine: r.commandLine, startTime: r.startTime.timeIntervalSince1970,
-            endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: ProcessInfo.processInfo.hostName, message: r.message,
-            registeredBy: defaultIdentity())
+            code: code, dvsVersion: context.dvsVersion, commandLine: r.commandLine ?? context.arguments,
+            startTime: r.startTime.timeIntervalSince1970,
+            endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: context.hostName, message: r.message,
+            registeredBy: identity)
         let encoded = LineageEncoding.encode(record)
         let id = ModelID(ObjectID.hashing(encoded))
         let lock = try self.lock("dvs model add")
@@ -228,9 +226,10 @@ extension Repository {
         let snapshot = try resolve(r.revision)
         let record = EvalRecord(
             model: r.model, snapshot: snapshot, revision: r.revision.spelling, metrics: r.metrics, slices: r.slices,
-            sampleCount: r.sampleCount, leakedSamples: r.leakedSamples, code: GitCode.version(at: r.codeDirectory),
-            dvsVersion: dvsVersionForRecords, commandLine: r.commandLine, startTime: r.startTime.timeIntervalSince1970,
-            endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: ProcessInfo.processInfo.hostName)
+            sampleCount: r.sampleCount, leakedSamples: r.leakedSamples,
+            code: GitCode.version(at: r.codeDirectory ?? context.currentDirectory),
+            dvsVersion: context.dvsVersion, commandLine: r.commandLine ?? context.arguments, startTime: r.startTime.timeIntervalSince1970,
+            endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: context.hostName)
         let encoded = LineageEncoding.encode(record)
         let id = EvalID(ObjectID.hashing(encoded))
         let lock = try self.lock("dvs eval")

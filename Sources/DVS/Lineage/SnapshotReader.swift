@@ -179,7 +179,7 @@ public final class SnapshotReader: @unchecked Sendable {
             let d = DVSError.wrap(error)
             throw DVSError(
                 .corrupt, "cannot read sample '\(e.path)' of \(revision) (\(commit.short)): \(d.message)", hint: d.hint ?? "run 'dvs fsck'",
-                cause: d.cause)
+                cause: d.cause, underlying: d.underlying, next: d.next)
         }
         var labels: [String: LabelValue] = [:]
         for f in e.annotations?.labels ?? [] { labels[f.name] = f.value }

@@ -48,11 +48,11 @@ extension Repository {
             let packs = try writer.finish()
             _ = try storeWords(annotated)
             let (manifest, totals, _) = try writeManifest(annotated.entries)
-            let who = defaultIdentity()
+            let who = identity
             let now = Int64(Date().timeIntervalSince1970)
             let tz = TimeZone.current.secondsFromGMT() / 60
             guard let sig = Signature(parsing: who, time: now, timeZoneOffsetMinutes: tz) else {
-                throw DVSError(.badInput, "cannot use committer identity '\(who)'", hint: "set DVS_AUTHOR_NAME and DVS_AUTHOR_EMAIL")
+                throw DVSError(.badInput, "cannot use committer identity '\(who)'", next: .setAuthorIdentity)
             }
             let c = Commit(
                 manifest: manifest, parents: parents, author: sig, committer: sig, totals: totals, extra: extra, message: message)

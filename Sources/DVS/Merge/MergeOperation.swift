@@ -56,14 +56,14 @@ extension Repository {
         if let s = mergeState() {
             throw DVSError(
                 .badInput, "a merge of '\(s.theirsName)' is in progress",
-                hint: "finish it with 'dvs merge --continue' or undo it with 'dvs merge --abort'")
+                next: .finishOrAbortMerge(afterStatus: false))
         }
         let theirs = try given ?? resolve(revision)
         guard let ours = try headCommit() else {
-            throw DVSError(.badInput, "HEAD has no commit to merge into", hint: "check out '\(revision)' instead: dvs checkout \(revision)")
+            throw DVSError(.badInput, "HEAD has no commit to merge into", next: .checkOutInstead(revision: revision.spelling))
         }
         let branch = currentBranch()
-        let who = defaultIdentity()
+        let who = identity
         let bases = try mergeBases(ours, theirs)
         if theirs == ours || bases.first == theirs {
             return MergeSummary(
@@ -86,8 +86,7 @@ extension Repository {
         if !dirty.isEmpty {
             throw DVSError(
                 .badInput, "cannot merge: the working tree has \(dirty.count) uncommitted change(s); nothing was changed",
-                hint: "commit them first ('dvs commit -m MSG'), or discard them ('dvs checkout HEAD --force')",
-                details: dirty.prefix(20).map { "\($0.kind.rawValue): \($0.path)" })
+                details: dirty.prefix(20).map { "\($0.kind.rawValue): \($0.path)" }, next: .commitOrDiscard)
         }
         let untracked = Set(status.changes.map(\.path))
         // A cohort's history cut samples away: taking it wholesale (fast-forward) into a branch
@@ -219,7 +218,7 @@ extension Repository {
     ///   them); as `commit`.
     public func mergeContinue(message: String? = nil, progress: ProgressHandler? = nil) throws -> CommitSummary {
         guard let s = mergeState() else {
-            throw DVSError(.badInput, "no merge is in progress", hint: "start one with 'dvs merge REV'")
+            throw DVSError(.badInput, "no merge is in progress", next: .startMerge)
         }
         let left = unresolvedConflicts(s)
         if !left.isEmpty {
@@ -230,7 +229,7 @@ extension Repository {
                 details: left)
         }
         guard let theirs = CommitID(hex: s.theirs) else {
-            throw DVSError(.corrupt, "'\(mergeStatePath)' is damaged", hint: "run 'dvs merge --abort'")
+            throw DVSError(.corrupt, "'\(mergeStatePath)' is damaged", next: .abortMerge)
         }
         var options = CommitOptions(message: message ?? s.message, allowEmpty: true)
         options.extraParents = [theirs]

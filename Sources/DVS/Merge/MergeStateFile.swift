@@ -89,7 +89,7 @@ extension Repository {
         guard let s = mergeState() else { return }
         throw DVSError(
             .badInput, "cannot \(operation): a merge of '\(s.describedTheirs)' is in progress in the working tree; nothing was changed",
-            hint: "finish it with 'dvs merge --continue' (after fixing what 'dvs status' lists) or undo it with 'dvs merge --abort'")
+            next: .finishOrAbortMerge(afterStatus: true))
     }
 
     /// The merge in progress, for `dvs status`: what is merged, and the conflicts left.

@@ -48,7 +48,7 @@ extension Repository {
     public func fetch(remote remoteName: String, branch: String? = nil, progress: ProgressHandler? = nil) throws -> FetchSummary {
         let started = Date()
         let config = try remote(remoteName)
-        let store = try config.open()
+        let store = try config.open(environment: context.environment)
         do {
             // 1. Remote refs.
             var remoteRefs: [(name: RefName, id: CommitID)] = []
@@ -162,7 +162,7 @@ extension Repository {
                     try tx.insertPack(id: PackID(f.id), byteCount: f.size, entries: f.entries)
                 }
                 try tx.insertCommits(downloaded)
-                try tx.moveRefs(updates, who: defaultIdentity())
+                try tx.moveRefs(updates, who: identity)
             }
             packedBlobs.forgetReaders()
             // Lineage records, after the refs (a record names a snapshot it does not need present).
@@ -370,10 +370,10 @@ extension Repository {
     ) throws -> [(id: ObjectID, tmp: String, size: UInt64, entries: [PackEntry])] {
         let tmp = tmpDir
         for (_, size) in packs { meter.addTotalBytes(size) }
-        let delay = ProcessInfo.processInfo.environment["DVS_TEST_TRANSFER_DELAY_MS"].flatMap(UInt32.init) ?? 0
+        let beforeTransfer = context.beforeTransfer
         try parallelIO(packs.count, workers: transfers) { i in
             let (id, size) = packs[i]
-            if delay > 0 { usleep(delay * 1000) }
+            beforeTransfer?()
             let path = "\(tmp)/fetch-\(id.hex).pack"
             let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw StorageError.posix("cannot create", path: path) }

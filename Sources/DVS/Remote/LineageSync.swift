@@ -43,7 +43,7 @@ extension Repository {
                 let e = DVSError.wrap(error)
                 throw DVSError(
                     e.code, "cannot upload object '\(list[i].hex)' to '\(remoteName)': \(e.message)", hint: e.hint ?? "run the push again",
-                    cause: e.cause)
+                    cause: e.cause, underlying: e.underlying, next: e.next)
             }
             meter.object(bytes: UInt64(frame.count))
         }

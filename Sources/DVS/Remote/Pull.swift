@@ -108,7 +108,7 @@ extension Repository {
                         conflicts: m.conflicts)
                 }
             }
-            let who = defaultIdentity()
+            let who = identity
             let s = try switchTree(to: target, revision: "\(remoteName)/\(source)", force: false, progress: progress) { tx in
                 let message = "pull \(remoteName) \(source): fast-forward"
                 try tx.moveRefs([RefUpdate(name: .branch(current), expected: local, new: target, message: message)], who: who)
@@ -130,19 +130,20 @@ extension Repository {
     ///   - branch: fetch and check out only this branch; nil takes every branch and checks out
     ///     `main`, else the remote's only branch.
     ///   - endpoint, region, pathStyle: S3 settings recorded for `origin`.
-    ///   A relative folder `url` is taken from the current directory and stored absolute.
+    ///   - context: the process the clone runs in (kept on the new repository).
+    ///   A relative folder `url` is taken from `context.currentDirectory` and stored absolute.
     /// - Throws: `DVSError.remote` when a folder `url` does not exist (nothing is created);
     ///   `.alreadyExists` when the folder holds files or a finished repository;
     ///   as `fetch` and `checkout`.
     public static func clone(
         url given: String, into directory: String, branch: String? = nil, endpoint: String? = nil, region: String? = nil,
-        pathStyle: Bool = false, progress: ProgressHandler? = nil
+        pathStyle: Bool = false, progress: ProgressHandler? = nil, context: ProcessContext = ProcessContext()
     ) throws -> CloneSummary {
         // A folder remote is named from where the command runs (as git clone does), not from
         // the new repository, and must exist: a typo must not give an empty clone.
         var url = given
         if !given.lowercased().hasPrefix("s3://") {
-            url = absolute(given)
+            url = context.absolute(given)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: url, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw DVSError(
@@ -150,7 +151,7 @@ extension Repository {
                     hint: "give the remote's folder (the one 'dvs push' writes to) or an s3://bucket/prefix URL")
             }
         }
-        let root = absolute(directory)
+        let root = context.absolute(directory)
         let marker = root + "/" + folderName + "/" + cloneMarker
         let repo: Repository
         var resumed = false
@@ -160,7 +161,7 @@ extension Repository {
                     .alreadyExists, "cannot clone into '\(root)': it is a dvs repository already",
                     hint: "clone into a new folder, or use 'dvs pull' in this one")
             }
-            repo = try discover(from: root)
+            repo = try discover(from: root, context: context)
             resumed = true
         } else {
             if let items = try? FileManager.default.contentsOfDirectory(atPath: root), !items.isEmpty {
@@ -168,7 +169,7 @@ extension Repository {
                     .alreadyExists, "cannot clone into '\(root)': the folder is not empty",
                     hint: "name a new or empty folder: dvs clone URL DIR")
             }
-            repo = try initialize(at: root)
+            repo = try initialize(at: root, context: context)
             do { try FileIO.writeAtomically(Array((url + "\n").utf8), to: marker, tmpDir: repo.tmpDir) } catch {
                 throw DVSError.wrap(error)
             }
@@ -195,7 +196,7 @@ extension Repository {
         let lock = try repo.lock("dvs clone")
         defer { lock.release() }
         do {
-            let who = defaultIdentity()
+            let who = repo.identity
             let local = try repo.catalog.ref(.branch(chosen))
             if repo.currentBranch() != chosen {
                 try repo.catalog.write { tx in

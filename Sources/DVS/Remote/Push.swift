@@ -98,7 +98,7 @@ extension Repository {
     ) throws -> PushSummary {
         let started = Date()
         let config = try remote(remoteName)
-        let store = try config.open()
+        let store = try config.open(environment: context.environment)
         do {
             // What to push: (remote/local ref name, local commit).
             var names: [RefName] = []
@@ -173,17 +173,18 @@ extension Repository {
                 var st = stat()
                 if stat("\(packsDir)/\(p.hex).pack", &st) == 0 { meter.addTotalBytes(UInt64(st.st_size)) }
             }
-            let delay = ProcessInfo.processInfo.environment["DVS_TEST_TRANSFER_DELAY_MS"].flatMap(UInt32.init) ?? 0
+            let beforeTransfer = context.beforeTransfer
             let dir = packsDir
             try parallelIO(missingPacks.count, workers: config.transfers) { i in
                 let id = missingPacks[i]
                 let path = "\(dir)/\(id.hex).pack"
-                if delay > 0 { usleep(delay * 1000) }
+                beforeTransfer?()
                 do { try store.putFile("packs/\(id.hex).pack", localPath: path) } catch {
                     let e = DVSError.wrap(error)
                     throw DVSError(
                         e.code, "cannot upload pack '\(id.hex)' to '\(remoteName)' (key packs/\(id.hex).pack): \(e.message)",
-                        hint: e.hint ?? "run the push again; packs already uploaded are not sent twice", cause: e.cause)
+                        hint: e.hint ?? "run the push again; packs already uploaded are not sent twice", cause: e.cause,
+                        underlying: e.underlying, next: e.next)
                 }
                 var st = stat()
                 meter.step(bytes: stat(path, &st) == 0 ? UInt64(st.st_size) : 0)
@@ -195,7 +196,7 @@ extension Repository {
                     let e = DVSError.wrap(error)
                     throw DVSError(
                         e.code, "cannot upload object '\(id.hex)' to '\(remoteName)': \(e.message)", hint: e.hint ?? "run the push again",
-                        cause: e.cause)
+                        cause: e.cause, underlying: e.underlying, next: e.next)
                 }
                 meter.step(bytes: UInt64(frame.count))
             }
@@ -247,7 +248,7 @@ extension Repository {
             let current = try catalog.ref(name)
             if current != u.target { rows.append(RefUpdate(name: name, expected: current, new: u.target, message: message)) }
         }
-        try catalog.write { tx in try tx.moveRefs(rows, who: defaultIdentity()) }
+        try catalog.write { tx in try tx.moveRefs(rows, who: identity) }
     }
 }
 

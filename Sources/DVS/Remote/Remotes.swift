@@ -34,9 +34,10 @@ public struct RemoteConfig: Sendable, Equatable {
     }
 
     /// Opens the store.
-    /// - Parameter environment: where AWS credentials, region and a default endpoint come from.
+    /// - Parameter environment: where AWS credentials, region and a default endpoint come from
+    ///   (a repository passes its ``ProcessContext/environment``).
     /// - Throws: `DVSError.remote` when no credentials are found; `.badInput` for a bad endpoint.
-    public func open(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any RemoteStore {
+    public func open(environment: [String: String]) throws -> any RemoteStore {
         do {
             switch url {
             case .path(let p):
@@ -72,7 +73,7 @@ enum RemoteRef {
         guard text.count == 64, let id = CommitID(hex: text) else {
             throw DVSError(
                 .corrupt, "remote ref '\(key)' on '\(remote)' is malformed: expected a 64-hex commit id",
-                hint: "push a good value over it with 'dvs push --force \(remote)'")
+                next: .forcePush(remote: remote))
         }
         return id
     }
@@ -144,7 +145,7 @@ extension Repository {
         let lock = try self.lock("dvs remote add \(name)")
         defer { lock.release() }
         if try remotes().contains(where: { $0.name == name }) {
-            throw DVSError(.badInput, "remote '\(name)' already exists", hint: "remove it first with 'dvs remote remove \(name)'")
+            throw DVSError(.badInput, "remote '\(name)' already exists", next: .removeRemote(name))
         }
         do {
             try catalog.write { tx in
@@ -171,7 +172,7 @@ extension Repository {
                 for k in keys { try tx.setConfig(k, nil) }
                 try tx.moveRefs(
                     tracking.map { RefUpdate(name: $0.name, expected: $0.target, new: nil, message: "remote remove \(name)") },
-                    who: defaultIdentity())
+                    who: identity)
             }
         } catch { throw DVSError.wrap(error) }
     }
@@ -222,7 +223,7 @@ extension Repository {
             do { chunk = try ManifestChunk.decode(objects.read(id)) } catch {
                 throw DVSError(
                     .corrupt, "cannot read manifest chunk '\(id.hex)': \(DVSError.wrap(error).message)",
-                    hint: "run 'dvs fsck' to list damaged objects")
+                    next: .listDamagedObjects)
             }
             switch chunk {
             case .leaf(let entries):

@@ -33,6 +33,8 @@ public final class Repository: @unchecked Sendable {
     public var blobs: any BlobStore { packedBlobs }
     /// The same store, for what only packs have (pack readers, their checksums).
     let packedBlobs: PackedBlobStore
+    /// The process this repository was opened from: environment, arguments, host, version.
+    public let context: ProcessContext
 
     /// The `.dvs` folder name.
     public static let folderName = ".dvs"
@@ -40,8 +42,9 @@ public final class Repository: @unchecked Sendable {
     var packsDir: String { dvsDir + "/packs" }
     var tmpDir: String { dvsDir + "/tmp" }
 
-    private init(root: String) throws {
+    private init(root: String, context: ProcessContext) throws {
         self.root = root
+        self.context = context
         dvsDir = root + "/" + Self.folderName
         let catalog = try Catalog(path: dvsDir + "/catalog.sqlite")
         self.catalog = catalog
@@ -53,10 +56,13 @@ public final class Repository: @unchecked Sendable {
     }
 
     /// Creates a repository in `directory` (created if missing) with HEAD on branch `main`.
+    /// - Parameters:
+    ///   - directory: the working tree's root; a relative path is taken from `context.currentDirectory`.
+    ///   - context: the process the repository is used from (kept as ``context``).
     /// - Throws: `DVSError.alreadyExists` when `directory/.dvs` exists; `.io` when it cannot be created.
     /// A git checkout's `.git` is never touched.
-    public static func initialize(at directory: String) throws -> Repository {
-        let root = absolute(directory)
+    public static func initialize(at directory: String, context: ProcessContext = ProcessContext()) throws -> Repository {
+        let root = context.absolute(directory)
         let dvs = root + "/" + folderName
         if FileIO.exists(dvs) {
             throw DVSError(
@@ -72,7 +78,7 @@ public final class Repository: @unchecked Sendable {
             do {
                 let catalog = try Catalog(path: staging + "/catalog.sqlite")
                 try catalog.write { tx in
-                    try tx.setHead(.branch("main", nil), who: defaultIdentity(), message: "init")
+                    try tx.setHead(.branch("main", nil), who: defaultIdentity(in: context), message: "init")
                     try tx.setConfig("core.format", "1")
                 }
             }
@@ -88,18 +94,22 @@ public final class Repository: @unchecked Sendable {
         } catch {
             throw DVSError.wrap(error)
         }
-        return try Repository(root: root)
+        return try Repository(root: root, context: context)
     }
 
     /// Opens the repository whose working tree contains `directory`, searching upwards.
+    /// - Parameters:
+    ///   - directory: where to start; nil is `context.currentDirectory`, a relative path is taken from it.
+    ///   - context: the process the repository is used from (kept as ``context``).
     /// - Throws: `DVSError.notARepository` when no parent has a `.dvs` folder.
-    public static func discover(from directory: String = FileManager.default.currentDirectoryPath) throws -> Repository {
-        var dir = absolute(directory)
+    public static func discover(from directory: String? = nil, context: ProcessContext = ProcessContext()) throws -> Repository {
+        let start = context.absolute(directory ?? context.currentDirectory)
+        var dir = start
         while true {
             var st = stat()
             if stat(dir + "/" + folderName + "/catalog.sqlite", &st) == 0 {
                 let repo: Repository
-                do { repo = try Repository(root: dir) } catch { throw DVSError.wrap(error) }
+                do { repo = try Repository(root: dir, context: context) } catch { throw DVSError.wrap(error) }
                 let format = (try? repo.catalog.config("core.format")) ?? nil
                 guard format == nil || format == "1" else {
                     throw DVSError(
@@ -113,20 +123,18 @@ public final class Repository: @unchecked Sendable {
             dir = parent
         }
         throw DVSError(
-            .notARepository, "not a dvs repository (or any parent up to /): '\(absolute(directory))'",
+            .notARepository, "not a dvs repository (or any parent up to /): '\(start)'",
             hint: "run 'dvs init' to create one here")
     }
 
-    static func absolute(_ path: String) -> String {
-        let p = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        return (p as NSString).standardizingPath
-    }
+    /// `path` made absolute against the context's current directory.
+    func absolute(_ path: String) -> String { context.absolute(path) }
 
     // MARK: Settings
 
     /// Seconds a writer waits for the lock: `DVS_LOCK_TIMEOUT`, else `core.lock-timeout`, else 30.
     public var lockTimeout: Double {
-        if let e = ProcessInfo.processInfo.environment["DVS_LOCK_TIMEOUT"], let v = Double(e) { return v }
+        if let e = context.environment["DVS_LOCK_TIMEOUT"], let v = Double(e) { return v }
         return (try? catalog.config("core.lock-timeout")).flatMap { $0.flatMap(Double.init) } ?? 30
     }
     /// Target pack size in bytes (`pack.target-size`, default 64 MiB).
@@ -140,10 +148,12 @@ public final class Repository: @unchecked Sendable {
     static func zstdLevel(_ catalog: Catalog) -> Int32 {
         (try? catalog.config("zstd.level")).flatMap { $0.flatMap(Int32.init) } ?? 1
     }
-    /// Worker threads (`core.workers`, default: active processors).
+    /// Worker threads (`core.workers`, default: the context's processor count).
     public var workers: Int {
-        (try? catalog.config("core.workers")).flatMap { $0.flatMap(Int.init) } ?? ProcessInfo.processInfo.activeProcessorCount
+        (try? catalog.config("core.workers")).flatMap { $0.flatMap(Int.init) } ?? context.processorCount
     }
+    /// The committer identity for this repository's process (see ``defaultIdentity(in:)``).
+    public var identity: String { defaultIdentity(in: context) }
 
     /// Takes the writer lock for `command`. - Throws: `DVSError.locked` naming the holder.
     func lock(_ command: String) throws -> RepositoryLock {
@@ -159,7 +169,7 @@ public final class Repository: @unchecked Sendable {
         do { return try Commit.decode(objects.read(id.object)) } catch {
             let e = DVSError.wrap(error)
             throw DVSError(
-                .corrupt, "cannot read commit '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects", cause: e.cause)
+                .corrupt, "cannot read commit '\(id.hex)': \(e.message)", cause: e.cause, underlying: e, next: .listDamagedObjects)
         }
     }
 
@@ -180,7 +190,7 @@ public final class Repository: @unchecked Sendable {
             for i in range {
                 guard case .leaf(let es) = try self.chunk(leafIDs[i]) else {
                     throw DVSError(
-                        .corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
+                        .corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", next: .runFsck)
                 }
                 results[i] = es
             }
@@ -207,7 +217,7 @@ public final class Repository: @unchecked Sendable {
                 let i = todo[t]
                 guard case .leaf(let es) = try self.chunk(leafIDs[i]) else {
                     throw DVSError(
-                        .corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
+                        .corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", next: .runFsck)
                 }
                 results[i] = es
             }
@@ -218,7 +228,7 @@ public final class Repository: @unchecked Sendable {
     func chunk(_ id: ObjectID) throws -> ManifestChunk {
         do { return try ManifestChunk.decode(objects.read(id)) } catch {
             let e = DVSError.wrap(error)
-            throw DVSError(.corrupt, "cannot read manifest chunk '\(id.hex)': \(e.message)", hint: "run 'dvs fsck' to list damaged objects")
+            throw DVSError(.corrupt, "cannot read manifest chunk '\(id.hex)': \(e.message)", underlying: e, next: .listDamagedObjects)
         }
     }
 
@@ -235,7 +245,7 @@ public final class Repository: @unchecked Sendable {
                 var leaf: [ManifestEntry]?
                 try collectLeaves(c.id, into: &out, rootLeaf: &leaf)
                 if leaf != nil {
-                    throw DVSError(.corrupt, "manifest chunk '\(c.id.hex)' is a leaf under a level-\(level) chunk", hint: "run 'dvs fsck'")
+                    throw DVSError(.corrupt, "manifest chunk '\(c.id.hex)' is a leaf under a level-\(level) chunk", next: .runFsck)
                 }
             }
         }
@@ -267,14 +277,15 @@ public final class Repository: @unchecked Sendable {
     }
 }
 
-/// The committer identity: `DVS_AUTHOR_NAME`/`DVS_AUTHOR_EMAIL`, else git's `user.name` and
-/// `user.email` (read with libgit2 from the global and system git config), else `$USER@host`.
-public func defaultIdentity() -> String {
-    let env = ProcessInfo.processInfo.environment
+/// The committer identity in `context`: `DVS_AUTHOR_NAME`/`DVS_AUTHOR_EMAIL`, else git's
+/// `user.name` and `user.email` (read with libgit2 from the global and system git config found
+/// through the context's `HOME` and `XDG_CONFIG_HOME`), else `$USER@host`.
+public func defaultIdentity(in context: ProcessContext) -> String {
+    let env = context.environment
     if let n = env["DVS_AUTHOR_NAME"], let e = env["DVS_AUTHOR_EMAIL"] { return "\(n) <\(e)>" }
-    if let (n, e) = GitConfig.identity() { return "\(n) <\(e)>" }
+    if let (n, e) = GitConfig.identity(environment: env) { return "\(n) <\(e)>" }
     let user = env["USER"] ?? "dvs"
-    return "\(user) <\(user)@\(ProcessInfo.processInfo.hostName)>"
+    return "\(user) <\(user)@\(context.hostName)>"
 }
 
 /// libgit2's global state, set up once per process and never torn down.
@@ -290,13 +301,25 @@ enum LibGit2 {
 
 /// Reads git configuration through libgit2.
 enum GitConfig {
-    /// `user.name` and `user.email` from git's default config files, or nil.
-    /// The corresponding C functions are `git_config_open_default` and `git_config_get_string_buf`.
-    static func identity() -> (String, String)? {
+    /// `user.name` and `user.email` from git's default config files, or nil: the global file
+    /// (`$HOME/.gitconfig`), the XDG file (`$XDG_CONFIG_HOME/git/config`, else
+    /// `$HOME/.config/git/config`) and the system file (`/etc/gitconfig`), located through
+    /// `environment` rather than the process's own (as `git_config_open_default` would).
+    /// The corresponding C functions are `git_config_add_file_ondisk` and `git_config_get_string_buf`.
+    static func identity(environment env: [String: String]) -> (String, String)? {
         LibGit2.ready
         var cfg: OpaquePointer?
-        guard git_config_open_default(&cfg) == 0, let cfg else { return nil }
+        guard git_config_new(&cfg) == 0, let cfg else { return nil }
         defer { git_config_free(cfg) }
+        let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let xdg = env["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home.map { $0 + "/.config" }
+        let files: [(String?, git_config_level_t)] = [
+            ("/etc/gitconfig", GIT_CONFIG_LEVEL_SYSTEM), (xdg.map { $0 + "/git/config" }, GIT_CONFIG_LEVEL_XDG),
+            (home.map { $0 + "/.gitconfig" }, GIT_CONFIG_LEVEL_GLOBAL),
+        ]
+        for case (let path?, let level) in files where FileIO.exists(path) {
+            _ = git_config_add_file_ondisk(cfg, path, level, nil, 0)
+        }
         func get(_ key: String) -> String? {
             var buf = git_buf()
             defer { git_buf_dispose(&buf) }

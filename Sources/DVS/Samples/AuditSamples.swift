@@ -136,7 +136,7 @@ extension Repository {
                     }
                     guard case .leaf(let es) = try self.chunk(order[i]) else {
                         throw DVSError(
-                            .corrupt, "manifest chunk '\(order[i].hex)' is not a leaf where a leaf belongs", hint: "run 'dvs fsck'")
+                            .corrupt, "manifest chunk '\(order[i].hex)' is not a leaf where a leaf belongs", next: .runFsck)
                     }
                     decoded[i] = es.filter { $0.audio != nil }
                 }

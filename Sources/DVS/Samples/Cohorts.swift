@@ -153,7 +153,7 @@ extension Repository {
         if try catalog.ref(ref) != nil {
             throw DVSError(
                 .alreadyExists, "cohort '\(name)' already exists",
-                hint: "see it with 'dvs cohort show \(name)', bring it up to date with 'dvs cohort refresh \(name)'")
+                next: .showOrRefreshCohort(name))
         }
         let headHex = try headCommit()?.hex ?? "HEAD"
         let sourceRevision = source ?? currentBranch() ?? headHex
@@ -167,7 +167,7 @@ extension Repository {
                         RefUpdate(
                             name: ref, expected: nil, new: made.id, message: "cohort: created from \(sourceRevision) where \(predicate)")
                     ],
-                    who: defaultIdentity())
+                    who: identity)
             }
         } catch { throw DVSError.wrap(error) }
         return try cohort(name)
@@ -210,7 +210,7 @@ extension Repository {
         guard let head = try catalog.ref(.cohort(name)), let info = try cohortInfo(name, head: head) else {
             throw DVSError(
                 .unknownRevision, "no cohort '\(name)'",
-                hint: "'dvs cohort list' lists cohorts; 'dvs cohort create NAME --where SQL' makes one")
+                next: .listOrCreateCohort)
         }
         return info
     }
@@ -286,7 +286,7 @@ extension Repository {
                             name: .cohort(name), expected: ours, new: composed.id,
                             message: "cohort: refresh from \(sourceRevision)")
                     ],
-                    who: defaultIdentity())
+                    who: identity)
             }
         } catch { throw DVSError.wrap(error) }
         let after = try entries(ofManifest: composed.commit.manifest)

@@ -71,13 +71,11 @@ extension Repository {
         defer { lock.release() }
         let target = try resolve(revision ?? .head)
         if try catalog.ref(ref(name)) != nil {
-            throw DVSError(
-                .alreadyExists, "\(kind) '\(name)' already exists", hint: "pick another name, or delete it first ('dvs \(kind) -d \(name)')"
-            )
+            throw DVSError(.alreadyExists, "\(kind) '\(name)' already exists", next: .renameOrDeleteRef(ref(name)))
         }
         do {
             try catalog.write { tx in
-                try tx.moveRefs([RefUpdate(name: ref(name), expected: nil, new: target, message: message)], who: defaultIdentity())
+                try tx.moveRefs([RefUpdate(name: ref(name), expected: nil, new: target, message: message)], who: identity)
             }
         } catch { throw DVSError.wrap(error) }
         return target
@@ -90,7 +88,7 @@ extension Repository {
         let lock = try self.lock("dvs branch -d \(name)")
         defer { lock.release() }
         guard let target = try catalog.ref(.branch(name)) else {
-            throw DVSError(.unknownRevision, "branch '\(name)' does not exist", hint: "'dvs branch' lists branches")
+            throw DVSError(.unknownRevision, "branch '\(name)' does not exist", next: .listBranches)
         }
         if currentBranch() == name {
             throw DVSError(.badInput, "cannot delete branch '\(name)': HEAD is on it", hint: "check out another branch first")
@@ -101,14 +99,13 @@ extension Repository {
             guard try tips.contains(where: { try isAncestor(target, of: $0) }) else {
                 throw DVSError(
                     .badInput, "branch '\(name)' is not merged: its commit \(target.short) is not reachable from HEAD or another branch",
-                    hint: "merge it first, or delete it anyway with 'dvs branch -D \(name)' (its commits stay reachable through the reflog)"
-                )
+                    next: .mergeOrForceDelete(branch: name))
             }
         }
         do {
             try catalog.write { tx in
                 try tx.moveRefs(
-                    [RefUpdate(name: .branch(name), expected: target, new: nil, message: "branch: deleted")], who: defaultIdentity())
+                    [RefUpdate(name: .branch(name), expected: target, new: nil, message: "branch: deleted")], who: identity)
             }
         } catch { throw DVSError.wrap(error) }
         return target
@@ -119,11 +116,11 @@ extension Repository {
         let lock = try self.lock("dvs tag -d \(name)")
         defer { lock.release() }
         guard let target = try catalog.ref(.tag(name)) else {
-            throw DVSError(.unknownRevision, "tag '\(name)' does not exist", hint: "'dvs tag' lists tags")
+            throw DVSError(.unknownRevision, "tag '\(name)' does not exist", next: .listTags)
         }
         do {
             try catalog.write { tx in
-                try tx.moveRefs([RefUpdate(name: .tag(name), expected: target, new: nil, message: "tag: deleted")], who: defaultIdentity())
+                try tx.moveRefs([RefUpdate(name: .tag(name), expected: target, new: nil, message: "tag: deleted")], who: identity)
             }
         } catch { throw DVSError.wrap(error) }
         return target

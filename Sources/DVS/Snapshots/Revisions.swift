@@ -148,7 +148,7 @@ extension Repository {
     /// working tree and the path exists under it, that paths are from the tree root (with the
     /// path to write); else where to list the files.
     public func missingPathHint(_ path: RepoPath, in entries: [ManifestEntry], revision: String) -> String {
-        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).standardizedFileURL.path
+        let cwd = URL(fileURLWithPath: context.currentDirectory).standardizedFileURL.path
         let base = URL(fileURLWithPath: root).standardizedFileURL.path
         if cwd.hasPrefix(base + "/") {
             let sub = String(cwd.dropFirst(base.count + 1))

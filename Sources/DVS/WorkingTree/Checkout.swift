@@ -74,7 +74,7 @@ extension Repository {
             // so does a branch's short name. Anything else detaches HEAD.
             let current = currentBranch()
             let branch = resolved.branch?.branchName
-            let who = defaultIdentity()
+            let who = identity
             let from = try current ?? headCommit()?.short ?? "nothing"
             let s = try switchTree(to: target, revision: revision.spelling, force: force, progress: progress) { tx in
                 try tx.setHead(
@@ -152,8 +152,7 @@ extension Repository {
             if !conflicts.isEmpty && !force {
                 throw DVSError(
                     .wouldOverwrite, "checkout of '\(revision)' would lose work in \(conflicts.count) file(s); nothing was changed",
-                    hint: "commit them ('dvs commit -m MSG'), move them away, or use --force to discard them",
-                    details: conflicts)
+                    details: conflicts, next: .commitMoveOrForce)
             }
             if force {
                 for d in needed where w[d] != nil && t[d] == nil && h[d] == nil { toRemove.append(d) }
@@ -196,7 +195,7 @@ extension Repository {
             let target = try resolve(revision)
             let entries = try entries(ofManifest: commit(target).manifest)
             try validate(entries, revision: "'\(revision)' (\(target.short))")
-            let dir = Self.absolute(directory)
+            let dir = absolute(directory)
             if let items = try? FileManager.default.contentsOfDirectory(atPath: dir), !items.isEmpty {
                 throw DVSError(.badInput, "folder '\(dir)' is not empty", hint: "export into a new or empty folder")
             }
@@ -257,7 +256,8 @@ extension Repository {
                 {
                     throw DVSError(
                         err.code, "cannot check out '\(e.path)': \(err.message)",
-                        hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: err.cause)
+                        hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: err.cause,
+                        underlying: err)
                 }
             }
             try Self.writeFile(e, content: content, base: base, fresh: fresh)

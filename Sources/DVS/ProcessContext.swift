@@ -1,0 +1,48 @@
+import Foundation
+
+/// What the library knows about the process that runs it: built once by the command layer
+/// (`DVSCommands`) and handed to ``Repository/discover(from:context:)`` or
+/// ``Repository/initialize(at:context:)``, which keep it on the repository.
+///
+/// The library never reads the process environment, its arguments or its host name itself;
+/// every setting that comes from there (`DVS_LOCK_TIMEOUT`, `DVS_AUTHOR_NAME`/`DVS_AUTHOR_EMAIL`,
+/// AWS credentials, hooks' environment, lineage records' command line and host) is read from
+/// this value. The default value is neutral: an empty environment, no arguments, host
+/// `localhost`, version `unknown`, the root folder as current directory and one processor.
+public struct ProcessContext: Sendable {
+    /// Environment variables, name → value.
+    public var environment: [String: String]
+    /// The command line (`argv`), program name first; recorded in lineage records.
+    public var arguments: [String]
+    /// The host name recorded in lineage records and in the fallback identity.
+    public var hostName: String
+    /// The dvs version recorded in lineage records and trained model files.
+    public var dvsVersion: String
+    /// The folder relative paths are taken from (absolute).
+    public var currentDirectory: String
+    /// Processors available: the default worker count when `core.workers` is not set.
+    public var processorCount: Int
+    /// Called before each pack transfer of push and fetch (on a transfer thread); nil does
+    /// nothing. Tests use it to slow transfers down so that an interruption lands mid-transfer.
+    public var beforeTransfer: (@Sendable () -> Void)?
+
+    /// Creates a context; every field defaults to the neutral value described on the type.
+    public init(
+        environment: [String: String] = [:], arguments: [String] = [], hostName: String = "localhost", dvsVersion: String = "unknown",
+        currentDirectory: String = "/", processorCount: Int = 1, beforeTransfer: (@Sendable () -> Void)? = nil
+    ) {
+        self.environment = environment
+        self.arguments = arguments
+        self.hostName = hostName
+        self.dvsVersion = dvsVersion
+        self.currentDirectory = currentDirectory
+        self.processorCount = max(1, processorCount)
+        self.beforeTransfer = beforeTransfer
+    }
+
+    /// `path` made absolute against ``currentDirectory`` and standardized.
+    func absolute(_ path: String) -> String {
+        let p = path.hasPrefix("/") ? path : currentDirectory + "/" + path
+        return (p as NSString).standardizingPath
+    }
+}

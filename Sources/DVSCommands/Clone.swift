@@ -1,0 +1,45 @@
+import ArgumentParser
+import DVS
+import Foundation
+
+struct Clone: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make a new repository from a remote and check out a branch.",
+        discussion: "Run again on the same folder, an interrupted clone resumes and keeps what it downloaded.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "s3://bucket/prefix or a folder path.") var url: String
+    @Argument(help: "The new folder (default: the URL's last component).") var directory: String?
+    @Option(help: ArgumentHelp("Fetch and check out only this branch.", valueName: "branch")) var branch: String?
+    @Option(help: ArgumentHelp("S3 endpoint other than AWS.", valueName: "url")) var endpoint: String?
+    @Option(help: ArgumentHelp("S3 region.", valueName: "region")) var region: String?
+    @Flag(help: "Path-style S3 addressing.") var pathStyle = false
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func run() throws {
+        let base = global.directory ?? CurrentProcess.context.currentDirectory
+        var name = directory ?? url.split(separator: "/").last.map(String.init) ?? "repository"
+        if name.hasSuffix(".dvs") && directory == nil { name = String(name.dropLast(4)) }
+        let target = name.hasPrefix("/") ? name : base + "/" + name
+        let s = try Repository.clone(
+            url: url, into: target, branch: branch, endpoint: endpoint, region: region, pathStyle: pathStyle,
+            progress: Output.progress(), context: CurrentProcess.context)
+        if json {
+            var o = fetchJSON(s.fetch)
+            o["directory"] = s.repository.root
+            o["branch"] = s.branch ?? NSNull()
+            o["commit"] = s.commit?.hex ?? NSNull()
+            o["files_written"] = s.written
+            o["resumed"] = s.resumed
+            try Output.jsonObject(o)
+            return
+        }
+        Output.out((s.resumed ? "Resumed clone into '" : "Cloned into '") + s.repository.root + "'")
+        printFetch(s.fetch)
+        if let b = s.branch, let c = s.commit {
+            Output.out("Checked out '\(b)' at \(c.short): \(s.written) file(s)")
+        } else {
+            Output.out("warning: the remote has no branches; the repository is empty")
+        }
+    }
+}

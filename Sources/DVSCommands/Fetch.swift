@@ -1,0 +1,43 @@
+import ArgumentParser
+import DVS
+import Foundation
+
+struct Fetch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Download a remote's branches and tags; move refs/remotes/<remote>/*.",
+        discussion: "Every downloaded object is verified (SHA-256) before it is used; a damaged one is named and no ref moves.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The remote (default origin).") var remote: String = "origin"
+    @Option(help: ArgumentHelp("Fetch only this branch.", valueName: "branch")) var branch: String?
+    @Flag(help: "Print a JSON summary.") var json = false
+
+    func run() throws {
+        let repo = try global.repository()
+        let s = try repo.fetch(remote: remote, branch: branch, progress: Output.progress())
+        if json {
+            try Output.jsonObject(fetchJSON(s))
+            return
+        }
+        printFetch(s)
+    }
+}
+
+func fetchJSON(_ s: FetchSummary) -> [String: Any] {
+    [
+        "remote": s.remote, "refs": s.refs.map(refJSON), "objects_downloaded": s.objectsDownloaded, "packs_downloaded": s.packsDownloaded,
+        "records_downloaded": s.recordsDownloaded,
+        "bytes_downloaded": s.bytesDownloaded, "seconds": (s.seconds * 1000).rounded() / 1000,
+        "refs_moved": s.refs.filter { $0.status != .upToDate && $0.old != $0.new }.count,
+    ]
+}
+
+func printFetch(_ s: FetchSummary) {
+    for m in s.refs where m.status != .upToDate {
+        Output.out(
+            "   \(m.name.remoteTrackingName ?? m.name.fullName)\t\(m.old.map { $0.short + ".." } ?? "(new) ")\(m.new.short)")
+    }
+    Output.out(
+        "Fetched from '\(s.remote)': \(s.packsDownloaded) pack(s), \(s.objectsDownloaded) object(s)\(s.recordsDownloaded > 0 ? ", \(s.recordsDownloaded) lineage record(s)" : ""), \(Output.bytes(s.bytesDownloaded)) in \(String(format: "%.1f", s.seconds)) s"
+    )
+}

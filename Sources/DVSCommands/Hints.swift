@@ -1,0 +1,119 @@
+import DVS
+import DVSCatalog
+import DVSCore
+import DVSLearn
+import DVSRemote
+import DVSStorage
+
+/// The next step to suggest for a failure: the library reports what failed and on what (a code
+/// and a subject); the command layer says what to do about it, naming dvs commands.
+enum Hints {
+    /// The hint to print for `e`: the one for its underlying lower-layer error when there is
+    /// one for it, else its typed next step, else its free-text `hint`.
+    static func hint(for e: DVSError) -> String? {
+        if let u = e.underlying, let h = hint(forUnderlying: u) { return h }
+        if let n = e.next { return text(n) }
+        return e.hint
+    }
+
+    /// A typed next step as the text the CLI prints.
+    static func text(_ step: DVSError.NextStep) -> String {
+        switch step {
+        case .runFsck: return "run 'dvs fsck'"
+        case .listDamagedObjects: return "run 'dvs fsck' to list damaged objects"
+        case .listDamagedObjectsAndPaths: return "run 'dvs fsck' to list damaged objects and the paths that use them"
+        case .setAuthorIdentity: return "set DVS_AUTHOR_NAME and DVS_AUTHOR_EMAIL"
+        case .renameOrDeleteRef(let ref):
+            let kind = ref.kind == .tag ? "tag" : "branch"
+            return "pick another name, or delete it first ('dvs \(kind) -d \(ref.shortName)')"
+        case .mergeOrForceDelete(let branch):
+            return "merge it first, or delete it anyway with 'dvs branch -D \(branch)' (its commits stay reachable through the reflog)"
+        case .listBranches: return "'dvs branch' lists branches"
+        case .listTags: return "'dvs tag' lists tags"
+        case .finishOrAbortMerge(let afterStatus):
+            return afterStatus
+                ? "finish it with 'dvs merge --continue' (after fixing what 'dvs status' lists) or undo it with 'dvs merge --abort'"
+                : "finish it with 'dvs merge --continue' or undo it with 'dvs merge --abort'"
+        case .commitOrDiscard: return "commit them first ('dvs commit -m MSG'), or discard them ('dvs checkout HEAD --force')"
+        case .removeRemote(let name): return "remove it first with 'dvs remote remove \(name)'"
+        case .showOrRefreshCohort(let name):
+            return "see it with 'dvs cohort show \(name)', bring it up to date with 'dvs cohort refresh \(name)'"
+        case .listOrCreateCohort: return "'dvs cohort list' lists cohorts; 'dvs cohort create NAME --where SQL' makes one"
+        case .commitMoveOrForce: return "commit them ('dvs commit -m MSG'), move them away, or use --force to discard them"
+        case .checkOutInstead(let revision): return "check out '\(revision)' instead: dvs checkout \(revision)"
+        case .startMerge: return "start one with 'dvs merge REV'"
+        case .abortMerge: return "run 'dvs merge --abort'"
+        case .forcePush(let remote): return "push a good value over it with 'dvs push --force \(remote)'"
+        }
+    }
+
+    /// The hint for a lower-layer error, by its type; nil when there is nothing to add.
+    static func hint(forUnderlying error: any Error) -> String? {
+        switch error {
+        case let e as CatalogError: return catalog(e.code)
+        case let e as StorageError: return storage(e)
+        case let e as RemoteError: return remote(e)
+        case let e as LearnError: return learn(e)
+        default: return nil
+        }
+    }
+
+    /// The hint for a catalog failure with `code`, or nil when there is nothing better to say
+    /// than the message.
+    static func catalog(_ code: CatalogError.Code) -> String? {
+        switch code {
+        case .busy: return "another dvs is writing; retry, or raise core.lock-timeout"
+        case .full: return "free disk space and retry"
+        case .corrupt: return "run 'dvs fsck', then 'dvs reindex' to rebuild the catalog from objects"
+        case .schema:
+            return "the catalog's tables are not what this dvs expects (made by a newer dvs?): use a dvs at least as new, or run 'dvs fsck'"
+        case .readOnly: return "make the .dvs folder and its catalog.sqlite writable (permissions, a read-only mount), then retry"
+        case .io: return "check the disk and the permissions of the .dvs folder, then retry"
+        case .constraint: return "the catalog contradicts itself: run 'dvs fsck', then 'dvs reindex'"
+        case .refMoved: return "run the command again"
+        case .database: return "check the file's permissions and free disk space; 'dvs fsck' checks the repository"
+        case .notFound: return nil
+        }
+    }
+
+    /// The hint for an object-store, pack or lock failure, by its code and subject.
+    static func storage(_ e: StorageError) -> String? {
+        switch (e.code, e.subject) {
+        case (.noSpace, _): return "free some disk space and run the command again; the repository is unchanged"
+        case (.locked, .lock?):
+            return
+                "wait for it to finish, or raise the wait with DVS_LOCK_TIMEOUT=SECONDS; the lock is released automatically when that process exits"
+        case (.notFound, .object?): return "run 'dvs fsck' to check the repository"
+        case (.corrupt, .object?), (.corrupt, .pack?): return "run 'dvs fsck' to list damaged objects"
+        case (.corrupt, .packedObject?): return "run 'dvs fsck' to list damaged objects and the paths that use them"
+        default: return nil
+        }
+    }
+
+    /// The hint for a remote failure: the remote's own advice when it has some (it names no
+    /// commands), else one by code, else the hint for the error it was made from.
+    static func remote(_ e: RemoteError) -> String? {
+        if let h = e.hint { return h }
+        if e.code == .connection {
+            return
+                "check that the server is running and reachable, and the remote's endpoint ('dvs remote -v'; change it with 'dvs config remote.<name>.endpoint URL')"
+        }
+        return e.underlying.flatMap(hint(forUnderlying:))
+    }
+
+    /// The hint for a learning failure, by its reason.
+    static func learn(_ e: LearnError) -> String? {
+        switch e.reason {
+        case .notAModelFile?: return "pass a .dvsm file written by 'dvs train'"
+        case .damagedModelFile?: return "train it again with 'dvs train', or restore the file from where it was published"
+        case .noLabeledSamples?: return "check the field name with 'dvs query \"SELECT * FROM sample LIMIT 5\"'"
+        case nil: return e.hint
+        }
+    }
+
+    /// A catalog error that reached the command layer unwrapped, as the `DVSError` the CLI reports
+    /// (exit 1, the hint for its code).
+    static func error(_ e: CatalogError) -> DVSError {
+        DVSError(e.code == .corrupt || e.code == .schema || e.code == .constraint ? .corrupt : .io, e.message, underlying: e)
+    }
+}
