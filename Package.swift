@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// dvs — version control for voice training data. Layout and layering: ../shared/DESIGN.md, STYLE.md.
+// dvs — version control for voice training data. Layout and layering: Documentation/ARCHITECTURE.md.
 import PackageDescription
 
 let package = Package(
