@@ -7,8 +7,10 @@ import Foundation
 /// The library never reads the process environment, its arguments or its host name itself;
 /// every setting that comes from there (`DVS_LOCK_TIMEOUT`, `DVS_AUTHOR_NAME`/`DVS_AUTHOR_EMAIL`,
 /// AWS credentials, hooks' environment, lineage records' command line and host) is read from
-/// this value. The default value is neutral: an empty environment, no arguments, host
-/// `localhost`, version `unknown`, the root folder as current directory and one processor.
+/// this value, which every entry point (`discover`, `initialize`, `clone`) requires. The
+/// memberwise default is neutral (an empty environment, no arguments, host `localhost`, version
+/// `unknown`, the root folder as current directory, one processor), for tests that want exactly
+/// that; a program embedding dvs passes ``current(dvsVersion:)``.
 public struct ProcessContext: Sendable {
     /// Environment variables, name → value.
     public var environment: [String: String]
@@ -38,6 +40,17 @@ public struct ProcessContext: Sendable {
         self.currentDirectory = currentDirectory
         self.processorCount = max(1, processorCount)
         self.beforeTransfer = beforeTransfer
+    }
+
+    /// This process as it is now: its environment, `argv`, host name, current directory and
+    /// active processor count. The library never calls this itself; the dvs command line and
+    /// programs that embed the library (training scripts, benchmarks) call it once at start.
+    /// - Parameter dvsVersion: the version to record in lineage records and model files.
+    public static func current(dvsVersion: String = "unknown") -> ProcessContext {
+        let info = ProcessInfo.processInfo
+        return ProcessContext(
+            environment: info.environment, arguments: CommandLine.arguments, hostName: info.hostName, dvsVersion: dvsVersion,
+            currentDirectory: FileManager.default.currentDirectoryPath, processorCount: info.activeProcessorCount)
     }
 
     /// `path` made absolute against ``currentDirectory`` and standardized.

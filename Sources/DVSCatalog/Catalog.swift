@@ -130,7 +130,10 @@ public final class Catalog: Sendable {
             }
             try migrator.migrate(pool)
         } catch {
-            throw CatalogError.mapping(error, "cannot open catalog '\(path)'")
+            let mapped = CatalogError.mapping(error, "cannot open catalog '\(path)'")
+            guard var e = mapped as? CatalogError else { throw mapped }
+            e.duringOpen = true
+            throw e
         }
     }
 

@@ -38,6 +38,9 @@ public struct CatalogError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The error this one was made from (a ``SQLiteFailure`` for SQLite's errors).
     public var underlying: (any Error & Sendable)?
+    /// True when the catalog could not be opened at all (then no command that opens the
+    /// repository, `fsck` and `reindex` included, can run until the file is replaced).
+    public var duringOpen = false
 
     /// Creates an error.
     public init(_ code: Code, _ message: String, underlying: (any Error & Sendable)? = nil) {

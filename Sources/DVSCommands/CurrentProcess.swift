@@ -5,17 +5,14 @@ import Foundation
     import Glibc
 #endif
 
-/// The one place that reads the process: environment, argv, host name, current directory and
+/// The process the dvs command runs in (through `ProcessContext.current`): environment, argv, host name, current directory and
 /// processor count, with dvs's version. Built once; the library receives it as a `ProcessContext`.
 enum CurrentProcess {
     /// This process, read on first use.
     static let context: ProcessContext = {
-        let info = ProcessInfo.processInfo
-        let env = info.environment
-        return ProcessContext(
-            environment: env, arguments: CommandLine.arguments, hostName: info.hostName, dvsVersion: DVSCommand.version,
-            currentDirectory: FileManager.default.currentDirectoryPath, processorCount: info.activeProcessorCount,
-            beforeTransfer: transferDelay(env))
+        var context = ProcessContext.current(dvsVersion: DVSCommand.version)
+        context.beforeTransfer = transferDelay(context.environment)
+        return context
     }()
 
     /// `DVS_TEST_TRANSFER_DELAY_MS`: the CLI tests slow each pack transfer of push and fetch by

@@ -50,7 +50,7 @@ enum Hints {
     /// The hint for a lower-layer error, by its type; nil when there is nothing to add.
     static func hint(forUnderlying error: any Error) -> String? {
         switch error {
-        case let e as CatalogError: return catalog(e.code)
+        case let e as CatalogError: return e.duringOpen ? catalogAtOpen(e.code) : catalog(e.code)
         case let e as StorageError: return storage(e)
         case let e as RemoteError: return remote(e)
         case let e as LearnError: return learn(e)
@@ -58,11 +58,22 @@ enum Hints {
         }
     }
 
+    /// The hint for a catalog that could not be opened: `fsck` and `reindex` open it too, so the
+    /// way out for a damaged file is a fresh catalog rebuilt from the objects.
+    static func catalogAtOpen(_ code: CatalogError.Code) -> String? {
+        switch code {
+        case .corrupt, .schema, .database:
+            return
+                "if it is damaged, move it aside, run 'dvs init' in a scratch folder, copy its catalog.sqlite here and run 'dvs reindex' (refs must then be recreated)"
+        default: return catalog(code)
+        }
+    }
+
     /// The hint for a catalog failure with `code`, or nil when there is nothing better to say
     /// than the message.
     static func catalog(_ code: CatalogError.Code) -> String? {
         switch code {
-        case .busy: return "another dvs is writing; retry, or raise core.lock-timeout"
+        case .busy: return "another dvs is using the catalog; retry in a moment"
         case .full: return "free disk space and retry"
         case .corrupt: return "run 'dvs fsck', then 'dvs reindex' to rebuild the catalog from objects"
         case .schema:

@@ -61,11 +61,7 @@ public enum TestSupport {
 
     /// This test process as a ``ProcessContext``: its environment, arguments, host name, current
     /// directory and processor count (what the library read itself before it took a context).
-    public static var processContext: ProcessContext {
-        ProcessContext(
-            environment: ProcessInfo.processInfo.environment, arguments: CommandLine.arguments, hostName: ProcessInfo.processInfo.hostName,
-            currentDirectory: FileManager.default.currentDirectoryPath, processorCount: ProcessInfo.processInfo.activeProcessorCount)
-    }
+    public static var processContext: ProcessContext { ProcessContext.current() }
 
     /// Runs `body` with a freshly initialised repository in a temporary folder, opened with
     /// ``processContext``.

@@ -27,11 +27,7 @@ func option(_ name: String, _ fallback: Int) -> Int {
 let workers = option("--workers", ProcessInfo.processInfo.activeProcessorCount)
 let reps = option("--reps", 3)
 
-let repo = try Repository.discover(
-    from: repoPath,
-    context: ProcessContext(
-        environment: ProcessInfo.processInfo.environment, arguments: args, hostName: ProcessInfo.processInfo.hostName,
-        currentDirectory: FileManager.default.currentDirectoryPath, processorCount: ProcessInfo.processInfo.activeProcessorCount))
+let repo = try Repository.discover(from: repoPath, context: ProcessContext.current())
 
 func viaReader(workers: Int, decode: Bool = true) throws -> (seconds: Double, samples: Int, frames: Int, audioSeconds: Double) {
     let t = Date()

@@ -30,6 +30,13 @@ import Testing
         #expect(Hints.catalog(.corrupt) == "run 'dvs fsck', then 'dvs reindex' to rebuild the catalog from objects")
         #expect(Hints.catalog(.refMoved) == "run the command again")
         #expect(Hints.catalog(.notFound) == nil)
+        #expect(Hints.catalog(.busy) == "another dvs is using the catalog; retry in a moment")
+        // A catalog that does not open cannot be repaired by commands that open it.
+        #expect(
+            Hints.catalogAtOpen(.corrupt)
+                == "if it is damaged, move it aside, run 'dvs init' in a scratch folder, copy its catalog.sqlite here and run 'dvs reindex' (refs must then be recreated)"
+        )
+        #expect(Hints.catalogAtOpen(.full) == Hints.catalog(.full))
         let e = Hints.error(CatalogError(.schema, "bad tables"))
         #expect(e.code == .corrupt)
         #expect(Hints.hint(for: e)?.contains("use a dvs at least as new") == true)

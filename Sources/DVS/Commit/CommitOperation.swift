@@ -107,7 +107,8 @@ extension Repository {
 
         let head = try catalog.head() ?? .branch("main", nil)
         let parent = head.commit
-        let writer = try blobs.beginWrite()
+        let writer: any BlobWriteSession
+        do { writer = try blobs.beginWrite() } catch { throw DVSError.wrap(error) }
         do {
             let known = try blobs.ids()
             let parentCommit = try parent.map { try commit($0) }

@@ -9,8 +9,9 @@ extension Repository {
 
     /// Stores a tree made in memory (merge, cohort cut) as a commit object: new blobs into a pack
     /// (label tables as deltas against `deltaFrom`'s version of the same path), labels joined
-    /// and validated, the manifest and the commit written and synced. Moves no ref; the caller
-    /// records the packs and the commit in the catalog (`recordComposed`) with its ref update.
+    /// and validated, the manifest and the commit written and synced. Moves no ref; the blob
+    /// write session has indexed the packs, and the caller records the commit in the catalog
+    /// (`recordComposed`) before its ref update.
     /// The caller holds the lock.
     /// - Throws: `DVSError.badInput` listing the findings when the tree's labels have errors;
     ///   storage errors. Nothing is referenced on failure.
@@ -20,7 +21,8 @@ extension Repository {
     ) throws
         -> (id: CommitID, commit: Commit, packs: [FinishedPack], findings: [LabelFinding], entries: [ManifestEntry])
     {
-        let writer = try blobs.beginWrite()
+        let writer: any BlobWriteSession
+        do { writer = try blobs.beginWrite() } catch { throw DVSError.wrap(error) }
         do {
             let previous = Dictionary(deltaFrom.map { ($0.path, $0.blob) }, uniquingKeysWith: { a, _ in a })
             let coders = ZstdCoders(level: zstdLevel)
@@ -67,7 +69,8 @@ extension Repository {
         }
     }
 
-    /// Records composed packs and a commit in the catalog, inside a write transaction.
+    /// Records a composed commit (and its packs again: idempotent, the write session indexed
+    /// them already) in the catalog, inside a write transaction.
     func recordComposed(_ packs: [FinishedPack], _ id: CommitID, _ c: Commit, in tx: CatalogTransaction) throws {
         for p in packs {
             try tx.insertPack(id: PackID(p.id), byteCount: p.byteCount, entries: p.entries)

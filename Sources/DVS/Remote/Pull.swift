@@ -137,7 +137,7 @@ extension Repository {
     ///   as `fetch` and `checkout`.
     public static func clone(
         url given: String, into directory: String, branch: String? = nil, endpoint: String? = nil, region: String? = nil,
-        pathStyle: Bool = false, progress: ProgressHandler? = nil, context: ProcessContext = ProcessContext()
+        pathStyle: Bool = false, progress: ProgressHandler? = nil, context: ProcessContext
     ) throws -> CloneSummary {
         // A folder remote is named from where the command runs (as git clone does), not from
         // the new repository, and must exist: a typo must not give an empty clone.

@@ -61,7 +61,7 @@ public final class Repository: @unchecked Sendable {
     ///   - context: the process the repository is used from (kept as ``context``).
     /// - Throws: `DVSError.alreadyExists` when `directory/.dvs` exists; `.io` when it cannot be created.
     /// A git checkout's `.git` is never touched.
-    public static func initialize(at directory: String, context: ProcessContext = ProcessContext()) throws -> Repository {
+    public static func initialize(at directory: String, context: ProcessContext) throws -> Repository {
         let root = context.absolute(directory)
         let dvs = root + "/" + folderName
         if FileIO.exists(dvs) {
@@ -102,7 +102,7 @@ public final class Repository: @unchecked Sendable {
     ///   - directory: where to start; nil is `context.currentDirectory`, a relative path is taken from it.
     ///   - context: the process the repository is used from (kept as ``context``).
     /// - Throws: `DVSError.notARepository` when no parent has a `.dvs` folder.
-    public static func discover(from directory: String? = nil, context: ProcessContext = ProcessContext()) throws -> Repository {
+    public static func discover(from directory: String? = nil, context: ProcessContext) throws -> Repository {
         let start = context.absolute(directory ?? context.currentDirectory)
         var dir = start
         while true {
