@@ -115,6 +115,18 @@ public final class CatalogTransaction {
         }
     }
 
+    /// Forgets packs and the blob locations in them (a commit that failed before anything
+    /// referenced them); blobs stored in other packs keep their locations.
+    /// - Throws: `CatalogError`.
+    public func removePacks(_ ids: [PackID]) throws {
+        try CatalogError.guarding("cannot forget packs") {
+            for id in ids {
+                try db.execute(sql: "DELETE FROM blob WHERE pack_id = ?", arguments: [id.hex])
+                try db.execute(sql: "DELETE FROM pack WHERE id = ?", arguments: [id.hex])
+            }
+        }
+    }
+
     /// Forgets every pack and blob location (`dvs reindex` records them again from the packs).
     /// - Throws: `CatalogError`.
     public func clearBlobIndex() throws {

@@ -97,6 +97,12 @@ public protocol BlobWriteSession: AnyObject, Sendable {
     func finish() throws -> [FinishedPack]
     /// Drops everything written before `finish`; after `finish` it does nothing.
     func abort()
+    /// Undoes the whole session, `finish` included: its blobs are neither findable nor stored
+    /// afterwards (before `finish`, as ``abort()``). For an operation that failed after `finish`
+    /// but before anything referenced the blobs (no ref moved to a commit that uses them); the
+    /// caller holds the repository lock. Best effort: a failure leaves them stored and
+    /// unreferenced, which is consistent.
+    func rollback()
 }
 
 /// Stores file content: reads and writes a blob by id. Codec choice, pack location, frame,

@@ -16,6 +16,10 @@ public protocol BlobIndex: Sendable {
     /// Records durable packs and their blobs (idempotent: a blob keeps its first location).
     /// - Throws: an index write error; then none of them is recorded.
     func record(_ packs: [FinishedPack]) throws
+    /// Forgets packs recorded by ``record(_:)`` and the blob locations that point into them
+    /// (a commit that failed before anything referenced them).
+    /// - Throws: an index write error; then every one of them stays recorded.
+    func forget(_ packs: [PackID]) throws
 }
 
 /// Blobs in pack files (`schema/FORMAT.md` § Pack) found through a `BlobIndex`, each one zstd
@@ -232,6 +236,14 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
     fileprivate func record(_ packs: [FinishedPack]) throws {
         if !packs.isEmpty { try index.record(packs) }
     }
+
+    /// Forgets finished packs in the index, then deletes their files and cached readers.
+    fileprivate func discard(_ packs: [FinishedPack]) {
+        guard !packs.isEmpty else { return }
+        do { try index.forget(packs.map { PackID($0.id) }) } catch { return }
+        lock.withLock { for p in packs { readers[PackID(p.id)] = nil } }
+        for p in packs { unlink("\(packsDir)/\(p.id.hex).pack") }
+    }
 }
 
 /// A codec that did not restore the bytes it was given: a dvs bug, caught before anything is stored.
@@ -255,6 +267,7 @@ final class PackedBlobWriteSession: BlobWriteSession, @unchecked Sendable {
     private let level: Int32
     private let lock = NSLock()
     private var finished = false
+    private var finishedPacks: [FinishedPack] = []
 
     init(store: PackedBlobStore, writer: PackWriter, level: Int32) {
         self.store = store
@@ -280,12 +293,25 @@ final class PackedBlobWriteSession: BlobWriteSession, @unchecked Sendable {
             writer.abort()
             throw error
         }
-        lock.withLock { finished = true }
+        lock.withLock {
+            finished = true
+            finishedPacks = packs
+        }
         return packs
     }
 
     func abort() {
         if lock.withLock({ finished }) { return }
         writer.abort()
+    }
+
+    func rollback() {
+        let packs: [FinishedPack]? = lock.withLock {
+            guard finished else { return nil }
+            defer { finishedPacks = [] }
+            return finishedPacks
+        }
+        guard let packs else { return writer.abort() }
+        store.discard(packs)
     }
 }

@@ -56,11 +56,25 @@ public final class InMemoryBlobStore: BlobStore, @unchecked Sendable {
     /// Replaces the stored bytes of `id` (to test that damage is detected on read).
     public func damage(_ id: ObjectID, with bytes: [UInt8]) { lock.withLock { blobs[id] = bytes } }
 
-    fileprivate func adopt(_ new: [(ObjectID, [UInt8])]) {
+    /// Stores the blobs it lacks; returns the ids it stored.
+    fileprivate func adopt(_ new: [(ObjectID, [UInt8])]) -> [ObjectID] {
         lock.withLock {
+            var stored: [ObjectID] = []
             for (id, b) in new where blobs[id] == nil {
                 order[id] = UInt64(blobs.count)
                 blobs[id] = b
+                stored.append(id)
+            }
+            return stored
+        }
+    }
+
+    /// Forgets blobs (a rolled-back session's).
+    fileprivate func drop(_ ids: [ObjectID]) {
+        lock.withLock {
+            for id in ids {
+                blobs[id] = nil
+                order[id] = nil
             }
         }
     }
@@ -72,6 +86,7 @@ public final class InMemoryBlobStore: BlobStore, @unchecked Sendable {
         private var pending: [(ObjectID, [UInt8])] = []
         private var held: Set<ObjectID> = []
         private var bytes: UInt64 = 0
+        private var adopted: [ObjectID] = []
 
         init(store: InMemoryBlobStore) { self.store = store }
 
@@ -94,10 +109,16 @@ public final class InMemoryBlobStore: BlobStore, @unchecked Sendable {
                 defer { pending = [] }
                 return pending
             }
-            store.adopt(new)
+            adopted = store.adopt(new)
             return []
         }
 
         func abort() { lock.withLock { pending = [] } }
+
+        func rollback() {
+            abort()
+            store.drop(adopted)
+            adopted = []
+        }
     }
 }

@@ -141,6 +141,9 @@ import Testing
                 for p in packs { for e in p.entries where rows[e.id] == nil { rows[e.id] = BlobLocation(pack: PackID(p.id), entry: e) } }
             }
         }
+        func forget(_ packs: [PackID]) throws {
+            lock.withLock { rows = rows.filter { !packs.contains($0.value.pack) } }
+        }
     }
 
     @Test func transformsArePluggedInByCodecAndReadsAreVerified() throws {

@@ -116,6 +116,27 @@ import Testing
         }
     }
 
+    /// A commit that fails after its blobs were made durable and indexed (before any ref moved)
+    /// undoes them: not findable, and for packs on disk, no pack file left behind.
+    @Test(arguments: Kind.allCases) func aRolledBackWriteStoresNothingEvenAfterFinish(_ kind: Kind) throws {
+        try withStore(kind) { (store: any BlobStore, repo: Repository?) throws in
+            let kept = try store.write([(Self.samples[0].bytes, BlobHint())])[0]
+            let bytes = Self.samples[4].bytes
+            let id = ObjectID.hashing(bytes)
+            let session = try store.beginWrite()
+            try bytes.withUnsafeBytes { _ = try session.write($0, id: id, hint: BlobHint(), coders: nil) }
+            try session.finish()
+            #expect(try store.contains(id))
+            session.rollback()
+            #expect(try store.contains(id) == false)
+            #expect(try store.read(kept) == Self.samples[0].bytes)
+            if let repo {
+                let packs = try FileManager.default.contentsOfDirectory(atPath: repo.root + "/.dvs/packs")
+                #expect(packs.count == 1, "\(packs)")
+            }
+        }
+    }
+
     @Test(arguments: Kind.allCases) func anUnknownIDIsAMissingBlob(_ kind: Kind) throws {
         try withStore(kind) { (store: any BlobStore, _: Repository?) throws in
             let id = ObjectID.hashing(Array("never stored".utf8))

@@ -71,6 +71,7 @@ struct CatalogBlobIndex: BlobIndex {
             for p in packs { try tx.insertPack(id: PackID(p.id), byteCount: p.byteCount, entries: p.entries) }
         }
     }
+    func forget(_ packs: [PackID]) throws { try catalog.write { tx in try tx.removePacks(packs) } }
 }
 
 extension BlobHint {

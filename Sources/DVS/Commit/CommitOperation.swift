@@ -189,7 +189,9 @@ extension Repository {
                 hashedFiles: scan.hashedFiles,
                 labelFindings: tree.labels.findings, labelTables: tree.labels.tables)
         } catch {
-            writer.abort()
+            // Nothing references the session's blobs unless the ref transaction committed, and
+            // nothing after it throws: undo them (their packs too, when already indexed).
+            writer.rollback()
             throw DVSError.wrap(error)
         }
     }

@@ -64,7 +64,7 @@ extension Repository {
             try objects.sync()
             return (id, c, packs, annotated.labels.findings, annotated.entries)
         } catch {
-            writer.abort()
+            writer.rollback()
             throw DVSError.wrap(error)
         }
     }
