@@ -129,15 +129,7 @@ public enum SampleQuery {
     }
 
     /// A label value as JSONSerialization takes it.
-    static func jsonValue(_ v: LabelValue) -> Any {
-        switch v {
-        case .null: return NSNull()
-        case .bool(let b): return b
-        case .int(let i): return i
-        case .double(let d): return d
-        case .string(let s): return s
-        }
-    }
+    static func jsonValue(_ v: LabelValue) -> Any { v.jsonObject }
 }
 
 /// The audit cache (`.dvs/cache/audit.sqlite`): the `sample` rows of every manifest leaf chunk

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The label model of a snapshot: what the label tables and transcription sidecars of a tree say
 /// about each sample. Pure data; parsing lives in `DVSLabels`, storage in the manifest
 /// (`schema/FORMAT.md` § Sample annotations).
@@ -36,6 +38,19 @@ public enum LabelValue: Hashable, Sendable {
         case .int(let i): return Double(i)
         case .double(let d): return d
         default: return nil
+        }
+    }
+}
+
+extension LabelValue {
+    /// The value as `JSONSerialization` takes it: `NSNull` for null, else Bool, Int, Double or String.
+    public var jsonObject: Any {
+        switch self {
+        case .null: return NSNull()
+        case .bool(let b): return b
+        case .int(let i): return i
+        case .double(let d): return d
+        case .string(let s): return s
         }
     }
 }

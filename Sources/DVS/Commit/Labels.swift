@@ -132,16 +132,8 @@ public func sampleJSONObject(_ e: ManifestEntry) -> [String: Any] {
     return o
 }
 
-/// A label value as a JSON value (`NSNull` for null).
-public func jsonValue(_ v: LabelValue) -> Any {
-    switch v {
-    case .null: return NSNull()
-    case .bool(let b): return b
-    case .int(let i): return i
-    case .double(let d): return d
-    case .string(let s): return s
-    }
-}
+/// A label value as a JSON value (`NSNull` for null): ``LabelValue/jsonObject``.
+public func jsonValue(_ v: LabelValue) -> Any { v.jsonObject }
 
 /// A fast writer of `sampleJSONObject`'s JSON (same keys and values, keys sorted, one line), for
 /// streams of many samples: hook input, `DVS_MANIFEST`. JSON per RFC 8259.
