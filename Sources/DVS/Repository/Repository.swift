@@ -35,6 +35,8 @@ public final class Repository: @unchecked Sendable {
     let packedBlobs: PackedBlobStore
     /// The process this repository was opened from: environment, arguments, host, version.
     public let context: ProcessContext
+    /// Commits and manifests in ``objects``.
+    public let snapshots: SnapshotStore
 
     /// The `.dvs` folder name.
     public static let folderName = ".dvs"
@@ -48,7 +50,11 @@ public final class Repository: @unchecked Sendable {
         dvsDir = root + "/" + Self.folderName
         let catalog = try Catalog(path: dvsDir + "/catalog.sqlite")
         self.catalog = catalog
-        objects = LocalObjectStore(root: dvsDir + "/objects", tmpDir: dvsDir + "/tmp")
+        let objects = LocalObjectStore(root: dvsDir + "/objects", tmpDir: dvsDir + "/tmp")
+        self.objects = objects
+        snapshots = SnapshotStore(
+            objects: objects,
+            workers: (try? catalog.config("core.workers")).flatMap { $0.flatMap(Int.init) } ?? context.processorCount)
         packedBlobs = PackedBlobStore(
             packsDir: dvsDir + "/packs", tmpDir: dvsDir + "/tmp", index: CatalogBlobIndex(catalog: catalog),
             transforms: BlobTransforms.all,
@@ -149,9 +155,8 @@ public final class Repository: @unchecked Sendable {
         (try? catalog.config("zstd.level")).flatMap { $0.flatMap(Int32.init) } ?? 1
     }
     /// Worker threads (`core.workers`, default: the context's processor count).
-    public var workers: Int {
-        (try? catalog.config("core.workers")).flatMap { $0.flatMap(Int.init) } ?? context.processorCount
-    }
+    /// Read once, when the repository is opened.
+    public var workers: Int { snapshots.workers }
     /// The committer identity for this repository's process (see ``defaultIdentity(in:)``).
     public var identity: String { defaultIdentity(in: context) }
 
@@ -164,103 +169,32 @@ public final class Repository: @unchecked Sendable {
 
     // MARK: Objects
 
-    /// Reads and decodes a commit. - Throws: `DVSError.corrupt` when missing or damaged.
-    public func commit(_ id: CommitID) throws -> Commit {
-        do { return try Commit.decode(objects.read(id.object)) } catch {
-            let e = DVSError.wrap(error)
-            throw DVSError(
-                .corrupt, "cannot read commit '\(id.hex)': \(e.message)", cause: e.cause, underlying: e, next: .listDamagedObjects)
-        }
-    }
+    /// Reads and decodes a commit (``SnapshotStore/commit(_:)``).
+    /// - Throws: `DVSError.corrupt` when missing or damaged.
+    public func commit(_ id: CommitID) throws -> Commit { try snapshots.commit(id) }
 
-    /// All entries of a manifest, sorted by path.
-    ///
-    /// Inner chunks are read first (a few), then the leaves are read, decompressed and decoded
-    /// on `workers` threads and concatenated in order.
+    /// All entries of a manifest, sorted by path (``SnapshotStore/entries(ofManifest:)``).
     /// - Throws: `DVSError.corrupt` naming the damaged chunk.
     /// - Complexity: O(n) in entries; reads every chunk.
-    public func entries(ofManifest root: ObjectID) throws -> [ManifestEntry] {
-        var leaves: [ObjectID] = []
-        var firstLeaf: [ManifestEntry]?
-        try collectLeaves(root, into: &leaves, rootLeaf: &firstLeaf)
-        if let firstLeaf { return firstLeaf }
-        let results = SlotBuffer<[ManifestEntry]>(count: leaves.count)
-        let leafIDs = leaves
-        try parallelBatches(leafIDs.count, workers: workers, batch: 8) { _, range in
-            for i in range {
-                guard case .leaf(let es) = try self.chunk(leafIDs[i]) else {
-                    throw DVSError(
-                        .corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", next: .runFsck)
-                }
-                results[i] = es
-            }
-        }
-        var out: [ManifestEntry] = []
-        for i in 0..<leafIDs.count { out.append(contentsOf: results.take(i) ?? []) }
-        return out
-    }
+    public func entries(ofManifest root: ObjectID) throws -> [ManifestEntry] { try snapshots.entries(ofManifest: root) }
 
-    /// The leaves of a manifest with their entries, in path order; leaves found in `known` (by
-    /// id: chunks are content-addressed, so equal ids hold equal entries) are not read again.
-    /// Snapshots of related commits share most leaves, so a merge decodes only what differs.
-    /// - Throws: `DVSError.corrupt` naming the damaged chunk.
+    /// The leaves of a manifest with their entries (``SnapshotStore/leafEntries(ofManifest:reusing:)``).
     func leafEntries(ofManifest root: ObjectID, reusing known: [ObjectID: [ManifestEntry]] = [:]) throws -> [(ObjectID, [ManifestEntry])] {
-        var leaves: [ObjectID] = []
-        var rootLeaf: [ManifestEntry]?
-        try collectLeaves(root, into: &leaves, rootLeaf: &rootLeaf)
-        if let rootLeaf { return [(root, rootLeaf)] }
-        let results = SlotBuffer<[ManifestEntry]>(count: leaves.count)
-        let todo = leaves.indices.filter { known[leaves[$0]] == nil }
-        let leafIDs = leaves
-        try parallelBatches(todo.count, workers: workers, batch: 8) { _, range in
-            for t in range {
-                let i = todo[t]
-                guard case .leaf(let es) = try self.chunk(leafIDs[i]) else {
-                    throw DVSError(
-                        .corrupt, "manifest chunk '\(leafIDs[i].hex)' is not a leaf where a leaf belongs", next: .runFsck)
-                }
-                results[i] = es
-            }
-        }
-        return leaves.indices.map { i in (leaves[i], known[leaves[i]] ?? results.take(i) ?? []) }
+        try snapshots.leafEntries(ofManifest: root, reusing: known)
     }
 
-    func chunk(_ id: ObjectID) throws -> ManifestChunk {
-        do { return try ManifestChunk.decode(objects.read(id)) } catch {
-            let e = DVSError.wrap(error)
-            throw DVSError(.corrupt, "cannot read manifest chunk '\(id.hex)': \(e.message)", underlying: e, next: .listDamagedObjects)
-        }
-    }
+    /// One manifest chunk (``SnapshotStore/chunk(_:)``).
+    func chunk(_ id: ObjectID) throws -> ManifestChunk { try snapshots.chunk(id) }
 
-    /// Leaf ids in path order; when the root itself is a leaf, its entries instead.
+    /// Leaf ids in path order (``SnapshotStore/collectLeaves(_:into:rootLeaf:)``).
     func collectLeaves(_ id: ObjectID, into out: inout [ObjectID], rootLeaf: inout [ManifestEntry]?) throws {
-        switch try chunk(id) {
-        case .leaf(let es): rootLeaf = es
-        case .inner(let level, let children):
-            if level == 1 {
-                out.append(contentsOf: children.map(\.id))
-                return
-            }
-            for c in children {
-                var leaf: [ManifestEntry]?
-                try collectLeaves(c.id, into: &out, rootLeaf: &leaf)
-                if leaf != nil {
-                    throw DVSError(.corrupt, "manifest chunk '\(c.id.hex)' is a leaf under a level-\(level) chunk", next: .runFsck)
-                }
-            }
-        }
+        try snapshots.collectLeaves(id, into: &out, rootLeaf: &rootLeaf)
     }
 
-    /// Writes the chunks of a manifest that are not stored yet.
+    /// Writes the chunks of a manifest that are not stored yet (``SnapshotStore/writeManifest(_:)``).
     /// - Returns: the root id, totals, and how many bytes of new chunks were written.
     func writeManifest(_ entries: [ManifestEntry]) throws -> (ObjectID, ManifestTotals, UInt64) {
-        let built = ManifestChunk.build(entries)
-        var written: UInt64 = 0
-        for c in built.chunks where !objects.contains(c.id) {
-            try objects.write(c.bytes, id: c.id)
-            written += UInt64(c.bytes.count)
-        }
-        return (built.root, built.totals, written)
+        try snapshots.writeManifest(entries)
     }
 
     // MARK: Blobs
