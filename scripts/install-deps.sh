@@ -11,7 +11,7 @@
 #   webdataset (pip, same venv) for the 'dvs stream' test
 set -euo pipefail
 packages=(pkg-config libzstd-dev libsndfile1-dev libgit2-dev libsqlite3-dev libsamplerate0-dev libarchive-dev libfftw3-dev
-          sox libsox-fmt-all espeak-ng util-linux diffutils git
+          sox libsox-fmt-all espeak-ng util-linux diffutils git sqlite3
           alsa-utils ktuberling-data klettres-data python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do

@@ -53,23 +53,37 @@ public enum SampleQuery {
             try db.write { db in try populate(db, entries, includeWords: includeWords, words: words) }
             return try db.read { db in
                 try db.execute(sql: "PRAGMA query_only = ON")
-                let statement: Statement
-                do { statement = try db.makeStatement(sql: sql) } catch let e as DatabaseError {
-                    let message = (e.message ?? "\(e)").hasPrefix("Multiple statements") ? "more than one statement" : e.message ?? "\(e)"
-                    throw SampleQueryError.invalidStatement(message)
-                }
-                guard allows(statement.isReadonly) else { throw SampleQueryError.writes }
-                let columns = statement.columnNames
-                var rows: [[LabelValue]] = []
-                let cursor = try Row.fetchCursor(statement)
-                while let row = try cursor.next() {
-                    rows.append((0..<columns.count).map { i in labelValue(row[i] as DatabaseValue?) })
-                }
-                return SampleQueryResult(columns: columns, rows: rows)
+                return try runStatement(sql, in: db, allows: allows)
             }
         } catch let e as DatabaseError {
             throw SampleQueryError.failed(e.message ?? "\(e)")
         }
+    }
+
+    /// Prepares `sql` in `db` (exactly one statement), checks it with `allows`, and runs it.
+    /// - Throws: `SampleQueryError.invalidStatement` (does not compile), `.writes` (`allows` said
+    ///   no); `DatabaseError` when it fails while running.
+    static func runStatement(_ sql: String, in db: Database, allows: (_ isReadOnly: Bool) -> Bool) throws -> SampleQueryResult {
+        let statement: Statement
+        do { statement = try db.makeStatement(sql: sql) } catch let e as DatabaseError {
+            let message = (e.message ?? "\(e)").hasPrefix("Multiple statements") ? "more than one statement" : e.message ?? "\(e)"
+            throw SampleQueryError.invalidStatement(message)
+        }
+        guard allows(statement.isReadonly) else { throw SampleQueryError.writes }
+        let columns = statement.columnNames
+        var rows: [[LabelValue]] = []
+        let cursor = try Row.fetchCursor(statement)
+        while let row = try cursor.next() {
+            rows.append((0..<columns.count).map { i in labelValue(row[i] as DatabaseValue?) })
+        }
+        return SampleQueryResult(columns: columns, rows: rows)
+    }
+
+    /// A segment's labels as the `labels` column holds them: a JSON object with sorted keys.
+    static func labelsJSON(_ labels: [LabelField]) -> String {
+        var o: [String: Any] = [:]
+        for f in labels { o[f.name] = jsonValue(f.value) }
+        return (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     static func labelValue(_ value: DatabaseValue?) -> LabelValue {
@@ -113,11 +127,7 @@ public enum SampleQuery {
             for f in n?.labels ?? [] { s.value(fixedCount + 1 + Int32(labelIndex[f.name]!), f.value) }
             try s.step()
             for seg in n?.segments ?? [] {
-                var o: [String: Any] = [:]
-                for f in seg.labels { o[f.name] = jsonValue(f.value) }
-                let json =
-                    (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
-                    ?? "{}"
+                let json = labelsJSON(seg.labels)
                 try insertSegment.execute(arguments: [e.path.string, seg.start, seg.end, seg.channel, seg.source, json])
             }
             if includeWords, let id = t?.words {
@@ -130,171 +140,6 @@ public enum SampleQuery {
 
     /// A label value as JSONSerialization takes it.
     static func jsonValue(_ v: LabelValue) -> Any { v.jsonObject }
-}
-
-/// The audit cache (`.dvs/cache/audit.sqlite`): the `sample` rows of every manifest leaf chunk
-/// audited so far, so a predicate is evaluated once over all snapshots that share leaves.
-///
-/// Tables: `sample` (the fixed columns, one column per label field, and `_leaf`), `leaf` (chunk
-/// id → number) and `snapshot` (commit → its leaf numbers, int32 native order). Leaves never
-/// change, so the cache is never stale.
-public final class SampleAuditCache: Sendable {
-    private let queue: DatabaseQueue
-
-    /// Opens (creating if needed) the cache file at `path`.
-    /// - Throws: `CatalogError` when it cannot be opened.
-    public init(path: String) throws {
-        var config = Configuration()
-        config.busyMode = .timeout(30)
-        queue = try CatalogError.guarding("cannot open the audit cache '\(path)'") {
-            try DatabaseQueue(path: path, configuration: config)
-        }
-    }
-
-    /// The leaves a snapshot to be added needs: its leaf chunk ids, in order, and the entries of
-    /// those leaves the cache does not have yet.
-    public struct SnapshotLeaves: Sendable {
-        /// Per snapshot, its leaf chunk ids.
-        public var lists: [(CommitID, [ObjectID])]
-        /// The leaves new to the cache, with their samples (entries with audio facts).
-        public var newLeaves: [(ObjectID, [ManifestEntry])]
-        /// Creates the leaves.
-        public init(lists: [(CommitID, [ObjectID])], newLeaves: [(ObjectID, [ManifestEntry])]) {
-            self.lists = lists
-            self.newLeaves = newLeaves
-        }
-    }
-
-    /// Adds the snapshots the cache lacks, in one transaction: `leaves` is called with those
-    /// snapshots and the leaf ids already cached, and returns what to add; label columns are added
-    /// as new field names appear.
-    /// - Throws: `CatalogError` when the cache cannot be written; errors `leaves` throws.
-    public func add(
-        snapshots: [CommitID], leaves: (_ missing: [CommitID], _ cached: Set<ObjectID>) throws -> SnapshotLeaves
-    ) throws {
-        try CatalogError.guarding("cannot write the audit cache") {
-            try queue.write { db in try add(db, snapshots: snapshots, leaves: leaves) }
-        }
-    }
-
-    private func add(
-        _ db: Database, snapshots: [CommitID], leaves: (_ missing: [CommitID], _ cached: Set<ObjectID>) throws -> SnapshotLeaves
-    ) throws {
-        try db.execute(
-            sql: """
-                CREATE TABLE IF NOT EXISTS leaf (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);   -- a manifest leaf chunk (hex id)
-                CREATE TABLE IF NOT EXISTS snapshot (id TEXT PRIMARY KEY, leaves BLOB NOT NULL);    -- commit hex -> leaf numbers, int32 native order
-                """)
-        let fixed = Set(SampleTable.fixedColumns)
-        let q = SampleTable.quoted
-        if try !db.tableExists("sample") {
-            try db.execute(sql: "CREATE TABLE sample (\(SampleTable.fixedColumns.map(q).joined(separator: ", ")), _leaf INTEGER NOT NULL)")
-        }
-        let have = Set(try String.fetchAll(db, sql: "SELECT id FROM snapshot"))
-        let todo = snapshots.filter { !have.contains($0.hex) }
-        if todo.isEmpty { return }
-        var leafNumber: [ObjectID: Int32] = [:]
-        for r in try Row.fetchAll(db, sql: "SELECT n, id FROM leaf") { if let id = ObjectID(hex: r[1] as String) { leafNumber[id] = r[0] } }
-        var found = try leaves(todo, Set(leafNumber.keys))
-        // Label columns: the table's, plus any new field names.
-        var columns = try db.columns(in: "sample").map(\.name)
-        var labelNames = Set<String>()
-        for (_, es) in found.newLeaves { for e in es { for f in e.annotations?.labels ?? [] { labelNames.insert(f.name) } } }
-        for name in labelNames.sorted() {
-            let col = fixed.contains(name) || name == "_leaf" ? "label_" + name : name
-            if !columns.contains(col) {
-                try db.execute(sql: "ALTER TABLE sample ADD COLUMN \(q(col))")
-                columns.append(col)
-            }
-        }
-        let position = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, Int32($0 + 1)) })
-        let leafColumn = position["_leaf"]!
-        let insert = try db.makeStatement(
-            sql:
-                "INSERT INTO sample (\(columns.map(q).joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
-        )
-        let s = Binder(insert.sqliteStatement)
-        var next = Int32(try Int.fetchOne(db, sql: "SELECT coalesce(max(n), -1) + 1 FROM leaf") ?? 0)
-        for i in found.newLeaves.indices {
-            let id = found.newLeaves[i].0
-            let entries = found.newLeaves[i].1
-            found.newLeaves[i].1 = []  // release each leaf's rows once loaded
-            try db.execute(sql: "INSERT INTO leaf (n, id) VALUES (?, ?)", arguments: [next, id.hex])
-            leafNumber[id] = next
-            for e in entries {
-                guard let audio = e.audio else { continue }
-                s.sampleColumns(e, audio)
-                for f in e.annotations?.labels ?? [] {
-                    let col = fixed.contains(f.name) || f.name == "_leaf" ? "label_" + f.name : f.name
-                    s.value(position[col]!, f.value)
-                }
-                s.int(leafColumn, Int64(next))
-                try s.step()
-            }
-            next += 1
-        }
-        for (c, leaves) in found.lists {
-            let numbers = leaves.map { leafNumber[$0]! }
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO snapshot (id, leaves) VALUES (?, ?)",
-                arguments: [c.hex, numbers.withUnsafeBufferPointer { Data(buffer: $0) }])
-        }
-    }
-
-    /// The leaf numbers of each cached snapshot among `snapshots`.
-    /// - Throws: `CatalogError`.
-    public func leafNumbers(of snapshots: [CommitID]) throws -> [CommitID: [Int32]] {
-        try CatalogError.guarding("cannot read the audit cache") {
-            try queue.read { db in
-                var out: [CommitID: [Int32]] = [:]
-                for c in snapshots {
-                    if let b = try Data.fetchOne(db, sql: "SELECT leaves FROM snapshot WHERE id = ?", arguments: [c.hex]) {
-                        out[c] = b.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
-                    }
-                }
-                return out
-            }
-        }
-    }
-
-    /// Per leaf number, how many cached samples match `predicate` (an SQL expression over
-    /// `sample`) and their total duration in seconds; leaves without a match are absent.
-    /// - Throws: `SampleQueryError.invalidStatement` when the expression does not compile,
-    ///   `.writes` when it would write, `.failed` when it fails while running.
-    public func matchCounts(_ predicate: String) throws -> [Int32: (count: Int, seconds: Double)] {
-        do {
-            return try queue.read { db in
-                try db.execute(sql: "PRAGMA query_only = ON")
-                defer { try? db.execute(sql: "PRAGMA query_only = OFF") }
-                let sql = "SELECT _leaf, count(*), total(duration_s) FROM sample WHERE (\(predicate)\n) GROUP BY _leaf"
-                let statement: Statement
-                do { statement = try db.makeStatement(sql: sql) } catch let e as DatabaseError {
-                    throw SampleQueryError.invalidStatement(e.message ?? "\(e)")
-                }
-                guard statement.isReadonly else { throw SampleQueryError.writes }
-                var perLeaf: [Int32: (count: Int, seconds: Double)] = [:]
-                let cursor = try Row.fetchCursor(statement)
-                while let r = try cursor.next() { perLeaf[r[0] as Int32] = (r[1] as Int, r[2] as Double) }
-                return perLeaf
-            }
-        } catch let e as DatabaseError {
-            throw SampleQueryError.failed(e.message ?? "\(e)")
-        }
-    }
-
-    /// The content ids (`sha256`) of the cached samples in `leaves` that match `predicate`.
-    /// - Throws: `CatalogError` (the predicate was checked by ``matchCounts(_:)`` first).
-    public func matchingBlobs(_ predicate: String, leaves: [Int32]) throws -> [ObjectID] {
-        try CatalogError.guarding("cannot read the audit cache") {
-            try queue.read { db in
-                try db.execute(sql: "PRAGMA query_only = ON")
-                defer { try? db.execute(sql: "PRAGMA query_only = OFF") }
-                let sql =
-                    "SELECT sha256 FROM sample WHERE (\(predicate)\n) AND _leaf IN (\(leaves.map(String.init).joined(separator: ",")))"
-                return try String.fetchAll(db, sql: sql).compactMap { ObjectID(hex: $0) }
-            }
-        }
-    }
 }
 
 /// Binds one row of a prepared statement through SQLite's C API, steps it and resets it.

@@ -169,7 +169,7 @@ extension Repository {
     /// `dvs audit PATH` matches it by SHA-256), reads the code version with libgit2, writes the
     /// record object, then indexes it in the catalog — under the repository lock, each object
     /// written to a temp file, fsynced and renamed before the catalog row exists. Then loads the
-    /// snapshot into the audit cache (best effort; `auditSamples(_:)`).
+    /// snapshot into the sample index (best effort; `auditSamples(_:)`).
     /// - Returns: the record's id and the record.
     /// - Throws: `DVSError.badInput` when the artifact cannot be read (naming it; nothing is
     ///   written); `.unknownRevision`; `.locked`; `.io`.
@@ -215,7 +215,7 @@ extension Repository {
             }
         } catch { throw DVSError.wrap(error) }
         // Best effort: a cache; 'dvs audit --samples' fills whatever is missing.
-        try? warmAuditCache(lineage.commit)
+        try? warmSampleIndex(lineage.commit)
         return (id, record)
     }
 

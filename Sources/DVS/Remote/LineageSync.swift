@@ -96,7 +96,7 @@ extension Repository {
         // Best effort, as at registration: load the models' snapshots into the audit cache.
         for (_, bytes) in records {
             if let r = try? LineageEncoding.decodeModel(bytes), objects.contains(r.snapshot.object) {
-                try? warmAuditCache(r.snapshot)
+                try? warmSampleIndex(r.snapshot)
             }
         }
         return todo.count

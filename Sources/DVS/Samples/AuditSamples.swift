@@ -5,9 +5,6 @@ import DVSStorage
 import Foundation
 
 extension Repository {
-    /// The audit cache: `.dvs/cache/audit.sqlite`.
-    var auditCachePath: String { dvsDir + "/cache/audit.sqlite" }
-
     /// Every model whose training snapshot included a sample matching `predicate`, with counts.
     ///
     /// `predicate` is an SQL expression over the `sample` table of `dvs query` (e.g.
@@ -15,12 +12,11 @@ extension Repository {
     /// a label named like a fixed column gets a `label_` prefix).
     ///
     /// Snapshots of one branch share most manifest leaves (content-addressed chunks), so the
-    /// sample rows are kept per distinct leaf in a cache, `.dvs/cache/audit.sqlite`: table
-    /// `sample` (the fixed columns, one column per label field, and `_leaf`), `leaf` (chunk id →
-    /// number) and `snapshot` (commit → its leaf numbers). A leaf is decoded and loaded once,
-    /// the first time a snapshot that holds it is audited; leaves never change, so the cache is
-    /// never stale (delete the file to rebuild it). The predicate is then evaluated once, over
-    /// the rows of every cached leaf, and the counts are summed per model.
+    /// sample rows are kept per distinct leaf in the sample index, `.dvs/cache/samples.sqlite`
+    /// (`SampleIndex`, shared with `dvs query`). A leaf is decoded and loaded once, the first
+    /// time a snapshot that holds it is indexed; leaves never change, so the index is never
+    /// stale (delete the file to rebuild it). The predicate is then evaluated once, over the
+    /// rows of every indexed leaf, and the counts are summed per model.
     /// For a model whose artifact is a `.dvsm` from `dvs train`, the matches are also split into
     /// the samples it was fitted on and those it held out (`SampleAuditHit.trained`), by the
     /// training content hashes the model file lists.
@@ -41,8 +37,8 @@ extension Repository {
         let leavesOf: [CommitID: [Int32]]
         let perLeaf: [Int32: (count: Int, seconds: Double)]
         do {
-            let cache = try openAuditCache()
-            try prepareAuditCache(cache, snapshots: snapshots)
+            let cache = try openSampleIndex()
+            try index(cache, snapshots: snapshots)
             leavesOf = try cache.leafNumbers(of: snapshots)
             perLeaf = try cache.matchCounts(trimmed)
         } catch SampleQueryError.invalidStatement(let message) {
@@ -88,61 +84,7 @@ extension Repository {
         let training = Set(model.trainingBlobIDs)
         guard !leaves.isEmpty else { return 0 }
         do {
-            return try openAuditCache().matchingBlobs(predicate, leaves: leaves).filter(training.contains).count
+            return try openSampleIndex().matchingBlobs(predicate, leaves: leaves).filter(training.contains).count
         } catch { throw DVSError.wrap(error) }
-    }
-
-    func openAuditCache() throws -> SampleAuditCache {
-        try FileIO.makeDirectories(dvsDir + "/cache")
-        return try SampleAuditCache(path: auditCachePath)
-    }
-
-    /// Loads a snapshot's leaves into the audit cache now (model registration does, so the first
-    /// `dvs audit --samples` is as fast as the next).
-    /// - Throws: as ``auditSamples(_:)`` when a chunk cannot be read or the cache written.
-    func warmAuditCache(_ snapshot: CommitID) throws {
-        do { try prepareAuditCache(openAuditCache(), snapshots: [snapshot]) } catch { throw DVSError.wrap(error) }
-    }
-
-    /// Adds the snapshots the audit cache lacks: their leaf lists, and the rows of leaves not
-    /// loaded yet (decoded in parallel), adding label columns as new field names appear.
-    private func prepareAuditCache(_ cache: SampleAuditCache, snapshots: [CommitID]) throws {
-        try cache.add(snapshots: snapshots) { todo, cached in
-            // Leaves of each new snapshot (inner chunks only), and which leaves are new.
-            var lists: [(CommitID, [ObjectID])] = []
-            var newLeaves: [ObjectID] = []
-            var rootLeaves: [ObjectID: [ManifestEntry]] = [:]
-            var seen = Set<ObjectID>()
-            for c in todo {
-                let root = try commit(c).manifest
-                var leaves: [ObjectID] = []
-                var rootLeaf: [ManifestEntry]?
-                try collectLeaves(root, into: &leaves, rootLeaf: &rootLeaf)
-                if let rootLeaf {
-                    leaves = [root]
-                    rootLeaves[root] = rootLeaf
-                }
-                lists.append((c, leaves))
-                for l in leaves where !cached.contains(l) && seen.insert(l).inserted { newLeaves.append(l) }
-            }
-            let decoded = SlotBuffer<[ManifestEntry]>(count: newLeaves.count)
-            let order = newLeaves
-            let known = rootLeaves
-            try parallelBatches(order.count, workers: workers, batch: 8) { _, range in
-                for i in range {
-                    if let es = known[order[i]] {
-                        decoded[i] = es.filter { $0.audio != nil }
-                        continue
-                    }
-                    guard case .leaf(let es) = try self.chunk(order[i]) else {
-                        throw DVSError(
-                            .corrupt, "manifest chunk '\(order[i].hex)' is not a leaf where a leaf belongs", next: .runFsck)
-                    }
-                    decoded[i] = es.filter { $0.audio != nil }
-                }
-            }
-            return SampleAuditCache.SnapshotLeaves(
-                lists: lists, newLeaves: order.enumerated().map { i, id in (id, decoded.take(i) ?? []) })
-        }
     }
 }

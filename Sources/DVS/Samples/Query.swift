@@ -16,7 +16,9 @@ public let sampleTableColumns = SampleTable.fixedColumns
 extension Repository {
     /// Runs one read-only SQL statement (SQLite dialect) over a revision's samples.
     ///
-    /// Tables, built in an in-memory SQLite database for the snapshot:
+    /// Tables, views over the snapshot's rows in the sample index (`.dvs/cache/samples.sqlite`,
+    /// `SampleIndex`; the first query on a commit loads only the manifest leaves no indexed
+    /// snapshot shares, so a commit whose parent was queried costs only what it changed):
     /// * `sample` — one row per sample: `path`, `sha256`, `bytes`, `format` (container), `encoding`,
     ///   `sample_rate` (Hz), `channels`, `frames`, `duration_s`, `peak` (0…1, loudest channel),
     ///   `silent_channels` (count), `transcript`, `language`, `confidence`, `word_count`,
@@ -35,7 +37,12 @@ extension Repository {
         if revision == nil, try headCommit() == nil {
             throw DVSError(.unknownRevision, "HEAD has no commits yet", hint: "commit first, or pass --rev")
         }
-        return try query(sql, entries: self.entries(at: revision ?? .head))
+        let id = try resolve(revision ?? .head)
+        let index = try openSampleIndex()
+        try self.index(index, snapshots: [id])
+        return try runQuery(sql) { allows, wantsWords in
+            try index.run(sql, snapshot: id, includeWords: wantsWords, words: { try self.words($0) }, allows: allows)
+        }
     }
 
     /// Runs one read-only statement over the samples of `entries` (a snapshot), as `query(_:at:)`.
@@ -55,6 +62,16 @@ extension Repository {
     }
 
     func query(_ sql: String, entries: [ManifestEntry]) throws -> QueryResult {
+        try runQuery(sql) { allows, wantsWords in
+            try SampleQuery.run(sql, entries: entries, includeWords: wantsWords, words: { try self.words($0) }, allows: allows)
+        }
+    }
+
+    /// Runs `sql` through `run` (given the statement check and whether the `word` table is
+    /// wanted), mapping SQL failures to user errors.
+    private func runQuery(
+        _ sql: String, _ run: (_ allows: (Bool) -> Bool, _ wantsWords: Bool) throws -> SampleQueryResult
+    ) throws -> QueryResult {
         let wantsWords = sql.range(of: "word", options: .caseInsensitive) != nil
         // ATTACH creates files and PRAGMA changes the connection, yet SQLite calls both
         // read-only; only the schema-reading pragmas (`PRAGMA table_info(sample)`) pass.
@@ -64,8 +81,7 @@ extension Repository {
             let allows = { (isReadOnly: Bool) in
                 (isReadOnly || schemaPragma) && !["ATTACH", "DETACH"].contains(first) && (first != "PRAGMA" || schemaPragma)
             }
-            let result = try SampleQuery.run(
-                sql, entries: entries, includeWords: wantsWords, words: { try self.words($0) }, allows: allows)
+            let result = try run(allows, wantsWords)
             return QueryResult(columns: result.columns, rows: result.rows)
         } catch SampleQueryError.invalidStatement(let message) {
             throw DVSError(

@@ -1,0 +1,59 @@
+import DVSCatalog
+import DVSCore
+import DVSStorage
+import Foundation
+
+extension Repository {
+    /// The sample index: `.dvs/cache/samples.sqlite` (`SampleIndex`), derived from manifests.
+    var sampleIndexPath: String { dvsDir + "/cache/samples.sqlite" }
+
+    /// Opens the sample index, creating `.dvs/cache` and the file when missing; the audit cache
+    /// of earlier versions (`.dvs/cache/audit.sqlite`, which the index replaces) is deleted.
+    /// - Throws: `DVSError.io` when it cannot be created or opened.
+    func openSampleIndex() throws -> SampleIndex {
+        do {
+            try FileIO.makeDirectories(dvsDir + "/cache")
+            let legacy = dvsDir + "/cache/audit.sqlite"
+            if FileIO.exists(legacy) { for suffix in ["", "-wal", "-shm"] { unlink(legacy + suffix) } }
+            return try SampleIndex(path: sampleIndexPath)
+        } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Adds `snapshot` to the sample index now (model registration does, so the first `dvs
+    /// audit --samples` or `dvs query` on it is as fast as the next).
+    /// - Throws: as ``index(_:snapshots:)``.
+    func warmSampleIndex(_ snapshot: CommitID) throws {
+        do { try index(openSampleIndex(), snapshots: [snapshot]) } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Adds the snapshots the index lacks: their leaf lists (read from inner chunks only), and
+    /// the rows of the leaves it does not hold yet (decoded on ``workers`` threads), so a commit
+    /// whose parent is indexed costs only the leaves it changed.
+    /// - Throws: `DVSError.corrupt` when a commit or chunk cannot be read; `.io` when the index
+    ///   cannot be written.
+    func index(_ index: SampleIndex, snapshots: [CommitID]) throws {
+        try index.add(snapshots: snapshots) { todo, indexed in
+            var lists: [(CommitID, [ObjectID])] = []
+            var newLeaves: [ObjectID] = []
+            var rootLeaves: [ObjectID: [ManifestEntry]] = [:]
+            var seen = Set<ObjectID>()
+            for c in todo {
+                let root = try commit(c).manifest
+                var leaves: [ObjectID] = []
+                var rootLeaf: [ManifestEntry]?
+                try self.snapshots.collectLeaves(root, into: &leaves, rootLeaf: &rootLeaf)
+                if let rootLeaf {
+                    leaves = [root]
+                    rootLeaves[root] = rootLeaf
+                }
+                lists.append((c, leaves))
+                for l in leaves where !indexed.contains(l) && seen.insert(l).inserted { newLeaves.append(l) }
+            }
+            let toRead = newLeaves.filter { rootLeaves[$0] == nil }
+            var read = [ObjectID: [ManifestEntry]](uniqueKeysWithValues: zip(toRead, try self.snapshots.readLeaves(toRead)))
+            return SampleIndex.SnapshotLeaves(
+                lists: lists,
+                newLeaves: newLeaves.map { id in (id, (rootLeaves[id] ?? read.removeValue(forKey: id) ?? []).filter { $0.audio != nil }) })
+        }
+    }
+}
