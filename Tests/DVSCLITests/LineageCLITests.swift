@@ -296,7 +296,7 @@ import Testing
             // above), "labels    lang: en".
             #expect(try g.run(["audit", String(v1.prefix(8))], in: data.root).status == 0)
 
-            // A model on the relabeled snapshot: the audit cache adds its new leaves, and only it saw spk9.
+            // A model on the relabeled snapshot: the sample index adds its new leaves, and only it saw spk9.
             try TestSupport.write(Data("model v3".utf8), to: dir + "/v3.bin")
             #expect(try TestSupport.dvs(["model", "add", dir + "/v3.bin", "--rev", "main", "--name", "lid-v3"], in: data.root).status == 0)
             let spk9 = try #require(

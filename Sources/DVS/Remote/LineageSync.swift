@@ -93,7 +93,7 @@ extension Repository {
         try catalog.write { tx in
             for (id, bytes) in records { try indexRecord(id, bytes, in: tx) }
         }
-        // Best effort, as at registration: load the models' snapshots into the audit cache.
+        // Best effort, as at registration: load the models' snapshots into the sample index.
         for (_, bytes) in records {
             if let r = try? LineageEncoding.decodeModel(bytes), objects.contains(r.snapshot.object) {
                 try? warmSampleIndex(r.snapshot)

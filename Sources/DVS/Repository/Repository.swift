@@ -14,7 +14,7 @@ import Foundation
 /// .dvs/catalog.sqlite   refs, reflog, blob index, stat cache, config (schema/)
 /// .dvs/packs/<id>.pack  file content, one zstd frame per blob (schema/FORMAT.md)
 /// .dvs/objects/xx/…     commits, manifest chunks, lineage records, model artifacts
-/// .dvs/cache/           blob cache of dvs run (blobs/), audit cache (audit.sqlite); safe to delete
+/// .dvs/cache/           blob cache of dvs run (blobs/), sample index (samples.sqlite); safe to delete
 /// .dvs/tmp/             temp files, renamed into place when complete
 /// .dvs/lock             the writer lock
 /// .dvs/hooks/           hook scripts (pre-commit, post-commit); samples installed as *.sample
