@@ -327,9 +327,10 @@ extension WorkingTree {
     /// Stat cache rows for the files of `entries` now in the tree with the entry's kind, whose
     /// content `isVerified` vouches for (written by this process, or compared equal to the
     /// entry): the file's current `lstat` fields with the entry's blob and audio facts, recorded
-    /// now. Symlinks get no row.
-    func statCacheRows(for entries: [ManifestEntry], where isVerified: (ManifestEntry) -> Bool) -> [(RepoPath, StatCacheEntry)] {
-        let recordedAt = nowNanoseconds()
+    /// at `recordedAt` (ns since 1970, default now). Symlinks get no row.
+    func statCacheRows(
+        for entries: [ManifestEntry], recordedAt: Int64 = nowNanoseconds(), where isVerified: (ManifestEntry) -> Bool
+    ) -> [(RepoPath, StatCacheEntry)] {
         var rows: [(RepoPath, StatCacheEntry)] = []
         for e in entries where e.kind != .symlink {
             guard let st = file(at: e.path), st.kind == e.kind, isVerified(e) else { continue }
