@@ -117,7 +117,7 @@ extension Repository {
             for e in base where e.audio == nil && e.kind != .symlink && e.byteCount >= UInt64(PackedBlobStore.minDeltaSize) {
                 deltaBases[e.path] = e.blob
             }
-            let scan = try self.scan(writer: writer, knownBlobs: known, deltaBases: deltaBases, progress: progress)
+            let scan = try workingTree.scan(writer: writer, knownBlobs: known, deltaBases: deltaBases, progress: progress)
             let undecodable = scan.warnings.filter { $0.kind == .undecodableAudio }
             if options.strict && !undecodable.isEmpty {
                 writer.abort()

@@ -26,7 +26,7 @@ extension Repository {
         let blobs = Dictionary(entries.map { ($0.path, $0.blob) }, uniquingKeysWith: { a, _ in a })
         let root = self.root
         return try annotate(entries, transcripts: Self.transcriptCache(previous)) { path in
-            let (bytes, _) = try Self.readFile(root: root, path)
+            let (bytes, _) = try WorkingTree.readFile(root: root, path)
             guard ObjectID.hashing(bytes) == blobs[path] else {
                 throw DVSError(
                     .badInput, "label file '\(path)' changed while it was being read",

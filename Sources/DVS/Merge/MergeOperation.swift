@@ -178,16 +178,15 @@ extension Repository {
         let f = Dictionary(from.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let t = Dictionary(to.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let removed = from.filter { t[$0.path] == nil }.map(\.path)
-        for p in removed { unlink(TreeWalker.cPath(root, p)) }
-        removeEmptyParents(of: removed)
+        workingTree.remove(removed)
         let changed = to.filter { e in f[e.path].map { !($0.sameContent(as: e) && $0.linkTarget == e.linkTarget) } ?? true }
         let stored = changed.filter { extraContent[$0.blob] == nil }
-        _ = try writeEntries(stored, into: root, force: false, progress: progress)
+        _ = try workingTree.writeEntries(stored, into: root, force: false, progress: progress)
         for e in changed where extraContent[e.blob] != nil {
             if let parent = e.path.parent {
                 do { try FileIO.makeDirectories(root + "/" + parent.string) } catch { throw DVSError.wrap(error) }
             }
-            try Self.writeFile(e, content: extraContent[e.blob]!, base: root)
+            try WorkingTree.writeFile(e, content: extraContent[e.blob]!, base: root)
         }
     }
 
@@ -253,7 +252,7 @@ extension Repository {
         let head = Set(try headEntries().map(\.path.string))
         let added = s.added.filter { !head.contains($0) }
         for p in added { unlink(root + "/" + p) }
-        removeEmptyParents(of: added.map { RepoPath($0) })
+        workingTree.removeEmptyParents(of: added.map { RepoPath($0) })
         let r = try switchTree(to: ours, revision: "HEAD", force: true, progress: progress) { _ in }
         mergeStateFile.clear()
         return CheckoutSummary(

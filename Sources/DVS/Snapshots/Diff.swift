@@ -89,7 +89,7 @@ extension Repository {
         [ManifestEntry], [LabelFinding]
     ) {
         do {
-            let scan = try self.scan(writer: nil, knownBlobs: [], progress: progress)
+            let scan = try workingTree.scan(writer: nil, knownBlobs: [], progress: progress)
             if !scan.cacheUpdates.isEmpty || !scan.removedFromCache.isEmpty,
                 let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs diff (refreshing the stat cache)")
             {

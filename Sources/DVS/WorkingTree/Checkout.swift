@@ -31,7 +31,7 @@ extension Repository {
         let files = Set(entries.map(\.path))
         for e in entries {
             if let p = e.path.validationProblem {
-                problems.append("'\(Self.escaped(e.path))': \(p)")
+                problems.append("'\(WorkingTree.escaped(e.path))': \(p)")
                 continue
             }
             var parent = e.path.parent
@@ -99,7 +99,8 @@ extension Repository {
             let targetEntries = try entries(ofManifest: commit(target).manifest)
             try validate(targetEntries, revision: "'\(revision)' (\(target.short))")
             let headEntries = try self.headEntries()
-            let work = try scan(writer: nil, knownBlobs: [], progress: progress)
+            let tree = workingTree
+            let work = try tree.scan(writer: nil, knownBlobs: [], progress: progress)
             let t = Dictionary(uniqueKeysWithValues: targetEntries.map { ($0.path, $0) })
             let h = Dictionary(uniqueKeysWithValues: headEntries.map { ($0.path, $0) })
             let w = Dictionary(uniqueKeysWithValues: work.entries.map { ($0.path, $0) })
@@ -158,27 +159,12 @@ extension Repository {
                 for d in needed where w[d] != nil && t[d] == nil && h[d] == nil { toRemove.append(d) }
             }
             // Removals first, then empty folders they leave.
-            for p in toRemove { unlink(TreeWalker.cPath(root, p)) }
-            removeEmptyParents(of: toRemove)
-            let written = try writeEntries(toWrite, into: root, force: force, progress: progress)
+            tree.remove(toRemove)
+            let written = try tree.writeEntries(toWrite, into: root, force: force, progress: progress)
             // Refresh the stat cache for what the target holds, then move HEAD.
-            let recordedAt = nowNanoseconds()
-            var updates: [(RepoPath, StatCacheEntry)] = []
+            // Only trust content we wrote or verified to equal the target.
             let writtenPaths = Set(toWrite.map(\.path))
-            for e in targetEntries where e.kind != .symlink {
-                guard let st = TreeWalker.lstatFile(root: root, e.path), st.kind == e.kind else { continue }
-                // Only trust content we wrote or verified to equal the target.
-                let verified = writtenPaths.contains(e.path) || same(w[e.path], e)
-                if verified {
-                    updates.append(
-                        (
-                            e.path,
-                            StatCacheEntry(
-                                byteCount: st.size, mtimeNanoseconds: st.mtimeNanoseconds, ctimeNanoseconds: st.ctimeNanoseconds,
-                                inode: st.inode, mode: st.mode, blob: e.blob, audio: e.audio, recordedAtNanoseconds: recordedAt)
-                        ))
-                }
-            }
+            let updates = tree.statCacheRows(for: targetEntries) { e in writtenPaths.contains(e.path) || same(w[e.path], e) }
             try catalog.write { tx in
                 try tx.updateStatCache(updates, removing: toRemove)
                 try finish(tx)
@@ -200,11 +186,13 @@ extension Repository {
                 throw DVSError(.badInput, "folder '\(dir)' is not empty", hint: "export into a new or empty folder")
             }
             try FileIO.makeDirectories(dir)
-            let written = try writeEntries(entries, into: dir, force: false, fresh: true, progress: progress)
+            let written = try workingTree.writeEntries(entries, into: dir, force: false, fresh: true, progress: progress)
             return CheckoutSummary(id: target, branch: nil, written: entries.count, removed: 0, unchanged: 0, bytesWritten: written)
         } catch { throw DVSError.wrap(error) }
     }
+}
 
+extension WorkingTree {
     /// Creates the folders `entries` need (refusing to pass through a symlink or a file unless
     /// `force`), then writes the files in parallel, each to a temp name renamed into place.
     func writeEntries(_ entries: [ManifestEntry], into base: String, force: Bool, fresh: Bool = false, progress: ProgressHandler?) throws
@@ -323,6 +311,38 @@ extension Repository {
             unlink(tmp)
             throw DVSError(.io, "cannot write '\(e.path)': \(err)", hint: "if a folder is in the way, move it and run the command again")
         }
+    }
+
+    /// The original bytes of blob `id`, verified. - Throws: `DVSError` (`.corrupt` when missing or damaged).
+    func blob(_ id: ObjectID, location: BlobLocation?, decompressor: ZstdDecompressor?) throws -> [UInt8] {
+        do { return try blobs.read(id, at: location, decompressor: decompressor) } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Removes tracked files (or symlinks) at `paths`, then the folders that leaves empty.
+    func remove(_ paths: [RepoPath]) {
+        for p in paths { unlink(TreeWalker.cPath(root, p)) }
+        removeEmptyParents(of: paths)
+    }
+
+    /// Stat cache rows for the files of `entries` now in the tree with the entry's kind, whose
+    /// content `isVerified` vouches for (written by this process, or compared equal to the
+    /// entry): the file's current `lstat` fields with the entry's blob and audio facts, recorded
+    /// at `recordedAt` (ns since 1970, default now). Symlinks get no row.
+    func statCacheRows(
+        for entries: [ManifestEntry], recordedAt: Int64 = nowNanoseconds(), where isVerified: (ManifestEntry) -> Bool
+    ) -> [(RepoPath, StatCacheEntry)] {
+        var rows: [(RepoPath, StatCacheEntry)] = []
+        for e in entries where e.kind != .symlink {
+            guard let st = file(at: e.path), st.kind == e.kind, isVerified(e) else { continue }
+            rows.append(
+                (
+                    e.path,
+                    StatCacheEntry(
+                        byteCount: st.size, mtimeNanoseconds: st.mtimeNanoseconds, ctimeNanoseconds: st.ctimeNanoseconds,
+                        inode: st.inode, mode: st.mode, blob: e.blob, audio: e.audio, recordedAtNanoseconds: recordedAt)
+                ))
+        }
+        return rows
     }
 
     /// Removes folders emptied by deletions, bottom-up, never the root.

@@ -75,7 +75,7 @@ func isRacy(mtimeNanoseconds m: Int64, recordedAtNanoseconds r: Int64) -> Bool {
     return r - m < margin
 }
 
-extension Repository {
+extension WorkingTree {
     /// Reads the working tree into manifest entries, re-hashing only files whose stat changed.
     ///
     /// - Parameters:
@@ -89,8 +89,8 @@ extension Repository {
         -> ScanResult
     {
         // The walk (system calls) and the stat cache load (SQLite) overlap on two threads.
-        let catalog = self.catalog
-        let cacheLoad = Background { try catalog.statCache() }
+        let source = statCacheSource
+        let cacheLoad = Background { try source.statCache() }
         let (files, skipped) = try TreeWalker.walk(root: root)
         let cache = try cacheLoad.value()
         let compressors = Compressors(count: max(workers, 1), level: zstdLevel)

@@ -113,7 +113,7 @@ extension Repository {
         do {
             let head = try catalog.head() ?? .branch("main", nil)
             let headLoad = Background { try known ?? self.headEntries() }
-            let scan = try self.scan(writer: nil, knownBlobs: [], progress: progress)
+            let scan = try workingTree.scan(writer: nil, knownBlobs: [], progress: progress)
             let base = try headLoad.value()
             let changes = diffEntries(base, scan.entries)
             if !scan.cacheUpdates.isEmpty || !scan.removedFromCache.isEmpty,

@@ -1,3 +1,4 @@
+import DVSCatalog
 import DVSCore
 import DVSStorage
 import Foundation
@@ -139,7 +140,72 @@ func nowNanoseconds() -> Int64 {
     return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }
 
+/// Where the working tree reads the stat cache from: the last recorded `lstat` fields and content
+/// of each file, so a scan re-reads only files that changed. A repository's ``Catalog`` is one;
+/// a test can hold one in memory.
+public protocol StatCacheSource: Sendable {
+    /// The whole stat cache, keyed by path relative to the tree's root.
+    /// - Throws: the source's own error (`CatalogError` for the catalog) when it cannot be read.
+    func statCache() throws -> [RepoPath: StatCacheEntry]
+}
+
+extension Catalog: StatCacheSource {}
+
+/// The working tree: the ordinary folder whose files a commit reads and a checkout writes.
+///
+/// It owns the walk (``TreeWalker``, `.dvsignore` rules, `.dvs`/`.git` skipped), `lstat` and
+/// reading files, the scan against the stat cache (a file is read and hashed only when its
+/// size, mtime, ctime, inode or mode changed, or its cache row is racily clean), and writing
+/// snapshot entries into a folder (temp name, then rename). It reads the stat cache but never
+/// writes it: callers store a scan's `cacheUpdates` in the catalog transaction that needs them.
+/// It knows nothing of refs, commits or manifests; ``Repository/workingTree`` builds one for the
+/// repository's root, and a test builds one on any folder with any ``BlobStore``.
+public struct WorkingTree: Sendable {
+    /// The tree's root folder (absolute, no trailing `/`).
+    public let root: String
+    /// Where the stat cache is read from.
+    public let statCacheSource: any StatCacheSource
+    /// Where file content is read from (checkout) and written to (through a scan's write session).
+    public let blobs: any BlobStore
+    /// Threads that read, hash and write files (at least 1 is used).
+    public let workers: Int
+    /// zstd level of the blobs a scan writes.
+    public let zstdLevel: Int32
+
+    /// A working tree at `root`.
+    /// - Parameters:
+    ///   - root: the tree's root folder, absolute.
+    ///   - statCacheSource: the stat cache (a repository's catalog).
+    ///   - blobs: the blob store content is read from and written to.
+    ///   - workers: threads for reading, hashing and writing files.
+    ///   - zstdLevel: zstd level of newly written blobs.
+    public init(root: String, statCacheSource: any StatCacheSource, blobs: any BlobStore, workers: Int, zstdLevel: Int32 = 1) {
+        self.root = root
+        self.statCacheSource = statCacheSource
+        self.blobs = blobs
+        self.workers = workers
+        self.zstdLevel = zstdLevel
+    }
+
+    /// The `lstat` fields of one path relative to the root (a symlink is not followed); nil when
+    /// nothing is there.
+    public func file(at path: RepoPath) -> TreeFile? { TreeWalker.lstatFile(root: root, path) }
+}
+
 extension Repository {
+    /// The repository's working tree, reading the stat cache from the catalog and content from
+    /// ``blobs``, with the `core.workers` and `zstd.level` settings read now.
+    public var workingTree: WorkingTree {
+        WorkingTree(root: root, statCacheSource: catalog, blobs: blobs, workers: workers, zstdLevel: zstdLevel)
+    }
+
+    /// Whether a file at `absolutePath` would be picked up by the next `dvs commit` (see
+    /// ``WorkingTree/wouldTrack(_:)``).
+    /// - Parameter absolutePath: an absolute path (need not exist yet).
+    public func wouldTrack(_ absolutePath: String) -> Bool { workingTree.wouldTrack(absolutePath) }
+}
+
+extension WorkingTree {
     /// Whether a file at `absolutePath` would be picked up by the next `dvs commit`: it lies in
     /// the working tree, not under `.dvs`/`.git`, and no `.dvsignore` on its way excludes it (or
     /// a folder above it). Used to warn before a command writes an output file into the tree.
