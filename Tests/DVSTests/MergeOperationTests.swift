@@ -45,7 +45,8 @@ import Testing
             let sig = Signature(name: "Ada", email: "ada@example.com", time: time)
             var totals = ManifestTotals()
             for e in entries { totals.add(e) }
-            let c = Commit(manifest: manifest, parents: parents, author: sig, committer: sig, totals: totals, extra: extra, message: message)
+            let c = Commit(
+                manifest: manifest, parents: parents, author: sig, committer: sig, totals: totals, extra: extra, message: message)
             let id = CommitID(ObjectID.hashing(c.encoded()))
             commits[id] = c
             return id
@@ -106,7 +107,9 @@ import Testing
             log.append("write \(to.map(\.path.string).joined(separator: ","))")
             try write(from: from, to: to, newContent: newContent, progress: progress, logged: true)
         }
-        private func write(from: [ManifestEntry], to: [ManifestEntry], newContent: [ObjectID: [UInt8]], progress: ProgressHandler?, logged: Bool)
+        private func write(
+            from: [ManifestEntry], to: [ManifestEntry], newContent: [ObjectID: [UInt8]], progress: ProgressHandler?, logged: Bool
+        )
             throws
         {
             let keep = Set(to.map(\.path))
@@ -187,7 +190,8 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dvs-merge-op-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return MergeOperation(
-            history: w, blobs: w.blobs, workingTree: w, commits: w, refs: w, stateFile: MergeStateFile(path: dir + "/MERGE_STATE", tmpDir: dir))
+            history: w, blobs: w.blobs, workingTree: w, commits: w, refs: w,
+            stateFile: MergeStateFile(path: dir + "/MERGE_STATE", tmpDir: dir))
     }
 
     func start(_ op: MergeOperation, _ revision: Revision = "side", noCommit: Bool = false) throws -> MergeSummary {
@@ -265,7 +269,11 @@ import Testing
     /// Both sides add `x.bin` with different bytes: a whole-file conflict.
     func conflicted() throws -> (World, MergeOperation, base: CommitID, ours: CommitID, theirs: CommitID, MergeSummary) {
         let (w, op, base, ours, theirs) = try diverged(
-            ours: { $0["x.bin"] = "\u{0}ours" }, theirs: { $0["x.bin"] = "\u{0}theirs"; $0["b.txt"] = "b\n" })
+            ours: { $0["x.bin"] = "\u{0}ours" },
+            theirs: {
+                $0["x.bin"] = "\u{0}theirs"
+                $0["b.txt"] = "b\n"
+            })
         let s = try start(op)
         return (w, op, base, ours, theirs, s)
     }
