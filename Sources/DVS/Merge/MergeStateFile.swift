@@ -31,6 +31,7 @@ struct MergeState: Codable, Equatable {
     /// Extra commit headers for the merge commit (cohort refresh).
     var extra: [String: String]
 
+    /// A state with every field given (a custom `Codable` takes the memberwise initializer away).
     init(
         ours: CommitID, theirs: CommitID, theirsName: String, base: CommitID?, message: String, conflicts: [MergeConflict],
         added: [RepoPath], sideFiles: [RepoPath], extra: [String: String]
