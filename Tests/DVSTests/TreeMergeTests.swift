@@ -216,16 +216,17 @@ import Testing
         let file = MergeStateFile(path: dir + "/MERGE_STATE", tmpDir: dir)
         #expect(file.read() == nil)
         let state = MergeState(
-            ours: String(repeating: "a", count: 64), theirs: String(repeating: "b", count: 64), theirsName: "side", base: nil,
+            ours: CommitID(hex: String(repeating: "a", count: 64))!, theirs: CommitID(hex: String(repeating: "b", count: 64))!,
+            theirsName: "side", base: nil,
             message: "Merge side into main",
             conflicts: [
                 MergeConflict(kind: .text, path: "README.md", key: nil, field: nil, base: nil, ours: nil, theirs: nil, message: "m")
             ],
-            added: ["new.txt"], sideFiles: ["x.bin~theirs"], extra: ["cohort": "es"])
+            added: [RepoPath("new.txt")], sideFiles: [RepoPath("x.bin~theirs")], extra: ["cohort": "es"])
         try file.write(state)
         #expect(file.read() == state)
         #expect(state.describedTheirs == "side (refreshing cohort es)" && state.restartCommand == "dvs cohort refresh es")
-        #expect(state.markedPaths == ["README.md"])
+        #expect(state.markedPaths == [RepoPath("README.md")])
         let text = try String(contentsOfFile: file.path, encoding: .utf8)
         #expect(text.contains("\"kind\" : \"text\""), "pretty-printed JSON, kinds by name")
         file.clear()

@@ -4,6 +4,22 @@ import DVSLabels
 import DVSStorage
 import Foundation
 
+/// A commit made from a tree held in memory (merge, cohort cut): its blobs, manifest and commit
+/// object are stored and its packs indexed, but nothing references it until the caller records
+/// it in the catalog (`Repository.recordComposed`) and moves a ref to it.
+struct ComposedCommit {
+    /// The commit's id.
+    var id: CommitID
+    /// The commit.
+    var commit: Commit
+    /// The packs its new blobs went to (empty when every blob was stored already).
+    var packs: [FinishedPack]
+    /// What label validation found (warnings only: errors stop the composition).
+    var findings: [LabelFinding]
+    /// The tree as committed, with annotations (labels, transcripts), sorted by path.
+    var entries: [ManifestEntry]
+}
+
 extension Repository {
     // MARK: Writing a snapshot made in memory
 
@@ -18,9 +34,7 @@ extension Repository {
     func composeCommit(
         _ tree: [ManifestEntry], newContent: [ObjectID: [UInt8]], parents: [CommitID], message: String,
         extra: [String: String] = [:], transcriptsFrom: [[ManifestEntry]] = [], deltaFrom: [ManifestEntry] = []
-    ) throws
-        -> (id: CommitID, commit: Commit, packs: [FinishedPack], findings: [LabelFinding], entries: [ManifestEntry])
-    {
+    ) throws -> ComposedCommit {
         let writer: any BlobWriteSession
         do { writer = try blobs.beginWrite() } catch { throw DVSError.wrap(error) }
         do {
@@ -62,7 +76,7 @@ extension Repository {
             let id = CommitID(ObjectID.hashing(bytes))
             try objects.write(bytes, id: id.object)
             try objects.sync()
-            return (id, c, packs, annotated.labels.findings, annotated.entries)
+            return ComposedCommit(id: id, commit: c, packs: packs, findings: annotated.labels.findings, entries: annotated.entries)
         } catch {
             writer.rollback()
             throw DVSError.wrap(error)

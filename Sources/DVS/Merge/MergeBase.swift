@@ -9,6 +9,27 @@ extension Repository {
     /// (ties: larger id first).
     /// - Complexity: O(commits reachable from either) commit reads.
     public func mergeBases(_ a: CommitID, _ b: CommitID) throws -> [CommitID] {
+        try MergeBases.best(a, b, commit: commit)
+    }
+
+    /// The cohort predicate in force on `tip`'s side since `base`: the newest commit on its
+    /// first-parent chain, before reaching `base` or an ancestor of it, that records
+    /// `cohort-predicate`.
+    /// With `base` nil, the newest on the whole first-parent chain.
+    func cohortPredicate(since base: CommitID?, on tip: CommitID) throws -> String? {
+        try newestCohortCut(on: tip, since: base)?.commit.extra[CohortHeader.predicate]
+    }
+}
+
+/// Merge bases computed over any commit reader (a repository's objects, or commits in memory).
+enum MergeBases {
+    /// The best common ancestors of `a` and `b`: common ancestors that are not ancestors of
+    /// another common ancestor (git's merge-base --all), sorted by committer time, newest first
+    /// (ties: larger id first).
+    /// - Parameter commit: reads a commit by id.
+    /// - Throws: what `commit` throws.
+    /// - Complexity: O(commits reachable from either) commit reads.
+    static func best(_ a: CommitID, _ b: CommitID, commit: (CommitID) throws -> Commit) throws -> [CommitID] {
         func ancestors(_ start: CommitID) throws -> Set<CommitID> {
             var seen: Set<CommitID> = [start]
             var stack = [start]
@@ -28,22 +49,6 @@ extension Repository {
         }
         return try common.subtracting(dominated).map { ($0, try commit($0).committer.time) }
             .sorted { ($0.1, $0.0.hex) > ($1.1, $1.0.hex) }.map(\.0)
-    }
-
-    /// The cohort predicate in force on `tip`'s side since `base`: the newest commit on its
-    /// first-parent chain, before reaching `base` or an ancestor of it, that records
-    /// `cohort-predicate`.
-    /// With `base` nil, the newest on the whole first-parent chain.
-    func cohortPredicate(since base: CommitID?, on tip: CommitID) throws -> String? {
-        try newestCohortCut(on: tip, since: base)?.commit.extra[CohortHeader.predicate]
-    }
-
-    /// The merge base's entries as the sides see them: cut by each cohort predicate recorded on
-    /// either side's history since `base` (`CohortMergeRules.cutBase`, through `cohortCut`).
-    /// - Throws: as `cohortCut` (a recorded predicate that is no longer valid SQL); commit reads.
-    func cohortCutBase(_ entries: [ManifestEntry], base: CommitID, sides: [CommitID]) throws -> [ManifestEntry] {
-        let predicates = try sides.map { try cohortPredicate(since: base, on: $0) }
-        return try CohortMergeRules.cutBase(entries, predicates: predicates) { try cohortCut($0, predicate: $1).entries }
     }
 }
 

@@ -257,14 +257,23 @@ struct TreeMerge {
     }
 }
 
+extension TreeMerge {
+    /// The label configuration (`dvs.toml`) of a snapshot, its bytes read through `content`; the
+    /// defaults when it has none or it cannot be read.
+    static func labelConfig(of entries: [ManifestEntry], content: (ObjectID) throws -> [UInt8]) -> LabelConfig {
+        let path = RepoPath(LabelBuilder.configPath)
+        guard let c = entries.first(where: { $0.path == path }), let bytes = try? content(c.blob) else { return LabelConfig() }
+        return LabelConfig.parse(String(decoding: bytes, as: UTF8.self), file: LabelBuilder.configPath).config
+    }
+}
+
 extension Repository {
     /// Merges three snapshots in memory (`TreeMerge`), reading content from this repository's
-    /// store and label declarations from our `dvs.toml`.
+    /// store and label declarations from our `dvs.toml` (`MergeOperation.mergeTrees`).
     /// - Throws: `DVSError` when a blob cannot be read.
     func mergeTrees(base: [ManifestEntry], ours: [ManifestEntry], theirs: [ManifestEntry], prefer: MergePreference?) throws
         -> TreeMergeResult
     {
-        try TreeMerge(content: { try self.blob($0) }, labelConfig: labelConfig(of: ours), prefer: prefer)
-            .merge(base: base, ours: ours, theirs: theirs)
+        try mergeOperation.mergeTrees(base: base, ours: ours, theirs: theirs, prefer: prefer)
     }
 }

@@ -55,9 +55,7 @@ extension Repository {
     /// The label configuration (`dvs.toml`) of a snapshot; the defaults when it has none or it
     /// cannot be read.
     func labelConfig(of entries: [ManifestEntry]) -> LabelConfig {
-        let path = RepoPath(LabelBuilder.configPath)
-        guard let c = entries.first(where: { $0.path == path }), let bytes = try? blob(c.blob) else { return LabelConfig() }
-        return LabelConfig.parse(String(decoding: bytes, as: UTF8.self), file: LabelBuilder.configPath).config
+        TreeMerge.labelConfig(of: entries) { try blob($0) }
     }
 
     /// An SQLite error about a predicate dvs wrapped in `WHERE (…)`, in the user's terms: an
