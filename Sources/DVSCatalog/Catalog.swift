@@ -303,23 +303,50 @@ public final class Catalog: Sendable {
     /// - Complexity: O(n) rows.
     public func statCache() throws -> [RepoPath: StatCacheEntry] {
         try reading("cannot read the stat cache") { db in
-            // The hot path of `dvs status`: stepped with SQLite's C API (GRDB's `Row` costs ~1 µs a row).
-            let statement = try db.makeStatement(
-                sql:
-                    "SELECT path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning, levels FROM stat_cache"
-            )
-            let s = statement.sqliteStatement
-            defer { sqlite3_reset(s) }
             var out: [RepoPath: StatCacheEntry] = [:]
             out.reserveCapacity(try Int.fetchOne(db, sql: "SELECT count(*) FROM stat_cache") ?? 0)
-            func bytes(_ i: Int32) -> UnsafeRawBufferPointer {
-                let n = Int(sqlite3_column_bytes(s, i))
-                guard n > 0, let p = sqlite3_column_blob(s, i) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-                return UnsafeRawBufferPointer(start: p, count: n)
-            }
-            func text(_ i: Int32) -> String? {
-                guard sqlite3_column_type(s, i) != SQLITE_NULL, let p = sqlite3_column_text(s, i) else { return nil }
-                return String(cString: p)
+            try Self.readStatCache(db, where: nil, bindings: [[]], into: &out)
+            return out
+        }
+    }
+
+    /// The stat cache rows of `paths` (those that have one), one primary-key lookup each.
+    /// - Throws: `CatalogError`.
+    /// - Complexity: O(k log n) for k paths.
+    public func statCache(for paths: [RepoPath]) throws -> [RepoPath: StatCacheEntry] {
+        try reading("cannot read the stat cache") { db in
+            var out: [RepoPath: StatCacheEntry] = [:]
+            try Self.readStatCache(db, where: "path = ?", bindings: paths.map { [$0.bytes] }, into: &out)
+            return out
+        }
+    }
+
+    /// Steps `SELECT … FROM stat_cache [WHERE condition]` once per binding (each a list of
+    /// blob parameters), adding the rows to `out`.
+    /// The hot path of `dvs status`: stepped with SQLite's C API (GRDB's `Row` costs ~1 µs a row).
+    private static func readStatCache(
+        _ db: Database, where condition: String?, bindings: [[[UInt8]]], into out: inout [RepoPath: StatCacheEntry]
+    ) throws {
+        let statement = try db.makeStatement(
+            sql:
+                "SELECT path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning, levels FROM stat_cache"
+                + (condition.map { " WHERE " + $0 } ?? "")
+        )
+        let s = statement.sqliteStatement
+        defer { sqlite3_reset(s) }
+        func bytes(_ i: Int32) -> UnsafeRawBufferPointer {
+            let n = Int(sqlite3_column_bytes(s, i))
+            guard n > 0, let p = sqlite3_column_blob(s, i) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+            return UnsafeRawBufferPointer(start: p, count: n)
+        }
+        func text(_ i: Int32) -> String? {
+            guard sqlite3_column_type(s, i) != SQLITE_NULL, let p = sqlite3_column_text(s, i) else { return nil }
+            return String(cString: p)
+        }
+        for parameters in bindings {
+            sqlite3_reset(s)
+            for (i, p) in parameters.enumerated() {
+                _ = p.withUnsafeBytes { sqlite3_bind_blob(s, Int32(i + 1), $0.baseAddress, Int32($0.count), SQLITE_TRANSIENT_CATALOG) }
             }
             while true {
                 let rc = sqlite3_step(s)
@@ -348,7 +375,6 @@ public final class Catalog: Sendable {
                     blob: ObjectID(raw: blob),
                     audio: audio, recordedAtNanoseconds: sqlite3_column_int64(s, 12), warning: text(13))
             }
-            return out
         }
     }
 
@@ -451,3 +477,8 @@ public struct ModelRow: Sendable, Equatable {
         self.createdAt = createdAt
     }
 }
+
+/// SQLite's SQLITE_TRANSIENT destructor (copy the bytes now), which Swift cannot import as a macro.
+// named after the C macro it stands for.
+// swift-format-ignore: AlwaysUseLowerCamelCase
+private let SQLITE_TRANSIENT_CATALOG = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

@@ -96,6 +96,9 @@ extension Repository {
         finish: (CatalogTransaction) throws -> Void
     ) throws -> (written: Int, removed: Int, unchanged: Int, bytesWritten: UInt64) {
         do {
+            if !force, let head = try headCommit() {
+                return try switchTreeByChanges(from: head, to: target, revision: revision, progress: progress, finish: finish)
+            }
             let targetEntries = try entries(ofManifest: commit(target).manifest)
             try validate(targetEntries, revision: "'\(revision)' (\(target.short))")
             let headEntries = try self.headEntries()
@@ -171,6 +174,82 @@ extension Repository {
             }
             return (toWrite.count, toRemove.count, unchanged, written)
         } catch { throw DVSError.wrap(error) }
+    }
+
+    /// ``switchTree(to:revision:force:progress:finish:)`` without `force` from HEAD's commit
+    /// `head`, in time proportional to what differs: the two manifests are compared by chunk id
+    /// (``SnapshotStore/changes(from:to:)``), and only the paths that differ — and the folders
+    /// their new files need — are looked at in the working tree and the stat cache. The rules
+    /// are the full comparison's: a path both commits hold alike is left as it is (local changes
+    /// stay); a differing path is refused when the tree's file is untracked or holds uncommitted
+    /// changes, unless it already equals the target.
+    /// - Throws: as ``checkout(_:force:progress:)``.
+    /// - Complexity: O(k · log n) chunks read and O(k) files looked at for k differing paths.
+    private func switchTreeByChanges(
+        from head: CommitID, to target: CommitID, revision: String, progress: ProgressHandler?,
+        finish: (CatalogTransaction) throws -> Void
+    ) throws -> (written: Int, removed: Int, unchanged: Int, bytesWritten: UInt64) {
+        let targetCommit = try commit(target)
+        let changes = try snapshots.changes(from: commit(head).manifest, to: targetCommit.manifest)
+        try validate(changes.compactMap(\.new), revision: "'\(revision)' (\(target.short))")
+        let tree = workingTree
+        let w = try tree.scan(paths: changes.map(\.path))
+        func same(_ a: ManifestEntry?, _ b: ManifestEntry?) -> Bool {
+            switch (a, b) {
+            case (nil, nil): return true
+            case (let x?, let y?): return x.sameContent(as: y) && x.linkTarget == y.linkTarget
+            default: return false
+            }
+        }
+        var conflicts: [String] = []
+        var toWrite: [ManifestEntry] = []
+        var toRemove: [RepoPath] = []
+        var alreadyThere: [ManifestEntry] = []
+        for c in changes {
+            let (te, he, we) = (c.new, c.old, w[c.path])
+            if same(we, te) {
+                if let te { alreadyThere.append(te) }
+                continue
+            }
+            if let we {
+                if he == nil {
+                    conflicts.append("\(c.path) (untracked file would be overwritten)")
+                } else if !same(we, he) {
+                    conflicts.append("\(c.path) (uncommitted changes would be \(te == nil ? "deleted" : "overwritten"))")
+                }
+                _ = we
+            }
+            if let te { toWrite.append(te) } else if we != nil { toRemove.append(c.path) }
+        }
+        // An untracked file where the target needs a folder. A path either commit holds as a file
+        // is among the changes (a snapshot cannot hold both `d` and `d/x`), so any other file is untracked.
+        let held = Set(changes.filter { $0.old != nil || $0.new != nil }.map(\.path))
+        var needed = Set<RepoPath>()
+        for e in toWrite {
+            var d = e.path.parent
+            while let x = d, needed.insert(x).inserted {
+                d = x.parent
+            }
+        }
+        for d in needed.sorted() where !held.contains(d) {
+            if let f = tree.file(at: d), f.kind != nil, tree.wouldTrack(root + "/" + d.string) {
+                conflicts.append("\(d) (untracked file is where the snapshot has a folder)")
+            }
+        }
+        if !conflicts.isEmpty {
+            throw DVSError(
+                .wouldOverwrite, "checkout of '\(revision)' would lose work in \(conflicts.count) file(s); nothing was changed",
+                details: conflicts, next: .commitMoveOrForce)
+        }
+        tree.remove(toRemove)
+        let written = try tree.writeEntries(toWrite, into: root, force: false, progress: progress)
+        let updates = tree.statCacheRows(for: toWrite + alreadyThere) { _ in true }
+        try catalog.write { tx in
+            try tx.updateStatCache(updates, removing: toRemove)
+            try finish(tx)
+        }
+        let unchanged = Int(targetCommit.totals.fileCount) - toWrite.count
+        return (toWrite.count, toRemove.count, unchanged, written)
     }
 
     /// Writes the snapshot at `revision` into `directory` (which must be missing or empty)

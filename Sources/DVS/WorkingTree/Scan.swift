@@ -156,6 +156,23 @@ extension WorkingTree {
             storedBytes: writer?.storedBytes ?? 0, newRawBytes: c.newRaw, newBlobCount: c.newBlobs, hashedFiles: c.hashed)
     }
 
+    /// The working tree's entries at `paths` only, as ``scan(writer:knownBlobs:deltaBases:progress:)``
+    /// would find them, without walking the tree: one `lstat` each, the stat cache read for those
+    /// paths only, a file read and hashed only when its stat changed. A path with nothing there,
+    /// a folder, a file of an unsupported kind or one `.dvsignore` excludes maps to nil.
+    /// - Throws: `DVSError.io` when a file cannot be read; the stat cache source's errors.
+    /// - Complexity: O(k) system calls and cache lookups for k paths, plus reading changed files.
+    func scan(paths: [RepoPath]) throws -> [RepoPath: ManifestEntry] {
+        let cache = try statCacheSource.statCache(for: paths)
+        let coders = Compressors(count: 1, level: zstdLevel).all[0]
+        var out: [RepoPath: ManifestEntry] = [:]
+        for p in paths {
+            guard let f = file(at: p), f.kind != nil, wouldTrack(root + "/" + p.string) else { continue }
+            out[p] = try Self.scanOne(f, root: root, cached: cache[p], writer: nil, knownBlobs: [], coders: coders).entry
+        }
+        return out
+    }
+
     struct ScanItem {
         var entry: ManifestEntry
         var cacheUpdate: StatCacheEntry?

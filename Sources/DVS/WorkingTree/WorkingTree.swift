@@ -147,6 +147,21 @@ public protocol StatCacheSource: Sendable {
     /// The whole stat cache, keyed by path relative to the tree's root.
     /// - Throws: the source's own error (`CatalogError` for the catalog) when it cannot be read.
     func statCache() throws -> [RepoPath: StatCacheEntry]
+    /// The rows of `paths` that have one. The default filters ``statCache()``; a source that can
+    /// look paths up one by one (the catalog: by primary key) should, so that reading k rows
+    /// costs O(k), not O(n).
+    /// - Throws: as ``statCache()``.
+    func statCache(for paths: [RepoPath]) throws -> [RepoPath: StatCacheEntry]
+}
+
+extension StatCacheSource {
+    /// Filters the whole cache (see ``StatCacheSource/statCache(for:)``).
+    public func statCache(for paths: [RepoPath]) throws -> [RepoPath: StatCacheEntry] {
+        let all = try statCache()
+        var out: [RepoPath: StatCacheEntry] = [:]
+        for p in paths { out[p] = all[p] }
+        return out
+    }
 }
 
 extension Catalog: StatCacheSource {}
