@@ -98,12 +98,12 @@ extension Repository {
         var author = committer
         if let a = options.author {
             guard let parsed = Signature(parsing: a, time: now, timeZoneOffsetMinutes: tz) else {
-                throw DVSError(.badInput, "cannot parse author '\(a)'", hint: "write it as --author \"Name <email@example.com>\"")
+                throw DVSError(.badInput, "cannot parse author '\(a)'", next: .writeAuthor)
             }
             author = parsed
         }
         let message = options.message.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !message.isEmpty else { throw DVSError(.usage, "empty commit message", hint: "pass one with -m \"what changed\"") }
+        guard !message.isEmpty else { throw DVSError(.usage, "empty commit message", next: .passMessage) }
 
         let head = try catalog.head() ?? .branch("main", nil)
         let parent = head.commit
@@ -123,10 +123,9 @@ extension Repository {
                 writer.abort()
                 throw DVSError(
                     .badInput, "\(undecodable.count) file(s) named like audio do not decode (--strict)",
-                    hint: "fix or remove them, or commit without --strict to store them as plain files; nothing was committed",
                     details: undecodable.map {
                         "\($0.path): \($0.message.replacingOccurrences(of: "; stored byte-exact as a plain file", with: ""))"
-                    })
+                    }, next: .fixAudioOrDropStrict)
             }
             let tree = try annotateWorkingTree(scan.entries, previous: base)
             if tree.labels.hasErrors {
@@ -145,14 +144,14 @@ extension Repository {
                 try? catalog.write { tx in try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache) }
                 throw DVSError(
                     .nothingToCommit, "nothing to commit, working tree matches \(parent.map { "commit \($0.short)" } ?? "the empty tree")",
-                    hint: "use --allow-empty to record a commit anyway")
+                    next: .allowEmpty)
             }
             if !options.noVerify, let run = try runHook(.preCommit, input: { preCommitInput(tree.entries) }), run.status != 0 {
                 writer.abort()
                 throw DVSError(
                     .badInput, "the pre-commit hook refused the commit (exit status \(run.status)); nothing was committed",
-                    hint: "fix what it reports, or commit with --no-verify to skip the hook this once",
-                    details: run.stderr.split(separator: "\n", omittingEmptySubsequences: true).map { "pre-commit: " + $0 })
+                    details: run.stderr.split(separator: "\n", omittingEmptySubsequences: true).map { "pre-commit: " + $0 },
+                    next: .fixOrSkipPreCommitHook)
             }
             // Blobs are durable and indexed from here; a failure below leaves them unreferenced.
             try writer.finish()

@@ -60,7 +60,7 @@ extension Repository {
         }
         let theirs = try given ?? resolve(revision)
         guard let ours = try headCommit() else {
-            throw DVSError(.badInput, "HEAD has no commit to merge into", next: .checkOutInstead(revision: revision.spelling))
+            throw DVSError(.badInput, "HEAD has no commit to merge into", next: .checkOutInstead(revision))
         }
         let branch = currentBranch()
         let who = identity
@@ -224,9 +224,7 @@ extension Repository {
         if !left.isEmpty {
             throw DVSError(
                 .badInput, "\(left.count) conflict(s) are not resolved yet; nothing was committed",
-                hint:
-                    "edit the files listed above (or take one side: 'dvs merge --abort', then '\(s.restartCommand) --strategy ours|theirs'), then run 'dvs merge --continue'",
-                details: left)
+                details: left, next: .resolveOrRestartMerge(cohort: s.refreshedCohort, theirs: s.theirsName))
         }
         guard let theirs = CommitID(hex: s.theirs) else {
             throw DVSError(.corrupt, "'\(mergeStatePath)' is damaged", next: .abortMerge)
