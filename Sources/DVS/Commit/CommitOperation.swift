@@ -50,6 +50,11 @@ public struct CommitOptions: Sendable {
     public var extraParents: [CommitID] = []
     /// Extra commit headers (`Commit.extra`).
     public var extra: [String: String] = [:]
+    /// Receives what the `pre-commit` and `post-commit` hooks write to their standard output,
+    /// chunk by chunk as they write it (on a reader thread, before the hook's run returns); nil
+    /// discards it. The dvs command line writes it to its stderr, as git does. (A hook's stderr
+    /// comes back in the error or in ``CommitSummary/postCommitOutput`` instead.)
+    public var hookOutput: (@Sendable (Data) -> Void)?
     /// Creates options.
     public init(message: String, author: String? = nil, allowEmpty: Bool = false, strict: Bool = false) {
         self.message = message
@@ -80,7 +85,9 @@ extension Repository {
     /// `details`). The `post-commit` hook runs after the branch moved and the lock is released.
     public func commit(_ options: CommitOptions, progress: ProgressHandler? = nil) throws -> CommitSummary {
         var summary = try commitLocked(options, progress: progress)
-        if let run = try? runHook(.postCommit, arguments: [summary.id.hex], input: { Data((summary.id.hex + "\n").utf8) }) {
+        if let run = try? runHook(
+            .postCommit, arguments: [summary.id.hex], input: { Data((summary.id.hex + "\n").utf8) }, output: options.hookOutput)
+        {
             summary.postCommitOutput = run.stderr
         }
         return summary
@@ -90,7 +97,7 @@ extension Repository {
         let lock = try self.lock("dvs commit")
         defer { lock.release() }
         let now = Int64(Date().timeIntervalSince1970)
-        let tz = TimeZone.current.secondsFromGMT() / 60
+        let tz = context.timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(now))) / 60
         let committerText = identity
         guard let committer = Signature(parsing: committerText, time: now, timeZoneOffsetMinutes: tz) else {
             throw DVSError(.badInput, "cannot use committer identity '\(committerText)'", next: .setAuthorIdentity)
@@ -146,7 +153,9 @@ extension Repository {
                     .nothingToCommit, "nothing to commit, working tree matches \(parent.map { "commit \($0.short)" } ?? "the empty tree")",
                     next: .allowEmpty)
             }
-            if !options.noVerify, let run = try runHook(.preCommit, input: { preCommitInput(tree.entries) }), run.status != 0 {
+            if !options.noVerify, let run = try runHook(.preCommit, input: { preCommitInput(tree.entries) }, output: options.hookOutput),
+                run.status != 0
+            {
                 writer.abort()
                 throw DVSError(
                     .badInput, "the pre-commit hook refused the commit (exit status \(run.status)); nothing was committed",

@@ -115,11 +115,12 @@ extension Repository {
             for n in Set(names).sorted() {
                 guard let c = try catalog.ref(n) else {
                     let short = n.branchName ?? n.fullName
+                    let current = currentBranch() == short
                     throw DVSError(
                         .badInput, "branch '\(short)' has no commit to push",
-                        hint: currentBranch() == short
+                        hint: current
                             ? nil : "local branches: \(try catalog.refs(in: .branches).map(\.name.shortName).joined(separator: ", "))",
-                        next: currentBranch() == short ? .commitBeforePushing : nil)
+                        next: current ? .commitBeforePushing : nil)
                 }
                 pushed.append((n, c))
             }
