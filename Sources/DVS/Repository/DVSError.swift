@@ -5,7 +5,8 @@ import DVSStorage
 import Foundation
 
 /// An error from a repository operation, ready to show a user: what failed (naming the path,
-/// object or revision), a hint with the next command, and the underlying cause.
+/// object or revision), the next step (a typed ``NextStep`` the command layer words, or free
+/// text naming no command), and the underlying cause.
 public struct DVSError: Error, Sendable, CustomStringConvertible {
     /// Broad classes; the CLI maps them to exit codes (1 for data/user errors, 255 for bugs).
     public enum Code: Sendable {
@@ -217,7 +218,8 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
     /// The next step as a value, when it is one of ``NextStep``; the command layer prefers it
     /// over ``hint``.
     public var next: NextStep?
-    /// The exact next step as free text, if any (being replaced by ``next``).
+    /// A next step as free text that names no dvs command or option (which column, which file,
+    /// what to set); every step that names one is a ``next`` value, worded by the command layer.
     public var hint: String?
     /// The underlying cause (C function and message, errno text).
     public var cause: String?
