@@ -9,7 +9,7 @@ import Foundation
 /// AWS credentials, hooks' environment, lineage records' command line and host) is read from
 /// this value, which every entry point (`discover`, `initialize`, `clone`) requires. The
 /// memberwise default is neutral (an empty environment, no arguments, host `localhost`, version
-/// `unknown`, the root folder as current directory, one processor), for tests that want exactly
+/// `unknown`, the root folder as current directory, one processor, UTC), for tests that want exactly
 /// that; a program embedding dvs passes ``current(dvsVersion:)``.
 public struct ProcessContext: Sendable {
     /// Environment variables, name → value.
@@ -24,6 +24,8 @@ public struct ProcessContext: Sendable {
     public var currentDirectory: String
     /// Processors available: the default worker count when `core.workers` is not set.
     public var processorCount: Int
+    /// The local time zone: commits record their time with its offset from UTC at that moment.
+    public var timeZone: TimeZone
     /// Called before each pack transfer of push and fetch (on a transfer thread); nil does
     /// nothing. Tests use it to slow transfers down so that an interruption lands mid-transfer.
     public var beforeTransfer: (@Sendable () -> Void)?
@@ -31,7 +33,8 @@ public struct ProcessContext: Sendable {
     /// Creates a context; every field defaults to the neutral value described on the type.
     public init(
         environment: [String: String] = [:], arguments: [String] = [], hostName: String = "localhost", dvsVersion: String = "unknown",
-        currentDirectory: String = "/", processorCount: Int = 1, beforeTransfer: (@Sendable () -> Void)? = nil
+        currentDirectory: String = "/", processorCount: Int = 1, timeZone: TimeZone = TimeZone(identifier: "UTC")!,
+        beforeTransfer: (@Sendable () -> Void)? = nil
     ) {
         self.environment = environment
         self.arguments = arguments
@@ -39,18 +42,20 @@ public struct ProcessContext: Sendable {
         self.dvsVersion = dvsVersion
         self.currentDirectory = currentDirectory
         self.processorCount = max(1, processorCount)
+        self.timeZone = timeZone
         self.beforeTransfer = beforeTransfer
     }
 
-    /// This process as it is now: its environment, `argv`, host name, current directory and
-    /// active processor count. The library never calls this itself; the dvs command line and
+    /// This process as it is now: its environment, `argv`, host name, current directory, active
+    /// processor count and time zone. The library never calls this itself; the dvs command line and
     /// programs that embed the library (training scripts, benchmarks) call it once at start.
     /// - Parameter dvsVersion: the version to record in lineage records and model files.
     public static func current(dvsVersion: String = "unknown") -> ProcessContext {
         let info = ProcessInfo.processInfo
         return ProcessContext(
             environment: info.environment, arguments: CommandLine.arguments, hostName: info.hostName, dvsVersion: dvsVersion,
-            currentDirectory: FileManager.default.currentDirectoryPath, processorCount: info.activeProcessorCount)
+            currentDirectory: FileManager.default.currentDirectoryPath, processorCount: info.activeProcessorCount,
+            timeZone: TimeZone.current)
     }
 
     /// `path` made absolute against ``currentDirectory`` and standardized.

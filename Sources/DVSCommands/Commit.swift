@@ -27,6 +27,7 @@ struct CommitCommand: ParsableCommand {
         }
         var options = CommitOptions(message: message, author: author, allowEmpty: allowEmpty, strict: strict)
         options.noVerify = noVerify
+        options.hookOutput = { FileHandle.standardError.write($0) }
         let s = try repo.commit(options, progress: Output.progress())
         for w in s.warnings { Output.warn(w) }
         Output.findings(s.labelFindings)

@@ -44,6 +44,85 @@ enum Hints {
         case .startMerge: return "start one with 'dvs merge REV'"
         case .abortMerge: return "run 'dvs merge --abort'"
         case .forcePush(let remote): return "push a good value over it with 'dvs push --force \(remote)'"
+        case .useOrRemoveRepository(let dvsFolder):
+            return "use it as it is ('dvs status'), or remove '\(dvsFolder)' to start over (this deletes its history)"
+        case .useNewerDVS: return "use a newer dvs for this repository"
+        case .initRepository: return "run 'dvs init' to create one here"
+        case .writeAuthor: return "write it as --author \"Name <email@example.com>\""
+        case .passMessage: return "pass one with -m \"what changed\""
+        case .fixAudioOrDropStrict:
+            return "fix or remove them, or commit without --strict to store them as plain files; nothing was committed"
+        case .allowEmpty: return "use --allow-empty to record a commit anyway"
+        case .fixOrSkipPreCommitHook: return "fix what it reports, or commit with --no-verify to skip the hook this once"
+        case .commitFirst: return "run 'dvs commit -m MSG' first"
+        case .commitBeforePushing: return "commit first: dvs commit -m MSG"
+        case .seeHistory: return "run 'dvs log' to see the history"
+        case .spellRevision: return "use a branch name, HEAD, HEAD~N or a commit id of at least 4 hex digits; 'dvs log' lists commits"
+        case .spellRevisionPath: return "for example: dvs cat HEAD:labels.csv"
+        case .listFolder(let revision, let path): return "list it with 'dvs ls \(revision) \(path)'"
+        case .listFiles(let revision): return "run 'dvs ls \(revision)' to list its files"
+        case .pathFromTreeRoot(let folder, let path): return "paths are from the tree root, not from '\(folder)/': write '\(path)'"
+        case .damagedSnapshot: return "the snapshot is damaged or hand-made; run 'dvs fsck', and check out another revision"
+        case .moveAwayOrForce: return "move it away, or use --force to replace it"
+        case .resolveOrRestartMerge(let cohort, let theirs):
+            let restart = cohort.map { "dvs cohort refresh \($0)" } ?? "dvs merge \(theirs)"
+            return
+                "edit the files listed above (or take one side: 'dvs merge --abort', then '\(restart) --strategy ours|theirs'), then run 'dvs merge --continue'"
+        case .resolveCohortConflicts(let cohort):
+            return
+                "check out the cohort and refresh there to resolve them ('dvs checkout cohort/\(cohort)', 'dvs cohort refresh \(cohort)'), or pass --strategy ours|theirs"
+        case .readdRemoteWithEndpoint(let remote):
+            return "use a URL such as http://127.0.0.1:9000: dvs remote remove \(remote), then dvs remote add \(remote) URL --endpoint E"
+        case .addRemote(let remote, let configured):
+            return configured.isEmpty
+                ? "add one with 'dvs remote add \(remote) s3://bucket/prefix' (or a folder path)"
+                : "configured remotes: \(configured.joined(separator: ", ")); add one with 'dvs remote add NAME URL'"
+        case .namePullBranch(let remote): return "name one: dvs pull \(remote) BRANCH ('dvs fetch \(remote) --json' lists them)"
+        case .namePushBranch(let remote): return "dvs push \(remote) BRANCH"
+        case .checkOutBranchToPullInto: return "dvs checkout main"
+        case .giveRemoteLocation: return "give the remote's folder (the one 'dvs push' writes to) or an s3://bucket/prefix URL"
+        case .cloneElsewhereOrPull: return "clone into a new folder, or use 'dvs pull' in this one"
+        case .cloneIntoEmptyFolder: return "name a new or empty folder: dvs clone URL DIR"
+        case .pickCloneBranch(let url, let directory):
+            return "pick one: dvs clone \(url) \(directory) --branch NAME (the repository is kept; run that to resume)"
+        case .pullOrForcePush(let remote, let ref):
+            let what = ref.kind == .tag ? "tag" : "branch"
+            return
+                "run 'dvs pull \(remote)' to bring its commits in, then push again; or 'dvs push --force' to replace the remote \(what) (its commits leave the \(what))"
+        case .pullThenPushAgain(let remote):
+            return "run 'dvs pull \(remote)', then push again; everything uploaded stays on the remote and is not sent twice"
+        case .pushFromRepositoryThatHasIt(let remote):
+            return "push again from a repository that has it ('dvs push \(remote)'); no ref was moved"
+        case .pushGoodCopy(let remote): return "push it again from a repository that has a good copy ('dvs push \(remote)')"
+        case .pushGoodCopyOrFsckRemote(let remote):
+            return
+                "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there"
+        case .commitFirstOrPassRevision: return "commit first, or pass --rev"
+        case .checkQueryStatement: return "check the statement against the tables described in 'dvs query --help'"
+        case .checkAuditExpression: return "check the expression against 'dvs query --help'"
+        case .auditSamplesExample: return "for example: dvs audit --samples \"speaker = 'spk042'\""
+        case .writeCohortCondition:
+            return
+                "write an SQL condition over the sample table, e.g. lang = 'es' AND sample_rate = 8000 (try it with: dvs query \"SELECT count(*) FROM sample WHERE …\")"
+        case .checkCohortPredicate(let revision, let predicate):
+            return "check it with: dvs query --rev \(revision) \"SELECT count(*) FROM sample WHERE \(predicate)\""
+        case .audioNoLongerDecodes: return "run 'dvs fsck'; the file was stored as audio but no longer decodes"
+        case .fsckOrPull: return "run 'dvs fsck'; 'dvs pull' fetches good copies"
+        case .pullToFetch: return "run 'dvs pull' to fetch it"
+        case .registerModel(let file): return "register it with 'dvs model add \(file) --rev REV'; 'dvs models' lists what is registered"
+        case .longerModelID: return "use more hex digits; 'dvs models' lists ids"
+        case .nameAModel:
+            return "name a model, a record id or artifact SHA-256 (≥ 4 hex), or an artifact file; 'dvs models' lists them"
+        case .longerRecordIDOrPath: return "pass a longer record id ('dvs models' lists them) or the model file's path"
+        case .evaluateOnlyTrainedModels:
+            return "dvs eval evaluates models written by 'dvs train'; evaluate other models with their own code under 'dvs run'"
+        case .validShard: return "use --shard I/N with 0 ≤ I < N, e.g. --shard 0/4"
+        case .classifyInstead(let label):
+            return "regress on a numeric label, or classify this one: 'dvs train --label \(label) --task classify'"
+        case .anotherOutputFolder: return "check that the folder exists and is writable, or pass another --out"
+        case .evaluateOnLabeledRevision(let label, let revision):
+            return
+                "evaluate on a revision whose samples carry '\(label)'; 'dvs query --rev \(revision) \"SELECT * FROM sample LIMIT 5\"' shows the fields"
         }
     }
 
@@ -118,6 +197,9 @@ enum Hints {
         case .notAModelFile?: return "pass a .dvsm file written by 'dvs train'"
         case .damagedModelFile?: return "train it again with 'dvs train', or restore the file from where it was published"
         case .noLabeledSamples?: return "check the field name with 'dvs query \"SELECT * FROM sample LIMIT 5\"'"
+        case .categoricalLabel?: return "use --task classify for categorical labels"
+        case .holdoutLeavesNothingToTrain?: return "use a smaller --holdout"
+        case .tooFewClasses?: return "check the labels, or use a smaller --holdout"
         case nil: return e.hint
         }
     }

@@ -26,7 +26,7 @@ struct Ls: ParsableCommand {
             for f in filters where !all.contains(where: { $0.path.isWithin(f) }) {
                 throw DVSError(
                     .unknownRevision, "path '\(f)' does not exist in \(revision) (\(id.short))",
-                    hint: repo.missingPathHint(f, in: all, revision: revision))
+                    next: repo.missingPathStep(f, in: all, revision: Revision(revision)))
             }
         }
         if json {

@@ -22,6 +22,12 @@ public struct LearnError: Error, Sendable, Equatable, CustomStringConvertible {
         case damagedModelFile
         /// No sample carries the label field to train on (``subject`` names the field).
         case noLabeledSamples
+        /// A regression label that is not a number (a categorical label).
+        case categoricalLabel
+        /// The holdout fraction left no samples to train on.
+        case holdoutLeavesNothingToTrain
+        /// The training side holds fewer than two classes of the label.
+        case tooFewClasses
     }
 
     /// Broad class.

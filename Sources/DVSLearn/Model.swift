@@ -196,7 +196,7 @@ public enum Baseline {
                 guard let v = Double(e.label.trimmingCharacters(in: .whitespaces)), v.isFinite else {
                     throw LearnError(
                         .badInput, "sample '\(e.key)': label '\(labelField)' = '\(e.label)' is not a number",
-                        hint: "use --task classify for categorical labels")
+                        reason: .categoricalLabel, subject: labelField)
                 }
                 targets.append(v)
             }
@@ -213,7 +213,7 @@ public enum Baseline {
         guard !trainIdx.isEmpty else {
             throw LearnError(
                 .badInput, "the holdout (\(parameters.holdoutFraction)) left no samples to train on",
-                hint: "use a smaller --holdout")
+                reason: .holdoutLeavesNothingToTrain)
         }
         let standardizer = Standardizer(fitting: trainIdx.map { examples[$0].features })
         let rows = trainIdx.map { standardizer.apply(examples[$0].features) }
@@ -226,7 +226,7 @@ public enum Baseline {
                 throw LearnError(
                     .badInput,
                     "label '\(labelField)' has \(names.count) value\(names.count == 1 ? "" : "s") on the training side; classification needs at least 2",
-                    hint: "check the labels, or use a smaller --holdout")
+                    reason: .tooFewClasses, subject: labelField)
             }
             let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
             let fit = SoftmaxRegression.fit(

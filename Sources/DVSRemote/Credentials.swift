@@ -40,6 +40,11 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible, Cust
     /// See "Configuration and credential file settings" and "Environment variables to configure
     /// the AWS CLI" (<https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-files.html>,
     /// <https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html>).
+    ///
+    /// Nothing is read from the process itself: `~` is `HOME` of `environment`. Without `HOME`
+    /// (and without `AWS_SHARED_CREDENTIALS_FILE`) there is no shared credentials file to read, so
+    /// only the two key variables can supply credentials; a `~/` path in
+    /// `AWS_SHARED_CREDENTIALS_FILE` is then taken as written.
     /// - Parameter environment: the process environment (injectable for tests); `HOME` locates `~`.
     /// - Throws: `RemoteError` with code `.credentialsMissing` naming every source tried and what to set;
     ///   only one of the two key variables set, or a profile missing a key, is also that error.
@@ -58,7 +63,12 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible, Cust
         case (nil, nil): break
         }
         let profile = env["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
-        let file = sharedFile(env, variable: "AWS_SHARED_CREDENTIALS_FILE", name: "credentials")
+        guard let file = sharedFile(env, variable: "AWS_SHARED_CREDENTIALS_FILE", name: "credentials") else {
+            throw RemoteError(
+                .credentialsMissing,
+                "no AWS credentials found (tried AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; no shared credentials file, as neither HOME nor AWS_SHARED_CREDENTIALS_FILE is set)",
+                hint: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or point AWS_SHARED_CREDENTIALS_FILE (or HOME) at the credentials")
+        }
         let tried = "tried AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and profile '\(profile)' in '\(file)'"
         let hint =
             "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add [\(profile)] with aws_access_key_id and aws_secret_access_key to '\(file)' (or pick another profile with AWS_PROFILE)"
@@ -82,15 +92,17 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible, Cust
 
     /// The region to use: `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `region` in the config
     /// file (`AWS_CONFIG_FILE`, default `~/.aws/config`) under `[profile <AWS_PROFILE>]` (or
-    /// `[default]` for the default profile), else `us-east-1`.
+    /// `[default]` for the default profile), else `us-east-1`. `~` is `HOME` of `environment`;
+    /// without `HOME` (and without `AWS_CONFIG_FILE`) no config file is read.
     /// - Parameter environment: the process environment (injectable for tests).
     public static func region(environment env: [String: String]) -> String {
         for name in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
             if let r = env[name], !r.isEmpty { return r }
         }
         let profile = env["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
-        let file = sharedFile(env, variable: "AWS_CONFIG_FILE", name: "config")
-        if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+        if let file = sharedFile(env, variable: "AWS_CONFIG_FILE", name: "config"),
+            let text = try? String(contentsOfFile: file, encoding: .utf8)
+        {
             let ini = INI.parse(text)
             let section = profile == "default" ? (ini["default"] ?? ini["profile default"]) : ini["profile \(profile)"]
             if let r = section?["region"], !r.isEmpty { return r }
@@ -98,10 +110,16 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible, Cust
         return "us-east-1"
     }
 
-    private static func sharedFile(_ env: [String: String], variable: String, name: String) -> String {
-        if let f = env[variable], !f.isEmpty { return (f as NSString).expandingTildeInPath }
-        let home = env["HOME"] ?? NSHomeDirectory()
-        return "\(home)/.aws/\(name)"
+    /// The shared file `variable` names (a leading `~` or `~/` is `HOME` of `env`), else
+    /// `$HOME/.aws/<name>`; nil when neither `variable` nor `HOME` is set. The process's own
+    /// home folder is never consulted.
+    private static func sharedFile(_ env: [String: String], variable: String, name: String) -> String? {
+        let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        if let f = env[variable], !f.isEmpty {
+            guard let home, f == "~" || f.hasPrefix("~/") else { return f }
+            return home + f.dropFirst()
+        }
+        return home.map { "\($0)/.aws/\(name)" }
     }
 }
 

@@ -143,7 +143,7 @@ import Testing
             Issue.record("expected an error")
         } catch {
             #expect(error.message == "sample 'a.wav': label 'snr' = 'loud' is not a number")
-            #expect(error.hint == "use --task classify for categorical labels")
+            #expect(error.reason == .categoricalLabel && error.subject == "snr")
         }
         #expect(throws: LearnError.self) {
             try Baseline.train(

@@ -74,7 +74,19 @@ import Testing
                 .write(toFile: dir + "/creds", atomically: true, encoding: .utf8)
             let c = try AWSCredentials.resolve(environment: ["HOME": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": dir + "/creds"])
             #expect(c.accessKeyID == "AKIAOTHER")
+            // `~` is HOME of the environment passed in, never the process's home folder.
+            let tilde = try AWSCredentials.resolve(environment: ["HOME": dir, "AWS_SHARED_CREDENTIALS_FILE": "~/creds"])
+            #expect(tilde.source == dir + "/creds [default]")
         }
+    }
+
+    @Test func withoutHomeOnlyTheVariablesOrNamedFilesCount() throws {
+        let none = #expect(throws: RemoteError.self) { try AWSCredentials.resolve(environment: [:]) }
+        #expect(none?.code == .credentialsMissing)
+        #expect(none?.message.contains("neither HOME nor AWS_SHARED_CREDENTIALS_FILE is set") == true)
+        let keys = try AWSCredentials.resolve(environment: ["AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s"])
+        #expect(keys.source == "environment")
+        #expect(AWSCredentials.region(environment: [:]) == "us-east-1")
     }
 
     @Test func errorsNameTheSourceAndWhatToSet() throws {

@@ -225,7 +225,7 @@ import Testing
             added: [RepoPath("new.txt")], sideFiles: [RepoPath("x.bin~theirs")], extra: ["cohort": "es"])
         try file.write(state)
         #expect(file.read() == state)
-        #expect(state.describedTheirs == "side (refreshing cohort es)" && state.restartCommand == "dvs cohort refresh es")
+        #expect(state.describedTheirs == "side (refreshing cohort es)" && state.refreshedCohort == "es")
         #expect(state.markedPaths == [RepoPath("README.md")])
         let text = try String(contentsOfFile: file.path, encoding: .utf8)
         #expect(text.contains("\"kind\" : \"text\""), "pretty-printed JSON, kinds by name")

@@ -50,6 +50,11 @@ public struct CommitOptions: Sendable {
     public var extraParents: [CommitID] = []
     /// Extra commit headers (`Commit.extra`).
     public var extra: [String: String] = [:]
+    /// Receives what the `pre-commit` and `post-commit` hooks write to their standard output,
+    /// chunk by chunk as they write it (on a reader thread, before the hook's run returns); nil
+    /// discards it. The dvs command line writes it to its stderr, as git does. (A hook's stderr
+    /// comes back in the error or in ``CommitSummary/postCommitOutput`` instead.)
+    public var hookOutput: (@Sendable (Data) -> Void)?
     /// Creates options.
     public init(message: String, author: String? = nil, allowEmpty: Bool = false, strict: Bool = false) {
         self.message = message
@@ -80,7 +85,9 @@ extension Repository {
     /// `details`). The `post-commit` hook runs after the branch moved and the lock is released.
     public func commit(_ options: CommitOptions, progress: ProgressHandler? = nil) throws -> CommitSummary {
         var summary = try commitLocked(options, progress: progress)
-        if let run = try? runHook(.postCommit, arguments: [summary.id.hex], input: { Data((summary.id.hex + "\n").utf8) }) {
+        if let run = try? runHook(
+            .postCommit, arguments: [summary.id.hex], input: { Data((summary.id.hex + "\n").utf8) }, output: options.hookOutput)
+        {
             summary.postCommitOutput = run.stderr
         }
         return summary
@@ -90,7 +97,7 @@ extension Repository {
         let lock = try self.lock("dvs commit")
         defer { lock.release() }
         let now = Int64(Date().timeIntervalSince1970)
-        let tz = TimeZone.current.secondsFromGMT() / 60
+        let tz = context.timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(now))) / 60
         let committerText = identity
         guard let committer = Signature(parsing: committerText, time: now, timeZoneOffsetMinutes: tz) else {
             throw DVSError(.badInput, "cannot use committer identity '\(committerText)'", next: .setAuthorIdentity)
@@ -98,12 +105,12 @@ extension Repository {
         var author = committer
         if let a = options.author {
             guard let parsed = Signature(parsing: a, time: now, timeZoneOffsetMinutes: tz) else {
-                throw DVSError(.badInput, "cannot parse author '\(a)'", hint: "write it as --author \"Name <email@example.com>\"")
+                throw DVSError(.badInput, "cannot parse author '\(a)'", next: .writeAuthor)
             }
             author = parsed
         }
         let message = options.message.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !message.isEmpty else { throw DVSError(.usage, "empty commit message", hint: "pass one with -m \"what changed\"") }
+        guard !message.isEmpty else { throw DVSError(.usage, "empty commit message", next: .passMessage) }
 
         let head = try catalog.head() ?? .branch("main", nil)
         let parent = head.commit
@@ -123,10 +130,9 @@ extension Repository {
                 writer.abort()
                 throw DVSError(
                     .badInput, "\(undecodable.count) file(s) named like audio do not decode (--strict)",
-                    hint: "fix or remove them, or commit without --strict to store them as plain files; nothing was committed",
                     details: undecodable.map {
                         "\($0.path): \($0.message.replacingOccurrences(of: "; stored byte-exact as a plain file", with: ""))"
-                    })
+                    }, next: .fixAudioOrDropStrict)
             }
             let tree = try annotateWorkingTree(scan.entries, previous: base)
             if tree.labels.hasErrors {
@@ -145,14 +151,16 @@ extension Repository {
                 try? catalog.write { tx in try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache) }
                 throw DVSError(
                     .nothingToCommit, "nothing to commit, working tree matches \(parent.map { "commit \($0.short)" } ?? "the empty tree")",
-                    hint: "use --allow-empty to record a commit anyway")
+                    next: .allowEmpty)
             }
-            if !options.noVerify, let run = try runHook(.preCommit, input: { preCommitInput(tree.entries) }), run.status != 0 {
+            if !options.noVerify, let run = try runHook(.preCommit, input: { preCommitInput(tree.entries) }, output: options.hookOutput),
+                run.status != 0
+            {
                 writer.abort()
                 throw DVSError(
                     .badInput, "the pre-commit hook refused the commit (exit status \(run.status)); nothing was committed",
-                    hint: "fix what it reports, or commit with --no-verify to skip the hook this once",
-                    details: run.stderr.split(separator: "\n", omittingEmptySubsequences: true).map { "pre-commit: " + $0 })
+                    details: run.stderr.split(separator: "\n", omittingEmptySubsequences: true).map { "pre-commit: " + $0 },
+                    next: .fixOrSkipPreCommitHook)
             }
             // Blobs are durable and indexed from here; a failure below leaves them unreferenced.
             try writer.finish()

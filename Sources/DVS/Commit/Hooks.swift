@@ -13,7 +13,8 @@ import Foundation
 ///   is ignored.
 ///
 /// Hooks run with the working tree's root as their current directory and `DVS_DIR` set to
-/// `.dvs`; their stdout is sent to dvs's stderr, as git does. A hook that is missing or not
+/// `.dvs`; their stdout goes to the caller's handler (`CommitOptions.hookOutput`; the dvs command
+/// writes it to its stderr, as git does), their stderr back to the caller. A hook that is missing or not
 /// executable is skipped (samples are installed as `*.sample`).
 public enum Hook: String, Sendable, CaseIterable {
     /// Runs before anything is written; may veto the commit.
@@ -37,10 +38,14 @@ extension Repository {
     ///   - arguments: passed after the hook's path.
     ///   - makeInput: what to write to the hook's stdin (called only when the hook exists); stdin
     ///     is closed after it (a hook that does not read it is fine).
+    ///   - output: receives the hook's stdout chunk by chunk as it is written, all of it before
+    ///     this returns; nil discards it.
     /// - Returns: nil when there is no such hook; else its exit status (128+N when killed by
     ///   signal N) and what it wrote to stderr (the caller shows it).
     /// - Throws: `DVSError.io` when the hook cannot be started.
-    func runHook(_ h: Hook, arguments: [String] = [], input makeInput: () -> Data) throws -> HookRun? {
+    func runHook(
+        _ h: Hook, arguments: [String] = [], input makeInput: () -> Data, output: (@Sendable (Data) -> Void)?
+    ) throws -> HookRun? {
         let path = hookPath(h)
         guard access(path, X_OK) == 0 else { return nil }
         let input = makeInput()
@@ -54,8 +59,9 @@ extension Repository {
         p.environment = env
         let stdin = Pipe()
         let stderr = Pipe()
+        let stdout = output.map { _ in Pipe() }
         p.standardInput = stdin
-        p.standardOutput = FileHandle.standardError
+        p.standardOutput = stdout ?? FileHandle.nullDevice
         p.standardError = stderr
         do { try p.run() } catch {
             throw DVSError(
@@ -79,8 +85,24 @@ extension Repository {
             try? stdin.fileHandleForWriting.close()
         }
         writer.start()
+        // Forward stdout on its own thread as it arrives, so the caller sees it as the hook runs.
+        let forwarded = DispatchSemaphore(value: 0)
+        if let stdout, let output {
+            Thread {
+                let handle = stdout.fileHandleForReading
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    output(chunk)
+                }
+                forwarded.signal()
+            }.start()
+        } else {
+            forwarded.signal()
+        }
         let errData = stderr.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
+        forwarded.wait()
         let text = String(decoding: errData, as: UTF8.self)
         let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
         return HookRun(status: status, stderr: text)

@@ -136,7 +136,7 @@ extension Repository {
                 throw DVSError(
                     .badInput,
                     "no sample of \(options.revision) has a numeric '\(options.labelField)' label to regress on: \(carrying.count) have the label, but as text (e.g. '\(example.text)')",
-                    hint: "regress on a numeric label, or classify this one: 'dvs train --label \(options.labelField) --task classify'")
+                    next: .classifyInstead(label: options.labelField))
             }
         }
         var missingSplit = 0
@@ -171,7 +171,7 @@ extension Repository {
         } catch {
             throw DVSError(
                 .io, "cannot write model file '\(options.outputPath)': \(DVSError.wrap(error).message)",
-                hint: "check that the folder exists and is writable, or pass another --out")
+                next: .anotherOutputFolder)
         }
         var reg = ModelRegistration(artifactPath: path, revision: options.revision, name: options.name)
         reg.message = options.message
@@ -208,9 +208,7 @@ extension Repository {
             throw DVSError(
                 .badInput,
                 "no sample of \(options.revision) (\(reader.commit.short)) has the label '\(model.labelField)' that model '\(modelName)' predicts",
-                hint:
-                    "evaluate on a revision whose samples carry '\(model.labelField)'; 'dvs query --rev \(options.revision) \"SELECT * FROM sample LIMIT 5\"' shows the fields"
-            )
+                next: .evaluateOnLabeledRevision(label: model.labelField, revision: options.revision))
         }
         let cohorts =
             try options.sliceBy == "cohort" && !reader.entries.contains { $0.annotations?[label: "cohort"] != nil }
@@ -294,14 +292,14 @@ extension Repository {
         guard artifacts.count == 1, let hit = hits.last else {
             throw DVSError(
                 .usage, "model '\(spec)' is ambiguous: \(hits.count) records with \(artifacts.count) different artifacts",
-                hint: "pass a longer record id ('dvs models' lists them) or the model file's path",
-                details: hits.map { "\($0.id.short)  \($0.record.name)  \($0.record.artifactSHA256.prefix(12))" })
+                details: hits.map { "\($0.id.short)  \($0.record.name)  \($0.record.artifactSHA256.prefix(12))" },
+                next: .longerRecordIDOrPath)
         }
         let bytes = try artifact(of: hit.record)
         do { return (try ModelFile.decode(bytes, source: hit.record.name), hit.id, hit.record.name) } catch {
             throw DVSError(
                 .badInput, "model '\(hit.record.name)' (\(hit.id.short)) is not a dvs baseline model: \(error.message)",
-                hint: "dvs eval evaluates models written by 'dvs train'; evaluate other models with their own code under 'dvs run'")
+                next: .evaluateOnlyTrainedModels)
         }
     }
 

@@ -248,7 +248,7 @@ extension Repository {
         do { return try LineageEncoding.decodeModel(objects.read(id.object)) } catch {
             throw DVSError(
                 .corrupt, "cannot read model record '\(id.hex)': \(DVSError.wrap(error).message)",
-                hint: "run 'dvs fsck'; 'dvs pull' fetches good copies")
+                next: .fsckOrPull)
         }
     }
 
@@ -258,7 +258,7 @@ extension Repository {
         do { return try LineageEncoding.decodeEval(objects.read(id.object)) } catch {
             throw DVSError(
                 .corrupt, "cannot read eval record '\(id.hex)': \(DVSError.wrap(error).message)",
-                hint: "run 'dvs fsck'; 'dvs pull' fetches good copies")
+                next: .fsckOrPull)
         }
     }
 
@@ -277,7 +277,7 @@ extension Repository {
         do { return try objects.read(id) } catch {
             throw DVSError(
                 .corrupt, "cannot read the artifact '\(id.hex)' of model '\(record.name)': \(DVSError.wrap(error).message)",
-                hint: "run 'dvs pull' to fetch it")
+                next: .pullToFetch)
         }
     }
 
@@ -295,7 +295,7 @@ extension Repository {
             if hits.isEmpty {
                 throw DVSError(
                     .unknownRevision, "no model record has the artifact '\(spec)' (SHA-256 \(sha.hex))",
-                    hint: "register it with 'dvs model add \(spec) --rev REV'; 'dvs models' lists what is registered")
+                    next: .registerModel(file: spec))
             }
         } else {
             let lower = spec.lowercased()
@@ -308,13 +308,13 @@ extension Repository {
             {
                 throw DVSError(
                     .unknownRevision, "'\(spec)' is ambiguous: \(hits.count) models match",
-                    hint: "use more hex digits; 'dvs models' lists ids")
+                    next: .longerModelID)
             }
         }
         guard !hits.isEmpty else {
             throw DVSError(
                 .unknownRevision, "no model '\(spec)'",
-                hint: "name a model, a record id or artifact SHA-256 (≥ 4 hex), or an artifact file; 'dvs models' lists them")
+                next: .nameAModel)
         }
         return try hits.map { ($0.id, try modelRecord($0.id)) }
     }

@@ -178,8 +178,8 @@ public final class SnapshotReader: @unchecked Sendable {
         do { bytes = try repository.blob(e.blob, location: locations[e.blob], decompressor: decompressor) } catch {
             let d = DVSError.wrap(error)
             throw DVSError(
-                .corrupt, "cannot read sample '\(e.path)' of \(revision) (\(commit.short)): \(d.message)", hint: d.hint ?? "run 'dvs fsck'",
-                cause: d.cause, underlying: d.underlying, next: d.next)
+                .corrupt, "cannot read sample '\(e.path)' of \(revision) (\(commit.short)): \(d.message)", hint: d.hint,
+                cause: d.cause, underlying: d.underlying, next: d.next ?? (d.hint == nil ? .runFsck : nil))
         }
         var labels: [String: LabelValue] = [:]
         for f in e.annotations?.labels ?? [] { labels[f.name] = f.value }
@@ -206,7 +206,7 @@ public final class SnapshotReader: @unchecked Sendable {
         } catch let e2 as AudioDecodeError {
             throw DVSError(
                 .badInput, "cannot decode sample '\(e.path)' (object \(e.blob.short)) of \(revision)",
-                hint: "run 'dvs fsck'; the file was stored as audio but no longer decodes", cause: e2.message)
+                cause: e2.message, next: .audioNoLongerDecodes)
         }
         return sample
     }

@@ -66,7 +66,7 @@ extension Repository {
     ) throws -> StreamSummary {
         if let shard, shard.count < 1 || shard.index < 0 || shard.index >= shard.count {
             throw DVSError(
-                .usage, "shard \(shard.index)/\(shard.count) does not exist", hint: "use --shard I/N with 0 ≤ I < N, e.g. --shard 0/4")
+                .usage, "shard \(shard.index)/\(shard.count) does not exist", next: .validShard)
         }
         let reader = try SnapshotReader(repository: self, revision: revision, decode: false, keepBytes: true)
         let mtime = try commit(reader.commit).committer.time

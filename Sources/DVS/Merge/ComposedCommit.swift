@@ -66,7 +66,7 @@ extension Repository {
             let (manifest, totals, _) = try writeManifest(annotated.entries)
             let who = identity
             let now = Int64(Date().timeIntervalSince1970)
-            let tz = TimeZone.current.secondsFromGMT() / 60
+            let tz = context.timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(now))) / 60
             guard let sig = Signature(parsing: who, time: now, timeZoneOffsetMinutes: tz) else {
                 throw DVSError(.badInput, "cannot use committer identity '\(who)'", next: .setAuthorIdentity)
             }

@@ -57,7 +57,7 @@ struct MergeOperation {
         }
         let theirs = try given ?? history.resolve(revision)
         guard let ours = try history.headCommit() else {
-            throw DVSError(.badInput, "HEAD has no commit to merge into", next: .checkOutInstead(revision: revision.spelling))
+            throw DVSError(.badInput, "HEAD has no commit to merge into", next: .checkOutInstead(revision))
         }
         let branch = history.currentBranch()
         let bases = try MergeBases.best(ours, theirs) { try history.commit($0) }
@@ -201,9 +201,7 @@ struct MergeOperation {
         if !left.isEmpty {
             throw DVSError(
                 .badInput, "\(left.count) conflict(s) are not resolved yet; nothing was committed",
-                hint:
-                    "edit the files listed above (or take one side: 'dvs merge --abort', then '\(s.restartCommand) --strategy ours|theirs'), then run 'dvs merge --continue'",
-                details: left)
+                details: left, next: .resolveOrRestartMerge(cohort: s.refreshedCohort, theirs: s.theirsName))
         }
         var options = CommitOptions(message: message ?? s.message, allowEmpty: true)
         options.extraParents = [s.theirs]

@@ -83,8 +83,6 @@ struct MergeState: Codable, Equatable {
     var refreshedCohort: String? { extra[Repository.CohortHeader.name] }
     /// What is being merged, for people: `main`, or `main (refreshing cohort es)`.
     var describedTheirs: String { refreshedCohort.map { "\(theirsName) (refreshing cohort \($0))" } ?? theirsName }
-    /// The command that starts this merge again (to retry it with `--strategy`).
-    var restartCommand: String { refreshedCohort.map { "dvs cohort refresh \($0)" } ?? "dvs merge \(theirsName)" }
 
     /// Tables and text files that may still hold conflict markers: label tables hold them inside
     /// cells (`<<<<<<< ours: …`), text files on lines of their own.

@@ -112,7 +112,7 @@ extension Repository {
                             throw DVSError(
                                 .corrupt,
                                 "remote '\(remoteName)' lacks blob '\(b.hex)' that its commits need (no pack under packs/ holds it)",
-                                hint: "push again from a repository that has it ('dvs push \(remoteName)'); no ref was moved")
+                                next: .pushFromRepositoryThatHasIt(remote: remoteName))
                         }
                         if !chosen.contains(p) { round.insert(p) }
                     }
@@ -191,7 +191,7 @@ extension Repository {
                 guard let data = try store.get(key) else {
                     throw DVSError(
                         .corrupt, "remote '\(remote)' lacks object '\(id.hex)' (key \(key)) that its refs reference",
-                        hint: "push again from a repository that has it ('dvs push \(remote)'); no ref was moved")
+                        next: .pushFromRepositoryThatHasIt(remote: remote))
                 }
                 let frame = [UInt8](data)
                 let bytes: [UInt8]
@@ -202,9 +202,7 @@ extension Repository {
                     throw DVSError(
                         .corrupt,
                         "object '\(id.hex)' on remote '\(remote)' (key \(key)) is damaged: \(DVSError.wrap(error).message); it was not used and no ref moved",
-                        hint:
-                            "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there"
-                    )
+                        next: .pushGoodCopyOrFsckRemote(remote: remote))
                 }
                 got.withLock { $0[id] = (frame, bytes) }
                 meter.object(bytes: UInt64(frame.count))
@@ -313,9 +311,7 @@ extension Repository {
         func bad(_ why: String) -> DVSError {
             DVSError(
                 .corrupt, "pack '\(pack.hex)' on remote '\(remote)' (key \(key)) is damaged: \(why); it was not used and no ref moved",
-                hint:
-                    "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there"
-            )
+                next: .pushGoodCopyOrFsckRemote(remote: remote))
         }
         let trailerLength = UInt64(PackFormat.trailerLength)
         let header = UInt64(PackFormat.headerLength)
@@ -430,7 +426,7 @@ extension Repository {
                 throw DVSError(
                     .corrupt,
                     "pack '\(p.id.hex)' on remote '\(remote)' (key packs/\(p.id.hex).pack) is damaged: \(why); it was not used and no ref moved",
-                    hint: "push it again from a repository that has a good copy ('dvs push \(remote)')")
+                    next: .pushGoodCopy(remote: remote))
             }
             for e in p.entries where readers[e.id] == nil { readers[e.id] = (reader, e, p.id) }
         }
@@ -450,9 +446,7 @@ extension Repository {
                     throw DVSError(
                         .corrupt,
                         "pack '\(packID.hex)' on remote '\(remote)' (key packs/\(packID.hex).pack) is damaged: object '\(entry.id.hex)': \(DVSError.wrap(error).message); it was not used and no ref moved",
-                        hint:
-                            "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there"
-                    )
+                        next: .pushGoodCopyOrFsckRemote(remote: remote))
                 }
             }
         }

@@ -75,7 +75,7 @@ extension Repository {
     ///   changes; `.wouldOverwrite` naming the files; as `fetch`.
     public func pull(remote remoteName: String, branch: String? = nil, progress: ProgressHandler? = nil) throws -> PullSummary {
         guard let current = currentBranch() else {
-            throw DVSError(.usage, "HEAD is detached: check out a branch to pull into", hint: "dvs checkout main")
+            throw DVSError(.usage, "HEAD is detached: check out a branch to pull into", next: .checkOutBranchToPullInto)
         }
         // As git: no pull (not even its fetch) while a stopped merge waits in the tree.
         try refuseDuringMerge("pull")
@@ -85,7 +85,7 @@ extension Repository {
         guard let target = try catalog.ref(tracking) else {
             throw DVSError(
                 .badInput, "remote '\(remoteName)' has no branch '\(source)'",
-                hint: "name one: dvs pull \(remoteName) BRANCH ('dvs fetch \(remoteName) --json' lists them)")
+                next: .namePullBranch(remote: remoteName))
         }
         let lock = try self.lock("dvs pull \(remoteName)")
         defer { lock.release() }
@@ -148,7 +148,7 @@ extension Repository {
             guard FileManager.default.fileExists(atPath: url, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw DVSError(
                     .remote, "cannot clone '\(given)': no folder at '\(url)'",
-                    hint: "give the remote's folder (the one 'dvs push' writes to) or an s3://bucket/prefix URL")
+                    next: .giveRemoteLocation)
             }
         }
         let root = context.absolute(directory)
@@ -159,7 +159,7 @@ extension Repository {
             guard FileIO.exists(marker) else {
                 throw DVSError(
                     .alreadyExists, "cannot clone into '\(root)': it is a dvs repository already",
-                    hint: "clone into a new folder, or use 'dvs pull' in this one")
+                    next: .cloneElsewhereOrPull)
             }
             repo = try discover(from: root, context: context)
             resumed = true
@@ -167,7 +167,7 @@ extension Repository {
             if let items = try? FileManager.default.contentsOfDirectory(atPath: root), !items.isEmpty {
                 throw DVSError(
                     .alreadyExists, "cannot clone into '\(root)': the folder is not empty",
-                    hint: "name a new or empty folder: dvs clone URL DIR")
+                    next: .cloneIntoEmptyFolder)
             }
             repo = try initialize(at: root, context: context)
             do { try FileIO.writeAtomically(Array((url + "\n").utf8), to: marker, tmpDir: repo.tmpDir) } catch {
@@ -188,7 +188,7 @@ extension Repository {
             }
             throw DVSError(
                 .badInput, "the remote has no 'main' branch and several others: \(branches.joined(separator: ", "))",
-                hint: "pick one: dvs clone \(url) \(directory) --branch NAME (the repository is kept; run that to resume)")
+                next: .pickCloneBranch(url: url, directory: directory))
         }
         guard let target = try repo.catalog.ref(.remote("origin", branch: chosen)) else {
             throw DVSError(.badInput, "the remote has no branch '\(chosen)'", hint: "its branches: \(branches.joined(separator: ", "))")

@@ -106,7 +106,7 @@ extension Repository {
             for b in branches { names.append(RefName(fullName: b).flatMap { $0.kind == .head ? nil : $0 } ?? .branch(b)) }
             if names.isEmpty && !tags {
                 guard let b = currentBranch() else {
-                    throw DVSError(.usage, "HEAD is detached: name the branch to push", hint: "dvs push \(remoteName) BRANCH")
+                    throw DVSError(.usage, "HEAD is detached: name the branch to push", next: .namePushBranch(remote: remoteName))
                 }
                 names = [.branch(b)]
             }
@@ -115,17 +115,17 @@ extension Repository {
             for n in Set(names).sorted() {
                 guard let c = try catalog.ref(n) else {
                     let short = n.branchName ?? n.fullName
+                    let current = currentBranch() == short
                     throw DVSError(
                         .badInput, "branch '\(short)' has no commit to push",
-                        hint: currentBranch() == short
-                            ? "commit first: dvs commit -m MSG"
-                            : "local branches: \(try catalog.refs(in: .branches).map(\.name.shortName).joined(separator: ", "))"
-                    )
+                        hint: current
+                            ? nil : "local branches: \(try catalog.refs(in: .branches).map(\.name.shortName).joined(separator: ", "))",
+                        next: current ? .commitBeforePushing : nil)
                 }
                 pushed.append((n, c))
             }
             guard !pushed.isEmpty else {
-                throw DVSError(.usage, "nothing to push: no branches or tags", hint: "commit first: dvs commit -m MSG")
+                throw DVSError(.usage, "nothing to push: no branches or tags", next: .commitBeforePushing)
             }
 
             // Remote refs as they are now; refuse non-fast-forwards before uploading anything.
@@ -146,9 +146,7 @@ extension Repository {
                         throw DVSError(
                             .remote,
                             "cannot push '\(p.name)' to '\(remoteName)': remote \(what) moved; run dvs pull (the remote is at \(old.short), which is not an ancestor of \(p.local.short))",
-                            hint:
-                                "run 'dvs pull \(remoteName)' to bring its commits in, then push again; or 'dvs push --force' to replace the remote \(what) (its commits leave the \(what))"
-                        )
+                            next: .pullOrForcePush(remote: remoteName, ref: p.name))
                     }
                 }
                 plans.append((p.name, p.local, old, current?.version, status))
@@ -215,9 +213,8 @@ extension Repository {
                         throw DVSError(
                             .remote,
                             "cannot push '\(p.name)' to '\(remoteName)': remote branch moved; run dvs pull (someone pushed to it during this push)",
-                            hint:
-                                "run 'dvs pull \(remoteName)', then push again; everything uploaded stays on the remote and is not sent twice",
-                            details: moves.map { "pushed \($0.name): \($0.old?.short ?? "(new)") -> \($0.new.short)" })
+                            details: moves.map { "pushed \($0.name): \($0.old?.short ?? "(new)") -> \($0.new.short)" },
+                            next: .pullThenPushAgain(remote: remoteName))
                     }
                 }
                 moves.append(RefMove(name: p.name, old: p.old, new: p.local, status: p.status))

@@ -49,9 +49,7 @@ public struct RemoteConfig: Sendable, Equatable {
                     guard let u = URL(string: e), u.scheme != nil, u.host != nil else {
                         throw DVSError(
                             .badInput, "invalid S3 endpoint '\(e)' for remote '\(name)'",
-                            hint:
-                                "use a URL such as http://127.0.0.1:9000: dvs remote remove \(name), then dvs remote add \(name) URL --endpoint E"
-                        )
+                            next: .readdRemoteWithEndpoint(remote: name))
                     }
                     endpointURL = u
                 }
@@ -113,9 +111,7 @@ extension Repository {
         guard let r = all.first(where: { $0.name == name }) else {
             throw DVSError(
                 .badInput, "no remote named '\(name)'",
-                hint: all.isEmpty
-                    ? "add one with 'dvs remote add \(name) s3://bucket/prefix' (or a folder path)"
-                    : "configured remotes: \(all.map(\.name).joined(separator: ", ")); add one with 'dvs remote add NAME URL'")
+                next: .addRemote(remote: name, configured: all.map(\.name)))
         }
         return r
     }

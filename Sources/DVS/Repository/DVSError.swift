@@ -5,7 +5,8 @@ import DVSStorage
 import Foundation
 
 /// An error from a repository operation, ready to show a user: what failed (naming the path,
-/// object or revision), a hint with the next command, and the underlying cause.
+/// object or revision), the next step (a typed ``NextStep`` the command layer words, or free
+/// text naming no command), and the underlying cause.
 public struct DVSError: Error, Sendable, CustomStringConvertible {
     /// Broad classes; the CLI maps them to exit codes (1 for data/user errors, 255 for bugs).
     public enum Code: Sendable {
@@ -69,13 +70,146 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
         /// Commit the files that would be lost, move them away, or check out with `--force`.
         case commitMoveOrForce
         /// Check out the revision instead of merging it (`dvs checkout`).
-        case checkOutInstead(revision: String)
+        case checkOutInstead(Revision)
         /// Start a merge (`dvs merge REV`).
         case startMerge
         /// Undo the merge in progress (`dvs merge --abort`).
         case abortMerge
         /// Overwrite a damaged remote ref with a good value (`dvs push --force`).
         case forcePush(remote: String)
+
+        // Repository
+
+        /// Use the existing repository (`dvs status`) or remove its `.dvs` folder (an absolute path).
+        case useOrRemoveRepository(dvsFolder: String)
+        /// The repository's format is newer than this dvs reads.
+        case useNewerDVS
+        /// Create a repository here (`dvs init`).
+        case initRepository
+
+        // Commit
+
+        /// Write `--author` as `Name <email>`.
+        case writeAuthor
+        /// Give a commit message (`-m`).
+        case passMessage
+        /// Fix or remove undecodable audio, or commit without `--strict`.
+        case fixAudioOrDropStrict
+        /// Record an empty commit (`--allow-empty`).
+        case allowEmpty
+        /// Fix what the pre-commit hook reports, or skip it (`--no-verify`).
+        case fixOrSkipPreCommitHook
+        /// Make the first commit (`dvs commit -m MSG`), after which the name resolves.
+        case commitFirst
+        /// A branch with no commit to push: commit first (`dvs commit -m MSG`).
+        case commitBeforePushing
+
+        // Revisions and paths
+
+        /// See the history (`dvs log`).
+        case seeHistory
+        /// How to spell a revision (`dvs log` lists commits).
+        case spellRevision
+        /// How to spell `REV:PATH` (`dvs cat`).
+        case spellRevisionPath
+        /// List a folder of a revision (`dvs ls REV PATH`).
+        case listFolder(Revision, RepoPath)
+        /// List a revision's files (`dvs ls REV`).
+        case listFiles(Revision)
+        /// Paths are from the tree root: `path` seen from the current folder `folder` (tree-relative).
+        case pathFromTreeRoot(folder: String, path: RepoPath)
+
+        // Working tree
+
+        /// The snapshot is damaged or hand-made: `dvs fsck`, and check out another revision.
+        case damagedSnapshot
+        /// Move the file in the way, or replace it with `--force`.
+        case moveAwayOrForce
+
+        // Merge
+
+        /// Edit the conflicted files, or restart the merge with a strategy (`dvs merge --abort`,
+        /// then `dvs cohort refresh COHORT` or `dvs merge THEIRS` with `--strategy`), then
+        /// `dvs merge --continue`; `cohort` is the cohort being refreshed, nil for a plain merge.
+        case resolveOrRestartMerge(cohort: String?, theirs: String)
+        /// Resolve a cohort refresh's conflicts in the cohort (`dvs checkout cohort/NAME`,
+        /// `dvs cohort refresh NAME`) or pass `--strategy`.
+        case resolveCohortConflicts(cohort: String)
+
+        // Remotes
+
+        /// Fix the remote's endpoint: `dvs remote remove NAME`, then `dvs remote add NAME URL --endpoint E`.
+        case readdRemoteWithEndpoint(remote: String)
+        /// Add the missing remote (`dvs remote add`); `configured` lists the remotes there are.
+        case addRemote(remote: String, configured: [String])
+        /// Name the branch to pull (`dvs pull REMOTE BRANCH`; `dvs fetch REMOTE --json` lists them).
+        case namePullBranch(remote: String)
+        /// Name the branch to push (`dvs push REMOTE BRANCH`).
+        case namePushBranch(remote: String)
+        /// Check out a branch to pull into (`dvs checkout main`).
+        case checkOutBranchToPullInto
+        /// Give the remote's folder (what `dvs push` writes) or an S3 URL.
+        case giveRemoteLocation
+        /// Clone into another folder, or pull here (`dvs pull`).
+        case cloneElsewhereOrPull
+        /// Clone into a new or empty folder (`dvs clone URL DIR`).
+        case cloneIntoEmptyFolder
+        /// Pick the branch to clone (`dvs clone URL DIR --branch NAME`); the repository is kept.
+        case pickCloneBranch(url: String, directory: String)
+        /// The remote ref moved: pull (`dvs pull REMOTE`) or replace it (`dvs push --force`);
+        /// `ref` says whether it is a branch or a tag.
+        case pullOrForcePush(remote: String, ref: RefName)
+        /// A ref moved while pushing: pull (`dvs pull REMOTE`), then push again.
+        case pullThenPushAgain(remote: String)
+        /// An object the remote lacks: push again from a repository that has it (`dvs push REMOTE`).
+        case pushFromRepositoryThatHasIt(remote: String)
+        /// A damaged object on the remote: push a good copy (`dvs push REMOTE`).
+        case pushGoodCopy(remote: String)
+        /// A damaged object on the remote: push a good copy (`dvs push REMOTE`) or have the
+        /// remote's owner run `dvs fsck` there.
+        case pushGoodCopyOrFsckRemote(remote: String)
+
+        // Samples, cohorts, audits
+
+        /// HEAD has no commit: commit first, or pass `--rev`.
+        case commitFirstOrPassRevision
+        /// Check an SQL statement against the tables `dvs query --help` describes.
+        case checkQueryStatement
+        /// Check an audit expression against `dvs query --help`.
+        case checkAuditExpression
+        /// An example of `dvs audit --samples`.
+        case auditSamplesExample
+        /// Write a cohort's SQL condition (tried with `dvs query`).
+        case writeCohortCondition
+        /// Check a cohort predicate that matches nothing (`dvs query --rev REV …`).
+        case checkCohortPredicate(Revision, predicate: String)
+
+        // Lineage and learning
+
+        /// A stored sample no longer decodes as audio (`dvs fsck`).
+        case audioNoLongerDecodes
+        /// Check the repository, and fetch good copies (`dvs fsck`, `dvs pull`).
+        case fsckOrPull
+        /// Fetch the missing object (`dvs pull`).
+        case pullToFetch
+        /// Register a model file (`dvs model add FILE --rev REV`; `dvs models` lists them).
+        case registerModel(file: String)
+        /// An ambiguous model id: more hex digits (`dvs models` lists ids).
+        case longerModelID
+        /// What names a model (`dvs models` lists them).
+        case nameAModel
+        /// An ambiguous record id: a longer one (`dvs models`) or the model file's path.
+        case longerRecordIDOrPath
+        /// `dvs eval` reads only models written by `dvs train`; others run under `dvs run`.
+        case evaluateOnlyTrainedModels
+        /// A shard outside `0 ≤ I < N` (`--shard I/N`).
+        case validShard
+        /// Regress on a numeric label, or classify this one (`dvs train --label LABEL --task classify`).
+        case classifyInstead(label: String)
+        /// The model's folder cannot be written: fix it or pass another `--out`.
+        case anotherOutputFolder
+        /// Evaluate on a revision whose samples carry `label` (`dvs query --rev REV …` shows the fields).
+        case evaluateOnLabeledRevision(label: String, revision: Revision)
     }
     /// Broad class.
     public var code: Code
@@ -84,7 +218,8 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
     /// The next step as a value, when it is one of ``NextStep``; the command layer prefers it
     /// over ``hint``.
     public var next: NextStep?
-    /// The exact next step as free text, if any (being replaced by ``next``).
+    /// A next step as free text that names no dvs command or option (which column, which file,
+    /// what to set); every step that names one is a ``next`` value, worded by the command layer.
     public var hint: String?
     /// The underlying cause (C function and message, errno text).
     public var cause: String?

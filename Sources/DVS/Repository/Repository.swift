@@ -73,7 +73,7 @@ public final class Repository: @unchecked Sendable {
         if FileIO.exists(dvs) {
             throw DVSError(
                 .alreadyExists, "'\(dvs)' already exists: this is a dvs repository already",
-                hint: "use it as it is ('dvs status'), or remove '\(dvs)' to start over (this deletes its history)")
+                next: .useOrRemoveRepository(dvsFolder: dvs))
         }
         do {
             try FileIO.makeDirectories(root)
@@ -120,7 +120,7 @@ public final class Repository: @unchecked Sendable {
                 guard format == nil || format == "1" else {
                     throw DVSError(
                         .badInput, "repository '\(dir)' has format \(format!), this dvs reads format 1",
-                        hint: "use a newer dvs for this repository")
+                        next: .useNewerDVS)
                 }
                 return repo
             }
@@ -130,7 +130,7 @@ public final class Repository: @unchecked Sendable {
         }
         throw DVSError(
             .notARepository, "not a dvs repository (or any parent up to /): '\(start)'",
-            hint: "run 'dvs init' to create one here")
+            next: .initRepository)
     }
 
     /// `path` made absolute against the context's current directory.

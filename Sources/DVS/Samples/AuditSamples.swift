@@ -29,7 +29,7 @@ extension Repository {
         guard !trimmed.isEmpty, Self.isStandaloneExpression(trimmed) else {
             throw DVSError(
                 .badInput, "audit predicate '\(predicate)' is not one SQL expression",
-                hint: "for example: dvs audit --samples \"speaker = 'spk042'\"")
+                next: .auditSamplesExample)
         }
         let rows = try catalog.models()
         if rows.isEmpty { return [] }
@@ -52,7 +52,7 @@ extension Repository {
         } catch SampleQueryError.failed(let message) {
             throw DVSError(
                 .badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(message))",
-                hint: "check the expression against 'dvs query --help'")
+                next: .checkAuditExpression)
         } catch { throw DVSError.wrap(error) }
         var hits: [SampleAuditHit] = []
         for row in rows {

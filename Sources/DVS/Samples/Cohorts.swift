@@ -82,9 +82,7 @@ extension Repository {
         do { result = try query("SELECT path FROM sample WHERE (\(predicate))", entries: entries) } catch let e as DVSError {
             throw DVSError(
                 .badInput, "cohort predicate \"\(predicate)\": \(Self.predicateSQLMessage(e.message))",
-                hint:
-                    "write an SQL condition over the sample table, e.g. lang = 'es' AND sample_rate = 8000 (try it with: dvs query \"SELECT count(*) FROM sample WHERE …\")"
-            )
+                next: .writeCohortCondition)
         }
         let matched = Set(
             result.rows.compactMap {
@@ -180,7 +178,7 @@ extension Repository {
         guard cut.matched > 0 else {
             throw DVSError(
                 .badInput, "the predicate matches no sample of \(sourceRevision) (\(sourceCommit.short)); no cohort was made",
-                hint: "check it with: dvs query --rev \(sourceRevision) \"SELECT count(*) FROM sample WHERE \(predicate)\"")
+                next: .checkCohortPredicate(Revision(sourceRevision), predicate: predicate))
         }
         let total = source.filter { $0.audio != nil }.count
         let message = "Cohort \(name): \(predicate)\n\n\(cut.matched) of \(total) samples from \(sourceRevision) (\(sourceCommit.short))."
@@ -268,9 +266,7 @@ extension Repository {
             throw DVSError(
                 .badInput,
                 "refreshing cohort '\(name)' from \(sourceRevision) gives \(merged.conflicts.count) conflict(s); nothing was changed",
-                hint:
-                    "check out the cohort and refresh there to resolve them ('dvs checkout cohort/\(name)', 'dvs cohort refresh \(name)'), or pass --strategy ours|theirs",
-                details: merged.conflicts.map(\.message))
+                details: merged.conflicts.map(\.message), next: .resolveCohortConflicts(cohort: name))
         }
         let composed = try composeCommit(
             merged.entries, newContent: merged.newContent, parents: [ours, made.id], message: message, extra: extra,

@@ -35,7 +35,7 @@ extension Repository {
     ///   that holds more than one statement; `.unknownRevision`; `.corrupt`.
     public func query(_ sql: String, at revision: Revision? = nil) throws -> QueryResult {
         if revision == nil, try headCommit() == nil {
-            throw DVSError(.unknownRevision, "HEAD has no commits yet", hint: "commit first, or pass --rev")
+            throw DVSError(.unknownRevision, "HEAD has no commits yet", next: .commitFirstOrPassRevision)
         }
         let id = try resolve(revision ?? .head)
         let index = try openSampleIndex()
@@ -95,7 +95,7 @@ extension Repository {
             )
         } catch SampleQueryError.failed(let message) {
             throw DVSError(
-                .badInput, "SQL error: \(message)", hint: "check the statement against the tables described in 'dvs query --help'")
+                .badInput, "SQL error: \(message)", next: .checkQueryStatement)
         } catch { throw DVSError.wrap(error) }
     }
 

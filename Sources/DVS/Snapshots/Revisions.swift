@@ -24,7 +24,7 @@ extension Repository {
                     guard let p = try commit(id).parents.first else {
                         throw DVSError(
                             .unknownRevision, "revision '\(whole)' goes past the root commit \(id.short)",
-                            hint: "run 'dvs log' to see the history")
+                            next: .seeHistory)
                     }
                     id = p
                 }
@@ -34,7 +34,7 @@ extension Repository {
                 guard n <= parents.count else {
                     throw DVSError(
                         .unknownRevision, "commit \(id.short) has no parent \(n) (in '\(whole)')",
-                        hint: "run 'dvs log' to see the history")
+                        next: .seeHistory)
                 }
                 id = parents[n - 1]
             case .badCount:
@@ -54,7 +54,7 @@ extension Repository {
             default:
                 throw DVSError(
                     .unknownRevision, "HEAD has no commit yet (branch '\(currentBranch() ?? "main")' is unborn)",
-                    hint: "run 'dvs commit -m MSG' first")
+                    next: .commitFirst)
             }
         }
         for ref in RefName.candidates(for: name) {
@@ -71,7 +71,7 @@ extension Repository {
         }
         throw DVSError(
             .unknownRevision, "unknown revision '\(whole)'",
-            hint: "use a branch name, HEAD, HEAD~N or a commit id of at least 4 hex digits; 'dvs log' lists commits")
+            next: .spellRevision)
     }
 
     /// The branch HEAD is on, or nil when detached.
@@ -125,7 +125,7 @@ extension Repository {
     /// Splits `REV:PATH`. - Throws: `DVSError.unknownRevision` when there is no colon.
     public func resolveBlobSpec(_ spec: String) throws -> (CommitID, ManifestEntry) {
         guard let colon = spec.firstIndex(of: ":") else {
-            throw DVSError(.usage, "'\(spec)' is not REV:PATH", hint: "for example: dvs cat HEAD:labels.csv")
+            throw DVSError(.usage, "'\(spec)' is not REV:PATH", next: .spellRevisionPath)
         }
         let rev = String(spec[..<colon])
         let path = RepoPath(String(spec[spec.index(after: colon)...]).trimmingCharacters(in: CharacterSet(charactersIn: "/")))
@@ -134,29 +134,30 @@ extension Repository {
         if !entries.contains(where: { $0.path == path }), entries.contains(where: { $0.path.isWithin(path) }) {
             throw DVSError(
                 .usage, "'\(path)' is a folder in \(rev.isEmpty ? "HEAD" : rev), not a file",
-                hint: "list it with 'dvs ls \(rev.isEmpty ? "HEAD" : rev) \(path)'")
+                next: .listFolder(rev.isEmpty ? .head : Revision(rev), path))
         }
         guard let e = entries.first(where: { $0.path == path }) else {
             throw DVSError(
                 .unknownRevision, "path '\(path)' does not exist in \(rev.isEmpty ? "HEAD" : rev) (\(id.short))",
-                hint: missingPathHint(path, in: entries, revision: rev.isEmpty ? "HEAD" : rev))
+                next: missingPathStep(path, in: entries, revision: rev.isEmpty ? .head : Revision(rev)))
         }
         return (id, e)
     }
 
-    /// The hint for a path a snapshot lacks: when the current directory is a subfolder of the
-    /// working tree and the path exists under it, that paths are from the tree root (with the
-    /// path to write); else where to list the files.
-    public func missingPathHint(_ path: RepoPath, in entries: [ManifestEntry], revision: String) -> String {
+    /// The next step for a path a snapshot lacks: when the current directory is a subfolder of
+    /// the working tree and the path exists under it, ``DVSError/NextStep/pathFromTreeRoot(folder:path:)``
+    /// (paths are from the tree root, with the path to write); else
+    /// ``DVSError/NextStep/listFiles(_:)`` of `revision`.
+    public func missingPathStep(_ path: RepoPath, in entries: [ManifestEntry], revision: Revision) -> DVSError.NextStep {
         let cwd = URL(fileURLWithPath: context.currentDirectory).standardizedFileURL.path
         let base = URL(fileURLWithPath: root).standardizedFileURL.path
         if cwd.hasPrefix(base + "/") {
             let sub = String(cwd.dropFirst(base.count + 1))
             let full = RepoPath(sub + "/" + path.string)
             if entries.contains(where: { $0.path.isWithin(full) }) {
-                return "paths are from the tree root, not from '\(sub)/': write '\(full)'"
+                return .pathFromTreeRoot(folder: sub, path: full)
             }
         }
-        return "run 'dvs ls \(revision)' to list its files"
+        return .listFiles(revision)
     }
 }

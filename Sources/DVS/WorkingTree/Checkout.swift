@@ -46,7 +46,7 @@ extension Repository {
         if !problems.isEmpty {
             throw DVSError(
                 .unsafePath, "snapshot \(revision) holds \(problems.count) path(s) that cannot be written safely; nothing was written",
-                hint: "the snapshot is damaged or hand-made; run 'dvs fsck', and check out another revision", details: problems)
+                details: problems, next: .damagedSnapshot)
         }
     }
 
@@ -294,7 +294,7 @@ extension WorkingTree {
                     throw DVSError(
                         .unsafePath,
                         "refusing to write through '\(d)': it is a \((st.st_mode & S_IFMT) == S_IFLNK ? "symlink" : "file"), the snapshot needs a folder",
-                        hint: "move it away, or use --force to replace it")
+                        next: .moveAwayOrForce)
                 }
                 unlink(p)
             }
@@ -323,8 +323,8 @@ extension WorkingTree {
                 {
                     throw DVSError(
                         err.code, "cannot check out '\(e.path)': \(err.message)",
-                        hint: "run 'dvs fsck' to list damaged objects and the paths that use them", cause: err.cause,
-                        underlying: err)
+                        cause: err.cause,
+                        underlying: err, next: .listDamagedObjectsAndPaths)
                 }
             }
             try Self.writeFile(e, content: content, base: base, fresh: fresh)
