@@ -20,14 +20,15 @@ import GRDBSQLite
 /// * `sample_row` — the fixed columns of ``SampleTable/fixedColumns``, one column per label field
 ///   ever seen, and `_words` (the words object's hex id); rowid = leaf number << 32 | position,
 ///   so a leaf's rows are one rowid range, in path order;
-/// * `segment_row(path, start, end, channel, source, labels)` — rowid as for `sample_row`.
+/// * `segment_row(path, start, end, channel, source, labels)` — rowid as for `sample_row`;
+/// * `distribution(id, data)` — commit (hex) → its label distribution (JSON), for `dvs diff`.
 ///
 /// Concurrent processes may add to it: every addition is one transaction that re-checks what is
 /// present (SQLite's locking, busy timeout 30 s). A crash leaves the last committed state.
 public final class SampleIndex: Sendable {
     private let queue: DatabaseQueue
     /// The file's format; a file with another (or none, an older cache) is rebuilt.
-    static let format = 1
+    static let format = 2
     /// Column names a label cannot take in `sample_row`: the fixed columns and `_words`.
     static let reserved = Set(SampleTable.fixedColumns + ["_words"])
 
@@ -51,7 +52,7 @@ public final class SampleIndex: Sendable {
             try queue.write { db in
                 let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
                 if version == Self.format { return }
-                for table in ["leaf", "leaf_field", "snapshot", "sample_row", "segment_row", "sample"] {
+                for table in ["leaf", "leaf_field", "snapshot", "sample_row", "segment_row", "distribution", "sample"] {
                     try db.execute(sql: "DROP TABLE IF EXISTS \(table)")
                 }
                 let q = SampleTable.quoted
@@ -62,6 +63,7 @@ public final class SampleIndex: Sendable {
                         CREATE TABLE snapshot (id TEXT PRIMARY KEY, leaves BLOB NOT NULL);
                         CREATE TABLE sample_row (\(SampleTable.fixedColumns.map(q).joined(separator: ", ")), _words);
                         CREATE TABLE segment_row (path, start, "end", channel, source, labels);
+                        CREATE TABLE distribution (id TEXT PRIMARY KEY, data BLOB NOT NULL);
                         PRAGMA user_version = \(Self.format);
                         """)
             }
@@ -195,6 +197,25 @@ public final class SampleIndex: Sendable {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO snapshot (id, leaves) VALUES (?, ?)",
                 arguments: [c.hex, numbers.withUnsafeBufferPointer { Data(buffer: $0) }])
+        }
+    }
+
+    /// The label distribution stored for commit `id` (opaque bytes; `dvs diff` keeps one per
+    /// commit it compared), or nil.
+    /// - Throws: `CatalogError` when the index cannot be read.
+    public func distribution(of id: CommitID) throws -> Data? {
+        try CatalogError.guarding("cannot read the sample index") {
+            try queue.read { db in try Data.fetchOne(db, sql: "SELECT data FROM distribution WHERE id = ?", arguments: [id.hex]) }
+        }
+    }
+
+    /// Stores the label distribution of commit `id`.
+    /// - Throws: `CatalogError` when the index cannot be written.
+    public func setDistribution(_ data: Data, for id: CommitID) throws {
+        try CatalogError.guarding("cannot write the sample index") {
+            try queue.write { db in
+                try db.execute(sql: "INSERT OR REPLACE INTO distribution (id, data) VALUES (?, ?)", arguments: [id.hex, data])
+            }
         }
     }
 

@@ -189,6 +189,7 @@ extension Repository {
                 try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache)
             }
             if case .branch(let name, _) = head { branch = name } else { branch = nil }
+            recordLabelDistribution(id, commit: c, entries: tree.entries)
             let changed = Set(changes.map(\.path.string))
             return CommitSummary(
                 id: id, branch: branch, commit: c, changes: changes, warnings: scan.warnings.filter { changed.contains($0.path) },

@@ -107,6 +107,9 @@ extension Repository {
     ///   - new: the newer side's revision; nil means the working tree.
     /// - Throws: `DVSError.unknownRevision`, `.corrupt`, or what scanning the tree throws.
     public func diff(_ old: Revision?, _ new: Revision?, progress: ProgressHandler? = nil) throws -> DatasetDiff {
+        if let new, let oldID = try old.map({ try resolve($0) }) ?? headCommit() {
+            return try diff(oldID, try resolve(new))
+        }
         let a: [ManifestEntry] = try old.map { try entries(at: $0) } ?? headEntries()
         if let new { return datasetDiff(a, try entries(at: new)) }
         let (b, findings) = try workingTreeEntries(previous: old == nil ? a : nil, progress: progress)
@@ -116,9 +119,25 @@ extension Repository {
     }
 }
 
+extension Repository {
+    /// Compares two commits' snapshots in time proportional to what differs: the manifests are
+    /// compared by chunk id, and the label shifts come from the two commits' label distributions
+    /// (``labelDistribution(_:)``, cached per commit). Equal to ``datasetDiff(_:_:shifts:)`` over
+    /// their full entry lists.
+    /// - Throws: `DVSError.corrupt` when a commit or chunk cannot be read.
+    public func diff(_ old: CommitID, _ new: CommitID) throws -> DatasetDiff {
+        do {
+            let (a, b) = try snapshots.differingEntries(commit(old).manifest, commit(new).manifest)
+            return datasetDiff(a, b, shifts: labelShifts(try labelDistribution(old), try labelDistribution(new)))
+        } catch { throw DVSError.wrap(error) }
+    }
+}
+
 /// Compares two sorted entry lists as datasets.
-/// - Complexity: O(n + m) plus the label-distribution count, O(samples · fields).
-public func datasetDiff(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> DatasetDiff {
+/// - Parameter shifts: the label shifts when the caller has them (from label distributions);
+///   counted from `a` and `b` when nil, which must then be whole snapshots.
+/// - Complexity: O(n + m) plus, without `shifts`, the label-distribution count, O(samples · fields).
+public func datasetDiff(_ a: [ManifestEntry], _ b: [ManifestEntry], shifts: [LabelShift]? = nil) -> DatasetDiff {
     var d = DatasetDiff()
     let changes = diffEntries(a, b)
     var pairedAdded = Set<Int>()
@@ -161,7 +180,7 @@ public func datasetDiff(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> DatasetDi
         if !fields.isEmpty || transcript != nil { d.relabeled.append(Relabel(path: y.path, fields: fields, transcript: transcript)) }
     }
     d.relabeled.sort { $0.path < $1.path }
-    d.shifts = labelShifts(a, b)
+    d.shifts = shifts ?? labelShifts(a, b)
     return d
 }
 
@@ -193,51 +212,7 @@ let maxShiftValues = 50
 /// only values whose count or hours changed. A field is categorical when its values (text, int or
 /// bool; over both sides) number at most 50, repeat (fewer distinct values than samples carrying
 /// the field), and are short one-line strings — so ids, sentences and scores are left out.
+/// Tallied through ``LabelDistribution``.
 func labelShifts(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> [LabelShift] {
-    struct Tally {
-        var count = 0
-        var seconds = 0.0
-    }
-    var carriers: [String: Int] = [:]
-    var notCategorical = Set<String>()
-    func tally(_ es: [ManifestEntry]) -> [String: [String: Tally]] {
-        var t: [String: [String: Tally]] = [:]
-        for e in es {
-            guard let audio = e.audio, let labels = e.annotations?.labels else { continue }
-            for f in labels {
-                switch f.value {
-                case .null: continue
-                case .double:
-                    notCategorical.insert(f.name)
-                    continue
-                default: break
-                }
-                let text = f.value.text
-                if text.count > 40 || text.contains(where: \.isNewline) { notCategorical.insert(f.name) }
-                carriers[f.name, default: 0] += 1
-                var v = t[f.name, default: [:]][text, default: Tally()]
-                v.count += 1
-                v.seconds += audio.duration
-                t[f.name, default: [:]][text] = v
-            }
-        }
-        return t
-    }
-    let ta = tally(a)
-    let tb = tally(b)
-    var out: [LabelShift] = []
-    for field in Set(ta.keys).union(tb.keys).sorted() {
-        let va = ta[field] ?? [:]
-        let vb = tb[field] ?? [:]
-        let values = Set(va.keys).union(vb.keys)
-        guard !notCategorical.contains(field), values.count <= maxShiftValues, values.count < carriers[field] ?? 0 else { continue }
-        for v in values.sorted() {
-            let x = va[v] ?? Tally()
-            let y = vb[v] ?? Tally()
-            if x.count != y.count || abs(x.seconds - y.seconds) > 1e-6 {
-                out.append(LabelShift(field: field, value: v, before: x.count, after: y.count, hoursDelta: (y.seconds - x.seconds) / 3600))
-            }
-        }
-    }
-    return out
+    labelShifts(LabelDistribution(a), LabelDistribution(b))
 }

@@ -1,0 +1,150 @@
+import DVSCatalog
+import DVSCore
+import Foundation
+
+/// How a snapshot's samples are spread over the values of its categorical label fields: per
+/// field and value, how many samples carry it and their total duration. `dvs diff` compares two
+/// of these for its label shifts (``labelShifts(_:_:)``) instead of tallying every sample of both
+/// snapshots.
+///
+/// A field is tracked while it looks categorical: text, integer or boolean values of at most 40
+/// characters on one line, at most ``maxShiftValues`` distinct values. A field that shows a
+/// fractional value, a long or multi-line text, or more distinct values is marked
+/// ``notCategorical`` and no longer tallied. A distribution is built from all entries once, then
+/// carried from a parent to a child by removing the entries only the parent holds and adding
+/// those only the child holds (``SnapshotStore/differingEntries(_:_:)``): O(changed entries).
+/// The one difference from tallying anew: a field marked not categorical stays so in
+/// descendants even if the values that made it so are later removed.
+public struct LabelDistribution: Codable, Equatable, Sendable {
+    /// Samples and seconds of audio carrying one value.
+    public struct Tally: Codable, Equatable, Sendable {
+        /// Samples.
+        public var count = 0
+        /// Total duration (s).
+        public var seconds = 0.0
+    }
+    /// Per tracked field, value text → tally (values with a zero count are removed).
+    public var values: [String: [String: Tally]] = [:]
+    /// Per field, samples carrying a value that is neither null nor fractional.
+    public var carriers: [String: Int] = [:]
+    /// Fields that are not categorical (see the type's description).
+    public var notCategorical: Set<String> = []
+
+    /// An empty distribution.
+    public init() {}
+
+    /// The distribution of `entries` (samples with labels; other entries are skipped).
+    public init(_ entries: [ManifestEntry]) {
+        for e in entries { add(e, sign: 1) }
+    }
+
+    /// Adds (`sign` 1) or removes (`sign` -1) one entry's labels.
+    public mutating func add(_ e: ManifestEntry, sign: Int) {
+        guard let audio = e.audio, let labels = e.annotations?.labels else { return }
+        for f in labels {
+            switch f.value {
+            case .null: continue
+            case .double:
+                notCategorical.insert(f.name)
+                values[f.name] = nil
+                continue
+            default: break
+            }
+            carriers[f.name, default: 0] += sign
+            if carriers[f.name] == 0 { carriers[f.name] = nil }
+            if notCategorical.contains(f.name) { continue }
+            let text = f.value.text
+            if text.count > 40 || text.contains(where: \.isNewline) {
+                notCategorical.insert(f.name)
+                values[f.name] = nil
+                continue
+            }
+            var field = values[f.name, default: [:]]
+            var t = field[text, default: Tally()]
+            t.count += sign
+            t.seconds += Double(sign) * audio.duration
+            field[text] = t.count == 0 ? nil : t
+            if field.count > maxShiftValues {
+                notCategorical.insert(f.name)
+                values[f.name] = nil
+            } else {
+                values[f.name] = field.isEmpty ? nil : field
+            }
+        }
+    }
+
+    /// This distribution after the change from `old` to `new` entries (those that differ).
+    public func applying(removed old: [ManifestEntry], added new: [ManifestEntry]) -> LabelDistribution {
+        var d = self
+        for e in old { d.add(e, sign: -1) }
+        for e in new { d.add(e, sign: 1) }
+        return d
+    }
+}
+
+/// The label shifts between two distributions: per categorical field (tracked on both sides,
+/// at most ``maxShiftValues`` values over both, fewer values than carriers over both) and value,
+/// the sample counts and hours before and after, where they differ.
+func labelShifts(_ a: LabelDistribution, _ b: LabelDistribution) -> [LabelShift] {
+    var out: [LabelShift] = []
+    for field in Set(a.values.keys).union(b.values.keys).sorted() {
+        guard !a.notCategorical.contains(field), !b.notCategorical.contains(field) else { continue }
+        let va = a.values[field] ?? [:]
+        let vb = b.values[field] ?? [:]
+        let values = Set(va.keys).union(vb.keys)
+        let carriers = (a.carriers[field] ?? 0) + (b.carriers[field] ?? 0)
+        guard values.count <= maxShiftValues, values.count < carriers else { continue }
+        for v in values.sorted() {
+            let x = va[v] ?? LabelDistribution.Tally()
+            let y = vb[v] ?? LabelDistribution.Tally()
+            if x.count != y.count || abs(x.seconds - y.seconds) > 1e-6 {
+                out.append(LabelShift(field: field, value: v, before: x.count, after: y.count, hoursDelta: (y.seconds - x.seconds) / 3600))
+            }
+        }
+    }
+    return out
+}
+
+extension Repository {
+    /// The label distribution of commit `id`'s snapshot, from the sample index's cache when it
+    /// has it; else carried from its first parent's (when cached) over the entries that differ,
+    /// else tallied from all its entries; then cached.
+    /// - Throws: `DVSError.corrupt` when a commit or chunk cannot be read.
+    func labelDistribution(_ id: CommitID) throws -> LabelDistribution {
+        let index = try? openSampleIndex()
+        if let d = Self.cachedDistribution(id, in: index) { return d }
+        let c = try commit(id)
+        let d = try carriedDistribution(c, in: index) ?? LabelDistribution(try entries(ofManifest: c.manifest))
+        if let index, let data = try? Self.distributionEncoder.encode(d) { try? index.setDistribution(data, for: id) }
+        return d
+    }
+
+    /// Caches the label distribution of a commit just made, so a later `dvs diff` never tallies
+    /// a whole snapshot: carried from the parent's when cached (O(changes)), else tallied from
+    /// `entries` (the commit's snapshot, in memory already). Best effort: the cache is optional.
+    func recordLabelDistribution(_ id: CommitID, commit c: Commit, entries: [ManifestEntry]) {
+        guard let index = try? openSampleIndex(), (try? index.distribution(of: id)) == nil else { return }
+        let d = (try? carriedDistribution(c, in: index)) ?? LabelDistribution(entries)
+        if let data = try? Self.distributionEncoder.encode(d) { try? index.setDistribution(data, for: id) }
+    }
+
+    /// `c`'s distribution from its first parent's cached one and the entries that differ; nil
+    /// when the parent has none cached (or `c` has no parent).
+    private func carriedDistribution(_ c: Commit, in index: SampleIndex?) throws -> LabelDistribution? {
+        guard let p = c.parents.first, let parent = Self.cachedDistribution(p, in: index) else { return nil }
+        let (old, new) = try snapshots.differingEntries(commit(p).manifest, c.manifest)
+        return parent.applying(removed: old, added: new)
+    }
+
+    private static func cachedDistribution(_ id: CommitID, in index: SampleIndex?) -> LabelDistribution? {
+        guard let data = try? index?.distribution(of: id) else { return nil }
+        return try? JSONDecoder().decode(LabelDistribution.self, from: data)
+    }
+
+    /// Sorted keys, so equal distributions are equal bytes.
+    static let distributionEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+}

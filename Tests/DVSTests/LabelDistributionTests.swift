@@ -1,0 +1,53 @@
+import DVSCore
+import DVSStorage
+import Foundation
+import Testing
+
+@testable import DVS
+
+/// Label distributions carried from a parent over the entries that differ equal those tallied
+/// anew, and give `dvs diff` the same label shifts.
+@Suite struct LabelDistributionTests {
+    static func sample(_ i: Int, lang: String, speaker: String, score: Double? = nil, seconds: Int = 2) -> ManifestEntry {
+        let bytes = Array("RIFF \(i) \(lang) \(speaker)".utf8)
+        var labels = [LabelField("lang", .string(lang)), LabelField("speaker", .string(speaker))]
+        if let score { labels.append(LabelField("score", .double(score))) }
+        return ManifestEntry(
+            path: RepoPath(String(format: "clips/%05d.wav", i)), kind: .file, blob: ObjectID.hashing(bytes),
+            byteCount: UInt64(bytes.count),
+            audio: AudioFacts(container: "WAV", encoding: "PCM_16", sampleRate: 16000, channelCount: 1, frameCount: 16000 * seconds),
+            annotations: SampleAnnotations(labels: labels))
+    }
+
+    @Test func carriedOverTheDifferingEntriesEqualsTalliedAnew() throws {
+        let store = SnapshotStore(objects: InMemoryObjectStore(), workers: 2)
+        // lang: 3 values (categorical); speaker: 200 values (not); score: fractional (not).
+        let a = (0..<5000).map { Self.sample($0, lang: ["en", "de", "es"][$0 % 3], speaker: "spk\($0 % 200)", score: $0 == 7 ? 0.5 : nil) }
+        var b = a
+        b[10] = Self.sample(10, lang: "fr", speaker: "spk10")  // relabelled to a new value
+        b[11] = Self.sample(11, lang: "en", speaker: "spk11", seconds: 5)  // longer take
+        b.remove(at: 4000)
+        b.append(Self.sample(9999, lang: "de", speaker: "spk1"))
+        let rootA = try store.writeManifest(a).root
+        let rootB = try store.writeManifest(b).root
+        let (old, new) = try store.differingEntries(rootA, rootB)
+        let carried = LabelDistribution(a).applying(removed: old, added: new)
+        #expect(carried == LabelDistribution(b))
+        #expect(carried.values["lang"]?["fr"] == LabelDistribution.Tally(count: 1, seconds: 2))
+        #expect(carried.values["speaker"] == nil && carried.notCategorical.contains("speaker"))
+        #expect(carried.notCategorical.contains("score"))
+        // The shifts: only lang, only the values that moved.
+        let shifts = labelShifts(LabelDistribution(a), carried)
+        #expect(
+            shifts.map { "\($0.field)=\($0.value) \($0.before)→\($0.after)" } == [
+                "lang=de 1667→1666", "lang=en 1667→1668", "lang=es 1666→1665", "lang=fr 0→1",
+            ])
+        #expect(abs(shifts[1].hoursDelta - 5.0 / 3600) < 1e-9)
+    }
+
+    @Test func aValueRemovedEverywhereLeavesNoTally() {
+        let one = [Self.sample(1, lang: "en", speaker: "a"), Self.sample(2, lang: "en", speaker: "a")]
+        let d = LabelDistribution(one).applying(removed: one, added: [])
+        #expect(d == LabelDistribution())
+    }
+}
