@@ -222,6 +222,30 @@ func write(_ s: String, _ path: String) throws { try TestSupport.write(Data(s.ut
         }
     }
 
+    /// A checkout that deletes `data/a.txt` must not delete a file of that name behind a symlink
+    /// that replaced the folder `data`: the walk never follows it, nor may the comparison of the
+    /// differing paths (found in review: `lstat` of `root/data/a.txt` follows `data`).
+    @Test func checkoutNeverDeletesThroughASymlinkedFolder() throws {
+        try TestSupport.withTemporaryDirectory { outside in
+            try TestSupport.withTemporaryRepository { repo in
+                try write("x", repo.root + "/data/a.txt")
+                try write("keep", repo.root + "/b.txt")
+                _ = try repo.commit(CommitOptions(message: "one"))
+                try repo.createBranch("without-data", at: "HEAD")
+                _ = try repo.checkout("without-data")
+                try FileManager.default.removeItem(atPath: repo.root + "/data")
+                _ = try repo.commit(CommitOptions(message: "drop data"))
+                _ = try repo.checkout("main")
+                try FileManager.default.removeItem(atPath: repo.root + "/data")
+                try write("x", outside + "/a.txt")
+                symlink(outside, repo.root + "/data")
+                let s = try repo.checkout("without-data")
+                #expect(s.removed == 0)
+                #expect(FileManager.default.fileExists(atPath: outside + "/a.txt"), "nothing deleted outside the tree")
+            }
+        }
+    }
+
     @Test func revisionsResolve() throws {
         try TestSupport.withTemporaryRepository { repo in
             var ids: [CommitID] = []

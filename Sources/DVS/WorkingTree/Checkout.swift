@@ -96,8 +96,10 @@ extension Repository {
         finish: (CatalogTransaction) throws -> Void
     ) throws -> (written: Int, removed: Int, unchanged: Int, bytesWritten: UInt64) {
         do {
-            if !force, let head = try headCommit() {
-                return try switchTreeByChanges(from: head, to: target, revision: revision, progress: progress, finish: finish)
+            if !force, let head = try headCommit(),
+                let s = try switchTreeByChanges(from: head, to: target, revision: revision, progress: progress, finish: finish)
+            {
+                return s
             }
             let targetEntries = try entries(ofManifest: commit(target).manifest)
             try validate(targetEntries, revision: "'\(revision)' (\(target.short))")
@@ -183,14 +185,17 @@ extension Repository {
     /// are the full comparison's: a path both commits hold alike is left as it is (local changes
     /// stay); a differing path is refused when the tree's file is untracked or holds uncommitted
     /// changes, unless it already equals the target.
+    /// - Returns: nil, having changed nothing, when so many paths differ (more than 2,048 and
+    ///   more than an eighth of the target's files) that one walk of the whole tree is cheaper.
     /// - Throws: as ``checkout(_:force:progress:)``.
     /// - Complexity: O(k · log n) chunks read and O(k) files looked at for k differing paths.
     private func switchTreeByChanges(
         from head: CommitID, to target: CommitID, revision: String, progress: ProgressHandler?,
         finish: (CatalogTransaction) throws -> Void
-    ) throws -> (written: Int, removed: Int, unchanged: Int, bytesWritten: UInt64) {
+    ) throws -> (written: Int, removed: Int, unchanged: Int, bytesWritten: UInt64)? {
         let targetCommit = try commit(target)
         let changes = try snapshots.changes(from: commit(head).manifest, to: targetCommit.manifest)
+        if changes.count > 2048 && UInt64(changes.count) * 8 > targetCommit.totals.fileCount { return nil }
         try validate(changes.compactMap(\.new), revision: "'\(revision)' (\(target.short))")
         let tree = workingTree
         let w = try tree.scan(paths: changes.map(\.path))
@@ -231,8 +236,9 @@ extension Repository {
                 d = x.parent
             }
         }
+        var folders: [RepoPath: Bool] = [:]
         for d in needed.sorted() where !held.contains(d) {
-            if let f = tree.file(at: d), f.kind != nil, tree.wouldTrack(root + "/" + d.string) {
+            if tree.inRealFolders(d, checked: &folders), let f = tree.file(at: d), f.kind != nil, tree.wouldTrack(root + "/" + d.string) {
                 conflicts.append("\(d) (untracked file is where the snapshot has a folder)")
             }
         }

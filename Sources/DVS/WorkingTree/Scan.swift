@@ -159,18 +159,32 @@ extension WorkingTree {
     /// The working tree's entries at `paths` only, as ``scan(writer:knownBlobs:deltaBases:progress:)``
     /// would find them, without walking the tree: one `lstat` each, the stat cache read for those
     /// paths only, a file read and hashed only when its stat changed. A path with nothing there,
-    /// a folder, a file of an unsupported kind or one `.dvsignore` excludes maps to nil.
+    /// a folder, a file of an unsupported kind, one below a folder that is not a real folder (a
+    /// symlink: the walk never follows one) or one `.dvsignore` excludes maps to nil.
     /// - Throws: `DVSError.io` when a file cannot be read; the stat cache source's errors.
     /// - Complexity: O(k) system calls and cache lookups for k paths, plus reading changed files.
     func scan(paths: [RepoPath]) throws -> [RepoPath: ManifestEntry] {
         let cache = try statCacheSource.statCache(for: paths)
         let coders = Compressors(count: 1, level: zstdLevel).all[0]
         var out: [RepoPath: ManifestEntry] = [:]
+        var folders: [RepoPath: Bool] = [:]
         for p in paths {
-            guard let f = file(at: p), f.kind != nil, wouldTrack(root + "/" + p.string) else { continue }
+            guard inRealFolders(p, checked: &folders), let f = file(at: p), f.kind != nil, wouldTrack(root + "/" + p.string)
+            else { continue }
             out[p] = try Self.scanOne(f, root: root, cached: cache[p], writer: nil, knownBlobs: [], coders: coders).entry
         }
         return out
+    }
+
+    /// Whether every folder above `path` is a real folder (not a symlink, not a file), as the
+    /// walk sees them: `lstat` of `root/a/b` follows a symlink at `a`, the walk never does.
+    /// - Parameter checked: folders already looked at, shared across calls.
+    func inRealFolders(_ path: RepoPath, checked: inout [RepoPath: Bool]) -> Bool {
+        guard let parent = path.parent else { return true }
+        if let known = checked[parent] { return known }
+        let real = inRealFolders(parent, checked: &checked) && file(at: parent).map { $0.mode & S_IFMT == S_IFDIR } == true
+        checked[parent] = real
+        return real
     }
 
     struct ScanItem {
