@@ -17,10 +17,12 @@ import GRDBSQLite
 /// * `leaf(n, id)` — leaf number ↔ chunk id (hex);
 /// * `leaf_field(leaf, name)` — the label field names carried by the samples of each leaf;
 /// * `snapshot(id, leaves)` — commit (hex) → its leaf numbers in path order (int32, native order);
-/// * `sample_row` — the fixed columns of ``SampleTable/fixedColumns``, one column per label field
-///   ever seen, and `_words` (the words object's hex id); rowid = leaf number << 32 | position,
-///   so a leaf's rows are one rowid range, in path order;
-/// * `segment_row(path, start, end, channel, source, labels)` — rowid as for `sample_row`;
+/// * `sample_row` — `_n` (leaf number << 32 | position, so a leaf's rows are one range, in path
+///   order), the fixed columns of ``SampleTable/fixedColumns``, `_words` (the words object's hex
+///   id) and one column `l1`, `l2`, … per label field name ever seen;
+/// * `label_column(name, col)` — label field name (exact bytes) → its `sample_row` column, so no
+///   label name (`rowid`, `Speaker` beside `speaker`, `_n`) can clash with another column;
+/// * `segment_row(_n, path, start, end, channel, source, labels)` — `_n` as for `sample_row`;
 /// * `distribution(id, data)` — commit (hex) → its label distribution (JSON), for `dvs diff`.
 ///
 /// Concurrent processes may add to it: every addition is one transaction that re-checks what is
@@ -28,13 +30,13 @@ import GRDBSQLite
 public final class SampleIndex: Sendable {
     private let queue: DatabaseQueue
     /// The file's format; a file with another (or none, an older cache) is rebuilt.
-    static let format = 2
-    /// Column names a label cannot take in `sample_row`: the fixed columns and `_words`.
-    static let reserved = Set(SampleTable.fixedColumns + ["_words"])
+    static let format = 3
+    /// The file's path, for messages.
+    public let path: String
 
-    /// The `sample_row` column holding label field `name`: the name itself, or `label_<name>`
-    /// when it clashes with a fixed column (as `dvs query` has always named it).
-    public static func column(forLabel name: String) -> String { reserved.contains(name) ? "label_" + name : name }
+    /// The name label field `name` has in the `sample` view of `dvs query`: the name itself, or
+    /// `label_<name>` when it is a fixed column's (as `dvs query` has always named it).
+    public static func column(forLabel name: String) -> String { SampleTable.fixedColumns.contains(name) ? "label_" + name : name }
 
     /// Opens (creating if needed) the index at `path`; a file made by another format is emptied.
     /// - Throws: `CatalogError` when it cannot be opened or created.
@@ -45,14 +47,20 @@ public final class SampleIndex: Sendable {
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
             try db.execute(sql: "PRAGMA mmap_size = 1073741824")
         }
+        self.path = path
         queue = try CatalogError.guarding("cannot open the sample index '\(path)'") {
             try DatabaseQueue(path: path, configuration: config)
         }
+        // A read first: an index of this format needs no write lock to open.
+        let current = try CatalogError.guarding("cannot read the sample index '\(path)'") {
+            try queue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+        }
+        if current == Self.format { return }
         try CatalogError.guarding("cannot set up the sample index '\(path)'") {
             try queue.write { db in
                 let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
                 if version == Self.format { return }
-                for table in ["leaf", "leaf_field", "snapshot", "sample_row", "segment_row", "distribution", "sample"] {
+                for table in ["leaf", "leaf_field", "label_column", "snapshot", "sample_row", "segment_row", "distribution", "sample"] {
                     try db.execute(sql: "DROP TABLE IF EXISTS \(table)")
                 }
                 let q = SampleTable.quoted
@@ -61,8 +69,9 @@ public final class SampleIndex: Sendable {
                         CREATE TABLE leaf (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);
                         CREATE TABLE leaf_field (leaf INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY (leaf, name)) WITHOUT ROWID;
                         CREATE TABLE snapshot (id TEXT PRIMARY KEY, leaves BLOB NOT NULL);
-                        CREATE TABLE sample_row (\(SampleTable.fixedColumns.map(q).joined(separator: ", ")), _words);
-                        CREATE TABLE segment_row (path, start, "end", channel, source, labels);
+                        CREATE TABLE label_column (name TEXT PRIMARY KEY, col TEXT NOT NULL UNIQUE);
+                        CREATE TABLE sample_row (\(SampleTable.fixedColumns.map(q).joined(separator: ", ")), _words, _n INTEGER PRIMARY KEY);
+                        CREATE TABLE segment_row (_n INTEGER PRIMARY KEY, path, start, "end", channel, source, labels);
                         CREATE TABLE distribution (id TEXT PRIMARY KEY, data BLOB NOT NULL);
                         PRAGMA user_version = \(Self.format);
                         """)
@@ -109,50 +118,58 @@ public final class SampleIndex: Sendable {
         }
     }
 
-    /// Adds the snapshots among `snapshots` the index lacks, in one transaction: `leaves` is
-    /// called with those snapshots and the leaf ids already indexed, and returns what to add.
-    /// Label columns are added as new field names appear.
+    /// Adds the snapshots among `snapshots` the index lacks: `leaves` is called (outside any
+    /// write transaction) with those snapshots and the leaf ids already indexed, and returns
+    /// what to add, which is then written in one transaction. Label columns are added as new
+    /// field names appear.
     /// - Throws: `CatalogError` when the index cannot be written; errors `leaves` throws.
     public func add(
         snapshots: [CommitID], leaves: (_ missing: [CommitID], _ indexed: Set<ObjectID>) throws -> SnapshotLeaves
     ) throws {
-        if try missing(snapshots).isEmpty { return }
-        try CatalogError.guarding("cannot write the sample index") {
-            try queue.write { db in try add(db, snapshots: snapshots, leaves: leaves) }
+        let todo = try missing(snapshots)
+        if todo.isEmpty { return }
+        // Read the leaves outside the write transaction, so other processes (a commit recording
+        // its label distribution, a query of an indexed commit) do not wait for the decoding.
+        let indexed = try CatalogError.guarding("cannot read the sample index '\(path)'") {
+            try queue.read { db in Set(try String.fetchAll(db, sql: "SELECT id FROM leaf").compactMap { ObjectID(hex: $0) }) }
+        }
+        var found = try leaves(todo, indexed)
+        try CatalogError.guarding("cannot write the sample index '\(path)'") {
+            try queue.write { db in try insert(db, &found) }
         }
     }
 
-    private func add(
-        _ db: Database, snapshots: [CommitID], leaves: (_ missing: [CommitID], _ indexed: Set<ObjectID>) throws -> SnapshotLeaves
-    ) throws {
-        let have = Set(try String.fetchAll(db, sql: "SELECT id FROM snapshot"))
-        let todo = snapshots.filter { !have.contains($0.hex) }
-        if todo.isEmpty { return }
+    /// Inserts what ``add(snapshots:leaves:)`` found, skipping leaves another process added
+    /// meanwhile.
+    private func insert(_ db: Database, _ found: inout SnapshotLeaves) throws {
         var leafNumber: [ObjectID: Int64] = [:]
         for r in try Row.fetchAll(db, sql: "SELECT n, id FROM leaf") { if let id = ObjectID(hex: r[1] as String) { leafNumber[id] = r[0] } }
-        var found = try leaves(todo, Set(leafNumber.keys))
-        // Label columns: the table's, plus any new field names.
-        var columns = try db.columns(in: "sample_row").map(\.name)
+        // Label columns: one internal column per field name, added as new names appear.
+        var labelColumn: [String: String] = [:]
+        for r in try Row.fetchAll(db, sql: "SELECT name, col FROM label_column") { labelColumn[r[0]] = r[1] }
         var labelNames = Set<String>()
         for (_, es) in found.newLeaves {
             for e in es where e.audio != nil { for f in e.annotations?.labels ?? [] { labelNames.insert(f.name) } }
         }
-        let q = SampleTable.quoted
-        for name in labelNames.sorted() where !columns.contains(Self.column(forLabel: name)) {
-            try db.execute(sql: "ALTER TABLE sample_row ADD COLUMN \(q(Self.column(forLabel: name)))")
-            columns.append(Self.column(forLabel: name))
+        for name in labelNames.sorted() where labelColumn[name] == nil {
+            let col = "l\(labelColumn.count + 1)"
+            try db.execute(sql: "ALTER TABLE sample_row ADD COLUMN \(col)")
+            try db.execute(sql: "INSERT INTO label_column (name, col) VALUES (?, ?)", arguments: [name, col])
+            labelColumn[name] = col
         }
+        let columns = try db.columns(in: "sample_row").map(\.name)
         let position = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, Int32($0 + 1)) })
-        let rowidParameter = Int32(columns.count + 1)
+        let rowParameter = position["_n"]!
         let wordsParameter = position["_words"]!
+        let labelParameter = labelColumn.mapValues { position[$0]! }
         let insert = try db.makeStatement(
             sql:
-                "INSERT INTO sample_row (\(columns.map(q).joined(separator: ", ")), rowid) VALUES (\(Array(repeating: "?", count: columns.count + 1).joined(separator: ", ")))"
+                "INSERT INTO sample_row (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
         )
         let insertSegment = try db.makeStatement(
-            sql: "INSERT INTO segment_row (rowid, path, start, \"end\", channel, source, labels) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            sql: "INSERT INTO segment_row (_n, path, start, \"end\", channel, source, labels) VALUES (?, ?, ?, ?, ?, ?, ?)")
         let insertField = try db.makeStatement(sql: "INSERT OR IGNORE INTO leaf_field (leaf, name) VALUES (?, ?)")
-        let s = Binder(insert.sqliteStatement)
+        let s = Binder(insert.sqliteStatement)  // the fixed columns come first: parameters 1…16
         var next = Int64(try Int.fetchOne(db, sql: "SELECT coalesce(max(n), -1) + 1 FROM leaf") ?? 0)
         for i in found.newLeaves.indices {
             let id = found.newLeaves[i].0
@@ -168,11 +185,11 @@ public final class SampleIndex: Sendable {
                 guard let audio = e.audio else { continue }
                 s.sampleColumns(e, audio)
                 for f in e.annotations?.labels ?? [] {
-                    s.value(position[Self.column(forLabel: f.name)]!, f.value)
+                    s.value(labelParameter[f.name]!, f.value)
                     fields.insert(f.name)
                 }
                 if let w = e.annotations?.transcript?.words { s.text(wordsParameter, w.hex) }
-                s.int(rowidParameter, next << 32 | row)
+                s.int(rowParameter, next << 32 | row)
                 try s.step()
                 row += 1
                 for seg in e.annotations?.segments ?? [] {
@@ -235,17 +252,20 @@ public final class SampleIndex: Sendable {
         }
     }
 
-    /// Per leaf number, how many indexed samples match `predicate` (an SQL expression over
-    /// `sample`) and their total duration in seconds; leaves without a match are absent.
+    /// Per leaf number among `leaves`, how many indexed samples match `predicate` (an SQL
+    /// expression over `sample`: the fixed columns, one column per label field those leaves
+    /// carry — `label_<name>` for a fixed column's or `_leaf`'s name — and `_leaf`) and their
+    /// total duration in seconds; leaves without a match are absent.
     /// - Throws: `SampleQueryError.invalidStatement` when the expression does not compile,
     ///   `.writes` when it would write, `.failed` when it fails while running.
-    public func matchCounts(_ predicate: String) throws -> [Int32: (count: Int, seconds: Double)] {
+    public func matchCounts(_ predicate: String, leaves: [Int32]) throws -> [Int32: (count: Int, seconds: Double)] {
         do {
-            return try queue.read { db in
+            return try queue.inDatabase { db in
+                try prepareViews(db, leaves: leaves, forAudit: true)
+                defer { dropViews(db) }
                 try db.execute(sql: "PRAGMA query_only = ON")
                 defer { try? db.execute(sql: "PRAGMA query_only = OFF") }
-                let sql =
-                    "SELECT rowid >> 32, count(*), total(duration_s) FROM sample_row AS sample WHERE (\(predicate)\n) GROUP BY rowid >> 32"
+                let sql = "SELECT _leaf, count(*), total(duration_s) FROM temp.sample WHERE (\(predicate)\n) GROUP BY _leaf"
                 let statement: Statement
                 do { statement = try db.makeStatement(sql: sql) } catch let e as DatabaseError {
                     throw SampleQueryError.invalidStatement(e.message ?? "\(e)")
@@ -261,23 +281,62 @@ public final class SampleIndex: Sendable {
         }
     }
 
-    /// The content ids (`sha256`) of the indexed samples in `leaves` that match `predicate`.
-    /// - Throws: `CatalogError` (the predicate was checked by ``matchCounts(_:)`` first).
+    /// The content ids (`sha256`) of the indexed samples in `leaves` that match `predicate`
+    /// (over the same `sample` view as ``matchCounts(_:leaves:)``).
+    /// - Throws: `CatalogError` (the predicate was checked by ``matchCounts(_:leaves:)`` first).
     public func matchingBlobs(_ predicate: String, leaves: [Int32]) throws -> [ObjectID] {
-        try CatalogError.guarding("cannot read the sample index") {
-            try queue.read { db in
+        try CatalogError.guarding("cannot read the sample index '\(path)'") {
+            try queue.inDatabase { db in
+                try prepareViews(db, leaves: leaves, forAudit: true)
+                defer { dropViews(db) }
                 try db.execute(sql: "PRAGMA query_only = ON")
                 defer { try? db.execute(sql: "PRAGMA query_only = OFF") }
-                var out: [ObjectID] = []
-                let s = try db.makeStatement(
-                    sql: "SELECT sha256 FROM sample_row AS sample WHERE rowid >= ? AND rowid < ? AND (\(predicate)\n)")
-                for l in leaves {
-                    let n = Int64(l)
-                    out += try String.fetchAll(s, arguments: [n << 32, (n + 1) << 32]).compactMap { ObjectID(hex: $0) }
+                return try String.fetchAll(db, sql: "SELECT sha256 FROM temp.sample WHERE (\(predicate)\n)").compactMap {
+                    ObjectID(hex: $0)
                 }
-                return out
             }
         }
+    }
+
+    /// Creates the connection's temporary `snap` table (the leaves, in order) and the views
+    /// `sample` and `segment` over those leaves' rows, in path order, and an empty `word` table.
+    /// `sample` has the fixed columns, then one column per label field the leaves carry, sorted
+    /// by name, named as `dvs query` names them (``column(forLabel:)``); for an audit, a label
+    /// named `_leaf` is `label__leaf` and the view ends with `_leaf`, the row's leaf number.
+    /// Two names that differ only in case both appear (SQLite names the second `Name:1`).
+    private func prepareViews(_ db: Database, leaves: [Int32], forAudit: Bool) throws {
+        dropViews(db)
+        try db.execute(sql: "CREATE TEMP TABLE snap (pos INTEGER PRIMARY KEY, leaf INTEGER NOT NULL)")
+        let insert = try db.makeStatement(sql: "INSERT INTO temp.snap (pos, leaf) VALUES (?, ?)")
+        for (i, l) in leaves.enumerated() { try insert.execute(arguments: [i, l]) }
+        var labels: [(name: String, col: String)] = []
+        let rows = try Row.fetchAll(
+            db,
+            sql:
+                "SELECT DISTINCT f.name, c.col FROM leaf_field f JOIN label_column c ON c.name = f.name WHERE f.leaf IN (SELECT leaf FROM temp.snap)"
+        )
+        for r in rows { labels.append((r[0], r[1])) }
+        labels.sort { $0.name < $1.name }
+        let q = SampleTable.quoted
+        func alias(_ name: String) -> String { forAudit && name == "_leaf" ? "label__leaf" : Self.column(forLabel: name) }
+        let columns =
+            SampleTable.fixedColumns.map { "s." + q($0) } + labels.map { "s.\($0.col) AS \(q(alias($0.name)))" }
+            + (forAudit ? ["snap.leaf AS _leaf"] : [])
+        let range = "s._n >= (snap.leaf << 32) AND s._n < ((snap.leaf + 1) << 32)"
+        try db.execute(
+            sql: """
+                CREATE TEMP VIEW sample AS SELECT \(columns.joined(separator: ", ")) FROM temp.snap JOIN main.sample_row s ON \(range);
+                CREATE TEMP VIEW segment AS SELECT s.path, s.start, s."end", s.channel, s.source, s.labels FROM temp.snap JOIN main.segment_row s ON \(range);
+                CREATE TEMP TABLE word (path, channel, idx, word, start, "end", confidence, speaker);
+                """)
+    }
+
+    /// Drops what ``prepareViews(_:leaves:forAudit:)`` made (best effort).
+    private func dropViews(_ db: Database) {
+        try? db.execute(
+            sql:
+                "DROP VIEW IF EXISTS temp.sample; DROP VIEW IF EXISTS temp.segment; DROP TABLE IF EXISTS temp.word; DROP TABLE IF EXISTS temp.snap"
+        )
     }
 
     /// Runs one read-only statement over the samples of indexed snapshot `snapshot`, as
@@ -299,30 +358,12 @@ public final class SampleIndex: Sendable {
     ) throws -> SampleQueryResult {
         do {
             return try queue.inDatabase { db in
-                defer {
-                    try? db.execute(
-                        sql:
-                            "DROP TABLE IF EXISTS temp.snap; DROP VIEW IF EXISTS temp.sample; DROP VIEW IF EXISTS temp.segment; DROP TABLE IF EXISTS temp.word"
-                    )
-                }
                 guard let blob = try Data.fetchOne(db, sql: "SELECT leaves FROM snapshot WHERE id = ?", arguments: [snapshot.hex]) else {
-                    throw CatalogError(.notFound, "snapshot \(snapshot.short) is not in the sample index")
+                    throw CatalogError(.notFound, "snapshot \(snapshot.short) is not in the sample index '\(path)'")
                 }
-                let leaves = blob.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
-                try db.execute(sql: "CREATE TEMP TABLE snap (pos INTEGER PRIMARY KEY, leaf INTEGER NOT NULL)")
-                let insert = try db.makeStatement(sql: "INSERT INTO temp.snap (pos, leaf) VALUES (?, ?)")
-                for (i, l) in leaves.enumerated() { try insert.execute(arguments: [i, l]) }
-                let names = try String.fetchAll(
-                    db, sql: "SELECT DISTINCT name FROM leaf_field WHERE leaf IN (SELECT leaf FROM temp.snap) ORDER BY name")
-                let q = SampleTable.quoted
-                let columns = SampleTable.fixedColumns.map { "s." + q($0) } + names.map { "s." + q(Self.column(forLabel: $0)) }
-                let range = "s.rowid >= (snap.leaf << 32) AND s.rowid < ((snap.leaf + 1) << 32)"
-                try db.execute(
-                    sql: """
-                        CREATE TEMP VIEW sample AS SELECT \(columns.joined(separator: ", ")) FROM temp.snap JOIN main.sample_row s ON \(range);
-                        CREATE TEMP VIEW segment AS SELECT s.path, s.start, s."end", s.channel, s.source, s.labels FROM temp.snap JOIN main.segment_row s ON \(range);
-                        CREATE TEMP TABLE word (path, channel, idx, word, start, "end", confidence, speaker);
-                        """)
+                try prepareViews(db, leaves: blob.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }, forAudit: false)
+                defer { dropViews(db) }
+                let range = "s._n >= (snap.leaf << 32) AND s._n < ((snap.leaf + 1) << 32)"
                 if includeWords {
                     let insertWord = try db.makeStatement(sql: "INSERT INTO temp.word VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
                     let rows = try Row.fetchAll(

@@ -44,6 +44,7 @@ enum Hints {
         case .startMerge: return "start one with 'dvs merge REV'"
         case .abortMerge: return "run 'dvs merge --abort'"
         case .forcePush(let remote): return "push a good value over it with 'dvs push --force \(remote)'"
+        case .deleteCache(let path): return "it is only a cache: delete '\(path)' and run the command again (dvs rebuilds it)"
         case .useOrRemoveRepository(let dvsFolder):
             return "use it as it is ('dvs status'), or remove '\(dvsFolder)' to start over (this deletes its history)"
         case .useNewerDVS: return "use a newer dvs for this repository"

@@ -90,6 +90,9 @@ import Testing
         #expect(Hints.text(.startMerge) == "start one with 'dvs merge REV'")
         #expect(Hints.text(.abortMerge) == "run 'dvs merge --abort'")
         #expect(Hints.text(.forcePush(remote: "origin")) == "push a good value over it with 'dvs push --force origin'")
+        #expect(
+            Hints.text(.deleteCache(path: "/r/.dvs/cache/samples.sqlite"))
+                == "it is only a cache: delete '/r/.dvs/cache/samples.sqlite' and run the command again (dvs rebuilds it)")
         #expect(Hints.hint(for: DVSError(.corrupt, "m", hint: "free text", next: .runFsck)) == "run 'dvs fsck'")
         #expect(Hints.hint(for: DVSError(.corrupt, "m", hint: "free text")) == "free text")
     }

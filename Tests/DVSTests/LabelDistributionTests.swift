@@ -33,7 +33,7 @@ import Testing
         let (old, new) = try store.differingEntries(rootA, rootB)
         let carried = LabelDistribution(a).applying(removed: old, added: new)
         #expect(carried == LabelDistribution(b))
-        #expect(carried.values["lang"]?["fr"] == LabelDistribution.Tally(count: 1, seconds: 2))
+        #expect(carried.values["lang"]?["fr"] == LabelDistribution.Tally(count: 1, microseconds: 2_000_000))
         #expect(carried.values["speaker"] == nil && carried.notCategorical.contains("speaker"))
         #expect(carried.notCategorical.contains("score"))
         // The shifts: only lang, only the values that moved.

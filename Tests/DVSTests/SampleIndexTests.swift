@@ -90,9 +90,45 @@ import Testing
             _ = try index.run("DELETE FROM sample", snapshot: idA, includeWords: false, words: { _ in [] }, allows: { $0 })
         }
         #expect(try index.missing([idA, idB]).isEmpty)
-        // Audit counts per leaf add up to the snapshot's matches.
-        let perLeaf = try index.matchCounts("lang = 'fr'")
-        #expect(perLeaf.values.map(\.count).reduce(0, +) == 1)
+        // Audit counts per leaf add up to the snapshot's matches, over the leaves asked about only.
+        let leavesA = try #require(try index.leafNumbers(of: [idA])[idA])
+        let leavesB = try #require(try index.leafNumbers(of: [idB])[idB])
+        #expect(try index.matchCounts("lang = 'fr'", leaves: leavesB).values.map(\.count).reduce(0, +) == 1)
+        #expect(try index.matchCounts("lang = 'fr'", leaves: leavesA).isEmpty)
+        #expect(try index.matchingBlobs("lang = 'fr'", leaves: leavesB) == [b[1234].blob])
+    }
+
+    /// Label names that SQLite would confuse with its own or with each other (found in review):
+    /// `rowid` once hid the row numbers and emptied every query; `Speaker` beside an earlier
+    /// `speaker` failed to add a column.
+    @Test func labelNamesCannotClashWithTheIndexOrEachOther() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dvs-sample-index-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = SnapshotStore(objects: InMemoryObjectStore(), workers: 1)
+        let index = try SampleIndex(path: dir + "/samples.sqlite")
+        func relabel(_ e: ManifestEntry, _ name: String, _ value: LabelValue) -> ManifestEntry {
+            var e = e
+            e.annotations = SampleAnnotations(labels: [LabelField(name, value)])
+            return e
+        }
+        let base = (0..<40).map { Self.sample($0, lang: "en") }
+        let snapshots: [(String, LabelValue)] = [("rowid", .int(7)), ("speaker", .string("a")), ("Speaker", .string("B")), ("_n", .int(1))]
+        for (i, (name, value)) in snapshots.enumerated() {
+            let entries = base.map { relabel($0, name, value) }
+            let id = CommitID(ObjectID.hashing([UInt8(i)]))
+            _ = try Self.index(entries, as: id, store: store, into: index)
+            let all: (Bool) -> Bool = { _ in true }
+            let r = try index.run(
+                "SELECT count(*), min(\"\(name)\") FROM sample", snapshot: id, includeWords: false, words: { _ in [] },
+                allows: all)
+            #expect(r.rows == [[.int(40), value]], "label \(name)")
+            let expected = try SampleQuery.run(
+                "SELECT * FROM sample", entries: entries, includeWords: false, words: { _ in [] }, allows: all)
+            #expect(
+                try index.run("SELECT * FROM sample", snapshot: id, includeWords: false, words: { _ in [] }, allows: all).rows
+                    == expected.rows)
+        }
     }
 
     @Test func aFileOfAnotherFormatIsRebuilt() throws {

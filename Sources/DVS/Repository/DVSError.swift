@@ -77,6 +77,9 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
         case abortMerge
         /// Overwrite a damaged remote ref with a good value (`dvs push --force`).
         case forcePush(remote: String)
+        /// Delete a cache file (the sample index) that cannot be used; dvs rebuilds it from the
+        /// snapshots.
+        case deleteCache(path: String)
 
         // Repository
 

@@ -40,7 +40,7 @@ extension Repository {
             let cache = try openSampleIndex()
             try index(cache, snapshots: snapshots)
             leavesOf = try cache.leafNumbers(of: snapshots)
-            perLeaf = try cache.matchCounts(trimmed)
+            perLeaf = try cache.matchCounts(trimmed, leaves: Array(Set(leavesOf.values.joined())).sorted())
         } catch SampleQueryError.invalidStatement(let message) {
             throw DVSError(
                 .badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(message))",

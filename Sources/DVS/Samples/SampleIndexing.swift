@@ -10,13 +10,28 @@ extension Repository {
     /// Opens the sample index, creating `.dvs/cache` and the file when missing; the audit cache
     /// of earlier versions (`.dvs/cache/audit.sqlite`, which the index replaces) is deleted.
     /// - Throws: `DVSError.io` when it cannot be created or opened.
+    /// A file that cannot be opened as an index (damaged, not SQLite) is deleted and made anew
+    /// once: it holds nothing that is not in the snapshots.
     func openSampleIndex() throws -> SampleIndex {
         do {
             try FileIO.makeDirectories(dvsDir + "/cache")
             let legacy = dvsDir + "/cache/audit.sqlite"
             if FileIO.exists(legacy) { for suffix in ["", "-wal", "-shm"] { unlink(legacy + suffix) } }
-            return try SampleIndex(path: sampleIndexPath)
-        } catch { throw DVSError.wrap(error) }
+            do { return try SampleIndex(path: sampleIndexPath) } catch let e as CatalogError where e.code == .corrupt || e.code == .schema {
+                for suffix in ["", "-wal", "-shm"] { unlink(sampleIndexPath + suffix) }
+                return try SampleIndex(path: sampleIndexPath)
+            }
+        } catch { throw sampleIndexError(error) }
+    }
+
+    /// `error` from the sample index as a user error: a catalog-level failure there is about a
+    /// cache the user may delete, not about the catalog (whose hints would send them to `fsck`).
+    func sampleIndexError(_ error: any Error) -> DVSError {
+        // Busy, full, read-only and I/O failures keep the catalog's advice (retry, free space).
+        guard let e = error as? CatalogError, ![.busy, .refMoved, .full, .readOnly, .io].contains(e.code) else {
+            return DVSError.wrap(error)
+        }
+        return DVSError(.corrupt, e.message, cause: e.underlying.map { "\($0)" }, next: .deleteCache(path: sampleIndexPath))
     }
 
     /// Adds `snapshot` to the sample index now (model registration does, so the first `dvs
@@ -32,6 +47,10 @@ extension Repository {
     /// - Throws: `DVSError.corrupt` when a commit or chunk cannot be read; `.io` when the index
     ///   cannot be written.
     func index(_ index: SampleIndex, snapshots: [CommitID]) throws {
+        do { try addToIndex(index, snapshots: snapshots) } catch let e as CatalogError { throw sampleIndexError(e) }
+    }
+
+    private func addToIndex(_ index: SampleIndex, snapshots: [CommitID]) throws {
         try index.add(snapshots: snapshots) { todo, indexed in
             var lists: [(CommitID, [ObjectID])] = []
             var newLeaves: [ObjectID] = []

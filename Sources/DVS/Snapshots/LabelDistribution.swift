@@ -16,12 +16,15 @@ import Foundation
 /// The one difference from tallying anew: a field marked not categorical stays so in
 /// descendants even if the values that made it so are later removed.
 public struct LabelDistribution: Codable, Equatable, Sendable {
-    /// Samples and seconds of audio carrying one value.
+    /// Samples and audio carrying one value.
     public struct Tally: Codable, Equatable, Sendable {
         /// Samples.
         public var count = 0
+        /// Total duration in whole microseconds (`AudioFacts.durationMicroseconds`), so that
+        /// adding and removing along a history never drifts.
+        public var microseconds: Int64 = 0
         /// Total duration (s).
-        public var seconds = 0.0
+        public var seconds: Double { Double(microseconds) / 1e6 }
     }
     /// Per tracked field, value text → tally (values with a zero count are removed).
     public var values: [String: [String: Tally]] = [:]
@@ -62,7 +65,7 @@ public struct LabelDistribution: Codable, Equatable, Sendable {
             var field = values[f.name, default: [:]]
             var t = field[text, default: Tally()]
             t.count += sign
-            t.seconds += Double(sign) * audio.duration
+            t.microseconds += Int64(sign) * Int64(audio.durationMicroseconds)
             field[text] = t.count == 0 ? nil : t
             if field.count > maxShiftValues {
                 notCategorical.insert(f.name)
@@ -73,11 +76,28 @@ public struct LabelDistribution: Codable, Equatable, Sendable {
         }
     }
 
-    /// This distribution after the change from `old` to `new` entries (those that differ).
+    /// This distribution after the change from `old` to `new` entries (each sorted by path;
+    /// entries equal on both sides, as the unshared leaves of two manifests hold, are skipped).
     public func applying(removed old: [ManifestEntry], added new: [ManifestEntry]) -> LabelDistribution {
         var d = self
-        for e in old { d.add(e, sign: -1) }
-        for e in new { d.add(e, sign: 1) }
+        var i = 0
+        var j = 0
+        while i < old.count || j < new.count {
+            if j < new.count, i < old.count, old[i].path == new[j].path {
+                if old[i] != new[j] {
+                    d.add(old[i], sign: -1)
+                    d.add(new[j], sign: 1)
+                }
+                i += 1
+                j += 1
+            } else if j >= new.count || (i < old.count && old[i].path < new[j].path) {
+                d.add(old[i], sign: -1)
+                i += 1
+            } else {
+                d.add(new[j], sign: 1)
+                j += 1
+            }
+        }
         return d
     }
 }
@@ -97,8 +117,11 @@ func labelShifts(_ a: LabelDistribution, _ b: LabelDistribution) -> [LabelShift]
         for v in values.sorted() {
             let x = va[v] ?? LabelDistribution.Tally()
             let y = vb[v] ?? LabelDistribution.Tally()
-            if x.count != y.count || abs(x.seconds - y.seconds) > 1e-6 {
-                out.append(LabelShift(field: field, value: v, before: x.count, after: y.count, hoursDelta: (y.seconds - x.seconds) / 3600))
+            if x.count != y.count || x.microseconds != y.microseconds {
+                out.append(
+                    LabelShift(
+                        field: field, value: v, before: x.count, after: y.count,
+                        hoursDelta: Double(y.microseconds - x.microseconds) / 3.6e9))
             }
         }
     }
