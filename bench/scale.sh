@@ -2,7 +2,7 @@
 # bench/scale.sh -- how each single-change operation grows with the number of samples (issue 12).
 # A benchmark, not a test: it reports figures, it never fails on a slow operation.
 #
-#   bench/scale.sh [--reps 3] [--dvs PATH] [--no-git] [--keep] N [N2 ...]
+#   bench/scale.sh [--reps 3] [--dvs PATH] [--no-git] [--keep] [--prepare|--report] N [N2 ...]
 #
 # For each N: N tiny real-format WAVs (bench/tiny_wavs.py: 50 ms, 16 kHz mono PCM16, under
 # spkNNNN/) and an N-row labels.csv (path,speaker,lang,label). Two copies of that tree, one for
@@ -13,7 +13,9 @@
 #   start-up (--version).
 # Prints per N a table of medians (min–max) of wall time and peak RSS, and, for two or more
 # sizes, the growth ratio of every median between consecutive sizes.
-# Data lives under ${DVS_BENCH_DIR:-/tmp/dvs-bench}/scale-N (never in the repository); the dvs
+# Data lives under ${DVS_BENCH_DIR:-/tmp/dvs-bench}/scale-N (never in the repository), generated
+# once and reused (--prepare only generates; --keep keeps the two working trees too; --report
+# prints the tables again from the samples of earlier runs, scale-N/samples.tsv); the dvs
 # binary is $DVS (default <repo>/.build/release/dvs, built with swift build -c release if missing).
 set -euo pipefail
 export LC_ALL=C
@@ -23,6 +25,8 @@ DVS=${DVS:-$REPO/.build/release/dvs}
 REPS=3
 GIT=1
 KEEP=0
+PREPARE=0
+REPORT=0
 SIZES=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -30,7 +34,9 @@ while [ $# -gt 0 ]; do
     --dvs) DVS=${2:?}; shift 2 ;;
     --no-git) GIT=0; shift ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --prepare) PREPARE=1; shift ;;
+    --report) REPORT=1; shift ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "scale.sh: unknown option $1" >&2; exit 2 ;;
     *) [[ $1 =~ ^[1-9][0-9]*$ ]] || { echo "scale.sh: N must be a positive integer, not '$1'" >&2; exit 2; }
        SIZES+=("$1"); shift ;;
@@ -41,8 +47,8 @@ done
 [ -x /usr/bin/time ] || "$REPO/scripts/install-deps.sh" >&2
 [ -x /usr/bin/time ] || { echo "scale.sh: /usr/bin/time (Debian package time) is missing" >&2; exit 2; }
 command -v sqlite3 >/dev/null || { echo "scale.sh: sqlite3 is missing" >&2; exit 2; }
-[ -x "$DVS" ] || (cd "$REPO" && swift build -c release >&2)
-DVS=$(cd "$(dirname "$DVS")" && pwd)/$(basename "$DVS")
+[ -x "$DVS" ] || [ "$PREPARE" = 1 ] || (cd "$REPO" && swift build -c release >&2)
+[ -x "$DVS" ] && DVS=$(cd "$(dirname "$DVS")" && pwd)/$(basename "$DVS")
 export DVS_AUTHOR_NAME=bench DVS_AUTHOR_EMAIL=bench@example.com
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
@@ -164,9 +170,8 @@ run_git() {
   startup git git --version
 }
 
-ALL=$BENCH_DIR/scale-samples.tsv
-: >"$ALL"
 for N in "${SIZES[@]}"; do
+  [ "$REPORT" = 1 ] && break
   S=$BENCH_DIR/scale-$N
   BASE=$S/base
   LOGS=$S/logs
@@ -183,19 +188,23 @@ for N in "${SIZES[@]}"; do
   fi
   tools=(dvs); [ "$GIT" = 1 ] && tools+=(git)
   for t in "${tools[@]}"; do [ -d "$S/$t" ] || { say "copying the tree for $t"; cp -a "$BASE" "$S/$t"; }; done
+  [ "$PREPARE" = 1 ] && continue
   for REP in $(seq 1 "$REPS"); do
     for t in "${tools[@]}"; do
       say "N=$N rep $REP/$REPS: $t"
       "run_$t"
     done
   done
-  cat "$SAMPLES" >>"$ALL"
   if [ "$KEEP" = 0 ]; then rm -rf "$S/dvs" "$S/git"; fi
 done
+[ "$PREPARE" = 1 ] && exit 0
+ALL=$BENCH_DIR/scale-samples.tsv
+: >"$ALL"
+for N in "${SIZES[@]}"; do cat "$BENCH_DIR/scale-$N/samples.tsv" >>"$ALL" || exit 2; done
 
-python3 - "$ALL" "$DVS" "$REPS" <<'PY'
+python3 - "$ALL" "$DVS" <<'PY'
 import collections, statistics, sys
-path, dvs, reps = sys.argv[1], sys.argv[2], sys.argv[3]
+path, dvs = sys.argv[1], sys.argv[2]
 ops = [("initial", "initial commit", "git add -A && git commit"),
        ("commit1", "commit 1 changed file + 1 relabelled row", "git add -A && git commit"),
        ("status", "no-op status", "git status"),
@@ -208,11 +217,13 @@ ops = [("initial", "initial commit", "git add -A && git commit"),
        ("startup", "start-up (--version, mean of 20)", "git --version")]
 s = collections.defaultdict(list)
 sizes = []
+reps_seen = set()
 for line in open(path):
     n, rep, op, tool, secs, rss = line.rstrip("\n").split("\t")
     n = int(n)
     if n not in sizes: sizes.append(n)
     s[(n, op, tool)].append((float(secs), int(rss)))
+    reps_seen.add((n, rep))
 def t(x):
     return f"{x * 1000:.1f} ms" if x < 0.01 else f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
 def cell(n, op, tool):
@@ -222,10 +233,11 @@ def cell(n, op, tool):
     m = statistics.median(secs)
     rng = f" ({t(min(secs))}–{t(max(secs))})" if len(secs) > 1 else ""
     return t(m) + rng, f"{statistics.median(rss) / 1024:,.0f} MiB", m
-print(f"dvs: {dvs}; medians of {reps} (min–max); peak RSS = median of the runs' max RSS")
+print(f"dvs: {dvs}; medians of the repetitions (min–max); peak RSS: median of the runs' maximum RSS")
 med = {}
 for n in sizes:
-    print(f"\n### N = {n:,}\n")
+    r = len({rep for (m, rep) in reps_seen if m == n})
+    print(f"\n### N = {n:,} ({r} repetition{'s' if r > 1 else ''})\n")
     print("| operation | dvs | dvs peak RSS | git / sqlite3 | its peak RSS | dvs ÷ git |")
     print("|---|---|---|---|---|---|")
     for op, name, peer in ops:
