@@ -53,6 +53,9 @@ export DVS_AUTHOR_NAME=bench DVS_AUTHOR_EMAIL=bench@example.com
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+# No automatic gc: at 50k loose objects `git commit` would start `git gc --auto` in the background,
+# which competes with the next timed steps (and with the reset of the tree).
+export GIT_CONFIG_COUNT=2 GIT_CONFIG_KEY_0=gc.auto GIT_CONFIG_VALUE_0=0 GIT_CONFIG_KEY_1=maintenance.auto GIT_CONFIG_VALUE_1=false
 mkdir -p "$BENCH_DIR"
 BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
 say() { echo "scale: $*" >&2; }
@@ -233,7 +236,9 @@ def cell(n, op, tool):
     m = statistics.median(secs)
     rng = f" ({t(min(secs))}–{t(max(secs))})" if len(secs) > 1 else ""
     return t(m) + rng, f"{statistics.median(rss) / 1024:,.0f} MiB", m
-print(f"dvs: {dvs}; medians of the repetitions (min–max); peak RSS: median of the runs' maximum RSS")
+print(f"dvs: {dvs}; medians of the repetitions (min–max); peak RSS: median of the runs' maximum RSS.")
+print("git column: `git add -A && git commit`, `git status`, `git diff HEAD~1`, `git checkout`, `git --version`;"
+      " the query's is `sqlite3 :memory:` importing labels.csv, then the same GROUP BY.")
 med = {}
 for n in sizes:
     r = len({rep for (m, rep) in reps_seen if m == n})
@@ -245,7 +250,6 @@ for n in sizes:
         med[(n, op, "dvs")], med[(n, op, "git")] = dm, gm
         ratio = f"{dm / gm:.1f}×" if dm and gm else "—"
         print(f"| {name} | {dt} | {dr} | {gt} | {gr} | {ratio} |")
-    print("\ngit column: " + "; ".join(f"{name.split(' (')[0]}: `{peer}`" for op, name, peer in ops if peer and op in ("initial", "diff", "query")))
 for a, b in zip(sizes, sizes[1:]):
     print(f"\n### growth {b:,} ÷ {a:,} (×{b / a:g} samples)\n")
     print("| operation | dvs | git / sqlite3 |")
