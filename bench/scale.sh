@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift ;;
     --prepare) PREPARE=1; shift ;;
     --report) REPORT=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "scale.sh: unknown option $1" >&2; exit 2 ;;
     *) [[ $1 =~ ^[1-9][0-9]*$ ]] || { echo "scale.sh: N must be a positive integer, not '$1'" >&2; exit 2; }
        SIZES+=("$1"); shift ;;
