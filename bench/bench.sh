@@ -7,8 +7,8 @@
 #                  [--seed 42] [--mutate-seed 1] [--jobs J] [--keep] [--no-install]
 #
 # Everything it makes lives under ${DVS_BENCH_DIR:-/tmp/dvs-bench} (never in the repo):
-#   corpus-N/            cached corpus (make_corpus.sh --n N --seed 42), reused if present
-#   corpus-N-mutK/       the same corpus after `make_corpus.sh --mutate 0.01 --mutate-seed K`
+#   corpus-N/            cached corpus (make_corpus.py --n N --seed 42), reused if present
+#   corpus-N-mutK/       the same corpus after `make_corpus.py --mutate 0.01 --mutate-seed K`
 #   corpus-N*.sha256     sha256 lists used for the byte-exact round-trip checks
 #   run-N/               per-tool/per-rep working copies (deleted after each rep unless --keep),
 #                        logs/ (stdout+stderr of every timed command), samples.tsv
@@ -19,7 +19,7 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${DVS_BENCH_DIR:-/tmp/dvs-bench}
-MAKE_CORPUS=${DVS_BENCH_MAKE_CORPUS:-$REPO/../shared/bench/make_corpus.sh}
+MAKE_CORPUS=${DVS_BENCH_MAKE_CORPUS:-$REPO/bench/make_corpus.py}
 N=10000
 REPS=3
 TOOLS=dvs,dvc,lfs

@@ -9,13 +9,13 @@
 #    commit each; reports new metadata bytes (manifest chunks + commit, raw and as stored) and
 #    the stored size of the new labels.csv blob.
 # 2. `dvs query` aggregates over those 100,000 samples (target <= 1 s).
-# 3. `dvs diff A B` between two commits of the make_corpus.sh corpus (N clips; the second is
-#    make_corpus.sh --mutate 0.01, which re-records and relabels ~2 % of rows) (target <= 0.5 s).
+# 3. `dvs diff A B` between two commits of the make_corpus.py corpus (N clips; the second is
+#    make_corpus.py --mutate 0.01, which re-records and relabels ~2 % of rows) (target <= 0.5 s).
 # Data lives under ${DVS_BENCH_DIR:-/tmp/dvs-bench}; the corpora are cached there.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${DVS_BENCH_DIR:-/tmp/dvs-bench}
-MAKE_CORPUS=${DVS_BENCH_MAKE_CORPUS:-$REPO/../shared/bench/make_corpus.sh}
+MAKE_CORPUS=${DVS_BENCH_MAKE_CORPUS:-$REPO/bench/make_corpus.py}
 DVS=$REPO/.build/release/dvs
 ROWS=100000
 N=10000
@@ -101,8 +101,8 @@ echo "dvs query aggregate over $ROWS samples: ${q1} s (GROUP BY lang), ${q2} s (
 
 # -- 3. dvs diff between two commits of the speech corpus --------------------------------------
 C=$BENCH_DIR/corpus-$N; M=$BENCH_DIR/corpus-$N-mut1
-[ -d "$C" ] || bash "$MAKE_CORPUS" --out "$C" --n "$N" --seed 42 --mode fast >&2
-[ -d "$M" ] || { cp -a "$C" "$M"; bash "$MAKE_CORPUS" --out "$M" --mutate 0.01 --mutate-seed 1 >&2; }
+[ -d "$C" ] || "$MAKE_CORPUS" --out "$C" --n "$N" --seed 42 --mode fast >&2
+[ -d "$M" ] || { cp -a "$C" "$M"; "$MAKE_CORPUS" --out "$M" --mutate 0.01 --mutate-seed 1 >&2; }
 W=$BENCH_DIR/labels-diff-$N
 rm -rf "$W"; cp -a "$C" "$W"
 "$DVS" init "$W" >/dev/null

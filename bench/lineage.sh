@@ -5,7 +5,7 @@
 #   bench/lineage.sh [--dvs PATH] [--helper PATH] [--n 10000] [--rows 100000] [--models 20] [--reps 3]
 #                    [--skip-read|--skip-audit]
 #
-# 1. Reading + decoding the make_corpus.sh corpus (N clips) through the snapshot reader (straight
+# 1. Reading + decoding the make_corpus.py corpus (N clips) through the snapshot reader (straight
 #    from packs, hashes verified) vs reading + decoding the same WAV files from disk with
 #    libsndfile, on the same threads, in one run (Sources/dvs-read-bench); ratio printed
 #    (target >= 1.0x), twice: page cache warm for both, and cold (the WAVs and the packs evicted
@@ -19,7 +19,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${DVS_BENCH_DIR:-/tmp/dvs-bench}
-MAKE_CORPUS=${DVS_BENCH_MAKE_CORPUS:-$REPO/../shared/bench/make_corpus.sh}
+MAKE_CORPUS=${DVS_BENCH_MAKE_CORPUS:-$REPO/bench/make_corpus.py}
 DVS=$REPO/.build/release/dvs
 HELPER=$REPO/.build/release/dvs-read-bench
 N=10000
@@ -51,8 +51,8 @@ say() { echo "lineage: $*" >&2; }
 if [ "$READ" = 1 ]; then
   CORPUS=$BENCH_DIR/corpus-$N
   if [ ! -f "$CORPUS/manifest.json" ]; then
-    say "generating the $N-clip corpus in $CORPUS (make_corpus.sh --mode fast)"
-    bash "$MAKE_CORPUS" --out "$CORPUS" --n "$N" --mode fast >&2
+    say "generating the $N-clip corpus in $CORPUS (make_corpus.py --mode fast)"
+    "$MAKE_CORPUS" --out "$CORPUS" --n "$N" --mode fast >&2
   fi
   DATA=$BENCH_DIR/lineage-corpus-$N
   if [ ! -f "$DATA/.dvs/.bench-ready" ]; then

@@ -4,7 +4,7 @@
 #
 #   bench/merge.sh [--dvs PATH] [--n 10000] [--reps 3]
 #
-# On the make_corpus.sh corpus of N clips (cached under ${DVS_BENCH_DIR:-/tmp/dvs-bench}):
+# On the make_corpus.py corpus of N clips (cached under ${DVS_BENCH_DIR:-/tmp/dvs-bench}):
 # 1. two branches from the same commit each relabel 1 % of labels.csv rows (branch a changes
 #    `label`, branch b changes `score`; 20 rows are edited on both sides, in different fields);
 #    time `dvs merge b` on a (target <= 1 s). Peer: `git merge-file` (git's line-based three-way
@@ -14,7 +14,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${DVS_BENCH_DIR:-/tmp/dvs-bench}
-MAKE_CORPUS=${DVS_BENCH_MAKE_CORPUS:-$REPO/../shared/bench/make_corpus.sh}
+MAKE_CORPUS=${DVS_BENCH_MAKE_CORPUS:-$REPO/bench/make_corpus.py}
 DVS=$REPO/.build/release/dvs
 N=10000
 REPS=3
@@ -35,7 +35,7 @@ secs() { echo "$EPOCHREALTIME"; }   # bash 5: no process start inside the timed 
 CORPUS=$BENCH_DIR/corpus-$N
 if [ ! -f "$CORPUS/manifest.json" ]; then
   say "generating the $N-clip corpus in $CORPUS"
-  bash "$MAKE_CORPUS" --out "$CORPUS" --n "$N" --mode fast >&2
+  "$MAKE_CORPUS" --out "$CORPUS" --n "$N" --mode fast >&2
 fi
 R=$BENCH_DIR/merge-$N
 if [ ! -f "$R/.ready" ]; then

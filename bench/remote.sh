@@ -10,7 +10,7 @@ corpus="${1:-/tmp/dvs-bench/corpus-10000}"
 dvs="${DVS:-$here/.build/release/dvs}"
 [ -x "$dvs" ] || { echo "build first: swift build -c release" >&2; exit 1; }
 if [ ! -d "$corpus" ]; then
-  bash "$here/../shared/bench/make_corpus.sh" --out "$corpus" --n 10000 --seed 42 --mode fast
+  "$here/bench/make_corpus.py" --out "$corpus" --n 10000 --seed 42 --mode fast
 fi
 work="$(mktemp -d /tmp/dvs-remote-bench.XXXXXX)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

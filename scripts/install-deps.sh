@@ -5,13 +5,14 @@
 #   FFTW (single precision)
 #   tools for tests and the quickstart: sox, espeak-ng, flock, diff, git; python3 (with sox, espeak-ng
 #   and libsndfile) runs Tests/Fixtures/make_fixtures.py, which writes the test fixtures
+#   benchmarks (bench/): GNU time (/usr/bin/time, peak RSS) and the sqlite3 shell
 #   real recorded voices: alsa-utils, ktuberling-data, klettres-data
 #   the S3 test server: moto (pip, into $DVS_TOOLS_DIR/venv, default ~/.cache/dvs-tools/venv,
 #   unless moto_server is already on PATH); the tests look there too
 #   webdataset (pip, same venv) for the 'dvs stream' test
 set -euo pipefail
 packages=(pkg-config libzstd-dev libsndfile1-dev libgit2-dev libsqlite3-dev libsamplerate0-dev libarchive-dev libfftw3-dev
-          sox libsox-fmt-all espeak-ng util-linux diffutils git sqlite3
+          sox libsox-fmt-all espeak-ng util-linux diffutils git time sqlite3
           alsa-utils ktuberling-data klettres-data python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
