@@ -2,7 +2,7 @@
 # bench/scale.sh -- how each single-change operation grows with the number of samples (issue 12).
 # A benchmark, not a test: it reports figures, it never fails on a slow operation.
 #
-#   bench/scale.sh [--reps 3] [--dvs PATH] [--no-git] [--keep] [--prepare|--report] N [N2 ...]
+#   bench/scale.sh [--reps 3] [--dvs PATH] [--baseline PATH] [--no-git] [--keep] [--prepare|--report] N [N2 ...]
 #
 # For each N: N tiny real-format WAVs (bench/tiny_wavs.py: 50 ms, 16 kHz mono PCM16, under
 # spkNNNN/) and an N-row labels.csv (path,speaker,lang,label). Two copies of that tree, one for
@@ -17,12 +17,15 @@
 # once and reused (--prepare only generates; --keep keeps the two working trees too; --report
 # prints the tables again from the samples of earlier runs, scale-N/samples.tsv); the dvs
 # binary is $DVS (default <repo>/.build/release/dvs, built with swift build -c release if missing).
+# --baseline PATH runs a second dvs binary (an older build) on its own copy of the tree in the same
+# repetitions, interleaved (baseline, dvs, git), and adds its column and the dvs ÷ baseline ratio.
 set -euo pipefail
 export LC_ALL=C
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${DVS_BENCH_DIR:-/tmp/dvs-bench}
 DVS=${DVS:-$REPO/.build/release/dvs}
 REPS=3
+BASELINE=
 GIT=1
 KEEP=0
 PREPARE=0
@@ -32,6 +35,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --reps) REPS=${2:?}; shift 2 ;;
     --dvs) DVS=${2:?}; shift 2 ;;
+    --baseline) BASELINE=${2:?}; shift 2 ;;
     --no-git) GIT=0; shift ;;
     --keep) KEEP=1; shift ;;
     --prepare) PREPARE=1; shift ;;
@@ -133,25 +137,30 @@ reset_tree() {
   rm -f "$d/model-"*.bin
 }
 
-run_dvs() {
-  local d=$S/dvs
+run_dvs() { run_dvs_binary dvs "$DVS"; }
+run_base() { run_dvs_binary base "$BASELINE"; }
+
+# run_dvs_binary TOOL BINARY: the dvs sequence with BINARY on the copy $S/TOOL, samples as TOOL.
+run_dvs_binary() {
+  local tool=$1 DVS=$2
+  local d=$S/$tool
   reset_tree "$d"
   "$DVS" init "$d" >/dev/null
-  timed initial dvs "$d" "$DVS" commit -m "import $N samples"
+  timed initial "$tool" "$d" "$DVS" commit -m "import $N samples"
   put c1.wav "$d"; cp --remove-destination "$S/changes/c1.csv" "$d/labels.csv"
-  timed commit1 dvs "$d" "$DVS" commit -m "1 file + 1 relabelled row"
+  timed commit1 "$tool" "$d" "$DVS" commit -m "1 file + 1 relabelled row"
   "$DVS" status -C "$d" >/dev/null
-  timed status dvs "$d" "$DVS" status
-  timed diff dvs "$d" "$DVS" diff HEAD~1 HEAD
-  timed query dvs "$d" "$DVS" query "$DVS_QUERY"
+  timed status "$tool" "$d" "$DVS" status
+  timed diff "$tool" "$d" "$DVS" diff HEAD~1 HEAD
+  timed query "$tool" "$d" "$DVS" query "$DVS_QUERY"
   head -c 4096 /dev/urandom >"$S/model-$REP.bin"
-  timed model dvs "$d" "$DVS" model add "$S/model-$REP.bin" --rev HEAD --name "model-$REP" --label lang
+  timed model "$tool" "$d" "$DVS" model add "$S/model-$REP.bin" --rev HEAD --name "model-$REP" --label lang
   "$DVS" branch -C "$d" side >/dev/null
-  timed checkout-same dvs "$d" "$DVS" checkout side
+  timed checkout-same "$tool" "$d" "$DVS" checkout side
   put c2.wav "$d"
-  timed commit-audio dvs "$d" "$DVS" commit -m "1 file, audio only"
-  timed checkout-1 dvs "$d" "$DVS" checkout main
-  startup dvs "$DVS" --version
+  timed commit-audio "$tool" "$d" "$DVS" commit -m "1 file, audio only"
+  timed checkout-1 "$tool" "$d" "$DVS" checkout main
+  startup "$tool" "$DVS" --version
 }
 
 run_git() {
@@ -189,7 +198,7 @@ for N in "${SIZES[@]}"; do
     make_changes
     touch "$S/.ready"
   fi
-  tools=(dvs); [ "$GIT" = 1 ] && tools+=(git)
+  tools=(); [ -n "$BASELINE" ] && tools+=(base); tools+=(dvs); [ "$GIT" = 1 ] && tools+=(git)
   for t in "${tools[@]}"; do [ -d "$S/$t" ] || { say "copying the tree for $t"; cp -a "$BASE" "$S/$t"; }; done
   [ "$PREPARE" = 1 ] && continue
   for REP in $(seq 1 "$REPS"); do
@@ -198,16 +207,16 @@ for N in "${SIZES[@]}"; do
       "run_$t"
     done
   done
-  if [ "$KEEP" = 0 ]; then rm -rf "$S/dvs" "$S/git"; fi
+  if [ "$KEEP" = 0 ]; then rm -rf "$S/dvs" "$S/git" "$S/base"; fi
 done
 [ "$PREPARE" = 1 ] && exit 0
 ALL=$BENCH_DIR/scale-samples.tsv
 : >"$ALL"
 for N in "${SIZES[@]}"; do cat "$BENCH_DIR/scale-$N/samples.tsv" >>"$ALL" || exit 2; done
 
-python3 - "$ALL" "$DVS" <<'PY'
+python3 - "$ALL" "$DVS" "$BASELINE" <<'PY'
 import collections, statistics, sys
-path, dvs = sys.argv[1], sys.argv[2]
+path, dvs, baseline = sys.argv[1], sys.argv[2], sys.argv[3]
 ops = [("initial", "initial commit", "git add -A && git commit"),
        ("commit1", "commit 1 changed file + 1 relabelled row", "git add -A && git commit"),
        ("status", "no-op status", "git status"),
@@ -237,24 +246,32 @@ def cell(n, op, tool):
     rng = f" ({t(min(secs))}–{t(max(secs))})" if len(secs) > 1 else ""
     return t(m) + rng, f"{statistics.median(rss) / 1024:,.0f} MiB", m
 print(f"dvs: {dvs}; medians of the repetitions (min–max); peak RSS: median of the runs' maximum RSS.")
+if baseline: print(f"baseline: {baseline}, run in the same repetitions before dvs on its own copy of the tree.")
 print("git column: `git add -A && git commit`, `git status`, `git diff HEAD~1`, `git checkout`, `git --version`;"
       " the query's is `sqlite3 :memory:` importing labels.csv, then the same GROUP BY.")
 med = {}
 for n in sizes:
     r = len({rep for (m, rep) in reps_seen if m == n})
     print(f"\n### N = {n:,} ({r} repetition{'s' if r > 1 else ''})\n")
-    print("| operation | dvs | dvs peak RSS | git / sqlite3 | its peak RSS | dvs ÷ git |")
-    print("|---|---|---|---|---|---|")
+    b = " baseline | baseline peak RSS |" if baseline else ""
+    print(f"| operation |{b} dvs | dvs peak RSS | git / sqlite3 | its peak RSS | dvs ÷ git |" + (" dvs ÷ baseline |" if baseline else ""))
+    print("|---|---|---|---|---|---|" + ("---|---|---|" if baseline else ""))
     for op, name, peer in ops:
         dt, dr, dm = cell(n, op, "dvs"); gt, gr, gm = cell(n, op, "git")
         med[(n, op, "dvs")], med[(n, op, "git")] = dm, gm
         ratio = f"{dm / gm:.1f}×" if dm and gm else "—"
-        print(f"| {name} | {dt} | {dr} | {gt} | {gr} | {ratio} |")
+        if baseline:
+            bt, br, bm = cell(n, op, "base")
+            med[(n, op, "base")] = bm
+            vs = f"{dm / bm:.2f}×" if dm and bm else "—"
+            print(f"| {name} | {bt} | {br} | {dt} | {dr} | {gt} | {gr} | {ratio} | {vs} |")
+        else:
+            print(f"| {name} | {dt} | {dr} | {gt} | {gr} | {ratio} |")
 for a, b in zip(sizes, sizes[1:]):
     print(f"\n### growth {b:,} ÷ {a:,} (×{b / a:g} samples)\n")
-    print("| operation | dvs | git / sqlite3 |")
-    print("|---|---|---|")
+    print("| operation |" + (" baseline |" if baseline else "") + " dvs | git / sqlite3 |")
+    print("|---|---|---|" + ("---|" if baseline else ""))
     for op, name, _ in ops:
         g = lambda tool: f"{med[(b, op, tool)] / med[(a, op, tool)]:.1f}×" if med.get((a, op, tool)) and med.get((b, op, tool)) else "—"
-        print(f"| {name} | {g('dvs')} | {g('git')} |")
+        print(f"| {name} |" + (f" {g('base')} |" if baseline else "") + f" {g('dvs')} | {g('git')} |")
 PY
