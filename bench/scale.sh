@@ -138,9 +138,10 @@ reset_tree() {
 }
 
 run_dvs() { run_dvs_binary dvs "$DVS"; }
-run_base() { run_dvs_binary base "$BASELINE"; }
+run_baseline() { run_dvs_binary baseline "$BASELINE"; }
 
-# run_dvs_binary TOOL BINARY: the dvs sequence with BINARY on the copy $S/TOOL, samples as TOOL.
+# run_dvs_binary TOOL BINARY: the dvs sequence with BINARY on the copy $S/TOOL, samples as TOOL
+# (TOOL is never "base": $S/base is the generated tree every copy is made from).
 run_dvs_binary() {
   local tool=$1 DVS=$2
   local d=$S/$tool
@@ -198,7 +199,7 @@ for N in "${SIZES[@]}"; do
     make_changes
     touch "$S/.ready"
   fi
-  tools=(); [ -n "$BASELINE" ] && tools+=(base); tools+=(dvs); [ "$GIT" = 1 ] && tools+=(git)
+  tools=(); [ -n "$BASELINE" ] && tools+=(baseline); tools+=(dvs); [ "$GIT" = 1 ] && tools+=(git)
   for t in "${tools[@]}"; do [ -d "$S/$t" ] || { say "copying the tree for $t"; cp -a "$BASE" "$S/$t"; }; done
   [ "$PREPARE" = 1 ] && continue
   for REP in $(seq 1 "$REPS"); do
@@ -207,7 +208,7 @@ for N in "${SIZES[@]}"; do
       "run_$t"
     done
   done
-  if [ "$KEEP" = 0 ]; then rm -rf "$S/dvs" "$S/git" "$S/base"; fi
+  if [ "$KEEP" = 0 ]; then rm -rf "$S/dvs" "$S/git" "$S/baseline"; fi
 done
 [ "$PREPARE" = 1 ] && exit 0
 ALL=$BENCH_DIR/scale-samples.tsv
@@ -261,8 +262,8 @@ for n in sizes:
         med[(n, op, "dvs")], med[(n, op, "git")] = dm, gm
         ratio = f"{dm / gm:.1f}×" if dm and gm else "—"
         if baseline:
-            bt, br, bm = cell(n, op, "base")
-            med[(n, op, "base")] = bm
+            bt, br, bm = cell(n, op, "baseline")
+            med[(n, op, "baseline")] = bm
             vs = f"{dm / bm:.2f}×" if dm and bm else "—"
             print(f"| {name} | {bt} | {br} | {dt} | {dr} | {gt} | {gr} | {ratio} | {vs} |")
         else:
@@ -273,5 +274,5 @@ for a, b in zip(sizes, sizes[1:]):
     print("|---|---|---|" + ("---|" if baseline else ""))
     for op, name, _ in ops:
         g = lambda tool: f"{med[(b, op, tool)] / med[(a, op, tool)]:.1f}×" if med.get((a, op, tool)) and med.get((b, op, tool)) else "—"
-        print(f"| {name} |" + (f" {g('base')} |" if baseline else "") + f" {g('dvs')} | {g('git')} |")
+        print(f"| {name} |" + (f" {g('baseline')} |" if baseline else "") + f" {g('dvs')} | {g('git')} |")
 PY
