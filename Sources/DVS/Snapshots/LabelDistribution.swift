@@ -62,16 +62,16 @@ public struct LabelDistribution: Codable, Equatable, Sendable {
                 values[f.name] = nil
                 continue
             }
-            var field = values[f.name, default: [:]]
-            var t = field[text, default: Tally()]
-            t.count += sign
-            t.microseconds += Int64(sign) * Int64(audio.durationMicroseconds)
-            field[text] = t.count == 0 ? nil : t
-            if field.count > maxShiftValues {
+            // In place: copying a field's dictionary out and back would cost O(values) per sample.
+            if values[f.name] == nil { values[f.name] = [:] }
+            values[f.name]![text, default: Tally()].count += sign
+            values[f.name]![text]!.microseconds += Int64(sign) * Int64(audio.durationMicroseconds)
+            if values[f.name]![text]!.count == 0 { values[f.name]![text] = nil }
+            if values[f.name]!.count > maxShiftValues {
                 notCategorical.insert(f.name)
                 values[f.name] = nil
-            } else {
-                values[f.name] = field.isEmpty ? nil : field
+            } else if values[f.name]!.isEmpty {
+                values[f.name] = nil
             }
         }
     }
