@@ -46,8 +46,9 @@ public final class SampleIndex: Sendable {
         config.prepareDatabase { db in
             // A cache: WAL with NORMAL sync keeps it consistent through a crash (a power loss may
             // drop the last additions, which are made again) without an fsync per addition.
-            if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" { try db.execute(sql: "PRAGMA journal_mode = WAL") }
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Best effort: the switch needs the file to itself, and some file systems have no WAL.
+            if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" { try? db.execute(sql: "PRAGMA journal_mode = WAL") }
+            if try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal" { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
             try db.execute(sql: "PRAGMA mmap_size = 1073741824")
         }
@@ -146,6 +147,7 @@ public final class SampleIndex: Sendable {
     /// Inserts what ``add(snapshots:leaves:)`` found, skipping leaves another process added
     /// meanwhile.
     private func insert(_ db: Database, _ found: inout SnapshotLeaves) throws {
+        db.clearSchemaCache()  // another process may have added label columns since this connection looked
         var leafNumber: [ObjectID: Int64] = [:]
         for r in try Row.fetchAll(db, sql: "SELECT n, id FROM leaf") { if let id = ObjectID(hex: r[1] as String) { leafNumber[id] = r[0] } }
         // Label columns: one internal column per field name, added as new names appear.
@@ -265,7 +267,8 @@ public final class SampleIndex: Sendable {
     public func matchCounts(_ predicate: String, leaves: [Int32]) throws -> [Int32: (count: Int, seconds: Double)] {
         do {
             return try queue.inDatabase { db in
-                try prepareViews(db, leaves: leaves, forAudit: true)
+                // A failure here is the index's (damaged, unreadable), not the predicate's.
+                try CatalogError.guarding("cannot read the sample index '\(path)'") { try prepareViews(db, leaves: leaves, forAudit: true) }
                 defer { dropViews(db) }
                 try db.execute(sql: "PRAGMA query_only = ON")
                 defer { try? db.execute(sql: "PRAGMA query_only = OFF") }
@@ -314,15 +317,19 @@ public final class SampleIndex: Sendable {
         let insert = try db.makeStatement(sql: "INSERT INTO temp.snap (pos, leaf) VALUES (?, ?)")
         for (i, l) in leaves.enumerated() { try insert.execute(arguments: [i, l]) }
         var labels: [(name: String, col: String)] = []
+        // An audit sees every label column ever indexed (as the audit cache did), so a predicate
+        // that compiles for one set of leaves compiles for any other.
         let rows = try Row.fetchAll(
             db,
-            sql:
-                "SELECT DISTINCT f.name, c.col FROM leaf_field f JOIN label_column c ON c.name = f.name WHERE f.leaf IN (SELECT leaf FROM temp.snap)"
+            sql: forAudit
+                ? "SELECT name, col FROM label_column"
+                : "SELECT DISTINCT f.name, c.col FROM leaf_field f JOIN label_column c ON c.name = f.name WHERE f.leaf IN (SELECT leaf FROM temp.snap)"
         )
         for r in rows { labels.append((r[0], r[1])) }
         labels.sort { $0.name < $1.name }
         let q = SampleTable.quoted
-        func alias(_ name: String) -> String { forAudit && name == "_leaf" ? "label__leaf" : Self.column(forLabel: name) }
+        // SQLite compares column names ignoring case: `_Leaf` would take `_leaf`'s place.
+        func alias(_ name: String) -> String { forAudit && name.lowercased() == "_leaf" ? "label_" + name : Self.column(forLabel: name) }
         let columns =
             SampleTable.fixedColumns.map { "s." + q($0) } + labels.map { "s.\($0.col) AS \(q(alias($0.name)))" }
             + (forAudit ? ["snap.leaf AS _leaf"] : [])
@@ -362,10 +369,14 @@ public final class SampleIndex: Sendable {
     ) throws -> SampleQueryResult {
         do {
             return try queue.inDatabase { db in
-                guard let blob = try Data.fetchOne(db, sql: "SELECT leaves FROM snapshot WHERE id = ?", arguments: [snapshot.hex]) else {
-                    throw CatalogError(.notFound, "snapshot \(snapshot.short) is not in the sample index '\(path)'")
+                // A failure here is the index's (damaged, unreadable), not the statement's.
+                try CatalogError.guarding("cannot read the sample index '\(path)'") {
+                    guard let blob = try Data.fetchOne(db, sql: "SELECT leaves FROM snapshot WHERE id = ?", arguments: [snapshot.hex])
+                    else {
+                        throw CatalogError(.notFound, "snapshot \(snapshot.short) is not in the sample index '\(path)'")
+                    }
+                    try prepareViews(db, leaves: blob.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }, forAudit: false)
                 }
-                try prepareViews(db, leaves: blob.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }, forAudit: false)
                 defer { dropViews(db) }
                 let range = "s._n >= (snap.leaf << 32) AND s._n < ((snap.leaf + 1) << 32)"
                 if includeWords {

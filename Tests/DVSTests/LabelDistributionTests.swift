@@ -45,6 +45,21 @@ import Testing
         #expect(abs(shifts[1].hoursDelta - 5.0 / 3600) < 1e-9)
     }
 
+    /// A field at exactly 50 values stays categorical when one sample moves to a 51st value
+    /// while the only sample of another value goes (second review: applied in path order, the
+    /// count passed 50 on the way).
+    @Test func removalsApplyBeforeAdditionsAtTheValueLimit() {
+        var a = (0..<50).map { Self.sample($0, lang: "v\($0)", speaker: "s") }
+        a.append(Self.sample(50, lang: "v0", speaker: "s"))
+        var b = a
+        b[0] = Self.sample(0, lang: "v50", speaker: "s")  // first path: moves to a 51st value
+        b[49] = Self.sample(49, lang: "v0", speaker: "s")  // a later path: v49's only sample leaves it
+        let carried = LabelDistribution(a).applying(removed: a, added: b)
+        #expect(carried == LabelDistribution(b))
+        #expect(!carried.notCategorical.contains("lang"))
+        #expect(carried.values["lang"]?.count == 50)
+    }
+
     @Test func aValueRemovedEverywhereLeavesNoTally() {
         let one = [Self.sample(1, lang: "en", speaker: "a"), Self.sample(2, lang: "en", speaker: "a")]
         let d = LabelDistribution(one).applying(removed: one, added: [])

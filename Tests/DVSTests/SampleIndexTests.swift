@@ -96,6 +96,31 @@ import Testing
         #expect(try index.matchCounts("lang = 'fr'", leaves: leavesB).values.map(\.count).reduce(0, +) == 1)
         #expect(try index.matchCounts("lang = 'fr'", leaves: leavesA).isEmpty)
         #expect(try index.matchingBlobs("lang = 'fr'", leaves: leavesB) == [b[1234].blob])
+        // An audit predicate compiles over any set of leaves, even ones without its label
+        // (second review: the matching leaves alone lacked `speaker`).
+        #expect(try index.matchingBlobs("speaker = 'spk9' OR speaker IS NULL AND lang = 'fr'", leaves: leavesA).isEmpty)
+        #expect(try index.matchingBlobs("speaker = 'spk9'", leaves: leavesB) == [b[1234].blob])
+    }
+
+    /// A label named `_Leaf` must not take the audit view's `_leaf` column (SQLite compares
+    /// column names ignoring case): the leaf numbers stay numbers.
+    @Test func anAuditLabelNamedLikeTheLeafColumnKeepsItsOwnColumn() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dvs-sample-index-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = SnapshotStore(objects: InMemoryObjectStore(), workers: 1)
+        let index = try SampleIndex(path: dir + "/samples.sqlite")
+        let entries = (0..<30).map { i -> ManifestEntry in
+            var e = Self.sample(i, lang: "en")
+            e.annotations = SampleAnnotations(labels: [LabelField("_Leaf", .string("x\(i % 2)"))])
+            return e
+        }
+        let id = CommitID(ObjectID.hashing([42]))
+        _ = try Self.index(entries, as: id, store: store, into: index)
+        let leaves = try #require(try index.leafNumbers(of: [id])[id])
+        let counts = try index.matchCounts("\"label__Leaf\" = 'x1'", leaves: leaves)
+        #expect(counts.values.map(\.count).reduce(0, +) == 15)
+        #expect(Set(counts.keys).isSubset(of: Set(leaves)))
     }
 
     /// Label names that SQLite would confuse with its own or with each other (found in review):

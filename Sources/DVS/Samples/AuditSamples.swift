@@ -41,6 +41,8 @@ extension Repository {
             try index(cache, snapshots: snapshots)
             leavesOf = try cache.leafNumbers(of: snapshots)
             perLeaf = try cache.matchCounts(trimmed, leaves: Array(Set(leavesOf.values.joined())).sorted())
+        } catch let e as CatalogError {
+            throw sampleIndexError(e)
         } catch SampleQueryError.invalidStatement(let message) {
             throw DVSError(
                 .badInput, "SQL error in audit predicate: \(Self.predicateSQLMessage(message))",

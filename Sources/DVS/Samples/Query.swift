@@ -41,7 +41,9 @@ extension Repository {
         let index = try openSampleIndex()
         try self.index(index, snapshots: [id])
         return try runQuery(sql) { allows, wantsWords in
-            try index.run(sql, snapshot: id, includeWords: wantsWords, words: { try self.words($0) }, allows: allows)
+            do {
+                return try index.run(sql, snapshot: id, includeWords: wantsWords, words: { try self.words($0) }, allows: allows)
+            } catch let e as CatalogError { throw sampleIndexError(e) }
         }
     }
 

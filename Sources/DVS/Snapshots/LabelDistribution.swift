@@ -79,25 +79,31 @@ public struct LabelDistribution: Codable, Equatable, Sendable {
     /// This distribution after the change from `old` to `new` entries (each sorted by path;
     /// entries equal on both sides, as the unshared leaves of two manifests hold, are skipped).
     public func applying(removed old: [ManifestEntry], added new: [ManifestEntry]) -> LabelDistribution {
-        var d = self
+        var removed: [ManifestEntry] = []
+        var added: [ManifestEntry] = []
         var i = 0
         var j = 0
         while i < old.count || j < new.count {
             if j < new.count, i < old.count, old[i].path == new[j].path {
                 if old[i] != new[j] {
-                    d.add(old[i], sign: -1)
-                    d.add(new[j], sign: 1)
+                    removed.append(old[i])
+                    added.append(new[j])
                 }
                 i += 1
                 j += 1
             } else if j >= new.count || (i < old.count && old[i].path < new[j].path) {
-                d.add(old[i], sign: -1)
+                removed.append(old[i])
                 i += 1
             } else {
-                d.add(new[j], sign: 1)
+                added.append(new[j])
                 j += 1
             }
         }
+        // Every removal before any addition: interleaved, a field's distinct values could pass
+        // the limit on the way and be marked not categorical for good.
+        var d = self
+        for e in removed { d.add(e, sign: -1) }
+        for e in added { d.add(e, sign: 1) }
         return d
     }
 }
