@@ -248,13 +248,7 @@ struct TreeMerge {
     }
 
     /// Whether two optional entries hold the same content (both absent counts as the same).
-    static func same(_ a: ManifestEntry?, _ b: ManifestEntry?) -> Bool {
-        switch (a, b) {
-        case (nil, nil): return true
-        case (let x?, let y?): return x.sameContent(as: y) && x.linkTarget == y.linkTarget
-        default: return false
-        }
-    }
+    static func same(_ a: ManifestEntry?, _ b: ManifestEntry?) -> Bool { sameFile(a, b) }
 }
 
 extension TreeMerge {

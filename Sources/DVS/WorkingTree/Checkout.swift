@@ -109,13 +109,7 @@ extension Repository {
             let t = Dictionary(uniqueKeysWithValues: targetEntries.map { ($0.path, $0) })
             let h = Dictionary(uniqueKeysWithValues: headEntries.map { ($0.path, $0) })
             let w = Dictionary(uniqueKeysWithValues: work.entries.map { ($0.path, $0) })
-            func same(_ a: ManifestEntry?, _ b: ManifestEntry?) -> Bool {
-                switch (a, b) {
-                case (nil, nil): return true
-                case (let x?, let y?): return x.sameContent(as: y) && x.linkTarget == y.linkTarget
-                default: return false
-                }
-            }
+            let same = sameFile
             var conflicts: [String] = []
             var toWrite: [ManifestEntry] = []
             var toRemove: [RepoPath] = []
@@ -133,14 +127,7 @@ extension Repository {
                     if te != nil { unchanged += 1 }
                     continue
                 }
-                if let we, !same(te, he) {
-                    if he == nil {
-                        conflicts.append("\(p) (untracked file would be overwritten)")
-                    } else if !same(we, he) {
-                        conflicts.append("\(p) (uncommitted changes would be \(te == nil ? "deleted" : "overwritten"))")
-                    }
-                    _ = we
-                }
+                if !same(te, he), let lost = Self.lostWork(at: p, target: te, head: he, tree: we) { conflicts.append(lost) }
                 if let te { toWrite.append(te) } else if we != nil { toRemove.append(p) }
             }
             // An untracked file where the target needs a folder.
@@ -199,13 +186,7 @@ extension Repository {
         try validate(changes.compactMap(\.new), revision: "'\(revision)' (\(target.short))")
         let tree = workingTree
         let w = try tree.scan(paths: changes.map(\.path))
-        func same(_ a: ManifestEntry?, _ b: ManifestEntry?) -> Bool {
-            switch (a, b) {
-            case (nil, nil): return true
-            case (let x?, let y?): return x.sameContent(as: y) && x.linkTarget == y.linkTarget
-            default: return false
-            }
-        }
+        let same = sameFile
         var conflicts: [String] = []
         var toWrite: [ManifestEntry] = []
         var toRemove: [RepoPath] = []
@@ -216,14 +197,7 @@ extension Repository {
                 if let te { alreadyThere.append(te) }
                 continue
             }
-            if let we {
-                if he == nil {
-                    conflicts.append("\(c.path) (untracked file would be overwritten)")
-                } else if !same(we, he) {
-                    conflicts.append("\(c.path) (uncommitted changes would be \(te == nil ? "deleted" : "overwritten"))")
-                }
-                _ = we
-            }
+            if let lost = Self.lostWork(at: c.path, target: te, head: he, tree: we) { conflicts.append(lost) }
             if let te { toWrite.append(te) } else if we != nil { toRemove.append(c.path) }
         }
         // An untracked file where the target needs a folder. A path either commit holds as a file
@@ -256,6 +230,17 @@ extension Repository {
         }
         let unchanged = Int(targetCommit.totals.fileCount) - toWrite.count
         return (toWrite.count, toRemove.count, unchanged, written)
+    }
+
+    /// What writing `target` (or deleting, when nil) at `path` would lose, for a path whose
+    /// target differs from HEAD's entry `head`: an untracked file there, or uncommitted changes
+    /// (`tree`, the working tree's file, differs from `head`); nil when nothing would be lost.
+    /// Shared by the full comparison and the differing-path one, so their rules cannot drift.
+    static func lostWork(at path: RepoPath, target: ManifestEntry?, head: ManifestEntry?, tree: ManifestEntry?) -> String? {
+        guard tree != nil else { return nil }
+        if head == nil { return "\(path) (untracked file would be overwritten)" }
+        if !sameFile(tree, head) { return "\(path) (uncommitted changes would be \(target == nil ? "deleted" : "overwritten"))" }
+        return nil
     }
 
     /// Writes the snapshot at `revision` into `directory` (which must be missing or empty)

@@ -42,6 +42,16 @@ public func renamePairs(_ changes: [Change]) -> [(deleted: Int, added: Int)] {
     return out
 }
 
+/// Whether two entries (nil: no file) hold the same file: same kind, content and link target
+/// (labels and audio facts aside). The rule of ``diffEntries(_:_:)``, checkout and tree merge.
+func sameFile(_ a: ManifestEntry?, _ b: ManifestEntry?) -> Bool {
+    switch (a, b) {
+    case (nil, nil): return true
+    case (let x?, let y?): return x.sameContent(as: y) && x.linkTarget == y.linkTarget
+    default: return false
+    }
+}
+
 /// Compares two sorted entry lists.
 /// - Complexity: O(n + m).
 public func diffEntries(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> [Change] {
@@ -56,7 +66,7 @@ public func diffEntries(_ a: [ManifestEntry], _ b: [ManifestEntry]) -> [Change] 
             out.append(Change(kind: .added, path: b[j].path, old: nil, new: b[j]))
             j += 1
         } else {
-            if !a[i].sameContent(as: b[j]) || a[i].linkTarget != b[j].linkTarget {
+            if !sameFile(a[i], b[j]) {
                 out.append(Change(kind: .modified, path: a[i].path, old: a[i], new: b[j]))
             }
             i += 1
