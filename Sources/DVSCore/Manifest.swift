@@ -302,31 +302,28 @@ public enum ManifestChunk: Sendable, Equatable {
     public static func build(_ entries: [ManifestEntry]) -> (
         root: ObjectID, totals: ManifestTotals, chunks: [(id: ObjectID, bytes: [UInt8])]
     ) {
-        var chunks: [(id: ObjectID, bytes: [UInt8])] = []
-        var refs: [ChildRef] = []
-        var current: [ManifestEntry] = []
-        var totals = ManifestTotals()
-        func flushLeaf() {
-            let bytes = ManifestChunk.leaf(current).encoded()
+        guard !entries.isEmpty else {
+            let bytes = ManifestChunk.leaf([]).encoded()
             let id = ObjectID.hashing(bytes)
-            chunks.append((id, bytes))
-            refs.append(ChildRef(id: id, firstPath: current[0].path, totals: totals))
-            current.removeAll(keepingCapacity: true)
-            totals = ManifestTotals()
+            return (id, ManifestTotals(), [(id, bytes)])
         }
-        for e in entries {
-            current.append(e)
-            totals.add(e)
-            if isBoundary(e.path, level: 0) || current.count >= maxItems { flushLeaf() }
-        }
-        if !current.isEmpty || refs.isEmpty {
-            if current.isEmpty {
-                let bytes = ManifestChunk.leaf([]).encoded()
-                let id = ObjectID.hashing(bytes)
-                return (id, ManifestTotals(), [(id, bytes)])
-            }
-            flushLeaf()
-        }
+        let leaves = buildLeaves(entries, final: true).leaves
+        let upper = buildInner(leaves.map(\.ref))
+        return (upper.root, upper.totals, leaves.map { ($0.ref.id, $0.bytes) } + upper.chunks)
+    }
+
+    /// The inner levels over a manifest's leaves, exactly as ``build(_:)`` makes them.
+    ///
+    /// - Parameter leaves: references to every leaf of the manifest in path order (at least one).
+    /// - Returns: the inner chunks (lower levels first) and the root's id and totals; a single
+    ///   leaf is its own root (no inner chunk).
+    /// - Complexity: O(number of leaves) encoding and hashing (≈ n / 16 references).
+    public static func buildInner(_ leaves: [ChildRef]) -> (
+        root: ObjectID, totals: ManifestTotals, chunks: [(id: ObjectID, bytes: [UInt8])]
+    ) {
+        precondition(!leaves.isEmpty, "a manifest has at least one leaf")
+        var chunks: [(id: ObjectID, bytes: [UInt8])] = []
+        var refs = leaves
         var level = 1
         while refs.count > 1 {
             var next: [ChildRef] = []
@@ -349,5 +346,40 @@ public enum ManifestChunk: Sendable, Equatable {
             level += 1
         }
         return (refs[0].id, refs[0].totals, chunks)
+    }
+
+    /// Splits sorted entries into leaves as ``build(_:)`` does, given that the entry before the
+    /// first one (if any) ended a leaf: the same leaves `build` makes for that stretch.
+    ///
+    /// - Parameters:
+    ///   - entries: sorted by path bytes, no duplicates.
+    ///   - final: whether the entries end the manifest, so a last run of entries that no boundary
+    ///     ended still becomes a leaf.
+    ///   - stopAfter: called after each leaf is cut with the index of its last entry; returning
+    ///     true ends the split there (the caller knows the rest is unchanged).
+    /// - Returns: the leaves made (reference and encoding each) and how many entries they hold.
+    /// - Complexity: O(n) encoding and hashing of the entries consumed.
+    public static func buildLeaves(
+        _ entries: [ManifestEntry], final: Bool, stopAfter: (Int) -> Bool = { _ in false }
+    ) -> (leaves: [(ref: ChildRef, bytes: [UInt8])], consumed: Int) {
+        var out: [(ref: ChildRef, bytes: [UInt8])] = []
+        var start = 0
+        var totals = ManifestTotals()
+        func cut(_ end: Int) {
+            let slice = Array(entries[start..<end])
+            let bytes = ManifestChunk.leaf(slice).encoded()
+            out.append((ChildRef(id: ObjectID.hashing(bytes), firstPath: slice[0].path, totals: totals), bytes))
+            totals = ManifestTotals()
+            start = end
+        }
+        for i in entries.indices {
+            totals.add(entries[i])
+            if isBoundary(entries[i].path, level: 0) || i + 1 - start >= maxItems {
+                cut(i + 1)
+                if stopAfter(i) { return (out, start) }
+            }
+        }
+        if final && start < entries.count { cut(entries.count) }
+        return (out, start)
     }
 }
