@@ -85,6 +85,37 @@ public struct StatCacheEntry: Sendable, Equatable {
     }
 }
 
+/// The stat fields of one stat cache row: what a walk of the tree is compared with.
+public struct StatStamp: Sendable, Equatable {
+    /// Size in bytes.
+    public var byteCount: Int64
+    /// Modification time, ns since 1970.
+    public var mtimeNanoseconds: Int64
+    /// Status-change time, ns since 1970.
+    public var ctimeNanoseconds: Int64
+    /// Inode number.
+    public var inode: Int64
+    /// `st_mode`.
+    public var mode: UInt32
+    /// When the row was recorded, ns since 1970.
+    public var recordedAtNanoseconds: Int64
+    /// Whether the row's blob may differ from the base snapshot's at its path (`schema/0005_stat_cache_base.sql`).
+    public var unsettled: Bool
+    /// Creates a stamp.
+    public init(
+        byteCount: Int64, mtimeNanoseconds: Int64, ctimeNanoseconds: Int64, inode: Int64, mode: UInt32, recordedAtNanoseconds: Int64,
+        unsettled: Bool
+    ) {
+        self.byteCount = byteCount
+        self.mtimeNanoseconds = mtimeNanoseconds
+        self.ctimeNanoseconds = ctimeNanoseconds
+        self.inode = inode
+        self.mode = mode
+        self.recordedAtNanoseconds = recordedAtNanoseconds
+        self.unsettled = unsettled
+    }
+}
+
 /// A ref move to apply atomically: `name` goes from `expected` to `new` (nil deletes).
 public struct RefUpdate: Sendable {
     /// The ref (a branch, tag or remote-tracking ref; HEAD moves through `setHead`).
@@ -307,6 +338,58 @@ public final class Catalog: Sendable {
             out.reserveCapacity(try Int.fetchOne(db, sql: "SELECT count(*) FROM stat_cache") ?? 0)
             try Self.readStatCache(db, where: nil, bindings: [[]], into: &out)
             return out
+        }
+    }
+
+    /// Calls `body` with every stat cache row's path bytes and stat fields, in path byte order
+    /// (the order `RepoPath` sorts in), without building the rows' audio facts: the walk of a
+    /// tree is compared with this stream (`dvs status`, `dvs commit`).
+    /// - Parameter body: receives the path bytes (valid only during the call) and the stamp.
+    /// - Throws: `CatalogError`; what `body` throws.
+    /// - Complexity: O(n) rows stepped with SQLite's C API, O(1) memory.
+    public func forEachStatStamp(_ body: (UnsafeRawBufferPointer, StatStamp) throws -> Void) throws {
+        try reading("cannot read the stat cache") { db in
+            let statement = try db.makeStatement(
+                sql: "SELECT path, byte_count, mtime_ns, ctime_ns, inode, mode, recorded_at_ns, unsettled FROM stat_cache ORDER BY path")
+            let s = statement.sqliteStatement
+            defer { sqlite3_reset(s) }
+            while true {
+                let rc = sqlite3_step(s)
+                if rc == SQLITE_DONE { break }
+                guard rc == SQLITE_ROW else {
+                    let message = String(cString: sqlite3_errmsg(sqlite3_db_handle(s)))
+                    throw CatalogError(
+                        CatalogError.code(forSQLiteResult: rc, message: message), "cannot read the stat cache: \(message)",
+                        underlying: SQLiteFailure(resultCode: rc & 0xFF, extendedResultCode: rc, message: message))
+                }
+                let n = Int(sqlite3_column_bytes(s, 0))
+                let path = UnsafeRawBufferPointer(start: n > 0 ? sqlite3_column_blob(s, 0) : nil, count: n)
+                try body(
+                    path,
+                    StatStamp(
+                        byteCount: sqlite3_column_int64(s, 1), mtimeNanoseconds: sqlite3_column_int64(s, 2),
+                        ctimeNanoseconds: sqlite3_column_int64(s, 3), inode: sqlite3_column_int64(s, 4),
+                        mode: UInt32(truncatingIfNeeded: sqlite3_column_int64(s, 5)), recordedAtNanoseconds: sqlite3_column_int64(s, 6),
+                        unsettled: sqlite3_column_int64(s, 7) != 0))
+            }
+        }
+    }
+
+    /// The commit whose snapshot the settled stat cache rows mirror (`schema/0005_stat_cache_base.sql`),
+    /// or nil when no command vouched for one since the last change it could not follow.
+    /// - Throws: `CatalogError`.
+    public func statCacheBase() throws -> CommitID? {
+        try reading("cannot read the stat cache") { db in
+            try String.fetchOne(db, sql: "SELECT head FROM stat_cache_base WHERE one = 1").flatMap(CommitID.init(hex:))
+        }
+    }
+
+    /// The label sources recorded for commit `id` (JSON, as `CatalogTransaction.setLabelSources`
+    /// stored it), or nil when none were.
+    /// - Throws: `CatalogError`.
+    public func labelSources(of id: CommitID) throws -> Data? {
+        try reading("cannot read the label sources of commit \(id.hex)") { db in
+            try Data.fetchOne(db, sql: "SELECT tables FROM label_sources WHERE commit_id = ?", arguments: [id.hex])
         }
     }
 

@@ -185,24 +185,60 @@ public final class CatalogTransaction {
     // MARK: Stat cache
 
     /// Upserts stat cache rows and deletes `removed` paths.
+    /// - Parameter settled: whether every row written holds the blob the base snapshot
+    ///   (``Catalog/statCacheBase()``) has at its path; false marks them unsettled. A caller that
+    ///   cannot tell passes false.
     /// - Throws: `CatalogError`.
-    public func updateStatCache(_ entries: [(RepoPath, StatCacheEntry)], removing removed: [RepoPath]) throws {
+    public func updateStatCache(_ entries: [(RepoPath, StatCacheEntry)], removing removed: [RepoPath], settled: Bool) throws {
         try CatalogError.guarding("cannot update the stat cache") {
             let up = try db.cachedStatement(
                 sql: """
-                    INSERT OR REPLACE INTO stat_cache(path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning, levels)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT OR REPLACE INTO stat_cache(path, byte_count, mtime_ns, ctime_ns, inode, mode, blob, container, encoding, sample_rate, channels, frames, recorded_at_ns, warning, levels, unsettled)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             for (p, e) in entries {
                 try up.execute(arguments: [
                     Data(p.bytes), e.byteCount, e.mtimeNanoseconds, e.ctimeNanoseconds, e.inode, Int64(e.mode),
                     Data(e.blob.bytes), e.audio?.container, e.audio?.encoding, e.audio?.sampleRate,
                     e.audio?.channelCount, e.audio?.frameCount, e.recordedAtNanoseconds, e.warning,
-                    e.audio.map { Catalog.encodeLevels($0) },
+                    e.audio.map { Catalog.encodeLevels($0) }, settled ? 0 : 1,
                 ])
             }
             let del = try db.cachedStatement(sql: "DELETE FROM stat_cache WHERE path = ?")
             for p in removed { try del.execute(arguments: [Data(p.bytes)]) }
+        }
+    }
+
+    /// Names the commit whose snapshot the settled stat cache rows mirror, or with nil says no
+    /// commit is vouched for (`schema/0005_stat_cache_base.sql`). Every transaction that writes
+    /// rows it cannot vouch for, or moves HEAD away from what the rows mirror, clears it.
+    /// - Throws: `CatalogError`.
+    public func setStatCacheBase(_ id: CommitID?) throws {
+        try CatalogError.guarding("cannot update the stat cache") {
+            if let id {
+                try db.execute(sql: "INSERT OR REPLACE INTO stat_cache_base(one, head) VALUES (1, ?)", arguments: [id.hex])
+            } else {
+                try db.execute(sql: "DELETE FROM stat_cache_base")
+            }
+        }
+    }
+
+    /// Marks every unsettled stat cache row settled: the caller has just made the base snapshot
+    /// equal to the tree the rows describe (a commit of the whole tree).
+    /// - Throws: `CatalogError`.
+    /// - Complexity: O(u log n) for u unsettled rows (a partial index finds them).
+    public func settleStatCache() throws {
+        try CatalogError.guarding("cannot update the stat cache") {
+            try db.execute(sql: "UPDATE stat_cache SET unsettled = 0 WHERE unsettled = 1")
+        }
+    }
+
+    /// Records the label sources of commit `id` (JSON; see ``Catalog/labelSources(of:)``).
+    /// - Throws: `CatalogError`.
+    public func setLabelSources(_ tables: Data, for id: CommitID) throws {
+        try CatalogError.guarding("cannot record the label sources of commit \(id.hex)") {
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO label_sources(commit_id, tables) VALUES (?, ?)", arguments: [id.hex, tables])
         }
     }
 

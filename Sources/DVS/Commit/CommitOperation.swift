@@ -32,6 +32,9 @@ public struct CommitSummary: Sendable {
     public var labelTables: [LabelTableInfo] = []
     /// What the `post-commit` hook wrote to stderr, if one ran.
     public var postCommitOutput: String?
+    /// Why the commit read the whole tree's labels and rebuilt the whole manifest; nil when it
+    /// cost only what changed (tests and benchmarks look at this).
+    var fullCommitReason: FullCommitReason?
 }
 
 /// Options for `Repository.commit`.
@@ -116,7 +119,16 @@ extension Repository {
         let parent = head.commit
         let writer: any BlobWriteSession
         do { writer = try blobs.beginWrite() } catch { throw DVSError.wrap(error) }
+        var fullReason: FullCommitReason? = .unborn
         do {
+            if let parent {
+                switch try commitChanges(
+                    options, head: head, parent: parent, author: author, committer: committer, message: message, writer: writer)
+                {
+                case .success(let summary): return summary
+                case .failure(let reason): fullReason = reason  // blobs already written stay in `writer`
+                }
+            }
             let known = try blobs.ids()
             let parentCommit = try parent.map { try commit($0) }
             let base = try parentCommit.map { try entries(ofManifest: $0.manifest) } ?? []
@@ -147,8 +159,15 @@ extension Repository {
             let changes = diffEntries(base, tree.entries)
             if changes.isEmpty && !options.allowEmpty {
                 writer.abort()
-                // Still worth keeping what was hashed.
-                try? catalog.write { tx in try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache) }
+                // Still worth keeping what was hashed; the tree is HEAD's, so the rows now mirror it.
+                try? catalog.write { tx in
+                    try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, settled: true)
+                    try tx.settleStatCache()
+                    try tx.setStatCacheBase(parent)
+                    if let parent, let tables = try? JSONEncoder().encode(tree.labels.tables) {
+                        try tx.setLabelSources(tables, for: parent)
+                    }
+                }
                 throw DVSError(
                     .nothingToCommit, "nothing to commit, working tree matches \(parent.map { "commit \($0.short)" } ?? "the empty tree")",
                     next: .allowEmpty)
@@ -173,21 +192,12 @@ extension Repository {
             let id = CommitID(ObjectID.hashing(encoded))
             try objects.write(encoded, id: id.object)
             try objects.sync()
-            let subject = message.split(separator: "\n").first.map(String.init) ?? ""
+            let tables: Data
+            do { tables = try JSONEncoder().encode(tree.labels.tables) } catch { throw DVSError.wrap(error) }
+            try recordCommit(
+                id, c, head: head, parent: parent, subject: message, committer: committer, cacheUpdates: scan.cacheUpdates,
+                cacheRemovals: scan.removedFromCache, labelSources: tables)
             let branch: String?
-            try catalog.write { tx in
-                try tx.insertCommit(id, c)
-                let reflogMessage =
-                    (parent == nil ? "commit (initial): " : options.extraParents.isEmpty ? "commit: " : "commit (merge): ") + subject
-                switch head {
-                case .branch(let name, let expected):
-                    try tx.moveRefs(
-                        [RefUpdate(name: .branch(name), expected: expected, new: id, message: reflogMessage)], who: committer.identity)
-                case .detached:
-                    try tx.setHead(.detached(id), who: committer.identity, message: reflogMessage)
-                }
-                try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache)
-            }
             if case .branch(let name, _) = head { branch = name } else { branch = nil }
             recordLabelDistribution(id, commit: c, entries: tree.entries)
             let changed = Set(changes.map(\.path.string))
@@ -196,7 +206,7 @@ extension Repository {
                 newBlobCount: scan.newBlobCount, newRawBytes: scan.newRawBytes,
                 storedBytes: writer.storedBytes, metadataBytes: manifestBytes + wordsBytes + UInt64(encoded.count),
                 hashedFiles: scan.hashedFiles,
-                labelFindings: tree.labels.findings, labelTables: tree.labels.tables)
+                labelFindings: tree.labels.findings, labelTables: tree.labels.tables, fullCommitReason: fullReason)
         } catch {
             // Nothing references the session's blobs unless the ref transaction committed, and
             // nothing after it throws: undo them (their packs too, when already indexed).

@@ -94,7 +94,7 @@ extension Repository {
                 let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs diff (refreshing the stat cache)")
             {
                 defer { lock.release() }
-                try? catalog.write { tx in try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache) }
+                try? catalog.write { tx in try tx.updateStatCache(scan.cacheUpdates, removing: [], settled: false) }
             }
             let tree = try annotateWorkingTree(scan.entries, previous: try previous ?? headEntries())
             return (tree.entries, tree.labels.findings)

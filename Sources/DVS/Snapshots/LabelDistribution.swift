@@ -150,10 +150,11 @@ extension Repository {
 
     /// Caches the label distribution of a commit just made, so a later `dvs diff` never tallies
     /// a whole snapshot: carried from the parent's when cached (O(changes)), else tallied from
-    /// `entries` (the commit's snapshot, in memory already). Best effort: the cache is optional.
-    func recordLabelDistribution(_ id: CommitID, commit c: Commit, entries: [ManifestEntry]) {
+    /// `entries` (the commit's snapshot, when in memory already; nil leaves it to the first
+    /// reader). Best effort: the cache is optional.
+    func recordLabelDistribution(_ id: CommitID, commit c: Commit, entries: [ManifestEntry]?) {
         guard let index = try? openSampleIndex(), (try? index.distribution(of: id)) == nil else { return }
-        let d = (try? carriedDistribution(c, in: index)) ?? LabelDistribution(entries)
+        guard let d = (try? carriedDistribution(c, in: index)) ?? entries.map(LabelDistribution.init) else { return }
         if let data = try? Self.distributionEncoder.encode(d) { try? index.setDistribution(data, for: id) }
     }
 

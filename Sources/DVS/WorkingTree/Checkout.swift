@@ -158,7 +158,10 @@ extension Repository {
             let writtenPaths = Set(toWrite.map(\.path))
             let updates = tree.statCacheRows(for: targetEntries) { e in writtenPaths.contains(e.path) || same(w[e.path], e) }
             try catalog.write { tx in
-                try tx.updateStatCache(updates, removing: toRemove)
+                try tx.updateStatCache(updates, removing: toRemove, settled: true)
+                // Rows of files this comparison left alone are not vouched for: the next full scan
+                // (commit) makes the cache mirror HEAD again.
+                try tx.setStatCacheBase(nil)
                 try finish(tx)
             }
             return (toWrite.count, toRemove.count, unchanged, written)
@@ -224,8 +227,14 @@ extension Repository {
         tree.remove(toRemove)
         let written = try tree.writeEntries(toWrite, into: root, force: false, progress: progress)
         let updates = tree.statCacheRows(for: toWrite + alreadyThere) { _ in true }
+        // Every differing path now holds the target's entry (or nothing): if the settled rows
+        // mirrored HEAD, they mirror the target once those rows are written and the rows of paths
+        // the target lacks are gone. (Rows at other paths are the same entry in both snapshots.)
+        let mirrored = try catalog.statCacheBase() == head
+        let unheld = changes.filter { $0.new == nil }.map(\.path)
         try catalog.write { tx in
-            try tx.updateStatCache(updates, removing: toRemove)
+            try tx.updateStatCache(updates, removing: Array(Set(toRemove + unheld)), settled: true)
+            try tx.setStatCacheBase(mirrored ? target : nil)
             try finish(tx)
         }
         let unchanged = Int(targetCommit.totals.fileCount) - toWrite.count
@@ -402,7 +411,7 @@ extension WorkingTree {
         for entries: [ManifestEntry], recordedAt: Int64 = nowNanoseconds(), where isVerified: (ManifestEntry) -> Bool
     ) -> [(RepoPath, StatCacheEntry)] {
         var rows: [(RepoPath, StatCacheEntry)] = []
-        for e in entries where e.kind != .symlink {
+        for e in entries {
             guard let st = file(at: e.path), st.kind == e.kind, isVerified(e) else { continue }
             rows.append(
                 (

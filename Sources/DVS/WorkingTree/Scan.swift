@@ -103,7 +103,7 @@ extension WorkingTree {
             for i in range {
                 let f = files[i]
                 let item = try Self.scanOne(
-                    f, root: root, cached: cache[f.path], writer: writer, knownBlobs: knownBlobs,
+                    f, root: root, cached: cache[f.path], writer: writer, isStored: { knownBlobs.contains($0) },
                     deltaBase: deltaBases[f.path], coders: compressors.all[worker])
                 results[i] = item
                 if item.hashed {
@@ -144,7 +144,7 @@ extension WorkingTree {
         warnings.append(contentsOf: Self.normalizationWarnings(entries.map(\.path)))
         // Cache rows whose file is gone; when every row was matched by a walked file, none.
         var matched = 0
-        for e in entries where e.kind != .symlink && cache[e.path] != nil { matched += 1 }
+        for e in entries where cache[e.path] != nil { matched += 1 }
         var removed: [RepoPath] = []
         if matched != cache.count {
             let present = Set(entries.map(\.path))
@@ -171,7 +171,7 @@ extension WorkingTree {
         for p in paths {
             guard inRealFolders(p, checked: &folders), let f = file(at: p), f.kind != nil, wouldTrack(root + "/" + p.string)
             else { continue }
-            out[p] = try Self.scanOne(f, root: root, cached: cache[p], writer: nil, knownBlobs: [], coders: coders).entry
+            out[p] = try Self.scanOne(f, root: root, cached: cache[p], writer: nil, isStored: { _ in false }, coders: coders).entry
         }
         return out
     }
@@ -196,22 +196,32 @@ extension WorkingTree {
     }
 
     static func scanOne(
-        _ file: TreeFile, root: String, cached: StatCacheEntry?, writer: (any BlobWriteSession)?, knownBlobs: Set<ObjectID>,
-        deltaBase: ObjectID? = nil, coders: ZstdCoders
+        _ file: TreeFile, root: String, cached: StatCacheEntry?, writer: (any BlobWriteSession)?,
+        isStored: (ObjectID) -> Bool, deltaBase: ObjectID? = nil, coders: ZstdCoders
     ) throws -> ScanItem {
         var f = file
         guard let kind = f.kind else { throw DVSError(.internal, "unsupported file kind for '\(f.path)'") }
         if kind == .symlink {
+            // Always read (a link is tiny); its row lets a scan of changes skip it while its stat holds.
             let target = try readLink(root: root, f.path)
             let id = ObjectID.hashing(target)
+            let fresh =
+                cached.map {
+                    $0.blob == id && $0.byteCount == f.size && $0.mtimeNanoseconds == f.mtimeNanoseconds
+                        && $0.ctimeNanoseconds == f.ctimeNanoseconds && $0.inode == f.inode && $0.mode == f.mode
+                        && !isRacy(mtimeNanoseconds: $0.mtimeNanoseconds, recordedAtNanoseconds: $0.recordedAtNanoseconds)
+                } ?? false
+            let row = StatCacheEntry(
+                byteCount: f.size, mtimeNanoseconds: f.mtimeNanoseconds, ctimeNanoseconds: f.ctimeNanoseconds, inode: f.inode,
+                mode: f.mode, blob: id, audio: nil, recordedAtNanoseconds: nowNanoseconds())
             return ScanItem(
                 entry: ManifestEntry(path: f.path, kind: .symlink, blob: id, byteCount: UInt64(target.count), linkTarget: target),
-                cacheUpdate: nil, warnings: [], hashed: false, newBlob: false)
+                cacheUpdate: fresh ? nil : row, warnings: [], hashed: false, newBlob: false)
         }
         if let c = cached, c.byteCount == f.size, c.mtimeNanoseconds == f.mtimeNanoseconds, c.ctimeNanoseconds == f.ctimeNanoseconds,
             c.inode == f.inode, c.mode == f.mode,
             !isRacy(mtimeNanoseconds: c.mtimeNanoseconds, recordedAtNanoseconds: c.recordedAtNanoseconds),
-            writer == nil || knownBlobs.contains(c.blob) || writer!.contains(c.blob)
+            writer == nil || isStored(c.blob) || writer!.contains(c.blob)
         {
             return ScanItem(
                 entry: ManifestEntry(path: f.path, kind: kind, blob: c.blob, byteCount: UInt64(c.byteCount), audio: c.audio),
@@ -270,7 +280,7 @@ extension WorkingTree {
                 }
             }
             var newBlob = false
-            if let writer, !knownBlobs.contains(id), !writer.contains(id) {
+            if let writer, !isStored(id), !writer.contains(id) {
                 // A delta only for files that are not audio; the PCM transform reads the layout.
                 let hint = BlobHint(deltaBase: audio == nil && layout == nil ? deltaBase : nil, facts: layout)
                 do { newBlob = try writer.write(buf, id: id, hint: hint, coders: coders) } catch { throw DVSError.wrap(error) }

@@ -114,7 +114,58 @@ extension Repository {
     /// hashes is written back to the stat cache when no writer holds the lock (never waits).
     /// - Throws: `DVSError` when the tree cannot be read or HEAD's snapshot is damaged.
     public func status(progress: ProgressHandler? = nil) throws -> StatusReport {
-        try statusAndHead(progress: progress).0
+        if let report = try statusOfChanges() { return report }
+        return try statusAndHead(progress: progress).0
+    }
+
+    /// ``status(progress:)`` in time proportional to what changed, when the stat cache mirrors
+    /// HEAD (`schema/0005_stat_cache_base.sql`): one walk compared with the stat cache in path
+    /// order, then only the candidate files read and only their HEAD entries looked up
+    /// (``ManifestEditor``). nil when the cache does not mirror HEAD.
+    /// - Throws: as ``status(progress:)``.
+    /// - Complexity: O(n) `lstat`s and stat cache rows, O(k) files read and leaves decoded.
+    func statusOfChanges() throws -> StatusReport? {
+        do {
+            guard let head = try catalog.head(), let headCommit = head.commit, try catalog.statCacheBase() == headCommit else {
+                return nil
+            }
+            let tree = workingTree
+            let candidates = try tree.findChanges()
+            let paths = candidates.paths
+            var changes: [Change] = []
+            var scan = CandidateScan(entries: [:], cacheUpdates: [], warnings: [], hashedFiles: 0, newBlobCount: 0, newRawBytes: 0)
+            if !paths.isEmpty || !candidates.skipped.isEmpty {
+                scan = try tree.scan(candidates, writer: nil, isStored: { _ in true })
+            }
+            if !paths.isEmpty {
+                var editor = try ManifestEditor(store: snapshots, root: commit(headCommit).manifest)
+                let old = try editor.entries(at: paths)
+                for p in paths where !sameFile(old[p], scan.entries[p]) {
+                    let (o, n) = (old[p], scan.entries[p])
+                    changes.append(Change(kind: o == nil ? .added : n == nil ? .deleted : .modified, path: p, old: o, new: n))
+                }
+            }
+            let changed = Set(changes.map(\.path))
+            if !scan.cacheUpdates.isEmpty,
+                let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs status (refreshing the stat cache)")
+            {
+                defer { lock.release() }
+                // Rows of files equal to HEAD's are settled; the others unsettled. No row is
+                // removed: a settled row of a deleted file is how the next scan sees the deletion.
+                // (Read again under the lock: a commit may have moved HEAD since.)
+                if (try? catalog.statCacheBase()) == headCommit, (try? catalog.head()?.commit) == headCommit {
+                    try? catalog.write { tx in
+                        try tx.updateStatCache(scan.cacheUpdates.filter { !changed.contains($0.0) }, removing: [], settled: true)
+                        try tx.updateStatCache(scan.cacheUpdates.filter { changed.contains($0.0) }, removing: [], settled: false)
+                    }
+                }
+            }
+            let changedNames = Set(changes.map(\.path.string))
+            return StatusReport(
+                head: head, changes: changes,
+                warnings: scan.warnings.filter { changedNames.contains($0.path) || $0.kind == .unsupportedFileType },
+                hashedFiles: scan.hashedFiles, fileCount: candidates.files.count)
+        } catch { throw DVSError.wrap(error) }
     }
 
     /// `status`, with HEAD's snapshot it compared against.
@@ -130,7 +181,7 @@ extension Repository {
                 let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs status (refreshing the stat cache)")
             {
                 defer { lock.release() }
-                try? catalog.write { tx in try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache) }
+                try? catalog.write { tx in try tx.updateStatCache(scan.cacheUpdates, removing: [], settled: false) }
             }
             let changed = Set(changes.map(\.path.string))
             return (

@@ -152,6 +152,11 @@ public protocol StatCacheSource: Sendable {
     /// costs O(k), not O(n).
     /// - Throws: as ``statCache()``.
     func statCache(for paths: [RepoPath]) throws -> [RepoPath: StatCacheEntry]
+    /// Calls `body` with every row's path bytes and stat fields in path byte order. The default
+    /// sorts ``statCache()`` and calls every row unsettled (so nothing is trusted as HEAD's); the
+    /// catalog streams its rows.
+    /// - Throws: as ``statCache()``; what `body` throws.
+    func forEachStatStamp(_ body: (UnsafeRawBufferPointer, StatStamp) throws -> Void) throws
 }
 
 extension StatCacheSource {
@@ -161,6 +166,18 @@ extension StatCacheSource {
         var out: [RepoPath: StatCacheEntry] = [:]
         for p in paths { out[p] = all[p] }
         return out
+    }
+}
+
+extension StatCacheSource {
+    /// Sorts the whole cache (see ``StatCacheSource/forEachStatStamp(_:)``).
+    public func forEachStatStamp(_ body: (UnsafeRawBufferPointer, StatStamp) throws -> Void) throws {
+        for (p, e) in try statCache().sorted(by: { $0.key < $1.key }) {
+            let stamp = StatStamp(
+                byteCount: e.byteCount, mtimeNanoseconds: e.mtimeNanoseconds, ctimeNanoseconds: e.ctimeNanoseconds, inode: e.inode,
+                mode: e.mode, recordedAtNanoseconds: e.recordedAtNanoseconds, unsettled: true)
+            try p.bytes.withUnsafeBytes { try body($0, stamp) }
+        }
     }
 }
 

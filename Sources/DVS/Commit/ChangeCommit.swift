@@ -1,0 +1,168 @@
+import DVSCatalog
+import DVSCore
+import DVSLabels
+import DVSStorage
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Why a commit took the full path (read every label source, decode HEAD's whole manifest,
+/// rebuild it) rather than the path that costs what changed (``Repository/commitChanges``).
+enum FullCommitReason: String, Error, Sendable {
+    case unborn = "the branch has no commit yet"
+    case noBase = "the stat cache does not mirror HEAD"
+    case merge = "a merge commit"
+    case preCommitHook = "a pre-commit hook reads every sample"
+    case manyChanges = "too many files changed"
+    case labelSource = "a label source changed"
+    case sampleSet = "samples were added, removed or changed duration"
+    case transcript = "a changed sample has a transcript or segments"
+    case noLabelSources = "the parent's label sources are not recorded"
+}
+
+/// Files named like this may be label sources (`schema/LABELS.md`); a change to one re-reads them all.
+private let labelExtensions: Set<String> = ["csv", "tsv", "jsonl", "json"]
+
+extension Repository {
+    /// Commits the working tree in time proportional to what changed, when the stat cache mirrors
+    /// HEAD (`schema/0005_stat_cache_base.sql`) and the change leaves every label join as it was.
+    ///
+    /// The tree is walked and compared with the stat cache in one pass; only the candidate files
+    /// are read; HEAD's entries are read for those paths only (``ManifestEditor``); the manifest
+    /// is edited leaf by leaf. Labels carry over: a modified sample keeps its annotations when
+    /// no label source, no sample's presence and no duration changed (the join would give the
+    /// same result), and the label sources recorded for HEAD are reported again.
+    /// - Returns: the summary, or the reason the full path must run instead (then nothing was
+    ///   committed; blobs already written to `writer` stay in it for the full path to reuse).
+    /// - Throws: as ``commit(_:progress:)``; nothing is committed.
+    func commitChanges(
+        _ options: CommitOptions, head: Head, parent: CommitID, author: Signature, committer: Signature, message: String,
+        writer: any BlobWriteSession
+    ) throws -> Result<CommitSummary, FullCommitReason> {
+        guard try catalog.statCacheBase() == parent else { return .failure(.noBase) }
+        guard options.extraParents.isEmpty else { return .failure(.merge) }
+        guard options.noVerify || access(hookPath(.preCommit), X_OK) != 0 else { return .failure(.preCommitHook) }
+        guard let sourcesData = try catalog.labelSources(of: parent),
+            let labelTables = try? JSONDecoder().decode([LabelTableInfo].self, from: sourcesData)
+        else { return .failure(.noLabelSources) }
+        let tree = workingTree
+        let candidates = try tree.findChanges()
+        let paths = candidates.paths
+        if paths.count > 2048 && paths.count * 8 > candidates.files.count { return .failure(.manyChanges) }
+        let parentCommit = try commit(parent)
+        var editor = try ManifestEditor(store: snapshots, root: parentCommit.manifest)
+        let old = try editor.entries(at: paths + [RepoPath(LabelBuilder.configPath)])
+        var deltaBases: [RepoPath: ObjectID] = [:]
+        for (p, e) in old where e.audio == nil && e.kind != .symlink && e.byteCount >= UInt64(PackedBlobStore.minDeltaSize) {
+            deltaBases[p] = e.blob
+        }
+        let blobs = self.blobs
+        let scan = try tree.scan(
+            candidates, writer: writer, isStored: { (try? blobs.contains($0)) ?? false }, deltaBases: deltaBases)
+        let undecodable = scan.warnings.filter { $0.kind == .undecodableAudio }
+        if options.strict && !undecodable.isEmpty {
+            throw DVSError(
+                .badInput, "\(undecodable.count) file(s) named like audio do not decode (--strict)",
+                details: undecodable.map {
+                    "\($0.path): \($0.message.replacingOccurrences(of: "; stored byte-exact as a plain file", with: ""))"
+                }, next: .fixAudioOrDropStrict)
+        }
+        // What changed, with labels carried over where the join cannot have changed.
+        let hasConfig = old[RepoPath(LabelBuilder.configPath)] != nil
+        var changes: [Change] = []
+        for p in paths {
+            let o = old[p]
+            var n = scan.entries[p]
+            if sameFile(o, n) {
+                continue
+            }
+            for e in [o, n].compactMap({ $0 }) where e.audio == nil {
+                let ext = String(decoding: e.path.name, as: UTF8.self).split(separator: ".").last.map { $0.lowercased() } ?? ""
+                if labelExtensions.contains(ext) || e.path.string == LabelBuilder.configPath || hasConfig {
+                    return .failure(.labelSource)
+                }
+            }
+            switch (o?.audio, n?.audio) {
+            case (nil, nil): break
+            case (let a?, let b?):
+                guard a.sampleRate == b.sampleRate, a.channelCount == b.channelCount, a.frameCount == b.frameCount else {
+                    return .failure(.sampleSet)
+                }
+                if let t = o?.annotations, t.transcript != nil || !(t.segments ?? []).isEmpty { return .failure(.transcript) }
+                n?.annotations = o?.annotations
+            default: return .failure(.sampleSet)
+            }
+            changes.append(Change(kind: o == nil ? .added : n == nil ? .deleted : .modified, path: p, old: o, new: n))
+        }
+        let cacheRemovals = candidates.gone
+        if changes.isEmpty && !options.allowEmpty {
+            writer.abort()
+            try? catalog.write { tx in
+                try tx.updateStatCache(scan.cacheUpdates, removing: cacheRemovals, settled: true)
+                try tx.settleStatCache()
+            }
+            throw DVSError(.nothingToCommit, "nothing to commit, working tree matches commit \(parent.short)", next: .allowEmpty)
+        }
+        try writer.finish()
+        var edits: [RepoPath: ManifestEntry?] = [:]
+        for c in changes { edits[c.path] = .some(c.new) }
+        let edited = try editor.applying(edits)
+        var manifestBytes: UInt64 = 0
+        do {
+            for c in edited.chunks where !objects.contains(c.id) {
+                try objects.write(c.bytes, id: c.id)
+                manifestBytes += UInt64(c.bytes.count)
+            }
+        } catch { throw DVSError.wrap(error) }
+        let c = Commit(
+            manifest: edited.root, parents: [parent], author: author, committer: committer, totals: edited.totals, extra: options.extra,
+            message: message)
+        let encoded = c.encoded()
+        let id = CommitID(ObjectID.hashing(encoded))
+        do {
+            try objects.write(encoded, id: id.object)
+            try objects.sync()
+        } catch { throw DVSError.wrap(error) }
+        try recordCommit(
+            id, c, head: head, parent: parent, subject: message, committer: committer, cacheUpdates: scan.cacheUpdates,
+            cacheRemovals: cacheRemovals, labelSources: sourcesData)
+        recordLabelDistribution(id, commit: c, entries: nil)
+        let changed = Set(changes.map(\.path.string))
+        var branch: String?
+        if case .branch(let name, _) = head { branch = name }
+        return .success(
+            CommitSummary(
+                id: id, branch: branch, commit: c, changes: changes,
+                warnings: scan.warnings.filter { changed.contains($0.path) }, newBlobCount: scan.newBlobCount,
+                newRawBytes: scan.newRawBytes, storedBytes: writer.storedBytes, metadataBytes: manifestBytes + UInt64(encoded.count),
+                hashedFiles: scan.hashedFiles, labelFindings: [], labelTables: labelTables))
+    }
+
+    /// The catalog half of a commit, in one transaction: the commit row, the ref move (or the
+    /// detached HEAD) with its reflog entry, the stat cache rows of the committed tree — settled,
+    /// with the new commit as their base — and the label sources the commit was built from.
+    /// - Throws: `DVSError` (a ref that moved since it was read: `.conflict` from the catalog).
+    func recordCommit(
+        _ id: CommitID, _ c: Commit, head: Head, parent: CommitID?, subject message: String, committer: Signature,
+        cacheUpdates: [(RepoPath, StatCacheEntry)], cacheRemovals: [RepoPath], labelSources: Data
+    ) throws {
+        let subject = message.split(separator: "\n").first.map(String.init) ?? ""
+        let reflogMessage = (parent == nil ? "commit (initial): " : c.parents.count == 1 ? "commit: " : "commit (merge): ") + subject
+        try catalog.write { tx in
+            try tx.insertCommit(id, c)
+            switch head {
+            case .branch(let name, let expected):
+                try tx.moveRefs(
+                    [RefUpdate(name: .branch(name), expected: expected, new: id, message: reflogMessage)], who: committer.identity)
+            case .detached:
+                try tx.setHead(.detached(id), who: committer.identity, message: reflogMessage)
+            }
+            try tx.updateStatCache(cacheUpdates, removing: cacheRemovals, settled: true)
+            try tx.settleStatCache()
+            try tx.setStatCacheBase(id)
+            try tx.setLabelSources(labelSources, for: id)
+        }
+    }
+}

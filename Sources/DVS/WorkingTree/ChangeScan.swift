@@ -1,0 +1,132 @@
+import DVSCatalog
+import DVSCore
+import DVSStorage
+import Foundation
+
+/// The paths of a working tree that may differ from the stat cache's base snapshot
+/// (``WorkingTree/findChanges()``).
+struct ChangeCandidates {
+    /// Every file the walk found, sorted by path.
+    var files: [TreeFile]
+    /// Indices into ``files`` of the files that may differ: no settled row, a stale or racy
+    /// row, or an unsettled one.
+    var walked: [Int]
+    /// Paths with a stat cache row but no file the walk found (deleted, ignored now, or below
+    /// a folder that became a file or symlink), sorted.
+    var gone: [RepoPath]
+    /// Paths skipped because they are neither regular files nor symlinks.
+    var skipped: [RepoPath]
+
+    /// Every candidate path (walked and gone), sorted.
+    var paths: [RepoPath] { (walked.map { files[$0].path } + gone).sorted() }
+}
+
+/// What scanning the candidate files found (``WorkingTree/scan(_:writer:isStored:deltaBases:)``).
+struct CandidateScan {
+    /// The entries of the walked candidates, by path.
+    var entries: [RepoPath: ManifestEntry]
+    /// Stat cache rows to write for them.
+    var cacheUpdates: [(RepoPath, StatCacheEntry)]
+    /// Problems noticed in them (and in names that differ from another only by normalisation).
+    var warnings: [ScanWarning]
+    /// Files read and hashed.
+    var hashedFiles: Int
+    /// Blobs stored for the first time, and their original bytes.
+    var newBlobCount: Int
+    var newRawBytes: UInt64
+}
+
+extension WorkingTree {
+    /// Walks the tree and compares it with the stat cache row by row, in path order, without
+    /// reading any file or building any row's audio facts: what is left are the paths that may
+    /// differ from the snapshot the settled rows mirror (`schema/0005_stat_cache_base.sql`).
+    ///
+    /// A file whose settled row has its size, mtime, ctime, inode and mode, and is not racy
+    /// (``isRacy(mtimeNanoseconds:recordedAtNanoseconds:)``), holds the base snapshot's blob; every
+    /// other file, every unsettled row and every row with no file is a candidate.
+    /// - Throws: `DVSError.io` when a folder cannot be read; the stat cache source's errors.
+    /// - Complexity: one `lstat` per file and one pass over the stat cache: O(n) system calls and
+    ///   rows, O(n) memory for the walk's list, O(1) for the cache.
+    func findChanges() throws -> ChangeCandidates {
+        let (files, skipped) = try TreeWalker.walk(root: root)
+        var walked: [Int] = []
+        var gone: [RepoPath] = []
+        var i = 0
+        try statCacheSource.forEachStatStamp { path, stamp in
+            // Files before this row's path have no row.
+            while i < files.count, Self.compare(files[i].path, path) < 0 {
+                walked.append(i)
+                i += 1
+            }
+            guard i < files.count, Self.compare(files[i].path, path) == 0 else {
+                gone.append(RepoPath(bytes: Array(path)))
+                return
+            }
+            let f = files[i]
+            let fresh =
+                !stamp.unsettled && stamp.byteCount == f.size && stamp.mtimeNanoseconds == f.mtimeNanoseconds
+                && stamp.ctimeNanoseconds == f.ctimeNanoseconds && stamp.inode == f.inode && stamp.mode == f.mode
+                && !isRacy(mtimeNanoseconds: stamp.mtimeNanoseconds, recordedAtNanoseconds: stamp.recordedAtNanoseconds)
+            if !fresh { walked.append(i) }
+            i += 1
+        }
+        walked.append(contentsOf: i..<files.count)
+        return ChangeCandidates(files: files, walked: walked, gone: gone, skipped: skipped)
+    }
+
+    /// memcmp order of a path and raw path bytes (the order of `RepoPath` and of SQLite BLOBs).
+    static func compare(_ a: RepoPath, _ b: UnsafeRawBufferPointer) -> Int {
+        a.bytes.withUnsafeBytes { x in
+            let n = min(x.count, b.count)
+            let c = n == 0 ? 0 : memcmp(x.baseAddress!, b.baseAddress!, n)
+            return c != 0 ? Int(c) : x.count - b.count
+        }
+    }
+
+    /// Reads the walked candidates as a full scan would (stat cache rows looked up by path, a
+    /// file read and hashed only when its row does not hold; new blobs written to `writer`).
+    /// - Parameters:
+    ///   - isStored: whether a blob is stored already (a row's blob is trusted only then, when writing).
+    ///   - deltaBases: for files that are not audio, the base snapshot's blob at the same path.
+    /// - Throws: as ``scan(writer:knownBlobs:deltaBases:progress:)``.
+    /// - Complexity: O(k) for k candidates, plus reading the changed files.
+    func scan(
+        _ candidates: ChangeCandidates, writer: (any BlobWriteSession)?, isStored: @escaping @Sendable (ObjectID) -> Bool,
+        deltaBases: [RepoPath: ObjectID] = [:]
+    ) throws -> CandidateScan {
+        let files = candidates.walked.map { candidates.files[$0] }
+        let cache = try statCacheSource.statCache(for: files.map(\.path))
+        let coders = (0..<max(1, min(workers, files.count))).map { _ in ZstdCoders(level: zstdLevel) }
+        let results = SlotBuffer<ScanItem>(count: files.count)
+        let root = self.root
+        try parallelBatches(files.count, workers: coders.count, batch: 4) { worker, range in
+            for i in range {
+                results[i] = try Self.scanOne(
+                    files[i], root: root, cached: cache[files[i].path], writer: writer, isStored: isStored,
+                    deltaBase: deltaBases[files[i].path], coders: coders[worker])
+            }
+        }
+        var out = CandidateScan(entries: [:], cacheUpdates: [], warnings: [], hashedFiles: 0, newBlobCount: 0, newRawBytes: 0)
+        for i in files.indices {
+            guard let item = results.take(i) else { continue }
+            out.entries[item.entry.path] = item.entry
+            if let u = item.cacheUpdate { out.cacheUpdates.append((item.entry.path, u)) }
+            out.warnings += item.warnings
+            if item.hashed { out.hashedFiles += 1 }
+            if item.newBlob {
+                out.newBlobCount += 1
+                out.newRawBytes += item.entry.byteCount
+            }
+        }
+        for s in candidates.skipped {
+            out.warnings.append(
+                ScanWarning(kind: .unsupportedFileType, path: s.string, message: "not a regular file or symlink; not versioned"))
+        }
+        // NFC/NFD twins: only a candidate with a non-ASCII name can make a new pair.
+        if files.contains(where: { $0.path.bytes.contains { $0 >= 0x80 } }) {
+            let mine = Set(files.map(\.path.string))
+            out.warnings += Self.normalizationWarnings(candidates.files.map(\.path)).filter { mine.contains($0.path) }
+        }
+        return out
+    }
+}

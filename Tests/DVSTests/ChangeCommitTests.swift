@@ -1,0 +1,112 @@
+import DVSCatalog
+import DVSCore
+import DVSStorage
+import DVSTestSupport
+import Foundation
+import Testing
+
+@testable import DVS
+
+/// The commit and status that cost what changed (`commitChanges`, `statusOfChanges`), checked
+/// against the full path on the same tree: same manifest, same changes.
+@Suite struct ChangeCommitTests {
+    /// The manifest root a full scan and label join of the tree gives now.
+    func fullManifest(_ repo: Repository) throws -> ObjectID {
+        let scan = try repo.workingTree.scan(writer: nil, knownBlobs: [], progress: nil)
+        let tree = try repo.annotateWorkingTree(scan.entries, previous: try repo.headEntries())
+        return ManifestChunk.build(tree.entries).root
+    }
+
+    func tone(_ path: String, _ hz: Int, in root: String, seconds: String = "0.25") throws {
+        try FileManager.default.createDirectory(
+            atPath: ((root + "/" + path) as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try TestSupport.sh("sox -n -R -r 16000 -b 16 -c 1 '\(root)/\(path)' synth \(seconds) sine \(hz)")
+    }
+
+    func write(_ text: String, _ path: String, in root: String) throws {
+        try TestSupport.write(Data(text.utf8), to: root + "/" + path)
+    }
+
+    /// Commits and checks the result against the full path; returns why it took the full path.
+    @discardableResult
+    func commitAndCheck(_ repo: Repository, _ message: String, expectFast: Bool) throws -> CommitSummary {
+        let s = try repo.commit(CommitOptions(message: message))
+        #expect(s.commit.manifest == (try fullManifest(repo)), "\(message): manifest differs from a full build")
+        #expect((s.fullCommitReason == nil) == expectFast, "\(message): \(s.fullCommitReason?.rawValue ?? "fast")")
+        // Status of changes and the full status agree (nothing to report right after a commit).
+        #expect(try repo.statusOfChanges()?.changes.isEmpty == true, "\(message): status after commit")
+        return s
+    }
+
+    @Test func commitsOfChangesEqualFullCommits() throws {
+        try TestSupport.withTemporaryRepository { repo in
+            let root = repo.root
+            for i in 0..<6 { try tone("spk\(i % 2)/clip\(i).wav", 200 + 50 * i, in: root) }
+            try write("path,label\nspk0/clip0.wav,yes\nspk1/clip1.wav,no\nspk0/clip2.wav,yes\n", "labels.csv", in: root)
+            try write("notes\n", "README", in: root)
+            let first = try commitAndCheck(repo, "initial", expectFast: false)
+            #expect(first.fullCommitReason == .unborn)
+
+            // Audio re-recorded with the same length: labels carry over.
+            try tone("spk0/clip0.wav", 999, in: root)
+            let s = try commitAndCheck(repo, "re-record", expectFast: true)
+            #expect(s.changes.map(\.path.string) == ["spk0/clip0.wav"])
+            #expect(s.changes[0].new?.annotations?[label: "label"]?.text == "yes")
+            #expect(s.labelTables.map(\.path) == ["labels.csv"])
+
+            // Plain files: modified, added, deleted, made executable, a symlink added.
+            try write("more notes\n", "README", in: root)
+            try write("x\n", "docs/a.txt", in: root)
+            try TestSupport.sh("chmod +x '\(root)/README' && ln -s README '\(root)/LINK'")
+            let plain = try commitAndCheck(repo, "plain files", expectFast: true)
+            #expect(plain.changes.map(\.path.string) == ["LINK", "README", "docs/a.txt"])
+            try FileManager.default.removeItem(atPath: root + "/docs/a.txt")
+            try FileManager.default.removeItem(atPath: root + "/LINK")
+            let gone = try commitAndCheck(repo, "deletions", expectFast: true)
+            #expect(gone.changes.map(\.kind) == [.deleted, .deleted])
+
+            // Status first (it records the hashed file as unsettled), then the commit sees it.
+            try tone("spk1/clip3.wav", 777, in: root)
+            let st = try repo.status()
+            #expect(st.changes.map(\.path.string) == ["spk1/clip3.wav"])
+            try commitAndCheck(repo, "after status", expectFast: true)
+
+            // What the carried-over labels cannot follow takes the full path, with the same result.
+            try write("path,label\nspk0/clip0.wav,no\nspk1/clip1.wav,no\nspk0/clip2.wav,yes\n", "labels.csv", in: root)
+            #expect(try commitAndCheck(repo, "relabel", expectFast: false).fullCommitReason == .labelSource)
+            try tone("spk1/clip9.wav", 444, in: root)
+            #expect(try commitAndCheck(repo, "new sample", expectFast: false).fullCommitReason == .sampleSet)
+            try tone("spk1/clip9.wav", 444, in: root, seconds: "0.5")
+            #expect(try commitAndCheck(repo, "longer", expectFast: false).fullCommitReason == .sampleSet)
+
+            // Nothing changed: refused, as on the full path.
+            #expect(throws: DVSError.self) { try repo.commit(CommitOptions(message: "nothing")) }
+        }
+    }
+
+    @Test func checkoutKeepsTheCacheMirroringHEAD() throws {
+        try TestSupport.withTemporaryRepository { repo in
+            let root = repo.root
+            for i in 0..<4 { try tone("c\(i).wav", 300 + 40 * i, in: root) }
+            try write("a\n", "notes.txt", in: root)
+            try commitAndCheck(repo, "initial", expectFast: false)
+            _ = try repo.createBranch("side")
+            _ = try repo.checkout(Revision("side"))
+            try tone("c1.wav", 901, in: root)
+            try FileManager.default.removeItem(atPath: root + "/notes.txt")
+            try commitAndCheck(repo, "on side", expectFast: true)
+            // Back to main (one sample and one file differ): the cache follows the checkout.
+            _ = try repo.checkout(Revision("main"))
+            #expect(try repo.catalog.statCacheBase() == repo.headCommit())
+            #expect(try repo.statusOfChanges()?.changes.isEmpty == true)
+            #expect(FileManager.default.fileExists(atPath: root + "/notes.txt"))
+            try write("b\n", "notes.txt", in: root)
+            let s = try commitAndCheck(repo, "on main", expectFast: true)
+            #expect(s.changes.map(\.path.string) == ["notes.txt"])
+            // A status of a deleted file must not forget HEAD held it.
+            try FileManager.default.removeItem(atPath: root + "/c0.wav")
+            #expect(try repo.status().changes.map(\.kind) == [.deleted])
+            #expect(try repo.status().changes.map(\.kind) == [.deleted])
+        }
+    }
+}
