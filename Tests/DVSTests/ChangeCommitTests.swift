@@ -71,9 +71,38 @@ import Testing
             #expect(st.changes.map(\.path.string) == ["spk1/clip3.wav"])
             try commitAndCheck(repo, "after status", expectFast: true)
 
-            // What the carried-over labels cannot follow takes the full path, with the same result.
+            // A relabel of one row (and one re-recorded sample) is followed row by row.
             try write("path,label\nspk0/clip0.wav,no\nspk1/clip1.wav,no\nspk0/clip2.wav,yes\n", "labels.csv", in: root)
-            #expect(try commitAndCheck(repo, "relabel", expectFast: false).fullCommitReason == .labelSource)
+            try tone("spk0/clip2.wav", 321, in: root)
+            let relabel = try commitAndCheck(repo, "relabel", expectFast: true)
+            #expect(relabel.changes.map(\.path.string) == ["labels.csv", "spk0/clip2.wav"])
+            let head = try repo.headEntries()
+            #expect(head.first { $0.path.string == "spk0/clip0.wav" }?.annotations?[label: "label"]?.text == "no")
+            #expect(head.first { $0.path.string == "spk0/clip2.wav" }?.annotations?[label: "label"]?.text == "yes")
+            // An emptied value, a CRLF row: still the full build's result.
+            try write("path,label\nspk0/clip0.wav,\nspk1/clip1.wav,no\r\nspk0/clip2.wav,yes\n", "labels.csv", in: root)
+            try commitAndCheck(repo, "emptied value", expectFast: true)
+
+            // What the row-by-row rules cannot follow takes the full path, with the same result.
+            try write("path,label\nspk0/clip0.wav,no\nspk1/clip1.wav,no\nspk0/clip2.wav,yes\nspk1/clip3.wav,no\n", "labels.csv", in: root)
+            #expect(try commitAndCheck(repo, "row added", expectFast: false).fullCommitReason == .labelSource)
+            try write(
+                "path,label\nspk0/clip0.wav,\"no, really\"\nspk1/clip1.wav,no\nspk0/clip2.wav,yes\nspk1/clip3.wav,no\n", "labels.csv",
+                in: root)
+            #expect(try commitAndCheck(repo, "quoted", expectFast: false).fullCommitReason == .labelSource)
+            try write(
+                "path,label\nspk0/clip0.wav,no\nspk1/clip1.wav,no\nspk0/clip2.wav,yes\nspk1/clip3.wav,no\nspk1/clip1.wav,no\n",
+                "labels.csv", in: root)
+            #expect(try commitAndCheck(repo, "duplicate row", expectFast: false).fullCommitReason == .labelSource)
+            try write(
+                "path,label\nspk0/clip0.wav,no\nspk1/clip1.wav,yes\nspk0/clip2.wav,yes\nspk1/clip3.wav,no\nspk1/clip1.wav,yes\n",
+                "labels.csv", in: root)
+            #expect(try commitAndCheck(repo, "relabel of a duplicated sample", expectFast: false).fullCommitReason == .labelSource)
+            // A second table labelling the same sample: its annotations need every source.
+            try write("path,speaker\nspk0/clip0.wav,ann\n", "speakers.csv", in: root)
+            #expect(try commitAndCheck(repo, "second table", expectFast: false).fullCommitReason == .labelSource)
+            try write("path,speaker\nspk0/clip0.wav,bob\n", "speakers.csv", in: root)
+            #expect(try commitAndCheck(repo, "relabel in the second table", expectFast: false).fullCommitReason == .labelSource)
             try tone("spk1/clip9.wav", 444, in: root)
             #expect(try commitAndCheck(repo, "new sample", expectFast: false).fullCommitReason == .sampleSet)
             try tone("spk1/clip9.wav", 444, in: root, seconds: "0.5")

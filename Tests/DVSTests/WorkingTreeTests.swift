@@ -190,12 +190,14 @@ private let past: Int64 = 1_700_000_000_250_000_000
             #expect(t.file(at: RepoPath("x/y/one.txt"))?.kind == .file)
             #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/x/y") == ["one.txt"])  // no temp file left
 
-            // The rows a checkout stores: files only, with their blobs.
+            // The rows a checkout stores, with their blobs: a symlink's too (its blob is its
+            // target's hash), so a scan of changes can trust it while its stat holds.
             let rows = t.statCacheRows(for: entries, recordedAt: nowNanoseconds() + 10_000_000_000) { _ in true }
-            #expect(rows.map(\.0) == [RepoPath("run.sh"), RepoPath("x/y/one.txt")])
-            #expect(rows.map(\.1.blob) == [ids[1], ids[0]])
-            #expect(rows.map(\.1.byteCount) == [18, 4])
-            #expect(t.statCacheRows(for: entries) { $0.path != RepoPath("run.sh") }.map(\.0) == [RepoPath("x/y/one.txt")])
+            #expect(rows.map(\.0) == [RepoPath("link"), RepoPath("run.sh"), RepoPath("x/y/one.txt")])
+            #expect(rows.map(\.1.blob) == [ObjectID.hashing(target), ids[1], ids[0]])
+            #expect(rows.map(\.1.byteCount) == [11, 18, 4])
+            #expect(
+                t.statCacheRows(for: entries) { $0.path != RepoPath("run.sh") }.map(\.0) == [RepoPath("link"), RepoPath("x/y/one.txt")])
             cache.apply(rows)
 
             let rescan = try t.scan(writer: nil, knownBlobs: [], progress: nil)

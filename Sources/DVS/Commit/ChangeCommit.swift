@@ -10,7 +10,7 @@ import Foundation
 
 /// Why a commit took the full path (read every label source, decode HEAD's whole manifest,
 /// rebuild it) rather than the path that costs what changed (``Repository/commitChanges``).
-enum FullCommitReason: String, Error, Sendable {
+enum FullCommitReason: String, Sendable {
     case unborn = "the branch has no commit yet"
     case noBase = "the stat cache does not mirror HEAD"
     case merge = "a merge commit"
@@ -20,6 +20,16 @@ enum FullCommitReason: String, Error, Sendable {
     case sampleSet = "samples were added, removed or changed duration"
     case transcript = "a changed sample has a transcript or segments"
     case noLabelSources = "the parent's label sources are not recorded"
+}
+
+/// A commit of changes that had to give way to the full path, with what its scan already stored
+/// (the full path finds those blobs in the write session and would not count them as new).
+struct FullCommitFallback: Error {
+    /// Why.
+    var reason: FullCommitReason
+    /// Blobs the scan of changes stored, and their original bytes.
+    var newBlobCount = 0
+    var newRawBytes: UInt64 = 0
 }
 
 /// Files named like this may be label sources (`schema/LABELS.md`); a change to one re-reads them all.
@@ -40,17 +50,19 @@ extension Repository {
     func commitChanges(
         _ options: CommitOptions, head: Head, parent: CommitID, author: Signature, committer: Signature, message: String,
         writer: any BlobWriteSession
-    ) throws -> Result<CommitSummary, FullCommitReason> {
-        guard try catalog.statCacheBase() == parent else { return .failure(.noBase) }
-        guard options.extraParents.isEmpty else { return .failure(.merge) }
-        guard options.noVerify || access(hookPath(.preCommit), X_OK) != 0 else { return .failure(.preCommitHook) }
+    ) throws -> Result<CommitSummary, FullCommitFallback> {
+        guard try catalog.statCacheBase() == parent else { return .failure(FullCommitFallback(reason: .noBase)) }
+        guard options.extraParents.isEmpty else { return .failure(FullCommitFallback(reason: .merge)) }
+        guard options.noVerify || access(hookPath(.preCommit), X_OK) != 0 else {
+            return .failure(FullCommitFallback(reason: .preCommitHook))
+        }
         guard let sourcesData = try catalog.labelSources(of: parent),
             let labelTables = try? JSONDecoder().decode([LabelTableInfo].self, from: sourcesData)
-        else { return .failure(.noLabelSources) }
+        else { return .failure(FullCommitFallback(reason: .noLabelSources)) }
         let tree = workingTree
         let candidates = try tree.findChanges()
         let paths = candidates.paths
-        if paths.count > 2048 && paths.count * 8 > candidates.files.count { return .failure(.manyChanges) }
+        if paths.count > 2048 && paths.count * 8 > candidates.files.count { return .failure(FullCommitFallback(reason: .manyChanges)) }
         let parentCommit = try commit(parent)
         var editor = try ManifestEditor(store: snapshots, root: parentCommit.manifest)
         let old = try editor.entries(at: paths + [RepoPath(LabelBuilder.configPath)])
@@ -61,6 +73,9 @@ extension Repository {
         let blobs = self.blobs
         let scan = try tree.scan(
             candidates, writer: writer, isStored: { (try? blobs.contains($0)) ?? false }, deltaBases: deltaBases)
+        func fallback(_ reason: FullCommitReason) -> FullCommitFallback {
+            FullCommitFallback(reason: reason, newBlobCount: scan.newBlobCount, newRawBytes: scan.newRawBytes)
+        }
         let undecodable = scan.warnings.filter { $0.kind == .undecodableAudio }
         if options.strict && !undecodable.isEmpty {
             throw DVSError(
@@ -71,7 +86,10 @@ extension Repository {
         }
         // What changed, with labels carried over where the join cannot have changed.
         let hasConfig = old[RepoPath(LabelBuilder.configPath)] != nil
+        let plainTables = Set(labelTables.filter { $0.format == "table" }.map(\.path))
         var changes: [Change] = []
+        var edited: [RepoPath: ManifestEntry] = [:]
+        var tableEdits: [(old: ManifestEntry, new: ManifestEntry)] = []
         for p in paths {
             let o = old[p]
             var n = scan.entries[p]
@@ -81,23 +99,35 @@ extension Repository {
             for e in [o, n].compactMap({ $0 }) where e.audio == nil {
                 let ext = String(decoding: e.path.name, as: UTF8.self).split(separator: ".").last.map { $0.lowercased() } ?? ""
                 if labelExtensions.contains(ext) || e.path.string == LabelBuilder.configPath || hasConfig {
-                    return .failure(.labelSource)
+                    // A plain table edited in place is followed row by row below; anything else re-reads every source.
+                    guard let o, let n, o.kind != .symlink, n.kind != .symlink, !hasConfig, plainTables.contains(p.string) else {
+                        return .failure(fallback(.labelSource))
+                    }
+                    if !tableEdits.contains(where: { $0.new.path == p }) { tableEdits.append((o, n)) }
                 }
             }
             switch (o?.audio, n?.audio) {
             case (nil, nil): break
             case (let a?, let b?):
                 guard a.sampleRate == b.sampleRate, a.channelCount == b.channelCount, a.frameCount == b.frameCount else {
-                    return .failure(.sampleSet)
+                    return .failure(fallback(.sampleSet))
                 }
-                if let t = o?.annotations, t.transcript != nil || !(t.segments ?? []).isEmpty { return .failure(.transcript) }
+                if let t = o?.annotations, t.transcript != nil || !t.segments.isEmpty { return .failure(fallback(.transcript)) }
                 n?.annotations = o?.annotations
-            default: return .failure(.sampleSet)
+            default: return .failure(fallback(.sampleSet))
             }
             changes.append(Change(kind: o == nil ? .added : n == nil ? .deleted : .modified, path: p, old: o, new: n))
+            if let n { edited[p] = n }
+        }
+        // Relabels: the changed rows of each edited table, joined alone before and after.
+        for (o, n) in tableEdits {
+            guard let relabels = try relabelledSamples(table: o, now: n, head: &editor, changed: edited) else {
+                return .failure(fallback(.labelSource))
+            }
+            for (p, e) in relabels { edited[p] = e }
         }
         let cacheRemovals = candidates.gone
-        if changes.isEmpty && !options.allowEmpty {
+        if changes.isEmpty && edited.isEmpty && !options.allowEmpty {
             writer.abort()
             try? catalog.write { tx in
                 try tx.updateStatCache(scan.cacheUpdates, removing: cacheRemovals, settled: true)
@@ -107,17 +137,18 @@ extension Repository {
         }
         try writer.finish()
         var edits: [RepoPath: ManifestEntry?] = [:]
-        for c in changes { edits[c.path] = .some(c.new) }
-        let edited = try editor.applying(edits)
+        for c in changes where c.new == nil { edits[c.path] = .some(nil) }
+        for (p, e) in edited { edits[p] = e }
+        let manifest = try editor.applying(edits)
         var manifestBytes: UInt64 = 0
         do {
-            for c in edited.chunks where !objects.contains(c.id) {
+            for c in manifest.chunks where !objects.contains(c.id) {
                 try objects.write(c.bytes, id: c.id)
                 manifestBytes += UInt64(c.bytes.count)
             }
         } catch { throw DVSError.wrap(error) }
         let c = Commit(
-            manifest: edited.root, parents: [parent], author: author, committer: committer, totals: edited.totals, extra: options.extra,
+            manifest: manifest.root, parents: [parent], author: author, committer: committer, totals: manifest.totals, extra: options.extra,
             message: message)
         let encoded = c.encoded()
         let id = CommitID(ObjectID.hashing(encoded))
@@ -138,6 +169,48 @@ extension Repository {
                 warnings: scan.warnings.filter { changed.contains($0.path) }, newBlobCount: scan.newBlobCount,
                 newRawBytes: scan.newRawBytes, storedBytes: writer.storedBytes, metadataBytes: manifestBytes + UInt64(encoded.count),
                 hashedFiles: scan.hashedFiles, labelFindings: [], labelTables: labelTables))
+    }
+
+    /// The samples whose labels an in-place edit of the plain table `table` (HEAD's entry; `now`
+    /// the working tree's) changes, with their new entries — or nil when the edit is not one
+    /// ``TableRowEdit`` follows, or a sample it names takes labels from another source too (its
+    /// annotations then come from a join of every source: the full path).
+    /// - Parameters:
+    ///   - head: HEAD's manifest, for the entries of the samples the changed rows name.
+    ///   - changed: entries this commit already changes, by path (they win over HEAD's).
+    /// - Throws: `DVSError.corrupt` when HEAD's copy of the table cannot be read; `.badInput`
+    ///   when the table changed while read; `.io`.
+    func relabelledSamples(
+        table: ManifestEntry, now: ManifestEntry, head: inout ManifestEditor, changed: [RepoPath: ManifestEntry]
+    ) throws -> [RepoPath: ManifestEntry]? {
+        let before: [UInt8]
+        do { before = try blobs.read(table.blob) } catch {
+            throw DVSError(
+                .corrupt, "cannot read '\(table.path)' of HEAD (blob \(table.blob.hex)): \(DVSError.wrap(error).message)", next: .runFsck)
+        }
+        let (after, _) = try WorkingTree.readFile(root: root, now.path)
+        guard ObjectID.hashing(after) == now.blob else {
+            throw DVSError(
+                .badInput, "label file '\(now.path)' changed while it was being read",
+                hint: "stop the program writing it and run the command again; nothing was committed")
+        }
+        guard let edit = TableRowEdit(path: table.path, old: before, new: after) else { return nil }
+        let heads = try head.entries(at: edit.candidatePaths)
+        var files: [LabelTreeFile] = []
+        for p in edit.candidatePaths {
+            guard let e = changed[p] ?? heads[p] else { continue }
+            files.append(LabelTreeFile(path: p, blob: e.blob, byteCount: e.byteCount, audio: e.audio))
+        }
+        guard let joined = edit.annotations(files: files) else { return nil }
+        var out: [RepoPath: ManifestEntry] = [:]
+        for (p, (was, will)) in joined {
+            guard var e = changed[p] ?? heads[p], e.annotations == was, was?.sources ?? [table.path.string] == [table.path.string] else {
+                return nil
+            }
+            e.annotations = will
+            out[p] = e
+        }
+        return out
     }
 
     /// The catalog half of a commit, in one transaction: the commit row, the ref move (or the

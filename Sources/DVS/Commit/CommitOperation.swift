@@ -120,13 +120,17 @@ extension Repository {
         let writer: any BlobWriteSession
         do { writer = try blobs.beginWrite() } catch { throw DVSError.wrap(error) }
         var fullReason: FullCommitReason? = .unborn
+        var carried: (blobs: Int, rawBytes: UInt64) = (0, 0)
         do {
             if let parent {
                 switch try commitChanges(
                     options, head: head, parent: parent, author: author, committer: committer, message: message, writer: writer)
                 {
                 case .success(let summary): return summary
-                case .failure(let reason): fullReason = reason  // blobs already written stay in `writer`
+                case .failure(let fallback):
+                    // Blobs it wrote stay in `writer`; the full scan below finds them there.
+                    fullReason = fallback.reason
+                    carried = (fallback.newBlobCount, fallback.newRawBytes)
                 }
             }
             let known = try blobs.ids()
@@ -203,7 +207,7 @@ extension Repository {
             let changed = Set(changes.map(\.path.string))
             return CommitSummary(
                 id: id, branch: branch, commit: c, changes: changes, warnings: scan.warnings.filter { changed.contains($0.path) },
-                newBlobCount: scan.newBlobCount, newRawBytes: scan.newRawBytes,
+                newBlobCount: scan.newBlobCount + carried.blobs, newRawBytes: scan.newRawBytes + carried.rawBytes,
                 storedBytes: writer.storedBytes, metadataBytes: manifestBytes + wordsBytes + UInt64(encoded.count),
                 hashedFiles: scan.hashedFiles,
                 labelFindings: tree.labels.findings, labelTables: tree.labels.tables, fullCommitReason: fullReason)
