@@ -14,6 +14,7 @@ enum FullCommitReason: String, Sendable {
     case unborn = "the branch has no commit yet"
     case noBase = "the stat cache does not mirror HEAD"
     case merge = "a merge commit"
+    case strict = "--strict checks every file named like audio"
     case preCommitHook = "a pre-commit hook reads every sample"
     case manyChanges = "too many files changed"
     case labelSource = "a label source changed"
@@ -53,6 +54,7 @@ extension Repository {
     ) throws -> Result<CommitSummary, FullCommitFallback> {
         guard try catalog.statCacheBase() == parent else { return .failure(FullCommitFallback(reason: .noBase)) }
         guard options.extraParents.isEmpty else { return .failure(FullCommitFallback(reason: .merge)) }
+        guard !options.strict else { return .failure(FullCommitFallback(reason: .strict)) }
         guard options.noVerify || access(hookPath(.preCommit), X_OK) != 0 else {
             return .failure(FullCommitFallback(reason: .preCommitHook))
         }
@@ -75,14 +77,6 @@ extension Repository {
             candidates, writer: writer, isStored: { (try? blobs.contains($0)) ?? false }, deltaBases: deltaBases)
         func fallback(_ reason: FullCommitReason) -> FullCommitFallback {
             FullCommitFallback(reason: reason, newBlobCount: scan.newBlobCount, newRawBytes: scan.newRawBytes)
-        }
-        let undecodable = scan.warnings.filter { $0.kind == .undecodableAudio }
-        if options.strict && !undecodable.isEmpty {
-            throw DVSError(
-                .badInput, "\(undecodable.count) file(s) named like audio do not decode (--strict)",
-                details: undecodable.map {
-                    "\($0.path): \($0.message.replacingOccurrences(of: "; stored byte-exact as a plain file", with: ""))"
-                }, next: .fixAudioOrDropStrict)
         }
         // What changed, with labels carried over where the join cannot have changed.
         let hasConfig = old[RepoPath(LabelBuilder.configPath)] != nil

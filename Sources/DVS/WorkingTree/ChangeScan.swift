@@ -48,7 +48,7 @@ extension WorkingTree {
     /// - Complexity: one `lstat` per file and one pass over the stat cache: O(n) system calls and
     ///   rows, O(n) memory for the walk's list, O(1) for the cache.
     func findChanges() throws -> ChangeCandidates {
-        let (files, skipped) = try TreeWalker.walk(root: root)
+        let (files, skipped) = try TreeWalker.walk(root: root, workers: workers)
         var walked: [Int] = []
         var gone: [RepoPath] = []
         var i = 0

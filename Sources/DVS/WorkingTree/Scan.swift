@@ -91,7 +91,7 @@ extension WorkingTree {
         // The walk (system calls) and the stat cache load (SQLite) overlap on two threads.
         let source = statCacheSource
         let cacheLoad = Background { try source.statCache() }
-        let (files, skipped) = try TreeWalker.walk(root: root)
+        let (files, skipped) = try TreeWalker.walk(root: root, workers: workers)
         let cache = try cacheLoad.value()
         let compressors = Compressors(count: max(workers, 1), level: zstdLevel)
         let results = SlotBuffer<ScanItem>(count: files.count)

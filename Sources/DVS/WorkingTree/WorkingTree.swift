@@ -49,33 +49,56 @@ enum TreeWalker {
     /// - Returns: files sorted by path bytes, and paths skipped because they are neither regular
     ///   files nor symlinks.
     /// - Throws: `DVSError.io` when a folder cannot be read.
-    static func walk(root: String) throws -> (files: [TreeFile], skipped: [RepoPath]) {
+    static func walk(root: String, workers: Int = 1) throws -> (files: [TreeFile], skipped: [RepoPath]) {
+        var rules = IgnoreRules()
+        let top = try listDir(root: root, rel: RepoPath(bytes: []), rules: &rules)
+        // The root's subfolders are walked on `workers` threads, each into its own list; the lists
+        // are joined in path order, so no sort of the whole tree is needed.
+        let folders = top.filter(\.isDir)
+        let results = SlotBuffer<(files: [TreeFile], skipped: [RepoPath])>(count: folders.count)
+        let shared = rules
+        try parallelBatches(folders.count, workers: max(1, workers), batch: 1) { _, range in
+            for i in range {
+                var r = shared
+                var files: [TreeFile] = []
+                var skipped: [RepoPath] = []
+                try walkDir(root: root, rel: folders[i].path, rules: &r, files: &files, skipped: &skipped)
+                results[i] = (files, skipped)
+            }
+        }
         var files: [TreeFile] = []
         var skipped: [RepoPath] = []
-        var rules = IgnoreRules()
-        try walkDir(root: root, rel: RepoPath(bytes: []), rules: &rules, files: &files, skipped: &skipped)
-        files.sort { $0.path < $1.path }
+        var next = 0
+        for child in top {
+            if child.isDir {
+                if let r = results.take(next) {
+                    files.append(contentsOf: r.files)
+                    skipped.append(contentsOf: r.skipped)
+                }
+                next += 1
+            } else if let f = child.file {
+                files.append(f)
+            } else {
+                skipped.append(child.path)
+            }
+        }
         return (files, skipped)
     }
 
-    static func fullPath(_ root: String, _ rel: RepoPath) -> String {
-        rel.bytes.isEmpty ? root : root + "/" + String(decoding: rel.bytes, as: UTF8.self)
+    /// One entry of a folder: a subfolder to descend into, a file, or something else (skipped).
+    struct Child: Sendable {
+        var path: RepoPath
+        var isDir: Bool
+        var file: TreeFile?
+        /// The order key: the name, with a `/` after a folder's, so that visiting children in key
+        /// order lists the whole tree in path byte order (`a.txt` < `a/x` < `a0`).
+        var key: [UInt8]
     }
 
-    /// The C path of `rel` under `root`, byte-exact (non-UTF-8 names survive).
-    static func cPath(_ root: String, _ rel: RepoPath) -> [CChar] {
-        var b = Array(root.utf8)
-        if !rel.bytes.isEmpty {
-            b.append(0x2F)
-            b.append(contentsOf: rel.bytes)
-        }
-        b.append(0)
-        return b.map { CChar(bitPattern: $0) }
-    }
-
-    private static func walkDir(root: String, rel: RepoPath, rules: inout IgnoreRules, files: inout [TreeFile], skipped: inout [RepoPath])
-        throws
-    {
+    /// The entries of one folder that are not reserved or ignored, in path order (see ``Child/key``);
+    /// reads the folder's `.dvsignore` into `rules` first.
+    /// - Throws: `DVSError.io` when the folder cannot be read.
+    static func listDir(root: String, rel: RepoPath, rules: inout IgnoreRules) throws -> [Child] {
         let dirPath = cPath(root, rel)
         guard let dir = opendir(dirPath) else {
             throw DVSError(
@@ -102,6 +125,8 @@ enum TreeWalker {
                 if let bytes = try? FileIO.readAll(fd: fd, path: ".dvsignore") { rules.add(contents: bytes, base: rel) }
             }
         }
+        var out: [Child] = []
+        out.reserveCapacity(names.count)
         for name in names {
             var st = stat()
             let r = name.withUnsafeBufferPointer { nb -> Int32 in
@@ -111,16 +136,48 @@ enum TreeWalker {
                     fstatat(dfd, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &st, AT_SYMLINK_NOFOLLOW)
                 }
             }
-            let child = rel.appending(name)
             if r != 0 { continue }  // vanished between readdir and lstat
+            let child = rel.appending(name)
             let isDir = (st.st_mode & S_IFMT) == S_IFDIR
             if rules.isIgnored(child, isDirectory: isDir) { continue }
             if isDir {
-                try walkDir(root: root, rel: child, rules: &rules, files: &files, skipped: &skipped)
-                continue
+                out.append(Child(path: child, isDir: true, file: nil, key: name + [0x2F]))
+            } else {
+                let f = TreeFile(path: child, st)
+                out.append(Child(path: child, isDir: false, file: f.kind == nil ? nil : f, key: name))
             }
-            let f = TreeFile(path: child, st)
-            if f.kind == nil { skipped.append(child) } else { files.append(f) }
+        }
+        out.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        return out
+    }
+
+    static func fullPath(_ root: String, _ rel: RepoPath) -> String {
+        rel.bytes.isEmpty ? root : root + "/" + String(decoding: rel.bytes, as: UTF8.self)
+    }
+
+    /// The C path of `rel` under `root`, byte-exact (non-UTF-8 names survive).
+    static func cPath(_ root: String, _ rel: RepoPath) -> [CChar] {
+        var b = Array(root.utf8)
+        if !rel.bytes.isEmpty {
+            b.append(0x2F)
+            b.append(contentsOf: rel.bytes)
+        }
+        b.append(0)
+        return b.map { CChar(bitPattern: $0) }
+    }
+
+    /// Appends the files under `rel` to `files` in path order (and what it skips to `skipped`).
+    private static func walkDir(root: String, rel: RepoPath, rules: inout IgnoreRules, files: inout [TreeFile], skipped: inout [RepoPath])
+        throws
+    {
+        for child in try listDir(root: root, rel: rel, rules: &rules) {
+            if child.isDir {
+                try walkDir(root: root, rel: child.path, rules: &rules, files: &files, skipped: &skipped)
+            } else if let f = child.file {
+                files.append(f)
+            } else {
+                skipped.append(child.path)
+            }
         }
     }
 
