@@ -65,4 +65,24 @@ import Testing
         let d = LabelDistribution(one).applying(removed: one, added: [])
         #expect(d == LabelDistribution())
     }
+    /// The per-value sample counts a model record keeps: value text → samples, "" for the rest
+    /// (field absent, null, empty text); nil for a field the distribution does not tally.
+    @Test func sampleCountsLeaveTheSamplesWithoutAValueUnderTheEmptyText() {
+        var entries = (0..<9).map { Self.sample($0, lang: ["en", "de", "en"][$0 % 3], speaker: "s\($0)", score: $0 == 1 ? 0.5 : nil) }
+        entries[3].annotations?.labels[0].value = .null
+        entries[4].annotations?.labels[0].value = .string("")
+        entries[5].annotations = nil
+        entries[6].annotations?.labels[0].value = .int(7)
+        entries[7].audio = nil  // not a sample
+        let d = LabelDistribution(entries)
+        let samples = entries.filter { $0.audio != nil }.count
+        var want: [String: Int] = [:]
+        for e in entries where e.audio != nil { want[e.annotations?[label: "lang"]?.text ?? "", default: 0] += 1 }
+        #expect(d.sampleCounts(of: "lang", sampleCount: samples) == want)
+        #expect(want == ["en": 3, "de": 1, "7": 1, "": 3])
+        #expect(d.sampleCounts(of: "absent", sampleCount: samples) == ["": 8])
+        #expect(LabelDistribution().sampleCounts(of: "lang", sampleCount: 0) == [:])
+        #expect(d.sampleCounts(of: "score", sampleCount: samples) == nil, "fractional: not tallied")
+        #expect(d.sampleCounts(of: "lang", sampleCount: 2) == nil, "more carriers than samples")
+    }
 }

@@ -29,7 +29,7 @@ public struct ModelRegistration: Sendable {
     /// Display name; nil uses the artifact's file name.
     public var name: String?
     /// The training revision (`main`, `cohort/es`, a commit id), recorded as given (`HEAD` as
-    /// the branch it is on).
+    /// the branch it is on; `HEAD~1` or a detached `HEAD` as the commit id it resolved to).
     public var revision: Revision
     /// The commit `revision` named when training started; nil resolves `revision` now. Set it
     /// when the branch may have moved during a long run (`dvs run` does).
@@ -136,18 +136,37 @@ public struct SampleAuditHit: Sendable {
 
 extension Repository {
     /// The lineage facts of a revision's snapshot.
+    ///
+    /// For the whole snapshot (`only` nil) nothing is read per sample: the sample count and hours
+    /// are the commit's totals (`Commit.totals`: durations summed in whole microseconds), and the
+    /// label counts come from the commit's label distribution (``LabelDistribution``, cached in
+    /// the sample index; on a miss carried from the parent's or tallied once, then cached). Only
+    /// a field the distribution does not tally (not categorical: fractional, long or more than 50
+    /// distinct values) is counted over the entries. With `only`, every entry is read.
     /// - Parameters:
     ///   - revision: any revision.
     ///   - labelField: count samples per value of this field; nil counts nothing.
     ///   - only: count only samples whose content hash is in this set (nil: all).
     /// - Throws: `DVSError.unknownRevision`, `.corrupt`.
-    /// - Complexity: reads the manifest and the first-parent chain up to the nearest cohort header.
+    /// - Complexity: the commits made since the last lookup on the first-parent chain (at most
+    ///   256 along a chain walked before; ``rememberedCohortCut(on:)``), then one read of the
+    ///   cached label distribution (on a miss, the leaves changed since the parent's, or once
+    ///   the whole manifest); the whole manifest with `only` or an untallied field.
     public func snapshotLineage(_ revision: Revision, labelField: String? = nil, only: Set<ObjectID>? = nil) throws -> SnapshotLineage {
         let id = try resolve(revision)
         let c = try commit(id)
-        let cut = try newestCohortCut(on: id)?.commit
-        let predicate = cut?.extra[CohortHeader.predicate]
-        let source = cut?.extra[CohortHeader.source].flatMap(CommitID.init(hex:))
+        let cut = try rememberedCohortCut(on: id)?.commit
+        var lineage = SnapshotLineage(
+            commit: id, revision: revision, cohortPredicate: cut?.extra[CohortHeader.predicate],
+            cohortSource: cut?.extra[CohortHeader.source].flatMap(CommitID.init(hex:)), sampleCount: Int(c.totals.sampleCount),
+            hours: c.totals.audioHours, labelDistribution: [:])
+        if only == nil {
+            guard let field = labelField else { return lineage }
+            if let counts = try labelDistribution(id).sampleCounts(of: field, sampleCount: lineage.sampleCount) {
+                lineage.labelDistribution = counts
+                return lineage
+            }
+        }
         var n = 0
         var seconds = 0.0
         var dist: [String: Int] = [:]
@@ -158,9 +177,12 @@ extension Repository {
             seconds += a.duration
             if let f = labelField { dist[e.annotations?[label: f]?.text ?? "", default: 0] += 1 }
         }
-        return SnapshotLineage(
-            commit: id, revision: revision, cohortPredicate: predicate, cohortSource: source, sampleCount: n,
-            hours: seconds / 3600, labelDistribution: dist)
+        lineage.labelDistribution = dist
+        if only != nil {
+            lineage.sampleCount = n
+            lineage.hours = seconds / 3600
+        }
+        return lineage
     }
 
     /// Registers a trained artifact as a model record linked to the snapshot it was trained on.
@@ -169,7 +191,8 @@ extension Repository {
     /// `dvs audit PATH` matches it by SHA-256), reads the code version with libgit2, writes the
     /// record object, then indexes it in the catalog — under the repository lock, each object
     /// written to a temp file, fsynced and renamed before the catalog row exists. Then loads the
-    /// snapshot into the sample index (best effort; `auditSamples(_:)`).
+    /// snapshot into the sample index when one of its parents is there already, so that costs
+    /// only the leaves it changed (best effort; `auditSamples(_:)` loads whatever is missing).
     /// - Returns: the record's id and the record.
     /// - Throws: `DVSError.badInput` when the artifact cannot be read (naming it; nothing is
     ///   written); `.unknownRevision`; `.locked`; `.io`.
@@ -186,8 +209,7 @@ extension Repository {
                 hint: "register a smaller file")
         }
         let lineage = try snapshotLineage(r.snapshot.map { Revision($0) } ?? r.revision, labelField: r.labelField, only: r.trainingSamples)
-        // `HEAD` is recorded as the branch it named, so the audit can follow that branch later.
-        let revision = r.revision.isHead ? currentBranch() ?? r.revision.spelling : r.revision.spelling
+        let revision = recordedRevision(r.revision, commit: lineage.commit)
         let code = r.code ?? GitCode.version(at: r.codeDirectory ?? context.currentDirectory)
         let artifact = ObjectID.hashing(bytes)
         let record = ModelRecord(
@@ -214,9 +236,29 @@ extension Repository {
                         createdAt: record.endTime))
             }
         } catch { throw DVSError.wrap(error) }
-        // Best effort: a cache; 'dvs audit --samples' fills whatever is missing.
-        try? warmSampleIndex(lineage.commit)
+        warmSampleIndexIfIncremental(lineage.commit)
         return (id, record)
+    }
+
+    /// The revision text a model record keeps for `revision`, which resolved to `commit`: `HEAD`
+    /// as the branch it is on, so the audit can follow that branch later; a revision relative to
+    /// HEAD (`HEAD~1`, `HEAD^2`) or a detached HEAD as `commit`'s id, since what it names moves
+    /// with HEAD; any other revision as given.
+    func recordedRevision(_ revision: Revision, commit: CommitID) -> String {
+        guard revision.base == .head else { return revision.spelling }
+        return revision.isHead ? currentBranch() ?? commit.hex : commit.hex
+    }
+
+    /// Loads `snapshot` into the sample index after a registration, when that costs only the
+    /// leaves it changed: the index holds one of its parents (leaves are shared, so only the
+    /// others are decoded). Without an indexed parent it would decode every entry, so it is left
+    /// to the first `dvs audit --samples` or `dvs query` that needs it. Best effort: a cache.
+    private func warmSampleIndexIfIncremental(_ snapshot: CommitID) {
+        guard let parents = try? commit(snapshot).parents, let index = try? openSampleIndex(),
+            let missing = try? index.missing([snapshot] + parents), missing.first == snapshot,
+            missing.count <= parents.count
+        else { return }
+        try? self.index(index, snapshots: [snapshot])
     }
 
     /// Records an evaluation of a model on a snapshot, as an eval record object indexed in the catalog.

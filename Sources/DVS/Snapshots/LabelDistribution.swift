@@ -76,6 +76,30 @@ public struct LabelDistribution: Codable, Equatable, Sendable {
         }
     }
 
+    /// Samples per value of `field` as a model record counts them
+    /// (`ModelRecord.labelDistribution`): value text → samples, and `""` for the samples of the
+    /// snapshot that do not carry the field (absent, null or the empty text).
+    /// - Parameters:
+    ///   - field: a label field name.
+    ///   - sampleCount: the snapshot's samples (`ManifestTotals.sampleCount`), of which those
+    ///     carrying no value are the ones the tallies leave over.
+    /// - Returns: nil when this distribution does not tally `field` (it is not categorical) or
+    ///   does not fit `sampleCount` (more samples carry a value than there are): then only a
+    ///   pass over the entries tells.
+    public func sampleCounts(of field: String, sampleCount: Int) -> [String: Int]? {
+        guard !notCategorical.contains(field) else { return nil }
+        var out: [String: Int] = [:]
+        var carrying = 0
+        for (value, tally) in values[field] ?? [:] where !value.isEmpty {
+            guard tally.count > 0 else { return nil }
+            out[value] = tally.count
+            carrying += tally.count
+        }
+        guard carrying <= sampleCount else { return nil }
+        if carrying < sampleCount { out[""] = sampleCount - carrying }
+        return out
+    }
+
     /// This distribution after the change from `old` to `new` entries (each sorted by path;
     /// entries equal on both sides, as the unshared leaves of two manifests hold, are skipped).
     public func applying(removed old: [ManifestEntry], added new: [ManifestEntry]) -> LabelDistribution {
