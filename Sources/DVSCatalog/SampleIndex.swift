@@ -15,22 +15,35 @@ import GRDBSQLite
 ///
 /// Tables:
 /// * `leaf(n, id)` — leaf number ↔ chunk id (hex);
-/// * `leaf_field(leaf, name)` — the label field names carried by the samples of each leaf;
+/// * `leaf_field(name, leaf)` — the label field names carried by the samples of each leaf (keyed
+///   by name first: which fields a snapshot carries is one probe per name, not a scan);
 /// * `snapshot(id, leaves)` — commit (hex) → its leaf numbers in path order (int32, native order);
-/// * `sample_row` — `_n` (leaf number << 32 | position, so a leaf's rows are one range, in path
-///   order), the fixed columns of ``SampleTable/fixedColumns``, `_words` (the words object's hex
-///   id) and one column `l1`, `l2`, … per label field name ever seen;
+/// * `sample_row` — the fixed columns of ``SampleTable/fixedColumns``, `_words` (the words
+///   object's hex id), `leaf` (its leaf number) and one column `l1`, `l2`, … per label field name
+///   ever seen; WITHOUT ROWID, keyed by (`path`, `leaf`), so the rows of any snapshot come in path
+///   order from one scan that keeps the rows of its leaves (no join: a snapshot's leaves are a
+///   small temporary rowid table). A label column whose first value was text (a category such
+///   as `lang`) has an index `sample_row_l<k>` on (`l<k>`, `path`, `leaf`, `duration_s`), so
+///   `GROUP BY` that label (with `count(*)`, `total(duration_s)`) reads the index in order
+///   instead of sorting every row, and `WHERE label = value` lists rows in path order still;
 /// * `label_column(name, col)` — label field name (exact bytes) → its `sample_row` column, so no
-///   label name (`rowid`, `Speaker` beside `speaker`, `_n`) can clash with another column;
-/// * `segment_row(_n, path, start, end, channel, source, labels)` — `_n` as for `sample_row`;
+///   label name (`rowid`, `Speaker` beside `speaker`, `leaf`) can clash with another column;
+/// * `segment_row(path, leaf, seq, start, end, channel, source, labels)` — keyed by (`path`,
+///   `leaf`, `seq`), `seq` the segment's position in its sample;
 /// * `distribution(id, data)` — commit (hex) → its label distribution (JSON), for `dvs diff`.
+///
+/// `sqlite_stat1` holds statistics written by ``insert(_:_:)`` (not measured by ANALYZE): the
+/// row count, and for the label indexes rows as wide as the table's (`sz=`) and half the rows
+/// per value, so SQLite reads a label index only to skip a sort or to find one value's rows —
+/// never in place of the path-ordered scan for a plain `SELECT` (whose rows would then come
+/// grouped by label).
 ///
 /// Concurrent processes may add to it: every addition is one transaction that re-checks what is
 /// present (SQLite's locking, busy timeout 30 s). A crash leaves the last committed state.
 public final class SampleIndex: Sendable {
     private let queue: DatabaseQueue
     /// The file's format; a file with another (or none, an older cache) is rebuilt.
-    static let format = 3
+    static let format = 4
     /// The file's path, for messages.
     public let path: String
 
@@ -50,7 +63,8 @@ public final class SampleIndex: Sendable {
             if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" { try? db.execute(sql: "PRAGMA journal_mode = WAL") }
             if try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal" { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
-            try db.execute(sql: "PRAGMA mmap_size = 1073741824")
+            // No memory map: a scan of a label index through it counted the whole file (340 MB at a
+            // million samples) as resident and cost more CPU than reading pages (issue 12).
         }
         self.path = path
         queue = try CatalogError.guarding("cannot open the sample index '\(path)'") {
@@ -68,16 +82,23 @@ public final class SampleIndex: Sendable {
                 for table in ["leaf", "leaf_field", "label_column", "snapshot", "sample_row", "segment_row", "distribution", "sample"] {
                     try db.execute(sql: "DROP TABLE IF EXISTS \(table)")
                 }
+                if try db.tableExists("sqlite_stat1") { try db.execute(sql: "DELETE FROM sqlite_stat1") }
                 let q = SampleTable.quoted
                 try db.execute(
                     sql: """
                         CREATE TABLE leaf (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);
-                        CREATE TABLE leaf_field (leaf INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY (leaf, name)) WITHOUT ROWID;
+                        CREATE TABLE leaf_field (name TEXT NOT NULL, leaf INTEGER NOT NULL, PRIMARY KEY (name, leaf)) WITHOUT ROWID;
                         CREATE TABLE snapshot (id TEXT PRIMARY KEY, leaves BLOB NOT NULL);
                         CREATE TABLE label_column (name TEXT PRIMARY KEY, col TEXT NOT NULL UNIQUE);
-                        CREATE TABLE sample_row (\(SampleTable.fixedColumns.map(q).joined(separator: ", ")), _words, _n INTEGER PRIMARY KEY);
-                        CREATE TABLE segment_row (_n INTEGER PRIMARY KEY, path, start, "end", channel, source, labels);
+                        CREATE TABLE sample_row (
+                            \(SampleTable.fixedColumns.map(q).joined(separator: ", ")), _words, leaf INTEGER NOT NULL,
+                            PRIMARY KEY (path, leaf)) WITHOUT ROWID;
+                        CREATE TABLE segment_row (
+                            path, leaf INTEGER NOT NULL, seq INTEGER NOT NULL, start, "end", channel, source, labels,
+                            PRIMARY KEY (path, leaf, seq)) WITHOUT ROWID;
                         CREATE TABLE distribution (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+                        ANALYZE;
+                        DELETE FROM sqlite_stat1;
                         PRAGMA user_version = \(Self.format);
                         """)
             }
@@ -153,19 +174,38 @@ public final class SampleIndex: Sendable {
         // Label columns: one internal column per field name, added as new names appear.
         var labelColumn: [String: String] = [:]
         for r in try Row.fetchAll(db, sql: "SELECT name, col FROM label_column") { labelColumn[r[0]] = r[1] }
-        var labelNames = Set<String>()
+        // Per field name, whether its first value is text (a category, worth an index).
+        var firstIsText: [String: Bool] = [:]
         for (_, es) in found.newLeaves {
-            for e in es where e.audio != nil { for f in e.annotations?.labels ?? [] { labelNames.insert(f.name) } }
+            for e in es where e.audio != nil {
+                for f in e.annotations?.labels ?? [] where firstIsText[f.name] == nil {
+                    if case .string = f.value { firstIsText[f.name] = true } else { firstIsText[f.name] = false }
+                }
+            }
         }
-        for name in labelNames.sorted() where labelColumn[name] == nil {
+        // Adding more rows than the table holds (a first index): the label indexes are built
+        // after the rows, by one sort each, instead of growing row by row.
+        let newRows = found.newLeaves.reduce(0) { $0 + $1.1.count }
+        var deferredIndexes: [String] = []
+        if newRows > 1000, Int64(newRows) > (try rowCount(db)) {
+            for r in try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_schema WHERE \(Self.isLabelIndex)") {
+                try db.execute(sql: "DROP INDEX \(r[0] as String)")
+                deferredIndexes.append(r[1])
+            }
+        }
+        for name in firstIsText.keys.sorted() where labelColumn[name] == nil {
             let col = "l\(labelColumn.count + 1)"
             try db.execute(sql: "ALTER TABLE sample_row ADD COLUMN \(col)")
+            if firstIsText[name] == true {
+                let create = "CREATE INDEX sample_row_\(col) ON sample_row (\(col), path, leaf, duration_s)"
+                if deferredIndexes.isEmpty { try db.execute(sql: create) } else { deferredIndexes.append(create) }
+            }
             try db.execute(sql: "INSERT INTO label_column (name, col) VALUES (?, ?)", arguments: [name, col])
             labelColumn[name] = col
         }
         let columns = try db.columns(in: "sample_row").map(\.name)
         let position = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, Int32($0 + 1)) })
-        let rowParameter = position["_n"]!
+        let leafParameter = position["leaf"]!
         let wordsParameter = position["_words"]!
         let labelParameter = labelColumn.mapValues { position[$0]! }
         let insert = try db.makeStatement(
@@ -173,10 +213,12 @@ public final class SampleIndex: Sendable {
                 "INSERT INTO sample_row (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
         )
         let insertSegment = try db.makeStatement(
-            sql: "INSERT INTO segment_row (_n, path, start, \"end\", channel, source, labels) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            sql: "INSERT INTO segment_row (path, leaf, seq, start, \"end\", channel, source, labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         let insertField = try db.makeStatement(sql: "INSERT OR IGNORE INTO leaf_field (leaf, name) VALUES (?, ?)")
         let s = Binder(insert.sqliteStatement)  // the fixed columns come first: parameters 1…16
+        defer { withExtendedLifetime(insert) {} }  // `s` holds its statement handle
         var next = Int64(try Int.fetchOne(db, sql: "SELECT coalesce(max(n), -1) + 1 FROM leaf") ?? 0)
+        var added: Int64 = 0
         for i in found.newLeaves.indices {
             let id = found.newLeaves[i].0
             if leafNumber[id] != nil { continue }
@@ -185,8 +227,6 @@ public final class SampleIndex: Sendable {
             try db.execute(sql: "INSERT INTO leaf (n, id) VALUES (?, ?)", arguments: [next, id.hex])
             leafNumber[id] = next
             var fields = Set<String>()
-            var row: Int64 = 0
-            var segmentRow: Int64 = 0
             for e in entries {
                 guard let audio = e.audio else { continue }
                 s.sampleColumns(e, audio)
@@ -195,15 +235,13 @@ public final class SampleIndex: Sendable {
                     fields.insert(f.name)
                 }
                 if let w = e.annotations?.transcript?.words { s.text(wordsParameter, w.hex) }
-                s.int(rowParameter, next << 32 | row)
+                s.int(leafParameter, next)
                 try s.step()
-                row += 1
-                for seg in e.annotations?.segments ?? [] {
+                added += 1
+                for (seq, seg) in (e.annotations?.segments ?? []).enumerated() {
                     try insertSegment.execute(arguments: [
-                        next << 32 | segmentRow, e.path.string, seg.start, seg.end, seg.channel, seg.source,
-                        SampleQuery.labelsJSON(seg.labels),
+                        e.path.string, next, seq, seg.start, seg.end, seg.channel, seg.source, SampleQuery.labelsJSON(seg.labels),
                     ])
-                    segmentRow += 1
                 }
             }
             for f in fields { try insertField.execute(arguments: [next, f]) }
@@ -221,6 +259,34 @@ public final class SampleIndex: Sendable {
                 sql: "INSERT OR REPLACE INTO snapshot (id, leaves) VALUES (?, ?)",
                 arguments: [c.hex, numbers.withUnsafeBufferPointer { Data(buffer: $0) }])
         }
+        for create in deferredIndexes { try db.execute(sql: create) }
+        try updateStatistics(db, added: added)
+    }
+
+    /// The `sqlite_schema` condition that selects the label indexes of `sample_row`.
+    private static let isLabelIndex = "type = 'index' AND tbl_name = 'sample_row' AND substr(name, 1, 12) = 'sample_row_l'"
+
+    /// The number of rows in `sample_row`, as the statistics record it (0 before any).
+    private func rowCount(_ db: Database) throws -> Int64 {
+        guard try db.tableExists("sqlite_stat1") else { return 0 }
+        let stat = try String.fetchOne(db, sql: "SELECT stat FROM sqlite_stat1 WHERE tbl = 'sample_row' AND idx = 'sample_row'")
+        return stat.flatMap { Int64($0.prefix { $0 != " " }) } ?? 0
+    }
+
+    /// Rewrites the statistics of `sample_row` (see the type's description) after `added` rows
+    /// were inserted, and makes this connection's planner read them.
+    private func updateStatistics(_ db: Database, added: Int64) throws {
+        if !(try db.tableExists("sqlite_stat1")) { try db.execute(sql: "ANALYZE main.leaf") }  // creates sqlite_stat1
+        let rows = max(1, try rowCount(db) + added)
+        let indexes = try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE \(Self.isLabelIndex)")
+        try db.execute(sql: "DELETE FROM sqlite_stat1 WHERE tbl = 'sample_row'")
+        try db.execute(sql: "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('sample_row', 'sample_row', ?)", arguments: ["\(rows) 1 1"])
+        for name in indexes {
+            try db.execute(
+                sql: "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('sample_row', ?, ?)",
+                arguments: [name, "\(rows) \(max(1, rows / 2)) 1 1 1 sz=10000"])
+        }
+        try db.execute(sql: "ANALYZE sqlite_schema")
     }
 
     /// The label distribution stored for commit `id` (opaque bytes; `dvs diff` keeps one per
@@ -305,7 +371,7 @@ public final class SampleIndex: Sendable {
         }
     }
 
-    /// Creates the connection's temporary `snap` table (the leaves, in order) and the views
+    /// Creates the connection's temporary `snap` table (the leaf numbers) and the views
     /// `sample` and `segment` over those leaves' rows, in path order, and an empty `word` table.
     /// `sample` has the fixed columns, then one column per label field the leaves carry, sorted
     /// by name, named as `dvs query` names them (``column(forLabel:)``); for an audit, a label
@@ -313,9 +379,16 @@ public final class SampleIndex: Sendable {
     /// Two names that differ only in case both appear (SQLite names the second `Name:1`).
     private func prepareViews(_ db: Database, leaves: [Int32], forAudit: Bool) throws {
         dropViews(db)
-        try db.execute(sql: "CREATE TEMP TABLE snap (pos INTEGER PRIMARY KEY, leaf INTEGER NOT NULL)")
-        let insert = try db.makeStatement(sql: "INSERT INTO temp.snap (pos, leaf) VALUES (?, ?)")
-        for (i, l) in leaves.enumerated() { try insert.execute(arguments: [i, l]) }
+        try db.execute(sql: "CREATE TEMP TABLE snap (leaf INTEGER PRIMARY KEY)")
+        // Tens of thousands of leaves at a million samples: bind through SQLite's C API.
+        let statement = try db.makeStatement(sql: "INSERT OR IGNORE INTO temp.snap (leaf) VALUES (?)")
+        try withExtendedLifetime(statement) {
+            let insert = Binder(statement.sqliteStatement)
+            for l in leaves {
+                insert.int(1, Int64(l))
+                try insert.step()
+            }
+        }
         var labels: [(name: String, col: String)] = []
         // An audit sees every label column ever indexed (as the audit cache did), so a predicate
         // that compiles for one set of leaves compiles for any other.
@@ -323,7 +396,7 @@ public final class SampleIndex: Sendable {
             db,
             sql: forAudit
                 ? "SELECT name, col FROM label_column"
-                : "SELECT DISTINCT f.name, c.col FROM leaf_field f JOIN label_column c ON c.name = f.name WHERE f.leaf IN (SELECT leaf FROM temp.snap)"
+                : "SELECT c.name, c.col FROM label_column c WHERE EXISTS (SELECT 1 FROM leaf_field f WHERE f.name = c.name AND f.leaf IN temp.snap)"
         )
         for r in rows { labels.append((r[0], r[1])) }
         labels.sort { $0.name < $1.name }
@@ -332,12 +405,12 @@ public final class SampleIndex: Sendable {
         func alias(_ name: String) -> String { forAudit && name.lowercased() == "_leaf" ? "label_" + name : Self.column(forLabel: name) }
         let columns =
             SampleTable.fixedColumns.map { "s." + q($0) } + labels.map { "s.\($0.col) AS \(q(alias($0.name)))" }
-            + (forAudit ? ["snap.leaf AS _leaf"] : [])
-        let range = "s._n >= (snap.leaf << 32) AND s._n < ((snap.leaf + 1) << 32)"
+            + (forAudit ? ["s.leaf AS _leaf"] : [])
+        let inSnapshot = "s.leaf IN (SELECT leaf FROM temp.snap)"
         try db.execute(
             sql: """
-                CREATE TEMP VIEW sample AS SELECT \(columns.joined(separator: ", ")) FROM temp.snap JOIN main.sample_row s ON \(range);
-                CREATE TEMP VIEW segment AS SELECT s.path, s.start, s."end", s.channel, s.source, s.labels FROM temp.snap JOIN main.segment_row s ON \(range);
+                CREATE TEMP VIEW sample AS SELECT \(columns.joined(separator: ", ")) FROM main.sample_row s WHERE \(inSnapshot);
+                CREATE TEMP VIEW segment AS SELECT s.path, s.start, s."end", s.channel, s.source, s.labels FROM main.segment_row s WHERE \(inSnapshot);
                 CREATE TEMP TABLE word (path, channel, idx, word, start, "end", confidence, speaker);
                 """)
     }
@@ -378,11 +451,13 @@ public final class SampleIndex: Sendable {
                     try prepareViews(db, leaves: blob.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }, forAudit: false)
                 }
                 defer { dropViews(db) }
-                let range = "s._n >= (snap.leaf << 32) AND s._n < ((snap.leaf + 1) << 32)"
                 if includeWords {
                     let insertWord = try db.makeStatement(sql: "INSERT INTO temp.word VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
                     let rows = try Row.fetchAll(
-                        db, sql: "SELECT s.path, s._words FROM temp.snap JOIN main.sample_row s ON \(range) WHERE s._words IS NOT NULL")
+                        db,
+                        sql:
+                            "SELECT s.path, s._words FROM main.sample_row s WHERE s.leaf IN (SELECT leaf FROM temp.snap) AND s._words IS NOT NULL"
+                    )
                     for r in rows {
                         guard let id = ObjectID(hex: r[1] as String) else { continue }
                         let path: String = r[0]

@@ -48,6 +48,11 @@ import Testing
         "PRAGMA table_info(sample)",
         "SELECT * FROM segment",
         "SELECT count(*) FROM word",
+        // Rows in path order though a label index could answer them (format 4's indexes).
+        "SELECT path, lang FROM sample",
+        "SELECT lang FROM sample",
+        "SELECT path FROM sample WHERE lang = 'de' LIMIT 7",
+        "SELECT lang, count(*), total(duration_s) FROM sample GROUP BY lang",
     ]
 
     @Test func answersAsTheInMemoryQueryDoes() throws {
@@ -100,6 +105,25 @@ import Testing
         // (second review: the matching leaves alone lacked `speaker`).
         #expect(try index.matchingBlobs("speaker = 'spk9' OR speaker IS NULL AND lang = 'fr'", leaves: leavesA).isEmpty)
         #expect(try index.matchingBlobs("speaker = 'spk9'", leaves: leavesB) == [b[1234].blob])
+    }
+
+    /// `GROUP BY` a text label reads that label's index in order (no sort of every row); a plain
+    /// `SELECT` of the same columns scans the rows in path order.
+    @Test func groupingByACategoryReadsItsIndex() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dvs-sample-index-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = SnapshotStore(objects: InMemoryObjectStore(), workers: 1)
+        let index = try SampleIndex(path: dir + "/samples.sqlite")
+        let id = CommitID(ObjectID.hashing([9]))
+        _ = try Self.index((0..<500).map { Self.sample($0, lang: ["en", "de"][$0 % 2]) }, as: id, store: store, into: index)
+        func plan(_ sql: String) throws -> String {
+            try index.run("EXPLAIN QUERY PLAN " + sql, snapshot: id, includeWords: false, words: { _ in [] }, allows: { _ in true }).rows
+                .map { "\($0.last ?? .null)" }.joined(separator: "; ")
+        }
+        #expect(try plan("SELECT lang, count(*), total(duration_s) FROM sample GROUP BY lang").contains("COVERING INDEX sample_row_l"))
+        #expect(try !plan("SELECT path, lang FROM sample").contains("INDEX"))
+        #expect(try !plan("SELECT lang, duration_s FROM sample").contains("INDEX"))
     }
 
     /// A label named `_Leaf` must not take the audit view's `_leaf` column (SQLite compares
