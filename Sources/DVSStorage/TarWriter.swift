@@ -11,6 +11,9 @@ public final class TarWriter {
     private let entry: OpaquePointer
     private var closed = false
 
+    /// Bytes handed to `write(2)` at a time (the last write may be shorter): 1 MiB.
+    public static let blockSize = 1 << 20
+
     /// Starts a stream on `fd` (not closed by the writer).
     /// - Throws: `StorageError.io` with libarchive's message.
     /// The corresponding C functions are `archive_write_new`, `archive_write_set_format_pax_restricted`
@@ -20,6 +23,9 @@ public final class TarWriter {
         archive = a
         entry = e
         archive_write_set_format_pax_restricted(a)
+        // Write in blocks of `blockSize` rather than tar's 10 KiB: fewer system calls and, into a
+        // pipe, fewer wake-ups of the reader. The bytes are the same (the last block is not padded).
+        archive_write_set_bytes_per_block(a, Int32(Self.blockSize))
         archive_write_set_bytes_in_last_block(a, 1)  // no padding to 10 KiB after the end-of-archive blocks
         guard archive_write_open_fd(a, fd) == ARCHIVE_OK else {
             let msg = String(cString: archive_error_string(a))
