@@ -6,31 +6,50 @@ import Foundation
 ///
 /// Entries are regular files, mode 0644, owner 0:0, no user/group names, and the modification
 /// time given, so the same entries give the same bytes.
+///
+/// libarchive makes the headers and padding; it does no blocking of its own. Small pieces
+/// (headers, padding, short members) are gathered into one buffer handed to `write(2)` when it
+/// would pass `blockSize`; a piece of `directWriteSize` or more (audio) is written straight from
+/// the caller's memory after what is gathered, without being copied into a block first.
 public final class TarWriter {
+    /// Most bytes gathered before they are handed to `write(2)`: 1 MiB.
+    public static let blockSize = 1 << 20
+    /// Pieces at least this long (bytes) are written from the caller's memory, not gathered: 64 KiB.
+    public static let directWriteSize = 64 << 10
+
     private let archive: OpaquePointer
     private let entry: OpaquePointer
+    private let sink: TarSink
     private var closed = false
 
     /// Starts a stream on `fd` (not closed by the writer).
     /// - Throws: `StorageError.io` with libarchive's message.
     /// The corresponding C functions are `archive_write_new`, `archive_write_set_format_pax_restricted`
-    /// and `archive_write_open_fd`.
+    /// and `archive_write_open2`.
     public init(fd: Int32) throws {
         guard let a = archive_write_new(), let e = archive_entry_new() else { throw StorageError(.io, "archive_write_new: out of memory") }
         archive = a
         entry = e
+        sink = TarSink(fd: fd)
         archive_write_set_format_pax_restricted(a)
-        archive_write_set_bytes_in_last_block(a, 1)  // no padding to 10 KiB after the end-of-archive blocks
-        guard archive_write_open_fd(a, fd) == ARCHIVE_OK else {
-            let msg = String(cString: archive_error_string(a))
+        // No blocking in libarchive: every piece goes to `tarWriterWrite` as it is made, and
+        // nothing pads the end of the stream after the end-of-archive blocks.
+        archive_write_set_bytes_per_block(a, 0)
+        archive_write_set_bytes_in_last_block(a, 1)
+        let context = Unmanaged.passUnretained(sink).toOpaque()
+        guard archive_write_open2(a, context, nil, tarWriterWrite, nil, nil) == ARCHIVE_OK else {
+            let msg = archive_error_string(a).map { String(cString: $0) } ?? "unknown error"
             archive_entry_free(e)
             archive_write_free(a)
-            throw StorageError(.io, "archive_write_open_fd: \(msg)")
+            throw StorageError(.io, "archive_write_open2: \(msg)")
         }
     }
 
     deinit {
-        if !closed { archive_write_close(archive) }
+        if !closed {
+            archive_write_close(archive)
+            _ = sink.flush()
+        }
         archive_entry_free(entry)
         archive_write_free(archive)
     }
@@ -64,11 +83,71 @@ public final class TarWriter {
     /// - Throws: `StorageError.io` with libarchive's message.
     public func finish() throws {
         closed = true
-        guard archive_write_close(archive) == ARCHIVE_OK else { throw error("archive_write_close", "") }
+        guard archive_write_close(archive) == ARCHIVE_OK, sink.flush() else { throw error("archive_write_close", "") }
     }
 
     private func error(_ fn: String, _ name: String) -> StorageError {
-        let msg = archive_error_string(archive).map { String(cString: $0) } ?? "unknown error"
+        // A failed write reads as libarchive's own fd writer put it.
+        let msg = sink.writeFailed ? "Write error" : archive_error_string(archive).map { String(cString: $0) } ?? "unknown error"
         return StorageError(.io, "\(fn)\(name.isEmpty ? "" : " '\(name)'"): \(msg)")
+    }
+}
+
+/// libarchive's write callback for `TarWriter` (its client data is the `TarSink`).
+private func tarWriterWrite(
+    _ archive: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ buffer: UnsafeRawPointer?, _ length: Int
+) -> Int {
+    guard let context, length > 0, let buffer else { return 0 }
+    return Unmanaged<TarSink>.fromOpaque(context).takeUnretainedValue().take(UnsafeRawBufferPointer(start: buffer, count: length))
+}
+
+/// Where a `TarWriter`'s libarchive hands the stream: gathers small pieces, writes large ones
+/// straight through (see `TarWriter`). libarchive's client data, so it outlives the writer's deinit.
+private final class TarSink {
+    let fd: Int32
+    /// Bytes gathered and not yet written.
+    private var pending: [UInt8] = []
+    /// Whether a write failed.
+    private(set) var writeFailed = false
+
+    init(fd: Int32) {
+        self.fd = fd
+        pending.reserveCapacity(TarWriter.blockSize)
+    }
+
+    /// Takes one piece of the stream from libarchive: gathers it, or writes what is gathered and
+    /// then the piece itself. Returns the piece's length, or -1 when a write failed.
+    func take(_ bytes: UnsafeRawBufferPointer) -> Int {
+        if bytes.count >= TarWriter.directWriteSize {
+            guard flush(), writeAll(bytes) else { return -1 }
+        } else {
+            if pending.count + bytes.count > TarWriter.blockSize, !flush() { return -1 }
+            pending.append(contentsOf: bytes)
+        }
+        return bytes.count
+    }
+
+    /// Writes what is gathered; false (and `writeFailed` set) when a write failed.
+    func flush() -> Bool {
+        guard !pending.isEmpty else { return true }
+        let ok = pending.withUnsafeBytes { writeAll($0) }
+        pending.removeAll(keepingCapacity: true)
+        return ok
+    }
+
+    /// Writes all of `bytes` to `fd`, retrying short writes and EINTR; false (and `writeFailed`
+    /// set) when a write fails.
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var off = 0
+        while off < bytes.count {
+            let n = write(fd, bytes.baseAddress! + off, bytes.count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                writeFailed = true
+                return false
+            }
+            off += n
+        }
+        return true
     }
 }

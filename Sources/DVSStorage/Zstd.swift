@@ -69,11 +69,19 @@ public final class ZstdCompressor {
 public final class ZstdDecompressor {
     private let dctx: OpaquePointer
     /// Creates a context.
-    public init() { dctx = ZSTD_createDCtx() }
+    /// - Parameter checksum: check each frame's content checksum (XXH64). Pass false only where
+    ///   the caller verifies the decoded bytes itself (a blob read compares their SHA-256 with
+    ///   its id), so the frame's own checksum is a second check of the same bytes.
+    ///   The corresponding C parameter is `ZSTD_d_forceIgnoreChecksum`.
+    public init(checksum: Bool = true) {
+        dctx = ZSTD_createDCtx()
+        // ZSTD_d_forceIgnoreChecksum is ZSTD_d_experimentalParam3 (a macro Swift cannot import).
+        if !checksum { ZSTD_DCtx_setParameter(dctx, ZSTD_d_experimentalParam3, 1) }
+    }
     deinit { ZSTD_freeDCtx(dctx) }
 
     /// Decompresses one frame whose header records its content size, at most `limit` bytes,
-    /// checking its content checksum.
+    /// checking its content checksum (unless the context was made with `checksum: false`).
     /// - Throws: `StorageError.corrupt` when the frame is malformed or its checksum fails.
     public func decompress(_ frame: UnsafeRawBufferPointer, limit: Int = 1 << 40) throws -> [UInt8] {
         let size = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)

@@ -128,7 +128,9 @@ public final class SnapshotReader: @unchecked Sendable {
             group.enter()
             DispatchQueue.global().async { [self] in
                 defer { group.leave() }
-                let decompressor = ZstdDecompressor()
+                // Every blob's SHA-256 is compared with its id (`PackedBlobStore.read`), so zstd's
+                // own frame checksum (XXH64 of the same bytes) is skipped.
+                let decompressor = ZstdDecompressor(checksum: false)
                 while let i = pipe.claim() {
                     // Start the kernel reading a blob further ahead, so disk reads overlap
                     // decoding when the packs are not in the page cache.

@@ -43,6 +43,19 @@ extension Repository {
         return order
     }
 
+    /// When `fd` is a pipe, asks the kernel to make its buffer `TarWriter.blockSize` (1 MiB) so
+    /// that one write of the tar writer fits and the reader is woken once per block rather than
+    /// every 64 KiB (`fcntl(F_SETPIPE_SZ)`; best effort: an unprivileged process may be held to
+    /// `/proc/sys/fs/pipe-max-size`, and nothing else changes when it is refused).
+    static func widenPipe(_ fd: Int32) {
+        #if os(Linux)
+            var st = stat()
+            guard fstat(fd, &st) == 0, st.st_mode & 0o170000 == 0o010000 else { return }  // S_ISFIFO
+            let setPipeSize: Int32 = 1031  // F_SETPIPE_SZ (a macro Swift does not import)
+            _ = fcntl(fd, setPipeSize, Int32(TarWriter.blockSize))
+        #endif
+    }
+
     /// Writes a snapshot's samples as a WebDataset-style tar stream to `fd`.
     ///
     /// For each sample, two members with a shared key: `KEY.<ext>` holding the file's original
@@ -91,6 +104,7 @@ extension Repository {
             keys.append(key)
         }
         let order = Self.streamOrder(sampleCount: reader.count, seed: seed, shard: shard)
+        Self.widenPipe(fd)
         do {
             let tar = try TarWriter(fd: fd)
             var n = 0
