@@ -16,37 +16,64 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
-        // C libraries, through pkg-config (Debian's -dev packages).
+        // C libraries (Debian's -dev packages, scripts/install-deps.sh). zstd is linked as usual; the
+        // others are header-only modules here: CLazyLibs defines the functions dvs calls and loads each
+        // library on its first call, so start-up does not load what a command does not use.
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-        .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
-        .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
-        .systemLibrary(name: "CSamplerate", pkgConfig: "samplerate", providers: [.apt(["libsamplerate0-dev"])]),
-        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
-        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CSndfile"),
+        .systemLibrary(name: "CGit2"),
+        .systemLibrary(name: "CSamplerate"),
+        .systemLibrary(name: "CArchive"),
+        .systemLibrary(name: "CFFTW"),
+        // Forwarding functions for libgit2, libarchive, libsndfile, libsamplerate, libfftw3f and libcurl
+        // that dlopen the library on first use (Sources/CLazyLibs/lazy.c; scripts/gen-lazy-stubs.sh).
+        .target(name: "CLazyLibs", exclude: ["symbols"], linkerSettings: [.linkedLibrary("dl")]),
 
         .target(name: "DVSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd", "CArchive"]),
-        .target(name: "DVSAudio", dependencies: ["DVSCore", "CSndfile", "CSamplerate"]),
+        .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd", "CArchive", "CLazyLibs"]),
+        .target(name: "DVSAudio", dependencies: ["DVSCore", "CSndfile", "CSamplerate", "CLazyLibs"]),
         .target(name: "DVSLabels", dependencies: ["DVSCore", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(
             name: "DVSRemote",
-            dependencies: ["DVSCore", "DVSStorage", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["DVSCore", "DVSStorage", "CLazyLibs", .product(name: "Crypto", package: "swift-crypto")],
+            // Release: Foundation is static (see dvs below) and libcurl comes through CLazyLibs, loaded
+            // on the first request, instead of the -lcurl that FoundationNetworking asks for.
+            swiftSettings: [
+                .unsafeFlags(
+                    ["-Xfrontend", "-disable-autolink-library", "-Xfrontend", "curl"],
+                    .when(platforms: [.linux], configuration: .release))
+            ]),
         // Features (FFTW log-mel/MFCC), baseline learners, metrics and the .dvsm model file; no I/O on repositories.
-        .target(name: "DVSLearn", dependencies: ["DVSCore", "CFFTW"]),
+        .target(name: "DVSLearn", dependencies: ["DVSCore", "CFFTW", "CLazyLibs"]),
         .target(
             name: "DVSCatalog",
             dependencies: ["DVSCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")]),
         // DVSRemote is a storage-level module (RemoteStore beside ObjectStore): DVS's push/fetch use it.
         .target(
             name: "DVS",
-            dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "DVSRemote", "DVSLearn", "CGit2"]),
+            dependencies: ["DVSCore", "DVSStorage", "DVSAudio", "DVSCatalog", "DVSLabels", "DVSRemote", "DVSLearn", "CGit2", "CLazyLibs"]),
         .target(
             name: "DVSCommands",
             dependencies: [
                 "DVS", "DVSCatalog", "DVSStorage", "DVSRemote", "DVSLabels", "DVSLearn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "dvs", dependencies: ["DVSCommands"]),
+        // Release: the Swift runtime and Foundation linked statically (start-up: bench/README.md). The
+        // modules were compiled against the shared runtime, whose Foundation names only -lFoundation, so
+        // the static archives behind it are listed here (in one group: they refer to each other).
+        .executableTarget(
+            name: "dvs", dependencies: ["DVSCommands"],
+            linkerSettings: [
+                .unsafeFlags(
+                    ["-static-stdlib"]
+                        + [
+                            "--start-group", "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims",
+                            "-l_FoundationCollections", "-l_CFURLSessionInterface", "-lswiftSynchronization",
+                            "-lFoundation", "-lFoundationEssentials", "-lFoundationInternationalization",
+                            "-lFoundationNetworking", "-lswiftCore", "--end-group",
+                        ].flatMap { ["-Xlinker", $0] },
+                    .when(platforms: [.linux], configuration: .release))
+            ]),
         // bench/lineage.sh's helper: snapshot reader vs libsndfile from disk, same run.
         .executableTarget(name: "dvs-read-bench", dependencies: ["DVS", "CSndfile"]),
         .target(name: "DVSTestSupport", dependencies: ["DVS"]),

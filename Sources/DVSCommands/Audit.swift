@@ -5,7 +5,7 @@ import Foundation
 
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The lineage of a model, or every model that saw matching samples.",
+        commandName: "audit", abstract: "The lineage of a model, or every model that saw matching samples.",
         discussion: """
             dvs audit MODEL|PATH|SHA
               model → snapshot commit → branch or cohort predicate, code commit, samples,

@@ -5,7 +5,7 @@ import Foundation
 
 struct Branch: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List, create or delete branches.",
+        commandName: "branch", abstract: "List, create or delete branches.",
         discussion: """
             dvs branch             list branches: head, samples, hours (* marks HEAD's)
             dvs branch NAME [REV]  create NAME at REV (default HEAD); switch: dvs checkout

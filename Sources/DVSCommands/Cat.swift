@@ -4,7 +4,7 @@ import Foundation
 
 struct Cat: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write the bytes of a file in a snapshot to stdout.",
+        commandName: "cat", abstract: "Write the bytes of a file in a snapshot to stdout.",
         discussion: "Example: dvs cat HEAD~1:labels.csv. For a symlink, prints its target.")
 
     @OptionGroup var global: GlobalOptions

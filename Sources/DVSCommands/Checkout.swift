@@ -4,7 +4,7 @@ import DVSCore
 
 struct Checkout: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Update the working tree to a revision, or export it into another folder.",
+        commandName: "checkout", abstract: "Update the working tree to a revision, or export it into another folder.",
         discussion: "Refuses, naming the files, when it would overwrite uncommitted changes or untracked files, unless --force.")
 
     @OptionGroup var global: GlobalOptions

@@ -4,7 +4,7 @@ import Foundation
 
 struct Clone: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Make a new repository from a remote and check out a branch.",
+        commandName: "clone", abstract: "Make a new repository from a remote and check out a branch.",
         discussion: "Run again on the same folder, an interrupted clone resumes and keeps what it downloaded.")
 
     @OptionGroup var global: GlobalOptions

@@ -6,7 +6,7 @@ import Foundation
 
 struct Cohort: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Cohorts: branches cut from the data by an SQL predicate over samples, refreshed and merged back.",
+        commandName: "cohort", abstract: "Cohorts: branches cut from the data by an SQL predicate over samples, refreshed and merged back.",
         subcommands: [Create.self, List.self, Show.self, Refresh.self], defaultSubcommand: List.self)
 
     static func json(_ c: CohortInfo) -> [String: Any] {

@@ -7,7 +7,7 @@ import Foundation
 extension Cohort {
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create branch cohort/NAME holding the samples that match a predicate.",
+            commandName: "create", abstract: "Create branch cohort/NAME holding the samples that match a predicate.",
             discussion: """
                 The predicate is SQL over the sample table, as in 'dvs query' (e.g. lang = 'es' AND sample_rate = 8000).
                 Label tables keep only the cohort's rows; other files are unchanged; no audio is copied.

@@ -7,7 +7,7 @@ import Foundation
 extension Cohort {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List cohorts: predicate, source, samples, hours, how far the source has moved on.")
+            commandName: "list", abstract: "List cohorts: predicate, source, samples, hours, how far the source has moved on.")
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Print JSON.") var json = false
 

@@ -7,6 +7,7 @@ import Foundation
 extension Cohort {
     struct Refresh: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "refresh",
             abstract: "Re-apply the predicate to the newer source and merge the result into the cohort (a merge commit).",
             discussion: "Labels edited on the cohort are kept; the source's new samples and relabels come in.")
         @OptionGroup var global: GlobalOptions

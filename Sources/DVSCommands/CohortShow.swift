@@ -6,7 +6,7 @@ import Foundation
 
 extension Cohort {
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one cohort.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one cohort.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Cohort name.") var name: String
         @Flag(help: "Print JSON.") var json = false

@@ -3,7 +3,7 @@ import DVS
 
 struct Config: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Get or set repository settings.",
+        commandName: "config", abstract: "Get or set repository settings.",
         discussion:
             "Keys: core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), remote.<name>.transfers (parallel transfers, 1-64, default 8; other remote.* keys are set by dvs remote add)."
     )

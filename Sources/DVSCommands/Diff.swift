@@ -5,6 +5,7 @@ import Foundation
 
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",
         abstract: "Show what changed in the dataset: samples added, removed, modified, renamed, relabeled; hours and label shifts.",
         discussion: """
             With no revision, compares HEAD with the working tree (labels as they

@@ -6,6 +6,7 @@ import Foundation
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "eval",
         abstract: "Evaluate a baseline model on a snapshot: metrics overall and per slice, speed, leakage; recorded as lineage.",
         discussion: """
             --model takes a .dvsm path, or a model record id, name or artifact SHA-256 prefix ('dvs models').

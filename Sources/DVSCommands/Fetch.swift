@@ -4,7 +4,7 @@ import Foundation
 
 struct Fetch: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Download a remote's branches and tags; move refs/remotes/<remote>/*.",
+        commandName: "fetch", abstract: "Download a remote's branches and tags; move refs/remotes/<remote>/*.",
         discussion: "Every downloaded object is verified (SHA-256) before it is used; a damaged one is named and no ref moves.")
 
     @OptionGroup var global: GlobalOptions

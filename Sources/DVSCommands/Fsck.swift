@@ -3,7 +3,7 @@ import DVS
 
 struct Fsck: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Verify every pack frame and object against its hash.",
+        commandName: "fsck", abstract: "Verify every pack frame and object against its hash.",
         discussion:
             "Reports each damaged object by id and pack, with the commits and paths that use it. Exit status 1 if anything is damaged.")
 

@@ -2,7 +2,8 @@ import ArgumentParser
 import DVS
 
 struct Init: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create an empty dvs repository (HEAD on branch 'main').")
+    static let configuration = CommandConfiguration(
+        commandName: "init", abstract: "Create an empty dvs repository (HEAD on branch 'main').")
 
     @Argument(help: "Folder to create it in (default: the current folder).")
     var directory: String = "."

@@ -3,7 +3,7 @@ import DVS
 import DVSCore
 
 struct Log: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show commits reachable from a revision, newest first.")
+    static let configuration = CommandConfiguration(commandName: "log", abstract: "Show commits reachable from a revision, newest first.")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Where to start (default HEAD); A..B shows commits in B not in A.") var revision: String = "HEAD"

@@ -4,7 +4,8 @@ import DVSCore
 import Foundation
 
 struct Ls: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the files and samples of a snapshot with their audio facts.")
+    static let configuration = CommandConfiguration(
+        commandName: "ls", abstract: "List the files and samples of a snapshot with their audio facts.")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Revision (default HEAD), then paths or folders to restrict to.") var arguments: [String] = []

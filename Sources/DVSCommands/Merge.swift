@@ -6,7 +6,7 @@ import Foundation
 
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Join another branch's history into the current branch: by file, by label row, by label field.",
+        commandName: "merge", abstract: "Join another branch's history into the current branch: by file, by label row, by label field.",
         discussion: """
             dvs merge REV                    fast-forward, or a committed three-way merge
             dvs merge REV --strategy theirs  resolve every conflict to their side (or ours)

@@ -5,7 +5,7 @@ import Foundation
 
 struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List model records: name, id, artifact, training snapshot, samples, hours, code commit.")
+        commandName: "models", abstract: "List model records: name, id, artifact, training snapshot, samples, hours, code commit.")
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON.") var json = false

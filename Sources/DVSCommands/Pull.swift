@@ -4,7 +4,7 @@ import Foundation
 
 struct Pull: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fetch, then fast-forward or merge the remote branch into the current branch and its working tree.",
+        commandName: "pull", abstract: "Fetch, then fast-forward or merge the remote branch into the current branch and its working tree.",
         discussion:
             "Diverged histories are merged as 'dvs merge' does (by file, label row and field). Refuses when local changes would be overwritten."
     )

@@ -9,7 +9,7 @@ func refJSON(_ m: RefMove) -> [String: Any] {
 
 struct Push: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Upload branches (and tags) to a remote.",
+        commandName: "push", abstract: "Upload branches (and tags) to a remote.",
         discussion: """
             Uploads the packs and objects the remote lacks, then moves each remote ref with a conditional \
             write. Refuses when the remote branch is not an ancestor of yours (run dvs pull), unless --force. \

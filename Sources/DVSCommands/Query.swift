@@ -5,7 +5,7 @@ import Foundation
 
 struct Query: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a read-only SQL query (SQLite) over a snapshot's samples, labels and words.",
+        commandName: "query", abstract: "Run a read-only SQL query (SQLite) over a snapshot's samples, labels and words.",
         discussion: """
             Tables:
               sample   path, sha256, bytes, format, encoding, sample_rate,

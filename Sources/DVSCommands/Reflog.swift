@@ -4,7 +4,8 @@ import DVSCore
 import Foundation
 
 struct Reflog: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show where a ref (HEAD, a branch, a tag) has pointed, newest first.")
+    static let configuration = CommandConfiguration(
+        commandName: "reflog", abstract: "Show where a ref (HEAD, a branch, a tag) has pointed, newest first.")
 
     @OptionGroup var global: GlobalOptions
     @Option(

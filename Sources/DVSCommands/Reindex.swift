@@ -3,7 +3,7 @@ import DVS
 
 struct Reindex: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Rebuild the catalog's pack, blob and commit index from .dvs/packs and .dvs/objects.",
+        commandName: "reindex", abstract: "Rebuild the catalog's pack, blob and commit index from .dvs/packs and .dvs/objects.",
         discussion:
             "Refs, the reflog, the stat cache and settings are kept. Use it after copying packs in, or when 'dvs fsck' reports unreferenced packs."
     )

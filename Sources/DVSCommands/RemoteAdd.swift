@@ -4,7 +4,7 @@ import Foundation
 
 extension RemoteCommand {
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a remote.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a remote.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Its name (origin).") var name: String
         @Argument(help: "s3://bucket/prefix or a folder path.") var url: String

@@ -4,7 +4,7 @@ import Foundation
 
 extension RemoteCommand {
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List remotes; -v adds URLs and S3 settings.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List remotes; -v adds URLs and S3 settings.")
         @OptionGroup var global: GlobalOptions
         @Flag(name: .shortAndLong, help: "Show URLs, endpoints and regions.") var verbose = false
         @Flag(help: "Print JSON.") var json = false

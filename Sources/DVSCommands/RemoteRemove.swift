@@ -4,7 +4,8 @@ import Foundation
 
 extension RemoteCommand {
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Forget a remote and its remote-tracking refs (the remote's data stays).")
+        static let configuration = CommandConfiguration(
+            commandName: "remove", abstract: "Forget a remote and its remote-tracking refs (the remote's data stays).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Its name.") var name: String
 

@@ -9,7 +9,7 @@ import Foundation
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run an external trainer against a snapshot and register what it produced.",
+        commandName: "run", abstract: "Run an external trainer against a snapshot and register what it produced.",
         discussion: """
             The snapshot REV is laid out read-only (hard links from a blob cache
             under .dvs/cache where the file system allows) and the command runs

@@ -3,7 +3,8 @@ import DVS
 import DVSCore
 
 struct Show: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a commit and the files it changed against its first parent.")
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show a commit and the files it changed against its first parent.")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The commit (default HEAD).") var revision: String = "HEAD"

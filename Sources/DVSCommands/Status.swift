@@ -5,7 +5,7 @@ import DVSCore
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List new, modified and deleted files against HEAD, with the samples and hours of audio affected.")
+        commandName: "status", abstract: "List new, modified and deleted files against HEAD, with the samples and hours of audio affected.")
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON.") var json = false

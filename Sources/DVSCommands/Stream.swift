@@ -5,7 +5,7 @@ import Foundation
 
 struct Stream: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a snapshot as a WebDataset-style tar stream to stdout.",
+        commandName: "stream", abstract: "Write a snapshot as a WebDataset-style tar stream to stdout.",
         discussion: """
             Per sample: KEY.<ext> (the original audio bytes) and KEY.json (path,
             sha256, audio facts, labels); KEY is the path without extension, dots

@@ -5,7 +5,7 @@ import Foundation
 
 struct Tag: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List, create or delete tags (names for commits that do not move).",
+        commandName: "tag", abstract: "List, create or delete tags (names for commits that do not move).",
         discussion: """
             dvs tag                       list tags
             dvs tag NAME [REV] [-m MSG]   tag REV (default HEAD): what a model shipped from

@@ -6,7 +6,7 @@ import Foundation
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train the built-in baseline on a snapshot, straight from the packs, and record its lineage.",
+        commandName: "train", abstract: "Train the built-in baseline on a snapshot, straight from the packs, and record its lineage.",
         discussion: """
             Features: 40 Slaney log-mel bands and 13 MFCCs of 25 ms windows every 10 ms at 16 kHz mono (resampled with libsamplerate), mean and standard deviation over time. classify: softmax regression (L-BFGS); regress: ridge regression. Samples without the label are skipped and counted.
 
