@@ -27,8 +27,10 @@ while IFS='|' read -r lib soname headers; do
     echo "static DVSLazyLibrary library = {$soname, 0};"
     while read -r sym; do
       [ -n "$sym" ] || continue
-      type=$(printf '%s\n' "$includes" | clang -fsyntax-only -x c - -Xclang -ast-dump -Xclang -ast-dump-filter="$sym" 2>/dev/null |
-        grep -m1 "FunctionDecl.* $sym '" | sed -E "s/.* $sym '([^']*)'.*/\1/")
+      # Whole outputs through every stage (no grep -m1): an early exit would end clang with SIGPIPE,
+      # which pipefail turns into a failure of the script.
+      ast=$(printf '%s\n' "$includes" | clang -fsyntax-only -x c - -Xclang -ast-dump -Xclang -ast-dump-filter="$sym" 2>/dev/null || true)
+      type=$(grep "FunctionDecl.* $sym '" <<<"$ast" | sed -n -E "1s/.* $sym '([^']*)'.*/\1/p")
       [ -n "$type" ] || { echo "error: no prototype for $sym in $headers" >&2; exit 1; }
       ret=${type%%(*}; ret=${ret% }; params=${type#*(}; params=${params%)}
       decl=""; args=""; i=0

@@ -87,6 +87,11 @@ struct archive * archive_write_new(void) {
     return ((__typeof__(&archive_write_new))dvs_lazy_symbol(&library, "archive_write_new", &f))();
 }
 
+int archive_write_open2(struct archive * a0, void * a1, archive_open_callback * a2, archive_write_callback * a3, archive_close_callback * a4, archive_free_callback * a5) {
+    static void *f;
+    return ((__typeof__(&archive_write_open2))dvs_lazy_symbol(&library, "archive_write_open2", &f))(a0, a1, a2, a3, a4, a5);
+}
+
 int archive_write_open_fd(struct archive * a0, int a1) {
     static void *f;
     return ((__typeof__(&archive_write_open_fd))dvs_lazy_symbol(&library, "archive_write_open_fd", &f))(a0, a1);
@@ -95,6 +100,11 @@ int archive_write_open_fd(struct archive * a0, int a1) {
 int archive_write_set_bytes_in_last_block(struct archive * a0, int a1) {
     static void *f;
     return ((__typeof__(&archive_write_set_bytes_in_last_block))dvs_lazy_symbol(&library, "archive_write_set_bytes_in_last_block", &f))(a0, a1);
+}
+
+int archive_write_set_bytes_per_block(struct archive * a0, int a1) {
+    static void *f;
+    return ((__typeof__(&archive_write_set_bytes_per_block))dvs_lazy_symbol(&library, "archive_write_set_bytes_per_block", &f))(a0, a1);
 }
 
 int archive_write_set_format_pax_restricted(struct archive * a0) {
