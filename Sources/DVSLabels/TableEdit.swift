@@ -76,10 +76,12 @@ public struct TableRowEdit: Sendable {
         for (o, n) in pairs {
             let a = Self.fields(o, delimiter)
             let b = Self.fields(n, delimiter)
-            guard a.count == headerFields.count, b.count == headerFields.count, a[key] == b[key], !a[key].isEmpty else { return nil }
+            guard a.count == headerFields.count, b.count == headerFields.count, a[key] == b[key], !a[key].isEmpty,
+                let last = a[key].split(separator: 0x2F, omittingEmptySubsequences: false).last, Self.isPlainName(last)
+            else { return nil }
             let reference = String(decoding: a[key], as: UTF8.self)
             candidates += ctx.candidates(reference, kind: .table)
-            names.insert(Array(a[key].split(separator: 0x2F).last ?? []))
+            names.insert(Array(last))
         }
         // No other row may name a file with the same final path component.
         guard Self.keyNamesOccurOnce(names, in: new, from: headerEnd + 1, key: key, delimiter: delimiter) else { return nil }
@@ -133,9 +135,17 @@ public struct TableRowEdit: Sendable {
         return l.split(separator: delimiter, omittingEmptySubsequences: false)
     }
 
-    /// Whether each of `names` is the final path component of exactly one row's key field.
+    /// Whether a path component is a file name: not empty (a trailing `/`), `.` or `..`, which
+    /// resolve to a name found elsewhere in the reference.
+    static func isPlainName<C: Collection<UInt8>>(_ c: C) -> Bool {
+        !c.isEmpty && !c.elementsEqual([0x2E]) && !c.elementsEqual([0x2E, 0x2E])
+    }
+
+    /// Whether each of `names` is the final path component of exactly one row's key field, and no
+    /// key field ends in a component that is not a file name (`a.wav/.` names `a.wav` too).
     static func keyNamesOccurOnce(_ names: Set<[UInt8]>, in bytes: [UInt8], from start: Int, key: Int, delimiter: UInt8) -> Bool {
         var counts: [[UInt8]: Int] = [:]
+        var unplain = false
         bytes.withUnsafeBufferPointer { b in
             var i = start
             let n = b.count
@@ -158,6 +168,10 @@ public struct TableRowEdit: Sendable {
                     var nameStart = end
                     while nameStart > fieldStart, b[nameStart - 1] != 0x2F { nameStart -= 1 }
                     let length = end - nameStart
+                    if end > fieldStart, !isPlainName(b[nameStart..<end]) {
+                        unplain = true
+                        return
+                    }
                     if length > 0, names.contains(where: { $0.count == length }) {
                         let name = Array(b[nameStart..<end])
                         if names.contains(name) { counts[name, default: 0] += 1 }
@@ -167,6 +181,6 @@ public struct TableRowEdit: Sendable {
                 i = j + 1
             }
         }
-        return names.allSatisfy { counts[$0] == 1 }
+        return !unplain && names.allSatisfy { counts[$0] == 1 }
     }
 }

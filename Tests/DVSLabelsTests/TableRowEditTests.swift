@@ -54,6 +54,10 @@ import Testing
         #expect(Self.edit(base, "path,label\na.wav,yes\nb.wav,no,extra\n") == nil)  // field count
         #expect(Self.edit("path,label\nb.wav,no\nx/b.wav,no\n", "path,label\nb.wav,yes\nx/b.wav,no\n") == nil)  // same file name twice
         #expect(Self.edit(base, base, at: "metadata.csv") == nil)  // Hugging Face layout
+        // Another spelling of the same file elsewhere in the table (`a.wav/.`, `x/../a.wav`).
+        #expect(Self.edit("path,label\na.wav,x\nb.wav,z\na.wav/.,x\n", "path,label\na.wav,y\nb.wav,z\na.wav/.,x\n") == nil)
+        #expect(Self.edit("path,label\na.wav,x\nx/../a.wav,x\n", "path,label\na.wav,y\nx/../a.wav,x\n") == nil)
+        #expect(Self.edit("path,label\na.wav/,x\nb.wav,z\n", "path,label\na.wav/,y\nb.wav,z\n") == nil)
         #expect(Self.edit("file,label\na.wav,yes\n", "file,label\na.wav,no\n") == nil)  // not a plain table
         // A row that resolves to no sample is left to the full build (which reports it).
         let e = Self.edit(base, "path,label\na.wav,yes\nb.wav,maybe\n")

@@ -54,15 +54,19 @@ import Testing
             #expect(s.changes[0].new?.annotations?[label: "label"]?.text == "yes")
             #expect(s.labelTables.map(\.path) == ["labels.csv"])
 
-            // Plain files: modified, added, deleted, made executable, a symlink added.
+            // A plain file edited and made executable.
             try write("more notes\n", "README", in: root)
+            try TestSupport.sh("chmod +x '\(root)/README'")
+            let plain = try commitAndCheck(repo, "plain file", expectFast: true)
+            #expect(plain.changes.map(\.path.string) == ["README"])
+            // A file appearing, vanishing or becoming a link can change where a label row points
+            // (a row names the first candidate path that exists, audio or not): the full path.
             try write("x\n", "docs/a.txt", in: root)
-            try TestSupport.sh("chmod +x '\(root)/README' && ln -s README '\(root)/LINK'")
-            let plain = try commitAndCheck(repo, "plain files", expectFast: true)
-            #expect(plain.changes.map(\.path.string) == ["LINK", "README", "docs/a.txt"])
+            try TestSupport.sh("ln -s README '\(root)/LINK'")
+            #expect(try commitAndCheck(repo, "files added", expectFast: false).fullCommitReason == .labelSource)
             try FileManager.default.removeItem(atPath: root + "/docs/a.txt")
             try FileManager.default.removeItem(atPath: root + "/LINK")
-            let gone = try commitAndCheck(repo, "deletions", expectFast: true)
+            let gone = try commitAndCheck(repo, "deletions", expectFast: false)
             #expect(gone.changes.map(\.kind) == [.deleted, .deleted])
 
             // Status first (it records the hashed file as unsettled), then the commit sees it.
@@ -110,6 +114,35 @@ import Testing
 
             // Nothing changed: refused, as on the full path.
             #expect(throws: DVSError.self) { try repo.commit(CommitOptions(message: "nothing")) }
+        }
+    }
+
+    @Test func withoutLabelSourcesFilesComeAndGoOnThePathOfChanges() throws {
+        try TestSupport.withTemporaryRepository { repo in
+            let root = repo.root
+            try tone("a.wav", 300, in: root)
+            try write("x\n", "notes.txt", in: root)
+            try commitAndCheck(repo, "initial", expectFast: false)
+            try write("y\n", "docs/b.txt", in: root)
+            try TestSupport.sh("ln -s notes.txt '\(root)/LINK'")
+            #expect(try commitAndCheck(repo, "added", expectFast: true).changes.map(\.kind) == [.added, .added])
+            try FileManager.default.removeItem(atPath: root + "/notes.txt")
+            #expect(try commitAndCheck(repo, "deleted", expectFast: true).changes.map(\.kind) == [.deleted])
+        }
+    }
+
+    /// A Deepgram response is matched to a sample by the audio's SHA-256 first, so new audio
+    /// content can gain or lose a transcript however long it is: the full path.
+    @Test func audioChangesBesideDeepgramResponsesTakeTheFullPath() throws {
+        try TestSupport.withTemporaryRepository { repo in
+            let root = repo.root
+            let ds = TestSupport.fixtures + "/dataset"
+            try TestSupport.sh(
+                "mkdir -p clips && cp '\(ds)/clips/call_0002_stereo.wav' '\(ds)/deepgram/call_0002_stereo.json' clips/", in: root)
+            try tone("other.wav", 300, in: root)
+            try commitAndCheck(repo, "initial", expectFast: false)
+            try tone("other.wav", 600, in: root)
+            #expect(try commitAndCheck(repo, "re-recorded", expectFast: false).fullCommitReason == .transcript)
         }
     }
 

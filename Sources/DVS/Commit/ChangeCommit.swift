@@ -19,7 +19,7 @@ enum FullCommitReason: String, Sendable {
     case manyChanges = "too many files changed"
     case labelSource = "a label source changed"
     case sampleSet = "samples were added, removed or changed duration"
-    case transcript = "a changed sample has a transcript or segments"
+    case transcript = "a changed sample has a transcript or segments, or Deepgram responses may match it by content"
     case noLabelSources = "the parent's label sources are not recorded"
 }
 
@@ -81,6 +81,7 @@ extension Repository {
         // What changed, with labels carried over where the join cannot have changed.
         let hasConfig = old[RepoPath(LabelBuilder.configPath)] != nil
         let plainTables = Set(labelTables.filter { $0.format == "table" }.map(\.path))
+        let hasResponses = labelTables.contains { $0.format == "deepgram" }
         var changes: [Change] = []
         var edited: [RepoPath: ManifestEntry] = [:]
         var tableEdits: [(old: ManifestEntry, new: ManifestEntry)] = []
@@ -101,12 +102,20 @@ extension Repository {
                 }
             }
             switch (o?.audio, n?.audio) {
-            case (nil, nil): break
+            case (nil, nil):
+                // A label row names the first of its candidate paths that exists, audio or not
+                // (or a symlink, which the join skips): a file appearing, vanishing or turning
+                // into a link can move where a row points.
+                if !labelTables.isEmpty, o == nil || n == nil || (o?.kind == .symlink) != (n?.kind == .symlink) {
+                    return .failure(fallback(.labelSource))
+                }
             case (let a?, let b?):
                 guard a.sampleRate == b.sampleRate, a.channelCount == b.channelCount, a.frameCount == b.frameCount else {
                     return .failure(fallback(.sampleSet))
                 }
                 if let t = o?.annotations, t.transcript != nil || !t.segments.isEmpty { return .failure(fallback(.transcript)) }
+                // Deepgram responses are matched to samples by the audio's SHA-256 first.
+                if o?.blob != n?.blob, hasResponses { return .failure(fallback(.transcript)) }
                 n?.annotations = o?.annotations
             default: return .failure(fallback(.sampleSet))
             }

@@ -183,6 +183,20 @@ extension Repository {
                 defer { lock.release() }
                 try? catalog.write { tx in try tx.updateStatCache(scan.cacheUpdates, removing: [], settled: false) }
             }
+            // A clean tree read in full: the stat cache can mirror HEAD from here (as a commit
+            // with nothing to commit makes it), so later status and commit cost what changes.
+            if changes.isEmpty, let headCommit = head.commit, (try? catalog.statCacheBase()) != headCommit,
+                let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs status (refreshing the stat cache)")
+            {
+                defer { lock.release() }
+                if (try? catalog.head()?.commit) == headCommit {
+                    try? catalog.write { tx in
+                        try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, settled: true)
+                        try tx.settleStatCache()
+                        try tx.setStatCacheBase(headCommit)
+                    }
+                }
+            }
             let changed = Set(changes.map(\.path.string))
             return (
                 StatusReport(
