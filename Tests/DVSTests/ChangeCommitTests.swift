@@ -128,6 +128,14 @@ import Testing
             #expect(try commitAndCheck(repo, "added", expectFast: true).changes.map(\.kind) == [.added, .added])
             try FileManager.default.removeItem(atPath: root + "/notes.txt")
             #expect(try commitAndCheck(repo, "deleted", expectFast: true).changes.map(\.kind) == [.deleted])
+            // A name that differs from a committed one only by Unicode normalisation is reported.
+            try write("nfc\n", "caf\u{E9}.txt", in: root)
+            try commitAndCheck(repo, "NFC name", expectFast: true)
+            try TestSupport.write(Data("nfd\n".utf8), to: root + "/cafe\u{301}.txt")
+            let twin = try commitAndCheck(repo, "NFD twin", expectFast: true)
+            // Both spellings are named (as the full path does: the two names are equal Swift Strings).
+            #expect(twin.warnings.map(\.kind) == [.unicodeNormalization, .unicodeNormalization])
+            #expect(Set(twin.warnings.map { Array($0.path.utf8) }).count == 2)
         }
     }
 

@@ -64,7 +64,7 @@ extension Repository {
         let tree = workingTree
         let candidates = try tree.findChanges()
         let paths = candidates.paths
-        if paths.count > 2048 && paths.count * 8 > candidates.files.count { return .failure(FullCommitFallback(reason: .manyChanges)) }
+        if paths.count > 2048 && paths.count * 8 > candidates.fileCount { return .failure(FullCommitFallback(reason: .manyChanges)) }
         let parentCommit = try commit(parent)
         var editor = try ManifestEditor(store: snapshots, root: parentCommit.manifest)
         let old = try editor.entries(at: paths + [RepoPath(LabelBuilder.configPath)])

@@ -6,19 +6,23 @@ import Foundation
 /// The paths of a working tree that may differ from the stat cache's base snapshot
 /// (``WorkingTree/findChanges()``).
 struct ChangeCandidates {
-    /// Every file the walk found, sorted by path.
-    var files: [TreeFile]
-    /// Indices into ``files`` of the files that may differ: no settled row, a stale or racy
-    /// row, or an unsettled one.
-    var walked: [Int]
+    /// How many files the walk found (the list itself is not kept: at a million files it is the
+    /// largest thing a commit of changes holds).
+    var fileCount: Int
+    /// The files that may differ, sorted by path: no settled row, a stale or racy row, or an
+    /// unsettled one.
+    var walked: [TreeFile]
     /// Paths with a stat cache row but no file the walk found (deleted, ignored now, or below
     /// a folder that became a file or symlink), sorted.
     var gone: [RepoPath]
     /// Paths skipped because they are neither regular files nor symlinks.
     var skipped: [RepoPath]
+    /// Names among the walked candidates that differ from another file's only by Unicode
+    /// normalisation (found while the whole list was at hand).
+    var normalizationWarnings: [ScanWarning]
 
     /// Every candidate path (walked and gone), sorted.
-    var paths: [RepoPath] { (walked.map { files[$0].path } + gone).sorted() }
+    var paths: [RepoPath] { (walked.map(\.path) + gone).sorted() }
 }
 
 /// What scanning the candidate files found (``WorkingTree/scan(_:writer:isStored:deltaBases:)``).
@@ -71,7 +75,14 @@ extension WorkingTree {
             i += 1
         }
         walked.append(contentsOf: i..<files.count)
-        return ChangeCandidates(files: files, walked: walked, gone: gone, skipped: skipped)
+        // NFC/NFD twins: only a candidate with a non-ASCII name can make a new pair.
+        var twins: [ScanWarning] = []
+        if walked.contains(where: { files[$0].path.bytes.contains { $0 >= 0x80 } }) {
+            let mine = Set(walked.map { files[$0].path.string })
+            twins = Self.normalizationWarnings(files.map(\.path)).filter { mine.contains($0.path) }
+        }
+        return ChangeCandidates(
+            fileCount: files.count, walked: walked.map { files[$0] }, gone: gone, skipped: skipped, normalizationWarnings: twins)
     }
 
     /// memcmp order of a path and raw path bytes (the order of `RepoPath` and of SQLite BLOBs).
@@ -94,7 +105,7 @@ extension WorkingTree {
         _ candidates: ChangeCandidates, writer: (any BlobWriteSession)?, isStored: @escaping @Sendable (ObjectID) -> Bool,
         deltaBases: [RepoPath: ObjectID] = [:]
     ) throws -> CandidateScan {
-        let files = candidates.walked.map { candidates.files[$0] }
+        let files = candidates.walked
         let cache = try statCacheSource.statCache(for: files.map(\.path))
         let coders = (0..<max(1, min(workers, files.count))).map { _ in ZstdCoders(level: zstdLevel) }
         let results = SlotBuffer<ScanItem>(count: files.count)
@@ -122,11 +133,7 @@ extension WorkingTree {
             out.warnings.append(
                 ScanWarning(kind: .unsupportedFileType, path: s.string, message: "not a regular file or symlink; not versioned"))
         }
-        // NFC/NFD twins: only a candidate with a non-ASCII name can make a new pair.
-        if files.contains(where: { $0.path.bytes.contains { $0 >= 0x80 } }) {
-            let mine = Set(files.map(\.path.string))
-            out.warnings += Self.normalizationWarnings(candidates.files.map(\.path)).filter { mine.contains($0.path) }
-        }
+        out.warnings += candidates.normalizationWarnings
         return out
     }
 }

@@ -164,7 +164,7 @@ extension Repository {
             return StatusReport(
                 head: head, changes: changes,
                 warnings: scan.warnings.filter { changedNames.contains($0.path) || $0.kind == .unsupportedFileType },
-                hashedFiles: scan.hashedFiles, fileCount: candidates.files.count)
+                hashedFiles: scan.hashedFiles, fileCount: candidates.fileCount)
         } catch { throw DVSError.wrap(error) }
     }
 
