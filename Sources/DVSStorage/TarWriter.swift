@@ -31,6 +31,12 @@ public final class TarWriter {
         archive = a
         entry = e
         sink = TarSink(fd: fd)
+        // libarchive's pax writer converts member names to the C library's character set; in
+        // the "C" locale dvs runs in (it never calls setlocale), a non-ASCII name converts to
+        // nothing and archive_write_header crashed in strlen(NULL). Names are UTF-8: say so.
+        if let current = setlocale(LC_CTYPE, nil).map({ String(cString: $0) }), !current.uppercased().contains("UTF-8") {
+            _ = setlocale(LC_CTYPE, "C.UTF-8")
+        }
         archive_write_set_format_pax_restricted(a)
         // No blocking in libarchive: every piece goes to `tarWriterWrite` as it is made, and
         // nothing pads the end of the stream after the end-of-archive blocks.

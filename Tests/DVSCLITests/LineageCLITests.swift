@@ -202,6 +202,28 @@ import Testing
         return (o["keys"] as? [String] ?? [], tar.stdoutData)
     }
 
+    /// A sample whose name is not ASCII streamed (libarchive crashed on it in the "C" locale).
+    @Test func streamKeepsNonASCIINames() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            try TestSupport.sh(
+                "mkdir -p 'caf\u{E9}' && sox -n -R -r 16000 -b 16 -c 1 'caf\u{E9}/\u{F1}and\u{FA}.wav' synth 0.2 sine 440 && sox -n -R -r 16000 -b 16 -c 1 plain.wav synth 0.2 sine 220",
+                in: dir)
+            #expect(try TestSupport.dvs(["init"], in: dir).status == 0)
+            #expect(try TestSupport.dvs(["commit", "-m", "names"], in: dir).status == 0)
+            let tar = try TestSupport.dvs(["stream"], in: dir)
+            #expect(tar.status == 0, "\(tar.stderr)")
+            let names = try TestSupport.run(
+                "python3",
+                [
+                    "-c",
+                    "import io,sys,tarfile; t=tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read())); print('\\n'.join(m.name for m in t))",
+                ],
+                stdin: tar.stdoutData)
+            #expect(names.status == 0, "\(names.stderr)")
+            #expect(names.stdout.contains("caf\u{E9}/\u{F1}and\u{FA}"), "\(names.stdout)")
+        }
+    }
+
     @Test func streamIsByteExactDeterministicAndShardsPartition() throws {
         try TestSupport.withTemporaryDirectory { dir in
             let data = try makeData(dir)
