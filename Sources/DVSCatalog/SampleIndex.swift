@@ -25,7 +25,8 @@ import GRDBSQLite
 ///   small temporary rowid table). A label column whose first value was text (a category such
 ///   as `lang`) has an index `sample_row_l<k>` on (`l<k>`, `path`, `leaf`, `duration_s`), so
 ///   `GROUP BY` that label (with `count(*)`, `total(duration_s)`) reads the index in order
-///   instead of sorting every row, and `WHERE label = value` lists rows in path order still;
+///   instead of sorting every row, and `WHERE label = value` lists rows in path order still
+///   (`IN`/`OR` over several values may list them grouped by value: only `ORDER BY` fixes an order);
 /// * `label_column(name, col)` — label field name (exact bytes) → its `sample_row` column, so no
 ///   label name (`rowid`, `Speaker` beside `speaker`, `leaf`) can clash with another column;
 /// * `segment_row(path, leaf, seq, start, end, channel, source, labels)` — keyed by (`path`,
@@ -187,7 +188,8 @@ public final class SampleIndex: Sendable {
         // after the rows, by one sort each, instead of growing row by row.
         let newRows = found.newLeaves.reduce(0) { $0 + $1.1.count }
         var deferredIndexes: [String] = []
-        if newRows > 1000, Int64(newRows) > (try rowCount(db)) {
+        let deferring = try newRows > 1000 && Int64(newRows) > rowCount(db)
+        if deferring {
             for r in try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_schema WHERE \(Self.isLabelIndex)") {
                 try db.execute(sql: "DROP INDEX \(r[0] as String)")
                 deferredIndexes.append(r[1])
@@ -198,7 +200,8 @@ public final class SampleIndex: Sendable {
             try db.execute(sql: "ALTER TABLE sample_row ADD COLUMN \(col)")
             if firstIsText[name] == true {
                 let create = "CREATE INDEX sample_row_\(col) ON sample_row (\(col), path, leaf, duration_s)"
-                if deferredIndexes.isEmpty { try db.execute(sql: create) } else { deferredIndexes.append(create) }
+                // On a first index there are no label indexes to drop yet: decide by `deferring`.
+                if deferring { deferredIndexes.append(create) } else { try db.execute(sql: create) }
             }
             try db.execute(sql: "INSERT INTO label_column (name, col) VALUES (?, ?)", arguments: [name, col])
             labelColumn[name] = col
@@ -372,7 +375,9 @@ public final class SampleIndex: Sendable {
     }
 
     /// Creates the connection's temporary `snap` table (the leaf numbers) and the views
-    /// `sample` and `segment` over those leaves' rows, in path order, and an empty `word` table.
+    /// `sample` and `segment` over those leaves' rows (a plain scan lists them in path order; a
+    /// query that SQLite answers from a label index may not — only `ORDER BY` fixes an order), and
+    /// an empty `word` table.
     /// `sample` has the fixed columns, then one column per label field the leaves carry, sorted
     /// by name, named as `dvs query` names them (``column(forLabel:)``); for an audit, a label
     /// named `_leaf` is `label__leaf` and the view ends with `_leaf`, the row's leaf number.
