@@ -114,6 +114,10 @@ public enum LabelBuilder {
     /// Tree path of the optional config.
     public static let configPath = "dvs.toml"
 
+    /// File extensions (lower case) of the files the builder reads as label sources without a
+    /// declaration in `dvs.toml`: tables, JSON Lines and JSON documents (Label Studio, Deepgram).
+    public static let sourceExtensions: Set<String> = ["csv", "tsv", "jsonl", "json"]
+
     /// Builds the annotations of a tree.
     ///
     /// - Parameters:
@@ -192,7 +196,7 @@ struct BuildRun {
         guard !config.isIgnored(name) else { return }
         let ctx = TableContext(path: file.path, declaration: config.declaration(for: name), config: config)
         let ext = name.split(separator: ".").last.map { $0.lowercased() } ?? ""
-        guard ["csv", "tsv", "jsonl", "json"].contains(ext) || ctx.declaration != nil else { return }
+        guard LabelBuilder.sourceExtensions.contains(ext) || ctx.declaration != nil else { return }
         let bytes = try read(file.path)
         if ext == "json" || ctx.declaration?.format == TableKind.labelStudio.rawValue, readJSONDocument(bytes, ctx) { return }
         let parsed: ParsedTable?

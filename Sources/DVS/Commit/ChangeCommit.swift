@@ -33,9 +33,6 @@ struct FullCommitFallback: Error {
     var newRawBytes: UInt64 = 0
 }
 
-/// Files named like this may be label sources (`schema/LABELS.md`); a change to one re-reads them all.
-private let labelExtensions: Set<String> = ["csv", "tsv", "jsonl", "json"]
-
 extension Repository {
     /// Commits the working tree in time proportional to what changed, when the stat cache mirrors
     /// HEAD (`schema/0005_stat_cache_base.sql`) and the change leaves every label join as it was.
@@ -93,7 +90,7 @@ extension Repository {
             }
             for e in [o, n].compactMap({ $0 }) where e.audio == nil {
                 let ext = String(decoding: e.path.name, as: UTF8.self).split(separator: ".").last.map { $0.lowercased() } ?? ""
-                if labelExtensions.contains(ext) || e.path.string == LabelBuilder.configPath || hasConfig {
+                if LabelBuilder.sourceExtensions.contains(ext) || e.path.string == LabelBuilder.configPath || hasConfig {
                     // A plain table edited in place is followed row by row below; anything else re-reads every source.
                     guard let o, let n, o.kind != .symlink, n.kind != .symlink, !hasConfig, plainTables.contains(p.string) else {
                         return .failure(fallback(.labelSource))
@@ -119,7 +116,7 @@ extension Repository {
                 n?.annotations = o?.annotations
             default: return .failure(fallback(.sampleSet))
             }
-            changes.append(Change(kind: o == nil ? .added : n == nil ? .deleted : .modified, path: p, old: o, new: n))
+            changes.append(Change(path: p, old: o, new: n))
             if let n { edited[p] = n }
         }
         // Relabels: the changed rows of each edited table, joined alone before and after.
@@ -191,12 +188,7 @@ extension Repository {
             throw DVSError(
                 .corrupt, "cannot read '\(table.path)' of HEAD (blob \(table.blob.hex)): \(DVSError.wrap(error).message)", next: .runFsck)
         }
-        let (after, _) = try WorkingTree.readFile(root: root, now.path)
-        guard ObjectID.hashing(after) == now.blob else {
-            throw DVSError(
-                .badInput, "label file '\(now.path)' changed while it was being read",
-                hint: "stop the program writing it and run the command again; nothing was committed")
-        }
+        let after = try readLabelFile(now.path, expecting: now.blob)
         guard let edit = TableRowEdit(path: table.path, old: before, new: after) else { return nil }
         let heads = try head.entries(at: edit.candidatePaths)
         var files: [LabelTreeFile] = []

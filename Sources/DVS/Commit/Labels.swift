@@ -26,14 +26,25 @@ extension Repository {
         let blobs = Dictionary(entries.map { ($0.path, $0.blob) }, uniquingKeysWith: { a, _ in a })
         let root = self.root
         return try annotate(entries, transcripts: Self.transcriptCache(previous)) { path in
-            let (bytes, _) = try WorkingTree.readFile(root: root, path)
-            guard ObjectID.hashing(bytes) == blobs[path] else {
-                throw DVSError(
-                    .badInput, "label file '\(path)' changed while it was being read",
-                    hint: "stop the program writing it and run the command again; nothing was committed")
-            }
-            return bytes
+            try Self.readLabelFile(root: root, path, expecting: blobs[path])
         }
+    }
+
+    /// A label file of the working tree, which must still hash to the blob the scan recorded, so
+    /// a label file edited during a commit cannot be half-seen.
+    /// - Throws: `DVSError.badInput` when it changed since the scan; `.io` when unreadable.
+    func readLabelFile(_ path: RepoPath, expecting blob: ObjectID?) throws -> [UInt8] {
+        try Self.readLabelFile(root: root, path, expecting: blob)
+    }
+
+    static func readLabelFile(root: String, _ path: RepoPath, expecting blob: ObjectID?) throws -> [UInt8] {
+        let (bytes, _) = try WorkingTree.readFile(root: root, path)
+        guard ObjectID.hashing(bytes) == blob else {
+            throw DVSError(
+                .badInput, "label file '\(path)' changed while it was being read",
+                hint: "stop the program writing it and run the command again; nothing was committed")
+        }
+        return bytes
     }
 
     /// Joins labels to `entries`, reading label files with `read`.

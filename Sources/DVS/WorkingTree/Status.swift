@@ -25,6 +25,13 @@ public struct Change: Sendable, Equatable {
     public var new: ManifestEntry?
 }
 
+extension Change {
+    /// The change from `old` to `new` at `path` (at least one present): added, deleted or modified.
+    init(path: RepoPath, old: ManifestEntry?, new: ManifestEntry?) {
+        self.init(kind: old == nil ? .added : new == nil ? .deleted : .modified, path: path, old: old, new: new)
+    }
+}
+
 /// Renames among `changes` (as `diffEntries` returns them): each deleted entry paired with an
 /// added entry of the same content, in path order — the rule `dvs diff` and `dvs status` share.
 /// - Returns: (index of the deleted change, index of the added change) pairs.
@@ -142,7 +149,7 @@ extension Repository {
                 let old = try editor.entries(at: paths)
                 for p in paths where !sameFile(old[p], scan.entries[p]) {
                     let (o, n) = (old[p], scan.entries[p])
-                    changes.append(Change(kind: o == nil ? .added : n == nil ? .deleted : .modified, path: p, old: o, new: n))
+                    changes.append(Change(path: p, old: o, new: n))
                 }
             }
             let changed = Set(changes.map(\.path))
@@ -177,24 +184,22 @@ extension Repository {
             let scan = try workingTree.scan(writer: nil, knownBlobs: [], progress: progress)
             let base = try headLoad.value()
             let changes = diffEntries(base, scan.entries)
-            if !scan.cacheUpdates.isEmpty || !scan.removedFromCache.isEmpty,
+            // A clean tree read in full lets the stat cache mirror HEAD from here (as a commit with
+            // nothing to commit makes it), so later status and commit cost what changes; otherwise
+            // what was hashed is kept, unsettled.
+            let mirror = changes.isEmpty && head.commit != nil && (try? catalog.statCacheBase()) != head.commit
+            if mirror || !scan.cacheUpdates.isEmpty,
                 let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs status (refreshing the stat cache)")
             {
                 defer { lock.release() }
-                try? catalog.write { tx in try tx.updateStatCache(scan.cacheUpdates, removing: [], settled: false) }
-            }
-            // A clean tree read in full: the stat cache can mirror HEAD from here (as a commit
-            // with nothing to commit makes it), so later status and commit cost what changes.
-            if changes.isEmpty, let headCommit = head.commit, (try? catalog.statCacheBase()) != headCommit,
-                let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs status (refreshing the stat cache)")
-            {
-                defer { lock.release() }
-                if (try? catalog.head()?.commit) == headCommit {
+                if mirror, let headCommit = head.commit, (try? catalog.head()?.commit) == headCommit {
                     try? catalog.write { tx in
                         try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, settled: true)
                         try tx.settleStatCache()
                         try tx.setStatCacheBase(headCommit)
                     }
+                } else if !scan.cacheUpdates.isEmpty {
+                    try? catalog.write { tx in try tx.updateStatCache(scan.cacheUpdates, removing: [], settled: false) }
                 }
             }
             let changed = Set(changes.map(\.path.string))
