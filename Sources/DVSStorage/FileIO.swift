@@ -26,7 +26,20 @@ public enum FileIO {
         var out = [UInt8](repeating: 0, count: max(capacity, 0))
         var filled = 0
         while true {
-            if filled == out.count { out.append(contentsOf: repeatElement(0, count: max(65536, out.count / 2))) }
+            if filled == out.count {
+                // Full at the expected size: most often the end of the file. Probe with a small
+                // read before growing, so a file read whole is not held in a buffer 1.5× its size.
+                var probe = [UInt8](repeating: 0, count: 65536)
+                let n = probe.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StorageError.posix("cannot read", path: path)
+                }
+                if n == 0 { break }
+                out.append(contentsOf: probe[..<n])
+                filled += n
+                out.append(contentsOf: repeatElement(0, count: max(65536, out.count / 2)))
+            }
             let n = out.withUnsafeMutableBytes { b in Glibc.read(fd, b.baseAddress! + filled, b.count - filled) }
             if n < 0 {
                 if errno == EINTR { continue }

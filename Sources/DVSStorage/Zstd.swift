@@ -25,14 +25,25 @@ public final class ZstdCompressor {
     /// The corresponding C function is `ZSTD_compress2`.
     public func compress(_ input: UnsafeRawBufferPointer) throws -> [UInt8] {
         let bound = ZSTD_compressBound(input.count)
-        var out = [UInt8](repeating: 0, count: bound)
-        let n = out.withUnsafeMutableBytes { o in
-            ZSTD_compress2(cctx, o.baseAddress, bound, input.baseAddress, input.count)
+        // The bound is the input's size and more; a frame is usually far smaller. Compress into
+        // uninitialised memory (pages zstd never writes are never touched), then keep a copy of
+        // exactly the frame, so a 40 MB label table that compresses to 5 MB does not hold 40 MB.
+        var n = 0
+        var out = [UInt8](unsafeUninitializedCapacity: bound) { o, count in
+            n = ZSTD_compress2(cctx, o.baseAddress, bound, input.baseAddress, input.count)
+            count = ZSTD_isError(n) != 0 ? 0 : n
         }
         if ZSTD_isError(n) != 0 {
             throw StorageError(.compression, "zstd compression failed", cause: "ZSTD_compress2: \(String(cString: ZSTD_getErrorName(n)))")
         }
-        out.removeSubrange(n...)
+        if out.capacity - n >= 1 << 16 {
+            // An explicit copy: `Array(out)` and `Array(out[...])` both keep the whole buffer.
+            let frame = out
+            out = [UInt8](unsafeUninitializedCapacity: n) { b, count in
+                frame.withUnsafeBytes { _ = memcpy(b.baseAddress!, $0.baseAddress!, n) }
+                count = n
+            }
+        }
         return out
     }
 
@@ -95,6 +106,44 @@ public final class ZstdDecompressor {
         }
         guard n == Int(size) else { throw StorageError(.corrupt, "zstd frame decoded to \(n) bytes, header says \(size)") }
         return out
+    }
+
+    /// Whether `frame` decodes to exactly `expected`: decoded 1 MiB at a time and compared as it
+    /// goes, so checking the frame of a large file holds no second copy of its content.
+    /// - Parameters:
+    ///   - frame: one zstd frame (RFC 8878).
+    ///   - prefix: the prefix it was compressed with (``ZstdCompressor/compress(_:prefix:)``), or nil.
+    ///   - expected: the bytes it must decode to.
+    /// - Returns: false when the frame is malformed, truncated, followed by other bytes, fails its
+    ///   checksum (when this context checks them), or decodes to anything else.
+    /// The corresponding C functions are `ZSTD_DCtx_refPrefix` and `ZSTD_decompressStream`.
+    public func decodes(_ frame: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer? = nil, to expected: UnsafeRawBufferPointer) -> Bool
+    {
+        ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
+        defer { ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only) }
+        if let prefix {
+            ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 31)
+            guard ZSTD_isError(ZSTD_DCtx_refPrefix(dctx, prefix.baseAddress, prefix.count)) == 0 else { return false }
+        }
+        let chunkSize = 1 << 20
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+        defer { chunk.deallocate() }
+        var input = ZSTD_inBuffer(src: frame.baseAddress, size: frame.count, pos: 0)
+        var matched = 0
+        while true {
+            var output = ZSTD_outBuffer(dst: chunk.baseAddress, size: chunkSize, pos: 0)
+            let rc = ZSTD_decompressStream(dctx, &output, &input)
+            if ZSTD_isError(rc) != 0 { return false }
+            let produced = output.pos
+            if produced > 0 {
+                guard matched + produced <= expected.count,
+                    memcmp(chunk.baseAddress!, expected.baseAddress! + matched, produced) == 0
+                else { return false }
+                matched += produced
+            }
+            if rc == 0 { return matched == expected.count && input.pos == input.size }
+            if produced == 0 && input.pos == input.size { return false }  // truncated
+        }
     }
 
     /// Decompresses a frame made by `ZstdCompressor.compress(_:prefix:)` with the same `prefix`.

@@ -15,6 +15,83 @@ import Testing
         #expect(throws: StorageError.self) { try Zstd.decompress(frame) }
         #expect(throws: StorageError.self) { try Zstd.decompress([1, 2, 3]) }
     }
+
+    /// A frame is returned at its own size, not in the compression bound's buffer (a 4 MB
+    /// table of repeated rows used to hold a 4 MB array for a frame of a few KB).
+    @Test func frameIsReturnedAtItsOwnSize() throws {
+        let row = Array("spk0001/u000001.wav,spk0001,en,command\n".utf8)
+        let input = Array((0..<100_000).map { _ in row }.joined())
+        let frame = try ZstdCompressor(level: 3).compress(input)
+        #expect(frame.count < 64 * 1024)
+        #expect(frame.capacity < 128 * 1024)
+        #expect(try Zstd.decompress(frame) == input)
+        let empty = try ZstdCompressor(level: 3).compress([UInt8]())
+        #expect(try Zstd.decompress(empty) == [])
+    }
+}
+
+@Suite struct ZstdStreamCheckTests {
+    /// `decodes` accepts exactly the bytes a frame holds (plain and with a prefix, across 1 MiB
+    /// chunks) and refuses other bytes, a shorter or longer expectation, and a damaged or cut frame.
+    @Test func decodesComparesAsItDecodes() throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let base = (0..<3_000_000).map { _ -> UInt8 in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 59)  // 5 random bits: compressible, not trivially
+        }
+        var edited = base
+        edited[2_500_000] ^= 0xFF
+        let z = ZstdCompressor(level: 3)
+        let d = ZstdDecompressor()
+        let plain = try z.compress(edited)
+        let delta = try base.withUnsafeBytes { b in try edited.withUnsafeBytes { e in try z.compress(e, prefix: b) } }
+        #expect(delta.count < plain.count / 10)
+        func check(_ frame: [UInt8], prefix: [UInt8]?, _ expected: [UInt8]) -> Bool {
+            frame.withUnsafeBytes { f in
+                expected.withUnsafeBytes { e in
+                    if let prefix { return prefix.withUnsafeBytes { d.decodes(f, prefix: $0, to: e) } }
+                    return d.decodes(f, to: e)
+                }
+            }
+        }
+        #expect(check(plain, prefix: nil, edited))
+        #expect(check(delta, prefix: base, edited))
+        #expect(!check(plain, prefix: nil, base))
+        #expect(!check(delta, prefix: base, base))
+        #expect(!check(plain, prefix: nil, Array(edited.dropLast())))
+        #expect(!check(plain, prefix: nil, edited + [0]))
+        #expect(!check(Array(plain.dropLast(9)), prefix: nil, edited))
+        #expect(!check(plain + [0], prefix: nil, edited))
+        var damaged = plain
+        damaged[damaged.count / 2] ^= 0x10
+        #expect(!check(damaged, prefix: nil, edited))
+        // The context is usable again after a refusal, and a prefix does not stick to it.
+        #expect(check(plain, prefix: nil, edited))
+        #expect(check(try z.compress([UInt8]()), prefix: nil, []))
+    }
+}
+
+@Suite struct FileIOTests {
+    /// Files of exactly the expected size, shorter, longer, and empty all read whole; a file
+    /// that fills the expected size is not held in a grown buffer.
+    @Test func readAllReadsEveryByteAtAnySizeHint() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+            let path = dir + "/f"
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            for hint in [0, 1, 65_536, 299_999, 300_000, 300_001, 1_000_000] {
+                let fd = open(path, O_RDONLY)
+                defer { close(fd) }
+                let read = try FileIO.readAll(fd: fd, path: path, sizeHint: hint)
+                #expect(read == bytes, "size hint \(hint)")
+                if hint == 0 || hint == 300_000 { #expect(read.capacity < 300_000 + 4096, "size hint \(hint)") }
+            }
+            try Data().write(to: URL(fileURLWithPath: path))
+            let fd = open(path, O_RDONLY)
+            defer { close(fd) }
+            #expect(try FileIO.readAll(fd: fd, path: path).isEmpty)
+        }
+    }
 }
 
 @Suite struct PackTests {

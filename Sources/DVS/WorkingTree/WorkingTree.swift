@@ -106,19 +106,27 @@ enum TreeWalker {
                 hint: "check its permissions")
         }
         defer { closedir(dir) }
-        var names: [[UInt8]] = []
+        let dfd = dirfd(dir)
+        // `lstat` each entry by its NUL-terminated `d_name`, relative to the folder (no path
+        // built, no copy of the name for the call); a million files make a million of these.
+        var found: [(name: [UInt8], st: stat)] = []
+        var hasIgnoreFile = false
         while let ent = readdir(dir) {
-            let name: [UInt8] = withUnsafePointer(to: &ent.pointee.d_name) { p in
-                p.withMemoryRebound(to: UInt8.self, capacity: 256) {
-                    Array(UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
+            var st = stat()
+            let entry = withUnsafePointer(to: &ent.pointee.d_name) { p -> (name: [UInt8], ok: Bool)? in
+                p.withMemoryRebound(to: CChar.self, capacity: 256) { c in
+                    let length = strlen(c)
+                    let name = UnsafeRawBufferPointer(start: c, count: length)
+                    if name.elementsEqual([0x2E]) || name.elementsEqual([0x2E, 0x2E]) { return nil }
+                    if RepoPath.isReserved(name, topLevel: rel.bytes.isEmpty) { return nil }
+                    return (Array(name), fstatat(dfd, c, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 }
             }
-            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
-            if RepoPath.isReserved(name, topLevel: rel.bytes.isEmpty) { continue }
-            names.append(name)
+            guard let entry, entry.ok else { continue }  // `.`, `..`, reserved, or vanished before the lstat
+            if entry.name.elementsEqual(".dvsignore".utf8) { hasIgnoreFile = true }
+            found.append((entry.name, st))
         }
-        let dfd = dirfd(dir)
-        if names.contains(Array(".dvsignore".utf8)) {
+        if hasIgnoreFile {
             let fd = openat(dfd, ".dvsignore", O_RDONLY | O_CLOEXEC)
             if fd >= 0 {
                 defer { close(fd) }
@@ -126,18 +134,16 @@ enum TreeWalker {
             }
         }
         var out: [Child] = []
-        out.reserveCapacity(names.count)
-        for name in names {
-            var st = stat()
-            let r = name.withUnsafeBufferPointer { nb -> Int32 in
-                var c = Array(nb)
-                c.append(0)
-                return c.withUnsafeBufferPointer {
-                    fstatat(dfd, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &st, AT_SYMLINK_NOFOLLOW)
-                }
+        out.reserveCapacity(found.count)
+        for (name, st) in found {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(rel.bytes.count + 1 + name.count)
+            if !rel.bytes.isEmpty {
+                bytes += rel.bytes
+                bytes.append(0x2F)
             }
-            if r != 0 { continue }  // vanished between readdir and lstat
-            let child = rel.appending(name)
+            bytes += name
+            let child = RepoPath(bytes: bytes)
             let isDir = (st.st_mode & S_IFMT) == S_IFDIR
             if rules.isIgnored(child, isDirectory: isDir) { continue }
             if isDir {
@@ -147,7 +153,15 @@ enum TreeWalker {
                 out.append(Child(path: child, isDir: false, file: f.kind == nil ? nil : f, key: name))
             }
         }
-        out.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        out.sort { a, b in
+            a.key.withUnsafeBytes { x in
+                b.key.withUnsafeBytes { y in
+                    let n = min(x.count, y.count)
+                    let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
+                    return c != 0 ? c < 0 : x.count < y.count
+                }
+            }
+        }
         return out
     }
 
