@@ -44,6 +44,11 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
     private let level: @Sendable () -> Int32
     private let lock = NSLock()
     private var readers: [PackID: PackReader] = [:]
+    /// The last large delta base decoded for a write (verified), kept for one read of the same
+    /// blob: a commit that relabels a large table decodes its committed version as the new
+    /// version's delta base, then reads it again to compare rows. Taken by that read, replaced
+    /// by the next base.
+    private var lastDeltaBase: (id: ObjectID, bytes: [UInt8])?
 
     /// Creates a store.
     /// - Parameters:
@@ -104,6 +109,12 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
     /// - Throws: `BlobReadError.missing` when no pack holds it; `.damaged` naming the id and pack
     ///   when the frame is damaged or restores to other bytes; `StorageError.io` on a read error.
     public func read(_ id: ObjectID, at location: BlobLocation?, decompressor: ZstdDecompressor?) throws -> [UInt8] {
+        let kept = lock.withLock { () -> [UInt8]? in
+            guard let base = lastDeltaBase, base.id == id else { return nil }
+            lastDeltaBase = nil
+            return base.bytes
+        }
+        if let kept { return kept }
         guard let loc = try location ?? index.location(of: id) else { throw BlobReadError.missing(id) }
         let entry = PackEntry(
             id: id, offset: loc.entry.offset, storedLength: loc.entry.storedLength, rawLength: loc.entry.rawLength, codec: loc.entry.codec)
@@ -177,6 +188,7 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
         if loc.entry.codec == .zstdDelta, let b = try? packReader(loc.pack).read(offset: loc.entry.offset + 32, length: 1) {
             depth = Int(b[0])
         }
+        if bytes.count >= 1 << 20 { lock.withLock { lastDeltaBase = (id, bytes) } }
         return (bytes, depth)
     }
 
