@@ -143,9 +143,9 @@ import Testing
         }
     }
 
-    /// `HEAD` is recorded as its branch; a revision relative to HEAD (`HEAD~1`) and a detached
-    /// HEAD name what HEAD was, so the record keeps the commit they resolved to; other
-    /// revisions are kept as given.
+    /// `HEAD` is recorded as its branch; a revision with steps (`HEAD~1`, `main~1`) and a
+    /// detached HEAD name what HEAD or the branch was, so the record keeps the commit they
+    /// resolved to; other revisions are kept as given.
     @Test func revisionsRelativeToHeadAreRecordedAsTheirCommit() throws {
         try TestSupport.withTemporaryRepository { repo in
             try writeClips(repo, count: 2, header: "lang") { _ in "es" }
@@ -162,7 +162,8 @@ import Testing
             #expect(back.snapshot == first && back.revision == first.hex && back.labelDistribution == ["es": 2])
             let head = try register("HEAD")
             #expect(head.snapshot == second && head.revision == "main" && head.sampleCount == 3)
-            #expect(try register("main~1").revision == "main~1")
+            #expect(try register("main~1").revision == first.hex, "main moves on; main~1 would name another commit later")
+            #expect(try register("main").revision == "main")
             #expect(try register(Revision(first)).revision == first.hex)
             let (id, _) = try repo.registerModel(ModelRegistration(artifactPath: repo.root + "/../m.bin", revision: "HEAD^1"))
             #expect(try repo.modelRecord(id).revision == first.hex, "stored so, and read back")

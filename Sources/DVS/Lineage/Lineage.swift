@@ -241,12 +241,13 @@ extension Repository {
     }
 
     /// The revision text a model record keeps for `revision`, which resolved to `commit`: `HEAD`
-    /// as the branch it is on, so the audit can follow that branch later; a revision relative to
-    /// HEAD (`HEAD~1`, `HEAD^2`) or a detached HEAD as `commit`'s id, since what it names moves
-    /// with HEAD; any other revision as given.
+    /// as the branch it is on, so the audit can follow that branch later; a revision with steps
+    /// (`HEAD~1`, `main^2`) or a detached HEAD as `commit`'s id, since what it names moves with
+    /// HEAD or the branch; any other revision (a branch, a tag, an id) as given.
     func recordedRevision(_ revision: Revision, commit: CommitID) -> String {
+        if !revision.steps.isEmpty { return commit.hex }
         guard revision.base == .head else { return revision.spelling }
-        return revision.isHead ? currentBranch() ?? commit.hex : commit.hex
+        return currentBranch() ?? commit.hex
     }
 
     /// Loads `snapshot` into the sample index after a registration, when that costs only the
