@@ -238,6 +238,11 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// The read-write connection's `PRAGMA synchronous` (2 is FULL), opening it if needed; for tests.
+    func writerSynchronous() throws -> Int {
+        try writer().writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
     private func reading<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws -> T {
         let readers = connections.lock.withLock { connections.readers }
         let pool = try readers ?? writer()
