@@ -48,13 +48,24 @@ public struct ProcessContext: Sendable {
         currentDirectory: String = "/", processorCount: Int = 1, timeZone: TimeZone = TimeZone(identifier: "UTC")!,
         beforeTransfer: (@Sendable () -> Void)? = nil
     ) {
+        self.init(
+            environment: environment, arguments: arguments, dvsVersion: dvsVersion, currentDirectory: currentDirectory,
+            hostName: Deferred(value: hostName), processorCount: Deferred(value: max(1, processorCount)),
+            timeZone: Deferred(value: timeZone),
+            beforeTransfer: beforeTransfer)
+    }
+
+    private init(
+        environment: [String: String], arguments: [String], dvsVersion: String, currentDirectory: String, hostName: Deferred<String>,
+        processorCount: Deferred<Int>, timeZone: Deferred<TimeZone>, beforeTransfer: (@Sendable () -> Void)?
+    ) {
         self.environment = environment
         self.arguments = arguments
-        deferredHostName = Deferred(value: hostName)
+        deferredHostName = hostName
         self.dvsVersion = dvsVersion
         self.currentDirectory = currentDirectory
-        deferredProcessorCount = Deferred(value: max(1, processorCount))
-        deferredTimeZone = Deferred(value: timeZone)
+        deferredProcessorCount = processorCount
+        deferredTimeZone = timeZone
         self.beforeTransfer = beforeTransfer
     }
 
@@ -67,13 +78,12 @@ public struct ProcessContext: Sendable {
     /// - Parameter dvsVersion: the version to record in lineage records and model files.
     public static func current(dvsVersion: String = "unknown") -> ProcessContext {
         let info = ProcessInfo.processInfo
-        var context = ProcessContext(
+        // Not through the public init: its default time zone, `TimeZone(identifier: "UTC")`, opens the zone database.
+        return ProcessContext(
             environment: info.environment, arguments: CommandLine.arguments, dvsVersion: dvsVersion,
-            currentDirectory: FileManager.default.currentDirectoryPath)
-        context.deferredHostName = Deferred { ProcessInfo.processInfo.hostName }
-        context.deferredProcessorCount = Deferred { max(1, ProcessInfo.processInfo.activeProcessorCount) }
-        context.deferredTimeZone = Deferred { TimeZone.current }
-        return context
+            currentDirectory: FileManager.default.currentDirectoryPath, hostName: Deferred { ProcessInfo.processInfo.hostName },
+            processorCount: Deferred { max(1, ProcessInfo.processInfo.activeProcessorCount) }, timeZone: Deferred { TimeZone.current },
+            beforeTransfer: nil)
     }
 
     /// `path` made absolute against ``currentDirectory`` and standardized.
