@@ -17,15 +17,27 @@ public struct ProcessContext: Sendable {
     /// The command line (`argv`), program name first; recorded in lineage records.
     public var arguments: [String]
     /// The host name recorded in lineage records and in the fallback identity.
-    public var hostName: String
+    public var hostName: String {
+        get { deferredHostName.value }
+        set { deferredHostName = Deferred(value: newValue) }
+    }
+    private var deferredHostName: Deferred<String>
     /// The dvs version recorded in lineage records and trained model files.
     public var dvsVersion: String
     /// The folder relative paths are taken from (absolute).
     public var currentDirectory: String
     /// Processors available: the default worker count when `core.workers` is not set.
-    public var processorCount: Int
+    public var processorCount: Int {
+        get { deferredProcessorCount.value }
+        set { deferredProcessorCount = Deferred(value: newValue) }
+    }
+    private var deferredProcessorCount: Deferred<Int>
     /// The local time zone: commits record their time with its offset from UTC at that moment.
-    public var timeZone: TimeZone
+    public var timeZone: TimeZone {
+        get { deferredTimeZone.value }
+        set { deferredTimeZone = Deferred(value: newValue) }
+    }
+    private var deferredTimeZone: Deferred<TimeZone>
     /// Called before each pack transfer of push and fetch (on a transfer thread); nil does
     /// nothing. Tests use it to slow transfers down so that an interruption lands mid-transfer.
     public var beforeTransfer: (@Sendable () -> Void)?
@@ -36,31 +48,76 @@ public struct ProcessContext: Sendable {
         currentDirectory: String = "/", processorCount: Int = 1, timeZone: TimeZone = TimeZone(identifier: "UTC")!,
         beforeTransfer: (@Sendable () -> Void)? = nil
     ) {
+        self.init(
+            environment: environment, arguments: arguments, dvsVersion: dvsVersion, currentDirectory: currentDirectory,
+            hostName: Deferred(value: hostName), processorCount: Deferred(value: max(1, processorCount)),
+            timeZone: Deferred(value: timeZone),
+            beforeTransfer: beforeTransfer)
+    }
+
+    private init(
+        environment: [String: String], arguments: [String], dvsVersion: String, currentDirectory: String, hostName: Deferred<String>,
+        processorCount: Deferred<Int>, timeZone: Deferred<TimeZone>, beforeTransfer: (@Sendable () -> Void)?
+    ) {
         self.environment = environment
         self.arguments = arguments
-        self.hostName = hostName
+        deferredHostName = hostName
         self.dvsVersion = dvsVersion
         self.currentDirectory = currentDirectory
-        self.processorCount = max(1, processorCount)
-        self.timeZone = timeZone
+        deferredProcessorCount = processorCount
+        deferredTimeZone = timeZone
         self.beforeTransfer = beforeTransfer
     }
 
     /// This process as it is now: its environment, `argv`, host name, current directory, active
     /// processor count and time zone. The library never calls this itself; the dvs command line and
     /// programs that embed the library (training scripts, benchmarks) call it once at start.
+    /// The host name, processor count and time zone are read on first use (by this value or a
+    /// copy): reading them costs ≈1 ms of a command's start-up (cgroup files, the zone database),
+    /// and most commands use none of them.
     /// - Parameter dvsVersion: the version to record in lineage records and model files.
     public static func current(dvsVersion: String = "unknown") -> ProcessContext {
         let info = ProcessInfo.processInfo
+        // Not through the public init: its default time zone, `TimeZone(identifier: "UTC")`, opens the zone database.
         return ProcessContext(
-            environment: info.environment, arguments: CommandLine.arguments, hostName: info.hostName, dvsVersion: dvsVersion,
-            currentDirectory: FileManager.default.currentDirectoryPath, processorCount: info.activeProcessorCount,
-            timeZone: TimeZone.current)
+            environment: info.environment, arguments: CommandLine.arguments, dvsVersion: dvsVersion,
+            currentDirectory: FileManager.default.currentDirectoryPath, hostName: Deferred { ProcessInfo.processInfo.hostName },
+            processorCount: Deferred { max(1, ProcessInfo.processInfo.activeProcessorCount) }, timeZone: Deferred { TimeZone.current },
+            beforeTransfer: nil)
     }
 
     /// `path` made absolute against ``currentDirectory`` and standardized.
     func absolute(_ path: String) -> String {
         let p = path.hasPrefix("/") ? path : currentDirectory + "/" + path
         return (p as NSString).standardizingPath
+    }
+}
+
+/// A value made on first read and kept (thread-safe; copies of its holder share it), for what
+/// start-up need not pay for unless a command uses it.
+final class Deferred<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var made: Value?
+    private let make: @Sendable () -> Value
+
+    /// A value `make` makes on the first read of ``value``.
+    init(_ make: @escaping @Sendable () -> Value) {
+        self.make = make
+    }
+
+    /// A value known already.
+    init(value: Value) {
+        made = value
+        make = { value }
+    }
+
+    /// The value, made now if this is the first read.
+    var value: Value {
+        lock.withLock {
+            if let made { return made }
+            let v = make()
+            made = v
+            return v
+        }
     }
 }

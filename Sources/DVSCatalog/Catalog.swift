@@ -141,25 +141,85 @@ public struct RefUpdate: Sendable {
 /// Schema: `schema/*.sql`, applied in order at open. Reads are methods here; writes happen inside
 /// ``write(_:)`` through a ``CatalogTransaction``. Every SQLite failure is thrown as a
 /// ``CatalogError`` with a code (busy, full, corrupt, schema, …) and the ``SQLiteFailure``.
+///
+/// Opening a catalog that is up to date opens read-only connections only; the read-write
+/// connection (synchronous = FULL) opens on the first ``write(_:)``. A read-only command therefore
+/// writes nothing and syncs nothing: GRDB's set-up of a read-write pool writes a transaction
+/// (to make sure a WAL file exists) and the last connection's close checkpoints it, two
+/// `fdatasync`s and a third of `dvs status`'s time in a small repository.
 public final class Catalog: Sendable {
-    private let pool: DatabasePool
+    private let path: String
+    private let connections: Connections
+
+    /// The catalog's GRDB pools: read-only connections (nil when the read-write pool does the reads)
+    /// and the read-write pool (nil until the first write).
+    private final class Connections: @unchecked Sendable {
+        let lock = NSLock()
+        var readers: DatabasePool?
+        var writer: DatabasePool?
+
+        init(readers: DatabasePool?, writer: DatabasePool?) {
+            self.readers = readers
+            self.writer = writer
+        }
+
+        deinit {
+            // Readers first: the read-write connection, closing last, checkpoints the WAL and removes it.
+            readers = nil
+            writer = nil
+        }
+    }
 
     /// Opens (creating and migrating if needed) the catalog at `path`.
     /// - Throws: `CatalogError` (`.corrupt` for a file that is not a database, `.io`, `.readOnly`,
     ///   `.busy`, `.schema` when a migration fails, …) with SQLite's message.
     public init(path: String) throws {
+        self.path = path
+        if let readers = Self.upToDateReaders(path) {
+            connections = Connections(readers: readers, writer: nil)
+        } else {
+            connections = Connections(readers: nil, writer: try Self.openWriter(path))
+        }
+    }
+
+    /// Read-only connections to `path` when it is a WAL-mode catalog with every migration of
+    /// ``Migrations/all`` applied; nil otherwise (missing, not a database, older, not WAL, …), and
+    /// then ``openWriter(_:)`` creates, migrates or reports the failure.
+    private static func upToDateReaders(_ path: String) -> DatabasePool? {
+        guard access(path, F_OK) == 0 else { return nil }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(30)
+        guard let pool = try? DatabasePool(path: path, configuration: config) else { return nil }
+        let upToDate = try? pool.read { db -> Bool in
+            guard try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal",
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'grdb_migrations'") == 1
+            else { return false }
+            let applied = try Set(String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
+            return Migrations.all.allSatisfy { applied.contains($0.0) }
+        }
+        return upToDate == true ? pool : nil
+    }
+
+    /// The read-write pool on `path`, the catalog created and migrated; synchronous = FULL (a
+    /// reported commit survives power loss).
+    /// - Throws: `CatalogError` with `duringOpen` set.
+    private static func openWriter(_ path: String) throws -> DatabasePool {
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")  // a reported commit survives power loss
         }
         do {
-            pool = try DatabasePool(path: path, configuration: config)
+            let pool = try DatabasePool(path: path, configuration: config)
+            // GRDB's WAL set-up, after prepareDatabase, sets synchronous = NORMAL on the writer.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             var migrator = DatabaseMigrator()
             for (name, sql) in Migrations.all {
                 migrator.registerMigration(name) { db in try db.execute(sql: sql) }
             }
             try migrator.migrate(pool)
+            return pool
         } catch {
             let mapped = CatalogError.mapping(error, "cannot open catalog '\(path)'")
             guard var e = mapped as? CatalogError else { throw mapped }
@@ -168,8 +228,25 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// The read-write pool, opened on first use.
+    private func writer() throws -> DatabasePool {
+        try connections.lock.withLock {
+            if let w = connections.writer { return w }
+            let w = try Self.openWriter(path)
+            connections.writer = w
+            return w
+        }
+    }
+
+    /// The read-write connection's `PRAGMA synchronous` (2 is FULL), opening it if needed; for tests.
+    func writerSynchronous() throws -> Int {
+        try writer().writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
     private func reading<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws -> T {
-        try CatalogError.guarding(what()) { try pool.read(body) }
+        let readers = connections.lock.withLock { connections.readers }
+        let pool = try readers ?? writer()
+        return try CatalogError.guarding(what()) { try pool.read(body) }
     }
 
     /// The migrations applied, in order (for `dvs fsck` and tests).
@@ -184,7 +261,8 @@ public final class Catalog: Sendable {
     /// - Throws: `CatalogError` for SQLite's failures (the transaction is rolled back); errors
     ///   `body` throws, unchanged (after the rollback).
     public func write<T>(_ body: (CatalogTransaction) throws -> T) throws -> T {
-        try CatalogError.guarding("cannot write the catalog") {
+        let pool = try writer()
+        return try CatalogError.guarding("cannot write the catalog") {
             try pool.write { db in try body(CatalogTransaction(db)) }
         }
     }

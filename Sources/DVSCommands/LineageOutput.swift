@@ -13,6 +13,14 @@ enum LineageOutput {
 
     /// `2026-11-29 21:03:12 UTC`.
     static func time(_ t: Double) -> String {
+        if abs(t) < 1e12, let c = CivilTime(Int64(t.rounded(.down)), offsetSeconds: 0) {
+            return "\(c.year)-\(CivilTime.pad(c.month))-\(CivilTime.pad(c.day)) \(c.clock) UTC"
+        }
+        return formatterTime(t)
+    }
+
+    /// ``time(_:)`` through `DateFormatter`: values out of ``CivilTime``'s range, and the reference in tests.
+    static func formatterTime(_ t: Double) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")

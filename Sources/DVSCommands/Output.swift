@@ -124,13 +124,76 @@ enum Output {
         }
     }
 
+    /// `Thu Dec 3 18:43:37 2026 +0000`: `time` (s since 1970) at the offset `tzMinutes` east of UTC,
+    /// as `DateFormatter` writes `EEE MMM d HH:mm:ss yyyy Z` in `en_US_POSIX`. Computed here for
+    /// years 1600–9999 and offsets up to 18 h (creating a `DateFormatter` costs ≈1 ms of ICU set-up,
+    /// a tenth of `dvs log -n 1`); other values, which no real commit has, go through `DateFormatter`.
     static func date(_ time: Int64, tzMinutes: Int) -> String {
+        if let t = CivilTime(time, offsetSeconds: Int64(tzMinutes) * 60) {
+            let sign = tzMinutes < 0 ? "-" : "+"
+            let m = abs(tzMinutes)
+            return "\(t.weekdayName) \(t.monthName) \(t.day) \(t.clock) \(t.year) \(sign)\(CivilTime.pad(m / 60))\(CivilTime.pad(m % 60))"
+        }
+        return formatterDate(time, tzMinutes: tzMinutes)
+    }
+
+    /// ``date(_:tzMinutes:)`` through `DateFormatter`: values out of ``CivilTime``'s range, and the reference in tests.
+    static func formatterDate(_ time: Int64, tzMinutes: Int) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(secondsFromGMT: tzMinutes * 60)
         f.dateFormat = "EEE MMM d HH:mm:ss yyyy Z"
         return f.string(from: Date(timeIntervalSince1970: TimeInterval(time)))
     }
+}
+
+/// A moment as a proleptic Gregorian calendar date and clock time at a fixed offset from UTC, for
+/// the dates dvs prints (`dvs log`, `show`, `models`, `audit`) without ICU's `DateFormatter`.
+/// Only years 1600–9999 and offsets up to 18 h: before 1583 ICU's calendar is Julian, and
+/// `TimeZone(secondsFromGMT:)` refuses larger offsets.
+struct CivilTime {
+    /// The year (1600–9999).
+    var year: Int64
+    /// The month, 1–12.
+    var month: Int64
+    /// The day of the month, 1–31.
+    var day: Int64
+    /// The day of the week, 0 Sunday … 6 Saturday.
+    var weekday: Int64
+    /// Seconds since midnight, 0–86399.
+    var secondOfDay: Int64
+
+    /// `seconds` (since 1970, UTC) at `offsetSeconds` east of UTC; nil out of the range above.
+    init?(_ seconds: Int64, offsetSeconds: Int64) {
+        guard abs(offsetSeconds) <= 18 * 3600, seconds > -11_676_096_000 - 86_400, seconds < 253_402_300_800 + 86_400 else {
+            return nil
+        }
+        let local = seconds + offsetSeconds
+        let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        secondOfDay = local - days * 86_400
+        weekday = ((days + 4) % 7 + 7) % 7  // 1970-01-01 was a Thursday
+        // Days to civil date (H. Hinnant, "chrono-compatible low-level date algorithms").
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        day = doy - (153 * mp + 2) / 5 + 1
+        month = mp < 10 ? mp + 3 : mp - 9
+        year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        guard (1600...9999).contains(year) else { return nil }
+    }
+
+    /// `Sun` … `Sat`.
+    var weekdayName: String { ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][Int(weekday)] }
+    /// `Jan` … `Dec`.
+    var monthName: String { ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][Int(month - 1)] }
+    /// `HH:mm:ss`.
+    var clock: String { "\(Self.pad(secondOfDay / 3600)):\(Self.pad(secondOfDay / 60 % 60)):\(Self.pad(secondOfDay % 60))" }
+
+    /// `n` (0–99) in two digits.
+    static func pad<N: BinaryInteger>(_ n: N) -> String { n < 10 ? "0\(n)" : "\(n)" }
 }
 
 /// JSON shapes for read commands (snake_case keys, units in the names).

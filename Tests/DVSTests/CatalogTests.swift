@@ -1,8 +1,9 @@
-import DVSCatalog
 import DVSCore
 import DVSTestSupport
 import Foundation
 import Testing
+
+@testable import DVSCatalog
 
 /// The catalog's error mapping and its one ref-moving door.
 @Suite struct CatalogTests {
@@ -70,6 +71,52 @@ import Testing
             }
             #expect(e?.code == .refMoved)
             #expect(try catalog.ref(.branch("side")) == b, "the whole transaction rolled back")
+        }
+    }
+
+    @Test func anUpToDateCatalogIsReadWithoutWritingAndWritesStayFullySynchronous() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let path = dir + "/catalog.sqlite"
+            do {
+                let catalog = try Catalog(path: path)
+                try catalog.write { tx in try tx.setHead(.branch("main", nil), who: "T <t@e>", message: "init") }
+                #expect(try catalog.writerSynchronous() == 2, "synchronous = FULL: a reported commit survives power loss")
+            }
+            let before = try Data(contentsOf: URL(fileURLWithPath: path))
+            do {
+                let catalog = try Catalog(path: path)
+                #expect(try catalog.head() == .branch("main", nil))
+                #expect(try catalog.appliedMigrations() == CatalogSchema.migrations.map(\.0))
+            }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "a read leaves the catalog's bytes as they were")
+            let wal = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+            #expect(wal == 0, "and writes nothing to its WAL")
+            do {
+                let catalog = try Catalog(path: path)
+                try catalog.write { tx in try tx.setConfig("core.workers", "2") }
+                #expect(try catalog.config("core.workers") == "2")
+                #expect(try catalog.writerSynchronous() == 2)
+            }
+            #expect(try Catalog(path: path).config("core.workers") == "2")
+        }
+    }
+
+    @Test func aCatalogMissingAMigrationGetsItAtOpen() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let path = dir + "/catalog.sqlite"
+            let all = CatalogSchema.migrations
+            var script = "PRAGMA journal_mode = WAL;\nCREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);\n"
+            for (name, sql) in all.dropLast() { script += sql + ";\nINSERT INTO grdb_migrations VALUES ('\(name)');\n" }
+            try script.write(toFile: dir + "/older.sql", atomically: true, encoding: .utf8)
+            let made = try TestSupport.run(
+                "python3",
+                [
+                    "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(open(sys.argv[2]).read()); c.close()", path,
+                    dir + "/older.sql",
+                ])
+            #expect(made.status == 0, "\(made.stderr)")
+            let catalog = try Catalog(path: path)
+            #expect(try catalog.appliedMigrations() == all.map(\.0))
         }
     }
 }

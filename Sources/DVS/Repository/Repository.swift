@@ -54,7 +54,7 @@ public final class Repository: @unchecked Sendable {
         self.objects = objects
         snapshots = SnapshotStore(
             objects: objects,
-            workers: (try? catalog.config("core.workers")).flatMap { $0.flatMap(Int.init) } ?? context.processorCount)
+            workers: { (try? catalog.config("core.workers")).flatMap { $0.flatMap(Int.init) } ?? context.processorCount })
         packedBlobs = PackedBlobStore(
             packsDir: dvsDir + "/packs", tmpDir: dvsDir + "/tmp", index: CatalogBlobIndex(catalog: catalog),
             transforms: BlobTransforms.all,

@@ -16,12 +16,20 @@ public struct SnapshotStore: Sendable {
     /// Where commits and manifest chunks live.
     public let objects: any ObjectStore
     /// Threads used to read and decode manifest leaves (≥ 1).
-    public let workers: Int
+    public var workers: Int { max(1, workerCount.value) }
+    private let workerCount: Deferred<Int>
 
     /// Creates a store over `objects`, decoding leaves on `workers` threads (clamped to ≥ 1).
     public init(objects: any ObjectStore, workers: Int) {
         self.objects = objects
-        self.workers = max(1, workers)
+        workerCount = Deferred(value: workers)
+    }
+
+    /// Creates a store over `objects` whose worker count `workers` gives on first use (a repository's
+    /// reads a setting and the processor count, which commands that walk no manifest never need).
+    init(objects: any ObjectStore, workers: @escaping @Sendable () -> Int) {
+        self.objects = objects
+        workerCount = Deferred(workers)
     }
 
     // MARK: Commits
