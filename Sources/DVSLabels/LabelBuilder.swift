@@ -137,12 +137,14 @@ public enum LabelBuilder {
         var run = BuildRun(files: files)
         run.knownTranscripts = transcripts
         try run.readConfig(read)
-        for file in files.sorted(by: { $0.path < $1.path }) where file.audio == nil && file.path.string != configPath {
+        let configPath = RepoPath(configPath)
+        for file in files.filter({ $0.audio == nil && $0.path != configPath }).sorted(by: { $0.path < $1.path }) {
             try run.readLabelFile(file, read)
         }
+        run.acc.finishJoining()
         try run.matchSidecars(read)
         run.checkRequiredFields()
-        return run.result
+        return run.takeResult()
     }
 }
 
@@ -167,13 +169,15 @@ struct BuildRun {
         index = TreeIndex(files)
     }
 
-    var result: LabelBuildResult {
+    /// The result, moving the samples out of `acc` (no second copy of a million annotations).
+    mutating func takeResult() -> LabelBuildResult {
         let sorted = findings.enumerated().sorted { a, b in
             (a.element.file, a.element.line ?? 0, a.offset) < (b.element.file, b.element.line ?? 0, b.offset)
         }.map(\.element)
-        return LabelBuildResult(
-            samples: acc.samples.filter { !$0.value.isEmpty }, words: words, findings: sorted,
-            tables: tables.sorted { $0.path < $1.path })
+        var samples = acc.samples
+        acc.samples = [:]
+        for path in samples.compactMap({ $0.value.isEmpty ? $0.key : nil }) { samples[path] = nil }
+        return LabelBuildResult(samples: samples, words: words, findings: sorted, tables: tables.sorted { $0.path < $1.path })
     }
 
     mutating func readConfig(_ read: (RepoPath) throws -> [UInt8]) throws {
@@ -244,7 +248,8 @@ struct BuildRun {
     mutating func checkRequiredFields() {
         let required = config.fields.filter(\.value.required).keys.sorted()
         guard !required.isEmpty else { return }
-        for (path, a) in acc.samples.sorted(by: { $0.key < $1.key }) where !a.labels.isEmpty {
+        for path in acc.samples.keys.sorted() {
+            guard let a = acc.samples[path], !a.labels.isEmpty else { continue }
             for name in required where a[label: name] == nil {
                 findings.append(
                     LabelFinding(
