@@ -203,13 +203,17 @@ struct BuildRun {
         guard LabelBuilder.sourceExtensions.contains(ext) || ctx.declaration != nil else { return }
         let bytes = try read(file.path)
         if ext == "json" || ctx.declaration?.format == TableKind.labelStudio.rawValue, readJSONDocument(bytes, ctx) { return }
-        let parsed: ParsedTable?
         if ext == "csv" || ext == "tsv" || (ctx.declaration?.delimiter != nil) {
-            parsed = DelimitedTable.parse(bytes, ctx)
-        } else {
-            parsed = JSONLinesTable.parse(bytes, ctx)
+            // Each row is joined as it is read: a million rows are never held at once.
+            var joiner: TableJoiner?
+            let parsed = DelimitedTable.parse(bytes, ctx) { row, table in
+                if joiner == nil { joiner = TableJoiner(file: ctx.file, table: table, index: index, config: config) }
+                joiner!.join(row, into: &acc)
+            }
+            if let parsed { finish(parsed, ctx, joiner ?? TableJoiner(file: ctx.file, table: parsed, index: index, config: config)) }
+        } else if let parsed = JSONLinesTable.parse(bytes, ctx) {
+            join(parsed, ctx)
         }
-        if let parsed { join(parsed, ctx) }
     }
 
     /// Handles a file that is one JSON document (Label Studio export or Deepgram response).
@@ -240,6 +244,11 @@ struct BuildRun {
     mutating func join(_ parsed: ParsedTable, _ ctx: TableContext) {
         var joiner = TableJoiner(file: ctx.file, table: parsed, index: index, config: config)
         joiner.join(into: &acc)
+        finish(parsed, ctx, joiner)
+    }
+
+    /// Records what joining a table found: the parse's findings, then the join's.
+    mutating func finish(_ parsed: ParsedTable, _ ctx: TableContext, _ joiner: TableJoiner) {
         findings += parsed.findings + joiner.findings
         tables.append(LabelTableInfo(path: ctx.file, format: parsed.format, records: parsed.records, samples: joiner.samples.count))
     }

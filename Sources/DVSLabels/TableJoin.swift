@@ -122,7 +122,7 @@ struct Accumulator {
     }
 
     /// `fields` itself, or an equal list already held (so the two share one buffer).
-    private mutating func shared(_ fields: [LabelField]) -> [LabelField] { fieldLists.insert(fields).memberAfterInsert }
+    mutating func shared(_ fields: [LabelField]) -> [LabelField] { fieldLists.insert(fields).memberAfterInsert }
 
     /// `sources` itself, or an equal list already held.
     private mutating func shared(_ sources: [String]) -> [String] { sourceLists.insert(sources).memberAfterInsert }
@@ -141,8 +141,8 @@ struct TableJoiner {
     let index: TreeIndex
     let config: LabelConfig
     var findings: [LabelFinding] = []
-    /// Index in `table.rows` of the first row per key (sample path, plus span for segments).
-    private var firstRows: [RowKey: Int] = [:]
+    /// The first row per key (sample path, plus span for segments).
+    private var firstRows: [RowKey: FirstRow] = [:]
     private(set) var samples = Set<RepoPath>()
 
     init(file: String, table: ParsedTable, index: TreeIndex, config: LabelConfig) {
@@ -152,21 +152,27 @@ struct TableJoiner {
         self.config = config
     }
 
-    /// Validates every row and adds the good ones to `acc`.
+    /// Validates every row of `table` and adds the good ones to `acc`.
     mutating func join(into acc: inout Accumulator) {
-        for (i, row) in table.rows.enumerated() {
-            checkText(row)
-            checkSchema(row)
-            guard let sample = resolve(row) else { continue }
-            checkDuration(row, sample)
-            guard !isDuplicate(i, sample.path) else { continue }
-            samples.insert(sample.path)
-            guard table.contributesLabels else { continue }
-            if let span = row.span {
-                acc.add(LabelSegment(start: span.start, end: span.end, source: file, labels: row.fields), to: sample.path)
-            } else {
-                acc.add(row.fields, to: sample.path, from: file, line: row.line, findings: &findings)
-            }
+        for row in table.rows { join(row, into: &acc) }
+    }
+
+    /// Validates one row (rows come in file order) and adds it to `acc` when it is good.
+    mutating func join(_ row: LabelRow, into acc: inout Accumulator) {
+        var row = row
+        // One buffer for equal field lists, shared with what `acc` keeps.
+        row.fields = acc.shared(row.fields)
+        checkText(row)
+        checkSchema(row)
+        guard let sample = resolve(row) else { return }
+        checkDuration(row, sample)
+        guard !isDuplicate(row, sample.path) else { return }
+        samples.insert(sample.path)
+        guard table.contributesLabels else { return }
+        if let span = row.span {
+            acc.add(LabelSegment(start: span.start, end: span.end, source: file, labels: row.fields), to: sample.path)
+        } else {
+            acc.add(row.fields, to: sample.path, from: file, line: row.line, findings: &findings)
         }
     }
 
@@ -202,16 +208,20 @@ struct TableJoiner {
         var end: UInt64?
     }
 
+    /// What a repeated row is compared with.
+    private struct FirstRow {
+        var line: Int?
+        var fields: [LabelField]
+        var declaredDuration: Double?
+    }
+
     /// Reports a repeated key: identical rows are a warning, conflicting ones an error.
-    /// - Parameter index: the row's index in `table.rows`.
-    private mutating func isDuplicate(_ index: Int, _ path: RepoPath) -> Bool {
-        let row = table.rows[index]
+    private mutating func isDuplicate(_ row: LabelRow, _ path: RepoPath) -> Bool {
         let key = RowKey(path: path, start: row.span.map { $0.start.bitPattern }, end: row.span.map { $0.end.bitPattern })
-        guard let firstIndex = firstRows[key] else {
-            firstRows[key] = index
+        guard let first = firstRows[key] else {
+            firstRows[key] = FirstRow(line: row.line, fields: row.fields, declaredDuration: row.declaredDuration)
             return false
         }
-        let first = table.rows[firstIndex]
         let firstLine = first.line.map { "line \($0)" } ?? "an earlier record"
         let differing = differingFields(first.fields, row.fields)
         if differing.isEmpty && first.declaredDuration == row.declaredDuration {
