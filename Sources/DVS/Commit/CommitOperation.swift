@@ -45,6 +45,7 @@ public struct CommitSummary: Sendable {
     /// cost only what changed (tests and benchmarks look at this).
     var fullCommitReason: FullCommitReason?
 
+    /// Creates a summary of `changes` (the commit of changes, tests).
     init(
         id: CommitID, branch: String?, commit: Commit, changes: [Change], warnings: [ScanWarning], newBlobCount: Int,
         newRawBytes: UInt64, storedBytes: UInt64, metadataBytes: UInt64, hashedFiles: Int, labelFindings: [LabelFinding] = [],
@@ -57,6 +58,7 @@ public struct CommitSummary: Sendable {
             fullCommitReason: fullCommitReason)
     }
 
+    /// Creates a summary whose changes are `changeList` (a full commit).
     fileprivate init(
         id: CommitID, branch: String?, commit: Commit, changeList: ChangeList, warnings: [ScanWarning], newBlobCount: Int,
         newRawBytes: UInt64, storedBytes: UInt64, metadataBytes: UInt64, hashedFiles: Int, labelFindings: [LabelFinding],
