@@ -32,14 +32,12 @@ struct CommitCommand: ParsableCommand {
         for w in s.warnings { Output.warn(w) }
         Output.findings(s.labelFindings)
         if let post = s.postCommitOutput, !post.isEmpty { FileHandle.standardError.write(Data(post.utf8)) }
-        let added = s.changes.filter { $0.kind == .added }.count
-        let modified = s.changes.filter { $0.kind == .modified }.count
-        let deleted = s.changes.filter { $0.kind == .deleted }.count
+        let counts = s.changeCounts
         let subject = s.commit.message.split(separator: "\n").first.map(String.init) ?? ""
         Output.out("[\(s.branch ?? "detached HEAD") \(s.id.short)] \(subject)")
         let t = s.commit.totals
         Output.out(
-            " \(t.fileCount) files, \(t.sampleCount) samples, \(Output.hours(t.audioHours)) of audio; \(s.changes.count) changed (\(added) new, \(modified) modified, \(deleted) deleted)"
+            " \(t.fileCount) files, \(t.sampleCount) samples, \(Output.hours(t.audioHours)) of audio; \(counts.total) changed (\(counts.added) new, \(counts.modified) modified, \(counts.deleted) deleted)"
         )
         let ratio = s.newRawBytes > 0 ? String(format: ", %.0f%% of raw", 100 * Double(s.storedBytes) / Double(s.newRawBytes)) : ""
         if !s.labelTables.isEmpty {

@@ -176,7 +176,13 @@ public struct SampleAnnotations: Hashable, Sendable {
     /// Time spans with labels (NeMo segments, Label Studio regions), in source order.
     public var segments: [LabelSegment]
     /// The transcription sidecar's summary, if one belongs to this sample.
-    public var transcript: TranscriptSummary?
+    public var transcript: TranscriptSummary? {
+        get { transcriptBox?.value }
+        set { transcriptBox = newValue.map(TranscriptBox.init) }
+    }
+    /// The summary out of line: most samples have none, and inline it would add ≈120 bytes to
+    /// every annotation and manifest entry (a million of them in a large tree).
+    private var transcriptBox: TranscriptBox?
     /// Tree paths of the label files that contributed, sorted.
     public var sources: [String]
 
@@ -184,7 +190,7 @@ public struct SampleAnnotations: Hashable, Sendable {
     public init(labels: [LabelField] = [], segments: [LabelSegment] = [], transcript: TranscriptSummary? = nil, sources: [String] = []) {
         self.labels = labels
         self.segments = segments
-        self.transcript = transcript
+        self.transcriptBox = transcript.map(TranscriptBox.init)
         self.sources = sources
     }
 
@@ -193,6 +199,15 @@ public struct SampleAnnotations: Hashable, Sendable {
 
     /// The value of field `name`, if present.
     public subscript(label name: String) -> LabelValue? { labels.first { $0.name == name }?.value }
+}
+
+/// A transcript summary held by reference (immutable: a change makes a new box), compared and
+/// hashed by value, so ``SampleAnnotations`` keeps its value semantics.
+private final class TranscriptBox: Hashable, Sendable {
+    let value: TranscriptSummary
+    init(_ value: TranscriptSummary) { self.value = value }
+    static func == (a: TranscriptBox, b: TranscriptBox) -> Bool { a.value == b.value }
+    func hash(into hasher: inout Hasher) { hasher.combine(value) }
 }
 
 // MARK: - Canonical encoding (manifest format 2, `schema/FORMAT.md` § Sample annotations)

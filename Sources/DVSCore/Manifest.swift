@@ -363,23 +363,66 @@ public enum ManifestChunk: Sendable, Equatable {
         _ entries: [ManifestEntry], final: Bool, stopAfter: (Int) -> Bool = { _ in false }
     ) -> (leaves: [(ref: ChildRef, bytes: [UInt8])], consumed: Int) {
         var out: [(ref: ChildRef, bytes: [UInt8])] = []
+        let consumed = cutLeaves(entries, final: final) { ref, bytes, last in
+            out.append((ref, bytes))
+            return stopAfter(last)
+        }
+        return (out, consumed)
+    }
+
+    /// Builds a manifest exactly as ``build(_:)`` does, handing each chunk to `write` as soon as
+    /// it is made (leaves in path order, then the inner levels) instead of returning them all, so
+    /// the encoded leaves of a million entries are never in memory at once.
+    /// - Returns: the root's id and the totals.
+    /// - Throws: what `write` throws (nothing more is built after that).
+    public static func build(
+        _ entries: [ManifestEntry], write: (_ id: ObjectID, _ bytes: [UInt8]) throws -> Void
+    ) throws -> (root: ObjectID, totals: ManifestTotals) {
+        guard !entries.isEmpty else {
+            let bytes = ManifestChunk.leaf([]).encoded()
+            let id = ObjectID.hashing(bytes)
+            try write(id, bytes)
+            return (id, ManifestTotals())
+        }
+        var refs: [ChildRef] = []
+        var failure: (any Error)?
+        _ = cutLeaves(entries, final: true) { ref, bytes, _ in
+            do { try write(ref.id, bytes) } catch {
+                failure = error
+                return true
+            }
+            refs.append(ref)
+            return false
+        }
+        if let failure { throw failure }
+        let upper = buildInner(refs)
+        for c in upper.chunks { try write(c.id, c.bytes) }
+        return (upper.root, upper.totals)
+    }
+
+    /// The leaf split of ``buildLeaves(_:final:stopAfter:)``: calls `leaf` with each leaf made and
+    /// the index of its last entry; `leaf` returning true ends the split there.
+    /// - Returns: how many entries the leaves made hold.
+    private static func cutLeaves(
+        _ entries: [ManifestEntry], final: Bool, leaf: (_ ref: ChildRef, _ bytes: [UInt8], _ last: Int) -> Bool
+    ) -> Int {
         var start = 0
         var totals = ManifestTotals()
-        func cut(_ end: Int) {
+        func cut(_ end: Int) -> Bool {
             let slice = Array(entries[start..<end])
             let bytes = ManifestChunk.leaf(slice).encoded()
-            out.append((ChildRef(id: ObjectID.hashing(bytes), firstPath: slice[0].path, totals: totals), bytes))
+            let ref = ChildRef(id: ObjectID.hashing(bytes), firstPath: slice[0].path, totals: totals)
             totals = ManifestTotals()
             start = end
+            return leaf(ref, bytes, end - 1)
         }
         for i in entries.indices {
             totals.add(entries[i])
             if isBoundary(entries[i].path, level: 0) || i + 1 - start >= maxItems {
-                cut(i + 1)
-                if stopAfter(i) { return (out, start) }
+                if cut(i + 1) { return start }
             }
         }
-        if final && start < entries.count { cut(entries.count) }
-        return (out, start)
+        if final && start < entries.count { _ = cut(entries.count) }
+        return start
     }
 }

@@ -71,9 +71,18 @@ public struct CSVReader: Sendable {
     ///   After an `unbalanced-quote` nothing more is read.
     /// - Complexity: O(n) in the byte count.
     public func read(_ bytes: [UInt8]) -> (records: [CSVRecord], problems: [CSVProblem]) {
+        var records: [CSVRecord] = []
+        let problems = read(bytes) { records.append($0) }
+        return (records, problems)
+    }
+
+    /// Reads the records one by one, handing each to `record` as it is read, so a table of a
+    /// million rows is never held as records all at once.
+    /// - Returns: the problems, in file order (as ``read(_:)`` returns them).
+    public func read(_ bytes: [UInt8], record: (CSVRecord) -> Void) -> [CSVProblem] {
         bytes.withUnsafeBufferPointer { buffer in
             var scanner = Scanner(bytes: buffer, delimiter: delimiter, quoted: quoting == .rfc4180)
-            return scanner.readAll(checksFieldCount: checksFieldCount)
+            return scanner.readAll(checksFieldCount: checksFieldCount, record: record)
         }
     }
 }
@@ -85,7 +94,6 @@ private struct Scanner {
     let quoted: Bool
     var pos = 0
     var line = 1
-    var records: [CSVRecord] = []
     var problems: [CSVProblem] = []
     var scratch: [UInt8] = []
     /// Whether the whole file is valid UTF-8, so fields need no validation of their own.
@@ -105,7 +113,7 @@ private struct Scanner {
         allValid ? String(decoding: field, as: UTF8.self) : String(validating: field, as: UTF8.self)
     }
 
-    mutating func readAll(checksFieldCount: Bool) -> (records: [CSVRecord], problems: [CSVProblem]) {
+    mutating func readAll(checksFieldCount: Bool, record: (CSVRecord) -> Void) -> [CSVProblem] {
         var expected: Int?
         while pos < bytes.count {
             if skipBlankLine() { continue }
@@ -124,9 +132,9 @@ private struct Scanner {
                 continue
             }
             if expected == nil { expected = fields.count }
-            records.append(CSVRecord(fields: fields, line: startLine, byteRange: start..<end))
+            record(CSVRecord(fields: fields, line: startLine, byteRange: start..<end))
         }
-        return (records, problems)
+        return problems
     }
 
     /// Skips an empty line (`\n` or `\r\n`) at `pos`.

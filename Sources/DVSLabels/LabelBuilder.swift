@@ -137,12 +137,14 @@ public enum LabelBuilder {
         var run = BuildRun(files: files)
         run.knownTranscripts = transcripts
         try run.readConfig(read)
-        for file in files.sorted(by: { $0.path < $1.path }) where file.audio == nil && file.path.string != configPath {
+        let configPath = RepoPath(configPath)
+        for file in files.filter({ $0.audio == nil && $0.path != configPath }).sorted(by: { $0.path < $1.path }) {
             try run.readLabelFile(file, read)
         }
+        run.acc.finishJoining()
         try run.matchSidecars(read)
         run.checkRequiredFields()
-        return run.result
+        return run.takeResult()
     }
 }
 
@@ -167,13 +169,15 @@ struct BuildRun {
         index = TreeIndex(files)
     }
 
-    var result: LabelBuildResult {
+    /// The result, moving the samples out of `acc` (no second copy of a million annotations).
+    mutating func takeResult() -> LabelBuildResult {
         let sorted = findings.enumerated().sorted { a, b in
             (a.element.file, a.element.line ?? 0, a.offset) < (b.element.file, b.element.line ?? 0, b.offset)
         }.map(\.element)
-        return LabelBuildResult(
-            samples: acc.samples.filter { !$0.value.isEmpty }, words: words, findings: sorted,
-            tables: tables.sorted { $0.path < $1.path })
+        var samples = acc.samples
+        acc.samples = [:]
+        for path in samples.compactMap({ $0.value.isEmpty ? $0.key : nil }) { samples[path] = nil }
+        return LabelBuildResult(samples: samples, words: words, findings: sorted, tables: tables.sorted { $0.path < $1.path })
     }
 
     mutating func readConfig(_ read: (RepoPath) throws -> [UInt8]) throws {
@@ -199,13 +203,17 @@ struct BuildRun {
         guard LabelBuilder.sourceExtensions.contains(ext) || ctx.declaration != nil else { return }
         let bytes = try read(file.path)
         if ext == "json" || ctx.declaration?.format == TableKind.labelStudio.rawValue, readJSONDocument(bytes, ctx) { return }
-        let parsed: ParsedTable?
         if ext == "csv" || ext == "tsv" || (ctx.declaration?.delimiter != nil) {
-            parsed = DelimitedTable.parse(bytes, ctx)
-        } else {
-            parsed = JSONLinesTable.parse(bytes, ctx)
+            // Each row is joined as it is read: a million rows are never held at once.
+            var joiner: TableJoiner?
+            let parsed = DelimitedTable.parse(bytes, ctx) { row, table in
+                if joiner == nil { joiner = TableJoiner(file: ctx.file, table: table, index: index, config: config) }
+                joiner!.join(row, into: &acc)
+            }
+            if let parsed { finish(parsed, ctx, joiner ?? TableJoiner(file: ctx.file, table: parsed, index: index, config: config)) }
+        } else if let parsed = JSONLinesTable.parse(bytes, ctx) {
+            join(parsed, ctx)
         }
-        if let parsed { join(parsed, ctx) }
     }
 
     /// Handles a file that is one JSON document (Label Studio export or Deepgram response).
@@ -236,6 +244,11 @@ struct BuildRun {
     mutating func join(_ parsed: ParsedTable, _ ctx: TableContext) {
         var joiner = TableJoiner(file: ctx.file, table: parsed, index: index, config: config)
         joiner.join(into: &acc)
+        finish(parsed, ctx, joiner)
+    }
+
+    /// Records what joining a table found: the parse's findings, then the join's.
+    mutating func finish(_ parsed: ParsedTable, _ ctx: TableContext, _ joiner: TableJoiner) {
         findings += parsed.findings + joiner.findings
         tables.append(LabelTableInfo(path: ctx.file, format: parsed.format, records: parsed.records, samples: joiner.samples.count))
     }
@@ -244,7 +257,8 @@ struct BuildRun {
     mutating func checkRequiredFields() {
         let required = config.fields.filter(\.value.required).keys.sorted()
         guard !required.isEmpty else { return }
-        for (path, a) in acc.samples.sorted(by: { $0.key < $1.key }) where !a.labels.isEmpty {
+        for path in acc.samples.keys.sorted() {
+            guard let a = acc.samples[path], !a.labels.isEmpty else { continue }
             for name in required where a[label: name] == nil {
                 findings.append(
                     LabelFinding(

@@ -60,30 +60,65 @@ struct TableContext {
 enum DelimitedTable {
     /// Parses a table; nil when the file is not a label table (no key column and not declared).
     static func parse(_ bytes: [UInt8], _ ctx: TableContext) -> ParsedTable? {
+        var rows: [LabelRow] = []
+        var table = parse(bytes, ctx) { row, _ in rows.append(row) }
+        table?.rows = rows
+        return table
+    }
+
+    /// Parses a table, handing each row to `row` as it is read (with the table's layout so far:
+    /// its format and rules; `rows` stays empty), so a table of a million rows is never held as
+    /// rows all at once. Findings are as ``parse(_:_:)`` gives them.
+    /// - Returns: nil when the file is not a label table (no key column and not declared).
+    static func parse(_ bytes: [UInt8], _ ctx: TableContext, row onRow: (LabelRow, ParsedTable) -> Void) -> ParsedTable? {
         let delimiter = ctx.declaration?.delimiter ?? (ctx.isTSV ? 0x09 : 0x2C)
         let quoting = ctx.declaration?.quoting ?? (delimiter == 0x09 ? .none : .rfc4180)
-        let (records, problems) = CSVReader(delimiter: delimiter, quoting: quoting).read(bytes)
-        let header = records.first?.fields ?? []
-        guard let kind = kind(header, ctx) else { return nil }
-        var table = ParsedTable(format: kind.rawValue)
-        table.textFields = kind.textFields
-        table.warnsEmptyText = kind == .hfAudiofolder
-        table.contributesLabels = kind != .commonVoiceDurations
+        var header: (fields: [String], line: Int)?
+        var kind: TableKind?
+        var table: ParsedTable?
+        var key: Int?
+        var records = 0
+        var rowFindings: [LabelFinding] = []
+        let problems = CSVReader(delimiter: delimiter, quoting: quoting).read(bytes) { record in
+            records += 1
+            guard let header else {
+                header = (record.fields, record.line)
+                kind = Self.kind(record.fields, ctx)
+                table = kind.map(emptyTable)
+                key = kind.flatMap { keyColumn(record.fields, $0, ctx) }
+                return
+            }
+            guard let table, let kind, let key else { return }
+            if let r = row(record, header: header.fields, key: key, kind: kind, ctx, &rowFindings) { onRow(r, table) }
+        }
+        if header == nil {
+            // No record at all: a table only when declared (or named metadata.csv).
+            kind = Self.kind([], ctx)
+            table = kind.map(emptyTable)
+        }
+        guard var table, let kind else { return nil }
         table.findings = problems.map {
             ctx.finding(.error, $0.code, line: $0.line, $0.message, hint: hint(for: $0, quoting: quoting, delimiter: delimiter))
         }
-        table.records = max(0, records.count - 1) + problems.filter { $0.code != "unbalanced-quote" }.count
-        guard let key = keyColumn(header, kind, ctx) else {
+        table.records = max(0, records - 1) + problems.filter { $0.code != "unbalanced-quote" }.count
+        guard key != nil else {
             table.findings.append(
                 ctx.finding(
-                    .error, "missing-key-column", line: records.first?.line,
+                    .error, "missing-key-column", line: header?.line,
                     "no \(defaultKeyName(kind)) column, so rows cannot be joined to audio",
                     hint: "add the column or declare `key` in dvs.toml"))
             return table
         }
-        for record in records.dropFirst() {
-            if let row = row(record, header: header, key: key, kind: kind, ctx, &table.findings) { table.rows.append(row) }
-        }
+        table.findings += rowFindings
+        return table
+    }
+
+    /// A table of `kind` with no rows yet.
+    static func emptyTable(_ kind: TableKind) -> ParsedTable {
+        var table = ParsedTable(format: kind.rawValue)
+        table.textFields = kind.textFields
+        table.warnsEmptyText = kind == .hfAudiofolder
+        table.contributesLabels = kind != .commonVoiceDurations
         return table
     }
 

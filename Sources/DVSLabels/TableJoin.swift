@@ -33,23 +33,53 @@ struct ParsedTable {
 }
 
 /// Labels gathered over all tables, with the table each whole-file field came from.
+///
+/// Sized for a million samples: one dictionary entry per labeled sample for the origins (the
+/// table and line of the row that first labeled it, per-field origins only for fields a later
+/// table added), and equal label lists and source lists share one array buffer.
 struct Accumulator {
     var samples: [RepoPath: SampleAnnotations] = [:]
-    /// Per sample, field name → (table path, line) that set it.
-    var origins: [RepoPath: [String: (file: String, line: Int?)]] = [:]
+    /// Per sample, where its whole-file fields came from.
+    private var origins: [RepoPath: Origin] = [:]
+    /// One buffer per distinct list of fields (many samples carry the same speaker, language, …).
+    private var fieldLists = Set<[LabelField]>()
+    /// One buffer per distinct sorted list of sources.
+    private var sourceLists = Set<[String]>()
+
+    /// The table (path) and line that set a sample's fields.
+    private struct Origin {
+        /// Where the fields of the first row to label the sample came from.
+        var file: String
+        var line: Int?
+        /// Fields added later by other tables (or before any whole-file row: after a segment), by name.
+        var later: [String: (file: String, line: Int?)]?
+
+        /// Where field `name` came from, if the sample has it.
+        /// - Parameter firstFields: whether `file` and `line` set fields (false when a segment
+        ///   made the sample and every field is in `later`).
+        func of(_ name: String, firstFields: Bool) -> (file: String, line: Int?)? {
+            if let o = later?[name] { return o }
+            return firstFields ? (file, line) : nil
+        }
+    }
 
     /// Adds whole-file fields; a field another table already set keeps its first value, and a
     /// different value is a `conflicting-labels` warning.
     mutating func add(_ fields: [LabelField], to path: RepoPath, from file: String, line: Int?, findings: inout [LabelFinding]) {
         if samples[path] == nil {
             // Fast path: the first table to label a sample.
-            samples[path] = SampleAnnotations(labels: fields, sources: [file])
-            origins[path] = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, (file, line)) })
+            samples[path] = SampleAnnotations(labels: shared(fields), sources: shared([file]))
+            origins[path] = Origin(file: file, line: line)
             return
         }
+        var annotations = samples.removeValue(forKey: path)!
+        // A sample a segment labeled first has no fields of a first row.
+        let firstFields = origins[path] != nil
+        var origin = origins[path] ?? Origin(file: file, line: line)
+        var labels = annotations.labels
         for f in fields {
-            if let existing = samples[path]?[label: f.name] {
-                if existing != f.value, let o = origins[path]?[f.name], o.file != file {
+            if let existing = labels.first(where: { $0.name == f.name })?.value {
+                if existing != f.value, let o = origin.of(f.name, firstFields: firstFields), o.file != file {
                     findings.append(
                         LabelFinding(
                             .warning, "conflicting-labels", file: file, line: line,
@@ -60,10 +90,14 @@ struct Accumulator {
                 }
                 continue
             }
-            samples[path, default: SampleAnnotations()].labels.append(f)
-            origins[path, default: [:]][f.name] = (file, line)
+            labels.append(f)
+            if origin.later == nil { origin.later = [:] }
+            origin.later![f.name] = (file, line)
         }
-        samples[path, default: SampleAnnotations()].labels.sort { $0.name < $1.name }
+        labels.sort { $0.name < $1.name }
+        annotations.labels = shared(labels)
+        samples[path] = annotations
+        origins[path] = origin
         addSource(file, to: path)
     }
 
@@ -73,11 +107,25 @@ struct Accumulator {
         addSource(segment.source, to: path)
     }
 
-    private mutating func addSource(_ file: String, to path: RepoPath) {
-        guard samples[path]?.sources.contains(file) != true else { return }
-        samples[path, default: SampleAnnotations()].sources.append(file)
-        samples[path, default: SampleAnnotations()].sources.sort()
+    /// Drops what only the joining needed (origins, shared-buffer sets); `samples` stays.
+    mutating func finishJoining() {
+        origins = [:]
+        fieldLists = []
+        sourceLists = []
     }
+
+    private mutating func addSource(_ file: String, to path: RepoPath) {
+        guard var sources = samples[path]?.sources, !sources.contains(file) else { return }
+        sources.append(file)
+        sources.sort()
+        samples[path]!.sources = shared(sources)
+    }
+
+    /// `fields` itself, or an equal list already held (so the two share one buffer).
+    mutating func shared(_ fields: [LabelField]) -> [LabelField] { fieldLists.insert(fields).memberAfterInsert }
+
+    /// `sources` itself, or an equal list already held.
+    private mutating func shared(_ sources: [String]) -> [String] { sourceLists.insert(sources).memberAfterInsert }
 }
 
 /// A value as a message shows it: text in quotes, others bare.
@@ -93,8 +141,8 @@ struct TableJoiner {
     let index: TreeIndex
     let config: LabelConfig
     var findings: [LabelFinding] = []
-    /// First row per key (sample path, plus span for segments).
-    private var firstRows: [String: LabelRow] = [:]
+    /// The first row per key (sample path, plus span for segments).
+    private var firstRows: [RowKey: FirstRow] = [:]
     private(set) var samples = Set<RepoPath>()
 
     init(file: String, table: ParsedTable, index: TreeIndex, config: LabelConfig) {
@@ -104,21 +152,27 @@ struct TableJoiner {
         self.config = config
     }
 
-    /// Validates every row and adds the good ones to `acc`.
+    /// Validates every row of `table` and adds the good ones to `acc`.
     mutating func join(into acc: inout Accumulator) {
-        for row in table.rows {
-            checkText(row)
-            checkSchema(row)
-            guard let sample = resolve(row) else { continue }
-            checkDuration(row, sample)
-            guard !isDuplicate(row, sample.path) else { continue }
-            samples.insert(sample.path)
-            guard table.contributesLabels else { continue }
-            if let span = row.span {
-                acc.add(LabelSegment(start: span.start, end: span.end, source: file, labels: row.fields), to: sample.path)
-            } else {
-                acc.add(row.fields, to: sample.path, from: file, line: row.line, findings: &findings)
-            }
+        for row in table.rows { join(row, into: &acc) }
+    }
+
+    /// Validates one row (rows come in file order) and adds it to `acc` when it is good.
+    mutating func join(_ row: LabelRow, into acc: inout Accumulator) {
+        var row = row
+        // One buffer for equal field lists, shared with what `acc` keeps.
+        row.fields = acc.shared(row.fields)
+        checkText(row)
+        checkSchema(row)
+        guard let sample = resolve(row) else { return }
+        checkDuration(row, sample)
+        guard !isDuplicate(row, sample.path) else { return }
+        samples.insert(sample.path)
+        guard table.contributesLabels else { return }
+        if let span = row.span {
+            acc.add(LabelSegment(start: span.start, end: span.end, source: file, labels: row.fields), to: sample.path)
+        } else {
+            acc.add(row.fields, to: sample.path, from: file, line: row.line, findings: &findings)
         }
     }
 
@@ -146,11 +200,26 @@ struct TableJoiner {
         return nil
     }
 
+    /// What makes two rows the same record: the sample, and for a segment its span (the bits of
+    /// start and end).
+    private struct RowKey: Hashable {
+        var path: RepoPath
+        var start: UInt64?
+        var end: UInt64?
+    }
+
+    /// What a repeated row is compared with.
+    private struct FirstRow {
+        var line: Int?
+        var fields: [LabelField]
+        var declaredDuration: Double?
+    }
+
     /// Reports a repeated key: identical rows are a warning, conflicting ones an error.
     private mutating func isDuplicate(_ row: LabelRow, _ path: RepoPath) -> Bool {
-        let key = path.string + (row.span.map { "@\($0.start)-\($0.end)" } ?? "")
+        let key = RowKey(path: path, start: row.span.map { $0.start.bitPattern }, end: row.span.map { $0.end.bitPattern })
         guard let first = firstRows[key] else {
-            firstRows[key] = row
+            firstRows[key] = FirstRow(line: row.line, fields: row.fields, declaredDuration: row.declaredDuration)
             return false
         }
         let firstLine = first.line.map { "line \($0)" } ?? "an earlier record"

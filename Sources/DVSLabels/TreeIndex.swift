@@ -2,16 +2,25 @@ import DVSCore
 import Foundation
 
 /// Lookups over the files of a tree: exact path, NFC-normalized path, sample file name, stem
-/// and blob. The NFC and blob indexes are built on first use (most trees never need them).
+/// and blob. Only the exact-path index is built up front (every row needs it); the others are
+/// built on first use (most trees never need them).
 final class TreeIndex {
     /// Every file by exact path bytes.
-    let files: [RepoPath: LabelTreeFile]
-    /// Samples by file name.
-    let samplesByName: [[UInt8]: [RepoPath]]
-    /// Samples by stem (file name without its last extension).
-    let samplesByStem: [[UInt8]: [RepoPath]]
-    private let list: [LabelTreeFile]
+    let files: TreeFiles
+    private var list: [LabelTreeFile] { files.list }
 
+    /// Samples by file name.
+    private(set) lazy var samplesByName: [[UInt8]: [RepoPath]] = {
+        var names: [[UInt8]: [RepoPath]] = [:]
+        for f in list where f.audio != nil { names[f.path.name, default: []].append(f.path) }
+        return names
+    }()
+    /// Samples by stem (file name without its last extension).
+    private(set) lazy var samplesByStem: [[UInt8]: [RepoPath]] = {
+        var stems: [[UInt8]: [RepoPath]] = [:]
+        for f in list where f.audio != nil { stems[stem(of: f.path.name), default: []].append(f.path) }
+        return stems
+    }()
     /// Paths by the UTF-8 bytes of their NFC form.
     private(set) lazy var byNFC: [[UInt8]: [RepoPath]] = Dictionary(grouping: list.map(\.path)) { nfcBytes($0.string) }
     /// Samples by lower-case hex of their blob id (the first sample per blob).
@@ -22,19 +31,7 @@ final class TreeIndex {
     }()
 
     init(_ list: [LabelTreeFile]) {
-        var files: [RepoPath: LabelTreeFile] = [:]
-        var names: [[UInt8]: [RepoPath]] = [:]
-        var stems: [[UInt8]: [RepoPath]] = [:]
-        for f in list {
-            files[f.path] = f
-            guard f.audio != nil else { continue }
-            names[f.path.name, default: []].append(f.path)
-            stems[stem(of: f.path.name), default: []].append(f.path)
-        }
-        self.list = list
-        self.files = files
-        samplesByName = names
-        samplesByStem = stems
+        files = TreeFiles(list)
     }
 
     /// How a reference in a label file resolved.
@@ -60,6 +57,26 @@ final class TreeIndex {
         }
         return .missing
     }
+}
+
+/// The files of a tree by exact path bytes: the list, and each path's position in it (a
+/// dictionary of small integers rather than of whole files, for trees of a million files).
+struct TreeFiles: Sendable {
+    /// The files as given.
+    let list: [LabelTreeFile]
+    private let positions: [RepoPath: Int32]
+
+    init(_ list: [LabelTreeFile]) {
+        var positions: [RepoPath: Int32] = [:]
+        positions.reserveCapacity(list.count)
+        // A path given twice resolves to its last file.
+        for (i, f) in list.enumerated() { positions[f.path] = Int32(i) }
+        self.list = list
+        self.positions = positions
+    }
+
+    /// The file at `path`, if the tree has one.
+    subscript(path: RepoPath) -> LabelTreeFile? { positions[path].map { list[Int($0)] } }
 }
 
 /// The UTF-8 bytes of `s` in Unicode Normalization Form C.

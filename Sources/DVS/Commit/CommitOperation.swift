@@ -12,8 +12,17 @@ public struct CommitSummary: Sendable {
     public var branch: String?
     /// The commit.
     public var commit: Commit
-    /// Changes against the parent.
-    public var changes: [Change]
+    /// Changes against the parent, sorted by path.
+    ///
+    /// Those of a first commit are made when read, from the committed entries, so a caller that
+    /// only counts them (``changeCounts``) never holds a million of them.
+    public var changes: [Change] {
+        get { changeList.changes }
+        set { changeList = .listed(newValue) }
+    }
+    /// How many paths `changes` adds, modifies and deletes (without making them).
+    public var changeCounts: ChangeCounts { changeList.counts }
+    private var changeList: ChangeList
     /// Problems noticed in the files this commit changed (undecodable audio, NFC/NFD twins, …).
     public var warnings: [ScanWarning]
     /// Blobs stored for the first time.
@@ -35,6 +44,107 @@ public struct CommitSummary: Sendable {
     /// Why the commit read the whole tree's labels and rebuilt the whole manifest; nil when it
     /// cost only what changed (tests and benchmarks look at this).
     var fullCommitReason: FullCommitReason?
+
+    /// Creates a summary of `changes` (the commit of changes, tests).
+    init(
+        id: CommitID, branch: String?, commit: Commit, changes: [Change], warnings: [ScanWarning], newBlobCount: Int,
+        newRawBytes: UInt64, storedBytes: UInt64, metadataBytes: UInt64, hashedFiles: Int, labelFindings: [LabelFinding] = [],
+        labelTables: [LabelTableInfo] = [], postCommitOutput: String? = nil, fullCommitReason: FullCommitReason? = nil
+    ) {
+        self.init(
+            id: id, branch: branch, commit: commit, changeList: .listed(changes), warnings: warnings, newBlobCount: newBlobCount,
+            newRawBytes: newRawBytes, storedBytes: storedBytes, metadataBytes: metadataBytes, hashedFiles: hashedFiles,
+            labelFindings: labelFindings, labelTables: labelTables, postCommitOutput: postCommitOutput,
+            fullCommitReason: fullCommitReason)
+    }
+
+    /// Creates a summary whose changes are `changeList` (a full commit).
+    fileprivate init(
+        id: CommitID, branch: String?, commit: Commit, changeList: ChangeList, warnings: [ScanWarning], newBlobCount: Int,
+        newRawBytes: UInt64, storedBytes: UInt64, metadataBytes: UInt64, hashedFiles: Int, labelFindings: [LabelFinding],
+        labelTables: [LabelTableInfo], postCommitOutput: String?, fullCommitReason: FullCommitReason?
+    ) {
+        self.id = id
+        self.branch = branch
+        self.commit = commit
+        self.changeList = changeList
+        self.warnings = warnings
+        self.newBlobCount = newBlobCount
+        self.newRawBytes = newRawBytes
+        self.storedBytes = storedBytes
+        self.metadataBytes = metadataBytes
+        self.hashedFiles = hashedFiles
+        self.labelFindings = labelFindings
+        self.labelTables = labelTables
+        self.postCommitOutput = postCommitOutput
+        self.fullCommitReason = fullCommitReason
+    }
+}
+
+/// How many paths a commit added, modified and deleted.
+public struct ChangeCounts: Sendable, Equatable {
+    /// Paths only in the commit.
+    public var added = 0
+    /// Paths in both whose file differs.
+    public var modified = 0
+    /// Paths only in the parent.
+    public var deleted = 0
+    /// All of them.
+    public var total: Int { added + modified + deleted }
+}
+
+/// The changes of a commit: listed, or, for a first commit, every committed entry added (the
+/// entries are held anyway; a list of a million `Change`s would double them).
+private enum ChangeList: Sendable {
+    case listed([Change])
+    case allAdded([ManifestEntry])
+
+    var isEmpty: Bool {
+        switch self {
+        case .listed(let changes): return changes.isEmpty
+        case .allAdded(let entries): return entries.isEmpty
+        }
+    }
+
+    var changes: [Change] {
+        switch self {
+        case .listed(let changes): return changes
+        case .allAdded(let entries): return entries.map { Change(kind: .added, path: $0.path, old: nil, new: $0) }
+        }
+    }
+
+    var counts: ChangeCounts {
+        switch self {
+        case .listed(let changes):
+            var counts = ChangeCounts()
+            for c in changes {
+                switch c.kind {
+                case .added: counts.added += 1
+                case .modified: counts.modified += 1
+                case .deleted: counts.deleted += 1
+                }
+            }
+            return counts
+        case .allAdded(let entries): return ChangeCounts(added: entries.count)
+        }
+    }
+
+    /// The warnings among `warnings` whose path changed (compared as text, as
+    /// `ScanWarning.path` is), in their order.
+    func filter(_ warnings: [ScanWarning]) -> [ScanWarning] {
+        guard !warnings.isEmpty else { return [] }
+        let warned = Set(warnings.map(\.path))
+        var changed = Set<String>()
+        func look(_ path: RepoPath) {
+            let text = path.string
+            if warned.contains(text) { changed.insert(text) }
+        }
+        switch self {
+        case .listed(let changes): for c in changes { look(c.path) }
+        case .allAdded(let entries): for e in entries { look(e.path) }
+        }
+        return warnings.filter { changed.contains($0.path) }
+    }
 }
 
 /// Options for `Repository.commit`.
@@ -140,7 +250,7 @@ extension Repository {
             for e in base where e.audio == nil && e.kind != .symlink && e.byteCount >= UInt64(PackedBlobStore.minDeltaSize) {
                 deltaBases[e.path] = e.blob
             }
-            let scan = try workingTree.scan(writer: writer, knownBlobs: known, deltaBases: deltaBases, progress: progress)
+            var scan = try workingTree.scan(writer: writer, knownBlobs: known, deltaBases: deltaBases, progress: progress)
             let undecodable = scan.warnings.filter { $0.kind == .undecodableAudio }
             if options.strict && !undecodable.isEmpty {
                 writer.abort()
@@ -150,7 +260,10 @@ extension Repository {
                         "\($0.path): \($0.message.replacingOccurrences(of: "; stored byte-exact as a plain file", with: ""))"
                     }, next: .fixAudioOrDropStrict)
             }
-            let tree = try annotateWorkingTree(scan.entries, previous: base)
+            // The scanned entries move into the annotated tree: a million entries are held once.
+            let scanned = scan.entries
+            scan.entries = []
+            let tree = try annotateWorkingTree(consume scanned, previous: base)
             if tree.labels.hasErrors {
                 writer.abort()
                 let errors = tree.labels.findings.filter { $0.severity == .error }
@@ -160,7 +273,7 @@ extension Repository {
                     hint: "fix what is named above (file:line) and commit again; warnings alone do not stop a commit",
                     details: errors.map(\.description) + tree.labels.findings.filter { $0.severity == .warning }.map(\.description))
             }
-            let changes = diffEntries(base, tree.entries)
+            let changes: ChangeList = base.isEmpty ? .allAdded(tree.entries) : .listed(diffEntries(base, tree.entries))
             if changes.isEmpty && !options.allowEmpty {
                 writer.abort()
                 // Still worth keeping what was hashed; the tree is HEAD's, so the rows now mirror it.
@@ -204,13 +317,12 @@ extension Repository {
             let branch: String?
             if case .branch(let name, _) = head { branch = name } else { branch = nil }
             recordLabelDistribution(id, commit: c, entries: tree.entries)
-            let changed = Set(changes.map(\.path.string))
             return CommitSummary(
-                id: id, branch: branch, commit: c, changes: changes, warnings: scan.warnings.filter { changed.contains($0.path) },
+                id: id, branch: branch, commit: c, changeList: changes, warnings: changes.filter(scan.warnings),
                 newBlobCount: scan.newBlobCount + carried.blobs, newRawBytes: scan.newRawBytes + carried.rawBytes,
                 storedBytes: writer.storedBytes, metadataBytes: manifestBytes + wordsBytes + UInt64(encoded.count),
                 hashedFiles: scan.hashedFiles,
-                labelFindings: tree.labels.findings, labelTables: tree.labels.tables, fullCommitReason: fullReason)
+                labelFindings: tree.labels.findings, labelTables: tree.labels.tables, postCommitOutput: nil, fullCommitReason: fullReason)
         } catch {
             // Nothing references the session's blobs unless the ref transaction committed, and
             // nothing after it throws: undo them (their packs too, when already indexed).

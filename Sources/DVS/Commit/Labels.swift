@@ -6,7 +6,8 @@ import Foundation
 struct AnnotatedTree {
     /// The entries, with `annotations` set on labeled samples.
     var entries: [ManifestEntry]
-    /// What the label builder found.
+    /// What the label builder found; its `samples` and `words` are already in `entries` and
+    /// `pendingWords`, and are empty here.
     var labels: LabelBuildResult
     /// Words objects to write before the manifest that references them: (id, bytes).
     var pendingWords: [(ObjectID, [UInt8])]
@@ -22,10 +23,13 @@ extension Repository {
     ///   Bad label *content* is never thrown: it comes back as findings.
     ///   - previous: the snapshot the tree is compared with (HEAD); transcripts of Deepgram
     ///     responses unchanged since then, for unchanged audio, are reused rather than parsed again.
-    func annotateWorkingTree(_ entries: [ManifestEntry], previous: [ManifestEntry] = []) throws -> AnnotatedTree {
-        let blobs = Dictionary(entries.map { ($0.path, $0.blob) }, uniquingKeysWith: { a, _ in a })
+    func annotateWorkingTree(_ entries: consuming [ManifestEntry], previous: [ManifestEntry] = []) throws -> AnnotatedTree {
+        // Label files are never audio: a million samples need no entry here.
+        var labelFiles: [RepoPath: ObjectID] = [:]
+        for e in copy entries where e.audio == nil && labelFiles[e.path] == nil { labelFiles[e.path] = e.blob }
+        let blobs = labelFiles
         let root = self.root
-        return try annotate(entries, transcripts: Self.transcriptCache(previous)) { path in
+        return try annotate(consume entries, transcripts: Self.transcriptCache(previous)) { path in
             try Self.readLabelFile(root: root, path, expecting: blobs[path])
         }
     }
@@ -48,16 +52,21 @@ extension Repository {
     }
 
     /// Joins labels to `entries`, reading label files with `read`.
+    ///
+    /// Annotates `entries` in place when the caller gives them up (`consume`), so a tree of a
+    /// million samples is not held twice.
     func annotate(
-        _ entries: [ManifestEntry], transcripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:],
+        _ entries: consuming [ManifestEntry], transcripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:],
         read: @escaping @Sendable (RepoPath) throws -> [UInt8]
     ) throws -> AnnotatedTree {
-        let files = entries.filter { $0.kind != .symlink }.map {
-            LabelTreeFile(path: $0.path, blob: $0.blob, byteCount: $0.byteCount, audio: $0.audio)
-        }
-        let result: LabelBuildResult
-        do { result = try LabelBuilder.build(files: files, read: read, transcripts: transcripts) } catch { throw DVSError.wrap(error) }
-        var out = entries
+        var result: LabelBuildResult
+        do {
+            let files = (copy entries).filter { $0.kind != .symlink }.map {
+                LabelTreeFile(path: $0.path, blob: $0.blob, byteCount: $0.byteCount, audio: $0.audio)
+            }
+            result = try LabelBuilder.build(files: files, read: read, transcripts: transcripts)
+        } catch { throw DVSError.wrap(error) }
+        var out = consume entries
         var pending: [(ObjectID, [UInt8])] = []
         for i in out.indices {
             out[i].annotations = nil
@@ -70,6 +79,8 @@ extension Repository {
             }
             out[i].annotations = a.isEmpty ? nil : a
         }
+        result.samples = [:]
+        result.words = [:]
         return AnnotatedTree(entries: out, labels: result, pendingWords: pending)
     }
 

@@ -194,11 +194,11 @@ public struct SnapshotStore: Sendable {
     /// - Returns: the root id, totals, and how many bytes of new chunks were written.
     /// - Throws: a storage error when a chunk cannot be written.
     public func writeManifest(_ entries: [ManifestEntry]) throws -> (root: ObjectID, totals: ManifestTotals, bytesWritten: UInt64) {
-        let built = ManifestChunk.build(entries)
         var written: UInt64 = 0
-        for c in built.chunks where !objects.contains(c.id) {
-            try objects.write(c.bytes, id: c.id)
-            written += UInt64(c.bytes.count)
+        let built = try ManifestChunk.build(entries) { id, bytes in
+            guard !objects.contains(id) else { return }
+            try objects.write(bytes, id: id)
+            written += UInt64(bytes.count)
         }
         return (built.root, built.totals, written)
     }

@@ -53,6 +53,51 @@ struct ScanResult {
     var hashedFiles: Int
 }
 
+/// One slot per file for the results of a parallel scan, in chunks that are freed one by one as
+/// the results are moved out in order (``drain(_:)``), so a million results are not held twice
+/// (as slots and as the lists made from them).
+private final class ChunkedSlots<T>: @unchecked Sendable {
+    /// Slots per chunk.
+    private static var chunkSize: Int { 4096 }
+    private var chunks: [UnsafeMutableBufferPointer<T?>]
+
+    init(count: Int) {
+        chunks = stride(from: 0, to: count, by: Self.chunkSize).map { start in
+            let chunk = UnsafeMutableBufferPointer<T?>.allocate(capacity: min(Self.chunkSize, count - start))
+            chunk.initialize(repeating: nil)
+            return chunk
+        }
+    }
+
+    deinit { release() }
+
+    /// The slot of file `i`; workers set distinct slots concurrently, nothing reads them meanwhile.
+    subscript(i: Int) -> T? {
+        get { chunks[i / Self.chunkSize][i % Self.chunkSize] }
+        set { chunks[i / Self.chunkSize][i % Self.chunkSize] = newValue }
+    }
+
+    /// Calls `body` with every slot in order, freeing each chunk once it has been passed on; the
+    /// slots are gone afterwards.
+    func drain(_ body: (T?) -> Void) {
+        for k in chunks.indices {
+            for value in chunks[k] { body(value) }
+            chunks[k].deinitialize()
+            chunks[k].deallocate()
+            chunks[k] = UnsafeMutableBufferPointer(start: nil, count: 0)
+        }
+        chunks = []
+    }
+
+    private func release() {
+        for chunk in chunks where chunk.baseAddress != nil {
+            chunk.deinitialize()
+            chunk.deallocate()
+        }
+        chunks = []
+    }
+}
+
 /// Per-worker zstd decompression contexts.
 final class Decompressors: @unchecked Sendable {
     let all: [ZstdDecompressor]
@@ -94,7 +139,7 @@ extension WorkingTree {
         let (files, skipped) = try TreeWalker.walk(root: root, workers: workers)
         let cache = try cacheLoad.value()
         let compressors = Compressors(count: max(workers, 1), level: zstdLevel)
-        let results = SlotBuffer<ScanItem>(count: files.count)
+        let results = ChunkedSlots<ScanItem>(count: files.count)
         let counters = Locked<(done: Int, bytes: UInt64, hashed: Int, newRaw: UInt64, newBlobs: Int)>((0, 0, 0, 0, 0))
         let root = self.root
         // Small batches: cache hits cost microseconds, files to read cost milliseconds.
@@ -131,8 +176,8 @@ extension WorkingTree {
         entries.reserveCapacity(files.count)
         var updates: [(RepoPath, StatCacheEntry)] = []
         var warnings: [ScanWarning] = []
-        for i in 0..<files.count {
-            guard let item = results.take(i) else { continue }
+        results.drain { item in
+            guard let item else { return }
             entries.append(item.entry)
             if let u = item.cacheUpdate { updates.append((item.entry.path, u)) }
             warnings.append(contentsOf: item.warnings)
