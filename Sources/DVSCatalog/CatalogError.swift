@@ -71,9 +71,14 @@ public struct CatalogError: Error, Sendable, CustomStringConvertible {
     }
 
     /// `error` as seen from DVSCatalog's callers: a GRDB/SQLite error becomes a `CatalogError`
-    /// whose message is `what` followed by SQLite's message; a `CatalogError` and any other error
+    /// whose message is `what` followed by SQLite's message (a cell GRDB cannot decode becomes
+    /// `.corrupt`); a `CatalogError` and any other error
     /// (thrown by a caller's closure inside a transaction) pass through unchanged.
     static func mapping(_ error: any Error, _ what: String) -> any Error {
+        if error is RowDecodingError {
+            // A cell whose type or value is not what the schema holds there: the file was damaged.
+            return CatalogError(.corrupt, "\(what): a damaged value (a cell does not hold what its column should)")
+        }
         guard let e = error as? DatabaseError else { return error }
         let failure = SQLiteFailure(e)
         return CatalogError(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DVS
+import DVSRemote
 
 struct Config: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,7 +35,7 @@ struct Config: ParsableCommand {
     func run() throws {
         let repo = try global.repository()
         guard let key else {
-            for (k, v) in try repo.catalog.allConfig() { Output.out("\(k)=\(v)") }
+            for (k, v) in try repo.catalog.allConfig() { Output.out("\(k)=\(Redaction.redact(v))") }
             return
         }
         if value != nil || unset {
@@ -55,6 +56,6 @@ struct Config: ParsableCommand {
                 hint: Self.known.contains(key)
                     ? "it has its default; see 'dvs config --help'" : "known settings: \(Self.known.sorted().joined(separator: ", "))")
         }
-        Output.out(v)
+        Output.out(Redaction.redact(v))
     }
 }

@@ -73,6 +73,16 @@ enum DelimitedTable {
             ctx.finding(.error, $0.code, line: $0.line, $0.message, hint: hint(for: $0, quoting: quoting, delimiter: delimiter))
         }
         table.records = max(0, records.count - 1) + problems.filter { $0.code != "unbalanced-quote" }.count
+        if let repeated = firstRepeatedName(header) {
+            // Two columns of one name would give a row two values for one field: which one is meant
+            // cannot be known, so the table is not read.
+            table.findings.append(
+                ctx.finding(
+                    .error, "duplicate-column", line: records.first?.line,
+                    "column \(JSONValue.quote(repeated)) appears more than once in the header, so its values cannot be told apart",
+                    hint: "rename or remove one of the columns"))
+            return table
+        }
         guard let key = keyColumn(header, kind, ctx) else {
             table.findings.append(
                 ctx.finding(
@@ -85,6 +95,12 @@ enum DelimitedTable {
             if let row = row(record, header: header, key: key, kind: kind, ctx, &table.findings) { table.rows.append(row) }
         }
         return table
+    }
+
+    /// The first column name that appears twice in `header`, if any.
+    static func firstRepeatedName(_ header: [String]) -> String? {
+        var seen = Set<String>()
+        return header.first { !seen.insert($0).inserted }
     }
 
     /// The layout of a table, from its declaration or its header.

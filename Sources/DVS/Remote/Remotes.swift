@@ -46,6 +46,7 @@ public struct RemoteConfig: Sendable, Equatable {
                 let creds = try AWSCredentials.resolve(environment: environment)
                 var endpointURL: URL?
                 if let e = endpoint ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"], !e.isEmpty {
+                    if let refusal = Redaction.credentialsInURL(e, what: "S3 endpoint of remote '\(name)'") { throw refusal }
                     guard let u = URL(string: e), u.scheme != nil, u.host != nil else {
                         throw DVSError(
                             .badInput, "invalid S3 endpoint '\(e)' for remote '\(name)'",
@@ -98,8 +99,10 @@ extension Repository {
         return values.keys.sorted().compactMap { name in
             let v = values[name]!
             guard let u = v["url"], let url = try? RemoteURL.parse(u, currentDirectory: root) else { return nil }
+            // An endpoint stored with credentials by an older dvs is shown without them (and
+            // refused when the remote is opened).
             return RemoteConfig(
-                name: name, url: url, endpoint: v["endpoint"], region: v["region"], pathStyle: v["path-style"] == "true",
+                name: name, url: url, endpoint: v["endpoint"].map(Redaction.redact), region: v["region"], pathStyle: v["path-style"] == "true",
                 transfers: v["transfers"].flatMap(Int.init).map { max(1, min($0, 64)) } ?? 8)
         }
     }
@@ -119,7 +122,8 @@ extension Repository {
     /// Records a remote in the catalog, under the repository lock.
     /// - Parameters:
     ///   - url: `s3://bucket/prefix`, `file:///path` or a folder path (relative paths are taken from the working tree's root).
-    /// - Throws: `DVSError.badInput` for a bad name or URL, or when the name is taken; nothing changes then.
+    /// - Throws: `DVSError.badInput` for a bad name or URL (a URL or endpoint with credentials
+    ///   included: they are never stored), or when the name is taken; nothing changes then.
     @discardableResult
     public func addRemote(name: String, url: String, endpoint: String? = nil, region: String? = nil, pathStyle: Bool = false) throws
         -> RemoteConfig
@@ -130,6 +134,7 @@ extension Repository {
         let parsed: RemoteURL
         do { parsed = try RemoteURL.parse(url, currentDirectory: root) } catch { throw DVSError.wrap(error) }
         if let endpoint {
+            if let refusal = Redaction.credentialsInURL(endpoint, what: "endpoint") { throw DVSError.wrap(refusal) }
             guard let u = URL(string: endpoint), u.scheme == "http" || u.scheme == "https", u.host != nil else {
                 throw DVSError(
                     .badInput, "invalid endpoint '\(endpoint)'", hint: "use a URL such as https://s3.example.com or http://127.0.0.1:9000")
