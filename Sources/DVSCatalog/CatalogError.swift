@@ -86,6 +86,14 @@ public struct CatalogError: Error, Sendable, CustomStringConvertible {
             underlying: failure)
     }
 
+    /// `error` as a catalog error when it is one of SQLite's or GRDB's (one that escaped the
+    /// mapping at its source), else nil: such an error is damage or an I/O failure of a database
+    /// file, never a bug to report with exit status 255.
+    public static func fromDatabaseError(_ error: any Error) -> CatalogError? {
+        guard error is DatabaseError || error is RowDecodingError else { return nil }
+        return mapping(error, "cannot use a dvs database (the catalog '.dvs/catalog.sqlite' or a cache beside it)") as? CatalogError
+    }
+
     /// Runs `body`, mapping SQLite's errors as ``mapping(_:_:)`` does.
     static func guarding<T>(_ what: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
         do { return try body() } catch { throw mapping(error, what()) }

@@ -24,8 +24,9 @@ public enum Redaction {
         (#"(session[_-]?token\s*[:=]\s*)[^\s&;,"'<]+"#, "$1\(placeholder)"),
         // <SignatureProvided>, <StringToSign>, <CanonicalRequest> (which holds the token) elements.
         (#"(<(SignatureProvided|StringToSign|StringToSignBytes|CanonicalRequest|CanonicalRequestBytes)>)[^<]*"#, "$1\(placeholder)"),
-        // scheme://user:password@host
-        (#"([a-z][a-z0-9+.-]*://)[^/@\s]+@"#, "$1\(placeholder)@"),
+        // scheme://user:password@host (a pasted secret may hold '/'), scheme://token@host
+        (#"([a-z][a-z0-9+.-]*://)[^@\s/:]*:[^@\s]*@"#, "$1\(placeholder)@"),
+        (#"([a-z][a-z0-9+.-]*://)[^@\s/:]+@"#, "$1\(placeholder)@"),
     ].map { (try! NSRegularExpression(pattern: $0.0, options: [.caseInsensitive]), $0.1) }
 
     /// `text` with every signature, session token, credential scope, `Authorization` value and
@@ -43,8 +44,12 @@ public enum Redaction {
     /// - Parameter what: what the URL is, for the message (`endpoint`, `remote URL`).
     public static func credentialsInURL(_ url: String, what: String) -> RemoteError? {
         guard let scheme = url.range(of: "://") else { return nil }
-        let authority = url[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        guard authority.contains("@") else { return nil }
+        // `user:password@` before the host; a pasted secret may hold '/', so an '@' after a ':'
+        // counts even past a '/' (an endpoint with '@' in its path and a port is refused too).
+        let rest = url[scheme.upperBound...]
+        guard let at = rest.firstIndex(of: "@") else { return nil }
+        let userinfo = rest[..<at]
+        guard userinfo.contains(":") || !userinfo.contains("/") else { return nil }
         return RemoteError(
             .invalidInput,
             "the \(what) '\(redact(url))' holds credentials (user:password@); dvs neither stores nor shows them",

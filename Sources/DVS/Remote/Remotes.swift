@@ -46,7 +46,13 @@ public struct RemoteConfig: Sendable, Equatable {
                 let creds = try AWSCredentials.resolve(environment: environment)
                 var endpointURL: URL?
                 if let e = endpoint ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"], !e.isEmpty {
-                    if let refusal = Redaction.credentialsInURL(e, what: "S3 endpoint of remote '\(name)'") { throw refusal }
+                    if Redaction.credentialsInURL(e, what: "endpoint") != nil {
+                        // Stored by an older dvs (or set in AWS_ENDPOINT_URL): refused, and shown without them.
+                        throw DVSError(
+                            .badInput,
+                            "the S3 endpoint '\(Redaction.redact(e))' of remote '\(name)' holds credentials (user:password@), which dvs does not use; give the keys through AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)",
+                            next: .readdRemoteWithEndpoint(remote: name))
+                    }
                     guard let u = URL(string: e), u.scheme != nil, u.host != nil else {
                         throw DVSError(
                             .badInput, "invalid S3 endpoint '\(e)' for remote '\(name)'",
