@@ -569,7 +569,8 @@ public final class Catalog: Sendable {
                         let s = CommitID(hex: try r.decode(String.self, forColumn: "snapshot"))
                     else { return nil }
                     return ModelRow(
-                        id: id, name: try r.decode(forColumn: "name"), artifact: a, snapshot: s, revision: try r.decode(forColumn: "revision"),
+                        id: id, name: try r.decode(forColumn: "name"), artifact: a, snapshot: s,
+                        revision: try r.decode(forColumn: "revision"),
                         createdAt: try r.decode(forColumn: "created_at"))
                 }
         }

@@ -354,7 +354,9 @@ public final class SampleIndex: Sendable {
                 var perLeaf: [Int32: (count: Int, seconds: Double)] = [:]
                 let cursor = try Row.fetchCursor(statement)
                 while let r = try cursor.next() {
-                    perLeaf[try r.decode(Int32.self, atIndex: 0)] = (try r.decode(Int.self, atIndex: 1), try r.decode(Double?.self, atIndex: 2) ?? 0)
+                    perLeaf[try r.decode(Int32.self, atIndex: 0)] = (
+                        try r.decode(Int.self, atIndex: 1), try r.decode(Double?.self, atIndex: 2) ?? 0
+                    )
                 }
                 return perLeaf
             }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import DVS
-import DVSRemote
 
 struct Config: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,7 +34,7 @@ struct Config: ParsableCommand {
     func run() throws {
         let repo = try global.repository()
         guard let key else {
-            for (k, v) in try repo.catalog.allConfig() { Output.out("\(k)=\(Redaction.redact(v))") }
+            for (k, v) in try repo.catalog.allConfig() { Output.out("\(k)=\(Repository.shownSetting(v))") }
             return
         }
         if value != nil || unset {
@@ -56,6 +55,6 @@ struct Config: ParsableCommand {
                 hint: Self.known.contains(key)
                     ? "it has its default; see 'dvs config --help'" : "known settings: \(Self.known.sorted().joined(separator: ", "))")
         }
-        Output.out(Redaction.redact(v))
+        Output.out(Repository.shownSetting(v))
     }
 }

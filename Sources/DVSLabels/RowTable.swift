@@ -102,7 +102,9 @@ public struct RowTable: Sendable {
             throw Refusal(description: "\(ctx.file):\(p.line): \(p.message)")
         }
         if let repeated = DelimitedTable.firstRepeatedName(header) {
-            throw Refusal(description: "\(ctx.file):\(records.first?.line ?? 1): column \(JSONValue.quote(repeated)) appears more than once in the header")
+            throw Refusal(
+                description:
+                    "\(ctx.file):\(records.first?.line ?? 1): column \(JSONValue.quote(repeated)) appears more than once in the header")
         }
         guard let keyIndex = DelimitedTable.keyColumn(header, kind, ctx) else {
             throw Refusal(description: "\(ctx.file): no \(DelimitedTable.defaultKeyName(kind)) column")

@@ -253,7 +253,9 @@ private struct TOMLParser {
         guard current == UInt8(ascii: "]") else { throw fail("expected ']' to close the table header, found \(show(current))") }
         i += 1
         if isArray {
-            guard current == UInt8(ascii: "]") else { throw fail("expected ']]' to close the array of tables header, found \(show(current))") }
+            guard current == UInt8(ascii: "]") else {
+                throw fail("expected ']]' to close the array of tables header, found \(show(current))")
+            }
             i += 1
         }
         var table = root

@@ -45,7 +45,8 @@ public final class RepositoryLock: @unchecked Sendable {
                 fd = -1
                 if holder.isEmpty {
                     // A holder that wrote nothing: not dvs (or one that has just taken the lock).
-                    throw StorageError(.locked, "repository is locked by \(unrecorded), which did not record itself in \(path)", subject: .lock)
+                    throw StorageError(
+                        .locked, "repository is locked by \(unrecorded), which did not record itself in \(path)", subject: .lock)
                 }
                 throw StorageError(.locked, "repository is locked by another dvs process (\(holder))", subject: .lock)
             }

@@ -33,7 +33,8 @@ import Testing
             let g = Golden(replacing: [dir: "$TMP"])
             try T.write(Data("[labels]\nduration_tolerance = 0.1\n[,abels]\n".utf8), to: dir + "/dvs.toml")
             #expect(try g.dvs("commit", "-m", "config", in: dir).status == 1)
-            try T.write(Data("[labels]\nduration_tolerance = 0.1\0\n[labels.schema.fields.x]\nrequired = true\n".utf8), to: dir + "/dvs.toml")
+            try T.write(
+                Data("[labels]\nduration_tolerance = 0.1\0\n[labels.schema.fields.x]\nrequired = true\n".utf8), to: dir + "/dvs.toml")
             #expect(try g.dvs("commit", "-m", "config", in: dir).status == 1)
             #expect(try dvs("log", "--oneline", in: dir).stdout.split(separator: "\n").count == 1)
             try g.verify()
@@ -66,8 +67,9 @@ import Testing
         try T.withTemporaryDirectory { dir in
             try repository(dir)
             let catalog = dir + "/.dvs/catalog.sqlite"
-            let page = Int(try T.sh("sqlite3 .dvs/catalog.sqlite \"SELECT rootpage FROM sqlite_schema WHERE name = 'commit_meta'\"", in: dir)
-                .trimmingCharacters(in: .whitespacesAndNewlines))!
+            let page = Int(
+                try T.sh("sqlite3 .dvs/catalog.sqlite \"SELECT rootpage FROM sqlite_schema WHERE name = 'commit_meta'\"", in: dir)
+                    .trimmingCharacters(in: .whitespacesAndNewlines))!
             let before = try T.read(catalog)
             var bytes = before
             bytes.replaceSubrange((page - 1) * 4096..<(page - 1) * 4096 + 64, with: Data(repeating: 0xFF, count: 64))
@@ -100,7 +102,9 @@ import Testing
             try repository(dir)
             let secret = "wJalrXUtnFEMIK7MDENGbPxRfiCY"
             let g = Golden(replacing: [dir: "$TMP"])
-            #expect(try g.dvs("remote", "add", "origin", "s3://dvs-data/p", "--endpoint", "http://AKIA:\(secret)@127.0.0.1:9000", in: dir).status == 1)
+            #expect(
+                try g.dvs("remote", "add", "origin", "s3://dvs-data/p", "--endpoint", "http://AKIA:\(secret)@127.0.0.1:9000", in: dir)
+                    .status == 1)
             #expect(try g.dvs("remote", "add", "origin", "s3://AKIA:\(secret)@dvs-data", in: dir).status == 1)
             #expect(try g.dvs("config", in: dir).status == 0)
             try T.sh(
@@ -108,7 +112,8 @@ import Testing
                 in: dir)
             #expect(try g.dvs("remote", "-v", in: dir).status == 0)
             #expect(try g.dvs("config", in: dir).status == 0)
-            #expect(try g.dvs("push", "old", "main", in: dir, env: ["AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": secret]).status == 1)
+            #expect(
+                try g.dvs("push", "old", "main", in: dir, env: ["AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": secret]).status == 1)
             try g.verify()
             // Only the command lines the test typed hold the secret.
             let text = try String(contentsOfFile: g.path, encoding: .utf8)

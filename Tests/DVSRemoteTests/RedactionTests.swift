@@ -69,7 +69,8 @@ import Testing
                 let head = String(decoding: request, as: UTF8.self)
                     .replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
                 let body = "<?xml version=\"1.0\"?><Error><Code>InvalidRequest</Code><Message>bad request: \(head)</Message></Error>"
-                let answer = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+                let answer =
+                    "HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
                 _ = answer.withCString { write(c, $0, strlen($0)) }
                 close(c)
             }

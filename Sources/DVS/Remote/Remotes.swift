@@ -85,6 +85,10 @@ enum RemoteRef {
 }
 
 extension Repository {
+    /// A setting's value as commands show it: a password, token or signature in it (an endpoint
+    /// stored with `user:secret@` by an older dvs) replaced by `[redacted]`.
+    public static func shownSetting(_ value: String) -> String { Redaction.redact(value) }
+
     /// Whether `name` is acceptable as a remote name: `[A-Za-z0-9._-]+`, not starting with `.` or `-`.
     public static func isValidRemoteName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 64 && !name.hasPrefix(".") && !name.hasPrefix("-")
@@ -108,7 +112,8 @@ extension Repository {
             // An endpoint stored with credentials by an older dvs is shown without them (and
             // refused when the remote is opened).
             return RemoteConfig(
-                name: name, url: url, endpoint: v["endpoint"].map(Redaction.redact), region: v["region"], pathStyle: v["path-style"] == "true",
+                name: name, url: url, endpoint: v["endpoint"].map(Redaction.redact), region: v["region"],
+                pathStyle: v["path-style"] == "true",
                 transfers: v["transfers"].flatMap(Int.init).map { max(1, min($0, 64)) } ?? 8)
         }
     }
