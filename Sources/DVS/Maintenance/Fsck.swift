@@ -195,9 +195,7 @@ private struct ChunkPlace {
         let firstPath: RepoPath?
         let lastPath: RepoPath?
         switch chunk {
-        case .leaf(let entries):
-            (level, firstPath, lastPath) = (0, entries.first?.path, entries.last?.path)
-            if entries.isEmpty && self.level != nil { return "empty leaf under an inner chunk" }
+        case .leaf(let entries): (level, firstPath, lastPath) = (0, entries.first?.path, entries.last?.path)
         case .inner(let l, let children): (level, firstPath, lastPath) = (l, children.first?.firstPath, children.last?.firstPath)
         }
         if let expected = self.level, expected != level {
