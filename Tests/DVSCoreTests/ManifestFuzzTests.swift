@@ -18,10 +18,13 @@ private struct SplitMix: RandomNumberGenerator {
 /// Manifests are validated structurally on read: a damaged or hand-made chunk is an error naming
 /// what is wrong, never a crash or numbers that trap later.
 @Suite struct ManifestFuzzTests {
+    /// Cases per decoder: 400, or `DVS_FUZZ_CASES` for a longer campaign.
+    static let cases = ProcessInfo.processInfo.environment["DVS_FUZZ_CASES"].flatMap(Int.init) ?? 400
+
     /// A leaf and an inner chunk of a real-looking tree: entries with audio facts, levels and labels.
     static func seeds() -> [[UInt8]] {
         var entries: [ManifestEntry] = []
-        for i in 0..<400 {
+        for i in 0..<Self.cases {
             var facts = AudioFacts(container: "WAV", encoding: "PCM_16", sampleRate: 16000, channelCount: 2, frameCount: 16000 + i)
             facts.peak = [0.5, 0.25]
             facts.rms = [0.1, 0.05]
@@ -43,7 +46,7 @@ private struct SplitMix: RandomNumberGenerator {
     @Test func mutatedChunksDecodeOrFail() {
         var g = SplitMix(state: 0x3A41)
         let seeds = Self.seeds()
-        for i in 0..<400 {
+        for i in 0..<Self.cases {
             var b = seeds[i % 2]
             for _ in 0..<Int.random(in: 1...6, using: &g) {
                 let at = Int.random(in: 0..<b.count, using: &g)
@@ -66,6 +69,30 @@ private struct SplitMix: RandomNumberGenerator {
             case .inner(_, let children): for c in children { t.add(c.totals) }
             }
             _ = chunk.encoded()
+        }
+    }
+
+    /// Commits and transcript words objects, mutated the same way.
+    @Test func mutatedCommitsAndWordsDecodeOrFail() {
+        var g = SplitMix(state: 0xC0117)
+        let sig = Signature(name: "A U Thor", email: "a@example.com", time: 1_700_000_000, timeZoneOffsetMinutes: -330)
+        let commit = Commit(
+            manifest: ObjectID.hashing([1]), parents: [CommitID(ObjectID.hashing([2]))], author: sig, committer: sig,
+            totals: ManifestTotals(), extra: ["cohort-predicate": "lang = 'es'"], message: "Subject\n\nBody"
+        ).encoded()
+        let words = TranscriptWords.encode(
+            (0..<50).map { TranscriptWord(text: "w\($0)", start: Double($0), end: Double($0) + 0.5, confidence: 0.9, speaker: $0 % 2) })
+        for i in 0..<Self.cases {
+            var b = i % 2 == 0 ? commit : words
+            for _ in 0..<Int.random(in: 1...6, using: &g) {
+                let at = Int.random(in: 0..<b.count, using: &g)
+                if Bool.random(using: &g) { b[at] = UInt8.random(in: 0...255, using: &g) } else { b.remove(at: at) }
+            }
+            if i % 2 == 0 {
+                if let c = try? Commit.decode(b) { _ = c.encoded() }
+            } else {
+                _ = try? TranscriptWords.decode(b)
+            }
         }
     }
 

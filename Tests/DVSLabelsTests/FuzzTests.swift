@@ -76,7 +76,8 @@ struct ByteTree {
 /// fixed seed. The tests run in-process, so a crash fails the whole run; each crash found is kept
 /// below as a named regression case.
 @Suite struct LabelFuzzTests {
-    static let cases = 300
+    /// Cases per decoder: 300 (a few seconds), or `DVS_FUZZ_CASES` for a longer campaign.
+    static let cases = ProcessInfo.processInfo.environment["DVS_FUZZ_CASES"].flatMap(Int.init) ?? 300
     static let samples = ["a.wav", "b.wav", "clips/c.wav"]
 
     /// Builds the tree with `name` holding `bytes`; the builder may report findings but not fail.
@@ -168,6 +169,23 @@ struct ByteTree {
             let (_, findings) = LabelConfig.parse(bytes, file: "dvs.toml")
             for f in findings where f.code == "config" && f.line != nil { #expect(f.line! >= 1) }
             try buildTable("t.csv", Array("path,x\na.wav,1\n".utf8), config: bytes)
+        }
+    }
+
+    /// The three-way merge of a label table and the row-by-row relabel read tables too.
+    @Test func tableMergesAndRowEdits() throws {
+        var g = SeededGenerator(seed: 0x3E26)
+        let base = Array("path,lang,speaker\nclips/a.wav,en,spk1\nclips/b.wav,en,spk2\n".utf8)
+        let jsonl = Array("{\"path\": \"a.wav\", \"n\": 1}\n{\"path\": \"b.wav\", \"n\": 2}\n".utf8)
+        for i in 0..<Self.cases {
+            let (path, seed) = i % 3 == 0 ? ("t.jsonl", jsonl) : ("labels.csv", base)
+            let ours = Mutator.mutate(seed, &g)
+            let theirs = Mutator.mutate(seed, &g)
+            _ = try? LabelTableMerge.merge(
+                path: RepoPath(path), base: i % 2 == 0 ? seed : nil, ours: ours, theirs: theirs, ourRenames: [:], theirRenames: [:])
+            if let edit = TableRowEdit(path: RepoPath(path), old: seed, new: ours) {
+                _ = edit.annotations(files: [])
+            }
         }
     }
 
