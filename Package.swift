@@ -13,7 +13,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C libraries (Debian's -dev packages, scripts/install-deps.sh). zstd is linked as usual; the
@@ -32,7 +31,7 @@ let package = Package(
         .target(name: "DVSCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "DVSStorage", dependencies: ["DVSCore", "CZstd", "CArchive", "CLazyLibs"]),
         .target(name: "DVSAudio", dependencies: ["DVSCore", "CSndfile", "CSamplerate", "CLazyLibs"]),
-        .target(name: "DVSLabels", dependencies: ["DVSCore", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "DVSLabels", dependencies: ["DVSCore"]),
         .target(
             name: "DVSRemote",
             dependencies: ["DVSCore", "DVSStorage", "CLazyLibs", .product(name: "Crypto", package: "swift-crypto")],

@@ -169,12 +169,16 @@ public final class Catalog: Sendable {
             writer = nil
         }
     }
+    /// The file as messages name it: its folder's name and its own (`.dvs/catalog.sqlite`).
+    private let displayPath: String
 
     /// Opens (creating and migrating if needed) the catalog at `path`.
     /// - Throws: `CatalogError` (`.corrupt` for a file that is not a database, `.io`, `.readOnly`,
     ///   `.busy`, `.schema` when a migration fails, …) with SQLite's message.
     public init(path: String) throws {
         self.path = path
+        let url = URL(fileURLWithPath: path)
+        displayPath = url.deletingLastPathComponent().lastPathComponent + "/" + url.lastPathComponent
         if let readers = Self.upToDateReaders(path) {
             connections = Connections(readers: readers, writer: nil)
         } else {
@@ -246,7 +250,27 @@ public final class Catalog: Sendable {
     private func reading<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws -> T {
         let readers = connections.lock.withLock { connections.readers }
         let pool = try readers ?? writer()
-        return try CatalogError.guarding(what()) { try pool.read(body) }
+        return try namingFile { try CatalogError.guarding(what()) { try pool.read(body) } }
+    }
+
+    /// Runs `body`; a `.corrupt` catalog error leaving it names this file, so that the user knows
+    /// which file is damaged.
+    private func namingFile<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch var e as CatalogError where e.code == .corrupt && !e.message.contains(displayPath) {
+            e.message += " (the catalog '\(displayPath)' is damaged)"
+            throw e
+        }
+    }
+
+    /// Checks the whole file with SQLite's `PRAGMA integrity_check` (b-trees, indexes, free pages).
+    /// - Returns: SQLite's findings, at most `limit`; empty when the file is sound.
+    /// - Throws: `CatalogError` when the check cannot run (a file too damaged to read).
+    /// - Complexity: O(size of the file): every page is read.
+    public func integrityProblems(limit: Int = 20) throws -> [String] {
+        try reading("cannot check the catalog") { db in
+            let lines = try String.fetchAll(db, sql: "PRAGMA integrity_check(\(max(1, limit)))")
+            return lines == ["ok"] ? [] : lines
+        }
     }
 
     /// The migrations applied, in order (for `dvs fsck` and tests).
@@ -262,8 +286,10 @@ public final class Catalog: Sendable {
     ///   `body` throws, unchanged (after the rollback).
     public func write<T>(_ body: (CatalogTransaction) throws -> T) throws -> T {
         let pool = try writer()
-        return try CatalogError.guarding("cannot write the catalog") {
-            try pool.write { db in try body(CatalogTransaction(db)) }
+        return try namingFile {
+            try CatalogError.guarding("cannot write the catalog") {
+                try pool.write { db in try body(CatalogTransaction(db)) }
+            }
         }
     }
 
@@ -289,7 +315,9 @@ public final class Catalog: Sendable {
                 db, sql: "SELECT name, target FROM ref WHERE name >= ? AND name < ? AND target IS NOT NULL ORDER BY name",
                 arguments: [namespace.prefix, namespace.prefix + "\u{10FFFF}"]
             ).compactMap { row in
-                guard let t: String = row["target"], let c = CommitID(hex: t), let n = RefName(fullName: row["name"]) else { return nil }
+                guard let t = try row.decode(String?.self, forColumn: "target"), let c = CommitID(hex: t),
+                    let n = RefName(fullName: try row.decode(String.self, forColumn: "name"))
+                else { return nil }
                 return (n, c)
             }
         }
@@ -305,8 +333,10 @@ public final class Catalog: Sendable {
             )
             .map { row in
                 ReflogEntry(
-                    old: (row["old"] as String?).flatMap { CommitID(hex: $0) }, new: (row["new"] as String?).flatMap { CommitID(hex: $0) },
-                    time: row["time"], who: row["who"], message: row["message"])
+                    old: try row.decode(String?.self, forColumn: "old").flatMap { CommitID(hex: $0) },
+                    new: try row.decode(String?.self, forColumn: "new").flatMap { CommitID(hex: $0) },
+                    time: try row.decode(forColumn: "time"), who: try row.decode(forColumn: "who"),
+                    message: try row.decode(forColumn: "message"))
             }
         }
     }
@@ -328,7 +358,7 @@ public final class Catalog: Sendable {
         try reading("cannot read the blob index") { db in
             var out = Set<ObjectID>()
             let cursor = try Data.fetchCursor(db, sql: "SELECT id FROM blob")
-            while let d = try cursor.next() { out.insert(ObjectID(data: d)) }
+            while let d = try cursor.next() { out.insert(try Self.objectID(d)) }
             return out
         }
     }
@@ -342,7 +372,7 @@ public final class Catalog: Sendable {
                     db, sql: "SELECT pack_id, pack_offset, stored_length, raw_length, codec FROM blob WHERE id = ?",
                     arguments: [Data(id.bytes)])
             else { return nil }
-            return BlobLocation(pack: PackID(hex: row["pack_id"] as String)!, entry: try Self.packEntry(id, row))
+            return BlobLocation(pack: try Self.packID(row, of: id), entry: try Self.packEntry(id, row))
         }
     }
 
@@ -354,9 +384,9 @@ public final class Catalog: Sendable {
             var packs: [String: PackID] = [:]
             let cursor = try Row.fetchCursor(db, sql: "SELECT id, pack_id, pack_offset, stored_length, raw_length, codec FROM blob")
             while let row = try cursor.next() {
-                let id = ObjectID(data: row["id"] as Data)
-                let ph: String = row["pack_id"]
-                let p = packs[ph] ?? PackID(hex: ph)!
+                let id = try Self.objectID(try row.decode(Data.self, forColumn: "id"))
+                let ph = try row.decode(String.self, forColumn: "pack_id")
+                let p = try packs[ph] ?? Self.packID(row, of: id)
                 packs[ph] = p
                 out[id] = BlobLocation(pack: p, entry: try Self.packEntry(id, row))
             }
@@ -373,14 +403,37 @@ public final class Catalog: Sendable {
     }
 
     /// The pack entry of blob `id` from its `blob` row.
-    /// - Throws: `CatalogError` with code `.database` when the row names a codec this dvs does not know.
+    /// - Throws: `CatalogError` with code `.database` when the row names a codec this dvs does not
+    ///   know; `.corrupt` when a cell does not hold what the schema says (a damaged catalog).
     private static func packEntry(_ id: ObjectID, _ row: Row) throws -> PackEntry {
-        let code: UInt8 = row["codec"]
-        guard let codec = BlobCodec(rawValue: code) else {
+        let code = try row.decode(Int64.self, forColumn: "codec")
+        guard let byte = UInt8(exactly: code), let codec = BlobCodec(rawValue: byte) else {
             throw CatalogError(.database, "object '\(id.hex)' has unknown codec \(code)")
         }
-        return PackEntry(
-            id: id, offset: row["pack_offset"], storedLength: row["stored_length"], rawLength: row["raw_length"], codec: codec)
+        let offset = try row.decode(Int64.self, forColumn: "pack_offset")
+        let stored = try row.decode(Int64.self, forColumn: "stored_length")
+        let raw = try row.decode(Int64.self, forColumn: "raw_length")
+        guard let o = UInt64(exactly: offset), let s = UInt64(exactly: stored), let r = UInt64(exactly: raw) else {
+            throw CatalogError(.corrupt, "the blob index row of '\(id.hex)' holds a negative offset or length")
+        }
+        return PackEntry(id: id, offset: o, storedLength: s, rawLength: r, codec: codec)
+    }
+
+    /// The pack named by a `blob` row.
+    /// - Throws: `CatalogError.corrupt` when the cell is not a pack id (a damaged catalog).
+    private static func packID(_ row: Row, of id: ObjectID) throws -> PackID {
+        let text = try row.decode(String.self, forColumn: "pack_id")
+        guard let p = PackID(hex: text) else {
+            throw CatalogError(.corrupt, "the blob index row of '\(id.hex)' names pack '\(text)', which is not a pack id")
+        }
+        return p
+    }
+
+    /// A blob id from an `id` cell.
+    /// - Throws: `CatalogError.corrupt` when the cell is not 32 bytes (a damaged catalog).
+    private static func objectID(_ d: Data) throws -> ObjectID {
+        guard d.count == 32 else { throw CatalogError(.corrupt, "the blob index holds an id of \(d.count) bytes, not 32") }
+        return ObjectID(data: d)
     }
 
     // MARK: Commits
@@ -575,7 +628,9 @@ public final class Catalog: Sendable {
     /// - Throws: `CatalogError`.
     public func allConfig() throws -> [(String, String)] {
         try reading("cannot read the settings") { db in
-            try Row.fetchAll(db, sql: "SELECT key, value FROM config ORDER BY key").map { ($0[0], $0[1]) }
+            try Row.fetchAll(db, sql: "SELECT key, value FROM config ORDER BY key").map {
+                (try $0.decode(String.self, atIndex: 0), try $0.decode(String.self, atIndex: 1))
+            }
         }
     }
 
@@ -587,10 +642,14 @@ public final class Catalog: Sendable {
         try reading("cannot read the model index") { db in
             try Row.fetchAll(db, sql: "SELECT id, name, artifact, snapshot, revision, created_at FROM model ORDER BY created_at, id")
                 .compactMap { r in
-                    guard let id = ModelID(hex: r["id"] as String), let a = ObjectID(hex: r["artifact"] as String),
-                        let s = CommitID(hex: r["snapshot"] as String)
+                    guard let id = ModelID(hex: try r.decode(String.self, forColumn: "id")),
+                        let a = ObjectID(hex: try r.decode(String.self, forColumn: "artifact")),
+                        let s = CommitID(hex: try r.decode(String.self, forColumn: "snapshot"))
                     else { return nil }
-                    return ModelRow(id: id, name: r["name"], artifact: a, snapshot: s, revision: r["revision"], createdAt: r["created_at"])
+                    return ModelRow(
+                        id: id, name: try r.decode(forColumn: "name"), artifact: a, snapshot: s,
+                        revision: try r.decode(forColumn: "revision"),
+                        createdAt: try r.decode(forColumn: "created_at"))
                 }
         }
     }

@@ -71,14 +71,27 @@ public struct CatalogError: Error, Sendable, CustomStringConvertible {
     }
 
     /// `error` as seen from DVSCatalog's callers: a GRDB/SQLite error becomes a `CatalogError`
-    /// whose message is `what` followed by SQLite's message; a `CatalogError` and any other error
+    /// whose message is `what` followed by SQLite's message (a cell GRDB cannot decode becomes
+    /// `.corrupt`); a `CatalogError` and any other error
     /// (thrown by a caller's closure inside a transaction) pass through unchanged.
     static func mapping(_ error: any Error, _ what: String) -> any Error {
+        if error is RowDecodingError {
+            // A cell whose type or value is not what the schema holds there: the file was damaged.
+            return CatalogError(.corrupt, "\(what): a damaged value (a cell does not hold what its column should)")
+        }
         guard let e = error as? DatabaseError else { return error }
         let failure = SQLiteFailure(e)
         return CatalogError(
             code(forSQLiteResult: failure.extendedResultCode, message: failure.message), "\(what): \(failure.message)",
             underlying: failure)
+    }
+
+    /// `error` as a catalog error when it is one of SQLite's or GRDB's (one that escaped the
+    /// mapping at its source), else nil: such an error is damage or an I/O failure of a database
+    /// file, never a bug to report with exit status 255.
+    public static func fromDatabaseError(_ error: any Error) -> CatalogError? {
+        guard error is DatabaseError || error is RowDecodingError else { return nil }
+        return mapping(error, "cannot use a dvs database (the catalog '.dvs/catalog.sqlite' or a cache beside it)") as? CatalogError
     }
 
     /// Runs `body`, mapping SQLite's errors as ``mapping(_:_:)`` does.

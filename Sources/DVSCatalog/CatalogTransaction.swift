@@ -16,12 +16,12 @@ public final class CatalogTransaction {
 
     static func head(_ db: Database) throws -> Head? {
         guard let row = try Row.fetchOne(db, sql: "SELECT target, symbolic FROM ref WHERE name = 'HEAD'") else { return nil }
-        if let sym: String = row["symbolic"] {
+        if let sym = try row.decode(String?.self, forColumn: "symbolic") {
             let target = try String.fetchOne(db, sql: "SELECT target FROM ref WHERE name = ?", arguments: [sym])
             let name = RefName(fullName: sym)
             return .branch(name?.branchName ?? sym, target.flatMap { CommitID(hex: $0) })
         }
-        guard let t: String = row["target"], let c = CommitID(hex: t) else { return nil }
+        guard let t = try row.decode(String?.self, forColumn: "target"), let c = CommitID(hex: t) else { return nil }
         return .detached(c)
     }
 

@@ -72,11 +72,40 @@ public enum SampleQuery {
         guard allows(statement.isReadonly) else { throw SampleQueryError.writes }
         let columns = statement.columnNames
         var rows: [[LabelValue]] = []
-        let cursor = try Row.fetchCursor(statement)
-        while let row = try cursor.next() {
-            rows.append((0..<columns.count).map { i in labelValue(row[i] as DatabaseValue?) })
+        // Stepped with SQLite's C API, text read by its byte length: GRDB reads text as a C
+        // string, which would end a value at an embedded NUL.
+        let s = statement.sqliteStatement
+        sqlite3_reset(s)
+        defer { sqlite3_reset(s) }
+        while true {
+            let rc = sqlite3_step(s)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else {
+                throw DatabaseError(
+                    resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(s))), sql: sql)
+            }
+            rows.append((0..<Int32(columns.count)).map { columnValue(s, $0) })
         }
         return SampleQueryResult(columns: columns, rows: rows)
+    }
+
+    /// Column `i` of the current row of `s` as a label value; text and blobs are read by their
+    /// byte length, so that a NUL inside them is kept.
+    static func columnValue(_ s: OpaquePointer, _ i: Int32) -> LabelValue {
+        switch sqlite3_column_type(s, i) {
+        case SQLITE_INTEGER: return .int(sqlite3_column_int64(s, i))
+        case SQLITE_FLOAT: return .double(sqlite3_column_double(s, i))
+        case SQLITE_TEXT:
+            guard let p = sqlite3_column_text(s, i) else { return .string("") }
+            let n = Int(sqlite3_column_bytes(s, i))
+            return .string(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
+        case SQLITE_BLOB:
+            let n = Int(sqlite3_column_bytes(s, i))
+            guard n > 0, let p = sqlite3_column_blob(s, i) else { return .string("") }
+            let bytes = UnsafeRawBufferPointer(start: p, count: n)
+            return .string(bytes.map { String(format: "%02x", $0) }.joined())
+        default: return .null
+        }
     }
 
     /// A segment's labels as the `labels` column holds them: a JSON object with sorted keys.
@@ -84,16 +113,6 @@ public enum SampleQuery {
         var o: [String: Any] = [:]
         for f in labels { o[f.name] = jsonValue(f.value) }
         return (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-    }
-
-    static func labelValue(_ value: DatabaseValue?) -> LabelValue {
-        switch value?.storage {
-        case .none, .null: return .null
-        case .int64(let x): return .int(x)
-        case .double(let x): return .double(x)
-        case .string(let s): return .string(s)
-        case .blob(let b): return .string(b.map { String(format: "%02x", $0) }.joined())
-        }
     }
 
     private static func populate(

@@ -171,10 +171,14 @@ public final class SampleIndex: Sendable {
     private func insert(_ db: Database, _ found: inout SnapshotLeaves) throws {
         db.clearSchemaCache()  // another process may have added label columns since this connection looked
         var leafNumber: [ObjectID: Int64] = [:]
-        for r in try Row.fetchAll(db, sql: "SELECT n, id FROM leaf") { if let id = ObjectID(hex: r[1] as String) { leafNumber[id] = r[0] } }
+        for r in try Row.fetchAll(db, sql: "SELECT n, id FROM leaf") {
+            if let id = ObjectID(hex: try r.decode(String.self, atIndex: 1)) { leafNumber[id] = try r.decode(atIndex: 0) }
+        }
         // Label columns: one internal column per field name, added as new names appear.
         var labelColumn: [String: String] = [:]
-        for r in try Row.fetchAll(db, sql: "SELECT name, col FROM label_column") { labelColumn[r[0]] = r[1] }
+        for r in try Row.fetchAll(db, sql: "SELECT name, col FROM label_column") {
+            labelColumn[try r.decode(String.self, atIndex: 0)] = try r.decode(String.self, atIndex: 1)
+        }
         // Per field name, whether its first value is text (a category, worth an index).
         var firstIsText: [String: Bool] = [:]
         for (_, es) in found.newLeaves {
@@ -191,8 +195,8 @@ public final class SampleIndex: Sendable {
         let deferring = try newRows > 1000 && Int64(newRows) > rowCount(db)
         if deferring {
             for r in try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_schema WHERE \(Self.isLabelIndex)") {
-                try db.execute(sql: "DROP INDEX \(r[0] as String)")
-                deferredIndexes.append(r[1])
+                try db.execute(sql: "DROP INDEX \(try r.decode(String.self, atIndex: 0))")
+                deferredIndexes.append(try r.decode(String.self, atIndex: 1))
             }
         }
         for name in firstIsText.keys.sorted() where labelColumn[name] == nil {
@@ -349,11 +353,17 @@ public final class SampleIndex: Sendable {
                 guard statement.isReadonly else { throw SampleQueryError.writes }
                 var perLeaf: [Int32: (count: Int, seconds: Double)] = [:]
                 let cursor = try Row.fetchCursor(statement)
-                while let r = try cursor.next() { perLeaf[r[0] as Int32] = (r[1] as Int, r[2] as Double) }
+                while let r = try cursor.next() {
+                    perLeaf[try r.decode(Int32.self, atIndex: 0)] = (
+                        try r.decode(Int.self, atIndex: 1), try r.decode(Double?.self, atIndex: 2) ?? 0
+                    )
+                }
                 return perLeaf
             }
         } catch let e as DatabaseError {
             throw SampleQueryError.failed(e.message ?? "\(e)")
+        } catch is RowDecodingError {
+            throw CatalogError(.corrupt, "the sample index '\(path)' holds a damaged value")
         }
     }
 
@@ -403,7 +413,7 @@ public final class SampleIndex: Sendable {
                 ? "SELECT name, col FROM label_column"
                 : "SELECT c.name, c.col FROM label_column c WHERE EXISTS (SELECT 1 FROM leaf_field f WHERE f.name = c.name AND f.leaf IN temp.snap)"
         )
-        for r in rows { labels.append((r[0], r[1])) }
+        for r in rows { labels.append((try r.decode(String.self, atIndex: 0), try r.decode(String.self, atIndex: 1))) }
         labels.sort { $0.name < $1.name }
         let q = SampleTable.quoted
         // SQLite compares column names ignoring case: `_Leaf` would take `_leaf`'s place.
@@ -464,8 +474,8 @@ public final class SampleIndex: Sendable {
                             "SELECT s.path, s._words FROM main.sample_row s WHERE s.leaf IN (SELECT leaf FROM temp.snap) AND s._words IS NOT NULL"
                     )
                     for r in rows {
-                        guard let id = ObjectID(hex: r[1] as String) else { continue }
-                        let path: String = r[0]
+                        guard let id = ObjectID(hex: try r.decode(String.self, atIndex: 1)) else { continue }
+                        let path = try r.decode(String.self, atIndex: 0)
                         for (i, w) in try words(id).enumerated() {
                             try insertWord.execute(arguments: [path, w.channel, i, w.text, w.start, w.end, w.confidence, w.speaker])
                         }
@@ -482,6 +492,8 @@ public final class SampleIndex: Sendable {
             }
         } catch let e as DatabaseError {
             throw SampleQueryError.failed(e.message ?? "\(e)")
+        } catch is RowDecodingError {
+            throw CatalogError(.corrupt, "the sample index '\(path)' holds a damaged value")
         }
     }
 }

@@ -34,7 +34,7 @@ struct Config: ParsableCommand {
     func run() throws {
         let repo = try global.repository()
         guard let key else {
-            for (k, v) in try repo.catalog.allConfig() { Output.out("\(k)=\(v)") }
+            for (k, v) in try repo.catalog.allConfig() { Output.out("\(k)=\(Repository.shownSetting(v))") }
             return
         }
         if value != nil || unset {
@@ -55,6 +55,6 @@ struct Config: ParsableCommand {
                 hint: Self.known.contains(key)
                     ? "it has its default; see 'dvs config --help'" : "known settings: \(Self.known.sorted().joined(separator: ", "))")
         }
-        Output.out(v)
+        Output.out(Repository.shownSetting(v))
     }
 }

@@ -42,6 +42,10 @@ public struct DVSCommand: ParsableCommand {
         } catch let e as ExitCode {
             Foundation.exit(e.rawValue)
         } catch {
+            if let e = CatalogError.fromDatabaseError(error) {
+                report(Hints.error(e))
+                Foundation.exit(1)
+            }
             exit(withError: error)
         }
     }

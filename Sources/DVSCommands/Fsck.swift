@@ -27,7 +27,12 @@ struct Fsck: ParsableCommand {
                     + (r.isClean ? "ok" : "\(r.damaged.count) damaged"))
         }
         if !r.isClean {
-            if !json {
+            if !json, r.damaged.contains(where: { $0.kind == "catalog" }) {
+                Output.err(
+                    "hint: the catalog (.dvs/catalog.sqlite) holds the refs and the indexes: restore it from a backup or clone the repository again; 'dvs reindex' rebuilds its indexes from the objects"
+                )
+            }
+            if !json, r.damaged.contains(where: { $0.kind != "catalog" }) {
                 Output.err(
                     "hint: restore the damaged objects from another copy of the repository (remotes come with 'dvs pull'), or check out a commit that does not use them"
                 )

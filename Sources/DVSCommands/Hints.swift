@@ -187,7 +187,7 @@ enum Hints {
         if let h = e.hint { return h }
         if e.code == .connection {
             return
-                "check that the server is running and reachable, and the remote's endpoint ('dvs remote -v'; change it with 'dvs config remote.<name>.endpoint URL')"
+                "check that the server is running and reachable at that address, and the remote's endpoint ('dvs remote -v' shows it; to change it, 'dvs remote remove NAME', then 'dvs remote add NAME URL --endpoint URL')"
         }
         return e.underlying.flatMap(hint(forUnderlying:))
     }

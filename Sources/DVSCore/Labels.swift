@@ -311,7 +311,7 @@ extension ByteReader {
     mutating func readOptionalDouble() throws(FormatError) -> Double? { try readFlag() ? try readDouble() : nil }
 
     mutating func readLabels() throws(FormatError) -> [LabelField] {
-        let n = try readInt(limit: 1 << 20)
+        let n = try readInt(limit: min(1 << 20, bytes.count - offset))
         var out: [LabelField] = []
         out.reserveCapacity(n)
         for _ in 0..<n {
@@ -338,14 +338,14 @@ extension ByteReader {
     public mutating func readAnnotations() throws(FormatError) -> SampleAnnotations {
         var a = SampleAnnotations()
         a.labels = try readLabels()
-        let segments = try readInt(limit: 1 << 24)
+        let segments = try readInt(limit: min(1 << 24, bytes.count - offset))
         for _ in 0..<segments {
             let start = try readDouble()
             let end = try readDouble()
-            let ch = try readVarint()
+            let ch = try readInt(limit: 1 << 32)
             let source = try readString()
             a.segments.append(
-                LabelSegment(start: start, end: end, channel: ch == 0 ? nil : Int(ch - 1), source: source, labels: try readLabels()))
+                LabelSegment(start: start, end: end, channel: ch == 0 ? nil : ch - 1, source: source, labels: try readLabels()))
         }
         if try readFlag() {
             var t = TranscriptSummary(source: try readString(), text: try readString())
@@ -353,7 +353,7 @@ extension ByteReader {
             t.confidence = try readOptionalDouble()
             t.wordCount = try readInt()
             t.speakerCount = try readInt()
-            let channels = try readInt(limit: 1 << 16)
+            let channels = try readInt(limit: min(1 << 16, bytes.count - offset))
             for _ in 0..<channels {
                 let ch = try readInt()
                 let text = try readString()
@@ -363,7 +363,7 @@ extension ByteReader {
             if try readFlag() { t.words = try readID() }
             a.transcript = t
         }
-        let sources = try readInt(limit: 1 << 20)
+        let sources = try readInt(limit: min(1 << 20, bytes.count - offset))
         for _ in 0..<sources { a.sources.append(try readString()) }
         return a
     }

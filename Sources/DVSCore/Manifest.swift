@@ -106,21 +106,27 @@ public struct ManifestTotals: Hashable, Sendable, Codable {
     /// Zero totals.
     public init() {}
 
-    /// Adds one entry.
+    /// Adds one entry (each sum stops at `UInt64.max` rather than overflowing).
     public mutating func add(_ e: ManifestEntry) {
-        fileCount += 1
-        byteCount += e.byteCount
+        fileCount = Self.sum(fileCount, 1)
+        byteCount = Self.sum(byteCount, e.byteCount)
         if let a = e.audio {
-            sampleCount += 1
-            audioMicroseconds += a.durationMicroseconds
+            sampleCount = Self.sum(sampleCount, 1)
+            audioMicroseconds = Self.sum(audioMicroseconds, a.durationMicroseconds)
         }
     }
-    /// Adds other totals.
+    /// Adds other totals (each sum stops at `UInt64.max` rather than overflowing: totals read
+    /// from a damaged manifest must not stop the process).
     public mutating func add(_ t: ManifestTotals) {
-        fileCount += t.fileCount
-        sampleCount += t.sampleCount
-        byteCount += t.byteCount
-        audioMicroseconds += t.audioMicroseconds
+        fileCount = Self.sum(fileCount, t.fileCount)
+        sampleCount = Self.sum(sampleCount, t.sampleCount)
+        byteCount = Self.sum(byteCount, t.byteCount)
+        audioMicroseconds = Self.sum(audioMicroseconds, t.audioMicroseconds)
+    }
+
+    private static func sum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (s, overflow) = a.addingReportingOverflow(b)
+        return overflow ? .max : s
     }
     /// Audio length in hours.
     public var audioHours: Double { Double(audioMicroseconds) / 3.6e9 }
@@ -177,6 +183,23 @@ public enum ManifestChunk: Sendable, Equatable {
     }
     /// Hard cap on items per chunk, so one pathological run of paths cannot make a huge chunk.
     public static let maxItems = 2048
+
+    /// Bounds ``decode(_:)`` enforces, far above anything a real tree or recording has, so that a
+    /// damaged or hand-made chunk is refused before its numbers reach arithmetic or allocation.
+    public enum Bounds {
+        /// Channels of one sample (WAV's channel field is 16 bits).
+        public static let channels = 65_535
+        /// Sample rate, Hz.
+        public static let sampleRate = Int(Int32.max)
+        /// Frames of one sample (2⁴⁰: years of audio at any rate).
+        public static let frames = 1 << 40
+        /// Bytes of one file (2⁵²: 4 PiB).
+        public static let bytes: UInt64 = 1 << 52
+        /// Files under one inner chunk's child (2³²).
+        public static let files: UInt64 = 1 << 32
+        /// Inner chunk levels (each level multiplies the files by about 64).
+        public static let level = 16
+    }
 
     /// The canonical bytes of this chunk.
     public func encoded() -> [UInt8] {
@@ -247,6 +270,7 @@ public enum ManifestChunk: Sendable, Equatable {
                 guard let kind = FileKind(rawValue: try r.readByte()) else { throw .invalid("unknown file kind", at: r.offset) }
                 let blob = try r.readID()
                 let size = try r.readVarint()
+                guard size <= Bounds.bytes else { throw .invalid("file size \(size) out of range", at: r.offset) }
                 let target = kind == .symlink ? try r.readLengthPrefixed() : []
                 var audio: AudioFacts?
                 switch try r.readByte() {
@@ -255,10 +279,10 @@ public enum ManifestChunk: Sendable, Equatable {
                     let container = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
                     let encoding = String(decoding: try r.readLengthPrefixed(), as: UTF8.self)
                     var facts = AudioFacts(
-                        container: container, encoding: encoding, sampleRate: try r.readInt(),
-                        channelCount: try r.readInt(), frameCount: try r.readInt())
+                        container: container, encoding: encoding, sampleRate: try r.readInt(limit: Bounds.sampleRate),
+                        channelCount: try r.readInt(limit: Bounds.channels), frameCount: try r.readInt(limit: Bounds.frames))
                     if version >= 2 {
-                        let n = try r.readInt(limit: 4096)
+                        let n = try r.readInt(limit: min(4096, facts.channelCount))
                         for _ in 0..<n {
                             facts.peak.append(Float(bitPattern: try r.readU32()))
                             facts.rms.append(Float(bitPattern: try r.readU32()))
@@ -278,13 +302,22 @@ public enum ManifestChunk: Sendable, Equatable {
             guard r.isAtEnd else { throw .invalid("trailing bytes", at: r.offset) }
             return .leaf(entries)
         }
+        guard level <= Bounds.level else { throw .invalid("inner chunk level \(level) out of range", at: 5) }
+        guard count > 0 else { throw .invalid("inner chunk without children", at: 6) }
         var children: [ChildRef] = []
         for _ in 0..<count {
             let first = RepoPath(bytes: try r.readLengthPrefixed())
+            if let last = children.last, !(last.firstPath < first) {
+                throw .invalid("children not sorted by first path, or overlapping", at: r.offset)
+            }
             let id = try r.readID()
             var t = ManifestTotals()
             t.fileCount = try r.readVarint()
+            guard t.fileCount <= Bounds.files else { throw .invalid("file count \(t.fileCount) out of range", at: r.offset) }
             t.sampleCount = try r.readVarint()
+            guard t.sampleCount <= t.fileCount else {
+                throw .invalid("sample count \(t.sampleCount) above the file count \(t.fileCount)", at: r.offset)
+            }
             t.byteCount = try r.readVarint()
             t.audioMicroseconds = try r.readVarint()
             children.append(ChildRef(id: id, firstPath: first, totals: t))

@@ -1,6 +1,5 @@
 import DVSCore
 import Foundation
-import TOMLKit
 
 /// The `[labels]` part of `dvs.toml` at the tree root (optional; see `schema/LABELS.md`).
 ///
@@ -96,21 +95,25 @@ public struct LabelConfig: Sendable, Hashable {
 
     /// Parses `dvs.toml`. Never throws: problems come back as findings on `file`.
     /// - Returns: the config (defaults where the file is silent or wrong) and findings: an error
-    ///   `config` when the TOML does not parse (with TOMLKit's line), errors `config` for values of
-    ///   the wrong type, warnings `unknown-config-key` for keys this version does not know.
+    ///   `config` with its line when the TOML does not parse (a NUL byte, invalid UTF-8 and a
+    ///   malformed header included: ``TOMLDocument``), errors `config` for values of the wrong
+    ///   type, warnings `unknown-config-key` for keys this version does not know.
     public static func parse(_ text: String, file: String) -> (config: LabelConfig, findings: [LabelFinding]) {
+        parse(Array(text.utf8), file: file)
+    }
+
+    /// Parses the bytes of `dvs.toml`, as ``parse(_:file:)`` does.
+    public static func parse(_ bytes: [UInt8], file: String) -> (config: LabelConfig, findings: [LabelFinding]) {
         let root: TOMLTable
-        do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
+        do { root = try TOMLDocument.parse(bytes) } catch {
             return (
                 LabelConfig(),
                 [
                     LabelFinding(
-                        .error, "config", file: file, line: e.source.begin.line,
-                        "cannot parse config: \(e.description)", hint: "fix the TOML syntax")
+                        .error, "config", file: file, line: error.line, "cannot parse config: \(error.message)",
+                        hint: "fix the TOML syntax")
                 ]
             )
-        } catch {
-            return (LabelConfig(), [LabelFinding(.error, "config", file: file, "cannot parse config: \(error)")])
         }
         var reader = ConfigReader(file: file)
         let config = reader.read(root)
@@ -152,7 +155,7 @@ private struct ConfigReader {
         return config
     }
 
-    func pairs(_ t: TOMLTable) -> [(String, TOMLValueConvertible)] { t.keys.compactMap { k in t[k].map { (k, $0) } } }
+    func pairs(_ t: TOMLTable) -> [(String, TOMLValue)] { t.keys.compactMap { k in t[k].map { (k, $0) } } }
 
     mutating func declaration(_ t: TOMLTable) -> LabelConfig.TableDeclaration? {
         warnUnknown(t, known: ["path", "format", "key", "base", "delimiter", "quoting", "types"], at: "labels.table")
@@ -205,14 +208,14 @@ private struct ConfigReader {
         return r
     }
 
-    mutating func number(_ v: TOMLValueConvertible, _ key: String) -> Double? {
+    mutating func number(_ v: TOMLValue, _ key: String) -> Double? {
         if let d = v.double { return d }
         if let i = v.int { return Double(i) }
         wrong(key, "a number")
         return nil
     }
 
-    mutating func strings(_ v: TOMLValueConvertible, _ key: String) -> [String] {
+    mutating func strings(_ v: TOMLValue, _ key: String) -> [String] {
         guard let a = v.array else {
             wrong(key, "an array of strings")
             return []

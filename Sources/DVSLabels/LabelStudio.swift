@@ -168,7 +168,8 @@ struct LabelStudioExport {
                         r["id"]?.string ?? "",
                         LabelSegment(
                             start: value["start"]?.number ?? 0, end: value["end"]?.number ?? 0,
-                            channel: value["channel"]?.int.map(Int.init), source: ctx.file, labels: [LabelField(from, .string(text))])
+                            channel: value["channel"]?.int.flatMap { (0...65_535).contains($0) ? Int($0) : nil }, source: ctx.file,
+                            labels: [LabelField(from, .string(text))])
                     ))
             case "textarea":
                 let t = (value["text"]?.array ?? []).compactMap(\.string)

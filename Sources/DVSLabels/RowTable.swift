@@ -101,6 +101,11 @@ public struct RowTable: Sendable {
         if let p = problems.first {
             throw Refusal(description: "\(ctx.file):\(p.line): \(p.message)")
         }
+        if let repeated = DelimitedTable.firstRepeatedName(header) {
+            throw Refusal(
+                description:
+                    "\(ctx.file):\(records.first?.line ?? 1): column \(JSONValue.quote(repeated)) appears more than once in the header")
+        }
         guard let keyIndex = DelimitedTable.keyColumn(header, kind, ctx) else {
             throw Refusal(description: "\(ctx.file): no \(DelimitedTable.defaultKeyName(kind)) column")
         }

@@ -85,7 +85,8 @@ enum DelimitedTable {
                 header = (record.fields, record.line)
                 kind = Self.kind(record.fields, ctx)
                 table = kind.map(emptyTable)
-                key = kind.flatMap { keyColumn(record.fields, $0, ctx) }
+                // A repeated column name reads no row (below, the table gets its error).
+                key = firstRepeatedName(record.fields) != nil ? nil : kind.flatMap { keyColumn(record.fields, $0, ctx) }
                 return
             }
             guard let table, let kind, let key else { return }
@@ -101,6 +102,16 @@ enum DelimitedTable {
             ctx.finding(.error, $0.code, line: $0.line, $0.message, hint: hint(for: $0, quoting: quoting, delimiter: delimiter))
         }
         table.records = max(0, records - 1) + problems.filter { $0.code != "unbalanced-quote" }.count
+        if let repeated = header.flatMap({ firstRepeatedName($0.fields) }) {
+            // Two columns of one name would give a row two values for one field: which one is meant
+            // cannot be known, so the table is not read.
+            table.findings.append(
+                ctx.finding(
+                    .error, "duplicate-column", line: header?.line,
+                    "column \(JSONValue.quote(repeated)) appears more than once in the header, so its values cannot be told apart",
+                    hint: "rename or remove one of the columns"))
+            return table
+        }
         guard key != nil else {
             table.findings.append(
                 ctx.finding(
@@ -120,6 +131,12 @@ enum DelimitedTable {
         table.warnsEmptyText = kind == .hfAudiofolder
         table.contributesLabels = kind != .commonVoiceDurations
         return table
+    }
+
+    /// The first column name that appears twice in `header`, if any.
+    static func firstRepeatedName(_ header: [String]) -> String? {
+        var seen = Set<String>()
+        return header.first { !seen.insert($0).inserted }
     }
 
     /// The layout of a table, from its declaration or its header.

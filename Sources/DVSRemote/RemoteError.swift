@@ -50,16 +50,18 @@ public struct RemoteError: Error, Sendable, Equatable, CustomStringConvertible {
     /// there was one. Not part of equality.
     public var underlying: (any Error & Sendable)?
 
-    /// Creates an error.
+    /// Creates an error; signatures, session tokens, `Authorization` values and URL passwords in
+    /// `message`, `cause` and `subject` are replaced by ``Redaction/placeholder``.
     public init(
         _ code: Code, _ message: String, hint: String? = nil, cause: String? = nil, subject: String? = nil,
         httpStatus: Int? = nil, s3Code: String? = nil
     ) {
         self.code = code
-        self.message = message
+        // What a server sent may echo the request's signature or session token: never shown.
+        self.message = Redaction.redact(message)
         self.hint = hint
-        self.cause = cause
-        self.subject = subject
+        self.cause = cause.map(Redaction.redact)
+        self.subject = subject.map(Redaction.redact)
         self.httpStatus = httpStatus
         self.s3Code = s3Code
     }

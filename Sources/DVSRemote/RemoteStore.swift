@@ -348,7 +348,8 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
     /// Accepts `s3://bucket[/prefix]` (bucket names per S3's rules: 3–63 characters of `a-z 0-9 . -`),
     /// `file:///abs/path`, and folder paths (absolute, `~/…`, or relative to `currentDirectory`).
     /// - Throws: `RemoteError.invalidInput` for other schemes (`http://`, `gs://`, `host:path`),
-    ///   an empty string or a bad bucket name, with a hint showing the accepted forms.
+    ///   an empty string or a bad bucket name, with a hint showing the accepted forms; for a URL
+    ///   with credentials (`s3://key:secret@bucket`), with a hint to use the AWS variables.
     public static func parse(
         _ string: String,
         currentDirectory: String = "/"
@@ -356,6 +357,7 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
         let hint = "use s3://bucket/prefix or a folder path such as /mnt/share/dataset.dvs"
         let s = string.trimmingCharacters(in: .whitespaces)
         guard !s.isEmpty else { throw RemoteError(.invalidInput, "empty remote URL", hint: hint) }
+        if let refusal = Redaction.credentialsInURL(s, what: "remote URL") { throw refusal }
         if s.lowercased().hasPrefix("s3://") {
             let rest = s.dropFirst(5)
             let bucket = String(rest.prefix { $0 != "/" })
@@ -414,6 +416,7 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
             let creds = try AWSCredentials.resolve(environment: environment)
             var endpoint: URL?
             if let e = environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"], !e.isEmpty {
+                if let refusal = Redaction.credentialsInURL(e, what: "S3 endpoint") { throw refusal }
                 guard let u = URL(string: e), u.scheme != nil, u.host != nil else {
                     throw RemoteError(
                         .invalidInput, "invalid S3 endpoint '\(e)'", hint: "set AWS_ENDPOINT_URL to a URL such as http://127.0.0.1:9000",

@@ -387,8 +387,25 @@ public final class S3Client: Sendable {
 
     private func subject(_ key: String?) -> String { key.map { "s3://\(bucket)/\($0)" } ?? "s3://\(bucket)" }
 
+    /// What went wrong with a request that got no HTTP answer, in words (Foundation's own text
+    /// on Linux is `The operation could not be completed. (NSURLErrorDomain error -1004.)`).
+    static func describe(_ error: Error) -> String {
+        guard let u = error as? URLError else { return "\(error)" }
+        switch u.code {
+        case .cannotConnectToHost: return "connection refused: nothing listens at that address and port"
+        case .cannotFindHost, .dnsLookupFailed: return "the host name does not resolve"
+        case .networkConnectionLost: return "the connection was closed before the answer was complete"
+        case .notConnectedToInternet: return "no network"
+        case .secureConnectionFailed: return "the TLS handshake failed"
+        case .badServerResponse: return "the answer was not HTTP"
+        case .timedOut: return "timed out"
+        case .cancelled: return "cancelled"
+        default: return "network error \(u.code.rawValue)"
+        }
+    }
+
     private func transportError(_ error: Error, method: String, key: String?) -> RemoteError {
-        let cause = "\(error)"
+        let cause = Self.describe(error)
         if let u = error as? URLError {
             switch u.code {
             case .timedOut:
@@ -418,7 +435,7 @@ public final class S3Client: Sendable {
             var e = RemoteError.preconditionFailed(key ?? bucket)
             e.httpStatus = r.status
             e.s3Code = code
-            e.cause = cause
+            e.cause = Redaction.redact(cause)
             return e
         }
         if code == "NoSuchBucket" {

@@ -22,7 +22,8 @@ public final class RepositoryLock: @unchecked Sendable {
     ///   - path: the lock file (created if missing).
     ///   - timeout: seconds to wait for another writer; 0 fails at once.
     ///   - command: recorded for other processes to see (`dvs commit`).
-    /// - Throws: `StorageError.locked` naming the holder's pid and command when the wait runs out.
+    /// - Throws: `StorageError.locked` naming the holder's pid and command when the wait runs out
+    ///   (from the file, or from the system when the holder wrote nothing there).
     public init(path: String, timeout: Double, command: String) throws {
         self.path = path
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -39,16 +40,53 @@ public final class RepositoryLock: @unchecked Sendable {
                 let holder =
                     (try? FileIO.readAll(fd: fd, path: path)).map { String(decoding: $0, as: UTF8.self) }?
                     .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+                let unrecorded = holder.isEmpty ? Self.unrecordedHolder(fd: fd) : ""
                 close(fd)
                 fd = -1
-                throw StorageError(
-                    .locked, "repository is locked by another dvs process (\(holder.isEmpty ? "unknown" : holder))", subject: .lock)
+                if holder.isEmpty {
+                    // A holder that wrote nothing: not dvs (or one that has just taken the lock).
+                    throw StorageError(
+                        .locked, "repository is locked by \(unrecorded), which did not record itself in \(path)", subject: .lock)
+                }
+                throw StorageError(.locked, "repository is locked by another dvs process (\(holder))", subject: .lock)
             }
             usleep(50_000)
         }
         ftruncate(fd, 0)
         let info = "pid \(getpid()): \(command)\n"
         _ = info.withCString { pwrite(fd, $0, strlen($0), 0) }
+    }
+
+    /// What the system knows of the process holding the lock on `fd`'s file when the holder wrote
+    /// nothing into it: `process 1234 (flock .dvs/lock sleep 60) since 12:00:01`, from
+    /// `/proc/locks` and `/proc/<pid>`; `a process whose pid the system does not show` elsewhere.
+    static func unrecordedHolder(fd: Int32) -> String {
+        var st = stat()
+        guard fstat(fd, &st) == 0, let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else {
+            return "a process whose pid the system does not show"
+        }
+        // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF": pid, then major:minor:inode (hex device numbers).
+        let dev = UInt64(st.st_dev)
+        let major = ((dev >> 8) & 0xFFF) | ((dev >> 32) & ~UInt64(0xFFF))  // glibc's gnu_dev_major
+        let minor = (dev & 0xFF) | ((dev >> 12) & ~UInt64(0xFF))
+        let device = String(format: "%02llx:%02llx:%llu", major, minor, UInt64(st.st_ino))
+        for line in locks.split(separator: "\n") {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard f.count >= 6, f[1] == "FLOCK", f[5] == device, let pid = Int32(f[4]) else { continue }
+            var text = "process \(pid)"
+            if let cmd = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")), !cmd.isEmpty {
+                let words = cmd.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+                text += " (\(words.count > 80 ? String(words.prefix(80)) + "…" : words))"
+            }
+            var ps = stat()
+            if stat("/proc/\(pid)", &ps) == 0 {
+                let f = DateFormatter()
+                f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+                text += " since \(f.string(from: Date(timeIntervalSince1970: TimeInterval(ps.st_mtim.tv_sec))))"
+            }
+            return text
+        }
+        return "a process whose pid the system does not show"
     }
 
     /// Releases the lock (also done by `deinit` and by process exit).

@@ -7,7 +7,7 @@ import Foundation
 public struct DamagedObject: Sendable, Codable, Equatable {
     /// Object id (hex).
     public var id: String
-    /// `blob`, `commit`, `manifest`, `object` or `pack`.
+    /// `blob`, `commit`, `manifest`, `object`, `pack` or `catalog` (then `id` is `.dvs/catalog.sqlite`).
     public var kind: String
     /// The pack that holds it, for blobs.
     public var pack: String?
@@ -48,6 +48,20 @@ extension Repository {
     private func runFsck(progress: ProgressHandler?) throws -> FsckReport {
         var damaged: [String: DamagedObject] = [:]
         var notes: [String] = []
+        // The catalog first: SQLite's own check of the file (b-trees, indexes), which a read of
+        // single rows does not notice.
+        let catalogFile = ".dvs/catalog.sqlite"
+        do {
+            let problems = try catalog.integrityProblems()
+            if !problems.isEmpty {
+                damaged[catalogFile] = DamagedObject(
+                    id: catalogFile, kind: "catalog", pack: nil,
+                    reason: "SQLite's integrity check failed: " + problems.prefix(5).joined(separator: "; "), usedBy: [])
+            }
+        } catch {
+            damaged[catalogFile] = DamagedObject(
+                id: catalogFile, kind: "catalog", pack: nil, reason: DVSError.wrap(error).message, usedBy: [])
+        }
         let known = try blobs.locations()
         let catalogPacks = Set(try catalog.packIDs())
         let files = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
@@ -110,11 +124,15 @@ extension Repository {
                 continue
             }
             stack.append(contentsOf: commit.parents)
-            var chunkStack = [commit.manifest]
-            while let m = chunkStack.popLast() {
+            var chunkStack = [ChunkPlace(id: commit.manifest)]
+            while let place = chunkStack.popLast() {
+                let m = place.id
                 let fresh = seenChunks.insert(m).inserted
                 let chunk: ManifestChunk
-                do { chunk = try ManifestChunk.decode(objects.read(m)) } catch {
+                do {
+                    chunk = try ManifestChunk.decode(objects.read(m))
+                    if let problem = place.problem(with: chunk) { throw DVSError(.corrupt, problem) }
+                } catch {
                     damaged[
                         m.hex,
                         default: DamagedObject(id: m.hex, kind: "manifest", pack: nil, reason: DVSError.wrap(error).message, usedBy: [])
@@ -122,7 +140,13 @@ extension Repository {
                     continue
                 }
                 switch chunk {
-                case .inner(_, let children): chunkStack.append(contentsOf: children.map(\.id))
+                case .inner(let level, let children):
+                    for (k, child) in children.enumerated() {
+                        chunkStack.append(
+                            ChunkPlace(
+                                id: child.id, level: level - 1, first: child.firstPath,
+                                next: k + 1 < children.count ? children[k + 1].firstPath : place.next))
+                    }
                 case .leaf(let entries):
                     for e in entries {
                         guard let w = e.annotations?.transcript?.words, !looseIDs.contains(w) else { continue }
@@ -151,5 +175,38 @@ extension Repository {
         return FsckReport(
             damaged: damaged.values.sorted { $0.id < $1.id }, notes: notes, packCount: byPack.count,
             blobCount: known.count, objectCount: ids.count, commitCount: seen.count)
+    }
+}
+
+/// Where a manifest chunk sits in its tree, as its parent says: what fsck checks it against.
+private struct ChunkPlace {
+    /// The chunk.
+    var id: ObjectID
+    /// The level the parent expects (its own minus one); nil for a root.
+    var level: Int?
+    /// The first path the parent names for it; nil for a root.
+    var first: RepoPath?
+    /// The first path of the next subtree: every path of this chunk sorts before it.
+    var next: RepoPath?
+
+    /// What is wrong with `chunk` in this place, or nil.
+    func problem(with chunk: ManifestChunk) -> String? {
+        let level: Int
+        let firstPath: RepoPath?
+        let lastPath: RepoPath?
+        switch chunk {
+        case .leaf(let entries): (level, firstPath, lastPath) = (0, entries.first?.path, entries.last?.path)
+        case .inner(let l, let children): (level, firstPath, lastPath) = (l, children.first?.firstPath, children.last?.firstPath)
+        }
+        if let expected = self.level, expected != level {
+            return "a level-\(level) chunk where its parent expects level \(expected)"
+        }
+        if let first, let firstPath, first != firstPath {
+            return "starts at '\(firstPath)' where its parent says '\(first)'"
+        }
+        if let next, let lastPath, !(lastPath < next) {
+            return "holds '\(lastPath)', which belongs to the next chunk (from '\(next)'): the chunks overlap"
+        }
+        return nil
     }
 }

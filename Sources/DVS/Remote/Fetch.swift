@@ -241,7 +241,11 @@ extension Repository {
                 seen.insert(id)
                 let bytes = got.withLock { $0[id]!.bytes }
                 if bytes.starts(with: ManifestChunk.magic) {
-                    switch try ManifestChunk.decode(bytes) {
+                    let chunk: ManifestChunk
+                    do { chunk = try ManifestChunk.decode(bytes) } catch {
+                        throw DVSError(.corrupt, "the remote's manifest chunk '\(id.hex)' is malformed: \(error)", next: .runFsck)
+                    }
+                    switch chunk {
                     case .leaf(let entries):
                         for e in entries {
                             if let w = e.annotations?.transcript?.words, !seen.contains(w), !objects.contains(w) { next.insert(w) }
@@ -291,7 +295,10 @@ extension Repository {
         while let id = chunks.popLast() {
             guard seen.insert(id).inserted else { continue }
             let chunk: ManifestChunk
-            do { chunk = try ManifestChunk.decode(objects.read(id)) } catch { throw DVSError.wrap(error) }
+            do { chunk = try ManifestChunk.decode(objects.read(id)) } catch {
+                let e = DVSError.wrap(error)
+                throw DVSError(.corrupt, "cannot read manifest chunk '\(id.hex)': \(e.message)", underlying: e, next: .listDamagedObjects)
+            }
             switch chunk {
             case .leaf(let entries): for e in entries where e.kind != .symlink { out.insert(e.blob) }
             case .inner(_, let children): chunks.append(contentsOf: children.map(\.id))

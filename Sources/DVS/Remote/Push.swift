@@ -179,6 +179,13 @@ extension Repository {
                 beforeTransfer?()
                 do { try store.putFile("packs/\(id.hex).pack", localPath: path) } catch {
                     let e = DVSError.wrap(error)
+                    if access(path, F_OK) != 0 {
+                        // The catalog lists a pack this repository no longer has: pushing again
+                        // cannot help; fsck lists what it held, and a good copy restores it.
+                        throw DVSError(
+                            .corrupt, "cannot push to '\(remoteName)': the local pack '\(id.hex)' is missing (.dvs/packs/\(id.hex).pack)",
+                            cause: e.message, underlying: e.underlying, next: .fsckOrPull)
+                    }
                     throw DVSError(
                         e.code, "cannot upload pack '\(id.hex)' to '\(remoteName)' (key packs/\(id.hex).pack): \(e.message)",
                         hint: e.hint ?? "run the push again; packs already uploaded are not sent twice", cause: e.cause,

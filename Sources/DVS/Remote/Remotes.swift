@@ -46,6 +46,13 @@ public struct RemoteConfig: Sendable, Equatable {
                 let creds = try AWSCredentials.resolve(environment: environment)
                 var endpointURL: URL?
                 if let e = endpoint ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"], !e.isEmpty {
+                    if Redaction.credentialsInURL(e, what: "endpoint") != nil {
+                        // Stored by an older dvs (or set in AWS_ENDPOINT_URL): refused, and shown without them.
+                        throw DVSError(
+                            .badInput,
+                            "the S3 endpoint '\(Redaction.redact(e))' of remote '\(name)' holds credentials (user:password@), which dvs does not use; give the keys through AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)",
+                            next: .readdRemoteWithEndpoint(remote: name))
+                    }
                     guard let u = URL(string: e), u.scheme != nil, u.host != nil else {
                         throw DVSError(
                             .badInput, "invalid S3 endpoint '\(e)' for remote '\(name)'",
@@ -78,6 +85,10 @@ enum RemoteRef {
 }
 
 extension Repository {
+    /// A setting's value as commands show it: a password, token or signature in it (an endpoint
+    /// stored with `user:secret@` by an older dvs) replaced by `[redacted]`.
+    public static func shownSetting(_ value: String) -> String { Redaction.redact(value) }
+
     /// Whether `name` is acceptable as a remote name: `[A-Za-z0-9._-]+`, not starting with `.` or `-`.
     public static func isValidRemoteName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 64 && !name.hasPrefix(".") && !name.hasPrefix("-")
@@ -98,8 +109,11 @@ extension Repository {
         return values.keys.sorted().compactMap { name in
             let v = values[name]!
             guard let u = v["url"], let url = try? RemoteURL.parse(u, currentDirectory: root) else { return nil }
+            // An endpoint stored with credentials by an older dvs is shown without them (and
+            // refused when the remote is opened).
             return RemoteConfig(
-                name: name, url: url, endpoint: v["endpoint"], region: v["region"], pathStyle: v["path-style"] == "true",
+                name: name, url: url, endpoint: v["endpoint"].map(Redaction.redact), region: v["region"],
+                pathStyle: v["path-style"] == "true",
                 transfers: v["transfers"].flatMap(Int.init).map { max(1, min($0, 64)) } ?? 8)
         }
     }
@@ -119,7 +133,8 @@ extension Repository {
     /// Records a remote in the catalog, under the repository lock.
     /// - Parameters:
     ///   - url: `s3://bucket/prefix`, `file:///path` or a folder path (relative paths are taken from the working tree's root).
-    /// - Throws: `DVSError.badInput` for a bad name or URL, or when the name is taken; nothing changes then.
+    /// - Throws: `DVSError.badInput` for a bad name or URL (a URL or endpoint with credentials
+    ///   included: they are never stored), or when the name is taken; nothing changes then.
     @discardableResult
     public func addRemote(name: String, url: String, endpoint: String? = nil, region: String? = nil, pathStyle: Bool = false) throws
         -> RemoteConfig
@@ -130,6 +145,7 @@ extension Repository {
         let parsed: RemoteURL
         do { parsed = try RemoteURL.parse(url, currentDirectory: root) } catch { throw DVSError.wrap(error) }
         if let endpoint {
+            if let refusal = Redaction.credentialsInURL(endpoint, what: "endpoint") { throw DVSError.wrap(refusal) }
             guard let u = URL(string: endpoint), u.scheme == "http" || u.scheme == "https", u.host != nil else {
                 throw DVSError(
                     .badInput, "invalid endpoint '\(endpoint)'", hint: "use a URL such as https://s3.example.com or http://127.0.0.1:9000")

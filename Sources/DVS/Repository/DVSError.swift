@@ -290,6 +290,7 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
         case let e as FormatError:
             return DVSError(.corrupt, "malformed object: \(e)", underlying: e, next: .runFsck)
         default:
+            if let e = CatalogError.fromDatabaseError(error) { return wrap(e) }
             return DVSError(.internal, "\(error)", underlying: error)
         }
     }

@@ -82,7 +82,26 @@ public struct SnapshotStore: Sendable {
         let read = try readLeaves(todo.map { leaves[$0] })
         var byIndex: [Int: [ManifestEntry]] = [:]
         for (t, es) in zip(todo, read) { byIndex[t] = es }
-        return leaves.indices.map { i in (leaves[i], known[leaves[i]] ?? byIndex[i] ?? []) }
+        let out = leaves.indices.map { i in (leaves[i], known[leaves[i]] ?? byIndex[i] ?? []) }
+        try Self.checkLeafOrder(out, root: root)
+        return out
+    }
+
+    /// Checks that consecutive leaves hold paths in order without overlap (each leaf is sorted
+    /// on decode; this catches an inner chunk whose children overlap or are out of order).
+    /// - Throws: `DVSError.corrupt` naming both leaves and the manifest.
+    static func checkLeafOrder(_ leaves: [(ObjectID, [ManifestEntry])], root: ObjectID) throws {
+        var previous: (id: ObjectID, last: RepoPath)?
+        for (id, entries) in leaves {
+            guard let first = entries.first, let last = entries.last else { continue }
+            if let p = previous, !(p.last < first.path) {
+                throw DVSError(
+                    .corrupt,
+                    "manifest '\(root.hex)' is malformed: its chunks '\(p.id.hex)' and '\(id.hex)' overlap or are out of order (at '\(first.path)')",
+                    next: .runFsck)
+            }
+            previous = (id, last.path)
+        }
     }
 
     /// Leaf ids of the manifest at `id` in path order; when `id` is itself a leaf, its entries

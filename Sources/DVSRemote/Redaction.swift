@@ -1,0 +1,65 @@
+import Foundation
+
+/// Keeps secrets out of what dvs prints or stores: request signatures, session tokens,
+/// `Authorization` values and passwords in URLs.
+///
+/// An S3-compatible server's error body may echo the request's headers (some echo the canonical
+/// request or the whole `Authorization` header); its text goes through ``redact(_:)`` before it
+/// becomes part of an error. A URL with `user:password@` is refused (``credentialsInURL(_:)``):
+/// credentials come from the standard AWS variables, never from a URL dvs would store.
+public enum Redaction {
+    /// What replaces a secret.
+    public static let placeholder = "[redacted]"
+
+    /// (pattern, template) pairs, applied in order; case-insensitive.
+    private static let rules: [(NSRegularExpression, String)] = [
+        // Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=… (to the line end).
+        (#"(authorization\s*[:=]\s*)[^\r\n<]+"#, "$1\(placeholder)"),
+        (#"(x-amz-security-token\s*[:=]\s*)[^\s&;,"'<]+"#, "$1\(placeholder)"),
+        (#"(x-amz-signature\s*[:=]\s*)[^\s&;,"'<]+"#, "$1\(placeholder)"),
+        (#"(x-amz-credential\s*[:=]\s*)[^\s&;,"'<]+"#, "$1\(placeholder)"),
+        (#"(signature\s*=\s*)[^\s&;,"'<]+"#, "$1\(placeholder)"),
+        (#"(credential\s*=\s*)[^\s&;,"'<]+"#, "$1\(placeholder)"),
+        (#"(secret[_-]?access[_-]?key\s*[:=]\s*)[^\s&;,"'<]+"#, "$1\(placeholder)"),
+        (#"(session[_-]?token\s*[:=]\s*)[^\s&;,"'<]+"#, "$1\(placeholder)"),
+        // <SignatureProvided>, <StringToSign>, <CanonicalRequest> (which holds the token) elements.
+        (#"(<(SignatureProvided|StringToSign|StringToSignBytes|CanonicalRequest|CanonicalRequestBytes)>)[^<]*"#, "$1\(placeholder)"),
+        // scheme://user:password@host (a pasted secret may hold '/'), scheme://token@host
+        (#"([a-z][a-z0-9+.-]*://)[^@\s/:]*:[^@\s]*@"#, "$1\(placeholder)@"),
+        (#"([a-z][a-z0-9+.-]*://)[^@\s/:]+@"#, "$1\(placeholder)@"),
+    ].map { (try! NSRegularExpression(pattern: $0.0, options: [.caseInsensitive]), $0.1) }
+
+    /// `text` with every signature, session token, credential scope, `Authorization` value and
+    /// URL password replaced by ``placeholder``.
+    public static func redact(_ text: String) -> String {
+        // Most messages hold none of these words: skip the expressions for them.
+        let lower = text.lowercased()
+        guard ["authorization", "x-amz-", "signature", "credential", "secret", "token", "@", "<"].contains(where: lower.contains) else {
+            return text
+        }
+        var s = text
+        for (re, template) in rules {
+            s = re.stringByReplacingMatches(in: s, range: NSRange(s.startIndex..., in: s), withTemplate: template)
+        }
+        return s
+    }
+
+    /// The refusal of a URL that carries credentials (`scheme://user:password@host` or
+    /// `scheme://token@host`), or nil when it has none. The error shows the URL without them.
+    /// - Parameter what: what the URL is, for the message (`endpoint`, `remote URL`).
+    public static func credentialsInURL(_ url: String, what: String) -> RemoteError? {
+        guard let scheme = url.range(of: "://") else { return nil }
+        // `user:password@` before the host; a pasted secret may hold '/', so an '@' after a ':'
+        // counts even past a '/' (an endpoint with '@' in its path and a port is refused too).
+        let rest = url[scheme.upperBound...]
+        guard let at = rest.firstIndex(of: "@") else { return nil }
+        let userinfo = rest[..<at]
+        guard userinfo.contains(":") || !userinfo.contains("/") else { return nil }
+        return RemoteError(
+            .invalidInput,
+            "the \(what) '\(redact(url))' holds credentials (user:password@); dvs neither stores nor shows them",
+            hint:
+                "remove them from the URL and give the keys through the standard AWS variables (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)",
+            subject: redact(url))
+    }
+}
