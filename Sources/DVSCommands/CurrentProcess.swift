@@ -29,7 +29,14 @@ enum CurrentProcess {
             let count = Counter()
             return {
                 if count.increment() == n {
-                    kill(getpid(), sig)
+                    // Raised on this thread with the signal unblocked: a parent may have
+                    // spawned dvs with it blocked (it is then left pending, never delivered).
+                    var set = sigset_t()
+                    sigemptyset(&set)
+                    sigaddset(&set, sig)
+                    pthread_sigmask(SIG_UNBLOCK, &set, nil)
+                    signal(sig, SIG_DFL)
+                    raise(sig)
                     while true { pause() }
                 }
             }

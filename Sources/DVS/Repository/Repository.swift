@@ -15,7 +15,8 @@ import Foundation
 /// .dvs/packs/<id>.pack  file content, one zstd frame per blob (schema/FORMAT.md)
 /// .dvs/objects/xx/…     commits, manifest chunks, lineage records, model artifacts
 /// .dvs/cache/           blob cache of dvs run (blobs/), sample index (samples.sqlite); safe to delete
-/// .dvs/tmp/             temp files, renamed into place when complete
+/// .dvs/tmp/             temp files, renamed into place when complete (working-tree files too)
+/// .dvs/JOURNAL          the working-tree operation in progress, finished by the next command
 /// .dvs/lock             the writer lock
 /// .dvs/hooks/           hook scripts (pre-commit, post-commit); samples installed as *.sample
 /// ```

@@ -102,7 +102,8 @@ extension Repository {
         do {
             let from = try headCommit()
             let record = journal.map {
-                OperationJournal(kind: $0.kind, command: $0.command, revision: revision, from: from, target: target, force: force, refs: refs)
+                OperationJournal(
+                    kind: $0.kind, command: $0.command, revision: revision, from: from, target: target, force: force, refs: refs)
             }
             let who = identity
             let finish: (CatalogTransaction) throws -> Void = { tx in try refs.apply(to: target, in: tx, who: who) }

@@ -140,7 +140,8 @@ extension Repository {
     /// thrown, so that read commands (`status`, `fsck`, `log`) still run. Writers try again when
     /// they take the lock (``lock(_:)``), and fail there.
     func recoverOnOpen() {
-        guard journalFile.exists, let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs (finishing an interrupted operation)")
+        guard journalFile.exists,
+            let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs (finishing an interrupted operation)")
         else { return }
         defer { lock.release() }
         do { try recoverInterruptedOperation() } catch {
