@@ -260,8 +260,10 @@ public struct WorkingTree: Sendable {
     public let workers: Int
     /// zstd level of the blobs a scan writes.
     public let zstdLevel: Int32
-    /// Where files written into the tree are first made, then renamed into place: `.dvs/tmp`
-    /// under the root (created when missing), out of the scans' sight.
+    /// Where files written into the tree are first made, then renamed into place, out of the
+    /// scans' sight: ``Repository/workingTree`` sets `.dvs/tmp` (created when missing); a tree
+    /// built alone uses the system's temp folder (on another file system a file is written in
+    /// place instead).
     public var tmpDir: String
     /// Called after each file written into the tree (checkout, merge, pull, clone); nil does
     /// nothing. The fault-injection tests use it to interrupt at a chosen file.
@@ -280,7 +282,7 @@ public struct WorkingTree: Sendable {
         self.blobs = blobs
         self.workers = workers
         self.zstdLevel = zstdLevel
-        self.tmpDir = root + "/.dvs/tmp"
+        self.tmpDir = FileManager.default.temporaryDirectory.path
     }
 
     /// The `lstat` fields of one path relative to the root (a symlink is not followed); nil when
