@@ -110,7 +110,7 @@ struct OperationJournalFile: Sendable {
         do { return try JSONDecoder().decode(OperationJournal.self, from: data) } catch {
             throw DVSError(
                 .corrupt, "the journal of an interrupted operation '\(path)' cannot be read: \(error)",
-                hint: "check that the working tree holds what you expect (dvs status), then delete '\(path)'")
+                hint: "check that the working tree holds what you expect, then delete '\(path)'")
         }
     }
 
