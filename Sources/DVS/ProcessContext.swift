@@ -41,6 +41,13 @@ public struct ProcessContext: Sendable {
     /// Called before each pack transfer of push and fetch (on a transfer thread); nil does
     /// nothing. Tests use it to slow transfers down so that an interruption lands mid-transfer.
     public var beforeTransfer: (@Sendable () -> Void)?
+    /// Called after each file a checkout, merge, pull or clone writes into the working tree; nil
+    /// does nothing. The fault-injection tests use it to interrupt at a chosen file.
+    public var afterTreeWrite: (@Sendable () -> Void)?
+    /// Receives notes for the user that are not a command's output (one line each, such as
+    /// "note: the interrupted 'dvs checkout side' was finished: …"); nil drops them. The dvs
+    /// command writes them to standard error.
+    public var notice: (@Sendable (String) -> Void)?
 
     /// Creates a context; every field defaults to the neutral value described on the type.
     public init(

@@ -136,10 +136,13 @@ struct RepositoryMergeParts: MergeHistory, MergeWorkingTree, MergeCommitter, Mer
     func switchTree(to target: CommitID, revision: String, force: Bool, moving: HeadMove?, progress: ProgressHandler?) throws
         -> TreeSwitch
     {
-        let who = repository.identity
-        let r = try repository.switchTree(to: target, revision: revision, force: force, progress: progress) { tx in
-            if let moving { try Self.apply(moving, in: tx, who: who) }
-        }
+        let refs: TreeSwitchRefs =
+            moving.map { .moveBranch(branch: $0.branch, expected: $0.expected, message: $0.message) } ?? .none
+        // Moving refs: a fast-forward merge; none: `--abort` back to HEAD.
+        let journal: (OperationJournal.Kind, String) =
+            moving == nil ? (.mergeAbort, "dvs merge --abort") : (.checkout, "dvs merge \(revision)")
+        let r = try repository.switchTree(
+            to: target, revision: revision, force: force, refs: refs, journal: journal, progress: progress)
         return TreeSwitch(written: r.written, removed: r.removed, unchanged: r.unchanged, bytesWritten: r.bytesWritten)
     }
     func write(from: [ManifestEntry], to: [ManifestEntry], newContent: [ObjectID: [UInt8]], progress: ProgressHandler?) throws {
@@ -200,7 +203,8 @@ extension Repository {
             if let parent = e.path.parent {
                 do { try FileIO.makeDirectories(root + "/" + parent.string) } catch { throw DVSError.wrap(error) }
             }
-            try WorkingTree.writeFile(e, content: extraContent[e.blob]!, base: root)
+            try WorkingTree.writeFile(e, content: extraContent[e.blob]!, base: root, tmpDir: tmpDir)
+            workingTree.afterWrite?()
         }
     }
 }

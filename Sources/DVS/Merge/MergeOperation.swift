@@ -31,6 +31,10 @@ struct MergeOperation {
     var refs: any MergeRefs
     /// `.dvs/MERGE_STATE`.
     var stateFile: MergeStateFile
+    /// `.dvs/JOURNAL`, written before a merge commit or a stopped merge is written into the tree
+    /// and removed after, so that an interrupted merge is finished or rolled back by the next
+    /// command (`Repository.recoverInterruptedOperation`); nil keeps none (tests in memory).
+    var journal: OperationJournalFile? = nil
 
     // MARK: dvs merge
 
@@ -123,8 +127,15 @@ struct MergeOperation {
                 // the working tree can be written from them.
                 try refs.record(made)
                 let changes = diffEntries(headEntries, made.entries)
-                try workingTree.write(from: headEntries, to: made.entries, newContent: [:], progress: progress)
-                try refs.move(HeadMove(branch: branch, expected: ours, new: made.id, message: "merge \(name): merged"))
+                let move = HeadMove(branch: branch, expected: ours, new: made.id, message: "merge \(name): merged")
+                // The commit is recorded: an interruption from here on is finished by switching to it.
+                let record = OperationJournal(
+                    kind: .merge, command: "dvs merge \(name)", revision: name, from: ours, target: made.id, force: false,
+                    refs: .moveBranch(branch: branch, expected: ours, message: move.message))
+                try journaled(record) {
+                    try workingTree.write(from: headEntries, to: made.entries, newContent: [:], progress: progress)
+                    try refs.move(move)
+                }
                 return MergeSummary(
                     status: .merged, head: made.id, theirs: theirs, base: base, baseCount: bases.count, conflicts: [], changes: changes)
             } catch let e as DVSError where e.code == .badInput && e.message.contains("label error") {
@@ -178,11 +189,28 @@ struct MergeOperation {
             ours: ours, theirs: theirs, theirsName: theirsName, base: base, message: message, conflicts: conflicts,
             added: (merged.entries + merged.sideFiles).map(\.path).filter { !headPaths.contains($0) },
             sideFiles: merged.sideFiles.map(\.path), extra: extra)
-        try stateFile.write(state)
-        try workingTree.write(from: headEntries, to: target, newContent: merged.newContent, progress: progress)
+        // Journal first: an interruption before the tree is written is rolled back to HEAD by
+        // the next command (the state file alone would claim a merge the tree does not hold).
+        let record = OperationJournal(
+            kind: .mergeStop, command: "dvs merge \(theirsName)", revision: "HEAD", from: ours, target: ours, force: true, refs: .none)
+        try journaled(record) {
+            try stateFile.write(state)
+            try workingTree.write(from: headEntries, to: target, newContent: merged.newContent, progress: progress)
+        }
         return MergeSummary(
             status: conflicts.isEmpty && noCommit ? .noCommit : .conflicts, head: ours, theirs: theirs, base: base, baseCount: baseCount,
             conflicts: conflicts, changes: diffEntries(headEntries, target))
+    }
+
+    /// Runs `body` (which writes the working tree) with `record` in ``journal``: written durably
+    /// before, removed after, and removed as well when `body` throws (the error says what failed).
+    /// Only a killed process leaves it, for the next command to finish or roll back.
+    /// - Throws: what writing the journal or `body` throws.
+    private func journaled(_ record: OperationJournal, _ body: () throws -> Void) throws {
+        guard let journal else { return try body() }
+        try journal.write(record)
+        defer { journal.clear() }
+        try body()
     }
 
     // MARK: dvs merge --continue
@@ -243,7 +271,8 @@ extension Repository {
     var mergeOperation: MergeOperation {
         let parts = RepositoryMergeParts(repository: self)
         return MergeOperation(
-            history: parts, blobs: blobs, workingTree: parts, commits: parts, refs: parts, stateFile: mergeStateFile)
+            history: parts, blobs: blobs, workingTree: parts, commits: parts, refs: parts, stateFile: mergeStateFile,
+            journal: journalFile)
     }
 
     /// Merges `revision` into the current branch (or detached HEAD): fast-forward when HEAD is an

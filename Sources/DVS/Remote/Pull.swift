@@ -108,11 +108,10 @@ extension Repository {
                         conflicts: m.conflicts)
                 }
             }
-            let who = identity
-            let s = try switchTree(to: target, revision: "\(remoteName)/\(source)", force: false, progress: progress) { tx in
-                let message = "pull \(remoteName) \(source): fast-forward"
-                try tx.moveRefs([RefUpdate(name: .branch(current), expected: local, new: target, message: message)], who: who)
-            }
+            let s = try switchTree(
+                to: target, revision: "\(remoteName)/\(source)", force: false,
+                refs: .moveBranch(branch: current, expected: local, message: "pull \(remoteName) \(source): fast-forward"),
+                journal: (.checkout, "dvs pull \(remoteName)"), progress: progress)
             return PullSummary(
                 fetch: fetched, branch: current, old: local, new: target, status: .fastForward, written: s.written, removed: s.removed)
         } catch { throw DVSError.wrap(error) }
@@ -204,12 +203,10 @@ extension Repository {
                 }
             }
             // The folder was empty when the clone started: files in the way are this clone's own.
-            let s = try repo.switchTree(to: target, revision: "origin/\(chosen)", force: true, progress: progress) { tx in
-                if local != target {
-                    try tx.moveRefs(
-                        [RefUpdate(name: .branch(chosen), expected: local, new: target, message: "clone: from \(url)")], who: who)
-                }
-            }
+            let s = try repo.switchTree(
+                to: target, revision: "origin/\(chosen)", force: true,
+                refs: local == target ? .none : .moveBranch(branch: chosen, expected: local, message: "clone: from \(url)"),
+                journal: (.checkout, "dvs clone \(url)"), progress: progress)
             unlink(marker)
             return CloneSummary(repository: repo, fetch: fetched, branch: chosen, commit: target, written: s.written, resumed: resumed)
         } catch { throw DVSError.wrap(error) }

@@ -15,7 +15,8 @@ import Foundation
 /// .dvs/packs/<id>.pack  file content, one zstd frame per blob (schema/FORMAT.md)
 /// .dvs/objects/xx/…     commits, manifest chunks, lineage records, model artifacts
 /// .dvs/cache/           blob cache of dvs run (blobs/), sample index (samples.sqlite); safe to delete
-/// .dvs/tmp/             temp files, renamed into place when complete
+/// .dvs/tmp/             temp files, renamed into place when complete (working-tree files too)
+/// .dvs/JOURNAL          the working-tree operation in progress, finished by the next command
 /// .dvs/lock             the writer lock
 /// .dvs/hooks/           hook scripts (pre-commit, post-commit); samples installed as *.sample
 /// ```
@@ -103,7 +104,10 @@ public final class Repository: @unchecked Sendable {
         return try Repository(root: root, context: context)
     }
 
-    /// Opens the repository whose working tree contains `directory`, searching upwards.
+    /// Opens the repository whose working tree contains `directory`, searching upwards. When a
+    /// killed checkout, merge, pull or clone left `.dvs/JOURNAL` and no other process holds the
+    /// lock, the operation is finished (or rolled back) first and the context's `notice` says so
+    /// (a failure there is a notice too; writers meet it again when they take the lock).
     /// - Parameters:
     ///   - directory: where to start; nil is `context.currentDirectory`, a relative path is taken from it.
     ///   - context: the process the repository is used from (kept as ``context``).
@@ -122,6 +126,7 @@ public final class Repository: @unchecked Sendable {
                         .badInput, "repository '\(dir)' has format \(format!), this dvs reads format 1",
                         next: .useNewerDVS)
                 }
+                repo.recoverOnOpen()
                 return repo
             }
             let parent = (dir as NSString).deletingLastPathComponent
@@ -160,11 +165,21 @@ public final class Repository: @unchecked Sendable {
     /// The committer identity for this repository's process (see ``defaultIdentity(in:)``).
     public var identity: String { defaultIdentity(in: context) }
 
-    /// Takes the writer lock for `command`. - Throws: `DVSError.locked` naming the holder.
+    /// Takes the writer lock for `command`, then finishes an operation a killed process left in
+    /// `.dvs/JOURNAL` (``recoverInterruptedOperation()``) before the caller changes anything.
+    /// - Throws: `DVSError.locked` naming the holder; what recovery throws (the lock is released).
     func lock(_ command: String) throws -> RepositoryLock {
-        do { return try RepositoryLock(path: dvsDir + "/lock", timeout: lockTimeout, command: command) } catch {
+        let lock: RepositoryLock
+        do { lock = try RepositoryLock(path: dvsDir + "/lock", timeout: lockTimeout, command: command) } catch {
             throw DVSError.wrap(error)
         }
+        if journalFile.exists {
+            do { try recoverInterruptedOperation() } catch {
+                lock.release()
+                throw DVSError.wrap(error)
+            }
+        }
+        return lock
     }
 
     // MARK: Objects

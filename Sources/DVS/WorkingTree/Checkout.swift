@@ -74,13 +74,11 @@ extension Repository {
             // so does a branch's short name. Anything else detaches HEAD.
             let current = currentBranch()
             let branch = resolved.branch?.branchName
-            let who = identity
             let from = try current ?? headCommit()?.short ?? "nothing"
-            let s = try switchTree(to: target, revision: revision.spelling, force: force, progress: progress) { tx in
-                try tx.setHead(
-                    branch.map { .branch($0, target) } ?? .detached(target), who: who,
-                    message: "checkout: moving from \(from) to \(revision)")
-            }
+            let s = try switchTree(
+                to: target, revision: revision.spelling, force: force,
+                refs: .setHead(branch: branch, message: "checkout: moving from \(from) to \(revision)"),
+                journal: (.checkout, "dvs checkout\(force ? " --force" : "") \(revision)"), progress: progress)
             return CheckoutSummary(
                 id: target, branch: branch, written: s.written, removed: s.removed,
                 unchanged: s.unchanged, bytesWritten: s.bytesWritten)
@@ -88,16 +86,30 @@ extension Repository {
     }
 
     /// Updates the working tree from HEAD's snapshot to `target`'s with checkout's safety rules,
-    /// then runs `finish` (which moves refs) in the transaction that refreshes the stat cache.
-    /// The caller holds the repository lock.
+    /// then moves `refs` to `target` in the transaction that refreshes the stat cache.
+    ///
+    /// With `journal`, the operation (its `kind`, and `command` for messages) is recorded in
+    /// `.dvs/JOURNAL` before the first file of the tree changes and the record is removed after
+    /// that transaction, so that a process killed in between is finished by the next dvs command
+    /// (``recoverInterruptedOperation()``); recovery itself passes nil. Switching again to the
+    /// same target is idempotent: only what still differs is written. The caller holds the
+    /// repository lock.
     /// - Throws: as ``checkout(_:force:progress:)``.
     func switchTree(
-        to target: CommitID, revision: String, force: Bool, progress: ProgressHandler?,
-        finish: (CatalogTransaction) throws -> Void
+        to target: CommitID, revision: String, force: Bool, refs: TreeSwitchRefs, journal: (kind: OperationJournal.Kind, command: String)?,
+        progress: ProgressHandler?
     ) throws -> (written: Int, removed: Int, unchanged: Int, bytesWritten: UInt64) {
         do {
-            if !force, let head = try headCommit(),
-                let s = try switchTreeByChanges(from: head, to: target, revision: revision, progress: progress, finish: finish)
+            let from = try headCommit()
+            let record = journal.map {
+                OperationJournal(
+                    kind: $0.kind, command: $0.command, revision: revision, from: from, target: target, force: force, refs: refs)
+            }
+            let who = identity
+            let finish: (CatalogTransaction) throws -> Void = { tx in try refs.apply(to: target, in: tx, who: who) }
+            if !force, let head = from,
+                let s = try switchTreeByChanges(
+                    from: head, to: target, revision: revision, journal: record, progress: progress, finish: finish)
             {
                 return s
             }
@@ -150,25 +162,28 @@ extension Repository {
             if force {
                 for d in needed where w[d] != nil && t[d] == nil && h[d] == nil { toRemove.append(d) }
             }
-            // Removals first, then empty folders they leave.
-            tree.remove(toRemove)
-            let written = try tree.writeEntries(toWrite, into: root, force: force, progress: progress)
-            // Refresh the stat cache for what the target holds, then move HEAD.
-            // Only trust content we wrote or verified to equal the target.
-            let writtenPaths = Set(toWrite.map(\.path))
-            let updates = tree.statCacheRows(for: targetEntries) { e in writtenPaths.contains(e.path) || same(w[e.path], e) }
-            try catalog.write { tx in
-                try tx.updateStatCache(updates, removing: toRemove, settled: true)
-                // Rows of files this comparison left alone are not vouched for: the next full scan
-                // (commit) makes the cache mirror HEAD again.
-                try tx.setStatCacheBase(nil)
-                try finish(tx)
+            let written = try journaled(toWrite.isEmpty && toRemove.isEmpty ? nil : record) {
+                // Removals first, then empty folders they leave.
+                tree.remove(toRemove)
+                let written = try tree.writeEntries(toWrite, into: root, force: force, progress: progress)
+                // Refresh the stat cache for what the target holds, then move HEAD.
+                // Only trust content we wrote or verified to equal the target.
+                let writtenPaths = Set(toWrite.map(\.path))
+                let updates = tree.statCacheRows(for: targetEntries) { e in writtenPaths.contains(e.path) || same(w[e.path], e) }
+                try catalog.write { tx in
+                    try tx.updateStatCache(updates, removing: toRemove, settled: true)
+                    // Rows of files this comparison left alone are not vouched for: the next full scan
+                    // (commit) makes the cache mirror HEAD again.
+                    try tx.setStatCacheBase(nil)
+                    try finish(tx)
+                }
+                return written
             }
             return (toWrite.count, toRemove.count, unchanged, written)
         } catch { throw DVSError.wrap(error) }
     }
 
-    /// ``switchTree(to:revision:force:progress:finish:)`` without `force` from HEAD's commit
+    /// ``switchTree(to:revision:force:refs:journal:progress:)`` without `force` from HEAD's commit
     /// `head`, in time proportional to what differs: the two manifests are compared by chunk id
     /// (``SnapshotStore/changes(from:to:)``), and only the paths that differ — and the folders
     /// their new files need — are looked at in the working tree and the stat cache. The rules
@@ -180,7 +195,7 @@ extension Repository {
     /// - Throws: as ``checkout(_:force:progress:)``.
     /// - Complexity: O(k · log n) chunks read and O(k) files looked at for k differing paths.
     private func switchTreeByChanges(
-        from head: CommitID, to target: CommitID, revision: String, progress: ProgressHandler?,
+        from head: CommitID, to target: CommitID, revision: String, journal: OperationJournal?, progress: ProgressHandler?,
         finish: (CatalogTransaction) throws -> Void
     ) throws -> (written: Int, removed: Int, unchanged: Int, bytesWritten: UInt64)? {
         let targetCommit = try commit(target)
@@ -224,21 +239,36 @@ extension Repository {
                 .wouldOverwrite, "checkout of '\(revision)' would lose work in \(conflicts.count) file(s); nothing was changed",
                 details: conflicts, next: .commitMoveOrForce)
         }
-        tree.remove(toRemove)
-        let written = try tree.writeEntries(toWrite, into: root, force: false, progress: progress)
-        let updates = tree.statCacheRows(for: toWrite + alreadyThere) { _ in true }
-        // Every differing path now holds the target's entry (or nothing): if the settled rows
-        // mirrored HEAD, they mirror the target once those rows are written and the rows of paths
-        // the target lacks are gone. (Rows at other paths are the same entry in both snapshots.)
-        let mirrored = try catalog.statCacheBase() == head
-        let unheld = changes.filter { $0.new == nil }.map(\.path)
-        try catalog.write { tx in
-            try tx.updateStatCache(updates, removing: Array(Set(toRemove + unheld)), settled: true)
-            try tx.setStatCacheBase(mirrored ? target : nil)
-            try finish(tx)
+        let written = try journaled(toWrite.isEmpty && toRemove.isEmpty ? nil : journal) {
+            tree.remove(toRemove)
+            let written = try tree.writeEntries(toWrite, into: root, force: false, progress: progress)
+            let updates = tree.statCacheRows(for: toWrite + alreadyThere) { _ in true }
+            // Every differing path now holds the target's entry (or nothing): if the settled rows
+            // mirrored HEAD, they mirror the target once those rows are written and the rows of paths
+            // the target lacks are gone. (Rows at other paths are the same entry in both snapshots.)
+            let mirrored = try catalog.statCacheBase() == head
+            let unheld = changes.filter { $0.new == nil }.map(\.path)
+            try catalog.write { tx in
+                try tx.updateStatCache(updates, removing: Array(Set(toRemove + unheld)), settled: true)
+                try tx.setStatCacheBase(mirrored ? target : nil)
+                try finish(tx)
+            }
+            return written
         }
         let unchanged = Int(targetCommit.totals.fileCount) - toWrite.count
         return (toWrite.count, toRemove.count, unchanged, written)
+    }
+
+    /// Runs `body` (which writes the working tree, then moves refs) with `record` in
+    /// `.dvs/JOURNAL`: written durably before, removed after. A kill in between leaves it for the
+    /// next command to finish the operation; an error `body` throws removes it as well (as
+    /// before journals: the error says what failed, and earlier files may already be updated).
+    /// - Throws: what writing the journal or `body` throws.
+    func journaled<T>(_ record: OperationJournal?, _ body: () throws -> T) throws -> T {
+        guard let record else { return try body() }
+        try journalFile.write(record)
+        defer { journalFile.clear() }
+        return try body()
     }
 
     /// What writing `target` (or deleting, when nil) at `path` would lose, for a path whose
@@ -327,7 +357,8 @@ extension WorkingTree {
                         underlying: err, next: .listDamagedObjectsAndPaths)
                 }
             }
-            try Self.writeFile(e, content: content, base: base, fresh: fresh)
+            try Self.writeFile(e, content: content, base: base, tmpDir: self.tmpDir, fresh: fresh)
+            self.afterWrite?()
             let r = bytes.withLock { b -> Progress? in
                 b.0 += UInt64(content.count)
                 b.1 += 1
@@ -339,8 +370,11 @@ extension WorkingTree {
     }
 
     /// Writes one file (or symlink) under `base`. In a `fresh` (new, empty) folder it is created
-    /// in place; elsewhere it goes to a temp name in the same folder and is renamed over the old one.
-    static func writeFile(_ e: ManifestEntry, content: [UInt8], base: String, fresh: Bool = false) throws {
+    /// in place; elsewhere it goes to a temp name in `tmpDir` (`.dvs/tmp`: the same file system,
+    /// outside what a scan sees, created when missing) and is renamed over the old one, so a
+    /// killed process never leaves a partial file or a temp file in the tree.
+    /// - Throws: `DVSError.io` when the file cannot be written or renamed into place.
+    static func writeFile(_ e: ManifestEntry, content: [UInt8], base: String, tmpDir: String, fresh: Bool = false) throws {
         let final = TreeWalker.cPath(base, e.path)
         if fresh {
             if e.kind == .symlink {
@@ -358,11 +392,11 @@ extension WorkingTree {
             fchmod(fd, e.kind == .executable ? 0o755 : 0o644)
             return
         }
-        var tmpBytes = Array(base.utf8)
-        if let parent = e.path.parent { tmpBytes += [0x2F] + parent.bytes }
-        tmpBytes += Array("/.dvs-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))".utf8)
-        tmpBytes.append(0)
-        let tmp = tmpBytes.map { CChar(bitPattern: $0) }
+        if !FileIO.exists(tmpDir) {
+            do { try FileIO.makeDirectories(tmpDir) } catch { throw DVSError.wrap(error) }
+        }
+        let tmpName = tmpDir + "/" + Repository.treeTempPrefix + "\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let tmp = Array(tmpName.utf8CString)
         if e.kind == .symlink {
             var target = e.linkTarget.map { CChar(bitPattern: $0) }
             target.append(0)
@@ -386,8 +420,16 @@ extension WorkingTree {
         var st = stat()
         if lstat(final, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { rmdir(final) }
         guard rename(tmp, final) == 0 else {
-            let err = String(cString: strerror(errno))
+            let code = errno
+            let err = String(cString: strerror(code))
             unlink(tmp)
+            if code == EXDEV {
+                // `.dvs/tmp` is on another file system (a symlinked `.dvs`): write in place. A
+                // kill mid-file leaves the journal, whose recovery rewrites what still differs.
+                unlink(final)
+                try writeFile(e, content: content, base: base, tmpDir: tmpDir, fresh: true)
+                return
+            }
             throw DVSError(.io, "cannot write '\(e.path)': \(err)", hint: "if a folder is in the way, move it and run the command again")
         }
     }

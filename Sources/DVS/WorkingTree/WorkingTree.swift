@@ -274,6 +274,14 @@ public struct WorkingTree: Sendable {
     public let workers: Int
     /// zstd level of the blobs a scan writes.
     public let zstdLevel: Int32
+    /// Where files written into the tree are first made, then renamed into place, out of the
+    /// scans' sight: ``Repository/workingTree`` sets `.dvs/tmp` (created when missing); a tree
+    /// built alone uses the system's temp folder (on another file system a file is written in
+    /// place instead).
+    public var tmpDir: String
+    /// Called after each file written into the tree (checkout, merge, pull, clone); nil does
+    /// nothing. The fault-injection tests use it to interrupt at a chosen file.
+    public var afterWrite: (@Sendable () -> Void)?
 
     /// A working tree at `root`.
     /// - Parameters:
@@ -288,6 +296,7 @@ public struct WorkingTree: Sendable {
         self.blobs = blobs
         self.workers = workers
         self.zstdLevel = zstdLevel
+        self.tmpDir = FileManager.default.temporaryDirectory.path
     }
 
     /// The `lstat` fields of one path relative to the root (a symlink is not followed); nil when
@@ -299,7 +308,10 @@ extension Repository {
     /// The repository's working tree, reading the stat cache from the catalog and content from
     /// ``blobs``, with the `core.workers` and `zstd.level` settings read now.
     public var workingTree: WorkingTree {
-        WorkingTree(root: root, statCacheSource: catalog, blobs: blobs, workers: workers, zstdLevel: zstdLevel)
+        var tree = WorkingTree(root: root, statCacheSource: catalog, blobs: blobs, workers: workers, zstdLevel: zstdLevel)
+        tree.tmpDir = tmpDir
+        tree.afterWrite = context.afterTreeWrite
+        return tree
     }
 
     /// Whether a file at `absolutePath` would be picked up by the next `dvs commit` (see
