@@ -219,7 +219,7 @@ private let past: Int64 = 1_700_000_000_250_000_000
             try put("local.txt\n", "sub/.dvsignore", in: root)
             for p in [
                 "a.txt", "x.tmp", "keep.tmp", "build/out.txt", "sub/local.txt", "sub/kept.txt", ".dvs/catalog.sqlite", ".git/config",
-                "sub/.GIT/x",
+                "sub/.GIT/x", ".dvs-tmp-4242-17", "sub/.dvs-tmp-9901-712462809",
             ] {
                 try put("content of \(p)", p, in: root)
             }

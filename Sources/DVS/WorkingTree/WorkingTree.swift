@@ -119,6 +119,8 @@ enum TreeWalker {
                     let name = UnsafeRawBufferPointer(start: c, count: length)
                     if name.elementsEqual([0x2E]) || name.elementsEqual([0x2E, 0x2E]) { return nil }
                     if RepoPath.isReserved(name, topLevel: rel.bytes.isEmpty) { return nil }
+                    // A temp file dvs before the checkout journal left beside its target when killed.
+                    if name.starts(with: Self.oldTempPrefix) { return nil }
                     return (Array(name), fstatat(dfd, c, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 }
             }
@@ -164,6 +166,11 @@ enum TreeWalker {
         }
         return out
     }
+
+    /// The name prefix of the temp files checkouts wrote beside their targets before they moved
+    /// to `.dvs/tmp` (`.dvs-tmp-<pid>-<n>`); a killed run could leave one, which must never be
+    /// committed as a sample, so the walk skips them.
+    static let oldTempPrefix: [UInt8] = Array(".dvs-tmp-".utf8)
 
     static func fullPath(_ root: String, _ rel: RepoPath) -> String {
         rel.bytes.isEmpty ? root : root + "/" + String(decoding: rel.bytes, as: UTF8.self)
