@@ -235,6 +235,9 @@ private struct TOMLParser {
             }
             skipSpaces()
             guard current == UInt8(ascii: ".") else { return parts }
+            // Each part is a level of nested tables, which converting and freeing walk
+            // recursively: a hostile `a.a.a…` of 50k parts would overflow the stack.
+            guard parts.count < Self.maxDepth else { throw fail("a key has more than \(Self.maxDepth) dotted parts") }
             i += 1
         }
     }

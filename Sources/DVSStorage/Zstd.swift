@@ -120,7 +120,12 @@ public final class ZstdDecompressor {
     public func decodes(_ frame: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer? = nil, to expected: UnsafeRawBufferPointer) -> Bool
     {
         ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
-        defer { ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only) }
+        defer {
+            // A frame cut inside its header leaves the prefix referenced for the next frame:
+            // drop it (a reset of the session alone keeps it), keeping the context's parameters.
+            ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
+            ZSTD_DCtx_refPrefix(dctx, nil, 0)
+        }
         if let prefix {
             ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 31)
             guard ZSTD_isError(ZSTD_DCtx_refPrefix(dctx, prefix.baseAddress, prefix.count)) == 0 else { return false }
@@ -151,6 +156,11 @@ public final class ZstdDecompressor {
     ///   prefix is not the one it was made with (the checksum then fails).
     public func decompress(_ frame: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer, limit: Int = 1 << 40) throws -> [UInt8] {
         ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 31)
+        // The prefix is used by the next frame only; drop it when this one fails before using it.
+        defer {
+            ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only)
+            ZSTD_DCtx_refPrefix(dctx, nil, 0)
+        }
         let rc = ZSTD_DCtx_refPrefix(dctx, prefix.baseAddress, prefix.count)
         if ZSTD_isError(rc) != 0 {
             throw StorageError(

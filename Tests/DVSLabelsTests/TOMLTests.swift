@@ -109,4 +109,16 @@ import Testing
         let e = #expect(throws: TOMLError.self) { try TOMLDocument.parse(Array("a = 1\nb = \"".utf8) + [0xC3, 0x28, 0x22]) }
         #expect(e?.line == 2 && e?.message == "the file is not valid UTF-8")
     }
+
+    /// A key of 50,000 dotted parts (100 KB) would nest 50,000 tables, walked recursively: an
+    /// error with its line, not a stack overflow (found in review). 64 parts still parse.
+    @Test func aKeyOfThousandsOfPartsIsAnError() throws {
+        let deep = Array(repeating: "a", count: 50_000).joined(separator: ".")
+        for text in ["x = 1\n\(deep) = 1", "x = 1\n[\(deep)]", "x = 1\ny = { \(deep) = 1 }"] {
+            let e = #expect(throws: TOMLError.self) { try parse(text) }
+            #expect(e?.line == 2 && e?.message == "a key has more than 64 dotted parts", "\(text.prefix(12))")
+        }
+        let ok = Array(repeating: "a", count: 64).joined(separator: ".")
+        #expect(try parse("\(ok) = 1") != TOMLTable())
+    }
 }

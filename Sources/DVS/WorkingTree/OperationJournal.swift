@@ -125,7 +125,10 @@ struct OperationJournalFile: Sendable {
     }
 
     /// Removes the file once the operation is complete (no error when it is absent).
-    func clear() { unlink(path) }
+    func clear() {
+        // Synced, so a power loss cannot bring the journal back to replay a finished operation.
+        if unlink(path) == 0 { FileIO.syncDirectory((path as NSString).deletingLastPathComponent) }
+    }
 }
 
 extension Repository {
@@ -187,6 +190,12 @@ extension Repository {
         } catch {
             var e = DVSError.wrap(error)
             e.message = "cannot finish the interrupted '\(j.command)': \(e.message)"
+            if e.code == .wouldOverwrite {
+                // Committing or forcing cannot help here: every writer finishes the journal first.
+                e.next = nil
+                e.hint =
+                    "move the files named above out of the way and run the command again; or, to keep the tree as it is, delete '\(journalFile.path)' (the tree is then partly at \(j.target.short))"
+            }
             throw e
         }
         journalFile.clear()
