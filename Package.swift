@@ -77,7 +77,7 @@ let package = Package(
         .executableTarget(name: "dvs-read-bench", dependencies: ["DVS", "CSndfile"]),
         .target(name: "DVSTestSupport", dependencies: ["DVS"]),
 
-        .testTarget(name: "DVSCoreTests", dependencies: ["DVSCore"]),
+        .testTarget(name: "DVSCoreTests", dependencies: ["DVSCore", "DVSTestSupport"]),
         .testTarget(name: "DVSStorageTests", dependencies: ["DVSStorage", "DVSTestSupport"]),
         .testTarget(name: "DVSLabelsTests", dependencies: ["DVSLabels", "DVSTestSupport"]),
         .testTarget(name: "DVSAudioTests", dependencies: ["DVSAudio", "DVSTestSupport"]),

@@ -423,20 +423,24 @@ private struct TOMLParser {
         }
     }
 
+    /// Ends a multi-line string at three `quote`s; up to two more belong to the string
+    /// (`""""` ends with one `"` inside, TOML 1.0), a sixth is an error.
+    mutating func closeMultiLine(quote: UInt8, _ out: inout [UInt8]) throws(TOMLError) -> String {
+        var n = 3
+        while peek(n) == quote { n += 1 }
+        guard n <= 5 else { throw fail("too many quotes at the end of a multi-line string") }
+        out += Array(repeating: quote, count: n - 3)
+        i += n
+        return String(decoding: out, as: UTF8.self)
+    }
+
     mutating func multiLineBasicString() throws(TOMLError) -> String {
         i += 3
         try trimFirstNewline()
         var out: [UInt8] = []
         while true {
             guard let c = current else { throw fail("unterminated multi-line string") }
-            if c == UInt8(ascii: "\""), peek(1) == c, peek(2) == c {
-                var n = 3
-                while peek(n) == c { n += 1 }
-                guard n <= 5 else { throw fail("too many quotes at the end of a multi-line string") }
-                out += Array(repeating: c, count: n - 3)
-                i += n
-                return String(decoding: out, as: UTF8.self)
-            }
+            if c == UInt8(ascii: "\""), peek(1) == c, peek(2) == c { return try closeMultiLine(quote: c, &out) }
             if c == UInt8(ascii: "\\") {
                 // A line-ending backslash removes the line end and the whitespace after it.
                 var k = i + 1
@@ -514,14 +518,7 @@ private struct TOMLParser {
         var out: [UInt8] = []
         while true {
             guard let c = current else { throw fail("unterminated multi-line string") }
-            if c == UInt8(ascii: "'"), peek(1) == c, peek(2) == c {
-                var n = 3
-                while peek(n) == c { n += 1 }
-                guard n <= 5 else { throw fail("too many quotes at the end of a multi-line string") }
-                out += Array(repeating: c, count: n - 3)
-                i += n
-                return String(decoding: out, as: UTF8.self)
-            }
+            if c == UInt8(ascii: "'"), peek(1) == c, peek(2) == c { return try closeMultiLine(quote: c, &out) }
             if c == 0x0A || c == 0x0D {
                 try newline()
                 out.append(0x0A)

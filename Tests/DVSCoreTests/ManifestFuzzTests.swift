@@ -1,19 +1,8 @@
+import DVSTestSupport
 import Foundation
 import Testing
 
 @testable import DVSCore
-
-/// SplitMix64: a fixed seed gives the same cases on every run.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D4_9BB1_3311_EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Manifests are validated structurally on read: a damaged or hand-made chunk is an error naming
 /// what is wrong, never a crash or numbers that trap later.
@@ -44,7 +33,7 @@ private struct SplitMix: RandomNumberGenerator {
     }
 
     @Test func mutatedChunksDecodeOrFail() {
-        var g = SplitMix(state: 0x3A41)
+        var g = SeededGenerator(seed: 0x3A41)
         let seeds = Self.seeds()
         for i in 0..<Self.cases {
             var b = seeds[i % 2]
@@ -74,7 +63,7 @@ private struct SplitMix: RandomNumberGenerator {
 
     /// Commits and transcript words objects, mutated the same way.
     @Test func mutatedCommitsAndWordsDecodeOrFail() {
-        var g = SplitMix(state: 0xC0117)
+        var g = SeededGenerator(seed: 0xC0117)
         let sig = Signature(name: "A U Thor", email: "a@example.com", time: 1_700_000_000, timeZoneOffsetMinutes: -330)
         let commit = Commit(
             manifest: ObjectID.hashing([1]), parents: [CommitID(ObjectID.hashing([2]))], author: sig, committer: sig,

@@ -4,20 +4,6 @@ import DVSTestSupport
 import Foundation
 import Testing
 
-/// A small deterministic generator (SplitMix64): the same seed gives the same cases on every run
-/// and machine, so a failure found here is reproduced by running the test again.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D4_9BB1_3311_EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Byte-level mutations of a valid input: what a damaged or hand-edited file looks like.
 enum Mutator {
     /// Bytes that matter to the decoders: quotes, separators, line ends, brackets, NUL, invalid UTF-8.
