@@ -141,9 +141,50 @@ public struct TableRowEdit: Sendable {
         !c.isEmpty && !c.elementsEqual([0x2E]) && !c.elementsEqual([0x2E, 0x2E])
     }
 
+    /// Whether no row of the plain table `bytes` at `path` can name a file whose final path
+    /// component is one of `names`, so that adding or removing such a file leaves the table's
+    /// join as it was (the rows that can name a path are those whose key field ends in its name).
+    ///
+    /// Answers only for a table ``init(path:old:new:maxRows:)`` would follow: a CSV without `"`
+    /// or a TSV, read without a `dvs.toml`, whose header makes it a plain table with a key
+    /// column; every name must be a plain file name (not empty, `.` or `..`) of ASCII bytes (a
+    /// non-ASCII name can meet a row by Unicode normalisation, which a byte search cannot see).
+    /// - Parameters:
+    ///   - names: final path components of the files that appear or vanish.
+    ///   - bytes: the table's contents.
+    ///   - path: the table's tree path (its extension says CSV or TSV).
+    /// - Returns: true when no key field ends in one of `names`; false when one does, a key
+    ///   field ends in something that is not a plain name, or the table is not one this reads.
+    /// - Complexity: one pass over `bytes`; nothing is parsed but the header.
+    public static func namesNoRow(_ names: Set<[UInt8]>, inTable bytes: [UInt8], path: RepoPath) -> Bool {
+        guard names.allSatisfy({ isPlainName($0) && $0.allSatisfy { $0 < 0x80 } }) else { return false }
+        let name = String(decoding: path.name, as: UTF8.self).lowercased()
+        let tsv = name.hasSuffix(".tsv")
+        guard tsv || name.hasSuffix(".csv"), name != "metadata.csv" else { return false }
+        let delimiter: UInt8 = tsv ? 0x09 : 0x2C
+        if !tsv, bytes.contains(0x22) { return false }
+        guard let headerEnd = bytes.firstIndex(of: 0x0A) else { return false }
+        let headerFields = fields(Array(bytes[..<headerEnd]), delimiter).map { String(decoding: $0, as: UTF8.self) }
+        let ctx = TableContext(path: path, declaration: nil, config: LabelConfig())
+        guard DelimitedTable.kind(headerFields, ctx) == .table, let key = DelimitedTable.keyColumn(headerFields, .table, ctx) else {
+            return false
+        }
+        guard let counts = keyNameCounts(names, in: bytes, from: headerEnd + 1, key: key, delimiter: delimiter) else { return false }
+        return counts.isEmpty
+    }
+
     /// Whether each of `names` is the final path component of exactly one row's key field, and no
     /// key field ends in a component that is not a file name (`a.wav/.` names `a.wav` too).
     static func keyNamesOccurOnce(_ names: Set<[UInt8]>, in bytes: [UInt8], from start: Int, key: Int, delimiter: UInt8) -> Bool {
+        guard let counts = keyNameCounts(names, in: bytes, from: start, key: key, delimiter: delimiter) else { return false }
+        return names.allSatisfy { counts[$0] == 1 }
+    }
+
+    /// How many rows' key fields end in each of `names` (names no row ends in are absent), or
+    /// nil when a key field ends in a component that is not a file name.
+    private static func keyNameCounts(_ names: Set<[UInt8]>, in bytes: [UInt8], from start: Int, key: Int, delimiter: UInt8)
+        -> [[UInt8]: Int]?
+    {
         var counts: [[UInt8]: Int] = [:]
         var unplain = false
         bytes.withUnsafeBufferPointer { b in
@@ -181,6 +222,6 @@ public struct TableRowEdit: Sendable {
                 i = j + 1
             }
         }
-        return !unplain && names.allSatisfy { counts[$0] == 1 }
+        return unplain ? nil : counts
     }
 }

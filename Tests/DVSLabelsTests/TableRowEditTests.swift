@@ -64,4 +64,25 @@ import Testing
         #expect(e != nil)
         #expect(e?.annotations(files: []) == nil)
     }
+
+    @Test func namesNoRowFindsEveryRowThatCanNameAFile() {
+        func none(_ names: [String], _ table: String, at path: String = "labels.csv") -> Bool {
+            TableRowEdit.namesNoRow(Set(names.map { Array($0.utf8) }), inTable: Array(table.utf8), path: RepoPath(path))
+        }
+        let table = "path,label\nspk0/a.wav,yes\nb.wav,no\r\n./x/../c.wav,no\n"
+        #expect(none(["new.wav", "a.wa", "wav"], table))
+        #expect(!none(["a.wav"], table))  // in another folder too: a row may name it by a later candidate
+        #expect(!none(["b.wav"], table))  // CRLF line
+        #expect(!none(["c.wav"], table))  // another spelling of a path
+        #expect(!none(["new.wav", "b.wav"], table))
+        #expect(none(["x"], "path\tlabel\n1.wav\tyes\n", at: "d/t.tsv"))
+        #expect(!none(["1.wav"], "path\tlabel\n1.wav\tyes\n", at: "d/t.tsv"))
+        // What the check cannot read answers no.
+        #expect(!none(["new.wav"], "path,label\na.wav,\"yes\"\n"))  // quoting
+        #expect(!none(["new.wav"], "path,label\na.wav/.,yes\n"))  // a key that does not end in a file name
+        #expect(!none(["new.wav"], "file,label\na.wav,yes\n"))  // not a plain table
+        #expect(!none(["new.wav"], table, at: "metadata.csv"))  // Hugging Face layout
+        #expect(!none(["caf\u{E9}.wav"], table))  // non-ASCII: a row may meet it by normalisation
+        #expect(!none(["."], table))
+    }
 }

@@ -18,7 +18,7 @@ enum FullCommitReason: String, Sendable {
     case preCommitHook = "a pre-commit hook reads every sample"
     case manyChanges = "too many files changed"
     case labelSource = "a label source changed"
-    case sampleSet = "samples were added, removed or changed duration"
+    case sampleSet = "a labelled sample, or a file a label row may name, was added, removed or changed duration"
     case transcript = "a changed sample has a transcript or segments, or Deepgram responses may match it by content"
     case noLabelSources = "the parent's label sources are not recorded"
 }
@@ -40,8 +40,9 @@ extension Repository {
     /// The tree is walked and compared with the stat cache in one pass; only the candidate files
     /// are read; HEAD's entries are read for those paths only (``ManifestEditor``); the manifest
     /// is edited leaf by leaf. Labels carry over: a modified sample keeps its annotations when
-    /// no label source, no sample's presence and no duration changed (the join would give the
-    /// same result), and the label sources recorded for HEAD are reported again.
+    /// no label source and no duration changed (the join would give the same result); a file
+    /// with no labels may appear, vanish or change duration when no row of any label table can
+    /// name it; the label sources recorded for HEAD are reported again.
     /// - Returns: the summary, or the reason the full path must run instead (then nothing was
     ///   committed; blobs already written to `writer` stay in it for the full path to reuse).
     /// - Throws: as ``commit(_:progress:)``; nothing is committed.
@@ -82,6 +83,9 @@ extension Repository {
         var changes: [Change] = []
         var edited: [RepoPath: ManifestEntry] = [:]
         var tableEdits: [(old: ManifestEntry, new: ManifestEntry)] = []
+        // Names of files that appeared, vanished or changed duration: each must be a name no
+        // row of any label table can give (checked below), or the joins must be redone.
+        var unnamedByRows = Set<[UInt8]>()
         for p in paths {
             let o = old[p]
             var n = scan.entries[p]
@@ -102,22 +106,33 @@ extension Repository {
             case (nil, nil):
                 // A label row names the first of its candidate paths that exists, audio or not
                 // (or a symlink, which the join skips): a file appearing, vanishing or turning
-                // into a link can move where a row points.
+                // into a link can move where a row points, unless no row can name it.
                 if !labelTables.isEmpty, o == nil || n == nil || (o?.kind == .symlink) != (n?.kind == .symlink) {
-                    return .failure(fallback(.labelSource))
+                    unnamedByRows.insert(Array(p.name))
                 }
             case (let a?, let b?):
-                guard a.sampleRate == b.sampleRate, a.channelCount == b.channelCount, a.frameCount == b.frameCount else {
-                    return .failure(fallback(.sampleSet))
+                if a.sampleRate != b.sampleRate || a.channelCount != b.channelCount || a.frameCount != b.frameCount {
+                    // A row naming the sample may check its duration or a span within it; a
+                    // sample no row names has nothing to check.
+                    guard o?.annotations == nil else { return .failure(fallback(.sampleSet)) }
+                    unnamedByRows.insert(Array(p.name))
                 }
                 if let t = o?.annotations, t.transcript != nil || !t.segments.isEmpty { return .failure(fallback(.transcript)) }
                 // Deepgram responses are matched to samples by the audio's SHA-256 first.
                 if o?.blob != n?.blob, hasResponses { return .failure(fallback(.transcript)) }
                 n?.annotations = o?.annotations
-            default: return .failure(fallback(.sampleSet))
+            default:
+                // A sample appears or vanishes (or a file turns into audio or out of it): the
+                // joins stay as they were when it had no labels and no row can name it.
+                guard o?.annotations == nil else { return .failure(fallback(.sampleSet)) }
+                if hasResponses { return .failure(fallback(.transcript)) }
+                if !labelTables.isEmpty { unnamedByRows.insert(Array(p.name)) }
             }
             changes.append(Change(path: p, old: o, new: n))
             if let n { edited[p] = n }
+        }
+        if !unnamedByRows.isEmpty, try !noRowNames(unnamedByRows, tables: labelTables, hasConfig: hasConfig, head: &editor) {
+            return .failure(fallback(.sampleSet))
         }
         // Relabels: the changed rows of each edited table, joined alone before and after.
         for (o, n) in tableEdits {
@@ -169,6 +184,33 @@ extension Repository {
                 warnings: scan.warnings.filter { changed.contains($0.path) }, newBlobCount: scan.newBlobCount,
                 newRawBytes: scan.newRawBytes, storedBytes: writer.storedBytes, metadataBytes: manifestBytes + UInt64(encoded.count),
                 hashedFiles: scan.hashedFiles, labelFindings: [], labelTables: labelTables))
+    }
+
+    /// Whether no row of HEAD's label tables can name a file called one of `names`
+    /// (``TableRowEdit/namesNoRow(_:inTable:path:)``), so files of those names can appear, vanish
+    /// or change duration without changing any join. Every source must be a plain table read
+    /// without a `dvs.toml`; a table this commit edits keeps each row's key
+    /// (``TableRowEdit``), so HEAD's copy answers for it too.
+    /// - Parameters:
+    ///   - tables: HEAD's label sources.
+    ///   - head: HEAD's manifest, for the tables' entries.
+    /// - Throws: `DVSError.corrupt` when a table of HEAD cannot be read.
+    /// - Complexity: one pass over the bytes of each table.
+    func noRowNames(
+        _ names: Set<[UInt8]>, tables: [LabelTableInfo], hasConfig: Bool, head: inout ManifestEditor
+    ) throws -> Bool {
+        guard !hasConfig, tables.allSatisfy({ $0.format == "table" }) else { return false }
+        let paths = tables.map { RepoPath($0.path) }
+        let entries = try head.entries(at: paths)
+        for p in paths {
+            guard let e = entries[p], e.kind != .symlink else { return false }
+            let bytes: [UInt8]
+            do { bytes = try blobs.read(e.blob) } catch {
+                throw DVSError(.corrupt, "cannot read '\(p)' of HEAD (blob \(e.blob.hex)): \(DVSError.wrap(error).message)", next: .runFsck)
+            }
+            guard TableRowEdit.namesNoRow(names, inTable: bytes, path: p) else { return false }
+        }
+        return true
     }
 
     /// The samples whose labels an in-place edit of the plain table `table` (HEAD's entry; `now`
