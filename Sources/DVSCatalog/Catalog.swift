@@ -479,9 +479,29 @@ public final class Catalog: Sendable {
     /// - Throws: `CatalogError`; what `body` throws.
     /// - Complexity: O(n) rows stepped with SQLite's C API, O(1) memory.
     public func forEachStatStamp(_ body: (UnsafeRawBufferPointer, StatStamp) throws -> Void) throws {
+        try forEachStatStamp(where: nil, arguments: [], body)
+    }
+
+    /// ``forEachStatStamp(_:)`` for the rows of `prefix` and of everything below it only (a
+    /// range of the primary key: `prefix`, then paths from `prefix/` up to `prefix0`, as `/`
+    /// and `0` are neighbouring bytes).
+    /// - Throws: `CatalogError`; what `body` throws.
+    /// - Complexity: O(log n + k) for k rows.
+    public func forEachStatStamp(within prefix: RepoPath, _ body: (UnsafeRawBufferPointer, StatStamp) throws -> Void) throws {
+        guard !prefix.bytes.isEmpty else { return try forEachStatStamp(body) }
+        try forEachStatStamp(
+            where: "path = ?1 OR (path > ?2 AND path < ?3)",
+            arguments: [Data(prefix.bytes), Data(prefix.bytes + [0x2F]), Data(prefix.bytes + [0x30])], body)
+    }
+
+    private func forEachStatStamp(
+        where condition: String?, arguments: [Data], _ body: (UnsafeRawBufferPointer, StatStamp) throws -> Void
+    ) throws {
         try reading("cannot read the stat cache") { db in
             let statement = try db.makeStatement(
-                sql: "SELECT path, byte_count, mtime_ns, ctime_ns, inode, mode, recorded_at_ns, unsettled FROM stat_cache ORDER BY path")
+                sql: "SELECT path, byte_count, mtime_ns, ctime_ns, inode, mode, recorded_at_ns, unsettled FROM stat_cache"
+                    + (condition.map { " WHERE " + $0 } ?? "") + " ORDER BY path")
+            try statement.setArguments(StatementArguments(arguments))
             let s = statement.sqliteStatement
             defer { sqlite3_reset(s) }
             while true {

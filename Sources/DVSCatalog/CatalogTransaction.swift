@@ -209,6 +209,14 @@ public final class CatalogTransaction {
         }
     }
 
+    /// ``Catalog/statCacheBase()``, read inside this transaction.
+    /// - Throws: `CatalogError`.
+    public func statCacheBase() throws -> CommitID? {
+        try CatalogError.guarding("cannot read the stat cache") {
+            try String.fetchOne(db, sql: "SELECT head FROM stat_cache_base WHERE one = 1").flatMap(CommitID.init(hex:))
+        }
+    }
+
     /// Names the commit whose snapshot the settled stat cache rows mirror, or with nil says no
     /// commit is vouched for (`schema/0005_stat_cache_base.sql`). Every transaction that writes
     /// rows it cannot vouch for, or moves HEAD away from what the rows mirror, clears it.
@@ -230,6 +238,23 @@ public final class CatalogTransaction {
     public func settleStatCache() throws {
         try CatalogError.guarding("cannot update the stat cache") {
             try db.execute(sql: "UPDATE stat_cache SET unsettled = 0 WHERE unsettled = 1")
+        }
+    }
+
+    /// ``settleStatCache()`` for the rows of `prefixes` and everything below them only (a
+    /// commit of some paths: rows elsewhere keep saying their file may differ from HEAD).
+    /// - Throws: `CatalogError`.
+    public func settleStatCache(within prefixes: [RepoPath]) throws {
+        try CatalogError.guarding("cannot update the stat cache") {
+            for p in prefixes {
+                guard !p.bytes.isEmpty else {
+                    try db.execute(sql: "UPDATE stat_cache SET unsettled = 0 WHERE unsettled = 1")
+                    continue
+                }
+                try db.execute(
+                    sql: "UPDATE stat_cache SET unsettled = 0 WHERE unsettled = 1 AND (path = ?1 OR (path > ?2 AND path < ?3))",
+                    arguments: [Data(p.bytes), Data(p.bytes + [0x2F]), Data(p.bytes + [0x30])])
+            }
         }
     }
 

@@ -1,11 +1,14 @@
 import ArgumentParser
 import DVS
+import DVSCore
 import Foundation
 
 struct CommitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "commit", abstract: "Record a snapshot of the whole working tree.",
-        discussion: "Everything except .dvs/, .git/ and what .dvsignore excludes. Exit status 1 when there is nothing to commit.")
+        discussion:
+            "Everything except .dvs/, .git/ and what .dvsignore excludes; with paths, only the files there (the rest keeps HEAD's entries). Exit status 1 when there is nothing to commit."
+    )
 
     @OptionGroup var global: GlobalOptions
     @Option(name: .shortAndLong, help: "The commit message.") var message: String
@@ -13,10 +16,21 @@ struct CommitCommand: ParsableCommand {
     @Flag(help: "Record a commit even when nothing changed.") var allowEmpty = false
     @Flag(help: "Fail, committing nothing, when a file named like audio does not decode.") var strict = false
     @Flag(help: "Do not run the pre-commit hook.") var noVerify = false
+    @Argument(
+        help: ArgumentHelp(
+            "Commit only these files and folders (relative to the current folder); the rest of the tree stays as HEAD has it.",
+            valueName: "path"))
+    var paths: [String] = []
 
     func run() throws {
         let repo = try global.repository()
+        let limited = try paths.isEmpty ? nil : Self.treePaths(paths, root: repo.root)
         if repo.mergeInProgress() != nil {
+            if limited != nil {
+                throw DVSError(
+                    .usage, "a merge in progress is concluded by a commit of the whole tree, not of some paths",
+                    hint: "run 'dvs commit -m MESSAGE' without paths, or 'dvs merge --abort'")
+            }
             // As in git, a commit during a stopped merge concludes it.
             let s = try repo.mergeContinue(message: message, progress: Output.progress())
             Output.findings(s.labelFindings)
@@ -27,6 +41,7 @@ struct CommitCommand: ParsableCommand {
         }
         var options = CommitOptions(message: message, author: author, allowEmpty: allowEmpty, strict: strict)
         options.noVerify = noVerify
+        options.paths = limited
         options.hookOutput = { FileHandle.standardError.write($0) }
         let s = try repo.commit(options, progress: Output.progress())
         for w in s.warnings { Output.warn(w) }
@@ -47,5 +62,31 @@ struct CommitCommand: ParsableCommand {
         Output.out(
             " stored \(Output.bytes(s.storedBytes)) for \(Output.bytes(s.newRawBytes)) of new content in \(s.newBlobCount) blob(s)\(ratio); plus \(Output.bytes(s.metadataBytes)) of metadata"
         )
+    }
+
+    /// The tree paths of command-line paths: each relative to the current folder (or absolute),
+    /// inside the working tree. nil when one of them is the root itself (the whole tree).
+    /// - Throws: `DVSError.badInput` for a path outside the tree or inside `.dvs`/`.git`.
+    static func treePaths(_ arguments: [String], root: String) throws -> [RepoPath]? {
+        let base = URL(fileURLWithPath: root).standardizedFileURL.path
+        var out: [RepoPath] = []
+        for a in arguments {
+            let full = URL(
+                fileURLWithPath: a, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+            )
+            .standardizedFileURL.path
+            if full == base { return nil }
+            guard full.hasPrefix(base + "/") else {
+                throw DVSError(
+                    .badInput, "path '\(a)' is outside the working tree \(base)", hint: "give paths inside the repository's folder")
+            }
+            let p = RepoPath(String(full.dropFirst(base.count + 1)))
+            if p.components.enumerated().contains(where: { RepoPath.isReserved($0.element, topLevel: $0.offset == 0) }) {
+                throw DVSError(
+                    .badInput, "path '\(a)' is inside .dvs or .git, which are never committed", hint: "give paths of the working tree")
+            }
+            out.append(p)
+        }
+        return out
     }
 }

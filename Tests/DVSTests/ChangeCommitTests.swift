@@ -198,4 +198,69 @@ import Testing
             #expect(try repo.status().changes.map(\.kind) == [.deleted])
         }
     }
+
+    /// `dvs commit PATH…`: only the files there are committed; everything else keeps HEAD's
+    /// entries (label files included) and stays a change in status.
+    @Test func commitOfSomePathsLeavesTheRestAsHEADHasIt() throws {
+        try TestSupport.withTemporaryRepository { repo in
+            let root = repo.root
+            try tone("a/1.wav", 300, in: root)
+            try tone("a/2.wav", 310, in: root)
+            try tone("b/3.wav", 320, in: root)
+            try write("path,label\na/1.wav,yes\nb/3.wav,no\n", "labels.csv", in: root)
+            try write("notes\n", "README", in: root)
+            try commitAndCheck(repo, "initial", expectFast: false)
+            func commit(_ message: String, _ paths: [String], strict: Bool = false) throws -> CommitSummary {
+                var o = CommitOptions(message: message, strict: strict)
+                o.paths = paths.map { RepoPath($0) }
+                return try repo.commit(o)
+            }
+            func label(_ path: String) throws -> String? {
+                try repo.headEntries().first { $0.path.string == path }?.annotations?[label: "label"]?.text
+            }
+
+            try tone("a/1.wav", 999, in: root)
+            try tone("b/3.wav", 998, in: root)
+            try write("more\n", "README", in: root)
+            try write("path,label\na/1.wav,yes\nb/3.wav,maybe\n", "labels.csv", in: root)
+            let onlyA = try commit("a only", ["a"])
+            #expect(onlyA.fullCommitReason == nil)
+            #expect(onlyA.changes.map(\.path.string) == ["a/1.wav"])
+            #expect(try label("a/1.wav") == "yes")
+            #expect(try repo.status().changes.map(\.path.string) == ["README", "b/3.wav", "labels.csv"])
+
+            // The relabel alone: the audio of b/3.wav stays HEAD's.
+            let relabel = try commit("relabel", ["labels.csv"])
+            #expect(relabel.fullCommitReason == nil)
+            #expect(relabel.changes.map(\.path.string) == ["labels.csv"])
+            #expect(try label("b/3.wav") == "maybe")
+            #expect(try repo.status().changes.map(\.path.string) == ["README", "b/3.wav"])
+
+            // The full path (here --strict) keeps the same limit, and reads label files outside it
+            // from HEAD, not from the working tree.
+            try tone("a/2.wav", 777, in: root)
+            try write("path,label\na/1.wav,no\nb/3.wav,maybe\n", "labels.csv", in: root)
+            let strict = try commit("strict", ["a/2.wav"], strict: true)
+            #expect(strict.fullCommitReason == .strict)
+            #expect(strict.changes.map(\.path.string) == ["a/2.wav"])
+            #expect(try label("a/1.wav") == "yes")
+            #expect(try repo.status().changes.map(\.path.string) == ["README", "b/3.wav", "labels.csv"])
+
+            // Nothing to commit there; a path that names nothing at all.
+            #expect(throws: DVSError.self) { try commit("nothing", ["a"]) }
+            let unknown = #expect(throws: DVSError.self) { try commit("typo", ["c"]) }
+            #expect(unknown?.message.contains("path 'c' matches no file in the working tree or in HEAD") == true)
+
+            // A file deleted below a given folder is committed as deleted.
+            try FileManager.default.removeItem(atPath: root + "/a/2.wav")
+            let deleted = try commit("deleted", ["a"])
+            #expect(deleted.fullCommitReason == nil)
+            #expect(deleted.changes.map(\.kind) == [.deleted])
+
+            // The rest, without paths: on the path of changes again, equal to a full build.
+            let rest = try commitAndCheck(repo, "the rest", expectFast: true)
+            #expect(rest.changes.map(\.path.string) == ["README", "b/3.wav", "labels.csv"])
+            #expect(try label("a/1.wav") == "no")
+        }
+    }
 }

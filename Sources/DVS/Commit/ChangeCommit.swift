@@ -60,7 +60,7 @@ extension Repository {
             let labelTables = try? JSONDecoder().decode([LabelTableInfo].self, from: sourcesData)
         else { return .failure(FullCommitFallback(reason: .noLabelSources)) }
         let tree = workingTree
-        let candidates = try tree.findChanges()
+        let candidates = try tree.findChanges(within: options.paths)
         let paths = candidates.paths
         if paths.count > 2048 && paths.count * 8 > candidates.fileCount { return .failure(FullCommitFallback(reason: .manyChanges)) }
         let parentCommit = try commit(parent)
@@ -146,7 +146,13 @@ extension Repository {
             writer.abort()
             try? catalog.write { tx in
                 try tx.updateStatCache(scan.cacheUpdates, removing: cacheRemovals, settled: true)
-                try tx.settleStatCache()
+                if let paths = options.paths { try tx.settleStatCache(within: paths) } else { try tx.settleStatCache() }
+            }
+            if let paths = options.paths {
+                throw DVSError(
+                    .nothingToCommit,
+                    "nothing to commit in \(paths.map { "'\($0)'" }.joined(separator: ", ")): the working tree matches commit \(parent.short) there",
+                    next: .allowEmpty)
             }
             throw DVSError(.nothingToCommit, "nothing to commit, working tree matches commit \(parent.short)", next: .allowEmpty)
         }
@@ -173,7 +179,7 @@ extension Repository {
         } catch { throw DVSError.wrap(error) }
         try recordCommit(
             id, c, head: head, parent: parent, subject: message, committer: committer, cacheUpdates: scan.cacheUpdates,
-            cacheRemovals: cacheRemovals, labelSources: sourcesData)
+            cacheRemovals: cacheRemovals, labelSources: sourcesData, within: options.paths)
         recordLabelDistribution(id, commit: c, entries: nil)
         let changed = Set(changes.map(\.path.string))
         var branch: String?
@@ -253,10 +259,14 @@ extension Repository {
     /// The catalog half of a commit, in one transaction: the commit row, the ref move (or the
     /// detached HEAD) with its reflog entry, the stat cache rows of the committed tree — settled,
     /// with the new commit as their base — and the label sources the commit was built from.
+    ///
+    /// A commit of some paths (`within`) settles the rows there only; the other rows mirror the
+    /// new commit exactly when they mirrored its parent (the commit keeps the parent's entries
+    /// there), so the new commit becomes their base only if the parent was.
     /// - Throws: `DVSError` (a ref that moved since it was read: `.conflict` from the catalog).
     func recordCommit(
         _ id: CommitID, _ c: Commit, head: Head, parent: CommitID?, subject message: String, committer: Signature,
-        cacheUpdates: [(RepoPath, StatCacheEntry)], cacheRemovals: [RepoPath], labelSources: Data
+        cacheUpdates: [(RepoPath, StatCacheEntry)], cacheRemovals: [RepoPath], labelSources: Data, within paths: [RepoPath]? = nil
     ) throws {
         let subject = message.split(separator: "\n").first.map(String.init) ?? ""
         let reflogMessage = (parent == nil ? "commit (initial): " : c.parents.count == 1 ? "commit: " : "commit (merge): ") + subject
@@ -270,8 +280,14 @@ extension Repository {
                 try tx.setHead(.detached(id), who: committer.identity, message: reflogMessage)
             }
             try tx.updateStatCache(cacheUpdates, removing: cacheRemovals, settled: true)
-            try tx.settleStatCache()
-            try tx.setStatCacheBase(id)
+            if let paths {
+                try tx.settleStatCache(within: paths)
+                let base = try tx.statCacheBase()
+                try tx.setStatCacheBase(parent != nil && base == parent ? id : nil)
+            } else {
+                try tx.settleStatCache()
+                try tx.setStatCacheBase(id)
+            }
             try tx.setLabelSources(labelSources, for: id)
         }
     }

@@ -161,6 +161,11 @@ public struct CommitOptions: Sendable {
     public var noVerify = false
     /// Parents after HEAD (the merged commit, for a merge commit).
     public var extraParents: [CommitID] = []
+    /// When given, only the files at and below these paths (files or folders, relative to the
+    /// root) are committed, as git's `commit -- PATH…` does: everywhere else the commit keeps
+    /// the parent's entries, whatever the working tree holds. A commit of changes then costs
+    /// what lies below these paths, not the whole tree (no walk of the rest).
+    public var paths: [RepoPath]?
     /// Extra commit headers (`Commit.extra`).
     public var extra: [String: String] = [:]
     /// Receives what the `pre-commit` and `post-commit` hooks write to their standard output,
@@ -225,6 +230,22 @@ extension Repository {
         let message = options.message.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !message.isEmpty else { throw DVSError(.usage, "empty commit message", next: .passMessage) }
 
+        if let paths = options.paths {
+            guard options.extraParents.isEmpty else {
+                throw DVSError(
+                    .usage, "a merge commit records the whole tree; it cannot be limited to some paths",
+                    hint: "leave out the paths to conclude the merge")
+            }
+            for p in paths where workingTree.file(at: p) == nil {
+                var known = false
+                try catalog.forEachStatStamp(within: p) { _, _ in known = true }
+                if !known {
+                    throw DVSError(
+                        .badInput, "path '\(p)' matches no file in the working tree or in HEAD; nothing was committed",
+                        hint: "paths are relative to the current folder; check the spelling")
+                }
+            }
+        }
         let head = try catalog.head() ?? .branch("main", nil)
         let parent = head.commit
         let writer: any BlobWriteSession
@@ -250,7 +271,8 @@ extension Repository {
             for e in base where e.audio == nil && e.kind != .symlink && e.byteCount >= UInt64(PackedBlobStore.minDeltaSize) {
                 deltaBases[e.path] = e.blob
             }
-            var scan = try workingTree.scan(writer: writer, knownBlobs: known, deltaBases: deltaBases, progress: progress)
+            var scan = try workingTree.scan(
+                writer: writer, knownBlobs: known, deltaBases: deltaBases, within: options.paths, progress: progress)
             let undecodable = scan.warnings.filter { $0.kind == .undecodableAudio }
             if options.strict && !undecodable.isEmpty {
                 writer.abort()
@@ -261,9 +283,18 @@ extension Repository {
                     }, next: .fixAudioOrDropStrict)
             }
             // The scanned entries move into the annotated tree: a million entries are held once.
-            let scanned = scan.entries
+            var scanned = scan.entries
             scan.entries = []
-            let tree = try annotateWorkingTree(consume scanned, previous: base)
+            let tree: AnnotatedTree
+            if let paths = options.paths {
+                // Some paths only: the parent's entries everywhere else, and its label files read
+                // from the store rather than from the working tree.
+                scanned += base.filter { e in !paths.contains { e.path.isWithin($0) } }
+                scanned.sort { $0.path < $1.path }
+                tree = try annotateWorkingTree(consume scanned, previous: base, committedOutside: paths)
+            } else {
+                tree = try annotateWorkingTree(consume scanned, previous: base)
+            }
             if tree.labels.hasErrors {
                 writer.abort()
                 let errors = tree.labels.findings.filter { $0.severity == .error }
@@ -279,6 +310,10 @@ extension Repository {
                 // Still worth keeping what was hashed; the tree is HEAD's, so the rows now mirror it.
                 try? catalog.write { tx in
                     try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, settled: true)
+                    if let paths = options.paths {
+                        try tx.settleStatCache(within: paths)
+                        return  // the rows elsewhere were not looked at
+                    }
                     try tx.settleStatCache()
                     try tx.setStatCacheBase(parent)
                     if let parent, let tables = try? JSONEncoder().encode(tree.labels.tables) {
@@ -313,7 +348,7 @@ extension Repository {
             do { tables = try JSONEncoder().encode(tree.labels.tables) } catch { throw DVSError.wrap(error) }
             try recordCommit(
                 id, c, head: head, parent: parent, subject: message, committer: committer, cacheUpdates: scan.cacheUpdates,
-                cacheRemovals: scan.removedFromCache, labelSources: tables)
+                cacheRemovals: scan.removedFromCache, labelSources: tables, within: options.paths)
             let branch: String?
             if case .branch(let name, _) = head { branch = name } else { branch = nil }
             recordLabelDistribution(id, commit: c, entries: tree.entries)

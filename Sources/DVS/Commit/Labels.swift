@@ -18,19 +18,32 @@ extension Repository {
     ///
     /// Label files are read again from the working tree and must still hash to the blob the scan
     /// recorded, so a label file edited during a commit cannot be half-seen.
-    /// - Parameter entries: the scanned tree, sorted by path.
-    /// - Throws: `DVSError.badInput` when a label file changed while read; `.io` when unreadable.
-    ///   Bad label *content* is never thrown: it comes back as findings.
+    /// - Parameters:
+    ///   - entries: the scanned tree, sorted by path.
     ///   - previous: the snapshot the tree is compared with (HEAD); transcripts of Deepgram
     ///     responses unchanged since then, for unchanged audio, are reused rather than parsed again.
-    func annotateWorkingTree(_ entries: consuming [ManifestEntry], previous: [ManifestEntry] = []) throws -> AnnotatedTree {
+    ///   - committedOutside: for a commit of some paths, those paths: a label file elsewhere is
+    ///     the parent's, read from the store (its working-tree copy may differ).
+    /// - Throws: `DVSError.badInput` when a label file changed while read; `.io` when unreadable;
+    ///   `.corrupt` when the parent's copy cannot be read. Bad label *content* is never thrown:
+    ///   it comes back as findings.
+    func annotateWorkingTree(
+        _ entries: consuming [ManifestEntry], previous: [ManifestEntry] = [], committedOutside paths: [RepoPath]? = nil
+    ) throws -> AnnotatedTree {
         // Label files are never audio: a million samples need no entry here.
         var labelFiles: [RepoPath: ObjectID] = [:]
         for e in copy entries where e.audio == nil && labelFiles[e.path] == nil { labelFiles[e.path] = e.blob }
         let blobs = labelFiles
         let root = self.root
+        let store = self.blobs
         return try annotate(consume entries, transcripts: Self.transcriptCache(previous)) { path in
-            try Self.readLabelFile(root: root, path, expecting: blobs[path])
+            if let paths, !paths.contains(where: { path.isWithin($0) }), let blob = blobs[path] {
+                do { return try store.read(blob) } catch {
+                    throw DVSError(
+                        .corrupt, "cannot read '\(path)' of HEAD (blob \(blob.hex)): \(DVSError.wrap(error).message)", next: .runFsck)
+                }
+            }
+            return try Self.readLabelFile(root: root, path, expecting: blobs[path])
         }
     }
 

@@ -52,8 +52,12 @@ extension WorkingTree {
     /// - Throws: `DVSError.io` when a folder cannot be read; the stat cache source's errors.
     /// - Complexity: one `lstat` per file and one pass over the stat cache: O(n) system calls and
     ///   rows, O(n) memory for the walk's list, O(1) for the cache.
-    func findChanges() throws -> ChangeCandidates {
-        let candidates = try compareWalkWithStatCache()
+    /// - Parameter paths: when given, only these files and folders (with everything below them)
+    ///   are looked at: their files are walked and compared with the stat cache rows at and
+    ///   below them (a commit of some paths). Then the cost is O(k) for the k files and rows
+    ///   there, whatever the size of the tree.
+    func findChanges(within paths: [RepoPath]? = nil) throws -> ChangeCandidates {
+        let candidates = try paths.map { try compareWithStatCache(within: $0) } ?? compareWalkWithStatCache()
         // The walk's list (a million small arrays at a million files) is freed by now, but
         // glibc keeps freed heap in its arenas: the rest of a commit would run on top of it.
         // Hand it back to the kernel (one pass over the free lists, ≈ ms).
@@ -77,12 +81,7 @@ extension WorkingTree {
                 gone.append(RepoPath(bytes: Array(path)))
                 return
             }
-            let f = files[i]
-            let fresh =
-                !stamp.unsettled && stamp.byteCount == f.size && stamp.mtimeNanoseconds == f.mtimeNanoseconds
-                && stamp.ctimeNanoseconds == f.ctimeNanoseconds && stamp.inode == f.inode && stamp.mode == f.mode
-                && !isRacy(mtimeNanoseconds: stamp.mtimeNanoseconds, recordedAtNanoseconds: stamp.recordedAtNanoseconds)
-            if !fresh { walked.append(i) }
+            if !Self.isFresh(stamp, files[i]) { walked.append(i) }
             i += 1
         }
         walked.append(contentsOf: i..<files.count)
@@ -94,6 +93,74 @@ extension WorkingTree {
         }
         return ChangeCandidates(
             fileCount: files.count, walked: walked.map { files[$0] }, gone: gone, skipped: skipped, normalizationWarnings: twins)
+    }
+
+    /// Whether a settled row still holds for the file: same size, mtime, ctime, inode and mode,
+    /// and not racily clean.
+    static func isFresh(_ stamp: StatStamp, _ f: TreeFile) -> Bool {
+        !stamp.unsettled && stamp.byteCount == f.size && stamp.mtimeNanoseconds == f.mtimeNanoseconds
+            && stamp.ctimeNanoseconds == f.ctimeNanoseconds && stamp.inode == f.inode && stamp.mode == f.mode
+            && !isRacy(mtimeNanoseconds: stamp.mtimeNanoseconds, recordedAtNanoseconds: stamp.recordedAtNanoseconds)
+    }
+
+    /// ``compareWalkWithStatCache()`` for the files and rows at and below `paths` only.
+    private func compareWithStatCache(within paths: [RepoPath]) throws -> ChangeCandidates {
+        // Paths inside another given path add nothing.
+        let sorted = Set(paths).sorted()
+        let prefixes = sorted.filter { p in !sorted.contains { $0 != p && p.isWithin($0) } }
+        var files: [TreeFile] = []
+        var skipped: [RepoPath] = []
+        for p in prefixes { try walk(within: p, files: &files, skipped: &skipped) }
+        files.sort { $0.path < $1.path }
+        var stamps: [RepoPath: StatStamp] = [:]
+        for p in prefixes {
+            try statCacheSource.forEachStatStamp(within: p) { path, stamp in stamps[RepoPath(bytes: Array(path))] = stamp }
+        }
+        var walked: [TreeFile] = []
+        for f in files {
+            if let stamp = stamps.removeValue(forKey: f.path), Self.isFresh(stamp, f) { continue }
+            walked.append(f)
+        }
+        var twins: [ScanWarning] = []
+        if walked.contains(where: { $0.path.bytes.contains { $0 >= 0x80 } }) {
+            let mine = Set(walked.map(\.path.string))
+            twins = Self.normalizationWarnings(files.map(\.path)).filter { mine.contains($0.path) }
+        }
+        return ChangeCandidates(
+            fileCount: files.count, walked: walked, gone: stamps.keys.sorted(), skipped: skipped.sorted(), normalizationWarnings: twins)
+    }
+
+    /// Appends the files the walk of the whole tree would find at and below `prefix` (none when
+    /// a folder above it is a symlink or a file, is `.dvs`/`.git`, or `.dvsignore` excludes it or
+    /// something above it), reading the `.dvsignore` of every folder above it first.
+    /// - Throws: `DVSError.io` when a folder cannot be read.
+    private func walk(within prefix: RepoPath, files: inout [TreeFile], skipped: inout [RepoPath]) throws {
+        var folders: [RepoPath: Bool] = [:]
+        guard inRealFolders(prefix, checked: &folders), let target = file(at: prefix) else { return }
+        let isDirectory = target.mode & UInt32(S_IFMT) == UInt32(S_IFDIR)
+        var rules = IgnoreRules()
+        var folder = RepoPath(bytes: [])
+        for c in prefix.components {
+            let fd = open(TreeWalker.cPath(root, folder.appending([UInt8](".dvsignore".utf8))), O_RDONLY | O_CLOEXEC)
+            if fd >= 0 {
+                defer { close(fd) }
+                if let bytes = try? FileIO.readAll(fd: fd, path: ".dvsignore") { rules.add(contents: bytes, base: folder) }
+            }
+            let next = folder.appending(Array(c))
+            if RepoPath.isReserved(c, topLevel: folder.bytes.isEmpty) || c.starts(with: TreeWalker.oldTempPrefix)
+                || rules.isIgnored(next, isDirectory: next != prefix || isDirectory)
+            {
+                return
+            }
+            folder = next
+        }
+        if isDirectory {
+            try TreeWalker.walkDir(root: root, rel: prefix, rules: &rules, files: &files, skipped: &skipped)
+        } else if target.kind != nil {
+            files.append(target)
+        } else {
+            skipped.append(prefix)
+        }
     }
 
     /// memcmp order of a path and raw path bytes (the order of `RepoPath` and of SQLite BLOBs).

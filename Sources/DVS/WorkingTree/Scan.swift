@@ -128,15 +128,20 @@ extension WorkingTree {
     ///   - knownBlobs: blobs already in packs.
     ///   - deltaBases: for files that are not audio, the blob of the same path in the parent
     ///     commit; a new version is stored as a zstd delta against it where that is smaller.
+    ///   - paths: when given, only the files at and below these paths are read, and only the
+    ///     cache rows there can be reported gone (a commit of some paths).
     func scan(
-        writer: (any BlobWriteSession)?, knownBlobs: Set<ObjectID>, deltaBases: [RepoPath: ObjectID] = [:], progress: ProgressHandler?
+        writer: (any BlobWriteSession)?, knownBlobs: Set<ObjectID>, deltaBases: [RepoPath: ObjectID] = [:],
+        within paths: [RepoPath]? = nil, progress: ProgressHandler?
     ) throws
         -> ScanResult
     {
         // The walk (system calls) and the stat cache load (SQLite) overlap on two threads.
         let source = statCacheSource
         let cacheLoad = Background { try source.statCache() }
-        let (files, skipped) = try TreeWalker.walk(root: root, workers: workers)
+        let (walked, walkedSkipped) = try TreeWalker.walk(root: root, workers: workers)
+        let files = paths.map { paths in walked.filter { f in paths.contains { f.path.isWithin($0) } } } ?? walked
+        let skipped = paths.map { paths in walkedSkipped.filter { s in paths.contains { s.isWithin($0) } } } ?? walkedSkipped
         let cache = try cacheLoad.value()
         let compressors = Compressors(count: max(workers, 1), level: zstdLevel)
         let results = ChunkedSlots<ScanItem>(count: files.count)
@@ -193,7 +198,7 @@ extension WorkingTree {
         var removed: [RepoPath] = []
         if matched != cache.count {
             let present = Set(entries.map(\.path))
-            removed = cache.keys.filter { !present.contains($0) }
+            removed = cache.keys.filter { p in !present.contains(p) && (paths?.contains { p.isWithin($0) } ?? true) }
         }
         let c = counters.withLock { $0 }
         return ScanResult(

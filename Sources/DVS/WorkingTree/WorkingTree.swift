@@ -188,7 +188,7 @@ enum TreeWalker {
     }
 
     /// Appends the files under `rel` to `files` in path order (and what it skips to `skipped`).
-    private static func walkDir(root: String, rel: RepoPath, rules: inout IgnoreRules, files: inout [TreeFile], skipped: inout [RepoPath])
+    static func walkDir(root: String, rel: RepoPath, rules: inout IgnoreRules, files: inout [TreeFile], skipped: inout [RepoPath])
         throws
     {
         for child in try listDir(root: root, rel: rel, rules: &rules) {
@@ -235,6 +235,10 @@ public protocol StatCacheSource: Sendable {
     /// catalog streams its rows.
     /// - Throws: as ``statCache()``; what `body` throws.
     func forEachStatStamp(_ body: (UnsafeRawBufferPointer, StatStamp) throws -> Void) throws
+    /// ``forEachStatStamp(_:)`` for the rows at `prefix` and below it only. The default filters
+    /// the whole stream; the catalog reads a range of its primary key.
+    /// - Throws: as ``forEachStatStamp(_:)``.
+    func forEachStatStamp(within prefix: RepoPath, _ body: (UnsafeRawBufferPointer, StatStamp) throws -> Void) throws
 }
 
 extension StatCacheSource {
@@ -255,6 +259,15 @@ extension StatCacheSource {
                 byteCount: e.byteCount, mtimeNanoseconds: e.mtimeNanoseconds, ctimeNanoseconds: e.ctimeNanoseconds, inode: e.inode,
                 mode: e.mode, recordedAtNanoseconds: e.recordedAtNanoseconds, unsettled: true)
             try p.bytes.withUnsafeBytes { try body($0, stamp) }
+        }
+    }
+}
+
+extension StatCacheSource {
+    /// Filters ``StatCacheSource/forEachStatStamp(_:)`` (see ``StatCacheSource/forEachStatStamp(within:_:)``).
+    public func forEachStatStamp(within prefix: RepoPath, _ body: (UnsafeRawBufferPointer, StatStamp) throws -> Void) throws {
+        try forEachStatStamp { path, stamp in
+            if RepoPath(bytes: Array(path)).isWithin(prefix) { try body(path, stamp) }
         }
     }
 }
