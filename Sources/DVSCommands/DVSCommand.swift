@@ -59,10 +59,12 @@ public struct DVSCommand: ParsableCommand {
         let arguments = CommandLine.arguments
         guard arguments.count >= 2,
             let type = configuration.subcommands.first(where: { $0.configuration.commandName == arguments[1] }),
-            type.configuration.subcommands.isEmpty,
-            let command = try? type.parseAsRoot(Array(arguments.dropFirst(2))),
-            Swift.type(of: command) == type
+            type.configuration.subcommands.isEmpty
         else { return nil }
+        LeafRoot.leaf = type
+        guard let command = try? LeafRoot.parseAsRoot(Array(arguments.dropFirst(1))), Swift.type(of: command) == type else {
+            return nil
+        }
         return command
     }
 
@@ -72,6 +74,21 @@ public struct DVSCommand: ParsableCommand {
         if e.details.count > 50 { Output.err("  … and \(e.details.count - 50) more") }
         if let c = e.cause { Output.err("caused by: \(c)") }
         if let h = Hints.hint(for: e) { Output.err("hint: \(h)") }
+    }
+}
+
+/// The root ``DVSCommand/parsedSubcommand()`` parses one leaf subcommand under: a
+/// pseudo-command (`_superCommandName`), for which ArgumentParser skips its check for
+/// `--generate-completion-script`. That check builds two more parsers, and their generic
+/// metadata costs more than the rest of a small `dvs status` (each failed conformance lookup
+/// scans every protocol conformance record of the static binary). A request for a completion
+/// script fails this parse and falls back to the full one, which answers it as before.
+struct LeafRoot: ParsableCommand {
+    /// The leaf being parsed; set just before the parse, on the main thread, once per process.
+    nonisolated(unsafe) static var leaf: ParsableCommand.Type = Status.self
+
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "dvs", _superCommandName: "dvs", subcommands: [leaf])
     }
 }
 
