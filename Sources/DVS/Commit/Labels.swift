@@ -90,7 +90,8 @@ extension Repository {
         for e in entries where e.byteCount > 0 && e.audio == nil { blobOf[e.path.string] = e.blob }
         var out: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:]
         for e in entries {
-            guard let t = e.annotations?.transcript, let sidecar = blobOf[t.source] else { continue }
+            // A summary from an older repository whose speaker count spans channels is parsed again.
+            guard let t = e.annotations?.transcript, !t.speakersCountedAcrossChannels, let sidecar = blobOf[t.source] else { continue }
             out[sidecar] = (e.blob, t)
         }
         return out

@@ -64,7 +64,9 @@ extension Repository {
     }
 
     func query(_ sql: String, entries: [ManifestEntry]) throws -> QueryResult {
-        try runQuery(sql) { allows, wantsWords in
+        var entries = entries
+        try recountSpeakers(&entries)
+        return try runQuery(sql) { allows, wantsWords in
             try SampleQuery.run(sql, entries: entries, includeWords: wantsWords, words: { try self.words($0) }, allows: allows)
         }
     }
