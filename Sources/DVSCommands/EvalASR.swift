@@ -21,18 +21,24 @@ struct EvalASR: ParsableArguments {
     /// Runs the check and prints it.
     func run(_ repo: Repository, revision: String, by: String?, json: Bool) throws {
         guard let reference, !reference.isEmpty else {
-            throw DVSError(.usage, "--asr needs --reference FIELD: the label field with the human transcript", hint: "dvs query \"PRAGMA table_info(sample)\" lists the fields")
+            throw DVSError(
+                .usage, "--asr needs --reference FIELD: the label field with the human transcript",
+                hint: "dvs query \"PRAGMA table_info(sample)\" lists the fields")
         }
         var options = TranscriptEvalOptions(revision: Revision(revision), reference: reference)
         options.hypothesis = hypothesis == "deepgram" ? .deepgram : .field(hypothesis)
         options.sliceBy = by
         let r = try repo.evaluateTranscripts(options)
         if r.missingReferenceCount > 0 {
-            Output.err("warning: \(r.missingReferenceCount) of \(r.snapshotSampleCount) samples have no '\(reference)' label and were skipped")
+            Output.err(
+                "warning: \(r.missingReferenceCount) of \(r.snapshotSampleCount) samples have no '\(reference)' label and were skipped")
         }
         if r.missingHypothesisCount > 0 {
             let what = hypothesis == "deepgram" ? "Deepgram transcript" : "'\(hypothesis)' label"
-            Output.err("warning: \(r.missingHypothesisCount) samples with a '\(reference)' label have no \(what) and were skipped")
+            let n = r.missingHypothesisCount
+            Output.err(
+                "warning: \(n) sample\(n == 1 ? "" : "s") with a '\(reference)' label \(n == 1 ? "has" : "have") no \(what) and \(n == 1 ? "was" : "were") skipped"
+            )
         }
         if json {
             try Output.jsonObject(
@@ -89,7 +95,10 @@ struct EvalASR: ParsableArguments {
     }
 
     static func json(_ m: TranscriptMetrics) -> [String: Any] {
-        ["samples": m.sampleCount, "wer": m.wer ?? NSNull(), "cer": m.cer ?? NSNull(), "words": json(m.words), "characters": json(m.characters)]
+        [
+            "samples": m.sampleCount, "wer": m.wer ?? NSNull(), "cer": m.cer ?? NSNull(), "words": json(m.words),
+            "characters": json(m.characters),
+        ]
     }
 
     static func json(_ c: TranscriptErrorCounts) -> [String: Any] {

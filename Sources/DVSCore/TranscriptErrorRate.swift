@@ -70,8 +70,20 @@ public struct TranscriptErrorCounts: Sendable, Equatable, Hashable {
     public static func align<T: Hashable>(reference: [T], hypothesis: [T]) -> Self {
         // Tokens as small integers: cheap comparisons in the inner loop.
         var ids: [T: Int] = [:]
-        let r = reference.map { t in ids[t] ?? { ids[t] = ids.count; return ids.count - 1 }() }
-        let h = hypothesis.map { t in ids[t] ?? { ids[t] = ids.count; return ids.count - 1 }() }
+        let r = reference.map { t in
+            ids[t]
+                ?? {
+                    ids[t] = ids.count
+                    return ids.count - 1
+                }()
+        }
+        let h = hypothesis.map { t in
+            ids[t]
+                ?? {
+                    ids[t] = ids.count
+                    return ids.count - 1
+                }()
+        }
         // Each cell: (cost, substitutions, deletions, insertions) of the best alignment of the
         // prefixes. Ties break by fewer (deletions + insertions), then by fewer insertions.
         typealias Cell = (cost: Int, s: Int, d: Int, i: Int)

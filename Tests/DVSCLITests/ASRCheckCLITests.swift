@@ -60,7 +60,8 @@ import Testing
         // An empty hang-up: no words, Deepgram's confidence 0.0.
         try T.write(response(ds + "/calls/c.wav", channels: [(0.0, [])], diarize: false), to: ds + "/calls/c.json")
         try T.write(
-            response(ds + "/calls/d.wav", channels: [(0.41, [("5", 0.62, nil), ("items,", 0.55, nil), ("please.", 0.8, nil)])], diarize: false),
+            response(
+                ds + "/calls/d.wav", channels: [(0.41, [("5", 0.62, nil), ("items,", 0.55, nil), ("please.", 0.8, nil)])], diarize: false),
             to: ds + "/calls/d.json")
         try T.write(
             Data(
@@ -126,7 +127,8 @@ import Testing
             #expect(try dvs("init", in: ds).status == 0)
             try #require(try dvs("commit", "-m", "calls", in: ds).status == 0)
             let csv = try String(contentsOfFile: ds + "/metadata.csv", encoding: .utf8)
-            let withNotes = csv.split(separator: "\n").enumerated().map { i, l in l + (i == 0 ? ",notes" : ",") }.joined(separator: "\n") + "\n"
+            let withNotes =
+                csv.split(separator: "\n").enumerated().map { i, l in l + (i == 0 ? ",notes" : ",") }.joined(separator: "\n") + "\n"
             try T.write(Data(withNotes.utf8), to: ds + "/metadata.csv")
             let g = Golden(replacing: [dir: "$TMP"])
             // Golden: "field      + notes  (new field: 0 of 5 sample(s) filled)", 0 relabeled.

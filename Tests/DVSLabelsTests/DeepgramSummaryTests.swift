@@ -1,8 +1,9 @@
-@testable import DVSCore
 import DVSLabels
 import DVSTestSupport
 import Foundation
 import Testing
+
+@testable import DVSCore
 
 /// The summary fields of a Deepgram response (issue 18): speakers per channel, Deepgram's own
 /// confidence, the mean word confidence, and summaries stored by older versions.

@@ -60,7 +60,8 @@ import Testing
             #expect(later.schemaChanges.isEmpty)
             #expect(later.relabeled.map(\.path.string) == ["clips/0.wav", "clips/1.wav", "clips/4.wav"])
             // Dropping the column again is one schema change the other way.
-            try TestSupport.write(Data(("file_name,lang\n" + (0..<5).map { "clips/\($0).wav,en\n" }.joined()).utf8), to: repo.root + "/metadata.csv")
+            try TestSupport.write(
+                Data(("file_name,lang\n" + (0..<5).map { "clips/\($0).wav,en\n" }.joined()).utf8), to: repo.root + "/metadata.csv")
             let fourth = try repo.commit(CommitOptions(message: "drop notes")).id
             let dropped = try repo.diff(third, fourth)
             #expect(dropped.schemaChanges == [FieldSchemaChange(field: "notes", kind: .removed, samples: 5, filled: 2)])
