@@ -69,6 +69,36 @@ import Testing
         }
     }
 
+    /// A multichannel diarized summary stored by an older version (speakers counted over all
+    /// channels: 1) is counted as channel/speaker pairs (2) by queries, from its words object.
+    @Test func olderMultichannelSpeakerCountsAreRecountedFromTheWords() throws {
+        try TestSupport.withTemporaryRepository { repo in
+            let words = [
+                TranscriptWord(text: "Hello", start: 0.1, end: 0.4, confidence: 0.9, speaker: 0, channel: 0),
+                TranscriptWord(text: "hi", start: 0.5, end: 0.7, confidence: 0.8, speaker: 0, channel: 1),
+            ]
+            let wordsID = try repo.objects.write(TranscriptWords.encode(words))
+            var legacy = TranscriptSummary(
+                source: "call.json", text: "Hello\nhi", confidence: 0.8, meanWordConfidence: 0.85, wordCount: 2, speakerCount: 1,
+                channels: [
+                    ChannelTranscript(channel: 0, text: "Hello", confidence: 0.9),
+                    ChannelTranscript(channel: 1, text: "hi", confidence: 0.8),
+                ],
+                words: wordsID)
+            legacy.speakersCountedAcrossChannels = true
+            let audio = AudioFacts(container: "WAV", encoding: "PCM_16", sampleRate: 8000, channelCount: 2, frameCount: 8000)
+            let entry = ManifestEntry(
+                path: RepoPath("call.wav"), kind: .file, blob: ObjectID.hashing([1]), byteCount: 44, audio: audio,
+                annotations: SampleAnnotations(transcript: legacy))
+            let r = try repo.query("SELECT speaker_count, confidence, mean_word_confidence FROM sample", entries: [entry])
+            #expect(r.rows == [[.int(2), .double(0.8), .double(0.85)]])
+            var entries = [entry]
+            try repo.recountSpeakers(&entries)
+            #expect(entries[0].annotations?.transcript?.speakerCount == 2)
+            #expect(entries[0].annotations?.transcript?.speakersCountedAcrossChannels == false)
+        }
+    }
+
     @Test func theSameJingleInEverySpeakersFolderStaysOnOneSideAndCountsAgree() throws {
         try TestSupport.withTemporaryRepository { repo in
             // Speakers chosen so that, split by speaker alone, the jingle would be on both sides.
