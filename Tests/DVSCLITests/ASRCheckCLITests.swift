@@ -145,3 +145,75 @@ import Testing
         }
     }
 }
+
+/// Issue 18, training hygiene end to end: a jingle in every speaker's folder, a class only the
+/// holdout has, the eval warning, and the audit's "since" section after a new empty column.
+@Suite(.serialized) struct SplitHygieneCLITests {
+    /// Whether `key` is held out at fraction 0.5 (`HoldoutSplit`: the first byte of
+    /// SHA-256("dvs-holdout-v1\n" + key) below 0x80).
+    func heldOut(_ key: String) throws -> Bool {
+        let hex = try T.sh("printf 'dvs-holdout-v1\\n%s' '\(key)' | sha256sum")
+        return Int(hex.prefix(2), radix: 16)! < 0x80
+    }
+
+    @Test func jingleSplitHoldoutOnlyClassAndAuditSince() throws {
+        try T.withTemporaryDirectory { dir in
+            let ds = dir + "/ds"
+            let names = (0..<40).map { "spk\($0)" }
+            let kept = try names.filter { try !heldOut($0) }
+            let held = try names.filter { try heldOut($0) && $0 > kept[0] }
+            // The smallest speaker trains, so all jingle copies train; two speakers are held out.
+            let speakers = [kept[0], kept[1], held[0], held[1]].sorted()
+            try T.sh("sox -n -r 16000 -c 1 -b 16 '\(dir)/jingle.wav' synth 0.6 sine 660 sine 880")
+            var csv = "file_name,speaker,kind\n"
+            for (k, s) in speakers.enumerated() {
+                for i in 0..<2 {
+                    try T.speak("hello from speaker \(k) take \(i)", to: "\(ds)/\(s)/\(i).wav")
+                    csv += "\(s)/\(i).wav,\(s),speech\n"
+                }
+                try T.sh("cp '\(dir)/jingle.wav' '\(ds)/\(s)/jingle.wav'")
+                csv += "\(s)/jingle.wav,\(s),jingle\n"
+            }
+            // A class only a held-out speaker has.
+            try T.sh("sox -n -r 16000 -c 1 -b 16 '\(ds)/\(held[0])/quiet.wav' synth 0.8 whitenoise vol 0.01")
+            csv += "\(held[0])/quiet.wav,\(held[0]),noise\n"
+            try T.write(Data(csv.utf8), to: ds + "/metadata.csv")
+            #expect(try dvs("init", in: ds).status == 0)
+            try #require(try dvs("commit", "-m", "speakers and a jingle", in: ds).status == 0)
+            let g = Golden(replacing: [dir: "$TMP"])
+            g.replace(matching: "sha256 [0-9a-f]{7,64}", with: "sha256 <model file>")
+            // Golden: "split: 8 training, 5 holdout", "2 samples with the same audio as another
+            // 'speaker' group's went to that one's side", and the 'noise' warning.
+            let t = try g.dvs(
+                "train", "--label", "kind", "--split-by", "speaker", "--holdout", "0.5", "--out", dir + "/kind.dvsm", in: ds)
+            try #require(t.status == 0, "\(t.stderr)")
+            let j = try dvs(
+                "train", "--label", "kind", "--split-by", "speaker", "--holdout", "0.5", "--out", dir + "/kind2.dvsm", "--json", in: ds)
+            let o = try #require(try json(j.stdout) as? [String: Any])
+            let samples = try #require(o["samples"] as? [String: Any])
+            #expect(samples["training"] as? Int == 8 && samples["holdout"] as? Int == 5)
+            #expect(samples["moved_identical_audio"] as? Int == 2)
+            #expect(o["holdout_only_labels"] as? [String] == ["noise"])
+            // Golden: "warning: 1 evaluated sample has a 'kind' value the model cannot output ('noise' 1)".
+            #expect(try g.dvs("eval", "--model", dir + "/kind.dvsm", "--no-record", in: ds).status == 0)
+            // The record, the printout and the audit agree: the 4 jingles were all trained on.
+            let a = try dvs("audit", "--samples", "kind = 'jingle'", "--json", in: ds)
+            let hits = try #require(try json(a.stdout) as? [[String: Any]])
+            #expect(hits.count == 2 && hits.allSatisfy { $0["matched_trained"] as? Int == 4 && $0["training_samples"] as? Int == 8 })
+            // A new empty column on the branch since: one schema change, no relabels.
+            let withNotes =
+                csv.split(separator: "\n").enumerated().map { i, l in l + (i == 0 ? ",notes" : ",") }.joined(separator: "\n") + "\n"
+            try T.write(Data(withNotes.utf8), to: ds + "/metadata.csv")
+            try #require(try dvs("commit", "-m", "notes column", in: ds).status == 0)
+            let audit = try dvs("audit", dir + "/kind.dvsm", in: ds)
+            #expect(audit.status == 0, "\(audit.stderr)")
+            let since = audit.stdout.split(separator: "\n").filter { $0.hasPrefix("since") || $0.hasPrefix("  field") }
+            #expect(
+                since.map(String.init) == [
+                    "since     branch main is now at \(since.first.map { String($0.split(separator: " ")[6].dropLast()) } ?? ""): 0 relabeled, 0 removed, 0 audio changed, 0 added, 1 field(s) added",
+                    "  field     + notes  (new field: 0 of 13 sample(s) filled)",
+                ], "\(audit.stdout)")
+            try g.verify()
+        }
+    }
+}
