@@ -14,6 +14,7 @@ extension Eval {
         Output.err(
             "warning: \(total) evaluated sample\(total == 1 ? " has" : "s have") a '\(r.model.labelField)' value the model cannot output ("
                 + unknown.map { "'\($0.name)' \($0.count)" }.joined(separator: ", ")
-                + "); \(total == 1 ? "it scores as an error" : "they all score as errors"). The model knows: \(r.model.classNames.joined(separator: ", "))")
+                + "); \(total == 1 ? "it scores as an error" : "they all score as errors"). The model knows: \(r.model.classNames.joined(separator: ", "))"
+        )
     }
 }
