@@ -10,6 +10,7 @@ public enum SampleTable {
     public static let fixedColumns = [
         "path", "sha256", "bytes", "format", "encoding", "sample_rate", "channels", "frames", "duration_s",
         "peak", "silent_channels", "transcript", "language", "confidence", "word_count", "speaker_count",
+        "mean_word_confidence",
     ]
 
     static func quoted(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
@@ -49,7 +50,9 @@ public enum SampleQuery {
         allows: (_ isReadOnly: Bool) -> Bool
     ) throws -> SampleQueryResult {
         do {
-            let db = try DatabaseQueue()
+            var config = Configuration()
+            config.prepareDatabase { db in ErrorRateFunctions.add(to: db) }
+            let db = try DatabaseQueue(configuration: config)
             try db.write { db in try populate(db, entries, includeWords: includeWords, words: words) }
             return try db.read { db in
                 try db.execute(sql: "PRAGMA query_only = ON")
@@ -179,7 +182,7 @@ struct Binder {
         case .string(let t): text(i, t)
         }
     }
-    /// Binds the fixed columns of the `sample` table (`SampleTable.fixedColumns`, parameters 1…16).
+    /// Binds the fixed columns of the `sample` table (`SampleTable.fixedColumns`, parameters 1…17).
     func sampleColumns(_ e: ManifestEntry, _ a: AudioFacts) {
         let t = e.annotations?.transcript
         text(1, e.path.string)
@@ -199,6 +202,7 @@ struct Binder {
             if let c = t.confidence { double(14, c) }
             int(15, Int64(t.wordCount))
             int(16, Int64(t.speakerCount))
+            if let c = t.meanWordConfidence { double(17, c) }
         }
     }
 

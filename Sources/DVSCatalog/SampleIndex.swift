@@ -44,7 +44,10 @@ import GRDBSQLite
 public final class SampleIndex: Sendable {
     private let queue: DatabaseQueue
     /// The file's format; a file with another (or none, an older cache) is rebuilt.
-    static let format = 4
+    /// Format 5: `confidence` is Deepgram's `alternatives[0].confidence`, `speaker_count` counts
+    /// (channel, speaker) pairs, and `mean_word_confidence` is new (older files held the mean
+    /// word confidence as `confidence`).
+    static let format = 5
     /// The file's path, for messages.
     public let path: String
 
@@ -64,6 +67,7 @@ public final class SampleIndex: Sendable {
             if try String.fetchOne(db, sql: "PRAGMA journal_mode") != "wal" { try? db.execute(sql: "PRAGMA journal_mode = WAL") }
             if try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal" { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            ErrorRateFunctions.add(to: db)
             // No memory map: a scan of a label index through it counted the whole file (340 MB at a
             // million samples) as resident and cost more CPU than reading pages (issue 12).
         }
@@ -222,7 +226,7 @@ public final class SampleIndex: Sendable {
         let insertSegment = try db.makeStatement(
             sql: "INSERT INTO segment_row (path, leaf, seq, start, \"end\", channel, source, labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         let insertField = try db.makeStatement(sql: "INSERT OR IGNORE INTO leaf_field (leaf, name) VALUES (?, ?)")
-        let s = Binder(insert.sqliteStatement)  // the fixed columns come first: parameters 1…16
+        let s = Binder(insert.sqliteStatement)  // the fixed columns come first: parameters 1…17
         defer { withExtendedLifetime(insert) {} }  // `s` holds its statement handle
         var next = Int64(try Int.fetchOne(db, sql: "SELECT coalesce(max(n), -1) + 1 FROM leaf") ?? 0)
         var added: Int64 = 0

@@ -85,6 +85,7 @@ struct Audit: ParsableCommand {
                         ]
                     }, "removed": a.removed.map(\.string), "modified": a.modified.map(\.string), "added": a.added,
                 ]
+                since["schema_changes"] = a.schemaChanges.map(Diff.jsonObject)
                 since["branch"] = a.branch ?? NSNull()
                 since["branch_head"] = a.branchHead?.hex ?? NSNull()
                 o["since"] = since
@@ -126,7 +127,8 @@ struct Audit: ParsableCommand {
                 } else {
                     Output.out(
                         "since     branch \(b) is now at \(head.short): \(a.relabeled.count) relabeled, \(a.removed.count) removed, \(a.modified.count) audio changed, \(a.added) added"
-                    )
+                            + Diff.schemaSummary(a.schemaChanges))
+                    for c in a.schemaChanges { Output.out("  field     \(Diff.describe(c))") }
                     for rl in a.relabeled.prefix(20) {
                         Output.out(
                             "  relabeled \(rl.path): "

@@ -41,6 +41,7 @@ struct Diff: ParsableCommand {
                 if let t = r.transcript { Output.out("transcript \(r.path)  \(Self.quote(t.old)) → \(Self.quote(t.new))") }
             }
             for c in d.files { Output.out("file       \(c.label)\(c.path)") }
+            for c in d.schemaChanges { Output.out("field      \(Self.describe(c))") }
         }
         if d.isEmpty {
             Output.out("no changes")
@@ -50,11 +51,31 @@ struct Diff: ParsableCommand {
         let relabeled = d.relabeled.filter { !$0.fields.isEmpty }.count
         Output.out(
             "\(d.added.count) added (+\(Output.hours(d.hoursAdded))), \(d.removed.count) removed (−\(Output.hours(d.hoursRemoved))), \(d.modified.count) modified\(d.modified.isEmpty ? "" : " (\(d.hoursModified < 0 ? "−" : "+")\(Output.hours(abs(d.hoursModified))))"), \(d.renamed.count) renamed, \(relabeled) relabeled, \(transcripts) transcript(s) changed, \(d.files.count) other file(s)"
-        )
+                + Self.schemaSummary(d.schemaChanges))
         for s in d.shifts {
             let sign = s.hoursDelta >= 0 ? "+" : "−"
             Output.out("  \(s.field)=\(s.value): \(s.before) → \(s.after) samples (\(sign)\(Output.hours(abs(s.hoursDelta))))")
         }
+    }
+
+    /// `+ notes (new field: 0 of 359 samples filled)` / `- notes (field dropped: it had 12 values in 359 samples)`.
+    static func describe(_ c: FieldSchemaChange) -> String {
+        switch c.kind {
+        case .added: return "+ \(c.field)  (new field: \(c.filled) of \(c.samples) sample(s) filled)"
+        case .removed: return "- \(c.field)  (field dropped: it had \(c.filled) value(s) in \(c.samples) sample(s))"
+        }
+    }
+
+    /// The summary line's tail for schema changes: empty without any.
+    static func schemaSummary(_ changes: [FieldSchemaChange]) -> String {
+        let added = changes.filter { $0.kind == .added }.count
+        let removed = changes.count - added
+        return (added > 0 ? ", \(added) field(s) added" : "") + (removed > 0 ? ", \(removed) field(s) dropped" : "")
+    }
+
+    /// A schema change as JSON.
+    static func jsonObject(_ c: FieldSchemaChange) -> [String: Any] {
+        ["field": c.field, "change": c.kind.rawValue, "samples": c.samples, "filled": c.filled]
     }
 
     static func seconds(_ e: ManifestEntry) -> String { String(format: "%.2f s", e.audio?.duration ?? 0) }
@@ -78,7 +99,8 @@ struct Diff: ParsableCommand {
                 "added": d.added.count, "removed": d.removed.count, "modified": d.modified.count, "renamed": d.renamed.count,
                 "relabeled": d.relabeled.filter { !$0.fields.isEmpty }.count,
                 "transcripts_changed": d.relabeled.filter { $0.transcript != nil }.count,
-                "other_files": d.files.count,
+                "other_files": d.files.count, "fields_added": d.schemaChanges.filter { $0.kind == .added }.count,
+                "fields_dropped": d.schemaChanges.filter { $0.kind == .removed }.count,
                 "hours_added": (d.hoursAdded * 1e6).rounded() / 1e6, "hours_removed": (d.hoursRemoved * 1e6).rounded() / 1e6,
                 "hours_modified_net": (d.hoursModified * 1e6).rounded() / 1e6,
             ] as [String: Any],
@@ -88,6 +110,7 @@ struct Diff: ParsableCommand {
                     "hours_delta": ($0.hoursDelta * 1e6).rounded() / 1e6,
                 ] as [String: Any]
             },
+            "schema_changes": d.schemaChanges.map(jsonObject),
             "findings": d.findings.map {
                 ["severity": $0.severity.rawValue, "code": $0.code, "file": $0.file, "line": $0.line ?? NSNull(), "message": $0.message]
                     as [String: Any]

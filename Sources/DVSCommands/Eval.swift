@@ -15,20 +15,32 @@ struct Eval: ParsableCommand {
 
             Speed is end to end: reading from the packs, decoding, resampling, features and prediction, as the real-time factor (processing seconds per second of audio) and samples per second. Samples whose audio the model was trained on (same SHA-256) are counted in a warning, with metrics on the rest ('unseen').
 
+            --asr scores a transcript against a human one instead of a model: WER and CER per sample and per slice (see 'ASR checks' below).
+
             Examples:
               dvs eval --model lang.dvsm --rev main --by lang
               dvs eval --model 5e6f7a8b --rev cohort/es --json
+
+            \(EvalASR.help)
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "The model: a .dvsm file, or a model record id, name or SHA-256 prefix.") var model: String
+    @Option(help: "The model: a .dvsm file, or a model record id, name or SHA-256 prefix.") var model: String?
     @Option(help: "The revision to evaluate on.") var rev = "HEAD"
     @Option(help: "Slice metrics by this label field (or 'cohort').") var by: String?
     @Flag(name: .customLong("no-record"), help: "Do not write an eval record.") var noRecord = false
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var asr: EvalASR
 
     func run() throws {
         let repo = try global.repository()
+        if asr.asr {
+            guard model == nil else { throw DVSError(.usage, "give --model or --asr, not both") }
+            return try asr.run(repo, revision: rev, by: by, json: json)
+        }
+        guard let model else {
+            throw DVSError(.usage, "evaluate what? give --model MODEL, or --asr --reference FIELD", hint: "dvs models lists models")
+        }
         var options = EvalOptions(model: model, revision: Revision(rev), sliceBy: by)
         options.record = !noRecord
         let r = try repo.evaluate(options, progress: Output.progress())
@@ -43,6 +55,7 @@ struct Eval: ParsableCommand {
                     + "their scores overstate held-out performance"
                     + (r.unseen != nil ? "; 'unseen' shows the other \(evaluated - r.leakedSampleCount)" : ""))
         }
+        Self.warnUnpredictable(r)
         if r.modelID == nil, !noRecord {
             Output.err("warning: model '\(model)' has no model record, so no eval record was written")
             Output.err("hint: register it with 'dvs model add \(model) --rev REV', or train it with 'dvs train'")

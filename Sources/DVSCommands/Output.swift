@@ -279,6 +279,7 @@ struct JSONTranscript: Encodable {
     var text: String
     var language: String?
     var confidence: Double?
+    var mean_word_confidence: Double?
     var word_count: Int
     var speaker_count: Int
     var words: String?
@@ -287,6 +288,7 @@ struct JSONTranscript: Encodable {
         text = t.text
         language = t.language
         confidence = t.confidence
+        mean_word_confidence = t.meanWordConfidence
         word_count = t.wordCount
         speaker_count = t.speakerCount
         words = t.words?.hex

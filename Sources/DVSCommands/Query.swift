@@ -11,8 +11,10 @@ struct Query: ParsableCommand {
               sample   path, sha256, bytes, format, encoding, sample_rate,
                        channels, frames, duration_s, peak, silent_channels,
                        transcript, language, confidence, word_count,
-                       speaker_count, then one column per label field (a clash
-                       with these names gets a label_ prefix)
+                       speaker_count, mean_word_confidence, then one column per
+                       label field (a clash with these names gets a label_
+                       prefix); schema/LABELS.md says which Deepgram field each
+                       transcript column comes from
               segment  path, start, end, channel, source, labels (JSON:
                        json_extract(labels, '$.speaker'))
               word     path, channel, idx, word, start, end, confidence,
@@ -25,6 +27,12 @@ struct Query: ParsableCommand {
               dvs query --rev HEAD~1 --format csv
                   "SELECT path, transcript FROM sample WHERE confidence < 0.6"
               dvs query "PRAGMA table_info(sample)"       (the columns)
+            Functions: wer(reference, hypothesis) and cer(reference, hypothesis),
+            the word and character error rates of 'dvs eval --asr'. The calls
+            Deepgram got most wrong against the humans' 'transcription' column:
+              dvs query "SELECT path, wer(transcription, transcript) AS wer
+                  FROM sample WHERE transcript IS NOT NULL
+                  ORDER BY wer DESC LIMIT 20"
             'language' is the language Deepgram detected; a language column of
             your own tables keeps its own name. Statements that write are refused.
             """)

@@ -62,17 +62,24 @@ struct Train: ParsableCommand {
         if let by = splitBy, r.missingSplitKeyCount > 0 {
             Output.err("warning: \(r.missingSplitKeyCount) samples have no '\(by)' label and were split by path")
         }
+        if !r.result.holdoutOnlyClasses.isEmpty {
+            let names = r.result.holdoutOnlyClasses
+            Output.err(
+                "warning: \(names.count) '\(label)' value\(names.count == 1 ? "" : "s") only in the holdout (\(names.map { "'\($0)'" }.joined(separator: ", "))): the model cannot predict \(names.count == 1 ? "it" : "them") and every such holdout sample scores as an error; add training samples of \(names.count == 1 ? "it" : "them"), or split differently"
+            )
+        }
         if json {
             var o: [String: Any] = [
                 "revision": rev, "commit": r.commit.hex, "label_field": label, "task": task.rawValue,
                 "samples": [
                     "snapshot": r.snapshotSampleCount, "missing_label": r.missingLabelCount, "training": r.result.trainingCount,
                     "holdout": r.result.holdoutCount, "missing_split_key": r.missingSplitKeyCount,
+                    "moved_identical_audio": r.result.movedCopies,
                 ],
                 "audio_hours": r.audioHours, "feature_seconds": r.featureSeconds,
                 "training_metrics": MetricsText.json(r.result.trainingMetrics),
                 "holdout_metrics": r.result.holdoutMetrics.map(MetricsText.json) ?? NSNull(),
-                "label_distribution": r.result.labelCounts,
+                "label_distribution": r.result.labelCounts, "holdout_only_labels": r.result.holdoutOnlyClasses,
                 "model": [
                     "path": r.modelPath, "sha256": r.modelSHA256.hex, "record": r.modelID.hex, "name": r.record.name,
                     "iterations": r.result.model.iterations, "l2": r.result.model.parameters.l2,
@@ -88,6 +95,11 @@ struct Train: ParsableCommand {
         Output.out(
             "  split: \(r.result.trainingCount) training, \(r.result.holdoutCount) holdout (\(Self.percent(holdout)), by \(splitBy.map { "'\($0)'" } ?? "path"))"
         )
+        if r.result.movedCopies > 0 {
+            Output.out(
+                "  \(r.result.movedCopies) sample\(r.result.movedCopies == 1 ? "" : "s") with the same audio as another \(splitBy.map { "'\($0)' group" } ?? "path")'s went to that one's side (identical audio is never on both sides)"
+            )
+        }
         if !r.result.labelCounts.isEmpty {
             Output.out(
                 "  training labels: "
@@ -139,6 +151,17 @@ enum MetricsText {
         lines.append(pad("") + c.classNames.map(pad).joined())
         for (i, row) in c.confusion.enumerated() { lines.append(pad(c.classNames[i]) + row.map { pad(String($0)) }.joined()) }
         return lines
+    }
+
+    /// True classes of `m` that are not among `classNames` (what the model can output), with
+    /// their sample counts, sorted by name; empty for regression.
+    static func unpredictable(_ m: Metrics, classNames: [String]) -> [(name: String, count: Int)] {
+        guard case .classification(let c) = m else { return [] }
+        let known = Set(classNames)
+        return c.classNames.enumerated().compactMap { i, name in
+            let n = c.confusion[i].reduce(0, +)
+            return n > 0 && !known.contains(name) ? (name, n) : nil
+        }
     }
 
     static func json(_ m: Metrics) -> [String: Any] {

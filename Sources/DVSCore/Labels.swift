@@ -143,25 +143,49 @@ public struct TranscriptSummary: Hashable, Sendable {
     public var text: String
     /// Detected language of the first channel that has one.
     public var language: String?
-    /// Mean word confidence over all words (0…1); nil when there are no words.
+    /// Deepgram's own transcript confidence, `results.channels[c].alternatives[0].confidence`
+    /// (0…1): the channel's value for a mono response, the lowest channel's for a multichannel
+    /// one; nil only when no channel has one. An empty hang-up keeps Deepgram's 0.0.
     public var confidence: Double?
+    /// Mean of `results.channels[].alternatives[0].words[].confidence` over all words (0…1); nil
+    /// when there are no words.
+    public var meanWordConfidence: Double?
     /// Words over all channels.
     public var wordCount: Int
-    /// Distinct diarization speakers (0 without diarization).
+    /// Diarized parties: distinct (channel, word `speaker`) pairs, because Deepgram numbers the
+    /// speakers of each channel from 0 (0 without diarization).
     public var speakerCount: Int
+    /// True for a summary read from an older repository (annotation transcript tag 1) whose
+    /// `speakerCount` counted distinct speaker numbers over all channels, for a multichannel
+    /// diarized response; `recountSpeakers(_:)` corrects it from the words. Stored again in the
+    /// older form while set.
+    public var speakersCountedAcrossChannels: Bool = false
+    /// Recounts `speakerCount` as distinct (channel, speaker) pairs of `words` (the summary's
+    /// words object) and clears `speakersCountedAcrossChannels`.
+    public mutating func recountSpeakers(_ words: [TranscriptWord]) {
+        speakerCount = Self.parties(words)
+        speakersCountedAcrossChannels = false
+    }
+    /// Distinct (channel, speaker) pairs among `words` that carry a speaker.
+    public static func parties(_ words: [TranscriptWord]) -> Int {
+        var seen = Set<Int64>()
+        for w in words { if let s = w.speaker { seen.insert(Int64(w.channel) << 32 | Int64(s & 0xFFFF_FFFF)) } }
+        return seen.count
+    }
     /// Per-channel transcripts (one entry for a mono response).
     public var channels: [ChannelTranscript]
     /// The words object (`TranscriptWords` encoding), when there are words; the sample references it.
     public var words: ObjectID?
     /// Creates a summary.
     public init(
-        source: String, text: String, language: String? = nil, confidence: Double? = nil, wordCount: Int = 0,
-        speakerCount: Int = 0, channels: [ChannelTranscript] = [], words: ObjectID? = nil
+        source: String, text: String, language: String? = nil, confidence: Double? = nil, meanWordConfidence: Double? = nil,
+        wordCount: Int = 0, speakerCount: Int = 0, channels: [ChannelTranscript] = [], words: ObjectID? = nil
     ) {
         self.source = source
         self.text = text
         self.language = language
         self.confidence = confidence
+        self.meanWordConfidence = meanWordConfidence
         self.wordCount = wordCount
         self.speakerCount = speakerCount
         self.channels = channels
@@ -269,11 +293,16 @@ extension ByteWriter {
             write(labels: s.labels)
         }
         if let t = a.transcript {
-            write(byte: 1)
+            // Tag 2: Deepgram's confidence, then the mean word confidence. Tag 1 (older
+            // repositories) had only the mean word confidence, and a speaker count over all
+            // channels; a summary still carrying that count is written back as it was read.
+            let legacy = t.speakersCountedAcrossChannels
+            write(byte: legacy ? 1 : 2)
             write(string: t.source)
             write(string: t.text)
             write(optionalString: t.language)
-            write(optionalDouble: t.confidence)
+            write(optionalDouble: legacy ? t.meanWordConfidence : t.confidence)
+            if !legacy { write(optionalDouble: t.meanWordConfidence) }
             write(varint: UInt64(t.wordCount))
             write(varint: UInt64(t.speakerCount))
             write(varint: UInt64(t.channels.count))
@@ -347,10 +376,17 @@ extension ByteReader {
             a.segments.append(
                 LabelSegment(start: start, end: end, channel: ch == 0 ? nil : ch - 1, source: source, labels: try readLabels()))
         }
-        if try readFlag() {
+        let transcriptTag = try readByte()
+        guard transcriptTag <= 2 else { throw .invalid("unknown transcript summary tag \(transcriptTag)", at: offset - 1) }
+        if transcriptTag != 0 {
             var t = TranscriptSummary(source: try readString(), text: try readString())
             t.language = try readOptionalString()
-            t.confidence = try readOptionalDouble()
+            if transcriptTag == 2 {
+                t.confidence = try readOptionalDouble()
+                t.meanWordConfidence = try readOptionalDouble()
+            } else {
+                t.meanWordConfidence = try readOptionalDouble()
+            }
             t.wordCount = try readInt()
             t.speakerCount = try readInt()
             let channels = try readInt(limit: min(1 << 16, bytes.count - offset))
@@ -361,6 +397,12 @@ extension ByteReader {
                     ChannelTranscript(channel: ch, text: text, language: try readOptionalString(), confidence: try readOptionalDouble()))
             }
             if try readFlag() { t.words = try readID() }
+            if transcriptTag == 1 {
+                // Tag 1 kept every channel's `alternatives[0].confidence`: Deepgram's confidence
+                // is exact from them. Its speaker count is right unless it spans channels.
+                t.confidence = t.channels.compactMap(\.confidence).min()
+                t.speakersCountedAcrossChannels = t.channels.count > 1 && t.speakerCount > 0
+            }
             a.transcript = t
         }
         let sources = try readInt(limit: min(1 << 20, bytes.count - offset))

@@ -15,10 +15,12 @@ import Foundation
 /// the response, so utterance and paragraph speakers are never counted. Diarization is taken to
 /// have run when `metadata.diarize_info` is present or when any word of
 /// `results.channels[].alternatives[0].words` carries a `speaker` (Deepgram writes word speakers
-/// only when it diarized). `speakerCount` is then the number of distinct word `speaker` values
-/// over all channels, and 0 otherwise (also 0 when `diarize_info` is present but there are no
-/// words). On the fixtures: `call_0001` (diarized, word speakers 0 and 1) → 2; `call_0002`
-/// (multichannel, `speaker` only on utterances) → 0; `call_0003` (silence) → 0.
+/// only when it diarized). `speakerCount` is then the number of distinct (channel, word
+/// `speaker`) pairs — Deepgram numbers the speakers of each channel from 0, so a two-party call
+/// on two channels with `speaker: 0` on each is 2 parties — and 0 otherwise (also 0 when
+/// `diarize_info` is present but there are no words). On the fixtures: `call_0001` (diarized,
+/// word speakers 0 and 1) → 2; `call_0002` (multichannel, `speaker` only on utterances) → 0;
+/// `call_0003` (silence) → 0.
 public enum DeepgramSidecar {
     /// Seconds two times may differ by and still count as equal: response times are float32
     /// values printed as decimals (`2.2799999`), and a duration is rounded to the audio's frames.
@@ -90,9 +92,11 @@ public enum DeepgramSidecar {
     /// The summary has one `ChannelTranscript` per `results.channels[i]` (its `alternatives[0]`
     /// transcript and confidence, the channel's `detected_language`); `text` joins the channel
     /// transcripts with `"\n"` (a mono response gives its transcript unchanged, silence gives
-    /// `""`); `language` is the first detected language; `confidence` is the mean word
-    /// confidence over all words (nil without words); `speakerCount` follows the diarization rule
-    /// in the type's documentation. `words` is left nil: the caller stores the returned words as
+    /// `""`); `language` is the first detected language; `confidence` is
+    /// `alternatives[0].confidence` (the lowest over channels of a multichannel response; an
+    /// empty hang-up keeps its 0.0); `meanWordConfidence` is the mean word confidence over all
+    /// words (nil without words); `speakerCount` follows the diarization rule in the type's
+    /// documentation. `words` is left nil: the caller stores the returned words as
     /// a `TranscriptWords` object and sets it.
     ///
     /// The words are every channel's `alternatives[0].words`, as `TranscriptWord`s with the
@@ -202,15 +206,16 @@ public enum DeepgramSidecar {
             }.map(\.element)
         }
 
-        let speakers = Set(words.compactMap(\.speaker))
-        let diarized = metadata["diarize_info"] is [String: Any] || !speakers.isEmpty
+        let parties = TranscriptSummary.parties(words)
+        let diarized = metadata["diarize_info"] is [String: Any] || parties > 0
         let summary = TranscriptSummary(
             source: path,
             text: channels.map(\.text).joined(separator: "\n"),
             language: channels.lazy.compactMap(\.language).first,
-            confidence: confidenceCount > 0 ? confidenceSum / Double(confidenceCount) : nil,
+            confidence: channels.compactMap(\.confidence).min(),
+            meanWordConfidence: confidenceCount > 0 ? confidenceSum / Double(confidenceCount) : nil,
             wordCount: words.count,
-            speakerCount: diarized ? speakers.count : 0,
+            speakerCount: diarized ? parties : 0,
             channels: channels)
 
         if let first = badTimes.first {

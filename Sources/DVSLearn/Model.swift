@@ -157,6 +157,12 @@ public struct TrainingResult: Sendable {
     public var trainingMetrics: Metrics
     /// Training-side samples per label value (`classify`; empty for `regress`).
     public var labelCounts: [String: Int]
+    /// Label values that only holdout samples carry (`classify`), sorted: the model cannot
+    /// predict them, so every such holdout sample scores as an error.
+    public var holdoutOnlyClasses: [String] = []
+    /// Samples put on the other side than their split key's, to keep byte-identical audio on
+    /// one side (``HoldoutSplit/heldOut(_:fraction:)``).
+    public var movedCopies = 0
 }
 
 /// Trains the built-in baselines: standardised pooled features → softmax regression
@@ -203,8 +209,8 @@ public enum Baseline {
         }
         var trainIdx: [Int] = []
         var testIdx: [Int] = []
-        for (i, e) in examples.enumerated() {
-            if HoldoutSplit.isHeldOut(key: e.group ?? e.key, fraction: parameters.holdoutFraction) {
+        for (i, held) in HoldoutSplit.heldOut(examples, fraction: parameters.holdoutFraction).enumerated() {
+            if held {
                 testIdx.append(i)
             } else {
                 trainIdx.append(i)
@@ -245,9 +251,14 @@ public enum Baseline {
         }
         let trainMetrics = score(model, trainIdx.map { examples[$0] })
         let holdout = testIdx.isEmpty ? nil : score(model, testIdx.map { examples[$0] })
-        return TrainingResult(
+        var result = TrainingResult(
             model: model, trainingCount: trainIdx.count, holdoutCount: testIdx.count,
             holdoutMetrics: holdout, trainingMetrics: trainMetrics, labelCounts: labelCounts)
+        result.movedCopies = HoldoutSplit.movedCopies(examples, fraction: parameters.holdoutFraction)
+        if task == .classify {
+            result.holdoutOnlyClasses = Set(testIdx.map { examples[$0].label }).subtracting(labelCounts.keys).sorted()
+        }
+        return result
     }
 
     private static func blobIDs(_ examples: [LabeledExample], _ idx: [Int]) -> [ObjectID] {

@@ -41,8 +41,10 @@ import Testing
             0.9962, 0.9978, 0.8347, 0.9915, 0.9106, 0.9987, 0.9971, 0.9532, 0.9996, 0.9989, 0.9958,
             0.9893, 0.9977, 0.9984, 0.9997, 0.9953,
         ]
-        #expect(abs(try #require(s.confidence) - confidences.reduce(0, +) / 16) < 1e-12)
-        #expect(abs(try #require(s.confidence) - 0.97840625) < 1e-9)
+        // The mean word confidence is its own field; `confidence` is alternatives[0].confidence.
+        #expect(abs(try #require(s.meanWordConfidence) - confidences.reduce(0, +) / 16) < 1e-12)
+        #expect(abs(try #require(s.meanWordConfidence) - 0.97840625) < 1e-9)
+        #expect(s.confidence == 0.9951)
         #expect(s.words == nil)
         // Punctuated words, per-word speakers, float32 times kept as written.
         #expect(words[0] == TranscriptWord(text: "Good", start: 0.3, end: 0.52, confidence: 0.9962, speaker: 0, channel: 0))
@@ -69,7 +71,9 @@ import Testing
         #expect(s.speakerCount == 0)
         #expect(words.allSatisfy { $0.speaker == nil })
         #expect(s.wordCount == 14)
-        #expect(abs(try #require(s.confidence) - 0.990357142857) < 1e-9)
+        #expect(abs(try #require(s.meanWordConfidence) - 0.990357142857) < 1e-9)
+        // The lowest channel's alternatives[0].confidence.
+        #expect(s.confidence == 0.983305)
         // Channel order, then time order: 10 agent words, then the customer from 2.00 s.
         #expect(words.prefix(10).allSatisfy { $0.channel == 0 })
         let customer = words.filter { $0.channel == 1 }
@@ -84,7 +88,9 @@ import Testing
         let s = try #require(summary)
         #expect(findings.isEmpty, "\(findings.map(\.description))")
         #expect(s.text == "")
-        #expect(s.confidence == nil)
+        // An empty hang-up keeps Deepgram's 0.0, so `confidence < 0.6` finds it; no words, no mean.
+        #expect(s.confidence == 0.0)
+        #expect(s.meanWordConfidence == nil)
         #expect(s.wordCount == 0 && words.isEmpty)
         #expect(s.speakerCount == 0)
         #expect(s.language == "en")
@@ -129,7 +135,7 @@ import Testing
             """
         let (summary, _, findings) = DeepgramSidecar.parse(Array(json.utf8), path: "t.json", audio: try silenceAudio())
         #expect(summary?.wordCount == 4)
-        #expect(abs((summary?.confidence ?? 0) - 0.9) < 1e-12)  // the null confidence is left out of the mean
+        #expect(abs((summary?.meanWordConfidence ?? 0) - 0.9) < 1e-12)  // the null confidence is left out of the mean
         #expect(findings.count == 1)
         let f = try #require(findings.first)
         #expect(f.severity == .warning && f.code == "word-beyond-audio" && f.file == "t.json")

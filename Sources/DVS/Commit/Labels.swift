@@ -103,7 +103,8 @@ extension Repository {
         for e in entries where e.byteCount > 0 && e.audio == nil { blobOf[e.path.string] = e.blob }
         var out: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:]
         for e in entries {
-            guard let t = e.annotations?.transcript, let sidecar = blobOf[t.source] else { continue }
+            // A summary from an older repository whose speaker count spans channels is parsed again.
+            guard let t = e.annotations?.transcript, !t.speakersCountedAcrossChannels, let sidecar = blobOf[t.source] else { continue }
             out[sidecar] = (e.blob, t)
         }
         return out
@@ -133,7 +134,8 @@ extension Repository {
 /// Keys: `path`, `sha256`, `format`, `encoding`, `sample_rate` (Hz), `channels`, `frames`,
 /// `duration_s`, `channel_peak` (0…1 per channel), `channel_rms_dbfs` (per channel, null for
 /// digital silence), `labels` (object of typed values), and when a transcript is attached
-/// `transcript`, `language`, `confidence`, `word_count`, `speaker_count`, `words` (object id).
+/// `transcript`, `language`, `confidence` (Deepgram's), `mean_word_confidence`, `word_count`,
+/// `speaker_count`, `words` (object id).
 public func sampleJSONObject(_ e: ManifestEntry) -> [String: Any] {
     var o: [String: Any] = ["path": e.path.string, "sha256": e.blob.hex, "bytes": e.byteCount]
     if let a = e.audio {
@@ -153,6 +155,7 @@ public func sampleJSONObject(_ e: ManifestEntry) -> [String: Any] {
         o["transcript"] = t.text
         o["language"] = t.language ?? NSNull()
         o["confidence"] = t.confidence ?? NSNull()
+        o["mean_word_confidence"] = t.meanWordConfidence ?? NSNull()
         o["word_count"] = t.wordCount
         o["speaker_count"] = t.speakerCount
         if let w = t.words { o["words"] = w.hex }
@@ -190,6 +193,7 @@ public enum SampleJSON {
         if let t = n?.transcript {
             fields += [
                 ("confidence", t.confidence.map { number($0, digits: 6) } ?? "null"), ("language", t.language.map(quote) ?? "null"),
+                ("mean_word_confidence", t.meanWordConfidence.map { number($0, digits: 6) } ?? "null"),
                 ("speaker_count", String(t.speakerCount)), ("transcript", quote(t.text)), ("word_count", String(t.wordCount)),
             ]
             if let w = t.words { fields.append(("words", quote(w.hex))) }

@@ -116,6 +116,8 @@ public struct ModelAudit: Sendable {
     public var modified: [RepoPath]
     /// Samples added on the branch since (not in the training snapshot).
     public var added: Int
+    /// Label fields added to or dropped from the branch since, each once (not as relabels).
+    public var schemaChanges: [FieldSchemaChange] = []
 }
 
 /// One model whose training snapshot included samples matching an audit predicate.
@@ -381,6 +383,7 @@ extension Repository {
                 let new = try entries(ofManifest: commit(head).manifest).filter { $0.audio != nil }
                 let d = datasetDiff(old, new)
                 audit.relabeled = d.relabeled
+                audit.schemaChanges = d.schemaChanges
                 audit.removed = d.removed.map(\.path)
                 audit.modified = d.modified.map(\.old.path)
                 audit.added = d.added.count

@@ -21,9 +21,11 @@ extension Repository {
     /// snapshot shares, so a commit whose parent was queried costs only what it changed):
     /// * `sample` — one row per sample: `path`, `sha256`, `bytes`, `format` (container), `encoding`,
     ///   `sample_rate` (Hz), `channels`, `frames`, `duration_s`, `peak` (0…1, loudest channel),
-    ///   `silent_channels` (count), `transcript`, `language`, `confidence`, `word_count`,
-    ///   `speaker_count`, then one column per label field (typed as stored; a name that clashes with
-    ///   a fixed column gets a `label_` prefix).
+    ///   `silent_channels` (count), `transcript`, `language`, `confidence` (Deepgram's
+    ///   `alternatives[0].confidence`), `word_count`, `speaker_count` (channel/speaker pairs),
+    ///   `mean_word_confidence`, then one column per label field (typed as stored; a name that
+    ///   clashes with a fixed column gets a `label_` prefix). The SQL functions `wer(reference,
+    ///   hypothesis)` and `cer(reference, hypothesis)` give word and character error rates.
     /// * `segment` — `path`, `start`, `end` (s), `channel`, `source`, `labels` (JSON object; use
     ///   `json_extract(labels, '$.speaker')`).
     /// * `word` — `path`, `channel`, `idx`, `word`, `start`, `end` (s), `confidence`, `speaker`;
@@ -64,7 +66,9 @@ extension Repository {
     }
 
     func query(_ sql: String, entries: [ManifestEntry]) throws -> QueryResult {
-        try runQuery(sql) { allows, wantsWords in
+        var entries = entries
+        try recountSpeakers(&entries)
+        return try runQuery(sql) { allows, wantsWords in
             try SampleQuery.run(sql, entries: entries, includeWords: wantsWords, words: { try self.words($0) }, allows: allows)
         }
     }

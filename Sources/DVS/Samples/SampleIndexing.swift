@@ -72,7 +72,11 @@ extension Repository {
             var read = [ObjectID: [ManifestEntry]](uniqueKeysWithValues: zip(toRead, try self.snapshots.readLeaves(toRead)))
             return SampleIndex.SnapshotLeaves(
                 lists: lists,
-                newLeaves: newLeaves.map { id in (id, (rootLeaves[id] ?? read.removeValue(forKey: id) ?? []).filter { $0.audio != nil }) })
+                newLeaves: try newLeaves.map { id in
+                    var entries = (rootLeaves[id] ?? read.removeValue(forKey: id) ?? []).filter { $0.audio != nil }
+                    try recountSpeakers(&entries)
+                    return (id, entries)
+                })
         }
     }
 }

@@ -67,10 +67,14 @@ public struct DatasetDiff: Sendable {
     public var shifts: [LabelShift] = []
     /// Label findings for a working-tree side (empty for two commits).
     public var findings: [LabelFinding] = []
+    /// Label fields that appeared or disappeared as a whole (a column added to or dropped from a
+    /// table), by field name. Their per-sample values are not relabels.
+    public var schemaChanges: [FieldSchemaChange] = []
 
     /// Whether nothing differs.
     public var isEmpty: Bool {
         added.isEmpty && removed.isEmpty && modified.isEmpty && renamed.isEmpty && relabeled.isEmpty && files.isEmpty
+            && schemaChanges.isEmpty
     }
 }
 
@@ -128,16 +132,33 @@ extension Repository {
     public func diff(_ old: CommitID, _ new: CommitID) throws -> DatasetDiff {
         do {
             let (a, b) = try snapshots.differingEntries(commit(old).manifest, commit(new).manifest)
-            return datasetDiff(a, b, shifts: labelShifts(try labelDistribution(old), try labelDistribution(new)))
+            let (before, after) = (try labelDistribution(old), try labelDistribution(new))
+            return datasetDiff(
+                a, b, shifts: labelShifts(before, after),
+                wholeSnapshotFields: (before.fieldsWithValues, after.fieldsWithValues))
         } catch { throw DVSError.wrap(error) }
     }
 }
 
 /// Compares two sorted entry lists as datasets.
-/// - Parameter shifts: the label shifts when the caller has them (from label distributions);
-///   counted from `a` and `b` when nil, which must then be whole snapshots.
+///
+/// A field that some sample of `b` carries (even as null) and no sample of `a` carries — a column
+/// added to a table — is one ``FieldSchemaChange`` (`.added`, with how many samples got a
+/// non-null value), not a relabel of each row; likewise a field only `a` carries (`.removed`).
+/// Elsewhere a null value and an absent field are the same (an empty cell is no label), so
+/// `∅ → null` is no change.
+/// - Parameters:
+///   - shifts: the label shifts when the caller has them (from label distributions);
+///     counted from `a` and `b` when nil, which must then be whole snapshots.
+///   - wholeSnapshotFields: when `a` and `b` are only the entries that differ, the fields with a
+///     non-null value anywhere in each whole snapshot (``LabelDistribution/fieldsWithValues``),
+///     so a field carried by unchanged samples is not taken for a new one; nil when `a` and `b`
+///     are whole snapshots.
 /// - Complexity: O(n + m) plus, without `shifts`, the label-distribution count, O(samples · fields).
-public func datasetDiff(_ a: [ManifestEntry], _ b: [ManifestEntry], shifts: [LabelShift]? = nil) -> DatasetDiff {
+public func datasetDiff(
+    _ a: [ManifestEntry], _ b: [ManifestEntry], shifts: [LabelShift]? = nil,
+    wholeSnapshotFields: (old: Set<String>, new: Set<String>)? = nil
+) -> DatasetDiff {
     var d = DatasetDiff()
     let changes = diffEntries(a, b)
     var pairedAdded = Set<Int>()
@@ -172,8 +193,11 @@ public func datasetDiff(_ a: [ManifestEntry], _ b: [ManifestEntry], shifts: [Lab
     var pairs: [(ManifestEntry, ManifestEntry)] = []
     for e in a where e.audio != nil { if let j = bIndex[e.path] { pairs.append((e, b[j])) } }
     pairs += d.renamed.filter { $0.old.audio != nil }.map { ($0.old, $0.new) }
+    let schema = FieldSchemaChange.find(a, b, wholeSnapshotFields: wholeSnapshotFields)
+    d.schemaChanges = schema
+    let schemaFields = Set(schema.map(\.field))
     for (x, y) in pairs where x.annotations != y.annotations {
-        let fields = fieldChanges(x.annotations?.labels ?? [], y.annotations?.labels ?? [])
+        let fields = fieldChanges(x.annotations?.labels ?? [], y.annotations?.labels ?? []).filter { !schemaFields.contains($0.name) }
         let t0 = x.annotations?.transcript?.text
         let t1 = y.annotations?.transcript?.text
         let transcript: (String?, String?)? = t0 != t1 ? (t0, t1) : nil
@@ -184,8 +208,14 @@ public func datasetDiff(_ a: [ManifestEntry], _ b: [ManifestEntry], shifts: [Lab
     return d
 }
 
-/// Field-by-field differences of two sorted field lists.
+/// Field-by-field differences of two sorted field lists; a null value and an absent field are
+/// the same (no change is reported between them).
 func fieldChanges(_ x: [LabelField], _ y: [LabelField]) -> [FieldChange] {
+    fieldChangesKeepingNull(x, y).filter { ($0.old ?? .null) != ($0.new ?? .null) }
+}
+
+/// Field-by-field differences of two sorted field lists, `∅ → null` included.
+private func fieldChangesKeepingNull(_ x: [LabelField], _ y: [LabelField]) -> [FieldChange] {
     var out: [FieldChange] = []
     var i = 0
     var j = 0

@@ -36,6 +36,10 @@ public struct LabelDistribution: Codable, Equatable, Sendable {
     /// An empty distribution.
     public init() {}
 
+    /// Fields some sample carries a non-null value of (a fractional value marks a field
+    /// ``notCategorical``, which counts as carried).
+    public var fieldsWithValues: Set<String> { Set(carriers.keys).union(notCategorical) }
+
     /// The distribution of `entries` (samples with labels; other entries are skipped).
     public init(_ entries: [ManifestEntry]) {
         for e in entries { add(e, sign: 1) }
