@@ -48,7 +48,7 @@ import Testing
 
     @Test func movingTheCurrentBranchWritesHEADsReflogAndRefusesAMovedRef() throws {
         try TestSupport.withTemporaryDirectory { dir in
-            let catalog = try Catalog(path: dir + "/catalog.sqlite")
+            let catalog = try Catalog.create(at: dir + "/catalog.sqlite")
             let a = CommitID(ObjectID.hashing(Array("a".utf8)))
             let b = CommitID(ObjectID.hashing(Array("b".utf8)))
             try catalog.write { tx in
@@ -78,7 +78,7 @@ import Testing
         try TestSupport.withTemporaryDirectory { dir in
             let path = dir + "/catalog.sqlite"
             do {
-                let catalog = try Catalog(path: path)
+                let catalog = try Catalog.create(at: path)
                 try catalog.write { tx in try tx.setHead(.branch("main", nil), who: "T <t@e>", message: "init") }
                 #expect(try catalog.writerSynchronous() == 2, "synchronous = FULL: a reported commit survives power loss")
             }
