@@ -219,14 +219,14 @@ public final class Catalog: Sendable {
         if stat(path, &st) != 0 {
             problem = "is missing"
         } else if st.st_size == 0 {
-            problem = "is empty (0 bytes)"
+            problem = "is empty (0 bytes), not a dvs catalog"
         } else if st.st_size < 100 {
-            problem = "is \(st.st_size) bytes long, too short to be a SQLite database"
+            problem = "is \(st.st_size) bytes long, too short to be a dvs catalog"
         } else {
             problem = nil
         }
         if let problem {
-            var e = CatalogError(.notACatalog, "the catalog '\(displayPath)' \(problem): it is not a dvs catalog ('\(path)')")
+            var e = CatalogError(.notACatalog, "the catalog '\(displayPath)' \(problem) ('\(path)')")
             e.duringOpen = true
             throw e
         }

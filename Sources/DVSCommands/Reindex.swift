@@ -25,8 +25,9 @@ struct Reindex: ParsableCommand {
         for d in r.damagedPacks { Output.err("warning: skipped damaged pack \(d)") }
         if let aside = r.replacedCatalog {
             Output.out(
-                "the catalog could not be used\(aside.isEmpty ? "" : " and was moved aside to \(aside)"): made a new one, kept \(r.keptSettings) setting(s)"
-            )
+                aside.isEmpty
+                    ? "the catalog was missing: made a new one"
+                    : "the catalog could not be used and was moved aside to \(aside): made a new one, kept \(r.keptSettings) setting(s) from it")
         }
         if r.restoredRefs > 0 || r.restoredReflogEntries > 0 || r.replacedCatalog != nil {
             Output.out("restored \(r.restoredRefs) ref(s) and \(r.restoredReflogEntries) reflog entries from .dvs/reflog")

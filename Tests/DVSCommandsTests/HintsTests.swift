@@ -128,6 +128,10 @@ import Testing
         #expect(
             Hints.text(.damagedSnapshot) == "the snapshot is damaged or hand-made; run 'dvs fsck', and check out another revision")
         #expect(Hints.text(.moveAwayOrForce) == "move it away, or use --force to replace it")
+        #expect(
+            Hints.text(.finishInterruptedOperation(command: "dvs checkout side", target: "0123456789ab"))
+                == "to keep those changes, copy the files elsewhere first; then either move them out of the way and run any dvs command, or run 'dvs checkout --force HEAD', which finishes 'dvs checkout side' (the tree and HEAD at 0123456789ab) by overwriting them and names what it overwrote"
+        )
     }
 
     @Test func mergeAndRemoteStepsRenderAsTheCLIsHints() {

@@ -43,7 +43,7 @@ private struct CatalogReplacement {
 extension Repository {
     /// `dvs reindex` from `directory`: opens the repository, and when its catalog cannot be used
     /// (missing, empty, not a dvs catalog, unreadable, or — with `.dvs/reflog` to restore the refs
-    /// from — failing SQLite's integrity check or holding malformed refs) moves it aside to
+    /// from — failing SQLite's integrity check) moves it aside to
     /// `.dvs/catalog.sqlite.damaged` and makes a new one: settings that can still be read are
     /// kept, refs, HEAD and the reflog are restored from `.dvs/reflog`; then ``reindex()``.
     /// - Throws: `DVSError.notARepository`, `.locked`, `.io`; what ``reindex()`` throws.
@@ -55,9 +55,9 @@ extension Repository {
         var usable: Repository?
         do {
             let repo = try Repository.opening(root: root, context: context)
+            // Malformed refs in a sound file are restored in place (``reindex()``).
             let sound = (try? repo.catalog.integrityProblems().isEmpty) == true
-            let refsReadable = (try? repo.catalog.refProblems().isEmpty) == true && (try? repo.catalog.head()) != nil
-            if (sound && refsReadable) || !hasRefLog { usable = repo }
+            if sound || !hasRefLog { usable = repo }
         } catch let e as DVSError where !(e.underlying is CatalogError) {
             throw e
         } catch {}

@@ -150,8 +150,14 @@ extension Repository {
         do { try recoverInterruptedOperation() } catch {
             let e = DVSError.wrap(error)
             interruptedOperationFailure = e
-            context.notice?("warning: \(e.message)\(Self.naming(e.details))")
+            context.notice?("warning: \(e.message)\(Self.naming(e.details.map(Self.pathOnly)))")
         }
+    }
+
+    /// The path of a `details` line of a refused checkout (`clips/a.wav (uncommitted changes …)`).
+    static func pathOnly(_ detail: String) -> String {
+        guard let r = detail.range(of: " (", options: .backwards), detail.hasSuffix(")") else { return detail }
+        return String(detail[..<r.lowerBound])
     }
 
     /// `: a, b, c` for up to 10 of `files` (`… and N more` after), or nothing when there are none.
@@ -211,7 +217,8 @@ extension Repository {
             var e = DVSError.wrap(error)
             e.message = "cannot finish the interrupted '\(j.command)': \(e.message)"
             if e.code == .wouldOverwrite {
-                e.message += " (changed since it was interrupted)"
+                e.message =
+                    "cannot finish the interrupted '\(j.command)': \(e.details.count) file(s) it must write were changed since it was interrupted"
                 e.hint = nil
                 e.next = .finishInterruptedOperation(command: j.command, target: j.target.short)
             }
@@ -220,7 +227,8 @@ extension Repository {
         journalFile.clear()
         context.notice?("note: \(note)")
         if !overwritten.isEmpty {
-            context.notice?("note: to finish it, \(overwritten.count) file(s) changed since were overwritten\(Self.naming(overwritten))")
+            context.notice?(
+                "note: to finish it, \(overwritten.count) file(s) changed since were overwritten\(Self.naming(overwritten.map(Self.pathOnly)))")
         }
     }
 
