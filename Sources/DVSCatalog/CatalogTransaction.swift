@@ -167,7 +167,8 @@ public final class CatalogTransaction {
     /// - Throws: `CatalogError`.
     public func setRefWithoutLog(_ name: RefName, to target: CommitID, who: String, message: String) throws {
         try CatalogError.guarding("cannot set ref '\(name)'") {
-            try db.execute(sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES (?, ?, NULL)", arguments: [name.fullName, target.hex])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES (?, ?, NULL)", arguments: [name.fullName, target.hex])
             refLogLines.append(
                 RefLogLine(
                     isMove: false, ref: name, symbolic: nil, old: nil, new: target, time: Int64(Date().timeIntervalSince1970), who: who,
@@ -238,9 +239,11 @@ public final class CatalogTransaction {
             switch head {
             case .branch(let b, let c)?:
                 out.append(
-                    RefLogLine(isMove: false, ref: .head, symbolic: .branch(b), old: nil, new: c, time: now, who: "dvs", message: "restated"))
+                    RefLogLine(
+                        isMove: false, ref: .head, symbolic: .branch(b), old: nil, new: c, time: now, who: "dvs", message: "restated"))
             case .detached(let c)?:
-                out.append(RefLogLine(isMove: false, ref: .head, symbolic: nil, old: nil, new: c, time: now, who: "dvs", message: "restated"))
+                out.append(
+                    RefLogLine(isMove: false, ref: .head, symbolic: nil, old: nil, new: c, time: now, who: "dvs", message: "restated"))
             case nil: break
             }
             return out

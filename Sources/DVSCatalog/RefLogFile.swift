@@ -74,7 +74,8 @@ public struct RefLogLine: Sendable, Equatable {
             guard ref == .head, let s = RefName(fullName: String(head[2])), s.branchName != nil else { return nil }
             symbolic = s
         }
-        return RefLogLine(isMove: head[0] == "move", ref: ref, symbolic: symbolic, old: old, new: new, time: time, who: who, message: message)
+        return RefLogLine(
+            isMove: head[0] == "move", ref: ref, symbolic: symbolic, old: old, new: new, time: time, who: who, message: message)
     }
 
     static func escape(_ s: String) -> String {

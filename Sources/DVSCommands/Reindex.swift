@@ -27,14 +27,17 @@ struct Reindex: ParsableCommand {
             Output.out(
                 aside.isEmpty
                     ? "the catalog was missing: made a new one"
-                    : "the catalog could not be used and was moved aside to \(aside): made a new one, kept \(r.keptSettings) setting(s) from it")
+                    : "the catalog could not be used and was moved aside to \(aside): made a new one, kept \(r.keptSettings) setting(s) from it"
+            )
         }
         if r.restoredRefs > 0 || r.restoredReflogEntries > 0 || r.replacedCatalog != nil {
             Output.out("restored \(r.restoredRefs) ref(s) and \(r.restoredReflogEntries) reflog entries from .dvs/reflog")
         }
         for b in r.recoveredBranches { Output.out("made branch '\(b)' for a commit no ref named") }
         for h in r.unreferencedHeads.prefix(20) {
-            Output.out("note: commit \(h.prefix(12)) is not reachable from any ref or reflog entry; keep it with 'dvs branch NAME \(h.prefix(12))'")
+            Output.out(
+                "note: commit \(h.prefix(12)) is not reachable from any ref or reflog entry; keep it with 'dvs branch NAME \(h.prefix(12))'"
+            )
         }
         Output.out("indexed \(r.packCount) pack(s) (\(r.newPackCount) new), \(r.blobCount) blob(s), \(r.commitCount) commit(s)")
     }

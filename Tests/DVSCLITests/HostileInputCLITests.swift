@@ -185,7 +185,9 @@ import Testing
             #expect(try refs(dir) == before)
             #expect(try g.dvs("fsck", in: dir).status == 0)
             // A ref naming a commit that does not exist, and a reflog file that disagrees.
-            try T.sh("sqlite3 .dvs/catalog.sqlite \"UPDATE ref SET target = '\(String(repeating: "ab", count: 32))' WHERE name = 'refs/tags/v1'\"", in: dir)
+            try T.sh(
+                "sqlite3 .dvs/catalog.sqlite \"UPDATE ref SET target = '\(String(repeating: "ab", count: 32))' WHERE name = 'refs/tags/v1'\"",
+                in: dir)
             let r = try g.dvs("fsck", in: dir)
             #expect(r.status == 1)
             #expect(r.stdout.contains("damaged ref refs/tags/v1") && r.stdout.contains("damaged reflog .dvs/reflog"), "\(r.stdout)")

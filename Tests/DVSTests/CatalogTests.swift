@@ -128,7 +128,8 @@ import Testing
             let b = CommitID(ObjectID.hashing(Array("b".utf8)))
             try catalog.write { tx in
                 try tx.setHead(.branch("main", nil), who: "T <t@e>", message: "init")
-                try tx.moveRefs([RefUpdate(name: .branch("main"), expected: nil, new: a, message: "one\ttab\nline \\ back")], who: "T\t<t@e>")
+                try tx.moveRefs(
+                    [RefUpdate(name: .branch("main"), expected: nil, new: a, message: "one\ttab\nline \\ back")], who: "T\t<t@e>")
             }
             try catalog.write { tx in
                 try tx.moveRefs([RefUpdate(name: .tag("v1"), expected: nil, new: a, message: "tag")], who: "T <t@e>")
@@ -197,7 +198,8 @@ import Testing
             for sql in ["PRAGMA application_id = 7; CREATE TABLE t(x);", "CREATE TABLE t(x);"] {
                 try? FileManager.default.removeItem(atPath: path)
                 let made = try TestSupport.run(
-                    "python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.close()", path, sql])
+                    "python3",
+                    ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.close()", path, sql])
                 #expect(made.status == 0, "\(made.stderr)")
                 let before = try Data(contentsOf: URL(fileURLWithPath: path))
                 e = #expect(throws: CatalogError.self) { _ = try Catalog(path: path) }
@@ -208,17 +210,24 @@ import Testing
             // An older dvs catalog: dvs's migrations up to 0005, application id 0.
             try FileManager.default.removeItem(atPath: path)
             var script = "PRAGMA journal_mode = WAL;\nCREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);\n"
-            for (name, sql) in CatalogSchema.migrations.dropLast() { script += sql + ";\nINSERT INTO grdb_migrations VALUES ('\(name)');\n" }
+            for (name, sql) in CatalogSchema.migrations.dropLast() {
+                script += sql + ";\nINSERT INTO grdb_migrations VALUES ('\(name)');\n"
+            }
             script += "INSERT INTO ref VALUES ('HEAD', NULL, 'refs/heads/main');\n"
             try script.write(toFile: dir + "/older.sql", atomically: true, encoding: .utf8)
             let made = try TestSupport.run(
                 "python3",
-                ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(open(sys.argv[2]).read()); c.close()", path, dir + "/older.sql"])
+                [
+                    "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(open(sys.argv[2]).read()); c.close()", path,
+                    dir + "/older.sql",
+                ])
             #expect(made.status == 0, "\(made.stderr)")
             let older = try Catalog(path: path)
             #expect(try older.head() == .branch("main", nil))
             #expect(try older.appliedMigrations() == CatalogSchema.migrations.map(\.0))
-            let id = try TestSupport.run("python3", ["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA application_id').fetchone()[0])", path])
+            let id = try TestSupport.run(
+                "python3",
+                ["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA application_id').fetchone()[0])", path])
             #expect(id.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == String(Catalog.applicationID))
         }
     }
@@ -235,7 +244,12 @@ import Testing
             }
             #expect(try catalog.refProblems().isEmpty)
             let r = try TestSupport.run(
-                "python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE ref SET target='zz' WHERE name='refs/heads/main'\"); c.execute(\"UPDATE reflog SET new='q' WHERE id=2\"); c.commit()", path])
+                "python3",
+                [
+                    "-c",
+                    "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE ref SET target='zz' WHERE name='refs/heads/main'\"); c.execute(\"UPDATE reflog SET new='q' WHERE id=2\"); c.commit()",
+                    path,
+                ])
             #expect(r.status == 0, "\(r.stderr)")
             let e = #expect(throws: CatalogError.self) { _ = try catalog.head() }
             #expect(e?.code == .corrupt && e?.message.contains("'zz'") == true, "\(e?.message ?? "")")

@@ -229,10 +229,13 @@ extension Repository {
         if let size = (try? FileManager.default.attributesOfItem(atPath: catalog.refLogPath)[.size] as? NSNumber)?.int64Value {
             if size < covered {
                 damaged[file] = DamagedObject(
-                    id: file, kind: "reflog", pack: nil, reason: "the file is \(size) bytes long, shorter than the \(covered) the catalog covers",
+                    id: file, kind: "reflog", pack: nil,
+                    reason: "the file is \(size) bytes long, shorter than the \(covered) the catalog covers",
                     usedBy: [])
             } else if size > covered {
-                notes.append("\(file) ends in \(size - covered) bytes of ref moves an interrupted command never committed; the next ref move cuts them off")
+                notes.append(
+                    "\(file) ends in \(size - covered) bytes of ref moves an interrupted command never committed; the next ref move cuts them off"
+                )
             }
         }
         for m in contents.malformed.prefix(5) {

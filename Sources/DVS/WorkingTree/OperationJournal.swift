@@ -228,7 +228,8 @@ extension Repository {
         context.notice?("note: \(note)")
         if !overwritten.isEmpty {
             context.notice?(
-                "note: to finish it, \(overwritten.count) file(s) changed since were overwritten\(Self.naming(overwritten.map(Self.pathOnly)))")
+                "note: to finish it, \(overwritten.count) file(s) changed since were overwritten\(Self.naming(overwritten.map(Self.pathOnly)))"
+            )
         }
     }
 
