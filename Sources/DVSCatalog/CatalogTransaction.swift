@@ -162,20 +162,6 @@ public final class CatalogTransaction {
         }
     }
 
-    /// Sets ref `name` to `target` without a reflog row, and with a `set` line for the file
-    /// (`dvs reindex` naming a commit it found no ref for).
-    /// - Throws: `CatalogError`.
-    public func setRefWithoutLog(_ name: RefName, to target: CommitID, who: String, message: String) throws {
-        try CatalogError.guarding("cannot set ref '\(name)'") {
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES (?, ?, NULL)", arguments: [name.fullName, target.hex])
-            refLogLines.append(
-                RefLogLine(
-                    isMove: false, ref: name, symbolic: nil, old: nil, new: target, time: Int64(Date().timeIntervalSince1970), who: who,
-                    message: message))
-        }
-    }
-
     /// Appends `refLogLines` to the file beside the catalog, after making the file agree with
     /// what the catalog covers (cutting off a tail a killed writer left; writing it again from
     /// the tables when it is missing or shorter), and records its new length in `ref_log`.

@@ -222,6 +222,27 @@ import Testing
         }
     }
 
+    /// A catalog lost in a repository without `.dvs/reflog` (made by an older dvs, or the file lost
+    /// too): reindex finds the heads among the commit objects and names each `recovered-<id>`,
+    /// with HEAD on the newest, so that no history is left unnamed.
+    @Test func withoutTheReflogFileReindexNamesTheHeadsItFinds() throws {
+        try T.withTemporaryDirectory { dir in
+            try history(dir)
+            let tip = try #require(try json(try dvs("log", "-n", "1", "--json", "side", in: dir).stdout) as? [[String: Any]])
+            let id = try #require(tip.first?["id"] as? String)
+            for name in ["reflog", "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"] {
+                try? FileManager.default.removeItem(atPath: dir + "/.dvs/" + name)
+            }
+            let r = try dvs("reindex", in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            let branch = "recovered-\(id.prefix(12))"
+            #expect(r.stdout.contains("made branch '\(branch)'"), "\(r.stdout)")
+            #expect(try dvs("status", in: dir).stdout.hasPrefix("On branch \(branch)\n"))
+            #expect(try dvs("log", "--oneline", in: dir).stdout.split(separator: "\n").count == 3)
+            #expect(try dvs("fsck", in: dir).status == 0)
+        }
+    }
+
     /// `dvs query` printed a label up to its first NUL.
     @Test func queryKeepsALabelWithAnEmbeddedNul() throws {
         try T.withTemporaryDirectory { dir in
