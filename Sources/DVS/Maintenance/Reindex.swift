@@ -58,9 +58,11 @@ extension Repository {
             // Malformed refs in a sound file are restored in place (``reindex()``).
             let sound = (try? repo.catalog.integrityProblems().isEmpty) == true
             if sound || !hasRefLog { usable = repo }
-        } catch let e as DVSError where !(e.underlying is CatalogError) {
-            throw e
-        } catch {}
+        } catch let e as DVSError {
+            // Only a file that is damaged or not a catalog is replaced: a busy, unreadable
+            // (permissions) or newer catalog is left alone and the error stands.
+            guard let c = e.underlying as? CatalogError, c.code == .corrupt || c.code == .notACatalog else { throw e }
+        }
         if let usable {
             return try usable.reindex(replacement: nil)
         }
