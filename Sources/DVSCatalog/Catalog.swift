@@ -504,7 +504,7 @@ public final class Catalog: Sendable {
     }
 
     /// Reflog entries of `ref`, newest first, at most `limit`.
-    /// - Throws: `CatalogError`.
+    /// - Throws: `CatalogError` (`.corrupt` for an entry whose id is not a commit id).
     public func reflog(_ ref: RefName, limit: Int = 1000) throws -> [ReflogEntry] {
         try reading("cannot read the reflog of '\(ref)'") { db in
             try Row.fetchAll(
@@ -512,9 +512,12 @@ public final class Catalog: Sendable {
                 arguments: [ref.fullName, limit]
             )
             .map { row in
-                ReflogEntry(
-                    old: try row.decode(String?.self, forColumn: "old").flatMap { CommitID(hex: $0) },
-                    new: try row.decode(String?.self, forColumn: "new").flatMap { CommitID(hex: $0) },
+                // A malformed id is damage (fsck names the entry), never read as "none".
+                func id(_ column: String) throws -> CommitID? {
+                    try row.decode(String?.self, forColumn: column).map { try CatalogTransaction.commitID($0, of: ref) }
+                }
+                return ReflogEntry(
+                    old: try id("old"), new: try id("new"),
                     time: try row.decode(forColumn: "time"), who: try row.decode(forColumn: "who"),
                     message: try row.decode(forColumn: "message"))
             }

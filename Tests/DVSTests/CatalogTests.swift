@@ -254,6 +254,7 @@ import Testing
             let e = #expect(throws: CatalogError.self) { _ = try catalog.head() }
             #expect(e?.code == .corrupt && e?.message.contains("'zz'") == true, "\(e?.message ?? "")")
             #expect(throws: CatalogError.self) { _ = try catalog.refs(in: .branches) }
+            #expect(throws: CatalogError.self) { _ = try catalog.reflog(.branch("main")) }
             #expect(
                 try catalog.refProblems() == [
                     "ref 'refs/heads/main' holds 'zz', which is not a commit id", "reflog entry 2 has a malformed new",
