@@ -172,23 +172,93 @@ public final class Catalog: Sendable {
     /// The file as messages name it: its folder's name and its own (`.dvs/catalog.sqlite`).
     private let displayPath: String
 
-    /// Opens (creating and migrating if needed) the catalog at `path`.
-    /// - Throws: `CatalogError` (`.corrupt` for a file that is not a database, `.io`, `.readOnly`,
-    ///   `.busy`, `.schema` when a migration fails, …) with SQLite's message.
-    public init(path: String) throws {
+    /// SQLite's `PRAGMA application_id` of a dvs catalog: `DVS1` (set by migration 0006).
+    public static let applicationID: Int32 = 0x4456_5331
+
+    /// Opens the existing catalog at `path` (migrating it if needed).
+    ///
+    /// A file that is not a dvs catalog is refused, never taken for a new empty repository:
+    /// a missing or empty (0-byte) file, one SQLite cannot read, and another SQLite database
+    /// (a foreign `application_id`, or id 0 without dvs's migrations). Catalogs made before
+    /// migration 0006 have id 0 and dvs's tables: they are accepted and get the id when migrated.
+    /// - Throws: `CatalogError` with `duringOpen` set: `.notACatalog` for a missing, empty or
+    ///   foreign file; `.corrupt` for a file SQLite cannot read; `.io`, `.readOnly`, `.busy`,
+    ///   `.schema` when a migration fails, …, with SQLite's message.
+    public convenience init(path: String) throws {
+        try self.init(path: path, creating: false)
+    }
+
+    /// Creates a new, empty catalog at `path` (`dvs init`, `dvs clone`, and `dvs reindex` when it
+    /// replaces a damaged one): schema, application id, and an empty `.dvs/reflog` beside it.
+    /// - Throws: `CatalogError` (`.io`, `.readOnly`, …); `.notACatalog` when a file is already there.
+    public static func create(at path: String) throws -> Catalog {
+        if access(path, F_OK) == 0 {
+            var e = CatalogError(.notACatalog, "cannot create the catalog '\(path)': a file is already there")
+            e.duringOpen = true
+            throw e
+        }
+        return try Catalog(path: path, creating: true)
+    }
+
+    private init(path: String, creating: Bool) throws {
         self.path = path
         let url = URL(fileURLWithPath: path)
         displayPath = url.deletingLastPathComponent().lastPathComponent + "/" + url.lastPathComponent
+        if !creating { try Self.refuseUnlessCatalogFile(path, displayPath) }
         if let readers = Self.upToDateReaders(path) {
             connections = Connections(readers: readers, writer: nil)
         } else {
-            connections = Connections(readers: nil, writer: try Self.openWriter(path))
+            connections = Connections(readers: nil, writer: try Self.openWriter(path, creating: creating, displayPath))
         }
     }
 
-    /// Read-only connections to `path` when it is a WAL-mode catalog with every migration of
+    /// Throws when the file at `path` is missing or empty: neither can be a catalog.
+    private static func refuseUnlessCatalogFile(_ path: String, _ displayPath: String) throws {
+        var st = stat()
+        let problem: String?
+        if stat(path, &st) != 0 {
+            problem = "is missing"
+        } else if st.st_size == 0 {
+            problem = "is empty (0 bytes), not a dvs catalog"
+        } else if st.st_size < 100 {
+            problem = "is \(st.st_size) bytes long, too short to be a dvs catalog"
+        } else {
+            problem = nil
+        }
+        if let problem {
+            var e = CatalogError(.notACatalog, "the catalog '\(displayPath)' \(problem) ('\(path)')")
+            e.duringOpen = true
+            throw e
+        }
+    }
+
+    /// Whether the open database is a dvs catalog: the dvs application id, or id 0 with dvs's
+    /// first migration applied (a catalog made before migration 0006). An empty database passes
+    /// only when `creating`.
+    /// - Throws: `CatalogError.notACatalog` naming the file when it is not one.
+    private static func checkIsCatalog(_ db: Database, creating: Bool, _ path: String, _ displayPath: String) throws {
+        let id = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+        if id == applicationID { return }
+        let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
+        if id == 0 {
+            if creating && tables == 0 { return }
+            let hasMigrations =
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'grdb_migrations'") == 1
+            if hasMigrations,
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations WHERE identifier = '0001_init'") == 1
+            {
+                return
+            }
+        }
+        let what = id != 0 ? "another program's SQLite database (application id \(id))" : "a SQLite database without dvs's tables"
+        var e = CatalogError(.notACatalog, "the catalog '\(displayPath)' is \(what), not a dvs catalog ('\(path)')")
+        e.duringOpen = true
+        throw e
+    }
+
+    /// Read-only connections to `path` when it is a WAL-mode dvs catalog with every migration of
     /// ``Migrations/all`` applied; nil otherwise (missing, not a database, older, not WAL, …), and
-    /// then ``openWriter(_:)`` creates, migrates or reports the failure.
+    /// then ``openWriter(_:creating:_:)`` creates, migrates or reports the failure.
     private static func upToDateReaders(_ path: String) -> DatabasePool? {
         guard access(path, F_OK) == 0 else { return nil }
         var config = Configuration()
@@ -196,7 +266,8 @@ public final class Catalog: Sendable {
         config.busyMode = .timeout(30)
         guard let pool = try? DatabasePool(path: path, configuration: config) else { return nil }
         let upToDate = try? pool.read { db -> Bool in
-            guard try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal",
+            guard try Int32.fetchOne(db, sql: "PRAGMA application_id") == applicationID,
+                try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal",
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'grdb_migrations'") == 1
             else { return false }
             let applied = try Set(String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
@@ -205,19 +276,28 @@ public final class Catalog: Sendable {
         return upToDate == true ? pool : nil
     }
 
-    /// The read-write pool on `path`, the catalog created and migrated; synchronous = FULL (a
-    /// reported commit survives power loss).
+    /// The read-write pool on `path`, the catalog created (only when `creating`) and migrated;
+    /// synchronous = FULL (a reported commit survives power loss).
     /// - Throws: `CatalogError` with `duringOpen` set.
-    private static func openWriter(_ path: String) throws -> DatabasePool {
+    private static func openWriter(_ path: String, creating: Bool, _ displayPath: String) throws -> DatabasePool {
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")  // a reported commit survives power loss
         }
         do {
+            if !creating {
+                // Look before GRDB's WAL set-up writes anything to a file that may not be ours.
+                var peek = Configuration()
+                peek.readonly = true
+                let queue = try DatabaseQueue(path: path, configuration: peek)
+                try queue.read { db in try checkIsCatalog(db, creating: false, path, displayPath) }
+                try queue.close()
+            }
             let pool = try DatabasePool(path: path, configuration: config)
             // GRDB's WAL set-up, after prepareDatabase, sets synchronous = NORMAL on the writer.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            try pool.read { db in try checkIsCatalog(db, creating: creating, path, displayPath) }
             var migrator = DatabaseMigrator()
             for (name, sql) in Migrations.all {
                 migrator.registerMigration(name) { db in try db.execute(sql: sql) }
@@ -236,7 +316,7 @@ public final class Catalog: Sendable {
     private func writer() throws -> DatabasePool {
         try connections.lock.withLock {
             if let w = connections.writer { return w }
-            let w = try Self.openWriter(path)
+            let w = try Self.openWriter(path, creating: false, displayPath)
             connections.writer = w
             return w
         }
@@ -286,11 +366,111 @@ public final class Catalog: Sendable {
     ///   `body` throws, unchanged (after the rollback).
     public func write<T>(_ body: (CatalogTransaction) throws -> T) throws -> T {
         let pool = try writer()
-        return try namingFile {
-            try CatalogError.guarding("cannot write the catalog") {
-                try pool.write { db in try body(CatalogTransaction(db)) }
+        let file = refLogFile
+        var appendedFrom: Int64?
+        do {
+            return try namingFile {
+                try CatalogError.guarding("cannot write the catalog") {
+                    try pool.write { db in
+                        let tx = CatalogTransaction(db)
+                        let result = try body(tx)
+                        // The ref moves reach .dvs/reflog (fsynced) before SQLite commits them.
+                        if !tx.refLogLines.isEmpty || tx.refLogCheck { appendedFrom = try tx.flushRefLog(to: file) }
+                        return result
+                    }
+                }
             }
+        } catch {
+            // The commit failed after the append: the moves did not happen, so neither do their lines.
+            if let appendedFrom { try? file.truncate(to: appendedFrom) }
+            throw error
         }
+    }
+
+    /// `.dvs/reflog`, beside the catalog.
+    var refLogFile: RefLogFile { RefLogFile(path: (path as NSString).deletingLastPathComponent + "/reflog") }
+
+    /// The path of the file that keeps every ref move beside the catalog (`.dvs/reflog`).
+    public var refLogPath: String { refLogFile.path }
+
+    /// What `.dvs/reflog` holds, or nil when there is no such file.
+    /// - Parameter committedOnly: only the part the catalog's committed transactions cover
+    ///   (without a tail a killed writer left).
+    /// - Throws: `CatalogError` when the file cannot be read.
+    public func refLogContents(committedOnly: Bool) throws -> RefLogContents? {
+        let covered = committedOnly ? try refLogCoveredLength() : nil
+        return try refLogFile.read(length: covered)
+    }
+
+    /// How many bytes of `.dvs/reflog` the catalog's committed ref moves cover; nil before the
+    /// first ref move since migration 0006.
+    /// - Throws: `CatalogError`.
+    public func refLogCoveredLength() throws -> Int64? {
+        try reading("cannot read the reflog state") { db in
+            try Int64?.fetchOne(db, sql: "SELECT length FROM ref_log WHERE one = 1") ?? nil
+        }
+    }
+
+    /// Reads `.dvs/reflog` at `path` without a catalog (`dvs reindex` of a lost catalog).
+    /// - Throws: `CatalogError` when the file exists but cannot be read.
+    public static func refLog(at path: String) throws -> RefLogContents? { try RefLogFile(path: path).read() }
+
+    /// Every problem in the ref and reflog tables, as sentences: a target that is not a commit
+    /// id, a symbolic HEAD that names no branch, a ref name that is not one, a reflog row with a
+    /// malformed id. Empty when they are well formed.
+    /// - Throws: `CatalogError` when the tables cannot be read.
+    public func refProblems() throws -> [String] {
+        try reading("cannot read the refs") { db in
+            var out: [String] = []
+            for row in try Row.fetchAll(db, sql: "SELECT name, target, symbolic FROM ref ORDER BY name") {
+                let nameCell: DatabaseValue = row["name"]
+                guard let name = String.fromDatabaseValue(nameCell), let ref = RefName(fullName: name) else {
+                    out.append("the ref table holds a row named \(nameCell), which is not a ref name")
+                    continue
+                }
+                let targetCell: DatabaseValue = row["target"]
+                let symbolicCell: DatabaseValue = row["symbolic"]
+                if let sym = String.fromDatabaseValue(symbolicCell) {
+                    if ref != .head || RefName(fullName: sym)?.branchName == nil {
+                        out.append("ref '\(name)' points at '\(sym.prefix(80))', which is not a branch")
+                    }
+                } else if let t = String.fromDatabaseValue(targetCell) {
+                    if CommitID(hex: t)?.hex != t { out.append("ref '\(name)' holds '\(t.prefix(80))', which is not a commit id") }
+                } else {
+                    out.append("ref '\(name)' holds \(targetCell.isNull ? "no target" : "\(targetCell)"), which is not a commit id")
+                }
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT id, ref, old, new, time, who, message FROM reflog ORDER BY id") {
+                let id: DatabaseValue = row["id"]
+                var bad: [String] = []
+                if String.fromDatabaseValue(row["ref"]).flatMap({ RefName(fullName: $0) }) == nil { bad.append("ref") }
+                for column in ["old", "new"] {
+                    let v: DatabaseValue = row[column]
+                    if !v.isNull, String.fromDatabaseValue(v).map({ CommitID(hex: $0)?.hex == $0 }) != true { bad.append(column) }
+                }
+                if Int64.fromDatabaseValue(row["time"]) == nil { bad.append("time") }
+                if String.fromDatabaseValue(row["who"]) == nil { bad.append("who") }
+                if String.fromDatabaseValue(row["message"]) == nil { bad.append("message") }
+                if !bad.isEmpty { out.append("reflog entry \(id) has a malformed \(bad.joined(separator: ", "))") }
+            }
+            return out
+        }
+    }
+
+    /// The settings of the SQLite file at `path`, as far as they can be read (`dvs reindex` keeps
+    /// them when it replaces a damaged catalog); empty when none can.
+    public static func salvageConfig(from path: String) -> [(String, String)] {
+        var config = Configuration()
+        config.readonly = true
+        guard let queue = try? DatabaseQueue(path: path, configuration: config) else { return [] }
+        defer { try? queue.close() }
+        return
+            (try? queue.read { db in
+                try Row.fetchAll(db, sql: "SELECT key, value FROM config").compactMap { row -> (String, String)? in
+                    guard let k = String.fromDatabaseValue(row[0]), let v = String.fromDatabaseValue(row[1]) else { return nil }
+                    return (k, v)
+                }
+            }) ?? []
     }
 
     // MARK: Refs
@@ -315,16 +495,16 @@ public final class Catalog: Sendable {
                 db, sql: "SELECT name, target FROM ref WHERE name >= ? AND name < ? AND target IS NOT NULL ORDER BY name",
                 arguments: [namespace.prefix, namespace.prefix + "\u{10FFFF}"]
             ).compactMap { row in
-                guard let t = try row.decode(String?.self, forColumn: "target"), let c = CommitID(hex: t),
+                guard let t = try row.decode(String?.self, forColumn: "target"),
                     let n = RefName(fullName: try row.decode(String.self, forColumn: "name"))
                 else { return nil }
-                return (n, c)
+                return (n, try CatalogTransaction.commitID(t, of: n))
             }
         }
     }
 
     /// Reflog entries of `ref`, newest first, at most `limit`.
-    /// - Throws: `CatalogError`.
+    /// - Throws: `CatalogError` (`.corrupt` for an entry whose id is not a commit id).
     public func reflog(_ ref: RefName, limit: Int = 1000) throws -> [ReflogEntry] {
         try reading("cannot read the reflog of '\(ref)'") { db in
             try Row.fetchAll(
@@ -332,9 +512,12 @@ public final class Catalog: Sendable {
                 arguments: [ref.fullName, limit]
             )
             .map { row in
-                ReflogEntry(
-                    old: try row.decode(String?.self, forColumn: "old").flatMap { CommitID(hex: $0) },
-                    new: try row.decode(String?.self, forColumn: "new").flatMap { CommitID(hex: $0) },
+                // A malformed id is damage (fsck names the entry), never read as "none".
+                func id(_ column: String) throws -> CommitID? {
+                    try row.decode(String?.self, forColumn: column).map { try CatalogTransaction.commitID($0, of: ref) }
+                }
+                return ReflogEntry(
+                    old: try id("old"), new: try id("new"),
                     time: try row.decode(forColumn: "time"), who: try row.decode(forColumn: "who"),
                     message: try row.decode(forColumn: "message"))
             }

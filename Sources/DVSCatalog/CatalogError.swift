@@ -30,6 +30,8 @@ public struct CatalogError: Error, Sendable, CustomStringConvertible {
         case refMoved
         /// A row that must exist does not.
         case notFound
+        /// The file is not a dvs catalog: missing, empty, or another program's SQLite database.
+        case notACatalog
     }
 
     /// What kind of failure.

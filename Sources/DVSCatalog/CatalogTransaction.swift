@@ -14,19 +14,46 @@ public final class CatalogTransaction {
 
     // MARK: Refs
 
+    /// Lines for `.dvs/reflog` that this transaction's ref moves wrote, in order; ``Catalog/write(_:)``
+    /// appends them before it commits.
+    var refLogLines: [RefLogLine] = []
+    /// Whether ``Catalog/write(_:)`` makes `.dvs/reflog` agree with the catalog even without moves.
+    var refLogCheck = false
+
+    /// Asks for `.dvs/reflog` to be made to agree with what the catalog covers when this
+    /// transaction commits (a tail no committed move covers cut off; a missing or short file
+    /// written again from the ref and reflog tables), as every ref move does.
+    public func checkRefLog() { refLogCheck = true }
+
     static func head(_ db: Database) throws -> Head? {
         guard let row = try Row.fetchOne(db, sql: "SELECT target, symbolic FROM ref WHERE name = 'HEAD'") else { return nil }
         if let sym = try row.decode(String?.self, forColumn: "symbolic") {
-            let target = try String.fetchOne(db, sql: "SELECT target FROM ref WHERE name = ?", arguments: [sym])
-            let name = RefName(fullName: sym)
-            return .branch(name?.branchName ?? sym, target.flatMap { CommitID(hex: $0) })
+            guard let name = RefName(fullName: sym), let branch = name.branchName else {
+                throw CatalogError(.corrupt, "HEAD points at '\(sym)', which is not a branch")
+            }
+            return .branch(branch, try target(of: name, db))
         }
-        guard let t = try row.decode(String?.self, forColumn: "target"), let c = CommitID(hex: t) else { return nil }
-        return .detached(c)
+        guard let t = try row.decode(String?.self, forColumn: "target") else {
+            throw CatalogError(.corrupt, "HEAD holds neither a commit nor a branch")
+        }
+        return .detached(try commitID(t, of: .head))
     }
 
     static func target(of name: RefName, _ db: Database) throws -> CommitID? {
-        try String.fetchOne(db, sql: "SELECT target FROM ref WHERE name = ?", arguments: [name.fullName]).flatMap { CommitID(hex: $0) }
+        guard let t = try String?.fetchOne(db, sql: "SELECT target FROM ref WHERE name = ?", arguments: [name.fullName]) ?? nil else {
+            return nil
+        }
+        return try commitID(t, of: name)
+    }
+
+    /// A ref's target cell as a commit id.
+    /// - Throws: `CatalogError.corrupt` when it is not 64 lower-case hex digits (a damaged catalog:
+    ///   never read as an unborn branch).
+    static func commitID(_ text: String, of ref: RefName) throws -> CommitID {
+        guard let c = CommitID(hex: text), c.hex == text else {
+            throw CatalogError(.corrupt, "ref '\(ref)' holds '\(text.prefix(80))', which is not a commit id")
+        }
+        return c
     }
 
     /// What HEAD points at, as this transaction sees it, or nil in a catalog with no HEAD row.
@@ -55,7 +82,9 @@ public final class CatalogTransaction {
             case .detached(let c):
                 try db.execute(sql: "INSERT OR REPLACE INTO ref(name, target, symbolic) VALUES ('HEAD', ?, NULL)", arguments: [c.hex])
             }
-            try appendReflog(.head, old: old, new: head.commit, who: who, message: message)
+            let symbolic: RefName?
+            if case .branch(let name, _) = head { symbolic = .branch(name) } else { symbolic = nil }
+            try appendReflog(.head, old: old, new: head.commit, who: who, message: message, symbolic: symbolic)
         }
     }
 
@@ -85,15 +114,126 @@ public final class CatalogTransaction {
                     try db.execute(sql: "DELETE FROM ref WHERE name = ?", arguments: [u.name.fullName])
                 }
                 try appendReflog(u.name, old: u.expected, new: u.new, who: who, message: u.message)
-                if u.name == headBranch { try appendReflog(.head, old: u.expected, new: u.new, who: who, message: u.message) }
+                if u.name == headBranch {
+                    try appendReflog(.head, old: u.expected, new: u.new, who: who, message: u.message, symbolic: headBranch)
+                }
             }
         }
     }
 
-    private func appendReflog(_ ref: RefName, old: CommitID?, new: CommitID?, who: String, message: String) throws {
+    /// Adds a reflog row and the same move as a line for `.dvs/reflog` (with `symbolic`, the
+    /// branch HEAD points at after the move, for HEAD's lines).
+    private func appendReflog(_ ref: RefName, old: CommitID?, new: CommitID?, who: String, message: String, symbolic: RefName? = nil)
+        throws
+    {
+        let time = Int64(Date().timeIntervalSince1970)
         try db.execute(
             sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [ref.fullName, old?.hex, new?.hex, Int64(Date().timeIntervalSince1970), who, message])
+            arguments: [ref.fullName, old?.hex, new?.hex, time, who, message])
+        refLogLines.append(
+            RefLogLine(isMove: true, ref: ref, symbolic: symbolic, old: old, new: new, time: time, who: who, message: message))
+    }
+
+    /// Replaces every ref and reflog row with what `.dvs/reflog`'s lines say (`dvs reindex` of a
+    /// catalog that was lost), and records that the catalog covers `length` bytes of the file.
+    /// Writes no line to the file.
+    /// - Throws: `CatalogError`.
+    public func restoreRefs(from contents: RefLogContents, coveringLength length: Int64) throws {
+        try CatalogError.guarding("cannot restore the refs") {
+            try db.execute(sql: "DELETE FROM ref")
+            try db.execute(sql: "DELETE FROM reflog")
+            for l in contents.lines where l.isMove {
+                try db.execute(
+                    sql: "INSERT INTO reflog(ref, old, new, time, who, message) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [l.ref.fullName, l.old?.hex, l.new?.hex, l.time, l.who, l.message])
+            }
+            for (name, target) in contents.refs {
+                try db.execute(sql: "INSERT INTO ref(name, target, symbolic) VALUES (?, ?, NULL)", arguments: [name.fullName, target.hex])
+            }
+            switch contents.head {
+            case .branch(let b, _)?:
+                try db.execute(
+                    sql: "INSERT INTO ref(name, target, symbolic) VALUES ('HEAD', NULL, ?)", arguments: [RefName.branch(b).fullName])
+            case .detached(let c)?:
+                try db.execute(sql: "INSERT INTO ref(name, target, symbolic) VALUES ('HEAD', ?, NULL)", arguments: [c.hex])
+            case nil: break
+            }
+            try db.execute(sql: "INSERT OR REPLACE INTO ref_log(one, length) VALUES (1, ?)", arguments: [length])
+        }
+    }
+
+    /// Appends `refLogLines` to the file beside the catalog, after making the file agree with
+    /// what the catalog covers (cutting off a tail a killed writer left; writing it again from
+    /// the tables when it is missing or shorter), and records its new length in `ref_log`.
+    /// Called by ``Catalog/write(_:)`` once the transaction's body has returned.
+    /// - Returns: the length before the append (to cut back to if the commit then fails).
+    /// - Throws: `CatalogError`.
+    func flushRefLog(to file: RefLogFile) throws -> Int64 {
+        let covered = try CatalogError.guarding("cannot read the reflog state") {
+            try Int64?.fetchOne(db, sql: "SELECT length FROM ref_log WHERE one = 1") ?? nil
+        }
+        var before: Int64
+        if let covered, let size = file.size, size >= covered {
+            if size > covered { try file.truncate(to: covered) }
+            before = covered
+        } else {
+            before = try file.replace(with: try linesFromTables())
+        }
+        let after = try file.append(refLogLines)
+        try CatalogError.guarding("cannot record the reflog state") {
+            try db.execute(sql: "INSERT OR REPLACE INTO ref_log(one, length) VALUES (1, ?)", arguments: [after])
+        }
+        refLogLines = []
+        return before
+    }
+
+    /// The file's lines as the tables (before this transaction's own moves) describe them:
+    /// every reflog row as a `move`, then every ref's value as a `set`.
+    private func linesFromTables() throws -> [RefLogLine] {
+        let pending = refLogLines.filter(\.isMove)
+        return try CatalogError.guarding("cannot read the reflog") {
+            var out: [RefLogLine] = []
+            let rows = try Row.fetchAll(db, sql: "SELECT ref, old, new, time, who, message FROM reflog ORDER BY id")
+            // This transaction's own rows are already in the table: leave them to the append.
+            for row in rows.dropLast(pending.count) {
+                guard let ref = RefName(fullName: try row.decode(String.self, forColumn: "ref")) else { continue }
+                out.append(
+                    RefLogLine(
+                        isMove: true, ref: ref, symbolic: nil,
+                        old: try row.decode(String?.self, forColumn: "old").flatMap { CommitID(hex: $0) },
+                        new: try row.decode(String?.self, forColumn: "new").flatMap { CommitID(hex: $0) },
+                        time: try row.decode(forColumn: "time"), who: try row.decode(forColumn: "who"),
+                        message: try row.decode(forColumn: "message")))
+            }
+            // The values before this transaction: the current ones with its own moves undone.
+            var values: [RefName: CommitID?] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, target FROM ref WHERE name != 'HEAD'") {
+                guard let n = RefName(fullName: try row.decode(String.self, forColumn: "name")) else { continue }
+                values[n] = try row.decode(String?.self, forColumn: "target").flatMap { CommitID(hex: $0) }
+            }
+            var head = try Self.head(db)
+            for l in pending.reversed() {
+                if l.ref == .head { continue }
+                values[l.ref] = l.old
+            }
+            if pending.contains(where: { $0.ref == .head }) { head = nil }  // restated by the append
+            let now = Int64(Date().timeIntervalSince1970)
+            for (n, v) in values.sorted(by: { $0.key < $1.key }) {
+                guard let v else { continue }
+                out.append(RefLogLine(isMove: false, ref: n, symbolic: nil, old: nil, new: v, time: now, who: "dvs", message: "restated"))
+            }
+            switch head {
+            case .branch(let b, let c)?:
+                out.append(
+                    RefLogLine(
+                        isMove: false, ref: .head, symbolic: .branch(b), old: nil, new: c, time: now, who: "dvs", message: "restated"))
+            case .detached(let c)?:
+                out.append(
+                    RefLogLine(isMove: false, ref: .head, symbolic: nil, old: nil, new: c, time: now, who: "dvs", message: "restated"))
+            case nil: break
+            }
+            return out
+        }
     }
 
     // MARK: Packs, blobs and commits

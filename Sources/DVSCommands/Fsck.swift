@@ -27,12 +27,13 @@ struct Fsck: ParsableCommand {
                     + (r.isClean ? "ok" : "\(r.damaged.count) damaged"))
         }
         if !r.isClean {
-            if !json, r.damaged.contains(where: { $0.kind == "catalog" }) {
+            let refKinds: Set<String> = ["catalog", "ref", "reflog"]
+            if !json, r.damaged.contains(where: { refKinds.contains($0.kind) }) {
                 Output.err(
-                    "hint: the catalog (.dvs/catalog.sqlite) holds the refs and the indexes: restore it from a backup or clone the repository again; 'dvs reindex' rebuilds its indexes from the objects"
+                    "hint: the catalog (.dvs/catalog.sqlite) holds the refs and the indexes, and .dvs/reflog a copy of every ref move: 'dvs reindex' rebuilds the catalog from the objects and .dvs/reflog (a damaged catalog is moved aside), and the file from the catalog"
                 )
             }
-            if !json, r.damaged.contains(where: { $0.kind != "catalog" }) {
+            if !json, r.damaged.contains(where: { !refKinds.contains($0.kind) }) {
                 Output.err(
                     "hint: restore the damaged objects from another copy of the repository (remotes come with 'dvs pull'), or check out a commit that does not use them"
                 )

@@ -65,6 +65,9 @@ enum Hints {
         case .pathFromTreeRoot(let folder, let path): return "paths are from the tree root, not from '\(folder)/': write '\(path)'"
         case .damagedSnapshot: return "the snapshot is damaged or hand-made; run 'dvs fsck', and check out another revision"
         case .moveAwayOrForce: return "move it away, or use --force to replace it"
+        case .finishInterruptedOperation(let command, let target):
+            return
+                "to keep those changes, copy the files elsewhere first; then either move them out of the way and run any dvs command, or run 'dvs checkout --force HEAD', which finishes '\(command)' (the tree and HEAD at \(target)) by overwriting them and names what it overwrote"
         case .resolveOrRestartMerge(let cohort, let theirs):
             let restart = cohort.map { "dvs cohort refresh \($0)" } ?? "dvs merge \(theirs)"
             return
@@ -142,9 +145,9 @@ enum Hints {
     /// way out for a damaged file is a fresh catalog rebuilt from the objects.
     static func catalogAtOpen(_ code: CatalogError.Code) -> String? {
         switch code {
-        case .corrupt, .schema, .database:
+        case .corrupt, .schema, .database, .notACatalog:
             return
-                "if it is damaged, move it aside, run 'dvs init' in a scratch folder, copy its catalog.sqlite here and run 'dvs reindex' (refs must then be recreated)"
+                "run 'dvs reindex': it moves the file aside and rebuilds the catalog, refs and reflog included, from .dvs/objects, .dvs/packs and .dvs/reflog"
         default: return catalog(code)
         }
     }
@@ -164,6 +167,7 @@ enum Hints {
         case .refMoved: return "run the command again"
         case .database: return "check the file's permissions and free disk space; 'dvs fsck' checks the repository"
         case .notFound: return nil
+        case .notACatalog: return catalogAtOpen(code)
         }
     }
 
@@ -208,6 +212,8 @@ enum Hints {
     /// A catalog error that reached the command layer unwrapped, as the `DVSError` the CLI reports
     /// (exit 1, the hint for its code).
     static func error(_ e: CatalogError) -> DVSError {
-        DVSError(e.code == .corrupt || e.code == .schema || e.code == .constraint ? .corrupt : .io, e.message, underlying: e)
+        DVSError(
+            e.code == .corrupt || e.code == .schema || e.code == .constraint || e.code == .notACatalog ? .corrupt : .io, e.message,
+            underlying: e)
     }
 }

@@ -29,6 +29,9 @@ struct Status: ParsableCommand {
 
     func run() throws {
         let repo = try global.repository()
+        // The warning that an interrupted operation could not be finished (files named) came
+        // on stderr as the repository opened; the way out follows it.
+        if let stuck = repo.interruptedOperationFailure, let h = Hints.hint(for: stuck) { Output.err("hint: \(h)") }
         let s = try repo.status(progress: json ? nil : Output.progress())
         var branch: String?
         if case .branch(let b, _) = s.head { branch = b }

@@ -249,6 +249,49 @@ import Testing
             #expect(interrupted.count * 2 > all.count, "\(summary)")
         }
     }
+
+    /// Was: a checkout killed mid-write whose files were then edited left every writer refusing,
+    /// with a warning that named no file and a hint to delete `.dvs/JOURNAL` by hand. Now the
+    /// warning names the files, and `dvs checkout --force HEAD` finishes the interrupted checkout
+    /// by overwriting them, saying which.
+    @Test func aStuckInterruptedCheckoutNamesTheFilesAndForceFinishesIt() throws {
+        try T.withTemporaryDirectory { dir in
+            let repo = dir + "/repo"
+            try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+            try T.speak("the stuck checkout", to: dir + "/base.wav")
+            try T.sh("for i in 1 2 3 4 5 6; do sox -R base.wav repo/s$i.wav gain -$i; done", in: dir)
+            #expect(try dvs("init", in: repo).status == 0)
+            #expect(try dvs("commit", "-m", "base", in: repo).status == 0)
+            #expect(try dvs("branch", "side", in: repo).status == 0)
+            #expect(try dvs("checkout", "side", in: repo).status == 0)
+            try T.sh("for i in 1 2 3 4 5 6; do sox -R ../base.wav s$i.wav speed 1.1 gain -$i; done", in: repo)
+            #expect(try dvs("commit", "-m", "side edits", in: repo).status == 0)
+            #expect(try dvs("checkout", "main", in: repo).status == 0)
+            let killed = try T.dvs(
+                ["checkout", "side"], in: repo, environment: ["DVS_TEST_SIGNAL_AFTER_WRITES": "1", "DVS_TEST_SIGNAL": "KILL"])
+            #expect(killed.status != 0)
+            #expect(FileManager.default.fileExists(atPath: repo + "/.dvs/JOURNAL"))
+            // The user edits every file the checkout writes: none equals main's or side's any more.
+            try T.sh("for i in 1 2 3 4 5 6; do sox -R ../base.wav s$i.wav reverse gain -$i; done", in: repo)
+            let edited = try T.sh("cat s*.wav | sha256sum", in: repo)
+            let g = Golden(replacing: [dir: "$TMP"])
+            let status = try g.dvs("status", in: repo)
+            #expect(status.stderr.contains("cannot finish the interrupted 'dvs checkout side'"), "\(status.stderr)")
+            #expect(status.stderr.contains("s1.wav") && status.stderr.contains("'dvs checkout --force HEAD'"), "\(status.stderr)")
+            let commit = try g.dvs("commit", "-m", "edits", in: repo)
+            #expect(commit.status == 1 && commit.stderr.contains("s6.wav"), "\(commit.stderr)")
+            #expect(try T.sh("cat s*.wav | sha256sum", in: repo) == edited, "refusing changed nothing")
+            // The way out the hint gives.
+            let forced = try g.dvs("checkout", "--force", "HEAD", in: repo)
+            #expect(forced.status == 0, "\(forced.stderr)")
+            #expect(forced.stderr.contains("overwritten") && forced.stderr.contains("s1.wav"), "\(forced.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: repo + "/.dvs/JOURNAL"))
+            let after = try g.dvs("status", in: repo)
+            #expect(after.stdout.contains("On branch side") && after.stdout.contains("nothing to commit"), "\(after.stdout)")
+            #expect(try dvs("fsck", in: repo).status == 0)
+            try g.verify()
+        }
+    }
 }
 
 /// A value behind a lock, for results gathered from several threads.

@@ -82,6 +82,167 @@ import Testing
         }
     }
 
+    /// The refs of a repository as the commands show them: branches, tags, HEAD, the reflogs.
+    func refs(_ dir: String) throws -> String {
+        var out = ""
+        for args in [["branch"], ["tag"], ["status"], ["reflog", "-n", "100"], ["reflog", "side"], ["log", "--oneline", "side"]] {
+            let r = try T.dvs(args, in: dir)
+            out += "$ dvs \(args.joined(separator: " ")) (exit \(r.status))\n\(r.stdout)"
+        }
+        return out
+    }
+
+    /// A repository with history on two branches and a tag, HEAD on `side`.
+    func history(_ dir: String) throws {
+        try repository(dir)
+        try T.speak("a second take", to: dir + "/b.wav")
+        #expect(try dvs("commit", "-m", "second", in: dir).status == 0)
+        #expect(try dvs("tag", "v1", "HEAD~1", in: dir).status == 0)
+        #expect(try dvs("branch", "side", in: dir).status == 0)
+        #expect(try dvs("checkout", "side", in: dir).status == 0)
+        try T.speak("on the side branch", to: dir + "/c.wav")
+        #expect(try dvs("commit", "-m", "third", in: dir).status == 0)
+    }
+
+    /// Was (issue 13, point 4): a 0-byte catalog opened as a new empty repository, every branch
+    /// gone, and reindex could not bring them back. Now a deleted, zero-filled or truncated
+    /// catalog is refused naming the file, and reindex restores every branch, tag, HEAD and
+    /// reflog entry from `.dvs/reflog`; the next commit's parent is the branch's tip.
+    @Test func losingTheCatalogNeverLosesHistory() throws {
+        try T.withTemporaryDirectory { dir in
+            try history(dir)
+            let before = try refs(dir)
+            #expect(before.contains("* side") && before.contains("v1") && before.contains("third"), "\(before)")
+            let sideTip = try T.sh("\(T.dvsBinary) log -n 1 --json side", in: dir)
+            let catalog = dir + "/.dvs/catalog.sqlite"
+            let g = Golden(replacing: [dir: "$TMP"])
+            for damage in ["deleted", "zero-filled", "truncated"] {
+                let size = try T.read(catalog).count
+                switch damage {
+                case "deleted":
+                    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: catalog + suffix) }
+                case "zero-filled": try Data(count: size).write(to: URL(fileURLWithPath: catalog))
+                default: try T.read(catalog).prefix(size / 2).write(to: URL(fileURLWithPath: catalog))
+                }
+                if damage != "truncated" {
+                    // Refused, naming the file and the way out; nothing is created in its place.
+                    let status = try g.dvs("status", in: dir)
+                    #expect(status.status == 1)
+                    #expect(status.stderr.contains(".dvs/catalog.sqlite") && status.stderr.contains("'dvs reindex'"), "\(status.stderr)")
+                    #expect(try dvs("log", in: dir).status == 1)
+                    #expect(try dvs("fsck", in: dir).status == 1)
+                    #expect(damage != "deleted" || !FileManager.default.fileExists(atPath: catalog), "a read created a catalog")
+                }
+                let r = try g.dvs("reindex", in: dir)
+                #expect(r.status == 0, "\(damage): \(r.stderr)")
+                #expect(try refs(dir) == before, "\(damage)")
+                #expect(try dvs("fsck", in: dir).status == 0, "\(damage)")
+            }
+            try T.speak("after the repair", to: dir + "/d.wav")
+            #expect(try dvs("commit", "-m", "fourth", in: dir).status == 0)
+            let top = try #require(try json(try dvs("log", "-n", "1", "--json", in: dir).stdout) as? [[String: Any]])
+            let tip = try #require(try json(sideTip) as? [[String: Any]])
+            #expect(top.first?["parents"] as? [String] == [tip.first?["id"] as? String ?? "?"])
+            try g.verify()
+        }
+    }
+
+    /// Another program's SQLite database (or one without dvs's tables) where the catalog should
+    /// be is refused, not opened and filled as a new repository; reindex replaces it.
+    @Test func aCatalogThatIsNotADVSCatalogIsRefused() throws {
+        try T.withTemporaryDirectory { dir in
+            try history(dir)
+            let before = try refs(dir)
+            let catalog = dir + "/.dvs/catalog.sqlite"
+            let g = Golden(replacing: [dir: "$TMP"])
+            for (name, sql) in [("foreign", "PRAGMA application_id = 42; CREATE TABLE t(x);"), ("plain", "CREATE TABLE t(x);")] {
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: catalog + suffix) }
+                _ = try T.sh("sqlite3 .dvs/catalog.sqlite '\(sql)'", in: dir)
+                let bytes = try T.read(catalog)
+                let r = try g.dvs("status", in: dir)
+                #expect(r.status == 1, "\(name)")
+                #expect(r.stderr.contains("not a dvs catalog") && r.stderr.contains("'dvs reindex'"), "\(r.stderr)")
+                #expect(try T.read(catalog) == bytes, "\(name): the refused file was not written")
+                #expect(try g.dvs("reindex", in: dir).status == 0)
+                #expect(try refs(dir) == before, "\(name)")
+            }
+            try g.verify()
+        }
+    }
+
+    /// Was: a non-hex ref target read as an unborn branch while fsck said ok. Now it is damage
+    /// that fsck reports and every reader refuses, and reindex restores the ref from .dvs/reflog.
+    @Test func aMalformedRefTargetIsDamageThatReindexRepairs() throws {
+        try T.withTemporaryDirectory { dir in
+            try history(dir)
+            let before = try refs(dir)
+            try T.sh("sqlite3 .dvs/catalog.sqlite \"UPDATE ref SET target = 'zz' WHERE name = 'refs/heads/side'\"", in: dir)
+            let g = Golden(replacing: [dir: "$TMP"])
+            #expect(try g.dvs("fsck", in: dir).status == 1)
+            let status = try g.dvs("status", in: dir)
+            #expect(status.status == 1 && !status.stdout.contains("no commits yet"), "\(status.stdout)")
+            #expect(try g.dvs("reindex", in: dir).status == 0)
+            #expect(try refs(dir) == before)
+            #expect(try g.dvs("fsck", in: dir).status == 0)
+            // A ref naming a commit that does not exist, and a reflog file that disagrees.
+            try T.sh(
+                "sqlite3 .dvs/catalog.sqlite \"UPDATE ref SET target = '\(String(repeating: "ab", count: 32))' WHERE name = 'refs/tags/v1'\"",
+                in: dir)
+            let r = try g.dvs("fsck", in: dir)
+            #expect(r.status == 1)
+            #expect(r.stdout.contains("damaged ref refs/tags/v1") && r.stdout.contains("damaged reflog .dvs/reflog"), "\(r.stdout)")
+            try g.verify()
+        }
+    }
+
+    /// `.dvs/reflog` lost or cut short is written again from the catalog by the next ref move,
+    /// and a tail of moves a killed writer never committed is cut off.
+    @Test func theReflogFileIsRepairedFromTheCatalog() throws {
+        try T.withTemporaryDirectory { dir in
+            try history(dir)
+            let file = dir + "/.dvs/reflog"
+            let whole = try T.read(file)
+            try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: file))
+            let fsck = try dvs("fsck", in: dir)
+            #expect(fsck.status == 1 && fsck.stdout.contains("damaged reflog .dvs/reflog"), "\(fsck.stdout)")
+            #expect(try dvs("reindex", in: dir).status == 0)
+            #expect(try dvs("fsck", in: dir).status == 0)
+            // A tail no committed transaction covers (a writer killed before SQLite committed).
+            let good = try T.read(file)
+            try (good + Data("move refs/heads/ghost - - \(String(repeating: "cd", count: 32)) 1\tX <x@y>\tghost\n".utf8)).write(
+                to: URL(fileURLWithPath: file))
+            let noted = try dvs("fsck", in: dir)
+            #expect(noted.status == 0 && noted.stdout.contains("never committed"), "\(noted.stdout)")
+            #expect(try dvs("branch", "other", in: dir).status == 0)
+            #expect(!(try String(contentsOfFile: file, encoding: .utf8)).contains("ghost"))
+            try FileManager.default.removeItem(atPath: dir + "/.dvs/catalog.sqlite")
+            #expect(try dvs("reindex", in: dir).status == 0)
+            #expect(try dvs("branch", in: dir).stdout.contains("other"))
+            #expect(!(try dvs("branch", in: dir).stdout.contains("ghost")))
+        }
+    }
+
+    /// A catalog lost in a repository without `.dvs/reflog` (made by an older dvs, or the file lost
+    /// too): reindex finds the heads among the commit objects and names each `recovered-<id>`,
+    /// with HEAD on the newest, so that no history is left unnamed.
+    @Test func withoutTheReflogFileReindexNamesTheHeadsItFinds() throws {
+        try T.withTemporaryDirectory { dir in
+            try history(dir)
+            let tip = try #require(try json(try dvs("log", "-n", "1", "--json", "side", in: dir).stdout) as? [[String: Any]])
+            let id = try #require(tip.first?["id"] as? String)
+            for name in ["reflog", "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"] {
+                try? FileManager.default.removeItem(atPath: dir + "/.dvs/" + name)
+            }
+            let r = try dvs("reindex", in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            let branch = "recovered-\(id.prefix(12))"
+            #expect(r.stdout.contains("made branch '\(branch)'"), "\(r.stdout)")
+            #expect(try dvs("status", in: dir).stdout.hasPrefix("On branch \(branch)\n"))
+            #expect(try dvs("log", "--oneline", in: dir).stdout.split(separator: "\n").count == 3)
+            #expect(try dvs("fsck", in: dir).status == 0)
+        }
+    }
+
     /// `dvs query` printed a label up to its first NUL.
     @Test func queryKeepsALabelWithAnEmbeddedNul() throws {
         try T.withTemporaryDirectory { dir in

@@ -31,11 +31,14 @@ import Testing
         #expect(Hints.catalog(.refMoved) == "run the command again")
         #expect(Hints.catalog(.notFound) == nil)
         #expect(Hints.catalog(.busy) == "another dvs is using the catalog; retry in a moment")
-        // A catalog that does not open cannot be repaired by commands that open it.
-        #expect(
-            Hints.catalogAtOpen(.corrupt)
-                == "if it is damaged, move it aside, run 'dvs init' in a scratch folder, copy its catalog.sqlite here and run 'dvs reindex' (refs must then be recreated)"
-        )
+        // A catalog that does not open (or is not a dvs catalog) is replaced by reindex, refs included.
+        for code in [CatalogError.Code.corrupt, .notACatalog] {
+            #expect(
+                Hints.catalogAtOpen(code)
+                    == "run 'dvs reindex': it moves the file aside and rebuilds the catalog, refs and reflog included, from .dvs/objects, .dvs/packs and .dvs/reflog"
+            )
+        }
+        #expect(Hints.catalog(.notACatalog) == Hints.catalogAtOpen(.notACatalog))
         #expect(Hints.catalogAtOpen(.full) == Hints.catalog(.full))
         let e = Hints.error(CatalogError(.schema, "bad tables"))
         #expect(e.code == .corrupt)
@@ -125,6 +128,10 @@ import Testing
         #expect(
             Hints.text(.damagedSnapshot) == "the snapshot is damaged or hand-made; run 'dvs fsck', and check out another revision")
         #expect(Hints.text(.moveAwayOrForce) == "move it away, or use --force to replace it")
+        #expect(
+            Hints.text(.finishInterruptedOperation(command: "dvs checkout side", target: "0123456789ab"))
+                == "to keep those changes, copy the files elsewhere first; then either move them out of the way and run any dvs command, or run 'dvs checkout --force HEAD', which finishes 'dvs checkout side' (the tree and HEAD at 0123456789ab) by overwriting them and names what it overwrote"
+        )
     }
 
     @Test func mergeAndRemoteStepsRenderAsTheCLIsHints() {

@@ -245,7 +245,7 @@ private let past: Int64 = 1_700_000_000_250_000_000
     @Test func aCatalogServesAsTheStatCache() throws {
         try TestSupport.withTemporaryDirectory { root in
             try FileManager.default.createDirectory(atPath: root + "/.dvs", withIntermediateDirectories: true)
-            let catalog = try Catalog(path: root + "/.dvs/catalog.sqlite")
+            let catalog = try Catalog.create(at: root + "/.dvs/catalog.sqlite")
             let t = tree(root, catalog)
             try put("alpha", "a.txt", in: root)
             try setMtime("a.txt", in: root, past)

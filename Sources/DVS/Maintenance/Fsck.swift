@@ -7,7 +7,8 @@ import Foundation
 public struct DamagedObject: Sendable, Codable, Equatable {
     /// Object id (hex).
     public var id: String
-    /// `blob`, `commit`, `manifest`, `object`, `pack` or `catalog` (then `id` is `.dvs/catalog.sqlite`).
+    /// `blob`, `commit`, `manifest`, `object`, `pack`, `catalog` (then `id` is `.dvs/catalog.sqlite`),
+    /// `ref` (then `id` is the ref's full name) or `reflog` (then `id` is `.dvs/reflog`).
     public var kind: String
     /// The pack that holds it, for blobs.
     public var pack: String?
@@ -109,10 +110,9 @@ extension Repository {
                 damaged[id.hex] = DamagedObject(id: id.hex, kind: "object", pack: nil, reason: DVSError.wrap(error).message, usedBy: [])
             }
         }
-        // Reachability from refs and reflogs.
-        var starts = Set<CommitID>(try catalog.refs(in: .all).map(\.target))
-        if let h = try catalog.head()?.commit { starts.insert(h) }
-        starts.formUnion(try catalog.reflogCommits())
+        // Refs and the reflog: well formed, naming commits that exist, and as .dvs/reflog says.
+        var starts = Set<CommitID>()
+        for (key, d) in checkRefs(catalogFile: catalogFile, notes: &notes, starts: &starts) { damaged[key] = d }
         var seen = Set<CommitID>()
         var stack = Array(starts)
         var seenChunks = Set<ObjectID>()
@@ -175,6 +175,91 @@ extension Repository {
         return FsckReport(
             damaged: damaged.values.sorted { $0.id < $1.id }, notes: notes, packCount: byPack.count,
             blobCount: known.count, objectCount: ids.count, commitCount: seen.count)
+    }
+}
+
+extension Repository {
+    /// The ref and reflog checks of fsck: SQLite rows well formed (a malformed target is damage,
+    /// never an unborn branch), every ref and HEAD naming a commit object that exists and
+    /// decodes, `.dvs/reflog` well formed and leaving the refs the catalog holds.
+    /// - Parameters:
+    ///   - notes: gets what is not damage (no `.dvs/reflog` yet, a tail a killed writer left).
+    ///   - starts: gets every commit named by a ref, HEAD or a reflog entry (catalog and file).
+    /// - Returns: the damage found, keyed for the report.
+    fileprivate func checkRefs(catalogFile: String, notes: inout [String], starts: inout Set<CommitID>) -> [String: DamagedObject] {
+        var damaged: [String: DamagedObject] = [:]
+        let problems: [String]
+        do { problems = try catalog.refProblems() } catch { problems = [DVSError.wrap(error).message] }
+        for (i, p) in problems.enumerated() {
+            damaged["\(catalogFile)#ref\(i)"] = DamagedObject(id: catalogFile, kind: "catalog", pack: nil, reason: p, usedBy: [])
+        }
+        let refs = (try? catalog.refs(in: .all)) ?? []
+        let head = (try? catalog.head()) ?? nil
+        var named: [(String, CommitID)] = refs.map { ($0.name.fullName, $0.target) }
+        if case .detached(let c)? = head { named.append(("HEAD", c)) }
+        for (name, target) in named {
+            starts.insert(target)
+            do { _ = try Commit.decode(objects.read(target.object)) } catch {
+                damaged["ref:" + name] = DamagedObject(
+                    id: name, kind: "ref", pack: nil,
+                    reason: "points at \(target.hex), which is not a readable commit: \(DVSError.wrap(error).message)", usedBy: [])
+            }
+        }
+        starts.formUnion((try? catalog.reflogCommits()) ?? [])
+        // The file copy.
+        let file = ".dvs/reflog"
+        let covered: Int64?
+        let contents: RefLogContents?
+        do {
+            covered = try catalog.refLogCoveredLength()
+            contents = try catalog.refLogContents(committedOnly: true)
+        } catch {
+            damaged[file] = DamagedObject(id: file, kind: "reflog", pack: nil, reason: DVSError.wrap(error).message, usedBy: [])
+            return damaged
+        }
+        guard let covered else {
+            notes.append("\(file) is not written yet (a repository made by an older dvs): the next move of a ref writes it")
+            return damaged
+        }
+        guard let contents else {
+            damaged[file] = DamagedObject(
+                id: file, kind: "reflog", pack: nil, reason: "the file is missing (the catalog covers \(covered) bytes of it)", usedBy: [])
+            return damaged
+        }
+        if let size = (try? FileManager.default.attributesOfItem(atPath: catalog.refLogPath)[.size] as? NSNumber)?.int64Value {
+            if size < covered {
+                damaged[file] = DamagedObject(
+                    id: file, kind: "reflog", pack: nil,
+                    reason: "the file is \(size) bytes long, shorter than the \(covered) the catalog covers",
+                    usedBy: [])
+            } else if size > covered {
+                notes.append(
+                    "\(file) ends in \(size - covered) bytes of ref moves an interrupted command never committed; the next ref move cuts them off"
+                )
+            }
+        }
+        for m in contents.malformed.prefix(5) {
+            damaged["\(file)#\(m.line)"] = DamagedObject(
+                id: file, kind: "reflog", pack: nil, reason: "line \(m.line) is malformed: '\(m.text)'", usedBy: [])
+        }
+        for l in contents.lines { for c in [l.old, l.new].compactMap({ $0 }) { starts.insert(c) } }
+        guard problems.isEmpty, damaged[file] == nil else { return damaged }
+        var disagreements: [String] = []
+        let fileRefs = contents.refs
+        let catalogRefs = Dictionary(refs.map { ($0.name, $0.target) }, uniquingKeysWith: { a, _ in a })
+        for name in Set(fileRefs.keys).union(catalogRefs.keys).sorted() where fileRefs[name] != catalogRefs[name] {
+            disagreements.append(
+                "\(name): the catalog says \(catalogRefs[name]?.short ?? "none"), the file \(fileRefs[name]?.short ?? "none")")
+        }
+        if let head, let fileHead = contents.head, head != fileHead {
+            disagreements.append("HEAD: the catalog and the file disagree")
+        }
+        if !disagreements.isEmpty {
+            damaged[file + "#refs"] = DamagedObject(
+                id: file, kind: "reflog", pack: nil,
+                reason: "the refs it leaves differ from the catalog's: " + disagreements.prefix(5).joined(separator: "; "), usedBy: [])
+        }
+        return damaged
     }
 }
 

@@ -15,18 +15,116 @@ public struct ReindexReport: Sendable, Codable {
     public var commitCount: Int
     /// Packs skipped because their header, trailer or id is damaged.
     public var damagedPacks: [String]
+    /// Where the catalog that could not be used was moved (`.dvs/catalog.sqlite.damaged`), when
+    /// reindex replaced it with a new one; nil when the catalog was kept.
+    public var replacedCatalog: String? = nil
+    /// Refs (branches, tags, remote-tracking refs; HEAD not counted) restored from `.dvs/reflog`;
+    /// 0 when the catalog's own were kept.
+    public var restoredRefs: Int = 0
+    /// Reflog entries restored from `.dvs/reflog`.
+    public var restoredReflogEntries: Int = 0
+    /// Branches made for commits no ref or reflog reached, when nothing else named any history
+    /// (a lost catalog and no `.dvs/reflog`): `recovered-<short id>`.
+    public var recoveredBranches: [String] = []
+    /// Commits with no child that no ref or reflog entry reaches (hex), newest first.
+    public var unreferencedHeads: [String] = []
+    /// Settings kept from the replaced catalog.
+    public var keptSettings: Int = 0
+}
+
+/// What replacing an unusable catalog did, before the indexes are rebuilt.
+private struct CatalogReplacement {
+    var movedTo: String
+    var restoredRefs: Int
+    var restoredReflogEntries: Int
+    var keptSettings: Int
 }
 
 extension Repository {
+    /// `dvs reindex` from `directory`: opens the repository, and when its catalog cannot be used
+    /// (missing, empty, not a dvs catalog, unreadable, or — with `.dvs/reflog` to restore the refs
+    /// from — failing SQLite's integrity check) moves it aside to
+    /// `.dvs/catalog.sqlite.damaged` and makes a new one: settings that can still be read are
+    /// kept, refs, HEAD and the reflog are restored from `.dvs/reflog`; then ``reindex()``.
+    /// - Throws: `DVSError.notARepository`, `.locked`, `.io`; what ``reindex()`` throws.
+    public static func reindex(from directory: String?, context: ProcessContext) throws -> ReindexReport {
+        let root = try findRoot(from: directory, context: context)
+        let dvs = root + "/" + folderName
+        let refLogPath = dvs + "/reflog"
+        let hasRefLog = FileIO.exists(refLogPath)
+        var usable: Repository?
+        do {
+            let repo = try Repository.opening(root: root, context: context)
+            // Malformed refs in a sound file are restored in place (``reindex()``).
+            let sound = (try? repo.catalog.integrityProblems().isEmpty) == true
+            if sound || !hasRefLog { usable = repo }
+        } catch let e as DVSError {
+            // Only a file that is damaged or not a catalog is replaced: a busy, unreadable
+            // (permissions) or newer catalog is left alone and the error stands.
+            guard let c = e.underlying as? CatalogError, c.code == .corrupt || c.code == .notACatalog else { throw e }
+        }
+        if let usable {
+            return try usable.reindex(replacement: nil)
+        }
+        let replacement = try replaceCatalog(in: dvs, refLogPath: refLogPath, context: context)
+        return try Repository.opening(root: root, context: context).reindex(replacement: replacement)
+    }
+
+    /// Moves the catalog at `dvs/catalog.sqlite` aside and creates a new one holding the settings
+    /// still readable from the old one and the refs and reflog of `.dvs/reflog`, under the lock.
+    private static func replaceCatalog(in dvs: String, refLogPath: String, context: ProcessContext) throws -> CatalogReplacement {
+        let timeout = context.environment["DVS_LOCK_TIMEOUT"].flatMap(Double.init) ?? 30
+        let lock: RepositoryLock
+        do { lock = try RepositoryLock(path: dvs + "/lock", timeout: timeout, command: "dvs reindex") } catch {
+            throw DVSError.wrap(error)
+        }
+        defer { lock.release() }
+        do {
+            let path = dvs + "/catalog.sqlite"
+            var aside = path + ".damaged"
+            var n = 1
+            while FileIO.exists(aside) {
+                n += 1
+                aside = path + ".damaged-\(n)"
+            }
+            if FileIO.exists(path) {
+                guard rename(path, aside) == 0 else { throw StorageError.posix("cannot move aside", path: path) }
+            } else {
+                aside = ""
+            }
+            for suffix in ["-wal", "-shm"] where FileIO.exists(path + suffix) {
+                if aside.isEmpty { unlink(path + suffix) } else { rename(path + suffix, aside + suffix) }
+            }
+            let settings = aside.isEmpty ? [] : Catalog.salvageConfig(from: aside)
+            let contents = try Catalog.refLog(at: refLogPath)
+            let length = (try? FileManager.default.attributesOfItem(atPath: refLogPath)[.size] as? NSNumber)?.int64Value ?? 0
+            let catalog = try Catalog.create(at: path)
+            try catalog.write { tx in
+                for (k, v) in settings { try tx.setConfig(k, v) }
+                if !settings.contains(where: { $0.0 == "core.format" }) { try tx.setConfig("core.format", "1") }
+                if let contents { try tx.restoreRefs(from: contents, coveringLength: length) }
+            }
+            FileIO.syncDirectory(dvs)
+            return CatalogReplacement(
+                movedTo: aside.isEmpty ? "" : ".dvs/" + (aside as NSString).lastPathComponent,
+                restoredRefs: contents?.refs.count ?? 0, restoredReflogEntries: contents?.lines.filter(\.isMove).count ?? 0,
+                keptSettings: settings.count)
+        } catch { throw DVSError.wrap(error) }
+    }
+
     /// Rebuilds the derived parts of the catalog — the pack and blob index, the commit list and the
     /// model and eval index —
     /// from `.dvs/packs` and `.dvs/objects` (Fossil's "rebuild"). Refs, the reflog, the stat cache
-    /// and settings are kept: they are the catalog's own truth.
+    /// and settings are kept: they are the catalog's own truth (and `.dvs/reflog` holds a copy of
+    /// the refs and reflog, made to agree with the catalog here). Refs the catalog holds
+    /// malformed are restored from `.dvs/reflog`.
     ///
     /// Idempotent. Takes the repository lock.
     /// - Throws: `DVSError.locked`, `.io`.
     /// - Complexity: reads every pack index and every metadata object.
-    public func reindex() throws -> ReindexReport {
+    public func reindex() throws -> ReindexReport { try reindex(replacement: nil) }
+
+    private func reindex(replacement: CatalogReplacement?) throws -> ReindexReport {
         let lock = try self.lock("dvs reindex")
         defer { lock.release() }
         do {
@@ -61,6 +159,29 @@ extension Repository {
                 guard bytes.starts(with: Array("dvs-commit ".utf8)), let c = try? Commit.decode(bytes) else { continue }
                 commits.append((CommitID(id), c))
             }
+            // Refs the catalog holds malformed, with a file to restore them from.
+            var restored = (replacement?.restoredRefs ?? 0, replacement?.restoredReflogEntries ?? 0)
+            if replacement == nil, try !catalog.refProblems().isEmpty {
+                let covered = try catalog.refLogCoveredLength()
+                if let contents = try catalog.refLogContents(committedOnly: covered != nil) {
+                    let size = (try? FileManager.default.attributesOfItem(atPath: catalog.refLogPath)[.size] as? NSNumber)?.int64Value
+                    try catalog.write { tx in try tx.restoreRefs(from: contents, coveringLength: covered ?? size ?? 0) }
+                    restored = (contents.refs.count, contents.lines.filter(\.isMove).count)
+                }
+            }
+            // Heads: commits no other commit names as a parent.
+            let parents = Set(commits.flatMap(\.1.parents))
+            var reached = Set<CommitID>()
+            var stack = try catalog.refs(in: .all).map(\.target) + catalog.reflogCommits() + [try catalog.head()?.commit].compactMap { $0 }
+            let byID = Dictionary(commits, uniquingKeysWith: { a, _ in a })
+            while let c = stack.popLast() {
+                guard reached.insert(c).inserted, let commit = byID[c] else { continue }
+                stack.append(contentsOf: commit.parents)
+            }
+            let lost = commits.filter { !parents.contains($0.0) && !reached.contains($0.0) }
+                .sorted { ($0.1.committer.time, $0.0.hex) > ($1.1.committer.time, $1.0.hex) }
+            var recovered: [String] = []
+            let nothingNamed = try catalog.refs(in: .all).isEmpty && catalog.head()?.commit == nil
             try catalog.write { tx in
                 try tx.clearBlobIndex()
                 for (id, size, rows) in packs { try tx.insertPack(id: id, byteCount: size, entries: rows) }
@@ -68,10 +189,29 @@ extension Repository {
                 // Lineage records (migration 0003) are derived from their objects too.
                 try tx.clearLineageIndex()
                 for (id, bytes) in records { try? indexRecord(id, bytes, in: tx) }
+                // Nothing names any history (a lost catalog, no .dvs/reflog): a branch for each head.
+                if nothingNamed {
+                    for (id, _) in lost {
+                        let name = "recovered-\(id.short)"
+                        try tx.moveRefs(
+                            [RefUpdate(name: .branch(name), expected: nil, new: id, message: "reindex: recovered head")], who: identity)
+                        recovered.append(name)
+                    }
+                    if let first = recovered.first, try tx.head() == nil || tx.head()?.commit == nil {
+                        try tx.setHead(.branch(first, lost[0].0), who: identity, message: "reindex: recovered head")
+                    }
+                }
+                tx.checkRefLog()
             }
-            return ReindexReport(
+            var report = ReindexReport(
                 packCount: packs.count, newPackCount: packs.filter { !known.contains($0.0) }.count,
                 blobCount: packs.reduce(0) { $0 + $1.2.count }, commitCount: commits.count, damagedPacks: damaged)
+            report.replacedCatalog = replacement?.movedTo
+            (report.restoredRefs, report.restoredReflogEntries) = restored
+            report.keptSettings = replacement?.keptSettings ?? 0
+            report.recoveredBranches = recovered
+            report.unreferencedHeads = nothingNamed ? [] : lost.map(\.0.hex)
+            return report
         } catch { throw DVSError.wrap(error) }
     }
 }

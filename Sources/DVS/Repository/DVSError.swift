@@ -128,6 +128,10 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
         case damagedSnapshot
         /// Move the file in the way, or replace it with `--force`.
         case moveAwayOrForce
+        /// An interrupted operation (`command`, the user's words) cannot be finished because files
+        /// changed since: move them away and run any command again, or finish it by overwriting
+        /// them (`dvs checkout --force HEAD`); `target` is the short id it was switching to.
+        case finishInterruptedOperation(command: String, target: String)
 
         // Merge
 
@@ -273,7 +277,7 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
             let code: Code =
                 switch e.code {
                 case .refMoved, .busy: .locked
-                case .corrupt, .schema, .constraint: .corrupt
+                case .corrupt, .schema, .constraint, .notACatalog: .corrupt
                 case .full, .readOnly, .io, .database, .notFound: .io
                 }
             var wrapped = DVSError(code, e.message)

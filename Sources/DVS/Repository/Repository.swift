@@ -12,6 +12,7 @@ import Foundation
 ///
 /// ```
 /// .dvs/catalog.sqlite   refs, reflog, blob index, stat cache, config (schema/)
+/// .dvs/reflog           every ref move, appended before the catalog records it (rebuilds refs)
 /// .dvs/packs/<id>.pack  file content, one zstd frame per blob (schema/FORMAT.md)
 /// .dvs/objects/xx/…     commits, manifest chunks, lineage records, model artifacts
 /// .dvs/cache/           blob cache of dvs run (blobs/), sample index (samples.sqlite); safe to delete
@@ -38,6 +39,10 @@ public final class Repository: @unchecked Sendable {
     public let context: ProcessContext
     /// Commits and manifests in ``objects``.
     public let snapshots: SnapshotStore
+    /// Why the operation a killed process left in `.dvs/JOURNAL` could not be finished when this
+    /// repository was opened (files changed since, named in its `details`); nil when there was
+    /// none or it was finished. Every writer meets the same error until it is resolved.
+    public internal(set) var interruptedOperationFailure: DVSError?
 
     /// The `.dvs` folder name.
     public static let folderName = ".dvs"
@@ -83,7 +88,7 @@ public final class Repository: @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: staging)
             for sub in ["", "/packs", "/objects", "/tmp", "/hooks"] { try FileIO.makeDirectories(staging + sub) }
             do {
-                let catalog = try Catalog(path: staging + "/catalog.sqlite")
+                let catalog = try Catalog.create(at: staging + "/catalog.sqlite")
                 try catalog.write { tx in
                     try tx.setHead(.branch("main", nil), who: defaultIdentity(in: context), message: "init")
                     try tx.setConfig("core.format", "1")
@@ -113,21 +118,37 @@ public final class Repository: @unchecked Sendable {
     ///   - context: the process the repository is used from (kept as ``context``).
     /// - Throws: `DVSError.notARepository` when no parent has a `.dvs` folder.
     public static func discover(from directory: String? = nil, context: ProcessContext) throws -> Repository {
+        let dir = try findRoot(from: directory, context: context)
+        let repo: Repository
+        do { repo = try Repository(root: dir, context: context) } catch { throw DVSError.wrap(error) }
+        let format = (try? repo.catalog.config("core.format")) ?? nil
+        guard format == nil || format == "1" else {
+            throw DVSError(
+                .badInput, "repository '\(dir)' has format \(format!), this dvs reads format 1",
+                next: .useNewerDVS)
+        }
+        repo.recoverOnOpen()
+        return repo
+    }
+
+    /// Opens the repository rooted at `root` as it is (no search, no recovery of an interrupted
+    /// operation): `dvs reindex` uses it after replacing a damaged catalog.
+    /// - Throws: what opening the catalog throws, as `DVSError`.
+    static func opening(root: String, context: ProcessContext) throws -> Repository {
+        do { return try Repository(root: root, context: context) } catch { throw DVSError.wrap(error) }
+    }
+
+    /// The working tree's root containing `directory`: the nearest folder upwards with a `.dvs`
+    /// folder holding a catalog, or (the catalog lost) an `objects` folder.
+    /// - Throws: `DVSError.notARepository` when no parent has one.
+    static func findRoot(from directory: String?, context: ProcessContext) throws -> String {
         let start = context.absolute(directory ?? context.currentDirectory)
         var dir = start
         while true {
             var st = stat()
-            if stat(dir + "/" + folderName + "/catalog.sqlite", &st) == 0 {
-                let repo: Repository
-                do { repo = try Repository(root: dir, context: context) } catch { throw DVSError.wrap(error) }
-                let format = (try? repo.catalog.config("core.format")) ?? nil
-                guard format == nil || format == "1" else {
-                    throw DVSError(
-                        .badInput, "repository '\(dir)' has format \(format!), this dvs reads format 1",
-                        next: .useNewerDVS)
-                }
-                repo.recoverOnOpen()
-                return repo
+            let dvs = dir + "/" + folderName
+            if stat(dvs + "/catalog.sqlite", &st) == 0 || stat(dvs + "/objects", &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+                return dir
             }
             let parent = (dir as NSString).deletingLastPathComponent
             if parent == dir || parent.isEmpty { break }
@@ -168,13 +189,15 @@ public final class Repository: @unchecked Sendable {
     /// Takes the writer lock for `command`, then finishes an operation a killed process left in
     /// `.dvs/JOURNAL` (``recoverInterruptedOperation()``) before the caller changes anything.
     /// - Throws: `DVSError.locked` naming the holder; what recovery throws (the lock is released).
-    func lock(_ command: String) throws -> RepositoryLock {
+    ///   With `overwritingInterrupted` (`dvs checkout --force`), files changed since the
+    ///   interrupted operation are overwritten to finish it (``recoverInterruptedOperation(overwriting:)``).
+    func lock(_ command: String, overwritingInterrupted: Bool = false) throws -> RepositoryLock {
         let lock: RepositoryLock
         do { lock = try RepositoryLock(path: dvsDir + "/lock", timeout: lockTimeout, command: command) } catch {
             throw DVSError.wrap(error)
         }
         if journalFile.exists {
-            do { try recoverInterruptedOperation() } catch {
+            do { try recoverInterruptedOperation(overwriting: overwritingInterrupted) } catch {
                 lock.release()
                 throw DVSError.wrap(error)
             }

@@ -63,7 +63,7 @@ extension Repository {
     ///   `.badInput` while a stopped merge is in progress (even with `force`).
     /// - Warning: with `force`, uncommitted changes to tracked files are lost.
     public func checkout(_ revision: Revision, force: Bool = false, progress: ProgressHandler? = nil) throws -> CheckoutSummary {
-        let lock = try self.lock("dvs checkout \(revision)")
+        let lock = try self.lock("dvs checkout \(revision)", overwritingInterrupted: force)
         defer { lock.release() }
         do {
             try refuseDuringMerge("check out '\(revision)'")

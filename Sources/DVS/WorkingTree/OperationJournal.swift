@@ -149,8 +149,22 @@ extension Repository {
         defer { lock.release() }
         do { try recoverInterruptedOperation() } catch {
             let e = DVSError.wrap(error)
-            context.notice?("warning: \(e.message)")
+            interruptedOperationFailure = e
+            context.notice?("warning: \(e.message)\(Self.naming(e.details.map(Self.pathOnly)))")
         }
+    }
+
+    /// The path of a `details` line of a refused checkout (`clips/a.wav (uncommitted changes …)`).
+    static func pathOnly(_ detail: String) -> String {
+        guard let r = detail.range(of: " (", options: .backwards), detail.hasSuffix(")") else { return detail }
+        return String(detail[..<r.lowerBound])
+    }
+
+    /// `: a, b, c` for up to 10 of `files` (`… and N more` after), or nothing when there are none.
+    static func naming(_ files: [String]) -> String {
+        guard !files.isEmpty else { return "" }
+        let more = files.count > 10 ? ", … and \(files.count - 10) more" : ""
+        return ": " + files.prefix(10).joined(separator: ", ") + more
     }
 
     /// Finishes the operation recorded in `.dvs/JOURNAL`, if any, and says what it did through
@@ -159,18 +173,30 @@ extension Repository {
     /// then the refs move); a merge that was stopping for conflicts is rolled back to HEAD as
     /// `dvs merge --abort` would; an interrupted `--abort` is completed. Temporary files the
     /// killed process left in `.dvs/tmp` are removed. The caller holds the lock.
+    ///
+    /// Files changed since the operation was interrupted stop the completion (every writer then
+    /// refuses, naming them) unless `overwriting`: then they are overwritten with the target's
+    /// content, and the notice names them (git's `checkout --force`: the user asked to discard
+    /// local changes). The journal is never left to be deleted by hand.
     /// - Throws: `DVSError` naming the interrupted command when it cannot be finished (the
-    ///   journal stays, so the next command tries again): `.wouldOverwrite` when files were
-    ///   changed since, `.corrupt` for a damaged journal or object.
-    func recoverInterruptedOperation() throws {
+    ///   journal stays, so the next command tries again): `.wouldOverwrite` naming the changed
+    ///   files in `details`, with the next step ``DVSError/NextStep/finishInterruptedOperation``;
+    ///   `.corrupt` for a damaged journal or object.
+    func recoverInterruptedOperation(overwriting: Bool = false) throws {
         guard let j = try journalFile.read() else { return }
         removeTreeTempFiles()
         let note: String
+        var overwritten: [String] = []
         do {
             switch j.kind {
             case .checkout, .merge, .mergeAbort:
                 if try !j.refs.isDone(to: j.target, in: catalog) {
-                    _ = try switchTree(to: j.target, revision: j.revision, force: j.force, refs: j.refs, journal: nil, progress: nil)
+                    do {
+                        _ = try switchTree(to: j.target, revision: j.revision, force: j.force, refs: j.refs, journal: nil, progress: nil)
+                    } catch let e as DVSError where e.code == .wouldOverwrite && overwriting && !j.force {
+                        overwritten = e.details
+                        _ = try switchTree(to: j.target, revision: j.revision, force: true, refs: j.refs, journal: nil, progress: nil)
+                    }
                 }
                 if j.kind == .mergeAbort { mergeStateFile.clear() }
                 note =
@@ -191,15 +217,20 @@ extension Repository {
             var e = DVSError.wrap(error)
             e.message = "cannot finish the interrupted '\(j.command)': \(e.message)"
             if e.code == .wouldOverwrite {
-                // Committing or forcing cannot help here: every writer finishes the journal first.
-                e.next = nil
-                e.hint =
-                    "move the files named above out of the way and run the command again; or, to keep the tree as it is, delete '\(journalFile.path)' (the tree is then partly at \(j.target.short))"
+                e.message =
+                    "cannot finish the interrupted '\(j.command)': \(e.details.count) file(s) it must write were changed since it was interrupted"
+                e.hint = nil
+                e.next = .finishInterruptedOperation(command: j.command, target: j.target.short)
             }
             throw e
         }
         journalFile.clear()
         context.notice?("note: \(note)")
+        if !overwritten.isEmpty {
+            context.notice?(
+                "note: to finish it, \(overwritten.count) file(s) changed since were overwritten\(Self.naming(overwritten.map(Self.pathOnly)))"
+            )
+        }
     }
 
     /// Removes the temporary files working-tree writes leave in `.dvs/tmp` when killed.
