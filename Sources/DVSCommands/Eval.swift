@@ -9,7 +9,7 @@ struct Eval: ParsableCommand {
         commandName: "eval",
         abstract: "Evaluate a baseline model on a snapshot: metrics overall and per slice, speed, leakage; recorded as lineage.",
         discussion: """
-            --model takes a .dvsm path, or a model record id, name or artifact SHA-256 prefix ('dvs models').
+            --model takes a .dvsm path, or a model record id, name or artifact SHA-256 prefix ('dvs models'). Given several times, each model is evaluated on the same snapshot and one table compares them, with a 95% Wilson interval per accuracy cell (as 'dvs models --compare').
 
             classify: accuracy, macro-F1, confusion matrix; regress: MAE, RMSE, Pearson r. --by FIELD slices by a label field's value; --by cohort, when the samples have no 'cohort' label, slices by membership in the cohort/* branches (a sample in two cohorts counts in both).
 
@@ -18,16 +18,19 @@ struct Eval: ParsableCommand {
             Examples:
               dvs eval --model lang.dvsm --rev main --by lang
               dvs eval --model 5e6f7a8b --rev cohort/es --json
+              dvs eval --model general --model telephony --rev main --by cohort
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "The model: a .dvsm file, or a model record id, name or SHA-256 prefix.") var model: String
+    @Option(help: "The model: a .dvsm file, or a model record id, name or SHA-256 prefix (repeat to compare).") var model: [String]
     @Option(help: "The revision to evaluate on.") var rev = "HEAD"
     @Option(help: "Slice metrics by this label field (or 'cohort').") var by: String?
     @Flag(name: .customLong("no-record"), help: "Do not write an eval record.") var noRecord = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
+        if model.count > 1 { return try evaluateSeveral() }  // ModelsCompare.swift
+        let model = model[0]
         let repo = try global.repository()
         var options = EvalOptions(model: model, revision: Revision(rev), sliceBy: by)
         options.record = !noRecord
