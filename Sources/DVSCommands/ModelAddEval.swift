@@ -56,7 +56,7 @@ struct ModelAddEval: ParsableCommand {
     /// `Recorded eval <id> of model <id> on main (<commit>): 120 samples, 3 slices; overlap with training: none`.
     static func recorded(_ id: EvalID, _ r: EvalRecord) -> String {
         let slices = r.slices.isEmpty ? "" : ", \(r.slices.count) slice\(r.slices.count == 1 ? "" : "s")"
-        let overlap = r.leakedSamples == 0 ? "none" : "\(r.leakedSamples) samples (same audio SHA-256)"
+        let overlap = r.leakedSamples == 0 ? "none" : "\(r.leakedSamples) sample\(r.leakedSamples == 1 ? "" : "s") (same audio SHA-256)"
         return "Recorded eval \(id.short) of model \(r.model.short) on \(r.revision) (\(r.snapshot.short)): \(r.sampleCount) samples\(slices); overlap with the training set: \(overlap)"
     }
 }

@@ -48,7 +48,7 @@ enum ComparisonOutput {
         header.append("front")
         var rows: [[String]] = []
         for m in c.models {
-            let trained = m.trainingRevision.map { r in "\(r)@\(m.trainingSnapshot.map(\.short) ?? "?")" } ?? "—"
+            let trained = Self.trainedOn(m)
             let cohort = m.cohortName ?? m.cohortPredicate.map { Self.clip($0, 28) } ?? "—"
             var modelCells = [
                 m.name, trained, cohort, m.trainingHours.map(Output.hours) ?? "—", m.artifactBytes.map(Output.bytes) ?? "—",
@@ -107,18 +107,25 @@ enum ComparisonOutput {
             guard let list = scores[name], list.count >= 2 else { continue }
             let sorted = list.sorted { $0.s.values[.accuracy]! > $1.s.values[.accuracy]! }
             let best = sorted[0]
+            // One count in the heading when every model scored the same samples, else one each.
+            let counts = Set(list.map(\.s.sampleCount))
             func describe(_ x: (model: String, s: SliceScores)) -> String {
                 var t = "\(x.model) \(String(format: "%.3f", x.s.values[.accuracy]!))"
-                if let ci = x.s.accuracyInterval { t += String(format: " (%.3f–%.3f)", ci.lower, ci.upper) }
+                var inside: [String] = []
+                if let ci = x.s.accuracyInterval { inside.append(String(format: "%.3f–%.3f", ci.lower, ci.upper)) }
+                if counts.count > 1 { inside.append("n=" + (x.s.sampleCount.map(String.init) ?? "?")) }
+                if !inside.isEmpty { t += " (" + inside.joined(separator: ", ") + ")" }
                 return t
             }
-            let n = best.s.sampleCount.map { " (\($0) samples)" } ?? ""
-            let tied = sorted.dropFirst().filter { other in
+            let n = counts.count == 1 ? best.s.sampleCount.map { " (\($0) samples)" } ?? "" : ""
+            let top = sorted.prefix { $0.s.values[.accuracy]! == best.s.values[.accuracy]! }
+            let rest = sorted.dropFirst(top.count)
+            let tied = rest.filter { other in
                 guard let a = best.s.accuracyInterval, let b = other.s.accuracyInterval else { return true }
                 return a.overlaps(b)
             }
-            let behind = sorted.dropFirst().filter { o in !tied.contains { $0.model == o.model } }
-            var line = "\(name)\(n): best \(describe(best))"
+            let behind = rest.filter { o in !tied.contains { $0.model == o.model } }
+            var line = "\(name)\(n): best \(top.map(describe).joined(separator: ", "))"
             if !tied.isEmpty { line += "; not told apart from " + tied.map(describe).joined(separator: ", ") }
             if !behind.isEmpty { line += "; ahead of " + behind.map(describe).joined(separator: ", ") }
             out.append(line)
@@ -186,6 +193,13 @@ enum ComparisonOutput {
         case ..<1_000_000_000: String(format: "%.2fM", Double(n) / 1e6)
         default: String(format: "%.2fG", Double(n) / 1e9)
         }
+    }
+
+    /// `main@5e6f7a8b9c0d`, or the snapshot alone when the revision was recorded as its id.
+    static func trainedOn(_ m: ComparedModel) -> String {
+        guard let r = m.trainingRevision else { return "—" }
+        guard let s = m.trainingSnapshot else { return r }
+        return r == s.hex ? s.short : "\(r)@\(s.short)"
     }
 
     static func clip(_ s: String, _ n: Int) -> String { s.count <= n ? s : String(s.prefix(n - 1)) + "…" }

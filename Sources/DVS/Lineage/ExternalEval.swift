@@ -89,7 +89,7 @@ public struct ExternalMetrics: Sendable, Equatable {
             guard let range else { continue }
             guard case .number(let d) = value, d.isFinite else { throw bad("'\(path).\(key)' is not a number") }
             guard range.contains(d), !positive || d > 0 else {
-                throw bad("'\(path).\(key)' is \(d), outside \(positive ? "> 0" : range.upperBound == 1 ? "0…1" : "≥ 0")")
+                throw bad("'\(path).\(key)' is \(d); it must be \(positive ? "> 0" : range.upperBound == 1 ? "in 0…1" : "≥ 0")")
             }
         }
         return o
