@@ -48,7 +48,9 @@ struct ModelAddEval: ParsableCommand {
     static func read(_ path: String) throws -> ExternalMetrics {
         let bytes: [UInt8]
         do { bytes = try FileIO.read(path) } catch {
-            throw DVSError(.badInput, "cannot read the metrics file '\(path)': \((error as? StorageError)?.message ?? "\(error)")", hint: "check the path")
+            throw DVSError(
+                .badInput, "cannot read the metrics file '\(path)': \((error as? StorageError)?.message ?? "\(error)")",
+                hint: "check the path")
         }
         return try ExternalMetrics.parse(bytes, source: path)
     }
@@ -57,6 +59,7 @@ struct ModelAddEval: ParsableCommand {
     static func recorded(_ id: EvalID, _ r: EvalRecord) -> String {
         let slices = r.slices.isEmpty ? "" : ", \(r.slices.count) slice\(r.slices.count == 1 ? "" : "s")"
         let overlap = r.leakedSamples == 0 ? "none" : "\(r.leakedSamples) sample\(r.leakedSamples == 1 ? "" : "s") (same audio SHA-256)"
-        return "Recorded eval \(id.short) of model \(r.model.short) on \(r.revision) (\(r.snapshot.short)): \(r.sampleCount) samples\(slices); overlap with the training set: \(overlap)"
+        return
+            "Recorded eval \(id.short) of model \(r.model.short) on \(r.revision) (\(r.snapshot.short)): \(r.sampleCount) samples\(slices); overlap with the training set: \(overlap)"
     }
 }

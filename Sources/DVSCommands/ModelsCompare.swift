@@ -28,7 +28,9 @@ enum ComparisonOutput {
     static func text(_ c: ModelComparison, revision: String?) -> [String] {
         let common = c.commonSnapshot
         var heading = "Compared \(c.models.count) model\(c.models.count == 1 ? "" : "s")"
-        if let common { heading += " on \(revision ?? "their latest evaluation") (\(common.short))" } else if let revision {
+        if let common {
+            heading += " on \(revision ?? "their latest evaluation") (\(common.short))"
+        } else if let revision {
             heading += " on \(revision)"
         } else {
             heading += " on their latest evaluations"

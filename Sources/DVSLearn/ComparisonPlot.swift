@@ -104,8 +104,10 @@ public struct ComparisonPlot: Sendable {
             s += "<text x=\"\(f(left - 6))\" y=\"\(f(py + 4))\" text-anchor=\"end\">\(String(format: "%.2f", tick))</text>\n"
             tick += yStep
         }
-        s += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 16))\" text-anchor=\"middle\">real-time factor (processing s per s of audio; log scale; lower is faster)</text>\n"
-        s += "<text x=\"16\" y=\"\(f(top + plotH / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(f(top + plotH / 2)))\">accuracy</text>\n"
+        s +=
+            "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 16))\" text-anchor=\"middle\">real-time factor (processing s per s of audio; log scale; lower is faster)</text>\n"
+        s +=
+            "<text x=\"16\" y=\"\(f(top + plotH / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(f(top + plotH / 2)))\">accuracy</text>\n"
         s += "</g>\n"
         // The front of each slice, joined in order of cost.
         for slice in sliceList {
@@ -128,7 +130,8 @@ public struct ComparisonPlot: Sendable {
             s += "fill=\"\(isFront ? c : "white")\" stroke=\"\(c)\" stroke-width=\"2\" "
             s += "data-model=\"\(Self.escape(p.model))\" data-slice=\"\(Self.escape(p.slice))\" "
             s += "data-accuracy=\"\(String(format: "%.6f", p.accuracy))\" data-rtf=\"\(String(format: "%.6g", p.realTimeFactor))\">"
-            s += "<title>\(Self.escape("\(p.model), \(p.slice): accuracy \(String(format: "%.3f", p.accuracy)), real-time factor \(String(format: "%.4g", p.realTimeFactor))\(isFront ? " (Pareto front)" : "")"))</title></circle>\n"
+            s +=
+                "<title>\(Self.escape("\(p.model), \(p.slice): accuracy \(String(format: "%.3f", p.accuracy)), real-time factor \(String(format: "%.4g", p.realTimeFactor))\(isFront ? " (Pareto front)" : "")"))</title></circle>\n"
             s += "<text x=\"\(f(px + 8))\" y=\"\(f(py - 6))\" fill=\"#333\">\(Self.escape(p.model))</text>\n"
         }
         s += "</g>\n"

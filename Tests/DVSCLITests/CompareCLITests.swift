@@ -180,10 +180,12 @@ import Testing
                 ("typo", #"{"metric": {"accuracy": 0.5}}"#), ("rtf", #"{"metrics": {"real_time_factor": 0}}"#),
             ] {
                 try T.write(Data(body.utf8), to: "\(dir)/\(name).json")
-                let r = try g.dvs("model", "add", dir + "/m.pt", "--rev", "main", "--metrics", "\(dir)/\(name).json", "--eval-rev", "main", in: repo)
+                let r = try g.dvs(
+                    "model", "add", dir + "/m.pt", "--rev", "main", "--metrics", "\(dir)/\(name).json", "--eval-rev", "main", in: repo)
                 #expect(r.status == 1, "\(name): \(r.stderr)")
             }
-            try T.write(Data(#"{"samples": 8, "metrics": {"accuracy": 0.5}, "slices": {"lang=en": {"samples": 9}}}"#.utf8), to: dir + "/big.json")
+            try T.write(
+                Data(#"{"samples": 8, "metrics": {"accuracy": 0.5}, "slices": {"lang=en": {"samples": 9}}}"#.utf8), to: dir + "/big.json")
             #expect(try g.dvs("model", "add", dir + "/m.pt", "--rev", "main", in: repo).status == 0)
             #expect(try g.dvs("model", "add-eval", "m.pt", "--rev", "main", "--metrics", dir + "/big.json", in: repo).status == 1)
             #expect(try g.dvs("model", "add", dir + "/m.pt", "--rev", "main", "--metrics", dir + "/big.json", in: repo).status == 64)

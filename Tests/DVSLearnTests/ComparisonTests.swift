@@ -36,7 +36,8 @@ import Testing
         // 3 of 3 (0.44–1) cannot be told from 8 of 10 (0.49–0.94); 36 of 36 (0.90–1) is told from 81 of 263 (0.26–0.37).
         let small = try #require(WilsonInterval(successes: 3, trials: 3))
         #expect(small.overlaps(try #require(WilsonInterval(successes: 8, trials: 10))))
-        #expect(!(try #require(WilsonInterval(successes: 36, trials: 36))).overlaps(try #require(WilsonInterval(successes: 81, trials: 263))))
+        #expect(
+            !(try #require(WilsonInterval(successes: 36, trials: 36))).overlaps(try #require(WilsonInterval(successes: 81, trials: 263))))
     }
 
     /// A slice's macro-F1 averages over the classes present in it: the regression of `eval --by

@@ -119,7 +119,8 @@ extension Repository {
     /// - Throws: `DVSError.unknownRevision` for the model or the revision; `.badInput` when the
     ///   training snapshot is not in this repository (overlap cannot be computed) or a slice
     ///   claims more samples than the whole; `.corrupt`; `.locked`; `.io`.
-    public func recordExternalEval(model: ModelID, revision: Revision, metrics: ExternalMetrics) throws -> (id: EvalID, record: EvalRecord) {
+    public func recordExternalEval(model: ModelID, revision: Revision, metrics: ExternalMetrics) throws -> (id: EvalID, record: EvalRecord)
+    {
         let record = try modelRecord(model)
         let evalCommit = try resolve(revision)
         let evaluated = try entries(ofManifest: commit(evalCommit).manifest).filter { $0.audio != nil }
