@@ -9,7 +9,7 @@ struct Eval: ParsableCommand {
         commandName: "eval",
         abstract: "Evaluate a baseline model on a snapshot: metrics overall and per slice, speed, leakage; recorded as lineage.",
         discussion: """
-            --model takes a .dvsm path, or a model record id, name or artifact SHA-256 prefix ('dvs models'). Given several times, each model is evaluated on the same snapshot and one table compares them, with a 95% Wilson interval per accuracy cell (as 'dvs models --compare').
+            --model takes a .dvsm path, or a model record id, name or artifact SHA-256 prefix ('dvs models'). Given several times, each model is evaluated on the same snapshot and one table compares them, with a 95% Wilson interval per accuracy cell (as 'dvs models --compare'): dvs eval --model general --model telephony --rev main --by cohort
 
             classify: accuracy, macro-F1, confusion matrix; regress: MAE, RMSE, Pearson r. --by FIELD slices by a label field's value; --by cohort, when the samples have no 'cohort' label, slices by membership in the cohort/* branches (a sample in two cohorts counts in both).
 
@@ -18,7 +18,6 @@ struct Eval: ParsableCommand {
             Examples:
               dvs eval --model lang.dvsm --rev main --by lang
               dvs eval --model 5e6f7a8b --rev cohort/es --json
-              dvs eval --model general --model telephony --rev main --by cohort
             """)
 
     @OptionGroup var global: GlobalOptions
