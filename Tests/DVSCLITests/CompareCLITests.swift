@@ -42,6 +42,7 @@ import Testing
                 "train", "--rev", "main", "--label", "lang", "--holdout", "0.25", "--split-by", "speaker", "--out", general, "--json",
                 in: repo, record: .stderr)
             try #require(t1.status == 0, "\(t1.stderr)")
+            let trainedCount = try #require(((try json(t1.stdout) as? [String: Any])?["samples"] as? [String: Int])?["training"])
             let t2 = try g.dvs(
                 "train", "--rev", "cohort/half", "--label", "lang", "--holdout", "0", "--out", dir + "/half.dvsm", "--json", in: repo,
                 record: .stderr)
@@ -145,6 +146,14 @@ import Testing
             // 3 of 3: the interval says "somewhere between 0.44 and 1", not "1".
             let ci33 = try #require(telSlices.last?["accuracy_ci95"] as? [Double])
             #expect(abs(ci33[0] - wilson(3, 3)[0]) < 1e-12 && ci33[1] == 1, "\(ci33)")  // 0.4385…
+
+            // Metrics from outside for a dvs train model: the overlap is its training side (the
+            // content hashes in the .dvsm), not the whole training snapshot.
+            try T.write(Data(#"{"metrics": {"accuracy": 0.99}}"#.utf8), to: dir + "/again.json")
+            let again = try dvs("model", "add-eval", general, "--rev", "main~1", "--metrics", dir + "/again.json", "--json", in: repo)
+            try #require(again.status == 0, "\(again.stderr)")
+            let ao = try #require(try json(again.stdout) as? [String: Any])
+            #expect(ao["leaked_samples"] as? Int == trainedCount && ao["sample_count"] as? Int == 73, "\(ao)")
 
             // Every model on main by cohort, with the plot.
             let svg = dir + "/front.svg"
