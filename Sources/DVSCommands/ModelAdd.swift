@@ -49,7 +49,8 @@ struct ModelAdd: ParsableCommand {
         reg.task = task
         reg.parameters = try ModelAdd.parameters(params)
         reg.parameterCount = parameterCount
-        if let r = evalRev { _ = try repo.resolve(Revision(r)) }
+        // Bad input changes nothing: the evaluation side is checked before the model is registered.
+        if let r = evalRev, let external { _ = try repo.checkExternalEval(revision: Revision(r), metrics: external) }
         let (id, record) = try repo.registerModel(reg)
         let eval = try external.map { try repo.recordExternalEval(model: id, revision: Revision(evalRev!), metrics: $0) }
         if json {

@@ -195,6 +195,10 @@ import Testing
             }
             try T.write(
                 Data(#"{"samples": 8, "metrics": {"accuracy": 0.5}, "slices": {"lang=en": {"samples": 9}}}"#.utf8), to: dir + "/big.json")
+            // A slice of more samples than the whole: refused before the model is registered.
+            #expect(
+                try g.dvs("model", "add", dir + "/m.pt", "--rev", "main", "--metrics", dir + "/big.json", "--eval-rev", "main", in: repo)
+                    .status == 1)
             #expect(try g.dvs("model", "add", dir + "/m.pt", "--rev", "main", in: repo).status == 0)
             #expect(try g.dvs("model", "add-eval", "m.pt", "--rev", "main", "--metrics", dir + "/big.json", in: repo).status == 1)
             #expect(try g.dvs("model", "add", dir + "/m.pt", "--rev", "main", "--metrics", dir + "/big.json", in: repo).status == 64)

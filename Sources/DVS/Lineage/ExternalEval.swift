@@ -23,6 +23,8 @@ public struct ExternalMetrics: Sendable, Equatable {
     public var metrics: [String: RecordValue]
     /// Per-slice metrics (`cohort=telephony` → metrics).
     public var slices: [String: [String: RecordValue]]
+    /// Where the metrics came from (the file's path), for messages; empty when not from a file.
+    public var source = ""
 
     /// Creates metrics from their parts (not checked; ``parse(_:source:)`` checks).
     public init(sampleCount: Int?, metrics: [String: RecordValue], slices: [String: [String: RecordValue]] = [:]) {
@@ -64,7 +66,9 @@ public struct ExternalMetrics: Sendable, Equatable {
         }
         var samples: Int?
         if let s = top["samples"] { samples = try count(s, at: "samples", bad) }
-        return ExternalMetrics(sampleCount: samples, metrics: metrics, slices: slices)
+        var out = ExternalMetrics(sampleCount: samples, metrics: metrics, slices: slices)
+        out.source = source
+        return out
     }
 
     /// A metrics object with its known keys checked.
@@ -111,6 +115,24 @@ public struct ExternalMetrics: Sendable, Equatable {
 }
 
 extension Repository {
+    /// Checks metrics against the evaluation snapshot before anything is written: the revision
+    /// resolves, and no slice claims more samples than the whole.
+    /// - Returns: the samples evaluated (`metrics.sampleCount`, else the snapshot's sample count).
+    /// - Throws: `DVSError.unknownRevision`; `.badInput` naming the slice that claims too many.
+    public func checkExternalEval(revision: Revision, metrics: ExternalMetrics) throws -> Int {
+        let commit = try self.commit(resolve(revision))
+        let n = metrics.sampleCount ?? Int(commit.totals.sampleCount)
+        for name in metrics.slices.keys.sorted() {
+            if case .number(let k)? = metrics.slices[name]?["samples"], k > Double(n) {
+                throw DVSError(
+                    .badInput,
+                    "\(metrics.source.isEmpty ? "metrics" : "metrics file '\(metrics.source)'"): slice '\(name)' has \(Int(k)) samples, more than the \(n) evaluated",
+                    hint: "give the whole evaluation's sample count as 'samples' at the top of the metrics file")
+            }
+        }
+        return n
+    }
+
     /// Records metrics computed outside dvs as an eval record of `model` on `revision`'s
     /// snapshot, with the overlap with the training set computed from the lineage: evaluation
     /// samples (audio content hashes of the snapshot) the model was trained on — its training
@@ -138,14 +160,7 @@ extension Repository {
             trained = Set(try entries(ofManifest: training.manifest).lazy.filter { $0.audio != nil }.map(\.blob))
         }
         let overlap = evaluated.reduce(0) { $0 + (trained.contains($1.blob) ? 1 : 0) }
-        let n = metrics.sampleCount ?? evaluated.count
-        for (name, s) in metrics.slices {
-            if case .number(let k)? = s["samples"], k > Double(n) {
-                throw DVSError(
-                    .badInput, "slice '\(name)' has \(Int(k)) samples, more than the \(n) evaluated",
-                    hint: "give the whole evaluation's sample count as 'samples' at the top of the metrics file")
-            }
-        }
+        let n = try checkExternalEval(revision: revision, metrics: metrics)
         var values = metrics.metrics
         values["samples"] = .number(Double(n))
         var reg = EvalRegistration(model: model, revision: revision, metrics: values, sampleCount: n)
