@@ -30,9 +30,10 @@ public struct ClassificationMetrics: Sendable, Equatable, Codable {
     public var sampleCount: Int
     /// Fraction predicted correctly, 0…1.
     public var accuracy: Double
-    /// Unweighted mean over `classNames` of each class's F1 = 2·precision·recall / (precision +
-    /// recall), with F1 = 0 for a class that is never predicted or never true (scikit-learn's
-    /// `f1_score(average="macro", zero_division=0)`).
+    /// Unweighted mean of each class's F1 = 2·precision·recall / (precision + recall), with F1 = 0
+    /// for a class that is never predicted or never true (scikit-learn's
+    /// `f1_score(average="macro", zero_division=0)`), over every class of `classNames` or, for a
+    /// slice, over the classes with a true sample (``MacroAveraging``).
     public var macroF1: Double
     /// Per class, in `classNames` order: F1.
     public var f1: [Double]
