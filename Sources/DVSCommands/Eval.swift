@@ -9,7 +9,7 @@ struct Eval: ParsableCommand {
         commandName: "eval",
         abstract: "Evaluate a baseline model on a snapshot: metrics overall and per slice, speed, leakage; recorded as lineage.",
         discussion: """
-            --model takes a .dvsm path, or a model record id, name or artifact SHA-256 prefix ('dvs models').
+            --model takes a .dvsm path, or a model record id, name or artifact SHA-256 prefix ('dvs models'). Given several times, each model is evaluated on the same snapshot and one table compares them, with a 95% Wilson interval per accuracy cell (as 'dvs models --compare'): dvs eval --model general --model telephony --rev main --by cohort
 
             classify: accuracy, macro-F1, confusion matrix; regress: MAE, RMSE, Pearson r. --by FIELD slices by a label field's value; --by cohort, when the samples have no 'cohort' label, slices by membership in the cohort/* branches (a sample in two cohorts counts in both).
 
@@ -25,7 +25,7 @@ struct Eval: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: "The model: a .dvsm file, or a model record id, name or SHA-256 prefix.") var model: String?
+    @Option(help: "The model: a .dvsm file, or a model record id, name or SHA-256 prefix (repeat to compare).") var model: [String] = []
     @Option(help: "The revision to evaluate on.") var rev = "HEAD"
     @Option(help: "Slice metrics by this label field (or 'cohort').") var by: String?
     @Flag(name: .customLong("no-record"), help: "Do not write an eval record.") var noRecord = false
@@ -35,10 +35,11 @@ struct Eval: ParsableCommand {
     func run() throws {
         let repo = try global.repository()
         if asr.asr {
-            guard model == nil else { throw DVSError(.usage, "give --model or --asr, not both") }
+            guard model.isEmpty else { throw DVSError(.usage, "give --model or --asr, not both") }
             return try asr.run(repo, revision: rev, by: by, json: json)
         }
-        guard let model else {
+        if model.count > 1 { return try evaluateSeveral() }  // ModelsCompare.swift
+        guard let model = model.first else {
             throw DVSError(.usage, "evaluate what? give --model MODEL, or --asr --reference FIELD", hint: "dvs models lists models")
         }
         var options = EvalOptions(model: model, revision: Revision(rev), sliceBy: by)

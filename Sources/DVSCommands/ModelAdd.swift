@@ -14,6 +14,9 @@ struct ModelAdd: ParsableCommand {
             (with --label), the code commit of the git repository around the current directory
             (HEAD, branch, dirty), the command line, times and host.
               dvs model add runs/42/model.pt --rev cohort/es --name es-v3 -m "lr 3e-4" --label lang
+
+            With --metrics, the metrics the model's own code computed on --eval-rev are kept as an eval record too (the file's format: 'dvs model add-eval --help'), so 'dvs models --compare' shows the model beside the built-in ones; --parameter-count records its size in parameters.
+              dvs model add runs/42/model.pt --rev cohort/es --label lang --parameter-count 1200000 --metrics runs/42/eval.json --eval-rev main
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -25,17 +28,39 @@ struct ModelAdd: ParsableCommand {
     @Option(help: "The task: classify, regress, …") var task: String?
     @Option(name: .customLong("param"), help: ArgumentHelp("A training parameter (repeatable).", valueName: "KEY=VALUE")) var params:
         [String] = []
+    @Option(help: "The model's learned parameters, as its trainer counts them.") var parameterCount: Int?
+    @Option(help: ArgumentHelp("Metrics computed on --eval-rev by the model's own code, kept as an eval record.", valueName: "FILE.json"))
+    var metrics: String?
+    @Option(help: "The revision the --metrics were computed on.") var evalRev: String?
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if (metrics == nil) != (evalRev == nil) { throw ValidationError("--metrics and --eval-rev go together") }
+        if let n = parameterCount, n < 0 { throw ValidationError("--parameter-count must be ≥ 0") }
+    }
 
     func run() throws {
         let repo = try global.repository()
+        // Read and check the metrics before anything is written.
+        let external = try metrics.map { try ModelAddEval.read($0) }
         var reg = ModelRegistration(artifactPath: path, revision: Revision(rev), name: name)
         reg.message = message ?? ""
         reg.labelField = label
         reg.task = task
         reg.parameters = try ModelAdd.parameters(params)
+        reg.parameterCount = parameterCount
+        // Bad input changes nothing: the evaluation side is checked before the model is registered.
+        if let r = evalRev, let external { _ = try repo.checkExternalEval(revision: Revision(r), metrics: external) }
         let (id, record) = try repo.registerModel(reg)
-        if json { try Output.jsonObject(LineageOutput.object(record, id: id)) } else { Output.out(LineageOutput.registered(id, record)) }
+        let eval = try external.map { try repo.recordExternalEval(model: id, revision: Revision(evalRev!), metrics: $0) }
+        if json {
+            var o = LineageOutput.object(record, id: id)
+            if let eval { o["eval"] = LineageOutput.object(eval.record, id: eval.id) }
+            try Output.jsonObject(o)
+        } else {
+            Output.out(LineageOutput.registered(id, record))
+            if let eval { Output.out(ModelAddEval.recorded(eval.id, eval.record)) }
+        }
     }
 
     /// `KEY=VALUE` pairs. - Throws: `DVSError.usage` naming a pair without `=`.

@@ -135,14 +135,19 @@ public struct ModelRecord: Hashable, Sendable, Codable {
     public var message: String
     /// Who registered it (`Name <email>`).
     public var registeredBy: String
+    /// The model's learned parameters, as its trainer counts them, when told at registration
+    /// (`--parameter-count`); nil (absent from the JSON) when not told.
+    public var parameterCount: Int?
 
     /// Creates a record from its parts.
     public init(
         name: String, artifactName: String, artifactSHA256: String, artifactBytes: UInt64, snapshot: CommitID, revision: String,
         cohortPredicate: String?, cohortSource: CommitID?, task: String?, labelField: String?, parameters: [String: String],
         sampleCount: Int, hours: Double, labelDistribution: [String: Int], code: CodeVersion, dvsVersion: String,
-        commandLine: [String], startTime: Double, endTime: Double, host: String, message: String, registeredBy: String
+        commandLine: [String], startTime: Double, endTime: Double, host: String, message: String, registeredBy: String,
+        parameterCount: Int? = nil
     ) {
+        self.parameterCount = parameterCount
         self.name = name
         self.artifactName = artifactName
         self.artifactSHA256 = artifactSHA256

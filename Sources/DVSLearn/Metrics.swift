@@ -30,15 +30,24 @@ public struct ClassificationMetrics: Sendable, Equatable, Codable {
     public var sampleCount: Int
     /// Fraction predicted correctly, 0…1.
     public var accuracy: Double
-    /// Unweighted mean over `classNames` of each class's F1 = 2·precision·recall / (precision +
-    /// recall), with F1 = 0 for a class that is never predicted or never true (scikit-learn's
-    /// `f1_score(average="macro", zero_division=0)`).
+    /// Unweighted mean of each class's F1 = 2·precision·recall / (precision + recall), with F1 = 0
+    /// for a class that is never predicted or never true (scikit-learn's
+    /// `f1_score(average="macro", zero_division=0)`), over every class of `classNames` or, for a
+    /// slice, over the classes with a true sample (``MacroAveraging``).
     public var macroF1: Double
     /// Per class, in `classNames` order: F1.
     public var f1: [Double]
 
-    /// Scores predictions against the truth (equal-length arrays of class names).
+    /// Scores predictions against the truth (equal-length arrays of class names), macro-F1 over
+    /// every class seen as truth or prediction.
     public init(truth: [String], predicted: [String]) {
+        self.init(truth: truth, predicted: predicted, macroAveragingOver: .truthOrPrediction)
+    }
+
+    /// Scores predictions against the truth (equal-length arrays of class names), macro-F1
+    /// averaged over the classes `averaging` names. `classNames`, `confusion` and `f1` still list
+    /// every class seen as truth or prediction.
+    public init(truth: [String], predicted: [String], macroAveragingOver averaging: MacroAveraging) {
         let names = Array(Set(truth).union(predicted)).sorted()
         let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
         var m = Array(repeating: Array(repeating: 0, count: names.count), count: names.count)
@@ -58,7 +67,29 @@ public struct ClassificationMetrics: Sendable, Equatable, Codable {
         sampleCount = truth.count
         accuracy = truth.isEmpty ? 0 : Double(correct) / Double(truth.count)
         f1 = f1s
-        macroF1 = f1s.isEmpty ? 0 : f1s.reduce(0, +) / Double(f1s.count)
+        let averaged: [Double]
+        switch averaging {
+        case .truthOrPrediction: averaged = f1s
+        case .truth:
+            let present = Set(truth)
+            averaged = names.indices.filter { present.contains(names[$0]) }.map { f1s[$0] }
+        }
+        macroF1 = averaged.isEmpty ? 0 : averaged.reduce(0, +) / Double(averaged.count)
+    }
+
+    /// Samples predicted correctly: the confusion matrix's diagonal, 0…`sampleCount`.
+    public var correctCount: Int { confusion.indices.reduce(0) { $0 + confusion[$1][$1] } }
+
+    /// The classes a macro average runs over.
+    public enum MacroAveraging: Sendable, Equatable {
+        /// Every class seen as truth or prediction (scikit-learn's default `labels`): right for a
+        /// whole evaluation set, where a class the model predicts but never meets is a real error.
+        case truthOrPrediction
+        /// Only the classes with at least one true sample (scikit-learn's `labels=` the slice's
+        /// true classes): right for a slice such as `lang=de`, where every other class is absent by
+        /// construction and would add an F1 of 0 that says nothing about the slice. Wrong
+        /// predictions still count, as lost recall of the true class.
+        case truth
     }
 }
 

@@ -224,10 +224,14 @@ extension Repository {
         let seconds = Date().timeIntervalSince(t0)
         let speed = InferenceSpeed(
             sampleCount: examples.count, audioSeconds: examples.reduce(0.0) { $0 + $1.1 }, processingSeconds: seconds)
-        func score(_ idx: [Int]) -> Metrics {
+        // A slice's macro-F1 averages over the classes present in it (`MacroAveraging.truth`).
+        func score(_ idx: [Int], slice: Bool = false) -> Metrics {
             switch model.task {
             case .classify:
-                return .classification(ClassificationMetrics(truth: idx.map { examples[$0].0.label }, predicted: idx.map { predicted[$0] }))
+                return .classification(
+                    ClassificationMetrics(
+                        truth: idx.map { examples[$0].0.label }, predicted: idx.map { predicted[$0] },
+                        macroAveragingOver: slice ? .truth : .truthOrPrediction))
             case .regress:
                 return .regression(
                     RegressionMetrics(truth: idx.map { Double(examples[$0].0.label)! }, predicted: idx.map { Double(predicted[$0])! }))
@@ -253,7 +257,7 @@ extension Repository {
                 }
             }
         }
-        let slices = sliceMembers.keys.sorted().map { ($0, score(sliceMembers[$0]!)) }
+        let slices = sliceMembers.keys.sorted().map { ($0, score(sliceMembers[$0]!, slice: true)) }
         var evalID: EvalID?
         if options.record, let modelID {
             var reg = EvalRegistration(

@@ -55,6 +55,8 @@ public struct ModelRegistration: Sendable {
     public var codeDirectory: String?
     /// The code version when already read (e.g. before a `dvs run` child could change the tree); nil reads it now.
     public var code: CodeVersion?
+    /// The model's learned parameters, when the trainer says; nil leaves it out of the record.
+    public var parameterCount: Int?
 
     /// Creates a registration of the artifact at `artifactPath` trained on `revision`.
     public init(artifactPath: String, revision: Revision, name: String? = nil) {
@@ -222,7 +224,7 @@ extension Repository {
             code: code, dvsVersion: context.dvsVersion, commandLine: r.commandLine ?? context.arguments,
             startTime: r.startTime.timeIntervalSince1970,
             endTime: (r.endTime ?? Date()).timeIntervalSince1970, host: context.hostName, message: r.message,
-            registeredBy: identity)
+            registeredBy: identity, parameterCount: r.parameterCount)
         let encoded = LineageEncoding.encode(record)
         let id = ModelID(ObjectID.hashing(encoded))
         let lock = try self.lock("dvs model add")
