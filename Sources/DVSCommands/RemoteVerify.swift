@@ -32,7 +32,14 @@ extension RemoteCommand {
                 ])
             } else {
                 for n in s.notes { Output.out("note: \(n)") }
-                for d in s.damaged { Output.out("\(d.repaired ? "repaired" : "damaged") \(d.key): \(d.problem)") }
+                for d in s.damaged {
+                    let missing = d.problem == .missing
+                    if d.repaired {
+                        Output.out("repaired \(d.key) (it was \(missing ? "missing" : "damaged: \(d.problem)"))")
+                    } else {
+                        Output.out(missing ? "missing \(d.key)" : "damaged \(d.key): \(d.problem)")
+                    }
+                }
                 let summary = "checked \(s.packsChecked) pack(s) and \(s.objectsChecked) object(s) on '\(s.remote)'"
                 if s.damaged.isEmpty {
                     Output.out(summary + ": ok")

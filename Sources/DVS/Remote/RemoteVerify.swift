@@ -28,12 +28,12 @@ public struct RemoteDamage: Sendable, Equatable {
         /// Its content does not verify against its id: what is wrong.
         case damaged(String)
 
-        /// As printed: `missing`, `<n> bytes, expected <m>`, `damaged: <why>`.
+        /// As printed: `missing`, `<n> bytes, expected <m>`, or what is damaged.
         public var description: String {
             switch self {
             case .missing: "missing"
             case .size(let remote, let expected): "\(remote) bytes, expected \(expected)"
-            case .damaged(let why): "damaged: \(why)"
+            case .damaged(let why): why
             }
         }
     }
@@ -136,7 +136,9 @@ extension Repository {
             // Packs this repository has that the remote lists: sizes, ETags, else the content.
             let checked = localPacks.filter { listedPacks[$0] != nil }.sorted()
             let dir = packsDir
-            let tmp = tmpDir
+            let tmp = "\(tmpDir)/verify-\(getpid())"
+            try FileIO.makeDirectories(tmp)
+            defer { rmdir(tmp) }
             try parallelIO(checked.count, workers: config.transfers) { i in
                 let id = checked[i]
                 let listed = listedPacks[id]!
@@ -159,7 +161,7 @@ extension Repository {
                     covered.withLock { $0.formUnion(local.map(\.id)) }
                     return
                 }
-                if let why = try self.remotePackProblem(store: store, pack: id, size: listed.size, tmpDir: tmp, meter: meter) {
+                if let why = try self.remotePackProblem(store: store, pack: id, size: listed.size, folder: tmp, meter: meter) {
                     record(listed.key, .pack, .damaged(why))
                 } else {
                     covered.withLock { $0.formUnion(local.map(\.id)) }
@@ -300,16 +302,16 @@ extension Repository {
     }
 
     /// What is wrong with remote pack `pack` of `size` bytes, or nil: its index by ranged GETs
-    /// (checked against the id), then the whole pack into `.dvs/tmp/verify-<pid>-<id>.pack` in
-    /// 16 MiB ranges, its id recomputed and every frame decoded and hashed. The temp file is
+    /// (checked against the id), then the whole pack into `<folder>/<id>.pack` in 16 MiB ranges
+    /// (the file keeps the pack's name, which errors show), its id recomputed and every frame decoded and hashed. The temp file is
     /// deleted afterwards.
     /// - Throws: `RemoteError` when the reads fail; `StorageError` when the temp file cannot be written.
-    func remotePackProblem(store: any RemoteStore, pack id: PackID, size: UInt64, tmpDir: String, meter: TransferMeter) throws -> String? {
+    func remotePackProblem(store: any RemoteStore, pack id: PackID, size: UInt64, folder: String, meter: TransferMeter) throws -> String? {
         let entries: [PackEntry]
         do { entries = try Self.remotePackIndex(store: store, pack: id.object, size: size, meter: meter) } catch let d as PackDamage {
             return d.why
         }
-        let path = "\(tmpDir)/verify-\(getpid())-\(id.hex).pack"
+        let path = "\(folder)/\(id.hex).pack"
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StorageError.posix("cannot create", path: path) }
         defer { unlink(path) }
