@@ -30,6 +30,10 @@ struct Push: ParsableCommand {
     func run() throws {
         let repo = try global.repository()
         let s = try repo.push(remote: remote, branches: branches, all: all, tags: tags, force: force, progress: Output.progress())
+        if s.packsReplaced > 0 {
+            Output.err(
+                "note: \(s.packsReplaced) pack(s) on '\(s.remote)' had another size than this repository's copy (damaged there): uploaded again")
+        }
         if json {
             try Output.jsonObject([
                 "remote": s.remote, "refs": s.refs.map(refJSON), "packs_uploaded": s.packsUploaded,
@@ -38,10 +42,6 @@ struct Push: ParsableCommand {
                 "refs_moved": s.refs.filter { $0.status != .upToDate }.count,
             ])
             return
-        }
-        if s.packsReplaced > 0 {
-            Output.err(
-                "note: \(s.packsReplaced) pack(s) on '\(s.remote)' had another size than this repository's copy (damaged there): uploaded again")
         }
         for m in s.refs {
             let short = m.name.branchName ?? m.name.fullName

@@ -62,6 +62,34 @@ import Testing
         }
     }
 
+    /// A remote pack listed at another size than the local copy (truncated there) is uploaded
+    /// again by the next push that moves a ref, with a note; a clone then works.
+    @Test func pushReplacesARemotePackOfTheWrongSize() throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(.path, dir: dir)
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 4)
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            let key = try #require(try remote.packs().first)
+            try T.sh("truncate -s 100 '\(remote.url)/\(key)'")
+            try T.speak("a clip after the remote lost half a pack", to: a + "/clips/late.wav")
+            try T.sh("echo 'clips/late.wav,en,late' >> labels.csv", in: a)
+            try dvsOK(["commit", "-m", "late"], in: a, remote)
+            let r = try dvsOK(["push", "--json"], in: a, remote)
+            let o = try jsonObject(r)
+            #expect(o["packs_replaced"] as? Int == 1)
+            #expect(o["packs_uploaded"] as? Int == 2, "the replaced pack and the new one")
+            #expect(r.stderr.contains("1 pack(s) on 'origin' had another size"), "\(r.stderr)")
+            try dvsOK(["clone", remote.url, dir + "/c"], in: dir, remote)
+            #expect(try T.dvs(["fsck"], in: dir + "/c").status == 0)
+            let (same, diff) = try T.treesEqual(a, dir + "/c")
+            #expect(same, "\(diff)")
+        }
+    }
+
     /// Keys damaged on the remote (a pack deleted, one truncated, one with a byte flipped, an
     /// object deleted) make a clone fail naming the key and the repair; `remote verify` lists each,
     /// `--repair` from the good copy uploads verified copies, and a clone then works, fsck clean.

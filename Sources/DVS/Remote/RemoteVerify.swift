@@ -82,7 +82,10 @@ extension Repository {
     /// confirmed without a download. Otherwise a pack's index is read by ranged GETs and checked
     /// against its id, then the pack is downloaded into `.dvs/tmp/` and every frame decoded and
     /// hashed (as fetch does); an object is downloaded and hashed. Remote packs this repository
-    /// lacks are only indexed, to learn which blobs they hold. Takes no lock; changes nothing
+    /// lacks are only indexed, to learn which blobs they hold. A key the ETag shows equal to this
+    /// repository's copy is as good as that copy (whose index is checked, not its frames: run
+    /// fsck here first when in doubt); where the local copy is damaged, the remote's is judged
+    /// by its own content. Takes no lock; changes nothing
     /// locally, and without `repair` nothing on the remote.
     /// - Parameters:
     ///   - remoteName: the remote.
@@ -144,27 +147,32 @@ extension Repository {
                 let listed = listedPacks[id]!
                 let path = "\(dir)/\(id.hex).pack"
                 defer { meter.step(bytes: 0) }
-                let local: [PackEntry]
-                do { local = try PackReader(path: path).readIndex() } catch {
-                    localNotes.withLock {
-                        $0.append("the local pack .dvs/packs/\(id.hex).pack is unreadable (\(DVSError.wrap(error).message)): \(listed.key) was not checked")
+                // The local copy's index, checked against the id (cheap: header and index only).
+                // Intact, it fixes the pack's size; its frames are not read here.
+                var localIndex: [PackEntry]?
+                do {
+                    let reader = try PackReader(path: path)
+                    if try reader.verifyChecksum(expected: id.object) == nil { localIndex = try reader.readIndex() }
+                } catch {}
+                if let localIndex {
+                    var st = stat()
+                    let localSize = stat(path, &st) == 0 ? UInt64(st.st_size) : 0
+                    if listed.size != localSize {
+                        record(listed.key, .pack, .size(remote: listed.size, expected: localSize))
+                        return
                     }
-                    return
-                }
-                var st = stat()
-                let localSize = stat(path, &st) == 0 ? UInt64(st.st_size) : 0
-                if listed.size != localSize {
-                    record(listed.key, .pack, .size(remote: listed.size, expected: localSize))
-                    return
-                }
-                if let etag = listed.etag, try store.listedChecksum(ofFile: path) == etag {
-                    covered.withLock { $0.formUnion(local.map(\.id)) }
-                    return
-                }
-                if let why = try self.remotePackProblem(store: store, pack: id, size: listed.size, folder: tmp, meter: meter) {
-                    record(listed.key, .pack, .damaged(why))
+                    if let etag = listed.etag, try store.listedChecksum(ofFile: path) == etag {
+                        covered.withLock { $0.formUnion(localIndex.map(\.id)) }
+                        return
+                    }
                 } else {
-                    covered.withLock { $0.formUnion(local.map(\.id)) }
+                    localNotes.withLock {
+                        $0.append("the local pack .dvs/packs/\(id.hex).pack is damaged or missing: \(listed.key) was checked by its own content only")
+                    }
+                }
+                switch try self.checkRemotePack(store: store, pack: id, size: listed.size, folder: tmp, meter: meter) {
+                case .damaged(let why): record(listed.key, .pack, .damaged(why))
+                case .intact(let entries): covered.withLock { $0.formUnion(entries.map(\.id)) }
                 }
             }
             // Remote packs this repository lacks: their indexes say which blobs they hold.
@@ -180,7 +188,7 @@ extension Repository {
             let have = covered.withLock { $0 }
             for b in neededBlobs.subtracting(have).sorted() {
                 guard let loc = try blobs.location(of: b) else {
-                    localNotes.withLock { $0.append("blob \(b.hex) is in no local pack: 'fsck' lists the samples that use it") }
+                    localNotes.withLock { $0.append("blob \(b.hex), which the remote's refs need, is in no local pack: it was not checked") }
                     continue
                 }
                 let key = "packs/\(loc.pack.hex).pack"
@@ -197,12 +205,11 @@ extension Repository {
                     record(key, .object, .missing)
                     return
                 }
-                let frame: [UInt8]
-                do { frame = try Self.verifiedFrame(objects, id) } catch {
-                    localNotes.withLock { $0.append("the local copy of object \(id.hex) is damaged: \(key) was not checked") }
-                    return
+                if let frame = try? Self.verifiedFrame(objects, id) {
+                    if let etag = listed.etag, store.listedChecksum(of: Data(frame)) == etag, listed.size == UInt64(frame.count) { return }
+                } else {
+                    localNotes.withLock { $0.append("the local copy of object \(id.hex) is damaged: \(key) was checked by its own content only") }
                 }
-                if let etag = listed.etag, store.listedChecksum(of: Data(frame)) == etag, listed.size == UInt64(frame.count) { return }
                 guard let data = try store.get(key) else {
                     record(key, .object, .missing)
                     return
@@ -301,15 +308,25 @@ extension Repository {
         return frame
     }
 
-    /// What is wrong with remote pack `pack` of `size` bytes, or nil: its index by ranged GETs
+    /// What a content check of a remote pack found.
+    enum RemotePackCheck {
+        /// Every frame verified; the pack's index.
+        case intact([PackEntry])
+        /// What is wrong.
+        case damaged(String)
+    }
+
+    /// Checks remote pack `pack` of `size` bytes by its content: its index by ranged GETs
     /// (checked against the id), then the whole pack into `<folder>/<id>.pack` in 16 MiB ranges
-    /// (the file keeps the pack's name, which errors show), its id recomputed and every frame decoded and hashed. The temp file is
-    /// deleted afterwards.
+    /// (the file keeps the pack's name, which errors show), its id recomputed and every frame
+    /// decoded and hashed. The temp file is deleted afterwards.
     /// - Throws: `RemoteError` when the reads fail; `StorageError` when the temp file cannot be written.
-    func remotePackProblem(store: any RemoteStore, pack id: PackID, size: UInt64, folder: String, meter: TransferMeter) throws -> String? {
+    func checkRemotePack(store: any RemoteStore, pack id: PackID, size: UInt64, folder: String, meter: TransferMeter) throws
+        -> RemotePackCheck
+    {
         let entries: [PackEntry]
         do { entries = try Self.remotePackIndex(store: store, pack: id.object, size: size, meter: meter) } catch let d as PackDamage {
-            return d.why
+            return .damaged(d.why)
         }
         let path = "\(folder)/\(id.hex).pack"
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -320,16 +337,18 @@ extension Repository {
             var have: UInt64 = 0
             while have < size {
                 let data = try store.getRange("packs/\(id.hex).pack", have...(min(size, have + (16 << 20)) - 1))
-                guard !data.isEmpty else { return "it ends at byte \(have) of the \(size) its listing says" }
+                guard !data.isEmpty else { return .damaged("it ends at byte \(have) of the \(size) its listing says") }
                 try data.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: path) }
                 have += UInt64(data.count)
                 meter.partial(bytes: UInt64(data.count))
             }
         }
         let reader = try PackReader(path: path)
-        if let why = try reader.verifyChecksum(expected: id.object) { return why }
-        do { _ = try checkFrames([(id.object, reader, entries)]) } catch let d as FrameDamage { return "object '\(d.object.hex)': \(d.why)" }
-        return nil
+        if let why = try reader.verifyChecksum(expected: id.object) { return .damaged(why) }
+        do { _ = try checkFrames([(id.object, reader, entries)]) } catch let d as FrameDamage {
+            return .damaged("object '\(d.object.hex)': \(d.why)")
+        }
+        return .intact(entries)
     }
 
     /// Confirms uploads by listing: each key in `sizes` must be listed at that size. Lists each
