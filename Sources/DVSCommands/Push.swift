@@ -32,12 +32,14 @@ struct Push: ParsableCommand {
         let s = try repo.push(remote: remote, branches: branches, all: all, tags: tags, force: force, progress: Output.progress())
         if s.packsReplaced > 0 {
             Output.err(
-                "note: \(s.packsReplaced) pack(s) on '\(s.remote)' had another size than this repository's copy (damaged there): uploaded again")
+                "note: \(s.packsReplaced) pack(s) on '\(s.remote)' had another size than this repository's copy (damaged there): uploaded again"
+            )
         }
         if json {
             try Output.jsonObject([
                 "remote": s.remote, "refs": s.refs.map(refJSON), "packs_uploaded": s.packsUploaded,
-                "packs_present": s.packsPresent, "packs_replaced": s.packsReplaced, "objects_uploaded": s.objectsUploaded, "records_uploaded": s.recordsUploaded,
+                "packs_present": s.packsPresent, "packs_replaced": s.packsReplaced, "objects_uploaded": s.objectsUploaded,
+                "records_uploaded": s.recordsUploaded,
                 "bytes_uploaded": s.bytesUploaded, "seconds": (s.seconds * 1000).rounded() / 1000,
                 "refs_moved": s.refs.filter { $0.status != .upToDate }.count,
             ])

@@ -150,7 +150,8 @@ public final class S3RemoteStore: RemoteStore {
     /// The ETag S3 gives a single-part upload of `data`: its hex MD5 (not under SSE-KMS or
     /// SSE-C, where a listed ETag then simply does not match and the caller reads the content).
     public func listedChecksum(of data: Data) -> String? {
-        data.count > client.policy.multipartThreshold ? S3Client.multipartETag(data, partSize: client.policy.partSize) : S3Client.md5Hex(data)
+        data.count > client.policy.multipartThreshold
+            ? S3Client.multipartETag(data, partSize: client.policy.partSize) : S3Client.md5Hex(data)
     }
 
     public func listedChecksum(ofFile localPath: String) throws -> String? {

@@ -161,7 +161,9 @@ public final class S3Client: Sendable {
     @discardableResult
     public func put(_ key: String, _ data: Data, condition: WriteCondition = .none) throws -> String {
         // Content-MD5: S3 refuses a body that arrived damaged (BadDigest) instead of storing it.
-        var headers = ["Content-Type": "application/octet-stream", "Content-MD5": Data(Insecure.MD5.hash(data: data)).base64EncodedString()]
+        var headers = [
+            "Content-Type": "application/octet-stream", "Content-MD5": Data(Insecure.MD5.hash(data: data)).base64EncodedString(),
+        ]
         switch condition {
         case .none: break
         case .ifNoneMatch: headers["If-None-Match"] = "*"

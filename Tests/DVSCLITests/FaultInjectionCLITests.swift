@@ -335,7 +335,8 @@ import Testing
                 let final = try Self.state(target)
                 let fsckAfter = try dvs("fsck", in: target).status
                 let tempAfter = try Self.tempFiles(target).count
-                runs[k].rerunFailed = again.status != 0 || final.tree != new.tree || final.head != new.head || fsckAfter != 0 || tempAfter != 0
+                runs[k].rerunFailed =
+                    again.status != 0 || final.tree != new.tree || final.head != new.head || fsckAfter != 0 || tempAfter != 0
                 let what = "\(runs[k].command) killed " + (runs[k].afterWrites.map { "after \($0) file write(s)" } ?? "while downloading")
                 #expect(!runs[k].mixed, "mixed tree: \(what)")
                 #expect(runs[k].tempInTree == 0, "\(runs[k].tempInTree) temp file(s) in the tree: \(what)")

@@ -231,7 +231,8 @@ extension Repository {
                 do { frame = try Self.verifiedFrame(objects, id) } catch {
                     let e = DVSError.wrap(error)
                     throw DVSError(
-                        .corrupt, "cannot push to '\(remoteName)': the local object .dvs/objects/\(id.hex.prefix(2))/\(id.hex.dropFirst(2)) is damaged or missing (\(e.message)); no ref moved",
+                        .corrupt,
+                        "cannot push to '\(remoteName)': the local object .dvs/objects/\(id.hex.prefix(2))/\(id.hex.dropFirst(2)) is damaged or missing (\(e.message)); no ref moved",
                         underlying: e, next: .listDamagedObjects)
                 }
                 do { try store.put("objects/\(id.hex)", Data(frame)) } catch {

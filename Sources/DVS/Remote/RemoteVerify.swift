@@ -167,7 +167,9 @@ extension Repository {
                     }
                 } else {
                     localNotes.withLock {
-                        $0.append("the local pack .dvs/packs/\(id.hex).pack is damaged or missing: \(listed.key) was checked by its own content only")
+                        $0.append(
+                            "the local pack .dvs/packs/\(id.hex).pack is damaged or missing: \(listed.key) was checked by its own content only"
+                        )
                     }
                 }
                 switch try self.checkRemotePack(store: store, pack: id, size: listed.size, folder: tmp, meter: meter) {
@@ -188,7 +190,9 @@ extension Repository {
             let have = covered.withLock { $0 }
             for b in neededBlobs.subtracting(have).sorted() {
                 guard let loc = try blobs.location(of: b) else {
-                    localNotes.withLock { $0.append("blob \(b.hex), which the remote's refs need, is in no local pack: it was not checked") }
+                    localNotes.withLock {
+                        $0.append("blob \(b.hex), which the remote's refs need, is in no local pack: it was not checked")
+                    }
                     continue
                 }
                 let key = "packs/\(loc.pack.hex).pack"
@@ -208,7 +212,9 @@ extension Repository {
                 if let frame = try? Self.verifiedFrame(objects, id) {
                     if let etag = listed.etag, store.listedChecksum(of: Data(frame)) == etag, listed.size == UInt64(frame.count) { return }
                 } else {
-                    localNotes.withLock { $0.append("the local copy of object \(id.hex) is damaged: \(key) was checked by its own content only") }
+                    localNotes.withLock {
+                        $0.append("the local copy of object \(id.hex) is damaged: \(key) was checked by its own content only")
+                    }
                 }
                 guard let data = try store.get(key) else {
                     record(key, .object, .missing)
