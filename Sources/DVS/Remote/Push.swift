@@ -171,21 +171,27 @@ extension Repository {
             let remoteObjects = Set(try store.list(prefix: "objects/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
 
             // Packs to upload: those the remote lacks, and those it lists at another size than
-            // this repository's copy (a pack's size follows from its id: that copy is damaged).
+            // this repository's intact copy (a pack's size follows from its id: the remote's copy
+            // is damaged). Where the local copy is the damaged one, the remote's is left alone.
             let dir = packsDir
             func localSize(_ id: PackID) -> UInt64? {
                 var st = stat()
                 return stat("\(dir)/\(id.hex).pack", &st) == 0 ? UInt64(st.st_size) : nil
             }
             let localPacks = try catalog.packIDs()
-            let replaced = toMove.isEmpty ? [] : localPacks.filter { id in remotePacks[id].map { $0 != localSize(id) } ?? false }
+            let replaced =
+                toMove.isEmpty
+                ? []
+                : localPacks.filter { id in
+                    remotePacks[id].map { $0 != localSize(id) } ?? false
+                }.filter { localPackProblem($0) == nil }
             let missingPacks = toMove.isEmpty ? [] : localPacks.filter { remotePacks[$0] == nil } + replaced
             let closure = try metadataClosure(from: toMove.map(\.local)) { remoteObjects.contains($0) }
             let objectCount = closure.levels.reduce(0) { $0 + $1.count } + closure.commits.count
 
             // Nothing damaged leaves this repository: every pack to upload is checked frame by
-            // frame against its ids before the first byte is sent.
-            for id in missingPacks {
+            // frame against its ids before the first byte is sent (the replaced ones just were).
+            for id in missingPacks where remotePacks[id] == nil {
                 if let why = localPackProblem(id) {
                     let file = ".dvs/packs/\(id.hex).pack"
                     throw DVSError(
