@@ -90,6 +90,37 @@ import Testing
         }
     }
 
+    /// Verify in a repository whose own copy is the damaged one (a frame flipped, a pack
+    /// truncated) does not blame the remote: its packs are judged by their own content (an ETag
+    /// that differs from a damaged copy proves nothing), the local damage is a note, and
+    /// `--repair` uploads nothing.
+    @Test func verifyFromADamagedCopyDoesNotBlameTheRemote() throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(.s3, dir: dir)
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 4)
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try T.speak("a second pack for the damaged copy", to: a + "/clips/late.wav")
+            try T.sh("echo 'clips/late.wav,en,late' >> labels.csv", in: a)
+            try dvsOK(["commit", "-m", "late"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            let packs = try Self.packFiles(a).sorted()
+            try #require(packs.count == 2)
+            try T.sh("printf '\\x55' | dd of=.dvs/packs/\(packs[0]) bs=1 seek=40 conv=notrunc status=none", in: a)
+            try T.sh("truncate -s 100 .dvs/packs/\(packs[1])", in: a)
+            let before = try remote.store().list(prefix: "packs/").map { "\($0.key) \($0.etag ?? "")" }
+            let r = try dvsOK(["remote", "verify", "origin", "--repair", "--json"], in: a, remote)
+            let o = try jsonObject(r)
+            #expect((o["damaged"] as? [Any])?.isEmpty == true, "\(r.stdout)")
+            #expect(o["bytes_uploaded"] as? Int == 0)
+            let notes = o["notes"] as? [String] ?? []
+            #expect(notes.contains { $0.contains(".dvs/packs/\(packs[1])") }, "\(notes)")
+            #expect(try remote.store().list(prefix: "packs/").map { "\($0.key) \($0.etag ?? "")" } == before, "nothing uploaded")
+        }
+    }
+
     /// Keys damaged on the remote (a pack deleted, one truncated, one with a byte flipped, an
     /// object deleted) make a clone fail naming the key and the repair; `remote verify` lists each,
     /// `--repair` from the good copy uploads verified copies, and a clone then works, fsck clean.
