@@ -328,7 +328,11 @@ import Testing
                 if FileManager.default.fileExists(atPath: target + "/.dvs") {
                     _ = try dvs("status", in: target)  // the next command: finishes or rolls back the checkout
                     let now = try Self.state(target)
-                    runs[k].mixed = now.tree != old.tree && now.tree != new.tree && now.tree != emptyTree
+                    // A clone's old state is no tree at all; a pull's is the old commit, tree and HEAD together.
+                    runs[k].mixed =
+                        runs[k].command == "clone"
+                        ? now.tree != new.tree && now.tree != emptyTree || (now.tree == new.tree && now.head != new.head)
+                        : now != old && now != new
                     runs[k].fsckFailed = try dvs("fsck", in: target).status != 0
                 }
                 let again = try T.dvs(args, in: runs[k].command == "clone" ? base : target, environment: remote.env)
