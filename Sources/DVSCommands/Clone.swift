@@ -5,7 +5,11 @@ import Foundation
 struct Clone: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clone", abstract: "Make a new repository from a remote and check out a branch.",
-        discussion: "Run again on the same folder, an interrupted clone resumes and keeps what it downloaded.")
+        discussion: """
+            Run again on the same folder, an interrupted clone resumes and keeps what it downloaded. Every \
+            object and pack is verified before use; a damaged or missing remote key is named, and \
+            'dvs remote verify origin --repair' in a repository with good copies restores it.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "s3://bucket/prefix or a folder path.") var url: String

@@ -5,7 +5,10 @@ import Foundation
 struct Fetch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fetch", abstract: "Download a remote's branches and tags; move refs/remotes/<remote>/*.",
-        discussion: "Every downloaded object is verified (SHA-256) before it is used; a damaged one is named and no ref moves.")
+        discussion: """
+            Every downloaded object is verified (SHA-256) before it is used; a damaged one is named and no ref moves. \
+            'dvs remote verify REMOTE --repair' in a repository with good copies restores damaged or missing keys.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The remote (default origin).") var remote: String = "origin"

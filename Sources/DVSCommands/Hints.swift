@@ -98,6 +98,11 @@ enum Hints {
         case .pushFromRepositoryThatHasIt(let remote):
             return "push again from a repository that has it ('dvs push \(remote)'); no ref was moved"
         case .pushGoodCopy(let remote): return "push it again from a repository that has a good copy ('dvs push \(remote)')"
+        case .repairRemote(let remote):
+            return
+                "in a repository that has good copies, run 'dvs remote verify \(remote) --repair' (it re-uploads damaged and missing keys)"
+        case .restoreLocalPack(let path):
+            return "'dvs fsck' lists the samples it holds; restore \(path) from a backup or another clone that has it, then push again"
         case .pushGoodCopyOrFsckRemote(let remote):
             return
                 "push it again from a repository that has a good copy ('dvs push \(remote)'), or ask the remote's owner to run 'dvs fsck' there"

@@ -13,7 +13,10 @@ struct Push: ParsableCommand {
         discussion: """
             Uploads the packs and objects the remote lacks, then moves each remote ref with a conditional \
             write. Refuses when the remote branch is not an ancestor of yours (run dvs pull), unless --force. \
-            An interrupted push, run again, sends only what is still missing.
+            An interrupted push, run again, sends only what is still missing. Every pack and object is \
+            checked against its id before it is sent (a damaged local copy fails the push before anything \
+            moves), and the remote's listing must show each upload at its size before a ref moves. \
+            'dvs remote verify' checks (and --repair restores) what the remote already holds.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -27,10 +30,16 @@ struct Push: ParsableCommand {
     func run() throws {
         let repo = try global.repository()
         let s = try repo.push(remote: remote, branches: branches, all: all, tags: tags, force: force, progress: Output.progress())
+        if s.packsReplaced > 0 {
+            Output.err(
+                "note: \(s.packsReplaced) pack(s) on '\(s.remote)' had another size than this repository's copy (damaged there): uploaded again"
+            )
+        }
         if json {
             try Output.jsonObject([
                 "remote": s.remote, "refs": s.refs.map(refJSON), "packs_uploaded": s.packsUploaded,
-                "packs_present": s.packsPresent, "objects_uploaded": s.objectsUploaded, "records_uploaded": s.recordsUploaded,
+                "packs_present": s.packsPresent, "packs_replaced": s.packsReplaced, "objects_uploaded": s.objectsUploaded,
+                "records_uploaded": s.recordsUploaded,
                 "bytes_uploaded": s.bytesUploaded, "seconds": (s.seconds * 1000).rounded() / 1000,
                 "refs_moved": s.refs.filter { $0.status != .upToDate }.count,
             ])

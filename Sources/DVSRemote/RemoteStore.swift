@@ -7,17 +7,28 @@ import Foundation
 #endif
 
 /// One object in a remote listing.
+///
+/// Two entries are equal when key and size are: the ETag is the backend's checksum of the
+/// content, present or not depending on the backend.
 public struct RemoteObject: Sendable, Equatable {
     /// The key relative to the remote's prefix (`packs/ab12….pack`).
     public var key: String
     /// Size in bytes.
     public var size: UInt64
+    /// The backend's checksum of the content as listed (S3's ETag without quotes: the hex MD5
+    /// for a single-part upload, `<hex>-<parts>` for a multipart one, something else under
+    /// SSE-KMS); nil where the backend has none (folder remotes).
+    public var etag: String?
 
     /// Creates a listing entry.
-    public init(key: String, size: UInt64) {
+    public init(key: String, size: UInt64, etag: String? = nil) {
         self.key = key
         self.size = size
+        self.etag = etag
     }
+
+    /// Equal key and size (the ETag is not compared).
+    public static func == (a: RemoteObject, b: RemoteObject) -> Bool { a.key == b.key && a.size == b.size }
 }
 
 /// The storage surface `dvs push` and `dvs fetch` need from a remote (DESIGN.md § Storage 6).
@@ -54,6 +65,22 @@ public protocol RemoteStore: Sendable {
     /// Deletes an object; deleting a missing key succeeds.
     /// - Warning: the object is gone for good.
     func delete(_ key: String) throws
+    /// The checksum a listing shows (``RemoteObject/etag``) after `data` was stored with
+    /// ``put(_:_:)``, or nil when this backend lists none. Equal to a listed ETag, it confirms
+    /// the remote holds exactly these bytes without downloading them.
+    func listedChecksum(of data: Data) -> String?
+    /// The checksum a listing shows after the file at `localPath` was stored with
+    /// ``putFile(_:localPath:)`` (for S3 the multipart ETag above the client's threshold), or nil
+    /// when this backend lists none.
+    /// - Throws: `RemoteError.io` when the file cannot be read.
+    func listedChecksum(ofFile localPath: String) throws -> String?
+}
+
+extension RemoteStore {
+    /// None by default: the caller reads the content to check it.
+    public func listedChecksum(of data: Data) -> String? { nil }
+    /// None by default: the caller reads the content to check it.
+    public func listedChecksum(ofFile localPath: String) throws -> String? { nil }
 }
 
 /// Checks a relative key. - Throws: `RemoteError.invalidInput` naming the key.
@@ -116,8 +143,19 @@ public final class S3RemoteStore: RemoteStore {
     public func list(prefix p: String) throws -> [RemoteObject] {
         let base = prefix.isEmpty ? "" : prefix + "/"
         return try client.list(prefix: base + p, pageSize: listPageSize).map {
-            RemoteObject(key: String($0.key.dropFirst(base.count)), size: $0.size)
+            RemoteObject(key: String($0.key.dropFirst(base.count)), size: $0.size, etag: $0.etag.isEmpty ? nil : $0.etag)
         }
+    }
+
+    /// The ETag S3 gives a single-part upload of `data`: its hex MD5 (not under SSE-KMS or
+    /// SSE-C, where a listed ETag then simply does not match and the caller reads the content).
+    public func listedChecksum(of data: Data) -> String? {
+        data.count > client.policy.multipartThreshold
+            ? S3Client.multipartETag(data, partSize: client.policy.partSize) : S3Client.md5Hex(data)
+    }
+
+    public func listedChecksum(ofFile localPath: String) throws -> String? {
+        try client.expectedETag(ofFile: localPath)
     }
 
     public func readRef(_ key: String) throws -> (data: Data, version: String)? {

@@ -160,7 +160,10 @@ public final class S3Client: Sendable {
     ///   or 409 `ConditionalRequestConflict` when a concurrent write raced).
     @discardableResult
     public func put(_ key: String, _ data: Data, condition: WriteCondition = .none) throws -> String {
-        var headers = ["Content-Type": "application/octet-stream"]
+        // Content-MD5: S3 refuses a body that arrived damaged (BadDigest) instead of storing it.
+        var headers = [
+            "Content-Type": "application/octet-stream", "Content-MD5": Data(Insecure.MD5.hash(data: data)).base64EncodedString(),
+        ]
         switch condition {
         case .none: break
         case .ifNoneMatch: headers["If-None-Match"] = "*"
@@ -273,6 +276,66 @@ public final class S3Client: Sendable {
         }
     }
 
+    // MARK: Checksums
+
+    /// The hex MD5 of `data`: S3's ETag for a single-part upload of it.
+    public static func md5Hex(_ data: Data) -> String { SigV4Signer.hex(Insecure.MD5.hash(data: data)) }
+
+    /// S3's ETag for a multipart upload of `data` in `partSize`-byte parts: the hex MD5 of the
+    /// parts' MD5 digests, `-`, the part count.
+    public static func multipartETag(_ data: Data, partSize: Int) -> String {
+        var digests = Data()
+        var offset = 0
+        var parts = 0
+        while offset < data.count {
+            let end = min(data.count, offset + partSize)
+            digests.append(contentsOf: Insecure.MD5.hash(data: data[data.startIndex + offset..<data.startIndex + end]))
+            offset = end
+            parts += 1
+        }
+        return "\(md5Hex(digests))-\(parts)"
+    }
+
+    /// The ETag S3 gives the file at `path` uploaded with ``putLarge(_:fileURL:)`` under this
+    /// client's policy: its hex MD5 up to `policy.multipartThreshold` bytes, else the multipart
+    /// ETag of `policy.partSize` parts. Read in 16 MiB pieces.
+    /// - Throws: `RemoteError.io` when the file cannot be read.
+    public func expectedETag(ofFile path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.posixError("cannot open", path) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw Self.posixError("cannot stat", path) }
+        let size = Int(st.st_size)
+        let multipart = size > policy.multipartThreshold
+        let partSize = multipart ? policy.partSize : max(size, 1)
+        var digests = Data()
+        var parts = 0
+        var offset = 0
+        var buffer = [UInt8](repeating: 0, count: 16 << 20)
+        repeat {
+            var md5 = Insecure.MD5()
+            let end = min(size, offset + partSize)
+            while offset < end {
+                let want = min(buffer.count, end - offset)
+                let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(offset)) }
+                if n < 0, errno == EINTR { continue }
+                guard n > 0 else {
+                    throw n == 0
+                        ? RemoteError(.io, "cannot read '\(path)': it shrank while being read", subject: path)
+                        : Self.posixError("cannot read", path)
+                }
+                buffer.withUnsafeBytes { md5.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                offset += n
+            }
+            let digest = md5.finalize()
+            if !multipart { return SigV4Signer.hex(digest) }
+            digests.append(contentsOf: digest)
+            parts += 1
+        } while offset < size
+        return "\(Self.md5Hex(digests))-\(parts)"
+    }
+
     // MARK: Multipart
 
     private func multipart(_ key: String, size: Int, read: (Int, Int) throws -> Data) throws -> String {
@@ -287,7 +350,9 @@ public final class S3Client: Sendable {
             while offset < size {
                 let count = min(policy.partSize, size - offset)
                 let part = try read(offset, count)
-                let r = try request("PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)], body: part)
+                let r = try request(
+                    "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
+                    headers: ["Content-MD5": Data(Insecure.MD5.hash(data: part)).base64EncodedString()], body: part)
                 guard let etag = r.header("ETag") else {
                     throw RemoteError(.protocolViolation, "cannot upload part \(number) of '\(key)': no ETag in the answer", subject: key)
                 }

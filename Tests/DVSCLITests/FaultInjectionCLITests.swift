@@ -6,7 +6,7 @@ import Testing
     import Glibc
 #endif
 
-/// Issue 13 §1–2: checkout and merge interrupted by SIGKILL, SIGINT or SIGTERM at many points,
+/// Issue 13 §1–3: checkout, merge, clone and pull interrupted by SIGKILL, SIGINT or SIGTERM at many points,
 /// on real audio (espeak-ng speech varied with sox).
 ///
 /// Each run copies a prepared repository, starts the built `dvs` and interrupts it — either the
@@ -290,6 +290,115 @@ import Testing
             #expect(after.stdout.contains("On branch side") && after.stdout.contains("nothing to commit"), "\(after.stdout)")
             #expect(try dvs("fsck", in: repo).status == 0)
             try g.verify()
+        }
+    }
+
+    /// Issue 13's tests for clone and pull: each killed (SIGKILL) at a point of its checkout (after
+    /// the 1st and 5th file written) and once while it downloads, against a moto S3 server, on
+    /// real recordings. After each kill: no temp file in the tree; once the next command has run
+    /// (`status`, which finishes or rolls back a journaled checkout) the tree is the old or the new
+    /// one; fsck is clean; and running the same command again completes with the new tree.
+    /// 6 runs, a few seconds each.
+    @Test(.timeLimit(.minutes(5))) func interruptedClonesAndPullsLeaveOldOrNewState() throws {
+        try T.withTemporaryDirectory { dir in
+            let start = Date()
+            let remote = try TestRemote(.s3, dir: dir)
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 8)
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            // The repository a pull starts from: a clone at the base commit.
+            let pristine = dir + "/pristine"
+            try dvsOK(["clone", remote.url, pristine] + remote.args, in: dir, remote)
+            let old = try Self.state(pristine)
+            // The remote moves on: 6 recordings re-encoded, 4 added.
+            try T.sh(
+                """
+                for i in 0 1 2 3 4 5; do sox -R clips/r$i.wav clips/t.wav speed 1.1 && mv clips/t.wav clips/r$i.wav; done
+                for i in 0 1 2 3; do sox -R clips/r$i.wav clips/n$i.wav reverse; echo clips/n$i.wav,en,new $i >> labels.csv; done
+                """, in: a)
+            try dvsOK(["commit", "-m", "more"], in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            let new = try Self.state(a)
+            #expect(old != new)
+            let emptyTree = String(try T.sh("printf '' | sha256sum").prefix(64))  // a tree with no file yet (as Self.state digests it)
+
+            struct Run {
+                var command: String
+                var afterWrites: Int?
+                var interrupted = false
+                var mixed = false
+                var tempInTree = 0
+                var fsckFailed = false
+                var rerunFailed = false
+            }
+            var runs: [Run] = []
+            for command in ["clone", "pull"] {
+                for n in [1, 5, nil] as [Int?] { runs.append(Run(command: command, afterWrites: n)) }
+            }
+            for k in runs.indices {
+                let base = dir + "/run\(k)"
+                let target = base + "/c"
+                let args: [String]
+                if runs[k].command == "clone" {
+                    try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+                    args = ["clone", remote.url, target] + remote.args
+                } else {
+                    try T.sh("mkdir -p '\(base)' && cp -a '\(pristine)' '\(target)'")
+                    args = ["pull"]
+                }
+                var env = remote.env
+                if let n = runs[k].afterWrites {
+                    env["DVS_TEST_SIGNAL_AFTER_WRITES"] = String(n)
+                } else {
+                    env["DVS_TEST_TRANSFER_DELAY_MS"] = "1500"  // the kill below lands while packs download
+                }
+                let (p, _, _) = try startDVS(args, in: runs[k].command == "clone" ? base : target, env: env)
+                if runs[k].afterWrites == nil {
+                    usleep(700_000)
+                    kill(p.processIdentifier, SIGKILL)
+                }
+                let deadline = Date().addingTimeInterval(60)
+                while p.isRunning && Date() < deadline { usleep(10_000) }
+                if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+                p.waitUntilExit()
+                runs[k].interrupted = p.terminationReason == .uncaughtSignal
+                if FileManager.default.fileExists(atPath: target) {
+                    runs[k].tempInTree = try Self.tempFiles(target).count
+                }
+                if FileManager.default.fileExists(atPath: target + "/.dvs") {
+                    _ = try dvs("status", in: target)  // the next command: finishes or rolls back the checkout
+                    let now = try Self.state(target)
+                    // A clone's old state is no tree at all; a pull's is the old commit, tree and HEAD together.
+                    runs[k].mixed =
+                        runs[k].command == "clone"
+                        ? now.tree != new.tree && now.tree != emptyTree || (now.tree == new.tree && now.head != new.head)
+                        : now != old && now != new
+                    runs[k].fsckFailed = try dvs("fsck", in: target).status != 0
+                }
+                let again = try T.dvs(args, in: runs[k].command == "clone" ? base : target, environment: remote.env)
+                let final = try Self.state(target)
+                let fsckAfter = try dvs("fsck", in: target).status
+                let tempAfter = try Self.tempFiles(target).count
+                runs[k].rerunFailed =
+                    again.status != 0 || final.tree != new.tree || final.head != new.head || fsckAfter != 0 || tempAfter != 0
+                let what = "\(runs[k].command) killed " + (runs[k].afterWrites.map { "after \($0) file write(s)" } ?? "while downloading")
+                #expect(!runs[k].mixed, "mixed tree: \(what)")
+                #expect(runs[k].tempInTree == 0, "\(runs[k].tempInTree) temp file(s) in the tree: \(what)")
+                #expect(!runs[k].fsckFailed, "fsck failed: \(what)")
+                #expect(!runs[k].rerunFailed, "the rerun did not complete: \(what): \(again.stderr)")
+                try? FileManager.default.removeItem(atPath: base)
+            }
+            let interrupted = runs.filter(\.interrupted).count
+            let summary =
+                "clone/pull fault campaign: \(runs.count) runs, \(interrupted) interrupted, \(runs.filter(\.mixed).count) mixed trees, "
+                + "\(runs.filter { $0.tempInTree > 0 }.count) runs left temp files in the tree, "
+                + "\(runs.filter(\.fsckFailed).count) fsck failures, \(runs.filter(\.rerunFailed).count) reruns failed; "
+                + String(format: "%.0f s", Date().timeIntervalSince(start))
+            print(summary)
+            #expect(interrupted == runs.count, "\(summary)")
         }
     }
 }

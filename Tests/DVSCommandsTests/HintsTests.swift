@@ -183,6 +183,13 @@ import Testing
                 == "push again from a repository that has it ('dvs push origin'); no ref was moved")
         #expect(Hints.text(.pushGoodCopy(remote: "origin")) == "push it again from a repository that has a good copy ('dvs push origin')")
         #expect(
+            Hints.text(.repairRemote(remote: "origin"))
+                == "in a repository that has good copies, run 'dvs remote verify origin --repair' (it re-uploads damaged and missing keys)")
+        #expect(
+            Hints.text(.restoreLocalPack(path: ".dvs/packs/ab.pack"))
+                == "'dvs fsck' lists the samples it holds; restore .dvs/packs/ab.pack from a backup or another clone that has it, then push again"
+        )
+        #expect(
             Hints.text(.pushGoodCopyOrFsckRemote(remote: "origin"))
                 == "push it again from a repository that has a good copy ('dvs push origin'), or ask the remote's owner to run 'dvs fsck' there"
         )

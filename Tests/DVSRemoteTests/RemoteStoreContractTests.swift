@@ -169,6 +169,43 @@ func withStore<T>(
         }
     }
 
+    /// What `dvs remote verify` relies on to skip downloads: on S3 the listed ETag equals
+    /// ``RemoteStore/listedChecksum(of:)`` of what was put (single-part and multipart, each part
+    /// sent with Content-MD5), and differs once the key holds other bytes; folder remotes list
+    /// no checksum (the caller reads the content).
+    @Test(arguments: Backend.allCases) func listedChecksumConfirmsStoredContent(_ backend: Backend) throws {
+        let policy = TransferPolicy(maxAttempts: 3, initialBackoff: 0.05, multipartThreshold: 6 << 20, partSize: 5 << 20)
+        try withStore(backend, policy: policy) { store in
+            try TestSupport.withTemporaryDirectory { dir in
+                let small = Data((0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+                try store.put("objects/small", small)
+                var big = Data(repeating: 0xA5, count: 12 << 20)
+                for i in stride(from: 0, to: big.count, by: 4099) { big[i] = UInt8(truncatingIfNeeded: i >> 12) }
+                let file = dir + "/big.pack"
+                try big.write(to: URL(fileURLWithPath: file))
+                try store.putFile("packs/big.pack", localPath: file)
+                let listed = Dictionary(uniqueKeysWithValues: try store.list(prefix: "").map { ($0.key, $0) })
+                switch backend {
+                case .path:
+                    #expect(store.listedChecksum(of: small) == nil)
+                    #expect(try store.listedChecksum(ofFile: file) == nil)
+                    #expect(listed["objects/small"]?.etag == nil)
+                case .s3:
+                    let etag = try #require(listed["packs/big.pack"]?.etag)
+                    #expect(etag.hasSuffix("-3"), "12 MiB in 5 MiB parts: a 3-part upload (ETag \(etag))")
+                    #expect(try store.listedChecksum(ofFile: file) == etag)
+                    #expect(store.listedChecksum(of: big) == etag)
+                    #expect(store.listedChecksum(of: small) == listed["objects/small"]?.etag)
+                    var damaged = small
+                    damaged[40] ^= 0x55
+                    try store.put("objects/small", damaged)
+                    let now = try #require(try store.list(prefix: "objects/small").first?.etag)
+                    #expect(store.listedChecksum(of: small) != now, "other bytes, another ETag")
+                }
+            }
+        }
+    }
+
     @Test(arguments: Backend.allCases) func invalidKeysAreRefused(_ backend: Backend) throws {
         try withStore(backend) { store in
             for bad in ["", "/abs", "a//b", "a/../b", "./a", "a/"] {

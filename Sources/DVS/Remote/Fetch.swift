@@ -97,7 +97,13 @@ extension Repository {
                 let indexes = Locked<[ObjectID: [PackEntry]]>([:])
                 try parallelIO(remotePacks.count, workers: config.transfers) { i in
                     let (id, size) = remotePacks[i]
-                    let entries = try Self.remotePackIndex(store: store, remote: remoteName, pack: id, size: size, meter: meter)
+                    let entries: [PackEntry]
+                    do { entries = try Self.remotePackIndex(store: store, pack: id, size: size, meter: meter) } catch let d as PackDamage {
+                        throw DVSError(
+                            .corrupt,
+                            "pack '\(id.hex)' on remote '\(remoteName)' (key packs/\(id.hex).pack) is damaged: \(d.why); it was not used and no ref moved",
+                            next: .repairRemote(remote: remoteName))
+                    }
                     indexes.withLock { $0[id] = entries }
                 }
                 let index = indexes.withLock { $0 }
@@ -112,7 +118,7 @@ extension Repository {
                             throw DVSError(
                                 .corrupt,
                                 "remote '\(remoteName)' lacks blob '\(b.hex)' that its commits need (no pack under packs/ holds it)",
-                                next: .pushFromRepositoryThatHasIt(remote: remoteName))
+                                next: .repairRemote(remote: remoteName))
                         }
                         if !chosen.contains(p) { round.insert(p) }
                     }
@@ -191,7 +197,7 @@ extension Repository {
                 guard let data = try store.get(key) else {
                     throw DVSError(
                         .corrupt, "remote '\(remote)' lacks object '\(id.hex)' (key \(key)) that its refs reference",
-                        next: .pushFromRepositoryThatHasIt(remote: remote))
+                        next: .repairRemote(remote: remote))
                 }
                 let frame = [UInt8](data)
                 let bytes: [UInt8]
@@ -202,7 +208,7 @@ extension Repository {
                     throw DVSError(
                         .corrupt,
                         "object '\(id.hex)' on remote '\(remote)' (key \(key)) is damaged: \(DVSError.wrap(error).message); it was not used and no ref moved",
-                        next: .pushGoodCopyOrFsckRemote(remote: remote))
+                        next: .repairRemote(remote: remote))
                 }
                 got.withLock { $0[id] = (frame, bytes) }
                 meter.object(bytes: UInt64(frame.count))
@@ -220,8 +226,8 @@ extension Repository {
                 let decoded: Commit
                 do { decoded = try Commit.decode(bytes) } catch {
                     throw DVSError(
-                        .corrupt, "object '\(c.hex)' on remote '\(remote)' is not a commit: \(error)",
-                        hint: "push again from a good repository")
+                        .corrupt, "object '\(c.hex)' on remote '\(remote)' (key objects/\(c.hex)) is not a commit: \(error)",
+                        next: .repairRemote(remote: remote))
                 }
                 commits[c] = decoded
                 if !objects.contains(decoded.manifest) { roots.append(decoded.manifest) }
@@ -243,7 +249,9 @@ extension Repository {
                 if bytes.starts(with: ManifestChunk.magic) {
                     let chunk: ManifestChunk
                     do { chunk = try ManifestChunk.decode(bytes) } catch {
-                        throw DVSError(.corrupt, "the remote's manifest chunk '\(id.hex)' is malformed: \(error)", next: .runFsck)
+                        throw DVSError(
+                            .corrupt, "the manifest chunk '\(id.hex)' on remote '\(remote)' (key objects/\(id.hex)) is malformed: \(error)",
+                            next: .repairRemote(remote: remote))
                     }
                     switch chunk {
                     case .leaf(let entries):
@@ -309,17 +317,13 @@ extension Repository {
 
     /// A remote pack's index, read with ranged GETs: the last 64 KiB (trailer and, usually, the
     /// whole index), then the rest of the index if it is longer.
-    /// - Throws: `DVSError.corrupt` naming the pack and key when the trailer or index is malformed
-    ///   or does not hash to the pack id.
-    static func remotePackIndex(store: any RemoteStore, remote: String, pack: ObjectID, size: UInt64, meter: TransferMeter) throws
+    /// - Throws: `PackDamage` saying what is wrong when the trailer or index is malformed or does
+    ///   not hash to the pack id; `RemoteError` when the reads fail.
+    static func remotePackIndex(store: any RemoteStore, pack: ObjectID, size: UInt64, meter: TransferMeter) throws
         -> [PackEntry]
     {
         let key = "packs/\(pack.hex).pack"
-        func bad(_ why: String) -> DVSError {
-            DVSError(
-                .corrupt, "pack '\(pack.hex)' on remote '\(remote)' (key \(key)) is damaged: \(why); it was not used and no ref moved",
-                next: .pushGoodCopyOrFsckRemote(remote: remote))
-        }
+        func bad(_ why: String) -> PackDamage { PackDamage(why: why) }
         let trailerLength = UInt64(PackFormat.trailerLength)
         let header = UInt64(PackFormat.headerLength)
         guard size >= header + trailerLength else { throw bad("it is only \(size) bytes") }
@@ -425,7 +429,7 @@ extension Repository {
     private func verifyPacks(_ packs: [(id: ObjectID, tmp: String, size: UInt64, entries: [PackEntry])], remote: String) throws -> Set<
         ObjectID
     > {
-        var readers: [ObjectID: (PackReader, PackEntry, ObjectID)] = [:]
+        var readers: [(id: ObjectID, reader: PackReader, entries: [PackEntry])] = []
         for p in packs {
             let reader = try PackReader(path: p.tmp)
             if let why = try reader.verifyChecksum(expected: p.id) {
@@ -433,9 +437,29 @@ extension Repository {
                 throw DVSError(
                     .corrupt,
                     "pack '\(p.id.hex)' on remote '\(remote)' (key packs/\(p.id.hex).pack) is damaged: \(why); it was not used and no ref moved",
-                    next: .pushGoodCopy(remote: remote))
+                    next: .repairRemote(remote: remote))
             }
-            for e in p.entries where readers[e.id] == nil { readers[e.id] = (reader, e, p.id) }
+            readers.append((p.id, reader, p.entries))
+        }
+        do { return try checkFrames(readers) } catch let d as FrameDamage {
+            unlink("\(tmpDir)/fetch-\(d.pack.hex).pack")
+            throw DVSError(
+                .corrupt,
+                "pack '\(d.pack.hex)' on remote '\(remote)' (key packs/\(d.pack.hex).pack) is damaged: object '\(d.object.hex)': \(d.why); it was not used and no ref moved",
+                next: .repairRemote(remote: remote))
+        }
+    }
+
+    /// Decodes every blob of `packs` and compares it with its id (size and SHA-256), on all
+    /// cores, through the same decoding as reads (`PackReader.payload`, the store's transforms,
+    /// zstd deltas against their verified bases). Delta bases are looked up in these packs, then
+    /// in this repository's verified store.
+    /// - Returns: delta bases found in neither.
+    /// - Throws: `FrameDamage` naming the first damaged frame's pack and object.
+    func checkFrames(_ packs: [(id: ObjectID, reader: PackReader, entries: [PackEntry])]) throws -> Set<ObjectID> {
+        var readers: [ObjectID: (PackReader, PackEntry, ObjectID)] = [:]
+        for p in packs {
+            for e in p.entries where readers[e.id] == nil { readers[e.id] = (p.reader, e, p.id) }
         }
         let lookup = readers
         let missingBases = Locked<Set<ObjectID>>([])
@@ -449,22 +473,28 @@ extension Repository {
                 } catch let m as MissingBase {
                     missingBases.withLock { _ = $0.insert(m.id) }
                 } catch {
-                    unlink("\(self.tmpDir)/fetch-\(packID.hex).pack")
-                    throw DVSError(
-                        .corrupt,
-                        "pack '\(packID.hex)' on remote '\(remote)' (key packs/\(packID.hex).pack) is damaged: object '\(entry.id.hex)': \(DVSError.wrap(error).message); it was not used and no ref moved",
-                        next: .pushGoodCopyOrFsckRemote(remote: remote))
+                    throw FrameDamage(pack: packID, object: entry.id, why: DVSError.wrap(error).message)
                 }
             }
         }
         return missingBases.withLock { $0 }
     }
 
-    private struct MissingBase: Error { var id: ObjectID }
+    struct MissingBase: Error { var id: ObjectID }
+
+    /// A damaged frame found by ``checkFrames(_:)``.
+    struct FrameDamage: Error {
+        var pack: ObjectID
+        var object: ObjectID
+        var why: String
+    }
+
+    /// A remote pack whose trailer or index is damaged (``remotePackIndex(store:pack:size:meter:)``).
+    struct PackDamage: Error { var why: String }
 
     /// The verified original bytes of a blob from a downloaded pack (or, for a delta base, from
     /// this repository). - Throws: `MissingBase` when a delta base is nowhere; else the failure.
-    private func decodeFetched(
+    func decodeFetched(
         _ id: ObjectID, lookup: [ObjectID: (PackReader, PackEntry, ObjectID)], decompressor: ZstdDecompressor, depth: Int
     ) throws -> [UInt8] {
         guard let (reader, entry, _) = lookup[id] else {

@@ -38,7 +38,14 @@ extension Repository {
         }
         let list = uploads
         try parallelIO(list.count, workers: transfers) { i in
-            let frame = try objects.storedFrame(list[i])
+            let frame: [UInt8]
+            do { frame = try Self.verifiedFrame(objects, list[i]) } catch {
+                let e = DVSError.wrap(error)
+                throw DVSError(
+                    .corrupt,
+                    "cannot push lineage records to '\(remoteName)': the local object '\(list[i].hex)' is damaged or missing (\(e.message))",
+                    underlying: e, next: .listDamagedObjects)
+            }
             do { try store.put("objects/\(list[i].hex)", Data(frame)) } catch {
                 let e = DVSError.wrap(error)
                 throw DVSError(

@@ -59,6 +59,9 @@ public struct PushSummary: Sendable {
     public var packsUploaded: Int
     /// Local packs the remote already had (not uploaded again).
     public var packsPresent: Int
+    /// Packs the remote listed at another size than this repository's copy (damaged there),
+    /// uploaded again; counted in ``packsUploaded`` too.
+    public var packsReplaced: Int = 0
     /// Metadata objects (commits, manifest chunks, words objects) uploaded now.
     public var objectsUploaded: Int
     /// Bytes uploaded (packs and objects as stored; refs not counted).
@@ -73,9 +76,13 @@ extension Repository {
     /// Pushes branches (and tags) to a remote.
     ///
     /// Order (DESIGN.md § Storage 6, `schema/FORMAT.md` § Remotes): LIST `packs/` and `objects/` to
-    /// learn what the remote has; upload every local pack it lacks; upload the metadata objects
+    /// learn what the remote has; check every local pack it lacks (or lists at another size than
+    /// this repository's copy: damaged there) frame by frame against its ids, and fail before
+    /// the first upload if one is damaged or missing; upload those packs; upload the metadata objects
     /// reachable from the pushed commits that it lacks (words objects and manifest leaves before
-    /// the chunks that reference them, parents before children); only then move each remote ref
+    /// the chunks that reference them, parents before children), each checked against its id
+    /// first; confirm by listing that the remote holds every upload at its size (S3 also checks
+    /// each body's `Content-MD5`); only then move each remote ref
     /// with a conditional write against the version read at the start (S3 `If-Match` /
     /// `If-None-Match: *`). Transfers run on `remote.<name>.transfers` threads (default 8). A
     /// push killed at any point leaves every remote ref at a commit whose data is complete; run
@@ -92,6 +99,8 @@ extension Repository {
     ///   not an ancestor of the local one (without `force`) or moved during the push (the lost
     ///   compare-and-swap); nothing that was pushed is lost and no other ref is affected.
     ///   `DVSError.badInput` for an unknown remote or branch; `.remote` for credentials or connection failures.
+    ///   `.corrupt` naming the file when a local pack or object to upload is damaged or missing
+    ///   (nothing is uploaded, no ref moves).
     public func push(
         remote remoteName: String, branches: [String] = [], all: Bool = false, tags: Bool = false, force: Bool = false,
         progress: ProgressHandler? = nil
@@ -154,25 +163,52 @@ extension Repository {
             let toMove = plans.filter { $0.status != .upToDate }
 
             // What the remote has: two listings, not a request per object.
-            let remotePacks = Set(
-                try store.list(prefix: "packs/").compactMap { o -> PackID? in
-                    guard o.key.hasSuffix(".pack") else { return nil }
-                    return PackID(hex: o.key.dropFirst(6).dropLast(5))
-                })
+            var remotePacks: [PackID: UInt64] = [:]
+            for o in try store.list(prefix: "packs/") {
+                guard o.key.hasSuffix(".pack"), let id = PackID(hex: o.key.dropFirst(6).dropLast(5)) else { continue }
+                remotePacks[id] = o.size
+            }
             let remoteObjects = Set(try store.list(prefix: "objects/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
 
+            // Packs to upload: those the remote lacks, and those it lists at another size than
+            // this repository's intact copy (a pack's size follows from its id: the remote's copy
+            // is damaged). Where the local copy is the damaged one, the remote's is left alone.
+            let dir = packsDir
+            func localSize(_ id: PackID) -> UInt64? {
+                var st = stat()
+                return stat("\(dir)/\(id.hex).pack", &st) == 0 ? UInt64(st.st_size) : nil
+            }
             let localPacks = try catalog.packIDs()
-            let missingPacks = toMove.isEmpty ? [] : localPacks.filter { !remotePacks.contains($0) }
+            let replaced =
+                toMove.isEmpty
+                ? []
+                : localPacks.filter { id in
+                    remotePacks[id].map { $0 != localSize(id) } ?? false
+                }.filter { localPackProblem($0) == nil }
+            let missingPacks = toMove.isEmpty ? [] : localPacks.filter { remotePacks[$0] == nil } + replaced
             let closure = try metadataClosure(from: toMove.map(\.local)) { remoteObjects.contains($0) }
             let objectCount = closure.levels.reduce(0) { $0 + $1.count } + closure.commits.count
 
+            // Nothing damaged leaves this repository: every pack to upload is checked frame by
+            // frame against its ids before the first byte is sent (the replaced ones just were).
+            for id in missingPacks where remotePacks[id] == nil {
+                if let why = localPackProblem(id) {
+                    let file = ".dvs/packs/\(id.hex).pack"
+                    throw DVSError(
+                        .corrupt, "cannot push to '\(remoteName)': the local pack \(file) \(why); nothing was uploaded and no ref moved",
+                        next: .restoreLocalPack(path: file))
+                }
+            }
+
             let meter = TransferMeter(phase: .uploading, total: missingPacks.count + objectCount, progress: progress)
+            var uploadedSizes: [String: UInt64] = [:]
             for p in missingPacks {
-                var st = stat()
-                if stat("\(packsDir)/\(p.hex).pack", &st) == 0 { meter.addTotalBytes(UInt64(st.st_size)) }
+                if let n = localSize(p) {
+                    meter.addTotalBytes(n)
+                    uploadedSizes["packs/\(p.hex).pack"] = n
+                }
             }
             let beforeTransfer = context.beforeTransfer
-            let dir = packsDir
             try parallelIO(missingPacks.count, workers: config.transfers) { i in
                 let id = missingPacks[i]
                 let path = "\(dir)/\(id.hex).pack"
@@ -180,11 +216,11 @@ extension Repository {
                 do { try store.putFile("packs/\(id.hex).pack", localPath: path) } catch {
                     let e = DVSError.wrap(error)
                     if access(path, F_OK) != 0 {
-                        // The catalog lists a pack this repository no longer has: pushing again
-                        // cannot help; fsck lists what it held, and a good copy restores it.
+                        // Removed since it was checked: pushing again cannot help.
                         throw DVSError(
-                            .corrupt, "cannot push to '\(remoteName)': the local pack '\(id.hex)' is missing (.dvs/packs/\(id.hex).pack)",
-                            cause: e.message, underlying: e.underlying, next: .fsckOrPull)
+                            .corrupt,
+                            "cannot push to '\(remoteName)': the local pack .dvs/packs/\(id.hex).pack is missing; no ref moved",
+                            cause: e.message, underlying: e.underlying, next: .restoreLocalPack(path: ".dvs/packs/\(id.hex).pack"))
                     }
                     throw DVSError(
                         e.code, "cannot upload pack '\(id.hex)' to '\(remoteName)' (key packs/\(id.hex).pack): \(e.message)",
@@ -195,20 +231,31 @@ extension Repository {
                 meter.step(bytes: stat(path, &st) == 0 ? UInt64(st.st_size) : 0)
             }
             let objects = self.objects
+            let objectSizes = Locked<[String: UInt64]>([:])
             @Sendable func upload(_ id: ObjectID) throws {
-                let frame = try objects.storedFrame(id)
+                let frame: [UInt8]
+                do { frame = try Self.verifiedFrame(objects, id) } catch {
+                    let e = DVSError.wrap(error)
+                    throw DVSError(
+                        .corrupt,
+                        "cannot push to '\(remoteName)': the local object .dvs/objects/\(id.hex.prefix(2))/\(id.hex.dropFirst(2)) is damaged or missing (\(e.message)); no ref moved",
+                        underlying: e, next: .listDamagedObjects)
+                }
                 do { try store.put("objects/\(id.hex)", Data(frame)) } catch {
                     let e = DVSError.wrap(error)
                     throw DVSError(
                         e.code, "cannot upload object '\(id.hex)' to '\(remoteName)': \(e.message)", hint: e.hint ?? "run the push again",
                         cause: e.cause, underlying: e.underlying, next: e.next)
                 }
+                objectSizes.withLock { $0["objects/\(id.hex)"] = UInt64(frame.count) }
                 meter.step(bytes: UInt64(frame.count))
             }
             for level in closure.levels {
                 try parallelIO(level.count, workers: config.transfers) { try upload(level[$0]) }
             }
             for c in closure.commits { try upload(c.object) }
+            // The remote lists every upload at its size before any ref moves.
+            try confirmUploaded(uploadedSizes.merging(objectSizes.withLock { $0 }) { a, _ in a }, store: store, remote: remoteName)
 
             // Everything the new refs reference is on the remote: move them by compare-and-swap.
             var moves: [RefMove] = []
@@ -233,7 +280,7 @@ extension Repository {
             meter.finish()
             return PushSummary(
                 remote: remoteName, refs: moves, packsUploaded: missingPacks.count,
-                packsPresent: toMove.isEmpty ? 0 : localPacks.count - missingPacks.count,
+                packsPresent: toMove.isEmpty ? 0 : localPacks.count - missingPacks.count, packsReplaced: replaced.count,
                 objectsUploaded: objectCount, bytesUploaded: meter.bytes, seconds: Date().timeIntervalSince(started),
                 recordsUploaded: records)
         } catch { throw DVSError.wrap(error) }

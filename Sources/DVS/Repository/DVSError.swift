@@ -175,6 +175,12 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
         /// A damaged object on the remote: push a good copy (`dvs push REMOTE`) or have the
         /// remote's owner run `dvs fsck` there.
         case pushGoodCopyOrFsckRemote(remote: String)
+        /// A damaged or missing key on the remote: from a repository that has good copies,
+        /// check and repair the remote (`dvs remote verify REMOTE --repair`).
+        case repairRemote(remote: String)
+        /// A local pack that push must upload is damaged or missing: `dvs fsck` lists what it
+        /// holds; restore the file from a backup or another clone, then push again.
+        case restoreLocalPack(path: String)
 
         // Samples, cohorts, audits
 
