@@ -288,8 +288,12 @@ extension Repository {
             let model: Model
             do { model = try ModelFile.decode(bytes, source: spec) } catch { throw Self.wrapLearn(error) }
             let sha = ObjectID.hashing(bytes).hex
-            let record = try modelRecords().last { $0.record.artifactSHA256 == sha }
-            return (model, record?.id, record?.record.name ?? (spec as NSString).lastPathComponent)
+            // Of several records of this artifact (trained twice to the same bytes), the newest
+            // named after this file, else the newest.
+            let name = (spec as NSString).lastPathComponent
+            let records = try modelRecords().filter { $0.record.artifactSHA256 == sha }
+            let record = records.last { $0.record.name == name } ?? records.last
+            return (model, record?.id, record?.record.name ?? name)
         }
         let hits = try resolveModels(spec)
         let artifacts = Set(hits.map(\.record.artifactSHA256))

@@ -329,7 +329,8 @@ extension Repository {
     }
 
     /// Finds the models a user means: a record id or prefix (≥ 4 hex), an artifact SHA-256 or
-    /// prefix, a model name, or the path of an artifact file (matched by its SHA-256).
+    /// prefix, a model name, or the path of an artifact file (matched by its SHA-256; of several
+    /// records of that artifact, those named after the file when there are any).
     /// - Returns: every matching model, oldest first (several when an artifact was registered twice).
     /// - Throws: `DVSError.unknownRevision` when nothing matches, with a hint.
     public func resolveModels(_ spec: String) throws -> [(id: ModelID, record: ModelRecord)] {
@@ -339,6 +340,10 @@ extension Repository {
         if stat(spec, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, let bytes = try? FileIO.read(spec) {
             let sha = ObjectID.hashing(bytes)
             hits = rows.filter { $0.artifact == sha }
+            // Byte-identical artifacts trained twice (same data, same seed): the record named
+            // after this file is the one meant.
+            let named = hits.filter { $0.name == (spec as NSString).lastPathComponent }
+            if !named.isEmpty { hits = named }
             if hits.isEmpty {
                 throw DVSError(
                     .unknownRevision, "no model record has the artifact '\(spec)' (SHA-256 \(sha.hex))",
