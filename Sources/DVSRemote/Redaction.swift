@@ -44,11 +44,27 @@ public enum Redaction {
         return s
     }
 
-    /// The refusal of a URL that carries credentials (`scheme://user:password@host` or
-    /// `scheme://token@host`), or nil when it has none. The error shows the URL without them.
+    /// The refusal of a URL that carries credentials (`scheme://user:password@host`,
+    /// `scheme://token@host`, or a query parameter named like one: `?X-Amz-Signature=…`,
+    /// `?token=…`), or nil when it has none. The error shows the URL without them.
     /// - Parameter what: what the URL is, for the message (`endpoint`, `remote URL`).
     public static func credentialsInURL(_ url: String, what: String) -> RemoteError? {
         guard let scheme = url.range(of: "://") else { return nil }
+        // A query parameter named like a credential (a presigned URL's `X-Amz-Signature`,
+        // `X-Amz-Credential`, `X-Amz-Security-Token`; `token=`, `secret=`, `password=`, `key=`…).
+        if let q = url[scheme.upperBound...].firstIndex(of: "?") {
+            let names = url[url.index(after: q)...].lowercased().split(separator: "&").map { $0.split(separator: "=").first ?? "" }
+            let secretWords = ["signature", "credential", "token", "secret", "password", "passwd", "key", "sig", "auth"]
+            if names.contains(where: { n in secretWords.contains { n.contains($0) } }) {
+                let shown = String(url[..<q]) + "?…"
+                return RemoteError(
+                    .invalidInput,
+                    "the \(what) '\(redact(shown))' holds credentials in its query string; dvs neither stores nor shows them",
+                    hint:
+                        "remove the query string and give the keys through the standard AWS variables (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)",
+                    subject: redact(shown))
+            }
+        }
         // `user:password@` before the host; a pasted secret may hold '/', so an '@' after a ':'
         // counts even past a '/' (an endpoint with '@' in its path and a port is refused too).
         let rest = url[scheme.upperBound...]

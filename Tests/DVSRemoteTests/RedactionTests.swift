@@ -37,6 +37,16 @@ import Testing
         #expect(e?.hint?.contains("AWS_ACCESS_KEY_ID") == true)
         #expect(Redaction.credentialsInURL("http://s3.example.com/a@b", what: "endpoint") == nil)
         #expect(throws: RemoteError.self) { try RemoteURL.parse("s3://key:\(Self.secret)@bucket") }
+        // Secrets in a query string: a presigned URL, a token parameter.
+        for url in [
+            "https://s3.example.com/bucket?X-Amz-Credential=AKIA%2F20261203&X-Amz-Signature=\(Self.secret)",
+            "http://127.0.0.1:9000?token=\(Self.secret)", "s3://bucket/prefix?aws_secret_access_key=\(Self.secret)",
+        ] {
+            let q = Redaction.credentialsInURL(url, what: "endpoint")
+            #expect(q?.code == .invalidInput, "\(url)")
+            #expect(q.map { !"\($0)".contains(Self.secret) } == true, "\(url)")
+        }
+        #expect(Redaction.credentialsInURL("http://127.0.0.1:9000/?region=us-east-1", what: "endpoint") == nil)
     }
 
     /// An S3-compatible server whose error body echoes the request's headers: the error dvs
