@@ -131,6 +131,13 @@ private struct ConfigReader {
 
     mutating func read(_ root: TOMLTable) -> LabelConfig {
         var config = LabelConfig()
+        // A misspelt `[labels]` would otherwise leave the whole configuration unread in silence.
+        for k in root.keys.sorted() where k != "labels" {
+            findings.append(
+                LabelFinding(
+                    .warning, "unknown-config-key", file: file, "unknown key '\(k)' is ignored",
+                    hint: "check the spelling; dvs.toml holds the table [labels] and the tables below it"))
+        }
         guard let labels = root["labels"]?.table else { return config }
         warnUnknown(labels, known: ["duration_tolerance", "ignore", "table", "sidecars", "schema"], at: "labels")
         if let t = labels["duration_tolerance"] {

@@ -203,6 +203,16 @@ struct ByteTree {
         #expect(findings.first?.line == 2 && findings.first?.message.contains("NUL") == true)
     }
 
+    /// A misspelt top-level table (`[lables]`) used to be ignored without a word.
+    @Test func anUnknownTopLevelKeyIsAWarning() {
+        let (config, findings) = LabelConfig.parse("[lables]\nduration_tolerance = 0.5\n", file: "dvs.toml")
+        #expect(findings.map(\.code) == ["unknown-config-key"])
+        #expect(findings.first?.message == "unknown key 'lables' is ignored")
+        #expect(findings.first?.severity == .warning)
+        #expect(config.durationTolerance == LabelConfig().durationTolerance)
+        #expect(LabelConfig.parse("[labels]\nduration_tolerance = 0.5\n", file: "dvs.toml").findings.isEmpty)
+    }
+
     /// Deep nesting must not exhaust the stack.
     @Test func deeplyNestedConfigValuesAreRefused() {
         let text = "a = " + String(repeating: "[", count: 100_000) + "\n"
