@@ -199,10 +199,17 @@ extension Repository {
                     }
                 }
                 if j.kind == .mergeAbort { mergeStateFile.clear() }
-                note =
-                    j.kind == .mergeAbort
-                    ? "the interrupted '\(j.command)' was finished: the working tree is at HEAD (\(j.target.short)) and no merge is in progress"
-                    : "the interrupted '\(j.command)' was finished: the working tree and HEAD are at \(j.target.short) ('\(j.revision)')"
+                switch j.kind {
+                case .mergeAbort:
+                    note =
+                        "the interrupted '\(j.command)' was finished: the working tree is at HEAD (\(j.target.short)) and no merge is in progress"
+                case .merge:
+                    // The target is the merge's result (a merge commit or a fast-forward), not the
+                    // revision merged in.
+                    note = "the interrupted '\(j.command)' was finished: the working tree and HEAD are at the merge's result (\(j.target.short))"
+                default:
+                    note = "the interrupted '\(j.command)' was finished: the working tree and HEAD are at \(j.target.short) ('\(j.revision)')"
+                }
             case .mergeStop:
                 if let s = mergeStateFile.read(), try headCommit() == s.ours {
                     let head = Set(try entries(ofManifest: commit(s.ours).manifest).map(\.path))
