@@ -206,9 +206,11 @@ extension Repository {
                 case .merge:
                     // The target is the merge's result (a merge commit or a fast-forward), not the
                     // revision merged in.
-                    note = "the interrupted '\(j.command)' was finished: the working tree and HEAD are at the merge's result (\(j.target.short))"
+                    note =
+                        "the interrupted '\(j.command)' was finished: the working tree and HEAD are at the merge's result (\(j.target.short))"
                 default:
-                    note = "the interrupted '\(j.command)' was finished: the working tree and HEAD are at \(j.target.short) ('\(j.revision)')"
+                    note =
+                        "the interrupted '\(j.command)' was finished: the working tree and HEAD are at \(j.target.short) ('\(j.revision)')"
                 }
             case .mergeStop:
                 if let s = mergeStateFile.read(), try headCommit() == s.ours {
