@@ -257,9 +257,19 @@ import Testing
             #expect(deleted.fullCommitReason == nil)
             #expect(deleted.changes.map(\.kind) == [.deleted])
 
+            // A file of HEAD that is a folder now: a path below it would keep both; the folder's
+            // own path commits it whole (the old file deleted).
+            try FileManager.default.removeItem(atPath: root + "/README")
+            try tone("README/take.wav", 340, in: root)
+            let both = #expect(throws: DVSError.self) { try commit("below a file", ["README/take.wav"]) }
+            #expect(both?.message.contains("'README/take.wav' lies below 'README', which HEAD holds as a file") == true)
+            let folder = try commit("file to folder", ["README"])
+            #expect(folder.changes.map(\.path.string) == ["README", "README/take.wav"])
+            #expect(folder.changes.map(\.kind) == [.deleted, .added])
+
             // The rest, without paths: on the path of changes again, equal to a full build.
             let rest = try commitAndCheck(repo, "the rest", expectFast: true)
-            #expect(rest.changes.map(\.path.string) == ["README", "b/3.wav", "labels.csv"])
+            #expect(rest.changes.map(\.path.string) == ["b/3.wav", "labels.csv"])
             #expect(try label("a/1.wav") == "no")
         }
     }

@@ -211,6 +211,52 @@ extension Repository {
         return summary
     }
 
+    /// Refuses paths a commit of some paths cannot take: one that names nothing in the working
+    /// tree nor in HEAD, and one below a file or symlink of HEAD (the commit would keep HEAD's
+    /// `a.wav` beside the new `a.wav/x.wav`, a snapshot no checkout can write).
+    /// - Throws: `DVSError.badInput`, naming the path.
+    /// - Complexity: an `lstat` and a range of stat cache rows per path, HEAD's entries at each
+    ///   path and its folders; HEAD's whole manifest only for a path found nowhere else while
+    ///   the stat cache does not mirror HEAD.
+    private func checkCommitPaths(_ paths: [RepoPath]) throws {
+        let parent = try catalog.head()?.commit
+        var editor = try parent.map { try ManifestEditor(store: snapshots, root: commit($0).manifest) }
+        var folders: Set<RepoPath> = []
+        for p in paths {
+            var q = p.parent
+            while let a = q {
+                folders.insert(a)
+                q = a.parent
+            }
+        }
+        if let found = try editor?.entries(at: folders.sorted()), let file = found.keys.sorted().first,
+            let below = paths.sorted().first(where: { $0.isWithin(file) })
+        {
+            throw DVSError(
+                .badInput,
+                "'\(below)' lies below '\(file)', which HEAD holds as a file: a commit of '\(below)' alone would keep both; nothing was committed",
+                hint: "give '\(file)' itself as the path (its folder is committed whole, the old file deleted), or commit the whole tree")
+        }
+        for p in paths where workingTree.file(at: p) == nil {
+            var known = false
+            try catalog.forEachStatStamp(within: p) { _, _ in known = true }
+            if !known, let parent, var editor {
+                // The stat cache mirrors HEAD when its base is HEAD; otherwise (after a reindex,
+                // say) HEAD itself is asked.
+                if try editor.entries(at: [p])[p] != nil {
+                    known = true
+                } else if try catalog.statCacheBase() != parent {
+                    known = try entries(ofManifest: commit(parent).manifest).contains { $0.path.isWithin(p) }
+                }
+            }
+            if !known {
+                throw DVSError(
+                    .badInput, "path '\(p)' matches no file in the working tree or in HEAD; nothing was committed",
+                    hint: "paths are relative to the current folder (or to -C); check the spelling")
+            }
+        }
+    }
+
     private func commitLocked(_ options: CommitOptions, progress: ProgressHandler?) throws -> CommitSummary {
         let lock = try self.lock("dvs commit")
         defer { lock.release() }
@@ -236,15 +282,7 @@ extension Repository {
                     .usage, "a merge commit records the whole tree; it cannot be limited to some paths",
                     hint: "leave out the paths to conclude the merge")
             }
-            for p in paths where workingTree.file(at: p) == nil {
-                var known = false
-                try catalog.forEachStatStamp(within: p) { _, _ in known = true }
-                if !known {
-                    throw DVSError(
-                        .badInput, "path '\(p)' matches no file in the working tree or in HEAD; nothing was committed",
-                        hint: "paths are relative to the current folder; check the spelling")
-                }
-            }
+            try checkCommitPaths(paths)
         }
         let head = try catalog.head() ?? .branch("main", nil)
         let parent = head.commit
