@@ -78,19 +78,21 @@ public struct RefLogLine: Sendable, Equatable {
             isMove: head[0] == "move", ref: ref, symbolic: symbolic, old: old, new: new, time: time, who: who, message: message)
     }
 
+    /// `s` with `\\`, tab, LF and CR escaped, scalar by scalar (a CRLF is one Swift `Character`,
+    /// equal to neither `"\n"` nor `"\r"`, so a loop over characters would leave it raw).
     static func escape(_ s: String) -> String {
-        guard s.contains(where: { $0 == "\\" || $0 == "\t" || $0 == "\n" || $0 == "\r" }) else { return s }
-        var out = ""
-        for ch in s {
-            switch ch {
-            case "\\": out += "\\\\"
-            case "\t": out += "\\t"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            default: out.append(ch)
+        guard s.unicodeScalars.contains(where: { $0 == "\\" || $0 == "\t" || $0 == "\n" || $0 == "\r" }) else { return s }
+        var out = String.UnicodeScalarView()
+        for u in s.unicodeScalars {
+            switch u {
+            case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
+            case "\t": out.append(contentsOf: "\\t".unicodeScalars)
+            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
+            case "\r": out.append(contentsOf: "\\r".unicodeScalars)
+            default: out.append(u)
             }
         }
-        return out
+        return String(out)
     }
 
     static func unescape(_ s: Substring) -> String? {

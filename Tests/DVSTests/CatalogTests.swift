@@ -261,4 +261,16 @@ import Testing
                 ])
         }
     }
+
+    /// A CRLF in a reflog message is one Swift `Character`: it used to be written raw, splitting
+    /// the line for any reader that reads bytes.
+    @Test func aReflogLineEscapesCRLFAndRoundTrips() throws {
+        let line = RefLogLine(
+            isMove: true, ref: .branch("main"), symbolic: nil, old: nil, new: CommitID(ObjectID.hashing([1])), time: 1_764_000_000,
+            who: "A <a@b>", message: "commit: first\r\nsecond\tthird \\ end")
+        let text = line.encoded
+        #expect(text.utf8.filter { $0 == 0x0A || $0 == 0x0D }.count == 1)  // only the final LF
+        #expect(text.hasSuffix("commit: first\\r\\nsecond\\tthird \\\\ end\n"))
+        #expect(RefLogLine.decode(text.dropLast()) == line)
+    }
 }

@@ -97,7 +97,7 @@ extension Repository {
             }
             let settings = aside.isEmpty ? [] : Catalog.salvageConfig(from: aside)
             let contents = try Catalog.refLog(at: refLogPath)
-            let length = (try? FileManager.default.attributesOfItem(atPath: refLogPath)[.size] as? NSNumber)?.int64Value ?? 0
+            let length = Self.wholeLinesLength(refLogPath)
             let catalog = try Catalog.create(at: path)
             try catalog.write { tx in
                 for (k, v) in settings { try tx.setConfig(k, v) }
@@ -164,8 +164,8 @@ extension Repository {
             if replacement == nil, try !catalog.refProblems().isEmpty {
                 let covered = try catalog.refLogCoveredLength()
                 if let contents = try catalog.refLogContents(committedOnly: covered != nil) {
-                    let size = (try? FileManager.default.attributesOfItem(atPath: catalog.refLogPath)[.size] as? NSNumber)?.int64Value
-                    try catalog.write { tx in try tx.restoreRefs(from: contents, coveringLength: covered ?? size ?? 0) }
+                    let length = covered ?? Self.wholeLinesLength(catalog.refLogPath)
+                    try catalog.write { tx in try tx.restoreRefs(from: contents, coveringLength: length) }
                     restored = (contents.refs.count, contents.lines.filter(\.isMove).count)
                 }
             }
@@ -213,5 +213,15 @@ extension Repository {
             report.unreferencedHeads = nothingNamed ? [] : lost.map(\.0.hex)
             return report
         } catch { throw DVSError.wrap(error) }
+    }
+}
+
+extension Repository {
+    /// The length of the reflog file up to the end of its last whole line: a line a killed
+    /// writer left without its line feed is not covered, so the next append cuts it off rather
+    /// than gluing a new line onto it. 0 when the file cannot be read.
+    static func wholeLinesLength(_ path: String) -> Int64 {
+        guard let bytes = try? FileIO.read(path), let last = bytes.lastIndex(of: 0x0A) else { return 0 }
+        return Int64(last + 1)
     }
 }
