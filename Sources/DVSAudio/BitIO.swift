@@ -70,6 +70,45 @@ struct BitWriter {
         }
     }
 
+    /// Appends `count` values Rice-coded with parameter `k` (as `putRice`), with the bit
+    /// accumulator in registers for the whole run.
+    mutating func putRiceRun(_ values: UnsafePointer<UInt32>, count: Int, k: Int) {
+        var a = acc
+        var u = used
+        let kk = UInt64(k)
+        let mask = (1 &<< kk) &- 1
+        var i = 0
+        while i < count {
+            let v = values[i]
+            let q = Int(v &>> UInt32(k))
+            let n = q &+ 1 &+ k
+            if n > 32 {
+                acc = a
+                used = u
+                putRice(v, k)
+                a = acc
+                u = used
+                i &+= 1
+                continue
+            }
+            let bits = (1 &<< kk) | (UInt64(v) & mask)
+            let free = 64 &- u
+            if n <= free {
+                a = (a &<< UInt64(n)) | bits
+                u &+= n
+            } else {
+                let over = n &- free
+                acc = a
+                flush(free == 0 ? a : (a &<< UInt64(free)) | (bits &>> UInt64(over)))
+                a = bits & ((1 &<< UInt64(over)) &- 1)
+                u = over
+            }
+            i &+= 1
+        }
+        acc = a
+        used = u
+    }
+
     /// The bytes written, the last one zero-padded.
     mutating func finish() -> [UInt8] {
         let tailBytes = (used + 7) / 8
@@ -127,36 +166,59 @@ struct BitReader {
         return Int32(truncatingIfNeeded: Int64(bitPattern: v &<< UInt64(64 &- n)) &>> Int64(64 &- n))
     }
 
-    /// Reads `count` Rice-coded values with parameter `k` into `out`, zigzag-decoded: the loop of
-    /// `readRiceSigned` with the position in a register.
+    /// Reads `count` Rice-coded values with parameter `k` into `out`, zigzag-decoded: the bits
+    /// ahead are kept left-aligned in a register (at least 32 of them, reloaded with one 8-byte
+    /// load), so a value whose code fits costs a leading-zero count and two shifts.
     @inline(__always) mutating func readRiceRun(_ k: Int, into out: UnsafeMutablePointer<Int32>, count: Int) throws(FormatError) {
         var pos = position
         let kk = UInt64(k)
         let lim = limit
+        @inline(__always) func load(_ at: Int) -> UInt64 {
+            UInt64(bigEndian: UnsafeRawPointer(base + (at &>> 3)).loadUnaligned(as: UInt64.self)) &<< UInt64(at & 7)
+        }
+        var cache = load(pos)
+        var avail = 64 &- (pos & 7)
         var i = 0
         while i < count {
-            var q = 0
-            while true {
-                let w = UInt64(bigEndian: UnsafeRawPointer(base + (pos &>> 3)).loadUnaligned(as: UInt64.self)) &<< UInt64(pos & 7)
-                if w != 0 {
-                    let z = w.leadingZeroBitCount
-                    q &+= z
-                    pos &+= z &+ 1
-                    break
+            let z = cache.leadingZeroBitCount
+            let n = z &+ 1 &+ k
+            var u: UInt64
+            if cache != 0 && n <= avail {
+                u = UInt64(truncatingIfNeeded: z) &<< kk
+                if k > 0 { u |= (cache &<< UInt64(z &+ 1)) &>> (64 &- kk) }
+                pos &+= n
+                cache = n >= 64 ? 0 : cache &<< UInt64(n)
+                avail &-= n
+                if avail < 32 {
+                    cache = load(pos)
+                    avail = 64 &- (pos & 7)
                 }
-                q &+= 57
-                pos &+= 57
-                if pos > lim { throw .truncated(at: lim / 8) }
-            }
-            var u = UInt64(truncatingIfNeeded: q) &<< kk
-            if k > 0 {
-                let w = UInt64(bigEndian: UnsafeRawPointer(base + (pos &>> 3)).loadUnaligned(as: UInt64.self)) &<< UInt64(pos & 7)
-                u |= w &>> (64 &- kk)
-                pos &+= k
+            } else {
+                // A long run of zeros, or a code across the register's end: bit by word.
+                var q = 0
+                while true {
+                    let w = load(pos)
+                    if w != 0 {
+                        let lz = w.leadingZeroBitCount
+                        q &+= lz
+                        pos &+= lz &+ 1
+                        break
+                    }
+                    q &+= 57
+                    pos &+= 57
+                    if pos > lim { throw .truncated(at: lim / 8) }
+                }
+                u = UInt64(truncatingIfNeeded: q) &<< kk
+                if k > 0 {
+                    u |= load(pos) &>> (64 &- kk)
+                    pos &+= k
+                }
+                cache = load(pos)
+                avail = 64 &- (pos & 7)
             }
             if pos > lim { throw .truncated(at: lim / 8) }
-            let z = UInt32(truncatingIfNeeded: u)
-            out[i] = Int32(bitPattern: (z &>> 1) ^ (0 &- (z & 1)))
+            let v = UInt32(truncatingIfNeeded: u)
+            out[i] = Int32(bitPattern: (v &>> 1) ^ (0 &- (v & 1)))
             i &+= 1
         }
         position = pos

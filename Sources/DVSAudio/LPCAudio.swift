@@ -472,7 +472,27 @@ final class BlockEncoder {
             q.withUnsafeBufferPointer { qc in
                 var big: Int64 = 0
                 var start = order
-                if order <= 12 && n > 12 {
+                // Int32 lanes (the loop vectorises) when no sum can leave them: Σ|q|·max|x| < 2³¹.
+                var peak: Int32 = 0
+                for i in 0..<n { peak = max(peak, x[i].magnitude > Int32.max.magnitude ? Int32.max : Int32(x[i].magnitude)) }
+                let weight = qc.prefix(order).reduce(0) { $0 + Int64($1.magnitude) }
+                if order <= 12 && n > 12 && weight * Int64(peak) < 1 << 31 {
+                    var c = [Int32](repeating: 0, count: 12)
+                    for j in 0..<order { c[j] = qc[j] }
+                    let (c0, c1, c2, c3, c4, c5) = (c[0], c[1], c[2], c[3], c[4], c[5])
+                    let (c6, c7, c8, c9, c10, c11) = (c[6], c[7], c[8], c[9], c[10], c[11])
+                    let sh = Int32(shift)
+                    var big32: Int32 = 0
+                    for i in 12..<n {
+                        let p = x + (i &- 12)
+                        let a = (c0 &* p[11] &+ c1 &* p[10]) &+ (c2 &* p[9] &+ c3 &* p[8]) &+ (c4 &* p[7] &+ c5 &* p[6])
+                        let b = (c6 &* p[5] &+ c7 &* p[4]) &+ (c8 &* p[3] &+ c9 &* p[2]) &+ (c10 &* p[1] &+ c11 &* p[0])
+                        let r = x[i] &- ((a &+ b) &>> sh)
+                        big32 |= r ^ (r &>> 31)
+                        res[i] = r
+                    }
+                    big = Int64(big32)
+                } else if order <= 12 && n > 12 {
                     // Zero-padded to 12 taps: a fixed, unrolled dot product from sample 12 on.
                     var c = [Int64](repeating: 0, count: 12)
                     for j in 0..<order { c[j] = Int64(qc[j]) }
@@ -594,7 +614,7 @@ final class BlockEncoder {
             let hi = p == parts - 1 ? n : (p + 1) * len
             let k = bestParams[p]
             w.put(UInt64(k), 5)
-            for i in lo..<hi { w.putRice(z[i], k) }
+            if hi > lo { w.putRiceRun(z + lo, count: hi - lo, k: k) }
         }
     }
 }
