@@ -348,6 +348,11 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 
 # ---------------------------------------------------------------- report
+# Codecs only (--tools codec): no peers' table, and results-N.json of an earlier run is left alone.
+if [ ${#SEL[@]} -eq 0 ]; then
+  "$REPO/bench/codec.sh" "$CORPUS" "$DVS" "$BENCH_DIR/codec-$N" | tee "$BENCH_DIR/codec-$N.txt"
+  exit 0
+fi
 ver() { "$@" 2>/dev/null | head -1; }
 export BENCH_N=$N BENCH_REPS=$REPS BENCH_SEED=$SEED BENCH_MUT_SEED=$MUT_SEED BENCH_TOOLS="${SEL[*]}"
 export BENCH_RAW_BYTES=$RAW_BYTES BENCH_RAW_FILES=$RAW_FILES BENCH_CORPUS=$CORPUS BENCH_RUN=$RUN
