@@ -18,8 +18,8 @@ import DVSCore
 /// (FLAC's estimate: ½·log₂ of the prediction error per sample), its coefficients are quantised
 /// to `coefficientPrecision` bits with a shift, and the residual `s[n] − (Σ qᵢ·s[n−1−i] >> shift)`
 /// is Rice-coded in 2^p partitions, each with its own parameter, `p` chosen by size. For two
-/// channels the block is coded as left/right, left/side, side/right or mid/side, whichever the
-/// same estimate finds smallest (side = L − R, mid = (L + R) >> 1; RFC 9639 §4.2).
+/// channels the block is coded as left/right, left/side, side/right or mid/side, the pair whose
+/// summed absolute second differences are smallest (side = L − R, mid = (L + R) >> 1; RFC 9639 §4.2).
 ///
 /// G.711 (ITU-T G.711, `G711Law`): the prediction runs on the decoded linear values, but each
 /// sample is coded as the difference between its code's rank and the rank nearest the
@@ -413,7 +413,7 @@ final class BlockEncoder {
     /// `linear` is what is predicted; `stored` (G.711 only) what is coded.
     func encodeSubframe(
         linear x: UnsafeMutablePointer<Int32>, stored: UnsafeMutablePointer<Int32>?, n: Int, bps: Int,
-        analysis given: Analysis? = nil, into w: inout BitWriter
+        into w: inout BitWriter
     ) {
         let s = stored ?? x
         var constant = true
@@ -439,7 +439,7 @@ final class BlockEncoder {
                 bps -= wasted
             }
         }
-        let a = given ?? analyse(x, n: n, bps: law != nil ? 16 : bps)
+        let a = analyse(x, n: n, bps: law != nil ? 16 : bps)
         var order = a.order
         var q = [Int32](repeating: 0, count: max(order, 1))
         var shift = 0
