@@ -3,7 +3,7 @@
 # generated speech corpus, in one run, tools interleaved within each repetition.
 # This is a benchmark, not a test: it never fails on a missed target, it reports it.
 #
-#   bench/bench.sh [--n 10000] [--reps 3] [--tools dvs,dvc,lfs] [--dvs PATH]
+#   bench/bench.sh [--n 10000] [--reps 3] [--tools dvs,dvc,lfs,codec] [--dvs PATH]
 #                  [--seed 42] [--mutate-seed 1] [--jobs J] [--keep] [--no-install]
 #
 # Everything it makes lives under ${DVS_BENCH_DIR:-/tmp/dvs-bench} (never in the repo):
@@ -13,6 +13,7 @@
 #   run-N/               per-tool/per-rep working copies (deleted after each rep unless --keep),
 #                        logs/ (stdout+stderr of every timed command), samples.tsv
 #   results-N.json       all samples, medians, ratios and targets
+#   codec-N/             the codec table (bench/codec.sh): per format, dvs vs flac -5 and zstd -3
 #   venv/                DVC, pip-installed here when no working `dvc` is on PATH
 # See bench/README.md for what is measured and how to read the output.
 set -uo pipefail
@@ -22,7 +23,7 @@ BENCH_DIR=${DVS_BENCH_DIR:-/tmp/dvs-bench}
 MAKE_CORPUS=${DVS_BENCH_MAKE_CORPUS:-$REPO/bench/make_corpus.py}
 N=10000
 REPS=3
-TOOLS=dvs,dvc,lfs
+TOOLS=dvs,dvc,lfs,codec
 DVS_BIN=
 SEED=42
 MUT_SEED=1
@@ -61,9 +62,10 @@ declare -A WANT=()
 SEL=()
 IFS=, read -r -a _t <<<"$TOOLS"
 for t in "${_t[@]}"; do
-  case "$t" in dvs|dvc|lfs) [ -z "${WANT[$t]:-}" ] && SEL+=("$t"); WANT[$t]=1 ;; "") ;; *) die "unknown tool '$t' (dvs,dvc,lfs)" ;; esac
+  case "$t" in dvs|dvc|lfs) [ -z "${WANT[$t]:-}" ] && SEL+=("$t"); WANT[$t]=1 ;; codec) WANT[codec]=1 ;; "") ;;
+    *) die "unknown tool '$t' (dvs,dvc,lfs,codec)" ;; esac
 done
-[ ${#SEL[@]} -gt 0 ] || die "--tools selects nothing"
+[ ${#SEL[@]} -gt 0 ] || [ -n "${WANT[codec]:-}" ] || die "--tools selects nothing"
 [ -x "$MAKE_CORPUS" ] || die "corpus generator not found: $MAKE_CORPUS (set DVS_BENCH_MAKE_CORPUS)"
 mkdir -p "$BENCH_DIR" || die "cannot create $BENCH_DIR"
 BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
@@ -84,6 +86,7 @@ ensure_apt() {
   { command -v sox >/dev/null && command -v soxi >/dev/null; } || pkgs+=(sox)
   [ -x /usr/bin/time ] || pkgs+=(time)
   if [ -n "${WANT[lfs]:-}" ] && ! git lfs version >/dev/null 2>&1; then pkgs+=(git-lfs); fi
+  if [ -n "${WANT[codec]:-}" ]; then command -v flac >/dev/null || pkgs+=(flac); command -v zstd >/dev/null || pkgs+=(zstd); fi
   [ ${#pkgs[@]} -eq 0 ] && return 0
   [ "$INSTALL" = 1 ] || die "missing Debian packages: ${pkgs[*]} (run without --no-install, or apt-get install -y ${pkgs[*]})"
   say "installing Debian packages: ${pkgs[*]}"
@@ -128,7 +131,7 @@ ensure_dvs() {
 
 ensure_apt
 [ -n "${WANT[dvc]:-}" ] && ensure_dvc
-[ -n "${WANT[dvs]:-}" ] && ensure_dvs
+{ [ -n "${WANT[dvs]:-}" ] || [ -n "${WANT[codec]:-}" ]; } && ensure_dvs
 export DVS DVC
 
 # ---------------------------------------------------------------- corpus
@@ -345,6 +348,11 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 
 # ---------------------------------------------------------------- report
+# Codecs only (--tools codec): no peers' table, and results-N.json of an earlier run is left alone.
+if [ ${#SEL[@]} -eq 0 ]; then
+  "$REPO/bench/codec.sh" "$CORPUS" "$DVS" "$BENCH_DIR/codec-$N" | tee "$BENCH_DIR/codec-$N.txt"
+  exit 0
+fi
 ver() { "$@" 2>/dev/null | head -1; }
 export BENCH_N=$N BENCH_REPS=$REPS BENCH_SEED=$SEED BENCH_MUT_SEED=$MUT_SEED BENCH_TOOLS="${SEL[*]}"
 export BENCH_RAW_BYTES=$RAW_BYTES BENCH_RAW_FILES=$RAW_FILES BENCH_CORPUS=$CORPUS BENCH_RUN=$RUN
@@ -456,3 +464,9 @@ out = dict(
 json.dump(out, open(E["BENCH_OUT"], "w"), indent=1)
 print(f"results: {E['BENCH_OUT']}")
 PY
+
+# ---------------------------------------------------------------- codecs
+# Store ÷ raw per audio format beside flac -5 and zstd -3, encode/decode MB/s per core (bench/codec.sh).
+if [ -n "${WANT[codec]:-}" ]; then
+  "$REPO/bench/codec.sh" "$CORPUS" "$DVS" "$BENCH_DIR/codec-$N" | tee "$BENCH_DIR/codec-$N.txt"
+fi

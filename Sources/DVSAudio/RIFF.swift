@@ -9,6 +9,8 @@ public struct RIFFLayout: Sendable, Equatable {
     public var subFormat: UInt16?
     /// Channels.
     public var channelCount: Int
+    /// Frames per second (`nSamplesPerSec`; 0 for bare samples).
+    public var sampleRate: Int = 0
     /// Bits per sample as stored (container size).
     public var bitsPerSample: Int
     /// Bytes per frame.
@@ -45,7 +47,7 @@ public struct RIFFLayout: Sendable, Equatable {
         func u16(_ o: Int) -> UInt16 { UInt16(b[o]) | UInt16(b[o + 1]) << 8 }
         func u32(_ o: Int) -> UInt32 { UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24 }
         var off = 12
-        var fmt: (tag: UInt16, sub: UInt16?, ch: Int, bits: Int, align: Int)?
+        var fmt: (tag: UInt16, sub: UInt16?, ch: Int, rate: Int, bits: Int, align: Int)?
         while off + 8 <= b.count {
             let id = (b[off], b[off + 1], b[off + 2], b[off + 3])
             let size = u32(off + 4)
@@ -54,12 +56,12 @@ public struct RIFFLayout: Sendable, Equatable {
                 let tag = u16(body)
                 var sub: UInt16?
                 if tag == 0xFFFE, size >= 40, body + 26 <= b.count { sub = u16(body + 24) }
-                fmt = (tag, sub, Int(u16(body + 2)), Int(u16(body + 14)), Int(u16(body + 12)))
+                fmt = (tag, sub, Int(u16(body + 2)), Int(u32(body + 4)), Int(u16(body + 14)), Int(u16(body + 12)))
             } else if id == (0x64, 0x61, 0x74, 0x61) {  // "data"
                 guard let f = fmt else { return nil }
                 let available = min(Int(size), b.count - body)
                 return RIFFLayout(
-                    formatTag: f.tag, subFormat: f.sub, channelCount: f.ch, bitsPerSample: f.bits,
+                    formatTag: f.tag, subFormat: f.sub, channelCount: f.ch, sampleRate: f.rate, bitsPerSample: f.bits,
                     blockAlign: f.align, dataOffset: body, declaredDataSize: size,
                     availableDataSize: available, fileLength: b.count)
             }

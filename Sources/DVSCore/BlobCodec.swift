@@ -18,6 +18,13 @@ public enum BlobCodec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// a raw-content prefix (`ZSTD_CCtx_refPrefix`, zstd's `--patch-from`). Reading it needs the
     /// base first. Depth is capped (`BlobCodec.maxDeltaDepth`) so reads stay cheap.
     case zstdDelta = 3
+    /// 16/24-bit PCM or 8-bit G.711 μ-law/A-law in a RIFF/WAVE container, coded as audio:
+    /// per-block linear prediction (Levinson–Durbin, quantised coefficients), stereo
+    /// decorrelation chosen per block and partitioned Rice coding of the residual, FLAC's scheme
+    /// (RFC 9639); G.711 samples are predicted on their linear values and coded as code ranks.
+    /// The container bytes are kept as they are; then one zstd frame. See `LPCAudio`. Written by
+    /// dvs 0.2 for every such WAV where it pays; codecs 1 and 2 are still read.
+    case audioLPC = 4
 
     public var description: String {
         switch self {
@@ -25,6 +32,7 @@ public enum BlobCodec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .pcm16DeltaPlanes: return "pcm16-delta-planes+zstd"
         case .pcm16Predictive: return "pcm16-predictive-planes+zstd"
         case .zstdDelta: return "zstd-delta"
+        case .audioLPC: return "audio-lpc-rice+zstd"
         }
     }
 

@@ -67,10 +67,11 @@ import Testing
                 #expect(try store.read(id) == s.bytes, "\(s.name)")
             }
             if repo != nil {
-                // The PCM transform is chosen for 16-bit PCM, plain zstd for the rest.
-                #expect(try store.location(of: ids[0])?.entry.codec == .pcm16Predictive)
-                #expect(try store.location(of: ids[1])?.entry.codec == .pcm16Predictive)
-                #expect(try store.location(of: ids[3])?.entry.codec == .zstd)
+                // The audio transform is chosen for 16-bit PCM and μ-law, plain zstd for the rest.
+                #expect(try store.location(of: ids[0])?.entry.codec == .audioLPC)
+                #expect(try store.location(of: ids[1])?.entry.codec == .audioLPC)
+                #expect(try store.location(of: ids[2])?.entry.codec == .audioLPC)
+                #expect(try store.location(of: ids[3])?.entry.codec == .audioLPC)
                 #expect(try store.location(of: ids[4])?.entry.codec == .zstd)
             }
             #expect(try store.ids() == Set(ids))

@@ -5,8 +5,47 @@ import DVSStorage
 
 /// The audio transforms dvs registers with its blob store, in the order they are tried on write.
 enum BlobTransforms {
-    /// `pcm16Predictive` (written where it pays), then `pcm16DeltaPlanes` (read only).
-    static let all: [any BlobTransform] = [PCM16PredictiveTransform(), PCM16DeltaPlanesTransform()]
+    /// `audioLPC` (written where it pays), `pcm16Predictive` (where audioLPC does not pay on a
+    /// 16-bit file), then `pcm16DeltaPlanes` (read only).
+    static let all: [any BlobTransform] = [AudioLPCTransform(), PCM16PredictiveTransform(), PCM16DeltaPlanesTransform()]
+}
+
+/// `BlobCodec.audioLPC` for 16/24-bit PCM and 8-bit G.711 WAV (`BlobHint.facts` is its
+/// `RIFFLayout`).
+///
+/// Files over 128 KiB of samples first code 32 KiB from the middle both ways (audio-lpc and plain
+/// zstd) and keep the transform only where it is smaller (it nearly always is: plain zstd wins
+/// on synthetic signals such as a repeated pattern).
+struct AudioLPCTransform: BlobTransform {
+    /// Bytes tried both ways to decide whether the transform pays.
+    static let trialBytes = 32 << 10
+
+    var codec: BlobCodec { .audioLPC }
+
+    func forward(_ bytes: UnsafeRawBufferPointer, hint: BlobHint, compressor: ZstdCompressor) throws -> [UInt8]? {
+        guard let layout = hint.facts as? RIFFLayout, LPCAudio.sampleFormat(of: layout) != nil else { return nil }
+        let sampleBytes = min(layout.availableDataSize, bytes.count - layout.dataOffset) / layout.blockAlign * layout.blockAlign
+        if sampleBytes > Self.trialBytes * 4 {
+            let sliceLength = Self.trialBytes / layout.blockAlign * layout.blockAlign
+            let mid = layout.dataOffset + (sampleBytes - sliceLength) / 2 / layout.blockAlign * layout.blockAlign
+            let slice = UnsafeRawBufferPointer(rebasing: bytes[mid..<(mid + sliceLength)])
+            var sliceLayout = layout
+            sliceLayout.dataOffset = 0
+            sliceLayout.declaredDataSize = UInt32(sliceLength)
+            sliceLayout.availableDataSize = sliceLength
+            sliceLayout.fileLength = sliceLength
+            if let t = LPCAudio.encode(slice, layout: sliceLayout) {
+                guard t.count < (try compressor.compress(slice)).count else { return nil }
+            }
+        }
+        return LPCAudio.encode(bytes, layout: layout)
+    }
+
+    func inverse(_ payload: [UInt8]) throws -> [UInt8] {
+        do { return try payload.withUnsafeBytes { try LPCAudio.decode($0) } } catch {
+            throw DVSError(.corrupt, "audio-lpc payload is malformed: \(error)")
+        }
+    }
 }
 
 /// `BlobCodec.pcm16Predictive` for 16-bit PCM WAV (`BlobHint.facts` is its `RIFFLayout`).

@@ -1,0 +1,251 @@
+import DVSCore
+
+/// A most-significant-bit-first bit writer into a growing buffer of big-endian 64-bit words.
+///
+/// One owner appends, then `finish` hands the bytes over and frees the buffer (a plain struct,
+/// not `~Copyable`, so its small methods inline into the coding loops; never copy it).
+struct BitWriter {
+    private var words: UnsafeMutablePointer<UInt64>
+    private var capacity: Int
+    private var count = 0
+    private var acc: UInt64 = 0
+    private var used = 0
+
+    /// A writer with room for `byteCapacity` bytes before it grows.
+    init(byteCapacity: Int) {
+        capacity = max(16, byteCapacity / 8 + 2)
+        words = .allocate(capacity: capacity)
+    }
+
+    /// Bits written so far.
+    var bitCount: Int { count &* 64 &+ used }
+
+    @inline(__always) private mutating func flush(_ w: UInt64) {
+        if count == capacity {
+            let bigger = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity * 2)
+            bigger.update(from: words, count: count)
+            words.deallocate()
+            words = bigger
+            capacity *= 2
+        }
+        words[count] = w.bigEndian
+        count &+= 1
+    }
+
+    /// Appends the low `n` bits of `v` (0 ≤ n ≤ 32; the other bits of `v` must be zero).
+    @inline(__always) mutating func put(_ v: UInt64, _ n: Int) {
+        let free = 64 &- used
+        if n <= free {
+            acc = (acc &<< UInt64(n)) | v
+            used &+= n
+        } else {
+            let over = n &- free
+            flush(free == 0 ? acc : (acc &<< UInt64(free)) | (v &>> UInt64(over)))
+            acc = v & ((1 &<< UInt64(over)) &- 1)
+            used = over
+        }
+    }
+
+    /// Appends `v` as a two's-complement number of `n` bits (1 ≤ n ≤ 32).
+    @inline(__always) mutating func putSigned(_ v: Int32, _ n: Int) {
+        put(UInt64(UInt32(bitPattern: v)) & ((1 &<< UInt64(n)) &- 1), n)
+    }
+
+    /// Appends `u` Rice-coded with parameter `k` (0 ≤ k ≤ 30): `u >> k` zeros, a one, then the
+    /// low `k` bits of `u`.
+    @inline(__always) mutating func putRice(_ u: UInt32, _ k: Int) {
+        let q = Int(u &>> UInt32(k))
+        let low = UInt64(u) & ((1 &<< UInt64(k)) &- 1)
+        if q &+ 1 &+ k <= 32 {
+            put((1 &<< UInt64(k)) | low, q &+ 1 &+ k)
+        } else {
+            var zeros = q
+            while zeros > 32 {
+                put(0, 32)
+                zeros &-= 32
+            }
+            put(0, zeros)
+            put(1, 1)
+            put(low, k)
+        }
+    }
+
+    /// Appends `count` values Rice-coded with parameter `k` (as `putRice`), with the bit
+    /// accumulator in registers for the whole run.
+    mutating func putRiceRun(_ values: UnsafePointer<UInt32>, count: Int, k: Int) {
+        var a = acc
+        var u = used
+        let kk = UInt64(k)
+        let mask = (1 &<< kk) &- 1
+        var i = 0
+        while i < count {
+            let v = values[i]
+            let q = Int(v &>> UInt32(k))
+            let n = q &+ 1 &+ k
+            if n > 32 {
+                acc = a
+                used = u
+                putRice(v, k)
+                a = acc
+                u = used
+                i &+= 1
+                continue
+            }
+            let bits = (1 &<< kk) | (UInt64(v) & mask)
+            let free = 64 &- u
+            if n <= free {
+                a = (a &<< UInt64(n)) | bits
+                u &+= n
+            } else {
+                let over = n &- free
+                acc = a
+                flush(free == 0 ? a : (a &<< UInt64(free)) | (bits &>> UInt64(over)))
+                a = bits & ((1 &<< UInt64(over)) &- 1)
+                u = over
+            }
+            i &+= 1
+        }
+        acc = a
+        used = u
+    }
+
+    /// The bytes written, the last one zero-padded.
+    mutating func finish() -> [UInt8] {
+        let tailBytes = (used + 7) / 8
+        let total = count * 8 + tailBytes
+        let tail = used == 0 ? 0 : acc &<< UInt64(64 - used)
+        let words = self.words
+        let count = self.count
+        let out = [UInt8](unsafeUninitializedCapacity: total) { b, n in
+            UnsafeMutableRawPointer(b.baseAddress!).copyMemory(from: words, byteCount: count * 8)
+            for i in 0..<tailBytes { b[count * 8 + i] = UInt8(truncatingIfNeeded: tail &>> UInt64(56 - 8 * i)) }
+            n = total
+        }
+        words.deallocate()
+        return out
+    }
+}
+
+/// A most-significant-bit-first reader over bytes followed by at least 16 bytes of zero padding
+/// (so a read never leaves the buffer before the position check that follows it).
+struct BitReader {
+    private let base: UnsafePointer<UInt8>
+    /// Position in bits from the start.
+    private(set) var position = 0
+    /// Bits of real data; reading past them is an error.
+    let limit: Int
+
+    /// A reader over `byteCount` bytes at `base`, which must be followed by 16 readable bytes.
+    init(_ base: UnsafePointer<UInt8>, byteCount: Int) {
+        self.base = base
+        limit = byteCount * 8
+    }
+
+    @inline(__always) private func peek() -> UInt64 {
+        let w = UInt64(bigEndian: UnsafeRawPointer(base + (position &>> 3)).loadUnaligned(as: UInt64.self))
+        return w &<< UInt64(position & 7)
+    }
+
+    /// Throws when the position has passed the data.
+    @inline(__always) func check() throws(FormatError) {
+        if position > limit { throw .truncated(at: limit / 8) }
+    }
+
+    /// Reads `n` bits (0 ≤ n ≤ 56) as an unsigned number.
+    @inline(__always) mutating func read(_ n: Int) throws(FormatError) -> UInt64 {
+        if n == 0 { return 0 }
+        let v = peek() &>> UInt64(64 &- n)
+        position &+= n
+        try check()
+        return v
+    }
+
+    /// Reads an `n`-bit two's-complement number (1 ≤ n ≤ 32).
+    @inline(__always) mutating func readSigned(_ n: Int) throws(FormatError) -> Int32 {
+        let v = try read(n)
+        return Int32(truncatingIfNeeded: Int64(bitPattern: v &<< UInt64(64 &- n)) &>> Int64(64 &- n))
+    }
+
+    /// Reads `count` Rice-coded values with parameter `k` into `out`, zigzag-decoded: the bits
+    /// ahead are kept left-aligned in a register (at least 32 of them, reloaded with one 8-byte
+    /// load), so a value whose code fits costs a leading-zero count and two shifts.
+    @inline(__always) mutating func readRiceRun(_ k: Int, into out: UnsafeMutablePointer<Int32>, count: Int) throws(FormatError) {
+        var pos = position
+        let kk = UInt64(k)
+        let lim = limit
+        @inline(__always) func load(_ at: Int) -> UInt64 {
+            UInt64(bigEndian: UnsafeRawPointer(base + (at &>> 3)).loadUnaligned(as: UInt64.self)) &<< UInt64(at & 7)
+        }
+        var cache = load(pos)
+        var avail = 64 &- (pos & 7)
+        var i = 0
+        while i < count {
+            let z = cache.leadingZeroBitCount
+            let n = z &+ 1 &+ k
+            var u: UInt64
+            if cache != 0 && n <= avail {
+                u = UInt64(truncatingIfNeeded: z) &<< kk
+                if k > 0 { u |= (cache &<< UInt64(z &+ 1)) &>> (64 &- kk) }
+                pos &+= n
+                cache = n >= 64 ? 0 : cache &<< UInt64(n)
+                avail &-= n
+                if avail < 32 {
+                    cache = load(pos)
+                    avail = 64 &- (pos & 7)
+                }
+            } else {
+                // A long run of zeros, or a code across the register's end: bit by word.
+                var q = 0
+                while true {
+                    let w = load(pos)
+                    if w != 0 {
+                        let lz = w.leadingZeroBitCount
+                        q &+= lz
+                        pos &+= lz &+ 1
+                        break
+                    }
+                    q &+= 57
+                    pos &+= 57
+                    if pos > lim { throw .truncated(at: lim / 8) }
+                }
+                u = UInt64(truncatingIfNeeded: q) &<< kk
+                if k > 0 {
+                    u |= load(pos) &>> (64 &- kk)
+                    pos &+= k
+                }
+                cache = load(pos)
+                avail = 64 &- (pos & 7)
+            }
+            if pos > lim { throw .truncated(at: lim / 8) }
+            let v = UInt32(truncatingIfNeeded: u)
+            out[i] = Int32(bitPattern: (v &>> 1) ^ (0 &- (v & 1)))
+            i &+= 1
+        }
+        position = pos
+    }
+
+    /// Reads one Rice-coded value with parameter `k` (see `BitWriter.putRice`), zigzag-decoded.
+    @inline(__always) mutating func readRiceSigned(_ k: Int) throws(FormatError) -> Int32 {
+        var q = 0
+        while true {
+            let w = peek()
+            if w != 0 {
+                let z = w.leadingZeroBitCount
+                q &+= z
+                position &+= z &+ 1
+                break
+            }
+            q &+= 57
+            position &+= 57
+            try check()
+        }
+        var u = UInt64(truncatingIfNeeded: q) &<< UInt64(k)
+        if k > 0 {
+            u |= peek() &>> UInt64(64 &- k)
+            position &+= k
+        }
+        try check()
+        let z = UInt32(truncatingIfNeeded: u)
+        return Int32(bitPattern: (z &>> 1) ^ (0 &- (z & 1)))
+    }
+}
