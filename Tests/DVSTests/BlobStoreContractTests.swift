@@ -58,6 +58,22 @@ import Testing
         ("empty", []),
     ]
 
+    /// With `pack.audio-codec = lpc`, 16-bit PCM and μ-law are coded as audio (codec 4), and a
+    /// repository keeps reading what it wrote before the setting changed.
+    @Test func theLPCCodecIsChosenByTheSetting() throws {
+        try TestSupport.withTemporaryRepository { repo in
+            let before = try repo.blobs.write([(Self.samples[0].bytes, BlobHint.file(Self.samples[0].bytes))])
+            try repo.catalog.write { try $0.setConfig("pack.audio-codec", "lpc") }
+            let lpc = try Repository.discover(from: repo.root, context: repo.context)
+            #expect(lpc.audioCodec == .lpc)
+            let ids = try lpc.blobs.write(Self.samples.map { ($0.bytes, BlobHint.file($0.bytes)) })
+            for i in 1...3 { #expect(try lpc.blobs.location(of: ids[i])?.entry.codec == .audioLPC, "\(Self.samples[i].name)") }
+            #expect(try lpc.blobs.location(of: ids[4])?.entry.codec == .zstd)
+            #expect(try lpc.blobs.location(of: before[0])?.entry.codec == .pcm16Predictive)
+            for (s, id) in zip(Self.samples, ids) { #expect(try lpc.blobs.read(id) == s.bytes, "\(s.name)") }
+        }
+    }
+
     @Test(arguments: Kind.allCases) func roundTripIsByteExact(_ kind: Kind) throws {
         try withStore(kind) { (store: any BlobStore, repo: Repository?) throws in
             let ids = try store.write(Self.samples.map { ($0.bytes, BlobHint.file($0.bytes)) })
@@ -67,11 +83,11 @@ import Testing
                 #expect(try store.read(id) == s.bytes, "\(s.name)")
             }
             if repo != nil {
-                // The audio transform is chosen for 16-bit PCM and μ-law, plain zstd for the rest.
-                #expect(try store.location(of: ids[0])?.entry.codec == .audioLPC)
-                #expect(try store.location(of: ids[1])?.entry.codec == .audioLPC)
-                #expect(try store.location(of: ids[2])?.entry.codec == .audioLPC)
-                #expect(try store.location(of: ids[3])?.entry.codec == .audioLPC)
+                // By default the PCM transform is chosen for 16-bit PCM, plain zstd for the rest.
+                #expect(try store.location(of: ids[0])?.entry.codec == .pcm16Predictive)
+                #expect(try store.location(of: ids[1])?.entry.codec == .pcm16Predictive)
+                #expect(try store.location(of: ids[2])?.entry.codec == .pcm16Predictive)
+                #expect(try store.location(of: ids[3])?.entry.codec == .zstd)
                 #expect(try store.location(of: ids[4])?.entry.codec == .zstd)
             }
             #expect(try store.ids() == Set(ids))

@@ -2,12 +2,17 @@ import DVSAudio
 import DVSCatalog
 import DVSCore
 import DVSStorage
+import Foundation
 
 /// The audio transforms dvs registers with its blob store, in the order they are tried on write.
 enum BlobTransforms {
-    /// `audioLPC` (written where it pays), `pcm16Predictive` (where audioLPC does not pay on a
-    /// 16-bit file), then `pcm16DeltaPlanes` (read only).
-    static let all: [any BlobTransform] = [AudioLPCTransform(), PCM16PredictiveTransform(), PCM16DeltaPlanesTransform()]
+    /// `audioLPC` (written where it pays, when `writesLPC` says so), `pcm16Predictive` (for
+    /// 16-bit files otherwise), then `pcm16DeltaPlanes` (read only). Every codec is always read.
+    /// - Parameter writesLPC: whether new audio blobs may be written as codec 4 (the setting
+    ///   `pack.audio-codec`); asked on the first audio blob written, then kept.
+    static func all(writesLPC: @escaping @Sendable () -> Bool) -> [any BlobTransform] {
+        [AudioLPCTransform(writes: writesLPC), PCM16PredictiveTransform(), PCM16DeltaPlanesTransform()]
+    }
 }
 
 /// `BlobCodec.audioLPC` for 16/24-bit PCM and 8-bit G.711 WAV (`BlobHint.facts` is its
@@ -20,10 +25,16 @@ struct AudioLPCTransform: BlobTransform {
     /// Bytes tried both ways to decide whether the transform pays.
     static let trialBytes = 32 << 10
 
+    /// Whether this transform writes (it always reads): asked once, on the first forward.
+    private let writes: OnceFlag
+
+    /// A transform that writes when `writes` says so (the default: always).
+    init(writes: @escaping @Sendable () -> Bool = { true }) { self.writes = OnceFlag(writes) }
+
     var codec: BlobCodec { .audioLPC }
 
     func forward(_ bytes: UnsafeRawBufferPointer, hint: BlobHint, compressor: ZstdCompressor) throws -> [UInt8]? {
-        guard let layout = hint.facts as? RIFFLayout, LPCAudio.sampleFormat(of: layout) != nil else { return nil }
+        guard writes.value, let layout = hint.facts as? RIFFLayout, LPCAudio.sampleFormat(of: layout) != nil else { return nil }
         let sampleBytes = min(layout.availableDataSize, bytes.count - layout.dataOffset) / layout.blockAlign * layout.blockAlign
         if sampleBytes > Self.trialBytes * 4 {
             let sliceLength = Self.trialBytes / layout.blockAlign * layout.blockAlign
@@ -117,4 +128,22 @@ extension BlobHint {
     /// The hint commit gives for a file's bytes: their RIFF layout when they parse as RIFF/WAVE
     /// (for the PCM transform).
     static func file(_ bytes: [UInt8]) -> BlobHint { BlobHint(facts: bytes.withUnsafeBytes { RIFFLayout.parse($0) }) }
+}
+
+/// A flag computed once, on first use, from any thread.
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var computed: Bool?
+    private let compute: @Sendable () -> Bool
+
+    init(_ compute: @escaping @Sendable () -> Bool) { self.compute = compute }
+
+    var value: Bool {
+        lock.withLock {
+            if let computed { return computed }
+            let v = compute()
+            computed = v
+            return v
+        }
+    }
 }

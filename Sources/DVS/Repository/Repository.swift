@@ -63,7 +63,7 @@ public final class Repository: @unchecked Sendable {
             workers: { (try? catalog.config("core.workers")).flatMap { $0.flatMap(Int.init) } ?? context.processorCount })
         packedBlobs = PackedBlobStore(
             packsDir: dvsDir + "/packs", tmpDir: dvsDir + "/tmp", index: CatalogBlobIndex(catalog: catalog),
-            transforms: BlobTransforms.all,
+            transforms: BlobTransforms.all(writesLPC: { Self.audioCodec(catalog) == .lpc }),
             targetSize: { Self.packTargetSize(catalog) }, level: { Self.zstdLevel(catalog) })
     }
 
@@ -179,6 +179,24 @@ public final class Repository: @unchecked Sendable {
     }
     static func zstdLevel(_ catalog: Catalog) -> Int32 {
         (try? catalog.config("zstd.level")).flatMap { $0.flatMap(Int32.init) } ?? 1
+    }
+
+    /// How new audio blobs are coded (`pack.audio-codec`).
+    public enum AudioCodecChoice: String, Sendable, CaseIterable {
+        /// Codec 2, `pcm16-predictive-planes+zstd` (16-bit PCM only; other audio as plain zstd):
+        /// fast to decode (zstd and a running sum), the default.
+        case predictive
+        /// Codec 4, `audio-lpc-rice+zstd`: 16/24-bit PCM and G.711 μ-law/A-law coded as audio
+        /// (FLAC's scheme), ≈ 18 % smaller on the bench corpus and at least `flac -5`'s ratio
+        /// per format, but 1.5–2× the CPU per MB to write and to read (bench/README.md § Codecs).
+        case lpc
+    }
+
+    /// The audio codec new blobs are written with (`pack.audio-codec`, default `predictive`).
+    public var audioCodec: AudioCodecChoice { Self.audioCodec(catalog) }
+
+    static func audioCodec(_ catalog: Catalog) -> AudioCodecChoice {
+        (try? catalog.config("pack.audio-codec")).flatMap { $0.flatMap(AudioCodecChoice.init(rawValue:)) } ?? .predictive
     }
     /// Worker threads (`core.workers`, default: the context's processor count).
     /// Read once, when the repository is opened.
