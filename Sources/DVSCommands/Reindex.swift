@@ -9,7 +9,8 @@ struct Reindex: ParsableCommand {
             Refs, the reflog, the stat cache and settings are kept. Use it after copying packs in, or when 'dvs fsck' reports \
             unreferenced packs. A catalog that is missing, damaged or not a dvs catalog is moved aside to \
             .dvs/catalog.sqlite.damaged and rebuilt: branches, tags, HEAD and the reflog from .dvs/reflog, the settings that \
-            can still be read from the old file.
+            can still be read from the old file (settings, remotes among them, live only in the catalog: a remote lost with it \
+            is named, to be added again).
             """
     )
 
@@ -32,6 +33,20 @@ struct Reindex: ParsableCommand {
         }
         if r.restoredRefs > 0 || r.restoredReflogEntries > 0 || r.replacedCatalog != nil {
             Output.out("restored \(r.restoredRefs) ref(s) and \(r.restoredReflogEntries) reflog entries from .dvs/reflog")
+        }
+        if r.replacedCatalog != nil, let repo = try? global.repository() {
+            // Settings live only in the catalog: a remote whose tracking refs came back from
+            // .dvs/reflog but whose URL was lost must be added again.
+            let known = Set(((try? repo.remotes()) ?? []).map(\.name))
+            let tracked = Set(
+                ((try? repo.catalog.refs(in: .remoteTracking)) ?? []).compactMap {
+                    $0.name.remoteTrackingName?.split(separator: "/").first.map(String.init)
+                })
+            for name in tracked.subtracting(known).sorted() {
+                Output.err(
+                    "warning: remote '\(name)' has tracking refs but its settings (URL, endpoint) were in the lost catalog; add it again: dvs remote add \(name) URL"
+                )
+            }
         }
         for b in r.recoveredBranches { Output.out("made branch '\(b)' for a commit no ref named") }
         for h in r.unreferencedHeads.prefix(20) {
