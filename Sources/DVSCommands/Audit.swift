@@ -37,6 +37,11 @@ struct Audit: ParsableCommand {
         if let samples {
             guard model == nil else { throw DVSError(.usage, "give a model or --samples, not both") }
             let hits = try repo.auditSamples(samples)
+            for m in try repo.modelsWithoutSnapshot() {
+                Output.err(
+                    "warning: model '\(m.name)' (\(m.id.short)) was not checked: its training snapshot \(m.snapshot.short) is not in this repository; fetch the branch it was trained on"
+                )
+            }
             if json {
                 try Output.jsonObject(
                     hits.map { h -> [String: Any] in

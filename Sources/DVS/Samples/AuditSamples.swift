@@ -31,7 +31,9 @@ extension Repository {
                 .badInput, "audit predicate '\(predicate)' is not one SQL expression",
                 next: .auditSamplesExample)
         }
-        let rows = try catalog.models()
+        // Models whose training snapshot is not here (a clone that never fetched the branch
+        // they were trained on) cannot be looked into: ``modelsWithoutSnapshot()`` names them.
+        let rows = try catalog.models().filter { objects.contains($0.snapshot.object) }
         if rows.isEmpty { return [] }
         let snapshots = Array(Set(rows.map(\.snapshot))).sorted()
         let leavesOf: [CommitID: [Int32]]
@@ -74,6 +76,15 @@ extension Repository {
             }
         }
         return hits.sorted { ($0.matched, $0.record.endTime) > ($1.matched, $1.record.endTime) }
+    }
+
+    /// Models whose training snapshot this repository does not hold (records travel with push
+    /// and fetch; the branch they were trained on may not have): ``auditSamples(_:)`` skips them.
+    /// - Returns: (record id, model name, snapshot), by name.
+    /// - Throws: `CatalogError` when the model index cannot be read.
+    public func modelsWithoutSnapshot() throws -> [(id: ModelID, name: String, snapshot: CommitID)] {
+        try catalog.models().filter { !objects.contains($0.snapshot.object) }.map { ($0.id, $0.name, $0.snapshot) }
+            .sorted { $0.name < $1.name }
     }
 
     /// How many samples matching `predicate` in `leaves` a `dvs train` model was fitted on; nil
