@@ -18,16 +18,13 @@ struct CommitCommand: ParsableCommand {
     @Flag(help: "Do not run the pre-commit hook.") var noVerify = false
     @Argument(
         help: ArgumentHelp(
-            "Commit only these files and folders (relative to the current folder); the rest of the tree stays as HEAD has it.",
+            "Commit only these files and folders (from the top of the working tree, like every dvs path); the rest of the tree stays as HEAD has it.",
             valueName: "path"))
     var paths: [String] = []
 
     func run() throws {
         let repo = try global.repository()
-        // As in git, paths are relative to the folder -C names, else to the current one.
-        let cwd = FileManager.default.currentDirectoryPath
-        let base = global.directory.map { URL(fileURLWithPath: $0, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).path } ?? cwd
-        let limited = try paths.isEmpty ? nil : Self.treePaths(paths, root: repo.root, from: base)
+        let limited = try paths.isEmpty ? nil : Self.treePaths(paths, root: repo.root)
         if repo.mergeInProgress() != nil {
             if limited != nil {
                 throw DVSError(
@@ -67,14 +64,15 @@ struct CommitCommand: ParsableCommand {
         )
     }
 
-    /// The tree paths of command-line paths: each relative to `folder` (or absolute), inside the
-    /// working tree. nil when one of them is the root itself (the whole tree).
+    /// The tree paths of command-line paths: each from the top of the working tree (as every
+    /// dvs path is, wherever dvs runs), or absolute inside it. nil when one of them is the root
+    /// itself (the whole tree).
     /// - Throws: `DVSError.badInput` for a path outside the tree or inside `.dvs`/`.git`.
-    static func treePaths(_ arguments: [String], root: String, from folder: String) throws -> [RepoPath]? {
+    static func treePaths(_ arguments: [String], root: String) throws -> [RepoPath]? {
         let base = URL(fileURLWithPath: root).standardizedFileURL.path
         var out: [RepoPath] = []
         for a in arguments {
-            let full = URL(fileURLWithPath: a, relativeTo: URL(fileURLWithPath: folder, isDirectory: true)).standardizedFileURL.path
+            let full = URL(fileURLWithPath: a, relativeTo: URL(fileURLWithPath: base, isDirectory: true)).standardizedFileURL.path
             if full == base { return nil }
             guard full.hasPrefix(base + "/") else {
                 throw DVSError(

@@ -23,12 +23,12 @@ import Testing
                 in: dir)
             #expect(try g.dvs("commit", "-m", "new clip", "clips", in: dir).status == 0)
             #expect(try g.dvs("status", in: dir).status == 0)
-            // Paths are relative to the current folder, as in git.
-            #expect(try g.dvs("commit", "-m", "relabel", "../labels.csv", in: dir + "/clips").status == 0)
+            // Paths are from the top of the working tree, wherever dvs runs (as for ls and cat).
+            #expect(try g.dvs("commit", "-m", "relabel", "labels.csv", in: dir + "/clips").status == 0)
             #expect(try g.dvs("ls", "clips/a.wav", "--json", in: dir).stdout.contains("\"speaker\" : \"s2\""))
-            // With -C, relative to that folder (as git -C).
+            // With -C too.
             try T.sh("sox -R '\(recordings[1])' -r 16000 -c 1 -b 16 clips/d.wav", in: dir)
-            #expect(try g.dvs("commit", "-C", dir + "/clips", "-m", "from -C", "d.wav", in: dir + "/other").status == 0)
+            #expect(try g.dvs("commit", "-C", dir + "/clips", "-m", "from -C", "clips/d.wav", in: dir + "/other").status == 0)
             // Errors: nothing there to commit, a path naming nothing, one outside the tree.
             #expect(try g.dvs("commit", "-m", "again", "clips", in: dir).status == 1)
             #expect(try g.dvs("commit", "-m", "typo", "clip", in: dir).status == 1)
