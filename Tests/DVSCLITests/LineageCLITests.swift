@@ -372,7 +372,8 @@ import Testing
             try dvsOK(["fetch"], in: dir + "/copy", remote)
             let audit = try TestSupport.dvs(["audit", "--samples", "1 = 1"], in: dir + "/copy")
             #expect(audit.status == 0, "\(audit.stderr)")
-            #expect(audit.stderr.contains("warning: model 'm3.bin'") && audit.stderr.contains("is not in this repository"), "\(audit.stderr)")
+            #expect(
+                audit.stderr.contains("warning: model 'm3.bin'") && audit.stderr.contains("is not in this repository"), "\(audit.stderr)")
             #expect(audit.stdout.contains("m.bin"), "\(audit.stdout)")
             try g.verify()
         }
