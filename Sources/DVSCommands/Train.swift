@@ -93,7 +93,7 @@ struct Train: ParsableCommand {
             "Trained '\(label)' (\(task.rawValue)) on \(rev) (\(r.commit.short)): \(r.result.trainingCount + r.result.holdoutCount) samples, \(Output.hours(r.audioHours))"
         )
         Output.out(
-            "  split: \(r.result.trainingCount) training, \(r.result.holdoutCount) holdout (\(Self.percent(holdout)), by \(splitBy.map { "'\($0)'" } ?? "path"))"
+            "  split: \(r.result.trainingCount) training, \(r.result.holdoutCount) holdout (\(Self.percent(Double(r.result.holdoutCount) / Double(max(1, r.result.trainingCount + r.result.holdoutCount)))) of \(Self.percent(holdout)) asked, by \(splitBy.map { "'\($0)'" } ?? "path"))"
         )
         if r.result.movedCopies > 0 {
             Output.out(
