@@ -252,7 +252,7 @@ extension Repository {
             if !known {
                 throw DVSError(
                     .badInput, "path '\(p)' matches no file in the working tree or in HEAD; nothing was committed",
-                    hint: "paths are from the top of the working tree, wherever dvs runs; check the spelling")
+                    hint: "paths are from the top of the working tree, wherever the command runs; check the spelling")
             }
         }
     }
