@@ -25,14 +25,19 @@ public protocol BlobIndex: Sendable {
 /// Blobs in pack files (`schema/FORMAT.md` § Pack) found through a `BlobIndex`, each one zstd
 /// frame after an optional transform (`BlobCodec`); every read is verified against the id.
 ///
-/// Codec choice on write: a zstd delta against `BlobHint.deltaBase` where it is under 80 % of the
-/// plain frame, else the first registered transform that applies and pays, else plain zstd; the
+/// Codec choice on write: a zstd delta against the root of `BlobHint.deltaBase`'s delta chain
+/// while it is small against the root's frame (reads stay at two frames), else a zstd delta
+/// against `BlobHint.deltaBase` where it is under 80 % of the plain frame, else the first registered transform that applies and pays, else plain zstd; the
 /// frame is decoded again and compared with the original before it is appended.
 public final class PackedBlobStore: BlobStore, @unchecked Sendable {
     /// Smallest blob worth a delta (bytes).
     public static let minDeltaSize = 4096
     /// The largest delta base read back to encode against (bytes).
     public static let maxDeltaBaseSize: UInt64 = 256 << 20
+    /// A new version whose parent version is a delta is encoded against the chain's root
+    /// instead, at depth 1, while that delta is under 1/`rootDeltaShare` of the root's stored
+    /// frame; past that (the changes since the root have grown), it extends the chain as before.
+    public static let rootDeltaShare = 4
 
     /// `.dvs/packs`.
     public let packsDir: String
@@ -187,6 +192,23 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
         return try stored[33...].withUnsafeBytes { f in try base.withUnsafeBytes { try d.decompress(f, prefix: $0, limit: limit) } }
     }
 
+    /// The first blob of the delta chain `id` sits at the end of (`id` itself when it is not a
+    /// `zstdDelta` frame), with its stored frame length: the base ids in the chain's 33-byte frame
+    /// headers are followed without decoding any frame. Nil when a blob of the chain is not
+    /// stored, a header cannot be read, or the chain is longer than `BlobCodec.maxDeltaDepth`.
+    func chainRoot(of id: ObjectID) -> (id: ObjectID, storedLength: UInt64)? {
+        var current = id
+        for _ in 0...BlobCodec.maxDeltaDepth {
+            guard let loc = try? index.location(of: current) else { return nil }
+            guard loc.entry.codec == .zstdDelta else { return (current, loc.entry.storedLength) }
+            guard let header = try? packReader(loc.pack).read(offset: loc.entry.offset, length: 32), header.count == 32 else {
+                return nil
+            }
+            current = ObjectID(bytes: header)
+        }
+        return nil
+    }
+
     /// The stored bytes of blob `id` as a delta base, with its chain depth; nil when it is not
     /// stored or cannot be read (then the new version is simply stored whole).
     func deltaBase(_ id: ObjectID, decompressor: ZstdDecompressor?) -> (bytes: [UInt8], depth: Int)? {
@@ -214,6 +236,22 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
     func encode(_ bytes: UnsafeRawBufferPointer, id: ObjectID, hint: BlobHint, coders: ZstdCoders) throws -> (BlobCodec, [UInt8]) {
         let compressor = coders.compressor
         let decompressor = coders.decompressor
+        if let baseID = hint.deltaBase, baseID != id, bytes.count >= Self.minDeltaSize,
+            let root = chainRoot(of: baseID), root.id != baseID, root.id != id,
+            let rootBase = deltaBase(root.id, decompressor: decompressor), rootBase.depth == 0
+        {
+            // The base is itself a delta: a delta against its chain's root keeps every read at
+            // two frames (root, then this delta) instead of one more than the base's chain,
+            // while it stays small against the root's own frame (the changes since the root).
+            let delta = try rootBase.bytes.withUnsafeBytes { try compressor.compress(bytes, prefix: $0) }
+            if delta.count + 33 < Int(clamping: root.storedLength) / Self.rootDeltaShare {
+                let restored = delta.withUnsafeBytes { f in
+                    rootBase.bytes.withUnsafeBytes { decompressor.decodes(f, prefix: $0, to: bytes) }
+                }
+                guard restored else { throw BlobWriteError("zstd delta did not round-trip a \(bytes.count)-byte blob") }
+                return (.zstdDelta, root.id.bytes + [1] + delta)
+            }
+        }
         if let baseID = hint.deltaBase, baseID != id, bytes.count >= Self.minDeltaSize,
             let base = deltaBase(baseID, decompressor: decompressor), base.depth < BlobCodec.maxDeltaDepth
         {

@@ -44,6 +44,23 @@ import Testing
         #expect(joined[RepoPath("d/2.wav")]?.after?[label: "label"] == .string("yes"))
     }
 
+    /// Tables longer than the 4 KiB blocks the common prefix and suffix are compared in: the
+    /// changed rows are found wherever they are (first row, middle, last row), and an empty side
+    /// is refused, not read past its end.
+    @Test func findsChangedRowsInALongTable() throws {
+        let rows = (0..<3000).map { "spk\($0 % 40)/u\($0).wav,\(["yes", "no"][$0 % 2])\n" }
+        let old = "path,label\n" + rows.joined()
+        for changed in [0, 1500, 2999] {
+            var edited = rows
+            edited[changed] = "spk\(changed % 40)/u\(changed).wav,maybe\n"
+            let e = try #require(Self.edit(old, "path,label\n" + edited.joined()))
+            #expect(e.candidatePaths.map(\.string) == ["spk\(changed % 40)/u\(changed).wav"])
+            #expect(e.rows.count == 1)
+        }
+        #expect(Self.edit("", "path,label\n") == nil)
+        #expect(Self.edit("path,label\n", "") == nil)
+    }
+
     @Test func refusesWhatAFullBuildMustSee() {
         let base = "path,label\na.wav,yes\nb.wav,no\n"
         #expect(Self.edit(base, "path,label,x\na.wav,yes,\nb.wav,no,\n") == nil)  // header changed

@@ -119,7 +119,7 @@ import Testing
             let id = try store.write([(v2, BlobHint(deltaBase: base))])[0]
             #expect(try store.read(id) == v2)
             if repo != nil { #expect(try store.location(of: id)?.entry.codec == .zstdDelta) }
-            // A chain: v3 against v2 against v1 (the bases are decoded, only v3 is hashed).
+            // v3 against the chain's root v1 (v2 is a delta on it), read as two frames.
             var v3 = v2
             v3[2000] = UInt8(ascii: "Y")
             let top = try store.write([(v3, BlobHint(deltaBase: id))])[0]

@@ -39,10 +39,11 @@ import Testing
                 #expect(loc.entry.codec == .zstdDelta, "pass \(k) is a delta")
                 #expect(stored[k] * 10 < full, "a 1 % relabel stores \(stored[k]) bytes, the whole table \(full)")
                 #expect(try repo.blob(id) == versions[k])
-                // Chain depth: pass k's delta sits on pass k−1.
+                // Every pass's delta sits on the chain's root, pass 0, at depth 1: a read decodes
+                // two frames, however many passes there were.
                 let head = try repo.blobs.storedFrame(at: loc).prefix(33)
-                #expect(ObjectID(bytes: head[0..<32]) == ObjectID.hashing(versions[k - 1]))
-                #expect(head[32] == UInt8(k))
+                #expect(ObjectID(bytes: head[0..<32]) == ObjectID.hashing(versions[0]))
+                #expect(head[32] == 1)
             }
             #expect(try repo.fsck().damaged.isEmpty)
             // Checkout of the first version rebuilds it from the whole blob; of the last, from the chain.
@@ -50,6 +51,49 @@ import Testing
             #expect(try TestSupport.read(path) == Data(versions[0]))
             try repo.checkout("main", force: true)
             #expect(try TestSupport.read(path) == Data(versions[3]))
+        }
+    }
+}
+
+/// A version far from its chain's root (most rows relabelled since) extends the chain from
+/// the previous version instead, as long as that stays under the depth cap.
+@Suite struct DeltaChainTests {
+    /// 20,000 rows; with `mixed`, 30 % of them (pseudo-randomly, by `seed`) get one of 97
+    /// labels, the others a fixed one: a pass that changed far more than one row.
+    func table(seed: UInt64, mixed: Bool, row edited: Int? = nil) -> [UInt8] {
+        var rows = ["path,speaker,lang,label"]
+        for i in 0..<20_000 {
+            var label = ["command", "question", "statement"][i % 3]
+            let h = UInt64(i) &* 2_654_435_761 &+ seed &* 40_503
+            if mixed && (h >> 8) % 100 < 30 { label = "l\(h % 97)" }
+            if i == edited { label = "edited" }
+            rows.append("spk\(i % 200)/u\(i).wav,spk\(i % 200),\(["en", "de", "fr"][i % 3]),\(label)")
+        }
+        return Array((rows.joined(separator: "\n") + "\n").utf8)
+    }
+
+    @Test func aVersionFarFromTheRootExtendsTheChain() throws {
+        try TestSupport.withTemporaryRepository { repo in
+            let path = repo.root + "/table.txt"
+            let v0 = table(seed: 0, mixed: false)
+            let v1 = table(seed: 1, mixed: true)  // most labels changed: a large delta on v0
+            let v2 = table(seed: 1, mixed: true, row: 500)  // one row away from v1, far from v0
+            for (k, v) in [v0, v1, v2].enumerated() {
+                try TestSupport.write(Data(v), to: path)
+                _ = try repo.commit(CommitOptions(message: "pass \(k)"))
+            }
+            let frame = { (v: [UInt8]) throws -> ArraySlice<UInt8> in
+                let loc = try #require(try repo.blobs.location(of: ObjectID.hashing(v)))
+                #expect(loc.entry.codec == .zstdDelta)
+                return try repo.blobs.storedFrame(at: loc).prefix(33)
+            }
+            let h1 = try frame(v1)
+            #expect(ObjectID(bytes: h1[0..<32]) == ObjectID.hashing(v0) && h1[32] == 1)
+            let h2 = try frame(v2)
+            #expect(ObjectID(bytes: h2[0..<32]) == ObjectID.hashing(v1), "far from the root: a delta on v1")
+            #expect(h2[32] == 2)
+            #expect(try repo.blob(ObjectID.hashing(v2)) == v2)
+            #expect(try repo.fsck().damaged.isEmpty)
         }
     }
 }
