@@ -64,6 +64,20 @@ if [ ! -f "$DATA/.dvs/.bench-ready" ]; then
   touch "$DATA/.dvs/.bench-ready"
 fi
 
+# Output is thrown away into /dev/null -- when it is the null device. On a machine where something
+# replaced /dev/null with a regular file (seen here, 2026-12-04), every `> /dev/null` would write
+# the 3 GB stream into memory (devtmpfs): then a private null device (mknod c 1 3) is used.
+NULL=/dev/null
+if [ ! -c /dev/null ]; then
+  NULL=$BENCH_DIR/null-device
+  if [ -c "$NULL" ] || mknod "$NULL" c 1 3 2>/dev/null; then
+    say "/dev/null is not the null device here; output goes to $NULL (char 1,3) instead"
+  else
+    say "/dev/null is not the null device and mknod failed: the figures include writing the stream to a file"
+    NULL=/dev/null
+  fi
+fi
+
 # "WALL CPU" seconds of one shell command (CPU: user + system of everything it ran).
 timed() { python3 - "$1" <<'PY'
 import os, subprocess, sys, time
@@ -75,12 +89,12 @@ d = os.times()
 print(f"{w:.4f} {(d.children_user - c.children_user) + (d.children_system - c.children_system):.2f}")
 PY
 }
-store_pipe="cd '$DATA' && '$DVS' stream $ARGS --from store | cat > /dev/null"
-tree_pipe="cd '$DATA' && '$DVS' stream $ARGS | cat > /dev/null"
-store_null="cd '$DATA' && '$DVS' stream $ARGS --from store > /dev/null"
-tree_null="cd '$DATA' && '$DVS' stream $ARGS > /dev/null"
-tar_pipe="tar cf - -C '$CORPUS' . | cat > /dev/null"
-base_pipe="cd '$DATA' && '${BASE:-$DVS}' stream $ARGS | cat > /dev/null"
+store_pipe="cd '$DATA' && '$DVS' stream $ARGS --from store | cat > '$NULL'"
+tree_pipe="cd '$DATA' && '$DVS' stream $ARGS | cat > '$NULL'"
+store_null="cd '$DATA' && '$DVS' stream $ARGS --from store > '$NULL'"
+tree_null="cd '$DATA' && '$DVS' stream $ARGS > '$NULL'"
+tar_pipe="tar cf - -C '$CORPUS' . | cat > '$NULL'"
+base_pipe="cd '$DATA' && '${BASE:-$DVS}' stream $ARGS | cat > '$NULL'"
 # shellcheck disable=SC2086
 dvs_bytes=$(cd "$DATA" && "$DVS" stream $ARGS --from store | wc -c)
 tar_bytes=$(tar cf - -C "$CORPUS" . | wc -c)
@@ -95,7 +109,7 @@ fi
 if command -v strace >/dev/null; then
   trace=$(mktemp)
   # shellcheck disable=SC2086
-  (cd "$DATA" && strace -f -qq -e trace=openat -o "$trace" "$DVS" stream $ARGS > /dev/null)
+  (cd "$DATA" && strace -f -qq -e trace=openat -o "$trace" "$DVS" stream $ARGS > "$NULL")
   opened=$(grep -v '/\.dvs/' "$trace" | grep -c '\.wav"' || true)
   rm -f "$trace"
   say "dvs stream (auto) opened $opened working-tree audio files"
