@@ -27,7 +27,9 @@ struct Stream: ParsableCommand {
     @Option(help: "The snapshot.") var rev: String = "HEAD"
     @Option(help: "Shuffle with this seed (a whole number).") var shuffle: UInt64?
     @Option(help: ArgumentHelp("Only shard I of N (0 ≤ I < N).", valueName: "I/N")) var shard: String?
-    @Option(help: ArgumentHelp("Where the audio bytes come from: auto (unchanged working-tree files, else the store) or store.", valueName: "auto|store"))
+    @Option(
+        help: ArgumentHelp(
+            "Where the audio bytes come from: auto (unchanged working-tree files, else the store) or store.", valueName: "auto|store"))
     var from: SampleSource = .auto
 
     func run() throws {
