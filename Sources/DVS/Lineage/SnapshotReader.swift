@@ -58,6 +58,8 @@ public enum SampleSource: String, Sendable, CaseIterable {
 /// (`core.workers`), with at most `window` samples decoded ahead of the consumer, so memory stays
 /// bounded however large the snapshot is. Each worker asks the kernel to start reading the blob
 /// `prefetchDistance` samples ahead (`posix_fadvise(WILLNEED)`), so cold disk reads overlap decoding.
+/// With ``SampleSource/auto``, samples of HEAD whose working-tree files the stat cache vouches
+/// for are read from those files instead (``readFromTree(_:stamp:)``); the bytes are the same.
 ///
 /// ```swift
 /// let reader = try SnapshotReader(repository: repo, revision: "cohort/es", targetSampleRate: 16000, mono: true)
