@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
     --reps) REPS=${2:?}; shift 2 ;;
     --corpus) CORPUS=${2:?}; shift 2 ;;
     --args) ARGS=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "stream.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
