@@ -3,6 +3,8 @@ import DVS
 import DVSCore
 import Foundation
 
+extension SampleSource: ExpressibleByArgument {}
+
 struct Stream: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stream", abstract: "Write a snapshot as a WebDataset-style tar stream to stdout.",
@@ -12,7 +14,12 @@ struct Stream: ParsableCommand {
             as '_'. The order is path order, or a shuffle that is the same for the
             same --shuffle seed; --shard I/N keeps every N-th sample from position
             I, so N workers with one seed read disjoint parts that cover the
-            snapshot. In PyTorch:
+            snapshot. With --from auto (the default), a sample of HEAD's commit
+            whose file in the working tree the stat cache vouches for (unchanged
+            since it was checked out or committed, as 'dvs status' decides) is
+            read from that file; every other one from the store, its SHA-256
+            checked. --from store always reads the store. The stream is the same
+            either way. In PyTorch:
               webdataset.WebDataset("pipe:dvs stream --rev cohort/es --shuffle 7")
             """)
 
@@ -20,6 +27,10 @@ struct Stream: ParsableCommand {
     @Option(help: "The snapshot.") var rev: String = "HEAD"
     @Option(help: "Shuffle with this seed (a whole number).") var shuffle: UInt64?
     @Option(help: ArgumentHelp("Only shard I of N (0 ≤ I < N).", valueName: "I/N")) var shard: String?
+    @Option(
+        help: ArgumentHelp(
+            "Where the audio bytes come from: auto (unchanged working-tree files, else the store) or store.", valueName: "auto|store"))
+    var from: SampleSource = .auto
 
     func run() throws {
         var part: (index: Int, count: Int)?
@@ -36,7 +47,7 @@ struct Stream: ParsableCommand {
                 hint: "pipe it: dvs stream --rev \(rev) | tar -tv, or > snapshot.tar")
         }
         let repo = try global.repository()
-        let summary = try repo.stream(Revision(rev), seed: shuffle, shard: part, to: 1, progress: Output.progress())
+        let summary = try repo.stream(Revision(rev), seed: shuffle, shard: part, to: 1, source: from, progress: Output.progress())
         if isatty(2) != 0 {
             Output.err("streamed \(summary.sampleCount) samples (\(Output.bytes(summary.audioBytes))) of \(rev) (\(summary.commit.short))")
         }

@@ -260,6 +260,66 @@ import Testing
         }
     }
 
+    /// `--from auto` (the default) and `--from store` give the same stream, also shuffled and
+    /// sharded; with the packs moved away only the working tree can serve HEAD (so auto read it);
+    /// a file rewritten after the commit (same size, other bytes, another mtime) is read from the
+    /// store, as is every revision that is not HEAD.
+    @Test func streamFromWorkingTreeEqualsStoreAndSkipsChangedFiles() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let root = dir + "/data"
+            try FileManager.default.createDirectory(atPath: root + "/clips", withIntermediateDirectories: true)
+            var files: [String] = []
+            for (i, src) in TestSupport.debianRecordings(limit: 8).enumerated() {
+                let name = "clips/\(i)." + (src as NSString).pathExtension
+                try FileManager.default.copyItem(atPath: src, toPath: root + "/" + name)
+                files.append(name)
+            }
+            // Written an hour ago: no stat cache row is racily clean.
+            _ = try TestSupport.sh("touch -d '1 hour ago' clips/*", in: root)
+            #expect(try TestSupport.dvs(["init"], in: root).status == 0)
+            let c = try TestSupport.dvs(["commit", "-m", "clips"], in: root)
+            #expect(c.status == 0, "\(c.stderr)")
+            for args in [[String](), ["--shuffle", "7", "--shard", "1/3"]] {
+                let auto = try stream(root, args)
+                let store = try stream(root, args + ["--from", "store"])
+                #expect(auto.bytes == store.bytes, "\(args): tree and store give the same bytes")
+                #expect(!auto.keys.isEmpty)
+            }
+            let committed = try stream(root, ["--from", "store"]).bytes
+
+            // Without packs, HEAD still streams from the tree; the store path fails.
+            try FileManager.default.moveItem(atPath: root + "/.dvs/packs", toPath: dir + "/packs")
+            try FileManager.default.createDirectory(atPath: root + "/.dvs/packs", withIntermediateDirectories: true)
+            let fromTree = try TestSupport.dvs(["stream"], in: root)
+            #expect(fromTree.status == 0, "\(fromTree.stderr)")
+            #expect(fromTree.stdoutData == committed, "every sample came from the working tree")
+            #expect(try TestSupport.dvs(["stream", "--from", "store"], in: root).status != 0)
+            try FileManager.default.removeItem(atPath: root + "/.dvs/packs")
+            try FileManager.default.moveItem(atPath: dir + "/packs", toPath: root + "/.dvs/packs")
+
+            // Rewritten in place: same size, other bytes, another mtime. The stream keeps the
+            // committed bytes (read from the store), not the file's.
+            let path = root + "/" + files[0]
+            var bytes = try Array(TestSupport.read(path))
+            for k in bytes.count / 2..<bytes.count / 2 + 64 { bytes[k] ^= 0x5A }
+            let fd = open(path, O_WRONLY)
+            try #require(fd >= 0)
+            #expect(bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) } == bytes.count)
+            close(fd)
+            let afterEdit = try TestSupport.dvs(["stream"], in: root)
+            #expect(afterEdit.status == 0, "\(afterEdit.stderr)")
+            #expect(afterEdit.stdoutData == committed, "the edited file's committed bytes, from the store")
+            #expect(afterEdit.stdoutData.range(of: Data(bytes)) == nil, "the edited bytes are not in the stream")
+
+            // Committed: HEAD moves on; the first commit streams from the store, unchanged.
+            #expect(try TestSupport.dvs(["commit", "-m", "edited"], in: root).status == 0)
+            let old = try TestSupport.dvs(["stream", "--rev", "HEAD~1"], in: root)
+            #expect(old.status == 0 && old.stdoutData == committed, "not HEAD: read from the store")
+            let now = try stream(root, [])
+            #expect(now.bytes == (try stream(root, ["--from", "store"])).bytes && now.bytes != committed)
+        }
+    }
+
     @Test func auditBothWaysOnRealAudio() throws {
         try TestSupport.withTemporaryDirectory { dir in
             let data = try makeData(dir)

@@ -91,4 +91,69 @@ import Testing
             #expect(throws: DVSError.self) { try reader.forEach { _ in } }
         }
     }
+
+    /// `dvs stream` of the whole snapshot into a file; returns its bytes and summary.
+    func streamBytes(_ repo: Repository, _ revision: Revision = "HEAD", source: SampleSource) throws -> (Data, StreamSummary) {
+        let path = repo.root + "/../stream-\(source.rawValue).tar"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        try #require(fd >= 0)
+        let summary: StreamSummary
+        do {
+            defer { close(fd) }
+            summary = try repo.stream(revision, to: fd, source: source)
+        }
+        return (try TestSupport.read(path), summary)
+    }
+
+    /// With `.auto`, the samples of HEAD whose stat cache rows hold come from the working tree and
+    /// the stream equals the store's byte for byte; a file rewritten since (same size, other
+    /// bytes; once with another mtime, once with its mtime put back) and any other revision come
+    /// from the store.
+    @Test func autoSourceReadsUnchangedTreeFilesAndTheStoreForChangedOnes() throws {
+        try TestSupport.withTemporaryRepository { repo in
+            var names: [String] = []
+            for (i, src) in TestSupport.debianRecordings(limit: 6).enumerated() {
+                let name = "clips/\(i)-" + (src as NSString).lastPathComponent
+                try FileManager.default.createDirectory(atPath: repo.root + "/clips", withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: src, toPath: repo.root + "/" + name)
+                names.append(name)
+            }
+            // Modified an hour ago: no stat cache row is racily clean.
+            _ = try TestSupport.sh("touch -d '1 hour ago' clips/*", in: repo.root)
+            let first = try repo.commit(CommitOptions(message: "recordings"))
+            let (store, storeSummary) = try streamBytes(repo, source: .store)
+            let (tree, treeSummary) = try streamBytes(repo, source: .auto)
+            #expect(storeSummary.workingTreeSampleCount == 0)
+            #expect(treeSummary.workingTreeSampleCount == names.count, "every file is unchanged since the commit")
+            #expect(tree == store, "same stream from the tree and the store")
+
+            // Same size, other bytes, another mtime: read from the store.
+            let changed = repo.root + "/" + names[0]
+            var bytes = try Array(TestSupport.read(changed))
+            for k in bytes.count / 2..<bytes.count / 2 + 64 { bytes[k] ^= 0x5A }
+            let fd = open(changed, O_WRONLY)
+            try #require(fd >= 0)
+            #expect(bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) } == bytes.count)
+            close(fd)
+            let (afterEdit, editSummary) = try streamBytes(repo, source: .auto)
+            #expect(afterEdit == store, "the committed bytes, not the edited file's")
+            #expect(editSummary.workingTreeSampleCount == names.count - 1)
+
+            // Its mtime put back: the ctime still says it changed.
+            _ = try TestSupport.sh("touch -d '1 hour ago' '\(names[0])'", in: repo.root)
+            let (afterTouch, touchSummary) = try streamBytes(repo, source: .auto)
+            #expect(afterTouch == store)
+            #expect(touchSummary.workingTreeSampleCount == names.count - 1)
+
+            // Committed: HEAD moves, the stream of the first commit comes from the store only.
+            let second = try repo.commit(CommitOptions(message: "edited"))
+            #expect(second.id != first.id)
+            let (old, oldSummary) = try streamBytes(repo, Revision(first.id.hex), source: .auto)
+            #expect(old == store && oldSummary.workingTreeSampleCount == 0, "not HEAD: the store")
+            let (newStore, _) = try streamBytes(repo, source: .store)
+            let (newTree, newSummary) = try streamBytes(repo, source: .auto)
+            #expect(newTree == newStore && newTree != store)
+            #expect(newSummary.workingTreeSampleCount >= names.count - 1, "the rest are still vouched for")
+        }
+    }
 }

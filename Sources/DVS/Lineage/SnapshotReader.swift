@@ -28,11 +28,26 @@ public struct SnapshotSample: Sendable {
     public var pcm: [Float]
     /// The file's original bytes (verified against `blob`); empty unless the reader keeps them.
     public var bytes: [UInt8]
+    /// Whether the bytes were read from the working tree's file (``SampleSource/auto``, the stat
+    /// cache vouching that it holds `blob`) rather than from the packs.
+    public var fromWorkingTree = false
 
     /// Frames in `pcm` (after any resampling); the stored frame count when not decoded.
     public var frameCount: Int { pcm.isEmpty ? facts.frameCount : pcm.count / max(channelCount, 1) }
     /// Length in seconds (frames / rate).
     public var duration: Double { sampleRate > 0 ? Double(frameCount) / Double(sampleRate) : 0 }
+}
+
+/// Where a ``SnapshotReader`` takes each sample's bytes from.
+public enum SampleSource: String, Sendable, CaseIterable {
+    /// Always the packs: every blob read, decoded and compared with its SHA-256.
+    case store
+    /// The working tree's file when the snapshot is HEAD's commit, the stat cache mirrors it
+    /// (`schema/0005_stat_cache_base.sql`) and the file's settled row still matches an `fstat`
+    /// of the open file before and after it is read (size, mtime, ctime, inode, mode, not racily
+    /// clean): the same evidence `dvs status` takes for "unchanged", so its bytes are the
+    /// committed blob's and are not hashed again. Every other sample comes from the store.
+    case auto
 }
 
 /// Reads the samples of one snapshot straight from the packs, without a checkout.
@@ -43,6 +58,8 @@ public struct SnapshotSample: Sendable {
 /// (`core.workers`), with at most `window` samples decoded ahead of the consumer, so memory stays
 /// bounded however large the snapshot is. Each worker asks the kernel to start reading the blob
 /// `prefetchDistance` samples ahead (`posix_fadvise(WILLNEED)`), so cold disk reads overlap decoding.
+/// With ``SampleSource/auto``, samples of HEAD whose working-tree files the stat cache vouches
+/// for are read from those files instead (``readFromTree(_:stamp:)``); the bytes are the same.
 ///
 /// ```swift
 /// let reader = try SnapshotReader(repository: repo, revision: "cohort/es", targetSampleRate: 16000, mono: true)
@@ -69,6 +86,12 @@ public final class SnapshotReader: @unchecked Sendable {
     public let workers: Int
     /// Most samples decoded ahead of the consumer.
     public let window: Int
+    /// Where sample bytes come from (``SampleSource``).
+    public let source: SampleSource
+    /// With ``SampleSource/auto``: for each entry (same index), the stat cache row of its path
+    /// when that row is settled and the cache mirrors this snapshot; empty when the working tree
+    /// cannot be used at all.
+    let treeStamps: [StatStamp?]
 
     /// Opens a snapshot for reading.
     /// - Parameters:
@@ -80,12 +103,14 @@ public final class SnapshotReader: @unchecked Sendable {
     ///   - keepBytes: also hand out the original file bytes (default false).
     ///   - workers: decoding threads (default `core.workers`).
     ///   - window: samples in flight ahead of the consumer (default 4 per worker).
+    ///   - source: where sample bytes come from (default ``SampleSource/store``).
     /// - Throws: `DVSError.unknownRevision` for a bad revision; `.corrupt` when its commit or
     ///   manifest cannot be read; `.usage` for a target rate ≤ 0.
-    /// - Complexity: reads the manifest (O(n) entries); no blob is read until iteration.
+    /// - Complexity: reads the manifest (O(n) entries), and with ``SampleSource/auto`` the stat
+    ///   cache's stamps (O(n) rows, no audio facts built); no blob is read until iteration.
     public init(
         repository: Repository, revision: Revision, targetSampleRate: Int? = nil, mono: Bool = false,
-        decode: Bool = true, keepBytes: Bool = false, workers: Int? = nil, window: Int? = nil
+        decode: Bool = true, keepBytes: Bool = false, workers: Int? = nil, window: Int? = nil, source: SampleSource = .store
     ) throws {
         if let r = targetSampleRate, r <= 0 {
             throw DVSError(.usage, "target sample rate \(r) Hz is not positive", hint: "use a rate such as 16000")
@@ -100,6 +125,33 @@ public final class SnapshotReader: @unchecked Sendable {
         self.keepBytes = keepBytes
         self.workers = max(1, workers ?? repository.workers)
         self.window = max(1, window ?? self.workers * 4)
+        self.source = source
+        treeStamps = source == .auto ? Self.treeStamps(repository: repository, commit: commit, entries: entries) : []
+    }
+
+    /// The settled stat cache row of each entry's path (same index), when HEAD is `commit` and
+    /// the stat cache mirrors it; else empty (nothing is read from the tree). Entries and rows are
+    /// both in path byte order: one merge pass.
+    static func treeStamps(repository: Repository, commit: CommitID, entries: [ManifestEntry]) -> [StatStamp?] {
+        let catalog = repository.catalog
+        guard !entries.isEmpty, let head = try? catalog.head(), head.commit == commit, (try? catalog.statCacheBase()) == commit else {
+            return []
+        }
+        var stamps = [StatStamp?](repeating: nil, count: entries.count)
+        var i = 0
+        var any = false
+        do {
+            try catalog.forEachStatStamp { path, stamp in
+                while i < entries.count, WorkingTree.compare(entries[i].path, path) < 0 { i += 1 }
+                guard i < entries.count, WorkingTree.compare(entries[i].path, path) == 0 else { return }
+                if !stamp.unsettled, entries[i].kind != .symlink, stamp.byteCount == Int64(clamping: entries[i].byteCount) {
+                    stamps[i] = stamp
+                    any = true
+                }
+                i += 1
+            }
+        } catch { return [] }
+        return any ? stamps : []
     }
 
     /// Number of samples.
@@ -135,7 +187,9 @@ public final class SnapshotReader: @unchecked Sendable {
                     // Start the kernel reading a blob further ahead, so disk reads overlap
                     // decoding when the packs are not in the page cache.
                     let ahead = i + Self.prefetchDistance
-                    if ahead < order.count { self.prefetch(entries[order[ahead]].blob, locations: locations) }
+                    if ahead < order.count, order[ahead] >= treeStamps.count || treeStamps[order[ahead]] == nil {
+                        self.prefetch(entries[order[ahead]].blob, locations: locations)
+                    }
                     do {
                         pipe.put(
                             i, .success(try self.read(entries[order[i]], index: order[i], locations: locations, decompressor: decompressor))
@@ -173,22 +227,62 @@ public final class SnapshotReader: @unchecked Sendable {
         if let loc = locations[id] { repository.blobs.prefetch(loc) }
     }
 
+    /// The bytes of entry `e`'s file in the working tree, when its stat cache row `stamp` still
+    /// holds for the open file before and after reading it (size, mtime, ctime, inode, mode, and
+    /// not racily clean): then they are the committed blob's, as `dvs status` would say. nil on
+    /// any doubt (no file, another file, a change while it was read, a short read); the caller
+    /// reads the store instead.
+    func readFromTree(_ e: ManifestEntry, stamp: StatStamp) -> [UInt8]? {
+        let fd = TreeWalker.cPath(repository.root, e.path).withUnsafeBufferPointer {
+            open($0.baseAddress!, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        }
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var before = stat()
+        guard fstat(fd, &before) == 0, WorkingTree.isFresh(stamp, TreeFile(path: e.path, before)) else { return nil }
+        let n = Int(stamp.byteCount)
+        var complete = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: n) { buffer, initialized in
+            var off = 0
+            while off < n {
+                let r = pread(fd, buffer.baseAddress! + off, n - off, off_t(off))
+                if r < 0 && errno == EINTR { continue }
+                if r <= 0 { break }
+                off += r
+            }
+            initialized = off
+            complete = off == n
+        }
+        // A write to the file while it was read moves its mtime and ctime (the kernel stamps
+        // them before copying the data in); a rename over it leaves this inode as it was.
+        var after = stat()
+        guard complete, fstat(fd, &after) == 0, WorkingTree.isFresh(stamp, TreeFile(path: e.path, after)) else { return nil }
+        return bytes
+    }
+
     /// Reads, verifies and decodes one sample.
     func read(_ e: ManifestEntry, index: Int, locations: [ObjectID: BlobLocation], decompressor: ZstdDecompressor) throws -> SnapshotSample
     {
         let bytes: [UInt8]
-        do { bytes = try repository.blob(e.blob, location: locations[e.blob], decompressor: decompressor) } catch {
-            let d = DVSError.wrap(error)
-            throw DVSError(
-                .corrupt, "cannot read sample '\(e.path)' of \(revision) (\(commit.short)): \(d.message)", hint: d.hint,
-                cause: d.cause, underlying: d.underlying, next: d.next ?? (d.hint == nil ? .runFsck : nil))
+        var fromTree = false
+        if index < treeStamps.count, let stamp = treeStamps[index], let b = readFromTree(e, stamp: stamp) {
+            bytes = b
+            fromTree = true
+        } else {
+            do { bytes = try repository.blob(e.blob, location: locations[e.blob], decompressor: decompressor) } catch {
+                let d = DVSError.wrap(error)
+                throw DVSError(
+                    .corrupt, "cannot read sample '\(e.path)' of \(revision) (\(commit.short)): \(d.message)", hint: d.hint,
+                    cause: d.cause, underlying: d.underlying, next: d.next ?? (d.hint == nil ? .runFsck : nil))
+            }
         }
         var labels: [String: LabelValue] = [:]
         for f in e.annotations?.labels ?? [] { labels[f.name] = f.value }
         let facts = e.audio!
         var sample = SnapshotSample(
             index: index, path: e.path, blob: e.blob, labels: labels, annotations: e.annotations, facts: facts,
-            sampleRate: facts.sampleRate, channelCount: facts.channelCount, pcm: [], bytes: keepBytes ? bytes : [])
+            sampleRate: facts.sampleRate, channelCount: facts.channelCount, pcm: [], bytes: keepBytes ? bytes : [],
+            fromWorkingTree: fromTree)
         if mono { sample.channelCount = 1 }
         if let r = targetSampleRate { sample.sampleRate = r }
         guard decode else { return sample }

@@ -10,6 +10,9 @@ public struct StreamSummary: Sendable {
     public var sampleCount: Int
     /// Audio bytes written (tar headers and JSON not counted).
     public var audioBytes: UInt64
+    /// Samples whose bytes came from the working tree (``SampleSource/auto``); the rest were read
+    /// from the store and verified against their SHA-256.
+    public var workingTreeSampleCount = 0
 }
 
 extension Repository {
@@ -70,18 +73,21 @@ extension Repository {
     ///   - seed: shuffle seed (see ``streamOrder(sampleCount:seed:shard:)``); nil streams in path order.
     ///   - shard: (index, count): this worker's part.
     ///   - fd: where the tar goes (stdout for `dvs stream`).
+    ///   - source: where the audio bytes come from (default ``SampleSource/auto``: the working
+    ///     tree's file where the stat cache vouches for it, else the store); the stream's bytes
+    ///     are the same either way.
     ///   - progress: samples written.
     /// - Throws: `DVSError.usage` for a bad shard; `.unknownRevision`; `.corrupt` naming a damaged
     ///   sample; `.io` when the stream cannot be written (a reader that went away).
     public func stream(
         _ revision: Revision, seed: UInt64? = nil, shard: (index: Int, count: Int)? = nil, to fd: Int32,
-        progress: ProgressHandler? = nil
+        source: SampleSource = .auto, progress: ProgressHandler? = nil
     ) throws -> StreamSummary {
         if let shard, shard.count < 1 || shard.index < 0 || shard.index >= shard.count {
             throw DVSError(
                 .usage, "shard \(shard.index)/\(shard.count) does not exist", next: .validShard)
         }
-        let reader = try SnapshotReader(repository: self, revision: revision, decode: false, keepBytes: true)
+        let reader = try SnapshotReader(repository: self, revision: revision, decode: false, keepBytes: true, source: source)
         let mtime = try commit(reader.commit).committer.time
         // Keys for every sample, computed over the whole snapshot so every shard agrees.
         var keys: [String] = []
@@ -109,6 +115,7 @@ extension Repository {
             let tar = try TarWriter(fd: fd)
             var n = 0
             var bytes: UInt64 = 0
+            var fromTree = 0
             try reader.forEach(order: order) { s in
                 let e = reader.entries[s.index]
                 let name = (e.path.string as NSString).lastPathComponent
@@ -123,10 +130,11 @@ extension Repository {
                 try Array(json.utf8).withUnsafeBytes { try tar.add(name: keys[s.index] + ".json", bytes: $0, mtime: mtime) }
                 n += 1
                 bytes += UInt64(s.bytes.count)
+                if s.fromWorkingTree { fromTree += 1 }
                 progress?(Progress(phase: .streaming, done: n, total: order.count, bytes: bytes))
             }
             try tar.finish()
-            return StreamSummary(commit: reader.commit, sampleCount: n, audioBytes: bytes)
+            return StreamSummary(commit: reader.commit, sampleCount: n, audioBytes: bytes, workingTreeSampleCount: fromTree)
         } catch { throw DVSError.wrap(error) }
     }
 }
