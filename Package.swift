@@ -60,11 +60,12 @@ let package = Package(
         // Release: the Swift runtime and Foundation linked statically (start-up: bench/README.md). The
         // modules were compiled against the shared runtime, whose Foundation names only -lFoundation, so
         // the static archives behind it are listed here (in one group: they refer to each other).
-        // SQLite and zstd are static too: GRDB's module map and CZstd ask for -lsqlite3 and -lzstd, and
-        // Sources/dvs/static, searched first, answers those with linker scripts that name the .a
-        // archives of Debian's -dev packages. lld packs the ≈100k relative relocations of the PIE
-        // binary (-z pack-relative-relocs, DT_RELR: glibc ≥ 2.36), which the loader then applies
-        // from a 20 KB table instead of a 2.4 MB one.
+        // SQLite, zstd and libstdc++ are static too: GRDB's module map, CZstd and the Swift runtime ask
+        // for -lsqlite3, -lzstd and -lstdc++, and Sources/dvs/static, searched first, answers those
+        // with linker scripts that name the .a archives (Debian's -dev packages, GCC's libstdc++.a;
+        // a library loaded later through CLazyLibs that needs libstdc++.so gets its own). lld packs the
+        // ≈100k relative relocations of the PIE binary (-z pack-relative-relocs, DT_RELR: glibc ≥
+        // 2.36), which the loader then applies from a 20 KB table instead of a 2.4 MB one.
         .executableTarget(
             name: "dvs", dependencies: ["DVSCommands"], exclude: ["static"],
             linkerSettings: [
