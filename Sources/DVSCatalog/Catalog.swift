@@ -142,23 +142,25 @@ public struct RefUpdate: Sendable {
 /// ``write(_:)`` through a ``CatalogTransaction``. Every SQLite failure is thrown as a
 /// ``CatalogError`` with a code (busy, full, corrupt, schema, …) and the ``SQLiteFailure``.
 ///
-/// Opening a catalog that is up to date opens read-only connections only; the read-write
+/// Opening a catalog that is up to date opens one read-only connection only; the read-write
 /// connection (synchronous = FULL) opens on the first ``write(_:)``. A read-only command therefore
 /// writes nothing and syncs nothing: GRDB's set-up of a read-write pool writes a transaction
 /// (to make sure a WAL file exists) and the last connection's close checkpoints it, two
-/// `fdatasync`s and a third of `dvs status`'s time in a small repository.
+/// `fdatasync`s and a third of `dvs status`'s time in a small repository. The read-only
+/// connection is a queue (reads from several threads take turns) rather than a pool, which
+/// would open a second connection besides its reader and read the schema on both.
 public final class Catalog: Sendable {
     private let path: String
     private let connections: Connections
 
-    /// The catalog's GRDB pools: read-only connections (nil when the read-write pool does the reads)
-    /// and the read-write pool (nil until the first write).
+    /// The catalog's GRDB connections: the read-only one (nil when the read-write pool does the
+    /// reads) and the read-write pool (nil until the first write).
     private final class Connections: @unchecked Sendable {
         let lock = NSLock()
-        var readers: DatabasePool?
+        var readers: DatabaseQueue?
         var writer: DatabasePool?
 
-        init(readers: DatabasePool?, writer: DatabasePool?) {
+        init(readers: DatabaseQueue?, writer: DatabasePool?) {
             self.readers = readers
             self.writer = writer
         }
@@ -202,14 +204,23 @@ public final class Catalog: Sendable {
 
     private init(path: String, creating: Bool) throws {
         self.path = path
-        let url = URL(fileURLWithPath: path)
-        displayPath = url.deletingLastPathComponent().lastPathComponent + "/" + url.lastPathComponent
+        displayPath = Self.displayPath(path)
         if !creating { try Self.refuseUnlessCatalogFile(path, displayPath) }
         if let readers = Self.upToDateReaders(path) {
             connections = Connections(readers: readers, writer: nil)
         } else {
             connections = Connections(readers: nil, writer: try Self.openWriter(path, creating: creating, displayPath))
         }
+    }
+
+    /// `path` as messages name it: its folder's name and its own (`.dvs/catalog.sqlite`). An
+    /// absolute path is split at its slashes (Foundation's `URL` took ≈0.1 ms of `dvs status`);
+    /// a relative one or one without a folder goes through `URL`, which resolves it first.
+    static func displayPath(_ path: String) -> String {
+        let parts = path.split(separator: "/")
+        if path.hasPrefix("/"), parts.count >= 2 { return parts[parts.count - 2] + "/" + parts[parts.count - 1] }
+        let url = URL(fileURLWithPath: path)
+        return url.deletingLastPathComponent().lastPathComponent + "/" + url.lastPathComponent
     }
 
     /// Throws when the file at `path` is missing or empty: neither can be a catalog.
@@ -256,16 +267,16 @@ public final class Catalog: Sendable {
         throw e
     }
 
-    /// Read-only connections to `path` when it is a WAL-mode dvs catalog with every migration of
+    /// A read-only connection to `path` when it is a WAL-mode dvs catalog with every migration of
     /// ``Migrations/all`` applied; nil otherwise (missing, not a database, older, not WAL, …), and
     /// then ``openWriter(_:creating:_:)`` creates, migrates or reports the failure.
-    private static func upToDateReaders(_ path: String) -> DatabasePool? {
+    private static func upToDateReaders(_ path: String) -> DatabaseQueue? {
         guard access(path, F_OK) == 0 else { return nil }
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(30)
-        guard let pool = try? DatabasePool(path: path, configuration: config) else { return nil }
-        let upToDate = try? pool.read { db -> Bool in
+        guard let queue = try? DatabaseQueue(path: path, configuration: config) else { return nil }
+        let upToDate = try? queue.read { db -> Bool in
             guard try Int32.fetchOne(db, sql: "PRAGMA application_id") == applicationID,
                 try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal",
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'grdb_migrations'") == 1
@@ -273,7 +284,7 @@ public final class Catalog: Sendable {
             let applied = try Set(String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
             return Migrations.all.allSatisfy { applied.contains($0.0) }
         }
-        return upToDate == true ? pool : nil
+        return upToDate == true ? queue : nil
     }
 
     /// The read-write pool on `path`, the catalog created (only when `creating`) and migrated;
@@ -328,8 +339,10 @@ public final class Catalog: Sendable {
     }
 
     private func reading<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws -> T {
-        let readers = connections.lock.withLock { connections.readers }
-        let pool = try readers ?? writer()
+        if let readers = connections.lock.withLock({ connections.readers }) {
+            return try namingFile { try CatalogError.guarding(what()) { try readers.read(body) } }
+        }
+        let pool = try writer()
         return try namingFile { try CatalogError.guarding(what()) { try pool.read(body) } }
     }
 
