@@ -114,6 +114,12 @@ struct FSMonitorCommand: ParsableCommand {
 
         func run() throws {
             let root = try global.repository().root
+            #if os(Linux)
+                // Signals blocked by whoever started it would make it unkillable but by SIGKILL.
+                var none = sigset_t()
+                sigemptyset(&none)
+                pthread_sigmask(SIG_SETMASK, &none, nil)
+            #endif
             try FileSystemMonitor.run(root: root, idleSeconds: idleTimeout)
         }
     }
@@ -139,7 +145,17 @@ extension CurrentProcess {
             var attr = posix_spawnattr_t()
             posix_spawnattr_init(&attr)
             defer { posix_spawnattr_destroy(&attr) }
-            posix_spawnattr_setflags(&attr, 0x80)  // POSIX_SPAWN_SETSID (glibc), not imported by Swift
+            // A new session (POSIX_SPAWN_SETSID, 0x80 in glibc, not imported by Swift), no signal
+            // blocked or ignored (a parent may have spawned dvs so), no descriptor but 0–2 inherited
+            // (a pipe of the caller's held open would keep it waiting for end of file).
+            var none = sigset_t()
+            sigemptyset(&none)
+            var all = sigset_t()
+            sigfillset(&all)
+            posix_spawnattr_setsigmask(&attr, &none)
+            posix_spawnattr_setsigdefault(&attr, &all)
+            posix_spawnattr_setflags(&attr, Int16(0x80 | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+            for fd in 3..<Int32(4096) where fcntl(fd, F_GETFD) >= 0 { posix_spawn_file_actions_addclose(&actions, fd) }
             let args = ["dvs", "fsmonitor", "run", "-C", root]
             var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
             defer { for p in argv { free(p) } }
