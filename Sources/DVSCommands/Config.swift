@@ -13,7 +13,9 @@ struct Config: ParsableCommand {
     @Argument(help: "The new value.") var value: String?
     @Flag(help: "Remove the key.") var unset = false
 
-    static let known: Set<String> = ["core.fsmonitor", "core.lock-timeout", "core.workers", "pack.audio-codec", "pack.target-size", "zstd.level"]
+    static let known: Set<String> = [
+        "core.fsmonitor", "core.lock-timeout", "core.workers", "pack.audio-codec", "pack.target-size", "zstd.level",
+    ]
 
     /// `remote.<name>.transfers`: parallel transfers for one remote (default 8).
     static func isRemoteTransfers(_ key: String) -> Bool { key.hasPrefix("remote.") && key.hasSuffix(".transfers") && key.count > 17 }

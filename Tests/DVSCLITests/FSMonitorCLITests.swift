@@ -102,7 +102,9 @@ import Testing
             try p.both("status", "--json")
             try p.change("printf 'other/c.wav,s3\\n' >> labels.csv && echo more >> notes.txt")
             try p.both("status")
-            try p.change("rm other/c.wav && mv clips/b.wav other/b.wav && mkdir -p new/deep && cp other/b.wav new/deep/d.wav && ln -s ../notes.txt new/link")
+            try p.change(
+                "rm other/c.wav && mv clips/b.wav other/b.wav && mkdir -p new/deep && cp other/b.wav new/deep/d.wav && ln -s ../notes.txt new/link"
+            )
             try p.both("status")
             try p.both("status", "--json")
             #expect(p.monitoredScans() == 4)
@@ -188,7 +190,8 @@ import Testing
             var alive = true
             for _ in 0..<100 where alive {
                 usleep(50_000)
-                alive = kill(pid, 0) == 0 && !((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") ?? true)
+                alive =
+                    kill(pid, 0) == 0 && !((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") ?? true)
             }
             #expect(!alive)
         }

@@ -356,14 +356,18 @@ public enum FileSystemMonitor {
                 var hasIgnore = false
                 while let ent = readdir(dirp) {
                     let name: [UInt8] = withUnsafePointer(to: &ent.pointee.d_name) { p in
-                        p.withMemoryRebound(to: UInt8.self, capacity: 256) { Array(UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)))) }
+                        p.withMemoryRebound(to: UInt8.self, capacity: 256) {
+                            Array(UnsafeBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
+                        }
                     }
                     if name == [0x2E] || name == [0x2E, 0x2E] { continue }
                     if name.elementsEqual(".dvsignore".utf8) { hasIgnore = true }
                     var isDir = ent.pointee.d_type == UInt8(DT_DIR)
                     if ent.pointee.d_type == UInt8(DT_UNKNOWN) {
                         var st = stat()
-                        isDir = fstatat(dfd, name.map { CChar(bitPattern: $0) } + [0], &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mode & S_IFMT == S_IFDIR
+                        isDir =
+                            fstatat(dfd, name.map { CChar(bitPattern: $0) } + [0], &st, AT_SYMLINK_NOFOLLOW) == 0
+                            && st.st_mode & S_IFMT == S_IFDIR
                     }
                     if isDir { subfolders.append(name) }
                 }
