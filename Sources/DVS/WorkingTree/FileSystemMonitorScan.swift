@@ -15,8 +15,11 @@ struct MonitoredChanges {
     /// Whether the monitor's answer replaced the walk.
     var usedMonitor: Bool
 
-    /// Whether the transaction writing this scan's rows should record ``token``.
-    var recordsToken: Bool { token != nil && token?.description != recorded }
+    /// Whether the transaction writing this scan's rows should record ``token``: a new one, with
+    /// few enough candidates that the next scan would look at them one by one (else it walks anyway).
+    var recordsToken: Bool {
+        token != nil && token?.description != recorded && candidates.walked.count + candidates.gone.count <= Repository.monitoredPathLimit
+    }
     /// The paths to record as pending with the token: every candidate and every skipped path.
     var pending: [RepoPath] { candidates.paths + candidates.skipped }
 
