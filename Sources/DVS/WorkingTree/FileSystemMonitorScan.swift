@@ -15,10 +15,12 @@ struct MonitoredChanges {
     /// Whether the monitor's answer replaced the walk.
     var usedMonitor: Bool
 
-    /// Whether the transaction writing this scan's rows should record ``token``: a new one, with
-    /// few enough candidates that the next scan would look at them one by one (else it walks anyway).
+    /// Whether the transaction writing this scan's rows should record ``token``: a new one, or the
+    /// same after a walk of the whole tree (its candidates replace a pending list that made the scan
+    /// walk), and only with few enough candidates that the next scan looks at them one by one.
     var recordsToken: Bool {
-        token != nil && token?.description != recorded && candidates.walked.count + candidates.gone.count <= Repository.monitoredPathLimit
+        guard let token, token.description != recorded || !usedMonitor else { return false }
+        return candidates.walked.count + candidates.gone.count <= Repository.monitoredPathLimit
     }
     /// The paths to record as pending with the token: every candidate and every skipped path.
     var pending: [RepoPath] { candidates.paths + candidates.skipped }
