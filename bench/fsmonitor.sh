@@ -12,8 +12,10 @@ set -euo pipefail
 cd "${DVS_BENCH_TREE:?set DVS_BENCH_TREE to a copy of a committed scale.sh working tree}"
 bin=${1:?usage: bench/fsmonitor.sh DVS [ROUNDS]}
 rounds=${2:-3}
-out=$(mktemp)
-trap 'rm -f "$out" .fsm-err' EXIT
+# Everything the script writes goes outside the tree (a file in it would be a change of its own).
+tmp=$(mktemp -d)
+out=$tmp/runs
+trap 'rm -rf "$tmp"' EXIT
 export DVS_TRACE_FSMONITOR=1
 "$bin" config core.fsmonitor true
 "$bin" fsmonitor start >/dev/null 2>&1 || true
@@ -23,10 +25,10 @@ row=$(( $(wc -l < labels.csv) / 2 ))
 timed() {  # op mode args…
   local op=$1 mode=$2
   shift 2
-  /usr/bin/time -f "%e %U %S %M" -o .fsm-time "$bin" "$@" >/dev/null 2>.fsm-err || true
+  /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$bin" "$@" >/dev/null 2>"$tmp/err" || true
   local how=walk
-  grep -q "looked at the paths" .fsm-err && how=monitor
-  echo "$op $mode $(cat .fsm-time) $how" | tee -a "$out"
+  grep -q "looked at the paths" "$tmp/err" && how=monitor
+  echo "$op $mode $(cat "$tmp/time") $how" | tee -a "$out"
 }
 for r in $(seq 1 "$rounds"); do
   for mode in off on; do
