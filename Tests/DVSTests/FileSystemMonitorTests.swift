@@ -1,3 +1,4 @@
+import DVSCatalog
 import DVSCore
 import DVSTestSupport
 import Foundation
@@ -42,6 +43,34 @@ import Testing
         #expect(log.answer(since: after) == .rescan(log.token))
         log.broken = "no watch"
         #expect(log.answer(since: log.token) == .rescan(log.token))
+    }
+}
+
+/// The token's storage beside the stat cache (`schema/0007_fsmonitor_token.sql`).
+@Suite struct FSMonitorTokenStorageTests {
+    @Test func aRowDeletedWhileATokenIsHeldBecomesPending() throws {
+        try TestSupport.withTemporaryRepository { repo in
+            let row = StatCacheEntry(
+                byteCount: 4, mtimeNanoseconds: 1, ctimeNanoseconds: 1, inode: 7, mode: 0o100644,
+                blob: ObjectID.hashing(Array("aaaa".utf8)), audio: nil, recordedAtNanoseconds: 5_000_000_000)
+            let (a, b) = (RepoPath("clips/a.wav"), RepoPath("clips/b.wav"))
+            // No token: deleting a row records nothing.
+            try repo.catalog.write { tx in try tx.updateStatCache([(a, row), (b, row)], removing: [], settled: true) }
+            try repo.catalog.write { tx in try tx.updateStatCache([], removing: [b], settled: true) }
+            #expect(try repo.catalog.fsmonitorToken() == nil)
+            try repo.catalog.write { tx in try tx.setFSMonitorToken("00000000000000aa:3", pending: [RepoPath("gone.txt")]) }
+            let held = try #require(try repo.catalog.fsmonitorToken())
+            #expect(held.token == "00000000000000aa:3")
+            #expect(held.pending == [RepoPath("gone.txt")])
+            // With a token, a deleted row's path is looked at again by the next scan.
+            try repo.catalog.write { tx in try tx.updateStatCache([], removing: [a], settled: true) }
+            #expect(try repo.catalog.fsmonitorToken()?.pending.sorted() == [a, RepoPath("gone.txt")])
+            try repo.catalog.write { tx in try tx.updateStatCache([(b, row)], removing: [], settled: false) }
+            #expect(try repo.catalog.unsettledStatCachePaths() == [b])
+            #expect(try repo.catalog.statCacheRowCount() == 1)
+            try repo.catalog.write { tx in try tx.setFSMonitorToken(nil, pending: []) }
+            #expect(try repo.catalog.fsmonitorToken() == nil)
+        }
     }
 }
 
