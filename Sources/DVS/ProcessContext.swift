@@ -48,6 +48,10 @@ public struct ProcessContext: Sendable {
     /// "note: the interrupted 'dvs checkout side' was finished: …"); nil drops them. The dvs
     /// command writes them to standard error.
     public var notice: (@Sendable (String) -> Void)?
+    /// Starts the file-system monitor daemon of the working tree at the given root (absolute) in
+    /// the background, detached, when `core.fsmonitor` is on and none runs; nil starts none. The
+    /// dvs command runs itself as `dvs fsmonitor run`.
+    public var startFileSystemMonitor: (@Sendable (_ root: String) -> Void)?
 
     /// Creates a context; every field defaults to the neutral value described on the type.
     public init(

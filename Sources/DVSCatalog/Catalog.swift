@@ -731,6 +731,36 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// The file-system monitor's token recorded with the stat cache and the paths its scan left
+    /// as candidates (`schema/0007_fsmonitor_token.sql`), or nil when none is recorded.
+    /// - Throws: `CatalogError`.
+    /// - Complexity: O(k log k) for k pending paths.
+    public func fsmonitorToken() throws -> (token: String, pending: [RepoPath])? {
+        try reading("cannot read the stat cache") { db in
+            guard let token = try String.fetchOne(db, sql: "SELECT token FROM fsmonitor_token WHERE one = 1") else { return nil }
+            let pending = try Data.fetchAll(db, sql: "SELECT path FROM fsmonitor_pending").map { RepoPath(bytes: Array($0)) }
+            return (token, pending)
+        }
+    }
+
+    /// The paths of the unsettled stat cache rows (the partial index `stat_cache_unsettled`).
+    /// - Throws: `CatalogError`.
+    /// - Complexity: O(u log n) for u unsettled rows.
+    public func unsettledStatCachePaths() throws -> [RepoPath] {
+        try reading("cannot read the stat cache") { db in
+            try Data.fetchAll(db, sql: "SELECT path FROM stat_cache INDEXED BY stat_cache_unsettled WHERE unsettled = 1").map {
+                RepoPath(bytes: Array($0))
+            }
+        }
+    }
+
+    /// How many rows the stat cache holds.
+    /// - Throws: `CatalogError`.
+    /// - Complexity: O(n) pages of the smallest index (≈ ms per 100k rows).
+    public func statCacheRowCount() throws -> Int {
+        try reading("cannot read the stat cache") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM stat_cache") ?? 0 }
+    }
+
     /// The label sources recorded for commit `id` (JSON, as `CatalogTransaction.setLabelSources`
     /// stored it), or nil when none were.
     /// - Throws: `CatalogError`.

@@ -371,6 +371,22 @@ public final class CatalogTransaction {
         }
     }
 
+    /// Records the file-system monitor's token taken before a scan of the whole tree whose stat
+    /// cache rows this transaction writes, and the paths that scan left as candidates; nil forgets
+    /// the token (`schema/0007_fsmonitor_token.sql`).
+    /// - Throws: `CatalogError`.
+    /// - Complexity: O(k log k) for k pending paths.
+    public func setFSMonitorToken(_ token: String?, pending: [RepoPath]) throws {
+        try CatalogError.guarding("cannot update the stat cache") {
+            try db.execute(sql: "DELETE FROM fsmonitor_token")
+            try db.execute(sql: "DELETE FROM fsmonitor_pending")
+            guard let token else { return }
+            let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO fsmonitor_pending(path) VALUES (?)")
+            for p in pending { try insert.execute(arguments: [Data(p.bytes)]) }
+            try db.execute(sql: "INSERT INTO fsmonitor_token(one, token) VALUES (1, ?)", arguments: [token])
+        }
+    }
+
     /// Marks every unsettled stat cache row settled: the caller has just made the base snapshot
     /// equal to the tree the rows describe (a commit of the whole tree).
     /// - Throws: `CatalogError`.

@@ -5,7 +5,7 @@ struct Config: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config", abstract: "Get or set repository settings.",
         discussion:
-            "Keys: core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), pack.audio-codec (predictive: fast to read, the default; lpc: FLAC-style, about 18% smaller and at least flac -5's ratio, μ-law/A-law too, but 1.5-2x the CPU to write and read), remote.<name>.transfers (parallel transfers, 1-64, default 8; other remote.* keys are set by dvs remote add)."
+            "Keys: core.fsmonitor (true: status and commit ask a file-system monitor daemon what changed, Linux only; see dvs fsmonitor; default false), core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), pack.audio-codec (predictive: fast to read, the default; lpc: FLAC-style, about 18% smaller and at least flac -5's ratio, μ-law/A-law too, but 1.5-2x the CPU to write and read), remote.<name>.transfers (parallel transfers, 1-64, default 8; other remote.* keys are set by dvs remote add)."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -13,7 +13,9 @@ struct Config: ParsableCommand {
     @Argument(help: "The new value.") var value: String?
     @Flag(help: "Remove the key.") var unset = false
 
-    static let known: Set<String> = ["core.lock-timeout", "core.workers", "pack.audio-codec", "pack.target-size", "zstd.level"]
+    static let known: Set<String> = [
+        "core.fsmonitor", "core.lock-timeout", "core.workers", "pack.audio-codec", "pack.target-size", "zstd.level",
+    ]
 
     /// `remote.<name>.transfers`: parallel transfers for one remote (default 8).
     static func isRemoteTransfers(_ key: String) -> Bool { key.hasPrefix("remote.") && key.hasSuffix(".transfers") && key.count > 17 }
@@ -22,6 +24,7 @@ struct Config: ParsableCommand {
     static func problem(key: String, value: String) -> String? {
         switch key {
         case "core.lock-timeout": return Double(value).map { $0 >= 0 ? nil : "must be ≥ 0 seconds" } ?? "not a number of seconds"
+        case "core.fsmonitor": return value == "true" || value == "false" ? nil : "must be true or false"
         case "core.workers": return Int(value).map { $0 >= 1 && $0 <= 256 ? nil : "must be 1…256" } ?? "not a whole number"
         case "pack.target-size":
             return UInt64(value).map { $0 >= 1 << 20 ? nil : "must be at least 1048576 bytes" } ?? "not a whole number of bytes"

@@ -14,6 +14,7 @@ enum CurrentProcess {
         context.beforeTransfer = transferDelay(context.environment)
         context.afterTreeWrite = signalAfterWrites(context.environment)
         context.notice = { Output.err($0) }
+        context.startFileSystemMonitor = { startFileSystemMonitor(root: $0) }
         return context
     }()
 

@@ -14,7 +14,8 @@ public struct DVSCommand: ParsableCommand {
         version: version,
         subcommands: [
             Init.self, Status.self, CommitCommand.self, Diff.self, Query.self, Branch.self, Merge.self, Cohort.self, Tag.self, Reflog.self,
-            Log.self, Show.self, Ls.self, Cat.self, Checkout.self, Fsck.self, Reindex.self, Config.self, RemoteCommand.self, Push.self,
+            Log.self, Show.self, Ls.self, Cat.self, Checkout.self, Fsck.self, Reindex.self, Config.self, FSMonitorCommand.self,
+            RemoteCommand.self, Push.self,
             Fetch.self, Pull.self, Clone.self,
             ModelCommand.self, Models.self, Audit.self, Run.self, Stream.self, Train.self, Eval.self,
         ])

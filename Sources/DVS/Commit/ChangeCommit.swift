@@ -60,7 +60,9 @@ extension Repository {
             let labelTables = try? JSONDecoder().decode([LabelTableInfo].self, from: sourcesData)
         else { return .failure(FullCommitFallback(reason: .noLabelSources)) }
         let tree = workingTree
-        let candidates = try tree.findChanges(within: options.paths)
+        // The whole tree through the file-system monitor when it is on (the same candidates).
+        let monitored = options.paths == nil ? try findChangesOfWholeTree() : nil
+        let candidates = try monitored?.candidates ?? tree.findChanges(within: options.paths)
         let paths = candidates.paths
         if paths.count > 2048 && paths.count * 8 > candidates.fileCount { return .failure(FullCommitFallback(reason: .manyChanges)) }
         let parentCommit = try commit(parent)
@@ -147,6 +149,7 @@ extension Repository {
             try? catalog.write { tx in
                 try tx.updateStatCache(scan.cacheUpdates, removing: cacheRemovals, settled: true)
                 if let paths = options.paths { try tx.settleStatCache(within: paths) } else { try tx.settleStatCache() }
+                try monitored?.record(in: tx)
             }
             if let paths = options.paths {
                 throw DVSError(
@@ -179,7 +182,7 @@ extension Repository {
         } catch { throw DVSError.wrap(error) }
         try recordCommit(
             id, c, head: head, parent: parent, subject: message, committer: committer, cacheUpdates: scan.cacheUpdates,
-            cacheRemovals: cacheRemovals, labelSources: sourcesData, within: options.paths)
+            cacheRemovals: cacheRemovals, labelSources: sourcesData, within: options.paths, monitored: monitored)
         recordLabelDistribution(id, commit: c, entries: nil)
         let changed = Set(changes.map(\.path.string))
         var branch: String?
@@ -266,7 +269,8 @@ extension Repository {
     /// - Throws: `DVSError` (a ref that moved since it was read: `.conflict` from the catalog).
     func recordCommit(
         _ id: CommitID, _ c: Commit, head: Head, parent: CommitID?, subject message: String, committer: Signature,
-        cacheUpdates: [(RepoPath, StatCacheEntry)], cacheRemovals: [RepoPath], labelSources: Data, within paths: [RepoPath]? = nil
+        cacheUpdates: [(RepoPath, StatCacheEntry)], cacheRemovals: [RepoPath], labelSources: Data, within paths: [RepoPath]? = nil,
+        monitored: MonitoredChanges? = nil
     ) throws {
         let subject = message.split(separator: "\n").first.map(String.init) ?? ""
         let reflogMessage = (parent == nil ? "commit (initial): " : c.parents.count == 1 ? "commit: " : "commit (merge): ") + subject
@@ -287,6 +291,7 @@ extension Repository {
             } else {
                 try tx.settleStatCache()
                 try tx.setStatCacheBase(id)
+                try monitored?.record(in: tx)
             }
             try tx.setLabelSources(labelSources, for: id)
         }

@@ -57,11 +57,30 @@ extension WorkingTree {
     ///   below them (a commit of some paths). Then the cost is O(k) for the k files and rows
     ///   there, whatever the size of the tree.
     func findChanges(within paths: [RepoPath]? = nil) throws -> ChangeCandidates {
-        let candidates = try paths.map { try compareWithStatCache(within: $0) } ?? compareWalkWithStatCache()
+        let candidates = try paths.map { try compareWithStatCache(within: $0).candidates } ?? compareWalkWithStatCache()
         // The walk's list (a million small arrays at a million files) is freed by now, but
         // glibc keeps freed heap in its arenas: the rest of a commit would run on top of it.
         // Hand it back to the kernel (one pass over the free lists, ≈ ms).
         _ = malloc_trim(0)
+        return candidates
+    }
+
+    /// ``findChanges(within:)`` for the whole tree when a file-system monitor has said where
+    /// anything may have changed: `paths` (files or folders, everything below a folder included)
+    /// must hold every path whose file or stat cache row may differ from what the walk of the
+    /// whole tree would compare (the monitor's changes since the token recorded with the stat
+    /// cache, the candidates that scan left, the unsettled rows). The result is the walk's, with
+    /// ``ChangeCandidates/fileCount`` counting the whole tree: the rows outside `paths` each have
+    /// their file (`rowCount` is the stat cache's row count).
+    /// - Returns: nil when only the walk of the whole tree can give the walk's answer (a candidate
+    ///   with a non-ASCII name, whose normalisation twins may be anywhere; the root among `paths`).
+    /// - Throws: as ``findChanges(within:)``.
+    /// - Complexity: O(k) for the k files and rows at and below `paths`.
+    func findChanges(monitored paths: [RepoPath], rowCount: Int) throws -> ChangeCandidates? {
+        guard !paths.contains(where: \.bytes.isEmpty) else { return nil }
+        var (candidates, rowsWithin) = try compareWithStatCache(within: paths)
+        if candidates.walked.contains(where: { $0.path.bytes.contains { $0 >= 0x80 } }) { return nil }
+        candidates.fileCount += rowCount - rowsWithin
         return candidates
     }
 
@@ -103,11 +122,19 @@ extension WorkingTree {
             && !isRacy(mtimeNanoseconds: stamp.mtimeNanoseconds, recordedAtNanoseconds: stamp.recordedAtNanoseconds)
     }
 
-    /// ``compareWalkWithStatCache()`` for the files and rows at and below `paths` only.
-    private func compareWithStatCache(within paths: [RepoPath]) throws -> ChangeCandidates {
-        // Paths inside another given path add nothing.
-        let sorted = Set(paths).sorted()
-        let prefixes = sorted.filter { p in !sorted.contains { $0 != p && p.isWithin($0) } }
+    /// ``compareWalkWithStatCache()`` for the files and rows at and below `paths` only, with the
+    /// number of stat cache rows there.
+    private func compareWithStatCache(within paths: [RepoPath]) throws -> (candidates: ChangeCandidates, rows: Int) {
+        // Paths inside another given path add nothing (each path's folders looked up: O(k · depth)).
+        let given = Set(paths)
+        let prefixes = given.filter { p in
+            var d = p.parent
+            while let x = d {
+                if given.contains(x) { return false }
+                d = x.parent
+            }
+            return true
+        }.sorted()
         var files: [TreeFile] = []
         var skipped: [RepoPath] = []
         for p in prefixes { try walk(within: p, files: &files, skipped: &skipped) }
@@ -116,6 +143,7 @@ extension WorkingTree {
         for p in prefixes {
             try statCacheSource.forEachStatStamp(within: p) { path, stamp in stamps[RepoPath(bytes: Array(path))] = stamp }
         }
+        let rows = stamps.count
         var walked: [TreeFile] = []
         for f in files {
             if let stamp = stamps.removeValue(forKey: f.path), Self.isFresh(stamp, f) { continue }
@@ -126,8 +154,11 @@ extension WorkingTree {
             let mine = Set(walked.map(\.path.string))
             twins = Self.normalizationWarnings(files.map(\.path)).filter { mine.contains($0.path) }
         }
-        return ChangeCandidates(
-            fileCount: files.count, walked: walked, gone: stamps.keys.sorted(), skipped: skipped.sorted(), normalizationWarnings: twins)
+        return (
+            ChangeCandidates(
+                fileCount: files.count, walked: walked, gone: stamps.keys.sorted(), skipped: skipped.sorted(), normalizationWarnings: twins),
+            rows
+        )
     }
 
     /// Appends the files the walk of the whole tree would find at and below `prefix` (none when

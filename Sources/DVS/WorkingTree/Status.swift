@@ -137,7 +137,8 @@ extension Repository {
                 return nil
             }
             let tree = workingTree
-            let candidates = try tree.findChanges()
+            let monitored = try findChangesOfWholeTree()
+            let candidates = monitored.candidates
             let paths = candidates.paths
             var changes: [Change] = []
             var scan = CandidateScan(entries: [:], cacheUpdates: [], warnings: [], hashedFiles: 0, newBlobCount: 0, newRawBytes: 0)
@@ -153,17 +154,19 @@ extension Repository {
                 }
             }
             let changed = Set(changes.map(\.path))
-            if !scan.cacheUpdates.isEmpty,
+            if !scan.cacheUpdates.isEmpty || monitored.recordsToken,
                 let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs status (refreshing the stat cache)")
             {
                 defer { lock.release() }
                 // Rows of files equal to HEAD's are settled; the others unsettled. No row is
                 // removed: a settled row of a deleted file is how the next scan sees the deletion.
-                // (Read again under the lock: a commit may have moved HEAD since.)
+                // (Read again under the lock: a commit may have moved HEAD since.) The monitor's
+                // token taken before the scan is recorded with the rows.
                 if (try? catalog.statCacheBase()) == headCommit, (try? catalog.head()?.commit) == headCommit {
                     try? catalog.write { tx in
                         try tx.updateStatCache(scan.cacheUpdates.filter { !changed.contains($0.0) }, removing: [], settled: true)
                         try tx.updateStatCache(scan.cacheUpdates.filter { changed.contains($0.0) }, removing: [], settled: false)
+                        try monitored.record(in: tx)
                     }
                 }
             }
