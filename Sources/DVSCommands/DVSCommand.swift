@@ -92,6 +92,7 @@ public struct DVSCommand: ParsableCommand {
         case "fsck": Fsck.self
         case "reindex": Reindex.self
         case "config": Config.self
+        case "fsmonitor": FSMonitorCommand.self
         case "remote": RemoteCommand.self
         case "push": Push.self
         case "fetch": Fetch.self
