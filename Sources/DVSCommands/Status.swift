@@ -27,6 +27,22 @@ struct Status: ParsableCommand {
         var unresolved: [String]?
     }
 
+    /// Trees of at least this many files get the hint of ``suggestMonitor(_:files:)``.
+    static let monitorHintFiles = 100_000
+
+    /// On Linux, when `core.fsmonitor` was never set and the tree has at least
+    /// ``monitorHintFiles`` files (each one `lstat`ed by this status), says on stderr how to make
+    /// status and commit look only at what changed — as git advises on slow untracked-file scans.
+    /// Setting `core.fsmonitor` to `false` silences it.
+    static func suggestMonitor(_ repo: Repository, files: Int) {
+        #if os(Linux)
+            guard files >= monitorHintFiles, ((try? repo.catalog.config("core.fsmonitor")) ?? nil) == nil else { return }
+            Output.err(
+                "hint: \(files) files were each looked at; 'dvs config core.fsmonitor true' makes status and commit look only at what changed (or set it to false to hide this hint)"
+            )
+        #endif
+    }
+
     func run() throws {
         let repo = try global.repository()
         // The warning that an interrupted operation could not be finished (files named) came
@@ -45,6 +61,7 @@ struct Status: ParsableCommand {
                     merging: merge?.theirs, conflicts: merge?.conflicts, unresolved: merge?.unresolved))
             return
         }
+        Self.suggestMonitor(repo, files: s.fileCount)
         switch s.head {
         case .branch(let b, let c): Output.out(c == nil ? "On branch \(b) (no commits yet)" : "On branch \(b)")
         case .detached(let c): Output.out("HEAD detached at \(c.short)")

@@ -16,6 +16,27 @@ import Testing
         return out.replacingOccurrences(of: #"at [0-9a-f]{12}"#, with: "at <id>", options: .regularExpression)
     }
 
+    /// A status that looked at 100,000 files, with `core.fsmonitor` never set, says how to turn
+    /// the monitor on (stderr only); once the setting is given (either way) it says nothing more.
+    @Test func aLargeTreeGetsTheMonitorHintUntilTheSettingIsGiven() throws {
+        try T.withTemporaryDirectory { dir in
+            // 100,000 empty files in 100 folders (no audio: the hint is about the walk).
+            _ = try T.sh(
+                "python3 -c \"import os\nfor d in range(100):\n os.mkdir('f%d' % d)\n for i in range(1000): open('f%d/%d.txt' % (d, i), 'w').close()\"",
+                in: dir)
+            #expect(try T.dvs(["init"], in: dir).status == 0)
+            let hint =
+                "hint: 100000 files were each looked at; 'dvs config core.fsmonitor true' makes status and commit look only at what changed (or set it to false to hide this hint)"
+            let first = try T.dvs(["status"], in: dir)
+            #expect(first.status == 0)
+            #expect(first.stderr.split(separator: "\n").map(String.init) == [hint])
+            #expect(!first.stdout.contains("hint"))
+            #expect(try T.dvs(["status", "--json"], in: dir).stderr.isEmpty, "JSON output stays clean")
+            #expect(try T.dvs(["config", "core.fsmonitor", "false"], in: dir).status == 0)
+            #expect(try T.dvs(["status"], in: dir).stderr.isEmpty)
+        }
+    }
+
     /// Two trees: `mon` (core.fsmonitor on) and `plain`, each with the same committed content.
     final class Pair {
         let mon: String
