@@ -54,7 +54,8 @@ public final class PackWriter: @unchecked Sendable {
     private var hasher = StreamingHasher()
     private var entries: [PackEntry] = []
     private var finished: [FinishedPack] = []
-    private var written: Set<ObjectID> = []
+    /// Every blob appended, as an ordinal: the entries of closed packs in order, then `entries`.
+    private var written = WrittenBlobs()
     /// Completed packs are fsynced and renamed here, off the workers' path, so compression goes
     /// on while the disk catches up.
     private let syncQueue = DispatchQueue(label: "dvs.pack-sync")
@@ -74,7 +75,7 @@ public final class PackWriter: @unchecked Sendable {
     }
 
     /// Whether `id` was already appended by this writer (so a second worker can skip it).
-    public func contains(_ id: ObjectID) -> Bool { lock.withLock { written.contains(id) } }
+    public func contains(_ id: ObjectID) -> Bool { lock.withLock { written.contains(id, open: entries) } }
 
     /// Appends one blob's frame unless this writer already holds `id`.
     /// - Returns: false when the blob was already appended.
@@ -82,13 +83,13 @@ public final class PackWriter: @unchecked Sendable {
     @discardableResult
     public func append(id: ObjectID, codec: BlobCodec, rawLength: UInt64, frame: [UInt8]) throws -> Bool {
         try lock.withLock {
-            if written.contains(id) { return false }
+            if written.contains(id, open: entries) { return false }
             if fd < 0 { try start() }
             try frame.withUnsafeBytes { b in try FileIO.writeAll(fd: fd, b, path: tmpPath) }
             entries.append(PackEntry(id: id, offset: offset, storedLength: UInt64(frame.count), rawLength: rawLength, codec: codec))
             offset += UInt64(frame.count)
             storedBytes += UInt64(frame.count)
-            written.insert(id)
+            written.insert(id, open: entries)
             if offset >= targetSize { try finishCurrent() }
             return true
         }
@@ -133,7 +134,10 @@ public final class PackWriter: @unchecked Sendable {
         fd = -1
         let final = "\(packsDir)/\(id.hex).pack"
         let size = indexOffset + UInt64(w.bytes.count + tail.bytes.count)
-        let pack = FinishedPack(id: id, byteCount: size, entries: entries)
+        // At its exact size (an appended list keeps up to half again in spare capacity).
+        let closed = entries.withUnsafeBufferPointer { Array($0) }
+        let pack = FinishedPack(id: id, byteCount: size, entries: closed)
+        written.close(closed)
         entries = []
         syncQueue.async { [self] in
             var failure: Error?
@@ -169,6 +173,9 @@ public final class PackWriter: @unchecked Sendable {
                 close(fd)
                 unlink(tmpPath)
                 fd = -1
+                // Their ids stay written (as before an abort), so their entries stay listed.
+                written.close(entries)
+                entries = []
             }
         }
         syncQueue.sync {}
@@ -295,5 +302,73 @@ public final class PackReader: @unchecked Sendable {
         if got != expected { return "pack id is \(got.short)…, its name says \(expected.short)…" }
         if stored != expected { return "pack trailer names \(stored.short)…, its name says \(expected.short)…" }
         return nil
+    }
+}
+
+/// The blobs a `PackWriter` appended, for its `contains`: an open-addressing table of 32-bit
+/// ordinals into the writer's entry lists (≈ 8 bytes per blob, where a `Set<ObjectID>` holds the
+/// 32-byte id again at ≈ 64 bytes per blob), compared by id through those lists.
+struct WrittenBlobs {
+    /// Ordinals, -1 for an empty slot; the count is a power of two, at most half full.
+    private var slots: [Int32] = []
+    /// How many ordinals the table holds.
+    private(set) var count = 0
+    /// The entries of the closed packs, in order, and the ordinal of each one's first entry.
+    private var closed: [[PackEntry]] = []
+    private var closedStarts: [Int] = []
+    private var closedCount = 0
+
+    /// Whether `id` was appended; `open` is the entries of the pack being written.
+    func contains(_ id: ObjectID, open: [PackEntry]) -> Bool {
+        guard !slots.isEmpty else { return false }
+        return find(id, open: open).found
+    }
+
+    /// Records the last entry of `open` (just appended, its id not yet recorded).
+    mutating func insert(_ id: ObjectID, open: [PackEntry]) {
+        if (count + 1) * 2 > slots.count { grow(open: open) }
+        let (slot, found) = find(id, open: open)
+        guard !found else { return }
+        slots[slot] = Int32(closedCount + open.count - 1)
+        count += 1
+    }
+
+    /// Moves the entries of the pack just closed to the closed list (sharing their buffer).
+    mutating func close(_ entries: [PackEntry]) {
+        closedStarts.append(closedCount)
+        closed.append(entries)
+        closedCount += entries.count
+    }
+
+    private func id(at ordinal: Int, open: [PackEntry]) -> ObjectID {
+        if ordinal >= closedCount { return open[ordinal - closedCount].id }
+        var (lo, hi) = (0, closedStarts.count - 1)
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if closedStarts[mid] <= ordinal { lo = mid } else { hi = mid - 1 }
+        }
+        return closed[lo][ordinal - closedStarts[lo]].id
+    }
+
+    private func find(_ id: ObjectID, open: [PackEntry]) -> (slot: Int, found: Bool) {
+        let mask = slots.count - 1
+        var i = id.hashValue & mask
+        while true {
+            let s = slots[i]
+            if s < 0 { return (i, false) }
+            if self.id(at: Int(s), open: open) == id { return (i, true) }
+            i = (i + 1) & mask
+        }
+    }
+
+    private mutating func grow(open: [PackEntry]) {
+        let old = slots
+        slots = Array(repeating: -1, count: max(1024, old.count * 2))
+        let mask = slots.count - 1
+        for s in old where s >= 0 {
+            var i = id(at: Int(s), open: open).hashValue & mask
+            while slots[i] >= 0 { i = (i + 1) & mask }
+            slots[i] = s
+        }
     }
 }

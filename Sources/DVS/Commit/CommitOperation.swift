@@ -321,6 +321,9 @@ extension Repository {
                     }, next: .fixAudioOrDropStrict)
             }
             // The scanned entries move into the annotated tree: a million entries are held once.
+            // The stat cache rows are made from them as they are written (`cacheUpdates`); a
+            // commit of some paths reorders them, so its (few) rows are made whole first.
+            let listedUpdates = options.paths == nil ? nil : scan.cacheUpdates
             var scanned = scan.entries
             scan.entries = []
             let tree: AnnotatedTree
@@ -342,12 +345,14 @@ extension Repository {
                     hint: "fix what is named above (file:line) and commit again; warnings alone do not stop a commit",
                     details: errors.map(\.description) + tree.labels.findings.filter { $0.severity == .warning }.map(\.description))
             }
+            let cacheUpdates: AnySequence<(RepoPath, StatCacheEntry)> =
+                listedUpdates.map { AnySequence($0) } ?? AnySequence(scan.cacheUpdates(of: tree.entries))
             let changes: ChangeList = base.isEmpty ? .allAdded(tree.entries) : .listed(diffEntries(base, tree.entries))
             if changes.isEmpty && !options.allowEmpty {
                 writer.abort()
                 // Still worth keeping what was hashed; the tree is HEAD's, so the rows now mirror it.
                 try? catalog.write { tx in
-                    try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, settled: true)
+                    try tx.updateStatCache(cacheUpdates, removing: scan.removedFromCache, settled: true)
                     if let paths = options.paths {
                         try tx.settleStatCache(within: paths)
                         return  // the rows elsewhere were not looked at
@@ -385,7 +390,7 @@ extension Repository {
             let tables: Data
             do { tables = try JSONEncoder().encode(tree.labels.tables) } catch { throw DVSError.wrap(error) }
             try recordCommit(
-                id, c, head: head, parent: parent, subject: message, committer: committer, cacheUpdates: scan.cacheUpdates,
+                id, c, head: head, parent: parent, subject: message, committer: committer, cacheUpdates: cacheUpdates,
                 cacheRemovals: scan.removedFromCache, labelSources: tables, within: options.paths)
             let branch: String?
             if case .branch(let name, _) = head { branch = name } else { branch = nil }

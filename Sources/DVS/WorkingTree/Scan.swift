@@ -41,7 +41,11 @@ extension ScanWarning {
 /// What scanning the working tree found.
 struct ScanResult {
     var entries: [ManifestEntry]
-    var cacheUpdates: [(RepoPath, StatCacheEntry)]
+    /// The stat cache rows to write, as stat fields of `entries` (their path, blob and audio
+    /// facts are the entry's): a million full rows beside the entries would repeat them.
+    var cacheRows: [StatCacheRow]
+    /// The stat cache rows to write, whole.
+    var cacheUpdates: [(RepoPath, StatCacheEntry)] { Array(cacheUpdates(of: entries)) }
     var removedFromCache: [RepoPath]
     var warnings: [ScanWarning]
     var packs: [FinishedPack]
@@ -51,6 +55,47 @@ struct ScanResult {
     var newRawBytes: UInt64
     var newBlobCount: Int
     var hashedFiles: Int
+
+    /// The stat cache rows to write, made one at a time from `entries` — the scan's entries, or
+    /// the same entries in the same order with annotations set.
+    func cacheUpdates(of entries: [ManifestEntry]) -> LazyMapSequence<[StatCacheRow], (RepoPath, StatCacheEntry)> {
+        cacheRows.lazy.map { r in
+            let e = entries[Int(r.entry)]
+            return (e.path, r.row(for: e))
+        }
+    }
+}
+
+/// One stat cache row a scan writes, less what its manifest entry holds.
+struct StatCacheRow {
+    /// ``StatCacheEntry`` fields.
+    var byteCount: Int64
+    var mtimeNanoseconds: Int64
+    var ctimeNanoseconds: Int64
+    var inode: Int64
+    var recordedAtNanoseconds: Int64
+    /// Index of the entry in ``ScanResult/entries``.
+    var entry: Int32
+    var mode: UInt32
+    var warning: String?
+
+    init(entry: Int, _ row: StatCacheEntry) {
+        byteCount = row.byteCount
+        mtimeNanoseconds = row.mtimeNanoseconds
+        ctimeNanoseconds = row.ctimeNanoseconds
+        inode = row.inode
+        recordedAtNanoseconds = row.recordedAtNanoseconds
+        self.entry = Int32(entry)
+        mode = row.mode
+        warning = row.warning
+    }
+
+    /// The whole row of entry `e` (whose blob and audio facts the scan recorded with it).
+    func row(for e: ManifestEntry) -> StatCacheEntry {
+        StatCacheEntry(
+            byteCount: byteCount, mtimeNanoseconds: mtimeNanoseconds, ctimeNanoseconds: ctimeNanoseconds, inode: inode, mode: mode,
+            blob: e.blob, audio: e.audio, recordedAtNanoseconds: recordedAtNanoseconds, warning: warning)
+    }
 }
 
 /// One slot per file for the results of a parallel scan, in chunks that are freed one by one as
@@ -179,12 +224,16 @@ extension WorkingTree {
         }
         var entries: [ManifestEntry] = []
         entries.reserveCapacity(files.count)
-        var updates: [(RepoPath, StatCacheEntry)] = []
+        var rows: [StatCacheRow] = []
         var warnings: [ScanWarning] = []
         results.drain { item in
             guard let item else { return }
+            if let u = item.cacheUpdate {
+                // The entry holds the row's blob and audio facts (`StatCacheRow.row(for:)`).
+                assert(u.blob == item.entry.blob && u.audio == item.entry.audio)
+                rows.append(StatCacheRow(entry: entries.count, u))
+            }
             entries.append(item.entry)
-            if let u = item.cacheUpdate { updates.append((item.entry.path, u)) }
             warnings.append(contentsOf: item.warnings)
         }
         for s in skipped {
@@ -202,7 +251,7 @@ extension WorkingTree {
         }
         let c = counters.withLock { $0 }
         return ScanResult(
-            entries: entries, cacheUpdates: updates, removedFromCache: removed, warnings: warnings, packs: [],
+            entries: entries, cacheRows: rows, removedFromCache: removed, warnings: warnings, packs: [],
             storedBytes: writer?.storedBytes ?? 0, newRawBytes: c.newRaw, newBlobCount: c.newBlobs, hashedFiles: c.hashed)
     }
 
