@@ -159,9 +159,7 @@ public enum LabelBuilder {
         run.knownTranscripts = transcripts
         try run.readConfig(read)
         let configPath = RepoPath(configPath)
-        var labelFiles: [LabelTreeFile] = []
-        files.forEach { _, f in if f.audio == nil && f.path != configPath { labelFiles.append(f) } }
-        for file in labelFiles.sorted(by: { $0.path < $1.path }) {
+        for file in files.filter({ $0.audio == nil && $0.path != configPath }).sorted(by: { $0.path < $1.path }) {
             try run.readLabelFile(file, read)
         }
         run.acc.finishJoining()

@@ -82,9 +82,8 @@ extension BuildRun {
         let sameStem = index.samplesByStem[base] ?? []
         if let s = sameStem.first(where: { $0.parent == path.parent }) { return s }
         if sameStem.count == 1 { return sameStem[0] }
-        var patterned: [RepoPath] = []
-        files.forEach { _, f in if f.audio != nil && expansions(of: f.path).contains(path) { patterned.append(f.path) } }
-        return patterned.count == 1 ? patterned[0] : nil
+        let patterned = files.filter { $0.audio != nil && expansions(of: $0.path).contains(path) }
+        return patterned.count == 1 ? patterned[0].path : nil
     }
 
     /// The config's sidecar patterns for one sample: `{dir}` its folder (empty at the root),

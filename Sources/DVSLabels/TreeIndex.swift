@@ -12,13 +12,13 @@ final class TreeIndex {
     /// Samples by file name.
     private(set) lazy var samplesByName: [[UInt8]: [RepoPath]] = {
         var names: [[UInt8]: [RepoPath]] = [:]
-        list.forEach { _, f in if f.audio != nil { names[f.path.name, default: []].append(f.path) } }
+        for f in list where f.audio != nil { names[f.path.name, default: []].append(f.path) }
         return names
     }()
     /// Samples by stem (file name without its last extension).
     private(set) lazy var samplesByStem: [[UInt8]: [RepoPath]] = {
         var stems: [[UInt8]: [RepoPath]] = [:]
-        list.forEach { _, f in if f.audio != nil { stems[stem(of: f.path.name), default: []].append(f.path) } }
+        for f in list where f.audio != nil { stems[stem(of: f.path.name), default: []].append(f.path) }
         return stems
     }()
     /// Paths by the UTF-8 bytes of their NFC form.
@@ -27,7 +27,7 @@ final class TreeIndex {
     /// Samples by lower-case hex of their blob id (the first sample per blob).
     private(set) lazy var samplesByHex: [String: RepoPath] = {
         var hex: [String: RepoPath] = [:]
-        list.forEach { _, f in if f.audio != nil && hex[f.blob.hex] == nil { hex[f.blob.hex] = f.path } }
+        for f in list where f.audio != nil && hex[f.blob.hex] == nil { hex[f.blob.hex] = f.path }
         return hex
     }()
 
@@ -115,7 +115,7 @@ struct TreeFiles: Sendable {
 
 /// The files of a tree as the label builder reads them, by position: a list, or a view of the
 /// caller's own records (a tree of a million files is then not copied into a second list).
-public struct LabelTreeFiles: Sendable {
+public struct LabelTreeFiles: RandomAccessCollection, Sendable {
     /// How many files.
     public let count: Int
     private let file: @Sendable (Int) -> LabelTreeFile
@@ -136,17 +136,17 @@ public struct LabelTreeFiles: Sendable {
         self.pathAt = path
     }
 
+    /// 0.
+    public var startIndex: Int { 0 }
+    /// `count`.
+    public var endIndex: Int { count }
+
     /// The file at position `i` (0 ≤ i < `count`).
     public subscript(i: Int) -> LabelTreeFile { file(i) }
 
     /// The path of the file at position `i`.
     public func path(at i: Int) -> RepoPath { pathAt(i) }
 
-    /// `transform` of every file, in order.
-    func map<T>(_ transform: (LabelTreeFile) -> T) -> [T] { (0..<count).map { transform(file($0)) } }
-
-    /// Calls `body` with every file in order.
-    func forEach(_ body: (Int, LabelTreeFile) throws -> Void) rethrows { for i in 0..<count { try body(i, file(i)) } }
 }
 
 /// The UTF-8 bytes of `s` in Unicode Normalization Form C.

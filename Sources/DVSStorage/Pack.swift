@@ -53,7 +53,11 @@ public final class PackWriter: @unchecked Sendable {
     private var offset: UInt64 = 0
     private var hasher = StreamingHasher()
     private var entries: [PackEntry] = []
+    /// Completed packs, without their entries (read back from their index by `finish`, so a
+    /// million entries are not held while the writer goes on).
     private var finished: [FinishedPack] = []
+    /// Where each completed pack's index is (offset in the file, rows), by pack id.
+    private var indexes: [ObjectID: (offset: UInt64, count: Int)] = [:]
     /// Every blob appended, as an ordinal: the entries of closed packs in order, then `entries`.
     private var written = WrittenBlobs()
     /// Completed packs are fsynced and renamed here, off the workers' path, so compression goes
@@ -134,10 +138,9 @@ public final class PackWriter: @unchecked Sendable {
         fd = -1
         let final = "\(packsDir)/\(id.hex).pack"
         let size = indexOffset + UInt64(w.bytes.count + tail.bytes.count)
-        // At its exact size (an appended list keeps up to half again in spare capacity).
-        let closed = entries.withUnsafeBufferPointer { Array($0) }
-        let pack = FinishedPack(id: id, byteCount: size, entries: closed)
-        written.close(closed)
+        let pack = FinishedPack(id: id, byteCount: size, entries: [])
+        indexes[id] = (indexOffset, entries.count)
+        written.close(entries)
         entries = []
         syncQueue.async { [self] in
             var failure: Error?
@@ -152,6 +155,9 @@ public final class PackWriter: @unchecked Sendable {
     }
 
     /// Closes the open pack and makes every pack durable (fsync of `packs/`).
+    ///
+    /// The writer then forgets the blobs' entries (the caller has them in the packs returned):
+    /// ``contains(_:)`` is false for them afterwards, and ``abort()`` still deletes the packs.
     /// - Returns: all packs this writer completed.
     /// - Throws: `StorageError` on I/O failure.
     public func finish() throws -> [FinishedPack] {
@@ -160,8 +166,37 @@ public final class PackWriter: @unchecked Sendable {
         return try lock.withLock {
             if let syncError { throw syncError }
             FileIO.syncDirectory(packsDir)
-            return finished
+            written = WrittenBlobs()
+            return try finished.map { p in
+                var pack = p
+                pack.entries = try readIndex(of: p)
+                return pack
+            }
         }
+    }
+
+    /// The entries of a completed pack, in file order, read back from its index.
+    /// - Throws: `StorageError` when the pack cannot be read or its index is not what was written.
+    private func readIndex(of pack: FinishedPack) throws -> [PackEntry] {
+        guard let (offset, count) = indexes[pack.id] else { return [] }
+        let path = "\(packsDir)/\(pack.id.hex).pack"
+        let bytes = try PackReader(path: path).read(offset: offset, length: UInt64(count * PackFormat.indexRowLength))
+        var r = ByteReader(bytes)
+        var out: [PackEntry] = []
+        out.reserveCapacity(count)
+        func damaged(_ why: String) -> StorageError {
+            StorageError(.corrupt, "pack '\(path)' just written reads back damaged (\(why))", subject: .pack(path))
+        }
+        do {
+            for _ in 0..<count {
+                let id = try r.readID()
+                let (at, stored, raw) = (try r.readU64(), try r.readU64(), try r.readU64())
+                guard let codec = BlobCodec(rawValue: try r.readByte()) else { throw damaged("unknown codec") }
+                out.append(PackEntry(id: id, offset: at, storedLength: stored, rawLength: raw, codec: codec))
+            }
+        } catch let e as FormatError { throw damaged("\(e)") }
+        out.sort { $0.offset < $1.offset }
+        return out
     }
 
     /// Drops everything this writer wrote: the unfinished pack and the packs it already renamed
@@ -306,17 +341,16 @@ public final class PackReader: @unchecked Sendable {
 }
 
 /// The blobs a `PackWriter` appended, for its `contains`: an open-addressing table of 32-bit
-/// ordinals into the writer's entry lists (≈ 8 bytes per blob, where a `Set<ObjectID>` holds the
-/// 32-byte id again at ≈ 64 bytes per blob), compared by id through those lists.
+/// ordinals into the ids of closed packs and the entries of the open one (≈ 40 bytes per blob,
+/// where a `Set<ObjectID>` beside the entries takes ≈ 64 and the entries another 64).
 struct WrittenBlobs {
     /// Ordinals, -1 for an empty slot; the count is a power of two, at most half full.
     private var slots: [Int32] = []
     /// How many ordinals the table holds.
     private(set) var count = 0
-    /// The entries of the closed packs, in order, and the ordinal of each one's first entry.
-    private var closed: [[PackEntry]] = []
-    private var closedStarts: [Int] = []
-    private var closedCount = 0
+    /// The ids of the closed packs' entries, in order.
+    private var closed: [ObjectID] = []
+    private var closedCount: Int { closed.count }
 
     /// Whether `id` was appended; `open` is the entries of the pack being written.
     func contains(_ id: ObjectID, open: [PackEntry]) -> Bool {
@@ -333,21 +367,13 @@ struct WrittenBlobs {
         count += 1
     }
 
-    /// Moves the entries of the pack just closed to the closed list (sharing their buffer).
+    /// Keeps the ids of the entries of the pack just closed (its entries are dropped).
     mutating func close(_ entries: [PackEntry]) {
-        closedStarts.append(closedCount)
-        closed.append(entries)
-        closedCount += entries.count
+        closed.append(contentsOf: entries.lazy.map(\.id))
     }
 
     private func id(at ordinal: Int, open: [PackEntry]) -> ObjectID {
-        if ordinal >= closedCount { return open[ordinal - closedCount].id }
-        var (lo, hi) = (0, closedStarts.count - 1)
-        while lo < hi {
-            let mid = (lo + hi + 1) / 2
-            if closedStarts[mid] <= ordinal { lo = mid } else { hi = mid - 1 }
-        }
-        return closed[lo][ordinal - closedStarts[lo]].id
+        ordinal >= closedCount ? open[ordinal - closedCount].id : closed[ordinal]
     }
 
     private func find(_ id: ObjectID, open: [PackEntry]) -> (slot: Int, found: Bool) {
