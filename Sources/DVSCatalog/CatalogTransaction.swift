@@ -328,8 +328,12 @@ public final class CatalogTransaction {
     /// - Parameter settled: whether every row written holds the blob the base snapshot
     ///   (``Catalog/statCacheBase()``) has at its path; false marks them unsettled. A caller that
     ///   cannot tell passes false.
+    ///   `entries` may be a lazy sequence: the rows are written as they are made, so a million of
+    ///   them need not be held as a list.
     /// - Throws: `CatalogError`.
-    public func updateStatCache(_ entries: [(RepoPath, StatCacheEntry)], removing removed: [RepoPath], settled: Bool) throws {
+    public func updateStatCache(
+        _ entries: some Sequence<(RepoPath, StatCacheEntry)>, removing removed: [RepoPath], settled: Bool
+    ) throws {
         try CatalogError.guarding("cannot update the stat cache") {
             let up = try db.cachedStatement(
                 sql: """

@@ -83,8 +83,12 @@ public struct LabelTableInfo: Sendable, Hashable, Codable {
 
 /// What the label files of a tree say, joined to its samples.
 public struct LabelBuildResult: Sendable {
-    /// Annotations per sample path (only samples something labeled).
+    /// Annotations per sample path (only samples something labeled); empty from
+    /// ``LabelBuilder/build(tree:read:transcripts:)``, which fills ``annotations`` instead.
     public var samples: [RepoPath: SampleAnnotations]
+    /// From ``LabelBuilder/build(tree:read:transcripts:)``: the annotations of each file of the
+    /// tree by its position (nil where nothing labeled it); empty when nothing labeled any file.
+    public var annotations: [SampleAnnotations?] = []
     /// Words per sample path, from transcription sidecars; the caller stores them as an object and
     /// sets `TranscriptSummary.words`.
     public var words: [RepoPath: [TranscriptWord]]
@@ -134,6 +138,23 @@ public enum LabelBuilder {
         files: [LabelTreeFile], read: @Sendable (RepoPath) throws -> [UInt8],
         transcripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:]
     ) throws -> LabelBuildResult {
+        var result = try build(tree: LabelTreeFiles(files), read: read, transcripts: transcripts)
+        for (i, a) in result.annotations.enumerated() {
+            if let a { result.samples[files[i].path] = a }
+        }
+        result.annotations = []
+        return result
+    }
+
+    /// ``build(files:read:transcripts:)`` over a view of the tree's files, returning the
+    /// annotations by position (``LabelBuildResult/annotations``) rather than by path: what a
+    /// commit of a million samples uses, so that neither the files nor the annotations are held
+    /// in a second, path-keyed copy.
+    /// - Throws: only what `read` throws (I/O).
+    public static func build(
+        tree files: LabelTreeFiles, read: @Sendable (RepoPath) throws -> [UInt8],
+        transcripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:]
+    ) throws -> LabelBuildResult {
         var run = BuildRun(files: files)
         run.knownTranscripts = transcripts
         try run.readConfig(read)
@@ -150,10 +171,10 @@ public enum LabelBuilder {
 
 /// The state of one `LabelBuilder.build` call.
 struct BuildRun {
-    let files: [LabelTreeFile]
+    let files: LabelTreeFiles
     let index: TreeIndex
     var config = LabelConfig()
-    var acc = Accumulator()
+    var acc: Accumulator
     var findings: [LabelFinding] = []
     var tables: [LabelTableInfo] = []
     var words: [RepoPath: [TranscriptWord]] = [:]
@@ -164,20 +185,22 @@ struct BuildRun {
     /// Summaries of unchanged responses, by sidecar blob (see `LabelBuilder.build`).
     var knownTranscripts: [ObjectID: (audio: ObjectID, summary: TranscriptSummary)] = [:]
 
-    init(files: [LabelTreeFile]) {
+    init(files: LabelTreeFiles) {
         self.files = files
         index = TreeIndex(files)
+        acc = Accumulator(files: index.files)
     }
 
-    /// The result, moving the samples out of `acc` (no second copy of a million annotations).
+    /// The result, moving the annotations out of `acc` (no second copy of a million of them).
     mutating func takeResult() -> LabelBuildResult {
         let sorted = findings.enumerated().sorted { a, b in
             (a.element.file, a.element.line ?? 0, a.offset) < (b.element.file, b.element.line ?? 0, b.offset)
         }.map(\.element)
-        var samples = acc.samples
-        acc.samples = [:]
-        for path in samples.compactMap({ $0.value.isEmpty ? $0.key : nil }) { samples[path] = nil }
-        return LabelBuildResult(samples: samples, words: words, findings: sorted, tables: tables.sorted { $0.path < $1.path })
+        var annotations = acc.takeAnnotations()
+        for i in annotations.indices where annotations[i]?.isEmpty == true { annotations[i] = nil }
+        var result = LabelBuildResult(words: words, findings: sorted, tables: tables.sorted { $0.path < $1.path })
+        result.annotations = annotations
+        return result
     }
 
     mutating func readConfig(_ read: (RepoPath) throws -> [UInt8]) throws {
@@ -250,15 +273,16 @@ struct BuildRun {
     /// Records what joining a table found: the parse's findings, then the join's.
     mutating func finish(_ parsed: ParsedTable, _ ctx: TableContext, _ joiner: TableJoiner) {
         findings += parsed.findings + joiner.findings
-        tables.append(LabelTableInfo(path: ctx.file, format: parsed.format, records: parsed.records, samples: joiner.samples.count))
+        tables.append(LabelTableInfo(path: ctx.file, format: parsed.format, records: parsed.records, samples: joiner.sampleCount))
     }
 
     /// Reports required schema fields that a labeled sample lacks.
     mutating func checkRequiredFields() {
         let required = config.fields.filter(\.value.required).keys.sorted()
         guard !required.isEmpty else { return }
-        for path in acc.samples.keys.sorted() {
-            guard let a = acc.samples[path], !a.labels.isEmpty else { continue }
+        for (i, a) in acc.annotations.enumerated() {
+            guard let a, !a.labels.isEmpty else { continue }
+            let path = files.path(at: i)
             for name in required where a[label: name] == nil {
                 findings.append(
                     LabelFinding(

@@ -95,7 +95,7 @@ struct LabelStudioExport {
     private mutating func resolvePath(_ rel: String, task id: Int64, line: Int?) -> LabelTreeFile? {
         let candidates = [joinPath(nil, rel), joinPath(ctx.folder, rel)].compactMap { $0 }
         switch index.resolve(candidates) {
-        case .sample(let f): return f
+        case .sample(let f, _): return f
         case .notAudio(let p): report(.warning, "not-audio", line, "task \(id): \(p) exists but is not audio")
         case .normalization(let p):
             report(

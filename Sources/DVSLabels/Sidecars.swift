@@ -33,13 +33,13 @@ extension BuildRun {
             {
                 var summary = known.summary
                 summary.source = path.string
-                var a = acc.samples[sample] ?? SampleAnnotations()
+                var a = acc[sample] ?? SampleAnnotations()
                 a.transcript = summary
                 if !a.sources.contains(path.string) {
                     a.sources.append(path.string)
                     a.sources.sort()
                 }
-                acc.samples[sample] = a
+                acc[sample] = a
                 continue
             }
             jobs.append((path, sample))
@@ -60,13 +60,13 @@ extension BuildRun {
             let result = try parsed.get(i).get()
             findings += result.findings
             if let summary = result.summary {
-                var a = acc.samples[job.sample] ?? SampleAnnotations()
+                var a = acc[job.sample] ?? SampleAnnotations()
                 a.transcript = summary
                 if !a.sources.contains(job.path.string) {
                     a.sources.append(job.path.string)
                     a.sources.sort()
                 }
-                acc.samples[job.sample] = a
+                acc[job.sample] = a
             }
             if !result.words.isEmpty { words[job.sample] = result.words }
         }

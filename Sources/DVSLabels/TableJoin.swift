@@ -34,52 +34,88 @@ struct ParsedTable {
 
 /// Labels gathered over all tables, with the table each whole-file field came from.
 ///
-/// Sized for a million samples: one dictionary entry per labeled sample for the origins (the
-/// table and line of the row that first labeled it, per-field origins only for fields a later
-/// table added), and equal label lists and source lists share one array buffer.
+/// Sized for a million samples: everything is kept by the sample's position in the tree's file
+/// list (arrays of small records, no dictionary keyed by path), one origin per labeled sample
+/// (the table and line of the row that first labeled it; per-field origins only for fields a
+/// later table added), and equal label lists and source lists share one array buffer.
 struct Accumulator {
-    var samples: [RepoPath: SampleAnnotations] = [:]
-    /// Per sample, where its whole-file fields came from.
-    private var origins: [RepoPath: Origin] = [:]
+    /// The tree's files: positions are indexes into this list.
+    let files: TreeFiles
+    /// Annotations by position (empty until something is labeled, then one slot per file).
+    private(set) var annotations: [SampleAnnotations?] = []
+    /// Per position, where its whole-file fields came from (empty until a field is added).
+    private var origins: [Origin] = []
+    /// The label files origins name, by ``Origin/file``.
+    private var originFiles: [String] = []
+    /// Fields added later by other tables (or before any whole-file row: after a segment), by
+    /// position then name.
+    private var laterOrigins: [Int32: [String: (file: String, line: Int?)]] = [:]
     /// One buffer per distinct list of fields (many samples carry the same speaker, language, …).
     private var fieldLists = Set<[LabelField]>()
     /// One buffer per distinct sorted list of sources.
     private var sourceLists = Set<[String]>()
 
-    /// The table (path) and line that set a sample's fields.
-    private struct Origin {
-        /// Where the fields of the first row to label the sample came from.
-        var file: String
-        var line: Int?
-        /// Fields added later by other tables (or before any whole-file row: after a segment), by name.
-        var later: [String: (file: String, line: Int?)]?
+    init(files: TreeFiles) { self.files = files }
 
-        /// Where field `name` came from, if the sample has it.
-        /// - Parameter firstFields: whether `file` and `line` set fields (false when a segment
-        ///   made the sample and every field is in `later`).
-        func of(_ name: String, firstFields: Bool) -> (file: String, line: Int?)? {
-            if let o = later?[name] { return o }
-            return firstFields ? (file, line) : nil
+    /// The table (index into `originFiles`, -1 for none) and line (`Int.min` for none) of the
+    /// first row that set a sample's fields.
+    private struct Origin {
+        var file: Int32 = -1
+        var line = Int.min
+    }
+
+    /// The annotations of the sample at `path`, if anything labeled it.
+    subscript(path: RepoPath) -> SampleAnnotations? {
+        get { files.position(of: path).flatMap { self[position: $0] } }
+        set {
+            guard let i = files.position(of: path) else { return }
+            self[position: i] = newValue
         }
+    }
+
+    /// The annotations of the sample at position `i`, if anything labeled it.
+    subscript(position i: Int32) -> SampleAnnotations? {
+        get { annotations.isEmpty ? nil : annotations[Int(i)] }
+        set {
+            if annotations.isEmpty {
+                guard newValue != nil else { return }
+                annotations = Array(repeating: nil, count: files.count)
+            }
+            annotations[Int(i)] = newValue
+        }
+    }
+
+    /// Hands the annotations over (by position) and drops them here.
+    mutating func takeAnnotations() -> [SampleAnnotations?] {
+        defer { annotations = [] }
+        return annotations
     }
 
     /// Adds whole-file fields; a field another table already set keeps its first value, and a
     /// different value is a `conflicting-labels` warning.
     mutating func add(_ fields: [LabelField], to path: RepoPath, from file: String, line: Int?, findings: inout [LabelFinding]) {
-        if samples[path] == nil {
+        guard let i = files.position(of: path) else { return }
+        add(fields, at: i, from: file, line: line, findings: &findings)
+    }
+
+    /// ``add(_:to:from:line:findings:)`` for the sample at position `i`.
+    mutating func add(_ fields: [LabelField], at i: Int32, from file: String, line: Int?, findings: inout [LabelFinding]) {
+        if origins.isEmpty { origins = Array(repeating: Origin(), count: files.count) }
+        guard var annotations = self[position: i] else {
             // Fast path: the first table to label a sample.
-            samples[path] = SampleAnnotations(labels: shared(fields), sources: shared([file]))
-            origins[path] = Origin(file: file, line: line)
+            self[position: i] = SampleAnnotations(labels: shared(fields), sources: shared([file]))
+            origins[Int(i)] = Origin(file: originIndex(file), line: line ?? Int.min)
             return
         }
-        var annotations = samples.removeValue(forKey: path)!
+        let path = files.list.path(at: Int(i))
         // A sample a segment labeled first has no fields of a first row.
-        let firstFields = origins[path] != nil
-        var origin = origins[path] ?? Origin(file: file, line: line)
+        let first = origins[Int(i)]
+        var later = laterOrigins[i] ?? [:]
         var labels = annotations.labels
         for f in fields {
             if let existing = labels.first(where: { $0.name == f.name })?.value {
-                if existing != f.value, let o = origin.of(f.name, firstFields: firstFields), o.file != file {
+                let o = later[f.name] ?? (first.file >= 0 ? (originFiles[Int(first.file)], first.line == Int.min ? nil : first.line) : nil)
+                if existing != f.value, let o, o.file != file {
                     findings.append(
                         LabelFinding(
                             .warning, "conflicting-labels", file: file, line: line,
@@ -91,34 +127,58 @@ struct Accumulator {
                 continue
             }
             labels.append(f)
-            if origin.later == nil { origin.later = [:] }
-            origin.later![f.name] = (file, line)
+            if first.file >= 0 {
+                later[f.name] = (file, line)
+            }
+        }
+        if first.file < 0 {
+            // The first row with whole-file fields after a segment made the sample.
+            origins[Int(i)] = Origin(file: originIndex(file), line: line ?? Int.min)
+        } else if !later.isEmpty {
+            laterOrigins[i] = later
         }
         labels.sort { $0.name < $1.name }
         annotations.labels = shared(labels)
-        samples[path] = annotations
-        origins[path] = origin
-        addSource(file, to: path)
+        self[position: i] = annotations
+        addSource(file, at: i)
     }
 
     /// Appends a segment.
     mutating func add(_ segment: LabelSegment, to path: RepoPath) {
-        samples[path, default: SampleAnnotations()].segments.append(segment)
-        addSource(segment.source, to: path)
+        guard let i = files.position(of: path) else { return }
+        add(segment, at: i)
     }
 
-    /// Drops what only the joining needed (origins, shared-buffer sets); `samples` stays.
+    /// Appends a segment to the sample at position `i`.
+    mutating func add(_ segment: LabelSegment, at i: Int32) {
+        var a = self[position: i] ?? SampleAnnotations()
+        self[position: i] = nil
+        a.segments.append(segment)
+        self[position: i] = a
+        addSource(segment.source, at: i)
+    }
+
+    /// Drops what only the joining needed (origins, shared-buffer sets); the annotations stay.
     mutating func finishJoining() {
-        origins = [:]
+        origins = []
+        originFiles = []
+        laterOrigins = [:]
         fieldLists = []
         sourceLists = []
     }
 
-    private mutating func addSource(_ file: String, to path: RepoPath) {
-        guard var sources = samples[path]?.sources, !sources.contains(file) else { return }
+    private mutating func originIndex(_ file: String) -> Int32 {
+        if let last = originFiles.last, last == file { return Int32(originFiles.count - 1) }
+        if let i = originFiles.firstIndex(of: file) { return Int32(i) }
+        originFiles.append(file)
+        return Int32(originFiles.count - 1)
+    }
+
+    private mutating func addSource(_ file: String, at i: Int32) {
+        guard var sources = self[position: i]?.sources, !sources.contains(file) else { return }
         sources.append(file)
         sources.sort()
-        samples[path]!.sources = shared(sources)
+        self[position: i]!.sources = shared(sources)
     }
 
     /// `fields` itself, or an equal list already held (so the two share one buffer).
@@ -141,9 +201,14 @@ struct TableJoiner {
     let index: TreeIndex
     let config: LabelConfig
     var findings: [LabelFinding] = []
-    /// The first row per key (sample path, plus span for segments).
-    private var firstRows: [RowKey: FirstRow] = [:]
-    private(set) var samples = Set<RepoPath>()
+    /// The first whole-file row per sample, by position in the tree (empty until a row joins).
+    private var firstRows: [FirstRow] = []
+    /// The first row per segment (sample position and span).
+    private var firstSegmentRows: [SegmentKey: FirstRow] = [:]
+    /// One bit per position in the tree: whether a row joined that sample.
+    private var joined: [UInt64] = []
+    /// How many distinct samples rows joined.
+    private(set) var sampleCount = 0
 
     init(file: String, table: ParsedTable, index: TreeIndex, config: LabelConfig) {
         self.file = file
@@ -164,15 +229,24 @@ struct TableJoiner {
         row.fields = acc.shared(row.fields)
         checkText(row)
         checkSchema(row)
-        guard let sample = resolve(row) else { return }
+        guard let (sample, position) = resolve(row) else { return }
         checkDuration(row, sample)
-        guard !isDuplicate(row, sample.path) else { return }
-        samples.insert(sample.path)
+        guard !isDuplicate(row, sample.path, position) else { return }
+        markJoined(position)
         guard table.contributesLabels else { return }
         if let span = row.span {
-            acc.add(LabelSegment(start: span.start, end: span.end, source: file, labels: row.fields), to: sample.path)
+            acc.add(LabelSegment(start: span.start, end: span.end, source: file, labels: row.fields), at: position)
         } else {
-            acc.add(row.fields, to: sample.path, from: file, line: row.line, findings: &findings)
+            acc.add(row.fields, at: position, from: file, line: row.line, findings: &findings)
+        }
+    }
+
+    private mutating func markJoined(_ position: Int32) {
+        if joined.isEmpty { joined = Array(repeating: 0, count: (index.files.count + 63) / 64) }
+        let (word, bit) = (Int(position) / 64, UInt64(1) << UInt64(position % 64))
+        if joined[word] & bit == 0 {
+            joined[word] |= bit
+            sampleCount += 1
         }
     }
 
@@ -180,9 +254,9 @@ struct TableJoiner {
         findings.append(LabelFinding(s, code, file: file, line: row.line, message, hint: hint))
     }
 
-    private mutating func resolve(_ row: LabelRow) -> LabelTreeFile? {
+    private mutating func resolve(_ row: LabelRow) -> (LabelTreeFile, Int32)? {
         switch index.resolve(row.candidates) {
-        case .sample(let f): return f
+        case .sample(let f, let position): return (f, position)
         case .notAudio(let p):
             report(.warning, "not-audio", row, "\(p) exists but is not audio", hint: "point the row at an audio file or remove it")
         case .normalization(let p):
@@ -200,29 +274,44 @@ struct TableJoiner {
         return nil
     }
 
-    /// What makes two rows the same record: the sample, and for a segment its span (the bits of
-    /// start and end).
-    private struct RowKey: Hashable {
-        var path: RepoPath
-        var start: UInt64?
-        var end: UInt64?
+    /// What makes two segment rows the same record: the sample, and the bits of start and end.
+    private struct SegmentKey: Hashable {
+        var position: Int32
+        var start: UInt64
+        var end: UInt64
     }
 
     /// What a repeated row is compared with.
     private struct FirstRow {
-        var line: Int?
-        var fields: [LabelField]
+        /// The fields, sharing the buffer the accumulator holds.
+        var fields: [LabelField] = []
         var declaredDuration: Double?
+        /// The 1-based line; 0 when no row was seen, -1 for a row without a line.
+        var line = 0
+
+        var lineText: String { line > 0 ? "line \(line)" : "an earlier record" }
     }
 
     /// Reports a repeated key: identical rows are a warning, conflicting ones an error.
-    private mutating func isDuplicate(_ row: LabelRow, _ path: RepoPath) -> Bool {
-        let key = RowKey(path: path, start: row.span.map { $0.start.bitPattern }, end: row.span.map { $0.end.bitPattern })
-        guard let first = firstRows[key] else {
-            firstRows[key] = FirstRow(line: row.line, fields: row.fields, declaredDuration: row.declaredDuration)
-            return false
+    private mutating func isDuplicate(_ row: LabelRow, _ path: RepoPath, _ position: Int32) -> Bool {
+        let here = FirstRow(fields: row.fields, declaredDuration: row.declaredDuration, line: row.line ?? -1)
+        let first: FirstRow
+        if let span = row.span {
+            let key = SegmentKey(position: position, start: span.start.bitPattern, end: span.end.bitPattern)
+            guard let seen = firstSegmentRows[key] else {
+                firstSegmentRows[key] = here
+                return false
+            }
+            first = seen
+        } else {
+            if firstRows.isEmpty { firstRows = Array(repeating: FirstRow(), count: index.files.count) }
+            guard firstRows[Int(position)].line != 0 else {
+                firstRows[Int(position)] = here
+                return false
+            }
+            first = firstRows[Int(position)]
         }
-        let firstLine = first.line.map { "line \($0)" } ?? "an earlier record"
+        let firstLine = first.lineText
         let differing = differingFields(first.fields, row.fields)
         if differing.isEmpty && first.declaredDuration == row.declaredDuration {
             report(

@@ -7,7 +7,7 @@ import Foundation
 final class TreeIndex {
     /// Every file by exact path bytes.
     let files: TreeFiles
-    private var list: [LabelTreeFile] { files.list }
+    private var list: LabelTreeFiles { files.list }
 
     /// Samples by file name.
     private(set) lazy var samplesByName: [[UInt8]: [RepoPath]] = {
@@ -23,6 +23,7 @@ final class TreeIndex {
     }()
     /// Paths by the UTF-8 bytes of their NFC form.
     private(set) lazy var byNFC: [[UInt8]: [RepoPath]] = Dictionary(grouping: list.map(\.path)) { nfcBytes($0.string) }
+
     /// Samples by lower-case hex of their blob id (the first sample per blob).
     private(set) lazy var samplesByHex: [String: RepoPath] = {
         var hex: [String: RepoPath] = [:]
@@ -30,14 +31,14 @@ final class TreeIndex {
         return hex
     }()
 
-    init(_ list: [LabelTreeFile]) {
+    init(_ list: LabelTreeFiles) {
         files = TreeFiles(list)
     }
 
     /// How a reference in a label file resolved.
     enum Resolution {
-        /// An audio file: the reference names a sample.
-        case sample(LabelTreeFile)
+        /// An audio file: the reference names a sample, at this position of the tree's files.
+        case sample(LabelTreeFile, position: Int32)
         /// An existing file that is not audio.
         case notAudio(RepoPath)
         /// No exact match, but this file's name is the same after NFC-normalizing both sides.
@@ -50,7 +51,10 @@ final class TreeIndex {
     /// exactly are NFC-equal files considered (reported, never joined).
     func resolve(_ candidates: [RepoPath]) -> Resolution {
         for c in candidates {
-            if let f = files[c] { return f.audio != nil ? .sample(f) : .notAudio(c) }
+            if let i = files.position(of: c) {
+                let f = files.list[Int(i)]
+                return f.audio != nil ? .sample(f, position: i) : .notAudio(c)
+            }
         }
         for c in candidates {
             if let other = byNFC[nfcBytes(c.string)]?.first { return .normalization(other) }
@@ -59,24 +63,90 @@ final class TreeIndex {
     }
 }
 
-/// The files of a tree by exact path bytes: the list, and each path's position in it (a
-/// dictionary of small integers rather than of whole files, for trees of a million files).
+/// The files of a tree by exact path bytes: the list, and each path's position in it — found
+/// by binary search when the list is sorted by path (as a tree's is), else from a dictionary
+/// of small integers (never one of whole files, for trees of a million files).
 struct TreeFiles: Sendable {
     /// The files as given.
-    let list: [LabelTreeFile]
-    private let positions: [RepoPath: Int32]
+    let list: LabelTreeFiles
+    /// Positions by path when `list` is not strictly sorted by path; nil when it is.
+    private let positions: [RepoPath: Int32]?
 
-    init(_ list: [LabelTreeFile]) {
+    init(_ list: LabelTreeFiles) {
+        self.list = list
+        var sorted = true
+        var previous: RepoPath?
+        for i in 0..<list.count {
+            let p = list.path(at: i)
+            if let previous, !(previous < p) {
+                sorted = false
+                break
+            }
+            previous = p
+        }
+        if sorted {
+            positions = nil
+            return
+        }
         var positions: [RepoPath: Int32] = [:]
         positions.reserveCapacity(list.count)
         // A path given twice resolves to its last file.
-        for (i, f) in list.enumerated() { positions[f.path] = Int32(i) }
-        self.list = list
+        for i in 0..<list.count { positions[list.path(at: i)] = Int32(i) }
         self.positions = positions
     }
 
+    /// The position of the file at `path` in `list`, if the tree has one.
+    func position(of path: RepoPath) -> Int32? {
+        if let positions { return positions[path] }
+        var (lo, hi) = (0, list.count)
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if list.path(at: mid) < path { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < list.count && list.path(at: lo) == path ? Int32(lo) : nil
+    }
+
     /// The file at `path`, if the tree has one.
-    subscript(path: RepoPath) -> LabelTreeFile? { positions[path].map { list[Int($0)] } }
+    subscript(path: RepoPath) -> LabelTreeFile? { position(of: path).map { list[Int($0)] } }
+
+    /// How many files.
+    var count: Int { list.count }
+}
+
+/// The files of a tree as the label builder reads them, by position: a list, or a view of the
+/// caller's own records (a tree of a million files is then not copied into a second list).
+public struct LabelTreeFiles: RandomAccessCollection, Sendable {
+    /// How many files.
+    public let count: Int
+    private let file: @Sendable (Int) -> LabelTreeFile
+    private let pathAt: @Sendable (Int) -> RepoPath
+
+    /// The files of `list`, in its order.
+    public init(_ list: [LabelTreeFile]) {
+        count = list.count
+        file = { list[$0] }
+        pathAt = { list[$0].path }
+    }
+
+    /// A view of `count` files that `file(i)` makes on demand (0 ≤ i < count); `path(i)` is
+    /// `file(i).path`, made without the rest. Both may be called from several threads at once.
+    public init(count: Int, file: @escaping @Sendable (Int) -> LabelTreeFile, path: @escaping @Sendable (Int) -> RepoPath) {
+        self.count = count
+        self.file = file
+        self.pathAt = path
+    }
+
+    /// 0.
+    public var startIndex: Int { 0 }
+    /// `count`.
+    public var endIndex: Int { count }
+
+    /// The file at position `i` (0 ≤ i < `count`).
+    public subscript(i: Int) -> LabelTreeFile { file(i) }
+
+    /// The path of the file at position `i`.
+    public func path(at i: Int) -> RepoPath { pathAt(i) }
+
 }
 
 /// The UTF-8 bytes of `s` in Unicode Normalization Form C.

@@ -53,8 +53,13 @@ public final class PackWriter: @unchecked Sendable {
     private var offset: UInt64 = 0
     private var hasher = StreamingHasher()
     private var entries: [PackEntry] = []
+    /// Completed packs, without their entries (read back from their index by `finish`, so a
+    /// million entries are not held while the writer goes on).
     private var finished: [FinishedPack] = []
-    private var written: Set<ObjectID> = []
+    /// Where each completed pack's index is (offset in the file, rows), by pack id.
+    private var indexes: [ObjectID: (offset: UInt64, count: Int)] = [:]
+    /// Every blob appended, as an ordinal: the entries of closed packs in order, then `entries`.
+    private var written = WrittenBlobs()
     /// Completed packs are fsynced and renamed here, off the workers' path, so compression goes
     /// on while the disk catches up.
     private let syncQueue = DispatchQueue(label: "dvs.pack-sync")
@@ -74,7 +79,7 @@ public final class PackWriter: @unchecked Sendable {
     }
 
     /// Whether `id` was already appended by this writer (so a second worker can skip it).
-    public func contains(_ id: ObjectID) -> Bool { lock.withLock { written.contains(id) } }
+    public func contains(_ id: ObjectID) -> Bool { lock.withLock { written.contains(id, open: entries) } }
 
     /// Appends one blob's frame unless this writer already holds `id`.
     /// - Returns: false when the blob was already appended.
@@ -82,13 +87,13 @@ public final class PackWriter: @unchecked Sendable {
     @discardableResult
     public func append(id: ObjectID, codec: BlobCodec, rawLength: UInt64, frame: [UInt8]) throws -> Bool {
         try lock.withLock {
-            if written.contains(id) { return false }
+            if written.contains(id, open: entries) { return false }
             if fd < 0 { try start() }
             try frame.withUnsafeBytes { b in try FileIO.writeAll(fd: fd, b, path: tmpPath) }
             entries.append(PackEntry(id: id, offset: offset, storedLength: UInt64(frame.count), rawLength: rawLength, codec: codec))
             offset += UInt64(frame.count)
             storedBytes += UInt64(frame.count)
-            written.insert(id)
+            written.insert(id, open: entries)
             if offset >= targetSize { try finishCurrent() }
             return true
         }
@@ -133,7 +138,9 @@ public final class PackWriter: @unchecked Sendable {
         fd = -1
         let final = "\(packsDir)/\(id.hex).pack"
         let size = indexOffset + UInt64(w.bytes.count + tail.bytes.count)
-        let pack = FinishedPack(id: id, byteCount: size, entries: entries)
+        let pack = FinishedPack(id: id, byteCount: size, entries: [])
+        indexes[id] = (indexOffset, entries.count)
+        written.close(entries)
         entries = []
         syncQueue.async { [self] in
             var failure: Error?
@@ -148,6 +155,9 @@ public final class PackWriter: @unchecked Sendable {
     }
 
     /// Closes the open pack and makes every pack durable (fsync of `packs/`).
+    ///
+    /// The writer then forgets the blobs' entries (the caller has them in the packs returned):
+    /// ``contains(_:)`` is false for them afterwards, and ``abort()`` still deletes the packs.
     /// - Returns: all packs this writer completed.
     /// - Throws: `StorageError` on I/O failure.
     public func finish() throws -> [FinishedPack] {
@@ -156,8 +166,37 @@ public final class PackWriter: @unchecked Sendable {
         return try lock.withLock {
             if let syncError { throw syncError }
             FileIO.syncDirectory(packsDir)
-            return finished
+            written = WrittenBlobs()
+            return try finished.map { p in
+                var pack = p
+                pack.entries = try readIndex(of: p)
+                return pack
+            }
         }
+    }
+
+    /// The entries of a completed pack, in file order, read back from its index.
+    /// - Throws: `StorageError` when the pack cannot be read or its index is not what was written.
+    private func readIndex(of pack: FinishedPack) throws -> [PackEntry] {
+        guard let (offset, count) = indexes[pack.id] else { return [] }
+        let path = "\(packsDir)/\(pack.id.hex).pack"
+        let bytes = try PackReader(path: path).read(offset: offset, length: UInt64(count * PackFormat.indexRowLength))
+        var r = ByteReader(bytes)
+        var out: [PackEntry] = []
+        out.reserveCapacity(count)
+        func damaged(_ why: String) -> StorageError {
+            StorageError(.corrupt, "pack '\(path)' just written reads back damaged (\(why))", subject: .pack(path))
+        }
+        do {
+            for _ in 0..<count {
+                let id = try r.readID()
+                let (at, stored, raw) = (try r.readU64(), try r.readU64(), try r.readU64())
+                guard let codec = BlobCodec(rawValue: try r.readByte()) else { throw damaged("unknown codec") }
+                out.append(PackEntry(id: id, offset: at, storedLength: stored, rawLength: raw, codec: codec))
+            }
+        } catch let e as FormatError { throw damaged("\(e)") }
+        out.sort { $0.offset < $1.offset }
+        return out
     }
 
     /// Drops everything this writer wrote: the unfinished pack and the packs it already renamed
@@ -169,6 +208,9 @@ public final class PackWriter: @unchecked Sendable {
                 close(fd)
                 unlink(tmpPath)
                 fd = -1
+                // Their ids stay written (as before an abort), so their entries stay listed.
+                written.close(entries)
+                entries = []
             }
         }
         syncQueue.sync {}
@@ -295,5 +337,64 @@ public final class PackReader: @unchecked Sendable {
         if got != expected { return "pack id is \(got.short)…, its name says \(expected.short)…" }
         if stored != expected { return "pack trailer names \(stored.short)…, its name says \(expected.short)…" }
         return nil
+    }
+}
+
+/// The blobs a `PackWriter` appended, for its `contains`: an open-addressing table of 32-bit
+/// ordinals into the ids of closed packs and the entries of the open one (≈ 40 bytes per blob,
+/// where a `Set<ObjectID>` beside the entries takes ≈ 64 and the entries another 64).
+struct WrittenBlobs {
+    /// Ordinals, -1 for an empty slot; the count is a power of two, at most half full.
+    private var slots: [Int32] = []
+    /// How many ordinals the table holds.
+    private(set) var count = 0
+    /// The ids of the closed packs' entries, in order.
+    private var closed: [ObjectID] = []
+    private var closedCount: Int { closed.count }
+
+    /// Whether `id` was appended; `open` is the entries of the pack being written.
+    func contains(_ id: ObjectID, open: [PackEntry]) -> Bool {
+        guard !slots.isEmpty else { return false }
+        return find(id, open: open).found
+    }
+
+    /// Records the last entry of `open` (just appended, its id not yet recorded).
+    mutating func insert(_ id: ObjectID, open: [PackEntry]) {
+        if (count + 1) * 2 > slots.count { grow(open: open) }
+        let (slot, found) = find(id, open: open)
+        guard !found else { return }
+        slots[slot] = Int32(closedCount + open.count - 1)
+        count += 1
+    }
+
+    /// Keeps the ids of the entries of the pack just closed (its entries are dropped).
+    mutating func close(_ entries: [PackEntry]) {
+        closed.append(contentsOf: entries.lazy.map(\.id))
+    }
+
+    private func id(at ordinal: Int, open: [PackEntry]) -> ObjectID {
+        ordinal >= closedCount ? open[ordinal - closedCount].id : closed[ordinal]
+    }
+
+    private func find(_ id: ObjectID, open: [PackEntry]) -> (slot: Int, found: Bool) {
+        let mask = slots.count - 1
+        var i = id.hashValue & mask
+        while true {
+            let s = slots[i]
+            if s < 0 { return (i, false) }
+            if self.id(at: Int(s), open: open) == id { return (i, true) }
+            i = (i + 1) & mask
+        }
+    }
+
+    private mutating func grow(open: [PackEntry]) {
+        let old = slots
+        slots = Array(repeating: -1, count: max(1024, old.count * 2))
+        let mask = slots.count - 1
+        for s in old where s >= 0 {
+            var i = id(at: Int(s), open: open).hashValue & mask
+            while slots[i] >= 0 { i = (i + 1) & mask }
+            slots[i] = s
+        }
     }
 }

@@ -361,7 +361,8 @@ final class PackedBlobWriteSession: BlobWriteSession, @unchecked Sendable {
         }
         lock.withLock {
             finished = true
-            finishedPacks = packs
+            // `rollback` needs their ids only: a million entries are not kept for it.
+            finishedPacks = packs.map { FinishedPack(id: $0.id, byteCount: $0.byteCount, entries: []) }
         }
         return packs
     }

@@ -269,8 +269,8 @@ extension Repository {
     /// - Throws: `DVSError` (a ref that moved since it was read: `.conflict` from the catalog).
     func recordCommit(
         _ id: CommitID, _ c: Commit, head: Head, parent: CommitID?, subject message: String, committer: Signature,
-        cacheUpdates: [(RepoPath, StatCacheEntry)], cacheRemovals: [RepoPath], labelSources: Data, within paths: [RepoPath]? = nil,
-        monitored: MonitoredChanges? = nil
+        cacheUpdates: some Sequence<(RepoPath, StatCacheEntry)>, cacheRemovals: [RepoPath], labelSources: Data,
+        within paths: [RepoPath]? = nil, monitored: MonitoredChanges? = nil
     ) throws {
         let subject = message.split(separator: "\n").first.map(String.init) ?? ""
         let reflogMessage = (parent == nil ? "commit (initial): " : c.parents.count == 1 ? "commit: " : "commit (merge): ") + subject

@@ -1,3 +1,4 @@
+import CLazyLibs
 import DVSCatalog
 import DVSCore
 import DVSLabels
@@ -320,7 +321,18 @@ extension Repository {
                         "\($0.path): \($0.message.replacingOccurrences(of: "; stored byte-exact as a plain file", with: ""))"
                     }, next: .fixAudioOrDropStrict)
             }
+            // Blobs are durable and indexed from here, before the label join, so the session's
+            // list of a million pack entries is not held through it; a refusal below (label
+            // errors, nothing to commit, the pre-commit hook) undoes them (`rollback`), and any
+            // other failure leaves them unreferenced.
+            try writer.finish()
+            // The walk's list and the scan's slots are freed by now, but glibc keeps freed heap in
+            // its arenas: hand it back before the label join (one pass over the free lists, ≈ ms).
+            _ = malloc_trim(0)
             // The scanned entries move into the annotated tree: a million entries are held once.
+            // The stat cache rows are made from them as they are written (`cacheUpdates`); a
+            // commit of some paths reorders them, so its (few) rows are made whole first.
+            let listedUpdates = options.paths == nil ? nil : scan.cacheUpdates
             var scanned = scan.entries
             scan.entries = []
             let tree: AnnotatedTree
@@ -334,7 +346,7 @@ extension Repository {
                 tree = try annotateWorkingTree(consume scanned, previous: base)
             }
             if tree.labels.hasErrors {
-                writer.abort()
+                writer.rollback()
                 let errors = tree.labels.findings.filter { $0.severity == .error }
                 let files = Set(errors.map(\.file)).sorted()
                 throw DVSError(
@@ -342,12 +354,14 @@ extension Repository {
                     hint: "fix what is named above (file:line) and commit again; warnings alone do not stop a commit",
                     details: errors.map(\.description) + tree.labels.findings.filter { $0.severity == .warning }.map(\.description))
             }
+            let cacheUpdates: AnySequence<(RepoPath, StatCacheEntry)> =
+                listedUpdates.map { AnySequence($0) } ?? AnySequence(scan.cacheUpdates(of: tree.entries))
             let changes: ChangeList = base.isEmpty ? .allAdded(tree.entries) : .listed(diffEntries(base, tree.entries))
             if changes.isEmpty && !options.allowEmpty {
-                writer.abort()
+                writer.rollback()
                 // Still worth keeping what was hashed; the tree is HEAD's, so the rows now mirror it.
                 try? catalog.write { tx in
-                    try tx.updateStatCache(scan.cacheUpdates, removing: scan.removedFromCache, settled: true)
+                    try tx.updateStatCache(cacheUpdates, removing: scan.removedFromCache, settled: true)
                     if let paths = options.paths {
                         try tx.settleStatCache(within: paths)
                         return  // the rows elsewhere were not looked at
@@ -365,14 +379,12 @@ extension Repository {
             if !options.noVerify, let run = try runHook(.preCommit, input: { preCommitInput(tree.entries) }, output: options.hookOutput),
                 run.status != 0
             {
-                writer.abort()
+                writer.rollback()
                 throw DVSError(
                     .badInput, "the pre-commit hook refused the commit (exit status \(run.status)); nothing was committed",
                     details: run.stderr.split(separator: "\n", omittingEmptySubsequences: true).map { "pre-commit: " + $0 },
                     next: .fixOrSkipPreCommitHook)
             }
-            // Blobs are durable and indexed from here; a failure below leaves them unreferenced.
-            try writer.finish()
             let wordsBytes = try storeWords(tree)
             let (manifest, totals, manifestBytes) = try writeManifest(tree.entries)
             let c = Commit(
@@ -385,7 +397,7 @@ extension Repository {
             let tables: Data
             do { tables = try JSONEncoder().encode(tree.labels.tables) } catch { throw DVSError.wrap(error) }
             try recordCommit(
-                id, c, head: head, parent: parent, subject: message, committer: committer, cacheUpdates: scan.cacheUpdates,
+                id, c, head: head, parent: parent, subject: message, committer: committer, cacheUpdates: cacheUpdates,
                 cacheRemovals: scan.removedFromCache, labelSources: tables, within: options.paths)
             let branch: String?
             if case .branch(let name, _) = head { branch = name } else { branch = nil }

@@ -73,17 +73,41 @@ extension Repository {
         read: @escaping @Sendable (RepoPath) throws -> [UInt8]
     ) throws -> AnnotatedTree {
         var result: LabelBuildResult
+        // Symlinks are not label files nor samples: the builder sees the other entries, by
+        // position (`filePositions` maps a builder position to an entry index when any is left out).
+        var filePositions: [Int32]?
         do {
-            let files = (copy entries).filter { $0.kind != .symlink }.map {
-                LabelTreeFile(path: $0.path, blob: $0.blob, byteCount: $0.byteCount, audio: $0.audio)
-            }
-            result = try LabelBuilder.build(files: files, read: read, transcripts: transcripts)
+            // The builder reads the entries through a view (no second list of a million files);
+            // the view is gone before `entries` are annotated in place below.
+            result = try {
+                let all = copy entries
+                if all.contains(where: { $0.kind == .symlink }) {
+                    filePositions = all.indices.filter { all[$0].kind != .symlink }.map { Int32($0) }
+                }
+                let positions = filePositions
+                let tree = LabelTreeFiles(
+                    count: positions?.count ?? all.count,
+                    file: { i in
+                        let e = all[positions.map { Int($0[i]) } ?? i]
+                        return LabelTreeFile(path: e.path, blob: e.blob, byteCount: e.byteCount, audio: e.audio)
+                    },
+                    path: { i in all[positions.map { Int($0[i]) } ?? i].path })
+                return try LabelBuilder.build(tree: tree, read: read, transcripts: transcripts)
+            }()
         } catch { throw DVSError.wrap(error) }
         var out = consume entries
         var pending: [(ObjectID, [UInt8])] = []
+        var byEntry = result.annotations
+        result.annotations = []
+        if let filePositions, !byEntry.isEmpty {
+            var spread = [SampleAnnotations?](repeating: nil, count: out.count)
+            for (i, a) in byEntry.enumerated() { spread[Int(filePositions[i])] = a }
+            byEntry = spread
+        }
         for i in out.indices {
             out[i].annotations = nil
-            guard var a = result.samples[out[i].path] else { continue }
+            guard !byEntry.isEmpty, var a = byEntry[i] else { continue }
+            byEntry[i] = nil
             if a.transcript != nil, let words = result.words[out[i].path], !words.isEmpty {
                 let bytes = TranscriptWords.encode(words)
                 let id = ObjectID.hashing(bytes)

@@ -41,7 +41,13 @@ extension ScanWarning {
 /// What scanning the working tree found.
 struct ScanResult {
     var entries: [ManifestEntry]
-    var cacheUpdates: [(RepoPath, StatCacheEntry)]
+    /// The stat cache rows to write, as stat fields of `entries` (their path, blob and audio
+    /// facts are the entry's): a million full rows beside the entries would repeat them.
+    var cacheRows: [StatCacheRow]
+    /// The warnings of `cacheRows`, by index in `cacheRows` (few rows have one).
+    var cacheRowWarnings: [Int32: String] = [:]
+    /// The stat cache rows to write, whole.
+    var cacheUpdates: [(RepoPath, StatCacheEntry)] { Array(cacheUpdates(of: entries)) }
     var removedFromCache: [RepoPath]
     var warnings: [ScanWarning]
     var packs: [FinishedPack]
@@ -51,42 +57,109 @@ struct ScanResult {
     var newRawBytes: UInt64
     var newBlobCount: Int
     var hashedFiles: Int
+
+    /// The stat cache rows to write, made one at a time from `entries` — the scan's entries, or
+    /// the same entries in the same order with annotations set.
+    func cacheUpdates(of entries: [ManifestEntry]) -> LazyMapSequence<Range<Int>, (RepoPath, StatCacheEntry)> {
+        let warnings = cacheRowWarnings
+        return cacheRows.indices.lazy.map { [cacheRows] i in
+            let r = cacheRows[i]
+            let e = entries[Int(r.entry)]
+            return (e.path, r.row(for: e, warning: warnings.isEmpty ? nil : warnings[Int32(i)]))
+        }
+    }
 }
 
-/// One slot per file for the results of a parallel scan, in chunks that are freed one by one as
-/// the results are moved out in order (``drain(_:)``), so a million results are not held twice
-/// (as slots and as the lists made from them).
+/// One stat cache row a scan writes, less what its manifest entry holds (and its warning, which
+/// ``ScanResult/cacheRowWarnings`` holds).
+struct StatCacheRow {
+    /// ``StatCacheEntry`` fields.
+    var byteCount: Int64
+    var mtimeNanoseconds: Int64
+    var ctimeNanoseconds: Int64
+    var inode: Int64
+    var recordedAtNanoseconds: Int64
+    /// Index of the entry in ``ScanResult/entries``.
+    var entry: Int32
+    var mode: UInt32
+
+    init(entry: Int, _ row: StatCacheEntry) {
+        byteCount = row.byteCount
+        mtimeNanoseconds = row.mtimeNanoseconds
+        ctimeNanoseconds = row.ctimeNanoseconds
+        inode = row.inode
+        recordedAtNanoseconds = row.recordedAtNanoseconds
+        self.entry = Int32(entry)
+        mode = row.mode
+    }
+
+    /// The whole row of entry `e` (whose blob and audio facts the scan recorded with it).
+    func row(for e: ManifestEntry, warning: String?) -> StatCacheEntry {
+        StatCacheEntry(
+            byteCount: byteCount, mtimeNanoseconds: mtimeNanoseconds, ctimeNanoseconds: ctimeNanoseconds, inode: inode, mode: mode,
+            blob: e.blob, audio: e.audio, recordedAtNanoseconds: recordedAtNanoseconds, warning: warning)
+    }
+}
+
+/// One slot per file for the results of a parallel scan, in chunks that are allocated when
+/// their first slot is set and freed one by one as the results are moved out in order
+/// (``drainCompleted(_:)``, called while the scan goes on), so a million results are held
+/// neither at once nor twice (as slots and as the lists made from them): workers take files in
+/// order, so only the chunks in flight are held.
 private final class ChunkedSlots<T>: @unchecked Sendable {
     /// Slots per chunk.
     private static var chunkSize: Int { 4096 }
+    private let lock = NSLock()
+    /// Serialises the draining (a worker that finds it taken goes on scanning).
+    private let drainLock = NSLock()
+    /// Unallocated (nil base) until a slot is set; again once drained.
     private var chunks: [UnsafeMutableBufferPointer<T?>]
+    /// Per chunk, the slots not yet set.
+    private var remaining: [Int]
+    /// The first chunk not yet drained.
+    private var next = 0
 
     init(count: Int) {
-        chunks = stride(from: 0, to: count, by: Self.chunkSize).map { start in
-            let chunk = UnsafeMutableBufferPointer<T?>.allocate(capacity: min(Self.chunkSize, count - start))
-            chunk.initialize(repeating: nil)
-            return chunk
-        }
+        let starts = Array(stride(from: 0, to: count, by: Self.chunkSize))
+        chunks = Array(repeating: UnsafeMutableBufferPointer(start: nil, count: 0), count: starts.count)
+        remaining = starts.map { min(Self.chunkSize, count - $0) }
     }
 
     deinit { release() }
 
-    /// The slot of file `i`; workers set distinct slots concurrently, nothing reads them meanwhile.
-    subscript(i: Int) -> T? {
-        get { chunks[i / Self.chunkSize][i % Self.chunkSize] }
-        set { chunks[i / Self.chunkSize][i % Self.chunkSize] = newValue }
+    /// Sets the slot of file `i`; each slot is set once, by any worker.
+    func set(_ i: Int, _ value: T) {
+        let (k, j) = (i / Self.chunkSize, i % Self.chunkSize)
+        lock.withLock {
+            if chunks[k].baseAddress == nil {
+                let chunk = UnsafeMutableBufferPointer<T?>.allocate(capacity: remaining[k])
+                chunk.initialize(repeating: nil)
+                chunks[k] = chunk
+            }
+            chunks[k][j] = value
+            remaining[k] -= 1
+        }
     }
 
-    /// Calls `body` with every slot in order, freeing each chunk once it has been passed on; the
-    /// slots are gone afterwards.
-    func drain(_ body: (T?) -> Void) {
-        for k in chunks.indices {
-            for value in chunks[k] { body(value) }
-            chunks[k].deinitialize()
-            chunks[k].deallocate()
-            chunks[k] = UnsafeMutableBufferPointer(start: nil, count: 0)
+    /// Calls `body` with the slots of every chunk that is complete and not yet passed on, in
+    /// order, freeing each chunk once passed on. Returns at once when another thread is draining
+    /// (unless `wait`); the last call, after every slot was set, passes on everything left.
+    func drainCompleted(wait: Bool = false, _ body: (T?) -> Void) {
+        if wait { drainLock.lock() } else if !drainLock.try() { return }
+        defer { drainLock.unlock() }
+        while true {
+            let chunk: UnsafeMutableBufferPointer<T?>? = lock.withLock {
+                next < chunks.count && remaining[next] == 0 ? chunks[next] : nil
+            }
+            guard let chunk else { return }
+            for value in chunk { body(value) }
+            chunk.deinitialize()
+            chunk.deallocate()
+            lock.withLock {
+                chunks[next] = UnsafeMutableBufferPointer(start: nil, count: 0)
+                next += 1
+            }
         }
-        chunks = []
     }
 
     private func release() {
@@ -95,6 +168,26 @@ private final class ChunkedSlots<T>: @unchecked Sendable {
             chunk.deallocate()
         }
         chunks = []
+    }
+}
+
+/// What a scan has moved out of its slots so far, in file order (touched only while draining).
+private final class ScanCollector: @unchecked Sendable {
+    var entries: [ManifestEntry] = []
+    var rows: [StatCacheRow] = []
+    var rowWarnings: [Int32: String] = [:]
+    var warnings: [ScanWarning] = []
+
+    func take(_ item: WorkingTree.ScanItem?) {
+        guard let item else { return }
+        if let u = item.cacheUpdate {
+            // The entry holds the row's blob and audio facts (`StatCacheRow.row(for:)`).
+            assert(u.blob == item.entry.blob && u.audio == item.entry.audio)
+            if let w = u.warning { rowWarnings[Int32(rows.count)] = w }
+            rows.append(StatCacheRow(entry: entries.count, u))
+        }
+        entries.append(item.entry)
+        warnings.append(contentsOf: item.warnings)
     }
 }
 
@@ -145,6 +238,8 @@ extension WorkingTree {
         let cache = try cacheLoad.value()
         let compressors = Compressors(count: max(workers, 1), level: zstdLevel)
         let results = ChunkedSlots<ScanItem>(count: files.count)
+        let collected = ScanCollector()
+        collected.entries.reserveCapacity(files.count)
         let counters = Locked<(done: Int, bytes: UInt64, hashed: Int, newRaw: UInt64, newBlobs: Int)>((0, 0, 0, 0, 0))
         let root = self.root
         // Small batches: cache hits cost microseconds, files to read cost milliseconds.
@@ -155,7 +250,7 @@ extension WorkingTree {
                 let item = try Self.scanOne(
                     f, root: root, cached: cache[f.path], writer: writer, isStored: { knownBlobs.contains($0) },
                     deltaBase: deltaBases[f.path], coders: compressors.all[worker])
-                results[i] = item
+                results.set(i, item)
                 if item.hashed {
                     local.hashed += 1
                     local.bytes += UInt64(f.size)
@@ -176,17 +271,16 @@ extension WorkingTree {
                     ? Progress(phase: writer == nil ? .hashing : .storing, done: c.done, total: files.count, bytes: c.bytes) : nil
             }
             if let report { progress?(report) }
+            // The results done so far become entries now, so their slots are freed during the scan.
+            results.drainCompleted { collected.take($0) }
         }
-        var entries: [ManifestEntry] = []
-        entries.reserveCapacity(files.count)
-        var updates: [(RepoPath, StatCacheEntry)] = []
-        var warnings: [ScanWarning] = []
-        results.drain { item in
-            guard let item else { return }
-            entries.append(item.entry)
-            if let u = item.cacheUpdate { updates.append((item.entry.path, u)) }
-            warnings.append(contentsOf: item.warnings)
-        }
+        results.drainCompleted(wait: true) { collected.take($0) }
+        let entries = collected.entries
+        let rows = collected.rows
+        let rowWarnings = collected.rowWarnings
+        var warnings = collected.warnings
+        collected.entries = []
+        collected.rows = []
         for s in skipped {
             warnings.append(
                 ScanWarning(kind: .unsupportedFileType, path: s.string, message: "not a regular file or symlink; not versioned"))
@@ -202,8 +296,9 @@ extension WorkingTree {
         }
         let c = counters.withLock { $0 }
         return ScanResult(
-            entries: entries, cacheUpdates: updates, removedFromCache: removed, warnings: warnings, packs: [],
-            storedBytes: writer?.storedBytes ?? 0, newRawBytes: c.newRaw, newBlobCount: c.newBlobs, hashedFiles: c.hashed)
+            entries: entries, cacheRows: rows, cacheRowWarnings: rowWarnings, removedFromCache: removed, warnings: warnings,
+            packs: [], storedBytes: writer?.storedBytes ?? 0, newRawBytes: c.newRaw, newBlobCount: c.newBlobs,
+            hashedFiles: c.hashed)
     }
 
     /// The working tree's entries at `paths` only, as ``scan(writer:knownBlobs:deltaBases:progress:)``
