@@ -199,10 +199,14 @@ public struct TableRowEdit: Sendable {
     private static func keyNameCounts(_ names: Set<[UInt8]>, in bytes: [UInt8], from start: Int, key: Int, delimiter: UInt8)
         -> [[UInt8]: Int]?
     {
-        // Names are few (the files a commit adds or removes): compared in place, so a row costs
-        // no allocation nor hash (every row of a table of `u000001.wav`-style names has the
-        // length of the one looked for).
+        // A few names (the usual commit adds or removes one or two files) are compared in place,
+        // so a row costs no allocation nor hash (every row of a table of `u000001.wav`-style
+        // names has the length of the one looked for); more are looked up by hash, one per row
+        // whose name has the length of one of them, so the pass stays linear in the rows.
         let list = Array(names)
+        let few = list.count <= 8
+        let lengths = Set(list.map(\.count))
+        let position = few ? [:] : Dictionary(uniqueKeysWithValues: list.enumerated().map { ($1, $0) })
         var found = [Int](repeating: 0, count: list.count)
         var unplain = false
         bytes.withUnsafeBufferPointer { b in
@@ -231,10 +235,16 @@ public struct TableRowEdit: Sendable {
                         unplain = true
                         return
                     }
-                    if length > 0 {
-                        for (k, name) in list.enumerated() where name.count == length {
-                            let equal = name.withUnsafeBufferPointer { memcmp($0.baseAddress!, b.baseAddress! + nameStart, length) == 0 }
-                            if equal { found[k] += 1 }
+                    if length > 0, lengths.contains(length) {
+                        if few {
+                            for (k, name) in list.enumerated() where name.count == length {
+                                let equal = name.withUnsafeBufferPointer {
+                                    memcmp($0.baseAddress!, b.baseAddress! + nameStart, length) == 0
+                                }
+                                if equal { found[k] += 1 }
+                            }
+                        } else if let k = position[Array(b[nameStart..<end])] {
+                            found[k] += 1
                         }
                     }
                 }

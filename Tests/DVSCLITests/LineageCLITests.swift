@@ -311,6 +311,17 @@ import Testing
             #expect(afterEdit.stdoutData == committed, "the edited file's committed bytes, from the store")
             #expect(afterEdit.stdoutData.range(of: Data(bytes)) == nil, "the edited bytes are not in the stream")
 
+            // A FIFO now at a sample's path: read from the store, without blocking on the open.
+            let fifoPath = root + "/" + files[1]
+            let saved = try TestSupport.read(fifoPath)
+            try FileManager.default.removeItem(atPath: fifoPath)
+            #expect(mkfifo(fifoPath, 0o644) == 0)
+            let withFIFO = try TestSupport.run("/usr/bin/timeout", ["20", TestSupport.dvsBinary, "stream"], in: root)
+            #expect(withFIFO.status == 0, "\(withFIFO.stderr)")
+            #expect(withFIFO.stdoutData == committed, "the FIFO's sample came from the store")
+            try FileManager.default.removeItem(atPath: fifoPath)
+            try TestSupport.write(saved, to: fifoPath)
+
             // Committed: HEAD moves on; the first commit streams from the store, unchanged.
             #expect(try TestSupport.dvs(["commit", "-m", "edited"], in: root).status == 0)
             let old = try TestSupport.dvs(["stream", "--rev", "HEAD~1"], in: root)

@@ -151,7 +151,11 @@ public final class SnapshotReader: @unchecked Sendable {
                 i += 1
             }
         } catch { return [] }
-        return any ? stamps : []
+        // HEAD and the stat cache's base read again: the rows were read in their own
+        // transaction, and a commit landing in between would have settled them for its own
+        // snapshot (a same-size file of that commit would pass for this one's, unhashed).
+        guard any, (try? catalog.head())?.commit == commit, (try? catalog.statCacheBase()) == commit else { return [] }
+        return stamps
     }
 
     /// Number of samples.
@@ -234,12 +238,15 @@ public final class SnapshotReader: @unchecked Sendable {
     /// reads the store instead.
     func readFromTree(_ e: ManifestEntry, stamp: StatStamp) -> [UInt8]? {
         let fd = TreeWalker.cPath(repository.root, e.path).withUnsafeBufferPointer {
-            open($0.baseAddress!, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            // O_NONBLOCK: a FIFO or device now at the path must not block the open (it is then
+            // refused below: only a regular file can match the stamp).
+            open($0.baseAddress!, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         }
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var before = stat()
-        guard fstat(fd, &before) == 0, WorkingTree.isFresh(stamp, TreeFile(path: e.path, before)) else { return nil }
+        guard fstat(fd, &before) == 0, before.st_mode & S_IFMT == S_IFREG, WorkingTree.isFresh(stamp, TreeFile(path: e.path, before))
+        else { return nil }
         let n = Int(stamp.byteCount)
         var complete = false
         let bytes = [UInt8](unsafeUninitializedCapacity: n) { buffer, initialized in
