@@ -247,6 +247,25 @@ public enum FileSystemMonitor {
             return true
         }
 
+        /// Takes the tree's monitor lock for a daemon starting, trying again for `seconds` (a
+        /// client's ``isRunning(root:)`` holds it for an instant); its descriptor, or nil when
+        /// another daemon holds it.
+        static func takeLock(root: String, seconds: Double = 1) -> Int32? {
+            let dir = root + "/.dvs/" + folderName
+            mkdir(dir, 0o755)
+            let fd = open(dir + "/" + lockName, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { return nil }
+            let deadline = Date().addingTimeInterval(seconds)
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                if Date() > deadline {
+                    close(fd)
+                    return nil
+                }
+                usleep(10_000)
+            }
+            return fd
+        }
+
         /// Whether a daemon holds the tree's monitor lock (running, perhaps still setting up its watches).
         public static func isRunning(root: String) -> Bool {
             let fd = open(root + "/.dvs/" + folderName + "/" + lockName, O_RDWR | O_CLOEXEC)
@@ -497,13 +516,10 @@ public enum FileSystemMonitor {
         }
 
         /// Serves clients on `.dvs/fsmonitor/daemon.sock` until `.dvs` goes, a client asks it to
-        /// stop, or no client asked anything for `idleSeconds`. Holds `.dvs/fsmonitor/daemon.lock`
-        /// meanwhile; returns at once when another daemon holds it.
+        /// stop, or no client asked anything for `idleSeconds`. The caller holds
+        /// `.dvs/fsmonitor/daemon.lock` (``FileSystemMonitor/takeLock(root:seconds:)``).
         /// - Throws: `DVSError.io` when the socket cannot be made.
         func serve(idleSeconds: Double) throws {
-            let lockFD = open(cookieDir + "/" + FileSystemMonitor.lockName, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-            guard lockFD >= 0, flock(lockFD, LOCK_EX | LOCK_NB) == 0 else { return }
-            defer { close(lockFD) }
             let started = Date()
             guard let (addr0, dfd) = FileSystemMonitor.socketAddress(dir: cookieDir, name: FileSystemMonitor.socketName) else {
                 throw DVSError(.io, "cannot open '\(cookieDir)'")
@@ -585,7 +601,10 @@ public enum FileSystemMonitor {
         /// - Parameter idleSeconds: how long it waits for a client before it exits.
         /// - Throws: `DVSError.io` when inotify or the socket cannot be set up.
         public static func run(root: String, idleSeconds: Double) throws {
-            if isRunning(root: root) { return }
+            // The lock first, before the walk for the watches: meanwhile ``isRunning(root:)`` says
+            // true, so clients start no other daemon.
+            guard let lock = takeLock(root: root) else { return }
+            defer { close(lock) }
             let watcher = try FSMonitorWatcher(root: root)
             try watcher.serve(idleSeconds: idleSeconds)
         }
