@@ -43,11 +43,15 @@ public enum FSMonitorAnswer: Sendable, Equatable {
     /// the empty path for the whole tree) where something may have changed since the token, and the
     /// token to record with a scan of them.
     case changes([RepoPath], FSMonitorToken)
+    /// The daemon cannot see every change at all (a watch it could not add, a network file
+    /// system): walk the whole tree and record no token (it would be a write per scan for
+    /// nothing). The token is the daemon's current one.
+    case broken(FSMonitorToken)
 
-    /// The token to record with the scan this answer leads to.
+    /// The token to record with the scan this answer leads to (none for ``broken(_:)``).
     public var token: FSMonitorToken {
         switch self {
-        case .rescan(let t), .changes(_, let t): return t
+        case .rescan(let t), .changes(_, let t), .broken(let t): return t
         }
     }
 }
@@ -214,6 +218,7 @@ public enum FileSystemMonitor {
             guard head.count == 4, head[1] == id, let token = FSMonitorToken(head[2]) else { return nil }
             switch head[0] {
             case "rescan": return .rescan(token)
+            case "broken": return .broken(token)
             case "changes":
                 guard let n = Int(head[3]) else { return nil }
                 let paths = reply[(nl + 1)...].split(separator: 0, omittingEmptySubsequences: false).dropLast().map {
@@ -295,6 +300,9 @@ public enum FileSystemMonitor {
         private var seenCookies = Set<String>()
         /// Set when `.dvs` (or the root) is gone: the daemon exits.
         private(set) var finished = false
+        /// Whether a broken daemon keeps answering (a file system it cannot watch at all: another
+        /// one would not do better) rather than exit at its first query.
+        var keepsRunningWhenBroken = false
         private let cookieDir: String
 
         static let mask: UInt32 =
@@ -359,16 +367,17 @@ public enum FileSystemMonitor {
                 rules = r
                 let wd = inotify_add_watch(inotify, TreeWalker.fullPath(root, d), Self.mask)
                 if wd < 0 {
-                    if errno == ENOSPC || errno == ENOMEM {
-                        log.broken = "the kernel refused a watch (fs.inotify.max_user_watches is \(Self.maxWatches()))"
-                    }
+                    noteFailure(errno, at: d)
                     continue
                 }
                 if let old = watchOf[d], old != wd { folders[old] = nil }
                 if let p = folders[wd], p != d { watchOf[p] = nil }
                 folders[wd] = d
                 watchOf[d] = wd
-                guard let dirp = opendir(TreeWalker.fullPath(root, d)) else { continue }
+                guard let dirp = opendir(TreeWalker.fullPath(root, d)) else {
+                    noteFailure(errno, at: d)
+                    continue
+                }
                 defer { closedir(dirp) }
                 let dfd = dirfd(dirp)
                 var subfolders: [[UInt8]] = []
@@ -399,6 +408,20 @@ public enum FileSystemMonitor {
                     if rules.isIgnored(child, isDirectory: true) { continue }
                     stack.append((child, rules))
                 }
+            }
+        }
+
+        /// A watch or listing of `dir` failed with `error`: a folder that vanished (or is no folder)
+        /// is fine; anything else (the `max_user_watches` limit, a folder not readable) breaks the
+        /// record for good.
+        func noteFailure(_ error: Int32, at dir: RepoPath) {
+            if error == ENOENT || error == ENOTDIR || error == ELOOP || log.broken != nil { return }
+            if error == ENOSPC || error == ENOMEM {
+                log.broken =
+                    "the kernel refused a watch (fs.inotify.max_user_watches is \(Self.maxWatches()); raise it with 'sysctl fs.inotify.max_user_watches=1048576')"
+            } else {
+                let shown = dir.bytes.isEmpty ? "." : String(decoding: dir.bytes, as: UTF8.self)
+                log.broken = "cannot watch '\(shown)': \(String(cString: strerror(error)))"
             }
         }
 
@@ -479,7 +502,8 @@ public enum FileSystemMonitor {
             if isDir && mask & UInt32(IN_MOVED_FROM | IN_DELETE) != 0 { unwatchTree(path) }
             // A new folder: watch it and all below, then record it (a folder stands for everything
             // below it, files made before the watch too).
-            if isDir && mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 { watchTree(path) }
+            // A folder whose permissions changed: a watch refused before may be possible now.
+            if isDir && mask & UInt32(IN_CREATE | IN_MOVED_TO | IN_ATTRIB) != 0 { watchTree(path) }
             if name.elementsEqual(".dvsignore".utf8) {
                 // Other rules: the folder's walk may list other files, and other folders need watches.
                 watchTree(dir)
@@ -512,6 +536,7 @@ public enum FileSystemMonitor {
         /// The answer for a client whose scan recorded `since`, with every change before this call in it.
         func answer(since: FSMonitorToken?) -> FSMonitorAnswer {
             guard sync() else { return .rescan(FSMonitorToken(instance: log.instance, sequence: UInt64.max)) }
+            if log.broken != nil { return .broken(log.token) }
             return log.answer(since: since)
         }
 
@@ -566,6 +591,11 @@ public enum FileSystemMonitor {
                 case "query" where words.count == 2:
                     switch answer(since: FSMonitorToken(words[1])) {
                     case .rescan(let t): reply = Array("rescan \(identity) \(t) 0\n".utf8)
+                    case .broken(let t):
+                        // It cannot see every change: the client walks, and (unless the file system is
+                        // one no daemon could watch) the next client starts a fresh daemon.
+                        reply = Array("broken \(identity) \(t) 0\n".utf8)
+                        if !keepsRunningWhenBroken { finished = true }
                     case .changes(let paths, let t):
                         reply = Array("changes \(identity) \(t) \(paths.count)\n".utf8)
                         for p in paths { reply += p.bytes + [0] }
