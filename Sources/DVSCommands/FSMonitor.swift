@@ -113,7 +113,8 @@ struct FSMonitorCommand: ParsableCommand {
         @Option(help: "Seconds without a client before the daemon exits.") var idleTimeout = FSMonitorCommand.defaultIdleSeconds
 
         func run() throws {
-            let root = try global.repository().root
+            // No `repository()`: that would finish an interrupted checkout or merge from a daemon.
+            let root = try FileSystemMonitor.daemonRoot(from: global.directory, context: CurrentProcess.context)
             #if os(Linux)
                 // Signals blocked by whoever started it would make it unkillable but by SIGKILL.
                 var none = sigset_t()

@@ -231,6 +231,8 @@ import Testing
                 s.replacingOccurrences(of: #""hashed_files" : \d+"#, with: "", options: .regularExpression)
             }
             let expected = sansHashed(try T.dvs(["status", "--json"], in: dir).stdout)
+            // The daemon that status started, once it answers, stopped.
+            for _ in 0..<200 where !(try T.dvs(["fsmonitor", "status", "--json"], in: dir).stdout.contains("\"pid\"")) { usleep(50_000) }
             _ = try T.dvs(["fsmonitor", "stop"], in: dir)
             for _ in 0..<100 where !Self.daemons(of: dir).isEmpty { usleep(50_000) }
             #expect(Self.daemons(of: dir).isEmpty)
@@ -252,7 +254,10 @@ import Testing
             }
             // A daemon that lost the race gives up within a second.
             usleep(1_500_000)
-            #expect(Self.daemons(of: dir).count == 1)
+            let daemons = Self.daemons(of: dir)
+            #expect(daemons.count == 1)
+            // The daemon keeps no caller's folder busy.
+            for pid in daemons { #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")) == "/") }
         }
     }
 

@@ -143,6 +143,14 @@ public enum FileSystemMonitor {
         var g = SystemRandomNumberGenerator()
         return String(format: "%016llx", g.next() as UInt64)
     }
+
+    /// The working tree's root containing `directory` (nil: the current folder) for a daemon:
+    /// found as a repository is, but without finishing an interrupted operation (a daemon never
+    /// writes the tree).
+    /// - Throws: `DVSError.notARepository` when no parent has a `.dvs` folder.
+    public static func daemonRoot(from directory: String?, context: ProcessContext) throws -> String {
+        try Repository.findRoot(from: directory, context: context)
+    }
 }
 
 #if os(Linux)
@@ -252,6 +260,29 @@ public enum FileSystemMonitor {
             return true
         }
 
+        /// The kind of network or user-space file system `path` (absolute) is on (NFS, SMB/CIFS,
+        /// FUSE, 9P, Ceph, AFS, from the mount's type in `/proc/self/mountinfo`), where inotify does
+        /// not see changes made elsewhere; nil for a local one.
+        static func networkFileSystem(_ path: String) -> String? {
+            guard let bytes = try? FileIO.read("/proc/self/mountinfo") else { return nil }
+            var best: (point: String, type: String)?
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                let fields = line.split(separator: " ").map(String.init)
+                guard fields.count > 6, let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count else { continue }
+                let point = fields[4].replacingOccurrences(of: "\\040", with: " ")
+                let within = point == "/" || path == point || path.hasPrefix(point + "/")
+                if within, point.count >= (best?.point.count ?? -1) { best = (point, fields[dash + 1]) }
+            }
+            guard let type = best?.type else { return nil }
+            if type.hasPrefix("nfs") { return "NFS" }
+            if ["cifs", "smb3", "smbfs"].contains(type) { return "SMB/CIFS" }
+            if type == "fuse" || type.hasPrefix("fuse.") || type == "fuseblk" { return "FUSE" }
+            if type == "9p" { return "9P" }
+            if type == "ceph" { return "Ceph" }
+            if type == "afs" || type == "openafs" { return "AFS" }
+            return nil
+        }
+
         /// Takes the tree's monitor lock for a daemon starting, trying again for `seconds` (a
         /// client's ``isRunning(root:)`` holds it for an instant); its descriptor, or nil when
         /// another daemon holds it.
@@ -311,7 +342,9 @@ public enum FileSystemMonitor {
 
         /// Watches the tree at `root`: every folder gets a watch before the first answer.
         /// - Throws: `DVSError.io` when inotify or the cookie folder cannot be set up.
-        init(root: String, instance: String = FileSystemMonitor.newInstance(), limit: Int = 200_000) throws {
+        /// - Parameter unwatchable: why the tree cannot be watched at all (a network file system):
+        ///   no watch is added and every answer is a rescan.
+        init(root: String, instance: String = FileSystemMonitor.newInstance(), limit: Int = 200_000, unwatchable: String? = nil) throws {
             self.root = root
             log = FSMonitorChangeLog(instance: instance, limit: limit)
             cookieDir = root + "/.dvs/" + FileSystemMonitor.folderName
@@ -325,6 +358,10 @@ public enum FileSystemMonitor {
                 let e = String(cString: strerror(errno))
                 close(inotify)
                 throw DVSError(.io, "cannot watch '\(cookieDir)': \(e)")
+            }
+            if let unwatchable {
+                log.broken = unwatchable
+                return
             }
             watchTree(RepoPath(bytes: []))
         }
@@ -635,6 +672,17 @@ public enum FileSystemMonitor {
             // true, so clients start no other daemon.
             guard let lock = takeLock(root: root) else { return }
             defer { close(lock) }
+            // Every path from here on is absolute: the daemon keeps no caller's folder busy.
+            chdir("/")
+            if let kind = networkFileSystem(root) {
+                // inotify sees no change made from another machine: answer every client with a walk.
+                let problem = "\(root) is on \(kind), where changes made from other machines are not seen"
+                FileHandle.standardError.write(Data("dvs fsmonitor: \(problem); every scan walks the whole tree\n".utf8))
+                let watcher = try FSMonitorWatcher(root: root, unwatchable: problem)
+                watcher.keepsRunningWhenBroken = true
+                try watcher.serve(idleSeconds: idleSeconds)
+                return
+            }
             let watcher = try FSMonitorWatcher(root: root)
             try watcher.serve(idleSeconds: idleSeconds)
         }
