@@ -27,6 +27,9 @@ struct FSMonitorCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
+            #if !os(Linux)
+                throw DVSError(.badInput, "the file-system monitor needs Linux (inotify); core.fsmonitor has no effect here")
+            #endif
             let repo = try global.repository()
             if let s = FileSystemMonitor.status(root: repo.root) {
                 Output.out("fsmonitor already running for \(s.root) (pid \(s.pid))")
@@ -113,7 +116,8 @@ struct FSMonitorCommand: ParsableCommand {
         @Option(help: "Seconds without a client before the daemon exits.") var idleTimeout = FSMonitorCommand.defaultIdleSeconds
 
         func run() throws {
-            let root = try global.repository().root
+            // No `repository()`: that would finish an interrupted checkout or merge from a daemon.
+            let root = try FileSystemMonitor.daemonRoot(from: global.directory, context: CurrentProcess.context)
             #if os(Linux)
                 // Signals blocked by whoever started it would make it unkillable but by SIGKILL.
                 var none = sigset_t()
@@ -155,7 +159,12 @@ extension CurrentProcess {
             posix_spawnattr_setsigmask(&attr, &none)
             posix_spawnattr_setsigdefault(&attr, &all)
             posix_spawnattr_setflags(&attr, Int16(0x80 | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-            for fd in 3..<Int32(4096) where fcntl(fd, F_GETFD) >= 0 { posix_spawn_file_actions_addclose(&actions, fd) }
+            // Every open descriptor above 2, however high (/proc/self/fd; glibc's addclosefrom_np
+            // is not imported), else the first 4096.
+            let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
+            for fd in open.isEmpty ? Array(3..<Int32(4096)) : open where fd > 2 && fcntl(fd, F_GETFD) >= 0 {
+                posix_spawn_file_actions_addclose(&actions, fd)
+            }
             let args = ["dvs", "fsmonitor", "run", "-C", root]
             var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
             defer { for p in argv { free(p) } }

@@ -205,6 +205,62 @@ import Testing
         }
     }
 
+    /// The pids of `dvs fsmonitor run` processes for the tree at `root`.
+    static func daemons(of root: String) -> [Int32] {
+        let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return procs.compactMap { name -> Int32? in
+            guard let pid = Int32(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { return nil }
+            let args = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            let zombie = (try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8))?.contains(") Z ") ?? true
+            return !zombie && args.count >= 5 && args[1] == "fsmonitor" && args[2] == "run" && args.last == root ? pid : nil
+        }
+    }
+
+    /// Four statuses at once in a monitored tree with no daemon start exactly one, and all four
+    /// give the walk's answer.
+    @Test func concurrentStatusesStartOneDaemon() throws {
+        try T.withTemporaryDirectory { top in
+            let dir = top + "/t"
+            try T.sh("mkdir -p t/a/b t/c && printf 'x\\n' > t/a/b/x.txt && printf 'y\\n' > t/c/y.txt", in: top)
+            #expect(try T.dvs(["init"], in: dir).status == 0)
+            #expect(try T.dvs(["commit", "-m", "one"], in: dir).status == 0)
+            try T.sh("printf 'z\\n' > c/z.txt", in: dir)
+            #expect(try T.dvs(["config", "core.fsmonitor", "true"], in: dir).status == 0)
+            defer { _ = try? T.dvs(["fsmonitor", "stop"], in: dir) }
+            func sansHashed(_ s: String) -> String {
+                s.replacingOccurrences(of: #""hashed_files" : \d+"#, with: "", options: .regularExpression)
+            }
+            let expected = sansHashed(try T.dvs(["status", "--json"], in: dir).stdout)
+            // The daemon that status started, once it answers, stopped.
+            for _ in 0..<200 where !(try T.dvs(["fsmonitor", "status", "--json"], in: dir).stdout.contains("\"pid\"")) { usleep(50_000) }
+            _ = try T.dvs(["fsmonitor", "stop"], in: dir)
+            for _ in 0..<100 where !Self.daemons(of: dir).isEmpty { usleep(50_000) }
+            #expect(Self.daemons(of: dir).isEmpty)
+            let runs = (1...4).map { i -> Process in
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: T.dvsBinary)
+                p.arguments = ["status", "--json"]
+                p.currentDirectoryURL = URL(fileURLWithPath: dir)
+                FileManager.default.createFile(atPath: top + "/o\(i)", contents: nil)
+                p.standardOutput = FileHandle(forWritingAtPath: top + "/o\(i)")
+                p.standardError = FileHandle.nullDevice
+                return p
+            }
+            for p in runs { try p.run() }
+            for p in runs { p.waitUntilExit() }
+            for i in 1...4 {
+                #expect(runs[i - 1].terminationStatus == 0)
+                #expect(sansHashed((try? String(contentsOfFile: top + "/o\(i)", encoding: .utf8)) ?? "") == expected)
+            }
+            // A daemon that lost the race gives up within a second.
+            usleep(1_500_000)
+            let daemons = Self.daemons(of: dir)
+            #expect(daemons.count == 1)
+            // The daemon keeps no caller's folder busy.
+            for pid in daemons { #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")) == "/") }
+        }
+    }
+
     @Test func daemonExitsWhenTheRepositoryGoes() throws {
         try T.withTemporaryDirectory { dir in
             try T.sh("printf 'x\\n' > a.txt", in: dir)

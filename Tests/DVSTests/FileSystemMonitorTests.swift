@@ -136,6 +136,30 @@ import Testing
             }
         }
 
+        /// A folder that vanished before its watch is fine; any other refusal (a folder not
+        /// readable) makes every answer a rescan, for good.
+        @Test func aRefusedWatchBreaksTheRecord() throws {
+            try T.withTemporaryDirectory { dir in
+                try makeTree(dir)
+                let w = try FSMonitorWatcher(root: dir)
+                let t0 = w.answer(since: nil).token
+                w.noteFailure(ENOENT, at: RepoPath("a"))
+                #expect(changes(w, since: t0) == [])
+                w.noteFailure(EACCES, at: RepoPath("a"))
+                #expect(w.log.broken == "cannot watch 'a': Permission denied")
+                guard case .broken = w.answer(since: t0) else {
+                    Issue.record("a refused watch must answer broken (a walk)")
+                    return
+                }
+                // A folder's permissions changed: it is watched again, and the record stays broken.
+                try T.sh("chmod 700 a", in: dir)
+                guard case .broken = w.answer(since: w.answer(since: t0).token) else {
+                    Issue.record("a broken record stays broken")
+                    return
+                }
+            }
+        }
+
         @Test func overflowAndInstanceChangeAnswerRescan() throws {
             try T.withTemporaryDirectory { dir in
                 try makeTree(dir)

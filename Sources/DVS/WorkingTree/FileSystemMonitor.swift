@@ -43,11 +43,15 @@ public enum FSMonitorAnswer: Sendable, Equatable {
     /// the empty path for the whole tree) where something may have changed since the token, and the
     /// token to record with a scan of them.
     case changes([RepoPath], FSMonitorToken)
+    /// The daemon cannot see every change at all (a watch it could not add, a network file
+    /// system): walk the whole tree and record no token (it would be a write per scan for
+    /// nothing). The token is the daemon's current one.
+    case broken(FSMonitorToken)
 
-    /// The token to record with the scan this answer leads to.
+    /// The token to record with the scan this answer leads to (none for ``broken(_:)``).
     public var token: FSMonitorToken {
         switch self {
-        case .rescan(let t), .changes(_, let t): return t
+        case .rescan(let t), .changes(_, let t), .broken(let t): return t
         }
     }
 }
@@ -139,6 +143,14 @@ public enum FileSystemMonitor {
         var g = SystemRandomNumberGenerator()
         return String(format: "%016llx", g.next() as UInt64)
     }
+
+    /// The working tree's root containing `directory` (nil: the current folder) for a daemon:
+    /// found as a repository is, but without finishing an interrupted operation (a daemon never
+    /// writes the tree).
+    /// - Throws: `DVSError.notARepository` when no parent has a `.dvs` folder.
+    public static func daemonRoot(from directory: String?, context: ProcessContext) throws -> String {
+        try Repository.findRoot(from: directory, context: context)
+    }
 }
 
 #if os(Linux)
@@ -214,6 +226,7 @@ public enum FileSystemMonitor {
             guard head.count == 4, head[1] == id, let token = FSMonitorToken(head[2]) else { return nil }
             switch head[0] {
             case "rescan": return .rescan(token)
+            case "broken": return .broken(token)
             case "changes":
                 guard let n = Int(head[3]) else { return nil }
                 let paths = reply[(nl + 1)...].split(separator: 0, omittingEmptySubsequences: false).dropLast().map {
@@ -247,6 +260,48 @@ public enum FileSystemMonitor {
             return true
         }
 
+        /// The kind of network or user-space file system `path` (absolute) is on (NFS, SMB/CIFS,
+        /// FUSE, 9P, Ceph, AFS, from the mount's type in `/proc/self/mountinfo`), where inotify does
+        /// not see changes made elsewhere; nil for a local one.
+        static func networkFileSystem(_ path: String) -> String? {
+            guard let bytes = try? FileIO.read("/proc/self/mountinfo") else { return nil }
+            var best: (point: String, type: String)?
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                let fields = line.split(separator: " ").map(String.init)
+                guard fields.count > 6, let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count else { continue }
+                let point = fields[4].replacingOccurrences(of: "\\040", with: " ")
+                let within = point == "/" || path == point || path.hasPrefix(point + "/")
+                if within, point.count >= (best?.point.count ?? -1) { best = (point, fields[dash + 1]) }
+            }
+            guard let type = best?.type else { return nil }
+            if type.hasPrefix("nfs") { return "NFS" }
+            if ["cifs", "smb3", "smbfs"].contains(type) { return "SMB/CIFS" }
+            if type == "fuse" || type.hasPrefix("fuse.") || type == "fuseblk" { return "FUSE" }
+            if type == "9p" { return "9P" }
+            if type == "ceph" { return "Ceph" }
+            if type == "afs" || type == "openafs" { return "AFS" }
+            return nil
+        }
+
+        /// Takes the tree's monitor lock for a daemon starting, trying again for `seconds` (a
+        /// client's ``isRunning(root:)`` holds it for an instant); its descriptor, or nil when
+        /// another daemon holds it.
+        static func takeLock(root: String, seconds: Double = 1) -> Int32? {
+            let dir = root + "/.dvs/" + folderName
+            mkdir(dir, 0o755)
+            let fd = open(dir + "/" + lockName, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { return nil }
+            let deadline = Date().addingTimeInterval(seconds)
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                if Date() > deadline {
+                    close(fd)
+                    return nil
+                }
+                usleep(10_000)
+            }
+            return fd
+        }
+
         /// Whether a daemon holds the tree's monitor lock (running, perhaps still setting up its watches).
         public static func isRunning(root: String) -> Bool {
             let fd = open(root + "/.dvs/" + folderName + "/" + lockName, O_RDWR | O_CLOEXEC)
@@ -276,6 +331,9 @@ public enum FileSystemMonitor {
         private var seenCookies = Set<String>()
         /// Set when `.dvs` (or the root) is gone: the daemon exits.
         private(set) var finished = false
+        /// Whether a broken daemon keeps answering (a file system it cannot watch at all: another
+        /// one would not do better) rather than exit at its first query.
+        var keepsRunningWhenBroken = false
         private let cookieDir: String
 
         static let mask: UInt32 =
@@ -284,7 +342,9 @@ public enum FileSystemMonitor {
 
         /// Watches the tree at `root`: every folder gets a watch before the first answer.
         /// - Throws: `DVSError.io` when inotify or the cookie folder cannot be set up.
-        init(root: String, instance: String = FileSystemMonitor.newInstance(), limit: Int = 200_000) throws {
+        /// - Parameter unwatchable: why the tree cannot be watched at all (a network file system):
+        ///   no watch is added and every answer is a rescan.
+        init(root: String, instance: String = FileSystemMonitor.newInstance(), limit: Int = 200_000, unwatchable: String? = nil) throws {
             self.root = root
             log = FSMonitorChangeLog(instance: instance, limit: limit)
             cookieDir = root + "/.dvs/" + FileSystemMonitor.folderName
@@ -298,6 +358,10 @@ public enum FileSystemMonitor {
                 let e = String(cString: strerror(errno))
                 close(inotify)
                 throw DVSError(.io, "cannot watch '\(cookieDir)': \(e)")
+            }
+            if let unwatchable {
+                log.broken = unwatchable
+                return
             }
             watchTree(RepoPath(bytes: []))
         }
@@ -340,16 +404,17 @@ public enum FileSystemMonitor {
                 rules = r
                 let wd = inotify_add_watch(inotify, TreeWalker.fullPath(root, d), Self.mask)
                 if wd < 0 {
-                    if errno == ENOSPC || errno == ENOMEM {
-                        log.broken = "the kernel refused a watch (fs.inotify.max_user_watches is \(Self.maxWatches()))"
-                    }
+                    noteFailure(errno, at: d)
                     continue
                 }
                 if let old = watchOf[d], old != wd { folders[old] = nil }
                 if let p = folders[wd], p != d { watchOf[p] = nil }
                 folders[wd] = d
                 watchOf[d] = wd
-                guard let dirp = opendir(TreeWalker.fullPath(root, d)) else { continue }
+                guard let dirp = opendir(TreeWalker.fullPath(root, d)) else {
+                    noteFailure(errno, at: d)
+                    continue
+                }
                 defer { closedir(dirp) }
                 let dfd = dirfd(dirp)
                 var subfolders: [[UInt8]] = []
@@ -380,6 +445,20 @@ public enum FileSystemMonitor {
                     if rules.isIgnored(child, isDirectory: true) { continue }
                     stack.append((child, rules))
                 }
+            }
+        }
+
+        /// A watch or listing of `dir` failed with `error`: a folder that vanished (or is no folder)
+        /// is fine; anything else (the `max_user_watches` limit, a folder not readable) breaks the
+        /// record for good.
+        func noteFailure(_ error: Int32, at dir: RepoPath) {
+            if error == ENOENT || error == ENOTDIR || error == ELOOP || log.broken != nil { return }
+            if error == ENOSPC || error == ENOMEM {
+                log.broken =
+                    "the kernel refused a watch (fs.inotify.max_user_watches is \(Self.maxWatches()); raise it with 'sysctl fs.inotify.max_user_watches=1048576')"
+            } else {
+                let shown = dir.bytes.isEmpty ? "." : String(decoding: dir.bytes, as: UTF8.self)
+                log.broken = "cannot watch '\(shown)': \(String(cString: strerror(error)))"
             }
         }
 
@@ -460,7 +539,8 @@ public enum FileSystemMonitor {
             if isDir && mask & UInt32(IN_MOVED_FROM | IN_DELETE) != 0 { unwatchTree(path) }
             // A new folder: watch it and all below, then record it (a folder stands for everything
             // below it, files made before the watch too).
-            if isDir && mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 { watchTree(path) }
+            // A folder whose permissions changed: a watch refused before may be possible now.
+            if isDir && mask & UInt32(IN_CREATE | IN_MOVED_TO | IN_ATTRIB) != 0 { watchTree(path) }
             if name.elementsEqual(".dvsignore".utf8) {
                 // Other rules: the folder's walk may list other files, and other folders need watches.
                 watchTree(dir)
@@ -493,17 +573,15 @@ public enum FileSystemMonitor {
         /// The answer for a client whose scan recorded `since`, with every change before this call in it.
         func answer(since: FSMonitorToken?) -> FSMonitorAnswer {
             guard sync() else { return .rescan(FSMonitorToken(instance: log.instance, sequence: UInt64.max)) }
+            if log.broken != nil { return .broken(log.token) }
             return log.answer(since: since)
         }
 
         /// Serves clients on `.dvs/fsmonitor/daemon.sock` until `.dvs` goes, a client asks it to
-        /// stop, or no client asked anything for `idleSeconds`. Holds `.dvs/fsmonitor/daemon.lock`
-        /// meanwhile; returns at once when another daemon holds it.
+        /// stop, or no client asked anything for `idleSeconds`. The caller holds
+        /// `.dvs/fsmonitor/daemon.lock` (``FileSystemMonitor/takeLock(root:seconds:)``).
         /// - Throws: `DVSError.io` when the socket cannot be made.
         func serve(idleSeconds: Double) throws {
-            let lockFD = open(cookieDir + "/" + FileSystemMonitor.lockName, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-            guard lockFD >= 0, flock(lockFD, LOCK_EX | LOCK_NB) == 0 else { return }
-            defer { close(lockFD) }
             let started = Date()
             guard let (addr0, dfd) = FileSystemMonitor.socketAddress(dir: cookieDir, name: FileSystemMonitor.socketName) else {
                 throw DVSError(.io, "cannot open '\(cookieDir)'")
@@ -550,6 +628,11 @@ public enum FileSystemMonitor {
                 case "query" where words.count == 2:
                     switch answer(since: FSMonitorToken(words[1])) {
                     case .rescan(let t): reply = Array("rescan \(identity) \(t) 0\n".utf8)
+                    case .broken(let t):
+                        // It cannot see every change: the client walks, and (unless the file system is
+                        // one no daemon could watch) the next client starts a fresh daemon.
+                        reply = Array("broken \(identity) \(t) 0\n".utf8)
+                        if !keepsRunningWhenBroken { finished = true }
                     case .changes(let paths, let t):
                         reply = Array("changes \(identity) \(t) \(paths.count)\n".utf8)
                         for p in paths { reply += p.bytes + [0] }
@@ -585,7 +668,21 @@ public enum FileSystemMonitor {
         /// - Parameter idleSeconds: how long it waits for a client before it exits.
         /// - Throws: `DVSError.io` when inotify or the socket cannot be set up.
         public static func run(root: String, idleSeconds: Double) throws {
-            if isRunning(root: root) { return }
+            // The lock first, before the walk for the watches: meanwhile ``isRunning(root:)`` says
+            // true, so clients start no other daemon.
+            guard let lock = takeLock(root: root) else { return }
+            defer { close(lock) }
+            // Every path from here on is absolute: the daemon keeps no caller's folder busy.
+            chdir("/")
+            if let kind = networkFileSystem(root) {
+                // inotify sees no change made from another machine: answer every client with a walk.
+                let problem = "\(root) is on \(kind), where changes made from other machines are not seen"
+                FileHandle.standardError.write(Data("dvs fsmonitor: \(problem); every scan walks the whole tree\n".utf8))
+                let watcher = try FSMonitorWatcher(root: root, unwatchable: problem)
+                watcher.keepsRunningWhenBroken = true
+                try watcher.serve(idleSeconds: idleSeconds)
+                return
+            }
             let watcher = try FSMonitorWatcher(root: root)
             try watcher.serve(idleSeconds: idleSeconds)
         }

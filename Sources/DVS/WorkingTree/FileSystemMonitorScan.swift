@@ -69,6 +69,9 @@ extension Repository {
             if !FileSystemMonitor.isRunning(root: root) { context.startFileSystemMonitor?(root) }
             return MonitoredChanges(candidates: try tree.findChanges(), token: nil, recorded: stored?.token, usedMonitor: false)
         }
+        if case .broken = answer {
+            return MonitoredChanges(candidates: try tree.findChanges(), token: nil, recorded: stored?.token, usedMonitor: false)
+        }
         if case .changes(let changed, let token) = answer, let stored {
             var paths = Set(changed)
             paths.formUnion(stored.pending)
