@@ -9,6 +9,7 @@
 #   op mode wall_s user_s sys_s peak_rss_kb how
 # (how: what DVS_TRACE_FSMONITOR said: "monitor" or "walk"), then medians and min–max.
 set -euo pipefail
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "${DVS_BENCH_TREE:?set DVS_BENCH_TREE to a copy of a committed scale.sh working tree}"
 bin=${1:?usage: bench/fsmonitor.sh DVS [ROUNDS]}
 rounds=${2:-3}
@@ -38,16 +39,7 @@ for r in $(seq 1 "$rounds"); do
     sleep 0.1
     timed commit-1file "$mode" commit -m "1 file $r $mode"
     row=$((row+7))
-    python3 - "$row" <<'PY'
-import sys
-n=int(sys.argv[1])
-with open('labels.csv','rb') as f: data=f.read().split(b'\n')
-f=data[n].split(b',')
-f[3]=b'question' if f[3]!=b'question' else b'greeting'
-data[n]=b','.join(f)
-open('labels.csv.new','wb').write(b'\n'.join(data))
-PY
-    mv labels.csv.new labels.csv
+    python3 "$BENCH/relabel_row.py" "$row"
     echo "z$r$mode" >> spk0001/u000001.wav
     sleep 0.1
     timed commit-relabel "$mode" commit -m "relabel $r $mode"

@@ -17,6 +17,7 @@
 # samples go to TREE/../targets-samples.tsv. The tree keeps the commits it makes.
 set -euo pipefail
 export LC_ALL=C
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPS=3
 SETUP=
 while [ $# -gt 0 ]; do
@@ -54,18 +55,7 @@ timed() {
 }
 
 # relabel ROW: flips the label of data row ROW of labels.csv (a new file: new inode and mtime).
-relabel() {
-  python3 - "$1" <<'PY'
-import sys
-n = int(sys.argv[1])
-with open('labels.csv', 'rb') as f: rows = f.read().split(b'\n')
-f = rows[n].split(b',')
-f[3] = b'question' if f[3] != b'question' else b'greeting'
-rows[n] = b','.join(f)
-open('labels.csv.new', 'wb').write(b'\n'.join(rows))
-PY
-  mv labels.csv.new labels.csv
-}
+relabel() { python3 "$BENCH/relabel_row.py" "$1"; }
 
 row=$((N / 3))
 for rep in $(seq 1 "$REPS"); do
