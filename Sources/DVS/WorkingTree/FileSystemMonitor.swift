@@ -283,35 +283,22 @@ public enum FileSystemMonitor {
             return nil
         }
 
-        /// Takes the tree's monitor lock for a daemon starting, trying again for `seconds` (a
-        /// client's ``isRunning(root:)`` holds it for an instant); its descriptor, or nil when
-        /// another daemon holds it.
-        static func takeLock(root: String, seconds: Double = 1) -> Int32? {
+        /// Takes the tree's monitor lock for a daemon starting (the repository lock's mechanism,
+        /// `RepositoryLock`, on `.dvs/fsmonitor/daemon.lock`), trying again for `seconds` (a
+        /// client's ``isRunning(root:)`` holds it for an instant); nil when another daemon holds it.
+        static func takeLock(root: String, seconds: Double = 1) -> RepositoryLock? {
             let dir = root + "/.dvs/" + folderName
             mkdir(dir, 0o755)
-            let fd = open(dir + "/" + lockName, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { return nil }
-            let deadline = Date().addingTimeInterval(seconds)
-            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-                if Date() > deadline {
-                    close(fd)
-                    return nil
-                }
-                usleep(10_000)
-            }
-            return fd
+            return try? RepositoryLock(path: dir + "/" + lockName, timeout: seconds, command: "dvs fsmonitor run")
         }
 
         /// Whether a daemon holds the tree's monitor lock (running, perhaps still setting up its watches).
         public static func isRunning(root: String) -> Bool {
-            let fd = open(root + "/.dvs/" + folderName + "/" + lockName, O_RDWR | O_CLOEXEC)
-            guard fd >= 0 else { return false }
-            defer { close(fd) }
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-                flock(fd, LOCK_UN)
-                return false
-            }
-            return true
+            let path = root + "/.dvs/" + folderName + "/" + lockName
+            guard FileIO.exists(path) else { return false }
+            guard let probe = RepositoryLock.tryAcquire(path: path, command: "probe") else { return true }
+            probe.release()
+            return false
         }
     }
 
@@ -671,7 +658,7 @@ public enum FileSystemMonitor {
             // The lock first, before the walk for the watches: meanwhile ``isRunning(root:)`` says
             // true, so clients start no other daemon.
             guard let lock = takeLock(root: root) else { return }
-            defer { close(lock) }
+            defer { lock.release() }
             // Every path from here on is absolute: the daemon keeps no caller's folder busy.
             chdir("/")
             if let kind = networkFileSystem(root) {
