@@ -848,9 +848,9 @@ public final class Catalog: Sendable {
         return d
     }
 
-    static func decodeLevels(_ b: UnsafeRawBufferPointer) -> ([Float], [Float]) {
-        var peak: [Float] = []
-        var rms: [Float] = []
+    static func decodeLevels(_ b: UnsafeRawBufferPointer) -> (ChannelLevels, ChannelLevels) {
+        var peak = ChannelLevels()
+        var rms = ChannelLevels()
         var i = 0
         while i + 8 <= b.count {
             peak.append(Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: i, as: UInt32.self))))

@@ -24,13 +24,14 @@ public struct AudioFacts: Hashable, Sendable, Codable {
     public var frameCount: Int
     /// Per-channel absolute peak, 0…1 of full scale (1.5 for a float file that clips); empty when
     /// not measured (format 1 manifests).
-    public var peak: [Float]
+    public var peak: ChannelLevels
     /// Per-channel RMS level, 0…1 of full scale (0 for digital silence); empty when not measured.
-    public var rms: [Float]
+    public var rms: ChannelLevels
 
     /// Creates facts from their parts.
     public init(
-        container: String, encoding: String, sampleRate: Int, channelCount: Int, frameCount: Int, peak: [Float] = [], rms: [Float] = []
+        container: String, encoding: String, sampleRate: Int, channelCount: Int, frameCount: Int, peak: ChannelLevels = [],
+        rms: ChannelLevels = []
     ) {
         self.container = container
         self.encoding = encoding
@@ -53,6 +54,95 @@ public struct AudioFacts: Hashable, Sendable, Codable {
     public var durationMicroseconds: UInt64 {
         sampleRate > 0 ? UInt64(frameCount) * 1_000_000 / UInt64(sampleRate) : 0
     }
+}
+
+/// One level per channel (peak or RMS, fractions of full scale), kept inline for mono and
+/// two-channel audio.
+///
+/// Most samples have one or two channels; an `[Float]` per level costs a 32-byte heap object plus
+/// its elements (≈96 bytes for a mono file's peak and RMS), which at 1,000,000 samples held in one
+/// commit is ≈90 MiB. Up to two values live in the struct itself; more go to an array.
+public struct ChannelLevels: RandomAccessCollection, MutableCollection, ExpressibleByArrayLiteral, Hashable, Sendable, Codable {
+    private enum Storage: Sendable {
+        case inline(count: UInt8, Float, Float)
+        case heap([Float])
+    }
+    private var storage: Storage
+
+    /// No levels (not measured).
+    public init() { storage = .inline(count: 0, 0, 0) }
+
+    /// The levels of `values`, one per channel in channel order.
+    public init<S: Sequence>(_ values: S) where S.Element == Float {
+        self.init()
+        for v in values { append(v) }
+    }
+
+    /// The levels listed, one per channel in channel order.
+    public init(arrayLiteral elements: Float...) { self.init(elements) }
+
+    /// Index of the first channel: 0.
+    public var startIndex: Int { 0 }
+    /// The channel count measured.
+    public var endIndex: Int {
+        switch storage {
+        case .inline(let n, _, _): Int(n)
+        case .heap(let a): a.count
+        }
+    }
+
+    /// The level of channel `i` (from 0); `i` must be below `count`.
+    public subscript(i: Int) -> Float {
+        get {
+            switch storage {
+            case .inline(let n, let a, let b):
+                precondition(i >= 0 && i < Int(n), "channel level index out of range")
+                return i == 0 ? a : b
+            case .heap(let values): return values[i]
+            }
+        }
+        set {
+            switch storage {
+            case .inline(let n, let a, let b):
+                precondition(i >= 0 && i < Int(n), "channel level index out of range")
+                storage = i == 0 ? .inline(count: n, newValue, b) : .inline(count: n, a, newValue)
+            case .heap(var values):
+                storage = .inline(count: 0, 0, 0)
+                values[i] = newValue
+                storage = .heap(values)
+            }
+        }
+    }
+
+    /// Adds the next channel's level.
+    public mutating func append(_ value: Float) {
+        switch storage {
+        case .inline(0, _, _): storage = .inline(count: 1, value, 0)
+        case .inline(1, let a, _): storage = .inline(count: 2, a, value)
+        case .inline(_, let a, let b): storage = .heap([a, b, value])
+        case .heap(var values):
+            storage = .inline(count: 0, 0, 0)
+            values.append(value)
+            storage = .heap(values)
+        }
+    }
+
+    /// Equal when the same levels, channel by channel.
+    public static func == (l: ChannelLevels, r: ChannelLevels) -> Bool { l.elementsEqual(r) }
+
+    /// Hashes the count and each level.
+    public func hash(into h: inout Hasher) {
+        h.combine(count)
+        for v in self { h.combine(v) }
+    }
+
+    /// Decodes a JSON array of numbers.
+    /// - Throws: `DecodingError` when the value is not an array of numbers.
+    public init(from decoder: any Decoder) throws { self.init(try [Float](from: decoder)) }
+
+    /// Encodes as a JSON array of numbers.
+    /// - Throws: what the encoder throws.
+    public func encode(to encoder: any Encoder) throws { try Array(self).encode(to: encoder) }
 }
 
 /// One file of a snapshot.

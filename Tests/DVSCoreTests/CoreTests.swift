@@ -229,3 +229,31 @@ func entry(_ path: String, _ content: String, audio: AudioFacts? = nil) -> Manif
         }
     }
 }
+
+@Suite struct ChannelLevelsTests {
+    @Test func monoAndStereoStayInlineAndSixChannelsSpillToAnArray() throws {
+        var mono: ChannelLevels = [0.5]
+        #expect(Array(mono) == [0.5])
+        mono[0] = 0.25
+        mono.append(0.125)
+        #expect(Array(mono) == [0.25, 0.125])
+        #expect(MemoryLayout<ChannelLevels>.size <= 17)
+
+        var six = ChannelLevels((0..<6).map { Float($0) / 8 })
+        #expect(six.count == 6)
+        six[5] = 1.5
+        #expect(Array(six) == [0, 0.125, 0.25, 0.375, 0.5, 1.5])
+        #expect(six == ChannelLevels([0, 0.125, 0.25, 0.375, 0.5, 1.5]))
+        #expect(six != ChannelLevels([0, 0.125, 0.25, 0.375, 0.5]))
+        #expect(Set([mono, ChannelLevels([0.25, 0.125])]).count == 1)
+    }
+
+    @Test func encodesAsAJSONArrayOfNumbers() throws {
+        let levels: ChannelLevels = [0.5, 0.25, 0.125]
+        let json = String(decoding: try JSONEncoder().encode(levels), as: UTF8.self)
+        #expect(json == "[0.5,0.25,0.125]")
+        #expect(try JSONDecoder().decode(ChannelLevels.self, from: Data("[]".utf8)).isEmpty)
+        #expect(try JSONDecoder().decode(ChannelLevels.self, from: Data(json.utf8)) == levels)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(ChannelLevels.self, from: Data(#"{"a":1}"#.utf8)) }
+    }
+}

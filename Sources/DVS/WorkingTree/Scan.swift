@@ -412,7 +412,8 @@ extension WorkingTree {
                 switch AudioProbe.probe(buf) {
                 case .audio(var facts, let warning):
                     layout = RIFFLayout.parse(buf)
-                    (facts.peak, facts.rms) = AudioLevels.measure(buf, layout: layout, channelCount: facts.channelCount)
+                    let levels = AudioLevels.measure(buf, layout: layout, channelCount: facts.channelCount)
+                    (facts.peak, facts.rms) = (ChannelLevels(levels.peak), ChannelLevels(levels.rms))
                     audio = facts
                     if let warning { warnings.append(ScanWarning(kind: .damagedAudio, path: f.path.string, message: warning)) }
                 case .notAudio(let reason):
