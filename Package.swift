@@ -107,7 +107,8 @@ let package = Package(
         .testTarget(name: "DVSCLITests", dependencies: ["DVSTestSupport", "DVSRemote"], exclude: ["Golden"]),
         .testTarget(
             name: "DVSServeTests",
-            dependencies: ["DVSServe", "DVSTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+            dependencies: ["DVSServe", "DVSAudio", "DVSTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            exclude: ["browser_test.py"]),
         .testTarget(name: "DVSCommandsTests", dependencies: ["DVSCommands", "DVS", "DVSCatalog", "DVSStorage", "DVSRemote", "DVSLearn"]),
     ],
     swiftLanguageModes: [.v6]

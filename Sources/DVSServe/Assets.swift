@@ -20,6 +20,7 @@ enum Assets {
         td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
         td.transcript { max-width: 420px; color: #333; }
         tr:hover td { background: #f3f7ff; }
+        h1.mono { font-size: 18px; }
         code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12.5px; }
         .muted { color: var(--muted); }
         .pill { display: inline-block; padding: 0 7px; border-radius: 10px; background: #e8eef6; margin: 1px 2px; font-size: 12px; }

@@ -45,21 +45,24 @@ extension Site {
                 let fields = r.fields.map {
                     "<div><b>\(HTML.escape($0.name))</b>: <span class=old>\(HTML.escape(HTML.text($0.old)))</span> → <span class=new>\(HTML.escape(HTML.text($0.new)))</span></div>"
                 }
-                body += "<tr><td><a href=\"\(HTML.escape(sampleLink(b.hex, r.path.string)))\">\(HTML.escape(r.path.string))</a></td><td>\(fields.joined())</td></tr>"
+                body +=
+                    "<tr><td><a href=\"\(HTML.escape(sampleLink(b.hex, r.path.string)))\">\(HTML.escape(r.path.string))</a></td><td>\(fields.joined())</td></tr>"
             }
             body += "</table>"
         }
         if !transcripts.isEmpty {
             body += "<h2>Transcripts changed</h2><table id=\"transcripts\"><tr><th>sample</th><th>old → new</th></tr>"
             for r in transcripts {
-                body += "<tr><td>\(HTML.escape(r.path.string))</td><td><span class=old>\(HTML.escape(r.transcript?.old ?? "∅"))</span> → <span class=new>\(HTML.escape(r.transcript?.new ?? "∅"))</span></td></tr>"
+                body +=
+                    "<tr><td>\(HTML.escape(r.path.string))</td><td><span class=old>\(HTML.escape(r.transcript?.old ?? "∅"))</span> → <span class=new>\(HTML.escape(r.transcript?.new ?? "∅"))</span></td></tr>"
             }
             body += "</table>"
         }
         if !d.modified.isEmpty {
             body += "<h2>Audio modified</h2><table id=\"modified\"><tr><th>sample</th><th>before</th><th>after</th></tr>"
             for m in d.modified.prefix(200) {
-                body += "<tr><td>\(sampleCell(b, m.new))<div class=muted>\(HTML.seconds(m.old.audio?.duration ?? 0)) → \(HTML.seconds(m.new.audio?.duration ?? 0))</div></td>"
+                body +=
+                    "<tr><td>\(sampleCell(b, m.new))<div class=muted>\(HTML.seconds(m.old.audio?.duration ?? 0)) → \(HTML.seconds(m.new.audio?.duration ?? 0))</div></td>"
                 body += "<td>\(player(a, m.old))</td><td>\(player(b, m.new))</td></tr>"
             }
             body += "</table>"
@@ -68,7 +71,8 @@ extension Site {
             guard !entries.isEmpty else { return "" }
             var t = "<h2>\(title)</h2><table id=\"\(id)\"><tr><th>sample</th><th class=num>duration</th><th>listen</th></tr>"
             for e in entries.prefix(500) {
-                t += "<tr><td class=\(cls)>\(sampleCell(rev, e))</td><td class=num>\(HTML.seconds(e.audio?.duration ?? 0))</td><td>\(player(rev, e))</td></tr>"
+                t +=
+                    "<tr><td class=\(cls)>\(sampleCell(rev, e))</td><td class=num>\(HTML.seconds(e.audio?.duration ?? 0))</td><td>\(player(rev, e))</td></tr>"
             }
             if entries.count > 500 { t += "<tr><td colspan=3 class=muted>… and \(entries.count - 500) more</td></tr>" }
             return t + "</table>"
@@ -81,15 +85,19 @@ extension Site {
             body += "</table>"
         }
         if !d.shifts.isEmpty {
-            body += "<h2>Label shifts</h2><table><tr><th>field=value</th><th class=num>before</th><th class=num>after</th><th class=num>hours</th></tr>"
+            body +=
+                "<h2>Label shifts</h2><table><tr><th>field=value</th><th class=num>before</th><th class=num>after</th><th class=num>hours</th></tr>"
             for s in d.shifts {
-                body += "<tr><td>\(HTML.escape(s.field))=\(HTML.escape(s.value))</td><td class=num>\(s.before)</td><td class=num>\(s.after)</td>"
+                body +=
+                    "<tr><td>\(HTML.escape(s.field))=\(HTML.escape(s.value))</td><td class=num>\(s.before)</td><td class=num>\(s.after)</td>"
                 body += "<td class=num>\(s.hoursDelta >= 0 ? "+" : "−")\(HTML.hours(abs(s.hoursDelta)))</td></tr>"
             }
             body += "</table>"
         }
         if !d.files.isEmpty {
-            body += "<h2>Other files</h2><ul>" + d.files.map { "<li class=mono>\(HTML.escape($0.kind.rawValue)) \(HTML.escape($0.path.string))</li>" }.joined() + "</ul>"
+            body +=
+                "<h2>Other files</h2><ul>"
+                + d.files.map { "<li class=mono>\(HTML.escape($0.kind.rawValue)) \(HTML.escape($0.path.string))</li>" }.joined() + "</ul>"
         }
         return HTML.page(title: "diff", revision: bRev, body: body)
     }
@@ -112,7 +120,8 @@ extension Site {
             body += "<p class=muted>No comparison chart: no eval record has both accuracy and a real-time factor yet.</p>"
         }
         for (id, r) in records.reversed() {
-            body += "<div class=card id=\"\(id.short)\"><h2 style=\"margin-top:0\">\(HTML.escape(r.name)) <span class=\"muted mono\">\(id.short)</span></h2><dl class=kv>"
+            body +=
+                "<div class=card id=\"\(id.short)\"><h2 style=\"margin-top:0\">\(HTML.escape(r.name)) <span class=\"muted mono\">\(id.short)</span></h2><dl class=kv>"
             var facts: [(String, String)] = [
                 ("snapshot", "\(r.revision) @ \(r.snapshot.short)"), ("samples", "\(r.sampleCount), \(HTML.hours(r.hours))"),
                 ("artifact", "\(r.artifactName) (\(r.artifactBytes) bytes, sha256 \(r.artifactSHA256.prefix(12)))"),
@@ -122,16 +131,21 @@ extension Site {
             if let t = r.task { facts.append(("task", t)) }
             if let f = r.labelField { facts.append(("label field", f)) }
             if let n = r.parameterCount { facts.append(("parameters (count)", "\(n)")) }
-            if !r.parameters.isEmpty { facts.append(("parameters", r.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))) }
+            if !r.parameters.isEmpty {
+                facts.append(
+                    ("parameters", r.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")))
+            }
             if !r.message.isEmpty { facts.append(("message", r.message)) }
             for (k, v) in facts { body += "<dt>\(HTML.escape(k))</dt><dd>\(HTML.escape(v))</dd>" }
             body += "</dl><p><a href=\"\(HTML.escape(Query.url("/snapshot", [("rev", r.snapshot.hex)])))\">training snapshot</a></p>"
             let evals = try repository.catalog.evals(of: id)
             for e in evals.suffix(5) {
                 let er = try repository.evalRecord(e)
-                body += "<div><b>eval</b> <span class=mono>\(e.short)</span> on \(HTML.escape(er.revision))@\(er.snapshot.short), \(er.sampleCount) samples"
+                body +=
+                    "<div><b>eval</b> <span class=mono>\(e.short)</span> on \(HTML.escape(er.revision))@\(er.snapshot.short), \(er.sampleCount) samples"
                 if er.leakedSamples > 0 { body += " · <span class=removed>\(er.leakedSamples) also in training</span>" }
-                body += "</div><table><tr><th>slice</th>" + er.metrics.keys.sorted().map { "<th>\(HTML.escape($0))</th>" }.joined() + "</tr>"
+                body +=
+                    "</div><table><tr><th>slice</th>" + er.metrics.keys.sorted().map { "<th>\(HTML.escape($0))</th>" }.joined() + "</tr>"
                 let rows = [("all", er.metrics)] + er.slices.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
                 let keys = er.metrics.keys.sorted()
                 for (name, m) in rows {

@@ -36,7 +36,8 @@ enum HTML {
 
     /// An error box: what failed and, when known, what to do next.
     static func errorBox(_ message: String, hint: String?) -> String {
-        "<div class=\"error\" id=\"error\"><div>\(escape(message))</div>" + (hint.map { "<div class=\"hint\">\(escape($0))</div>" } ?? "") + "</div>"
+        "<div class=\"error\" id=\"error\"><div>\(escape(message))</div>" + (hint.map { "<div class=\"hint\">\(escape($0))</div>" } ?? "")
+            + "</div>"
     }
 
     /// A label value as display text (`∅` for null).
@@ -55,8 +56,12 @@ enum HTML {
         s < 60 ? String(format: "%.2f s", s) : String(format: "%d:%05.2f", Int(s) / 60, s.truncatingRemainder(dividingBy: 60))
     }
 
-    /// Hours as `1.25 h`, or minutes below one hour.
-    static func hours(_ h: Double) -> String { h >= 1 ? String(format: "%.2f h", h) : String(format: "%.1f min", h * 60) }
+    /// Hours as `1.25 h`, minutes below one hour, and (when `precise`) seconds below one minute.
+    static func hours(_ h: Double, precise: Bool = false) -> String {
+        if h >= 1 { return String(format: "%.2f h", h) }
+        if precise, h * 60 < 1 { return String(format: "%.1f s", h * 3600) }
+        return String(format: "%.1f min", h * 60)
+    }
 }
 
 /// URL query strings: parsing (`+` is a space, `%XX` bytes) and building.

@@ -20,23 +20,30 @@ extension Site {
         let transcode = !AudioWeb.browserPlays(facts)
         let audioURL = Query.url("/audio", [("rev", id.hex), ("path", path), ("as", transcode ? "wav" : nil)])
         var body = "<h1 class=mono>\(HTML.escape(path))</h1>"
-        body += "<p class=muted>in <a href=\"\(HTML.escape(Query.url("/snapshot", [("rev", rev)])))\">\(HTML.escape(rev))</a> <span class=mono>\(id.short)</span></p>"
-        body += "<div class=card><audio id=\"player\" controls preload=\"auto\" data-total=\"\(facts.duration)\" src=\"\(HTML.escape(audioURL))\"></audio>"
-        if transcode { body += "<div class=muted>\(HTML.escape(facts.container)) \(HTML.escape(facts.encoding)) is played as 16-bit PCM WAV, transcoded on the fly</div>" }
+        body +=
+            "<p class=muted>in <a href=\"\(HTML.escape(Query.url("/snapshot", [("rev", rev)])))\">\(HTML.escape(rev))</a> <span class=mono>\(id.short)</span></p>"
+        body +=
+            "<div class=card><audio id=\"player\" controls preload=\"auto\" data-total=\"\(facts.duration)\" src=\"\(HTML.escape(audioURL))\"></audio>"
+        if transcode {
+            body +=
+                "<div class=muted>\(HTML.escape(facts.container)) \(HTML.escape(facts.encoding)) is played as 16-bit PCM WAV, transcoded on the fly</div>"
+        }
         let bytes = try repository.blob(entry.blob)
         let audio = try decode(bytes)
         body += AudioWeb.waveformSVG(pcm: audio.pcm, channelCount: audio.channelCount, duration: audio.duration)
         for ch in 0..<min(audio.channelCount, 2) {
             let src = Query.url("/spectrogram", [("rev", id.hex), ("path", path), ("channel", String(ch))])
             body += "<div class=muted>spectrogram, channel \(ch) (0–\(facts.sampleRate / 2000) kHz)</div>"
-            body += "<img class=\"spectrogram\" alt=\"spectrogram of channel \(ch)\" data-duration=\"\(audio.duration)\" src=\"\(HTML.escape(src))\">"
+            body +=
+                "<img class=\"spectrogram\" alt=\"spectrogram of channel \(ch)\" data-duration=\"\(audio.duration)\" src=\"\(HTML.escape(src))\">"
         }
         body += "</div>"
         body += "<div class=charts><div class=card><b>Audio</b><dl class=kv>"
         let peaks = facts.peak.map { String(format: "%.3f", $0) }.joined(separator: ", ")
         for (k, v) in [
             ("duration", HTML.seconds(facts.duration)), ("sample rate", "\(facts.sampleRate) Hz"), ("channels", "\(facts.channelCount)"),
-            ("format", "\(facts.container) \(facts.encoding)"), ("peak", peaks), ("bytes", "\(entry.byteCount)"), ("sha256", entry.blob.hex),
+            ("format", "\(facts.container) \(facts.encoding)"), ("peak", peaks), ("bytes", "\(entry.byteCount)"),
+            ("sha256", entry.blob.hex),
         ] {
             body += "<dt>\(k)</dt><dd\(k == "sha256" ? " class=mono" : "")>\(HTML.escape(v))</dd>"
         }
@@ -45,7 +52,9 @@ extension Site {
         if labels.isEmpty {
             body += "<p class=muted>no labels</p>"
         } else {
-            body += "<dl class=kv id=\"labels\">" + labels.map { "<dt>\(HTML.escape($0.name))</dt><dd>\(HTML.escape(HTML.text($0.value)))</dd>" }.joined() + "</dl>"
+            body +=
+                "<dl class=kv id=\"labels\">"
+                + labels.map { "<dt>\(HTML.escape($0.name))</dt><dd>\(HTML.escape(HTML.text($0.value)))</dd>" }.joined() + "</dl>"
         }
         if let sources = entry.annotations?.sources, !sources.isEmpty {
             body += "<div class=muted>from \(sources.map(HTML.escape).joined(separator: ", "))</div>"
@@ -53,11 +62,14 @@ extension Site {
         body += "</div></div>"
         body += try transcriptSection(entry)
         if let segments = entry.annotations?.segments, !segments.isEmpty {
-            body += "<h2>Segments</h2><table><tr><th class=num>start</th><th class=num>end</th><th>channel</th><th>source</th><th>labels</th></tr>"
+            body +=
+                "<h2>Segments</h2><table><tr><th class=num>start</th><th class=num>end</th><th>channel</th><th>source</th><th>labels</th></tr>"
             for s in segments {
-                body += "<tr><td class=num><a href=\"#\" data-start=\"\(s.start)\">\(String(format: "%.2f", s.start))</a></td><td class=num>\(String(format: "%.2f", s.end))</td>"
+                body +=
+                    "<tr><td class=num><a href=\"#\" data-start=\"\(s.start)\">\(String(format: "%.2f", s.start))</a></td><td class=num>\(String(format: "%.2f", s.end))</td>"
                 body += "<td>\(s.channel.map(String.init) ?? "")</td><td>\(HTML.escape(s.source))</td>"
-                body += "<td>\(s.labels.map { "<span class=pill>\(HTML.escape($0.name))=\(HTML.escape(HTML.text($0.value)))</span>" }.joined())</td></tr>"
+                body +=
+                    "<td>\(s.labels.map { "<span class=pill>\(HTML.escape($0.name))=\(HTML.escape(HTML.text($0.value)))</span>" }.joined())</td></tr>"
             }
             body += "</table>"
         }
@@ -87,7 +99,8 @@ extension Site {
                     speaker = s
                 }
                 let hue = Int(max(0, min(1, w.confidence)) * 120)
-                out += "<span class=\"w\" style=\"background:hsl(\(hue),75%,86%)\" title=\"\(String(format: "%.2f–%.2f s, confidence %.3f", w.start, w.end, w.confidence))\" data-start=\"\(w.start)\" data-end=\"\(w.end)\">\(HTML.escape(w.text))</span> "
+                out +=
+                    "<span class=\"w\" style=\"background:hsl(\(hue),75%,86%)\" title=\"\(String(format: "%.2f–%.2f s, confidence %.3f", w.start, w.end, w.confidence))\" data-start=\"\(w.start)\" data-end=\"\(w.end)\">\(HTML.escape(w.text))</span> "
             }
             out += "</div>"
         }
@@ -122,7 +135,8 @@ extension Site {
         guard !rows.isEmpty else { return "<h2>History</h2><p class=muted>no commit changed it</p>" }
         var out = "<h2>History</h2><table id=\"history\"><tr><th>commit</th><th>change</th><th>message</th><th>date</th></tr>"
         for (id, c, what) in rows {
-            let link = c.parents.first.map { Query.url("/diff", [("a", $0.hex), ("b", id.hex)]) } ?? Query.url("/snapshot", [("rev", id.hex)])
+            let link =
+                c.parents.first.map { Query.url("/diff", [("a", $0.hex), ("b", id.hex)]) } ?? Query.url("/snapshot", [("rev", id.hex)])
             out += "<tr><td class=mono><a href=\"\(HTML.escape(link))\">\(id.short)</a></td><td>\(what)</td>"
             out += "<td>\(HTML.escape(c.message.split(separator: "\n").first.map(String.init) ?? ""))</td>"
             out += "<td class=muted>\(Self.dateFormat(Date(timeIntervalSince1970: TimeInterval(c.author.time))))</td></tr>"
@@ -149,7 +163,8 @@ extension Site {
             out += "<p>Trained on a snapshot that holds it:</p><ul id=\"trained\">"
             for h in trained {
                 let split = h.trained.map { $0 > 0 ? " (fitted on it)" : " (held out)" } ?? ""
-                out += "<li><a href=\"/models#\(h.id.short)\">\(HTML.escape(h.record.name))</a> · \(HTML.escape(h.record.revision))@\(h.record.snapshot.short)\(split)</li>"
+                out +=
+                    "<li><a href=\"/models#\(h.id.short)\">\(HTML.escape(h.record.name))</a> · \(HTML.escape(h.record.revision))@\(h.record.snapshot.short)\(split)</li>"
             }
             out += "</ul>"
         }
@@ -174,7 +189,10 @@ extension Site {
             bytes = try repository.blob(entry.blob)
             type = AudioWeb.mimeType(facts)
         }
-        var headers = [("Accept-Ranges", "bytes"), ("ETag", "\"\(entry.blob.hex)\(q["as"] == "wav" ? "-wav" : "")\""), ("Cache-Control", "private, max-age=3600")]
+        var headers = [
+            ("Accept-Ranges", "bytes"), ("ETag", "\"\(entry.blob.hex)\(q["as"] == "wav" ? "-wav" : "")\""),
+            ("Cache-Control", "private, max-age=3600"),
+        ]
         switch AudioWeb.range(range, length: bytes.count) {
         case .whole:
             return Reply(status: 200, contentType: type, body: bytes, headers: headers)
@@ -183,7 +201,9 @@ extension Site {
             return Reply(status: 206, contentType: type, body: Array(bytes[a...b]), headers: headers)
         case .unsatisfiable:
             headers.append(("Content-Range", "bytes */\(bytes.count)"))
-            return Reply(status: 416, contentType: "text/plain; charset=utf-8", body: Array("range not satisfiable: the audio has \(bytes.count) bytes\n".utf8), headers: headers)
+            return Reply(
+                status: 416, contentType: "text/plain; charset=utf-8",
+                body: Array("range not satisfiable: the audio has \(bytes.count) bytes\n".utf8), headers: headers)
         }
     }
 
@@ -206,6 +226,8 @@ extension Site {
         }
         let mono = stride(from: ch, to: audio.pcm.count, by: audio.channelCount).map { audio.pcm[$0] }
         let s = try Spectrogram(samples: mono, sampleRate: audio.sampleRate, windowSize: 512, maxFrames: 600)
-        return Reply(status: 200, contentType: "image/bmp", body: AudioWeb.bmp(frames: s.frames), headers: [("Cache-Control", "private, max-age=3600")])
+        return Reply(
+            status: 200, contentType: "image/bmp", body: AudioWeb.bmp(frames: s.frames),
+            headers: [("Cache-Control", "private, max-age=3600")])
     }
 }

@@ -49,7 +49,9 @@ struct SiteResponder<Context: RequestContext>: RouterMiddleware {
             let given = query["token"] ?? bearer ?? cookie
             guard let given, Self.equal(given, token) else {
                 return respond(
-                    .error(401, "this server needs its token", hint: "open the URL that 'dvs serve' printed (it ends in ?token=…), or send 'Authorization: Bearer TOKEN'"),
+                    .error(
+                        401, "this server needs its token",
+                        hint: "open the URL that 'dvs serve' printed (it ends in ?token=…), or send 'Authorization: Bearer TOKEN'"),
                     head: false)
             }
             if query["token"] != nil, cookie == nil { setCookie = "dvs-token=\(token); Path=/; HttpOnly; SameSite=Strict" }
@@ -114,7 +116,9 @@ struct SiteResponder<Context: RequestContext>: RouterMiddleware {
 /// The routes of `dvs serve`, for tests and for `serve(…)`.
 public enum ServeRoutes {
     /// Every path the server answers (with GET or HEAD).
-    public static let paths = ["/", "/snapshot", "/sample", "/audio", "/spectrogram", "/diff", "/models", "/static/app.css", "/static/app.js"]
+    public static let paths = [
+        "/", "/snapshot", "/sample", "/audio", "/spectrogram", "/diff", "/models", "/static/app.css", "/static/app.js",
+    ]
 
     /// The application serving `site` at `configuration`'s address.
     /// - Throws: `ServeError` (403) when the host is not a loopback address and there is no token.

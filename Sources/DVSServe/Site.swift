@@ -104,7 +104,8 @@ public final class Site: @unchecked Sendable {
         let (rev, id) = try resolve(query["rev"])
         guard let p = query["path"], !p.isEmpty else { throw ServeError(400, "no sample named: add ?path=PATH") }
         guard let e = try entries(id)[RepoPath(p)], e.kind == .file, let facts = e.audio else {
-            throw ServeError(404, "no sample '\(p)' in \(rev) (\(id.short))", hint: "pick one from the sample table of /snapshot?rev=\(rev)")
+            throw ServeError(
+                404, "no sample '\(p)' in \(rev) (\(id.short))", hint: "pick one from the sample table of /snapshot?rev=\(rev)")
         }
         return (rev, id, e, facts)
     }
@@ -131,13 +132,18 @@ public final class Site: @unchecked Sendable {
     func repositoryPage() throws -> String {
         var body = "<h1>\(HTML.escape((repository.root as NSString).lastPathComponent))</h1>"
         let current = repository.currentBranch()
-        body += "<p class=\"muted mono\">\(HTML.escape(repository.root))" + (current.map { " · on branch <b>\(HTML.escape($0))</b>" } ?? "") + "</p>"
+        body +=
+            "<p class=\"muted mono\">\(HTML.escape(repository.root))" + (current.map { " · on branch <b>\(HTML.escape($0))</b>" } ?? "")
+            + "</p>"
         func refTable(_ refs: [RefInfo], kind: String) -> String {
             guard !refs.isEmpty else { return "<p class=\"muted\">no \(kind)s</p>" }
-            var t = "<table id=\"\(kind)s\"><tr><th>\(kind)</th><th>commit</th><th class=num>samples</th><th class=num>audio</th><th></th></tr>"
+            var t =
+                "<table id=\"\(kind)s\"><tr><th>\(kind)</th><th>commit</th><th class=num>samples</th><th class=num>audio</th><th></th></tr>"
             for r in refs {
-                t += "<tr><td>\(r.isCurrent ? "● " : "")<a href=\"\(HTML.escape(Query.url("/snapshot", [("rev", r.name)])))\">\(HTML.escape(r.name))</a></td>"
-                t += "<td class=mono>\(r.target.short)</td><td class=num>\(r.totals.sampleCount)</td><td class=num>\(HTML.hours(r.totals.audioHours))</td>"
+                t +=
+                    "<tr><td>\(r.isCurrent ? "● " : "")<a href=\"\(HTML.escape(Query.url("/snapshot", [("rev", r.name)])))\">\(HTML.escape(r.name))</a></td>"
+                t +=
+                    "<td class=mono>\(r.target.short)</td><td class=num>\(r.totals.sampleCount)</td><td class=num>\(HTML.hours(r.totals.audioHours))</td>"
                 t += "<td class=muted>\(HTML.escape(r.message ?? ""))</td></tr>"
             }
             return t + "</table>"
@@ -149,11 +155,15 @@ public final class Site: @unchecked Sendable {
         if cohorts.isEmpty {
             body += "<p class=\"muted\">no cohorts</p>"
         } else {
-            body += "<table id=\"cohorts\"><tr><th>cohort</th><th>predicate</th><th class=num>samples</th><th class=num>audio</th><th>cut from</th></tr>"
+            body +=
+                "<table id=\"cohorts\"><tr><th>cohort</th><th>predicate</th><th class=num>samples</th><th class=num>audio</th><th>cut from</th></tr>"
             for c in cohorts {
-                body += "<tr><td><a href=\"\(HTML.escape(Query.url("/snapshot", [("rev", "cohort/" + c.name)])))\">\(HTML.escape(c.name))</a></td>"
-                body += "<td><code>\(HTML.escape(c.predicate))</code></td><td class=num>\(c.totals.sampleCount)</td><td class=num>\(HTML.hours(c.totals.audioHours))</td>"
-                body += "<td>\(HTML.escape(c.sourceRevision)) <span class=mono>\(c.cut.short)</span>\(c.sourceMovedOn.map { " · source moved on by \($0)" } ?? "")</td></tr>"
+                body +=
+                    "<tr><td><a href=\"\(HTML.escape(Query.url("/snapshot", [("rev", "cohort/" + c.name)])))\">\(HTML.escape(c.name))</a></td>"
+                body +=
+                    "<td><code>\(HTML.escape(c.predicate))</code></td><td class=num>\(c.totals.sampleCount)</td><td class=num>\(HTML.hours(c.totals.audioHours))</td>"
+                body +=
+                    "<td>\(HTML.escape(c.sourceRevision)) <span class=mono>\(c.cut.short)</span>\(c.sourceMovedOn.map { " · source moved on by \($0)" } ?? "")</td></tr>"
             }
             body += "</table>"
         }
@@ -184,7 +194,12 @@ public final class Site: @unchecked Sendable {
         var column: [CommitID: Int] = [:]
         var row: [CommitID: Int] = [:]
         for (i, (id, c)) in commits.enumerated() {
-            let col = lanes.firstIndex(where: { $0 == id }) ?? lanes.firstIndex(where: { $0 == nil }) ?? { lanes.append(nil); return lanes.count - 1 }()
+            let col =
+                lanes.firstIndex(where: { $0 == id }) ?? lanes.firstIndex(where: { $0 == nil })
+                ?? {
+                    lanes.append(nil)
+                    return lanes.count - 1
+                }()
             for k in lanes.indices where lanes[k] == id { lanes[k] = nil }
             column[id] = col
             row[id] = i
@@ -202,14 +217,16 @@ public final class Site: @unchecked Sendable {
             for p in c.parents {
                 let (pc, pr) = (column[p] ?? column[id]!, row[p] ?? commits.count)
                 let mid = pc == column[id]! ? "" : " L\(x(pc)) \(y(i) + rowHeight / 2)"
-                svg += "<path d=\"M\(x(column[id]!)) \(y(i))\(mid) L\(x(pc)) \(min(y(pr), commits.count * rowHeight))\" stroke=\"#8aa\" fill=\"none\" stroke-width=\"2\"/>"
+                svg +=
+                    "<path d=\"M\(x(column[id]!)) \(y(i))\(mid) L\(x(pc)) \(min(y(pr), commits.count * rowHeight))\" stroke=\"#8aa\" fill=\"none\" stroke-width=\"2\"/>"
             }
         }
         for (i, (id, _)) in commits.enumerated() {
             svg += "<circle cx=\"\(x(column[id]!))\" cy=\"\(y(i))\" r=\"5\" fill=\"#1f6feb\"/>"
         }
         svg += "</svg>"
-        var t = "<table class=\"graph\" id=\"commits\"><tr><th></th><th>commit</th><th>message</th><th class=num>samples</th><th class=num>audio</th><th>author</th><th>date</th></tr>"
+        var t =
+            "<table class=\"graph\" id=\"commits\"><tr><th></th><th>commit</th><th>message</th><th class=num>samples</th><th class=num>audio</th><th>author</th><th>date</th></tr>"
         for (i, (id, c)) in commits.enumerated() {
             t += "<tr style=\"height:\(rowHeight)px\">"
             if i == 0 { t += "<td class=\"lane\" rowspan=\"\(commits.count)\" style=\"padding:0\">\(svg)</td>" }

@@ -20,7 +20,8 @@ extension Site {
         let page = max(1, Int(q["page"] ?? "") ?? 1)
         let subject = commit.message.split(separator: "\n").first.map(String.init) ?? ""
         var body = "<h1>Snapshot <span class=mono>\(HTML.escape(rev))</span></h1>"
-        body += "<p class=muted><span class=mono>\(id.short)</span> · \(HTML.escape(subject)) · \(commit.totals.sampleCount) samples, \(HTML.hours(commit.totals.audioHours))"
+        body +=
+            "<p class=muted><span class=mono>\(id.short)</span> · \(HTML.escape(subject)) · \(commit.totals.sampleCount) samples, \(HTML.hours(commit.totals.audioHours))"
         if let p = commit.parents.first {
             body += " · <a href=\"\(HTML.escape(Query.url("/diff", [("a", p.hex), ("b", id.hex)])))\">diff with parent</a>"
         }
@@ -47,7 +48,9 @@ extension Site {
                     body: body
                         + HTML.errorBox(
                             "the filter '\(filter)' is not one SQL expression",
-                            hint: "write an expression over the sample table, such as speaker = 'spk042' AND duration_s > 2 (no ';', balanced parentheses)"))
+                            hint:
+                                "write an expression over the sample table, such as speaker = 'spk042' AND duration_s > 2 (no ';', balanced parentheses)"
+                        ))
             }
             condition = "(" + filter + ")"
         }
@@ -66,17 +69,25 @@ extension Site {
         let list = try sql(
             "SELECT \(shown.map(Self.identifier).joined(separator: ", ")) FROM sample WHERE \(condition) ORDER BY \(Self.identifier(sort)) \(descending ? "DESC" : "ASC"), path LIMIT \(pageSize) OFFSET \((current - 1) * pageSize)",
             id)
-        body += "<p id=\"count\"><b>\(count)</b> sample\(count == 1 ? "" : "s") · \(HTML.hours(hours))\(filter.isEmpty ? "" : " match the filter")</p>"
+        body +=
+            "<p id=\"count\"><b>\(count)</b> sample\(count == 1 ? "" : "s") · \(HTML.hours(hours))\(filter.isEmpty ? "" : " match the filter")</p>"
         func link(page p: Int? = nil, sort s: String? = nil, order o: String? = nil) -> String {
             HTML.escape(
                 Query.url(
                     "/snapshot",
-                    [("rev", rev), ("where", filter.isEmpty ? nil : filter), ("sort", s ?? sort), ("order", o ?? (descending ? "desc" : "asc")), ("page", String(p ?? current))]))
+                    [
+                        ("rev", rev), ("where", filter.isEmpty ? nil : filter), ("sort", s ?? sort),
+                        ("order", o ?? (descending ? "desc" : "asc")), ("page", String(p ?? current)),
+                    ]))
         }
         let pager =
-            "<div class=pager>" + (current > 1 ? "<a href=\"\(link(page: 1))\">« first</a><a id=\"prev\" href=\"\(link(page: current - 1))\">‹ previous</a>" : "")
+            "<div class=pager>"
+            + (current > 1
+                ? "<a href=\"\(link(page: 1))\">« first</a><a id=\"prev\" href=\"\(link(page: current - 1))\">‹ previous</a>" : "")
             + "<span>page \(current) of \(pages)</span>"
-            + (current < pages ? "<a id=\"next\" href=\"\(link(page: current + 1))\">next ›</a><a href=\"\(link(page: pages))\">last »</a>" : "") + "</div>"
+            + (current < pages
+                ? "<a id=\"next\" href=\"\(link(page: current + 1))\">next ›</a><a href=\"\(link(page: pages))\">last »</a>" : "")
+            + "</div>"
         body += pager
         var t = "<table id=\"samples\"><tr>"
         for c in shown {
@@ -112,9 +123,12 @@ extension Site {
             let r = try sql(
                 "SELECT \(c), sum(duration_s) / 3600.0, count(*) FROM sample WHERE \(condition) AND \(c) IS NOT NULL GROUP BY \(c) ORDER BY 2 DESC LIMIT 13",
                 id)
-            guard !r.rows.isEmpty, r.rows.count <= 12 else { continue }
+            // A field whose values each name one sample (an id, a transcript) says nothing as bars.
+            guard !r.rows.isEmpty, r.rows.count <= 12, r.rows.contains(where: { Self.int($0[2]) > 1 }) else { continue }
             charts += "<div class=card><b>Hours per \(HTML.escape(field))</b>"
-            charts += Charts.bars(r.rows.map { (HTML.text($0[0]), Self.double($0[1])) }, title: "hours per \(field)") { HTML.hours($0) }
+            charts += Charts.bars(r.rows.map { (HTML.text($0[0]), Self.double($0[1])) }, title: "hours per \(field)") {
+                HTML.hours($0, precise: true)
+            }
             charts += "</div>"
         }
         let bins = 24

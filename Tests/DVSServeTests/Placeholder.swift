@@ -1,2 +1,0 @@
-// The request-level and browser tests of dvs serve come in the next commit.
-import DVSServe
