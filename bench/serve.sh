@@ -9,22 +9,21 @@
 #
 # DVS_DIR holds dvs and dvs-serve (a release build: .build/release); CORPUS a make_corpus.py
 # corpus (bench/README.md, "The corpus"; bench/make_corpus.py --out C --n 10000 --mode fast);
-# WORK a scratch folder (its repo/ is reused when present). REQUESTS per load run (default 2000).
+# WORK a scratch folder: WORK/repo is a copy of CORPUS (made when missing), committed once. REQUESTS per load run (default 2000).
 set -euo pipefail
 export LC_ALL=C DVS_AUTHOR_NAME=bench DVS_AUTHOR_EMAIL=bench@example.com
 BIN=${1:?dvs folder} CORPUS=${2:?corpus} WORK=${3:?work dir} N=${4:-2000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$WORK"
 R=$WORK/repo
+[ -d "$R" ] || cp -a "$CORPUS" "$R"
 if [ ! -d "$R/.dvs" ]; then
-  rm -rf "$R"
-  cp -a "$CORPUS" "$R"
   "$BIN/dvs" init "$R" >/dev/null
   (cd "$R" && /usr/bin/time -f "commit of the corpus: %e s" "$BIN/dvs" commit -m import >/dev/null)
 fi
 rm -f "$R/.dvs/cache/samples.sqlite"*
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$BIN/dvs" -C "$R" serve --port "$PORT" >"$WORK/serve.log" 2>&1 &
+"$BIN/dvs" serve -C "$R" --port "$PORT" >"$WORK/serve.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/static/app.css" && break; sleep 0.1; done

@@ -38,6 +38,7 @@ enum Assets {
         .wave { width: 100%; height: 90px; display: block; background: #fbfcfd; border: 1px solid var(--line); }
         .spectrogram { width: 100%; height: 160px; image-rendering: pixelated; border: 1px solid var(--line); display: block; }
         audio { width: 100%; margin: 6px 0; }
+        .graph td { height: 32px; padding-top: 0; padding-bottom: 0; white-space: nowrap; }
         .graph td.lane { font-family: ui-monospace, monospace; white-space: pre; color: #6a7a8a; width: 1%; }
         .added { color: #116329; } .removed { color: #a40e26; } .modified { color: #9a6700; }
         .old { background: #ffebe9; text-decoration: line-through; padding: 0 3px; } .new { background: #dafbe1; padding: 0 3px; }

@@ -95,7 +95,7 @@ extension Site {
             var speaker: Int? = nil
             for w in words where w.channel == ch {
                 if w.speaker != speaker, let s = w.speaker {
-                    out += "<br><span class=pill>speaker \(s)</span> "
+                    out += (speaker == nil ? "" : "<br>") + "<span class=pill>speaker \(s)</span> "
                     speaker = s
                 }
                 let hue = Int(max(0, min(1, w.confidence)) * 120)

@@ -208,7 +208,7 @@ public final class Site: @unchecked Sendable {
                 if let free = lanes.firstIndex(where: { $0 == nil }) { lanes[free] = p } else { lanes.append(p) }
             }
         }
-        let rowHeight = 28
+        let rowHeight = 32
         let width = 16 * ((column.values.max() ?? 0) + 1) + 8
         var svg = "<svg width=\"\(width)\" height=\"\(commits.count * rowHeight)\" style=\"display:block\">"
         func x(_ c: Int) -> Int { 10 + 16 * c }

@@ -95,6 +95,8 @@ struct RouteTests {
                 #expect(html.contains("class=\"w\"") && html.contains("data-start="), "Deepgram words, clickable")
                 #expect(html.contains("hsl("), "coloured by confidence")
                 #expect(html.contains("id=\"history\"") && html.contains("added"))
+                #expect(html.contains("id=\"trained\"") && html.contains(">tiny<") && html.contains(">large<"), "models trained on it")
+                #expect(html.contains("id=\"evaluated\""), "models evaluated on it")
             }
             try await client.execute(uri: Self.url("/sample", [("path", ServeFixture.relabeled)]), method: .get) { r in
                 let html = Self.text(r)
@@ -202,7 +204,10 @@ struct RouteTests {
         try await Self.app().test(.router) { client in
             try await client.execute(uri: "/models", method: .get) { r in
                 #expect(r.status == .ok)
-                #expect(Self.text(r).contains("No models yet"))
+                let html = Self.text(r)
+                #expect(html.contains("id=\"comparison\"") && html.contains("<svg"), "the accuracy/real-time factor chart")
+                #expect(html.contains(">tiny <") && html.contains(">large <"))
+                #expect(html.contains("test model tiny") && html.contains("accuracy"))
             }
             try await client.execute(uri: "/static/app.css", method: .get) { r in
                 #expect(r.status == .ok)

@@ -42,6 +42,19 @@ enum ServeFixture {
             try table(ana0001: "customer").write(toFile: root + "/metadata.csv", atomically: true, encoding: .utf8)
             let second = try repo.commit(CommitOptions(message: "relabel ana_0001: agent → customer")).id
             _ = try repo.createBranch("review")
+            // Two models trained on main, each evaluated there (accuracy and real-time factor: the
+            // comparison chart has points).
+            for (name, accuracy, rtf) in [("tiny", 0.8, 0.02), ("large", 0.95, 0.3)] {
+                let artifact = NSTemporaryDirectory() + "dvs-serve-\(name)-\(getpid()).bin"
+                try Data(name.utf8).write(to: URL(fileURLWithPath: artifact))
+                var registration = ModelRegistration(artifactPath: artifact, revision: "main", name: name)
+                registration.message = "test model \(name)"
+                let model = try repo.registerModel(registration).id
+                _ = try repo.recordEval(
+                    EvalRegistration(
+                        model: model, revision: "main", metrics: ["accuracy": .number(accuracy), "real_time_factor": .number(rtf)],
+                        sampleCount: 9))
+            }
             return .success(Made(root: root, first: first, second: second))
         } catch let e as TestError {
             return .failure(e)
