@@ -14,6 +14,7 @@ set -euo pipefail
 export LC_ALL=C DVS_AUTHOR_NAME=bench DVS_AUTHOR_EMAIL=bench@example.com
 BIN=${1:?dvs folder} CORPUS=${2:?corpus} WORK=${3:?work dir} N=${4:-2000}
 HERE=$(cd "$(dirname "$0")" && pwd)
+BIN=$(cd "$BIN" && pwd)
 mkdir -p "$WORK"
 R=$WORK/repo
 [ -d "$R" ] || cp -a "$CORPUS" "$R"
@@ -31,8 +32,8 @@ B=http://127.0.0.1:$PORT
 ttfb() { curl -s -o /dev/null -w "%{http_code} ttfb %{time_starttransfer} s, total %{time_total} s, %{size_download} bytes" "$@"; }
 SAMPLE=$(cd "$R" && awk -F, 'NR==2{print $1}' labels.csv)
 MULAW=$(cd "$R" && awk -F, '$4=="ulaw" || $4=="mulaw" || $4=="mu-law"{print $1; exit}' meta/clips.csv)
-echo "samples: $(cd "$R" && "$BIN/dvs" query 'SELECT count(*) FROM sample' --format csv | tail -1); sample $SAMPLE; μ-law $MULAW"
 echo "snapshot page, cold index:  $(ttfb "$B/snapshot")"
+echo "samples: $(cd "$R" && "$BIN/dvs" query 'SELECT count(*) FROM sample' --format csv | tail -1); sample $SAMPLE; μ-law $MULAW"
 echo "snapshot page, warm:        $(ttfb "$B/snapshot")"
 echo "snapshot page 100, sorted:  $(ttfb "$B/snapshot?page=100&sort=duration_s&order=desc")"
 echo "snapshot, SQL filter:       $(ttfb "$B/snapshot?where=lang+%3D+%27de%27+AND+duration_s+%3E+5")"

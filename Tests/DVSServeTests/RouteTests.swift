@@ -34,6 +34,8 @@ struct RouteTests {
                 let html = Self.text(r)
                 #expect(html.contains("id=\"branchs\"") && html.contains(">main<") && html.contains(">review<"))
                 #expect(html.contains(">v1<"))
+                #expect(html.contains(">customers<") && html.contains("label = &#39;customer&#39;"), "the cohort and its predicate")
+                try #require(html.contains("id=\"cohorts\""))
                 #expect(html.contains(made.first.short) && html.contains(made.second.short))
                 #expect(html.contains("relabel ana_0001"))
             }

@@ -42,6 +42,7 @@ enum ServeFixture {
             try table(ana0001: "customer").write(toFile: root + "/metadata.csv", atomically: true, encoding: .utf8)
             let second = try repo.commit(CommitOptions(message: "relabel ana_0001: agent → customer")).id
             _ = try repo.createBranch("review")
+            _ = try repo.createCohort("customers", predicate: "label = 'customer'")
             // Two models trained on main, each evaluated there (accuracy and real-time factor: the
             // comparison chart has points).
             for (name, accuracy, rtf) in [("tiny", 0.8, 0.02), ("large", 0.95, 0.3)] {
