@@ -7,12 +7,15 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "dvs", targets: ["dvs"]),
+        .executable(name: "dvs-serve", targets: ["dvs-serve"]),
         .library(name: "DVS", targets: ["DVS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // `dvs serve`'s web server (Sources/DVSServe): HTTP/1.1 on SwiftNIO, only in dvs-serve.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // C libraries (Debian's -dev packages, scripts/install-deps.sh). zstd is linked as usual; the
@@ -79,6 +82,17 @@ let package = Package(
                         ].flatMap { ["-Xlinker", $0] },
                     .when(platforms: [.linux], configuration: .release))
             ]),
+        // `dvs serve`: the read-only web server over a repository. Its own executable, which `dvs serve`
+        // execs (the way git runs its helpers), so that SwiftNIO never loads with `dvs` (start-up).
+        .target(
+            name: "DVSServe",
+            dependencies: [
+                "DVS", "DVSCatalog", "DVSCore", "DVSLabels", "DVSLearn", "DVSAudio",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]),
+        .executableTarget(
+            name: "dvs-serve",
+            dependencies: ["DVSServe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // bench/lineage.sh's helper: snapshot reader vs libsndfile from disk, same run.
         .executableTarget(name: "dvs-read-bench", dependencies: ["DVS", "CSndfile"]),
         .target(name: "DVSTestSupport", dependencies: ["DVS"]),
@@ -91,6 +105,10 @@ let package = Package(
         .testTarget(name: "DVSRemoteTests", dependencies: ["DVSRemote", "DVSTestSupport"]),
         .testTarget(name: "DVSLearnTests", dependencies: ["DVSLearn", "DVSTestSupport"]),
         .testTarget(name: "DVSCLITests", dependencies: ["DVSTestSupport", "DVSRemote"], exclude: ["Golden"]),
+        .testTarget(
+            name: "DVSServeTests",
+            dependencies: ["DVSServe", "DVSAudio", "DVSTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            exclude: ["browser_test.py"]),
         .testTarget(name: "DVSCommandsTests", dependencies: ["DVSCommands", "DVS", "DVSCatalog", "DVSStorage", "DVSRemote", "DVSLearn"]),
     ],
     swiftLanguageModes: [.v6]

@@ -36,5 +36,22 @@ if ! python3 -c 'import webdataset' 2>/dev/null && ! "$tools/venv/bin/python" -c
   [ -x "$tools/venv/bin/pip" ] || python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install --quiet --disable-pip-version-check webdataset
 fi
+# dvs serve's browser test (Tests/DVSServeTests/browser_test.py): Debian's chromium and its driver,
+# and selenium (pip, same venv).
+browser=()
+for p in chromium chromium-driver; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || browser+=("$p")
+done
+if [ ${#browser[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "install-deps: installing ${browser[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${browser[@]}" >/dev/null
+fi
+if ! "$tools/venv/bin/python" -c 'import selenium' 2>/dev/null; then
+  echo "install-deps: installing selenium into $tools/venv" >&2
+  [ -x "$tools/venv/bin/pip" ] || python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check selenium
+fi
 command -v swift >/dev/null || { echo "install-deps: swift (6.x) is not on PATH; see https://www.swift.org/install/linux/" >&2; exit 1; }
 echo "install-deps: ok" >&2

@@ -451,14 +451,21 @@ public final class SampleIndex: Sendable {
     ///   - includeWords: fill the `word` table (from `words`); it is empty otherwise.
     ///   - words: the words of a transcript's words object.
     ///   - allows: whether a statement may run, given whether SQLite calls it read-only.
+    ///   - timeLimit: seconds after which the statement is interrupted; nil: no limit.
     /// - Throws: `SampleQueryError.invalidStatement` (does not compile), `.writes` (`allows`
-    ///   said no), `.failed` (SQLite failed while running); `CatalogError.notFound` when the
-    ///   snapshot is not indexed; errors `words` throws.
+    ///   said no), `.failed` (SQLite failed while running, or ran past `timeLimit`);
+    ///   `CatalogError.notFound` when the snapshot is not indexed; errors `words` throws.
     /// - Complexity: O(leaves of the snapshot) to set up, then SQLite's own cost over its rows.
     public func run(
         _ sql: String, snapshot: CommitID, includeWords: Bool, words: (ObjectID) throws -> [TranscriptWord],
-        allows: (_ isReadOnly: Bool) -> Bool
+        allows: (_ isReadOnly: Bool) -> Bool, timeLimit: Double? = nil
     ) throws -> SampleQueryResult {
+        let timer = timeLimit.map { limit in
+            let interrupt = DispatchWorkItem { [queue] in queue.interrupt() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + limit, execute: interrupt)
+            return interrupt
+        }
+        defer { timer?.cancel() }
         do {
             return try queue.inDatabase { db in
                 // A failure here is the index's (damaged, unreadable), not the statement's.
@@ -494,6 +501,8 @@ public final class SampleIndex: Sendable {
                     throw SampleQueryError.writes
                 }
             }
+        } catch let e as DatabaseError where e.resultCode == .SQLITE_INTERRUPT && timeLimit != nil {
+            throw SampleQueryError.failed("the statement ran past its time limit of \(timeLimit ?? 0) s")
         } catch let e as DatabaseError {
             throw SampleQueryError.failed(e.message ?? "\(e)")
         } catch is RowDecodingError {

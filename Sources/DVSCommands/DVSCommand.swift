@@ -18,6 +18,7 @@ public struct DVSCommand: ParsableCommand {
             RemoteCommand.self, Push.self,
             Fetch.self, Pull.self, Clone.self,
             ModelCommand.self, Models.self, Audit.self, Run.self, Stream.self, Train.self, Eval.self,
+            Serve.self,
         ])
 
     public init() {}
@@ -98,6 +99,7 @@ public struct DVSCommand: ParsableCommand {
         case "fetch": Fetch.self
         case "pull": Pull.self
         case "clone": Clone.self
+        case "serve": Serve.self
         case "model": ModelCommand.self
         case "models": Models.self
         case "audit": Audit.self

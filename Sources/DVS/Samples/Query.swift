@@ -33,9 +33,10 @@ extension Repository {
     /// - Parameters:
     ///   - revision: a revision; nil means HEAD.
     ///   - sql: exactly one statement.
-    /// - Throws: `DVSError.badInput` for SQL that does not parse, that writes (refused before it runs), or
-    ///   that holds more than one statement; `.unknownRevision`; `.corrupt`.
-    public func query(_ sql: String, at revision: Revision? = nil) throws -> QueryResult {
+    ///   - timeLimit: seconds after which the statement is stopped (`dvs serve`); nil: no limit.
+    /// - Throws: `DVSError.badInput` for SQL that does not parse, that writes (refused before it runs),
+    ///   that holds more than one statement, or that runs past `timeLimit`; `.unknownRevision`; `.corrupt`.
+    public func query(_ sql: String, at revision: Revision? = nil, timeLimit: Double? = nil) throws -> QueryResult {
         if revision == nil, try headCommit() == nil {
             throw DVSError(.unknownRevision, "HEAD has no commits yet", next: .commitFirstOrPassRevision)
         }
@@ -44,7 +45,8 @@ extension Repository {
         try self.index(index, snapshots: [id])
         return try runQuery(sql) { allows, wantsWords in
             do {
-                return try index.run(sql, snapshot: id, includeWords: wantsWords, words: { try self.words($0) }, allows: allows)
+                return try index.run(
+                    sql, snapshot: id, includeWords: wantsWords, words: { try self.words($0) }, allows: allows, timeLimit: timeLimit)
             } catch let e as CatalogError { throw sampleIndexError(e) }
         }
     }
@@ -108,7 +110,7 @@ extension Repository {
     /// Whether `expression` stands alone inside `WHERE (…)`: no `;`, and parentheses that
     /// balance and never close more than they opened, outside string literals, quoted names and
     /// comments. (`1) OR (1` does not.)
-    static func isStandaloneExpression(_ expression: String) -> Bool {
+    public static func isStandaloneExpression(_ expression: String) -> Bool {
         var depth = 0
         var quote: Character?
         var chars = Array(expression)[...]

@@ -1,0 +1,70 @@
+import DVS
+import DVSServe
+import DVSTestSupport
+import Foundation
+import Testing
+
+/// `dvs serve` end to end: dvs execs dvs-serve from its own folder, which prints its URL and serves.
+@Suite("dvs serve command")
+struct CommandTests {
+    /// Starts `dvs serve ARGS` in the fixture repository, returns the URL it printed, and the process.
+    static func start(_ arguments: [String]) async throws -> (Process, String) {
+        let made = try ServeFixture.made.get()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestSupport.dvsBinary)
+        p.arguments = ["serve", "-C", made.root] + arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let handle = out.fileHandleForReading
+        let line = try await Blocking.run { () -> String in
+            var bytes = Data()
+            while !bytes.contains(UInt8(ascii: "\n")) {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                bytes.append(chunk)
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        guard let r = line.range(of: "http://") else {
+            p.terminate()
+            throw TestError("dvs serve printed no URL: \(line)")
+        }
+        return (p, String(line[r.lowerBound...].prefix { !$0.isWhitespace }))
+    }
+
+    @Test func servesTheRepositoryAtThePrintedURL() async throws {
+        let (p, url) = try await Self.start(["--port", "0"])
+        defer {
+            p.terminate()
+            p.waitUntilExit()
+        }
+        #expect(url.hasPrefix("http://127.0.0.1:") && url.hasSuffix("/"))
+        let html = try TestSupport.sh("curl -sf '\(url)'")
+        #expect(html.contains("<h2>Branches</h2>") && html.contains(">main<"))
+        let css = try TestSupport.sh("curl -sf -o /dev/null -w '%{http_code} %{content_type}' '\(url)static/app.css'")
+        #expect(css == "200 text/css; charset=utf-8")
+    }
+
+    @Test func aGeneratedTokenIsPrintedAndRequired() async throws {
+        let (p, url) = try await Self.start(["--port", "0", "--token", "generate"])
+        defer {
+            p.terminate()
+            p.waitUntilExit()
+        }
+        let token = try #require(url.range(of: "?token=").map { String(url[$0.upperBound...]) })
+        #expect(token.count == 48)
+        let base = String(url.prefix { $0 != "?" })
+        #expect(try TestSupport.sh("curl -s -o /dev/null -w '%{http_code}' '\(base)snapshot'") == "401")
+        #expect(try TestSupport.sh("curl -s -o /dev/null -w '%{http_code}' '\(url)'") == "200")
+        #expect(try TestSupport.sh("curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer \(token)' '\(base)snapshot'") == "200")
+    }
+
+    @Test func anUnknownRevisionFailsBeforeServing() throws {
+        let made = try ServeFixture.made.get()
+        let r = try TestSupport.dvs(["serve", "--rev", "no-such-rev", "--port", "0"], in: made.root)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("no-such-rev"))
+    }
+}
