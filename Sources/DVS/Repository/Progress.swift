@@ -43,6 +43,10 @@ extension Progress {
         case features
         /// Extracting features for an evaluation.
         case evaluating
+        /// Composing commits again without erased samples (purge).
+        case rewriting
+        /// Rewriting packs without unwanted blobs (purge, gc).
+        case repacking
 
         /// Whether the phase moves bytes over the network (the CLI shows a rate for it).
         public var isTransfer: Bool { self == .uploading || self == .downloading }
