@@ -504,10 +504,13 @@ extension Repository {
     /// frames copied as they are, deltas on a dropped base stored whole again. All new packs are
     /// written first (every old one still readable), then recorded and the old ones forgotten in
     /// one transaction, then deleted. A pack the catalog does not know (left by a killed writer)
-    /// that holds a dropped blob is deleted.
+    /// that holds a dropped blob is deleted. With `only`, other packs are left as they are
+    /// (`dvs gc` rewrites only packs that are mostly garbage).
     /// - Returns: bytes of the packs rewritten before, and after.
     @discardableResult
-    func repackWithout(_ dropped: Set<ObjectID>, progress: ProgressHandler? = nil) throws -> (before: UInt64, after: UInt64) {
+    func repackWithout(_ dropped: Set<ObjectID>, only: Set<PackID>? = nil, progress: ProgressHandler? = nil) throws -> (
+        before: UInt64, after: UInt64
+    ) {
         guard !dropped.isEmpty else { return (0, 0) }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
         let known: Set<PackID>
@@ -522,7 +525,7 @@ extension Repository {
             for (i, n) in names.sorted().enumerated() where n.hasSuffix(".pack") {
                 progress?(Progress(phase: .repacking, done: i, total: names.count, bytes: before))
                 let path = packsDir + "/" + n
-                guard let pid = PackID(hex: n.dropLast(5)) else { continue }
+                guard let pid = PackID(hex: n.dropLast(5)), only?.contains(pid) ?? true else { continue }
                 let reader = try PackReader(path: path)
                 let index = try reader.readIndex()
                 func base(_ e: PackEntry) throws -> ObjectID? {

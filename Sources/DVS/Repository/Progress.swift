@@ -47,6 +47,8 @@ extension Progress {
         case rewriting
         /// Rewriting packs without unwanted blobs (purge, gc).
         case repacking
+        /// Walking history for what is still needed (gc).
+        case marking
 
         /// Whether the phase moves bytes over the network (the CLI shows a rate for it).
         public var isTransfer: Bool { self == .uploading || self == .downloading }
