@@ -160,9 +160,11 @@ enum PurgeStop {
     /// The step to stop after; nil runs to the end. Set only by tests, before the purge runs.
     nonisolated(unsafe) static var at: PurgeStep?
 
-    /// Throws when a test asked to stop at `step`.
-    static func check(_ step: PurgeStep) throws {
+    /// Throws when a test asked to stop at `step`; then calls the process's hook
+    /// (`ProcessContext.afterPurgeStep`, which a fault-injection test uses to kill dvs there).
+    static func check(_ step: PurgeStep, _ context: ProcessContext) throws {
         if at == step { throw DVSError(.internal, "purge stopped after '\(step.rawValue)' (test)") }
+        context.afterPurgeStep?(step.rawValue)
     }
 }
 
@@ -362,7 +364,7 @@ extension Repository {
         let journal = PurgeJournal(id: id, time: now, who: who, rule: rule, phase: .rewrite)
         guard try planPurge(rule).samples > 0 else { return nil }
         try writePurgeJournal(journal)
-        try PurgeStop.check(.journal)
+        try PurgeStop.check(.journal, context)
         return try runPurge(journal, progress: progress)
     }
 
@@ -371,7 +373,7 @@ extension Repository {
         var record: PurgeRecord
         if journal.phase == .rewrite {
             record = try rewriteHistory(journal, progress: progress)
-            try PurgeStop.check(.rewritten)
+            try PurgeStop.check(.rewritten, context)
             do { try FileIO.makeDirectories(purgesDir) } catch { throw DVSError.wrap(error) }
             do {
                 let enc = JSONEncoder()
@@ -381,7 +383,7 @@ extension Repository {
             var next = journal
             next.phase = .apply
             try writePurgeJournal(next)
-            try PurgeStop.check(.recorded)
+            try PurgeStop.check(.recorded, context)
         } else {
             guard let r = try purges().first(where: { $0.id == journal.id }) else {
                 throw DVSError(.corrupt, "the purge in progress (\(journal.id.short)) has no record in '\(purgesDir)'", next: .runFsck)
@@ -476,20 +478,20 @@ extension Repository {
                 try tx.forgetStatCache(ofBlobs: erased)
             }
         } catch { throw DVSError.wrap(error) }
-        try PurgeStop.check(.refs)
+        try PurgeStop.check(.refs, context)
         // 2. The working tree follows HEAD (tracked files only; it was clean).
         if let h = record.head.flatMap({ CommitID(hex: $0) }), let n = map[h], objects.contains(h.object) {
             let before = try entries(ofManifest: snapshots.commit(h).manifest)
             let after = try entries(ofManifest: snapshots.commit(n).manifest)
             try writeTreeChanges(from: before, to: after, extraContent: [:], progress: progress)
         }
-        try PurgeStop.check(.tree)
+        try PurgeStop.check(.tree, context)
         // 3. Packs without the erased blobs and the old label tables that named them.
         try repackWithout(try obsoleteBlobs(map: map, erased: erased), progress: progress)
-        try PurgeStop.check(.packs)
+        try PurgeStop.check(.packs, context)
         // 4. Loose objects only the old commits reached, and leaves naming erased blobs.
         try deleteOldObjects(map: map, erased: erased)
-        try PurgeStop.check(.objects)
+        try PurgeStop.check(.objects, context)
         // 5. Caches, leftovers, the catalog's free pages.
         for sub in ["cache", "tmp"] {
             let dir = dvsDir + "/" + sub
