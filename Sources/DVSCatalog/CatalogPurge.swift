@@ -54,6 +54,46 @@ extension CatalogTransaction {
     }
 }
 
+extension CatalogTransaction {
+    /// Drops reflog entries older than `cutoff` that name a commit outside `reachable` (git's
+    /// `gc.reflogExpireUnreachable`), and the whole reflog of a ref that no longer exists once
+    /// all of it is older than `cutoff` (a deleted branch's), so that no entry left names a
+    /// commit nothing else reaches. A ref's value never changes: the file written again from the
+    /// tables restates every ref, and a deleted ref keeps all of its entries or none.
+    /// - Parameters:
+    ///   - cutoff: unix seconds; entries made after it stay.
+    ///   - reachable: commits reachable from refs and records.
+    /// - Returns: the entries dropped.
+    /// - Throws: `CatalogError`.
+    public func expireReflog(olderThan cutoff: Int64, keeping reachable: Set<CommitID>) throws -> Int {
+        let dropped = try CatalogError.guarding("cannot expire the reflog") { () -> Int in
+            let live = Set(try String.fetchAll(db, sql: "SELECT name FROM ref"))
+            var byRef: [String: [(id: Int64, time: Int64, names: [CommitID])]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, ref, old, new, time FROM reflog") {
+                let names = [
+                    try row.decode(String?.self, forColumn: "old"), try row.decode(String?.self, forColumn: "new"),
+                ].compactMap { $0.flatMap { CommitID(hex: $0) } }
+                byRef[try row.decode(String.self, forColumn: "ref"), default: []].append(
+                    (try row.decode(Int64.self, forColumn: "id"), try row.decode(Int64.self, forColumn: "time"), names))
+            }
+            var ids: [Int64] = []
+            for (ref, rows) in byRef {
+                if !live.contains(ref) {
+                    if rows.allSatisfy({ $0.time <= cutoff }) { ids += rows.map(\.id) }
+                    continue
+                }
+                for r in rows where r.time <= cutoff && r.names.contains(where: { !reachable.contains($0) }) { ids.append(r.id) }
+            }
+            let del = try db.cachedStatement(sql: "DELETE FROM reflog WHERE id = ?")
+            for id in ids { try del.execute(arguments: [id]) }
+            if !ids.isEmpty { try db.execute(sql: "DELETE FROM ref_log") }
+            return ids.count
+        }
+        if dropped > 0 { checkRefLog() }
+        return dropped
+    }
+}
+
 extension Catalog {
     /// Rebuilds the catalog file without free pages (`VACUUM`) and truncates its write-ahead log
     /// (`wal_checkpoint(TRUNCATE)`), so rows deleted earlier (erased blob ids, paths) leave no

@@ -38,6 +38,9 @@ struct GC: ParsableCommand {
         Output.out(
             "\(verb) \(r.objectsDeleted) loose object(s) (\(Output.bytes(r.objectBytes))), \(r.blobsDropped) blob(s) from \(r.packsRewritten) pack(s) (\(Output.bytes(r.packBytesBefore)) → \(Output.bytes(r.packBytesAfter))), \(r.cacheFilesEvicted) cached file(s) (\(Output.bytes(r.cacheBytesEvicted)))"
         )
+        if r.reflogEntriesExpired > 0 {
+            Output.out("expired \(r.reflogEntriesExpired) reflog entries older than the grace period that no branch or record reaches")
+        }
         if r.blobsLeft > 0 {
             Output.out("\(r.blobsLeft) unneeded blob(s) wait in packs that are mostly needed, or younger than the grace period")
         }

@@ -78,6 +78,33 @@ import Testing
         }
     }
 
+    /// Samples only a deleted branch held: kept while its reflog entries are younger than the
+    /// grace period, reclaimed by `--prune=now` (the entries expire with it).
+    @Test func aDeletedBranchsSamplesAreReclaimedOnceItsReflogExpires() throws {
+        try withGarbage { repo, _, needed, _ in
+            try repo.createBranch("tmp")
+            _ = try repo.checkout("tmp")
+            var g = [UInt8](repeating: 0, count: 300_000)
+            var rng = SeededGenerator(seed: 9)
+            for i in g.indices { g[i] = UInt8.random(in: 0...255, using: &rng) }
+            try Data(g).write(to: URL(fileURLWithPath: repo.root + "/scratch.bin"))
+            _ = try repo.commit(CommitOptions(message: "scratch"))
+            _ = try repo.checkout("main")
+            _ = try repo.deleteBranch("tmp", force: true)
+            let kept = try repo.gc()
+            let stillThere = try repo.blobs.contains(ObjectID.hashing(g))
+            #expect(kept.reflogEntriesExpired == 0 && stillThere, "young reflog entries protect it")
+            let r = try repo.gc(GCOptions.withGrace(0))
+            #expect(r.reflogEntriesExpired > 0)
+            #expect(try !repo.blobs.contains(ObjectID.hashing(g)))
+            #expect(r.bytesReclaimed > 250_000, "\(r)")
+            #expect(try repo.blob(needed).count > 0)
+            let damage = try repo.fsck().damaged
+            #expect(damage.isEmpty, "\(damage)")
+            #expect(try repo.reflog().allSatisfy { e in e.new.map { repo.objects.contains($0.object) } ?? true })
+        }
+    }
+
     @Test func pruneValuesParse() {
         #expect(GCOptions.grace(parsing: "now") == 0)
         #expect(GCOptions.grace(parsing: "2.weeks.ago") == 14.0 * 86_400)

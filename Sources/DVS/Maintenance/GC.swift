@@ -20,6 +20,9 @@ import Foundation
 
 /// What `dvs gc` did (or, with `dryRun`, would do).
 public struct GCReport: Sendable, Codable, Equatable {
+    /// Reflog entries dropped: older than the grace period and naming no commit a ref or record
+    /// reaches (a deleted branch's).
+    public var reflogEntriesExpired: Int = 0
     /// Loose objects deleted.
     public var objectsDeleted: Int
     /// Their bytes on disk.
@@ -100,6 +103,15 @@ extension Repository {
             objectsDeleted: 0, objectBytes: 0, blobsDropped: 0, packsRewritten: 0, packBytesBefore: 0, packBytesAfter: 0, blobsLeft: 0,
             cacheFilesEvicted: 0, cacheBytesEvicted: 0)
 
+        // Reflog entries older than the grace period that name nothing a ref or record reaches.
+        let reachable = Set(try purgeHistory(reflog: false))
+        if !dryRun {
+            do {
+                report.reflogEntriesExpired = try catalog.write { tx in
+                    try tx.expireReflog(olderThan: Int64(cutoff), keeping: reachable)
+                }
+            } catch { throw DVSError.wrap(error) }
+        }
         // What is needed.
         let (neededObjects, neededBlobs) = try gcNeeded(progress: progress)
 

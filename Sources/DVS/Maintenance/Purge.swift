@@ -235,12 +235,13 @@ extension Repository {
     /// The commits a purge must consider: every ref (branches, tags, cohorts, remote-tracking),
     /// HEAD, every reflog entry and every model's training snapshot, with their ancestors;
     /// parents before children.
-    func purgeHistory() throws -> [CommitID] {
+    /// - Parameter reflog: whether reflog entries are roots too.
+    func purgeHistory(reflog: Bool = true) throws -> [CommitID] {
         var roots: [CommitID] = []
         do {
             roots += try catalog.refs(in: .all).map(\.target)
             if let h = try catalog.head()?.commit { roots.append(h) }
-            roots += try catalog.reflogCommits()
+            if reflog { roots += try catalog.reflogCommits() }
             roots += try catalog.models().map(\.snapshot)
         } catch { throw DVSError.wrap(error) }
         var order: [CommitID] = []
