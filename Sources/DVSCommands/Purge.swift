@@ -11,6 +11,7 @@ struct Purge: ParsableCommand {
             dvs purge --where "…" --yes                 erase it
             dvs purge calls/maria_lopez --yes           erase the samples at or under paths
             dvs purge --list                            the purges of this repository
+            dvs purge --verify                          scan .dvs for every erased blob id
 
             The condition is SQL over the sample table, as in 'dvs query', checked in every
             commit that any branch, tag, cohort, reflog entry or model record reaches. The
@@ -30,10 +31,25 @@ struct Purge: ParsableCommand {
     @Argument(help: "Tree paths (files or folders) whose samples to erase.") var paths: [String] = []
     @Flag(help: "Erase; without it, only show what would be erased.") var yes = false
     @Flag(help: "List the purges recorded in this repository.") var list = false
+    @Flag(help: "Scan every file of the local store for the blob ids purges erased; exit 1 if one is found.") var verify = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         let repo = try global.repository()
+        if verify {
+            let v = try repo.verifyPurges(progress: json ? nil : Output.progress())
+            if json {
+                try Output.json(v)
+            } else {
+                Output.out(
+                    "checked \(v.files) file(s) (\(Output.bytes(v.bytes))) of .dvs for \(v.ids) erased blob id(s) of \(v.purges) purge(s)")
+                for f in v.found { Output.out("  found in \(f)") }
+                for i in v.indexed { Output.out("  still indexed: \(i)") }
+                Output.out(v.found.isEmpty && v.indexed.isEmpty ? "clean: no erased id is left" : "NOT CLEAN")
+            }
+            if !v.found.isEmpty || !v.indexed.isEmpty { throw ExitCode(1) }
+            return
+        }
         if list {
             let records = try repo.purges()
             if json {

@@ -57,6 +57,8 @@ import Testing
             let listed = try #require(try json(dvs("purge", "--list", "--json", in: dir).stdout) as? [[String: Any]])
             #expect(listed.first?["samples"] as? Int == 1)
             #expect(try dvs("fsck", in: dir).status == 0)
+            let verify = try dvs("purge", "--verify", in: dir)
+            #expect(verify.status == 0 && verify.stdout.contains("clean: no erased id is left"), "\(verify.stdout)")
 
             let gc = try dvs("gc", "--prune=now", in: dir)
             #expect(gc.status == 0, "\(gc.stderr)")

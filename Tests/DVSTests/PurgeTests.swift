@@ -123,6 +123,11 @@ import Testing
             let fsck = try repo.fsck()
             #expect(fsck.damaged.isEmpty, "\(fsck.damaged)")
             #expect(try repo.planPurge(PurgeRule(predicate: "speaker = 'spk3'", paths: [])).samples == 0)
+            let clean = try repo.verifyPurges()
+            #expect(clean.found.isEmpty && clean.indexed.isEmpty && clean.ids == 1 && clean.files > 10, "\(clean)")
+            // A stray copy naming the erased id (a file copied back into .dvs) is found.
+            try Data(victim.blob.bytes).write(to: URL(fileURLWithPath: root + "/.dvs/tmp/stray"))
+            #expect(try repo.verifyPurges().found == ["tmp/stray: \(victim.blob.hex)"])
         }
     }
 
