@@ -89,6 +89,27 @@ import Testing
         }
     }
 
+    /// A remote that still holds what a local purge erased cannot bring it back: fetch and pull
+    /// refuse before storing anything (the remote itself is not purged yet).
+    @Test func fetchFromARemoteStillHoldingErasedDataIsRefused() throws {
+        try T.withTemporaryDirectory { dir in
+            try dataset(dir)
+            let remoteDir = try T.sh("mktemp -d /tmp/dvs-remote-XXXXXX").trimmingCharacters(in: .whitespacesAndNewlines)
+            defer { try? FileManager.default.removeItem(atPath: remoteDir) }
+            #expect(try dvs("remote", "add", "origin", remoteDir + "/remote.dvs", in: dir).status == 0)
+            #expect(try dvs("push", "origin", "main", in: dir).status == 0)
+            #expect(try dvs("push", "origin", "side", in: dir).status == 0)
+            #expect(try dvs("purge", "--where", "speaker = 'spk3'", "--yes", in: dir).status == 0)
+            for args in [["fetch", "origin"], ["pull", "origin", "main"]] {
+                let r = try T.dvs(args, in: dir)
+                #expect(r.status == 1 && r.stderr.contains("that a purge of this repository erased"), "\(args): \(r.stderr)")
+            }
+            #expect(try filesHolding(Self.marker, in: dir).isEmpty, "nothing erased came back")
+            #expect(try dvs("purge", "--verify", in: dir).status == 0)
+            #expect(try !dvs("ls", "main", in: dir).stdout.contains("clips/c3.wav"))
+        }
+    }
+
     @Test func mergeResolvedKeepsADeletedVersusEditedRowExplicitly() throws {
         try T.withTemporaryDirectory { dir in
             try dataset(dir)

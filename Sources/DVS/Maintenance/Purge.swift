@@ -206,6 +206,18 @@ extension Repository {
         return last.map { (current, $0) }
     }
 
+    /// Every commit a purge replaced and every blob it erased (fetch refuses to import them).
+    /// - Throws: `DVSError.corrupt` when a record cannot be read.
+    func purgedContent() throws -> (commits: Set<CommitID>, blobs: Set<ObjectID>) {
+        var commits = Set<CommitID>()
+        var blobs = Set<ObjectID>()
+        for r in try purges() {
+            commits.formUnion(r.commits.keys.compactMap { CommitID(hex: $0) })
+            blobs.formUnion(r.erased.compactMap { ObjectID(hex: $0) })
+        }
+        return (commits, blobs)
+    }
+
     /// How many samples of commit `id` (as it was) purges erased, and by which purges.
     /// - Returns: (samples erased, purge ids), zero and empty when none.
     public func erasedSamples(of id: CommitID) -> (count: Int, purges: [PurgeID]) {
