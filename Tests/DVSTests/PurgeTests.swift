@@ -150,4 +150,28 @@ import Testing
             }
         }
     }
+
+    /// A transcript and its words (a Deepgram response beside the call, with the marker as a
+    /// word) are erased with the call: the response, the words object and the manifest leaves.
+    @Test func aCallsTranscriptAndWordsGoWithIt() throws {
+        try T.withTemporaryRepository { repo in
+            let root = repo.root
+            let ds = T.fixtures + "/dataset"
+            let word = "zqxerasemeword"
+            try T.sh(
+                "mkdir -p clips && cp '\(ds)/clips/call_0002_stereo.wav' '\(ds)/deepgram/call_0002_stereo.json' clips/ && sed -i 's/lakeside/\(word)/gI' clips/call_0002_stereo.json && cp '\(ds)/clips/call_0001_mono.wav' '\(ds)/deepgram/call_0001_mono.json' clips/",
+                in: root)
+            _ = try repo.commit(CommitOptions(message: "calls"))
+            let call = try #require(try repo.entries(at: "HEAD").first { $0.path.string == "clips/call_0002_stereo.wav" })
+            let words = try #require(call.annotations?.transcript?.words, "the response gave the call its words")
+            #expect(!(try Self.scan(repo, for: [Array(word.utf8)])).isEmpty, "the marker is in the store before")
+            let r = try #require(try repo.purge(PurgeRule(predicate: nil, paths: ["clips/call_0002_stereo.wav"])))
+            #expect(r.samples == 1)
+            let left = try Self.scan(repo, for: [Array(word.utf8), call.blob.bytes, words.bytes])
+            #expect(left == [], "\(left)")
+            let after = try repo.entries(at: "HEAD").map(\.path.string)
+            #expect(after == ["clips/call_0001_mono.json", "clips/call_0001_mono.wav"], "the response went with its call")
+            #expect(try repo.verifyPurges().found.isEmpty)
+        }
+    }
 }
