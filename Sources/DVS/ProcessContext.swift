@@ -44,6 +44,10 @@ public struct ProcessContext: Sendable {
     /// Called after each file a checkout, merge, pull or clone writes into the working tree; nil
     /// does nothing. The fault-injection tests use it to interrupt at a chosen file.
     public var afterTreeWrite: (@Sendable () -> Void)?
+    /// Called after each step of `dvs purge` with the step's name (`journal`, `rewritten`,
+    /// `recorded`, `refs`, `tree`, `packs`, `objects`); nil does nothing. The fault-injection
+    /// tests use it to kill the process at a chosen step.
+    public var afterPurgeStep: (@Sendable (String) -> Void)?
     /// Receives notes for the user that are not a command's output (one line each, such as
     /// "note: the interrupted 'dvs checkout side' was finished: …"); nil drops them. The dvs
     /// command writes them to standard error.

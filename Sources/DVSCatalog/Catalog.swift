@@ -333,6 +333,9 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// The read-write pool, for maintenance in other files of this module (`compact`).
+    func writerPool() throws -> DatabasePool { try writer() }
+
     /// The read-write connection's `PRAGMA synchronous` (2 is FULL), opening it if needed; for tests.
     func writerSynchronous() throws -> Int {
         try writer().writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }

@@ -8,7 +8,7 @@ import GRDB
 /// Each method throws `CatalogError` for SQLite's failures (and the whole transaction is rolled
 /// back when the error leaves the closure).
 public final class CatalogTransaction {
-    private let db: Database
+    let db: Database
 
     init(_ db: Database) { self.db = db }
 

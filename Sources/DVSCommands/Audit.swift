@@ -93,6 +93,10 @@ struct Audit: ParsableCommand {
                 since["schema_changes"] = a.schemaChanges.map(Diff.jsonObject)
                 since["branch"] = a.branch ?? NSNull()
                 since["branch_head"] = a.branchHead?.hex ?? NSNull()
+                if a.erasedSamples > 0 {
+                    since["erased_samples"] = a.erasedSamples
+                    since["erased_by"] = a.erasedBy.map(\.hex)
+                }
                 o["since"] = since
                 return o
             }
@@ -107,6 +111,11 @@ struct Audit: ParsableCommand {
             Output.out("snapshot  \(r.snapshot)  (\(r.revision))")
             if let p = r.cohortPredicate { Output.out("cohort    \(p)\(r.cohortSource.map { "  (cut from \($0.short))" } ?? "")") }
             Output.out("data      \(r.sampleCount) samples, \(Output.hours(r.hours))")
+            if a.erasedSamples > 0 {
+                Output.out(
+                    "erased    \(a.erasedSamples) sample(s) of its training snapshot were erased by purge \(a.erasedBy.map(\.short).joined(separator: ", ")): retrain it"
+                )
+            }
             if let f = r.labelField { Output.out("labels    \(f): \(LineageOutput.distribution(r.labelDistribution))") }
             if let t = r.task { Output.out("task      \(t)") }
             if !r.parameters.isEmpty {

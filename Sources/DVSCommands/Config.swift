@@ -5,7 +5,7 @@ struct Config: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config", abstract: "Get or set repository settings.",
         discussion:
-            "Keys: core.fsmonitor (true: status and commit ask a file-system monitor daemon what changed, Linux only; see dvs fsmonitor; default false), core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), pack.audio-codec (predictive: fast to read, the default; lpc: FLAC-style, about 18% smaller and at least flac -5's ratio, μ-law/A-law too, but 1.5-2x the CPU to write and read), remote.<name>.transfers (parallel transfers, 1-64, default 8; other remote.* keys are set by dvs remote add)."
+            "Keys: core.fsmonitor (true: status and commit ask a file-system monitor daemon what changed, Linux only; see dvs fsmonitor; default false), core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), pack.audio-codec (predictive: fast to read, the default; lpc: FLAC-style, about 18% smaller and at least flac -5's ratio, μ-law/A-law too, but 1.5-2x the CPU to write and read), remote.<name>.transfers (parallel transfers, 1-64, default 8; other remote.* keys are set by dvs remote add), cache.max-size (bytes dvs gc keeps .dvs/cache/blobs under, default 10737418240)."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -14,7 +14,7 @@ struct Config: ParsableCommand {
     @Flag(help: "Remove the key.") var unset = false
 
     static let known: Set<String> = [
-        "core.fsmonitor", "core.lock-timeout", "core.workers", "pack.audio-codec", "pack.target-size", "zstd.level",
+        "core.fsmonitor", "core.lock-timeout", "core.workers", "pack.audio-codec", "pack.target-size", "zstd.level", "cache.max-size",
     ]
 
     /// `remote.<name>.transfers`: parallel transfers for one remote (default 8).
@@ -29,6 +29,7 @@ struct Config: ParsableCommand {
         case "pack.target-size":
             return UInt64(value).map { $0 >= 1 << 20 ? nil : "must be at least 1048576 bytes" } ?? "not a whole number of bytes"
         case _ where isRemoteTransfers(key): return Int(value).map { $0 >= 1 && $0 <= 64 ? nil : "must be 1…64" } ?? "not a whole number"
+        case "cache.max-size": return UInt64(value) == nil ? "not a whole number of bytes" : nil
         case "zstd.level": return Int(value).map { $0 >= 1 && $0 <= 19 ? nil : "must be 1…19" } ?? "not a whole number"
         case "pack.audio-codec":
             return Repository.AudioCodecChoice(rawValue: value) == nil

@@ -13,6 +13,7 @@ enum CurrentProcess {
         var context = ProcessContext.current(dvsVersion: DVSCommand.version)
         context.beforeTransfer = transferDelay(context.environment)
         context.afterTreeWrite = signalAfterWrites(context.environment)
+        context.afterPurgeStep = killAfterPurgeStep(context.environment)
         context.notice = { Output.err($0) }
         context.startFileSystemMonitor = { startFileSystemMonitor(root: $0) }
         return context
@@ -40,6 +41,26 @@ enum CurrentProcess {
                     raise(sig)
                     while true { pause() }
                 }
+            }
+        #else
+            return nil
+        #endif
+    }
+
+    /// `DVS_TEST_KILL_AFTER_PURGE_STEP=STEP` (debug builds only): dvs sends itself SIGKILL once
+    /// `dvs purge` has done STEP, so the fault-injection tests interrupt it there; nil when unset
+    /// or in release builds.
+    static func killAfterPurgeStep(_ env: [String: String]) -> (@Sendable (String) -> Void)? {
+        #if DEBUG
+            guard let step = env["DVS_TEST_KILL_AFTER_PURGE_STEP"] else { return nil }
+            return { done in
+                guard done == step else { return }
+                var set = sigset_t()
+                sigemptyset(&set)
+                sigaddset(&set, SIGKILL)
+                pthread_sigmask(SIG_UNBLOCK, &set, nil)
+                raise(SIGKILL)
+                while true { pause() }
             }
         #else
             return nil

@@ -14,7 +14,8 @@ public struct DVSCommand: ParsableCommand {
         version: version,
         subcommands: [
             Init.self, Status.self, CommitCommand.self, Diff.self, Query.self, Branch.self, Merge.self, Cohort.self, Tag.self, Reflog.self,
-            Log.self, Show.self, Ls.self, Cat.self, Checkout.self, Fsck.self, Reindex.self, Config.self, FSMonitorCommand.self,
+            Log.self, Show.self, Ls.self, Cat.self, Checkout.self, Fsck.self, Reindex.self, Purge.self, GC.self, Config.self,
+            FSMonitorCommand.self,
             RemoteCommand.self, Push.self,
             Fetch.self, Pull.self, Clone.self,
             ModelCommand.self, Models.self, Audit.self, Run.self, Stream.self, Train.self, Eval.self,
@@ -92,6 +93,8 @@ public struct DVSCommand: ParsableCommand {
         case "checkout": Checkout.self
         case "fsck": Fsck.self
         case "reindex": Reindex.self
+        case "purge": Purge.self
+        case "gc": GC.self
         case "config": Config.self
         case "fsmonitor": FSMonitorCommand.self
         case "remote": RemoteCommand.self

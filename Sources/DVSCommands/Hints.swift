@@ -72,6 +72,10 @@ enum Hints {
             let restart = cohort.map { "dvs cohort refresh \($0)" } ?? "dvs merge \(theirs)"
             return
                 "edit the files listed above (or take one side: 'dvs merge --abort', then '\(restart) --strategy ours|theirs'), then run 'dvs merge --continue'"
+        case .resolveDeletionOrRestartMerge(let cohort, let theirs):
+            let restart = cohort.map { "dvs cohort refresh \($0)" } ?? "dvs merge \(theirs)"
+            return
+                "delete what you do not keep, then 'dvs merge --resolved PATH' for each path listed above (or take one side: 'dvs merge --abort', then '\(restart) --strategy ours|theirs'), then run 'dvs merge --continue'"
         case .resolveCohortConflicts(let cohort):
             return
                 "check out the cohort and refresh there to resolve them ('dvs checkout cohort/\(cohort)', 'dvs cohort refresh \(cohort)'), or pass --strategy ours|theirs"

@@ -44,6 +44,10 @@ struct Log: ParsableCommand {
             Output.out(
                 "Files:  \(c.totals.fileCount), samples: \(c.totals.sampleCount), audio: \(Output.hours(c.totals.audioHours)), \(Output.bytes(c.totals.byteCount))"
             )
+            for line in (c.extra[Repository.purgeHeader] ?? "").split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2 { Output.out("Erased: \(parts[1]) sample(s) by purge \(parts[0].prefix(12))") }
+            }
             Output.out("")
             for line in c.message.split(separator: "\n", omittingEmptySubsequences: false) { Output.out("    \(line)") }
         }

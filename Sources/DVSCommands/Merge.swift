@@ -11,6 +11,7 @@ struct Merge: ParsableCommand {
             dvs merge REV                    fast-forward, or a committed three-way merge
             dvs merge REV --strategy theirs  resolve every conflict to their side (or ours)
             dvs merge REV --no-commit        merge into the working tree only
+            dvs merge --resolved PATH        keep what the tree holds at a deleted/changed path
             dvs merge --continue             commit once the conflicts are fixed
             dvs merge --abort                restore the tree as it was before the merge
 
@@ -21,7 +22,10 @@ struct Merge: ParsableCommand {
               <<<<<<< ours: … ||||||| base: … ======= theirs: … >>>>>>>
             Lines of a text file changed two ways hold git's diff3 markers. Audio or
             another binary file changed two ways keeps ours and puts theirs in
-            PATH~theirs. 'dvs status' lists what is left. Rules: schema/MERGE.md.
+            PATH~theirs. A file or label row deleted on one side and changed on the
+            other stays in the tree changed, and the merge waits until you delete it
+            (taking the deletion) or mark it kept with --resolved PATH.
+            'dvs status' lists what is left. Rules: schema/MERGE.md.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -31,6 +35,10 @@ struct Merge: ParsableCommand {
     @Option(name: .shortAndLong, help: "The merge commit's message.") var message: String?
     @Flag(name: .customLong("continue"), help: "Commit a stopped merge once its conflicts are fixed.") var continueMerge = false
     @Flag(help: "Undo a stopped merge: restore the working tree to HEAD.") var abort = false
+    @Option(
+        help: ArgumentHelp(
+            "Mark a deleted-versus-changed conflict at PATH (a file, a label table or a row's sample) resolved as the tree holds it; repeatable.",
+            valueName: "path")) var resolved: [String] = []
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -43,6 +51,18 @@ struct Merge: ParsableCommand {
             }
             Output.out("Merge aborted; the working tree is back at \(s.id.short) (\(s.written) file(s) restored, \(s.removed) removed)")
             return
+        }
+        if !resolved.isEmpty {
+            let left = try repo.mergeMarkResolved(resolved.map { RepoPath($0) })
+            if json {
+                if !continueMerge {
+                    try Output.jsonObject(["status": "marked", "resolved": resolved, "unresolved": left] as [String: Any])
+                }
+            } else {
+                Output.out("Marked \(resolved.count) path(s) resolved; \(left.count) conflict(s) still unresolved")
+                for l in left.prefix(50) { Output.out("  \(l)") }
+            }
+            if !continueMerge { return }
         }
         if continueMerge {
             let s = try repo.mergeContinue(message: message, progress: Output.progress())

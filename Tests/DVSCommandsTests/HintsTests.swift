@@ -144,6 +144,10 @@ import Testing
                 == "edit the files listed above (or take one side: 'dvs merge --abort', then 'dvs cohort refresh es --strategy ours|theirs'), then run 'dvs merge --continue'"
         )
         #expect(
+            Hints.text(.resolveDeletionOrRestartMerge(cohort: nil, theirs: "dev"))
+                == "delete what you do not keep, then 'dvs merge --resolved PATH' for each path listed above (or take one side: 'dvs merge --abort', then 'dvs merge dev --strategy ours|theirs'), then run 'dvs merge --continue'"
+        )
+        #expect(
             Hints.text(.resolveCohortConflicts(cohort: "es"))
                 == "check out the cohort and refresh there to resolve them ('dvs checkout cohort/es', 'dvs cohort refresh es'), or pass --strategy ours|theirs"
         )

@@ -185,6 +185,12 @@ import Testing
                 })
             #expect(s.conflicts.map(\.kind) == [.modifyDelete])
             #expect(try T.read(root + "/clips/c0.wav") == T.read(other))
+            let open = #expect(throws: DVSError.self) { try repo.mergeContinue() }
+            #expect(
+                open?.details == [
+                    "clips/c0.wav (modified by us, deleted by them: delete it to take the deletion, or mark it resolved to keep it)"
+                ])
+            #expect(throws: DVSError.self) { try repo.mergeMarkResolved([RepoPath("clips/nope.wav")]) }
             let theirs = try diverge2(repo)
             _ = theirs
         }
@@ -299,6 +305,11 @@ import Testing
                     #expect(s.status == .conflicts && s.conflicts.map(\.kind) == [.deleteEdit])
                     #expect(s.conflicts.first?.message.contains("its audio 'clips/c3.wav' was kept too") == true, "\(s.conflicts)")
                     #expect(kept && table.contains("clips/c3.wav,es,spk3,good"))
+                    // Kept as the tree holds it only once the user says so (issue 16, item 5).
+                    let open = #expect(throws: DVSError.self) { try repo.mergeContinue() }
+                    #expect(open?.details.first?.hasPrefix("labels.csv row clips/c3.wav") == true, "\(String(describing: open?.details))")
+                    #expect(open?.next == .resolveDeletionOrRestartMerge(cohort: nil, theirs: "side"))
+                    #expect(try repo.mergeMarkResolved([RepoPath("labels.csv")]).isEmpty)
                     let done = try repo.mergeContinue()
                     #expect(done.commit.parents.count == 2)
                     #expect(try label(repo, "clips/c3.wav", "quality") == .string("good"))
@@ -483,6 +494,36 @@ import Testing
             #expect(stuck?.next == .resolveOrRestartMerge(cohort: "es", theirs: "main"), "\(String(describing: stuck?.next))")
             #expect(throws: DVSError.self) { try repo.checkout("main") }
             _ = try repo.mergeAbort()
+        }
+    }
+
+    /// Issue 16's scenario: a speaker is erased on main (audio and rows) while a labeller edits
+    /// one of the speaker's rows on a cohort; merging the cohort after the erasure stops, and
+    /// `--continue` refuses, naming the table and row, until the deletion is taken or the
+    /// edit is explicitly kept. Taking the deletion leaves the sample out of the merge commit.
+    @Test func cohortEditOfAnErasedSpeakerStopsTheMergeUntilResolved() throws {
+        try withDataset { repo, root in
+            _ = try repo.createCohort("es", predicate: "lang = 'es'")
+            _ = try repo.checkout("cohort/es")
+            try sed("s|^clips/c3.wav,es,spk3,ok|clips/c3.wav,es,spk3,relabelled|", root + "/labels.csv")
+            try commitAll(repo, "labeller pass")
+            _ = try repo.checkout("main")
+            try FileManager.default.removeItem(atPath: root + "/clips/c3.wav")
+            try sed("/^clips\\/c3.wav/d", root + "/labels.csv")
+            try commitAll(repo, "erase spk3")
+            let s = try repo.merge("cohort/es")
+            #expect(s.status == .conflicts && s.conflicts.map(\.kind) == [.deleteEdit], "\(s.conflicts)")
+            let open = #expect(throws: DVSError.self) { try repo.mergeContinue() }
+            #expect(open?.message.contains("1 conflict(s) are not resolved yet") == true)
+            #expect(open?.details.first?.hasPrefix("labels.csv row clips/c3.wav (deleted on one side") == true)
+            #expect(repo.mergeInProgress()?.unresolved.count == 1, "dvs status lists it")
+            // Take the deletion: remove the row and its audio again.
+            try FileManager.default.removeItem(atPath: root + "/clips/c3.wav")
+            try sed("/^clips\\/c3.wav/d", root + "/labels.csv")
+            #expect(repo.mergeInProgress()?.unresolved.isEmpty == true)
+            let done = try repo.mergeContinue()
+            #expect(done.commit.parents.count == 2)
+            #expect(try !repo.entries(at: "HEAD").contains { $0.path.string == "clips/c3.wav" }, "the erased sample is not resurrected")
         }
     }
 }

@@ -120,6 +120,10 @@ public struct ModelAudit: Sendable {
     public var added: Int
     /// Label fields added to or dropped from the branch since, each once (not as relabels).
     public var schemaChanges: [FieldSchemaChange] = []
+    /// Samples of the training snapshot that purges erased since (0 when none).
+    public var erasedSamples: Int = 0
+    /// The purges that erased them.
+    public var erasedBy: [PurgeID] = []
 }
 
 /// One model whose training snapshot included samples matching an audit predicate.
@@ -381,6 +385,7 @@ extension Repository {
         let snap = record.snapshot
         var audit = ModelAudit(
             id: id, record: record, evals: evals, branch: nil, branchHead: nil, relabeled: [], removed: [], modified: [], added: 0)
+        (audit.erasedSamples, audit.erasedBy) = erasedSamples(of: snap)
         let branchRef = RefName(fullName: record.revision).flatMap { $0.kind == .branch ? $0 : nil } ?? .branch(record.revision)
         if let head = try catalog.ref(branchRef) {
             audit.branch = branchRef.branchName

@@ -28,12 +28,14 @@ extension Repository {
     /// and validated, the manifest and the commit written and synced. Moves no ref; the blob
     /// write session has indexed the packs, and the caller records the commit in the catalog
     /// (`recordComposed`) before its ref update.
-    /// The caller holds the lock.
+    /// The caller holds the lock. `signatures` keeps a rewritten commit's author and committer
+    /// (`dvs purge`); nil signs it now as this repository's identity.
     /// - Throws: `DVSError.badInput` listing the findings when the tree's labels have errors;
     ///   storage errors. Nothing is referenced on failure.
     func composeCommit(
         _ tree: [ManifestEntry], newContent: [ObjectID: [UInt8]], parents: [CommitID], message: String,
-        extra: [String: String] = [:], transcriptsFrom: [[ManifestEntry]] = [], deltaFrom: [ManifestEntry] = []
+        extra: [String: String] = [:], transcriptsFrom: [[ManifestEntry]] = [], deltaFrom: [ManifestEntry] = [],
+        signatures: (author: Signature, committer: Signature)? = nil
     ) throws -> ComposedCommit {
         let writer: any BlobWriteSession
         do { writer = try blobs.beginWrite() } catch { throw DVSError.wrap(error) }
@@ -64,14 +66,21 @@ extension Repository {
             let packs = try writer.finish()
             _ = try storeWords(annotated)
             let (manifest, totals, _) = try writeManifest(annotated.entries)
-            let who = identity
-            let now = Int64(Date().timeIntervalSince1970)
-            let tz = context.timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(now))) / 60
-            guard let sig = Signature(parsing: who, time: now, timeZoneOffsetMinutes: tz) else {
-                throw DVSError(.badInput, "cannot use committer identity '\(who)'", next: .setAuthorIdentity)
+            let signed: (author: Signature, committer: Signature)
+            if let signatures {
+                signed = signatures
+            } else {
+                let who = identity
+                let now = Int64(Date().timeIntervalSince1970)
+                let tz = context.timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(now))) / 60
+                guard let sig = Signature(parsing: who, time: now, timeZoneOffsetMinutes: tz) else {
+                    throw DVSError(.badInput, "cannot use committer identity '\(who)'", next: .setAuthorIdentity)
+                }
+                signed = (sig, sig)
             }
             let c = Commit(
-                manifest: manifest, parents: parents, author: sig, committer: sig, totals: totals, extra: extra, message: message)
+                manifest: manifest, parents: parents, author: signed.author, committer: signed.committer, totals: totals, extra: extra,
+                message: message)
             let bytes = c.encoded()
             let id = CommitID(ObjectID.hashing(bytes))
             try objects.write(bytes, id: id.object)

@@ -32,6 +32,12 @@ public struct MergeConflict: Sendable, Hashable, Codable {
         /// Whether the conflict leaves markers in the file (label cells, or text lines) that
         /// `dvs merge --continue` looks for.
         public var leavesMarkers: Bool { self == .field || self == .addAddRow || self == .text }
+
+        /// Whether one side deleted what the other changed (`modify-delete`, `delete-modify`,
+        /// `delete-edit`): the tree holds the changed version, which looks like any resolution,
+        /// so `dvs merge --continue` waits until the user takes the deletion (deletes the file)
+        /// or marks the path resolved (`MergeOperation.markResolved`).
+        public var needsExplicitResolution: Bool { self == .modifyDelete || self == .deleteModify || self == .deleteEdit }
     }
 
     /// What kind of conflict it is.

@@ -229,7 +229,10 @@ struct MergeOperation {
         if !left.isEmpty {
             throw DVSError(
                 .badInput, "\(left.count) conflict(s) are not resolved yet; nothing was committed",
-                details: left, next: .resolveOrRestartMerge(cohort: s.refreshedCohort, theirs: s.theirsName))
+                details: left,
+                next: unresolvedDeletions(s).isEmpty
+                    ? .resolveOrRestartMerge(cohort: s.refreshedCohort, theirs: s.theirsName)
+                    : .resolveDeletionOrRestartMerge(cohort: s.refreshedCohort, theirs: s.theirsName))
         }
         var options = CommitOptions(message: message ?? s.message, allowEmpty: true)
         options.extraParents = [s.theirs]

@@ -30,6 +30,9 @@ struct MergeState: Codable, Equatable {
     var sideFiles: [RepoPath]
     /// Extra commit headers for the merge commit (cohort refresh).
     var extra: [String: String]
+    /// Paths (files, or label tables with a deleted-versus-edited row) the user marked resolved
+    /// as the working tree holds them; encoded only when not empty (absent in older files).
+    var resolved: [RepoPath] = []
 
     /// A state with every field given (a custom `Codable` takes the memberwise initializer away).
     init(
@@ -48,7 +51,7 @@ struct MergeState: Codable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case ours, theirs, theirsName, base, message, conflicts, added, sideFiles, extra
+        case ours, theirs, theirsName, base, message, conflicts, added, sideFiles, extra, resolved
     }
 
     /// Decodes the file's JSON. - Throws: `DecodingError` when a key is missing or an id is not 64 hex digits.
@@ -63,6 +66,7 @@ struct MergeState: Codable, Equatable {
         added = try c.decode([String].self, forKey: .added).map { RepoPath($0) }
         sideFiles = try c.decode([String].self, forKey: .sideFiles).map { RepoPath($0) }
         extra = try c.decode([String: String].self, forKey: .extra)
+        resolved = try c.decodeIfPresent([String].self, forKey: .resolved)?.map { RepoPath($0) } ?? []
     }
 
     /// Encodes as the file's JSON (paths as strings, ids as hex). - Throws: what the encoder throws.
@@ -77,6 +81,7 @@ struct MergeState: Codable, Equatable {
         try c.encode(added.map(\.string), forKey: .added)
         try c.encode(sideFiles.map(\.string), forKey: .sideFiles)
         try c.encode(extra, forKey: .extra)
+        if !resolved.isEmpty { try c.encode(resolved.map(\.string), forKey: .resolved) }
     }
 
     /// The cohort a stopped `dvs cohort refresh` is refreshing (nil for `dvs merge`).
@@ -143,10 +148,11 @@ extension MergeOperation {
         return (s.describedTheirs, s.conflicts, unresolvedConflicts(s))
     }
 
-    /// Conflicts still visible in the working tree: `PATH~theirs` files that exist, and label
-    /// tables and text files that still hold conflict markers.
+    /// Conflicts still visible in the working tree: `PATH~theirs` files that exist, label
+    /// tables and text files that still hold conflict markers, and deletions against changes
+    /// (`MergeConflict.Kind.needsExplicitResolution`) neither taken nor marked resolved.
     func unresolvedConflicts(_ s: MergeState) -> [String] {
-        var out: [String] = []
+        var out = unresolvedDeletions(s).map(\.line)
         for p in s.sideFiles where workingTree.exists(p) {
             out.append("\(p) (remove it once '\(p.string.dropLast(7))' holds the version to keep)")
         }
@@ -156,6 +162,63 @@ extension MergeOperation {
             if n > 0 { out.append("\(p) (\(n) line(s) still hold conflict markers '<<<<<<< ours …')") }
         }
         return out
+    }
+
+    /// The deletions against changes still open: a file deleted on one side and changed on the
+    /// other that is still in the tree, or a label row deleted on one side and edited on the
+    /// other, unless its path was marked resolved; each with its path and a line for people.
+    func unresolvedDeletions(_ s: MergeState) -> [(path: RepoPath, line: String)] {
+        let marked = Set(s.resolved)
+        var out: [(path: RepoPath, line: String)] = []
+        for c in s.conflicts where c.kind.needsExplicitResolution {
+            let p = RepoPath(c.path)
+            if marked.contains(p) { continue }
+            switch c.kind {
+            case .deleteEdit:
+                let sample = c.key.map { RepoPath($0) }
+                if let sample, marked.contains(sample) { continue }
+                // The row's audio deleted from the tree: the deletion was taken (a row left
+                // without its audio is refused by the commit's label check).
+                if let sample, !sample.string.hasPrefix("#"), !workingTree.exists(sample) { continue }
+                out.append(
+                    (
+                        p,
+                        "\(p) row \(c.key ?? "?") (deleted on one side, edited on the other: delete the row and its audio to take the deletion, or mark the path resolved to keep the edit)"
+                    ))
+            default:
+                guard workingTree.exists(p) else { continue }
+                out.append(
+                    (
+                        p,
+                        "\(p) (\(c.kind == .modifyDelete ? "modified by us, deleted by them" : "deleted by us, modified by them"): delete it to take the deletion, or mark it resolved to keep it)"
+                    ))
+            }
+        }
+        return out
+    }
+
+    /// Marks conflicts of the stopped merge resolved as the working tree holds them (git's
+    /// `add`/`rm` of an unmerged path): a file deleted on one side and changed on the other, or
+    /// a label table (or a sample key) with a row deleted on one side and edited on the other.
+    /// - Parameter paths: tree paths named by the merge's conflicts.
+    /// - Returns: the conflicts still unresolved afterwards (as `unresolvedConflicts`).
+    /// - Throws: `DVSError.badInput` when no merge is in progress or a path names no conflict of
+    ///   the merge (nothing is marked then); what writing `.dvs/MERGE_STATE` throws.
+    func markResolved(_ paths: [RepoPath]) throws -> [String] {
+        guard var s = state() else {
+            throw DVSError(.badInput, "no merge is in progress", next: .startMerge)
+        }
+        let named = Set(s.conflicts.flatMap { c in [RepoPath(c.path)] + (c.kind == .deleteEdit ? c.key.map { [RepoPath($0)] } ?? [] : []) })
+        let unknown = paths.filter { !named.contains($0) }
+        if !unknown.isEmpty {
+            throw DVSError(
+                .badInput,
+                "no conflict of the merge of '\(s.describedTheirs)' is at \(unknown.map { "'\($0)'" }.joined(separator: ", ")); nothing was marked",
+                details: s.conflicts.map { $0.path + ($0.key.map { " (row \($0))" } ?? "") })
+        }
+        for p in paths where !s.resolved.contains(p) { s.resolved.append(p) }
+        try stateFile.write(s)
+        return unresolvedConflicts(s)
     }
 }
 
@@ -175,5 +238,18 @@ extension Repository {
     /// The merge in progress, for `dvs status`: what is merged, and the conflicts left.
     public func mergeInProgress() -> (theirs: String, conflicts: [MergeConflict], unresolved: [String])? {
         mergeOperation.inProgress()
+    }
+
+    /// Marks conflicts of the stopped merge resolved as the working tree holds them (see
+    /// `MergeOperation.markResolved`), under the repository lock.
+    /// - Parameter paths: tree paths named by the merge's conflicts (a file, a label table, or a
+    ///   deleted-versus-edited row's sample).
+    /// - Returns: the conflicts still unresolved afterwards.
+    /// - Throws: `DVSError.badInput` when no merge is in progress or a path names no conflict;
+    ///   `.locked`.
+    public func mergeMarkResolved(_ paths: [RepoPath]) throws -> [String] {
+        let lock = try self.lock("dvs merge --resolved")
+        defer { lock.release() }
+        return try mergeOperation.markResolved(paths)
     }
 }

@@ -214,11 +214,21 @@ extension Repository {
                 meter.object(bytes: UInt64(frame.count))
             }
         }
+        // What a purge of this repository erased is never imported again: refused before
+        // anything is stored (the remote still holds it; it must be erased there first).
+        let purged = try purgedContent()
+        func refuseErased(_ what: String) -> DVSError {
+            DVSError(
+                .badInput,
+                "remote '\(remote)' still holds \(what) that a purge of this repository erased; nothing was fetched and no ref moved",
+                hint: "erase the same samples on the remote's side (or stop using that remote), then fetch again")
+        }
         // Commits: breadth-first by generation.
         var commits: [CommitID: Commit] = [:]
         var frontier = Array(Set(tips.filter { !objects.contains($0.object) }))
         var roots: [ObjectID] = []
         while !frontier.isEmpty {
+            if let old = frontier.first(where: { purged.commits.contains($0) }) { throw refuseErased("commit \(old.short)") }
             try download(frontier.map(\.object))
             var next = Set<CommitID>()
             for c in frontier {
@@ -255,6 +265,9 @@ extension Repository {
                     }
                     switch chunk {
                     case .leaf(let entries):
+                        if let e = entries.first(where: { $0.audio != nil && purged.blobs.contains($0.blob) }) {
+                            throw refuseErased("audio \(e.blob.short)")
+                        }
                         for e in entries {
                             if let w = e.annotations?.transcript?.words, !seen.contains(w), !objects.contains(w) { next.insert(w) }
                         }

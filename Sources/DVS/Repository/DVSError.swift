@@ -139,6 +139,10 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
         /// then `dvs cohort refresh COHORT` or `dvs merge THEIRS` with `--strategy`), then
         /// `dvs merge --continue`; `cohort` is the cohort being refreshed, nil for a plain merge.
         case resolveOrRestartMerge(cohort: String?, theirs: String)
+        /// As `resolveOrRestartMerge` when a deletion against a change is open: delete what is
+        /// not kept, mark each listed path resolved (`dvs merge --resolved PATH`), or restart
+        /// with a strategy, then `dvs merge --continue`.
+        case resolveDeletionOrRestartMerge(cohort: String?, theirs: String)
         /// Resolve a cohort refresh's conflicts in the cohort (`dvs checkout cohort/NAME`,
         /// `dvs cohort refresh NAME`) or pass `--strategy`.
         case resolveCohortConflicts(cohort: String)

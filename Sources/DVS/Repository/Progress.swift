@@ -43,6 +43,12 @@ extension Progress {
         case features
         /// Extracting features for an evaluation.
         case evaluating
+        /// Composing commits again without erased samples (purge).
+        case rewriting
+        /// Rewriting packs without unwanted blobs (purge, gc).
+        case repacking
+        /// Walking history for what is still needed (gc).
+        case marking
 
         /// Whether the phase moves bytes over the network (the CLI shows a rate for it).
         public var isTransfer: Bool { self == .uploading || self == .downloading }

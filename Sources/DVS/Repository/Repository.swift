@@ -220,6 +220,12 @@ public final class Repository: @unchecked Sendable {
                 throw DVSError.wrap(error)
             }
         }
+        if FileIO.exists(purgeJournalPath) {
+            do { _ = try finishInterruptedPurge() } catch {
+                lock.release()
+                throw DVSError.wrap(error)
+            }
+        }
         return lock
     }
 
@@ -227,7 +233,14 @@ public final class Repository: @unchecked Sendable {
 
     /// Reads and decodes a commit (``SnapshotStore/commit(_:)``).
     /// - Throws: `DVSError.corrupt` when missing or damaged.
-    public func commit(_ id: CommitID) throws -> Commit { try snapshots.commit(id) }
+    /// A commit a purge rewrote (and deleted) reads as the commit that replaced it, so model
+    /// records and old ids keep resolving (``purgedReplacement(of:)``).
+    public func commit(_ id: CommitID) throws -> Commit {
+        do { return try snapshots.commit(id) } catch {
+            guard !objects.contains(id.object), let r = purgedReplacement(of: id) else { throw error }
+            return try snapshots.commit(r.commit)
+        }
+    }
 
     /// All entries of a manifest, sorted by path (``SnapshotStore/entries(ofManifest:)``).
     /// - Throws: `DVSError.corrupt` naming the damaged chunk.

@@ -89,6 +89,19 @@ extension Repository {
                 if case .string(let s) = $0.first { return s }
                 return nil
             })
+        let cut = try samplesCut(entries, keeping: matched)
+        return (cut.entries, cut.newContent, matched.count)
+    }
+
+    /// The snapshot `entries` with only the samples whose paths are in `matched` (the rest of
+    /// `cohortCut`; `dvs purge` keeps every sample it does not erase): samples left out take the
+    /// Deepgram responses attached to them along, and label tables keep only rows naming kept
+    /// samples (and rows that name no sample of the snapshot), byte for byte.
+    /// - Returns: the entries and the bytes of the label tables it filtered, by id.
+    /// - Throws: nothing today (a table that cannot be read row by row is kept whole).
+    func samplesCut(_ entries: [ManifestEntry], keeping matched: Set<String>) throws -> (
+        entries: [ManifestEntry], newContent: [ObjectID: [UInt8]]
+    ) {
         let samples = Set(entries.filter { $0.audio != nil }.map(\.path.string))
         var droppedSidecars = Set<String>()
         for e in entries where e.audio != nil && !matched.contains(e.path.string) {
@@ -126,7 +139,7 @@ extension Repository {
             e.byteCount = UInt64(filtered.count)
             out.append(e)
         }
-        return (out, newContent, matched.count)
+        return (out, newContent)
     }
 
     /// Creates branch `cohort/NAME` whose first commit holds exactly the samples of `source`

@@ -64,6 +64,12 @@ extension Repository {
         if lower.count >= 4, lower.count <= 64, lower.allSatisfy({ $0.isHexDigit }) {
             let hits = try catalog.commits(withPrefix: lower, limit: 2)
             if hits.count == 1 { return (hits[0], .commitID) }
+            // A commit a purge rewrote resolves to the commit that replaced it.
+            if hits.isEmpty, let old = try purges().lazy.flatMap({ $0.commits.keys }).first(where: { $0.hasPrefix(lower) }),
+                let id = CommitID(hex: old), let r = purgedReplacement(of: id)
+            {
+                return (r.commit, .commitID)
+            }
             if hits.count > 1 {
                 throw DVSError(
                     .unknownRevision, "revision '\(name)' is ambiguous: several commits start with it", hint: "use more hex digits")

@@ -143,11 +143,14 @@ extension Repository {
     /// thrown, so that read commands (`status`, `fsck`, `log`) still run. Writers try again when
     /// they take the lock (``lock(_:)``), and fail there.
     func recoverOnOpen() {
-        guard journalFile.exists,
+        guard journalFile.exists || FileIO.exists(purgeJournalPath),
             let lock = RepositoryLock.tryAcquire(path: dvsDir + "/lock", command: "dvs (finishing an interrupted operation)")
         else { return }
         defer { lock.release() }
-        do { try recoverInterruptedOperation() } catch {
+        do {
+            try recoverInterruptedOperation()
+            if FileIO.exists(purgeJournalPath) { _ = try finishInterruptedPurge() }
+        } catch {
             let e = DVSError.wrap(error)
             interruptedOperationFailure = e
             context.notice?("warning: \(e.message)\(Self.naming(e.details.map(Self.pathOnly)))")

@@ -1,0 +1,708 @@
+import DVSCatalog
+import DVSCore
+import DVSStorage
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+// `dvs purge`: erase samples (a person's voice, their labels, transcripts and words) from every
+// commit, cache and pack of this repository, keeping history usable.
+//
+// Design (Documentation/ARCHITECTURE.md, "Erasure"): history is rewritten. Label values live in
+// label tables (shared blobs) and in manifest leaves, so a commit id cannot stay stable once a
+// row is gone; every commit reachable from a ref, the reflog, a model record or HEAD that holds
+// an erased sample (or descends from one that did) is composed again without it, with its
+// author, committer, message and headers (commit ids in headers mapped), plus a `purge-erased`
+// header `<purge id> <samples>`. The old → new map is kept in the purge record, so old ids
+// (model records, notes) still resolve. Paths are never recorded: the record holds the rule as
+// written, counts and the erased blob ids.
+//
+// Crash safety: `.dvs/PURGE` is written first (the purge's id, time, author and rule). Phase
+// `rewrite` makes new objects only (a rerun makes the same ids: signatures are kept); then the
+// record is written to `.dvs/purges/<id>.json` and the phase becomes `apply`, which moves refs,
+// rewrites the reflog, the working tree, the packs and deletes old objects and caches, each step
+// idempotent. The next command that takes the lock finishes an interrupted purge.
+
+/// The id of a purge: SHA-256 of `dvs-purge`, its time, author and rule; 64 hex digits.
+public struct PurgeID: TypedObjectID {
+    /// The underlying object id.
+    public let object: ObjectID
+    /// Wraps an object id.
+    public init(_ object: ObjectID) { self.object = object }
+}
+
+/// What a purge erases: the samples an SQL predicate over the `sample` table selects in any
+/// commit (as `dvs query` and cohorts use it), and the samples at or under given tree paths.
+public struct PurgeRule: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The condition over `sample` (`speaker = 'spk_0042'`); nil when only paths are given.
+    public var predicate: String?
+    /// Tree paths: a sample at one of them, or under one as a folder, is erased.
+    public var paths: [String]
+
+    /// A rule. - Parameters: predicate: the SQL condition; paths: tree paths (files or folders).
+    public init(predicate: String?, paths: [String]) {
+        self.predicate = predicate
+        self.paths = paths
+    }
+
+    /// The rule as written: `where <predicate>`, `paths a, b`, or both joined by ` or `.
+    public var description: String {
+        var parts: [String] = []
+        if let predicate { parts.append("where \(predicate)") }
+        if !paths.isEmpty { parts.append("paths \(paths.joined(separator: ", "))") }
+        return parts.joined(separator: " or ")
+    }
+
+    /// Whether `path` is one of the rule's paths or under one of them.
+    func covers(_ path: RepoPath) -> Bool {
+        let s = path.string
+        return paths.contains { p in
+            let p = p.hasSuffix("/") ? String(p.dropLast()) : p
+            return s == p || s.hasPrefix(p + "/")
+        }
+    }
+}
+
+/// What a purge would erase (`dvs purge` without `--yes`), or erased.
+public struct PurgePlan: Sendable {
+    /// The rule.
+    public var rule: PurgeRule
+    /// Distinct erased audio contents (one sample recorded at several paths or commits counts once).
+    public var samples: Int
+    /// Hours of audio in them.
+    public var hours: Double
+    /// Bytes of audio in them (original sizes).
+    public var bytes: UInt64
+    /// Commits that held an erased sample.
+    public var commitsHolding: Int
+    /// Commits rewritten (those, and every commit descending from one).
+    public var commitsRewritten: Int
+    /// Refs whose commit is rewritten (`refs/heads/main`, `refs/heads/cohort/es`, `refs/tags/v1`).
+    public var refs: [RefName]
+    /// Models whose training snapshot held an erased sample: name and how many of its samples.
+    public var models: [(name: String, id: ModelID, erased: Int)]
+    /// The erased blob ids.
+    public var erased: Set<ObjectID>
+}
+
+/// The record a purge leaves in `.dvs/purges/<id>.json`: no personal data (no paths, no labels),
+/// only what was asked, counts, the erased blob ids and the commit map.
+public struct PurgeRecord: Sendable, Codable, Equatable {
+    /// The purge's id.
+    public var id: PurgeID
+    /// When it started, unix seconds.
+    public var time: Int64
+    /// Who ran it (`Name <email>`).
+    public var who: String
+    /// The rule as written.
+    public var rule: PurgeRule
+    /// Distinct erased audio contents.
+    public var samples: Int
+    /// Hours of audio erased.
+    public var hours: Double
+    /// Bytes of audio erased (original sizes).
+    public var bytes: UInt64
+    /// Refs whose commit was rewritten.
+    public var refs: [String]
+    /// Names of the models whose training snapshot held an erased sample.
+    public var models: [String]
+    /// Erased blob ids (64 hex), sorted.
+    public var erased: [String]
+    /// Old commit id → new commit id (64 hex each).
+    public var commits: [String: String]
+    /// Old commit id → how many samples (entries) it lost.
+    public var erasedPerCommit: [String: Int]
+    /// HEAD's commit before the purge (nil on an unborn branch), to bring the working tree along.
+    public var head: String?
+
+    /// The new commit for an old one, if this purge rewrote it.
+    public func rewritten(_ id: CommitID) -> CommitID? { commits[id.hex].flatMap { CommitID(hex: $0) } }
+}
+
+/// `.dvs/PURGE`: the purge in progress.
+struct PurgeJournal: Codable, Equatable {
+    /// What the purge has done: `rewrite` (new objects only) or `apply` (record written).
+    enum Phase: String, Codable { case rewrite, apply }
+    /// The purge's id.
+    var id: PurgeID
+    /// When it started, unix seconds.
+    var time: Int64
+    /// Who ran it.
+    var who: String
+    /// The rule.
+    var rule: PurgeRule
+    /// How far it got.
+    var phase: Phase
+}
+
+/// The steps of a purge where a test can stop it as a killed process would (`PurgeStop.at`).
+enum PurgeStep: String, Sendable, CaseIterable {
+    /// After the journal is written, before any object.
+    case journal
+    /// After the new commits are written, before the record.
+    case rewritten
+    /// After the record is written (phase `apply`), before refs move.
+    case recorded
+    /// After refs and reflog moved, before the working tree.
+    case refs
+    /// After the working tree, before the packs.
+    case tree
+    /// After the packs, before old objects are deleted.
+    case packs
+    /// After old objects are deleted, before caches and compaction.
+    case objects
+}
+
+/// A test's request to stop a purge at a step, leaving its journal as a killed process would.
+enum PurgeStop {
+    /// The step to stop after; nil runs to the end. Set only by tests, before the purge runs.
+    nonisolated(unsafe) static var at: PurgeStep?
+
+    /// Throws when a test asked to stop at `step`; then calls the process's hook
+    /// (`ProcessContext.afterPurgeStep`, which a fault-injection test uses to kill dvs there).
+    static func check(_ step: PurgeStep, _ context: ProcessContext) throws {
+        if at == step { throw DVSError(.internal, "purge stopped after '\(step.rawValue)' (test)") }
+        context.afterPurgeStep?(step.rawValue)
+    }
+}
+
+extension Repository {
+    /// `.dvs/purges`, one JSON record per purge.
+    var purgesDir: String { dvsDir + "/purges" }
+    /// `.dvs/PURGE`, the journal of a purge in progress.
+    var purgeJournalPath: String { dvsDir + "/PURGE" }
+
+    // MARK: Reading records
+
+    /// Every purge of this repository, oldest first.
+    /// - Throws: `DVSError.corrupt` when a record cannot be read.
+    public func purges() throws -> [PurgeRecord] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: purgesDir) else { return [] }
+        var out: [PurgeRecord] = []
+        for n in names where n.hasSuffix(".json") {
+            let path = purgesDir + "/" + n
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            do { out.append(try JSONDecoder().decode(PurgeRecord.self, from: data)) } catch {
+                throw DVSError(.corrupt, "purge record '\(path)' cannot be read: \(error)", next: .runFsck)
+            }
+        }
+        return out.sorted { ($0.time, $0.id.hex) < ($1.time, $1.id.hex) }
+    }
+
+    /// The commit a purge put in place of `id`, following later purges; nil when no purge
+    /// rewrote it.
+    func purgedReplacement(of id: CommitID) -> (commit: CommitID, purge: PurgeRecord)? {
+        guard let records = try? purges() else { return nil }
+        var current = id
+        var last: PurgeRecord?
+        for r in records {
+            if let n = r.rewritten(current) {
+                current = n
+                last = r
+            }
+        }
+        return last.map { (current, $0) }
+    }
+
+    /// Every commit a purge replaced and every blob it erased (fetch refuses to import them).
+    /// - Throws: `DVSError.corrupt` when a record cannot be read.
+    func purgedContent() throws -> (commits: Set<CommitID>, blobs: Set<ObjectID>) {
+        var commits = Set<CommitID>()
+        var blobs = Set<ObjectID>()
+        for r in try purges() {
+            commits.formUnion(r.commits.keys.compactMap { CommitID(hex: $0) })
+            blobs.formUnion(r.erased.compactMap { ObjectID(hex: $0) })
+        }
+        return (commits, blobs)
+    }
+
+    /// How many samples of commit `id` (as it was) purges erased, and by which purges.
+    /// - Returns: (samples erased, purge ids), zero and empty when none.
+    public func erasedSamples(of id: CommitID) -> (count: Int, purges: [PurgeID]) {
+        guard let records = try? purges() else { return (0, []) }
+        var n = 0
+        var ids: [PurgeID] = []
+        var current = id
+        for r in records {
+            if let c = r.erasedPerCommit[current.hex], c > 0 {
+                n += c
+                ids.append(r.id)
+            }
+            if let next = r.rewritten(current) { current = next }
+        }
+        return (n, ids)
+    }
+
+    // MARK: Planning
+
+    /// What `purge` would erase, changing nothing.
+    /// - Throws: `DVSError.badInput` for an empty rule or a predicate that is not valid SQL over
+    ///   `sample`; `.corrupt` when history cannot be read.
+    public func planPurge(_ rule: PurgeRule) throws -> PurgePlan {
+        try computePurge(rule).plan
+    }
+
+    /// The commits a purge must consider: every ref (branches, tags, cohorts, remote-tracking),
+    /// HEAD, every reflog entry and every model's training snapshot, with their ancestors;
+    /// parents before children.
+    /// - Parameter reflog: whether reflog entries are roots too.
+    func purgeHistory(reflog: Bool = true) throws -> [CommitID] {
+        var roots: [CommitID] = []
+        do {
+            roots += try catalog.refs(in: .all).map(\.target)
+            if let h = try catalog.head()?.commit { roots.append(h) }
+            if reflog { roots += try catalog.reflogCommits() }
+            roots += try catalog.models().map(\.snapshot)
+        } catch { throw DVSError.wrap(error) }
+        var order: [CommitID] = []
+        var seen = Set<CommitID>()
+        for r in roots where !seen.contains(r) {
+            guard objects.contains(r.object) else { continue }  // a record naming a purged commit
+            // Iterative post-order: parents first.
+            var stack: [(CommitID, Bool)] = [(r, false)]
+            while let (c, expanded) = stack.popLast() {
+                if expanded {
+                    order.append(c)
+                    continue
+                }
+                if seen.contains(c) { continue }
+                seen.insert(c)
+                stack.append((c, true))
+                for p in try snapshots.commit(c).parents.reversed() where !seen.contains(p) { stack.append((p, false)) }
+            }
+        }
+        return order
+    }
+
+    /// The samples the rule selects in `entries`: paths of audio entries.
+    func purgeMatches(_ rule: PurgeRule, in entries: [ManifestEntry]) throws -> Set<String> {
+        var out = Set<String>()
+        if !rule.paths.isEmpty {
+            for e in entries where e.audio != nil && rule.covers(e.path) { out.insert(e.path.string) }
+        }
+        if let predicate = rule.predicate {
+            guard Self.isStandaloneExpression(predicate) else {
+                throw DVSError(
+                    .badInput, "purge predicate \"\(predicate)\" is not one SQL condition (unbalanced parentheses or ';')",
+                    hint: "write one condition over the sample table, e.g. speaker = 'spk_0042'")
+            }
+            let result: QueryResult
+            do { result = try query("SELECT path FROM sample WHERE (\(predicate))", entries: entries) } catch let e as DVSError {
+                throw DVSError(.badInput, "purge predicate \"\(predicate)\": \(Self.predicateSQLMessage(e.message))")
+            }
+            for row in result.rows {
+                if case .string(let s) = row.first { out.insert(s) }
+            }
+        }
+        return out
+    }
+
+    /// The plan, with the entries of every commit considered (read once).
+    func computePurge(_ rule: PurgeRule) throws -> (plan: PurgePlan, history: [CommitID], entries: [CommitID: [ManifestEntry]]) {
+        guard rule.predicate != nil || !rule.paths.isEmpty else {
+            throw DVSError(.badInput, "nothing to purge: give a condition over the sample table or paths")
+        }
+        let history = try purgeHistory()
+        var entries: [CommitID: [ManifestEntry]] = [:]
+        var erased = Set<ObjectID>()
+        var facts: [ObjectID: ManifestEntry] = [:]
+        for c in history {
+            let es = try self.entries(ofManifest: snapshots.commit(c).manifest)
+            entries[c] = es
+            let matched = try purgeMatches(rule, in: es)
+            for e in es where matched.contains(e.path.string) {
+                erased.insert(e.blob)
+                facts[e.blob] = e
+            }
+        }
+        var holding = 0
+        var rewritten = Set<CommitID>()
+        var perCommit: [CommitID: Int] = [:]
+        for c in history {
+            let n = entries[c]!.filter { $0.audio != nil && erased.contains($0.blob) }.count
+            perCommit[c] = n
+            if n > 0 { holding += 1 }
+            let parents = try snapshots.commit(c).parents
+            if n > 0 || parents.contains(where: { rewritten.contains($0) }) { rewritten.insert(c) }
+        }
+        var refs: [RefName] = []
+        do {
+            refs = try catalog.refs(in: .all).filter { rewritten.contains($0.target) }.map(\.name)
+        } catch { throw DVSError.wrap(error) }
+        var models: [(String, ModelID, Int)] = []
+        do {
+            for m in try catalog.models() {
+                if let n = perCommit[m.snapshot], n > 0 { models.append((m.name, m.id, n)) }
+            }
+        } catch { throw DVSError.wrap(error) }
+        let hours = facts.values.reduce(0.0) { $0 + ($1.audio?.duration ?? 0) } / 3600
+        let bytes = facts.values.reduce(UInt64(0)) { $0 + $1.byteCount }
+        let plan = PurgePlan(
+            rule: rule, samples: erased.count, hours: hours, bytes: bytes, commitsHolding: holding, commitsRewritten: rewritten.count,
+            refs: refs, models: models, erased: erased)
+        return (plan, history, entries)
+    }
+
+    // MARK: Purging
+
+    /// Erases the samples `rule` selects from every commit, pack, loose object, cache and the
+    /// stat cache of this repository, and from the working tree's tracked files; see the file's
+    /// header for the design. Takes the repository lock.
+    /// - Parameter progress: phases as they start.
+    /// - Returns: the record written to `.dvs/purges/`; nil when the rule selects nothing.
+    /// - Throws: `DVSError.badInput` for a bad rule, while a merge is in progress, or when the
+    ///   working tree has uncommitted changes (nothing is changed then); `.locked`; storage errors
+    ///   (a rerun, or the next command, finishes what was started).
+    public func purge(_ rule: PurgeRule, progress: ProgressHandler? = nil) throws -> PurgeRecord? {
+        let lock = try self.lock("dvs purge")
+        defer { lock.release() }
+        if let s = mergeState() {
+            throw DVSError(
+                .badInput, "cannot purge: a merge of '\(s.describedTheirs)' is in progress; nothing was changed",
+                next: .finishOrAbortMerge(afterStatus: true))
+        }
+        if try headCommit() != nil {
+            let dirty = try status().changes.filter { $0.kind != .added }
+            if !dirty.isEmpty {
+                throw DVSError(
+                    .badInput, "cannot purge: the working tree has \(dirty.count) uncommitted change(s); nothing was changed",
+                    details: dirty.prefix(20).map { "\($0.kind.rawValue): \($0.path)" }, next: .commitOrDiscard)
+            }
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        let who = identity
+        let id = PurgeID(ObjectID.hashing(Array("dvs-purge\n\(now)\n\(who)\n\(rule)".utf8)))
+        let journal = PurgeJournal(id: id, time: now, who: who, rule: rule, phase: .rewrite)
+        guard try planPurge(rule).samples > 0 else { return nil }
+        try writePurgeJournal(journal)
+        try PurgeStop.check(.journal, context)
+        return try runPurge(journal, progress: progress)
+    }
+
+    /// Runs (or resumes) the purge `journal` describes, then removes the journal.
+    func runPurge(_ journal: PurgeJournal, progress: ProgressHandler?) throws -> PurgeRecord {
+        var record: PurgeRecord
+        if journal.phase == .rewrite {
+            record = try rewriteHistory(journal, progress: progress)
+            try PurgeStop.check(.rewritten, context)
+            do { try FileIO.makeDirectories(purgesDir) } catch { throw DVSError.wrap(error) }
+            do {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try FileIO.writeAtomically(Array(try enc.encode(record)), to: purgesDir + "/\(record.id.hex).json", tmpDir: tmpDir)
+            } catch { throw DVSError.wrap(error) }
+            var next = journal
+            next.phase = .apply
+            try writePurgeJournal(next)
+            try PurgeStop.check(.recorded, context)
+        } else {
+            guard let r = try purges().first(where: { $0.id == journal.id }) else {
+                throw DVSError(.corrupt, "the purge in progress (\(journal.id.short)) has no record in '\(purgesDir)'", next: .runFsck)
+            }
+            record = r
+        }
+        try applyPurge(record, progress: progress)
+        unlink(purgeJournalPath)
+        FileIO.syncDirectory(dvsDir)
+        return record
+    }
+
+    /// Finishes a purge a killed process left in `.dvs/PURGE` (the caller holds the lock).
+    /// - Returns: the purge finished, nil when there was none.
+    /// - Throws: what the purge throws.
+    func finishInterruptedPurge() throws -> PurgeRecord? {
+        guard let data = FileManager.default.contents(atPath: purgeJournalPath) else { return nil }
+        let journal: PurgeJournal
+        do { journal = try JSONDecoder().decode(PurgeJournal.self, from: data) } catch {
+            throw DVSError(.corrupt, "the journal of an interrupted purge '\(purgeJournalPath)' cannot be read: \(error)")
+        }
+        let r = try runPurge(journal, progress: nil)
+        context.notice?("note: finished the interrupted purge \(r.id.short) (\(r.rule))")
+        return r
+    }
+
+    /// Writes `.dvs/PURGE` durably.
+    private func writePurgeJournal(_ j: PurgeJournal) throws {
+        do {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            try FileIO.writeAtomically(Array(try enc.encode(j)), to: purgeJournalPath, tmpDir: tmpDir)
+            FileIO.syncDirectory(dvsDir)
+        } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Phase `rewrite`: composes every affected commit again without the erased samples (new
+    /// objects and packs only; nothing references them yet) and returns the record.
+    private func rewriteHistory(_ journal: PurgeJournal, progress: ProgressHandler?) throws -> PurgeRecord {
+        let (plan, history, entries) = try computePurge(journal.rule)
+        var map: [CommitID: CommitID] = [:]
+        var perCommit: [String: Int] = [:]
+        for (i, c) in history.enumerated() {
+            progress?(Progress(phase: .rewriting, done: i, total: history.count, bytes: 0))
+            let old = try snapshots.commit(c)
+            let es = entries[c]!
+            let dropped = Set(es.filter { $0.audio != nil && plan.erased.contains($0.blob) }.map(\.path.string))
+            let parents = old.parents.map { map[$0] ?? $0 }
+            guard !dropped.isEmpty || parents != old.parents else { continue }
+            perCommit[c.hex] = dropped.count
+            let keep = Set(es.filter { $0.audio != nil && !dropped.contains($0.path.string) }.map(\.path.string))
+            let cut = try samplesCut(es, keeping: keep)
+            var extra = old.extra.mapValues { v in CommitID(hex: v).flatMap { map[$0]?.hex } ?? v }
+            if !dropped.isEmpty {
+                let line = "\(journal.id.hex) \(dropped.count)"
+                extra[Self.purgeHeader] = extra[Self.purgeHeader].map { $0 + "\n" + line } ?? line
+            }
+            let made = try composeCommit(
+                cut.entries.map { e in
+                    var e = e
+                    e.annotations = nil
+                    return e
+                }, newContent: cut.newContent, parents: parents, message: old.message, extra: extra, transcriptsFrom: [es],
+                deltaFrom: es, signatures: (old.author, old.committer))
+            do { try catalog.write { tx in try recordComposed(made.packs, made.id, made.commit, in: tx) } } catch {
+                throw DVSError.wrap(error)
+            }
+            map[c] = made.id
+        }
+        return PurgeRecord(
+            id: journal.id, time: journal.time, who: journal.who, rule: journal.rule, samples: plan.samples, hours: plan.hours,
+            bytes: plan.bytes, refs: plan.refs.map(\.fullName), models: plan.models.map(\.name),
+            erased: plan.erased.map(\.hex).sorted(), commits: Dictionary(uniqueKeysWithValues: map.map { ($0.key.hex, $0.value.hex) }),
+            erasedPerCommit: perCommit, head: try headCommit()?.hex)
+    }
+
+    /// The commit header a purge adds to each rewritten commit that lost samples: lines
+    /// `<purge id> <samples erased>`.
+    public static let purgeHeader = "purge-erased"
+
+    /// Phase `apply` (idempotent): refs and reflog moved to the new commits, the working tree
+    /// brought along, packs rewritten without the erased blobs, old objects and every cache
+    /// deleted, the catalog compacted.
+    private func applyPurge(_ record: PurgeRecord, progress: ProgressHandler?) throws {
+        let map = Dictionary(
+            uniqueKeysWithValues: record.commits.compactMap { k, v in CommitID(hex: k).flatMap { o in CommitID(hex: v).map { (o, $0) } } })
+        let erased = Set(record.erased.compactMap { ObjectID(hex: $0) })
+        // 1. Refs, reflog, stat cache.
+        do {
+            try catalog.write { tx in
+                try tx.rewriteCommitIDs(map)
+                try tx.forgetStatCache(ofBlobs: erased)
+            }
+        } catch { throw DVSError.wrap(error) }
+        try PurgeStop.check(.refs, context)
+        // 2. The working tree follows HEAD (tracked files only; it was clean).
+        if let h = record.head.flatMap({ CommitID(hex: $0) }), let n = map[h], objects.contains(h.object) {
+            let before = try entries(ofManifest: snapshots.commit(h).manifest)
+            let after = try entries(ofManifest: snapshots.commit(n).manifest)
+            try writeTreeChanges(from: before, to: after, extraContent: [:], progress: progress)
+        }
+        try PurgeStop.check(.tree, context)
+        // 3. Packs without the erased blobs and the old label tables that named them.
+        try repackWithout(try obsoleteBlobs(map: map, erased: erased), progress: progress)
+        try PurgeStop.check(.packs, context)
+        // 4. Loose objects only the old commits reached, and leaves naming erased blobs.
+        try deleteOldObjects(map: map, erased: erased)
+        try PurgeStop.check(.objects, context)
+        // 5. Caches, leftovers, the catalog's free pages.
+        for sub in ["cache", "tmp"] {
+            let dir = dvsDir + "/" + sub
+            for n in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+                try? FileManager.default.removeItem(atPath: dir + "/" + n)
+            }
+        }
+        do { try catalog.compact() } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Rewrites every pack file holding a dropped blob (or a delta on one) without it: kept
+    /// frames copied as they are, deltas on a dropped base stored whole again. All new packs are
+    /// written first (every old one still readable), then recorded and the old ones forgotten in
+    /// one transaction, then deleted. A pack the catalog does not know (left by a killed writer)
+    /// that holds a dropped blob is deleted. With `only`, other packs are left as they are
+    /// (`dvs gc` rewrites only packs that are mostly garbage).
+    /// - Returns: bytes of the packs rewritten before, and after.
+    @discardableResult
+    func repackWithout(_ dropped: Set<ObjectID>, only: Set<PackID>? = nil, progress: ProgressHandler? = nil) throws -> (
+        before: UInt64, after: UInt64
+    ) {
+        guard !dropped.isEmpty else { return (0, 0) }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
+        let known: Set<PackID>
+        do { known = Set(try catalog.packIDs()) } catch { throw DVSError.wrap(error) }
+        var made: [FinishedPack] = []
+        var replaced: [(PackID, String)] = []
+        var orphans: [String] = []
+        var before: UInt64 = 0
+        let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: Self.packTargetSize(catalog))
+        let compressor = ZstdCompressor(level: zstdLevel)
+        do {
+            for (i, n) in names.sorted().enumerated() where n.hasSuffix(".pack") {
+                progress?(Progress(phase: .repacking, done: i, total: names.count, bytes: before))
+                let path = packsDir + "/" + n
+                guard let pid = PackID(hex: n.dropLast(5)), only?.contains(pid) ?? true else { continue }
+                let reader = try PackReader(path: path)
+                let index = try reader.readIndex()
+                func base(_ e: PackEntry) throws -> ObjectID? {
+                    guard e.codec == .zstdDelta else { return nil }
+                    let head = try reader.read(offset: e.offset, length: min(32, e.storedLength))
+                    return head.count == 32 ? ObjectID(bytes: head) : nil
+                }
+                var touched = false
+                for e in index {
+                    if dropped.contains(e.id) { touched = true }
+                    if !touched, let b = try base(e), dropped.contains(b) { touched = true }
+                    if touched { break }
+                }
+                guard touched else { continue }
+                guard known.contains(pid) else {
+                    orphans.append(path)
+                    continue
+                }
+                before += UInt64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+                for e in index.sorted(by: { $0.offset < $1.offset }) where !dropped.contains(e.id) {
+                    if let b = try base(e), dropped.contains(b) {
+                        let bytes = try blobs.read(e.id)
+                        try writer.append(id: e.id, codec: .zstd, rawLength: e.rawLength, frame: try compressor.compress(bytes))
+                    } else {
+                        try writer.append(
+                            id: e.id, codec: e.codec, rawLength: e.rawLength,
+                            frame: try reader.read(offset: e.offset, length: e.storedLength))
+                    }
+                }
+                replaced.append((pid, path))
+            }
+            made = try writer.finish()
+            try catalog.write { tx in
+                try tx.removePacks(replaced.map(\.0))
+                for p in made { try tx.insertPack(id: PackID(p.id), byteCount: p.byteCount, entries: p.entries) }
+            }
+        } catch {
+            writer.abort()
+            throw DVSError.wrap(error)
+        }
+        packedBlobs.forgetReaders()
+        for (_, path) in replaced { unlink(path) }
+        for path in orphans { unlink(path) }
+        FileIO.syncDirectory(packsDir)
+        return (before, made.reduce(0) { $0 + $1.byteCount })
+    }
+
+    /// Blobs the rewritten (old) commits name that no commit of the history left names: the
+    /// erased audio, and the old versions of label tables and sidecars that held erased rows.
+    func obsoleteBlobs(map: [CommitID: CommitID], erased: Set<ObjectID>) throws -> Set<ObjectID> {
+        var old = Set<ObjectID>()
+        for c in map.keys where objects.contains(c.object) {
+            for e in try entries(ofManifest: snapshots.commit(c).manifest) where e.kind != .symlink { old.insert(e.blob) }
+        }
+        var kept = Set<ObjectID>()
+        for c in try purgeHistory() where map[c] == nil {
+            for e in try entries(ofManifest: snapshots.commit(c).manifest) { kept.insert(e.blob) }
+        }
+        return old.subtracting(kept).union(erased)
+    }
+
+    /// Deletes the loose objects only rewritten commits reached (the commits, their manifest
+    /// chunks, the words of erased samples), and any manifest leaf left that names an erased blob.
+    func deleteOldObjects(map: [CommitID: CommitID], erased: Set<ObjectID>) throws {
+        guard !map.isEmpty || !erased.isEmpty else { return }
+        func chunks(_ root: ObjectID, into out: inout Set<ObjectID>, words: inout Set<ObjectID>) throws {
+            var stack = [root]
+            while let id = stack.popLast() {
+                guard !out.contains(id), objects.contains(id) else { continue }
+                out.insert(id)
+                switch try snapshots.chunk(id) {
+                case .leaf(let es):
+                    for e in es { if let w = e.annotations?.transcript?.words { words.insert(w) } }
+                case .inner(_, let children): stack += children.map(\.id)
+                }
+            }
+        }
+        var keep = Set<ObjectID>()
+        var keptWords = Set<ObjectID>()
+        for c in try purgeHistory() where map[c] == nil {
+            try chunks(snapshots.commit(c).manifest, into: &keep, words: &keptWords)
+        }
+        var old = Set<ObjectID>()
+        var oldWords = Set<ObjectID>()
+        for c in map.keys where objects.contains(c.object) {
+            try chunks(snapshots.commit(c).manifest, into: &old, words: &oldWords)
+        }
+        var doomed = old.subtracting(keep).union(oldWords.subtracting(keptWords))
+        doomed.formUnion(map.keys.map(\.object))
+        // Any other leaf naming an erased blob (a dangling commit's) goes too.
+        for id in (try? objects.allIDs()) ?? [] where !keep.contains(id) && !doomed.contains(id) {
+            guard case .leaf(let es)? = try? snapshots.chunk(id) else { continue }
+            if es.contains(where: { erased.contains($0.blob) }) { doomed.insert(id) }
+        }
+        for id in doomed { unlink(objects.path(of: id)) }
+    }
+}
+
+/// What `dvs purge --verify` found: files of the local store that still hold an erased blob id
+/// (its 32 raw bytes), as stored or, for loose objects, decompressed.
+public struct PurgeVerification: Sendable, Codable, Equatable {
+    /// Purges checked.
+    public var purges: Int
+    /// Erased blob ids looked for.
+    public var ids: Int
+    /// Files read.
+    public var files: Int
+    /// Bytes read.
+    public var bytes: UInt64
+    /// Files (relative to `.dvs/`) holding an erased id, with the id (hex); empty when clean.
+    public var found: [String]
+    /// Erased ids the blob index still lists.
+    public var indexed: [String]
+}
+
+extension Repository {
+    /// Scans every file under `.dvs/` (loose objects decompressed too) for the 32 raw bytes of
+    /// every blob id a purge erased, and the blob index for those ids. Pack indexes, delta
+    /// frames, manifest leaves and the catalog name blobs by these bytes, so a copy of an erased
+    /// blob that any of them still names is found. Reads everything; changes nothing.
+    /// - Throws: `DVSError` when a purge record cannot be read.
+    public func verifyPurges(progress: ProgressHandler? = nil) throws -> PurgeVerification {
+        let records = try purges()
+        var ids: [ObjectID: String] = [:]
+        for r in records { for h in r.erased { if let id = ObjectID(hex: h) { ids[id] = h } } }
+        var v = PurgeVerification(purges: records.count, ids: ids.count, files: 0, bytes: 0, found: [], indexed: [])
+        guard !ids.isEmpty else { return v }
+        for (id, hex) in ids.sorted(by: { $0.key < $1.key }) where (try? blobs.contains(id)) == true { v.indexed.append(hex) }
+        let needles = ids.map { (Array($0.key.bytes), $0.value) }
+        var first = [Bool](repeating: false, count: 256)
+        for n in needles { first[Int(n.0[0])] = true }
+        func scan(_ bytes: [UInt8], _ what: String) {
+            guard bytes.count >= 32 else { return }
+            bytes.withUnsafeBufferPointer { b in
+                var i = 0
+                while i <= b.count - 32 {
+                    if first[Int(b[i])] {
+                        for (n, hex) in needles where b[i + 31] == n[31] && memcmp(b.baseAddress! + i, n, 32) == 0 {
+                            v.found.append("\(what): \(hex)")
+                        }
+                    }
+                    i += 1
+                }
+            }
+        }
+        let decompressor = ZstdDecompressor()
+        let walker = FileManager.default.enumerator(atPath: dvsDir)
+        while let rel = walker?.nextObject() as? String {
+            let path = dvsDir + "/" + rel
+            var st = stat()
+            guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, let data = FileManager.default.contents(atPath: path) else {
+                continue
+            }
+            let bytes = [UInt8](data)
+            v.files += 1
+            v.bytes += UInt64(bytes.count)
+            if v.files % 256 == 0 { progress?(Progress(phase: .verifyingBlobs, done: v.files, total: 0, bytes: v.bytes)) }
+            scan(bytes, rel)
+            if rel.hasPrefix("objects/"), let plain = try? bytes.withUnsafeBytes({ try decompressor.decompress($0) }) {
+                scan(plain, rel + " (decompressed)")
+            }
+        }
+        return v
+    }
+}

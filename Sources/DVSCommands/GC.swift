@@ -1,0 +1,49 @@
+import ArgumentParser
+import DVS
+import Foundation
+
+struct GC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc", abstract: "Reclaim space: remove objects and blobs nothing needs, after a grace period.",
+        discussion: """
+            Needed is everything a branch, tag, cohort, HEAD, reflog entry, model or eval
+            record, purge record or stopped merge reaches. Anything else older than the
+            grace period is removed: loose objects, blobs in packs that are mostly garbage
+            (those packs are rewritten; others wait), and pack files no index knows. Data
+            younger than the grace period is never touched, so a commit, fetch or push in
+            progress keeps what it wrote, and a reader keeps the packs it has open.
+            .dvs/cache/blobs is kept under cache.max-size bytes (default 10 GiB), least
+            recently used files first.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("Grace period: now, N.days.ago, N.weeks.ago, … (default 2.weeks.ago).", valueName: "when"))
+    var prune = "2.weeks.ago"
+    @Flag(help: "Show what would be removed; remove nothing.") var dryRun = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        guard let grace = GCOptions.grace(parsing: prune) else {
+            throw DVSError(.usage, "--prune is 'now', 'N.days.ago', 'N.weeks.ago' (hours, minutes, months) or seconds, not '\(prune)'")
+        }
+        let repo = try global.repository()
+        var options = GCOptions()
+        options.grace = grace
+        let r = try repo.gc(options, dryRun: dryRun, progress: json ? nil : Output.progress())
+        if json {
+            try Output.json(r)
+            return
+        }
+        let verb = dryRun ? "would remove" : "removed"
+        Output.out(
+            "\(verb) \(r.objectsDeleted) loose object(s) (\(Output.bytes(r.objectBytes))), \(r.blobsDropped) blob(s) from \(r.packsRewritten) pack(s) (\(Output.bytes(r.packBytesBefore)) → \(Output.bytes(r.packBytesAfter))), \(r.cacheFilesEvicted) cached file(s) (\(Output.bytes(r.cacheBytesEvicted)))"
+        )
+        if r.reflogEntriesExpired > 0 {
+            Output.out("expired \(r.reflogEntriesExpired) reflog entries older than the grace period that no branch or record reaches")
+        }
+        if r.blobsLeft > 0 {
+            Output.out("\(r.blobsLeft) unneeded blob(s) wait in packs that are mostly needed, or younger than the grace period")
+        }
+        Output.out("\(dryRun ? "would reclaim" : "reclaimed") \(Output.bytes(r.bytesReclaimed))")
+    }
+}

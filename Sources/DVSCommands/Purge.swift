@@ -1,0 +1,112 @@
+import ArgumentParser
+import DVS
+import DVSCore
+import Foundation
+
+struct Purge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purge", abstract: "Erase samples (a person's voice, labels, transcripts, words) from all history and every cache.",
+        discussion: """
+            dvs purge --where "speaker = 'spk_0042'"   show what would be erased (nothing changes)
+            dvs purge --where "…" --yes                 erase it
+            dvs purge calls/maria_lopez --yes           erase the samples at or under paths
+            dvs purge --list                            the purges of this repository
+            dvs purge --verify                          scan .dvs for every erased blob id
+
+            The condition is SQL over the sample table, as in 'dvs query', checked in every
+            commit that any branch, tag, cohort, reflog entry or model record reaches. The
+            matching audio (the same bytes at any path), its label rows, transcripts and
+            words are removed from every commit: history is rewritten (authors, times and
+            messages kept; each rewritten commit that lost samples says so), packs are
+            rewritten without the audio, old objects, caches and stale catalog pages are
+            deleted, and tracked files in the working tree follow HEAD. A record (when, who,
+            the rule, counts, erased blob ids, old → new commit ids; no paths or labels) is
+            kept in .dvs/purges; old commit ids keep resolving through it, and 'dvs audit'
+            of a model says how many of its training samples were erased.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .customLong("where"), help: ArgumentHelp("SQL condition over the sample table.", valueName: "condition"))
+    var predicate: String?
+    @Argument(help: "Tree paths (files or folders) whose samples to erase.") var paths: [String] = []
+    @Flag(help: "Erase; without it, only show what would be erased.") var yes = false
+    @Flag(help: "List the purges recorded in this repository.") var list = false
+    @Flag(help: "Scan every file of the local store for the blob ids purges erased; exit 1 if one is found.") var verify = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let repo = try global.repository()
+        if verify {
+            let v = try repo.verifyPurges(progress: json ? nil : Output.progress())
+            if json {
+                try Output.json(v)
+            } else {
+                Output.out(
+                    "checked \(v.files) file(s) (\(Output.bytes(v.bytes))) of .dvs for \(v.ids) erased blob id(s) of \(v.purges) purge(s)")
+                for f in v.found { Output.out("  found in \(f)") }
+                for i in v.indexed { Output.out("  still indexed: \(i)") }
+                Output.out(v.found.isEmpty && v.indexed.isEmpty ? "clean: no erased id is left" : "NOT CLEAN")
+            }
+            if !v.found.isEmpty || !v.indexed.isEmpty { throw ExitCode(1) }
+            return
+        }
+        if list {
+            let records = try repo.purges()
+            if json {
+                try Output.json(records)
+                return
+            }
+            if records.isEmpty { Output.out("no purges") }
+            for r in records {
+                let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(r.time)))
+                Output.out(
+                    "\(r.id.short) \(when) \(r.who): \(r.rule) — \(r.samples) sample(s), \(Output.hours(r.hours)), \(r.commits.count) commit(s) rewritten\(r.models.isEmpty ? "" : "; models to retrain: \(r.models.joined(separator: ", "))")"
+                )
+            }
+            return
+        }
+        let rule = PurgeRule(predicate: predicate, paths: paths)
+        guard predicate != nil || !paths.isEmpty else {
+            throw DVSError(.usage, "what to purge? dvs purge --where \"CONDITION\" or dvs purge PATH… (or --list)")
+        }
+        let plan = try repo.planPurge(rule)
+        if !yes || plan.samples == 0 {
+            if json {
+                try Output.jsonObject(
+                    [
+                        "status": "plan", "rule": rule.description, "samples": plan.samples, "hours": plan.hours, "bytes": plan.bytes,
+                        "commits_holding": plan.commitsHolding, "commits_rewritten": plan.commitsRewritten,
+                        "refs": plan.refs.map(\.fullName),
+                        "models": plan.models.map { ["name": $0.name, "id": $0.id.hex, "erased": $0.erased] },
+                    ] as [String: Any])
+                return
+            }
+            describe(plan)
+            if plan.samples > 0 { Output.out("Nothing was changed; run again with --yes to erase it.") }
+            return
+        }
+        if !json { describe(plan) }
+        guard let r = try repo.purge(rule, progress: json ? nil : Output.progress()) else {
+            Output.out("Nothing matches \(rule); nothing was changed.")
+            return
+        }
+        if json {
+            try Output.json(r)
+            return
+        }
+        Output.out("Purge \(r.id.short): erased \(r.samples) sample(s) (\(Output.hours(r.hours))), rewrote \(r.commits.count) commit(s)")
+    }
+
+    /// The dry run's summary.
+    private func describe(_ plan: PurgePlan) {
+        guard plan.samples > 0 else {
+            Output.out("No sample matches \(plan.rule).")
+            return
+        }
+        Output.out(
+            "\(plan.rule): \(plan.samples) sample(s), \(Output.hours(plan.hours)) of audio (\(Output.bytes(plan.bytes))), in \(plan.commitsHolding) commit(s); \(plan.commitsRewritten) commit(s) will be rewritten"
+        )
+        if !plan.refs.isEmpty { Output.out("refs rewritten: \(plan.refs.map(\.fullName).joined(separator: ", "))") }
+        for m in plan.models { Output.out("model \(m.name) (\(m.id.short)) was trained on \(m.erased) of them: retrain it") }
+    }
+}

@@ -1,0 +1,131 @@
+import DVSTestSupport
+import Foundation
+import Testing
+
+/// `dvs purge`, `dvs gc` and `dvs merge --resolved`, end to end through the built binary, on
+/// Debian's recordings; a purge killed with SIGKILL at each step is finished by the next command.
+@Suite(.serialized) struct PurgeCLITests {
+    static let marker = "ZQX-CLI-MARKER-0042"
+
+    /// Four recordings and labels.csv (path,lang,speaker,note); spk3's row carries the marker;
+    /// a relabel of spk3 on branch `side`; committed on main.
+    func dataset(_ dir: String) throws {
+        let recs = T.debianRecordings(limit: 4)
+        try #require(recs.count >= 4, "install alsa-utils and ktuberling-data (see README)")
+        var csv = "path,lang,speaker,note\n"
+        for (i, r) in recs.enumerated() {
+            try T.sh("mkdir -p clips && sox -R '\(r)' -r 16000 -c 1 -b 16 clips/c\(i).wav", in: dir)
+            csv += "clips/c\(i).wav,\(i % 2 == 0 ? "en" : "es"),spk\(i),\(i == 3 ? Self.marker : "fine")\n"
+        }
+        try T.write(Data(csv.utf8), to: dir + "/labels.csv")
+        #expect(try dvs("init", in: dir).status == 0)
+        #expect(try dvs("commit", "-m", "base", in: dir).status == 0)
+        #expect(try dvs("branch", "side", in: dir).status == 0)
+        #expect(try dvs("checkout", "side", in: dir).status == 0)
+        try T.sh("sed -i 's|^clips/c3.wav,es,spk3,|clips/c3.wav,es,spk3,x-|' labels.csv", in: dir)
+        #expect(try dvs("commit", "-m", "relabel", in: dir).status == 0)
+        #expect(try dvs("checkout", "main", in: dir).status == 0)
+    }
+
+    /// Files under `.dvs/` whose bytes (as stored, or zstd-decoded for objects) hold `needle`.
+    func filesHolding(_ needle: String, in dir: String) throws -> String {
+        try T.sh(
+            "cd .dvs && { grep -rl -a -F '\(needle)' . ; for f in $(find objects -type f); do zstd -dc \"$f\" 2>/dev/null | grep -q -a -F '\(needle)' && echo \"$f\"; done; } | sort -u",
+            in: dir)
+    }
+
+    @Test func dryRunPurgeListLogAndGC() throws {
+        try T.withTemporaryDirectory { dir in
+            try dataset(dir)
+            #expect(try !filesHolding(Self.marker, in: dir).isEmpty, "the marker is in objects before the purge")
+            let dry = try dvs("purge", "--where", "speaker = 'spk3'", in: dir)
+            #expect(dry.status == 0, "\(dry.stderr)")
+            #expect(dry.stdout.contains("where speaker = 'spk3': 1 sample(s)"), "\(dry.stdout)")
+            #expect(dry.stdout.contains("refs/heads/main") && dry.stdout.contains("refs/heads/side"))
+            #expect(dry.stdout.contains("Nothing was changed; run again with --yes"))
+            #expect(try dvs("ls", "side", in: dir).stdout.contains("clips/c3.wav"), "a dry run changes nothing")
+
+            let done = try dvs("purge", "--where", "speaker = 'spk3'", "--yes", in: dir)
+            #expect(done.status == 0, "\(done.stderr)")
+            #expect(done.stdout.contains("erased 1 sample(s)"), "\(done.stdout)")
+            #expect(try filesHolding(Self.marker, in: dir).isEmpty)
+            #expect(try !dvs("ls", "side", in: dir).stdout.contains("clips/c3.wav"))
+            let log = try dvs("log", "side", in: dir)
+            #expect(log.stdout.contains("Erased: 1 sample(s) by purge"), "\(log.stdout)")
+            let list = try dvs("purge", "--list", in: dir)
+            #expect(list.stdout.contains("where speaker = 'spk3'") && list.stdout.contains("1 sample(s)"), "\(list.stdout)")
+            let listed = try #require(try json(dvs("purge", "--list", "--json", in: dir).stdout) as? [[String: Any]])
+            #expect(listed.first?["samples"] as? Int == 1)
+            #expect(try dvs("fsck", in: dir).status == 0)
+            let verify = try dvs("purge", "--verify", in: dir)
+            #expect(verify.status == 0 && verify.stdout.contains("clean: no erased id is left"), "\(verify.stdout)")
+
+            let gc = try dvs("gc", "--prune=now", in: dir)
+            #expect(gc.status == 0, "\(gc.stderr)")
+            #expect(gc.stdout.contains("reclaimed"), "\(gc.stdout)")
+            let bad = try dvs("gc", "--prune=someday", in: dir)
+            #expect(bad.status == 64 && bad.stderr.contains("--prune"), "\(bad.stderr)")
+            let none = try dvs("purge", in: dir)
+            #expect(none.status == 64)
+        }
+    }
+
+    @Test func aPurgeKilledAtAnyStepIsFinishedByTheNextCommand() throws {
+        for step in ["journal", "rewritten", "recorded", "refs", "tree", "packs", "objects"] {
+            try T.withTemporaryDirectory { dir in
+                try dataset(dir)
+                let killed = try dvs(
+                    "purge", "clips/c3.wav", "--yes", in: dir, env: ["DVS_TEST_KILL_AFTER_PURGE_STEP": step])
+                #expect(killed.status == 128 + 9, "\(step): \(killed.stderr)")
+                #expect(FileManager.default.fileExists(atPath: dir + "/.dvs/PURGE"), "\(step)")
+                let next = try dvs("status", in: dir)
+                #expect(next.status == 0, "\(step): \(next.stderr)")
+                #expect(next.stderr.contains("finished the interrupted purge"), "\(step): \(next.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: dir + "/.dvs/PURGE"), "\(step)")
+                #expect(try filesHolding(Self.marker, in: dir).isEmpty, "\(step)")
+                #expect(try dvs("fsck", in: dir).status == 0, "\(step)")
+                #expect(try !dvs("ls", "side", in: dir).stdout.contains("clips/c3.wav"), "\(step)")
+            }
+        }
+    }
+
+    /// A remote that still holds what a local purge erased cannot bring it back: fetch and pull
+    /// refuse before storing anything (the remote itself is not purged yet).
+    @Test func fetchFromARemoteStillHoldingErasedDataIsRefused() throws {
+        try T.withTemporaryDirectory { dir in
+            try dataset(dir)
+            let remoteDir = try T.sh("mktemp -d /tmp/dvs-remote-XXXXXX").trimmingCharacters(in: .whitespacesAndNewlines)
+            defer { try? FileManager.default.removeItem(atPath: remoteDir) }
+            #expect(try dvs("remote", "add", "origin", remoteDir + "/remote.dvs", in: dir).status == 0)
+            #expect(try dvs("push", "origin", "main", in: dir).status == 0)
+            #expect(try dvs("push", "origin", "side", in: dir).status == 0)
+            #expect(try dvs("purge", "--where", "speaker = 'spk3'", "--yes", in: dir).status == 0)
+            for args in [["fetch", "origin"], ["pull", "origin", "main"]] {
+                let r = try T.dvs(args, in: dir)
+                #expect(r.status == 1 && r.stderr.contains("that a purge of this repository erased"), "\(args): \(r.stderr)")
+            }
+            #expect(try filesHolding(Self.marker, in: dir).isEmpty, "nothing erased came back")
+            #expect(try dvs("purge", "--verify", in: dir).status == 0)
+            #expect(try !dvs("ls", "main", in: dir).stdout.contains("clips/c3.wav"))
+        }
+    }
+
+    @Test func mergeResolvedKeepsADeletedVersusEditedRowExplicitly() throws {
+        try T.withTemporaryDirectory { dir in
+            try dataset(dir)
+            try T.sh("rm clips/c3.wav && sed -i '/^clips\\/c3.wav/d' labels.csv", in: dir)
+            #expect(try dvs("commit", "-m", "erase spk3", in: dir).status == 0)
+            let m = try dvs("merge", "side", in: dir)
+            #expect(m.status == 1 && m.stdout.contains("CONFLICT (delete-edit)"), "\(m.stdout)")
+            let early = try dvs("merge", "--continue", in: dir)
+            #expect(early.status == 1 && early.stderr.contains("labels.csv row clips/c3.wav"), "\(early.stderr)")
+            #expect(early.stderr.contains("dvs merge --resolved PATH"), "\(early.stderr)")
+            let wrong = try dvs("merge", "--resolved", "nope.csv", in: dir)
+            #expect(wrong.status == 1, "\(wrong.stdout)")
+            let marked = try dvs("merge", "--resolved", "labels.csv", in: dir)
+            #expect(marked.status == 0 && marked.stdout.contains("0 conflict(s) still unresolved"), "\(marked.stdout)")
+            #expect(try dvs("merge", "--continue", in: dir).status == 0)
+            #expect(try dvs("ls", "HEAD", in: dir).stdout.contains("clips/c3.wav"), "kept, as the user said")
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import DVSCore
+import DVSStorage
+import DVSTestSupport
+import Foundation
+import Testing
+
+@testable import DVS
+
+/// `dvs purge` (issue 16): a speaker's audio, label row and transcript, planted with a marker on
+/// several branches, a cohort and a model's snapshot, leave no byte in `.dvs/` once purged, and
+/// history, old ids and the model's audit still work.
+@Suite(.serialized) struct PurgeTests {
+    typealias T = TestSupport
+
+    /// The marker planted in the erased speaker's audio, label row and transcript.
+    static let marker = Array("ZQX-ERASE-ME-4711".utf8)
+
+    /// A repository with four recordings (speaker spk3's audio carries the marker in its PCM data),
+    /// labels.csv (path,lang,speaker,quality,text; spk3's row holds the marker), a relabel of
+    /// spk3 on branch `side`, a cohort `es` holding spk3, and a model registered on main.
+    func withMarkedRepository(_ body: (Repository, String) throws -> Void) throws {
+        try T.withTemporaryRepository { repo in
+            let recs = T.debianRecordings(limit: 4).filter { $0.hasSuffix(".wav") }
+            try #require(recs.count >= 4, "alsa-utils recordings are installed")
+            let root = repo.root
+            try FileManager.default.createDirectory(atPath: root + "/clips", withIntermediateDirectories: true)
+            var csv = "path,lang,speaker,quality,text\n"
+            for (i, r) in recs.prefix(4).enumerated() {
+                var bytes = [UInt8](try T.read(r))
+                if i == 3 {
+                    // The marker inside the samples (past the header): still valid audio.
+                    let at = bytes.count / 2
+                    bytes.replaceSubrange(at..<(at + Self.marker.count), with: Self.marker)
+                }
+                try Data(bytes).write(to: URL(fileURLWithPath: root + "/clips/c\(i).wav"))
+                let m = String(decoding: Self.marker, as: UTF8.self)
+                csv +=
+                    "clips/c\(i).wav,\(i % 2 == 0 ? "en" : "es"),spk\(i),\(i == 3 ? "ok-" + m : "ok"),\(i == 3 ? "hello " + m : "hello \(i)")\n"
+            }
+            try Data(csv.utf8).write(to: URL(fileURLWithPath: root + "/labels.csv"))
+            _ = try repo.commit(CommitOptions(message: "base"))
+            try repo.createBranch("side")
+            _ = try repo.checkout("side")
+            try T.sh("sed -i 's|^clips/c3.wav,es,spk3,ok-|clips/c3.wav,es,spk3,checked-|' '\(root)/labels.csv'")
+            _ = try repo.commit(CommitOptions(message: "relabel on side"))
+            _ = try repo.checkout("main")
+            try Data("notes\n".utf8).write(to: URL(fileURLWithPath: root + "/README.md"))
+            _ = try repo.commit(CommitOptions(message: "notes"))
+            _ = try repo.createCohort("es", predicate: "lang = 'es'")
+            try Data("weights".utf8).write(to: URL(fileURLWithPath: root + "/../model.bin"))
+            _ = try repo.registerModel(ModelRegistration(artifactPath: root + "/../model.bin", revision: "main", name: "m1"))
+            try body(repo, root)
+        }
+    }
+
+    /// Where `needle` occurs in `.dvs/`: every file's raw bytes, every loose object decompressed
+    /// and every pack frame decoded (a marker inside compressed data is found too).
+    static func scan(_ repo: Repository, for needles: [[UInt8]]) throws -> [String] {
+        var hits: [String] = []
+        func check(_ bytes: [UInt8], _ what: String) {
+            for n in needles where bytes.count >= n.count && bytes.firstRange(of: n) != nil { hits.append(what) }
+        }
+        let dvs = repo.root + "/.dvs"
+        let walker = FileManager.default.enumerator(atPath: dvs)
+        let d = ZstdDecompressor()
+        while let rel = walker?.nextObject() as? String {
+            let path = dvs + "/" + rel
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+                let data = FileManager.default.contents(atPath: path)
+            else { continue }
+            let bytes = [UInt8](data)
+            check(bytes, rel)
+            if rel.hasPrefix("objects/"), let plain = try? bytes.withUnsafeBytes({ try d.decompress($0) }) {
+                check(plain, rel + " (decompressed)")
+            }
+            if rel.hasPrefix("packs/"), rel.hasSuffix(".pack"), let pid = PackID(hex: rel.dropFirst(6).dropLast(5)) {
+                let reader = try PackReader(path: path)
+                for e in try reader.readIndex() {
+                    let plain = try repo.packedBlobs.read(e.id, at: BlobLocation(pack: pid, entry: e), decompressor: nil)
+                    check(plain, rel + " blob \(e.id.short)")
+                }
+            }
+        }
+        return hits
+    }
+
+    @Test func purgeErasesEveryByteAndKeepsHistoryUsable() throws {
+        try withMarkedRepository { repo, root in
+            let victim = try #require(try repo.entries(at: "main").first { $0.path.string == "clips/c3.wav" })
+            let needles = [Self.marker, victim.blob.bytes]
+            #expect(!(try Self.scan(repo, for: [Self.marker])).isEmpty, "the marker is found before the purge (the scan works)")
+            let oldMain = try repo.resolve("main")
+            let model = try #require(try repo.modelRecords().first)
+
+            let plan = try repo.planPurge(PurgeRule(predicate: "speaker = 'spk3'", paths: []))
+            #expect(plan.samples == 1)
+            #expect(plan.commitsHolding >= 4, "base, side, notes and the cohort cut hold it")
+            #expect(Set(plan.refs.map(\.fullName)).isSuperset(of: ["refs/heads/main", "refs/heads/side", "refs/heads/cohort/es"]))
+            #expect(plan.models.map(\.name) == ["m1"])
+            #expect(try repo.resolve("main") == oldMain, "planning changes nothing")
+
+            let record = try #require(try repo.purge(PurgeRule(predicate: "speaker = 'spk3'", paths: [])))
+            #expect(record.samples == 1 && record.erased == [victim.blob.hex])
+            let left = try Self.scan(repo, for: needles)
+            #expect(left == [], "no byte of the erased sample is left under .dvs/: \(left)")
+            #expect(!FileManager.default.fileExists(atPath: root + "/clips/c3.wav"), "the tracked file followed HEAD")
+            #expect(try !String(contentsOfFile: root + "/labels.csv", encoding: .utf8).contains("spk3"))
+            #expect(try repo.status().changes.isEmpty, "the working tree is HEAD")
+
+            for rev in ["main", "side", "cohort/es", "main~1"] {
+                let es = try repo.entries(at: Revision(rev))
+                #expect(!es.contains { $0.path.string == "clips/c3.wav" }, "\(rev)")
+                #expect(es.contains { $0.path.string == "clips/c1.wav" }, "\(rev) keeps the others")
+            }
+            #expect(try repo.resolve(Revision(oldMain.hex)) == repo.resolve("main"), "an old id resolves to its replacement")
+            let head = try repo.commit(repo.resolve("main"))
+            #expect(head.extra[Repository.purgeHeader] == "\(record.id.hex) 1")
+            #expect(head.message == "notes")
+            let audit = try repo.audit(model: model.id)
+            #expect(audit.erasedSamples == 1 && audit.erasedBy == [record.id])
+            #expect(try repo.purges() == [record])
+            let fsck = try repo.fsck()
+            #expect(fsck.damaged.isEmpty, "\(fsck.damaged)")
+            #expect(try repo.planPurge(PurgeRule(predicate: "speaker = 'spk3'", paths: [])).samples == 0)
+            let clean = try repo.verifyPurges()
+            #expect(clean.found.isEmpty && clean.indexed.isEmpty && clean.ids == 1 && clean.files > 10, "\(clean)")
+            // A stray copy naming the erased id (a file copied back into .dvs) is found.
+            try Data(victim.blob.bytes).write(to: URL(fileURLWithPath: root + "/.dvs/tmp/stray"))
+            #expect(try repo.verifyPurges().found == ["tmp/stray: \(victim.blob.hex)"])
+        }
+    }
+
+    @Test func anInterruptedPurgeIsFinishedByTheNextCommand() throws {
+        for step in PurgeStep.allCases {
+            try withMarkedRepository { repo, root in
+                let victim = try #require(try repo.entries(at: "main").first { $0.path.string == "clips/c3.wav" })
+                PurgeStop.at = step
+                defer { PurgeStop.at = nil }
+                #expect(throws: DVSError.self, "\(step)") { try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c3.wav"])) }
+                PurgeStop.at = nil
+                #expect(FileManager.default.fileExists(atPath: root + "/.dvs/PURGE"), "\(step): the journal stays")
+                // The next process finishes it when it opens the repository.
+                let again = try Repository.discover(from: root, context: T.processContext)
+                #expect(!FileManager.default.fileExists(atPath: root + "/.dvs/PURGE"), "\(step)")
+                #expect(try Self.scan(again, for: [Self.marker, victim.blob.bytes]) == [], "\(step)")
+                #expect(try again.fsck().damaged.isEmpty, "\(step)")
+                #expect(try again.purges().count == 1, "\(step)")
+                #expect(try !again.entries(at: "side").contains { $0.path.string == "clips/c3.wav" }, "\(step)")
+            }
+        }
+    }
+
+    /// A transcript and its words (a Deepgram response beside the call, with the marker as a
+    /// word) are erased with the call: the response, the words object and the manifest leaves.
+    @Test func aCallsTranscriptAndWordsGoWithIt() throws {
+        try T.withTemporaryRepository { repo in
+            let root = repo.root
+            let ds = T.fixtures + "/dataset"
+            let word = "zqxerasemeword"
+            try T.sh(
+                "mkdir -p clips && cp '\(ds)/clips/call_0002_stereo.wav' '\(ds)/deepgram/call_0002_stereo.json' clips/ && sed -i 's/lakeside/\(word)/gI' clips/call_0002_stereo.json && cp '\(ds)/clips/call_0001_mono.wav' '\(ds)/deepgram/call_0001_mono.json' clips/",
+                in: root)
+            _ = try repo.commit(CommitOptions(message: "calls"))
+            let call = try #require(try repo.entries(at: "HEAD").first { $0.path.string == "clips/call_0002_stereo.wav" })
+            let words = try #require(call.annotations?.transcript?.words, "the response gave the call its words")
+            #expect(!(try Self.scan(repo, for: [Array(word.utf8)])).isEmpty, "the marker is in the store before")
+            let r = try #require(try repo.purge(PurgeRule(predicate: nil, paths: ["clips/call_0002_stereo.wav"])))
+            #expect(r.samples == 1)
+            let left = try Self.scan(repo, for: [Array(word.utf8), call.blob.bytes, words.bytes])
+            #expect(left == [], "\(left)")
+            let after = try repo.entries(at: "HEAD").map(\.path.string)
+            #expect(after == ["clips/call_0001_mono.json", "clips/call_0001_mono.wav"], "the response went with its call")
+            #expect(try repo.verifyPurges().found.isEmpty)
+        }
+    }
+}
