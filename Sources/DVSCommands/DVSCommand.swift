@@ -17,7 +17,7 @@ public struct DVSCommand: ParsableCommand {
             Log.self, Show.self, Ls.self, Cat.self, Checkout.self, Fsck.self, Reindex.self, Config.self, FSMonitorCommand.self,
             RemoteCommand.self, Push.self,
             Fetch.self, Pull.self, Clone.self,
-            ModelCommand.self, Models.self, Audit.self, Run.self, Stream.self, Train.self, Eval.self,
+            ModelCommand.self, Models.self, Audit.self, Run.self, Stream.self, Train.self, Eval.self, Batch.self,
         ])
 
     public init() {}
@@ -105,6 +105,7 @@ public struct DVSCommand: ParsableCommand {
         case "stream": Stream.self
         case "train": Train.self
         case "eval": Eval.self
+        case "batch": Batch.self
         default: nil
         }
     }
