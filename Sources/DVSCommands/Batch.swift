@@ -8,7 +8,7 @@ import Foundation
     import Glibc
 #endif
 
-/// `dvs batch`: a long-lived reader speaking the batch protocol (Documentation/BATCH.md) on
+/// `dvs batch`: a long-lived reader speaking the batch protocol (Documentation/PYTHON.md, "The batch protocol") on
 /// stdin/stdout, for the Python package and other clients that read many samples.
 struct Batch: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,7 +20,7 @@ struct Batch: ParsableCommand {
             the header has that key (audio as little-endian float32, interleaved).
             The first request must be {"op": "hello", "protocol": N}; dvs answers
             with its own protocol version and refuses another. Operations: open,
-            entries, query, read, read_many, words (Documentation/BATCH.md).
+            entries, query, read, read_many, words (Documentation/PYTHON.md, "The batch protocol").
               printf '%s\\n' '{"op":"hello","protocol":1}' '{"op":"open","rev":"HEAD"}' | dvs batch
             """)
 
@@ -77,7 +77,7 @@ struct BatchSession {
             try perform(op, request, id: id)
         } catch let e as BatchProtocolError {
             if case .bad(let m) = e {
-                out.error(id: id, kind: "protocol", message: "bad batch request: \(m)", hint: "see Documentation/BATCH.md")
+                out.error(id: id, kind: "protocol", message: "bad batch request: \(m)", hint: "see Documentation/PYTHON.md")
             }
         } catch let e as BatchSampleNotFound {
             out.error(id: id, e)

@@ -1,6 +1,6 @@
 """The client side of ``dvs batch``: one long-lived dvs process per Python process.
 
-Protocol (Documentation/BATCH.md): requests are JSON objects, one per line, on the process's
+Protocol (Documentation/PYTHON.md, "The batch protocol"): requests are JSON objects, one per line, on the process's
 stdin; each answer is a JSON header line on its stdout, followed by ``payload`` bytes when the
 header has that key (``"encoding": "json"`` or ``"float32le"``). The first request is
 ``{"op": "hello", "protocol": N}``; both sides refuse a version they do not speak.
