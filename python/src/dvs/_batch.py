@@ -48,11 +48,11 @@ def dvs_binary(explicit: Optional[str] = None) -> str:
 
 
 class Answer:
-    """One answer: its header (a dict) and its payload bytes (empty when none)."""
+    """One answer: its header (a dict) and its payload bytes (empty when none), writable."""
 
     __slots__ = ("header", "payload")
 
-    def __init__(self, header: Dict[str, Any], payload: bytes) -> None:
+    def __init__(self, header: Dict[str, Any], payload: bytearray) -> None:
         self.header = header
         self.payload = payload
 
@@ -141,9 +141,15 @@ class BatchProcess:
             raise self._died()
         header = json.loads(line)
         n = int(header.get("payload", 0))
-        payload = self._in.read(n) if n else b""
-        if len(payload) != n:
-            raise self._died()
+        # A bytearray: NumPy and torch get writable arrays over it without a copy.
+        payload = bytearray(n)
+        view = memoryview(payload)
+        got = 0
+        while got < n:
+            k = self._in.readinto(view[got:])
+            if not k:
+                raise self._died()
+            got += k
         return Answer(header, payload)
 
     def _died(self) -> DvsError:

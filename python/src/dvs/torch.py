@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def _item(audio: Any, rate: int, path: str, index: int, label: Any, has_label: bool) -> Dict[str, Any]:
     item: Dict[str, Any] = {
-        "audio": torch.from_numpy(audio.copy()),
+        "audio": torch.from_numpy(audio),  # a writable array over its own buffer: no copy
         "sample_rate": rate,
         "path": path,
         "index": index,
