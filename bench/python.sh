@@ -50,11 +50,11 @@ if [ ! -f "$DATA/.dvs/.bench-ready" ]; then
 fi
 
 VENV=$BENCH_DIR/pyvenv
-if ! "$VENV/bin/python" -c 'import datasets, soundfile, torch, webdataset' 2>/dev/null; then
-  say "setting up $VENV (datasets<4, soundfile; torch and the rest from $TOOLS/venv)"
+if ! "$VENV/bin/python" -c 'import datasets, soundfile, librosa, torch, webdataset' 2>/dev/null; then
+  say "setting up $VENV (datasets<4, soundfile, librosa; torch and the rest from $TOOLS/venv)"
   python3 -m venv "$VENV"
   site=$("$TOOLS/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   echo "$site" > "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/dvs-tools-venv.pth"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "datasets<4" soundfile
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "datasets<4" soundfile librosa
 fi
 PYTHONPATH=$REPO/python/src exec "$VENV/bin/python" "$REPO/bench/python.py" --repo "$DATA" --corpus "$CORPUS" "${PYARGS[@]}"
