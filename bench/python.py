@@ -15,6 +15,7 @@ Times, page cache warm (each reader runs once untimed first):
                       soundfile on the raw files   (a map-style dataset over the file list)
                       HF datasets audiofolder      (`Audio` feature, map-style, same WAVs)
                     samples/s and MB/s of WAV bytes (the files' sizes)
+  one process       the same without a DataLoader (dvs iter_audio, soundfile, HF ds[i])
   random access     --random random indices, one process, no DataLoader: dvs torch_dataset
                     ds[i], soundfile.read(path), HF ds[i]; median and p99 latency
 A benchmark, not a test: it prints figures and never fails on a miss.
@@ -162,6 +163,30 @@ def main() -> None:
     for name in readers:
         if not name.startswith("dvs torch_iterable"):
             print(f"  dvs torch_iterable / {name.split(' (')[0]}: {dvs_rate / rates[name]:.2f}x")
+
+    # -- one process, no DataLoader: the readers' own cost, without the workers' tensor transfer --
+    def direct_dvs() -> int:
+        return sum(1 for _ in snap.iter_audio())
+
+    def direct_soundfile() -> int:
+        return sum(1 for f in files if soundfile.read(f, dtype="float32") is not None)
+
+    def direct_hf() -> int:
+        return sum(1 for i in range(len(hf_ds)) if hf_ds[i]["audio"] is not None)
+
+    direct: Dict[str, Callable[[], int]] = {"dvs snap.iter_audio()": direct_dvs, "soundfile.read(path)": direct_soundfile}
+    if hf_ds is not None:
+        direct["HF datasets ds[i]['audio']"] = direct_hf
+    dtimes: Dict[str, List[float]] = {k: [] for k in direct}
+    for _ in range(args.reps):
+        for name, f in direct.items():
+            t0 = time.perf_counter()
+            f()
+            dtimes[name].append(time.perf_counter() - t0)
+    print("\nthroughput, one process, no DataLoader (median wall; samples/s; MB/s of WAV bytes):")
+    for name in direct:
+        t = statistics.median(dtimes[name])
+        print(f"  {name:58s} {t:7.2f} s  {n / t:8.0f} samples/s  {wav_bytes / t / 1e6:7.1f} MB/s")
 
     # -- random access --------------------------------------------------------------------------
     rng = random.Random(1)

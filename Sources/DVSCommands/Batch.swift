@@ -52,7 +52,7 @@ struct BatchSession {
     mutating func answer(_ line: String) -> Bool {
         var id: Any = NSNull()
         do {
-            guard let request = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            guard let request = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
                 throw BatchProtocolError.bad("a request is one JSON object per line")
             }
             id = request["id"] ?? NSNull()

@@ -8,6 +8,7 @@ header has that key (``"encoding": "json"`` or ``"float32le"``). The first reque
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -84,7 +85,7 @@ class BatchProcess:
             raise DvsNotFound(f"cannot start '{binary}': {e}", hint="check DVS_BIN or PATH") from e
         self._stdin = cast(IO[bytes], self._proc.stdin)
         self._stdout = cast(IO[bytes], self._proc.stdout)
-        self._in = os.fdopen(os.dup(self._stdout.fileno()), "rb", buffering=1 << 20)
+        self._in: io.BufferedReader = io.BufferedReader(io.FileIO(os.dup(self._stdout.fileno()), "rb"), buffer_size=1 << 20)
         hello = self.request({"op": "hello", "protocol": PROTOCOL})
         theirs = hello.header.get("protocol")
         if theirs != PROTOCOL:

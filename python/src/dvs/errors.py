@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 
 class DvsError(Exception):
@@ -83,7 +83,7 @@ _KINDS = {
 }
 
 
-def error_from(obj: dict) -> DvsError:
+def error_from(obj: Dict[str, Any]) -> DvsError:
     """The exception for a batch protocol error object (``{"kind", "message", "hint", …}``)."""
     kind = obj.get("kind")
     cls = _KINDS.get(kind or "", DvsError)

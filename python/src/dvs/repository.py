@@ -124,14 +124,15 @@ class Repository:
         rows = data if isinstance(data, list) else data.get("models", [])
         return pd.DataFrame(rows)
 
-    def audit(self, artifact: str) -> Dict[str, Any]:
+    def audit(self, artifact: str) -> Union[Dict[str, Any], List[Dict[str, Any]]]:
         """What a model file was trained on (``dvs audit PATH --json``): snapshot, code commit,
-        parameters, evals.
+        parameters, evals; a list when several records hold the same file.
 
         Raises:
             DvsError: when the file is not a registered model (with dvs's hint).
         """
-        return self._cli_json(["audit"], [os.path.abspath(artifact)])
+        out: Union[Dict[str, Any], List[Dict[str, Any]]] = self._cli_json(["audit"], [os.path.abspath(artifact)])
+        return out
 
     def diff(self, a: str, b: str) -> Dict[str, Any]:
         """What changed from snapshot ``a`` to ``b`` (``dvs diff A B --json``).
@@ -140,7 +141,8 @@ class Repository:
             RevisionNotFound: when either names no commit.
         """
         ca, cb = self.snapshot(a).commit, self.snapshot(b).commit
-        return self._cli_json(["diff"], [ca, cb])
+        out: Dict[str, Any] = self._cli_json(["diff"], [ca, cb])
+        return out
 
     def run(
         self,

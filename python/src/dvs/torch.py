@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import random
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
@@ -99,7 +99,7 @@ class SnapshotIterable(IterableDataset):  # type: ignore[type-arg]
         return order
 
     @staticmethod
-    def _rank() -> tuple:
+    def _rank() -> Tuple[int, int]:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             return torch.distributed.get_rank(), torch.distributed.get_world_size()
         return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
