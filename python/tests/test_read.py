@@ -174,3 +174,20 @@ def test_one_process_per_pid(repo):
     os.waitpid(pid, 0)
     assert os.read(r, 1) == b"1"
     assert repo._client() is first and len(snap.paths) == 11
+
+
+def test_iter_audio_interleaved_with_reads_and_stopped_early(repo):
+    snap = repo.snapshot()
+    seen = []
+    for i, path, audio, _ in snap.iter_audio(chunk=2):
+        # A read in the middle of the iteration (the next chunk's answers are still owed).
+        again, _ = snap.read(path)
+        assert np.array_equal(again, audio)
+        seen.append(i)
+        if len(seen) == 5:
+            break  # the chunk asked for ahead is read and dropped
+    assert seen == [0, 1, 2, 3, 4]
+    assert len(snap.samples()) == 11 and snap.read(0)[0].size > 0
+    with pytest.raises(dvs.UsageError):
+        list(snap.iter_audio([0, 1, 2, 50, 3], chunk=2))
+    assert [i for i, _, _, _ in snap.iter_audio([4, 3], chunk=1)] == [4, 3]

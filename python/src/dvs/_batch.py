@@ -73,6 +73,9 @@ class BatchProcess:
         self.root = root
         self.pid = os.getpid()
         self._lock = threading.Lock()
+        self._ticket = 0
+        # Requests sent and not yet collected: [ticket, answers owed, answers read or None].
+        self._pending: List[List[Any]] = []
         try:
             self._proc = subprocess.Popen(
                 [binary, "batch", "-C", root],
@@ -106,6 +109,7 @@ class BatchProcess:
             DvsError: (a subclass) carrying dvs's message and hint when dvs answers with an error.
         """
         with self._lock:
+            self._drain()
             self._send(req)
             answer = self._receive()
         if not answer.header.get("ok"):
@@ -118,15 +122,58 @@ class BatchProcess:
         Raises:
             DvsError: the first error answer (dvs stops answering that request after it).
         """
-        out: List[Answer] = []
+        return self.collect(self.submit_many(req, count))
+
+    def submit_many(self, req: Dict[str, Any], count: int) -> int:
+        """Sends a request answered by ``count`` answers without waiting for them, so dvs works
+        on it while the caller does something else; :meth:`collect` takes them. Returns its ticket."""
         with self._lock:
             self._send(req)
-            for _ in range(count):
-                a = self._receive()
-                if not a.header.get("ok"):
-                    raise error_from(a.header.get("error") or {})
-                out.append(a)
-        return out
+            self._ticket += 1
+            self._pending.append([self._ticket, count, None])
+            return self._ticket
+
+    def collect(self, ticket: int) -> List[Answer]:
+        """The answers of a request :meth:`submit_many` sent (answers of earlier ones still unread
+        are read and kept for their own ``collect``).
+
+        Raises:
+            DvsError: the request's error answer, when dvs gave one.
+        """
+        with self._lock:
+            if not any(p[0] == ticket for p in self._pending):
+                return []  # collected already
+            while not any(p[0] == ticket and p[2] is not None for p in self._pending):
+                self._read_next_pending()
+            entry = next(p for p in self._pending if p[0] == ticket)
+            self._pending.remove(entry)
+        answers: List[Answer] = entry[2]
+        if answers and not answers[-1].header.get("ok"):
+            raise error_from(answers[-1].header.get("error") or {})
+        return answers
+
+    def discard(self, ticket: int) -> None:
+        """Reads and drops the answers of a request nobody will :meth:`collect`."""
+        try:
+            self.collect(ticket)
+        except DvsError:
+            pass
+
+    def _read_next_pending(self) -> None:
+        """Reads all answers of the oldest request whose answers are unread (lock held)."""
+        entry = next(p for p in self._pending if p[2] is None)
+        got: List[Answer] = []
+        for _ in range(entry[1]):
+            a = self._receive()
+            got.append(a)
+            if not a.header.get("ok"):
+                break  # dvs stops answering that request after an error
+        entry[2] = got
+
+    def _drain(self) -> None:
+        """Reads the answers still owed to earlier requests (lock held), before a new request."""
+        while any(p[2] is None for p in self._pending):
+            self._read_next_pending()
 
     def _send(self, req: Dict[str, Any]) -> None:
         line = json.dumps(req, separators=(",", ":")).encode() + b"\n"

@@ -294,13 +294,28 @@ class Snapshot:
         """
         order = list(range(self._count)) if indices is None else [int(i) for i in indices]
         client = self.repository._client()
-        for part in chunks(order, max(1, chunk)):
-            answers = client.request_many(
+        parts = list(chunks(order, max(1, chunk)))
+
+        def submit(part: List[int]) -> int:
+            return client.submit_many(
                 self._req("read_many", indices=part, sample_rate=sample_rate, mono=mono), len(part)
             )
-            for a in answers:
-                pcm, rate = pcm_array(a)
-                yield int(a.header["index"]), str(a.header["path"]), pcm, rate
+
+        # The next chunk is asked for before this one is handed out, so dvs decodes it while the
+        # caller works on this one.
+        ticket = submit(parts[0]) if parts else None
+        try:
+            for k in range(len(parts)):
+                assert ticket is not None
+                current, ticket = ticket, None
+                answers = client.collect(current)
+                ticket = submit(parts[k + 1]) if k + 1 < len(parts) else None
+                for a in answers:
+                    pcm, rate = pcm_array(a)
+                    yield int(a.header["index"]), str(a.header["path"]), pcm, rate
+        finally:
+            if ticket is not None:
+                client.discard(ticket)  # the caller stopped early: the answers still owed are dropped
 
     # -- PyTorch ----------------------------------------------------------------------------
 
