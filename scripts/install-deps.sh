@@ -53,5 +53,16 @@ if ! "$tools/venv/bin/python" -c 'import selenium' 2>/dev/null; then
   [ -x "$tools/venv/bin/pip" ] || python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install --quiet --disable-pip-version-check selenium
 fi
+# The Python package's tests (python/, .ci/run's pytest stage): pandas and pytest, and torch
+# from PyPI (≈2 GB with its CUDA libraries; DVS_SKIP_TORCH=1 leaves it out and its tests skip).
+if ! "$tools/venv/bin/python" -c 'import pandas, pytest' 2>/dev/null; then
+  echo "install-deps: installing pandas and pytest into $tools/venv" >&2
+  [ -x "$tools/venv/bin/pip" ] || python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check numpy pandas pytest
+fi
+if [ -z "${DVS_SKIP_TORCH:-}" ] && ! "$tools/venv/bin/python" -c 'import torch' 2>/dev/null; then
+  echo "install-deps: installing torch into $tools/venv" >&2
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check torch
+fi
 command -v swift >/dev/null || { echo "install-deps: swift (6.x) is not on PATH; see https://www.swift.org/install/linux/" >&2; exit 1; }
 echo "install-deps: ok" >&2

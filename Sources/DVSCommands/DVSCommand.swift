@@ -18,7 +18,7 @@ public struct DVSCommand: ParsableCommand {
             FSMonitorCommand.self,
             RemoteCommand.self, Push.self,
             Fetch.self, Pull.self, Clone.self,
-            ModelCommand.self, Models.self, Audit.self, Run.self, Stream.self, Train.self, Eval.self,
+            ModelCommand.self, Models.self, Audit.self, Run.self, Stream.self, Train.self, Eval.self, Batch.self,
             Serve.self,
         ])
 
@@ -110,6 +110,7 @@ public struct DVSCommand: ParsableCommand {
         case "stream": Stream.self
         case "train": Train.self
         case "eval": Eval.self
+        case "batch": Batch.self
         default: nil
         }
     }

@@ -176,7 +176,13 @@ public final class SnapshotReader: @unchecked Sendable {
     public func forEach(order: [Int]? = nil, _ body: (SnapshotSample) throws -> Void) throws {
         let order = order ?? Array(entries.indices)
         if order.isEmpty { return }
-        let locations = try repository.blobs.locations()
+        try forEach(order: order, locations: try repository.blobs.locations(), body)
+    }
+
+    /// ``forEach(order:_:)`` with the blob locations already read (``BatchReader`` reads them once
+    /// for many calls).
+    func forEach(order: [Int], locations: [ObjectID: BlobLocation], _ body: (SnapshotSample) throws -> Void) throws {
+        if order.isEmpty { return }
         let pipe = OrderedPipe<SnapshotSample>(count: order.count, window: window)
         let n = min(workers, order.count)
         let group = DispatchGroup()

@@ -1,0 +1,193 @@
+"""Snapshots, tables and audio read through `dvs batch`, against dvs's own command line and
+libsndfile's decode of the checked-out files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import dvs
+from conftest import DVS, dvs as run_dvs
+
+
+def test_samples_equal_dvs_query_json(repo, repo_dir):
+    snap = repo.snapshot("HEAD")
+    df = snap.samples()
+    expected = pd.DataFrame(json.loads(run_dvs("query", "--json", "SELECT * FROM sample", cwd=repo_dir).stdout))
+    assert len(df) == len(snap) == len(expected) == 11
+    pd.testing.assert_frame_equal(
+        df.sort_values("path").reset_index(drop=True),
+        expected[list(df.columns)].sort_values("path").reset_index(drop=True),
+    )
+    assert {"lang", "intent", "sample_rate", "duration_s", "transcript"} <= set(df.columns)
+
+
+def test_query_keeps_columns_and_types(repo):
+    df = repo.query("SELECT lang, count(*) AS n, sum(duration_s) AS s FROM sample GROUP BY lang ORDER BY lang")
+    assert list(df.columns) == ["lang", "n", "s"]
+    assert list(df["lang"]) == ["en", "es", "fr"]
+    assert list(df["n"]) == [5, 3, 3]
+    assert (df["s"] > 0).all()
+
+
+def test_snapshot_is_immutable_and_resolves_revisions(repo, repo_dir):
+    head = repo.snapshot("HEAD")
+    prev = repo.snapshot("HEAD~1")
+    assert head.commit != prev.commit and len(head) == len(prev) + 1
+    log = run_dvs("log", "--json", cwd=repo_dir).stdout
+    assert head.commit in log and prev.commit in log
+    assert repo.snapshot(head.commit[:12]).commit == head.commit
+    # The relabel is visible in one and not the other.
+    a = prev.query("SELECT intent FROM sample WHERE path = 'calls/en/Front_Center.wav'")["intent"][0]
+    b = head.query("SELECT intent FROM sample WHERE path = 'calls/en/Front_Center.wav'")["intent"][0]
+    assert (a, b) == ("greet", "other")
+
+
+def _sndfile_decode(path: str):
+    """libsndfile's decode of a file (through sox, which uses libsndfile/its own readers, would
+    differ in dither): read with the soundfile package when present, else with sox to float."""
+    try:
+        import soundfile
+
+        data, sr = soundfile.read(path, dtype="float32", always_2d=False)
+        return data, sr
+    except ImportError:
+        out = subprocess.run(
+            ["sox", path, "-t", "f32", "-e", "floating-point", "-"], check=True, capture_output=True
+        ).stdout
+        info = subprocess.run(["soxi", path], check=True, capture_output=True, text=True).stdout
+        ch = int([l for l in info.splitlines() if l.startswith("Channels")][0].split(":")[1])
+        sr = int([l for l in info.splitlines() if l.startswith("Sample Rate")][0].split(":")[1])
+        a = np.frombuffer(out, dtype="<f4")
+        return (a.reshape(-1, ch) if ch > 1 else a), sr
+
+
+@pytest.mark.parametrize("path", ["calls/en/Front_Center.wav", "calls/es/0001.wav", "calls/es/0000.wav"])
+def test_read_equals_decode_of_checked_out_file(repo, repo_dir, path):
+    audio, sr = repo.snapshot("HEAD").read(path)
+    expected, esr = _sndfile_decode(os.path.join(repo_dir, path))
+    assert sr == esr
+    assert audio.dtype == np.float32
+    assert audio.shape == expected.shape
+    np.testing.assert_allclose(audio, expected, atol=1e-4)
+
+
+def test_read_ogg_by_index_and_path_agree(repo):
+    snap = repo.snapshot()
+    i = snap.paths.index(next(p for p in snap.paths if p.endswith(".ogg")))
+    a, sr = snap.read(i)
+    b, sr2 = snap.read(snap.paths[i])
+    assert sr == sr2 and np.array_equal(a, b) and a.size > 1000
+
+
+def test_read_mono_and_resample(repo):
+    snap = repo.snapshot()
+    stereo, sr = snap.read("calls/es/0000.wav")
+    assert sr == 8000 and stereo.ndim == 2 and stereo.shape[1] == 2
+    mono, _ = snap.read("calls/es/0000.wav", mono=True)
+    np.testing.assert_allclose(mono, stereo.mean(axis=1), atol=1e-6)
+    up, sr16 = snap.read("calls/es/0000.wav", sample_rate=16000, mono=True, dtype="float64")
+    assert sr16 == 16000 and up.dtype == np.float64
+    assert abs(len(up) - 2 * len(mono)) <= 2
+    # Resampling keeps the signal's level (libsamplerate, not zero stuffing).
+    assert abs(np.sqrt(np.mean(up**2)) - np.sqrt(np.mean(mono**2))) < 0.02
+
+
+def test_iter_audio_reads_all_in_order(repo):
+    snap = repo.snapshot()
+    got = [(i, p) for i, p, _, _ in snap.iter_audio(chunk=4)]
+    assert got == list(enumerate(snap.paths))
+    rev = [i for i, _, _, _ in snap.iter_audio([3, 1, 2], chunk=2)]
+    assert rev == [3, 1, 2]
+
+
+def test_words_of_deepgram_sidecar(repo):
+    snap = repo.snapshot()
+    w = snap.words("calls/es/0001.wav")
+    assert list(w.columns) == ["start", "end", "word", "confidence", "speaker", "channel"]
+    assert list(w["word"]) == ["quiero", "cancelar", "mi", "cuenta"]
+    assert w["start"].is_monotonic_increasing
+    assert snap.words("calls/es/0002.wav").empty
+
+
+def test_errors_carry_message_and_hint(repo, tmp_path):
+    with pytest.raises(dvs.RevisionNotFound) as e:
+        repo.snapshot("no-such-branch")
+    assert "no-such-branch" in e.value.message and e.value.hint
+    snap = repo.snapshot()
+    with pytest.raises(dvs.SampleNotFound) as e2:
+        snap.read("calls/xx/missing.wav")
+    assert "calls/xx/missing.wav" in str(e2.value) and e2.value.hint
+    with pytest.raises(dvs.UsageError) as e3:
+        snap.read(999)
+    assert "999" in e3.value.message and "hint" in str(e3.value)
+    with pytest.raises(dvs.DataError) as e4:
+        snap.query("DELETE FROM sample")
+    assert e4.value.message
+    with pytest.raises(dvs.NotARepository) as e5:
+        dvs.Repository(str(tmp_path))
+    assert str(tmp_path) in e5.value.message and e5.value.hint
+    assert isinstance(e5.value, dvs.DvsError)
+    # The batch process is still usable after errors.
+    assert len(repo.snapshot().samples()) == 11
+
+
+def test_protocol_mismatch_is_a_clear_error(repo_dir):
+    p = subprocess.run(
+        [DVS, "batch", "-C", repo_dir], input=b'{"op":"hello","protocol":999}\n', capture_output=True
+    )
+    header = json.loads(p.stdout.splitlines()[0])
+    assert header["ok"] is False and header["error"]["kind"] == "protocolMismatch"
+    assert "999" in header["error"]["message"] and header["error"]["hint"]
+    assert p.returncode == 1
+
+
+def test_requests_before_hello_are_refused(repo_dir):
+    p = subprocess.run([DVS, "batch", "-C", repo_dir], input=b'{"op":"open","rev":"HEAD"}\n', capture_output=True)
+    header = json.loads(p.stdout.splitlines()[0])
+    assert header["ok"] is False and "hello" in header["error"]["message"]
+
+
+def test_missing_binary(monkeypatch, repo_dir):
+    monkeypatch.setenv("DVS_BIN", "/nonexistent/dvs")
+    with pytest.raises(dvs.DvsNotFound) as e:
+        dvs.Repository(repo_dir)
+    assert "DVS_BIN" in (e.value.hint or "")
+
+
+def test_one_process_per_pid(repo):
+    snap = repo.snapshot()
+    first = repo._client()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: its own dvs process, the parent's untouched
+        try:
+            ok = repo._client() is not first and len(snap.samples()) == 11
+            os.write(w, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(r, 1) == b"1"
+    assert repo._client() is first and len(snap.paths) == 11
+
+
+def test_iter_audio_interleaved_with_reads_and_stopped_early(repo):
+    snap = repo.snapshot()
+    seen = []
+    for i, path, audio, _ in snap.iter_audio(chunk=2):
+        # A read in the middle of the iteration (the next chunk's answers are still owed).
+        again, _ = snap.read(path)
+        assert np.array_equal(again, audio)
+        seen.append(i)
+        if len(seen) == 5:
+            break  # the chunk asked for ahead is read and dropped
+    assert seen == [0, 1, 2, 3, 4]
+    assert len(snap.samples()) == 11 and snap.read(0)[0].size > 0
+    with pytest.raises(dvs.UsageError):
+        list(snap.iter_audio([0, 1, 2, 50, 3], chunk=2))
+    assert [i for i, _, _, _ in snap.iter_audio([4, 3], chunk=1)] == [4, 3]
