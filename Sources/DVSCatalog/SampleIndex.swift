@@ -451,7 +451,8 @@ public final class SampleIndex: Sendable {
     ///   - includeWords: fill the `word` table (from `words`); it is empty otherwise.
     ///   - words: the words of a transcript's words object.
     ///   - allows: whether a statement may run, given whether SQLite calls it read-only.
-    ///   - timeLimit: seconds after which the statement is interrupted; nil: no limit.
+    ///   - timeLimit: seconds the statement may run (from its first step; setting up the views and
+    ///     words is not counted) before it is stopped; nil: no limit.
     /// - Throws: `SampleQueryError.invalidStatement` (does not compile), `.writes` (`allows`
     ///   said no), `.failed` (SQLite failed while running, or ran past `timeLimit`);
     ///   `CatalogError.notFound` when the snapshot is not indexed; errors `words` throws.
@@ -460,12 +461,6 @@ public final class SampleIndex: Sendable {
         _ sql: String, snapshot: CommitID, includeWords: Bool, words: (ObjectID) throws -> [TranscriptWord],
         allows: (_ isReadOnly: Bool) -> Bool, timeLimit: Double? = nil
     ) throws -> SampleQueryResult {
-        let timer = timeLimit.map { limit in
-            let interrupt = DispatchWorkItem { [queue] in queue.interrupt() }
-            DispatchQueue.global().asyncAfter(deadline: .now() + limit, execute: interrupt)
-            return interrupt
-        }
-        defer { timer?.cancel() }
         do {
             return try queue.inDatabase { db in
                 // A failure here is the index's (damaged, unreadable), not the statement's.
@@ -494,6 +489,23 @@ public final class SampleIndex: Sendable {
                 }
                 try db.execute(sql: "PRAGMA query_only = ON")
                 defer { try? db.execute(sql: "PRAGMA query_only = OFF") }
+                // The limit covers the statement only (not the set-up above, which is bounded by
+                // the snapshot): SQLite's progress handler, called every 1,000 virtual-machine
+                // instructions while it runs, stops it once the deadline has passed
+                // (https://sqlite.org/c3ref/progress_handler.html), so no interrupt can land
+                // before the statement starts or after it ends.
+                let deadline = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+                defer { deadline.deallocate() }
+                if let timeLimit {
+                    deadline.pointee = DispatchTime.now().uptimeNanoseconds &+ UInt64(max(0, min(timeLimit, 1e9)) * 1e9)
+                    sqlite3_progress_handler(
+                        db.sqliteConnection, 1000,
+                        { context in
+                            guard let at = context?.assumingMemoryBound(to: UInt64.self).pointee else { return 0 }
+                            return DispatchTime.now().uptimeNanoseconds >= at ? 1 : 0
+                        }, deadline)
+                }
+                defer { if timeLimit != nil { sqlite3_progress_handler(db.sqliteConnection, 0, nil, nil) } }
                 do { return try SampleQuery.runStatement(sql, in: db, allows: allows) } catch SampleQueryError.invalidStatement(let m)
                     where m.contains("because it is a view")
                 {

@@ -81,6 +81,8 @@ struct BatchSession {
             }
         } catch let e as BatchSampleNotFound {
             out.error(id: id, e)
+        } catch let e as BatchSnapshotRewritten {
+            out.error(id: id, e)
         } catch let e as DVSError {
             out.error(id: id, e)
         } catch let e as CatalogError {
@@ -133,7 +135,13 @@ struct BatchSession {
 
     /// The snapshot a request names by `commit` (an id `open` returned) or `rev`.
     private func snapshot(_ r: [String: Any]) throws -> BatchReader.Snapshot {
-        if let c = r["commit"] as? String { return try reader.open(Revision(c)) }
+        if let c = r["commit"] as? String {
+            let s = try reader.open(Revision(c))
+            // A purge since `open` rewrote that commit: the old id now resolves to its replacement,
+            // whose samples (and so their indices) differ. Never answer for other samples.
+            if c.count == 64, s.commit.hex != c.lowercased() { throw BatchSnapshotRewritten(asked: c, now: s.commit) }
+            return s
+        }
         return try reader.open(Revision(try string(r, "rev")))
     }
 
@@ -162,6 +170,13 @@ enum BatchProtocolError: Error {
 struct BatchSampleNotFound: Error {
     let path: String
     let commit: CommitID
+}
+
+/// A client's snapshot was rewritten by a purge after it opened it (the client's
+/// `SnapshotRewritten`): its indices may now name other samples.
+struct BatchSnapshotRewritten: Error {
+    let asked: String
+    let now: CommitID
 }
 
 extension Optional {
@@ -212,6 +227,14 @@ final class BatchOutput {
         error(
             id: id, kind: "sampleNotFound", message: "no audio sample '\(e.path)' in snapshot \(e.commit.short)",
             hint: "paths are relative to the repository's root; the snapshot's samples() lists them")
+    }
+
+    func error(id: Any, _ e: BatchSnapshotRewritten) {
+        error(
+            id: id, kind: "snapshotRewritten",
+            message:
+                "snapshot \(e.asked.prefix(12)) was rewritten by a purge (it is now \(e.now.short)): its samples and their order changed",
+            hint: "open the revision again and read its samples anew")
     }
 
     func error(id: Any, kind: String, message: String, hint: String?, cause: String? = nil, details: [String] = []) {

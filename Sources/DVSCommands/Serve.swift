@@ -16,14 +16,15 @@ struct Serve: ParsableCommand {
             a word seeks), /diff (added, removed, modified, renamed, relabeled),
             /models (records and the accuracy/real-time factor chart).
             Binds 127.0.0.1 by default; any other host needs --token (one is made
-            and printed when none is given). Never writes to the repository.
+            and printed when none is given; DVS_SERVE_TOKEN keeps it off the command
+            line). Never writes to the repository.
             """)
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "The revision pages show by default (default HEAD).") var rev: String?
     @Option(help: "TCP port (0: any free port).") var port: Int = 8080
     @Option(help: "Address to bind; anything but loopback needs a token.") var host: String = "127.0.0.1"
-    @Option(help: "A token every request must carry ('generate' makes one).") var token: String?
+    @Option(help: "A token every request must carry ('generate' makes one; default: $DVS_SERVE_TOKEN).") var token: String?
     @Option(help: "Seconds a SQL filter may run before it is stopped.") var sqlTimeLimit: Double = 5
 
     func run() throws {
@@ -37,7 +38,13 @@ struct Serve: ParsableCommand {
         }
         var arguments = [helper, "-C", repository.root, "--port", String(port), "--host", host, "--sql-time-limit", String(sqlTimeLimit)]
         if let rev { arguments += ["--rev", rev] }
-        if let token { arguments += ["--token", token] }
+        // The token goes to the helper in its environment, not its argv: after the exec, the
+        // command line (readable by every local user in /proc/PID/cmdline) is dvs-serve's.
+        if let token = token ?? ProcessInfo.processInfo.environment["DVS_SERVE_TOKEN"] {
+            setenv("DVS_SERVE_TOKEN", token, 1)
+        } else {
+            unsetenv("DVS_SERVE_TOKEN")
+        }
         setenv("DVS_VERSION", DVSCommand.version, 1)
         fflush(nil)
         let argv = arguments.map { strdup($0) } + [nil]

@@ -111,9 +111,10 @@ extension Site {
     func historySection(_ commit: CommitID, _ path: RepoPath) throws -> String {
         var rows: [(CommitID, Commit, String)] = []
         for (id, c) in try repository.log(from: commit, limit: 300) {
-            let now = try entries(id)[path]
             guard let parent = c.parents.first else {
-                if now != nil { rows.append((id, c, "added")) }
+                // Only a root commit needs its whole snapshot; the others compare chunk ids with
+                // their parent and decode the leaves that differ.
+                if try entries(id)[path] != nil { rows.append((id, c, "added")) }
                 continue
             }
             let changed = try repository.snapshots.differingEntries(repository.commit(parent).manifest, c.manifest)

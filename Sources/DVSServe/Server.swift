@@ -20,9 +20,16 @@ public struct ServeConfiguration: Sendable {
         self.token = token
     }
 
-    /// Whether `host` is a loopback address or name.
+    /// Whether `host` is a loopback address or name: an IPv4 literal in 127.0.0.0/8 (RFC 1122
+    /// §3.2.1.3, four decimal parts), `::1` (bracketed or not), or exactly `localhost`. A name that
+    /// merely starts with `127.` (`127.evil.example`, which DNS can point anywhere) is not.
     public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "127" else { return false }
+        return parts.allSatisfy { p in
+            !p.isEmpty && p.count <= 3 && p.utf8.allSatisfy { (0x30...0x39).contains($0) } && (Int(p) ?? 256) <= 255
+        }
     }
 
     /// A random token: 24 bytes from the system's generator, as 48 hex digits.

@@ -25,9 +25,12 @@ struct DVSServeCommand: AsyncParsableCommand {
             context.notice = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             let repository = try Repository.discover(from: directory, context: context)
             if let rev { _ = try repository.resolve(Revision(rev)) }
+            // `dvs serve` hands the token over in DVS_SERVE_TOKEN so that it is not on this
+            // process's command line.
+            let given = self.token ?? ProcessInfo.processInfo.environment["DVS_SERVE_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
             let token =
-                self.token == "generate" || (self.token == nil && !ServeConfiguration.isLoopback(host))
-                ? ServeConfiguration.generateToken() : self.token
+                given == "generate" || (given == nil && !ServeConfiguration.isLoopback(host))
+                ? ServeConfiguration.generateToken() : given
             let configuration = ServeConfiguration(host: host, port: port, token: token)
             let site = Site(repository: repository, revision: rev, sqlTimeLimit: sqlTimeLimit)
             let shownHost = host.contains(":") ? "[\(host)]" : host

@@ -8,9 +8,10 @@ import Testing
 @Suite("dvs serve command")
 struct CommandTests {
     /// Starts `dvs serve ARGS` in the fixture repository, returns the URL it printed, and the process.
-    static func start(_ arguments: [String]) async throws -> (Process, String) {
+    static func start(_ arguments: [String], environment: [String: String] = [:]) async throws -> (Process, String) {
         let made = try ServeFixture.made.get()
         let p = Process()
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.executableURL = URL(fileURLWithPath: TestSupport.dvsBinary)
         p.arguments = ["serve", "-C", made.root] + arguments
         let out = Pipe()
@@ -59,6 +60,26 @@ struct CommandTests {
         #expect(try TestSupport.sh("curl -s -o /dev/null -w '%{http_code}' '\(base)snapshot'") == "401")
         #expect(try TestSupport.sh("curl -s -o /dev/null -w '%{http_code}' '\(url)'") == "200")
         #expect(try TestSupport.sh("curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer \(token)' '\(base)snapshot'") == "200")
+    }
+
+    /// A token given on dvs's command line reaches dvs-serve in its environment: once dvs has
+    /// exec'd it, the process's command line (readable by every local user) holds no token.
+    @Test func aGivenTokenIsNotOnTheServersCommandLine() async throws {
+        for (arguments, environment) in [(["--token", "tok-argv-1234"], [:]), ([], ["DVS_SERVE_TOKEN": "tok-argv-1234"])] {
+            let (p, url) = try await Self.start(["--port", "0"] + arguments, environment: environment)
+            defer {
+                p.terminate()
+                p.waitUntilExit()
+            }
+            #expect(url.hasSuffix("/?token=tok-argv-1234"))
+            let cmdline = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(p.processIdentifier)/cmdline"))
+            let words = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            #expect(words.first?.hasSuffix("dvs-serve") == true, "\(words)")
+            #expect(!words.contains { $0.contains("tok-argv") }, "\(words)")
+            let base = String(url.prefix { $0 != "?" })
+            #expect(try TestSupport.sh("curl -s -o /dev/null -w '%{http_code}' '\(base)'") == "401")
+            #expect(try TestSupport.sh("curl -s -o /dev/null -w '%{http_code}' '\(url)'") == "200")
+        }
     }
 
     @Test func anUnknownRevisionFailsBeforeServing() throws {

@@ -269,6 +269,24 @@ struct RouteTests {
         #expect(ServeConfiguration.generateToken().count == 48)
     }
 
+    /// Only loopback literals and `localhost` pass without a token: a DNS name that starts with
+    /// `127.` can be pointed at this machine by a hostile page (DNS rebinding).
+    @Test func loopbackMeansLoopbackAddressesNotNamesThatLookLikeThem() {
+        for host in ["127.0.0.1", "127.1.2.3", "127.255.255.255", "localhost", "::1", "[::1]"] {
+            #expect(ServeConfiguration.isLoopback(host), "\(host)")
+        }
+        for host in [
+            "127.evil.example", "127.0.0.1.nip.io", "127.0.0", "127.0.0.256", "127.0.0.-1", "127..0.1", "1270.0.0.1", "0.0.0.0",
+            "localhost.example", "128.0.0.1",
+        ] {
+            #expect(!ServeConfiguration.isLoopback(host), "\(host)")
+        }
+        #expect(throws: ServeError.self) {
+            _ = try ServeRoutes.application(
+                site: Site(repository: try ServeFixture.repository()), configuration: ServeConfiguration(host: "127.evil.example", port: 0))
+        }
+    }
+
     @Test func manyConcurrentRequests() async throws {
         try await Self.app().test(.router) { client in
             try await withThrowingTaskGroup(of: Bool.self) { group in

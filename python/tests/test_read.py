@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 
 import numpy as np
@@ -191,3 +192,64 @@ def test_iter_audio_interleaved_with_reads_and_stopped_early(repo):
     with pytest.raises(dvs.UsageError):
         list(snap.iter_audio([0, 1, 2, 50, 3], chunk=2))
     assert [i for i, _, _, _ in snap.iter_audio([4, 3], chunk=1)] == [4, 3]
+
+
+def test_a_snapshot_rewritten_by_purge_is_refused_not_misread(repo_dir, tmp_path):
+    """After a purge in another process, indices of a snapshot opened before it would name other
+    samples: the read is refused with SnapshotRewritten, and the revision opened again reads."""
+    d = tmp_path / "copy"
+    shutil.copytree(repo_dir, d, symlinks=True)
+    r = dvs.Repository(str(d))
+    try:
+        before = r.snapshot("HEAD")
+        n = len(before)
+        assert before.read(0)[0].size > 0
+        run_dvs("purge", "calls/en/extra.wav", "--yes", cwd=str(d))
+        with pytest.raises(dvs.SnapshotRewritten) as e:
+            before.read(0)
+        assert "rewritten by a purge" in e.value.message and e.value.hint
+        after = r.snapshot("HEAD")
+        assert after.commit != before.commit and len(after) == n - 1
+        assert "calls/en/extra.wav" not in list(after.samples()["path"])
+        assert after.read(0)[0].size > 0
+    finally:
+        r.close()
+
+
+def test_reads_go_on_after_gc_rewrites_a_pack_in_another_process(tmp_path):
+    """A session keeps blob locations; `dvs gc` elsewhere rewrites the pack holding a sample the
+    session has not read yet. The read finds the blob in its new pack instead of failing."""
+    d = tmp_path / "gc"
+    d.mkdir()
+    _sh = lambda *cmd: subprocess.run(cmd, check=True, capture_output=True)  # noqa: E731
+    _sh("espeak-ng", "-v", "en", "-w", str(d / "x.wav"), "first sample")
+    run_dvs("init", cwd=str(d))
+    run_dvs("commit", "-m", "x", cwd=str(d))
+    run_dvs("branch", "junk", cwd=str(d))
+    run_dvs("checkout", "junk", cwd=str(d))
+    _sh("espeak-ng", "-v", "en", "-w", str(d / "y.wav"), "second sample")
+    for i in range(3):  # incompressible noise: most of the pack that also holds y.wav
+        _sh("sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(d / f"junk{i}.wav"), "synth", "3", "whitenoise")
+    run_dvs("commit", "-m", "y and junk", cwd=str(d))
+    y = (d / "y.wav").read_bytes()
+    run_dvs("checkout", "main", cwd=str(d))
+    (d / "y.wav").write_bytes(y)
+    run_dvs("commit", "-m", "y", cwd=str(d))  # y's blob is already stored, in junk's pack
+    run_dvs("branch", "other", "HEAD~1", cwd=str(d))
+    run_dvs("checkout", "other", cwd=str(d))  # main is read from the store, not the tree
+    r = dvs.Repository(str(d))
+    try:
+        snap = r.snapshot("main")
+        assert snap.read("x.wav")[0].size > 0  # the session now holds the blob locations
+        run_dvs("branch", "-D", "junk", cwd=str(d))
+        gc = json.loads(run_dvs("gc", "--prune=now", "--json", cwd=str(d)).stdout)
+        assert gc["packs_rewritten"] >= 1, gc
+        audio, sr = snap.read("y.wav")
+        fresh = dvs.Repository(str(d))
+        try:
+            want, want_sr = fresh.snapshot("main").read("y.wav")
+        finally:
+            fresh.close()
+        assert sr == want_sr and np.array_equal(audio, want) and audio.size > 0
+    finally:
+        r.close()

@@ -105,12 +105,29 @@ public final class BatchReader {
                 .usage, "sample index \(i) is out of range: snapshot \(commit.short) has \(reader.entries.count) samples",
                 hint: "use an index from 0 to \(max(0, reader.entries.count - 1))")
         }
-        let locations = try blobLocations()
-        if indices.count == 1 {
-            let i = indices[0]
-            try body(try reader.read(reader.entries[i], index: i, locations: locations, decompressor: decompressor))
-        } else {
-            try reader.forEach(order: indices, locations: locations, body)
+        // The blob locations are read once per session; a `dvs gc` or purge in another process
+        // may since have rewritten the packs they point into. A failed read with kept locations
+        // reads them anew and goes on from the first sample not yet handed to `body`.
+        var delivered = 0
+        func attempt(_ locations: [ObjectID: BlobLocation]) throws {
+            let rest = Array(indices[delivered...])
+            if rest.count == 1 {
+                let sample = try reader.read(reader.entries[rest[0]], index: rest[0], locations: locations, decompressor: decompressor)
+                try body(sample)
+                delivered += 1
+            } else if !rest.isEmpty {
+                try reader.forEach(order: rest, locations: locations) { sample in
+                    try body(sample)
+                    delivered += 1
+                }
+            }
+        }
+        let kept = locations != nil
+        do {
+            try attempt(try blobLocations())
+        } catch let e as DVSError where kept && e.code == .corrupt {
+            locations = nil
+            try attempt(try blobLocations())
         }
     }
 

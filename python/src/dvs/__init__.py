@@ -21,6 +21,7 @@ from .errors import (
     ProtocolError,
     RevisionNotFound,
     SampleNotFound,
+    SnapshotRewritten,
     UsageError,
 )
 from .lineage import Run
@@ -39,6 +40,7 @@ __all__ = [
     "RevisionNotFound",
     "Run",
     "SampleNotFound",
+    "SnapshotRewritten",
     "Snapshot",
     "UsageError",
 ]

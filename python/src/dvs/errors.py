@@ -12,7 +12,7 @@ class DvsError(Exception):
         message: what failed, as dvs words it (naming the path, object or revision).
         hint: the next step dvs suggests, or None.
         kind: dvs's error class (``unknownRevision``, ``corrupt``, ``badInput``, ``usage``,
-            ``sampleNotFound``, ``protocolMismatch``, …), or None when it is not known.
+            ``sampleNotFound``, ``snapshotRewritten``, ``protocolMismatch``, …), or None when it is not known.
         cause: the underlying cause (C function, errno text), or None.
         details: further lines (one per file, for example).
     """
@@ -50,6 +50,11 @@ class SampleNotFound(DvsError):
     """A snapshot has no audio sample at the path asked for."""
 
 
+class SnapshotRewritten(DvsError):
+    """A purge rewrote the snapshot after it was opened: its samples and their indices changed.
+    Open the revision again (``repo.snapshot(rev)``)."""
+
+
 class DataError(DvsError):
     """Stored data is damaged or a sample does not decode (``corrupt``, ``badInput``)."""
 
@@ -74,6 +79,7 @@ class DvsNotFound(DvsError):
 _KINDS = {
     "unknownRevision": RevisionNotFound,
     "sampleNotFound": SampleNotFound,
+    "snapshotRewritten": SnapshotRewritten,
     "corrupt": DataError,
     "badInput": DataError,
     "usage": UsageError,
