@@ -507,7 +507,7 @@ public final class SampleIndex: Sendable {
                 }
                 defer { if timeLimit != nil { sqlite3_progress_handler(db.sqliteConnection, 0, nil, nil) } }
                 do { return try SampleQuery.runStatement(sql, in: db, allows: allows) } catch SampleQueryError.invalidStatement(let m)
-                    where m.contains("because it is a view")
+                    where m.contains("because it is a view") || m.contains("use DROP VIEW")
                 {
                     // The tables are views here: a statement that writes to them fails to compile.
                     throw SampleQueryError.writes

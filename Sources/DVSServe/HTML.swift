@@ -57,7 +57,7 @@ enum HTML {
     }
 
     /// Hours as `1.25 h`, minutes below one hour, and (when `precise`) seconds below one minute.
-    static func hours(_ h: Double, precise: Bool = false) -> String {
+    static func hours(_ h: Double, precise: Bool = true) -> String {
         if h >= 1 { return String(format: "%.2f h", h) }
         if precise, h * 60 < 1 { return String(format: "%.1f s", h * 3600) }
         return String(format: "%.1f min", h * 60)

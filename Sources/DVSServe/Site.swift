@@ -67,8 +67,10 @@ public final class Site: @unchecked Sendable {
         case .checkQueryStatement?: return "check the statement against the tables described in 'dvs query --help'"
         case .spellRevision?: return "use a branch name, HEAD, HEAD~N or a commit id of at least 4 hex digits"
         case .commitFirstOrPassRevision?: return "commit first, or pass --rev"
-        case nil: return nil
-        default: return "run 'dvs fsck' if the repository may be damaged"
+        case .seeHistory?: return "the repository page, /, shows the history"
+        case .runFsck?, .listDamagedObjects?, .listDamagedObjectsAndPaths?, .damagedSnapshot?:
+            return "run 'dvs fsck' if the repository may be damaged"
+        default: return nil
         }
     }
 

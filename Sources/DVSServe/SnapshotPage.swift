@@ -102,7 +102,7 @@ extension Site {
             for (c, v) in zip(shown, row) {
                 switch c {
                 case "path":
-                    t += "<td><a class=\"sample\" href=\"\(HTML.escape(sampleLink(rev, v.text)))\">\(HTML.escape(v.text))</a></td>"
+                    t += "<td><a class=\"sample\" href=\"\(HTML.escape(sampleLink(id.hex, v.text)))\">\(HTML.escape(v.text))</a></td>"
                 case "duration_s": t += "<td class=num>\(String(format: "%.2f", Self.double(v)))</td>"
                 case "confidence": t += "<td class=num>\(v == .null ? "" : String(format: "%.3f", Self.double(v)))</td>"
                 case "transcript":

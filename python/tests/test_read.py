@@ -78,6 +78,14 @@ def test_read_equals_decode_of_checked_out_file(repo, repo_dir, path):
     np.testing.assert_allclose(audio, expected, atol=1e-4)
 
 
+def test_negative_indices_count_from_the_end(repo):
+    snap = repo.snapshot()
+    last = snap.read(len(snap) - 1)[0]
+    assert np.array_equal(snap.read(-1)[0], last)
+    with pytest.raises(dvs.UsageError):
+        snap.read(-len(snap) - 1)
+
+
 def test_read_ogg_by_index_and_path_agree(repo):
     snap = repo.snapshot()
     i = snap.paths.index(next(p for p in snap.paths if p.endswith(".ogg")))
@@ -134,6 +142,15 @@ def test_errors_carry_message_and_hint(repo, tmp_path):
         dvs.Repository(str(tmp_path))
     assert str(tmp_path) in e5.value.message and e5.value.hint
     assert isinstance(e5.value, dvs.DvsError)
+    with pytest.raises(dvs.NotARepository) as e6:
+        dvs.Repository(str(tmp_path / "no" / "such"))
+    assert "no folder" in e6.value.message and "dvs init" not in str(e6.value)
+    with pytest.raises(dvs.UsageError) as e7:
+        snap.torch_dataset(label="intnet")[0]
+    assert "intnet" in e7.value.message and "intent" in (e7.value.hint or "")
+    with pytest.raises(dvs.DataError) as e8:
+        snap.query("DROP TABLE sample")
+    assert "writes" in e8.value.message and "DROP VIEW" not in str(e8.value)
     # The batch process is still usable after errors.
     assert len(repo.snapshot().samples()) == 11
 

@@ -8,7 +8,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ._batch import BatchProcess, chunks, dvs_binary, pcm_array, run_cli
-from .errors import UsageError
+from .errors import NotARepository, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy
@@ -45,6 +45,12 @@ class Repository:
 
     def __init__(self, path: Union[str, "os.PathLike[str]"] = ".", dvs: Optional[str] = None) -> None:
         self.path = os.path.abspath(os.fspath(path))
+        if not os.path.isdir(self.path):
+            raise NotARepository(
+                f"no folder {self.path}",
+                hint="give the path of a dvs working tree (the folder that holds .dvs)",
+                kind="notARepository",
+            )
         self.binary = dvs_binary(dvs)
         self._local = threading.Lock()
         self._batch: Optional[BatchProcess] = None
@@ -231,7 +237,7 @@ class Snapshot:
         """
         import pandas as pd
 
-        a = self.repository._client().request(self._req("words", **_ref(sample)))
+        a = self.repository._client().request(self._req("words", **_ref(sample, self._count)))
         return pd.DataFrame(a.json(), columns=a.header["columns"])
 
     @property
@@ -246,7 +252,17 @@ class Snapshot:
         """Label ``field`` of every sample, in index order (None where a sample has none)."""
         if field not in self._labels:
             a = self.repository._client().request(self._req("entries", labels=[field]))
-            self._labels[field] = list(a.json()["labels"][field])
+            values = list(a.json()["labels"][field])
+            if all(v is None for v in values):
+                # A misspelt field would otherwise label every sample None, silently.
+                columns = list(self.query("SELECT * FROM sample WHERE 0").columns)
+                if field not in columns:
+                    raise UsageError(
+                        f"no label field {field!r} in snapshot {self.commit[:12]} ({self.rev})",
+                        hint="the sample table's columns (its label fields among them): " + ", ".join(columns),
+                        kind="usage",
+                    )
+            self._labels[field] = values
         return self._labels[field]
 
     # -- audio ------------------------------------------------------------------------------
@@ -274,7 +290,7 @@ class Snapshot:
         """
         _check_dtype(dtype)
         a = self.repository._client().request(
-            self._req("read", sample_rate=sample_rate, mono=mono, **_ref(sample))
+            self._req("read", sample_rate=sample_rate, mono=mono, **_ref(sample, self._count))
         )
         pcm, rate = pcm_array(a)
         return (pcm if dtype == "float32" else pcm.astype(dtype)), rate
@@ -354,11 +370,13 @@ class Snapshot:
         )
 
 
-def _ref(sample: SampleRef) -> Dict[str, Any]:
+def _ref(sample: SampleRef, count: int) -> Dict[str, Any]:
+    """The request fields naming ``sample``: a path, or an index (negative counts from the end,
+    as Python sequences do)."""
     if isinstance(sample, bool):
         raise UsageError(f"sample {sample!r} is neither a path nor an index", kind="usage")
     if isinstance(sample, int):
-        return {"index": sample}
+        return {"index": sample + count if -count <= sample < 0 else sample}
     return {"path": os.fspath(sample)}
 
 
