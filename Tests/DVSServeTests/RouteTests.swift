@@ -1,12 +1,13 @@
 import DVS
 import DVSAudio
 import DVSCore
-import DVSServe
 import DVSTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+
+@testable import DVSServe
 
 /// Request-level tests of every route: status, content type, range requests, traversal
 /// attempts, the token, concurrency (Hummingbird's router test client, no socket).
@@ -200,7 +201,29 @@ struct RouteTests {
                 #expect(r.status == .ok, "default: HEAD's parent against HEAD")
                 #expect(Self.text(r).contains("1 relabeled"))
             }
+            // A revision past the root is a mistake in the URL, not damage: no fsck hint.
+            try await client.execute(uri: "/diff?a=HEAD~40&b=main", method: .get) { r in
+                #expect(r.status == .notFound)
+                let html = Self.text(r)
+                #expect(html.contains("HEAD~40") && html.contains("the repository page, /, shows the history") && !html.contains("fsck"))
+            }
         }
+    }
+
+    /// Sample links name the snapshot's commit, so a page opened from them does not move when
+    /// the branch does; short totals read in seconds.
+    @Test func sampleLinksNameTheCommitAndShortDurationsReadInSeconds() async throws {
+        let head = try ServeFixture.repository().resolve(Revision("HEAD"))
+        try await Self.app().test(.router) { client in
+            try await client.execute(uri: "/snapshot", method: .get) { r in
+                let html = Self.text(r)
+                #expect(html.contains("/sample?rev=\(head.hex)&amp;path="), "links carry the commit id")
+                #expect(!html.contains("/sample?rev=HEAD&amp;"))
+            }
+        }
+        #expect(HTML.hours(2.3 / 3600) == "2.3 s")
+        #expect(HTML.hours(0.5) == "30.0 min")
+        #expect(HTML.hours(1.25) == "1.25 h")
     }
 
     @Test func modelsAndStaticFiles() async throws {
