@@ -94,7 +94,9 @@ extension Repository {
         } catch SampleQueryError.invalidStatement(let message) {
             throw DVSError(
                 .badInput, "SQL error: \(message)",
-                hint: "tables: sample(\(sampleTableColumns.joined(separator: ", ")), <labels>), segment, word; one statement")
+                hint:
+                    "tables: sample(\(sampleTableColumns.joined(separator: ", ")), then a column per label field), segment, word; one statement; PRAGMA table_info(sample) lists the columns"
+            )
         } catch SampleQueryError.writes {
             throw DVSError(
                 .badInput, "refusing a statement that writes: dvs query is read-only",
