@@ -135,19 +135,9 @@ enum TreeWalker {
                 if let bytes = try? FileIO.readAll(fd: fd, path: ".dvsignore") { rules.add(contents: bytes, base: rel) }
             }
         }
-        // Sort the names (8-byte array references, compared with memcmp) rather than the
-        // children built from them: a `Child` is ≈ 100 bytes, and the merge sort moved each one
-        // log n times (5 % of a 1M-file status's samples). A folder's key is its name with `/`
-        // after it (see ``Child/key``); comparing that way needs no copy of the name.
-        var order = Array(found.indices)
-        order.sort { i, j in
-            let a = found[i]
-            let b = found[j]
-            return Self.keyPrecedes(a.name, isDir(a.st), b.name, isDir(b.st))
-        }
         var out: [Child] = []
         out.reserveCapacity(found.count)
-        for (name, st) in order.lazy.map({ found[$0] }) {
+        for (name, st) in found {
             var bytes: [UInt8] = []
             bytes.reserveCapacity(rel.bytes.count + 1 + name.count)
             if !rel.bytes.isEmpty {
@@ -165,33 +155,16 @@ enum TreeWalker {
                 out.append(Child(path: child, isDir: false, file: f.kind == nil ? nil : f, key: name))
             }
         }
-        return out
-    }
-
-    /// Whether a `stat` is a folder's.
-    private static func isDir(_ st: stat) -> Bool { (st.st_mode & S_IFMT) == S_IFDIR }
-
-    /// Whether entry `a` (a folder when `aIsDir`) comes before `b` in path byte order: the order
-    /// of their keys, each the name with `/` appended for a folder (``Child/key``).
-    static func keyPrecedes(_ a: [UInt8], _ aIsDir: Bool, _ b: [UInt8], _ bIsDir: Bool) -> Bool {
-        a.withUnsafeBytes { x in
-            b.withUnsafeBytes { y in
-                let n = min(x.count, y.count)
-                if n > 0, let p = x.baseAddress, let q = y.baseAddress {
-                    let c = memcmp(p, q, n)
-                    if c != 0 { return c < 0 }
+        out.sort { a, b in
+            a.key.withUnsafeBytes { x in
+                b.key.withUnsafeBytes { y in
+                    let n = min(x.count, y.count)
+                    let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
+                    return c != 0 ? c < 0 : x.count < y.count
                 }
-                // One name is a prefix of the other (or they are equal): compare the next key
-                // byte, which is the longer name's next byte, or `/` after a folder, or the end.
-                let nextA: Int = x.count > n ? Int(x[n]) : (aIsDir ? 0x2F : -1)
-                let nextB: Int = y.count > n ? Int(y[n]) : (bIsDir ? 0x2F : -1)
-                if nextA != nextB { return nextA < nextB }
-                // Equal so far: `a` is shorter-or-equal in key length only when it ended here.
-                let lenA = x.count + (aIsDir ? 1 : 0)
-                let lenB = y.count + (bIsDir ? 1 : 0)
-                return lenA < lenB
             }
         }
+        return out
     }
 
     /// The name prefix of the temp files checkouts wrote beside their targets before they moved
