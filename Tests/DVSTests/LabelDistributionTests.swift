@@ -1,5 +1,6 @@
 import DVSCore
 import DVSStorage
+import DVSTestSupport
 import Foundation
 import Testing
 
@@ -48,6 +49,44 @@ import Testing
     /// A field at exactly 50 values stays categorical when one sample moves to a 51st value
     /// while the only sample of another value goes (second review: applied in path order, the
     /// count passed 50 on the way).
+    /// A commit whose distribution was never cached (made by an older dvs, fetched, or the
+    /// cache deleted) is carried from its nearest cached ancestor over the entries that differ,
+    /// and equals a tally of its whole snapshot.
+    @Test func anUncachedCommitIsCarriedFromItsNearestCachedAncestor() throws {
+        try TestSupport.withTemporaryRepository { repo in
+            let voices = TestSupport.debianRecordings(limit: 4)
+            try #require(voices.count >= 3, "alsa-utils' recordings are missing")
+            var rows = ["path,lang"]
+            for (i, v) in voices.enumerated() {
+                try FileManager.default.copyItem(atPath: v, toPath: repo.root + "/c\(i).wav")
+                rows.append("c\(i).wav,\(i % 2 == 0 ? "en" : "de")")
+            }
+            try TestSupport.write(Data((rows.joined(separator: "\n") + "\n").utf8), to: repo.root + "/labels.csv")
+            let c1 = try repo.commit(CommitOptions(message: "one")).id
+            rows[1] = "c0.wav,fr"
+            try TestSupport.write(Data((rows.joined(separator: "\n") + "\n").utf8), to: repo.root + "/labels.csv")
+            _ = try repo.commit(CommitOptions(message: "relabel"))
+            try TestSupport.speak("one more call", to: repo.root + "/c9.wav")
+            rows.append("c9.wav,en")
+            try TestSupport.write(Data((rows.joined(separator: "\n") + "\n").utf8), to: repo.root + "/labels.csv")
+            let c3 = try repo.commit(CommitOptions(message: "add")).id
+            // Every cached distribution goes with the sample index; a fresh repository object
+            // caches c1's alone (a root: tallied), then carries c3's from it over two commits.
+            for suffix in ["", "-wal", "-shm"] {
+                try? FileManager.default.removeItem(atPath: repo.root + "/.dvs/cache/samples.sqlite" + suffix)
+            }
+            let again = try Repository.discover(from: repo.root, context: repo.context)
+            _ = try again.labelDistribution(c1)
+            // c3's parent has none cached: the carry goes back to c1 (a parent-only carry gave nil).
+            let fromC1 = try #require(try again.carriedDistribution(again.commit(c3), in: again.openSampleIndex()))
+            let carried = try again.labelDistribution(c3)
+            #expect(carried == fromC1)
+            let tallied = LabelDistribution(try again.entries(ofManifest: again.commit(c3).manifest))
+            #expect(carried == tallied)
+            #expect(carried.values["lang"]?["fr"]?.count == 1 && carried.values["lang"]?["en"]?.count == 2)
+        }
+    }
+
     @Test func removalsApplyBeforeAdditionsAtTheValueLimit() {
         var a = (0..<50).map { Self.sample($0, lang: "v\($0)", speaker: "s") }
         a.append(Self.sample(50, lang: "v0", speaker: "s"))

@@ -186,13 +186,28 @@ extension Repository {
         if let data = try? Self.distributionEncoder.encode(d) { try? index.setDistribution(data, for: id) }
     }
 
-    /// `c`'s distribution from its first parent's cached one and the entries that differ; nil
-    /// when the parent has none cached (or `c` has no parent).
-    private func carriedDistribution(_ c: Commit, in index: SampleIndex?) throws -> LabelDistribution? {
-        guard let p = c.parents.first, let parent = Self.cachedDistribution(p, in: index) else { return nil }
-        let (old, new) = try snapshots.differingEntries(commit(p).manifest, c.manifest)
-        return parent.applying(removed: old, added: new)
+    /// `c`'s distribution carried from the nearest first-parent ancestor with one cached (at
+    /// most ``carryDepth`` commits back) and the entries that differ between the two snapshots
+    /// (manifests compared by chunk id: O(leaves that differ)); nil when no ancestor that close
+    /// has one (or `c` has no parent). A commit made by an older dvs, or fetched, then costs the
+    /// changes since its nearest cached ancestor rather than a tally of its whole snapshot.
+    func carriedDistribution(_ c: Commit, in index: SampleIndex?) throws -> LabelDistribution? {
+        guard index != nil else { return nil }
+        var next = c.parents.first
+        var steps = 0
+        while let p = next, steps < Self.carryDepth {
+            if let base = Self.cachedDistribution(p, in: index) {
+                let (old, new) = try snapshots.differingEntries(commit(p).manifest, c.manifest)
+                return base.applying(removed: old, added: new)
+            }
+            next = try commit(p).parents.first
+            steps += 1
+        }
+        return nil
     }
+
+    /// How far back ``carriedDistribution(_:in:)`` looks for a cached distribution.
+    static let carryDepth = 256
 
     private static func cachedDistribution(_ id: CommitID, in index: SampleIndex?) -> LabelDistribution? {
         guard let data = try? index?.distribution(of: id) else { return nil }
