@@ -174,4 +174,51 @@ import Testing
             #expect(try repo.verifyPurges().found.isEmpty)
         }
     }
+    /// Two recordings and labels.csv (path,speaker,note) committed on main, then the packed
+    /// copy of labels.csv damaged (bytes in the middle of its frame overwritten), so the table
+    /// cannot be read.
+    /// - Parameter body: gets the repository, its root, main's commit, and a function that
+    ///   damages the table again (`true`) or repairs it (`false`).
+    func withDamagedLabels(_ body: (Repository, String, CommitID, (Bool) throws -> Void) throws -> Void) throws {
+        try T.withTemporaryRepository { repo in
+            let recs = T.debianRecordings(limit: 2).filter { $0.hasSuffix(".wav") }
+            try #require(recs.count >= 2, "alsa-utils recordings are installed")
+            let root = repo.root
+            try FileManager.default.createDirectory(atPath: root + "/clips", withIntermediateDirectories: true)
+            for (i, r) in recs.prefix(2).enumerated() { try FileManager.default.copyItem(atPath: r, toPath: root + "/clips/c\(i).wav") }
+            let csv = "path,speaker,note\nclips/c0.wav,spk0,fine\nclips/c1.wav,spk1,fine\n"
+            try Data(csv.utf8).write(to: URL(fileURLWithPath: root + "/labels.csv"))
+            let head = try repo.commit(CommitOptions(message: "base")).id
+            let table = try #require(try repo.entries(at: "main").first { $0.path.string == "labels.csv" })
+            let loc = try #require(try repo.catalog.allLocations()[table.blob])
+            let path = root + "/.dvs/packs/\(loc.pack.hex).pack"
+            let at = loc.entry.offset + loc.entry.storedLength / 2
+            let original = try #require(try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).readToEnd())
+            func damage(_ on: Bool) throws {
+                let pack = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+                try pack.seek(toOffset: at)
+                try pack.write(contentsOf: on ? Data(repeating: 0xA5, count: 4) : original[Int(at)..<Int(at) + 4])
+                try pack.close()
+            }
+            try damage(true)
+            #expect(throws: (any Error).self, "the table cannot be read") { try repo.blob(table.blob) }
+            try body(repo, root, head, damage)
+        }
+    }
+
+    /// Purge filters label tables strictly: one it cannot read stops it, naming the table and
+    /// the commit, where a cohort would keep the table whole (the erased sample's row must never
+    /// survive a purge that reports success).
+    @Test func aLabelTableThatCannotBeReadStopsThePurge() throws {
+        try withDamagedLabels { repo, _, head, _ in
+            do {
+                let r = try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c1.wav"]))
+                Issue.record("the purge reported success (\(String(describing: r?.id))) with labels.csv's row of clips/c1.wav kept")
+            } catch let e as DVSError {
+                #expect(e.message.contains("label table 'labels.csv' of commit \(head.short) cannot be read"), "\(e.message)")
+                #expect(e.next == .listDamagedObjectsAndPaths)
+            }
+            #expect(try repo.entries(at: "main").contains { $0.path.string == "clips/c1.wav" }, "nothing was erased")
+        }
+    }
 }

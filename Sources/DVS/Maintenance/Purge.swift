@@ -448,7 +448,7 @@ extension Repository {
             guard !dropped.isEmpty || parents != old.parents else { continue }
             perCommit[c.hex] = dropped.count
             let keep = Set(es.filter { $0.audio != nil && !dropped.contains($0.path.string) }.map(\.path.string))
-            let cut = try samplesCut(es, keeping: keep)
+            let cut = try samplesCut(es, keeping: keep, strict: c)
             var extra = old.extra.mapValues { v in CommitID(hex: v).flatMap { map[$0]?.hex } ?? v }
             if !dropped.isEmpty {
                 let line = "\(journal.id.hex) \(dropped.count)"
