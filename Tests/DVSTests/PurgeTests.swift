@@ -221,4 +221,54 @@ import Testing
             #expect(try repo.entries(at: "main").contains { $0.path.string == "clips/c1.wav" }, "nothing was erased")
         }
     }
+
+    /// A purge that fails while rewriting history (here: a label table it cannot read) is
+    /// abandoned, not left half done: `.dvs/PURGE` is gone, refs, records and the tree are as
+    /// they were, and later commits work. One a killed process left in phase `rewrite` is redone
+    /// by the next command and, failing again, dropped with the error rather than wedging every
+    /// later write.
+    @Test func aPurgeThatFailsWhileRewritingIsAbandonedAndChangesNothing() throws {
+        try withDamagedLabels { repo, root, head, damage in
+            let journal = root + "/.dvs/PURGE"
+            let rule = PurgeRule(predicate: nil, paths: ["clips/c1.wav"])
+            func refs() throws -> [String] { try repo.catalog.refs(in: .all).map { "\($0.name.fullName) \($0.target.hex)" }.sorted() }
+            let before = try refs()
+            do {
+                _ = try repo.purge(rule)
+                Issue.record("the purge succeeded")
+            } catch let e as DVSError {
+                #expect(e.message.contains("abandoned") && e.message.contains("not erased"), "\(e.message)")
+                #expect(e.message.contains("labels.csv") && e.message.contains(head.short), "where it failed: \(e.message)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: journal), "the journal is removed")
+            #expect(try repo.purges().isEmpty, "no record is left")
+            #expect(try refs() == before, "no ref moved")
+            #expect(FileManager.default.fileExists(atPath: root + "/clips/c1.wav"))
+            try damage(false)  // the user restores the damaged pack
+            try Data("one\n".utf8).write(to: URL(fileURLWithPath: root + "/notes.txt"))
+            let next = try repo.commit(CommitOptions(message: "after the failed purge"))
+            #expect(next.commit.parents == [head], "a later commit works")
+
+            // Killed after writing its journal; the next writer redoes it, fails, drops it.
+            try damage(true)
+            PurgeStop.at = .journal
+            defer { PurgeStop.at = nil }
+            #expect(throws: DVSError.self) { try repo.purge(rule) }
+            PurgeStop.at = nil
+            #expect(FileManager.default.fileExists(atPath: journal))
+            try Data("two\n".utf8).write(to: URL(fileURLWithPath: root + "/notes.txt"))
+            do {
+                _ = try repo.commit(CommitOptions(message: "finishes the purge first"))
+                Issue.record("the redone purge succeeded")
+            } catch let e as DVSError {
+                #expect(e.message.contains("the interrupted purge") && e.message.contains("abandoned"), "\(e.message)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: journal), "the journal is dropped, not left to wedge writes")
+            try damage(false)
+            let last = try repo.commit(CommitOptions(message: "after the dropped purge"))
+            #expect(last.commit.parents == [next.id])
+            #expect(try repo.purges().isEmpty)
+            #expect(try repo.entries(at: "main").contains { $0.path.string == "clips/c1.wav" })
+        }
+    }
 }

@@ -23,7 +23,10 @@ import Foundation
 // `rewrite` makes new objects only (a rerun makes the same ids: signatures are kept); then the
 // record is written to `.dvs/purges/<id>.json` and the phase becomes `apply`, which moves refs,
 // rewrites the reflog, the working tree, the packs and deletes old objects and caches, each step
-// idempotent. The next command that takes the lock finishes an interrupted purge.
+// idempotent. The next command that takes the lock finishes an interrupted purge. A failure in
+// phase `rewrite` (nothing references the new objects yet) abandons the purge: the journal and
+// record go, the repository is as it was, and no later write is blocked by a purge that fails
+// again each time it is retried.
 
 /// The id of a purge: SHA-256 of `dvs-purge`, its time, author and rule; 64 hex digits.
 public struct PurgeID: TypedObjectID {
@@ -353,8 +356,10 @@ extension Repository {
     /// - Parameter progress: phases as they start.
     /// - Returns: the record written to `.dvs/purges/`; nil when the rule selects nothing.
     /// - Throws: `DVSError.badInput` for a bad rule, while a merge is in progress, or when the
-    ///   working tree has uncommitted changes (nothing is changed then); `.locked`; storage errors
-    ///   (a rerun, or the next command, finishes what was started).
+    ///   working tree has uncommitted changes (nothing is changed then); `.locked`; while
+    ///   rewriting history (a label table that cannot be filtered, a damaged object), the error
+    ///   with the purge abandoned and nothing changed; later storage errors (a rerun, or the
+    ///   next command, finishes what was started).
     public func purge(_ rule: PurgeRule, progress: ProgressHandler? = nil) throws -> PurgeRecord? {
         let lock = try self.lock("dvs purge")
         defer { lock.release() }
@@ -382,20 +387,27 @@ extension Repository {
     }
 
     /// Runs (or resumes) the purge `journal` describes, then removes the journal.
-    func runPurge(_ journal: PurgeJournal, progress: ProgressHandler?) throws -> PurgeRecord {
+    ///
+    /// An error in phase `rewrite` abandons the purge: nothing references the new objects yet
+    /// (they are garbage for `gc`), so the journal and any record are removed and the repository
+    /// is as it was; only from phase `apply` on does a failure leave the journal to be finished.
+    /// - Parameter resumed: whether a killed process started it (for the error's wording).
+    func runPurge(_ journal: PurgeJournal, resumed: Bool = false, progress: ProgressHandler?) throws -> PurgeRecord {
         var record: PurgeRecord
         if journal.phase == .rewrite {
-            record = try rewriteHistory(journal, progress: progress)
+            do { record = try rewriteHistory(journal, progress: progress) } catch {
+                throw abandonPurge(journal, error, resumed: resumed)
+            }
             try PurgeStop.check(.rewritten, context)
-            do { try FileIO.makeDirectories(purgesDir) } catch { throw DVSError.wrap(error) }
             do {
+                try FileIO.makeDirectories(purgesDir)
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try FileIO.writeAtomically(Array(try enc.encode(record)), to: purgesDir + "/\(record.id.hex).json", tmpDir: tmpDir)
-            } catch { throw DVSError.wrap(error) }
-            var next = journal
-            next.phase = .apply
-            try writePurgeJournal(next)
+                try FileIO.writeAtomically(Array(try enc.encode(record)), to: purgeRecordPath(journal.id), tmpDir: tmpDir)
+                var next = journal
+                next.phase = .apply
+                try writePurgeJournal(next)
+            } catch { throw abandonPurge(journal, error, resumed: resumed) }
             try PurgeStop.check(.recorded, context)
         } else {
             guard let r = try purges().first(where: { $0.id == journal.id }) else {
@@ -409,16 +421,41 @@ extension Repository {
         return record
     }
 
-    /// Finishes a purge a killed process left in `.dvs/PURGE` (the caller holds the lock).
+    /// `.dvs/purges/<id>.json`.
+    func purgeRecordPath(_ id: PurgeID) -> String { purgesDir + "/\(id.hex).json" }
+
+    /// Abandons a purge that failed in phase `rewrite` (nothing references what it wrote): removes
+    /// its record, if written, and the journal.
+    /// - Returns: the error to throw: what failed and where, that nothing was changed and the
+    ///   samples are not erased, with the cause's next step.
+    private func abandonPurge(_ journal: PurgeJournal, _ error: Error, resumed: Bool) -> DVSError {
+        let e = DVSError.wrap(error)
+        unlink(purgeRecordPath(journal.id))
+        unlink(purgeJournalPath)
+        FileIO.syncDirectory(purgesDir)
+        FileIO.syncDirectory(dvsDir)
+        let what =
+            resumed ? "the interrupted purge \(journal.id.short) (\(journal.rule)) could not be finished" : "purge (\(journal.rule)) failed"
+        var out = DVSError(
+            e.code,
+            "\(what) while rewriting history: \(e.message); it was abandoned: no ref, file or object was changed and the samples are not erased",
+            hint: e.hint, cause: e.cause, details: e.details, underlying: e, next: e.next)
+        if out.hint == nil && out.next == nil { out.hint = "fix what failed, then purge again" }
+        return out
+    }
+
+    /// Finishes a purge a killed process left in `.dvs/PURGE` (the caller holds the lock); one
+    /// still in phase `rewrite` is redone, and abandoned when that fails.
     /// - Returns: the purge finished, nil when there was none.
-    /// - Throws: what the purge throws.
+    /// - Throws: what the purge throws (the journal is gone then when the purge was abandoned);
+    ///   `DVSError.corrupt` for a journal that cannot be read.
     func finishInterruptedPurge() throws -> PurgeRecord? {
         guard let data = FileManager.default.contents(atPath: purgeJournalPath) else { return nil }
         let journal: PurgeJournal
         do { journal = try JSONDecoder().decode(PurgeJournal.self, from: data) } catch {
             throw DVSError(.corrupt, "the journal of an interrupted purge '\(purgeJournalPath)' cannot be read: \(error)")
         }
-        let r = try runPurge(journal, progress: nil)
+        let r = try runPurge(journal, resumed: true, progress: nil)
         context.notice?("note: finished the interrupted purge \(r.id.short) (\(r.rule))")
         return r
     }
@@ -439,13 +476,13 @@ extension Repository {
         let (plan, history, entries) = try computePurge(journal.rule)
         var map: [CommitID: CommitID] = [:]
         var perCommit: [String: Int] = [:]
-        for (i, c) in history.enumerated() {
-            progress?(Progress(phase: .rewriting, done: i, total: history.count, bytes: 0))
+        // Composes `c` again without the erased samples; nil when it needs no rewrite.
+        func rewriteCommit(_ c: CommitID) throws -> CommitID? {
             let old = try snapshots.commit(c)
             let es = entries[c]!
             let dropped = Set(es.filter { $0.audio != nil && plan.erased.contains($0.blob) }.map(\.path.string))
             let parents = old.parents.map { map[$0] ?? $0 }
-            guard !dropped.isEmpty || parents != old.parents else { continue }
+            guard !dropped.isEmpty || parents != old.parents else { return nil }
             perCommit[c.hex] = dropped.count
             let keep = Set(es.filter { $0.audio != nil && !dropped.contains($0.path.string) }.map(\.path.string))
             let cut = try samplesCut(es, keeping: keep, strict: c)
@@ -464,7 +501,15 @@ extension Repository {
             do { try catalog.write { tx in try recordComposed(made.packs, made.id, made.commit, in: tx) } } catch {
                 throw DVSError.wrap(error)
             }
-            map[c] = made.id
+            return made.id
+        }
+        for (i, c) in history.enumerated() {
+            progress?(Progress(phase: .rewriting, done: i, total: history.count, bytes: 0))
+            do { map[c] = try rewriteCommit(c) } catch {
+                var e = DVSError.wrap(error)
+                if !e.message.contains(c.short) { e.message = "commit \(c.short): " + e.message }
+                throw e
+            }
         }
         return PurgeRecord(
             id: journal.id, time: journal.time, who: journal.who, rule: journal.rule, samples: plan.samples, hours: plan.hours,
