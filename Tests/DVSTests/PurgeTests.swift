@@ -271,4 +271,54 @@ import Testing
             #expect(try repo.entries(at: "main").contains { $0.path.string == "clips/c1.wav" })
         }
     }
+    /// A model trained on a branch later deleted, and an eval on a snapshot only its record
+    /// names: purges rewrite their snapshots (records keep naming the old commit, which resolves
+    /// to its replacement), gc keeps the replacements, and a second purge rewrites them again
+    /// instead of deleting their leaves.
+    @Test func modelAndEvalSnapshotsFollowPurgesAndSurviveGC() throws {
+        try withMarkedRepository { repo, root in
+            let m1 = try #require(try repo.modelRecords().first).id
+            for (branch, file) in [("train", "train.txt"), ("evalset", "eval.txt")] {
+                try repo.createBranch(branch)
+                _ = try repo.checkout(Revision(branch))
+                try Data("\(branch)\n".utf8).write(to: URL(fileURLWithPath: root + "/" + file))
+                _ = try repo.commit(CommitOptions(message: branch))
+                _ = try repo.checkout("main")
+            }
+            let trained = try repo.resolve("train")
+            let evaluated = try repo.resolve("evalset")
+            try Data("w2".utf8).write(to: URL(fileURLWithPath: root + "/../model2.bin"))
+            let m2 = try repo.registerModel(ModelRegistration(artifactPath: root + "/../model2.bin", revision: "train", name: "m2")).id
+            _ = try repo.recordEval(EvalRegistration(model: m1, revision: "evalset", metrics: [:], sampleCount: 3))
+            for b in ["train", "evalset"] { _ = try repo.deleteBranch(b, force: true) }
+            _ = try repo.gc(GCOptions.withGrace(0))  // the deleted branches' reflog entries expire
+
+            func check(_ label: String, without gone: [String]) throws {
+                for (id, file) in [(trained, "train.txt"), (evaluated, "eval.txt")] {
+                    let paths = try repo.entries(ofManifest: repo.commit(id).manifest).map(\.path.string)
+                    #expect(paths.contains(file), "\(label): \(file)")
+                    for g in gone { #expect(!paths.contains(g), "\(label): \(g) is erased from \(file)'s snapshot") }
+                    #expect(paths.contains("clips/c0.wav"), "\(label)")
+                }
+                let fsck = try repo.fsck()
+                #expect(fsck.damaged.isEmpty, "\(label): \(fsck.damaged)")
+            }
+            let first = try #require(try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c3.wav"])))
+            #expect(first.models.contains("m2"))
+            #expect(!repo.objects.contains(trained.object) && !repo.objects.contains(evaluated.object), "the old snapshots are gone")
+            _ = try repo.gc(GCOptions.withGrace(0))
+            try check("after the first purge and gc", without: ["clips/c3.wav"])
+            let audit = try repo.audit(model: m2)
+            #expect(audit.erasedSamples == 1 && audit.erasedBy == [first.id])
+
+            let plan = try repo.planPurge(PurgeRule(predicate: nil, paths: ["clips/c1.wav"]))
+            #expect(Set(plan.models.map(\.name)) == ["m1", "m2"], "the second purge sees the rewritten snapshots")
+            let second = try #require(try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c1.wav"])))
+            _ = try repo.gc(GCOptions.withGrace(0))
+            try check("after the second purge and gc", without: ["clips/c3.wav", "clips/c1.wav"])
+            let again = try repo.audit(model: m2)
+            #expect(again.erasedSamples == 2 && again.erasedBy == [first.id, second.id])
+            #expect(try repo.verifyPurges().found.isEmpty)
+        }
+    }
 }

@@ -12,8 +12,9 @@ import Foundation
 //
 // Design (Documentation/ARCHITECTURE.md, "Erasure"): history is rewritten. Label values live in
 // label tables (shared blobs) and in manifest leaves, so a commit id cannot stay stable once a
-// row is gone; every commit reachable from a ref, the reflog, a model record or HEAD that holds
-// an erased sample (or descends from one that did) is composed again without it, with its
+// row is gone; every commit reachable from a ref, the reflog, a model or eval record (the
+// replacement of a snapshot an earlier purge rewrote), an earlier purge's new commits or HEAD
+// that holds an erased sample (or descends from one that did) is composed again without it, with its
 // author, committer, message and headers (commit ids in headers mapped), plus a `purge-erased`
 // header `<purge id> <samples>`. The old → new map is kept in the purge record, so old ids
 // (model records, notes) still resolve. Paths are never recorded: the record holds the rule as
@@ -194,19 +195,29 @@ extension Repository {
         return out.sorted { ($0.time, $0.id.hex) < ($1.time, $1.id.hex) }
     }
 
+    /// The purges that rewrote `id` one after another (each rewrote the commit the one before
+    /// put in its place), in that order whatever order `records` are in: two purges in the same
+    /// second sort by id, not by when they ran.
+    /// - Returns: each purge with the commit it rewrote and the one it put in its place.
+    static func rewriteChain(of id: CommitID, in records: [PurgeRecord]) -> [(purge: PurgeRecord, from: CommitID, to: CommitID)] {
+        var out: [(purge: PurgeRecord, from: CommitID, to: CommitID)] = []
+        var current = id
+        var used = Set<PurgeID>()
+        while let r = records.first(where: { !used.contains($0.id) && $0.rewritten(current) != nil }),
+            let next = r.rewritten(current)
+        {
+            used.insert(r.id)
+            out.append((r, current, next))
+            current = next
+        }
+        return out
+    }
+
     /// The commit a purge put in place of `id`, following later purges; nil when no purge
     /// rewrote it.
     func purgedReplacement(of id: CommitID) -> (commit: CommitID, purge: PurgeRecord)? {
-        guard let records = try? purges() else { return nil }
-        var current = id
-        var last: PurgeRecord?
-        for r in records {
-            if let n = r.rewritten(current) {
-                current = n
-                last = r
-            }
-        }
-        return last.map { (current, $0) }
+        guard let records = try? purges(), let last = Self.rewriteChain(of: id, in: records).last else { return nil }
+        return (last.to, last.purge)
     }
 
     /// Every commit a purge replaced and every blob it erased (fetch refuses to import them).
@@ -227,13 +238,11 @@ extension Repository {
         guard let records = try? purges() else { return (0, []) }
         var n = 0
         var ids: [PurgeID] = []
-        var current = id
-        for r in records {
-            if let c = r.erasedPerCommit[current.hex], c > 0 {
+        for step in Self.rewriteChain(of: id, in: records) {
+            if let c = step.purge.erasedPerCommit[step.from.hex], c > 0 {
                 n += c
-                ids.append(r.id)
+                ids.append(step.purge.id)
             }
-            if let next = r.rewritten(current) { current = next }
         }
         return (n, ids)
     }
@@ -247,22 +256,25 @@ extension Repository {
         try computePurge(rule).plan
     }
 
-    /// The commits a purge must consider: every ref (branches, tags, cohorts, remote-tracking),
-    /// HEAD, every reflog entry and every model's training snapshot, with their ancestors;
-    /// parents before children.
+    /// The commits a purge must consider (and `dvs gc` keeps): every ref (branches, tags,
+    /// cohorts, remote-tracking), HEAD, every reflog entry, every model's training snapshot and
+    /// every eval's snapshot (``lineageSnapshots(_:)``), and the new commits of every purge
+    /// record, with their ancestors; parents before children.
     /// - Parameter reflog: whether reflog entries are roots too.
     func purgeHistory(reflog: Bool = true) throws -> [CommitID] {
         var roots: [CommitID] = []
+        let records = try purges()
         do {
             roots += try catalog.refs(in: .all).map(\.target)
             if let h = try catalog.head()?.commit { roots.append(h) }
             if reflog { roots += try catalog.reflogCommits() }
-            roots += try catalog.models().map(\.snapshot)
         } catch { throw DVSError.wrap(error) }
+        roots += try lineageSnapshots(records)
+        for r in records { roots += r.commits.values.compactMap { CommitID(hex: $0) } }
         var order: [CommitID] = []
         var seen = Set<CommitID>()
         for r in roots where !seen.contains(r) {
-            guard objects.contains(r.object) else { continue }  // a record naming a purged commit
+            guard objects.contains(r.object) else { continue }  // one a later purge replaced
             // Iterative post-order: parents first.
             var stack: [(CommitID, Bool)] = [(r, false)]
             while let (c, expanded) = stack.popLast() {
@@ -277,6 +289,30 @@ extension Repository {
             }
         }
         return order
+    }
+
+    /// The snapshots of every model and eval record as they stand now: a snapshot still stored,
+    /// and the commit purges put in its place (followed through every later purge's map) when
+    /// a purge rewrote it. A record keeps naming the commit it was made on, so without this a
+    /// purged snapshot's replacement would be reachable only when a ref happened to reach it.
+    /// An eval record that cannot be read is skipped (fsck reports it).
+    /// - Parameter records: every purge record, oldest first (``purges()``).
+    func lineageSnapshots(_ records: [PurgeRecord]) throws -> [CommitID] {
+        var snapshots: [CommitID] = []
+        do {
+            for m in try catalog.models() {
+                snapshots.append(m.snapshot)
+                for e in try catalog.evals(of: m.id) {
+                    if let r = try? evalRecord(e) { snapshots.append(r.snapshot) }
+                }
+            }
+        } catch { throw DVSError.wrap(error) }
+        var out: [CommitID] = []
+        for s in snapshots {
+            if objects.contains(s.object) { out.append(s) }
+            if let current = Self.rewriteChain(of: s, in: records).last?.to, objects.contains(current.object) { out.append(current) }
+        }
+        return out
     }
 
     /// The samples the rule selects in `entries`: paths of audio entries.
@@ -335,9 +371,11 @@ extension Repository {
             refs = try catalog.refs(in: .all).filter { rewritten.contains($0.target) }.map(\.name)
         } catch { throw DVSError.wrap(error) }
         var models: [(String, ModelID, Int)] = []
+        let records = try purges()
         do {
             for m in try catalog.models() {
-                if let n = perCommit[m.snapshot], n > 0 { models.append((m.name, m.id, n)) }
+                let current = Self.rewriteChain(of: m.snapshot, in: records).last?.to ?? m.snapshot
+                if let n = perCommit[current], n > 0 { models.append((m.name, m.id, n)) }
             }
         } catch { throw DVSError.wrap(error) }
         let hours = facts.values.reduce(0.0) { $0 + ($1.audio?.duration ?? 0) } / 3600
