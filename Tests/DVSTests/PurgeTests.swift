@@ -321,4 +321,44 @@ import Testing
             #expect(try repo.verifyPurges().found.isEmpty)
         }
     }
+
+    /// Purge deletes old objects words first, then chunks (each after those under it), then the
+    /// commits, so a kill after any number of deletions leaves the rerun able to find the rest:
+    /// no words object of an erased call survives.
+    @Test func aPurgeKilledWhileDeletingOldObjectsLeavesNoWords() throws {
+        var stopped = 0
+        for n in 0..<30 {
+            let finished = try T.withTemporaryRepository { repo -> Bool in
+                let root = repo.root
+                let ds = T.fixtures + "/dataset"
+                let word = "zqxerasemeword"
+                try T.sh(
+                    "mkdir -p clips && cp '\(ds)/clips/call_0002_stereo.wav' '\(ds)/deepgram/call_0002_stereo.json' clips/ && sed -i 's/lakeside/\(word)/gI' clips/call_0002_stereo.json && cp '\(ds)/clips/call_0001_mono.wav' '\(ds)/deepgram/call_0001_mono.json' clips/",
+                    in: root)
+                _ = try repo.commit(CommitOptions(message: "calls"))
+                try Data("more\n".utf8).write(to: URL(fileURLWithPath: root + "/notes.txt"))
+                _ = try repo.commit(CommitOptions(message: "notes"))
+                let call = try #require(try repo.entries(at: "HEAD").first { $0.path.string == "clips/call_0002_stereo.wav" })
+                let words = try #require(call.annotations?.transcript?.words)
+                PurgeStop.afterDeletions = n
+                defer { PurgeStop.afterDeletions = nil }
+                let rule = PurgeRule(predicate: nil, paths: ["clips/call_0002_stereo.wav"])
+                var finished = false
+                do { finished = try repo.purge(rule) != nil } catch let e as DVSError where e.message.contains("(test)") {}
+                PurgeStop.afterDeletions = nil
+                let again = try Repository.discover(from: root, context: T.processContext)
+                #expect(
+                    again.interruptedOperationFailure == nil,
+                    "after \(n) deletion(s): \(String(describing: again.interruptedOperationFailure))")
+                #expect(!FileManager.default.fileExists(atPath: root + "/.dvs/PURGE"), "after \(n) deletion(s)")
+                let left = try Self.scan(again, for: [Array(word.utf8), call.blob.bytes, words.bytes])
+                #expect(left == [], "after \(n) deletion(s): \(left)")
+                #expect(try again.fsck().damaged.isEmpty, "after \(n) deletion(s)")
+                return finished
+            }
+            if finished { break }
+            stopped += 1
+        }
+        #expect(stopped >= 4, "the purge was stopped at every deletion (words, chunks, two commits)")
+    }
 }

@@ -170,6 +170,16 @@ enum PurgeStop {
         if at == step { throw DVSError(.internal, "purge stopped after '\(step.rawValue)' (test)") }
         context.afterPurgeStep?(step.rawValue)
     }
+
+    /// How many old objects step `objects` deletes before a test stops it; nil deletes them all.
+    nonisolated(unsafe) static var afterDeletions: Int?
+
+    /// Throws when a test asked to stop step `objects` after `done` deletions; then calls the
+    /// process's hook with `objects-<done>` (a kill while old objects are being deleted).
+    static func checkDeletion(_ done: Int, _ context: ProcessContext) throws {
+        if afterDeletions == done { throw DVSError(.internal, "purge stopped after \(done) deletion(s) (test)") }
+        context.afterPurgeStep?("objects-\(done)")
+    }
 }
 
 extension Repository {
@@ -576,8 +586,11 @@ extension Repository {
         } catch { throw DVSError.wrap(error) }
         try PurgeStop.check(.refs, context)
         // 2. The working tree follows HEAD (tracked files only; it was clean).
-        if let h = record.head.flatMap({ CommitID(hex: $0) }), let n = map[h], objects.contains(h.object) {
-            let before = try entries(ofManifest: snapshots.commit(h).manifest)
+        // Step 4 deletes the old commit last, after its chunks: when a rerun finds it but not all
+        // of its chunks, step 4 had begun, so this step was done.
+        if let h = record.head.flatMap({ CommitID(hex: $0) }), let n = map[h], objects.contains(h.object),
+            let before = try? entries(ofManifest: snapshots.commit(h).manifest)
+        {
             let after = try entries(ofManifest: snapshots.commit(n).manifest)
             try writeTreeChanges(from: before, to: after, extraContent: [:], progress: progress)
         }
@@ -676,7 +689,9 @@ extension Repository {
     func obsoleteBlobs(map: [CommitID: CommitID], erased: Set<ObjectID>) throws -> Set<ObjectID> {
         var old = Set<ObjectID>()
         for c in map.keys where objects.contains(c.object) {
-            for e in try entries(ofManifest: snapshots.commit(c).manifest) where e.kind != .symlink { old.insert(e.blob) }
+            // An old commit whose chunks are partly gone: step 4 had begun, so the packs were done.
+            guard let es = try? entries(ofManifest: snapshots.commit(c).manifest) else { continue }
+            for e in es where e.kind != .symlink { old.insert(e.blob) }
         }
         var kept = Set<ObjectID>()
         for c in try purgeHistory() where map[c] == nil {
@@ -687,38 +702,67 @@ extension Repository {
 
     /// Deletes the loose objects only rewritten commits reached (the commits, their manifest
     /// chunks, the words of erased samples), and any manifest leaf left that names an erased blob.
+    ///
+    /// A kill can stop it anywhere, and the rerun finds what is left from what is still stored:
+    /// the words objects (which only leaves name) go first, then the chunks, each after every
+    /// chunk under it, then the commits, so nothing doomed is ever left unreachable from a doomed
+    /// object still stored (``purgeDeletionOrder(map:erased:)``).
     func deleteOldObjects(map: [CommitID: CommitID], erased: Set<ObjectID>) throws {
-        guard !map.isEmpty || !erased.isEmpty else { return }
-        func chunks(_ root: ObjectID, into out: inout Set<ObjectID>, words: inout Set<ObjectID>) throws {
-            var stack = [root]
-            while let id = stack.popLast() {
-                guard !out.contains(id), objects.contains(id) else { continue }
-                out.insert(id)
+        for (n, id) in try purgeDeletionOrder(map: map, erased: erased).enumerated() {
+            try PurgeStop.checkDeletion(n, context)
+            unlink(objects.path(of: id))
+        }
+    }
+
+    /// The objects ``deleteOldObjects(map:erased:)`` deletes, in the order it deletes them:
+    /// words objects, then manifest chunks in post-order (a chunk after every chunk under it),
+    /// then the rewritten commits.
+    func purgeDeletionOrder(map: [CommitID: CommitID], erased: Set<ObjectID>) throws -> [ObjectID] {
+        guard !map.isEmpty || !erased.isEmpty else { return [] }
+        // The stored chunks under `root` not yet in `seen`, each after the chunks under it.
+        func chunks(_ root: ObjectID, seen: inout Set<ObjectID>, order: inout [ObjectID], words: inout Set<ObjectID>) throws {
+            var stack: [(ObjectID, Bool)] = [(root, false)]
+            while let (id, expanded) = stack.popLast() {
+                if expanded {
+                    order.append(id)
+                    continue
+                }
+                guard !seen.contains(id), objects.contains(id) else { continue }
+                seen.insert(id)
+                stack.append((id, true))
                 switch try snapshots.chunk(id) {
                 case .leaf(let es):
                     for e in es { if let w = e.annotations?.transcript?.words { words.insert(w) } }
-                case .inner(_, let children): stack += children.map(\.id)
+                case .inner(_, let children): stack += children.reversed().map { ($0.id, false) }
                 }
             }
         }
         var keep = Set<ObjectID>()
         var keptWords = Set<ObjectID>()
+        var unused: [ObjectID] = []
         for c in try purgeHistory() where map[c] == nil {
-            try chunks(snapshots.commit(c).manifest, into: &keep, words: &keptWords)
+            try chunks(snapshots.commit(c).manifest, seen: &keep, order: &unused, words: &keptWords)
         }
         var old = Set<ObjectID>()
+        var oldOrder: [ObjectID] = []
         var oldWords = Set<ObjectID>()
-        for c in map.keys where objects.contains(c.object) {
-            try chunks(snapshots.commit(c).manifest, into: &old, words: &oldWords)
+        let commits = map.keys.filter { objects.contains($0.object) }.sorted { $0.hex < $1.hex }
+        for c in commits {
+            try chunks(snapshots.commit(c).manifest, seen: &old, order: &oldOrder, words: &oldWords)
         }
-        var doomed = old.subtracting(keep).union(oldWords.subtracting(keptWords))
-        doomed.formUnion(map.keys.map(\.object))
-        // Any other leaf naming an erased blob (a dangling commit's) goes too.
-        for id in (try? objects.allIDs()) ?? [] where !keep.contains(id) && !doomed.contains(id) {
-            guard case .leaf(let es)? = try? snapshots.chunk(id) else { continue }
-            if es.contains(where: { erased.contains($0.blob) }) { doomed.insert(id) }
+        var doomedChunks = oldOrder.filter { !keep.contains($0) }
+        var words = oldWords.subtracting(keptWords)
+        // Any other leaf naming an erased blob (a dangling commit's) goes too, with the words of
+        // its erased entries.
+        let listed = Set(doomedChunks)
+        for id in ((try? objects.allIDs()) ?? []).sorted() where !keep.contains(id) && !listed.contains(id) {
+            guard case .leaf(let es)? = try? snapshots.chunk(id), es.contains(where: { erased.contains($0.blob) }) else { continue }
+            doomedChunks.append(id)
+            for e in es where erased.contains(e.blob) {
+                if let w = e.annotations?.transcript?.words, !keptWords.contains(w) { words.insert(w) }
+            }
         }
-        for id in doomed { unlink(objects.path(of: id)) }
+        return words.sorted() + doomedChunks + commits.map(\.object)
     }
 }
 
