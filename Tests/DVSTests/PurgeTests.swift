@@ -174,4 +174,191 @@ import Testing
             #expect(try repo.verifyPurges().found.isEmpty)
         }
     }
+    /// Two recordings and labels.csv (path,speaker,note) committed on main, then the packed
+    /// copy of labels.csv damaged (bytes in the middle of its frame overwritten), so the table
+    /// cannot be read.
+    /// - Parameter body: gets the repository, its root, main's commit, and a function that
+    ///   damages the table again (`true`) or repairs it (`false`).
+    func withDamagedLabels(_ body: (Repository, String, CommitID, (Bool) throws -> Void) throws -> Void) throws {
+        try T.withTemporaryRepository { repo in
+            let recs = T.debianRecordings(limit: 2).filter { $0.hasSuffix(".wav") }
+            try #require(recs.count >= 2, "alsa-utils recordings are installed")
+            let root = repo.root
+            try FileManager.default.createDirectory(atPath: root + "/clips", withIntermediateDirectories: true)
+            for (i, r) in recs.prefix(2).enumerated() { try FileManager.default.copyItem(atPath: r, toPath: root + "/clips/c\(i).wav") }
+            let csv = "path,speaker,note\nclips/c0.wav,spk0,fine\nclips/c1.wav,spk1,fine\n"
+            try Data(csv.utf8).write(to: URL(fileURLWithPath: root + "/labels.csv"))
+            let head = try repo.commit(CommitOptions(message: "base")).id
+            let table = try #require(try repo.entries(at: "main").first { $0.path.string == "labels.csv" })
+            let loc = try #require(try repo.catalog.allLocations()[table.blob])
+            let path = root + "/.dvs/packs/\(loc.pack.hex).pack"
+            let at = loc.entry.offset + loc.entry.storedLength / 2
+            let original = try #require(try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).readToEnd())
+            func damage(_ on: Bool) throws {
+                let pack = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+                try pack.seek(toOffset: at)
+                try pack.write(contentsOf: on ? Data(repeating: 0xA5, count: 4) : original[Int(at)..<Int(at) + 4])
+                try pack.close()
+            }
+            try damage(true)
+            #expect(throws: (any Error).self, "the table cannot be read") { try repo.blob(table.blob) }
+            try body(repo, root, head, damage)
+        }
+    }
+
+    /// Purge filters label tables strictly: one it cannot read stops it, naming the table and
+    /// the commit, where a cohort would keep the table whole (the erased sample's row must never
+    /// survive a purge that reports success).
+    @Test func aLabelTableThatCannotBeReadStopsThePurge() throws {
+        try withDamagedLabels { repo, _, head, _ in
+            do {
+                let r = try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c1.wav"]))
+                Issue.record("the purge reported success (\(String(describing: r?.id))) with labels.csv's row of clips/c1.wav kept")
+            } catch let e as DVSError {
+                #expect(e.message.contains("label table 'labels.csv' of commit \(head.short) cannot be read"), "\(e.message)")
+                #expect(e.next == .listDamagedObjectsAndPaths)
+            }
+            #expect(try repo.entries(at: "main").contains { $0.path.string == "clips/c1.wav" }, "nothing was erased")
+        }
+    }
+
+    /// A purge that fails while rewriting history (here: a label table it cannot read) is
+    /// abandoned, not left half done: `.dvs/PURGE` is gone, refs, records and the tree are as
+    /// they were, and later commits work. One a killed process left in phase `rewrite` is redone
+    /// by the next command and, failing again, dropped with the error rather than wedging every
+    /// later write.
+    @Test func aPurgeThatFailsWhileRewritingIsAbandonedAndChangesNothing() throws {
+        try withDamagedLabels { repo, root, head, damage in
+            let journal = root + "/.dvs/PURGE"
+            let rule = PurgeRule(predicate: nil, paths: ["clips/c1.wav"])
+            func refs() throws -> [String] { try repo.catalog.refs(in: .all).map { "\($0.name.fullName) \($0.target.hex)" }.sorted() }
+            let before = try refs()
+            do {
+                _ = try repo.purge(rule)
+                Issue.record("the purge succeeded")
+            } catch let e as DVSError {
+                #expect(e.message.contains("abandoned") && e.message.contains("not erased"), "\(e.message)")
+                #expect(e.message.contains("labels.csv") && e.message.contains(head.short), "where it failed: \(e.message)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: journal), "the journal is removed")
+            #expect(try repo.purges().isEmpty, "no record is left")
+            #expect(try refs() == before, "no ref moved")
+            #expect(FileManager.default.fileExists(atPath: root + "/clips/c1.wav"))
+            try damage(false)  // the user restores the damaged pack
+            try Data("one\n".utf8).write(to: URL(fileURLWithPath: root + "/notes.txt"))
+            let next = try repo.commit(CommitOptions(message: "after the failed purge"))
+            #expect(next.commit.parents == [head], "a later commit works")
+
+            // Killed after writing its journal; the next writer redoes it, fails, drops it.
+            try damage(true)
+            PurgeStop.at = .journal
+            defer { PurgeStop.at = nil }
+            #expect(throws: DVSError.self) { try repo.purge(rule) }
+            PurgeStop.at = nil
+            #expect(FileManager.default.fileExists(atPath: journal))
+            try Data("two\n".utf8).write(to: URL(fileURLWithPath: root + "/notes.txt"))
+            do {
+                _ = try repo.commit(CommitOptions(message: "finishes the purge first"))
+                Issue.record("the redone purge succeeded")
+            } catch let e as DVSError {
+                #expect(e.message.contains("the interrupted purge") && e.message.contains("abandoned"), "\(e.message)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: journal), "the journal is dropped, not left to wedge writes")
+            try damage(false)
+            let last = try repo.commit(CommitOptions(message: "after the dropped purge"))
+            #expect(last.commit.parents == [next.id])
+            #expect(try repo.purges().isEmpty)
+            #expect(try repo.entries(at: "main").contains { $0.path.string == "clips/c1.wav" })
+        }
+    }
+    /// A model trained on a branch later deleted, and an eval on a snapshot only its record
+    /// names: purges rewrite their snapshots (records keep naming the old commit, which resolves
+    /// to its replacement), gc keeps the replacements, and a second purge rewrites them again
+    /// instead of deleting their leaves.
+    @Test func modelAndEvalSnapshotsFollowPurgesAndSurviveGC() throws {
+        try withMarkedRepository { repo, root in
+            let m1 = try #require(try repo.modelRecords().first).id
+            for (branch, file) in [("train", "train.txt"), ("evalset", "eval.txt")] {
+                try repo.createBranch(branch)
+                _ = try repo.checkout(Revision(branch))
+                try Data("\(branch)\n".utf8).write(to: URL(fileURLWithPath: root + "/" + file))
+                _ = try repo.commit(CommitOptions(message: branch))
+                _ = try repo.checkout("main")
+            }
+            let trained = try repo.resolve("train")
+            let evaluated = try repo.resolve("evalset")
+            try Data("w2".utf8).write(to: URL(fileURLWithPath: root + "/../model2.bin"))
+            let m2 = try repo.registerModel(ModelRegistration(artifactPath: root + "/../model2.bin", revision: "train", name: "m2")).id
+            _ = try repo.recordEval(EvalRegistration(model: m1, revision: "evalset", metrics: [:], sampleCount: 3))
+            for b in ["train", "evalset"] { _ = try repo.deleteBranch(b, force: true) }
+            _ = try repo.gc(GCOptions.withGrace(0))  // the deleted branches' reflog entries expire
+
+            func check(_ label: String, without gone: [String]) throws {
+                for (id, file) in [(trained, "train.txt"), (evaluated, "eval.txt")] {
+                    let paths = try repo.entries(ofManifest: repo.commit(id).manifest).map(\.path.string)
+                    #expect(paths.contains(file), "\(label): \(file)")
+                    for g in gone { #expect(!paths.contains(g), "\(label): \(g) is erased from \(file)'s snapshot") }
+                    #expect(paths.contains("clips/c0.wav"), "\(label)")
+                }
+                let fsck = try repo.fsck()
+                #expect(fsck.damaged.isEmpty, "\(label): \(fsck.damaged)")
+            }
+            let first = try #require(try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c3.wav"])))
+            #expect(first.models.contains("m2"))
+            #expect(!repo.objects.contains(trained.object) && !repo.objects.contains(evaluated.object), "the old snapshots are gone")
+            _ = try repo.gc(GCOptions.withGrace(0))
+            try check("after the first purge and gc", without: ["clips/c3.wav"])
+            let audit = try repo.audit(model: m2)
+            #expect(audit.erasedSamples == 1 && audit.erasedBy == [first.id])
+
+            let plan = try repo.planPurge(PurgeRule(predicate: nil, paths: ["clips/c1.wav"]))
+            #expect(Set(plan.models.map(\.name)) == ["m1", "m2"], "the second purge sees the rewritten snapshots")
+            let second = try #require(try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c1.wav"])))
+            _ = try repo.gc(GCOptions.withGrace(0))
+            try check("after the second purge and gc", without: ["clips/c3.wav", "clips/c1.wav"])
+            let again = try repo.audit(model: m2)
+            #expect(again.erasedSamples == 2 && again.erasedBy == [first.id, second.id])
+            #expect(try repo.verifyPurges().found.isEmpty)
+        }
+    }
+
+    /// Purge deletes old objects words first, then chunks (each after those under it), then the
+    /// commits, so a kill after any number of deletions leaves the rerun able to find the rest:
+    /// no words object of an erased call survives.
+    @Test func aPurgeKilledWhileDeletingOldObjectsLeavesNoWords() throws {
+        var stopped = 0
+        for n in 0..<30 {
+            let finished = try T.withTemporaryRepository { repo -> Bool in
+                let root = repo.root
+                let ds = T.fixtures + "/dataset"
+                let word = "zqxerasemeword"
+                try T.sh(
+                    "mkdir -p clips && cp '\(ds)/clips/call_0002_stereo.wav' '\(ds)/deepgram/call_0002_stereo.json' clips/ && sed -i 's/lakeside/\(word)/gI' clips/call_0002_stereo.json && cp '\(ds)/clips/call_0001_mono.wav' '\(ds)/deepgram/call_0001_mono.json' clips/",
+                    in: root)
+                _ = try repo.commit(CommitOptions(message: "calls"))
+                try Data("more\n".utf8).write(to: URL(fileURLWithPath: root + "/notes.txt"))
+                _ = try repo.commit(CommitOptions(message: "notes"))
+                let call = try #require(try repo.entries(at: "HEAD").first { $0.path.string == "clips/call_0002_stereo.wav" })
+                let words = try #require(call.annotations?.transcript?.words)
+                PurgeStop.afterDeletions = n
+                defer { PurgeStop.afterDeletions = nil }
+                let rule = PurgeRule(predicate: nil, paths: ["clips/call_0002_stereo.wav"])
+                var finished = false
+                do { finished = try repo.purge(rule) != nil } catch let e as DVSError where e.message.contains("(test)") {}
+                PurgeStop.afterDeletions = nil
+                let again = try Repository.discover(from: root, context: T.processContext)
+                #expect(
+                    again.interruptedOperationFailure == nil,
+                    "after \(n) deletion(s): \(String(describing: again.interruptedOperationFailure))")
+                #expect(!FileManager.default.fileExists(atPath: root + "/.dvs/PURGE"), "after \(n) deletion(s)")
+                let left = try Self.scan(again, for: [Array(word.utf8), call.blob.bytes, words.bytes])
+                #expect(left == [], "after \(n) deletion(s): \(left)")
+                #expect(try again.fsck().damaged.isEmpty, "after \(n) deletion(s)")
+                return finished
+            }
+            if finished { break }
+            stopped += 1
+        }
+        #expect(stopped >= 4, "the purge was stopped at every deletion (words, chunks, two commits)")
+    }
 }

@@ -183,16 +183,11 @@ extension Repository {
         if let s = mergeState() {
             for c in [s.ours, s.theirs] where objects.contains(c.object) { history.append(c) }
         }
+        // `purgeHistory` has the model and eval snapshots (a purged one's replacement) and every
+        // purge record's new commits.
         do {
             objectsNeeded.formUnion(try catalog.lineageRecordIDs())
-            for m in try catalog.models() {
-                objectsNeeded.insert(m.artifact)
-                for e in try catalog.evals(of: m.id) {
-                    if let r = try? evalRecord(e), objects.contains(r.snapshot.object) {
-                        history.append(r.snapshot)
-                    }
-                }
-            }
+            for m in try catalog.models() { objectsNeeded.insert(m.artifact) }
         } catch { throw DVSError.wrap(error) }
         var seenCommits = Set<CommitID>()
         var stack = history

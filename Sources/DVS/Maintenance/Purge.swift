@@ -12,8 +12,9 @@ import Foundation
 //
 // Design (Documentation/ARCHITECTURE.md, "Erasure"): history is rewritten. Label values live in
 // label tables (shared blobs) and in manifest leaves, so a commit id cannot stay stable once a
-// row is gone; every commit reachable from a ref, the reflog, a model record or HEAD that holds
-// an erased sample (or descends from one that did) is composed again without it, with its
+// row is gone; every commit reachable from a ref, the reflog, a model or eval record (the
+// replacement of a snapshot an earlier purge rewrote), an earlier purge's new commits or HEAD
+// that holds an erased sample (or descends from one that did) is composed again without it, with its
 // author, committer, message and headers (commit ids in headers mapped), plus a `purge-erased`
 // header `<purge id> <samples>`. The old → new map is kept in the purge record, so old ids
 // (model records, notes) still resolve. Paths are never recorded: the record holds the rule as
@@ -23,7 +24,10 @@ import Foundation
 // `rewrite` makes new objects only (a rerun makes the same ids: signatures are kept); then the
 // record is written to `.dvs/purges/<id>.json` and the phase becomes `apply`, which moves refs,
 // rewrites the reflog, the working tree, the packs and deletes old objects and caches, each step
-// idempotent. The next command that takes the lock finishes an interrupted purge.
+// idempotent. The next command that takes the lock finishes an interrupted purge. A failure in
+// phase `rewrite` (nothing references the new objects yet) abandons the purge: the journal and
+// record go, the repository is as it was, and no later write is blocked by a purge that fails
+// again each time it is retried.
 
 /// The id of a purge: SHA-256 of `dvs-purge`, its time, author and rule; 64 hex digits.
 public struct PurgeID: TypedObjectID {
@@ -166,6 +170,16 @@ enum PurgeStop {
         if at == step { throw DVSError(.internal, "purge stopped after '\(step.rawValue)' (test)") }
         context.afterPurgeStep?(step.rawValue)
     }
+
+    /// How many old objects step `objects` deletes before a test stops it; nil deletes them all.
+    nonisolated(unsafe) static var afterDeletions: Int?
+
+    /// Throws when a test asked to stop step `objects` after `done` deletions; then calls the
+    /// process's hook with `objects-<done>` (a kill while old objects are being deleted).
+    static func checkDeletion(_ done: Int, _ context: ProcessContext) throws {
+        if afterDeletions == done { throw DVSError(.internal, "purge stopped after \(done) deletion(s) (test)") }
+        context.afterPurgeStep?("objects-\(done)")
+    }
 }
 
 extension Repository {
@@ -191,19 +205,29 @@ extension Repository {
         return out.sorted { ($0.time, $0.id.hex) < ($1.time, $1.id.hex) }
     }
 
+    /// The purges that rewrote `id` one after another (each rewrote the commit the one before
+    /// put in its place), in that order whatever order `records` are in: two purges in the same
+    /// second sort by id, not by when they ran.
+    /// - Returns: each purge with the commit it rewrote and the one it put in its place.
+    static func rewriteChain(of id: CommitID, in records: [PurgeRecord]) -> [(purge: PurgeRecord, from: CommitID, to: CommitID)] {
+        var out: [(purge: PurgeRecord, from: CommitID, to: CommitID)] = []
+        var current = id
+        var used = Set<PurgeID>()
+        while let r = records.first(where: { !used.contains($0.id) && $0.rewritten(current) != nil }),
+            let next = r.rewritten(current)
+        {
+            used.insert(r.id)
+            out.append((r, current, next))
+            current = next
+        }
+        return out
+    }
+
     /// The commit a purge put in place of `id`, following later purges; nil when no purge
     /// rewrote it.
     func purgedReplacement(of id: CommitID) -> (commit: CommitID, purge: PurgeRecord)? {
-        guard let records = try? purges() else { return nil }
-        var current = id
-        var last: PurgeRecord?
-        for r in records {
-            if let n = r.rewritten(current) {
-                current = n
-                last = r
-            }
-        }
-        return last.map { (current, $0) }
+        guard let records = try? purges(), let last = Self.rewriteChain(of: id, in: records).last else { return nil }
+        return (last.to, last.purge)
     }
 
     /// Every commit a purge replaced and every blob it erased (fetch refuses to import them).
@@ -224,13 +248,11 @@ extension Repository {
         guard let records = try? purges() else { return (0, []) }
         var n = 0
         var ids: [PurgeID] = []
-        var current = id
-        for r in records {
-            if let c = r.erasedPerCommit[current.hex], c > 0 {
+        for step in Self.rewriteChain(of: id, in: records) {
+            if let c = step.purge.erasedPerCommit[step.from.hex], c > 0 {
                 n += c
-                ids.append(r.id)
+                ids.append(step.purge.id)
             }
-            if let next = r.rewritten(current) { current = next }
         }
         return (n, ids)
     }
@@ -244,22 +266,25 @@ extension Repository {
         try computePurge(rule).plan
     }
 
-    /// The commits a purge must consider: every ref (branches, tags, cohorts, remote-tracking),
-    /// HEAD, every reflog entry and every model's training snapshot, with their ancestors;
-    /// parents before children.
+    /// The commits a purge must consider (and `dvs gc` keeps): every ref (branches, tags,
+    /// cohorts, remote-tracking), HEAD, every reflog entry, every model's training snapshot and
+    /// every eval's snapshot (``lineageSnapshots(_:)``), and the new commits of every purge
+    /// record, with their ancestors; parents before children.
     /// - Parameter reflog: whether reflog entries are roots too.
     func purgeHistory(reflog: Bool = true) throws -> [CommitID] {
         var roots: [CommitID] = []
+        let records = try purges()
         do {
             roots += try catalog.refs(in: .all).map(\.target)
             if let h = try catalog.head()?.commit { roots.append(h) }
             if reflog { roots += try catalog.reflogCommits() }
-            roots += try catalog.models().map(\.snapshot)
         } catch { throw DVSError.wrap(error) }
+        roots += try lineageSnapshots(records)
+        for r in records { roots += r.commits.values.compactMap { CommitID(hex: $0) } }
         var order: [CommitID] = []
         var seen = Set<CommitID>()
         for r in roots where !seen.contains(r) {
-            guard objects.contains(r.object) else { continue }  // a record naming a purged commit
+            guard objects.contains(r.object) else { continue }  // one a later purge replaced
             // Iterative post-order: parents first.
             var stack: [(CommitID, Bool)] = [(r, false)]
             while let (c, expanded) = stack.popLast() {
@@ -274,6 +299,30 @@ extension Repository {
             }
         }
         return order
+    }
+
+    /// The snapshots of every model and eval record as they stand now: a snapshot still stored,
+    /// and the commit purges put in its place (followed through every later purge's map) when
+    /// a purge rewrote it. A record keeps naming the commit it was made on, so without this a
+    /// purged snapshot's replacement would be reachable only when a ref happened to reach it.
+    /// An eval record that cannot be read is skipped (fsck reports it).
+    /// - Parameter records: every purge record, oldest first (``purges()``).
+    func lineageSnapshots(_ records: [PurgeRecord]) throws -> [CommitID] {
+        var snapshots: [CommitID] = []
+        do {
+            for m in try catalog.models() {
+                snapshots.append(m.snapshot)
+                for e in try catalog.evals(of: m.id) {
+                    if let r = try? evalRecord(e) { snapshots.append(r.snapshot) }
+                }
+            }
+        } catch { throw DVSError.wrap(error) }
+        var out: [CommitID] = []
+        for s in snapshots {
+            if objects.contains(s.object) { out.append(s) }
+            if let current = Self.rewriteChain(of: s, in: records).last?.to, objects.contains(current.object) { out.append(current) }
+        }
+        return out
     }
 
     /// The samples the rule selects in `entries`: paths of audio entries.
@@ -332,9 +381,11 @@ extension Repository {
             refs = try catalog.refs(in: .all).filter { rewritten.contains($0.target) }.map(\.name)
         } catch { throw DVSError.wrap(error) }
         var models: [(String, ModelID, Int)] = []
+        let records = try purges()
         do {
             for m in try catalog.models() {
-                if let n = perCommit[m.snapshot], n > 0 { models.append((m.name, m.id, n)) }
+                let current = Self.rewriteChain(of: m.snapshot, in: records).last?.to ?? m.snapshot
+                if let n = perCommit[current], n > 0 { models.append((m.name, m.id, n)) }
             }
         } catch { throw DVSError.wrap(error) }
         let hours = facts.values.reduce(0.0) { $0 + ($1.audio?.duration ?? 0) } / 3600
@@ -353,8 +404,10 @@ extension Repository {
     /// - Parameter progress: phases as they start.
     /// - Returns: the record written to `.dvs/purges/`; nil when the rule selects nothing.
     /// - Throws: `DVSError.badInput` for a bad rule, while a merge is in progress, or when the
-    ///   working tree has uncommitted changes (nothing is changed then); `.locked`; storage errors
-    ///   (a rerun, or the next command, finishes what was started).
+    ///   working tree has uncommitted changes (nothing is changed then); `.locked`; while
+    ///   rewriting history (a label table that cannot be filtered, a damaged object), the error
+    ///   with the purge abandoned and nothing changed; later storage errors (a rerun, or the
+    ///   next command, finishes what was started).
     public func purge(_ rule: PurgeRule, progress: ProgressHandler? = nil) throws -> PurgeRecord? {
         let lock = try self.lock("dvs purge")
         defer { lock.release() }
@@ -382,20 +435,27 @@ extension Repository {
     }
 
     /// Runs (or resumes) the purge `journal` describes, then removes the journal.
-    func runPurge(_ journal: PurgeJournal, progress: ProgressHandler?) throws -> PurgeRecord {
+    ///
+    /// An error in phase `rewrite` abandons the purge: nothing references the new objects yet
+    /// (they are garbage for `gc`), so the journal and any record are removed and the repository
+    /// is as it was; only from phase `apply` on does a failure leave the journal to be finished.
+    /// - Parameter resumed: whether a killed process started it (for the error's wording).
+    func runPurge(_ journal: PurgeJournal, resumed: Bool = false, progress: ProgressHandler?) throws -> PurgeRecord {
         var record: PurgeRecord
         if journal.phase == .rewrite {
-            record = try rewriteHistory(journal, progress: progress)
+            do { record = try rewriteHistory(journal, progress: progress) } catch {
+                throw abandonPurge(journal, error, resumed: resumed)
+            }
             try PurgeStop.check(.rewritten, context)
-            do { try FileIO.makeDirectories(purgesDir) } catch { throw DVSError.wrap(error) }
             do {
+                try FileIO.makeDirectories(purgesDir)
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try FileIO.writeAtomically(Array(try enc.encode(record)), to: purgesDir + "/\(record.id.hex).json", tmpDir: tmpDir)
-            } catch { throw DVSError.wrap(error) }
-            var next = journal
-            next.phase = .apply
-            try writePurgeJournal(next)
+                try FileIO.writeAtomically(Array(try enc.encode(record)), to: purgeRecordPath(journal.id), tmpDir: tmpDir)
+                var next = journal
+                next.phase = .apply
+                try writePurgeJournal(next)
+            } catch { throw abandonPurge(journal, error, resumed: resumed) }
             try PurgeStop.check(.recorded, context)
         } else {
             guard let r = try purges().first(where: { $0.id == journal.id }) else {
@@ -409,16 +469,41 @@ extension Repository {
         return record
     }
 
-    /// Finishes a purge a killed process left in `.dvs/PURGE` (the caller holds the lock).
+    /// `.dvs/purges/<id>.json`.
+    func purgeRecordPath(_ id: PurgeID) -> String { purgesDir + "/\(id.hex).json" }
+
+    /// Abandons a purge that failed in phase `rewrite` (nothing references what it wrote): removes
+    /// its record, if written, and the journal.
+    /// - Returns: the error to throw: what failed and where, that nothing was changed and the
+    ///   samples are not erased, with the cause's next step.
+    private func abandonPurge(_ journal: PurgeJournal, _ error: Error, resumed: Bool) -> DVSError {
+        let e = DVSError.wrap(error)
+        unlink(purgeRecordPath(journal.id))
+        unlink(purgeJournalPath)
+        FileIO.syncDirectory(purgesDir)
+        FileIO.syncDirectory(dvsDir)
+        let what =
+            resumed ? "the interrupted purge \(journal.id.short) (\(journal.rule)) could not be finished" : "purge (\(journal.rule)) failed"
+        var out = DVSError(
+            e.code,
+            "\(what) while rewriting history: \(e.message); it was abandoned: no ref, file or object was changed and the samples are not erased",
+            hint: e.hint, cause: e.cause, details: e.details, underlying: e, next: e.next)
+        if out.hint == nil && out.next == nil { out.hint = "fix what failed, then purge again" }
+        return out
+    }
+
+    /// Finishes a purge a killed process left in `.dvs/PURGE` (the caller holds the lock); one
+    /// still in phase `rewrite` is redone, and abandoned when that fails.
     /// - Returns: the purge finished, nil when there was none.
-    /// - Throws: what the purge throws.
+    /// - Throws: what the purge throws (the journal is gone then when the purge was abandoned);
+    ///   `DVSError.corrupt` for a journal that cannot be read.
     func finishInterruptedPurge() throws -> PurgeRecord? {
         guard let data = FileManager.default.contents(atPath: purgeJournalPath) else { return nil }
         let journal: PurgeJournal
         do { journal = try JSONDecoder().decode(PurgeJournal.self, from: data) } catch {
             throw DVSError(.corrupt, "the journal of an interrupted purge '\(purgeJournalPath)' cannot be read: \(error)")
         }
-        let r = try runPurge(journal, progress: nil)
+        let r = try runPurge(journal, resumed: true, progress: nil)
         context.notice?("note: finished the interrupted purge \(r.id.short) (\(r.rule))")
         return r
     }
@@ -439,16 +524,16 @@ extension Repository {
         let (plan, history, entries) = try computePurge(journal.rule)
         var map: [CommitID: CommitID] = [:]
         var perCommit: [String: Int] = [:]
-        for (i, c) in history.enumerated() {
-            progress?(Progress(phase: .rewriting, done: i, total: history.count, bytes: 0))
+        // Composes `c` again without the erased samples; nil when it needs no rewrite.
+        func rewriteCommit(_ c: CommitID) throws -> CommitID? {
             let old = try snapshots.commit(c)
             let es = entries[c]!
             let dropped = Set(es.filter { $0.audio != nil && plan.erased.contains($0.blob) }.map(\.path.string))
             let parents = old.parents.map { map[$0] ?? $0 }
-            guard !dropped.isEmpty || parents != old.parents else { continue }
+            guard !dropped.isEmpty || parents != old.parents else { return nil }
             perCommit[c.hex] = dropped.count
             let keep = Set(es.filter { $0.audio != nil && !dropped.contains($0.path.string) }.map(\.path.string))
-            let cut = try samplesCut(es, keeping: keep)
+            let cut = try samplesCut(es, keeping: keep, strict: c)
             var extra = old.extra.mapValues { v in CommitID(hex: v).flatMap { map[$0]?.hex } ?? v }
             if !dropped.isEmpty {
                 let line = "\(journal.id.hex) \(dropped.count)"
@@ -464,7 +549,15 @@ extension Repository {
             do { try catalog.write { tx in try recordComposed(made.packs, made.id, made.commit, in: tx) } } catch {
                 throw DVSError.wrap(error)
             }
-            map[c] = made.id
+            return made.id
+        }
+        for (i, c) in history.enumerated() {
+            progress?(Progress(phase: .rewriting, done: i, total: history.count, bytes: 0))
+            do { map[c] = try rewriteCommit(c) } catch {
+                var e = DVSError.wrap(error)
+                if !e.message.contains(c.short) { e.message = "commit \(c.short): " + e.message }
+                throw e
+            }
         }
         return PurgeRecord(
             id: journal.id, time: journal.time, who: journal.who, rule: journal.rule, samples: plan.samples, hours: plan.hours,
@@ -493,8 +586,11 @@ extension Repository {
         } catch { throw DVSError.wrap(error) }
         try PurgeStop.check(.refs, context)
         // 2. The working tree follows HEAD (tracked files only; it was clean).
-        if let h = record.head.flatMap({ CommitID(hex: $0) }), let n = map[h], objects.contains(h.object) {
-            let before = try entries(ofManifest: snapshots.commit(h).manifest)
+        // Step 4 deletes the old commit last, after its chunks: when a rerun finds it but not all
+        // of its chunks, step 4 had begun, so this step was done.
+        if let h = record.head.flatMap({ CommitID(hex: $0) }), let n = map[h], objects.contains(h.object),
+            let before = try? entries(ofManifest: snapshots.commit(h).manifest)
+        {
             let after = try entries(ofManifest: snapshots.commit(n).manifest)
             try writeTreeChanges(from: before, to: after, extraContent: [:], progress: progress)
         }
@@ -593,7 +689,9 @@ extension Repository {
     func obsoleteBlobs(map: [CommitID: CommitID], erased: Set<ObjectID>) throws -> Set<ObjectID> {
         var old = Set<ObjectID>()
         for c in map.keys where objects.contains(c.object) {
-            for e in try entries(ofManifest: snapshots.commit(c).manifest) where e.kind != .symlink { old.insert(e.blob) }
+            // An old commit whose chunks are partly gone: step 4 had begun, so the packs were done.
+            guard let es = try? entries(ofManifest: snapshots.commit(c).manifest) else { continue }
+            for e in es where e.kind != .symlink { old.insert(e.blob) }
         }
         var kept = Set<ObjectID>()
         for c in try purgeHistory() where map[c] == nil {
@@ -604,38 +702,67 @@ extension Repository {
 
     /// Deletes the loose objects only rewritten commits reached (the commits, their manifest
     /// chunks, the words of erased samples), and any manifest leaf left that names an erased blob.
+    ///
+    /// A kill can stop it anywhere, and the rerun finds what is left from what is still stored:
+    /// the words objects (which only leaves name) go first, then the chunks, each after every
+    /// chunk under it, then the commits, so nothing doomed is ever left unreachable from a doomed
+    /// object still stored (``purgeDeletionOrder(map:erased:)``).
     func deleteOldObjects(map: [CommitID: CommitID], erased: Set<ObjectID>) throws {
-        guard !map.isEmpty || !erased.isEmpty else { return }
-        func chunks(_ root: ObjectID, into out: inout Set<ObjectID>, words: inout Set<ObjectID>) throws {
-            var stack = [root]
-            while let id = stack.popLast() {
-                guard !out.contains(id), objects.contains(id) else { continue }
-                out.insert(id)
+        for (n, id) in try purgeDeletionOrder(map: map, erased: erased).enumerated() {
+            try PurgeStop.checkDeletion(n, context)
+            unlink(objects.path(of: id))
+        }
+    }
+
+    /// The objects ``deleteOldObjects(map:erased:)`` deletes, in the order it deletes them:
+    /// words objects, then manifest chunks in post-order (a chunk after every chunk under it),
+    /// then the rewritten commits.
+    func purgeDeletionOrder(map: [CommitID: CommitID], erased: Set<ObjectID>) throws -> [ObjectID] {
+        guard !map.isEmpty || !erased.isEmpty else { return [] }
+        // The stored chunks under `root` not yet in `seen`, each after the chunks under it.
+        func chunks(_ root: ObjectID, seen: inout Set<ObjectID>, order: inout [ObjectID], words: inout Set<ObjectID>) throws {
+            var stack: [(ObjectID, Bool)] = [(root, false)]
+            while let (id, expanded) = stack.popLast() {
+                if expanded {
+                    order.append(id)
+                    continue
+                }
+                guard !seen.contains(id), objects.contains(id) else { continue }
+                seen.insert(id)
+                stack.append((id, true))
                 switch try snapshots.chunk(id) {
                 case .leaf(let es):
                     for e in es { if let w = e.annotations?.transcript?.words { words.insert(w) } }
-                case .inner(_, let children): stack += children.map(\.id)
+                case .inner(_, let children): stack += children.reversed().map { ($0.id, false) }
                 }
             }
         }
         var keep = Set<ObjectID>()
         var keptWords = Set<ObjectID>()
+        var unused: [ObjectID] = []
         for c in try purgeHistory() where map[c] == nil {
-            try chunks(snapshots.commit(c).manifest, into: &keep, words: &keptWords)
+            try chunks(snapshots.commit(c).manifest, seen: &keep, order: &unused, words: &keptWords)
         }
         var old = Set<ObjectID>()
+        var oldOrder: [ObjectID] = []
         var oldWords = Set<ObjectID>()
-        for c in map.keys where objects.contains(c.object) {
-            try chunks(snapshots.commit(c).manifest, into: &old, words: &oldWords)
+        let commits = map.keys.filter { objects.contains($0.object) }.sorted { $0.hex < $1.hex }
+        for c in commits {
+            try chunks(snapshots.commit(c).manifest, seen: &old, order: &oldOrder, words: &oldWords)
         }
-        var doomed = old.subtracting(keep).union(oldWords.subtracting(keptWords))
-        doomed.formUnion(map.keys.map(\.object))
-        // Any other leaf naming an erased blob (a dangling commit's) goes too.
-        for id in (try? objects.allIDs()) ?? [] where !keep.contains(id) && !doomed.contains(id) {
-            guard case .leaf(let es)? = try? snapshots.chunk(id) else { continue }
-            if es.contains(where: { erased.contains($0.blob) }) { doomed.insert(id) }
+        var doomedChunks = oldOrder.filter { !keep.contains($0) }
+        var words = oldWords.subtracting(keptWords)
+        // Any other leaf naming an erased blob (a dangling commit's) goes too, with the words of
+        // its erased entries.
+        let listed = Set(doomedChunks)
+        for id in ((try? objects.allIDs()) ?? []).sorted() where !keep.contains(id) && !listed.contains(id) {
+            guard case .leaf(let es)? = try? snapshots.chunk(id), es.contains(where: { erased.contains($0.blob) }) else { continue }
+            doomedChunks.append(id)
+            for e in es where erased.contains(e.blob) {
+                if let w = e.annotations?.transcript?.words, !keptWords.contains(w) { words.insert(w) }
+            }
         }
-        for id in doomed { unlink(objects.path(of: id)) }
+        return words.sorted() + doomedChunks + commits.map(\.object)
     }
 }
 

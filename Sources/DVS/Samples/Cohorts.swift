@@ -97,9 +97,14 @@ extension Repository {
     /// `cohortCut`; `dvs purge` keeps every sample it does not erase): samples left out take the
     /// Deepgram responses attached to them along, and label tables keep only rows naming kept
     /// samples (and rows that name no sample of the snapshot), byte for byte.
+    /// - Parameters:
+    ///   - strict: the commit `entries` are from, for `dvs purge`: a label table that cannot be
+    ///     read or parsed row by row then throws (an erased sample's row must never survive a
+    ///     purge that reports success). Nil (cohorts) keeps such a table whole.
     /// - Returns: the entries and the bytes of the label tables it filtered, by id.
-    /// - Throws: nothing today (a table that cannot be read row by row is kept whole).
-    func samplesCut(_ entries: [ManifestEntry], keeping matched: Set<String>) throws -> (
+    /// - Throws: with `strict`, `DVSError.corrupt` when a table's blob cannot be read and
+    ///   `.badInput` when it cannot be parsed, naming the table and the commit; nothing otherwise.
+    func samplesCut(_ entries: [ManifestEntry], keeping matched: Set<String>, strict: CommitID? = nil) throws -> (
         entries: [ManifestEntry], newContent: [ObjectID: [UInt8]]
     ) {
         let samples = Set(entries.filter { $0.audio != nil }.map(\.path.string))
@@ -119,7 +124,7 @@ extension Repository {
             let name = e.path.string
             let ext = name.split(separator: ".").last.map { $0.lowercased() } ?? ""
             guard e.kind != .symlink, ["csv", "tsv", "jsonl"].contains(ext) || config.declaration(for: name) != nil,
-                let bytes = try? blob(e.blob), let table = try? RowTable.read(path: e.path, bytes: bytes, config: config, resolving: true)
+                let table = try cutTable(e, config: config, strict: strict)
             else {
                 out.append(e)
                 continue
@@ -140,6 +145,27 @@ extension Repository {
             out.append(e)
         }
         return (out, newContent)
+    }
+
+    /// The label table `e` read row by row for ``samplesCut(_:keeping:strict:)``; nil when it is
+    /// not a row table, or (without `strict`) when it cannot be read or parsed.
+    /// - Throws: with `strict`, what `samplesCut` documents.
+    private func cutTable(_ e: ManifestEntry, config: LabelConfig, strict: CommitID?) throws -> RowTable? {
+        let bytes: [UInt8]
+        do { bytes = try blob(e.blob) } catch {
+            guard let commit = strict else { return nil }
+            throw DVSError(
+                .corrupt,
+                "label table '\(e.path)' of commit \(commit.short) cannot be read (blob \(e.blob.short)): \(DVSError.wrap(error).message); its rows cannot be filtered",
+                next: .listDamagedObjectsAndPaths)
+        }
+        do { return try RowTable.read(path: e.path, bytes: bytes, config: config, resolving: true) } catch {
+            guard let commit = strict else { return nil }
+            throw DVSError(
+                .badInput,
+                "label table '\(e.path)' of commit \(commit.short) cannot be read row by row (\(error.description)), so the rows of erased samples cannot be removed from it",
+                hint: "to erase the table whole (every version of it), add '\(e.path)' to the purge's paths")
+        }
     }
 
     /// Creates branch `cohort/NAME` whose first commit holds exactly the samples of `source`
