@@ -167,6 +167,11 @@ import Testing
             #expect(!(try Self.scan(repo, for: [Array(word.utf8)])).isEmpty, "the marker is in the store before")
             let r = try #require(try repo.purge(PurgeRule(predicate: nil, paths: ["clips/call_0002_stereo.wav"])))
             #expect(r.samples == 1)
+            // Paths carry names: the record keeps the path's SHA-256, never the path.
+            let hashed = "sha256:" + ObjectID.hashing(Array("clips/call_0002_stereo.wav".utf8)).hex
+            #expect(r.rule.paths == [hashed] && r.rule.description == "paths \(hashed)")
+            let recordFile = try String(contentsOfFile: root + "/.dvs/purges/\(r.id.hex).json", encoding: .utf8)
+            #expect(recordFile.contains(hashed) && !recordFile.contains("call_0002"))
             let left = try Self.scan(repo, for: [Array(word.utf8), call.blob.bytes, words.bytes])
             #expect(left == [], "\(left)")
             let after = try repo.entries(at: "HEAD").map(\.path.string)

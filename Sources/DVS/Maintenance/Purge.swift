@@ -59,6 +59,15 @@ public struct PurgeRule: Sendable, Hashable, Codable, CustomStringConvertible {
         return parts.joined(separator: " or ")
     }
 
+    /// The rule as the purge record keeps it: the predicate as written (write it over ids —
+    /// `speaker = 'spk_0042'` — not names), each path replaced by `sha256:` and the SHA-256 of
+    /// its UTF-8 bytes (FIPS 180-4), since paths carry names (`calls/maria_lopez/…`). Whoever
+    /// knows a path can still check that it was purged by hashing it; the record does not say it.
+    public var recorded: PurgeRule {
+        PurgeRule(
+            predicate: predicate, paths: paths.map { $0.hasPrefix("sha256:") ? $0 : "sha256:" + ObjectID.hashing(Array($0.utf8)).hex })
+    }
+
     /// Whether `path` is one of the rule's paths or under one of them.
     func covers(_ path: RepoPath) -> Bool {
         let s = path.string
@@ -91,8 +100,9 @@ public struct PurgePlan: Sendable {
     public var erased: Set<ObjectID>
 }
 
-/// The record a purge leaves in `.dvs/purges/<id>.json`: no personal data (no paths, no labels),
-/// only what was asked, counts, the erased blob ids and the commit map.
+/// The record a purge leaves in `.dvs/purges/<id>.json`: no paths and no labels — the rule's
+/// predicate as written and its paths as SHA-256 (``PurgeRule/recorded``), counts, the erased blob
+/// ids and the commit map.
 public struct PurgeRecord: Sendable, Codable, Equatable {
     /// The purge's id.
     public var id: PurgeID
@@ -100,7 +110,7 @@ public struct PurgeRecord: Sendable, Codable, Equatable {
     public var time: Int64
     /// Who ran it (`Name <email>`).
     public var who: String
-    /// The rule as written.
+    /// The rule: the predicate as written, paths as `sha256:` hashes (``PurgeRule/recorded``).
     public var rule: PurgeRule
     /// Distinct erased audio contents.
     public var samples: Int
@@ -560,7 +570,7 @@ extension Repository {
             }
         }
         return PurgeRecord(
-            id: journal.id, time: journal.time, who: journal.who, rule: journal.rule, samples: plan.samples, hours: plan.hours,
+            id: journal.id, time: journal.time, who: journal.who, rule: journal.rule.recorded, samples: plan.samples, hours: plan.hours,
             bytes: plan.bytes, refs: plan.refs.map(\.fullName), models: plan.models.map(\.name),
             erased: plan.erased.map(\.hex).sorted(), commits: Dictionary(uniqueKeysWithValues: map.map { ($0.key.hex, $0.value.hex) }),
             erasedPerCommit: perCommit, head: try headCommit()?.hex)
