@@ -125,8 +125,9 @@ struct BatchSession {
                 op == "read" ? [try index(r, in: s)] : try (r["indices"] as? [Int]).orThrow("\"indices\" is not a list of whole numbers")
             let rate = r["sample_rate"] as? Int
             let mono = r["mono"] as? Bool ?? false
+            let int16 = (r["pcm"] as? String) == "int16"
             try reader.read(s.commit, indices: indices, sampleRate: rate, mono: mono) { sample in
-                out.audio(id: id, sample)
+                out.audio(id: id, sample, int16: int16)
             }
         default:
             throw BatchProtocolError.bad("unknown op '\(op)'")
@@ -208,14 +209,29 @@ final class BatchOutput {
         write(h, payload)
     }
 
-    /// One decoded sample: its facts in the header, its PCM as little-endian float32 after it.
-    func audio(id: Any, _ s: SnapshotSample) {
-        let h: [String: Any] = [
+    /// One decoded sample: its facts in the header, its PCM after it as little-endian float32 or,
+    /// when the client accepts it (`int16`) and the values are 16-bit samples as stored (16-bit
+    /// PCM, neither resampled nor mixed down), as little-endian int16: half the bytes through the
+    /// pipe, and the same values (libsndfile's float of a 16-bit sample is `n / 32768`, which the
+    /// client's `n / 32768` gives back exactly).
+    func audio(id: Any, _ s: SnapshotSample, int16: Bool = false) {
+        let asStored =
+            int16 && s.facts.encoding == "PCM_16" && s.sampleRate == s.facts.sampleRate && s.channelCount == s.facts.channelCount
+        var h: [String: Any] = [
             "id": id, "ok": true, "index": s.index, "path": s.path.string, "sha256": s.blob.hex, "sample_rate": s.sampleRate,
-            "channels": s.channelCount, "frames": s.frameCount, "encoding": "float32le", "payload": s.pcm.count * 4,
+            "channels": s.channelCount, "frames": s.frameCount,
         ]
         // dvs builds for little-endian machines only (x86-64, arm64): the array's bytes are the payload.
-        write(h, s.pcm.withUnsafeBytes { Data($0) })
+        if asStored {
+            let samples = s.pcm.map { Int16(clamping: Int(($0 * 32768).rounded())) }
+            h["encoding"] = "int16le"
+            h["payload"] = samples.count * 2
+            write(h, samples.withUnsafeBytes { Data($0) })
+        } else {
+            h["encoding"] = "float32le"
+            h["payload"] = s.pcm.count * 4
+            write(h, s.pcm.withUnsafeBytes { Data($0) })
+        }
     }
 
     /// An error answer carrying dvs's message, hint, cause and details.

@@ -78,6 +78,29 @@ def test_read_equals_decode_of_checked_out_file(repo, repo_dir, path):
     np.testing.assert_allclose(audio, expected, atol=1e-4)
 
 
+def test_16_bit_samples_cross_the_pipe_as_int16_with_the_same_values(repo):
+    """A 16-bit PCM sample read as stored comes as int16 (half the bytes) and decodes to exactly
+    the float32 dvs sends otherwise; μ-law, resampled or mixed-down audio stays float32."""
+    from dvs._batch import pcm_array
+
+    snap = repo.snapshot()
+    client = repo._client()
+    seen = set()
+    for path in ["calls/es/0001.wav", "calls/en/Front_Center.wav", "calls/es/0000.wav"]:
+        for rate, mono in [(None, False), (16000, False), (None, True)]:
+            plain = client.request(snap._req("read", path=path, sample_rate=rate, mono=mono))
+            packed = client.request(snap._req("read", path=path, sample_rate=rate, mono=mono, pcm="int16"))
+            assert plain.header["encoding"] == "float32le"
+            a, ra = pcm_array(plain)
+            b, rb = pcm_array(packed)
+            assert ra == rb and a.dtype == b.dtype == np.float32 and np.array_equal(a, b), (path, rate, mono)
+            seen.add((path, rate, mono, packed.header["encoding"]))
+    assert ("calls/es/0001.wav", None, False, "int16le") in seen  # 22.05 kHz 16-bit mono
+    assert ("calls/es/0001.wav", None, True, "int16le") in seen  # mono of mono: as stored
+    assert ("calls/es/0001.wav", 16000, False, "float32le") in seen  # resampled
+    assert ("calls/es/0000.wav", None, False, "float32le") in seen  # mu-law
+
+
 def test_negative_indices_count_from_the_end(repo):
     snap = repo.snapshot()
     last = snap.read(len(snap) - 1)[0]

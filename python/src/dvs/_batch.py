@@ -274,7 +274,12 @@ def pcm_array(answer: Answer) -> Tuple[Any, int]:
 
     h = answer.header
     channels = int(h["channels"])
-    a = np.frombuffer(answer.payload, dtype="<f4")
+    if h.get("encoding") == "int16le":
+        # 16-bit samples as stored; n / 32768 is libsndfile's float value, exactly.
+        a = np.frombuffer(answer.payload, dtype="<i2").astype(np.float32)
+        a *= np.float32(1 / 32768)
+    else:
+        a = np.frombuffer(answer.payload, dtype="<f4")
     if channels > 1:
         a = a.reshape(-1, channels)
     return a, int(h["sample_rate"])

@@ -290,7 +290,7 @@ class Snapshot:
         """
         _check_dtype(dtype)
         a = self.repository._client().request(
-            self._req("read", sample_rate=sample_rate, mono=mono, **_ref(sample, self._count))
+            self._req("read", sample_rate=sample_rate, mono=mono, pcm="int16", **_ref(sample, self._count))
         )
         pcm, rate = pcm_array(a)
         return (pcm if dtype == "float32" else pcm.astype(dtype)), rate
@@ -314,7 +314,7 @@ class Snapshot:
 
         def submit(part: List[int]) -> int:
             return client.submit_many(
-                self._req("read_many", indices=part, sample_rate=sample_rate, mono=mono), len(part)
+                self._req("read_many", indices=part, sample_rate=sample_rate, mono=mono, pcm="int16"), len(part)
             )
 
         # The next chunk is asked for before this one is handed out, so dvs decodes it while the

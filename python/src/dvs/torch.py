@@ -51,7 +51,7 @@ class SnapshotDataset(Dataset):  # type: ignore[type-arg]
         if index < 0:
             index += len(self)
         a = self.snapshot.repository._client().request(
-            self.snapshot._req("read", index=int(index), sample_rate=self.sample_rate, mono=self.mono)
+            self.snapshot._req("read", index=int(index), sample_rate=self.sample_rate, mono=self.mono, pcm="int16")
         )
         from ._batch import pcm_array
 
