@@ -7,7 +7,7 @@ struct GC: ParsableCommand {
         commandName: "gc", abstract: "Reclaim space: remove objects and blobs nothing needs, after a grace period.",
         discussion: """
             Needed is everything a branch, tag, cohort, HEAD, reflog entry, model or eval
-            record, purge record or stopped merge reaches. Anything else older than the
+            record (or its purged replacement) or stopped merge reaches. Anything else older than the
             grace period is removed: loose objects, blobs in packs that are mostly garbage
             (those packs are rewritten; others wait), and pack files no index knows. Data
             younger than the grace period is never touched, so a commit, fetch or push in

@@ -8,14 +8,20 @@ import Testing
 /// with the output's options (scripts and golden files compare it), and values JSON cannot hold
 /// must not fail the command.
 @Suite struct QueryJSONTests {
-    static let columns = ["path", "b", "dup", "x", "dup", "n", "t"]
+    static let columns = ["path", "b", "dup", "x", "dup", "n", "t", "Total", "f10", "f2", "_a", "aB", "a_b", "B2", "é", "Z1", "z"]
     static let rows: [[LabelValue]] = [
-        [.string("calls/a\"b\\c/é.wav"), .double(0.1 + 0.2), .int(1), .double(5), .int(2), .null, .bool(true)],
+        [
+            .string("calls/a\"b\\c/é.wav"), .double(0.1 + 0.2), .int(1), .double(5), .int(2), .null, .bool(true), .int(1), .int(2), .int(3),
+            .int(4), .int(5), .int(6), .int(7), .int(8), .int(9), .int(10),
+        ],
         [
             .string("tab\there\nline\u{1}\u{8}\u{c}\u{7f}\u{2028}"), .double(1e-7), .int(-3), .double(-0.0), .int(4), .double(1e300),
-            .bool(false),
+            .bool(false), .null, .null, .null, .null, .null, .null, .null, .null, .null, .null,
         ],
-        [.string(""), .double(123_456_789_012.5), .int(Int64.max), .double(1e20), .int(0), .double(3e-5), .string("/")],
+        [
+            .string(""), .double(123_456_789_012.5), .int(Int64.max), .double(1e20), .int(0), .double(3e-5), .string("/"), .int(0), .int(0),
+            .int(0), .int(0), .int(0), .int(0), .int(0), .int(0), .int(0), .int(0),
+        ],
     ]
 
     @Test func sameTextAsJSONSerializationWithTheOutputOptions() throws {

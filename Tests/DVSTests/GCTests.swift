@@ -105,6 +105,31 @@ import Testing
         }
     }
 
+    /// A purge rewrites every branch holding the erased sample, deleted-later ones too; its
+    /// record's new commits are roots for later purges, not for gc, so a branch deleted after
+    /// a purge still gives its space back once its reflog expires (third review).
+    @Test func aBranchDeletedAfterAPurgeIsStillReclaimed() throws {
+        try withGarbage { repo, _, needed, _ in
+            try repo.createBranch("tmp")
+            _ = try repo.checkout("tmp")
+            var g = [UInt8](repeating: 0, count: 300_000)
+            var rng = SeededGenerator(seed: 11)
+            for i in g.indices { g[i] = UInt8.random(in: 0...255, using: &rng) }
+            try Data(g).write(to: URL(fileURLWithPath: repo.root + "/scratch.bin"))
+            _ = try repo.commit(CommitOptions(message: "scratch"))
+            _ = try repo.checkout("main")
+            let record = try #require(try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c0.wav"])))
+            #expect(record.refs.contains("refs/heads/tmp"), "\(record.refs)")
+            _ = try repo.deleteBranch("tmp", force: true)
+            let r = try repo.gc(GCOptions.withGrace(0))
+            #expect(try !repo.blobs.contains(ObjectID.hashing(g)), "\(r)")
+            #expect(try repo.blob(needed).count > 0)
+            #expect(try repo.entries(at: "HEAD").map(\.path.string).sorted() == ["clips/c1.wav", "clips/c2.wav"])
+            let damage = try repo.fsck().damaged
+            #expect(damage.isEmpty, "\(damage)")
+        }
+    }
+
     @Test func pruneValuesParse() {
         #expect(GCOptions.grace(parsing: "now") == 0)
         #expect(GCOptions.grace(parsing: "2.weeks.ago") == 14.0 * 86_400)

@@ -46,9 +46,6 @@ import Testing
         #expect(abs(shifts[1].hoursDelta - 5.0 / 3600) < 1e-9)
     }
 
-    /// A field at exactly 50 values stays categorical when one sample moves to a 51st value
-    /// while the only sample of another value goes (second review: applied in path order, the
-    /// count passed 50 on the way).
     /// A commit whose distribution was never cached (made by an older dvs, fetched, or the
     /// cache deleted) is carried from its nearest cached ancestor over the entries that differ,
     /// and equals a tally of its whole snapshot.
@@ -87,6 +84,9 @@ import Testing
         }
     }
 
+    /// A field at exactly 50 values stays categorical when one sample moves to a 51st value
+    /// while the only sample of another value goes (second review: applied in path order, the
+    /// count passed 50 on the way).
     @Test func removalsApplyBeforeAdditionsAtTheValueLimit() {
         var a = (0..<50).map { Self.sample($0, lang: "v\($0)", speaker: "s") }
         a.append(Self.sample(50, lang: "v0", speaker: "s"))

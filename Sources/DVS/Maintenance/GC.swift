@@ -8,7 +8,8 @@ import Foundation
 #endif
 
 // `dvs gc`: reclaim what nothing needs any more. Needed is everything a ref, tag, cohort, HEAD,
-// reflog entry, model or eval record, purge record or stopped merge reaches: commits, their
+// reflog entry, model or eval record (or what purges put in place of its snapshot) or stopped
+// merge reaches: commits, their
 // manifest chunks, the words of their transcripts, the blobs their entries name, lineage records
 // and model artifacts. Anything else that is older than the grace period goes: loose objects one
 // by one, blobs by rewriting the packs that are mostly garbage (the rest wait until they are),
@@ -104,7 +105,7 @@ extension Repository {
             cacheFilesEvicted: 0, cacheBytesEvicted: 0)
 
         // Reflog entries older than the grace period that name nothing a ref or record reaches.
-        let reachable = Set(try purgeHistory(reflog: false))
+        let reachable = Set(try purgeHistory(reflog: false, purgeRecords: false))
         if !dryRun {
             do {
                 report.reflogEntriesExpired = try catalog.write { tx in
@@ -179,12 +180,12 @@ extension Repository {
     func gcNeeded(progress: ProgressHandler?) throws -> (objects: Set<ObjectID>, blobs: Set<ObjectID>) {
         var objectsNeeded = Set<ObjectID>()
         var blobsNeeded = Set<ObjectID>()
-        var history = try purgeHistory()
+        var history = try purgeHistory(purgeRecords: false)
         if let s = mergeState() {
             for c in [s.ours, s.theirs] where objects.contains(c.object) { history.append(c) }
         }
-        // `purgeHistory` has the model and eval snapshots (a purged one's replacement) and every
-        // purge record's new commits.
+        // `purgeHistory` has the model and eval snapshots (a purged one's replacement); a purge
+        // record's other new commits are needed only while a ref, reflog entry or record reaches them.
         do {
             objectsNeeded.formUnion(try catalog.lineageRecordIDs())
             for m in try catalog.models() { objectsNeeded.insert(m.artifact) }

@@ -278,10 +278,14 @@ extension Repository {
 
     /// The commits a purge must consider (and `dvs gc` keeps): every ref (branches, tags,
     /// cohorts, remote-tracking), HEAD, every reflog entry, every model's training snapshot and
-    /// every eval's snapshot (``lineageSnapshots(_:)``), and the new commits of every purge
-    /// record, with their ancestors; parents before children.
-    /// - Parameter reflog: whether reflog entries are roots too.
-    func purgeHistory(reflog: Bool = true) throws -> [CommitID] {
+    /// every eval's snapshot (``lineageSnapshots(_:)``), and (`purgeRecords`) the new commits of
+    /// every purge record, with their ancestors; parents before children.
+    /// - Parameters:
+    ///   - reflog: whether reflog entries are roots too.
+    ///   - purgeRecords: whether the purge records' new commits are roots (for a purge, so that
+    ///     a replacement still stored is purged again; not for gc, or no branch deleted after a
+    ///     purge would ever give its space back).
+    func purgeHistory(reflog: Bool = true, purgeRecords: Bool = true) throws -> [CommitID] {
         var roots: [CommitID] = []
         let records = try purges()
         do {
@@ -290,7 +294,7 @@ extension Repository {
             if reflog { roots += try catalog.reflogCommits() }
         } catch { throw DVSError.wrap(error) }
         roots += try lineageSnapshots(records)
-        for r in records { roots += r.commits.values.compactMap { CommitID(hex: $0) } }
+        if purgeRecords { for r in records { roots += r.commits.values.compactMap { CommitID(hex: $0) } } }
         var order: [CommitID] = []
         var seen = Set<CommitID>()
         for r in roots where !seen.contains(r) {
@@ -305,7 +309,11 @@ extension Repository {
                 if seen.contains(c) { continue }
                 seen.insert(c)
                 stack.append((c, true))
-                for p in try snapshots.commit(c).parents.reversed() where !seen.contains(p) { stack.append((p, false)) }
+                // A parent no longer stored is one an interrupted purge's last step already
+                // deleted (old commits go after everything else); fsck reports any other.
+                for p in try snapshots.commit(c).parents.reversed() where !seen.contains(p) && objects.contains(p.object) {
+                    stack.append((p, false))
+                }
             }
         }
         return order

@@ -164,8 +164,9 @@ func labelShifts(_ a: LabelDistribution, _ b: LabelDistribution) -> [LabelShift]
 
 extension Repository {
     /// The label distribution of commit `id`'s snapshot, from the sample index's cache when it
-    /// has it; else carried from its first parent's (when cached) over the entries that differ,
-    /// else tallied from all its entries; then cached.
+    /// has it; else carried from the nearest first-parent ancestor's (when one of the last
+    /// ``carryDepth`` has one cached) over the entries that differ, else tallied from all its
+    /// entries; then cached.
     /// - Throws: `DVSError.corrupt` when a commit or chunk cannot be read.
     func labelDistribution(_ id: CommitID) throws -> LabelDistribution {
         let index = try? openSampleIndex()
@@ -177,7 +178,7 @@ extension Repository {
     }
 
     /// Caches the label distribution of a commit just made, so a later `dvs diff` never tallies
-    /// a whole snapshot: carried from the parent's when cached (O(changes)), else tallied from
+    /// a whole snapshot: carried from the nearest cached ancestor's (O(changes)), else tallied from
     /// `entries` (the commit's snapshot, when in memory already; nil leaves it to the first
     /// reader). Best effort: the cache is optional.
     func recordLabelDistribution(_ id: CommitID, commit c: Commit, entries: [ManifestEntry]?) {
