@@ -25,7 +25,8 @@ struct Log: ParsableCommand {
                 .unknownRevision, "your current branch '\(repo.currentBranch() ?? "main")' does not have any commits yet",
                 hint: "run 'dvs commit -m MSG' to make the first one")
         }
-        let commits = Self.topological(try repo.log(from: repo.resolve(range.included), limit: maxCount ?? .max, excluding: excluding))
+        let commits = Repository.topological(
+            try repo.log(from: repo.resolve(range.included), limit: maxCount ?? .max, excluding: excluding))
         if json {
             try Output.json(commits.map { JSONCommit($0.0, $0.1) })
             return
@@ -74,7 +75,7 @@ struct Log: ParsableCommand {
                 return String(row).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
             }
         }
-        for (id, c) in topological(commits) {
+        for (id, c) in Repository.topological(commits) {
             let subject = c.message.split(separator: "\n").first.map(String.init) ?? ""
             let text = "\(id.short)\(decorations[id].map { " (\($0))" } ?? "") \(subject)  [\(c.totals.sampleCount) samples]"
             guard drawGraph else {
@@ -130,27 +131,6 @@ struct Log: ParsableCommand {
                     row[2 * k] = "|"
                 }
                 return String(row)
-            }
-        }
-        return out
-    }
-
-    /// `commits` reordered so that every commit comes after all its children in the list, else
-    /// keeping the given (newest first) order: Kahn's algorithm, taking the earliest-listed ready
-    /// commit each time. Commits made in the same second would otherwise interleave wrongly.
-    static func topological(_ commits: [(CommitID, Commit)]) -> [(CommitID, Commit)] {
-        let index = Dictionary(commits.enumerated().map { ($0.element.0, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        var pendingChildren = [Int](repeating: 0, count: commits.count)
-        for (_, c) in commits { for p in c.parents { if let i = index[p] { pendingChildren[i] += 1 } } }
-        var ready = Set(commits.indices.filter { pendingChildren[$0] == 0 })
-        var out: [(CommitID, Commit)] = []
-        while let i = ready.min() {
-            ready.remove(i)
-            out.append(commits[i])
-            for p in commits[i].1.parents {
-                guard let j = index[p] else { continue }
-                pendingChildren[j] -= 1
-                if pendingChildren[j] == 0 { ready.insert(j) }
             }
         }
         return out

@@ -186,7 +186,7 @@ public final class Site: @unchecked Sendable {
             for (id, c) in try repository.log(from: h, limit: 200) where seen.insert(id).inserted { all.append((id, c)) }
         }
         all.sort { $0.1.committer.time > $1.1.committer.time }
-        let commits = Array(Self.topological(all).prefix(200))
+        let commits = Array(Repository.topological(all).prefix(200))
         guard !commits.isEmpty else { return "<p class=\"muted\">no commits</p>" }
         var labels: [CommitID: [String]] = [:]
         for r in refs { labels[r.target, default: []].append(r.name) }
@@ -252,24 +252,5 @@ public final class Site: @unchecked Sendable {
         f.timeZone = TimeZone(secondsFromGMT: 0)
         f.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
         return f.string(from: d)
-    }
-
-    /// `commits` with every commit after all its children, else in the given order.
-    static func topological(_ commits: [(CommitID, Commit)]) -> [(CommitID, Commit)] {
-        let index = Dictionary(commits.enumerated().map { ($0.element.0, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        var pending = [Int](repeating: 0, count: commits.count)
-        for (_, c) in commits { for p in c.parents { if let i = index[p] { pending[i] += 1 } } }
-        var ready = Set(commits.indices.filter { pending[$0] == 0 })
-        var out: [(CommitID, Commit)] = []
-        while let i = ready.min() {
-            ready.remove(i)
-            out.append(commits[i])
-            for p in commits[i].1.parents {
-                guard let j = index[p] else { continue }
-                pending[j] -= 1
-                if pending[j] == 0 { ready.insert(j) }
-            }
-        }
-        return out
     }
 }

@@ -86,6 +86,28 @@ extension Repository {
         return nil
     }
 
+    /// `commits` reordered so that every commit comes after all its children in the list, else
+    /// keeping the given (newest first) order: Kahn's algorithm (Kahn 1962), taking the
+    /// earliest-listed ready commit each time. Commits made in the same second would otherwise
+    /// interleave wrongly. Parents not in the list are ignored. O(n log n) for n commits.
+    public static func topological(_ commits: [(CommitID, Commit)]) -> [(CommitID, Commit)] {
+        let index = Dictionary(commits.enumerated().map { ($0.element.0, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        var pendingChildren = [Int](repeating: 0, count: commits.count)
+        for (_, c) in commits { for p in c.parents { if let i = index[p] { pendingChildren[i] += 1 } } }
+        var ready = Set(commits.indices.filter { pendingChildren[$0] == 0 })
+        var out: [(CommitID, Commit)] = []
+        while let i = ready.min() {
+            ready.remove(i)
+            out.append(commits[i])
+            for p in commits[i].1.parents {
+                guard let j = index[p] else { continue }
+                pendingChildren[j] -= 1
+                if pendingChildren[j] == 0 { ready.insert(j) }
+            }
+        }
+        return out
+    }
+
     /// Commits reachable from `start` (following all parents), newest committer time first;
     /// commits made within the same second come later-recorded first (the order this repository
     /// recorded them, which puts a child before its parent), then by the larger id when the
