@@ -13,7 +13,8 @@
 set -euo pipefail
 packages=(pkg-config libzstd-dev libsndfile1-dev libgit2-dev libsqlite3-dev libsamplerate0-dev libarchive-dev libfftw3-dev
           sox libsox-fmt-all espeak-ng util-linux diffutils git time sqlite3
-          alsa-utils ktuberling-data klettres-data python3 python3-venv)
+          alsa-utils ktuberling-data klettres-data python3 python3-venv
+          chromium chromium-driver)  # the last two: dvs serve's browser test (Tests/DVSServeTests/browser_test.py)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -36,18 +37,7 @@ if ! python3 -c 'import webdataset' 2>/dev/null && ! "$tools/venv/bin/python" -c
   [ -x "$tools/venv/bin/pip" ] || python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install --quiet --disable-pip-version-check webdataset
 fi
-# dvs serve's browser test (Tests/DVSServeTests/browser_test.py): Debian's chromium and its driver,
-# and selenium (pip, same venv).
-browser=()
-for p in chromium chromium-driver; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || browser+=("$p")
-done
-if [ ${#browser[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "install-deps: installing ${browser[*]}" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${browser[@]}" >/dev/null
-fi
+# dvs serve's browser test drives Debian's chromium (above) through selenium (pip, same venv).
 if ! "$tools/venv/bin/python" -c 'import selenium' 2>/dev/null; then
   echo "install-deps: installing selenium into $tools/venv" >&2
   [ -x "$tools/venv/bin/pip" ] || python3 -m venv "$tools/venv"
