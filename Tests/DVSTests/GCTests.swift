@@ -82,14 +82,7 @@ import Testing
     /// grace period, reclaimed by `--prune=now` (the entries expire with it).
     @Test func aDeletedBranchsSamplesAreReclaimedOnceItsReflogExpires() throws {
         try withGarbage { repo, _, needed, _ in
-            try repo.createBranch("tmp")
-            _ = try repo.checkout("tmp")
-            var g = [UInt8](repeating: 0, count: 300_000)
-            var rng = SeededGenerator(seed: 9)
-            for i in g.indices { g[i] = UInt8.random(in: 0...255, using: &rng) }
-            try Data(g).write(to: URL(fileURLWithPath: repo.root + "/scratch.bin"))
-            _ = try repo.commit(CommitOptions(message: "scratch"))
-            _ = try repo.checkout("main")
+            let g = try commitScratchOnBranchTmp(repo, seed: 9)
             _ = try repo.deleteBranch("tmp", force: true)
             let kept = try repo.gc()
             let stillThere = try repo.blobs.contains(ObjectID.hashing(g))
@@ -110,14 +103,7 @@ import Testing
     /// a purge still gives its space back once its reflog expires (third review).
     @Test func aBranchDeletedAfterAPurgeIsStillReclaimed() throws {
         try withGarbage { repo, _, needed, _ in
-            try repo.createBranch("tmp")
-            _ = try repo.checkout("tmp")
-            var g = [UInt8](repeating: 0, count: 300_000)
-            var rng = SeededGenerator(seed: 11)
-            for i in g.indices { g[i] = UInt8.random(in: 0...255, using: &rng) }
-            try Data(g).write(to: URL(fileURLWithPath: repo.root + "/scratch.bin"))
-            _ = try repo.commit(CommitOptions(message: "scratch"))
-            _ = try repo.checkout("main")
+            let g = try commitScratchOnBranchTmp(repo, seed: 11)
             let record = try #require(try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c0.wav"])))
             #expect(record.refs.contains("refs/heads/tmp"), "\(record.refs)")
             _ = try repo.deleteBranch("tmp", force: true)
@@ -128,6 +114,20 @@ import Testing
             let damage = try repo.fsck().damaged
             #expect(damage.isEmpty, "\(damage)")
         }
+    }
+
+    /// Commits 300,000 random bytes (`scratch.bin`) on a new branch `tmp` and goes back to
+    /// main; returns the bytes.
+    func commitScratchOnBranchTmp(_ repo: Repository, seed: UInt64) throws -> [UInt8] {
+        try repo.createBranch("tmp")
+        _ = try repo.checkout("tmp")
+        var g = [UInt8](repeating: 0, count: 300_000)
+        var rng = SeededGenerator(seed: seed)
+        for i in g.indices { g[i] = UInt8.random(in: 0...255, using: &rng) }
+        try Data(g).write(to: URL(fileURLWithPath: repo.root + "/scratch.bin"))
+        _ = try repo.commit(CommitOptions(message: "scratch"))
+        _ = try repo.checkout("main")
+        return g
     }
 
     @Test func pruneValuesParse() {
