@@ -84,34 +84,46 @@ extension WorkingTree {
         return candidates
     }
 
-    /// ``findChanges()`` without giving memory back.
+    /// ``findChanges()`` without giving memory back. The stat cache is streamed while the walk
+    /// is still going (``TreeWalker/OrderedWalk``), so its reading and the comparison run beside
+    /// the `lstat`s instead of after them.
     private func compareWalkWithStatCache() throws -> ChangeCandidates {
-        let (files, skipped) = try TreeWalker.walk(root: root, workers: workers)
-        var walked: [Int] = []
+        let walk = try TreeWalker.orderedWalk(root: root, workers: workers)
+        defer { walk.finish() }
+        var walked: [TreeFile] = []
         var gone: [RepoPath] = []
-        var i = 0
+        var fileCount = 0
+        var file = try walk.next()
         try statCacheSource.forEachStatStamp { path, stamp in
             // Files before this row's path have no row.
-            while i < files.count, Self.compare(files[i].path, path) < 0 {
-                walked.append(i)
-                i += 1
+            while let f = file, Self.compare(f.path, path) < 0 {
+                walked.append(f)
+                fileCount += 1
+                file = try walk.next()
             }
-            guard i < files.count, Self.compare(files[i].path, path) == 0 else {
+            guard let f = file, Self.compare(f.path, path) == 0 else {
                 gone.append(RepoPath(bytes: Array(path)))
                 return
             }
-            if !Self.isFresh(stamp, files[i]) { walked.append(i) }
-            i += 1
+            if !Self.isFresh(stamp, f) { walked.append(f) }
+            fileCount += 1
+            file = try walk.next()
         }
-        walked.append(contentsOf: i..<files.count)
-        // NFC/NFD twins: only a candidate with a non-ASCII name can make a new pair.
+        while let f = file {
+            walked.append(f)
+            fileCount += 1
+            file = try walk.next()
+        }
+        // NFC/NFD twins: only a candidate with a non-ASCII name can make a new pair; the whole
+        // list of paths is needed then, so the tree is walked again (rare: a new non-ASCII name).
         var twins: [ScanWarning] = []
-        if walked.contains(where: { files[$0].path.bytes.contains { $0 >= 0x80 } }) {
-            let mine = Set(walked.map { files[$0].path.string })
-            twins = Self.normalizationWarnings(files.map(\.path)).filter { mine.contains($0.path) }
+        if walked.contains(where: { $0.path.bytes.contains { $0 >= 0x80 } }) {
+            let mine = Set(walked.map(\.path.string))
+            let all = try TreeWalker.walk(root: root, workers: workers).files
+            twins = Self.normalizationWarnings(all.map(\.path)).filter { mine.contains($0.path) }
         }
         return ChangeCandidates(
-            fileCount: files.count, walked: walked.map { files[$0] }, gone: gone, skipped: skipped, normalizationWarnings: twins)
+            fileCount: fileCount, walked: walked, gone: gone, skipped: walk.skipped, normalizationWarnings: twins)
     }
 
     /// Whether a settled row still holds for the file: same size, mtime, ctime, inode and mode,

@@ -85,6 +85,100 @@ enum TreeWalker {
         return (files, skipped)
     }
 
+    /// The whole tree's files handed out one by one in path order while `workers` background
+    /// threads are still walking (see ``OrderedWalk``): the consumer's work overlaps the walk's,
+    /// and each subfolder's list is freed as soon as it is consumed.
+    /// - Throws: `DVSError.io` when the root cannot be read.
+    static func orderedWalk(root: String, workers: Int) throws -> OrderedWalk {
+        var rules = IgnoreRules()
+        let top = try listDir(root: root, rel: RepoPath(bytes: []), rules: &rules)
+        return OrderedWalk(root: root, top: top, rules: rules, workers: workers)
+    }
+
+    /// A walk of the whole tree whose root subfolders are walked on background threads, in
+    /// order, while the caller takes files with ``next()`` (which waits for the subfolder it has
+    /// reached). Same files, order and skipped paths as ``TreeWalker/walk(root:workers:)``.
+    /// ``finish()`` must be called (it waits for the threads): after the last file, or to stop early.
+    final class OrderedWalk: @unchecked Sendable {
+        private let top: [Child]
+        private let ready = NSCondition()
+        /// Per subfolder of the root (in `top`'s order of folders): its walk, once done.
+        private var results: [Result<(files: [TreeFile], skipped: [RepoPath]), Error>?]
+        private var cancelled = false
+        private let done = DispatchGroup()
+        /// Where the consumer is: the index in `top`, the folder ordinal, and the files of the
+        /// folder being handed out.
+        private var position = 0
+        private var folder = 0
+        private var current: [TreeFile] = []
+        private var currentIndex = 0
+        /// Paths skipped so far (neither files nor symlinks), in path order.
+        private(set) var skipped: [RepoPath] = []
+
+        fileprivate init(root: String, top: [Child], rules: IgnoreRules, workers: Int) {
+            self.top = top
+            let folders = top.filter(\.isDir).map(\.path)
+            results = Array(repeating: nil, count: folders.count)
+            guard !folders.isEmpty else { return }
+            done.enter()
+            DispatchQueue.global().async { [self] in
+                defer { done.leave() }
+                try? parallelBatches(folders.count, workers: max(1, workers), batch: 1) { _, range in
+                    for i in range {
+                        if self.ready.withLock({ self.cancelled }) { return }
+                        var r = rules
+                        let result = Result { () throws -> (files: [TreeFile], skipped: [RepoPath]) in
+                            var files: [TreeFile] = []
+                            var skipped: [RepoPath] = []
+                            try TreeWalker.walkDir(root: root, rel: folders[i], rules: &r, files: &files, skipped: &skipped)
+                            return (files, skipped)
+                        }
+                        self.ready.withLock {
+                            self.results[i] = result
+                            self.ready.broadcast()
+                        }
+                    }
+                }
+            }
+        }
+
+        /// The next file in path order, nil after the last.
+        /// - Throws: `DVSError.io` when a folder cannot be read.
+        func next() throws -> TreeFile? {
+            while true {
+                if currentIndex < current.count {
+                    defer { currentIndex += 1 }
+                    return current[currentIndex]
+                }
+                guard position < top.count else { return nil }
+                let child = top[position]
+                position += 1
+                if child.isDir {
+                    let result = ready.withLock {
+                        while results[folder] == nil { ready.wait() }
+                        defer { results[folder] = nil }
+                        return results[folder]!
+                    }
+                    folder += 1
+                    let (files, skippedHere) = try result.get()
+                    skipped += skippedHere
+                    current = files
+                    currentIndex = 0
+                } else if let f = child.file {
+                    return f
+                } else {
+                    skipped.append(child.path)
+                }
+            }
+        }
+
+        /// Stops the walk (subfolders not yet started are not walked) and waits for its threads.
+        func finish() {
+            ready.withLock { cancelled = true }
+            done.wait()
+        }
+    }
+
     /// One entry of a folder: a subfolder to descend into, a file, or something else (skipped).
     struct Child: Sendable {
         var path: RepoPath
