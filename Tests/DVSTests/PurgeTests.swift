@@ -147,7 +147,39 @@ import Testing
                 #expect(try again.fsck().damaged.isEmpty, "\(step)")
                 #expect(try again.purges().count == 1, "\(step)")
                 #expect(try !again.entries(at: "side").contains { $0.path.string == "clips/c3.wav" }, "\(step)")
+                #expect(!FileManager.default.fileExists(atPath: root + "/clips/c3.wav"), "\(step): the erased file left the tree")
+                #expect(FileManager.default.fileExists(atPath: root + "/clips/c2.wav"), "\(step)")
             }
+        }
+    }
+
+    /// A rerun that cannot read the old HEAD's snapshot (here: its manifest deleted after the
+    /// refs moved) fails and keeps the journal; it never reports the purge done with the erased
+    /// file still in the working tree (it used to skip the tree step on any read error).
+    @Test func aRerunThatCannotBringTheTreeAlongFailsAndKeepsTheJournal() throws {
+        try withMarkedRepository { repo, root in
+            let oldHead = try repo.resolve("main")
+            let manifest = try repo.snapshots.commit(oldHead).manifest
+            PurgeStop.at = .refs
+            defer { PurgeStop.at = nil }
+            #expect(throws: DVSError.self) { try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c3.wav"])) }
+            PurgeStop.at = nil
+            let path = repo.objects.path(of: manifest)
+            let saved = try Data(contentsOf: URL(fileURLWithPath: path))
+            try FileManager.default.removeItem(atPath: path)
+            // A reader opens the repository with the failure as a warning; a writer is refused.
+            let stuck = try Repository.discover(from: root, context: T.processContext)
+            #expect(
+                stuck.interruptedOperationFailure?.message.contains(manifest.hex) == true,
+                "\(String(describing: stuck.interruptedOperationFailure))")
+            #expect(throws: DVSError.self) { _ = try stuck.commit(CommitOptions(message: "after")) }
+            #expect(FileManager.default.fileExists(atPath: root + "/.dvs/PURGE"), "the journal stays for the next command")
+            // With the object back, the next command finishes the purge, tree included.
+            try saved.write(to: URL(fileURLWithPath: path))
+            let again = try Repository.discover(from: root, context: T.processContext)
+            #expect(!FileManager.default.fileExists(atPath: root + "/.dvs/PURGE"))
+            #expect(!FileManager.default.fileExists(atPath: root + "/clips/c3.wav"))
+            #expect(try Self.scan(again, for: [Self.marker]) == [])
         }
     }
 

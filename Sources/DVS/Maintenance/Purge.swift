@@ -23,8 +23,8 @@ import Foundation
 // Crash safety: `.dvs/PURGE` is written first (the purge's id, time, author and rule). Phase
 // `rewrite` makes new objects only (a rerun makes the same ids: signatures are kept); then the
 // record is written to `.dvs/purges/<id>.json` and the phase becomes `apply`, which moves refs,
-// rewrites the reflog, the working tree, the packs and deletes old objects and caches, each step
-// idempotent. The next command that takes the lock finishes an interrupted purge. A failure in
+// rewrites the reflog and the working tree; then phase `collect` rewrites the packs and deletes
+// old objects and caches, each step idempotent. The next command that takes the lock finishes an interrupted purge. A failure in
 // phase `rewrite` (nothing references the new objects yet) abandons the purge: the journal and
 // record go, the repository is as it was, and no later write is blocked by a purge that fails
 // again each time it is retried.
@@ -137,8 +137,9 @@ public struct PurgeRecord: Sendable, Codable, Equatable {
 
 /// `.dvs/PURGE`: the purge in progress.
 struct PurgeJournal: Codable, Equatable {
-    /// What the purge has done: `rewrite` (new objects only) or `apply` (record written).
-    enum Phase: String, Codable { case rewrite, apply }
+    /// What the purge has done: `rewrite` (new objects only), `apply` (record written), `collect`
+    /// (refs moved and the working tree brought along; what is left deletes old data).
+    enum Phase: String, Codable { case rewrite, apply, collect }
     /// The purge's id.
     var id: PurgeID
     /// When it started, unix seconds.
@@ -481,7 +482,7 @@ extension Repository {
             }
             record = r
         }
-        try applyPurge(record, progress: progress)
+        try applyPurge(record, journal: journal, progress: progress)
         unlink(purgeJournalPath)
         FileIO.syncDirectory(dvsDir)
         return record
@@ -591,28 +592,17 @@ extension Repository {
     /// Phase `apply` (idempotent): refs and reflog moved to the new commits, the working tree
     /// brought along, packs rewritten without the erased blobs, old objects and every cache
     /// deleted, the catalog compacted.
-    private func applyPurge(_ record: PurgeRecord, progress: ProgressHandler?) throws {
+    /// Steps 1–2 run in phase `apply`; the journal then moves to `collect`, so a rerun after step
+    /// 4 began (the old commit's chunks partly deleted) skips the working tree, and any error
+    /// before that stops the purge, journal kept, rather than leaving an erased file behind.
+    private func applyPurge(_ record: PurgeRecord, journal: PurgeJournal, progress: ProgressHandler?) throws {
         let map = Dictionary(
             uniqueKeysWithValues: record.commits.compactMap { k, v in CommitID(hex: k).flatMap { o in CommitID(hex: v).map { (o, $0) } } })
         let erased = Set(record.erased.compactMap { ObjectID(hex: $0) })
-        // 1. Refs, reflog, stat cache.
-        do {
-            try catalog.write { tx in
-                try tx.rewriteCommitIDs(map)
-                try tx.forgetStatCache(ofBlobs: erased)
-            }
-        } catch { throw DVSError.wrap(error) }
-        try PurgeStop.check(.refs, context)
-        // 2. The working tree follows HEAD (tracked files only; it was clean).
-        // Step 4 deletes the old commit last, after its chunks: when a rerun finds it but not all
-        // of its chunks, step 4 had begun, so this step was done.
-        if let h = record.head.flatMap({ CommitID(hex: $0) }), let n = map[h], objects.contains(h.object),
-            let before = try? entries(ofManifest: snapshots.commit(h).manifest)
-        {
-            let after = try entries(ofManifest: snapshots.commit(n).manifest)
-            try writeTreeChanges(from: before, to: after, extraContent: [:], progress: progress)
-        }
-        try PurgeStop.check(.tree, context)
+        if journal.phase != .collect { try moveRefsAndTree(record, map: map, erased: erased, progress: progress) }
+        var next = journal
+        next.phase = .collect
+        if journal.phase != .collect { try writePurgeJournal(next) }
         // 3. Packs without the erased blobs and the old label tables that named them.
         try repackWithout(try obsoleteBlobs(map: map, erased: erased), progress: progress)
         try PurgeStop.check(.packs, context)
@@ -627,6 +617,31 @@ extension Repository {
             }
         }
         do { try catalog.compact() } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Steps 1 and 2 of ``applyPurge(_:journal:progress:)`` (idempotent): refs, reflog and stat
+    /// cache moved to the new commits, then the working tree from the old HEAD's snapshot to the
+    /// new one's (the old commit and its chunks are all there until phase `collect`).
+    /// - Throws: `DVSError` when the old or new snapshot cannot be read or a file cannot be
+    ///   written; the purge is not finished then.
+    private func moveRefsAndTree(_ record: PurgeRecord, map: [CommitID: CommitID], erased: Set<ObjectID>, progress: ProgressHandler?)
+        throws
+    {
+        // 1. Refs, reflog, stat cache.
+        do {
+            try catalog.write { tx in
+                try tx.rewriteCommitIDs(map)
+                try tx.forgetStatCache(ofBlobs: erased)
+            }
+        } catch { throw DVSError.wrap(error) }
+        try PurgeStop.check(.refs, context)
+        // 2. The working tree follows HEAD (tracked files only; it was clean).
+        if let h = record.head.flatMap({ CommitID(hex: $0) }), let n = map[h] {
+            let before = try entries(ofManifest: snapshots.commit(h).manifest)
+            let after = try entries(ofManifest: snapshots.commit(n).manifest)
+            try writeTreeChanges(from: before, to: after, extraContent: [:], progress: progress)
+        }
+        try PurgeStop.check(.tree, context)
     }
 
     /// Rewrites every pack file holding a dropped blob (or a delta on one) without it: kept
