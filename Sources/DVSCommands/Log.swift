@@ -45,12 +45,18 @@ struct Log: ParsableCommand {
             Output.out(
                 "Files:  \(c.totals.fileCount), samples: \(c.totals.sampleCount), audio: \(Output.hours(c.totals.audioHours)), \(Output.bytes(c.totals.byteCount))"
             )
-            for line in (c.extra[Repository.purgeHeader] ?? "").split(separator: "\n") {
-                let parts = line.split(separator: " ")
-                if parts.count == 2 { Output.out("Erased: \(parts[1]) sample(s) by purge \(parts[0].prefix(12))") }
-            }
+            for line in Self.erasedLines(c) { Output.out(line) }
             Output.out("")
             for line in c.message.split(separator: "\n", omittingEmptySubsequences: false) { Output.out("    \(line)") }
+        }
+    }
+
+    /// `Erased: N sample(s) by purge <id>` for each purge that rewrote `c` (its `purge-erased`
+    /// header: `<purge id> <samples>` per line); none for a commit no purge touched.
+    static func erasedLines(_ c: Commit) -> [String] {
+        (c.extra[Repository.purgeHeader] ?? "").split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ")
+            return parts.count == 2 ? "Erased: \(parts[1]) sample(s) by purge \(parts[0].prefix(12))" : nil
         }
     }
 

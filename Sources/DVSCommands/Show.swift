@@ -33,7 +33,8 @@ struct Show: ParsableCommand {
         Output.out(
             "Files:  \(c.totals.fileCount), samples: \(c.totals.sampleCount), audio: \(Output.hours(c.totals.audioHours)), \(Output.bytes(c.totals.byteCount))"
         )
-        for (k, v) in c.extra.sorted(by: { $0.key < $1.key }) { Output.out("\(k): \(v)") }
+        for (k, v) in c.extra.sorted(by: { $0.key < $1.key }) where k != Repository.purgeHeader { Output.out("\(k): \(v)") }
+        for line in Log.erasedLines(c) { Output.out(line) }
         Output.out("")
         for line in c.message.split(separator: "\n", omittingEmptySubsequences: false) { Output.out("    \(line)") }
         Output.out("")

@@ -45,6 +45,12 @@ import Testing
             #expect(dry.stdout.contains("Nothing was changed; run again with --yes"))
             #expect(try dvs("ls", "side", in: dir).stdout.contains("clips/c3.wav"), "a dry run changes nothing")
 
+            let sideBefore = try dvs("log", "-n", "1", "--json", "side", in: dir).stdout
+            let oldSide = try #require((try json(sideBefore) as? [[String: Any]])?.first?["id"] as? String)
+            let badColumn = try dvs("purge", "--where", "nosuch = 1", in: dir)
+            #expect(badColumn.status == 1 && badColumn.stderr.contains("no such column: nosuch"), "\(badColumn.stderr)")
+            #expect(
+                badColumn.stderr.contains("hint: write one condition over the sample table") && badColumn.stderr.contains("speaker_count"))
             let done = try dvs("purge", "--where", "speaker = 'spk3'", "--yes", in: dir)
             #expect(done.status == 0, "\(done.stderr)")
             #expect(done.stdout.contains("erased 1 sample(s)"), "\(done.stdout)")
@@ -52,6 +58,12 @@ import Testing
             #expect(try !dvs("ls", "side", in: dir).stdout.contains("clips/c3.wav"))
             let log = try dvs("log", "side", in: dir)
             #expect(log.stdout.contains("Erased: 1 sample(s) by purge"), "\(log.stdout)")
+            let show = try dvs("show", "side", in: dir)
+            #expect(show.stdout.contains("Erased: 1 sample(s) by purge") && !show.stdout.contains("purge-erased"), "\(show.stdout)")
+            // The old id still resolves, to its replacement, and says so.
+            let old = try dvs("log", "-n", "1", String(oldSide.prefix(12)), in: dir)
+            #expect(old.status == 0 && old.stdout.contains("Erased: 1 sample(s)"), "\(old.stdout)")
+            #expect(old.stderr.contains("note: commit \(oldSide.prefix(12)) was rewritten by purge"), "\(old.stderr)")
             let list = try dvs("purge", "--list", in: dir)
             #expect(list.stdout.contains("where speaker = 'spk3'") && list.stdout.contains("1 sample(s)"), "\(list.stdout)")
             let listed = try #require(try json(dvs("purge", "--list", "--json", in: dir).stdout) as? [[String: Any]])

@@ -358,7 +358,11 @@ extension Repository {
             }
             let result: QueryResult
             do { result = try query("SELECT path FROM sample WHERE (\(predicate))", entries: entries) } catch let e as DVSError {
-                throw DVSError(.badInput, "purge predicate \"\(predicate)\": \(Self.predicateSQLMessage(e.message))")
+                throw DVSError(
+                    .badInput, "purge predicate \"\(predicate)\": \(Self.predicateSQLMessage(e.message))",
+                    hint:
+                        "write one condition over the sample table, e.g. speaker = 'spk_0042'; its columns: \(sampleTableColumns.joined(separator: ", ")), then a column per label field"
+                )
             }
             for row in result.rows {
                 if case .string(let s) = row.first { out.insert(s) }

@@ -68,6 +68,8 @@ extension Repository {
             if hits.isEmpty, let old = try purges().lazy.flatMap({ $0.commits.keys }).first(where: { $0.hasPrefix(lower) }),
                 let id = CommitID(hex: old), let r = purgedReplacement(of: id)
             {
+                context.notice?(
+                    "note: commit \(id.short) was rewritten by purge \(r.purge.id.short); '\(name)' now names \(r.commit.short)")
                 return (r.commit, .commitID)
             }
             if hits.count > 1 {
