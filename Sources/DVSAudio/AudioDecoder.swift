@@ -96,21 +96,32 @@ public enum AudioDecoder {
     ///   call ``decode(_:)`` then.
     /// - Complexity: O(frames).
     public static func decodePCM16(_ bytes: UnsafeRawBufferPointer, frameCount: Int, sampleRate: Int) -> DecodedAudio? {
-        guard let layout = RIFFLayout.parse(bytes), layout.isPCM16, layout.channelCount > 0,
-            layout.blockAlign == 2 * layout.channelCount, frameCount >= 0,
-            frameCount * layout.blockAlign <= layout.availableDataSize,
-            layout.dataOffset + frameCount * layout.blockAlign <= bytes.count
-        else { return nil }
-        let n = frameCount * layout.channelCount
+        guard let (range, channelCount) = pcm16Samples(bytes, frameCount: frameCount) else { return nil }
+        let n = frameCount * channelCount
         let scale: Float = 1.0 / 32768
         let pcm = [Float](unsafeUninitializedCapacity: n) { out, count in
-            let src = bytes.baseAddress! + layout.dataOffset
+            let src = bytes.baseAddress! + range.lowerBound
             for i in 0..<n {
                 out[i] = Float(Int16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self))) * scale
             }
             count = n
         }
-        return DecodedAudio(pcm: pcm, sampleRate: sampleRate, channelCount: layout.channelCount)
+        return DecodedAudio(pcm: pcm, sampleRate: sampleRate, channelCount: channelCount)
+    }
+
+    /// Where the first `frameCount` frames of a 16-bit PCM WAV (or WAVE_FORMAT_EXTENSIBLE) file
+    /// lie in its bytes: little-endian int16, channels interleaved, exactly as stored (RIFF
+    /// layout: Microsoft/IBM, "Multimedia Programming Interface and Data Specifications 1.0").
+    /// - Returns: the byte range and the channel count; nil for any other format, or when the
+    ///   data chunk holds fewer frames than `frameCount` or the file is cut short.
+    /// - Complexity: O(chunks) of the header; the samples are not read.
+    public static func pcm16Samples(_ bytes: UnsafeRawBufferPointer, frameCount: Int) -> (range: Range<Int>, channelCount: Int)? {
+        guard let layout = RIFFLayout.parse(bytes), layout.isPCM16, layout.channelCount > 0,
+            layout.blockAlign == 2 * layout.channelCount, frameCount >= 0,
+            frameCount * layout.blockAlign <= layout.availableDataSize,
+            layout.dataOffset + frameCount * layout.blockAlign <= bytes.count
+        else { return nil }
+        return (layout.dataOffset..<(layout.dataOffset + frameCount * layout.blockAlign), layout.channelCount)
     }
 
     /// Averages the channels of interleaved audio into one.

@@ -64,6 +64,46 @@ import Testing
         }
     }
 
+    /// `pcm16: true` hands out 16-bit PCM WAVs undecoded: the range of their bytes holding the
+    /// samples as stored, whose int16 / 32768 are libsndfile's values; Ogg and anything that
+    /// must be resampled or mixed down is decoded as ever.
+    @Test func pcm16ReaderHandsOutStoredSamplesUndecoded() throws {
+        try TestSupport.withTemporaryRepository { repo in
+            _ = try makeRepo(repo)
+            try TestSupport.speak("two channels", to: repo.root + "/clips/stereo.wav", sampleRate: 22050, channels: 2)
+            _ = try repo.commit(CommitOptions(message: "stereo"))
+            let decoded = try SnapshotReader(repository: repo, revision: "main")
+            var want: [String: [Float]] = [:]
+            // swift-format-ignore: ReplaceForEachWithForLoop
+            try decoded.forEach { want[$0.path.string] = $0.pcm }
+            for mono in [false, true] {
+                let reader = try SnapshotReader(repository: repo, revision: "main", mono: mono, pcm16: true)
+                var stored = 0
+                // swift-format-ignore: ReplaceForEachWithForLoop
+                try reader.forEach { s in
+                    let isPCM16 = s.facts.encoding == "PCM_16" && s.facts.container.hasPrefix("WAV")
+                    if let r = s.pcm16 {
+                        stored += 1
+                        #expect(isPCM16 && (!mono || s.facts.channelCount == 1) && s.pcm.isEmpty, "\(s.path)")
+                        let values = s.bytes[r].withUnsafeBytes { b in
+                            (0..<(r.count / 2)).map {
+                                Float(Int16(littleEndian: b.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) / 32768
+                            }
+                        }
+                        #expect(values == want[s.path.string], "\(s.path)")
+                        #expect(
+                            s.sampleRate == s.facts.sampleRate && s.channelCount == s.facts.channelCount
+                                && s.frameCount == s.facts.frameCount)
+                    } else {
+                        #expect(!isPCM16 || (mono && s.facts.channelCount > 1), "\(s.path) should have been handed out as stored")
+                        #expect(!s.pcm.isEmpty)
+                    }
+                }
+                #expect(stored > 0, "some recordings are 16-bit PCM WAV")
+            }
+        }
+    }
+
     @Test func resamplesAndDownmixesWithLibsamplerate() throws {
         try TestSupport.withTemporaryRepository { repo in
             try TestSupport.speak("resampling check", to: repo.root + "/a.wav", sampleRate: 44100, channels: 2)

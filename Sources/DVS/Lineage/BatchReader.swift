@@ -41,6 +41,7 @@ public final class BatchReader {
         var commit: CommitID
         var sampleRate: Int?
         var mono: Bool
+        var pcm16: Bool
     }
 
     /// Creates a reader over `repository`.
@@ -92,14 +93,16 @@ public final class BatchReader {
     ///   - indices: positions in ``Snapshot/entries`` (each `0 ..< count`).
     ///   - sampleRate: resample to this rate (Hz, > 0); nil keeps each file's rate.
     ///   - mono: average the channels into one.
+    ///   - pcm16: hand out 16-bit PCM WAVs that need no resampling or mixdown undecoded, as their
+    ///     stored samples (``SnapshotSample/pcm16``); others are decoded to `pcm` as ever.
     ///   - body: receives each sample; what it throws stops the reads and is rethrown.
     /// - Throws: `DVSError.usage` for an index out of range or a rate ≤ 0; `.corrupt` naming the
     ///   path and object when a blob is missing or damaged; `.badInput` when a sample does not
     ///   decode; whatever `body` throws.
     public func read(
-        _ commit: CommitID, indices: [Int], sampleRate: Int?, mono: Bool, _ body: (SnapshotSample) throws -> Void
+        _ commit: CommitID, indices: [Int], sampleRate: Int?, mono: Bool, pcm16: Bool = false, _ body: (SnapshotSample) throws -> Void
     ) throws {
-        let reader = try self.reader(commit, sampleRate: sampleRate, mono: mono)
+        let reader = try self.reader(commit, sampleRate: sampleRate, mono: mono, pcm16: pcm16)
         for i in indices where i < 0 || i >= reader.entries.count {
             throw DVSError(
                 .usage, "sample index \(i) is out of range: snapshot \(commit.short) has \(reader.entries.count) samples",
@@ -132,12 +135,13 @@ public final class BatchReader {
     }
 
     /// The reader for one commit, rate and mixdown, made once.
-    private func reader(_ commit: CommitID, sampleRate: Int?, mono: Bool) throws -> SnapshotReader {
-        let key = ReaderKey(commit: commit, sampleRate: sampleRate, mono: mono)
+    private func reader(_ commit: CommitID, sampleRate: Int?, mono: Bool, pcm16: Bool) throws -> SnapshotReader {
+        let key = ReaderKey(commit: commit, sampleRate: sampleRate, mono: mono, pcm16: pcm16)
         if let r = readers[key] { return r }
         _ = try open(Revision(commit.hex))
         let r = try SnapshotReader(
-            repository: repository, revision: Revision(commit.hex), targetSampleRate: sampleRate, mono: mono, source: source)
+            repository: repository, revision: Revision(commit.hex), targetSampleRate: sampleRate, mono: mono, pcm16: pcm16,
+            source: source)
         readers[key] = r
         return r
     }

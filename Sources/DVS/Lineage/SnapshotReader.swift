@@ -31,8 +31,13 @@ public struct SnapshotSample: Sendable {
     /// Whether the bytes were read from the working tree's file (``SampleSource/auto``, the stat
     /// cache vouching that it holds `blob`) rather than from the packs.
     public var fromWorkingTree = false
+    /// With a reader made with `pcm16: true`, for a 16-bit PCM WAV neither resampled nor mixed
+    /// down: the byte range of `bytes` holding its samples as stored (little-endian int16,
+    /// interleaved), and `pcm` is empty (nothing was decoded). nil otherwise.
+    public var pcm16: Range<Int>?
 
-    /// Frames in `pcm` (after any resampling); the stored frame count when not decoded.
+    /// Frames in `pcm` (after any resampling); the stored frame count when not decoded (or
+    /// handed out as ``pcm16``).
     public var frameCount: Int { pcm.isEmpty ? facts.frameCount : pcm.count / max(channelCount, 1) }
     /// Length in seconds (frames / rate).
     public var duration: Double { sampleRate > 0 ? Double(frameCount) / Double(sampleRate) : 0 }
@@ -82,6 +87,8 @@ public final class SnapshotReader: @unchecked Sendable {
     public let decode: Bool
     /// Keep each file's original bytes in `SnapshotSample.bytes`.
     public let keepBytes: Bool
+    /// Hand out 16-bit PCM WAVs that need no conversion as stored samples (``SnapshotSample/pcm16``).
+    public let pcm16: Bool
     /// Worker threads.
     public let workers: Int
     /// Most samples decoded ahead of the consumer.
@@ -101,6 +108,8 @@ public final class SnapshotReader: @unchecked Sendable {
     ///   - mono: average the channels into one.
     ///   - decode: decode PCM (default true); false leaves `pcm` empty.
     ///   - keepBytes: also hand out the original file bytes (default false).
+    ///   - pcm16: hand out a 16-bit PCM WAV that needs no resampling or mixdown as its stored
+    ///     samples (``SnapshotSample/pcm16`` over `bytes`) instead of decoding it (default false).
     ///   - workers: decoding threads (default `core.workers`).
     ///   - window: samples in flight ahead of the consumer (default 4 per worker).
     ///   - source: where sample bytes come from (default ``SampleSource/store``).
@@ -110,7 +119,8 @@ public final class SnapshotReader: @unchecked Sendable {
     ///   cache's stamps (O(n) rows, no audio facts built); no blob is read until iteration.
     public init(
         repository: Repository, revision: Revision, targetSampleRate: Int? = nil, mono: Bool = false,
-        decode: Bool = true, keepBytes: Bool = false, workers: Int? = nil, window: Int? = nil, source: SampleSource = .store
+        decode: Bool = true, keepBytes: Bool = false, pcm16: Bool = false, workers: Int? = nil, window: Int? = nil,
+        source: SampleSource = .store
     ) throws {
         if let r = targetSampleRate, r <= 0 {
             throw DVSError(.usage, "target sample rate \(r) Hz is not positive", hint: "use a rate such as 16000")
@@ -123,6 +133,7 @@ public final class SnapshotReader: @unchecked Sendable {
         self.mono = mono
         self.decode = decode
         self.keepBytes = keepBytes
+        self.pcm16 = pcm16
         self.workers = max(1, workers ?? repository.workers)
         self.window = max(1, window ?? self.workers * 4)
         self.source = source
@@ -299,6 +310,17 @@ public final class SnapshotReader: @unchecked Sendable {
         if mono { sample.channelCount = 1 }
         if let r = targetSampleRate { sample.sampleRate = r }
         guard decode else { return sample }
+        if pcm16, facts.encoding == "PCM_16", facts.container == "WAV" || facts.container == "WAVEX",
+            !mono || facts.channelCount == 1, targetSampleRate == nil || targetSampleRate == facts.sampleRate,
+            let (range, channels) = bytes.withUnsafeBytes({ AudioDecoder.pcm16Samples($0, frameCount: facts.frameCount) }),
+            channels == facts.channelCount
+        {
+            sample.bytes = bytes
+            sample.pcm16 = range
+            sample.sampleRate = facts.sampleRate
+            sample.channelCount = channels
+            return sample
+        }
         do {
             // Plain 16-bit PCM WAV (most corpora) converts directly; everything else goes through libsndfile.
             var audio = try bytes.withUnsafeBytes { b in

@@ -276,8 +276,8 @@ def pcm_array(answer: Answer) -> Tuple[Any, int]:
     channels = int(h["channels"])
     if h.get("encoding") == "int16le":
         # 16-bit samples as stored; n / 32768 is libsndfile's float value, exactly.
-        a = np.frombuffer(answer.payload, dtype="<i2").astype(np.float32)
-        a *= np.float32(1 / 32768)
+        # One pass: the ufunc casts as it scales (astype then *= made two).
+        a = np.multiply(np.frombuffer(answer.payload, dtype="<i2"), np.float32(1 / 32768), dtype=np.float32)
     else:
         a = np.frombuffer(answer.payload, dtype="<f4")
     if channels > 1:
