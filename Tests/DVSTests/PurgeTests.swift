@@ -183,6 +183,29 @@ import Testing
         }
     }
 
+    /// A journal an earlier build left in phase `apply` (no `collects` mark), killed while step 4
+    /// deleted old objects: the rerun skips the tree step it cannot redo, as that build did,
+    /// instead of failing on every command.
+    @Test func aJournalOfAnEarlierBuildKilledInStep4IsFinished() throws {
+        try withMarkedRepository { repo, root in
+            PurgeStop.at = .objects
+            defer { PurgeStop.at = nil }
+            #expect(throws: DVSError.self) { try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c3.wav"])) }
+            PurgeStop.at = nil
+            let path = root + "/.dvs/PURGE"
+            var journal = try JSONDecoder().decode(PurgeJournal.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            #expect(journal.phase == .collect && journal.collects == true)
+            journal.phase = .apply
+            journal.collects = nil
+            try JSONEncoder().encode(journal).write(to: URL(fileURLWithPath: path))
+            let again = try Repository.discover(from: root, context: T.processContext)
+            #expect(again.interruptedOperationFailure == nil, "\(String(describing: again.interruptedOperationFailure))")
+            #expect(!FileManager.default.fileExists(atPath: path))
+            #expect(!FileManager.default.fileExists(atPath: root + "/clips/c3.wav"))
+            #expect(try Self.scan(again, for: [Self.marker]) == [])
+        }
+    }
+
     /// A transcript and its words (a Deepgram response beside the call, with the marker as a
     /// word) are erased with the call: the response, the words object and the manifest leaves.
     @Test func aCallsTranscriptAndWordsGoWithIt() throws {

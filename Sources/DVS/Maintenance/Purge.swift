@@ -150,6 +150,11 @@ struct PurgeJournal: Codable, Equatable {
     var rule: PurgeRule
     /// How far it got.
     var phase: Phase
+    /// Set by a dvs that moves the journal to phase `collect` after the working tree (788e73b);
+    /// nil in a journal of an earlier build, whose phase `apply` spans every step: its rerun skips
+    /// the tree step when the old HEAD's snapshot cannot be read (step 4 may have deleted it),
+    /// as that build did.
+    var collects: Bool?
 }
 
 /// The steps of a purge where a test can stop it as a killed process would (`PurgeStop.at`).
@@ -450,7 +455,7 @@ extension Repository {
         let now = Int64(Date().timeIntervalSince1970)
         let who = identity
         let id = PurgeID(ObjectID.hashing(Array("dvs-purge\n\(now)\n\(who)\n\(rule)".utf8)))
-        let journal = PurgeJournal(id: id, time: now, who: who, rule: rule, phase: .rewrite)
+        let journal = PurgeJournal(id: id, time: now, who: who, rule: rule, phase: .rewrite, collects: true)
         guard try planPurge(rule).samples > 0 else { return nil }
         try writePurgeJournal(journal)
         try PurgeStop.check(.journal, context)
@@ -477,6 +482,7 @@ extension Repository {
                 try FileIO.writeAtomically(Array(try enc.encode(record)), to: purgeRecordPath(journal.id), tmpDir: tmpDir)
                 var next = journal
                 next.phase = .apply
+                next.collects = true  // this build moves to phase `collect` after the tree
                 try writePurgeJournal(next)
             } catch { throw abandonPurge(journal, error, resumed: resumed) }
             try PurgeStop.check(.recorded, context)
@@ -603,7 +609,9 @@ extension Repository {
         let map = Dictionary(
             uniqueKeysWithValues: record.commits.compactMap { k, v in CommitID(hex: k).flatMap { o in CommitID(hex: v).map { (o, $0) } } })
         let erased = Set(record.erased.compactMap { ObjectID(hex: $0) })
-        if journal.phase != .collect { try moveRefsAndTree(record, map: map, erased: erased, progress: progress) }
+        if journal.phase != .collect {
+            try moveRefsAndTree(record, map: map, erased: erased, legacy: journal.collects != true, progress: progress)
+        }
         var next = journal
         next.phase = .collect
         if journal.phase != .collect { try writePurgeJournal(next) }
@@ -628,9 +636,11 @@ extension Repository {
     /// new one's (the old commit and its chunks are all there until phase `collect`).
     /// - Throws: `DVSError` when the old or new snapshot cannot be read or a file cannot be
     ///   written; the purge is not finished then.
-    private func moveRefsAndTree(_ record: PurgeRecord, map: [CommitID: CommitID], erased: Set<ObjectID>, progress: ProgressHandler?)
-        throws
-    {
+    /// - Parameter legacy: the journal is an earlier build's (``PurgeJournal/collects``): an old
+    ///   HEAD snapshot that cannot be read means step 4 had begun, and the tree step is skipped.
+    private func moveRefsAndTree(
+        _ record: PurgeRecord, map: [CommitID: CommitID], erased: Set<ObjectID>, legacy: Bool, progress: ProgressHandler?
+    ) throws {
         // 1. Refs, reflog, stat cache.
         do {
             try catalog.write { tx in
@@ -640,8 +650,10 @@ extension Repository {
         } catch { throw DVSError.wrap(error) }
         try PurgeStop.check(.refs, context)
         // 2. The working tree follows HEAD (tracked files only; it was clean).
-        if let h = record.head.flatMap({ CommitID(hex: $0) }), let n = map[h] {
-            let before = try entries(ofManifest: snapshots.commit(h).manifest)
+        if let h = record.head.flatMap({ CommitID(hex: $0) }), let n = map[h],
+            let before = legacy
+                ? try? entries(ofManifest: snapshots.commit(h).manifest) : try entries(ofManifest: snapshots.commit(h).manifest)
+        {
             let after = try entries(ofManifest: snapshots.commit(n).manifest)
             try writeTreeChanges(from: before, to: after, extraContent: [:], progress: progress)
         }

@@ -93,13 +93,20 @@ extension WorkingTree {
         var walked: [TreeFile] = []
         var gone: [RepoPath] = []
         var fileCount = 0
-        var file = try walk.next()
+        // Only names with a byte ≥ 0x80 can have a normalisation twin: those are kept.
+        var nonASCII: [RepoPath] = []
+        func next() throws -> TreeFile? {
+            let f = try walk.next()
+            if let f, f.path.bytes.contains(where: { $0 >= 0x80 }) { nonASCII.append(f.path) }
+            return f
+        }
+        var file = try next()
         try statCacheSource.forEachStatStamp { path, stamp in
             // Files before this row's path have no row.
             while let f = file, Self.compare(f.path, path) < 0 {
                 walked.append(f)
                 fileCount += 1
-                file = try walk.next()
+                file = try next()
             }
             guard let f = file, Self.compare(f.path, path) == 0 else {
                 gone.append(RepoPath(bytes: Array(path)))
@@ -107,20 +114,18 @@ extension WorkingTree {
             }
             if !Self.isFresh(stamp, f) { walked.append(f) }
             fileCount += 1
-            file = try walk.next()
+            file = try next()
         }
         while let f = file {
             walked.append(f)
             fileCount += 1
-            file = try walk.next()
+            file = try next()
         }
-        // NFC/NFD twins: only a candidate with a non-ASCII name can make a new pair; the whole
-        // list of paths is needed then, so the tree is walked again (rare: a new non-ASCII name).
+        // NFC/NFD twins: only a candidate with a non-ASCII name can make a new pair.
         var twins: [ScanWarning] = []
         if walked.contains(where: { $0.path.bytes.contains { $0 >= 0x80 } }) {
             let mine = Set(walked.map(\.path.string))
-            let all = try TreeWalker.walk(root: root, workers: workers).files
-            twins = Self.normalizationWarnings(all.map(\.path)).filter { mine.contains($0.path) }
+            twins = Self.normalizationWarnings(nonASCII).filter { mine.contains($0.path) }
         }
         return ChangeCandidates(
             fileCount: fileCount, walked: walked, gone: gone, skipped: walk.skipped, normalizationWarnings: twins)

@@ -154,11 +154,13 @@ enum TreeWalker {
                 let child = top[position]
                 position += 1
                 if child.isDir {
-                    let result = ready.withLock {
-                        while results[folder] == nil { ready.wait() }
+                    let result = ready.withLock { () -> Result<(files: [TreeFile], skipped: [RepoPath]), Error>? in
+                        while results[folder] == nil && !cancelled { ready.wait() }
                         defer { results[folder] = nil }
-                        return results[folder]!
+                        return results[folder]
                     }
+                    // After finish(): the folders not walked have no result; the walk ends here.
+                    guard let result else { return nil }
                     folder += 1
                     let (files, skippedHere) = try result.get()
                     skipped += skippedHere
@@ -172,9 +174,13 @@ enum TreeWalker {
             }
         }
 
-        /// Stops the walk (subfolders not yet started are not walked) and waits for its threads.
+        /// Stops the walk (subfolders not yet started are not walked) and waits for its threads;
+        /// ``next()`` returns nil afterwards. Not thread-safe with ``next()``: one consumer calls both.
         func finish() {
-            ready.withLock { cancelled = true }
+            ready.withLock {
+                cancelled = true
+                ready.broadcast()
+            }
             done.wait()
         }
     }
