@@ -112,9 +112,9 @@ extension Site {
         var rows: [(CommitID, Commit, String)] = []
         for (id, c) in try repository.log(from: commit, limit: 300) {
             guard let parent = c.parents.first else {
-                // Only a root commit needs its whole snapshot; the others compare chunk ids with
-                // their parent and decode the leaves that differ.
-                if try entries(id)[path] != nil { rows.append((id, c, "added")) }
+                // A root commit: the path looked up in its snapshot; the others compare chunk ids
+                // with their parent and decode the leaves that differ.
+                if try repository.entries(at: [path], of: id)[path] != nil { rows.append((id, c, "added")) }
                 continue
             }
             let changed = try repository.snapshots.differingEntries(repository.commit(parent).manifest, c.manifest)

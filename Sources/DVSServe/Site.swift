@@ -23,6 +23,33 @@ public final class Site: @unchecked Sendable {
     private let lock = NSLock()
     private var entryCache: [(CommitID, [RepoPath: ManifestEntry])] = []
     private var wavCache: [(ObjectID, [UInt8])] = []
+    /// What the snapshot page computes over every matching sample (count, hours, charts), by
+    /// commit and filter: a commit never changes, so a page turn runs only its page's query.
+    private var summaryCache: [(key: String, value: SnapshotSummary)] = []
+
+    /// The sample table's columns and the filtered samples' totals and charts (HTML).
+    struct SnapshotSummary: Sendable {
+        var columns: [String]
+        var count: Int
+        var hours: Double
+        var charts: String
+    }
+
+    /// The cached summary of `key` (commit and filter), if any.
+    func cachedSummary(_ key: String) -> SnapshotSummary? {
+        lock.lock()
+        defer { lock.unlock() }
+        return summaryCache.first { $0.key == key }?.value
+    }
+
+    /// Keeps `summary` for `key` (the last 32).
+    func storeSummary(_ key: String, _ summary: SnapshotSummary) {
+        lock.lock()
+        defer { lock.unlock() }
+        summaryCache.removeAll { $0.key == key }
+        summaryCache.insert((key, summary), at: 0)
+        if summaryCache.count > 32 { summaryCache.removeLast() }
+    }
 
     /// Serves `repository`.
     /// - Parameters:
@@ -105,7 +132,7 @@ public final class Site: @unchecked Sendable {
     func sample(_ query: [String: String]) throws -> (String, CommitID, ManifestEntry, AudioFacts) {
         let (rev, id) = try resolve(query["rev"])
         guard let p = query["path"], !p.isEmpty else { throw ServeError(400, "no sample named: add ?path=PATH") }
-        guard let e = try entries(id)[RepoPath(p)], e.kind == .file, let facts = e.audio else {
+        guard let e = try repository.entries(at: [RepoPath(p)], of: id)[RepoPath(p)], e.kind == .file, let facts = e.audio else {
             throw ServeError(
                 404, "no sample '\(p)' in \(rev) (\(id.short))", hint: "pick one from the sample table of /snapshot?rev=\(rev)")
         }

@@ -31,13 +31,6 @@ extension Site {
             <input type="text" id="where" name="where" value="\(HTML.escape(filter))" placeholder="SQL filter over sample, e.g. duration_s > 2 AND confidence < 0.8, or path IN (SELECT path FROM word WHERE word = 'yes')">
             <button type="submit" id="filter">Filter</button></form>
             """
-        let columns = try sql("PRAGMA table_info(sample)", id).rows.compactMap { row -> String? in
-            if case .string(let s)? = row.dropFirst().first { return s }
-            return nil
-        }
-        let labelColumns = columns.filter { !sampleTableColumns.contains($0) }
-        let sort = q["sort"].flatMap { columns.contains($0) ? $0 : nil } ?? "path"
-        let descending = q["order"] == "desc"
         let condition: String
         if filter.isEmpty {
             condition = "1"
@@ -54,15 +47,35 @@ extension Site {
             }
             condition = "(" + filter + ")"
         }
-        let count: Int
-        let hours: Double
-        do {
-            let totals = try sql("SELECT count(*), coalesce(sum(duration_s), 0) FROM sample WHERE \(condition)", id)
-            count = totals.rows.first.map { Self.int($0[0]) } ?? 0
-            hours = (totals.rows.first.map { Self.double($0[1]) } ?? 0) / 3600
-        } catch let e as DVSError {
-            return HTML.page(title: "snapshot", revision: rev, body: body + HTML.errorBox(e.message, hint: Self.hint(e)))
+        // Columns, totals and charts go over every matching sample: computed once per commit and
+        // filter (a commit never changes), so a page turn or a sort runs only the page's query.
+        let summary: SnapshotSummary
+        let key = id.hex + "\n" + filter
+        if let cached = cachedSummary(key) {
+            summary = cached
+        } else {
+            let columns = try sql("PRAGMA table_info(sample)", id).rows.compactMap { row -> String? in
+                if case .string(let s)? = row.dropFirst().first { return s }
+                return nil
+            }
+            let totals: QueryResult
+            do { totals = try sql("SELECT count(*), coalesce(sum(duration_s), 0) FROM sample WHERE \(condition)", id) } catch let e
+                as DVSError
+            {
+                return HTML.page(title: "snapshot", revision: rev, body: body + HTML.errorBox(e.message, hint: Self.hint(e)))
+            }
+            summary = SnapshotSummary(
+                columns: columns, count: totals.rows.first.map { Self.int($0[0]) } ?? 0,
+                hours: (totals.rows.first.map { Self.double($0[1]) } ?? 0) / 3600,
+                charts: try charts(labelColumns: columns.filter { !sampleTableColumns.contains($0) }, condition: condition, id))
+            storeSummary(key, summary)
         }
+        let columns = summary.columns
+        let labelColumns = columns.filter { !sampleTableColumns.contains($0) }
+        let sort = q["sort"].flatMap { columns.contains($0) ? $0 : nil } ?? "path"
+        let descending = q["order"] == "desc"
+        let count = summary.count
+        let hours = summary.hours
         let pages = max(1, (count + pageSize - 1) / pageSize)
         let current = min(page, pages)
         let shown = ["path", "duration_s", "sample_rate", "channels"] + labelColumns + ["transcript", "confidence"]
@@ -115,8 +128,14 @@ extension Site {
             t += "</tr>"
         }
         body += t + "</table>" + pager
-        // Charts over the filtered samples: hours per value of each label field with few values,
-        // and the distribution of durations.
+        body += "<h2>Charts</h2><div class=charts>\(summary.charts)</div>"
+        return HTML.page(title: "snapshot \(rev)", revision: rev, body: body)
+    }
+
+    /// Charts over the samples matching `condition`: hours per value of each label field with few
+    /// values, and the distribution of durations (HTML cards).
+    /// - Throws: `DVSError` when a statement fails.
+    func charts(labelColumns: [String], condition: String, _ id: CommitID) throws -> String {
         var charts = ""
         for field in labelColumns.prefix(4) {
             let c = Self.identifier(field)
@@ -142,8 +161,7 @@ extension Site {
             top = Self.double(r[2])
         }
         charts += "<div class=card><b>Duration distribution</b>" + Charts.histogram(counts: counts, top: top, title: "durations") + "</div>"
-        body += "<h2>Charts</h2><div class=charts>\(charts)</div>"
-        return HTML.page(title: "snapshot \(rev)", revision: rev, body: body)
+        return charts
     }
 
     static func double(_ v: LabelValue) -> Double {

@@ -84,6 +84,16 @@ extension Repository {
         try entries(ofManifest: commit(resolve(revision)).manifest)
     }
 
+    /// The entries at `paths` of `commit`'s snapshot, by path; a path the snapshot does not hold
+    /// is absent. Only the leaves holding them are read (the manifest's inner chunks are searched
+    /// by path), so looking up a sample of a million-sample snapshot reads a few chunks.
+    /// - Throws: `DVSError.corrupt` when the commit or a chunk cannot be read.
+    /// - Complexity: O(k · depth) chunk reads for k paths, whatever the snapshot's size.
+    public func entries(at paths: [RepoPath], of commit: CommitID) throws -> [RepoPath: ManifestEntry] {
+        var editor = try ManifestEditor(store: snapshots, root: self.commit(commit).manifest)
+        return try editor.entries(at: paths)
+    }
+
     /// The working tree as it would be committed now: scanned (only changed files are read) and
     /// annotated from its label files, plus what the label builder found. Writes nothing but
     /// the stat cache when no writer holds the lock.
