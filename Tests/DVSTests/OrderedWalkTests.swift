@@ -62,17 +62,21 @@ import Testing
     @Test func stopsEarly() throws {
         try TestSupport.withTemporaryDirectory { root in
             try makeTree(root, folders: 200)
-            for k in 0..<60 {
+            for k in 0..<30 {
                 let w = try TreeWalker.orderedWalk(root: root, workers: 2)
                 for _ in 0..<k { _ = try w.next() }
                 w.finish()
                 w.finish()
             }
-            let w = try TreeWalker.orderedWalk(root: root, workers: 2)
-            w.finish()
-            var after: [String] = []
-            while let f = try w.next() { after.append(f.path.string) }
-            #expect(after.allSatisfy { !$0.contains("/") }, "only the root's own files, read before the walk started: \(after)")
+            // After finish(), next() hands out what was walked before it, in order, then ends.
+            let all = try TreeWalker.walk(root: root, workers: 2).files.map(\.path.string)
+            for _ in 0..<20 {
+                let w = try TreeWalker.orderedWalk(root: root, workers: 2)
+                w.finish()
+                var after: [String] = []
+                while let f = try w.next() { after.append(f.path.string) }
+                #expect(after == Array(all.prefix(after.count)), "a prefix of the walk: \(after.suffix(3))")
+            }
         }
     }
 
