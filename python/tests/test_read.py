@@ -293,3 +293,25 @@ def test_reads_go_on_after_gc_rewrites_a_pack_in_another_process(tmp_path):
         assert sr == want_sr and np.array_equal(audio, want) and audio.size > 0
     finally:
         r.close()
+
+
+def test_a_binary_that_is_not_dvs_is_a_clear_error(monkeypatch, repo_dir, tmp_path):
+    """A DVS_BIN that never answers, answers garbage or just exits: a ProtocolError naming
+    DVS_BIN, never a hang or a bare JSON error."""
+    import dvs._batch as batch
+
+    monkeypatch.setattr(batch, "HELLO_TIMEOUT", 1.0)
+    cases = {
+        "silent": ("#!/bin/sh\nexec sleep 1000\n", "did not answer within 1 s"),
+        "garbage": ("#!/bin/sh\necho garbage\nexec sleep 1000\n", "not a dvs batch answer"),
+        "exits": ("#!/bin/sh\nexit 0\n", "without answering hello"),
+    }
+    for name, (script, words) in cases.items():
+        path = tmp_path / name
+        path.write_text(script)
+        path.chmod(0o755)
+        monkeypatch.setenv("DVS_BIN", str(path))
+        with pytest.raises(dvs.ProtocolError) as e:
+            dvs.Repository(repo_dir).snapshot("HEAD")
+        assert words in e.value.message, (name, e.value.message)
+        assert "DVS_BIN" in (e.value.hint or ""), (name, e.value.hint)

@@ -148,3 +148,24 @@ def test_diff_between_snapshots(repo):
     assert d["summary"]["added"] == 1 and d["summary"]["relabeled"] == 1
     with pytest.raises(dvs.RevisionNotFound):
         repo.diff("HEAD~1", "nope")
+
+
+def test_run_checks_metrics_when_logged_and_keeps_the_branch_name(repo, repo_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.pt").write_bytes(b"weights-named-run")
+    branch = run_dvs("branch", cwd=repo_dir).stdout.split("*")[1].split()[0]
+    with repo.run(rev=branch, name="named") as run:
+        run.log_metrics({"accuracy": torch.tensor(0.75), "loss": np.float32(0.5)})
+        with pytest.raises(dvs.UsageError) as nan:
+            run.log_metrics({"accuracy": float("nan")})
+        assert "'accuracy'" in nan.value.message and "finite" in nan.value.message
+        with pytest.raises(dvs.UsageError) as text:
+            run.log_metrics({"accuracy": "high"})
+        assert "not a number" in text.value.message
+        run.log_artifact("m.pt")
+    record = run.records[0]
+    assert record["revision"] == branch, record
+    with pytest.warns(UserWarning, match="no artifact"):
+        with repo.run(rev=branch) as r2:
+            r2.log_metrics({"accuracy": 0.5})
+    assert r2.records == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import select
 import shutil
 import subprocess
 import threading
@@ -20,6 +21,10 @@ from .errors import DvsError, DvsNotFound, ProtocolError, error_from, error_from
 
 #: The batch protocol version this package speaks (``dvs batch`` must speak the same).
 PROTOCOL = 1
+
+#: Seconds the binary has to answer ``hello`` (dvs answers in milliseconds; a program that is
+#: not dvs may never answer).
+HELLO_TIMEOUT = 30.0
 
 
 def dvs_binary(explicit: Optional[str] = None) -> str:
@@ -89,7 +94,14 @@ class BatchProcess:
         self._stdin = cast(IO[bytes], self._proc.stdin)
         self._stdout = cast(IO[bytes], self._proc.stdout)
         self._in: io.BufferedReader = io.BufferedReader(io.FileIO(os.dup(self._stdout.fileno()), "rb"), buffer_size=1 << 20)
-        hello = self.request({"op": "hello", "protocol": PROTOCOL})
+        self._greeting = True
+        try:
+            hello = self._hello()
+        except BaseException:
+            self._abandon()
+            raise
+        finally:
+            self._greeting = False
         theirs = hello.header.get("protocol")
         if theirs != PROTOCOL:
             self.close()
@@ -99,6 +111,40 @@ class BatchProcess:
                 kind="protocolMismatch",
             )
         self.version: str = str(hello.header.get("dvs", ""))
+
+    def _abandon(self) -> None:
+        """Kills a process that failed the greeting and closes its pipes."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        for f in (self._stdin, self._in, self._stdout, self._proc.stderr):
+            try:
+                if f is not None:
+                    f.close()
+            except OSError:
+                pass
+
+    def _hello(self) -> Answer:
+        """Sends ``hello`` and waits at most :data:`HELLO_TIMEOUT` seconds for its answer.
+
+        Raises:
+            ProtocolError: when the binary does not answer in time, answers with something that
+                is not a dvs batch answer, or ends first (it is not dvs, or not this version).
+        """
+        self._send({"op": "hello", "protocol": PROTOCOL})
+        ready, _, _ = select.select([self._in.fileno()], [], [], HELLO_TIMEOUT)
+        if not ready:
+            self._proc.kill()
+            self._proc.wait()
+            raise ProtocolError(
+                f"'{self.binary}' did not answer within {HELLO_TIMEOUT:.0f} s: it does not speak dvs's batch protocol",
+                hint="check that DVS_BIN (or dvs on PATH) is the dvs executable",
+                kind="protocolMismatch",
+            )
+        answer = self._receive()
+        if not answer.header.get("ok"):
+            raise error_from(answer.header.get("error") or {})
+        return answer
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -187,7 +233,16 @@ class BatchProcess:
         line = self._in.readline()
         if not line:
             raise self._died()
-        header = json.loads(line)
+        try:
+            header = json.loads(line)
+            if not isinstance(header, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            raise ProtocolError(
+                f"'{self.binary}' answered with something that is not a dvs batch answer: {line[:80]!r}",
+                hint="check that DVS_BIN (or dvs on PATH) is the dvs executable, from the same version as this package",
+                kind="protocolMismatch",
+            ) from None
         n = int(header.get("payload", 0))
         # A bytearray: NumPy and torch get writable arrays over it without a copy.
         payload = bytearray(n)
@@ -218,9 +273,16 @@ class BatchProcess:
                     kind="protocolMismatch",
                 )
             return e
+        if getattr(self, "_greeting", False):
+            return ProtocolError(
+                f"'{self.binary}' ended (exit status {code}) without answering hello: it is not dvs, or not a dvs with 'dvs batch'",
+                hint=err.strip() or "check that DVS_BIN (or dvs on PATH) is the dvs executable",
+                kind="protocolMismatch",
+            )
         return ProtocolError(
             f"the dvs batch process ('{self.binary}') ended unexpectedly (exit status {code})",
-            hint=err.strip() or "run the same request with the dvs command line to see its error",
+            hint=err.strip()
+            or "run the same request with the dvs command line to see its error; repo.close() and a new dvs.Repository start a new process",
         )
 
     def close(self) -> None:

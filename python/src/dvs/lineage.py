@@ -5,12 +5,14 @@ writes)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
+import warnings
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from ._batch import run_cli
-from .errors import UsageError
+from .errors import DvsError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .repository import Repository, Snapshot
@@ -43,6 +45,7 @@ class Run:
         message: Optional[str] = None,
     ) -> None:
         self.repository = repository
+        self.rev = rev
         self.snapshot: "Snapshot" = repository.snapshot(rev)
         self.name = name
         self.params: Dict[str, Any] = dict(params or {})
@@ -60,6 +63,11 @@ class Run:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
+            if not self._artifacts and self._evals:
+                warnings.warn(
+                    "the run logged metrics but no artifact, so nothing was registered: call run.log_artifact(PATH) in the block",
+                    stacklevel=2,
+                )
             self._register()
 
     def log_params(self, params: Dict[str, Any]) -> None:
@@ -86,6 +94,7 @@ class Run:
         Raises:
             UsageError: for a slice not spelled ``FIELD=VALUE``. RevisionNotFound: for ``rev``.
         """
+        metrics = {k: _metric_value(k, v) for k, v in metrics.items()}
         commit = self.snapshot.commit if rev is None else self.repository.snapshot(rev).commit
         ev = self._evals.setdefault(commit, {"metrics": {}, "slices": {}})
         if slice is None:
@@ -113,7 +122,13 @@ class Run:
     def _register(self) -> None:
         evals = list(self._evals.items())
         for path, name, count in self._artifacts:
-            args = [path, "--rev", self.snapshot.commit]
+            # The revision as written (a branch, a cohort) when it still names the snapshot the
+            # run started from, so the record keeps its name; else the commit itself.
+            try:
+                same = self.repository.snapshot(self.rev).commit == self.snapshot.commit
+            except DvsError:
+                same = False
+            args = [path, "--rev", self.rev if same else self.snapshot.commit]
             if name:
                 args += ["--name", name]
             if self.message:
@@ -149,3 +164,22 @@ class Run:
                     )
                     record.setdefault("evals", []).append(json.loads(ev_out))
             self.records.append(record)
+
+
+def _metric_value(name: str, value: Any) -> float:
+    """A metric as a finite float: Python and NumPy numbers, and one-element tensors (``.item()``).
+
+    Raises:
+        UsageError: for anything else, or NaN or an infinity, when it is logged (not when the run ends).
+    """
+    try:
+        number = float(value.item() if hasattr(value, "item") else value)
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"metric {name!r} is {type(value).__name__} {value!r}, not a number",
+            hint="log a number, e.g. float(loss) or accuracy.item()",
+            kind="usage",
+        ) from None
+    if math.isnan(number) or math.isinf(number):
+        raise UsageError(f"metric {name!r} is {number}, not a finite number", hint="log a finite value", kind="usage")
+    return number
