@@ -74,4 +74,11 @@ enum Assets {
           document.addEventListener('DOMContentLoaded', function () { var a = audio(); if (a) a.addEventListener('timeupdate', tick); });
         })();
         """
+
+    /// The tab icon: four bars of a level meter on the header's dark blue, as SVG.
+    static let favicon = """
+        <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#14202e"/>\
+        <g fill="#cfe3ff"><rect x="2" y="6" width="2" height="4"/><rect x="5" y="3" width="2" height="10"/>\
+        <rect x="8" y="5" width="2" height="6"/><rect x="11" y="2" width="2" height="12"/></g></svg>
+        """
 }

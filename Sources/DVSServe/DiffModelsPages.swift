@@ -158,15 +158,27 @@ extension Site {
         return HTML.page(title: "models", revision: nil, body: body)
     }
 
-    /// A record value as short text.
+    /// A record value as short, escaped text: numbers to 4 significant digits; a list or an
+    /// object of at most eight plain values written out (`[0.91, 0.87]`, `{de: 0.9, en: 0.8}`,
+    /// keys sorted); a longer or nested one as its size (`12 values`, `3 fields`).
     static func show(_ v: RecordValue?) -> String {
+        func plain(_ v: RecordValue) -> Bool {
+            switch v {
+            case .array, .object: false
+            default: true
+            }
+        }
         switch v {
         case nil, .null?: return ""
         case .bool(let b)?: return b ? "true" : "false"
         case .number(let d)?: return String(format: "%.4g", d)
         case .string(let s)?: return HTML.escape(s)
-        case .array(let a)?: return "[\(a.count)]"
-        case .object(let o)?: return "{\(o.count)}"
+        case .array(let a)?:
+            guard a.count <= 8, a.allSatisfy(plain) else { return a.count == 1 ? "1 value" : "\(a.count) values" }
+            return "[" + a.map { show($0) }.joined(separator: ", ") + "]"
+        case .object(let o)?:
+            guard o.count <= 8, o.values.allSatisfy(plain) else { return o.count == 1 ? "1 field" : "\(o.count) fields" }
+            return "{" + o.keys.sorted().map { "\(HTML.escape($0)): \(show(o[$0]))" }.joined(separator: ", ") + "}"
         }
     }
 }

@@ -26,7 +26,7 @@ enum HTML {
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(escape(title)) · dvs</title><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js"></script></head>
+            <title>\(escape(title)) · dvs</title><link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js"></script></head>
             <body><header><a class="brand" href="/">dvs</a><a href="/">repository</a><a href="/snapshot?page=1\(rev)">samples</a><a href="/models">models</a></header>
             <main>
             \(body)

@@ -179,7 +179,13 @@ extension Site {
 
     /// `/audio?rev=R&path=P[&as=wav]`: the sample's original bytes (or 16-bit PCM WAV with
     /// `as=wav`), honouring one byte range (206, or 416 when it lies past the end).
+    /// - Throws: `ServeError` 400 when `as` names another format than `wav`.
     func audio(_ q: [String: String], range: String?) throws -> Reply {
+        if let format = q["as"], format != "wav" {
+            throw ServeError(
+                400, "cannot serve the audio as '\(format)': the only conversion is as=wav (16-bit PCM WAV)",
+                hint: "leave out as= for the stored bytes, or ask for as=wav")
+        }
         let (_, _, entry, facts) = try sample(q)
         let bytes: [UInt8]
         let type: String

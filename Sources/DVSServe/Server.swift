@@ -125,6 +125,7 @@ public enum ServeRoutes {
     /// Every path the server answers (with GET or HEAD).
     public static let paths = [
         "/", "/snapshot", "/sample", "/audio", "/spectrogram", "/diff", "/models", "/static/app.css", "/static/app.js",
+        "/favicon.svg", "/favicon.ico",
     ]
 
     /// The application serving `site` at `configuration`'s address.

@@ -67,7 +67,7 @@ public final class Site: @unchecked Sendable {
         do {
             switch path {
             case "/", "": return .html(try repositoryPage())
-            case "/snapshot": return .html(try snapshotPage(query))
+            case "/snapshot": return try snapshotPage(query)
             case "/sample": return .html(try samplePage(query))
             case "/audio": return try audio(query, range: range)
             case "/spectrogram": return try spectrogram(query)
@@ -75,6 +75,11 @@ public final class Site: @unchecked Sendable {
             case "/models": return .html(try modelsPage())
             case "/static/app.css": return Reply(status: 200, contentType: "text/css; charset=utf-8", body: Array(Assets.css.utf8))
             case "/static/app.js": return Reply(status: 200, contentType: "text/javascript; charset=utf-8", body: Array(Assets.js.utf8))
+            case "/favicon.svg", "/favicon.ico":
+                // Browsers ask for /favicon.ico whatever the page says; both get the SVG icon.
+                return Reply(
+                    status: 200, contentType: "image/svg+xml", body: Array(Assets.favicon.utf8),
+                    headers: [("Cache-Control", "public, max-age=86400")])
             default: return .error(404, "no page at '\(path)'", hint: "start from the repository page, /")
             }
         } catch let e as ServeError {

@@ -13,7 +13,9 @@ extension Site {
 
     /// `/snapshot?rev=R&where=EXPR&sort=COL&order=asc|desc&page=N`: the sample table, paged over
     /// the sample index, filtered by an SQL expression over `sample`, with charts.
-    func snapshotPage(_ q: [String: String]) throws -> String {
+    /// A filter that is not one expression, fails or runs past the time limit gets the page with
+    /// its form and an error box, status 400.
+    func snapshotPage(_ q: [String: String]) throws -> Reply {
         let (rev, id) = try resolve(q["rev"])
         let commit = try repository.commit(id)
         let filter = (q["where"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -36,14 +38,15 @@ extension Site {
             condition = "1"
         } else {
             guard Repository.isStandaloneExpression(filter) else {
-                return HTML.page(
-                    title: "snapshot", revision: rev,
-                    body: body
-                        + HTML.errorBox(
-                            "the filter '\(filter)' is not one SQL expression",
-                            hint:
-                                "write an expression over the sample table, such as speaker = 'spk042' AND duration_s > 2 (no ';', balanced parentheses)"
-                        ))
+                return .html(
+                    HTML.page(
+                        title: "snapshot", revision: rev,
+                        body: body
+                            + HTML.errorBox(
+                                "the filter '\(filter)' is not one SQL expression",
+                                hint:
+                                    "write an expression over the sample table, such as speaker = 'spk042' AND duration_s > 2 (no ';', balanced parentheses)"
+                            )), status: 400)
             }
             condition = "(" + filter + ")"
         }
@@ -62,7 +65,8 @@ extension Site {
             do { totals = try sql("SELECT count(*), coalesce(sum(duration_s), 0) FROM sample WHERE \(condition)", id) } catch let e
                 as DVSError
             {
-                return HTML.page(title: "snapshot", revision: rev, body: body + HTML.errorBox(e.message, hint: Self.hint(e)))
+                return .html(
+                    HTML.page(title: "snapshot", revision: rev, body: body + HTML.errorBox(e.message, hint: Self.hint(e))), status: 400)
             }
             summary = SnapshotSummary(
                 columns: columns, count: totals.rows.first.map { Self.int($0[0]) } ?? 0,
@@ -129,7 +133,7 @@ extension Site {
         }
         body += t + "</table>" + pager
         body += "<h2>Charts</h2><div class=charts>\(summary.charts)</div>"
-        return HTML.page(title: "snapshot \(rev)", revision: rev, body: body)
+        return .html(HTML.page(title: "snapshot \(rev)", revision: rev, body: body))
     }
 
     /// Charts over the samples matching `condition`: hours per value of each label field with few

@@ -47,6 +47,25 @@ struct DVSServeCommand: AsyncParsableCommand {
         } catch let e as ServeError {
             FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
             throw ExitCode(1)
+        } catch {
+            // SwiftNIO's bind failure reads "bind(descriptor:ptr:bytes:): Address already in use
+            // (errno: 98)"; say which address and what to do instead.
+            let text = String(describing: error)
+            let shownHost = host.contains(":") ? "[\(host)]" : host
+            if text.contains("Address already in use") {
+                FileHandle.standardError.write(
+                    Data(
+                        "error: cannot serve on \(shownHost):\(port): the port is already in use\nhint: stop what listens there, or pick another port with --port N (--port 0: any free port)\n"
+                            .utf8))
+            } else if text.contains("Cannot assign requested address") || text.contains("Permission denied") {
+                FileHandle.standardError.write(
+                    Data(
+                        "error: cannot serve on \(shownHost):\(port): \(text)\nhint: --host takes an address of this machine (127.0.0.1, ::1, 0.0.0.0); ports below 1024 need privileges\n"
+                            .utf8))
+            } else {
+                FileHandle.standardError.write(Data("error: dvs serve stopped: \(text)\n".utf8))
+            }
+            throw ExitCode(1)
         }
     }
 }

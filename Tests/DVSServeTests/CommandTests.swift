@@ -82,6 +82,22 @@ struct CommandTests {
         }
     }
 
+    @Test func aPortInUseIsNamedWithWhatToDo() async throws {
+        let (p, url) = try await Self.start(["--port", "0"])
+        defer {
+            p.terminate()
+            p.waitUntilExit()
+        }
+        let port = try #require(url.split(separator: ":").last.map { String($0.prefix { $0.isNumber }) })
+        let made = try ServeFixture.made.get()
+        let r = try TestSupport.dvs(["serve", "--port", port], in: made.root)
+        #expect(r.status == 1)
+        #expect(
+            r.stderr
+                == "error: cannot serve on 127.0.0.1:\(port): the port is already in use\nhint: stop what listens there, or pick another port with --port N (--port 0: any free port)\n"
+        )
+    }
+
     @Test func anUnknownRevisionFailsBeforeServing() throws {
         let made = try ServeFixture.made.get()
         let r = try TestSupport.dvs(["serve", "--rev", "no-such-rev", "--port", "0"], in: made.root)

@@ -71,16 +71,20 @@ struct RouteTests {
     @Test func sqlFilterErrorsShowTheirHintAndTheTimeLimitStopsRunawayStatements() async throws {
         try await Self.app(sqlTimeLimit: 0.3).test(.router) { client in
             try await client.execute(uri: Self.url("/snapshot", [("where", "no_such_column > 1")]), method: .get) { r in
+                #expect(r.status == .badRequest, "a failing filter is the request's fault, not a page that worked")
                 let html = Self.text(r)
                 #expect(html.contains("SQL error") && html.contains("no such column"))
                 #expect(html.contains("class=\"hint\""))
+                #expect(html.contains("id=\"where\""), "the form stays, to correct the filter")
             }
             try await client.execute(uri: Self.url("/snapshot", [("where", "1) OR (1")]), method: .get) { r in
+                #expect(r.status == .badRequest)
                 #expect(Self.text(r).contains("is not one SQL expression"))
             }
             let start = Date()
             let endless = "(WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c) > 0"
             try await client.execute(uri: Self.url("/snapshot", [("where", endless)]), method: .get) { r in
+                #expect(r.status == .badRequest)
                 #expect(Self.text(r).contains("time limit of 0.3 s"))
             }
             // The statement never ends by itself; the whole test suite may be loading both cores.
@@ -170,6 +174,26 @@ struct RouteTests {
         }
     }
 
+    @Test func anAudioFormatOtherThanWAVIsRefused() async throws {
+        try await Self.app().test(.router) { client in
+            try await client.execute(uri: Self.url("/audio", [("path", ServeFixture.mulaw), ("as", "mp3")]), method: .get) { r in
+                #expect(r.status == .badRequest)
+                #expect(r.headers[.contentType] == "text/html; charset=utf-8", "an error page, not audio bytes")
+                let html = Self.text(r)
+                #expect(html.contains("cannot serve the audio as &#39;mp3&#39;"))
+                #expect(html.contains("as=wav"))
+            }
+        }
+    }
+
+    @Test func recordValuesShowShortListsWhole() {
+        #expect(Site.show(.array([.number(0.91), .number(0.875)])) == "[0.91, 0.875]", "was [2]: the count, not the values")
+        #expect(Site.show(.object(["en": .number(0.8), "de": .string("<b>")])) == "{de: &lt;b&gt;, en: 0.8}")
+        #expect(Site.show(.array(Array(repeating: .number(1), count: 9))) == "9 values")
+        #expect(Site.show(.object(["a": .array([])])) == "1 field")
+        #expect(Site.show(nil) == "" && Site.show(.bool(true)) == "true")
+    }
+
     @Test func spectrogramIsABitmap() async throws {
         try await Self.app().test(.router) { client in
             try await client.execute(uri: Self.url("/spectrogram", [("path", ServeFixture.transcribed), ("channel", "0")]), method: .get) {
@@ -243,6 +267,16 @@ struct RouteTests {
                 #expect(r.status == .ok)
                 #expect(r.headers[.contentType] == "text/javascript; charset=utf-8")
                 #expect(Self.text(r).contains("currentTime"))
+            }
+            for uri in ["/favicon.svg", "/favicon.ico"] {
+                try await client.execute(uri: uri, method: .get) { r in
+                    #expect(r.status == .ok, "a browser asks for /favicon.ico whatever the page links")
+                    #expect(r.headers[.contentType] == "image/svg+xml")
+                    #expect(Self.text(r).hasPrefix("<svg") && Self.text(r).hasSuffix("</svg>"))
+                }
+            }
+            try await client.execute(uri: "/", method: .get) { r in
+                #expect(Self.text(r).contains("<link rel=\"icon\" href=\"/favicon.svg\""))
             }
         }
     }
@@ -324,5 +358,50 @@ struct RouteTests {
                 for try await ok in group { #expect(ok) }
             }
         }
+    }
+}
+
+/// The cap on request threads: never more than the slots at once, and every request served.
+@Suite("request threads")
+struct ThreadSlotTests {
+    final class Gauge: @unchecked Sendable {
+        let lock = NSLock()
+        var now = 0
+        var most = 0
+        func enter() {
+            lock.lock()
+            now += 1
+            most = max(most, now)
+            lock.unlock()
+        }
+        func leave() {
+            lock.lock()
+            now -= 1
+            lock.unlock()
+        }
+    }
+
+    @Test func atMostTheSlotsRunAtOnceAndEveryRequestIsServed() async throws {
+        let slots = ThreadSlots(3)
+        let gauge = Gauge()
+        let results = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<20 {
+                group.addTask {
+                    try await DVSServe.Blocking.run(in: slots) {
+                        gauge.enter()
+                        usleep(50_000)
+                        gauge.leave()
+                        return i
+                    }
+                }
+            }
+            var all: [Int] = []
+            for try await r in group { all.append(r) }
+            return all.sorted()
+        }
+        #expect(results == Array(0..<20))
+        #expect(gauge.most <= 3, "20 requests on 3 slots: never more than 3 at once")
+        #expect(gauge.most >= 2, "and they do run side by side (50 ms each)")
+        #expect(DVSServe.Blocking.limit == 64)
     }
 }
