@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -315,3 +317,45 @@ def test_a_binary_that_is_not_dvs_is_a_clear_error(monkeypatch, repo_dir, tmp_pa
             dvs.Repository(repo_dir).snapshot("HEAD")
         assert words in e.value.message, (name, e.value.message)
         assert "DVS_BIN" in (e.value.hint or ""), (name, e.value.hint)
+
+
+def test_a_failing_one_shot_command_raises_its_kind(repo, tmp_path):
+    """Lineage calls run one-shot dvs commands: their errors carry dvs's error kind (the
+    ``kind:`` line under DVS_ERROR_KIND=1), not only the base DvsError."""
+    with pytest.raises(dvs.RevisionNotFound) as e:
+        repo._cli_json(["diff"], ["no-such-rev", "HEAD"])
+    assert e.value.kind == "unknownRevision" and "no-such-rev" in e.value.message
+    assert "kind:" not in str(e.value), "the kind line is parsed, not shown"
+    stray = tmp_path / "not-a-model.bin"
+    stray.write_bytes(b"weights")
+    with pytest.raises(dvs.DvsError) as e2:
+        repo.audit(str(stray))
+    assert e2.value.kind is not None and type(e2.value) is not dvs.DvsError, (type(e2.value), e2.value.kind)
+    # Without the line (an older dvs): the base class, as before.
+    old = dvs.errors.error_from_stderr("error: something failed\nhint: try again\n", 1)
+    assert type(old) is dvs.DvsError and old.hint == "try again" and old.kind is None
+
+
+def test_a_script_that_never_closes_leaves_no_process(repo_dir, tmp_path):
+    """The batch process ends with the interpreter even without close(): no process left,
+    no ResourceWarning about a subprocess still running."""
+    script = tmp_path / "reader.py"
+    script.write_text(
+        "import dvs, sys\n"
+        f"repo = dvs.Repository({repo_dir!r})\n"
+        "snap = repo.snapshot()\n"
+        "a, rate = snap.read(0)\n"
+        "print(repo._batch._proc.pid, rate)\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "always::ResourceWarning", str(script)],
+        capture_output=True, text=True, env=dict(os.environ), timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    assert "ResourceWarning" not in p.stderr, p.stderr
+    # Closed and waited for by the script: gone, not even a zombie left for init to reap.
+    pid = int(p.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pid}"), "the dvs batch process outlived the script"

@@ -8,6 +8,7 @@ header has that key (``"encoding": "json"`` or ``"float32le"``). The first reque
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
@@ -15,6 +16,7 @@ import select
 import shutil
 import subprocess
 import threading
+import weakref
 from typing import IO, Any, Dict, Iterator, List, Optional, Tuple, cast
 
 from .errors import DvsError, DvsNotFound, ProtocolError, error_from, error_from_stderr
@@ -67,10 +69,26 @@ class Answer:
         return json.loads(self.payload) if self.payload else None
 
 
+# Every batch process this interpreter started and has not closed: ended cleanly at exit
+# (stdin closed, the process waited for), so a script that never calls close() leaves no
+# process behind and Python reports no "subprocess is still running" ResourceWarning.
+_open: "weakref.WeakSet[BatchProcess]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for b in list(_open):
+        try:
+            b.close()
+        except Exception:
+            pass
+
+
 class BatchProcess:
     """A running ``dvs batch`` for one repository, owned by the process that started it.
 
-    Thread-safe: one request and its answers at a time (a lock).
+    Thread-safe: one request and its answers at a time (a lock). Closed at interpreter exit
+    when the caller did not close it.
     """
 
     def __init__(self, binary: str, root: str) -> None:
@@ -111,6 +129,7 @@ class BatchProcess:
                 kind="protocolMismatch",
             )
         self.version: str = str(hello.header.get("dvs", ""))
+        _open.add(self)
 
     def _abandon(self) -> None:
         """Kills a process that failed the greeting and closes its pipes."""
@@ -289,6 +308,7 @@ class BatchProcess:
         """Ends the process (closing its stdin ends it cleanly)."""
         if os.getpid() != self.pid:
             return  # a forked child never touches its parent's process
+        _open.discard(self)
         try:
             self._stdin.close()
         except OSError:
@@ -317,9 +337,12 @@ def run_cli(binary: str, root: str, command: List[str], args: List[str], cwd: Op
     Raises:
         DvsError: (a subclass) with dvs's message and hint when it exits non-zero.
     """
+    # DVS_ERROR_KIND=1: a failing command ends its stderr with "kind: <code>", so the
+    # exception is the matching subclass (RevisionNotFound, DataError, …), not the base class.
     p = subprocess.run(
         [binary] + command + ["-C", root] + args,
         cwd=cwd,
+        env=dict(os.environ, DVS_ERROR_KIND="1"),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

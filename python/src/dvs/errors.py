@@ -103,10 +103,14 @@ def error_from(obj: Dict[str, Any]) -> DvsError:
 
 
 def error_from_stderr(text: str, exit_code: int) -> DvsError:
-    """The exception for a failed one-shot dvs command, from its ``error:``/``hint:`` lines."""
-    message, hint, cause, details = None, None, None, []
+    """The exception for a failed one-shot dvs command, from its ``error:``/``hint:`` lines and
+    the ``kind:`` line dvs adds under ``DVS_ERROR_KIND=1`` (without it: usage for exit status
+    64, otherwise the base class)."""
+    message, hint, cause, details, kind = None, None, None, [], None
     for line in text.splitlines():
-        if line.startswith("error: "):
+        if line.startswith("kind: "):
+            kind = line[len("kind: "):].strip()
+        elif line.startswith("error: "):
             message = line[len("error: "):]
         elif line.startswith("hint: "):
             hint = line[len("hint: "):]
@@ -116,8 +120,9 @@ def error_from_stderr(text: str, exit_code: int) -> DvsError:
             details.append(line.strip())
     if message is None:
         message = text.strip() or f"dvs exited with status {exit_code}"
-    kind = "usage" if exit_code == 64 else None
-    if message.startswith("not a dvs repository"):
-        kind = "notARepository"
+    if kind is None:
+        kind = "usage" if exit_code == 64 else None
+        if message.startswith("not a dvs repository"):
+            kind = "notARepository"
     cls = _KINDS.get(kind or "", DvsError)
     return cls(message, hint=hint, kind=kind, cause=cause, details=details)
