@@ -107,30 +107,43 @@ extension Site {
         return out
     }
 
-    /// The commits (newest 300 from `commit`) whose change touched `path`'s audio or labels.
+    /// The commits (newest 300 from `commit`) whose change touched `path`'s audio or labels,
+    /// following renames as `git log --follow` does: where the path first appears and a path
+    /// with the same audio left in the same commit, that is a rename and older commits are
+    /// searched under the old name. A label change shows each field as `field: old → new`.
     func historySection(_ commit: CommitID, _ path: RepoPath) throws -> String {
         var rows: [(CommitID, Commit, String)] = []
+        var current = path
         for (id, c) in try repository.log(from: commit, limit: 300) {
             guard let parent = c.parents.first else {
                 // A root commit: the path looked up in its snapshot; the others compare chunk ids
                 // with their parent and decode the leaves that differ.
-                if try repository.entries(at: [path], of: id)[path] != nil { rows.append((id, c, "added")) }
+                if try repository.entries(at: [current], of: id)[current] != nil { rows.append((id, c, "added")) }
                 continue
             }
             let changed = try repository.snapshots.differingEntries(repository.commit(parent).manifest, c.manifest)
-            let before = changed.old.first { $0.path == path }
-            let after = changed.new.first { $0.path == path }
+            let before = changed.old.first { $0.path == current }
+            let after = changed.new.first { $0.path == current }
             switch (before, after) {
             case (nil, nil): continue
-            case (nil, _?): rows.append((id, c, "added"))
+            case (nil, let a?):
+                let left = Set(changed.new.map(\.path))
+                if let from = changed.old.first(where: { $0.blob == a.blob && !left.contains($0.path) }) {
+                    rows.append((id, c, "renamed from \(from.path.string)"))
+                    current = from.path
+                } else {
+                    rows.append((id, c, "added"))
+                }
             case (_?, nil): rows.append((id, c, "removed"))
             case (let b?, let a?):
                 var what: [String] = []
-                if b.blob != a.blob { what.append("audio") }
-                if b.annotations?.labels != a.annotations?.labels { what.append("labels") }
-                if b.annotations?.transcript != a.annotations?.transcript { what.append("transcript") }
-                if b.annotations?.segments != a.annotations?.segments { what.append("segments") }
-                if !what.isEmpty { rows.append((id, c, what.joined(separator: ", ") + " changed")) }
+                if b.blob != a.blob { what.append("audio changed") }
+                if b.annotations?.labels != a.annotations?.labels {
+                    what.append("labels: " + Self.labelChanges(b.annotations?.labels ?? [], a.annotations?.labels ?? []))
+                }
+                if b.annotations?.transcript != a.annotations?.transcript { what.append("transcript changed") }
+                if b.annotations?.segments != a.annotations?.segments { what.append("segments changed") }
+                if !what.isEmpty { rows.append((id, c, what.joined(separator: "; "))) }
             }
         }
         guard !rows.isEmpty else { return "<h2>History</h2><p class=muted>no commit changed it</p>" }
@@ -138,11 +151,21 @@ extension Site {
         for (id, c, what) in rows {
             let link =
                 c.parents.first.map { Query.url("/diff", [("a", $0.hex), ("b", id.hex)]) } ?? Query.url("/snapshot", [("rev", id.hex)])
-            out += "<tr><td class=mono><a href=\"\(HTML.escape(link))\">\(id.short)</a></td><td>\(what)</td>"
+            out += "<tr><td class=mono><a href=\"\(HTML.escape(link))\">\(id.short)</a></td><td>\(HTML.escape(what))</td>"
             out += "<td>\(HTML.escape(c.message.split(separator: "\n").first.map(String.init) ?? ""))</td>"
             out += "<td class=muted>\(Self.dateFormat(Date(timeIntervalSince1970: TimeInterval(c.author.time))))</td></tr>"
         }
         return out + "</table>"
+    }
+
+    /// The fields that differ between two label lists, as `field: old → new` joined by `, `
+    /// (`∅` for a field one side lacks), in field-name order.
+    static func labelChanges(_ old: [LabelField], _ new: [LabelField]) -> String {
+        let a = Dictionary(old.map { ($0.name, $0.value) }, uniquingKeysWith: { x, _ in x })
+        let b = Dictionary(new.map { ($0.name, $0.value) }, uniquingKeysWith: { x, _ in x })
+        return Set(a.keys).union(b.keys).sorted().compactMap { k in
+            a[k] == b[k] ? nil : "\(k): \(HTML.text(a[k])) → \(HTML.text(b[k]))"
+        }.joined(separator: ", ")
     }
 
     /// Models whose training snapshot held this audio, and models evaluated on a snapshot that does.

@@ -108,7 +108,7 @@ struct RouteTests {
             }
             try await client.execute(uri: Self.url("/sample", [("path", ServeFixture.relabeled)]), method: .get) { r in
                 let html = Self.text(r)
-                #expect(html.contains("labels changed"), "the relabel commit is in its history")
+                #expect(html.contains("labels: label: agent → customer"), "the relabel commit, field by field")
                 #expect(html.contains("customer"))
             }
             try await client.execute(uri: Self.url("/sample", [("path", ServeFixture.mulaw)]), method: .get) { r in
@@ -358,6 +358,41 @@ struct RouteTests {
                 for try await ok in group { #expect(ok) }
             }
         }
+    }
+}
+
+/// A sample's history on its page follows a rename and names each changed label field.
+@Suite("sample history")
+struct SampleHistoryTests {
+    @Test func historyFollowsARenameAndShowsFieldChanges() throws {
+        let root = NSTemporaryDirectory() + "dvs-serve-history-\(getpid())"
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root + "/calls", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try TestSupport.sh("cp '\(TestSupport.fixtures)/dataset/clips/ana_0001.wav' '\(root)/calls/maria_lopez.wav'")
+        try TestSupport.sh("cp '\(TestSupport.fixtures)/dataset/clips/ben_0001.wav' '\(root)/calls/other.wav'")
+        func labels(_ name: String, _ label: String) throws {
+            try "file_name,label\n\(name),\(label)\nother.wav,agent\n".write(
+                toFile: root + "/calls/metadata.csv", atomically: true, encoding: .utf8)
+        }
+        var context = TestSupport.processContext
+        context.environment["DVS_AUTHOR_NAME"] = "Serve Test"
+        context.environment["DVS_AUTHOR_EMAIL"] = "serve@example.com"
+        try labels("maria_lopez.wav", "agent")
+        let repo = try Repository.initialize(at: root, context: context)
+        _ = try repo.commit(CommitOptions(message: "first"))
+        try labels("maria_lopez.wav", "customer")
+        _ = try repo.commit(CommitOptions(message: "relabel"))
+        try FileManager.default.moveItem(atPath: root + "/calls/maria_lopez.wav", toPath: root + "/calls/spk_0042.wav")
+        try labels("spk_0042.wav", "customer")
+        let head = try repo.commit(CommitOptions(message: "no names in paths")).id
+        let html = try Site(repository: repo).historySection(head, RepoPath("calls/spk_0042.wav"))
+        let cells = html.components(separatedBy: "<td>").dropFirst().map { String($0.prefix { $0 != "<" }) }
+        #expect(
+            cells == [
+                "renamed from calls/maria_lopez.wav", "no names in paths", "labels: label: agent → customer", "relabel", "added",
+                "first",
+            ], "\(cells)")
     }
 }
 
