@@ -270,21 +270,53 @@ public final class Catalog: Sendable {
     /// A read-only connection to `path` when it is a WAL-mode dvs catalog with every migration of
     /// ``Migrations/all`` applied; nil otherwise (missing, not a database, older, not WAL, …), and
     /// then ``openWriter(_:creating:_:)`` creates, migrates or reports the failure.
+    ///
+    /// In a folder that cannot be written (a read-only mount) SQLite cannot open a WAL database
+    /// whose index (`-shm`) is gone, even read-only, as it must create the index; there, when no
+    /// `-wal` holds transactions still to be copied in, the file is opened as immutable
+    /// (`file:…?immutable=1`, <https://www.sqlite.org/uri.html>: no locks, no index): nothing
+    /// can change it on such a mount.
     private static func upToDateReaders(_ path: String) -> DatabaseQueue? {
         guard access(path, F_OK) == 0 else { return nil }
+        if let queue = readers(path), isUpToDate(queue) { return queue }
+        var st = stat()
+        let folder = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        guard access(folder.isEmpty ? "." : folder, W_OK) != 0, stat(path + "-wal", &st) != 0 || st.st_size == 0 else { return nil }
+        // Percent-encode what a URI would read as syntax (RFC 3986), then ask for immutable.
+        var uri = "file:"
+        for c in path.unicodeScalars {
+            switch c {
+            case "%": uri += "%25"
+            case "?": uri += "%3f"
+            case "#": uri += "%23"
+            default: uri.unicodeScalars.append(c)
+            }
+        }
+        guard let queue = readers(uri + "?immutable=1"), isUpToDate(queue, wal: false) else { return nil }
+        return queue
+    }
+
+    /// A read-only queue on `path` (a file name, or a `file:` URI: dvs's SQLite is built with
+    /// URI file names on, as Debian's is), or nil when SQLite cannot open it.
+    private static func readers(_ path: String) -> DatabaseQueue? {
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(30)
-        guard let queue = try? DatabaseQueue(path: path, configuration: config) else { return nil }
+        return try? DatabaseQueue(path: path, configuration: config)
+    }
+
+    /// Whether `queue` reads a dvs catalog with every migration applied, in WAL mode unless
+    /// `wal` is false (an immutable open reports journal mode `delete`).
+    private static func isUpToDate(_ queue: DatabaseQueue, wal: Bool = true) -> Bool {
         let upToDate = try? queue.read { db -> Bool in
             guard try Int32.fetchOne(db, sql: "PRAGMA application_id") == applicationID,
-                try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal",
+                try !wal || String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal",
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'grdb_migrations'") == 1
             else { return false }
             let applied = try Set(String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
             return Migrations.all.allSatisfy { applied.contains($0.0) }
         }
-        return upToDate == true ? queue : nil
+        return upToDate == true
     }
 
     /// The read-write pool on `path`, the catalog created (only when `creating`) and migrated;

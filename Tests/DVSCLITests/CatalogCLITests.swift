@@ -19,3 +19,57 @@ import Testing
         }
     }
 }
+
+/// A repository whose `.dvs` cannot be written (a read-only mount): reading commands keep
+/// their caches outside it.
+@Suite struct ReadOnlyRepositoryCLITests {
+    /// Runs `command` with `dir` read-only: as root (whom permissions do not stop) in a private
+    /// mount namespace with `dir` bound read-only; otherwise with `.dvs` made unwritable.
+    static func readOnly(_ dir: String, _ command: String) throws -> TestSupport.Result {
+        if getuid() == 0 {
+            return try T.run(
+                "/usr/bin/unshare",
+                ["-m", "/bin/sh", "-c", "mount --bind '\(dir)' '\(dir)' && mount -o remount,bind,ro '\(dir)' && \(command)"])
+        }
+        _ = try T.sh("chmod -R a-w '\(dir)/.dvs'")
+        defer { _ = try? T.sh("chmod -R u+w '\(dir)/.dvs'") }
+        return try T.run("/bin/sh", ["-c", command])
+    }
+
+    /// Whether a folder can be made read-only here: always for a user other than root; for
+    /// root, when a private mount namespace may bind a folder read-only (a container without
+    /// CAP_SYS_ADMIN may not).
+    static let canMakeReadOnly: Bool = {
+        guard getuid() == 0 else { return true }
+        let dir = NSTemporaryDirectory() + "dvs-ro-probe-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try? T.run(
+            "/usr/bin/unshare",
+            [
+                "-m", "/bin/sh", "-c",
+                "mount --bind '\(dir)' '\(dir)' && mount -o remount,bind,ro '\(dir)' && ! touch '\(dir)/x' 2>/dev/null",
+            ])
+        return r?.status == 0
+    }()
+
+    @Test(.enabled(if: canMakeReadOnly, "no read-only bind mount for root here (needs CAP_SYS_ADMIN)"))
+    func queryWorksOnAReadOnlyRepositoryWithItsCacheOutside() throws {
+        try T.withTemporaryDirectory { dir in
+            let repo = dir + "/repo"
+            let cache = dir + "/xdg"
+            try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+            _ = try T.sh("sox -n -r 16000 -c 1 -b 16 '\(repo)/a.wav' synth 0.5 sine 440")
+            #expect(try dvs("init", in: repo).status == 0)
+            #expect(try dvs("commit", "-m", "one clip", in: repo).status == 0)
+            try? FileManager.default.removeItem(atPath: repo + "/.dvs/cache")
+            let r = try Self.readOnly(
+                repo, "XDG_CACHE_HOME='\(cache)' '\(T.dvsBinary)' query -C '\(repo)' 'SELECT count(*) AS n FROM sample' --json")
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("\"n\" : 1") || r.stdout.contains("\"n\":1"), "\(r.stdout)")
+            #expect(!FileManager.default.fileExists(atPath: repo + "/.dvs/cache"), "nothing written into the read-only .dvs")
+            let kept = (try? FileManager.default.contentsOfDirectory(atPath: cache + "/dvs")) ?? []
+            #expect(kept.count == 1 && FileManager.default.fileExists(atPath: cache + "/dvs/\(kept[0])/samples.sqlite"), "\(kept)")
+        }
+    }
+}

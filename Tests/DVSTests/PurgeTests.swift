@@ -100,8 +100,17 @@ import Testing
             #expect(plan.models.map(\.name) == ["m1"])
             #expect(try repo.resolve("main") == oldMain, "planning changes nothing")
 
+            // A sample index a read-only open of this repository kept outside it holds the rows too.
+            let outside = repo.fallbackCacheDir
+            try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: outside) }
+            try Data(Self.marker).write(to: URL(fileURLWithPath: outside + "/samples.sqlite"))
+
             let record = try #require(try repo.purge(PurgeRule(predicate: "speaker = 'spk3'", paths: [])))
             #expect(record.samples == 1 && record.erased == [victim.blob.hex])
+            #expect(
+                (try? FileManager.default.contentsOfDirectory(atPath: outside)) == [],
+                "the cache kept outside the repository is emptied too")
             let left = try Self.scan(repo, for: needles)
             #expect(left == [], "no byte of the erased sample is left under .dvs/: \(left)")
             #expect(!FileManager.default.fileExists(atPath: root + "/clips/c3.wav"), "the tracked file followed HEAD")

@@ -11,7 +11,7 @@ extension Repository {
     /// chain. One line each, `<commit hex> <cut commit hex>` or `<commit hex> -` for none;
     /// appended, never rewritten. A cache: commits never change, so an answer stays true;
     /// unreadable lines are skipped and the file may be deleted.
-    var cohortCutMemoPath: String { dvsDir + "/cache/cohort-cuts" }
+    var cohortCutMemoPath: String { cacheDir + "/cohort-cuts" }
 
     /// The newest cohort cut on `tip`'s first-parent chain, as ``newestCohortCut(on:since:)``
     /// finds it (first commit walking back with a `cohort-predicate` header), remembered in
@@ -64,7 +64,7 @@ extension Repository {
 
     /// Appends answers in one write (best effort: a cache).
     private func appendCohortCutMemo(_ answers: [(CommitID, CommitID?)]) {
-        guard !answers.isEmpty, (try? FileIO.makeDirectories(dvsDir + "/cache")) != nil else { return }
+        guard !answers.isEmpty, (try? FileIO.makeDirectories(cacheDir)) != nil else { return }
         let text = answers.map { "\($0.0.hex) \($0.1?.hex ?? "-")\n" }.joined()
         let fd = Glibc.open(cohortCutMemoPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return }

@@ -41,7 +41,7 @@ public struct MaterializedSnapshot: Sendable {
 
 extension Repository {
     /// The blob cache: each blob's original bytes as a read-only file `.dvs/cache/blobs/xx/<hex>`.
-    var blobCacheDir: String { dvsDir + "/cache/blobs" }
+    var blobCacheDir: String { cacheDir + "/blobs" }
 
     /// Lays a snapshot out as a read-only folder under `.dvs/tmp/run-<pid>-<n>/snapshot`.
     ///

@@ -621,9 +621,9 @@ extension Repository {
         // 4. Loose objects only the old commits reached, and leaves naming erased blobs.
         try deleteOldObjects(map: map, erased: erased)
         try PurgeStop.check(.objects, context)
-        // 5. Caches, leftovers, the catalog's free pages.
-        for sub in ["cache", "tmp"] {
-            let dir = dvsDir + "/" + sub
+        // 5. Caches (also the one a read-only open of this repository kept outside it),
+        //    leftovers, the catalog's free pages.
+        for dir in [dvsDir + "/cache", dvsDir + "/tmp", fallbackCacheDir] {
             for n in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
                 try? FileManager.default.removeItem(atPath: dir + "/" + n)
             }

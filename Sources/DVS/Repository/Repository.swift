@@ -16,6 +16,7 @@ import Foundation
 /// .dvs/packs/<id>.pack  file content, one zstd frame per blob (schema/FORMAT.md)
 /// .dvs/objects/xx/…     commits, manifest chunks, lineage records, model artifacts
 /// .dvs/cache/           blob cache of dvs run (blobs/), sample index (samples.sqlite); safe to delete
+///                       (outside the repository when .dvs cannot be written: `cacheDir`)
 /// .dvs/tmp/             temp files, renamed into place when complete (working-tree files too)
 /// .dvs/JOURNAL          the working-tree operation in progress, finished by the next command
 /// .dvs/lock             the writer lock
@@ -50,10 +51,31 @@ public final class Repository: @unchecked Sendable {
     var packsDir: String { dvsDir + "/packs" }
     var tmpDir: String { dvsDir + "/tmp" }
 
+    /// Where derived caches go (sample index, cohort cuts, blob cache; all safe to delete):
+    /// `.dvs/cache`, or, when `.dvs` cannot be written (a read-only mount, a shared copy of
+    /// someone else's), ``fallbackCacheDir`` so that reading commands (`query`, `serve`, `audit`)
+    /// still work. Decided when the repository is opened.
+    public var cacheDir: String { cacheIsFallback ? fallbackCacheDir : dvsDir + "/cache" }
+
+    /// Whether ``cacheDir`` is ``fallbackCacheDir`` (`.dvs` was not writable when opened).
+    let cacheIsFallback: Bool
+
+    /// The cache of this repository outside it: `$XDG_CACHE_HOME/dvs/<key>` (else
+    /// `$HOME/.cache/dvs/<key>`, else `<temporary folder>/dvs-cache-<uid>/<key>`), where `<key>`
+    /// is the first 16 hex digits of the SHA-256 of the `.dvs` path. A purge deletes it too.
+    var fallbackCacheDir: String {
+        let key = String(ObjectID.hashing(Array(dvsDir.utf8)).hex.prefix(16))
+        let env = context.environment
+        if let x = env["XDG_CACHE_HOME"], x.hasPrefix("/") { return x + "/dvs/" + key }
+        if let h = env["HOME"], h.hasPrefix("/") { return h + "/.cache/dvs/" + key }
+        return NSTemporaryDirectory() + "dvs-cache-\(getuid())/" + key
+    }
+
     private init(root: String, context: ProcessContext) throws {
         self.root = root
         self.context = context
         dvsDir = root + "/" + Self.folderName
+        cacheIsFallback = access(dvsDir, W_OK) != 0 && FileIO.exists(dvsDir)
         let catalog = try Catalog(path: dvsDir + "/catalog.sqlite")
         self.catalog = catalog
         let objects = LocalObjectStore(root: dvsDir + "/objects", tmpDir: dvsDir + "/tmp")

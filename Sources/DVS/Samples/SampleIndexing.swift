@@ -4,8 +4,8 @@ import DVSStorage
 import Foundation
 
 extension Repository {
-    /// The sample index: `.dvs/cache/samples.sqlite` (`SampleIndex`), derived from manifests.
-    var sampleIndexPath: String { dvsDir + "/cache/samples.sqlite" }
+    /// The sample index: `.dvs/cache/samples.sqlite` (`SampleIndex`, in ``cacheDir``), derived from manifests.
+    var sampleIndexPath: String { cacheDir + "/samples.sqlite" }
 
     /// Opens the sample index, creating `.dvs/cache` and the file when missing; the audit cache
     /// of earlier versions (`.dvs/cache/audit.sqlite`, which the index replaces) is deleted.
@@ -14,8 +14,8 @@ extension Repository {
     /// once: it holds nothing that is not in the snapshots.
     func openSampleIndex() throws -> SampleIndex {
         do {
-            try FileIO.makeDirectories(dvsDir + "/cache")
-            let legacy = dvsDir + "/cache/audit.sqlite"
+            try FileIO.makeDirectories(cacheDir)
+            let legacy = cacheDir + "/audit.sqlite"
             if FileIO.exists(legacy) { for suffix in ["", "-wal", "-shm"] { unlink(legacy + suffix) } }
             do { return try SampleIndex(path: sampleIndexPath) } catch let e as CatalogError where e.code == .corrupt || e.code == .schema {
                 for suffix in ["", "-wal", "-shm"] { unlink(sampleIndexPath + suffix) }
