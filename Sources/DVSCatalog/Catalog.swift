@@ -206,7 +206,7 @@ public final class Catalog: Sendable {
         self.path = path
         displayPath = Self.displayPath(path)
         if !creating { try Self.refuseUnlessCatalogFile(path, displayPath) }
-        if let readers = Self.upToDateReaders(path) {
+        if let readers = try Self.upToDateReaders(path) {
             connections = Connections(readers: readers, writer: nil)
         } else {
             connections = Connections(readers: nil, writer: try Self.openWriter(path, creating: creating, displayPath))
@@ -271,19 +271,32 @@ public final class Catalog: Sendable {
     /// ``Migrations/all`` applied; nil otherwise (missing, not a database, older, not WAL, …), and
     /// then ``openWriter(_:creating:_:)`` creates, migrates or reports the failure.
     ///
-    /// In a folder that cannot be written (a read-only mount) SQLite cannot open a WAL database
-    /// whose index (`-shm`) is gone, even read-only, as it must create the index; there, when no
-    /// `-wal` holds transactions still to be copied in, the file is opened as immutable
-    /// (`file:…?immutable=1`, <https://www.sqlite.org/uri.html>: no locks, no index): nothing
-    /// can change it on such a mount.
-    private static func upToDateReaders(_ path: String) -> DatabaseQueue? {
+    /// On a read-only file system SQLite cannot open a WAL database whose index (`-shm`) is
+    /// gone, even read-only, as it must create the index. There, when neither `-shm` nor a `-wal`
+    /// with transactions still to be copied in exists, the file is opened as immutable
+    /// (`file://…?immutable=1`, <https://www.sqlite.org/uri.html>: no locks, no index), which is
+    /// safe because nothing can write a read-only mount. Only there: a folder that is merely not
+    /// writable by this user may be written by its owner at the same time.
+    /// - Throws: `CatalogError.readOnly` when the mount is read-only and a `-wal` still holds
+    ///   transactions (they cannot be applied, and reading without them would be wrong).
+    private static func upToDateReaders(_ path: String) throws -> DatabaseQueue? {
         guard access(path, F_OK) == 0 else { return nil }
         if let queue = readers(path), isUpToDate(queue) { return queue }
+        var fs = statvfs()
+        guard path.hasPrefix("/"), statvfs(path, &fs) == 0, fs.f_flag & UInt(ST_RDONLY) != 0 else { return nil }
         var st = stat()
-        let folder = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        guard access(folder.isEmpty ? "." : folder, W_OK) != 0, stat(path + "-wal", &st) != 0 || st.st_size == 0 else { return nil }
-        // Percent-encode what a URI would read as syntax (RFC 3986), then ask for immutable.
-        var uri = "file:"
+        guard stat(path + "-shm", &st) != 0, errno == ENOENT else { return nil }
+        if stat(path + "-wal", &st) == 0, st.st_size > 0 {
+            var e = CatalogError(
+                .readOnly,
+                "cannot read the catalog '\(path)' on this read-only mount: its write-ahead log ('\(path)-wal', \(st.st_size) bytes) holds transactions that were never copied into it; open the repository once where it can be written (any command copies them in), or read a copy of it"
+            )
+            e.duringOpen = true
+            throw e
+        }
+        // The path as a URI (RFC 8089 `file://` + absolute path), with what a URI would read
+        // as syntax percent-encoded (RFC 3986).
+        var uri = "file://"
         for c in path.unicodeScalars {
             switch c {
             case "%": uri += "%25"

@@ -125,7 +125,7 @@ public struct DVSCommand: ParsableCommand {
         if e.details.count > 50 { Output.err("  … and \(e.details.count - 50) more") }
         if let c = e.cause { Output.err("caused by: \(c)") }
         if let h = Hints.hint(for: e) { Output.err("hint: \(h)") }
-        if ProcessInfo.processInfo.environment["DVS_ERROR_KIND"] == "1" { Output.err("kind: \(e.code)") }
+        if CurrentProcess.context.environment["DVS_ERROR_KIND"] == "1" { Output.err("kind: \(e.code)") }
     }
 }
 

@@ -108,13 +108,21 @@ extension Site {
     }
 
     /// The commits (newest 300 from `commit`) whose change touched `path`'s audio or labels,
-    /// following renames as `git log --follow` does: where the path first appears and a path
-    /// with the same audio left in the same commit, that is a rename and older commits are
-    /// searched under the old name. A label change shows each field as `field: old → new`.
+    /// following renames as `git log --follow` does: where the path first appears (against the
+    /// first parent) and a path with the same audio left in the same commit, that is a rename
+    /// (of the leaving path with the same labels, if several) and that commit's first parent and
+    /// its ancestors are searched under the old name; each commit keeps the name its child
+    /// passed down, so a rename on a merged branch is followed on that branch. A label change
+    /// shows each field as `field: old → new`.
     func historySection(_ commit: CommitID, _ path: RepoPath) throws -> String {
         var rows: [(CommitID, Commit, String)] = []
-        var current = path
+        var nameAt: [CommitID: RepoPath] = [commit: path]
         for (id, c) in try repository.log(from: commit, limit: 300) {
+            let current = nameAt[id] ?? path
+            var older = current  // the name in the first parent
+            defer {
+                for (i, p) in c.parents.enumerated() where nameAt[p] == nil { nameAt[p] = i == 0 ? older : current }
+            }
             guard let parent = c.parents.first else {
                 // A root commit: the path looked up in its snapshot; the others compare chunk ids
                 // with their parent and decode the leaves that differ.
@@ -127,10 +135,15 @@ extension Site {
             switch (before, after) {
             case (nil, nil): continue
             case (nil, let a?):
-                let left = Set(changed.new.map(\.path))
-                if let from = changed.old.first(where: { $0.blob == a.blob && !left.contains($0.path) }) {
-                    rows.append((id, c, "renamed from \(from.path.string)"))
-                    current = from.path
+                let stayed = Set(changed.new.map(\.path))
+                let left = changed.old.filter { $0.blob == a.blob && !stayed.contains($0.path) }
+                if let from = left.first(where: { $0.annotations?.labels == a.annotations?.labels }) ?? left.first {
+                    var what = "renamed from \(from.path.string)"
+                    if from.annotations?.labels != a.annotations?.labels {
+                        what += "; labels: " + Self.labelChanges(from.annotations?.labels ?? [], a.annotations?.labels ?? [])
+                    }
+                    rows.append((id, c, what))
+                    older = from.path
                 } else {
                     rows.append((id, c, "added"))
                 }

@@ -19,7 +19,6 @@ extension Site {
         let (rev, id) = try resolve(q["rev"])
         let commit = try repository.commit(id)
         let filter = (q["where"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        let page = max(1, Int(q["page"] ?? "") ?? 1)
         let subject = commit.message.split(separator: "\n").first.map(String.init) ?? ""
         var body = "<h1>Snapshot <span class=mono>\(HTML.escape(rev))</span></h1>"
         body +=
@@ -52,28 +51,41 @@ extension Site {
         }
         // Columns, totals and charts go over every matching sample: computed once per commit and
         // filter (a commit never changes), so a page turn or a sort runs only the page's query.
-        let summary: SnapshotSummary
-        let key = id.hex + "\n" + filter
-        if let cached = cachedSummary(key) {
-            summary = cached
-        } else {
-            let columns = try sql("PRAGMA table_info(sample)", id).rows.compactMap { row -> String? in
-                if case .string(let s)? = row.dropFirst().first { return s }
-                return nil
+        // A statement that fails (the filter's SQL, its time limit) keeps the form on the page:
+        // 400 for the filter's fault, 500 for the server's (a damaged index, a disk error).
+        do {
+            let summary: SnapshotSummary
+            let key = id.hex + "\n" + filter
+            if let cached = cachedSummary(key) {
+                summary = cached
+            } else {
+                let columns = try sql("PRAGMA table_info(sample)", id).rows.compactMap { row -> String? in
+                    if case .string(let s)? = row.dropFirst().first { return s }
+                    return nil
+                }
+                let totals = try sql("SELECT count(*), coalesce(sum(duration_s), 0) FROM sample WHERE \(condition)", id)
+                summary = SnapshotSummary(
+                    columns: columns, count: totals.rows.first.map { Self.int($0[0]) } ?? 0,
+                    hours: (totals.rows.first.map { Self.double($0[1]) } ?? 0) / 3600,
+                    charts: try charts(labelColumns: columns.filter { !sampleTableColumns.contains($0) }, condition: condition, id))
+                storeSummary(key, summary)
             }
-            let totals: QueryResult
-            do { totals = try sql("SELECT count(*), coalesce(sum(duration_s), 0) FROM sample WHERE \(condition)", id) } catch let e
-                as DVSError
-            {
-                return .html(
-                    HTML.page(title: "snapshot", revision: rev, body: body + HTML.errorBox(e.message, hint: Self.hint(e))), status: 400)
-            }
-            summary = SnapshotSummary(
-                columns: columns, count: totals.rows.first.map { Self.int($0[0]) } ?? 0,
-                hours: (totals.rows.first.map { Self.double($0[1]) } ?? 0) / 3600,
-                charts: try charts(labelColumns: columns.filter { !sampleTableColumns.contains($0) }, condition: condition, id))
-            storeSummary(key, summary)
+            return .html(try snapshotTable(q, rev: rev, id: id, filter: filter, condition: condition, summary: summary, body: body))
+        } catch let e as DVSError {
+            return .html(
+                HTML.page(title: "snapshot", revision: rev, body: body + HTML.errorBox(e.message, hint: Self.hint(e))),
+                status: e.code == .badInput || e.code == .usage ? 400 : 500)
         }
+    }
+
+    /// The snapshot page's count, pager, table of samples and charts after `body` (heading and
+    /// form), for the samples matching `condition`.
+    /// - Throws: `DVSError` when the page's statement fails.
+    private func snapshotTable(
+        _ q: [String: String], rev: String, id: CommitID, filter: String, condition: String, summary: SnapshotSummary, body: String
+    ) throws -> String {
+        var body = body
+        let page = max(1, Int(q["page"] ?? "") ?? 1)
         let columns = summary.columns
         let labelColumns = columns.filter { !sampleTableColumns.contains($0) }
         let sort = q["sort"].flatMap { columns.contains($0) ? $0 : nil } ?? "path"
@@ -133,7 +145,7 @@ extension Site {
         }
         body += t + "</table>" + pager
         body += "<h2>Charts</h2><div class=charts>\(summary.charts)</div>"
-        return .html(HTML.page(title: "snapshot \(rev)", revision: rev, body: body))
+        return HTML.page(title: "snapshot \(rev)", revision: rev, body: body)
     }
 
     /// Charts over the samples matching `condition`: hours per value of each label field with few

@@ -63,7 +63,10 @@ struct DVSServeCommand: AsyncParsableCommand {
                         "error: cannot serve on \(shownHost):\(port): \(text)\nhint: --host takes an address of this machine (127.0.0.1, ::1, 0.0.0.0); ports below 1024 need privileges\n"
                             .utf8))
             } else {
-                FileHandle.standardError.write(Data("error: dvs serve stopped: \(text)\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "error: dvs serve on \(shownHost):\(port) stopped: \(text)\nhint: run it again; if it stops the same way, report this message\n"
+                            .utf8))
             }
             throw ExitCode(1)
         }

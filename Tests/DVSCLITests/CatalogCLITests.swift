@@ -56,20 +56,38 @@ import Testing
     @Test(.enabled(if: canMakeReadOnly, "no read-only bind mount for root here (needs CAP_SYS_ADMIN)"))
     func queryWorksOnAReadOnlyRepositoryWithItsCacheOutside() throws {
         try T.withTemporaryDirectory { dir in
-            let repo = dir + "/repo"
+            let repo = dir + "/repo ?#%"  // characters a SQLite URI would read as syntax
             let cache = dir + "/xdg"
             try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
             _ = try T.sh("sox -n -r 16000 -c 1 -b 16 '\(repo)/a.wav' synth 0.5 sine 440")
+            _ = try T.sh("sox -n -r 16000 -c 1 -b 16 '\(repo)/maria_lopez.wav' synth 0.7 sine 330")
             #expect(try dvs("init", in: repo).status == 0)
-            #expect(try dvs("commit", "-m", "one clip", in: repo).status == 0)
+            #expect(try dvs("commit", "-m", "two clips", in: repo).status == 0)
             try? FileManager.default.removeItem(atPath: repo + "/.dvs/cache")
-            let r = try Self.readOnly(
-                repo, "XDG_CACHE_HOME='\(cache)' '\(T.dvsBinary)' query -C '\(repo)' 'SELECT count(*) AS n FROM sample' --json")
+            let query = "XDG_CACHE_HOME='\(cache)' '\(T.dvsBinary)' query -C '\(repo)' 'SELECT path FROM sample ORDER BY path' --format csv"
+            let r = try Self.readOnly(repo, query)
             #expect(r.status == 0, "\(r.stderr)")
-            #expect(r.stdout.contains("\"n\" : 1") || r.stdout.contains("\"n\":1"), "\(r.stdout)")
+            #expect(r.stdout == "path\na.wav\nmaria_lopez.wav\n", "\(r.stdout)")
             #expect(!FileManager.default.fileExists(atPath: repo + "/.dvs/cache"), "nothing written into the read-only .dvs")
             let kept = (try? FileManager.default.contentsOfDirectory(atPath: cache + "/dvs")) ?? []
             #expect(kept.count == 1 && FileManager.default.fileExists(atPath: cache + "/dvs/\(kept[0])/samples.sqlite"), "\(kept)")
+            var st = stat()
+            #expect(stat(cache + "/dvs", &st) == 0 && st.st_mode & 0o777 == 0o700, "the outside cache is private")
+
+            // Purged where the repository is writable (another user, another path): the reader's
+            // outside cache, which holds the erased sample's row, is emptied at its next use.
+            #expect(try dvs("purge", "maria_lopez.wav", "--yes", in: repo).status == 0)
+            let after = try Self.readOnly(repo, query)
+            #expect(after.status == 0, "\(after.stderr)")
+            #expect(after.stdout == "path\na.wav\n", "\(after.stdout)")
+            let index = try Data(contentsOf: URL(fileURLWithPath: cache + "/dvs/\(kept.first ?? "")/samples.sqlite"))
+            #expect(index.range(of: Data("maria_lopez".utf8)) == nil, "no row of the erased sample is left in the reader's cache")
+
+            // A cache folder others can read (a shared temporary folder) is refused, not used.
+            chmod(cache + "/dvs", 0o755)
+            let shared = try Self.readOnly(repo, query)
+            #expect(shared.status == 1)
+            #expect(shared.stderr.contains("is not private to this user") && shared.stderr.contains("XDG_CACHE_HOME"), "\(shared.stderr)")
         }
     }
 }

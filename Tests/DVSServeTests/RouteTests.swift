@@ -396,6 +396,37 @@ struct SampleHistoryTests {
     }
 }
 
+/// A rename made on a branch and merged is followed on that branch, not reported as a removal.
+extension SampleHistoryTests {
+    @Test func aRenameOnAMergedBranchIsFollowedThere() throws {
+        let root = NSTemporaryDirectory() + "dvs-serve-history-merge-\(getpid())"
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root + "/calls", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try TestSupport.sh("cp '\(TestSupport.fixtures)/dataset/clips/ana_0001.wav' '\(root)/calls/maria_lopez.wav'")
+        var context = TestSupport.processContext
+        context.environment["DVS_AUTHOR_NAME"] = "Serve Test"
+        context.environment["DVS_AUTHOR_EMAIL"] = "serve@example.com"
+        let repo = try Repository.initialize(at: root, context: context)
+        _ = try repo.commit(CommitOptions(message: "first"))
+        try repo.createBranch("side")
+        _ = try repo.checkout("side")
+        try FileManager.default.moveItem(atPath: root + "/calls/maria_lopez.wav", toPath: root + "/calls/spk_0042.wav")
+        _ = try repo.commit(CommitOptions(message: "rename on side"))
+        _ = try repo.checkout("main")
+        try Data("notes\n".utf8).write(to: URL(fileURLWithPath: root + "/README.md"))
+        _ = try repo.commit(CommitOptions(message: "notes on main"))
+        _ = try repo.merge("side")
+        let head = try repo.resolve("HEAD")
+        #expect(try repo.commit(head).parents.count == 2, "a merge commit")
+        let html = try Site(repository: repo).historySection(head, RepoPath("calls/spk_0042.wav"))
+        let cells = html.components(separatedBy: "<td>").dropFirst().map { String($0.prefix { $0 != "<" }) }
+        #expect(!cells.contains("removed"), "the side branch's rename commit is read under the new name: \(cells)")
+        #expect(cells.filter { $0 == "renamed from calls/maria_lopez.wav" }.count == 2, "the merge and the side commit: \(cells)")
+        #expect(cells.contains("rename on side") && cells.contains("added"), "\(cells)")
+    }
+}
+
 /// The cap on request threads: never more than the slots at once, and every request served.
 @Suite("request threads")
 struct ThreadSlotTests {

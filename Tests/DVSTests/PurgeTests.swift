@@ -100,13 +100,17 @@ import Testing
             #expect(plan.models.map(\.name) == ["m1"])
             #expect(try repo.resolve("main") == oldMain, "planning changes nothing")
 
-            // A sample index a read-only open of this repository kept outside it holds the rows too.
-            let outside = repo.fallbackCacheDir
+            // A sample index a read-only open of this repository kept outside it holds the rows
+            // too (under a temporary XDG_CACHE_HOME, not the real ~/.cache of whoever runs this).
+            var context = repo.context
+            context.environment["XDG_CACHE_HOME"] = root + "/../xdg"
+            let purger = try Repository.discover(from: root, context: context)
+            let outside = purger.fallbackCacheDir
+            #expect(outside.hasPrefix(root + "/../xdg/dvs/"))
             try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: outside) }
             try Data(Self.marker).write(to: URL(fileURLWithPath: outside + "/samples.sqlite"))
 
-            let record = try #require(try repo.purge(PurgeRule(predicate: "speaker = 'spk3'", paths: [])))
+            let record = try #require(try purger.purge(PurgeRule(predicate: "speaker = 'spk3'", paths: [])))
             #expect(record.samples == 1 && record.erased == [victim.blob.hex])
             #expect(
                 (try? FileManager.default.contentsOfDirectory(atPath: outside)) == [],

@@ -340,12 +340,16 @@ def test_a_script_that_never_closes_leaves_no_process(repo_dir, tmp_path):
     """The batch process ends with the interpreter even without close(): no process left,
     no ResourceWarning about a subprocess still running."""
     script = tmp_path / "reader.py"
+    # The check is registered before dvs is imported, so it runs after dvs's own exit hook
+    # (atexit runs last-registered first): by then the process must have been waited for.
     script.write_text(
+        "import atexit\n"
+        "atexit.register(lambda: print('returncode', repo._batch._proc.returncode, flush=True))\n"
         "import dvs, sys\n"
         f"repo = dvs.Repository({repo_dir!r})\n"
         "snap = repo.snapshot()\n"
         "a, rate = snap.read(0)\n"
-        "print(repo._batch._proc.pid, rate)\n"
+        "print(repo._batch._proc.pid, rate, flush=True)\n"
     )
     p = subprocess.run(
         [sys.executable, "-X", "dev", "-W", "always::ResourceWarning", str(script)],
@@ -353,6 +357,7 @@ def test_a_script_that_never_closes_leaves_no_process(repo_dir, tmp_path):
     )
     assert p.returncode == 0, p.stderr
     assert "ResourceWarning" not in p.stderr, p.stderr
+    assert p.stdout.splitlines()[-1] == "returncode 0", p.stdout
     # Closed and waited for by the script: gone, not even a zombie left for init to reap.
     pid = int(p.stdout.split()[0])
     deadline = time.monotonic() + 10

@@ -64,7 +64,7 @@ extension Repository {
 
     /// Appends answers in one write (best effort: a cache).
     private func appendCohortCutMemo(_ answers: [(CommitID, CommitID?)]) {
-        guard !answers.isEmpty, (try? FileIO.makeDirectories(cacheDir)) != nil else { return }
+        guard !answers.isEmpty, (try? prepareCacheDir()) != nil else { return }
         let text = answers.map { "\($0.0.hex) \($0.1?.hex ?? "-")\n" }.joined()
         let fd = Glibc.open(cohortCutMemoPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return }

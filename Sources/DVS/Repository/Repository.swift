@@ -60,15 +60,59 @@ public final class Repository: @unchecked Sendable {
     /// Whether ``cacheDir`` is ``fallbackCacheDir`` (`.dvs` was not writable when opened).
     let cacheIsFallback: Bool
 
-    /// The cache of this repository outside it: `$XDG_CACHE_HOME/dvs/<key>` (else
-    /// `$HOME/.cache/dvs/<key>`, else `<temporary folder>/dvs-cache-<uid>/<key>`), where `<key>`
-    /// is the first 16 hex digits of the SHA-256 of the `.dvs` path. A purge deletes it too.
-    var fallbackCacheDir: String {
-        let key = String(ObjectID.hashing(Array(dvsDir.utf8)).hex.prefix(16))
+    /// The cache of this repository outside it: `<base>/<key>`, where `<base>` is
+    /// `$XDG_CACHE_HOME/dvs` (else `$HOME/.cache/dvs`, else `<temporary folder>/dvs-cache-<uid>`)
+    /// and `<key>` the first 16 hex digits of the SHA-256 of the `.dvs` path. ``prepareCacheDir()``
+    /// keeps it private and empties it after a purge; a purge run on this machine under the
+    /// same path and user empties it at once.
+    var fallbackCacheDir: String { fallbackCacheBase + "/" + String(ObjectID.hashing(Array(dvsDir.utf8)).hex.prefix(16)) }
+
+    private var fallbackCacheBase: String {
         let env = context.environment
-        if let x = env["XDG_CACHE_HOME"], x.hasPrefix("/") { return x + "/dvs/" + key }
-        if let h = env["HOME"], h.hasPrefix("/") { return h + "/.cache/dvs/" + key }
-        return NSTemporaryDirectory() + "dvs-cache-\(getuid())/" + key
+        if let x = env["XDG_CACHE_HOME"], x.hasPrefix("/") { return x + "/dvs" }
+        if let h = env["HOME"], h.hasPrefix("/") { return h + "/.cache/dvs" }
+        return NSTemporaryDirectory() + "dvs-cache-\(getuid())"
+    }
+
+    /// Creates ``cacheDir`` before a cache is written there. The cache outside the repository
+    /// (``cacheIsFallback``) is made private (folders mode 0700; refused when one is a symbolic
+    /// link or another user's, as a shared temporary folder could hold) and is emptied when the
+    /// repository's purges (`.dvs/purges/`) differ from those it was filled under (its file
+    /// `purges`): a purge made elsewhere, on a writable copy, reaches a reader's cache here.
+    /// - Throws: `DVSError.io` when a folder cannot be made or is not private to this user.
+    func prepareCacheDir() throws {
+        guard cacheIsFallback else {
+            try FileIO.makeDirectories(cacheDir)
+            return
+        }
+        let base = fallbackCacheBase
+        let dir = fallbackCacheDir
+        let above = String(base[..<(base.lastIndex(of: "/") ?? base.startIndex)])
+        do { if !above.isEmpty { try FileIO.makeDirectories(above) } } catch { throw DVSError.wrap(error) }
+        for folder in [base, dir] where mkdir(folder, 0o700) != 0 && errno != EEXIST {
+            throw DVSError(
+                .io,
+                "cannot create the cache folder '\(folder)' for the read-only repository '\(root)': \(String(cString: strerror(errno)))",
+                hint: "set XDG_CACHE_HOME to a folder of your own")
+        }
+        for folder in [base, dir] {
+            var st = stat()
+            guard lstat(folder, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == getuid(), st.st_mode & 0o077 == 0 else {
+                throw DVSError(
+                    .io,
+                    "the cache folder '\(folder)' is not private to this user (a symbolic link, another user's, or readable by others); the read-only repository '\(root)' keeps its sample index there",
+                    hint: "remove it, or set XDG_CACHE_HOME to a folder of your own")
+            }
+        }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dvsDir + "/purges")) ?? []).filter { $0.hasSuffix(".json") }
+        let marker = names.sorted().joined(separator: "\n") + "\n"
+        let markerPath = dir + "/purges"
+        if (try? FileIO.read(markerPath)).map({ String(decoding: $0, as: UTF8.self) }) != marker {
+            for n in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+                try? FileManager.default.removeItem(atPath: dir + "/" + n)
+            }
+            do { try FileIO.writeAtomically(Array(marker.utf8), to: markerPath, tmpDir: dir) } catch { throw DVSError.wrap(error) }
+        }
     }
 
     private init(root: String, context: ProcessContext) throws {

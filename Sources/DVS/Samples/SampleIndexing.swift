@@ -14,7 +14,7 @@ extension Repository {
     /// once: it holds nothing that is not in the snapshots.
     func openSampleIndex() throws -> SampleIndex {
         do {
-            try FileIO.makeDirectories(cacheDir)
+            try prepareCacheDir()
             let legacy = cacheDir + "/audit.sqlite"
             if FileIO.exists(legacy) { for suffix in ["", "-wal", "-shm"] { unlink(legacy + suffix) } }
             do { return try SampleIndex(path: sampleIndexPath) } catch let e as CatalogError where e.code == .corrupt || e.code == .schema {

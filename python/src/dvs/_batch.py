@@ -77,7 +77,14 @@ _open: "weakref.WeakSet[BatchProcess]" = weakref.WeakSet()
 
 @atexit.register
 def _close_all() -> None:
-    for b in list(_open):
+    open_now: List["BatchProcess"] = []
+    for _ in range(5):  # a thread still starting a process may change the set while it is copied
+        try:
+            open_now = list(_open)
+            break
+        except RuntimeError:
+            continue
+    for b in open_now:
         try:
             b.close()
         except Exception:
