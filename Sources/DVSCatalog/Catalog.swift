@@ -159,10 +159,16 @@ public final class Catalog: Sendable {
         let lock = NSLock()
         var readers: DatabaseQueue?
         var writer: DatabasePool?
+        /// The `file:…?immutable=1` URI the readers were opened with on a read-only mount, and
+        /// the file's identity then (inode, size, modification time): another machine or a
+        /// writable view of the same folder may still change the file, and an immutable
+        /// connection would never notice, so a read first compares and reopens.
+        var immutable: (uri: String, stamp: [Int])?
 
-        init(readers: DatabaseQueue?, writer: DatabasePool?) {
+        init(readers: DatabaseQueue?, writer: DatabasePool?, immutable: (uri: String, stamp: [Int])? = nil) {
             self.readers = readers
             self.writer = writer
+            self.immutable = immutable
         }
 
         deinit {
@@ -206,8 +212,8 @@ public final class Catalog: Sendable {
         self.path = path
         displayPath = Self.displayPath(path)
         if !creating { try Self.refuseUnlessCatalogFile(path, displayPath) }
-        if let readers = try Self.upToDateReaders(path) {
-            connections = Connections(readers: readers, writer: nil)
+        if let (readers, uri) = try Self.upToDateReaders(path) {
+            connections = Connections(readers: readers, writer: nil, immutable: uri.map { ($0, Self.stamp(path)) })
         } else {
             connections = Connections(readers: nil, writer: try Self.openWriter(path, creating: creating, displayPath))
         }
@@ -279,9 +285,10 @@ public final class Catalog: Sendable {
     /// writable by this user may be written by its owner at the same time.
     /// - Throws: `CatalogError.readOnly` when the mount is read-only and a `-wal` still holds
     ///   transactions (they cannot be applied, and reading without them would be wrong).
-    private static func upToDateReaders(_ path: String) throws -> DatabaseQueue? {
+    /// - Returns: the queue, with the immutable URI when it was opened so.
+    private static func upToDateReaders(_ path: String) throws -> (DatabaseQueue, String?)? {
         guard access(path, F_OK) == 0 else { return nil }
-        if let queue = readers(path), isUpToDate(queue) { return queue }
+        if let queue = readers(path), isUpToDate(queue) { return (queue, nil) }
         var fs = statvfs()
         guard path.hasPrefix("/"), statvfs(path, &fs) == 0, fs.f_flag & UInt(ST_RDONLY) != 0 else { return nil }
         var st = stat()
@@ -305,8 +312,17 @@ public final class Catalog: Sendable {
             default: uri.unicodeScalars.append(c)
             }
         }
-        guard let queue = readers(uri + "?immutable=1"), isUpToDate(queue, wal: false) else { return nil }
-        return queue
+        uri += "?immutable=1"
+        guard let queue = readers(uri), isUpToDate(queue, wal: false) else { return nil }
+        return (queue, uri)
+    }
+
+    /// The file's inode, size and modification time (seconds, nanoseconds); empty when it
+    /// cannot be read.
+    private static func stamp(_ path: String) -> [Int] {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return [] }
+        return [Int(st.st_ino), Int(st.st_size), Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec)]
     }
 
     /// A read-only queue on `path` (a file name, or a `file:` URI: dvs's SQLite is built with
@@ -387,11 +403,33 @@ public final class Catalog: Sendable {
     }
 
     private func reading<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws -> T {
-        if let readers = connections.lock.withLock({ connections.readers }) {
-            return try namingFile { try CatalogError.guarding(what()) { try readers.read(body) } }
+        if let readers = currentReaders() {
+            do { return try namingFile { try CatalogError.guarding(what()) { try readers.read(body) } } } catch let e as CatalogError
+                where e.code == .corrupt && connections.lock.withLock({ connections.immutable != nil })
+            {
+                // An immutable connection read the file while a writer elsewhere was changing
+                // it: once more, on a fresh connection, after the change.
+                usleep(100_000)
+                guard let again = currentReaders(forceReopen: true) else { throw e }
+                return try namingFile { try CatalogError.guarding(what()) { try again.read(body) } }
+            }
         }
         let pool = try writer()
         return try namingFile { try CatalogError.guarding(what()) { try pool.read(body) } }
+    }
+
+    /// The read-only connection, nil when the read-write pool does the reads. An immutable one
+    /// (a read-only mount) is opened again when the file changed since (or when `forceReopen`).
+    private func currentReaders(forceReopen: Bool = false) -> DatabaseQueue? {
+        connections.lock.withLock {
+            guard let imm = connections.immutable else { return connections.readers }
+            let now = Self.stamp(path)
+            if forceReopen || now != imm.stamp, let fresh = Self.readers(imm.uri) {
+                connections.readers = fresh
+                connections.immutable = (imm.uri, now)
+            }
+            return connections.readers
+        }
     }
 
     /// Runs `body`; a `.corrupt` catalog error leaving it names this file, so that the user knows

@@ -33,7 +33,8 @@ public struct DVSCommand: ParsableCommand {
             Foundation.exit(0)
         }
         do {
-            var command = try parsedSubcommand() ?? parseAsRoot()
+            let argv = gitOrder(CommandLine.arguments)
+            var command = try parsedSubcommand(argv) ?? parseAsRoot(Array(argv.dropFirst()))
             try command.run()
             Foundation.exit(0)
         } catch let e as DVSError {
@@ -53,13 +54,22 @@ public struct DVSCommand: ParsableCommand {
         }
     }
 
+    /// `dvs -C DIR SUBCOMMAND ARGS…`, the order git takes, as dvs's commands take it:
+    /// `dvs SUBCOMMAND ARGS… -C DIR`, with `-C DIR` put before a `--` (whatever follows one is
+    /// passed on, as by `dvs run`). Any other command line is returned as it is.
+    static func gitOrder(_ argv: [String]) -> [String] {
+        guard argv.count >= 4, argv[1] == "-C" else { return argv }
+        var rest = Array(argv[3...])
+        rest.insert(contentsOf: ["-C", argv[2]], at: rest.firstIndex(of: "--") ?? rest.endIndex)
+        return [argv[0]] + rest
+    }
+
     /// `dvs <leaf subcommand> ARGS…` parsed by the subcommand alone, when that succeeds; nil
     /// otherwise, and then the full parse answers (help, version, usage errors: the same text as
     /// ever). Parsing a leaf alone skips the tree of every subcommand and the root's built-in
     /// flags (≈0.5 ms of `dvs status`), and gives the same command: the root has no options of
     /// its own, and anything the leaf alone cannot parse falls back.
-    static func parsedSubcommand() -> ParsableCommand? {
-        let arguments = CommandLine.arguments
+    static func parsedSubcommand(_ arguments: [String]) -> ParsableCommand? {
         guard arguments.count >= 2, let type = subcommand(named: arguments[1]), type.configuration.subcommands.isEmpty
         else { return nil }
         LeafRoot.leaf = type
@@ -129,7 +139,7 @@ public struct DVSCommand: ParsableCommand {
     }
 }
 
-/// The root ``DVSCommand/parsedSubcommand()`` parses one leaf subcommand under: a
+/// The root ``DVSCommand/parsedSubcommand(_:)`` parses one leaf subcommand under: a
 /// pseudo-command (`_superCommandName`), for which ArgumentParser skips its check for
 /// `--generate-completion-script`. That check builds two more parsers, and their generic
 /// metadata costs more than the rest of a small `dvs status` (each failed conformance lookup

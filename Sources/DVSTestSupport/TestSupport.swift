@@ -50,6 +50,24 @@ public enum TestSupport {
         return folder
     }()
 
+    /// Whether a folder can be made read-only for a command here: always for a user other
+    /// than root (permissions do it); for root, when a private mount namespace may bind a folder
+    /// read-only (`unshare -m`; a container without CAP_SYS_ADMIN may not).
+    public static let canMakeReadOnly: Bool = {
+        guard getuid() == 0 else { return true }
+        let dir = NSTemporaryDirectory() + "dvs-ro-probe-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try? run("/usr/bin/unshare", ["-m", "/bin/sh", "-c", readOnlyMount(dir) + " && ! touch '\(dir)/x' 2>/dev/null"])
+        return r?.status == 0
+    }()
+
+    /// The shell commands that bind `dir` over itself read-only, for a private mount namespace
+    /// (`unshare -m /bin/sh -c "<this> && …"`).
+    public static func readOnlyMount(_ dir: String) -> String {
+        "mount --bind '\(dir)' '\(dir)' && mount -o remount,bind,ro '\(dir)'"
+    }
+
     /// Runs `body` with a new empty folder that is removed afterwards.
     public static func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
         var template = Array("/tmp/dvs-test-XXXXXX".utf8CString)

@@ -20,6 +20,19 @@ import Testing
     }
 }
 
+/// git's order, `dvs -C DIR SUBCOMMAND`, runs the subcommand in DIR.
+@Suite struct DashCFirstCLITests {
+    @Test func dashCBeforeTheSubcommandWorksAsAfterIt() throws {
+        try T.withTemporaryDirectory { dir in
+            #expect(try dvs("init", in: dir).status == 0)
+            let first = try T.run(T.dvsBinary, ["-C", dir, "status"], in: "/")
+            let after = try T.run(T.dvsBinary, ["status", "-C", dir], in: "/")
+            #expect(first.status == 0 && first.stdout == after.stdout && first.stderr == after.stderr, "\(first.stderr)")
+            #expect(first.stdout.hasPrefix("On branch main"), "\(first.stdout)")
+        }
+    }
+}
+
 /// A repository whose `.dvs` cannot be written (a read-only mount): reading commands keep
 /// their caches outside it.
 @Suite struct ReadOnlyRepositoryCLITests {
@@ -29,31 +42,14 @@ import Testing
         if getuid() == 0 {
             return try T.run(
                 "/usr/bin/unshare",
-                ["-m", "/bin/sh", "-c", "mount --bind '\(dir)' '\(dir)' && mount -o remount,bind,ro '\(dir)' && \(command)"])
+                ["-m", "/bin/sh", "-c", T.readOnlyMount(dir) + " && " + command])
         }
         _ = try T.sh("chmod -R a-w '\(dir)/.dvs'")
         defer { _ = try? T.sh("chmod -R u+w '\(dir)/.dvs'") }
         return try T.run("/bin/sh", ["-c", command])
     }
 
-    /// Whether a folder can be made read-only here: always for a user other than root; for
-    /// root, when a private mount namespace may bind a folder read-only (a container without
-    /// CAP_SYS_ADMIN may not).
-    static let canMakeReadOnly: Bool = {
-        guard getuid() == 0 else { return true }
-        let dir = NSTemporaryDirectory() + "dvs-ro-probe-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try? T.run(
-            "/usr/bin/unshare",
-            [
-                "-m", "/bin/sh", "-c",
-                "mount --bind '\(dir)' '\(dir)' && mount -o remount,bind,ro '\(dir)' && ! touch '\(dir)/x' 2>/dev/null",
-            ])
-        return r?.status == 0
-    }()
-
-    @Test(.enabled(if: canMakeReadOnly, "no read-only bind mount for root here (needs CAP_SYS_ADMIN)"))
+    @Test(.enabled(if: T.canMakeReadOnly, "no read-only bind mount for root here (needs CAP_SYS_ADMIN)"))
     func queryWorksOnAReadOnlyRepositoryWithItsCacheOutside() throws {
         try T.withTemporaryDirectory { dir in
             let repo = dir + "/repo ?#%"  // characters a SQLite URI would read as syntax
@@ -83,11 +79,19 @@ import Testing
             let index = try Data(contentsOf: URL(fileURLWithPath: cache + "/dvs/\(kept.first ?? "")/samples.sqlite"))
             #expect(index.range(of: Data("maria_lopez".utf8)) == nil, "no row of the erased sample is left in the reader's cache")
 
-            // A cache folder others can read (a shared temporary folder) is refused, not used.
+            // This user's cache folder made readable by others is narrowed back to 0700; one
+            // that is a symbolic link (to a folder someone else controls) is refused, nothing
+            // made inside it.
             chmod(cache + "/dvs", 0o755)
-            let shared = try Self.readOnly(repo, query)
-            #expect(shared.status == 1)
-            #expect(shared.stderr.contains("is not private to this user") && shared.stderr.contains("XDG_CACHE_HOME"), "\(shared.stderr)")
+            #expect(try Self.readOnly(repo, query).status == 0)
+            #expect(stat(cache + "/dvs", &st) == 0 && st.st_mode & 0o777 == 0o700)
+            try FileManager.default.createDirectory(atPath: dir + "/elsewhere", withIntermediateDirectories: true)
+            try FileManager.default.removeItem(atPath: cache + "/dvs")
+            try FileManager.default.createSymbolicLink(atPath: cache + "/dvs", withDestinationPath: dir + "/elsewhere")
+            let linked = try Self.readOnly(repo, query)
+            #expect(linked.status == 1)
+            #expect(linked.stderr.contains("is not this user's own") && linked.stderr.contains("XDG_CACHE_HOME"), "\(linked.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/elsewhere") == [], "nothing made through the link")
         }
     }
 }

@@ -20,4 +20,16 @@ import Testing
             #expect(found == nil, "\(name)")
         }
     }
+
+    @Test func dashCBeforeTheSubcommandIsMovedAfterIt() {
+        #expect(DVSCommand.gitOrder(["dvs", "-C", "/data", "status"]) == ["dvs", "status", "-C", "/data"])
+        #expect(
+            DVSCommand.gitOrder(["dvs", "-C", "d", "model", "add", "m.pt", "--rev", "main"])
+                == ["dvs", "model", "add", "m.pt", "--rev", "main", "-C", "d"])
+        #expect(
+            DVSCommand.gitOrder(["dvs", "-C", "d", "run", "--rev", "x", "--", "python", "-C", "t.py"])
+                == ["dvs", "run", "--rev", "x", "-C", "d", "--", "python", "-C", "t.py"], "not into the command run")
+        #expect(DVSCommand.gitOrder(["dvs", "status", "-C", "d"]) == ["dvs", "status", "-C", "d"])
+        #expect(DVSCommand.gitOrder(["dvs", "-C", "d"]) == ["dvs", "-C", "d"], "nothing after: left to the parser's error")
+    }
 }

@@ -98,6 +98,64 @@ struct CommandTests {
         )
     }
 
+    /// `dvs serve` on a read-only mount of a repository that is written elsewhere (here the
+    /// same folder through a writable path): the catalog is opened immutable there, and a purge
+    /// made meanwhile shows on the next request, not the commit ids from before.
+    @Test(.enabled(if: getuid() == 0 && TestSupport.canMakeReadOnly, "needs root and a private mount namespace"))
+    func aServerOnAReadOnlyMountSeesAPurgeMadeElsewhere() async throws {
+        let root = NSTemporaryDirectory() + "dvs-serve-ro-\(getpid())"
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root + "/repo", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let repo = root + "/repo"
+        _ = try TestSupport.sh("sox -n -r 16000 -c 1 -b 16 '\(repo)/a.wav' synth 0.5 sine 440")
+        _ = try TestSupport.sh("sox -n -r 16000 -c 1 -b 16 '\(repo)/maria_lopez.wav' synth 0.7 sine 330")
+        #expect(try TestSupport.dvs(["init"], in: repo).status == 0)
+        #expect(try TestSupport.dvs(["commit", "-m", "two clips"], in: repo).status == 0)
+        let before = try TestSupport.sh("'\(TestSupport.dvsBinary)' log --oneline -n 1 | cut -c1-12", in: repo).trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        // Gone, so that the read-only server must open the catalog immutable (any command
+        // run on the writable side now would make them again).
+        for suffix in ["-shm", "-wal"] { try? FileManager.default.removeItem(atPath: repo + "/.dvs/catalog.sqlite" + suffix) }
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        p.arguments = [
+            "-m", "/bin/sh", "-c",
+            TestSupport.readOnlyMount(repo)
+                + " && XDG_CACHE_HOME='\(root)/xdg' exec '\(TestSupport.dvsBinary)' serve -C '\(repo)' --port 0",
+        ]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer {
+            p.terminate()
+            p.waitUntilExit()
+        }
+        let handle = out.fileHandleForReading
+        let line = try await Blocking.run { () -> String in
+            var bytes = Data()
+            while !bytes.contains(UInt8(ascii: "\n")) {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                bytes.append(chunk)
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        let url = try #require(line.range(of: "http://").map { String(line[$0.lowerBound...].prefix { !$0.isWhitespace }) }, "\(line)")
+        #expect(try TestSupport.sh("curl -sf '\(url)'").contains(before), "HEAD as it was")
+
+        #expect(try TestSupport.dvs(["purge", "maria_lopez.wav", "--yes"], in: repo).status == 0)
+        let after = try TestSupport.sh("'\(TestSupport.dvsBinary)' log --oneline -n 1 | cut -c1-12", in: repo).trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        #expect(after != before)
+        let page = try TestSupport.sh("curl -sf '\(url)'")
+        #expect(page.contains(after) && !page.contains(before), "the purge's new HEAD, not the old id")
+        let snapshot = try TestSupport.sh("curl -sf '\(url)snapshot'")
+        #expect(snapshot.contains("<b>1</b> sample") && !snapshot.contains("maria_lopez"), "one sample left")
+    }
+
     @Test func anUnknownRevisionFailsBeforeServing() throws {
         let made = try ServeFixture.made.get()
         let r = try TestSupport.dvs(["serve", "--rev", "no-such-rev", "--port", "0"], in: made.root)

@@ -75,8 +75,9 @@ public final class Repository: @unchecked Sendable {
     }
 
     /// Creates ``cacheDir`` before a cache is written there. The cache outside the repository
-    /// (``cacheIsFallback``) is made private (folders mode 0700; refused when one is a symbolic
-    /// link or another user's, as a shared temporary folder could hold) and is emptied when the
+    /// (``cacheIsFallback``) is made private (folders mode 0700, an existing one of this user's
+    /// narrowed to it; refused when one is a symbolic link or another user's, as a shared
+    /// temporary folder could hold) and is emptied when the
     /// repository's purges (`.dvs/purges/`) differ from those it was filled under (its file
     /// `purges`): a purge made elsewhere, on a writable copy, reaches a reader's cache here.
     /// - Throws: `DVSError.io` when a folder cannot be made or is not private to this user.
@@ -89,18 +90,23 @@ public final class Repository: @unchecked Sendable {
         let dir = fallbackCacheDir
         let above = String(base[..<(base.lastIndex(of: "/") ?? base.startIndex)])
         do { if !above.isEmpty { try FileIO.makeDirectories(above) } } catch { throw DVSError.wrap(error) }
-        for folder in [base, dir] where mkdir(folder, 0o700) != 0 && errno != EEXIST {
-            throw DVSError(
-                .io,
-                "cannot create the cache folder '\(folder)' for the read-only repository '\(root)': \(String(cString: strerror(errno)))",
-                hint: "set XDG_CACHE_HOME to a folder of your own")
-        }
+        // Each folder in turn: made 0700, or, when it exists, checked to be this user's own
+        // folder (not a link) and narrowed to 0700; another user's is refused before anything
+        // is made inside it.
         for folder in [base, dir] {
-            var st = stat()
-            guard lstat(folder, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == getuid(), st.st_mode & 0o077 == 0 else {
+            if mkdir(folder, 0o700) != 0 && errno != EEXIST {
                 throw DVSError(
                     .io,
-                    "the cache folder '\(folder)' is not private to this user (a symbolic link, another user's, or readable by others); the read-only repository '\(root)' keeps its sample index there",
+                    "cannot create the cache folder '\(folder)' for the read-only repository '\(root)': \(String(cString: strerror(errno)))",
+                    hint: "set XDG_CACHE_HOME to a folder of your own")
+            }
+            var st = stat()
+            guard lstat(folder, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == getuid(),
+                st.st_mode & 0o077 == 0 || chmod(folder, 0o700) == 0
+            else {
+                throw DVSError(
+                    .io,
+                    "the cache folder '\(folder)' is not this user's own (a symbolic link, or another user's folder); the read-only repository '\(root)' would keep its sample index there",
                     hint: "remove it, or set XDG_CACHE_HOME to a folder of your own")
             }
         }
