@@ -18,6 +18,12 @@ struct CommandTests {
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         try p.run()
+        return (p, try await printedURL(p, out))
+    }
+
+    /// The URL the started `dvs serve` `p` printed on its first line of `out`; `p` is
+    /// terminated and `TestError` thrown when the line holds none.
+    static func printedURL(_ p: Process, _ out: Pipe) async throws -> String {
         let handle = out.fileHandleForReading
         let line = try await Blocking.run { () -> String in
             var bytes = Data()
@@ -32,7 +38,7 @@ struct CommandTests {
             p.terminate()
             throw TestError("dvs serve printed no URL: \(line)")
         }
-        return (p, String(line[r.lowerBound...].prefix { !$0.isWhitespace }))
+        return String(line[r.lowerBound...].prefix { !$0.isWhitespace })
     }
 
     @Test func servesTheRepositoryAtThePrintedURL() async throws {
@@ -133,17 +139,7 @@ struct CommandTests {
             p.terminate()
             p.waitUntilExit()
         }
-        let handle = out.fileHandleForReading
-        let line = try await Blocking.run { () -> String in
-            var bytes = Data()
-            while !bytes.contains(UInt8(ascii: "\n")) {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                bytes.append(chunk)
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        let url = try #require(line.range(of: "http://").map { String(line[$0.lowerBound...].prefix { !$0.isWhitespace }) }, "\(line)")
+        let url = try await Self.printedURL(p, out)
         #expect(try TestSupport.sh("curl -sf '\(url)'").contains(before), "HEAD as it was")
 
         #expect(try TestSupport.dvs(["purge", "maria_lopez.wav", "--yes"], in: repo).status == 0)

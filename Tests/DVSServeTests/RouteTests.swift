@@ -364,66 +364,66 @@ struct RouteTests {
 /// A sample's history on its page follows a rename and names each changed label field.
 @Suite("sample history")
 struct SampleHistoryTests {
-    @Test func historyFollowsARenameAndShowsFieldChanges() throws {
-        let root = NSTemporaryDirectory() + "dvs-serve-history-\(getpid())"
+    /// Runs `body` with a new repository (in a folder named after `name`, removed afterwards)
+    /// whose tree holds `calls/maria_lopez.wav`, a real clip, and nothing committed yet.
+    func withRepository(_ name: String, _ body: (Repository, String) throws -> Void) throws {
+        let root = NSTemporaryDirectory() + "dvs-serve-\(name)-\(getpid())"
         try? FileManager.default.removeItem(atPath: root)
         try FileManager.default.createDirectory(atPath: root + "/calls", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
         try TestSupport.sh("cp '\(TestSupport.fixtures)/dataset/clips/ana_0001.wav' '\(root)/calls/maria_lopez.wav'")
-        try TestSupport.sh("cp '\(TestSupport.fixtures)/dataset/clips/ben_0001.wav' '\(root)/calls/other.wav'")
-        func labels(_ name: String, _ label: String) throws {
-            try "file_name,label\n\(name),\(label)\nother.wav,agent\n".write(
-                toFile: root + "/calls/metadata.csv", atomically: true, encoding: .utf8)
-        }
         var context = TestSupport.processContext
         context.environment["DVS_AUTHOR_NAME"] = "Serve Test"
         context.environment["DVS_AUTHOR_EMAIL"] = "serve@example.com"
-        try labels("maria_lopez.wav", "agent")
-        let repo = try Repository.initialize(at: root, context: context)
-        _ = try repo.commit(CommitOptions(message: "first"))
-        try labels("maria_lopez.wav", "customer")
-        _ = try repo.commit(CommitOptions(message: "relabel"))
-        try FileManager.default.moveItem(atPath: root + "/calls/maria_lopez.wav", toPath: root + "/calls/spk_0042.wav")
-        try labels("spk_0042.wav", "customer")
-        let head = try repo.commit(CommitOptions(message: "no names in paths")).id
-        let html = try Site(repository: repo).historySection(head, RepoPath("calls/spk_0042.wav"))
-        let cells = html.components(separatedBy: "<td>").dropFirst().map { String($0.prefix { $0 != "<" }) }
-        #expect(
-            cells == [
-                "renamed from calls/maria_lopez.wav", "no names in paths", "labels: label: agent → customer", "relabel", "added",
-                "first",
-            ], "\(cells)")
+        try body(try Repository.initialize(at: root, context: context), root)
+    }
+
+    @Test func historyFollowsARenameAndShowsFieldChanges() throws {
+        try withRepository("history") { repo, root in
+            try TestSupport.sh("cp '\(TestSupport.fixtures)/dataset/clips/ben_0001.wav' '\(root)/calls/other.wav'")
+            func labels(_ name: String, _ label: String) throws {
+                try "file_name,label\n\(name),\(label)\nother.wav,agent\n".write(
+                    toFile: root + "/calls/metadata.csv", atomically: true, encoding: .utf8)
+            }
+            try labels("maria_lopez.wav", "agent")
+            _ = try repo.commit(CommitOptions(message: "first"))
+            try labels("maria_lopez.wav", "customer")
+            _ = try repo.commit(CommitOptions(message: "relabel"))
+            try FileManager.default.moveItem(atPath: root + "/calls/maria_lopez.wav", toPath: root + "/calls/spk_0042.wav")
+            try labels("spk_0042.wav", "customer")
+            let head = try repo.commit(CommitOptions(message: "no names in paths")).id
+            let html = try Site(repository: repo).historySection(head, RepoPath("calls/spk_0042.wav"))
+            let cells = html.components(separatedBy: "<td>").dropFirst().map { String($0.prefix { $0 != "<" }) }
+            #expect(
+                cells == [
+                    "renamed from calls/maria_lopez.wav", "no names in paths", "labels: label: agent → customer", "relabel", "added",
+                    "first",
+                ], "\(cells)")
+        }
     }
 }
 
 /// A rename made on a branch and merged is followed on that branch, not reported as a removal.
 extension SampleHistoryTests {
     @Test func aRenameOnAMergedBranchIsFollowedThere() throws {
-        let root = NSTemporaryDirectory() + "dvs-serve-history-merge-\(getpid())"
-        try? FileManager.default.removeItem(atPath: root)
-        try FileManager.default.createDirectory(atPath: root + "/calls", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        try TestSupport.sh("cp '\(TestSupport.fixtures)/dataset/clips/ana_0001.wav' '\(root)/calls/maria_lopez.wav'")
-        var context = TestSupport.processContext
-        context.environment["DVS_AUTHOR_NAME"] = "Serve Test"
-        context.environment["DVS_AUTHOR_EMAIL"] = "serve@example.com"
-        let repo = try Repository.initialize(at: root, context: context)
-        _ = try repo.commit(CommitOptions(message: "first"))
-        try repo.createBranch("side")
-        _ = try repo.checkout("side")
-        try FileManager.default.moveItem(atPath: root + "/calls/maria_lopez.wav", toPath: root + "/calls/spk_0042.wav")
-        _ = try repo.commit(CommitOptions(message: "rename on side"))
-        _ = try repo.checkout("main")
-        try Data("notes\n".utf8).write(to: URL(fileURLWithPath: root + "/README.md"))
-        _ = try repo.commit(CommitOptions(message: "notes on main"))
-        _ = try repo.merge("side")
-        let head = try repo.resolve("HEAD")
-        #expect(try repo.commit(head).parents.count == 2, "a merge commit")
-        let html = try Site(repository: repo).historySection(head, RepoPath("calls/spk_0042.wav"))
-        let cells = html.components(separatedBy: "<td>").dropFirst().map { String($0.prefix { $0 != "<" }) }
-        #expect(!cells.contains("removed"), "the side branch's rename commit is read under the new name: \(cells)")
-        #expect(cells.filter { $0 == "renamed from calls/maria_lopez.wav" }.count == 2, "the merge and the side commit: \(cells)")
-        #expect(cells.contains("rename on side") && cells.contains("added"), "\(cells)")
+        try withRepository("history-merge") { repo, root in
+            _ = try repo.commit(CommitOptions(message: "first"))
+            try repo.createBranch("side")
+            _ = try repo.checkout("side")
+            try FileManager.default.moveItem(atPath: root + "/calls/maria_lopez.wav", toPath: root + "/calls/spk_0042.wav")
+            _ = try repo.commit(CommitOptions(message: "rename on side"))
+            _ = try repo.checkout("main")
+            try Data("notes\n".utf8).write(to: URL(fileURLWithPath: root + "/README.md"))
+            _ = try repo.commit(CommitOptions(message: "notes on main"))
+            _ = try repo.merge("side")
+            let head = try repo.resolve("HEAD")
+            #expect(try repo.commit(head).parents.count == 2, "a merge commit")
+            let html = try Site(repository: repo).historySection(head, RepoPath("calls/spk_0042.wav"))
+            let cells = html.components(separatedBy: "<td>").dropFirst().map { String($0.prefix { $0 != "<" }) }
+            #expect(!cells.contains("removed"), "the side branch's rename commit is read under the new name: \(cells)")
+            #expect(cells.filter { $0 == "renamed from calls/maria_lopez.wav" }.count == 2, "the merge and the side commit: \(cells)")
+            #expect(cells.contains("rename on side") && cells.contains("added"), "\(cells)")
+        }
     }
 }
 
