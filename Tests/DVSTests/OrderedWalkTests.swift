@@ -39,6 +39,7 @@ import Testing
             try makeTree(root, folders: 60)
             let (files, skipped) = try TreeWalker.walk(root: root, workers: 2)
             #expect(files.count == 60 + 60 * 2 + 6 && skipped.count == 1 + 9, "\(files.count) files, \(skipped.count) skipped")
+            #expect(files.map(\.path.bytes) == files.map(\.path.bytes).sorted { $0.lexicographicallyPrecedes($1) }, "in path-byte order")
             for workers in [1, 2, 4, 16] {
                 for _ in 0..<5 {
                     let w = try TreeWalker.orderedWalk(root: root, workers: workers)

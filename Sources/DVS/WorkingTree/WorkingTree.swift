@@ -50,39 +50,13 @@ enum TreeWalker {
     ///   files nor symlinks.
     /// - Throws: `DVSError.io` when a folder cannot be read.
     static func walk(root: String, workers: Int = 1) throws -> (files: [TreeFile], skipped: [RepoPath]) {
-        var rules = IgnoreRules()
-        let top = try listDir(root: root, rel: RepoPath(bytes: []), rules: &rules)
-        // The root's subfolders are walked on `workers` threads, each into its own list; the lists
-        // are joined in path order, so no sort of the whole tree is needed.
-        let folders = top.filter(\.isDir)
-        let results = SlotBuffer<(files: [TreeFile], skipped: [RepoPath])>(count: folders.count)
-        let shared = rules
-        try parallelBatches(folders.count, workers: max(1, workers), batch: 1) { _, range in
-            for i in range {
-                var r = shared
-                var files: [TreeFile] = []
-                var skipped: [RepoPath] = []
-                try walkDir(root: root, rel: folders[i].path, rules: &r, files: &files, skipped: &skipped)
-                results[i] = (files, skipped)
-            }
-        }
+        // The ordered walk drained: the root's subfolders on `workers` threads, each into its
+        // own list, handed over in path order, so no sort of the whole tree is needed.
+        let walk = try orderedWalk(root: root, workers: workers)
+        defer { walk.finish() }
         var files: [TreeFile] = []
-        var skipped: [RepoPath] = []
-        var next = 0
-        for child in top {
-            if child.isDir {
-                if let r = results.take(next) {
-                    files.append(contentsOf: r.files)
-                    skipped.append(contentsOf: r.skipped)
-                }
-                next += 1
-            } else if let f = child.file {
-                files.append(f)
-            } else {
-                skipped.append(child.path)
-            }
-        }
-        return (files, skipped)
+        while let f = try walk.next() { files.append(f) }
+        return (files, walk.skipped)
     }
 
     /// The whole tree's files handed out one by one in path order while `workers` background
@@ -97,7 +71,7 @@ enum TreeWalker {
 
     /// A walk of the whole tree whose root subfolders are walked on background threads, in
     /// order, while the caller takes files with ``next()`` (which waits for the subfolder it has
-    /// reached). Same files, order and skipped paths as ``TreeWalker/walk(root:workers:)``.
+    /// reached); ``TreeWalker/walk(root:workers:)`` is this walk drained into one list.
     /// ``finish()`` must be called (it waits for the threads): after the last file, or to stop early.
     final class OrderedWalk: @unchecked Sendable {
         private let top: [Child]
