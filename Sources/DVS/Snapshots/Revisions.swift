@@ -91,7 +91,8 @@ extension Repository {
     /// `commits` reordered so that every commit comes after all its children in the list, else
     /// keeping the given (newest first) order: Kahn's algorithm (Kahn 1962), taking the
     /// earliest-listed ready commit each time. Commits made in the same second would otherwise
-    /// interleave wrongly. Parents not in the list are ignored. O(n log n) for n commits.
+    /// interleave wrongly. Parents not in the list are ignored. O(n · w) for n commits, w the
+    /// most commits ready at once (the history's width: a few for the usual few branches).
     public static func topological(_ commits: [(CommitID, Commit)]) -> [(CommitID, Commit)] {
         let index = Dictionary(commits.enumerated().map { ($0.element.0, $0.offset) }, uniquingKeysWith: { a, _ in a })
         var pendingChildren = [Int](repeating: 0, count: commits.count)
