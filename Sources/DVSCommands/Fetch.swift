@@ -32,6 +32,8 @@ func fetchJSON(_ s: FetchSummary) -> [String: Any] {
         "records_downloaded": s.recordsDownloaded,
         "bytes_downloaded": s.bytesDownloaded, "seconds": (s.seconds * 1000).rounded() / 1000,
         "refs_moved": s.refs.filter { $0.status != .upToDate && $0.old != $0.new }.count,
+        "purges_applied": s.purgesApplied.map { ["id": $0.id.hex, "rule": $0.rule.description, "samples": $0.samples] as [String: Any] },
+        "purges_reapplied": s.purgesReapplied.map(\.hex), "refs_skipped": s.skipped.map(\.fullName),
     ]
 }
 
@@ -43,4 +45,17 @@ func printFetch(_ s: FetchSummary) {
     Output.out(
         "Fetched from '\(s.remote)': \(s.packsDownloaded) pack(s), \(s.objectsDownloaded) object(s)\(s.recordsDownloaded > 0 ? ", \(s.recordsDownloaded) lineage record(s)" : ""), \(Output.bytes(s.bytesDownloaded)) in \(String(format: "%.1f", s.seconds)) s"
     )
+    for r in s.purgesApplied {
+        Output.out(
+            "Applied purge \(r.id.short) from '\(s.remote)' (\(r.rule)): \(r.samples) sample(s) erased here too, \(r.commits.count) commit(s) replaced"
+        )
+    }
+    for id in s.purgesReapplied {
+        Output.out("Applied purge \(id.short) again: commits that arrived still held what it erased and were rewritten")
+    }
+    for r in s.skipped {
+        Output.err(
+            "note: \(r.fullName) on '\(s.remote)' still points at a commit a purge replaced; it was not fetched (a push from a repository that has the purge finishes erasing it there)"
+        )
+    }
 }

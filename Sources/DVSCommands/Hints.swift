@@ -101,6 +101,9 @@ enum Hints {
             return "run 'dvs pull \(remote)', then push again; everything uploaded stays on the remote and is not sent twice"
         case .pushFromRepositoryThatHasIt(let remote):
             return "push again from a repository that has it ('dvs push \(remote)'); no ref was moved"
+        case .fetchPurgeFirst(let remote):
+            return
+                "run 'dvs fetch \(remote)' first: it applies the remote's purges here (commit or discard your changes before), then push again"
         case .pushGoodCopy(let remote): return "push it again from a repository that has a good copy ('dvs push \(remote)')"
         case .repairRemote(let remote):
             return

@@ -12,6 +12,7 @@ struct Purge: ParsableCommand {
             dvs purge calls/maria_lopez --yes           erase the samples at or under paths
             dvs purge --list                            the purges of this repository
             dvs purge --verify                          scan .dvs for every erased blob id
+            dvs purge --verify --remote origin          scan every key of a remote for them
 
             The condition is SQL over the sample table, as in 'dvs query', checked in every
             commit that any branch, tag, cohort, reflog entry or model record reaches. The
@@ -23,6 +24,12 @@ struct Purge: ParsableCommand {
             the rule, counts, erased blob ids, old → new commit ids; no paths or labels) is
             kept in .dvs/purges; old commit ids keep resolving through it, and 'dvs audit'
             of a model says how many of its training samples were erased.
+
+            Purges travel with the data: 'dvs push' uploads the record, moves every remote
+            branch and tag the purge rewrote, then deletes the erased audio, old label
+            tables, transcripts and commits from the remote (a push interrupted there is
+            finished by the next). A push is refused while the remote holds a purge this
+            repository lacks, and 'dvs fetch' (also pull and clone) applies such a purge here.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -32,17 +39,24 @@ struct Purge: ParsableCommand {
     @Flag(help: "Erase; without it, only show what would be erased.") var yes = false
     @Flag(help: "List the purges recorded in this repository.") var list = false
     @Flag(help: "Scan every file of the local store for the blob ids purges erased; exit 1 if one is found.") var verify = false
+    @Option(help: ArgumentHelp("With --verify: scan every key of this remote instead of .dvs.", valueName: "remote"))
+    var remote: String?
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
         let repo = try global.repository()
+        if remote != nil && !verify { throw DVSError(.usage, "--remote goes with --verify (dvs purge --verify --remote NAME)") }
         if verify {
-            let v = try repo.verifyPurges(progress: json ? nil : Output.progress())
+            let v =
+                try remote.map { try repo.verifyRemotePurges(remote: $0, progress: json ? nil : Output.progress()) }
+                ?? repo.verifyPurges(progress: json ? nil : Output.progress())
             if json {
                 try Output.json(v)
             } else {
+                let (unit, place) = remote.map { ("key(s)", "remote '\($0)'") } ?? ("file(s)", ".dvs")
                 Output.out(
-                    "checked \(v.files) file(s) (\(Output.bytes(v.bytes))) of .dvs for \(v.ids) erased blob id(s) of \(v.purges) purge(s)")
+                    "checked \(v.files) \(unit) (\(Output.bytes(v.bytes))) of \(place) for \(v.ids) erased blob id(s) of \(v.purges) purge(s)"
+                )
                 for f in v.found { Output.out("  found in \(f)") }
                 for i in v.indexed { Output.out("  still indexed: \(i)") }
                 Output.out(v.found.isEmpty && v.indexed.isEmpty ? "clean: no erased id is left" : "NOT CLEAN")

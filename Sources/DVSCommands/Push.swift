@@ -42,6 +42,13 @@ struct Push: ParsableCommand {
                 "records_uploaded": s.recordsUploaded,
                 "bytes_uploaded": s.bytesUploaded, "seconds": (s.seconds * 1000).rounded() / 1000,
                 "refs_moved": s.refs.filter { $0.status != .upToDate }.count,
+                "purges": s.purges.map { p in
+                    [
+                        "records_uploaded": p.recordsUploaded, "old_commits": p.oldCommits, "packs_deleted": p.packsDeleted,
+                        "packs_rewritten": p.packsRewritten, "packs_uploaded": p.packsUploaded, "objects_deleted": p.objectsDeleted,
+                        "deferred": p.deferred.map(\.fullName),
+                    ] as [String: Any]
+                } ?? NSNull(),
             ])
             return
         }
@@ -51,7 +58,20 @@ struct Push: ParsableCommand {
             case .upToDate: Output.out(" = \(short)\t\(m.new.short) (up to date)")
             case .created: Output.out(" * \(short)\t\(m.new.short) (new)")
             case .forced: Output.out(" + \(short)\t\(m.old?.short ?? "")...\(m.new.short) (forced)")
+            case .rewritten: Output.out(" + \(short)\t\(m.old?.short ?? "")...\(m.new.short) (rewritten by purge)")
             case .fastForward, .kept: Output.out("   \(short)\t\(m.old?.short ?? "")..\(m.new.short)")
+            }
+        }
+        if let p = s.purges {
+            if p.recordsUploaded > 0 { Output.out("Uploaded \(p.recordsUploaded) purge record(s) to '\(s.remote)'") }
+            if !p.deferred.isEmpty {
+                Output.err(
+                    "note: purged data stays on '\(s.remote)' for now: \(p.deferred.map(\.fullName).joined(separator: ", ")) point(s) at commits this repository lacks; run 'dvs fetch \(s.remote)' (it rewrites them here if they hold erased data), then push again"
+                )
+            } else if p.oldCommits > 0 {
+                Output.out(
+                    "Erased purged data on '\(s.remote)': \(p.oldCommits) replaced commit(s), \(p.objectsDeleted) object(s) and \(p.packsDeleted) pack(s) deleted\(p.packsRewritten > 0 ? " (\(p.packsRewritten) written again without it)" : "")"
+                )
             }
         }
         Output.out(

@@ -185,6 +185,10 @@ import Testing
         #expect(
             Hints.text(.pushFromRepositoryThatHasIt(remote: "origin"))
                 == "push again from a repository that has it ('dvs push origin'); no ref was moved")
+        #expect(
+            Hints.text(.fetchPurgeFirst(remote: "origin"))
+                == "run 'dvs fetch origin' first: it applies the remote's purges here (commit or discard your changes before), then push again"
+        )
         #expect(Hints.text(.pushGoodCopy(remote: "origin")) == "push it again from a repository that has a good copy ('dvs push origin')")
         #expect(
             Hints.text(.repairRemote(remote: "origin"))

@@ -155,6 +155,15 @@ struct PurgeJournal: Codable, Equatable {
     /// the tree step when the old HEAD's snapshot cannot be read (step 4 may have deleted it),
     /// as that build did.
     var collects: Bool?
+    /// A purge record to apply here rather than a rule to evaluate: one fetched from a remote,
+    /// or one of this repository's applied again to commits that arrived after it ran. The erased
+    /// ids are taken from it as they are (the rule is not evaluated again), its commit map is
+    /// used for every old commit whose replacement is stored here, and the record written is this
+    /// one with the commits rewritten here added. Nil for a purge run here from a rule.
+    var base: PurgeRecord?
+    /// With ``base``: the record was already in `.dvs/purges` (applied again to new commits), so
+    /// abandoning this run puts it back as it was instead of removing it.
+    var reapplied: Bool?
 }
 
 /// The steps of a purge where a test can stop it as a killed process would (`PurgeStop.at`).
@@ -377,8 +386,12 @@ extension Repository {
     }
 
     /// The plan, with the entries of every commit considered (read once).
-    func computePurge(_ rule: PurgeRule) throws -> (plan: PurgePlan, history: [CommitID], entries: [CommitID: [ManifestEntry]]) {
-        guard rule.predicate != nil || !rule.paths.isEmpty else {
+    /// - Parameter given: the erased blob ids of a record being applied (``PurgeJournal/base``):
+    ///   the audio entries holding one of them match, and the rule is not evaluated.
+    func computePurge(_ rule: PurgeRule, given: Set<ObjectID>? = nil) throws -> (
+        plan: PurgePlan, history: [CommitID], entries: [CommitID: [ManifestEntry]]
+    ) {
+        guard rule.predicate != nil || !rule.paths.isEmpty || given != nil else {
             throw DVSError(.badInput, "nothing to purge: give a condition over the sample table or paths")
         }
         let history = try purgeHistory()
@@ -388,7 +401,9 @@ extension Repository {
         for c in history {
             let es = try self.entries(ofManifest: snapshots.commit(c).manifest)
             entries[c] = es
-            let matched = try purgeMatches(rule, in: es)
+            let matched =
+                try given.map { g in Set(es.filter { $0.audio != nil && g.contains($0.blob) }.map(\.path.string)) }
+                ?? purgeMatches(rule, in: es)
             for e in es where matched.contains(e.path.string) {
                 erased.insert(e.blob)
                 facts[e.blob] = e
@@ -439,19 +454,7 @@ extension Repository {
     public func purge(_ rule: PurgeRule, progress: ProgressHandler? = nil) throws -> PurgeRecord? {
         let lock = try self.lock("dvs purge")
         defer { lock.release() }
-        if let s = mergeState() {
-            throw DVSError(
-                .badInput, "cannot purge: a merge of '\(s.describedTheirs)' is in progress; nothing was changed",
-                next: .finishOrAbortMerge(afterStatus: true))
-        }
-        if try headCommit() != nil {
-            let dirty = try status().changes.filter { $0.kind != .added }
-            if !dirty.isEmpty {
-                throw DVSError(
-                    .badInput, "cannot purge: the working tree has \(dirty.count) uncommitted change(s); nothing was changed",
-                    details: dirty.prefix(20).map { "\($0.kind.rawValue): \($0.path)" }, next: .commitOrDiscard)
-            }
-        }
+        try refuseUnlessPurgeable("purge")
         let now = Int64(Date().timeIntervalSince1970)
         let who = identity
         let id = PurgeID(ObjectID.hashing(Array("dvs-purge\n\(now)\n\(who)\n\(rule)".utf8)))
@@ -476,10 +479,7 @@ extension Repository {
             }
             try PurgeStop.check(.rewritten, context)
             do {
-                try FileIO.makeDirectories(purgesDir)
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try FileIO.writeAtomically(Array(try enc.encode(record)), to: purgeRecordPath(journal.id), tmpDir: tmpDir)
+                try writePurgeRecord(record)
                 var next = journal
                 next.phase = .apply
                 next.collects = true  // this build moves to phase `collect` after the tree
@@ -501,13 +501,77 @@ extension Repository {
     /// `.dvs/purges/<id>.json`.
     func purgeRecordPath(_ id: PurgeID) -> String { purgesDir + "/\(id.hex).json" }
 
+    /// Writes `record` to `.dvs/purges/<id>.json` durably (temp file, fsync, rename).
+    func writePurgeRecord(_ record: PurgeRecord) throws {
+        try FileIO.makeDirectories(purgesDir)
+        try FileIO.writeAtomically(Array(try Self.encodePurgeRecord(record)), to: purgeRecordPath(record.id), tmpDir: tmpDir)
+        FileIO.syncDirectory(purgesDir)
+    }
+
+    /// A record's bytes as `.dvs/purges/` and a remote's `purges/` hold them: JSON, keys sorted,
+    /// indented.
+    static func encodePurgeRecord(_ record: PurgeRecord) throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try enc.encode(record)
+    }
+
+    /// Applies a purge record made elsewhere (fetched from a remote), or one of this
+    /// repository's again (commits that arrived after it ran still hold what it erased): every
+    /// commit of this repository's history holding one of its erased blobs, or descending from
+    /// one, is rewritten as the purge that made the record rewrote it (same purge id in the
+    /// `purge-erased` header, same signatures and messages, so the same new commit ids; where the
+    /// record's replacement is already stored here it is used), then refs, reflog, the working
+    /// tree, packs, old objects and caches follow as in ``purge(_:progress:)``. The record is
+    /// kept in `.dvs/purges/` even when nothing here held the erased samples, so old ids resolve,
+    /// audits count what was erased, and fetch and push know the purge. Takes the lock.
+    /// - Parameter record: the record as the remote (or this repository) holds it.
+    /// - Returns: the record as written here (its commit map extended with what was rewritten here).
+    /// - Throws: `DVSError.badInput` while a merge is in progress or when tracked files have
+    ///   uncommitted changes (nothing changed then); `.locked`; what ``purge(_:progress:)`` throws.
+    @discardableResult
+    func applyPurgeRecord(_ record: PurgeRecord, progress: ProgressHandler? = nil) throws -> PurgeRecord {
+        let lock = try self.lock("dvs fetch (purge \(record.id.short))")
+        defer { lock.release() }
+        try refuseUnlessPurgeable("apply purge \(record.id.short) (\(record.rule))")
+        let existed = FileIO.exists(purgeRecordPath(record.id))
+        let journal = PurgeJournal(
+            id: record.id, time: record.time, who: record.who, rule: record.rule, phase: .rewrite, collects: true, base: record,
+            reapplied: existed)
+        try writePurgeJournal(journal)
+        return try runPurge(journal, progress: progress)
+    }
+
+    /// Throws when a purge cannot run now: a merge in progress, or uncommitted changes to
+    /// tracked files (the tree is brought along to the rewritten HEAD). - Parameter what: the
+    /// action, for the message (`purge`, `apply purge 1a2b3c4d (where …)`).
+    func refuseUnlessPurgeable(_ what: String) throws {
+        if let s = mergeState() {
+            throw DVSError(
+                .badInput, "cannot \(what): a merge of '\(s.describedTheirs)' is in progress; nothing was changed",
+                next: .finishOrAbortMerge(afterStatus: true))
+        }
+        if try headCommit() != nil {
+            let dirty = try status().changes.filter { $0.kind != .added }
+            if !dirty.isEmpty {
+                throw DVSError(
+                    .badInput, "cannot \(what): the working tree has \(dirty.count) uncommitted change(s); nothing was changed",
+                    details: dirty.prefix(20).map { "\($0.kind.rawValue): \($0.path)" }, next: .commitOrDiscard)
+            }
+        }
+    }
+
     /// Abandons a purge that failed in phase `rewrite` (nothing references what it wrote): removes
     /// its record, if written, and the journal.
     /// - Returns: the error to throw: what failed and where, that nothing was changed and the
     ///   samples are not erased, with the cause's next step.
     private func abandonPurge(_ journal: PurgeJournal, _ error: Error, resumed: Bool) -> DVSError {
         let e = DVSError.wrap(error)
-        unlink(purgeRecordPath(journal.id))
+        if journal.reapplied == true, let b = journal.base {
+            try? writePurgeRecord(b)
+        } else {
+            unlink(purgeRecordPath(journal.id))
+        }
         unlink(purgeJournalPath)
         FileIO.syncDirectory(purgesDir)
         FileIO.syncDirectory(dvsDir)
@@ -550,15 +614,30 @@ extension Repository {
     /// Phase `rewrite`: composes every affected commit again without the erased samples (new
     /// objects and packs only; nothing references them yet) and returns the record.
     private func rewriteHistory(_ journal: PurgeJournal, progress: ProgressHandler?) throws -> PurgeRecord {
-        let (plan, history, entries) = try computePurge(journal.rule)
+        let base = journal.base
+        let (plan, history, entries) = try computePurge(journal.rule, given: base.map { Set($0.erased.compactMap { ObjectID(hex: $0) }) })
+        // A fetched commit's parent that a purge replaced is not stored here (fetch stops at
+        // it): the parent becomes its replacement, through every purge's map.
+        var records = try purges()
+        if let b = base, !records.contains(where: { $0.id == b.id }) { records.append(b) }
+        let allRecords = records
+        func replacement(_ p: CommitID) -> CommitID? {
+            objects.contains(p.object) ? nil : Self.rewriteChain(of: p, in: allRecords).last?.to
+        }
         var map: [CommitID: CommitID] = [:]
         var perCommit: [String: Int] = [:]
         // Composes `c` again without the erased samples; nil when it needs no rewrite.
         func rewriteCommit(_ c: CommitID) throws -> CommitID? {
+            // The record being applied already names its replacement, and that is stored here
+            // (fetched from the remote that holds the purge): use it rather than compose it again.
+            if let b = base, let n = b.rewritten(c), objects.contains(n.object) {
+                perCommit[c.hex] = b.erasedPerCommit[c.hex] ?? 0
+                return n
+            }
             let old = try snapshots.commit(c)
             let es = entries[c]!
             let dropped = Set(es.filter { $0.audio != nil && plan.erased.contains($0.blob) }.map(\.path.string))
-            let parents = old.parents.map { map[$0] ?? $0 }
+            let parents = old.parents.map { map[$0] ?? replacement($0) ?? $0 }
             guard !dropped.isEmpty || parents != old.parents else { return nil }
             perCommit[c.hex] = dropped.count
             let keep = Set(es.filter { $0.audio != nil && !dropped.contains($0.path.string) }.map(\.path.string))
@@ -588,11 +667,19 @@ extension Repository {
                 throw e
             }
         }
+        let commits = Dictionary(uniqueKeysWithValues: map.map { ($0.key.hex, $0.value.hex) })
+        if var b = base {
+            // The record as it came, with what was rewritten here added, and this HEAD.
+            b.commits.merge(commits) { old, _ in old }
+            b.erasedPerCommit.merge(perCommit) { old, _ in old }
+            b.refs = Array(Set(b.refs).union(plan.refs.map(\.fullName))).sorted()
+            b.head = try headCommit()?.hex
+            return b
+        }
         return PurgeRecord(
             id: journal.id, time: journal.time, who: journal.who, rule: journal.rule.recorded, samples: plan.samples, hours: plan.hours,
             bytes: plan.bytes, refs: plan.refs.map(\.fullName), models: plan.models.map(\.name),
-            erased: plan.erased.map(\.hex).sorted(), commits: Dictionary(uniqueKeysWithValues: map.map { ($0.key.hex, $0.value.hex) }),
-            erasedPerCommit: perCommit, head: try headCommit()?.hex)
+            erased: plan.erased.map(\.hex).sorted(), commits: commits, erasedPerCommit: perCommit, head: try headCommit()?.hex)
     }
 
     /// The commit header a purge adds to each rewritten commit that lost samples: lines
@@ -840,27 +927,11 @@ extension Repository {
     /// - Throws: `DVSError` when a purge record cannot be read.
     public func verifyPurges(progress: ProgressHandler? = nil) throws -> PurgeVerification {
         let records = try purges()
-        var ids: [ObjectID: String] = [:]
-        for r in records { for h in r.erased { if let id = ObjectID(hex: h) { ids[id] = h } } }
-        var v = PurgeVerification(purges: records.count, ids: ids.count, files: 0, bytes: 0, found: [], indexed: [])
-        guard !ids.isEmpty else { return v }
-        for (id, hex) in ids.sorted(by: { $0.key < $1.key }) where (try? blobs.contains(id)) == true { v.indexed.append(hex) }
-        let needles = ids.map { (Array($0.key.bytes), $0.value) }
-        var first = [Bool](repeating: false, count: 256)
-        for n in needles { first[Int(n.0[0])] = true }
-        func scan(_ bytes: [UInt8], _ what: String) {
-            guard bytes.count >= 32 else { return }
-            bytes.withUnsafeBufferPointer { b in
-                var i = 0
-                while i <= b.count - 32 {
-                    if first[Int(b[i])] {
-                        for (n, hex) in needles where b[i + 31] == n[31] && memcmp(b.baseAddress! + i, n, 32) == 0 {
-                            v.found.append("\(what): \(hex)")
-                        }
-                    }
-                    i += 1
-                }
-            }
+        var scanner = ErasedIDScanner(records)
+        var v = PurgeVerification(purges: records.count, ids: scanner.count, files: 0, bytes: 0, found: [], indexed: [])
+        guard scanner.count > 0 else { return v }
+        for (id, hex) in scanner.ids.map({ (ObjectID(bytes: $0.id), $0.hex) }) where (try? blobs.contains(id)) == true {
+            v.indexed.append(hex)
         }
         let decompressor = ZstdDecompressor()
         let walker = FileManager.default.enumerator(atPath: dvsDir)
@@ -874,11 +945,12 @@ extension Repository {
             v.files += 1
             v.bytes += UInt64(bytes.count)
             if v.files % 256 == 0 { progress?(Progress(phase: .verifyingBlobs, done: v.files, total: 0, bytes: v.bytes)) }
-            scan(bytes, rel)
+            scanner.scan(bytes, rel)
             if rel.hasPrefix("objects/"), let plain = try? bytes.withUnsafeBytes({ try decompressor.decompress($0) }) {
-                scan(plain, rel + " (decompressed)")
+                scanner.scan(plain, rel + " (decompressed)")
             }
         }
+        v.found = scanner.found
         return v
     }
 }

@@ -24,6 +24,14 @@ public struct FetchSummary: Sendable {
     public var seconds: Double
     /// Lineage records (model and eval) fetched now.
     public var recordsDownloaded: Int = 0
+    /// Purge records the remote held that this repository lacked, applied here now (oldest first).
+    public var purgesApplied: [PurgeRecord] = []
+    /// Purges of this repository applied again, because commits that arrived still held what
+    /// they erased (someone built on history the purge rewrote before they had it).
+    public var purgesReapplied: [PurgeID] = []
+    /// Remote refs not fetched because they still point at a commit a purge replaced (the
+    /// remote's clean-up is unfinished: a push from a repository that has the purge finishes it).
+    public var skipped: [RefName] = []
 }
 
 extension Repository {
@@ -45,11 +53,94 @@ extension Repository {
     /// - Throws: `DVSError.corrupt` naming the pack, object and key when something downloaded is
     ///   damaged (it is not used and no ref moves); `.badInput` for an unknown remote or a branch
     ///   the remote lacks; `.remote` for credential or connection failures.
+    ///
+    /// Purges travel too (`schema/FORMAT.md` § Remotes, `purges/<id>.json`): records the remote
+    /// holds and this repository lacks are downloaded first; what they erased is never downloaded
+    /// (a commit they replaced is a boundary, like one already stored; an erased blob is not
+    /// needed), and once the data is in each is applied here as the purge that made it ran
+    /// (``applyPurgeRecord(_:progress:)``). Commits that arrive holding what a purge erased, or
+    /// built on a commit it replaced, are rewritten the same way before the fetch returns, so
+    /// nothing erased stays. A remote ref still at a replaced commit is skipped.
+    /// - Throws: also `DVSError.badInput` when the remote holds a purge this repository lacks
+    ///   and a merge is in progress or tracked files have uncommitted changes (nothing is fetched).
     public func fetch(remote remoteName: String, branch: String? = nil, progress: ProgressHandler? = nil) throws -> FetchSummary {
-        let started = Date()
         let config = try remote(remoteName)
         let store = try config.open(environment: context.environment)
+        let incoming: [PurgeRecord]
+        do { incoming = try remotePurges(store: store, remote: remoteName).missing } catch { throw DVSError.wrap(error) }
+        if let first = incoming.first {
+            try refuseUnlessPurgeable("fetch from '\(remoteName)', which holds purge \(first.id.short) (\(first.rule)) to apply here")
+        }
+        var (summary, reapply) = try fetchData(
+            remoteName: remoteName, config: config, store: store, branch: branch, incoming: incoming, progress: progress)
+        let started = Date()
+        for r in incoming {
+            summary.purgesApplied.append(try applyPurgeRecord(r, progress: progress))
+        }
+        if reapply {
+            let new = Set(incoming.map(\.id))
+            for r in try purges() where !new.contains(r.id) {
+                try applyPurgeRecord(r, progress: progress)
+                summary.purgesReapplied.append(r.id)
+            }
+        }
+        if !summary.purgesApplied.isEmpty || !summary.purgesReapplied.isEmpty {
+            // Refs that arrived at commits a purge then rewrote here are shown at their replacement.
+            let records = try purges()
+            for i in summary.refs.indices {
+                if let n = Self.rewriteChain(of: summary.refs[i].new, in: records).last?.to { summary.refs[i].new = n }
+            }
+        }
+        summary.seconds += Date().timeIntervalSince(started)
+        return summary
+    }
+
+    /// The purge records under the remote's `purges/`, and those of them this repository lacks
+    /// (oldest first). Each is checked: its key names its id, and it decodes.
+    /// - Throws: `DVSError.corrupt` naming the key when a record cannot be read; `RemoteError`.
+    func remotePurges(store: any RemoteStore, remote: String) throws -> (ids: Set<PurgeID>, missing: [PurgeRecord]) {
+        let have = Set(try purges().map(\.id))
+        var ids = Set<PurgeID>()
+        var missing: [PurgeRecord] = []
+        for o in try store.list(prefix: "purges/") where o.key.hasSuffix(".json") {
+            guard let id = ObjectID(hex: o.key.dropFirst(7).dropLast(5)).map(PurgeID.init) else { continue }
+            ids.insert(id)
+            guard !have.contains(id) else { continue }
+            guard let data = try store.get(o.key) else { continue }
+            let record: PurgeRecord
+            do { record = try JSONDecoder().decode(PurgeRecord.self, from: data) } catch {
+                throw DVSError(
+                    .corrupt, "the purge record on remote '\(remote)' (key \(o.key)) cannot be read: \(error)",
+                    next: .repairRemote(remote: remote))
+            }
+            guard record.id == id else {
+                throw DVSError(
+                    .corrupt, "the purge record on remote '\(remote)' (key \(o.key)) is that of purge \(record.id.hex)",
+                    next: .repairRemote(remote: remote))
+            }
+            missing.append(record)
+        }
+        return (ids, missing.sorted { ($0.time, $0.id.hex) < ($1.time, $1.id.hex) })
+    }
+
+    /// ``fetch(remote:branch:progress:)`` without applying purges.
+    /// - Parameter incoming: purge records the remote holds and this repository lacks (what
+    ///   they erased is not downloaded).
+    /// - Returns: the summary, and whether commits that arrived hold what a purge of this
+    ///   repository erased (or build on a commit it replaced), so its purges must run again.
+    private func fetchData(
+        remoteName: String, config: RemoteConfig, store: any RemoteStore, branch: String?, incoming: [PurgeRecord],
+        progress: ProgressHandler?
+    ) throws -> (FetchSummary, reapply: Bool) {
+        let started = Date()
         do {
+            var purged = try purgedContent()
+            for r in incoming {
+                purged.commits.formUnion(r.commits.keys.compactMap { CommitID(hex: $0) })
+                purged.blobs.formUnion(r.erased.compactMap { ObjectID(hex: $0) })
+            }
+            // Commits a purge replaced that are not stored here: never downloaded.
+            let boundary = Set(purged.commits.filter { !objects.contains($0.object) })
             // 1. Remote refs.
             var remoteRefs: [(name: RefName, id: CommitID)] = []
             if let branch {
@@ -71,15 +162,19 @@ extension Repository {
                     remoteRefs.append((ref, try RemoteRef.decode(r.data, key: o.key, remote: remoteName)))
                 }
             }
+            // A remote ref still at a commit a purge replaced: the remote's clean-up is unfinished.
+            let skipped = remoteRefs.filter { purged.commits.contains($0.id) }.map(\.name)
+            remoteRefs.removeAll { purged.commits.contains($0.id) }
             let meter = TransferMeter(phase: .downloading, total: 0, progress: progress)
 
             // 2. Metadata: download what is missing, verify, keep in memory until complete.
-            let downloaded = try downloadMetadata(
-                remoteRefs.map(\.id), store: store, remote: remoteName, transfers: config.transfers, meter: meter)
+            let (downloaded, holdsErased) = try downloadMetadata(
+                remoteRefs.map(\.id), store: store, remote: remoteName, transfers: config.transfers, meter: meter,
+                boundary: boundary, erased: purged.blobs)
 
-            // 3. Blobs the new snapshots need.
-            let stops = Set(try catalog.refs(in: .all).map(\.target))
-            let needed = try blobsNeeded(from: remoteRefs.map(\.id), stoppingAt: stops)
+            // 3. Blobs the new snapshots need (never an erased one).
+            let stops = Set(try catalog.refs(in: .all).map(\.target)).union(boundary)
+            let needed = try blobsNeeded(from: remoteRefs.map(\.id), stoppingAt: stops).subtracting(purged.blobs)
             let have = try blobs.ids()
             var missing = needed.subtracting(have)
 
@@ -171,23 +266,34 @@ extension Repository {
                 try tx.moveRefs(updates, who: identity)
             }
             packedBlobs.forgetReaders()
+            // A remote pack not yet rewritten by its purge can hold erased audio beside what was
+            // needed: those frames go at once.
+            let erasedHere = Set(fetched.flatMap { $0.entries.map(\.id) }).intersection(purged.blobs)
+            if !erasedHere.isEmpty { try repackWithout(erasedHere, only: Set(fetched.map { PackID($0.id) })) }
             // Lineage records, after the refs (a record names a snapshot it does not need present).
             let records = try fetchRecords(store: store, remoteName: remoteName, transfers: config.transfers, meter: meter)
             meter.finish()
-            return FetchSummary(
+            let summary = FetchSummary(
                 remote: remoteName, refs: moves, objectsDownloaded: meter.objects,
                 packsDownloaded: fetched.count, bytesDownloaded: meter.bytes, seconds: Date().timeIntervalSince(started),
-                recordsDownloaded: records)
+                recordsDownloaded: records, skipped: skipped)
+            return (summary, holdsErased)
         } catch { throw DVSError.wrap(error) }
     }
 
     /// Downloads the commits, manifest chunks and words objects reachable from `tips` that are not
     /// stored here, verifying each; stores them leaves first and commits parents first.
     /// - Returns: the new commits (for the catalog's commit table).
+    /// - Parameters:
+    ///   - boundary: commits a purge replaced that are not stored here: never downloaded (a
+    ///     commit that names one as its parent is rewritten by the purge afterwards).
+    ///   - erased: blobs purges erased.
+    /// - Returns: the new commits, and whether one of them builds on a `boundary` commit or a
+    ///   leaf names an `erased` blob (the caller applies the purges again).
     private func downloadMetadata(
         _ tips: [CommitID], store: any RemoteStore, remote: String, transfers: Int,
-        meter: TransferMeter
-    ) throws -> [(CommitID, Commit)] {
+        meter: TransferMeter, boundary: Set<CommitID>, erased: Set<ObjectID>
+    ) throws -> ([(CommitID, Commit)], holdsErased: Bool) {
         let objects = self.objects
         let got = Locked<[ObjectID: (frame: [UInt8], bytes: [UInt8])]>([:])
         func download(_ ids: [ObjectID]) throws {
@@ -214,21 +320,12 @@ extension Repository {
                 meter.object(bytes: UInt64(frame.count))
             }
         }
-        // What a purge of this repository erased is never imported again: refused before
-        // anything is stored (the remote still holds it; it must be erased there first).
-        let purged = try purgedContent()
-        func refuseErased(_ what: String) -> DVSError {
-            DVSError(
-                .badInput,
-                "remote '\(remote)' still holds \(what) that a purge of this repository erased; nothing was fetched and no ref moved",
-                hint: "erase the same samples on the remote's side (or stop using that remote), then fetch again")
-        }
+        var holdsErased = false
         // Commits: breadth-first by generation.
         var commits: [CommitID: Commit] = [:]
         var frontier = Array(Set(tips.filter { !objects.contains($0.object) }))
         var roots: [ObjectID] = []
         while !frontier.isEmpty {
-            if let old = frontier.first(where: { purged.commits.contains($0) }) { throw refuseErased("commit \(old.short)") }
             try download(frontier.map(\.object))
             var next = Set<CommitID>()
             for c in frontier {
@@ -241,7 +338,9 @@ extension Repository {
                 }
                 commits[c] = decoded
                 if !objects.contains(decoded.manifest) { roots.append(decoded.manifest) }
-                for p in decoded.parents where commits[p] == nil && !objects.contains(p.object) { next.insert(p) }
+                for p in decoded.parents where commits[p] == nil && !objects.contains(p.object) {
+                    if boundary.contains(p) { holdsErased = true } else { next.insert(p) }
+                }
             }
             frontier = Array(next)
         }
@@ -265,9 +364,7 @@ extension Repository {
                     }
                     switch chunk {
                     case .leaf(let entries):
-                        if let e = entries.first(where: { $0.audio != nil && purged.blobs.contains($0.blob) }) {
-                            throw refuseErased("audio \(e.blob.short)")
-                        }
+                        if entries.contains(where: { $0.audio != nil && erased.contains($0.blob) }) { holdsErased = true }
                         for e in entries {
                             if let w = e.annotations?.transcript?.words, !seen.contains(w), !objects.contains(w) { next.insert(w) }
                         }
@@ -294,7 +391,7 @@ extension Repository {
         try objects.sync()
         for c in order { try objects.writeVerified(frame: all[c.object]!.frame, id: c.object) }
         try objects.sync()
-        return order.map { ($0, commits[$0]!) }
+        return (order.map { ($0, commits[$0]!) }, holdsErased)
     }
 
     /// Blob ids (symlinks excluded) of the snapshots reachable from `tips`, not walking past
@@ -384,7 +481,7 @@ extension Repository {
 
     /// Downloads whole packs into `.dvs/tmp/fetch-<id>.pack`, in 16 MiB ranged reads appended to
     /// what is already there (a partial file from an interrupted fetch is resumed, not restarted).
-    private func downloadPacks(
+    func downloadPacks(
         _ packs: [(ObjectID, UInt64)], index: [ObjectID: [PackEntry]], store: any RemoteStore, remote: String,
         transfers: Int, meter: TransferMeter
     ) throws -> [(id: ObjectID, tmp: String, size: UInt64, entries: [PackEntry])] {
@@ -439,7 +536,7 @@ extension Repository {
     /// - Returns: delta bases found in neither (the caller fetches the packs that hold them).
     /// - Throws: `DVSError.corrupt` naming pack, object and key; the damaged temp pack is deleted
     ///   so that the next attempt downloads it again.
-    private func verifyPacks(_ packs: [(id: ObjectID, tmp: String, size: UInt64, entries: [PackEntry])], remote: String) throws -> Set<
+    func verifyPacks(_ packs: [(id: ObjectID, tmp: String, size: UInt64, entries: [PackEntry])], remote: String) throws -> Set<
         ObjectID
     > {
         var readers: [(id: ObjectID, reader: PackReader, entries: [PackEntry])] = []

@@ -34,6 +34,9 @@ public struct RefMove: Sendable, Equatable {
         /// Fetch only: the local tag was kept because the remote's tag of that name points at
         /// `remoteTag`.
         case kept(remoteTag: CommitID)
+        /// Push only: the remote ref was at a commit a purge of this repository replaced, and now
+        /// points at its replacement (or a descendant of it).
+        case rewritten
 
         /// As in JSON output: `created`, `fast-forward`, `forced`, `up-to-date`,
         /// `kept (the remote tag differs: <short id>)`.
@@ -44,6 +47,7 @@ public struct RefMove: Sendable, Equatable {
             case .forced: "forced"
             case .upToDate: "up-to-date"
             case .kept(let id): "kept (the remote tag differs: \(id.short))"
+            case .rewritten: "rewritten (purge)"
             }
         }
     }
@@ -70,6 +74,8 @@ public struct PushSummary: Sendable {
     public var seconds: Double
     /// Lineage records (model and eval) uploaded now.
     public var recordsUploaded: Int = 0
+    /// What was done to apply this repository's purges to the remote (nil when it has none).
+    public var purges: RemotePurgeCleanup? = nil
 }
 
 extension Repository {
@@ -137,6 +143,40 @@ extension Repository {
                 throw DVSError(.usage, "nothing to push: no branches or tags", next: .commitBeforePushing)
             }
 
+            // Purges: the remote must not hold one this repository lacks (its data would go
+            // back up); this repository's go up first, so a stale clone is refused from now on.
+            let purgeRecords = try purges()
+            let localPurgeIDs = Set(purgeRecords.map(\.id))
+            var cleanup: RemotePurgeCleanup? = nil
+            do {
+                let remoteIDs = try remotePurgeIDs(store: store)
+                if let foreign = remoteIDs.subtracting(localPurgeIDs).sorted(by: { $0.hex < $1.hex }).first {
+                    throw DVSError(
+                        .remote,
+                        "cannot push to '\(remoteName)': it holds purge \(foreign.short), which this repository has not applied; nothing was uploaded and no ref moved",
+                        next: .fetchPurgeFirst(remote: remoteName))
+                }
+                if !purgeRecords.isEmpty {
+                    var c = RemotePurgeCleanup()
+                    for r in purgeRecords where !remoteIDs.contains(r.id) {
+                        try store.put("purges/\(r.id.hex).json", try Self.encodePurgeRecord(r))
+                        c.recordsUploaded += 1
+                    }
+                    if c.recordsUploaded > 0 { context.afterPurgeStep?("remote-records") }
+                    cleanup = c
+                }
+            }
+            // The commit a purge put in place of `c` (through every later purge), if one did.
+            func purgedTarget(_ c: CommitID) -> CommitID? { Self.rewriteChain(of: c, in: purgeRecords).last?.to }
+
+            // What the remote has: two listings, not a request per object.
+            var remotePacks: [PackID: UInt64] = [:]
+            for o in try store.list(prefix: "packs/") {
+                guard o.key.hasSuffix(".pack"), let id = PackID(hex: o.key.dropFirst(6).dropLast(5)) else { continue }
+                remotePacks[id] = o.size
+            }
+            let remoteObjects = Set(try store.list(prefix: "objects/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
+
             // Remote refs as they are now; refuse non-fast-forwards before uploading anything.
             var plans: [(name: RefName, local: CommitID, old: CommitID?, version: String?, status: RefMove.Status)] = []
             for p in pushed {
@@ -146,6 +186,8 @@ extension Repository {
                 if let old {
                     if old == p.local {
                         status = .upToDate
+                    } else if let n = purgedTarget(old), try isAncestor(n, of: p.local) {
+                        status = .rewritten
                     } else if try isAncestor(old, of: p.local) {
                         status = .fastForward
                     } else if force {
@@ -160,15 +202,33 @@ extension Repository {
                 }
                 plans.append((p.name, p.local, old, current?.version, status))
             }
-            let toMove = plans.filter { $0.status != .upToDate }
-
-            // What the remote has: two listings, not a request per object.
-            var remotePacks: [PackID: UInt64] = [:]
-            for o in try store.list(prefix: "packs/") {
-                guard o.key.hasSuffix(".pack"), let id = PackID(hex: o.key.dropFirst(6).dropLast(5)) else { continue }
-                remotePacks[id] = o.size
+            // Every other remote branch and tag at a commit a purge replaced moves to its
+            // replacement in the same push; one at a commit this repository lacks holds the
+            // remote's clean-up back (it might build on what was erased: fetch brings it here).
+            let replacedOnRemote = purgeRecords.contains { r in
+                r.commits.keys.contains { CommitID(hex: $0).map { remoteObjects.contains($0.object) } ?? false }
             }
-            let remoteObjects = Set(try store.list(prefix: "objects/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
+            if cleanup != nil && replacedOnRemote {
+                let named = Set(plans.map(\.name))
+                for o in try store.list(prefix: RefNamespace.all.prefix) {
+                    guard let ref = RefName(fullName: o.key), ref.kind == .branch || ref.kind == .tag, !named.contains(ref),
+                        let current = try store.readRef(o.key)
+                    else { continue }
+                    let old = try RemoteRef.decode(current.data, key: o.key, remote: remoteName)
+                    if let n = purgedTarget(old) {
+                        guard objects.contains(n.object) else {
+                            throw DVSError(
+                                .corrupt,
+                                "cannot push to '\(remoteName)': its \(ref) is at \(old.short), which a purge replaced by \(n.short), and this repository no longer has \(n.short); nothing was uploaded and no ref moved",
+                                next: .runFsck)
+                        }
+                        plans.append((ref, n, old, current.version, .rewritten))
+                    } else if !objects.contains(old.object) {
+                        cleanup?.deferred.append(ref)
+                    }
+                }
+            }
+            let toMove = plans.filter { $0.status != .upToDate }
 
             // Packs to upload: those the remote lacks, and those it lists at another size than
             // this repository's intact copy (a pack's size follows from its id: the remote's copy
@@ -257,6 +317,17 @@ extension Repository {
             // The remote lists every upload at its size before any ref moves.
             try confirmUploaded(uploadedSizes.merging(objectSizes.withLock { $0 }) { a, _ in a }, store: store, remote: remoteName)
 
+            // A purge that reached the remote during this push: what this push uploaded may hold
+            // what it erased, so it is deleted again and no ref moves.
+            if let foreign = try remotePurgeIDs(store: store).subtracting(localPurgeIDs).sorted(by: { $0.hex < $1.hex }).first {
+                let ours = missingPacks.filter { remotePacks[$0] == nil }.map { "packs/\($0.hex).pack" }
+                for key in ours + objectSizes.withLock({ Array($0.keys) }) { try? store.delete(key) }
+                throw DVSError(
+                    .remote,
+                    "cannot push to '\(remoteName)': purge \(foreign.short) reached it during this push; what this push uploaded was deleted again and no ref moved",
+                    next: .fetchPurgeFirst(remote: remoteName))
+            }
+
             // Everything the new refs reference is on the remote: move them by compare-and-swap.
             var moves: [RefMove] = []
             for p in plans {
@@ -277,12 +348,21 @@ extension Repository {
             let records = try pushRecords(
                 store: store, remoteName: remoteName, remoteObjects: remoteObjects, transfers: config.transfers, meter: meter)
             try updateTracking(remote: remoteName, moves.map { ($0.name, $0.new) }, message: "push")
+            // Then what the purges erased leaves the remote (idempotent: a push killed in there
+            // is finished by the next one).
+            if var c = cleanup {
+                if moves.contains(where: { $0.status == .rewritten }) { context.afterPurgeStep?("remote-refs") }
+                try cleanUpRemotePurges(
+                    purgeRecords, store: store, remote: remoteName, remoteObjects: remoteObjects, transfers: config.transfers,
+                    meter: meter, into: &c)
+                cleanup = c
+            }
             meter.finish()
             return PushSummary(
                 remote: remoteName, refs: moves, packsUploaded: missingPacks.count,
                 packsPresent: toMove.isEmpty ? 0 : localPacks.count - missingPacks.count, packsReplaced: replaced.count,
                 objectsUploaded: objectCount, bytesUploaded: meter.bytes, seconds: Date().timeIntervalSince(started),
-                recordsUploaded: records)
+                recordsUploaded: records, purges: cleanup)
         } catch { throw DVSError.wrap(error) }
     }
 

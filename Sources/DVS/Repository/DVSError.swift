@@ -174,6 +174,9 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
         case pullThenPushAgain(remote: String)
         /// An object the remote lacks: push again from a repository that has it (`dvs push REMOTE`).
         case pushFromRepositoryThatHasIt(remote: String)
+        /// The remote holds a purge this repository lacks: fetch from it first (`dvs fetch
+        /// REMOTE` applies the purge here), then push again.
+        case fetchPurgeFirst(remote: String)
         /// A damaged object on the remote: push a good copy (`dvs push REMOTE`).
         case pushGoodCopy(remote: String)
         /// A damaged object on the remote: push a good copy (`dvs push REMOTE`) or have the

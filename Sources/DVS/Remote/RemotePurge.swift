@@ -1,0 +1,344 @@
+import DVSCatalog
+import DVSCore
+import DVSRemote
+import DVSStorage
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+// Purges on a remote (`schema/FORMAT.md` § Remotes, Documentation/ARCHITECTURE.md "Erasure").
+//
+// A purge record travels as `purges/<purge id>.json`. `dvs push` refuses while the remote holds a
+// record this repository lacks (a stale clone would upload the erased data again), uploads this
+// repository's records before anything else, moves every remote ref a purge rewrote to its
+// replacement with the other refs, and then deletes from the remote what the purges erased:
+// packs holding erased audio or old label tables (written again without them where this
+// repository lacks their other blobs), the manifest chunks naming erased audio, their words
+// objects, and the replaced commits, last. Each step is idempotent and the whole runs on every
+// push while a replaced commit is still on the remote, so a push killed midway is finished by
+// the next. `dvs fetch` downloads records it lacks and applies them (``applyPurgeRecord``).
+
+/// What a push did to carry this repository's purges to a remote.
+public struct RemotePurgeCleanup: Sendable, Equatable {
+    /// Purge records uploaded to `purges/` now.
+    public var recordsUploaded = 0
+    /// Commits a purge replaced that were still on the remote when the push started (0 once
+    /// the remote is clean).
+    public var oldCommits = 0
+    /// Packs deleted from the remote because they held erased audio or a label table version
+    /// with erased rows.
+    public var packsDeleted = 0
+    /// Of those, packs whose other blobs this repository lacked: downloaded, verified, written
+    /// again without the erased blobs and uploaded before the old pack was deleted.
+    public var packsRewritten = 0
+    /// Packs of this repository uploaded by the clean-up (its own rewritten packs).
+    public var packsUploaded = 0
+    /// Metadata objects deleted: words objects of erased samples, manifest chunks naming erased
+    /// audio (and the chunks above them), the replaced commits.
+    public var objectsDeleted = 0
+    /// Remote branches and tags at commits this repository lacks. They may build on what a purge
+    /// erased, so nothing is deleted from the remote until a fetch has brought them here (and
+    /// rewritten them if they did); the next push then finishes.
+    public var deferred: [RefName] = []
+
+    /// Nothing done yet.
+    public init() {}
+}
+
+extension Repository {
+    /// The ids of the purge records under the remote's `purges/`.
+    /// - Throws: `RemoteError` when the listing fails.
+    func remotePurgeIDs(store: any RemoteStore) throws -> Set<PurgeID> {
+        Set(
+            try store.list(prefix: "purges/").compactMap { o in
+                o.key.hasSuffix(".json") ? ObjectID(hex: o.key.dropFirst(7).dropLast(5)).map(PurgeID.init) : nil
+            })
+    }
+
+    /// Deletes from the remote what `records` erased (see the file's header). The caller has
+    /// moved every remote ref a purge rewrote; refs at commits this repository lacks are in
+    /// `c.deferred`, and then nothing is deleted.
+    /// - Parameters:
+    ///   - remoteObjects: the ids under the remote's `objects/` when the push started.
+    ///   - c: the summary to fill in.
+    /// - Throws: `DVSError.corrupt` naming the key when a remote object or pack read for the
+    ///   clean-up is damaged (nothing of it is deleted then); `.remote` on transfer failures
+    ///   (run the push again: it resumes).
+    func cleanUpRemotePurges(
+        _ records: [PurgeRecord], store: any RemoteStore, remote: String, remoteObjects: Set<ObjectID>, transfers: Int,
+        meter: TransferMeter, into c: inout RemotePurgeCleanup
+    ) throws {
+        var map: [CommitID: CommitID] = [:]
+        var erased = Set<ObjectID>()
+        for r in records {
+            for (k, v) in r.commits { if let o = CommitID(hex: k), let n = CommitID(hex: v) { map[o] = n } }
+            erased.formUnion(r.erased.compactMap { ObjectID(hex: $0) })
+        }
+        let old = map.keys.filter { remoteObjects.contains($0.object) }.sorted { $0.hex < $1.hex }
+        c.oldCommits = old.count
+        guard !old.isEmpty, c.deferred.isEmpty else { return }
+
+        // What this repository's history still uses: never deleted from the remote.
+        var keepChunks = Set<ObjectID>()
+        var keepWords = Set<ObjectID>()
+        var keepBlobs = Set<ObjectID>()
+        for commit in try purgeHistory() where map[commit] == nil {
+            var stack = [try snapshots.commit(commit).manifest]
+            while let id = stack.popLast() {
+                guard keepChunks.insert(id).inserted else { continue }
+                switch try snapshots.chunk(id) {
+                case .leaf(let es):
+                    for e in es where e.kind != .symlink { keepBlobs.insert(e.blob) }
+                    for e in es { if let w = e.annotations?.transcript?.words { keepWords.insert(w) } }
+                case .inner(_, let children): stack += children.map(\.id)
+                }
+            }
+        }
+
+        // The replaced commits' manifests, read from the remote (this repository deleted its
+        // copies), each verified against its id.
+        @Sendable func getVerified(_ ids: [ObjectID]) throws -> [ObjectID: [UInt8]] {
+            let got = Locked<[ObjectID: [UInt8]]>([:])
+            try parallelIO(ids.count, workers: transfers) { i in
+                let key = "objects/\(ids[i].hex)"
+                guard let data = try store.get(key) else { return }  // deleted by an earlier clean-up
+                meter.object(bytes: UInt64(data.count))
+                do {
+                    let bytes = try Zstd.decompress([UInt8](data), limit: 1 << 30)
+                    guard ObjectID.hashing(bytes) == ids[i] else { throw StorageError(.corrupt, "checksum mismatch") }
+                    got.withLock { $0[ids[i]] = bytes }
+                } catch {
+                    throw DVSError(
+                        .corrupt,
+                        "cannot erase purged data on remote '\(remote)': object '\(ids[i].hex)' (key \(key)) is damaged: \(DVSError.wrap(error).message); nothing was deleted",
+                        next: .repairRemote(remote: remote))
+                }
+            }
+            return got.withLock { $0 }
+        }
+        var roots: [ObjectID] = []
+        for (id, bytes) in try getVerified(old.map(\.object)) {
+            do { roots.append(try Commit.decode(bytes).manifest) } catch {
+                throw DVSError(
+                    .corrupt, "cannot erase purged data on remote '\(remote)': object '\(id.hex)' is not a commit: \(error)",
+                    next: .repairRemote(remote: remote))
+            }
+        }
+        var chunks: [ObjectID: ManifestChunk] = [:]
+        var frontier = Array(Set(roots).subtracting(keepChunks))
+        while !frontier.isEmpty {
+            var next = Set<ObjectID>()
+            for (id, bytes) in try getVerified(frontier) {
+                let chunk: ManifestChunk
+                do { chunk = try ManifestChunk.decode(bytes) } catch {
+                    throw DVSError(
+                        .corrupt, "cannot erase purged data on remote '\(remote)': manifest chunk '\(id.hex)' is malformed: \(error)",
+                        next: .repairRemote(remote: remote))
+                }
+                chunks[id] = chunk
+                if case .inner(_, let children) = chunk {
+                    for ch in children where chunks[ch.id] == nil && !keepChunks.contains(ch.id) { next.insert(ch.id) }
+                }
+            }
+            frontier = Array(next)
+        }
+        // Doomed: a leaf naming erased audio and every chunk above one, children first. Dropped:
+        // the erased audio and every blob only the replaced commits named (old label tables).
+        var doomed: [ObjectID] = []
+        var words = Set<ObjectID>()
+        var dropped = erased
+        var state: [ObjectID: Bool] = [:]
+        func visit(_ id: ObjectID) -> Bool {
+            if let s = state[id] { return s }
+            guard let chunk = chunks[id] else { return false }  // kept, or already deleted
+            var d = false
+            switch chunk {
+            case .leaf(let es):
+                for e in es {
+                    if e.kind != .symlink && !keepBlobs.contains(e.blob) { dropped.insert(e.blob) }
+                    if e.audio != nil && erased.contains(e.blob) {
+                        d = true
+                        if let w = e.annotations?.transcript?.words, !keepWords.contains(w) { words.insert(w) }
+                    }
+                }
+            case .inner(_, let children):
+                for ch in children where visit(ch.id) { d = true }
+            }
+            state[id] = d
+            if d { doomed.append(id) }
+            return d
+        }
+        for r in Set(roots).sorted() { _ = visit(r) }
+
+        // Packs: every remote pack this repository lacks whose index names a dropped blob, or a
+        // delta frame on one, goes; where this repository lacks its other blobs it is first
+        // downloaded, verified and written again without them.
+        let localPacks = Set(try catalog.packIDs())
+        let foreign = try store.list(prefix: "packs/").compactMap { o -> (ObjectID, UInt64)? in
+            guard o.key.hasSuffix(".pack"), let id = ObjectID(hex: o.key.dropFirst(6).dropLast(5)), !localPacks.contains(PackID(id))
+            else { return nil }
+            return (id, o.size)
+        }
+        let found = Locked<[(id: ObjectID, size: UInt64, entries: [PackEntry], rewrite: Bool)]>([])
+        let droppedIDs = dropped
+        let blobStore = blobs
+        try parallelIO(foreign.count, workers: transfers) { i in
+            let (id, size) = foreign[i]
+            let key = "packs/\(id.hex).pack"
+            let entries: [PackEntry]
+            do { entries = try Self.remotePackIndex(store: store, pack: id, size: size, meter: meter) } catch let d as PackDamage {
+                throw DVSError(
+                    .corrupt,
+                    "cannot erase purged data on remote '\(remote)': pack '\(id.hex)' (key \(key)) is damaged: \(d.why); nothing was deleted",
+                    next: .repairRemote(remote: remote))
+            }
+            var touched = entries.contains { droppedIDs.contains($0.id) }
+            if !touched {
+                for e in entries where e.codec == .zstdDelta && e.storedLength >= 32 {
+                    let head = try store.getRange(key, e.offset...(e.offset + 31))
+                    if head.count == 32, droppedIDs.contains(ObjectID(bytes: [UInt8](head))) {
+                        touched = true
+                        break
+                    }
+                }
+            }
+            guard touched else { return }
+            var rewrite = false
+            for e in entries where !droppedIDs.contains(e.id) {
+                if try !blobStore.contains(e.id) {
+                    rewrite = true
+                    break
+                }
+            }
+            found.withLock { $0.append((id, size, entries, rewrite)) }
+        }
+        let touched = found.withLock { $0 }.sorted { $0.id.hex < $1.id.hex }
+        let toRewrite = touched.filter(\.rewrite)
+        if !toRewrite.isEmpty {
+            let got = try downloadPacks(
+                toRewrite.map { ($0.id, $0.size) }, index: Dictionary(uniqueKeysWithValues: toRewrite.map { ($0.id, $0.entries) }),
+                store: store, remote: remote, transfers: transfers, meter: meter)
+            _ = try verifyPacks(got, remote: remote)
+            let lock = try self.lock("dvs push \(remote) (purge)")
+            defer { lock.release() }
+            for f in got {
+                guard rename(f.tmp, "\(packsDir)/\(f.id.hex).pack") == 0 else {
+                    throw StorageError.posix("cannot rename pack into", path: "\(packsDir)/\(f.id.hex).pack")
+                }
+            }
+            FileIO.syncDirectory(packsDir)
+            do {
+                try catalog.write { tx in
+                    for f in got { try tx.insertPack(id: PackID(f.id), byteCount: f.size, entries: f.entries) }
+                }
+            } catch { throw DVSError.wrap(error) }
+            packedBlobs.forgetReaders()
+            try repackWithout(dropped, only: Set(got.map { PackID($0.id) }))
+            c.packsRewritten = toRewrite.count
+        }
+        // Every pack of this repository is on the remote before any remote pack goes.
+        let listed = Set(try store.list(prefix: "packs/").compactMap { o in PackID(hex: o.key.dropFirst(6).dropLast(5)) })
+        let up = try catalog.packIDs().filter { !listed.contains($0) }
+        var sizes: [String: UInt64] = [:]
+        for id in up {
+            let path = "\(packsDir)/\(id.hex).pack"
+            if let why = localPackProblem(id) {
+                throw DVSError(
+                    .corrupt, "cannot erase purged data on remote '\(remote)': the local pack .dvs/packs/\(id.hex).pack \(why)",
+                    next: .restoreLocalPack(path: ".dvs/packs/\(id.hex).pack"))
+            }
+            try store.putFile("packs/\(id.hex).pack", localPath: path)
+            var st = stat()
+            sizes["packs/\(id.hex).pack"] = stat(path, &st) == 0 ? UInt64(st.st_size) : 0
+        }
+        try confirmUploaded(sizes, store: store, remote: remote)
+        c.packsUploaded = up.count
+        for p in touched {
+            try store.delete("packs/\(p.id.hex).pack")
+            c.packsDeleted += 1
+        }
+        context.afterPurgeStep?("remote-packs")
+        // Metadata: words objects, then chunks children first, then the commits, so a push
+        // killed here still reaches everything left from a replaced commit still stored.
+        let wordList = words.sorted()
+        try parallelIO(wordList.count, workers: transfers) { i in try store.delete("objects/\(wordList[i].hex)") }
+        for (n, id) in (doomed + old.map(\.object)).enumerated() {
+            try store.delete("objects/\(id.hex)")
+            context.afterPurgeStep?("remote-objects-\(n + 1)")
+        }
+        c.objectsDeleted = wordList.count + doomed.count + old.count
+    }
+
+    /// Scans every key of a remote for the 32 raw bytes of every blob id this repository's
+    /// purges erased: each object as stored and, under `objects/`, decompressed; each pack
+    /// whole (its index names its blobs by id; a delta frame names its base). Reads everything
+    /// (a cost of the remote's size); changes nothing.
+    /// - Returns: keys found (`found`: `<key>: <id hex>`); `files` counts keys read.
+    /// - Throws: `DVSError.badInput` for an unknown remote; `.remote` on transfer failures.
+    public func verifyRemotePurges(remote remoteName: String, progress: ProgressHandler? = nil) throws -> PurgeVerification {
+        let records = try purges()
+        let store = try remote(remoteName).open(environment: context.environment)
+        var scanner = ErasedIDScanner(records)
+        var v = PurgeVerification(purges: records.count, ids: scanner.count, files: 0, bytes: 0, found: [], indexed: [])
+        guard scanner.count > 0 else { return v }
+        do {
+            let decompressor = ZstdDecompressor()
+            for o in try store.list(prefix: "") {
+                guard let data = try store.get(o.key) else { continue }
+                let bytes = [UInt8](data)
+                v.files += 1
+                v.bytes += UInt64(bytes.count)
+                progress?(Progress(phase: .verifyingBlobs, done: v.files, total: 0, bytes: v.bytes))
+                scanner.scan(bytes, o.key)
+                if o.key.hasPrefix("objects/"), let plain = try? bytes.withUnsafeBytes({ try decompressor.decompress($0) }) {
+                    scanner.scan(plain, o.key + " (decompressed)")
+                }
+            }
+        } catch { throw DVSError.wrap(error) }
+        v.found = scanner.found
+        return v
+    }
+}
+
+/// Finds the 32 raw bytes of erased blob ids in byte strings (``Repository/verifyPurges(progress:)``
+/// and ``Repository/verifyRemotePurges(remote:progress:)``).
+struct ErasedIDScanner {
+    private let needles: [([UInt8], String)]
+    private var first = [Bool](repeating: false, count: 256)
+    /// What was found: `<where>: <id hex>`.
+    private(set) var found: [String] = []
+
+    /// The erased ids of `records`.
+    init(_ records: [PurgeRecord]) {
+        var ids: [ObjectID: String] = [:]
+        for r in records { for h in r.erased { if let id = ObjectID(hex: h) { ids[id] = h } } }
+        needles = ids.sorted { $0.key < $1.key }.map { (Array($0.key.bytes), $0.value) }
+        for n in needles { first[Int(n.0[0])] = true }
+    }
+
+    /// How many ids are looked for.
+    var count: Int { needles.count }
+
+    /// The erased ids in the order looked for.
+    var ids: [(id: [UInt8], hex: String)] { needles.map { ($0.0, $0.1) } }
+
+    /// Records every erased id in `bytes`, as found in `what`.
+    mutating func scan(_ bytes: [UInt8], _ what: String) {
+        guard bytes.count >= 32 else { return }
+        var hits: [String] = []
+        bytes.withUnsafeBufferPointer { b in
+            var i = 0
+            while i <= b.count - 32 {
+                if first[Int(b[i])] {
+                    for (n, hex) in needles where b[i + 31] == n[31] && memcmp(b.baseAddress! + i, n, 32) == 0 {
+                        hits.append("\(what): \(hex)")
+                    }
+                }
+                i += 1
+            }
+        }
+        found += hits
+    }
+}
