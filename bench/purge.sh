@@ -12,6 +12,10 @@
 # 2. purge of one speaker from main (history: the 90 % commit, a relabel commit): time of
 #    `dvs purge --where "speaker = 'SPK'" --yes`, bytes of the packs it wrote, the speaker's
 #    stored bytes, and their ratio (the cost of rewriting whole packs around a speaker's clips).
+# 3. The purge on a folder remote: main was pushed and cloned before the purge; after it,
+#    `dvs push` (uploads the record and rewritten packs, deletes the old ones and objects) and
+#    the clone's `dvs fetch` (applies the purge there): times, bytes uploaded and deleted, and
+#    `dvs purge --verify --remote` (reads every key).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${DVS_BENCH_DIR:-/tmp/dvs-bench}
@@ -24,7 +28,7 @@ while [ $# -gt 0 ]; do
     --dvs) DVS=${2:?}; shift 2 ;;
     --n) N=${2:?}; shift 2 ;;
     --speaker) SPK=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "purge.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -61,6 +65,9 @@ with open(os.path.join(root, "labels.csv"), "w", newline="") as f:
 with open(os.path.join(hold, "moved.txt"), "w") as f:
     f.write("\n".join(r[0] for r in out) + "\n")
 PY
+REMOTE=$BENCH_DIR/purge-$N-remote
+CLONE=$BENCH_DIR/purge-$N-clone
+rm -rf "$REMOTE" "$CLONE"
 cd "$R"
 "$DVS" init >/dev/null
 t0=$(secs); "$DVS" commit -m "import 90 %" >/dev/null; t1=$(secs)
@@ -109,6 +116,11 @@ for r in rows:
 print(total, n)
 PY
 )
+"$DVS" remote add origin "$REMOTE" >/dev/null
+t0=$(secs); "$DVS" push >/dev/null; t1=$(secs)
+say "pushed main to a folder remote in $(python3 -c "print(round($t1-$t0,1))") s"
+"$DVS" clone "$REMOTE" "$CLONE" >/dev/null
+remote_before=$(du -sb "$REMOTE" | cut -f1)
 packs_total=$(du -sb .dvs/packs | cut -f1)
 ls .dvs/packs > "$BENCH_DIR/purge-packs-before.txt"
 "$DVS" purge --where "speaker = '$SPK'" >&2
@@ -121,4 +133,17 @@ done
 set -- $spk_stored
 say "purge of $SPK ($2 clips, $1 stored bytes = $(python3 -c "print(round(100*$1/$packs_total,2))") % of $packs_total pack bytes): $purge_s s, packs written $written bytes = $(python3 -c "print(round($written/max($1,1),1))") x the speaker's share"
 "$DVS" fsck >/dev/null && say "fsck clean"
-echo "{\"n\": $N, \"gc_seconds\": $gc_s, \"gc_reclaimed\": $((before-after)), \"gc_expected\": $expected, \"purge_speaker\": \"$SPK\", \"purge_seconds\": $purge_s, \"purge_written\": $written, \"speaker_stored\": $1, \"pack_bytes\": $packs_total}"
+t0=$(secs); "$DVS" push --json > "$BENCH_DIR/purge-push.json"; t1=$(secs)
+push_s=$(python3 -c "print(round($t1-$t0,2))")
+remote_after=$(du -sb "$REMOTE" | cut -f1)
+say "push of the purge: $push_s s; remote $remote_before -> $remote_after bytes; $(python3 -c "
+import json; j = json.load(open('$BENCH_DIR/purge-push.json')); p = j['purges']
+print(f\"uploaded {j['bytes_uploaded']} bytes in {j['packs_uploaded']} pack(s); deleted {p['packs_deleted']} pack(s) ({p['packs_rewritten']} rewritten there) and {p['objects_deleted']} object(s)\")")"
+t0=$(secs); (cd "$CLONE" && "$DVS" fetch --json > "$BENCH_DIR/purge-fetch.json"); t1=$(secs)
+fetch_s=$(python3 -c "print(round($t1-$t0,2))")
+say "the clone's fetch, applying the purge: $fetch_s s, $(python3 -c "
+import json; j = json.load(open('$BENCH_DIR/purge-fetch.json')); print(f\"{j['bytes_downloaded']} bytes downloaded, {len(j['purges_applied'])} purge(s) applied\")")"
+t0=$(secs); "$DVS" purge --verify --remote origin >&2; t1=$(secs)
+verify_s=$(python3 -c "print(round($t1-$t0,2))")
+(cd "$CLONE" && "$DVS" purge --verify >&2 && "$DVS" fsck >/dev/null) && say "the clone is clean; fsck clean"
+echo "{\"n\": $N, \"gc_seconds\": $gc_s, \"gc_reclaimed\": $((before-after)), \"gc_expected\": $expected, \"purge_speaker\": \"$SPK\", \"purge_seconds\": $purge_s, \"purge_written\": $written, \"speaker_stored\": $1, \"pack_bytes\": $packs_total, \"push_seconds\": $push_s, \"remote_before\": $remote_before, \"remote_after\": $remote_after, \"fetch_seconds\": $fetch_s, \"verify_remote_seconds\": $verify_s}"

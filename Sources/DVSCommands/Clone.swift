@@ -29,6 +29,7 @@ struct Clone: ParsableCommand {
             url: url, into: target, branch: branch, endpoint: endpoint, region: region, pathStyle: pathStyle,
             progress: Output.progress(), context: CurrentProcess.context)
         if json {
+            fetchNotes(s.fetch)
             var o = fetchJSON(s.fetch)
             o["directory"] = s.repository.root
             o["branch"] = s.branch ?? NSNull()

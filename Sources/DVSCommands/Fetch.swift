@@ -19,6 +19,7 @@ struct Fetch: ParsableCommand {
         let repo = try global.repository()
         let s = try repo.fetch(remote: remote, branch: branch, progress: Output.progress())
         if json {
+            fetchNotes(s)
             try Output.jsonObject(fetchJSON(s))
             return
         }
@@ -53,6 +54,11 @@ func printFetch(_ s: FetchSummary) {
     for id in s.purgesReapplied {
         Output.out("Applied purge \(id.short) again: commits that arrived still held what it erased and were rewritten")
     }
+    fetchNotes(s)
+}
+
+/// Notes on stderr (with or without `--json`): remote refs a fetch skipped.
+func fetchNotes(_ s: FetchSummary) {
     for r in s.skipped {
         Output.err(
             "note: \(r.fullName) on '\(s.remote)' still points at a commit a purge replaced; it was not fetched (a push from a repository that has the purge finishes erasing it there)"

@@ -18,6 +18,7 @@ struct Pull: ParsableCommand {
         let repo = try global.repository()
         let s = try repo.pull(remote: remote, branch: branch, progress: Output.progress())
         if json {
+            fetchNotes(s.fetch)
             var o = fetchJSON(s.fetch)
             o["branch"] = s.branch
             o["old"] = s.old?.hex ?? NSNull()

@@ -394,6 +394,8 @@ public final class S3Client: Sendable {
         body: Data? = nil, accept: Set<Int> = [], errorInBody: Bool = false, attempts: inout Int
     ) throws -> HTTPResponse {
         let url = makeURL(key: key, query: query)
+        // Errors name the key, or for a listing the prefix listed (`s3://bucket/team/data/purges/`).
+        let shown = key ?? query.first { $0.0 == "prefix" }?.1.flatMap { $0.isEmpty ? nil : $0 }
         let payloadHash = body.map(SigV4Signer.payloadHash) ?? SigV4Signer.emptyPayloadHash
         while true {
             attempts += 1
@@ -408,16 +410,16 @@ public final class S3Client: Sendable {
                         req, body: body ?? (method == "PUT" || method == "POST" ? Data() : nil),
                         stallTimeout: policy.stallTimeout)
                 } catch {
-                    throw transportError(error, method: method, key: key)
+                    throw transportError(error, method: method, key: shown)
                 }
                 if (200..<300).contains(r.status) {
                     if errorInBody, let root = XMLElementNode.parse(r.body), root.name == "Error" {
-                        throw httpError(HTTPResponse(status: 500, headers: r.headers, body: r.body), method: method, key: key)
+                        throw httpError(HTTPResponse(status: 500, headers: r.headers, body: r.body), method: method, key: shown)
                     }
                     return r
                 }
                 if accept.contains(r.status) { return r }
-                throw httpError(r, method: method, key: key)
+                throw httpError(r, method: method, key: shown)
             } catch let e as RemoteError where e.isRetryable && attempts < policy.maxAttempts {
                 Thread.sleep(forTimeInterval: policy.backoff(after: attempts))
             }

@@ -101,9 +101,10 @@ import Testing
         }
     }
 
-    /// A remote that still holds what a local purge erased cannot bring it back: fetch and pull
-    /// refuse before storing anything (the remote itself is not purged yet).
-    @Test func fetchFromARemoteStillHoldingErasedDataIsRefused() throws {
+    /// A remote that still holds what a local purge erased (the purge not pushed yet) cannot
+    /// bring it back: fetch skips the remote branches still at replaced commits, saying so, and
+    /// downloads nothing of them; pull finds nothing new.
+    @Test func fetchFromARemoteStillHoldingErasedDataSkipsIt() throws {
         try T.withTemporaryDirectory { dir in
             try dataset(dir)
             let remoteDir = try T.sh("mktemp -d /tmp/dvs-remote-XXXXXX").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -112,10 +113,14 @@ import Testing
             #expect(try dvs("push", "origin", "main", in: dir).status == 0)
             #expect(try dvs("push", "origin", "side", in: dir).status == 0)
             #expect(try dvs("purge", "--where", "speaker = 'spk3'", "--yes", in: dir).status == 0)
-            for args in [["fetch", "origin"], ["pull", "origin", "main"]] {
-                let r = try T.dvs(args, in: dir)
-                #expect(r.status == 1 && r.stderr.contains("that a purge of this repository erased"), "\(args): \(r.stderr)")
-            }
+            let f = try T.dvs(["fetch", "origin", "--json"], in: dir)
+            #expect(f.status == 0, "\(f.stderr)")
+            let o = try #require(try json(f.stdout) as? [String: Any])
+            #expect(o["refs_skipped"] as? [String] == ["refs/heads/main", "refs/heads/side"], "\(o)")
+            #expect(o["bytes_downloaded"] as? Int == 0 && o["objects_downloaded"] as? Int == 0, "\(o)")
+            #expect(f.stderr.contains("note: refs/heads/main on 'origin' still points at a commit a purge replaced"), "\(f.stderr)")
+            let p = try T.dvs(["pull", "origin", "main"], in: dir)
+            #expect(p.status == 0 && p.stdout.contains("Already up to date"), "\(p.stdout) \(p.stderr)")
             #expect(try filesHolding(Self.marker, in: dir).isEmpty, "nothing erased came back")
             #expect(try dvs("purge", "--verify", in: dir).status == 0)
             #expect(try !dvs("ls", "main", in: dir).stdout.contains("clips/c3.wav"))

@@ -130,6 +130,11 @@ public struct PurgeRecord: Sendable, Codable, Equatable {
     public var erasedPerCommit: [String: Int]
     /// HEAD's commit before the purge (nil on an unborn branch), to bring the working tree along.
     public var head: String?
+    /// Blob ids (64 hex), sorted, besides the erased audio that the purge removed: versions of
+    /// label tables and sidecars that held erased rows, named only by the commits it replaced.
+    /// A fetch drops them from packs it brings in, and a push from the remote's packs. Nil in a
+    /// record written before they were kept, and until the purge reaches its packs step.
+    public var obsolete: [String]?
 
     /// The new commit for an old one, if this purge rewrote it.
     public func rewritten(_ id: CommitID) -> CommitID? { commits[id.hex].flatMap { CommitID(hex: $0) } }
@@ -255,7 +260,7 @@ extension Repository {
         return (last.to, last.purge)
     }
 
-    /// Every commit a purge replaced and every blob it erased (fetch refuses to import them).
+    /// Every commit a purge replaced and every audio blob it erased (fetch never downloads them).
     /// - Throws: `DVSError.corrupt` when a record cannot be read.
     func purgedContent() throws -> (commits: Set<CommitID>, blobs: Set<ObjectID>) {
         var commits = Set<CommitID>()
@@ -493,6 +498,8 @@ extension Repository {
             record = r
         }
         try applyPurge(record, journal: journal, progress: progress)
+        // As stored: the packs step adds the obsolete blobs.
+        record = try purges().first { $0.id == journal.id } ?? record
         unlink(purgeJournalPath)
         FileIO.syncDirectory(dvsDir)
         return record
@@ -703,7 +710,19 @@ extension Repository {
         next.phase = .collect
         if journal.phase != .collect { try writePurgeJournal(next) }
         // 3. Packs without the erased blobs and the old label tables that named them.
-        try repackWithout(try obsoleteBlobs(map: map, erased: erased), progress: progress)
+        let obsolete = try obsoleteBlobs(map: map, erased: erased)
+        // Kept in the record (once: a rerun after old objects went would find fewer), so fetch
+        // and push can keep these versions away from this repository and the remote.
+        let known = Set(record.obsolete ?? [])
+        let found = Set(obsolete.subtracting(erased).map(\.hex))
+        if !found.isSubset(of: known) {
+            var r = record
+            r.obsolete = known.union(found).sorted()
+            try writePurgeRecord(r)
+        }
+        // The stat cache may still name an old table version a tracked file had.
+        do { try catalog.write { tx in try tx.forgetStatCache(ofBlobs: obsolete) } } catch { throw DVSError.wrap(error) }
+        try repackWithout(obsolete, progress: progress)
         try PurgeStop.check(.packs, context)
         // 4. Loose objects only the old commits reached, and leaves naming erased blobs.
         try deleteOldObjects(map: map, erased: erased)

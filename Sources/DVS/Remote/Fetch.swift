@@ -71,7 +71,7 @@ extension Repository {
         if let first = incoming.first {
             try refuseUnlessPurgeable("fetch from '\(remoteName)', which holds purge \(first.id.short) (\(first.rule)) to apply here")
         }
-        var (summary, reapply) = try fetchData(
+        var (summary, reapply, arrived) = try fetchData(
             remoteName: remoteName, config: config, store: store, branch: branch, incoming: incoming, progress: progress)
         let started = Date()
         for r in incoming {
@@ -84,6 +84,17 @@ extension Repository {
                 summary.purgesReapplied.append(r.id)
             }
         }
+        // A remote pack not yet rewritten by its purge can hold erased audio, or a label table
+        // version with erased rows, beside what was needed (a delta base, a neighbour): those
+        // frames go now that every rewrite that could read them is done.
+        var dropped = Set<ObjectID>()
+        for r in try purges() { for h in r.erased + (r.obsolete ?? []) { if let id = ObjectID(hex: h) { dropped.insert(id) } } }
+        let stale = arrived.intersection(dropped)
+        if !stale.isEmpty {
+            let lock = try self.lock("dvs fetch \(remoteName)")
+            defer { lock.release() }
+            try repackWithout(stale)
+        }
         if !summary.purgesApplied.isEmpty || !summary.purgesReapplied.isEmpty {
             // Refs that arrived at commits a purge then rewrote here are shown at their replacement.
             let records = try purges()
@@ -95,43 +106,43 @@ extension Repository {
         return summary
     }
 
-    /// The purge records under the remote's `purges/`, and those of them this repository lacks
-    /// (oldest first). Each is checked: its key names its id, and it decodes.
+    /// The purge records under the remote's `purges/` this repository lacks (oldest first), each
+    /// checked (its key names its id, it decodes). A record both hold at different sizes is
+    /// joined into this repository's copy (``joinPurgeRecords(_:_:)``: replacements another
+    /// repository added when it applied the purge again).
     /// - Throws: `DVSError.corrupt` naming the key when a record cannot be read; `RemoteError`.
     func remotePurges(store: any RemoteStore, remote: String) throws -> (ids: Set<PurgeID>, missing: [PurgeRecord]) {
-        let have = Set(try purges().map(\.id))
-        var ids = Set<PurgeID>()
+        let local = try purges()
         var missing: [PurgeRecord] = []
-        for o in try store.list(prefix: "purges/") where o.key.hasSuffix(".json") {
-            guard let id = ObjectID(hex: o.key.dropFirst(7).dropLast(5)).map(PurgeID.init) else { continue }
-            ids.insert(id)
-            guard !have.contains(id) else { continue }
-            guard let data = try store.get(o.key) else { continue }
-            let record: PurgeRecord
-            do { record = try JSONDecoder().decode(PurgeRecord.self, from: data) } catch {
-                throw DVSError(
-                    .corrupt, "the purge record on remote '\(remote)' (key \(o.key)) cannot be read: \(error)",
-                    next: .repairRemote(remote: remote))
+        let listing = try remotePurgeListing(store: store)
+        for (id, size) in listing.sorted(by: { $0.key.hex < $1.key.hex }) {
+            if let mine = local.first(where: { $0.id == id }) {
+                guard size != UInt64(try Self.encodePurgeRecord(mine).count),
+                    let theirs = try remotePurgeRecord(id, store: store, remote: remote)
+                else { continue }
+                let joined = Self.joinPurgeRecords(mine, theirs)
+                if joined != mine {
+                    let lock = try self.lock("dvs fetch \(remote)")
+                    defer { lock.release() }
+                    try writePurgeRecord(joined)
+                }
+                continue
             }
-            guard record.id == id else {
-                throw DVSError(
-                    .corrupt, "the purge record on remote '\(remote)' (key \(o.key)) is that of purge \(record.id.hex)",
-                    next: .repairRemote(remote: remote))
-            }
-            missing.append(record)
+            if let r = try remotePurgeRecord(id, store: store, remote: remote) { missing.append(r) }
         }
-        return (ids, missing.sorted { ($0.time, $0.id.hex) < ($1.time, $1.id.hex) })
+        return (Set(listing.keys), missing.sorted { ($0.time, $0.id.hex) < ($1.time, $1.id.hex) })
     }
 
     /// ``fetch(remote:branch:progress:)`` without applying purges.
     /// - Parameter incoming: purge records the remote holds and this repository lacks (what
     ///   they erased is not downloaded).
-    /// - Returns: the summary, and whether commits that arrived hold what a purge of this
-    ///   repository erased (or build on a commit it replaced), so its purges must run again.
+    /// - Returns: the summary; whether commits that arrived hold what a purge of this
+    ///   repository erased (or build on a commit it replaced), so its purges must run again;
+    ///   the blobs of the packs it stored.
     private func fetchData(
         remoteName: String, config: RemoteConfig, store: any RemoteStore, branch: String?, incoming: [PurgeRecord],
         progress: ProgressHandler?
-    ) throws -> (FetchSummary, reapply: Bool) {
+    ) throws -> (FetchSummary, reapply: Bool, blobs: Set<ObjectID>) {
         let started = Date()
         do {
             var purged = try purgedContent()
@@ -171,6 +182,14 @@ extension Repository {
             let (downloaded, holdsErased) = try downloadMetadata(
                 remoteRefs.map(\.id), store: store, remote: remoteName, transfers: config.transfers, meter: meter,
                 boundary: boundary, erased: purged.blobs)
+
+            // Commits that arrived hold what a purge erased: this fetch rewrites them, which it
+            // cannot do over uncommitted changes; refused before any ref or pack is stored.
+            if holdsErased && incoming.isEmpty {
+                try refuseUnlessPurgeable(
+                    "fetch from '\(remoteName)': commits there build on history a purge of this repository rewrote, and this fetch must rewrite them"
+                )
+            }
 
             // 3. Blobs the new snapshots need (never an erased one).
             let stops = Set(try catalog.refs(in: .all).map(\.target)).union(boundary)
@@ -266,10 +285,6 @@ extension Repository {
                 try tx.moveRefs(updates, who: identity)
             }
             packedBlobs.forgetReaders()
-            // A remote pack not yet rewritten by its purge can hold erased audio beside what was
-            // needed: those frames go at once.
-            let erasedHere = Set(fetched.flatMap { $0.entries.map(\.id) }).intersection(purged.blobs)
-            if !erasedHere.isEmpty { try repackWithout(erasedHere, only: Set(fetched.map { PackID($0.id) })) }
             // Lineage records, after the refs (a record names a snapshot it does not need present).
             let records = try fetchRecords(store: store, remoteName: remoteName, transfers: config.transfers, meter: meter)
             meter.finish()
@@ -277,7 +292,7 @@ extension Repository {
                 remote: remoteName, refs: moves, objectsDownloaded: meter.objects,
                 packsDownloaded: fetched.count, bytesDownloaded: meter.bytes, seconds: Date().timeIntervalSince(started),
                 recordsDownloaded: records, skipped: skipped)
-            return (summary, holdsErased)
+            return (summary, holdsErased, Set(fetched.flatMap { $0.entries.map(\.id) }))
         } catch { throw DVSError.wrap(error) }
     }
 
@@ -342,7 +357,8 @@ extension Repository {
                     if boundary.contains(p) { holdsErased = true } else { next.insert(p) }
                 }
             }
-            frontier = Array(next)
+            // A parent fetched in this same round (a sibling tip) is not fetched again.
+            frontier = Array(next.filter { commits[$0] == nil })
         }
         // Manifest chunks and words objects, level by level from the roots.
         var levels: [[ObjectID]] = []

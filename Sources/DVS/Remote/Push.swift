@@ -149,7 +149,8 @@ extension Repository {
             let localPurgeIDs = Set(purgeRecords.map(\.id))
             var cleanup: RemotePurgeCleanup? = nil
             do {
-                let remoteIDs = try remotePurgeIDs(store: store)
+                let remoteListing = try remotePurgeListing(store: store)
+                let remoteIDs = Set(remoteListing.keys)
                 if let foreign = remoteIDs.subtracting(localPurgeIDs).sorted(by: { $0.hex < $1.hex }).first {
                     throw DVSError(
                         .remote,
@@ -158,8 +159,18 @@ extension Repository {
                 }
                 if !purgeRecords.isEmpty {
                     var c = RemotePurgeCleanup()
-                    for r in purgeRecords where !remoteIDs.contains(r.id) {
-                        try store.put("purges/\(r.id.hex).json", try Self.encodePurgeRecord(r))
+                    for r in purgeRecords {
+                        let bytes = try Self.encodePurgeRecord(r)
+                        if let size = remoteListing[r.id] {
+                            // Known there: joined with what this repository added (commits it
+                            // rewrote later), when it differs.
+                            guard size != UInt64(bytes.count), let theirs = try remotePurgeRecord(r.id, store: store, remote: remoteName)
+                            else { continue }
+                            let joined = Self.joinPurgeRecords(theirs, r)
+                            if joined != theirs { try store.put("purges/\(r.id.hex).json", try Self.encodePurgeRecord(joined)) }
+                            continue
+                        }
+                        try store.put("purges/\(r.id.hex).json", bytes)
                         c.recordsUploaded += 1
                     }
                     if c.recordsUploaded > 0 { context.afterPurgeStep?("remote-records") }

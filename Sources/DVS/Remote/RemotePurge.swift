@@ -48,13 +48,49 @@ public struct RemotePurgeCleanup: Sendable, Equatable {
 }
 
 extension Repository {
+    /// The purge records under the remote's `purges/`: id → size in bytes.
+    /// - Throws: `RemoteError` when the listing fails.
+    func remotePurgeListing(store: any RemoteStore) throws -> [PurgeID: UInt64] {
+        var out: [PurgeID: UInt64] = [:]
+        for o in try store.list(prefix: "purges/") where o.key.hasSuffix(".json") {
+            if let id = ObjectID(hex: o.key.dropFirst(7).dropLast(5)).map(PurgeID.init) { out[id] = o.size }
+        }
+        return out
+    }
+
     /// The ids of the purge records under the remote's `purges/`.
     /// - Throws: `RemoteError` when the listing fails.
-    func remotePurgeIDs(store: any RemoteStore) throws -> Set<PurgeID> {
-        Set(
-            try store.list(prefix: "purges/").compactMap { o in
-                o.key.hasSuffix(".json") ? ObjectID(hex: o.key.dropFirst(7).dropLast(5)).map(PurgeID.init) : nil
-            })
+    func remotePurgeIDs(store: any RemoteStore) throws -> Set<PurgeID> { Set(try remotePurgeListing(store: store).keys) }
+
+    /// Reads the record `id` from the remote. - Throws: `DVSError.corrupt` naming the key when
+    /// it cannot be decoded or is another purge's; `RemoteError`. - Returns: nil when it is gone.
+    func remotePurgeRecord(_ id: PurgeID, store: any RemoteStore, remote: String) throws -> PurgeRecord? {
+        let key = "purges/\(id.hex).json"
+        guard let data = try store.get(key) else { return nil }
+        let record: PurgeRecord
+        do { record = try JSONDecoder().decode(PurgeRecord.self, from: data) } catch {
+            throw DVSError(
+                .corrupt, "the purge record on remote '\(remote)' (key \(key)) cannot be read: \(error)",
+                next: .repairRemote(remote: remote))
+        }
+        guard record.id == id else {
+            throw DVSError(
+                .corrupt, "the purge record on remote '\(remote)' (key \(key)) is that of purge \(record.id.hex)",
+                next: .repairRemote(remote: remote))
+        }
+        return record
+    }
+
+    /// One purge's record as two repositories know it, joined: `a`'s fields, with the commits
+    /// either rewrote (a repository that applied the purge again to commits that arrived later
+    /// adds their replacements), their per-commit counts, refs and obsolete blobs.
+    static func joinPurgeRecords(_ a: PurgeRecord, _ b: PurgeRecord) -> PurgeRecord {
+        var out = a
+        out.commits.merge(b.commits) { x, _ in x }
+        out.erasedPerCommit.merge(b.erasedPerCommit) { x, _ in x }
+        out.refs = Array(Set(a.refs).union(b.refs)).sorted()
+        if a.obsolete != nil || b.obsolete != nil { out.obsolete = Array(Set(a.obsolete ?? []).union(b.obsolete ?? [])).sorted() }
+        return out
     }
 
     /// Deletes from the remote what `records` erased (see the file's header). The caller has
@@ -72,9 +108,11 @@ extension Repository {
     ) throws {
         var map: [CommitID: CommitID] = [:]
         var erased = Set<ObjectID>()
+        var obsolete = Set<ObjectID>()
         for r in records {
             for (k, v) in r.commits { if let o = CommitID(hex: k), let n = CommitID(hex: v) { map[o] = n } }
             erased.formUnion(r.erased.compactMap { ObjectID(hex: $0) })
+            obsolete.formUnion((r.obsolete ?? []).compactMap { ObjectID(hex: $0) })
         }
         let old = map.keys.filter { remoteObjects.contains($0.object) }.sorted { $0.hex < $1.hex }
         c.oldCommits = old.count
@@ -148,7 +186,7 @@ extension Repository {
         // the erased audio and every blob only the replaced commits named (old label tables).
         var doomed: [ObjectID] = []
         var words = Set<ObjectID>()
-        var dropped = erased
+        var dropped = erased.union(obsolete)
         var state: [ObjectID: Bool] = [:]
         func visit(_ id: ObjectID) -> Bool {
             if let s = state[id] { return s }
@@ -310,10 +348,10 @@ struct ErasedIDScanner {
     /// What was found: `<where>: <id hex>`.
     private(set) var found: [String] = []
 
-    /// The erased ids of `records`.
+    /// The erased ids of `records`: the audio and the obsolete label table versions.
     init(_ records: [PurgeRecord]) {
         var ids: [ObjectID: String] = [:]
-        for r in records { for h in r.erased { if let id = ObjectID(hex: h) { ids[id] = h } } }
+        for r in records { for h in r.erased + (r.obsolete ?? []) { if let id = ObjectID(hex: h) { ids[id] = h } } }
         needles = ids.sorted { $0.key < $1.key }.map { (Array($0.key.bytes), $0.value) }
         for n in needles { first[Int(n.0[0])] = true }
     }

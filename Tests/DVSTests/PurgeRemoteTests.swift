@@ -1,0 +1,212 @@
+import DVSCore
+import DVSStorage
+import DVSTestSupport
+import Foundation
+import Testing
+
+@testable import DVS
+
+/// Issue 16, item 3: a purge travels with push and fetch. A speaker's audio, label row and a
+/// call's transcript words, planted with markers on several branches, a cohort and a model's
+/// snapshot, pushed to a folder remote and cloned, leave no byte on the remote or in the clone
+/// once the purge is pushed and fetched; a stale clone cannot push them back; clones reach the
+/// commit ids the purging repository made.
+@Suite(.serialized) struct PurgeRemoteTests {
+    typealias T = TestSupport
+
+    /// The marker word planted in the call's Deepgram transcript.
+    static let word = "zqxremoteword"
+
+    /// Where any of `needles` occurs on a folder remote: every file's raw bytes, every object
+    /// decompressed, every pack frame decoded (deltas through their bases; a marker inside
+    /// compressed or audio-coded data is found too). `repo` decodes (its codecs and blobs).
+    static func scanRemote(_ root: String, with repo: Repository, for needles: [[UInt8]]) throws -> [String] {
+        var hits: [String] = []
+        func check(_ bytes: [UInt8], _ what: String) {
+            for n in needles where bytes.count >= n.count && bytes.firstRange(of: n) != nil { hits.append(what) }
+        }
+        let d = ZstdDecompressor()
+        var packs: [(id: ObjectID, reader: PackReader, entries: [PackEntry])] = []
+        let walker = FileManager.default.enumerator(atPath: root)
+        while let rel = walker?.nextObject() as? String {
+            let path = root + "/" + rel
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+                let data = FileManager.default.contents(atPath: path)
+            else { continue }
+            let bytes = [UInt8](data)
+            check(bytes, rel)
+            if rel.hasPrefix("objects/"), let plain = try? bytes.withUnsafeBytes({ try d.decompress($0) }) {
+                check(plain, rel + " (decompressed)")
+            }
+            if rel.hasPrefix("packs/"), rel.hasSuffix(".pack"), let id = ObjectID(hex: rel.dropFirst(6).dropLast(5)) {
+                let reader = try PackReader(path: path)
+                packs.append((id, reader, try reader.readIndex()))
+            }
+        }
+        var lookup: [ObjectID: (PackReader, PackEntry, ObjectID)] = [:]
+        for p in packs { for e in p.entries { lookup[e.id] = (p.reader, e, p.id) } }
+        for p in packs {
+            for e in p.entries {
+                check(try repo.decodeFetched(e.id, lookup: lookup, decompressor: d, depth: 0), "packs/\(p.id.hex).pack blob \(e.id.short)")
+            }
+        }
+        return hits
+    }
+
+    @Test func aPurgeTravelsWithPushAndFetchAndNothingOfItStaysAnywhere() throws {
+        try PurgeTests().withMarkedRepository { a, root in
+            try T.withTemporaryDirectory { away in
+                // A call whose transcript carries a marker word, on main.
+                let ds = T.fixtures + "/dataset"
+                try T.sh(
+                    "cp '\(ds)/clips/call_0002_stereo.wav' '\(ds)/deepgram/call_0002_stereo.json' clips/ && sed -i 's/lakeside/\(Self.word)/gI' clips/call_0002_stereo.json",
+                    in: root)
+                _ = try a.commit(CommitOptions(message: "a call"))
+                let victim = try #require(try a.entries(at: "main").first { $0.path.string == "clips/c3.wav" })
+                let call = try #require(try a.entries(at: "main").first { $0.path.string == "clips/call_0002_stereo.wav" })
+                let words = try #require(call.annotations?.transcript?.words)
+                let model = try #require(try a.modelRecords().first)
+                let remoteRoot = away + "/remote.dvs"
+                _ = try a.addRemote(name: "origin", url: remoteRoot)
+                _ = try a.push(remote: "origin", all: true, tags: true)
+                let oldMain = try a.resolve("main")
+                let needles = [PurgeTests.marker, Array(Self.word.utf8), victim.blob.bytes, call.blob.bytes, words.bytes]
+                #expect(
+                    Set(try Self.scanRemote(remoteRoot, with: a, for: [PurgeTests.marker, Array(Self.word.utf8)])).count >= 3,
+                    "the markers are on the remote before the purge (the scan finds them)")
+
+                // A clone with an unpushed commit on main, made before the purge.
+                let bDir = away + "/b"
+                let b = try Repository.clone(url: remoteRoot, into: bDir, context: T.processContext).repository
+                try Data("from b\n".utf8).write(to: URL(fileURLWithPath: bDir + "/b-notes.txt"))
+                _ = try b.commit(CommitOptions(message: "b notes"))
+
+                let rule = PurgeRule(predicate: "speaker = 'spk3'", paths: ["clips/call_0002_stereo.wav"])
+                let record = try #require(try a.purge(rule))
+                #expect(record.samples == 2)
+                let pushed = try a.push(remote: "origin", all: true, tags: true)
+                let cleanup = try #require(pushed.purges)
+                #expect(cleanup.recordsUploaded == 1 && cleanup.deferred.isEmpty, "\(cleanup)")
+                #expect(cleanup.oldCommits == record.commits.count, "every replaced commit was on the remote")
+                #expect(cleanup.packsDeleted >= 1 && cleanup.objectsDeleted > cleanup.oldCommits, "\(cleanup)")
+                #expect(pushed.refs.contains { $0.name == .branch("side") && $0.status == .rewritten }, "a branch not named moved too")
+                #expect(try a.remote("origin").open(environment: [:]).readRef("refs/heads/main") != nil)
+                let left = try Self.scanRemote(remoteRoot, with: a, for: needles)
+                #expect(left == [], "no byte of the erased samples is left on the remote: \(left)")
+                let remoteVerify = try a.verifyRemotePurges(remote: "origin")
+                #expect(remoteVerify.found.isEmpty && remoteVerify.files > 5 && remoteVerify.ids > 2, "\(remoteVerify)")
+                // A second push finds nothing left to do.
+                let again = try #require(try a.push(remote: "origin", all: true, tags: true).purges)
+                #expect(again.oldCommits == 0 && again.objectsDeleted == 0 && again.recordsUploaded == 0, "\(again)")
+
+                // The stale clone cannot push the erased data back.
+                do {
+                    _ = try b.push(remote: "origin")
+                    Issue.record("a clone without the purge pushed to the purged remote")
+                } catch let e as DVSError {
+                    #expect(e.code == .remote && e.message.contains("holds purge \(record.id.short)"), "\(e.message)")
+                    #expect(e.next == .fetchPurgeFirst(remote: "origin"))
+                }
+                #expect(try Self.scanRemote(remoteRoot, with: a, for: needles) == [], "the refused push uploaded nothing")
+
+                // Its fetch applies the purge: its own commit is rewritten, nothing erased is left.
+                let fetched = try b.fetch(remote: "origin")
+                #expect(fetched.purgesApplied.map(\.id) == [record.id])
+                let bRecord = try #require(try b.purges().first)
+                #expect(bRecord.commits[oldMain.hex] == record.commits[oldMain.hex], "the clone reaches the purging repository's ids")
+                #expect(try b.resolve("refs/remotes/origin/main") == a.resolve("main"))
+                let bMain = try b.entries(at: "main").map(\.path.string)
+                #expect(bMain.contains("b-notes.txt") && !bMain.contains("clips/c3.wav") && !bMain.contains("clips/call_0002_stereo.wav"))
+                #expect(try b.isAncestor(a.resolve("main"), of: b.resolve("main")), "its own commit now builds on the rewritten history")
+                #expect(!FileManager.default.fileExists(atPath: bDir + "/clips/c3.wav"), "its working tree followed")
+                let bLeft = try PurgeTests.scan(b, for: needles)
+                #expect(bLeft == [], "no byte of the erased samples is left in the clone: \(bLeft)")
+                let bVerify = try b.verifyPurges()
+                #expect(bVerify.found.isEmpty && bVerify.indexed.isEmpty, "\(bVerify)")
+                #expect(try b.fsck().damaged.isEmpty)
+                let audit = try b.audit(model: model.id)
+                #expect(audit.erasedSamples == 1 && audit.erasedBy == [record.id], "the model's audit counts what was erased")
+                let bPush = try b.push(remote: "origin")
+                #expect(bPush.refs.first?.status == .fastForward)
+
+                // A fresh clone of the purged remote knows the purge and holds nothing of it.
+                let c = try Repository.clone(url: remoteRoot, into: away + "/c", context: T.processContext).repository
+                #expect(try c.purges().map(\.id) == [record.id])
+                #expect(try c.resolve(Revision(oldMain.hex)) == a.resolve("main"), "an old id resolves in the new clone")
+                #expect(try PurgeTests.scan(c, for: needles) == [])
+                #expect(try c.fsck().damaged.isEmpty)
+                #expect(try Self.scanRemote(remoteRoot, with: a, for: needles) == [])
+            }
+        }
+    }
+
+    /// A commit pushed by someone who built on the old history before the purge reached the
+    /// remote: the purging repository's push moves what it can and waits; its fetch rewrites
+    /// that commit as the clone will; the next push erases everything.
+    @Test func aBranchBuiltOnPurgedHistoryIsRewrittenByFetchThenErasedByPush() throws {
+        try PurgeTests().withMarkedRepository { a, root in
+            try T.withTemporaryDirectory { away in
+                let remoteRoot = away + "/remote.dvs"
+                _ = try a.addRemote(name: "origin", url: remoteRoot)
+                _ = try a.push(remote: "origin")
+                let cDir = away + "/c"
+                let c = try Repository.clone(url: remoteRoot, into: cDir, context: T.processContext).repository
+                try c.createBranch("feat")
+                _ = try c.checkout("feat")
+                try T.sh("sed -i 's|^clips/c3.wav,es,spk3,ok-|clips/c3.wav,es,spk3,edited-|' labels.csv", in: cDir)
+                _ = try c.commit(CommitOptions(message: "edit on the old history"))
+                let oldFeat = try c.resolve("feat")
+                _ = try c.push(remote: "origin", branches: ["feat"])
+
+                let record = try #require(try a.purge(PurgeRule(predicate: "speaker = 'spk3'", paths: [])))
+                let first = try #require(try a.push(remote: "origin").purges)
+                #expect(first.deferred == [.branch("feat")] && first.objectsDeleted == 0, "\(first)")
+                let fetched = try a.fetch(remote: "origin")
+                #expect(fetched.purgesReapplied == [record.id])
+                let newFeat = try a.resolve("refs/remotes/origin/feat")
+                let featPaths = try a.entries(at: Revision(newFeat.hex)).map(\.path.string)
+                #expect(newFeat != oldFeat && !featPaths.contains("clips/c3.wav"))
+                let second = try #require(try a.push(remote: "origin").purges)
+                #expect(second.deferred.isEmpty && second.objectsDeleted > 0, "\(second)")
+                let erasedID = try #require(record.erased.first.flatMap { ObjectID(hex: $0) })
+                let needles = [PurgeTests.marker, erasedID.bytes]
+                let left = try Self.scanRemote(remoteRoot, with: a, for: needles)
+                #expect(left == [], "\(left)")
+                #expect(try a.verifyRemotePurges(remote: "origin").found.isEmpty)
+
+                // The one who built on the old history: refused, then its fetch reaches the same commit.
+                #expect(throws: DVSError.self) { try c.push(remote: "origin", branches: ["feat"]) }
+                _ = try c.fetch(remote: "origin")
+                #expect(try c.resolve("feat") == newFeat, "rewriting is deterministic: the same commit id in both clones")
+                #expect(try PurgeTests.scan(c, for: needles) == [])
+            }
+        }
+    }
+
+    /// A fetch that must apply a purge refuses while tracked files have uncommitted changes,
+    /// and changes nothing.
+    @Test func aFetchThatBringsAPurgeRefusesADirtyTree() throws {
+        try PurgeTests().withMarkedRepository { a, root in
+            try T.withTemporaryDirectory { away in
+                let remoteRoot = away + "/remote.dvs"
+                _ = try a.addRemote(name: "origin", url: remoteRoot)
+                _ = try a.push(remote: "origin")
+                let bDir = away + "/b"
+                let b = try Repository.clone(url: remoteRoot, into: bDir, context: T.processContext).repository
+                _ = try a.purge(PurgeRule(predicate: "speaker = 'spk3'", paths: []))
+                _ = try a.push(remote: "origin")
+                try T.sh("echo 'clips/c9.wav,en,spk9,ok,new' >> labels.csv", in: bDir)
+                let before = try b.resolve("refs/remotes/origin/main")
+                do {
+                    _ = try b.fetch(remote: "origin")
+                    Issue.record("the fetch applied a purge over uncommitted changes")
+                } catch let e as DVSError {
+                    #expect(e.code == .badInput && e.message.contains("uncommitted change"), "\(e.message)")
+                    #expect(e.details == ["modified: labels.csv"])
+                }
+                #expect(try b.resolve("refs/remotes/origin/main") == before && b.purges().isEmpty, "nothing changed")
+            }
+        }
+    }
+}
