@@ -14,12 +14,21 @@ struct GC: ParsableCommand {
             progress keeps what it wrote, and a reader keeps the packs it has open.
             .dvs/cache/blobs is kept under cache.max-size bytes (default 10 GiB), least
             recently used files first.
+
+            With --remote NAME the remote is collected instead: objects and packs that none of
+            its branches, tags or lineage records needs, older than the grace period (the
+            listing's last-modified time); packs with nothing needed are deleted, packs that
+            are mostly garbage are rewritten (the new pack is uploaded before the old one is
+            deleted). This repository must have every remote branch's commit and every record
+            the remote lists: fetch first.
             """)
 
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Grace period: now, N.days.ago, N.weeks.ago, … (default 2.weeks.ago).", valueName: "when"))
     var prune = "2.weeks.ago"
     @Flag(help: "Show what would be removed; remove nothing.") var dryRun = false
+    @Option(help: ArgumentHelp("Collect garbage on this remote instead of this repository.", valueName: "remote"))
+    var remote: String?
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -29,6 +38,25 @@ struct GC: ParsableCommand {
         let repo = try global.repository()
         var options = GCOptions()
         options.grace = grace
+        if let remote {
+            let r = try repo.gcRemote(remote, options: options, dryRun: dryRun, progress: json ? nil : Output.progress())
+            if json {
+                try Output.json(r)
+                return
+            }
+            let verb = dryRun ? "would remove" : "removed"
+            let packs =
+                dryRun
+                ? "would rewrite \(r.packsRewritten) pack(s) (\(Output.bytes(r.packBytesBefore)) of packs rewritten or deleted)"
+                : "rewrote \(r.packsRewritten) pack(s) (\(Output.bytes(r.packBytesBefore)) of packs rewritten or deleted → \(Output.bytes(r.packBytesAfter)))"
+            Output.out(
+                "\(verb) \(r.objectsDeleted) object(s) (\(Output.bytes(r.objectBytes))) and \(r.packsDeleted) pack(s) from '\(remote)'; \(packs)"
+            )
+            if r.blobsLeft > 0 { Output.out("\(r.blobsLeft) unneeded blob(s) wait in packs that are mostly needed") }
+            if r.keptYoung > 0 { Output.out("\(r.keptYoung) unneeded object(s) or pack(s) are younger than the grace period and stay") }
+            if !dryRun { Output.out("reclaimed \(Output.bytes(r.bytesReclaimed)) on '\(remote)'") }
+            return
+        }
         let r = try repo.gc(options, dryRun: dryRun, progress: json ? nil : Output.progress())
         if json {
             try Output.json(r)

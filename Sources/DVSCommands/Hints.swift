@@ -104,6 +104,9 @@ enum Hints {
         case .fetchPurgeFirst(let remote):
             return
                 "run 'dvs fetch \(remote)' first: it applies the remote's purges here (commit or discard your changes before), then push again"
+        case .fetchBeforeRemoteGC(let remote):
+            return
+                "run 'dvs fetch \(remote)' first (it brings what the remote's branches, tags and records reach), then 'dvs gc --remote \(remote)' again"
         case .pushGoodCopy(let remote): return "push it again from a repository that has a good copy ('dvs push \(remote)')"
         case .repairRemote(let remote):
             return

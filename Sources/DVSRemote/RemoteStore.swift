@@ -19,12 +19,16 @@ public struct RemoteObject: Sendable, Equatable {
     /// for a single-part upload, `<hex>-<parts>` for a multipart one, something else under
     /// SSE-KMS); nil where the backend has none (folder remotes).
     public var etag: String?
+    /// When the object was last written (S3's `LastModified`, a file's mtime); nil when the
+    /// backend does not say. `dvs gc --remote` keeps what is younger than its grace period.
+    public var modified: Date?
 
     /// Creates a listing entry.
-    public init(key: String, size: UInt64, etag: String? = nil) {
+    public init(key: String, size: UInt64, etag: String? = nil, modified: Date? = nil) {
         self.key = key
         self.size = size
         self.etag = etag
+        self.modified = modified
     }
 
     /// Equal key and size (the ETag is not compared).
@@ -143,7 +147,8 @@ public final class S3RemoteStore: RemoteStore {
     public func list(prefix p: String) throws -> [RemoteObject] {
         let base = prefix.isEmpty ? "" : prefix + "/"
         return try client.list(prefix: base + p, pageSize: listPageSize).map {
-            RemoteObject(key: String($0.key.dropFirst(base.count)), size: $0.size, etag: $0.etag.isEmpty ? nil : $0.etag)
+            RemoteObject(
+                key: String($0.key.dropFirst(base.count)), size: $0.size, etag: $0.etag.isEmpty ? nil : $0.etag, modified: $0.modified)
         }
     }
 
@@ -324,7 +329,8 @@ public final class PathRemoteStore: RemoteStore {
                 if (st.st_mode & S_IFMT) == S_IFDIR {
                     if prefix.hasPrefix(key + "/") || (key + "/").hasPrefix(prefix) || key.hasPrefix(prefix) { try walk(key) }
                 } else if (st.st_mode & S_IFMT) == S_IFREG, key.hasPrefix(prefix) {
-                    out.append(RemoteObject(key: key, size: UInt64(st.st_size)))
+                    let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+                    out.append(RemoteObject(key: key, size: UInt64(st.st_size), modified: Date(timeIntervalSince1970: mtime)))
                 }
             }
         }

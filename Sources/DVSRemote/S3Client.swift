@@ -74,6 +74,8 @@ public struct S3Object: Sendable, Equatable {
     public var size: UInt64
     /// The ETag without quotes.
     public var etag: String
+    /// When it was last written (the listing's `LastModified`), nil when absent or unparsable.
+    public var modified: Date? = nil
 }
 
 /// A blocking S3 client: GET (ranged), HEAD, PUT (conditional), multipart upload,
@@ -245,7 +247,10 @@ public final class S3Client: Sendable {
             }
             for c in root.all("Contents") {
                 guard let key = c.text("Key") else { continue }
-                out.append(S3Object(key: key, size: UInt64(c.text("Size") ?? "") ?? 0, etag: Self.unquote(c.text("ETag") ?? "")))
+                out.append(
+                    S3Object(
+                        key: key, size: UInt64(c.text("Size") ?? "") ?? 0, etag: Self.unquote(c.text("ETag") ?? ""),
+                        modified: c.text("LastModified").flatMap(Self.parseTimestamp)))
             }
             token = root.text("IsTruncated") == "true" ? root.text("NextContinuationToken") : nil
         } while token != nil
@@ -451,6 +456,16 @@ public final class S3Client: Sendable {
     }
 
     private var endpointDescription: String { endpoint.absoluteString }
+
+    /// An ISO 8601 timestamp as S3 listings write it (`2026-12-04T17:05:09.000Z`, fractional
+    /// seconds optional).
+    static func parseTimestamp(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = f.date(from: text) { return d }
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: text)
+    }
 
     private func subject(_ key: String?) -> String { key.map { "s3://\(bucket)/\($0)" } ?? "s3://\(bucket)" }
 

@@ -156,3 +156,68 @@ import Testing
         }
     }
 }
+
+/// `dvs gc --remote` (issue 16, item 4) against a folder remote and moto.
+@Suite(.serialized) struct RemoteGCCLITests {
+    /// A commit force-pushed away leaves a pack holding a large clip only it had and a small one
+    /// the new commit has again, and two loose objects: nothing goes within the grace period;
+    /// with --prune=now the objects go and the pack is rewritten with the small clip only, after
+    /// which a clone is complete. A remote branch this repository lacks stops it.
+    @Test(arguments: RemoteKind.allCases) func forcePushedGarbageIsCollectedAfterTheGracePeriod(_ kind: RemoteKind) throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(kind, dir: dir)
+            let a = dir + "/a"
+            try T.sh("mkdir -p a/clips && cp '\(T.debianRecordings(limit: 1)[0])' a/clips/first.wav", in: dir)
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "first"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            let small = T.debianRecordings(limit: 2)[1]
+            try T.sh("sox -R -n -r 16000 -c 1 -b 16 clips/big.wav synth 20 pinknoise vol 0.2 && cp '\(small)' clips/small.wav", in: a)
+            try dvsOK(["commit", "-m", "big and small"], in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            let packsBefore = try remote.packs()
+            try T.sh(
+                "\(T.dvsBinary) branch old HEAD~1 && \(T.dvsBinary) checkout old && \(T.dvsBinary) branch -D main && \(T.dvsBinary) branch main && \(T.dvsBinary) checkout main && \(T.dvsBinary) branch -D old && cp '\(small)' clips/small.wav",
+                in: a)
+            try dvsOK(["commit", "-m", "small only"], in: a, remote)
+            try dvsOK(["push", "--force"], in: a, remote)
+
+            let young = try jsonObject(dvsOK(["gc", "--remote", "origin", "--json"], in: a, remote))
+            #expect(young["kept_young"] as? Int == 3 && young["objects_deleted"] as? Int == 0, "\(young)")
+            let dry = try jsonObject(dvsOK(["gc", "--remote", "origin", "--prune=now", "--dry-run", "--json"], in: a, remote))
+            #expect(dry["objects_deleted"] as? Int == 2 && dry["packs_rewritten"] as? Int == 1, "\(dry)")
+            #expect(try remote.packs() == packsBefore, "a dry run deletes nothing")
+
+            // Someone else's branch this repository has not fetched: refused, nothing deleted.
+            let c = dir + "/c"
+            try dvsOK(["clone", remote.url, c] + remote.args, in: dir, remote)
+            try T.speak("a branch elsewhere", to: c + "/clips/elsewhere.wav")
+            try dvsOK(["branch", "elsewhere"], in: c, remote)
+            try dvsOK(["checkout", "elsewhere"], in: c, remote)
+            try dvsOK(["commit", "-m", "elsewhere"], in: c, remote)
+            try dvsOK(["push", "origin", "elsewhere"], in: c, remote)
+            let refused = try T.dvs(["gc", "--remote", "origin", "--prune=now"], in: a, environment: remote.env)
+            #expect(refused.status == 1, "\(refused.stdout)")
+            #expect(refused.stderr.contains("its refs/heads/elsewhere is at") && refused.stderr.contains("which this repository lacks"))
+            #expect(refused.stderr.contains("hint: run 'dvs fetch origin' first"), "\(refused.stderr)")
+            try dvsOK(["fetch"], in: a, remote)
+
+            let done = try jsonObject(dvsOK(["gc", "--remote", "origin", "--prune=now", "--json"], in: a, remote))
+            #expect(done["objects_deleted"] as? Int == 2 && done["packs_rewritten"] as? Int == 1, "\(done)")
+            let before = done["pack_bytes_before"] as? Int ?? 0
+            let after = done["pack_bytes_after"] as? Int ?? 0
+            #expect(after > 0 && after * 4 < before, "the big clip's frames went (\(before) → \(after))")
+            #expect(try remote.packs().count == packsBefore.count + 1, "one rewritten in place, the branch's pack kept")
+            let again = try jsonObject(dvsOK(["gc", "--remote", "origin", "--prune=now", "--json"], in: a, remote))
+            #expect(again["objects_deleted"] as? Int == 0 && again["packs_rewritten"] as? Int == 0, "\(again)")
+            let fresh = dir + "/fresh"
+            try dvsOK(["clone", remote.url, fresh] + remote.args, in: dir, remote)
+            #expect(try dvsOK(["fsck"], in: fresh, remote).status == 0)
+            let (same, diff) = try T.treesEqual(a, fresh)
+            #expect(same, "\(diff)")
+            try dvsOK(["checkout", "origin/elsewhere"], in: fresh, remote)
+            #expect(FileManager.default.fileExists(atPath: fresh + "/clips/elsewhere.wav"))
+        }
+    }
+}

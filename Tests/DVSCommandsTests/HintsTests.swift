@@ -189,6 +189,10 @@ import Testing
             Hints.text(.fetchPurgeFirst(remote: "origin"))
                 == "run 'dvs fetch origin' first: it applies the remote's purges here (commit or discard your changes before), then push again"
         )
+        #expect(
+            Hints.text(.fetchBeforeRemoteGC(remote: "origin"))
+                == "run 'dvs fetch origin' first (it brings what the remote's branches, tags and records reach), then 'dvs gc --remote origin' again"
+        )
         #expect(Hints.text(.pushGoodCopy(remote: "origin")) == "push it again from a repository that has a good copy ('dvs push origin')")
         #expect(
             Hints.text(.repairRemote(remote: "origin"))

@@ -190,8 +190,18 @@ extension Repository {
             objectsNeeded.formUnion(try catalog.lineageRecordIDs())
             for m in try catalog.models() { objectsNeeded.insert(m.artifact) }
         } catch { throw DVSError.wrap(error) }
+        let (o, b) = try historyClosure(history, progress: progress)
+        return (objectsNeeded.union(o), blobsNeeded.union(b))
+    }
+
+    /// The commits reachable from `roots`, their manifest chunks and words objects, and the
+    /// blobs their entries name (symlinks excluded), read from this repository.
+    /// - Throws: `DVSError` when an object cannot be read.
+    func historyClosure(_ roots: [CommitID], progress: ProgressHandler?) throws -> (objects: Set<ObjectID>, blobs: Set<ObjectID>) {
+        var objectsNeeded = Set<ObjectID>()
+        var blobsNeeded = Set<ObjectID>()
         var seenCommits = Set<CommitID>()
-        var stack = history
+        var stack = roots
         while let c = stack.popLast() {
             guard !seenCommits.contains(c) else { continue }
             seenCommits.insert(c)

@@ -177,6 +177,9 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
         /// The remote holds a purge this repository lacks: fetch from it first (`dvs fetch
         /// REMOTE` applies the purge here), then push again.
         case fetchPurgeFirst(remote: String)
+        /// This repository lacks what the remote's refs or records reach: fetch from it
+        /// (`dvs fetch REMOTE`), then collect its garbage again (`dvs gc --remote REMOTE`).
+        case fetchBeforeRemoteGC(remote: String)
         /// A damaged object on the remote: push a good copy (`dvs push REMOTE`).
         case pushGoodCopy(remote: String)
         /// A damaged object on the remote: push a good copy (`dvs push REMOTE`) or have the
