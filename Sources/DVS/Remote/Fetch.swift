@@ -71,10 +71,22 @@ extension Repository {
         if let first = incoming.first {
             try refuseUnlessPurgeable("fetch from '\(remoteName)', which holds purge \(first.id.short) (\(first.rule)) to apply here")
         }
+        // A repository with no commit yet (a clone) holds nothing a purge could have to rewrite
+        // but what arrives now, and the fetch knows whether that holds erased data.
+        let empty = try catalog.refs(in: .all).isEmpty && headCommit() == nil
         var (summary, reapply, arrived) = try fetchData(
             remoteName: remoteName, config: config, store: store, branch: branch, incoming: incoming, progress: progress)
         let started = Date()
         for r in incoming {
+            if empty && !reapply {
+                let lock = try self.lock("dvs fetch \(remoteName)")
+                defer { lock.release() }
+                var kept = r
+                kept.head = nil
+                try writePurgeRecord(kept)
+                summary.purgesApplied.append(kept)
+                continue
+            }
             summary.purgesApplied.append(try applyPurgeRecord(r, progress: progress))
         }
         if reapply {
