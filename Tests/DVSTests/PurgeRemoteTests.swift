@@ -162,11 +162,28 @@ import Testing
                 let record = try #require(try a.purge(PurgeRule(predicate: "speaker = 'spk3'", paths: [])))
                 let first = try #require(try a.push(remote: "origin").purges)
                 #expect(first.deferred == [.branch("feat")] && first.objectsDeleted == 0, "\(first)")
+                // A clone of only that branch now: its parent's replacement is fetched with it, and
+                // the branch is rewritten onto it.
+                let d = try Repository.clone(url: remoteRoot, into: away + "/d", branch: "feat", context: T.processContext).repository
+                let dFeat = try d.resolve("feat")
+                let dPaths = try d.entries(at: "feat").map(\.path.string)
+                #expect(dFeat != oldFeat && !dPaths.contains("clips/c3.wav"))
+                #expect(try d.commit(dFeat).parents == [a.resolve("main")], "built on the replacement of the commit it was built on")
+                #expect(try d.fsck().damaged.isEmpty)
+                // Over uncommitted changes the fetch that would rewrite feat stores nothing; once the
+                // tree is clean again it does rewrite it (the refusal left nothing half done).
+                let labels = try String(contentsOfFile: root + "/labels.csv", encoding: .utf8)
+                try Data((labels + "clips/c9.wav,en,spk9,ok,more\n").utf8).write(to: URL(fileURLWithPath: root + "/labels.csv"))
+                #expect(throws: DVSError.self) { try a.fetch(remote: "origin") }
+                #expect(try a.catalog.ref(.branch("feat").tracking(on: "origin")!) == nil && !a.objects.contains(oldFeat.object))
+                try Data(labels.utf8).write(to: URL(fileURLWithPath: root + "/labels.csv"))
                 let fetched = try a.fetch(remote: "origin")
                 #expect(fetched.purgesReapplied == [record.id])
+                #expect(a.pendingPurges().isEmpty && !FileManager.default.fileExists(atPath: a.pendingPurgesPath))
                 let newFeat = try a.resolve("refs/remotes/origin/feat")
                 let featPaths = try a.entries(at: Revision(newFeat.hex)).map(\.path.string)
                 #expect(newFeat != oldFeat && !featPaths.contains("clips/c3.wav"))
+                #expect(newFeat == dFeat, "the clone of the branch rewrote it as this repository did")
                 let second = try #require(try a.push(remote: "origin").purges)
                 #expect(second.deferred.isEmpty && second.objectsDeleted > 0, "\(second)")
                 let erasedID = try #require(record.erased.first.flatMap { ObjectID(hex: $0) })
@@ -175,9 +192,11 @@ import Testing
                 #expect(left == [], "\(left)")
                 #expect(try a.verifyRemotePurges(remote: "origin").found.isEmpty)
 
-                // The one who built on the old history: refused, then its fetch reaches the same commit.
+                // The one who built on the old history: refused, then its fetch of main alone (the
+                // rewritten feat is not fetched, so it is rebuilt there) reaches the same commit.
                 #expect(throws: DVSError.self) { try c.push(remote: "origin", branches: ["feat"]) }
-                _ = try c.fetch(remote: "origin")
+                #expect(!c.objects.contains(newFeat.object), "the rewritten feat is not here before the fetch")
+                _ = try c.fetch(remote: "origin", branch: "main")
                 #expect(try c.resolve("feat") == newFeat, "rewriting is deterministic: the same commit id in both clones")
                 #expect(try PurgeTests.scan(c, for: needles) == [])
             }

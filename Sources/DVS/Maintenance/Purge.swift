@@ -677,7 +677,9 @@ extension Repository {
         let commits = Dictionary(uniqueKeysWithValues: map.map { ($0.key.hex, $0.value.hex) })
         if var b = base {
             // The record as it came, with what was rewritten here added, and this HEAD.
-            b.commits.merge(commits) { old, _ in old }
+            // A commit rebuilt here whose replacement the record names differently (another
+            // dvs version composed it) keeps the one stored here: refs point at it.
+            b.commits.merge(commits) { _, here in here }
             b.erasedPerCommit.merge(perCommit) { old, _ in old }
             b.refs = Array(Set(b.refs).union(plan.refs.map(\.fullName))).sorted()
             b.head = try headCommit()?.hex

@@ -74,11 +74,12 @@ extension Repository {
         // A repository with no commit yet (a clone) holds nothing a purge could have to rewrite
         // but what arrives now, and the fetch knows whether that holds erased data.
         let empty = try catalog.refs(in: .all).isEmpty && headCommit() == nil
-        var (summary, reapply, arrived) = try fetchData(
+        var (summary, hit) = try fetchData(
             remoteName: remoteName, config: config, store: store, branch: branch, incoming: incoming, progress: progress)
         let started = Date()
+        let pending = pendingPurges()
         for r in incoming {
-            if empty && !reapply {
+            if empty && !hit && pending.isEmpty {
                 let lock = try self.lock("dvs fetch \(remoteName)")
                 defer { lock.release() }
                 var kept = r
@@ -89,19 +90,25 @@ extension Repository {
             }
             summary.purgesApplied.append(try applyPurgeRecord(r, progress: progress))
         }
-        if reapply {
-            let new = Set(incoming.map(\.id))
-            for r in try purges() where !new.contains(r.id) {
-                try applyPurgeRecord(r, progress: progress)
-                summary.purgesReapplied.append(r.id)
-            }
+        // Purges that commits which arrived (now or in a fetch stopped before this point) still
+        // hit run again, only those.
+        let new = Set(incoming.map(\.id))
+        for r in try purges() where pending.contains(r.id) && !new.contains(r.id) {
+            try applyPurgeRecord(r, progress: progress)
+            summary.purgesReapplied.append(r.id)
+        }
+        if !pending.isEmpty {
+            unlink(pendingPurgesPath)
+            FileIO.syncDirectory(dvsDir)
         }
         // A remote pack not yet rewritten by its purge can hold erased audio, or a label table
         // version with erased rows, beside what was needed (a delta base, a neighbour): those
-        // frames go now that every rewrite that could read them is done.
-        var dropped = Set<ObjectID>()
-        for r in try purges() { for h in r.erased + (r.obsolete ?? []) { if let id = ObjectID(hex: h) { dropped.insert(id) } } }
-        let stale = arrived.intersection(dropped)
+        // frames go now that every rewrite that could read them is done. Looked up by id (a
+        // few per purge), so a fetch killed before this point is made good by the next.
+        var stale = Set<ObjectID>()
+        for r in try purges() {
+            for h in r.erased + (r.obsolete ?? []) { if let id = ObjectID(hex: h), try blobs.contains(id) { stale.insert(id) } }
+        }
         if !stale.isEmpty {
             let lock = try self.lock("dvs fetch \(remoteName)")
             defer { lock.release() }
@@ -119,19 +126,17 @@ extension Repository {
     }
 
     /// The purge records under the remote's `purges/` this repository lacks (oldest first), each
-    /// checked (its key names its id, it decodes). A record both hold at different sizes is
-    /// joined into this repository's copy (``joinPurgeRecords(_:_:)``: replacements another
+    /// checked (its key names its id, it decodes). A record both hold is joined into this
+    /// repository's copy when they differ (``joinPurgeRecords(_:_:)``: replacements another
     /// repository added when it applied the purge again).
     /// - Throws: `DVSError.corrupt` naming the key when a record cannot be read; `RemoteError`.
     func remotePurges(store: any RemoteStore, remote: String) throws -> (ids: Set<PurgeID>, missing: [PurgeRecord]) {
         let local = try purges()
         var missing: [PurgeRecord] = []
         let listing = try remotePurgeListing(store: store)
-        for (id, size) in listing.sorted(by: { $0.key.hex < $1.key.hex }) {
+        for id in listing.keys.sorted(by: { $0.hex < $1.hex }) {
             if let mine = local.first(where: { $0.id == id }) {
-                guard size != UInt64(try Self.encodePurgeRecord(mine).count),
-                    let theirs = try remotePurgeRecord(id, store: store, remote: remote)
-                else { continue }
+                guard let theirs = try remotePurgeRecord(id, store: store, remote: remote) else { continue }
                 let joined = Self.joinPurgeRecords(mine, theirs)
                 if joined != mine {
                     let lock = try self.lock("dvs fetch \(remote)")
@@ -148,13 +153,14 @@ extension Repository {
     /// ``fetch(remote:branch:progress:)`` without applying purges.
     /// - Parameter incoming: purge records the remote holds and this repository lacks (what
     ///   they erased is not downloaded).
-    /// - Returns: the summary; whether commits that arrived hold what a purge of this
-    ///   repository erased (or build on a commit it replaced), so its purges must run again;
-    ///   the blobs of the packs it stored.
+    /// - Returns: the summary, and whether commits that arrived hold what a purge (this
+    ///   repository's or an incoming one) erased or replaced. Purges of this repository that they hit
+    ///   (built on a commit one replaced, or naming audio one erased) are added to
+    ///   `.dvs/PURGE-PENDING` before any object is stored.
     private func fetchData(
         remoteName: String, config: RemoteConfig, store: any RemoteStore, branch: String?, incoming: [PurgeRecord],
         progress: ProgressHandler?
-    ) throws -> (FetchSummary, reapply: Bool, blobs: Set<ObjectID>) {
+    ) throws -> (FetchSummary, hit: Bool) {
         let started = Date()
         do {
             var purged = try purgedContent()
@@ -191,21 +197,28 @@ extension Repository {
             let meter = TransferMeter(phase: .downloading, total: 0, progress: progress)
 
             // 2. Metadata: download what is missing, verify, keep in memory until complete.
-            let (downloaded, holdsErased) = try downloadMetadata(
+            let purgeRecords = try purges() + incoming
+            let (downloaded, hits, replacements) = try downloadMetadata(
                 remoteRefs.map(\.id), store: store, remote: remoteName, transfers: config.transfers, meter: meter,
-                boundary: boundary, erased: purged.blobs)
-
-            // Commits that arrived hold what a purge erased: this fetch rewrites them, which it
-            // cannot do over uncommitted changes; refused before any ref or pack is stored.
-            if holdsErased && incoming.isEmpty {
-                try refuseUnlessPurgeable(
-                    "fetch from '\(remoteName)': commits there build on history a purge of this repository rewrote, and this fetch must rewrite them"
-                )
+                boundary: boundary, erased: purged.blobs, replacement: { Self.rewriteChain(of: $0, in: purgeRecords).last?.to }
+            ) { hits in
+                // Commits that arrive hold what a purge of this repository erased: this fetch
+                // rewrites them, which it cannot do over uncommitted changes (refused before any
+                // object is stored), and a fetch killed before it has is told by the marker.
+                let ids = Set(try purges().filter { Self.purgeHit($0, hits) }.map(\.id))
+                guard !ids.isEmpty else { return }
+                if incoming.isEmpty {
+                    try refuseUnlessPurgeable(
+                        "fetch from '\(remoteName)': commits there build on history a purge of this repository rewrote, and this fetch must rewrite them"
+                    )
+                }
+                try writePendingPurges(ids.union(pendingPurges()))
             }
 
-            // 3. Blobs the new snapshots need (never an erased one).
+            // 3. Blobs the new snapshots need (never an erased one); the replacements of replaced
+            //    parents are tips too.
             let stops = Set(try catalog.refs(in: .all).map(\.target)).union(boundary)
-            let needed = try blobsNeeded(from: remoteRefs.map(\.id), stoppingAt: stops).subtracting(purged.blobs)
+            let needed = try blobsNeeded(from: remoteRefs.map(\.id) + replacements, stoppingAt: stops).subtracting(purged.blobs)
             let have = try blobs.ids()
             var missing = needed.subtracting(have)
 
@@ -304,7 +317,7 @@ extension Repository {
                 remote: remoteName, refs: moves, objectsDownloaded: meter.objects,
                 packsDownloaded: fetched.count, bytesDownloaded: meter.bytes, seconds: Date().timeIntervalSince(started),
                 recordsDownloaded: records, skipped: skipped)
-            return (summary, holdsErased, Set(fetched.flatMap { $0.entries.map(\.id) }))
+            return (summary, !hits.isEmpty)
         } catch { throw DVSError.wrap(error) }
     }
 
@@ -315,12 +328,19 @@ extension Repository {
     ///   - boundary: commits a purge replaced that are not stored here: never downloaded (a
     ///     commit that names one as its parent is rewritten by the purge afterwards).
     ///   - erased: blobs purges erased.
-    /// - Returns: the new commits, and whether one of them builds on a `boundary` commit or a
-    ///   leaf names an `erased` blob (the caller applies the purges again).
+    ///   - replacement: the commit purges put in place of a replaced one (through every purge),
+    ///     nil when none did. A boundary parent's replacement not stored here is downloaded
+    ///     with its history (the rewrite needs it as the new parent).
+    ///   - beforeStoring: called with what the new objects hit (boundary commits they build on,
+    ///     erased blobs their leaves name; empty when none) before the first is stored; it may
+    ///     throw to store nothing.
+    /// - Returns: the new commits, what they hit, and the replacements downloaded (tips for
+    ///   the blobs to fetch).
     private func downloadMetadata(
         _ tips: [CommitID], store: any RemoteStore, remote: String, transfers: Int,
-        meter: TransferMeter, boundary: Set<CommitID>, erased: Set<ObjectID>
-    ) throws -> ([(CommitID, Commit)], holdsErased: Bool) {
+        meter: TransferMeter, boundary: Set<CommitID>, erased: Set<ObjectID>, replacement: (CommitID) -> CommitID?,
+        beforeStoring: (Set<ObjectID>) throws -> Void
+    ) throws -> ([(CommitID, Commit)], hits: Set<ObjectID>, replacements: [CommitID]) {
         let objects = self.objects
         let got = Locked<[ObjectID: (frame: [UInt8], bytes: [UInt8])]>([:])
         func download(_ ids: [ObjectID]) throws {
@@ -347,7 +367,8 @@ extension Repository {
                 meter.object(bytes: UInt64(frame.count))
             }
         }
-        var holdsErased = false
+        var hits = Set<ObjectID>()
+        var replacements: [CommitID] = []
         // Commits: breadth-first by generation.
         var commits: [CommitID: Commit] = [:]
         var frontier = Array(Set(tips.filter { !objects.contains($0.object) }))
@@ -366,7 +387,15 @@ extension Repository {
                 commits[c] = decoded
                 if !objects.contains(decoded.manifest) { roots.append(decoded.manifest) }
                 for p in decoded.parents where commits[p] == nil && !objects.contains(p.object) {
-                    if boundary.contains(p) { holdsErased = true } else { next.insert(p) }
+                    guard boundary.contains(p) else {
+                        next.insert(p)
+                        continue
+                    }
+                    hits.insert(p.object)
+                    if let r = replacement(p), commits[r] == nil, !objects.contains(r.object), !replacements.contains(r) {
+                        replacements.append(r)
+                        next.insert(r)
+                    }
                 }
             }
             // A parent fetched in this same round (a sibling tip) is not fetched again.
@@ -392,7 +421,7 @@ extension Repository {
                     }
                     switch chunk {
                     case .leaf(let entries):
-                        if entries.contains(where: { $0.audio != nil && erased.contains($0.blob) }) { holdsErased = true }
+                        for e in entries where e.audio != nil && erased.contains(e.blob) { hits.insert(e.blob) }
                         for e in entries {
                             if let w = e.annotations?.transcript?.words, !seen.contains(w), !objects.contains(w) { next.insert(w) }
                         }
@@ -403,6 +432,7 @@ extension Repository {
             }
             chunkFrontier = Array(next.subtracting(seen))
         }
+        try beforeStoring(hits)
         // Store deepest first (words and leaves), then commits parents first.
         let all = got.withLock { $0 }
         for level in levels.reversed() {
@@ -419,7 +449,33 @@ extension Repository {
         try objects.sync()
         for c in order { try objects.writeVerified(frame: all[c.object]!.frame, id: c.object) }
         try objects.sync()
-        return (order.map { ($0, commits[$0]!) }, holdsErased)
+        return (order.map { ($0, commits[$0]!) }, hits, replacements)
+    }
+
+    /// `.dvs/PURGE-PENDING`: ids (hex, one a line) of this repository's purges that commits a
+    /// fetch stored still hit; the fetch applies them again, and a fetch killed first leaves the
+    /// file for the next one.
+    var pendingPurgesPath: String { dvsDir + "/PURGE-PENDING" }
+
+    /// The purges `.dvs/PURGE-PENDING` names (empty when there is none).
+    func pendingPurges() -> Set<PurgeID> {
+        guard let data = FileManager.default.contents(atPath: pendingPurgesPath) else { return [] }
+        return Set(String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { ObjectID(hex: $0).map(PurgeID.init) })
+    }
+
+    /// Writes `.dvs/PURGE-PENDING` durably.
+    func writePendingPurges(_ ids: Set<PurgeID>) throws {
+        do {
+            try FileIO.writeAtomically(
+                Array(ids.map(\.hex).sorted().joined(separator: "\n").utf8) + [10], to: pendingPurgesPath, tmpDir: tmpDir)
+            FileIO.syncDirectory(dvsDir)
+        } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Whether `record` replaced one of `hits` (commit ids) or erased one of them (blob ids).
+    static func purgeHit(_ record: PurgeRecord, _ hits: Set<ObjectID>) -> Bool {
+        record.commits.keys.contains { ObjectID(hex: $0).map(hits.contains) ?? false }
+            || record.erased.contains { ObjectID(hex: $0).map(hits.contains) ?? false }
     }
 
     /// Blob ids (symlinks excluded) of the snapshots reachable from `tips`, not walking past

@@ -159,20 +159,7 @@ extension Repository {
                 }
                 if !purgeRecords.isEmpty {
                     var c = RemotePurgeCleanup()
-                    for r in purgeRecords {
-                        let bytes = try Self.encodePurgeRecord(r)
-                        if let size = remoteListing[r.id] {
-                            // Known there: joined with what this repository added (commits it
-                            // rewrote later), when it differs.
-                            guard size != UInt64(bytes.count), let theirs = try remotePurgeRecord(r.id, store: store, remote: remoteName)
-                            else { continue }
-                            let joined = Self.joinPurgeRecords(theirs, r)
-                            if joined != theirs { try store.put("purges/\(r.id.hex).json", try Self.encodePurgeRecord(joined)) }
-                            continue
-                        }
-                        try store.put("purges/\(r.id.hex).json", bytes)
-                        c.recordsUploaded += 1
-                    }
+                    for r in purgeRecords where try uploadPurgeRecord(r, store: store, remote: remoteName) { c.recordsUploaded += 1 }
                     if c.recordsUploaded > 0 { context.afterPurgeStep?("remote-records") }
                     cleanup = c
                 }
@@ -227,11 +214,12 @@ extension Repository {
                     else { continue }
                     let old = try RemoteRef.decode(current.data, key: o.key, remote: remoteName)
                     if let n = purgedTarget(old) {
+                        // The replacement can be gone here (its branch deleted and collected):
+                        // that ref stays, and so does the erasure of the old data, until a
+                        // repository that has it pushes.
                         guard objects.contains(n.object) else {
-                            throw DVSError(
-                                .corrupt,
-                                "cannot push to '\(remoteName)': its \(ref) is at \(old.short), which a purge replaced by \(n.short), and this repository no longer has \(n.short); nothing was uploaded and no ref moved",
-                                next: .runFsck)
+                            cleanup?.deferred.append(ref)
+                            continue
                         }
                         plans.append((ref, n, old, current.version, .rewritten))
                     } else if !objects.contains(old.object) {
@@ -330,13 +318,41 @@ extension Repository {
 
             // A purge that reached the remote during this push: what this push uploaded may hold
             // what it erased, so it is deleted again and no ref moves.
-            if let foreign = try remotePurgeIDs(store: store).subtracting(localPurgeIDs).sorted(by: { $0.hex < $1.hex }).first {
-                let ours = missingPacks.filter { remotePacks[$0] == nil }.map { "packs/\($0.hex).pack" }
-                for key in ours + objectSizes.withLock({ Array($0.keys) }) { try? store.delete(key) }
+            let foreignNow = try remotePurgeIDs(store: store).subtracting(localPurgeIDs)
+            if let foreign = foreignNow.sorted(by: { $0.hex < $1.hex }).first {
+                // Only what names audio that purge erased is deleted again (keys are content
+                // addresses: another push may have sent the same others and moved a ref onto them).
+                var erased = Set<ObjectID>()
+                for id in foreignNow {
+                    if let r = try remotePurgeRecord(id, store: store, remote: remoteName) {
+                        erased.formUnion(r.erased.compactMap { ObjectID(hex: $0) })
+                    }
+                }
+                var doomed: [String] = []
+                for id in missingPacks where remotePacks[id] == nil {
+                    let entries = (try? PackReader(path: "\(dir)/\(id.hex).pack").readIndex()) ?? []
+                    if entries.contains(where: { erased.contains($0.id) }) { doomed.append("packs/\(id.hex).pack") }
+                }
+                for key in objectSizes.withLock({ Array($0.keys) }).sorted() {
+                    guard let id = ObjectID(hex: key.dropFirst(8)), case .leaf(let es)? = try? snapshots.chunk(id),
+                        es.contains(where: { $0.audio != nil && erased.contains($0.blob) })
+                    else { continue }
+                    doomed.append(key)
+                }
+                for key in doomed { try? store.delete(key) }
                 throw DVSError(
                     .remote,
-                    "cannot push to '\(remoteName)': purge \(foreign.short) reached it during this push; what this push uploaded was deleted again and no ref moved",
+                    "cannot push to '\(remoteName)': purge \(foreign.short) reached it during this push; no ref moved, and the \(doomed.count) pack(s) and manifest leaves this push uploaded that hold audio it erased were deleted again",
                     next: .fetchPurgeFirst(remote: remoteName))
+            }
+
+            // A pack this push found on the remote and so did not send may have been collected
+            // since (`dvs gc --remote` elsewhere): sent now, before any ref relies on it.
+            if !toMove.isEmpty {
+                let listedNow = Set(try store.list(prefix: "packs/").compactMap { PackID(hex: $0.key.dropFirst(6).dropLast(5)) })
+                for id in localPacks where !listedNow.contains(id) {
+                    try store.putFile("packs/\(id.hex).pack", localPath: "\(dir)/\(id.hex).pack")
+                }
             }
 
             // Everything the new refs reference is on the remote: move them by compare-and-swap.

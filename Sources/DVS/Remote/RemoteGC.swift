@@ -79,6 +79,12 @@ extension Repository {
                     continue
                 }
                 let id = try RemoteRef.decode(r.data, key: o.key, remote: remoteName)
+                if let p = Self.rewriteChain(of: id, in: try purges()).first?.purge {
+                    throw DVSError(
+                        .badInput,
+                        "cannot collect garbage on '\(remoteName)': its \(ref) is at \(id.short), which purge \(p.id.short) replaced; nothing was deleted",
+                        hint: "a push from this repository moves it to the replacement and erases the old data; collect again after that")
+                }
                 guard objects.contains(id.object) else {
                     throw fetchFirst("its \(ref) is at \(id.short), which this repository lacks")
                 }

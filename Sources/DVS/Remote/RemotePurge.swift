@@ -81,6 +81,37 @@ extension Repository {
         return record
     }
 
+    /// Puts `record` under the remote's `purges/`, or joins it with the copy there
+    /// (``joinPurgeRecords(_:_:)``) when that differs, by compare-and-swap so that two pushers
+    /// joining at once both count.
+    /// - Returns: whether the remote lacked the record.
+    /// - Throws: `DVSError.corrupt` naming the key when the remote's copy cannot be read;
+    ///   `.remote` when the key keeps changing under it; `RemoteError` on transfer failures.
+    func uploadPurgeRecord(_ record: PurgeRecord, store: any RemoteStore, remote: String) throws -> Bool {
+        let key = "purges/\(record.id.hex).json"
+        for _ in 0..<5 {
+            do {
+                guard let current = try store.readRef(key) else {
+                    try store.writeRef(key, try Self.encodePurgeRecord(record), expected: nil)
+                    return true
+                }
+                let theirs: PurgeRecord
+                do { theirs = try JSONDecoder().decode(PurgeRecord.self, from: current.data) } catch {
+                    throw DVSError(
+                        .corrupt, "the purge record on remote '\(remote)' (key \(key)) cannot be read: \(error)",
+                        next: .repairRemote(remote: remote))
+                }
+                let joined = Self.joinPurgeRecords(theirs, record)
+                if joined != theirs { try store.writeRef(key, try Self.encodePurgeRecord(joined), expected: current.version) }
+                return false
+            } catch let e as RemoteError where e.code == .preconditionFailed {
+                continue  // another push wrote it meanwhile: read it again
+            }
+        }
+        throw DVSError(
+            .remote, "the purge record on remote '\(remote)' (key \(key)) kept changing while this push joined it", hint: "push again")
+    }
+
     /// One purge's record as two repositories know it, joined: `a`'s fields, with the commits
     /// either rewrote (a repository that applied the purge again to commits that arrived later
     /// adds their replacements), their per-commit counts, refs and obsolete blobs.
@@ -117,6 +148,16 @@ extension Repository {
         let old = map.keys.filter { remoteObjects.contains($0.object) }.sorted { $0.hex < $1.hex }
         c.oldCommits = old.count
         guard !old.isEmpty, c.deferred.isEmpty else { return }
+        // The refs again, now: a push that moved one since this push planned (onto a commit this
+        // repository lacks, or still onto a replaced one) holds the deletion back.
+        for o in try store.list(prefix: RefNamespace.all.prefix) {
+            guard let ref = RefName(fullName: o.key), ref.kind == .branch || ref.kind == .tag, let r = try store.readRef(o.key) else {
+                continue
+            }
+            let id = try RemoteRef.decode(r.data, key: o.key, remote: remote)
+            if map[id] != nil || !objects.contains(id.object) { c.deferred.append(ref) }
+        }
+        guard c.deferred.isEmpty else { return }
 
         // What this repository's history still uses: never deleted from the remote.
         var keepChunks = Set<ObjectID>()
@@ -253,12 +294,20 @@ extension Repository {
             found.withLock { $0.append((id, size, entries, rewrite)) }
         }
         let touched = found.withLock { $0 }.sorted { $0.id.hex < $1.id.hex }
-        let toRewrite = touched.filter(\.rewrite)
+        // Where one pack must be written again, every touched pack is brought in with it: a
+        // kept delta frame's erased base may sit in another of them.
+        let toRewrite = touched.contains(where: \.rewrite) ? touched : []
         if !toRewrite.isEmpty {
             let got = try downloadPacks(
                 toRewrite.map { ($0.id, $0.size) }, index: Dictionary(uniqueKeysWithValues: toRewrite.map { ($0.id, $0.entries) }),
                 store: store, remote: remote, transfers: transfers, meter: meter)
-            _ = try verifyPacks(got, remote: remote)
+            let bases = try verifyPacks(got, remote: remote)
+            if let b = bases.first(where: { !droppedIDs.contains($0) }) {
+                throw DVSError(
+                    .corrupt,
+                    "cannot erase purged data on remote '\(remote)': a delta frame in its packs needs blob '\(b.hex)', which neither they nor this repository hold; nothing was deleted",
+                    next: .repairRemote(remote: remote))
+            }
             let lock = try self.lock("dvs push \(remote) (purge)")
             defer { lock.release() }
             for f in got {
@@ -274,7 +323,7 @@ extension Repository {
             } catch { throw DVSError.wrap(error) }
             packedBlobs.forgetReaders()
             try repackWithout(dropped, only: Set(got.map { PackID($0.id) }))
-            c.packsRewritten = toRewrite.count
+            c.packsRewritten = toRewrite.filter(\.rewrite).count
         }
         // Every pack of this repository is on the remote before any remote pack goes.
         let listed = Set(try store.list(prefix: "packs/").compactMap { o in PackID(hex: o.key.dropFirst(6).dropLast(5)) })
