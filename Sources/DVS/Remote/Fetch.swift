@@ -198,10 +198,7 @@ extension Repository {
 
             // 2. Metadata: download what is missing, verify, keep in memory until complete.
             let purgeRecords = try purges() + incoming
-            let (downloaded, hits, replacements) = try downloadMetadata(
-                remoteRefs.map(\.id), store: store, remote: remoteName, transfers: config.transfers, meter: meter,
-                boundary: boundary, erased: purged.blobs, replacement: { Self.rewriteChain(of: $0, in: purgeRecords).last?.to }
-            ) { hits in
+            func beforeStoring(_ hits: Set<ObjectID>) throws {
                 // Commits that arrive hold what a purge of this repository erased: this fetch
                 // rewrites them, which it cannot do over uncommitted changes (refused before any
                 // object is stored), and a fetch killed before it has is told by the marker.
@@ -214,6 +211,10 @@ extension Repository {
                 }
                 try writePendingPurges(ids.union(pendingPurges()))
             }
+            let (downloaded, hits, replacements) = try downloadMetadata(
+                remoteRefs.map(\.id), store: store, remote: remoteName, transfers: config.transfers, meter: meter,
+                boundary: boundary, erased: purged.blobs, replacement: { Self.rewriteChain(of: $0, in: purgeRecords).last?.to },
+                beforeStoring: beforeStoring)
 
             // 3. Blobs the new snapshots need (never an erased one); the replacements of replaced
             //    parents are tips too.
