@@ -151,10 +151,9 @@ import Testing
         for step in PurgeStep.allCases {
             try withMarkedRepository { repo, root in
                 let victim = try #require(try repo.entries(at: "main").first { $0.path.string == "clips/c3.wav" })
-                PurgeStop.at = step
-                defer { PurgeStop.at = nil }
-                #expect(throws: DVSError.self, "\(step)") { try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c3.wav"])) }
-                PurgeStop.at = nil
+                PurgeStop.$at.withValue(step) {
+                    #expect(throws: DVSError.self, "\(step)") { try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c3.wav"])) }
+                }
                 #expect(FileManager.default.fileExists(atPath: root + "/.dvs/PURGE"), "\(step): the journal stays")
                 // The next process finishes it when it opens the repository.
                 let again = try Repository.discover(from: root, context: T.processContext)
@@ -176,10 +175,9 @@ import Testing
         try withMarkedRepository { repo, root in
             let oldHead = try repo.resolve("main")
             let manifest = try repo.snapshots.commit(oldHead).manifest
-            PurgeStop.at = .refs
-            defer { PurgeStop.at = nil }
-            #expect(throws: DVSError.self) { try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c3.wav"])) }
-            PurgeStop.at = nil
+            PurgeStop.$at.withValue(.refs) {
+                #expect(throws: DVSError.self) { try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c3.wav"])) }
+            }
             let path = repo.objects.path(of: manifest)
             let saved = try Data(contentsOf: URL(fileURLWithPath: path))
             try FileManager.default.removeItem(atPath: path)
@@ -204,10 +202,9 @@ import Testing
     /// instead of failing on every command.
     @Test func aJournalOfAnEarlierBuildKilledInStep4IsFinished() throws {
         try withMarkedRepository { repo, root in
-            PurgeStop.at = .objects
-            defer { PurgeStop.at = nil }
-            #expect(throws: DVSError.self) { try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c3.wav"])) }
-            PurgeStop.at = nil
+            PurgeStop.$at.withValue(.objects) {
+                #expect(throws: DVSError.self) { try repo.purge(PurgeRule(predicate: nil, paths: ["clips/c3.wav"])) }
+            }
             let path = root + "/.dvs/PURGE"
             var journal = try JSONDecoder().decode(PurgeJournal.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
             #expect(journal.phase == .collect && journal.collects == true)
@@ -327,10 +324,9 @@ import Testing
 
             // Killed after writing its journal; the next writer redoes it, fails, drops it.
             try damage(true)
-            PurgeStop.at = .journal
-            defer { PurgeStop.at = nil }
-            #expect(throws: DVSError.self) { try repo.purge(rule) }
-            PurgeStop.at = nil
+            PurgeStop.$at.withValue(.journal) {
+                #expect(throws: DVSError.self) { try repo.purge(rule) }
+            }
             #expect(FileManager.default.fileExists(atPath: journal))
             try Data("two\n".utf8).write(to: URL(fileURLWithPath: root + "/notes.txt"))
             do {
@@ -416,12 +412,11 @@ import Testing
                 _ = try repo.commit(CommitOptions(message: "notes"))
                 let call = try #require(try repo.entries(at: "HEAD").first { $0.path.string == "clips/call_0002_stereo.wav" })
                 let words = try #require(call.annotations?.transcript?.words)
-                PurgeStop.afterDeletions = n
-                defer { PurgeStop.afterDeletions = nil }
                 let rule = PurgeRule(predicate: nil, paths: ["clips/call_0002_stereo.wav"])
                 var finished = false
-                do { finished = try repo.purge(rule) != nil } catch let e as DVSError where e.message.contains("(test)") {}
-                PurgeStop.afterDeletions = nil
+                try PurgeStop.$afterDeletions.withValue(n) {
+                    do { finished = try repo.purge(rule) != nil } catch let e as DVSError where e.message.contains("(test)") {}
+                }
                 let again = try Repository.discover(from: root, context: T.processContext)
                 #expect(
                     again.interruptedOperationFailure == nil,

@@ -191,8 +191,10 @@ enum PurgeStep: String, Sendable, CaseIterable {
 
 /// A test's request to stop a purge at a step, leaving its journal as a killed process would.
 enum PurgeStop {
-    /// The step to stop after; nil runs to the end. Set only by tests, before the purge runs.
-    nonisolated(unsafe) static var at: PurgeStep?
+    /// The step to stop after; nil runs to the end. Bound only by tests around the purge they
+    /// run (`PurgeStop.$at.withValue(.refs) { … }`): task-local, so a purge another test runs at
+    /// the same time is not stopped.
+    @TaskLocal static var at: PurgeStep?
 
     /// Throws when a test asked to stop at `step`; then calls the process's hook
     /// (`ProcessContext.afterPurgeStep`, which a fault-injection test uses to kill dvs there).
@@ -201,8 +203,9 @@ enum PurgeStop {
         context.afterPurgeStep?(step.rawValue)
     }
 
-    /// How many old objects step `objects` deletes before a test stops it; nil deletes them all.
-    nonisolated(unsafe) static var afterDeletions: Int?
+    /// How many old objects step `objects` deletes before a test stops it; nil deletes them all
+    /// (task-local, as ``at``).
+    @TaskLocal static var afterDeletions: Int?
 
     /// Throws when a test asked to stop step `objects` after `done` deletions; then calls the
     /// process's hook with `objects-<done>` (a kill while old objects are being deleted).
