@@ -202,7 +202,9 @@ extension Repository {
                 // Commits that arrive hold what a purge of this repository erased: this fetch
                 // rewrites them, which it cannot do over uncommitted changes (refused before any
                 // object is stored), and a fetch killed before it has is told by the marker.
-                let ids = Set(try purges().filter { Self.purgeHit($0, hits) }.map(\.id))
+                // Incoming records are named too: a clone stopped here and resumed must not take
+                // the shortcut of writing the record only.
+                let ids = Set(try (purges() + incoming).filter { Self.purgeHit($0, hits) }.map(\.id))
                 guard !ids.isEmpty else { return }
                 if incoming.isEmpty {
                     try refuseUnlessPurgeable(
