@@ -48,7 +48,7 @@ func printFetch(_ s: FetchSummary) {
     )
     for r in s.purgesApplied {
         Output.out(
-            "Applied purge \(r.id.short) from '\(s.remote)' (\(r.rule)): \(r.samples) sample(s) erased here too, \(r.commits.count) commit(s) replaced"
+            "Applied purge \(r.id.short) from '\(s.remote)' (\(r.rule); it erased \(r.samples) sample(s) where it ran): no commit here holds them now"
         )
     }
     for id in s.purgesReapplied {

@@ -6,20 +6,20 @@ struct GC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gc", abstract: "Reclaim space: remove objects and blobs nothing needs, after a grace period.",
         discussion: """
-            Needed is everything a branch, tag, cohort, HEAD, reflog entry, model or eval
-            record (or its purged replacement) or stopped merge reaches. Anything else older than the
-            grace period is removed: loose objects, blobs in packs that are mostly garbage
-            (those packs are rewritten; others wait), and pack files no index knows. Data
-            younger than the grace period is never touched, so a commit, fetch or push in
-            progress keeps what it wrote, and a reader keeps the packs it has open.
-            .dvs/cache/blobs is kept under cache.max-size bytes (default 10 GiB), least
+            Needed is everything a branch, tag, cohort, HEAD, reflog entry, model or eval \
+            record (or its purged replacement) or stopped merge reaches. Anything else older than the \
+            grace period is removed: loose objects, blobs in packs that are mostly garbage \
+            (those packs are rewritten; others wait), and pack files no index knows. Data \
+            younger than the grace period is never touched, so a commit, fetch or push in \
+            progress keeps what it wrote, and a reader keeps the packs it has open. \
+            .dvs/cache/blobs is kept under cache.max-size bytes (default 10 GiB), least \
             recently used files first.
 
-            With --remote NAME the remote is collected instead: objects and packs that none of
-            its branches, tags or lineage records needs, older than the grace period (the
-            listing's last-modified time); packs with nothing needed are deleted, packs that
-            are mostly garbage are rewritten (the new pack is uploaded before the old one is
-            deleted). This repository must have every remote branch's commit and every record
+            With --remote NAME the remote is collected instead: objects and packs that none of \
+            its branches, tags or lineage records needs, older than the grace period (the \
+            listing's last-modified time); packs with nothing needed are deleted, packs that \
+            are mostly garbage are rewritten (the new pack is uploaded before the old one is \
+            deleted). This repository must have every remote branch's commit and every record \
             the remote lists: fetch first.
             """)
 

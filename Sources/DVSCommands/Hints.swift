@@ -107,6 +107,8 @@ enum Hints {
         case .fetchBeforeRemoteGC(let remote):
             return
                 "run 'dvs fetch \(remote)' first (it brings what the remote's branches, tags and records reach), then 'dvs gc --remote \(remote)' again"
+        case .removeErasedAudio(let path):
+            return "remove \(path) and commit, or run 'dvs purge \(path) --yes' to take it out of every commit, then push again"
         case .pushGoodCopy(let remote): return "push it again from a repository that has a good copy ('dvs push \(remote)')"
         case .repairRemote(let remote):
             return

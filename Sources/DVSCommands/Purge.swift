@@ -14,21 +14,21 @@ struct Purge: ParsableCommand {
             dvs purge --verify                          scan .dvs for every erased blob id
             dvs purge --verify --remote origin          scan every key of a remote for them
 
-            The condition is SQL over the sample table, as in 'dvs query', checked in every
-            commit that any branch, tag, cohort, reflog entry or model record reaches. The
-            matching audio (the same bytes at any path), its label rows, transcripts and
-            words are removed from every commit: history is rewritten (authors, times and
-            messages kept; each rewritten commit that lost samples says so), packs are
-            rewritten without the audio, old objects, caches and stale catalog pages are
-            deleted, and tracked files in the working tree follow HEAD. A record (when, who,
-            the rule, counts, erased blob ids, old → new commit ids; no paths or labels) is
-            kept in .dvs/purges; old commit ids keep resolving through it, and 'dvs audit'
+            The condition is SQL over the sample table, as in 'dvs query', checked in every \
+            commit that any branch, tag, cohort, reflog entry or model record reaches. The \
+            matching audio (the same bytes at any path), its label rows, transcripts and \
+            words are removed from every commit: history is rewritten (authors, times and \
+            messages kept; each rewritten commit that lost samples says so), packs are \
+            rewritten without the audio, old objects, caches and stale catalog pages are \
+            deleted, and tracked files in the working tree follow HEAD. A record (when, who, \
+            the rule, counts, erased blob ids, old → new commit ids; no paths or labels) is \
+            kept in .dvs/purges; old commit ids keep resolving through it, and 'dvs audit' \
             of a model says how many of its training samples were erased.
 
-            Purges travel with the data: 'dvs push' uploads the record, moves every remote
-            branch and tag the purge rewrote, then deletes the erased audio, old label
-            tables, transcripts and commits from the remote (a push interrupted there is
-            finished by the next). A push is refused while the remote holds a purge this
+            Purges travel with the data: 'dvs push' uploads the record, moves every remote \
+            branch and tag the purge rewrote, then deletes the erased audio, old label \
+            tables, transcripts and commits from the remote (a push interrupted there is \
+            finished by the next). A push is refused while the remote holds a purge this \
             repository lacks, and 'dvs fetch' (also pull and clone) applies such a purge here.
             """)
 
@@ -60,6 +60,9 @@ struct Purge: ParsableCommand {
                 for f in v.found { Output.out("  found in \(f)") }
                 for i in v.indexed { Output.out("  still indexed: \(i)") }
                 Output.out(v.found.isEmpty && v.indexed.isEmpty ? "clean: no erased id is left" : "NOT CLEAN")
+                if let remote, !v.found.isEmpty {
+                    Output.err("hint: 'dvs push \(remote) --all --tags' from a repository that has the purges erases what is left there")
+                }
             }
             if !v.found.isEmpty || !v.indexed.isEmpty { throw ExitCode(1) }
             return
@@ -96,7 +99,14 @@ struct Purge: ParsableCommand {
                 return
             }
             describe(plan)
-            if plan.samples > 0 { Output.out("Nothing was changed; run again with --yes to erase it.") }
+            if plan.samples > 0 {
+                Output.out("Nothing was changed; run again with --yes to erase it.")
+                let dirty = (try? repo.status().changes.filter { $0.kind != .added }.count) ?? 0
+                if dirty > 0 {
+                    Output.err(
+                        "note: the working tree has \(dirty) uncommitted change(s); --yes refuses until they are committed or discarded")
+                }
+            }
             return
         }
         if !json { describe(plan) }
@@ -109,6 +119,12 @@ struct Purge: ParsableCommand {
             return
         }
         Output.out("Purge \(r.id.short): erased \(r.samples) sample(s) (\(Output.hours(r.hours))), rewrote \(r.commits.count) commit(s)")
+        let remotes = (try? repo.remotes().map(\.name)) ?? []
+        if !remotes.isEmpty {
+            Output.err(
+                "note: \(remotes.count == 1 ? "remote" : "remotes") \(remotes.map { "'\($0)'" }.joined(separator: ", ")) may still hold the erased samples: 'dvs push --all --tags' to \(remotes.count == 1 ? "it" : "each") erases them there too"
+            )
+        }
     }
 
     /// The dry run's summary.

@@ -95,6 +95,14 @@ import Testing
             try dvsOK(["log", "-n", "1", "v1"], in: c, remote, golden: g)
             #expect(try dvsOK(["fsck"], in: c, remote).status == 0)
             #expect(try keysHolding(Self.marker, on: remote) == [])
+
+            // The same recording added again there never goes back up.
+            try T.sh("sox -R '\(T.debianRecordings(limit: 4)[3])' -r 16000 -c 1 -b 16 clips/again.wav", in: c)
+            try dvsOK(["commit", "-m", "the same voice again"], in: c, remote)
+            let again = try T.dvs(["push"], in: c, environment: remote.env)
+            g.append(["push"], in: c, again)
+            #expect(again.status == 1)
+            #expect(try keysHolding("again.wav", on: remote) == [], "nothing naming it was uploaded")
             try g.verify()
         }
     }

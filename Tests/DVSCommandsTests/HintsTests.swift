@@ -193,6 +193,9 @@ import Testing
             Hints.text(.fetchBeforeRemoteGC(remote: "origin"))
                 == "run 'dvs fetch origin' first (it brings what the remote's branches, tags and records reach), then 'dvs gc --remote origin' again"
         )
+        #expect(
+            Hints.text(.removeErasedAudio(path: "clips/a.wav"))
+                == "remove clips/a.wav and commit, or run 'dvs purge clips/a.wav --yes' to take it out of every commit, then push again")
         #expect(Hints.text(.pushGoodCopy(remote: "origin")) == "push it again from a repository that has a good copy ('dvs push origin')")
         #expect(
             Hints.text(.repairRemote(remote: "origin"))

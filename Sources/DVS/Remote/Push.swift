@@ -248,6 +248,21 @@ extension Repository {
             let closure = try metadataClosure(from: toMove.map(\.local)) { remoteObjects.contains($0) }
             let objectCount = closure.levels.reduce(0) { $0 + $1.count } + closure.commits.count
 
+            // Audio a purge erased never goes back up, even when the same bytes were added again.
+            let erasedAudio = Set(purgeRecords.flatMap(\.erased).compactMap { ObjectID(hex: $0) })
+            if !erasedAudio.isEmpty {
+                for id in closure.levels.first ?? [] {
+                    guard case .leaf(let es)? = try? snapshots.chunk(id),
+                        let e = es.first(where: { $0.audio != nil && erasedAudio.contains($0.blob) }),
+                        let p = purgeRecords.first(where: { $0.erased.contains(e.blob.hex) })
+                    else { continue }
+                    throw DVSError(
+                        .badInput,
+                        "cannot push to '\(remoteName)': \(e.path) holds audio that purge \(p.id.short) (\(p.rule)) erased (blob \(e.blob.short)); no ref moved",
+                        next: .removeErasedAudio(path: e.path.string))
+                }
+            }
+
             // Nothing damaged leaves this repository: every pack to upload is checked frame by
             // frame against its ids before the first byte is sent (the replaced ones just were).
             for id in missingPacks where remotePacks[id] == nil {

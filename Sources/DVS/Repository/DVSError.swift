@@ -180,6 +180,9 @@ public struct DVSError: Error, Sendable, CustomStringConvertible {
         /// This repository lacks what the remote's refs or records reach: fetch from it
         /// (`dvs fetch REMOTE`), then collect its garbage again (`dvs gc --remote REMOTE`).
         case fetchBeforeRemoteGC(remote: String)
+        /// A file holds audio a purge erased: remove it and commit, or purge it from history
+        /// (`dvs purge PATH --yes`), then push again.
+        case removeErasedAudio(path: String)
         /// A damaged object on the remote: push a good copy (`dvs push REMOTE`).
         case pushGoodCopy(remote: String)
         /// A damaged object on the remote: push a good copy (`dvs push REMOTE`) or have the
