@@ -223,11 +223,16 @@ extension Repository {
             }
             frontier = Array(next)
         }
-        // Doomed: a leaf naming erased audio and every chunk above one, children first. Dropped:
-        // the erased audio and every blob only the replaced commits named (old label tables).
+        // Dropped: the erased audio, the obsolete label table versions, and every blob only the
+        // replaced commits named. Doomed: a leaf naming a dropped blob (its bytes leave the
+        // packs, and only replaced commits reach it) and every chunk above one, children first,
+        // with the words objects of its entries that nothing kept names.
+        var dropped = erased.union(obsolete)
+        for case .leaf(let es) in chunks.values {
+            for e in es where e.kind != .symlink && !keepBlobs.contains(e.blob) { dropped.insert(e.blob) }
+        }
         var doomed: [ObjectID] = []
         var words = Set<ObjectID>()
-        var dropped = erased.union(obsolete)
         var state: [ObjectID: Bool] = [:]
         func visit(_ id: ObjectID) -> Bool {
             if let s = state[id] { return s }
@@ -235,12 +240,9 @@ extension Repository {
             var d = false
             switch chunk {
             case .leaf(let es):
-                for e in es {
-                    if e.kind != .symlink && !keepBlobs.contains(e.blob) { dropped.insert(e.blob) }
-                    if e.audio != nil && erased.contains(e.blob) {
-                        d = true
-                        if let w = e.annotations?.transcript?.words, !keepWords.contains(w) { words.insert(w) }
-                    }
+                d = es.contains { $0.kind != .symlink && dropped.contains($0.blob) }
+                if d {
+                    for e in es { if let w = e.annotations?.transcript?.words, !keepWords.contains(w) { words.insert(w) } }
                 }
             case .inner(_, let children):
                 for ch in children where visit(ch.id) { d = true }
