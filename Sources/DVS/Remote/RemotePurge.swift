@@ -227,7 +227,8 @@ extension Repository {
         // replaced commits named. Doomed: a leaf naming a dropped blob (its bytes leave the
         // packs, and only replaced commits reach it) and every chunk above one, children first,
         // with the words objects of its entries that nothing kept names.
-        var dropped = erased.union(obsolete)
+        // (An obsolete version a kept commit names again stays: that commit needs it.)
+        var dropped = erased.union(obsolete.subtracting(keepBlobs))
         for case .leaf(let es) in chunks.values {
             for e in es where e.kind != .symlink && !keepBlobs.contains(e.blob) { dropped.insert(e.blob) }
         }
