@@ -71,6 +71,8 @@ import Testing
                 _ = try a.addRemote(name: "origin", url: remoteRoot)
                 _ = try a.push(remote: "origin", all: true, tags: true)
                 let oldMain = try a.resolve("main")
+                let oldTable = try String(contentsOfFile: root + "/labels.csv", encoding: .utf8)
+                let oldClip = try Data(contentsOf: URL(fileURLWithPath: root + "/clips/c3.wav"))
                 let needles = [PurgeTests.marker, Array(Self.word.utf8), victim.blob.bytes, call.blob.bytes, words.bytes]
                 #expect(
                     Set(try Self.scanRemote(remoteRoot, with: a, for: [PurgeTests.marker, Array(Self.word.utf8)])).count >= 3,
@@ -130,10 +132,24 @@ import Testing
                 let bPush = try b.push(remote: "origin")
                 #expect(bPush.refs.first?.status == .fastForward)
 
+                let purgedMain = try a.resolve("main")
+                // Someone restores the erased clip and the old labels.csv here (theirs to do; push will
+                // refuse it): a fetch must not drop the table version, an obsolete one, that commit needs.
+                _ = try a.pull(remote: "origin")
+                try oldClip.write(to: URL(fileURLWithPath: root + "/clips/c3.wav"))
+                try Data(oldTable.utf8).write(to: URL(fileURLWithPath: root + "/labels.csv"))
+                let restored = try a.commit(CommitOptions(message: "restore")).id
+                let table = try #require(try a.entries(at: Revision(restored.hex)).first { $0.path.string == "labels.csv" })
+                #expect(record.obsolete?.contains(table.blob.hex) == true, "the restored bytes are an obsolete version")
+                _ = try a.fetch(remote: "origin")
+                #expect(try a.blob(table.blob) == Array(oldTable.utf8), "the fetch kept the version a commit names")
+                #expect(try a.fsck().damaged.isEmpty)
+                #expect(throws: DVSError.self, "push refuses the erased clip") { try a.push(remote: "origin") }
+
                 // A fresh clone of the purged remote knows the purge and holds nothing of it.
                 let c = try Repository.clone(url: remoteRoot, into: away + "/c", context: T.processContext).repository
                 #expect(try c.purges().map(\.id) == [record.id])
-                #expect(try c.resolve(Revision(oldMain.hex)) == a.resolve("main"), "an old id resolves in the new clone")
+                #expect(try c.resolve(Revision(oldMain.hex)) == purgedMain, "an old id resolves in the new clone")
                 #expect(try PurgeTests.scan(c, for: needles) == [])
                 #expect(try c.fsck().damaged.isEmpty)
                 #expect(try Self.scanRemote(remoteRoot, with: a, for: needles) == [])

@@ -106,18 +106,16 @@ extension Repository {
         // frames go now that every rewrite that could read them is done. Looked up by id (a
         // few per purge), so a fetch killed before this point is made good by the next.
         var stale = Set<ObjectID>()
-        var obsolete = Set<ObjectID>()
         for r in try purges() {
-            for h in r.erased { if let id = ObjectID(hex: h), try blobs.contains(id) { stale.insert(id) } }
-            for h in r.obsolete ?? [] { if let id = ObjectID(hex: h), try blobs.contains(id) { obsolete.insert(id) } }
+            for h in r.erased + (r.obsolete ?? []) { if let id = ObjectID(hex: h), try blobs.contains(id) { stale.insert(id) } }
         }
-        if !obsolete.isEmpty {
-            // An obsolete table version a commit here names again (someone restored it) stays;
-            // this reads every commit's entries, only when such a version arrived.
-            for c in try purgeHistory(purgeRecords: false) where !obsolete.isEmpty {
-                for e in try entries(ofManifest: snapshots.commit(c).manifest) { obsolete.remove(e.blob) }
+        if !stale.isEmpty {
+            // What a commit here names again (someone restored the file; push refuses erased
+            // audio, verify reports it) stays: dropping it would break that commit. This reads
+            // every commit's entries, only when such a blob is here at all.
+            for c in try purgeHistory(purgeRecords: false) where !stale.isEmpty {
+                for e in try entries(ofManifest: snapshots.commit(c).manifest) { stale.remove(e.blob) }
             }
-            stale.formUnion(obsolete)
         }
         if !stale.isEmpty {
             let lock = try self.lock("dvs fetch \(remoteName)")
