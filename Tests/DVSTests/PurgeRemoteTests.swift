@@ -17,43 +17,6 @@ import Testing
     /// The marker word planted in the call's Deepgram transcript.
     static let word = "zqxremoteword"
 
-    /// Where any of `needles` occurs on a folder remote: every file's raw bytes, every object
-    /// decompressed, every pack frame decoded (deltas through their bases; a marker inside
-    /// compressed or audio-coded data is found too). `repo` decodes (its codecs and blobs).
-    static func scanRemote(_ root: String, with repo: Repository, for needles: [[UInt8]]) throws -> [String] {
-        var hits: [String] = []
-        func check(_ bytes: [UInt8], _ what: String) {
-            for n in needles where bytes.count >= n.count && bytes.firstRange(of: n) != nil { hits.append(what) }
-        }
-        let d = ZstdDecompressor()
-        var packs: [(id: ObjectID, reader: PackReader, entries: [PackEntry])] = []
-        let walker = FileManager.default.enumerator(atPath: root)
-        while let rel = walker?.nextObject() as? String {
-            let path = root + "/" + rel
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
-                let data = FileManager.default.contents(atPath: path)
-            else { continue }
-            let bytes = [UInt8](data)
-            check(bytes, rel)
-            if rel.hasPrefix("objects/"), let plain = try? bytes.withUnsafeBytes({ try d.decompress($0) }) {
-                check(plain, rel + " (decompressed)")
-            }
-            if rel.hasPrefix("packs/"), rel.hasSuffix(".pack"), let id = ObjectID(hex: rel.dropFirst(6).dropLast(5)) {
-                let reader = try PackReader(path: path)
-                packs.append((id, reader, try reader.readIndex()))
-            }
-        }
-        var lookup: [ObjectID: (PackReader, PackEntry, ObjectID)] = [:]
-        for p in packs { for e in p.entries { lookup[e.id] = (p.reader, e, p.id) } }
-        for p in packs {
-            for e in p.entries {
-                check(try repo.decodeFetched(e.id, lookup: lookup, decompressor: d, depth: 0), "packs/\(p.id.hex).pack blob \(e.id.short)")
-            }
-        }
-        return hits
-    }
-
     @Test func aPurgeTravelsWithPushAndFetchAndNothingOfItStaysAnywhere() throws {
         try PurgeTests().withMarkedRepository { a, root in
             try T.withTemporaryDirectory { away in
@@ -75,7 +38,7 @@ import Testing
                 let oldClip = try Data(contentsOf: URL(fileURLWithPath: root + "/clips/c3.wav"))
                 let needles = [PurgeTests.marker, Array(Self.word.utf8), victim.blob.bytes, call.blob.bytes, words.bytes]
                 #expect(
-                    Set(try Self.scanRemote(remoteRoot, with: a, for: [PurgeTests.marker, Array(Self.word.utf8)])).count >= 3,
+                    Set(try PurgeTests.scanRemote(remoteRoot, with: a, for: [PurgeTests.marker, Array(Self.word.utf8)])).count >= 3,
                     "the markers are on the remote before the purge (the scan finds them)")
 
                 // A clone with an unpushed commit on main, made before the purge.
@@ -94,7 +57,7 @@ import Testing
                 #expect(cleanup.packsDeleted >= 1 && cleanup.objectsDeleted > cleanup.oldCommits, "\(cleanup)")
                 #expect(pushed.refs.contains { $0.name == .branch("side") && $0.status == .rewritten }, "a branch not named moved too")
                 #expect(try a.remote("origin").open(environment: [:]).readRef("refs/heads/main") != nil)
-                let left = try Self.scanRemote(remoteRoot, with: a, for: needles)
+                let left = try PurgeTests.scanRemote(remoteRoot, with: a, for: needles)
                 #expect(left == [], "no byte of the erased samples is left on the remote: \(left)")
                 let remoteVerify = try a.verifyRemotePurges(remote: "origin")
                 #expect(remoteVerify.found.isEmpty && remoteVerify.files > 5 && remoteVerify.ids > 2, "\(remoteVerify)")
@@ -110,7 +73,7 @@ import Testing
                     #expect(e.code == .remote && e.message.contains("holds purge \(record.id.short)"), "\(e.message)")
                     #expect(e.next == .fetchPurgeFirst(remote: "origin"))
                 }
-                #expect(try Self.scanRemote(remoteRoot, with: a, for: needles) == [], "the refused push uploaded nothing")
+                #expect(try PurgeTests.scanRemote(remoteRoot, with: a, for: needles) == [], "the refused push uploaded nothing")
 
                 // Its fetch applies the purge: its own commit is rewritten, nothing erased is left.
                 let fetched = try b.fetch(remote: "origin")
@@ -152,7 +115,7 @@ import Testing
                 #expect(try c.resolve(Revision(oldMain.hex)) == purgedMain, "an old id resolves in the new clone")
                 #expect(try PurgeTests.scan(c, for: needles) == [])
                 #expect(try c.fsck().damaged.isEmpty)
-                #expect(try Self.scanRemote(remoteRoot, with: a, for: needles) == [])
+                #expect(try PurgeTests.scanRemote(remoteRoot, with: a, for: needles) == [])
             }
         }
     }
@@ -204,7 +167,7 @@ import Testing
                 #expect(second.deferred.isEmpty && second.objectsDeleted > 0, "\(second)")
                 let erasedID = try #require(record.erased.first.flatMap { ObjectID(hex: $0) })
                 let needles = [PurgeTests.marker, erasedID.bytes]
-                let left = try Self.scanRemote(remoteRoot, with: a, for: needles)
+                let left = try PurgeTests.scanRemote(remoteRoot, with: a, for: needles)
                 #expect(left == [], "\(left)")
                 #expect(try a.verifyRemotePurges(remote: "origin").found.isEmpty)
 

@@ -54,35 +54,10 @@ import Testing
     }
 
     /// Where `needle` occurs in `.dvs/`: every file's raw bytes, every loose object decompressed
-    /// and every pack frame decoded (a marker inside compressed data is found too).
+    /// and every pack frame decoded (a marker inside compressed data is found too); the same
+    /// scan as a folder remote's (``PurgeTests/scanRemote(_:with:for:)``).
     static func scan(_ repo: Repository, for needles: [[UInt8]]) throws -> [String] {
-        var hits: [String] = []
-        func check(_ bytes: [UInt8], _ what: String) {
-            for n in needles where bytes.count >= n.count && bytes.firstRange(of: n) != nil { hits.append(what) }
-        }
-        let dvs = repo.root + "/.dvs"
-        let walker = FileManager.default.enumerator(atPath: dvs)
-        let d = ZstdDecompressor()
-        while let rel = walker?.nextObject() as? String {
-            let path = dvs + "/" + rel
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
-                let data = FileManager.default.contents(atPath: path)
-            else { continue }
-            let bytes = [UInt8](data)
-            check(bytes, rel)
-            if rel.hasPrefix("objects/"), let plain = try? bytes.withUnsafeBytes({ try d.decompress($0) }) {
-                check(plain, rel + " (decompressed)")
-            }
-            if rel.hasPrefix("packs/"), rel.hasSuffix(".pack"), let pid = PackID(hex: rel.dropFirst(6).dropLast(5)) {
-                let reader = try PackReader(path: path)
-                for e in try reader.readIndex() {
-                    let plain = try repo.packedBlobs.read(e.id, at: BlobLocation(pack: pid, entry: e), decompressor: nil)
-                    check(plain, rel + " blob \(e.id.short)")
-                }
-            }
-        }
-        return hits
+        try scanRemote(repo.root + "/.dvs", with: repo, for: needles)
     }
 
     @Test func purgeErasesEveryByteAndKeepsHistoryUsable() throws {
@@ -431,5 +406,44 @@ import Testing
             stopped += 1
         }
         #expect(stopped >= 4, "the purge was stopped at every deletion (words, chunks, two commits)")
+    }
+}
+
+extension PurgeTests {
+    /// Where any of `needles` occurs on a folder remote: every file's raw bytes, every object
+    /// decompressed, every pack frame decoded (deltas through their bases; a marker inside
+    /// compressed or audio-coded data is found too). `repo` decodes (its codecs and blobs).
+    static func scanRemote(_ root: String, with repo: Repository, for needles: [[UInt8]]) throws -> [String] {
+        var hits: [String] = []
+        func check(_ bytes: [UInt8], _ what: String) {
+            for n in needles where bytes.count >= n.count && bytes.firstRange(of: n) != nil { hits.append(what) }
+        }
+        let d = ZstdDecompressor()
+        var packs: [(id: ObjectID, reader: PackReader, entries: [PackEntry])] = []
+        let walker = FileManager.default.enumerator(atPath: root)
+        while let rel = walker?.nextObject() as? String {
+            let path = root + "/" + rel
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+                let data = FileManager.default.contents(atPath: path)
+            else { continue }
+            let bytes = [UInt8](data)
+            check(bytes, rel)
+            if rel.hasPrefix("objects/"), let plain = try? bytes.withUnsafeBytes({ try d.decompress($0) }) {
+                check(plain, rel + " (decompressed)")
+            }
+            if rel.hasPrefix("packs/"), rel.hasSuffix(".pack"), let id = ObjectID(hex: rel.dropFirst(6).dropLast(5)) {
+                let reader = try PackReader(path: path)
+                packs.append((id, reader, try reader.readIndex()))
+            }
+        }
+        var lookup: [ObjectID: (PackReader, PackEntry, ObjectID)] = [:]
+        for p in packs { for e in p.entries { lookup[e.id] = (p.reader, e, p.id) } }
+        for p in packs {
+            for e in p.entries {
+                check(try repo.decodeFetched(e.id, lookup: lookup, decompressor: d, depth: 0), "packs/\(p.id.hex).pack blob \(e.id.short)")
+            }
+        }
+        return hits
     }
 }
