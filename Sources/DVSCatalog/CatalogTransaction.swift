@@ -463,6 +463,16 @@ public final class CatalogTransaction {
         }
     }
 
+    /// Forgets one indexed model or eval record (a purge wrote it again under a new id); a
+    /// no-op for an id not indexed.
+    /// - Throws: `CatalogError`.
+    public func forgetLineageRecord(_ id: ObjectID) throws {
+        try CatalogError.guarding("cannot forget lineage record '\(id.hex)'") {
+            try db.execute(sql: "DELETE FROM model WHERE id = ?", arguments: [id.hex])
+            try db.execute(sql: "DELETE FROM eval WHERE id = ?", arguments: [id.hex])
+        }
+    }
+
     /// Forgets every indexed model and eval (`dvs reindex` indexes them again from the records).
     /// - Throws: `CatalogError`.
     public func clearLineageIndex() throws {

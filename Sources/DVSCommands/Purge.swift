@@ -119,6 +119,11 @@ struct Purge: ParsableCommand {
             return
         }
         Output.out("Purge \(r.id.short): erased \(r.samples) sample(s) (\(Output.hours(r.hours))), rewrote \(r.commits.count) commit(s)")
+        if let l = r.lineage, !l.isEmpty {
+            Output.out(
+                "Rewrote \(l.count) model/eval record(s) without the label values only erased samples carried (their old ids still resolve)"
+            )
+        }
         let remotes = (try? repo.remotes().map(\.name)) ?? []
         if !remotes.isEmpty {
             Output.err(

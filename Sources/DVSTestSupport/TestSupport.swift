@@ -84,7 +84,12 @@ public enum TestSupport {
     /// Runs `body` with a freshly initialised repository in a temporary folder, opened with
     /// ``processContext``.
     public static func withTemporaryRepository<T>(_ body: (Repository) throws -> T) throws -> T {
-        try withTemporaryDirectory { dir in try body(try Repository.initialize(at: dir, context: processContext)) }
+        // One folder down, so files a test keeps beside the repository (`root + "/../model.bin"`)
+        // are its own and go with it, not shared in /tmp with tests running at the same time.
+        try withTemporaryDirectory { dir in
+            try FileManager.default.createDirectory(atPath: dir + "/repo", withIntermediateDirectories: false)
+            return try body(try Repository.initialize(at: dir + "/repo", context: processContext))
+        }
     }
 
     /// The built `dvs` executable (next to the test bundle in `.build/<config>/`).

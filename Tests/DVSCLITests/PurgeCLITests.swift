@@ -51,9 +51,18 @@ import Testing
             #expect(badColumn.status == 1 && badColumn.stderr.contains("no such column: nosuch"), "\(badColumn.stderr)")
             #expect(
                 badColumn.stderr.contains("hint: write one condition over the sample table") && badColumn.stderr.contains("speaker_count"))
+            // A model predicting `note`: its record counts the marked value.
+            try T.withTemporaryDirectory { aside in
+                try T.write(Data("weights".utf8), to: aside + "/m1.bin")
+                #expect(try dvs("model", "add", aside + "/m1.bin", "--rev", "main", "--label", "note", "--name", "m1", in: dir).status == 0)
+            }
             let done = try dvs("purge", "--where", "speaker = 'spk3'", "--yes", in: dir)
             #expect(done.status == 0, "\(done.stderr)")
             #expect(done.stdout.contains("erased 1 sample(s)"), "\(done.stdout)")
+            #expect(done.stdout.contains("Rewrote 1 model/eval record(s) without the label values only erased samples carried"))
+            let audit = try dvs("audit", "m1", in: dir)
+            #expect(audit.status == 0 && audit.stdout.contains("note: fine 3"), "\(audit.stdout)")
+            #expect(audit.stdout.contains("erased    1 sample(s) of its training snapshot were erased by purge"), "\(audit.stdout)")
             #expect(try filesHolding(Self.marker, in: dir).isEmpty)
             #expect(try !dvs("ls", "side", in: dir).stdout.contains("clips/c3.wav"))
             let log = try dvs("log", "side", in: dir)

@@ -55,6 +55,9 @@ import Testing
                 #expect(cleanup.recordsUploaded == 1 && cleanup.deferred.isEmpty, "\(cleanup)")
                 #expect(cleanup.oldCommits == record.commits.count, "every replaced commit was on the remote")
                 #expect(cleanup.packsDeleted >= 1 && cleanup.objectsDeleted > cleanup.oldCommits, "\(cleanup)")
+                #expect(cleanup.recordsReplaced == 2, "the model and eval records naming the erased value left the remote")
+                let records = try a.catalog.lineageRecordIDs()
+                #expect(record.lineage.map { Set($0.values.compactMap(ObjectID.init(hex:))) } == records)
                 #expect(pushed.refs.contains { $0.name == .branch("side") && $0.status == .rewritten }, "a branch not named moved too")
                 #expect(try a.remote("origin").open(environment: [:]).readRef("refs/heads/main") != nil)
                 let left = try PurgeTests.scanRemote(remoteRoot, with: a, for: needles)
@@ -80,6 +83,8 @@ import Testing
                 #expect(fetched.purgesApplied.map(\.id) == [record.id])
                 let bRecord = try #require(try b.purges().first)
                 #expect(bRecord.commits[oldMain.hex] == record.commits[oldMain.hex], "the clone reaches the purging repository's ids")
+                #expect(bRecord.lineage == record.lineage, "and its records'")
+                #expect(try b.catalog.lineageRecordIDs() == records)
                 #expect(try b.resolve("refs/remotes/origin/main") == a.resolve("main"))
                 let bMain = try b.entries(at: "main").map(\.path.string)
                 #expect(bMain.contains("b-notes.txt") && !bMain.contains("clips/c3.wav") && !bMain.contains("clips/call_0002_stereo.wav"))
@@ -112,6 +117,8 @@ import Testing
                 // A fresh clone of the purged remote knows the purge and holds nothing of it.
                 let c = try Repository.clone(url: remoteRoot, into: away + "/c", context: T.processContext).repository
                 #expect(try c.purges().map(\.id) == [record.id])
+                #expect(try c.catalog.lineageRecordIDs() == records, "only the rewritten lineage records are fetched")
+                #expect(try c.audit(model: model.id).record.labelDistribution == ["ok": 3], "the old model id resolves")
                 #expect(try c.resolve(Revision(oldMain.hex)) == purgedMain, "an old id resolves in the new clone")
                 #expect(try PurgeTests.scan(c, for: needles) == [])
                 #expect(try c.fsck().damaged.isEmpty)

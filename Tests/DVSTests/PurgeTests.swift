@@ -17,7 +17,9 @@ import Testing
 
     /// A repository with four recordings (speaker spk3's audio carries the marker in its PCM data),
     /// labels.csv (path,lang,speaker,quality,text; spk3's row holds the marker), a relabel of
-    /// spk3 on branch `side`, a cohort `es` holding spk3, and a model registered on main.
+    /// spk3 on branch `side`, a cohort `es` holding spk3, a model registered on main predicting
+    /// `quality` (its label counts hold the marker), and an eval of it with the marked value as a
+    /// slice and a class name.
     func withMarkedRepository(_ body: (Repository, String) throws -> Void) throws {
         try T.withTemporaryRepository { repo in
             let recs = T.debianRecordings(limit: 4).filter { $0.hasSuffix(".wav") }
@@ -25,6 +27,7 @@ import Testing
             let root = repo.root
             try FileManager.default.createDirectory(atPath: root + "/clips", withIntermediateDirectories: true)
             var csv = "path,lang,speaker,quality,text\n"
+            let m = String(decoding: Self.marker, as: UTF8.self)
             for (i, r) in recs.prefix(4).enumerated() {
                 var bytes = [UInt8](try T.read(r))
                 if i == 3 {
@@ -33,7 +36,6 @@ import Testing
                     bytes.replaceSubrange(at..<(at + Self.marker.count), with: Self.marker)
                 }
                 try Data(bytes).write(to: URL(fileURLWithPath: root + "/clips/c\(i).wav"))
-                let m = String(decoding: Self.marker, as: UTF8.self)
                 csv +=
                     "clips/c\(i).wav,\(i % 2 == 0 ? "en" : "es"),spk\(i),\(i == 3 ? "ok-" + m : "ok"),\(i == 3 ? "hello " + m : "hello \(i)")\n"
             }
@@ -48,7 +50,16 @@ import Testing
             _ = try repo.commit(CommitOptions(message: "notes"))
             _ = try repo.createCohort("es", predicate: "lang = 'es'")
             try Data("weights".utf8).write(to: URL(fileURLWithPath: root + "/../model.bin"))
-            _ = try repo.registerModel(ModelRegistration(artifactPath: root + "/../model.bin", revision: "main", name: "m1"))
+            // The model predicts `quality`, so its label counts hold spk3's marked value; the
+            // eval names it as a slice and as a class.
+            var registration = ModelRegistration(artifactPath: root + "/../model.bin", revision: "main", name: "m1")
+            registration.labelField = "quality"
+            let m1 = try repo.registerModel(registration).id
+            var e = EvalRegistration(
+                model: m1, revision: "main",
+                metrics: ["accuracy": .number(0.75), "class_names": .array([.string("ok"), .string("ok-" + m)])], sampleCount: 4)
+            e.slices = ["quality=ok-" + m: ["accuracy": .number(1)], "lang=es": ["accuracy": .number(0.5)]]
+            _ = try repo.recordEval(e)
             try body(repo, root)
         }
     }
@@ -108,6 +119,19 @@ import Testing
             let audit = try repo.audit(model: model.id)
             #expect(audit.erasedSamples == 1 && audit.erasedBy == [record.id])
             #expect(try repo.purges() == [record])
+            // The model and eval records named spk3's marked quality: written again without it.
+            #expect(record.lineage?.count == 2, "\(String(describing: record.lineage))")
+            let now = try #require(try repo.resolveModels(String(model.id.hex.prefix(12))).first, "the old model id resolves")
+            #expect(now.id != model.id && record.lineage?[model.id.hex] == now.id.hex)
+            #expect(now.record.labelDistribution == ["ok": 3], "only the erased sample's value is gone")
+            #expect(now.record.sampleCount == 4 && now.record.name == "m1", "what the model was trained on is kept")
+            #expect(try repo.modelRecords().map(\.id) == [now.id])
+            let eval = try #require(try repo.catalog.evals(of: now.id).first, "the eval names the new model id")
+            let e = try repo.evalRecord(eval)
+            #expect(e.slices.keys.sorted() == ["lang=es"])
+            #expect(e.metrics["class_names"] == .array([.string("ok"), .string("(erased)")]))
+            #expect(e.metrics["accuracy"] == .number(0.75))
+            #expect(try repo.catalog.lineageRecordIDs() == [now.id.object, eval.object])
             let fsck = try repo.fsck()
             #expect(fsck.damaged.isEmpty, "\(fsck.damaged)")
             #expect(try repo.planPurge(PurgeRule(predicate: "speaker = 'spk3'", paths: [])).samples == 0)
@@ -119,6 +143,10 @@ import Testing
             // A stray copy naming the erased id (a file copied back into .dvs) is found.
             try Data(victim.blob.bytes).write(to: URL(fileURLWithPath: root + "/.dvs/tmp/stray"))
             #expect(try repo.verifyPurges().found == ["tmp/stray: \(victim.blob.hex)"])
+            // So is an old lineage record put back.
+            try repo.objects.write(LineageEncoding.encode(model.record), id: model.id.object)
+            let back = try repo.verifyPurges().found
+            #expect(back.count == 2 && back[0].contains("lineage record \(model.id.hex)"), "\(back)")
         }
     }
 

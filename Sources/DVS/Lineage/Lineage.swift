@@ -293,9 +293,18 @@ extension Repository {
         return (id, record)
     }
 
-    /// Reads a model record (verified against its id).
+    /// The record that stands for `id` now: `id` itself, or, for a record a purge wrote again
+    /// without erased label values (and deleted), its replacement (``PurgeRecord/lineage``).
+    func currentLineageRecord<ID: TypedObjectID>(_ id: ID) -> ID {
+        guard !objects.contains(id.object), let records = try? purges() else { return id }
+        return ID(Self.currentLineageRecord(id.object, in: records))
+    }
+
+    /// Reads a model record (verified against its id); the id of a record a purge wrote again
+    /// reads its replacement.
     /// - Throws: `DVSError.corrupt` when missing or damaged.
     public func modelRecord(_ id: ModelID) throws -> ModelRecord {
+        let id = currentLineageRecord(id)
         do { return try LineageEncoding.decodeModel(objects.read(id.object)) } catch {
             throw DVSError(
                 .corrupt, "cannot read model record '\(id.hex)': \(DVSError.wrap(error).message)",
@@ -303,9 +312,11 @@ extension Repository {
         }
     }
 
-    /// Reads an eval record (verified against its id).
+    /// Reads an eval record (verified against its id); the id of a record a purge wrote again
+    /// reads its replacement.
     /// - Throws: `DVSError.corrupt` when missing or damaged.
     public func evalRecord(_ id: EvalID) throws -> EvalRecord {
+        let id = currentLineageRecord(id)
         do { return try LineageEncoding.decodeEval(objects.read(id.object)) } catch {
             throw DVSError(
                 .corrupt, "cannot read eval record '\(id.hex)': \(DVSError.wrap(error).message)",
@@ -332,9 +343,10 @@ extension Repository {
         }
     }
 
-    /// Finds the models a user means: a record id or prefix (≥ 4 hex), an artifact SHA-256 or
-    /// prefix, a model name, or the path of an artifact file (matched by its SHA-256; of several
-    /// records of that artifact, those named after the file when there are any).
+    /// Finds the models a user means: a record id or prefix (≥ 4 hex; the id of a record a purge
+    /// wrote again finds its replacement), an artifact SHA-256 or prefix, a model name, or the
+    /// path of an artifact file (matched by its SHA-256; of several records of that artifact,
+    /// those named after the file when there are any).
     /// - Returns: every matching model, oldest first (several when an artifact was registered twice).
     /// - Throws: `DVSError.unknownRevision` when nothing matches, with a hint.
     public func resolveModels(_ spec: String) throws -> [(id: ModelID, record: ModelRecord)] {
@@ -359,6 +371,13 @@ extension Repository {
             hits = rows.filter { $0.name == spec }
             if hits.isEmpty, isHex { hits = rows.filter { $0.id.hex.hasPrefix(lower) } }
             if hits.isEmpty, isHex { hits = rows.filter { $0.artifact.hex.hasPrefix(lower) } }
+            if hits.isEmpty, isHex, let records = try? purges() {
+                // A record a purge wrote again (without erased label values): its new id.
+                let now = Set(
+                    records.flatMap { ($0.lineage ?? [:]).keys }.filter { $0.hasPrefix(lower) }.compactMap(ObjectID.init(hex:))
+                        .map { Self.currentLineageRecord($0, in: records) })
+                hits = rows.filter { now.contains($0.id.object) }
+            }
             if Set(hits.map(\.id)).count > 1, isHex, !rows.contains(where: { $0.name == spec }),
                 Set(hits.map(\.artifact)).count > 1
             {
@@ -379,7 +398,8 @@ extension Repository {
     /// from (when the revision names a branch) compared with the training snapshot.
     /// - Throws: `DVSError.corrupt` when a record, commit or manifest cannot be read.
     /// - Complexity: reads two manifests (training snapshot and branch head).
-    public func audit(model id: ModelID) throws -> ModelAudit {
+    public func audit(model given: ModelID) throws -> ModelAudit {
+        let id = currentLineageRecord(given)
         let record = try modelRecord(id)
         let evals = try catalog.evals(of: id).map { ($0, try evalRecord($0)) }
         let snap = record.snapshot
@@ -427,7 +447,7 @@ public enum GitCode {
             if let oid = git_reference_target(head) {
                 var buf = [CChar](repeating: 0, count: 41)
                 git_oid_tostr(&buf, 41, oid)
-                commit = String(cString: buf)
+                commit = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             }
             if git_reference_is_branch(head) != 0, let s = git_reference_shorthand(head) { branch = String(cString: s) }
         } else {

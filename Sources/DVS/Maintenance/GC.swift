@@ -179,7 +179,6 @@ extension Repository {
     /// The loose objects and blobs something needs: see the file's header.
     func gcNeeded(progress: ProgressHandler?) throws -> (objects: Set<ObjectID>, blobs: Set<ObjectID>) {
         var objectsNeeded = Set<ObjectID>()
-        var blobsNeeded = Set<ObjectID>()
         var history = try purgeHistory(purgeRecords: false)
         if let s = mergeState() {
             for c in [s.ours, s.theirs] where objects.contains(c.object) { history.append(c) }
@@ -191,7 +190,7 @@ extension Repository {
             for m in try catalog.models() { objectsNeeded.insert(m.artifact) }
         } catch { throw DVSError.wrap(error) }
         let (o, b) = try historyClosure(history, progress: progress)
-        return (objectsNeeded.union(o), blobsNeeded.union(b))
+        return (objectsNeeded.union(o), b)
     }
 
     /// The commits reachable from `roots`, their manifest chunks and words objects, and the

@@ -135,6 +135,10 @@ public struct PurgeRecord: Sendable, Codable, Equatable {
     /// A fetch drops them from packs it brings in, and a push from the remote's packs. Nil in a
     /// record written before they were kept, and until the purge reaches its packs step.
     public var obsolete: [String]?
+    /// Model and eval record id → the id of the record written in its place without the label
+    /// values only erased samples carried (64 hex each; `Sources/DVS/Maintenance/PurgeLineage.swift`).
+    /// Nil in a record written before records were rewritten, and when none was.
+    public var lineage: [String: String]?
 
     /// The new commit for an old one, if this purge rewrote it.
     public func rewritten(_ id: CommitID) -> CommitID? { commits[id.hex].flatMap { CommitID(hex: $0) } }
@@ -678,6 +682,13 @@ extension Repository {
             }
         }
         let commits = Dictionary(uniqueKeysWithValues: map.map { ($0.key.hex, $0.value.hex) })
+        // Model and eval records holding a label value only the erased samples carried.
+        // (Read only when there is a record: the values take a pass over every entry.)
+        let hasRecords: Bool
+        do { hasRecords = !(try catalog.lineageRecordIDs()).isEmpty } catch { throw DVSError.wrap(error) }
+        let lineage =
+            hasRecords
+            ? try rewriteLineageRecords(values: Self.erasedOnlyValues(entries, erased: plan.erased), given: base?.lineage ?? [:]) : [:]
         if var b = base {
             // The record as it came, with what was rewritten here added, and this HEAD.
             // A commit rebuilt here whose replacement the record names differently (another
@@ -686,12 +697,16 @@ extension Repository {
             b.erasedPerCommit.merge(perCommit) { old, _ in old }
             b.refs = Array(Set(b.refs).union(plan.refs.map(\.fullName))).sorted()
             b.head = try headCommit()?.hex
+            let joined = (b.lineage ?? [:]).merging(lineage) { _, here in here }
+            b.lineage = joined.isEmpty ? nil : joined
             return b
         }
-        return PurgeRecord(
+        var record = PurgeRecord(
             id: journal.id, time: journal.time, who: journal.who, rule: journal.rule.recorded, samples: plan.samples, hours: plan.hours,
             bytes: plan.bytes, refs: plan.refs.map(\.fullName), models: plan.models.map(\.name),
             erased: plan.erased.map(\.hex).sorted(), commits: commits, erasedPerCommit: perCommit, head: try headCommit()?.hex)
+        record.lineage = lineage.isEmpty ? nil : lineage
+        return record
     }
 
     /// The commit header a purge adds to each rewritten commit that lost samples: lines
@@ -731,6 +746,10 @@ extension Repository {
         try PurgeStop.check(.packs, context)
         // 4. Loose objects only the old commits reached, and leaves naming erased blobs.
         try deleteOldObjects(map: map, erased: erased)
+        // The lineage records written again (the catalog moved to their replacements in step 1).
+        for (o, n) in record.lineage ?? [:] {
+            if let old = ObjectID(hex: o), let new = ObjectID(hex: n), objects.contains(new) { unlink(objects.path(of: old)) }
+        }
         try PurgeStop.check(.objects, context)
         // 5. Caches (also the one a read-only open of this repository kept outside it),
         //    leftovers, the catalog's free pages.
@@ -757,6 +776,7 @@ extension Repository {
             try catalog.write { tx in
                 try tx.rewriteCommitIDs(map)
                 try tx.forgetStatCache(ofBlobs: erased)
+                try moveLineageIndex(record.lineage ?? [:], in: tx)
             }
         } catch { throw DVSError.wrap(error) }
         try PurgeStop.check(.refs, context)
@@ -957,6 +977,14 @@ extension Repository {
         for (id, hex) in scanner.ids.map({ (ObjectID(bytes: $0.id), $0.hex) }) where (try? blobs.contains(id)) == true {
             v.indexed.append(hex)
         }
+        let indexedRecords = (try? catalog.lineageRecordIDs()) ?? []
+        for (id, p) in Self.replacedLineageRecords(records).sorted(by: { $0.key < $1.key }) {
+            if objects.contains(id) || indexedRecords.contains(id) {
+                v.found.append(
+                    "\(objects.contains(id) ? String(objects.path(of: id).dropFirst(dvsDir.count + 1)) : "catalog"): lineage record \(id.hex), which purge \(p.short) wrote again without erased label values"
+                )
+            }
+        }
         let decompressor = ZstdDecompressor()
         let walker = FileManager.default.enumerator(atPath: dvsDir)
         while let rel = walker?.nextObject() as? String {
@@ -974,7 +1002,7 @@ extension Repository {
                 scanner.scan(plain, rel + " (decompressed)")
             }
         }
-        v.found = scanner.found
+        v.found += scanner.found
         return v
     }
 }

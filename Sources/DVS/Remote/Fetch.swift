@@ -322,7 +322,10 @@ extension Repository {
             }
             packedBlobs.forgetReaders()
             // Lineage records, after the refs (a record names a snapshot it does not need present).
-            let records = try fetchRecords(store: store, remoteName: remoteName, transfers: config.transfers, meter: meter)
+            let replacedRecords = Set(
+                (try purges() + incoming).flatMap { ($0.lineage ?? [:]).keys.compactMap { ObjectID(hex: $0) } })
+            let records = try fetchRecords(
+                store: store, remoteName: remoteName, transfers: config.transfers, meter: meter, replaced: replacedRecords)
             meter.finish()
             let summary = FetchSummary(
                 remote: remoteName, refs: moves, objectsDownloaded: meter.objects,

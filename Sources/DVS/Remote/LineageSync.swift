@@ -64,13 +64,17 @@ extension Repository {
 
     /// Downloads the lineage records (and their artifacts) this repository lacks, verifies each
     /// against its id, stores them, then indexes them in the catalog. The caller holds the lock.
+    /// - Parameter replaced: records a purge wrote again without erased label values
+    ///   (``PurgeRecord/lineage``): never downloaded, even while the remote still lists them.
     /// - Returns: records fetched now.
     /// - Throws: `DVSError.corrupt` naming the key when a download does not hash to its id
     ///   (nothing of it is kept); `.remote` on transfer failures.
-    func fetchRecords(store: any RemoteStore, remoteName: String, transfers: Int, meter: TransferMeter) throws -> Int {
+    func fetchRecords(store: any RemoteStore, remoteName: String, transfers: Int, meter: TransferMeter, replaced: Set<ObjectID> = [])
+        throws -> Int
+    {
         let have = try catalog.lineageRecordIDs()
         let remote = try store.list(prefix: "records/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) }
-        let todo = remote.filter { !have.contains($0) }.sorted()
+        let todo = remote.filter { !have.contains($0) && !replaced.contains($0) }.sorted()
         if todo.isEmpty { return 0 }
         let objects = self.objects
         @Sendable func download(_ id: ObjectID, what: String) throws -> [UInt8] {

@@ -38,6 +38,9 @@ public struct RemotePurgeCleanup: Sendable, Equatable {
     /// Metadata objects deleted: words objects of erased samples, manifest chunks naming erased
     /// audio (and the chunks above them), the replaced commits.
     public var objectsDeleted = 0
+    /// Model and eval records a purge wrote again, deleted from the remote now (their
+    /// replacements were uploaded first).
+    public var recordsReplaced = 0
     /// Remote branches and tags at commits this repository lacks. They may build on what a purge
     /// erased, so nothing is deleted from the remote until a fetch has brought them here (and
     /// rewritten them if they did); the next push then finishes.
@@ -112,15 +115,39 @@ extension Repository {
             .remote, "the purge record on remote '\(remote)' (key \(key)) kept changing while this push joined it", hint: "push again")
     }
 
+    /// Deletes from the remote the model and eval records purges wrote again
+    /// (``PurgeRecord/lineage``): for each whose replacement (through every purge) the remote
+    /// lists, the `records/` marker first, so no lister sees a record without its bytes, then
+    /// the object. Idempotent; independent of the refs (the replacement says the same but the
+    /// erased label values).
+    /// - Throws: `RemoteError` when a listing or deletion fails (the next push finishes).
+    func deleteReplacedLineageRecords(
+        _ records: [PurgeRecord], store: any RemoteStore, remoteObjects: Set<ObjectID>, transfers: Int,
+        into c: inout RemotePurgeCleanup
+    ) throws {
+        let replaced = records.flatMap { ($0.lineage ?? [:]).keys.compactMap { ObjectID(hex: $0) } }
+        guard !replaced.isEmpty else { return }
+        let listed = Set(try store.list(prefix: "records/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
+        let doomed = replaced.filter { old in
+            (listed.contains(old) || remoteObjects.contains(old)) && listed.contains(Self.currentLineageRecord(old, in: records))
+        }.sorted()
+        guard !doomed.isEmpty else { return }
+        try parallelIO(doomed.count, workers: transfers) { i in try store.delete("records/\(doomed[i].hex)") }
+        try parallelIO(doomed.count, workers: transfers) { i in try store.delete("objects/\(doomed[i].hex)") }
+        c.recordsReplaced += doomed.count
+    }
+
     /// One purge's record as two repositories know it, joined: `a`'s fields, with the commits
     /// either rewrote (a repository that applied the purge again to commits that arrived later
-    /// adds their replacements), their per-commit counts, refs and obsolete blobs.
+    /// adds their replacements), their per-commit counts, refs, obsolete blobs and lineage
+    /// records written again.
     static func joinPurgeRecords(_ a: PurgeRecord, _ b: PurgeRecord) -> PurgeRecord {
         var out = a
         out.commits.merge(b.commits) { x, _ in x }
         out.erasedPerCommit.merge(b.erasedPerCommit) { x, _ in x }
         out.refs = Array(Set(a.refs).union(b.refs)).sorted()
         if a.obsolete != nil || b.obsolete != nil { out.obsolete = Array(Set(a.obsolete ?? []).union(b.obsolete ?? [])).sorted() }
+        if a.lineage != nil || b.lineage != nil { out.lineage = (a.lineage ?? [:]).merging(b.lineage ?? [:]) { x, _ in x } }
         return out
     }
 
@@ -145,6 +172,7 @@ extension Repository {
             erased.formUnion(r.erased.compactMap { ObjectID(hex: $0) })
             obsolete.formUnion((r.obsolete ?? []).compactMap { ObjectID(hex: $0) })
         }
+        try deleteReplacedLineageRecords(records, store: store, remoteObjects: remoteObjects, transfers: transfers, into: &c)
         let old = map.keys.filter { remoteObjects.contains($0.object) }.sorted { $0.hex < $1.hex }
         c.oldCommits = old.count
         guard !old.isEmpty, c.deferred.isEmpty else { return }
@@ -373,9 +401,15 @@ extension Repository {
         var scanner = ErasedIDScanner(records)
         var v = PurgeVerification(purges: records.count, ids: scanner.count, files: 0, bytes: 0, found: [], indexed: [])
         guard scanner.count > 0 else { return v }
+        let replaced = Self.replacedLineageRecords(records)
         do {
             let decompressor = ZstdDecompressor()
             for o in try store.list(prefix: "") {
+                if let id = ObjectID(hex: o.key.split(separator: "/").last ?? ""), let p = replaced[id],
+                    o.key.hasPrefix("records/") || o.key.hasPrefix("objects/")
+                {
+                    v.found.append("\(o.key): lineage record \(id.hex), which purge \(p.short) wrote again without erased label values")
+                }
                 guard let data = try store.get(o.key) else { continue }
                 let bytes = [UInt8](data)
                 v.files += 1
@@ -387,8 +421,15 @@ extension Repository {
                 }
             }
         } catch { throw DVSError.wrap(error) }
-        v.found = scanner.found
+        v.found += scanner.found
         return v
+    }
+
+    /// Every model and eval record a purge wrote again (``PurgeRecord/lineage``) → that purge.
+    static func replacedLineageRecords(_ records: [PurgeRecord]) -> [ObjectID: PurgeID] {
+        var out: [ObjectID: PurgeID] = [:]
+        for r in records { for k in (r.lineage ?? [:]).keys { if let id = ObjectID(hex: k) { out[id] = r.id } } }
+        return out
     }
 }
 
