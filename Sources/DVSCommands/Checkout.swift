@@ -23,6 +23,12 @@ struct Checkout: ParsableCommand {
         // A detached HEAD left for another commit: warn when no branch or tag keeps its commit
         // (git's "you are leaving N commits behind"); the reflog still has it.
         let leaving = repo.currentBranch() == nil ? try repo.headCommit() : nil
+        // As git: a name that is no branch, tag or commit here but one remote's branch becomes a
+        // local branch at it (a clone has only the branch it checked out).
+        if (try? repo.resolveRevision(Revision(revision))) == nil, let remote = try repo.uniqueRemoteBranch(named: revision) {
+            _ = try repo.createBranch(revision, at: Revision("\(remote)/\(revision)"))
+            Output.err("note: branch '\(revision)' created from '\(remote)/\(revision)'")
+        }
         let s = try repo.checkout(Revision(revision), force: force, progress: Output.progress())
         if let b = s.branch {
             Output.out("Switched to branch '\(b)' at \(s.id.short)")

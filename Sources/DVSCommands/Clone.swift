@@ -9,12 +9,18 @@ struct Clone: ParsableCommand {
             Run again on the same folder, an interrupted clone resumes and keeps what it downloaded. Every \
             object and pack is verified before use; a damaged or missing remote key is named, and \
             'dvs remote verify origin --repair' in a repository with good copies restores it.
+
+            With --branch the clone is partial: it downloads the metadata of that branch's history \
+            (commits, manifests, lineage and purge records) and only the blobs of its snapshot, read \
+            frame by frame from the remote's packs in merged ranged reads. Checking out another \
+            revision later downloads the blobs it lacks the same way.
+              dvs clone s3://bucket/voice train --branch cohort/es
             """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "s3://bucket/prefix or a folder path.") var url: String
     @Argument(help: "The new folder (default: the URL's last component).") var directory: String?
-    @Option(help: ArgumentHelp("Fetch and check out only this branch.", valueName: "branch")) var branch: String?
+    @Option(help: ArgumentHelp("Fetch and check out only this branch (a partial clone).", valueName: "branch")) var branch: String?
     @Option(help: ArgumentHelp("S3 endpoint other than AWS.", valueName: "url")) var endpoint: String?
     @Option(help: ArgumentHelp("S3 region.", valueName: "region")) var region: String?
     @Flag(help: "Path-style S3 addressing.") var pathStyle = false
@@ -36,11 +42,23 @@ struct Clone: ParsableCommand {
             o["commit"] = s.commit?.hex ?? NSNull()
             o["files_written"] = s.written
             o["resumed"] = s.resumed
+            o["partial"] = s.repository.partialRemote() != nil
+            if let f = s.frames {
+                o["frames"] = [
+                    "blobs": f.blobs, "frame_bytes": f.frameBytes, "bytes_downloaded": f.bytesDownloaded, "requests": f.requests,
+                    "pack_indexes": f.indexes,
+                ]
+            }
             try Output.jsonObject(o)
             return
         }
         Output.out((s.resumed ? "Resumed clone into '" : "Cloned into '") + s.repository.root + "'")
         printFetch(s.fetch)
+        if let f = s.frames {
+            Output.out(
+                "Partial clone: downloaded \(f.blobs) blob(s) of this snapshot (\(Output.bytes(f.bytesDownloaded)) in \(f.requests) ranged read(s) and \(f.indexes) pack index(es)); other revisions' blobs are downloaded when checked out"
+            )
+        }
         if let b = s.branch, let c = s.commit {
             Output.out("Checked out '\(b)' at \(c.short): \(s.written) file(s)")
         } else {

@@ -129,6 +129,8 @@ public final class SnapshotReader: @unchecked Sendable {
         self.revision = revision
         commit = try repository.resolve(revision)
         entries = try repository.entries(ofManifest: repository.commit(commit).manifest).filter { $0.audio != nil }
+        // A partial clone downloads the snapshot's audio it lacks first.
+        try repository.downloadMissingBlobs(Set(entries.map(\.blob)))
         self.targetSampleRate = targetSampleRate
         self.mono = mono
         self.decode = decode

@@ -38,7 +38,8 @@ public struct FsckReport: Sendable, Codable {
 
 extension Repository {
     /// Verifies every pack frame and metadata object against its SHA-256, and that every commit
-    /// reachable from a ref or reflog has all its objects.
+    /// reachable from a ref or reflog has all its objects (in a partial clone, blobs not yet
+    /// downloaded are a note, not damage).
     ///
     /// Reads everything: O(repository size). Takes no lock.
     /// - Returns: each damaged object with the paths and commits that use it.
@@ -116,6 +117,9 @@ extension Repository {
         var seen = Set<CommitID>()
         var stack = Array(starts)
         var seenChunks = Set<ObjectID>()
+        // A partial clone lacks the blobs of snapshots it has not checked out: not damage.
+        let partial = partialRemote()
+        var notDownloaded = Set<ObjectID>()
         while let c = stack.popLast() {
             guard seen.insert(c).inserted else { continue }
             let commit: Commit
@@ -157,7 +161,9 @@ extension Repository {
                         .usedBy.append("\(c.hex):\(e.path)")
                     }
                     for e in entries where e.kind != .symlink {
-                        if known[e.blob] == nil {
+                        if known[e.blob] == nil, partial != nil {
+                            notDownloaded.insert(e.blob)
+                        } else if known[e.blob] == nil {
                             damaged[
                                 e.blob.hex,
                                 default: DamagedObject(
@@ -171,6 +177,11 @@ extension Repository {
                 }
                 _ = fresh
             }
+        }
+        if let partial, !notDownloaded.isEmpty {
+            notes.append(
+                "\(notDownloaded.count) blob(s) of other revisions are not downloaded (a partial clone of '\(partial)'; checkout downloads them)"
+            )
         }
         return FsckReport(
             damaged: damaged.values.sorted { $0.id < $1.id }, notes: notes, packCount: byPack.count,

@@ -228,9 +228,12 @@ extension Repository {
 
             // 3. Blobs the new snapshots need (never an erased one); the replacements of replaced
             //    parents are tips too.
+            //    A partial clone downloads none now: checkout fetches what a snapshot needs.
             let stops = Set(try catalog.refs(in: .all).map(\.target)).union(boundary)
-            let needed = try blobsNeeded(from: remoteRefs.map(\.id) + replacements, stoppingAt: stops).subtracting(purged.blobs)
-            let have = try blobs.ids()
+            let partial = partialRemote() == remoteName
+            let needed =
+                partial ? [] : try blobsNeeded(from: remoteRefs.map(\.id) + replacements, stoppingAt: stops).subtracting(purged.blobs)
+            let have = partial ? [] : try blobs.ids()
             var missing = needed.subtracting(have)
 
             // 4. Packs: indexes by ranged reads, then whole packs, verified before use.

@@ -56,6 +56,9 @@ public struct CloneSummary: Sendable {
     public var written: Int
     /// Whether an interrupted clone was resumed.
     public var resumed: Bool
+    /// What a partial clone (`--branch`) downloaded for the snapshot it checked out; nil for a
+    /// full clone, or when nothing was missing.
+    public var frames: FrameFetch? = nil
 }
 
 extension Repository {
@@ -175,6 +178,14 @@ extension Repository {
         }
         if (try? repo.remote("origin")) == nil {
             try repo.addRemote(name: "origin", url: url, endpoint: endpoint, region: region, pathStyle: pathStyle)
+            // One branch: a partial clone (metadata now, the snapshot's blobs at checkout).
+            if branch != nil {
+                let lock = try repo.lock("dvs clone")
+                defer { lock.release() }
+                do { try repo.catalog.write { tx in try tx.setConfig("remote.origin.partial", "true") } } catch {
+                    throw DVSError.wrap(error)
+                }
+            }
         }
         let fetched = try repo.fetch(remote: "origin", branch: branch, progress: progress)
         let origin = RefNamespace.remoteTracking("origin")
@@ -202,13 +213,16 @@ extension Repository {
                     try tx.setHead(.branch(chosen, local), who: who, message: "clone: checkout \(chosen)")
                 }
             }
+            // A partial clone: the blobs of this snapshot, counted for the summary.
+            let frames = try repo.ensureBlobs(of: target, progress: progress)
             // The folder was empty when the clone started: files in the way are this clone's own.
             let s = try repo.switchTree(
                 to: target, revision: "origin/\(chosen)", force: true,
                 refs: local == target ? .none : .moveBranch(branch: chosen, expected: local, message: "clone: from \(url)"),
                 journal: (.checkout, "dvs clone \(url)"), progress: progress)
             unlink(marker)
-            return CloneSummary(repository: repo, fetch: fetched, branch: chosen, commit: target, written: s.written, resumed: resumed)
+            return CloneSummary(
+                repository: repo, fetch: fetched, branch: chosen, commit: target, written: s.written, resumed: resumed, frames: frames)
         } catch { throw DVSError.wrap(error) }
     }
 }

@@ -244,7 +244,9 @@ extension Repository {
                 : localPacks.filter { id in
                     remotePacks[id].map { $0 != localSize(id) } ?? false
                 }.filter { localPackProblem($0) == nil }
-            let missingPacks = toMove.isEmpty ? [] : localPacks.filter { remotePacks[$0] == nil } + replaced
+            // Packs a partial fetch made from this remote hold its own frames: not sent back.
+            let fromHere = partialPacks(from: remoteName)
+            let missingPacks = toMove.isEmpty ? [] : localPacks.filter { remotePacks[$0] == nil && !fromHere.contains($0) } + replaced
             let closure = try metadataClosure(from: toMove.map(\.local)) { remoteObjects.contains($0) }
             let objectCount = closure.levels.reduce(0) { $0 + $1.count } + closure.commits.count
 
@@ -365,7 +367,7 @@ extension Repository {
             // since (`dvs gc --remote` elsewhere): sent now, before any ref relies on it.
             if !toMove.isEmpty {
                 let listedNow = Set(try store.list(prefix: "packs/").compactMap { PackID(hex: $0.key.dropFirst(6).dropLast(5)) })
-                for id in localPacks where !listedNow.contains(id) {
+                for id in localPacks where !listedNow.contains(id) && !fromHere.contains(id) {
                     try store.putFile("packs/\(id.hex).pack", localPath: "\(dir)/\(id.hex).pack")
                 }
             }

@@ -52,6 +52,16 @@ extension Repository {
             kind: "branch", ref: RefName.branch, name, at: revision, message: "branch: created from \(revision?.spelling ?? "HEAD")")
     }
 
+    /// The remote whose remote-tracking branch `name` is, when exactly one remote has such a
+    /// branch (`refs/remotes/<remote>/<name>`); nil otherwise.
+    /// - Throws: `DVSError.io` when the catalog cannot be read.
+    public func uniqueRemoteBranch(named name: String) throws -> String? {
+        let refs: [RefName]
+        do { refs = try catalog.refs(in: .all).map(\.name) } catch { throw DVSError.wrap(error) }
+        let remotes = try remotes().map(\.name).filter { r in refs.contains(.remote(r, branch: name)) }
+        return remotes.count == 1 ? remotes[0] : nil
+    }
+
     /// Creates tag `name` at `revision` (default HEAD), with an optional message. Takes the lock.
     /// - Throws: as `createBranch`.
     @discardableResult

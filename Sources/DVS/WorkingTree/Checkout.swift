@@ -100,6 +100,8 @@ extension Repository {
         progress: ProgressHandler?
     ) throws -> (written: Int, removed: Int, unchanged: Int, bytesWritten: UInt64) {
         do {
+            // A partial clone downloads the blobs of the target snapshot it lacks first.
+            try ensureBlobs(of: target, progress: progress)
             let from = try headCommit()
             let record = journal.map {
                 OperationJournal(
@@ -290,6 +292,7 @@ extension Repository {
             let target = try resolve(revision)
             let entries = try entries(ofManifest: commit(target).manifest)
             try validate(entries, revision: "'\(revision)' (\(target.short))")
+            try downloadMissingBlobs(Set(entries.filter { $0.kind != .symlink }.map(\.blob)), progress: progress)
             let dir = absolute(directory)
             if let items = try? FileManager.default.contentsOfDirectory(atPath: dir), !items.isEmpty {
                 throw DVSError(.badInput, "folder '\(dir)' is not empty", hint: "export into a new or empty folder")

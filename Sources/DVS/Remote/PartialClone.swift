@@ -1,0 +1,300 @@
+import DVSCatalog
+import DVSCore
+import DVSRemote
+import DVSStorage
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+// Partial clones (issue 15, item 1).
+//
+// `dvs clone URL DIR --branch B` marks its remote `remote.origin.partial = true`. A fetch from
+// a partial remote downloads metadata only (refs, commits, manifests, lineage and purge
+// records); the blobs a snapshot needs are downloaded when something is about to use them —
+// the checkout that ends the clone, a later checkout, pull or stream — by
+// ``ensureBlobs(of:progress:)``. Blobs are read from the remote's packs frame by frame: the
+// pack indexes (a ranged GET at each pack's end), then the wanted frames in ranged GETs, where
+// neighbouring frames of one pack are merged into one request while the bytes between them
+// stay within a budget (10 % of the wanted bytes, smallest gaps first; ``coalesce(_:slack:maxRequest:)``).
+// A delta frame's base is fetched in the next round. The frames are written into a new local
+// pack in `.dvs/tmp/`, every blob decoded and hashed against its id, then the pack is renamed
+// into `packs/` and indexed, and listed in `.dvs/partial-packs` as `<remote> <pack id>`: its
+// frames are that remote's, so a push to it does not upload them again.
+
+/// One frame to download: where it is on the remote.
+struct RemoteFrame: Sendable, Equatable {
+    /// The remote pack holding it.
+    var pack: ObjectID
+    /// Its index row there (offset and stored length in bytes).
+    var entry: PackEntry
+}
+
+/// One ranged read of a remote pack: bytes `start...end` (inclusive), covering `frames`.
+struct FrameRange: Sendable, Equatable {
+    /// The remote pack.
+    var pack: ObjectID
+    /// First byte.
+    var start: UInt64
+    /// Last byte (inclusive).
+    var end: UInt64
+    /// The frames it covers, by offset.
+    var frames: [PackEntry]
+    /// Bytes it reads.
+    var length: UInt64 { end - start + 1 }
+}
+
+/// What ``Repository/ensureBlobs(of:progress:)`` downloaded.
+public struct FrameFetch: Sendable, Equatable {
+    /// The partial remote read.
+    public var remote: String
+    /// Blobs downloaded (delta bases included).
+    public var blobs: Int
+    /// Bytes of the frames themselves.
+    public var frameBytes: UInt64
+    /// Bytes read from the remote: pack indexes and the ranges (frames and the gaps merged
+    /// between them).
+    public var bytesDownloaded: UInt64
+    /// Ranged GET requests for frames (pack index reads not counted).
+    public var requests: Int
+    /// Pack indexes read.
+    public var indexes: Int
+}
+
+extension Repository {
+    /// `.dvs/partial-packs`: lines `<remote> <pack id hex>`, the packs a partial fetch made.
+    var partialPacksPath: String { dvsDir + "/partial-packs" }
+
+    /// The remote this repository is a partial clone of (`remote.<name>.partial = true`), if any.
+    public func partialRemote() -> String? {
+        guard let all = try? catalog.allConfig() else { return nil }
+        return all.first { $0.0.hasPrefix("remote.") && $0.0.hasSuffix(".partial") && $0.1 == "true" }.map {
+            String($0.0.dropFirst("remote.".count).dropLast(".partial".count))
+        }
+    }
+
+    /// The packs made by partial fetches from `remote` (their frames are the remote's).
+    func partialPacks(from remote: String) -> Set<PackID> {
+        guard let text = try? String(contentsOfFile: partialPacksPath, encoding: .utf8) else { return [] }
+        var out = Set<PackID>()
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[0] == remote, let id = ObjectID(hex: parts[1]) { out.insert(PackID(id)) }
+        }
+        return out
+    }
+
+    /// Downloads, in a partial clone, the blobs the snapshot of `commit` needs that are not
+    /// stored here (see the file's header); a no-op in a full repository or when nothing is
+    /// missing. The caller holds the repository lock.
+    /// - Returns: what was downloaded; nil when nothing had to be.
+    /// - Throws: `DVSError.remote` on transfer failures (nothing is kept; run the command
+    ///   again); `.corrupt` naming the object, remote pack and key when a frame or pack index is
+    ///   damaged, or the remote lacks a blob; `.io`.
+    /// - Complexity: one pass over the snapshot's entries; then reads of every remote pack
+    ///   index and of the missing frames.
+    @discardableResult
+    public func ensureBlobs(of commit: CommitID, progress: ProgressHandler? = nil) throws -> FrameFetch? {
+        guard let remoteName = partialRemote() else { return nil }
+        var wanted = Set<ObjectID>()
+        for e in try entries(ofManifest: snapshots.commit(commit).manifest) where e.kind != .symlink { wanted.insert(e.blob) }
+        return try ensureBlobs(wanted, remote: remoteName, progress: progress)
+    }
+
+    /// In a partial clone, downloads those of `wanted` not stored here, taking the repository
+    /// lock when there are any (for readers: export, stream, the snapshot reader); a no-op in a
+    /// full repository.
+    /// - Returns: what was downloaded; nil when nothing had to be.
+    /// - Throws: `DVSError.locked` while another command writes; as ``ensureBlobs(of:progress:)``.
+    @discardableResult
+    public func downloadMissingBlobs(_ wanted: Set<ObjectID>, progress: ProgressHandler? = nil) throws -> FrameFetch? {
+        guard let remoteName = partialRemote() else { return nil }
+        let have: Set<ObjectID>
+        do { have = try blobs.ids() } catch { throw DVSError.wrap(error) }
+        guard !wanted.isSubset(of: have) else { return nil }
+        let lock = try self.lock("dvs (downloading blobs from '\(remoteName)')")
+        defer { lock.release() }
+        return try ensureBlobs(wanted, remote: remoteName, progress: progress)
+    }
+
+    /// Downloads those of `wanted` not stored here from the partial remote `remoteName`.
+    /// - Throws: as ``ensureBlobs(of:progress:)``.
+    func ensureBlobs(_ wanted: Set<ObjectID>, remote remoteName: String, progress: ProgressHandler?) throws -> FrameFetch? {
+        let have: Set<ObjectID>
+        do { have = try blobs.ids() } catch { throw DVSError.wrap(error) }
+        let missing = wanted.subtracting(have)
+        guard !missing.isEmpty else { return nil }
+        let config = try remote(remoteName)
+        let store = try config.open(environment: context.environment)
+        context.notice?("note: downloading \(missing.count) blob(s) this snapshot needs from '\(remoteName)' (a partial clone)")
+        let meter = TransferMeter(phase: .downloading, total: 0, progress: progress)
+        var fetch = FrameFetch(remote: remoteName, blobs: 0, frameBytes: 0, bytesDownloaded: 0, requests: 0, indexes: 0)
+        let stage = tmpDir + "/partial-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64(Date().timeIntervalSince1970 * 1000))"
+        do { try FileIO.makeDirectories(stage) } catch { throw DVSError.wrap(error) }
+        defer { try? FileManager.default.removeItem(atPath: stage) }
+        let writer = PackWriter(packsDir: stage, tmpDir: tmpDir, targetSize: Self.packTargetSize(catalog))
+        let packs: [FinishedPack]
+        do {
+            try downloadFrames(
+                missing, have: have, store: store, remote: remoteName, transfers: config.transfers, meter: meter, into: writer,
+                fetch: &fetch)
+            packs = try writer.finish()
+        } catch {
+            writer.abort()
+            throw DVSError.wrap(error)
+        }
+        // Every blob decoded and hashed before the pack is used.
+        var readers: [(id: ObjectID, reader: PackReader, entries: [PackEntry])] = []
+        for p in packs { readers.append((p.id, try PackReader(path: "\(stage)/\(p.id.hex).pack"), p.entries)) }
+        do {
+            let bases = try checkFrames(readers)
+            if let b = bases.first {
+                throw DVSError(.internal, "a partial fetch from '\(remoteName)' left the delta base '\(b.hex)' out")
+            }
+        } catch let d as FrameDamage {
+            throw DVSError(
+                .corrupt,
+                "object '\(d.object.hex)' read from remote '\(remoteName)' is damaged: \(d.why); it was not used",
+                next: .repairRemote(remote: remoteName))
+        }
+        // Listed first (a listed pack that never arrives is harmless), then renamed and indexed.
+        do {
+            let lines = packs.map { "\(remoteName) \($0.id.hex)\n" }.joined()
+            let old = (try? String(contentsOfFile: partialPacksPath, encoding: .utf8)) ?? ""
+            try FileIO.writeAtomically(Array((old + lines).utf8), to: partialPacksPath, tmpDir: tmpDir)
+            for p in packs {
+                guard rename("\(stage)/\(p.id.hex).pack", "\(packsDir)/\(p.id.hex).pack") == 0 else {
+                    throw StorageError.posix("cannot rename pack into", path: "\(packsDir)/\(p.id.hex).pack")
+                }
+            }
+            FileIO.syncDirectory(packsDir)
+            try catalog.write { tx in
+                for p in packs { try tx.insertPack(id: PackID(p.id), byteCount: p.byteCount, entries: p.entries) }
+            }
+        } catch { throw DVSError.wrap(error) }
+        packedBlobs.forgetReaders()
+        meter.finish()
+        fetch.bytesDownloaded = meter.bytes
+        return fetch
+    }
+
+    /// Downloads the frames of `missing` (and, round after round, the delta bases they need
+    /// that are neither in `have` nor downloaded) from the remote's packs into `writer`.
+    private func downloadFrames(
+        _ missing: Set<ObjectID>, have: Set<ObjectID>, store: any RemoteStore, remote: String, transfers: Int, meter: TransferMeter,
+        into writer: PackWriter, fetch: inout FrameFetch
+    ) throws {
+        let remotePacks = try store.list(prefix: "packs/").compactMap { o -> (ObjectID, UInt64)? in
+            guard o.key.hasSuffix(".pack"), let id = ObjectID(hex: o.key.dropFirst(6).dropLast(5)) else { return nil }
+            return (id, o.size)
+        }
+        let indexes = Locked<[ObjectID: [PackEntry]]>([:])
+        try parallelIO(remotePacks.count, workers: transfers) { i in
+            let (id, size) = remotePacks[i]
+            let entries: [PackEntry]
+            do { entries = try Self.remotePackIndex(store: store, pack: id, size: size, meter: meter) } catch let d as PackDamage {
+                throw DVSError(
+                    .corrupt, "pack '\(id.hex)' on remote '\(remote)' (key packs/\(id.hex).pack) is damaged: \(d.why); it was not used",
+                    next: .repairRemote(remote: remote))
+            }
+            indexes.withLock { $0[id] = entries }
+        }
+        fetch.indexes = remotePacks.count
+        let index = indexes.withLock { $0 }
+        var holder: [ObjectID: RemoteFrame] = [:]
+        for id in index.keys.sorted() {
+            for e in index[id]! where holder[e.id] == nil { holder[e.id] = RemoteFrame(pack: id, entry: e) }
+        }
+        var want = missing
+        var got = Set<ObjectID>()
+        while !want.isEmpty {
+            var frames: [RemoteFrame] = []
+            for b in want.sorted() {
+                guard let f = holder[b] else {
+                    throw DVSError(
+                        .corrupt, "remote '\(remote)' lacks blob '\(b.hex)' that this snapshot needs (no pack under packs/ holds it)",
+                        next: .repairRemote(remote: remote))
+                }
+                frames.append(f)
+            }
+            let ranges = Self.coalesce(frames)
+            let bases = Locked<Set<ObjectID>>([])
+            let beforeTransfer = context.beforeTransfer
+            try parallelIO(ranges.count, workers: transfers) { i in
+                let r = ranges[i]
+                let key = "packs/\(r.pack.hex).pack"
+                beforeTransfer?()
+                let data = [UInt8](try store.getRange(key, r.start...r.end))
+                meter.partial(bytes: UInt64(data.count))
+                guard UInt64(data.count) == r.length else {
+                    throw DVSError(
+                        .remote, "remote '\(remote)' returned \(data.count) of \(r.length) bytes of \(key) at \(r.start)",
+                        hint: "run the command again")
+                }
+                for e in r.frames {
+                    let from = Int(e.offset - r.start)
+                    let frame = Array(data[from..<(from + Int(e.storedLength))])
+                    if e.codec == .zstdDelta, frame.count >= 32 {
+                        let base = ObjectID(bytes: frame[0..<32])
+                        bases.withLock { _ = $0.insert(base) }
+                    }
+                    try writer.append(id: e.id, codec: e.codec, rawLength: e.rawLength, frame: frame)
+                }
+            }
+            fetch.requests += ranges.count
+            fetch.blobs += frames.count
+            fetch.frameBytes += frames.reduce(0) { $0 + $1.entry.storedLength }
+            got.formUnion(want)
+            want = bases.withLock { $0 }.subtracting(have).subtracting(got)
+        }
+    }
+
+    /// The ranged reads that fetch `frames`: per remote pack, by offset, neighbouring frames in
+    /// one read when the bytes between them fit a budget of `slack` × the frames' bytes, spent
+    /// on the smallest gaps first (adjacent frames always share a read); no read longer than
+    /// `maxRequest` bytes unless one frame is.
+    /// - Complexity: O(n log n) in the frames.
+    static func coalesce(_ frames: [RemoteFrame], slack: Double = 0.10, maxRequest: UInt64 = 32 << 20) -> [FrameRange] {
+        let byPack = Dictionary(grouping: frames, by: \.pack).mapValues { $0.map(\.entry).sorted { $0.offset < $1.offset } }
+        let packs = byPack.keys.sorted()
+        let total = frames.reduce(UInt64(0)) { $0 + $1.entry.storedLength }
+        // Every gap between consecutive frames of a pack, smallest first.
+        var gaps: [(size: UInt64, pack: ObjectID, after: Int)] = []
+        for p in packs {
+            let es = byPack[p]!
+            for i in 0..<max(0, es.count - 1) {
+                let end = es[i].offset + es[i].storedLength
+                gaps.append((es[i + 1].offset > end ? es[i + 1].offset - end : 0, p, i))
+            }
+        }
+        gaps.sort { ($0.size, $0.pack, $0.after) < ($1.size, $1.pack, $1.after) }
+        var budget = UInt64(Double(total) * slack)
+        var merged = Set<String>()
+        for g in gaps {
+            if g.size > 0 {
+                guard g.size <= budget else { break }
+                budget -= g.size
+            }
+            merged.insert("\(g.pack.hex):\(g.after)")
+        }
+        var out: [FrameRange] = []
+        for p in packs {
+            let es = byPack[p]!
+            var current = FrameRange(pack: p, start: es[0].offset, end: es[0].offset + es[0].storedLength - 1, frames: [es[0]])
+            for i in 1..<max(1, es.count) {
+                let e = es[i]
+                let end = max(current.end, e.offset + e.storedLength - 1)
+                if merged.contains("\(p.hex):\(i - 1)") && end - current.start + 1 <= maxRequest {
+                    current.end = end
+                    current.frames.append(e)
+                } else {
+                    out.append(current)
+                    current = FrameRange(pack: p, start: e.offset, end: e.offset + e.storedLength - 1, frames: [e])
+                }
+            }
+            out.append(current)
+        }
+        return out
+    }
+}

@@ -1,0 +1,118 @@
+import DVSRemote
+import DVSStorage
+import DVSTestSupport
+import Foundation
+import Testing
+
+/// `dvs clone --branch` is a partial clone (issue 15, item 1), end to end through the built
+/// binary against a folder remote and moto: it downloads only the frames of the branch's
+/// snapshot, in merged ranged reads; checking out another revision downloads the rest; a push
+/// from it does not send the remote's own frames back; a damaged frame is named.
+@Suite(.serialized) struct PartialCloneCLITests {
+    /// Bytes of the `.pack` files under `dir`.
+    func packBytes(_ dir: String) throws -> UInt64 {
+        try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".pack") }.reduce(0) {
+            $0 + ((try FileManager.default.attributesOfItem(atPath: dir + "/" + $1)[.size] as? UInt64) ?? 0)
+        }
+    }
+
+    @Test(arguments: RemoteKind.allCases) func aPartialCloneDownloadsOnlyItsSnapshotThenTheRestOnCheckout(_ kind: RemoteKind) throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(kind, dir: dir)
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 4)
+            try addLongClips(a, count: 6, tag: "x")
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["config", "pack.target-size", "1048576"], in: a, remote)  // one long clip a pack
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            // Two of the six long clips, in two packs among many: a cohort spread over the store.
+            try dvsOK(["cohort", "create", "sel", "--where", "path IN ('clips/long-x-1.wav', 'clips/long-x-4.wav')"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            try dvsOK(["push", "--all"], in: a, remote)
+            let remotePacks = try remote.packs()
+            #expect(remotePacks.count >= 3, "the clips span several packs: \(remotePacks)")
+            let cohortFiles = try dvsOK(["ls", "cohort/sel"], in: a, remote).stdout.split(separator: "\n").count
+            try dvsOK(["checkout", "cohort/sel", "--to", dir + "/want-sel"], in: a, remote)
+
+            // The clone: metadata, and only the cohort snapshot's frames.
+            let clone = try jsonObject(
+                dvsOK(["clone", remote.url, dir + "/b", "--branch", "cohort/sel", "--json"] + remote.args, in: dir, remote))
+            #expect(clone["partial"] as? Bool == true)
+            let frames = try #require(clone["frames"] as? [String: Any], "\(clone)")
+            let blobs = try #require(frames["blobs"] as? Int)
+            let frameBytes = try #require(frames["frame_bytes"] as? Int)
+            let downloaded = try #require(frames["bytes_downloaded"] as? Int)
+            let requests = try #require(frames["requests"] as? Int)
+            let indexes = try #require(frames["pack_indexes"] as? Int)
+            #expect(blobs == cohortFiles, "one blob per file of the cohort's snapshot")
+            #expect(requests <= blobs, "never more than one read per frame")
+            #expect(indexes == remotePacks.count)
+            // What was read beyond the frames: the merged gaps (at most 10 % of the frames) and
+            // the pack indexes (the last 64 KiB of each pack at most).
+            #expect(UInt64(downloaded) <= UInt64(Double(frameBytes) * 1.10) + UInt64(indexes) * 65536, "\(frames)")
+            let b = dir + "/b"
+            let stored = try packBytes(b + "/.dvs/packs")
+            #expect(stored >= UInt64(frameBytes) && stored < UInt64(frameBytes) + 4096, "the local pack holds those frames")
+            let remoteBytes = try packBytes(a + "/.dvs/packs")
+            #expect(stored * 2 < remoteBytes, "two long clips of six and the small files: \(stored) of \(remoteBytes)")
+            try T.sh("rm -rf '\(dir)/got' && mkdir '\(dir)/got' && cp -r '\(b)/clips' '\(b)/labels.csv' '\(dir)/got/'")
+            #expect(try T.sh("diff -r '\(dir)/want-sel' '\(dir)/got' && echo same").contains("same"), "byte-exact")
+            let fsck = try dvsOK(["fsck"], in: b, remote)
+            #expect(fsck.stdout.contains("blob(s) of other revisions are not downloaded (a partial clone of 'origin'"), "\(fsck.stdout)")
+
+            // Another revision: its blobs come when it is checked out (git's DWIM for `main`).
+            try dvsOK(["fetch", "origin"], in: b, remote)
+            let co = try dvsOK(["checkout", "main"], in: b, remote)
+            #expect(co.stderr.contains("note: branch 'main' created from 'origin/main'"), "\(co.stderr)")
+            #expect(co.stderr.contains("blob(s) this snapshot needs from 'origin' (a partial clone)"), "\(co.stderr)")
+            #expect(try T.sh("diff -r '\(a)/clips' '\(b)/clips' && cmp '\(a)/labels.csv' '\(b)/labels.csv' && echo same").contains("same"))
+            let full = try dvsOK(["fsck"], in: b, remote)
+            #expect(!full.stdout.contains("not downloaded") && full.stdout.contains(": ok"), "\(full.stdout)")
+
+            // A commit there: the push sends its own pack only, not the frames it read.
+            try T.sh("sox -n -r 16000 -c 1 -b 16 '\(b)/clips/new.wav' synth 1 sine 440")
+            try dvsOK(["commit", "-m", "a new clip"], in: b, remote)
+            try dvsOK(["push", "origin"], in: b, remote)
+            #expect(try remote.packs().count == remotePacks.count + 1)
+            try dvsOK(["clone", remote.url, dir + "/c"] + remote.args, in: dir, remote)
+            #expect(try T.sh("diff -r '\(b)/clips' '\(dir)/c/clips' && echo same").contains("same"), "a full clone has it all")
+        }
+    }
+
+    @Test(arguments: RemoteKind.allCases) func aDamagedFrameOnTheRemoteIsNamedAndNothingChanges(_ kind: RemoteKind) throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(kind, dir: dir)
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 4)
+            try addLongClips(a, count: 2, tag: "y")
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["config", "pack.target-size", "1048576"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try dvsOK(["cohort", "create", "one", "--where", "path = 'clips/long-y-0.wav'"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            try dvsOK(["push", "--all"], in: a, remote)
+            let b = dir + "/b"
+            try dvsOK(["clone", remote.url, b, "--branch", "cohort/one"] + remote.args, in: dir, remote)
+            try dvsOK(["fetch", "origin"], in: b, remote)
+            // Every long clip's frame on the remote gets one byte flipped in its middle (the pack
+            // index is intact), so the clip `main` still needs is damaged.
+            let store = try remote.store()
+            for key in try remote.packs() {
+                var bytes = [UInt8](try #require(try store.get(key)))
+                let copy = dir + "/copy.pack"
+                try Data(bytes).write(to: URL(fileURLWithPath: copy))
+                for e in try PackReader(path: copy).readIndex() where e.storedLength > 100_000 {
+                    bytes[Int(e.offset + e.storedLength / 2)] ^= 0xFF
+                }
+                try store.put(key, Data(bytes))
+            }
+            let r = try T.dvs(["checkout", "origin/main"], in: b, environment: remote.env)
+            #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+            #expect(r.stderr.contains("read from remote 'origin' is damaged") && r.stderr.contains("object '"), "\(r.stderr)")
+            #expect(!r.stderr.contains("testing"), "no credential in the message")
+            let status = try dvsOK(["status"], in: b, remote)
+            #expect(status.stdout.contains("On branch cohort/one"), "HEAD did not move: \(status.stdout)")
+            #expect(try dvsOK(["fsck"], in: b, remote).stdout.contains(": ok"), "nothing damaged was kept")
+        }
+    }
+}
