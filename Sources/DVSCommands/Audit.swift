@@ -107,7 +107,9 @@ struct Audit: ParsableCommand {
             if k > 0 { Output.out("") }
             let r = a.record
             Output.out("model     \(r.name)  \(a.id.hex)")
-            Output.out("artifact  \(r.artifactName)  sha256 \(r.artifactSHA256)  \(Output.bytes(r.artifactBytes))")
+            Output.out(
+                "artifact  \(r.artifactName)  sha256 \(r.artifactSHA256)  \(Output.bytes(r.artifactBytes))\(a.artifactDeletedBy.map { "  (deleted by purge \($0.short): it named erased samples)" } ?? "")"
+            )
             Output.out("snapshot  \(r.snapshot)  (\(r.revision))")
             if let p = r.cohortPredicate { Output.out("cohort    \(p)\(r.cohortSource.map { "  (cut from \($0.short))" } ?? "")") }
             Output.out("data      \(r.sampleCount) samples, \(Output.hours(r.hours))")
@@ -116,7 +118,11 @@ struct Audit: ParsableCommand {
                     "erased    \(a.erasedSamples) sample(s) of its training snapshot were erased by purge \(a.erasedBy.map(\.short).joined(separator: ", ")): retrain it"
                 )
             }
-            if let f = r.labelField { Output.out("labels    \(f): \(LineageOutput.distribution(r.labelDistribution))") }
+            if let f = r.labelField {
+                Output.out(
+                    "labels    \(f): \(r.labelDistribution.isEmpty && a.erasedSamples > 0 ? "(none left: a purge erased every value)" : LineageOutput.distribution(r.labelDistribution))"
+                )
+            }
             if let t = r.task { Output.out("task      \(t)") }
             if !r.parameters.isEmpty {
                 Output.out("params    " + r.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))

@@ -124,6 +124,11 @@ struct Purge: ParsableCommand {
                 "Rewrote \(l.count) model/eval record(s) without the label values only erased samples carried (their old ids still resolve)"
             )
         }
+        if let a = r.artifacts, !a.isEmpty {
+            Output.out(
+                "Deleted the stored artifact of \(a.count) model(s) trained on them whose file named erased samples (their records keep its SHA-256): retrain them"
+            )
+        }
         let remotes = (try? repo.remotes().map(\.name)) ?? []
         if !remotes.isEmpty {
             Output.err(

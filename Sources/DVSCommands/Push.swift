@@ -46,7 +46,7 @@ struct Push: ParsableCommand {
                     [
                         "records_uploaded": p.recordsUploaded, "old_commits": p.oldCommits, "packs_deleted": p.packsDeleted,
                         "packs_rewritten": p.packsRewritten, "packs_uploaded": p.packsUploaded, "objects_deleted": p.objectsDeleted,
-                        "records_replaced": p.recordsReplaced,
+                        "records_replaced": p.recordsReplaced, "artifacts_deleted": p.artifactsDeleted,
                         "deferred": p.deferred.map(\.fullName),
                     ] as [String: Any]
                 } ?? NSNull(),
@@ -74,9 +74,9 @@ struct Push: ParsableCommand {
                     "Erased purged data on '\(s.remote)': \(p.oldCommits) replaced commit(s), \(p.objectsDeleted) object(s) and \(p.packsDeleted) pack(s) deleted\(p.packsRewritten > 0 ? " (\(p.packsRewritten) written again without it)" : "")"
                 )
             }
-            if p.recordsReplaced > 0 {
+            if p.recordsReplaced > 0 || p.artifactsDeleted > 0 {
                 Output.out(
-                    "Deleted \(p.recordsReplaced) lineage record(s) from '\(s.remote)' that named erased label values (their rewritten copies are there)"
+                    "Deleted from '\(s.remote)' \(p.recordsReplaced) lineage record(s) that named erased label values (their rewritten copies are there) and \(p.artifactsDeleted) model artifact(s) that named erased samples"
                 )
             }
         }

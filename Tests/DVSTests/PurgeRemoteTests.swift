@@ -214,4 +214,55 @@ import Testing
             }
         }
     }
+
+    /// Two purges that each write the same model's record again (it counts samples per
+    /// speaker), run back to back (same second: their order on disk is by id): the old id still
+    /// resolves, the remote keeps only the last record, and a clone made before both fetches
+    /// the chain and reaches the same records.
+    @Test func aChainOfTwoPurgesOfOneRecordConvergesEverywhere() throws {
+        try PurgeTests().withMarkedRepository { a, _ in
+            try T.withTemporaryDirectory { away in
+                try Data("w2".utf8).write(to: URL(fileURLWithPath: away + "/m2.bin"))
+                var reg = ModelRegistration(artifactPath: away + "/m2.bin", revision: "main", name: "m2")
+                reg.labelField = "speaker"
+                let m2 = try a.registerModel(reg)
+                #expect(m2.record.labelDistribution == ["spk0": 1, "spk1": 1, "spk2": 1, "spk3": 1])
+                let remoteRoot = away + "/remote.dvs"
+                _ = try a.addRemote(name: "origin", url: remoteRoot)
+                _ = try a.push(remote: "origin", all: true, tags: true)
+                let b = try Repository.clone(url: remoteRoot, into: away + "/b", context: T.processContext).repository
+                #expect(try b.catalog.lineageRecordIDs().contains(m2.id.object))
+
+                let first = try #require(try a.purge(PurgeRule(predicate: "speaker = 'spk3'", paths: [])))
+                let second = try #require(try a.purge(PurgeRule(predicate: "speaker = 'spk2'", paths: [])))
+                #expect(first.lineage?[m2.id.hex] != nil && second.lineage != nil)
+                let now = try #require(try a.resolveModels("m2").first)
+                #expect(now.record.labelDistribution == ["spk0": 1, "spk1": 1])
+                #expect(try a.modelRecord(m2.id) == now.record, "the original id reads the last record")
+                #expect(try a.audit(model: m2.id).id == now.id)
+                #expect(try a.resolveModels(String(m2.id.hex.prefix(10))).map(\.id) == [now.id])
+                let records = try a.catalog.lineageRecordIDs()
+                #expect(records.contains(now.id.object) && !records.contains(m2.id.object))
+
+                let pushed = try #require(try a.push(remote: "origin", all: true, tags: true).purges)
+                #expect(pushed.recordsReplaced >= 2, "\(pushed)")
+                let store = try a.remote("origin").open(environment: [:])
+                let listed = Set(try store.list(prefix: "records/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
+                #expect(listed == records, "the remote lists exactly this repository's records")
+                let v = try a.verifyRemotePurges(remote: "origin")
+                #expect(v.found.isEmpty, "\(v.found)")
+
+                // The clone fetches both purges at once, and the records the purger made.
+                let fetched = try b.fetch(remote: "origin")
+                #expect(fetched.purgesApplied.count == 2)
+                #expect(try b.catalog.lineageRecordIDs() == records, "the same records as the purger")
+                #expect(try b.modelRecord(m2.id) == now.record)
+                let bv = try b.verifyPurges()
+                #expect(bv.found.isEmpty && bv.indexed.isEmpty, "\(bv)")
+                // Its push adds nothing to the remote's records.
+                _ = try b.push(remote: "origin", all: true, tags: true)
+                #expect(Set(try store.list(prefix: "records/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) }) == records)
+            }
+        }
+    }
 }

@@ -49,7 +49,8 @@ import Testing
             try Data("notes\n".utf8).write(to: URL(fileURLWithPath: root + "/README.md"))
             _ = try repo.commit(CommitOptions(message: "notes"))
             _ = try repo.createCohort("es", predicate: "lang = 'es'")
-            try Data("weights".utf8).write(to: URL(fileURLWithPath: root + "/../model.bin"))
+            // Its file names its classes, the marked value among them (as a `dvs train` model does).
+            try Data("weights; classes ok, ok-\(m)".utf8).write(to: URL(fileURLWithPath: root + "/../model.bin"))
             // The model predicts `quality`, so its label counts hold spk3's marked value; the
             // eval names it as a slice and as a class.
             var registration = ModelRegistration(artifactPath: root + "/../model.bin", revision: "main", name: "m1")
@@ -132,6 +133,11 @@ import Testing
             #expect(e.metrics["class_names"] == .array([.string("ok"), .string("(erased)")]))
             #expect(e.metrics["accuracy"] == .number(0.75))
             #expect(try repo.catalog.lineageRecordIDs() == [now.id.object, eval.object])
+            // Its stored file named the erased value: deleted; the record keeps its SHA-256.
+            #expect(record.artifacts == [model.record.artifactSHA256])
+            #expect(now.record.artifactSHA256 == model.record.artifactSHA256)
+            #expect(throws: DVSError.self) { try repo.artifact(of: now.record) }
+            #expect(audit.artifactDeletedBy == record.id)
             let fsck = try repo.fsck()
             #expect(fsck.damaged.isEmpty, "\(fsck.damaged)")
             #expect(try repo.planPurge(PurgeRule(predicate: "speaker = 'spk3'", paths: [])).samples == 0)
@@ -148,6 +154,29 @@ import Testing
             let back = try repo.verifyPurges().found
             #expect(back.count == 2 && back[0].contains("lineage record \(model.id.hex)"), "\(back)")
         }
+    }
+
+    /// Two purges of one second sort by id in `purges()`; a fetch applies them in the order they
+    /// ran (the second rewrote commits and records the first made), whatever their ids.
+    @Test func causalOrderPutsAPurgeAfterTheOneWhoseCommitsItRewrote() throws {
+        func record(_ id: String, commits: [String: String], lineage: [String: String]? = nil) -> PurgeRecord {
+            var r = PurgeRecord(
+                id: PurgeID(ObjectID(hex: String(repeating: id, count: 64))!), time: 1, who: "t",
+                rule: PurgeRule(predicate: "x", paths: []),
+                samples: 1, hours: 0, bytes: 0, refs: [], models: [], erased: [], commits: commits, erasedPerCommit: [:], head: nil)
+            r.lineage = lineage
+            return r
+        }
+        let (a, b, c) = (String(repeating: "a", count: 64), String(repeating: "b", count: 64), String(repeating: "c", count: 64))
+        let first = record("f", commits: [a: b])
+        let second = record("1", commits: [b: c])  // sorts first by id
+        #expect(Repository.causalOrder([second, first]).map(\.id) == [first.id, second.id])
+        #expect(Repository.causalOrder([first, second]).map(\.id) == [first.id, second.id])
+        let byRecord = record("0", commits: [:], lineage: [b: c])
+        let made = record("e", commits: [:], lineage: [a: b])
+        #expect(Repository.causalOrder([byRecord, made]).map(\.id) == [made.id, byRecord.id], "lineage chains count too")
+        let other = record("2", commits: [c: String(repeating: "d", count: 64)])
+        #expect(Repository.causalOrder([other, second, first]).map(\.id) == [first.id, second.id, other.id])
     }
 
     @Test func anInterruptedPurgeIsFinishedByTheNextCommand() throws {

@@ -124,6 +124,9 @@ public struct ModelAudit: Sendable {
     public var erasedSamples: Int = 0
     /// The purges that erased them.
     public var erasedBy: [PurgeID] = []
+    /// The purge that deleted the stored copy of the artifact (it named erased samples); nil
+    /// while it is stored, or when this repository never had it.
+    public var artifactDeletedBy: PurgeID? = nil
 }
 
 /// One model whose training snapshot included samples matching an audit predicate.
@@ -273,6 +276,8 @@ extension Repository {
     /// Records an evaluation of a model on a snapshot, as an eval record object indexed in the catalog.
     /// - Throws: `DVSError.unknownRevision` for the model or the revision; `.locked`; `.io`.
     public func recordEval(_ r: EvalRegistration) throws -> (id: EvalID, record: EvalRecord) {
+        var r = r
+        r.model = currentLineageRecord(r.model)  // an id a purge replaced: the record standing for it
         _ = try modelRecord(r.model)
         let snapshot = try resolve(r.revision)
         let record = EvalRecord(
@@ -297,7 +302,7 @@ extension Repository {
     /// without erased label values (and deleted), its replacement (``PurgeRecord/lineage``).
     func currentLineageRecord<ID: TypedObjectID>(_ id: ID) -> ID {
         guard !objects.contains(id.object), let records = try? purges() else { return id }
-        return ID(Self.currentLineageRecord(id.object, in: records))
+        return Self.lineageEnd(id.object, map: Self.lineageMap(records), where: objects.contains).map(ID.init) ?? id
     }
 
     /// Reads a model record (verified against its id); the id of a record a purge wrote again
@@ -331,10 +336,17 @@ extension Repository {
     }
 
     /// The artifact bytes of a model (verified against its SHA-256).
-    /// - Throws: `DVSError.corrupt` when the stored copy is missing or damaged.
+    /// - Throws: `DVSError.badInput` naming the purge when one deleted the stored copy (it named
+    ///   erased samples); `.corrupt` when the stored copy is missing or damaged.
     public func artifact(of record: ModelRecord) throws -> [UInt8] {
         guard let id = ObjectID(hex: record.artifactSHA256) else {
             throw DVSError(.corrupt, "model record has a bad artifact hash '\(record.artifactSHA256)'")
+        }
+        if !objects.contains(id), let p = try? purges().first(where: { $0.artifacts?.contains(id.hex) == true }) {
+            throw DVSError(
+                .badInput,
+                "the artifact of model '\(record.name)' (sha256 \(id.hex)) was deleted by purge \(p.id.short) (\(p.rule)): it named erased samples",
+                hint: "retrain the model without them and register the new artifact")
         }
         do { return try objects.read(id) } catch {
             throw DVSError(
@@ -406,6 +418,9 @@ extension Repository {
         var audit = ModelAudit(
             id: id, record: record, evals: evals, branch: nil, branchHead: nil, relabeled: [], removed: [], modified: [], added: 0)
         (audit.erasedSamples, audit.erasedBy) = erasedSamples(of: snap)
+        if let a = ObjectID(hex: record.artifactSHA256), !objects.contains(a) {
+            audit.artifactDeletedBy = try purges().first { $0.artifacts?.contains(a.hex) == true }?.id
+        }
         let branchRef = RefName(fullName: record.revision).flatMap { $0.kind == .branch ? $0 : nil } ?? .branch(record.revision)
         if let head = try catalog.ref(branchRef) {
             audit.branch = branchRef.branchName

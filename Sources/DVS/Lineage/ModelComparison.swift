@@ -262,11 +262,14 @@ extension Repository {
             }
         }
         let target = try revision.map { try resolve($0) }
+        // An eval record keeps naming the snapshot it ran on; a purge may have replaced it since.
+        let purgeRecords = try purges()
+        func current(_ c: CommitID) -> CommitID { Self.rewriteChain(of: c, in: purgeRecords).last?.to ?? c }
         var models: [ComparedModel] = []
         for (id, r) in chosen {
             var m = comparedModel(id: id, record: r)
             var evals = try catalog.evals(of: id).map { ($0, try evalRecord($0)) }
-            if let target { evals = evals.filter { $0.1.snapshot == target } }
+            if let target { evals = evals.filter { current($0.1.snapshot) == target } }
             let sliced = sliceBy.map { by in evals.filter { $0.1.slices.keys.contains { $0.hasPrefix(by + "=") } } } ?? []
             if let hit = sliced.last ?? evals.last { m.evaluation = ComparedEvaluation(id: hit.0, record: hit.1, sliceBy: sliceBy) }
             models.append(m)

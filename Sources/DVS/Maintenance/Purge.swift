@@ -139,6 +139,10 @@ public struct PurgeRecord: Sendable, Codable, Equatable {
     /// values only erased samples carried (64 hex each; `Sources/DVS/Maintenance/PurgeLineage.swift`).
     /// Nil in a record written before records were rewritten, and when none was.
     public var lineage: [String: String]?
+    /// SHA-256s (64 hex) of the stored model artifacts the purge deleted: trained on erased
+    /// samples, their bytes named them (``Repository/artifactsNamingErased(_:erased:values:)``).
+    /// Nil when none was.
+    public var artifacts: [String]?
 
     /// The new commit for an old one, if this purge rewrote it.
     public func rewritten(_ id: CommitID) -> CommitID? { commits[id.hex].flatMap { CommitID(hex: $0) } }
@@ -173,6 +177,9 @@ struct PurgeJournal: Codable, Equatable {
     /// With ``base``: the record was already in `.dvs/purges` (applied again to new commits), so
     /// abandoning this run puts it back as it was instead of removing it.
     var reapplied: Bool?
+    /// The `lineage` maps of the other purge records fetched with ``base`` (a chain of purges
+    /// that replaced a record twice), so their replacements are used; nil otherwise.
+    var lineageHints: [String: String]?
 }
 
 /// The steps of a purge where a test can stop it as a killed process would (`PurgeStop.at`).
@@ -240,6 +247,30 @@ extension Repository {
             }
         }
         return out.sorted { ($0.time, $0.id.hex) < ($1.time, $1.id.hex) }
+    }
+
+    /// `records` in the order they ran: a purge after every purge whose new commits or lineage
+    /// records it rewrote again (two purges in one second sort by id in ``purges()``, which need
+    /// not be that order; a fetch applies them in this one so it reaches the same ids); others
+    /// by time, then id.
+    /// - Complexity: O(n² + total map sizes) for n records (a handful).
+    static func causalOrder(_ records: [PurgeRecord]) -> [PurgeRecord] {
+        let sorted = records.sorted { ($0.time, $0.id.hex) < ($1.time, $1.id.hex) }
+        let made = sorted.map { Set($0.commits.values).union(($0.lineage ?? [:]).values) }
+        let rewrote = sorted.map { Set($0.commits.keys).union(($0.lineage ?? [:]).keys) }
+        var out: [PurgeRecord] = []
+        var done = Set<Int>()
+        while done.count < sorted.count {
+            // The first not yet placed that rewrote nothing another unplaced one made (any, on a cycle).
+            let next =
+                sorted.indices.first { i in
+                    !done.contains(i)
+                        && !sorted.indices.contains { j in j != i && !done.contains(j) && !made[j].isDisjoint(with: rewrote[i]) }
+                } ?? sorted.indices.first { !done.contains($0) }!
+            done.insert(next)
+            out.append(sorted[next])
+        }
+        return out
     }
 
     /// The purges that rewrote `id` one after another (each rewrote the commit the one before
@@ -543,15 +574,17 @@ extension Repository {
     /// - Returns: the record as written here (its commit map extended with what was rewritten here).
     /// - Throws: `DVSError.badInput` while a merge is in progress or when tracked files have
     ///   uncommitted changes (nothing changed then); `.locked`; what ``purge(_:progress:)`` throws.
+    /// - Parameter hints: the `lineage` maps of the other records fetched with this one
+    ///   (``PurgeJournal/lineageHints``).
     @discardableResult
-    func applyPurgeRecord(_ record: PurgeRecord, progress: ProgressHandler? = nil) throws -> PurgeRecord {
+    func applyPurgeRecord(_ record: PurgeRecord, hints: [String: String] = [:], progress: ProgressHandler? = nil) throws -> PurgeRecord {
         let lock = try self.lock("dvs fetch (purge \(record.id.short))")
         defer { lock.release() }
         try refuseUnlessPurgeable("apply purge \(record.id.short) (\(record.rule))")
         let existed = FileIO.exists(purgeRecordPath(record.id))
         let journal = PurgeJournal(
             id: record.id, time: record.time, who: record.who, rule: record.rule, phase: .rewrite, collects: true, base: record,
-            reapplied: existed)
+            reapplied: existed, lineageHints: hints.isEmpty ? nil : hints)
         try writePurgeJournal(journal)
         return try runPurge(journal, progress: progress)
     }
@@ -630,6 +663,12 @@ extension Repository {
     private func rewriteHistory(_ journal: PurgeJournal, progress: ProgressHandler?) throws -> PurgeRecord {
         let base = journal.base
         let (plan, history, entries) = try computePurge(journal.rule, given: base.map { Set($0.erased.compactMap { ObjectID(hex: $0) }) })
+        // A partial clone may lack the label tables and sidecars whose rows the rewrite filters.
+        if let partial = partialRemote() {
+            var tables = Set<ObjectID>()
+            for es in entries.values { for e in es where e.audio == nil && e.kind != .symlink { tables.insert(e.blob) } }
+            try ensureBlobs(tables, remote: partial, progress: progress)
+        }
         // A fetched commit's parent that a purge replaced is not stored here (fetch stops at
         // it): the parent becomes its replacement, through every purge's map.
         var records = try purges()
@@ -686,9 +725,14 @@ extension Repository {
         // (Read only when there is a record: the values take a pass over every entry.)
         let hasRecords: Bool
         do { hasRecords = !(try catalog.lineageRecordIDs()).isEmpty } catch { throw DVSError.wrap(error) }
-        let lineage =
-            hasRecords
-            ? try rewriteLineageRecords(values: Self.erasedOnlyValues(entries, erased: plan.erased), given: base?.lineage ?? [:]) : [:]
+        var lineage: [String: String] = [:]
+        var artifacts = Set((base?.artifacts ?? []).compactMap(ObjectID.init(hex:)))
+        if hasRecords {
+            let values = Self.erasedOnlyValues(entries, erased: plan.erased)
+            artifacts.formUnion(try artifactsNamingErased(plan.models.map(\.id), erased: plan.erased, values: values))
+            lineage = try rewriteLineageRecords(
+                values: values, known: Self.lineageMap(allRecords, extra: journal.lineageHints ?? [:]))
+        }
         if var b = base {
             // The record as it came, with what was rewritten here added, and this HEAD.
             // A commit rebuilt here whose replacement the record names differently (another
@@ -699,6 +743,7 @@ extension Repository {
             b.head = try headCommit()?.hex
             let joined = (b.lineage ?? [:]).merging(lineage) { _, here in here }
             b.lineage = joined.isEmpty ? nil : joined
+            b.artifacts = artifacts.isEmpty ? nil : artifacts.map(\.hex).sorted()
             return b
         }
         var record = PurgeRecord(
@@ -706,6 +751,7 @@ extension Repository {
             bytes: plan.bytes, refs: plan.refs.map(\.fullName), models: plan.models.map(\.name),
             erased: plan.erased.map(\.hex).sorted(), commits: commits, erasedPerCommit: perCommit, head: try headCommit()?.hex)
         record.lineage = lineage.isEmpty ? nil : lineage
+        record.artifacts = artifacts.isEmpty ? nil : artifacts.map(\.hex).sorted()
         return record
     }
 
@@ -723,8 +769,9 @@ extension Repository {
         let map = Dictionary(
             uniqueKeysWithValues: record.commits.compactMap { k, v in CommitID(hex: k).flatMap { o in CommitID(hex: v).map { (o, $0) } } })
         let erased = Set(record.erased.compactMap { ObjectID(hex: $0) })
+        let lineageKnown = Self.lineageMap(try purges() + [record], extra: journal.lineageHints ?? [:])
         if journal.phase != .collect {
-            try moveRefsAndTree(record, map: map, erased: erased, legacy: journal.collects != true, progress: progress)
+            try moveRefsAndTree(record, map: map, erased: erased, known: lineageKnown, legacy: journal.collects != true, progress: progress)
         }
         var next = journal
         next.phase = .collect
@@ -747,9 +794,12 @@ extension Repository {
         // 4. Loose objects only the old commits reached, and leaves naming erased blobs.
         try deleteOldObjects(map: map, erased: erased)
         // The lineage records written again (the catalog moved to their replacements in step 1).
-        for (o, n) in record.lineage ?? [:] {
-            if let old = ObjectID(hex: o), let new = ObjectID(hex: n), objects.contains(new) { unlink(objects.path(of: old)) }
+        for o in (record.lineage ?? [:]).keys.compactMap(ObjectID.init(hex:))
+        where Self.lineageEnd(o, map: lineageKnown, where: objects.contains) != nil {
+            unlink(objects.path(of: o))
         }
+        // The stored artifacts that named erased samples.
+        for a in (record.artifacts ?? []).compactMap(ObjectID.init(hex:)) { unlink(objects.path(of: a)) }
         try PurgeStop.check(.objects, context)
         // 5. Caches (also the one a read-only open of this repository kept outside it),
         //    leftovers, the catalog's free pages.
@@ -769,14 +819,15 @@ extension Repository {
     /// - Parameter legacy: the journal is an earlier build's (``PurgeJournal/collects``): an old
     ///   HEAD snapshot that cannot be read means step 4 had begun, and the tree step is skipped.
     private func moveRefsAndTree(
-        _ record: PurgeRecord, map: [CommitID: CommitID], erased: Set<ObjectID>, legacy: Bool, progress: ProgressHandler?
+        _ record: PurgeRecord, map: [CommitID: CommitID], erased: Set<ObjectID>, known: [String: String], legacy: Bool,
+        progress: ProgressHandler?
     ) throws {
         // 1. Refs, reflog, stat cache.
         do {
             try catalog.write { tx in
                 try tx.rewriteCommitIDs(map)
                 try tx.forgetStatCache(ofBlobs: erased)
-                try moveLineageIndex(record.lineage ?? [:], in: tx)
+                try moveLineageIndex(record.lineage ?? [:], known: known, in: tx)
             }
         } catch { throw DVSError.wrap(error) }
         try PurgeStop.check(.refs, context)

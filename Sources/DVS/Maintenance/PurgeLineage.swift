@@ -19,6 +19,11 @@ import Foundation
 // The counts of values kept (`en`, `es`) are aggregates and stay as trained, and the sample
 // count and hours are what the model saw; `dvs audit` says how many of them were erased. Free
 // text the user wrote (names, messages, a cohort's predicate) is not rewritten.
+//
+// A model artifact is the model, and it is not edited. But the stored copy of one trained on
+// erased samples whose bytes name them — a `dvs train` model lists its training blobs' ids
+// (`schema/MODEL.md`) and its class names — is deleted (`PurgeRecord.artifacts`): the record
+// keeps its SHA-256, `dvs audit` says the purge deleted it, and the model is to be retrained.
 
 extension Repository {
     /// The string that stands in a rewritten eval record for a label value only erased samples
@@ -56,52 +61,60 @@ extension Repository {
     /// Writes again, without the values only erased samples carry, every model and eval record
     /// that holds one, and every eval of a model written again (new objects only: nothing
     /// references them until the catalog moves in phase `apply`).
+    /// A record some purge already replaced (a key of `known`, every known purge's map) whose
+    /// replacement, at the end of its chain, is stored here (fetched) is not written again: its
+    /// entry is the map's own, so every repository reaches the same ids.
     /// - Parameters:
     ///   - values: ``erasedOnlyValues(_:erased:)``.
-    ///   - given: the old → new map of a record being applied; a replacement already stored here
-    ///     (fetched with it) is used as it is.
+    ///   - known: the `lineage` maps of every purge known here, the one being applied and those
+    ///     fetched with it, merged (``lineageMap(_:)``).
     /// - Returns: old record id → new record id (64 hex each).
-    /// - Throws: `DVSError.corrupt` when a record cannot be read; `.io` when one cannot be written.
+    /// - Throws: `DVSError.io` when a record cannot be written. A record that cannot be read is
+    ///   skipped with a notice (fsck reports it): it must not hold back the erasure.
     /// - Complexity: reads every model and eval record once.
-    func rewriteLineageRecords(values: [String: Set<String>], given: [String: String]) throws -> [String: String] {
+    func rewriteLineageRecords(values: [String: Set<String>], known: [String: String]) throws -> [String: String] {
         var map: [String: String] = [:]
         let ids: Set<ObjectID>
         do { ids = try catalog.lineageRecordIDs() } catch { throw DVSError.wrap(error) }
         var evals: [(ObjectID, EvalRecord)] = []
         var fields: [ModelID: String] = [:]
+        let objects = self.objects
+        func replaced(_ id: ObjectID) -> Bool {
+            guard let first = known[id.hex], Self.lineageEnd(id, map: known, where: objects.contains) != nil else { return false }
+            map[id.hex] = first
+            return true
+        }
         for id in ids.sorted() {
             let bytes: [UInt8]
             do { bytes = try objects.read(id) } catch {
-                throw DVSError(
-                    .corrupt, "cannot read lineage record '\(id.hex)' to erase label values from it: \(DVSError.wrap(error).message)",
-                    next: .fsckOrPull)
+                context.notice?(
+                    "warning: lineage record \(id.short) cannot be read (\(DVSError.wrap(error).message)); its label values were not checked ('dvs fsck' lists it)"
+                )
+                continue
             }
             switch LineageEncoding.kind(of: bytes) {
             case "model":
-                var r = try LineageEncoding.decodeModel(bytes)
+                guard var r = try? LineageEncoding.decodeModel(bytes) else { continue }
                 if let f = r.labelField { fields[ModelID(id)] = f }
-                if let n = given[id.hex], let new = ObjectID(hex: n), objects.contains(new) {
-                    map[id.hex] = n
-                    continue
-                }
+                if replaced(id) { continue }
                 guard let f = r.labelField, let gone = values[f] else { continue }
                 let kept = r.labelDistribution.filter { !gone.contains($0.key) }
                 guard kept.count != r.labelDistribution.count else { continue }
                 r.labelDistribution = kept
                 map[id.hex] = try storeRecord(LineageEncoding.encode(r)).hex
             case "eval":
-                evals.append((id, try LineageEncoding.decodeEval(bytes)))
+                if let r = try? LineageEncoding.decodeEval(bytes) { evals.append((id, r)) }
             default: continue
             }
         }
+        let all = known.merging(map) { _, here in here }
         for (id, old) in evals {
-            if let n = given[id.hex], let new = ObjectID(hex: n), objects.contains(new) {
-                map[id.hex] = n
-                continue
-            }
+            if replaced(id) { continue }
             var r = old
-            if let n = map[r.model.hex].flatMap(ObjectID.init(hex:)) { r.model = ModelID(n) }
-            let field = fields[old.model]
+            // The model as it stands now (an eval may name an id a purge replaced before).
+            let model = Self.lineageEnd(old.model.object, map: all, where: objects.contains).map(ModelID.init) ?? old.model
+            r.model = model
+            let field = fields[model] ?? fields[old.model]
             r.metrics = r.metrics.mapValues { Self.scrub($0, field.flatMap { values[$0] } ?? []) }
             var slices: [String: [String: RecordValue]] = [:]
             for (name, metrics) in r.slices where !Self.namesErasedValue(name, values, field: field) {
@@ -111,7 +124,37 @@ extension Repository {
             guard r != old else { continue }
             map[id.hex] = try storeRecord(LineageEncoding.encode(r)).hex
         }
+        // Durable (directory entries too) before the record and the catalog name them.
+        do { try objects.sync() } catch { throw DVSError.wrap(error) }
         return map
+    }
+
+    /// The stored artifacts of `models` (trained on erased samples) whose bytes hold an erased
+    /// blob id (its 32 bytes or 64 hex digits) or a value only erased samples carry of the
+    /// model's label field.
+    /// - Parameters:
+    ///   - models: the models whose training snapshot held an erased sample.
+    ///   - values: ``erasedOnlyValues(_:erased:)``.
+    /// - Returns: their SHA-256s.
+    /// - Throws: `DVSError.corrupt` when a record or a stored artifact cannot be read.
+    /// - Complexity: one search of each such artifact per erased id and value.
+    func artifactsNamingErased(_ models: [ModelID], erased: Set<ObjectID>, values: [String: Set<String>]) throws -> Set<ObjectID> {
+        var out = Set<ObjectID>()
+        for m in models {
+            let r = try modelRecord(m)
+            guard let a = ObjectID(hex: r.artifactSHA256), objects.contains(a), !out.contains(a) else { continue }
+            let bytes = Data(try objects.read(a))
+            var needles = erased.flatMap { [$0.bytes, Array($0.hex.utf8)] }
+            if let f = r.labelField { needles += (values[f] ?? []).map { Array($0.utf8) } }
+            if needles.contains(where: { Self.contains(bytes, $0) }) { out.insert(a) }
+        }
+        return out
+    }
+
+    /// Whether `needle` occurs in `haystack`.
+    static func contains(_ haystack: Data, _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+        return haystack.range(of: Data(needle)) != nil
     }
 
     /// Whether a slice name is `field=value` with a value only erased samples carry, or is such a
@@ -146,24 +189,42 @@ extension Repository {
         return id
     }
 
-    /// Moves the lineage index from each old record to its replacement (in the caller's
-    /// transaction): the new record indexed, the old one forgotten. Idempotent; an old record
-    /// whose replacement is not stored here stays indexed.
-    func moveLineageIndex(_ map: [String: String], in tx: CatalogTransaction) throws {
-        for (o, n) in map {
-            guard let old = ObjectID(hex: o), let new = ObjectID(hex: n), objects.contains(new) else { continue }
+    /// Moves the lineage index from each old record of `map` to the end of its chain through
+    /// `known` that is stored here (in the caller's transaction): that record indexed, the old
+    /// one forgotten. Idempotent; an old record with no stored replacement stays indexed.
+    func moveLineageIndex(_ map: [String: String], known: [String: String], in tx: CatalogTransaction) throws {
+        for o in map.keys.sorted() {
+            guard let old = ObjectID(hex: o), let new = Self.lineageEnd(old, map: known, where: objects.contains) else { continue }
             try indexRecord(new, try objects.read(new), in: tx)
             try tx.forgetLineageRecord(old)
         }
     }
 
-    /// The record that stands for `id` now: through every purge's `lineage` map, oldest first.
+    /// Every purge's `lineage` map merged (ids are content addresses: two records that name
+    /// the same old id agree), with `extra` (maps of records being fetched).
+    static func lineageMap(_ records: [PurgeRecord], extra: [String: String] = [:]) -> [String: String] {
+        var out = extra
+        for r in records { out.merge(r.lineage ?? [:]) { a, _ in a } }
+        return out
+    }
+
+    /// The farthest record along `id`'s chain through `map` (old → new, over any number of
+    /// purges, in whatever order they ran) for which `ok` holds; nil when none does.
+    static func lineageEnd(_ id: ObjectID, map: [String: String], where ok: (ObjectID) -> Bool) -> ObjectID? {
+        var current = id
+        var best: ObjectID? = nil
+        var seen: Set<ObjectID> = [id]
+        while let next = map[current.hex].flatMap(ObjectID.init(hex:)), seen.insert(next).inserted {
+            current = next
+            if ok(next) { best = next }
+        }
+        return best
+    }
+
+    /// The record that stands for `id` now: the end of its chain through every purge's
+    /// `lineage` map (`id` itself when no purge replaced it).
     /// - Parameter records: every purge record (``purges()``).
     static func currentLineageRecord(_ id: ObjectID, in records: [PurgeRecord]) -> ObjectID {
-        var current = id
-        for r in records {
-            if let n = r.lineage?[current.hex].flatMap(ObjectID.init(hex:)) { current = n }
-        }
-        return current
+        lineageEnd(id, map: lineageMap(records), where: { _ in true }) ?? id
     }
 }

@@ -67,7 +67,7 @@ extension Repository {
         let config = try remote(remoteName)
         let store = try config.open(environment: context.environment)
         let incoming: [PurgeRecord]
-        do { incoming = try remotePurges(store: store, remote: remoteName).missing } catch { throw DVSError.wrap(error) }
+        do { incoming = Self.causalOrder(try remotePurges(store: store, remote: remoteName).missing) } catch { throw DVSError.wrap(error) }
         if let first = incoming.first {
             try refuseUnlessPurgeable("fetch from '\(remoteName)', which holds purge \(first.id.short) (\(first.rule)) to apply here")
         }
@@ -88,7 +88,7 @@ extension Repository {
                 summary.purgesApplied.append(kept)
                 continue
             }
-            summary.purgesApplied.append(try applyPurgeRecord(r, progress: progress))
+            summary.purgesApplied.append(try applyPurgeRecord(r, hints: Self.lineageMap(incoming), progress: progress))
         }
         // Purges that commits which arrived (now or in a fetch stopped before this point) still
         // hit run again, only those.
@@ -325,10 +325,11 @@ extension Repository {
             }
             packedBlobs.forgetReaders()
             // Lineage records, after the refs (a record names a snapshot it does not need present).
-            let replacedRecords = Set(
-                (try purges() + incoming).flatMap { ($0.lineage ?? [:]).keys.compactMap { ObjectID(hex: $0) } })
+            let known = try purges() + incoming
+            let replacedRecords = Set(known.flatMap { ($0.lineage ?? [:]).keys.compactMap { ObjectID(hex: $0) } })
             let records = try fetchRecords(
-                store: store, remoteName: remoteName, transfers: config.transfers, meter: meter, replaced: replacedRecords)
+                store: store, remoteName: remoteName, transfers: config.transfers, meter: meter, replaced: replacedRecords,
+                deletedArtifacts: Set(known.flatMap { ($0.artifacts ?? []).compactMap(ObjectID.init(hex:)) }))
             meter.finish()
             let summary = FetchSummary(
                 remote: remoteName, refs: moves, objectsDownloaded: meter.objects,

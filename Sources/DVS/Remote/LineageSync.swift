@@ -64,14 +64,18 @@ extension Repository {
 
     /// Downloads the lineage records (and their artifacts) this repository lacks, verifies each
     /// against its id, stores them, then indexes them in the catalog. The caller holds the lock.
-    /// - Parameter replaced: records a purge wrote again without erased label values
-    ///   (``PurgeRecord/lineage``): never downloaded, even while the remote still lists them.
+    /// - Parameters:
+    ///   - replaced: records a purge wrote again without erased label values
+    ///     (``PurgeRecord/lineage``): never downloaded, even while the remote still lists them.
+    ///   - deletedArtifacts: model artifacts a purge deleted (``PurgeRecord/artifacts``): their
+    ///     records are fetched without them.
     /// - Returns: records fetched now.
     /// - Throws: `DVSError.corrupt` naming the key when a download does not hash to its id
     ///   (nothing of it is kept); `.remote` on transfer failures.
-    func fetchRecords(store: any RemoteStore, remoteName: String, transfers: Int, meter: TransferMeter, replaced: Set<ObjectID> = [])
-        throws -> Int
-    {
+    func fetchRecords(
+        store: any RemoteStore, remoteName: String, transfers: Int, meter: TransferMeter, replaced: Set<ObjectID> = [],
+        deletedArtifacts: Set<ObjectID> = []
+    ) throws -> Int {
         let have = try catalog.lineageRecordIDs()
         let remote = try store.list(prefix: "records/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) }
         let todo = remote.filter { !have.contains($0) && !replaced.contains($0) }.sorted()
@@ -94,7 +98,7 @@ extension Repository {
         let got = Locked<[(ObjectID, [UInt8])]>([])
         try parallelIO(todo.count, workers: transfers) { i in
             let bytes = try download(todo[i], what: "record")
-            if let r = try? LineageEncoding.decodeModel(bytes), let a = ObjectID(hex: r.artifactSHA256) {
+            if let r = try? LineageEncoding.decodeModel(bytes), let a = ObjectID(hex: r.artifactSHA256), !deletedArtifacts.contains(a) {
                 _ = try download(a, what: "artifact of model record '\(todo[i].short)'")
             }
             got.withLock { $0.append((todo[i], bytes)) }

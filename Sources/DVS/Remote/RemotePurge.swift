@@ -38,6 +38,8 @@ public struct RemotePurgeCleanup: Sendable, Equatable {
     /// Metadata objects deleted: words objects of erased samples, manifest chunks naming erased
     /// audio (and the chunks above them), the replaced commits.
     public var objectsDeleted = 0
+    /// Model artifacts a purge deleted (they named erased samples), deleted from the remote now.
+    public var artifactsDeleted = 0
     /// Model and eval records a purge wrote again, deleted from the remote now (their
     /// replacements were uploaded first).
     public var recordsReplaced = 0
@@ -115,7 +117,8 @@ extension Repository {
             .remote, "the purge record on remote '\(remote)' (key \(key)) kept changing while this push joined it", hint: "push again")
     }
 
-    /// Deletes from the remote the model and eval records purges wrote again
+    /// Deletes from the remote the model artifacts purges deleted (``PurgeRecord/artifacts``), and
+    /// the model and eval records they wrote again
     /// (``PurgeRecord/lineage``): for each whose replacement (through every purge) the remote
     /// lists, the `records/` marker first, so no lister sees a record without its bytes, then
     /// the object. Idempotent; independent of the refs (the replacement says the same but the
@@ -125,11 +128,18 @@ extension Repository {
         _ records: [PurgeRecord], store: any RemoteStore, remoteObjects: Set<ObjectID>, transfers: Int,
         into c: inout RemotePurgeCleanup
     ) throws {
+        // The artifacts purges deleted (their records stay: the replacements name them too).
+        let artifacts = Set(records.flatMap { ($0.artifacts ?? []).compactMap(ObjectID.init(hex:)) }).intersection(remoteObjects).sorted()
+        if !artifacts.isEmpty {
+            try parallelIO(artifacts.count, workers: transfers) { i in try store.delete("objects/\(artifacts[i].hex)") }
+            c.artifactsDeleted += artifacts.count
+        }
         let replaced = records.flatMap { ($0.lineage ?? [:]).keys.compactMap { ObjectID(hex: $0) } }
         guard !replaced.isEmpty else { return }
         let listed = Set(try store.list(prefix: "records/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
+        let map = Self.lineageMap(records)
         let doomed = replaced.filter { old in
-            (listed.contains(old) || remoteObjects.contains(old)) && listed.contains(Self.currentLineageRecord(old, in: records))
+            (listed.contains(old) || remoteObjects.contains(old)) && Self.lineageEnd(old, map: map, where: listed.contains) != nil
         }.sorted()
         guard !doomed.isEmpty else { return }
         try parallelIO(doomed.count, workers: transfers) { i in try store.delete("records/\(doomed[i].hex)") }
@@ -148,6 +158,7 @@ extension Repository {
         out.refs = Array(Set(a.refs).union(b.refs)).sorted()
         if a.obsolete != nil || b.obsolete != nil { out.obsolete = Array(Set(a.obsolete ?? []).union(b.obsolete ?? [])).sorted() }
         if a.lineage != nil || b.lineage != nil { out.lineage = (a.lineage ?? [:]).merging(b.lineage ?? [:]) { x, _ in x } }
+        if a.artifacts != nil || b.artifacts != nil { out.artifacts = Array(Set(a.artifacts ?? []).union(b.artifacts ?? [])).sorted() }
         return out
     }
 
