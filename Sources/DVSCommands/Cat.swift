@@ -13,6 +13,7 @@ struct Cat: ParsableCommand {
     func run() throws {
         let repo = try global.repository()
         let (_, e) = try repo.resolveBlobSpec(spec)
+        if e.kind != .symlink { try repo.downloadMissingBlobs([e.blob]) }  // a partial clone: fetched on demand
         let bytes = e.kind == .symlink ? e.linkTarget : try repo.blob(e.blob)
         FileHandle.standardOutput.write(Data(bytes))
     }

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# bench/partial.sh -- a partial clone of a cohort from S3 (issue 15, item 1).
+# A benchmark, not a test: it reports figures; it never fails on a miss. Not run in CI.
+#
+#   bench/partial.sh [--dvs PATH] [--n 10000] [--reps 3]
+#
+# On the make_corpus.py corpus of N clips (--mode fast, cached under ${DVS_BENCH_DIR:-/tmp/dvs-bench}),
+# committed whole on main and pushed to a moto server on loopback, with a cohort of about 10 % of
+# the samples spread over every pack (`score < 0.1`, a uniform random column):
+#   dvs clone s3://... --branch cohort/c10   (a partial clone: metadata and the cohort's frames)
+#   aws s3 cp --recursive of the same cohort's raw WAV files (uploaded to their own prefix)
+# interleaved, --reps times each. Reported: median and min-max wall time, the bytes the clone
+# read (pack indexes, frames and the gaps merged between them) as a ratio to the cohort's own
+# packed bytes (its frames; target <= 1.15), its ranged reads against the number of samples, and
+# a full `dvs clone` once for scale. Needs a release build, moto_server and awscli.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_DIR=${DVS_BENCH_DIR:-/tmp/dvs-bench}
+MAKE_CORPUS=${DVS_BENCH_MAKE_CORPUS:-$REPO/bench/make_corpus.py}
+DVS=$REPO/.build/release/dvs
+N=10000
+REPS=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dvs) DVS=${2:?}; shift 2 ;;
+    --n) N=${2:?}; shift 2 ;;
+    --reps) REPS=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "partial.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ -x "$DVS" ] || (cd "$REPO" && swift build -c release >&2)
+export DVS_AUTHOR_NAME=bench DVS_AUTHOR_EMAIL=bench@example.com
+say() { echo "partial: $*" >&2; }
+
+CORPUS=$BENCH_DIR/corpus-$N-fast
+if [ ! -f "$CORPUS/manifest.json" ]; then
+  say "generating the $N-clip corpus in $CORPUS"
+  "$MAKE_CORPUS" --out "$CORPUS" --n "$N" --mode fast >&2
+fi
+R=$BENCH_DIR/partial-$N
+if [ ! -f "$R/.dvs/catalog.sqlite" ] || ! "$DVS" -C "$R" log -n 1 >/dev/null 2>&1; then
+  say "making $R (hard links to the corpus) and committing it"
+  rm -rf "$R"; cp -al "$CORPUS" "$R"; rm -rf "$R/meta"
+  (cd "$R" && "$DVS" init >/dev/null && "$DVS" commit -m corpus >/dev/null)
+fi
+"$DVS" -C "$R" cohort create c10 --where "score < 0.1" >/dev/null 2>&1 || true
+samples=$("$DVS" -C "$R" ls cohort/c10 | grep -c '\.wav$' || true)
+
+work=$(mktemp -d /tmp/dvs-partial-bench.XXXXXX)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+moto=$!
+cleanup() { kill -9 "$moto" 2>/dev/null || true; rm -rf "$work"; "$DVS" -C "$R" remote remove bench >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+ep="http://127.0.0.1:$port"
+for _ in $(seq 100); do curl -s "$ep" >/dev/null && break; sleep 0.1; done
+aws="aws --endpoint-url $ep"
+$aws s3 mb s3://dvs >/dev/null; $aws s3 mb s3://raw >/dev/null
+
+say "pushing main and cohort/c10 to moto"
+"$DVS" -C "$R" remote remove bench >/dev/null 2>&1 || true
+"$DVS" -C "$R" remote add bench s3://dvs/voice --endpoint "$ep" --path-style >/dev/null
+"$DVS" -C "$R" push bench --all >/dev/null
+say "uploading the cohort's $samples raw files to s3://raw/c10"
+mkdir -p "$work/raw"
+"$DVS" -C "$R" ls cohort/c10 | grep '\.wav$' | while read -r p; do mkdir -p "$work/raw/$(dirname "$p")"; ln "$R/$p" "$work/raw/$p"; done
+$aws s3 cp --quiet --recursive "$work/raw" s3://raw/c10
+rm -rf "$work/raw"
+
+t() { local s=$EPOCHREALTIME; "$@" >/dev/null; python3 -c "print(f'{$EPOCHREALTIME-$s:.2f}')"; }
+clone_times=(); aws_times=()
+for i in $(seq "$REPS"); do
+  rm -rf "$work/p"
+  clone_times+=("$(t sh -c "'$DVS' clone s3://dvs/voice '$work/p' --branch cohort/c10 --endpoint '$ep' --path-style --json > '$work/clone.json'")")
+  rm -rf "$work/a"
+  aws_times+=("$(t $aws s3 cp --quiet --recursive s3://raw/c10 "$work/a")")
+done
+same=$(cd "$work/p" && diff -rq --exclude=.dvs "$work/a" . 2>/dev/null | grep -v '^Only in \.' | grep -c . || true)
+full_t=$(t "$DVS" clone s3://dvs/voice "$work/f" --endpoint "$ep" --path-style --json)
+full_bytes=$(du -sb "$work/f/.dvs/packs" | awk '{print $1}')
+remote_bytes=$(du -sb "$R/.dvs/packs" | awk '{print $1}')
+
+python3 - "$work/clone.json" "$samples" "$remote_bytes" "$full_t" "$full_bytes" "${clone_times[*]}" "${aws_times[*]}" "$same" <<'PY'
+import json, statistics, sys
+c = json.load(open(sys.argv[1]))
+samples, remote, full_t, full_b = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+ct = [float(x) for x in sys.argv[6].split()]; at = [float(x) for x in sys.argv[7].split()]
+f = c["frames"]
+fmt = lambda xs: f"{statistics.median(xs):.2f} s (min {min(xs):.2f}, max {max(xs):.2f})"
+print(f"cohort: {samples} samples of the corpus, {f['blobs']} blobs (with the label table), frames {f['frame_bytes']/1e6:.1f} MB "
+      f"= {f['frame_bytes']/remote:.3f} of the remote's packs ({remote/1e6:.0f} MB)")
+print(f"partial clone read {f['bytes_downloaded']/1e6:.1f} MB = {f['bytes_downloaded']/f['frame_bytes']:.3f}x the cohort's frames "
+      f"(target <= 1.15); {f['requests']} ranged reads for {f['blobs']} blobs; {f['pack_indexes']} pack indexes")
+print(f"partial clone {fmt(ct)}   aws s3 cp of the cohort's raw WAVs {fmt(at)}   ratio {statistics.median(ct)/statistics.median(at):.2f}x")
+print(f"full clone once: {full_t:.2f} s, {full_b/1e6:.0f} MB of packs")
+print(f"files that differ between the partial clone and the raw download: {sys.argv[8]}")
+PY
