@@ -60,8 +60,17 @@ import Testing
             let fsck = try dvsOK(["fsck"], in: b, remote)
             #expect(fsck.stdout.contains("blob(s) of other revisions are not downloaded (a partial clone of 'origin'"), "\(fsck.stdout)")
 
-            // Another revision: its blobs come when it is checked out (git's DWIM for `main`).
+            // Another revision: a stream of one shard downloads that shard's audio only; the
+            // rest comes when it is checked out (git's DWIM for `main`).
             try dvsOK(["fetch", "origin"], in: b, remote)
+            let shard = try T.run(
+                "/bin/sh", ["-c", "'\(T.dvsBinary)' stream --rev origin/main --shard 0/2 | tar -t"], in: b, environment: remote.env)
+            #expect(shard.status == 0, "\(shard.stderr)")
+            let members = shard.stdout.split(separator: "\n").filter { $0.hasSuffix(".wav") }.count
+            #expect(members == 5, "shard 0 of the 10 clips: \(shard.stdout)")
+            let got = shard.stderr.split(separator: " ").firstIndex(of: "downloading").map { shard.stderr.split(separator: " ")[$0 + 1] }
+            let n = got.flatMap { Int($0) } ?? -1
+            #expect(n >= 1 && n <= members, "only the shard's missing clips: \(shard.stderr)")
             let co = try dvsOK(["checkout", "main"], in: b, remote)
             #expect(co.stderr.contains("note: branch 'main' created from 'origin/main'"), "\(co.stderr)")
             #expect(co.stderr.contains("blob(s) this snapshot needs from 'origin' (a partial clone)"), "\(co.stderr)")

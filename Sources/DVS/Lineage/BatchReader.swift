@@ -142,6 +142,7 @@ public final class BatchReader {
         let r = try SnapshotReader(
             repository: repository, revision: Revision(commit.hex), targetSampleRate: sampleRate, mono: mono, pcm16: pcm16,
             source: source)
+        try repository.downloadMissingBlobs(Set(r.entries.map(\.blob)))  // a partial clone
         readers[key] = r
         return r
     }

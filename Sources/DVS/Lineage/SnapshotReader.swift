@@ -129,8 +129,6 @@ public final class SnapshotReader: @unchecked Sendable {
         self.revision = revision
         commit = try repository.resolve(revision)
         entries = try repository.entries(ofManifest: repository.commit(commit).manifest).filter { $0.audio != nil }
-        // A partial clone downloads the snapshot's audio it lacks first.
-        try repository.downloadMissingBlobs(Set(entries.map(\.blob)))
         self.targetSampleRate = targetSampleRate
         self.mono = mono
         self.decode = decode
@@ -189,6 +187,8 @@ public final class SnapshotReader: @unchecked Sendable {
     public func forEach(order: [Int]? = nil, _ body: (SnapshotSample) throws -> Void) throws {
         let order = order ?? Array(entries.indices)
         if order.isEmpty { return }
+        // A partial clone downloads what these samples lack first (a shard: only its own).
+        try repository.downloadMissingBlobs(Set(order.map { entries[$0].blob }))
         try forEach(order: order, locations: try repository.blobs.locations(), body)
     }
 
