@@ -2,6 +2,27 @@
 // dvs — version control for voice training data. Layout and layering: Documentation/ARCHITECTURE.md.
 import PackageDescription
 
+/// Release on Linux: the Swift runtime and Foundation linked statically (start-up: bench/README.md).
+/// The modules were compiled against the shared runtime, whose Foundation names only
+/// -lFoundation, so the static archives behind it are listed here (in one group: they refer to
+/// each other). SQLite, zstd and libstdc++ are static too: GRDB's module map, CZstd and the Swift
+/// runtime ask for -lsqlite3, -lzstd and -lstdc++, and Sources/dvs/static, searched first, answers
+/// those with linker scripts that name the .a archives (Debian's -dev packages, GCC's
+/// libstdc++.a; a library loaded later through CLazyLibs that needs libstdc++.so gets its own).
+/// lld packs the ≈100k relative relocations of the PIE binary (-z pack-relative-relocs, DT_RELR:
+/// glibc ≥ 2.36), which the loader then applies from a 20 KB table instead of a 2.4 MB one.
+let staticRelease: [LinkerSetting] = [
+    .unsafeFlags(
+        ["-static-stdlib", "-L", Context.packageDirectory + "/Sources/dvs/static", "-use-ld=lld"]
+            + [
+                "--start-group", "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims",
+                "-l_FoundationCollections", "-l_CFURLSessionInterface", "-lswiftSynchronization",
+                "-lFoundation", "-lFoundationEssentials", "-lFoundationInternationalization",
+                "-lFoundationNetworking", "-lswiftCore", "--end-group", "-z", "pack-relative-relocs",
+            ].flatMap { ["-Xlinker", $0] },
+        .when(platforms: [.linux], configuration: .release))
+]
+
 let package = Package(
     name: "dvs",
     platforms: [.macOS(.v14)],
@@ -69,19 +90,7 @@ let package = Package(
         // a library loaded later through CLazyLibs that needs libstdc++.so gets its own). lld packs the
         // ≈100k relative relocations of the PIE binary (-z pack-relative-relocs, DT_RELR: glibc ≥
         // 2.36), which the loader then applies from a 20 KB table instead of a 2.4 MB one.
-        .executableTarget(
-            name: "dvs", dependencies: ["DVSCommands"], exclude: ["static"],
-            linkerSettings: [
-                .unsafeFlags(
-                    ["-static-stdlib", "-L", Context.packageDirectory + "/Sources/dvs/static", "-use-ld=lld"]
-                        + [
-                            "--start-group", "-lCoreFoundation", "-l_FoundationICU", "-l_FoundationCShims",
-                            "-l_FoundationCollections", "-l_CFURLSessionInterface", "-lswiftSynchronization",
-                            "-lFoundation", "-lFoundationEssentials", "-lFoundationInternationalization",
-                            "-lFoundationNetworking", "-lswiftCore", "--end-group", "-z", "pack-relative-relocs",
-                        ].flatMap { ["-Xlinker", $0] },
-                    .when(platforms: [.linux], configuration: .release))
-            ]),
+        .executableTarget(name: "dvs", dependencies: ["DVSCommands"], exclude: ["static"], linkerSettings: staticRelease),
         // `dvs serve`: the read-only web server over a repository. Its own executable, which `dvs serve`
         // execs (the way git runs its helpers), so that SwiftNIO never loads with `dvs` (start-up).
         .target(
@@ -90,9 +99,12 @@ let package = Package(
                 "DVS", "DVSCatalog", "DVSCore", "DVSLabels", "DVSLearn", "DVSAudio",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]),
+        // Linked as dvs is, so a container with only the runtime packages runs it too
+        // (scripts/runtime-packages.txt).
         .executableTarget(
             name: "dvs-serve",
-            dependencies: ["DVSServe", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["DVSServe", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            linkerSettings: staticRelease),
         // bench/lineage.sh's helper: snapshot reader vs libsndfile from disk, same run.
         .executableTarget(name: "dvs-read-bench", dependencies: ["DVS", "CSndfile"]),
         .target(name: "DVSTestSupport", dependencies: ["DVS"]),
