@@ -6,7 +6,7 @@
 #
 # On the make_corpus.py corpus of N clips (--mode fast, cached under ${DVS_BENCH_DIR:-/tmp/dvs-bench}),
 # committed whole on main and pushed to a moto server on loopback, with a cohort of about 10 % of
-# the samples spread over every pack (`score < 0.1`, a uniform random column):
+# the samples spread over every pack (`CAST(score AS REAL) < 0.1`, a uniform random label):
 #   dvs clone s3://... --branch cohort/c10   (a partial clone: metadata and the cohort's frames)
 #   aws s3 cp --recursive of the same cohort's raw WAV files (uploaded to their own prefix)
 # interleaved, --reps times each. Reported: median and min-max wall time, the bytes the clone
@@ -44,8 +44,9 @@ if [ ! -f "$R/.dvs/catalog.sqlite" ] || ! "$DVS" -C "$R" log -n 1 >/dev/null 2>&
   rm -rf "$R"; cp -al "$CORPUS" "$R"; rm -rf "$R/meta"
   (cd "$R" && "$DVS" init >/dev/null && "$DVS" commit -m corpus >/dev/null)
 fi
-"$DVS" -C "$R" cohort create c10 --where "score < 0.1" >/dev/null 2>&1 || true
-samples=$("$DVS" -C "$R" ls cohort/c10 | grep -c '\.wav$' || true)
+"$DVS" -C "$R" cohort create c10 --where "CAST(score AS REAL) < 0.1" >/dev/null 2>&1 || true
+cohort_paths() { "$DVS" -C "$R" ls cohort/c10 --json | python3 -c 'import json,sys; [print(e["path"]) for e in json.load(sys.stdin) if e.get("audio")]'; }
+samples=$(cohort_paths | wc -l)
 
 work=$(mktemp -d /tmp/dvs-partial-bench.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -65,7 +66,7 @@ say "pushing main and cohort/c10 to moto"
 "$DVS" -C "$R" push bench --all >/dev/null
 say "uploading the cohort's $samples raw files to s3://raw/c10"
 mkdir -p "$work/raw"
-"$DVS" -C "$R" ls cohort/c10 | grep '\.wav$' | while read -r p; do mkdir -p "$work/raw/$(dirname "$p")"; ln "$R/$p" "$work/raw/$p"; done
+cohort_paths | while read -r p; do mkdir -p "$work/raw/$(dirname "$p")"; ln "$R/$p" "$work/raw/$p"; done
 $aws s3 cp --quiet --recursive "$work/raw" s3://raw/c10
 rm -rf "$work/raw"
 

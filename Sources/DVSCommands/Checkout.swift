@@ -25,9 +25,19 @@ struct Checkout: ParsableCommand {
         let leaving = repo.currentBranch() == nil ? try repo.headCommit() : nil
         // As git: a name that is no branch, tag or commit here but one remote's branch becomes a
         // local branch at it (a clone has only the branch it checked out).
-        if (try? repo.resolveRevision(Revision(revision))) == nil, let remote = try repo.uniqueRemoteBranch(named: revision) {
-            _ = try repo.createBranch(revision, at: Revision("\(remote)/\(revision)"))
-            Output.err("note: branch '\(revision)' created from '\(remote)/\(revision)'")
+        if (try? repo.resolveRevision(Revision(revision))) == nil {
+            if let remote = try repo.uniqueRemoteBranch(named: revision) {
+                _ = try repo.createBranch(revision, at: Revision("\(remote)/\(revision)"))
+                Output.err("note: branch '\(revision)' created from '\(remote)/\(revision)'")
+            } else if let remote = try repo.remotes().first?.name, !revision.contains(where: { "~^:".contains($0) }) {
+                // A clone with --branch fetched that branch only: say how to get the others.
+                do { _ = try repo.resolveRevision(Revision(revision)) } catch var e as DVSError where e.code == .unknownRevision {
+                    e.next = nil
+                    e.hint =
+                        "if '\(revision)' is a branch on '\(remote)', run 'dvs fetch \(remote)' first (a clone with --branch fetched only that branch), then 'dvs checkout \(revision)'"
+                    throw e
+                }
+            }
         }
         let s = try repo.checkout(Revision(revision), force: force, progress: Output.progress())
         if let b = s.branch {

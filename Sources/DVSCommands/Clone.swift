@@ -13,7 +13,9 @@ struct Clone: ParsableCommand {
             With --branch the clone is partial: it downloads the metadata of that branch's history \
             (commits, manifests, lineage and purge records) and only the blobs of its snapshot, read \
             frame by frame from the remote's packs in merged ranged reads. Checking out another \
-            revision later downloads the blobs it lacks the same way.
+            revision later downloads the blobs it lacks the same way; --full downloads every blob \
+            of the branch's history instead, and 'dvs config remote.origin.partial false' turns \
+            a partial clone into a full one (the next fetch downloads the rest).
               dvs clone s3://bucket/voice train --branch cohort/es
             """)
 
@@ -21,6 +23,7 @@ struct Clone: ParsableCommand {
     @Argument(help: "s3://bucket/prefix or a folder path.") var url: String
     @Argument(help: "The new folder (default: the URL's last component).") var directory: String?
     @Option(help: ArgumentHelp("Fetch and check out only this branch (a partial clone).", valueName: "branch")) var branch: String?
+    @Flag(help: "Download every blob of the history fetched, not only the checked-out snapshot's (with --branch).") var full = false
     @Option(help: ArgumentHelp("S3 endpoint other than AWS.", valueName: "url")) var endpoint: String?
     @Option(help: ArgumentHelp("S3 region.", valueName: "region")) var region: String?
     @Flag(help: "Path-style S3 addressing.") var pathStyle = false
@@ -32,7 +35,7 @@ struct Clone: ParsableCommand {
         if name.hasSuffix(".dvs") && directory == nil { name = String(name.dropLast(4)) }
         let target = name.hasPrefix("/") ? name : base + "/" + name
         let s = try Repository.clone(
-            url: url, into: target, branch: branch, endpoint: endpoint, region: region, pathStyle: pathStyle,
+            url: url, into: target, branch: branch, partial: full ? false : nil, endpoint: endpoint, region: region, pathStyle: pathStyle,
             progress: Output.progress(), context: CurrentProcess.context)
         if json {
             fetchNotes(s.fetch)
@@ -44,6 +47,8 @@ struct Clone: ParsableCommand {
             o["resumed"] = s.resumed
             o["partial"] = s.repository.partialRemote() != nil
             if let f = s.frames {
+                // The whole clone's bytes: the fetch's metadata and the snapshot's frames.
+                o["bytes_downloaded"] = s.fetch.bytesDownloaded + f.bytesDownloaded
                 o["frames"] = [
                     "blobs": f.blobs, "frame_bytes": f.frameBytes, "bytes_downloaded": f.bytesDownloaded, "requests": f.requests,
                     "pack_indexes": f.indexes,

@@ -5,7 +5,7 @@ struct Config: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config", abstract: "Get or set repository settings.",
         discussion:
-            "Keys: core.fsmonitor (true: status and commit ask a file-system monitor daemon what changed, Linux only; see dvs fsmonitor; default false), core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), pack.audio-codec (predictive: fast to read, the default; lpc: FLAC-style, about 18% smaller and at least flac -5's ratio, μ-law/A-law too, but 1.5-2x the CPU to write and read), remote.<name>.transfers (parallel transfers, 1-64, default 8; other remote.* keys are set by dvs remote add), cache.max-size (bytes dvs gc keeps .dvs/cache/blobs under, default 10737418240)."
+            "Keys: core.fsmonitor (true: status and commit ask a file-system monitor daemon what changed, Linux only; see dvs fsmonitor; default false), core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), pack.audio-codec (predictive: fast to read, the default; lpc: FLAC-style, about 18% smaller and at least flac -5's ratio, μ-law/A-law too, but 1.5-2x the CPU to write and read), remote.<name>.transfers (parallel transfers, 1-64, default 8), remote.<name>.partial (true: a partial clone of that remote, set by dvs clone --branch; false makes it full, the next fetch downloads the rest; other remote.* keys are set by dvs remote add), cache.max-size (bytes dvs gc keeps .dvs/cache/blobs under, default 10737418240)."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -19,9 +19,12 @@ struct Config: ParsableCommand {
 
     /// `remote.<name>.transfers`: parallel transfers for one remote (default 8).
     static func isRemoteTransfers(_ key: String) -> Bool { key.hasPrefix("remote.") && key.hasSuffix(".transfers") && key.count > 17 }
+    /// `remote.<name>.partial`: whether this repository is a partial clone of that remote.
+    static func isRemotePartial(_ key: String) -> Bool { key.hasPrefix("remote.") && key.hasSuffix(".partial") && key.count > 15 }
 
     /// Why `value` is not acceptable for `key`, or nil.
     static func problem(key: String, value: String) -> String? {
+        if isRemotePartial(key) { return value == "true" || value == "false" ? nil : "must be true or false" }
         switch key {
         case "core.lock-timeout": return Double(value).map { $0 >= 0 ? nil : "must be ≥ 0 seconds" } ?? "not a number of seconds"
         case "core.fsmonitor": return value == "true" || value == "false" ? nil : "must be true or false"
@@ -46,7 +49,7 @@ struct Config: ParsableCommand {
         }
         if value != nil || unset {
             if key == "core.format" { throw DVSError(.badInput, "'core.format' is set by 'dvs init' and cannot be changed") }
-            guard Self.known.contains(key) || Self.isRemoteTransfers(key) else {
+            guard Self.known.contains(key) || Self.isRemoteTransfers(key) || Self.isRemotePartial(key) else {
                 throw DVSError(
                     .badInput, "unknown setting '\(key)'", hint: "known settings: \(Self.known.sorted().joined(separator: ", "))")
             }

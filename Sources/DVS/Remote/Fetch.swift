@@ -531,19 +531,57 @@ extension Repository {
     /// whole index), then the rest of the index if it is longer.
     /// - Throws: `PackDamage` saying what is wrong when the trailer or index is malformed or does
     ///   not hash to the pack id; `RemoteError` when the reads fail.
-    static func remotePackIndex(store: any RemoteStore, pack: ObjectID, size: UInt64, meter: TransferMeter) throws
-        -> [PackEntry]
-    {
+    /// - Parameters:
+    ///   - tail: bytes read from the end in the first request (the index of a pack of up to
+    ///     about `tail / 57` blobs comes with it; a longer one takes a second read).
+    ///   - cache: a folder of indexes read before, by pack id (`.dvs/cache/pack-index`): one found
+    ///     there and hashing to its pack id is used without a request; one read is kept there.
+    static func remotePackIndex(
+        store: any RemoteStore, pack: ObjectID, size: UInt64, meter: TransferMeter, tail: UInt64 = 65536, cache: String? = nil
+    ) throws -> [PackEntry] {
         let key = "packs/\(pack.hex).pack"
         func bad(_ why: String) -> PackDamage { PackDamage(why: why) }
         let trailerLength = UInt64(PackFormat.trailerLength)
         let header = UInt64(PackFormat.headerLength)
+        // The index rows, index offset and count, as the pack id covers them.
+        func parse(_ indexBytes: [UInt8], count: UInt64, indexOffset: UInt64) throws -> [PackEntry] {
+            var h = StreamingHasher()
+            h.update(PackFormat.magic)
+            h.update([1, 0, 0, 0, 0, 0, 0, 0])
+            h.update(indexBytes)
+            guard h.finalize() == pack else { throw bad("its index does not hash to its id") }
+            var ir = ByteReader(Array(indexBytes.prefix(Int(count) * PackFormat.indexRowLength)))
+            var out: [PackEntry] = []
+            for _ in 0..<count {
+                let id = try ir.readID()
+                let off = try ir.readU64()
+                let st = try ir.readU64()
+                let raw = try ir.readU64()
+                guard let codec = BlobCodec(rawValue: try ir.readByte()), off >= header, off + st <= indexOffset else {
+                    throw bad("its index row for '\(id.hex)' is malformed")
+                }
+                out.append(PackEntry(id: id, offset: off, storedLength: st, rawLength: raw, codec: codec))
+            }
+            return out
+        }
+        let cached = cache.map { "\($0)/\(pack.hex)" }
+        if let cached, let data = FileManager.default.contents(atPath: cached), data.count >= 12 {
+            let bytes = [UInt8](data)
+            var r = ByteReader(Array(bytes.suffix(12)))
+            if let indexOffset = try? r.readU64(), let count = try? r.readU32(),
+                UInt64(bytes.count) == UInt64(count) * UInt64(PackFormat.indexRowLength) + 12,
+                indexOffset + UInt64(bytes.count) - 12 + trailerLength == size,
+                let entries = try? parse(bytes, count: UInt64(count), indexOffset: indexOffset)
+            {
+                return entries
+            }
+        }
         guard size >= header + trailerLength else { throw bad("it is only \(size) bytes") }
-        let tailStart = size > 65536 ? size - 65536 : 0
-        var tail = [UInt8](try store.getRange(key, tailStart...(size - 1)))
-        meter.partial(bytes: UInt64(tail.count))
-        guard UInt64(tail.count) == size - tailStart else { throw bad("it is shorter than its listing says") }
-        let t = Array(tail[(tail.count - Int(trailerLength))...])
+        let tailStart = size > tail ? size - tail : 0
+        var tailBytes = [UInt8](try store.getRange(key, tailStart...(size - 1)))
+        meter.partial(bytes: UInt64(tailBytes.count))
+        guard UInt64(tailBytes.count) == size - tailStart else { throw bad("it is shorter than its listing says") }
+        let t = Array(tailBytes[(tailBytes.count - Int(trailerLength))...])
         var r = ByteReader(t)
         let indexOffset = try r.readU64()
         let count = UInt64(try r.readU32())
@@ -556,27 +594,15 @@ extension Repository {
         if indexOffset < tailStart {
             let more = [UInt8](try store.getRange(key, indexOffset...(tailStart - 1)))
             meter.partial(bytes: UInt64(more.count))
-            tail = more + tail
+            tailBytes = more + tailBytes
         }
         let base = min(indexOffset, tailStart)
-        let indexBytes = Array(tail[Int(indexOffset - base)..<Int(size - base - trailerLength + 12)])
         // The pack id covers header ‖ index ‖ index offset ‖ count; the header's bytes are fixed.
-        var h = StreamingHasher()
-        h.update(PackFormat.magic)
-        h.update([1, 0, 0, 0, 0, 0, 0, 0])
-        h.update(indexBytes)
-        guard h.finalize() == pack else { throw bad("its index does not hash to its id") }
-        var ir = ByteReader(Array(indexBytes.prefix(Int(count) * PackFormat.indexRowLength)))
-        var out: [PackEntry] = []
-        for _ in 0..<count {
-            let id = try ir.readID()
-            let off = try ir.readU64()
-            let st = try ir.readU64()
-            let raw = try ir.readU64()
-            guard let codec = BlobCodec(rawValue: try ir.readByte()), off >= header, off + st <= indexOffset else {
-                throw bad("its index row for '\(id.hex)' is malformed")
-            }
-            out.append(PackEntry(id: id, offset: off, storedLength: st, rawLength: raw, codec: codec))
+        let indexBytes = Array(tailBytes[Int(indexOffset - base)..<Int(size - base - trailerLength + 12)])
+        let out = try parse(indexBytes, count: count, indexOffset: indexOffset)
+        if let cached, let dir = cache {
+            try? FileIO.makeDirectories(dir)
+            try? Data(indexBytes).write(to: URL(fileURLWithPath: cached), options: .atomic)
         }
         return out
     }

@@ -15,7 +15,8 @@ import Foundation
 // records); the blobs a snapshot needs are downloaded when something is about to use them —
 // the checkout that ends the clone, a later checkout, pull or stream — by
 // ``ensureBlobs(of:progress:)``. Blobs are read from the remote's packs frame by frame: the
-// pack indexes (a ranged GET at each pack's end), then the wanted frames in ranged GETs, where
+// pack indexes (a ranged GET of each pack's last 16 KiB, a second when the index is longer; kept
+// in `.dvs/cache/pack-index` by pack id), then the wanted frames in ranged GETs, where
 // neighbouring frames of one pack are merged into one request while the bytes between them
 // stay within a budget (10 % of the wanted bytes, smallest gaps first; ``coalesce(_:slack:maxRequest:)``).
 // A delta frame's base is fetched in the next round. The frames are written into a new local
@@ -58,7 +59,8 @@ public struct FrameFetch: Sendable, Equatable {
     public var bytesDownloaded: UInt64
     /// Ranged GET requests for frames (pack index reads not counted).
     public var requests: Int
-    /// Pack indexes read.
+    /// Pack indexes read from the remote (those cached in `.dvs/cache/pack-index` from an
+    /// earlier download are not read again).
     public var indexes: Int
 }
 
@@ -127,7 +129,7 @@ extension Repository {
         guard !missing.isEmpty else { return nil }
         let config = try remote(remoteName)
         let store = try config.open(environment: context.environment)
-        context.notice?("note: downloading \(missing.count) blob(s) this snapshot needs from '\(remoteName)' (a partial clone)")
+        context.notice?("note: downloading \(missing.count) blob(s) from '\(remoteName)' (this is a partial clone of it)")
         let meter = TransferMeter(phase: .downloading, total: 0, progress: progress)
         var fetch = FrameFetch(remote: remoteName, blobs: 0, frameBytes: 0, bytesDownloaded: 0, requests: 0, indexes: 0)
         let stage = tmpDir + "/partial-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64(Date().timeIntervalSince1970 * 1000))"
@@ -190,17 +192,23 @@ extension Repository {
             return (id, o.size)
         }
         let indexes = Locked<[ObjectID: [PackEntry]]>([:])
+        // Pack indexes are named by their pack's id: kept in the cache, read once.
+        let cache = dvsDir + "/cache/pack-index"
+        let read = Locked(0)
         try parallelIO(remotePacks.count, workers: transfers) { i in
             let (id, size) = remotePacks[i]
             let entries: [PackEntry]
-            do { entries = try Self.remotePackIndex(store: store, pack: id, size: size, meter: meter) } catch let d as PackDamage {
+            if !FileIO.exists("\(cache)/\(id.hex)") { read.withLock { $0 += 1 } }
+            do {
+                entries = try Self.remotePackIndex(store: store, pack: id, size: size, meter: meter, tail: 16384, cache: cache)
+            } catch let d as PackDamage {
                 throw DVSError(
                     .corrupt, "pack '\(id.hex)' on remote '\(remote)' (key packs/\(id.hex).pack) is damaged: \(d.why); it was not used",
                     next: .repairRemote(remote: remote))
             }
             indexes.withLock { $0[id] = entries }
         }
-        fetch.indexes = remotePacks.count
+        fetch.indexes = read.withLock { $0 }
         let index = indexes.withLock { $0 }
         var holder: [ObjectID: RemoteFrame] = [:]
         for id in index.keys.sorted() {

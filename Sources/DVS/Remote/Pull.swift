@@ -131,6 +131,8 @@ extension Repository {
     ///   - directory: the new working tree.
     ///   - branch: fetch and check out only this branch; nil takes every branch and checks out
     ///     `main`, else the remote's only branch.
+    ///   - partial: a partial clone (metadata, and the blobs of a snapshot when it is checked out:
+    ///     `Remote/PartialClone.swift`); nil makes one when `branch` is given.
     ///   - endpoint, region, pathStyle: S3 settings recorded for `origin`.
     ///   - context: the process the clone runs in (kept on the new repository).
     ///   A relative folder `url` is taken from `context.currentDirectory` and stored absolute.
@@ -138,8 +140,8 @@ extension Repository {
     ///   `.alreadyExists` when the folder holds files or a finished repository;
     ///   as `fetch` and `checkout`.
     public static func clone(
-        url given: String, into directory: String, branch: String? = nil, endpoint: String? = nil, region: String? = nil,
-        pathStyle: Bool = false, progress: ProgressHandler? = nil, context: ProcessContext
+        url given: String, into directory: String, branch: String? = nil, partial: Bool? = nil, endpoint: String? = nil,
+        region: String? = nil, pathStyle: Bool = false, progress: ProgressHandler? = nil, context: ProcessContext
     ) throws -> CloneSummary {
         // A folder remote is named from where the command runs (as git clone does), not from
         // the new repository, and must exist: a typo must not give an empty clone.
@@ -179,7 +181,7 @@ extension Repository {
         if (try? repo.remote("origin")) == nil {
             try repo.addRemote(name: "origin", url: url, endpoint: endpoint, region: region, pathStyle: pathStyle)
             // One branch: a partial clone (metadata now, the snapshot's blobs at checkout).
-            if branch != nil {
+            if partial ?? (branch != nil) {
                 let lock = try repo.lock("dvs clone")
                 defer { lock.release() }
                 do { try repo.catalog.write { tx in try tx.setConfig("remote.origin.partial", "true") } } catch {

@@ -143,6 +143,13 @@ extension Repository {
                 throw DVSError(.usage, "nothing to push: no branches or tags", next: .commitBeforePushing)
             }
 
+            // A partial clone pushing to another remote sends whole history: the blobs it has not
+            // downloaded come from the remote it was cloned from first.
+            if let partial = partialRemote(), partial != remoteName {
+                let needed = try blobsNeeded(from: pushed.map(\.local), stoppingAt: [])
+                try downloadMissingBlobs(needed, progress: progress)
+            }
+
             // Purges: the remote must not hold one this repository lacks (its data would go
             // back up); this repository's go up first, so a stale clone is refused from now on.
             let purgeRecords = try purges()

@@ -348,7 +348,15 @@ public final class Repository: @unchecked Sendable {
     }
 
     func blob(_ id: ObjectID, location: BlobLocation?, decompressor: ZstdDecompressor?) throws -> [UInt8] {
-        do { return try blobs.read(id, at: location, decompressor: decompressor) } catch { throw DVSError.wrap(error) }
+        do { return try blobs.read(id, at: location, decompressor: decompressor) } catch {
+            // A partial clone: not damage, a blob not downloaded yet.
+            if let remote = partialRemote(), (try? blobs.contains(id)) == false {
+                throw DVSError(
+                    .badInput, "blob \(id.short) is not downloaded: this repository is a partial clone of '\(remote)'",
+                    hint: "check out a revision that holds it first (a checkout downloads what its snapshot needs), or use a full clone")
+            }
+            throw DVSError.wrap(error)
+        }
     }
 }
 
