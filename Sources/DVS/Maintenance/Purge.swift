@@ -663,10 +663,9 @@ extension Repository {
     private func rewriteHistory(_ journal: PurgeJournal, progress: ProgressHandler?) throws -> PurgeRecord {
         let base = journal.base
         let (plan, history, entries) = try computePurge(journal.rule, given: base.map { Set($0.erased.compactMap { ObjectID(hex: $0) }) })
-        // A partial clone may lack the label tables and sidecars whose rows a commit composed
-        // here filters: downloaded for those commits only (a commit whose replacement was fetched
-        // is not composed, and its old tables may be gone from the remote).
-        let partial = partialRemote()
+        // (A partial clone downloads the label tables and sidecars of a commit composed here in
+        // samplesCut; a commit whose replacement was fetched is not composed, and its old tables
+        // may be gone from the remote.)
         // A fetched commit's parent that a purge replaced is not stored here (fetch stops at
         // it): the parent becomes its replacement, through every purge's map.
         var records = try purges()
@@ -691,9 +690,6 @@ extension Repository {
             let parents = old.parents.map { map[$0] ?? replacement($0) ?? $0 }
             guard !dropped.isEmpty || parents != old.parents else { return nil }
             perCommit[c.hex] = dropped.count
-            if let partial {
-                try ensureBlobs(Set(es.filter { $0.audio == nil && $0.kind != .symlink }.map(\.blob)), remote: partial, progress: progress)
-            }
             let keep = Set(es.filter { $0.audio != nil && !dropped.contains($0.path.string) }.map(\.path.string))
             let cut = try samplesCut(es, keeping: keep, strict: c)
             var extra = old.extra.mapValues { v in CommitID(hex: v).flatMap { map[$0]?.hex } ?? v }

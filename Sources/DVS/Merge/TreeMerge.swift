@@ -268,6 +268,12 @@ extension Repository {
     func mergeTrees(base: [ManifestEntry], ours: [ManifestEntry], theirs: [ManifestEntry], prefer: MergePreference?) throws
         -> TreeMergeResult
     {
-        try mergeOperation.mergeTrees(base: base, ours: ours, theirs: theirs, prefer: prefer)
+        // A partial clone: the label tables and sidecars a three-way merge reads (the caller
+        // holds the lock).
+        if let partial = partialRemote() {
+            let tables = (base + ours + theirs).filter { $0.audio == nil && $0.kind != .symlink }.map(\.blob)
+            try ensureBlobs(Set(tables), remote: partial, progress: nil)
+        }
+        return try mergeOperation.mergeTrees(base: base, ours: ours, theirs: theirs, prefer: prefer)
     }
 }

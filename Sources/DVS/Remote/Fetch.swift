@@ -229,7 +229,11 @@ extension Repository {
             // 3. Blobs the new snapshots need (never an erased one); the replacements of replaced
             //    parents are tips too.
             //    A partial clone downloads none now: checkout fetches what a snapshot needs.
-            let stops = Set(try catalog.refs(in: .all).map(\.target)).union(boundary)
+            //    A partial clone made full (`remote.<name>.partial false`) walks the whole history
+            //    once, since what it fetched before came without blobs.
+            let partialKey = "remote.\(remoteName).partial"
+            let madeFull = try catalog.config(partialKey) == "false"
+            let stops = madeFull ? boundary : Set(try catalog.refs(in: .all).map(\.target)).union(boundary)
             let partial = partialRemote() == remoteName
             let needed =
                 partial ? [] : try blobsNeeded(from: remoteRefs.map(\.id) + replacements, stoppingAt: stops).subtracting(purged.blobs)
@@ -322,6 +326,7 @@ extension Repository {
                 }
                 try tx.insertCommits(downloaded)
                 try tx.moveRefs(updates, who: identity)
+                if madeFull { try tx.setConfig(partialKey, nil) }
             }
             packedBlobs.forgetReaders()
             // Lineage records, after the refs (a record names a snapshot it does not need present).
@@ -557,7 +562,7 @@ extension Repository {
                 let off = try ir.readU64()
                 let st = try ir.readU64()
                 let raw = try ir.readU64()
-                guard let codec = BlobCodec(rawValue: try ir.readByte()), off >= header, off + st <= indexOffset else {
+                guard let codec = BlobCodec(rawValue: try ir.readByte()), off >= header, st > 0, off + st <= indexOffset else {
                     throw bad("its index row for '\(id.hex)' is malformed")
                 }
                 out.append(PackEntry(id: id, offset: off, storedLength: st, rawLength: raw, codec: codec))
@@ -727,7 +732,7 @@ extension Repository {
         var why: String
     }
 
-    /// A remote pack whose trailer or index is damaged (``remotePackIndex(store:pack:size:meter:)``).
+    /// A remote pack whose trailer or index is damaged (``remotePackIndex(store:pack:size:meter:tail:cache:)``).
     struct PackDamage: Error { var why: String }
 
     /// The verified original bytes of a blob from a downloaded pack (or, for a delta base, from

@@ -68,7 +68,9 @@ extension Repository {
     /// `.dvs/partial-packs`: lines `<remote> <pack id hex>`, the packs a partial fetch made.
     var partialPacksPath: String { dvsDir + "/partial-packs" }
 
-    /// The remote this repository is a partial clone of (`remote.<name>.partial = true`), if any.
+    /// The remote this repository is a partial clone of (`remote.<name>.partial = true`), if any
+    /// (a clone has one: `origin`; should several be marked, the first by name, and fetches from
+    /// the others download blobs as from a full remote).
     public func partialRemote() -> String? {
         guard let all = try? catalog.allConfig() else { return nil }
         return all.first { $0.0.hasPrefix("remote.") && $0.0.hasSuffix(".partial") && $0.1 == "true" }.map {
@@ -94,8 +96,8 @@ extension Repository {
     /// - Throws: `DVSError.remote` on transfer failures (nothing is kept; run the command
     ///   again); `.corrupt` naming the object, remote pack and key when a frame or pack index is
     ///   damaged, or the remote lacks a blob; `.io`.
-    /// - Complexity: one pass over the snapshot's entries; then reads of every remote pack
-    ///   index and of the missing frames.
+    /// - Complexity: one pass over the snapshot's entries and one blob-index lookup per blob;
+    ///   then reads of every remote pack index (cached after the first) and of the missing frames.
     @discardableResult
     public func ensureBlobs(of commit: CommitID, progress: ProgressHandler? = nil) throws -> FrameFetch? {
         guard let remoteName = partialRemote() else { return nil }
@@ -104,28 +106,29 @@ extension Repository {
         return try ensureBlobs(wanted, remote: remoteName, progress: progress)
     }
 
-    /// In a partial clone, downloads those of `wanted` not stored here, taking the repository
-    /// lock when there are any (for readers: export, stream, the snapshot reader); a no-op in a
-    /// full repository.
+    /// In a partial clone, downloads those of `wanted` not stored here (for readers: export,
+    /// stream, the snapshot reader, cat); a no-op in a full repository. The download and its
+    /// verification run without the repository lock, so several readers (stream shards,
+    /// DataLoader workers) download at once; the lock is taken only to add the verified pack.
     /// - Returns: what was downloaded; nil when nothing had to be.
-    /// - Throws: `DVSError.locked` while another command writes; as ``ensureBlobs(of:progress:)``.
+    /// - Throws: `DVSError.locked` when another command holds the lock past `core.lock-timeout`
+    ///   at the end; as ``ensureBlobs(of:progress:)``.
     @discardableResult
     public func downloadMissingBlobs(_ wanted: Set<ObjectID>, progress: ProgressHandler? = nil) throws -> FrameFetch? {
         guard let remoteName = partialRemote() else { return nil }
-        let have: Set<ObjectID>
-        do { have = try blobs.ids() } catch { throw DVSError.wrap(error) }
-        guard !wanted.isSubset(of: have) else { return nil }
-        let lock = try self.lock("dvs (downloading blobs from '\(remoteName)')")
-        defer { lock.release() }
-        return try ensureBlobs(wanted, remote: remoteName, progress: progress)
+        return try ensureBlobs(wanted, remote: remoteName, locked: false, progress: progress)
     }
 
     /// Downloads those of `wanted` not stored here from the partial remote `remoteName`.
+    /// - Parameter locked: whether the caller holds the repository lock; when not, it is taken
+    ///   only to add the verified pack.
     /// - Throws: as ``ensureBlobs(of:progress:)``.
-    func ensureBlobs(_ wanted: Set<ObjectID>, remote remoteName: String, progress: ProgressHandler?) throws -> FrameFetch? {
-        let have: Set<ObjectID>
-        do { have = try blobs.ids() } catch { throw DVSError.wrap(error) }
-        let missing = wanted.subtracting(have)
+    func ensureBlobs(_ wanted: Set<ObjectID>, remote remoteName: String, locked: Bool = true, progress: ProgressHandler?) throws
+        -> FrameFetch?
+    {
+        let blobs = self.blobs
+        func here(_ id: ObjectID) -> Bool { (try? blobs.contains(id)) == true }
+        let missing = Set(wanted.filter { !here($0) })
         guard !missing.isEmpty else { return nil }
         let config = try remote(remoteName)
         let store = try config.open(environment: context.environment)
@@ -139,7 +142,7 @@ extension Repository {
         let packs: [FinishedPack]
         do {
             try downloadFrames(
-                missing, have: have, store: store, remote: remoteName, transfers: config.transfers, meter: meter, into: writer,
+                missing, here: here, store: store, remote: remoteName, transfers: config.transfers, meter: meter, into: writer,
                 fetch: &fetch)
             packs = try writer.finish()
         } catch {
@@ -160,7 +163,11 @@ extension Repository {
                 "object '\(d.object.hex)' read from remote '\(remoteName)' is damaged: \(d.why); it was not used",
                 next: .repairRemote(remote: remoteName))
         }
-        // Listed first (a listed pack that never arrives is harmless), then renamed and indexed.
+        // Listed first (a listed pack that never arrives is harmless), then renamed and indexed,
+        // under the lock (a reader takes it only now; a blob another process added meanwhile is
+        // then in two packs, which reads and gc handle).
+        let lock = locked ? nil : try self.lock("dvs (adding blobs downloaded from '\(remoteName)')")
+        defer { lock?.release() }
         do {
             let lines = packs.map { "\(remoteName) \($0.id.hex)\n" }.joined()
             let old = (try? String(contentsOfFile: partialPacksPath, encoding: .utf8)) ?? ""
@@ -182,9 +189,9 @@ extension Repository {
     }
 
     /// Downloads the frames of `missing` (and, round after round, the delta bases they need
-    /// that are neither in `have` nor downloaded) from the remote's packs into `writer`.
+    /// that are neither `here` nor downloaded) from the remote's packs into `writer`.
     private func downloadFrames(
-        _ missing: Set<ObjectID>, have: Set<ObjectID>, store: any RemoteStore, remote: String, transfers: Int, meter: TransferMeter,
+        _ missing: Set<ObjectID>, here: (ObjectID) -> Bool, store: any RemoteStore, remote: String, transfers: Int, meter: TransferMeter,
         into writer: PackWriter, fetch: inout FrameFetch
     ) throws {
         let remotePacks = try store.list(prefix: "packs/").compactMap { o -> (ObjectID, UInt64)? in
@@ -254,7 +261,7 @@ extension Repository {
             fetch.blobs += frames.count
             fetch.frameBytes += frames.reduce(0) { $0 + $1.entry.storedLength }
             got.formUnion(want)
-            want = bases.withLock { $0 }.subtracting(have).subtracting(got)
+            want = Set(bases.withLock { $0 }.subtracting(got).filter { !here($0) })
         }
     }
 

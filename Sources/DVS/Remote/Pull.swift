@@ -179,8 +179,8 @@ extension Repository {
             }
         }
         if (try? repo.remote("origin")) == nil {
-            try repo.addRemote(name: "origin", url: url, endpoint: endpoint, region: region, pathStyle: pathStyle)
-            // One branch: a partial clone (metadata now, the snapshot's blobs at checkout).
+            // One branch: a partial clone (metadata now, the snapshot's blobs at checkout). Set
+            // before the remote, so a clone killed in between resumes as the same kind.
             if partial ?? (branch != nil) {
                 let lock = try repo.lock("dvs clone")
                 defer { lock.release() }
@@ -188,6 +188,7 @@ extension Repository {
                     throw DVSError.wrap(error)
                 }
             }
+            try repo.addRemote(name: "origin", url: url, endpoint: endpoint, region: region, pathStyle: pathStyle)
         }
         let fetched = try repo.fetch(remote: "origin", branch: branch, progress: progress)
         let origin = RefNamespace.remoteTracking("origin")

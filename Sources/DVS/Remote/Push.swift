@@ -143,13 +143,6 @@ extension Repository {
                 throw DVSError(.usage, "nothing to push: no branches or tags", next: .commitBeforePushing)
             }
 
-            // A partial clone pushing to another remote sends whole history: the blobs it has not
-            // downloaded come from the remote it was cloned from first.
-            if let partial = partialRemote(), partial != remoteName {
-                let needed = try blobsNeeded(from: pushed.map(\.local), stoppingAt: [])
-                try downloadMissingBlobs(needed, progress: progress)
-            }
-
             // Purges: the remote must not hold one this repository lacks (its data would go
             // back up); this repository's go up first, so a stale clone is refused from now on.
             let purgeRecords = try purges()
@@ -181,6 +174,12 @@ extension Repository {
                 remotePacks[id] = o.size
             }
             let remoteObjects = Set(try store.list(prefix: "objects/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
+            // A partial clone pushing to another remote: the blobs of the commits that remote
+            // lacks, not downloaded here yet, come from the remote it was cloned from first.
+            if let partial = partialRemote(), partial != remoteName {
+                let needed = try blobsNeeded(from: pushed.map(\.local), stoppingAt: Set(remoteObjects.map(CommitID.init)))
+                try downloadMissingBlobs(needed, progress: progress)
+            }
 
             // Remote refs as they are now; refuse non-fast-forwards before uploading anything.
             var plans: [(name: RefName, local: CommitID, old: CommitID?, version: String?, status: RefMove.Status)] = []

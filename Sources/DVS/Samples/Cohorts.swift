@@ -107,6 +107,10 @@ extension Repository {
     func samplesCut(_ entries: [ManifestEntry], keeping matched: Set<String>, strict: CommitID? = nil) throws -> (
         entries: [ManifestEntry], newContent: [ObjectID: [UInt8]]
     ) {
+        // A partial clone: the label tables and sidecars the cut filters (the caller holds the lock).
+        if let partial = partialRemote() {
+            try ensureBlobs(Set(entries.filter { $0.audio == nil && $0.kind != .symlink }.map(\.blob)), remote: partial, progress: nil)
+        }
         let samples = Set(entries.filter { $0.audio != nil }.map(\.path.string))
         var droppedSidecars = Set<String>()
         for e in entries where e.audio != nil && !matched.contains(e.path.string) {

@@ -285,8 +285,11 @@ extension Repository {
     }
 
     /// Writes the snapshot at `revision` into `directory` (which must be missing or empty)
-    /// without touching HEAD or the working tree. Takes no lock: it only reads the repository.
-    /// - Throws: `DVSError.badInput` when the folder is not empty; as `checkout` otherwise.
+    /// without touching HEAD or the working tree. Takes no lock, but in a partial clone the blobs
+    /// it lacks are downloaded first (``downloadMissingBlobs(_:progress:)``, which takes the lock
+    /// to add them).
+    /// - Throws: `DVSError.badInput` when the folder is not empty; `.remote`, `.locked` while
+    ///   downloading; as `checkout` otherwise.
     public func export(_ revision: Revision, to directory: String, progress: ProgressHandler? = nil) throws -> CheckoutSummary {
         do {
             let target = try resolve(revision)

@@ -1,0 +1,47 @@
+import DVSCore
+import Testing
+
+@testable import DVS
+
+/// How a partial clone turns wanted frames into ranged reads (`Repository.coalesce`).
+@Suite struct PartialCloneTests {
+    func frame(_ pack: String, _ offset: UInt64, _ length: UInt64) -> RemoteFrame {
+        RemoteFrame(
+            pack: ObjectID(hex: String(repeating: pack, count: 64))!,
+            entry: PackEntry(
+                id: ObjectID.hashing(Array("\(pack)\(offset)".utf8)), offset: offset, storedLength: length, rawLength: length, codec: .zstd)
+        )
+    }
+
+    @Test func adjacentFramesShareARead() {
+        let r = Repository.coalesce([frame("a", 16, 100), frame("a", 116, 50), frame("a", 166, 10)], slack: 0)
+        #expect(r.count == 1)
+        #expect(r[0].start == 16 && r[0].end == 175 && r[0].length == 160 && r[0].frames.count == 3)
+    }
+
+    @Test func smallestGapsAreMergedFirstWithinTheBudget() {
+        // 1,000 bytes of frames, a budget of 10 % = 100 bytes: the smallest gaps first, 30 then
+        // 50 (80 bytes); the 60-byte one would make 140: so the reads are [f0 f1 f2] and [f3].
+        let fs = [frame("b", 16, 250), frame("b", 296, 250), frame("b", 596, 250), frame("b", 906, 250)]
+        // gaps: 296-266 = 30, 596-546 = 50, 906-846 = 60
+        let r = Repository.coalesce(fs, slack: 0.10)
+        #expect(r.map(\.frames.count) == [3, 1], "\(r)")
+        #expect(r[0].start == 16 && r[0].end == 845 && r[1].start == 906 && r[1].end == 1155)
+        #expect(r.reduce(0) { $0 + $1.length } == 1000 + 80, "the frames and the merged gaps, nothing else")
+    }
+
+    @Test func packsAreReadApartAndNoReadPassesTheLimit() {
+        let fs = [frame("c", 16, 600), frame("c", 616, 600), frame("d", 16, 10), frame("c", 1216, 600)]
+        let r = Repository.coalesce(fs, slack: 1, maxRequest: 1000)
+        #expect(r.count == 4, "three reads of pack c (two frames would pass the limit), one of d: \(r)")
+        #expect(r.allSatisfy { $0.length <= 1000 || $0.frames.count == 1 })
+        #expect(Set(r.flatMap(\.frames).map(\.offset)) == [16, 616, 1216], "every frame once")
+        #expect(r.filter { $0.pack == ObjectID(hex: String(repeating: "d", count: 64))! }.count == 1)
+    }
+
+    @Test func aFrameLargerThanTheLimitIsOneRead() {
+        let r = Repository.coalesce([frame("e", 16, 5000), frame("e", 5016, 10)], slack: 1, maxRequest: 1000)
+        #expect(r.map(\.frames.count) == [1, 1])
+        #expect(r[0].length == 5000)
+    }
+}
