@@ -80,10 +80,16 @@ for i in $(seq "$REPS"); do
 done
 same=$(cd "$work/p" && diff -rq --exclude=.dvs "$work/a" . 2>/dev/null | grep -v '^Only in \.' | grep -c . || true)
 full_t=$(t "$DVS" clone s3://dvs/voice "$work/f" --endpoint "$ep" --path-style --json)
+# The same partial clone from a folder remote (local disk): dvs's own cost without S3 or moto.
+"$DVS" -C "$R" remote remove benchdir >/dev/null 2>&1 || true
+"$DVS" -C "$R" remote add benchdir "$work/dir-remote" >/dev/null
+"$DVS" -C "$R" push benchdir --all >/dev/null
+"$DVS" -C "$R" remote remove benchdir >/dev/null
+dir_t=$(t "$DVS" clone "$work/dir-remote" "$work/pd" --branch cohort/c10 --json)
 full_bytes=$(du -sb "$work/f/.dvs/packs" | awk '{print $1}')
 remote_bytes=$(du -sb "$R/.dvs/packs" | awk '{print $1}')
 
-python3 - "$work/clone.json" "$samples" "$remote_bytes" "$full_t" "$full_bytes" "${clone_times[*]}" "${aws_times[*]}" "$same" <<'PY'
+python3 - "$work/clone.json" "$samples" "$remote_bytes" "$full_t" "$full_bytes" "${clone_times[*]}" "${aws_times[*]}" "$same" "$dir_t" <<'PY'
 import json, statistics, sys
 c = json.load(open(sys.argv[1]))
 samples, remote, full_t, full_b = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
@@ -96,5 +102,6 @@ print(f"partial clone read {f['bytes_downloaded']/1e6:.1f} MB = {f['bytes_downlo
       f"(target <= 1.15); {f['requests']} ranged reads for {f['blobs']} blobs; {f['pack_indexes']} pack indexes")
 print(f"partial clone {fmt(ct)}   aws s3 cp of the cohort's raw WAVs {fmt(at)}   ratio {statistics.median(ct)/statistics.median(at):.2f}x")
 print(f"full clone once: {full_t:.2f} s, {full_b/1e6:.0f} MB of packs")
+print(f"the partial clone from a folder remote (local disk) once: {float(sys.argv[9]):.2f} s")
 print(f"files that differ between the partial clone and the raw download: {sys.argv[8]}")
 PY

@@ -117,8 +117,10 @@ extension Repository {
         var seen = Set<CommitID>()
         var stack = Array(starts)
         var seenChunks = Set<ObjectID>()
-        // A partial clone lacks the blobs of snapshots it has not checked out: not damage.
+        // A partial clone lacks the blobs of snapshots it has not checked out: not damage, when
+        // the remote's pack indexes (cached by the last download) list them.
         let partial = partialRemote()
+        let onRemote = partial == nil ? nil : cachedRemoteBlobIDs()
         var notDownloaded = Set<ObjectID>()
         while let c = stack.popLast() {
             guard seen.insert(c).inserted else { continue }
@@ -161,7 +163,7 @@ extension Repository {
                         .usedBy.append("\(c.hex):\(e.path)")
                     }
                     for e in entries where e.kind != .symlink {
-                        if known[e.blob] == nil, partial != nil {
+                        if known[e.blob] == nil, partial != nil, onRemote?.contains(e.blob) ?? true {
                             notDownloaded.insert(e.blob)
                         } else if known[e.blob] == nil {
                             damaged[

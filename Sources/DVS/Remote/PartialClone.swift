@@ -78,6 +78,22 @@ extension Repository {
         }
     }
 
+    /// The blob ids the remote pack indexes cached in `.dvs/cache/pack-index` list (what a
+    /// partial clone's remote held at its last download); nil when none is cached (nothing can
+    /// be told then).
+    func cachedRemoteBlobIDs() -> Set<ObjectID>? {
+        let dir = dvsDir + "/cache/pack-index"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir), !names.isEmpty else { return nil }
+        var out = Set<ObjectID>()
+        for n in names {
+            guard let data = FileManager.default.contents(atPath: dir + "/" + n), data.count >= 12 else { continue }
+            let bytes = [UInt8](data)
+            let rows = (bytes.count - 12) / PackFormat.indexRowLength
+            for r in 0..<rows { out.insert(ObjectID(bytes: bytes[(r * PackFormat.indexRowLength)..<(r * PackFormat.indexRowLength + 32)])) }
+        }
+        return out
+    }
+
     /// The packs made by partial fetches from `remote` (their frames are the remote's).
     func partialPacks(from remote: String) -> Set<PackID> {
         guard let text = try? String(contentsOfFile: partialPacksPath, encoding: .utf8) else { return [] }
