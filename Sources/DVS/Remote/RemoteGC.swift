@@ -15,8 +15,14 @@ import Foundation
 // and only then deleted. What is needed is worked out from this repository, so it must have
 // every remote ref's commit, every lineage record and every purge the remote lists (a fetch
 // brings them): otherwise nothing is deleted. Young data is never touched, so a push still
-// uploading (packs up, ref not moved yet) keeps what it sent; a fetch reading a pack that is
-// rewritten meanwhile fails and, run again, reads the new one.
+// uploading (packs up, ref not moved yet) keeps what it sent.
+//
+// Readers (a fetch, a partial clone's download, a job streaming an old snapshot) hold no lease
+// on a remote, so with a grace period a deletion takes two runs (mark, then sweep): a run lists
+// what it would delete — loose objects, packs with nothing needed, the old copy of a pack it
+// rewrote — in `gc/pending.json` with the time, and deletes only what an earlier run listed more
+// than the grace period ago and is still garbage. A reader that started before the first run has
+// that long to finish. `--prune=now` deletes at once.
 
 /// What `dvs gc --remote` did (or, with a dry run, would do).
 public struct RemoteGCReport: Sendable, Codable, Equatable {
@@ -37,6 +43,10 @@ public struct RemoteGCReport: Sendable, Codable, Equatable {
     public var blobsLeft = 0
     /// Garbage objects and packs kept because they are younger than the grace period.
     public var keptYoung = 0
+    /// Keys listed in `gc/pending.json` for a later run to delete (with a grace period, a
+    /// deletion waits one grace period after it is first found; see the file's header). The
+    /// counts and bytes above are of what was deleted now.
+    public var pending = 0
 
     /// Bytes given back on the remote.
     public var bytesReclaimed: UInt64 { objectBytes + (packBytesBefore > packBytesAfter ? packBytesBefore - packBytesAfter : 0) }
@@ -186,11 +196,37 @@ extension Repository {
                     report.blobsLeft += entries.count - keep.count
                 }
             }
+            // Mark, then sweep (with a grace period): what an earlier run listed long enough ago
+            // goes now; the rest waits. A pack an earlier run rewrote is not rewritten again.
+            let pendingKey = "gc/pending.json"
+            var earlier: [String: Double] = [:]
+            if options.grace > 0, let data = try store.get(pendingKey) {
+                earlier = (try? JSONDecoder().decode([String: Double].self, from: data)) ?? [:]
+            }
+            let now = Date().timeIntervalSince1970
+            var marks: [String: Double] = [:]
+            func due(_ key: String) -> Bool {
+                guard options.grace > 0 else { return true }
+                let since = earlier[key] ?? now
+                if since < now - options.grace { return true }
+                marks[key] = since
+                return false
+            }
+            var retire: [ObjectID] = []
+            rewrites.removeAll { r in
+                let key = "packs/\(r.id.hex).pack"
+                guard earlier[key] != nil else { return false }  // its replacement is up already
+                if due(key) { retire.append(r.id) }
+                return true
+            }
+            doomed = doomed.filter { due($0.key) }
+            deletions = deletions.filter { due("packs/\($0.id.hex).pack") }
             report.objectsDeleted = doomed.count
             report.objectBytes = doomed.reduce(0) { $0 + $1.size }
-            report.packsDeleted = deletions.count
+            report.packsDeleted = deletions.count + retire.count
             report.packsRewritten = rewrites.count
             report.packBytesBefore = (deletions.map(\.size) + rewrites.map(\.size)).reduce(0, +)
+            report.pending = marks.count + (options.grace > 0 ? rewrites.count : 0)
             if dryRun { return report }
 
             // 4. Rewrites: the needed frames, verified, into new packs uploaded before the old go.
@@ -221,12 +257,19 @@ extension Repository {
                     report.packBytesAfter += p.byteCount
                 }
                 try confirmUploaded(sizes, store: store, remote: remoteName)
-                try store.delete("packs/\(r.id.hex).pack")
+                // The old copy: at once with --prune=now, else after a grace period (readers).
+                if options.grace > 0 { marks["packs/\(r.id.hex).pack"] = now } else { try store.delete("packs/\(r.id.hex).pack") }
             }
-            // 5. Whole packs, then loose objects.
+            // 5. Whole packs, then loose objects; then what waits, for the next run.
+            for id in retire { try store.delete("packs/\(id.hex).pack") }
             for d in deletions { try store.delete("packs/\(d.id.hex).pack") }
             let keys = doomed.map(\.key)
             try parallelIO(keys.count, workers: config.transfers) { try store.delete(keys[$0]) }
+            if options.grace > 0 {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.sortedKeys]
+                if marks.isEmpty { try store.delete(pendingKey) } else { try store.put(pendingKey, try enc.encode(marks)) }
+            }
             meter.finish()
             return report
         } catch { throw DVSError.wrap(error) }

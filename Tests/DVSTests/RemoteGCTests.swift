@@ -1,0 +1,54 @@
+import DVSCore
+import DVSRemote
+import DVSTestSupport
+import Foundation
+import Testing
+
+@testable import DVS
+
+/// `dvs gc --remote` with a grace period deletes in two runs a grace period apart (mark, then
+/// sweep), so a reader that started before the first run can finish; `--prune=now` at once.
+@Suite struct RemoteGCTests {
+    typealias T = TestSupport
+
+    @Test func withAGracePeriodADeletionWaitsOneGracePeriodAfterItIsFound() throws {
+        try T.withTemporaryRepository { repo in
+            let root = repo.root
+            let recs = T.debianRecordings(limit: 3)
+            try #require(recs.count >= 3, "alsa-utils recordings are installed")
+            try FileManager.default.createDirectory(atPath: root + "/clips", withIntermediateDirectories: true)
+            for (i, r) in recs.enumerated() { try T.sh("cp '\(r)' '\(root)/clips/c\(i).wav'") }
+            _ = try repo.commit(CommitOptions(message: "base"))
+            try repo.createBranch("extra")
+            _ = try repo.checkout("extra")
+            try T.sh("sox -n -r 16000 -c 1 -b 16 '\(root)/clips/extra.wav' synth 2 sine 500")
+            _ = try repo.commit(CommitOptions(message: "extra clip"))
+            _ = try repo.checkout("main")
+            let remoteRoot = root + "/../remote.dvs"
+            _ = try repo.addRemote(name: "origin", url: remoteRoot)
+            _ = try repo.push(remote: "origin", all: true)
+            // The branch goes from the remote: its commit and its pack are garbage there.
+            let store = try repo.remote("origin").open(environment: [:])
+            try store.delete("refs/heads/extra")
+            try repo.deleteBranch("extra", force: true)
+            Thread.sleep(forTimeInterval: 1.2)  // older than the grace period below
+            let before = try store.list(prefix: "")
+            var options = GCOptions()
+            options.grace = 1
+
+            let first = try repo.gcRemote("origin", options: options)
+            #expect(first.pending >= 2 && first.objectsDeleted == 0 && first.packsDeleted == 0, "\(first)")
+            #expect(try store.get("gc/pending.json") != nil)
+            #expect(Set(try store.list(prefix: "").map(\.key)) == Set(before.map(\.key)).union(["gc/pending.json"]), "nothing deleted")
+            let again = try repo.gcRemote("origin", options: options)
+            #expect(again.objectsDeleted == 0 && again.pending == first.pending, "marked less than a grace period ago: \(again)")
+
+            Thread.sleep(forTimeInterval: 1.2)
+            let sweep = try repo.gcRemote("origin", options: options)
+            #expect(sweep.objectsDeleted + sweep.packsDeleted == first.pending && sweep.pending == 0, "\(sweep)")
+            #expect(try store.get("gc/pending.json") == nil)
+            let c = try Repository.clone(url: remoteRoot, into: root + "/../c", context: T.processContext).repository
+            #expect(try c.fsck().damaged.isEmpty, "what main needs stayed")
+        }
+    }
+}
