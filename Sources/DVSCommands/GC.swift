@@ -54,6 +54,11 @@ struct GC: ParsableCommand {
             )
             if r.blobsLeft > 0 { Output.out("\(r.blobsLeft) unneeded blob(s) wait in packs that are mostly needed") }
             if r.keptYoung > 0 { Output.out("\(r.keptYoung) unneeded object(s) or pack(s) are younger than the grace period and stay") }
+            if r.refsMoved {
+                Output.err(
+                    "note: a push changed '\(remote)''s refs or records while this ran, so nothing was deleted; what was due stays marked: run gc again"
+                )
+            }
             if r.pending > 0 {
                 Output.out(
                     "\(r.pending) unneeded object(s) or pack(s) are marked for deletion (gc/pending.json): a gc a grace period from now deletes them, so readers that started before have that long to finish (--prune=now deletes at once)"

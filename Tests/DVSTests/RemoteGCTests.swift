@@ -51,4 +51,39 @@ import Testing
             #expect(try c.fsck().damaged.isEmpty, "what main needs stayed")
         }
     }
+
+    /// A marked pack or object that a push uses again before the sweep is not deleted.
+    @Test func aMarkedKeyThatAPushUsesAgainStays() throws {
+        try T.withTemporaryRepository { repo in
+            let root = repo.root
+            let recs = T.debianRecordings(limit: 2)
+            try #require(recs.count >= 2, "alsa-utils recordings are installed")
+            try FileManager.default.createDirectory(atPath: root + "/clips", withIntermediateDirectories: true)
+            for (i, r) in recs.enumerated() { try T.sh("cp '\(r)' '\(root)/clips/c\(i).wav'") }
+            _ = try repo.commit(CommitOptions(message: "base"))
+            try repo.createBranch("extra")
+            _ = try repo.checkout("extra")
+            try T.sh("sox -n -r 16000 -c 1 -b 16 '\(root)/clips/extra.wav' synth 2 sine 500")
+            _ = try repo.commit(CommitOptions(message: "extra clip"))
+            _ = try repo.checkout("main")
+            _ = try repo.addRemote(name: "origin", url: root + "/../remote.dvs")
+            _ = try repo.push(remote: "origin", all: true)
+            let store = try repo.remote("origin").open(environment: [:])
+            try store.delete("refs/heads/extra")
+            Thread.sleep(forTimeInterval: 1.2)
+            var options = GCOptions()
+            options.grace = 1
+            let first = try repo.gcRemote("origin", options: options)
+            #expect(first.pending >= 2, "\(first)")
+            // The branch comes back before the sweep: its commit and pack are needed again.
+            _ = try repo.push(remote: "origin", branches: ["extra"])
+            Thread.sleep(forTimeInterval: 1.2)
+            let sweep = try repo.gcRemote("origin", options: options)
+            #expect(sweep.objectsDeleted == 0 && sweep.packsDeleted == 0 && sweep.pending == 0, "\(sweep)")
+            let c = try Repository.clone(
+                url: root + "/../remote.dvs", into: root + "/../c", branch: "extra", partial: false, context: T.processContext)
+            #expect(try c.repository.fsck().damaged.isEmpty, "the branch pushed again is whole")
+            #expect(FileManager.default.fileExists(atPath: root + "/../c/clips/extra.wav"))
+        }
+    }
 }

@@ -117,11 +117,12 @@ extension Repository {
         var seen = Set<CommitID>()
         var stack = Array(starts)
         var seenChunks = Set<ObjectID>()
-        // A partial clone lacks the blobs of snapshots it has not checked out: not damage, when
-        // the remote's pack indexes (cached by the last download) list them.
+        // A partial clone lacks the blobs of snapshots it has not checked out: not damage. Those
+        // the remote's pack indexes cached by the last download do not list are noted apart.
         let partial = partialRemote()
         let onRemote = partial == nil ? nil : cachedRemoteBlobIDs()
         var notDownloaded = Set<ObjectID>()
+        var unlisted = Set<ObjectID>()
         while let c = stack.popLast() {
             guard seen.insert(c).inserted else { continue }
             let commit: Commit
@@ -163,8 +164,8 @@ extension Repository {
                         .usedBy.append("\(c.hex):\(e.path)")
                     }
                     for e in entries where e.kind != .symlink {
-                        if known[e.blob] == nil, partial != nil, onRemote?.contains(e.blob) ?? true {
-                            notDownloaded.insert(e.blob)
+                        if known[e.blob] == nil, partial != nil {
+                            if onRemote?.contains(e.blob) ?? true { notDownloaded.insert(e.blob) } else { unlisted.insert(e.blob) }
                         } else if known[e.blob] == nil {
                             damaged[
                                 e.blob.hex,
@@ -183,6 +184,11 @@ extension Repository {
         if let partial, !notDownloaded.isEmpty {
             notes.append(
                 "\(notDownloaded.count) blob(s) of other revisions are not downloaded (a partial clone of '\(partial)'; checkout downloads them)"
+            )
+        }
+        if let partial, !unlisted.isEmpty {
+            notes.append(
+                "\(unlisted.count) blob(s) are not downloaded and not in the pack indexes of '\(partial)' cached here (fetched since, or lost): a checkout that needs them downloads them, or says the remote lacks them"
             )
         }
         return FsckReport(

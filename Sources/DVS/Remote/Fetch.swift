@@ -235,8 +235,12 @@ extension Repository {
             let madeFull = try catalog.config(partialKey) == "false"
             let stops = madeFull ? boundary : Set(try catalog.refs(in: .all).map(\.target)).union(boundary)
             let partial = partialRemote() == remoteName
+            //    (From every local ref too: branches, tags and HEAD the partial clone made.)
+            let localTips = madeFull ? try catalog.refs(in: .all).map(\.target) + [try headCommit()].compactMap { $0 } : []
             let needed =
-                partial ? [] : try blobsNeeded(from: remoteRefs.map(\.id) + replacements, stoppingAt: stops).subtracting(purged.blobs)
+                partial
+                ? []
+                : try blobsNeeded(from: remoteRefs.map(\.id) + replacements + localTips, stoppingAt: stops).subtracting(purged.blobs)
             let have = partial ? [] : try blobs.ids()
             var missing = needed.subtracting(have)
 
@@ -265,7 +269,9 @@ extension Repository {
                 }
                 let index = indexes.withLock { $0 }
                 var holder: [ObjectID: ObjectID] = [:]  // blob -> the first remote pack (by id) that holds it
-                for id in index.keys.sorted() { for e in index[id]! where holder[e.id] == nil { holder[e.id] = id } }
+                for id in try Self.readingOrder(index.keys, store: store) {
+                    for e in index[id]! where holder[e.id] == nil { holder[e.id] = id }
+                }
                 var chosen = Set<ObjectID>()
                 var verifiedIDs = have
                 while !missing.isEmpty {
@@ -326,7 +332,7 @@ extension Repository {
                 }
                 try tx.insertCommits(downloaded)
                 try tx.moveRefs(updates, who: identity)
-                if madeFull { try tx.setConfig(partialKey, nil) }
+                if madeFull && branch == nil { try tx.setConfig(partialKey, nil) }  // every ref walked
             }
             packedBlobs.forgetReaders()
             // Lineage records, after the refs (a record names a snapshot it does not need present).
@@ -530,6 +536,21 @@ extension Repository {
             }
         }
         return out
+    }
+
+    /// The order in which a reader picks the remote pack that holds a blob: packs `dvs gc --remote`
+    /// has marked for deletion (`gc/pending.json`: the old copy of a pack it rewrote) last, so a
+    /// reader that starts after the mark reads the copy that stays; then by id.
+    /// - Throws: `RemoteError` when `gc/pending.json` cannot be read.
+    static func readingOrder(_ packs: some Collection<ObjectID>, store: any RemoteStore) throws -> [ObjectID] {
+        var marked = Set<String>()
+        if let data = try store.get("gc/pending.json"), let keys = try? JSONDecoder().decode([String: Double].self, from: data) {
+            marked = Set(keys.keys)
+        }
+        return packs.sorted { a, b in
+            let (ma, mb) = (marked.contains("packs/\(a.hex).pack"), marked.contains("packs/\(b.hex).pack"))
+            return ma != mb ? !ma : a < b
+        }
     }
 
     /// A remote pack's index, read with ranged GETs: the last 64 KiB (trailer and, usually, the

@@ -184,6 +184,13 @@ extension Repository {
         // then in two packs, which reads and gc handle).
         let lock = locked ? nil : try self.lock("dvs (adding blobs downloaded from '\(remoteName)')")
         defer { lock?.release() }
+        // A purge that ran here during the download: what it erased must not come back.
+        let erased = try purgedContent().blobs
+        if packs.contains(where: { $0.entries.contains { erased.contains($0.id) } }) {
+            throw DVSError(
+                .remote, "a purge ran here while blobs were downloaded from '\(remoteName)'; nothing of the download was kept",
+                hint: "run the command again")
+        }
         do {
             let lines = packs.map { "\(remoteName) \($0.id.hex)\n" }.joined()
             let old = (try? String(contentsOfFile: partialPacksPath, encoding: .utf8)) ?? ""
@@ -234,7 +241,7 @@ extension Repository {
         fetch.indexes = read.withLock { $0 }
         let index = indexes.withLock { $0 }
         var holder: [ObjectID: RemoteFrame] = [:]
-        for id in index.keys.sorted() {
+        for id in try Self.readingOrder(index.keys, store: store) {
             for e in index[id]! where holder[e.id] == nil { holder[e.id] = RemoteFrame(pack: id, entry: e) }
         }
         var want = missing

@@ -47,6 +47,9 @@ public struct RemoteGCReport: Sendable, Codable, Equatable {
     /// deletion waits one grace period after it is first found; see the file's header). The
     /// counts and bytes above are of what was deleted now.
     public var pending = 0
+    /// A push changed the remote's refs or records during this run, so nothing was deleted (what
+    /// was due stays marked; run gc again).
+    public var refsMoved = false
 
     /// Bytes given back on the remote.
     public var bytesReclaimed: UInt64 { objectBytes + (packBytesBefore > packBytesAfter ? packBytesBefore - packBytesAfter : 0) }
@@ -74,6 +77,15 @@ extension Repository {
         let store = try config.open(environment: context.environment)
         var report = RemoteGCReport()
         do {
+            // The refs and records as this run found them: a push that changes them before the
+            // deletions (they come after the rewrites, which can take long) may re-use garbage.
+            func remoteState() throws -> [String: Data] {
+                var out: [String: Data] = [:]
+                for o in try store.list(prefix: RefNamespace.all.prefix) { out[o.key] = try store.readRef(o.key)?.data ?? Data() }
+                for o in try store.list(prefix: "records/") { out[o.key] = Data() }
+                return out
+            }
+            let stateAtStart = try remoteState()
             // 1. What the remote's refs and records need, from this repository.
             func fetchFirst(_ what: String) -> DVSError {
                 DVSError(
@@ -212,11 +224,23 @@ extension Repository {
                 marks[key] = since
                 return false
             }
-            var retire: [ObjectID] = []
+            // A pack an earlier run rewrote (its mark) goes once due, but only while every blob it
+            // must keep is in another pack that stays (the replacement); one re-used since, or not
+            // covered, is rewritten now instead.
+            var holders: [ObjectID: [ObjectID]] = [:]
+            let listedIDs = Set(listed.map(\.0))
+            for id in index.keys where listedIDs.contains(id) { for e in index[id]! { holders[e.id, default: []].append(id) } }
+            var leaving = Set(deletions.map(\.id))
+            var retire: [(id: ObjectID, size: UInt64)] = []
             rewrites.removeAll { r in
                 let key = "packs/\(r.id.hex).pack"
-                guard earlier[key] != nil else { return false }  // its replacement is up already
-                if due(key) { retire.append(r.id) }
+                guard earlier[key] != nil else { return false }
+                let covered = r.keep.allSatisfy { e in (holders[e.id] ?? []).contains { $0 != r.id && !leaving.contains($0) } }
+                guard covered else { return false }
+                if due(key) {
+                    retire.append((r.id, r.size))
+                    leaving.insert(r.id)
+                }
                 return true
             }
             doomed = doomed.filter { due($0.key) }
@@ -225,9 +249,25 @@ extension Repository {
             report.objectBytes = doomed.reduce(0) { $0 + $1.size }
             report.packsDeleted = deletions.count + retire.count
             report.packsRewritten = rewrites.count
-            report.packBytesBefore = (deletions.map(\.size) + rewrites.map(\.size)).reduce(0, +)
+            // Bytes deleted now: a rewritten pack's old copy only without a grace period.
+            report.packBytesBefore = (deletions.map(\.size) + retire.map(\.size) + (options.grace > 0 ? [] : rewrites.map(\.size))).reduce(
+                0, +)
             report.pending = marks.count + (options.grace > 0 ? rewrites.count : 0)
             if dryRun { return report }
+            // What waits is written whatever happens below (a rewrite that fails keeps the marks).
+            let grace = options.grace
+            defer {
+                if grace > 0 {
+                    let enc = JSONEncoder()
+                    enc.outputFormatting = [.sortedKeys]
+                    if marks.isEmpty {
+                        try? store.delete(pendingKey)
+                    } else if let d = try? enc.encode(marks) {
+                        try? store.put(pendingKey, d)
+                    }
+                }
+            }
+            if grace == 0 { try? store.delete(pendingKey) }  // --prune=now: nothing waits
 
             // 4. Rewrites: the needed frames, verified, into new packs uploaded before the old go.
             for r in rewrites {
@@ -260,16 +300,25 @@ extension Repository {
                 // The old copy: at once with --prune=now, else after a grace period (readers).
                 if options.grace > 0 { marks["packs/\(r.id.hex).pack"] = now } else { try store.delete("packs/\(r.id.hex).pack") }
             }
-            // 5. Whole packs, then loose objects; then what waits, for the next run.
-            for id in retire { try store.delete("packs/\(id.hex).pack") }
+            // 5. Whole packs, then loose objects, unless a push changed a ref or record meanwhile:
+            //    then nothing is deleted now (what was due stays marked for the next run).
+            if try remoteState() != stateAtStart {
+                for k in doomed.map(\.key) + (deletions.map(\.id) + retire.map(\.id)).map({ "packs/\($0.hex).pack" }) {
+                    marks[k] = earlier[k] ?? now
+                }
+                report.objectsDeleted = 0
+                report.objectBytes = 0
+                report.packsDeleted = 0
+                report.packBytesBefore = grace > 0 ? 0 : rewrites.map(\.size).reduce(0, +)
+                report.pending = marks.count
+                report.refsMoved = true
+                meter.finish()
+                return report
+            }
+            for r in retire { try store.delete("packs/\(r.id.hex).pack") }
             for d in deletions { try store.delete("packs/\(d.id.hex).pack") }
             let keys = doomed.map(\.key)
             try parallelIO(keys.count, workers: config.transfers) { try store.delete(keys[$0]) }
-            if options.grace > 0 {
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.sortedKeys]
-                if marks.isEmpty { try store.delete(pendingKey) } else { try store.put(pendingKey, try enc.encode(marks)) }
-            }
             meter.finish()
             return report
         } catch { throw DVSError.wrap(error) }
