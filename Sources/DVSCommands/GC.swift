@@ -61,7 +61,7 @@ struct GC: ParsableCommand {
             }
             if r.pending > 0 {
                 Output.out(
-                    "\(r.pending) unneeded object(s) or pack(s) are marked for deletion (gc/pending.json): a gc a grace period from now deletes them, so readers that started before have that long to finish (--prune=now deletes at once)"
+                    "\(r.pending) unneeded object(s) or pack(s) \(dryRun ? "would be" : "are") marked for deletion (gc/pending.json): a gc a grace period from now deletes them, so readers that started before have that long to finish (--prune=now deletes at once)"
                 )
             }
             if !dryRun { Output.out("reclaimed \(Output.bytes(r.bytesReclaimed)) on '\(remote)'") }

@@ -30,7 +30,7 @@ import Testing
             // The branch goes from the remote: its commit and its pack are garbage there.
             let store = try repo.remote("origin").open(environment: [:])
             try store.delete("refs/heads/extra")
-            try repo.deleteBranch("extra", force: true)
+            _ = try repo.deleteBranch("extra", force: true)
             Thread.sleep(forTimeInterval: 1.2)  // older than the grace period below
             let before = try store.list(prefix: "")
             var options = GCOptions()
@@ -84,6 +84,33 @@ import Testing
                 url: root + "/../remote.dvs", into: root + "/../c", branch: "extra", partial: false, context: T.processContext)
             #expect(try c.repository.fsck().damaged.isEmpty, "the branch pushed again is whole")
             #expect(FileManager.default.fileExists(atPath: root + "/../c/clips/extra.wav"))
+        }
+    }
+
+    /// A push that found an object on the remote, and so did not send it, lists `objects/` again
+    /// before it moves a ref and sends what went meanwhile (a gc sweeping elsewhere).
+    @Test func aPushSendsAgainWhatWasCollectedWhileItRan() throws {
+        try T.withTemporaryRepository { repo in
+            let root = repo.root
+            let recs = T.debianRecordings(limit: 2)
+            try #require(recs.count >= 2, "alsa-utils recordings are installed")
+            try FileManager.default.createDirectory(atPath: root + "/clips", withIntermediateDirectories: true)
+            try T.sh("cp '\(recs[0])' '\(root)/clips/a.wav'")
+            let base = try repo.commit(CommitOptions(message: "base")).id
+            _ = try repo.addRemote(name: "origin", url: root + "/../remote.dvs")
+            _ = try repo.push(remote: "origin")
+            try T.sh("cp '\(recs[1])' '\(root)/clips/b.wav'")
+            _ = try repo.commit(CommitOptions(message: "more"))
+            // While the push uploads its pack, the base commit goes from the remote (as a sweep
+            // of a gc elsewhere would delete it, had main been deleted there).
+            var context = repo.context
+            let remoteRoot = root + "/../remote.dvs"
+            context.beforeTransfer = { unlink(remoteRoot + "/objects/" + base.hex) }
+            let pusher = try Repository.discover(from: root, context: context)
+            _ = try pusher.push(remote: "origin")
+            #expect(FileManager.default.fileExists(atPath: remoteRoot + "/objects/" + base.hex), "sent again before the ref moved")
+            let c = try Repository.clone(url: remoteRoot, into: root + "/../c", context: T.processContext).repository
+            #expect(try c.fsck().damaged.isEmpty)
         }
     }
 }

@@ -376,6 +376,16 @@ extension Repository {
                 for id in localPacks where !listedNow.contains(id) && !fromHere.contains(id) {
                     try store.putFile("packs/\(id.hex).pack", localPath: "\(dir)/\(id.hex).pack")
                 }
+                // The same for metadata objects it found there and did not send, children first:
+                // the walk goes through what this push sent, down to what it skipped.
+                let objectsNow = Set(try store.list(prefix: "objects/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) })
+                let sent = Set(closure.levels.joined()).union(closure.commits.map(\.object))
+                let gone = try metadataClosure(from: toMove.map(\.local)) { objectsNow.contains($0) && !sent.contains($0) }
+                for level in gone.levels {
+                    let missing = level.filter { !objectsNow.contains($0) }
+                    try parallelIO(missing.count, workers: config.transfers) { try upload(missing[$0]) }
+                }
+                for c in gone.commits where !objectsNow.contains(c.object) { try upload(c.object) }
             }
 
             // Everything the new refs reference is on the remote: move them by compare-and-swap.

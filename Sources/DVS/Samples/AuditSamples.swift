@@ -33,7 +33,13 @@ extension Repository {
         }
         // Models whose training snapshot is not here (a clone that never fetched the branch
         // they were trained on) cannot be looked into: ``modelsWithoutSnapshot()`` names them.
-        let rows = try catalog.models().filter { objects.contains($0.snapshot.object) }
+        // A snapshot a purge replaced is looked into as its replacement (what is left of it).
+        let purgeRecords = try purges()
+        let rows = try catalog.models().map { m in
+            var m = m
+            m.snapshot = Self.rewriteChain(of: m.snapshot, in: purgeRecords).last?.to ?? m.snapshot
+            return m
+        }.filter { objects.contains($0.snapshot.object) }
         if rows.isEmpty { return [] }
         let snapshots = Array(Set(rows.map(\.snapshot))).sorted()
         let leavesOf: [CommitID: [Int32]]
@@ -83,8 +89,10 @@ extension Repository {
     /// - Returns: (record id, model name, snapshot), by name.
     /// - Throws: `CatalogError` when the model index cannot be read.
     public func modelsWithoutSnapshot() throws -> [(id: ModelID, name: String, snapshot: CommitID)] {
-        try catalog.models().filter { !objects.contains($0.snapshot.object) }.map { ($0.id, $0.name, $0.snapshot) }
-            .sorted { $0.name < $1.name }
+        let purgeRecords = try purges()
+        return try catalog.models().filter { m in
+            !objects.contains((Self.rewriteChain(of: m.snapshot, in: purgeRecords).last?.to ?? m.snapshot).object)
+        }.map { ($0.id, $0.name, $0.snapshot) }.sorted { $0.name < $1.name }
     }
 
     /// How many samples matching `predicate` in `leaves` a `dvs train` model was fitted on; nil
