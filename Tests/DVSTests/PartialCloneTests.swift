@@ -1,4 +1,6 @@
 import DVSCore
+import DVSTestSupport
+import Foundation
 import Testing
 
 @testable import DVS
@@ -43,5 +45,53 @@ import Testing
         let r = Repository.coalesce([frame("e", 16, 5000), frame("e", 5016, 10)], slack: 1, maxRequest: 1000)
         #expect(r.map(\.frames.count) == [1, 1])
         #expect(r[0].length == 5000)
+    }
+
+    /// A partial clone interrupted while it downloads, run again, reads only what is left.
+    @Test func anInterruptedDownloadResumes() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let a = dir + "/a"
+            try FileManager.default.createDirectory(atPath: a + "/clips", withIntermediateDirectories: true)
+            var csv = "path,k\n"
+            for i in 0..<8 {
+                try TestSupport.sh("sox -n -r 16000 -c 1 -b 16 '\(a)/clips/n\(i).wav' synth 1 whitenoise vol 0.\(i + 1)")
+                csv += "clips/n\(i).wav,\(i % 2)\n"
+            }
+            try Data(csv.utf8).write(to: URL(fileURLWithPath: a + "/labels.csv"))
+            let repo = try Repository.initialize(at: a, context: TestSupport.processContext)
+            _ = try repo.commit(CommitOptions(message: "noise"))
+            _ = try repo.createCohort("even", predicate: "k = '0'")  // every other clip: gaps between
+            _ = try repo.addRemote(name: "origin", url: dir + "/remote.dvs")
+            _ = try repo.push(remote: "origin", all: true)
+            let full = try Repository.clone(
+                url: dir + "/remote.dvs", into: dir + "/full", branch: "cohort/even", context: TestSupport.processContext)
+            let reads = try #require(full.frames).requests
+            try #require(reads >= 3, "several ranged reads to interrupt")
+
+            // The remote's pack goes away after the first read, as a dropped connection would end it.
+            let packs = try FileManager.default.contentsOfDirectory(atPath: dir + "/remote.dvs/packs")
+            let calls = Locked(0)
+            var context = TestSupport.processContext
+            let remote = dir + "/remote.dvs/packs/"
+            context.beforeTransfer = {
+                if calls.withLock({
+                    $0 += 1
+                    return $0
+                }) == 2 {
+                    for p in packs { rename(remote + p, remote + p + ".away") }
+                }
+            }
+            #expect(throws: DVSError.self) {
+                try Repository.clone(url: dir + "/remote.dvs", into: dir + "/b", branch: "cohort/even", context: context)
+            }
+            for p in packs { rename(remote + p + ".away", remote + p) }
+            let again = try Repository.clone(
+                url: dir + "/remote.dvs", into: dir + "/b", branch: "cohort/even", context: TestSupport.processContext)
+            #expect(again.resumed)
+            let left = try #require(again.frames).requests
+            #expect(left < reads, "only what the first attempt had not read: \(left) of \(reads)")
+            #expect(try TestSupport.sh("diff -r '\(dir)/full/clips' '\(dir)/b/clips' && echo same").contains("same"))
+            #expect(!FileManager.default.fileExists(atPath: dir + "/b/.dvs/tmp/partial-ranges"), "the saved reads go once used")
+        }
     }
 }

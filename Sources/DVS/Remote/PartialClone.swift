@@ -57,7 +57,8 @@ public struct FrameFetch: Sendable, Equatable {
     /// Bytes read from the remote: pack indexes and the ranges (frames and the gaps merged
     /// between them).
     public var bytesDownloaded: UInt64
-    /// Ranged GET requests for frames (pack index reads not counted).
+    /// Ranged GET requests for frames (pack index reads, and reads an interrupted download had
+    /// already made, not counted).
     public var requests: Int
     /// Pack indexes read from the remote (those cached in `.dvs/cache/pack-index` from an
     /// earlier download are not read again).
@@ -67,6 +68,11 @@ public struct FrameFetch: Sendable, Equatable {
 extension Repository {
     /// `.dvs/partial-packs`: lines `<remote> <pack id hex>`, the packs a partial fetch made.
     var partialPacksPath: String { dvsDir + "/partial-packs" }
+
+    /// `.dvs/tmp/partial-ranges`: the ranged reads of a download not yet installed, one file
+    /// each (`<pack hex>-<first byte>-<last byte>`), so a download run again after an interruption
+    /// reads only what is left.
+    var savedRangesDir: String { tmpDir + "/partial-ranges" }
 
     /// The remote this repository is a partial clone of (`remote.<name>.partial = true`), if any
     /// (a clone has one: `origin`; should several be marked, the first by name, and fetches from
@@ -174,6 +180,7 @@ extension Repository {
                 throw DVSError(.internal, "a partial fetch from '\(remoteName)' left the delta base '\(b.hex)' out")
             }
         } catch let d as FrameDamage {
+            try? FileManager.default.removeItem(atPath: savedRangesDir)  // not used again
             throw DVSError(
                 .corrupt,
                 "object '\(d.object.hex)' read from remote '\(remoteName)' is damaged: \(d.why); it was not used",
@@ -206,6 +213,7 @@ extension Repository {
             }
         } catch { throw DVSError.wrap(error) }
         packedBlobs.forgetReaders()
+        try? FileManager.default.removeItem(atPath: savedRangesDir)
         meter.finish()
         fetch.bytesDownloaded = meter.bytes
         return fetch
@@ -258,17 +266,31 @@ extension Repository {
             }
             let ranges = Self.coalesce(frames)
             let bases = Locked<Set<ObjectID>>([])
+            let fetched = Locked(0)
             let beforeTransfer = context.beforeTransfer
+            let saved = savedRangesDir
+            let tmp = tmpDir
+            try? FileIO.makeDirectories(saved)
             try parallelIO(ranges.count, workers: transfers) { i in
                 let r = ranges[i]
                 let key = "packs/\(r.pack.hex).pack"
-                beforeTransfer?()
-                let data = [UInt8](try store.getRange(key, r.start...r.end))
-                meter.partial(bytes: UInt64(data.count))
-                guard UInt64(data.count) == r.length else {
-                    throw DVSError(
-                        .remote, "remote '\(remote)' returned \(data.count) of \(r.length) bytes of \(key) at \(r.start)",
-                        hint: "run the command again")
+                // A read an interrupted download finished is kept, and used again (the frames
+                // are checked against their ids before use either way).
+                let file = "\(saved)/\(r.pack.hex)-\(r.start)-\(r.end)"
+                var data: [UInt8]
+                if let d = FileManager.default.contents(atPath: file), UInt64(d.count) == r.length {
+                    data = [UInt8](d)
+                } else {
+                    beforeTransfer?()
+                    data = [UInt8](try store.getRange(key, r.start...r.end))
+                    meter.partial(bytes: UInt64(data.count))
+                    guard UInt64(data.count) == r.length else {
+                        throw DVSError(
+                            .remote, "remote '\(remote)' returned \(data.count) of \(r.length) bytes of \(key) at \(r.start)",
+                            hint: "run the command again")
+                    }
+                    try? FileIO.writeAtomically(data, to: file, tmpDir: tmp)
+                    fetched.withLock { $0 += 1 }
                 }
                 for e in r.frames {
                     let from = Int(e.offset - r.start)
@@ -280,7 +302,7 @@ extension Repository {
                     try writer.append(id: e.id, codec: e.codec, rawLength: e.rawLength, frame: frame)
                 }
             }
-            fetch.requests += ranges.count
+            fetch.requests += fetched.withLock { $0 }
             fetch.blobs += frames.count
             fetch.frameBytes += frames.reduce(0) { $0 + $1.entry.storedLength }
             got.formUnion(want)
