@@ -18,7 +18,9 @@ owners() {  # the packages that own a library file (Debian 12 merges /lib into /
 }
 fail=0
 check() {  # soname, what loads it
-  local path; path=$(ldconfig -p | awk -v s="$1" '$1 == s {print $NF; exit}')
+  # awk reads to the end: exiting at the first match would kill ldconfig with SIGPIPE, and
+  # pipefail with set -e would then end the script (exit 141) without a word.
+  local path; path=$(ldconfig -p | awk -v s="$1" '$1 == s && !found {print $NF; found = 1}')
   if [ -z "$path" ]; then echo "error: $1 ($2) is not installed here" >&2; fail=1; return; fi
   local pkgs ok=""; pkgs=$(owners "$path")
   for p in $pkgs; do grep -qx "$p" <<<"$allowed" && ok=$p; done
