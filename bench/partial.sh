@@ -9,6 +9,7 @@
 # the samples spread over every pack (`CAST(score AS REAL) < 0.1`, a uniform random label):
 #   dvs clone s3://... --branch cohort/c10   (a partial clone: metadata and the cohort's frames)
 #   aws s3 cp --recursive of the same cohort's raw WAV files (uploaded to their own prefix)
+#   dvs stream --remote s3://... --rev cohort/c10 through an empty cache (no clone; issue 15 item 2)
 # interleaved, --reps times each. Reported: median and min-max wall time, the bytes the clone
 # read (pack indexes, frames and the gaps merged between them) as a ratio to the cohort's own
 # packed bytes (its frames; target <= 1.15), its ranged reads against the number of samples, and
@@ -71,13 +72,30 @@ $aws s3 cp --quiet --recursive "$work/raw" s3://raw/c10
 rm -rf "$work/raw"
 
 t() { local s=$EPOCHREALTIME; "$@" >/dev/null; python3 -c "print(f'{$EPOCHREALTIME-$s:.2f}')"; }
-clone_times=(); aws_times=()
+# Seconds to the first byte and to the end of a command's stdout.
+first_and_end() { python3 - "$@" <<'PY'
+import subprocess, sys, time
+t = time.time(); p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+first = None
+while True:
+    b = p.stdout.read(1 << 16)
+    if not b: break
+    if first is None: first = time.time() - t
+p.wait(); print(f"{first or 0:.2f} {time.time() - t:.2f}")
+PY
+}
+clone_times=(); aws_times=(); stream_first=(); stream_times=()
 for i in $(seq "$REPS"); do
   rm -rf "$work/p"
   clone_times+=("$(t sh -c "'$DVS' clone s3://dvs/voice '$work/p' --branch cohort/c10 --endpoint '$ep' --path-style --json > '$work/clone.json'")")
   rm -rf "$work/a"
   aws_times+=("$(t $aws s3 cp --quiet --recursive s3://raw/c10 "$work/a")")
+  # No clone: the cohort streamed straight from the remote through an empty cache.
+  rm -rf "$work/cache"
+  read -r f e < <(first_and_end "$DVS" stream --remote s3://dvs/voice --rev cohort/c10 --cache-dir "$work/cache" --endpoint "$ep" --path-style)
+  stream_first+=("$f"); stream_times+=("$e")
 done
+stream_bytes=$(du -sb "$work"/cache/remotes/*/.dvs/packs | awk '{print $1}')
 same=$(cd "$work/p" && diff -rq --exclude=.dvs "$work/a" . 2>/dev/null | grep -v '^Only in \.' | grep -c . || true)
 full_t=$(t "$DVS" clone s3://dvs/voice "$work/f" --endpoint "$ep" --path-style --json)
 # The same partial clone from a folder remote (local disk): dvs's own cost without S3 or moto.
@@ -89,7 +107,8 @@ dir_t=$(t "$DVS" clone "$work/dir-remote" "$work/pd" --branch cohort/c10 --json)
 full_bytes=$(du -sb "$work/f/.dvs/packs" | awk '{print $1}')
 remote_bytes=$(du -sb "$R/.dvs/packs" | awk '{print $1}')
 
-python3 - "$work/clone.json" "$samples" "$remote_bytes" "$full_t" "$full_bytes" "${clone_times[*]}" "${aws_times[*]}" "$same" "$dir_t" <<'PY'
+python3 - "$work/clone.json" "$samples" "$remote_bytes" "$full_t" "$full_bytes" "${clone_times[*]}" "${aws_times[*]}" "$same" "$dir_t" \
+  "${stream_first[*]}" "${stream_times[*]}" "$stream_bytes" <<'PY'
 import json, statistics, sys
 c = json.load(open(sys.argv[1]))
 samples, remote, full_t, full_b = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
@@ -104,4 +123,8 @@ print(f"partial clone {fmt(ct)}   aws s3 cp of the cohort's raw WAVs {fmt(at)}  
 print(f"full clone once: {full_t:.2f} s, {full_b/1e6:.0f} MB of packs")
 print(f"the partial clone from a folder remote (local disk) once: {float(sys.argv[9]):.2f} s")
 print(f"files that differ between the partial clone and the raw download: {sys.argv[8]}")
+sf = [float(x) for x in sys.argv[10].split()]; st = [float(x) for x in sys.argv[11].split()]
+print(f"no-clone stream (empty cache): first byte {fmt(sf)}, all {fmt(st)} = {samples/statistics.median(st):.0f} samples/s; "
+      f"ratio to aws s3 cp {statistics.median(st)/statistics.median(at):.2f}x; cache packs {int(sys.argv[12])/1e6:.1f} MB "
+      f"= {int(sys.argv[12])/f['frame_bytes']:.3f}x the frames")
 PY

@@ -8,10 +8,12 @@ struct Cat: ParsableCommand {
         discussion: "Example: dvs cat HEAD~1:labels.csv. For a symlink, prints its target.")
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var source: RemoteSource
     @Argument(help: "REV:PATH") var spec: String
 
     func run() throws {
-        let repo = try global.repository()
+        let (repo, cache) = try source.repository(global, revision: spec.split(separator: ":", maxSplits: 1).first.map(String.init))
+        defer { cache?.close() }
         let (_, e) = try repo.resolveBlobSpec(spec)
         if e.kind != .symlink { try repo.downloadMissingBlobs([e.blob]) }  // a partial clone: fetched on demand
         let bytes = e.kind == .symlink ? e.linkTarget : try repo.blob(e.blob)

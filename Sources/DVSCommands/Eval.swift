@@ -25,6 +25,7 @@ struct Eval: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var source: RemoteSource
     @Option(help: "The model: a .dvsm file, or a model record id, name or SHA-256 prefix (repeat to compare).") var model: [String] = []
     @Option(help: "The revision to evaluate on.") var rev = "HEAD"
     @Option(help: "Slice metrics by this label field (or 'cohort').") var by: String?
@@ -33,12 +34,19 @@ struct Eval: ParsableCommand {
     @OptionGroup var asr: EvalASR
 
     func run() throws {
-        let repo = try global.repository()
+        let (repo, cache) = try source.repository(global, revision: rev)
+        defer { cache?.close() }
+        try evaluate(repo)
+        try source.sendBack(cache)
+    }
+
+    /// Evaluates in `repo` and prints the results.
+    func evaluate(_ repo: Repository) throws {
         if asr.asr {
             guard model.isEmpty else { throw DVSError(.usage, "give --model or --asr, not both") }
             return try asr.run(repo, revision: rev, by: by, json: json)
         }
-        if model.count > 1 { return try evaluateSeveral() }  // ModelsCompare.swift
+        if model.count > 1 { return try evaluateSeveral(repo) }  // ModelsCompare.swift
         guard let model = model.first else {
             throw DVSError(.usage, "evaluate what? give --model MODEL, or --asr --reference FIELD", hint: "dvs models lists models")
         }

@@ -8,11 +8,13 @@ struct Ls: ParsableCommand {
         commandName: "ls", abstract: "List the files and samples of a snapshot with their audio facts.")
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var source: RemoteSource
     @Argument(help: "Revision (default HEAD), then paths or folders to restrict to.") var arguments: [String] = []
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let repo = try global.repository()
+        let (repo, cache) = try source.repository(global, revision: arguments.first)
+        defer { cache?.close() }
         var args = arguments
         var revision = "HEAD"
         if let first = args.first, (try? repo.resolve(Revision(first))) != nil {

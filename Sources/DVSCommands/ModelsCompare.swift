@@ -271,8 +271,7 @@ extension Eval {
     /// `dvs eval` with several `--model`s: evaluates each on the same snapshot (recording eval
     /// records unless `--no-record`), then prints one comparison table with a 95% Wilson
     /// interval per accuracy cell and the per-slice reading.
-    func evaluateSeveral() throws {
-        let repo = try global.repository()
+    func evaluateSeveral(_ repo: Repository) throws {
         var compared: [ComparedModel] = []
         for spec in model {
             var options = EvalOptions(model: spec, revision: Revision(rev), sliceBy: by)

@@ -38,6 +38,7 @@ struct Query: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var source: RemoteSource
     @Option(help: "The revision to query (default HEAD).") var rev: String?
     @Option(help: "table, csv or json.") var format: OutputFormat = .table
     @Flag(help: "Same as --format json.") var json = false
@@ -46,7 +47,8 @@ struct Query: ParsableCommand {
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, csv, json }
 
     func run() throws {
-        let repo = try global.repository()
+        let (repo, cache) = try source.repository(global, revision: rev ?? "HEAD")
+        defer { cache?.close() }
         let r = try repo.query(sql, at: rev.map { Revision($0) })
         switch json ? .json : format {
         case .json:

@@ -26,6 +26,7 @@ struct Run: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var source: RemoteSource
     @Option(help: "The snapshot to train on.") var rev: String
     @Option(help: "A file the command produces, registered after exit 0 (repeatable).") var artifact: [String] = []
     @Option(help: "Display name for the artifact (with one --artifact).") var name: String?
@@ -43,7 +44,8 @@ struct Run: ParsableCommand {
         guard !cmd.isEmpty else { throw DVSError(.usage, "no command to run", hint: "dvs run --rev REV -- CMD [ARGS…]") }
         if name != nil && artifact.count > 1 { throw DVSError(.usage, "--name names one artifact; give one --artifact or none") }
         let parameters = try ModelAdd.parameters(params)
-        let repo = try global.repository()
+        let (repo, cache) = try source.repository(global, revision: rev)
+        defer { cache?.close() }
         let cwd = CurrentProcess.context.currentDirectory
         let code = GitCode.version(at: cwd)  // the code as it is when the run starts
         let started = Date()
@@ -95,6 +97,7 @@ struct Run: ParsableCommand {
             let (id, record) = try repo.registerModel(reg)
             if json { records.append(LineageOutput.object(record, id: id)) } else { Output.err(LineageOutput.registered(id, record)) }
         }
+        try source.sendBack(cache)
         if json { try Output.jsonObject(records) }
     }
 }

@@ -27,6 +27,7 @@ struct Stream: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var source: RemoteSource
     @Option(help: "The snapshot.") var rev: String = "HEAD"
     @Option(help: "Shuffle with this seed (a whole number).") var shuffle: UInt64?
     @Option(help: ArgumentHelp("Only shard I of N (0 ≤ I < N).", valueName: "I/N")) var shard: String?
@@ -49,7 +50,8 @@ struct Stream: ParsableCommand {
                 .usage, "refusing to write a tar stream to a terminal",
                 hint: "pipe it: dvs stream --rev \(rev) | tar -tv, or > snapshot.tar")
         }
-        let repo = try global.repository()
+        let (repo, cache) = try source.repository(global, revision: rev)
+        defer { cache?.close() }
         let summary = try repo.stream(Revision(rev), seed: shuffle, shard: part, to: 1, source: from, progress: Output.progress())
         if isatty(2) != 0 {
             Output.err("streamed \(summary.sampleCount) samples (\(Output.bytes(summary.audioBytes))) of \(rev) (\(summary.commit.short))")

@@ -19,6 +19,7 @@ struct Train: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var source: RemoteSource
     @Option(help: "The revision to train on.") var rev = "HEAD"
     @Option(help: "The label field to predict.") var label: String
     @Option(help: "classify or regress.") var task: LearningTask = .classify
@@ -37,7 +38,8 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let repo = try global.repository()
+        let (repo, cache) = try source.repository(global, revision: rev)
+        defer { cache?.close() }
         var options = TrainOptions(
             revision: Revision(rev), labelField: label, outputPath: out ?? "\(label.replacingOccurrences(of: "/", with: "_")).dvsm")
         options.task = task
@@ -47,6 +49,7 @@ struct Train: ParsableCommand {
         options.name = name
         options.message = message ?? ""
         let r = try repo.train(options, progress: Output.progress())
+        try source.sendBack(cache)
         let written =
             options.outputPath.hasPrefix("/") ? options.outputPath : CurrentProcess.context.currentDirectory + "/" + options.outputPath
         if repo.wouldTrack(written) {

@@ -78,6 +78,7 @@ extension Repository {
                 let p = cachePath(e.blob)
                 if stat(p, &st) != 0 || UInt64(st.st_size) != e.byteCount { need.append(e) }
             }
+            try downloadMissingBlobs(Set(need.map(\.blob)), progress: progress)  // a partial clone or a remote's cache
             let locations = try blobs.locations()
             let missing = need
             let done = Locked(0)

@@ -151,10 +151,15 @@ extension Repository {
         let blobs = self.blobs
         func here(_ id: ObjectID) -> Bool { (try? blobs.contains(id)) == true }
         let missing = Set(wanted.filter { !here($0) })
+        // A remote's cache evicts its least recently used packs: these are used now.
+        if isRemoteCache { touchPacks(holding: wanted.subtracting(missing)) }
         guard !missing.isEmpty else { return nil }
         let config = try remote(remoteName)
         let store = try config.open(environment: context.environment)
-        context.notice?("note: downloading \(missing.count) blob(s) from '\(remoteName)' (this is a partial clone of it)")
+        context.notice?(
+            isRemoteCache
+                ? "note: downloading \(missing.count) blob(s) from the remote into its cache at \(root)"
+                : "note: downloading \(missing.count) blob(s) from '\(remoteName)' (this is a partial clone of it)")
         let meter = TransferMeter(phase: .downloading, total: 0, progress: progress)
         var fetch = FrameFetch(remote: remoteName, blobs: 0, frameBytes: 0, bytesDownloaded: 0, requests: 0, indexes: 0)
         let stage = tmpDir + "/partial-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64(Date().timeIntervalSince1970 * 1000))"

@@ -1,0 +1,233 @@
+import DVSStorage
+import DVSTestSupport
+import Foundation
+import Testing
+
+/// Reading a remote without a clone (`--remote URL`, issue 15 item 2), end to end through the
+/// built binary against a folder remote and moto: shards read by workers at once cover the
+/// snapshot exactly once and share one cache; a small cache evicts and stays sound; a model
+/// trained without a clone is sent back and audited elsewhere; a damaged frame is named.
+@Suite(.serialized) struct RemoteReadCLITests {
+    /// A repository of recordings and three long clips (one 1 MiB pack each), pushed to `remote`;
+    /// returns its folder.
+    func pushedDataset(_ dir: String, _ remote: TestRemote, long: Int = 3) throws -> String {
+        let a = dir + "/a"
+        try makeDataset(a, recordings: 6)
+        try addLongClips(a, count: long, tag: "w")
+        try dvsOK(["init"], in: a, remote)
+        try dvsOK(["config", "pack.target-size", "1048576"], in: a, remote)
+        try dvsOK(["commit", "-m", "base"], in: a, remote)
+        try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+        try dvsOK(["push", "--all"], in: a, remote)
+        return a
+    }
+
+    /// `--remote URL --cache-dir DIR` and the remote's S3 arguments.
+    func reading(_ remote: TestRemote, cache: String, size: String? = nil) -> [String] {
+        ["--remote", remote.url, "--cache-dir", cache] + (size.map { ["--cache-size", $0] } ?? []) + remote.args
+    }
+
+    /// The one cache repository under `cache/remotes`.
+    func cacheRepository(_ cache: String) throws -> String {
+        let names = try FileManager.default.contentsOfDirectory(atPath: cache + "/remotes").filter { !$0.hasSuffix(".lock") }
+        #expect(names.count == 1, "one remote, one cache: \(names)")
+        return cache + "/remotes/" + (try #require(names.first))
+    }
+
+    /// Bytes of the `.pack` files in `dir`.
+    func packBytes(_ dir: String) throws -> UInt64 {
+        try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".pack") }.reduce(0) {
+            $0 + ((try FileManager.default.attributesOfItem(atPath: dir + "/" + $1)[.size] as? UInt64) ?? 0)
+        }
+    }
+
+    /// Runs `script` with sh in `dir`; checks it exited 0.
+    @discardableResult
+    func shell(_ script: String, in dir: String, _ remote: TestRemote) throws -> TestSupport.Result {
+        let r = try T.run("/bin/sh", ["-c", script], in: dir, environment: remote.env)
+        #expect(r.status == 0, "\(script)\n\(r.stdout)\(r.stderr)")
+        return r
+    }
+
+    /// The command line of `dvs ARGS` for sh, each argument quoted.
+    func command(_ args: [String]) -> String { ([T.dvsBinary] + args).map { "'\($0)'" }.joined(separator: " ") }
+
+    /// Runs the dvs commands at once (not through sh's `&` and `wait`: the test runner spawns
+    /// children with SIGCHLD blocked, and dash's `wait` then never returns), each writing its
+    /// stdout to `dir/<name>` and its stderr to `dir/<name>.err`; checks each exited 0.
+    func together(_ commands: [(name: String, args: [String])], in dir: String, _ remote: TestRemote) throws {
+        var running: [(String, Process)] = []
+        for c in commands {
+            FileManager.default.createFile(atPath: dir + "/" + c.name, contents: nil)
+            FileManager.default.createFile(atPath: dir + "/" + c.name + ".err", contents: nil)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: T.dvsBinary)
+            p.arguments = c.args
+            p.currentDirectoryURL = URL(fileURLWithPath: dir)
+            var e = ProcessInfo.processInfo.environment
+            e["DVS_AUTHOR_NAME"] = "Test Author"
+            e["DVS_AUTHOR_EMAIL"] = "test@example.com"
+            for (k, v) in remote.env { e[k] = v }
+            p.environment = e
+            p.standardInput = FileHandle.nullDevice
+            p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/" + c.name))
+            p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/" + c.name + ".err"))
+            try p.run()
+            running.append((c.name, p))
+        }
+        for (name, p) in running {
+            p.waitUntilExit()
+            let err = (try? String(contentsOfFile: dir + "/" + name + ".err", encoding: .utf8)) ?? ""
+            #expect(p.terminationStatus == 0, "\(name): \(err)")
+        }
+    }
+
+    @Test(arguments: RemoteKind.allCases) func threeWorkersWithoutACloneReadTheSnapshotOnceThroughOneCache(_ kind: RemoteKind) throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(kind, dir: dir)
+            let a = try pushedDataset(dir, remote)
+            let cache = dir + "/cache"
+            // Three workers started together, as DataLoader workers are, with one shuffle seed.
+            try together(
+                (0..<3).map {
+                    ("s\($0).tar", ["stream", "--rev", "main", "--shuffle", "7", "--shard", "\($0)/3"] + reading(remote, cache: cache))
+                },
+                in: dir, remote)
+            var members: [String] = []
+            for i in 0..<3 {
+                let list = try shell("tar -tf s\(i).tar", in: dir, remote).stdout.split(separator: "\n").map(String.init)
+                #expect(!list.filter { $0.hasSuffix(".wav") }.isEmpty, "every shard gets samples: \(list)")
+                members += list.filter { $0.hasSuffix(".wav") }
+                try shell("mkdir -p out && tar -xf s\(i).tar -C out", in: dir, remote)
+            }
+            let files = try FileManager.default.contentsOfDirectory(atPath: a + "/clips").filter { $0.hasSuffix(".wav") }
+            #expect(members.count == files.count && Set(members) == Set(files.map { "clips/" + $0 }), "exactly once: \(members.sorted())")
+            for f in files { try shell("cmp '\(a)/clips/\(f)' 'out/clips/\(f)'", in: dir, remote) }
+
+            // One cache: the audio downloaded once, its packs and metadata sound; a later read
+            // of metadata downloads nothing.
+            let repo = try cacheRepository(cache)
+            let stored = try packBytes(repo + "/.dvs/packs")
+            let audio = try files.reduce(UInt64(0)) {
+                $0 + ((try FileManager.default.attributesOfItem(atPath: a + "/clips/" + $1)[.size] as? UInt64) ?? 0)
+            }
+            #expect(
+                stored > audio / 3 && stored < audio * 2, "the snapshot's frames, downloaded once or twice at most: \(stored) of \(audio)")
+            let fsck = try dvsOK(["fsck"], in: repo, remote)
+            #expect(fsck.stdout.contains(": ok"), "\(fsck.stdout)")
+            let ls = try dvsOK(["ls", "main"] + reading(remote, cache: cache), in: dir, remote)
+            #expect(ls.stdout.split(separator: "\n").count == files.count + 1, "the clips and labels.csv: \(ls.stdout)")
+            #expect(!ls.stderr.contains("downloading"), "\(ls.stderr)")
+            let cat = try dvsOK(["cat", "main:labels.csv"] + reading(remote, cache: cache), in: dir, remote)
+            #expect(cat.stdoutData == FileManager.default.contents(atPath: a + "/labels.csv"))
+            let q = try dvsOK(
+                ["query", "--rev", "main", "SELECT count(*) AS n FROM sample"] + reading(remote, cache: cache), in: dir, remote)
+            #expect(q.stdout.contains("\(files.count)"), "\(q.stdout)")
+
+            // A commit pushed a moment later: a branch is read as it was at the last fetch (for
+            // 30 s, so workers started together read one snapshot), the new commit by its id.
+            try T.sh("sox -n -r 16000 -c 1 -b 16 '\(a)/clips/late.wav' synth 1 sine 440")
+            try dvsOK(["commit", "-m", "late"], in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            let stale = try dvsOK(["ls", "main"] + reading(remote, cache: cache), in: dir, remote)
+            #expect(!stale.stdout.contains("late.wav"), "\(stale.stdout)")
+            let id = try #require(try remote.ref("main"))
+            let late = try dvsOK(["cat", "\(id):clips/late.wav"] + reading(remote, cache: cache), in: dir, remote)
+            #expect(late.stdoutData == FileManager.default.contents(atPath: a + "/clips/late.wav"))
+            let fresh = try dvsOK(["ls", "main"] + reading(remote, cache: cache), in: dir, remote)
+            #expect(fresh.stdout.contains("clips/late.wav"), "the fetch for the id moved the branch too: \(fresh.stdout)")
+        }
+    }
+
+    @Test(arguments: RemoteKind.allCases) func aSmallCacheSharedByReadersEvictsAndStaysSound(_ kind: RemoteKind) throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(kind, dir: dir)
+            let a = try pushedDataset(dir, remote, long: 4)
+            let cache = dir + "/cache"
+            let limit: UInt64 = 1_500_000  // about one long clip's pack
+            // Four readers at once on one cache smaller than what they read, twice over.
+            for round in 0..<2 {
+                try together(
+                    (0..<4).map {
+                        (
+                            "r\(round)-\($0).tar",
+                            ["stream", "--rev", "main", "--shard", "\($0)/4"] + reading(remote, cache: cache, size: "\(limit)")
+                        )
+                    },
+                    in: dir, remote)
+            }
+            let files = try FileManager.default.contentsOfDirectory(atPath: a + "/clips").filter { $0.hasSuffix(".wav") }
+            for round in 0..<2 {
+                try shell("rm -rf out && mkdir out && for i in 0 1 2 3; do tar -xf r\(round)-$i.tar -C out; done", in: dir, remote)
+                for f in files { try shell("cmp '\(a)/clips/\(f)' 'out/clips/\(f)'", in: dir, remote) }
+            }
+            let repo = try cacheRepository(cache)
+            let stored = try packBytes(repo + "/.dvs/packs")
+            #expect(stored > 0 && stored <= limit, "kept under the limit once nobody reads: \(stored)")
+            let fsck = try dvsOK(["fsck"], in: repo, remote)
+            #expect(fsck.stdout.contains(": ok") && !fsck.stdout.contains("damaged"), "\(fsck.stdout)")
+            // What was evicted is downloaded again when read.
+            let all = try shell(
+                command(["stream", "--rev", "main"] + reading(remote, cache: cache, size: "\(limit)")) + " | tar -t", in: dir, remote)
+            #expect(all.stdout.split(separator: "\n").filter { $0.hasSuffix(".wav") }.count == files.count)
+            #expect(all.stderr.contains("blob(s) from the remote into its cache"), "\(all.stderr)")
+        }
+    }
+
+    @Test(arguments: RemoteKind.allCases) func aModelTrainedWithoutACloneIsSentBackAndAuditedInAClone(_ kind: RemoteKind) throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(kind, dir: dir)
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 8)
+            var labels = "path,lang,text\n"
+            for i in 0..<8 { labels += "clips/r\(i).wav,\(i % 2 == 0 ? "en" : "es"),recording \(i)\n" }
+            try T.write(Data(labels.utf8), to: a + "/labels.csv")
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            try dvsOK(["push", "--all"], in: a, remote)
+            let cache = dir + "/cache"
+            let train = try dvsOK(
+                ["train", "--rev", "main", "--label", "lang", "--holdout", "0", "--out", dir + "/lang.dvsm", "--name", "lang-remote"]
+                    + reading(remote, cache: cache), in: dir, remote)
+            #expect(train.stderr.contains("sent 1 lineage record(s) back to the remote"), "\(train.stderr)")
+            let eval = try dvsOK(["eval", "--model", "lang-remote", "--rev", "main"] + reading(remote, cache: cache), in: dir, remote)
+            #expect(eval.stderr.contains("sent 1 lineage record(s) back to the remote"), "\(eval.stderr)")
+            #expect(try remote.store().list(prefix: "records/").count == 2, "the model and its eval")
+
+            // Another clone sees both.
+            try dvsOK(["clone", remote.url, dir + "/c"] + remote.args, in: dir, remote)
+            let models = try dvsOK(["models"], in: dir + "/c", remote)
+            #expect(models.stdout.contains("lang-remote"), "\(models.stdout)")
+            let audit = try dvsOK(["audit", "lang-remote"], in: dir + "/c", remote)
+            let main = try #require(try remote.ref("main"))
+            #expect(audit.stdout.contains("snapshot  \(main)") && audit.stdout.contains("8 samples"), "\(audit.stdout)")
+            // The eval sent its own record only, not the model's again: one model there.
+            #expect(models.stdout.split(separator: "\n").filter { $0.contains("lang-remote") }.count == 1, "\(models.stdout)")
+        }
+    }
+
+    @Test func aDamagedFrameIsNamedWhenReadingWithoutAClone() throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(.s3, dir: dir)
+            _ = try pushedDataset(dir, remote, long: 1)
+            let store = try remote.store()
+            for key in try remote.packs() {
+                var bytes = [UInt8](try #require(try store.get(key)))
+                let copy = dir + "/copy.pack"
+                try Data(bytes).write(to: URL(fileURLWithPath: copy))
+                for e in try PackReader(path: copy).readIndex() where e.storedLength > 100_000 {
+                    bytes[Int(e.offset + e.storedLength / 2)] ^= 0xFF
+                }
+                try store.put(key, Data(bytes))
+            }
+            let cache = dir + "/cache"
+            let r = try T.dvs(["cat", "main:clips/long-w-0.wav"] + reading(remote, cache: cache), in: dir, environment: remote.env)
+            #expect(r.status == 1 && r.stdout.isEmpty, "\(r.stderr)")
+            #expect(r.stderr.contains("is damaged") && r.stderr.contains("object '"), "\(r.stderr)")
+            #expect(!r.stderr.contains("testing"), "no credential in the message")
+            let repo = try cacheRepository(cache)
+            #expect(try packBytes(repo + "/.dvs/packs") == 0, "nothing damaged was kept")
+        }
+    }
+}
