@@ -12,7 +12,8 @@ struct Cat: ParsableCommand {
     @Argument(help: "REV:PATH") var spec: String
 
     func run() throws {
-        let (repo, cache) = try source.repository(global, revision: spec.split(separator: ":", maxSplits: 1).first.map(String.init))
+        let (repo, cache) = try source.repository(
+            global, revision: spec.firstIndex(of: ":").map { String(spec[..<$0]) }.flatMap { $0.isEmpty ? nil : $0 })
         defer { cache?.close() }
         let (_, e) = try repo.resolveBlobSpec(spec)
         if e.kind != .symlink { try repo.downloadMissingBlobs([e.blob]) }  // a partial clone: fetched on demand

@@ -13,7 +13,7 @@ struct Ls: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let (repo, cache) = try source.repository(global, revision: arguments.first)
+        let (repo, cache) = try source.repository(global, revision: nil)
         defer { cache?.close() }
         var args = arguments
         var revision = "HEAD"

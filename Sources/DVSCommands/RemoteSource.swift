@@ -67,6 +67,10 @@ struct RemoteSource: ParsableArguments {
         options.region = region
         options.pathStyle = pathStyle
         options.revision = revision
+        // Tests (and a job that wants one snapshot for longer) set how often the cache fetches.
+        if let s = CurrentProcess.context.environment["DVS_REMOTE_REFRESH_SECONDS"].flatMap(Double.init), s >= 0 {
+            options.refreshAfter = s
+        }
         let cache = try RemoteCache.open(options, context: CurrentProcess.context, progress: Output.progress())
         StartupTrace.repositoryOpened()
         return (cache.repository, cache)

@@ -52,7 +52,15 @@ struct Stream: ParsableCommand {
         }
         let (repo, cache) = try source.repository(global, revision: rev)
         defer { cache?.close() }
-        let summary = try repo.stream(Revision(rev), seed: shuffle, shard: part, to: 1, source: from, progress: Output.progress())
+        // From a remote, the commit the cache resolved when it opened: sibling workers read one
+        // snapshot even if another process's fetch moves the branch meanwhile; said on stderr
+        // so that a job's log shows what each worker read.
+        var revision = Revision(rev)
+        if let cache, let c = cache.commit {
+            revision = Revision(c.hex)
+            Output.err("dvs stream: \(rev) is \(c.hex) on the remote")
+        }
+        let summary = try repo.stream(revision, seed: shuffle, shard: part, to: 1, source: from, progress: Output.progress())
         if isatty(2) != 0 {
             Output.err("streamed \(summary.sampleCount) samples (\(Output.bytes(summary.audioBytes))) of \(rev) (\(summary.commit.short))")
         }

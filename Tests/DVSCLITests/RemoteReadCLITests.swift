@@ -93,6 +93,12 @@ import Testing
                     ("s\($0).tar", ["stream", "--rev", "main", "--shuffle", "7", "--shard", "\($0)/3"] + reading(remote, cache: cache))
                 },
                 in: dir, remote)
+            // Each worker says which commit it read: one for all.
+            let main = try #require(try remote.ref("main"))
+            for i in 0..<3 {
+                let err = try String(contentsOfFile: dir + "/s\(i).tar.err", encoding: .utf8)
+                #expect(err.contains("dvs stream: main is \(main) on the remote"), "\(err)")
+            }
             var members: [String] = []
             for i in 0..<3 {
                 let list = try shell("tar -tf s\(i).tar", in: dir, remote).stdout.split(separator: "\n").map(String.init)
@@ -129,12 +135,16 @@ import Testing
             try T.sh("sox -n -r 16000 -c 1 -b 16 '\(a)/clips/late.wav' synth 1 sine 440")
             try dvsOK(["commit", "-m", "late"], in: a, remote)
             try dvsOK(["push"], in: a, remote)
-            let stale = try dvsOK(["ls", "main"] + reading(remote, cache: cache), in: dir, remote)
+            let stale = try dvsOK(
+                ["ls", "main"] + reading(remote, cache: cache), in: dir, remote, env: ["DVS_REMOTE_REFRESH_SECONDS": "3600"])
             #expect(!stale.stdout.contains("late.wav"), "\(stale.stdout)")
             let id = try #require(try remote.ref("main"))
-            let late = try dvsOK(["cat", "\(id):clips/late.wav"] + reading(remote, cache: cache), in: dir, remote)
+            let late = try dvsOK(
+                ["cat", "\(id):clips/late.wav"] + reading(remote, cache: cache), in: dir, remote,
+                env: ["DVS_REMOTE_REFRESH_SECONDS": "3600"])
             #expect(late.stdoutData == FileManager.default.contents(atPath: a + "/clips/late.wav"))
-            let fresh = try dvsOK(["ls", "main"] + reading(remote, cache: cache), in: dir, remote)
+            let fresh = try dvsOK(
+                ["ls", "main"] + reading(remote, cache: cache), in: dir, remote, env: ["DVS_REMOTE_REFRESH_SECONDS": "3600"])
             #expect(fresh.stdout.contains("clips/late.wav"), "the fetch for the id moved the branch too: \(fresh.stdout)")
         }
     }
@@ -204,6 +214,39 @@ import Testing
             #expect(audit.stdout.contains("snapshot  \(main)") && audit.stdout.contains("8 samples"), "\(audit.stdout)")
             // The eval sent its own record only, not the model's again: one model there.
             #expect(models.stdout.split(separator: "\n").filter { $0.contains("lang-remote") }.count == 1, "\(models.stdout)")
+        }
+    }
+
+    @Test func aPurgeOnTheRemoteReachesTheCache() throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(.path, dir: dir)
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 6)
+            var labels = "path,speaker\n"
+            for i in 0..<6 { labels += "clips/r\(i).wav,\(i % 2 == 0 ? "spk_a" : "spk_b")\n" }
+            try T.write(Data(labels.utf8), to: a + "/labels.csv")
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url], in: a, remote)
+            try dvsOK(["push", "--all"], in: a, remote)
+            let cache = dir + "/cache"
+            let before = try shell(command(["stream", "--rev", "main"] + reading(remote, cache: cache)) + " | tar -t", in: dir, remote)
+            #expect(before.stdout.split(separator: "\n").filter { $0.hasSuffix(".wav") }.count == 6)
+            try dvsOK(["purge", "--where", "speaker = 'spk_b'", "--yes"], in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            // The next read applies the purge to the cache: the erased clips are gone from its
+            // snapshot and from its store.
+            let after = try T.run(
+                "/bin/sh", ["-c", command(["stream", "--rev", "main"] + reading(remote, cache: cache)) + " | tar -t"], in: dir,
+                environment: remote.env.merging(["DVS_REMOTE_REFRESH_SECONDS": "0"]) { _, b in b })
+            #expect(after.status == 0, "\(after.stderr)")
+            let wavs = after.stdout.split(separator: "\n").filter { $0.hasSuffix(".wav") }.map(String.init)
+            #expect(wavs == ["clips/r0.wav", "clips/r2.wav", "clips/r4.wav"], "\(after.stdout)\(after.stderr)")
+            let repo = try cacheRepository(cache)
+            // Exit 0: no erased id left in any file of the cache.
+            let verify = try dvsOK(["purge", "--verify"], in: repo, remote)
+            #expect(!verify.stdout.contains("NOT CLEAN"), "\(verify.stdout)")
+            #expect(try dvsOK(["fsck"], in: repo, remote).stdout.contains(": ok"))
         }
     }
 

@@ -598,7 +598,8 @@ extension Repository {
                 .badInput, "cannot \(what): a merge of '\(s.describedTheirs)' is in progress; nothing was changed",
                 next: .finishOrAbortMerge(afterStatus: true))
         }
-        if try headCommit() != nil {
+        // A remote's cache has no working files to keep (its HEAD's files are never written).
+        if try !isRemoteCache && headCommit() != nil {
             let dirty = try status().changes.filter { $0.kind != .added }
             if !dirty.isEmpty {
                 throw DVSError(
@@ -828,8 +829,9 @@ extension Repository {
             }
         } catch { throw DVSError.wrap(error) }
         try PurgeStop.check(.refs, context)
-        // 2. The working tree follows HEAD (tracked files only; it was clean).
-        if let h = record.head.flatMap({ CommitID(hex: $0) }), let n = map[h],
+        // 2. The working tree follows HEAD (tracked files only; it was clean). A remote's cache
+        // has none.
+        if !isRemoteCache, let h = record.head.flatMap({ CommitID(hex: $0) }), let n = map[h],
             let before = legacy
                 ? try? entries(ofManifest: snapshots.commit(h).manifest) : try entries(ofManifest: snapshots.commit(h).manifest)
         {

@@ -70,6 +70,12 @@ public final class RemoteCache: @unchecked Sendable {
     public let sizeLimit: UInt64
     /// What the fetch at open brought; nil when the last fetch was recent enough.
     public let fetched: FetchSummary?
+    /// The commit `RemoteReadOptions.revision` named when the cache was opened (under the setup
+    /// lock, after any fetch); nil when there was none or it does not resolve. Read this, not the
+    /// revision again: a branch can move in the cache when another process fetches.
+    public let commit: CommitID?
+    /// Lineage records the cache held when it was opened: ``pushRecords()`` sends only others.
+    private let recordsAtOpen: Set<ObjectID>
     /// Packs evicted at open.
     public private(set) var evicted: (packs: Int, bytes: UInt64) = (0, 0)
     /// The shared reader lock's descriptor (-1 once closed).
@@ -97,7 +103,8 @@ public final class RemoteCache: @unchecked Sendable {
             url = context.absolute(url)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: url, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw DVSError(.remote, "cannot read remote '\(options.url)': no folder at '\(url)'", next: .giveRemoteLocation)
+                throw DVSError(
+                    .remote, "cannot read remote '\(Redaction.redact(options.url))': no folder at '\(url)'", next: .giveRemoteLocation)
             }
         }
         let base = (options.cacheDirectory.map { context.absolute($0) } ?? defaultDirectory(context)) + "/remotes"
@@ -142,26 +149,40 @@ public final class RemoteCache: @unchecked Sendable {
         let age = (try? FileManager.default.attributesOfItem(atPath: stamp)[.modificationDate] as? Date).map {
             Date().timeIntervalSince($0)
         }
+        // Stale `.new-<key>-<pid>` folders of a first open that was killed (the setup lock is
+        // held: nobody is making this cache now).
+        for n in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where n.hasPrefix(".new-\(key)-") {
+            try? FileManager.default.removeItem(atPath: base + "/" + n)
+        }
         let unknown = options.revision.map { (try? repo.resolve(Revision($0))) == nil } ?? false
         if age == nil || age! >= options.refreshAfter || age! < 0 || unknown {
             fetched = try repo.fetch(remote: "origin", progress: progress)
             try repo.mirrorRemoteBranches()
             do { try FileIO.writeAtomically([], to: stamp, tmpDir: repo.tmpDir) } catch { throw DVSError.wrap(error) }
         }
-        let cache = try RemoteCache(repository: repo, url: options.url, sizeLimit: options.sizeLimit ?? 10 << 30, fetched: fetched)
-        return cache
+        let commit = options.revision.flatMap { try? repo.resolve(Revision($0)) }
+        let records: Set<ObjectID>
+        do { records = try repo.catalog.lineageRecordIDs() } catch { throw DVSError.wrap(error) }
+        return try RemoteCache(
+            repository: repo, url: options.url, sizeLimit: options.sizeLimit ?? 10 << 30, fetched: fetched, commit: commit,
+            records: records)
     }
 
-    private init(repository: Repository, url: String, sizeLimit: UInt64, fetched: FetchSummary?) throws {
+    private init(
+        repository: Repository, url: String, sizeLimit: UInt64, fetched: FetchSummary?, commit: CommitID?, records: Set<ObjectID>
+    ) throws {
         self.repository = repository
         self.url = url
         self.sizeLimit = sizeLimit
         self.fetched = fetched
+        self.commit = commit
+        self.recordsAtOpen = records
         let path = repository.dvsDir + "/cache-readers.lock"
         readers = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard readers >= 0 else { throw DVSError.wrap(StorageError.posix("cannot open", path: path)) }
         if flock(readers, LOCK_EX | LOCK_NB) == 0 {
-            evicted = try repository.evictDownloadedPacks(limit: sizeLimit)
+            // A failure (a full disk) is left for a later command: reading may still work.
+            evicted = (try? repository.evictDownloadedPacks(limit: sizeLimit)) ?? (0, 0)
         }
         // Shared from here (from exclusive, or waiting for an evicting process to finish).
         while flock(readers, LOCK_SH) != 0 {
@@ -183,6 +204,8 @@ public final class RemoteCache: @unchecked Sendable {
             readers = -1
         }
         guard flock(readers, LOCK_EX | LOCK_NB) == 0 else { return (0, 0) }
+        // Decoded copies `dvs run` made (.dvs/cache/blobs) are bounded by the same limit.
+        _ = repository.evictBlobCache(limit: sizeLimit, dryRun: false)
         return (try? repository.evictDownloadedPacks(limit: sizeLimit)) ?? (0, 0)
     }
 
@@ -204,7 +227,18 @@ public final class RemoteCache: @unchecked Sendable {
         do { markers = Set(try store.list(prefix: "records/").compactMap { ObjectID(hex: $0.key.dropFirst(8)) }) } catch {
             throw DVSError.wrap(error)
         }
-        let todo = local.subtracting(markers).sorted()
+        let todo = local.subtracting(recordsAtOpen).subtracting(markers).sorted()
+        if todo.isEmpty { return [] }
+        // A purge that reached the remote while this command ran: the record may name what it
+        // erased (its snapshot, label values), so it is not sent.
+        let missing: [PurgeRecord]
+        do { missing = try repo.remotePurges(store: store, remote: "origin").missing } catch { throw DVSError.wrap(error) }
+        if let p = missing.first {
+            throw DVSError(
+                .remote,
+                "cannot send record(s) \(todo.map(\.short).joined(separator: ", ")) back to remote '\(Redaction.redact(url))': it holds purge \(p.id.short) (\(p.rule)), made while this command ran",
+                hint: "run the command again: it reads the remote as the purge left it")
+        }
         let objects = repo.objects
         for id in todo {
             var uploads = [id]
@@ -228,7 +262,7 @@ public final class RemoteCache: @unchecked Sendable {
                 let e = DVSError.wrap(error)
                 throw DVSError(
                     e.code, "cannot send record '\(id.short)' back to remote '\(Redaction.redact(url))': \(e.message)",
-                    hint: "the record is kept in the cache; the next command reading this remote sends it again", cause: e.cause,
+                    hint: "run the command again (the record in the cache is not sent by a later one)", cause: e.cause,
                     underlying: e.underlying)
             }
         }
@@ -319,11 +353,11 @@ extension Repository {
         }
         let gone = Set(out)
         let kept = listed.filter { !gone.contains($0.id) }.map { $0.line + "\n" }.joined()
-        do {
-            try catalog.write { tx in try tx.removePacks(out) }
-            try FileIO.writeAtomically(Array(kept.utf8), to: partialPacksPath, tmpDir: tmpDir)
-        } catch { throw DVSError.wrap(error) }
+        // Index, files, then the list: killed in between, a listed pack whose file is gone is
+        // skipped (and dropped from the list next time); a file never outlives its line.
+        do { try catalog.write { tx in try tx.removePacks(out) } } catch { throw DVSError.wrap(error) }
         for p in out { unlink("\(packsDir)/\(p.object.hex).pack") }
+        do { try FileIO.writeAtomically(Array(kept.utf8), to: partialPacksPath, tmpDir: tmpDir) } catch { throw DVSError.wrap(error) }
         packedBlobs.forgetReaders()
         return (out.count, bytes)
     }
