@@ -217,6 +217,28 @@ import Testing
         }
     }
 
+    /// More samples than the first download window (64): the stream downloads window after
+    /// window while it reads, and writes the same bytes as a stream of the repository itself.
+    @Test func aLongStreamDownloadsInWindowsAndMatchesALocalStream() throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(.path, dir: dir)
+            let a = dir + "/a"
+            try FileManager.default.createDirectory(atPath: a + "/clips", withIntermediateDirectories: true)
+            try T.sh("cd '\(a)/clips' && for i in $(seq 0 299); do sox -n -r 8000 -c 1 -b 16 c$i.wav synth 0.05 sine $((200 + i)); done")
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "300 clips"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url], in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            let cache = dir + "/cache"
+            try shell(command(["stream", "--shuffle", "3", "--from", "store", "-C", a]) + " > local.tar", in: dir, remote)
+            let r = try shell(
+                command(["stream", "--rev", "main", "--shuffle", "3"] + reading(remote, cache: cache)) + " > remote.tar", in: dir, remote)
+            let notes = r.stderr.components(separatedBy: "blob(s) from the remote into its cache").count - 1
+            #expect(notes == 2, "windows of 64 and of the other 236: \(r.stderr)")
+            try shell("cmp local.tar remote.tar", in: dir, remote)
+        }
+    }
+
     @Test func aPurgeOnTheRemoteReachesTheCache() throws {
         try T.withTemporaryDirectory { dir in
             let remote = try TestRemote(.path, dir: dir)

@@ -187,10 +187,53 @@ public final class SnapshotReader: @unchecked Sendable {
     public func forEach(order: [Int]? = nil, _ body: (SnapshotSample) throws -> Void) throws {
         let order = order ?? Array(entries.indices)
         if order.isEmpty { return }
-        // A partial clone downloads what these samples lack first (a shard: only its own).
-        try repository.downloadMissingBlobs(Set(order.map { entries[$0].blob }))
-        try forEach(order: order, locations: try repository.blobs.locations(), body)
+        guard repository.partialRemote() != nil else {
+            try forEach(order: order, locations: try repository.blobs.locations(), body)
+            return
+        }
+        // A partial clone (or a remote's cache) downloads what these samples lack (a shard: only
+        // its own) in windows of the order, each 4× the last from 64 samples: the next window
+        // downloads while this one is read, so the first sample waits for one small download,
+        // not the whole shard's.
+        var windows: [Range<Int>] = []
+        var start = 0
+        var size = Self.firstDownloadWindow
+        while start < order.count {
+            windows.append(start..<min(order.count, start + size))
+            start += size
+            size = min(size * 4, 16384)
+        }
+        let repository = self.repository
+        let entries = self.entries
+        @Sendable func wanted(_ w: Range<Int>) -> Set<ObjectID> { Set(order[w].map { entries[$0].blob }) }
+        try repository.downloadMissingBlobs(wanted(windows[0]))
+        for (k, w) in windows.enumerated() {
+            let failure = Locked<(any Error)?>(nil)
+            let group = DispatchGroup()
+            if k + 1 < windows.count {
+                let next = windows[k + 1]
+                DispatchQueue.global().async(group: group) {
+                    do { try repository.downloadMissingBlobs(wanted(next)) } catch { failure.withLock { $0 = error } }
+                }
+            }
+            // The window's locations, looked up one by one (O(window), not the whole index).
+            var locations: [ObjectID: BlobLocation] = [:]
+            do {
+                for i in order[w] where locations[entries[i].blob] == nil {
+                    if let l = try repository.blobs.location(of: entries[i].blob) { locations[entries[i].blob] = l }
+                }
+                try forEach(order: Array(order[w]), locations: locations, body)
+            } catch {
+                group.wait()
+                throw error
+            }
+            group.wait()
+            if let e = failure.withLock({ $0 }) { throw e }
+        }
     }
+
+    /// Samples in the first download window of a partial clone's read (``forEach(order:_:)``).
+    static let firstDownloadWindow = 64
 
     /// ``forEach(order:_:)`` with the blob locations already read (``BatchReader`` reads them once
     /// for many calls).
