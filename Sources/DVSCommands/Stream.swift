@@ -58,7 +58,8 @@ struct Stream: ParsableCommand {
         var revision = Revision(rev)
         if let cache, let c = cache.commit {
             revision = Revision(c.hex)
-            Output.err("dvs stream: \(rev) is \(c.hex) on the remote")
+            let when = cache.fetched != nil ? "fetched now" : "as fetched \(Int(cache.fetchAge)) s ago"
+            Output.err("dvs stream: \(rev) is \(c.hex) on the remote (\(when))")
         }
         let summary = try repo.stream(revision, seed: shuffle, shard: part, to: 1, source: from, progress: Output.progress())
         if isatty(2) != 0 {

@@ -239,6 +239,37 @@ import Testing
         }
     }
 
+    /// A URL with no repository, or of a kind dvs does not read, is refused by name and leaves
+    /// no cache; `dvs run`'s decoded copies count against `--cache-size`.
+    @Test func wrongURLsLeaveNoCacheAndRunStaysWithinTheLimit() throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(.path, dir: dir)
+            _ = try pushedDataset(dir, remote, long: 1)
+            let cache = dir + "/cache"
+            try FileManager.default.createDirectory(atPath: dir + "/empty", withIntermediateDirectories: true)
+            let empty = try T.dvs(["ls", "--remote", dir + "/empty", "--cache-dir", cache], in: dir)
+            #expect(
+                empty.status == 1 && empty.stderr.contains("no dvs repository at '\(dir)/empty': it has no branches"), "\(empty.stderr)")
+            let http = try T.dvs(["ls", "--remote", "http://127.0.0.1:9/voice", "--cache-dir", cache], in: dir)
+            #expect(http.status == 1 && http.stderr.contains("dvs reads s3:// URLs and folders only"), "\(http.stderr)")
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: cache + "/remotes")) ?? []
+            #expect(left.filter { !$0.hasSuffix(".lock") }.isEmpty, "no cache for a failed first open: \(left)")
+
+            let limit = 400_000
+            try dvsOK(
+                ["run", "--rev", "main"] + reading(remote, cache: cache, size: "\(limit)") + [
+                    "--", "sh", "-c", "test -s \"$DVS_SNAPSHOT_DIR/clips/r0.wav\"",
+                ],
+                in: dir, remote)
+            let repo = try cacheRepository(cache)
+            let kept = try T.sh(
+                "du -sb --apparent-size '\(repo)/.dvs/packs' '\(repo)/.dvs/cache/blobs' 2>/dev/null | awk '{s += $1} END {print s}'")
+            let bytes = try #require(UInt64(kept.trimmingCharacters(in: .whitespacesAndNewlines)))
+            // The folders' own entries (4 KiB each) count in du's figure beside the files.
+            #expect(bytes <= UInt64(limit) + 64 * 4096, "packs and decoded copies within the limit: \(bytes)")
+        }
+    }
+
     @Test func aPurgeOnTheRemoteReachesTheCache() throws {
         try T.withTemporaryDirectory { dir in
             let remote = try TestRemote(.path, dir: dir)

@@ -226,9 +226,10 @@ extension Repository {
     }
 
     /// Evicts the least recently used files of `.dvs/cache/blobs` until it holds at most `limit`
-    /// bytes; files used in the last ten minutes stay (a `dvs run` may be reading them).
+    /// bytes; files used in the last ten minutes stay (a `dvs run` may be reading them) unless
+    /// `keepingRecent` is false (a remote's cache, when no other process reads it).
     /// - Returns: files and bytes evicted (or, with `dryRun`, that would be).
-    func evictBlobCache(limit: UInt64, dryRun: Bool) -> (files: Int, bytes: UInt64) {
+    func evictBlobCache(limit: UInt64, dryRun: Bool, keepingRecent: Bool = true) -> (files: Int, bytes: UInt64) {
         var files: [(path: String, size: UInt64, used: Double)] = []
         var total: UInt64 = 0
         let root = blobCacheDir
@@ -243,7 +244,7 @@ extension Repository {
             }
         }
         guard total > limit else { return (0, 0) }
-        let recent = Date().timeIntervalSince1970 - 600
+        let recent = keepingRecent ? Date().timeIntervalSince1970 - 600 : .infinity
         var evicted = (files: 0, bytes: UInt64(0))
         for f in files.sorted(by: { $0.used < $1.used }) where total > limit && f.used < recent {
             if !dryRun { unlink(f.path) }

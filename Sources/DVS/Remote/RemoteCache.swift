@@ -70,6 +70,8 @@ public final class RemoteCache: @unchecked Sendable {
     public let sizeLimit: UInt64
     /// What the fetch at open brought; nil when the last fetch was recent enough.
     public let fetched: FetchSummary?
+    /// Seconds since the cache's metadata was fetched (0 when it was fetched at open).
+    public let fetchAge: TimeInterval
     /// The commit `RemoteReadOptions.revision` named when the cache was opened (under the setup
     /// lock, after any fetch); nil when there was none or it does not resolve. Read this, not the
     /// revision again: a branch can move in the cache when another process fetches.
@@ -99,6 +101,12 @@ public final class RemoteCache: @unchecked Sendable {
     ///   ``Repository/fetch(remote:branch:progress:)`` throws.
     public static func open(_ options: RemoteReadOptions, context: ProcessContext, progress: ProgressHandler? = nil) throws -> RemoteCache {
         var url = options.url
+        while url.count > 1 && url.hasSuffix("/") { url.removeLast() }
+        if url.contains("://") && !url.lowercased().hasPrefix("s3://") {
+            throw DVSError(
+                .remote, "cannot read remote '\(Redaction.redact(options.url))': dvs reads s3:// URLs and folders only",
+                next: .giveRemoteLocation)
+        }
         if !url.lowercased().hasPrefix("s3://") {
             url = context.absolute(url)
             var isDirectory: ObjCBool = false
@@ -108,7 +116,9 @@ public final class RemoteCache: @unchecked Sendable {
             }
         }
         let base = (options.cacheDirectory.map { context.absolute($0) } ?? defaultDirectory(context)) + "/remotes"
-        let key = String(ObjectID.hashing(Array("\(url)\n\(options.endpoint ?? "")".utf8)).hex.prefix(16))
+        var endpoint = options.endpoint ?? ""
+        while endpoint.hasSuffix("/") { endpoint.removeLast() }
+        let key = String(ObjectID.hashing(Array("\(url)\n\(endpoint)".utf8)).hex.prefix(16))
         let root = base + "/" + key
         do { try FileIO.makeDirectories(base) } catch { throw DVSError.wrap(error) }
         // One process at a time makes the cache and fetches; the others wait, then find it fresh.
@@ -121,7 +131,8 @@ public final class RemoteCache: @unchecked Sendable {
         }
         defer { setup.release() }
         let repo: Repository
-        if FileIO.exists(root + "/" + Repository.folderName) {
+        let created = !FileIO.exists(root + "/" + Repository.folderName)
+        if !created {
             repo = try Repository.discover(from: root, context: context)
             let marker = try? String(contentsOfFile: repo.cacheMarkerPath, encoding: .utf8)
             guard marker == url + "\n" else {
@@ -156,7 +167,18 @@ public final class RemoteCache: @unchecked Sendable {
         }
         let unknown = options.revision.map { (try? repo.resolve(Revision($0))) == nil } ?? false
         if age == nil || age! >= options.refreshAfter || age! < 0 || unknown {
-            fetched = try repo.fetch(remote: "origin", progress: progress)
+            do {
+                fetched = try repo.fetch(remote: "origin", progress: progress)
+                if created, try repo.catalog.refs(in: .all).isEmpty {
+                    throw DVSError(
+                        .remote, "no dvs repository at '\(Redaction.redact(options.url))': it has no branches",
+                        hint: "check the URL: the bucket and prefix (or folder) that a push went to")
+                }
+            } catch {
+                // A first open that fails leaves no cache behind.
+                if created { try? FileManager.default.removeItem(atPath: root) }
+                throw DVSError.wrap(error)
+            }
             try repo.mirrorRemoteBranches()
             do { try FileIO.writeAtomically([], to: stamp, tmpDir: repo.tmpDir) } catch { throw DVSError.wrap(error) }
         }
@@ -164,13 +186,15 @@ public final class RemoteCache: @unchecked Sendable {
         let records: Set<ObjectID>
         do { records = try repo.catalog.lineageRecordIDs() } catch { throw DVSError.wrap(error) }
         return try RemoteCache(
-            repository: repo, url: options.url, sizeLimit: options.sizeLimit ?? 10 << 30, fetched: fetched, commit: commit,
-            records: records)
+            repository: repo, url: options.url, sizeLimit: options.sizeLimit ?? 10 << 30, fetched: fetched,
+            fetchAge: fetched == nil ? max(0, age ?? 0) : 0, commit: commit, records: records)
     }
 
     private init(
-        repository: Repository, url: String, sizeLimit: UInt64, fetched: FetchSummary?, commit: CommitID?, records: Set<ObjectID>
+        repository: Repository, url: String, sizeLimit: UInt64, fetched: FetchSummary?, fetchAge: TimeInterval, commit: CommitID?,
+        records: Set<ObjectID>
     ) throws {
+        self.fetchAge = fetchAge
         self.repository = repository
         self.url = url
         self.sizeLimit = sizeLimit
@@ -204,9 +228,12 @@ public final class RemoteCache: @unchecked Sendable {
             readers = -1
         }
         guard flock(readers, LOCK_EX | LOCK_NB) == 0 else { return (0, 0) }
-        // Decoded copies `dvs run` made (.dvs/cache/blobs) are bounded by the same limit.
-        _ = repository.evictBlobCache(limit: sizeLimit, dryRun: false)
-        return (try? repository.evictDownloadedPacks(limit: sizeLimit)) ?? (0, 0)
+        let evicted = (try? repository.evictDownloadedPacks(limit: sizeLimit)) ?? (0, 0)
+        // Decoded copies `dvs run` made (.dvs/cache/blobs) share the limit with the packs (no
+        // other process reads now, so recent ones go too).
+        let packs = repository.downloadedPackBytes
+        _ = repository.evictBlobCache(limit: sizeLimit > packs ? sizeLimit - packs : 0, dryRun: false, keepingRecent: false)
+        return evicted
     }
 
     /// Sends the cache's lineage records the remote lacks (those made here by train, eval or
@@ -288,6 +315,9 @@ extension Repository {
         }
         return (listed, total)
     }
+
+    /// Bytes of the downloaded packs (those `.dvs/partial-packs` lists whose files exist).
+    var downloadedPackBytes: UInt64 { downloadedPacks().total }
 
     /// `.dvs/remote-cache`: present (holding the remote's URL) in a cache repository made by
     /// ``RemoteCache/open(_:context:progress:)``.
