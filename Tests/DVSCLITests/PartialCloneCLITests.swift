@@ -105,16 +105,7 @@ import Testing
             try dvsOK(["fetch", "origin"], in: b, remote)
             // Every long clip's frame on the remote gets one byte flipped in its middle (the pack
             // index is intact), so the clip `main` still needs is damaged.
-            let store = try remote.store()
-            for key in try remote.packs() {
-                var bytes = [UInt8](try #require(try store.get(key)))
-                let copy = dir + "/copy.pack"
-                try Data(bytes).write(to: URL(fileURLWithPath: copy))
-                for e in try PackReader(path: copy).readIndex() where e.storedLength > 100_000 {
-                    bytes[Int(e.offset + e.storedLength / 2)] ^= 0xFF
-                }
-                try store.put(key, Data(bytes))
-            }
+            try damageLongFrames(remote, scratch: dir)
             let r = try T.dvs(["checkout", "origin/main"], in: b, environment: remote.env)
             #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
             #expect(r.stderr.contains("read from remote 'origin' is damaged") && r.stderr.contains("object '"), "\(r.stderr)")

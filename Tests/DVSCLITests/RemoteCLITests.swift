@@ -1,3 +1,4 @@
+import DVSStorage
 import DVSTestSupport
 import Foundation
 import Testing
@@ -125,6 +126,22 @@ func addLongClips(_ dir: String, count: Int, tag: String) throws {
             sox -R '\(src)' -r 16000 -c 1 -b 16 '\(dir)/v.wav' && \
             sox -R -m '\(dir)/n.wav' '\(dir)/v.wav' '\(dir)/clips/long-\(tag)-\(i).wav' && rm '\(dir)/n.wav' '\(dir)/v.wav'
             """)
+    }
+}
+
+/// Flips one byte in the middle of every frame longer than 100 kB in the remote's packs (the
+/// long clips' audio; pack indexes stay intact), so a read of such a clip finds it damaged.
+/// `scratch` is a folder for a copy of each pack while its index is read.
+func damageLongFrames(_ remote: TestRemote, scratch: String) throws {
+    let store = try remote.store()
+    for key in try remote.packs() {
+        var bytes = [UInt8](try #require(try store.get(key)))
+        let copy = scratch + "/copy.pack"
+        try Data(bytes).write(to: URL(fileURLWithPath: copy))
+        for e in try PackReader(path: copy).readIndex() where e.storedLength > 100_000 {
+            bytes[Int(e.offset + e.storedLength / 2)] ^= 0xFF
+        }
+        try store.put(key, Data(bytes))
     }
 }
 

@@ -307,16 +307,7 @@ import Testing
         try T.withTemporaryDirectory { dir in
             let remote = try TestRemote(.s3, dir: dir)
             _ = try pushedDataset(dir, remote, long: 1)
-            let store = try remote.store()
-            for key in try remote.packs() {
-                var bytes = [UInt8](try #require(try store.get(key)))
-                let copy = dir + "/copy.pack"
-                try Data(bytes).write(to: URL(fileURLWithPath: copy))
-                for e in try PackReader(path: copy).readIndex() where e.storedLength > 100_000 {
-                    bytes[Int(e.offset + e.storedLength / 2)] ^= 0xFF
-                }
-                try store.put(key, Data(bytes))
-            }
+            try damageLongFrames(remote, scratch: dir)
             let cache = dir + "/cache"
             let r = try T.dvs(["cat", "main:clips/long-w-0.wav"] + reading(remote, cache: cache), in: dir, environment: remote.env)
             #expect(r.status == 1 && r.stdout.isEmpty, "\(r.stderr)")
