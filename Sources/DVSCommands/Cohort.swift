@@ -7,7 +7,7 @@ import Foundation
 struct Cohort: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cohort", abstract: "Cohorts: branches cut from the data by an SQL predicate over samples, refreshed and merged back.",
-        subcommands: [Create.self, List.self, Show.self, Refresh.self], defaultSubcommand: List.self)
+        subcommands: [Create.self, List.self, Show.self, Refresh.self, Pack.self], defaultSubcommand: List.self)
 
     static func json(_ c: CohortInfo) -> [String: Any] {
         [
@@ -16,5 +16,13 @@ struct Cohort: ParsableCommand {
             "hours": (c.totals.audioHours * 1e6).rounded() / 1e6, "source_moved_on": c.sourceMovedOn ?? NSNull(),
             "commits_since_cut": c.commitsSinceCut,
         ]
+    }
+
+    static func json(_ p: CohortPacking) -> [String: Any] { ["packs": p.packs, "blobs": p.blobs, "bytes": p.bytes] }
+
+    static func describe(_ p: CohortPacking) -> String {
+        p.packs == 0
+            ? "Nothing to pack: every frame of the cohort is already in its packs"
+            : "Packed its frames for reads from a remote: \(p.blobs) blob(s) in \(p.packs) pack(s), \(Output.bytes(p.bytes))"
     }
 }

@@ -74,9 +74,15 @@ extension Repository {
         // Blob frames, grouped by pack.
         var byPack: [PackID: [BlobLocation]] = [:]
         for (_, loc) in known { byPack[loc.pack, default: []].append(loc) }
+        // A second copy of a blob (a cohort's packs, two downloads that raced) is not the
+        // catalog's location: the pack's own index names it.
+        for p in catalogPacks.intersection(diskPacks) {
+            guard let index = try? packedBlobs.packReader(p).readIndex() else { continue }
+            for e in index where known[e.id]?.pack != p { byPack[p, default: []].append(BlobLocation(pack: p, entry: e)) }
+        }
         let bad = Locked<[String: DamagedObject]>([:])
         let done = Locked<Int>(0)
-        let total = known.count
+        let total = byPack.values.reduce(0) { $0 + $1.count }
         for (pack, locs) in byPack.sorted(by: { $0.key < $1.key }) {
             guard diskPacks.contains(pack) else {
                 for l in locs {

@@ -157,6 +157,9 @@ extension Repository {
             report.packBytesBefore = r.before
             report.packBytesAfter = r.after
         }
+        // Packs of a deleted cohort branch (CohortPacks.swift), once old, when every frame in them
+        // is stored in another pack too or needed by nothing.
+        try collectCohortPacks(locations: locations, needed: neededBlobs, cutoff: cutoff, dryRun: dryRun, into: &report)
         // Pack files no index knows (a writer killed before it recorded them), once old.
         let known: Set<PackID>
         do { known = Set(try catalog.packIDs()) } catch { throw DVSError.wrap(error) }
@@ -174,6 +177,41 @@ extension Repository {
         report.cacheFilesEvicted = evicted.files
         report.cacheBytesEvicted = evicted.bytes
         return report
+    }
+
+    /// Deletes the packs `.dvs/cohort-packs` lists for a branch that no longer exists, older than
+    /// `cutoff` (unix seconds), whose every frame is stored in another pack too (by the catalog's
+    /// `locations`) or not `needed`; drops the list's lines for packs that are gone. A pack still
+    /// holding the only copy of a needed blob is kept. The caller holds the repository lock.
+    func collectCohortPacks(
+        locations: [ObjectID: BlobLocation], needed: Set<ObjectID>, cutoff: Double, dryRun: Bool, into report: inout GCReport
+    ) throws {
+        let listed = cohortPacks()
+        guard !listed.isEmpty else { return }
+        let known: Set<PackID>
+        do { known = Set(try catalog.packIDs()) } catch { throw DVSError.wrap(error) }
+        var keep: [(pack: PackID, ref: String)] = []
+        var delete: [(PackID, String, UInt64)] = []
+        for p in listed where known.contains(p.pack) {
+            let served = try RefName(fullName: p.ref).flatMap { try catalog.ref($0) } != nil
+            let path = packsDir + "/\(p.pack.hex).pack"
+            guard !served, let (size, mtime) = Self.sizeAndTime(path), mtime < cutoff,
+                let index = try? PackReader(path: path).readIndex(),
+                index.allSatisfy({ !needed.contains($0.id) || (locations[$0.id].map { $0.pack != p.pack } ?? false) })
+            else {
+                keep.append(p)
+                continue
+            }
+            delete.append((p.pack, path, size))
+        }
+        report.packsRewritten += delete.count
+        report.packBytesBefore += delete.reduce(0) { $0 + $1.2 }
+        guard !dryRun, keep.count != listed.count else { return }
+        do { try catalog.write { tx in try tx.removePacks(delete.map(\.0)) } } catch { throw DVSError.wrap(error) }
+        packedBlobs.forgetReaders()
+        for d in delete { unlink(d.1) }
+        FileIO.syncDirectory(packsDir)
+        try writeCohortPacks(keep)
     }
 
     /// The loose objects and blobs something needs: see the file's header.

@@ -100,4 +100,9 @@ extension Repository {
         }
         try tx.insertCommit(id, c)
     }
+
+    /// Records packs made for a commit recorded before (a cohort's packs).
+    func recordComposed(_ packs: [FinishedPack], in tx: CatalogTransaction) throws {
+        for p in packs { try tx.insertPack(id: PackID(p.id), byteCount: p.byteCount, entries: p.entries) }
+    }
 }

@@ -253,16 +253,21 @@ extension Repository {
         }
         fetch.indexes = read.withLock { $0 }
         let index = indexes.withLock { $0 }
-        var holder: [ObjectID: RemoteFrame] = [:]
+        // Every copy of every blob, in reading order. A blob is read from the pack holding the
+        // most of what is wanted (a cohort's own packs, `CohortPacks.swift`), the first in
+        // reading order on a tie.
+        var holders: [ObjectID: [RemoteFrame]] = [:]
         for id in try Self.readingOrder(index.keys, store: store) {
-            for e in index[id]! where holder[e.id] == nil { holder[e.id] = RemoteFrame(pack: id, entry: e) }
+            for e in index[id]! { holders[e.id, default: []].append(RemoteFrame(pack: id, entry: e)) }
         }
         var want = missing
         var got = Set<ObjectID>()
         while !want.isEmpty {
+            var wantedIn: [ObjectID: Int] = [:]
+            for b in want { for f in holders[b] ?? [] { wantedIn[f.pack, default: 0] += 1 } }
             var frames: [RemoteFrame] = []
             for b in want.sorted() {
-                guard let f = holder[b] else {
+                guard let f = holders[b]?.max(by: { wantedIn[$0.pack, default: 0] < wantedIn[$1.pack, default: 0] }) else {
                     throw DVSError(
                         .corrupt, "remote '\(remote)' lacks blob '\(b.hex)' that this snapshot needs (no pack under packs/ holds it)",
                         next: .repairRemote(remote: remote))

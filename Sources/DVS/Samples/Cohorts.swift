@@ -182,6 +182,18 @@ extension Repository {
     /// - Throws: `DVSError.badInput` for a bad name or predicate, or when nothing matches;
     ///   `.alreadyExists` when the cohort exists; `.unknownRevision`.
     public func createCohort(_ name: String, predicate: String, from source: String? = nil) throws -> CohortInfo {
+        try createCohort(name, predicate: predicate, from: source, pack: false).info
+    }
+
+    /// As ``createCohort(_:predicate:from:)``; with `pack`, the cohort's frames are also copied
+    /// into packs of their own (see `CohortPacks.swift`), recorded in the same transaction as
+    /// the branch, so that a reader of a remote fetches them in a few long reads.
+    /// - Returns: the cohort, and what was packed (nil without `pack`).
+    /// - Throws: as ``createCohort(_:predicate:from:)``; `.corrupt` when a frame cannot be read;
+    ///   `.remote` when a partial clone cannot download what it lacks.
+    public func createCohort(_ name: String, predicate: String, from source: String? = nil, pack: Bool, progress: ProgressHandler? = nil)
+        throws -> (info: CohortInfo, packing: CohortPacking?)
+    {
         guard RefName.isValidShortName("cohort/" + name) else {
             throw DVSError(
                 .badInput, "'\(name)' is not a valid cohort name", hint: "use letters, digits, '-', '_' and '.', e.g. es-telephony")
@@ -198,9 +210,11 @@ extension Repository {
         let sourceRevision = source ?? currentBranch() ?? headHex
         let sourceCommit = try resolve(Revision(sourceRevision))
         let made = try cut(name, predicate: predicate, sourceRevision: sourceRevision, sourceCommit: sourceCommit)
+        let laid = try pack ? writeCohortPacks(for: made.id, excluding: [], fresh: made.packs, ref: ref, progress: progress) : nil
         do {
             try catalog.write { tx in
                 try recordComposed(made.packs, made.id, made.commit, in: tx)
+                try recordComposed(laid?.packs ?? [], in: tx)
                 try tx.moveRefs(
                     [
                         RefUpdate(
@@ -209,7 +223,7 @@ extension Repository {
                     who: identity)
             }
         } catch { throw DVSError.wrap(error) }
-        return try cohort(name)
+        return (try cohort(name), laid?.summary)
     }
 
     /// Makes (does not reference) the cut commit of `sourceCommit` by `predicate`.
