@@ -10,6 +10,8 @@
 #   dvs clone s3://... --branch cohort/c10   (a partial clone: metadata and the cohort's frames)
 #   aws s3 cp --recursive of the same cohort's raw WAV files (uploaded to their own prefix)
 #   dvs stream --remote s3://... --rev cohort/c10 through an empty cache (no clone; issue 15 item 2)
+#   the same clone and stream of a second remote where the cohort was made with `cohort create
+#   --pack` (its frames copied into packs of their own)
 # interleaved, --reps times each. Reported: median and min-max wall time, the bytes the clone
 # read (pack indexes, frames and the gaps merged between them) as a ratio to the cohort's own
 # packed bytes (its frames; target <= 1.15), its ranged reads against the number of samples, and
@@ -98,6 +100,23 @@ done
 stream_bytes=$(du -sb "$work"/cache/remotes/*/.dvs/packs | awk '{print $1}')
 same=$(cd "$work/p" && diff -rq --exclude=.dvs "$work/a" . 2>/dev/null | grep -v '^Only in \.' | grep -c . || true)
 full_t=$(t "$DVS" clone s3://dvs/voice "$work/f" --endpoint "$ep" --path-style --json)
+# A second remote, with the cohort laid out by --pack: made from the full clone (so the first
+# remote never sees the cohort's packs), then the same clone and stream, interleaved.
+say "making the --pack layout on s3://dvs/packed"
+"$DVS" -C "$work/f" cohort create c10p --where "CAST(score AS REAL) < 0.1" --pack --json > "$work/packed.json"
+"$DVS" -C "$work/f" remote add packed s3://dvs/packed --endpoint "$ep" --path-style >/dev/null
+"$DVS" -C "$work/f" push packed --all >/dev/null
+pclone_times=(); pstream_first=(); pstream_times=(); paws_times=()
+for i in $(seq "$REPS"); do
+  rm -rf "$work/pp"
+  pclone_times+=("$(t sh -c "'$DVS' clone s3://dvs/packed '$work/pp' --branch cohort/c10p --endpoint '$ep' --path-style --json > '$work/pclone.json'")")
+  rm -rf "$work/a"
+  paws_times+=("$(t $aws s3 cp --quiet --recursive s3://raw/c10 "$work/a")")
+  rm -rf "$work/pcache"
+  read -r f e < <(first_and_end "$DVS" stream --remote s3://dvs/packed --rev cohort/c10p --cache-dir "$work/pcache" --endpoint "$ep" --path-style)
+  pstream_first+=("$f"); pstream_times+=("$e")
+done
+psame=$(cd "$work/pp" && diff -rq --exclude=.dvs "$work/a" . 2>/dev/null | grep -v '^Only in \.' | grep -c . || true)
 # The same partial clone from a folder remote (local disk): dvs's own cost without S3 or moto.
 "$DVS" -C "$R" remote remove benchdir >/dev/null 2>&1 || true
 "$DVS" -C "$R" remote add benchdir "$work/dir-remote" >/dev/null
@@ -108,7 +127,8 @@ full_bytes=$(du -sb "$work/f/.dvs/packs" | awk '{print $1}')
 remote_bytes=$(du -sb "$R/.dvs/packs" | awk '{print $1}')
 
 python3 - "$work/clone.json" "$samples" "$remote_bytes" "$full_t" "$full_bytes" "${clone_times[*]}" "${aws_times[*]}" "$same" "$dir_t" \
-  "${stream_first[*]}" "${stream_times[*]}" "$stream_bytes" <<'PY'
+  "${stream_first[*]}" "${stream_times[*]}" "$stream_bytes" "$work/pclone.json" "${pclone_times[*]}" "${paws_times[*]}" \
+  "${pstream_first[*]}" "${pstream_times[*]}" "$psame" "$work/packed.json" <<'PY'
 import json, statistics, sys
 c = json.load(open(sys.argv[1]))
 samples, remote, full_t, full_b = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
@@ -127,4 +147,15 @@ sf = [float(x) for x in sys.argv[10].split()]; st = [float(x) for x in sys.argv[
 print(f"no-clone stream (empty cache): first byte {fmt(sf)}, all {fmt(st)} = {samples/statistics.median(st):.0f} samples/s; "
       f"ratio to aws s3 cp {statistics.median(st)/statistics.median(at):.2f}x; cache packs {int(sys.argv[12])/1e6:.1f} MB "
       f"= {int(sys.argv[12])/f['frame_bytes']:.3f}x the frames")
+pc = json.load(open(sys.argv[13]))["frames"]; pk = json.load(open(sys.argv[20]))["packed"]
+pct = [float(x) for x in sys.argv[14].split()]; pat = [float(x) for x in sys.argv[15].split()]
+psf = [float(x) for x in sys.argv[16].split()]; pst = [float(x) for x in sys.argv[17].split()]
+print(f"--pack layout: {pk['blobs']} blobs copied into {pk['packs']} packs, {pk['bytes']/1e6:.1f} MB "
+      f"(= {pk['bytes']/remote:.3f} of the remote's packs, stored once more)")
+print(f"  partial clone read {pc['bytes_downloaded']/1e6:.1f} MB = {pc['bytes_downloaded']/pc['frame_bytes']:.3f}x the frames; "
+      f"{pc['requests']} ranged reads for {pc['blobs']} blobs; {pc['pack_indexes']} pack indexes")
+print(f"  partial clone {fmt(pct)}   aws s3 cp {fmt(pat)}   ratio {statistics.median(pct)/statistics.median(pat):.2f}x")
+print(f"  no-clone stream: first byte {fmt(psf)}, all {fmt(pst)} = {samples/statistics.median(pst):.0f} samples/s; "
+      f"ratio to aws s3 cp {statistics.median(pst)/statistics.median(pat):.2f}x")
+print(f"  files that differ between this partial clone and the raw download: {sys.argv[18]}")
 PY

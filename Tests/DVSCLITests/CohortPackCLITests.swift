@@ -72,7 +72,8 @@ import Testing
             #expect(!listed.contains("cohort/packed") && listed.contains("refs/heads/cohort/z"), "\(listed)")
             #expect(try dvsOK(["fsck"], in: a, remote).stdout.contains(": ok"))
             try dvsOK(["checkout", "cohort/spread", "--to", dir + "/again"], in: a, remote)
-            #expect(try T.sh("diff -r '\(dir)/want' '\(dir)/again' && echo same").contains("same"), "the cohort's samples are all still here")
+            #expect(
+                try T.sh("diff -r '\(dir)/want' '\(dir)/again' && echo same").contains("same"), "the cohort's samples are all still here")
             try g.verify()
         }
     }
