@@ -20,9 +20,10 @@ struct Cohort: ParsableCommand {
 
     static func json(_ p: CohortPacking) -> [String: Any] { ["packs": p.packs, "blobs": p.blobs, "bytes": p.bytes] }
 
-    static func describe(_ p: CohortPacking) -> String {
-        p.packs == 0
+    /// One line on what was packed; `subject` names the cohort ("its frames", "cohort es").
+    static func describe(_ p: CohortPacking, subject: String) -> String {
+        p.packs == 0 && p.blobs == 0
             ? "Nothing to pack: every frame of the cohort is already in its packs"
-            : "Packed its frames for reads from a remote: \(p.blobs) blob(s) in \(p.packs) pack(s), \(Output.bytes(p.bytes))"
+            : "Packed \(subject) for reads from a remote: \(p.blobs) blob(s) in \(p.packs) pack(s), \(Output.bytes(p.bytes))"
     }
 }

@@ -11,7 +11,8 @@ extension Cohort {
                 'dvs stream --remote' of it needs about one request per sample. This copies the frames its \
                 snapshot names, as stored, into packs in the snapshot's order; push them, and readers of the \
                 remote fetch the cohort in a few long requests. Only what no earlier pack of the cohort holds \
-                is copied (after 'dvs cohort refresh', what came in). 'dvs gc' removes the packs once the \
+                is copied (after 'dvs cohort refresh', what came in); in a partial clone, what is not downloaded \
+                is downloaded first. 'dvs gc' removes the packs once the \
                 branch is deleted.
                 """)
         @OptionGroup var global: GlobalOptions
@@ -25,7 +26,7 @@ extension Cohort {
                 try Output.jsonObject(Cohort.json(p))
                 return
             }
-            Output.out(Cohort.describe(p).replacingOccurrences(of: "its frames", with: "cohort \(name)"))
+            Output.out(Cohort.describe(p, subject: "cohort \(name)"))
         }
     }
 }

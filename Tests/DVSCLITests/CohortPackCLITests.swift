@@ -50,6 +50,13 @@ import Testing
             try T.sh("rm -rf '\(dir)/got' && mkdir '\(dir)/got' && cp -r '\(dir)/p/clips' '\(dir)/p/labels.csv' '\(dir)/got/'")
             #expect(try T.sh("diff -r '\(dir)/want' '\(dir)/got' && echo same").contains("same"), "byte-exact")
             #expect(try dvsOK(["fsck"], in: dir + "/p", remote).stdout.contains(": ok"))
+            // A full clone takes the source's packs, not the cohort's copy of their frames.
+            let cohortPack = try #require(
+                try String(contentsOfFile: a + "/.dvs/cohort-packs", encoding: .utf8).split(separator: " ").first.map(String.init))
+            try dvsOK(["clone", remote.url, dir + "/full"] + remote.args, in: dir, remote)
+            let fullPacks = try FileManager.default.contentsOfDirectory(atPath: dir + "/full/.dvs/packs")
+            let remotePacks = try remote.packs().count
+            #expect(!fullPacks.contains(cohortPack + ".pack") && fullPacks.count == remotePacks - 1, "\(fullPacks)")
 
             // A refresh brings in one more clip; packing again copies that clip only.
             try addLongClips(a, count: 1, tag: "z")
@@ -74,6 +81,16 @@ import Testing
             try dvsOK(["checkout", "cohort/spread", "--to", dir + "/again"], in: a, remote)
             #expect(
                 try T.sh("diff -r '\(dir)/want' '\(dir)/again' && echo same").contains("same"), "the cohort's samples are all still here")
+            try dvsOK(["checkout", "main", "--to", dir + "/main"], in: a, remote)
+            #expect(try T.sh("diff -r '\(a)/clips' '\(dir)/main/clips' && echo same").contains("same"), "and main's")
+
+            // A damaged byte in a cohort pack's copy is found, though the catalog reads the source's.
+            let zPack = try #require(
+                try String(contentsOfFile: a + "/.dvs/cohort-packs", encoding: .utf8).split(separator: "\n").last?.split(separator: " ")
+                    .first.map(String.init))
+            try T.sh("printf 'X' | dd of='\(a)/.dvs/packs/\(zPack).pack' bs=1 seek=20000 conv=notrunc status=none")
+            let damaged = try T.dvs(["fsck"], in: a, environment: remote.env)
+            #expect(damaged.status == 1 && damaged.stdout.contains(zPack), "\(damaged.stdout)\(damaged.stderr)")
             try g.verify()
         }
     }

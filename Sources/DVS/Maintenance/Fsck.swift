@@ -77,7 +77,12 @@ extension Repository {
         // A second copy of a blob (a cohort's packs, two downloads that raced) is not the
         // catalog's location: the pack's own index names it.
         for p in catalogPacks.intersection(diskPacks) {
-            guard let index = try? packedBlobs.packReader(p).readIndex() else { continue }
+            let index: [PackEntry]
+            do { index = try packedBlobs.packReader(p).readIndex() } catch {
+                damaged[p.hex] = DamagedObject(
+                    id: p.hex, kind: "pack", pack: p.hex, reason: "its index cannot be read: \(DVSError.wrap(error).message)", usedBy: [])
+                continue
+            }
             for e in index where known[e.id]?.pack != p { byPack[p, default: []].append(BlobLocation(pack: p, entry: e)) }
         }
         let bad = Locked<[String: DamagedObject]>([:])

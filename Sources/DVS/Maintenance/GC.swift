@@ -190,14 +190,26 @@ extension Repository {
         guard !listed.isEmpty else { return }
         let known: Set<PackID>
         do { known = Set(try catalog.packIDs()) } catch { throw DVSError.wrap(error) }
+        // A pack two cohorts share (the same frames in the same order) is in use while either is.
+        var served = Set<PackID>()
+        for p in listed where try RefName(fullName: p.ref).flatMap({ try catalog.ref($0) }) != nil { served.insert(p.pack) }
+        var onDisk: [PackID: Bool] = [:]
+        func exists(_ pack: PackID) -> Bool {
+            if let e = onDisk[pack] { return e }
+            let e = FileIO.exists(packsDir + "/\(pack.hex).pack")
+            onDisk[pack] = e
+            return e
+        }
         var keep: [(pack: PackID, ref: String)] = []
         var delete: [(PackID, String, UInt64)] = []
         for p in listed where known.contains(p.pack) {
-            let served = try RefName(fullName: p.ref).flatMap { try catalog.ref($0) } != nil
             let path = packsDir + "/\(p.pack.hex).pack"
-            guard !served, let (size, mtime) = Self.sizeAndTime(path), mtime < cutoff,
+            if delete.contains(where: { $0.0 == p.pack }) { continue }
+            guard !served.contains(p.pack), let (size, mtime) = Self.sizeAndTime(path), mtime < cutoff,
                 let index = try? PackReader(path: path).readIndex(),
-                index.allSatisfy({ !needed.contains($0.id) || (locations[$0.id].map { $0.pack != p.pack } ?? false) })
+                index.allSatisfy({ e in
+                    !needed.contains(e.id) || (locations[e.id].map { $0.pack != p.pack && exists($0.pack) } ?? false)
+                })
             else {
                 keep.append(p)
                 continue

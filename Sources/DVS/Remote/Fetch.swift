@@ -268,14 +268,16 @@ extension Repository {
                     indexes.withLock { $0[id] = entries }
                 }
                 let index = indexes.withLock { $0 }
-                var holder: [ObjectID: ObjectID] = [:]  // blob -> the first remote pack (by id) that holds it
-                for id in try Self.readingOrder(index.keys, store: store) {
-                    for e in index[id]! where holder[e.id] == nil { holder[e.id] = id }
-                }
+                // Blob -> the remote pack it is fetched with (not a cohort's copy when the source's
+                // own pack holds it: `RemoteHolders`).
+                let marked = try Self.markedPacks(store: store)
+                let holders = RemoteHolders(
+                    index: index, order: try Self.readingOrder(index.keys, store: store, marked: marked), marked: marked)
                 var chosen = Set<ObjectID>()
                 var verifiedIDs = have
                 while !missing.isEmpty {
                     var round = Set<ObjectID>()
+                    let holder = holders.pickWhole(missing).mapValues(\.pack)
                     for b in missing.sorted() {
                         guard let p = holder[b] else {
                             throw DVSError(
@@ -542,15 +544,23 @@ extension Repository {
     /// has marked for deletion (`gc/pending.json`: the old copy of a pack it rewrote) last, so a
     /// reader that starts after the mark reads the copy that stays; then by id.
     /// - Throws: `RemoteError` when `gc/pending.json` cannot be read.
-    static func readingOrder(_ packs: some Collection<ObjectID>, store: any RemoteStore) throws -> [ObjectID] {
-        var marked = Set<String>()
-        if let data = try store.get("gc/pending.json"), let keys = try? JSONDecoder().decode([String: Double].self, from: data) {
-            marked = Set(keys.keys)
-        }
+    static func readingOrder(_ packs: some Collection<ObjectID>, store: any RemoteStore, marked known: Set<ObjectID>? = nil) throws
+        -> [ObjectID]
+    {
+        let marked = try known ?? markedPacks(store: store)
         return packs.sorted { a, b in
-            let (ma, mb) = (marked.contains("packs/\(a.hex).pack"), marked.contains("packs/\(b.hex).pack"))
+            let (ma, mb) = (marked.contains(a), marked.contains(b))
             return ma != mb ? !ma : a < b
         }
+    }
+
+    /// The packs a `gc --remote` run marked for deletion (`gc/pending.json`).
+    /// - Throws: `RemoteError` when the read fails.
+    static func markedPacks(store: any RemoteStore) throws -> Set<ObjectID> {
+        guard let data = try store.get("gc/pending.json"), let keys = try? JSONDecoder().decode([String: Double].self, from: data)
+        else { return [] }
+        return Set(
+            keys.keys.compactMap { k in k.hasPrefix("packs/") && k.hasSuffix(".pack") ? ObjectID(hex: k.dropFirst(6).dropLast(5)) : nil })
     }
 
     /// A remote pack's index, read with ranged GETs: the last 64 KiB (trailer and, usually, the

@@ -25,6 +25,83 @@ import Foundation
 // frames are that remote's, so a push to it does not upload them again.
 
 /// One frame to download: where it is on the remote.
+/// Which remote pack each blob is read from, when several hold it (a cohort's own packs,
+/// `CohortPacks.swift`; the old and new copy of a pack a remote gc rewrote).
+///
+/// Ranged reads (``pick(_:)``): for each wanted blob, among the packs holding it, the one ranked
+/// highest by: not marked for deletion by a remote gc; the larger share of its entries wanted (a
+/// cohort's own packs for a reader of the cohort, so its frames lie together); the larger share
+/// of its entries held by no other pack (the source's packs for a reader of everything, rather
+/// than a copy); more entries wanted; first in reading order. Whole packs
+/// (``pickWhole(_:)``): a greedy set cover, fewest bytes first.
+struct RemoteHolders {
+    /// Every copy of every blob, in reading order.
+    private var holders: [ObjectID: [RemoteFrame]] = [:]
+    private var rank: [ObjectID: Int] = [:]
+    private var entries: [ObjectID: Int] = [:]
+    private var unique: [ObjectID: Int] = [:]
+    private let marked: Set<ObjectID>
+
+    /// - Parameters:
+    ///   - index: each remote pack's index rows.
+    ///   - order: the packs in reading order (`readingOrder`).
+    ///   - marked: packs a remote gc marked for deletion.
+    /// - Complexity: O(rows of every index).
+    init(index: [ObjectID: [PackEntry]], order: [ObjectID], marked: Set<ObjectID>) {
+        self.marked = marked
+        for (i, id) in order.enumerated() {
+            rank[id] = i
+            entries[id] = index[id]?.count ?? 0
+            for e in index[id] ?? [] { holders[e.id, default: []].append(RemoteFrame(pack: id, entry: e)) }
+        }
+        for (_, copies) in holders where copies.count == 1 { unique[copies[0].pack, default: 0] += 1 }
+    }
+
+    /// The frame to read for each of `wanted` that some pack holds.
+    /// - Complexity: O(copies of the wanted blobs).
+    func pick(_ wanted: Set<ObjectID>) -> [ObjectID: RemoteFrame] {
+        var wantedIn: [ObjectID: Int] = [:]
+        for b in wanted { for f in holders[b] ?? [] { wantedIn[f.pack, default: 0] += 1 } }
+        func key(_ f: RemoteFrame) -> (Int, Double, Double, Int, Int) {
+            let n = Double(max(entries[f.pack] ?? 1, 1))
+            return (
+                marked.contains(f.pack) ? 0 : 1, Double(wantedIn[f.pack] ?? 0) / n, Double(unique[f.pack] ?? 0) / n,
+                wantedIn[f.pack] ?? 0, -(rank[f.pack] ?? 0)
+            )
+        }
+        var out: [ObjectID: RemoteFrame] = [:]
+        for b in wanted {
+            if let f = holders[b]?.max(by: { key($0) < key($1) }) { out[b] = f }
+        }
+        return out
+    }
+
+    /// The pack to download whole for each of `wanted` that some pack holds: first every pack
+    /// holding a wanted blob no other pack holds (it is downloaded anyway, and brings whatever
+    /// else is wanted in it); then, for the rest, the pack with the larger share of its entries
+    /// still wanted, not marked for deletion first, then first in reading order. A cohort's copy
+    /// is so never downloaded beside the packs it was copied from.
+    /// - Complexity: O(copies of the wanted blobs).
+    func pickWhole(_ wanted: Set<ObjectID>) -> [ObjectID: RemoteFrame] {
+        var chosen = Set<ObjectID>()
+        for b in wanted { if let c = holders[b], c.count == 1 { chosen.insert(c[0].pack) } }
+        var out: [ObjectID: RemoteFrame] = [:]
+        var rest: [ObjectID] = []
+        for b in wanted {
+            if let f = holders[b]?.first(where: { chosen.contains($0.pack) }) { out[b] = f } else { rest.append(b) }
+        }
+        var wantedIn: [ObjectID: Int] = [:]
+        for b in rest { for f in holders[b] ?? [] { wantedIn[f.pack, default: 0] += 1 } }
+        func key(_ f: RemoteFrame) -> (Int, Double, Int) {
+            (marked.contains(f.pack) ? 0 : 1, Double(wantedIn[f.pack] ?? 0) / Double(max(entries[f.pack] ?? 1, 1)), -(rank[f.pack] ?? 0))
+        }
+        for b in rest {
+            if let f = holders[b]?.max(by: { key($0) < key($1) }) { out[b] = f }
+        }
+        return out
+    }
+}
+
 struct RemoteFrame: Sendable, Equatable {
     /// The remote pack holding it.
     var pack: ObjectID
@@ -253,21 +330,15 @@ extension Repository {
         }
         fetch.indexes = read.withLock { $0 }
         let index = indexes.withLock { $0 }
-        // Every copy of every blob, in reading order. A blob is read from the pack holding the
-        // most of what is wanted (a cohort's own packs, `CohortPacks.swift`), the first in
-        // reading order on a tie.
-        var holders: [ObjectID: [RemoteFrame]] = [:]
-        for id in try Self.readingOrder(index.keys, store: store) {
-            for e in index[id]! { holders[e.id, default: []].append(RemoteFrame(pack: id, entry: e)) }
-        }
+        let marked = try Self.markedPacks(store: store)
+        let holders = RemoteHolders(index: index, order: try Self.readingOrder(index.keys, store: store, marked: marked), marked: marked)
         var want = missing
         var got = Set<ObjectID>()
         while !want.isEmpty {
-            var wantedIn: [ObjectID: Int] = [:]
-            for b in want { for f in holders[b] ?? [] { wantedIn[f.pack, default: 0] += 1 } }
             var frames: [RemoteFrame] = []
+            let chosen = holders.pick(want)
             for b in want.sorted() {
-                guard let f = holders[b]?.max(by: { wantedIn[$0.pack, default: 0] < wantedIn[$1.pack, default: 0] }) else {
+                guard let f = chosen[b] else {
                     throw DVSError(
                         .corrupt, "remote '\(remote)' lacks blob '\(b.hex)' that this snapshot needs (no pack under packs/ holds it)",
                         next: .repairRemote(remote: remote))

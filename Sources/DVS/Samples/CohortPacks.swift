@@ -21,7 +21,7 @@ import Foundation
 // Once the branch is deleted, `dvs gc` deletes the pack after the grace period when every frame
 // in it is stored in another pack too or needed by nothing.
 
-/// What `cohort create --pack` or `cohort refresh --pack` laid out.
+/// What `cohort create --pack` or `cohort pack` laid out.
 public struct CohortPacking: Sendable, Equatable {
     /// Packs written.
     public var packs: Int
@@ -61,13 +61,13 @@ extension Repository {
     /// - Returns: the packs written (none when every blob is excluded) and what they hold.
     /// - Throws: `DVSError.corrupt` when a blob the snapshot names is stored nowhere or a frame
     ///   cannot be read; `.remote` as ``ensureBlobs(of:progress:)``; `.io`.
-    /// - Complexity: one pass over both snapshots' entries, one blob-index lookup and one frame
+    /// - Complexity: one pass over the snapshot's entries, one blob-index lookup and one frame
     ///   read per blob copied.
     func writeCohortPacks(
         for commit: CommitID, excluding skip: Set<ObjectID>, fresh: [FinishedPack], ref: RefName, progress: ProgressHandler? = nil
     ) throws -> (packs: [FinishedPack], summary: CohortPacking) {
         var order: [ObjectID] = []
-        var seen = Set<ObjectID>()
+        var seen = skip  // a delta base the cohort's earlier packs hold is not copied again
         for e in try entries(ofManifest: snapshots.commit(commit).manifest) where e.kind != .symlink {
             if !skip.contains(e.blob), seen.insert(e.blob).inserted { order.append(e.blob) }
         }
@@ -76,7 +76,7 @@ extension Repository {
         for p in fresh { for e in p.entries { freshAt[e.id] = (p.id, e) } }
         if partialRemote() != nil {
             let missing = Set(order.filter { freshAt[$0] == nil })
-            if let name = partialRemote() { try ensureBlobs(missing, remote: name, progress: progress) }
+            if let name = partialRemote() { _ = try ensureBlobs(missing, remote: name, progress: progress) }
         }
         var readers: [ObjectID: PackReader] = [:]
         func frame(of id: ObjectID) throws -> (entry: PackEntry, bytes: [UInt8]) {
@@ -118,8 +118,12 @@ extension Repository {
                 if try writer.append(id: id, codec: entry.codec, rawLength: entry.rawLength, frame: bytes) { copied += 1 }
             }
             let packs = try writer.finish()
+            // A pack byte for byte like one recorded already (the commit's own, when a refresh
+            // brought in one pack's worth) is that pack: nothing to list.
+            let known: Set<PackID>
+            do { known = Set(try catalog.packIDs()) } catch { throw DVSError.wrap(error) }
             var list = cohortPacks()
-            list.append(contentsOf: packs.map { (PackID($0.id), ref.fullName) })
+            list.append(contentsOf: packs.filter { !known.contains(PackID($0.id)) }.map { (PackID($0.id), ref.fullName) })
             try writeCohortPacks(list)
             return (
                 packs, CohortPacking(packs: packs.count, blobs: copied, bytes: packs.reduce(0) { $0 + $1.byteCount })
