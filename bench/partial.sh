@@ -147,7 +147,7 @@ sf = [float(x) for x in sys.argv[10].split()]; st = [float(x) for x in sys.argv[
 print(f"no-clone stream (empty cache): first byte {fmt(sf)}, all {fmt(st)} = {samples/statistics.median(st):.0f} samples/s; "
       f"ratio to aws s3 cp {statistics.median(st)/statistics.median(at):.2f}x; cache packs {int(sys.argv[12])/1e6:.1f} MB "
       f"= {int(sys.argv[12])/f['frame_bytes']:.3f}x the frames")
-pc = json.load(open(sys.argv[13]))["frames"]; pk = json.load(open(sys.argv[20]))["packed"]
+pc = json.load(open(sys.argv[13]))["frames"]; pk = json.load(open(sys.argv[19]))["packed"]
 pct = [float(x) for x in sys.argv[14].split()]; pat = [float(x) for x in sys.argv[15].split()]
 psf = [float(x) for x in sys.argv[16].split()]; pst = [float(x) for x in sys.argv[17].split()]
 print(f"--pack layout: {pk['blobs']} blobs copied into {pk['packs']} packs, {pk['bytes']/1e6:.1f} MB "
