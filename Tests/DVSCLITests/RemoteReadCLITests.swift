@@ -239,6 +239,43 @@ import Testing
         }
     }
 
+    /// Reading one branch without a clone fetches that branch's metadata alone (a cohort of a
+    /// large dataset does not wait for main's manifests); main is fetched when a command names it,
+    /// and a name the remote has no branch of (a commit id) fetches every ref.
+    @Test func aBranchReadWithoutACloneFetchesThatBranchAlone() throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(.path, dir: dir)
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 6)
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try dvsOK(["cohort", "create", "two", "--where", "text IN ('recording 1', 'recording 3')"], in: a, remote)
+            try T.sh("sox -n -r 16000 -c 1 -b 16 '\(a)/clips/main-only.wav' synth 0.5 sine 300")
+            try dvsOK(["commit", "-m", "main moves on"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url], in: a, remote)
+            try dvsOK(["push", "--all"], in: a, remote)
+            let cache = dir + "/cache"
+            let cohortFiles = try dvsOK(["ls", "cohort/two"], in: a, remote).stdout
+            let streamed = try shell(
+                command(["stream", "--rev", "cohort/two"] + reading(remote, cache: cache)) + " | tar -t", in: dir, remote)
+            let wavs = cohortFiles.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }.filter {
+                $0.hasSuffix(".wav")
+            }
+            #expect(
+                !wavs.isEmpty && Set(streamed.stdout.split(separator: "\n").map(String.init).filter { $0.hasSuffix(".wav") }) == Set(wavs))
+            let repo = try cacheRepository(cache)
+            #expect(
+                try dvsOK(["branch"], in: repo, remote).stdout.split(separator: "\n").map {
+                    $0.dropFirst(2).split(separator: " ").first.map(String.init) ?? ""
+                } == ["cohort/two"], "only the cohort's branch was fetched")
+            let main = try dvsOK(["ls", "main"] + reading(remote, cache: cache), in: dir, remote)
+            #expect(main.stdout.contains("clips/main-only.wav"), "main fetched when named: \(main.stdout)")
+            let id = try #require(try remote.ref("main"))
+            try dvsOK(["ls", id] + reading(remote, cache: cache), in: dir, remote)
+            #expect(try dvsOK(["fsck"], in: repo, remote).status == 0)
+        }
+    }
+
     /// A URL with no repository, or of a kind dvs does not read, is refused by name and leaves
     /// no cache; `dvs run`'s decoded copies count against `--cache-size`.
     @Test func wrongURLsLeaveNoCacheAndRunStaysWithinTheLimit() throws {

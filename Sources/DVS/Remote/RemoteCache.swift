@@ -15,7 +15,8 @@ import Foundation
 // (`remote.origin.partial = true`) with no working tree files, whose local branches mirror the
 // remote's. Opening it fetches the metadata (refs, commits, manifests, lineage and purge
 // records; purges are applied as in any clone) unless another process did so in the last
-// `refreshAfter` seconds and the revision to read resolves, under a setup lock (`<key>.lock`,
+// `refreshAfter` seconds and the revision to read resolves; a revision naming a branch of the
+// remote fetches that branch's metadata alone. This runs under a setup lock (`<key>.lock`,
 // beside the folder): workers started together fetch once and read one snapshot of a branch
 // even if it moves meanwhile. The frames a command reads are downloaded by the partial-clone
 // path (`PartialClone.swift`): merged ranged reads, verified, added as local packs.
@@ -50,7 +51,8 @@ public struct RemoteReadOptions: Sendable {
     /// started together fetch once); 0 fetches every time.
     public var refreshAfter: TimeInterval = 30
     /// A revision the command will read: when the cache cannot resolve it, the metadata is
-    /// fetched whatever `refreshAfter` says (a commit pushed a moment ago).
+    /// fetched whatever `refreshAfter` says (a commit pushed a moment ago); when it names a
+    /// branch of the remote, only that branch's metadata is fetched.
     public var revision: String?
 
     /// Options for `url` with the defaults above.
@@ -156,19 +158,38 @@ public final class RemoteCache: @unchecked Sendable {
             repo = try Repository.discover(from: root, context: context)
         }
         var fetched: FetchSummary?
+        // A revision that may name one branch of the remote is fetched alone (that branch's
+        // history and snapshots' metadata, not every branch's: a cohort of a large dataset does
+        // not wait for main's manifests); anything else, or a name the remote has no branch of,
+        // fetches every ref. Each scope has its stamp; a branch is fresh when either is.
+        let branch = options.revision.flatMap { RefName.isValidShortName($0) ? $0 : nil }
         let stamp = repo.dvsDir + "/cache-fetched"
-        let age = (try? FileManager.default.attributesOfItem(atPath: stamp)[.modificationDate] as? Date).map {
-            Date().timeIntervalSince($0)
+        let branchStamp = branch.map { repo.dvsDir + "/cache-fetched-\(ObjectID.hashing(Array($0.utf8)).hex.prefix(16))" }
+        func age(of path: String) -> TimeInterval? {
+            (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date).map {
+                Date().timeIntervalSince($0)
+            }
         }
+        let ages = ([age(of: stamp)] + [branchStamp.flatMap(age(of:))]).compactMap { $0 }.filter { $0 >= 0 }
+        let age = ages.min()
         // Stale `.new-<key>-<pid>` folders of a first open that was killed (the setup lock is
         // held: nobody is making this cache now).
         for n in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where n.hasPrefix(".new-\(key)-") {
             try? FileManager.default.removeItem(atPath: base + "/" + n)
         }
         let unknown = options.revision.map { (try? repo.resolve(Revision($0))) == nil } ?? false
-        if age == nil || age! >= options.refreshAfter || age! < 0 || unknown {
+        if age == nil || age! >= options.refreshAfter || unknown {
+            var written = stamp
             do {
-                fetched = try repo.fetch(remote: "origin", progress: progress)
+                if let branch {
+                    do {
+                        fetched = try repo.fetch(remote: "origin", branch: branch, progress: progress)
+                        written = branchStamp!
+                    } catch let e as DVSError where e.code == .badInput {
+                        // No such branch there (a tag, a commit id, `main~2`): every ref.
+                    }
+                }
+                if fetched == nil { fetched = try repo.fetch(remote: "origin", progress: progress) }
                 if created, try repo.catalog.refs(in: .all).isEmpty {
                     throw DVSError(
                         .remote, "no dvs repository at '\(Redaction.redact(options.url))': it has no branches",
@@ -180,7 +201,7 @@ public final class RemoteCache: @unchecked Sendable {
                 throw DVSError.wrap(error)
             }
             try repo.mirrorRemoteBranches()
-            do { try FileIO.writeAtomically([], to: stamp, tmpDir: repo.tmpDir) } catch { throw DVSError.wrap(error) }
+            do { try FileIO.writeAtomically([], to: written, tmpDir: repo.tmpDir) } catch { throw DVSError.wrap(error) }
         }
         let commit = options.revision.flatMap { try? repo.resolve(Revision($0)) }
         let records: Set<ObjectID>
