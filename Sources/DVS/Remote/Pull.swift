@@ -154,6 +154,8 @@ extension Repository {
                     .remote, "cannot clone '\(given)': no folder at '\(url)'",
                     next: .giveRemoteLocation)
             }
+            // Checked before anything is made (opening the store checks it again, for fetch and push).
+            _ = try RemoteConfig(name: "origin", url: .path(url)).open(environment: [:])
         }
         let root = context.absolute(directory)
         let marker = root + "/" + folderName + "/" + cloneMarker

@@ -36,11 +36,22 @@ public struct RemoteConfig: Sendable, Equatable {
     /// Opens the store.
     /// - Parameter environment: where AWS credentials, region and a default endpoint come from
     ///   (a repository passes its ``ProcessContext/environment``).
-    /// - Throws: `DVSError.remote` when no credentials are found; `.badInput` for a bad endpoint.
+    /// - Throws: `DVSError.remote` when no credentials are found, or a folder remote is a
+    ///   repository's working tree (it holds `.dvs`); `.badInput` for a bad endpoint.
     public func open(environment: [String: String]) throws -> any RemoteStore {
         do {
             switch url {
             case .path(let p):
+                // A working tree is not a remote: reading it as one finds no branches (an empty
+                // clone), and a push would write the remote layout among its files.
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: p + "/" + Repository.folderName, isDirectory: &isDirectory), isDirectory.boolValue
+                {
+                    throw DVSError(
+                        .remote,
+                        "remote '\(name)' at '\(p)' is a dvs repository's working tree (it holds \(Repository.folderName)), not a remote: a remote is the folder or bucket a push writes to",
+                        next: .giveRemoteLocation)
+                }
                 return try PathRemoteStore(root: p)
             case .s3(let bucket, let prefix):
                 let creds = try AWSCredentials.resolve(environment: environment)
