@@ -100,6 +100,7 @@ done
 stream_bytes=$(du -sb "$work"/cache/remotes/*/.dvs/packs | awk '{print $1}')
 same=$(cd "$work/p" && diff -rq --exclude=.dvs "$work/a" . 2>/dev/null | grep -v '^Only in \.' | grep -c . || true)
 full_t=$(t "$DVS" clone s3://dvs/voice "$work/f" --endpoint "$ep" --path-style --json)
+full_bytes=$(du -sb "$work/f/.dvs/packs" | awk '{print $1}')  # before the --pack copy below adds to it
 # A second remote, with the cohort laid out by --pack: made from the full clone (so the first
 # remote never sees the cohort's packs), then the same clone and stream, interleaved.
 say "making the --pack layout on s3://dvs/packed"
@@ -123,7 +124,6 @@ psame=$(cd "$work/pp" && diff -rq --exclude=.dvs "$work/a" . 2>/dev/null | grep 
 "$DVS" -C "$R" push benchdir --all >/dev/null
 "$DVS" -C "$R" remote remove benchdir >/dev/null
 dir_t=$(t "$DVS" clone "$work/dir-remote" "$work/pd" --branch cohort/c10 --json)
-full_bytes=$(du -sb "$work/f/.dvs/packs" | awk '{print $1}')
 remote_bytes=$(du -sb "$R/.dvs/packs" | awk '{print $1}')
 
 python3 - "$work/clone.json" "$samples" "$remote_bytes" "$full_t" "$full_bytes" "${clone_times[*]}" "${aws_times[*]}" "$same" "$dir_t" \
