@@ -264,14 +264,26 @@ import Testing
             #expect(
                 !wavs.isEmpty && Set(streamed.stdout.split(separator: "\n").map(String.init).filter { $0.hasSuffix(".wav") }) == Set(wavs))
             let repo = try cacheRepository(cache)
-            #expect(
+            func branches() throws -> [String] {
                 try dvsOK(["branch"], in: repo, remote).stdout.split(separator: "\n").map {
                     $0.dropFirst(2).split(separator: " ").first.map(String.init) ?? ""
-                } == ["cohort/two"], "only the cohort's branch was fetched")
-            let main = try dvsOK(["ls", "main"] + reading(remote, cache: cache), in: dir, remote)
-            #expect(main.stdout.contains("clips/main-only.wav"), "main fetched when named: \(main.stdout)")
+                }
+            }
+            #expect(try branches() == ["cohort/two"], "only the cohort's branch was fetched")
+            // main, named by a command within the refresh period, is fetched alone.
+            let hour = ["DVS_REMOTE_REFRESH_SECONDS": "3600"]
+            let main = try dvsOK(["cat", "main:clips/main-only.wav"] + reading(remote, cache: cache), in: dir, remote, env: hour)
+            #expect(main.stdoutData == FileManager.default.contents(atPath: a + "/clips/main-only.wav"))
+            #expect(try branches() == ["cohort/two", "main"], "main fetched when named")
+            // A commit id the cache lacks names no branch of the remote: every ref is fetched.
+            try dvsOK(["branch", "side"], in: a, remote)
+            try T.sh("sox -n -r 16000 -c 1 -b 16 '\(a)/clips/late.wav' synth 0.5 sine 500")
+            try dvsOK(["commit", "-m", "late"], in: a, remote)
+            try dvsOK(["push", "--all"], in: a, remote)
             let id = try #require(try remote.ref("main"))
-            try dvsOK(["ls", id] + reading(remote, cache: cache), in: dir, remote)
+            let late = try dvsOK(["cat", "\(id):clips/late.wav"] + reading(remote, cache: cache), in: dir, remote, env: hour)
+            #expect(late.stdoutData == FileManager.default.contents(atPath: a + "/clips/late.wav"))
+            #expect(try branches() == ["cohort/two", "main", "side"], "every ref fetched for an id")
             #expect(try dvsOK(["fsck"], in: repo, remote).status == 0)
         }
     }

@@ -116,6 +116,12 @@ public final class RemoteCache: @unchecked Sendable {
                 throw DVSError(
                     .remote, "cannot read remote '\(Redaction.redact(options.url))': no folder at '\(url)'", next: .giveRemoteLocation)
             }
+            if FileManager.default.fileExists(atPath: url + "/" + Repository.folderName, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw DVSError(
+                    .remote,
+                    "cannot read remote '\(options.url)': '\(url)' is a dvs repository's working tree (it holds \(Repository.folderName)), not a remote: a remote is the folder or bucket a push writes to",
+                    next: .giveRemoteLocation)
+            }
         }
         let base = (options.cacheDirectory.map { context.absolute($0) } ?? defaultDirectory(context)) + "/remotes"
         var endpoint = options.endpoint ?? ""
@@ -181,13 +187,13 @@ public final class RemoteCache: @unchecked Sendable {
         if age == nil || age! >= options.refreshAfter || unknown {
             var written = stamp
             do {
-                if let branch {
-                    do {
-                        fetched = try repo.fetch(remote: "origin", branch: branch, progress: progress)
-                        written = branchStamp!
-                    } catch let e as DVSError where e.code == .badInput {
-                        // No such branch there (a tag, a commit id, `main~2`): every ref.
-                    }
+                // Asked first (one GET), so that a fetch's own errors are never taken for "no
+                // such branch"; a tag, a commit id or `main~2` fetches every ref.
+                if let branch,
+                    try repo.remote("origin").open(environment: context.environment).readRef(RefName.branch(branch).fullName) != nil
+                {
+                    fetched = try repo.fetch(remote: "origin", branch: branch, progress: progress)
+                    written = branchStamp!
                 }
                 if fetched == nil { fetched = try repo.fetch(remote: "origin", progress: progress) }
                 if created, try repo.catalog.refs(in: .all).isEmpty {
