@@ -9,7 +9,7 @@ import Foundation
 // nine foreign frames between two of its own. A reader that has the packs locally does not care.
 // A reader of a remote does: a partial clone or `stream --remote` then needs about one ranged GET
 // per sample, because S3 serves one range per request and merging the gaps would read ten times
-// the bytes. `cohort create --pack` (and `cohort refresh --pack`) therefore also copies the
+// the bytes. `cohort create --pack` (and `cohort pack NAME`, after a `cohort refresh`) therefore also copies the
 // frames the cohort's snapshot names into packs of their own, in the snapshot's order, frames as
 // stored (nothing is decoded or compressed again) and with any delta base they need. Those packs
 // are pushed like any other; a remote reader picks, for each frame it needs, the pack holding the
@@ -118,12 +118,14 @@ extension Repository {
                 if try writer.append(id: id, codec: entry.codec, rawLength: entry.rawLength, frame: bytes) { copied += 1 }
             }
             let packs = try writer.finish()
-            // A pack byte for byte like one recorded already (the commit's own, when a refresh
-            // brought in one pack's worth) is that pack: nothing to list.
-            let known: Set<PackID>
-            do { known = Set(try catalog.packIDs()) } catch { throw DVSError.wrap(error) }
+            // A pack byte for byte like one recorded already (another cohort's with the same
+            // rows, or the one a partial clone downloaded) is listed for this cohort too: it
+            // serves it, and gc keeps a listed pack while any cohort listing it lives (a pack that
+            // is its frames' only copy is never deleted for being listed).
             var list = cohortPacks()
-            list.append(contentsOf: packs.filter { !known.contains(PackID($0.id)) }.map { (PackID($0.id), ref.fullName) })
+            let listed = Set(list.map { "\($0.pack.hex) \($0.ref)" })
+            list.append(
+                contentsOf: packs.map { (PackID($0.id), ref.fullName) }.filter { !listed.contains("\($0.0.hex) \($0.1)") })
             try writeCohortPacks(list)
             return (
                 packs, CohortPacking(packs: packs.count, blobs: copied, bytes: packs.reduce(0) { $0 + $1.byteCount })
