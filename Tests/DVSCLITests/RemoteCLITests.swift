@@ -186,15 +186,16 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             let typo = try g.run(["clone", "remote.dsv", "typo"], in: dir)
             #expect(typo.status == 1, "\(typo.stderr)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/typo"))
-            // A working tree is not a remote (it gave an empty clone): refused, nothing made;
-            // a push to one writes nothing among its files.
+            // A working tree is not a remote (it gave an empty clone): clone, remote add and a
+            // read without a clone refuse it and make nothing.
             let tree = try g.run(["clone", "a", "fromtree"], in: dir)
             #expect(tree.status == 1, "\(tree.stderr)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/fromtree"))
             let before = try FileManager.default.contentsOfDirectory(atPath: dir + "/a").sorted()
-            try dvsOK(["remote", "add", "tree", dir + "/a"], in: dir + "/rel", remote)
-            let push = try g.run(["push", "tree"], in: dir + "/rel")
-            #expect(push.status == 1, "\(push.stderr)")
+            let add = try g.run(["remote", "add", "tree", dir + "/a"], in: dir + "/rel")
+            #expect(add.status == 1, "\(add.stderr)")
+            let read = try g.run(["ls", "--remote", "a", "--cache-dir", dir + "/cache"], in: dir)
+            #expect(read.status == 1 && !FileManager.default.fileExists(atPath: dir + "/cache/remotes"), "\(read.stderr)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/a").sorted() == before)
             try g.verify()
         }

@@ -24,7 +24,6 @@ import Foundation
 // into `packs/` and indexed, and listed in `.dvs/partial-packs` as `<remote> <pack id>`: its
 // frames are that remote's, so a push to it does not upload them again.
 
-/// One frame to download: where it is on the remote.
 /// Which remote pack each blob is read from, when several hold it (a cohort's own packs,
 /// `CohortPacks.swift`; the old and new copy of a pack a remote gc rewrote).
 ///
@@ -33,7 +32,9 @@ import Foundation
 /// cohort's own packs for a reader of the cohort, so its frames lie together); the larger share
 /// of its entries held by no other pack (the source's packs for a reader of everything, rather
 /// than a copy); more entries wanted; first in reading order. Whole packs
-/// (``pickWhole(_:)``): a greedy set cover, fewest bytes first.
+/// (``pickWhole(_:)``): the packs holding a wanted blob no other pack holds, then for the rest
+/// the pack with the larger share of its entries still wanted (not a minimal cover: a choice per
+/// blob, by a fixed score).
 struct RemoteHolders {
     /// Every copy of every blob, in reading order.
     private var holders: [ObjectID: [RemoteFrame]] = [:]
@@ -80,7 +81,8 @@ struct RemoteHolders {
     /// holding a wanted blob no other pack holds (it is downloaded anyway, and brings whatever
     /// else is wanted in it); then, for the rest, the pack with the larger share of its entries
     /// still wanted, not marked for deletion first, then first in reading order. A cohort's copy
-    /// is so never downloaded beside the packs it was copied from.
+    /// is so not downloaded beside the packs it was copied from, unless the two tie on share (then
+    /// reading order decides).
     /// - Complexity: O(copies of the wanted blobs).
     func pickWhole(_ wanted: Set<ObjectID>) -> [ObjectID: RemoteFrame] {
         var chosen = Set<ObjectID>()
@@ -102,6 +104,7 @@ struct RemoteHolders {
     }
 }
 
+/// One frame to download: where it is on the remote.
 struct RemoteFrame: Sendable, Equatable {
     /// The remote pack holding it.
     var pack: ObjectID

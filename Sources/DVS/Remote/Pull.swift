@@ -155,7 +155,12 @@ extension Repository {
                     next: .giveRemoteLocation)
             }
             // Checked before anything is made (opening the store checks it again, for fetch and push).
-            _ = try RemoteConfig(name: "origin", url: .path(url)).open(environment: [:])
+            if FileManager.default.fileExists(atPath: url + "/" + folderName, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw DVSError(
+                    .remote,
+                    "cannot clone '\(given)': '\(url)' is a dvs repository's working tree (it holds \(folderName)), not a remote: a remote is the folder or bucket a push writes to",
+                    next: .giveRemoteLocation)
+            }
         }
         let root = context.absolute(directory)
         let marker = root + "/" + folderName + "/" + cloneMarker

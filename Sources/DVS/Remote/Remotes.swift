@@ -33,6 +33,20 @@ public struct RemoteConfig: Sendable, Equatable {
         self.transfers = transfers
     }
 
+    /// Refuses a folder remote that is a repository's working tree (it holds `.dvs`): read as a
+    /// remote it has no branches (an empty clone), and a push would write the remote layout
+    /// among its files.
+    /// - Throws: `DVSError.remote` naming the folder when it holds `.dvs`.
+    static func refuseWorkingTree(_ path: String, remote name: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path + "/" + Repository.folderName, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw DVSError(
+                .remote,
+                "remote '\(name)' at '\(path)' is a dvs repository's working tree (it holds \(Repository.folderName)), not a remote: a remote is the folder or bucket a push writes to",
+                next: .giveRemoteLocation)
+        }
+    }
+
     /// Opens the store.
     /// - Parameter environment: where AWS credentials, region and a default endpoint come from
     ///   (a repository passes its ``ProcessContext/environment``).
@@ -42,16 +56,7 @@ public struct RemoteConfig: Sendable, Equatable {
         do {
             switch url {
             case .path(let p):
-                // A working tree is not a remote: reading it as one finds no branches (an empty
-                // clone), and a push would write the remote layout among its files.
-                var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: p + "/" + Repository.folderName, isDirectory: &isDirectory), isDirectory.boolValue
-                {
-                    throw DVSError(
-                        .remote,
-                        "remote '\(name)' at '\(p)' is a dvs repository's working tree (it holds \(Repository.folderName)), not a remote: a remote is the folder or bucket a push writes to",
-                        next: .giveRemoteLocation)
-                }
+                try Self.refuseWorkingTree(p, remote: name)
                 return try PathRemoteStore(root: p)
             case .s3(let bucket, let prefix):
                 let creds = try AWSCredentials.resolve(environment: environment)
@@ -165,6 +170,7 @@ extension Repository {
         if case .path = parsed, endpoint != nil || region != nil || pathStyle {
             throw DVSError(.badInput, "--endpoint, --region and --path-style apply to s3:// remotes, not to the folder '\(parsed)'")
         }
+        if case .path(let p) = parsed { try RemoteConfig.refuseWorkingTree(p, remote: name) }
         let lock = try self.lock("dvs remote add \(name)")
         defer { lock.release() }
         if try remotes().contains(where: { $0.name == name }) {
