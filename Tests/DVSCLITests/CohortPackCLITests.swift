@@ -17,11 +17,7 @@ import Testing
         try T.withTemporaryDirectory { dir in
             let remote = try TestRemote(kind, dir: dir)
             let a = dir + "/a"
-            try makeDataset(a, recordings: 4)
-            try addLongClips(a, count: 10, tag: "x")
-            try dvsOK(["init"], in: a, remote)
-            try dvsOK(["config", "pack.target-size", "1048576"], in: a, remote)  // one long clip a pack
-            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try committedWithLongClips(a, remote, long: 10, tag: "x")  // one long clip a pack
             try dvsOK(["config", "pack.target-size", "16777216"], in: a, remote)  // a cohort's packs: one
             // Four long clips with two others between each: no read can merge them.
             let pick = "path IN ('clips/long-x-0.wav', 'clips/long-x-3.wav', 'clips/long-x-6.wav', 'clips/long-x-9.wav', 'clips/r1.wav')"

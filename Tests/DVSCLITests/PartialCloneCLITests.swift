@@ -20,11 +20,7 @@ import Testing
         try T.withTemporaryDirectory { dir in
             let remote = try TestRemote(kind, dir: dir)
             let a = dir + "/a"
-            try makeDataset(a, recordings: 4)
-            try addLongClips(a, count: 6, tag: "x")
-            try dvsOK(["init"], in: a, remote)
-            try dvsOK(["config", "pack.target-size", "1048576"], in: a, remote)  // one long clip a pack
-            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try committedWithLongClips(a, remote, long: 6, tag: "x")  // one long clip a pack
             // Two of the six long clips, in two packs among many: a cohort spread over the store.
             try dvsOK(["cohort", "create", "sel", "--where", "path IN ('clips/long-x-1.wav', 'clips/long-x-4.wav')"], in: a, remote)
             try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)

@@ -129,6 +129,17 @@ func addLongClips(_ dir: String, count: Int, tag: String) throws {
     }
 }
 
+/// A repository at `dir` of `recordings` Debian recordings, labels.csv and `long` long clips
+/// (`addLongClips`, named `long-<tag>-<i>.wav`), committed as "base" with 1 MiB packs, so each
+/// long clip lies in a pack of its own among many.
+func committedWithLongClips(_ dir: String, _ remote: TestRemote, recordings: Int = 4, long: Int, tag: String) throws {
+    try makeDataset(dir, recordings: recordings)
+    try addLongClips(dir, count: long, tag: tag)
+    try dvsOK(["init"], in: dir, remote)
+    try dvsOK(["config", "pack.target-size", "1048576"], in: dir, remote)
+    try dvsOK(["commit", "-m", "base"], in: dir, remote)
+}
+
 /// Flips one byte in the middle of every frame longer than 100 kB in the remote's packs (the
 /// long clips' audio; pack indexes stay intact), so a read of such a clip finds it damaged.
 /// `scratch` is a folder for a copy of each pack while its index is read.
@@ -420,11 +431,7 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             let remote = try TestRemote(.path, dir: dir)
             let a = dir + "/a"
             let c = dir + "/c"
-            try makeDataset(a, recordings: 4)
-            try addLongClips(a, count: 4, tag: "c")
-            try dvsOK(["init"], in: a, remote)
-            try dvsOK(["config", "pack.target-size", "1048576"], in: a, remote)
-            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try committedWithLongClips(a, remote, long: 4, tag: "c")
             try dvsOK(["remote", "add", "origin", remote.url], in: a, remote)
             try dvsOK(["push"], in: a, remote)
 

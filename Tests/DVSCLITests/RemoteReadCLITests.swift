@@ -12,11 +12,7 @@ import Testing
     /// returns its folder.
     func pushedDataset(_ dir: String, _ remote: TestRemote, long: Int = 3) throws -> String {
         let a = dir + "/a"
-        try makeDataset(a, recordings: 6)
-        try addLongClips(a, count: long, tag: "w")
-        try dvsOK(["init"], in: a, remote)
-        try dvsOK(["config", "pack.target-size", "1048576"], in: a, remote)
-        try dvsOK(["commit", "-m", "base"], in: a, remote)
+        try committedWithLongClips(a, remote, recordings: 6, long: long, tag: "w")
         try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
         try dvsOK(["push", "--all"], in: a, remote)
         return a
