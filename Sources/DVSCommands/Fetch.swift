@@ -30,6 +30,7 @@ struct Fetch: ParsableCommand {
 func fetchJSON(_ s: FetchSummary) -> [String: Any] {
     [
         "remote": s.remote, "refs": s.refs.map(refJSON), "objects_downloaded": s.objectsDownloaded, "packs_downloaded": s.packsDownloaded,
+        "metadata_requests": s.metadataRequests,
         "records_downloaded": s.recordsDownloaded,
         "bytes_downloaded": s.bytesDownloaded, "seconds": (s.seconds * 1000).rounded() / 1000,
         "refs_moved": s.refs.filter { $0.status != .upToDate && $0.old != $0.new }.count,

@@ -43,11 +43,22 @@ import Testing
         for o in try store.list(prefix: "") {
             guard let data = try store.get(o.key) else { continue }
             var texts = [data]
-            if o.key.hasPrefix("objects/") {
+            func decompressed(_ frame: Data) throws {
                 let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("dvs-key-\(getpid())")
-                try data.write(to: tmp)
+                try frame.write(to: tmp)
                 defer { try? FileManager.default.removeItem(at: tmp) }
                 if let plain = try? T.sh("zstd -dc '\(tmp.path)'") { texts.append(Data(plain.utf8)) }
+            }
+            if o.key.hasPrefix("objects/") { try decompressed(data) }
+            if o.key.hasPrefix("bundles/") {
+                // 8 magic bytes, then per object: 32-byte id, UInt32 LE length, the zstd frame.
+                let b = [UInt8](data)
+                var i = 8
+                while i + 36 <= b.count {
+                    let n = (0..<4).reduce(0) { $0 | Int(b[i + 32 + $1]) << (8 * $1) }
+                    try decompressed(Data(b[(i + 36)..<min(b.count, i + 36 + n)]))
+                    i += 36 + n
+                }
             }
             if texts.contains(where: { $0.range(of: Data(needle.utf8)) != nil }) { out.append(o.key) }
         }
@@ -62,7 +73,9 @@ import Testing
             try FileManager.default.createDirectory(atPath: a, withIntermediateDirectories: true)
             try dataset(a, remote)
             try dvsOK(["clone", remote.url, b] + remote.args, in: dir, remote)
-            #expect(try !keysHolding(Self.marker, on: remote).isEmpty, "the marker is on the remote before (the scan finds it)")
+            let holding = try keysHolding(Self.marker, on: remote)
+            #expect(holding.contains { $0.hasPrefix("objects/") }, "the marker is on the remote before (the scan finds it): \(holding)")
+            #expect(holding.contains { $0.hasPrefix("bundles/") }, "and in a commit's metadata bundle: \(holding)")
             let g = Golden(replacing: [dir: "$TMP"], variant: kind.rawValue)
             // What .dvs holds besides the data (the catalog's write-ahead log, caches) varies from
             // run to run; the verdict does not.
@@ -177,8 +190,9 @@ import Testing
 /// `dvs gc --remote` (issue 16, item 4) against a folder remote and moto.
 @Suite(.serialized) struct RemoteGCCLITests {
     /// A commit force-pushed away leaves a pack holding a large clip only it had and a small one
-    /// the new commit has again, and two loose objects: nothing goes within the grace period;
-    /// with --prune=now the objects go and the pack is rewritten with the small clip only, after
+    /// the new commit has again, two loose objects and the commit's metadata bundle: nothing goes
+    /// within the grace period; with --prune=now the objects and the bundle go and the pack is
+    /// rewritten with the small clip only, after
     /// which a clone is complete. A remote branch this repository lacks stops it.
     @Test(arguments: RemoteKind.allCases) func forcePushedGarbageIsCollectedAfterTheGracePeriod(_ kind: RemoteKind) throws {
         try T.withTemporaryDirectory { dir in
@@ -194,6 +208,8 @@ import Testing
             try dvsOK(["commit", "-m", "big and small"], in: a, remote)
             try dvsOK(["push"], in: a, remote)
             let packsBefore = try remote.packs()
+            let dropped = try #require(try remote.ref("main"))
+            #expect(try remote.store().get("bundles/\(dropped).bundle") != nil)
             try T.sh(
                 "\(T.dvsBinary) branch old HEAD~1 && \(T.dvsBinary) checkout old && \(T.dvsBinary) branch -D main && \(T.dvsBinary) branch main && \(T.dvsBinary) checkout main && \(T.dvsBinary) branch -D old && cp '\(small)' clips/small.wav",
                 in: a)
@@ -201,9 +217,9 @@ import Testing
             try dvsOK(["push", "--force"], in: a, remote)
 
             let young = try jsonObject(dvsOK(["gc", "--remote", "origin", "--json"], in: a, remote))
-            #expect(young["kept_young"] as? Int == 3 && young["objects_deleted"] as? Int == 0, "\(young)")
+            #expect(young["kept_young"] as? Int == 4 && young["objects_deleted"] as? Int == 0, "\(young)")
             let dry = try jsonObject(dvsOK(["gc", "--remote", "origin", "--prune=now", "--dry-run", "--json"], in: a, remote))
-            #expect(dry["objects_deleted"] as? Int == 2 && dry["packs_rewritten"] as? Int == 1, "\(dry)")
+            #expect(dry["objects_deleted"] as? Int == 3 && dry["packs_rewritten"] as? Int == 1, "\(dry)")
             #expect(try remote.packs() == packsBefore, "a dry run deletes nothing")
 
             // Someone else's branch this repository has not fetched: refused, nothing deleted.
@@ -221,7 +237,9 @@ import Testing
             try dvsOK(["fetch"], in: a, remote)
 
             let done = try jsonObject(dvsOK(["gc", "--remote", "origin", "--prune=now", "--json"], in: a, remote))
-            #expect(done["objects_deleted"] as? Int == 2 && done["packs_rewritten"] as? Int == 1, "\(done)")
+            #expect(done["objects_deleted"] as? Int == 3 && done["packs_rewritten"] as? Int == 1, "\(done)")
+            #expect(try remote.store().get("bundles/\(dropped).bundle") == nil, "the dropped commit's bundle went with it")
+            #expect(try remote.store().get("bundles/\(try #require(try remote.ref("main"))).bundle") != nil, "main's stays")
             let before = done["pack_bytes_before"] as? Int ?? 0
             let after = done["pack_bytes_after"] as? Int ?? 0
             #expect(after > 0 && after * 4 < before, "the big clip's frames went (\(before) → \(after))")

@@ -159,6 +159,7 @@ import Testing
             try store.put(order[2], flipped)
             let head = try #require(try remote.ref("main"))
             try store.delete("objects/" + head)
+            try store.delete("bundles/\(head).bundle")  // else a reader takes the commit from there
 
             // A clone names what is wrong and says how to repair; it checks nothing out.
             let failed = try T.dvs(["clone", remote.url, dir + "/bad"] + remote.args, in: dir, environment: remote.env)

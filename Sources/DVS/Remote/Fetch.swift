@@ -16,6 +16,9 @@ public struct FetchSummary: Sendable {
     public var refs: [RefMove]
     /// Metadata objects downloaded and verified.
     public var objectsDownloaded: Int
+    /// GET requests made for metadata: commits' bundles (``MetadataBundle``; a miss counts) and
+    /// loose objects under `objects/`.
+    public var metadataRequests: Int = 0
     /// Packs downloaded and verified.
     public var packsDownloaded: Int
     /// Bytes downloaded (objects and packs; ranged index reads included).
@@ -221,7 +224,7 @@ extension Repository {
                 }
                 try writePendingPurges(ids.union(pendingPurges()))
             }
-            let (downloaded, hits, replacements) = try downloadMetadata(
+            let (downloaded, hits, replacements, metadataRequests) = try downloadMetadata(
                 remoteRefs.map(\.id), store: store, remote: remoteName, transfers: config.transfers, meter: meter,
                 boundary: boundary, erased: purged.blobs, replacement: { Self.rewriteChain(of: $0, in: purgeRecords).last?.to },
                 beforeStoring: beforeStoring)
@@ -345,7 +348,7 @@ extension Repository {
                 deletedArtifacts: Set(known.flatMap { ($0.artifacts ?? []).compactMap(ObjectID.init(hex:)) }))
             meter.finish()
             let summary = FetchSummary(
-                remote: remoteName, refs: moves, objectsDownloaded: meter.objects,
+                remote: remoteName, refs: moves, objectsDownloaded: meter.objects, metadataRequests: metadataRequests,
                 packsDownloaded: fetched.count, bytesDownloaded: meter.bytes, seconds: Date().timeIntervalSince(started),
                 recordsDownloaded: records, skipped: skipped)
             return (summary, !hits.isEmpty)
@@ -365,19 +368,46 @@ extension Repository {
     ///   - beforeStoring: called with what the new objects hit (boundary commits they build on,
     ///     erased blobs their leaves name; empty when none) before the first is stored; it may
     ///     throw to store nothing.
-    /// - Returns: the new commits, what they hit, and the replacements downloaded (tips for
-    ///   the blobs to fetch).
+    /// - Returns: the new commits, what they hit, the replacements downloaded (tips for the
+    ///   blobs to fetch), and the GET requests made.
     private func downloadMetadata(
         _ tips: [CommitID], store: any RemoteStore, remote: String, transfers: Int,
         meter: TransferMeter, boundary: Set<CommitID>, erased: Set<ObjectID>, replacement: (CommitID) -> CommitID?,
         beforeStoring: (Set<ObjectID>) throws -> Void
-    ) throws -> ([(CommitID, Commit)], hits: Set<ObjectID>, replacements: [CommitID]) {
+    ) throws -> ([(CommitID, Commit)], hits: Set<ObjectID>, replacements: [CommitID], requests: Int) {
         let objects = self.objects
         let got = Locked<[ObjectID: (frame: [UInt8], bytes: [UInt8])]>([:])
+        let requests = Locked(0)
+        // Frames from commits' metadata bundles, not yet checked; each is taken once.
+        let bundled = Locked<[ObjectID: [UInt8]]>([:])
+        /// Downloads the bundles of `commits` that the remote has (a missing or malformed one is
+        /// passed over: its objects come from `objects/`).
+        func downloadBundles(_ commits: [CommitID]) throws {
+            try parallelIO(commits.count, workers: transfers) { i in
+                requests.withLock { $0 += 1 }
+                guard let data = try store.get(MetadataBundle.key(commits[i])) else { return }
+                meter.partial(bytes: UInt64(data.count))
+                guard let frames = MetadataBundle.parse([UInt8](data)) else { return }
+                bundled.withLock { b in for (id, f) in frames where b[id] == nil { b[id] = f } }
+            }
+        }
+        /// The object from a bundle, when one held it intact.
+        @Sendable func fromBundle(_ id: ObjectID) -> (frame: [UInt8], bytes: [UInt8])? {
+            guard let frame = bundled.withLock({ $0.removeValue(forKey: id) }),
+                let bytes = try? Zstd.decompress(frame, limit: 1 << 30), ObjectID.hashing(bytes) == id
+            else { return nil }
+            return (frame, bytes)
+        }
         func download(_ ids: [ObjectID]) throws {
             try parallelIO(ids.count, workers: transfers) { i in
                 let id = ids[i]
+                if let o = fromBundle(id) {
+                    got.withLock { $0[id] = o }
+                    meter.object(bytes: 0)
+                    return
+                }
                 let key = "objects/\(id.hex)"
+                requests.withLock { $0 += 1 }
                 guard let data = try store.get(key) else {
                     throw DVSError(
                         .corrupt, "remote '\(remote)' lacks object '\(id.hex)' (key \(key)) that its refs reference",
@@ -405,6 +435,7 @@ extension Repository {
         var frontier = Array(Set(tips.filter { !objects.contains($0.object) }))
         var roots: [ObjectID] = []
         while !frontier.isEmpty {
+            try downloadBundles(frontier)
             try download(frontier.map(\.object))
             var next = Set<CommitID>()
             for c in frontier {
@@ -480,7 +511,7 @@ extension Repository {
         try objects.sync()
         for c in order { try objects.writeVerified(frame: all[c.object]!.frame, id: c.object) }
         try objects.sync()
-        return (order.map { ($0, commits[$0]!) }, hits, replacements)
+        return (order.map { ($0, commits[$0]!) }, hits, replacements, requests.withLock { $0 })
     }
 
     /// `.dvs/PURGE-PENDING`: ids (hex, one a line) of this repository's purges that commits a

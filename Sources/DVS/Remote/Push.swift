@@ -336,8 +336,13 @@ extension Repository {
                 try parallelIO(level.count, workers: config.transfers) { try upload(level[$0]) }
             }
             for c in closure.commits { try upload(c.object) }
+            // Each new commit's metadata in one more object, for readers (`MetadataBundle`).
+            let bundleSizes = try uploadBundles(
+                closure, store: store, remote: remoteName, transfers: config.transfers, meter: meter)
             // The remote lists every upload at its size before any ref moves.
-            try confirmUploaded(uploadedSizes.merging(objectSizes.withLock { $0 }) { a, _ in a }, store: store, remote: remoteName)
+            try confirmUploaded(
+                uploadedSizes.merging(objectSizes.withLock { $0 }) { a, _ in a }.merging(bundleSizes) { a, _ in a }, store: store,
+                remote: remoteName)
 
             // A purge that reached the remote during this push: what this push uploaded may hold
             // what it erased, so it is deleted again and no ref moves.
@@ -362,6 +367,8 @@ extension Repository {
                     else { continue }
                     doomed.append(key)
                 }
+                // Bundles only repeat objects: every one this push sent goes.
+                for key in bundleSizes.keys.sorted() { try? store.delete(key) }
                 for key in doomed { try? store.delete(key) }
                 throw DVSError(
                     .remote,
@@ -491,5 +498,50 @@ final class TransferMeter: @unchecked Sendable {
         guard total > 0 else { return }
         let p = lock.withLock { Progress(phase: phase, done: total, total: total, bytes: bytes, totalBytes: totalBytes) }
         progress?(p)
+    }
+}
+
+extension Repository {
+    /// Uploads a ``MetadataBundle`` for each commit of `closure` (the commit object and the
+    /// chunks and words objects it owns there), each written to `.dvs/tmp/` first and checked
+    /// object by object against its id.
+    /// - Returns: the bundles' keys and sizes in bytes, for the listing check.
+    /// - Throws: `DVSError.corrupt` when a local object is damaged or missing; `.remote` on
+    ///   transfer failures (no ref has moved yet; a push run again uploads them again).
+    func uploadBundles(
+        _ closure: (levels: [[ObjectID]], commits: [CommitID], owner: [ObjectID: CommitID]), store: any RemoteStore,
+        remote: String, transfers: Int, meter: TransferMeter
+    ) throws -> [String: UInt64] {
+        guard !closure.commits.isEmpty else { return [:] }
+        var owned: [CommitID: [ObjectID]] = [:]
+        for level in closure.levels { for id in level { if let c = closure.owner[id] { owned[c, default: []].append(id) } } }
+        let members = owned
+        let commits = closure.commits
+        let objects = self.objects
+        let tmp = tmpDir
+        let sizes = Locked<[String: UInt64]>([:])
+        try parallelIO(commits.count, workers: transfers) { i in
+            let c = commits[i]
+            let key = MetadataBundle.key(c)
+            let path = "\(tmp)/push-\(c.hex).bundle"
+            defer { unlink(path) }
+            let size: UInt64
+            do { size = try MetadataBundle.write((members[c] ?? []) + [c.object], from: objects, to: path) } catch {
+                let e = DVSError.wrap(error)
+                throw DVSError(
+                    .corrupt, "cannot push to '\(remote)': commit \(c.short)'s metadata cannot be read here (\(e.message)); no ref moved",
+                    underlying: e, next: .listDamagedObjects)
+            }
+            do { try store.putFile(key, localPath: path) } catch {
+                let e = DVSError.wrap(error)
+                throw DVSError(
+                    e.code, "cannot upload \(key) to '\(remote)': \(e.message)", hint: e.hint ?? "run the push again", cause: e.cause,
+                    underlying: e.underlying, next: e.next)
+            }
+            sizes.withLock { $0[key] = size }
+            meter.addTotalBytes(size)
+            meter.partial(bytes: size)
+        }
+        return sizes.withLock { $0 }
     }
 }

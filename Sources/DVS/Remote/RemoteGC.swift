@@ -10,7 +10,7 @@ import Foundation
 
 // `dvs gc --remote NAME`: what a remote holds that none of its branches, tags or lineage records
 // needs goes, once it is older than the grace period (the listing's LastModified, a folder
-// remote's mtime): loose objects one by one; packs with nothing needed deleted whole; packs that
+// remote's mtime): loose objects (and the metadata bundles of commits nothing needs) one by one; packs with nothing needed deleted whole; packs that
 // are mostly garbage downloaded, verified, written again with the needed frames only, uploaded,
 // and only then deleted. What is needed is worked out from this repository, so it must have
 // every remote ref's commit, every lineage record and every purge the remote lists (a fetch
@@ -26,7 +26,8 @@ import Foundation
 
 /// What `dvs gc --remote` did (or, with a dry run, would do).
 public struct RemoteGCReport: Sendable, Codable, Equatable {
-    /// Loose objects deleted (commits, manifest chunks, words objects no ref or record needs).
+    /// Loose objects deleted (commits, manifest chunks, words objects no ref or record needs),
+    /// with the metadata bundles of those commits (`bundles/<commit>.bundle`).
     public var objectsDeleted = 0
     /// Their bytes.
     public var objectBytes: UInt64 = 0
@@ -151,6 +152,11 @@ extension Repository {
             var doomed: [RemoteObject] = []
             for o in remoteObjects {
                 guard let id = ObjectID(hex: o.key.dropFirst(8)), !needed.contains(id) else { continue }
+                if old(o) { doomed.append(o) } else { report.keptYoung += 1 }
+            }
+            // Metadata bundles of commits nothing needs (a bundle holds only what its commit reaches).
+            for o in try store.list(prefix: "bundles/") {
+                guard let c = MetadataBundle.commit(ofKey: o.key), !needed.contains(c.object) else { continue }
                 if old(o) { doomed.append(o) } else { report.keptYoung += 1 }
             }
 

@@ -389,6 +389,9 @@ extension Repository {
             c.packsDeleted += 1
         }
         context.afterPurgeStep?("remote-packs")
+        // The replaced commits' metadata bundles first: they repeat what goes below, and once
+        // a replaced commit has left `objects/` nothing would find its bundle again.
+        try parallelIO(old.count, workers: transfers) { i in try store.delete(MetadataBundle.key(old[i])) }
         // Metadata: words objects, then chunks children first, then the commits, so a push
         // killed here still reaches everything left from a replaced commit still stored.
         let wordList = words.sorted()
@@ -429,6 +432,13 @@ extension Repository {
                 scanner.scan(bytes, o.key)
                 if o.key.hasPrefix("objects/"), let plain = try? bytes.withUnsafeBytes({ try decompressor.decompress($0) }) {
                     scanner.scan(plain, o.key + " (decompressed)")
+                }
+                if MetadataBundle.commit(ofKey: o.key) != nil, let frames = MetadataBundle.parse(bytes) {
+                    for (id, frame) in frames.sorted(by: { $0.key < $1.key }) {
+                        if let plain = try? frame.withUnsafeBytes({ try decompressor.decompress($0) }) {
+                            scanner.scan(plain, o.key + " (object \(id.hex), decompressed)")
+                        }
+                    }
                 }
             }
         } catch { throw DVSError.wrap(error) }

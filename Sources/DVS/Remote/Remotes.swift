@@ -227,11 +227,17 @@ extension Repository {
     /// "an object is present only when everything it references is": words objects, then
     /// manifest chunks by level (leaves first), then commits parents first. A present commit or
     /// chunk is not descended into (that same rule makes its subtree present).
-    func metadataClosure(from tips: [CommitID], present: (ObjectID) -> Bool) throws -> (levels: [[ObjectID]], commits: [CommitID]) {
+    /// - Returns: also `owner`: for each chunk and words object, the commit whose metadata
+    ///   bundle carries it (``MetadataBundle``): of the commits whose manifest reaches it, the
+    ///   first in parents-first order, so a reader of an older branch finds it in a bundle its
+    ///   own history holds.
+    func metadataClosure(
+        from tips: [CommitID], present: (ObjectID) -> Bool
+    ) throws -> (levels: [[ObjectID]], commits: [CommitID], owner: [ObjectID: CommitID]) {
         var commits: [CommitID] = []
         var seen = Set<CommitID>()
         var stack: [(CommitID, Bool)] = tips.map { ($0, false) }
-        var manifests: [ObjectID] = []
+        var manifests: [CommitID: ObjectID] = [:]
         while let (c, expanded) = stack.popLast() {
             if expanded {
                 commits.append(c)
@@ -239,15 +245,18 @@ extension Repository {
             }
             guard seen.insert(c).inserted, !present(c.object) else { continue }
             let decoded = try commit(c)
-            manifests.append(decoded.manifest)
+            manifests[c] = decoded.manifest
             stack.append((c, true))
             for p in decoded.parents.reversed() where !seen.contains(p) { stack.append((p, false)) }
         }
         var byLevel: [Int: [ObjectID]] = [:]
         var seenChunks = Set<ObjectID>()
-        var chunkStack = manifests
-        while let id = chunkStack.popLast() {
+        var owner: [ObjectID: CommitID] = [:]
+        // Parents first (`commits`' order) when popped: an ancestor owns what it shares.
+        var chunkStack = commits.reversed().map { (manifests[$0]!, $0) }
+        while let (id, c) = chunkStack.popLast() {
             guard seenChunks.insert(id).inserted, !present(id) else { continue }
+            owner[id] = c
             let chunk: ManifestChunk
             do { chunk = try ManifestChunk.decode(objects.read(id)) } catch {
                 throw DVSError(
@@ -260,13 +269,14 @@ extension Repository {
                 for e in entries {
                     if let w = e.annotations?.transcript?.words, seenChunks.insert(w).inserted, !present(w) {
                         byLevel[-1, default: []].append(w)
+                        owner[w] = c
                     }
                 }
             case .inner(let level, let children):
                 byLevel[level, default: []].append(id)
-                chunkStack.append(contentsOf: children.map(\.id))
+                chunkStack.append(contentsOf: children.map { ($0.id, c) })
             }
         }
-        return (byLevel.keys.sorted().map { byLevel[$0]! }, commits)
+        return (byLevel.keys.sorted().map { byLevel[$0]! }, commits, owner)
     }
 }

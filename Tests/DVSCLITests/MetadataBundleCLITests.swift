@@ -1,0 +1,79 @@
+import DVSTestSupport
+import Foundation
+import Testing
+
+/// Metadata bundles (`bundles/<commit>.bundle`, issue 15's time to first sample): a push puts
+/// each new commit's metadata in one remote object, so a clone reads one GET per commit instead
+/// of one per object; a damaged, truncated or missing bundle falls back to `objects/`, verified
+/// object by object, and the clone is the same. End to end through the built binary, against a
+/// folder remote and moto.
+@Suite(.serialized) struct MetadataBundleCLITests {
+    @Test(arguments: RemoteKind.allCases) func aCloneReadsEachCommitsMetadataInOneRequest(_ kind: RemoteKind) throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(kind, dir: dir)
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 4)
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try T.speak("a second commit", to: a + "/clips/second.wav")
+            try dvsOK(["commit", "-m", "second"], in: a, remote)
+            try dvsOK(["branch", "side"], in: a, remote)
+            try dvsOK(["checkout", "side"], in: a, remote)
+            try T.speak("a commit on the side branch", to: a + "/clips/side.wav")
+            try dvsOK(["commit", "-m", "side"], in: a, remote)
+            try dvsOK(["checkout", "main"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            try dvsOK(["push", "--all"], in: a, remote)
+
+            let store = try remote.store()
+            let bundles = try store.list(prefix: "bundles/").map(\.key)
+            let objects = try store.list(prefix: "objects/").count
+            #expect(bundles.count == 3, "one bundle per commit: \(bundles)")
+
+            // Every object in a bundle: one request per commit, none under objects/.
+            func clone(_ name: String) throws -> [String: Any] {
+                let c = try jsonObject(dvsOK(["clone", remote.url, dir + "/" + name, "--json"] + remote.args, in: dir, remote))
+                #expect(try dvsOK(["fsck"], in: dir + "/" + name, remote).status == 0, "\(name)")
+                let (same, diff) = try T.treesEqual(a, dir + "/" + name)
+                #expect(same, "\(name): \(diff)")
+                return c
+            }
+            let whole = try clone("whole")
+            #expect(whole["metadata_requests"] as? Int == 3, "\(whole)")
+            #expect(whole["objects_downloaded"] as? Int == objects, "every metadata object, from the bundles: \(whole)")
+
+            // A branch's clone reads its own history's bundles only.
+            let side = try jsonObject(
+                dvsOK(["clone", remote.url, dir + "/side", "--branch", "main", "--json"] + remote.args, in: dir, remote))
+            #expect(side["metadata_requests"] as? Int == 2, "base and second: \(side)")
+
+            // A flipped byte in one bundle's frame and another bundle cut short: those objects come
+            // from objects/ instead, each checked; the clone is the same.
+            let head = try #require(try remote.ref("main"))
+            let sideHead = try #require(try remote.ref("side"))
+            var flipped = try #require(try store.get("bundles/\(head).bundle"))
+            flipped[8 + 36 + 4] ^= 0x55
+            try store.put("bundles/\(head).bundle", flipped)
+            let cut = try #require(try store.get("bundles/\(sideHead).bundle"))
+            try store.put("bundles/\(sideHead).bundle", cut.prefix(cut.count - 3))
+            let damaged = try clone("damaged")
+            let n = try #require(damaged["metadata_requests"] as? Int)
+            #expect(n > 3 && n < 3 + objects, "some objects read loose: \(damaged)")
+            #expect(damaged["objects_downloaded"] as? Int == objects, "\(damaged)")
+
+            // A remote pushed before bundles existed: one miss per commit, then every object loose.
+            for k in bundles { try store.delete(k) }
+            let old = try clone("old")
+            #expect(old["metadata_requests"] as? Int == 3 + objects, "\(old)")
+            #expect(old["objects_downloaded"] as? Int == objects, "\(old)")
+
+            // A push of a new commit sends its bundle; the old commits' are not sent again.
+            try T.speak("a third commit", to: a + "/clips/third.wav")
+            try dvsOK(["commit", "-m", "third"], in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            #expect(try store.list(prefix: "bundles/").map(\.key) == ["bundles/\(try #require(try remote.ref("main"))).bundle"])
+            let fetched = try jsonObject(dvsOK(["fetch", "--json"], in: dir + "/whole", remote))
+            #expect(fetched["metadata_requests"] as? Int == 1 && (fetched["objects_downloaded"] as? Int ?? 0) > 1, "\(fetched)")
+        }
+    }
+}
