@@ -30,7 +30,7 @@ struct Fetch: ParsableCommand {
 func fetchJSON(_ s: FetchSummary) -> [String: Any] {
     [
         "remote": s.remote, "refs": s.refs.map(refJSON), "objects_downloaded": s.objectsDownloaded, "packs_downloaded": s.packsDownloaded,
-        "metadata_requests": s.metadataRequests,
+        "metadata_requests": s.metadataRequests, "damaged_bundles": s.damagedBundles,
         "records_downloaded": s.recordsDownloaded,
         "bytes_downloaded": s.bytesDownloaded, "seconds": (s.seconds * 1000).rounded() / 1000,
         "refs_moved": s.refs.filter { $0.status != .upToDate && $0.old != $0.new }.count,
@@ -60,6 +60,11 @@ func printFetch(_ s: FetchSummary) {
 
 /// Notes on stderr (with or without `--json`): remote refs a fetch skipped.
 func fetchNotes(_ s: FetchSummary) {
+    for (key, why) in s.damagedBundles.sorted(by: { $0.key < $1.key }) {
+        Output.err(
+            "note: \(key) on '\(s.remote)' is damaged (\(why)); what it held was read from objects/ instead (run 'dvs remote verify \(s.remote) --repair' from a clone to delete it)"
+        )
+    }
     for r in s.skipped {
         Output.err(
             "note: \(r.fullName) on '\(s.remote)' still points at a commit a purge replaced; it was not fetched (a push from a repository that has the purge finishes erasing it there)"

@@ -8,9 +8,9 @@ extension RemoteCommand {
             commandName: "verify", abstract: "Check a remote against this repository; --repair re-uploads what is damaged or missing.",
             discussion: """
                 Checks every pack and object the remote's refs need (as far as this repository has their commits), \
-                and every remote pack this repository also has: sizes from a listing, S3 ETags against this \
+                those commits' metadata bundles, and every remote pack this repository also has: sizes from a listing, S3 ETags against this \
                 repository's copies, else the content by ranged GETs, each frame hashed. With --repair, verified \
-                local copies are uploaded over damaged and missing keys. Exit status 1 if anything is left damaged.
+                local copies are uploaded over damaged and missing keys, and a damaged bundle is deleted. Exit status 1 if anything is left damaged.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -34,7 +34,9 @@ extension RemoteCommand {
                 for n in s.notes { Output.out("note: \(n)") }
                 for d in s.damaged {
                     let missing = d.problem == .missing
-                    if d.repaired {
+                    if d.repaired && d.kind == .bundle {
+                        Output.out("deleted \(d.key) (it was damaged: \(d.problem); readers take its objects from objects/)")
+                    } else if d.repaired {
                         Output.out("repaired \(d.key) (it was \(missing ? "missing" : "damaged: \(d.problem)"))")
                     } else {
                         Output.out(missing ? "missing \(d.key)" : "damaged \(d.key): \(d.problem)")

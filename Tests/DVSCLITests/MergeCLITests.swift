@@ -108,7 +108,8 @@ import Testing
             #expect(bad.status == 1)  // golden: "SQL error"
             let injected = try g.dvs("cohort", "create", "inj", "--where", "1) OR (1", in: dir)
             #expect(injected.status == 1, "\(injected.stderr)")  // golden: "not one SQL condition"
-            let parenthesized = try g.dvs("cohort", "create", "p", "--where", "(lang = 'es') AND ('a)' != 'b(')", in: dir)
+            // Named by its branch (cohort/p), as `dvs branch` lists it: the same cohort p.
+            let parenthesized = try g.dvs("cohort", "create", "cohort/p", "--where", "(lang = 'es') AND ('a)' != 'b(')", in: dir)
             #expect(parenthesized.status == 0, "\(parenthesized.stderr)")
             #expect(try g.dvs("branch", "-D", "cohort/p", in: dir).status == 0)
             let made = try g.dvs("cohort", "create", "es", "--where", "lang = 'es' AND sample_rate = 16000", in: dir)
@@ -156,7 +157,7 @@ import Testing
             // "no new commits on main".
             let again = try g.dvs("cohort", "refresh", "es", in: dir)
             #expect(again.status == 0, "\(again.stdout)")
-            #expect(try g.dvs("cohort", "show", "es", in: dir).status == 0)
+            #expect(try g.dvs("cohort", "show", "cohort/es", in: dir).status == 0)
             try g.verify()
         }
     }

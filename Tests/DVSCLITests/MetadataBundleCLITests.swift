@@ -31,8 +31,11 @@ import Testing
             #expect(bundles.count == 3, "one bundle per commit: \(bundles)")
 
             // Every object in a bundle: one request per commit, none under objects/.
+            var stderr = ""
             func clone(_ name: String) throws -> [String: Any] {
-                let c = try jsonObject(dvsOK(["clone", remote.url, dir + "/" + name, "--json"] + remote.args, in: dir, remote))
+                let r = try dvsOK(["clone", remote.url, dir + "/" + name, "--json"] + remote.args, in: dir, remote)
+                stderr = r.stderr
+                let c = try jsonObject(r)
                 #expect(try dvsOK(["fsck"], in: dir + "/" + name, remote).status == 0, "\(name)")
                 let (same, diff) = try T.treesEqual(a, dir + "/" + name)
                 #expect(same, "\(name): \(diff)")
@@ -51,15 +54,35 @@ import Testing
             // from objects/ instead, each checked; the clone is the same.
             let head = try #require(try remote.ref("main"))
             let sideHead = try #require(try remote.ref("side"))
-            var flipped = try #require(try store.get("bundles/\(head).bundle"))
-            flipped[8 + 36 + 4] ^= 0x55
-            try store.put("bundles/\(head).bundle", flipped)
+            // A byte in the middle of every frame of the first (8 magic bytes; per object an id
+            // of 32, a UInt32 LE length, the frame).
+            var flipped = [UInt8](try #require(try store.get("bundles/\(head).bundle")))
+            var at = 8
+            while at + 36 <= flipped.count {
+                let n = (0..<4).reduce(0) { $0 | Int(flipped[at + 32 + $1]) << (8 * $1) }
+                flipped[at + 36 + n / 2] ^= 0x55
+                at += 36 + n
+            }
+            try store.put("bundles/\(head).bundle", Data(flipped))
             let cut = try #require(try store.get("bundles/\(sideHead).bundle"))
             try store.put("bundles/\(sideHead).bundle", cut.prefix(cut.count - 3))
             let damaged = try clone("damaged")
             let n = try #require(damaged["metadata_requests"] as? Int)
             #expect(n > 3 && n < 3 + objects, "some objects read loose: \(damaged)")
             #expect(damaged["objects_downloaded"] as? Int == objects, "\(damaged)")
+            // Named, not passed over in silence; `remote verify` finds both and --repair deletes them.
+            for c in [head, sideHead] {
+                #expect(stderr.contains("note: bundles/\(c).bundle on 'origin' is damaged"), "\(stderr)")
+            }
+            let found = try T.dvs(["remote", "verify", "origin", "--json"], in: a, environment: remote.env)
+            #expect(found.status == 1)
+            let report = try jsonObject(found)
+            let bad = (report["damaged"] as? [[String: Any]] ?? []).map { "\($0["key"]!) \($0["kind"]!)" }.sorted()
+            #expect(bad == ["bundles/\(head).bundle bundle", "bundles/\(sideHead).bundle bundle"].sorted(), "\(bad)")
+            let repaired = try dvsOK(["remote", "verify", "origin", "--repair"], in: a, remote)
+            #expect(repaired.stdout.contains("deleted bundles/\(head).bundle (it was damaged: object '"), "\(repaired.stdout)")
+            #expect(try store.list(prefix: "bundles/").count == 1, "the intact one stays")
+            try dvsOK(["remote", "verify", "origin"], in: a, remote)
 
             // A remote pushed before bundles existed: one miss per commit, then every object loose.
             for k in bundles { try store.delete(k) }

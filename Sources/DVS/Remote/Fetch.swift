@@ -19,6 +19,9 @@ public struct FetchSummary: Sendable {
     /// GET requests made for metadata: commits' bundles (``MetadataBundle``; a miss counts) and
     /// loose objects under `objects/`.
     public var metadataRequests: Int = 0
+    /// Metadata bundles found damaged (key → what is wrong); what they held was read
+    /// from `objects/` instead. `remote verify --repair` deletes them.
+    public var damagedBundles: [String: String] = [:]
     /// Packs downloaded and verified.
     public var packsDownloaded: Int
     /// Bytes downloaded (objects and packs; ranged index reads included).
@@ -224,7 +227,7 @@ extension Repository {
                 }
                 try writePendingPurges(ids.union(pendingPurges()))
             }
-            let (downloaded, hits, replacements, metadataRequests) = try downloadMetadata(
+            let (downloaded, hits, replacements, metadataRequests, damagedBundles) = try downloadMetadata(
                 remoteRefs.map(\.id), store: store, remote: remoteName, transfers: config.transfers, meter: meter,
                 boundary: boundary, erased: purged.blobs, replacement: { Self.rewriteChain(of: $0, in: purgeRecords).last?.to },
                 beforeStoring: beforeStoring)
@@ -347,10 +350,11 @@ extension Repository {
                 store: store, remoteName: remoteName, transfers: config.transfers, meter: meter, replaced: replacedRecords,
                 deletedArtifacts: Set(known.flatMap { ($0.artifacts ?? []).compactMap(ObjectID.init(hex:)) }))
             meter.finish()
-            let summary = FetchSummary(
+            var summary = FetchSummary(
                 remote: remoteName, refs: moves, objectsDownloaded: meter.objects, metadataRequests: metadataRequests,
                 packsDownloaded: fetched.count, bytesDownloaded: meter.bytes, seconds: Date().timeIntervalSince(started),
                 recordsDownloaded: records, skipped: skipped)
+            summary.damagedBundles = damagedBundles
             return (summary, !hits.isEmpty)
         } catch { throw DVSError.wrap(error) }
     }
@@ -369,33 +373,41 @@ extension Repository {
     ///     erased blobs their leaves name; empty when none) before the first is stored; it may
     ///     throw to store nothing.
     /// - Returns: the new commits, what they hit, the replacements downloaded (tips for the
-    ///   blobs to fetch), and the GET requests made.
+    ///   blobs to fetch), the GET requests made, and the bundles found damaged (`key: why`).
     private func downloadMetadata(
         _ tips: [CommitID], store: any RemoteStore, remote: String, transfers: Int,
         meter: TransferMeter, boundary: Set<CommitID>, erased: Set<ObjectID>, replacement: (CommitID) -> CommitID?,
         beforeStoring: (Set<ObjectID>) throws -> Void
-    ) throws -> ([(CommitID, Commit)], hits: Set<ObjectID>, replacements: [CommitID], requests: Int) {
+    ) throws -> ([(CommitID, Commit)], hits: Set<ObjectID>, replacements: [CommitID], requests: Int, damagedBundles: [String: String]) {
         let objects = self.objects
         let got = Locked<[ObjectID: (frame: [UInt8], bytes: [UInt8])]>([:])
         let requests = Locked(0)
-        // Frames from commits' metadata bundles, not yet checked; each is taken once.
-        let bundled = Locked<[ObjectID: [UInt8]]>([:])
+        // Frames from commits' metadata bundles, not yet checked, with the bundle's commit; each
+        // is taken once.
+        let bundled = Locked<[ObjectID: (frame: [UInt8], commit: CommitID)]>([:])
+        let damagedBundles = Locked<[CommitID: String]>([:])
         /// Downloads the bundles of `commits` that the remote has (a missing or malformed one is
         /// passed over: its objects come from `objects/`).
         func downloadBundles(_ commits: [CommitID]) throws {
             try parallelIO(commits.count, workers: transfers) { i in
                 requests.withLock { $0 += 1 }
-                guard let data = try store.get(MetadataBundle.key(commits[i])) else { return }
+                let c = commits[i]
+                guard let data = try store.get(MetadataBundle.key(c)) else { return }
                 meter.partial(bytes: UInt64(data.count))
-                guard let frames = MetadataBundle.parse([UInt8](data)) else { return }
-                bundled.withLock { b in for (id, f) in frames where b[id] == nil { b[id] = f } }
+                guard let frames = MetadataBundle.parse([UInt8](data)) else {
+                    damagedBundles.withLock { $0[c] = "it is not a whole bundle" }
+                    return
+                }
+                bundled.withLock { b in for (id, f) in frames where b[id] == nil { b[id] = (f, c) } }
             }
         }
         /// The object from a bundle, when one held it intact.
         @Sendable func fromBundle(_ id: ObjectID) -> (frame: [UInt8], bytes: [UInt8])? {
-            guard let frame = bundled.withLock({ $0.removeValue(forKey: id) }),
-                let bytes = try? Zstd.decompress(frame, limit: 1 << 30), ObjectID.hashing(bytes) == id
-            else { return nil }
+            guard let (frame, c) = bundled.withLock({ $0.removeValue(forKey: id) }) else { return nil }
+            guard let bytes = try? Zstd.decompress(frame, limit: 1 << 30), ObjectID.hashing(bytes) == id else {
+                damagedBundles.withLock { $0[c] = "object '\(id.hex)' in it does not verify" }
+                return nil
+            }
             return (frame, bytes)
         }
         func download(_ ids: [ObjectID]) throws {
@@ -511,7 +523,8 @@ extension Repository {
         try objects.sync()
         for c in order { try objects.writeVerified(frame: all[c.object]!.frame, id: c.object) }
         try objects.sync()
-        return (order.map { ($0, commits[$0]!) }, hits, replacements, requests.withLock { $0 })
+        let damaged = Dictionary(uniqueKeysWithValues: damagedBundles.withLock { $0 }.map { (MetadataBundle.key($0.key), $0.value) })
+        return (order.map { ($0, commits[$0]!) }, hits, replacements, requests.withLock { $0 }, damaged)
     }
 
     /// `.dvs/PURGE-PENDING`: ids (hex, one a line) of this repository's purges that commits a

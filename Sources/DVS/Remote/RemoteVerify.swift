@@ -16,6 +16,9 @@ public struct RemoteDamage: Sendable, Equatable {
         case pack
         /// A metadata object: commit, manifest chunk or words object (`objects/<id>`).
         case object
+        /// A commit's metadata bundle (`bundles/<commit>.bundle`, ``MetadataBundle``). Its
+        /// repair deletes it: readers then take its objects from `objects/`.
+        case bundle
     }
 
     /// What is wrong with the key.
@@ -82,7 +85,10 @@ extension Repository {
     /// confirmed without a download. Otherwise a pack's index is read by ranged GETs and checked
     /// against its id, then the pack is downloaded into `.dvs/tmp/` and every frame decoded and
     /// hashed (as fetch does); an object is downloaded and hashed. Remote packs this repository
-    /// lacks are only indexed, to learn which blobs they hold. A key the ETag shows equal to this
+    /// lacks are only indexed, to learn which blobs they hold. The metadata bundles of the
+    /// commits checked are downloaded and each object in them hashed (a bundle that is not
+    /// whole, lacks its commit or holds an object that does not verify is damaged; its repair
+    /// deletes it, since `objects/` holds the same). A key the ETag shows equal to this
     /// repository's copy is as good as that copy (whose index is checked, not its frames: run
     /// fsck here first when in doubt); where the local copy is damaged, the remote's is judged
     /// by its own content. Takes no lock; changes nothing
@@ -229,6 +235,32 @@ extension Repository {
                 }
             }
 
+            // Metadata bundles of the commits checked: each object in one hashes to its id, and
+            // the commit's own object is there. Never missing (a bundle only speeds reading up).
+            let checkedCommits = Set(closure.commits)
+            let bundleKeys = try store.list(prefix: "bundles/").map(\.key).filter {
+                MetadataBundle.commit(ofKey: $0).map(checkedCommits.contains) ?? false
+            }
+            try parallelIO(bundleKeys.count, workers: config.transfers) { i in
+                let key = bundleKeys[i]
+                guard let data = try store.get(key) else { return }  // deleted since the listing
+                meter.partial(bytes: UInt64(data.count))
+                guard let frames = MetadataBundle.parse([UInt8](data)) else {
+                    record(key, .bundle, .damaged("it is not a whole bundle (truncated or not one)"))
+                    return
+                }
+                if let c = MetadataBundle.commit(ofKey: key), frames[c.object] == nil {
+                    record(key, .bundle, .damaged("it lacks its commit's object"))
+                    return
+                }
+                for (id, frame) in frames.sorted(by: { $0.key < $1.key }) {
+                    guard let bytes = try? Zstd.decompress(frame, limit: 1 << 30), ObjectID.hashing(bytes) == id else {
+                        record(key, .bundle, .damaged("object '\(id.hex)' in it does not verify"))
+                        return
+                    }
+                }
+            }
+
             // Repair: verified local copies over what is damaged or missing, packs first.
             var damaged = found.withLock { $0 }.values.sorted { ($0.kind == .pack ? 0 : 1, $0.key) < ($1.kind == .pack ? 0 : 1, $1.key) }
             var uploaded: UInt64 = 0
@@ -257,6 +289,8 @@ extension Repository {
                             }
                             try store.put(d.key, Data(frame))
                             sizes[d.key] = UInt64(frame.count)
+                        case .bundle:
+                            try store.delete(d.key)
                         }
                     } catch {
                         let e = DVSError.wrap(error)

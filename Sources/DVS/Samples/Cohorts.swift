@@ -194,6 +194,7 @@ extension Repository {
     public func createCohort(_ name: String, predicate: String, from source: String? = nil, pack: Bool, progress: ProgressHandler? = nil)
         throws -> (info: CohortInfo, packing: CohortPacking?)
     {
+        let name = Self.cohortName(name)
         guard RefName.isValidShortName("cohort/" + name) else {
             throw DVSError(
                 .badInput, "'\(name)' is not a valid cohort name", hint: "use letters, digits, '-', '_' and '.', e.g. es-telephony")
@@ -258,8 +259,15 @@ extension Repository {
         .sorted { $0.name < $1.name }
     }
 
+    /// A cohort's name as given, or its branch's name (`cohort/NAME`, as `dvs branch` shows it)
+    /// without the `cohort/`: both name the same cohort.
+    static func cohortName(_ given: String) -> String {
+        given.hasPrefix("cohort/") && given.count > 7 ? String(given.dropFirst(7)) : given
+    }
+
     /// One cohort. - Throws: `DVSError.unknownRevision` when there is no such cohort.
     public func cohort(_ name: String) throws -> CohortInfo {
+        let name = Self.cohortName(name)
         guard let head = try catalog.ref(.cohort(name)), let info = try cohortInfo(name, head: head) else {
             throw DVSError(
                 .unknownRevision, "no cohort '\(name)'",
@@ -293,6 +301,7 @@ extension Repository {
     public func refreshCohort(_ name: String, from source: String? = nil, prefer: MergePreference? = nil, progress: ProgressHandler? = nil)
         throws -> MergeSummary
     {
+        let name = Self.cohortName(name)
         let lock = try self.lock("dvs cohort refresh \(name)")
         defer { lock.release() }
         let info = try cohort(name)
