@@ -14,8 +14,10 @@
 #   --pack` (its frames copied into packs of their own)
 # interleaved, --reps times each. Reported: median and min-max wall time, the bytes the clone
 # read (pack indexes, frames and the gaps merged between them) as a ratio to the cohort's own
-# packed bytes (its frames; target <= 1.15), its ranged reads against the number of samples, and
-# a full `dvs clone` once for scale. Needs a release build, moto_server and awscli.
+# packed bytes (its frames; target <= 1.15), its ranged reads against the number of samples, its
+# metadata requests (one per commit where bundles serve), a full `dvs clone` once for scale, and
+# what one ranged GET costs moto on a large pack and on a small object. Needs a release build,
+# moto_server, awscli and boto3 (moto's).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${DVS_BENCH_DIR:-/tmp/dvs-bench}
@@ -28,7 +30,7 @@ while [ $# -gt 0 ]; do
     --dvs) DVS=${2:?}; shift 2 ;;
     --n) N=${2:?}; shift 2 ;;
     --reps) REPS=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "partial.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -86,19 +88,27 @@ while True:
 p.wait(); print(f"{first or 0:.2f} {time.time() - t:.2f}")
 PY
 }
-clone_times=(); aws_times=(); stream_first=(); stream_times=()
-for i in $(seq "$REPS"); do
-  rm -rf "$work/p"
-  clone_times+=("$(t sh -c "'$DVS' clone s3://dvs/voice '$work/p' --branch cohort/c10 --endpoint '$ep' --path-style --json > '$work/clone.json'")")
-  rm -rf "$work/a"
-  aws_times+=("$(t $aws s3 cp --quiet --recursive s3://raw/c10 "$work/a")")
-  # No clone: the cohort streamed straight from the remote through an empty cache.
-  rm -rf "$work/cache"
-  read -r f e < <(first_and_end "$DVS" stream --remote s3://dvs/voice --rev cohort/c10 --cache-dir "$work/cache" --endpoint "$ep" --path-style)
-  stream_first+=("$f"); stream_times+=("$e")
-done
-stream_bytes=$(du -sb "$work"/cache/remotes/*/.dvs/packs | awk '{print $1}')
-same=$(cd "$work/p" && diff -rq --exclude=.dvs "$work/a" . 2>/dev/null | grep -v '^Only in \.' | grep -c . || true)
+# One layout: --reps times, interleaved, its partial clone, `aws s3 cp` of the raw WAVs and the
+# no-clone stream through an empty cache. Fills the arrays <tag>_clone, <tag>_aws, <tag>_first
+# and <tag>_all; leaves the clone in $work/<tag>-clone, its JSON in $work/<tag>-clone.json and
+# the cache in $work/<tag>-cache.
+measure() {
+  local url=$1 branch=$2 tag=$3 i f e
+  local -n ct=${tag}_clone at=${tag}_aws sf=${tag}_first se=${tag}_all
+  for i in $(seq "$REPS"); do
+    rm -rf "$work/$tag-clone"
+    ct+=("$(t sh -c "'$DVS' clone $url '$work/$tag-clone' --branch $branch --endpoint '$ep' --path-style --json > '$work/$tag-clone.json'")")
+    rm -rf "$work/a"
+    at+=("$(t $aws s3 cp --quiet --recursive s3://raw/c10 "$work/a")")
+    rm -rf "$work/$tag-cache"
+    read -r f e < <(first_and_end "$DVS" stream --remote "$url" --rev "$branch" --cache-dir "$work/$tag-cache" --endpoint "$ep" --path-style)
+    sf+=("$f"); se+=("$e")
+  done
+}
+s_clone=(); s_aws=(); s_first=(); s_all=()
+measure s3://dvs/voice cohort/c10 s
+stream_bytes=$(du -sb "$work"/s-cache/remotes/*/.dvs/packs | awk '{print $1}')
+same=$(cd "$work/s-clone" && diff -rq --exclude=.dvs "$work/a" . 2>/dev/null | grep -v '^Only in \.' | grep -c . || true)
 full_t=$(t "$DVS" clone s3://dvs/voice "$work/f" --endpoint "$ep" --path-style --json)
 full_bytes=$(du -sb "$work/f/.dvs/packs" | awk '{print $1}')  # before the --pack copy below adds to it
 # A second remote, with the cohort laid out by --pack: made from the full clone (so the first
@@ -107,17 +117,9 @@ say "making the --pack layout on s3://dvs/packed"
 "$DVS" -C "$work/f" cohort create c10p --where "CAST(score AS REAL) < 0.1" --pack --json > "$work/packed.json"
 "$DVS" -C "$work/f" remote add packed s3://dvs/packed --endpoint "$ep" --path-style >/dev/null
 "$DVS" -C "$work/f" push packed --all >/dev/null
-pclone_times=(); pstream_first=(); pstream_times=(); paws_times=()
-for i in $(seq "$REPS"); do
-  rm -rf "$work/pp"
-  pclone_times+=("$(t sh -c "'$DVS' clone s3://dvs/packed '$work/pp' --branch cohort/c10p --endpoint '$ep' --path-style --json > '$work/pclone.json'")")
-  rm -rf "$work/a"
-  paws_times+=("$(t $aws s3 cp --quiet --recursive s3://raw/c10 "$work/a")")
-  rm -rf "$work/pcache"
-  read -r f e < <(first_and_end "$DVS" stream --remote s3://dvs/packed --rev cohort/c10p --cache-dir "$work/pcache" --endpoint "$ep" --path-style)
-  pstream_first+=("$f"); pstream_times+=("$e")
-done
-psame=$(cd "$work/pp" && diff -rq --exclude=.dvs "$work/a" . 2>/dev/null | grep -v '^Only in \.' | grep -c . || true)
+p_clone=(); p_aws=(); p_first=(); p_all=()
+measure s3://dvs/packed cohort/c10p p
+psame=$(cd "$work/p-clone" && diff -rq --exclude=.dvs "$work/a" . 2>/dev/null | grep -v '^Only in \.' | grep -c . || true)
 # The same partial clone from a folder remote (local disk): dvs's own cost without S3 or moto.
 "$DVS" -C "$R" remote remove benchdir >/dev/null 2>&1 || true
 "$DVS" -C "$R" remote add benchdir "$work/dir-remote" >/dev/null
@@ -125,10 +127,29 @@ psame=$(cd "$work/pp" && diff -rq --exclude=.dvs "$work/a" . 2>/dev/null | grep 
 "$DVS" -C "$R" remote remove benchdir >/dev/null
 dir_t=$(t "$DVS" clone "$work/dir-remote" "$work/pd" --branch cohort/c10 --json)
 remote_bytes=$(du -sb "$R/.dvs/packs" | awk '{print $1}')
+# What one ranged GET costs moto: 4 KiB from the largest pack against 4 KiB from a 1 MiB object
+# (moto reads the whole object for each range, so the spread layout's many reads cost it more
+# than they would cost S3).
+probe=$(python3 - "$ep" <<'PY'
+import statistics, sys, time, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1])
+packs = s3.list_objects_v2(Bucket="dvs", Prefix="voice/packs/")["Contents"]
+big = max(packs, key=lambda o: o["Size"])
+s3.put_object(Bucket="raw", Key="probe-1MiB", Body=b"\0" * (1 << 20))
+def ms(key):
+    xs = []
+    for i in range(20):
+        t = time.time(); s3.get_object(Bucket=key[0], Key=key[1], Range=f"bytes={i*4096}-{i*4096+4095}")["Body"].read()
+        xs.append((time.time() - t) * 1000)
+    return statistics.median(xs)
+print(f"moto, one ranged GET of 4 KiB (median of 20): {ms(('dvs', big['Key'])):.1f} ms from a {big['Size']/2**20:.0f} MiB pack, "
+      f"{ms(('raw', 'probe-1MiB')):.1f} ms from a 1 MiB object")
+PY
+)
 
-python3 - "$work/clone.json" "$samples" "$remote_bytes" "$full_t" "$full_bytes" "${clone_times[*]}" "${aws_times[*]}" "$same" "$dir_t" \
-  "${stream_first[*]}" "${stream_times[*]}" "$stream_bytes" "$work/pclone.json" "${pclone_times[*]}" "${paws_times[*]}" \
-  "${pstream_first[*]}" "${pstream_times[*]}" "$psame" "$work/packed.json" <<'PY'
+python3 - "$work/s-clone.json" "$samples" "$remote_bytes" "$full_t" "$full_bytes" "${s_clone[*]}" "${s_aws[*]}" "$same" "$dir_t" \
+  "${s_first[*]}" "${s_all[*]}" "$stream_bytes" "$work/p-clone.json" "${p_clone[*]}" "${p_aws[*]}" \
+  "${p_first[*]}" "${p_all[*]}" "$psame" "$work/packed.json" <<'PY'
 import json, statistics, sys
 c = json.load(open(sys.argv[1]))
 samples, remote, full_t, full_b = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
@@ -139,6 +160,7 @@ print(f"cohort: {samples} samples of the corpus, {f['blobs']} blobs (with the la
       f"= {f['frame_bytes']/remote:.3f} of the remote's packs ({remote/1e6:.0f} MB)")
 print(f"partial clone read {f['bytes_downloaded']/1e6:.1f} MB = {f['bytes_downloaded']/f['frame_bytes']:.3f}x the cohort's frames "
       f"(target <= 1.15); {f['requests']} ranged reads for {f['blobs']} blobs; {f['pack_indexes']} pack indexes")
+print(f"metadata: {c['objects_downloaded']} objects in {c['metadata_requests']} requests (commits' bundles, then loose objects)")
 print(f"partial clone {fmt(ct)}   aws s3 cp of the cohort's raw WAVs {fmt(at)}   ratio {statistics.median(ct)/statistics.median(at):.2f}x")
 print(f"full clone once: {full_t:.2f} s, {full_b/1e6:.0f} MB of packs")
 print(f"the partial clone from a folder remote (local disk) once: {float(sys.argv[9]):.2f} s")
@@ -154,8 +176,11 @@ print(f"--pack layout: {pk['blobs']} blobs copied into {pk['packs']} packs, {pk[
       f"(= {pk['bytes']/remote:.3f} of the remote's packs, stored once more)")
 print(f"  partial clone read {pc['bytes_downloaded']/1e6:.1f} MB = {pc['bytes_downloaded']/pc['frame_bytes']:.3f}x the frames; "
       f"{pc['requests']} ranged reads for {pc['blobs']} blobs; {pc['pack_indexes']} pack indexes")
+pcm = json.load(open(sys.argv[13]))
+print(f"  metadata: {pcm['objects_downloaded']} objects in {pcm['metadata_requests']} requests")
 print(f"  partial clone {fmt(pct)}   aws s3 cp {fmt(pat)}   ratio {statistics.median(pct)/statistics.median(pat):.2f}x")
 print(f"  no-clone stream: first byte {fmt(psf)}, all {fmt(pst)} = {samples/statistics.median(pst):.0f} samples/s; "
       f"ratio to aws s3 cp {statistics.median(pst)/statistics.median(pat):.2f}x")
 print(f"  files that differ between this partial clone and the raw download: {sys.argv[18]}")
 PY
+echo "$probe"
