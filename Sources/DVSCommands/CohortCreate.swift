@@ -18,7 +18,7 @@ extension Cohort {
                 once the branch is deleted. After 'dvs cohort refresh', 'dvs cohort pack NAME' packs what came in.
                 """)
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "Cohort name (the branch is cohort/NAME).") var name: String
+        @Argument(help: "Cohort name (the branch is cohort/NAME; cohort/NAME names it too).") var name: String
         @Option(name: .customLong("where"), help: "SQL predicate over the sample table.") var predicate: String
         @Option(help: "Revision to cut from (default: the current branch).") var from: String?
         @Flag(help: "Also copy the cohort's frames into packs of their own, for fast reads from a remote.") var pack = false

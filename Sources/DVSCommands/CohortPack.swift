@@ -16,7 +16,7 @@ extension Cohort {
                 branch is deleted.
                 """)
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "Cohort name.") var name: String
+        @Argument(help: "Cohort name, or its branch's name cohort/NAME.") var name: String
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {

@@ -11,7 +11,7 @@ extension Cohort {
             abstract: "Re-apply the predicate to the newer source and merge the result into the cohort (a merge commit).",
             discussion: "Labels edited on the cohort are kept; the source's new samples and relabels come in.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "Cohort name.") var name: String
+        @Argument(help: "Cohort name, or its branch's name cohort/NAME.") var name: String
         @Option(help: "Revision to cut from (default: the cohort's source).") var from: String?
         @Option(help: ArgumentHelp("Resolve every conflict to one side: ours (the cohort) or theirs (the source).", valueName: "side"))
         var strategy: String?

@@ -8,7 +8,7 @@ extension Cohort {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one cohort.")
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "Cohort name.") var name: String
+        @Argument(help: "Cohort name, or its branch's name cohort/NAME.") var name: String
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {

@@ -208,7 +208,7 @@ enum Hints {
         if let h = e.hint { return h }
         if e.code == .connection {
             return
-                "check that the server is running and reachable at that address, and the remote's endpoint ('dvs remote -v' shows it; to change it, 'dvs remote remove NAME', then 'dvs remote add NAME URL --endpoint URL')"
+                "check that the server is running and reachable at that address, and the endpoint: 'dvs clone' and --remote reads take --endpoint URL (run the clone again with it: it resumes); a remote's is shown by 'dvs remote -v' (to change it, 'dvs remote remove NAME', then 'dvs remote add NAME URL --endpoint URL')"
         }
         return e.underlying.flatMap(hint(forUnderlying:))
     }

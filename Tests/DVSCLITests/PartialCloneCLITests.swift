@@ -150,4 +150,31 @@ import Testing
             #expect(try T.sh("cmp '\(a)/clips/r0.wav' '\(dir)/c/clips/r0.wav' && echo same").contains("same"))
         }
     }
+
+    /// A cohort refreshed in a partial clone downloads the samples the refresh takes in (it
+    /// failed naming the new clip's blob as "not in any pack", found by the new-user trial).
+    @Test func aCohortRefreshedInAPartialCloneDownloadsWhatItTakesIn() throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(.path, dir: dir)
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 4)
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try dvsOK(["cohort", "create", "late", "--where", "path >= 'clips/r2'"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url], in: a, remote)
+            try dvsOK(["push", "--all"], in: a, remote)
+            let b = dir + "/b"
+            try dvsOK(["clone", remote.url, b, "--branch", "cohort/late"], in: dir, remote)
+            try T.speak("a sample that arrives after the cut", to: a + "/clips/s1.wav")
+            try dvsOK(["commit", "-m", "one more"], in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+
+            try dvsOK(["fetch", "origin"], in: b, remote)
+            let refreshed = try dvsOK(["cohort", "refresh", "late", "--from", "origin/main"], in: b, remote)
+            #expect(refreshed.stderr.contains("(this is a partial clone of it)"), "\(refreshed.stderr)")
+            #expect(try T.sh("cmp '\(a)/clips/s1.wav' '\(b)/clips/s1.wav' && echo same").contains("same"))
+            #expect(!FileManager.default.fileExists(atPath: b + "/clips/r0.wav"), "the cohort still holds only its samples")
+            #expect(try dvsOK(["fsck"], in: b, remote).stdout.contains(": ok"))
+        }
+    }
 }

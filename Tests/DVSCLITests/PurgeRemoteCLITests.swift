@@ -84,6 +84,9 @@ import Testing
             // the run, so its size varies by a few bytes; the counts of packs and objects do not.
             g.replace(matching: #"object\(s\), [0-9.]+ [KMG]?i?B in"#, with: "object(s), \\$SIZE in")
 
+            let store = try remote.store()
+            let leaking = try #require(holding.first { $0.hasPrefix("bundles/") })
+            let leaked = try #require(try store.get(leaking))
             try dvsOK(["purge", "--where", "speaker = 'spk3'", "--yes"], in: a, remote, golden: g)
             let pushed = try jsonObject(dvsOK(["push", "--all", "--tags", "--json"], in: a, remote))
             let p = try #require(pushed["purges"] as? [String: Any])
@@ -96,6 +99,18 @@ import Testing
                 ], "\(statuses)")
             #expect(try keysHolding(Self.marker, on: remote) == [], "no key of the remote holds the marker")
             try dvsOK(["purge", "--verify", "--remote", "origin"], in: a, remote, golden: g)
+            #expect(try store.get(leaking) == nil, "the replaced commit's bundle went")
+            // A bundle still naming erased audio (the old one, put back under a kept commit's key)
+            // is found inside, and so is one cut short (it cannot be looked into).
+            let keptKey = "bundles/\(try #require(try remote.ref("main"))).bundle"
+            let kept = try #require(try store.get(keptKey))
+            try store.put(keptKey, leaked)
+            let found = try T.dvs(["purge", "--verify", "--remote", "origin"], in: a, environment: remote.env)
+            #expect(found.status == 1 && found.stdout.contains("\(keptKey) (object "), "\(found.stdout)")
+            try store.put(keptKey, kept.prefix(kept.count - 1))
+            let cut = try T.dvs(["purge", "--verify", "--remote", "origin"], in: a, environment: remote.env)
+            #expect(cut.status == 1 && cut.stdout.contains("\(keptKey): not a whole metadata bundle"), "\(cut.stdout)")
+            try store.put(keptKey, kept)
             try dvsOK(["push"], in: a, remote, golden: g)  // nothing left to do
 
             // The stale clone: refused, then its fetch applies the purge.

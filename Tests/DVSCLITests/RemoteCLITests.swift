@@ -517,3 +517,33 @@ func iamCallCLI(_ moto: MotoServer, _ params: [(String, String)]) throws -> XMLE
     }
     return root
 }
+
+/// A clone run again after it failed to connect (from the new-user trial).
+@Suite struct CloneResumeCLITests {
+    /// A clone given a wrong --endpoint fails and says to run it again with the right one; run
+    /// again with it, the clone resumes and uses it (it kept the first attempt's endpoint and
+    /// failed the same way).
+    @Test func aCloneRunAgainWithAnotherEndpointUsesIt() throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(.s3, dir: dir)
+            let a = dir + "/a"
+            try makeDataset(a, recordings: 4)
+            try dvsOK(["init"], in: a, remote)
+            try dvsOK(["commit", "-m", "base"], in: a, remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+            try dvsOK(["push"], in: a, remote)
+            let port = try MotoServer.freePort()
+            let wrong = try T.dvs(
+                ["clone", remote.url, dir + "/c", "--endpoint", "http://127.0.0.1:\(port)", "--path-style"], in: dir,
+                environment: remote.env)
+            #expect(
+                wrong.status == 1 && wrong.stderr.contains("cannot connect to S3 endpoint 'http://127.0.0.1:\(port)'"), "\(wrong.stderr)")
+            #expect(wrong.stderr.contains("run the clone again with it: it resumes"), "\(wrong.stderr)")
+            let again = try dvsOK(["clone", remote.url, dir + "/c"] + remote.args, in: dir, remote)
+            #expect(again.stdout.hasPrefix("Resumed clone into"), "\(again.stdout)")
+            let (same, diff) = try T.treesEqual(a, dir + "/c")
+            #expect(same, "\(diff)")
+            #expect(try dvsOK(["remote", "-v"], in: dir + "/c", remote).stdout.contains(remote.args[1]))
+        }
+    }
+}

@@ -489,6 +489,13 @@ extension PurgeTests {
             if rel.hasPrefix("objects/"), let plain = try? bytes.withUnsafeBytes({ try d.decompress($0) }) {
                 check(plain, rel + " (decompressed)")
             }
+            if MetadataBundle.commit(ofKey: rel) != nil {
+                let (frames, whole) = bytes.withUnsafeBytes { MetadataBundle.entries($0) }
+                if !whole { hits.append(rel + " (not a whole bundle)") }
+                for (id, frame) in frames {
+                    if let plain = try? frame.withUnsafeBytes({ try d.decompress($0) }) { check(plain, rel + " (\(id.hex))") }
+                }
+            }
             if rel.hasPrefix("packs/"), rel.hasSuffix(".pack"), let id = ObjectID(hex: rel.dropFirst(6).dropLast(5)) {
                 let reader = try PackReader(path: path)
                 packs.append((id, reader, try reader.readIndex()))

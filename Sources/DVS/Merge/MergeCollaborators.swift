@@ -187,7 +187,9 @@ struct RepositoryMergeParts: MergeHistory, MergeWorkingTree, MergeCommitter, Mer
 extension Repository {
     /// Writes the difference between two trees into the working tree (which matches `from`):
     /// removes what `to` lacks, writes what differs, each file to a temp name renamed into place.
-    /// - Throws: `DVSError.badInput` when a path of `to` is not safe; storage errors.
+    /// In a partial clone, first downloads the blobs it writes that are not stored here.
+    /// - Throws: `DVSError.badInput` when a path of `to` is not safe; `.remote` or `.corrupt`
+    ///   as ``ensureBlobs(of:progress:)``; storage errors.
     func writeTreeChanges(from: [ManifestEntry], to: [ManifestEntry], extraContent: [ObjectID: [UInt8]], progress: ProgressHandler?)
         throws
     {
@@ -198,6 +200,10 @@ extension Repository {
         workingTree.remove(removed)
         let changed = to.filter { e in f[e.path].map { !($0.sameContent(as: e) && $0.linkTarget == e.linkTarget) } ?? true }
         let stored = changed.filter { extraContent[$0.blob] == nil }
+        // A partial clone downloads what the merge result brings in (a cohort refresh's new samples).
+        if let partial = partialRemote() {
+            try ensureBlobs(Set(stored.filter { $0.kind != .symlink }.map(\.blob)), remote: partial, progress: progress)
+        }
         _ = try workingTree.writeEntries(stored, into: root, force: false, progress: progress)
         for e in changed where extraContent[e.blob] != nil {
             if let parent = e.path.parent {

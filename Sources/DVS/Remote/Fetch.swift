@@ -392,9 +392,18 @@ extension Repository {
             try parallelIO(commits.count, workers: transfers) { i in
                 requests.withLock { $0 += 1 }
                 let c = commits[i]
-                guard let data = try store.get(MetadataBundle.key(c)) else { return }
+                let data: Data
+                do {
+                    guard let d = try store.get(MetadataBundle.key(c)) else { return }
+                    data = d
+                } catch {
+                    // A bundle only speeds reading up: one that cannot be read (a policy that
+                    // allows objects/ only, a timeout) is passed over, and said so.
+                    damagedBundles.withLock { $0[c] = "it cannot be read: \(DVSError.wrap(error).message)" }
+                    return
+                }
                 meter.partial(bytes: UInt64(data.count))
-                guard let frames = MetadataBundle.parse([UInt8](data)) else {
+                guard let frames = data.withUnsafeBytes({ MetadataBundle.parse($0) }) else {
                     damagedBundles.withLock { $0[c] = "it is not a whole bundle" }
                     return
                 }

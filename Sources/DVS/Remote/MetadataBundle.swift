@@ -32,34 +32,42 @@ struct MetadataBundle {
 
     /// The stored frames of a bundle, by object id (not yet checked against their ids).
     /// - Returns: nil when `bytes` is not a whole bundle (wrong magic, truncated entry).
-    static func parse(_ bytes: [UInt8]) -> [ObjectID: [UInt8]]? {
-        guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else { return nil }
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> [ObjectID: [UInt8]]? {
+        let (frames, whole) = entries(bytes)
+        return whole ? frames : nil
+    }
+
+    /// The entries of a bundle up to where it is cut off.
+    /// - Returns: the stored frames read whole, by object id (not checked), and whether the
+    ///   bundle was whole (false for a wrong magic, or an entry cut short: what follows is
+    ///   unread).
+    static func entries(_ bytes: UnsafeRawBufferPointer) -> (frames: [ObjectID: [UInt8]], whole: Bool) {
+        guard bytes.count >= magic.count, bytes.prefix(magic.count).elementsEqual(magic) else { return ([:], false) }
         var out: [ObjectID: [UInt8]] = [:]
         var i = magic.count
         while i < bytes.count {
-            guard bytes.count - i >= 36 else { return nil }
-            let id = ObjectID(bytes: Array(bytes[i..<i + 32]))
+            guard bytes.count - i >= 36 else { return (out, false) }
+            let id = ObjectID(raw: UnsafeRawBufferPointer(rebasing: bytes[i..<i + 32]))
             var n = 0
             for k in 0..<4 { n |= Int(bytes[i + 32 + k]) << (8 * k) }
             i += 36
-            guard bytes.count - i >= n else { return nil }
+            guard bytes.count - i >= n else { return (out, false) }
             out[id] = Array(bytes[i..<i + n])
             i += n
         }
-        return out
+        return (out, true)
     }
 
     /// Writes the bundle of `ids` (their stored frames, each checked against its id first) to
-    /// the file at `path`, replacing it.
+    /// a new file at `path` (created exclusively: it must not exist).
     /// - Returns: the file's size in bytes.
     /// - Throws: `StorageError` when an object is damaged or missing here, or the file cannot be
     ///   written.
     static func write(_ ids: [ObjectID], from objects: LocalObjectStore, to path: String) throws -> UInt64 {
-        guard let f = FileHandle(forWritingAtPath: path) ?? createFile(path) else {
-            throw StorageError.posix("cannot create", path: path)
-        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StorageError.posix("cannot create", path: path) }
+        let f = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         defer { try? f.close() }
-        try f.truncate(atOffset: 0)
         var size = UInt64(magic.count)
         var buffer = magic
         for id in ids {
@@ -76,9 +84,5 @@ struct MetadataBundle {
         }
         try f.write(contentsOf: buffer)
         return size
-    }
-
-    private static func createFile(_ path: String) -> FileHandle? {
-        FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path) : nil
     }
 }

@@ -133,7 +133,8 @@ extension Repository {
     ///     `main`, else the remote's only branch.
     ///   - partial: a partial clone (metadata, and the blobs of a snapshot when it is checked out:
     ///     `Remote/PartialClone.swift`); nil makes one when `branch` is given.
-    ///   - endpoint, region, pathStyle: S3 settings recorded for `origin`.
+    ///   - endpoint, region, pathStyle: S3 settings recorded for `origin` (a resumed clone
+    ///     records those given, over what its first attempt recorded).
     ///   - context: the process the clone runs in (kept on the new repository).
     ///   A relative folder `url` is taken from `context.currentDirectory` and stored absolute.
     /// - Throws: `DVSError.remote` when a folder `url` does not exist (nothing is created);
@@ -196,6 +197,10 @@ extension Repository {
                 }
             }
             try repo.addRemote(name: "origin", url: url, endpoint: endpoint, region: region, pathStyle: pathStyle)
+        } else if endpoint != nil || region != nil || pathStyle {
+            // Run again with S3 settings the first attempt lacked (it failed to connect): they
+            // apply now; those not given are kept.
+            try repo.updateRemoteSettings(name: "origin", endpoint: endpoint, region: region, pathStyle: pathStyle)
         }
         let fetched = try repo.fetch(remote: "origin", branch: branch, progress: progress)
         let origin = RefNamespace.remoteTracking("origin")

@@ -332,13 +332,15 @@ extension Repository {
                 objectSizes.withLock { $0["objects/\(id.hex)"] = UInt64(frame.count) }
                 meter.step(bytes: UInt64(frame.count))
             }
+            // Each new commit's metadata in one more object, for readers (`MetadataBundle`), before
+            // the loose objects: a push killed among these, run again, finds the same commits
+            // missing and sends their bundles again (after them, a commit already listed would not be).
+            let bundleSizes = try uploadBundles(
+                closure, store: store, remote: remoteName, transfers: config.transfers, meter: meter)
             for level in closure.levels {
                 try parallelIO(level.count, workers: config.transfers) { try upload(level[$0]) }
             }
             for c in closure.commits { try upload(c.object) }
-            // Each new commit's metadata in one more object, for readers (`MetadataBundle`).
-            let bundleSizes = try uploadBundles(
-                closure, store: store, remote: remoteName, transfers: config.transfers, meter: meter)
             // The remote lists every upload at its size before any ref moves.
             try confirmUploaded(
                 uploadedSizes.merging(objectSizes.withLock { $0 }) { a, _ in a }.merging(bundleSizes) { a, _ in a }, store: store,
@@ -523,7 +525,8 @@ extension Repository {
         try parallelIO(commits.count, workers: transfers) { i in
             let c = commits[i]
             let key = MetadataBundle.key(c)
-            let path = "\(tmp)/push-\(c.hex).bundle"
+            // Another push of the same commit (to another remote) may run at once: a name of its own.
+            let path = "\(tmp)/push-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-\(c.hex.prefix(16)).bundle"
             defer { unlink(path) }
             let size: UInt64
             do { size = try MetadataBundle.write((members[c] ?? []) + [c.object], from: objects, to: path) } catch {

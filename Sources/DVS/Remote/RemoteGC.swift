@@ -323,7 +323,11 @@ extension Repository {
             }
             for r in retire { try store.delete("packs/\(r.id.hex).pack") }
             for d in deletions { try store.delete("packs/\(d.id.hex).pack") }
-            let keys = doomed.map(\.key)
+            // Bundles before loose objects: a run killed between leaves no bundle whose commit
+            // has gone (a purge's clean-up finds a replaced commit's bundle by its object).
+            let bundleKeys = doomed.map(\.key).filter { MetadataBundle.commit(ofKey: $0) != nil }
+            try parallelIO(bundleKeys.count, workers: config.transfers) { try store.delete(bundleKeys[$0]) }
+            let keys = doomed.map(\.key).filter { MetadataBundle.commit(ofKey: $0) == nil }
             try parallelIO(keys.count, workers: config.transfers) { try store.delete(keys[$0]) }
             meter.finish()
             return report

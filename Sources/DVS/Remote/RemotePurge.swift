@@ -433,11 +433,18 @@ extension Repository {
                 if o.key.hasPrefix("objects/"), let plain = try? bytes.withUnsafeBytes({ try decompressor.decompress($0) }) {
                     scanner.scan(plain, o.key + " (decompressed)")
                 }
-                if MetadataBundle.commit(ofKey: o.key) != nil, let frames = MetadataBundle.parse(bytes) {
+                if MetadataBundle.commit(ofKey: o.key) != nil {
+                    let (frames, whole) = bytes.withUnsafeBytes { MetadataBundle.entries($0) }
                     for (id, frame) in frames.sorted(by: { $0.key < $1.key }) {
                         if let plain = try? frame.withUnsafeBytes({ try decompressor.decompress($0) }) {
                             scanner.scan(plain, o.key + " (object \(id.hex), decompressed)")
                         }
+                    }
+                    if !whole {
+                        // What is cut off cannot be decompressed and looked into: not called clean.
+                        v.found.append(
+                            "\(o.key): not a whole metadata bundle, so what follows its \(frames.count) whole object(s) could not be looked into"
+                        )
                     }
                 }
             }

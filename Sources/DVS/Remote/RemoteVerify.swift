@@ -245,7 +245,7 @@ extension Repository {
                 let key = bundleKeys[i]
                 guard let data = try store.get(key) else { return }  // deleted since the listing
                 meter.partial(bytes: UInt64(data.count))
-                guard let frames = MetadataBundle.parse([UInt8](data)) else {
+                guard let frames = data.withUnsafeBytes({ MetadataBundle.parse($0) }) else {
                     record(key, .bundle, .damaged("it is not a whole bundle (truncated or not one)"))
                     return
                 }

@@ -160,16 +160,7 @@ extension Repository {
         }
         let parsed: RemoteURL
         do { parsed = try RemoteURL.parse(url, currentDirectory: root) } catch { throw DVSError.wrap(error) }
-        if let endpoint {
-            if let refusal = Redaction.credentialsInURL(endpoint, what: "endpoint") { throw DVSError.wrap(refusal) }
-            guard let u = URL(string: endpoint), u.scheme == "http" || u.scheme == "https", u.host != nil else {
-                throw DVSError(
-                    .badInput, "invalid endpoint '\(endpoint)'", hint: "use a URL such as https://s3.example.com or http://127.0.0.1:9000")
-            }
-        }
-        if case .path = parsed, endpoint != nil || region != nil || pathStyle {
-            throw DVSError(.badInput, "--endpoint, --region and --path-style apply to s3:// remotes, not to the folder '\(parsed)'")
-        }
+        try Self.checkS3Settings(of: parsed, endpoint: endpoint, region: region, pathStyle: pathStyle)
         if case .path(let p) = parsed { try RemoteConfig.refuseWorkingTree(p, remote: name) }
         let lock = try self.lock("dvs remote add \(name)")
         defer { lock.release() }
@@ -185,6 +176,40 @@ extension Repository {
             }
         } catch { throw DVSError.wrap(error) }
         return RemoteConfig(name: name, url: parsed, endpoint: endpoint, region: region, pathStyle: pathStyle)
+    }
+
+    /// Checks S3 settings for a remote at `url`.
+    /// - Throws: `DVSError.badInput` for an endpoint that is not an http(s) URL, one holding
+    ///   credentials (never shown), or any of them given for a folder remote.
+    static func checkS3Settings(of url: RemoteURL, endpoint: String?, region: String?, pathStyle: Bool) throws {
+        if let endpoint {
+            if let refusal = Redaction.credentialsInURL(endpoint, what: "endpoint") { throw DVSError.wrap(refusal) }
+            guard let u = URL(string: endpoint), u.scheme == "http" || u.scheme == "https", u.host != nil else {
+                throw DVSError(
+                    .badInput, "invalid endpoint '\(endpoint)'", hint: "use a URL such as https://s3.example.com or http://127.0.0.1:9000")
+            }
+        }
+        if case .path = url, endpoint != nil || region != nil || pathStyle {
+            throw DVSError(.badInput, "--endpoint, --region and --path-style apply to s3:// remotes, not to the folder '\(url)'")
+        }
+    }
+
+    /// Sets a remote's S3 settings that are given (an endpoint, a region, path-style addressing)
+    /// and keeps the others; for a clone run again with the settings its first attempt lacked.
+    /// Takes the repository lock.
+    /// - Throws: `DVSError.badInput` when there is no such remote, or as ``checkS3Settings(of:endpoint:region:pathStyle:)``.
+    func updateRemoteSettings(name: String, endpoint: String?, region: String?, pathStyle: Bool) throws {
+        let config = try remote(name)
+        try Self.checkS3Settings(of: config.url, endpoint: endpoint, region: region, pathStyle: pathStyle)
+        let lock = try self.lock("dvs clone")
+        defer { lock.release() }
+        do {
+            try catalog.write { tx in
+                if let endpoint { try tx.setConfig("remote.\(name).endpoint", endpoint) }
+                if let region { try tx.setConfig("remote.\(name).region", region) }
+                if pathStyle { try tx.setConfig("remote.\(name).path-style", "true") }
+            }
+        } catch { throw DVSError.wrap(error) }
     }
 
     /// Forgets a remote: its settings and its remote-tracking refs (`refs/remotes/<name>/…`).

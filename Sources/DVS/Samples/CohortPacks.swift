@@ -144,7 +144,7 @@ extension Repository {
     /// - Throws: `DVSError.unknownRevision` for an unknown cohort; as
     ///   ``createCohort(_:predicate:from:pack:progress:)``.
     public func packCohort(_ name: String, progress: ProgressHandler? = nil) throws -> CohortPacking {
-        let name = Self.cohortName(name)
+        let name = cohortName(name)
         let lock = try self.lock("dvs cohort pack \(name)")
         defer { lock.release() }
         let info = try cohort(name)

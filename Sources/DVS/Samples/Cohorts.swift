@@ -178,6 +178,7 @@ extension Repository {
     /// source commit. Writes metadata and the filtered label tables only; no audio is copied.
     /// HEAD does not move. Takes the repository lock.
     /// - Parameters:
+    ///   - name: `NAME`, or the branch's name `cohort/NAME` (``cohortName(_:)``).
     ///   - source: the revision to cut from; nil means the current branch (HEAD when detached).
     /// - Throws: `DVSError.badInput` for a bad name or predicate, or when nothing matches;
     ///   `.alreadyExists` when the cohort exists; `.unknownRevision`.
@@ -194,7 +195,7 @@ extension Repository {
     public func createCohort(_ name: String, predicate: String, from source: String? = nil, pack: Bool, progress: ProgressHandler? = nil)
         throws -> (info: CohortInfo, packing: CohortPacking?)
     {
-        let name = Self.cohortName(name)
+        let name = cohortName(name)
         guard RefName.isValidShortName("cohort/" + name) else {
             throw DVSError(
                 .badInput, "'\(name)' is not a valid cohort name", hint: "use letters, digits, '-', '_' and '.', e.g. es-telephony")
@@ -259,15 +260,18 @@ extension Repository {
         .sorted { $0.name < $1.name }
     }
 
-    /// A cohort's name as given, or its branch's name (`cohort/NAME`, as `dvs branch` shows it)
-    /// without the `cohort/`: both name the same cohort.
-    static func cohortName(_ given: String) -> String {
-        given.hasPrefix("cohort/") && given.count > 7 ? String(given.dropFirst(7)) : given
+    /// The cohort a name given by a user means: the name itself, or, given its branch's name
+    /// (`cohort/NAME`, as the branch listing shows it) and no cohort is named that whole
+    /// string, `NAME`.
+    func cohortName(_ given: String) -> String {
+        guard given.hasPrefix("cohort/"), given.count > 7, (try? catalog.ref(.cohort(given))) ?? nil == nil else { return given }
+        return String(given.dropFirst(7))
     }
 
-    /// One cohort. - Throws: `DVSError.unknownRevision` when there is no such cohort.
+    /// One cohort, by name or by its branch's name (``cohortName(_:)``).
+    /// - Throws: `DVSError.unknownRevision` when there is no such cohort.
     public func cohort(_ name: String) throws -> CohortInfo {
-        let name = Self.cohortName(name)
+        let name = cohortName(name)
         guard let head = try catalog.ref(.cohort(name)), let info = try cohortInfo(name, head: head) else {
             throw DVSError(
                 .unknownRevision, "no cohort '\(name)'",
@@ -291,7 +295,8 @@ extension Repository {
             cut: cut, sourceMovedOn: moved, commitsSinceCut: since)
     }
 
-    /// Re-applies a cohort's predicate to its source (or `source`) and merges the new cut into the
+    /// Re-applies a cohort's predicate (the cohort named as ``cohort(_:)`` takes it) to its source
+    /// (or `source`) and merges the new cut into the
     /// cohort branch as a merge commit (`merge`), keeping labels edited on the cohort branch and
     /// taking the source's new samples and relabels. When the cohort branch is checked out the
     /// working tree follows and conflicts stop the merge as `dvs merge` does; otherwise a conflict
@@ -301,7 +306,7 @@ extension Repository {
     public func refreshCohort(_ name: String, from source: String? = nil, prefer: MergePreference? = nil, progress: ProgressHandler? = nil)
         throws -> MergeSummary
     {
-        let name = Self.cohortName(name)
+        let name = cohortName(name)
         let lock = try self.lock("dvs cohort refresh \(name)")
         defer { lock.release() }
         let info = try cohort(name)
