@@ -111,6 +111,12 @@ import Testing
             let cut = try T.dvs(["purge", "--verify", "--remote", "origin"], in: a, environment: remote.env)
             #expect(cut.status == 1 && cut.stdout.contains("\(keptKey): not a whole metadata bundle"), "\(cut.stdout)")
             try store.put(keptKey, kept)
+            // The replacements' bundles were written again with what the replaced ones held: a
+            // clone reads one bundle per commit and no loose object.
+            let fresh = try jsonObject(dvsOK(["clone", remote.url, dir + "/fresh", "--json"] + remote.args, in: dir, remote))
+            let bundleCount = try store.list(prefix: "bundles/").count
+            #expect(fresh["metadata_requests"] as? Int == bundleCount, "\(fresh) (\(bundleCount) bundles)")
+            #expect(fresh["damaged_bundles"] as? [String: String] == [:], "\(fresh)")
             try dvsOK(["push"], in: a, remote, golden: g)  // nothing left to do
 
             // The stale clone: refused, then its fetch applies the purge.

@@ -389,8 +389,13 @@ extension Repository {
             c.packsDeleted += 1
         }
         context.afterPurgeStep?("remote-packs")
-        // The replaced commits' metadata bundles first: they repeat what goes below, and once
-        // a replaced commit has left `objects/` nothing would find its bundle again.
+        // The replacements' bundles hold only what their push sent: what they share with the
+        // replaced commits sat in those commits' bundles, which go now. Written again first with
+        // all a replacement reaches that no kept ancestor does (a push killed after this runs
+        // it again), so a reader still makes one request per commit.
+        try rebundle(Set(old.compactMap { map[$0] }), store: store, remote: remote, transfers: transfers, meter: meter)
+        // Then the replaced commits' bundles: they repeat what goes below, and once a replaced
+        // commit has left `objects/` nothing would find its bundle again.
         try parallelIO(old.count, workers: transfers) { i in try store.delete(MetadataBundle.key(old[i])) }
         // Metadata: words objects, then chunks children first, then the commits, so a push
         // killed here still reaches everything left from a replaced commit still stored.
@@ -401,6 +406,33 @@ extension Repository {
             context.afterPurgeStep?("remote-objects-\(n + 1)")
         }
         c.objectsDeleted = wordList.count + doomed.count + old.count
+    }
+
+    /// Uploads the metadata bundle of each of `replacements` (commits a purge made, stored
+    /// here) again, holding the commit and every chunk and words object its manifest reaches
+    /// that no kept ancestor's manifest does (the ancestors' bundles hold those), each owned by
+    /// the first replacement in parents-first order (``metadataClosure(from:present:)``).
+    /// - Complexity: reads the kept ancestors' manifests whole (a purge is rare).
+    /// - Throws: `DVSError.corrupt` when a local object is damaged; `.remote` on transfer failures.
+    func rebundle(_ replacements: Set<CommitID>, store: any RemoteStore, remote: String, transfers: Int, meter: TransferMeter) throws {
+        let mine = replacements.filter { objects.contains($0.object) }
+        guard !mine.isEmpty else { return }
+        let replaced = Set(mine.map(\.object))
+        var kept = Set<ObjectID>()  // the kept ancestors, and all their manifests reach
+        for c in mine {
+            for p in try commit(c).parents where !replaced.contains(p.object) && kept.insert(p.object).inserted {
+                var stack = [try snapshots.commit(p).manifest]
+                while let id = stack.popLast() {
+                    guard kept.insert(id).inserted else { continue }
+                    switch try snapshots.chunk(id) {
+                    case .leaf(let es): for e in es { if let w = e.annotations?.transcript?.words { kept.insert(w) } }
+                    case .inner(_, let children): stack += children.map(\.id)
+                    }
+                }
+            }
+        }
+        let closure = try metadataClosure(from: mine.sorted()) { kept.contains($0) }
+        _ = try uploadBundles(closure, store: store, remote: remote, transfers: transfers, meter: meter)
     }
 
     /// Scans every key of a remote for the 32 raw bytes of every blob id this repository's
