@@ -60,10 +60,15 @@ func printFetch(_ s: FetchSummary) {
 
 /// Notes on stderr (with or without `--json`): remote refs a fetch skipped.
 func fetchNotes(_ s: FetchSummary) {
-    for (key, why) in s.damagedBundles.sorted(by: { $0.key < $1.key }) {
+    // A bundle only speeds reading up: each one not used is named (a few; then a count).
+    let unused = s.damagedBundles.sorted(by: { $0.key < $1.key })
+    for (key, why) in unused.prefix(3) {
         Output.err(
-            "note: \(key) on '\(s.remote)' is damaged (\(why)); what it held was read from objects/ instead (run 'dvs remote verify \(s.remote) --repair' from a clone to delete it)"
+            "note: \(key) on '\(s.remote)' was not used (\(why)); what it held was read from objects/ instead (if it is damaged, 'dvs remote verify \(s.remote) --repair' from a clone deletes it)"
         )
+    }
+    if unused.count > 3 {
+        Output.err("note: and \(unused.count - 3) more bundle(s) on '\(s.remote)' not used ('dvs fetch --json' lists them)")
     }
     for r in s.skipped {
         Output.err(

@@ -80,7 +80,7 @@ import Testing
             #expect(damaged["objects_downloaded"] as? Int == objects, "\(damaged)")
             // Named, not passed over in silence; `remote verify` finds both and --repair deletes them.
             for c in [head, sideHead] {
-                #expect(stderr.contains("note: bundles/\(c).bundle on 'origin' is damaged"), "\(stderr)")
+                #expect(stderr.contains("note: bundles/\(c).bundle on 'origin' was not used ("), "\(stderr)")
             }
             let found = try T.dvs(["remote", "verify", "origin", "--json"], in: a, environment: remote.env)
             #expect(found.status == 1)
@@ -100,7 +100,7 @@ import Testing
                 try store.delete(key)
                 try FileManager.default.createDirectory(atPath: remote.url + "/" + key, withIntermediateDirectories: true)
                 _ = try clone("unreadable")
-                #expect(stderr.contains("note: \(key) on 'origin' is damaged (it cannot be read"), "\(stderr)")
+                #expect(stderr.contains("note: \(key) on 'origin' was not used (it cannot be read"), "\(stderr)")
                 try FileManager.default.removeItem(atPath: remote.url + "/" + key)
                 try store.put(key, saved)
             }

@@ -539,6 +539,11 @@ func iamCallCLI(_ moto: MotoServer, _ params: [(String, String)]) throws -> XMLE
             #expect(
                 wrong.status == 1 && wrong.stderr.contains("cannot connect to S3 endpoint 'http://127.0.0.1:\(port)'"), "\(wrong.stderr)")
             #expect(wrong.stderr.contains("run the clone again with it: it resumes"), "\(wrong.stderr)")
+            // Not resumed as the clone of another URL.
+            let other = try T.dvs(["clone", "s3://dvs-cli/elsewhere", dir + "/c"] + remote.args, in: dir, environment: remote.env)
+            #expect(
+                other.status == 1 && other.stderr.contains("a clone of '\(remote.url)' was started there and is unfinished"),
+                "\(other.stderr)")
             let again = try dvsOK(["clone", remote.url, dir + "/c"] + remote.args, in: dir, remote)
             #expect(again.stdout.hasPrefix("Resumed clone into"), "\(again.stdout)")
             let (same, diff) = try T.treesEqual(a, dir + "/c")

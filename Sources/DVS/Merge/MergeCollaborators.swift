@@ -197,13 +197,14 @@ extension Repository {
         let f = Dictionary(from.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let t = Dictionary(to.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         let removed = from.filter { t[$0.path] == nil }.map(\.path)
-        workingTree.remove(removed)
         let changed = to.filter { e in f[e.path].map { !($0.sameContent(as: e) && $0.linkTarget == e.linkTarget) } ?? true }
         let stored = changed.filter { extraContent[$0.blob] == nil }
-        // A partial clone downloads what the merge result brings in (a cohort refresh's new samples).
+        // A partial clone downloads what the merge result brings in (a cohort refresh's new
+        // samples) before the tree is touched: a failed download leaves it as it was.
         if let partial = partialRemote() {
             try ensureBlobs(Set(stored.filter { $0.kind != .symlink }.map(\.blob)), remote: partial, progress: progress)
         }
+        workingTree.remove(removed)
         _ = try workingTree.writeEntries(stored, into: root, force: false, progress: progress)
         for e in changed where extraContent[e.blob] != nil {
             if let parent = e.path.parent {

@@ -34,16 +34,16 @@ struct MetadataBundle {
     /// - Returns: nil when `bytes` is not a whole bundle (wrong magic, truncated entry).
     static func parse(_ bytes: UnsafeRawBufferPointer) -> [ObjectID: [UInt8]]? {
         let (frames, whole) = entries(bytes)
-        return whole ? frames : nil
+        return whole ? Dictionary(frames, uniquingKeysWith: { a, _ in a }) : nil
     }
 
     /// The entries of a bundle up to where it is cut off.
-    /// - Returns: the stored frames read whole, by object id (not checked), and whether the
-    ///   bundle was whole (false for a wrong magic, or an entry cut short: what follows is
-    ///   unread).
-    static func entries(_ bytes: UnsafeRawBufferPointer) -> (frames: [ObjectID: [UInt8]], whole: Bool) {
-        guard bytes.count >= magic.count, bytes.prefix(magic.count).elementsEqual(magic) else { return ([:], false) }
-        var out: [ObjectID: [UInt8]] = [:]
+    /// - Returns: the stored frames read whole with their object ids, in the bundle's order
+    ///   (not checked; an id may repeat in a bundle not written by push), and whether the bundle
+    ///   was whole (false for a wrong magic, or an entry cut short: what follows is unread).
+    static func entries(_ bytes: UnsafeRawBufferPointer) -> (frames: [(id: ObjectID, frame: [UInt8])], whole: Bool) {
+        guard bytes.count >= magic.count, bytes.prefix(magic.count).elementsEqual(magic) else { return ([], false) }
+        var out: [(id: ObjectID, frame: [UInt8])] = []
         var i = magic.count
         while i < bytes.count {
             guard bytes.count - i >= 36 else { return (out, false) }
@@ -52,7 +52,7 @@ struct MetadataBundle {
             for k in 0..<4 { n |= Int(bytes[i + 32 + k]) << (8 * k) }
             i += 36
             guard bytes.count - i >= n else { return (out, false) }
-            out[id] = Array(bytes[i..<i + n])
+            out.append((id, Array(bytes[i..<i + n])))
             i += n
         }
         return (out, true)

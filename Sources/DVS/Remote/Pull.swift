@@ -175,6 +175,13 @@ extension Repository {
             }
             repo = try discover(from: root, context: context)
             resumed = true
+            // Resumed only as the clone of what it was started from (the marker holds the URL).
+            let started = (try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            if let started, !started.isEmpty, started != url {
+                throw DVSError(
+                    .alreadyExists, "cannot clone '\(given)' into '\(root)': a clone of '\(started)' was started there and is unfinished",
+                    next: .cloneIntoEmptyFolder)
+            }
         } else {
             if let items = try? FileManager.default.contentsOfDirectory(atPath: root), !items.isEmpty {
                 throw DVSError(

@@ -507,13 +507,16 @@ extension Repository {
     /// Uploads a ``MetadataBundle`` for each commit of `closure` (the commit object and the
     /// chunks and words objects it owns there), each written to `.dvs/tmp/` first and checked
     /// object by object against its id.
+    /// - Parameter failure: how an error begins (default "cannot push to '<remote>'").
     /// - Returns: the bundles' keys and sizes in bytes, for the listing check.
     /// - Throws: `DVSError.corrupt` when a local object is damaged or missing; `.remote` on
     ///   transfer failures (no ref has moved yet; a push run again uploads them again).
     func uploadBundles(
         _ closure: (levels: [[ObjectID]], commits: [CommitID], owner: [ObjectID: CommitID]), store: any RemoteStore,
-        remote: String, transfers: Int, meter: TransferMeter
+        remote: String, transfers: Int, meter: TransferMeter, failure: String? = nil
     ) throws -> [String: UInt64] {
+        let failure = failure ?? "cannot push to '\(remote)'"
+        let after = failure.hasPrefix("cannot push") ? "; no ref moved" : ""
         guard !closure.commits.isEmpty else { return [:] }
         var owned: [CommitID: [ObjectID]] = [:]
         for level in closure.levels { for id in level { if let c = closure.owner[id] { owned[c, default: []].append(id) } } }
@@ -532,13 +535,13 @@ extension Repository {
             do { size = try MetadataBundle.write((members[c] ?? []) + [c.object], from: objects, to: path) } catch {
                 let e = DVSError.wrap(error)
                 throw DVSError(
-                    .corrupt, "cannot push to '\(remote)': commit \(c.short)'s metadata cannot be read here (\(e.message)); no ref moved",
+                    .corrupt, "\(failure): commit \(c.short)'s metadata cannot be read here (\(e.message))\(after)",
                     underlying: e, next: .listDamagedObjects)
             }
             do { try store.putFile(key, localPath: path) } catch {
                 let e = DVSError.wrap(error)
                 throw DVSError(
-                    e.code, "cannot upload \(key) to '\(remote)': \(e.message)", hint: e.hint ?? "run the push again", cause: e.cause,
+                    e.code, "\(failure): cannot upload \(key): \(e.message)", hint: e.hint ?? "run the push again", cause: e.cause,
                     underlying: e.underlying, next: e.next)
             }
             sizes.withLock { $0[key] = size }

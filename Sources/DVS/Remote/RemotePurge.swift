@@ -186,6 +186,14 @@ extension Repository {
         try deleteReplacedLineageRecords(records, store: store, remoteObjects: remoteObjects, transfers: transfers, into: &c)
         let old = map.keys.filter { remoteObjects.contains($0.object) }.sorted { $0.hex < $1.hex }
         c.oldCommits = old.count
+        if !old.isEmpty || c.recordsUploaded > 0 {
+            // A push killed after its bundles went up and before its commits did leaves a
+            // bundle whose commit is not under `objects/`: the rest of the clean-up, which works
+            // from that listing, would never see it. Deleted by key (a bundle only repeats
+            // objects/, so this is safe whatever the refs say).
+            let orphans = map.keys.filter { !remoteObjects.contains($0.object) }.sorted { $0.hex < $1.hex }
+            try parallelIO(orphans.count, workers: transfers) { i in try store.delete(MetadataBundle.key(orphans[i])) }
+        }
         guard !old.isEmpty, c.deferred.isEmpty else { return }
         // The refs again, now: a push that moved one since this push planned (onto a commit this
         // repository lacks, or still onto a replaced one) holds the deletion back.
@@ -393,7 +401,8 @@ extension Repository {
         // replaced commits sat in those commits' bundles, which go now. Written again first with
         // all a replacement reaches that no kept ancestor does (a push killed after this runs
         // it again), so a reader still makes one request per commit.
-        try rebundle(Set(old.compactMap { map[$0] }), store: store, remote: remote, transfers: transfers, meter: meter)
+        let replacements = old.compactMap { Self.rewriteChain(of: $0, in: records).last?.to }.filter { map[$0] == nil }
+        try rebundle(Set(replacements), store: store, remote: remote, transfers: transfers, meter: meter)
         // Then the replaced commits' bundles: they repeat what goes below, and once a replaced
         // commit has left `objects/` nothing would find its bundle again.
         try parallelIO(old.count, workers: transfers) { i in try store.delete(MetadataBundle.key(old[i])) }
@@ -408,8 +417,8 @@ extension Repository {
         c.objectsDeleted = wordList.count + doomed.count + old.count
     }
 
-    /// Uploads the metadata bundle of each of `replacements` (commits a purge made, stored
-    /// here) again, holding the commit and every chunk and words object its manifest reaches
+    /// Uploads the metadata bundle of each of `replacements` (the last commits of purges'
+    /// rewrite chains, stored here) again, holding the commit and every chunk and words object its manifest reaches
     /// that no kept ancestor's manifest does (the ancestors' bundles hold those), each owned by
     /// the first replacement in parents-first order (``metadataClosure(from:present:)``).
     /// - Complexity: reads the kept ancestors' manifests whole (a purge is rare).
@@ -417,10 +426,10 @@ extension Repository {
     func rebundle(_ replacements: Set<CommitID>, store: any RemoteStore, remote: String, transfers: Int, meter: TransferMeter) throws {
         let mine = replacements.filter { objects.contains($0.object) }
         guard !mine.isEmpty else { return }
-        let replaced = Set(mine.map(\.object))
+        let rewritten = Set(mine.map(\.object))
         var kept = Set<ObjectID>()  // the kept ancestors, and all their manifests reach
         for c in mine {
-            for p in try commit(c).parents where !replaced.contains(p.object) && kept.insert(p.object).inserted {
+            for p in try commit(c).parents where !rewritten.contains(p.object) && kept.insert(p.object).inserted {
                 var stack = [try snapshots.commit(p).manifest]
                 while let id = stack.popLast() {
                     guard kept.insert(id).inserted else { continue }
@@ -432,7 +441,9 @@ extension Repository {
             }
         }
         let closure = try metadataClosure(from: mine.sorted()) { kept.contains($0) }
-        _ = try uploadBundles(closure, store: store, remote: remote, transfers: transfers, meter: meter)
+        _ = try uploadBundles(
+            closure, store: store, remote: remote, transfers: transfers, meter: meter,
+            failure: "cannot erase purged data on remote '\(remote)' (writing the replacement commits' metadata bundles)")
     }
 
     /// Scans every key of a remote for the 32 raw bytes of every blob id this repository's
@@ -467,9 +478,11 @@ extension Repository {
                 }
                 if MetadataBundle.commit(ofKey: o.key) != nil {
                     let (frames, whole) = bytes.withUnsafeBytes { MetadataBundle.entries($0) }
-                    for (id, frame) in frames.sorted(by: { $0.key < $1.key }) {
+                    for (id, frame) in frames {
                         if let plain = try? frame.withUnsafeBytes({ try decompressor.decompress($0) }) {
                             scanner.scan(plain, o.key + " (object \(id.hex), decompressed)")
+                        } else {
+                            v.found.append("\(o.key): object \(id.hex) in it does not decompress, so it could not be looked into")
                         }
                     }
                     if !whole {

@@ -201,7 +201,7 @@ extension Repository {
     func updateRemoteSettings(name: String, endpoint: String?, region: String?, pathStyle: Bool) throws {
         let config = try remote(name)
         try Self.checkS3Settings(of: config.url, endpoint: endpoint, region: region, pathStyle: pathStyle)
-        let lock = try self.lock("dvs clone")
+        let lock = try self.lock("dvs clone (remote '\(name)' settings)")
         defer { lock.release() }
         do {
             try catalog.write { tx in
