@@ -14,7 +14,7 @@ struct Cohort: ParsableCommand {
             "name": c.name, "branch": "cohort/" + c.name, "head": c.head.hex, "predicate": c.predicate, "source": c.sourceRevision,
             "source_commit": c.sourceCommit.hex, "cut": c.cut.hex, "samples": c.totals.sampleCount,
             "hours": (c.totals.audioHours * 1e6).rounded() / 1e6, "source_moved_on": c.sourceMovedOn ?? NSNull(),
-            "commits_since_cut": c.commitsSinceCut,
+            "commits_since_cut": c.commitsSinceCut, "source_tracking": c.sourceTracking ?? NSNull(),
         ]
     }
 

@@ -24,9 +24,10 @@ extension Cohort {
             }
             let width = all.map(\.name.count).max() ?? 0
             for c in all {
+                let source = c.sourceTracking ?? c.sourceRevision
                 let moved =
                     c.sourceMovedOn.map {
-                        $0 == 0 ? "up to date with \(c.sourceRevision)" : "\(c.sourceRevision) has moved on \($0) commit(s)"
+                        $0 == 0 ? "up to date with \(source)" : "\(source) has moved on \($0) commit(s)"
                     } ?? "\(c.sourceRevision) no longer exists"
                 Output.out(
                     "\(c.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(c.head.short)  \(c.totals.sampleCount) samples, \(Output.hours(c.totals.audioHours))  where \(c.predicate)  (\(moved))"

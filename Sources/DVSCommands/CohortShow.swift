@@ -22,11 +22,12 @@ extension Cohort {
             Output.out("where:    \(c.predicate)")
             Output.out("source:   \(c.sourceRevision) at \(c.sourceCommit.short) (latest cut \(c.cut.short))")
             if let m = c.sourceMovedOn {
+                let source = c.sourceTracking ?? c.sourceRevision
                 Output.out(
                     "          "
                         + (m == 0
-                            ? "no new commits on \(c.sourceRevision) since"
-                            : "\(m) new commit(s) on \(c.sourceRevision) since; 'dvs cohort refresh \(c.name)' brings them in"))
+                            ? "no new commits on \(source) since"
+                            : "\(m) new commit(s) on \(source) since; 'dvs cohort refresh \(c.name)' brings them in"))
             } else {
                 Output.out("          \(c.sourceRevision) no longer exists; refresh with --from REV")
             }

@@ -169,8 +169,12 @@ import Testing
             try dvsOK(["commit", "-m", "one more"], in: a, remote)
             try dvsOK(["push"], in: a, remote)
 
+            // Its source, main, is origin/main here: shown and refreshed from there (it said "main
+            // no longer exists" and needed --from origin/main).
             try dvsOK(["fetch", "origin"], in: b, remote)
-            let refreshed = try dvsOK(["cohort", "refresh", "late", "--from", "origin/main"], in: b, remote)
+            let shown = try dvsOK(["cohort", "show", "late"], in: b, remote)
+            #expect(shown.stdout.contains("1 new commit(s) on origin/main since"), "\(shown.stdout)")
+            let refreshed = try dvsOK(["cohort", "refresh", "late"], in: b, remote)
             #expect(refreshed.stderr.contains("(this is a partial clone of it)"), "\(refreshed.stderr)")
             #expect(try T.sh("cmp '\(a)/clips/s1.wav' '\(b)/clips/s1.wav' && echo same").contains("same"))
             #expect(!FileManager.default.fileExists(atPath: b + "/clips/r0.wav"), "the cohort still holds only its samples")

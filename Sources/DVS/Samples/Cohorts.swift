@@ -26,6 +26,10 @@ public struct CohortInfo: Sendable {
     public var sourceMovedOn: Int?
     /// Commits on the cohort branch since the latest cut.
     public var commitsSinceCut: Int
+    /// The remote-tracking branch the source was read from (`origin/main`) when the source
+    /// revision is not a revision here but a remote's branch of that name was fetched (a
+    /// partial clone of a cohort has `origin/main`, not `main`); nil otherwise.
+    public var sourceTracking: String? = nil
 }
 
 extension Repository {
@@ -285,14 +289,30 @@ extension Repository {
             let src = commit.extra[CohortHeader.source].flatMap(CommitID.init(hex:))
         else { return nil }
         let rev = commit.extra[CohortHeader.sourceRevision] ?? src.hex
-        let moved = try? log(from: resolve(Revision(rev)), excluding: [head]).count
+        var moved = try? log(from: resolve(Revision(rev)), excluding: [head]).count
+        var tracking: (name: String, tip: CommitID)? = nil
+        if moved == nil, let t = try trackingSource(rev) {
+            tracking = t
+            moved = try? log(from: t.tip, excluding: [head]).count
+        }
         let since = try log(from: head, excluding: [id]).count
         // A refresh merge carries the headers too; the cut itself is the parent it merged in.
         var cut = id
         if commit.parents.count > 1, try self.commit(commit.parents[1]).extra[CohortHeader.predicate] != nil { cut = commit.parents[1] }
         return CohortInfo(
             name: name, head: head, totals: try self.commit(head).totals, predicate: p, sourceRevision: rev, sourceCommit: src,
-            cut: cut, sourceMovedOn: moved, commitsSinceCut: since)
+            cut: cut, sourceMovedOn: moved, commitsSinceCut: since, sourceTracking: tracking?.name)
+    }
+
+    /// A remote's fetched branch named `revision` (`origin/main` for `main`), for a source
+    /// revision that is not one here; the first remote in name order that has it.
+    /// - Returns: its display name and tip, or nil.
+    func trackingSource(_ revision: String) throws -> (name: String, tip: CommitID)? {
+        guard (try? resolve(Revision(revision))) == nil, RefName.isValidShortName(revision) else { return nil }
+        for r in try remotes().sorted(by: { $0.name < $1.name }) {
+            if let tip = try catalog.ref(.remote(r.name, branch: revision)) { return ("\(r.name)/\(revision)", tip) }
+        }
+        return nil
     }
 
     /// Re-applies a cohort's predicate (the cohort named as ``cohort(_:)`` takes it) to its source
@@ -311,7 +331,10 @@ extension Repository {
         defer { lock.release() }
         let info = try cohort(name)
         let sourceRevision = source ?? info.sourceRevision
-        let sourceCommit = try resolve(Revision(sourceRevision))
+        // The recorded source not here but fetched from a remote (a partial clone): read there,
+        // still recorded by its own name.
+        let tracked = source == nil ? try trackingSource(sourceRevision) : nil
+        let sourceCommit = try tracked?.tip ?? resolve(Revision(sourceRevision))
         let made = try cut(name, predicate: info.predicate, sourceRevision: sourceRevision, sourceCommit: sourceCommit)
         do { try catalog.write { tx in try recordComposed(made.packs, made.id, made.commit, in: tx) } } catch { throw DVSError.wrap(error) }
         let extra = made.commit.extra
