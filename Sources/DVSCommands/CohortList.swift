@@ -23,12 +23,15 @@ extension Cohort {
                 return
             }
             let width = all.map(\.name.count).max() ?? 0
+            let partial = repo.partialRemote() != nil
             for c in all {
                 let source = c.sourceTracking ?? c.sourceRevision
                 let moved =
                     c.sourceMovedOn.map {
                         $0 == 0 ? "up to date with \(source)" : "\(source) has moved on \($0) commit(s)"
-                    } ?? "\(c.sourceRevision) no longer exists"
+                    }
+                    ?? (partial
+                        ? "\(c.sourceRevision) is not in this clone: 'dvs fetch' brings it" : "\(c.sourceRevision) no longer exists")
                 Output.out(
                     "\(c.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(c.head.short)  \(c.totals.sampleCount) samples, \(Output.hours(c.totals.audioHours))  where \(c.predicate)  (\(moved))"
                 )

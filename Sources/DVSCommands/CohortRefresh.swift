@@ -26,7 +26,18 @@ extension Cohort {
                 }
                 prefer = p
             }
-            let s = try repo.refreshCohort(name, from: from, prefer: prefer, progress: json ? nil : Output.progress())
+            let s: MergeSummary
+            do { s = try repo.refreshCohort(name, from: from, prefer: prefer, progress: json ? nil : Output.progress()) } catch var e
+                as DVSError where e.code == .unknownRevision && from == nil && repo.partialRemote() != nil
+            {
+                // A partial clone of the cohort lacks its source until a fetch brings it.
+                if let c = try? repo.cohort(name) {
+                    e.next = nil
+                    e.hint =
+                        "the cohort's source '\(c.sourceRevision)' is not in this clone (a clone with --branch fetched only that branch): run 'dvs fetch' first, or pass --from REV"
+                }
+                throw e
+            }
             if !json, s.status == .merged, s.changes.isEmpty, let head = s.head {
                 // The source moved, but nothing the cohort selects changed (e.g. the cohort's own
                 // work merged back): say so; the merge commit only records the new source.

@@ -29,7 +29,10 @@ extension Cohort {
                             ? "no new commits on \(source) since"
                             : "\(m) new commit(s) on \(source) since; 'dvs cohort refresh \(c.name)' brings them in"))
             } else {
-                Output.out("          \(c.sourceRevision) no longer exists; refresh with --from REV")
+                Output.out(
+                    repo.partialRemote() != nil
+                        ? "          \(c.sourceRevision) is not in this clone (a clone with --branch fetched only that branch): 'dvs fetch' brings it"
+                        : "          \(c.sourceRevision) no longer exists; refresh with --from REV")
             }
             Output.out("head:     \(c.head.short), \(c.commitsSinceCut) commit(s) since the cut")
             Output.out("samples:  \(c.totals.sampleCount), \(Output.hours(c.totals.audioHours)) of audio")

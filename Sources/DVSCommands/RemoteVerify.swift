@@ -10,7 +10,7 @@ extension RemoteCommand {
                 Checks every pack and object the remote's refs need (as far as this repository has their commits), \
                 those commits' metadata bundles, and every remote pack this repository also has: sizes from a listing, S3 ETags against this \
                 repository's copies, else the content by ranged GETs, each frame hashed. With --repair, verified \
-                local copies are uploaded over damaged and missing keys, and a damaged bundle is deleted. Exit status 1 if anything is left damaged.
+                local copies are uploaded over damaged and missing keys (a damaged bundle is written again from this repository's objects). Exit status 1 if anything is left damaged.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -34,9 +34,7 @@ extension RemoteCommand {
                 for n in s.notes { Output.out("note: \(n)") }
                 for d in s.damaged {
                     let missing = d.problem == .missing
-                    if d.repaired && d.kind == .bundle {
-                        Output.out("deleted \(d.key) (it was damaged: \(d.problem); readers take its objects from objects/)")
-                    } else if d.repaired {
+                    if d.repaired {
                         Output.out("repaired \(d.key) (it was \(missing ? "missing" : "damaged: \(d.problem)"))")
                     } else {
                         Output.out(missing ? "missing \(d.key)" : "damaged \(d.key): \(d.problem)")

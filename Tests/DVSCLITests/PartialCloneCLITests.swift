@@ -169,8 +169,15 @@ import Testing
             try dvsOK(["commit", "-m", "one more"], in: a, remote)
             try dvsOK(["push"], in: a, remote)
 
-            // Its source, main, is origin/main here: shown and refreshed from there (it said "main
-            // no longer exists" and needed --from origin/main).
+            // Before a fetch, its source main is not here: said so, and how to get it.
+            let before = try dvsOK(["cohort", "show", "late"], in: b, remote)
+            #expect(
+                before.stdout.contains("main is not in this clone (a clone with --branch fetched only that branch): 'dvs fetch' brings it"),
+                "\(before.stdout)")
+            let early = try T.dvs(["cohort", "refresh", "late"], in: b)
+            #expect(early.status == 1 && early.stderr.contains("run 'dvs fetch' first, or pass --from REV"), "\(early.stderr)")
+            // Then its source, main, is origin/main here: shown and refreshed from there (it said
+            // "main no longer exists" and needed --from origin/main).
             try dvsOK(["fetch", "origin"], in: b, remote)
             let shown = try dvsOK(["cohort", "show", "late"], in: b, remote)
             #expect(shown.stdout.contains("1 new commit(s) on origin/main since"), "\(shown.stdout)")

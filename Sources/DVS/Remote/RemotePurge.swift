@@ -423,9 +423,16 @@ extension Repository {
     /// the first replacement in parents-first order (``metadataClosure(from:present:)``).
     /// - Complexity: reads the kept ancestors' manifests whole (a purge is rare).
     /// - Throws: `DVSError.corrupt` when a local object is damaged; `.remote` on transfer failures.
-    func rebundle(_ replacements: Set<CommitID>, store: any RemoteStore, remote: String, transfers: Int, meter: TransferMeter) throws {
+    /// Also the repair of a damaged bundle (``Repository/verifyRemote(remote:repair:progress:)``).
+    /// - Parameter failure: how an error begins.
+    /// - Returns: the keys written and their sizes in bytes.
+    @discardableResult
+    func rebundle(
+        _ replacements: Set<CommitID>, store: any RemoteStore, remote: String, transfers: Int, meter: TransferMeter,
+        failure: String? = nil
+    ) throws -> [String: UInt64] {
         let mine = replacements.filter { objects.contains($0.object) }
-        guard !mine.isEmpty else { return }
+        guard !mine.isEmpty else { return [:] }
         let rewritten = Set(mine.map(\.object))
         var kept = Set<ObjectID>()  // the kept ancestors, and all their manifests reach
         for c in mine {
@@ -441,9 +448,9 @@ extension Repository {
             }
         }
         let closure = try metadataClosure(from: mine.sorted()) { kept.contains($0) }
-        _ = try uploadBundles(
+        return try uploadBundles(
             closure, store: store, remote: remote, transfers: transfers, meter: meter,
-            failure: "cannot erase purged data on remote '\(remote)' (writing the replacement commits' metadata bundles)")
+            failure: failure ?? "cannot erase purged data on remote '\(remote)' (writing the replacement commits' metadata bundles)")
     }
 
     /// Scans every key of a remote for the 32 raw bytes of every blob id this repository's

@@ -17,7 +17,8 @@ public struct RemoteDamage: Sendable, Equatable {
         /// A metadata object: commit, manifest chunk or words object (`objects/<id>`).
         case object
         /// A commit's metadata bundle (`bundles/<commit>.bundle`, ``MetadataBundle``). Its
-        /// repair deletes it: readers then take its objects from `objects/`.
+        /// repair writes it again from this repository's objects: the commit and what its
+        /// manifest reaches that its parents' manifests do not.
         case bundle
     }
 
@@ -88,7 +89,7 @@ extension Repository {
     /// lacks are only indexed, to learn which blobs they hold. The metadata bundles of the
     /// commits checked are downloaded and each object in them hashed (a bundle that is not
     /// whole, lacks its commit or holds an object that does not verify is damaged; its repair
-    /// deletes it, since `objects/` holds the same). A key the ETag shows equal to this
+    /// writes it again from this repository's objects). A key the ETag shows equal to this
     /// repository's copy is as good as that copy (whose index is checked, not its frames: run
     /// fsck here first when in doubt); where the local copy is damaged, the remote's is judged
     /// by its own content. Takes no lock; changes nothing
@@ -290,7 +291,12 @@ extension Repository {
                             try store.put(d.key, Data(frame))
                             sizes[d.key] = UInt64(frame.count)
                         case .bundle:
-                            try store.delete(d.key)
+                            guard let c = MetadataBundle.commit(ofKey: d.key) else { continue }
+                            let written = try rebundle(
+                                [c], store: store, remote: remoteName, transfers: 1,
+                                meter: TransferMeter(phase: .uploading, total: 0, progress: nil),
+                                failure: "cannot repair \(d.key) on '\(remoteName)'")
+                            sizes.merge(written) { a, _ in a }
                         }
                     } catch {
                         let e = DVSError.wrap(error)
