@@ -17,6 +17,9 @@ struct Config: ParsableCommand {
         "core.fsmonitor", "core.lock-timeout", "core.workers", "pack.audio-codec", "pack.target-size", "zstd.level", "cache.max-size",
     ]
 
+    /// Every key a user may set, as listed in hints (the per-remote ones by pattern).
+    static var knownList: String { (known.sorted() + ["remote.<name>.partial", "remote.<name>.transfers"]).joined(separator: ", ") }
+
     /// `remote.<name>.transfers`: parallel transfers for one remote (default 8).
     static func isRemoteTransfers(_ key: String) -> Bool { key.hasPrefix("remote.") && key.hasSuffix(".transfers") && key.count > 17 }
     /// `remote.<name>.partial`: whether this repository is a partial clone of that remote.
@@ -51,7 +54,7 @@ struct Config: ParsableCommand {
             if key == "core.format" { throw DVSError(.badInput, "'core.format' is set by 'dvs init' and cannot be changed") }
             guard Self.known.contains(key) || Self.isRemoteTransfers(key) || Self.isRemotePartial(key) else {
                 throw DVSError(
-                    .badInput, "unknown setting '\(key)'", hint: "known settings: \(Self.known.sorted().joined(separator: ", "))")
+                    .badInput, "unknown setting '\(key)'", hint: "known settings: \(Self.knownList)")
             }
             if let value, let problem = Self.problem(key: key, value: value) {
                 throw DVSError(.badInput, "bad value '\(value)' for '\(key)': \(problem)")
@@ -63,7 +66,7 @@ struct Config: ParsableCommand {
             throw DVSError(
                 .badInput, "setting '\(key)' is not set",
                 hint: Self.known.contains(key)
-                    ? "it has its default; see 'dvs config --help'" : "known settings: \(Self.known.sorted().joined(separator: ", "))")
+                    ? "it has its default; see 'dvs config --help'" : "known settings: \(Self.knownList)")
         }
         Output.out(Repository.shownSetting(v))
     }

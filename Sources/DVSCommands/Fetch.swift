@@ -11,7 +11,7 @@ struct Fetch: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The remote (default origin).") var remote: String = "origin"
+    @Argument(help: "The remote.") var remote: String = "origin"
     @Option(help: ArgumentHelp("Fetch only this branch.", valueName: "branch")) var branch: String?
     @Flag(help: "Print a JSON summary.") var json = false
 

@@ -10,7 +10,7 @@ struct Pull: ParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The remote (default origin).") var remote: String = "origin"
+    @Argument(help: "The remote.") var remote: String = "origin"
     @Argument(help: "The remote branch (default: the current branch's name).") var branch: String?
     @Flag(help: "Print a JSON summary.") var json = false
 

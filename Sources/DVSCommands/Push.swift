@@ -20,7 +20,7 @@ struct Push: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The remote (default origin).") var remote: String = "origin"
+    @Argument(help: "The remote.") var remote: String = "origin"
     @Argument(help: "Branches (default: the current one).") var branches: [String] = []
     @Flag(help: "Push every local branch.") var all = false
     @Flag(help: "Push every tag too.") var tags = false

@@ -14,7 +14,7 @@ extension RemoteCommand {
                 """)
 
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "The remote (default origin).") var remote: String = "origin"
+        @Argument(help: "The remote.") var remote: String = "origin"
         @Flag(help: "Upload this repository's verified copies over damaged and missing keys.") var repair = false
         @Flag(help: "Print JSON.") var json = false
 

@@ -186,6 +186,10 @@ import Testing
             #expect(try T.sh("cmp '\(a)/clips/s1.wav' '\(b)/clips/s1.wav' && echo same").contains("same"))
             #expect(!FileManager.default.fileExists(atPath: b + "/clips/r0.wav"), "the cohort still holds only its samples")
             #expect(try dvsOK(["fsck"], in: b, remote).stdout.contains(": ok"))
+            // The setting is there to read; a repository without it says which keys exist.
+            #expect(try dvsOK(["config", "remote.origin.partial"], in: b, remote).stdout == "true\n")
+            let unset = try T.dvs(["config", "remote.origin.partial"], in: a)
+            #expect(unset.status == 1 && unset.stderr.contains("remote.<name>.partial, remote.<name>.transfers"), "\(unset.stderr)")
         }
     }
 }

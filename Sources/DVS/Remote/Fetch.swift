@@ -404,7 +404,8 @@ extension Repository {
                 }
                 meter.partial(bytes: UInt64(data.count))
                 guard let frames = data.withUnsafeBytes({ MetadataBundle.parse($0) }) else {
-                    damagedBundles.withLock { $0[c] = "it is not a whole bundle" }
+                    let why = data.withUnsafeBytes { MetadataBundle.problem($0) } ?? "it is not a whole bundle"
+                    damagedBundles.withLock { $0[c] = why }
                     return
                 }
                 bundled.withLock { b in for (id, f) in frames where b[id] == nil { b[id] = (f, c) } }

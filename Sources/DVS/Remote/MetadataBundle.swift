@@ -37,6 +37,15 @@ struct MetadataBundle {
         return whole ? Dictionary(frames, uniquingKeysWith: { a, _ in a }) : nil
     }
 
+    /// Why `bytes` is not a whole bundle, in words, or nil when it is one.
+    static func problem(_ bytes: UnsafeRawBufferPointer) -> String? {
+        guard bytes.count >= magic.count, bytes.prefix(magic.count).elementsEqual(magic) else {
+            return "it is not a bundle (it does not begin with \(String(decoding: magic, as: UTF8.self)))"
+        }
+        let (frames, whole) = entries(bytes)
+        return whole ? nil : "it is cut short after \(frames.count) whole object(s)"
+    }
+
     /// The entries of a bundle up to where it is cut off.
     /// - Returns: the stored frames read whole with their object ids, in the bundle's order
     ///   (not checked; an id may repeat in a bundle not written by push), and whether the bundle

@@ -247,7 +247,7 @@ extension Repository {
                 guard let data = try store.get(key) else { return }  // deleted since the listing
                 meter.partial(bytes: UInt64(data.count))
                 guard let frames = data.withUnsafeBytes({ MetadataBundle.parse($0) }) else {
-                    record(key, .bundle, .damaged("it is not a whole bundle (truncated or not one)"))
+                    record(key, .bundle, .damaged(data.withUnsafeBytes { MetadataBundle.problem($0) } ?? "it is not a whole bundle"))
                     return
                 }
                 if let c = MetadataBundle.commit(ofKey: key), frames[c.object] == nil {
