@@ -103,6 +103,16 @@ func jsonObject(_ r: TestSupport.Result) throws -> [String: Any] {
     try #require(try JSONSerialization.jsonObject(with: r.stdoutData) as? [String: Any])
 }
 
+/// `makeDataset(a, recordings: 4)`, then `init`, a commit "base", the remote added as `origin`
+/// and a push: the repository most remote tests start from.
+func pushedDataset(_ a: String, _ remote: TestRemote) throws {
+    try makeDataset(a, recordings: 4)
+    try dvsOK(["init"], in: a, remote)
+    try dvsOK(["commit", "-m", "base"], in: a, remote)
+    try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
+    try dvsOK(["push"], in: a, remote)
+}
+
 /// A dataset of real recordings (Debian's voices as 16 kHz WAV) with a label table.
 func makeDataset(_ dir: String, recordings: Int = 8) throws {
     var labels = "path,lang,text\n"
@@ -333,11 +343,7 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
         try T.withTemporaryDirectory { dir in
             let remote = try TestRemote(kind, dir: dir, serialized: true)
             let a = dir + "/a"
-            try makeDataset(a, recordings: 4)
-            try dvsOK(["init"], in: a, remote)
-            try dvsOK(["commit", "-m", "base"], in: a, remote)
-            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
-            try dvsOK(["push"], in: a, remote)
+            try pushedDataset(a, remote)
             let base = try #require(try remote.ref("main"))
             for name in ["x", "y"] {
                 try dvsOK(["clone", remote.url, "\(dir)/\(name)"] + remote.args, in: dir, remote)
@@ -385,11 +391,7 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             let remote = try TestRemote(kind, dir: dir)
             let a = dir + "/a"
             let b = dir + "/b"
-            try makeDataset(a, recordings: 4)
-            try dvsOK(["init"], in: a, remote)
-            try dvsOK(["commit", "-m", "base"], in: a, remote)
-            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
-            try dvsOK(["push"], in: a, remote)
+            try pushedDataset(a, remote)
             try dvsOK(["clone", remote.url, b] + remote.args, in: dir, remote)
             let before = try remote.packs()
             try T.speak("this clip will be damaged on the remote", to: a + "/clips/late.wav")
@@ -476,11 +478,7 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
                 return creds
             }
             let a = dir + "/a"
-            try makeDataset(a, recordings: 4)
-            try dvsOK(["init"], in: a, remote)
-            try dvsOK(["commit", "-m", "base"], in: a, remote)
-            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
-            try dvsOK(["push"], in: a, remote)
+            try pushedDataset(a, remote)
             try dvsOK(["clone", remote.url, dir + "/b"] + remote.args, in: dir, remote)
             let (same, diff) = try T.treesEqual(a, dir + "/b")
             #expect(same, "\(diff)")
@@ -527,11 +525,7 @@ func iamCallCLI(_ moto: MotoServer, _ params: [(String, String)]) throws -> XMLE
         try T.withTemporaryDirectory { dir in
             let remote = try TestRemote(.s3, dir: dir)
             let a = dir + "/a"
-            try makeDataset(a, recordings: 4)
-            try dvsOK(["init"], in: a, remote)
-            try dvsOK(["commit", "-m", "base"], in: a, remote)
-            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
-            try dvsOK(["push"], in: a, remote)
+            try pushedDataset(a, remote)
             let port = try MotoServer.freePort()
             let wrong = try T.dvs(
                 ["clone", remote.url, dir + "/c", "--endpoint", "http://127.0.0.1:\(port)", "--path-style"], in: dir,

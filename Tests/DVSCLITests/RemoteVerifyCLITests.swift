@@ -19,11 +19,7 @@ import Testing
         try T.withTemporaryDirectory { dir in
             let remote = try TestRemote(.s3, dir: dir)
             let a = dir + "/a"
-            try makeDataset(a, recordings: 4)
-            try dvsOK(["init"], in: a, remote)
-            try dvsOK(["commit", "-m", "base"], in: a, remote)
-            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
-            try dvsOK(["push"], in: a, remote)
+            try pushedDataset(a, remote)
             let oldRef = try #require(try remote.ref("main"))
             let before = try Self.packFiles(a)
             try T.speak("this clip is damaged before it is pushed", to: a + "/clips/late.wav")
@@ -68,11 +64,7 @@ import Testing
         try T.withTemporaryDirectory { dir in
             let remote = try TestRemote(.path, dir: dir)
             let a = dir + "/a"
-            try makeDataset(a, recordings: 4)
-            try dvsOK(["init"], in: a, remote)
-            try dvsOK(["commit", "-m", "base"], in: a, remote)
-            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: a, remote)
-            try dvsOK(["push"], in: a, remote)
+            try pushedDataset(a, remote)
             let key = try #require(try remote.packs().first)
             try T.sh("truncate -s 100 '\(remote.url)/\(key)'")
             try T.speak("a clip after the remote lost half a pack", to: a + "/clips/late.wav")
