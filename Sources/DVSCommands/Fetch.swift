@@ -64,7 +64,7 @@ func fetchNotes(_ s: FetchSummary) {
     let unused = s.damagedBundles.sorted(by: { $0.key < $1.key })
     for (key, why) in unused.prefix(3) {
         Output.err(
-            "note: \(key) on '\(s.remote)' was not used (\(why)); what it held was read from objects/ instead (if it is damaged, 'dvs remote verify \(s.remote) --repair' from a clone deletes it)"
+            "note: \(key) on '\(s.remote)' was not used (\(why)); what it held was read from objects/ instead (if it is damaged, 'dvs remote verify \(s.remote) --repair' from a clone writes it again)"
         )
     }
     if unused.count > 3 {

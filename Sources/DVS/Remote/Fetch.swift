@@ -20,7 +20,7 @@ public struct FetchSummary: Sendable {
     /// loose objects under `objects/`.
     public var metadataRequests: Int = 0
     /// Metadata bundles found damaged (key → what is wrong); what they held was read
-    /// from `objects/` instead. `remote verify --repair` deletes them.
+    /// from `objects/` instead. `remote verify --repair` writes them again.
     public var damagedBundles: [String: String] = [:]
     /// Packs downloaded and verified.
     public var packsDownloaded: Int
