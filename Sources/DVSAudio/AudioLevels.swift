@@ -23,32 +23,37 @@ public enum AudioLevels {
         return decoded(bytes, channelCount: channelCount)
     }
 
+    /// Peak and RMS of 16-bit PCM read in place: one pass per channel over runs of 2^16 frames,
+    /// with wrapping integer arithmetic that cannot overflow there (a square is at most 2^30, a
+    /// run's sum under 2^47), so the loop compiles without overflow checks.
     static func pcm16(_ bytes: UnsafeRawBufferPointer, layout: RIFFLayout) -> (peak: [Float], rms: [Float]) {
         let ch = layout.channelCount
-        let frames = layout.availableDataSize / layout.blockAlign
+        let stride = layout.blockAlign
+        let frames = max(0, min(layout.availableDataSize, bytes.count - layout.dataOffset)) / stride
         var peak = [Int32](repeating: 0, count: ch)
         var sum = [Double](repeating: 0, count: ch)
         let base = bytes.baseAddress! + layout.dataOffset
-        for c in 0..<ch {
-            var p: Int32 = 0
-            var s: Int64 = 0
-            var partial: Double = 0
-            var f = 0
-            while f < frames {
-                // Sum squares in Int64 over runs short enough not to overflow (2^30 per sample).
-                let end = min(frames, f + 1 << 20)
+        let run = 1 << 16
+        var start = 0
+        while start < frames {
+            let end = min(frames, start &+ run)
+            for c in 0..<ch {
+                var p: Int32 = 0
+                var s: Int64 = 0
+                var off = start &* stride &+ c &* 2
+                var f = start
                 while f < end {
-                    let v = Int32(Int16(littleEndian: base.loadUnaligned(fromByteOffset: f * layout.blockAlign + c * 2, as: Int16.self)))
-                    let a = v < 0 ? -v : v
-                    if a > p { p = a }
-                    s += Int64(v) * Int64(v)
-                    f += 1
+                    let v = Int32(Int16(bitPattern: UInt16(littleEndian: base.loadUnaligned(fromByteOffset: off, as: UInt16.self))))
+                    let sign = v &>> 31
+                    p = max(p, (v ^ sign) &- sign)
+                    s &+= Int64(v &* v)
+                    off &+= stride
+                    f &+= 1
                 }
-                partial += Double(s)
-                s = 0
+                peak[c] = max(peak[c], p)
+                sum[c] += Double(s)
             }
-            peak[c] = p
-            sum[c] = partial
+            start = end
         }
         let n = Double(max(frames, 1))
         return (peak.map { Float($0) / 32768 }, sum.map { Float(($0 / n).squareRoot() / 32768) })

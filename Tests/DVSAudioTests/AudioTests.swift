@@ -224,3 +224,42 @@ import Testing
         }
     }
 }
+
+@Suite struct AudioLevelsTests {
+    /// The 16-bit path reads the data chunk in place; libsndfile's decoding (the path of every
+    /// other format) is an independent reference for the same file.
+    @Test func pcm16LevelsAreExactAndAgreeWithLibsndfile() throws {
+        // Left: a ±16384 square wave (peak and RMS both 0.5). Right: silence with one sample at
+        // −32768 (peak exactly 1; RMS 32768·√(1/n)). 70,001 frames cross the 2^16-frame runs.
+        let frames = 70_001
+        var samples: [Int32] = []
+        for i in 0..<frames { samples += [i % 2 == 0 ? 16384 : -16384, i == 65_536 ? -32768 : 0] }
+        let wav = makeWAV(tag: 1, channels: 2, bits: 16, data: pcmBytes(samples, bits: 16), trailer: [1, 2, 3])
+        try wav.withUnsafeBytes { buf in
+            let layout = try #require(RIFFLayout.parse(buf))
+            let fast = AudioLevels.measure(buf, layout: layout, channelCount: 2)
+            #expect(fast.peak == [0.5, 1])
+            #expect(fast.rms[0] == 0.5)
+            #expect(fast.rms[1] == Float((1 / Double(frames)).squareRoot()))
+            let reference = AudioLevels.decoded(buf, channelCount: 2)
+            #expect(reference.peak == fast.peak)
+            for c in 0..<2 { #expect(abs(reference.rms[c] - fast.rms[c]) <= fast.rms[c] * 1e-6) }
+        }
+    }
+
+    /// Real speech, mono: the in-place path and libsndfile agree.
+    @Test func speechLevelsAgreeWithLibsndfile() throws {
+        let wav = try TestSupport.withTemporaryDirectory { dir in
+            try TestSupport.speak("levels of a spoken sentence", to: dir + "/s.wav", sampleRate: 16000, channels: 1)
+            return try [UInt8](TestSupport.read(dir + "/s.wav"))
+        }
+        try wav.withUnsafeBytes { buf in
+            let layout = try #require(RIFFLayout.parse(buf))
+            let fast = AudioLevels.measure(buf, layout: layout, channelCount: 1)
+            let reference = AudioLevels.decoded(buf, channelCount: 1)
+            #expect(fast.peak[0] > 0.01)
+            #expect(fast.peak == reference.peak)
+            #expect(abs(reference.rms[0] - fast.rms[0]) <= fast.rms[0] * 1e-6)
+        }
+    }
+}
