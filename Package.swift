@@ -107,6 +107,8 @@ let package = Package(
             linkerSettings: staticRelease),
         // bench/lineage.sh's helper: snapshot reader vs libsndfile from disk, same run.
         .executableTarget(name: "dvs-read-bench", dependencies: ["DVS", "CSndfile"]),
+        // bench/codec.sh's helper: the audio codec alone, one thread, per format.
+        .executableTarget(name: "dvs-codec-bench", dependencies: ["DVSAudio"]),
         .target(name: "DVSTestSupport", dependencies: ["DVS"]),
 
         .testTarget(name: "DVSCoreTests", dependencies: ["DVSCore", "DVSTestSupport"]),

@@ -1,49 +1,62 @@
 import DVSCore
 
-/// A most-significant-bit-first bit writer into a growing buffer of big-endian 64-bit words.
+/// A most-significant-bit-first bit writer into a growing byte buffer.
+///
+/// The bits not yet written sit at the top of a 64-bit register (`used` of them, fewer than 8
+/// between calls). Each append ORs the new bits in below them, stores the register's 8 bytes
+/// big-endian at the write position (unaligned; the buffer keeps 8 bytes of slack) and moves the
+/// position on by the whole bytes it holds: no branch on the register's fill, as in zstd's bit
+/// stream (`BIT_addBits` / `BIT_flushBits`), turned to MSB-first.
 ///
 /// One owner appends, then `finish` hands the bytes over and frees the buffer (a plain struct,
 /// not `~Copyable`, so its small methods inline into the coding loops; never copy it).
 struct BitWriter {
-    private var words: UnsafeMutablePointer<UInt64>
+    private var bytes: UnsafeMutablePointer<UInt8>
     private var capacity: Int
+    /// Whole bytes written.
     private var count = 0
+    /// Bits after `count` bytes, at the top of the register (`used` < 8 between calls).
     private var acc: UInt64 = 0
     private var used = 0
 
     /// A writer with room for `byteCapacity` bytes before it grows.
     init(byteCapacity: Int) {
-        capacity = max(16, byteCapacity / 8 + 2)
-        words = .allocate(capacity: capacity)
+        capacity = max(64, byteCapacity + 16)
+        bytes = .allocate(capacity: capacity)
     }
 
     /// Bits written so far.
-    var bitCount: Int { count &* 64 &+ used }
+    var bitCount: Int { count &* 8 &+ used }
 
-    @inline(__always) private mutating func flush(_ w: UInt64) {
-        if count == capacity {
-            let bigger = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity * 2)
-            bigger.update(from: words, count: count)
-            words.deallocate()
-            words = bigger
-            capacity *= 2
-        }
-        words[count] = w.bigEndian
-        count &+= 1
+    /// Makes room for `extra` more bytes plus the 8 bytes of slack a store may touch.
+    @inline(__always) private mutating func reserve(_ extra: Int) {
+        if count &+ extra &+ 16 > capacity { grow(count + extra + 16) }
+    }
+
+    private mutating func grow(_ needed: Int) {
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: max(needed, capacity * 2))
+        bigger.update(from: bytes, count: count &+ 8)
+        bytes.deallocate()
+        bytes = bigger
+        capacity = max(needed, capacity * 2)
+    }
+
+    /// ORs the low `n` bits of `v` in below the pending bits and writes out the whole bytes.
+    /// Needs `used + n ≤ 64` and 8 bytes of room at `count`.
+    @inline(__always) private mutating func append(_ v: UInt64, _ n: Int) {
+        let u = used &+ n
+        acc |= v &<< UInt64(truncatingIfNeeded: 64 &- u)
+        UnsafeMutableRawPointer(bytes + count).storeBytes(of: acc.bigEndian, as: UInt64.self)
+        let whole = u &>> 3
+        count &+= whole
+        acc = whole == 8 ? 0 : acc &<< UInt64(whole &<< 3)
+        used = u & 7
     }
 
     /// Appends the low `n` bits of `v` (0 ≤ n ≤ 32; the other bits of `v` must be zero).
     @inline(__always) mutating func put(_ v: UInt64, _ n: Int) {
-        let free = 64 &- used
-        if n <= free {
-            acc = (acc &<< UInt64(n)) | v
-            used &+= n
-        } else {
-            let over = n &- free
-            flush(free == 0 ? acc : (acc &<< UInt64(free)) | (v &>> UInt64(over)))
-            acc = v & ((1 &<< UInt64(over)) &- 1)
-            used = over
-        }
+        reserve(8)
+        append(v, n)
     }
 
     /// Appends `v` as a two's-complement number of `n` bits (1 ≤ n ≤ 32).
@@ -70,58 +83,52 @@ struct BitWriter {
         }
     }
 
-    /// Appends `count` values Rice-coded with parameter `k` (as `putRice`), with the bit
-    /// accumulator in registers for the whole run.
-    mutating func putRiceRun(_ values: UnsafePointer<UInt32>, count: Int, k: Int) {
+    /// Appends `count` values Rice-coded with parameter `k` (as `putRice`). Room for codes of
+    /// up to 32 bits is made once for the run, and the register, fill and position live in locals
+    /// (a store through the buffer could alias `self`, which would keep them in memory); longer
+    /// codes take `putRice`.
+    mutating func putRiceRun(_ values: UnsafePointer<UInt32>, count n: Int, k: Int) {
+        reserve(n &* 4)
+        let kk = UInt64(k)
+        let one = 1 &<< kk
+        let mask = one &- 1
+        var out = bytes
+        var c = count
         var a = acc
         var u = used
-        let kk = UInt64(k)
-        let mask = (1 &<< kk) &- 1
         var i = 0
-        while i < count {
+        while i < n {
             let v = values[i]
-            let q = Int(v &>> UInt32(k))
-            let n = q &+ 1 &+ k
-            if n > 32 {
-                acc = a
-                used = u
+            let len = Int(v &>> UInt32(k)) &+ 1 &+ k
+            if len > 32 {
+                (count, acc, used) = (c, a, u)
                 putRice(v, k)
-                a = acc
-                u = used
-                i &+= 1
-                continue
-            }
-            let bits = (1 &<< kk) | (UInt64(v) & mask)
-            let free = 64 &- u
-            if n <= free {
-                a = (a &<< UInt64(n)) | bits
-                u &+= n
+                reserve((n &- i) &* 4)
+                (out, c, a, u) = (bytes, count, acc, used)
             } else {
-                let over = n &- free
-                acc = a
-                flush(free == 0 ? a : (a &<< UInt64(free)) | (bits &>> UInt64(over)))
-                a = bits & ((1 &<< UInt64(over)) &- 1)
-                u = over
+                let filled = u &+ len
+                a |= (one | (UInt64(v) & mask)) &<< UInt64(truncatingIfNeeded: 64 &- filled)
+                UnsafeMutableRawPointer(out + c).storeBytes(of: a.bigEndian, as: UInt64.self)
+                let whole = filled &>> 3
+                c &+= whole
+                a &<<= UInt64(whole &<< 3)
+                u = filled & 7
             }
             i &+= 1
         }
-        acc = a
-        used = u
+        (count, acc, used) = (c, a, u)
     }
 
     /// The bytes written, the last one zero-padded.
     mutating func finish() -> [UInt8] {
-        let tailBytes = (used + 7) / 8
-        let total = count * 8 + tailBytes
-        let tail = used == 0 ? 0 : acc &<< UInt64(64 - used)
-        let words = self.words
-        let count = self.count
+        let total = count &+ (used > 0 ? 1 : 0)
+        if used > 0 { bytes[count] = UInt8(truncatingIfNeeded: acc &>> 56) }
+        let source = bytes
         let out = [UInt8](unsafeUninitializedCapacity: total) { b, n in
-            UnsafeMutableRawPointer(b.baseAddress!).copyMemory(from: words, byteCount: count * 8)
-            for i in 0..<tailBytes { b[count * 8 + i] = UInt8(truncatingIfNeeded: tail &>> UInt64(56 - 8 * i)) }
+            UnsafeMutableRawPointer(b.baseAddress!).copyMemory(from: source, byteCount: total)
             n = total
         }
-        words.deallocate()
+        bytes.deallocate()
         return out
     }
 }

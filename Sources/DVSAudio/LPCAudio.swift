@@ -224,7 +224,7 @@ final class BlockEncoder {
         stored = .allocate(capacity: law == nil ? 1 : ch * b)
         residual = .allocate(capacity: b)
         zigzag = .allocate(capacity: b)
-        windowed = .allocate(capacity: b)
+        windowed = .allocate(capacity: b + Self.autocorrelationPadding)
     }
 
     deinit {
@@ -234,6 +234,9 @@ final class BlockEncoder {
         zigzag.deallocate()
         windowed.deallocate()
     }
+
+    /// Zeros after the reversed windowed samples: lags up to 15 read past the first sample.
+    static let autocorrelationPadding = 16
 
     /// The outcome of analysing one channel of a block: predictor order, coefficients and the
     /// estimated size in bits.
@@ -348,31 +351,31 @@ final class BlockEncoder {
         best.bits = Double(n * bps)
         guard maxOrder >= 1 else { return best }
         let wv = tukey(n)
+        // The windowed samples in reverse order, then zeros: from `rev + (n − 1 − i)` on lie
+        // x[i], x[i−1], x[i−2], … (zero before x[0]), so one pass over i adds the products of
+        // lags 0…12 as three 4-wide vectors and one scalar (instead of 13 passes, one per lag).
+        let rev = windowed
         wv.withUnsafeBufferPointer { wp in
-            for i in 0..<n { windowed[i] = Double(x[i]) * wp[i] }
+            for i in 0..<n { rev[n &- 1 &- i] = Double(x[i]) * wp[i] }
+        }
+        (rev + n).initialize(repeating: 0, count: Self.autocorrelationPadding)
+        var a0 = SIMD4<Double>()
+        var a1 = SIMD4<Double>()
+        var a2 = SIMD4<Double>()
+        var a3 = 0.0
+        let raw = UnsafeRawPointer(rev)
+        var k = n &- 1
+        while k >= 0 {
+            let v = rev[k]
+            let at = raw + k &* 8
+            a0 += v * at.loadUnaligned(as: SIMD4<Double>.self)
+            a1 += v * at.loadUnaligned(fromByteOffset: 32, as: SIMD4<Double>.self)
+            a2 += v * at.loadUnaligned(fromByteOffset: 64, as: SIMD4<Double>.self)
+            a3 += v * rev[k &+ 12]
+            k &-= 1
         }
         var autoc = [Double](repeating: 0, count: maxOrder + 1)
-        // Four running sums per lag, so the multiplies of neighbouring samples do not wait on
-        // one another (floating-point addition is not reassociated by the compiler).
-        for lag in 0...maxOrder {
-            var s0 = 0.0
-            var s1 = 0.0
-            var s2 = 0.0
-            var s3 = 0.0
-            var i = lag
-            while i &+ 3 < n {
-                s0 += windowed[i] * windowed[i &- lag]
-                s1 += windowed[i &+ 1] * windowed[i &+ 1 &- lag]
-                s2 += windowed[i &+ 2] * windowed[i &+ 2 &- lag]
-                s3 += windowed[i &+ 3] * windowed[i &+ 3 &- lag]
-                i &+= 4
-            }
-            while i < n {
-                s0 += windowed[i] * windowed[i &- lag]
-                i &+= 1
-            }
-            autoc[lag] = (s0 + s1) + (s2 + s3)
-        }
+        for lag in 0...maxOrder { autoc[lag] = lag < 4 ? a0[lag] : lag < 8 ? a1[lag - 4] : lag < 12 ? a2[lag - 8] : a3 }
         guard autoc[0] > 0 else {
             best.bits = 0
             return best
