@@ -220,14 +220,18 @@ struct BitReader {
                     u |= load(pos) &>> (64 &- kk)
                     pos &+= k
                 }
+                if pos > lim { throw .truncated(at: lim / 8) }
                 cache = load(pos)
                 avail = 64 &- (pos & 7)
             }
-            if pos > lim { throw .truncated(at: lim / 8) }
             let v = UInt32(truncatingIfNeeded: u)
             out[i] = Int32(bitPattern: (v &>> 1) ^ (0 &- (v & 1)))
             i &+= 1
         }
+        // The fast path reads only bits of the register; past the data they are the zero
+        // padding, which sends the next code to the checked path. So a run ends at most one
+        // code past the data, which is caught here.
+        if pos > lim { throw .truncated(at: lim / 8) }
         position = pos
     }
 

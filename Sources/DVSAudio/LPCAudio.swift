@@ -792,10 +792,44 @@ final class BlockDecoder {
     }
 
     /// Adds the prediction to each residual in place (PCM). Orders up to 12 (all the encoder
-    /// writes) keep the coefficients and the last 12 samples in registers, zero-padded, so each
-    /// sample is 12 independent multiplies and no load waits on the store before it.
+    /// writes) keep the coefficients and the last 4, 8 or 12 samples in registers, zero-padded to
+    /// the next of those, so each sample is that many independent multiplies and no load waits on
+    /// the store before it. A third of the blocks of speech take order 4 or less.
     func restore(_ s: UnsafeMutablePointer<Int32>, n: Int, order: Int, coefficients: [Int32], shift: Int) {
         let sh = Int64(shift)
+        if order <= 4 {
+            let c = coefficients.map { Int64($0) }
+            let (c0, c1, c2, c3) = (c[0], c[1], c[2], c[3])
+            var h = [Int64](repeating: 0, count: 4)
+            for j in 0..<order { h[j] = Int64(s[order - 1 - j]) }
+            var (h1, h2, h3, h4) = (h[0], h[1], h[2], h[3])
+            var i = order
+            while i < n {
+                let x = Int32(truncatingIfNeeded: Int64(s[i]) &+ (((c0 &* h1 &+ c1 &* h2) &+ (c2 &* h3 &+ c3 &* h4)) >> sh))
+                s[i] = x
+                (h4, h3, h2, h1) = (h3, h2, h1, Int64(x))
+                i &+= 1
+            }
+            return
+        }
+        if order <= 8 {
+            let c = coefficients.map { Int64($0) }
+            let (c0, c1, c2, c3, c4, c5, c6, c7) = (c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+            var h = [Int64](repeating: 0, count: 8)
+            for j in 0..<order { h[j] = Int64(s[order - 1 - j]) }
+            var (h1, h2, h3, h4, h5, h6, h7, h8) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+            var i = order
+            while i < n {
+                let a = (c0 &* h1 &+ c1 &* h2) &+ (c2 &* h3 &+ c3 &* h4)
+                let b = (c4 &* h5 &+ c5 &* h6) &+ (c6 &* h7 &+ c7 &* h8)
+                let x = Int32(truncatingIfNeeded: Int64(s[i]) &+ ((a &+ b) >> sh))
+                s[i] = x
+                (h8, h7, h6, h5) = (h7, h6, h5, h4)
+                (h4, h3, h2, h1) = (h3, h2, h1, Int64(x))
+                i &+= 1
+            }
+            return
+        }
         if order <= 12 {
             let c = coefficients.map { Int64($0) }
             let (c0, c1, c2, c3, c4, c5) = (c[0], c[1], c[2], c[3], c[4], c[5])
