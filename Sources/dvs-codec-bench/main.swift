@@ -1,6 +1,6 @@
 // dvs-codec-bench: bench/codec.sh's helper for the audio codec alone. Reads WAV files named on
 // stdin (one path per line), groups them by sample format, and times `LPCAudio.encode` and
-// `LPCAudio.decode` on one thread (CPU time of this process, best of --reps), with no hashing,
+// `LPCAudio.decode` (and `AudioLevels.measure`, which every commit runs too) on one thread (CPU time of this process, best of --reps), with no hashing,
 // zstd or I/O inside the timed part. Every decode is compared with the file.
 //   dvs-codec-bench [--reps N] < LIST
 // Prints one JSON object per format: files, raw bytes, payload bytes, encode and decode MB/s.
@@ -36,7 +36,11 @@ for (name, files) in groups.sorted(by: { $0.key < $1.key }) {
     var payloads: [[UInt8]] = []
     var encode = Double.infinity
     var decode = Double.infinity
+    var levels = Double.infinity
     for _ in 0..<reps {
+        let t0 = cpuSeconds()
+        for f in files { _ = f.file.withUnsafeBytes { AudioLevels.measure($0, layout: f.layout, channelCount: f.layout.channelCount) } }
+        levels = min(levels, cpuSeconds() - t0)
         let t = cpuSeconds()
         payloads = files.map { f in f.file.withUnsafeBytes { LPCAudio.encode($0, layout: f.layout) } ?? [] }
         encode = min(encode, cpuSeconds() - t)
@@ -51,7 +55,8 @@ for (name, files) in groups.sorted(by: { $0.key < $1.key }) {
     print(
         "{\"format\": \"\(name)\", \"files\": \(files.count), \"raw_bytes\": \(raw), \"payload_bytes\": \(coded), "
             + "\"ratio\": \(String(format: "%.4f", Double(coded) / Double(max(raw, 1)))), "
-            + "\"encode_mb_s\": \(String(format: "%.1f", mb / encode)), \"decode_mb_s\": \(String(format: "%.1f", mb / decode))}")
+            + "\"encode_mb_s\": \(String(format: "%.1f", mb / encode)), \"decode_mb_s\": \(String(format: "%.1f", mb / decode)), "
+            + "\"levels_mb_s\": \(String(format: "%.1f", mb / levels))}")
 }
 if failed {
     FileHandle.standardError.write(Data("dvs-codec-bench: a decoded file differs from its input\n".utf8))
