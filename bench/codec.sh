@@ -1,30 +1,37 @@
 #!/usr/bin/env bash
-# bench/codec.sh CORPUS DVS OUT -- dvs's audio codecs per format, beside `flac -5` (PCM only: flac
+# bench/codec.sh CORPUS DVS OUT [AUDIO_CODEC] -- dvs's audio codecs per format, beside `flac -5` (PCM only: flac
 # refuses G.711) and `zstd -3` (every format) on the same files, in one run.
 #
 #   CORPUS  a make_corpus.py corpus (meta/clips.csv names each clip's format)
 #   DVS     the dvs binary
 #   OUT     a scratch folder (emptied first)
+#   AUDIO_CODEC  `dvs config pack.audio-codec` for the commits: predictive (the default) or lpc
 #
 # Per format it reports store ÷ raw (dvs: the bytes of .dvs/packs after `dvs commit` of only that
 # format's files; flac: the .flac files; zstd: one .zst per file), and dvs's encode and decode
 # rates in MB of WAV per CPU-second (user + sys of `dvs commit`, and of `dvs checkout --to`, which
 # also hash, scan and write: an end-to-end figure, not the codec alone). Every checkout is
 # compared byte for byte with the files. Called by bench.sh (--tools …,codec); runs on its own too.
+#
+# When dvs-codec-bench sits beside DVS (a release build makes both), it then times the audio-lpc
+# codec alone, one thread, on up to 60 clips per format: encode, decode and AudioLevels MB/s.
 set -uo pipefail
-CORPUS=${1:?corpus}; DVS=${2:?dvs binary}; OUT=${3:?scratch folder}
+CORPUS=${1:?corpus}; DVS=${2:?dvs binary}; OUT=${3:?scratch folder}; AUDIO_CODEC=${4:-predictive}
 command -v flac >/dev/null || { echo "codec.sh: flac not found (apt-get install flac)" >&2; exit 2; }
 command -v zstd >/dev/null || { echo "codec.sh: zstd not found (apt-get install zstd)" >&2; exit 2; }
 rm -rf "$OUT" && mkdir -p "$OUT" || exit 2
 TSV=$OUT/codec.tsv
 printf 'format\tfiles\traw\tdvs\tflac\tzstd\tenc_cpu_s\tdec_cpu_s\troundtrip\n' >"$TSV"
 cpu() { awk '{printf "%.3f", $1 + $2}' "$1"; }
-formats=$(python3 -c 'import csv,sys; print(" ".join(sorted({r["format"] for r in csv.DictReader(open(sys.argv[1]))})))' \
+# A clip's format: its encoding, sample rate and channels (meta/clips.csv has no "format" column).
+FMT='lambda r: "%s-%sHz-%sch" % (r["encoding"], r["sample_rate"], r["channels"])'
+formats=$(python3 -c "import csv,sys; fmt = $FMT; print(' '.join(sorted({fmt(r) for r in csv.DictReader(open(sys.argv[1]))})))" \
   "$CORPUS/meta/clips.csv")
+[ -n "$formats" ] || { echo "codec.sh: no clips in $CORPUS/meta/clips.csv" >&2; exit 2; }
 for f in $formats; do
   W=$OUT/$f
   mkdir -p "$W/files" "$W/flac" "$W/zstd"
-  python3 -c 'import csv,sys; [print(r["path"]) for r in csv.DictReader(open(sys.argv[1])) if r["format"] == sys.argv[2]]' \
+  python3 -c "import csv,sys; fmt = $FMT; [print(r['path']) for r in csv.DictReader(open(sys.argv[1])) if fmt(r) == sys.argv[2]]" \
     "$CORPUS/meta/clips.csv" "$f" >"$W/list"
   (cd "$CORPUS" && xargs -a "$W/list" cp --parents -t "$W/files")
   n=$(wc -l <"$W/list")
@@ -36,7 +43,7 @@ for f in $formats; do
     pcm*) (cd "$W/files" && xargs -a "$W/list" -n 200 flac -5 -s -f --output-prefix="$W/flac/" 2>/dev/null)
           fl=$(find "$W/flac" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}') ;;
   esac
-  (cd "$W/files" && "$DVS" init >/dev/null 2>&1)
+  (cd "$W/files" && "$DVS" init >/dev/null 2>&1 && "$DVS" config pack.audio-codec "$AUDIO_CODEC")
   sync
   (cd "$W/files" && /usr/bin/time -f '%U %S' -o "$W/enc.time" "$DVS" commit -m "$f" >/dev/null 2>"$W/commit.log")
   store=$(du -sb "$W/files/.dvs/packs" | awk '{print $1}')
@@ -71,3 +78,9 @@ print("\nstore ÷ raw per format (dvs: .dvs/packs after committing that format a
 print(line(hdr)); print("|" + "|".join("-" * (x + 2) for x in w) + "|")
 for t in table: print(line(t))
 PY
+CODEC_BENCH=$(dirname "$DVS")/dvs-codec-bench
+if [ -x "$CODEC_BENCH" ]; then
+  echo
+  echo "audio-lpc alone (dvs-codec-bench, one thread, CPU time, up to 60 clips per format):"
+  for f in $formats; do head -60 "$OUT/$f/list" | sed "s|^|$CORPUS/|"; done | "$CODEC_BENCH" --reps 3
+fi

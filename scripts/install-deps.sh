@@ -5,14 +5,15 @@
 #   FFTW (single precision)
 #   tools for tests and the quickstart: sox, espeak-ng, flock, diff, git; python3 (with sox, espeak-ng
 #   and libsndfile) runs Tests/Fixtures/make_fixtures.py, which writes the test fixtures
-#   benchmarks (bench/): GNU time (/usr/bin/time, peak RSS) and the sqlite3 shell
+#   benchmarks (bench/): GNU time (/usr/bin/time, peak RSS), the sqlite3 shell, and flac and zstd
+#   (bench/codec.sh compares with `flac -5` and `zstd -3`)
 #   real recorded voices: alsa-utils, ktuberling-data, klettres-data
 #   the S3 test server: moto (pip, into $DVS_TOOLS_DIR/venv, default ~/.cache/dvs-tools/venv,
 #   unless moto_server is already on PATH); the tests look there too
 #   webdataset (pip, same venv) for the 'dvs stream' test
 set -euo pipefail
 packages=(pkg-config libzstd-dev libsndfile1-dev libgit2-dev libsqlite3-dev libsamplerate0-dev libarchive-dev libfftw3-dev
-          sox libsox-fmt-all espeak-ng util-linux diffutils git time sqlite3
+          sox libsox-fmt-all espeak-ng util-linux diffutils git time sqlite3 flac zstd
           alsa-utils ktuberling-data klettres-data python3 python3-venv
           chromium chromium-driver)  # the last two: dvs serve's browser test (Tests/DVSServeTests/browser_test.py)
 missing=()
