@@ -9,15 +9,20 @@ struct Ls: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var source: RemoteSource
+    @Option(
+        help:
+            "The snapshot (default HEAD), as `stream` and `query` take it; without it, a first argument that names a revision is taken as one."
+    )
+    var rev: String?
     @Argument(help: "Revision (default HEAD), then paths or folders to restrict to.") var arguments: [String] = []
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let (repo, cache) = try source.repository(global, revision: nil)
+        let (repo, cache) = try source.repository(global, revision: rev)
         defer { cache?.close() }
         var args = arguments
-        var revision = "HEAD"
-        if let first = args.first, (try? repo.resolve(Revision(first))) != nil {
+        var revision = rev ?? "HEAD"
+        if rev == nil, let first = args.first, (try? repo.resolve(Revision(first))) != nil {
             revision = first
             args.removeFirst()
         }

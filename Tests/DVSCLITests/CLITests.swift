@@ -68,6 +68,12 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
             let first = log[1]["id"] as! String
             #expect(try g.dvs("log", "-n", "1", in: data).status == 0)
             let ls = try json(dvs("ls", "HEAD", "calls", "--json", in: data).stdout) as! [[String: Any]]
+            // `--rev`, as `stream` and `query` take it, lists what the positional revision lists;
+            // with it, every argument is a path.
+            let firstByArgument = try dvs("ls", String(first.prefix(8)), "--json", in: data).stdout
+            #expect(try dvs("ls", "--rev", String(first.prefix(8)), "--json", in: data).stdout == firstByArgument)
+            #expect(firstByArgument != (try dvs("ls", "--json", in: data).stdout))
+            #expect(try dvs("ls", "--rev", "HEAD", "calls", "--json", in: data).stdout == (try dvs("ls", "HEAD", "calls", "--json", in: data).stdout))
             let audio = ls.first?["audio"] as? [String: Any]
             #expect(audio?["encoding"] as? String == "ULAW" && audio?["sample_rate_hz"] as? Int == 8000 && audio?["channels"] as? Int == 1)
             let cat = try T.run(T.dvsBinary, ["cat", "\(first.prefix(8)):labels.csv"], in: data)
