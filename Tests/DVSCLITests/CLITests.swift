@@ -73,7 +73,9 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
             let firstByArgument = try dvs("ls", String(first.prefix(8)), "--json", in: data).stdout
             #expect(try dvs("ls", "--rev", String(first.prefix(8)), "--json", in: data).stdout == firstByArgument)
             #expect(firstByArgument != (try dvs("ls", "--json", in: data).stdout))
-            #expect(try dvs("ls", "--rev", "HEAD", "calls", "--json", in: data).stdout == (try dvs("ls", "HEAD", "calls", "--json", in: data).stdout))
+            #expect(
+                try dvs("ls", "--rev", "HEAD", "calls", "--json", in: data).stdout
+                    == (try dvs("ls", "HEAD", "calls", "--json", in: data).stdout))
             let audio = ls.first?["audio"] as? [String: Any]
             #expect(audio?["encoding"] as? String == "ULAW" && audio?["sample_rate_hz"] as? Int == 8000 && audio?["channels"] as? Int == 1)
             let cat = try T.run(T.dvsBinary, ["cat", "\(first.prefix(8)):labels.csv"], in: data)
