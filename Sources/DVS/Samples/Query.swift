@@ -43,12 +43,19 @@ extension Repository {
         let id = try resolve(revision ?? .head)
         let index = try openSampleIndex()
         try self.index(index, snapshots: [id])
-        return try runQuery(sql) { allows, wantsWords in
+        let result = try runQuery(sql) { allows, wantsWords in
             do {
                 return try index.run(
                     sql, snapshot: id, includeWords: wantsWords, words: { try self.words($0) }, allows: allows, timeLimit: timeLimit)
             } catch let e as CatalogError { throw sampleIndexError(e) }
         }
+        warnTextComparedWithNumber(sql) { column in
+            // A name that is no column of `sample` (an alias, another table's) fails: no warning.
+            let probe = "SELECT 1 FROM sample WHERE typeof(\"\(column)\") = 'text' LIMIT 1"
+            let rows = try? index.run(probe, snapshot: id, includeWords: false, words: { _ in [] }, allows: { $0 }, timeLimit: nil).rows
+            return rows?.isEmpty == false
+        }
+        return result
     }
 
     /// Runs one read-only statement over the samples of `entries` (a snapshot), as `query(_:at:)`.
@@ -70,9 +77,64 @@ extension Repository {
     func query(_ sql: String, entries: [ManifestEntry]) throws -> QueryResult {
         var entries = entries
         try recountSpeakers(&entries)
-        return try runQuery(sql) { allows, wantsWords in
+        let result = try runQuery(sql) { allows, wantsWords in
             try SampleQuery.run(sql, entries: entries, includeWords: wantsWords, words: { try self.words($0) }, allows: allows)
         }
+        warnTextComparedWithNumber(sql) { column in
+            entries.contains { e in
+                e.annotations?.labels.contains { f in
+                    if case .string = f.value { return SampleIndex.column(forLabel: f.name) == column }
+                    return false
+                } ?? false
+            }
+        }
+        return result
+    }
+
+    /// Writes a warning to `context.notice` for each column `sql` compares with a number literal
+    /// (`score >= 0.5`, `0.5 < score`, `score BETWEEN 0.2 AND 0.8`) that `holdsText` says holds
+    /// text in this snapshot: a label column read from a CSV file without a declared type. SQLite
+    /// orders every text value after every number (https://sqlite.org/datatype3.html §4.1), so
+    /// such a condition is true (or false) for every row whatever the values, silently.
+    func warnTextComparedWithNumber(_ sql: String, holdsText: (String) throws -> Bool) {
+        guard let notice = context.notice else { return }
+        for (column, text) in Self.numberComparisons(in: sql) where (try? holdsText(column)) == true {
+            notice(
+                "warning: column '\(column)' holds text, so \(text) compares text with a number; SQLite orders all text after all numbers, so it does not compare values. Write CAST(\(column) AS REAL), or give the column a type in dvs.toml (under the file's [[labels.table]]: [labels.table.types] \(column) = \"float\")"
+            )
+        }
+    }
+
+    /// The columns `sql` compares with a number literal by `<`, `<=`, `>`, `>=` or `BETWEEN`, each
+    /// once, with the comparison's text; string literals are skipped, names may be quoted with `"`
+    /// or qualified (`sample.score`).
+    static func numberComparisons(in sql: String) -> [(column: String, text: String)] {
+        // String literals blanked (same length), so nothing inside one is taken for a comparison.
+        var blanked = ""
+        var inString = false
+        for c in sql {
+            if c == "'" { inString.toggle() }
+            blanked.append(inString && c != "'" ? " " : c)
+        }
+        let name = #"(?:[A-Za-z_][A-Za-z0-9_]*\.)?"?([A-Za-z_][A-Za-z0-9_]*)"?"#
+        let number = #"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"#
+        let patterns = [
+            #"(?<![A-Za-z0-9_."])"# + name + #"\s*(?:<=|>=|<|>)\s*"# + number,
+            number + #"\s*(?:<=|>=|<|>)\s*"# + name,
+            #"(?<![A-Za-z0-9_."])"# + name + #"\s+(?:NOT\s+)?BETWEEN\s+"# + number,
+        ]
+        var found: [(column: String, text: String)] = []
+        let ns = blanked as NSString
+        for p in patterns {
+            guard let re = try? NSRegularExpression(pattern: p, options: [.caseInsensitive]) else { continue }
+            for m in re.matches(in: blanked, range: NSRange(location: 0, length: ns.length)) {
+                let column = ns.substring(with: m.range(at: 1))
+                let keywords: Set<String> = ["AND", "OR", "NOT", "WHERE", "SELECT", "CAST", "AS", "REAL", "INTEGER", "NUMERIC"]
+                guard !keywords.contains(column.uppercased()), !found.contains(where: { $0.column == column }) else { continue }
+                found.append((column, (sql as NSString).substring(with: m.range)))
+            }
+        }
+        return found
     }
 
     /// Runs `sql` through `run` (given the statement check and whether the `word` table is
