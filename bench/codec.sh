@@ -17,6 +17,7 @@
 # codec alone, one thread, on up to 60 clips per format: encode, decode and AudioLevels MB/s.
 set -uo pipefail
 CORPUS=${1:?corpus}; DVS=${2:?dvs binary}; OUT=${3:?scratch folder}; AUDIO_CODEC=${4:-predictive}
+case "$AUDIO_CODEC" in predictive|lpc) ;; *) echo "codec.sh: unknown audio codec '$AUDIO_CODEC' (predictive or lpc)" >&2; exit 2 ;; esac
 command -v flac >/dev/null || { echo "codec.sh: flac not found (apt-get install flac)" >&2; exit 2; }
 command -v zstd >/dev/null || { echo "codec.sh: zstd not found (apt-get install zstd)" >&2; exit 2; }
 rm -rf "$OUT" && mkdir -p "$OUT" || exit 2
@@ -43,7 +44,8 @@ for f in $formats; do
     pcm*) (cd "$W/files" && xargs -a "$W/list" -n 200 flac -5 -s -f --output-prefix="$W/flac/" 2>/dev/null)
           fl=$(find "$W/flac" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}') ;;
   esac
-  (cd "$W/files" && "$DVS" init >/dev/null 2>&1 && "$DVS" config pack.audio-codec "$AUDIO_CODEC")
+  (cd "$W/files" && "$DVS" init >/dev/null 2>&1 && "$DVS" config pack.audio-codec "$AUDIO_CODEC") ||
+    { echo "codec.sh: dvs init or dvs config pack.audio-codec $AUDIO_CODEC failed in $W/files" >&2; exit 1; }
   sync
   (cd "$W/files" && /usr/bin/time -f '%U %S' -o "$W/enc.time" "$DVS" commit -m "$f" >/dev/null 2>"$W/commit.log")
   store=$(du -sb "$W/files/.dvs/packs" | awk '{print $1}')

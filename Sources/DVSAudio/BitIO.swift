@@ -4,7 +4,7 @@ import DVSCore
 ///
 /// The bits not yet written sit at the top of a 64-bit register (`used` of them, fewer than 8
 /// between calls). Each append ORs the new bits in below them, stores the register's 8 bytes
-/// big-endian at the write position (unaligned; the buffer keeps 8 bytes of slack) and moves the
+/// big-endian at the write position (unaligned; the buffer keeps 16 bytes of slack) and moves the
 /// position on by the whole bytes it holds: no branch on the register's fill, as in zstd's bit
 /// stream (`BIT_addBits` / `BIT_flushBits`), turned to MSB-first.
 ///
@@ -28,14 +28,14 @@ struct BitWriter {
     /// Bits written so far.
     var bitCount: Int { count &* 8 &+ used }
 
-    /// Makes room for `extra` more bytes plus the 8 bytes of slack a store may touch.
+    /// Makes room for `extra` more bytes plus 16 bytes of slack (a store touches 8).
     @inline(__always) private mutating func reserve(_ extra: Int) {
         if count &+ extra &+ 16 > capacity { grow(count + extra + 16) }
     }
 
     private mutating func grow(_ needed: Int) {
         let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: max(needed, capacity * 2))
-        bigger.update(from: bytes, count: count &+ 8)
+        bigger.update(from: bytes, count: count)  // the pending bits are in `acc`
         bytes.deallocate()
         bytes = bigger
         capacity = max(needed, capacity * 2)
@@ -133,8 +133,9 @@ struct BitWriter {
     }
 }
 
-/// A most-significant-bit-first reader over bytes followed by at least 16 bytes of zero padding
-/// (so a read never leaves the buffer before the position check that follows it).
+/// A most-significant-bit-first reader over bytes followed by at least 16 bytes of zero padding:
+/// no load leaves the buffer, and past the data the Rice reader's fast path (which checks the end
+/// once per run) meets only zeros, which send it to its checked path.
 struct BitReader {
     private let base: UnsafePointer<UInt8>
     /// Position in bits from the start.
@@ -142,7 +143,8 @@ struct BitReader {
     /// Bits of real data; reading past them is an error.
     let limit: Int
 
-    /// A reader over `byteCount` bytes at `base`, which must be followed by 16 readable bytes.
+    /// A reader over `byteCount` bytes at `base`, which must be followed by 16 zero bytes: the
+    /// Rice reader relies on their being zero to stop at the end of the data (`readRiceRun`).
     init(_ base: UnsafePointer<UInt8>, byteCount: Int) {
         self.base = base
         limit = byteCount * 8

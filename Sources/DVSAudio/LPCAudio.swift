@@ -134,7 +134,8 @@ public enum LPCAudio {
 
     /// Undoes `encode`.
     /// - Throws: `FormatError` when the header does not fit the payload or the bitstream is
-    ///   malformed (never a crash: every read is bounds-checked).
+    ///   malformed (never a crash: every read stays inside the payload or the 16 zero bytes the
+    ///   bitstream is copied in front of, and a read past the data throws).
     /// - Complexity: O(n · order).
     public static func decode(_ payload: UnsafeRawBufferPointer) throws(FormatError) -> [UInt8] {
         guard payload.count >= headerLength else { throw .truncated(at: payload.count) }
@@ -215,6 +216,8 @@ final class BlockEncoder {
     let block: Int
 
     init(format: LPCAudio.SampleFormat, channelCount: Int, blockFrames b: Int) {
+        // `analyse` sums lags 0…12 in fixed registers.
+        precondition(LPCAudio.maxOrder <= 12, "the autocorrelation computes lags up to 12")
         self.format = format
         ch = channelCount
         law = format.law

@@ -1,9 +1,11 @@
 // dvs-codec-bench: bench/codec.sh's helper for the audio codec alone. Reads WAV files named on
-// stdin (one path per line), groups them by sample format, and times `LPCAudio.encode` and
-// `LPCAudio.decode` (and `AudioLevels.measure`, which every commit runs too) on one thread (CPU time of this process, best of --reps), with no hashing,
-// zstd or I/O inside the timed part. Every decode is compared with the file.
+// stdin (one path per line), groups them by sample format, and times `LPCAudio.encode`,
+// `LPCAudio.decode` and `AudioLevels.measure` (which every commit runs too) on one thread: CPU
+// time of this process, best of --reps, no hashing, zstd or I/O in the timed part. Every decode
+// is compared with its file; a file the codec declines (nil payload) is counted and left out.
 //   dvs-codec-bench [--reps N] < LIST
-// Prints one JSON object per format: files, raw bytes, payload bytes, encode and decode MB/s.
+// Prints one JSON object per format: format, files, declined, raw_bytes, payload_bytes, ratio,
+// encode_mb_s, decode_mb_s, levels_mb_s (MB = 10^6 bytes of WAV per CPU second).
 import DVSAudio
 import Foundation
 
@@ -34,6 +36,7 @@ var failed = false
 for (name, files) in groups.sorted(by: { $0.key < $1.key }) {
     let raw = files.reduce(0) { $0 + $1.file.count }
     var payloads: [[UInt8]] = []
+    var declined = 0
     var encode = Double.infinity
     var decode = Double.infinity
     var levels = Double.infinity
@@ -43,17 +46,18 @@ for (name, files) in groups.sorted(by: { $0.key < $1.key }) {
         levels = min(levels, cpuSeconds() - t0)
         let t = cpuSeconds()
         payloads = files.map { f in f.file.withUnsafeBytes { LPCAudio.encode($0, layout: f.layout) } ?? [] }
+        declined = payloads.filter(\.isEmpty).count
         encode = min(encode, cpuSeconds() - t)
         let t2 = cpuSeconds()
         var back: [[UInt8]] = []
-        for p in payloads { back.append((try? p.withUnsafeBytes { try LPCAudio.decode($0) }) ?? []) }
+        for p in payloads where !p.isEmpty { back.append((try? p.withUnsafeBytes { try LPCAudio.decode($0) }) ?? []) }
         decode = min(decode, cpuSeconds() - t2)
-        for (b, f) in zip(back, files) where b != f.file { failed = true }
+        for (b, f) in zip(back, zip(payloads, files).filter { !$0.0.isEmpty }.map(\.1)) where b != f.file { failed = true }
     }
     let coded = payloads.reduce(0) { $0 + $1.count }
     let mb = Double(raw) / 1e6
     print(
-        "{\"format\": \"\(name)\", \"files\": \(files.count), \"raw_bytes\": \(raw), \"payload_bytes\": \(coded), "
+        "{\"format\": \"\(name)\", \"files\": \(files.count), \"declined\": \(declined), \"raw_bytes\": \(raw), \"payload_bytes\": \(coded), "
             + "\"ratio\": \(String(format: "%.4f", Double(coded) / Double(max(raw, 1)))), "
             + "\"encode_mb_s\": \(String(format: "%.1f", mb / encode)), \"decode_mb_s\": \(String(format: "%.1f", mb / decode)), "
             + "\"levels_mb_s\": \(String(format: "%.1f", mb / levels))}")

@@ -334,3 +334,56 @@ private func bytes(hex: String) -> [UInt8] {
         }
     }
 }
+
+extension BitIOTests {
+    /// Codes longer than 32 bits (k = 0: 40, 70 and 200 zeros before the one), which take the
+    /// writer's escape path and the reader's run of more than 57 zeros, between ordinary ones.
+    @Test func longRiceCodesReadBackExactly() throws {
+        var w = BitWriter(byteCapacity: 4)
+        let values: [UInt32] = [3, 40, 1, 70, 0, 200, 5]
+        values.withUnsafeBufferPointer { w.putRiceRun($0.baseAddress!, count: values.count, k: 0) }
+        w.putRice(200, 0)
+        w.put(0b101, 3)
+        let bits = w.bitCount
+        #expect(bits == values.reduce(0) { $0 + Int($1) + 1 } + 201 + 3)
+        let bytes = w.finish() + [UInt8](repeating: 0, count: 16)
+        try bytes.withUnsafeBufferPointer { p in
+            var r = BitReader(p.baseAddress!, byteCount: bytes.count - 16)
+            var out = [Int32](repeating: 0, count: values.count)
+            try out.withUnsafeMutableBufferPointer { try r.readRiceRun(0, into: $0.baseAddress!, count: values.count) }
+            #expect(out == values.map { Int32(bitPattern: ($0 >> 1) ^ (0 &- ($0 & 1))) })
+            #expect(try r.readRiceSigned(0) == 100)
+            #expect(try r.read(3) == 0b101)
+            #expect(r.position == bits)
+        }
+    }
+
+    /// A Rice run cut short at every byte throws, never reading past the zero padding, and
+    /// agrees with the one-value reader on where the data ends.
+    @Test func aRiceRunCutAtEveryByteThrows() throws {
+        var rng = SeededGenerator(seed: 32)
+        for k in [0, 3, 11, 30] {
+            let values: [UInt32] = (0..<64).map { _ in UInt32.random(in: 0..<(UInt32(1) << min(31, k + 2)), using: &rng) }
+            var w = BitWriter(byteCapacity: 16)
+            values.withUnsafeBufferPointer { w.putRiceRun($0.baseAddress!, count: values.count, k: k) }
+            let whole = w.finish()
+            for cut in 0..<whole.count {
+                // The bytes that remain; the code that crosses the cut may still decode from the zeros.
+                let bytes = Array(whole[..<cut]) + [UInt8](repeating: 0, count: 16)
+                let runThrew = bytes.withUnsafeBufferPointer { p -> Bool in
+                    var r = BitReader(p.baseAddress!, byteCount: cut)
+                    var out = [Int32](repeating: 0, count: values.count)
+                    return (try? out.withUnsafeMutableBufferPointer { try r.readRiceRun(k, into: $0.baseAddress!, count: values.count) })
+                        == nil
+                }
+                let oneByOneThrew = bytes.withUnsafeBufferPointer { p -> Bool in
+                    var r = BitReader(p.baseAddress!, byteCount: cut)
+                    for _ in values { if (try? r.readRiceSigned(k)) == nil { return true } }
+                    return false
+                }
+                #expect(runThrew, "k \(k), cut at byte \(cut) of \(whole.count)")
+                #expect(runThrew == oneByOneThrew)
+            }
+        }
+    }
+}
