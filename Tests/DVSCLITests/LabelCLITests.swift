@@ -267,36 +267,54 @@ import Testing
 }
 
 /// A label column read from CSV without a declared type holds text, and SQLite orders all text
-/// after all numbers: `score >= 0.5` matched every sample without a word. It still runs as SQL
-/// says, with a warning that names the column and the fix.
+/// after all numbers: `score >= 0.5` matched every sample without a word. A query still runs as
+/// SQL says, with a warning that names the column and the fix; a new cohort is refused; a
+/// refresh of a cohort whose column lost its type warns.
 @Suite struct TextComparedWithNumberCLITests {
-    @Test func aTextColumnComparedWithANumberIsWarnedAbout() throws {
+    static func problem(_ text: String, column: String = "score") -> String {
+        "column '\(column)' holds text, so \(text) compares text with a number, which SQLite orders after every number and never finds equal to one: it does not compare values. Write CAST(\(column) AS REAL), or give the column a type in dvs.toml (under the file's [[labels.table]]: [labels.table.types] \(column) = \"float\")"
+    }
+
+    @Test func aTextColumnComparedWithANumberIsWarnedAboutAndRefusedForACohort() throws {
         try T.withTemporaryDirectory { dir in
             try T.speak("a low score", to: dir + "/a.wav")
             try T.speak("a high score", to: dir + "/b.wav")
             try T.write(Data("path,score,label\na.wav,0.3,x > 3\nb.wav,0.9,y\n".utf8), to: dir + "/labels.csv")
             #expect(try dvs("init", in: dir).status == 0)
             #expect(try dvs("commit", "-m", "scores", in: dir).status == 0)
-            let warning =
-                "warning: column 'score' holds text, so score >= 0.5 compares text with a number; SQLite orders all text after all numbers, so it does not compare values. Write CAST(score AS REAL), or give the column a type in dvs.toml (under the file's [[labels.table]]: [labels.table.types] score = \"float\")\n"
             let q = try dvs("query", "SELECT path FROM sample WHERE score >= 0.5 ORDER BY path", "--format", "csv", in: dir)
             #expect(q.status == 0)
             #expect(q.stdout == "path\na.wav\nb.wav\n")
-            #expect(q.stderr == warning)
-            // CAST, or a '>' inside a string literal: no warning, and the right rows.
+            #expect(q.stderr == "warning: " + Self.problem("score >= 0.5") + "\n")
+            // The column as the table names it, whatever case the statement wrote it in.
+            let upper = try dvs("query", "SELECT count(*) FROM sample WHERE SCORE = 0.9", "--format", "csv", in: dir)
+            #expect(upper.stdout == "count(*)\n0\n")
+            #expect(upper.stderr == "warning: " + Self.problem("SCORE = 0.9") + "\n")
+            // CAST, a '>' inside a string literal, a comment, a numeric column: no warning, right rows.
             let cast = try dvs(
-                "query", "SELECT path FROM sample WHERE CAST(score AS REAL) >= 0.5 OR label = 'x > 3' ORDER BY path", "--format", "csv",
-                in: dir)
+                "query",
+                "SELECT path FROM sample WHERE (CAST(score AS REAL) >= 0.5 OR label = 'x > 3') AND duration_s > 0 -- score > 1\nORDER BY path",
+                "--format", "csv", in: dir)
             #expect(cast.stdout == "path\na.wav\nb.wav\n" && cast.stderr == "")
+            // A new cohort is refused, and nothing is made.
             let c = try dvs("cohort", "create", "high", "--where", "score >= 0.5", in: dir)
-            #expect(c.status == 0)
-            #expect(c.stderr == warning)
+            #expect(c.status == 1)
+            #expect(c.stderr.contains("cohort predicate \"score >= 0.5\": " + Self.problem("score >= 0.5") + "; no cohort was made"))
+            #expect(try dvs("branch", in: dir).stdout.contains("cohort/high") == false)
+            let ok = try dvs("cohort", "create", "high", "--where", "CAST(score AS REAL) >= 0.5", in: dir)
+            #expect(ok.status == 0 && ok.stderr == "")
             // A declared type makes the column numeric: the comparison is of values, unwarned.
             try T.write(
                 Data("[[labels.table]]\npath = \"labels.csv\"\n[labels.table.types]\nscore = \"float\"\n".utf8), to: dir + "/dvs.toml")
             #expect(try dvs("commit", "-m", "typed", in: dir).status == 0)
             let typed = try dvs("query", "SELECT path FROM sample WHERE score >= 0.5", "--format", "csv", in: dir)
             #expect(typed.stdout == "path\nb.wav\n" && typed.stderr == "")
+            #expect(try dvs("cohort", "create", "typed", "--where", "score > 0.5", in: dir).status == 0)
+            // The type dropped again: refreshing that cohort warns (its predicate is recorded).
+            try FileManager.default.removeItem(atPath: dir + "/dvs.toml")
+            #expect(try dvs("commit", "-m", "untyped", in: dir).status == 0)
+            let refresh = try dvs("cohort", "refresh", "typed", in: dir)
+            #expect(refresh.stderr.contains("warning: cohort predicate \"score > 0.5\": " + Self.problem("score > 0.5")))
         }
     }
 }

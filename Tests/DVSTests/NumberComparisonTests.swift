@@ -4,13 +4,24 @@ import Testing
 
 /// `Repository.numberComparisons(in:)`: which columns a statement compares with a number literal.
 @Suite struct NumberComparisonTests {
-    @Test func findsEachComparedColumnOnceAndSkipsStringsAndCasts() {
+    @Test func findsEachComparedColumnOnceAndSkipsStringsCommentsAndCasts() {
         let found = Repository.numberComparisons(
-            in:
-                #"SELECT path FROM sample WHERE score>=.5 AND 0.2 < "snr" AND sample.age BETWEEN 18 AND 65 AND score < 1e3 AND label = 'conf > 0.9' AND CAST(wpm AS REAL) > 2 AND duration_s > -1"#
-        )
-        #expect(found.map(\.column) == ["score", "duration_s", "snr", "age"])
-        #expect(found.map(\.text) == ["score>=.5", "duration_s > -1", #"0.2 < "snr""#, "sample.age BETWEEN 18"])
-        #expect(Repository.numberComparisons(in: "SELECT * FROM sample WHERE lang = 'es' AND channels = 2").isEmpty)
+            in: """
+                SELECT path FROM sample WHERE score>=.5 AND 0.2 < "snr" AND sample.age BETWEEN 18 AND 65 AND score < 1e3
+                AND label = 'conf > 0.9' AND CAST(wpm AS REAL) > 2 AND duration_s > -1 AND `pitch` = 7 AND [rate] != 3
+                AND speaker IN (1, 2) -- loud > 3
+                /* quiet < 2 */ AND x2 = y
+                """)
+        #expect(found.map(\.column) == ["score", "duration_s", "pitch", "rate", "snr", "age", "speaker"])
+        #expect(
+            found.map(\.text) == [
+                "score>=.5", "duration_s > -1", "`pitch` = 7", "[rate] != 3", #"0.2 < "snr""#, "sample.age BETWEEN 18 AND 65",
+                "speaker IN (1, …)",
+            ])
+        #expect(
+            Repository.numberComparisons(in: "SELECT * FROM sample WHERE lang = 'es' AND channels = 2 LIMIT 5").map(\.column) == [
+                "channels"
+            ])
+        #expect(Repository.numberComparisons(in: "SELECT * FROM sample WHERE lang = 'it''s < 3'").isEmpty)
     }
 }

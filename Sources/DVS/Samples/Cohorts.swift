@@ -73,14 +73,27 @@ extension Repository {
     /// Samples that do not match are left out, with the Deepgram responses attached to them; label
     /// tables keep only rows naming kept samples (and rows that name no sample of the snapshot),
     /// byte for byte; every other file is unchanged.
-    /// - Throws: `DVSError.badInput` when the predicate is not valid SQL over `sample`.
-    func cohortCut(_ entries: [ManifestEntry], predicate: String) throws -> (
+    /// - Parameter textComparisons: what to do when the predicate compares a column that holds
+    ///   text in `entries` with a number (`Repository.numberComparisons`): SQLite orders all text
+    ///   after all numbers, so such a condition does not compare values. `.refuse` (a new cohort)
+    ///   throws, `.warn` (a refresh) writes a warning to `context.notice`, `.ignore` (a merge's
+    ///   base, an old cut) says nothing.
+    /// - Throws: `DVSError.badInput` when the predicate is not valid SQL over `sample`, or
+    ///   compares text with a number under `.refuse`.
+    func cohortCut(_ entries: [ManifestEntry], predicate: String, textComparisons: TextComparisons = .ignore) throws -> (
         entries: [ManifestEntry], newContent: [ObjectID: [UInt8]], matched: Int
     ) {
         guard Self.isStandaloneExpression(predicate) else {
             throw DVSError(
                 .badInput, "cohort predicate \"\(predicate)\" is not one SQL condition (unbalanced parentheses or ';')",
                 hint: "write one condition over the sample table, e.g. lang = 'es' AND (sample_rate = 8000 OR channels = 2)")
+        }
+        if textComparisons != .ignore, let first = textComparedWithNumber(predicate, entries: entries).first {
+            let problem = Self.textComparedWithNumber(column: first.column, text: first.text)
+            guard textComparisons == .warn else {
+                throw DVSError(.badInput, "cohort predicate \"\(predicate)\": \(problem); no cohort was made")
+            }
+            context.notice?("warning: cohort predicate \"\(predicate)\": \(problem)")
         }
         let result: QueryResult
         do { result = try query("SELECT path FROM sample WHERE (\(predicate))", entries: entries) } catch let e as DVSError {
@@ -215,7 +228,7 @@ extension Repository {
         let headHex = try headCommit()?.hex ?? "HEAD"
         let sourceRevision = source ?? currentBranch() ?? headHex
         let sourceCommit = try resolve(Revision(sourceRevision))
-        let made = try cut(name, predicate: predicate, sourceRevision: sourceRevision, sourceCommit: sourceCommit)
+        let made = try cut(name, predicate: predicate, sourceRevision: sourceRevision, sourceCommit: sourceCommit, textComparisons: .refuse)
         let laid = try pack ? writeCohortPacks(for: made.id, excluding: [], fresh: made.packs, ref: ref, progress: progress) : nil
         do {
             try catalog.write { tx in
@@ -232,12 +245,15 @@ extension Repository {
         return (try cohort(name), laid?.summary)
     }
 
-    /// Makes (does not reference) the cut commit of `sourceCommit` by `predicate`.
-    private func cut(_ name: String, predicate: String, sourceRevision: String, sourceCommit: CommitID) throws
+    /// Makes (does not reference) the cut commit of `sourceCommit` by `predicate`; `textComparisons`
+    /// as `cohortCut` takes it.
+    private func cut(
+        _ name: String, predicate: String, sourceRevision: String, sourceCommit: CommitID, textComparisons: TextComparisons
+    ) throws
         -> (id: CommitID, commit: Commit, packs: [FinishedPack], matched: Int)
     {
         let source = try entries(ofManifest: commit(sourceCommit).manifest)
-        let cut = try cohortCut(source, predicate: predicate)
+        let cut = try cohortCut(source, predicate: predicate, textComparisons: textComparisons)
         guard cut.matched > 0 else {
             throw DVSError(
                 .badInput, "the predicate matches no sample of \(sourceRevision) (\(sourceCommit.short)); no cohort was made",
@@ -335,7 +351,8 @@ extension Repository {
         // still recorded by its own name.
         let tracked = source == nil ? try trackingSource(sourceRevision) : nil
         let sourceCommit = try tracked?.tip ?? resolve(Revision(sourceRevision))
-        let made = try cut(name, predicate: info.predicate, sourceRevision: sourceRevision, sourceCommit: sourceCommit)
+        let made = try cut(
+            name, predicate: info.predicate, sourceRevision: sourceRevision, sourceCommit: sourceCommit, textComparisons: .warn)
         do { try catalog.write { tx in try recordComposed(made.packs, made.id, made.commit, in: tx) } } catch { throw DVSError.wrap(error) }
         let extra = made.commit.extra
         let message =
@@ -382,4 +399,15 @@ extension Repository {
             status: .merged, head: composed.id, theirs: made.id, base: bases.first, baseCount: bases.count, conflicts: [],
             changes: diffEntries(oursEntries, after))
     }
+}
+
+/// What a cohort cut does about a predicate that compares text with a number
+/// (`Repository.cohortCut(_:predicate:textComparisons:)`).
+enum TextComparisons: Sendable, Equatable {
+    /// Say nothing: a merge's base, or a cut already made.
+    case ignore
+    /// A warning to `context.notice`: a refresh, whose predicate is already recorded.
+    case warn
+    /// Throw `DVSError.badInput`: a new cohort, whose predicate can still be written right.
+    case refuse
 }

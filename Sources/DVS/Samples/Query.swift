@@ -50,10 +50,17 @@ extension Repository {
             } catch let e as CatalogError { throw sampleIndexError(e) }
         }
         warnTextComparedWithNumber(sql) { column in
-            // A name that is no column of `sample` (an alias, another table's) fails: no warning.
-            let probe = "SELECT 1 FROM sample WHERE typeof(\"\(column)\") = 'text' LIMIT 1"
+            // SQLite's names are case-insensitive: the column as the table spells it, if any (an
+            // alias or another table's name is none: no warning).
+            let quoted = column.replacingOccurrences(of: "'", with: "''")
+            let named = try? index.run(
+                "SELECT name FROM pragma_table_info('sample') WHERE name = '\(quoted)' COLLATE NOCASE", snapshot: id,
+                includeWords: false, words: { _ in [] }, allows: { _ in true }, timeLimit: nil
+            ).rows.first?.first
+            guard case .string(let name)? = named else { return nil }
+            let probe = "SELECT 1 FROM sample WHERE typeof(\"\(name)\") = 'text' LIMIT 1"
             let rows = try? index.run(probe, snapshot: id, includeWords: false, words: { _ in [] }, allows: { $0 }, timeLimit: nil).rows
-            return rows?.isEmpty == false
+            return rows?.isEmpty == false ? name : nil
         }
         return result
     }
@@ -80,58 +87,104 @@ extension Repository {
         let result = try runQuery(sql) { allows, wantsWords in
             try SampleQuery.run(sql, entries: entries, includeWords: wantsWords, words: { try self.words($0) }, allows: allows)
         }
-        warnTextComparedWithNumber(sql) { column in
-            entries.contains { e in
-                e.annotations?.labels.contains { f in
-                    if case .string = f.value { return SampleIndex.column(forLabel: f.name) == column }
-                    return false
-                } ?? false
-            }
-        }
         return result
     }
 
     /// Writes a warning to `context.notice` for each column `sql` compares with a number literal
-    /// (`score >= 0.5`, `0.5 < score`, `score BETWEEN 0.2 AND 0.8`) that `holdsText` says holds
-    /// text in this snapshot: a label column read from a CSV file without a declared type. SQLite
-    /// orders every text value after every number (https://sqlite.org/datatype3.html §4.1), so
-    /// such a condition is true (or false) for every row whatever the values, silently.
-    func warnTextComparedWithNumber(_ sql: String, holdsText: (String) throws -> Bool) {
+    /// (`score >= 0.5`, `0.5 < score`, `score BETWEEN 0.2 AND 0.8`, `speaker = 7`, `score IN (…)`)
+    /// that holds text in this snapshot, as `holdsText` names it (nil: it does not, or it is no
+    /// column): a label column read from a CSV file without a declared type. SQLite orders every
+    /// text value after every number and never finds one equal to a number
+    /// (https://sqlite.org/datatype3.html §4.1), so such a condition does not compare values.
+    func warnTextComparedWithNumber(_ sql: String, holdsText: (String) throws -> String?) {
         guard let notice = context.notice else { return }
-        for (column, text) in Self.numberComparisons(in: sql) where (try? holdsText(column)) == true {
-            notice(
-                "warning: column '\(column)' holds text, so \(text) compares text with a number; SQLite orders all text after all numbers, so it does not compare values. Write CAST(\(column) AS REAL), or give the column a type in dvs.toml (under the file's [[labels.table]]: [labels.table.types] \(column) = \"float\")"
-            )
+        for c in Self.numberComparisons(in: sql) {
+            guard let column = (try? holdsText(c.column)) ?? nil else { continue }
+            notice("warning: " + Self.textComparedWithNumber(column: column, text: c.text))
         }
     }
 
-    /// The columns `sql` compares with a number literal by `<`, `<=`, `>`, `>=` or `BETWEEN`, each
-    /// once, with the comparison's text; string literals are skipped, names may be quoted with `"`
-    /// or qualified (`sample.score`).
-    static func numberComparisons(in sql: String) -> [(column: String, text: String)] {
-        // String literals blanked (same length), so nothing inside one is taken for a comparison.
-        var blanked = ""
-        var inString = false
-        for c in sql {
-            if c == "'" { inString.toggle() }
-            blanked.append(inString && c != "'" ? " " : c)
+    /// What is wrong with comparing `column` (which holds text) with a number in `text`, and
+    /// the two ways to mend it.
+    static func textComparedWithNumber(column: String, text: String) -> String {
+        "column '\(column)' holds text, so \(text) compares text with a number, which SQLite orders after every number and never finds equal to one: it does not compare values. Write CAST(\(column) AS REAL), or give the column a type in dvs.toml (under the file's [[labels.table]]: [labels.table.types] \(column) = \"float\")"
+    }
+
+    /// The comparisons `predicate` makes between a label column that holds text in `entries`
+    /// and a number literal, with the column as the snapshot names it.
+    func textComparedWithNumber(_ predicate: String, entries: [ManifestEntry]) -> [(column: String, text: String)] {
+        let found = Self.numberComparisons(in: predicate)
+        guard !found.isEmpty else { return [] }
+        var textColumns: [String: String] = [:]  // lower-cased → as named
+        for e in entries {
+            for f in e.annotations?.labels ?? [] {
+                if case .string = f.value {
+                    let column = SampleIndex.column(forLabel: f.name)
+                    textColumns[column.lowercased()] = column
+                }
+            }
         }
-        let name = #"(?:[A-Za-z_][A-Za-z0-9_]*\.)?"?([A-Za-z_][A-Za-z0-9_]*)"?"#
+        return found.compactMap { c in textColumns[c.column.lowercased()].map { ($0, c.text) } }
+    }
+
+    /// The columns `sql` compares with a number literal by `<`, `<=`, `>`, `>=`, `=`, `==`,
+    /// `!=`, `<>`, `BETWEEN` or `IN (`, each once, with the comparison's text. String literals and
+    /// comments are skipped; names may be quoted (`"score"`, `` `score` ``, `[score]`) or qualified
+    /// (`sample.score`).
+    static func numberComparisons(in sql: String) -> [(column: String, text: String)] {
+        // String literals and comments blanked (same length), so nothing in them is matched.
+        var blanked = ""
+        var chars = Array(sql)[...]
+        while let c = chars.popFirst() {
+            if c == "'" {
+                blanked.append(c)
+                while let x = chars.popFirst() {
+                    blanked.append(x == "'" ? x : " ")
+                    if x == "'" { break }
+                }
+            } else if c == "-", chars.first == "-" {
+                blanked.append(" ")
+                while let x = chars.first, x != "\n" {
+                    chars = chars.dropFirst()
+                    blanked.append(" ")
+                }
+            } else if c == "/", chars.first == "*" {
+                blanked.append(" ")
+                while let x = chars.popFirst() {
+                    blanked.append(x == "\n" ? x : " ")
+                    if x == "*", chars.first == "/" {
+                        chars = chars.dropFirst()
+                        blanked.append(" ")
+                        break
+                    }
+                }
+            } else {
+                blanked.append(c)
+            }
+        }
+        let ident = "[A-Za-z_][A-Za-z0-9_]*"
+        let name = #"(?:"# + ident + #"\.)?(?:"("# + ident + #")"|`("# + ident + #")`|\[("# + ident + #")\]|("# + ident + "))"
         let number = #"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"#
+        let op = #"\s*(?:<=|>=|<>|!=|==|=|<|>)\s*"#
+        let before = #"(?<![A-Za-z0-9_."`\]])"#
         let patterns = [
-            #"(?<![A-Za-z0-9_."])"# + name + #"\s*(?:<=|>=|<|>)\s*"# + number,
-            number + #"\s*(?:<=|>=|<|>)\s*"# + name,
-            #"(?<![A-Za-z0-9_."])"# + name + #"\s+(?:NOT\s+)?BETWEEN\s+"# + number,
+            before + name + op + number + #"(?![A-Za-z0-9_.])"#,
+            #"(?<![A-Za-z0-9_.])"# + number + op + name,
+            before + name + #"\s+(?:NOT\s+)?BETWEEN\s+"# + number + #"\s+AND\s+"# + number,
+            before + name + #"\s+(?:NOT\s+)?IN\s*\(\s*"# + number,
         ]
         var found: [(column: String, text: String)] = []
         let ns = blanked as NSString
-        for p in patterns {
+        let keywords: Set<String> = ["AND", "OR", "NOT", "WHERE", "SELECT", "CAST", "AS", "REAL", "INTEGER", "NUMERIC", "LIMIT", "OFFSET"]
+        for (index, p) in patterns.enumerated() {
             guard let re = try? NSRegularExpression(pattern: p, options: [.caseInsensitive]) else { continue }
             for m in re.matches(in: blanked, range: NSRange(location: 0, length: ns.length)) {
-                let column = ns.substring(with: m.range(at: 1))
-                let keywords: Set<String> = ["AND", "OR", "NOT", "WHERE", "SELECT", "CAST", "AS", "REAL", "INTEGER", "NUMERIC"]
-                guard !keywords.contains(column.uppercased()), !found.contains(where: { $0.column == column }) else { continue }
-                found.append((column, (sql as NSString).substring(with: m.range)))
+                guard let group = (1...4).first(where: { m.range(at: $0).location != NSNotFound }) else { continue }
+                let column = ns.substring(with: m.range(at: group))
+                guard !keywords.contains(column.uppercased()), !found.contains(where: { $0.column.lowercased() == column.lowercased() })
+                else { continue }
+                let text = (sql as NSString).substring(with: m.range)
+                found.append((column, index == 3 ? text + ", …)" : text))
             }
         }
         return found
