@@ -272,7 +272,7 @@ import Testing
 /// refresh of a cohort whose column lost its type warns.
 @Suite struct TextComparedWithNumberCLITests {
     static func problem(_ text: String, column: String = "score") -> String {
-        "column '\(column)' holds text, so \(text) compares text with a number, which SQLite orders after every number and never finds equal to one: it does not compare values. Write CAST(\(column) AS REAL), or give the column a type in dvs.toml (under the file's [[labels.table]]: [labels.table.types] \(column) = \"float\")"
+        "column '\(column)' holds only text, so \(text) compares text with a number, which SQLite orders after every number and never finds equal to one: it is true for every sample or for none. Write CAST(\(column) AS REAL), or give the field a type in dvs.toml (under its file's [[labels.table]]: [labels.table.types] \(column) = \"float\")"
     }
 
     @Test func aTextColumnComparedWithANumberIsWarnedAboutAndRefusedForACohort() throws {

@@ -24,4 +24,23 @@ import Testing
             ])
         #expect(Repository.numberComparisons(in: "SELECT * FROM sample WHERE lang = 'it''s < 3'").isEmpty)
     }
+
+    /// What compares numbers, or another table's column, is left out: arithmetic on either side,
+    /// a function, another qualifier, a keyword.
+    @Test func leavesOutArithmeticFunctionsOtherTablesAndKeywords() {
+        for sql in [
+            "1.0 * score >= 0.5", "0 + score >= 0.5", "-score < -0.5", "0.5 < score * 1.0", "score >= 0.5 * 2", "0 < length(score)",
+            "EXISTS (SELECT 1 FROM word w WHERE w.path = sample.path AND w.speaker = 0)",
+            "CASE WHEN tier = 'gold' THEN 1 ELSE 0 END = 1", "score || '' > 1",
+        ] {
+            #expect(Repository.numberComparisons(in: sql).isEmpty, "\(sql)")
+        }
+    }
+
+    /// Ranges stay right past characters of two UTF-16 units, and a comment ends at CRLF.
+    @Test func keepsTheTextRightAfterEmojiAndCRLF() {
+        let found = Repository.numberComparisons(in: "label = '😀😀' OR score > 0.5 -- note\r\nAND rank < 3")
+        #expect(found.map(\.column) == ["score", "rank"])
+        #expect(found.map(\.text) == ["score > 0.5", "rank < 3"])
+    }
 }

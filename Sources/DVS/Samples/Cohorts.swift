@@ -88,18 +88,19 @@ extension Repository {
                 .badInput, "cohort predicate \"\(predicate)\" is not one SQL condition (unbalanced parentheses or ';')",
                 hint: "write one condition over the sample table, e.g. lang = 'es' AND (sample_rate = 8000 OR channels = 2)")
         }
+        let result: QueryResult
+        do { result = try query("SELECT path FROM sample WHERE (\(predicate))", entries: entries) } catch let e as DVSError {
+            throw DVSError(
+                .badInput, "cohort predicate \"\(predicate)\": \(Self.predicateSQLMessage(e.message))",
+                next: .writeCohortCondition)
+        }
+        // After the SQL ran: a predicate that does not parse gets the SQL's error first.
         if textComparisons != .ignore, let first = textComparedWithNumber(predicate, entries: entries).first {
             let problem = Self.textComparedWithNumber(column: first.column, text: first.text)
             guard textComparisons == .warn else {
                 throw DVSError(.badInput, "cohort predicate \"\(predicate)\": \(problem); no cohort was made")
             }
             context.notice?("warning: cohort predicate \"\(predicate)\": \(problem)")
-        }
-        let result: QueryResult
-        do { result = try query("SELECT path FROM sample WHERE (\(predicate))", entries: entries) } catch let e as DVSError {
-            throw DVSError(
-                .badInput, "cohort predicate \"\(predicate)\": \(Self.predicateSQLMessage(e.message))",
-                next: .writeCohortCondition)
         }
         let matched = Set(
             result.rows.compactMap {

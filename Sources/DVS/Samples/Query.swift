@@ -50,17 +50,20 @@ extension Repository {
             } catch let e as CatalogError { throw sampleIndexError(e) }
         }
         warnTextComparedWithNumber(sql) { column in
-            // SQLite's names are case-insensitive: the column as the table spells it, if any (an
-            // alias or another table's name is none: no warning).
-            let quoted = column.replacingOccurrences(of: "'", with: "''")
-            let named = try? index.run(
-                "SELECT name FROM pragma_table_info('sample') WHERE name = '\(quoted)' COLLATE NOCASE", snapshot: id,
-                includeWords: false, words: { _ in [] }, allows: { _ in true }, timeLimit: nil
-            ).rows.first?.first
-            guard case .string(let name)? = named else { return nil }
-            let probe = "SELECT 1 FROM sample WHERE typeof(\"\(name)\") = 'text' LIMIT 1"
-            let rows = try? index.run(probe, snapshot: id, includeWords: false, words: { _ in [] }, allows: { $0 }, timeLimit: nil).rows
-            return rows?.isEmpty == false ? name : nil
+            // Label columns only (the fixed ones are typed); one statement per column: its name as
+            // the table spells it (SQLite's names are case-insensitive), whether any value is text
+            // and whether any is a number. A name that is no column fails: no warning.
+            guard !sampleTableColumns.contains(column.lowercased()) else { return nil }
+            let probe = """
+                SELECT (SELECT name FROM pragma_table_info('sample') WHERE name = '\(column)' COLLATE NOCASE),
+                EXISTS (SELECT 1 FROM sample WHERE typeof("\(column)") = 'text'),
+                EXISTS (SELECT 1 FROM sample WHERE typeof("\(column)") IN ('integer', 'real'))
+                """
+            guard
+                let row = try? index.run(probe, snapshot: id, includeWords: false, words: { _ in [] }, allows: { $0 }, timeLimit: timeLimit)
+                    .rows.first, row.count == 3, case .string(let name) = row[0], case .int(1) = row[1], case .int(0) = row[2]
+            else { return nil }
+            return name
         }
         return result
     }
@@ -91,11 +94,11 @@ extension Repository {
     }
 
     /// Writes a warning to `context.notice` for each column `sql` compares with a number literal
-    /// (`score >= 0.5`, `0.5 < score`, `score BETWEEN 0.2 AND 0.8`, `speaker = 7`, `score IN (…)`)
-    /// that holds text in this snapshot, as `holdsText` names it (nil: it does not, or it is no
-    /// column): a label column read from a CSV file without a declared type. SQLite orders every
-    /// text value after every number and never finds one equal to a number
-    /// (https://sqlite.org/datatype3.html §4.1), so such a condition does not compare values.
+    /// (`Self.numberComparisons`) that holds only text in this snapshot, as `holdsText` names it
+    /// (nil: it does not, or it is no column): a label column read from a CSV file without a
+    /// declared type. SQLite orders every text value after every number and never finds one equal
+    /// to a number (https://sqlite.org/datatype3.html §4.1), so such a condition is true for every
+    /// sample or for none.
     func warnTextComparedWithNumber(_ sql: String, holdsText: (String) throws -> String?) {
         guard let notice = context.notice else { return }
         for c in Self.numberComparisons(in: sql) {
@@ -104,87 +107,119 @@ extension Repository {
         }
     }
 
-    /// What is wrong with comparing `column` (which holds text) with a number in `text`, and
-    /// the two ways to mend it.
+    /// What is wrong with comparing `column` (which holds only text) with a number in `text`,
+    /// and the two ways to mend it: a CAST, or the label field's type declared in `dvs.toml`
+    /// (the field is the column without the `label_` a clash with a fixed column adds).
     static func textComparedWithNumber(column: String, text: String) -> String {
-        "column '\(column)' holds text, so \(text) compares text with a number, which SQLite orders after every number and never finds equal to one: it does not compare values. Write CAST(\(column) AS REAL), or give the column a type in dvs.toml (under the file's [[labels.table]]: [labels.table.types] \(column) = \"float\")"
+        let field =
+            column.hasPrefix("label_") && sampleTableColumns.contains(String(column.dropFirst(6))) ? String(column.dropFirst(6)) : column
+        return
+            "column '\(column)' holds only text, so \(text) compares text with a number, which SQLite orders after every number and never finds equal to one: it is true for every sample or for none. Write CAST(\(column) AS REAL), or give the field a type in dvs.toml (under its file's [[labels.table]]: [labels.table.types] \(field) = \"float\")"
     }
 
-    /// The comparisons `predicate` makes between a label column that holds text in `entries`
-    /// and a number literal, with the column as the snapshot names it.
+    /// The comparisons `predicate` makes between a label column that holds only text in the
+    /// samples of `entries` (at least one value, all of them text) and a number literal, with the
+    /// column as the snapshot names it.
     func textComparedWithNumber(_ predicate: String, entries: [ManifestEntry]) -> [(column: String, text: String)] {
-        let found = Self.numberComparisons(in: predicate)
+        let found = Self.numberComparisons(in: predicate).filter { !sampleTableColumns.contains($0.column.lowercased()) }
         guard !found.isEmpty else { return [] }
-        var textColumns: [String: String] = [:]  // lower-cased → as named
-        for e in entries {
+        let wanted = Set(found.map { $0.column.lowercased() })
+        var seen: [String: (name: String, text: Bool, number: Bool)] = [:]  // lower-cased column
+        for e in entries where e.audio != nil {
             for f in e.annotations?.labels ?? [] {
-                if case .string = f.value {
-                    let column = SampleIndex.column(forLabel: f.name)
-                    textColumns[column.lowercased()] = column
+                let column = SampleIndex.column(forLabel: f.name)
+                let key = column.lowercased()
+                guard wanted.contains(key) else { continue }
+                var s = seen[key] ?? (column, false, false)
+                switch f.value {
+                case .string: s.text = true
+                case .int, .double, .bool: s.number = true
+                case .null: break
                 }
+                seen[key] = s
             }
         }
-        return found.compactMap { c in textColumns[c.column.lowercased()].map { ($0, c.text) } }
+        return found.compactMap { c in
+            guard let s = seen[c.column.lowercased()], s.text, !s.number else { return nil }
+            return (s.name, c.text)
+        }
     }
 
-    /// The columns `sql` compares with a number literal by `<`, `<=`, `>`, `>=`, `=`, `==`,
-    /// `!=`, `<>`, `BETWEEN` or `IN (`, each once, with the comparison's text. String literals and
-    /// comments are skipped; names may be quoted (`"score"`, `` `score` ``, `[score]`) or qualified
-    /// (`sample.score`).
+    /// The columns of `sample` that `sql` compares with a number literal by `<`, `<=`, `>`, `>=`,
+    /// `=`, `==`, `!=`, `<>`, `BETWEEN … AND …` or `IN (`, each once, with the comparison's text.
+    /// A scan, not a parse: string literals and comments are skipped; names may be quoted
+    /// (`"score"`, `` `score` ``, `[score]`) or qualified by `sample.` (another qualifier names
+    /// another table's column: left out); a name or number next to arithmetic (`1.0 * score`,
+    /// `score + 1`), a function's name and SQL keywords are left out.
     static func numberComparisons(in sql: String) -> [(column: String, text: String)] {
-        // String literals and comments blanked (same length), so nothing in them is matched.
-        var blanked = ""
-        var chars = Array(sql)[...]
-        while let c = chars.popFirst() {
-            if c == "'" {
-                blanked.append(c)
-                while let x = chars.popFirst() {
-                    blanked.append(x == "'" ? x : " ")
-                    if x == "'" { break }
+        // String literals and comments blanked in UTF-16 units (the regex's ranges), so nothing
+        // in them is matched and every range still points into `sql`.
+        let units = Array(sql.utf16)
+        var blanked = units
+        let quote: UInt16 = 39
+        let dash: UInt16 = 45
+        let slash: UInt16 = 47
+        let star: UInt16 = 42
+        let newline: UInt16 = 10
+        let space: UInt16 = 32
+        var i = 0
+        while i < units.count {
+            let c = units[i]
+            if c == quote {
+                i += 1
+                while i < units.count, units[i] != quote {
+                    blanked[i] = space
+                    i += 1
                 }
-            } else if c == "-", chars.first == "-" {
-                blanked.append(" ")
-                while let x = chars.first, x != "\n" {
-                    chars = chars.dropFirst()
-                    blanked.append(" ")
+            } else if c == dash, i + 1 < units.count, units[i + 1] == dash {
+                while i < units.count, units[i] != newline {
+                    blanked[i] = space
+                    i += 1
                 }
-            } else if c == "/", chars.first == "*" {
-                blanked.append(" ")
-                while let x = chars.popFirst() {
-                    blanked.append(x == "\n" ? x : " ")
-                    if x == "*", chars.first == "/" {
-                        chars = chars.dropFirst()
-                        blanked.append(" ")
-                        break
-                    }
+            } else if c == slash, i + 1 < units.count, units[i + 1] == star {
+                blanked[i] = space
+                blanked[i + 1] = space
+                i += 2
+                while i < units.count, !(units[i] == star && i + 1 < units.count && units[i + 1] == slash) {
+                    if units[i] != newline { blanked[i] = space }
+                    i += 1
                 }
-            } else {
-                blanked.append(c)
+                if i < units.count { blanked[i] = space }
+                if i + 1 < units.count { blanked[i + 1] = space }
+                i += 1
             }
+            i += 1
         }
+        let text = String(decoding: blanked, as: UTF16.self)
         let ident = "[A-Za-z_][A-Za-z0-9_]*"
-        let name = #"(?:"# + ident + #"\.)?(?:"("# + ident + #")"|`("# + ident + #")`|\[("# + ident + #")\]|("# + ident + "))"
+        let name = "(?:(" + ident + #")\.)?(?:"("# + ident + #")"|`("# + ident + #")`|\[("# + ident + #")\]|("# + ident + "))"
         let number = #"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"#
         let op = #"\s*(?:<=|>=|<>|!=|==|=|<|>)\s*"#
-        let before = #"(?<![A-Za-z0-9_."`\]])"#
+        // Not inside a longer name or number, and not an operand of arithmetic or concatenation.
+        let start = #"(?<![A-Za-z0-9_."`\]])(?<![-+*/%|]\s{0,8})"#
+        let end = #"(?![A-Za-z0-9_.]|\s*[-+*/%|(])"#
         let patterns = [
-            before + name + op + number + #"(?![A-Za-z0-9_.])"#,
-            #"(?<![A-Za-z0-9_.])"# + number + op + name,
-            before + name + #"\s+(?:NOT\s+)?BETWEEN\s+"# + number + #"\s+AND\s+"# + number,
-            before + name + #"\s+(?:NOT\s+)?IN\s*\(\s*"# + number,
+            start + name + op + number + end,
+            start + number + op + name + end,
+            start + name + #"\s+(?:NOT\s+)?BETWEEN\s+"# + number + #"\s+AND\s+"# + number + end,
+            start + name + #"\s+(?:NOT\s+)?IN\s*\(\s*"# + number + #"(?![A-Za-z0-9_.])"#,
         ]
         var found: [(column: String, text: String)] = []
-        let ns = blanked as NSString
-        let keywords: Set<String> = ["AND", "OR", "NOT", "WHERE", "SELECT", "CAST", "AS", "REAL", "INTEGER", "NUMERIC", "LIMIT", "OFFSET"]
+        let ns = text as NSString
+        let keywords: Set<String> = [
+            "AND", "OR", "NOT", "WHERE", "SELECT", "CAST", "AS", "REAL", "INTEGER", "NUMERIC", "LIMIT", "OFFSET", "CASE", "WHEN",
+            "THEN", "ELSE", "END", "IS", "NULL", "LIKE", "GLOB", "IN", "BETWEEN", "ESCAPE", "DISTINCT", "EXISTS", "TRUE", "FALSE",
+        ]
         for (index, p) in patterns.enumerated() {
             guard let re = try? NSRegularExpression(pattern: p, options: [.caseInsensitive]) else { continue }
-            for m in re.matches(in: blanked, range: NSRange(location: 0, length: ns.length)) {
-                guard let group = (1...4).first(where: { m.range(at: $0).location != NSNotFound }) else { continue }
+            for m in re.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
+                if m.range(at: 1).location != NSNotFound, ns.substring(with: m.range(at: 1)).lowercased() != "sample" { continue }
+                guard let group = (2...5).first(where: { m.range(at: $0).location != NSNotFound }) else { continue }
                 let column = ns.substring(with: m.range(at: group))
                 guard !keywords.contains(column.uppercased()), !found.contains(where: { $0.column.lowercased() == column.lowercased() })
                 else { continue }
-                let text = (sql as NSString).substring(with: m.range)
-                found.append((column, index == 3 ? text + ", …)" : text))
+                let said = (sql as NSString).substring(with: m.range)
+                found.append((column, index == 3 ? said + ", …)" : said))
             }
         }
         return found
