@@ -198,7 +198,8 @@ extension Repository {
     /// - Parameters:
     ///   - name: `NAME`, or the branch's name `cohort/NAME` (``cohortName(_:)``).
     ///   - source: the revision to cut from; nil means the current branch (HEAD when detached).
-    /// - Throws: `DVSError.badInput` for a bad name or predicate, or when nothing matches;
+    /// - Throws: `DVSError.badInput` for a bad name or predicate (one that compares a label column
+    ///   holding only text with a number among them: `cohortCut`), or when nothing matches;
     ///   `.alreadyExists` when the cohort exists; `.unknownRevision`.
     public func createCohort(_ name: String, predicate: String, from source: String? = nil) throws -> CohortInfo {
         try createCohort(name, predicate: predicate, from: source, pack: false).info
@@ -338,6 +339,8 @@ extension Repository {
     /// taking the source's new samples and relabels. When the cohort branch is checked out the
     /// working tree follows and conflicts stop the merge as `dvs merge` does; otherwise a conflict
     /// refuses the refresh, changing nothing, unless `prefer` resolves it.
+    /// A predicate that compares a label column now holding only text with a number is applied as
+    /// recorded, with a warning to `context.notice` (`cohortCut`).
     /// - Throws: `DVSError.unknownRevision` for an unknown cohort or source; `.badInput` when the
     ///   predicate matches nothing or (branch not checked out) on conflicts; as `merge`.
     public func refreshCohort(_ name: String, from source: String? = nil, prefer: MergePreference? = nil, progress: ProgressHandler? = nil)

@@ -30,6 +30,10 @@ extension Repository {
     ///   `json_extract(labels, '$.speaker')`).
     /// * `word` — `path`, `channel`, `idx`, `word`, `start`, `end` (s), `confidence`, `speaker`;
     ///   built only when the statement mentions `word`.
+    ///
+    /// A comparison of a label column that holds only text with a number (`score >= 0.5` on a CSV
+    /// column without a declared type) runs as SQLite defines it, true for every row or none, with
+    /// a warning to `context.notice` that names the column and the fix (`numberComparisons(in:)`).
     /// - Parameters:
     ///   - revision: a revision; nil means HEAD.
     ///   - sql: exactly one statement.
@@ -50,6 +54,7 @@ extension Repository {
             } catch let e as CatalogError { throw sampleIndexError(e) }
         }
         warnTextComparedWithNumber(sql) { column in
+            // `column` is letters, digits and `_` (the scan's pattern), so it is safe inside the quotes.
             // Label columns only (the fixed ones are typed); one statement per column: its name as
             // the table spells it (SQLite's names are case-insensitive), whether any value is text
             // and whether any is a number. A name that is no column fails: no warning.
