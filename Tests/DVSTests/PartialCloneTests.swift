@@ -69,15 +69,22 @@ import Testing
             try #require(reads >= 3, "several ranged reads to interrupt")
 
             // The remote's pack goes away after the first read, as a dropped connection would end it.
+            // Reads run in parallel, so the second read waits until the first is saved: without
+            // that wait, the first could lose the race to the rename and nothing would be kept.
             let packs = try FileManager.default.contentsOfDirectory(atPath: dir + "/remote.dvs/packs")
             let calls = Locked(0)
             var context = TestSupport.processContext
             let remote = dir + "/remote.dvs/packs/"
+            let saved = dir + "/b/.dvs/tmp/partial-ranges"
             context.beforeTransfer = {
                 if calls.withLock({
                     $0 += 1
                     return $0
                 }) == 2 {
+                    let deadline = Date().addingTimeInterval(30)
+                    while (try? FileManager.default.contentsOfDirectory(atPath: saved))?.isEmpty ?? true, Date() < deadline {
+                        usleep(10_000)
+                    }
                     for p in packs { rename(remote + p, remote + p + ".away") }
                 }
             }
