@@ -676,6 +676,21 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// The packs that hold blobs stored as they are (`BlobCodec.stored`: audio a large commit did
+    /// not code), with those blobs' raw bytes; sorted by pack id. Through the partial index
+    /// `blob_stored` (`schema/0008_blob_stored.sql`): O(such blobs).
+    /// - Throws: `CatalogError` when the index cannot be read.
+    public func packsHoldingStoredBlobs() throws -> [(pack: PackID, rawBytes: UInt64)] {
+        try reading("cannot read the blob index") { db in
+            try Row.fetchAll(
+                db, sql: "SELECT pack_id, SUM(raw_length) AS n FROM blob WHERE codec = 5 GROUP BY pack_id ORDER BY pack_id"
+            ).compactMap { row in
+                guard let p = PackID(hex: row["pack_id"] as String) else { return nil }
+                return (p, UInt64(max(0, row["n"] as Int64)))
+            }
+        }
+    }
+
     /// Known pack ids.
     /// - Throws: `CatalogError`.
     public func packIDs() throws -> [PackID] {

@@ -192,10 +192,18 @@ enum Migrations {
         END;
 
         """#
+    /// `schema/0008_blob_stored.sql`.
+    static let m0008 = #"""
+        -- dvs catalog, migration 0008. Blobs stored as they are (codec 5, `stored`): audio a large commit appended
+        -- without coding it, for dvs repack to code. The partial index keeps finding them O(such blobs), however
+        -- many blobs the catalog holds; it is empty once every pack is coded.
+        CREATE INDEX blob_stored ON blob(pack_id) WHERE codec = 5;
+
+        """#
     /// In order: (identifier, SQL).
     static let all: [(String, String)] = [
         ("0001_init", m0001), ("0002_levels", m0002), ("0003_lineage", m0003), ("0004_commit_order", m0004),
         ("0005_stat_cache_base", m0005), ("0006_ref_log", m0006),
-        ("0007_fsmonitor_token", m0007),
+        ("0007_fsmonitor_token", m0007), ("0008_blob_stored", m0008),
     ]
 }

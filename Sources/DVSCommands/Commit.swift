@@ -62,6 +62,16 @@ struct CommitCommand: ParsableCommand {
         Output.out(
             " stored \(Output.bytes(s.storedBytes)) for \(Output.bytes(s.newRawBytes)) of new content in \(s.newBlobCount) blob(s)\(ratio); plus \(Output.bytes(s.metadataBytes)) of metadata"
         )
+        if s.deferredAudioBytes > 0 {
+            // Past pack.defer-audio-after, audio was stored as it is: code it now, in a process
+            // of its own, as git's gc --auto does.
+            let what = "\(Output.bytes(s.deferredAudioBytes)) of audio is stored as it is, to be coded"
+            if repo.autoRepack, let pid = Repack.startInBackground(root: repo.root) {
+                Output.out(" \(what) in the background (dvs repack, pid \(pid); log .dvs/repack.log)")
+            } else {
+                Output.out(" \(what): run 'dvs repack' (dvs push runs it first)")
+            }
+        }
     }
 
     /// The tree paths of command-line paths: each from the top of the working tree (as every

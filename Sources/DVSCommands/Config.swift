@@ -5,7 +5,7 @@ struct Config: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config", abstract: "Get or set repository settings.",
         discussion:
-            "Keys: core.fsmonitor (true: status and commit ask a file-system monitor daemon what changed, Linux only; see dvs fsmonitor; default false), core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), pack.audio-codec (predictive: fast to read, the default; lpc: FLAC-style, about 18% smaller and at least flac -5's ratio, μ-law/A-law too, but 1.5-2x the CPU to write and read), remote.<name>.transfers (parallel transfers, 1-64, default 8), remote.<name>.partial (true: a partial clone of that remote, set by dvs clone --branch; false makes it full, the next fetch downloads the rest; other remote.* keys are set by dvs remote add), cache.max-size (bytes dvs gc keeps .dvs/cache/blobs under, default 10737418240)."
+            "Keys: core.fsmonitor (true: status and commit ask a file-system monitor daemon what changed, Linux only; see dvs fsmonitor; default false), core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), pack.audio-codec (predictive: fast to read, the default; lpc: FLAC-style, about 18% smaller and at least flac -5's ratio, μ-law/A-law too, but 1.5-2x the CPU to write and read), pack.defer-audio-after (bytes of audio one commit codes as it writes; past them it stores audio as it is, for dvs repack to code; default 67108864; 0 defers all, never codes all in the commit), pack.auto-repack (true: a commit that stored audio as it is starts dvs repack in the background; default true), remote.<name>.transfers (parallel transfers, 1-64, default 8), remote.<name>.partial (true: a partial clone of that remote, set by dvs clone --branch; false makes it full, the next fetch downloads the rest; other remote.* keys are set by dvs remote add), cache.max-size (bytes dvs gc keeps .dvs/cache/blobs under, default 10737418240)."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -15,6 +15,7 @@ struct Config: ParsableCommand {
 
     static let known: Set<String> = [
         "core.fsmonitor", "core.lock-timeout", "core.workers", "pack.audio-codec", "pack.target-size", "zstd.level", "cache.max-size",
+        "pack.defer-audio-after", "pack.auto-repack",
     ]
 
     /// Every key a user may set, as listed in hints (the per-remote ones by pattern).
@@ -30,7 +31,8 @@ struct Config: ParsableCommand {
         if isRemotePartial(key) { return value == "true" || value == "false" ? nil : "must be true or false" }
         switch key {
         case "core.lock-timeout": return Double(value).map { $0 >= 0 ? nil : "must be ≥ 0 seconds" } ?? "not a number of seconds"
-        case "core.fsmonitor": return value == "true" || value == "false" ? nil : "must be true or false"
+        case "core.fsmonitor", "pack.auto-repack": return value == "true" || value == "false" ? nil : "must be true or false"
+        case "pack.defer-audio-after": return value == "never" || UInt64(value) != nil ? nil : "not a whole number of bytes, or never"
         case "core.workers": return Int(value).map { $0 >= 1 && $0 <= 256 ? nil : "must be 1…256" } ?? "not a whole number"
         case "pack.target-size":
             return UInt64(value).map { $0 >= 1 << 20 ? nil : "must be at least 1048576 bytes" } ?? "not a whole number of bytes"

@@ -14,7 +14,7 @@ public struct DVSCommand: ParsableCommand {
         version: version,
         subcommands: [
             Init.self, Status.self, CommitCommand.self, Diff.self, Query.self, Branch.self, Merge.self, Cohort.self, Tag.self, Reflog.self,
-            Log.self, Show.self, Ls.self, Cat.self, Checkout.self, Fsck.self, Reindex.self, Purge.self, GC.self, Config.self,
+            Log.self, Show.self, Ls.self, Cat.self, Checkout.self, Fsck.self, Reindex.self, Purge.self, GC.self, Repack.self, Config.self,
             FSMonitorCommand.self,
             RemoteCommand.self, Push.self,
             Fetch.self, Pull.self, Clone.self,
@@ -105,6 +105,7 @@ public struct DVSCommand: ParsableCommand {
         case "reindex": Reindex.self
         case "purge": Purge.self
         case "gc": GC.self
+        case "repack": Repack.self
         case "config": Config.self
         case "fsmonitor": FSMonitorCommand.self
         case "remote": RemoteCommand.self

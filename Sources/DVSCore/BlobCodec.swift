@@ -25,6 +25,11 @@ public enum BlobCodec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// The container bytes are kept as they are; then one zstd frame. See `LPCAudio`. Written by
     /// dvs 0.2 for every such WAV where it pays; codecs 1 and 2 are still read.
     case audioLPC = 4
+    /// The original bytes as they are, with no zstd frame around them. Written for audio by a
+    /// commit that defers coding (past `pack.defer-audio-after` bytes of audio, so that a large
+    /// import is as fast as copying it), then replaced by `dvs repack`, which codes those blobs
+    /// as a commit would have. Written by dvs 0.3; a reader of an earlier version refuses it.
+    case stored = 5
 
     public var description: String {
         switch self {
@@ -33,6 +38,7 @@ public enum BlobCodec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .pcm16Predictive: return "pcm16-predictive-planes+zstd"
         case .zstdDelta: return "zstd-delta"
         case .audioLPC: return "audio-lpc-rice+zstd"
+        case .stored: return "stored"
         }
     }
 

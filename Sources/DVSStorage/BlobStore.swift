@@ -90,6 +90,9 @@ public protocol BlobWriteSession: AnyObject, Sendable {
     func write(_ bytes: UnsafeRawBufferPointer, id: ObjectID, hint: BlobHint, coders: ZstdCoders?) throws -> Bool
     /// Bytes of stored frames appended so far.
     var storedBytes: UInt64 { get }
+    /// Bytes of audio appended as they are (`BlobCodec.stored`), for a repack to code: past the
+    /// budget the session was begun with. 0 when the session defers nothing.
+    var deferredBytes: UInt64 { get }
     /// Makes every blob of the session durable (packs fsynced) and findable (indexed).
     /// - Returns: the packs written, in order.
     /// - Throws: `StorageError` / catalog errors; then nothing of the session is findable.
@@ -130,9 +133,23 @@ public protocol BlobStore: Sendable {
     func prefetch(_ location: BlobLocation)
     /// Starts a write of many blobs. - Throws: `StorageError` when nothing can be written.
     func beginWrite() throws -> any BlobWriteSession
+    /// Starts a write of many blobs that codes at most `deferringAudioAfter` bytes of audio and
+    /// appends the rest as it is (`BlobCodec.stored`); nil codes everything, as ``beginWrite()``.
+    /// A store that cannot defer codes everything.
+    /// - Throws: `StorageError` when nothing can be written.
+    func beginWrite(deferringAudioAfter: UInt64?) throws -> any BlobWriteSession
+}
+
+extension BlobWriteSession {
+    /// 0: a session that never defers.
+    public var deferredBytes: UInt64 { 0 }
 }
 
 extension BlobStore {
+    /// Codes everything, as ``beginWrite()``.
+    /// - Throws: `StorageError` when nothing can be written.
+    public func beginWrite(deferringAudioAfter: UInt64?) throws -> any BlobWriteSession { try beginWrite() }
+
     /// The original bytes of blob `id`, verified.
     /// - Throws: `BlobReadError` (`.missing`, or `.damaged` naming the id and pack).
     public func read(_ id: ObjectID) throws -> [UInt8] { try read(id, at: nil, decompressor: nil) }

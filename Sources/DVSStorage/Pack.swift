@@ -86,10 +86,19 @@ public final class PackWriter: @unchecked Sendable {
     /// - Throws: `StorageError` on I/O failure (`.noSpace` when the disk is full).
     @discardableResult
     public func append(id: ObjectID, codec: BlobCodec, rawLength: UInt64, frame: [UInt8]) throws -> Bool {
+        try frame.withUnsafeBytes { try append(id: id, codec: codec, rawLength: rawLength, frame: $0) }
+    }
+
+    /// ``append(id:codec:rawLength:frame:)`` from a buffer, without copying it first (a
+    /// `stored` frame is the blob's own bytes).
+    /// - Returns: false when the blob was already appended.
+    /// - Throws: `StorageError` on I/O failure (`.noSpace` when the disk is full).
+    @discardableResult
+    public func append(id: ObjectID, codec: BlobCodec, rawLength: UInt64, frame: UnsafeRawBufferPointer) throws -> Bool {
         try lock.withLock {
             if written.contains(id, open: entries) { return false }
             if fd < 0 { try start() }
-            try frame.withUnsafeBytes { b in try FileIO.writeAll(fd: fd, b, path: tmpPath) }
+            try FileIO.writeAll(fd: fd, frame, path: tmpPath)
             entries.append(PackEntry(id: id, offset: offset, storedLength: UInt64(frame.count), rawLength: rawLength, codec: codec))
             offset += UInt64(frame.count)
             storedBytes += UInt64(frame.count)
@@ -264,11 +273,21 @@ public final class PackReader: @unchecked Sendable {
         _ = posix_fadvise(fd, off_t(offset), off_t(length), Int32(POSIX_FADV_WILLNEED))
     }
 
-    /// Reads and decompresses the frame of `entry`, checking zstd's frame checksum.
-    /// The caller undoes the codec and verifies the SHA-256.
+    /// Reads and decompresses the frame of `entry`, checking zstd's frame checksum (a `stored`
+    /// frame is returned as it is, after a length check). The caller undoes the codec and
+    /// verifies the SHA-256.
     /// - Throws: `StorageError.corrupt` naming the object and pack.
     public func payload(of entry: PackEntry, decompressor: ZstdDecompressor? = nil) throws -> [UInt8] {
         let frame = try read(offset: entry.offset, length: entry.storedLength)
+        if entry.codec == .stored {
+            guard UInt64(frame.count) == entry.rawLength else {
+                throw StorageError(
+                    .corrupt,
+                    "cannot read object '\(entry.id.hex)' in pack '\((path as NSString).lastPathComponent)': its stored frame holds \(frame.count) bytes, not \(entry.rawLength)",
+                    subject: .packedObject(entry.id))
+            }
+            return frame
+        }
         do {
             let limit = Int(clamping: entry.rawLength) + (1 << 20) + Int(clamping: entry.rawLength / 8)
             if let decompressor { return try frame.withUnsafeBytes { try decompressor.decompress($0, limit: limit) } }

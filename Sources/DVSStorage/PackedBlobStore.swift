@@ -160,7 +160,7 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
     /// Undoes `codec` on a decompressed payload.
     /// - Throws: `BlobReadError.damaged` for a malformed payload or a codec with no transform here.
     private func decode(codec: BlobCodec, payload: [UInt8], id: ObjectID, pack: PackID?) throws -> [UInt8] {
-        if codec == .zstd { return payload }
+        if codec == .zstd || codec == .stored { return payload }
         guard let t = transforms[codec] else {
             throw BlobReadError(.damaged, id: id, pack: pack, "object '\(id.hex)' has unknown codec \(codec.rawValue)")
         }
@@ -225,15 +225,25 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
 
     /// Starts a write into new packs (target size and zstd level read now); `finish` fsyncs them
     /// and records them in the index.
-    public func beginWrite() throws -> any BlobWriteSession {
+    public func beginWrite() throws -> any BlobWriteSession { try beginWrite(deferringAudioAfter: nil) }
+
+    /// ``beginWrite()``, deferring the coding of audio past a budget: once the session has coded
+    /// at least `deferringAudioAfter` bytes of audio (blobs whose hint carries `facts`, with no
+    /// delta base; whole files, in the order writers reach them), further audio is appended as
+    /// `BlobCodec.stored` frames, the bytes as they are, for a repack to code later. 0 defers
+    /// all audio; nil never defers.
+    public func beginWrite(deferringAudioAfter: UInt64?) throws -> any BlobWriteSession {
         PackedBlobWriteSession(
-            store: self, writer: PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: targetSize()), level: level())
+            store: self, writer: PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: targetSize()), level: level(),
+            deferAudioAfter: deferringAudioAfter)
     }
 
     /// Chooses a codec for `bytes` (whose id is `id`) and compresses them into one stored frame,
-    /// decoded again and compared with the original before it is returned.
-    /// - Throws: `BlobWriteError` when the round trip differs (a dvs bug; nothing is stored).
-    func encode(_ bytes: UnsafeRawBufferPointer, id: ObjectID, hint: BlobHint, coders: ZstdCoders) throws -> (BlobCodec, [UInt8]) {
+    /// decoded again and compared with the original before it is returned: what a write session
+    /// appends, for a caller that writes packs itself (a repack).
+    /// - Throws: `BlobWriteError` when the round trip differs (a dvs bug; nothing is stored);
+    ///   a zstd error.
+    public func encode(_ bytes: UnsafeRawBufferPointer, id: ObjectID, hint: BlobHint, coders: ZstdCoders) throws -> (BlobCodec, [UInt8]) {
         let compressor = coders.compressor
         let decompressor = coders.decompressor
         if let baseID = hint.deltaBase, baseID != id, bytes.count >= Self.minDeltaSize,
@@ -334,20 +344,42 @@ final class PackedBlobWriteSession: BlobWriteSession, @unchecked Sendable {
     private let lock = NSLock()
     private var finished = false
     private var finishedPacks: [FinishedPack] = []
+    /// Audio bytes coded past which audio is stored as it is; nil: never.
+    private let deferAudioAfter: UInt64?
+    /// Audio bytes coded so far, and stored as they are (under `lock`).
+    private var audioCoded: UInt64 = 0
+    private var audioDeferred: UInt64 = 0
 
-    init(store: PackedBlobStore, writer: PackWriter, level: Int32) {
+    init(store: PackedBlobStore, writer: PackWriter, level: Int32, deferAudioAfter: UInt64? = nil) {
         self.store = store
         self.writer = writer
         self.level = level
+        self.deferAudioAfter = deferAudioAfter
     }
 
     func contains(_ id: ObjectID) -> Bool { writer.contains(id) }
 
     var storedBytes: UInt64 { writer.storedBytes }
 
+    var deferredBytes: UInt64 { lock.withLock { audioDeferred } }
+
     @discardableResult
     func write(_ bytes: UnsafeRawBufferPointer, id: ObjectID, hint: BlobHint, coders: ZstdCoders?) throws -> Bool {
         if writer.contains(id) { return false }
+        if let limit = deferAudioAfter, hint.facts != nil, hint.deltaBase == nil {
+            let n = UInt64(bytes.count)
+            let deferred = lock.withLock { () -> Bool in
+                // A file begun within the budget is coded whole.
+                if audioCoded >= limit {
+                    audioDeferred += n
+                    return true
+                }
+                audioCoded += n
+                return false
+            }
+            // The frame is the bytes themselves: nothing to decode again to check.
+            if deferred { return try writer.append(id: id, codec: .stored, rawLength: n, frame: bytes) }
+        }
         let (codec, frame) = try store.encode(bytes, id: id, hint: hint, coders: coders ?? ZstdCoders(level: level))
         return try writer.append(id: id, codec: codec, rawLength: UInt64(bytes.count), frame: frame)
     }

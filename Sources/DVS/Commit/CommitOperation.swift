@@ -42,6 +42,9 @@ public struct CommitSummary: Sendable {
     public var labelTables: [LabelTableInfo] = []
     /// What the `post-commit` hook wrote to stderr, if one ran.
     public var postCommitOutput: String?
+    /// Bytes of audio stored as they are, past `pack.defer-audio-after`, for `dvs repack` to code
+    /// (``Repository/repack(progress:)``); 0 when the commit coded all it wrote.
+    public var deferredAudioBytes: UInt64 = 0
     /// Why the commit read the whole tree's labels and rebuilt the whole manifest; nil when it
     /// cost only what changed (tests and benchmarks look at this).
     var fullCommitReason: FullCommitReason?
@@ -288,7 +291,7 @@ extension Repository {
         let head = try catalog.head() ?? .branch("main", nil)
         let parent = head.commit
         let writer: any BlobWriteSession
-        do { writer = try blobs.beginWrite() } catch { throw DVSError.wrap(error) }
+        do { writer = try blobs.beginWrite(deferringAudioAfter: deferAudioAfter) } catch { throw DVSError.wrap(error) }
         var fullReason: FullCommitReason? = .unborn
         var carried: (blobs: Int, rawBytes: UInt64) = (0, 0)
         do {
@@ -296,7 +299,9 @@ extension Repository {
                 switch try commitChanges(
                     options, head: head, parent: parent, author: author, committer: committer, message: message, writer: writer)
                 {
-                case .success(let summary): return summary
+                case .success(var summary):
+                    summary.deferredAudioBytes = writer.deferredBytes
+                    return summary
                 case .failure(let fallback):
                     // Blobs it wrote stay in `writer`; the full scan below finds them there.
                     fullReason = fallback.reason
@@ -402,12 +407,14 @@ extension Repository {
             let branch: String?
             if case .branch(let name, _) = head { branch = name } else { branch = nil }
             recordLabelDistribution(id, commit: c, entries: tree.entries)
-            return CommitSummary(
+            var summary = CommitSummary(
                 id: id, branch: branch, commit: c, changeList: changes, warnings: changes.filter(scan.warnings),
                 newBlobCount: scan.newBlobCount + carried.blobs, newRawBytes: scan.newRawBytes + carried.rawBytes,
                 storedBytes: writer.storedBytes, metadataBytes: manifestBytes + wordsBytes + UInt64(encoded.count),
                 hashedFiles: scan.hashedFiles,
                 labelFindings: tree.labels.findings, labelTables: tree.labels.tables, postCommitOutput: nil, fullCommitReason: fullReason)
+            summary.deferredAudioBytes = writer.deferredBytes
+            return summary
         } catch {
             // Nothing references the session's blobs unless the ref transaction committed, and
             // nothing after it throws: undo them (their packs too, when already indexed).

@@ -100,7 +100,8 @@ extension Repository {
     ///   - all: every local branch.
     ///   - tags: also every tag.
     ///   - force: move remote refs that are not ancestors of what is pushed (their commits leave the branch).
-    ///   - progress: transfer reports (phase, items, bytes, total bytes).
+    ///   - progress: transfer reports (phase, items, bytes, total bytes); `.repacking` first
+    ///     when audio stored as it is is coded before the upload (``repack(progress:)``).
     /// - Throws: `DVSError.remote` with "remote branch moved; run dvs pull" when a remote branch is
     ///   not an ancestor of the local one (without `force`) or moved during the push (the lost
     ///   compare-and-swap); nothing that was pushed is lost and no other ref is affected.
@@ -113,6 +114,10 @@ extension Repository {
     ) throws -> PushSummary {
         let started = Date()
         let config = try remote(remoteName)
+        // Audio a large commit stored as it is is coded first: a remote never receives it
+        // uncoded (its packs are what the team pays to store). Nothing to do costs one lookup
+        // in a partial index.
+        if try pendingRepack().packs > 0 { _ = try repack(progress: progress) }
         let store = try config.open(environment: context.environment)
         do {
             // What to push: (remote/local ref name, local commit).

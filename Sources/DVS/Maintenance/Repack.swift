@@ -1,0 +1,187 @@
+import DVSCatalog
+import DVSCore
+import DVSStorage
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+// `dvs repack`: code the audio a large commit stored as it is. A commit codes its first
+// `pack.defer-audio-after` bytes of audio as it writes them and appends the rest as `stored`
+// frames (the bytes themselves), so that importing a corpus costs about what copying it does;
+// this codes those frames as the commit would have (`pack.audio-codec`), pack by pack, the way
+// git's loose objects wait for `git gc`. Each pack is one step under the repository lock: read
+// every blob it holds (verified against its id), code the stored ones (each decoded again and
+// compared before it is kept), write the new pack, swap the two in one catalog transaction,
+// delete the old file. A reader that had the old pack open keeps reading it; other commands wait
+// at most one pack's step for the lock. An interrupted step leaves one pack file the catalog does
+// not know whose every blob is indexed in another pack (the new pack before the swap, the old one
+// after); the next repack deletes such files first.
+
+/// What `dvs repack` did.
+public struct RepackReport: Sendable, Equatable, Codable {
+    /// Packs rewritten.
+    public var packs: Int = 0
+    /// Blobs coded (they had been stored as they are).
+    public var blobs: Int = 0
+    /// Their bytes (as they are, and as stored before).
+    public var rawBytes: UInt64 = 0
+    /// Bytes of the packs rewritten, before.
+    public var bytesBefore: UInt64 = 0
+    /// Bytes of the packs that replaced them.
+    public var bytesAfter: UInt64 = 0
+    /// Pack files deleted that an interrupted repack had left (the catalog did not know them and
+    /// every blob in them was indexed elsewhere).
+    public var leftoversDeleted: Int = 0
+    /// Creates an empty report.
+    public init() {}
+}
+
+extension Repository {
+    /// Bytes of audio a commit codes as it writes them before it stores the rest as they are
+    /// for `dvs repack` (`pack.defer-audio-after`, default 64 MiB); nil when the setting is
+    /// `never` (a commit codes everything).
+    public var deferAudioAfter: UInt64? { Self.deferAudioAfter(catalog) }
+
+    static func deferAudioAfter(_ catalog: Catalog) -> UInt64? {
+        guard let text = (try? catalog.config("pack.defer-audio-after")).flatMap({ $0 }) else { return 64 << 20 }
+        if text == "never" { return nil }
+        return UInt64(text) ?? (64 << 20)
+    }
+
+    /// Whether a commit that deferred audio starts `dvs repack` in the background
+    /// (`pack.auto-repack`, default true).
+    public var autoRepack: Bool { (try? catalog.config("pack.auto-repack")).flatMap { $0 } != "false" }
+
+    /// Packs holding blobs stored as they are, and those blobs' bytes: what ``repack(progress:)``
+    /// would code. O(such blobs), through a partial index.
+    /// - Throws: `DVSError` when the catalog cannot be read.
+    public func pendingRepack() throws -> (packs: Int, rawBytes: UInt64) {
+        let p: [(pack: PackID, rawBytes: UInt64)]
+        do { p = try catalog.packsHoldingStoredBlobs() } catch { throw DVSError.wrap(error) }
+        return (p.count, p.reduce(0) { $0 + $1.rawBytes })
+    }
+
+    /// Codes every blob stored as it is (`BlobCodec.stored`), one pack per step under the
+    /// repository lock; see the file's header. Running it again, or beside another repack, does
+    /// no harm: a pack another process already rewrote is skipped.
+    /// - Parameter progress: reports `.repacking` per pack, with the raw bytes coded so far.
+    /// - Returns: what was done.
+    /// - Throws: `DVSError` when a blob cannot be read (`.corrupt`, naming it and its pack; that
+    ///   pack is left as it was), storage fails, or the lock is held past `core.lock-timeout`.
+    public func repack(progress: ProgressHandler? = nil) throws -> RepackReport {
+        var report = RepackReport()
+        let pending: [(pack: PackID, rawBytes: UInt64)]
+        do { pending = try catalog.packsHoldingStoredBlobs() } catch { throw DVSError.wrap(error) }
+        let totalBytes = pending.reduce(0) { $0 + $1.rawBytes }
+        do {
+            let lock = try self.lock("dvs repack")
+            defer { lock.release() }
+            report.leftoversDeleted = try deleteRepackLeftovers()
+        }
+        for (i, p) in pending.enumerated() {
+            progress?(Progress(phase: .repacking, done: i, total: pending.count, bytes: report.rawBytes, totalBytes: totalBytes))
+            let lock = try self.lock("dvs repack")
+            defer { lock.release() }
+            // Another repack may have rewritten it while this one waited.
+            let still: Bool
+            do { still = try catalog.packsHoldingStoredBlobs().contains { $0.pack == p.pack } } catch { throw DVSError.wrap(error) }
+            guard still else { continue }
+            try recode(pack: p.pack, into: &report)
+        }
+        progress?(Progress(phase: .repacking, done: pending.count, total: pending.count, bytes: report.rawBytes, totalBytes: totalBytes))
+        return report
+    }
+
+    /// Rewrites pack `pack` with its stored blobs coded; the caller holds the lock.
+    private func recode(pack: PackID, into report: inout RepackReport) throws {
+        let path = packsDir + "/" + pack.hex + ".pack"
+        let reader: PackReader
+        let index: [PackEntry]
+        do {
+            reader = try PackReader(path: path)
+            index = try reader.readIndex().sorted { $0.offset < $1.offset }
+        } catch {
+            throw DVSError(
+                .corrupt, "cannot read pack '\(pack.hex)' to code its audio: \(DVSError.wrap(error).message); it was left as it is",
+                next: .runFsck)
+        }
+        let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: Self.packTargetSize(catalog))
+        let store = packedBlobs
+        let level = zstdLevel
+        let coded = Locked((blobs: 0, rawBytes: UInt64(0)))
+        let coders = (0..<max(1, workers)).map { _ in ZstdCoders(level: level) }
+        let made: [FinishedPack]
+        do {
+            try parallelFor(index.count, workers: workers) { worker, i in
+                let e = index[i]
+                guard e.codec == .stored else {
+                    let frame = try reader.read(offset: e.offset, length: e.storedLength)
+                    try writer.append(id: e.id, codec: e.codec, rawLength: e.rawLength, frame: frame)
+                    return
+                }
+                let bytes: [UInt8]
+                do {
+                    bytes = try store.read(e.id, at: BlobLocation(pack: pack, entry: e), decompressor: coders[worker].decompressor)
+                } catch {
+                    throw DVSError(
+                        .corrupt,
+                        "cannot code blob '\(e.id.hex)' of pack '\(pack.hex)': \(DVSError.wrap(error).message); the pack was left as it is",
+                        next: .runFsck)
+                }
+                let (codec, frame) = try bytes.withUnsafeBytes {
+                    try store.encode($0, id: e.id, hint: .file(bytes), coders: coders[worker])
+                }
+                try writer.append(id: e.id, codec: codec, rawLength: e.rawLength, frame: frame)
+                coded.withLock {
+                    $0.blobs += 1
+                    $0.rawBytes += e.rawLength
+                }
+            }
+            made = try writer.finish()
+            try catalog.write { tx in
+                try tx.removePacks([pack])
+                for p in made { try tx.insertPack(id: PackID(p.id), byteCount: p.byteCount, entries: p.entries) }
+            }
+        } catch {
+            writer.abort()
+            throw DVSError.wrap(error)
+        }
+        packedBlobs.forgetReaders()
+        report.bytesBefore += UInt64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+        unlink(path)
+        FileIO.syncDirectory(packsDir)
+        report.packs += 1
+        report.bytesAfter += made.reduce(0) { $0 + $1.byteCount }
+        let c = coded.withLock { $0 }
+        report.blobs += c.blobs
+        report.rawBytes += c.rawBytes
+    }
+
+    /// Deletes the pack files an interrupted repack left: unknown to the catalog, every blob in
+    /// them indexed in a pack the catalog knows. A pack a commit left (its blobs indexed nowhere)
+    /// is kept, for `dvs reindex`. The caller holds the lock.
+    /// - Returns: files deleted.
+    private func deleteRepackLeftovers() throws -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
+        let known: Set<PackID>
+        do { known = Set(try catalog.packIDs()) } catch { throw DVSError.wrap(error) }
+        var deleted = 0
+        for n in names where n.hasSuffix(".pack") {
+            guard let pid = PackID(hex: n.dropLast(5)), !known.contains(pid) else { continue }
+            let path = packsDir + "/" + n
+            guard let entries = try? PackReader(path: path).readIndex() else { continue }
+            let covered = entries.allSatisfy { e in
+                guard let loc = try? catalog.location(of: e.id) else { return false }
+                return loc.pack != pid && known.contains(loc.pack)
+            }
+            if covered && !entries.isEmpty {
+                unlink(path)
+                deleted += 1
+            }
+        }
+        if deleted > 0 { FileIO.syncDirectory(packsDir) }
+        return deleted
+    }
+}

@@ -1,0 +1,51 @@
+import DVSTestSupport
+import Foundation
+import Testing
+
+/// `dvs repack`, and the commit that stores audio as it is past `pack.defer-audio-after`.
+@Suite(.serialized) struct RepackCLITests {
+    @Test func aCommitDefersAudioAndRepackCodesIt() throws {
+        try T.withTemporaryDirectory { dir in
+            let recordings = T.debianRecordings(limit: 3)
+            try #require(recordings.count >= 3, "install alsa-utils (see README)")
+            try T.sh(
+                "mkdir -p clips && sox -R '\(recordings[0])' -r 16000 -c 1 -b 16 clips/a.wav"
+                    + " && sox -R '\(recordings[1])' -r 48000 -c 2 -b 16 clips/b.wav"
+                    + " && sox -R '\(recordings[2])' -r 8000 -c 1 -e mu-law clips/c.wav"
+                    + " && printf 'path,speaker\\nclips/a.wav,s1\\nclips/b.wav,s2\\nclips/c.wav,s1\\n' > labels.csv",
+                in: dir)
+            let g = Golden(replacing: [dir: "$TMP"])
+            #expect(try g.dvs("init", in: dir).status == 0)
+            #expect(try g.dvs("config", "pack.audio-codec", "lpc", in: dir).status == 0)
+            #expect(try g.dvs("config", "pack.defer-audio-after", "0", in: dir).status == 0)
+            #expect(try g.dvs("config", "pack.auto-repack", "false", in: dir).status == 0)
+            // Bad values are refused, and change nothing.
+            #expect(try g.dvs("config", "pack.defer-audio-after", "64MB", in: dir).status == 1)
+            #expect(try g.dvs("config", "pack.auto-repack", "yes", in: dir).status == 1)
+            #expect(try g.dvs("config", in: dir).status == 0)
+
+            // All the audio is stored as it is; the labels are coded.
+            #expect(try g.dvs("commit", "-m", "three clips", in: dir).status == 0)
+            #expect(try g.dvs("fsck", in: dir).status == 0)
+            #expect(try g.dvs("repack", in: dir).status == 0)
+            #expect(try g.dvs("repack", in: dir).status == 0)
+            #expect(try g.dvs("fsck", in: dir).status == 0)
+            try T.sh("mkdir -p ../out", in: dir)
+            #expect(try g.dvs("checkout", "HEAD", "--to", dir + "/../out", in: dir).status == 0)
+            #expect(try T.sh("cmp clips/b.wav ../out/clips/b.wav && cmp clips/c.wav ../out/clips/c.wav && echo same", in: dir) == "same\n")
+
+            // With pack.auto-repack (the default) the commit starts the repack in the background.
+            #expect(try g.dvs("config", "--unset", "pack.auto-repack", in: dir).status == 0)
+            try T.sh("sox -R '\(recordings[0])' -r 16000 -c 1 -b 16 clips/d.wav speed 0.9", in: dir)
+            g.replace(matching: #"pid \d+"#, with: "pid <pid>")
+            #expect(try g.dvs("commit", "-m", "one more", in: dir).status == 0)
+            let log = dir + "/.dvs/repack.log"
+            let deadline = Date().addingTimeInterval(60)
+            while !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").hasSuffix("\n"), Date() < deadline { usleep(50_000) }
+            #expect(try String(contentsOfFile: log, encoding: .utf8).hasPrefix("coded 1 blob(s)"))
+            #expect(try g.dvs("repack", "--json", in: dir).status == 0)
+            #expect(try g.dvs("status", in: dir).status == 0)
+            try g.verify()
+        }
+    }
+}

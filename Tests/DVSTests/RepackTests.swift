@@ -1,0 +1,136 @@
+import DVSCore
+import DVSStorage
+import DVSTestSupport
+import Foundation
+import Testing
+
+@testable import DVS
+
+/// A commit that stores audio as it is past `pack.defer-audio-after`, and `dvs repack`, which
+/// codes it afterwards (`Repository.repack`).
+@Suite struct RepackTests {
+    /// A repository with speech in three formats (16 kHz mono, 48 kHz stereo, 8 kHz μ-law) and a
+    /// label table; nothing committed yet.
+    func speechRepository(_ dir: String, settings: [String: String]) throws -> (Repository, [String]) {
+        let a = dir + "/a"
+        try FileManager.default.createDirectory(atPath: a + "/clips", withIntermediateDirectories: true)
+        var csv = "path,speaker\n"
+        var files: [String] = []
+        for i in 0..<6 {
+            let name = "clips/s\(i).wav"
+            let spec = ["-r 16000 -c 1 -b 16", "-r 48000 -c 2 -b 16", "-r 8000 -c 1 -e mu-law -b 8"][i % 3]
+            try TestSupport.sh(
+                "espeak-ng -s 150 -w '\(a)/raw\(i).wav' 'sample \(i), said for the repack test' && sox '\(a)/raw\(i).wav' \(spec) '\(a)/\(name)' && rm '\(a)/raw\(i).wav'"
+            )
+            csv += "\(name),spk\(i % 2)\n"
+            files.append(name)
+        }
+        try Data(csv.utf8).write(to: URL(fileURLWithPath: a + "/labels.csv"))
+        let repo = try Repository.initialize(at: a, context: TestSupport.processContext)
+        for (k, v) in settings { try repo.setConfig(k, v) }
+        return (repo, files)
+    }
+
+    /// The codec of every file's blob at HEAD, by path.
+    func codecs(_ repo: Repository, _ files: [String]) throws -> [String: BlobCodec] {
+        var out: [String: BlobCodec] = [:]
+        for e in try repo.entries(ofManifest: repo.commit(try #require(repo.catalog.head()?.commit)).manifest)
+        where files.contains(e.path.string) {
+            out[e.path.string] = try #require(try repo.packedBlobs.location(of: e.blob)).entry.codec
+        }
+        return out
+    }
+
+    @Test func aCommitPastTheBudgetStoresAudioAsItIsAndRepackCodesItByteExact() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let (repo, files) = try speechRepository(dir, settings: ["pack.defer-audio-after": "0", "pack.audio-codec": "lpc"])
+            let audioBytes = try files.reduce(UInt64(0)) {
+                $0 + UInt64(try Data(contentsOf: URL(fileURLWithPath: repo.root + "/" + $1)).count)
+            }
+            let s = try repo.commit(CommitOptions(message: "speech"))
+            #expect(s.deferredAudioBytes == audioBytes, "every audio file, and nothing else")
+            #expect(Set(try codecs(repo, files).values) == [.stored])
+            let labels = try #require(try repo.entries(ofManifest: s.commit.manifest).first { $0.path.string == "labels.csv" })
+            #expect(try repo.packedBlobs.location(of: labels.blob)?.entry.codec != .stored, "a label table is coded at once")
+            let pending = try repo.pendingRepack()
+            #expect(pending.packs == 1 && pending.rawBytes == audioBytes)
+            let before = try repo.fsck()
+            #expect(before.isClean, "stored frames read and verify: \(before.damaged)")
+
+            let r = try repo.repack()
+            #expect(r.packs == 1 && r.blobs == files.count && r.rawBytes == audioBytes && r.leftoversDeleted == 0)
+            #expect(r.bytesAfter < r.bytesBefore * 3 / 4, "speech codes well below its size: \(r)")
+            #expect(Set(try codecs(repo, files).values) == [.audioLPC], "each format as a commit codes it")
+            for f in files {
+                let e = try #require(try repo.entries(ofManifest: s.commit.manifest).first { $0.path.string == f })
+                #expect(try repo.packedBlobs.read(e.blob) == [UInt8](try Data(contentsOf: URL(fileURLWithPath: repo.root + "/" + f))))
+            }
+            #expect(try repo.pendingRepack().packs == 0)
+            let after = try repo.fsck()
+            #expect(after.isClean && after.notes.isEmpty, "\(after.damaged) \(after.notes)")
+            let packs = try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).filter { $0.hasSuffix(".pack") }
+            #expect(packs.count == 1, "the old pack is gone: \(packs)")
+            #expect(try repo.repack() == RepackReport(), "nothing left to do")
+        }
+    }
+
+    @Test func theBudgetCodesTheFirstAudioAndDefersTheRest() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let (repo, files) = try speechRepository(dir, settings: ["pack.defer-audio-after": "50000"])
+            let s = try repo.commit(CommitOptions(message: "speech"))
+            let c = try codecs(repo, files)
+            let stored = c.filter { $0.value == .stored }.keys
+            #expect(!stored.isEmpty && stored.count < files.count, "some coded, the rest deferred: \(c)")
+            let deferred = try stored.reduce(UInt64(0)) {
+                $0 + UInt64(try Data(contentsOf: URL(fileURLWithPath: repo.root + "/" + $1)).count)
+            }
+            #expect(s.deferredAudioBytes == deferred)
+            // `never` codes everything in the commit.
+            try repo.setConfig("pack.defer-audio-after", "never")
+            try TestSupport.sh("sox '\(repo.root)/clips/s0.wav' '\(repo.root)/clips/s0-slow.wav' tempo 0.8")
+            #expect(try repo.commit(CommitOptions(message: "one more")).deferredAudioBytes == 0)
+            #expect(try codecs(repo, ["clips/s0-slow.wav"])["clips/s0-slow.wav"] == .pcm16Predictive)
+        }
+    }
+
+    /// A repack killed after its catalog swap leaves the old pack file, which the catalog no
+    /// longer knows; the next repack deletes it. A pack an interrupted commit left (its blobs
+    /// indexed nowhere) stays, for `dvs reindex`.
+    @Test func aRepackInterruptedAfterItsSwapIsFinishedByTheNext() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let (repo, _) = try speechRepository(dir, settings: ["pack.defer-audio-after": "0"])
+            _ = try repo.commit(CommitOptions(message: "speech"))
+            let old = try #require(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).first { $0.hasSuffix(".pack") })
+            try FileManager.default.copyItem(atPath: repo.packsDir + "/" + old, toPath: dir + "/old.pack")
+            _ = try repo.repack()
+            try FileManager.default.copyItem(atPath: dir + "/old.pack", toPath: repo.packsDir + "/" + old)
+            // A commit's pack that never reached the catalog.
+            let writer = PackWriter(packsDir: repo.packsDir, tmpDir: repo.tmpDir, targetSize: 1 << 20)
+            let lost = [UInt8]("a blob no index knows".utf8)
+            try writer.append(
+                id: ObjectID.hashing(lost), codec: .zstd, rawLength: UInt64(lost.count), frame: try ZstdCompressor(level: 1).compress(lost))
+            let commitLeft = try #require(try writer.finish().first).id.hex + ".pack"
+            let noted = try repo.fsck().notes
+            #expect(noted.count == 2, "both unindexed: \(noted)")
+
+            let r = try repo.repack()
+            #expect(r.leftoversDeleted == 1 && r.packs == 0)
+            let left = Set(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).filter { $0.hasSuffix(".pack") })
+            #expect(!left.contains(old) && left.contains(commitLeft))
+            #expect(try repo.fsck().isClean)
+        }
+    }
+
+    @Test func pushCodesStoredAudioFirst() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let (repo, files) = try speechRepository(dir, settings: ["pack.defer-audio-after": "0", "pack.audio-codec": "lpc"])
+            _ = try repo.commit(CommitOptions(message: "speech"))
+            _ = try repo.addRemote(name: "origin", url: dir + "/remote.dvs")
+            _ = try repo.push(remote: "origin")
+            #expect(try repo.pendingRepack().packs == 0)
+            let clone = try Repository.clone(url: dir + "/remote.dvs", into: dir + "/b", context: TestSupport.processContext).repository
+            #expect(Set(try codecs(clone, files).values) == [.audioLPC], "the remote received coded audio")
+            #expect(try TestSupport.sh("diff -r '\(dir)/a/clips' '\(dir)/b/clips' && echo same").contains("same"))
+        }
+    }
+}
