@@ -133,4 +133,21 @@ import Testing
             #expect(try TestSupport.sh("diff -r '\(dir)/a/clips' '\(dir)/b/clips' && echo same").contains("same"))
         }
     }
+
+    /// `cohort create --pack` before the repack: the cohort's packs, which training jobs
+    /// download, hold the audio coded.
+    @Test func aCohortPackedBeforeTheRepackHoldsCodedAudio() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let (repo, _) = try speechRepository(dir, settings: ["pack.defer-audio-after": "0", "pack.audio-codec": "lpc"])
+            _ = try repo.commit(CommitOptions(message: "speech"))
+            let made = try repo.createCohort("spk0", predicate: "speaker = 'spk0'", pack: true)
+            #expect(made.packing?.blobs == 4, "three clips and the cohort's label table: \(String(describing: made.packing))")
+            let packs = repo.cohortPacks()
+            try #require(!packs.isEmpty, "\(packs)")
+            var codecs: [BlobCodec] = []
+            for p in packs { codecs += try PackReader(path: repo.packsDir + "/" + p.pack.hex + ".pack").readIndex().map(\.codec) }
+            #expect(codecs.filter { $0 == .audioLPC }.count == 3 && !codecs.contains(.stored), "\(codecs)")
+            #expect(try repo.fsck().isClean)
+        }
+    }
 }

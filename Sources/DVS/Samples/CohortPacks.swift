@@ -115,6 +115,20 @@ extension Repository {
                     let base = ObjectID(bytes: bytes[0..<32])
                     if seen.insert(base).inserted { queue.append(base) }
                 }
+                if entry.codec == .stored {
+                    // Audio a commit has not coded yet (`dvs repack`) is coded here, as it would
+                    // be there: a cohort's packs are what training jobs download.
+                    guard ObjectID.hashing(bytes) == id else {
+                        throw DVSError(
+                            .corrupt, "blob '\(id.hex)' of commit \(commit.short) does not match its id, so the cohort cannot be packed",
+                            next: .runFsck)
+                    }
+                    let (codec, coded) = try bytes.withUnsafeBytes {
+                        try packedBlobs.encode($0, id: id, hint: .file(bytes), coders: ZstdCoders(level: zstdLevel))
+                    }
+                    if try writer.append(id: id, codec: codec, rawLength: entry.rawLength, frame: coded) { copied += 1 }
+                    continue
+                }
                 if try writer.append(id: id, codec: entry.codec, rawLength: entry.rawLength, frame: bytes) { copied += 1 }
             }
             let packs = try writer.finish()
