@@ -676,6 +676,15 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// Whether the catalog locates a blob stored as it is (`BlobCodec.stored`) in `pack`; through
+    /// the partial index `blob_stored`.
+    /// - Throws: `CatalogError` when the index cannot be read.
+    public func holdsStoredBlobs(pack: PackID) throws -> Bool {
+        try reading("cannot read the blob index") { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM blob WHERE codec = 5 AND pack_id = ? LIMIT 1", arguments: [pack.hex]) ?? false
+        }
+    }
+
     /// The packs that hold blobs stored as they are (`BlobCodec.stored`: audio a large commit did
     /// not code), with those blobs' raw bytes; sorted by pack id. Through the partial index
     /// `blob_stored` (`schema/0008_blob_stored.sql`): O(such blobs).

@@ -137,21 +137,33 @@ extension CurrentProcess {
     /// terminal, standard error appended to `.dvs/fsmonitor/daemon.log`. Errors are ignored (the
     /// caller walks the tree as without a monitor).
     static func startFileSystemMonitor(root: String) {
+        let dir = root + "/.dvs/" + FileSystemMonitor.folderName
+        mkdir(dir, 0o755)
+        _ = spawnDetached(["fsmonitor", "run", "-C", root], output: "/dev/null", errors: dir + "/" + FileSystemMonitor.logName)
+    }
+
+    /// Starts this executable (`/proc/self/exe`) with `arguments` as a background process of its
+    /// own: a new session (no terminal, a Ctrl-C does not reach it), stdin /dev/null, stdout and
+    /// stderr appended to the files `output` and `errors` (the same file when they are equal),
+    /// no signal blocked or ignored (a parent may have spawned dvs so), no descriptor but 0–2
+    /// inherited (a pipe of the caller's held open would keep it waiting for end of file).
+    /// - Returns: the child's pid; nil when it could not be started (Linux only).
+    static func spawnDetached(_ arguments: [String], output: String, errors: String) -> pid_t? {
         #if os(Linux)
-            let dir = root + "/.dvs/" + FileSystemMonitor.folderName
-            mkdir(dir, 0o755)
             var actions = posix_spawn_file_actions_t()
             posix_spawn_file_actions_init(&actions)
             defer { posix_spawn_file_actions_destroy(&actions) }
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 2, dir + "/" + FileSystemMonitor.logName, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            if errors == output {
+                posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            } else {
+                posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            }
             var attr = posix_spawnattr_t()
             posix_spawnattr_init(&attr)
             defer { posix_spawnattr_destroy(&attr) }
-            // A new session (POSIX_SPAWN_SETSID, 0x80 in glibc, not imported by Swift), no signal
-            // blocked or ignored (a parent may have spawned dvs so), no descriptor but 0–2 inherited
-            // (a pipe of the caller's held open would keep it waiting for end of file).
+            // POSIX_SPAWN_SETSID is 0x80 in glibc, not imported by Swift (declared under _GNU_SOURCE).
             var none = sigset_t()
             sigemptyset(&none)
             var all = sigset_t()
@@ -165,11 +177,14 @@ extension CurrentProcess {
             for fd in open.isEmpty ? Array(3..<Int32(4096)) : open where fd > 2 && fcntl(fd, F_GETFD) >= 0 {
                 posix_spawn_file_actions_addclose(&actions, fd)
             }
-            let args = ["dvs", "fsmonitor", "run", "-C", root]
+            let args = ["dvs"] + arguments
             var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
             defer { for p in argv { free(p) } }
             var pid: pid_t = 0
-            _ = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, &argv, environ)
+            guard posix_spawn(&pid, "/proc/self/exe", &actions, &attr, &argv, environ) == 0 else { return nil }
+            return pid
+        #else
+            return nil
         #endif
     }
 }

@@ -22,10 +22,14 @@ struct Repack: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON.") var json = false
+    @Flag(help: .hidden) var background = false
 
     func run() throws {
         let repo = try global.repository()
-        let r = try repo.repack(progress: json ? nil : Output.progress())
+        // Started by a commit: it waits up to an hour for the lock at each step, as a long
+        // command (a commit of a corpus, a push) may hold it, and dates what it writes to its log.
+        if background { Output.out("\(ISO8601DateFormatter().string(from: Date())) dvs repack (started by a commit)") }
+        let r = try repo.repack(progress: json || background ? nil : Output.progress(), lockTimeout: background ? 3600 : nil)
         if json {
             try Output.json(r)
             return
@@ -43,38 +47,13 @@ struct Repack: ParsableCommand {
         )
     }
 
-    /// Starts `dvs repack` for the repository at `root` as a process of its own session, so that
-    /// it outlives this one and a Ctrl-C at the terminal does not reach it; its stdout and stderr
-    /// are appended to `.dvs/repack.log`, stdin is /dev/null. The executable is this process's
-    /// own (`/proc/self/exe`).
+    /// Starts `dvs repack --background` for the repository at `root` as a process of its own
+    /// session (``CurrentProcess/spawnDetached(_:output:errors:)``), its output appended to
+    /// `.dvs/repack.log`.
     /// - Returns: the child's pid, or nil when it could not be started (the caller says to run
     ///   `dvs repack`).
     static func startInBackground(root: String) -> pid_t? {
-        var exe = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &exe, exe.count - 1)
-        guard n > 0 else { return nil }
-        let path = String(decoding: exe[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        var actions = posix_spawn_file_actions_t()
-        var attributes = posix_spawnattr_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawnattr_init(&attributes)
-        defer {
-            posix_spawn_file_actions_destroy(&actions)
-            posix_spawnattr_destroy(&attributes)
-        }
         let log = root + "/.dvs/repack.log"
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // POSIX_SPAWN_SETSID (glibc ≥ 2.26, <spawn.h>), which Swift does not import: it is
-        // declared under _GNU_SOURCE.
-        let setsid: Int16 = 0x80
-        posix_spawnattr_setflags(&attributes, setsid)
-        let args = [path, "-C", root, "repack"]
-        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { for a in argv { free(a) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, path, &actions, &attributes, &argv, environ) == 0 else { return nil }
-        return pid
+        return CurrentProcess.spawnDetached(["-C", root, "repack", "--background"], output: log, errors: log)
     }
 }

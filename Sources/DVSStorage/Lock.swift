@@ -29,6 +29,11 @@ public final class RepositoryLock: @unchecked Sendable {
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StorageError.posix("cannot open lock file", path: path) }
         let deadline = Date().addingTimeInterval(timeout)
+        // While it waits, a writer holds a shared lock on `<path>.wait`, so that a holder that
+        // takes the lock again and again (`dvs repack`, one pack at a time) lets it in between
+        // (``othersAreWaiting(path:)``). Closed, and so released, when this init returns.
+        var waitFD: Int32 = -1
+        defer { if waitFD >= 0 { close(waitFD) } }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else {
                 let e = StorageError.posix("cannot lock", path: path)
@@ -36,6 +41,10 @@ public final class RepositoryLock: @unchecked Sendable {
                 fd = -1
                 throw e
             }
+            if waitFD < 0 {
+                waitFD = open(path + ".wait", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            }
+            if waitFD >= 0 { _ = flock(waitFD, LOCK_SH | LOCK_NB) }
             if Date() >= deadline {
                 let holder =
                     (try? FileIO.readAll(fd: fd, path: path)).map { String(decoding: $0, as: UTF8.self) }?
@@ -87,6 +96,20 @@ public final class RepositoryLock: @unchecked Sendable {
             return text
         }
         return "a process whose pid the system does not show"
+    }
+
+    /// Whether another writer is waiting for the lock at `path` (it holds a shared lock on
+    /// `<path>.wait` while it waits): a holder that takes the lock step after step checks this
+    /// after each release and lets it in first. A non-blocking probe; false when it cannot tell.
+    public static func othersAreWaiting(path: String) -> Bool {
+        let fd = open(path + ".wait", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return errno == EWOULDBLOCK
     }
 
     /// Releases the lock (also done by `deinit` and by process exit).

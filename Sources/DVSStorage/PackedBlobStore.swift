@@ -128,7 +128,15 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
             return base.bytes
         }
         if let kept { return kept }
-        guard let loc = try location ?? index.location(of: id) else { throw BlobReadError.missing(id) }
+        guard var loc = try location ?? index.location(of: id) else { throw BlobReadError.missing(id) }
+        // A location looked up earlier may name a pack a repack or gc has since replaced (it
+        // wrote the new pack and swapped them in the index before deleting the old file): a
+        // pack file that is gone and not open here is looked up again, once.
+        if location != nil, lock.withLock({ readers[loc.pack] == nil }), !FileIO.exists("\(packsDir)/\(loc.pack.hex).pack"),
+            let now = try index.location(of: id), now.pack != loc.pack
+        {
+            loc = now
+        }
         let entry = PackEntry(
             id: id, offset: loc.entry.offset, storedLength: loc.entry.storedLength, rawLength: loc.entry.rawLength, codec: loc.entry.codec)
         let bytes: [UInt8]
@@ -378,7 +386,12 @@ final class PackedBlobWriteSession: BlobWriteSession, @unchecked Sendable {
                 return false
             }
             // The frame is the bytes themselves: nothing to decode again to check.
-            if deferred { return try writer.append(id: id, codec: .stored, rawLength: n, frame: bytes) }
+            if deferred {
+                let appended = try writer.append(id: id, codec: .stored, rawLength: n, frame: bytes)
+                // Another thread appended the same bytes first: counted once.
+                if !appended { lock.withLock { audioDeferred -= n } }
+                return appended
+            }
         }
         let (codec, frame) = try store.encode(bytes, id: id, hint: hint, coders: coders ?? ZstdCoders(level: level))
         return try writer.append(id: id, codec: codec, rawLength: UInt64(bytes.count), frame: frame)

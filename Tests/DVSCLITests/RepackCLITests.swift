@@ -30,9 +30,11 @@ import Testing
             #expect(try g.dvs("repack", in: dir).status == 0)
             #expect(try g.dvs("repack", in: dir).status == 0)
             #expect(try g.dvs("fsck", in: dir).status == 0)
-            try T.sh("mkdir -p ../out", in: dir)
-            #expect(try g.dvs("checkout", "HEAD", "--to", dir + "/../out", in: dir).status == 0)
-            #expect(try T.sh("cmp clips/b.wav ../out/clips/b.wav && cmp clips/c.wav ../out/clips/c.wav && echo same", in: dir) == "same\n")
+            let out = dir + ".out"
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            #expect(try g.dvs("checkout", "HEAD", "--to", out, in: dir).status == 0)
+            #expect(
+                try T.sh("cmp clips/b.wav '\(out)/clips/b.wav' && cmp clips/c.wav '\(out)/clips/c.wav' && echo same", in: dir) == "same\n")
 
             // With pack.auto-repack (the default) the commit starts the repack in the background.
             #expect(try g.dvs("config", "--unset", "pack.auto-repack", in: dir).status == 0)
@@ -41,8 +43,10 @@ import Testing
             #expect(try g.dvs("commit", "-m", "one more", in: dir).status == 0)
             let log = dir + "/.dvs/repack.log"
             let deadline = Date().addingTimeInterval(60)
-            while !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").hasSuffix("\n"), Date() < deadline { usleep(50_000) }
-            #expect(try String(contentsOfFile: log, encoding: .utf8).hasPrefix("coded 1 blob(s)"))
+            while !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("coded"), Date() < deadline { usleep(50_000) }
+            let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == 2 && lines[0].hasSuffix(" dvs repack (started by a commit)"), "\(lines)")
+            #expect(lines.last?.hasPrefix("coded 1 blob(s) (49.6 KiB) in 1 pack(s)") == true, "\(lines)")
             #expect(try g.dvs("repack", "--json", in: dir).status == 0)
             #expect(try g.dvs("status", in: dir).status == 0)
             try g.verify()

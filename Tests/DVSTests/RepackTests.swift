@@ -57,8 +57,15 @@ import Testing
             let before = try repo.fsck()
             #expect(before.isClean, "stored frames read and verify: \(before.damaged)")
 
+            // A reader that looked a blob up before the repack reads it after, from the new pack.
+            let early = try #require(try repo.packedBlobs.location(of: labels.blob))
+            let firstAudio = try #require(try repo.entries(ofManifest: s.commit.manifest).first { $0.path.string == files[0] })
+            let earlyAudio = try #require(try repo.packedBlobs.location(of: firstAudio.blob))
             let r = try repo.repack()
             #expect(r.packs == 1 && r.blobs == files.count && r.rawBytes == audioBytes && r.leftoversDeleted == 0)
+            #expect(!FileManager.default.fileExists(atPath: repo.packsDir + "/" + early.pack.hex + ".pack"))
+            #expect(ObjectID.hashing(try repo.packedBlobs.read(labels.blob, at: early, decompressor: nil)) == labels.blob)
+            #expect(ObjectID.hashing(try repo.packedBlobs.read(firstAudio.blob, at: earlyAudio, decompressor: nil)) == firstAudio.blob)
             #expect(r.bytesAfter < r.bytesBefore * 3 / 4, "speech codes well below its size: \(r)")
             #expect(Set(try codecs(repo, files).values) == [.audioLPC], "each format as a commit codes it")
             for f in files {
@@ -148,6 +155,33 @@ import Testing
             for p in packs { codecs += try PackReader(path: repo.packsDir + "/" + p.pack.hex + ".pack").readIndex().map(\.codec) }
             #expect(codecs.filter { $0 == .audioLPC }.count == 3 && !codecs.contains(.stored), "\(codecs)")
             #expect(try repo.fsck().isClean)
+        }
+    }
+
+    /// A writer waiting for the lock says so (`<lock>.wait`), so that a repack between two packs
+    /// lets it in; it stops saying so once it holds the lock.
+    @Test func aWaitingWriterIsSeenAndLetIn() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let path = dir + "/lock"
+            var held: RepositoryLock? = try RepositoryLock(path: path, timeout: 0, command: "dvs repack")
+            #expect(!RepositoryLock.othersAreWaiting(path: path))
+            let got = Locked(false)
+            let waiter = Thread {
+                if let l = try? RepositoryLock(path: path, timeout: 20, command: "dvs commit") {
+                    got.withLock { $0 = true }
+                    usleep(200_000)
+                    l.release()
+                }
+            }
+            waiter.start()
+            let deadline = Date().addingTimeInterval(10)
+            while !RepositoryLock.othersAreWaiting(path: path), Date() < deadline { usleep(10_000) }
+            #expect(RepositoryLock.othersAreWaiting(path: path), "the waiter is seen")
+            held?.release()
+            held = nil
+            while !got.withLock({ $0 }), Date() < deadline { usleep(10_000) }
+            #expect(got.withLock { $0 }, "and gets the lock")
+            #expect(!RepositoryLock.othersAreWaiting(path: path), "and no longer waits")
         }
     }
 }

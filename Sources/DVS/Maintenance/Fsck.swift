@@ -22,7 +22,7 @@ public struct DamagedObject: Sendable, Codable, Equatable {
 public struct FsckReport: Sendable, Codable {
     /// Damaged or missing objects; empty when the repository is intact.
     public var damaged: [DamagedObject]
-    /// Notes that are not damage (unreferenced packs left by an interrupted commit).
+    /// Notes that are not damage (unreferenced packs left by an interrupted commit or repack).
     public var notes: [String]
     /// Packs read.
     public var packCount: Int
@@ -69,7 +69,9 @@ extension Repository {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
         let diskPacks = Set(files.compactMap { $0.hasSuffix(".pack") ? PackID(hex: $0.dropLast(5)) : nil })
         for p in diskPacks.subtracting(catalogPacks).sorted() {
-            notes.append("pack \(p.hex) is not in the catalog (left by an interrupted commit); harmless, and 'dvs reindex' indexes it")
+            notes.append(
+                "pack \(p.hex) is not in the catalog (left by an interrupted commit or repack); harmless: 'dvs repack' deletes it when other packs hold all its blobs, 'dvs reindex' indexes it"
+            )
         }
         // Blob frames, grouped by pack.
         var byPack: [PackID: [BlobLocation]] = [:]

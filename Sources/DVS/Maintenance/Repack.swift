@@ -13,11 +13,13 @@ import Foundation
 // this codes those frames as the commit would have (`pack.audio-codec`), pack by pack, the way
 // git's loose objects wait for `git gc`. Each pack is one step under the repository lock: read
 // every blob it holds (verified against its id), code the stored ones (each decoded again and
-// compared before it is kept), write the new pack, swap the two in one catalog transaction,
-// delete the old file. A reader that had the old pack open keeps reading it; other commands wait
-// at most one pack's step for the lock. An interrupted step leaves one pack file the catalog does
-// not know whose every blob is indexed in another pack (the new pack before the swap, the old one
-// after); the next repack deletes such files first.
+// compared before it is kept), write the new pack(s), swap them in one catalog transaction,
+// delete the old file. A reader that had the old pack open keeps reading it, and one that had
+// only looked a blob up looks it up again (`PackedBlobStore.read`). Between steps the repack lets
+// a writer that waits for the lock go first (`RepositoryLock.othersAreWaiting`), so another
+// command waits at most about one pack's step. An interrupted step leaves pack files the catalog
+// does not know whose every blob is indexed in another pack that is there (the new packs before
+// the swap, the old one after); the next repack, or push, deletes such files first.
 
 /// What `dvs repack` did.
 public struct RepackReport: Sendable, Equatable, Codable {
@@ -66,32 +68,53 @@ extension Repository {
     /// Codes every blob stored as it is (`BlobCodec.stored`), one pack per step under the
     /// repository lock; see the file's header. Running it again, or beside another repack, does
     /// no harm: a pack another process already rewrote is skipped.
-    /// - Parameter progress: reports `.repacking` per pack, with the raw bytes coded so far.
+    /// - Parameters:
+    ///   - progress: reports `.repacking` per pack, with the raw bytes coded so far.
+    ///   - lockTimeout: seconds each step waits for the lock (default ``lockTimeout``; the
+    ///     background repack a commit starts waits an hour, as a long command may hold it).
     /// - Returns: what was done.
     /// - Throws: `DVSError` when a blob cannot be read (`.corrupt`, naming it and its pack; that
-    ///   pack is left as it was), storage fails, or the lock is held past `core.lock-timeout`.
-    public func repack(progress: ProgressHandler? = nil) throws -> RepackReport {
+    ///   pack is left as it was), storage fails, or the lock is held past the timeout; the packs
+    ///   done by then stay done.
+    public func repack(progress: ProgressHandler? = nil, lockTimeout: Double? = nil) throws -> RepackReport {
         var report = RepackReport()
         let pending: [(pack: PackID, rawBytes: UInt64)]
         do { pending = try catalog.packsHoldingStoredBlobs() } catch { throw DVSError.wrap(error) }
         let totalBytes = pending.reduce(0) { $0 + $1.rawBytes }
         do {
-            let lock = try self.lock("dvs repack")
+            let lock = try self.lock("dvs repack", timeout: lockTimeout)
             defer { lock.release() }
             report.leftoversDeleted = try deleteRepackLeftovers()
         }
         for (i, p) in pending.enumerated() {
             progress?(Progress(phase: .repacking, done: i, total: pending.count, bytes: report.rawBytes, totalBytes: totalBytes))
-            let lock = try self.lock("dvs repack")
+            yieldToWaitingWriters()
+            let lock = try self.lock("dvs repack", timeout: lockTimeout)
             defer { lock.release() }
             // Another repack may have rewritten it while this one waited.
             let still: Bool
-            do { still = try catalog.packsHoldingStoredBlobs().contains { $0.pack == p.pack } } catch { throw DVSError.wrap(error) }
+            do { still = try catalog.holdsStoredBlobs(pack: p.pack) } catch { throw DVSError.wrap(error) }
             guard still else { continue }
             try recode(pack: p.pack, into: &report)
         }
         progress?(Progress(phase: .repacking, done: pending.count, total: pending.count, bytes: report.rawBytes, totalBytes: totalBytes))
         return report
+    }
+
+    /// Lets a writer waiting for the lock take it first: waits (up to 10 s, in steps of 20 ms)
+    /// while one is waiting. It then holds the lock, and this process waits for it as any other.
+    private func yieldToWaitingWriters() {
+        for _ in 0..<500 where RepositoryLock.othersAreWaiting(path: lockPath) { usleep(20_000) }
+    }
+
+    /// Deletes the pack files an interrupted repack left (see ``deleteRepackLeftovers()``),
+    /// under the lock; for push, which uploads what is in `packs/`.
+    /// - Returns: files deleted.
+    /// - Throws: `DVSError.locked`; `DVSError` when the catalog cannot be read.
+    func deleteRepackLeftoversLocked() throws -> Int {
+        let lock = try self.lock("dvs repack")
+        defer { lock.release() }
+        return try deleteRepackLeftovers()
     }
 
     /// Rewrites pack `pack` with its stored blobs coded; the caller holds the lock.
@@ -160,8 +183,8 @@ extension Repository {
     }
 
     /// Deletes the pack files an interrupted repack left: unknown to the catalog, every blob in
-    /// them indexed in a pack the catalog knows. A pack a commit left (its blobs indexed nowhere)
-    /// is kept, for `dvs reindex`. The caller holds the lock.
+    /// them indexed in a pack the catalog knows and whose file is there. A pack a commit left
+    /// (its blobs indexed nowhere) is kept, for `dvs reindex`. The caller holds the lock.
     /// - Returns: files deleted.
     private func deleteRepackLeftovers() throws -> Int {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
@@ -172,9 +195,13 @@ extension Repository {
             guard let pid = PackID(hex: n.dropLast(5)), !known.contains(pid) else { continue }
             let path = packsDir + "/" + n
             guard let entries = try? PackReader(path: path).readIndex() else { continue }
+            var present: [PackID: Bool] = [:]
             let covered = entries.allSatisfy { e in
-                guard let loc = try? catalog.location(of: e.id) else { return false }
-                return loc.pack != pid && known.contains(loc.pack)
+                guard let loc = try? catalog.location(of: e.id), loc.pack != pid, known.contains(loc.pack) else { return false }
+                if let p = present[loc.pack] { return p }
+                let p = FileIO.exists(packsDir + "/" + loc.pack.hex + ".pack")
+                present[loc.pack] = p
+                return p
             }
             if covered && !entries.isEmpty {
                 unlink(path)

@@ -287,6 +287,19 @@ extension Repository {
                 }
             }
 
+            // Audio a commit stored as it is was coded above; a commit that ran since (before
+            // this push took the lock) may have stored more.
+            for id in missingPacks {
+                let stored: Bool
+                do { stored = try catalog.holdsStoredBlobs(pack: id) } catch { throw DVSError.wrap(error) }
+                if stored {
+                    throw DVSError(
+                        .badInput,
+                        "cannot push to '\(remoteName)': the local pack .dvs/packs/\(id.hex).pack holds audio not coded yet (a commit stored it while this push started); nothing was uploaded and no ref moved",
+                        hint: "run the push again: it codes that audio first")
+                }
+            }
+
             let meter = TransferMeter(phase: .uploading, total: missingPacks.count + objectCount, progress: progress)
             var uploadedSizes: [String: UInt64] = [:]
             for p in missingPacks {

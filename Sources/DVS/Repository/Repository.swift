@@ -236,6 +236,9 @@ public final class Repository: @unchecked Sendable {
 
     // MARK: Settings
 
+    /// `.dvs/lock`, the writer lock's file.
+    var lockPath: String { dvsDir + "/lock" }
+
     /// Seconds a writer waits for the lock: `DVS_LOCK_TIMEOUT`, else `core.lock-timeout`, else 30.
     public var lockTimeout: Double {
         if let e = context.environment["DVS_LOCK_TIMEOUT"], let v = Double(e) { return v }
@@ -281,9 +284,10 @@ public final class Repository: @unchecked Sendable {
     /// - Throws: `DVSError.locked` naming the holder; what recovery throws (the lock is released).
     ///   With `overwritingInterrupted` (`dvs checkout --force`), files changed since the
     ///   interrupted operation are overwritten to finish it (``recoverInterruptedOperation(overwriting:)``).
-    func lock(_ command: String, overwritingInterrupted: Bool = false) throws -> RepositoryLock {
+    ///   `timeout` (seconds) replaces ``lockTimeout`` (a background repack waits longer).
+    func lock(_ command: String, overwritingInterrupted: Bool = false, timeout: Double? = nil) throws -> RepositoryLock {
         let lock: RepositoryLock
-        do { lock = try RepositoryLock(path: dvsDir + "/lock", timeout: lockTimeout, command: command) } catch {
+        do { lock = try RepositoryLock(path: lockPath, timeout: timeout ?? lockTimeout, command: command) } catch {
             throw DVSError.wrap(error)
         }
         if journalFile.exists {
