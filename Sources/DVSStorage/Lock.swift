@@ -29,11 +29,12 @@ public final class RepositoryLock: @unchecked Sendable {
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StorageError.posix("cannot open lock file", path: path) }
         let deadline = Date().addingTimeInterval(timeout)
-        // While it waits, a writer holds a shared lock on `<path>.wait`, so that a holder that
+        // While it waits, a writer holds a shared record lock on the file's first byte (an open
+        // file description lock, which Linux keeps apart from `flock`), so that a holder that
         // takes the lock again and again (`dvs repack`, one pack at a time) lets it in between
-        // (``othersAreWaiting(path:)``). Closed, and so released, when this init returns.
-        var waitFD: Int32 = -1
-        defer { if waitFD >= 0 { close(waitFD) } }
+        // (``othersAreWaiting(path:)``). Dropped once the lock is taken, or with the descriptor.
+        var waiting = false
+        defer { if waiting { Self.recordLock(fd, type: F_UNLCK, command: Self.setRecordLock) } }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else {
                 let e = StorageError.posix("cannot lock", path: path)
@@ -41,10 +42,7 @@ public final class RepositoryLock: @unchecked Sendable {
                 fd = -1
                 throw e
             }
-            if waitFD < 0 {
-                waitFD = open(path + ".wait", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-            }
-            if waitFD >= 0 { _ = flock(waitFD, LOCK_SH | LOCK_NB) }
+            if !waiting { waiting = Self.recordLock(fd, type: F_RDLCK, command: Self.setRecordLock) == 0 }
             if Date() >= deadline {
                 let holder =
                     (try? FileIO.readAll(fd: fd, path: path)).map { String(decoding: $0, as: UTF8.self) }?
@@ -98,18 +96,39 @@ public final class RepositoryLock: @unchecked Sendable {
         return "a process whose pid the system does not show"
     }
 
-    /// Whether another writer is waiting for the lock at `path` (it holds a shared lock on
-    /// `<path>.wait` while it waits): a holder that takes the lock step after step checks this
-    /// after each release and lets it in first. A non-blocking probe; false when it cannot tell.
+    /// Whether another writer is waiting for the lock at `path` (it holds a shared record lock
+    /// on the file's first byte while it waits): a holder that takes the lock step after step
+    /// checks this after each release and lets it in first. A non-blocking probe
+    /// (`F_OFD_GETLK`); false when it cannot tell.
     public static func othersAreWaiting(path: String) -> Bool {
-        let fd = open(path + ".wait", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-            flock(fd, LOCK_UN)
-            return false
-        }
-        return errno == EWOULDBLOCK
+        var fl = Glibc.flock()
+        fl.l_type = Int16(F_WRLCK)
+        fl.l_whence = Int16(SEEK_SET)
+        fl.l_start = 0
+        fl.l_len = 1
+        guard fcntl(fd, getRecordLock, &fl) == 0 else { return false }
+        return fl.l_type != Int16(F_UNLCK)
+    }
+
+    /// `F_OFD_SETLK` and `F_OFD_GETLK` (Linux ≥ 3.15, <fcntl.h>), which Swift does not import:
+    /// they are declared under _GNU_SOURCE. Record locks owned by the open file description, so
+    /// that they neither mix with the `flock` nor with other threads' descriptors.
+    static let setRecordLock: Int32 = 37
+    static let getRecordLock: Int32 = 36
+
+    /// Sets (or with `F_UNLCK` drops) a record lock of `type` on byte 0 of `fd`'s file.
+    /// - Returns: `fcntl`'s result (0 when set).
+    @discardableResult
+    static func recordLock(_ fd: Int32, type: Int32, command: Int32) -> Int32 {
+        var fl = Glibc.flock()
+        fl.l_type = Int16(type)
+        fl.l_whence = Int16(SEEK_SET)
+        fl.l_start = 0
+        fl.l_len = 1
+        return fcntl(fd, command, &fl)
     }
 
     /// Releases the lock (also done by `deinit` and by process exit).

@@ -158,7 +158,7 @@ import Testing
         }
     }
 
-    /// A writer waiting for the lock says so (`<lock>.wait`), so that a repack between two packs
+    /// A writer waiting for the lock says so (a shared record lock on its first byte), so that a repack between two packs
     /// lets it in; it stops saying so once it holds the lock.
     @Test func aWaitingWriterIsSeenAndLetIn() throws {
         try TestSupport.withTemporaryDirectory { dir in
