@@ -235,11 +235,11 @@ public final class PackedBlobStore: BlobStore, @unchecked Sendable {
     /// and records them in the index.
     public func beginWrite() throws -> any BlobWriteSession { try beginWrite(deferringAudioAfter: nil) }
 
-    /// ``beginWrite()``, deferring the coding of audio past a budget: once the session has coded
-    /// at least `deferringAudioAfter` bytes of audio (blobs whose hint carries `facts`, with no
-    /// delta base; whole files, in the order writers reach them), further audio is appended as
-    /// `BlobCodec.stored` frames, the bytes as they are, for a repack to code later. 0 defers
-    /// all audio; nil never defers.
+    /// ``beginWrite()``, deferring the coding of audio past a budget: the session codes audio
+    /// (blobs whose hint carries `facts`, with no delta base) while each file fits in what is left
+    /// of `deferringAudioAfter` bytes, in the order writers reach them, and appends any other as a
+    /// `BlobCodec.stored` frame, the bytes as they are, for a repack to code later. 0 defers all
+    /// audio; nil never defers.
     public func beginWrite(deferringAudioAfter: UInt64?) throws -> any BlobWriteSession {
         PackedBlobWriteSession(
             store: self, writer: PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: targetSize()), level: level(),
@@ -377,8 +377,9 @@ final class PackedBlobWriteSession: BlobWriteSession, @unchecked Sendable {
         if let limit = deferAudioAfter, hint.facts != nil, hint.deltaBase == nil {
             let n = UInt64(bytes.count)
             let deferred = lock.withLock { () -> Bool in
-                // A file begun within the budget is coded whole.
-                if audioCoded >= limit {
+                // Coded only when it fits in what is left of the budget: a long call recording
+                // past it is stored as it is, however few files came before it.
+                if audioCoded + n > limit {
                     audioDeferred += n
                     return true
                 }

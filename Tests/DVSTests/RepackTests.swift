@@ -81,7 +81,7 @@ import Testing
         }
     }
 
-    @Test func theBudgetCodesTheFirstAudioAndDefersTheRest() throws {
+    @Test func theBudgetCodesTheAudioThatFitsAndDefersTheRest() throws {
         try TestSupport.withTemporaryDirectory { dir in
             let (repo, files) = try speechRepository(dir, settings: ["pack.defer-audio-after": "50000"])
             let s = try repo.commit(CommitOptions(message: "speech"))
@@ -92,6 +92,14 @@ import Testing
                 $0 + UInt64(try Data(contentsOf: URL(fileURLWithPath: repo.root + "/" + $1)).count)
             }
             #expect(s.deferredAudioBytes == deferred)
+            // Coded only what fits in the budget; a file larger than it is never coded in the commit.
+            var coded: UInt64 = 0
+            for f in files {
+                let n = UInt64(try Data(contentsOf: URL(fileURLWithPath: repo.root + "/" + f)).count)
+                if c[f] != .stored { coded += n }
+                if n > 50000 { #expect(c[f] == .stored, "\(f): \(n) bytes") }
+            }
+            #expect(coded <= 50000)
             // `never` codes everything in the commit.
             try repo.setConfig("pack.defer-audio-after", "never")
             try TestSupport.sh("sox '\(repo.root)/clips/s0.wav' '\(repo.root)/clips/s0-slow.wav' tempo 0.8")

@@ -7,19 +7,20 @@ import Foundation
     import Glibc
 #endif
 
-// `dvs repack`: code the audio a large commit stored as it is. A commit codes its first
-// `pack.defer-audio-after` bytes of audio as it writes them and appends the rest as `stored`
-// frames (the bytes themselves), so that importing a corpus costs about what copying it does;
+// `dvs repack`: code the audio a large commit stored as it is. A commit codes audio files while
+// they fit in `pack.defer-audio-after` bytes and appends the others as `stored` frames (the bytes
+// themselves), so that importing a corpus costs about what copying it does;
 // this codes those frames as the commit would have (`pack.audio-codec`), pack by pack, the way
-// git's loose objects wait for `git gc`. Each pack is one step under the repository lock: read
-// every blob it holds (verified against its id), code the stored ones (each decoded again and
-// compared before it is kept), write the new pack(s), swap them in one catalog transaction,
-// delete the old file. A reader that had the old pack open keeps reading it, and one that had
-// only looked a blob up looks it up again (`PackedBlobStore.read`). Between steps the repack lets
-// a writer that waits for the lock go first (`RepositoryLock.othersAreWaiting`), so another
-// command waits at most about one pack's step. An interrupted step leaves pack files the catalog
-// does not know whose every blob is indexed in another pack that is there (the new packs before
-// the swap, the old one after); the next repack, or push, deletes such files first.
+// git's loose objects wait for `git gc`. Pack by pack: read every blob it holds (verified
+// against its id) and code the stored ones (each decoded again and compared before it is kept)
+// into a new pack under `.dvs/tmp`, without the lock; then, under the lock, finish the new pack,
+// swap the two in one catalog transaction and delete the old file (or drop the new one when the
+// old one was replaced meanwhile). The lock is held for an fsync and a transaction, and before it
+// the repack lets a writer that waits for the lock go first (`RepositoryLock.othersAreWaiting`).
+// A reader that had the old pack open keeps reading it, and one that had only looked a blob up
+// looks it up again (`PackedBlobStore.read`). A repack killed after the swap leaves the old pack
+// file, which the catalog no longer knows and whose every blob is indexed in a pack that is
+// there; the next repack deletes such files first.
 
 /// What `dvs repack` did.
 public struct RepackReport: Sendable, Equatable, Codable {
@@ -41,9 +42,9 @@ public struct RepackReport: Sendable, Equatable, Codable {
 }
 
 extension Repository {
-    /// Bytes of audio a commit codes as it writes them before it stores the rest as they are
-    /// for `dvs repack` (`pack.defer-audio-after`, default 64 MiB); nil when the setting is
-    /// `never` (a commit codes everything).
+    /// Bytes of audio a commit codes as it writes them; an audio file that does not fit in what
+    /// is left is stored as it is, for `dvs repack` (`pack.defer-audio-after`, default 64 MiB);
+    /// nil when the setting is `never` (a commit codes everything).
     public var deferAudioAfter: UInt64? { Self.deferAudioAfter(catalog) }
 
     static func deferAudioAfter(_ catalog: Catalog) -> UInt64? {
@@ -88,14 +89,9 @@ extension Repository {
         }
         for (i, p) in pending.enumerated() {
             progress?(Progress(phase: .repacking, done: i, total: pending.count, bytes: report.rawBytes, totalBytes: totalBytes))
-            yieldToWaitingWriters()
-            let lock = try self.lock("dvs repack", timeout: lockTimeout)
-            defer { lock.release() }
-            // Another repack may have rewritten it while this one waited.
-            let still: Bool
-            do { still = try catalog.holdsStoredBlobs(pack: p.pack) } catch { throw DVSError.wrap(error) }
-            guard still else { continue }
-            try recode(pack: p.pack, into: &report)
+            // Another repack may have rewritten it by now.
+            guard try stillPending(p.pack) else { continue }
+            try recode(pack: p.pack, into: &report, lockTimeout: lockTimeout)
         }
         progress?(Progress(phase: .repacking, done: pending.count, total: pending.count, bytes: report.rawBytes, totalBytes: totalBytes))
         return report
@@ -117,8 +113,18 @@ extension Repository {
         return try deleteRepackLeftovers()
     }
 
-    /// Rewrites pack `pack` with its stored blobs coded; the caller holds the lock.
-    private func recode(pack: PackID, into report: inout RepackReport) throws {
+    /// Whether the catalog still locates stored blobs in `pack`.
+    private func stillPending(_ pack: PackID) throws -> Bool {
+        do { return try catalog.holdsStoredBlobs(pack: pack) } catch { throw DVSError.wrap(error) }
+    }
+
+    /// Rewrites pack `pack` with its stored blobs coded. The coding runs without the lock (a
+    /// pack never changes; it is read as any reader reads it) into a pack file under
+    /// `.dvs/tmp`; only the swap takes the lock: the new pack is finished (fsynced, moved into
+    /// `packs/`) and swapped in when the old one still holds stored blobs, else dropped (another
+    /// repack, or gc, replaced it meanwhile). So the lock is held for an fsync and a catalog
+    /// transaction, however long the coding takes.
+    private func recode(pack: PackID, into report: inout RepackReport, lockTimeout: Double?) throws {
         let path = packsDir + "/" + pack.hex + ".pack"
         let reader: PackReader
         let index: [PackEntry]
@@ -126,11 +132,14 @@ extension Repository {
             reader = try PackReader(path: path)
             index = try reader.readIndex().sorted { $0.offset < $1.offset }
         } catch {
+            if try !stillPending(pack) { return }
             throw DVSError(
                 .corrupt, "cannot read pack '\(pack.hex)' to code its audio: \(DVSError.wrap(error).message); it was left as it is",
                 next: .runFsck)
         }
-        let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: Self.packTargetSize(catalog))
+        // One new pack per old one, whatever its size: a pack finished early would enter
+        // `packs/` without the lock.
+        let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: UInt64.max)
         let store = packedBlobs
         let level = zstdLevel
         let coded = Locked((blobs: 0, rawBytes: UInt64(0)))
@@ -162,19 +171,26 @@ extension Repository {
                     $0.rawBytes += e.rawLength
                 }
             }
+            yieldToWaitingWriters()
+            let lock = try self.lock("dvs repack", timeout: lockTimeout)
+            defer { lock.release() }
+            guard try stillPending(pack) else {
+                writer.abort()
+                return
+            }
             made = try writer.finish()
             try catalog.write { tx in
                 try tx.removePacks([pack])
                 for p in made { try tx.insertPack(id: PackID(p.id), byteCount: p.byteCount, entries: p.entries) }
             }
+            packedBlobs.forgetReaders()
+            report.bytesBefore += UInt64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+            unlink(path)
+            FileIO.syncDirectory(packsDir)
         } catch {
             writer.abort()
             throw DVSError.wrap(error)
         }
-        packedBlobs.forgetReaders()
-        report.bytesBefore += UInt64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
-        unlink(path)
-        FileIO.syncDirectory(packsDir)
         report.packs += 1
         report.bytesAfter += made.reduce(0) { $0 + $1.byteCount }
         let c = coded.withLock { $0 }
