@@ -268,7 +268,8 @@ extension Repository {
         // the label join reuses, instead of in arenas of their own that a trim only partly returns
         // (the 10k corpus's initial commit peaked at 59–60 MiB so, 60–65 MiB without). The
         // workers allocate a few buffers per file, so they do not wait on the one arena's lock.
-        _ = mallopt(M_ARENA_MAX, 1)
+        // glibc's own MALLOC_ARENA_MAX, when set, is left to decide.
+        if context.environment["MALLOC_ARENA_MAX"] == nil { _ = mallopt(M_ARENA_MAX, 1) }
         let now = Int64(Date().timeIntervalSince1970)
         let tz = context.timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(now))) / 60
         let committerText = identity
