@@ -10,12 +10,13 @@ struct Repack: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repack", abstract: "Code the audio a large commit stored as it is.",
         discussion: """
-            A commit codes audio files while they fit in pack.defer-audio-after bytes (default \
-            64 MiB) and stores the others as they are, so that importing a corpus costs about \
+            A commit codes each audio file that fits in what is left of pack.defer-audio-after \
+            bytes (default 64 MiB) and stores the others as they are, so that importing a corpus costs about \
             what copying it does. This codes those blobs as the commit would have \
             (pack.audio-codec), one pack at a time, each blob verified before and after. The \
             coding runs without the repository lock; each pack's swap takes it for an fsync and \
-            a catalog transaction, after letting a waiting command go first. After such a commit \
+            a catalog transaction, after letting a waiting command go first; one repack runs at a \
+            time, a second waits for the first. After such a commit \
             dvs starts it in the background \
             (pack.auto-repack, default true; its output goes to .dvs/repack.log), and dvs push runs \
             it first, so that a remote never receives uncoded audio. Running it again does nothing \

@@ -26,8 +26,9 @@ public enum BlobCodec: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// dvs 0.2 for every such WAV where it pays; codecs 1 and 2 are still read.
     case audioLPC = 4
     /// The original bytes as they are, with no zstd frame around them. Written for audio by a
-    /// commit that defers coding (past `pack.defer-audio-after` bytes of audio, so that a large
-    /// import is as fast as copying it), then replaced by `dvs repack`, which codes those blobs
+    /// commit that defers coding (an audio file that does not fit in what is left of its
+    /// `pack.defer-audio-after` budget, so that a large import is as fast as copying it), then
+    /// replaced by `dvs repack`, which codes those blobs
     /// as a commit would have. Written by dvs 0.3; a reader of an earlier version refuses it.
     case stored = 5
 

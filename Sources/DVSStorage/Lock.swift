@@ -97,8 +97,8 @@ public final class RepositoryLock: @unchecked Sendable {
     }
 
     /// Whether another writer is waiting for the lock at `path` (it holds a shared record lock
-    /// on the file's first byte while it waits): a holder that takes the lock step after step
-    /// checks this after each release and lets it in first. A non-blocking probe
+    /// on the file's first byte while it waits): a process that takes the lock step after step
+    /// checks this before each step and lets it in first. A non-blocking probe
     /// (`F_OFD_GETLK`); false when it cannot tell.
     public static func othersAreWaiting(path: String) -> Bool {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

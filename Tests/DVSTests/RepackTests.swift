@@ -192,4 +192,28 @@ import Testing
             #expect(!RepositoryLock.othersAreWaiting(path: path), "and no longer waits")
         }
     }
+
+    /// One repack at a time: a second one waits for `.dvs/repack.lock`, then codes what is left.
+    @Test func aSecondRepackWaitsForTheFirst() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let (repo, _) = try speechRepository(dir, settings: ["pack.defer-audio-after": "0"])
+            _ = try repo.commit(CommitOptions(message: "speech"))
+            var first: RepositoryLock? = try RepositoryLock(path: repo.dvsDir + "/repack.lock", timeout: 0, command: "dvs repack")
+            let done = Locked<RepackReport?>(nil)
+            let second = Thread {
+                let r = try? repo.repack()
+                done.withLock { $0 = r }
+            }
+            second.start()
+            usleep(500_000)
+            #expect(done.withLock { $0 } == nil, "it waits")
+            #expect(try repo.pendingRepack().packs == 1)
+            first?.release()
+            first = nil
+            let deadline = Date().addingTimeInterval(60)
+            while done.withLock({ $0 }) == nil, Date() < deadline { usleep(20_000) }
+            #expect(done.withLock { $0 }?.packs == 1, "then codes the pack")
+            #expect(try repo.pendingRepack().packs == 0)
+        }
+    }
 }

@@ -42,7 +42,8 @@ public struct CommitSummary: Sendable {
     public var labelTables: [LabelTableInfo] = []
     /// What the `post-commit` hook wrote to stderr, if one ran.
     public var postCommitOutput: String?
-    /// Bytes of audio stored as they are, past `pack.defer-audio-after`, for `dvs repack` to code
+    /// Bytes of audio stored as they are (files that did not fit in `pack.defer-audio-after`),
+    /// for `dvs repack` to code
     /// (``Repository/repack(progress:)``); 0 when the commit coded all it wrote.
     public var deferredAudioBytes: UInt64 = 0
     /// Why the commit read the whole tree's labels and rebuilt the whole manifest; nil when it

@@ -18,9 +18,10 @@ import Foundation
 // old one was replaced meanwhile). The lock is held for an fsync and a transaction, and before it
 // the repack lets a writer that waits for the lock go first (`RepositoryLock.othersAreWaiting`).
 // A reader that had the old pack open keeps reading it, and one that had only looked a blob up
-// looks it up again (`PackedBlobStore.read`). A repack killed after the swap leaves the old pack
-// file, which the catalog no longer knows and whose every blob is indexed in a pack that is
-// there; the next repack deletes such files first.
+// looks it up again (`PackedBlobStore.read`). A repack killed between moving the new pack into
+// `packs/` and the swap leaves the new pack, and one killed after the swap the old pack: a file
+// the catalog does not know whose every blob is indexed in a pack that is there, which the next
+// repack deletes first. One repack runs at a time (`.dvs/repack.lock`).
 
 /// What `dvs repack` did.
 public struct RepackReport: Sendable, Equatable, Codable {
@@ -66,9 +67,10 @@ extension Repository {
         return (p.count, p.reduce(0) { $0 + $1.rawBytes })
     }
 
-    /// Codes every blob stored as it is (`BlobCodec.stored`), one pack per step under the
-    /// repository lock; see the file's header. Running it again, or beside another repack, does
-    /// no harm: a pack another process already rewrote is skipped.
+    /// Codes every blob stored as it is (`BlobCodec.stored`), pack by pack, each pack coded
+    /// without the repository lock and swapped in under it; see the file's header. One repack
+    /// runs at a time (`.dvs/repack.lock`): a second one (a push's, after a commit's background
+    /// one) waits for the first, then finds what is left. Running it again does no harm.
     /// - Parameters:
     ///   - progress: reports `.repacking` per pack, with the raw bytes coded so far.
     ///   - lockTimeout: seconds each step waits for the lock (default ``lockTimeout``; the
@@ -79,6 +81,13 @@ extension Repository {
     ///   done by then stay done.
     public func repack(progress: ProgressHandler? = nil, lockTimeout: Double? = nil) throws -> RepackReport {
         var report = RepackReport()
+        // Two repacks would both code every pending pack (the coding takes no lock) and one
+        // would throw its work away: the second waits here for the first.
+        let running: RepositoryLock
+        do { running = try RepositoryLock(path: dvsDir + "/repack.lock", timeout: 3600, command: "dvs repack") } catch {
+            throw DVSError.wrap(error)
+        }
+        defer { running.release() }
         let pending: [(pack: PackID, rawBytes: UInt64)]
         do { pending = try catalog.packsHoldingStoredBlobs() } catch { throw DVSError.wrap(error) }
         let totalBytes = pending.reduce(0) { $0 + $1.rawBytes }
@@ -122,7 +131,7 @@ extension Repository {
     /// pack never changes; it is read as any reader reads it) into a pack file under
     /// `.dvs/tmp`; only the swap takes the lock: the new pack is finished (fsynced, moved into
     /// `packs/`) and swapped in when the old one still holds stored blobs, else dropped (another
-    /// repack, or gc, replaced it meanwhile). So the lock is held for an fsync and a catalog
+    /// repack, gc, purge or fetch replaced it meanwhile). So the lock is held for an fsync and a catalog
     /// transaction, however long the coding takes.
     private func recode(pack: PackID, into report: inout RepackReport, lockTimeout: Double?) throws {
         let path = packsDir + "/" + pack.hex + ".pack"
@@ -157,6 +166,8 @@ extension Repository {
                 do {
                     bytes = try store.read(e.id, at: BlobLocation(pack: pack, entry: e), decompressor: coders[worker].decompressor)
                 } catch {
+                    // A purge or gc that rewrote the pack meanwhile: nothing left to do here.
+                    if !((try? self.stillPending(pack)) ?? true) { throw PackReplaced() }
                     throw DVSError(
                         .corrupt,
                         "cannot code blob '\(e.id.hex)' of pack '\(pack.hex)': \(DVSError.wrap(error).message); the pack was left as it is",
@@ -178,15 +189,24 @@ extension Repository {
                 writer.abort()
                 return
             }
-            made = try writer.finish()
-            try catalog.write { tx in
-                try tx.removePacks([pack])
-                for p in made { try tx.insertPack(id: PackID(p.id), byteCount: p.byteCount, entries: p.entries) }
+            do {
+                made = try writer.finish()
+                try catalog.write { tx in
+                    try tx.removePacks([pack])
+                    for p in made { try tx.insertPack(id: PackID(p.id), byteCount: p.byteCount, entries: p.entries) }
+                }
+            } catch {
+                // Still under the lock: the finished new pack goes before anyone could index it.
+                writer.abort()
+                throw error
             }
             packedBlobs.forgetReaders()
             report.bytesBefore += UInt64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
             unlink(path)
             FileIO.syncDirectory(packsDir)
+        } catch is PackReplaced {
+            writer.abort()
+            return
         } catch {
             writer.abort()
             throw DVSError.wrap(error)
@@ -228,3 +248,7 @@ extension Repository {
         return deleted
     }
 }
+
+/// Thrown inside a repack's coding when the pack it codes was rewritten meanwhile (a purge or
+/// gc): the pack is skipped.
+private struct PackReplaced: Error {}
