@@ -112,16 +112,6 @@ extension Repository {
         for _ in 0..<500 where RepositoryLock.othersAreWaiting(path: lockPath) { usleep(20_000) }
     }
 
-    /// Deletes the pack files an interrupted repack left (see ``deleteRepackLeftovers()``),
-    /// under the lock; for push, which uploads what is in `packs/`.
-    /// - Returns: files deleted.
-    /// - Throws: `DVSError.locked`; `DVSError` when the catalog cannot be read.
-    func deleteRepackLeftoversLocked() throws -> Int {
-        let lock = try self.lock("dvs repack")
-        defer { lock.release() }
-        return try deleteRepackLeftovers()
-    }
-
     /// Whether the catalog still locates stored blobs in `pack`.
     private func stillPending(_ pack: PackID) throws -> Bool {
         do { return try catalog.holdsStoredBlobs(pack: pack) } catch { throw DVSError.wrap(error) }
