@@ -479,7 +479,7 @@ final class BlockEncoder {
                     for i in order..<n {
                         var sum: Int64 = 0
                         for j in 0..<order { sum &+= Int64(qc[j]) &* Int64(x[i - 1 - j]) }
-                        let p = min(32767, max(-32768, sum >> Int64(shift)))
+                        let p = min(32767, max(-32768, sum &>> Int64(shift)))
                         res[i] = s[i] - (Int32(nearest[Int(p) + 32768]) - 128)
                     }
                 }
@@ -523,7 +523,7 @@ final class BlockEncoder {
                         let b =
                             (c6 &* Int64(p[5]) &+ c7 &* Int64(p[4])) &+ (c8 &* Int64(p[3]) &+ c9 &* Int64(p[2]))
                             &+ (c10 &* Int64(p[1]) &+ c11 &* Int64(p[0]))
-                        let r = Int64(x[i]) &- ((a &+ b) >> sh)
+                        let r = Int64(x[i]) &- ((a &+ b) &>> sh)
                         big |= r < 0 ? ~r : r
                         res[i] = Int32(truncatingIfNeeded: r)
                     }
@@ -533,7 +533,7 @@ final class BlockEncoder {
                 for i in start..<max(start, end) {
                     var sum: Int64 = 0
                     for j in 0..<order { sum &+= Int64(qc[j]) &* Int64(x[i - 1 - j]) }
-                    let r = Int64(x[i]) &- (sum >> Int64(shift))
+                    let r = Int64(x[i]) &- (sum &>> Int64(shift))
                     big |= r < 0 ? ~r : r
                     res[i] = Int32(truncatingIfNeeded: r)
                 }
@@ -808,7 +808,7 @@ final class BlockDecoder {
             var (h1, h2, h3, h4) = (h[0], h[1], h[2], h[3])
             var i = order
             while i < n {
-                let x = Int32(truncatingIfNeeded: Int64(s[i]) &+ (((c0 &* h1 &+ c1 &* h2) &+ (c2 &* h3 &+ c3 &* h4)) >> sh))
+                let x = Int32(truncatingIfNeeded: Int64(s[i]) &+ (((c0 &* h1 &+ c1 &* h2) &+ (c2 &* h3 &+ c3 &* h4)) &>> sh))
                 s[i] = x
                 (h4, h3, h2, h1) = (h3, h2, h1, Int64(x))
                 i &+= 1
@@ -825,7 +825,7 @@ final class BlockDecoder {
             while i < n {
                 let a = (c0 &* h1 &+ c1 &* h2) &+ (c2 &* h3 &+ c3 &* h4)
                 let b = (c4 &* h5 &+ c5 &* h6) &+ (c6 &* h7 &+ c7 &* h8)
-                let x = Int32(truncatingIfNeeded: Int64(s[i]) &+ ((a &+ b) >> sh))
+                let x = Int32(truncatingIfNeeded: Int64(s[i]) &+ ((a &+ b) &>> sh))
                 s[i] = x
                 (h8, h7, h6, h5) = (h7, h6, h5, h4)
                 (h4, h3, h2, h1) = (h3, h2, h1, Int64(x))
@@ -845,7 +845,7 @@ final class BlockDecoder {
             while i < n {
                 let a = (c0 &* h1 &+ c1 &* h2) &+ (c2 &* h3 &+ c3 &* h4) &+ (c4 &* h5 &+ c5 &* h6)
                 let b = (c6 &* h7 &+ c7 &* h8) &+ (c8 &* h9 &+ c9 &* h10) &+ (c10 &* h11 &+ c11 &* h12)
-                let x = Int32(truncatingIfNeeded: Int64(s[i]) &+ ((a &+ b) >> sh))
+                let x = Int32(truncatingIfNeeded: Int64(s[i]) &+ ((a &+ b) &>> sh))
                 s[i] = x
                 (h12, h11, h10, h9, h8, h7) = (h11, h10, h9, h8, h7, h6)
                 (h6, h5, h4, h3, h2, h1) = (h5, h4, h3, h2, h1, Int64(x))
@@ -861,7 +861,7 @@ final class BlockDecoder {
                     sum &+= Int64(c[j]) &* Int64(s[i &- 1 &- j])
                     j &+= 1
                 }
-                s[i] = s[i] &+ Int32(truncatingIfNeeded: sum >> sh)
+                s[i] = s[i] &+ Int32(truncatingIfNeeded: sum &>> sh)
             }
         }
     }
@@ -884,7 +884,7 @@ final class BlockDecoder {
                             sum &+= Int64(c[j]) &* Int64(lin[i &- 1 &- j])
                             j &+= 1
                         }
-                        let p = min(32767, max(-32768, sum >> sh))
+                        let p = min(32767, max(-32768, sum &>> sh))
                         let rank = UInt8(truncatingIfNeeded: Int32(nearest[Int(p) &+ 32768]) &+ s[i])
                         s[i] = Int32(rank) &- 128
                         lin[i] = v[Int(rank)]

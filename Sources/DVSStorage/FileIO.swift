@@ -65,13 +65,51 @@ public enum FileIO {
         }
     }
 
-    /// Creates a unique temporary file in `dir` (mode 0644). - Returns: its fd and path.
+    /// Creates a unique temporary file `<dir>/<prefix>-XXXXXX` (mode 0644, close-on-exec) and
+    /// holds an exclusive `flock(2)` on it for as long as the descriptor is open, so that
+    /// ``removeAbandonedTemps(in:prefixes:minimumAge:)`` can tell a file a live writer is still
+    /// filling from one a killed process left. A writer that renames the file into place does so
+    /// before it closes the descriptor.
+    /// - Returns: its fd and path.
+    /// - Throws: `StorageError` naming `dir` when the file cannot be created.
     public static func makeTemp(in dir: String, prefix: String = "tmp") throws -> (fd: Int32, path: String) {
         var template = Array("\(dir)/\(prefix)-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw StorageError.posix("cannot create a temporary file in", path: dir) }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)  // Glibc's module does not export mkostemp
         fchmod(fd, 0o644)
+        _ = flock(fd, LOCK_EX | LOCK_NB)  // a new file: nobody else can hold it
         return (fd, String(cString: template))
+    }
+
+    /// Deletes the temporary files in `dir` that a killed process left: those named
+    /// `<prefix>-…` for one of `prefixes` (``makeTemp(in:prefix:)``'s names) that no open
+    /// descriptor holds locked and that were last modified at least `minimumAge` seconds ago
+    /// (which covers the instant between a writer's `mkostemp` and its `flock`). A file a live
+    /// writer is filling, even one without the repository lock, is left alone.
+    /// - Returns: how many files were deleted and their bytes.
+    /// - Complexity: one `readdir` of `dir`, and one `open` + `flock` per matching name.
+    @discardableResult
+    public static func removeAbandonedTemps(in dir: String, prefixes: [String], minimumAge: Double = 60) -> (files: Int, bytes: UInt64) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return (0, 0) }
+        var removed = (files: 0, bytes: UInt64(0))
+        let now = Date().timeIntervalSince1970
+        for name in names where prefixes.contains(where: { name.hasPrefix($0 + "-") }) {
+            let path = dir + "/" + name
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
+                now - (Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9) >= minimumAge,
+                flock(fd, LOCK_EX | LOCK_NB) == 0
+            else { continue }
+            if unlink(path) == 0 {
+                removed.files += 1
+                removed.bytes += UInt64(st.st_size)
+            }
+        }
+        return removed
     }
 
     /// Writes `bytes` to `path` durably: temp file in `tmpDir`, fsync, rename, fsync of the folder.
@@ -84,9 +122,10 @@ public enum FileIO {
         do {
             try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: tmp) }
             if sync, fsync(fd) != 0 { throw StorageError.posix("cannot fsync", path: tmp) }
+            // Renamed while still open (and so locked): see `makeTemp`.
+            guard rename(tmp, path) == 0 else { throw StorageError.posix("cannot rename into", path: path) }
             close(fd)
             open = false
-            guard rename(tmp, path) == 0 else { throw StorageError.posix("cannot rename into", path: path) }
         } catch {
             if open { close(fd) }
             unlink(tmp)

@@ -67,9 +67,10 @@ public final class LocalObjectStore: ObjectStore, @unchecked Sendable {
         do {
             try frame.withUnsafeBytes { try FileIO.writeAll(fd: fd, $0, path: tmp) }
             guard fsync(fd) == 0 else { throw StorageError.posix("cannot fsync", path: tmp) }
+            // Renamed while still open (and so locked): see `FileIO.makeTemp`.
+            guard rename(tmp, p) == 0 else { throw StorageError.posix("cannot rename object into", path: p) }
             close(fd)
             open = false
-            guard rename(tmp, p) == 0 else { throw StorageError.posix("cannot rename object into", path: p) }
         } catch {
             if open { close(fd) }
             unlink(tmp)

@@ -154,9 +154,10 @@ public final class PackWriter: @unchecked Sendable {
         syncQueue.async { [self] in
             var failure: Error?
             if fsync(pfd) != 0 { failure = StorageError.posix("cannot fsync pack", path: ppath) }
-            close(pfd)
+            // Renamed while still open (and so locked): see `FileIO.makeTemp`.
             if failure == nil, rename(ppath, final) != 0 { failure = StorageError.posix("cannot rename pack into", path: final) }
             if failure != nil { unlink(ppath) }
+            close(pfd)
             lock.withLock {
                 if let failure { if syncError == nil { syncError = failure } } else { finished.append(pack) }
             }

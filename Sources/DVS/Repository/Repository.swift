@@ -17,7 +17,8 @@ import Foundation
 /// .dvs/objects/xx/…     commits, manifest chunks, lineage records, model artifacts
 /// .dvs/cache/           blob cache of dvs run (blobs/), sample index (samples.sqlite); safe to delete
 ///                       (outside the repository when .dvs cannot be written: `cacheDir`)
-/// .dvs/tmp/             temp files, renamed into place when complete (working-tree files too)
+/// .dvs/tmp/             temp files, renamed into place when complete (working-tree files too);
+///                       a killed writer's are deleted by the next command that takes the lock
 /// .dvs/JOURNAL          the working-tree operation in progress, finished by the next command
 /// .dvs/lock             the writer lock
 /// .dvs/hooks/           hook scripts (pre-commit, post-commit); samples installed as *.sample
@@ -280,7 +281,9 @@ public final class Repository: @unchecked Sendable {
     public var identity: String { defaultIdentity(in: context) }
 
     /// Takes the writer lock for `command`, then finishes an operation a killed process left in
-    /// `.dvs/JOURNAL` (``recoverInterruptedOperation()``) before the caller changes anything.
+    /// `.dvs/JOURNAL` (``recoverInterruptedOperation()``) before the caller changes anything, and
+    /// deletes the temporary files killed writers left in `.dvs/tmp`
+    /// (`FileIO.removeAbandonedTemps`).
     /// - Throws: `DVSError.locked` naming the holder; what recovery throws (the lock is released).
     ///   With `overwritingInterrupted` (`dvs checkout --force`), files changed since the
     ///   interrupted operation are overwritten to finish it (``recoverInterruptedOperation(overwriting:)``).
@@ -302,8 +305,14 @@ public final class Repository: @unchecked Sendable {
                 throw DVSError.wrap(error)
             }
         }
+        FileIO.removeAbandonedTemps(in: tmpDir, prefixes: Self.storeTempPrefixes)
         return lock
     }
+
+    /// The prefixes of the temporary files the stores write in `.dvs/tmp` (atomic writes, loose
+    /// objects, packs being filled): a killed writer's are deleted by the next command that takes
+    /// the lock (``lock(_:overwritingInterrupted:timeout:)``), once no descriptor holds them.
+    static let storeTempPrefixes = ["tmp", "obj", "pack"]
 
     // MARK: Objects
 
