@@ -52,6 +52,10 @@ public struct ProcessContext: Sendable {
     /// "note: the interrupted 'dvs checkout side' was finished: …"); nil drops them. The dvs
     /// command writes them to standard error.
     public var notice: (@Sendable (String) -> Void)?
+    /// Called once when a writer has waited a second for the repository lock, with a line for
+    /// the user naming the holder and how long the wait may last; nil says nothing. The dvs
+    /// command writes it to standard error when that is a terminal.
+    public var lockWait: (@Sendable (String) -> Void)?
     /// Starts the file-system monitor daemon of the working tree at the given root (absolute) in
     /// the background, detached, when `core.fsmonitor` is on and none runs; nil starts none. The
     /// dvs command runs itself as `dvs fsmonitor run`.

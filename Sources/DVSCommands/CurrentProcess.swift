@@ -15,6 +15,7 @@ enum CurrentProcess {
         context.afterTreeWrite = signalAfterWrites(context.environment)
         context.afterPurgeStep = killAfterPurgeStep(context.environment)
         context.notice = { Output.err($0) }
+        if isatty(STDERR_FILENO) == 1 { context.lockWait = { Output.err($0) } }
         context.startFileSystemMonitor = { startFileSystemMonitor(root: $0) }
         return context
     }()

@@ -22,13 +22,19 @@ public final class RepositoryLock: @unchecked Sendable {
     ///   - path: the lock file (created if missing).
     ///   - timeout: seconds to wait for another writer; 0 fails at once.
     ///   - command: recorded for other processes to see (`dvs commit`).
+    ///   - onWait: called once, on this thread, when the lock has been waited for
+    ///     ``waitAnnouncedAfter`` seconds, with the holder as `holderDescription(fd:)` reads it
+    ///     (`pid 1234: dvs repack --background`), so that a person at a terminal knows why
+    ///     nothing happens; nil says nothing.
     /// - Throws: `StorageError.locked` naming the holder's pid and command when the wait runs out
     ///   (from the file, or from the system when the holder wrote nothing there).
-    public init(path: String, timeout: Double, command: String) throws {
+    public init(path: String, timeout: Double, command: String, onWait: ((String) -> Void)? = nil) throws {
         self.path = path
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StorageError.posix("cannot open lock file", path: path) }
-        let deadline = Date().addingTimeInterval(timeout)
+        let start = Date()
+        let deadline = start.addingTimeInterval(timeout)
+        var announced = onWait == nil
         // While it waits, a writer holds a shared record lock on the file's first byte (an open
         // file description lock, which Linux keeps apart from `flock`), so that a holder that
         // takes the lock again and again (`dvs repack`, one pack at a time) lets it in between
@@ -43,10 +49,14 @@ public final class RepositoryLock: @unchecked Sendable {
                 throw e
             }
             if !waiting { waiting = Self.recordLock(fd, type: F_RDLCK, command: Self.setRecordLock) == 0 }
-            if Date() >= deadline {
-                let holder =
-                    (try? FileIO.readAll(fd: fd, path: path)).map { String(decoding: $0, as: UTF8.self) }?
-                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            let now = Date()
+            if !announced, now.timeIntervalSince(start) >= Self.waitAnnouncedAfter, now < deadline {
+                announced = true
+                let holder = Self.recordedHolder(fd: fd, path: path)
+                onWait?(holder.isEmpty ? Self.unrecordedHolder(fd: fd) : holder)
+            }
+            if now >= deadline {
+                let holder = Self.recordedHolder(fd: fd, path: path)
                 let unrecorded = holder.isEmpty ? Self.unrecordedHolder(fd: fd) : ""
                 close(fd)
                 fd = -1
@@ -62,6 +72,17 @@ public final class RepositoryLock: @unchecked Sendable {
         ftruncate(fd, 0)
         let info = "pid \(getpid()): \(command)\n"
         _ = info.withCString { pwrite(fd, $0, strlen($0), 0) }
+    }
+
+    /// Seconds a writer waits for the lock before `onWait` is called (see ``init(path:timeout:command:onWait:)``).
+    public static let waitAnnouncedAfter = 1.0
+
+    /// What the holder wrote into the lock file (`pid 1234: dvs commit`), trimmed; empty when
+    /// it wrote nothing (or has just taken the lock).
+    static func recordedHolder(fd: Int32, path: String) -> String {
+        lseek(fd, 0, SEEK_SET)
+        return (try? FileIO.readAll(fd: fd, path: path)).map { String(decoding: $0, as: UTF8.self) }?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
     }
 
     /// What the system knows of the process holding the lock on `fd`'s file when the holder wrote

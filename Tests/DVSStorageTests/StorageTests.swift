@@ -194,6 +194,38 @@ import Testing
             _ = try RepositoryLock(path: dir + "/lock", timeout: 0, command: "dvs checkout")
         }
     }
+
+    /// A writer that has waited a second says so once, naming the holder, and still gets the
+    /// lock when the holder lets go; one that gets it at once says nothing.
+    @Test func aWriterThatWaitsNamesTheHolderOnceThenGetsTheLock() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            final class Lines: @unchecked Sendable {
+                let lock = NSLock()
+                var lines: [String] = []
+                func add(_ s: String) { lock.withLock { lines.append(s) } }
+                var all: [String] { lock.withLock { lines } }
+            }
+            let quiet = Lines()
+            let free = try RepositoryLock(path: dir + "/lock", timeout: 5, command: "dvs status", onWait: quiet.add)
+            free.release()
+            #expect(quiet.all.isEmpty)
+
+            let first = try RepositoryLock(path: dir + "/lock", timeout: 0, command: "dvs repack --background")
+            let release = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                usleep(UInt32(RepositoryLock.waitAnnouncedAfter * 1_000_000) + 800_000)
+                first.release()
+                release.signal()
+            }
+            let heard = Lines()
+            let start = Date()
+            let second = try RepositoryLock(path: dir + "/lock", timeout: 10, command: "dvs commit", onWait: heard.add)
+            #expect(Date().timeIntervalSince(start) >= RepositoryLock.waitAnnouncedAfter)
+            #expect(heard.all == ["pid \(getpid()): dvs repack --background"])
+            second.release()
+            release.wait()
+        }
+    }
 }
 
 /// `PackedBlobStore` on its own: packs in a folder, an index in memory, a registered transform.

@@ -290,7 +290,13 @@ public final class Repository: @unchecked Sendable {
     ///   `timeout` (seconds) replaces ``lockTimeout`` (a background repack waits longer).
     func lock(_ command: String, overwritingInterrupted: Bool = false, timeout: Double? = nil) throws -> RepositoryLock {
         let lock: RepositoryLock
-        do { lock = try RepositoryLock(path: lockPath, timeout: timeout ?? lockTimeout, command: command) } catch {
+        let limit = timeout ?? lockTimeout
+        let wait = context.lockWait.map { say in
+            { (holder: String) in
+                say("waiting for the repository lock, held by \(holder) (for up to \(Self.seconds(limit)); core.lock-timeout)")
+            }
+        }
+        do { lock = try RepositoryLock(path: lockPath, timeout: limit, command: command, onWait: wait) } catch {
             throw DVSError.wrap(error)
         }
         if journalFile.exists {
@@ -307,6 +313,11 @@ public final class Repository: @unchecked Sendable {
         }
         FileIO.removeAbandonedTemps(in: tmpDir, prefixes: Self.storeTempPrefixes)
         return lock
+    }
+
+    /// `30 s`, `1 h`: a lock timeout for a message.
+    static func seconds(_ t: Double) -> String {
+        t >= 3600 && t.truncatingRemainder(dividingBy: 3600) == 0 ? "\(Int(t / 3600)) h" : "\(t.rounded() == t ? String(Int(t)) : String(t)) s"
     }
 
     /// The prefixes of the temporary files the stores write in `.dvs/tmp` (atomic writes, loose
