@@ -317,7 +317,8 @@ public final class Repository: @unchecked Sendable {
 
     /// `30 s`, `1 h`: a lock timeout for a message.
     static func seconds(_ t: Double) -> String {
-        t >= 3600 && t.truncatingRemainder(dividingBy: 3600) == 0 ? "\(Int(t / 3600)) h" : "\(t.rounded() == t ? String(Int(t)) : String(t)) s"
+        t >= 3600 && t.truncatingRemainder(dividingBy: 3600) == 0
+            ? "\(Int(t / 3600)) h" : "\(t.rounded() == t ? String(Int(t)) : String(t)) s"
     }
 
     /// The prefixes of the temporary files the stores write in `.dvs/tmp` (atomic writes, loose
