@@ -25,6 +25,24 @@ struct Status: ParsableCommand {
         var merging: String?
         var conflicts: [MergeConflict]?
         var unresolved: [String]?
+        /// Audio a commit stored as it is, still to be coded by `dvs repack`; absent when none.
+        var pending_repack: JSONPendingRepack?
+    }
+
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    struct JSONPendingRepack: Encodable {
+        var packs: Int
+        var raw_bytes: UInt64
+        var running: Bool
+    }
+
+    /// The line saying that audio waits to be coded (`Repository.pendingRepack()`), or nil.
+    static func pendingRepackLine(_ p: (packs: Int, rawBytes: UInt64), running: Bool) -> String? {
+        guard p.packs > 0 else { return nil }
+        let what = "\(Output.bytes(p.rawBytes)) of audio in \(p.packs) pack(s) is stored as it is"
+        return running
+            ? "\(what); a repack running in the background is coding it"
+            : "\(what); 'dvs repack' codes it (no repack is running)"
     }
 
     /// Trees of at least this many files get the hint of ``suggestMonitor(_:files:)``.
@@ -52,13 +70,17 @@ struct Status: ParsableCommand {
         var branch: String?
         if case .branch(let b, _) = s.head { branch = b }
         let merge = repo.mergeInProgress()
+        let pending = try repo.pendingRepack()
+        let repacking = pending.packs > 0 && repo.repackIsRunning
         if json {
             try Output.json(
                 JSONStatus(
                     branch: branch, head: s.head.commit?.hex, clean: s.changes.isEmpty, changes: s.changes.map(JSONChange.init),
                     samples_affected: s.samplesAffected, hours_affected: (s.hoursAffected * 1e6).rounded() / 1e6,
                     files: s.fileCount, hashed_files: s.hashedFiles, warnings: s.warnings,
-                    merging: merge?.theirs, conflicts: merge?.conflicts, unresolved: merge?.unresolved))
+                    merging: merge?.theirs, conflicts: merge?.conflicts, unresolved: merge?.unresolved,
+                    pending_repack: pending.packs > 0
+                        ? JSONPendingRepack(packs: pending.packs, raw_bytes: pending.rawBytes, running: repacking) : nil))
             return
         }
         Self.suggestMonitor(repo, files: s.fileCount)
@@ -67,6 +89,7 @@ struct Status: ParsableCommand {
         case .detached(let c): Output.out("HEAD detached at \(c.short)")
         }
         for w in s.warnings { Output.warn(w) }
+        if let line = Self.pendingRepackLine(pending, running: repacking) { Output.out(line) }
         if let m = repo.mergeInProgress() {
             if m.conflicts.isEmpty {
                 Output.out(

@@ -160,6 +160,20 @@ public final class RepositoryLock: @unchecked Sendable {
 
     deinit { if fd >= 0 { close(fd) } }
 
+    /// Whether some process holds the lock at `path` right now: a non-blocking `flock` probe on
+    /// a descriptor of its own, which writes nothing into the file (unlike ``tryAcquire(path:command:)``).
+    /// False when the file does not exist or cannot be opened.
+    public static func isHeld(path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return errno == EWOULDBLOCK
+    }
+
     /// Whether some process holds the lock right now (a non-blocking probe; used by readers that
     /// would like to refresh caches without waiting).
     public static func tryAcquire(path: String, command: String) -> RepositoryLock? {

@@ -27,6 +27,9 @@ import Testing
             // All the audio is stored as it is; the labels are coded.
             #expect(try g.dvs("commit", "-m", "three clips", in: dir).status == 0)
             #expect(try g.dvs("fsck", in: dir).status == 0)
+            // status says what waits for a repack, and that none is running.
+            #expect(try g.dvs("status", in: dir).status == 0)
+            #expect(try g.dvs("status", "--json", in: dir).status == 0)
             #expect(try g.dvs("repack", in: dir).status == 0)
             #expect(try g.dvs("repack", in: dir).status == 0)
             #expect(try g.dvs("fsck", in: dir).status == 0)

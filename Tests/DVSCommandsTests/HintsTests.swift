@@ -256,3 +256,16 @@ import Testing
         #expect(Hints.hint(for: DVSError(.badInput, "m")) == nil)
     }
 }
+
+/// The line `dvs status` prints for audio still to be coded.
+@Suite struct PendingRepackLineTests {
+    @Test func saysHowMuchWaitsAndWhetherARepackRuns() {
+        #expect(Status.pendingRepackLine((0, 0), running: false) == nil)
+        #expect(
+            Status.pendingRepackLine((2, 3 << 30), running: true)
+                == "3.0 GiB of audio in 2 pack(s) is stored as it is; a repack running in the background is coding it")
+        #expect(
+            Status.pendingRepackLine((1, 1536), running: false)
+                == "1.5 KiB of audio in 1 pack(s) is stored as it is; 'dvs repack' codes it (no repack is running)")
+    }
+}

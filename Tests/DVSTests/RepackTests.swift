@@ -81,6 +81,21 @@ import Testing
         }
     }
 
+    /// `status` asks whether a repack runs: someone holds `.dvs/repack.lock`, and the probe
+    /// leaves the file as the holder wrote it.
+    @Test func aRunningRepackIsSeenWithoutDisturbingIt() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let (repo, _) = try speechRepository(dir, settings: [:])
+            #expect(!repo.repackIsRunning)
+            let path = repo.dvsDir + "/repack.lock"
+            let running = try RepositoryLock(path: path, timeout: 0, command: "dvs repack --background")
+            #expect(repo.repackIsRunning)
+            #expect(try String(contentsOfFile: path, encoding: .utf8) == "pid \(getpid()): dvs repack --background\n")
+            running.release()
+            #expect(!repo.repackIsRunning)
+        }
+    }
+
     @Test func theBudgetCodesTheAudioThatFitsAndDefersTheRest() throws {
         try TestSupport.withTemporaryDirectory { dir in
             let (repo, files) = try speechRepository(dir, settings: ["pack.defer-audio-after": "50000"])

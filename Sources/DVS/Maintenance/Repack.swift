@@ -67,6 +67,10 @@ extension Repository {
         return (p.count, p.reduce(0) { $0 + $1.rawBytes })
     }
 
+    /// Whether a `dvs repack` (in the background or not) is running on this repository right
+    /// now: someone holds `.dvs/repack.lock`. A non-blocking probe; false when it cannot tell.
+    public var repackIsRunning: Bool { RepositoryLock.isHeld(path: dvsDir + "/repack.lock") }
+
     /// Codes every blob stored as it is (`BlobCodec.stored`), pack by pack, each pack coded
     /// without the repository lock and swapped in under it; see the file's header. One repack
     /// runs at a time (`.dvs/repack.lock`): a second one (a push's, after a commit's background
