@@ -164,6 +164,20 @@ import Testing
         }
     }
 
+    /// A push to a remote that does not answer fails before any coding: the user hears about
+    /// the address at once, not after the repack, and the audio is still waiting for it.
+    @Test func aPushToARemoteThatDoesNotAnswerFailsBeforeCoding() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let (repo, _) = try speechRepository(dir, settings: ["pack.defer-audio-after": "0", "pack.audio-codec": "lpc"])
+            _ = try repo.commit(CommitOptions(message: "speech"))
+            // Port 1: nothing listens there, the connection is refused.
+            _ = try repo.addRemote(name: "s3", url: "s3://dvs-data", endpoint: "http://127.0.0.1:1", pathStyle: true)
+            let e = #expect(throws: DVSError.self) { try repo.push(remote: "s3") }
+            #expect(e?.code == .remote, "\(String(describing: e))")
+            #expect(try repo.pendingRepack().packs == 1, "nothing was coded")
+        }
+    }
+
     /// `cohort create --pack` before the repack: the cohort's packs, which training jobs
     /// download, hold the audio coded.
     @Test func aCohortPackedBeforeTheRepackHoldsCodedAudio() throws {

@@ -114,10 +114,6 @@ extension Repository {
     ) throws -> PushSummary {
         let started = Date()
         let config = try remote(remoteName)
-        // Audio a large commit stored as it is is coded first: a remote never receives it
-        // uncoded (its packs are what the team pays to store). Nothing to do costs one lookup
-        // in a partial index.
-        if try pendingRepack().packs > 0 { _ = try repack(progress: progress) }
         let store = try config.open(environment: context.environment)
         do {
             // What to push: (remote/local ref name, local commit).
@@ -169,6 +165,12 @@ extension Repository {
                     cleanup = c
                 }
             }
+            // Audio a large commit stored as it is is coded before anything is uploaded: a
+            // remote never receives it uncoded (its packs are what the team pays to store). This
+            // comes after the remote has answered the listing above, so that wrong credentials or
+            // a wrong address fail at once, not after minutes of coding. Nothing to do costs one
+            // lookup in a partial index.
+            if try pendingRepack().packs > 0 { _ = try repack(progress: progress) }
             // The commit a purge put in place of `c` (through every later purge), if one did.
             func purgedTarget(_ c: CommitID) -> CommitID? { Self.rewriteChain(of: c, in: purgeRecords).last?.to }
 
