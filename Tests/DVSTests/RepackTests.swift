@@ -143,6 +143,11 @@ import Testing
             let noted = try repo.fsck().notes
             #expect(noted.count == 2, "both unindexed: \(noted)")
 
+            // A reindex now (a lost catalog) indexes the coded copies, not the old pack's.
+            let before = try repo.reindex()
+            #expect(before.packCount == 3 && before.damagedPacks.isEmpty)
+            #expect(try repo.pendingRepack().packs == 0, "the replaced pack is not indexed")
+
             let r = try repo.repack()
             #expect(r.leftoversDeleted == 1 && r.packs == 0)
             let left = Set(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).filter { $0.hasSuffix(".pack") })

@@ -7,7 +7,8 @@ import Foundation
 public struct ReindexReport: Sendable, Codable {
     /// Packs read from `.dvs/packs`.
     public var packCount: Int
-    /// Packs that were not in the catalog before (left by an interrupted commit, or copied in).
+    /// Packs that were not in the catalog before (left by an interrupted commit, or copied in;
+    /// the pack an interrupted repack replaced is counted here, though not indexed).
     public var newPackCount: Int
     /// Blobs indexed.
     public var blobCount: Int
@@ -182,9 +183,22 @@ extension Repository {
                 .sorted { ($0.1.committer.time, $0.0.hex) > ($1.1.committer.time, $1.0.hex) }
             var recovered: [String] = []
             let nothingNamed = try catalog.refs(in: .all).isEmpty && catalog.head()?.commit == nil
+            // A repack killed after its swap leaves the pack it replaced beside the new one: both
+            // hold the same blobs, the old one as they are (codec `stored`). Packs without stored
+            // blobs are indexed first, so a blob's coded copy is the one indexed, and a pack with
+            // stored blobs whose every blob is indexed already is left out, for the next repack to
+            // delete (`deleteRepackLeftovers`). Otherwise the first pack to name a blob wins.
+            let holdsStored = Dictionary(uniqueKeysWithValues: packs.map { p in (p.0, p.2.contains { $0.codec == .stored }) })
+            var indexedBlobs = Set<ObjectID>()
+            var indexed: [(PackID, UInt64, [PackEntry])] = []
+            for p in packs.sorted(by: { (holdsStored[$0.0]! ? 1 : 0, $0.0.hex) < (holdsStored[$1.0]! ? 1 : 0, $1.0.hex) }) {
+                if holdsStored[p.0]!, !p.2.isEmpty, p.2.allSatisfy({ indexedBlobs.contains($0.id) }) { continue }
+                indexedBlobs.formUnion(p.2.map(\.id))
+                indexed.append(p)
+            }
             try catalog.write { tx in
                 try tx.clearBlobIndex()
-                for (id, size, rows) in packs { try tx.insertPack(id: id, byteCount: size, entries: rows) }
+                for (id, size, rows) in indexed { try tx.insertPack(id: id, byteCount: size, entries: rows) }
                 try tx.insertCommits(commits)
                 // Lineage records (migration 0003) are derived from their objects too.
                 try tx.clearLineageIndex()
@@ -205,7 +219,7 @@ extension Repository {
             }
             var report = ReindexReport(
                 packCount: packs.count, newPackCount: packs.filter { !known.contains($0.0) }.count,
-                blobCount: packs.reduce(0) { $0 + $1.2.count }, commitCount: commits.count, damagedPacks: damaged)
+                blobCount: indexed.reduce(0) { $0 + $1.2.count }, commitCount: commits.count, damagedPacks: damaged)
             report.replacedCatalog = replacement?.movedTo
             (report.restoredRefs, report.restoredReflogEntries) = restored
             report.keptSettings = replacement?.keptSettings ?? 0
