@@ -112,7 +112,7 @@ struct Audit: ParsableCommand {
             )
             Output.out("snapshot  \(r.snapshot)  (\(r.revision))")
             if let p = r.cohortPredicate { Output.out("cohort    \(p)\(r.cohortSource.map { "  (cut from \($0.short))" } ?? "")") }
-            Output.out("data      \(r.sampleCount) samples, \(Output.hours(r.hours))")
+            Output.out("data      \(Output.count(r.sampleCount, "sample")), \(Output.hours(r.hours))")
             if a.erasedSamples > 0 {
                 Output.out(
                     "erased    \(a.erasedSamples) sample(s) of its training snapshot were erased by purge \(a.erasedBy.map(\.short).joined(separator: ", ")): retrain it"
@@ -138,7 +138,7 @@ struct Audit: ParsableCommand {
                     return nil
                 }.joined(separator: ", ")
                 Output.out(
-                    "eval      \(id.short)  on \(e.revision)@\(e.snapshot.short)  \(e.sampleCount) samples  \(metrics)\(e.leakedSamples > 0 ? "  (\(e.leakedSamples) leaked)" : "")"
+                    "eval      \(id.short)  on \(e.revision)@\(e.snapshot.short)  \(Output.count(e.sampleCount, "sample"))  \(metrics)\(e.leakedSamples > 0 ? "  (\(e.leakedSamples) leaked)" : "")"
                 )
             }
             if let b = a.branch, let head = a.branchHead {

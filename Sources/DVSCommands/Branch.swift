@@ -47,7 +47,7 @@ struct Branch: ParsableCommand {
         let width = all.map(\.name.count).max() ?? 0
         for b in all {
             Output.out(
-                "\(b.isCurrent ? "*" : " ") \(b.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(b.target.short)  \(b.totals.sampleCount) samples, \(Output.hours(b.totals.audioHours))"
+                "\(b.isCurrent ? "*" : " ") \(b.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(b.target.short)  \(Output.count(b.totals.sampleCount, "sample")), \(Output.hours(b.totals.audioHours))"
             )
         }
     }

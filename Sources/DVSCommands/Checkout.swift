@@ -17,7 +17,7 @@ struct Checkout: ParsableCommand {
         if let to {
             let target = to.hasPrefix("/") || global.directory == nil ? to : global.directory! + "/" + to
             let s = try repo.export(Revision(revision), to: target, progress: Output.progress())
-            Output.out("Exported \(s.id.short) to \(to): \(s.written) files, \(Output.bytes(s.bytesWritten))")
+            Output.out("Exported \(s.id.short) to \(to): \(Output.count(s.written, "file")), \(Output.bytes(s.bytesWritten))")
             return
         }
         // A detached HEAD left for another commit: warn when no branch or tag keeps its commit

@@ -35,7 +35,7 @@ extension Cohort {
                 return
             }
             Output.out(
-                "Created cohort \(c.name) (branch cohort/\(c.name) at \(c.head.short)): \(c.totals.sampleCount) samples, \(Output.hours(c.totals.audioHours)) from \(c.sourceRevision) (\(c.sourceCommit.short))"
+                "Created cohort \(c.name) (branch cohort/\(c.name) at \(c.head.short)): \(Output.count(c.totals.sampleCount, "sample")), \(Output.hours(c.totals.audioHours)) from \(c.sourceRevision) (\(c.sourceCommit.short))"
             )
             if let packing { Output.out(Cohort.describe(packing, subject: "its frames")) }
             Output.out("Switch to it with 'dvs checkout cohort/\(c.name)'")

@@ -33,7 +33,7 @@ extension Cohort {
                     ?? (partial
                         ? "\(c.sourceRevision) is not in this clone: 'dvs fetch' brings it" : "\(c.sourceRevision) no longer exists")
                 Output.out(
-                    "\(c.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(c.head.short)  \(c.totals.sampleCount) samples, \(Output.hours(c.totals.audioHours))  where \(c.predicate)  (\(moved))"
+                    "\(c.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(c.head.short)  \(Output.count(c.totals.sampleCount, "sample")), \(Output.hours(c.totals.audioHours))  where \(c.predicate)  (\(moved))"
                 )
             }
         }

@@ -52,7 +52,7 @@ struct CommitCommand: ParsableCommand {
         Output.out("[\(s.branch ?? "detached HEAD") \(s.id.short)] \(subject)")
         let t = s.commit.totals
         Output.out(
-            " \(t.fileCount) files, \(t.sampleCount) samples, \(Output.hours(t.audioHours)) of audio; \(counts.total) changed (\(counts.added) new, \(counts.modified) modified, \(counts.deleted) deleted)"
+            " \(Output.count(t.fileCount, "file")), \(Output.count(t.sampleCount, "sample")), \(Output.hours(t.audioHours)) of audio; \(counts.total) changed (\(counts.added) new, \(counts.modified) modified, \(counts.deleted) deleted)"
         )
         let ratio = s.newRawBytes > 0 ? String(format: ", %.0f%% of raw", 100 * Double(s.storedBytes) / Double(s.newRawBytes)) : ""
         if !s.labelTables.isEmpty {

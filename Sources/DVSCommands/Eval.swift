@@ -92,7 +92,7 @@ struct Eval: ParsableCommand {
             return
         }
         Output.out(
-            "Evaluated '\(r.modelName)' (\(r.model.task.rawValue) '\(field)'\(r.modelID.map { ", record \($0.short)" } ?? "")) on \(rev) (\(r.commit.short)): \(evaluated) samples"
+            "Evaluated '\(r.modelName)' (\(r.model.task.rawValue) '\(field)'\(r.modelID.map { ", record \($0.short)" } ?? "")) on \(rev) (\(r.commit.short)): \(Output.count(evaluated, "sample"))"
         )
         let names = ["all"] + (r.unseen != nil ? ["unseen"] : []) + r.slices.map(\.name)
         let w = names.map(\.count).max()! + 1

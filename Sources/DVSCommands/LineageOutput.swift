@@ -31,7 +31,7 @@ enum LineageOutput {
     /// One line about a registered model, for `model add` and `run`.
     static func registered(_ id: ModelID, _ r: ModelRecord) -> String {
         "Registered model \(r.name) \(id.short): artifact \(r.artifactSHA256.prefix(12)) (\(Output.bytes(r.artifactBytes))), "
-            + "trained on \(r.revision) (\(r.snapshot.short)), \(r.sampleCount) samples, \(Output.hours(r.hours)); code \(r.code.summary)"
+            + "trained on \(r.revision) (\(r.snapshot.short)), \(Output.count(r.sampleCount, "sample")), \(Output.hours(r.hours)); code \(r.code.summary)"
     }
 
     /// The label distribution as `a 12, b 3` (most first).

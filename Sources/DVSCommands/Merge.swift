@@ -73,7 +73,7 @@ struct Merge: ParsableCommand {
             }
             Output.out("[\(s.branch ?? "detached HEAD") \(s.id.short)] \(s.commit.message.split(separator: "\n").first ?? "")")
             Output.out(
-                " merge commit of \(s.commit.parents.map(\.short).joined(separator: " ")); \(s.commit.totals.sampleCount) samples, \(Output.hours(s.commit.totals.audioHours)) of audio"
+                " merge commit of \(s.commit.parents.map(\.short).joined(separator: " ")); \(Output.count(s.commit.totals.sampleCount, "sample")), \(Output.hours(s.commit.totals.audioHours)) of audio"
             )
             return
         }

@@ -60,6 +60,6 @@ struct ModelAddEval: ParsableCommand {
         let slices = r.slices.isEmpty ? "" : ", \(r.slices.count) slice\(r.slices.count == 1 ? "" : "s")"
         let overlap = r.leakedSamples == 0 ? "none" : "\(r.leakedSamples) sample\(r.leakedSamples == 1 ? "" : "s") (same audio SHA-256)"
         return
-            "Recorded eval \(id.short) of model \(r.model.short) on \(r.revision) (\(r.snapshot.short)): \(r.sampleCount) samples\(slices); overlap with the training set: \(overlap)"
+            "Recorded eval \(id.short) of model \(r.model.short) on \(r.revision) (\(r.snapshot.short)): \(Output.count(r.sampleCount, "sample"))\(slices); overlap with the training set: \(overlap)"
     }
 }

@@ -54,7 +54,7 @@ struct Models: ParsableCommand {
         for (id, r) in all.reversed() {
             let cohort = r.cohortPredicate.map { " [cohort: \($0)]" } ?? ""
             Output.out(
-                "\(id.short)  \(r.name)  \(LineageOutput.time(r.endTime))  \(r.revision)@\(r.snapshot.short)\(cohort)  \(r.sampleCount) samples, \(Output.hours(r.hours))  code \(r.code.summary)"
+                "\(id.short)  \(r.name)  \(LineageOutput.time(r.endTime))  \(r.revision)@\(r.snapshot.short)\(cohort)  \(Output.count(r.sampleCount, "sample")), \(Output.hours(r.hours))  code \(r.code.summary)"
             )
         }
     }
