@@ -83,7 +83,8 @@ struct Log: ParsableCommand {
         }
         for (id, c) in Repository.topological(commits) {
             let subject = c.message.split(separator: "\n").first.map(String.init) ?? ""
-            let text = "\(id.short)\(decorations[id].map { " (\($0))" } ?? "") \(subject)  [\(Output.count(c.totals.sampleCount, "sample"))]"
+            let text =
+                "\(id.short)\(decorations[id].map { " (\($0))" } ?? "") \(subject)  [\(Output.count(c.totals.sampleCount, "sample"))]"
             guard drawGraph else {
                 out.append(text)
                 continue

@@ -63,7 +63,9 @@ struct Stream: ParsableCommand {
         }
         let summary = try repo.stream(revision, seed: shuffle, shard: part, to: 1, source: from, progress: Output.progress())
         if isatty(2) != 0 {
-            Output.err("streamed \(Output.count(summary.sampleCount, "sample")) (\(Output.bytes(summary.audioBytes))) of \(rev) (\(summary.commit.short))")
+            Output.err(
+                "streamed \(Output.count(summary.sampleCount, "sample")) (\(Output.bytes(summary.audioBytes))) of \(rev) (\(summary.commit.short))"
+            )
         }
     }
 }
