@@ -54,6 +54,12 @@ struct Reindex: ParsableCommand {
                 "note: commit \(h.prefix(12)) is not reachable from any ref or reflog entry; keep it with 'dvs branch NAME \(h.prefix(12))'"
             )
         }
-        Output.out("indexed \(r.packCount) pack(s) (\(r.newPackCount) new), \(r.blobCount) blob(s), \(r.commitCount) commit(s)")
+        if r.repackLeftoversDeleted > 0 {
+            Output.out(
+                "deleted \(r.repackLeftoversDeleted) pack(s) an interrupted repack had replaced (other packs hold all their blobs, coded)")
+        }
+        Output.out(
+            "indexed \(r.packCount - r.repackLeftoversDeleted) pack(s) (\(r.newPackCount) new), \(r.blobCount) blob(s), \(r.commitCount) commit(s)"
+        )
     }
 }

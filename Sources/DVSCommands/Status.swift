@@ -34,15 +34,16 @@ struct Status: ParsableCommand {
         var packs: Int
         var raw_bytes: UInt64
         var running: Bool
+        /// The running repack as it recorded itself (`pid 1234: dvs repack`); absent when none runs.
+        var running_repack: String?
     }
 
     /// The line saying that audio waits to be coded (`Repository.pendingRepack()`), or nil.
-    static func pendingRepackLine(_ p: (packs: Int, rawBytes: UInt64), running: Bool) -> String? {
+    static func pendingRepackLine(_ p: (packs: Int, rawBytes: UInt64), running: String?) -> String? {
         guard p.packs > 0 else { return nil }
-        let what = "\(Output.bytes(p.rawBytes)) of audio in \(p.packs) pack(s) is stored as it is"
-        return running
-            ? "\(what); a repack running in the background is coding it"
-            : "\(what); 'dvs repack' codes it (no repack is running)"
+        let what = "\(Output.bytes(p.rawBytes)) of audio in \(p.packs) pack(s) is stored uncoded"
+        if let running { return "\(what); a repack is coding it (\(running))" }
+        return "\(what); 'dvs repack' codes it (no repack is running)"
     }
 
     /// Trees of at least this many files get the hint of ``suggestMonitor(_:files:)``.
@@ -71,7 +72,7 @@ struct Status: ParsableCommand {
         if case .branch(let b, _) = s.head { branch = b }
         let merge = repo.mergeInProgress()
         let pending = try repo.pendingRepack()
-        let repacking = pending.packs > 0 && repo.repackIsRunning
+        let repacking = pending.packs > 0 ? repo.runningRepack : nil
         if json {
             try Output.json(
                 JSONStatus(
@@ -80,7 +81,8 @@ struct Status: ParsableCommand {
                     files: s.fileCount, hashed_files: s.hashedFiles, warnings: s.warnings,
                     merging: merge?.theirs, conflicts: merge?.conflicts, unresolved: merge?.unresolved,
                     pending_repack: pending.packs > 0
-                        ? JSONPendingRepack(packs: pending.packs, raw_bytes: pending.rawBytes, running: repacking) : nil))
+                        ? JSONPendingRepack(
+                            packs: pending.packs, raw_bytes: pending.rawBytes, running: repacking != nil, running_repack: repacking) : nil))
             return
         }
         Self.suggestMonitor(repo, files: s.fileCount)

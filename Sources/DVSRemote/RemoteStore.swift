@@ -298,9 +298,10 @@ public final class PathRemoteStore: RemoteStore {
                 }
             }
             guard fsync(fd) == 0 else { throw S3Client.posixError("cannot fsync", tmp) }
+            // Renamed while still open (and so locked), as `FileIO.makeTemp` asks.
+            guard rename(tmp, p) == 0 else { throw S3Client.posixError("cannot rename into", p) }
             close(fd)
             open = false
-            guard rename(tmp, p) == 0 else { throw S3Client.posixError("cannot rename into", p) }
         } catch {
             if open { close(fd) }
             unlink(tmp)

@@ -73,20 +73,28 @@ public enum FileIO {
     /// - Returns: its fd and path.
     /// - Throws: `StorageError` naming `dir` when the file cannot be created.
     public static func makeTemp(in dir: String, prefix: String = "tmp") throws -> (fd: Int32, path: String) {
-        var template = Array("\(dir)/\(prefix)-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw StorageError.posix("cannot create a temporary file in", path: dir) }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)  // Glibc's module does not export mkostemp
-        fchmod(fd, 0o644)
-        _ = flock(fd, LOCK_EX | LOCK_NB)  // a new file: nobody else can hold it
-        return (fd, String(cString: template))
+        // mkstemp's loop, with O_CLOEXEC at open (Glibc's module does not export mkostemp): a
+        // child another thread spawns must not inherit the descriptor, and with it the lock.
+        let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        for _ in 0..<100 {
+            let path = "\(dir)/\(prefix)-" + String((0..<6).map { _ in letters.randomElement()! })
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if fd < 0 {
+                if errno == EEXIST || errno == EINTR { continue }
+                break
+            }
+            _ = flock(fd, LOCK_EX | LOCK_NB)  // a new file: nobody else can hold it
+            return (fd, path)
+        }
+        throw StorageError.posix("cannot create a temporary file in", path: dir)
     }
 
     /// Deletes the temporary files in `dir` that a killed process left: those named
     /// `<prefix>-…` for one of `prefixes` (``makeTemp(in:prefix:)``'s names) that no open
     /// descriptor holds locked and that were last modified at least `minimumAge` seconds ago
-    /// (which covers the instant between a writer's `mkostemp` and its `flock`). A file a live
-    /// writer is filling, even one without the repository lock, is left alone.
+    /// (which covers the instant between a writer's `open` and its `flock`). A file a live
+    /// writer is filling, even one without the repository lock, is left alone. On NFS, where
+    /// `flock` is emulated with `fcntl` locks, nothing is deleted.
     /// - Returns: how many files were deleted and their bytes.
     /// - Complexity: one `readdir` of `dir`, and one `open` + `flock` per matching name.
     @discardableResult
@@ -96,7 +104,9 @@ public enum FileIO {
         let now = Date().timeIntervalSince1970
         for name in names where prefixes.contains(where: { name.hasPrefix($0 + "-") }) {
             let path = dir + "/" + name
-            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            // Read-only: on NFS (flock emulated with fcntl locks) the exclusive request below then
+            // fails, and nothing is deleted there. Non-blocking, for a FIFO of such a name.
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
             guard fd >= 0 else { continue }
             defer { close(fd) }
             var st = stat()

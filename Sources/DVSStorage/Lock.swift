@@ -23,9 +23,9 @@ public final class RepositoryLock: @unchecked Sendable {
     ///   - timeout: seconds to wait for another writer; 0 fails at once.
     ///   - command: recorded for other processes to see (`dvs commit`).
     ///   - onWait: called once, on this thread, when the lock has been waited for
-    ///     ``waitAnnouncedAfter`` seconds, with the holder as `holderDescription(fd:)` reads it
-    ///     (`pid 1234: dvs repack --background`), so that a person at a terminal knows why
-    ///     nothing happens; nil says nothing.
+    ///     ``waitAnnouncedAfter`` seconds, with the holder as it recorded itself in the file
+    ///     (`pid 1234: dvs repack --background`) or as the system shows it, so that a person at
+    ///     a terminal knows why nothing happens; nil says nothing.
     /// - Throws: `StorageError.locked` naming the holder's pid and command when the wait runs out
     ///   (from the file, or from the system when the holder wrote nothing there).
     public init(path: String, timeout: Double, command: String, onWait: ((String) -> Void)? = nil) throws {
@@ -167,7 +167,9 @@ public final class RepositoryLock: @unchecked Sendable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+        // A shared request: it conflicts with the holder's exclusive lock, and needs no write
+        // access (on NFS, where flock is emulated with fcntl locks, an exclusive one would).
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
             flock(fd, LOCK_UN)
             return false
         }

@@ -260,12 +260,12 @@ import Testing
 /// The line `dvs status` prints for audio still to be coded.
 @Suite struct PendingRepackLineTests {
     @Test func saysHowMuchWaitsAndWhetherARepackRuns() {
-        #expect(Status.pendingRepackLine((0, 0), running: false) == nil)
+        #expect(Status.pendingRepackLine((0, 0), running: nil) == nil)
         #expect(
-            Status.pendingRepackLine((2, 3 << 30), running: true)
-                == "3.0 GiB of audio in 2 pack(s) is stored as it is; a repack running in the background is coding it")
+            Status.pendingRepackLine((2, 3 << 30), running: "pid 42: dvs repack")
+                == "3.0 GiB of audio in 2 pack(s) is stored uncoded; a repack is coding it (pid 42: dvs repack)")
         #expect(
-            Status.pendingRepackLine((1, 1536), running: false)
-                == "1.5 KiB of audio in 1 pack(s) is stored as it is; 'dvs repack' codes it (no repack is running)")
+            Status.pendingRepackLine((1, 1536), running: nil)
+                == "1.5 KiB of audio in 1 pack(s) is stored uncoded; 'dvs repack' codes it (no repack is running)")
     }
 }

@@ -202,13 +202,34 @@ import Testing
             final class Lines: @unchecked Sendable {
                 let lock = NSLock()
                 var lines: [String] = []
-                func add(_ s: String) { lock.withLock { lines.append(s) } }
+                var times: [Date] = []
+                func add(_ s: String) {
+                    lock.withLock {
+                        lines.append(s)
+                        times.append(Date())
+                    }
+                }
                 var all: [String] { lock.withLock { lines } }
+                var when: [Date] { lock.withLock { times } }
             }
             let quiet = Lines()
             let free = try RepositoryLock(path: dir + "/lock", timeout: 5, command: "dvs status", onWait: quiet.add)
             free.release()
             #expect(quiet.all.isEmpty)
+
+            // A short wait (half a second) says nothing either.
+            let brief = try RepositoryLock(path: dir + "/lock", timeout: 0, command: "dvs commit")
+            let letGo = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                usleep(500_000)
+                brief.release()
+                letGo.signal()
+            }
+            let short = Lines()
+            let afterBrief = try RepositoryLock(path: dir + "/lock", timeout: 10, command: "dvs status", onWait: short.add)
+            afterBrief.release()
+            letGo.wait()
+            #expect(short.all.isEmpty)
 
             let first = try RepositoryLock(path: dir + "/lock", timeout: 0, command: "dvs repack --background")
             let release = DispatchSemaphore(value: 0)
@@ -222,6 +243,8 @@ import Testing
             let second = try RepositoryLock(path: dir + "/lock", timeout: 10, command: "dvs commit", onWait: heard.add)
             #expect(Date().timeIntervalSince(start) >= RepositoryLock.waitAnnouncedAfter)
             #expect(heard.all == ["pid \(getpid()): dvs repack --background"])
+            let said = try #require(heard.when.first)
+            #expect(said.timeIntervalSince(start) >= RepositoryLock.waitAnnouncedAfter, "said after a second of waiting, not before")
             second.release()
             release.wait()
         }

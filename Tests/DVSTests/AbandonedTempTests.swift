@@ -33,7 +33,7 @@ import Testing
                 fd: dead.fd, UnsafeRawBufferPointer(start: [UInt8](repeating: 7, count: 1000), count: 1000), path: dead.path)
             close(dead.fd)
             // Killed a moment ago: younger than the minimum age, so it could be a writer between
-            // its mkostemp and its flock.
+            // its open and its flock.
             let young = try FileIO.makeTemp(in: dir, prefix: "obj")
             close(young.fd)
             // A resumable download and a file of another kind: never the sweep's.

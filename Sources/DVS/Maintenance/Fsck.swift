@@ -70,7 +70,7 @@ extension Repository {
         let diskPacks = Set(files.compactMap { $0.hasSuffix(".pack") ? PackID(hex: $0.dropLast(5)) : nil })
         for p in diskPacks.subtracting(catalogPacks).sorted() {
             notes.append(
-                "pack \(p.hex) is not in the catalog (left by an interrupted commit or repack); harmless: 'dvs repack' deletes it when other packs hold all its blobs, 'dvs reindex' indexes it"
+                "pack \(p.hex) is not in the catalog (left by an interrupted commit or repack); harmless: 'dvs repack' or 'dvs reindex' deletes it when other packs hold all its blobs, else 'dvs reindex' indexes it"
             )
         }
         // Blob frames, grouped by pack.

@@ -5,11 +5,14 @@ import Foundation
 
 /// What `Repository.reindex()` found.
 public struct ReindexReport: Sendable, Codable {
-    /// Packs read from `.dvs/packs`.
+    /// Packs read from `.dvs/packs` (indexed, or deleted as a repack's leftovers).
     public var packCount: Int
-    /// Packs that were not in the catalog before (left by an interrupted commit, or copied in;
-    /// the pack an interrupted repack replaced is counted here, though not indexed).
+    /// Packs indexed that were not in the catalog before (left by an interrupted commit, or
+    /// copied in).
     public var newPackCount: Int
+    /// Packs deleted that a repack killed between its swap and its delete had left: every blob
+    /// in them is in a pack that was indexed, coded (``Repository/deleteRepackLeftovers()``).
+    public var repackLeftoversDeleted: Int = 0
     /// Blobs indexed.
     public var blobCount: Int
     /// Commit objects indexed.
@@ -186,8 +189,9 @@ extension Repository {
             // A repack killed after its swap leaves the pack it replaced beside the new one: both
             // hold the same blobs, the old one as they are (codec `stored`). Packs without stored
             // blobs are indexed first, so a blob's coded copy is the one indexed, and a pack with
-            // stored blobs whose every blob is indexed already is left out, for the next repack to
-            // delete (`deleteRepackLeftovers`). Otherwise the first pack to name a blob wins.
+            // stored blobs whose every blob is indexed already is left out, and deleted below as
+            // the repack would have (`deleteRepackLeftovers`). Otherwise the first pack to name a
+            // blob wins.
             let holdsStored = Dictionary(uniqueKeysWithValues: packs.map { p in (p.0, p.2.contains { $0.codec == .stored }) })
             var indexedBlobs = Set<ObjectID>()
             var indexed: [(PackID, UInt64, [PackEntry])] = []
@@ -218,9 +222,10 @@ extension Repository {
                 tx.checkRefLog()
             }
             var report = ReindexReport(
-                packCount: packs.count, newPackCount: packs.filter { !known.contains($0.0) }.count,
+                packCount: packs.count, newPackCount: indexed.filter { !known.contains($0.0) }.count,
                 blobCount: indexed.reduce(0) { $0 + $1.2.count }, commitCount: commits.count, damagedPacks: damaged)
             report.replacedCatalog = replacement?.movedTo
+            report.repackLeftoversDeleted = indexed.count < packs.count ? try deleteRepackLeftovers() : 0
             (report.restoredRefs, report.restoredReflogEntries) = restored
             report.keptSettings = replacement?.keptSettings ?? 0
             report.recoveredBranches = recovered

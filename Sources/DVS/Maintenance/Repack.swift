@@ -67,9 +67,15 @@ extension Repository {
         return (p.count, p.reduce(0) { $0 + $1.rawBytes })
     }
 
-    /// Whether a `dvs repack` (in the background or not) is running on this repository right
-    /// now: someone holds `.dvs/repack.lock`. A non-blocking probe; false when it cannot tell.
-    public var repackIsRunning: Bool { RepositoryLock.isHeld(path: dvsDir + "/repack.lock") }
+    /// The repack running on this repository right now (in the background, a push's, or one run
+    /// by hand), as it recorded itself (`pid 1234: dvs repack`), or nil when none runs: someone
+    /// holds `.dvs/repack.lock`. A non-blocking probe; nil when it cannot tell.
+    public var runningRepack: String? {
+        let path = dvsDir + "/repack.lock"
+        guard RepositoryLock.isHeld(path: path) else { return nil }
+        let recorded = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        return recorded.isEmpty ? "a process that did not record itself" : recorded
+    }
 
     /// Codes every blob stored as it is (`BlobCodec.stored`), pack by pack, each pack coded
     /// without the repository lock and swapped in under it; see the file's header. One repack
@@ -88,7 +94,12 @@ extension Repository {
         // Two repacks would both code every pending pack (the coding takes no lock) and one
         // would throw its work away: the second waits here for the first.
         let running: RepositoryLock
-        do { running = try RepositoryLock(path: dvsDir + "/repack.lock", timeout: 3600, command: "dvs repack") } catch {
+        let wait = context.lockWait.map { say in
+            { (holder: String) in say("waiting for the repack already running (\(holder)) to finish (for up to 1 h)") }
+        }
+        do {
+            running = try RepositoryLock(path: dvsDir + "/repack.lock", timeout: 3600, command: "dvs repack", onWait: wait)
+        } catch {
             throw DVSError.wrap(error)
         }
         defer { running.release() }
@@ -216,7 +227,7 @@ extension Repository {
     /// them indexed in a pack the catalog knows and whose file is there. A pack a commit left
     /// (its blobs indexed nowhere) is kept, for `dvs reindex`. The caller holds the lock.
     /// - Returns: files deleted.
-    private func deleteRepackLeftovers() throws -> Int {
+    func deleteRepackLeftovers() throws -> Int {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
         let known: Set<PackID>
         do { known = Set(try catalog.packIDs()) } catch { throw DVSError.wrap(error) }

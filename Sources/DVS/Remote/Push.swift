@@ -116,6 +116,15 @@ extension Repository {
         let config = try remote(remoteName)
         let store = try config.open(environment: context.environment)
         do {
+            // Audio a large commit stored as it is is coded before anything else: a remote never
+            // receives it uncoded (its packs are what the team pays to store), and what to push
+            // is decided after the coding, which can wait for a background repack. One listing
+            // first, so that a wrong address or credentials fail at once, not after minutes of
+            // coding. Nothing to do costs one lookup in a partial index.
+            if try pendingRepack().packs > 0 {
+                _ = try remotePurgeListing(store: store)
+                _ = try repack(progress: progress)
+            }
             // What to push: (remote/local ref name, local commit).
             var names: [RefName] = []
             if all { names = try catalog.refs(in: .branches).map(\.name) }
@@ -165,12 +174,6 @@ extension Repository {
                     cleanup = c
                 }
             }
-            // Audio a large commit stored as it is is coded before anything is uploaded: a
-            // remote never receives it uncoded (its packs are what the team pays to store). This
-            // comes after the remote has answered the listing above, so that wrong credentials or
-            // a wrong address fail at once, not after minutes of coding. Nothing to do costs one
-            // lookup in a partial index.
-            if try pendingRepack().packs > 0 { _ = try repack(progress: progress) }
             // The commit a purge put in place of `c` (through every later purge), if one did.
             func purgedTarget(_ c: CommitID) -> CommitID? { Self.rewriteChain(of: c, in: purgeRecords).last?.to }
 

@@ -291,10 +291,12 @@ public final class Repository: @unchecked Sendable {
     func lock(_ command: String, overwritingInterrupted: Bool = false, timeout: Double? = nil) throws -> RepositoryLock {
         let lock: RepositoryLock
         let limit = timeout ?? lockTimeout
+        // The setting that sets the limit, when one does.
+        let source =
+            timeout != nil
+            ? "" : context.environment["DVS_LOCK_TIMEOUT"].flatMap(Double.init) != nil ? ": DVS_LOCK_TIMEOUT" : ": core.lock-timeout"
         let wait = context.lockWait.map { say in
-            { (holder: String) in
-                say("waiting for the repository lock, held by \(holder) (for up to \(Self.seconds(limit)); core.lock-timeout)")
-            }
+            { (holder: String) in say("waiting for the repository lock, held by \(holder) (for up to \(Self.seconds(limit))\(source))") }
         }
         do { lock = try RepositoryLock(path: lockPath, timeout: limit, command: command, onWait: wait) } catch {
             throw DVSError.wrap(error)
