@@ -194,7 +194,7 @@ enum Hints {
         case (.noSpace, _): return "free some disk space and run the command again; the repository is unchanged"
         case (.locked, .lock?):
             return
-                "wait for it to finish, or raise the wait with DVS_LOCK_TIMEOUT=SECONDS; the lock is released automatically when that process exits"
+                "wait for it to finish, or raise the wait with DVS_LOCK_TIMEOUT=SECONDS (for this repository: 'dvs config core.lock-timeout SECONDS', once the lock is free); the lock is released automatically when that process exits"
         case (.notFound, .object?): return "run 'dvs fsck' to check the repository"
         case (.corrupt, .object?), (.corrupt, .pack?): return "run 'dvs fsck' to list damaged objects"
         case (.corrupt, .packedObject?): return "run 'dvs fsck' to list damaged objects and the paths that use them"
@@ -208,7 +208,7 @@ enum Hints {
         if let h = e.hint { return h }
         if e.code == .connection {
             return
-                "check that the server is running and reachable at that address, and the endpoint: 'dvs clone' and --remote reads take --endpoint URL (run the clone again with it: it resumes); a remote's is shown by 'dvs remote -v' (to change it, 'dvs remote remove NAME', then 'dvs remote add NAME URL --endpoint URL')"
+                "check that the server is running and reachable at that address, and the endpoint: a remote's is shown by 'dvs remote -v' (to change it, 'dvs remote remove NAME', then 'dvs remote add NAME URL --endpoint URL'); 'dvs clone' and --remote reads take --endpoint URL (a clone run again with it resumes)"
         }
         return e.underlying.flatMap(hint(forUnderlying:))
     }
