@@ -532,7 +532,7 @@ func iamCallCLI(_ moto: MotoServer, _ params: [(String, String)]) throws -> XMLE
                 environment: remote.env)
             #expect(
                 wrong.status == 1 && wrong.stderr.contains("cannot connect to S3 endpoint 'http://127.0.0.1:\(port)'"), "\(wrong.stderr)")
-            #expect(wrong.stderr.contains("run the clone again with it: it resumes"), "\(wrong.stderr)")
+            #expect(wrong.stderr.contains("a clone run again with it resumes"), "\(wrong.stderr)")
             // Not resumed as the clone of another URL.
             let other = try T.dvs(["clone", "s3://dvs-cli/elsewhere", dir + "/c"] + remote.args, in: dir, environment: remote.env)
             #expect(
