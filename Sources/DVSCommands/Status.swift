@@ -2,6 +2,7 @@ import ArgumentParser
 import DVS
 import DVSCatalog
 import DVSCore
+import Foundation
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,11 +40,31 @@ struct Status: ParsableCommand {
     }
 
     /// The line saying that audio waits to be coded (`Repository.pendingRepack()`), or nil.
-    static func pendingRepackLine(_ p: (packs: Int, rawBytes: UInt64), running: String?) -> String? {
+    static func pendingRepackLine(_ p: (packs: Int, rawBytes: UInt64), running: String?, lastLogLine: String? = nil) -> String? {
         guard p.packs > 0 else { return nil }
         let what = "\(Output.bytes(p.rawBytes)) of audio in \(p.packs) pack(s) is stored uncoded"
         if let running { return "\(what); a repack is coding it (\(running))" }
+        if let last = lastLogLine, !backgroundRepackFinished(lastLogLine: last) {
+            return "\(what); the repack started in the background did not finish (.dvs/repack.log): 'dvs repack' codes it"
+        }
         return "\(what); 'dvs repack' codes it (no repack is running)"
+    }
+
+    /// Whether the last line `dvs repack --background` wrote to its log is one a finished repack
+    /// writes (`coded …`, `nothing to code …`); a start line or an error means it was killed or
+    /// failed.
+    static func backgroundRepackFinished(lastLogLine line: String) -> Bool {
+        line.hasPrefix("coded ") || line.hasPrefix("nothing to code")
+    }
+
+    /// The last line of `.dvs/repack.log` (read from its last 4 KiB), or nil when there is none.
+    static func lastRepackLogLine(root: String) -> String? {
+        guard let h = FileHandle(forReadingAtPath: root + "/.dvs/repack.log") else { return nil }
+        defer { try? h.close() }
+        let end = (try? h.seekToEnd()) ?? 0
+        try? h.seek(toOffset: end > 4096 ? end - 4096 : 0)
+        let text = String(decoding: (try? h.readToEnd()) ?? Data(), as: UTF8.self)
+        return text.split(separator: "\n").last.map(String.init)
     }
 
     /// Trees of at least this many files get the hint of ``suggestMonitor(_:files:)``.
@@ -91,7 +112,11 @@ struct Status: ParsableCommand {
         case .detached(let c): Output.out("HEAD detached at \(c.short)")
         }
         for w in s.warnings { Output.warn(w) }
-        if let line = Self.pendingRepackLine(pending, running: repacking) { Output.out(line) }
+        if let line = Self.pendingRepackLine(
+            pending, running: repacking, lastLogLine: pending.packs > 0 && repacking == nil ? Self.lastRepackLogLine(root: repo.root) : nil)
+        {
+            Output.out(line)
+        }
         if let m = repo.mergeInProgress() {
             if m.conflicts.isEmpty {
                 Output.out(

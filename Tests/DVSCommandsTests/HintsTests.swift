@@ -267,5 +267,17 @@ import Testing
         #expect(
             Status.pendingRepackLine((1, 1536), running: nil)
                 == "1.5 KiB of audio in 1 pack(s) is stored uncoded; 'dvs repack' codes it (no repack is running)")
+        // The background repack's log ends with its start line (killed) or an error (failed).
+        for last in ["2026-12-05T15:00:00Z dvs repack (started by a commit)", "error: cannot read pack"] {
+            #expect(
+                Status.pendingRepackLine((1, 1536), running: nil, lastLogLine: last)
+                    == "1.5 KiB of audio in 1 pack(s) is stored uncoded; the repack started in the background did not finish (.dvs/repack.log): 'dvs repack' codes it"
+            )
+        }
+        // One that finished, before a later commit stored more.
+        #expect(
+            Status.pendingRepackLine(
+                (1, 1536), running: nil, lastLogLine: "coded 3 blob(s) (1.0 MiB) in 1 pack(s): 1.0 MiB → 0.5 MiB (50%)")
+                == "1.5 KiB of audio in 1 pack(s) is stored uncoded; 'dvs repack' codes it (no repack is running)")
     }
 }

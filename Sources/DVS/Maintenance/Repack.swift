@@ -117,7 +117,10 @@ extension Repository {
             guard try stillPending(p.pack) else { continue }
             try recode(pack: p.pack, into: &report, lockTimeout: lockTimeout)
         }
-        progress?(Progress(phase: .repacking, done: pending.count, total: pending.count, bytes: report.rawBytes, totalBytes: totalBytes))
+        if !pending.isEmpty {
+            progress?(
+                Progress(phase: .repacking, done: pending.count, total: pending.count, bytes: report.rawBytes, totalBytes: totalBytes))
+        }
         return report
     }
 
