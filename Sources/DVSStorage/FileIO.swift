@@ -83,6 +83,7 @@ public enum FileIO {
                 if errno == EEXIST || errno == EINTR { continue }
                 break
             }
+            fchmod(fd, 0o644)  // as before, whatever the umask: readers of a shared store open it
             _ = flock(fd, LOCK_EX | LOCK_NB)  // a new file: nobody else can hold it
             return (fd, path)
         }
