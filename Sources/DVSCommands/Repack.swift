@@ -50,13 +50,16 @@ struct Repack: ParsableCommand {
         )
     }
 
+    /// `.dvs/repack.log` of the repository at `root`: what a background repack writes.
+    static func logPath(root: String) -> String { root + "/.dvs/repack.log" }
+
     /// Starts `dvs repack --background` for the repository at `root` as a process of its own
     /// session (``CurrentProcess/spawnDetached(_:output:errors:)``), its output appended to
     /// `.dvs/repack.log`.
     /// - Returns: the child's pid, or nil when it could not be started (the caller says to run
     ///   `dvs repack`).
     static func startInBackground(root: String) -> pid_t? {
-        let log = root + "/.dvs/repack.log"
+        let log = logPath(root: root)
         return CurrentProcess.spawnDetached(["-C", root, "repack", "--background"], output: log, errors: log)
     }
 }

@@ -59,7 +59,7 @@ struct Status: ParsableCommand {
 
     /// The last line of `.dvs/repack.log` (read from its last 4 KiB), or nil when there is none.
     static func lastRepackLogLine(root: String) -> String? {
-        guard let h = FileHandle(forReadingAtPath: root + "/.dvs/repack.log") else { return nil }
+        guard let h = FileHandle(forReadingAtPath: Repack.logPath(root: root)) else { return nil }
         defer { try? h.close() }
         let end = (try? h.seekToEnd()) ?? 0
         try? h.seek(toOffset: end > 4096 ? end - 4096 : 0)

@@ -176,6 +176,18 @@ public final class RepositoryLock: @unchecked Sendable {
         return errno == EWOULDBLOCK
     }
 
+    /// Who holds the lock at `path` right now: what it recorded in the file (`pid 1234: dvs
+    /// repack`), or what the system shows of it when it recorded nothing; nil when nobody holds
+    /// it (``isHeld(path:)``).
+    public static func holder(path: String) -> String? {
+        guard isHeld(path: path) else { return nil }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let recorded = recordedHolder(fd: fd, path: path)
+        return recorded.isEmpty ? unrecordedHolder(fd: fd) : recorded
+    }
+
     /// Whether some process holds the lock right now (a non-blocking probe; used by readers that
     /// would like to refresh caches without waiting).
     public static func tryAcquire(path: String, command: String) -> RepositoryLock? {

@@ -192,11 +192,12 @@ extension Repository {
             // stored blobs whose every blob is indexed already is left out, and deleted below as
             // the repack would have (`deleteRepackLeftovers`). Otherwise the first pack to name a
             // blob wins.
-            let holdsStored = Dictionary(uniqueKeysWithValues: packs.map { p in (p.0, p.2.contains { $0.codec == .stored }) })
+            let ordered = packs.map { p in (p, stored: p.2.contains { $0.codec == .stored }) }
+                .sorted { ($0.stored ? 1 : 0, $0.0.0.hex) < ($1.stored ? 1 : 0, $1.0.0.hex) }
             var indexedBlobs = Set<ObjectID>()
             var indexed: [(PackID, UInt64, [PackEntry])] = []
-            for p in packs.sorted(by: { (holdsStored[$0.0]! ? 1 : 0, $0.0.hex) < (holdsStored[$1.0]! ? 1 : 0, $1.0.hex) }) {
-                if holdsStored[p.0]!, !p.2.isEmpty, p.2.allSatisfy({ indexedBlobs.contains($0.id) }) { continue }
+            for (p, stored) in ordered {
+                if stored, !p.2.isEmpty, p.2.allSatisfy({ indexedBlobs.contains($0.id) }) { continue }
                 indexedBlobs.formUnion(p.2.map(\.id))
                 indexed.append(p)
             }

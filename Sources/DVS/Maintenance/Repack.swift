@@ -70,12 +70,7 @@ extension Repository {
     /// The repack running on this repository right now (in the background, a push's, or one run
     /// by hand), as it recorded itself (`pid 1234: dvs repack`), or nil when none runs: someone
     /// holds `.dvs/repack.lock`. A non-blocking probe; nil when it cannot tell.
-    public var runningRepack: String? {
-        let path = dvsDir + "/repack.lock"
-        guard RepositoryLock.isHeld(path: path) else { return nil }
-        let recorded = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        return recorded.isEmpty ? "a process that did not record itself" : recorded
-    }
+    public var runningRepack: String? { RepositoryLock.holder(path: dvsDir + "/repack.lock") }
 
     /// Codes every blob stored as it is (`BlobCodec.stored`), pack by pack, each pack coded
     /// without the repository lock and swapped in under it; see the file's header. One repack
