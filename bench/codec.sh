@@ -14,7 +14,8 @@
 # compared byte for byte with the files. Called by bench.sh (--tools …,codec); runs on its own too.
 #
 # When dvs-codec-bench sits beside DVS (a release build makes both), it then times the audio-lpc
-# codec alone, one thread, on up to 60 clips per format: encode, decode and AudioLevels MB/s.
+# codec alone, one thread, on up to 60 clips per format: encode, decode and AudioLevels MB/s; and
+# libFLAC's `flac -d` on the same clips, so the decode rates compare with FLAC's own decoder.
 set -uo pipefail
 CORPUS=${1:?corpus}; DVS=${2:?dvs binary}; OUT=${3:?scratch folder}; AUDIO_CODEC=${4:-predictive}
 case "$AUDIO_CODEC" in predictive|lpc) ;; *) echo "codec.sh: unknown audio codec '$AUDIO_CODEC' (predictive or lpc)" >&2; exit 2 ;; esac
@@ -85,4 +86,26 @@ if [ -x "$CODEC_BENCH" ]; then
   echo
   echo "audio-lpc alone (dvs-codec-bench, one thread, CPU time, up to 60 clips per format):"
   for f in $formats; do head -60 "$OUT/$f/list" | sed "s|^|$CORPUS/|"; done | "$CODEC_BENCH" --reps 3
+  # libFLAC's decoder on the same clips, the reference for a FLAC-class decode rate: one `flac -d`
+  # process over all of a format's files (no MD5 in the files, so none checked: dvs-codec-bench
+  # hashes nothing either), CPU time, best of 3. flac declines some layouts; the rate counts the
+  # bytes it wrote.
+  echo
+  echo "libFLAC alone (flac -d, one process, CPU time, best of 3, the same clips; decode MB of WAV per CPU-second):"
+  for f in $formats; do
+    case "$f" in pcm*) ;; *) continue ;; esac
+    D=$OUT/$f/flac-decode
+    rm -rf "$D" && mkdir -p "$D"
+    head -60 "$OUT/$f/list" | sed "s|^|$CORPUS/|" | xargs flac -5 -s -f --no-md5-sum --output-prefix="$D/" 2>/dev/null
+    bytes=$(flac -d -s -c "$D"/*.flac 2>/dev/null | wc -c)
+    best=
+    for _ in 1 2 3; do
+      /usr/bin/time -f '%U %S' -o "$D/time" flac -d -s -c "$D"/*.flac >/dev/null 2>&1
+      t=$(cpu "$D/time")
+      best=$(python3 -c "import sys; a = sys.argv[1]; print(min(float(a), float(sys.argv[2])) if a else sys.argv[2])" "$best" "$t")
+    done
+    python3 -c "import sys; b, t = int(sys.argv[2]), float(sys.argv[3]); print('{\"format\": \"%s\", \"files\": %s, \"wav_bytes\": %d, \"decode_mb_s\": %s}' % (sys.argv[1], sys.argv[4], b, '%.1f' % (b / 1e6 / t) if t > 0 else 'null'))" \
+      "$f" "$bytes" "$best" "$(ls "$D"/*.flac | wc -l)"
+    rm -rf "$D"
+  done
 fi
