@@ -5,7 +5,7 @@ struct Config: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config", abstract: "Get or set repository settings.",
         discussion:
-            "Keys: core.fsmonitor (true: status and commit ask a file-system monitor daemon what changed, Linux only; see dvs fsmonitor; default false), core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), pack.audio-codec (predictive: fast to read, the default; lpc: FLAC-style, about 18% smaller and at least flac -5's ratio, μ-law/A-law too, but 1.5-2x the CPU to write and read), pack.defer-audio-after (bytes of audio one commit codes as it writes: an audio file that does not fit in what is left is stored as it is, for dvs repack to code; default 67108864; 0 stores all audio so; the word never makes the commit code everything), pack.auto-repack (true: a commit that stored audio as it is starts dvs repack in the background; default true), remote.<name>.transfers (parallel transfers, 1-64, default 8), remote.<name>.partial (true: a partial clone of that remote, set by dvs clone --branch; false makes it full, the next fetch downloads the rest; other remote.* keys are set by dvs remote add), cache.max-size (bytes dvs gc keeps .dvs/cache/blobs under, default 10737418240)."
+            "Keys: core.fsmonitor (true: status and commit ask a file-system monitor daemon what changed, Linux only; see dvs fsmonitor; default false), core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), pack.audio-codec (predictive: fast to read, the default; lpc: FLAC-style, about 18% smaller and at least flac -5's ratio, μ-law/A-law too, but 1.5-2x the CPU to write and read), pack.defer-audio-after (bytes of audio one commit codes as it writes: an audio file that does not fit in what is left is stored as it is, for dvs repack to code; default 67108864; 0 stores all audio so; the word never makes the commit code everything), pack.auto-repack (true: a commit that stored audio as it is starts dvs repack in the background; default true), remote.<name>.transfers (parallel transfers, 1-64, default 8), remote.<name>.partial (true: a partial clone of that remote, set by dvs clone --branch; false makes it full, the next fetch downloads the rest; other remote.* keys are set by dvs remote add), cache.max-size (bytes dvs gc keeps .dvs/cache/blobs under, default 10737418240). Sizes in bytes take a k, m, g or t suffix (or KiB, MiB, GiB, TiB), powers of 1024 as in git: 64m is 67108864, and is stored so."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -32,18 +32,50 @@ struct Config: ParsableCommand {
         switch key {
         case "core.lock-timeout": return Double(value).map { $0 >= 0 ? nil : "must be ≥ 0 seconds" } ?? "not a number of seconds"
         case "core.fsmonitor", "pack.auto-repack": return value == "true" || value == "false" ? nil : "must be true or false"
-        case "pack.defer-audio-after": return value == "never" || UInt64(value) != nil ? nil : "not a whole number of bytes, or never"
+        case "pack.defer-audio-after": return value == "never" || byteCount(value) != nil ? nil : "\(notBytes(value)), or never"
         case "core.workers": return Int(value).map { $0 >= 1 && $0 <= 256 ? nil : "must be 1…256" } ?? "not a whole number"
         case "pack.target-size":
-            return UInt64(value).map { $0 >= 1 << 20 ? nil : "must be at least 1048576 bytes" } ?? "not a whole number of bytes"
+            return byteCount(value).map { $0 >= 1 << 20 ? nil : "must be at least 1048576 bytes (1m)" } ?? notBytes(value)
         case _ where isRemoteTransfers(key): return Int(value).map { $0 >= 1 && $0 <= 64 ? nil : "must be 1…64" } ?? "not a whole number"
-        case "cache.max-size": return UInt64(value) == nil ? "not a whole number of bytes" : nil
+        case "cache.max-size": return byteCount(value) == nil ? notBytes(value) : nil
         case "zstd.level": return Int(value).map { $0 >= 1 && $0 <= 19 ? nil : "must be 1…19" } ?? "not a whole number"
         case "pack.audio-codec":
             return Repository.AudioCodecChoice(rawValue: value) == nil
                 ? "must be one of \(Repository.AudioCodecChoice.allCases.map(\.rawValue).joined(separator: ", "))" : nil
         default: return nil
         }
+    }
+
+    /// The settings whose value is a size in bytes.
+    static let byteKeys: Set<String> = ["pack.target-size", "pack.defer-audio-after", "cache.max-size"]
+
+    /// A size as `dvs config` takes one: a whole number of bytes, optionally followed by `k`, `m`,
+    /// `g` or `t` (either case) or `KiB`, `MiB`, `GiB`, `TiB`, each a power of 1024 — the suffixes
+    /// of git's integer settings (git-config(1), "integer"), plus the IEC names.
+    /// - Returns: the bytes, or nil for anything else (SI units like `MB` included: whether they
+    ///   mean 10⁶ or 2²⁰ is the reader's guess) or a size past `UInt64.max`.
+    static func byteCount(_ text: String) -> UInt64? {
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, let n = UInt64(digits) else { return nil }
+        let power: UInt64
+        switch text.dropFirst(digits.count) {
+        case "": return n
+        case "k", "K", "KiB": power = 1
+        case "m", "M", "MiB": power = 2
+        case "g", "G", "GiB": power = 3
+        case "t", "T", "TiB": power = 4
+        default: return nil
+        }
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: 1 << (10 * power))
+        return overflow ? nil : bytes
+    }
+
+    /// Why `value` is not a size, naming the suffixes taken.
+    static func notBytes(_ value: String) -> String {
+        let si = ["kB", "KB", "MB", "GB", "TB"].contains { value.hasSuffix($0) }
+        return si
+            ? "SI units are ambiguous here; write bytes, or k, m, g (powers of 1024: 64m is 67108864)"
+            : "not a whole number of bytes (or with k, m, g: 64m is 67108864)"
     }
 
     func run() throws {
@@ -61,7 +93,9 @@ struct Config: ParsableCommand {
             if let value, let problem = Self.problem(key: key, value: value) {
                 throw DVSError(.badInput, "bad value '\(value)' for '\(key)': \(problem)")
             }
-            try repo.setConfig(key, unset ? nil : value)
+            // A size is stored in bytes, which is what every reader of the setting parses.
+            let stored = value.map { v in Self.byteKeys.contains(key) ? Self.byteCount(v).map(String.init) ?? v : v }
+            try repo.setConfig(key, unset ? nil : stored)
             return
         }
         guard let v = try repo.catalog.config(key) else {

@@ -22,6 +22,8 @@ import Testing
             // Bad values are refused, and change nothing.
             #expect(try g.dvs("config", "pack.defer-audio-after", "64MB", in: dir).status == 1)
             #expect(try g.dvs("config", "pack.auto-repack", "yes", in: dir).status == 1)
+            // A size with a 1024-based suffix is stored in bytes.
+            #expect(try g.dvs("config", "cache.max-size", "10g", in: dir).status == 0)
             #expect(try g.dvs("config", in: dir).status == 0)
 
             // All the audio is stored as it is; the labels are coded.
