@@ -90,20 +90,54 @@ public enum FileIO {
         throw StorageError.posix("cannot create a temporary file in", path: dir)
     }
 
-    /// Deletes the temporary files in `dir` that a killed process left: those named
-    /// `<prefix>-…` for one of `prefixes` (``makeTemp(in:prefix:)``'s names) that no open
-    /// descriptor holds locked and that were last modified at least `minimumAge` seconds ago
-    /// (which covers the instant between a writer's `open` and its `flock`). A file a live
-    /// writer is filling, even one without the repository lock, is left alone. On NFS, where
+    /// Creates a unique temporary folder `<dir>/<prefix>-XXXXXX` (mode 0755) and holds an
+    /// exclusive `flock(2)` on it for as long as the returned descriptor (close-on-exec) is open,
+    /// as ``makeTemp(in:prefix:)`` does for a file: a download staged there survives a sweep while
+    /// its process lives, and the next sweep after a kill deletes it
+    /// (``removeAbandonedTemps(in:prefixes:folderPrefixes:minimumAge:)``). Close the descriptor
+    /// after deleting the folder.
+    /// - Returns: the folder's descriptor and path.
+    /// - Throws: `StorageError` naming `dir` when the folder cannot be created or opened.
+    public static func makeTempDirectory(in dir: String, prefix: String) throws -> (fd: Int32, path: String) {
+        let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        for _ in 0..<100 {
+            let path = "\(dir)/\(prefix)-" + String((0..<6).map { _ in letters.randomElement()! })
+            if mkdir(path, 0o755) != 0 {
+                if errno == EEXIST || errno == EINTR { continue }
+                break
+            }
+            let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else {
+                rmdir(path)
+                break
+            }
+            _ = flock(fd, LOCK_EX | LOCK_NB)  // a new folder: nobody else can hold it
+            return (fd, path)
+        }
+        throw StorageError.posix("cannot create a temporary folder in", path: dir)
+    }
+
+    /// Deletes the temporary files and folders in `dir` that a killed process left: files named
+    /// `<prefix>-…` for one of `prefixes` (``makeTemp(in:prefix:)``'s names) and folders named so
+    /// for one of `folderPrefixes` (``makeTempDirectory(in:prefix:)``'s), each only when no open
+    /// descriptor holds it locked and it was last modified at least `minimumAge` seconds ago
+    /// (which covers the instant between a writer's `open` or `mkdir` and its `flock`). What a
+    /// live process is filling, even without the repository lock, is left alone. On NFS, where
     /// `flock` is emulated with `fcntl` locks, nothing is deleted.
-    /// - Returns: how many files were deleted and their bytes.
+    /// - Returns: how many files and folders were deleted and their bytes (a folder's: the files
+    ///   in it).
     /// - Complexity: one `readdir` of `dir`, and one `open` + `flock` per matching name.
     @discardableResult
-    public static func removeAbandonedTemps(in dir: String, prefixes: [String], minimumAge: Double = 60) -> (files: Int, bytes: UInt64) {
+    public static func removeAbandonedTemps(in dir: String, prefixes: [String], folderPrefixes: [String] = [], minimumAge: Double = 60)
+        -> (files: Int, bytes: UInt64)
+    {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return (0, 0) }
         var removed = (files: 0, bytes: UInt64(0))
         let now = Date().timeIntervalSince1970
-        for name in names where prefixes.contains(where: { name.hasPrefix($0 + "-") }) {
+        for name in names {
+            let file = prefixes.contains { name.hasPrefix($0 + "-") }
+            let folder = folderPrefixes.contains { name.hasPrefix($0 + "-") }
+            guard file || folder else { continue }
             let path = dir + "/" + name
             // Read-only: on NFS (flock emulated with fcntl locks) the exclusive request below then
             // fails, and nothing is deleted there. Non-blocking, for a FIFO of such a name.
@@ -111,16 +145,34 @@ public enum FileIO {
             guard fd >= 0 else { continue }
             defer { close(fd) }
             var st = stat()
-            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
+            guard fstat(fd, &st) == 0,
+                (file && (st.st_mode & S_IFMT) == S_IFREG) || (folder && (st.st_mode & S_IFMT) == S_IFDIR),
                 now - (Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9) >= minimumAge,
                 flock(fd, LOCK_EX | LOCK_NB) == 0
             else { continue }
-            if unlink(path) == 0 {
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                let bytes = treeBytes(path)
+                if (try? FileManager.default.removeItem(atPath: path)) != nil {
+                    removed.files += 1
+                    removed.bytes += bytes
+                }
+            } else if unlink(path) == 0 {
                 removed.files += 1
                 removed.bytes += UInt64(st.st_size)
             }
         }
         return removed
+    }
+
+    /// The bytes of the regular files under `path` (symlinks not followed).
+    static func treeBytes(_ path: String) -> UInt64 {
+        var total: UInt64 = 0
+        guard let e = FileManager.default.enumerator(atPath: path) else { return 0 }
+        while let rel = e.nextObject() as? String {
+            var st = stat()
+            if lstat(path + "/" + rel, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { total += UInt64(st.st_size) }
+        }
+        return total
     }
 
     /// Writes `bytes` to `path` durably: temp file in `tmpDir`, fsync, rename, fsync of the folder.

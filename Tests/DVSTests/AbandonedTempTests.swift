@@ -53,6 +53,46 @@ import Testing
         }
     }
 
+    /// Staging folders (a partial clone's download, a remote gc's pack, remote verify's) go the
+    /// same way: a killed command's, with what is in it, and not a live one's, nor a young one's,
+    /// nor `partial-ranges` (which a later download resumes from), nor `dvs run`'s.
+    @Test func onlyUnlockedOldStagingFoldersAreDeleted() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let live = try FileIO.makeTempDirectory(in: dir, prefix: "partial-stage")
+            defer { close(live.fd) }
+            let dead = try FileIO.makeTempDirectory(in: dir, prefix: "partial-stage")
+            try FileManager.default.createDirectory(atPath: dead.path + "/sub", withIntermediateDirectories: false)
+            try Data(repeating: 9, count: 3000).write(to: URL(fileURLWithPath: dead.path + "/0a1b.pack"))
+            try Data(repeating: 9, count: 500).write(to: URL(fileURLWithPath: dead.path + "/sub/x"))
+            close(dead.fd)
+            let deadGC = try FileIO.makeTempDirectory(in: dir, prefix: "gc-remote")
+            close(deadGC.fd)
+            let young = try FileIO.makeTempDirectory(in: dir, prefix: "verify")
+            close(young.fd)
+            let ranges = dir + "/partial-ranges"
+            let run = dir + "/run-123-0"
+            for p in [ranges, run] { try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: false) }
+            // A file named like a folder prefix, and a folder named like a file prefix: neither.
+            let fileNamedLikeAFolder = dir + "/verify-file"
+            try Data([1]).write(to: URL(fileURLWithPath: fileNamedLikeAFolder))
+            let folderNamedLikeAFile = dir + "/pack-folder"
+            try FileManager.default.createDirectory(atPath: folderNamedLikeAFile, withIntermediateDirectories: false)
+            for p in [live.path, dead.path, deadGC.path, ranges, run, fileNamedLikeAFolder, folderNamedLikeAFile] {
+                try age(p, by: 300)
+            }
+
+            let removed = FileIO.removeAbandonedTemps(
+                in: dir, prefixes: Repository.storeTempPrefixes, folderPrefixes: Repository.tempFolderPrefixes)
+            #expect(removed.files == 2 && removed.bytes == 3500)
+            #expect(
+                names(dir)
+                    == Set(
+                        [live.path, young.path, ranges, run, fileNamedLikeAFolder, folderNamedLikeAFile].map {
+                            ($0 as NSString).lastPathComponent
+                        }), "left: \(names(dir).sorted())")
+        }
+    }
+
     @Test func theNextCommitDeletesWhatAKilledWriterLeftButNotALiveWritersPack() throws {
         try TestSupport.withTemporaryDirectory { dir in
             let a = dir + "/a"
@@ -68,6 +108,11 @@ import Testing
             try Data(repeating: 0x5a, count: 4096).write(to: URL(fileURLWithPath: killedPack))
             let killedWrite = tmp + "/tmp-k1ll3d"
             try Data("half a journal".utf8).write(to: URL(fileURLWithPath: killedWrite))
+            // And a partial clone's download killed halfway.
+            let killedStage = tmp + "/partial-stage-k1ll3d"
+            try FileManager.default.createDirectory(atPath: killedStage, withIntermediateDirectories: false)
+            try Data(repeating: 0x33, count: 2048).write(to: URL(fileURLWithPath: killedStage + "/0a1b.pack"))
+            try age(killedStage, by: 300)
             // A writer in this process (as a repack coding without the lock) filling a pack.
             let writer = PackWriter(packsDir: repo.dvsDir + "/packs", tmpDir: tmp, targetSize: .max)
             let frame = [UInt8](repeating: 1, count: 64)
@@ -81,7 +126,9 @@ import Testing
             let s = try repo.commit(CommitOptions(message: "two"))
             #expect(s.commit.message == "two")
             let left = names(tmp)
-            #expect(!left.contains("pack-k1ll3d") && !left.contains("tmp-k1ll3d"), "left: \(left.sorted())")
+            #expect(
+                !left.contains("pack-k1ll3d") && !left.contains("tmp-k1ll3d") && !left.contains("partial-stage-k1ll3d"),
+                "left: \(left.sorted())")
             #expect(left.contains(livePack), "the live writer's pack stays: \(left.sorted())")
             writer.abort()
             #expect(!names(tmp).contains(livePack))

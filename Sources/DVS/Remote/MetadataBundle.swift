@@ -67,16 +67,13 @@ struct MetadataBundle {
         return (out, true)
     }
 
-    /// Writes the bundle of `ids` (their stored frames, each checked against its id first) to
-    /// a new file at `path` (created exclusively: it must not exist).
+    /// Writes the bundle of `ids` (their stored frames, each checked against its id first) into
+    /// the empty file open as `fd` at `path` (`FileIO.makeTemp`'s); the caller closes `fd`.
     /// - Returns: the file's size in bytes.
     /// - Throws: `StorageError` when an object is damaged or missing here, or the file cannot be
     ///   written.
-    static func write(_ ids: [ObjectID], from objects: LocalObjectStore, to path: String) throws -> UInt64 {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StorageError.posix("cannot create", path: path) }
-        let f = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-        defer { try? f.close() }
+    static func write(_ ids: [ObjectID], from objects: LocalObjectStore, fd: Int32, path: String) throws -> UInt64 {
+        let f = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
         var size = UInt64(magic.count)
         var buffer = magic
         for id in ids {

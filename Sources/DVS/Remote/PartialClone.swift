@@ -242,9 +242,16 @@ extension Repository {
                 : "note: downloading \(missing.count) blob(s) from '\(remoteName)' (this is a partial clone of it)")
         let meter = TransferMeter(phase: .downloading, total: 0, progress: progress)
         var fetch = FrameFetch(remote: remoteName, blobs: 0, frameBytes: 0, bytesDownloaded: 0, requests: 0, indexes: 0)
-        let stage = tmpDir + "/partial-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64(Date().timeIntervalSince1970 * 1000))"
-        do { try FileIO.makeDirectories(stage) } catch { throw DVSError.wrap(error) }
-        defer { try? FileManager.default.removeItem(atPath: stage) }
+        // Locked while this process lives, so that a sweep deletes it only after a kill.
+        let (stageFD, stage): (Int32, String)
+        do {
+            try FileIO.makeDirectories(tmpDir)
+            (stageFD, stage) = try FileIO.makeTempDirectory(in: tmpDir, prefix: "partial-stage")
+        } catch { throw DVSError.wrap(error) }
+        defer {
+            try? FileManager.default.removeItem(atPath: stage)
+            close(stageFD)
+        }
         let writer = PackWriter(packsDir: stage, tmpDir: tmpDir, targetSize: Self.packTargetSize(catalog))
         let packs: [FinishedPack]
         do {

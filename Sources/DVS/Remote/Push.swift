@@ -551,11 +551,15 @@ extension Repository {
         try parallelIO(commits.count, workers: transfers) { i in
             let c = commits[i]
             let key = MetadataBundle.key(c)
-            // Another push of the same commit (to another remote) may run at once: a name of its own.
-            let path = "\(tmp)/push-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-\(c.hex.prefix(16)).bundle"
-            defer { unlink(path) }
+            // A name of its own (another push of the same commit may run at once), locked while
+            // this process lives: the next command's sweep deletes it after a kill.
+            let (fd, path) = try FileIO.makeTemp(in: tmp, prefix: "push")
+            defer {
+                unlink(path)
+                close(fd)
+            }
             let size: UInt64
-            do { size = try MetadataBundle.write((members[c] ?? []) + [c.object], from: objects, to: path) } catch {
+            do { size = try MetadataBundle.write((members[c] ?? []) + [c.object], from: objects, fd: fd, path: path) } catch {
                 let e = DVSError.wrap(error)
                 throw DVSError(
                     .corrupt, "\(failure): commit \(c.short)'s metadata cannot be read here (\(e.message))\(after)",

@@ -281,9 +281,12 @@ extension Repository {
                     [(r.id, r.size)], index: [r.id: index[r.id] ?? []], store: store, remote: remoteName, transfers: 1, meter: meter)
                 defer { for g in got { unlink(g.tmp) } }
                 _ = try verifyPacks(got, remote: remoteName)
-                let dir = tmpDir + "/gc-remote-\(r.id.hex.prefix(16))"
-                try FileIO.makeDirectories(dir)
-                defer { try? FileManager.default.removeItem(atPath: dir) }
+                try FileIO.makeDirectories(tmpDir)
+                let (dirFD, dir) = try FileIO.makeTempDirectory(in: tmpDir, prefix: "gc-remote")  // swept after a kill
+                defer {
+                    try? FileManager.default.removeItem(atPath: dir)
+                    close(dirFD)
+                }
                 let writer = PackWriter(packsDir: dir, tmpDir: dir, targetSize: Self.packTargetSize(catalog))
                 let reader = try PackReader(path: got[0].tmp)
                 do {

@@ -146,9 +146,12 @@ extension Repository {
             // Packs this repository has that the remote lists: sizes, ETags, else the content.
             let checked = localPacks.filter { listedPacks[$0] != nil }.sorted()
             let dir = packsDir
-            let tmp = "\(tmpDir)/verify-\(getpid())"
-            try FileIO.makeDirectories(tmp)
-            defer { rmdir(tmp) }
+            try FileIO.makeDirectories(tmpDir)
+            let (tmpFD, tmp) = try FileIO.makeTempDirectory(in: tmpDir, prefix: "verify")  // swept after a kill
+            defer {
+                try? FileManager.default.removeItem(atPath: tmp)
+                close(tmpFD)
+            }
             try parallelIO(checked.count, workers: config.transfers) { i in
                 let id = checked[i]
                 let listed = listedPacks[id]!

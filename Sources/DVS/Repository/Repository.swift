@@ -313,7 +313,7 @@ public final class Repository: @unchecked Sendable {
                 throw DVSError.wrap(error)
             }
         }
-        FileIO.removeAbandonedTemps(in: tmpDir, prefixes: Self.storeTempPrefixes)
+        FileIO.removeAbandonedTemps(in: tmpDir, prefixes: Self.storeTempPrefixes, folderPrefixes: Self.tempFolderPrefixes)
         return lock
     }
 
@@ -326,7 +326,14 @@ public final class Repository: @unchecked Sendable {
     /// The prefixes of the temporary files the stores write in `.dvs/tmp` (atomic writes, loose
     /// objects, packs being filled): a killed writer's are deleted by the next command that takes
     /// the lock (``lock(_:overwritingInterrupted:timeout:)``), once no descriptor holds them.
-    static let storeTempPrefixes = ["tmp", "obj", "pack"]
+    static let storeTempPrefixes = ["tmp", "obj", "pack", "push"]
+
+    /// The prefixes of the temporary folders commands stage their work in, in `.dvs/tmp`
+    /// (`FileIO.makeTempDirectory`): a partial clone's download (not `partial-ranges`, which a
+    /// later download resumes from), a remote gc's rewritten pack,
+    /// `dvs remote verify`'s downloads. Swept with the files. `dvs run`'s `run-…` folders are not:
+    /// the program it runs can outlive a killed dvs, and still read its snapshot there.
+    static let tempFolderPrefixes = ["partial-stage", "gc-remote", "verify"]
 
     // MARK: Objects
 
