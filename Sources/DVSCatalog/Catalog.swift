@@ -467,18 +467,24 @@ public final class Catalog: Sendable {
         let pool = try writer()
         let file = refLogFile
         var appendedFrom: Int64?
+        var settings: [(String, String)]?
         do {
-            return try namingFile {
+            let result = try namingFile {
                 try CatalogError.guarding("cannot write the catalog") {
                     try pool.write { db in
                         let tx = CatalogTransaction(db)
                         let result = try body(tx)
                         // The ref moves reach .dvs/reflog (fsynced) before SQLite commits them.
                         if !tx.refLogLines.isEmpty || tx.refLogCheck { appendedFrom = try tx.flushRefLog(to: file) }
+                        if tx.settingsChanged { settings = try Self.settings(db) }
                         return result
                     }
                 }
             }
+            // After the commit: the copy never holds a setting the catalog does not. A failure
+            // here leaves the copy one change behind, which only a lost catalog would show.
+            if let settings { try? SettingsFile(besideCatalog: path).replace(with: settings) }
+            return result
         } catch {
             // The commit failed after the append: the moves did not happen, so neither do their lines.
             if let appendedFrom { try? file.truncate(to: appendedFrom) }
@@ -553,6 +559,14 @@ public final class Catalog: Sendable {
                 if !bad.isEmpty { out.append("reflog entry \(id) has a malformed \(bad.joined(separator: ", "))") }
             }
             return out
+        }
+    }
+
+    /// Every setting, as the config table holds it.
+    static func settings(_ db: Database) throws -> [(String, String)] {
+        try Row.fetchAll(db, sql: "SELECT key, value FROM config ORDER BY key").compactMap { row -> (String, String)? in
+            guard let k = String.fromDatabaseValue(row[0]), let v = String.fromDatabaseValue(row[1]) else { return nil }
+            return (k, v)
         }
     }
 

@@ -19,6 +19,8 @@ public final class CatalogTransaction {
     var refLogLines: [RefLogLine] = []
     /// Whether ``Catalog/write(_:)`` makes `.dvs/reflog` agree with the catalog even without moves.
     var refLogCheck = false
+    /// Whether a setting changed: `.dvs/config` is rewritten after the commit.
+    var settingsChanged = false
 
     /// Asks for `.dvs/reflog` to be made to agree with what the catalog covers when this
     /// transaction commits (a tail no committed move covers cut off; a missing or short file
@@ -432,6 +434,7 @@ public final class CatalogTransaction {
     /// Sets (or with nil, removes) a setting.
     /// - Throws: `CatalogError`.
     public func setConfig(_ key: String, _ value: String?) throws {
+        settingsChanged = true
         try CatalogError.guarding("cannot write setting '\(key)'") {
             if let value {
                 try db.execute(sql: "INSERT OR REPLACE INTO config(key, value) VALUES (?, ?)", arguments: [key, value])

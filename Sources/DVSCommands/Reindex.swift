@@ -25,18 +25,20 @@ struct Reindex: ParsableCommand {
         }
         for d in r.damagedPacks { Output.err("warning: skipped damaged pack \(d)") }
         if let aside = r.replacedCatalog {
+            let copied = r.restoredSettings > 0 ? ", restored \(Output.count(r.restoredSettings, "setting")) from .dvs/config" : ""
             Output.out(
                 aside.isEmpty
-                    ? "the catalog was missing: made a new one"
-                    : "the catalog could not be used and was moved aside to \(aside): made a new one, kept \(r.keptSettings) setting(s) from it"
+                    ? "the catalog was missing: made a new one\(copied)"
+                    : "the catalog could not be used and was moved aside to \(aside): made a new one, kept \(Output.count(r.keptSettings, "setting")) from it\(copied)"
             )
         }
         if r.restoredRefs > 0 || r.restoredReflogEntries > 0 || r.replacedCatalog != nil {
             Output.out("restored \(r.restoredRefs) ref(s) and \(r.restoredReflogEntries) reflog entries from .dvs/reflog")
         }
         if r.replacedCatalog != nil, let repo = try? global.repository() {
-            // Settings live only in the catalog: a remote whose tracking refs came back from
-            // .dvs/reflog but whose URL was lost must be added again.
+            // A remote whose tracking refs came back from .dvs/reflog but whose settings neither
+            // the old catalog nor .dvs/config gave back (settings last changed by a dvs that did
+            // not keep .dvs/config) must be added again.
             let known = Set(((try? repo.remotes()) ?? []).map(\.name))
             let tracked = Set(
                 ((try? repo.catalog.refs(in: .remoteTracking)) ?? []).compactMap {

@@ -116,6 +116,11 @@ import Testing
             let sideTip = try T.sh("\(T.dvsBinary) log -n 1 --json side", in: dir)
             let catalog = dir + "/.dvs/catalog.sqlite"
             let g = Golden(replacing: [dir: "$TMP"])
+            // Settings, a remote's among them, come back with the catalog (.dvs/config).
+            #expect(try g.dvs("config", "pack.auto-repack", "false", in: dir).status == 0)
+            #expect(try g.dvs("remote", "add", "origin", "s3://dvs-data/voice", "--endpoint", "http://127.0.0.1:9", in: dir).status == 0)
+            let settings = try g.dvs("config", in: dir)
+            #expect(settings.stdout.contains("pack.auto-repack=false") && settings.stdout.contains("remote.origin.url=s3://dvs-data/voice"))
             for damage in ["deleted", "zero-filled", "truncated"] {
                 let size = try T.read(catalog).count
                 switch damage {
@@ -137,6 +142,7 @@ import Testing
                 #expect(r.status == 0, "\(damage): \(r.stderr)")
                 #expect(try refs(dir) == before, "\(damage)")
                 #expect(try dvs("fsck", in: dir).status == 0, "\(damage)")
+                #expect(try dvs("config", in: dir).stdout == settings.stdout, "\(damage)")
             }
             try T.speak("after the repair", to: dir + "/d.wav")
             #expect(try dvs("commit", "-m", "fourth", in: dir).status == 0)

@@ -34,6 +34,9 @@ public struct ReindexReport: Sendable, Codable {
     public var unreferencedHeads: [String] = []
     /// Settings kept from the replaced catalog.
     public var keptSettings: Int = 0
+    /// Settings restored from `.dvs/config` that the replaced catalog could not give (all of
+    /// them when it was missing or unreadable).
+    public var restoredSettings: Int = 0
 }
 
 /// What replacing an unusable catalog did, before the indexes are rebuilt.
@@ -42,6 +45,7 @@ private struct CatalogReplacement {
     var restoredRefs: Int
     var restoredReflogEntries: Int
     var keptSettings: Int
+    var restoredSettings: Int
 }
 
 extension Repository {
@@ -49,7 +53,8 @@ extension Repository {
     /// (missing, empty, not a dvs catalog, unreadable, or — with `.dvs/reflog` to restore the refs
     /// from — failing SQLite's integrity check) moves it aside to
     /// `.dvs/catalog.sqlite.damaged` and makes a new one: settings that can still be read are
-    /// kept, refs, HEAD and the reflog are restored from `.dvs/reflog`; then ``reindex()``.
+    /// kept, and the others `.dvs/config` holds restored; refs, HEAD and the reflog are restored
+    /// from `.dvs/reflog`; then ``reindex()``.
     /// - Throws: `DVSError.notARepository`, `.locked`, `.io`; what ``reindex()`` throws.
     public static func reindex(from directory: String?, context: ProcessContext) throws -> ReindexReport {
         let root = try findRoot(from: directory, context: context)
@@ -99,7 +104,12 @@ extension Repository {
             for suffix in ["-wal", "-shm"] where FileIO.exists(path + suffix) {
                 if aside.isEmpty { unlink(path + suffix) } else { rename(path + suffix, aside + suffix) }
             }
-            let settings = aside.isEmpty ? [] : Catalog.salvageConfig(from: aside)
+            // What the old file still gives, then what `.dvs/config` adds: a lost catalog's
+            // settings (codec, remotes, auto-repack) come back instead of their defaults.
+            let salvaged = aside.isEmpty ? [] : Catalog.salvageConfig(from: aside)
+            let have = Set(salvaged.map(\.0))
+            let copied = SettingsFile(besideCatalog: path).read().filter { !have.contains($0.0) }
+            let settings = salvaged + copied
             let contents = try Catalog.refLog(at: refLogPath)
             let length = Self.wholeLinesLength(refLogPath)
             let catalog = try Catalog.create(at: path)
@@ -112,7 +122,7 @@ extension Repository {
             return CatalogReplacement(
                 movedTo: aside.isEmpty ? "" : ".dvs/" + (aside as NSString).lastPathComponent,
                 restoredRefs: contents?.refs.count ?? 0, restoredReflogEntries: contents?.lines.filter(\.isMove).count ?? 0,
-                keptSettings: settings.count)
+                keptSettings: salvaged.count, restoredSettings: copied.count)
         } catch { throw DVSError.wrap(error) }
     }
 
@@ -229,6 +239,7 @@ extension Repository {
             report.repackLeftoversDeleted = indexed.count < packs.count ? try deleteRepackLeftovers() : 0
             (report.restoredRefs, report.restoredReflogEntries) = restored
             report.keptSettings = replacement?.keptSettings ?? 0
+            report.restoredSettings = replacement?.restoredSettings ?? 0
             report.recoveredBranches = recovered
             report.unreferencedHeads = nothingNamed ? [] : lost.map(\.0.hex)
             return report
