@@ -9,25 +9,43 @@ struct Branch: ParsableCommand {
         discussion: """
             dvs branch             list branches: head, samples, hours (* marks HEAD's)
             dvs branch NAME [REV]  create NAME at REV (default HEAD); switch: dvs checkout
-            dvs branch -d NAME     delete NAME if HEAD or another branch has its commits
-            dvs branch -D NAME     delete it anyway
+            dvs branch -d NAME…    delete each NAME if HEAD or another branch has its commits
+            dvs branch -D NAME…    delete them anyway
             """)
 
     @OptionGroup var global: GlobalOptions
     @Flag(name: .customShort("d"), help: "Delete the branch (refused when it is not merged).") var delete = false
     @Flag(name: .customShort("D"), help: "Delete the branch even when it is not merged.") var forceDelete = false
     @Flag(help: "Print JSON.") var json = false
-    @Argument(help: "Branch name.") var name: String?
-    @Argument(help: "Where to create it (default HEAD).") var revision: String?
+    @Argument(help: "NAME [REV]: the branch to create and where (default HEAD); with -d or -D, the branches to delete.")
+    var names: [String] = []
 
     func run() throws {
         let repo = try global.repository()
         if delete || forceDelete {
-            guard let name else { throw DVSError(.usage, "which branch? 'dvs branch -d NAME'") }
-            let old = try repo.deleteBranch(name, force: forceDelete)
-            Output.out("Deleted branch \(name) (was \(old.short))")
+            guard !names.isEmpty else { throw DVSError(.usage, "which branch? 'dvs branch -d NAME…'") }
+            // As git: each branch on its own; one that cannot go is reported, the others still go.
+            var failed = 0
+            for name in names {
+                do {
+                    let old = try repo.deleteBranch(name, force: forceDelete)
+                    Output.out("Deleted branch \(name) (was \(old.short))")
+                } catch let e as DVSError where names.count > 1 && e.code != .internal {
+                    DVSCommand.report(e)
+                    failed += 1
+                }
+            }
+            if failed > 0 {
+                let count = failed == 1 ? "1 branch" : "\(failed) branches"
+                throw DVSError(.badInput, "\(count) of \(names.count) not deleted (above); the others were")
+            }
             return
         }
+        guard names.count <= 2 else {
+            throw DVSError(.usage, "too many arguments: 'dvs branch NAME [REV]' creates one branch; -d deletes several")
+        }
+        let name = names.first
+        let revision = names.count == 2 ? names[1] : nil
         if let name {
             let id = try repo.createBranch(name, at: revision.map { Revision($0) })
             Output.out("Created branch \(name) at \(id.short)")

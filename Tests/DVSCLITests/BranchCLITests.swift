@@ -45,6 +45,15 @@ import Testing
 
             let gone = try g.dvs("branch", "-D", "cohort/es", in: dir)
             #expect(gone.status == 0 && gone.stdout.hasPrefix("Deleted branch cohort/es"))
+            // Several at once, as git: each that can go goes; one that cannot is named, exit 1.
+            #expect(try dvs("branch", "tmp/a", in: dir).status == 0)
+            #expect(try dvs("branch", "tmp/b", in: dir).status == 0)
+            let several = try g.dvs("branch", "-d", "tmp/a", "no-such", "tmp/b", in: dir)
+            #expect(several.status == 1 && several.stdout.hasPrefix("Deleted branch tmp/a"))
+            #expect(several.stdout.contains("Deleted branch tmp/b"))
+            #expect(several.stderr.hasPrefix("error: branch 'no-such' does not exist"), "\(several.stderr)")
+            #expect(try dvs("branch", "--json", in: dir).stdout.contains("tmp/") == false)
+            #expect(try g.dvs("branch", "x", "HEAD", "extra", in: dir).status == 64)
             // The reflog keeps every move of HEAD, newest first (golden: HEAD@{0} first).
             let reflog = try g.dvs("reflog", in: dir).stdout.split(separator: "\n")
             #expect(reflog.count >= 4)
