@@ -1,5 +1,6 @@
 import ArgumentParser
 import DVS
+import DVSStorage
 import Foundation
 
 #if canImport(Glibc)
@@ -60,6 +61,25 @@ struct Repack: ParsableCommand {
     ///   `dvs repack`).
     static func startInBackground(root: String) -> pid_t? {
         let log = logPath(root: root)
+        trimLog(log, unlessHeld: root + "/.dvs/repack.lock")
         return CurrentProcess.spawnDetached(["-C", root, "repack", "--background"], output: log, errors: log)
+    }
+
+    /// Keeps the log at `path` from growing without end: past `limit` bytes, it is replaced by
+    /// its last `keep` bytes from a line's start (temp file and rename), unless a repack holds
+    /// `lock` (its output still goes to the file it opened). Best effort: a failure leaves the
+    /// log as it was.
+    static func trimLog(_ path: String, unlessHeld lock: String, limit: Int = 1 << 20, keep: Int = 64 << 10) {
+        var st = stat()
+        guard stat(path, &st) == 0, Int(st.st_size) > limit, !RepositoryLock.isHeld(path: lock),
+            let h = FileHandle(forReadingAtPath: path)
+        else { return }
+        defer { try? h.close() }
+        guard (try? h.seek(toOffset: UInt64(Int(st.st_size) - keep))) != nil, let tail = try? h.readToEnd(),
+            let cut = tail.firstIndex(of: 0x0A)
+        else { return }
+        let tmp = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: tmp, contents: tail[(cut + 1)...]) else { return }
+        if rename(tmp, path) != 0 { unlink(tmp) }
     }
 }
