@@ -68,7 +68,7 @@ struct Audit: ParsableCommand {
                 let of = snapshotSamples.map { " of its snapshot's \($0)" } ?? ""
                 let split = h.trained.map { ": \($0) fitted on, \(h.matched - $0) held out" } ?? ""
                 Output.out(
-                    "\(h.id.short)  \(h.record.name)  \(h.matched) matching sample(s)\(of) (\(Output.hours(h.hours)))\(split); trained on \(h.record.sampleCount)  \(h.record.revision)@\(h.record.snapshot.short)"
+                    "\(h.id.short)  \(h.record.name)  \(Output.count(h.matched, "matching sample"))\(of) (\(Output.hours(h.hours)))\(split); trained on \(h.record.sampleCount)  \(h.record.revision)@\(h.record.snapshot.short)"
                 )
             }
             return
@@ -115,7 +115,7 @@ struct Audit: ParsableCommand {
             Output.out("data      \(Output.count(r.sampleCount, "sample")), \(Output.hours(r.hours))")
             if a.erasedSamples > 0 {
                 Output.out(
-                    "erased    \(a.erasedSamples) sample(s) of its training snapshot were erased by purge \(a.erasedBy.map(\.short).joined(separator: ", ")): retrain it"
+                    "erased    \(Output.count(a.erasedSamples, "sample")) of its training snapshot \(a.erasedSamples == 1 ? "was" : "were") erased by purge \(a.erasedBy.map(\.short).joined(separator: ", ")): retrain it"
                 )
             }
             if let f = r.labelField {

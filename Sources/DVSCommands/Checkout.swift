@@ -45,7 +45,8 @@ struct Checkout: ParsableCommand {
         } else {
             Output.out("HEAD is now at \(s.id.short) (detached)")
         }
-        Output.out(" wrote \(s.written) file(s) (\(Output.bytes(s.bytesWritten))), removed \(s.removed), \(s.unchanged) unchanged")
+        Output.out(
+            " wrote \(Output.count(s.written, "file")) (\(Output.bytes(s.bytesWritten))), removed \(s.removed), \(s.unchanged) unchanged")
         if let old = leaving, old != s.id {
             let tips = try (repo.branches() + repo.tags()).map(\.target) + [s.id]
             if try !tips.contains(where: { try repo.isAncestor(old, of: $0) }) {

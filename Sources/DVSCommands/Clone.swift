@@ -61,11 +61,11 @@ struct Clone: ParsableCommand {
         printFetch(s.fetch)
         if let f = s.frames {
             Output.out(
-                "Partial clone: downloaded \(f.blobs) blob(s) of this snapshot (\(Output.bytes(f.bytesDownloaded)) in \(f.requests) ranged read(s) and \(f.indexes) pack index(es)); other revisions' blobs are downloaded when checked out"
+                "Partial clone: downloaded \(Output.count(f.blobs, "blob")) of this snapshot (\(Output.bytes(f.bytesDownloaded)) in \(Output.count(f.requests, "ranged read")) and \(f.indexes) pack index(es)); other revisions' blobs are downloaded when checked out"
             )
         }
         if let b = s.branch, let c = s.commit {
-            Output.out("Checked out '\(b)' at \(c.short): \(s.written) file(s)")
+            Output.out("Checked out '\(b)' at \(c.short): \(Output.count(s.written, "file"))")
         } else {
             Output.out("warning: the remote has no branches; the repository is empty")
         }

@@ -24,6 +24,6 @@ struct Cohort: ParsableCommand {
     static func describe(_ p: CohortPacking, subject: String) -> String {
         p.packs == 0 && p.blobs == 0
             ? "Nothing to pack: every frame of the cohort is already in its packs"
-            : "Packed \(subject) for reads from a remote: \(p.blobs) blob(s) in \(p.packs) pack(s), \(Output.bytes(p.bytes))"
+            : "Packed \(subject) for reads from a remote: \(Output.count(p.blobs, "blob")) in \(Output.count(p.packs, "pack")), \(Output.bytes(p.bytes))"
     }
 }

@@ -28,7 +28,7 @@ extension Cohort {
                 let source = c.sourceTracking ?? c.sourceRevision
                 let moved =
                     c.sourceMovedOn.map {
-                        $0 == 0 ? "up to date with \(source)" : "\(source) has moved on \($0) commit(s)"
+                        $0 == 0 ? "up to date with \(source)" : "\(source) has moved on \(Output.count($0, "commit"))"
                     }
                     ?? (partial
                         ? "\(c.sourceRevision) is not in this clone: 'dvs fetch' brings it" : "\(c.sourceRevision) no longer exists")

@@ -27,14 +27,14 @@ extension Cohort {
                     "          "
                         + (m == 0
                             ? "no new commits on \(source) since"
-                            : "\(m) new commit(s) on \(source) since; 'dvs cohort refresh \(c.name)' brings them in"))
+                            : "\(Output.count(m, "new commit")) on \(source) since; 'dvs cohort refresh \(c.name)' brings them in"))
             } else {
                 Output.out(
                     repo.partialRemote() != nil
                         ? "          \(c.sourceRevision) is not in this clone (a clone with --branch fetched only that branch): 'dvs fetch' brings it"
                         : "          \(c.sourceRevision) no longer exists; refresh with --from REV")
             }
-            Output.out("head:     \(c.head.short), \(c.commitsSinceCut) commit(s) since the cut")
+            Output.out("head:     \(c.head.short), \(Output.count(c.commitsSinceCut, "commit")) since the cut")
             Output.out("samples:  \(c.totals.sampleCount), \(Output.hours(c.totals.audioHours)) of audio")
         }
     }

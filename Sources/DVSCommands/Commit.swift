@@ -57,10 +57,10 @@ struct CommitCommand: ParsableCommand {
         let ratio = s.newRawBytes > 0 ? String(format: ", %.0f%% of raw", 100 * Double(s.storedBytes) / Double(s.newRawBytes)) : ""
         if !s.labelTables.isEmpty {
             let count = s.labelTables.filter { $0.format != "config" }.count
-            Output.out(" labels from \(count) source(s): " + Output.labelSources(s.labelTables))
+            Output.out(" labels from \(Output.count(count, "source")): " + Output.labelSources(s.labelTables))
         }
         Output.out(
-            " stored \(Output.bytes(s.storedBytes)) for \(Output.bytes(s.newRawBytes)) of new content in \(s.newBlobCount) blob(s)\(ratio); plus \(Output.bytes(s.metadataBytes)) of metadata"
+            " stored \(Output.bytes(s.storedBytes)) for \(Output.bytes(s.newRawBytes)) of new content in \(Output.count(s.newBlobCount, "blob"))\(ratio); plus \(Output.bytes(s.metadataBytes)) of metadata"
         )
         if s.deferredAudioBytes > 0 {
             // Past pack.defer-audio-after, audio was stored as it is: code it now, in a process

@@ -50,7 +50,7 @@ struct Diff: ParsableCommand {
         let transcripts = d.relabeled.filter { $0.transcript != nil }.count
         let relabeled = d.relabeled.filter { !$0.fields.isEmpty }.count
         Output.out(
-            "\(d.added.count) added (+\(Output.hours(d.hoursAdded))), \(d.removed.count) removed (−\(Output.hours(d.hoursRemoved))), \(d.modified.count) modified\(d.modified.isEmpty ? "" : " (\(d.hoursModified < 0 ? "−" : "+")\(Output.hours(abs(d.hoursModified))))"), \(d.renamed.count) renamed, \(relabeled) relabeled, \(transcripts) transcript(s) changed, \(d.files.count) other file(s)"
+            "\(d.added.count) added (+\(Output.hours(d.hoursAdded))), \(d.removed.count) removed (−\(Output.hours(d.hoursRemoved))), \(d.modified.count) modified\(d.modified.isEmpty ? "" : " (\(d.hoursModified < 0 ? "−" : "+")\(Output.hours(abs(d.hoursModified))))"), \(d.renamed.count) renamed, \(relabeled) relabeled, \(Output.count(transcripts, "transcript")) changed, \(Output.count(d.files.count, "other file"))"
                 + Self.schemaSummary(d.schemaChanges))
         for s in d.shifts {
             let sign = s.hoursDelta >= 0 ? "+" : "−"
@@ -61,8 +61,9 @@ struct Diff: ParsableCommand {
     /// `+ notes (new field: 0 of 359 samples filled)` / `- notes (field dropped: it had 12 values in 359 samples)`.
     static func describe(_ c: FieldSchemaChange) -> String {
         switch c.kind {
-        case .added: return "+ \(c.field)  (new field: \(c.filled) of \(c.samples) sample(s) filled)"
-        case .removed: return "- \(c.field)  (field dropped: it had \(c.filled) value(s) in \(c.samples) sample(s))"
+        case .added: return "+ \(c.field)  (new field: \(c.filled) of \(Output.count(c.samples, "sample")) filled)"
+        case .removed:
+            return "- \(c.field)  (field dropped: it had \(Output.count(c.filled, "value")) in \(Output.count(c.samples, "sample")))"
         }
     }
 
@@ -70,7 +71,8 @@ struct Diff: ParsableCommand {
     static func schemaSummary(_ changes: [FieldSchemaChange]) -> String {
         let added = changes.filter { $0.kind == .added }.count
         let removed = changes.count - added
-        return (added > 0 ? ", \(added) field(s) added" : "") + (removed > 0 ? ", \(removed) field(s) dropped" : "")
+        return (added > 0 ? ", \(Output.count(added, "field")) added" : "")
+            + (removed > 0 ? ", \(Output.count(removed, "field")) dropped" : "")
     }
 
     /// A schema change as JSON.

@@ -45,11 +45,11 @@ func printFetch(_ s: FetchSummary) {
             "   \(m.name.remoteTrackingName ?? m.name.fullName)\t\(m.old.map { $0.short + ".." } ?? "(new) ")\(m.new.short)")
     }
     Output.out(
-        "Fetched from '\(s.remote)': \(s.packsDownloaded) pack(s), \(s.objectsDownloaded) object(s)\(s.recordsDownloaded > 0 ? ", \(s.recordsDownloaded) lineage record(s)" : ""), \(Output.bytes(s.bytesDownloaded)) in \(String(format: "%.1f", s.seconds)) s"
+        "Fetched from '\(s.remote)': \(Output.count(s.packsDownloaded, "pack")), \(Output.count(s.objectsDownloaded, "object"))\(s.recordsDownloaded > 0 ? ", \(Output.count(s.recordsDownloaded, "lineage record"))" : ""), \(Output.bytes(s.bytesDownloaded)) in \(String(format: "%.1f", s.seconds)) s"
     )
     for r in s.purgesApplied {
         Output.out(
-            "Applied purge \(r.id.short) from '\(s.remote)' (\(r.rule); it erased \(r.samples) sample(s) where it ran): no commit here holds them now"
+            "Applied purge \(r.id.short) from '\(s.remote)' (\(r.rule); it erased \(Output.count(r.samples, "sample")) where it ran): no commit here holds them now"
         )
     }
     for id in s.purgesReapplied {
@@ -68,7 +68,7 @@ func fetchNotes(_ s: FetchSummary) {
         )
     }
     if unused.count > 3 {
-        Output.err("note: and \(unused.count - 3) more bundle(s) on '\(s.remote)' not used ('dvs fetch --json' lists them)")
+        Output.err("note: and \(Output.count(unused.count - 3, "more bundle")) on '\(s.remote)' not used ('dvs fetch --json' lists them)")
     }
     for r in s.skipped {
         Output.err(

@@ -23,7 +23,7 @@ struct Fsck: ParsableCommand {
                 if d.usedBy.count > 20 { Output.out("  … and \(d.usedBy.count - 20) more") }
             }
             Output.out(
-                "checked \(r.packCount) pack(s), \(r.blobCount) blob(s), \(r.objectCount) object(s), \(r.commitCount) commit(s): "
+                "checked \(Output.count(r.packCount, "pack")), \(Output.count(r.blobCount, "blob")), \(Output.count(r.objectCount, "object")), \(Output.count(r.commitCount, "commit")): "
                     + (r.isClean ? "ok" : "\(r.damaged.count) damaged"))
         }
         if !r.isClean {

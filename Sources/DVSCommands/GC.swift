@@ -47,13 +47,17 @@ struct GC: ParsableCommand {
             let verb = dryRun ? "would remove" : "removed"
             let packs =
                 dryRun
-                ? "would rewrite \(r.packsRewritten) pack(s) (\(Output.bytes(r.packBytesBefore)) of packs rewritten or deleted)"
-                : "rewrote \(r.packsRewritten) pack(s) (\(Output.bytes(r.packBytesBefore)) of packs rewritten or deleted → \(Output.bytes(r.packBytesAfter)))"
+                ? "would rewrite \(Output.count(r.packsRewritten, "pack")) (\(Output.bytes(r.packBytesBefore)) of packs rewritten or deleted)"
+                : "rewrote \(Output.count(r.packsRewritten, "pack")) (\(Output.bytes(r.packBytesBefore)) of packs rewritten or deleted → \(Output.bytes(r.packBytesAfter)))"
             Output.out(
-                "\(verb) \(r.objectsDeleted) object(s) (\(Output.bytes(r.objectBytes))) and \(r.packsDeleted) pack(s) from '\(remote)'; \(packs)"
+                "\(verb) \(Output.count(r.objectsDeleted, "object")) (\(Output.bytes(r.objectBytes))) and \(Output.count(r.packsDeleted, "pack")) from '\(remote)'; \(packs)"
             )
-            if r.blobsLeft > 0 { Output.out("\(r.blobsLeft) unneeded blob(s) wait in packs that are mostly needed") }
-            if r.keptYoung > 0 { Output.out("\(r.keptYoung) unneeded object(s) or pack(s) are younger than the grace period and stay") }
+            if r.blobsLeft > 0 { Output.out("\(Output.count(r.blobsLeft, "unneeded blob")) wait in packs that are mostly needed") }
+            if r.keptYoung > 0 {
+                Output.out(
+                    "\(Output.count(r.keptYoung, "unneeded object or pack", plural: "unneeded objects or packs")) \(r.keptYoung == 1 ? "is" : "are") younger than the grace period and \(r.keptYoung == 1 ? "stays" : "stay")"
+                )
+            }
             if r.refsMoved {
                 Output.err(
                     "note: a push changed '\(remote)''s refs or records while this ran, so nothing was deleted; what was due stays marked: run gc again"
@@ -61,7 +65,7 @@ struct GC: ParsableCommand {
             }
             if r.pending > 0 {
                 Output.out(
-                    "\(r.pending) unneeded object(s) or pack(s) \(dryRun ? "would be" : "are") marked for deletion (gc/pending.json): a gc a grace period from now deletes them, so readers that started before have that long to finish (--prune=now deletes at once)"
+                    "\(Output.count(r.pending, "unneeded object or pack", plural: "unneeded objects or packs")) \(dryRun ? "would be" : r.pending == 1 ? "is" : "are") marked for deletion (gc/pending.json): a gc a grace period from now deletes them, so readers that started before have that long to finish (--prune=now deletes at once)"
                 )
             }
             if !dryRun { Output.out("reclaimed \(Output.bytes(r.bytesReclaimed)) on '\(remote)'") }
@@ -74,13 +78,14 @@ struct GC: ParsableCommand {
         }
         let verb = dryRun ? "would remove" : "removed"
         Output.out(
-            "\(verb) \(r.objectsDeleted) loose object(s) (\(Output.bytes(r.objectBytes))), \(r.blobsDropped) blob(s) from \(r.packsRewritten) pack(s) (\(Output.bytes(r.packBytesBefore)) → \(Output.bytes(r.packBytesAfter))), \(r.cacheFilesEvicted) cached file(s) (\(Output.bytes(r.cacheBytesEvicted)))"
+            "\(verb) \(Output.count(r.objectsDeleted, "loose object")) (\(Output.bytes(r.objectBytes))), \(Output.count(r.blobsDropped, "blob")) from \(Output.count(r.packsRewritten, "pack")) (\(Output.bytes(r.packBytesBefore)) → \(Output.bytes(r.packBytesAfter))), \(Output.count(r.cacheFilesEvicted, "cached file")) (\(Output.bytes(r.cacheBytesEvicted)))"
         )
         if r.reflogEntriesExpired > 0 {
             Output.out("expired \(r.reflogEntriesExpired) reflog entries older than the grace period that no branch or record reaches")
         }
         if r.blobsLeft > 0 {
-            Output.out("\(r.blobsLeft) unneeded blob(s) wait in packs that are mostly needed, or younger than the grace period")
+            Output.out(
+                "\(Output.count(r.blobsLeft, "unneeded blob")) wait in packs that are mostly needed, or younger than the grace period")
         }
         Output.out("\(dryRun ? "would reclaim" : "reclaimed") \(Output.bytes(r.bytesReclaimed))")
     }

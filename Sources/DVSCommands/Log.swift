@@ -56,7 +56,9 @@ struct Log: ParsableCommand {
     static func erasedLines(_ c: Commit) -> [String] {
         (c.extra[Repository.purgeHeader] ?? "").split(separator: "\n").compactMap { line in
             let parts = line.split(separator: " ")
-            return parts.count == 2 ? "Erased: \(parts[1]) sample(s) by purge \(parts[0].prefix(12))" : nil
+            return parts.count == 2
+                ? "Erased: \(Int(parts[1]).map { Output.count($0, "sample") } ?? "\(parts[1]) samples") by purge \(parts[0].prefix(12))"
+                : nil
         }
     }
 

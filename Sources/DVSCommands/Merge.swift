@@ -49,7 +49,9 @@ struct Merge: ParsableCommand {
                 try Output.jsonObject(["status": "aborted", "head": s.id.hex, "written": s.written, "removed": s.removed] as [String: Any])
                 return
             }
-            Output.out("Merge aborted; the working tree is back at \(s.id.short) (\(s.written) file(s) restored, \(s.removed) removed)")
+            Output.out(
+                "Merge aborted; the working tree is back at \(s.id.short) (\(Output.count(s.written, "file")) restored, \(s.removed) removed)"
+            )
             return
         }
         if !resolved.isEmpty {
@@ -59,7 +61,8 @@ struct Merge: ParsableCommand {
                     try Output.jsonObject(["status": "marked", "resolved": resolved, "unresolved": left] as [String: Any])
                 }
             } else {
-                Output.out("Marked \(resolved.count) path(s) resolved; \(left.count) conflict(s) still unresolved")
+                Output.out(
+                    "Marked \(Output.count(resolved.count, "path")) resolved; \(Output.count(left.count, "conflict")) still unresolved")
                 for l in left.prefix(50) { Output.out("  \(l)") }
             }
             if !continueMerge { return }
@@ -107,7 +110,7 @@ struct Merge: ParsableCommand {
         let added = s.changes.filter { $0.kind == .added }.count
         let modified = s.changes.filter { $0.kind == .modified }.count
         let deleted = s.changes.filter { $0.kind == .deleted }.count
-        let counts = "\(s.changes.count) file(s) changed (\(added) new, \(modified) modified, \(deleted) deleted)"
+        let counts = "\(Output.count(s.changes.count, "file")) changed (\(added) new, \(modified) modified, \(deleted) deleted)"
         switch s.status {
         case .upToDate: Output.out("Already up to date.")
         case .fastForward: Output.out("Fast-forward to \(s.head?.short ?? "")\n \(counts)")
@@ -123,7 +126,7 @@ struct Merge: ParsableCommand {
 
     /// The conflicts of a stopped merge (`dvs merge`, `dvs pull`, `dvs cohort refresh`) and what to do next.
     static func printStopped(_ conflicts: [MergeConflict], what: String, detail: String = "") {
-        Output.out("\(what) stopped with \(conflicts.count) conflict(s)\(detail):")
+        Output.out("\(what) stopped with \(Output.count(conflicts.count, "conflict"))\(detail):")
         for c in conflicts.prefix(50) { Output.out("  CONFLICT (\(c.kind.rawValue)) \(c.message)") }
         if conflicts.count > 50 { Output.out("  … and \(conflicts.count - 50) more ('dvs status' lists them all)") }
         Output.out("Fix them, then 'dvs merge --continue'; or 'dvs merge --abort' to undo the merge.")

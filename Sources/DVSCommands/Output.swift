@@ -44,7 +44,7 @@ enum Output {
     private static func writeJSON(_ data: Data) { out(String(decoding: data, as: UTF8.self)) }
 
     /// `1 sample`, `2 samples`, `0 samples`: a count with its noun, plural unless it is one.
-    static func count(_ n: some BinaryInteger, _ noun: String) -> String { n == 1 ? "1 \(noun)" : "\(n) \(noun)s" }
+    static func count(_ n: some BinaryInteger, _ noun: String, plural: String? = nil) -> String { counted(n, noun, plural: plural) }
 
     /// `1.5 MiB`.
     static func bytes(_ n: UInt64) -> String {

@@ -35,14 +35,14 @@ struct Pull: ParsableCommand {
         case .ahead: Output.out("Already up to date ('\(s.branch)' has commits the remote lacks: dvs push \(remote)).")
         case .merged:
             Output.out(
-                "Merged \(remote)/\(branch ?? s.branch) into \(s.branch) as \(s.new?.short ?? ""): wrote \(s.written) file(s), removed \(s.removed)"
+                "Merged \(remote)/\(branch ?? s.branch) into \(s.branch) as \(s.new?.short ?? ""): wrote \(Output.count(s.written, "file")), removed \(s.removed)"
             )
         case .conflicts:
             Merge.printStopped(s.conflicts, what: "Merge of \(remote)/\(branch ?? s.branch)")
             throw ExitCode(1)
         case .fastForward:
             Output.out(
-                "Fast-forward \(s.branch) \(s.old?.short ?? "(none)")..\(s.new?.short ?? ""): wrote \(s.written) file(s), removed \(s.removed)"
+                "Fast-forward \(s.branch) \(s.old?.short ?? "(none)")..\(s.new?.short ?? ""): wrote \(Output.count(s.written, "file")), removed \(s.removed)"
             )
         }
     }

@@ -53,9 +53,9 @@ struct Purge: ParsableCommand {
             if json {
                 try Output.json(v)
             } else {
-                let (unit, place) = remote.map { ("key(s)", "remote '\($0)'") } ?? ("file(s)", ".dvs")
+                let (unit, place) = remote.map { ("key", "remote '\($0)'") } ?? ("file", ".dvs")
                 Output.out(
-                    "checked \(v.files) \(unit) (\(Output.bytes(v.bytes))) of \(place) for \(v.ids) erased blob id(s) of \(v.purges) purge(s)"
+                    "checked \(Output.count(v.files, unit)) (\(Output.bytes(v.bytes))) of \(place) for \(Output.count(v.ids, "erased blob id")) of \(Output.count(v.purges, "purge"))"
                 )
                 for f in v.found { Output.out("  found in \(f)") }
                 for i in v.indexed { Output.out("  still indexed: \(i)") }
@@ -77,7 +77,7 @@ struct Purge: ParsableCommand {
             for r in records {
                 let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(r.time)))
                 Output.out(
-                    "\(r.id.short) \(when) \(r.who): \(r.rule) — \(r.samples) sample(s), \(Output.hours(r.hours)), \(r.commits.count) commit(s) rewritten\(r.models.isEmpty ? "" : "; models to retrain: \(r.models.joined(separator: ", "))")"
+                    "\(r.id.short) \(when) \(r.who): \(r.rule) — \(Output.count(r.samples, "sample")), \(Output.hours(r.hours)), \(Output.count(r.commits.count, "commit")) rewritten\(r.models.isEmpty ? "" : "; models to retrain: \(r.models.joined(separator: ", "))")"
                 )
             }
             return
@@ -104,7 +104,8 @@ struct Purge: ParsableCommand {
                 let dirty = (try? repo.status().changes.filter { $0.kind != .added }.count) ?? 0
                 if dirty > 0 {
                     Output.err(
-                        "note: the working tree has \(dirty) uncommitted change(s); --yes refuses until they are committed or discarded")
+                        "note: the working tree has \(Output.count(dirty, "uncommitted change")); --yes refuses until they are committed or discarded"
+                    )
                 }
             }
             return
@@ -118,15 +119,17 @@ struct Purge: ParsableCommand {
             try Output.json(r)
             return
         }
-        Output.out("Purge \(r.id.short): erased \(r.samples) sample(s) (\(Output.hours(r.hours))), rewrote \(r.commits.count) commit(s)")
+        Output.out(
+            "Purge \(r.id.short): erased \(Output.count(r.samples, "sample")) (\(Output.hours(r.hours))), rewrote \(Output.count(r.commits.count, "commit"))"
+        )
         if let l = r.lineage, !l.isEmpty {
             Output.out(
-                "Rewrote \(l.count) model/eval record(s) without the label values only erased samples carried (their old ids still resolve)"
+                "Rewrote \(Output.count(l.count, "model/eval record")) without the label values only erased samples carried (their old ids still resolve)"
             )
         }
         if let a = r.artifacts, !a.isEmpty {
             Output.out(
-                "Deleted the stored artifact of \(a.count) model(s) trained on them whose file named erased samples (their records keep its SHA-256): retrain them"
+                "Deleted the stored artifact of \(Output.count(a.count, "model")) trained on them whose file named erased samples (their records keep its SHA-256): retrain them"
             )
         }
         let remotes = (try? repo.remotes().map(\.name)) ?? []
@@ -144,7 +147,7 @@ struct Purge: ParsableCommand {
             return
         }
         Output.out(
-            "\(plan.rule): \(plan.samples) sample(s), \(Output.hours(plan.hours)) of audio (\(Output.bytes(plan.bytes))), in \(plan.commitsHolding) commit(s); \(plan.commitsRewritten) commit(s) will be rewritten"
+            "\(plan.rule): \(Output.count(plan.samples, "sample")), \(Output.hours(plan.hours)) of audio (\(Output.bytes(plan.bytes))), in \(Output.count(plan.commitsHolding, "commit")); \(Output.count(plan.commitsRewritten, "commit")) will be rewritten"
         )
         if !plan.refs.isEmpty { Output.out("refs rewritten: \(plan.refs.map(\.fullName).joined(separator: ", "))") }
         for m in plan.models { Output.out("model \(m.name) (\(m.id.short)) was trained on \(m.erased) of them: retrain it") }

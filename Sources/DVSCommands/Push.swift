@@ -32,7 +32,7 @@ struct Push: ParsableCommand {
         let s = try repo.push(remote: remote, branches: branches, all: all, tags: tags, force: force, progress: Output.progress())
         if s.packsReplaced > 0 {
             Output.err(
-                "note: \(s.packsReplaced) pack(s) on '\(s.remote)' had another size than this repository's copy (damaged there): uploaded again"
+                "note: \(Output.count(s.packsReplaced, "pack")) on '\(s.remote)' had another size than this repository's copy (damaged there): uploaded again"
             )
         }
         if json {
@@ -64,24 +64,24 @@ struct Push: ParsableCommand {
             }
         }
         if let p = s.purges {
-            if p.recordsUploaded > 0 { Output.out("Uploaded \(p.recordsUploaded) purge record(s) to '\(s.remote)'") }
+            if p.recordsUploaded > 0 { Output.out("Uploaded \(Output.count(p.recordsUploaded, "purge record")) to '\(s.remote)'") }
             if !p.deferred.isEmpty {
                 Output.err(
-                    "note: purged data stays on '\(s.remote)' for now: \(p.deferred.map(\.fullName).joined(separator: ", ")) point(s) at commits this repository lacks; run 'dvs fetch \(s.remote)' (it rewrites them here if they hold erased data), then push again"
+                    "note: purged data stays on '\(s.remote)' for now: \(p.deferred.map(\.fullName).joined(separator: ", ")) \(p.deferred.count == 1 ? "points" : "point") at commits this repository lacks; run 'dvs fetch \(s.remote)' (it rewrites them here if they hold erased data), then push again"
                 )
             } else if p.oldCommits > 0 {
                 Output.out(
-                    "Erased purged data on '\(s.remote)': \(p.oldCommits) replaced commit(s), \(p.objectsDeleted) object(s) and \(p.packsDeleted) pack(s) deleted\(p.packsRewritten > 0 ? " (\(p.packsRewritten) written again without it)" : "")"
+                    "Erased purged data on '\(s.remote)': \(Output.count(p.oldCommits, "replaced commit")), \(Output.count(p.objectsDeleted, "object")) and \(Output.count(p.packsDeleted, "pack")) deleted\(p.packsRewritten > 0 ? " (\(p.packsRewritten) written again without it)" : "")"
                 )
             }
             if p.recordsReplaced > 0 || p.artifactsDeleted > 0 {
                 Output.out(
-                    "Deleted from '\(s.remote)' \(p.recordsReplaced) lineage record(s) that named erased label values (their rewritten copies are there) and \(p.artifactsDeleted) model artifact(s) that named erased samples"
+                    "Deleted from '\(s.remote)' \(Output.count(p.recordsReplaced, "lineage record")) that named erased label values (their rewritten copies are there) and \(Output.count(p.artifactsDeleted, "model artifact")) that named erased samples"
                 )
             }
         }
         Output.out(
-            "Pushed to '\(s.remote)': \(s.packsUploaded) pack(s), \(s.objectsUploaded) object(s)\(s.recordsUploaded > 0 ? ", \(s.recordsUploaded) lineage record(s)" : ""), \(Output.bytes(s.bytesUploaded)) in \(String(format: "%.1f", s.seconds)) s"
+            "Pushed to '\(s.remote)': \(Output.count(s.packsUploaded, "pack")), \(Output.count(s.objectsUploaded, "object"))\(s.recordsUploaded > 0 ? ", \(Output.count(s.recordsUploaded, "lineage record"))" : ""), \(Output.bytes(s.bytesUploaded)) in \(String(format: "%.1f", s.seconds)) s"
         )
     }
 }

@@ -33,7 +33,7 @@ struct Reindex: ParsableCommand {
             )
         }
         if r.restoredRefs > 0 || r.restoredReflogEntries > 0 || r.replacedCatalog != nil {
-            Output.out("restored \(r.restoredRefs) ref(s) and \(r.restoredReflogEntries) reflog entries from .dvs/reflog")
+            Output.out("restored \(Output.count(r.restoredRefs, "ref")) and \(r.restoredReflogEntries) reflog entries from .dvs/reflog")
         }
         if r.replacedCatalog != nil, let repo = try? global.repository() {
             // A remote whose tracking refs came back from .dvs/reflog but whose settings neither
@@ -58,10 +58,11 @@ struct Reindex: ParsableCommand {
         }
         if r.repackLeftoversDeleted > 0 {
             Output.out(
-                "deleted \(r.repackLeftoversDeleted) pack(s) an interrupted repack had replaced (other packs hold all their blobs, coded)")
+                "deleted \(Output.count(r.repackLeftoversDeleted, "pack")) an interrupted repack had replaced (other packs hold all their blobs, coded)"
+            )
         }
         Output.out(
-            "indexed \(r.packCount - r.repackLeftoversDeleted) pack(s) (\(r.newPackCount) new), \(r.blobCount) blob(s), \(r.commitCount) commit(s)"
+            "indexed \(Output.count(r.packCount - r.repackLeftoversDeleted, "pack")) (\(r.newPackCount) new), \(Output.count(r.blobCount, "blob")), \(Output.count(r.commitCount, "commit"))"
         )
     }
 }

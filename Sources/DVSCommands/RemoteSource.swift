@@ -84,7 +84,7 @@ struct RemoteSource: ParsableArguments {
         let sent = try cache.pushRecords()
         if !sent.isEmpty {
             let what = sent.map(\.short).joined(separator: ", ")
-            Output.err("sent \(sent.count) lineage record(s) back to the remote: \(what)")
+            Output.err("sent \(Output.count(sent.count, "lineage record")) back to the remote: \(what)")
         }
     }
 }

@@ -40,14 +40,15 @@ extension RemoteCommand {
                         Output.out(missing ? "missing \(d.key)" : "damaged \(d.key): \(d.problem)")
                     }
                 }
-                let summary = "checked \(s.packsChecked) pack(s) and \(s.objectsChecked) object(s) on '\(s.remote)'"
+                let summary =
+                    "checked \(Output.count(s.packsChecked, "pack")) and \(Output.count(s.objectsChecked, "object")) on '\(s.remote)'"
                 if s.damaged.isEmpty {
                     Output.out(summary + ": ok")
                 } else if s.isClean {
-                    Output.out(summary + ": repaired \(s.damaged.count) key(s), \(Output.bytes(s.bytesUploaded)) uploaded")
+                    Output.out(summary + ": repaired \(Output.count(s.damaged.count, "key")), \(Output.bytes(s.bytesUploaded)) uploaded")
                 } else {
                     let left = s.damaged.filter { !$0.repaired }.count
-                    Output.out(summary + ": \(left) key(s) damaged or missing")
+                    Output.out(summary + ": \(Output.count(left, "key")) damaged or missing")
                     Output.err(
                         repair
                             ? "hint: this repository has no good copy of them; run the repair from a repository that has ('dvs fsck' there first)"

@@ -39,7 +39,7 @@ struct Repack: ParsableCommand {
             return
         }
         if r.leftoversDeleted > 0 {
-            Output.out("deleted \(r.leftoversDeleted) pack file(s) an interrupted repack left")
+            Output.out("deleted \(Output.count(r.leftoversDeleted, "pack file")) an interrupted repack left")
         }
         if r.packs == 0 {
             Output.out("nothing to code: every blob is coded")
@@ -47,7 +47,7 @@ struct Repack: ParsableCommand {
         }
         let ratio = r.bytesBefore > 0 ? String(format: " (%.0f%%)", 100 * Double(r.bytesAfter) / Double(r.bytesBefore)) : ""
         Output.out(
-            "coded \(r.blobs) blob(s) (\(Output.bytes(r.rawBytes))) in \(r.packs) pack(s): \(Output.bytes(r.bytesBefore)) → \(Output.bytes(r.bytesAfter))\(ratio)"
+            "coded \(Output.count(r.blobs, "blob")) (\(Output.bytes(r.rawBytes))) in \(Output.count(r.packs, "pack")): \(Output.bytes(r.bytesBefore)) → \(Output.bytes(r.bytesAfter))\(ratio)"
         )
     }
 

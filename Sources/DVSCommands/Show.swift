@@ -39,7 +39,7 @@ struct Show: ParsableCommand {
         for line in c.message.split(separator: "\n", omittingEmptySubsequences: false) { Output.out("    \(line)") }
         Output.out("")
         let samples = changes.filter { $0.old?.audio != nil || $0.new?.audio != nil }.count
-        Output.out("\(changes.count) file(s) changed, \(samples) sample(s)")
+        Output.out("\(Output.count(changes.count, "file")) changed, \(Output.count(samples, "sample"))")
         for ch in changes {
             let a = (ch.new ?? ch.old)?.audio
             Output.out(

@@ -42,7 +42,7 @@ struct Status: ParsableCommand {
     /// The line saying that audio waits to be coded (`Repository.pendingRepack()`), or nil.
     static func pendingRepackLine(_ p: (packs: Int, rawBytes: UInt64), running: String?, lastLogLine: String? = nil) -> String? {
         guard p.packs > 0 else { return nil }
-        let what = "\(Output.bytes(p.rawBytes)) of audio in \(p.packs) pack(s) is stored uncoded"
+        let what = "\(Output.bytes(p.rawBytes)) of audio in \(Output.count(p.packs, "pack")) is stored uncoded"
         if let running { return "\(what); a repack is coding it (\(running))" }
         if let last = lastLogLine, !backgroundRepackFinished(lastLogLine: last) {
             return "\(what); the repack started in the background did not finish (.dvs/repack.log): 'dvs repack' codes it"
@@ -123,7 +123,7 @@ struct Status: ParsableCommand {
                     "You are merging \(m.theirs) (not committed yet): 'dvs merge --continue' commits it, 'dvs merge --abort' undoes it")
             } else {
                 Output.out(
-                    "You are merging \(m.theirs): \(m.conflicts.count) conflict(s) recorded, \(m.unresolved.count) still unresolved in the tree"
+                    "You are merging \(m.theirs): \(Output.count(m.conflicts.count, "conflict")) recorded, \(m.unresolved.count) still unresolved in the tree"
                 )
                 for c in m.conflicts { Output.out("  CONFLICT (\(c.kind.rawValue)) \(c.message)") }
                 for u in m.unresolved { Output.out("  unresolved: \(u)") }
@@ -153,11 +153,11 @@ struct Status: ParsableCommand {
         let files = s.changes.count - renamedTargets.count
         if samples == 0 {
             Output.out(
-                "Changes against HEAD: \(files) file(s), no audio content\(renamedTargets.isEmpty ? "" : " (\(renamedTargets.count) renamed)")"
+                "Changes against HEAD: \(Output.count(files, "file")), no audio content\(renamedTargets.isEmpty ? "" : " (\(renamedTargets.count) renamed)")"
             )
         } else {
             Output.out(
-                "Changes against HEAD: \(files) file(s); \(samples) sample(s), \(Output.hours(hours)) of audio\(renamedTargets.isEmpty ? "" : "; \(renamedTargets.count) renamed")"
+                "Changes against HEAD: \(Output.count(files, "file")); \(Output.count(samples, "sample")), \(Output.hours(hours)) of audio\(renamedTargets.isEmpty ? "" : "; \(renamedTargets.count) renamed")"
             )
         }
         for c in s.changes where !renamedTargets.contains(c.path) {

@@ -29,7 +29,7 @@ extension Site {
         let relabeled = d.relabeled.filter { !$0.fields.isEmpty }
         let transcripts = d.relabeled.filter { $0.transcript != nil }
         body +=
-            "<p id=\"summary\"><span class=added>\(d.added.count) added (+\(HTML.hours(d.hoursAdded, precise: true)))</span> · <span class=removed>\(d.removed.count) removed (−\(HTML.hours(d.hoursRemoved, precise: true)))</span> · <span class=modified>\(d.modified.count) modified</span> · \(d.renamed.count) renamed · \(relabeled.count) relabeled · \(transcripts.count) transcript(s) changed · \(d.files.count) other file(s)</p>"
+            "<p id=\"summary\"><span class=added>\(d.added.count) added (+\(HTML.hours(d.hoursAdded, precise: true)))</span> · <span class=removed>\(d.removed.count) removed (−\(HTML.hours(d.hoursRemoved, precise: true)))</span> · <span class=modified>\(d.modified.count) modified</span> · \(d.renamed.count) renamed · \(relabeled.count) relabeled · \(counted(transcripts.count, "transcript")) changed · \(counted(d.files.count, "other file"))</p>"
         if d.isEmpty { body += "<p>no changes</p>" }
         func sampleCell(_ rev: CommitID, _ e: ManifestEntry) -> String {
             "<a href=\"\(HTML.escape(sampleLink(rev.hex, e.path.string)))\">\(HTML.escape(e.path.string))</a>"

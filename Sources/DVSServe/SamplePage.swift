@@ -265,7 +265,8 @@ extension Site {
         let audio = try decode(try repository.blob(entry.blob))
         let ch = Int(q["channel"] ?? "0") ?? -1
         guard ch >= 0, ch < audio.channelCount else {
-            throw ServeError(404, "no channel '\(q["channel"] ?? "")': the sample has \(audio.channelCount) channel(s), numbered from 0")
+            throw ServeError(
+                404, "no channel '\(q["channel"] ?? "")': the sample has \(counted(audio.channelCount, "channel")), numbered from 0")
         }
         let mono = stride(from: ch, to: audio.pcm.count, by: audio.channelCount).map { audio.pcm[$0] }
         let s = try Spectrogram(samples: mono, sampleRate: audio.sampleRate, windowSize: 512, maxFrames: 600)

@@ -210,8 +210,8 @@ import Testing
             let since = audit.stdout.split(separator: "\n").filter { $0.hasPrefix("since") || $0.hasPrefix("  field") }
             #expect(
                 since.map(String.init) == [
-                    "since     branch main is now at \(since.first.map { String($0.split(separator: " ")[6].dropLast()) } ?? ""): 0 relabeled, 0 removed, 0 audio changed, 0 added, 1 field(s) added",
-                    "  field     + notes  (new field: 0 of 13 sample(s) filled)",
+                    "since     branch main is now at \(since.first.map { String($0.split(separator: " ")[6].dropLast()) } ?? ""): 0 relabeled, 0 removed, 0 audio changed, 0 added, 1 field added",
+                    "  field     + notes  (new field: 0 of 13 samples filled)",
                 ], "\(audit.stdout)")
             try g.verify()
         }

@@ -133,7 +133,7 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
             #expect(same, "\(diff)")
             let strict = try dvs("commit", "--allow-empty", "--strict", "-m", "strict", in: dir + "/edge")
             #expect(strict.status == 1)
-            #expect(strict.stderr.contains("error: 2 file(s) named like audio do not decode (--strict)"))
+            #expect(strict.stderr.contains("error: 2 files named like audio do not decode (--strict)"))
             #expect(strict.stderr.contains("hint: "))
         }
     }

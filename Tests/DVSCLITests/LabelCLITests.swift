@@ -175,8 +175,8 @@ import Testing
             // The last commit stores post-commit.out, which holds a commit id: how well zstd
             // compresses it changes from run to run.
             g.replace(
-                matching: #"stored \d+ B for (\d+) B of new content in 1 blob\(s\), \d+% of raw"#,
-                with: "stored N B for $1 B of new content in 1 blob(s), N% of raw")
+                matching: #"stored \d+ B for (\d+) B of new content in 1 blob, \d+% of raw"#,
+                with: "stored N B for $1 B of new content in 1 blob, N% of raw")
             let c = try g.dvs("commit", "-m", "with bad clips", in: dir)
             #expect(c.status == 1)
             #expect(try T.sh("find .dvs/packs .dvs/objects -type f | sort", in: dir) == before)

@@ -82,9 +82,9 @@ import Testing
             for c in [head, sideHead] {
                 #expect(stderr.contains("note: bundles/\(c).bundle on 'origin' was not used ("), "\(stderr)")
             }
+            let read = inCut - 1 == 1 ? "1 whole object" : "\(inCut - 1) whole objects"
             #expect(
-                stderr.contains("bundles/\(sideHead).bundle on 'origin' was not used (it is cut short after \(inCut - 1) whole object(s))"),
-                "\(stderr)")
+                stderr.contains("bundles/\(sideHead).bundle on 'origin' was not used (it is cut short after \(read))"), "\(stderr)")
             let found = try T.dvs(["remote", "verify", "origin", "--json"], in: a, environment: remote.env)
             #expect(found.status == 1)
             let report = try jsonObject(found)

@@ -74,7 +74,7 @@ import Testing
             let o = try jsonObject(r)
             #expect(o["packs_replaced"] as? Int == 1)
             #expect(o["packs_uploaded"] as? Int == 2, "the replaced pack and the new one")
-            #expect(r.stderr.contains("1 pack(s) on 'origin' had another size"), "\(r.stderr)")
+            #expect(r.stderr.contains("1 pack on 'origin' had another size"), "\(r.stderr)")
             try dvsOK(["clone", remote.url, dir + "/c"], in: dir, remote)
             #expect(try T.dvs(["fsck"], in: dir + "/c").status == 0)
             let (same, diff) = try T.treesEqual(a, dir + "/c")

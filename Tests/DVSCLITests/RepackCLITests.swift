@@ -51,7 +51,7 @@ import Testing
             while !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("coded"), Date() < deadline { usleep(50_000) }
             let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
             #expect(lines.count == 2 && lines[0].hasSuffix(" dvs repack (started by a commit)"), "\(lines)")
-            #expect(lines.last?.hasPrefix("coded 1 blob(s) (49.6 KiB) in 1 pack(s)") == true, "\(lines)")
+            #expect(lines.last?.hasPrefix("coded 1 blob (49.6 KiB) in 1 pack") == true, "\(lines)")
             #expect(try g.dvs("repack", "--json", in: dir).status == 0)
             #expect(try g.dvs("status", in: dir).status == 0)
             try g.verify()

@@ -263,21 +263,21 @@ import Testing
         #expect(Status.pendingRepackLine((0, 0), running: nil) == nil)
         #expect(
             Status.pendingRepackLine((2, 3 << 30), running: "pid 42: dvs repack")
-                == "3.0 GiB of audio in 2 pack(s) is stored uncoded; a repack is coding it (pid 42: dvs repack)")
+                == "3.0 GiB of audio in 2 packs is stored uncoded; a repack is coding it (pid 42: dvs repack)")
         #expect(
             Status.pendingRepackLine((1, 1536), running: nil)
-                == "1.5 KiB of audio in 1 pack(s) is stored uncoded; 'dvs repack' codes it (no repack is running)")
+                == "1.5 KiB of audio in 1 pack is stored uncoded; 'dvs repack' codes it (no repack is running)")
         // The background repack's log ends with its start line (killed) or an error (failed).
         for last in ["2026-12-05T15:00:00Z dvs repack (started by a commit)", "error: cannot read pack"] {
             #expect(
                 Status.pendingRepackLine((1, 1536), running: nil, lastLogLine: last)
-                    == "1.5 KiB of audio in 1 pack(s) is stored uncoded; the repack started in the background did not finish (.dvs/repack.log): 'dvs repack' codes it"
+                    == "1.5 KiB of audio in 1 pack is stored uncoded; the repack started in the background did not finish (.dvs/repack.log): 'dvs repack' codes it"
             )
         }
         // One that finished, before a later commit stored more.
         #expect(
             Status.pendingRepackLine(
-                (1, 1536), running: nil, lastLogLine: "coded 3 blob(s) (1.0 MiB) in 1 pack(s): 1.0 MiB → 0.5 MiB (50%)")
-                == "1.5 KiB of audio in 1 pack(s) is stored uncoded; 'dvs repack' codes it (no repack is running)")
+                (1, 1536), running: nil, lastLogLine: "coded 3 blobs (1.0 MiB) in 1 pack: 1.0 MiB → 0.5 MiB (50%)")
+                == "1.5 KiB of audio in 1 pack is stored uncoded; 'dvs repack' codes it (no repack is running)")
     }
 }

@@ -243,7 +243,7 @@ import Testing
         var error: DVSError?
         do { _ = try start(op) } catch let e as DVSError { error = e }
         #expect(error?.code == .badInput)
-        #expect(error?.message == "cannot merge: the working tree has 1 uncommitted change(s); nothing was changed")
+        #expect(error?.message == "cannot merge: the working tree has 1 uncommitted change; nothing was changed")
         #expect(error?.details == ["modified: r.txt"])
         #expect(w.log.isEmpty && op.stateFile.read() == nil)
     }
@@ -254,7 +254,7 @@ import Testing
         var error: DVSError?
         do { _ = try start(op) } catch let e as DVSError { error = e }
         #expect(error?.code == .wouldOverwrite)
-        #expect(error?.message == "cannot merge: 1 untracked file(s) would be overwritten; nothing was changed")
+        #expect(error?.message == "cannot merge: 1 untracked file would be overwritten; nothing was changed")
         #expect(error?.details == ["b.txt"])
         #expect(w.log.isEmpty && w.text("b.txt") == "mine\n")
     }
@@ -311,7 +311,7 @@ import Testing
         let (w, op, _, ours, theirs, _) = try conflicted()
         var error: DVSError?
         do { _ = try op.finish(message: nil, progress: nil) } catch let e as DVSError { error = e }
-        #expect(error?.message == "1 conflict(s) are not resolved yet; nothing was committed")
+        #expect(error?.message == "1 conflict is not resolved yet; nothing was committed")
         #expect(error?.details == ["x.bin~theirs (remove it once 'x.bin' holds the version to keep)"])
         #expect(op.state() != nil)
         w.tree[RepoPath("x.bin~theirs")] = nil
@@ -328,7 +328,7 @@ import Testing
         let s = try start(op)
         #expect(s.status == .conflicts && s.conflicts.map(\.kind) == [.text] && s.conflicts.map(\.path) == ["r.txt"])
         #expect(w.text("r.txt")?.hasPrefix("<<<<<<< ours") == true)
-        #expect(op.inProgress()?.unresolved == ["r.txt (1 line(s) still hold conflict markers '<<<<<<< ours …')"])
+        #expect(op.inProgress()?.unresolved == ["r.txt (1 line still holds conflict markers '<<<<<<< ours …')"])
         w.tree[RepoPath("r.txt")] = Array("both\n".utf8)
         #expect(op.inProgress()?.unresolved == [])
     }

@@ -143,7 +143,7 @@ import Testing
                     """)
             #expect(try T.read(root + "/stats.bin~theirs") == Data("\u{0}\u{1}binary theirs\n".utf8))
             let left = try #require(repo.mergeInProgress()).unresolved
-            #expect(left.contains { $0.hasPrefix("README.md (") && $0.contains("1 line(s)") })
+            #expect(left.contains { $0.hasPrefix("README.md (") && $0.contains("1 line") })
             #expect(throws: DVSError.self) { try repo.mergeContinue() }
             try write(
                 merged.replacingOccurrences(
@@ -514,7 +514,7 @@ import Testing
             let s = try repo.merge("cohort/es")
             #expect(s.status == .conflicts && s.conflicts.map(\.kind) == [.deleteEdit], "\(s.conflicts)")
             let open = #expect(throws: DVSError.self) { try repo.mergeContinue() }
-            #expect(open?.message.contains("1 conflict(s) are not resolved yet") == true)
+            #expect(open?.message.contains("1 conflict is not resolved yet") == true)
             #expect(open?.details.first?.hasPrefix("labels.csv row clips/c3.wav (deleted on one side") == true)
             #expect(repo.mergeInProgress()?.unresolved.count == 1, "dvs status lists it")
             // Take the deletion: remove the row and its audio again.

@@ -328,7 +328,8 @@ extension Repository {
             if options.strict && !undecodable.isEmpty {
                 writer.abort()
                 throw DVSError(
-                    .badInput, "\(undecodable.count) file(s) named like audio do not decode (--strict)",
+                    .badInput,
+                    "\(counted(undecodable.count, "file")) named like audio \(undecodable.count == 1 ? "does" : "do") not decode (--strict)",
                     details: undecodable.map {
                         "\($0.path): \($0.message.replacingOccurrences(of: "; stored byte-exact as a plain file", with: ""))"
                     }, next: .fixAudioOrDropStrict)
@@ -362,7 +363,7 @@ extension Repository {
                 let errors = tree.labels.findings.filter { $0.severity == .error }
                 let files = Set(errors.map(\.file)).sorted()
                 throw DVSError(
-                    .badInput, "\(errors.count) label error(s) in \(files.joined(separator: ", ")); nothing was committed",
+                    .badInput, "\(counted(errors.count, "label error")) in \(files.joined(separator: ", ")); nothing was committed",
                     hint: "fix what is named above (file:line) and commit again; warnings alone do not stop a commit",
                     details: errors.map(\.description) + tree.labels.findings.filter { $0.severity == .warning }.map(\.description))
             }

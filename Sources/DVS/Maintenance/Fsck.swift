@@ -196,12 +196,12 @@ extension Repository {
         }
         if let partial, !notDownloaded.isEmpty {
             notes.append(
-                "\(notDownloaded.count) blob(s) of other revisions are not downloaded (a partial clone of '\(partial)'; checkout downloads them)"
+                "\(counted(notDownloaded.count, "blob")) of other revisions \(notDownloaded.count == 1 ? "is" : "are") not downloaded (a partial clone of '\(partial)'; checkout downloads them)"
             )
         }
         if let partial, !unlisted.isEmpty {
             notes.append(
-                "\(unlisted.count) blob(s) are not downloaded and not in the pack indexes of '\(partial)' cached here (fetched since, or lost): a checkout that needs them downloads them, or says the remote lacks them"
+                "\(counted(unlisted.count, "blob")) \(unlisted.count == 1 ? "is" : "are") not downloaded and not in the pack indexes of '\(partial)' cached here (fetched since, or lost): a checkout that needs them downloads them, or says the remote lacks them"
             )
         }
         return FsckReport(

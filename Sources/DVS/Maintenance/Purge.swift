@@ -221,7 +221,7 @@ enum PurgeStop {
     /// Throws when a test asked to stop step `objects` after `done` deletions; then calls the
     /// process's hook with `objects-<done>` (a kill while old objects are being deleted).
     static func checkDeletion(_ done: Int, _ context: ProcessContext) throws {
-        if afterDeletions == done { throw DVSError(.internal, "purge stopped after \(done) deletion(s) (test)") }
+        if afterDeletions == done { throw DVSError(.internal, "purge stopped after \(counted(done, "deletion")) (test)") }
         context.afterPurgeStep?("objects-\(done)")
     }
 }
@@ -603,7 +603,7 @@ extension Repository {
             let dirty = try status().changes.filter { $0.kind != .added }
             if !dirty.isEmpty {
                 throw DVSError(
-                    .badInput, "cannot \(what): the working tree has \(dirty.count) uncommitted change(s); nothing was changed",
+                    .badInput, "cannot \(what): the working tree has \(counted(dirty.count, "uncommitted change")); nothing was changed",
                     details: dirty.prefix(20).map { "\($0.kind.rawValue): \($0.path)" }, next: .commitOrDiscard)
             }
         }

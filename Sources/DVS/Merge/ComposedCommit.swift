@@ -60,7 +60,7 @@ extension Repository {
                 writer.abort()
                 let errors = annotated.labels.findings.filter { $0.severity == .error }
                 throw DVSError(
-                    .badInput, "\(errors.count) label error(s) in the result; nothing was committed",
+                    .badInput, "\(counted(errors.count, "label error")) in the result; nothing was committed",
                     hint: "fix the label tables on one side and try again", details: errors.map(\.description))
             }
             let packs = try writer.finish()

@@ -87,7 +87,7 @@ struct MergeOperation {
         let dirty = changes.filter { $0.kind != .added }
         if !dirty.isEmpty {
             throw DVSError(
-                .badInput, "cannot merge: the working tree has \(dirty.count) uncommitted change(s); nothing was changed",
+                .badInput, "cannot merge: the working tree has \(counted(dirty.count, "uncommitted change")); nothing was changed",
                 details: dirty.prefix(20).map { "\($0.kind.rawValue): \($0.path)" }, next: .commitOrDiscard)
         }
         let untracked = Set(changes.map(\.path))
@@ -113,7 +113,7 @@ struct MergeOperation {
         let inTheWay = (merged.entries + merged.sideFiles).map(\.path).filter { untracked.contains($0) }
         if !inTheWay.isEmpty {
             throw DVSError(
-                .wouldOverwrite, "cannot merge: \(inTheWay.count) untracked file(s) would be overwritten; nothing was changed",
+                .wouldOverwrite, "cannot merge: \(counted(inTheWay.count, "untracked file")) would be overwritten; nothing was changed",
                 hint: "move them away or commit them, then merge again", details: inTheWay.prefix(20).map(\.string))
         }
         let name = revision.spelling
@@ -228,7 +228,7 @@ struct MergeOperation {
         let left = unresolvedConflicts(s)
         if !left.isEmpty {
             throw DVSError(
-                .badInput, "\(left.count) conflict(s) are not resolved yet; nothing was committed",
+                .badInput, "\(counted(left.count, "conflict")) \(left.count == 1 ? "is" : "are") not resolved yet; nothing was committed",
                 details: left,
                 next: unresolvedDeletions(s).isEmpty
                     ? .resolveOrRestartMerge(cohort: s.refreshedCohort, theirs: s.theirsName)

@@ -159,7 +159,7 @@ extension MergeOperation {
         for p in s.markedPaths.sorted(by: { $0.string < $1.string }) {
             guard let data = workingTree.contents(of: p) else { continue }
             let n = data.split(separator: 0x0A).filter { $0.firstRange(of: Array("<<<<<<< ours".utf8)) != nil }.count
-            if n > 0 { out.append("\(p) (\(n) line(s) still hold conflict markers '<<<<<<< ours …')") }
+            if n > 0 { out.append("\(p) (\(counted(n, "line")) still \(n == 1 ? "holds" : "hold") conflict markers '<<<<<<< ours …')") }
         }
         return out
     }

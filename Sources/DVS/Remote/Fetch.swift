@@ -295,7 +295,8 @@ extension Repository {
                     }
                     guard !round.isEmpty else {
                         throw DVSError(
-                            .internal, "fetch from '\(remoteName)' cannot place \(missing.count) blob(s), e.g. '\(missing.first!.hex)'")
+                            .internal,
+                            "fetch from '\(remoteName)' cannot place \(counted(missing.count, "blob")), e.g. '\(missing.first!.hex)'")
                     }
                     chosen.formUnion(round)
                     let batch = remotePacks.filter { round.contains($0.0) }

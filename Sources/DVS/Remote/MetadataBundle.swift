@@ -43,7 +43,7 @@ struct MetadataBundle {
             return "it is not a bundle (it does not begin with \(String(decoding: magic, as: UTF8.self)))"
         }
         let (frames, whole) = entries(bytes)
-        return whole ? nil : "it is cut short after \(frames.count) whole object(s)"
+        return whole ? nil : "it is cut short after \(counted(frames.count, "whole object"))"
     }
 
     /// The entries of a bundle up to where it is cut off.

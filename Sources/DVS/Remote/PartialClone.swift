@@ -238,8 +238,8 @@ extension Repository {
         let store = try config.open(environment: context.environment)
         context.notice?(
             isRemoteCache
-                ? "note: downloading \(missing.count) blob(s) from the remote into its cache at \(root)"
-                : "note: downloading \(missing.count) blob(s) from '\(remoteName)' (this is a partial clone of it)")
+                ? "note: downloading \(counted(missing.count, "blob")) from the remote into its cache at \(root)"
+                : "note: downloading \(counted(missing.count, "blob")) from '\(remoteName)' (this is a partial clone of it)")
         let meter = TransferMeter(phase: .downloading, total: 0, progress: progress)
         var fetch = FrameFetch(remote: remoteName, blobs: 0, frameBytes: 0, bytesDownloaded: 0, requests: 0, indexes: 0)
         // Locked while this process lives, so that a sweep deletes it only after a kill.

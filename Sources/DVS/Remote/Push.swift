@@ -397,7 +397,7 @@ extension Repository {
                 for key in doomed { try? store.delete(key) }
                 throw DVSError(
                     .remote,
-                    "cannot push to '\(remoteName)': purge \(foreign.short) reached it during this push; no ref moved, and the \(doomed.count) pack(s) and manifest leaves this push uploaded that hold audio it erased were deleted again",
+                    "cannot push to '\(remoteName)': purge \(foreign.short) reached it during this push; no ref moved, and the \(counted(doomed.count, "pack")) and manifest leaves this push uploaded that hold audio it erased were deleted again",
                     next: .fetchPurgeFirst(remote: remoteName))
             }
 

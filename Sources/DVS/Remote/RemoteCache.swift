@@ -290,7 +290,7 @@ public final class RemoteCache: @unchecked Sendable {
         if let p = missing.first {
             throw DVSError(
                 .remote,
-                "cannot send record(s) \(todo.map(\.short).joined(separator: ", ")) back to remote '\(Redaction.redact(url))': it holds purge \(p.id.short) (\(p.rule)), made while this command ran",
+                "cannot send \(todo.count == 1 ? "record" : "records") \(todo.map(\.short).joined(separator: ", ")) back to remote '\(Redaction.redact(url))': it holds purge \(p.id.short) (\(p.rule)), made while this command ran",
                 hint: "run the command again: it reads the remote as the purge left it")
         }
         let objects = repo.objects

@@ -495,7 +495,7 @@ extension Repository {
                     if !whole {
                         // What is cut off cannot be decompressed and looked into: not called clean.
                         v.found.append(
-                            "\(o.key): not a whole metadata bundle, so what follows its \(frames.count) whole object(s) could not be looked into"
+                            "\(o.key): not a whole metadata bundle, so what follows its \(counted(frames.count, "whole object")) could not be looked into"
                         )
                     }
                 }

@@ -380,7 +380,7 @@ extension Repository {
         if !merged.conflicts.isEmpty {
             throw DVSError(
                 .badInput,
-                "refreshing cohort '\(name)' from \(sourceRevision) gives \(merged.conflicts.count) conflict(s); nothing was changed",
+                "refreshing cohort '\(name)' from \(sourceRevision) gives \(counted(merged.conflicts.count, "conflict")); nothing was changed",
                 details: merged.conflicts.map(\.message), next: .resolveCohortConflicts(cohort: name))
         }
         let composed = try composeCommit(

@@ -45,7 +45,8 @@ extension Repository {
         }
         if !problems.isEmpty {
             throw DVSError(
-                .unsafePath, "snapshot \(revision) holds \(problems.count) path(s) that cannot be written safely; nothing was written",
+                .unsafePath,
+                "snapshot \(revision) holds \(counted(problems.count, "path")) that cannot be written safely; nothing was written",
                 details: problems, next: .damagedSnapshot)
         }
     }
@@ -158,7 +159,8 @@ extension Repository {
             }
             if !conflicts.isEmpty && !force {
                 throw DVSError(
-                    .wouldOverwrite, "checkout of '\(revision)' would lose work in \(conflicts.count) file(s); nothing was changed",
+                    .wouldOverwrite,
+                    "checkout of '\(revision)' would lose work in \(counted(conflicts.count, "file")); nothing was changed",
                     details: conflicts, next: .commitMoveOrForce)
             }
             if force {
@@ -238,7 +240,7 @@ extension Repository {
         }
         if !conflicts.isEmpty {
             throw DVSError(
-                .wouldOverwrite, "checkout of '\(revision)' would lose work in \(conflicts.count) file(s); nothing was changed",
+                .wouldOverwrite, "checkout of '\(revision)' would lose work in \(counted(conflicts.count, "file")); nothing was changed",
                 details: conflicts, next: .commitMoveOrForce)
         }
         let written = try journaled(toWrite.isEmpty && toRemove.isEmpty ? nil : journal) {

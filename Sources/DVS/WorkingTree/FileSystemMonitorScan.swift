@@ -53,7 +53,7 @@ extension Repository {
         if context.environment["DVS_TRACE_FSMONITOR"] != nil, fsmonitorEnabled {
             context.notice?(
                 result.usedMonitor
-                    ? "fsmonitor: looked at the paths the monitor named (\(result.candidates.paths.count) candidate(s))"
+                    ? "fsmonitor: looked at the paths the monitor named (\(counted(result.candidates.paths.count, "candidate")))"
                     : "fsmonitor: walked the whole tree")
         }
         return result

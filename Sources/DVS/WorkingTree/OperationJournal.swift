@@ -230,7 +230,7 @@ extension Repository {
             e.message = "cannot finish the interrupted '\(j.command)': \(e.message)"
             if e.code == .wouldOverwrite {
                 e.message =
-                    "cannot finish the interrupted '\(j.command)': \(e.details.count) file(s) it must write were changed since it was interrupted"
+                    "cannot finish the interrupted '\(j.command)': \(counted(e.details.count, "file")) it must write were changed since it was interrupted"
                 e.hint = nil
                 e.next = .finishInterruptedOperation(command: j.command, target: j.target.short)
             }
@@ -240,7 +240,7 @@ extension Repository {
         context.notice?("note: \(note)")
         if !overwritten.isEmpty {
             context.notice?(
-                "note: to finish it, \(overwritten.count) file(s) changed since were overwritten\(Self.naming(overwritten.map(Self.pathOnly)))"
+                "note: to finish it, \(counted(overwritten.count, "file")) changed since were overwritten\(Self.naming(overwritten.map(Self.pathOnly)))"
             )
         }
     }
