@@ -481,8 +481,10 @@ public final class Catalog: Sendable {
                     }
                 }
             }
-            // After the commit: the copy never holds a setting the catalog does not. A failure
-            // here leaves the copy one change behind, which only a lost catalog would show.
+            // After the commit, so the copy never gets ahead of the catalog. A failure here (or
+            // a kill just before) leaves it one change behind — a removed setting still in it —
+            // which only a reindex of a lost catalog would bring back; the next change, or
+            // `writeSettingsCopy`, writes it whole again.
             if let settings { try? SettingsFile(besideCatalog: path).replace(with: settings) }
             return result
         } catch {
@@ -490,6 +492,14 @@ public final class Catalog: Sendable {
             if let appendedFrom { try? file.truncate(to: appendedFrom) }
             throw error
         }
+    }
+
+    /// Writes `.dvs/config` (``SettingsFile``) again from the config table: for a repository
+    /// whose settings last changed before dvs kept the copy, and by `dvs reindex`.
+    /// - Throws: `CatalogError` when the table cannot be read or the file written.
+    public func writeSettingsCopy() throws {
+        let settings = try reading("cannot read the settings") { db in try Self.settings(db) }
+        try SettingsFile(besideCatalog: path).replace(with: settings)
     }
 
     /// `.dvs/reflog`, beside the catalog.

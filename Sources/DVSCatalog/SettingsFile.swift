@@ -14,8 +14,9 @@ import Foundation
 /// pack.audio-codec=lpc
 /// remote.origin.url=s3://bucket/voice
 /// ```
-/// Keys are sorted; a value escapes backslash and line feed as `\\` and `\n`. Credentials are
-/// never settings, so never here.
+/// Keys are sorted; keys and values escape backslash, line feed and carriage return as `\\`,
+/// `\n` and `\r`. A value that is a URL with credentials in it (`http://KEY:SECRET@host`, which a
+/// dvs before 0.1.0 could store as an endpoint) is left out: credentials are never copied here.
 public struct SettingsFile: Sendable {
     /// The file's path (`.dvs/config`).
     public let path: String
@@ -28,10 +29,18 @@ public struct SettingsFile: Sendable {
     /// Replaces the file with `settings` (temp file, fsync, rename, fsync of the folder).
     /// - Throws: `CatalogError(.io)` or `.full` naming the file.
     func replace(with settings: [(String, String)]) throws {
+        // Temp files of writers killed before their rename (every writer holds the lock).
+        let dir = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent + ".tmp-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix(base) {
+            unlink(dir + "/" + name)
+        }
         var text =
             "# A copy of this repository's settings (dvs config), kept beside the catalog: 'dvs reindex'\n"
             + "# restores them from here when the catalog is lost. dvs writes this file; edits here are not read.\n"
-        for (k, v) in settings.sorted(by: { $0.0 < $1.0 }) { text += "\(Self.escape(k))=\(Self.escape(v))\n" }
+        for (k, v) in settings.sorted(by: { $0.0 < $1.0 }) where !Self.holdsCredentials(v) {
+            text += "\(Self.escape(k))=\(Self.escape(v))\n"
+        }
         let bytes = Array(text.utf8)
         let tmp = path + ".tmp-\(getpid())"
         unlink(tmp)
@@ -56,37 +65,55 @@ public struct SettingsFile: Sendable {
             throw e
         }
         close(fd)
-        let dir = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dir >= 0 {
-            _ = fsync(dir)
-            close(dir)
+        let folder = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder >= 0 {
+            _ = fsync(folder)
+            close(folder)
         }
     }
 
     /// The settings the file holds, in its order; empty when there is no such file. Lines that
     /// are not `key=value` are skipped.
     public func read() -> [(String, String)] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
         var out: [(String, String)] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true) where !line.hasPrefix("#") {
+        // Split on line-feed bytes: as Characters, "\r\n" is one, and would join two lines.
+        for bytes in data.split(separator: 0x0A, omittingEmptySubsequences: true) where bytes.first != UInt8(ascii: "#") {
+            let line = String(decoding: bytes, as: UTF8.self)
             guard let eq = line.firstIndex(of: "="), eq != line.startIndex else { continue }
             out.append((Self.unescape(line[..<eq]), Self.unescape(line[line.index(after: eq)...])))
         }
         return out
     }
 
+    /// Whether `value` is a URL whose authority names a user (and so perhaps a secret).
+    static func holdsCredentials(_ value: String) -> Bool {
+        guard let scheme = value.range(of: "://") else { return false }
+        let authority = value[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        return authority.contains("@")
+    }
+
     static func escape(_ s: String) -> String {
-        guard s.contains(where: { $0 == "\\" || $0 == "\n" }) else { return s }
-        return s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+        guard s.unicodeScalars.contains(where: { $0 == "\\" || $0 == "\n" || $0 == "\r" }) else { return s }
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
     }
 
     static func unescape(_ s: Substring) -> String {
         guard s.contains("\\") else { return String(s) }
-        var out = ""
+        var out = String.UnicodeScalarView()
         var escaped = false
-        for c in s {
+        for c in s.unicodeScalars {
             if escaped {
-                out.append(c == "n" ? "\n" : c)
+                out.append(c == "n" ? "\n" : c == "r" ? "\r" : c)
                 escaped = false
             } else if c == "\\" {
                 escaped = true
@@ -94,7 +121,7 @@ public struct SettingsFile: Sendable {
                 out.append(c)
             }
         }
-        return out
+        return String(out)
     }
 
     private func failure(_ what: String, _ path: String) -> CatalogError {

@@ -5,7 +5,7 @@ struct Config: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config", abstract: "Get or set repository settings.",
         discussion:
-            "Keys: core.fsmonitor (true: status and commit ask a file-system monitor daemon what changed, Linux only; see dvs fsmonitor; default false), core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), pack.audio-codec (predictive: fast to read, the default; lpc: FLAC-style, about 18% smaller and at least flac -5's ratio, μ-law/A-law too, but 1.5-2x the CPU to write and read), pack.defer-audio-after (bytes of audio one commit codes as it writes: an audio file that does not fit in what is left is stored as it is, for dvs repack to code; default 67108864; 0 stores all audio so; the word never makes the commit code everything), pack.auto-repack (true: a commit that stored audio as it is starts dvs repack in the background; default true), remote.<name>.transfers (parallel transfers, 1-64, default 8), remote.<name>.partial (true: a partial clone of that remote, set by dvs clone --branch; false makes it full, the next fetch downloads the rest; other remote.* keys are set by dvs remote add), cache.max-size (bytes dvs gc keeps .dvs/cache/blobs under, default 10737418240). Sizes in bytes take a k, m, g or t suffix (or KiB, MiB, GiB, TiB), powers of 1024 as in git: 64m is 67108864, and is stored so."
+            "Keys: core.fsmonitor (true: status and commit ask a file-system monitor daemon what changed, Linux only; see dvs fsmonitor; default false), core.lock-timeout (seconds a writer waits for the lock, default 30), core.workers (threads, default: cores), pack.target-size (bytes, default 67108864), zstd.level (1-19, default 1), pack.audio-codec (predictive: fast to read, the default; lpc: FLAC-style, about 18% smaller and at least flac -5's ratio, μ-law/A-law too, but 1.5-2x the CPU to write and read), pack.defer-audio-after (bytes of audio one commit codes as it writes: an audio file that does not fit in what is left is stored as it is, for dvs repack to code; default 67108864; 0 stores all audio so; the word never makes the commit code everything), pack.auto-repack (true: a commit that stored audio as it is starts dvs repack in the background; default true), remote.<name>.transfers (parallel transfers, 1-64, default 8), remote.<name>.partial (true: a partial clone of that remote, set by dvs clone --branch; false makes it full, the next fetch downloads the rest; other remote.* keys are set by dvs remote add), cache.max-size (bytes dvs gc keeps .dvs/cache/blobs under, default 10737418240). Sizes in bytes take a k, m or g suffix, powers of 1024 as in git (or t, KiB, MiB, GiB, TiB): 64m is 67108864, and is stored so."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -49,9 +49,9 @@ struct Config: ParsableCommand {
     /// The settings whose value is a size in bytes.
     static let byteKeys: Set<String> = ["pack.target-size", "pack.defer-audio-after", "cache.max-size"]
 
-    /// A size as `dvs config` takes one: a whole number of bytes, optionally followed by `k`, `m`,
-    /// `g` or `t` (either case) or `KiB`, `MiB`, `GiB`, `TiB`, each a power of 1024 — the suffixes
-    /// of git's integer settings (git-config(1), "integer"), plus the IEC names.
+    /// A size as `dvs config` takes one: a whole number of bytes, optionally followed by `k`, `m`
+    /// or `g` (either case), each a power of 1024 as in git's integer settings (git-config(1),
+    /// "integer"), or `t`, or the IEC names `KiB`, `MiB`, `GiB`, `TiB`.
     /// - Returns: the bytes, or nil for anything else (SI units like `MB` included: whether they
     ///   mean 10⁶ or 2²⁰ is the reader's guess) or a size past `UInt64.max`.
     static func byteCount(_ text: String) -> UInt64? {
@@ -72,10 +72,16 @@ struct Config: ParsableCommand {
 
     /// Why `value` is not a size, naming the suffixes taken.
     static func notBytes(_ value: String) -> String {
-        let si = ["kB", "KB", "MB", "GB", "TB"].contains { value.hasSuffix($0) }
-        return si
-            ? "SI units are ambiguous here; write bytes, or k, m, g (powers of 1024: 64m is 67108864)"
-            : "not a whole number of bytes (or with k, m, g: 64m is 67108864)"
+        let digits = value.prefix { $0.isASCII && $0.isNumber }
+        let unit = value.dropFirst(digits.count)
+        if ["kb", "mb", "gb", "tb"].contains(unit.lowercased()) {
+            return "SI units are ambiguous here; write bytes, or k, m, g (powers of 1024: 64m is 67108864)"
+        }
+        // Digits and a suffix that are each fine: only their product can have failed.
+        if !digits.isEmpty, byteCount("0" + unit) != nil {
+            return "too large: at most 18446744073709551615 bytes (16777215t)"
+        }
+        return "not a whole number of bytes (or with k, m, g: 64m is 67108864)"
     }
 
     func run() throws {

@@ -67,7 +67,7 @@ public enum FileIO {
 
     /// Creates a unique temporary file `<dir>/<prefix>-XXXXXX` (mode 0644, close-on-exec) and
     /// holds an exclusive `flock(2)` on it for as long as the descriptor is open, so that
-    /// ``removeAbandonedTemps(in:prefixes:minimumAge:)`` can tell a file a live writer is still
+    /// ``removeAbandonedTemps(in:prefixes:folderPrefixes:minimumAge:)`` can tell a file a live writer is still
     /// filling from one a killed process left. A writer that renames the file into place does so
     /// before it closes the descriptor.
     /// - Returns: its fd and path.

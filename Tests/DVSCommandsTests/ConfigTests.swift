@@ -32,6 +32,11 @@ import Testing
         #expect(
             Config.problem(key: "cache.max-size", value: "lots")
                 == "not a whole number of bytes (or with k, m, g: 64m is 67108864)")
+        #expect(Config.problem(key: "pack.defer-audio-after", value: "10gb")?.hasPrefix("SI units are ambiguous") == true)
+        #expect(Config.problem(key: "cache.max-size", value: "16777216t") == "too large: at most 18446744073709551615 bytes (16777215t)")
+        #expect(
+            Config.problem(key: "cache.max-size", value: "99999999999999999999")
+                == "too large: at most 18446744073709551615 bytes (16777215t)")
         #expect(Config.problem(key: "pack.target-size", value: "1m") == nil)
         #expect(Config.problem(key: "pack.target-size", value: "1023k") == "must be at least 1048576 bytes (1m)")
     }

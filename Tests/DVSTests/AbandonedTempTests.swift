@@ -58,26 +58,29 @@ import Testing
     /// nor `partial-ranges` (which a later download resumes from), nor `dvs run`'s.
     @Test func onlyUnlockedOldStagingFoldersAreDeleted() throws {
         try TestSupport.withTemporaryDirectory { dir in
-            let live = try FileIO.makeTempDirectory(in: dir, prefix: "partial-stage")
+            let live = try FileIO.makeTempDirectory(in: dir, prefix: Repository.partialStagePrefix)
             defer { close(live.fd) }
-            let dead = try FileIO.makeTempDirectory(in: dir, prefix: "partial-stage")
+            let dead = try FileIO.makeTempDirectory(in: dir, prefix: Repository.partialStagePrefix)
             try FileManager.default.createDirectory(atPath: dead.path + "/sub", withIntermediateDirectories: false)
             try Data(repeating: 9, count: 3000).write(to: URL(fileURLWithPath: dead.path + "/0a1b.pack"))
             try Data(repeating: 9, count: 500).write(to: URL(fileURLWithPath: dead.path + "/sub/x"))
             close(dead.fd)
-            let deadGC = try FileIO.makeTempDirectory(in: dir, prefix: "gc-remote")
+            let deadGC = try FileIO.makeTempDirectory(in: dir, prefix: Repository.remoteGCStagePrefix)
             close(deadGC.fd)
-            let young = try FileIO.makeTempDirectory(in: dir, prefix: "verify")
+            let young = try FileIO.makeTempDirectory(in: dir, prefix: Repository.verifyStagePrefix)
             close(young.fd)
             let ranges = dir + "/partial-ranges"
             let run = dir + "/run-123-0"
+            // What a dvs that took no lock on its folders named them: never the sweep's.
+            let legacy = ["partial-123-1764900000000", "verify-123", "gc-remote-0a1b2c3d4e5f6071"].map { dir + "/" + $0 }
+            for p in legacy { try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: false) }
             for p in [ranges, run] { try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: false) }
             // A file named like a folder prefix, and a folder named like a file prefix: neither.
-            let fileNamedLikeAFolder = dir + "/verify-file"
+            let fileNamedLikeAFolder = dir + "/" + Repository.verifyStagePrefix + "-file"
             try Data([1]).write(to: URL(fileURLWithPath: fileNamedLikeAFolder))
             let folderNamedLikeAFile = dir + "/pack-folder"
             try FileManager.default.createDirectory(atPath: folderNamedLikeAFile, withIntermediateDirectories: false)
-            for p in [live.path, dead.path, deadGC.path, ranges, run, fileNamedLikeAFolder, folderNamedLikeAFile] {
+            for p in [live.path, dead.path, deadGC.path, ranges, run, fileNamedLikeAFolder, folderNamedLikeAFile] + legacy {
                 try age(p, by: 300)
             }
 
@@ -87,7 +90,7 @@ import Testing
             #expect(
                 names(dir)
                     == Set(
-                        [live.path, young.path, ranges, run, fileNamedLikeAFolder, folderNamedLikeAFile].map {
+                        ([live.path, young.path, ranges, run, fileNamedLikeAFolder, folderNamedLikeAFile] + legacy).map {
                             ($0 as NSString).lastPathComponent
                         }), "left: \(names(dir).sorted())")
         }
@@ -108,8 +111,12 @@ import Testing
             try Data(repeating: 0x5a, count: 4096).write(to: URL(fileURLWithPath: killedPack))
             let killedWrite = tmp + "/tmp-k1ll3d"
             try Data("half a journal".utf8).write(to: URL(fileURLWithPath: killedWrite))
+            // A push killed while it uploaded a metadata bundle.
+            let killedBundle = tmp + "/" + Repository.pushBundlePrefix + "-k1ll3d"
+            try Data(repeating: 0x44, count: 512).write(to: URL(fileURLWithPath: killedBundle))
+            try age(killedBundle, by: 300)
             // And a partial clone's download killed halfway.
-            let killedStage = tmp + "/partial-stage-k1ll3d"
+            let killedStage = tmp + "/" + Repository.partialStagePrefix + "-k1ll3d"
             try FileManager.default.createDirectory(atPath: killedStage, withIntermediateDirectories: false)
             try Data(repeating: 0x33, count: 2048).write(to: URL(fileURLWithPath: killedStage + "/0a1b.pack"))
             try age(killedStage, by: 300)
@@ -127,7 +134,8 @@ import Testing
             #expect(s.commit.message == "two")
             let left = names(tmp)
             #expect(
-                !left.contains("pack-k1ll3d") && !left.contains("tmp-k1ll3d") && !left.contains("partial-stage-k1ll3d"),
+                !left.contains("pack-k1ll3d") && !left.contains("tmp-k1ll3d") && !left.contains("partial-stage-k1ll3d")
+                    && !left.contains("push-k1ll3d"),
                 "left: \(left.sorted())")
             #expect(left.contains(livePack), "the live writer's pack stays: \(left.sorted())")
             writer.abort()

@@ -2,6 +2,7 @@ import DVSTestSupport
 import Foundation
 import Testing
 
+@testable import DVS
 @testable import DVSCatalog
 
 /// `.dvs/config`, the copy of the catalog's settings that `dvs reindex` restores from.
@@ -44,13 +45,47 @@ import Testing
         }
     }
 
+    /// A repository whose settings last changed before dvs kept the copy gets one from the next
+    /// command that takes the lock; reindex writes it whole again.
+    @Test func aRepositoryWithoutTheCopyGetsOne() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let repo = try Repository.initialize(at: dir, context: TestSupport.processContext)
+            try repo.setConfig("pack.auto-repack", "false")
+            let copy = dir + "/.dvs/config"
+            let written = try String(contentsOfFile: copy, encoding: .utf8)
+            #expect(written.hasSuffix("\ncore.format=1\npack.auto-repack=false\n"))
+            unlink(copy)
+            let lock = try repo.lock("test")
+            lock.release()
+            #expect(try String(contentsOfFile: copy, encoding: .utf8) == written)
+            try Data("# stale\n".utf8).write(to: URL(fileURLWithPath: copy))
+            _ = try repo.reindex()
+            #expect(try String(contentsOfFile: copy, encoding: .utf8) == written)
+        }
+    }
+
     /// Backslashes, line feeds and `=` in values come back as they were.
     @Test func valuesComeBackExactly() throws {
         try TestSupport.withTemporaryDirectory { dir in
             let file = SettingsFile(besideCatalog: dir + "/catalog.sqlite")
-            let settings = [("a.key", "x=y"), ("b.key", "back\\slash\nand a line\\n"), ("c.key", "")]
+            // A carriage return before a line feed: as one Character, "\r\n" once joined the
+            // next setting to this one (a review found the remote's URL lost that way).
+            let settings = [
+                ("a.key", "x=y"), ("b.key", "back\\slash\nand a line\\n"), ("c.key", ""), ("d.region", "us-east-1\r"),
+                ("e.url", "s3://bucket/voice"), ("f.crlf", "one\r\ntwo"),
+            ]
             try file.replace(with: settings)
             #expect(file.read().map { "\($0)|\($1)" } == settings.map { "\($0)|\($1)" })
+            #expect(try String(contentsOfFile: file.path, encoding: .utf8).contains("d.region=us-east-1\\r\ne.url="))
+
+            // A URL with credentials in it (an older dvs could store such an endpoint) is left out.
+            try file.replace(with: [("remote.o.endpoint", "http://AKIAEXAMPLE:wJalrSECRET@minio:9000"), ("remote.o.url", "s3://b/p")])
+            #expect(file.read().map { "\($0)=\($1)" } == ["remote.o.url=s3://b/p"])
+            #expect(try !String(contentsOfFile: file.path, encoding: .utf8).contains("SECRET"))
+            // A writer killed before its rename left a temp file: the next one removes it.
+            try Data("half".utf8).write(to: URL(fileURLWithPath: file.path + ".tmp-99999"))
+            try file.replace(with: [("x.y", "1")])
+            #expect(!FileManager.default.fileExists(atPath: file.path + ".tmp-99999"))
             #expect(SettingsFile(besideCatalog: dir + "/nothing/catalog.sqlite").read().isEmpty)
         }
     }

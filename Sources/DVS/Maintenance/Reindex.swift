@@ -108,7 +108,8 @@ extension Repository {
             // settings (codec, remotes, auto-repack) come back instead of their defaults.
             let salvaged = aside.isEmpty ? [] : Catalog.salvageConfig(from: aside)
             let have = Set(salvaged.map(\.0))
-            let copied = SettingsFile(besideCatalog: path).read().filter { !have.contains($0.0) }
+            // core.format is set either way: not counted as restored.
+            let copied = SettingsFile(besideCatalog: path).read().filter { !have.contains($0.0) && $0.0 != "core.format" }
             let settings = salvaged + copied
             let contents = try Catalog.refLog(at: refLogPath)
             let length = Self.wholeLinesLength(refLogPath)
@@ -241,6 +242,7 @@ extension Repository {
             report.keptSettings = replacement?.keptSettings ?? 0
             report.restoredSettings = replacement?.restoredSettings ?? 0
             report.recoveredBranches = recovered
+            try? catalog.writeSettingsCopy()  // .dvs/config made whole again from the catalog
             report.unreferencedHeads = nothingNamed ? [] : lost.map(\.0.hex)
             return report
         } catch { throw DVSError.wrap(error) }

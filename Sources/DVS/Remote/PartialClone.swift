@@ -246,7 +246,7 @@ extension Repository {
         let (stageFD, stage): (Int32, String)
         do {
             try FileIO.makeDirectories(tmpDir)
-            (stageFD, stage) = try FileIO.makeTempDirectory(in: tmpDir, prefix: "partial-stage")
+            (stageFD, stage) = try FileIO.makeTempDirectory(in: tmpDir, prefix: Self.partialStagePrefix)
         } catch { throw DVSError.wrap(error) }
         defer {
             try? FileManager.default.removeItem(atPath: stage)

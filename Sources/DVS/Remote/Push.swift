@@ -553,7 +553,7 @@ extension Repository {
             let key = MetadataBundle.key(c)
             // A name of its own (another push of the same commit may run at once), locked while
             // this process lives: the next command's sweep deletes it after a kill.
-            let (fd, path) = try FileIO.makeTemp(in: tmp, prefix: "push")
+            let (fd, path) = try FileIO.makeTemp(in: tmp, prefix: Self.pushBundlePrefix)
             defer {
                 unlink(path)
                 close(fd)

@@ -282,7 +282,7 @@ extension Repository {
                 defer { for g in got { unlink(g.tmp) } }
                 _ = try verifyPacks(got, remote: remoteName)
                 try FileIO.makeDirectories(tmpDir)
-                let (dirFD, dir) = try FileIO.makeTempDirectory(in: tmpDir, prefix: "gc-remote")  // swept after a kill
+                let (dirFD, dir) = try FileIO.makeTempDirectory(in: tmpDir, prefix: Self.remoteGCStagePrefix)  // swept after a kill
                 defer {
                     try? FileManager.default.removeItem(atPath: dir)
                     close(dirFD)

@@ -147,7 +147,7 @@ extension Repository {
             let checked = localPacks.filter { listedPacks[$0] != nil }.sorted()
             let dir = packsDir
             try FileIO.makeDirectories(tmpDir)
-            let (tmpFD, tmp) = try FileIO.makeTempDirectory(in: tmpDir, prefix: "verify")  // swept after a kill
+            let (tmpFD, tmp) = try FileIO.makeTempDirectory(in: tmpDir, prefix: Self.verifyStagePrefix)  // swept after a kill
             defer {
                 try? FileManager.default.removeItem(atPath: tmp)
                 close(tmpFD)

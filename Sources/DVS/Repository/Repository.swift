@@ -314,6 +314,8 @@ public final class Repository: @unchecked Sendable {
             }
         }
         FileIO.removeAbandonedTemps(in: tmpDir, prefixes: Self.storeTempPrefixes, folderPrefixes: Self.tempFolderPrefixes)
+        // A repository whose settings last changed before dvs kept their copy gets one.
+        if !FileIO.exists(dvsDir + "/config") { try? catalog.writeSettingsCopy() }
         return lock
     }
 
@@ -326,14 +328,24 @@ public final class Repository: @unchecked Sendable {
     /// The prefixes of the temporary files the stores write in `.dvs/tmp` (atomic writes, loose
     /// objects, packs being filled): a killed writer's are deleted by the next command that takes
     /// the lock (``lock(_:overwritingInterrupted:timeout:)``), once no descriptor holds them.
-    static let storeTempPrefixes = ["tmp", "obj", "pack", "push"]
+    static let storeTempPrefixes = ["tmp", "obj", "pack", pushBundlePrefix]
+    /// A metadata bundle a push uploads (`FileIO.makeTemp`).
+    static let pushBundlePrefix = "push"
 
     /// The prefixes of the temporary folders commands stage their work in, in `.dvs/tmp`
     /// (`FileIO.makeTempDirectory`): a partial clone's download (not `partial-ranges`, which a
-    /// later download resumes from), a remote gc's rewritten pack,
-    /// `dvs remote verify`'s downloads. Swept with the files. `dvs run`'s `run-…` folders are not:
-    /// the program it runs can outlive a killed dvs, and still read its snapshot there.
-    static let tempFolderPrefixes = ["partial-stage", "gc-remote", "verify"]
+    /// later download resumes from), a remote gc's rewritten pack, `dvs remote verify`'s
+    /// downloads. Swept with the files. Each differs from what a dvs that took no lock on them
+    /// named them (`partial-<pid>-…`, `gc-remote-<pack>`, `verify-<pid>`), so an older dvs's
+    /// live folder is never taken for an abandoned one. `dvs run`'s `run-…` folders are not
+    /// swept: the program it runs can outlive a killed dvs, and still read its snapshot there.
+    static let tempFolderPrefixes = [partialStagePrefix, remoteGCStagePrefix, verifyStagePrefix]
+    /// A partial clone's download, staged before its packs are renamed into `packs/`.
+    static let partialStagePrefix = "partial-stage"
+    /// A remote gc's pack written again without the frames it drops, before its upload.
+    static let remoteGCStagePrefix = "gc-remote-stage"
+    /// `dvs remote verify`'s downloads.
+    static let verifyStagePrefix = "verify-stage"
 
     // MARK: Objects
 
