@@ -158,6 +158,40 @@ import Testing
 
     /// Two purges of one second sort by id in `purges()`; a fetch applies them in the order they
     /// ran (the second rewrote commits and records the first made), whatever their ids.
+    /// The usual order — audio first, then a labelling pass — leaves commits without the label a
+    /// purge names: the condition matches none of their samples, and the audio the labelled
+    /// commit names is erased from every commit that holds it. A column no commit has is still
+    /// an error (a trial found `purge --where "speaker = 'x'"` refused with "no such column").
+    @Test func aConditionOnALabelAddedLaterErasesTheAudioFromEarlierCommitsToo() throws {
+        try T.withTemporaryRepository { repo in
+            let recs = T.debianRecordings(limit: 3).filter { $0.hasSuffix(".wav") }
+            try #require(recs.count >= 3, "alsa-utils recordings are installed")
+            let root = repo.root
+            try FileManager.default.createDirectory(atPath: root + "/clips", withIntermediateDirectories: true)
+            for (i, r) in recs.prefix(3).enumerated() {
+                try T.read(r).write(to: URL(fileURLWithPath: root + "/clips/c\(i).wav"))
+            }
+            _ = try repo.commit(CommitOptions(message: "audio"))
+            let csv = "path,speaker\nclips/c0.wav,spk0\nclips/c1.wav,spk1\nclips/c2.wav,spk2\n"
+            try Data(csv.utf8).write(to: URL(fileURLWithPath: root + "/labels.csv"))
+            _ = try repo.commit(CommitOptions(message: "labels"))
+
+            let plan = try repo.planPurge(PurgeRule(predicate: "speaker = 'spk1'", paths: []))
+            #expect(plan.samples == 1 && plan.commitsHolding == 2, "\(plan.samples) samples in \(plan.commitsHolding) commits")
+            #expect(throws: DVSError.self) { try repo.planPurge(PurgeRule(predicate: "speakr = 'spk1'", paths: [])) }
+
+            let record = try #require(try repo.purge(PurgeRule(predicate: "speaker = 'spk1'", paths: [])))
+            #expect(record.erased.count == 1)
+            let history = try repo.log(from: repo.resolve("main"))
+            #expect(history.count == 2)
+            for (_, c) in history {
+                let paths = try repo.entries(ofManifest: c.manifest).map(\.path.string)
+                #expect(!paths.contains("clips/c1.wav") && paths.contains("clips/c0.wav"), "\(c.message): \(paths)")
+            }
+            #expect(try repo.fsck().isClean)
+        }
+    }
+
     @Test func causalOrderPutsAPurgeAfterTheOneWhoseCommitsItRewrote() throws {
         func record(_ id: String, commits: [String: String], lineage: [String: String]? = nil) -> PurgeRecord {
             var r = PurgeRecord(

@@ -441,17 +441,32 @@ extension Repository {
         var entries: [CommitID: [ManifestEntry]] = [:]
         var erased = Set<ObjectID>()
         var facts: [ObjectID: ManifestEntry] = [:]
+        // A commit made before a label field existed has no column for it: none of its samples
+        // carries the value, so the condition matches none there. A column no commit has is a
+        // mistake (a typo), and its error stands.
+        var missingColumn: DVSError?
+        var evaluated = false
         for c in history {
             let es = try self.entries(ofManifest: snapshots.commit(c).manifest)
             entries[c] = es
-            let matched =
-                try given.map { g in Set(es.filter { $0.audio != nil && g.contains($0.blob) }.map(\.path.string)) }
-                ?? purgeMatches(rule, in: es)
+            let matched: Set<String>
+            if let g = given {
+                matched = Set(es.filter { $0.audio != nil && g.contains($0.blob) }.map(\.path.string))
+            } else {
+                do {
+                    matched = try purgeMatches(rule, in: es)
+                    evaluated = true
+                } catch let e as DVSError where e.message.contains("no such column") {
+                    missingColumn = missingColumn ?? e
+                    matched = try purgeMatches(PurgeRule(predicate: nil, paths: rule.paths), in: es)
+                }
+            }
             for e in es where matched.contains(e.path.string) {
                 erased.insert(e.blob)
                 facts[e.blob] = e
             }
         }
+        if let missingColumn, !evaluated { throw missingColumn }
         var holding = 0
         var rewritten = Set<CommitID>()
         var perCommit: [CommitID: Int] = [:]
