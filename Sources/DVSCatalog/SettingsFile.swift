@@ -16,7 +16,9 @@ import Foundation
 /// ```
 /// Keys are sorted; keys and values escape backslash, line feed and carriage return as `\\`,
 /// `\n` and `\r`. A value that is a URL with credentials in it (`http://KEY:SECRET@host`, which a
-/// dvs before 0.1.0 could store as an endpoint) is left out: credentials are never copied here.
+/// dvs before 0.1.0 could store as an endpoint) is copied with them replaced by `[redacted]`:
+/// credentials are never copied here, and a remote restored from the copy is refused when opened
+/// (as it is now), rather than sent to another endpoint.
 public struct SettingsFile: Sendable {
     /// The file's path (`.dvs/config`).
     public let path: String
@@ -37,9 +39,9 @@ public struct SettingsFile: Sendable {
         }
         var text =
             "# A copy of this repository's settings (dvs config), kept beside the catalog: 'dvs reindex'\n"
-            + "# restores them from here when the catalog is lost. dvs writes this file; edits here are not read.\n"
-        for (k, v) in settings.sorted(by: { $0.0 < $1.0 }) where !Self.holdsCredentials(v) {
-            text += "\(Self.escape(k))=\(Self.escape(v))\n"
+            + "# restores them from here when the catalog is lost, and reads it at no other time: set them with 'dvs config'.\n"
+        for (k, v) in settings.sorted(by: { $0.0 < $1.0 }) {
+            text += "\(Self.escape(k))=\(Self.escape(Self.withoutCredentials(v)))\n"
         }
         let bytes = Array(text.utf8)
         let tmp = path + ".tmp-\(getpid())"
@@ -86,11 +88,13 @@ public struct SettingsFile: Sendable {
         return out
     }
 
-    /// Whether `value` is a URL whose authority names a user (and so perhaps a secret).
-    static func holdsCredentials(_ value: String) -> Bool {
-        guard let scheme = value.range(of: "://") else { return false }
+    /// `value` with the user part of a URL's authority (`KEY:SECRET@`, RFC 3986 §3.2.1) replaced
+    /// by `[redacted]`; any other value as it is.
+    static func withoutCredentials(_ value: String) -> String {
+        guard let scheme = value.range(of: "://") else { return value }
         let authority = value[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        return authority.contains("@")
+        guard let at = authority.lastIndex(of: "@") else { return value }
+        return String(value[..<scheme.upperBound]) + "[redacted]" + String(value[at...])
     }
 
     static func escape(_ s: String) -> String {

@@ -37,7 +37,9 @@ struct Branch: ParsableCommand {
             }
             if failed > 0 {
                 let count = failed == 1 ? "1 branch" : "\(failed) branches"
-                throw DVSError(.badInput, "\(count) of \(names.count) not deleted (above); the others were")
+                let others = names.count - failed
+                let rest = others == 0 ? "" : others == 1 ? "; the other was" : "; the others were"
+                throw DVSError(.badInput, "\(count) of \(names.count) not deleted (above)\(rest)")
             }
             return
         }

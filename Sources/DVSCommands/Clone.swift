@@ -61,7 +61,7 @@ struct Clone: ParsableCommand {
         printFetch(s.fetch)
         if let f = s.frames {
             Output.out(
-                "Partial clone: downloaded \(Output.count(f.blobs, "blob")) of this snapshot (\(Output.bytes(f.bytesDownloaded)) in \(Output.count(f.requests, "ranged read")) and \(f.indexes) pack index(es)); other revisions' blobs are downloaded when checked out"
+                "Partial clone: downloaded \(Output.count(f.blobs, "blob")) of this snapshot (\(Output.bytes(f.bytesDownloaded)) in \(Output.count(f.requests, "ranged read")) and \(Output.count(f.indexes, "pack index", plural: "pack indexes"))); other revisions' blobs are downloaded when checked out"
             )
         }
         if let b = s.branch, let c = s.commit {

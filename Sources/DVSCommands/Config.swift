@@ -58,12 +58,12 @@ struct Config: ParsableCommand {
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty, let n = UInt64(digits) else { return nil }
         let power: UInt64
-        switch text.dropFirst(digits.count) {
+        switch text.dropFirst(digits.count).lowercased() {
         case "": return n
-        case "k", "K", "KiB": power = 1
-        case "m", "M", "MiB": power = 2
-        case "g", "G", "GiB": power = 3
-        case "t", "T", "TiB": power = 4
+        case "k", "kib": power = 1
+        case "m", "mib": power = 2
+        case "g", "gib": power = 3
+        case "t", "tib": power = 4
         default: return nil
         }
         let (bytes, overflow) = n.multipliedReportingOverflow(by: 1 << (10 * power))
@@ -90,9 +90,14 @@ struct Config: ParsableCommand {
             for (k, v) in try repo.catalog.allConfig() { Output.out("\(k)=\(Repository.shownSetting(v))") }
             return
         }
+        if value != nil && unset {
+            throw DVSError(.usage, "give a value or --unset, not both: 'dvs config \(key) VALUE' or 'dvs config \(key) --unset'")
+        }
         if value != nil || unset {
             if key == "core.format" { throw DVSError(.badInput, "'core.format' is set by 'dvs init' and cannot be changed") }
-            guard Self.known.contains(key) || Self.isRemoteTransfers(key) || Self.isRemotePartial(key) else {
+            // Any key the catalog holds can be removed (one a damaged copy brought back, say).
+            let held = unset && (try? repo.catalog.config(key)) != nil
+            guard held || Self.known.contains(key) || Self.isRemoteTransfers(key) || Self.isRemotePartial(key) else {
                 throw DVSError(
                     .badInput, "unknown setting '\(key)'", hint: "known settings: \(Self.knownList)")
             }

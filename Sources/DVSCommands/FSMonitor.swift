@@ -38,7 +38,7 @@ struct FSMonitorCommand: ParsableCommand {
             CurrentProcess.startFileSystemMonitor(root: repo.root)
             for _ in 0..<600 {
                 if let s = FileSystemMonitor.status(root: repo.root) {
-                    Output.out("fsmonitor started for \(s.root) (pid \(s.pid), \(s.watchedFolders) folders watched)")
+                    Output.out("fsmonitor started for \(s.root) (pid \(s.pid), \(Output.count(s.watchedFolders, "folder")) watched)")
                     if !FSMonitorCommand.enabled(repo) {
                         Output.err("note: core.fsmonitor is off: 'dvs config core.fsmonitor true' makes status and commit use it")
                     }
@@ -96,7 +96,7 @@ struct FSMonitorCommand: ParsableCommand {
             }
             if let s {
                 Output.out("fsmonitor: running (pid \(s.pid))")
-                Output.out("  watching: \(s.root) (\(s.watchedFolders) folders)")
+                Output.out("  watching: \(s.root) (\(Output.count(s.watchedFolders, "folder")))")
                 Output.out("  token: \(s.token) (\(s.changedPaths) changed paths held)")
                 if let p = s.problem { Output.out("  problem: \(p); every scan walks the whole tree") }
             } else {

@@ -36,6 +36,17 @@ struct Reindex: ParsableCommand {
             Output.out("restored \(Output.count(r.restoredRefs, "ref")) and \(r.restoredReflogEntries) reflog entries from .dvs/reflog")
         }
         if r.replacedCatalog != nil, let repo = try? global.repository() {
+            // What came back from .dvs/config unchecked (the file can be edited): name what
+            // 'dvs config' would refuse, with the way to fix it.
+            for (k, v) in (try? repo.catalog.allConfig()) ?? [] where k != "core.format" {
+                if !Config.known.contains(k) && !k.hasPrefix("remote.") {
+                    Output.err("warning: unknown setting '\(k)' came back with the catalog; remove it: dvs config \(k) --unset")
+                } else if let problem = Config.problem(key: k, value: v) {
+                    Output.err(
+                        "warning: setting '\(k)' came back as '\(v)', which dvs config refuses (\(problem)); set it again or: dvs config \(k) --unset"
+                    )
+                }
+            }
             // A remote whose tracking refs came back from .dvs/reflog but whose settings neither
             // the old catalog nor .dvs/config gave back (settings last changed by a dvs that did
             // not keep .dvs/config) must be added again.

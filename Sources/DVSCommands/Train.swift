@@ -63,7 +63,9 @@ struct Train: ParsableCommand {
             )
         }
         if let by = splitBy, r.missingSplitKeyCount > 0 {
-            Output.err("warning: \(r.missingSplitKeyCount) samples have no '\(by)' label and were split by path")
+            Output.err(
+                "warning: \(Output.count(r.missingSplitKeyCount, "sample")) \(r.missingSplitKeyCount == 1 ? "has" : "have") no '\(by)' label and \(r.missingSplitKeyCount == 1 ? "was" : "were") split by path"
+            )
         }
         if !r.result.holdoutOnlyClasses.isEmpty {
             let names = r.result.holdoutOnlyClasses

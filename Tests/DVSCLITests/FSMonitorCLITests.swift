@@ -197,7 +197,7 @@ import Testing
             #expect(try T.dvs(["fsmonitor", "start"], in: dir).stdout.hasPrefix("fsmonitor already running for \(dir)"))
             let status = try T.dvs(["fsmonitor", "status"], in: dir).stdout
             #expect(status.contains("fsmonitor: running (pid "))
-            #expect(status.contains("  watching: \(dir) (1 folders)"))
+            #expect(status.contains("  watching: \(dir) (1 folder)"))
             #expect(status.contains("  core.fsmonitor: true"))
             #expect(try g.dvs("fsmonitor", "stop", in: dir).status == 0)
             #expect(try g.dvs("fsmonitor", "status", in: dir).status == 0)

@@ -149,6 +149,19 @@ import Testing
             let top = try #require(try json(try dvs("log", "-n", "1", "--json", in: dir).stdout) as? [[String: Any]])
             let tip = try #require(try json(sideTip) as? [[String: Any]])
             #expect(top.first?["parents"] as? [String] == [tip.first?["id"] as? String ?? "?"])
+            // An edited copy: what dvs config would refuse comes back named, and can be removed.
+            let copy = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/.dvs/config"))
+            try copy.seekToEnd()
+            try copy.write(contentsOf: Data("zstd.level=99\npack.zstd=bogus\n".utf8))
+            try copy.close()
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: catalog + suffix) }
+            let edited = try g.dvs("reindex", in: dir)
+            #expect(edited.status == 0 && edited.stderr.contains("warning: unknown setting 'pack.zstd'"), "\(edited.stderr)")
+            #expect(edited.stderr.contains("warning: setting 'zstd.level' came back as '99'"), "\(edited.stderr)")
+            #expect(try g.dvs("config", "pack.zstd", "--unset", in: dir).status == 0)
+            #expect(try g.dvs("config", "zstd.level", "3", "--unset", in: dir).status == 64)
+            #expect(try g.dvs("config", "zstd.level", "3", in: dir).status == 0)
+            #expect(try g.dvs("config", in: dir).status == 0)
             try g.verify()
         }
     }

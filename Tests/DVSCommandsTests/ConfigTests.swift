@@ -15,9 +15,10 @@ import Testing
         #expect(Config.byteCount("5k") == 5120)
         #expect(Config.byteCount("10g") == 10_737_418_240)
         #expect(Config.byteCount("1TiB") == 1_099_511_627_776)
+        #expect(Config.byteCount("64mib") == 67_108_864 && Config.byteCount("64KIB") == 65536)
         #expect(Config.byteCount("16777215t") == 16_777_215 << 40)
         #expect(Config.byteCount("16777216t") == nil)  // 2^64: past UInt64
-        for bad in ["", "m", "64MB", "64 m", "-5", "+5", "1.5g", "64mib", "0x10", "64mm", "٣"] {
+        for bad in ["", "m", "64MB", "64 m", "-5", "+5", "1.5g", "0x10", "64mm", "٣"] {
             #expect(Config.byteCount(bad) == nil, "\(bad)")
         }
     }

@@ -78,9 +78,17 @@ import Testing
             #expect(file.read().map { "\($0)|\($1)" } == settings.map { "\($0)|\($1)" })
             #expect(try String(contentsOfFile: file.path, encoding: .utf8).contains("d.region=us-east-1\\r\ne.url="))
 
-            // A URL with credentials in it (an older dvs could store such an endpoint) is left out.
-            try file.replace(with: [("remote.o.endpoint", "http://AKIAEXAMPLE:wJalrSECRET@minio:9000"), ("remote.o.url", "s3://b/p")])
-            #expect(file.read().map { "\($0)=\($1)" } == ["remote.o.url=s3://b/p"])
+            // A URL with credentials in it (an older dvs could store such an endpoint) is copied
+            // without them, so a remote restored from it is refused when opened, as it is now.
+            try file.replace(with: [
+                ("remote.o.endpoint", "http://AKIAEXAMPLE:wJalrSECRET@minio:9000/x?y=a@b"), ("remote.o.url", "s3://b/p"),
+                ("remote.p.endpoint", "http://minio:9000/?x=a@b"),
+            ])
+            #expect(
+                file.read().map { "\($0)=\($1)" } == [
+                    "remote.o.endpoint=http://[redacted]@minio:9000/x?y=a@b", "remote.o.url=s3://b/p",
+                    "remote.p.endpoint=http://minio:9000/?x=a@b",
+                ])
             #expect(try !String(contentsOfFile: file.path, encoding: .utf8).contains("SECRET"))
             // A writer killed before its rename left a temp file: the next one removes it.
             try Data("half".utf8).write(to: URL(fileURLWithPath: file.path + ".tmp-99999"))

@@ -360,7 +360,7 @@ extension Repository {
         do { try catalog.write { tx in try recordComposed(made.packs, made.id, made.commit, in: tx) } } catch { throw DVSError.wrap(error) }
         let extra = made.commit.extra
         let message =
-            "Refresh cohort \(name) from \(sourceRevision) (\(sourceCommit.short))\n\nWhere \(info.predicate): \(made.matched) samples."
+            "Refresh cohort \(name) from \(sourceRevision) (\(sourceCommit.short))\n\nWhere \(info.predicate): \(counted(made.matched, "sample"))."
         if currentBranch() == "cohort/" + name {
             return try mergeLocked(
                 Revision(sourceRevision), theirs: made.id, prefer: prefer, noCommit: false, message: message, extra: extra,
