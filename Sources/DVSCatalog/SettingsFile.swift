@@ -14,11 +14,12 @@ import Foundation
 /// pack.audio-codec=lpc
 /// remote.origin.url=s3://bucket/voice
 /// ```
-/// Keys are sorted; keys and values escape backslash, line feed and carriage return as `\\`,
-/// `\n` and `\r`. A value that is a URL with credentials in it (`http://KEY:SECRET@host`, which a
-/// dvs before 0.1.0 could store as an endpoint) is copied with them replaced by `[redacted]`:
-/// credentials are never copied here, and a remote restored from the copy is refused when opened
-/// (as it is now), rather than sent to another endpoint.
+/// Keys are sorted; keys and values escape backslash, tab, line feed and carriage return as
+/// `\\`, `\t`, `\n` and `\r`, as `.dvs/reflog` does (`RefLogLine.escape`). A value that is a URL
+/// with credentials in it (`http://KEY:SECRET@host`, which a dvs before 0.1.0 could store as an
+/// endpoint) is copied with them replaced by `[redacted]`: credentials are never copied here, and
+/// a remote restored from the copy is refused when opened (as it is now), rather than sent to
+/// another endpoint.
 public struct SettingsFile: Sendable {
     /// The file's path (`.dvs/config`).
     public let path: String
@@ -41,7 +42,7 @@ public struct SettingsFile: Sendable {
             "# A copy of this repository's settings (dvs config), kept beside the catalog: 'dvs reindex'\n"
             + "# restores them from here when the catalog is lost, and reads it at no other time: set them with 'dvs config'.\n"
         for (k, v) in settings.sorted(by: { $0.0 < $1.0 }) {
-            text += "\(Self.escape(k))=\(Self.escape(Self.withoutCredentials(v)))\n"
+            text += "\(RefLogLine.escape(k))=\(RefLogLine.escape(Self.withoutCredentials(v)))\n"
         }
         let bytes = Array(text.utf8)
         let tmp = path + ".tmp-\(getpid())"
@@ -82,8 +83,10 @@ public struct SettingsFile: Sendable {
         // Split on line-feed bytes: as Characters, "\r\n" is one, and would join two lines.
         for bytes in data.split(separator: 0x0A, omittingEmptySubsequences: true) where bytes.first != UInt8(ascii: "#") {
             let line = String(decoding: bytes, as: UTF8.self)
-            guard let eq = line.firstIndex(of: "="), eq != line.startIndex else { continue }
-            out.append((Self.unescape(line[..<eq]), Self.unescape(line[line.index(after: eq)...])))
+            guard let eq = line.firstIndex(of: "="), eq != line.startIndex, let key = RefLogLine.unescape(line[..<eq]),
+                let value = RefLogLine.unescape(line[line.index(after: eq)...])
+            else { continue }
+            out.append((key, value))
         }
         return out
     }
@@ -95,37 +98,6 @@ public struct SettingsFile: Sendable {
         let authority = value[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         guard let at = authority.lastIndex(of: "@") else { return value }
         return String(value[..<scheme.upperBound]) + "[redacted]" + String(value[at...])
-    }
-
-    static func escape(_ s: String) -> String {
-        guard s.unicodeScalars.contains(where: { $0 == "\\" || $0 == "\n" || $0 == "\r" }) else { return s }
-        var out = ""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
-
-    static func unescape(_ s: Substring) -> String {
-        guard s.contains("\\") else { return String(s) }
-        var out = String.UnicodeScalarView()
-        var escaped = false
-        for c in s.unicodeScalars {
-            if escaped {
-                out.append(c == "n" ? "\n" : c == "r" ? "\r" : c)
-                escaped = false
-            } else if c == "\\" {
-                escaped = true
-            } else {
-                out.append(c)
-            }
-        }
-        return String(out)
     }
 
     private func failure(_ what: String, _ path: String) -> CatalogError {
