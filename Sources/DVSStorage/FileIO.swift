@@ -75,9 +75,8 @@ public enum FileIO {
     public static func makeTemp(in dir: String, prefix: String = "tmp") throws -> (fd: Int32, path: String) {
         // mkstemp's loop, with O_CLOEXEC at open (Glibc's module does not export mkostemp): a
         // child another thread spawns must not inherit the descriptor, and with it the lock.
-        let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         for _ in 0..<100 {
-            let path = "\(dir)/\(prefix)-" + String((0..<6).map { _ in letters.randomElement()! })
+            let path = randomName(in: dir, prefix: prefix)
             let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             if fd < 0 {
                 if errno == EEXIST || errno == EINTR { continue }
@@ -90,6 +89,12 @@ public enum FileIO {
         throw StorageError.posix("cannot create a temporary file in", path: dir)
     }
 
+    /// `<dir>/<prefix>-XXXXXX`, six random letters or digits (`mkstemp(3)`'s template).
+    private static func randomName(in dir: String, prefix: String) -> String {
+        let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        return "\(dir)/\(prefix)-" + String((0..<6).map { _ in letters.randomElement()! })
+    }
+
     /// Creates a unique temporary folder `<dir>/<prefix>-XXXXXX` (mode 0755) and holds an
     /// exclusive `flock(2)` on it for as long as the returned descriptor (close-on-exec) is open,
     /// as ``makeTemp(in:prefix:)`` does for a file: a download staged there survives a sweep while
@@ -99,9 +104,8 @@ public enum FileIO {
     /// - Returns: the folder's descriptor and path.
     /// - Throws: `StorageError` naming `dir` when the folder cannot be created or opened.
     public static func makeTempDirectory(in dir: String, prefix: String) throws -> (fd: Int32, path: String) {
-        let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         for _ in 0..<100 {
-            let path = "\(dir)/\(prefix)-" + String((0..<6).map { _ in letters.randomElement()! })
+            let path = randomName(in: dir, prefix: prefix)
             if mkdir(path, 0o755) != 0 {
                 if errno == EEXIST || errno == EINTR { continue }
                 break
