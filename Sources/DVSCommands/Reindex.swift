@@ -33,7 +33,9 @@ struct Reindex: ParsableCommand {
             )
         }
         if r.restoredRefs > 0 || r.restoredReflogEntries > 0 || r.replacedCatalog != nil {
-            Output.out("restored \(Output.count(r.restoredRefs, "ref")) and \(r.restoredReflogEntries) reflog entries from .dvs/reflog")
+            Output.out(
+                "restored \(Output.count(r.restoredRefs, "ref")) and \(Output.count(r.restoredReflogEntries, "reflog entry", plural: "reflog entries")) from .dvs/reflog"
+            )
         }
         if r.replacedCatalog != nil, let repo = try? global.repository() {
             // What came back from .dvs/config unchecked (the file can be edited): name what
