@@ -402,7 +402,9 @@ public final class Catalog: Sendable {
         try writer().writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
-    private func reading<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws -> T {
+    /// Runs `body` on a read connection (the immutable reader when open), naming `what` in the
+    /// error a failure throws.
+    func reading<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws -> T {
         if let readers = currentReaders() {
             do { return try namingFile { try CatalogError.guarding(what()) { try readers.read(body) } } } catch let e as CatalogError
                 where e.code == .corrupt && connections.lock.withLock({ connections.immutable != nil })

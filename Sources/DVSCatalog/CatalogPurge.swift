@@ -67,23 +67,7 @@ extension CatalogTransaction {
     /// - Throws: `CatalogError`.
     public func expireReflog(olderThan cutoff: Int64, keeping reachable: Set<CommitID>) throws -> Int {
         let dropped = try CatalogError.guarding("cannot expire the reflog") { () -> Int in
-            let live = Set(try String.fetchAll(db, sql: "SELECT name FROM ref"))
-            var byRef: [String: [(id: Int64, time: Int64, names: [CommitID])]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, ref, old, new, time FROM reflog") {
-                let names = [
-                    try row.decode(String?.self, forColumn: "old"), try row.decode(String?.self, forColumn: "new"),
-                ].compactMap { $0.flatMap { CommitID(hex: $0) } }
-                byRef[try row.decode(String.self, forColumn: "ref"), default: []].append(
-                    (try row.decode(Int64.self, forColumn: "id"), try row.decode(Int64.self, forColumn: "time"), names))
-            }
-            var ids: [Int64] = []
-            for (ref, rows) in byRef {
-                if !live.contains(ref) {
-                    if rows.allSatisfy({ $0.time <= cutoff }) { ids += rows.map(\.id) }
-                    continue
-                }
-                for r in rows where r.time <= cutoff && r.names.contains(where: { !reachable.contains($0) }) { ids.append(r.id) }
-            }
+            let ids = try ReflogExpiry(db, olderThan: cutoff, keeping: reachable).entries
             let del = try db.cachedStatement(sql: "DELETE FROM reflog WHERE id = ?")
             for id in ids { try del.execute(arguments: [id]) }
             if !ids.isEmpty { try db.execute(sql: "DELETE FROM ref_log") }
@@ -109,5 +93,56 @@ extension Catalog {
                 try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
             }
         }
+    }
+}
+
+/// What ``CatalogTransaction/expireReflog(olderThan:keeping:)`` would drop, worked out without
+/// changing anything (`dvs gc --dry-run` counts with it).
+public struct ReflogExpiry: Sendable {
+    /// Row ids of the reflog entries that would be dropped.
+    public var entries: [Int64]
+    /// The commits the entries that stay name (old and new values), each once.
+    public var keptCommits: [CommitID]
+
+    /// Reads the reflog and the refs in `db`.
+    /// - Parameters:
+    ///   - cutoff: unix seconds; entries made after it stay.
+    ///   - reachable: commits reachable from refs and records.
+    init(_ db: Database, olderThan cutoff: Int64, keeping reachable: Set<CommitID>) throws {
+        let live = Set(try String.fetchAll(db, sql: "SELECT name FROM ref"))
+        var byRef: [String: [(id: Int64, time: Int64, names: [CommitID])]] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT id, ref, old, new, time FROM reflog") {
+            let names = [
+                try row.decode(String?.self, forColumn: "old"), try row.decode(String?.self, forColumn: "new"),
+            ].compactMap { $0.flatMap { CommitID(hex: $0) } }
+            byRef[try row.decode(String.self, forColumn: "ref"), default: []].append(
+                (try row.decode(Int64.self, forColumn: "id"), try row.decode(Int64.self, forColumn: "time"), names))
+        }
+        var ids: [Int64] = []
+        var kept: [CommitID] = []
+        var seen = Set<CommitID>()
+        for (ref, rows) in byRef {
+            let dropAll = !live.contains(ref) && rows.allSatisfy { $0.time <= cutoff }
+            for r in rows {
+                if dropAll || (live.contains(ref) && r.time <= cutoff && r.names.contains(where: { !reachable.contains($0) })) {
+                    ids.append(r.id)
+                } else {
+                    for c in r.names where seen.insert(c).inserted { kept.append(c) }
+                }
+            }
+        }
+        entries = ids
+        keptCommits = kept
+    }
+}
+
+extension Catalog {
+    /// What expiring the reflog now would drop and keep; changes nothing.
+    /// - Parameters:
+    ///   - cutoff: unix seconds; entries made after it stay.
+    ///   - reachable: commits reachable from refs and records.
+    /// - Throws: `CatalogError` when the catalog cannot be read.
+    public func reflogExpiry(olderThan cutoff: Int64, keeping reachable: Set<CommitID>) throws -> ReflogExpiry {
+        try reading("cannot read the reflog") { db in try ReflogExpiry(db, olderThan: cutoff, keeping: reachable) }
     }
 }

@@ -81,7 +81,9 @@ struct GC: ParsableCommand {
             "\(verb) \(Output.count(r.objectsDeleted, "loose object")) (\(Output.bytes(r.objectBytes))), \(Output.count(r.blobsDropped, "blob")) from \(Output.count(r.packsRewritten, "pack")) (\(Output.bytes(r.packBytesBefore)) → \(Output.bytes(r.packBytesAfter))), \(Output.count(r.cacheFilesEvicted, "cached file")) (\(Output.bytes(r.cacheBytesEvicted)))"
         )
         if r.reflogEntriesExpired > 0 {
-            Output.out("expired \(r.reflogEntriesExpired) reflog entries older than the grace period that no branch or record reaches")
+            Output.out(
+                "\(dryRun ? "would expire" : "expired") \(Output.count(r.reflogEntriesExpired, "reflog entry", plural: "reflog entries")) older than the grace period that no branch or record reaches"
+            )
         }
         if r.blobsLeft > 0 {
             Output.out(

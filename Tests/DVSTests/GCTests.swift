@@ -78,6 +78,24 @@ import Testing
         }
     }
 
+    /// `--dry-run` counts what the reflog's expiry would free: before, it kept every reflog entry
+    /// as a root and reported none of a deleted branch's samples.
+    @Test func aDryRunCountsWhatTheReflogExpiryFrees() throws {
+        try withGarbage { repo, _, _, _ in
+            let g = try commitScratchOnBranchTmp(repo, seed: 9)
+            _ = try repo.deleteBranch("tmp", force: true)
+            let dry = try repo.gc(GCOptions.withGrace(0), dryRun: true)
+            #expect(try repo.blobs.contains(ObjectID.hashing(g)), "a dry run removes nothing")
+            #expect(try !repo.reflog("refs/heads/tmp").isEmpty, "nor expires anything")
+            let real = try repo.gc(GCOptions.withGrace(0))
+            #expect(real.reflogEntriesExpired > 0)
+            #expect(dry.reflogEntriesExpired == real.reflogEntriesExpired)
+            #expect(dry.objectsDeleted == real.objectsDeleted && dry.objectBytes == real.objectBytes)
+            #expect(dry.blobsDropped == real.blobsDropped && dry.packsRewritten == real.packsRewritten)
+            #expect(dry.packBytesBefore == real.packBytesBefore, "\(dry) vs \(real)")
+        }
+    }
+
     /// Samples only a deleted branch held: kept while its reflog entries are younger than the
     /// grace period, reclaimed by `--prune=now` (the entries expire with it).
     @Test func aDeletedBranchsSamplesAreReclaimedOnceItsReflogExpires() throws {

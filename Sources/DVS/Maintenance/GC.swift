@@ -105,16 +105,22 @@ extension Repository {
             cacheFilesEvicted: 0, cacheBytesEvicted: 0)
 
         // Reflog entries older than the grace period that name nothing a ref or record reaches.
+        // A dry run counts what the expiry would free too: the entries that stay are its roots.
         let reachable = Set(try purgeHistory(reflog: false, purgeRecords: false))
-        if !dryRun {
-            do {
+        var reflogRoots: [CommitID]?
+        do {
+            if dryRun {
+                let expiry = try catalog.reflogExpiry(olderThan: Int64(cutoff), keeping: reachable)
+                report.reflogEntriesExpired = expiry.entries.count
+                reflogRoots = expiry.keptCommits
+            } else {
                 report.reflogEntriesExpired = try catalog.write { tx in
                     try tx.expireReflog(olderThan: Int64(cutoff), keeping: reachable)
                 }
-            } catch { throw DVSError.wrap(error) }
-        }
+            }
+        } catch { throw DVSError.wrap(error) }
         // What is needed.
-        let (neededObjects, neededBlobs) = try gcNeeded(progress: progress)
+        let (neededObjects, neededBlobs) = try gcNeeded(reflogRoots: reflogRoots, progress: progress)
 
         // Loose objects.
         for id in (try? objects.allIDs()) ?? [] where !neededObjects.contains(id) {
@@ -227,9 +233,11 @@ extension Repository {
     }
 
     /// The loose objects and blobs something needs: see the file's header.
-    func gcNeeded(progress: ProgressHandler?) throws -> (objects: Set<ObjectID>, blobs: Set<ObjectID>) {
+    /// - Parameter reflogRoots: the commits the reflog names, when not the catalog's (a dry run's
+    ///   reflog after expiry).
+    func gcNeeded(reflogRoots: [CommitID]? = nil, progress: ProgressHandler?) throws -> (objects: Set<ObjectID>, blobs: Set<ObjectID>) {
         var objectsNeeded = Set<ObjectID>()
-        var history = try purgeHistory(purgeRecords: false)
+        var history = try purgeHistory(reflogRoots: reflogRoots, purgeRecords: false)
         if let s = mergeState() {
             for c in [s.ours, s.theirs] where objects.contains(c.object) { history.append(c) }
         }

@@ -340,16 +340,18 @@ extension Repository {
     /// every purge record, with their ancestors; parents before children.
     /// - Parameters:
     ///   - reflog: whether reflog entries are roots too.
+    ///   - reflogRoots: the commits the reflog names, when not the catalog's (gc's dry run
+    ///     passes those its expiry would keep).
     ///   - purgeRecords: whether the purge records' new commits are roots (for a purge, so that
     ///     a replacement still stored is purged again; not for gc, or no branch deleted after a
     ///     purge would ever give its space back).
-    func purgeHistory(reflog: Bool = true, purgeRecords: Bool = true) throws -> [CommitID] {
+    func purgeHistory(reflog: Bool = true, reflogRoots: [CommitID]? = nil, purgeRecords: Bool = true) throws -> [CommitID] {
         var roots: [CommitID] = []
         let records = try purges()
         do {
             roots += try catalog.refs(in: .all).map(\.target)
             if let h = try catalog.head()?.commit { roots.append(h) }
-            if reflog { roots += try catalog.reflogCommits() }
+            if reflog { roots += try reflogRoots ?? catalog.reflogCommits() }
         } catch { throw DVSError.wrap(error) }
         roots += try lineageSnapshots(records)
         if purgeRecords { for r in records { roots += r.commits.values.compactMap { CommitID(hex: $0) } } }
