@@ -71,7 +71,7 @@ struct Reindex: ParsableCommand {
         }
         if r.repackLeftoversDeleted > 0 {
             Output.out(
-                "deleted \(Output.count(r.repackLeftoversDeleted, "pack")) an interrupted repack had replaced (other packs hold all their blobs, coded)"
+                "deleted \(Output.count(r.repackLeftoversDeleted, "pack")) an interrupted repack or commit left (other packs hold all \(r.repackLeftoversDeleted == 1 ? "its" : "their") blobs)"
             )
         }
         Output.out(

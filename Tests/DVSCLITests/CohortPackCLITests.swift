@@ -72,8 +72,14 @@ import Testing
             let again = try jsonObject(dvsOK(["cohort", "pack", "z", "--json"], in: a, remote))
             #expect(again["blobs"] as? Int == 2 && again["packs"] as? Int == 1, "the two new clips, in one pack: \(again)")
 
-            // Deleting the branch lets gc remove its packs; main and the other cohort stay whole.
+            // A reindex keeps the cohorts' copies (every frame in them is in a source pack too)
+            // and indexes the source's packs for those frames, so that gc can still take them.
             let before = try FileManager.default.contentsOfDirectory(atPath: a + "/.dvs/packs").count
+            let reindexed = try jsonObject(dvsOK(["reindex", "--json"], in: a, remote))
+            #expect(reindexed["repack_leftovers_deleted"] as? Int == 0, "\(reindexed)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: a + "/.dvs/packs").count == before)
+
+            // Deleting the branch lets gc remove its packs; main and the other cohort stay whole.
             try dvsOK(["branch", "-D", "cohort/packed"], in: a, remote, golden: g)
             try dvsOK(["gc", "--prune", "now"], in: a, remote)
             #expect(FileManager.default.fileExists(atPath: a + "/.dvs/packs/\(cohortPack).pack"), "the twin still lists it")

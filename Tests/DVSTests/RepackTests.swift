@@ -123,6 +123,57 @@ import Testing
         }
     }
 
+    /// A commit killed after renaming its pack in, then run again, leaves two packs of the same
+    /// blobs, one the catalog never knew. Reindex used to index both and keep the duplicate for
+    /// good (nothing else removes a pack the catalog knows); it now deletes it, with a catalog or
+    /// without one.
+    @Test func reindexDeletesTheDuplicatePackOfACommitKilledAndRunAgain() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let (repo, _) = try speechRepository(dir, settings: ["pack.defer-audio-after": "never", "pack.auto-repack": "false"])
+            _ = try repo.commit(CommitOptions(message: "speech"))
+            #expect(try repo.pendingRepack().packs == 0, "coded as committed")
+            let packs = { Set(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).filter { $0.hasSuffix(".pack") }) }
+            let committed = try packs()
+            // The killed run's pack: the same frames in another order, so another id.
+            let writer = PackWriter(packsDir: repo.packsDir, tmpDir: repo.tmpDir)
+            var blobs = 0
+            for name in committed {
+                let reader = try PackReader(path: repo.packsDir + "/" + name)
+                for e in try reader.readIndex().reversed() {
+                    blobs += 1
+                    _ = try writer.append(
+                        id: e.id, codec: e.codec, rawLength: e.rawLength, frame: try reader.read(offset: e.offset, length: e.storedLength))
+                }
+            }
+            #expect(blobs > 1)
+            let duplicate = try #require(try writer.finish().first).id.hex + ".pack"
+            #expect(!committed.contains(duplicate))
+
+            let reindexed = try repo.reindex()
+            #expect(reindexed.repackLeftoversDeleted == 1 && reindexed.newPackCount == 0, "\(reindexed)")
+            #expect(try packs() == committed, "the pack the catalog knew is kept")
+            #expect(try repo.fsck().isClean)
+
+            // Without a catalog, one of the two is kept, whichever.
+            try FileManager.default.copyItem(atPath: repo.packsDir + "/" + committed.first!, toPath: dir + "/dup.pack")
+            let writer2 = PackWriter(packsDir: repo.packsDir, tmpDir: repo.tmpDir)
+            let reader = try PackReader(path: dir + "/dup.pack")
+            for e in try reader.readIndex().reversed() {
+                _ = try writer2.append(
+                    id: e.id, codec: e.codec, rawLength: e.rawLength, frame: try reader.read(offset: e.offset, length: e.storedLength))
+            }
+            _ = try writer2.finish()
+            #expect(try packs().count == committed.count + 1)
+            try FileManager.default.removeItem(atPath: repo.dvsDir + "/catalog.sqlite")
+            let rebuilt = try Repository.reindex(from: repo.root, context: TestSupport.processContext)
+            #expect(rebuilt.repackLeftoversDeleted == 1, "\(rebuilt)")
+            #expect(try packs().count == committed.count)
+            let again = try Repository.discover(from: repo.root, context: TestSupport.processContext)
+            #expect(try again.fsck().isClean)
+            for e in try again.entries(at: "main") { #expect(try again.blob(e.blob).count == Int(e.byteCount)) }
+        }
+    }
+
     /// A repack killed after its catalog swap leaves the old pack file, which the catalog no
     /// longer knows; the next repack deletes it. A pack an interrupted commit left (its blobs
     /// indexed nowhere) stays, for `dvs reindex`.

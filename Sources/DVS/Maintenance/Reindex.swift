@@ -10,8 +10,11 @@ public struct ReindexReport: Sendable, Codable {
     /// Packs indexed that were not in the catalog before (left by an interrupted commit, or
     /// copied in).
     public var newPackCount: Int
-    /// Packs deleted that a repack killed between its swap and its delete had left: every blob
-    /// in them is in a pack that was indexed, coded (``Repository/deleteRepackLeftovers()``).
+    /// Packs deleted as duplicates a killed writer left — the pack a repack killed between its
+    /// swap and its delete had replaced, or the first pack of a commit killed after renaming it
+    /// in and run again: every blob in them is in a pack that was indexed
+    /// (``Repository/deleteRepackLeftovers()``). Cohort packs and a partial clone's downloads,
+    /// copies by design, are kept.
     public var repackLeftoversDeleted: Int = 0
     /// Blobs indexed.
     public var blobCount: Int
@@ -197,18 +200,24 @@ extension Repository {
                 .sorted { ($0.1.committer.time, $0.0.hex) > ($1.1.committer.time, $1.0.hex) }
             var recovered: [String] = []
             let nothingNamed = try catalog.refs(in: .all).isEmpty && catalog.head()?.commit == nil
-            // A repack killed after its swap leaves the pack it replaced beside the new one: both
-            // hold the same blobs, the old one as they are (codec `stored`). Packs without stored
-            // blobs are indexed first, so a blob's coded copy is the one indexed, and a pack with
-            // stored blobs whose every blob is indexed already is left out, and deleted below as
-            // the repack would have (`deleteRepackLeftovers`). Otherwise the first pack to name a
-            // blob wins.
-            let ordered = packs.map { p in (p, stored: p.2.contains { $0.codec == .stored }) }
-                .sorted { ($0.stored ? 1 : 0, $0.0.0.hex) < ($1.stored ? 1 : 0, $1.0.0.hex) }
+            // A pack whose every blob an earlier pack holds is a duplicate some writer left: a
+            // repack killed after its swap leaves the pack it replaced (codec `stored`) beside the
+            // coded one; a commit killed after its pack was renamed in, run again, leaves two packs
+            // of the same blobs. Coded packs come first (a blob's coded copy is the one indexed),
+            // then packs the catalog knew, and a pack every blob of which is indexed already is
+            // left out, and deleted below as a repack would (`deleteRepackLeftovers`). Packs that
+            // are copies by design stay and come last: a cohort's (`.dvs/cohort-packs`) and a
+            // partial clone's downloads (`.dvs/partial-packs`).
+            let byDesign = Set(cohortPacks().map(\.pack)).union(partialPackIDs())
+            let ordered = packs.map { p in (p, stored: p.2.contains { $0.codec == .stored }, copy: byDesign.contains(p.0)) }
+                .sorted {
+                    ($0.copy ? 1 : 0, $0.stored ? 1 : 0, known.contains($0.0.0) ? 0 : 1, $0.0.0.hex)
+                        < ($1.copy ? 1 : 0, $1.stored ? 1 : 0, known.contains($1.0.0) ? 0 : 1, $1.0.0.hex)
+                }
             var indexedBlobs = Set<ObjectID>()
             var indexed: [(PackID, UInt64, [PackEntry])] = []
-            for (p, stored) in ordered {
-                if stored, !p.2.isEmpty, p.2.allSatisfy({ indexedBlobs.contains($0.id) }) { continue }
+            for (p, _, copy) in ordered {
+                if !copy, !p.2.isEmpty, p.2.allSatisfy({ indexedBlobs.contains($0.id) }) { continue }
                 indexedBlobs.formUnion(p.2.map(\.id))
                 indexed.append(p)
             }

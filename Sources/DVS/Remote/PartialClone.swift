@@ -181,12 +181,16 @@ extension Repository {
     }
 
     /// The packs made by partial fetches from `remote` (their frames are the remote's).
-    func partialPacks(from remote: String) -> Set<PackID> {
+    func partialPacks(from remote: String) -> Set<PackID> { partialPackIDs(from: remote) }
+
+    /// The packs `.dvs/partial-packs` lists: made by partial fetches from `remote`, or from any
+    /// remote when nil.
+    func partialPackIDs(from remote: String? = nil) -> Set<PackID> {
         guard let text = try? String(contentsOfFile: partialPacksPath, encoding: .utf8) else { return [] }
         var out = Set<PackID>()
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: " ")
-            if parts.count == 2, parts[0] == remote, let id = ObjectID(hex: parts[1]) { out.insert(PackID(id)) }
+            if parts.count == 2, remote.map({ parts[0] == $0 }) ?? true, let id = ObjectID(hex: parts[1]) { out.insert(PackID(id)) }
         }
         return out
     }
