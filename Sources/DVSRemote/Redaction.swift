@@ -24,9 +24,10 @@ public enum Redaction {
         (#"(session[_-]?token\s*[:=]\s*)[^\s&;,"'<]+"#, "$1\(placeholder)"),
         // <SignatureProvided>, <StringToSign>, <CanonicalRequest> (which holds the token) elements.
         (#"(<(SignatureProvided|StringToSign|StringToSignBytes|CanonicalRequest|CanonicalRequestBytes)>)[^<]*"#, "$1\(placeholder)"),
-        // scheme://user:password@host (a pasted secret may hold '/'), scheme://token@host
-        (#"([a-z][a-z0-9+.-]*://)[^@\s/:]*:[^@\s]*@"#, "$1\(placeholder)@"),
-        (#"([a-z][a-z0-9+.-]*://)[^@\s/:]+@"#, "$1\(placeholder)@"),
+        // scheme://user:password@host (a pasted secret may hold '/'; no userinfo holds '?' or
+        // '#', RFC 3986 §3.2.1, so an '@' in a query is left alone), scheme://token@host
+        (#"([a-z][a-z0-9+.-]*://)[^@\s/:?#]*:[^@\s?#]*@"#, "$1\(placeholder)@"),
+        (#"([a-z][a-z0-9+.-]*://)[^@\s/:?#]+@"#, "$1\(placeholder)@"),
     ].map { (try! NSRegularExpression(pattern: $0.0, options: [.caseInsensitive]), $0.1) }
 
     /// `text` with every signature, session token, credential scope, `Authorization` value and
@@ -66,10 +67,11 @@ public enum Redaction {
             }
         }
         // `user:password@` before the host; a pasted secret may hold '/', so an '@' after a ':'
-        // counts even past a '/' (an endpoint with '@' in its path and a port is refused too).
-        let rest = url[scheme.upperBound...]
-        guard let at = rest.firstIndex(of: "@") else { return nil }
-        let userinfo = rest[..<at]
+        // counts even past a '/' (an endpoint with '@' in its path and a port is refused too),
+        // but not past the query or fragment (AWS secret keys are base64: no '?' or '#').
+        let beforeQuery = url[scheme.upperBound...].prefix { $0 != "?" && $0 != "#" }
+        guard let at = beforeQuery.firstIndex(of: "@") else { return nil }
+        let userinfo = beforeQuery[..<at]
         guard userinfo.contains(":") || !userinfo.contains("/") else { return nil }
         return RemoteError(
             .invalidInput,

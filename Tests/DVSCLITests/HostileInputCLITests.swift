@@ -275,6 +275,28 @@ import Testing
         }
     }
 
+    /// A region is signed into every S3 request: one with a space, a CR or a newline would make
+    /// each fail later with a signature error, so `remote add` refuses it now (it stored it). An
+    /// '@' in an endpoint's query is no password (it was refused as one).
+    @Test func aRegionThatIsNoRegionNameIsRefused() throws {
+        try T.withTemporaryDirectory { dir in
+            try repository(dir)
+            let g = Golden(replacing: [dir: "$TMP"])
+            #expect(try g.dvs("remote", "add", "origin", "s3://dvs-data/p", "--region", "us east-1", in: dir).status == 1)
+            #expect(try g.dvs("remote", "add", "origin", "s3://dvs-data/p", "--region", "", in: dir).status == 1)
+            let cr = try dvs("remote", "add", "origin", "s3://dvs-data/p", "--region", "us-east-1\r", in: dir)
+            #expect(cr.status == 1 && cr.stderr.contains("invalid region 'us-east-1\\r'"), "\(cr.stderr)")
+            #expect(try g.dvs("config", in: dir).status == 0)
+            #expect(
+                try g.dvs(
+                    "remote", "add", "origin", "s3://dvs-data/p", "--region", "garage.eu_1", "--endpoint",
+                    "http://127.0.0.1:9000/?owner=ml@example.com", in: dir
+                ).status == 0)
+            #expect(try g.dvs("remote", "-v", in: dir).status == 0)
+            try g.verify()
+        }
+    }
+
     /// A URL with `user:secret@` is refused by `remote add`, and one stored by an older dvs is
     /// shown without it and refused when used; the secret never reaches any output.
     @Test func credentialsInRemoteURLsAreRefusedAndNeverShown() throws {

@@ -47,6 +47,12 @@ import Testing
             #expect(q.map { !"\($0)".contains(Self.secret) } == true, "\(url)")
         }
         #expect(Redaction.credentialsInURL("http://127.0.0.1:9000/?region=us-east-1", what: "endpoint") == nil)
+        // An '@' in the query or fragment is no user:password (it was refused as one).
+        #expect(Redaction.credentialsInURL("http://127.0.0.1:9000/?owner=ml@example.com", what: "endpoint") == nil)
+        #expect(Redaction.credentialsInURL("http://127.0.0.1:9000/#a@b", what: "endpoint") == nil)
+        #expect(Redaction.credentialsInURL("http://AKIA:\(Self.secret)@127.0.0.1:9000/?x=1", what: "endpoint") != nil)
+        let query = "endpoint http://127.0.0.1:9000/?owner=ml@example.com"
+        #expect(Redaction.redact(query) == query, "shown as it is, not as http://[redacted]@example.com")
     }
 
     /// An S3-compatible server whose error body echoes the request's headers: the error dvs

@@ -178,9 +178,21 @@ extension Repository {
         return RemoteConfig(name: name, url: parsed, endpoint: endpoint, region: region, pathStyle: pathStyle)
     }
 
+    /// Whether `region` can name an S3 region: 1–64 ASCII letters, digits, `-`, `_` and `.`
+    /// (AWS's are `us-east-1`; MinIO, Garage and Ceph take names like `garage` or `default`).
+    /// A region is signed into every request (AWS Signature Version 4's credential scope), so a
+    /// stray space, CR or newline would make every request fail.
+    static func isValidRegion(_ region: String) -> Bool {
+        (1...64).contains(region.utf8.count)
+            && region.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F || c == 0x2E
+            }
+    }
+
     /// Checks S3 settings for a remote at `url`.
     /// - Throws: `DVSError.badInput` for an endpoint that is not an http(s) URL, one holding
-    ///   credentials (never shown), or any of them given for a folder remote.
+    ///   credentials (never shown), a region that is not a region name
+    ///   (``isValidRegion(_:)``), or any of them given for a folder remote.
     static func checkS3Settings(of url: RemoteURL, endpoint: String?, region: String?, pathStyle: Bool) throws {
         if let endpoint {
             if let refusal = Redaction.credentialsInURL(endpoint, what: "endpoint") { throw DVSError.wrap(refusal) }
@@ -188,6 +200,11 @@ extension Repository {
                 throw DVSError(
                     .badInput, "invalid endpoint '\(endpoint)'", hint: "use a URL such as https://s3.example.com or http://127.0.0.1:9000")
             }
+        }
+        if let region, !isValidRegion(region) {
+            throw DVSError(
+                .badInput, "invalid region '\(region.unicodeScalars.map { $0.escaped(asASCII: true) }.joined())'",
+                hint: "use a region name of letters, digits, '-', '_' and '.', such as us-east-1")
         }
         if case .path = url, endpoint != nil || region != nil || pathStyle {
             throw DVSError(.badInput, "--endpoint, --region and --path-style apply to s3:// remotes, not to the folder '\(url)'")
