@@ -245,6 +245,7 @@ public final class Catalog: Sendable {
         if let problem {
             var e = CatalogError(.notACatalog, "the catalog '\(displayPath)' \(problem) ('\(path)')")
             e.duringOpen = true
+            e.fileMissing = problem == "is missing"
             throw e
         }
     }

@@ -43,6 +43,8 @@ public struct CatalogError: Error, Sendable, CustomStringConvertible {
     /// True when the catalog could not be opened at all (then no command that opens the
     /// repository, `fsck` and `reindex` included, can run until the file is replaced).
     public var duringOpen = false
+    /// True when there is no catalog file at all (a `.notACatalog` at open): nothing to move aside.
+    public var fileMissing = false
 
     /// Creates an error.
     public init(_ code: Code, _ message: String, underlying: (any Error & Sendable)? = nil) {

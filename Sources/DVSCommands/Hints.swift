@@ -150,6 +150,9 @@ enum Hints {
     /// The hint for a lower-layer error, by its type; nil when there is nothing to add.
     static func hint(forUnderlying error: any Error) -> String? {
         switch error {
+        case let e as CatalogError where e.fileMissing:
+            return
+                "run 'dvs reindex': it makes a new catalog and rebuilds it, refs, reflog and settings included, from .dvs/objects, .dvs/packs, .dvs/reflog and .dvs/config"
         case let e as CatalogError: return e.duringOpen ? catalogAtOpen(e.code) : catalog(e.code)
         case let e as StorageError: return storage(e)
         case let e as RemoteError: return remote(e)
@@ -164,7 +167,7 @@ enum Hints {
         switch code {
         case .corrupt, .schema, .database, .notACatalog:
             return
-                "run 'dvs reindex': it moves the file aside and rebuilds the catalog, refs and reflog included, from .dvs/objects, .dvs/packs and .dvs/reflog"
+                "run 'dvs reindex': it moves the file aside and rebuilds the catalog, refs, reflog and settings included, from .dvs/objects, .dvs/packs, .dvs/reflog and .dvs/config"
         default: return catalog(code)
         }
     }

@@ -14,7 +14,7 @@ import Testing
             #expect(r.status == 1, "\(r.stderr)")
             #expect(
                 r.stderr
-                    == "error: cannot open catalog '\(catalog)': file is not a database\nhint: run 'dvs reindex': it moves the file aside and rebuilds the catalog, refs and reflog included, from .dvs/objects, .dvs/packs and .dvs/reflog\n",
+                    == "error: cannot open catalog '\(catalog)': file is not a database\nhint: run 'dvs reindex': it moves the file aside and rebuilds the catalog, refs, reflog and settings included, from .dvs/objects, .dvs/packs, .dvs/reflog and .dvs/config\n",
                 "\(r.stderr)")
         }
     }

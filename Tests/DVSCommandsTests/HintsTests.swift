@@ -35,10 +35,17 @@ import Testing
         for code in [CatalogError.Code.corrupt, .notACatalog] {
             #expect(
                 Hints.catalogAtOpen(code)
-                    == "run 'dvs reindex': it moves the file aside and rebuilds the catalog, refs and reflog included, from .dvs/objects, .dvs/packs and .dvs/reflog"
+                    == "run 'dvs reindex': it moves the file aside and rebuilds the catalog, refs, reflog and settings included, from .dvs/objects, .dvs/packs, .dvs/reflog and .dvs/config"
             )
         }
         #expect(Hints.catalog(.notACatalog) == Hints.catalogAtOpen(.notACatalog))
+        // No file: nothing is moved aside.
+        var missing = CatalogError(.notACatalog, "the catalog '.dvs/catalog.sqlite' is missing")
+        (missing.duringOpen, missing.fileMissing) = (true, true)
+        #expect(
+            Hints.hint(forUnderlying: missing)
+                == "run 'dvs reindex': it makes a new catalog and rebuilds it, refs, reflog and settings included, from .dvs/objects, .dvs/packs, .dvs/reflog and .dvs/config"
+        )
         #expect(Hints.catalogAtOpen(.full) == Hints.catalog(.full))
         let e = Hints.error(CatalogError(.schema, "bad tables"))
         #expect(e.code == .corrupt)
