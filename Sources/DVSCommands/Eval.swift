@@ -55,7 +55,7 @@ struct Eval: ParsableCommand {
         let r = try repo.evaluate(options, progress: Output.progress())
         let field = r.model.labelField
         if r.missingLabelCount > 0 {
-            Output.err("warning: \(r.missingLabelCount) of \(r.snapshotSampleCount) samples have no '\(field)' label and were skipped")
+            Output.err("warning: \(Output.skippedWithoutLabel(r.missingLabelCount, of: r.snapshotSampleCount, label: field))")
         }
         let evaluated = r.overall.sampleCount
         if r.leakedSampleCount > 0 {

@@ -31,7 +31,7 @@ struct EvalASR: ParsableArguments {
         let r = try repo.evaluateTranscripts(options)
         if r.missingReferenceCount > 0 {
             Output.err(
-                "warning: \(r.missingReferenceCount) of \(r.snapshotSampleCount) samples have no '\(reference)' label and were skipped")
+                "warning: \(Output.skippedWithoutLabel(r.missingReferenceCount, of: r.snapshotSampleCount, label: reference))")
         }
         if r.missingHypothesisCount > 0 {
             let what = hypothesis == "deepgram" ? "Deepgram transcript" : "'\(hypothesis)' label"

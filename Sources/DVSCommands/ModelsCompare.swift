@@ -280,7 +280,7 @@ extension Eval {
             let evaluated = r.overall.sampleCount
             if r.missingLabelCount > 0 {
                 Output.err(
-                    "warning: \(r.modelName): \(r.missingLabelCount) of \(r.snapshotSampleCount) samples have no '\(r.model.labelField)' label and were skipped"
+                    "warning: \(r.modelName): \(Output.skippedWithoutLabel(r.missingLabelCount, of: r.snapshotSampleCount, label: r.model.labelField))"
                 )
             }
             if r.leakedSampleCount > 0 {

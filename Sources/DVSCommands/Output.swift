@@ -46,6 +46,12 @@ enum Output {
     /// `1 sample`, `2 samples`, `0 samples`: a count with its noun, plural unless it is one.
     static func count(_ n: some BinaryInteger, _ noun: String, plural: String? = nil) -> String { counted(n, noun, plural: plural) }
 
+    /// `1 of 5 samples has no 'speaker' label and was skipped`, verbs agreeing with `skipped`.
+    /// - Parameter qualifier: text after the label's name (` (or a non-numeric one)`).
+    static func skippedWithoutLabel(_ skipped: Int, of total: Int, label: String, qualifier: String = "") -> String {
+        "\(skipped) of \(count(total, "sample")) \(skipped == 1 ? "has" : "have") no '\(label)' label\(qualifier) and \(skipped == 1 ? "was" : "were") skipped"
+    }
+
     /// `1.5 MiB`.
     static func bytes(_ n: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]

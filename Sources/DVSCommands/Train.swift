@@ -59,7 +59,7 @@ struct Train: ParsableCommand {
         }
         if r.missingLabelCount > 0 {
             Output.err(
-                "warning: \(r.missingLabelCount) of \(r.snapshotSampleCount) samples have no '\(label)' label\(task == .regress ? " (or a non-numeric one)" : "") and were skipped"
+                "warning: \(Output.skippedWithoutLabel(r.missingLabelCount, of: r.snapshotSampleCount, label: label, qualifier: task == .regress ? " (or a non-numeric one)" : ""))"
             )
         }
         if let by = splitBy, r.missingSplitKeyCount > 0 {

@@ -39,7 +39,7 @@ import Testing
             try #require(c1.status == 0, "\(c1.stderr)")
 
             // Train with a 25% holdout split by speaker group.
-            // Golden (stderr): "warning: 1 of 73 samples have no 'lang' label and were skipped".
+            // Golden (stderr): "warning: 1 of 73 samples has no 'lang' label and was skipped".
             let model = dir + "/lang.dvsm"
             let t = try g.dvs(
                 "train", "--rev", "main", "--label", "lang", "--holdout", "0.25", "--split-by", "speaker",
