@@ -66,7 +66,7 @@ struct Repack: ParsableCommand {
     }
 
     /// Keeps the log at `path` from growing without end: past `limit` bytes, it is replaced by
-    /// its last `keep` bytes from a line's start (temp file and rename), unless a repack holds
+    /// its last `keep` bytes from a line's start (temp file and rename, the file's mode kept), unless a repack holds
     /// `lock` (its output still goes to the file it opened). Best effort: a failure leaves the
     /// log as it was.
     static func trimLog(_ path: String, unlessHeld lock: String, limit: Int = 1 << 20, keep: Int = 64 << 10) {
@@ -75,11 +75,12 @@ struct Repack: ParsableCommand {
             let h = FileHandle(forReadingAtPath: path)
         else { return }
         defer { try? h.close() }
-        guard (try? h.seek(toOffset: UInt64(Int(st.st_size) - keep))) != nil, let tail = try? h.readToEnd(),
-            let cut = tail.firstIndex(of: 0x0A)
-        else { return }
+        guard (try? h.seek(toOffset: UInt64(Int(st.st_size) - keep))) != nil, let tail = try? h.readToEnd() else { return }
+        // From the first whole line; a tail without a line feed (one huge line) is kept whole.
+        let kept = tail.firstIndex(of: 0x0A).map { tail[($0 + 1)...] } ?? tail[...]
         let tmp = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: tail[(cut + 1)...]) else { return }
+        let mode = NSNumber(value: st.st_mode & 0o7777)
+        guard FileManager.default.createFile(atPath: tmp, contents: kept, attributes: [.posixPermissions: mode]) else { return }
         if rename(tmp, path) != 0 { unlink(tmp) }
     }
 }

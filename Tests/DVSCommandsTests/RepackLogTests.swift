@@ -34,4 +34,19 @@ import Testing
             #expect(try Data(contentsOf: URL(fileURLWithPath: log)) == before)
         }
     }
+
+    /// The trimmed log keeps its mode (it was reset to 0644), and a log whose tail has no line
+    /// feed (one huge line) is trimmed too (it was left to grow).
+    @Test func aTrimmedLogKeepsItsModeAndALogOfOneLineIsTrimmedToo() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let log = dir + "/repack.log"
+            try Data(repeating: 0x41, count: 2 << 20).write(to: URL(fileURLWithPath: log))
+            #expect(chmod(log, 0o600) == 0)
+            Repack.trimLog(log, unlessHeld: dir + "/repack.lock")
+            let kept = try Data(contentsOf: URL(fileURLWithPath: log))
+            #expect(kept.count == 64 << 10 && kept.allSatisfy { $0 == 0x41 })
+            let mode = try FileManager.default.attributesOfItem(atPath: log)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+        }
+    }
 }
