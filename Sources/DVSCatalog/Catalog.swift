@@ -505,6 +505,20 @@ public final class Catalog: Sendable {
         try SettingsFile(besideCatalog: path).replace(with: settings)
     }
 
+    /// Whether `.dvs/config` (``SettingsFile``) holds other settings than the config table (a
+    /// command killed between a change's commit and the copy's rename leaves it one change
+    /// behind); nil when there is no such file. URLs are compared as the copy keeps them,
+    /// without credentials.
+    /// - Throws: `CatalogError` when the table cannot be read.
+    public func settingsCopyDiffers() throws -> Bool? {
+        let file = SettingsFile(besideCatalog: path)
+        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+        let table = try reading("cannot read the settings") { db in try Self.settings(db) }
+        let copy = file.read().sorted { $0.0 < $1.0 }
+        let expected = table.map { ($0.0, SettingsFile.withoutCredentials($0.1)) }.sorted { $0.0 < $1.0 }
+        return !copy.elementsEqual(expected) { $0.0 == $1.0 && $0.1 == $1.1 }
+    }
+
     /// `.dvs/reflog`, beside the catalog.
     var refLogFile: RefLogFile { RefLogFile(path: (path as NSString).deletingLastPathComponent + "/reflog") }
 

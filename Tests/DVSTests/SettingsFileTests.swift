@@ -58,9 +58,14 @@ import Testing
             let lock = try repo.lock("test")
             lock.release()
             #expect(try String(contentsOfFile: copy, encoding: .utf8) == written)
+            #expect(try repo.fsck().notes.isEmpty)
             try Data("# stale\n".utf8).write(to: URL(fileURLWithPath: copy))
+            // fsck says the copy is behind (it said nothing), and reindex mends it.
+            let notes = try repo.fsck().notes
+            #expect(notes.count == 1 && notes[0].hasPrefix(".dvs/config, the copy of the settings"), "\(notes)")
             _ = try repo.reindex()
             #expect(try String(contentsOfFile: copy, encoding: .utf8) == written)
+            #expect(try repo.fsck().notes.isEmpty)
         }
     }
 

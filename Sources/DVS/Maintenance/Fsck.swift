@@ -194,6 +194,11 @@ extension Repository {
                 _ = fresh
             }
         }
+        if (try? catalog.settingsCopyDiffers()) == true {
+            notes.append(
+                ".dvs/config, the copy of the settings kept for a lost catalog, differs from the catalog's (a command was killed while it changed one): the next settings change or reindex writes it again"
+            )
+        }
         if let partial, !notDownloaded.isEmpty {
             notes.append(
                 "\(counted(notDownloaded.count, "blob")) of other revisions \(notDownloaded.count == 1 ? "is" : "are") not downloaded (a partial clone of '\(partial)'; checkout downloads them)"
