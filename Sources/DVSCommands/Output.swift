@@ -104,31 +104,44 @@ enum Output {
     static func progress() -> ProgressHandler? {
         guard isatty(STDERR_FILENO) == 1 else { return nil }
         let last = LastDraw()
-        let start = Date().timeIntervalSince1970
         return { p in
             let now = Date().timeIntervalSince1970
-            guard last.shouldDraw(now, final: p.total > 0 && p.done == p.total) else { return }
-            let pct = p.total > 0 ? " \(p.done * 100 / p.total)%" : ""
-            var line = "\r\(p.phase.rawValue):\(pct) (\(p.done)/\(p.total))" + (p.bytes > 0 ? ", \(bytes(p.bytes))" : "")
-            let elapsed = now - start
-            if p.totalBytes > 0 || p.phase.isTransfer, elapsed > 0.5, p.bytes > 0 {
-                let rate = Double(p.bytes) / elapsed
-                line += ", \(bytes(UInt64(rate)))/s"
-                if p.totalBytes > p.bytes { line += String(format: ", ETA %.0f s", Double(p.totalBytes - p.bytes) / rate) }
-            }
-            FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
+            let finished = p.total > 0 && p.done == p.total
+            guard let since = last.shouldDraw(now, final: finished, phase: p.phase.rawValue) else { return }
+            FileHandle.standardError.write(Data(("\r" + progressLine(p, elapsed: now - since) + "\u{1B}[K").utf8))
             if p.total > 0 && p.done == p.total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         }
+    }
+
+    /// One progress line: `upload: 40% (2/5), 12.0 MiB, 4.0 MiB/s, ETA 5 s`. The rate is over
+    /// `elapsed` seconds, the time since the phase began (the listing before an upload is not
+    /// part of it), shown past half a second; the ETA only while bytes are left and the phase
+    /// is not done.
+    static func progressLine(_ p: DVS.Progress, elapsed: Double) -> String {
+        let finished = p.total > 0 && p.done == p.total
+        let pct = p.total > 0 ? " \(p.done * 100 / p.total)%" : ""
+        var line = "\(p.phase.rawValue):\(pct) (\(p.done)/\(p.total))" + (p.bytes > 0 ? ", \(bytes(p.bytes))" : "")
+        if p.totalBytes > 0 || p.phase.isTransfer, elapsed > 0.5, p.bytes > 0 {
+            let rate = Double(p.bytes) / elapsed
+            line += ", \(bytes(UInt64(rate)))/s"
+            if p.totalBytes > p.bytes, !finished { line += String(format: ", ETA %.0f s", Double(p.totalBytes - p.bytes) / rate) }
+        }
+        return line
     }
 
     private final class LastDraw: @unchecked Sendable {
         let lock = NSLock()
         var t = 0.0
-        func shouldDraw(_ now: Double, final: Bool) -> Bool {
+        var phase = ""
+        var phaseStart = 0.0
+        /// When the progress's phase began (its first report), or nil when nothing is to be
+        /// drawn now (less than 0.1 s since the last line, unless the phase is done).
+        func shouldDraw(_ now: Double, final: Bool, phase: String) -> Double? {
             lock.withLock {
-                if !final && now - t < 0.1 { return false }
+                if phase != self.phase { (self.phase, phaseStart) = (phase, now) }
+                if !final && now - t < 0.1 { return nil }
                 t = now
-                return true
+                return phaseStart
             }
         }
     }
