@@ -37,6 +37,17 @@ struct Status: ParsableCommand {
         var running: Bool
         /// The running repack as it recorded itself (`pid 1234: dvs repack`); absent when none runs.
         var running_repack: String?
+        /// The running repack's process id, when the lock file or the system gives it.
+        var running_repack_pid: Int32?
+
+        /// The process id in a lock holder's text: `pid 1234: dvs repack` (what dvs records) or
+        /// `process 1234 (…) since …` (what the system shows of another program); nil otherwise.
+        static func pid(inHolder text: String) -> Int32? {
+            for prefix in ["pid ", "process "] where text.hasPrefix(prefix) {
+                return Int32(text.dropFirst(prefix.count).prefix { $0.isASCII && $0.isNumber })
+            }
+            return nil
+        }
     }
 
     /// The line saying that audio waits to be coded (`Repository.pendingRepack()`), or nil.
@@ -103,7 +114,8 @@ struct Status: ParsableCommand {
                     merging: merge?.theirs, conflicts: merge?.conflicts, unresolved: merge?.unresolved,
                     pending_repack: pending.packs > 0
                         ? JSONPendingRepack(
-                            packs: pending.packs, raw_bytes: pending.rawBytes, running: repacking != nil, running_repack: repacking) : nil))
+                            packs: pending.packs, raw_bytes: pending.rawBytes, running: repacking != nil, running_repack: repacking,
+                            running_repack_pid: repacking.flatMap(JSONPendingRepack.pid(inHolder:))) : nil))
             return
         }
         Self.suggestMonitor(repo, files: s.fileCount)

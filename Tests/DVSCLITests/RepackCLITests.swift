@@ -32,6 +32,14 @@ import Testing
             // status says what waits for a repack, and that none is running.
             #expect(try g.dvs("status", in: dir).status == 0)
             #expect(try g.dvs("status", "--json", in: dir).status == 0)
+            // Another program holding the repack lock (this test): --json names it and gives its
+            // pid as a number (it was only inside the text).
+            let fd = open(dir + "/.dvs/repack.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            #expect(fd >= 0 && flock(fd, LOCK_EX) == 0)
+            let pending = try jsonObject(dvs("status", "--json", in: dir))["pending_repack"] as? [String: Any] ?? [:]
+            close(fd)
+            #expect(pending["running"] as? Bool == true && pending["running_repack_pid"] as? Int == Int(getpid()), "\(pending)")
+            #expect((pending["running_repack"] as? String)?.hasPrefix("process \(getpid()) (") == true, "\(pending)")
             #expect(try g.dvs("repack", in: dir).status == 0)
             #expect(try g.dvs("repack", in: dir).status == 0)
             #expect(try g.dvs("fsck", in: dir).status == 0)
