@@ -6,7 +6,8 @@ struct Clone: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clone", abstract: "Make a new repository from a remote and check out a branch.",
         discussion: """
-            Run again on the same folder, an interrupted clone resumes and keeps what it downloaded. Every \
+            Run again on the same folder, an interrupted clone resumes and keeps what it downloaded \
+            (a partial one run again without --branch, or with --full, becomes full). Every \
             object and pack is verified before use; a damaged or missing remote key is named, and \
             'dvs remote verify origin --repair' in a repository with good copies restores it.
 

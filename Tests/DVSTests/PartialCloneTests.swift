@@ -99,6 +99,19 @@ import Testing
             #expect(left < reads, "only what the first attempt had not read: \(left) of \(reads)")
             #expect(try TestSupport.sh("diff -r '\(dir)/full/clips' '\(dir)/b/clips' && echo same").contains("same"))
             #expect(!FileManager.default.fileExists(atPath: dir + "/b/.dvs/tmp/partial-ranges"), "the saved reads go once used")
+
+            // A partial clone that failed, run again without --branch, becomes the full clone
+            // asked for (it stayed partial: four blobs of eight).
+            let marker = dir + "/c/.dvs/" + Repository.cloneMarker
+            #expect(throws: DVSError.self) {
+                try Repository.clone(url: dir + "/remote.dvs", into: dir + "/c", branch: "no-such-branch", context: TestSupport.processContext)
+            }
+            #expect(FileManager.default.fileExists(atPath: marker), "unfinished")
+            let c = try Repository.clone(url: dir + "/remote.dvs", into: dir + "/c", context: TestSupport.processContext)
+            #expect(c.resumed && c.branch == "main")
+            #expect(c.repository.partialRemote() == nil)
+            for e in try repo.entries(at: "main") { #expect(try c.repository.blobs.contains(e.blob), "\(e.path)") }
+            #expect(try c.repository.fsck().notes.isEmpty)
         }
     }
 }

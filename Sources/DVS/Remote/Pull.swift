@@ -132,7 +132,8 @@ extension Repository {
     ///   - branch: fetch and check out only this branch; nil takes every branch and checks out
     ///     `main`, else the remote's only branch.
     ///   - partial: a partial clone (metadata, and the blobs of a snapshot when it is checked out:
-    ///     `Remote/PartialClone.swift`); nil makes one when `branch` is given.
+    ///     `Remote/PartialClone.swift`); nil makes one when `branch` is given. A partial clone
+    ///     resumed as a full one (false, or nil without `branch`) becomes full.
     ///   - endpoint, region, pathStyle: S3 settings recorded for `origin` (a resumed clone
     ///     records those given, over what its first attempt recorded).
     ///   - context: the process the clone runs in (kept on the new repository).
@@ -204,10 +205,21 @@ extension Repository {
                 }
             }
             try repo.addRemote(name: "origin", url: url, endpoint: endpoint, region: region, pathStyle: pathStyle)
-        } else if endpoint != nil || region != nil || pathStyle {
-            // Run again with S3 settings the first attempt lacked (it failed to connect): they
-            // apply now; those not given are kept.
-            try repo.updateRemoteSettings(name: "origin", endpoint: endpoint, region: region, pathStyle: pathStyle)
+        } else {
+            if endpoint != nil || region != nil || pathStyle {
+                // Run again with S3 settings the first attempt lacked (it failed to connect): they
+                // apply now; those not given are kept.
+                try repo.updateRemoteSettings(name: "origin", endpoint: endpoint, region: region, pathStyle: pathStyle)
+            }
+            // A partial clone resumed as a full one (no --branch, or --full): it becomes full,
+            // and the fetch below downloads every blob (it stayed partial, without a word).
+            if !(partial ?? (branch != nil)), repo.partialRemote() == "origin" {
+                let lock = try repo.lock("dvs clone")
+                defer { lock.release() }
+                do { try repo.catalog.write { tx in try tx.setConfig("remote.origin.partial", "false") } } catch {
+                    throw DVSError.wrap(error)
+                }
+            }
         }
         let fetched = try repo.fetch(remote: "origin", branch: branch, progress: progress)
         let origin = RefNamespace.remoteTracking("origin")
