@@ -104,7 +104,8 @@ import Testing
             // asked for (it stayed partial: four blobs of eight).
             let marker = dir + "/c/.dvs/" + Repository.cloneMarker
             #expect(throws: DVSError.self) {
-                try Repository.clone(url: dir + "/remote.dvs", into: dir + "/c", branch: "no-such-branch", context: TestSupport.processContext)
+                try Repository.clone(
+                    url: dir + "/remote.dvs", into: dir + "/c", branch: "no-such-branch", context: TestSupport.processContext)
             }
             #expect(FileManager.default.fileExists(atPath: marker), "unfinished")
             let c = try Repository.clone(url: dir + "/remote.dvs", into: dir + "/c", context: TestSupport.processContext)
