@@ -31,7 +31,7 @@ struct Branch: ParsableCommand {
                     let old = try repo.deleteBranch(name, force: forceDelete)
                     Output.out("Deleted branch \(name) (was \(old.short))")
                 } catch let e as DVSError where names.count > 1 && e.code != .internal {
-                    DVSCommand.report(e)
+                    DVSCommand.report(e, withKind: false)
                     failed += 1
                 }
             }

@@ -130,13 +130,15 @@ public struct DVSCommand: ParsableCommand {
     /// `DVS_ERROR_KIND=1` in the environment (the Python package sets it for the commands it
     /// runs), a last line `kind: <code>` (`unknownRevision`, `badInput`, …, as the batch
     /// protocol names them) lets a caller raise the matching exception without reading prose.
-    static func report(_ e: DVSError) {
+    /// - Parameter withKind: false for an error reported on the way, before the one the command
+    ///   exits with (one `kind:` line per run, the exit's).
+    static func report(_ e: DVSError, withKind: Bool = true) {
         Output.err("error: \(e.message)")
         for d in e.details.prefix(50) { Output.err("  \(d)") }
         if e.details.count > 50 { Output.err("  … and \(e.details.count - 50) more") }
         if let c = e.cause { Output.err("caused by: \(c)") }
         if let h = Hints.hint(for: e) { Output.err("hint: \(h)") }
-        if CurrentProcess.context.environment["DVS_ERROR_KIND"] == "1" { Output.err("kind: \(e.code)") }
+        if withKind, CurrentProcess.context.environment["DVS_ERROR_KIND"] == "1" { Output.err("kind: \(e.code)") }
     }
 }
 
