@@ -257,6 +257,21 @@ public final class CatalogTransaction {
         }
     }
 
+    /// Points the blob index at `pack` for each of `entries` (rows of that pack's own index):
+    /// for a blob whose indexed copy is damaged and which `pack` holds intact.
+    /// - Throws: `CatalogError`.
+    public func relocateBlobs(_ entries: [PackEntry], to pack: PackID) throws {
+        try CatalogError.guarding("cannot record blobs in pack '\(pack.hex)'") {
+            let stmt = try db.cachedStatement(
+                sql: "UPDATE blob SET pack_id = ?, pack_offset = ?, stored_length = ?, raw_length = ?, codec = ? WHERE id = ?")
+            for e in entries {
+                try stmt.execute(arguments: [
+                    pack.hex, Int64(e.offset), Int64(e.storedLength), Int64(e.rawLength), Int(e.codec.rawValue), Data(e.id.bytes),
+                ])
+            }
+        }
+    }
+
     /// Forgets packs and the blob locations in them (a commit that failed before anything
     /// referenced them); blobs stored in other packs keep their locations.
     /// - Throws: `CatalogError`.

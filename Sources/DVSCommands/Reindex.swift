@@ -7,10 +7,11 @@ struct Reindex: ParsableCommand {
         abstract: "Rebuild the catalog's pack, blob and commit index from .dvs/packs and .dvs/objects.",
         discussion: """
             Refs, the reflog, the stat cache and settings are kept. Use it after copying packs in, or when 'dvs fsck' reports \
-            unreferenced packs. A catalog that is missing, damaged or not a dvs catalog is moved aside to \
-            .dvs/catalog.sqlite.damaged and rebuilt: branches, tags, HEAD and the reflog from .dvs/reflog, the settings that \
-            can still be read from the old file (settings, remotes among them, live only in the catalog: a remote lost with it \
-            is named, to be added again).
+            unreferenced packs. A pack whose every blob another pack holds (left by a killed commit or repack) is deleted \
+            once each of its blobs reads back, verified, from the other; cohort packs and a partial clone's downloads are \
+            kept. A catalog that is damaged or not a dvs catalog is moved aside to .dvs/catalog.sqlite.damaged, and one \
+            that is missing or so is made again: branches, tags, HEAD and the reflog from .dvs/reflog, the settings that \
+            can still be read from the old file, and the others, remotes among them, from .dvs/config.
             """
     )
 

@@ -174,6 +174,36 @@ import Testing
         }
     }
 
+    /// A duplicate goes only when the kept pack's frames read back: with a rotted frame in the
+    /// pack the catalog knew, reindex keeps the duplicate and reads that blob from it (it
+    /// deleted the duplicate, and the blob was lost).
+    @Test func reindexKeepsADuplicateThatHoldsTheOnlyIntactCopy() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let (repo, _) = try speechRepository(dir, settings: ["pack.defer-audio-after": "never", "pack.auto-repack": "false"])
+            _ = try repo.commit(CommitOptions(message: "speech"))
+            let committed = try #require(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).first { $0.hasSuffix(".pack") })
+            let reader = try PackReader(path: repo.packsDir + "/" + committed)
+            let entries = try reader.readIndex()
+            let writer = PackWriter(packsDir: repo.packsDir, tmpDir: repo.tmpDir)
+            for e in entries.reversed() {
+                _ = try writer.append(
+                    id: e.id, codec: e.codec, rawLength: e.rawLength, frame: try reader.read(offset: e.offset, length: e.storedLength))
+            }
+            let duplicate = try #require(try writer.finish().first).id.hex + ".pack"
+            // One byte of the largest frame in the known pack flipped (its index and checksum stay whole).
+            let rotted = try #require(entries.max { $0.storedLength < $1.storedLength })
+            let at = rotted.offset + rotted.storedLength / 2
+            try TestSupport.sh("printf 'X' | dd of='\(repo.packsDir)/\(committed)' bs=1 seek=\(at) conv=notrunc status=none")
+
+            let reindexed = try repo.reindex()
+            #expect(reindexed.repackLeftoversDeleted == 0, "\(reindexed)")
+            #expect(FileManager.default.fileExists(atPath: repo.packsDir + "/" + duplicate), "the only intact copy stays")
+            let again = try Repository.discover(from: repo.root, context: TestSupport.processContext)
+            #expect(try again.packedBlobs.location(of: rotted.id)?.pack.hex == String(duplicate.dropLast(5)))
+            for e in try again.entries(at: "main") { #expect(try again.blob(e.blob).count == Int(e.byteCount), "\(e.path)") }
+        }
+    }
+
     /// A repack killed after its catalog swap leaves the old pack file, which the catalog no
     /// longer knows; the next repack deletes it. A pack an interrupted commit left (its blobs
     /// indexed nowhere) stays, for `dvs reindex`.

@@ -12,9 +12,9 @@ public struct ReindexReport: Sendable, Codable {
     public var newPackCount: Int
     /// Packs deleted as duplicates a killed writer left — the pack a repack killed between its
     /// swap and its delete had replaced, or the first pack of a commit killed after renaming it
-    /// in and run again: every blob in them is in a pack that was indexed
-    /// (``Repository/deleteRepackLeftovers()``). Cohort packs and a partial clone's downloads,
-    /// copies by design, are kept.
+    /// in and run again: every blob in them reads back, verified, from a pack that was indexed
+    /// (``Repository/dropDuplicatePacks(_:)``). Cohort packs and a partial clone's downloads,
+    /// copies by design, are kept; so are damaged packs.
     public var repackLeftoversDeleted: Int = 0
     /// Blobs indexed.
     public var blobCount: Int
@@ -205,9 +205,10 @@ extension Repository {
             // coded one; a commit killed after its pack was renamed in, run again, leaves two packs
             // of the same blobs. Coded packs come first (a blob's coded copy is the one indexed),
             // then packs the catalog knew, and a pack every blob of which is indexed already is
-            // left out, and deleted below as a repack would (`deleteRepackLeftovers`). Packs that
-            // are copies by design stay and come last: a cohort's (`.dvs/cohort-packs`) and a
-            // partial clone's downloads (`.dvs/partial-packs`).
+            // left out: deleted below once each of its blobs reads back, verified, from the pack
+            // indexed for it (a pack's checksum covers its index, not its frames). Packs that are
+            // copies by design stay and come last: a cohort's (`.dvs/cohort-packs`) and a partial
+            // clone's downloads (`.dvs/partial-packs`).
             let byDesign = Set(cohortPacks().map(\.pack)).union(partialPackIDs())
             let ordered = packs.map { p in (p, stored: p.2.contains { $0.codec == .stored }, copy: byDesign.contains(p.0)) }
                 .sorted {
@@ -216,8 +217,12 @@ extension Repository {
                 }
             var indexedBlobs = Set<ObjectID>()
             var indexed: [(PackID, UInt64, [PackEntry])] = []
+            var duplicates: [(PackID, UInt64, [PackEntry])] = []
             for (p, _, copy) in ordered {
-                if !copy, !p.2.isEmpty, p.2.allSatisfy({ indexedBlobs.contains($0.id) }) { continue }
+                if !copy, !p.2.isEmpty, p.2.allSatisfy({ indexedBlobs.contains($0.id) }) {
+                    duplicates.append(p)
+                    continue
+                }
                 indexedBlobs.formUnion(p.2.map(\.id))
                 indexed.append(p)
             }
@@ -246,7 +251,7 @@ extension Repository {
                 packCount: packs.count, newPackCount: indexed.filter { !known.contains($0.0) }.count,
                 blobCount: indexed.reduce(0) { $0 + $1.2.count }, commitCount: commits.count, damagedPacks: damaged)
             report.replacedCatalog = replacement?.movedTo
-            report.repackLeftoversDeleted = indexed.count < packs.count ? try deleteRepackLeftovers() : 0
+            report.repackLeftoversDeleted = try dropDuplicatePacks(duplicates)
             (report.restoredRefs, report.restoredReflogEntries) = restored
             report.keptSettings = replacement?.keptSettings ?? 0
             report.restoredSettings = replacement?.restoredSettings ?? 0
@@ -259,6 +264,39 @@ extension Repository {
 }
 
 extension Repository {
+    /// Deletes each of `duplicates` (packs reindex left out: every blob in them is indexed in
+    /// another pack) once every blob in it reads back, verified, from the pack indexed for it. A
+    /// blob that does not, but reads back from the duplicate, is indexed there instead, and the
+    /// duplicate stays (a rotted frame in the kept pack must not take the good copy with it). The
+    /// caller holds the lock and has written the index.
+    /// - Returns: packs deleted.
+    /// - Throws: `DVSError` when the catalog cannot be written.
+    /// - Complexity: reads every blob of the duplicates once (twice for one that fails).
+    func dropDuplicatePacks(_ duplicates: [(PackID, UInt64, [PackEntry])]) throws -> Int {
+        packedBlobs.forgetReaders()
+        var deleted = 0
+        for (pack, size, entries) in duplicates {
+            let failing = entries.filter { (try? packedBlobs.read($0.id, at: nil, decompressor: nil)) == nil }
+            if failing.isEmpty {
+                unlink(packsDir + "/\(pack.hex).pack")
+                deleted += 1
+                continue
+            }
+            let rescued = failing.filter {
+                (try? packedBlobs.read($0.id, at: BlobLocation(pack: pack, entry: $0), decompressor: nil)) != nil
+            }
+            do {
+                try catalog.write { tx in
+                    try tx.insertPack(id: pack, byteCount: size, entries: entries)
+                    try tx.relocateBlobs(rescued, to: pack)
+                }
+            } catch { throw DVSError.wrap(error) }
+            packedBlobs.forgetReaders()
+        }
+        if deleted > 0 { FileIO.syncDirectory(packsDir) }
+        return deleted
+    }
+
     /// The length of the reflog file up to the end of its last whole line: a line a killed
     /// writer left without its line feed is not covered, so the next append cuts it off rather
     /// than gluing a new line onto it. 0 when the file cannot be read.

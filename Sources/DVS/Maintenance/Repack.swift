@@ -222,8 +222,9 @@ extension Repository {
     }
 
     /// Deletes the pack files an interrupted repack left: unknown to the catalog, every blob in
-    /// them indexed in a pack the catalog knows and whose file is there. A pack a commit left
-    /// (its blobs indexed nowhere) is kept, for `dvs reindex`. The caller holds the lock.
+    /// them indexed in a pack the catalog knows, whose file is there and from which the blob
+    /// reads back verified. A pack a commit left (its blobs indexed nowhere) is kept, for
+    /// `dvs reindex`. The caller holds the lock.
     /// - Returns: files deleted.
     func deleteRepackLeftovers() throws -> Int {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: packsDir)) ?? []
@@ -237,10 +238,11 @@ extension Repository {
             var present: [PackID: Bool] = [:]
             let covered = entries.allSatisfy { e in
                 guard let loc = try? catalog.location(of: e.id), loc.pack != pid, known.contains(loc.pack) else { return false }
-                if let p = present[loc.pack] { return p }
-                let p = FileIO.exists(packsDir + "/" + loc.pack.hex + ".pack")
+                let p = present[loc.pack] ?? FileIO.exists(packsDir + "/" + loc.pack.hex + ".pack")
                 present[loc.pack] = p
-                return p
+                // The indexed copy must read back, verified: a pack's checksum covers its index,
+                // not its frames, and a rotted frame must not take the good copy with it.
+                return p && (try? packedBlobs.read(e.id, at: loc, decompressor: nil)) != nil
             }
             if covered && !entries.isEmpty {
                 unlink(path)
