@@ -5,6 +5,7 @@ import Foundation
 import Testing
 
 @testable import DVS
+@testable import DVSAudio
 
 /// One contract, run against every `BlobStore`: the repository's packed store (packs on disk,
 /// the catalog's index, dvs's codecs) and the in-memory one tests above the store use.
@@ -58,8 +59,9 @@ import Testing
         ("empty", []),
     ]
 
-    /// With `pack.audio-codec = lpc`, 16-bit PCM and μ-law are coded as audio (codec 4), and a
-    /// repository keeps reading what it wrote before the setting changed.
+    /// With `pack.audio-codec = lpc`, 16-bit PCM and μ-law are coded as audio (codec 4); with
+    /// `predictive`, none is (codec 2 for 16-bit PCM, plain zstd for μ-law); and a repository
+    /// keeps reading what it wrote before the setting changed.
     @Test func theLPCCodecIsChosenByTheSetting() throws {
         try TestSupport.withTemporaryRepository { repo in
             let before = try repo.blobs.write([(Self.samples[0].bytes, BlobHint.file(Self.samples[0].bytes))])
@@ -72,6 +74,36 @@ import Testing
             #expect(try lpc.blobs.location(of: before[0])?.entry.codec == .pcm16Predictive)
             for (s, id) in zip(Self.samples, ids) { #expect(try lpc.blobs.read(id) == s.bytes, "\(s.name)") }
         }
+        try TestSupport.withTemporaryRepository { repo in
+            try repo.catalog.write { try $0.setConfig("pack.audio-codec", "predictive") }
+            let predictive = try Repository.discover(from: repo.root, context: repo.context)
+            let ids = try predictive.blobs.write(Self.samples.map { ($0.bytes, BlobHint.file($0.bytes)) })
+            let codecs = try ids.map { try predictive.blobs.location(of: $0)?.entry.codec }
+            #expect(codecs == [.pcm16Predictive, .pcm16Predictive, .pcm16Predictive, .zstd, .zstd, .zstd])
+        }
+    }
+
+    /// The default, `auto`: codec 2 for 16-bit mono PCM at speech rates up to 16 kHz (the bulk
+    /// of the bench corpus, where it is at least `flac -5`'s ratio and decodes fastest), codec
+    /// 4 for every other format it takes.
+    @Test func theDefaultCodesSpeechRateMonoWithCodec2AndTheRestAsAudio() {
+        func layout(tag: UInt16, sub: UInt16? = nil, channels: Int, rate: Int, bits: Int) -> RIFFLayout {
+            RIFFLayout(
+                formatTag: tag, subFormat: sub, channelCount: channels, sampleRate: rate, bitsPerSample: bits,
+                blockAlign: channels * bits / 8, dataOffset: 44, declaredDataSize: 0, availableDataSize: 0, fileLength: 44)
+        }
+        let auto = Repository.AudioCodecChoice.auto
+        #expect(!auto.writesLPC(layout(tag: 1, channels: 1, rate: 8000, bits: 16)))
+        #expect(!auto.writesLPC(layout(tag: 1, channels: 1, rate: 16000, bits: 16)))
+        #expect(!auto.writesLPC(layout(tag: 0xFFFE, sub: 1, channels: 1, rate: 16000, bits: 16)))
+        #expect(auto.writesLPC(layout(tag: 1, channels: 1, rate: 22050, bits: 16)))
+        #expect(auto.writesLPC(layout(tag: 1, channels: 1, rate: 48000, bits: 16)))
+        #expect(auto.writesLPC(layout(tag: 1, channels: 2, rate: 16000, bits: 16)))
+        #expect(auto.writesLPC(layout(tag: 1, channels: 1, rate: 16000, bits: 24)))
+        #expect(auto.writesLPC(layout(tag: 7, channels: 1, rate: 8000, bits: 8)))
+        #expect(auto.writesLPC(layout(tag: 6, channels: 2, rate: 8000, bits: 8)))
+        #expect(Repository.AudioCodecChoice.lpc.writesLPC(layout(tag: 1, channels: 1, rate: 16000, bits: 16)))
+        #expect(!Repository.AudioCodecChoice.predictive.writesLPC(layout(tag: 7, channels: 1, rate: 8000, bits: 8)))
     }
 
     @Test(arguments: Kind.allCases) func roundTripIsByteExact(_ kind: Kind) throws {
@@ -83,11 +115,12 @@ import Testing
                 #expect(try store.read(id) == s.bytes, "\(s.name)")
             }
             if repo != nil {
-                // By default the PCM transform is chosen for 16-bit PCM, plain zstd for the rest.
+                // By default codec 2 for 16 kHz mono, codec 4 for stereo and μ-law, plain zstd
+                // for the rest.
                 #expect(try store.location(of: ids[0])?.entry.codec == .pcm16Predictive)
-                #expect(try store.location(of: ids[1])?.entry.codec == .pcm16Predictive)
+                #expect(try store.location(of: ids[1])?.entry.codec == .audioLPC)
                 #expect(try store.location(of: ids[2])?.entry.codec == .pcm16Predictive)
-                #expect(try store.location(of: ids[3])?.entry.codec == .zstd)
+                #expect(try store.location(of: ids[3])?.entry.codec == .audioLPC)
                 #expect(try store.location(of: ids[4])?.entry.codec == .zstd)
             }
             #expect(try store.ids() == Set(ids))

@@ -6,12 +6,13 @@ import Foundation
 
 /// The audio transforms dvs registers with its blob store, in the order they are tried on write.
 enum BlobTransforms {
-    /// `audioLPC` (written where it pays, when `writesLPC` says so), `pcm16Predictive` (for
-    /// 16-bit files otherwise), then `pcm16DeltaPlanes` (read only). Every codec is always read.
-    /// - Parameter writesLPC: whether new audio blobs may be written as codec 4 (the setting
-    ///   `pack.audio-codec`); asked on the first audio blob written, then kept.
-    static func all(writesLPC: @escaping @Sendable () -> Bool) -> [any BlobTransform] {
-        [AudioLPCTransform(writes: writesLPC), PCM16PredictiveTransform(), PCM16DeltaPlanesTransform()]
+    /// `audioLPC` (written where it pays, for the files `choice` gives it), `pcm16Predictive`
+    /// (for 16-bit files otherwise), then `pcm16DeltaPlanes` (read only). Every codec is always
+    /// read.
+    /// - Parameter choice: the setting `pack.audio-codec`; read on the first audio blob written,
+    ///   then kept.
+    static func all(choice: @escaping @Sendable () -> Repository.AudioCodecChoice) -> [any BlobTransform] {
+        [AudioLPCTransform(choice: choice), PCM16PredictiveTransform(), PCM16DeltaPlanesTransform()]
     }
 }
 
@@ -25,16 +26,19 @@ struct AudioLPCTransform: BlobTransform {
     /// Bytes tried both ways to decide whether the transform pays.
     static let trialBytes = 32 << 10
 
-    /// Whether this transform writes (it always reads): asked once, on the first forward.
-    private let writes: OnceFlag
+    /// Which files this transform writes (it always reads them all): asked once, on the first
+    /// forward.
+    private let choice: Once<Repository.AudioCodecChoice>
 
-    /// A transform that writes when `writes` says so (the default: always).
-    init(writes: @escaping @Sendable () -> Bool = { true }) { self.writes = OnceFlag(writes) }
+    /// A transform that writes the files `choice` gives it (the default: every one it can).
+    init(choice: @escaping @Sendable () -> Repository.AudioCodecChoice = { .lpc }) { self.choice = Once(choice) }
 
     var codec: BlobCodec { .audioLPC }
 
     func forward(_ bytes: UnsafeRawBufferPointer, hint: BlobHint, compressor: ZstdCompressor) throws -> [UInt8]? {
-        guard writes.value, let layout = hint.facts as? RIFFLayout, LPCAudio.sampleFormat(of: layout) != nil else { return nil }
+        guard let layout = hint.facts as? RIFFLayout, choice.value.writesLPC(layout), LPCAudio.sampleFormat(of: layout) != nil else {
+            return nil
+        }
         let sampleBytes = min(layout.availableDataSize, bytes.count - layout.dataOffset) / layout.blockAlign * layout.blockAlign
         if sampleBytes > Self.trialBytes * 4 {
             let sliceLength = Self.trialBytes / layout.blockAlign * layout.blockAlign
@@ -130,15 +134,15 @@ extension BlobHint {
     static func file(_ bytes: [UInt8]) -> BlobHint { BlobHint(facts: bytes.withUnsafeBytes { RIFFLayout.parse($0) }) }
 }
 
-/// A flag computed once, on first use, from any thread.
-final class OnceFlag: @unchecked Sendable {
+/// A value computed once, on first use, from any thread.
+final class Once<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private var computed: Bool?
-    private let compute: @Sendable () -> Bool
+    private var computed: Value?
+    private let compute: @Sendable () -> Value
 
-    init(_ compute: @escaping @Sendable () -> Bool) { self.compute = compute }
+    init(_ compute: @escaping @Sendable () -> Value) { self.compute = compute }
 
-    var value: Bool {
+    var value: Value {
         lock.withLock {
             if let computed { return computed }
             let v = compute()

@@ -1,4 +1,5 @@
 import CGit2
+import DVSAudio
 import DVSCatalog
 import DVSCore
 import DVSStorage
@@ -136,7 +137,7 @@ public final class Repository: @unchecked Sendable {
             workers: { (try? catalog.config("core.workers")).flatMap { $0.flatMap(Int.init) } ?? context.processorCount })
         packedBlobs = PackedBlobStore(
             packsDir: dvsDir + "/packs", tmpDir: dvsDir + "/tmp", index: CatalogBlobIndex(catalog: catalog),
-            transforms: BlobTransforms.all(writesLPC: { Self.audioCodec(catalog) == .lpc }),
+            transforms: BlobTransforms.all(choice: { Self.audioCodec(catalog) }),
             targetSize: { Self.packTargetSize(catalog) }, level: { Self.zstdLevel(catalog) })
     }
 
@@ -259,20 +260,37 @@ public final class Repository: @unchecked Sendable {
 
     /// How new audio blobs are coded (`pack.audio-codec`).
     public enum AudioCodecChoice: String, Sendable, CaseIterable {
+        /// The default: codec 2 for 16-bit mono PCM at up to 16 kHz (speech at telephone and
+        /// wideband rates, where it is at least `flac -5`'s ratio and decodes 1.5–2× faster than
+        /// codec 4), codec 4 for every other format codec 4 takes (stereo, higher rates, 24-bit,
+        /// μ-law and A-law, which codec 2 stores as plain zstd). On the bench corpus: store ÷ raw
+        /// 0.57 against codec 2's 0.62 and codec 4's 0.51 (bench/README.md § Codecs).
+        case auto
         /// Codec 2, `pcm16-predictive-planes+zstd` (16-bit PCM only; other audio as plain zstd):
-        /// fast to decode (zstd and a running sum), the default.
+        /// fast to decode (zstd and a running sum).
         case predictive
         /// Codec 4, `audio-lpc-rice+zstd`: 16/24-bit PCM and G.711 μ-law/A-law coded as audio
-        /// (FLAC's scheme), ≈ 18 % smaller on the bench corpus and at least `flac -5`'s ratio
-        /// per format, but 1.5–2× the CPU per MB to write and to read (bench/README.md § Codecs).
+        /// (FLAC's scheme), ≈ 18 % smaller on the bench corpus than codec 2 and at least
+        /// `flac -5`'s ratio per format, but 1.5–2× the CPU per MB to write and to read.
         case lpc
+
+        /// Whether a WAV file of `layout` is written with codec 4 (when it takes the format and
+        /// the trial says it pays; otherwise codec 2 or plain zstd).
+        public func writesLPC(_ layout: RIFFLayout) -> Bool {
+            switch self {
+            case .lpc: return true
+            case .predictive: return false
+            case .auto:
+                return !(layout.isPCM16 && layout.channelCount == 1 && layout.sampleRate <= 16_000)
+            }
+        }
     }
 
-    /// The audio codec new blobs are written with (`pack.audio-codec`, default `predictive`).
+    /// The audio codec new blobs are written with (`pack.audio-codec`, default `auto`).
     public var audioCodec: AudioCodecChoice { Self.audioCodec(catalog) }
 
     static func audioCodec(_ catalog: Catalog) -> AudioCodecChoice {
-        (try? catalog.config("pack.audio-codec")).flatMap { $0.flatMap(AudioCodecChoice.init(rawValue:)) } ?? .predictive
+        (try? catalog.config("pack.audio-codec")).flatMap { $0.flatMap(AudioCodecChoice.init(rawValue:)) } ?? .auto
     }
     /// Worker threads (`core.workers`, default: the context's processor count).
     /// Read once, when the repository is opened.
