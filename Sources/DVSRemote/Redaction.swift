@@ -24,11 +24,28 @@ public enum Redaction {
         (#"(session[_-]?token\s*[:=]\s*)[^\s&;,"'<]+"#, "$1\(placeholder)"),
         // <SignatureProvided>, <StringToSign>, <CanonicalRequest> (which holds the token) elements.
         (#"(<(SignatureProvided|StringToSign|StringToSignBytes|CanonicalRequest|CanonicalRequestBytes)>)[^<]*"#, "$1\(placeholder)"),
-        // scheme://user:password@host (a pasted secret may hold '/'; no userinfo holds '?' or
-        // '#', RFC 3986 §3.2.1, so an '@' in a query is left alone), scheme://token@host
-        (#"([a-z][a-z0-9+.-]*://)[^@\s/:?#]*:[^@\s?#]*@"#, "$1\(placeholder)@"),
-        (#"([a-z][a-z0-9+.-]*://)[^@\s/:?#]+@"#, "$1\(placeholder)@"),
+        // scheme://user:password@host (a pasted secret may hold '/' or '?'), scheme://token@host;
+        // not an '@' in the query of a URL that is plainly host[:port][/path]?… (as
+        // `credentialsInURL`)
+        (#"([a-z][a-z0-9+.-]*://)(?![a-z0-9.-]+(:[0-9]+)?(/[^\s:@?#]*)?[?#])[^@\s/:]*:[^@\s]*@"#, "$1\(placeholder)@"),
+        (#"([a-z][a-z0-9+.-]*://)(?![a-z0-9.-]+(:[0-9]+)?(/[^\s:@?#]*)?[?#])[^@\s/:]+@"#, "$1\(placeholder)@"),
     ].map { (try! NSRegularExpression(pattern: $0.0, options: [.caseInsensitive]), $0.1) }
+
+    /// Whether `text` is `host[:port][/path]`: a host of letters, digits, '.', '-' (or an IPv6
+    /// literal in brackets), a port of digits, a path without ':' or '@'.
+    static func isHostPortPath(_ text: Substring) -> Bool {
+        let slash = text.firstIndex(of: "/") ?? text.endIndex
+        let authority = text[..<slash]
+        if text[slash...].contains(where: { $0 == ":" || $0 == "@" }) { return false }
+        var host = authority
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
+            let port = authority[authority.index(after: colon)...]
+            guard !port.isEmpty, port.allSatisfy({ $0.isASCII && $0.isNumber }) else { return false }
+            host = authority[..<colon]
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { return host.dropFirst().dropLast().allSatisfy { $0.isHexDigit || $0 == ":" } }
+        return !host.isEmpty && host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }
+    }
 
     /// `text` with every signature, session token, credential scope, `Authorization` value and
     /// URL password replaced by ``placeholder``.
@@ -67,11 +84,14 @@ public enum Redaction {
             }
         }
         // `user:password@` before the host; a pasted secret may hold '/', so an '@' after a ':'
-        // counts even past a '/' (an endpoint with '@' in its path and a port is refused too),
-        // but not past the query or fragment (AWS secret keys are base64: no '?' or '#').
-        let beforeQuery = url[scheme.upperBound...].prefix { $0 != "?" && $0 != "#" }
-        guard let at = beforeQuery.firstIndex(of: "@") else { return nil }
-        let userinfo = beforeQuery[..<at]
+        // counts even past a '/' (an endpoint with '@' in its path and a port is refused too).
+        // An '@' past a '?' or '#' is the query's only when what comes before is plainly a host,
+        // port and path (`http://127.0.0.1:9000/?owner=ml@example.com`): a pasted password may
+        // hold '?' too (`http://KEY:pa?ss@host`).
+        let rest = url[scheme.upperBound...]
+        guard let at = rest.firstIndex(of: "@") else { return nil }
+        let userinfo = rest[..<at]
+        if let q = userinfo.firstIndex(where: { $0 == "?" || $0 == "#" }), isHostPortPath(userinfo[..<q]) { return nil }
         guard userinfo.contains(":") || !userinfo.contains("/") else { return nil }
         return RemoteError(
             .invalidInput,

@@ -53,6 +53,14 @@ import Testing
         #expect(Redaction.credentialsInURL("http://AKIA:\(Self.secret)@127.0.0.1:9000/?x=1", what: "endpoint") != nil)
         let query = "endpoint http://127.0.0.1:9000/?owner=ml@example.com"
         #expect(Redaction.redact(query) == query, "shown as it is, not as http://[redacted]@example.com")
+        #expect(Redaction.redact("see http://s3.example.com/bucket#frag@x") == "see http://s3.example.com/bucket#frag@x")
+        // A password holding '?' or '#' is still a password: refused and redacted.
+        for url in ["http://AKIA:pa?ss\(Self.secret)@s3.example.com", "http://AKIA:pa#ss\(Self.secret)@127.0.0.1:9000"] {
+            let e = Redaction.credentialsInURL(url, what: "endpoint")
+            #expect(e?.code == .invalidInput, "\(url)")
+            #expect(e.map { !"\($0)".contains(Self.secret) } == true, "\(url)")
+            #expect(!Redaction.redact("endpoint \(url)").contains(Self.secret), "\(url)")
+        }
     }
 
     /// An S3-compatible server whose error body echoes the request's headers: the error dvs

@@ -71,7 +71,7 @@ public struct RemoteConfig: Sendable, Equatable {
                     }
                     guard let u = URL(string: e), u.scheme != nil, u.host != nil else {
                         throw DVSError(
-                            .badInput, "invalid S3 endpoint '\(e)' for remote '\(name)'",
+                            .badInput, "invalid S3 endpoint '\(Redaction.redact(e))' for remote '\(name)'",
                             next: .readdRemoteWithEndpoint(remote: name))
                     }
                     endpointURL = u
@@ -198,7 +198,8 @@ extension Repository {
             if let refusal = Redaction.credentialsInURL(endpoint, what: "endpoint") { throw DVSError.wrap(refusal) }
             guard let u = URL(string: endpoint), u.scheme == "http" || u.scheme == "https", u.host != nil else {
                 throw DVSError(
-                    .badInput, "invalid endpoint '\(endpoint)'", hint: "use a URL such as https://s3.example.com or http://127.0.0.1:9000")
+                    .badInput, "invalid endpoint '\(Redaction.redact(endpoint))'",
+                    hint: "use a URL such as https://s3.example.com or http://127.0.0.1:9000")
             }
         }
         if let region, !isValidRegion(region) {
