@@ -229,11 +229,20 @@ public final class Catalog: Sendable {
         return url.deletingLastPathComponent().lastPathComponent + "/" + url.lastPathComponent
     }
 
-    /// Throws when the file at `path` is missing or empty: neither can be a catalog.
+    /// Throws when the file at `path` is missing or empty (neither can be a catalog), or cannot
+    /// be reached (`.io`).
     private static func refuseUnlessCatalogFile(_ path: String, _ displayPath: String) throws {
         var st = stat()
         let problem: String?
+        var missing = false
         if stat(path, &st) != 0 {
+            guard errno == ENOENT else {
+                // Not reachable (permissions, a file where a folder should be): not damage.
+                var e = CatalogError(.io, "cannot open the catalog '\(displayPath)': \(String(cString: strerror(errno))) ('\(path)')")
+                e.duringOpen = true
+                throw e
+            }
+            missing = true
             problem = "is missing"
         } else if st.st_size == 0 {
             problem = "is empty (0 bytes), not a dvs catalog"
@@ -245,7 +254,7 @@ public final class Catalog: Sendable {
         if let problem {
             var e = CatalogError(.notACatalog, "the catalog '\(displayPath)' \(problem) ('\(path)')")
             e.duringOpen = true
-            e.fileMissing = problem == "is missing"
+            e.fileMissing = missing
             throw e
         }
     }

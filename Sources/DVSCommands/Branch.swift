@@ -25,21 +25,24 @@ struct Branch: ParsableCommand {
         if delete || forceDelete {
             guard !names.isEmpty else { throw DVSError(.usage, "which branch? 'dvs branch -d NAME…'") }
             // As git: each branch on its own; one that cannot go is reported, the others still go.
-            var failed = 0
+            var failures: [DVSError.Code] = []
             for name in names {
                 do {
                     let old = try repo.deleteBranch(name, force: forceDelete)
                     Output.out("Deleted branch \(name) (was \(old.short))")
                 } catch let e as DVSError where names.count > 1 && e.code != .internal {
                     DVSCommand.report(e, withKind: false)
-                    failed += 1
+                    failures.append(e.code)
                 }
             }
-            if failed > 0 {
+            if !failures.isEmpty {
+                let failed = failures.count
                 let count = failed == 1 ? "1 branch" : "\(failed) branches"
                 let others = names.count - failed
                 let rest = others == 0 ? "" : others == 1 ? "; the other was" : "; the others were"
-                throw DVSError(.badInput, "\(count) of \(names.count) not deleted (above)\(rest)")
+                // The failures' kind when they share one (a lock to retry, a name unknown), else bad input.
+                let code = Set(failures).count == 1 ? failures[0] : .badInput
+                throw DVSError(code, "\(count) of \(names.count) not deleted (above)\(rest)")
             }
             return
         }

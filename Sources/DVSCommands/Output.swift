@@ -107,7 +107,7 @@ enum Output {
         return { p in
             let now = Date().timeIntervalSince1970
             let finished = p.total > 0 && p.done == p.total
-            guard let since = last.shouldDraw(now, final: finished, phase: p.phase.rawValue) else { return }
+            guard let since = last.shouldDraw(now, final: finished, phase: p.phase.rawValue, done: p.done, bytes: p.bytes) else { return }
             FileHandle.standardError.write(Data(("\r" + progressLine(p, elapsed: now - since) + "\u{1B}[K").utf8))
             if p.total > 0 && p.done == p.total { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         }
@@ -129,16 +129,21 @@ enum Output {
         return line
     }
 
-    private final class LastDraw: @unchecked Sendable {
+    /// When to draw the next progress line, and since when the phase runs.
+    final class LastDraw: @unchecked Sendable {
         let lock = NSLock()
         var t = 0.0
         var phase = ""
         var phaseStart = 0.0
-        /// When the progress's phase began (its first report), or nil when nothing is to be
-        /// drawn now (less than 0.1 s since the last line, unless the phase is done).
-        func shouldDraw(_ now: Double, final: Bool, phase: String) -> Double? {
+        var done = 0
+        var bytes: UInt64 = 0
+        /// When the progress's phase began (its first report: a new phase name, or counts that
+        /// went down, a second meter of the same phase), or nil when nothing is to be drawn now
+        /// (less than 0.1 s since the last line, unless the phase is done).
+        func shouldDraw(_ now: Double, final: Bool, phase: String, done: Int, bytes: UInt64) -> Double? {
             lock.withLock {
-                if phase != self.phase { (self.phase, phaseStart) = (phase, now) }
+                if phase != self.phase || done < self.done || bytes < self.bytes { (self.phase, phaseStart) = (phase, now) }
+                (self.done, self.bytes) = (done, bytes)
                 if !final && now - t < 0.1 { return nil }
                 t = now
                 return phaseStart

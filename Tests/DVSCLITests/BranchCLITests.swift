@@ -56,7 +56,7 @@ import Testing
             // For the Python package: one kind line, the exit's (there was one per failed branch).
             let kinds = try dvs("branch", "-d", "no-such", "nor-this", in: dir, env: ["DVS_ERROR_KIND": "1"])
             #expect(kinds.status == 1 && kinds.stderr.components(separatedBy: "\nkind: ").count == 2, "\(kinds.stderr)")
-            #expect(kinds.stderr.hasSuffix("\nkind: badInput\n"), "\(kinds.stderr)")
+            #expect(kinds.stderr.hasSuffix("\nkind: unknownRevision\n"), "the failures' own kind: \(kinds.stderr)")
             #expect(try g.dvs("branch", "x", "HEAD", "extra", in: dir).status == 64)
             // The reflog keeps every move of HEAD, newest first (golden: HEAD@{0} first).
             let reflog = try g.dvs("reflog", in: dir).stdout.split(separator: "\n")

@@ -18,4 +18,17 @@ import Testing
         #expect(Output.progressLine(upload, elapsed: 0.2) == "uploading: 40% (2/5), 4.0 MiB")
         #expect(Output.progressLine(DVS.Progress(phase: .hashing, done: 3, total: 0, bytes: 0), elapsed: 5) == "hashing: (3/0)")
     }
+
+    /// The phase's start is its first report: a new phase name, or a second meter of the same
+    /// phase (its counts start again); the rate was over the whole command's time.
+    @Test func aPhaseStartsAtItsFirstReport() {
+        let draw = Output.LastDraw()
+        #expect(draw.shouldDraw(100, final: false, phase: "hashing", done: 1, bytes: 10) == 100)
+        #expect(draw.shouldDraw(109, final: false, phase: "uploading", done: 0, bytes: 0) == 109)
+        #expect(draw.shouldDraw(110, final: false, phase: "uploading", done: 1, bytes: 500) == 109)
+        #expect(draw.shouldDraw(110.05, final: false, phase: "uploading", done: 2, bytes: 900) == nil, "at most 10 lines a second")
+        #expect(draw.shouldDraw(110.06, final: true, phase: "uploading", done: 3, bytes: 1000) == 109, "but the last one is drawn")
+        // Fetch's download, then a partial checkout's: the second starts over.
+        #expect(draw.shouldDraw(130, final: false, phase: "uploading", done: 0, bytes: 0) == 130)
+    }
 }

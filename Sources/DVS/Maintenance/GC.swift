@@ -21,8 +21,8 @@ import Foundation
 
 /// What `dvs gc` did (or, with `dryRun`, would do).
 public struct GCReport: Sendable, Codable, Equatable {
-    /// Reflog entries dropped: older than the grace period and naming no commit a ref or record
-    /// reaches (a deleted branch's).
+    /// Reflog entries dropped (with `dryRun`, that would be): older than the grace period and
+    /// naming no commit a ref or record reaches (a deleted branch's).
     public var reflogEntriesExpired: Int = 0
     /// Loose objects deleted.
     public var objectsDeleted: Int

@@ -219,6 +219,9 @@ extension Repository {
                 do { try repo.catalog.write { tx in try tx.setConfig("remote.origin.partial", "false") } } catch {
                     throw DVSError.wrap(error)
                 }
+                context.notice?(
+                    "note: the partial clone started here resumes as the full clone asked for: every blob of every branch is downloaded"
+                )
             }
         }
         let fetched = try repo.fetch(remote: "origin", branch: branch, progress: progress)
