@@ -112,7 +112,10 @@ import Testing
             var noting = TestSupport.processContext
             noting.notice = { line in notes.withLock { $0.append(line) } }
             let c = try Repository.clone(url: dir + "/remote.dvs", into: dir + "/c", context: noting)
-            #expect(notes.withLock { $0 } == ["note: the partial clone started here resumes as the full clone asked for: every blob of every branch is downloaded"])
+            #expect(
+                notes.withLock { $0 } == [
+                    "note: the partial clone started here resumes as the full clone asked for: every blob of every branch is downloaded"
+                ])
             #expect(c.resumed && c.branch == "main")
             #expect(c.repository.partialRemote() == nil)
             for e in try repo.entries(at: "main") { #expect(try c.repository.blobs.contains(e.blob), "\(e.path)") }
