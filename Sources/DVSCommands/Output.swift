@@ -137,12 +137,15 @@ enum Output {
         var phaseStart = 0.0
         var done = 0
         var bytes: UInt64 = 0
-        /// When the progress's phase began (its first report: a new phase name, or counts that
-        /// went down, a second meter of the same phase), or nil when nothing is to be drawn now
-        /// (less than 0.1 s since the last line, unless the phase is done).
+        /// When the progress's phase began (its first report: a new phase name, or a report of
+        /// nothing done after some was, a second meter of the same phase; reports of several
+        /// threads may arrive out of order, so counts that merely go down do not restart it),
+        /// or nil when nothing is to be drawn now (less than 0.1 s since the last line, unless
+        /// the phase is done).
         func shouldDraw(_ now: Double, final: Bool, phase: String, done: Int, bytes: UInt64) -> Double? {
             lock.withLock {
-                if phase != self.phase || done < self.done || bytes < self.bytes { (self.phase, phaseStart) = (phase, now) }
+                let restarted = done == 0 && bytes == 0 && (self.done > 0 || self.bytes > 0)
+                if phase != self.phase || restarted { (self.phase, phaseStart) = (phase, now) }
                 (self.done, self.bytes) = (done, bytes)
                 if !final && now - t < 0.1 { return nil }
                 t = now

@@ -25,6 +25,9 @@ struct Reindex: ParsableCommand {
             return
         }
         for d in r.damagedPacks { Output.err("warning: skipped damaged pack \(d)") }
+        for b in r.rescuedBlobs {
+            Output.err("warning: blob \(b), a copy that reads back (the first pack's frame is damaged: run 'dvs fsck')")
+        }
         if let aside = r.replacedCatalog {
             let copied = r.restoredSettings > 0 ? ", restored \(Output.count(r.restoredSettings, "setting")) from .dvs/config" : ""
             Output.out(

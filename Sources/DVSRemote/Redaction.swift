@@ -24,15 +24,15 @@ public enum Redaction {
         (#"(session[_-]?token\s*[:=]\s*)[^\s&;,"'<]+"#, "$1\(placeholder)"),
         // <SignatureProvided>, <StringToSign>, <CanonicalRequest> (which holds the token) elements.
         (#"(<(SignatureProvided|StringToSign|StringToSignBytes|CanonicalRequest|CanonicalRequestBytes)>)[^<]*"#, "$1\(placeholder)"),
-        // scheme://user:password@host (a pasted secret may hold '/' or '?'), scheme://token@host;
-        // not an '@' in the query of a URL that is plainly host[:port][/path]?… (as
-        // `credentialsInURL`)
-        (#"([a-z][a-z0-9+.-]*://)(?![a-z0-9.-]+(:[0-9]+)?(/[^\s:@?#]*)?[?#])[^@\s/:]*:[^@\s]*@"#, "$1\(placeholder)@"),
-        (#"([a-z][a-z0-9+.-]*://)(?![a-z0-9.-]+(:[0-9]+)?(/[^\s:@?#]*)?[?#])[^@\s/:]+@"#, "$1\(placeholder)@"),
+        // scheme://user:password@host (a pasted secret may hold '/', '?' or '#'), scheme://token@host.
+        // Shown text errs on the safe side: an '@' in a query is blanked too.
+        (#"([a-z][a-z0-9+.-]*://)[^@\s/:]*:[^@\s]*@"#, "$1\(placeholder)@"),
+        (#"([a-z][a-z0-9+.-]*://)[^@\s/:]+@"#, "$1\(placeholder)@"),
     ].map { (try! NSRegularExpression(pattern: $0.0, options: [.caseInsensitive]), $0.1) }
 
-    /// Whether `text` is `host[:port][/path]`: a host of letters, digits, '.', '-' (or an IPv6
-    /// literal in brackets), a port of digits, a path without ':' or '@'.
+    /// Whether `text` is `host[:port][/path]`: a host name with a '.' (letters, digits, '.',
+    /// '-', '_'), `localhost` or an IPv6 literal in brackets; a port of digits; a path without
+    /// ':' or '@'.
     static func isHostPortPath(_ text: Substring) -> Bool {
         let slash = text.firstIndex(of: "/") ?? text.endIndex
         let authority = text[..<slash]
@@ -44,7 +44,8 @@ public enum Redaction {
             host = authority[..<colon]
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { return host.dropFirst().dropLast().allSatisfy { $0.isHexDigit || $0 == ":" } }
-        return !host.isEmpty && host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }
+        return (host.contains(".") || host == "localhost")
+            && host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") }
     }
 
     /// `text` with every signature, session token, credential scope, `Authorization` value and
@@ -85,14 +86,19 @@ public enum Redaction {
         }
         // `user:password@` before the host; a pasted secret may hold '/', so an '@' after a ':'
         // counts even past a '/' (an endpoint with '@' in its path and a port is refused too).
-        // An '@' past a '?' or '#' is the query's only when what comes before is plainly a host,
-        // port and path (`http://127.0.0.1:9000/?owner=ml@example.com`): a pasted password may
-        // hold '?' too (`http://KEY:pa?ss@host`).
+        // An '@' past a '?' is the query's only when it is inside a `name=value` pair and what
+        // comes before the '?' is plainly a host (with a '.', in brackets, or `localhost`), port
+        // and path (`http://127.0.0.1:9000/?owner=ml@example.com`): a pasted password may hold
+        // '?' or '#' (`http://KEY:1234?ss@host`), and a '#' before an '@' is always refused.
         let rest = url[scheme.upperBound...]
         guard let at = rest.firstIndex(of: "@") else { return nil }
         let userinfo = rest[..<at]
-        if let q = userinfo.firstIndex(where: { $0 == "?" || $0 == "#" }), isHostPortPath(userinfo[..<q]) { return nil }
-        guard userinfo.contains(":") || !userinfo.contains("/") else { return nil }
+        if !userinfo.contains("#"), let q = userinfo.firstIndex(of: "?"), isHostPortPath(userinfo[..<q]),
+            let pair = userinfo[q...].split(separator: "&").last, pair.contains("=")
+        {
+            return nil
+        }
+        guard userinfo.contains(":") || userinfo.contains("#") || !userinfo.contains("/") else { return nil }
         return RemoteError(
             .invalidInput,
             "the \(what) '\(redact(url))' holds credentials (user:password@); dvs neither stores nor shows them",

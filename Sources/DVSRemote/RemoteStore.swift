@@ -413,25 +413,30 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
                 && bucket.first.map { $0.isLetter || $0.isNumber } == true
             guard ok else {
                 throw RemoteError(
-                    .invalidInput, "invalid S3 bucket name '\(bucket)' in remote URL '\(string)'",
-                    hint: "bucket names are 3 to 63 characters of lower-case letters, digits, '.' and '-'", subject: string)
+                    .invalidInput, "invalid S3 bucket name '\(Redaction.redact(bucket))' in remote URL '\(Redaction.redact(string))'",
+                    hint: "bucket names are 3 to 63 characters of lower-case letters, digits, '.' and '-'",
+                    subject: Redaction.redact(string))
             }
             return .s3(bucket: bucket, prefix: prefix)
         }
         if s.hasPrefix("file://") {
             let p = String(s.dropFirst(7))
             guard p.hasPrefix("/") else {
-                throw RemoteError(.invalidInput, "invalid file URL '\(string)': the path must be absolute", hint: hint, subject: string)
+                throw RemoteError(
+                    .invalidInput, "invalid file URL '\(Redaction.redact(string))': the path must be absolute", hint: hint,
+                    subject: Redaction.redact(string))
             }
             return .path(p.removingPercentEncoding ?? p)
         }
         if let r = s.range(of: "://") {
             throw RemoteError(
-                .invalidInput, "unsupported remote URL scheme '\(s[..<r.lowerBound])' in '\(string)'", hint: hint, subject: string)
+                .invalidInput, "unsupported remote URL scheme '\(s[..<r.lowerBound])' in '\(Redaction.redact(string))'", hint: hint,
+                subject: Redaction.redact(string))
         }
         if let colon = s.firstIndex(of: ":"), !s[..<colon].contains("/") {
             throw RemoteError(
-                .invalidInput, "unsupported remote URL '\(string)' (ssh-style host:path is not supported)", hint: hint, subject: string)
+                .invalidInput, "unsupported remote URL '\(Redaction.redact(string))' (ssh-style host:path is not supported)", hint: hint,
+                subject: Redaction.redact(string))
         }
         var p = (s as NSString).expandingTildeInPath
         if !p.hasPrefix("/") { p = currentDirectory + "/" + p }
@@ -464,8 +469,8 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
                 if let refusal = Redaction.credentialsInURL(e, what: "S3 endpoint") { throw refusal }
                 guard let u = URL(string: e), u.scheme != nil, u.host != nil else {
                     throw RemoteError(
-                        .invalidInput, "invalid S3 endpoint '\(e)'", hint: "set AWS_ENDPOINT_URL to a URL such as http://127.0.0.1:9000",
-                        subject: e)
+                        .invalidInput, "invalid S3 endpoint '\(Redaction.redact(e))'",
+                        hint: "set AWS_ENDPOINT_URL to a URL such as http://127.0.0.1:9000", subject: Redaction.redact(e))
                 }
                 endpoint = u
             }

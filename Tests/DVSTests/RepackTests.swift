@@ -193,14 +193,46 @@ import Testing
             // One byte of the largest frame in the known pack flipped (its index and checksum stay whole).
             let rotted = try #require(entries.max { $0.storedLength < $1.storedLength })
             let at = rotted.offset + rotted.storedLength / 2
-            try TestSupport.sh("printf 'X' | dd of='\(repo.packsDir)/\(committed)' bs=1 seek=\(at) conv=notrunc status=none")
+            let fd = open(repo.packsDir + "/" + committed, O_RDWR)
+            var byte: UInt8 = 0
+            #expect(pread(fd, &byte, 1, off_t(at)) == 1)
+            byte ^= 0x5A
+            #expect(pwrite(fd, &byte, 1, off_t(at)) == 1)
+            close(fd)
 
             let reindexed = try repo.reindex()
             #expect(reindexed.repackLeftoversDeleted == 0, "\(reindexed)")
+            #expect(
+                reindexed.rescuedBlobs == ["\(rotted.id.hex) in pack \(committed.dropLast(5)): indexed from pack \(duplicate.dropLast(5))"])
             #expect(FileManager.default.fileExists(atPath: repo.packsDir + "/" + duplicate), "the only intact copy stays")
             let again = try Repository.discover(from: repo.root, context: TestSupport.processContext)
             #expect(try again.packedBlobs.location(of: rotted.id)?.pack.hex == String(duplicate.dropLast(5)))
             for e in try again.entries(at: "main") { #expect(try again.blob(e.blob).count == Int(e.byteCount), "\(e.path)") }
+        }
+    }
+
+    /// The leftover of a killed repack goes only when the coded copies read back: with a rotted
+    /// frame in the new pack, the old pack stays (it holds the only intact copy).
+    @Test func aRepackLeftoverHoldingTheOnlyIntactCopyStays() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let (repo, _) = try speechRepository(dir, settings: ["pack.defer-audio-after": "0"])
+            _ = try repo.commit(CommitOptions(message: "speech"))
+            let old = try #require(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).first { $0.hasSuffix(".pack") })
+            try FileManager.default.copyItem(atPath: repo.packsDir + "/" + old, toPath: dir + "/old.pack")
+            _ = try repo.repack()
+            let coded = try #require(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).first { $0.hasSuffix(".pack") })
+            try FileManager.default.copyItem(atPath: dir + "/old.pack", toPath: repo.packsDir + "/" + old)
+            let entry = try #require(
+                try PackReader(path: repo.packsDir + "/" + coded).readIndex().max { $0.storedLength < $1.storedLength })
+            let fd = open(repo.packsDir + "/" + coded, O_RDWR)
+            var byte: UInt8 = 0
+            #expect(pread(fd, &byte, 1, off_t(entry.offset + entry.storedLength / 2)) == 1)
+            byte ^= 0x5A
+            #expect(pwrite(fd, &byte, 1, off_t(entry.offset + entry.storedLength / 2)) == 1)
+            close(fd)
+            let r = try repo.repack()
+            #expect(r.leftoversDeleted == 0, "\(r)")
+            #expect(FileManager.default.fileExists(atPath: repo.packsDir + "/" + old))
         }
     }
 

@@ -22,6 +22,9 @@ public struct ReindexReport: Sendable, Codable {
     public var commitCount: Int
     /// Packs skipped because their header, trailer or id is damaged.
     public var damagedPacks: [String]
+    /// Blobs whose frame in the pack indexed for them did not read back while a duplicate
+    /// pack's did: `<blob hex> in pack <hex>: indexed from pack <hex>` (the duplicate is kept).
+    public var rescuedBlobs: [String] = []
     /// Where the catalog that could not be used was moved (`.dvs/catalog.sqlite.damaged`), when
     /// reindex replaced it with a new one; nil when the catalog was kept.
     public var replacedCatalog: String? = nil
@@ -251,7 +254,7 @@ extension Repository {
                 packCount: packs.count, newPackCount: indexed.filter { !known.contains($0.0) }.count,
                 blobCount: indexed.reduce(0) { $0 + $1.2.count }, commitCount: commits.count, damagedPacks: damaged)
             report.replacedCatalog = replacement?.movedTo
-            report.repackLeftoversDeleted = try dropDuplicatePacks(duplicates)
+            (report.repackLeftoversDeleted, report.rescuedBlobs) = try dropDuplicatePacks(duplicates)
             (report.restoredRefs, report.restoredReflogEntries) = restored
             report.keptSettings = replacement?.keptSettings ?? 0
             report.restoredSettings = replacement?.restoredSettings ?? 0
@@ -269,12 +272,14 @@ extension Repository {
     /// blob that does not, but reads back from the duplicate, is indexed there instead, and the
     /// duplicate stays (a rotted frame in the kept pack must not take the good copy with it). The
     /// caller holds the lock and has written the index.
-    /// - Returns: packs deleted.
+    /// - Returns: packs deleted; the blobs indexed from a duplicate, as
+    ///   ``ReindexReport/rescuedBlobs`` words them.
     /// - Throws: `DVSError` when the catalog cannot be written.
     /// - Complexity: reads every blob of the duplicates once (twice for one that fails).
-    func dropDuplicatePacks(_ duplicates: [(PackID, UInt64, [PackEntry])]) throws -> Int {
+    func dropDuplicatePacks(_ duplicates: [(PackID, UInt64, [PackEntry])]) throws -> (deleted: Int, rescued: [String]) {
         packedBlobs.forgetReaders()
         var deleted = 0
+        var rescuedLines: [String] = []
         for (pack, size, entries) in duplicates {
             let failing = entries.filter { (try? packedBlobs.read($0.id, at: nil, decompressor: nil)) == nil }
             if failing.isEmpty {
@@ -285,6 +290,10 @@ extension Repository {
             let rescued = failing.filter {
                 (try? packedBlobs.read($0.id, at: BlobLocation(pack: pack, entry: $0), decompressor: nil)) != nil
             }
+            for e in rescued {
+                let from = (try? catalog.location(of: e.id))??.pack.hex ?? "?"
+                rescuedLines.append("\(e.id.hex) in pack \(from): indexed from pack \(pack.hex)")
+            }
             do {
                 try catalog.write { tx in
                     try tx.insertPack(id: pack, byteCount: size, entries: entries)
@@ -294,7 +303,7 @@ extension Repository {
             packedBlobs.forgetReaders()
         }
         if deleted > 0 { FileIO.syncDirectory(packsDir) }
-        return deleted
+        return (deleted, rescuedLines)
     }
 
     /// The length of the reflog file up to the end of its last whole line: a line a killed
