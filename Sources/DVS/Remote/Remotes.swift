@@ -103,7 +103,7 @@ enum RemoteRef {
 extension Repository {
     /// A setting's value as commands show it: a password, token or signature in it (an endpoint
     /// stored with `user:secret@` by an older dvs) replaced by `[redacted]`.
-    public static func shownSetting(_ value: String) -> String { Redaction.redact(value) }
+    public static func shownSetting(_ value: String) -> String { Redaction.shownURL(value) }
 
     /// Whether `name` is acceptable as a remote name: `[A-Za-z0-9._-]+`, not starting with `.` or `-`.
     public static func isValidRemoteName(_ name: String) -> Bool {
@@ -128,7 +128,7 @@ extension Repository {
             // An endpoint stored with credentials by an older dvs is shown without them (and
             // refused when the remote is opened).
             return RemoteConfig(
-                name: name, url: url, endpoint: v["endpoint"].map(Redaction.redact), region: v["region"],
+                name: name, url: url, endpoint: v["endpoint"].map(Redaction.shownURL), region: v["region"],
                 pathStyle: v["path-style"] == "true",
                 transfers: v["transfers"].flatMap(Int.init).map { max(1, min($0, 64)) } ?? 8)
         }
