@@ -83,6 +83,28 @@ import Testing
         }
     }
 
+    /// A recording whose middle is digital silence (ALSA's Rear_Left.wav, made stereo and 24-bit
+    /// past the 128 KiB trial threshold) is coded as audio: the trial of one slice from the
+    /// middle chose plain zstd for it, storing 2.5–4× the bytes.
+    @Test func aFileWithASilentMiddleIsStillCodedAsAudio() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let source = "/usr/share/sounds/alsa/Rear_Left.wav"
+            try #require(FileManager.default.fileExists(atPath: source), "alsa-utils' recordings")
+            try TestSupport.sh("sox '\(source)' -c 2 '\(dir)/stereo.wav' && sox '\(source)' -b 24 '\(dir)/pcm24.wav'")
+            try TestSupport.withTemporaryRepository { repo in
+                for name in ["stereo.wav", "pcm24.wav"] {
+                    let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))
+                    #expect(bytes.count > 4 * AudioLPCTransform.trialBytes, "past the trial threshold")
+                    let id = try #require(try repo.blobs.write([(bytes, BlobHint.file(bytes))]).first)
+                    let entry = try #require(try repo.blobs.location(of: id)?.entry)
+                    #expect(entry.codec == .audioLPC, "\(name)")
+                    #expect(entry.storedLength * 4 < UInt64(bytes.count), "\(name): \(entry.storedLength) of \(bytes.count)")
+                    #expect(try repo.blobs.read(id) == bytes)
+                }
+            }
+        }
+    }
+
     /// The default, `auto`: codec 2 for 16-bit mono PCM at speech rates up to 16 kHz (the bulk
     /// of the bench corpus, where it is at least `flac -5`'s ratio and decodes fastest), codec
     /// 4 for every other format it takes.

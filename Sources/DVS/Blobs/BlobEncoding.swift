@@ -19,9 +19,9 @@ enum BlobTransforms {
 /// `BlobCodec.audioLPC` for 16/24-bit PCM and 8-bit G.711 WAV (`BlobHint.facts` is its
 /// `RIFFLayout`).
 ///
-/// Files over 128 KiB of samples first code 32 KiB from the middle both ways (audio-lpc and plain
-/// zstd) and keep the transform only where it is smaller (it nearly always is: plain zstd wins
-/// on synthetic signals such as a repeated pattern).
+/// Files over 128 KiB of samples first code three 32 KiB slices (at a quarter, half and three
+/// quarters) both ways (audio-lpc and plain zstd) and keep the transform only where their sum is
+/// smaller (it nearly always is: plain zstd wins on synthetic signals such as a repeated pattern).
 struct AudioLPCTransform: BlobTransform {
     /// Bytes tried both ways to decide whether the transform pays.
     static let trialBytes = 32 << 10
@@ -41,17 +41,24 @@ struct AudioLPCTransform: BlobTransform {
         }
         let sampleBytes = min(layout.availableDataSize, bytes.count - layout.dataOffset) / layout.blockAlign * layout.blockAlign
         if sampleBytes > Self.trialBytes * 4 {
+            // Three slices, at a quarter, half and three quarters of the samples, summed: one
+            // slice from the middle chose plain zstd for a whole file whose middle is digital
+            // silence (zstd's best case), storing it twice as large.
             let sliceLength = Self.trialBytes / layout.blockAlign * layout.blockAlign
-            let mid = layout.dataOffset + (sampleBytes - sliceLength) / 2 / layout.blockAlign * layout.blockAlign
-            let slice = UnsafeRawBufferPointer(rebasing: bytes[mid..<(mid + sliceLength)])
             var sliceLayout = layout
             sliceLayout.dataOffset = 0
             sliceLayout.declaredDataSize = UInt32(sliceLength)
             sliceLayout.availableDataSize = sliceLength
             sliceLayout.fileLength = sliceLength
-            if let t = LPCAudio.encode(slice, layout: sliceLayout) {
-                guard t.count < (try compressor.compress(slice)).count else { return nil }
+            var (coded, plain) = (0, 0)
+            for quarter in 1...3 {
+                let start = layout.dataOffset + (sampleBytes - sliceLength) * quarter / 4 / layout.blockAlign * layout.blockAlign
+                let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + sliceLength)])
+                guard let t = LPCAudio.encode(slice, layout: sliceLayout) else { continue }
+                coded += t.count
+                plain += try compressor.compress(slice).count
             }
+            guard coded <= plain || plain == 0 else { return nil }
         }
         return LPCAudio.encode(bytes, layout: layout)
     }
