@@ -35,9 +35,18 @@ struct Clone: ParsableCommand {
         var name = directory ?? url.split(separator: "/").last.map(String.init) ?? "repository"
         if name.hasSuffix(".dvs") && directory == nil { name = String(name.dropLast(4)) }
         let target = name.hasPrefix("/") ? name : base + "/" + name
-        let s = try Repository.clone(
-            url: url, into: target, branch: branch, partial: full ? false : nil, endpoint: endpoint, region: region, pathStyle: pathStyle,
-            progress: Output.progress(), context: CurrentProcess.context)
+        let s: CloneSummary
+        do {
+            s = try Repository.clone(
+                url: url, into: target, branch: branch, partial: full ? false : nil, endpoint: endpoint, region: region,
+                pathStyle: pathStyle, progress: Output.progress(), context: CurrentProcess.context)
+        } catch let e as DVSError where FileManager.default.fileExists(atPath: target + "/.dvs/" + "clone-in-progress") {
+            // The folder stays, with what was downloaded: say so, and how to go on.
+            DVSCommand.report(e, withKind: false)
+            throw DVSError(
+                e.code, "the clone into '\(target)' did not finish; the folder keeps what it downloaded",
+                hint: "run the same 'dvs clone' again to resume it (with other options if the error above asks), or delete the folder")
+        }
         if json {
             fetchNotes(s.fetch)
             var o = fetchJSON(s.fetch)

@@ -448,6 +448,13 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             let kept = partials()
             #expect(!kept.isEmpty, "the killed clone left downloaded packs")
             #expect(FileManager.default.fileExists(atPath: c + "/.dvs/clone-in-progress"))
+            // status in the half-made folder says so (it said "no commits yet, nothing to commit").
+            let half = try dvs("status", in: c)
+            #expect(half.stderr.hasPrefix("note: the clone of '\(remote.url)' into this folder did not finish"), "\(half.stderr)")
+            // A clone run again with a branch the remote lacks fails, and says what is left behind.
+            let wrong = try dvs("clone", remote.url, c, "--branch", "no-such", in: dir)
+            #expect(wrong.status == 1)
+            #expect(wrong.stderr.contains("error: the clone into '\(c)' did not finish; the folder keeps what it downloaded"), "\(wrong.stderr)")
 
             let r = try jsonObject(dvsOK(["clone", remote.url, c, "--json"], in: dir, remote))
             #expect(r["resumed"] as? Bool == true)

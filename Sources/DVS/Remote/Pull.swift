@@ -65,6 +65,14 @@ extension Repository {
     /// The marker of a clone in progress (`.dvs/clone-in-progress`, holding the URL).
     static let cloneMarker = "clone-in-progress"
 
+    /// The URL of the clone that made this repository and did not finish (killed, or failed),
+    /// from `.dvs/clone-in-progress`; nil for a finished clone or a repository `init` made.
+    public var unfinishedClone: String? {
+        guard let text = try? String(contentsOfFile: dvsDir + "/" + Self.cloneMarker, encoding: .utf8) else { return nil }
+        let url = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return url.isEmpty ? "?" : url
+    }
+
     /// Fetches, then fast-forwards the current branch (and its working tree) to the remote's, or
     /// merges it (`merge`) when the histories have diverged.
     ///
