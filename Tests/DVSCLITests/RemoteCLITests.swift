@@ -454,7 +454,9 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             // A clone run again with a branch the remote lacks fails, and says what is left behind.
             let wrong = try dvs("clone", remote.url, c, "--branch", "no-such", in: dir)
             #expect(wrong.status == 1)
-            #expect(wrong.stderr.contains("error: the clone into '\(c)' did not finish; the folder keeps what it downloaded"), "\(wrong.stderr)")
+            #expect(
+                wrong.stderr.contains("error: the clone into '\(c)' did not finish; the folder keeps what it downloaded"), "\(wrong.stderr)"
+            )
 
             let r = try jsonObject(dvsOK(["clone", remote.url, c, "--json"], in: dir, remote))
             #expect(r["resumed"] as? Bool == true)

@@ -187,8 +187,9 @@ extension Repository {
             // Resumed only as the clone of what it was started from (the marker holds the URL).
             let started = (try? String(contentsOfFile: marker, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
             if let started, !started.isEmpty, started != url {
+                let (asked, first) = (Redaction.redact(given), Redaction.redact(started))
                 throw DVSError(
-                    .alreadyExists, "cannot clone '\(given)' into '\(root)': a clone of '\(started)' was started there and is unfinished",
+                    .alreadyExists, "cannot clone '\(asked)' into '\(root)': a clone of '\(first)' was started there and is unfinished",
                     next: .cloneIntoEmptyFolder)
             }
         } else {
