@@ -46,6 +46,13 @@ struct Config: ParsableCommand {
         }
     }
 
+    /// What a setting that is not set means (as the help text gives it).
+    static let defaults: [String: String] = [
+        "core.fsmonitor": "false", "core.lock-timeout": "30", "core.workers": "the number of cores",
+        "pack.audio-codec": "auto", "pack.target-size": "67108864", "zstd.level": "1", "cache.max-size": "10737418240",
+        "pack.defer-audio-after": "67108864", "pack.auto-repack": "true",
+    ]
+
     /// The settings whose value is a size in bytes.
     static let byteKeys: Set<String> = ["pack.target-size", "pack.defer-audio-after", "cache.max-size"]
 
@@ -113,7 +120,8 @@ struct Config: ParsableCommand {
             throw DVSError(
                 .badInput, "setting '\(key)' is not set",
                 hint: Self.known.contains(key)
-                    ? "it has its default; see 'dvs config --help'" : "known settings: \(Self.knownList)")
+                    ? "it has its default\(Self.defaults[key].map { ", \($0)" } ?? ""); see 'dvs config --help'"
+                    : "known settings: \(Self.knownList)")
         }
         Output.out(Repository.shownSetting(v))
     }

@@ -1,3 +1,4 @@
+import DVS
 import Testing
 
 @testable import DVSCommands
@@ -6,6 +7,13 @@ import Testing
 @Suite struct ConfigTests {
     /// Sizes take git's 1024-based suffixes and the IEC names; SI units, signs, fractions and
     /// overflow are refused.
+    /// Every setting a user may set has its default named, for `dvs config KEY` when unset
+    /// (the hint said only "it has its default"), and the codec's is the one the code uses.
+    @Test func everyKnownSettingNamesItsDefault() {
+        #expect(Set(Config.defaults.keys) == Config.known)
+        #expect(Config.defaults["pack.audio-codec"] == Repository.AudioCodecChoice.auto.rawValue)
+    }
+
     @Test func sizesTakeSuffixesOf1024() {
         #expect(Config.byteCount("0") == 0)
         #expect(Config.byteCount("67108864") == 67_108_864)
