@@ -40,11 +40,12 @@ struct Clone: ParsableCommand {
             s = try Repository.clone(
                 url: url, into: target, branch: branch, partial: full ? false : nil, endpoint: endpoint, region: region,
                 pathStyle: pathStyle, progress: Output.progress(), context: CurrentProcess.context)
-        } catch let e as DVSError where FileManager.default.fileExists(atPath: target + "/.dvs/" + "clone-in-progress") {
-            // The folder stays, with what was downloaded: say so, and how to go on.
+        } catch let e as DVSError where e.code != .alreadyExists && Repository.hasUnfinishedClone(at: target) {
+            // The folder stays, with what was downloaded: say so, and how to go on. (Not for the
+            // refusal of a folder another clone started: running this one again cannot help.)
             DVSCommand.report(e, withKind: false)
             throw DVSError(
-                e.code, "the clone into '\(target)' did not finish; the folder keeps what it downloaded",
+                e.code, "the clone into '\(target)' did not finish; the folder keeps what it made and downloaded",
                 hint: "run the same 'dvs clone' again to resume it (with other options if the error above asks), or delete the folder")
         }
         if json {

@@ -17,7 +17,7 @@ extension RemoteCommand {
                         var o: [String: Any] = [
                             "name": r.name, "url": r.url.description, "path_style": r.pathStyle, "transfers": r.transfers,
                         ]
-                        if let e = r.endpoint { o["endpoint"] = e }
+                        if let e = r.endpoint { o["endpoint"] = Repository.shownSetting(e) }
                         if let g = r.region { o["region"] = g }
                         return o
                     })
@@ -29,7 +29,7 @@ extension RemoteCommand {
                     continue
                 }
                 var extra: [String] = []
-                if let e = r.endpoint { extra.append("endpoint \(e)") }
+                if let e = r.endpoint { extra.append("endpoint \(Repository.shownSetting(e))") }
                 if let g = r.region { extra.append("region \(g)") }
                 if r.pathStyle { extra.append("path-style") }
                 Output.out("\(r.name)\t\(r.url)" + (extra.isEmpty ? "" : " (\(extra.joined(separator: ", ")))"))

@@ -99,9 +99,10 @@ struct Status: ParsableCommand {
         // The warning that an interrupted operation could not be finished (files named) came
         // on stderr as the repository opened; the way out follows it.
         if let stuck = repo.interruptedOperationFailure, let h = Hints.hint(for: stuck) { Output.err("hint: \(h)") }
-        if let url = repo.unfinishedClone.map(Repository.shownSetting) {
+        if let url = repo.unfinishedClone {
             Output.err(
-                "note: the clone of '\(url)' into this folder did not finish: run 'dvs clone \(url) \(repo.root)' again to resume it")
+                "note: the clone\(url.isEmpty ? "" : " of '\(url)'") into this folder did not finish: run the same 'dvs clone' again (with its --branch, if it had one) to resume it"
+            )
         }
         let s = try repo.status(progress: json ? nil : Output.progress())
         var branch: String?

@@ -48,13 +48,6 @@ public enum Redaction {
             && host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") }
     }
 
-    /// A URL as a setting shows it: as it is when ``credentialsInURL(_:what:)`` accepts it (what
-    /// was accepted is shown and used as typed: `http://127.0.0.1:9000/?owner=ml@example.com`),
-    /// else ``redact(_:)``ed (an endpoint an older dvs stored with `user:secret@`).
-    public static func shownURL(_ url: String) -> String {
-        url.contains("://") && credentialsInURL(url, what: "URL") == nil ? url : redact(url)
-    }
-
     /// `text` with every signature, session token, credential scope, `Authorization` value and
     /// URL password replaced by ``placeholder``.
     public static func redact(_ text: String) -> String {

@@ -321,6 +321,11 @@ import Testing
             #expect(
                 try g.dvs("push", "old", "main", in: dir, env: ["AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": secret]).status == 1)
             try g.verify()
+            // A clone of such a URL is refused before anything is made: no folder keeps the
+            // secret in its clone marker (a later status printed it).
+            let clone = try dvs("clone", "s3://dvs-data/p?password=\(secret)", dir + "/cloned", in: dir)
+            #expect(clone.status == 1 && !clone.stderr.contains(secret), "\(clone.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/cloned"))
             // Only the command lines the test typed hold the secret.
             let text = try String(contentsOfFile: g.path, encoding: .utf8)
             #expect(!text.split(separator: "\n").contains { !$0.hasPrefix("$ ") && $0.contains(secret) })

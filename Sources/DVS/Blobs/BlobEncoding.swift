@@ -20,8 +20,8 @@ enum BlobTransforms {
 /// `RIFFLayout`).
 ///
 /// Files over 128 KiB of samples first code three 32 KiB slices (at a quarter, half and three
-/// quarters) both ways (audio-lpc and plain zstd) and keep the transform only where their sum is
-/// smaller (it nearly always is: plain zstd wins on synthetic signals such as a repeated pattern).
+/// quarters) both ways (audio-lpc and plain zstd) and keep the transform unless its sum is larger
+/// (it nearly never is: plain zstd wins on synthetic signals such as a repeated pattern).
 struct AudioLPCTransform: BlobTransform {
     /// Bytes tried both ways to decide whether the transform pays.
     static let trialBytes = 32 << 10
@@ -58,7 +58,7 @@ struct AudioLPCTransform: BlobTransform {
                 coded += t.count
                 plain += try compressor.compress(slice).count
             }
-            guard coded <= plain || plain == 0 else { return nil }
+            guard coded <= plain else { return nil }
         }
         return LPCAudio.encode(bytes, layout: layout)
     }

@@ -66,11 +66,16 @@ extension Repository {
     static let cloneMarker = "clone-in-progress"
 
     /// The URL of the clone that made this repository and did not finish (killed, or failed),
-    /// from `.dvs/clone-in-progress`; nil for a finished clone or a repository `init` made.
+    /// from `.dvs/clone-in-progress`, as `Redaction.redact` shows it; "" when the marker holds
+    /// none; nil for a finished clone or a repository `init` made.
     public var unfinishedClone: String? {
         guard let text = try? String(contentsOfFile: dvsDir + "/" + Self.cloneMarker, encoding: .utf8) else { return nil }
-        let url = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return url.isEmpty ? "?" : url
+        return Redaction.redact(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Whether `directory` holds a clone that did not finish (`.dvs/clone-in-progress`).
+    public static func hasUnfinishedClone(at directory: String) -> Bool {
+        FileIO.exists(directory + "/" + folderName + "/" + cloneMarker)
     }
 
     /// Fetches, then fast-forwards the current branch (and its working tree) to the remote's, or
@@ -173,6 +178,12 @@ extension Repository {
             }
         }
         let root = context.absolute(directory)
+        // The URL and S3 settings are checked before anything is made: the marker holds the URL,
+        // and a folder left for a clone that can never start helps no one.
+        do {
+            let parsed = try RemoteURL.parse(url, currentDirectory: root)
+            try checkS3Settings(of: parsed, endpoint: endpoint, region: region, pathStyle: pathStyle)
+        } catch { throw DVSError.wrap(error) }
         let marker = root + "/" + folderName + "/" + cloneMarker
         let repo: Repository
         var resumed = false

@@ -103,7 +103,7 @@ enum RemoteRef {
 extension Repository {
     /// A setting's value as commands show it: a password, token or signature in it (an endpoint
     /// stored with `user:secret@` by an older dvs) replaced by `[redacted]`.
-    public static func shownSetting(_ value: String) -> String { Redaction.shownURL(value) }
+    public static func shownSetting(_ value: String) -> String { Redaction.redact(value) }
 
     /// Whether `name` is acceptable as a remote name: `[A-Za-z0-9._-]+`, not starting with `.` or `-`.
     public static func isValidRemoteName(_ name: String) -> Bool {
@@ -125,10 +125,11 @@ extension Repository {
         return values.keys.sorted().compactMap { name in
             let v = values[name]!
             guard let u = v["url"], let url = try? RemoteURL.parse(u, currentDirectory: root) else { return nil }
-            // An endpoint stored with credentials by an older dvs is shown without them (and
-            // refused when the remote is opened).
+            // The endpoint as stored: one an older dvs stored with credentials is refused when
+            // the remote is opened; commands show it through `shownSetting`. (Loaded redacted,
+            // an accepted endpoint with an '@' in its query was refused as credentials.)
             return RemoteConfig(
-                name: name, url: url, endpoint: v["endpoint"].map(Redaction.shownURL), region: v["region"],
+                name: name, url: url, endpoint: v["endpoint"], region: v["region"],
                 pathStyle: v["path-style"] == "true",
                 transfers: v["transfers"].flatMap(Int.init).map { max(1, min($0, 64)) } ?? 8)
         }
