@@ -455,7 +455,8 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             let wrong = try dvs("clone", remote.url, c, "--branch", "no-such", in: dir)
             #expect(wrong.status == 1)
             #expect(
-                wrong.stderr.contains("error: the clone into '\(c)' did not finish; the folder keeps what it made and downloaded"), "\(wrong.stderr)"
+                wrong.stderr.contains("error: the clone into '\(c)' did not finish; the folder keeps what it made and downloaded"),
+                "\(wrong.stderr)"
             )
 
             let r = try jsonObject(dvsOK(["clone", remote.url, c, "--json"], in: dir, remote))
