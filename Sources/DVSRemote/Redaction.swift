@@ -71,8 +71,10 @@ public enum Redaction {
         guard let scheme = url.range(of: "://") else { return nil }
         // A query parameter named like a credential (a presigned URL's `X-Amz-Signature`,
         // `X-Amz-Credential`, `X-Amz-Security-Token`; `token=`, `secret=`, `password=`, `key=`…).
-        if let q = url[scheme.upperBound...].firstIndex(of: "?") {
-            let names = url[url.index(after: q)...].lowercased().split(separator: "&").map { $0.split(separator: "=").first ?? "" }
+        if let q = url[scheme.upperBound...].firstIndex(where: { $0 == "?" || $0 == "#" }) {
+            // Parameters of the query and the fragment, split on '&' and ';' (both are used).
+            let names = url[url.index(after: q)...].lowercased().split(whereSeparator: { "&;#?".contains($0) })
+                .map { $0.split(separator: "=").first ?? "" }
             let secretWords = ["signature", "credential", "token", "secret", "password", "passwd", "key", "sig", "auth"]
             if names.contains(where: { n in secretWords.contains { n.contains($0) } }) {
                 let shown = String(url[..<q]) + "?…"
@@ -93,12 +95,15 @@ public enum Redaction {
         let rest = url[scheme.upperBound...]
         guard let at = rest.firstIndex(of: "@") else { return nil }
         let userinfo = rest[..<at]
-        if !userinfo.contains("#"), let q = userinfo.firstIndex(of: "?"), isHostPortPath(userinfo[..<q]),
-            let pair = userinfo[q...].split(separator: "&").last, pair.contains("=")
-        {
-            return nil
+        if !userinfo.contains("#"), let q = userinfo.firstIndex(of: "?") {
+            // One '@', in a name=value pair of a plain host's query, and no URL nested in it.
+            let plain =
+                isHostPortPath(userinfo[..<q]) && userinfo[q...].split(separator: "&").last?.contains("=") == true
+                && !rest[rest.index(after: at)...].contains("@") && !rest[q...].contains("://")
+            if plain { return nil }
+        } else {
+            guard userinfo.contains(":") || userinfo.contains("#") || !userinfo.contains("/") else { return nil }
         }
-        guard userinfo.contains(":") || userinfo.contains("#") || !userinfo.contains("/") else { return nil }
         return RemoteError(
             .invalidInput,
             "the \(what) '\(redact(url))' holds credentials (user:password@); dvs neither stores nor shows them",

@@ -61,6 +61,9 @@ import Testing
             "http://AKIA:123/ab?\(Self.secret)@host", "s3://AKIA:1234#\(Self.secret)@bucket",
             "http://tok3nX9\(Self.secret.prefix(12))#x@host",
             "http://127.0.0.1:9000/?\(Self.secret)@host",
+            // A second '@' after a plain query's, a fragment, ';' (the third review).
+            "http://h.example.com/?a=b@x&n=http://user:\(Self.secret)@evil.com", "http://h.example.com/#X-Amz-Signature=\(Self.secret)",
+            "http://h.example.com/?a=1;X-Amz-Signature=\(Self.secret)",
         ] {
             let e = Redaction.credentialsInURL(url, what: "endpoint")
             #expect(e?.code == .invalidInput, "\(url)")
