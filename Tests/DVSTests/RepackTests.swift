@@ -41,6 +41,35 @@ import Testing
         return out
     }
 
+    /// Writes the frames of the packs at `paths` again, in reverse order, into one new pack of
+    /// `repo`: the same blobs under another id, as a killed writer's duplicate.
+    /// - Returns: the new pack's file name and the frames written.
+    func writeReversedCopy(of paths: [String], into repo: Repository) throws -> (file: String, blobs: Int) {
+        let writer = PackWriter(packsDir: repo.packsDir, tmpDir: repo.tmpDir)
+        var blobs = 0
+        for path in paths {
+            let reader = try PackReader(path: path)
+            for e in try reader.readIndex().reversed() {
+                blobs += 1
+                _ = try writer.append(
+                    id: e.id, codec: e.codec, rawLength: e.rawLength, frame: try reader.read(offset: e.offset, length: e.storedLength))
+            }
+        }
+        return (try #require(try writer.finish().first).id.hex + ".pack", blobs)
+    }
+
+    /// Flips one byte in the middle of `entry`'s frame in the pack file at `path`; its index and
+    /// checksum stay whole, so only reading the frame finds it.
+    func rotFrame(_ entry: PackEntry, inPackAt path: String) {
+        let at = off_t(entry.offset + entry.storedLength / 2)
+        let fd = open(path, O_RDWR)
+        defer { close(fd) }
+        var byte: UInt8 = 0
+        #expect(pread(fd, &byte, 1, at) == 1)
+        byte ^= 0x5A
+        #expect(pwrite(fd, &byte, 1, at) == 1)
+    }
+
     @Test func aCommitPastTheBudgetStoresAudioAsItIsAndRepackCodesItByteExact() throws {
         try TestSupport.withTemporaryDirectory { dir in
             let (repo, files) = try speechRepository(dir, settings: ["pack.defer-audio-after": "0", "pack.audio-codec": "lpc"])
@@ -135,18 +164,8 @@ import Testing
             let packs = { Set(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).filter { $0.hasSuffix(".pack") }) }
             let committed = try packs()
             // The killed run's pack: the same frames in another order, so another id.
-            let writer = PackWriter(packsDir: repo.packsDir, tmpDir: repo.tmpDir)
-            var blobs = 0
-            for name in committed {
-                let reader = try PackReader(path: repo.packsDir + "/" + name)
-                for e in try reader.readIndex().reversed() {
-                    blobs += 1
-                    _ = try writer.append(
-                        id: e.id, codec: e.codec, rawLength: e.rawLength, frame: try reader.read(offset: e.offset, length: e.storedLength))
-                }
-            }
+            let (duplicate, blobs) = try writeReversedCopy(of: committed.map { repo.packsDir + "/" + $0 }, into: repo)
             #expect(blobs > 1)
-            let duplicate = try #require(try writer.finish().first).id.hex + ".pack"
             #expect(!committed.contains(duplicate))
 
             let reindexed = try repo.reindex()
@@ -156,13 +175,7 @@ import Testing
 
             // Without a catalog, one of the two is kept, whichever.
             try FileManager.default.copyItem(atPath: repo.packsDir + "/" + committed.first!, toPath: dir + "/dup.pack")
-            let writer2 = PackWriter(packsDir: repo.packsDir, tmpDir: repo.tmpDir)
-            let reader = try PackReader(path: dir + "/dup.pack")
-            for e in try reader.readIndex().reversed() {
-                _ = try writer2.append(
-                    id: e.id, codec: e.codec, rawLength: e.rawLength, frame: try reader.read(offset: e.offset, length: e.storedLength))
-            }
-            _ = try writer2.finish()
+            _ = try writeReversedCopy(of: [dir + "/dup.pack"], into: repo)
             #expect(try packs().count == committed.count + 1)
             try FileManager.default.removeItem(atPath: repo.dvsDir + "/catalog.sqlite")
             let rebuilt = try Repository.reindex(from: repo.root, context: TestSupport.processContext)
@@ -182,23 +195,11 @@ import Testing
             let (repo, _) = try speechRepository(dir, settings: ["pack.defer-audio-after": "never", "pack.auto-repack": "false"])
             _ = try repo.commit(CommitOptions(message: "speech"))
             let committed = try #require(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).first { $0.hasSuffix(".pack") })
-            let reader = try PackReader(path: repo.packsDir + "/" + committed)
-            let entries = try reader.readIndex()
-            let writer = PackWriter(packsDir: repo.packsDir, tmpDir: repo.tmpDir)
-            for e in entries.reversed() {
-                _ = try writer.append(
-                    id: e.id, codec: e.codec, rawLength: e.rawLength, frame: try reader.read(offset: e.offset, length: e.storedLength))
-            }
-            let duplicate = try #require(try writer.finish().first).id.hex + ".pack"
-            // One byte of the largest frame in the known pack flipped (its index and checksum stay whole).
+            let entries = try PackReader(path: repo.packsDir + "/" + committed).readIndex()
+            let duplicate = try writeReversedCopy(of: [repo.packsDir + "/" + committed], into: repo).file
+            // One byte of the largest frame in the known pack flipped.
             let rotted = try #require(entries.max { $0.storedLength < $1.storedLength })
-            let at = rotted.offset + rotted.storedLength / 2
-            let fd = open(repo.packsDir + "/" + committed, O_RDWR)
-            var byte: UInt8 = 0
-            #expect(pread(fd, &byte, 1, off_t(at)) == 1)
-            byte ^= 0x5A
-            #expect(pwrite(fd, &byte, 1, off_t(at)) == 1)
-            close(fd)
+            rotFrame(rotted, inPackAt: repo.packsDir + "/" + committed)
 
             let reindexed = try repo.reindex()
             #expect(reindexed.repackLeftoversDeleted == 0, "\(reindexed)")
@@ -224,12 +225,7 @@ import Testing
             try FileManager.default.copyItem(atPath: dir + "/old.pack", toPath: repo.packsDir + "/" + old)
             let entry = try #require(
                 try PackReader(path: repo.packsDir + "/" + coded).readIndex().max { $0.storedLength < $1.storedLength })
-            let fd = open(repo.packsDir + "/" + coded, O_RDWR)
-            var byte: UInt8 = 0
-            #expect(pread(fd, &byte, 1, off_t(entry.offset + entry.storedLength / 2)) == 1)
-            byte ^= 0x5A
-            #expect(pwrite(fd, &byte, 1, off_t(entry.offset + entry.storedLength / 2)) == 1)
-            close(fd)
+            rotFrame(entry, inPackAt: repo.packsDir + "/" + coded)
             let r = try repo.repack()
             #expect(r.leftoversDeleted == 0, "\(r)")
             #expect(FileManager.default.fileExists(atPath: repo.packsDir + "/" + old))
