@@ -134,7 +134,7 @@ public enum LPCAudio {
 
     /// Undoes `encode`.
     /// - Throws: `FormatError` when the header does not fit the payload or the bitstream is
-    ///   malformed (never a crash: every read stays inside the payload or the 16 zero bytes the
+    ///   malformed (never a crash: every read stays inside the payload or the zero bytes the
     ///   bitstream is copied in front of, and a read past the data throws).
     /// - Complexity: O(n · order).
     public static func decode(_ payload: UnsafeRawBufferPointer) throws(FormatError) -> [UInt8] {
@@ -162,8 +162,8 @@ public enum LPCAudio {
         }
         let rest = body - prefixLength - bitBytes
         let total = prefixLength + sampleBytes + rest
-        // The bitstream with 16 zero bytes after it, so the reader's 8-byte loads stay inside.
-        var padded = [UInt8](repeating: 0, count: bitBytes + 16)
+        // The bitstream with zero bytes after it, so the reader's 8-byte loads stay inside.
+        var padded = [UInt8](repeating: 0, count: bitBytes + BitReader.padding)
         padded.withUnsafeMutableBytes {
             $0.baseAddress!.copyMemory(from: payload.baseAddress! + headerLength + prefixLength, byteCount: bitBytes)
         }
@@ -643,7 +643,13 @@ final class BlockDecoder {
     let ch: Int
     let block: Int
     let law: G711Law?
+    /// Row `c` (one channel of a block) starts at `rows + c · stride`, with `front` samples of
+    /// room before it: the predictors of `readRiceRunPredicted` read 12 samples back whatever the
+    /// order (zero coefficients past it), so the room before row 0 is zeroed and never written.
     let rows: UnsafeMutablePointer<Int32>
+    let stride: Int
+    static let front = 16
+    private let storage: UnsafeMutablePointer<Int32>
     let lin: UnsafeMutablePointer<Int32>
 
     init(format: LPCAudio.SampleFormat, channelCount: Int, blockFrames: Int) {
@@ -651,12 +657,15 @@ final class BlockDecoder {
         ch = channelCount
         block = blockFrames
         law = format.law
-        rows = .allocate(capacity: channelCount * blockFrames)
+        stride = blockFrames + Self.front
+        storage = .allocate(capacity: channelCount * stride + Self.front)
+        storage.initialize(repeating: 0, count: channelCount * stride + Self.front)
+        rows = storage + Self.front
         lin = .allocate(capacity: law == nil ? 1 : blockFrames)
     }
 
     deinit {
-        rows.deallocate()
+        storage.deallocate()
         lin.deallocate()
     }
 
@@ -665,7 +674,7 @@ final class BlockDecoder {
         if let law {
             let out = dst.assumingMemoryBound(to: UInt8.self)
             for c in 0..<ch {
-                let s = rows + c * b
+                let s = rows + c * stride
                 try decodeSubframe(s, n: n, bps: 8, from: &r, law: law)
                 law.codeOfRank.withUnsafeBufferPointer { code in
                     var off = c
@@ -681,7 +690,7 @@ final class BlockDecoder {
         if ch == 2 {
             let mode = Int(try r.read(2))
             let l = rows
-            let rr = rows + b
+            let rr = rows + stride
             try decodeSubframe(l, n: n, bps: mode == 2 ? bps + 1 : bps, from: &r, law: nil)
             try decodeSubframe(rr, n: n, bps: mode == 1 || mode == 3 ? bps + 1 : bps, from: &r, law: nil)
             switch mode {
@@ -699,7 +708,7 @@ final class BlockDecoder {
             default: break
             }
         } else {
-            for c in 0..<ch { try decodeSubframe(rows + c * b, n: n, bps: bps, from: &r, law: nil) }
+            for c in 0..<ch { try decodeSubframe(rows + c * stride, n: n, bps: bps, from: &r, law: nil) }
         }
         if format == .pcm16 {
             if ch == 1 {
@@ -707,14 +716,14 @@ final class BlockDecoder {
                     dst.storeBytes(of: UInt16(truncatingIfNeeded: rows[i]).littleEndian, toByteOffset: i &<< 1, as: UInt16.self)
                 }
             } else if ch == 2 {
-                let rr = rows + b
+                let rr = rows + stride
                 for i in 0..<n {
                     let v = UInt32(UInt16(truncatingIfNeeded: rows[i])) | UInt32(UInt16(truncatingIfNeeded: rr[i])) << 16
                     dst.storeBytes(of: v.littleEndian, toByteOffset: i &<< 2, as: UInt32.self)
                 }
             } else {
                 for c in 0..<ch {
-                    let row = rows + c * b
+                    let row = rows + c * stride
                     for i in 0..<n {
                         dst.storeBytes(
                             of: UInt16(truncatingIfNeeded: row[i]).littleEndian, toByteOffset: 2 &* (i &* ch &+ c), as: UInt16.self)
@@ -724,7 +733,7 @@ final class BlockDecoder {
         } else {
             let out = dst.assumingMemoryBound(to: UInt8.self)
             for c in 0..<ch {
-                let row = rows + c * b
+                let row = rows + c * stride
                 var off = 3 * c
                 for i in 0..<n {
                     let v = UInt32(bitPattern: row[i])
@@ -771,16 +780,34 @@ final class BlockDecoder {
             let parts = 1 << po
             let len = n >> po
             guard po == 0 || len > order else { throw .invalid("audio-lpc partition order \(po) too high", at: r.position / 8) }
+            // PCM of order 1…12 (all the encoder writes) adds each prediction as its residual is
+            // read; G.711, order 0 and the higher orders an encoder may write read the residuals
+            // first, then predict.
+            let fused = law == nil && order >= 1 && order <= 12
             for p in 0..<parts {
                 let k = Int(try r.read(5))
                 guard k <= 30 else { throw .invalid("audio-lpc Rice parameter \(k) out of range", at: r.position / 8) }
                 let lo = p == 0 ? order : p * len
                 let hi = p == parts - 1 ? n : (p + 1) * len
-                if hi > lo { try r.readRiceRun(k, into: s + lo, count: hi - lo) }
+                guard hi > lo else { continue }
+                if !fused {
+                    try r.readRiceRun(k, into: s + lo, count: hi - lo)
+                } else {
+                    try coefficients.withUnsafeBufferPointer { c throws(FormatError) in
+                        let c = c.baseAddress!
+                        if order <= 4 {
+                            try r.readRiceRunPredicted(k, into: s, range: lo..<hi, predictor: LinearPredictor4(c, shift: shift))
+                        } else if order <= 8 {
+                            try r.readRiceRunPredicted(k, into: s, range: lo..<hi, predictor: LinearPredictor8(c, shift: shift))
+                        } else {
+                            try r.readRiceRunPredicted(k, into: s, range: lo..<hi, predictor: LinearPredictor12(c, shift: shift))
+                        }
+                    }
+                }
             }
             if let law {
                 restoreG711(s, n: n, order: order, coefficients: coefficients, shift: shift, law: law)
-            } else if order > 0 {
+            } else if order > 0 && !fused {
                 restore(s, n: n, order: order, coefficients: coefficients, shift: shift)
             }
             if wasted > 0 { for i in 0..<n { s[i] = s[i] &<< Int32(wasted) } }

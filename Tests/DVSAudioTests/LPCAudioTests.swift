@@ -252,6 +252,73 @@ private func bytes(hex: String) -> [UInt8] {
     return out
 }
 
+/// The decoder adds each prediction as it reads the residual for orders 1–12 (three unrolled
+/// predictors, zero-padded to 4, 8 and 12) and predicts after reading for higher orders; every
+/// order must rebuild the samples the residuals were computed from with RFC 9639's arithmetic.
+@Suite struct LPCPredictorOrderTests {
+    /// A one-block, one-channel payload (no container bytes) whose subframe predicts with
+    /// `coefficients` and `shift` and codes `residuals` in four partitions of their own Rice
+    /// parameters; `warmUp` are the first `coefficients.count` samples.
+    static func payload(coefficients: [Int32], shift: Int, warmUp: [Int32], residuals: [UInt32], ks: [Int]) -> [UInt8] {
+        let frames = warmUp.count + residuals.count
+        var w = BitWriter(byteCapacity: 64)
+        w.put(2, 2)  // predicted
+        w.put(0, 5)  // no wasted bits
+        w.put(UInt64(coefficients.count), 6)
+        w.put(UInt64(15 - 1), 4)  // precision 15
+        w.put(UInt64(shift), 5)
+        for c in coefficients { w.putSigned(c, 15) }
+        for x in warmUp { w.putSigned(x, 16) }
+        w.put(2, 4)  // 4 partitions
+        let len = frames / 4
+        for p in 0..<4 {
+            let lo = p == 0 ? warmUp.count : p * len
+            let hi = p == 3 ? frames : (p + 1) * len
+            w.put(UInt64(ks[p]), 5)
+            for i in lo..<hi { w.putRice(residuals[i - warmUp.count], ks[p]) }
+        }
+        let bits = w.finish()
+        var out = ByteWriter()
+        out.write(u32: 0)
+        out.write([LPCAudio.SampleFormat.pcm16.rawValue, 0, 1, 0])
+        out.write(u32: 4096)
+        out.write(u64: UInt64(frames))
+        out.write(u64: UInt64(bits.count))
+        out.write(bits)
+        return out.bytes
+    }
+
+    @Test(arguments: Array(1...16)) func everyOrderRebuildsItsSamples(_ order: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(700 + order))
+        let frames = 1024
+        // Two tones and noise, well inside 16 bits.
+        let samples: [Int32] = (0..<frames).map { i in
+            let t = Double(i)
+            return Int32(9000 * sin(t * 0.07) + 4000 * sin(t * 0.31 + 1) + Double(Int.random(in: -300...300, using: &rng)))
+        }
+        // Coefficients as an encoder might quantise them (shift 12; they need not predict well).
+        let shift = 12
+        let coefficients: [Int32] = (0..<order).map { j in
+            Int32((j == 0 ? 6000 : j == 1 ? -2500 : 0) + Int.random(in: -400...400, using: &rng))
+        }
+        var residuals: [UInt32] = []
+        for i in order..<frames {
+            var sum: Int64 = 0
+            for j in 0..<order { sum += Int64(coefficients[j]) * Int64(samples[i - 1 - j]) }
+            let r = samples[i] &- Int32(truncatingIfNeeded: sum >> Int64(shift))
+            residuals.append(UInt32(bitPattern: (r << 1) ^ (r >> 31)))
+        }
+        let payload = Self.payload(
+            coefficients: coefficients, shift: shift, warmUp: Array(samples[..<order]), residuals: residuals, ks: [9, 11, 0, 14])
+        let back = try payload.withUnsafeBytes { try LPCAudio.decode($0) }
+        let expected = pcmBytes(samples, bits: 16)
+        // The first sample that differs, not 2 KiB of bytes.
+        let firstDifference = (0..<min(back.count, expected.count)).first { back[$0] != expected[$0] }.map { $0 / 2 }
+        #expect(back.count == expected.count)
+        #expect(firstDifference == nil, "order \(order): sample \(firstDifference ?? 0) differs")
+    }
+}
+
 /// Codecs 1 and 2 are no longer written where codec 4 applies, but every blob they wrote must
 /// still decode: pinned payloads, made by the writers of those versions, decode to their input.
 @Suite struct OldCodecVectorTests {
@@ -316,7 +383,7 @@ private func bytes(hex: String) -> [UInt8] {
         let bitCount = w.bitCount
         let bytes = w.finish()
         #expect(bytes.count == (bitCount + 7) / 8)
-        let padded = bytes + [UInt8](repeating: 0, count: 16)
+        let padded = bytes + [UInt8](repeating: 0, count: BitReader.padding)
         try padded.withUnsafeBufferPointer { p in
             var r = BitReader(p.baseAddress!, byteCount: bytes.count)
             for e in expected {
@@ -346,9 +413,9 @@ extension BitIOTests {
         w.put(0b101, 3)
         let bits = w.bitCount
         #expect(bits == values.reduce(0) { $0 + Int($1) + 1 } + 201 + 3)
-        let bytes = w.finish() + [UInt8](repeating: 0, count: 16)
+        let bytes = w.finish() + [UInt8](repeating: 0, count: BitReader.padding)
         try bytes.withUnsafeBufferPointer { p in
-            var r = BitReader(p.baseAddress!, byteCount: bytes.count - 16)
+            var r = BitReader(p.baseAddress!, byteCount: bytes.count - BitReader.padding)
             var out = [Int32](repeating: 0, count: values.count)
             try out.withUnsafeMutableBufferPointer { try r.readRiceRun(0, into: $0.baseAddress!, count: values.count) }
             #expect(out == values.map { Int32(bitPattern: ($0 >> 1) ^ (0 &- ($0 & 1))) })
@@ -369,7 +436,7 @@ extension BitIOTests {
             let whole = w.finish()
             for cut in 0..<whole.count {
                 // The bytes that remain; the code that crosses the cut may still decode from the zeros.
-                let bytes = Array(whole[..<cut]) + [UInt8](repeating: 0, count: 16)
+                let bytes = Array(whole[..<cut]) + [UInt8](repeating: 0, count: BitReader.padding)
                 let runThrew = bytes.withUnsafeBufferPointer { p -> Bool in
                     var r = BitReader(p.baseAddress!, byteCount: cut)
                     var out = [Int32](repeating: 0, count: values.count)
