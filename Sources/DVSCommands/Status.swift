@@ -39,15 +39,6 @@ struct Status: ParsableCommand {
         var running_repack: String?
         /// The running repack's process id, when the lock file or the system gives it.
         var running_repack_pid: Int32?
-
-        /// The process id in a lock holder's text: `pid 1234: dvs repack` (what dvs records) or
-        /// `process 1234 (…) since …` (what the system shows of another program); nil otherwise.
-        static func pid(inHolder text: String) -> Int32? {
-            for prefix in ["pid ", "process "] where text.hasPrefix(prefix) {
-                return Int32(text.dropFirst(prefix.count).prefix { $0.isASCII && $0.isNumber })
-            }
-            return nil
-        }
     }
 
     /// The line saying that audio waits to be coded (`Repository.pendingRepack()`), or nil.
@@ -119,8 +110,8 @@ struct Status: ParsableCommand {
                     merging: merge?.theirs, conflicts: merge?.conflicts, unresolved: merge?.unresolved,
                     pending_repack: pending.packs > 0
                         ? JSONPendingRepack(
-                            packs: pending.packs, raw_bytes: pending.rawBytes, running: repacking != nil, running_repack: repacking,
-                            running_repack_pid: repacking.flatMap(JSONPendingRepack.pid(inHolder:))) : nil))
+                            packs: pending.packs, raw_bytes: pending.rawBytes, running: repacking != nil,
+                            running_repack: repacking?.description, running_repack_pid: repacking?.pid) : nil))
             return
         }
         Self.suggestMonitor(repo, files: s.fileCount)
@@ -130,7 +121,8 @@ struct Status: ParsableCommand {
         }
         for w in s.warnings { Output.warn(w) }
         if let line = Self.pendingRepackLine(
-            pending, running: repacking, lastLogLine: pending.packs > 0 && repacking == nil ? Self.lastRepackLogLine(root: repo.root) : nil)
+            pending, running: repacking?.description,
+            lastLogLine: pending.packs > 0 && repacking == nil ? Self.lastRepackLogLine(root: repo.root) : nil)
         {
             Output.out(line)
         }

@@ -4,6 +4,34 @@ import Foundation
     import Glibc
 #endif
 
+/// Who holds a lock right now (``RepositoryLock/holder(path:)``).
+public struct LockHolder: Sendable, Equatable, CustomStringConvertible {
+    /// The holder as it recorded itself in the lock file (`pid 1234: dvs repack`), or, when it
+    /// recorded nothing, as the system shows it (`process 1234 (flock …) since 12:00:01`, or `a
+    /// process whose pid the system does not show`).
+    public var description: String
+    /// Its process id: from what it recorded (a dvs holder writes `pid N: command`) or from
+    /// `/proc/locks`; nil when neither gives it.
+    public var pid: Int32?
+
+    /// A holder as dvs records itself in a lock file: `pid N: command` gives `pid` N; any
+    /// other text gives none.
+    init(recorded text: String) {
+        description = text
+        pid = nil
+        if text.hasPrefix("pid ") {
+            let digits = text.dropFirst(4).prefix { $0.isASCII && $0.isNumber }
+            if !digits.isEmpty, text.dropFirst(4 + digits.count).hasPrefix(":") { pid = Int32(digits) }
+        }
+    }
+
+    /// A holder as the system shows it.
+    init(shown text: String, pid: Int32?) {
+        description = text
+        self.pid = pid
+    }
+}
+
 /// The repository's writer lock: an exclusive `flock(2)` on `.dvs/lock`.
 ///
 /// The kernel drops it when the holder exits, even on SIGKILL, so a crash never leaves a stale
@@ -53,11 +81,11 @@ public final class RepositoryLock: @unchecked Sendable {
             if !announced, now.timeIntervalSince(start) >= Self.waitAnnouncedAfter, now < deadline {
                 announced = true
                 let holder = Self.recordedHolder(fd: fd, path: path)
-                onWait?(holder.isEmpty ? Self.unrecordedHolder(fd: fd) : holder)
+                onWait?(holder.isEmpty ? Self.unrecordedHolder(fd: fd).description : holder)
             }
             if now >= deadline {
                 let holder = Self.recordedHolder(fd: fd, path: path)
-                let unrecorded = holder.isEmpty ? Self.unrecordedHolder(fd: fd) : ""
+                let unrecorded = holder.isEmpty ? Self.unrecordedHolder(fd: fd).description : ""
                 close(fd)
                 fd = -1
                 if holder.isEmpty {
@@ -88,10 +116,11 @@ public final class RepositoryLock: @unchecked Sendable {
     /// What the system knows of the process holding the lock on `fd`'s file when the holder wrote
     /// nothing into it: `process 1234 (flock .dvs/lock sleep 60) since 12:00:01`, from
     /// `/proc/locks` and `/proc/<pid>`; `a process whose pid the system does not show` elsewhere.
-    static func unrecordedHolder(fd: Int32) -> String {
+    static func unrecordedHolder(fd: Int32) -> LockHolder {
+        let unknown = LockHolder(shown: "a process whose pid the system does not show", pid: nil)
         var st = stat()
         guard fstat(fd, &st) == 0, let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else {
-            return "a process whose pid the system does not show"
+            return unknown
         }
         // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF": pid, then major:minor:inode (hex device numbers).
         let dev = UInt64(st.st_dev)
@@ -112,9 +141,9 @@ public final class RepositoryLock: @unchecked Sendable {
                 f.dateFormat = "yyyy-MM-dd HH:mm:ss"
                 text += " since \(f.string(from: Date(timeIntervalSince1970: TimeInterval(ps.st_mtim.tv_sec))))"
             }
-            return text
+            return LockHolder(shown: text, pid: pid)
         }
-        return "a process whose pid the system does not show"
+        return unknown
     }
 
     /// Whether another writer is waiting for the lock at `path` (it holds a shared record lock
@@ -177,15 +206,15 @@ public final class RepositoryLock: @unchecked Sendable {
     }
 
     /// Who holds the lock at `path` right now: what it recorded in the file (`pid 1234: dvs
-    /// repack`), or what the system shows of it when it recorded nothing; nil when nobody holds
-    /// it (``isHeld(path:)``).
-    public static func holder(path: String) -> String? {
+    /// repack`), or what the system shows of it when it recorded nothing, with its pid when
+    /// either gives it; nil when nobody holds it (``isHeld(path:)``).
+    public static func holder(path: String) -> LockHolder? {
         guard isHeld(path: path) else { return nil }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         let recorded = recordedHolder(fd: fd, path: path)
-        return recorded.isEmpty ? unrecordedHolder(fd: fd) : recorded
+        return recorded.isEmpty ? unrecordedHolder(fd: fd) : LockHolder(recorded: recorded)
     }
 
     /// Whether some process holds the lock right now (a non-blocking probe; used by readers that

@@ -182,6 +182,44 @@ import Testing
 }
 
 @Suite struct LockTests {
+    /// Who holds a lock, with the pid: from what dvs recorded, from `/proc/locks` for a program
+    /// that recorded nothing (`flock(1)`), and nobody once it is let go.
+    @Test func theHolderComesWithItsPid() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let path = dir + "/lock"
+            let held = try RepositoryLock(path: path, timeout: 0, command: "dvs repack --background")
+            #expect(RepositoryLock.holder(path: path) == LockHolder(recorded: "pid \(getpid()): dvs repack --background"))
+            #expect(RepositoryLock.holder(path: path)?.pid == getpid())
+            held.release()
+            #expect(RepositoryLock.holder(path: path) == nil)
+
+            let other = Process()
+            other.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+            other.arguments = [path, "sleep", "30"]
+            try other.run()
+            defer {
+                other.terminate()
+                other.waitUntilExit()
+            }
+            var holder: LockHolder?
+            for _ in 0..<100 where holder == nil {
+                usleep(20_000)
+                holder = RepositoryLock.holder(path: path)
+            }
+            #expect(holder?.pid == other.processIdentifier)
+            #expect(holder?.description.hasPrefix("process \(other.processIdentifier) (/usr/bin/flock \(path) sleep 30)") == true)
+        }
+    }
+
+    /// Only `pid N: …`, what dvs writes, gives a pid; other text in a lock file gives none.
+    @Test func aRecordedHolderGivesAPidOnlyInDvsForm() {
+        #expect(LockHolder(recorded: "pid 1234: dvs repack --background").pid == 1234)
+        #expect(LockHolder(recorded: "pid : dvs repack").pid == nil)
+        #expect(LockHolder(recorded: "pid 12x: dvs repack").pid == nil)
+        #expect(LockHolder(recorded: "process 77 (sleep 9)").pid == nil)
+        #expect(LockHolder(recorded: "pid 99999999999: dvs commit").pid == nil)
+    }
+
     @Test func secondWriterWaitsThenFailsNamingTheHolder() throws {
         try TestSupport.withTemporaryDirectory { dir in
             let first = try RepositoryLock(path: dir + "/lock", timeout: 0, command: "dvs commit")

@@ -118,7 +118,8 @@ import Testing
             #expect(repo.runningRepack == nil)
             let path = repo.dvsDir + "/repack.lock"
             let running = try RepositoryLock(path: path, timeout: 0, command: "dvs repack --background")
-            #expect(repo.runningRepack == "pid \(getpid()): dvs repack --background")
+            #expect(repo.runningRepack?.description == "pid \(getpid()): dvs repack --background")
+            #expect(repo.runningRepack?.pid == getpid())
             #expect(try String(contentsOfFile: path, encoding: .utf8) == "pid \(getpid()): dvs repack --background\n")
             running.release()
             #expect(repo.runningRepack == nil)

@@ -68,9 +68,9 @@ extension Repository {
     }
 
     /// The repack running on this repository right now (in the background, a push's, or one run
-    /// by hand), as it recorded itself (`pid 1234: dvs repack`), or nil when none runs: someone
-    /// holds `.dvs/repack.lock`. A non-blocking probe; nil when it cannot tell.
-    public var runningRepack: String? { RepositoryLock.holder(path: dvsDir + "/repack.lock") }
+    /// by hand), as it recorded itself (`pid 1234: dvs repack`) and its pid, or nil when none
+    /// runs: someone holds `.dvs/repack.lock`. A non-blocking probe; nil when it cannot tell.
+    public var runningRepack: LockHolder? { RepositoryLock.holder(path: dvsDir + "/repack.lock") }
 
     /// Codes every blob stored as it is (`BlobCodec.stored`), pack by pack, each pack coded
     /// without the repository lock and swapped in under it; see the file's header. One repack
