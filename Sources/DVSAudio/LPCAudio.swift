@@ -650,7 +650,9 @@ final class BlockDecoder {
     let stride: Int
     static let front = 16
     private let storage: UnsafeMutablePointer<Int32>
+    /// G.711: the linear values of the channel being decoded, with zeroed room in front too.
     let lin: UnsafeMutablePointer<Int32>
+    private let linStorage: UnsafeMutablePointer<Int32>
 
     init(format: LPCAudio.SampleFormat, channelCount: Int, blockFrames: Int) {
         self.format = format
@@ -661,12 +663,15 @@ final class BlockDecoder {
         storage = .allocate(capacity: channelCount * stride + Self.front)
         storage.initialize(repeating: 0, count: channelCount * stride + Self.front)
         rows = storage + Self.front
-        lin = .allocate(capacity: law == nil ? 1 : blockFrames)
+        let linCapacity = law == nil ? 1 : blockFrames + Self.front
+        linStorage = .allocate(capacity: linCapacity)
+        linStorage.initialize(repeating: 0, count: linCapacity)
+        lin = law == nil ? linStorage : linStorage + Self.front
     }
 
     deinit {
         storage.deallocate()
-        lin.deallocate()
+        linStorage.deallocate()
     }
 
     func decodeBlock(frames n: Int, from r: inout BitReader, into dst: UnsafeMutableRawPointer) throws(FormatError) {
@@ -780,10 +785,15 @@ final class BlockDecoder {
             let parts = 1 << po
             let len = n >> po
             guard po == 0 || len > order else { throw .invalid("audio-lpc partition order \(po) too high", at: r.position / 8) }
-            // PCM of order 1…12 (all the encoder writes) adds each prediction as its residual is
-            // read; G.711, order 0 and the higher orders an encoder may write read the residuals
-            // first, then predict.
-            let fused = law == nil && order >= 1 && order <= 12
+            // Orders 1…12 (all the encoder writes) rebuild each sample as its residual is read;
+            // order 0 and the higher orders an encoder may write read the residuals first, then
+            // predict.
+            let fused = order >= 1 && order <= 12
+            if fused, let law {
+                law.linearOfRank.withUnsafeBufferPointer { v in
+                    for i in 0..<order { lin[i] = v[Int(UInt8(truncatingIfNeeded: s[i] &+ 128))] }
+                }
+            }
             for p in 0..<parts {
                 let k = Int(try r.read(5))
                 guard k <= 30 else { throw .invalid("audio-lpc Rice parameter \(k) out of range", at: r.position / 8) }
@@ -796,19 +806,21 @@ final class BlockDecoder {
                     try coefficients.withUnsafeBufferPointer { c throws(FormatError) in
                         let c = c.baseAddress!
                         if order <= 4 {
-                            try r.readRiceRunPredicted(k, into: s, range: lo..<hi, predictor: LinearPredictor4(c, shift: shift))
+                            try readRun(k, s, lo..<hi, LinearPredictor4(c, shift: shift), law, &r)
                         } else if order <= 8 {
-                            try r.readRiceRunPredicted(k, into: s, range: lo..<hi, predictor: LinearPredictor8(c, shift: shift))
+                            try readRun(k, s, lo..<hi, LinearPredictor8(c, shift: shift), law, &r)
                         } else {
-                            try r.readRiceRunPredicted(k, into: s, range: lo..<hi, predictor: LinearPredictor12(c, shift: shift))
+                            try readRun(k, s, lo..<hi, LinearPredictor12(c, shift: shift), law, &r)
                         }
                     }
                 }
             }
-            if let law {
-                restoreG711(s, n: n, order: order, coefficients: coefficients, shift: shift, law: law)
-            } else if order > 0 && !fused {
-                restore(s, n: n, order: order, coefficients: coefficients, shift: shift)
+            if !fused {
+                if let law {
+                    restoreG711(s, n: n, order: order, coefficients: coefficients, shift: shift, law: law)
+                } else if order > 0 {
+                    restore(s, n: n, order: order, coefficients: coefficients, shift: shift)
+                }
             }
             if wasted > 0 { for i in 0..<n { s[i] = s[i] &<< Int32(wasted) } }
         default:
@@ -817,6 +829,23 @@ final class BlockDecoder {
         if let law, type != 2 {
             law.linearOfRank.withUnsafeBufferPointer { v in
                 for i in 0..<n { lin[i] = v[Int(UInt8(truncatingIfNeeded: s[i] &+ 128))] }
+            }
+        }
+    }
+
+    /// One partition's residuals read and rebuilt with `predictor`: PCM directly, G.711 through
+    /// its ranks (`G711Restorer`, which keeps `lin` up to date).
+    @inline(__always) func readRun<P: LinearPredictor>(
+        _ k: Int, _ s: UnsafeMutablePointer<Int32>, _ range: Range<Int>, _ predictor: P, _ law: G711Law?, _ r: inout BitReader
+    ) throws(FormatError) {
+        guard let law else {
+            try r.readRiceRunPredicted(k, into: s, range: range, restorer: predictor)
+            return
+        }
+        try law.linearOfRank.withUnsafeBufferPointer { v throws(FormatError) in
+            try law.nearestRank.withUnsafeBufferPointer { nearest throws(FormatError) in
+                let g = G711Restorer(predictor: predictor, linear: lin, linearOfRank: v.baseAddress!, nearestRank: nearest.baseAddress!)
+                try r.readRiceRunPredicted(k, into: s, range: range, restorer: g)
             }
         }
     }

@@ -252,23 +252,26 @@ private func bytes(hex: String) -> [UInt8] {
     return out
 }
 
-/// The decoder adds each prediction as it reads the residual for orders 1–12 (three unrolled
-/// predictors, zero-padded to 4, 8 and 12) and predicts after reading for higher orders; every
-/// order must rebuild the samples the residuals were computed from with RFC 9639's arithmetic.
+/// The decoder rebuilds each sample as it reads the residual for orders 1–12 (three unrolled
+/// predictors, zero-padded to 4, 8 and 12; PCM and G.711) and predicts after reading for higher
+/// orders; every order must rebuild the samples the residuals were computed from with RFC 9639's
+/// arithmetic (for G.711, `LPCAudio`'s rank coding).
 @Suite struct LPCPredictorOrderTests {
     /// A one-block, one-channel payload (no container bytes) whose subframe predicts with
     /// `coefficients` and `shift` and codes `residuals` in four partitions of their own Rice
-    /// parameters; `warmUp` are the first `coefficients.count` samples.
-    static func payload(coefficients: [Int32], shift: Int, warmUp: [Int32], residuals: [UInt32], ks: [Int]) -> [UInt8] {
+    /// parameters; `warmUp` are the first `coefficients.count` samples (G.711: ranks − 128).
+    static func payload(
+        format: LPCAudio.SampleFormat = .pcm16, coefficients: [Int32], shift: Int, warmUp: [Int32], residuals: [UInt32], ks: [Int]
+    ) -> [UInt8] {
         let frames = warmUp.count + residuals.count
         var w = BitWriter(byteCapacity: 64)
         w.put(2, 2)  // predicted
-        w.put(0, 5)  // no wasted bits
+        if format == .pcm16 { w.put(0, 5) }  // no wasted bits (G.711 has no such field)
         w.put(UInt64(coefficients.count), 6)
         w.put(UInt64(15 - 1), 4)  // precision 15
         w.put(UInt64(shift), 5)
         for c in coefficients { w.putSigned(c, 15) }
-        for x in warmUp { w.putSigned(x, 16) }
+        for x in warmUp { w.putSigned(x, format == .pcm16 ? 16 : 8) }
         w.put(2, 4)  // 4 partitions
         let len = frames / 4
         for p in 0..<4 {
@@ -280,7 +283,7 @@ private func bytes(hex: String) -> [UInt8] {
         let bits = w.finish()
         var out = ByteWriter()
         out.write(u32: 0)
-        out.write([LPCAudio.SampleFormat.pcm16.rawValue, 0, 1, 0])
+        out.write([format.rawValue, 0, 1, 0])
         out.write(u32: 4096)
         out.write(u64: UInt64(frames))
         out.write(u64: UInt64(bits.count))
@@ -315,6 +318,39 @@ private func bytes(hex: String) -> [UInt8] {
         // The first sample that differs, not 2 KiB of bytes.
         let firstDifference = (0..<min(back.count, expected.count)).first { back[$0] != expected[$0] }.map { $0 / 2 }
         #expect(back.count == expected.count)
+        #expect(firstDifference == nil, "order \(order): sample \(firstDifference ?? 0) differs")
+    }
+
+    /// The same for μ-law: prediction on the linear values, residuals as rank differences from
+    /// the rank nearest the prediction (clamped to 16 bits), as `LPCAudio` codes G.711.
+    @Test(arguments: Array(1...16)) func everyOrderRebuildsMuLaw(_ order: Int) throws {
+        let law = G711Law.muLaw
+        var rng = SeededGenerator(seed: UInt64(900 + order))
+        let frames = 1024
+        let ranks: [Int32] = (0..<frames).map { i in
+            let t = Double(i)
+            let v = Int(20000 * sin(t * 0.05) + 6000 * sin(t * 0.23) + Double(Int.random(in: -500...500, using: &rng)))
+            return Int32(law.nearestRank[max(-32768, min(32767, v)) + 32768])
+        }
+        let shift = 12
+        let coefficients: [Int32] = (0..<order).map { j in
+            Int32((j == 0 ? 7000 : j == 1 ? -3000 : 0) + Int.random(in: -400...400, using: &rng))
+        }
+        var residuals: [UInt32] = []
+        for i in order..<frames {
+            var sum: Int64 = 0
+            for j in 0..<order { sum += Int64(coefficients[j]) * Int64(law.linearOfRank[Int(ranks[i - 1 - j])]) }
+            let p = min(32767, max(-32768, sum >> Int64(shift)))
+            let r = ranks[i] - Int32(law.nearestRank[Int(p) + 32768])
+            residuals.append(UInt32(bitPattern: (r << 1) ^ (r >> 31)))
+        }
+        let payload = Self.payload(
+            format: .muLaw, coefficients: coefficients, shift: shift, warmUp: ranks[..<order].map { $0 - 128 }, residuals: residuals,
+            ks: [3, 5, 0, 9])
+        let back = try payload.withUnsafeBytes { try LPCAudio.decode($0) }
+        let expected = ranks.map { law.codeOfRank[Int($0)] }
+        #expect(back.count == expected.count)
+        let firstDifference = (0..<min(back.count, expected.count)).first { back[$0] != expected[$0] }
         #expect(firstDifference == nil, "order \(order): sample \(firstDifference ?? 0) differs")
     }
 }
