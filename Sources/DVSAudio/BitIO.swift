@@ -135,7 +135,9 @@ struct BitWriter {
 
 /// A most-significant-bit-first reader over bytes followed by `BitReader.padding` zero bytes: no
 /// load leaves the buffer, and past the data the Rice reader's fast path (which checks the end
-/// once per run) meets only zeros, which send it to its checked path.
+/// once per run) meets only zeros, which send it to its checked path. Once a read has thrown,
+/// the reader is done: its position may then lie past the padding, so a further read could load
+/// beyond it (`LPCAudio.decode` stops at the first error).
 struct BitReader {
     private let base: UnsafePointer<UInt8>
     /// Position in bits from the start.
@@ -143,9 +145,10 @@ struct BitReader {
     /// Bits of real data; reading past them is an error.
     let limit: Int
 
-    /// Zero bytes the data must be followed by: every load stays inside them, and the Rice
-    /// reader relies on their being zero to stop at the end of the data (`readRiceRun`).
-    static let padding = 32
+    /// Zero bytes the data must be followed by: every load stays inside them (the Rice reader's
+    /// refill reaches 15 bytes past the data), and the Rice reader relies on their being zero to
+    /// stop at the end of the data (`readRiceRunPredicted`).
+    static let padding = 16
 
     /// A reader over `byteCount` bytes at `base`, which must be followed by `padding` zero bytes.
     init(_ base: UnsafePointer<UInt8>, byteCount: Int) {
@@ -189,7 +192,7 @@ struct BitReader {
     /// G.711 maps the rank nearest the prediction), for `i` in `range`, the samples before
     /// `range.lowerBound` already rebuilt. Reading and predicting in one loop lets the bit
     /// reader's chain of dependent steps and the predictor's multiplies overlap in the processor
-    /// (decode ≈ 25 % faster than one pass after the other; bench/codec.sh).
+    /// (decode 31 % faster on 16 kHz mono than one pass after the other; bench/README.md).
     ///
     /// The bits ahead sit left-aligned in a 64-bit register, refilled before every code without
     /// a branch ("Reading bits in far too many ways", F. Giesen 2018, variant 4): one 8-byte load
@@ -248,9 +251,10 @@ struct BitReader {
         }
         // Past the data the register holds the zero padding, whose all-zero bits send the next
         // code to `slowRice`, which checks the end; so a run ends at most `k` bits past the data
-        // (a code whose one bit is the data's last), which is caught here. A refill loads up to
-        // 15 bytes past the position, so no load goes further than 20 bytes past the data
-        // (`BitReader.padding`).
+        // (a code whose one bit is the data's last), which is caught here. A refill loads at
+        // the byte after the bits held, and only while the position is inside the data: no load
+        // reaches more than 15 bytes past it (`BitReader.padding`; BitIOTests puts the padding
+        // right before an unmapped page).
         pos = next &* 8 &- held
         if pos > lim { throw .truncated(at: lim / 8) }
         position = pos

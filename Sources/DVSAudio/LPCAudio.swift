@@ -643,9 +643,10 @@ final class BlockDecoder {
     let ch: Int
     let block: Int
     let law: G711Law?
-    /// Row `c` (one channel of a block) starts at `rows + c · stride`, with `front` samples of
-    /// room before it: the predictors of `readRiceRunPredicted` read 12 samples back whatever the
-    /// order (zero coefficients past it), so the room before row 0 is zeroed and never written.
+    /// Row `c` (one channel of a block) starts at `rows + c · stride`, with `front` zeroed samples
+    /// before it that are never written (before row 0, the allocation's first slots; before the
+    /// others, the gap after the previous row): the predictors of `readRiceRunPredicted` read
+    /// up to 11 samples before a row's start, with zero coefficients past the order.
     let rows: UnsafeMutablePointer<Int32>
     let stride: Int
     static let front = 16
@@ -675,7 +676,6 @@ final class BlockDecoder {
     }
 
     func decodeBlock(frames n: Int, from r: inout BitReader, into dst: UnsafeMutableRawPointer) throws(FormatError) {
-        let b = block
         if let law {
             let out = dst.assumingMemoryBound(to: UInt8.self)
             for c in 0..<ch {
@@ -850,65 +850,11 @@ final class BlockDecoder {
         }
     }
 
-    /// Adds the prediction to each residual in place (PCM). Orders up to 12 (all the encoder
-    /// writes) keep the coefficients and the last 4, 8 or 12 samples in registers, zero-padded to
-    /// the next of those, so each sample is that many independent multiplies and no load waits on
-    /// the store before it. A third of the blocks of speech take order 4 or less.
+    /// Adds the prediction to each residual in place (PCM), after the whole subframe's residuals
+    /// were read: orders 13–32, which dvs's encoder does not write (orders 1–12 are rebuilt as
+    /// they are read, `BitReader.readRiceRunPredicted`).
     func restore(_ s: UnsafeMutablePointer<Int32>, n: Int, order: Int, coefficients: [Int32], shift: Int) {
         let sh = Int64(shift)
-        if order <= 4 {
-            let c = coefficients.map { Int64($0) }
-            let (c0, c1, c2, c3) = (c[0], c[1], c[2], c[3])
-            var h = [Int64](repeating: 0, count: 4)
-            for j in 0..<order { h[j] = Int64(s[order - 1 - j]) }
-            var (h1, h2, h3, h4) = (h[0], h[1], h[2], h[3])
-            var i = order
-            while i < n {
-                let x = Int32(truncatingIfNeeded: Int64(s[i]) &+ (((c0 &* h1 &+ c1 &* h2) &+ (c2 &* h3 &+ c3 &* h4)) &>> sh))
-                s[i] = x
-                (h4, h3, h2, h1) = (h3, h2, h1, Int64(x))
-                i &+= 1
-            }
-            return
-        }
-        if order <= 8 {
-            let c = coefficients.map { Int64($0) }
-            let (c0, c1, c2, c3, c4, c5, c6, c7) = (c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
-            var h = [Int64](repeating: 0, count: 8)
-            for j in 0..<order { h[j] = Int64(s[order - 1 - j]) }
-            var (h1, h2, h3, h4, h5, h6, h7, h8) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
-            var i = order
-            while i < n {
-                let a = (c0 &* h1 &+ c1 &* h2) &+ (c2 &* h3 &+ c3 &* h4)
-                let b = (c4 &* h5 &+ c5 &* h6) &+ (c6 &* h7 &+ c7 &* h8)
-                let x = Int32(truncatingIfNeeded: Int64(s[i]) &+ ((a &+ b) &>> sh))
-                s[i] = x
-                (h8, h7, h6, h5) = (h7, h6, h5, h4)
-                (h4, h3, h2, h1) = (h3, h2, h1, Int64(x))
-                i &+= 1
-            }
-            return
-        }
-        if order <= 12 {
-            let c = coefficients.map { Int64($0) }
-            let (c0, c1, c2, c3, c4, c5) = (c[0], c[1], c[2], c[3], c[4], c[5])
-            let (c6, c7, c8, c9, c10, c11) = (c[6], c[7], c[8], c[9], c[10], c[11])
-            var h = [Int64](repeating: 0, count: 12)
-            for j in 0..<order { h[j] = Int64(s[order - 1 - j]) }
-            var (h1, h2, h3, h4, h5, h6) = (h[0], h[1], h[2], h[3], h[4], h[5])
-            var (h7, h8, h9, h10, h11, h12) = (h[6], h[7], h[8], h[9], h[10], h[11])
-            var i = order
-            while i < n {
-                let a = (c0 &* h1 &+ c1 &* h2) &+ (c2 &* h3 &+ c3 &* h4) &+ (c4 &* h5 &+ c5 &* h6)
-                let b = (c6 &* h7 &+ c7 &* h8) &+ (c8 &* h9 &+ c9 &* h10) &+ (c10 &* h11 &+ c11 &* h12)
-                let x = Int32(truncatingIfNeeded: Int64(s[i]) &+ ((a &+ b) &>> sh))
-                s[i] = x
-                (h12, h11, h10, h9, h8, h7) = (h11, h10, h9, h8, h7, h6)
-                (h6, h5, h4, h3, h2, h1) = (h5, h4, h3, h2, h1, Int64(x))
-                i &+= 1
-            }
-            return
-        }
         coefficients.withUnsafeBufferPointer { c in
             for i in order..<n {
                 var sum: Int64 = 0
@@ -922,7 +868,9 @@ final class BlockDecoder {
         }
     }
 
-    /// Rebuilds ranks and linear values from rank residuals (G.711).
+    /// Rebuilds ranks and linear values from rank residuals (G.711), after the whole subframe's
+    /// residuals were read: order 0 and orders 13–32 (orders 1–12 are rebuilt as they are read,
+    /// `G711Restorer`).
     func restoreG711(_ s: UnsafeMutablePointer<Int32>, n: Int, order: Int, coefficients: [Int32], shift: Int, law: G711Law) {
         law.linearOfRank.withUnsafeBufferPointer { v in
             law.nearestRank.withUnsafeBufferPointer { nearest in

@@ -461,6 +461,60 @@ extension BitIOTests {
         }
     }
 
+    /// With the padding right before an unmapped page, no read goes past it: Rice runs of every
+    /// parameter, whole (they decode exactly), cut short (they throw) and of random bytes, with
+    /// the plain reads after them. A load past the padding would kill the test process.
+    @Test func noReadGoesPastThePadding() throws {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let mapped = mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        let area = try #require(mapped == MAP_FAILED ? nil : mapped)
+        defer { munmap(area, 2 * page) }
+        #expect(mprotect(area + page, page, PROT_NONE) == 0)
+        var rng = SeededGenerator(seed: 41)
+        var wholeRunsDecoded = 0
+        var cutRunsThrew = 0
+        for trial in 0..<3000 {
+            let k = Int.random(in: 0...30, using: &rng)
+            let count = Int.random(in: 1...48, using: &rng)
+            let values: [UInt32] = (0..<count).map { _ in
+                // Now and then a value whose code is 40–63 bits (or longer) at this k.
+                let long = Int.random(in: 0..<8, using: &rng) == 0
+                let q = long ? UInt32.random(in: 40...70, using: &rng) : UInt32.random(in: 0...3, using: &rng)
+                return q << UInt32(k) | (k == 0 ? 0 : UInt32.random(in: 0...UInt32.max, using: &rng) >> UInt32(32 - k))
+            }
+            var data: [UInt8]
+            if trial % 3 == 2 {
+                data = (0..<Int.random(in: 0...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            } else {
+                var w = BitWriter(byteCapacity: 16)
+                values.withUnsafeBufferPointer { w.putRiceRun($0.baseAddress!, count: count, k: k) }
+                data = w.finish()
+                if trial % 3 == 1 { data = Array(data[..<Int.random(in: 0..<data.count, using: &rng)]) }
+            }
+            // The data, then the padding, ending where the unmapped page begins.
+            let start = area + page - BitReader.padding - data.count
+            data.withUnsafeBytes { start.copyMemory(from: $0.baseAddress!, byteCount: data.count) }
+            (start + data.count).initializeMemory(as: UInt8.self, repeating: 0, count: BitReader.padding)
+            var r = BitReader(start.assumingMemoryBound(to: UInt8.self), byteCount: data.count)
+            var out = [Int32](repeating: 0, count: count)
+            let decoded = (try? out.withUnsafeMutableBufferPointer { try r.readRiceRun(k, into: $0.baseAddress!, count: count) }) != nil
+            switch trial % 3 {
+            case 0:
+                #expect(decoded && out == values.map { Int32(bitPattern: ($0 >> 1) ^ (0 &- ($0 & 1))) }, "trial \(trial)")
+                wholeRunsDecoded += 1
+            case 1:
+                #expect(!decoded, "trial \(trial): a cut run must throw")
+                cutRunsThrew += 1
+            default:
+                break
+            }
+            // Then the other reads, each while the last one succeeded (a reader that has thrown
+            // is not used again: its position may be past the padding).
+            if decoded, (try? r.readRiceSigned(k)) != nil, (try? r.read(56)) != nil { _ = try? r.readSigned(32) }
+        }
+        #expect(wholeRunsDecoded == 1000 && cutRunsThrew == 1000)
+    }
+
     /// A Rice run cut short at every byte throws, never reading past the zero padding, and
     /// agrees with the one-value reader on where the data ends.
     @Test func aRiceRunCutAtEveryByteThrows() throws {
