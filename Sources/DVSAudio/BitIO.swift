@@ -251,10 +251,10 @@ struct BitReader {
         }
         // Past the data the register holds the zero padding, whose all-zero bits send the next
         // code to `slowRice`, which checks the end; so a run ends at most `k` bits past the data
-        // (a code whose one bit is the data's last), which is caught here. A refill loads at
-        // the byte after the bits held, and only while the position is inside the data: no load
-        // reaches more than 15 bytes past it (`BitReader.padding`; BitIOTests puts the padding
-        // right before an unmapped page).
+        // (a code whose one bit is the data's last), which is caught here. A refill loads 8
+        // bytes at the byte after the bits held, an address set by where the code before
+        // started, which was inside the data: no load reaches more than 15 bytes past it
+        // (`BitReader.padding`; BitIOTests puts the padding right before an unmapped page).
         pos = next &* 8 &- held
         if pos > lim { throw .truncated(at: lim / 8) }
         position = pos

@@ -14,14 +14,14 @@ public struct LockHolder: Sendable, Equatable, CustomStringConvertible {
     /// `/proc/locks`; nil when neither gives it.
     public var pid: Int32?
 
-    /// A holder as dvs records itself in a lock file: `pid N: command` gives `pid` N; any
-    /// other text gives none.
+    /// A holder as dvs records itself in a lock file: `pid N: command` gives `pid` N (N > 0);
+    /// any other text gives none.
     init(recorded text: String) {
         description = text
         pid = nil
         if text.hasPrefix("pid ") {
             let digits = text.dropFirst(4).prefix { $0.isASCII && $0.isNumber }
-            if !digits.isEmpty, text.dropFirst(4 + digits.count).hasPrefix(":") { pid = Int32(digits) }
+            if !digits.isEmpty, text.dropFirst(4 + digits.count).hasPrefix(":"), let n = Int32(digits), n > 0 { pid = n }
         }
     }
 
@@ -206,15 +206,21 @@ public final class RepositoryLock: @unchecked Sendable {
     }
 
     /// Who holds the lock at `path` right now: what it recorded in the file (`pid 1234: dvs
-    /// repack`), or what the system shows of it when it recorded nothing, with its pid when
-    /// either gives it; nil when nobody holds it (``isHeld(path:)``).
+    /// repack`), or what the system shows of it when it recorded nothing or something else (text
+    /// a killed dvs left, then another program took the lock), with its pid when either gives
+    /// it; nil when nobody holds it (``isHeld(path:)``).
     public static func holder(path: String) -> LockHolder? {
         guard isHeld(path: path) else { return nil }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         let recorded = recordedHolder(fd: fd, path: path)
-        return recorded.isEmpty ? unrecordedHolder(fd: fd) : LockHolder(recorded: recorded)
+        let shown = unrecordedHolder(fd: fd)
+        if recorded.isEmpty { return shown }
+        let holder = LockHolder(recorded: recorded)
+        // The system's pid wins when it has one: a recorded pid it does not hold the lock.
+        if let pid = shown.pid, holder.pid != pid { return shown }
+        return holder
     }
 
     /// Whether some process holds the lock right now (a non-blocking probe; used by readers that

@@ -257,14 +257,14 @@ private func bytes(hex: String) -> [UInt8] {
 /// orders; every order must rebuild the samples the residuals were computed from with RFC 9639's
 /// arithmetic (for G.711, `LPCAudio`'s rank coding).
 @Suite struct LPCPredictorOrderTests {
-    /// A one-block, one-channel payload (no container bytes) whose subframe predicts with
-    /// `coefficients` and `shift` and codes `residuals` in four partitions of their own Rice
-    /// parameters; `warmUp` are the first `coefficients.count` samples (G.711: ranks − 128).
-    static func payload(
-        format: LPCAudio.SampleFormat = .pcm16, coefficients: [Int32], shift: Int, warmUp: [Int32], residuals: [UInt32], ks: [Int]
-    ) -> [UInt8] {
+    /// Appends a predicted subframe: `coefficients` and `shift`, `warmUp` the first
+    /// `coefficients.count` samples (G.711: ranks − 128), `residuals` in four partitions with
+    /// the Rice parameters `ks`.
+    static func subframe(
+        _ w: inout BitWriter, format: LPCAudio.SampleFormat, coefficients: [Int32], shift: Int, warmUp: [Int32], residuals: [UInt32],
+        ks: [Int]
+    ) {
         let frames = warmUp.count + residuals.count
-        var w = BitWriter(byteCapacity: 64)
         w.put(2, 2)  // predicted
         if format == .pcm16 { w.put(0, 5) }  // no wasted bits (G.711 has no such field)
         w.put(UInt64(coefficients.count), 6)
@@ -280,15 +280,50 @@ private func bytes(hex: String) -> [UInt8] {
             w.put(UInt64(ks[p]), 5)
             for i in lo..<hi { w.putRice(residuals[i - warmUp.count], ks[p]) }
         }
-        let bits = w.finish()
+    }
+
+    /// A one-block payload (no container bytes) around `bits`, the block's subframes.
+    static func payload(format: LPCAudio.SampleFormat, channels: UInt8, frames: Int, bits: [UInt8]) -> [UInt8] {
         var out = ByteWriter()
         out.write(u32: 0)
-        out.write([format.rawValue, 0, 1, 0])
+        out.write([format.rawValue, 0, channels, 0])
         out.write(u32: 4096)
         out.write(u64: UInt64(frames))
         out.write(u64: UInt64(bits.count))
         out.write(bits)
         return out.bytes
+    }
+
+    /// A one-block, one-channel payload of one such subframe.
+    static func payload(
+        format: LPCAudio.SampleFormat = .pcm16, coefficients: [Int32], shift: Int, warmUp: [Int32], residuals: [UInt32], ks: [Int]
+    ) -> [UInt8] {
+        var w = BitWriter(byteCapacity: 64)
+        subframe(&w, format: format, coefficients: coefficients, shift: shift, warmUp: warmUp, residuals: residuals, ks: ks)
+        return payload(format: format, channels: 1, frames: warmUp.count + residuals.count, bits: w.finish())
+    }
+
+    /// G.711 ranks of a slow tone and noise, and the residuals that code them with
+    /// `coefficients` and `shift` as `LPCAudio` does (prediction on the linear values, clamped
+    /// to 16 bits only after the shift, then the rank nearest it).
+    static func g711(_ law: G711Law, frames: Int, coefficients: [Int32], shift: Int, seed: UInt64) -> (ranks: [Int32], residuals: [UInt32])
+    {
+        var rng = SeededGenerator(seed: seed)
+        let ranks: [Int32] = (0..<frames).map { i in
+            let t = Double(i)
+            let v = Int(20000 * sin(t * 0.05) + 6000 * sin(t * 0.23) + Double(Int.random(in: -500...500, using: &rng)))
+            return Int32(law.nearestRank[max(-32768, min(32767, v)) + 32768])
+        }
+        let order = coefficients.count
+        var residuals: [UInt32] = []
+        for i in order..<frames {
+            var sum: Int64 = 0
+            for j in 0..<order { sum += Int64(coefficients[j]) * Int64(law.linearOfRank[Int(ranks[i - 1 - j])]) }
+            let p = min(32767, max(-32768, sum >> Int64(shift)))
+            let r = ranks[i] - Int32(law.nearestRank[Int(p) + 32768])
+            residuals.append(UInt32(bitPattern: (r << 1) ^ (r >> 31)))
+        }
+        return (ranks, residuals)
     }
 
     @Test(arguments: Array(1...16)) func everyOrderRebuildsItsSamples(_ order: Int) throws {
@@ -327,23 +362,11 @@ private func bytes(hex: String) -> [UInt8] {
         let law = G711Law.muLaw
         var rng = SeededGenerator(seed: UInt64(900 + order))
         let frames = 1024
-        let ranks: [Int32] = (0..<frames).map { i in
-            let t = Double(i)
-            let v = Int(20000 * sin(t * 0.05) + 6000 * sin(t * 0.23) + Double(Int.random(in: -500...500, using: &rng)))
-            return Int32(law.nearestRank[max(-32768, min(32767, v)) + 32768])
-        }
         let shift = 12
         let coefficients: [Int32] = (0..<order).map { j in
             Int32((j == 0 ? 7000 : j == 1 ? -3000 : 0) + Int.random(in: -400...400, using: &rng))
         }
-        var residuals: [UInt32] = []
-        for i in order..<frames {
-            var sum: Int64 = 0
-            for j in 0..<order { sum += Int64(coefficients[j]) * Int64(law.linearOfRank[Int(ranks[i - 1 - j])]) }
-            let p = min(32767, max(-32768, sum >> Int64(shift)))
-            let r = ranks[i] - Int32(law.nearestRank[Int(p) + 32768])
-            residuals.append(UInt32(bitPattern: (r << 1) ^ (r >> 31)))
-        }
+        let (ranks, residuals) = Self.g711(law, frames: frames, coefficients: coefficients, shift: shift, seed: UInt64(900 + order))
         let payload = Self.payload(
             format: .muLaw, coefficients: coefficients, shift: shift, warmUp: ranks[..<order].map { $0 - 128 }, residuals: residuals,
             ks: [3, 5, 0, 9])
@@ -352,6 +375,32 @@ private func bytes(hex: String) -> [UInt8] {
         #expect(back.count == expected.count)
         let firstDifference = (0..<min(back.count, expected.count)).first { back[$0] != expected[$0] }
         #expect(firstDifference == nil, "order \(order): sample \(firstDifference ?? 0) differs")
+    }
+
+    /// Two-channel A-law, each channel its own order; on the first, coefficients and shift 0
+    /// that put predictions far past 32 bits (±6·10⁹), which must be clamped to 16 bits before
+    /// anything truncates them (truncating first wraps them back into range).
+    @Test func twoChannelALawClampsPredictionsPast32Bits() throws {
+        let law = G711Law.aLaw
+        let frames = 1000
+        let loud: [Int32] = Array(repeating: 16000, count: 12)
+        let quiet: [Int32] = [7100, -3050, 120]
+        let a = Self.g711(law, frames: frames, coefficients: loud, shift: 0, seed: 61)
+        let b = Self.g711(law, frames: frames, coefficients: quiet, shift: 12, seed: 62)
+        var w = BitWriter(byteCapacity: 64)
+        Self.subframe(
+            &w, format: .aLaw, coefficients: loud, shift: 0, warmUp: a.ranks[..<12].map { $0 - 128 }, residuals: a.residuals,
+            ks: [4, 6, 2, 30])
+        Self.subframe(
+            &w, format: .aLaw, coefficients: quiet, shift: 12, warmUp: b.ranks[..<3].map { $0 - 128 }, residuals: b.residuals,
+            ks: [3, 0, 5, 7])
+        let payload = Self.payload(format: .aLaw, channels: 2, frames: frames, bits: w.finish())
+        let back = try payload.withUnsafeBytes { try LPCAudio.decode($0) }
+        var expected: [UInt8] = []
+        for i in 0..<frames { expected += [law.codeOfRank[Int(a.ranks[i])], law.codeOfRank[Int(b.ranks[i])]] }
+        #expect(back.count == expected.count)
+        let firstDifference = (0..<min(back.count, expected.count)).first { back[$0] != expected[$0] }
+        #expect(firstDifference == nil, "byte \(firstDifference ?? 0) differs")
     }
 }
 
@@ -469,7 +518,7 @@ extension BitIOTests {
         let mapped = mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         let area = try #require(mapped == MAP_FAILED ? nil : mapped)
         defer { munmap(area, 2 * page) }
-        #expect(mprotect(area + page, page, PROT_NONE) == 0)
+        try #require(mprotect(area + page, page, PROT_NONE) == 0)
         var rng = SeededGenerator(seed: 41)
         var wholeRunsDecoded = 0
         var cutRunsThrew = 0
@@ -499,20 +548,16 @@ extension BitIOTests {
             var out = [Int32](repeating: 0, count: count)
             let decoded = (try? out.withUnsafeMutableBufferPointer { try r.readRiceRun(k, into: $0.baseAddress!, count: count) }) != nil
             switch trial % 3 {
-            case 0:
-                #expect(decoded && out == values.map { Int32(bitPattern: ($0 >> 1) ^ (0 &- ($0 & 1))) }, "trial \(trial)")
-                wholeRunsDecoded += 1
-            case 1:
-                #expect(!decoded, "trial \(trial): a cut run must throw")
-                cutRunsThrew += 1
-            default:
-                break
+            case 0: if decoded && out == values.map({ Int32(bitPattern: ($0 >> 1) ^ (0 &- ($0 & 1))) }) { wholeRunsDecoded += 1 }
+            case 1: if !decoded { cutRunsThrew += 1 }
+            default: break
             }
             // Then the other reads, each while the last one succeeded (a reader that has thrown
             // is not used again: its position may be past the padding).
             if decoded, (try? r.readRiceSigned(k)) != nil, (try? r.read(56)) != nil { _ = try? r.readSigned(32) }
         }
-        #expect(wholeRunsDecoded == 1000 && cutRunsThrew == 1000)
+        #expect(wholeRunsDecoded == 1000, "whole runs that decoded exactly")
+        #expect(cutRunsThrew == 1000, "cut runs that threw")
     }
 
     /// A Rice run cut short at every byte throws, never reading past the zero padding, and

@@ -183,7 +183,8 @@ import Testing
 
 @Suite struct LockTests {
     /// Who holds a lock, with the pid: from what dvs recorded, from `/proc/locks` for a program
-    /// that recorded nothing (`flock(1)`), and nobody once it is let go.
+    /// that recorded nothing (`flock(1)`) even over what a killed dvs left in the file, and
+    /// nobody once it is let go.
     @Test func theHolderComesWithItsPid() throws {
         try TestSupport.withTemporaryDirectory { dir in
             let path = dir + "/lock"
@@ -193,12 +194,17 @@ import Testing
             held.release()
             #expect(RepositoryLock.holder(path: path) == nil)
 
+            // Text a killed dvs left in the file, then another program takes the lock: the
+            // system's view wins. `cat` holds it until its input closes, so nothing outlives the test.
+            try Data("pid 4242: dvs repack --background\n".utf8).write(to: URL(fileURLWithPath: path))
             let other = Process()
+            let input = Pipe()
             other.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-            other.arguments = [path, "sleep", "30"]
+            other.arguments = [path, "cat"]
+            other.standardInput = input
             try other.run()
             defer {
-                other.terminate()
+                try? input.fileHandleForWriting.close()
                 other.waitUntilExit()
             }
             var holder: LockHolder?
@@ -207,7 +213,7 @@ import Testing
                 holder = RepositoryLock.holder(path: path)
             }
             #expect(holder?.pid == other.processIdentifier)
-            #expect(holder?.description.hasPrefix("process \(other.processIdentifier) (/usr/bin/flock \(path) sleep 30)") == true)
+            #expect(holder?.description.hasPrefix("process \(other.processIdentifier) (/usr/bin/flock \(path) cat)") == true)
         }
     }
 
@@ -218,6 +224,7 @@ import Testing
         #expect(LockHolder(recorded: "pid 12x: dvs repack").pid == nil)
         #expect(LockHolder(recorded: "process 77 (sleep 9)").pid == nil)
         #expect(LockHolder(recorded: "pid 99999999999: dvs commit").pid == nil)
+        #expect(LockHolder(recorded: "pid 0: dvs commit").pid == nil)
     }
 
     @Test func secondWriterWaitsThenFailsNamingTheHolder() throws {
