@@ -13,11 +13,14 @@ public struct LockHolder: Sendable, Equatable, CustomStringConvertible {
     /// Its process id: from what it recorded (a dvs holder writes `pid N: command`) or from
     /// `/proc/locks`; nil when neither gives it.
     public var pid: Int32?
+    /// Whether `description` is what the holder recorded in the lock file (a dvs process).
+    public var recorded: Bool
 
     /// A holder as dvs records itself in a lock file: `pid N: command` gives `pid` N (N > 0);
     /// any other text gives none.
     init(recorded text: String) {
         description = text
+        recorded = true
         pid = nil
         if text.hasPrefix("pid ") {
             let digits = text.dropFirst(4).prefix { $0.isASCII && $0.isNumber }
@@ -28,6 +31,7 @@ public struct LockHolder: Sendable, Equatable, CustomStringConvertible {
     /// A holder as the system shows it.
     init(shown text: String, pid: Int32?) {
         description = text
+        recorded = false
         self.pid = pid
     }
 }
@@ -80,18 +84,17 @@ public final class RepositoryLock: @unchecked Sendable {
             let now = Date()
             if !announced, now.timeIntervalSince(start) >= Self.waitAnnouncedAfter, now < deadline {
                 announced = true
-                let holder = Self.recordedHolder(fd: fd, path: path)
-                onWait?(holder.isEmpty ? Self.unrecordedHolder(fd: fd).description : holder)
+                onWait?(Self.currentHolder(fd: fd, path: path).description)
             }
             if now >= deadline {
-                let holder = Self.recordedHolder(fd: fd, path: path)
-                let unrecorded = holder.isEmpty ? Self.unrecordedHolder(fd: fd).description : ""
+                let holder = Self.currentHolder(fd: fd, path: path)
                 close(fd)
                 fd = -1
-                if holder.isEmpty {
-                    // A holder that wrote nothing: not dvs (or one that has just taken the lock).
+                if !holder.recorded {
+                    // A holder that wrote nothing (not dvs, or one that has just taken the lock),
+                    // or another program over what a killed dvs left in the file.
                     throw StorageError(
-                        .locked, "repository is locked by \(unrecorded), which did not record itself in \(path)", subject: .lock)
+                        .locked, "repository is locked by \(holder), which did not record itself in \(path)", subject: .lock)
                 }
                 throw StorageError(.locked, "repository is locked by another dvs process (\(holder))", subject: .lock)
             }
@@ -214,6 +217,13 @@ public final class RepositoryLock: @unchecked Sendable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        return currentHolder(fd: fd, path: path)
+    }
+
+    /// The holder of the lock on `fd`'s file: what it recorded, unless the system shows another
+    /// pid holding it (text a killed dvs left, then another program took the lock), or shows it
+    /// when nothing was recorded.
+    static func currentHolder(fd: Int32, path: String) -> LockHolder {
         let recorded = recordedHolder(fd: fd, path: path)
         let shown = unrecordedHolder(fd: fd)
         if recorded.isEmpty { return shown }

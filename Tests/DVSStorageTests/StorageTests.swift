@@ -214,6 +214,10 @@ import Testing
             }
             #expect(holder?.pid == other.processIdentifier)
             #expect(holder?.description.hasPrefix("process \(other.processIdentifier) (/usr/bin/flock \(path) cat)") == true)
+            // A writer that gives up names that process too, not the dead dvs.
+            let e = #expect(throws: StorageError.self) { try RepositoryLock(path: path, timeout: 0.2, command: "dvs commit") }
+            #expect(e?.message.hasPrefix("repository is locked by process \(other.processIdentifier) (") == true, "\(e?.message ?? "")")
+            #expect(e?.message.hasSuffix("which did not record itself in \(path)") == true)
         }
     }
 
