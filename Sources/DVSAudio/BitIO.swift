@@ -260,8 +260,9 @@ struct BitReader {
         position = pos
     }
 
-    /// One Rice code with parameter `k` starting at bit `pos`, read word by word (a run of
-    /// zeros longer than the register): the value before zigzag decoding and the position after.
+    /// One Rice code with parameter `k` starting at bit `start`, read word by word (a run of
+    /// zeros longer than the register, or a single code): the value before zigzag decoding and
+    /// the position after.
     /// - Throws: `.truncated` when the code runs past the data.
     @inline(never) func slowRice(at start: Int, _ k: Int) throws(FormatError) -> (UInt64, Int) {
         var pos = start
@@ -290,27 +291,11 @@ struct BitReader {
         return (u, pos)
     }
 
-    /// Reads one Rice-coded value with parameter `k` (see `BitWriter.putRice`), zigzag-decoded.
+    /// Reads one Rice-coded value with parameter `k` (see `BitWriter.putRice`), zigzag-decoded
+    /// (`slowRice`, word by word).
     @inline(__always) mutating func readRiceSigned(_ k: Int) throws(FormatError) -> Int32 {
-        var q = 0
-        while true {
-            let w = peek()
-            if w != 0 {
-                let z = w.leadingZeroBitCount
-                q &+= z
-                position &+= z &+ 1
-                break
-            }
-            q &+= 57
-            position &+= 57
-            try check()
-        }
-        var u = UInt64(truncatingIfNeeded: q) &<< UInt64(k)
-        if k > 0 {
-            u |= peek() &>> UInt64(64 &- k)
-            position &+= k
-        }
-        try check()
+        let (u, after) = try slowRice(at: position, k)
+        position = after
         let z = UInt32(truncatingIfNeeded: u)
         return Int32(bitPattern: (z &>> 1) ^ (0 &- (z & 1)))
     }

@@ -213,17 +213,25 @@ import Testing
         }
     }
 
+    /// A committed speech repository repacked as a repack killed after its catalog swap leaves
+    /// it: the old pack file (`old`, which the catalog no longer knows) back beside the coded one
+    /// (`coded`).
+    func repackLeavingTheOldPack(_ dir: String) throws -> (repo: Repository, old: String, coded: String) {
+        let (repo, _) = try speechRepository(dir, settings: ["pack.defer-audio-after": "0"])
+        _ = try repo.commit(CommitOptions(message: "speech"))
+        let old = try #require(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).first { $0.hasSuffix(".pack") })
+        try FileManager.default.copyItem(atPath: repo.packsDir + "/" + old, toPath: dir + "/old.pack")
+        _ = try repo.repack()
+        let coded = try #require(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).first { $0.hasSuffix(".pack") })
+        try FileManager.default.copyItem(atPath: dir + "/old.pack", toPath: repo.packsDir + "/" + old)
+        return (repo, old, coded)
+    }
+
     /// The leftover of a killed repack goes only when the coded copies read back: with a rotted
     /// frame in the new pack, the old pack stays (it holds the only intact copy).
     @Test func aRepackLeftoverHoldingTheOnlyIntactCopyStays() throws {
         try TestSupport.withTemporaryDirectory { dir in
-            let (repo, _) = try speechRepository(dir, settings: ["pack.defer-audio-after": "0"])
-            _ = try repo.commit(CommitOptions(message: "speech"))
-            let old = try #require(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).first { $0.hasSuffix(".pack") })
-            try FileManager.default.copyItem(atPath: repo.packsDir + "/" + old, toPath: dir + "/old.pack")
-            _ = try repo.repack()
-            let coded = try #require(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).first { $0.hasSuffix(".pack") })
-            try FileManager.default.copyItem(atPath: dir + "/old.pack", toPath: repo.packsDir + "/" + old)
+            let (repo, old, coded) = try repackLeavingTheOldPack(dir)
             let entry = try #require(
                 try PackReader(path: repo.packsDir + "/" + coded).readIndex().max { $0.storedLength < $1.storedLength })
             rotFrame(entry, inPackAt: repo.packsDir + "/" + coded)
@@ -238,12 +246,7 @@ import Testing
     /// indexed nowhere) stays, for `dvs reindex`.
     @Test func aRepackInterruptedAfterItsSwapIsFinishedByTheNext() throws {
         try TestSupport.withTemporaryDirectory { dir in
-            let (repo, _) = try speechRepository(dir, settings: ["pack.defer-audio-after": "0"])
-            _ = try repo.commit(CommitOptions(message: "speech"))
-            let old = try #require(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).first { $0.hasSuffix(".pack") })
-            try FileManager.default.copyItem(atPath: repo.packsDir + "/" + old, toPath: dir + "/old.pack")
-            _ = try repo.repack()
-            try FileManager.default.copyItem(atPath: dir + "/old.pack", toPath: repo.packsDir + "/" + old)
+            let (repo, old, _) = try repackLeavingTheOldPack(dir)
             // A commit's pack that never reached the catalog.
             let writer = PackWriter(packsDir: repo.packsDir, tmpDir: repo.tmpDir, targetSize: 1 << 20)
             let lost = [UInt8]("a blob no index knows".utf8)
