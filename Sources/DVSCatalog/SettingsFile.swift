@@ -92,11 +92,21 @@ public struct SettingsFile: Sendable {
     }
 
     /// `value` with the user part of a URL's authority (`KEY:SECRET@`, RFC 3986 §3.2.1) replaced
-    /// by `[redacted]`; any other value as it is.
+    /// by `[redacted]`; any other value as it is. A pasted secret may hold '/', '?' or '#' (AWS
+    /// secret keys often hold '/'), which end the authority by the RFC: when the text after the
+    /// authority's first ':' is not a port (digits) and an '@' follows, everything up to the last
+    /// '@' is taken for the user part.
     static func withoutCredentials(_ value: String) -> String {
         guard let scheme = value.range(of: "://") else { return value }
-        let authority = value[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        guard let at = authority.lastIndex(of: "@") else { return value }
+        let rest = value[scheme.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = authority.lastIndex(of: "@") {
+            return String(value[..<scheme.upperBound]) + "[redacted]" + String(value[at...])
+        }
+        guard let colon = authority.firstIndex(of: ":"),
+            !authority[authority.index(after: colon)...].allSatisfy({ $0.isASCII && $0.isNumber }),
+            let at = rest.lastIndex(of: "@")
+        else { return value }
         return String(value[..<scheme.upperBound]) + "[redacted]" + String(value[at...])
     }
 

@@ -95,6 +95,21 @@ import Testing
                     "remote.p.endpoint=http://minio:9000/?x=a@b",
                 ])
             #expect(try !String(contentsOfFile: file.path, encoding: .utf8).contains("SECRET"))
+            // A secret holding '/', '?' or '#' (AWS secret keys often hold '/') ends the
+            // authority by RFC 3986; it is redacted all the same, up to the last '@'. A port is
+            // not taken for a password.
+            try file.replace(with: [
+                ("remote.a.endpoint", "https://AKIAEXAMPLE:wJalr/K7MDENG/SECRET@s3.example.com/x"),
+                ("remote.b.endpoint", "http://AKIAEXAMPLE:ab?SECRET@minio:9000"),
+                ("remote.c.endpoint", "http://AKIAEXAMPLE:ab#SECRET@minio:9000/"),
+                ("remote.d.endpoint", "http://minio:9000/x@y"),
+            ])
+            #expect(
+                file.read().map { "\($0)=\($1)" } == [
+                    "remote.a.endpoint=https://[redacted]@s3.example.com/x", "remote.b.endpoint=http://[redacted]@minio:9000",
+                    "remote.c.endpoint=http://[redacted]@minio:9000/", "remote.d.endpoint=http://minio:9000/x@y",
+                ])
+            #expect(try !String(contentsOfFile: file.path, encoding: .utf8).contains("SECRET"))
             // A writer killed before its rename left a temp file: the next one removes it.
             try Data("half".utf8).write(to: URL(fileURLWithPath: file.path + ".tmp-99999"))
             try file.replace(with: [("x.y", "1")])
