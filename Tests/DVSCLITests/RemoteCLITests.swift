@@ -218,6 +218,28 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             let read = try g.run(["ls", "--remote", "a", "--cache-dir", dir + "/cache"], in: dir)
             #expect(read.status == 1 && !FileManager.default.fileExists(atPath: dir + "/cache/remotes"), "\(read.stderr)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/a").sorted() == before)
+            // Nor is a folder of recordings (a clone of one was empty, and a push from that clone
+            // wrote bundles/, objects/, packs/ and refs/ among them): clone, remote add, push and
+            // a read refuse it and write nothing into it. Names starting with '.' do not count.
+            try T.sh(
+                "mkdir -p recordings && find a -name '*.wav' | sort | head -2 | xargs -I{} cp {} recordings/ && touch recordings/.DS_Store",
+                in: dir)
+            let recordings = try FileManager.default.contentsOfDirectory(atPath: dir + "/recordings").sorted()
+            let fromRecordings = try g.run(["clone", "recordings", "fromrecordings"], in: dir)
+            #expect(fromRecordings.status == 1, "\(fromRecordings.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/fromrecordings"))
+            #expect(try g.run(["remote", "add", "rec", dir + "/recordings"], in: dir + "/rel").status == 1)
+            // Added while it was still empty, then given files: push refuses it.
+            try T.sh("mkdir -p later", in: dir)
+            try dvsOK(["remote", "add", "later", dir + "/later"], in: dir + "/rel", remote)
+            try T.sh("find a -name '*.wav' | sort | head -1 | xargs -I{} cp {} later/", in: dir)
+            let laterBefore = try FileManager.default.contentsOfDirectory(atPath: dir + "/later").sorted()
+            let push = try g.run(["push", "later"], in: dir + "/rel")
+            #expect(push.status == 1, "\(push.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/later").sorted() == laterBefore)
+            let readRecordings = try g.run(["ls", "--remote", "recordings", "--cache-dir", dir + "/cache"], in: dir)
+            #expect(readRecordings.status == 1, "\(readRecordings.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/recordings").sorted() == recordings)
             try g.verify()
         }
     }

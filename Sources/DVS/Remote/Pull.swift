@@ -170,11 +170,8 @@ extension Repository {
                     next: .giveRemoteLocation)
             }
             // Checked before anything is made (opening the store checks it again, for fetch and push).
-            if FileManager.default.fileExists(atPath: url + "/" + folderName, isDirectory: &isDirectory), isDirectory.boolValue {
-                throw DVSError(
-                    .remote,
-                    "cannot clone '\(given)': '\(url)' is a dvs repository's working tree (it holds \(folderName)), not a remote: a remote is the folder or bucket a push writes to",
-                    next: .giveRemoteLocation)
+            if let why = RemoteConfig.notARemoteFolder(url) {
+                throw DVSError(.remote, "cannot clone '\(given)': \(why)", next: .giveRemoteLocation)
             }
         }
         let root = context.absolute(directory)

@@ -116,11 +116,8 @@ public final class RemoteCache: @unchecked Sendable {
                 throw DVSError(
                     .remote, "cannot read remote '\(Redaction.redact(options.url))': no folder at '\(url)'", next: .giveRemoteLocation)
             }
-            if FileManager.default.fileExists(atPath: url + "/" + Repository.folderName, isDirectory: &isDirectory), isDirectory.boolValue {
-                throw DVSError(
-                    .remote,
-                    "cannot read remote '\(options.url)': '\(url)' is a dvs repository's working tree (it holds \(Repository.folderName)), not a remote: a remote is the folder or bucket a push writes to",
-                    next: .giveRemoteLocation)
+            if let why = RemoteConfig.notARemoteFolder(url) {
+                throw DVSError(.remote, "cannot read remote '\(options.url)': \(why)", next: .giveRemoteLocation)
             }
         }
         let base = (options.cacheDirectory.map { context.absolute($0) } ?? defaultDirectory(context)) + "/remotes"

@@ -33,30 +33,48 @@ public struct RemoteConfig: Sendable, Equatable {
         self.transfers = transfers
     }
 
-    /// Refuses a folder remote that is a repository's working tree (it holds `.dvs`): read as a
-    /// remote it has no branches (an empty clone), and a push would write the remote layout
-    /// among its files.
-    /// - Throws: `DVSError.remote` naming the folder when it holds `.dvs`.
-    static func refuseWorkingTree(_ path: String, remote name: String) throws {
+    /// What a folder remote may hold at its top: the layout dvs writes (`schema/FORMAT.md`
+    /// § Remotes), and `lost+found` for a remote at the root of a mounted file system. Names
+    /// starting with '.' other than `.dvs` are let be (`.DS_Store`, `.snapshot`).
+    static let remoteFolderNames: Set<String> = ["bundles", "objects", "packs", "purges", "records", "refs", "gc", "lost+found"]
+
+    /// Why the folder at `path` cannot be a remote, or nil when it can: it is a repository's
+    /// working tree (it holds `.dvs`; read as a remote it has no branches), or it holds files a
+    /// remote does not (a folder of recordings given by mistake): either way a push would write
+    /// the remote layout among them. An empty folder, or one that does not exist yet, can be.
+    public static func notARemoteFolder(_ path: String) -> String? {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path + "/" + Repository.folderName, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw DVSError(
-                .remote,
-                "remote '\(name)' at '\(path)' is a dvs repository's working tree (it holds \(Repository.folderName)), not a remote: a remote is the folder or bucket a push writes to",
-                next: .giveRemoteLocation)
+            return
+                "'\(path)' is a dvs repository's working tree (it holds \(Repository.folderName)), not a remote: a remote is the folder or bucket a push writes to"
+        }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+        let foreign = names.filter { !$0.hasPrefix(".") && !remoteFolderNames.contains($0) }
+        guard !foreign.isEmpty else { return nil }
+        let shown =
+            foreign.prefix(3).map { "'\($0)'" }.joined(separator: ", ") + (foreign.count > 3 ? " and \(foreign.count - 3) more" : "")
+        return
+            "'\(path)' holds files a dvs remote does not (\(shown)), so it is not one: a remote is the folder or bucket a push writes to, holding only what dvs writes there"
+    }
+
+    /// Refuses a folder that cannot be a remote (``notARemoteFolder(_:)``).
+    /// - Throws: `DVSError.remote` naming the remote and the folder.
+    static func refuseNonRemoteFolder(_ path: String, remote name: String) throws {
+        if let why = notARemoteFolder(path) {
+            throw DVSError(.remote, "remote '\(name)' cannot be used: \(why)", next: .giveRemoteLocation)
         }
     }
 
     /// Opens the store.
     /// - Parameter environment: where AWS credentials, region and a default endpoint come from
     ///   (a repository passes its ``ProcessContext/environment``).
-    /// - Throws: `DVSError.remote` when no credentials are found, or a folder remote is a
-    ///   repository's working tree (it holds `.dvs`); `.badInput` for a bad endpoint.
+    /// - Throws: `DVSError.remote` when no credentials are found, or a folder remote cannot be
+    ///   one (``notARemoteFolder(_:)``); `.badInput` for a bad endpoint.
     public func open(environment: [String: String]) throws -> any RemoteStore {
         do {
             switch url {
             case .path(let p):
-                try Self.refuseWorkingTree(p, remote: name)
+                try Self.refuseNonRemoteFolder(p, remote: name)
                 return try PathRemoteStore(root: p)
             case .s3(let bucket, let prefix):
                 let creds = try AWSCredentials.resolve(environment: environment)
@@ -162,7 +180,7 @@ extension Repository {
         let parsed: RemoteURL
         do { parsed = try RemoteURL.parse(url, currentDirectory: root) } catch { throw DVSError.wrap(error) }
         try Self.checkS3Settings(of: parsed, endpoint: endpoint, region: region, pathStyle: pathStyle)
-        if case .path(let p) = parsed { try RemoteConfig.refuseWorkingTree(p, remote: name) }
+        if case .path(let p) = parsed { try RemoteConfig.refuseNonRemoteFolder(p, remote: name) }
         let lock = try self.lock("dvs remote add \(name)")
         defer { lock.release() }
         if try remotes().contains(where: { $0.name == name }) {
