@@ -52,7 +52,7 @@ enum Hints {
         case .writeAuthor: return "write it as --author \"Name <email@example.com>\""
         case .passMessage: return "pass one with -m \"what changed\""
         case .fixAudioOrDropStrict:
-            return "fix or remove them, or commit without --strict to store them as plain files; nothing was committed"
+            return "fix or remove them, or commit without --strict to store them with a warning; nothing was committed"
         case .allowEmpty: return "use --allow-empty to record a commit anyway"
         case .fixOrSkipPreCommitHook: return "fix what it reports, or commit with --no-verify to skip the hook this once"
         case .commitFirst: return "run 'dvs commit -m MSG' first"

@@ -133,8 +133,13 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
             #expect(same, "\(diff)")
             let strict = try dvs("commit", "--allow-empty", "--strict", "-m", "strict", in: dir + "/edge")
             #expect(strict.status == 1)
-            #expect(strict.stderr.contains("error: 2 files named like audio do not decode (--strict)"))
+            // Damaged audio (truncated, never finalised) is refused too: a user ran --strict on a
+            // truncated WAV and got a commit.
+            #expect(strict.stderr.contains("error: 2 files named like audio do not decode and 2 audio files are damaged (--strict)"))
+            #expect(strict.stderr.contains("\n  truncated_mid_sample.wav: WAV is truncated: data chunk declares 3200 bytes, 2469 present"))
+            #expect(strict.stderr.contains("\n  data_size_zero_streaming.wav: WAV data chunk declares 0 bytes"))
             #expect(strict.stderr.contains("hint: "))
+            #expect(try dvs("log", "--oneline", in: dir + "/edge").stdout.split(separator: "\n").count == 1)
         }
     }
 

@@ -117,7 +117,7 @@ import Testing
         #expect(Hints.text(.passMessage) == "pass one with -m \"what changed\"")
         #expect(
             Hints.text(.fixAudioOrDropStrict)
-                == "fix or remove them, or commit without --strict to store them as plain files; nothing was committed")
+                == "fix or remove them, or commit without --strict to store them with a warning; nothing was committed")
         #expect(Hints.text(.allowEmpty) == "use --allow-empty to record a commit anyway")
         #expect(Hints.text(.fixOrSkipPreCommitHook) == "fix what it reports, or commit with --no-verify to skip the hook this once")
         #expect(Hints.text(.commitFirst) == "run 'dvs commit -m MSG' first")

@@ -160,7 +160,8 @@ public struct CommitOptions: Sendable {
     public var author: String?
     /// Commit even when the snapshot equals the parent's.
     public var allowEmpty = false
-    /// Treat undecodable audio as an error that commits nothing.
+    /// Treat undecodable audio, and audio whose header and bytes disagree (truncated, never
+    /// finalised), as an error that commits nothing.
     public var strict = false
     /// Skip the `pre-commit` hook (git's `--no-verify`).
     public var noVerify = false
@@ -198,7 +199,7 @@ extension Repository {
     /// them stored and unreferenced); the move, its reflog entry and the stat cache land in one
     /// SQLite transaction. Killed at any point, the repository shows the old commit or the new one.
     /// - Throws: `DVSError.nothingToCommit` when nothing changed and `allowEmpty` is false;
-    ///   `.badInput` for undecodable audio under `strict`, a bad `--author`, or a file that changed
+    ///   `.badInput` for undecodable or damaged audio under `strict`, a bad `--author`, or a file that changed
     ///   while read; `.io` (disk full, unreadable file); `.locked`. In every case nothing is committed.
     ///
     /// Before anything is written, the tree's label tables and sidecars are parsed, joined to the
@@ -324,13 +325,24 @@ extension Repository {
             }
             var scan = try workingTree.scan(
                 writer: writer, knownBlobs: known, deltaBases: deltaBases, within: options.paths, progress: progress)
+            // Under strict, audio that does not decode and audio whose header and bytes disagree
+            // (a truncated or never finalised recording: a training set would read part of it,
+            // or none) are both refused.
             let undecodable = scan.warnings.filter { $0.kind == .undecodableAudio }
-            if options.strict && !undecodable.isEmpty {
+            let damaged = scan.warnings.filter { $0.kind == .damagedAudio }
+            if options.strict && !(undecodable.isEmpty && damaged.isEmpty) {
                 writer.abort()
+                var what: [String] = []
+                if !undecodable.isEmpty {
+                    what.append(
+                        "\(counted(undecodable.count, "file")) named like audio \(undecodable.count == 1 ? "does" : "do") not decode")
+                }
+                if !damaged.isEmpty {
+                    what.append("\(counted(damaged.count, "audio file")) \(damaged.count == 1 ? "is" : "are") damaged")
+                }
                 throw DVSError(
-                    .badInput,
-                    "\(counted(undecodable.count, "file")) named like audio \(undecodable.count == 1 ? "does" : "do") not decode (--strict)",
-                    details: undecodable.map {
+                    .badInput, what.joined(separator: " and ") + " (--strict)",
+                    details: (undecodable + damaged).map {
                         "\($0.path): \($0.message.replacingOccurrences(of: "; stored byte-exact as a plain file", with: ""))"
                     }, next: .fixAudioOrDropStrict)
             }
