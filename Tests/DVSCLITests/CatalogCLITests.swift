@@ -31,6 +31,32 @@ import Testing
             #expect(first.stdout.hasPrefix("On branch main"), "\(first.stdout)")
         }
     }
+
+    /// `init` takes `-C` as every command does (it was refused as an unknown option), with git's
+    /// meaning: `dvs -C DIR init [FOLDER]` makes DIR/FOLDER a repository. A `-C` folder that does
+    /// not exist, or is a file, is named as such (it was "not a dvs repository").
+    @Test func initTakesDashCAndAMissingFolderIsNamed() throws {
+        try T.withTemporaryDirectory { dir in
+            try T.sh("mkdir -p d && touch file", in: dir)
+            let initHere = try T.run(T.dvsBinary, ["-C", dir + "/d", "init"], in: "/")
+            #expect(initHere.status == 0 && initHere.stdout == "Initialized empty dvs repository in \(dir)/d/.dvs/\n", "\(initHere.stderr)")
+            let initSub = try T.run(T.dvsBinary, ["-C", "d", "init", "sub"], in: dir)
+            #expect(
+                initSub.status == 0 && initSub.stdout == "Initialized empty dvs repository in \(dir)/d/sub/.dvs/\n", "\(initSub.stderr)")
+            for (args, reason) in [
+                (["-C", dir + "/missing", "status"], "No such file or directory"),
+                (["-C", dir + "/missing", "init"], "No such file or directory"),
+                (["-C", dir + "/file", "log"], "it is not a folder"),
+            ] {
+                let r = try T.run(T.dvsBinary, args, in: "/")
+                #expect(r.status == 1, "\(args): \(r.stderr)")
+                #expect(
+                    r.stdout == "" && r.stderr == "error: cannot run in '\(args[1])': \(reason)\nhint: give a folder that exists\n",
+                    "\(args)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir + "/missing"))
+        }
+    }
 }
 
 /// A repository whose `.dvs` cannot be written (a read-only mount): reading commands keep

@@ -217,6 +217,7 @@ public final class Repository: @unchecked Sendable {
     /// - Throws: `DVSError.notARepository` when no parent has one.
     static func findRoot(from directory: String?, context: ProcessContext) throws -> String {
         let start = context.absolute(directory ?? context.currentDirectory)
+        if directory != nil { try requireFolder(start) }
         var dir = start
         while true {
             var st = stat()
@@ -235,6 +236,18 @@ public final class Repository: @unchecked Sendable {
 
     /// `path` made absolute against the context's current directory.
     func absolute(_ path: String) -> String { context.absolute(path) }
+
+    /// Checks that `path`, a folder to run in, is one.
+    /// - Throws: `DVSError.badInput` naming it when it does not exist or is not a folder.
+    public static func requireFolder(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw DVSError(.badInput, "cannot run in '\(path)': \(String(cString: strerror(errno)))", hint: "give a folder that exists")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw DVSError(.badInput, "cannot run in '\(path)': it is not a folder", hint: "give a folder that exists")
+        }
+    }
 
     // MARK: Settings
 
