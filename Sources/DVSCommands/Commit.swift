@@ -56,9 +56,10 @@ struct CommitCommand: ParsableCommand {
             " \(Output.count(t.fileCount, "file")), \(Output.count(t.sampleCount, "sample")), \(Output.hours(t.audioHours)) of audio; \(counts.total) changed (\(counts.added) new, \(counts.modified) modified, \(counts.deleted) deleted)"
         )
         let ratio = s.newRawBytes > 0 ? String(format: ", %.0f%% of raw", 100 * Double(s.storedBytes) / Double(s.newRawBytes)) : ""
-        if !s.labelTables.isEmpty {
-            let count = s.labelTables.filter { $0.format != "config" }.count
-            Output.out(" labels from \(Output.count(count, "source")): " + Output.labelSources(s.labelTables))
+        // A dvs.toml alone (it may ignore every table) is no source: no line, not "from 0 sources: ".
+        let sourceCount = s.labelTables.filter { $0.format != "config" }.count
+        if sourceCount > 0 {
+            Output.out(" labels from \(Output.count(sourceCount, "source")): " + Output.labelSources(s.labelTables))
         }
         Output.out(
             " stored \(Output.bytes(s.storedBytes)) for \(Output.bytes(s.newRawBytes)) of new content in \(Output.count(s.newBlobCount, "blob"))\(ratio); plus \(Output.bytes(s.metadataBytes)) of metadata"

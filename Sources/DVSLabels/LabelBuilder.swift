@@ -96,6 +96,8 @@ public struct LabelBuildResult: Sendable {
     public var findings: [LabelFinding]
     /// The label sources recognised, sorted by path.
     public var tables: [LabelTableInfo]
+    /// The tree's `dvs.toml` (the default when it has none): what it ignores, among the rest.
+    public var config = LabelConfig()
     /// Creates a result.
     public init(
         samples: [RepoPath: SampleAnnotations] = [:], words: [RepoPath: [TranscriptWord]] = [:],
@@ -200,6 +202,7 @@ struct BuildRun {
         for i in annotations.indices where annotations[i]?.isEmpty == true { annotations[i] = nil }
         var result = LabelBuildResult(words: words, findings: sorted, tables: tables.sorted { $0.path < $1.path })
         result.annotations = annotations
+        result.config = config
         return result
     }
 

@@ -195,6 +195,45 @@ import Testing
         }
     }
 
+    /// A label source that stops being read as one (a typo in its key column, a Deepgram
+    /// response that no longer parses) dropped all its labels without a word, `--strict` or not:
+    /// now a warning names it, `--strict` refuses the commit, and a file dvs.toml ignores is
+    /// dropped quietly. A dvs.toml alone prints no "labels from 0 sources:" line.
+    @Test func aLabelSourceThatStopsParsingIsNamed() throws {
+        try T.withTemporaryDirectory { dir in
+            _ = try makeDataset(dir, count: 6)
+            try T.sh(
+                "mkdir -p calls deepgram && cp '\(T.fixtures)/dataset/clips/call_0001_mono.wav' calls/ && cp '\(T.fixtures)/dataset/deepgram/call_0001_mono.json' deepgram/",
+                in: dir)
+            let g = Golden(replacing: [dir: "$TMP"])
+            #expect(try g.dvs("init", in: dir).status == 0)
+            #expect(try g.dvs("commit", "-m", "import", in: dir).status == 0)
+            try T.sh("sed -i '1s/^path,/paht,/' labels.csv && printf '{\"metadata\":' > deepgram/call_0001_mono.json", in: dir)
+            let strict = try g.dvs("commit", "--strict", "-m", "typo", in: dir)
+            #expect(strict.status == 1, "\(strict.stderr)")
+            #expect(strict.stderr.contains("labels.csv: error: was a label source of commit"), "\(strict.stderr)")
+            #expect(strict.stderr.contains("deepgram/call_0001_mono.json: error: was a label source of commit"), "\(strict.stderr)")
+            #expect(try dvs("log", "--oneline", in: dir).stdout.split(separator: "\n").count == 1)
+            let warned = try g.dvs("commit", "-m", "typo", in: dir)
+            #expect(warned.status == 0, "\(warned.stderr)")
+            #expect(warned.stderr.contains("labels.csv: warning: was a label source of commit"), "\(warned.stderr)")
+            let left = try rows(
+                dvs(
+                    "query", "--json",
+                    "SELECT (SELECT count(*) FROM sample WHERE transcript IS NOT NULL) AS transcripts, (SELECT count(*) FROM pragma_table_info('sample') WHERE name = 'speaker_id') AS speakers",
+                    in: dir))
+            #expect(left.first?["transcripts"] as? Int == 0 && left.first?["speakers"] as? Int == 0, "\(left)")
+            // Ignored on purpose: no finding, and no empty "labels from" line.
+            try T.sh("sed -i '1s/^paht,/path,/' labels.csv && cp '\(T.fixtures)/dataset/deepgram/call_0001_mono.json' deepgram/", in: dir)
+            #expect(try g.dvs("commit", "-m", "fixed", in: dir).status == 0)
+            try T.write(Data("[labels]\nignore = [\"labels.csv\", \"deepgram/*\"]\n".utf8), to: dir + "/dvs.toml")
+            let ignored = try g.dvs("commit", "--strict", "-m", "labels dropped on purpose", in: dir)
+            #expect(ignored.status == 0 && !ignored.stderr.contains("was a label source"), "\(ignored.stderr)")
+            #expect(!ignored.stdout.contains("labels from"), "\(ignored.stdout)")
+            try g.verify()
+        }
+    }
+
     /// The generated fixture dataset: every planted error stops the commit, named file:line; once
     /// they are fixed, Deepgram transcripts and words are queryable.
     @Test func fixtureDatasetErrorsThenTranscriptsAndWords() throws {

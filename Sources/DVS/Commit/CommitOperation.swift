@@ -360,7 +360,7 @@ extension Repository {
             let listedUpdates = options.paths == nil ? nil : scan.cacheUpdates
             var scanned = scan.entries
             scan.entries = []
-            let tree: AnnotatedTree
+            var tree: AnnotatedTree
             if let paths = options.paths {
                 // Some paths only: the parent's entries everywhere else, and its label files read
                 // from the store rather than from the working tree.
@@ -370,6 +370,7 @@ extension Repository {
             } else {
                 tree = try annotateWorkingTree(consume scanned, previous: base)
             }
+            tree.labels.findings += try droppedLabelSources(parent: parent, now: tree, strict: options.strict)
             if tree.labels.hasErrors {
                 writer.rollback()
                 let errors = tree.labels.findings.filter { $0.severity == .error }
@@ -440,6 +441,40 @@ extension Repository {
             // nothing after it throws: undo them (their packs too, when already indexed).
             writer.rollback()
             throw DVSError.wrap(error)
+        }
+    }
+}
+
+extension Repository {
+    /// Findings for the files that were label sources of `parent` (as recorded when it was
+    /// committed here) and are still in the tree but no longer read as one: a typo in a table's
+    /// header (no `path` column), a sidecar that no longer parses. Their labels would be dropped
+    /// without a word, the file kept as an ordinary one; this says so, as a warning, or as an
+    /// error under `strict`. Nothing for a file `dvs.toml` now ignores (dropped on purpose), when
+    /// `parent`'s sources are not recorded (a commit fetched from a remote), or when none was lost.
+    /// - Complexity: O(k) for k sources, plus one pass over the entries when one was lost.
+    /// - Throws: nothing but what reading the catalog throws, as `DVSError`.
+    func droppedLabelSources(parent: CommitID?, now tree: AnnotatedTree, strict: Bool) throws -> [LabelFinding] {
+        guard let parent, let data = try catalog.labelSources(of: parent),
+            let before = try? JSONDecoder().decode([LabelTableInfo].self, from: data)
+        else { return [] }
+        let read = Set(tree.labels.tables.map(\.path))
+        // A file dvs.toml now ignores was dropped on purpose.
+        let lost = before.filter { $0.format != "config" && !read.contains($0.path) && !tree.labels.config.isIgnored($0.path) }
+        guard !lost.isEmpty else { return [] }
+        let lostPaths = Set(lost.map(\.path))
+        var present = Set<String>()
+        for e in tree.entries where e.kind != .symlink {
+            let p = e.path.string
+            if lostPaths.contains(p) { present.insert(p) }
+        }
+        return lost.filter { present.contains($0.path) }.map { t in
+            LabelFinding(
+                strict ? .error : .warning, "no-longer-a-label-source", file: t.path,
+                "was a label source of commit \(parent.short) (\(t.format), \(counted(t.samples, "sample")) labelled) and is no longer read as one, so its labels are dropped",
+                hint:
+                    "check its key column's name (path, file_name, audio_filepath…) or, for JSON, that it parses; fix it, or add it to ignore under [labels] in dvs.toml to drop its labels on purpose"
+            )
         }
     }
 }
