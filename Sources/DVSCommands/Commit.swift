@@ -53,7 +53,7 @@ struct CommitCommand: ParsableCommand {
         Output.out("[\(s.branch ?? "detached HEAD") \(s.id.short)] \(subject)")
         let t = s.commit.totals
         Output.out(
-            " \(Output.count(t.fileCount, "file")), \(Output.count(t.sampleCount, "sample")), \(Output.hours(t.audioHours)) of audio; \(counts.total) changed (\(counts.added) new, \(counts.modified) modified, \(counts.deleted) deleted)"
+            " \(Output.count(t.fileCount, "file")), \(Output.count(t.sampleCount, "sample")), \(Output.hours(t.audioHours)) of audio; \(counts.total) changed (\(counts.added) new, \(counts.modified) modified, \(counts.deleted) deleted\(counts.renamed > 0 ? ", \(counts.renamed) renamed" : ""))"
         )
         let ratio = s.newRawBytes > 0 ? String(format: ", %.0f%% of raw", 100 * Double(s.storedBytes) / Double(s.newRawBytes)) : ""
         // A dvs.toml alone (it may ignore every table) is no source: no line, not "from 0 sources: ".

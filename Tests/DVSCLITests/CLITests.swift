@@ -143,6 +143,25 @@ func json(_ s: String) throws -> Any { try JSONSerialization.jsonObject(with: Da
         }
     }
 
+    /// A rename (content unchanged, new path) is one rename in `status`, the commit's summary,
+    /// `show` and `diff` alike; the commit and `show` reported an add and a delete.
+    @Test func aRenameIsOneRenameEverywhere() throws {
+        try T.withTemporaryDirectory { dir in
+            try T.sh("sox -R '\(T.debianRecordings(limit: 1)[0])' b.wav && printf 'path,speaker\\nb.wav,s2\\n' > labels.csv", in: dir)
+            let g = Golden(replacing: [dir: "$TMP"])
+            #expect(try g.dvs("init", in: dir).status == 0)
+            #expect(try g.dvs("commit", "-m", "init", in: dir).status == 0)
+            try T.sh("mv b.wav c.wav && sed -i 's/^b.wav/c.wav/' labels.csv", in: dir)
+            #expect(try g.dvs("status", in: dir).stdout.contains("renamed:  b.wav → c.wav"))
+            let c = try g.dvs("commit", "-m", "mv", in: dir)
+            #expect(c.stdout.contains("2 changed (0 new, 1 modified, 0 deleted, 1 renamed)"), "\(c.stdout)")
+            let show = try g.dvs("show", in: dir)
+            #expect(show.stdout.contains("\nR  b.wav → c.wav  ("), "\(show.stdout)")
+            #expect(try g.dvs("diff", "HEAD~1", "HEAD", "--stat", in: dir).stdout.contains("1 renamed"))
+            try g.verify()
+        }
+    }
+
     @Test func pathsFromASubfolderGetARootRelativeHint() throws {
         try T.withTemporaryDirectory { dir in
             try T.sh("mkdir -p clips && sox -R '\(T.debianRecordings(limit: 1)[0])' clips/a.wav", in: dir)

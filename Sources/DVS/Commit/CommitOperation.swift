@@ -86,16 +86,19 @@ public struct CommitSummary: Sendable {
     }
 }
 
-/// How many paths a commit added, modified and deleted.
+/// How many paths a commit added, modified, deleted and renamed.
 public struct ChangeCounts: Sendable, Equatable {
-    /// Paths only in the commit.
+    /// Paths only in the commit (renames' new paths aside).
     public var added = 0
     /// Paths in both whose file differs.
     public var modified = 0
-    /// Paths only in the parent.
+    /// Paths only in the parent (renames' old paths aside).
     public var deleted = 0
-    /// All of them.
-    public var total: Int { added + modified + deleted }
+    /// Files moved to another path, content unchanged: a deleted path paired with an added one
+    /// (``renamePairs(_:)``, the rule of `dvs status` and `dvs diff`).
+    public var renamed = 0
+    /// All of them, a rename counted once.
+    public var total: Int { added + modified + deleted + renamed }
 }
 
 /// The changes of a commit: listed, or, for a first commit, every committed entry added (the
@@ -129,6 +132,9 @@ private enum ChangeList: Sendable {
                 case .deleted: counts.deleted += 1
                 }
             }
+            counts.renamed = renamePairs(changes).count
+            counts.added -= counts.renamed
+            counts.deleted -= counts.renamed
             return counts
         case .allAdded(let entries): return ChangeCounts(added: entries.count)
         }
