@@ -150,6 +150,10 @@ struct Purge: ParsableCommand {
             "\(plan.rule): \(Output.count(plan.samples, "sample")), \(Output.hours(plan.hours)) of audio (\(Output.bytes(plan.bytes))), in \(Output.count(plan.commitsHolding, "commit")); \(Output.count(plan.commitsRewritten, "commit")) will be rewritten"
         )
         if !plan.refs.isEmpty { Output.out("refs rewritten: \(plan.refs.map(\.fullName).joined(separator: ", "))") }
-        for m in plan.models { Output.out("model \(m.name) (\(m.id.short)) was trained on \(m.erased) of them: retrain it") }
+        // The model's snapshot holds them; it may have held some out ('dvs audit --samples' says
+        // which it fitted on), so "trained on N of them" overstated it.
+        for m in plan.models {
+            Output.out("model \(m.name) (\(m.id.short)) was trained on a snapshot holding \(m.erased) of them: retrain it")
+        }
     }
 }

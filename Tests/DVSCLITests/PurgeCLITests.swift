@@ -56,6 +56,13 @@ import Testing
                 try T.write(Data("weights".utf8), to: aside + "/m1.bin")
                 #expect(try dvs("model", "add", aside + "/m1.bin", "--rev", "main", "--label", "note", "--name", "m1", in: dir).status == 0)
             }
+            // The dry run names the model by what its snapshot holds, not as "trained on" all of
+            // them (audit may count some held out).
+            let withModel = try dvs("purge", "--where", "speaker = 'spk3'", in: dir)
+            #expect(
+                withModel.stdout.split(separator: "\n").contains {
+                    $0.hasPrefix("model m1 (") && $0.hasSuffix(") was trained on a snapshot holding 1 of them: retrain it")
+                }, "\(withModel.stdout)")
             let done = try dvs("purge", "--where", "speaker = 'spk3'", "--yes", in: dir)
             #expect(done.status == 0, "\(done.stderr)")
             #expect(done.stdout.contains("erased 1 sample"), "\(done.stdout)")
