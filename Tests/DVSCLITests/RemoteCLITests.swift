@@ -244,6 +244,33 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
         }
     }
 
+    /// A tag's message travels with it: push writes `messages/tags/<tag>` after the ref, clone
+    /// and fetch give a new tag its message (it arrived as null); a tag without one has none.
+    @Test(arguments: RemoteKind.allCases) func tagMessagesArePushedAndFetched(_ kind: RemoteKind) throws {
+        try T.withTemporaryDirectory { dir in
+            let remote = try TestRemote(kind, dir: dir)
+            try makeDataset(dir + "/a", recordings: 4)
+            try dvsOK(["init"], in: dir + "/a", remote)
+            try dvsOK(["commit", "-m", "import"], in: dir + "/a", remote)
+            try dvsOK(["tag", "v1", "-m", "shipped: asr-2026-12 trained here"], in: dir + "/a", remote)
+            try dvsOK(["tag", "plain"], in: dir + "/a", remote)
+            try dvsOK(["remote", "add", "origin", remote.url] + remote.args, in: dir + "/a", remote)
+            try dvsOK(["push", "--tags"], in: dir + "/a", remote)
+            try dvsOK(["clone", remote.url, dir + "/b"] + remote.args, in: dir, remote)
+            let text = try dvsOK(["tag"], in: dir + "/b", remote).stdout.split(separator: "\n")
+            #expect(text.count == 2 && text[1].hasSuffix("  shipped: asr-2026-12 trained here") && text[0].hasPrefix("plain  "), "\(text)")
+            let listed = try #require(try json(dvsOK(["tag", "--json"], in: dir + "/b", remote).stdout) as? [[String: Any]])
+            #expect(listed.map { $0["name"] as? String } == ["plain", "v1"])
+            #expect(listed[0]["message"] is NSNull && listed[1]["message"] as? String == "shipped: asr-2026-12 trained here", "\(listed)")
+            // A tag made later arrives with its message by fetch.
+            try dvsOK(["tag", "v2", "-m", "second\nline"], in: dir + "/a", remote)
+            try dvsOK(["push", "--tags"], in: dir + "/a", remote)
+            try dvsOK(["fetch"], in: dir + "/b", remote)
+            let later = try #require(try json(dvsOK(["tag", "--json"], in: dir + "/b", remote).stdout) as? [[String: Any]])
+            #expect(later.last?["name"] as? String == "v2" && later.last?["message"] as? String == "second\nline", "\(later)")
+        }
+    }
+
     /// The shared contract: push, clone elsewhere (byte-identical tree), commit in the clone,
     /// push, pull in the first repository; a push with nothing new uploads 0 bytes.
     @Test(arguments: RemoteKind.allCases) func pushCloneCommitPushPull(_ kind: RemoteKind) throws {

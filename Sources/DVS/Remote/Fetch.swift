@@ -332,7 +332,15 @@ extension Repository {
                 }
                 let status =
                     old == nil ? RefMove.Status.created : old == r.id ? .upToDate : try isAncestor(old!, of: r.id) ? .fastForward : .forced
-                if old != r.id { updates.append(RefUpdate(name: local, expected: old, new: r.id, message: "fetch \(remoteName)")) }
+                // A new tag takes the message pushed with it (one GET), as `dvs tag -m` keeps one;
+                // more than 64 KiB is no tag message (the tag comes without it).
+                var message = "fetch \(remoteName)"
+                if old == nil, let key = RemoteRef.messageKey(r.name), let data = try store.get(key), data.count <= 1 << 16,
+                    let text = String(data: data, encoding: .utf8), !text.isEmpty
+                {
+                    message = "tag: " + text
+                }
+                if old != r.id { updates.append(RefUpdate(name: local, expected: old, new: r.id, message: message)) }
                 moves.append(RefMove(name: local, old: old, new: r.id, status: status))
             }
             try catalog.write { tx in

@@ -436,6 +436,16 @@ extension Repository {
                 }
                 moves.append(RefMove(name: p.name, old: p.old, new: p.local, status: p.status))
             }
+            // A tag's message, after its ref (a push killed between them leaves a tag without
+            // one); a tag moved to a commit without one drops the message of the old.
+            for m in moves where [.created, .fastForward, .forced].contains(m.status) {
+                guard let key = RemoteRef.messageKey(m.name) else { continue }
+                if let message = try tagMessage(m.name) {
+                    try store.put(key, Data(message.utf8))
+                } else if m.old != nil {
+                    try store.delete(key)
+                }
+            }
             // Lineage records after the refs their snapshots are on (records/ markers last).
             let records = try pushRecords(
                 store: store, remoteName: remoteName, remoteObjects: remoteObjects, transfers: config.transfers, meter: meter)

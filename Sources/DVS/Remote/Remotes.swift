@@ -36,7 +36,9 @@ public struct RemoteConfig: Sendable, Equatable {
     /// What a folder remote may hold at its top: the layout dvs writes (`schema/FORMAT.md`
     /// § Remotes), and `lost+found` for a remote at the root of a mounted file system. Names
     /// starting with '.' other than `.dvs` are let be (`.DS_Store`, `.snapshot`).
-    static let remoteFolderNames: Set<String> = ["bundles", "objects", "packs", "purges", "records", "refs", "gc", "lost+found"]
+    static let remoteFolderNames: Set<String> = [
+        "bundles", "objects", "packs", "purges", "records", "refs", "messages", "gc", "lost+found",
+    ]
 
     /// Why the folder at `path` cannot be a remote, or nil when it can: it is a repository's
     /// working tree (it holds `.dvs`; read as a remote it has no branches), or it holds files a
@@ -106,6 +108,13 @@ public struct RemoteConfig: Sendable, Equatable {
 /// A remote ref's content: the 64-hex commit id and a newline (`schema/FORMAT.md` § Remotes).
 enum RemoteRef {
     static func encode(_ id: CommitID) -> Data { Data((id.hex + "\n").utf8) }
+
+    /// The key of the message kept with remote tag `ref` (`messages/tags/<tag>`, the message as
+    /// UTF-8; `schema/FORMAT.md` § Remotes), or nil for a ref that is not a tag. A key of its own,
+    /// so that a ref stays the 65 bytes every dvs reads.
+    static func messageKey(_ ref: RefName) -> String? {
+        ref.kind == .tag ? "messages/" + ref.fullName.dropFirst("refs/".count) : nil
+    }
 
     static func decode(_ data: Data, key: String, remote: String) throws -> CommitID {
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -35,12 +35,19 @@ extension Repository {
     /// Tags (`refs/tags/*`), sorted by name, with the message they were made with.
     public func tags() throws -> [RefInfo] {
         try catalog.refs(in: .tags).map { r in
-            let message = try catalog.reflog(r.name, limit: 1000).last?.message
-            let text = message.flatMap { $0.hasPrefix("tag: ") ? String($0.dropFirst(5)) : nil }
-            return RefInfo(
+            RefInfo(
                 name: r.name.shortName, target: r.target, isCurrent: false, totals: try commit(r.target).totals,
-                message: text?.isEmpty == false ? text : nil)
+                message: try tagMessage(r.name))
         }.sorted { $0.name < $1.name }
+    }
+
+    /// The message kept with tag `ref` (`dvs tag NAME -m MSG`, or fetched with it): the text of
+    /// its latest reflog entry when that is `tag: MSG`; nil when it has none.
+    /// - Throws: `CatalogError` when the reflog cannot be read.
+    func tagMessage(_ ref: RefName) throws -> String? {
+        let message = try catalog.reflog(ref, limit: 1000).last?.message
+        let text = message.flatMap { $0.hasPrefix("tag: ") ? String($0.dropFirst(5)) : nil }
+        return text?.isEmpty == false ? text : nil
     }
 
     /// Creates branch `name` at `revision` (default HEAD). Takes the repository lock.
