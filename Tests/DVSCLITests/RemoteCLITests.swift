@@ -240,6 +240,10 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             let readRecordings = try g.run(["ls", "--remote", "recordings", "--cache-dir", dir + "/cache"], in: dir)
             #expect(readRecordings.status == 1, "\(readRecordings.stderr)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/recordings").sorted() == recordings)
+            // A remote in use stays usable with a file put beside its layout (a README).
+            try T.sh("echo notes > remote.dvs/README.md", in: dir)
+            try dvsOK(["push"], in: dir + "/a", remote)
+            try dvsOK(["fetch"], in: dir + "/rel", remote)
             try g.verify()
         }
     }
@@ -268,6 +272,27 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             try dvsOK(["fetch"], in: dir + "/b", remote)
             let later = try #require(try json(dvsOK(["tag", "--json"], in: dir + "/b", remote).stdout) as? [[String: Any]])
             #expect(later.last?["name"] as? String == "v2" && later.last?["message"] as? String == "second\nline", "\(later)")
+            // A tag deleted and made again has its new message, here and on the remote (the
+            // oldest reflog entry was read: the old message came back, and was pushed).
+            try dvsOK(["tag", "-d", "v1"], in: dir + "/a", remote)
+            try dvsOK(["tag", "v1", "-m", "shipped again"], in: dir + "/a", remote)
+            #expect(try dvsOK(["tag"], in: dir + "/a", remote).stdout.contains("  shipped again\n"))
+            let store = try remote.store()
+            try dvsOK(["push", "--tags", "--force"], in: dir + "/a", remote)
+            // A message the remote lacks (pushed by an older dvs, or a push that stopped after the
+            // ref) is written by the next push, though the ref is up to date.
+            try store.delete("messages/tags/v2")
+            try dvsOK(["push", "--tags"], in: dir + "/a", remote)
+            #expect(try store.get("messages/tags/v2") == Data("second\nline".utf8))
+            // The message of a tag that lost it travels too: a fetch gives it to a tag already here
+            // without one; control characters (terminal escapes) are dropped on the way in.
+            try store.put("messages/tags/plain", Data("no escape\u{1B}[31m red\u{07}".utf8))
+            try dvsOK(["fetch"], in: dir + "/b", remote)
+            let mended = try #require(try json(dvsOK(["tag", "--json"], in: dir + "/b", remote).stdout) as? [[String: Any]])
+            #expect(mended.first?["name"] as? String == "plain" && mended.first?["message"] as? String == "no escape[31m red", "\(mended)")
+            try dvsOK(["clone", remote.url, dir + "/c"] + remote.args, in: dir, remote)
+            let fresh = try #require(try json(dvsOK(["tag", "--json"], in: dir + "/c", remote).stdout) as? [[String: Any]])
+            #expect(fresh.first { $0["name"] as? String == "v1" }?["message"] as? String == "shipped again", "\(fresh)")
         }
     }
 

@@ -323,6 +323,7 @@ extension Repository {
             try objects.sync()
             var moves: [RefMove] = []
             var updates: [RefUpdate] = []
+            let messages = remoteTagMessages(remoteRefs, store: store)
             for r in remoteRefs {
                 let local = r.name.tracking(on: remoteName) ?? r.name
                 let old = try catalog.ref(local)
@@ -332,15 +333,15 @@ extension Repository {
                 }
                 let status =
                     old == nil ? RefMove.Status.created : old == r.id ? .upToDate : try isAncestor(old!, of: r.id) ? .fastForward : .forced
-                // A new tag takes the message pushed with it (one GET), as `dvs tag -m` keeps one;
-                // more than 64 KiB is no tag message (the tag comes without it).
-                var message = "fetch \(remoteName)"
-                if old == nil, let key = RemoteRef.messageKey(r.name), let data = try store.get(key), data.count <= 1 << 16,
-                    let text = String(data: data, encoding: .utf8), !text.isEmpty
-                {
-                    message = "tag: " + text
+                // A new tag takes the message pushed with it, as `dvs tag -m` keeps one; a tag
+                // already here without one takes it too (fetched before its message was pushed).
+                let text = messages[r.name]
+                if old != r.id {
+                    updates.append(
+                        RefUpdate(name: local, expected: old, new: r.id, message: text.map { "tag: " + $0 } ?? "fetch \(remoteName)"))
+                } else if let text, try tagMessage(local) == nil {
+                    updates.append(RefUpdate(name: local, expected: old, new: r.id, message: "tag: " + text))
                 }
-                if old != r.id { updates.append(RefUpdate(name: local, expected: old, new: r.id, message: message)) }
                 moves.append(RefMove(name: local, old: old, new: r.id, status: status))
             }
             try catalog.write { tx in
@@ -853,5 +854,36 @@ extension Repository {
         }
         guard bytes.count == Int(entry.rawLength), ObjectID.hashing(bytes) == id else { throw StorageError(.corrupt, "checksum mismatch") }
         return bytes
+    }
+}
+
+extension Repository {
+    /// The messages the remote keeps for its tags among `refs` (`messages/tags/<tag>`): one
+    /// listing, then one GET for each tag that has one (up to 64 KiB; a larger one is no tag
+    /// message), control characters other than line feeds and tabs removed. Best effort: a
+    /// message that cannot be read is left out (a note on stderr), and the tags come without it;
+    /// the fetch goes on.
+    func remoteTagMessages(_ refs: [(name: RefName, id: CommitID)], store: any RemoteStore) -> [RefName: String] {
+        let tags = refs.map(\.name).filter { $0.kind == .tag }
+        guard !tags.isEmpty else { return [:] }
+        var out: [RefName: String] = [:]
+        do {
+            let listed = Dictionary(try store.list(prefix: "messages/tags/").map { ($0.key, $0.size) }) { a, _ in a }
+            for ref in tags {
+                guard let key = RemoteRef.messageKey(ref), let size = listed[key], size > 0, size <= 1 << 16,
+                    let data = try store.get(key), let raw = String(data: data, encoding: .utf8)
+                else { continue }
+                // Another's text, printed by `dvs tag`: no control characters (terminal escapes)
+                // but line feeds and tabs.
+                let text = String(
+                    String.UnicodeScalarView(
+                        raw.unicodeScalars.filter { $0 == "\n" || $0 == "\t" || !($0.properties.generalCategory == .control) }))
+                if !text.isEmpty { out[ref] = text }
+            }
+        } catch {
+            context.notice?(
+                "note: the remote's tag messages could not be read (\(Redaction.redact("\(error)"))); its tags are fetched without them")
+        }
+        return out
     }
 }

@@ -436,20 +436,11 @@ extension Repository {
                 }
                 moves.append(RefMove(name: p.name, old: p.old, new: p.local, status: p.status))
             }
-            // A tag's message, after its ref (a push killed between them leaves a tag without
-            // one); a tag moved to a commit without one drops the message of the old.
-            for m in moves where [.created, .fastForward, .forced].contains(m.status) {
-                guard let key = RemoteRef.messageKey(m.name) else { continue }
-                if let message = try tagMessage(m.name) {
-                    try store.put(key, Data(message.utf8))
-                } else if m.old != nil {
-                    try store.delete(key)
-                }
-            }
             // Lineage records after the refs their snapshots are on (records/ markers last).
             let records = try pushRecords(
                 store: store, remoteName: remoteName, remoteObjects: remoteObjects, transfers: config.transfers, meter: meter)
             try updateTracking(remote: remoteName, moves.map { ($0.name, $0.new) }, message: "push")
+            pushTagMessages(moves, store: store, remote: remoteName, force: force)
             // Then what the purges erased leaves the remote (idempotent: a push killed in there
             // is finished by the next one).
             if var c = cleanup {
@@ -586,5 +577,48 @@ extension Repository {
             meter.partial(bytes: size)
         }
         return sizes.withLock { $0 }
+    }
+}
+
+extension Repository {
+    /// Writes the message of each pushed tag beside its ref (`messages/tags/<tag>`), after the
+    /// refs, records and tracking refs. A tag that moved gets its message, or loses the old one
+    /// when it has none. A tag already there gets its message when the remote has none (pushed by
+    /// an older dvs, or by a push stopped before its messages), so a later push mends it; with
+    /// `force`, also when the remote's differs (the tag made again here with another message);
+    /// a message here never deletes or replaces another's otherwise. One listing; a message is
+    /// compared by the listed checksum where the backend has one (S3's ETag), else read.
+    /// Best effort: a message is extra, and a failure (a policy that allows only the data keys)
+    /// is a note on stderr, never a failed push whose refs have moved.
+    func pushTagMessages(_ moves: [RefMove], store: any RemoteStore, remote: String, force: Bool) {
+        let tags = moves.filter { $0.name.kind == .tag }
+        guard !tags.isEmpty else { return }
+        do {
+            let listed = Dictionary(try store.list(prefix: "messages/tags/").map { ($0.key, $0) }) { a, _ in a }
+            for m in tags {
+                guard let key = RemoteRef.messageKey(m.name) else { continue }
+                let moved = m.status != .upToDate && m.status != .rewritten
+                guard let message = try tagMessage(m.name) else {
+                    if moved, listed[key] != nil { try store.delete(key) }
+                    continue
+                }
+                let data = Data(message.utf8)
+                if let there = listed[key] {
+                    guard moved || force else { continue }
+                    if there.size == UInt64(data.count) {
+                        if let sum = store.listedChecksum(of: data), let etag = there.etag {
+                            if sum == etag { continue }
+                        } else if try store.get(key) == data {
+                            continue
+                        }
+                    }
+                }
+                try store.put(key, data)
+            }
+        } catch {
+            context.notice?(
+                "note: the tags' messages were not all written to '\(remote)' (\(Redaction.redact("\(error)"))); the refs are pushed, and the next push writes the messages"
+            )
+        }
     }
 }

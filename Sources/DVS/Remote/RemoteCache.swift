@@ -117,7 +117,7 @@ public final class RemoteCache: @unchecked Sendable {
                     .remote, "cannot read remote '\(Redaction.redact(options.url))': no folder at '\(url)'", next: .giveRemoteLocation)
             }
             if let why = RemoteConfig.notARemoteFolder(url) {
-                throw DVSError(.remote, "cannot read remote '\(options.url)': \(why)", next: .giveRemoteLocation)
+                throw DVSError(.remote, "cannot read remote '\(Redaction.redact(options.url))': \(why)", next: .giveRemoteLocation)
             }
         }
         let base = (options.cacheDirectory.map { context.absolute($0) } ?? defaultDirectory(context)) + "/remotes"

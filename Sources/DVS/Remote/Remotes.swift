@@ -34,16 +34,22 @@ public struct RemoteConfig: Sendable, Equatable {
     }
 
     /// What a folder remote may hold at its top: the layout dvs writes (`schema/FORMAT.md`
-    /// § Remotes), and `lost+found` for a remote at the root of a mounted file system. Names
-    /// starting with '.' other than `.dvs` are let be (`.DS_Store`, `.snapshot`).
-    static let remoteFolderNames: Set<String> = [
-        "bundles", "objects", "packs", "purges", "records", "refs", "messages", "gc", "lost+found",
+    /// § Remotes).
+    static let remoteFolderNames: Set<String> = ["bundles", "objects", "packs", "purges", "records", "refs", "messages", "gc"]
+    /// What a file system or NAS puts at the root of a volume or in any folder, let be in a new
+    /// remote: a remote at a mount root (`lost+found`; Windows' `System Volume Information` and
+    /// `$RECYCLE.BIN`; Synology's `@eaDir` and `#recycle`) or browsed by a file manager
+    /// (`Thumbs.db`, `desktop.ini`). Names starting with '.' other than `.dvs` are let be too.
+    static let systemFolderNames: Set<String> = [
+        "lost+found", "System Volume Information", "$RECYCLE.BIN", "@eaDir", "#recycle", "Thumbs.db", "desktop.ini",
     ]
 
     /// Why the folder at `path` cannot be a remote, or nil when it can: it is a repository's
     /// working tree (it holds `.dvs`; read as a remote it has no branches), or it holds files a
-    /// remote does not (a folder of recordings given by mistake): either way a push would write
-    /// the remote layout among them. An empty folder, or one that does not exist yet, can be.
+    /// remote does not while it has no remote layout yet (a folder of recordings given by
+    /// mistake): either way a push would write the layout among them. An empty folder, one that
+    /// does not exist yet, and a remote already in use (it has `refs/` or `packs/`: a README put
+    /// beside them does not lock its users out) can be.
     public static func notARemoteFolder(_ path: String) -> String? {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path + "/" + Repository.folderName, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -51,12 +57,13 @@ public struct RemoteConfig: Sendable, Equatable {
                 "'\(path)' is a dvs repository's working tree (it holds \(Repository.folderName)), not a remote: a remote is the folder or bucket a push writes to"
         }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
-        let foreign = names.filter { !$0.hasPrefix(".") && !remoteFolderNames.contains($0) }
+        if names.contains("refs") || names.contains("packs") { return nil }
+        let foreign = names.filter { !$0.hasPrefix(".") && !remoteFolderNames.contains($0) && !systemFolderNames.contains($0) }
         guard !foreign.isEmpty else { return nil }
         let shown =
             foreign.prefix(3).map { "'\($0)'" }.joined(separator: ", ") + (foreign.count > 3 ? " and \(foreign.count - 3) more" : "")
         return
-            "'\(path)' holds files a dvs remote does not (\(shown)), so it is not one: a remote is the folder or bucket a push writes to, holding only what dvs writes there"
+            "'\(path)' holds files a dvs remote does not (\(shown)) and no remote yet, so it is not one: a remote is the folder or bucket a push writes to, holding only what dvs writes there"
     }
 
     /// Refuses a folder that cannot be a remote (``notARemoteFolder(_:)``).

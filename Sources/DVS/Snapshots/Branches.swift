@@ -41,13 +41,22 @@ extension Repository {
         }.sorted { $0.name < $1.name }
     }
 
-    /// The message kept with tag `ref` (`dvs tag NAME -m MSG`, or fetched with it): the text of
-    /// its latest reflog entry when that is `tag: MSG`; nil when it has none.
+    /// The message kept with tag `ref` (`dvs tag NAME -m MSG`, or fetched with it): the newest
+    /// `tag: MSG` entry of its reflog since the tag was last created; nil when it has none. A tag
+    /// deleted and made again does not keep the message of the one before (the reflog is kept
+    /// across the deletion, and the oldest entry was read: a re-created tag showed, and pushed,
+    /// its predecessor's message).
     /// - Throws: `CatalogError` when the reflog cannot be read.
     func tagMessage(_ ref: RefName) throws -> String? {
-        let message = try catalog.reflog(ref, limit: 1000).last?.message
-        let text = message.flatMap { $0.hasPrefix("tag: ") ? String($0.dropFirst(5)) : nil }
-        return text?.isEmpty == false ? text : nil
+        for e in try catalog.reflog(ref, limit: 1000) {  // newest first
+            if e.new == nil { return nil }  // deleted: the current tag came after, without one
+            if e.message.hasPrefix("tag: ") {
+                let text = String(e.message.dropFirst(5))
+                return text.isEmpty ? nil : text
+            }
+            if e.old == nil { return nil }  // created without one
+        }
+        return nil
     }
 
     /// Creates branch `name` at `revision` (default HEAD). Takes the repository lock.
