@@ -103,8 +103,10 @@ public struct SettingsFile: Sendable {
         if let at = authority.lastIndex(of: "@") {
             return String(value[..<scheme.upperBound]) + "[redacted]" + String(value[at...])
         }
+        // A port is one digit or more: `KEY:/SECRET@host` (a secret starting with '/') is no port.
         guard let colon = authority.firstIndex(of: ":"),
-            !authority[authority.index(after: colon)...].allSatisfy({ $0.isASCII && $0.isNumber }),
+            authority[authority.index(after: colon)...].isEmpty
+                || !authority[authority.index(after: colon)...].allSatisfy({ $0.isASCII && $0.isNumber }),
             let at = rest.lastIndex(of: "@")
         else { return value }
         return String(value[..<scheme.upperBound]) + "[redacted]" + String(value[at...])

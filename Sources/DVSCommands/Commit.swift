@@ -14,7 +14,10 @@ struct CommitCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The commit message.") var message: String
     @Option(help: ArgumentHelp("Author, as \"Name <email>\".", valueName: "author")) var author: String?
     @Flag(help: "Record a commit even when nothing changed.") var allowEmpty = false
-    @Flag(help: "Fail, committing nothing, when a file named like audio does not decode or is damaged (truncated, never finalised).")
+    @Flag(
+        help:
+            "Fail, committing nothing, when a file named like audio does not decode or is damaged (truncated, never finalised), or a label source of the parent no longer parses."
+    )
     var strict = false
     @Flag(help: "Do not run the pre-commit hook.") var noVerify = false
     @Argument(

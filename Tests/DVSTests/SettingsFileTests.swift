@@ -102,12 +102,13 @@ import Testing
                 ("remote.a.endpoint", "https://AKIAEXAMPLE:wJalr/K7MDENG/SECRET@s3.example.com/x"),
                 ("remote.b.endpoint", "http://AKIAEXAMPLE:ab?SECRET@minio:9000"),
                 ("remote.c.endpoint", "http://AKIAEXAMPLE:ab#SECRET@minio:9000/"),
-                ("remote.d.endpoint", "http://minio:9000/x@y"),
+                ("remote.d.endpoint", "http://minio:9000/x@y"), ("remote.e.endpoint", "https://AKIAEXAMPLE:/wJalrSECRET@s3.example.com"),
             ])
             #expect(
                 file.read().map { "\($0)=\($1)" } == [
                     "remote.a.endpoint=https://[redacted]@s3.example.com/x", "remote.b.endpoint=http://[redacted]@minio:9000",
                     "remote.c.endpoint=http://[redacted]@minio:9000/", "remote.d.endpoint=http://minio:9000/x@y",
+                    "remote.e.endpoint=https://[redacted]@s3.example.com",
                 ])
             #expect(try !String(contentsOfFile: file.path, encoding: .utf8).contains("SECRET"))
             // A writer killed before its rename left a temp file: the next one removes it.

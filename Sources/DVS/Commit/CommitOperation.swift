@@ -478,8 +478,10 @@ extension Repository {
             LabelFinding(
                 strict ? .error : .warning, "no-longer-a-label-source", file: t.path,
                 "was a label source of commit \(parent.short) (\(t.format), \(counted(t.samples, "sample")) labelled) and is no longer read as one, so its labels are dropped",
-                hint:
-                    "check its key column's name (path, file_name, audio_filepath…) or, for JSON, that it parses; fix it, or add it to ignore under [labels] in dvs.toml to drop its labels on purpose"
+                hint: (t.format == "deepgram" || t.format == "label-studio"
+                    ? "check that it is whole, valid JSON"
+                    : "check its key column's name (path, file_name, audio_filepath…)")
+                    + "; fix it, or add it to ignore under [labels] in dvs.toml to drop its labels on purpose"
             )
         }
     }
