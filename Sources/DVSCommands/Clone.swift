@@ -32,6 +32,8 @@ struct Clone: ParsableCommand {
 
     func run() throws {
         let base = global.directory ?? CurrentProcess.context.currentDirectory
+        // As init: a -C folder must exist (the clone made it, with the new repository inside).
+        if global.directory != nil { try Repository.requireFolder(base) }
         var name = directory ?? url.split(separator: "/").last.map(String.init) ?? "repository"
         if name.hasSuffix(".dvs") && directory == nil { name = String(name.dropLast(4)) }
         let target = name.hasPrefix("/") ? name : base + "/" + name

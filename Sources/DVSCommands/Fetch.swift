@@ -41,8 +41,13 @@ func fetchJSON(_ s: FetchSummary) -> [String: Any] {
 
 func printFetch(_ s: FetchSummary) {
     for m in s.refs where m.status != .upToDate {
-        Output.out(
-            "   \(m.name.remoteTrackingName ?? m.name.fullName)\t\(m.old.map { $0.short + ".." } ?? "(new) ")\(m.new.short)")
+        let name = m.name.remoteTrackingName ?? m.name.fullName
+        if case .kept(let theirs) = m.status {
+            // As git: a tag here is not moved by a fetch ("a..a" read as a move that did not happen).
+            Output.out("   \(name)\t\(m.new.short) kept; the remote's tag is at \(theirs.short) (delete this one to take it)")
+            continue
+        }
+        Output.out("   \(name)\t\(m.old.map { $0.short + ".." } ?? "(new) ")\(m.new.short)")
     }
     Output.out(
         "Fetched from '\(s.remote)': \(Output.count(s.packsDownloaded, "pack")), \(Output.count(s.objectsDownloaded, "object"))\(s.recordsDownloaded > 0 ? ", \(Output.count(s.recordsDownloaded, "lineage record"))" : ""), \(Output.bytes(s.bytesDownloaded)) in \(String(format: "%.1f", s.seconds)) s"

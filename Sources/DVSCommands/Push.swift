@@ -23,7 +23,7 @@ struct Push: ParsableCommand {
     @Argument(help: "The remote.") var remote: String = "origin"
     @Argument(help: "Branches (default: the current one).") var branches: [String] = []
     @Flag(help: "Push every local branch.") var all = false
-    @Flag(help: "Push every tag too.") var tags = false
+    @Flag(help: "Push every tag (and the branches named, if any: alone it pushes tags only, as git's).") var tags = false
     @Flag(help: "Replace remote refs that are not ancestors of yours.") var force = false
     @Flag(help: "Print a JSON summary.") var json = false
 

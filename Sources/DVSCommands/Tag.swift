@@ -27,6 +27,9 @@ struct Tag: ParsableCommand {
             Output.out("Deleted tag \(name) (was \(old.short))")
             return
         }
+        if name == nil && message != nil {
+            throw DVSError(.usage, "a message needs a tag to keep it: 'dvs tag NAME -m MSG'")
+        }
         if let name {
             let id = try repo.createTag(name, at: revision.map { Revision($0) }, message: message)
             Output.out("Tagged \(id.short) as \(name)")
@@ -43,6 +46,10 @@ struct Tag: ParsableCommand {
                 })
             return
         }
-        for t in all { Output.out("\(t.name)  \(t.target.short)" + (t.message.map { "  \($0)" } ?? "")) }
+        // A message's first line, as `git tag -n` (the whole of it is in --json).
+        for t in all {
+            let first = t.message?.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init)
+            Output.out("\(t.name)  \(t.target.short)" + (first.map { "  \($0)" } ?? ""))
+        }
     }
 }

@@ -54,6 +54,11 @@ import Testing
                     r.stdout == "" && r.stderr == "error: cannot run in '\(args[1])': \(reason)\nhint: give a folder that exists\n",
                     "\(args)")
             }
+            // clone too: it made the missing folder, with the new repository inside.
+            let clone = try T.run(T.dvsBinary, ["-C", dir + "/missing", "clone", dir + "/d", "x"], in: "/")
+            #expect(
+                clone.status == 1 && clone.stderr.hasPrefix("error: cannot run in '\(dir)/missing': No such file or directory"),
+                "\(clone.stderr)")
             #expect(!FileManager.default.fileExists(atPath: dir + "/missing"))
         }
     }

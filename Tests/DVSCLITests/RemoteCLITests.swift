@@ -240,6 +240,8 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             let readRecordings = try g.run(["ls", "--remote", "recordings", "--cache-dir", dir + "/cache"], in: dir)
             #expect(readRecordings.status == 1, "\(readRecordings.stderr)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/recordings").sorted() == recordings)
+            // A file is no remote either (remote add took one, and push failed on it later).
+            #expect(try g.run(["remote", "add", "file", dir + "/recordings/" + recordings.last!], in: dir + "/rel").status == 1)
             // A remote in use stays usable with a file put beside its layout (a README).
             try T.sh("echo notes > remote.dvs/README.md", in: dir)
             try dvsOK(["push"], in: dir + "/a", remote)
@@ -293,6 +295,31 @@ func startDVS(_ args: [String], in dir: String, env: [String: String]) throws ->
             try dvsOK(["clone", remote.url, dir + "/c"] + remote.args, in: dir, remote)
             let fresh = try #require(try json(dvsOK(["tag", "--json"], in: dir + "/c", remote).stdout) as? [[String: Any]])
             #expect(fresh.first { $0["name"] as? String == "v1" }?["message"] as? String == "shipped again", "\(fresh)")
+            // The list shows a message's first line, as `git tag -n` (it printed the second as a row).
+            #expect(
+                try dvsOK(["tag"], in: dir + "/c", remote).stdout.split(separator: "\n").contains {
+                    $0.hasPrefix("v2  ") && $0.hasSuffix("  second")
+                })
+            // Another message at the same commit is not pushed over the remote's without --force, and
+            // the push says so (it said "up to date" only).
+            try dvsOK(["tag", "-d", "v1"], in: dir + "/a", remote)
+            try dvsOK(["tag", "v1", "-m", "third"], in: dir + "/a", remote)
+            let kept = try dvsOK(["push", "--tags"], in: dir + "/a", remote)
+            #expect(
+                kept.stderr.contains(
+                    "note: tag 'v1' here has another message than on 'origin', which keeps its own; a forced push replaces it"),
+                "\(kept.stderr)")
+            #expect(try store.get("messages/tags/v1") == Data("shipped again".utf8))
+            // A tag moved on the remote is kept here by fetch, as git does, and the fetch says so
+            // (it printed "a..a", a move that did not happen).
+            try dvsOK(["commit", "--allow-empty", "-m", "second"], in: dir + "/a", remote)
+            try dvsOK(["tag", "-d", "v2"], in: dir + "/a", remote)
+            try dvsOK(["tag", "v2", "-m", "moved"], in: dir + "/a", remote)
+            try dvsOK(["push", "--tags", "--force"], in: dir + "/a", remote)
+            let moved = try dvsOK(["fetch"], in: dir + "/b", remote)
+            #expect(moved.stdout.contains("refs/tags/v2\t") && moved.stdout.contains(" kept; the remote's tag is at "), "\(moved.stdout)")
+            // A message with no tag to keep it is a usage error (it listed the tags and dropped it).
+            #expect(try T.dvs(["tag", "-m", "no name"], in: dir + "/a", environment: remote.env).status == 64)
         }
     }
 

@@ -604,14 +604,15 @@ extension Repository {
                 }
                 let data = Data(message.utf8)
                 if let there = listed[key] {
-                    guard moved || force else { continue }
-                    if there.size == UInt64(data.count) {
-                        if let sum = store.listedChecksum(of: data), let etag = there.etag {
-                            if sum == etag { continue }
-                        } else if try store.get(key) == data {
-                            continue
+                    guard moved || force else {
+                        if !(try sameMessage(there, data, key, store)) {
+                            context.notice?(
+                                "note: tag '\(m.name.shortName)' here has another message than on '\(remote)', which keeps its own; a forced push replaces it"
+                            )
                         }
+                        continue
                     }
+                    if try sameMessage(there, data, key, store) { continue }
                 }
                 try store.put(key, data)
             }
@@ -620,5 +621,13 @@ extension Repository {
                 "note: the tags' messages were not all written to '\(remote)' (\(Redaction.redact("\(error)"))); the refs are pushed, and the next push writes the messages"
             )
         }
+    }
+
+    /// Whether the remote's message (`there`, as listed under `key`) is `data`: by size, then by
+    /// the listed checksum where the backend has one (S3's ETag), else by reading it.
+    private func sameMessage(_ there: RemoteObject, _ data: Data, _ key: String, _ store: any RemoteStore) throws -> Bool {
+        guard there.size == UInt64(data.count) else { return false }
+        if let sum = store.listedChecksum(of: data), let etag = there.etag { return sum == etag }
+        return try store.get(key) == data
     }
 }

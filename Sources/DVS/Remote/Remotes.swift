@@ -56,6 +56,9 @@ public struct RemoteConfig: Sendable, Equatable {
             return
                 "'\(path)' is a dvs repository's working tree (it holds \(Repository.folderName)), not a remote: a remote is the folder or bucket a push writes to"
         }
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            return "'\(path)' is a file, not a folder: a remote is the folder or bucket a push writes to"
+        }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
         if names.contains("refs") || names.contains("packs") { return nil }
         let foreign = names.filter { !$0.hasPrefix(".") && !remoteFolderNames.contains($0) && !systemFolderNames.contains($0) }
