@@ -51,6 +51,8 @@ import Testing
             #expect(badColumn.status == 1 && badColumn.stderr.contains("no such column: nosuch"), "\(badColumn.stderr)")
             #expect(
                 badColumn.stderr.contains("hint: write one condition over the sample table") && badColumn.stderr.contains("speaker_count"))
+            // The label fields by name, the columns a rule most often wants (it said "a column per label field").
+            #expect(badColumn.stderr.contains(", then the label fields: lang, note, speaker\n"), "\(badColumn.stderr)")
             // A model predicting `note`: its record counts the marked value.
             try T.withTemporaryDirectory { aside in
                 try T.write(Data("weights".utf8), to: aside + "/m1.bin")

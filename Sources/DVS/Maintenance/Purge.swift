@@ -417,10 +417,17 @@ extension Repository {
             }
             let result: QueryResult
             do { result = try query("SELECT path FROM sample WHERE (\(predicate))", entries: entries) } catch let e as DVSError {
+                // The label fields these samples carry, by name (the columns a rule most often wants).
+                var fields = Set<String>()
+                for e in entries { for f in e.annotations?.labels ?? [] { fields.insert(f.name) } }
+                let labelColumns =
+                    fields.isEmpty
+                    ? "and no label field (no label table labels these samples)"
+                    : "then the label fields: \(fields.sorted().joined(separator: ", "))"
                 throw DVSError(
                     .badInput, "purge predicate \"\(predicate)\": \(Self.predicateSQLMessage(e.message))",
                     hint:
-                        "write one condition over the sample table, e.g. speaker = 'spk_0042'; its columns: \(sampleTableColumns.joined(separator: ", ")), then a column per label field"
+                        "write one condition over the sample table, e.g. speaker = 'spk_0042'; its columns: \(sampleTableColumns.joined(separator: ", ")), \(labelColumns)"
                 )
             }
             for row in result.rows {
