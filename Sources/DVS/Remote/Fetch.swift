@@ -323,7 +323,18 @@ extension Repository {
             try objects.sync()
             var moves: [RefMove] = []
             var updates: [RefUpdate] = []
-            let messages = remoteTagMessages(remoteRefs, store: store)
+            // Messages only for the tags that take one: new here, or here without one (a fetch
+            // of an unchanged remote reads none: its cost follows what changed).
+            var wanted: [RefName] = []
+            for r in remoteRefs where r.name.kind == .tag {
+                let here = try catalog.ref(r.name)
+                if here == nil {
+                    wanted.append(r.name)
+                } else if here == r.id, try tagMessage(r.name) == nil {
+                    wanted.append(r.name)
+                }
+            }
+            let messages = remoteTagMessages(wanted, store: store)
             for r in remoteRefs {
                 let local = r.name.tracking(on: remoteName) ?? r.name
                 let old = try catalog.ref(local)
@@ -858,13 +869,12 @@ extension Repository {
 }
 
 extension Repository {
-    /// The messages the remote keeps for its tags among `refs` (`messages/tags/<tag>`): one
+    /// The messages the remote keeps for `tags` (`messages/tags/<tag>`): one
     /// listing, then one GET for each tag that has one (up to 64 KiB; a larger one is no tag
     /// message), control characters other than line feeds and tabs removed. Best effort: a
     /// message that cannot be read is left out (a note on stderr), and the tags come without it;
     /// the fetch goes on.
-    func remoteTagMessages(_ refs: [(name: RefName, id: CommitID)], store: any RemoteStore) -> [RefName: String] {
-        let tags = refs.map(\.name).filter { $0.kind == .tag }
+    func remoteTagMessages(_ tags: [RefName], store: any RemoteStore) -> [RefName: String] {
         guard !tags.isEmpty else { return [:] }
         var out: [RefName: String] = [:]
         do {
