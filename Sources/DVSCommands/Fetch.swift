@@ -43,8 +43,7 @@ func printFetch(_ s: FetchSummary) {
     for m in s.refs where m.status != .upToDate {
         let name = m.name.remoteTrackingName ?? m.name.fullName
         // As git: a tag here is not moved by a fetch ("a..a" read as a move that did not happen).
-        // A purge applied by the same fetch may have moved it to the remote's after all: a move.
-        if case .kept(let theirs) = m.status, theirs != m.new {
+        if case .kept(let theirs) = m.status {
             Output.out("   \(name)\t\(m.new.short) kept; the remote's tag is at \(theirs.short) (delete this one to take it)")
             continue
         }

@@ -123,6 +123,13 @@ import Testing
             let refused = try T.dvs(["push"], in: b, environment: remote.env)
             g.append(["push"], in: b, refused)
             #expect(refused.status == 1)
+            // A copy of the stale clone fetches with --json: its tag v1, at the commit the purge
+            // replaced, differs from the remote's until the purge the fetch applies moves it there
+            // (a move by the purge, not a tag kept against the remote's).
+            try T.sh("cp -a b b-json", in: dir)
+            let fetched = try jsonObject(dvsOK(["fetch", "--json"], in: dir + "/b-json", remote))
+            let tagMoves = (fetched["refs"] as? [[String: Any]] ?? []).filter { ($0["ref"] as? String ?? "").hasPrefix("refs/tags/") }
+            #expect(tagMoves.map { "\($0["ref"]!) \($0["status"]!)" } == ["refs/tags/v1 rewritten (purge)"], "\(tagMoves)")
             try dvsOK(["fetch"], in: b, remote, golden: g)
             try dvsOK(["purge", "--list"], in: b, remote, golden: g)
             try dvsOK(["purge", "--verify"], in: b, remote, golden: g)

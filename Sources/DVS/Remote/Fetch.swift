@@ -132,7 +132,11 @@ extension Repository {
             // Refs that arrived at commits a purge then rewrote here are shown at their replacement.
             let records = try purges()
             for i in summary.refs.indices {
-                if let n = Self.rewriteChain(of: summary.refs[i].new, in: records).last?.to { summary.refs[i].new = n }
+                guard let n = Self.rewriteChain(of: summary.refs[i].new, in: records).last?.to else { continue }
+                summary.refs[i].new = n
+                // A tag kept here against the remote's that the purge moved onto it: a move after
+                // all, the purge's.
+                if case .kept(let theirs) = summary.refs[i].status, theirs == n { summary.refs[i].status = .rewritten }
             }
         }
         summary.seconds += Date().timeIntervalSince(started)

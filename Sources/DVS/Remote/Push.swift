@@ -34,8 +34,9 @@ public struct RefMove: Sendable, Equatable {
         /// Fetch only: the local tag was kept because the remote's tag of that name points at
         /// `remoteTag`.
         case kept(remoteTag: CommitID)
-        /// Push only: the remote ref was at a commit a purge of this repository replaced, and now
-        /// points at its replacement (or a descendant of it).
+        /// Push: the remote ref was at a commit a purge of this repository replaced, and now
+        /// points at its replacement (or a descendant of it). Fetch: a tag here that the remote's
+        /// differed from, moved onto the remote's by a purge the same fetch applied.
         case rewritten
 
         /// As in JSON output: `created`, `fast-forward`, `forced`, `up-to-date`,
@@ -604,15 +605,13 @@ extension Repository {
                 }
                 let data = Data(message.utf8)
                 if let there = listed[key] {
+                    if try sameMessage(there, data, key, store) { continue }
                     guard moved || force else {
-                        if !(try sameMessage(there, data, key, store)) {
-                            context.notice?(
-                                "note: tag '\(m.name.shortName)' here has another message than on '\(remote)', which keeps its own; a forced push replaces it"
-                            )
-                        }
+                        context.notice?(
+                            "note: tag '\(m.name.shortName)' here has another message than on '\(remote)', which keeps its own; a forced push replaces it"
+                        )
                         continue
                     }
-                    if try sameMessage(there, data, key, store) { continue }
                 }
                 try store.put(key, data)
             }
