@@ -40,16 +40,13 @@ struct Show: ParsableCommand {
         Output.out("")
         // A deleted file whose content was added under a new path is one rename, `R  old → new`,
         // as 'dvs status', 'dvs diff' and the commit's summary count it (`renamePairs`).
-        var renamedTo: [Int: Int] = [:]
-        for (d, a) in renamePairs(changes) { renamedTo[d] = a }
-        let targets = Set(renamedTo.values)
-        let shown = changes.indices.filter { !targets.contains($0) }
-        let samples = shown.filter { changes[$0].old?.audio != nil || changes[$0].new?.audio != nil }.count
-        Output.out("\(Output.count(shown.count, "file")) changed, \(Output.count(samples, "sample"))")
-        for i in shown {
+        let rows = changeRows(changes)
+        let samples = rows.filter { changes[$0.change].old?.audio != nil || changes[$0.change].new?.audio != nil }.count
+        Output.out("\(Output.count(rows.count, "file")) changed, \(Output.count(samples, "sample"))")
+        for (i, renamedTo) in rows {
             let ch = changes[i]
             let a = (ch.new ?? ch.old)?.audio
-            let what = renamedTo[i].map { "R  \(ch.path) → \(changes[$0].path)" } ?? "\(ch.letter)  \(ch.path)"
+            let what = renamedTo.map { "R  \(ch.path) → \(changes[$0].path)" } ?? "\(ch.letter)  \(ch.path)"
             Output.out(
                 what
                     + (a.map { String(format: "  (%@ %d Hz %d ch %.2f s)", $0.encoding, $0.sampleRate, $0.channelCount, $0.duration) } ?? "")

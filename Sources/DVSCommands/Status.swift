@@ -145,13 +145,12 @@ struct Status: ParsableCommand {
         }
         // A deleted file whose content was added under a new path is a rename (`renamePairs`, as
         // in 'dvs diff'): one line, old → new, and not counted as a changed sample.
-        var renamedTo: [RepoPath: RepoPath] = [:]
-        var renamedTargets = Set<RepoPath>()
+        let rows = changeRows(s.changes)
+        var renamed = 0
         var renamedSamples = 0
         var renamedHours = 0.0
-        for (i, j) in renamePairs(s.changes) {
-            renamedTo[s.changes[i].path] = s.changes[j].path
-            renamedTargets.insert(s.changes[j].path)
+        for (i, to) in rows where to != nil {
+            renamed += 1
             if let a = s.changes[i].old?.audio {
                 renamedSamples += 2
                 renamedHours += 2 * a.duration / 3600
@@ -159,18 +158,17 @@ struct Status: ParsableCommand {
         }
         let samples = s.samplesAffected - renamedSamples
         let hours = max(0, s.hoursAffected - renamedHours)
-        let files = s.changes.count - renamedTargets.count
         if samples == 0 {
             Output.out(
-                "Changes against HEAD: \(Output.count(files, "file")), no audio content\(renamedTargets.isEmpty ? "" : " (\(renamedTargets.count) renamed)")"
-            )
+                "Changes against HEAD: \(Output.count(rows.count, "file")), no audio content\(renamed == 0 ? "" : " (\(renamed) renamed)")")
         } else {
             Output.out(
-                "Changes against HEAD: \(Output.count(files, "file")); \(Output.count(samples, "sample")), \(Output.hours(hours)) of audio\(renamedTargets.isEmpty ? "" : "; \(renamedTargets.count) renamed")"
+                "Changes against HEAD: \(Output.count(rows.count, "file")); \(Output.count(samples, "sample")), \(Output.hours(hours)) of audio\(renamed == 0 ? "" : "; \(renamed) renamed")"
             )
         }
-        for c in s.changes where !renamedTargets.contains(c.path) {
-            if let to = renamedTo[c.path] { Output.out("  renamed:  \(c.path) → \(to)") } else { Output.out("  \(c.label)\(c.path)") }
+        for (i, to) in rows {
+            let c = s.changes[i]
+            if let to { Output.out("  renamed:  \(c.path) → \(s.changes[to].path)") } else { Output.out("  \(c.label)\(c.path)") }
         }
     }
 }

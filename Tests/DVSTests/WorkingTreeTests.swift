@@ -115,6 +115,23 @@ private let past: Int64 = 1_700_000_000_250_000_000
         }
     }
 
+    /// A rename pairs a deleted entry with an added one of the same content, in path order (the
+    /// second copy of a content added twice stays an add); listed, it is one row, at the deleted
+    /// side's place.
+    @Test func renamesPairAndListAsOneRow() throws {
+        func entry(_ path: String, _ text: String) -> ManifestEntry {
+            ManifestEntry(path: RepoPath(path), kind: .file, blob: ObjectID.hashing(Array(text.utf8)), byteCount: UInt64(text.utf8.count))
+        }
+        let before = [entry("a.txt", "A"), entry("b.txt", "B"), entry("c.txt", "C")]
+        let after = [entry("b.txt", "B2"), entry("c.txt", "C"), entry("x.txt", "A"), entry("y.txt", "A")]
+        let changes = diffEntries(before, after)
+        #expect(changes.map { "\($0.kind.rawValue) \($0.path)" } == ["deleted a.txt", "modified b.txt", "added x.txt", "added y.txt"])
+        #expect(renamePairs(changes).map { "\($0.deleted)->\($0.added)" } == ["0->2"])
+        let rows = changeRows(changes).map { r in "\(changes[r.change].path)" + (r.renamedTo.map { " -> \(changes[$0].path)" } ?? "") }
+        #expect(rows == ["a.txt -> x.txt", "b.txt", "y.txt"])
+        #expect(changeRows([]).isEmpty)
+    }
+
     @Test func scanWithAWriterStoresOnlyBlobsTheStoreLacks() throws {
         try TestSupport.withTemporaryDirectory { root in
             let blobs = InMemoryBlobStore()

@@ -49,6 +49,21 @@ public func renamePairs(_ changes: [Change]) -> [(deleted: Int, added: Int)] {
     return out
 }
 
+/// `changes` as they are listed, a rename (``renamePairs(_:)``) on one row: each change in
+/// order, with the index of the added change it pairs with when it is a rename's deleted side;
+/// a rename's added side has no row of its own. What `dvs status` and `dvs show` print.
+/// - Returns: (index of the change, index of the added change when it is renamed) pairs.
+/// - Complexity: O(n).
+public func changeRows(_ changes: [Change]) -> [(change: Int, renamedTo: Int?)] {
+    var renamedTo = [Int?](repeating: nil, count: changes.count)
+    var isTarget = [Bool](repeating: false, count: changes.count)
+    for (d, a) in renamePairs(changes) {
+        renamedTo[d] = a
+        isTarget[a] = true
+    }
+    return changes.indices.filter { !isTarget[$0] }.map { ($0, renamedTo[$0]) }
+}
+
 /// Whether two entries (nil: no file) hold the same file: same kind, content and link target
 /// (labels and audio facts aside). The rule of ``diffEntries(_:_:)``, checkout and tree merge.
 func sameFile(_ a: ManifestEntry?, _ b: ManifestEntry?) -> Bool {
