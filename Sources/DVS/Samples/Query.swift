@@ -47,7 +47,17 @@ extension Repository {
         let id = try resolve(revision ?? .head)
         let index = try openSampleIndex()
         try self.index(index, snapshots: [id])
-        let result = try runQuery(sql) { allows, wantsWords in
+        // The sample table's columns past the fixed ones (in the table's order), for a hint.
+        let labelFields = { () -> [String] in
+            let r = try? index.run(
+                "SELECT name FROM pragma_table_info('sample')", snapshot: id, includeWords: false, words: { _ in [] },
+                allows: { _ in true }, timeLimit: timeLimit)
+            return (r?.rows ?? []).compactMap { row in
+                guard case .string(let name) = row.first, !sampleTableColumns.contains(name) else { return nil }
+                return name
+            }
+        }
+        let result = try runQuery(sql, labelFields: labelFields) { allows, wantsWords in
             do {
                 return try index.run(
                     sql, snapshot: id, includeWords: wantsWords, words: { try self.words($0) }, allows: allows, timeLimit: timeLimit)
@@ -92,7 +102,12 @@ extension Repository {
     func query(_ sql: String, entries: [ManifestEntry]) throws -> QueryResult {
         var entries = entries
         try recountSpeakers(&entries)
-        let result = try runQuery(sql) { allows, wantsWords in
+        let labelFields = { () -> [String] in
+            var fields = Set<String>()
+            for e in entries { for f in e.annotations?.labels ?? [] { fields.insert(f.name) } }
+            return fields.sorted()
+        }
+        let result = try runQuery(sql, labelFields: labelFields) { allows, wantsWords in
             try SampleQuery.run(sql, entries: entries, includeWords: wantsWords, words: { try self.words($0) }, allows: allows)
         }
         return result
@@ -231,9 +246,10 @@ extension Repository {
     }
 
     /// Runs `sql` through `run` (given the statement check and whether the `word` table is
-    /// wanted), mapping SQL failures to user errors.
+    /// wanted), mapping SQL failures to user errors. `labelFields` names the sample table's label
+    /// columns, read only for the hint of a statement that does not compile.
     private func runQuery(
-        _ sql: String, _ run: (_ allows: (Bool) -> Bool, _ wantsWords: Bool) throws -> SampleQueryResult
+        _ sql: String, labelFields: () -> [String], _ run: (_ allows: (Bool) -> Bool, _ wantsWords: Bool) throws -> SampleQueryResult
     ) throws -> QueryResult {
         let wantsWords = sql.range(of: "word", options: .caseInsensitive) != nil
         // ATTACH creates files and PRAGMA changes the connection, yet SQLite calls both
@@ -247,10 +263,12 @@ extension Repository {
             let result = try run(allows, wantsWords)
             return QueryResult(columns: result.columns, rows: result.rows)
         } catch SampleQueryError.invalidStatement(let message) {
+            let fields = labelFields()
+            let labels = fields.isEmpty ? "and no label field" : "then the label fields \(fields.joined(separator: ", "))"
             throw DVSError(
                 .badInput, "SQL error: \(message)",
                 hint:
-                    "tables: sample(\(sampleTableColumns.joined(separator: ", ")), then a column per label field), segment, word; one statement; PRAGMA table_info(sample) lists the columns"
+                    "tables: sample(\(sampleTableColumns.joined(separator: ", ")), \(labels)), segment, word; one statement; PRAGMA table_info(sample) lists the columns"
             )
         } catch SampleQueryError.writes {
             throw DVSError(
