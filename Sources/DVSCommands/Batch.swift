@@ -20,8 +20,10 @@ struct Batch: ParsableCommand {
             the header has that key (audio as little-endian float32, interleaved).
             The first request must be {"op": "hello", "protocol": N}; dvs answers
             with its own protocol version and refuses another. Operations: open,
-            entries, query, read, read_many, words (Documentation/PYTHON.md, "The batch protocol").
-              printf '%s\\n' '{"op":"hello","protocol":1}' '{"op":"open","rev":"HEAD"}' | dvs batch
+            entries, query, read, read_many, words (Documentation/PYTHON.md,
+            "The batch protocol").
+              printf '%s\\n' '{"op":"hello","protocol":1}' \\
+                '{"op":"open","rev":"HEAD"}' | dvs batch
             """)
 
     /// The protocol version this dvs speaks; the client sends its own in `hello`, and each side

@@ -9,7 +9,7 @@ struct Branch: ParsableCommand {
         discussion: """
             dvs branch             list branches: head, samples, hours (* marks HEAD's)
             dvs branch NAME [REV]  create NAME at REV (default HEAD); switch: dvs checkout
-            dvs branch -d NAME…    delete each NAME if HEAD or another branch has its commits
+            dvs branch -d NAME…    delete each NAME whose commits HEAD or a branch holds
             dvs branch -D NAME…    delete them anyway
             """)
 

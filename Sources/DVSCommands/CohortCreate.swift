@@ -9,7 +9,7 @@ extension Cohort {
         static let configuration = CommandConfiguration(
             commandName: "create", abstract: "Create branch cohort/NAME holding the samples that match a predicate.",
             discussion: """
-                The predicate is SQL over the sample table, as in 'dvs query' (e.g. lang = 'es' AND sample_rate = 8000).
+                The predicate is SQL over the sample table, as in 'dvs query' (e.g. lang = 'es' AND sample_rate = 8000). \
                 Label tables keep only the cohort's rows; other files are unchanged; no audio is copied.
 
                 With --pack, the cohort's frames are also copied, as stored, into packs of their own. A partial \

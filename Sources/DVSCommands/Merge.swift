@@ -11,7 +11,7 @@ struct Merge: ParsableCommand {
             dvs merge REV                    fast-forward, or a committed three-way merge
             dvs merge REV --strategy theirs  resolve every conflict to their side (or ours)
             dvs merge REV --no-commit        merge into the working tree only
-            dvs merge --resolved PATH        keep what the tree holds at a deleted/changed path
+            dvs merge --resolved PATH        keep the tree's file at a deleted/changed path
             dvs merge --continue             commit once the conflicts are fixed
             dvs merge --abort                restore the tree as it was before the merge
 

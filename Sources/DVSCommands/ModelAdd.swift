@@ -8,15 +8,17 @@ struct ModelAdd: ParsableCommand {
         commandName: "add",
         abstract: "Register a trained artifact as a model record linked to the snapshot it was trained on.",
         discussion: """
-            The artifact's bytes are stored in the repository (so 'dvs audit PATH' finds the record by
-            SHA-256 and the file travels with push/clone); the record keeps the snapshot commit, the
-            cohort predicate when REV is a cohort branch, samples, hours, the label distribution
-            (with --label), the code commit of the git repository around the current directory
+            The artifact's bytes are stored in the repository (so 'dvs audit PATH' finds the record by \
+            SHA-256 and the file travels with push/clone); the record keeps the snapshot commit, the \
+            cohort predicate when REV is a cohort branch, samples, hours, the label distribution \
+            (with --label), the code commit of the git repository around the current directory \
             (HEAD, branch, dirty), the command line, times and host.
-              dvs model add runs/42/model.pt --rev cohort/es --name es-v3 -m "lr 3e-4" --label lang
+              dvs model add runs/42/model.pt --rev cohort/es --name es-v3 \\
+                -m "lr 3e-4" --label lang
 
             With --metrics, the metrics the model's own code computed on --eval-rev are kept as an eval record too (the file's format: 'dvs model add-eval --help'), so 'dvs models --compare' shows the model beside the built-in ones; --parameter-count records its size in parameters.
-              dvs model add runs/42/model.pt --rev cohort/es --label lang --parameter-count 1200000 --metrics runs/42/eval.json --eval-rev main
+              dvs model add runs/42/model.pt --rev cohort/es --label lang \\
+                --parameter-count 1200000 --metrics runs/42/eval.json --eval-rev main
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -11,7 +11,8 @@ struct ModelAddEval: ParsableCommand {
         discussion: """
             The metrics file is one JSON object; only "metrics" is required:
               {"samples": 120,
-               "metrics": {"accuracy": 0.91, "macro_f1": 0.88, "real_time_factor": 0.05, "samples_per_second": 40},
+               "metrics": {"accuracy": 0.91, "macro_f1": 0.88,
+                           "real_time_factor": 0.05, "samples_per_second": 40},
                "slices": {"cohort=telephony": {"samples": 40, "accuracy": 0.85}}}
             Metric keys as 'dvs eval' records them: accuracy, macro_f1 (0…1), wer, cer, mae, rmse (≥ 0), real_time_factor (processing seconds per second of audio) and samples_per_second (> 0); other keys are kept as given. "samples" defaults to the revision's sample count; a slice is named FIELD=VALUE, as 'dvs eval --by FIELD' names them, and its "samples" give the accuracy its 95% Wilson interval in the comparison.
 

@@ -11,7 +11,8 @@ struct Models: ParsableCommand {
 
             Examples:
               dvs models --compare --rev main --by cohort
-              dvs models --compare general telephony-v2 --rev main --by cohort --plot front.svg
+              dvs models --compare general telephony-v2 --rev main --by cohort \\
+                --plot front.svg
               dvs models --compare --rev main --json
             """)
 

@@ -7,7 +7,7 @@ struct Purge: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "purge", abstract: "Erase samples (a person's voice, labels, transcripts, words) from all history and every cache.",
         discussion: """
-            dvs purge --where "speaker = 'spk_0042'"   show what would be erased (nothing changes)
+            dvs purge --where "speaker = 'spk_0042'"   dry run: show what would be erased
             dvs purge --where "…" --yes                 erase it
             dvs purge calls/maria_lopez --yes           erase the samples at or under paths
             dvs purge --list                            the purges of this repository

@@ -21,7 +21,8 @@ struct Stream: ParsableCommand {
             checked. --from store always reads the store. The stream is the same
             either way. In PyTorch, one URL per shard, so that DataLoader workers \
             (and ranks) split them and read each sample once:
-              urls = [f"pipe:dvs stream --rev cohort/es --shuffle 7 --shard {i}/8" for i in range(8)]
+              urls = [f"pipe:dvs stream --rev cohort/es --shuffle 7 --shard {i}/8"
+                      for i in range(8)]
               ds = webdataset.WebDataset(urls, shardshuffle=False)
               loader = torch.utils.data.DataLoader(ds, num_workers=4, batch_size=None)
             """)
