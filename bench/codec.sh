@@ -5,7 +5,7 @@
 #   CORPUS  a make_corpus.py corpus (meta/clips.csv names each clip's format)
 #   DVS     the dvs binary
 #   OUT     a scratch folder (emptied first)
-#   AUDIO_CODEC  `dvs config pack.audio-codec` for the commits: auto (the default), predictive or lpc
+#   AUDIO_CODEC  `dvs config pack.audio-codec` for the commits: lpc (the default), auto or predictive
 #
 # Per format it reports store ÷ raw (dvs: the bytes of .dvs/packs after `dvs commit` of only that
 # format's files; flac: the .flac files; zstd: one .zst per file), and dvs's encode and decode
@@ -17,7 +17,7 @@
 # codec alone, one thread, on up to 60 clips per format: encode, decode and AudioLevels MB/s; and
 # libFLAC's `flac -d` on the same clips, so the decode rates compare with FLAC's own decoder.
 set -uo pipefail
-CORPUS=${1:?corpus}; DVS=${2:?dvs binary}; OUT=${3:?scratch folder}; AUDIO_CODEC=${4:-auto}
+CORPUS=${1:?corpus}; DVS=${2:?dvs binary}; OUT=${3:?scratch folder}; AUDIO_CODEC=${4:-lpc}
 case "$AUDIO_CODEC" in auto|predictive|lpc) ;; *) echo "codec.sh: unknown audio codec '$AUDIO_CODEC' (auto, predictive or lpc)" >&2; exit 2 ;; esac
 command -v flac >/dev/null || { echo "codec.sh: flac not found (apt-get install flac)" >&2; exit 2; }
 command -v zstd >/dev/null || { echo "codec.sh: zstd not found (apt-get install zstd)" >&2; exit 2; }

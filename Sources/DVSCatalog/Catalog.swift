@@ -750,6 +750,34 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// The packs that hold blobs of any of `codecs` (``BlobCodec`` raw values), with those blobs'
+    /// raw bytes; sorted by pack id. A scan of the blob table, O(blobs): for `dvs repack
+    /// --recode`, which rewrites such packs whole.
+    /// - Throws: `CatalogError` when the index cannot be read.
+    public func packsHolding(codecs: Set<UInt8>) throws -> [(pack: PackID, rawBytes: UInt64)] {
+        guard !codecs.isEmpty else { return [] }
+        let list = codecs.sorted().map(String.init).joined(separator: ", ")
+        return try reading("cannot read the blob index") { db in
+            try Row.fetchAll(
+                db, sql: "SELECT pack_id, SUM(raw_length) AS n FROM blob WHERE codec IN (\(list)) GROUP BY pack_id ORDER BY pack_id"
+            ).compactMap { row in
+                guard let p = PackID(hex: row["pack_id"] as String) else { return nil }
+                return (p, UInt64(max(0, row["n"] as Int64)))
+            }
+        }
+    }
+
+    /// Whether the catalog locates a blob of any of `codecs` (``BlobCodec`` raw values) in `pack`.
+    /// - Throws: `CatalogError` when the index cannot be read.
+    public func holdsBlobs(pack: PackID, codecs: Set<UInt8>) throws -> Bool {
+        guard !codecs.isEmpty else { return false }
+        let list = codecs.sorted().map(String.init).joined(separator: ", ")
+        return try reading("cannot read the blob index") { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM blob WHERE codec IN (\(list)) AND pack_id = ? LIMIT 1", arguments: [pack.hex])
+                ?? false
+        }
+    }
+
     /// Known pack ids.
     /// - Throws: `CatalogError`.
     public func packIDs() throws -> [PackID] {

@@ -22,9 +22,15 @@ struct Repack: ParsableCommand {
             (pack.auto-repack, default true; its output goes to .dvs/repack.log), and dvs push runs \
             it first, so that a remote never receives uncoded audio. Running it again does nothing \
             more.
+
+            With --recode it also codes again the audio stored with a codec pack.audio-codec does \
+            not write, after that setting changed (or stored by an older dvs): \
+            dvs config pack.audio-codec lpc && dvs repack --recode \
+            Every pack holding such audio is rewritten; that reads and writes those packs whole.
             """)
 
     @OptionGroup var global: GlobalOptions
+    @Flag(help: "Also code again the audio written with a codec pack.audio-codec does not write.") var recode = false
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: .hidden) var background = false
 
@@ -33,7 +39,8 @@ struct Repack: ParsableCommand {
         // Started by a commit: it waits up to an hour for the lock at each step, as a long
         // command (a commit of a corpus, a push) may hold it, and dates what it writes to its log.
         if background { Output.out("\(ISO8601DateFormatter().string(from: Date())) dvs repack (started by a commit)") }
-        let r = try repo.repack(progress: json || background ? nil : Output.progress(), lockTimeout: background ? 3600 : nil)
+        let r = try repo.repack(
+            recode: recode, progress: json || background ? nil : Output.progress(), lockTimeout: background ? 3600 : nil)
         if json {
             try Output.json(r)
             return
@@ -42,7 +49,8 @@ struct Repack: ParsableCommand {
             Output.out("deleted \(Output.count(r.leftoversDeleted, "pack file")) an interrupted repack left")
         }
         if r.packs == 0 {
-            Output.out("nothing to code: every blob is coded")
+            Output.out(
+                recode ? "nothing to code: every audio blob is coded as pack.audio-codec says" : "nothing to code: every blob is coded")
             return
         }
         let ratio = r.bytesBefore > 0 ? String(format: " (%.0f%%)", 100 * Double(r.bytesAfter) / Double(r.bytesBefore)) : ""

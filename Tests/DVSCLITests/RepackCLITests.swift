@@ -62,6 +62,16 @@ import Testing
             #expect(lines.last?.hasPrefix("coded 1 blob (49.6 KiB) in 1 pack") == true, "\(lines)")
             #expect(try g.dvs("repack", "--json", in: dir).status == 0)
             #expect(try g.dvs("status", in: dir).status == 0)
+
+            // After the setting changes, --recode codes what is stored as the setting now says:
+            // codec 2 and plain zstd for the four clips, then nothing left to do; back to lpc.
+            #expect(try g.dvs("config", "pack.audio-codec", "predictive", in: dir).status == 0)
+            #expect(try g.dvs("repack", in: dir).status == 0)
+            #expect(try g.dvs("repack", "--recode", in: dir).status == 0)
+            #expect(try g.dvs("repack", "--recode", in: dir).status == 0)
+            #expect(try g.dvs("config", "--unset", "pack.audio-codec", in: dir).status == 0)
+            #expect(try g.dvs("repack", "--recode", in: dir).status == 0)
+            #expect(try g.dvs("fsck", in: dir).status == 0)
             try g.verify()
         }
     }

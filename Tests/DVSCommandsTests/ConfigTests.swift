@@ -11,7 +11,7 @@ import Testing
     /// (the hint said only "it has its default"), and the codec's is the one the code uses.
     @Test func everyKnownSettingNamesItsDefault() {
         #expect(Set(Config.defaults.keys) == Config.known)
-        #expect(Config.defaults["pack.audio-codec"] == Repository.AudioCodecChoice.auto.rawValue)
+        #expect(Config.defaults["pack.audio-codec"] == Repository.AudioCodecChoice.lpc.rawValue)
     }
 
     @Test func sizesTakeSuffixesOf1024() {

@@ -59,12 +59,16 @@ import Testing
         ("empty", []),
     ]
 
-    /// With `pack.audio-codec = lpc`, 16-bit PCM and μ-law are coded as audio (codec 4); with
-    /// `predictive`, none is (codec 2 for 16-bit PCM, plain zstd for μ-law); and a repository
-    /// keeps reading what it wrote before the setting changed.
+    /// With `pack.audio-codec = lpc` (the default), 16-bit PCM and μ-law are coded as audio
+    /// (codec 4); with `predictive`, none is (codec 2 for 16-bit PCM, plain zstd for μ-law); and a
+    /// repository keeps reading what it wrote before the setting changed.
     @Test func theLPCCodecIsChosenByTheSetting() throws {
         try TestSupport.withTemporaryRepository { repo in
-            let before = try repo.blobs.write([(Self.samples[0].bytes, BlobHint.file(Self.samples[0].bytes))])
+            #expect(repo.audioCodec == .lpc, "the default")
+            try repo.catalog.write { try $0.setConfig("pack.audio-codec", "predictive") }
+            let before = try Repository.discover(from: repo.root, context: repo.context).blobs.write([
+                (Self.samples[0].bytes, BlobHint.file(Self.samples[0].bytes))
+            ])
             try repo.catalog.write { try $0.setConfig("pack.audio-codec", "lpc") }
             let lpc = try Repository.discover(from: repo.root, context: repo.context)
             #expect(lpc.audioCodec == .lpc)
@@ -105,10 +109,9 @@ import Testing
         }
     }
 
-    /// The default, `auto`: codec 2 for 16-bit mono PCM at speech rates up to 16 kHz (the bulk
-    /// of the bench corpus, where it is at least `flac -5`'s ratio and decodes fastest), codec
-    /// 4 for every other format it takes.
-    @Test func theDefaultCodesSpeechRateMonoWithCodec2AndTheRestAsAudio() {
+    /// `auto`: codec 2 for 16-bit mono PCM at speech rates up to 16 kHz (the bulk of the bench
+    /// corpus, where it decodes fastest), codec 4 for every other format it takes.
+    @Test func autoCodesSpeechRateMonoWithCodec2AndTheRestAsAudio() {
         func layout(tag: UInt16, sub: UInt16? = nil, channels: Int, rate: Int, bits: Int) -> RIFFLayout {
             RIFFLayout(
                 formatTag: tag, subFormat: sub, channelCount: channels, sampleRate: rate, bitsPerSample: bits,
@@ -137,11 +140,11 @@ import Testing
                 #expect(try store.read(id) == s.bytes, "\(s.name)")
             }
             if repo != nil {
-                // By default codec 2 for 16 kHz mono, codec 4 for stereo and μ-law, plain zstd
-                // for the rest.
-                #expect(try store.location(of: ids[0])?.entry.codec == .pcm16Predictive)
+                // By default (`lpc`) codec 4 for 16 kHz mono, stereo and μ-law, plain zstd for
+                // the rest.
+                #expect(try store.location(of: ids[0])?.entry.codec == .audioLPC)
                 #expect(try store.location(of: ids[1])?.entry.codec == .audioLPC)
-                #expect(try store.location(of: ids[2])?.entry.codec == .pcm16Predictive)
+                #expect(try store.location(of: ids[2])?.entry.codec == .audioLPC)
                 #expect(try store.location(of: ids[3])?.entry.codec == .audioLPC)
                 #expect(try store.location(of: ids[4])?.entry.codec == .zstd)
             }

@@ -27,7 +27,7 @@ import Foundation
 public struct RepackReport: Sendable, Equatable, Codable {
     /// Packs rewritten.
     public var packs: Int = 0
-    /// Blobs coded (they had been stored as they are).
+    /// Blobs coded: stored as they were, or (with `recode`) coded with another audio codec.
     public var blobs: Int = 0
     /// Their bytes (as they are, and as stored before).
     public var rawBytes: UInt64 = 0
@@ -72,11 +72,34 @@ extension Repository {
     /// runs: someone holds `.dvs/repack.lock`. A non-blocking probe; nil when it cannot tell.
     public var runningRepack: LockHolder? { RepositoryLock.holder(path: dvsDir + "/repack.lock") }
 
+    /// The codecs of the blobs a repack codes again (``BlobCodec`` raw values): those stored as
+    /// they are and, with `recode`, those `choice` may write otherwise: codec 1 (no longer
+    /// written); under `lpc`, codec 2 and plain zstd (how `predictive` stores μ-law and A-law);
+    /// under `predictive`, codec 4; all of them under `auto`, whose choice depends on the format,
+    /// which only the blob's bytes tell.
+    static func recodedCodecs(recode: Bool, choice: AudioCodecChoice) -> Set<UInt8> {
+        var out: Set<BlobCodec> = [.stored]
+        if recode {
+            out.insert(.pcm16DeltaPlanes)
+            if choice != .predictive { out.formUnion([.pcm16Predictive, .zstd]) }
+            if choice != .lpc { out.insert(.audioLPC) }
+        }
+        return Set(out.map(\.rawValue))
+    }
+
     /// Codes every blob stored as it is (`BlobCodec.stored`), pack by pack, each pack coded
     /// without the repository lock and swapped in under it; see the file's header. One repack
     /// runs at a time (`.dvs/repack.lock`): a second one (a push's, after a commit's background
     /// one) waits for the first, then finds what is left. Running it again does no harm.
+    ///
+    /// With `recode`, also codes again, as `pack.audio-codec` now says, the audio blobs written
+    /// with a codec it does not write (``recodedCodecs(recode:choice:)``): after the setting
+    /// changed, or to bring codec 1 up to date. Each such blob is decoded (verified) and coded as
+    /// a commit would code it now; one that gets its old codec again (not audio, or codec 4's
+    /// trial found it does not pay) keeps its frame, and a pack where every blob did is not
+    /// rewritten. O(the bytes of the packs holding such blobs): running it again reads them again.
     /// - Parameters:
+    ///   - recode: code again the audio of other codecs too (above); default false.
     ///   - progress: reports `.repacking` per pack, with the raw bytes coded so far.
     ///   - lockTimeout: seconds each step waits for the lock (default ``lockTimeout``; the
     ///     background repack a commit starts waits an hour, as a long command may hold it).
@@ -84,8 +107,9 @@ extension Repository {
     /// - Throws: `DVSError` when a blob cannot be read (`.corrupt`, naming it and its pack; that
     ///   pack is left as it was), storage fails, or the lock is held past the timeout; the packs
     ///   done by then stay done.
-    public func repack(progress: ProgressHandler? = nil, lockTimeout: Double? = nil) throws -> RepackReport {
+    public func repack(recode: Bool = false, progress: ProgressHandler? = nil, lockTimeout: Double? = nil) throws -> RepackReport {
         var report = RepackReport()
+        let codecs = Self.recodedCodecs(recode: recode, choice: audioCodec)
         // Two repacks would both code every pending pack (the coding takes no lock) and one
         // would throw its work away: the second waits here for the first.
         let running: RepositoryLock
@@ -99,7 +123,9 @@ extension Repository {
         }
         defer { running.release() }
         let pending: [(pack: PackID, rawBytes: UInt64)]
-        do { pending = try catalog.packsHoldingStoredBlobs() } catch { throw DVSError.wrap(error) }
+        do { pending = try recode ? catalog.packsHolding(codecs: codecs) : catalog.packsHoldingStoredBlobs() } catch {
+            throw DVSError.wrap(error)
+        }
         let totalBytes = pending.reduce(0) { $0 + $1.rawBytes }
         do {
             let lock = try self.lock("dvs repack", timeout: lockTimeout)
@@ -109,8 +135,8 @@ extension Repository {
         for (i, p) in pending.enumerated() {
             progress?(Progress(phase: .repacking, done: i, total: pending.count, bytes: report.rawBytes, totalBytes: totalBytes))
             // Another repack may have rewritten it by now.
-            guard try stillPending(p.pack) else { continue }
-            try recode(pack: p.pack, into: &report, lockTimeout: lockTimeout)
+            guard try stillPending(p.pack, codecs) else { continue }
+            try rewrite(pack: p.pack, codecs: codecs, into: &report, lockTimeout: lockTimeout)
         }
         if !pending.isEmpty {
             progress?(
@@ -125,18 +151,22 @@ extension Repository {
         for _ in 0..<500 where RepositoryLock.othersAreWaiting(path: lockPath) { usleep(20_000) }
     }
 
-    /// Whether the catalog still locates stored blobs in `pack`.
-    private func stillPending(_ pack: PackID) throws -> Bool {
-        do { return try catalog.holdsStoredBlobs(pack: pack) } catch { throw DVSError.wrap(error) }
+    /// Whether the catalog still locates blobs of `codecs` in `pack`.
+    private func stillPending(_ pack: PackID, _ codecs: Set<UInt8>) throws -> Bool {
+        do {
+            return try codecs == [BlobCodec.stored.rawValue]
+                ? catalog.holdsStoredBlobs(pack: pack) : catalog.holdsBlobs(pack: pack, codecs: codecs)
+        } catch { throw DVSError.wrap(error) }
     }
 
-    /// Rewrites pack `pack` with its stored blobs coded. The coding runs without the lock (a
+    /// Rewrites pack `pack` with its blobs of `codecs` coded (stored ones, and with `--recode`
+    /// those of other audio codecs). The coding runs without the lock (a
     /// pack never changes; it is read as any reader reads it) into a pack file under
     /// `.dvs/tmp`; only the swap takes the lock: the new pack is finished (fsynced, moved into
     /// `packs/`) and swapped in when the old one still holds stored blobs, else dropped (another
     /// repack, gc, purge or fetch replaced it meanwhile). So the lock is held for an fsync and a catalog
     /// transaction, however long the coding takes.
-    private func recode(pack: PackID, into report: inout RepackReport, lockTimeout: Double?) throws {
+    private func rewrite(pack: PackID, codecs: Set<UInt8>, into report: inout RepackReport, lockTimeout: Double?) throws {
         let path = packsDir + "/" + pack.hex + ".pack"
         let reader: PackReader
         let index: [PackEntry]
@@ -144,7 +174,7 @@ extension Repository {
             reader = try PackReader(path: path)
             index = try reader.readIndex().sorted { $0.offset < $1.offset }
         } catch {
-            if try !stillPending(pack) { return }
+            if try !stillPending(pack, codecs) { return }
             throw DVSError(
                 .corrupt, "cannot read pack '\(pack.hex)' to code its audio: \(DVSError.wrap(error).message); it was left as it is",
                 next: .runFsck)
@@ -160,7 +190,7 @@ extension Repository {
         do {
             try parallelFor(index.count, workers: workers) { worker, i in
                 let e = index[i]
-                guard e.codec == .stored else {
+                guard codecs.contains(e.codec.rawValue) else {
                     let frame = try reader.read(offset: e.offset, length: e.storedLength)
                     try writer.append(id: e.id, codec: e.codec, rawLength: e.rawLength, frame: frame)
                     return
@@ -170,7 +200,7 @@ extension Repository {
                     bytes = try store.read(e.id, at: BlobLocation(pack: pack, entry: e), decompressor: coders[worker].decompressor)
                 } catch {
                     // A purge or gc that rewrote the pack meanwhile: nothing left to do here.
-                    if !((try? self.stillPending(pack)) ?? true) { throw PackReplaced() }
+                    if !((try? self.stillPending(pack, codecs)) ?? true) { throw PackReplaced() }
                     throw DVSError(
                         .corrupt,
                         "cannot code blob '\(e.id.hex)' of pack '\(pack.hex)': \(DVSError.wrap(error).message); the pack was left as it is",
@@ -179,16 +209,29 @@ extension Repository {
                 let (codec, frame) = try bytes.withUnsafeBytes {
                     try store.encode($0, id: e.id, hint: .file(bytes), coders: coders[worker])
                 }
+                if codec == e.codec {
+                    // Recoded to what it was (not audio, or codec 4's trial did not pay): its
+                    // frame stays as it was.
+                    let old = try reader.read(offset: e.offset, length: e.storedLength)
+                    try writer.append(id: e.id, codec: e.codec, rawLength: e.rawLength, frame: old)
+                    return
+                }
                 try writer.append(id: e.id, codec: codec, rawLength: e.rawLength, frame: frame)
                 coded.withLock {
                     $0.blobs += 1
                     $0.rawBytes += e.rawLength
                 }
             }
+            // Nothing changed (every blob recoded to its own codec): the same pack again, under
+            // the same id, which the swap would delete. Left as it is.
+            if coded.withLock({ $0.blobs }) == 0 {
+                writer.abort()
+                return
+            }
             yieldToWaitingWriters()
             let lock = try self.lock("dvs repack", timeout: lockTimeout)
             defer { lock.release() }
-            guard try stillPending(pack) else {
+            guard try stillPending(pack, codecs) else {
                 writer.abort()
                 return
             }

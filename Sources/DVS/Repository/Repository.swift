@@ -273,18 +273,22 @@ public final class Repository: @unchecked Sendable {
 
     /// How new audio blobs are coded (`pack.audio-codec`).
     public enum AudioCodecChoice: String, Sendable, CaseIterable {
-        /// The default: codec 2 for 16-bit mono PCM at up to 16 kHz (speech at telephone and
-        /// wideband rates, where it is at least `flac -5`'s ratio and decodes 1.5–2× faster than
-        /// codec 4), codec 4 for every other format codec 4 takes (stereo, higher rates, 24-bit,
-        /// μ-law and A-law, which codec 2 stores as plain zstd). On the bench corpus: store ÷ raw
-        /// 0.57 against codec 2's 0.62 and codec 4's 0.51 (bench/README.md § Codecs).
+        /// Codec 2 for 16-bit mono PCM at up to 16 kHz, codec 4 for every other format codec 4
+        /// takes (stereo, higher rates, 24-bit, μ-law and A-law, which codec 2 stores as plain
+        /// zstd): reading from the store costs ≈ 0.6× `lpc`'s CPU, for ≈ 13 % more bytes of 16 kHz
+        /// mono than `lpc` and ≈ 5 % more than `flac -5` (0.678 of raw against 0.643 there). On
+        /// the bench corpus: store ÷ raw 0.575 against codec 2's 0.617 and `lpc`'s 0.507
+        /// (bench/README.md § Codecs). The default until storage at `flac -5`'s ratio on every
+        /// format was chosen over decode speed.
         case auto
         /// Codec 2, `pcm16-predictive-planes+zstd` (16-bit PCM only; other audio as plain zstd):
         /// fast to decode (zstd and a running sum).
         case predictive
-        /// Codec 4, `audio-lpc-rice+zstd`: 16/24-bit PCM and G.711 μ-law/A-law coded as audio
-        /// (FLAC's scheme), ≈ 18 % smaller on the bench corpus than codec 2 and at least
-        /// `flac -5`'s ratio per format, but 1.5–2× the CPU per MB to write and to read.
+        /// The default. Codec 4, `audio-lpc-rice+zstd`, wherever its per-file trial pays: 16/24-bit
+        /// PCM and G.711 μ-law/A-law coded as audio (FLAC's scheme), ≈ 18 % smaller on the bench
+        /// corpus than codec 2 and at least `flac -5`'s ratio per format; ≈ 1.7× codec 2's CPU
+        /// per MB to write and to read (decoding runs at ≈ 290 MB/s of 16 kHz mono per core, past
+        /// libFLAC's own decoder on the same files).
         case lpc
 
         /// Whether a WAV file of `layout` is written with codec 4 (when it takes the format and
@@ -299,11 +303,11 @@ public final class Repository: @unchecked Sendable {
         }
     }
 
-    /// The audio codec new blobs are written with (`pack.audio-codec`, default `auto`).
+    /// The audio codec new blobs are written with (`pack.audio-codec`, default `lpc`).
     public var audioCodec: AudioCodecChoice { Self.audioCodec(catalog) }
 
     static func audioCodec(_ catalog: Catalog) -> AudioCodecChoice {
-        (try? catalog.config("pack.audio-codec")).flatMap { $0.flatMap(AudioCodecChoice.init(rawValue:)) } ?? .auto
+        (try? catalog.config("pack.audio-codec")).flatMap { $0.flatMap(AudioCodecChoice.init(rawValue:)) } ?? .lpc
     }
     /// Worker threads (`core.workers`, default: the context's processor count).
     /// Read once, when the repository is opened.
