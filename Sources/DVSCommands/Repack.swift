@@ -23,14 +23,19 @@ struct Repack: ParsableCommand {
             it first, so that a remote never receives uncoded audio. Running it again does nothing \
             more.
 
-            With --recode it also codes again the audio stored with a codec pack.audio-codec does \
-            not write, after that setting changed (or stored by an older dvs): \
-            dvs config pack.audio-codec lpc && dvs repack --recode \
-            Every pack holding such audio is rewritten; that reads and writes those packs whole.
+            With --recode it also codes again the audio stored with another codec than \
+            pack.audio-codec now chooses for its format, after that setting changed (or written \
+            by an older dvs):
+              dvs config pack.audio-codec lpc && dvs repack --recode
+            It reads every pack holding audio of another codec (and, under lpc or auto, plain \
+            zstd blobs, to find WAV files among them) and rewrites those where a blob's codec \
+            changes; running it again reads them again but rewrites nothing. A rewritten pack is \
+            a new pack: the next dvs push uploads it, and the remote keeps the old one until \
+            dvs gc --remote NAME removes it.
             """)
 
     @OptionGroup var global: GlobalOptions
-    @Flag(help: "Also code again the audio written with a codec pack.audio-codec does not write.") var recode = false
+    @Flag(help: "Also code again the audio stored with another codec than pack.audio-codec chooses.") var recode = false
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: .hidden) var background = false
 
@@ -55,7 +60,7 @@ struct Repack: ParsableCommand {
         }
         let ratio = r.bytesBefore > 0 ? String(format: " (%.0f%%)", 100 * Double(r.bytesAfter) / Double(r.bytesBefore)) : ""
         Output.out(
-            "coded \(Output.count(r.blobs, "blob")) (\(Output.bytes(r.rawBytes))) in \(Output.count(r.packs, "pack")): \(Output.bytes(r.bytesBefore)) → \(Output.bytes(r.bytesAfter))\(ratio)"
+            "coded \(Output.count(r.blobs, "blob")) (\(Output.bytes(r.rawBytes))) in \(Output.count(r.packs, "pack")), which went from \(Output.bytes(r.bytesBefore)) to \(Output.bytes(r.bytesAfter))\(ratio)"
         )
     }
 

@@ -160,6 +160,7 @@ import Testing
             #expect(edited.stderr.contains("warning: setting 'zstd.level' came back as '99'"), "\(edited.stderr)")
             #expect(try g.dvs("config", "pack.zstd", "--unset", in: dir).status == 0)
             #expect(try g.dvs("config", "zstd.level", "3", "--unset", in: dir).status == 64)
+            #expect(try g.dvs("config", "--unset", in: dir).status == 64, "--unset without a key is a usage error, not a listing")
             #expect(try g.dvs("config", "zstd.level", "3", in: dir).status == 0)
             #expect(try g.dvs("config", in: dir).status == 0)
             try g.verify()

@@ -155,12 +155,13 @@ import Testing
 
     /// `repack(recode: true)` after `pack.audio-codec` changed codes the audio as the setting now
     /// says: from `predictive` to `lpc`, 16-bit PCM goes from codec 2 to codec 4 and μ-law from
-    /// plain zstd to codec 4, the labels stay plain zstd, every file reads back; a second run
-    /// rewrites nothing; back to `predictive`, codec 4 goes back to codec 2 and zstd. A plain
-    /// repack never touches coded blobs.
+    /// plain zstd to codec 4, the labels stay plain zstd, every file reads back, and a second run
+    /// rewrites nothing; under `auto` only the 16 kHz mono clips go back to codec 2; back to
+    /// `predictive`, the rest goes back to codec 2 and zstd. A plain repack never touches coded
+    /// blobs. The setting is read again in the same process once it changes.
     @Test func recodeCodesTheAudioAsTheSettingNowSays() throws {
         try TestSupport.withTemporaryDirectory { dir in
-            var (repo, files) = try speechRepository(dir, settings: ["pack.audio-codec": "predictive", "pack.auto-repack": "false"])
+            let (repo, files) = try speechRepository(dir, settings: ["pack.audio-codec": "predictive", "pack.auto-repack": "false"])
             try repo.commit(CommitOptions(message: "speech"))
             let all = files + ["labels.csv"]
             let before = try codecs(repo, all)
@@ -168,9 +169,6 @@ import Testing
             #expect(before["clips/s2.wav"] == .zstd && before["labels.csv"] == .zstd)
 
             try repo.setConfig("pack.audio-codec", "lpc")
-            // A transform asks for the setting once: a command after `dvs config` opens the
-            // repository again.
-            repo = try Repository.discover(from: repo.root, context: repo.context)
             #expect(try repo.repack().packs == 0, "a plain repack codes only what is stored as it is")
             let r = try repo.repack(recode: true)
             #expect(r.blobs == 6 && r.packs >= 1, "\(r)")
@@ -183,12 +181,19 @@ import Testing
                 let e = try #require(try repo.entries(ofManifest: head.manifest).first { $0.path.string == f })
                 #expect(try repo.blobs.read(e.blob) == [UInt8](Data(contentsOf: URL(fileURLWithPath: repo.root + "/" + f))), "\(f)")
             }
+            let packs = try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).sorted()
             let again = try repo.repack(recode: true)
             #expect(again.packs == 0 && again.blobs == 0, "\(again)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).sorted() == packs)
+
+            try repo.setConfig("pack.audio-codec", "auto")
+            #expect(try repo.repack(recode: true).blobs == 2)
+            let auto = try codecs(repo, all)
+            #expect(files.filter { auto[$0] == .pcm16Predictive } == ["clips/s0.wav", "clips/s3.wav"], "\(auto)")
+            #expect(try repo.repack(recode: true).packs == 0)
 
             try repo.setConfig("pack.audio-codec", "predictive")
-            repo = try Repository.discover(from: repo.root, context: repo.context)
-            #expect(try repo.repack(recode: true).blobs == 6)
+            #expect(try repo.repack(recode: true).blobs == 4)
             #expect(try codecs(repo, all) == before)
             #expect(try repo.fsck().isClean)
         }

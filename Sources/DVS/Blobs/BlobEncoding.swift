@@ -11,7 +11,7 @@ enum BlobTransforms {
     /// read.
     /// - Parameter choice: the setting `pack.audio-codec`; read on the first audio blob written,
     ///   then kept.
-    static func all(choice: @escaping @Sendable () -> Repository.AudioCodecChoice) -> [any BlobTransform] {
+    static func all(choice: Once<Repository.AudioCodecChoice>) -> [any BlobTransform] {
         [AudioLPCTransform(choice: choice), PCM16PredictiveTransform(), PCM16DeltaPlanesTransform()]
     }
 }
@@ -32,6 +32,10 @@ struct AudioLPCTransform: BlobTransform {
 
     /// A transform that writes the files `choice` gives it (the default: every one it can).
     init(choice: @escaping @Sendable () -> Repository.AudioCodecChoice = { .lpc }) { self.choice = Once(choice) }
+
+    /// A transform that writes the files `choice` gives it, shared with its repository (which
+    /// resets it when the setting changes).
+    init(choice: Once<Repository.AudioCodecChoice>) { self.choice = choice }
 
     var codec: BlobCodec { .audioLPC }
 
@@ -135,6 +139,18 @@ struct CatalogBlobIndex: BlobIndex {
     func forget(_ packs: [PackID]) throws { try catalog.write { tx in try tx.removePacks(packs) } }
 }
 
+extension Repository.AudioCodecChoice {
+    /// The codec a file with `hint` is written with under this setting, trials aside: codec 4
+    /// for a RIFF/WAVE layout the setting gives it and it takes, else codec 2 for 16-bit PCM,
+    /// else plain zstd (a trial that finds a transform does not pay can still choose the next
+    /// one). What `dvs repack --recode` compares a blob's codec with.
+    func intendedCodec(_ hint: BlobHint) -> BlobCodec {
+        guard let layout = hint.facts as? RIFFLayout else { return .zstd }
+        if writesLPC(layout), LPCAudio.sampleFormat(of: layout) != nil { return .audioLPC }
+        return layout.isPCM16 ? .pcm16Predictive : .zstd
+    }
+}
+
 extension BlobHint {
     /// The hint commit gives for a file's bytes: their RIFF layout when they parse as RIFF/WAVE
     /// (for the PCM transform).
@@ -157,4 +173,7 @@ final class Once<Value: Sendable>: @unchecked Sendable {
             return v
         }
     }
+
+    /// Forgets the value: the next read computes it again.
+    func reset() { lock.withLock { computed = nil } }
 }

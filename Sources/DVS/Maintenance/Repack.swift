@@ -21,7 +21,9 @@ import Foundation
 // looks it up again (`PackedBlobStore.read`). A repack killed between moving the new pack into
 // `packs/` and the swap leaves the new pack, and one killed after the swap the old pack: a file
 // the catalog does not know whose every blob is indexed in a pack that is there, which the next
-// repack deletes first. One repack runs at a time (`.dvs/repack.lock`).
+// repack deletes first. One repack runs at a time (`.dvs/repack.lock`). `--recode` goes the same
+// way through the packs holding blobs of the audio codecs the setting does not write, coding
+// again those whose format it now gives another codec.
 
 /// What `dvs repack` did.
 public struct RepackReport: Sendable, Equatable, Codable {
@@ -29,7 +31,7 @@ public struct RepackReport: Sendable, Equatable, Codable {
     public var packs: Int = 0
     /// Blobs coded: stored as they were, or (with `recode`) coded with another audio codec.
     public var blobs: Int = 0
-    /// Their bytes (as they are, and as stored before).
+    /// Their bytes as they are (uncoded).
     public var rawBytes: UInt64 = 0
     /// Bytes of the packs rewritten, before.
     public var bytesBefore: UInt64 = 0
@@ -58,7 +60,7 @@ extension Repository {
     /// (`pack.auto-repack`, default true).
     public var autoRepack: Bool { (try? catalog.config("pack.auto-repack")).flatMap { $0 } != "false" }
 
-    /// Packs holding blobs stored as they are, and those blobs' bytes: what ``repack(progress:)``
+    /// Packs holding blobs stored as they are, and those blobs' bytes: what ``repack(recode:progress:lockTimeout:)``
     /// would code. O(such blobs), through a partial index.
     /// - Throws: `DVSError` when the catalog cannot be read.
     public func pendingRepack() throws -> (packs: Int, rawBytes: UInt64) {
@@ -74,7 +76,8 @@ extension Repository {
 
     /// The codecs of the blobs a repack codes again (``BlobCodec`` raw values): those stored as
     /// they are and, with `recode`, those `choice` may write otherwise: codec 1 (no longer
-    /// written); under `lpc`, codec 2 and plain zstd (how `predictive` stores μ-law and A-law);
+    /// written); under `lpc`, codec 2 and plain zstd (how `predictive` stores μ-law, A-law and
+    /// 24-bit PCM, and any coder a file whose trial found codec 4 does not pay);
     /// under `predictive`, codec 4; all of them under `auto`, whose choice depends on the format,
     /// which only the blob's bytes tell.
     static func recodedCodecs(recode: Bool, choice: AudioCodecChoice) -> Set<UInt8> {
@@ -159,11 +162,12 @@ extension Repository {
         } catch { throw DVSError.wrap(error) }
     }
 
-    /// Rewrites pack `pack` with its blobs of `codecs` coded (stored ones, and with `--recode`
-    /// those of other audio codecs). The coding runs without the lock (a
-    /// pack never changes; it is read as any reader reads it) into a pack file under
+    /// Rewrites pack `pack` with its stored blobs coded and, when `codecs` holds more than the
+    /// stored codec (`--recode`), its blobs of those codecs whose layout the setting now gives
+    /// another codec; a pack with none of either is left as it is. The coding runs without the
+    /// lock (a pack never changes; it is read as any reader reads it) into a pack file under
     /// `.dvs/tmp`; only the swap takes the lock: the new pack is finished (fsynced, moved into
-    /// `packs/`) and swapped in when the old one still holds stored blobs, else dropped (another
+    /// `packs/`) and swapped in when the old one still holds blobs of `codecs`, else dropped (another
     /// repack, gc, purge or fetch replaced it meanwhile). So the lock is held for an fsync and a catalog
     /// transaction, however long the coding takes.
     private func rewrite(pack: PackID, codecs: Set<UInt8>, into report: inout RepackReport, lockTimeout: Double?) throws {
@@ -179,33 +183,43 @@ extension Repository {
                 .corrupt, "cannot read pack '\(pack.hex)' to code its audio: \(DVSError.wrap(error).message); it was left as it is",
                 next: .runFsck)
         }
+        let store = packedBlobs
+        let level = zstdLevel
+        let coders = (0..<max(1, workers)).map { _ in ZstdCoders(level: level) }
+        // With --recode, first the blobs whose codec the setting would change: each coded blob
+        // is read (verified) and its layout compared with the setting (`intendedCodec`), so that
+        // a pack where none would change — labels beside audio already coded so — is read but
+        // never written again.
+        var toRecode = Set<ObjectID>()
+        if codecs != [BlobCodec.stored.rawValue] {
+            let choice = audioCodec
+            let found = Locked(Set<ObjectID>())
+            do {
+                try parallelFor(index.count, workers: workers) { worker, i in
+                    let e = index[i]
+                    guard e.codec != .stored, codecs.contains(e.codec.rawValue) else { return }
+                    let bytes = try self.readForRepack(e, pack: pack, codecs: codecs, decompressor: coders[worker].decompressor)
+                    if choice.intendedCodec(.file(bytes)) != e.codec { found.withLock { _ = $0.insert(e.id) } }
+                }
+            } catch is PackReplaced { return }
+            toRecode = found.withLock { $0 }
+            if toRecode.isEmpty && !index.contains(where: { $0.codec == .stored }) { return }
+        }
+        let recoded = toRecode
         // One new pack per old one, whatever its size: a pack finished early would enter
         // `packs/` without the lock.
         let writer = PackWriter(packsDir: packsDir, tmpDir: tmpDir, targetSize: UInt64.max)
-        let store = packedBlobs
-        let level = zstdLevel
         let coded = Locked((blobs: 0, rawBytes: UInt64(0)))
-        let coders = (0..<max(1, workers)).map { _ in ZstdCoders(level: level) }
         let made: [FinishedPack]
         do {
             try parallelFor(index.count, workers: workers) { worker, i in
                 let e = index[i]
-                guard codecs.contains(e.codec.rawValue) else {
+                guard e.codec == .stored || recoded.contains(e.id) else {
                     let frame = try reader.read(offset: e.offset, length: e.storedLength)
                     try writer.append(id: e.id, codec: e.codec, rawLength: e.rawLength, frame: frame)
                     return
                 }
-                let bytes: [UInt8]
-                do {
-                    bytes = try store.read(e.id, at: BlobLocation(pack: pack, entry: e), decompressor: coders[worker].decompressor)
-                } catch {
-                    // A purge or gc that rewrote the pack meanwhile: nothing left to do here.
-                    if !((try? self.stillPending(pack, codecs)) ?? true) { throw PackReplaced() }
-                    throw DVSError(
-                        .corrupt,
-                        "cannot code blob '\(e.id.hex)' of pack '\(pack.hex)': \(DVSError.wrap(error).message); the pack was left as it is",
-                        next: .runFsck)
-                }
+                let bytes = try self.readForRepack(e, pack: pack, codecs: codecs, decompressor: coders[worker].decompressor)
                 let (codec, frame) = try bytes.withUnsafeBytes {
                     try store.encode($0, id: e.id, hint: .file(bytes), coders: coders[worker])
                 }
@@ -262,6 +276,21 @@ extension Repository {
         let c = coded.withLock { $0 }
         report.blobs += c.blobs
         report.rawBytes += c.rawBytes
+    }
+
+    /// Blob `e` of `pack`, read and verified for coding again.
+    /// - Throws: ``PackReplaced`` when a purge or gc rewrote the pack meanwhile (nothing left to
+    ///   do there); `DVSError.corrupt` naming the blob and pack when it cannot be read.
+    private func readForRepack(_ e: PackEntry, pack: PackID, codecs: Set<UInt8>, decompressor: ZstdDecompressor) throws -> [UInt8] {
+        do {
+            return try packedBlobs.read(e.id, at: BlobLocation(pack: pack, entry: e), decompressor: decompressor)
+        } catch {
+            if !((try? self.stillPending(pack, codecs)) ?? true) { throw PackReplaced() }
+            throw DVSError(
+                .corrupt,
+                "cannot code blob '\(e.id.hex)' of pack '\(pack.hex)': \(DVSError.wrap(error).message); the pack was left as it is",
+                next: .runFsck)
+        }
     }
 
     /// Deletes the pack files an interrupted repack left: unknown to the catalog, every blob in

@@ -38,6 +38,9 @@ public final class Repository: @unchecked Sendable {
     public var blobs: any BlobStore { packedBlobs }
     /// The same store, for what only packs have (pack readers, their checksums).
     let packedBlobs: PackedBlobStore
+    /// `pack.audio-codec` as the blob encoder reads it: once, at the first audio file written,
+    /// and again after ``setConfig(_:_:)`` changes it.
+    let codecChoice: Once<AudioCodecChoice>
     /// The process this repository was opened from: environment, arguments, host, version.
     public let context: ProcessContext
     /// Commits and manifests in ``objects``.
@@ -135,9 +138,11 @@ public final class Repository: @unchecked Sendable {
         snapshots = SnapshotStore(
             objects: objects,
             workers: { (try? catalog.config("core.workers")).flatMap { $0.flatMap(Int.init) } ?? context.processorCount })
+        let codecChoice = Once { Self.audioCodec(catalog) }
+        self.codecChoice = codecChoice
         packedBlobs = PackedBlobStore(
             packsDir: dvsDir + "/packs", tmpDir: dvsDir + "/tmp", index: CatalogBlobIndex(catalog: catalog),
-            transforms: BlobTransforms.all(choice: { Self.audioCodec(catalog) }),
+            transforms: BlobTransforms.all(choice: codecChoice),
             targetSize: { Self.packTargetSize(catalog) }, level: { Self.zstdLevel(catalog) })
     }
 
@@ -275,7 +280,7 @@ public final class Repository: @unchecked Sendable {
     public enum AudioCodecChoice: String, Sendable, CaseIterable {
         /// Codec 2 for 16-bit mono PCM at up to 16 kHz, codec 4 for every other format codec 4
         /// takes (stereo, higher rates, 24-bit, μ-law and A-law, which codec 2 stores as plain
-        /// zstd): reading from the store costs ≈ 0.6× `lpc`'s CPU, for ≈ 13 % more bytes of 16 kHz
+        /// zstd): reading from the store costs ≈ 0.6× `lpc`'s CPU, for ≈ 16 % more bytes of 16 kHz
         /// mono than `lpc` and ≈ 5 % more than `flac -5` (0.678 of raw against 0.643 there). On
         /// the bench corpus: store ÷ raw 0.575 against codec 2's 0.617 and `lpc`'s 0.507
         /// (bench/README.md § Codecs). The default until storage at `flac -5`'s ratio on every
@@ -286,7 +291,7 @@ public final class Repository: @unchecked Sendable {
         case predictive
         /// The default. Codec 4, `audio-lpc-rice+zstd`, wherever its per-file trial pays: 16/24-bit
         /// PCM and G.711 μ-law/A-law coded as audio (FLAC's scheme), ≈ 18 % smaller on the bench
-        /// corpus than codec 2 and at least `flac -5`'s ratio per format; ≈ 1.7× codec 2's CPU
+        /// corpus than codec 2 and at least `flac -5`'s ratio per format; ≈ 2× codec 2's CPU
         /// per MB to write and to read (decoding runs at ≈ 290 MB/s of 16 kHz mono per core, past
         /// libFLAC's own decoder on the same files).
         case lpc
@@ -501,5 +506,6 @@ extension Repository {
         let lock = try self.lock("dvs config")
         defer { lock.release() }
         do { try catalog.write { tx in try tx.setConfig(key, value) } } catch { throw DVSError.wrap(error) }
+        if key == "pack.audio-codec" { codecChoice.reset() }
     }
 }

@@ -48,11 +48,13 @@ extension Repository {
         let index = try openSampleIndex()
         try self.index(index, snapshots: [id])
         // The sample table's columns past the fixed ones (in the table's order), for a hint.
-        let labelFields = { () -> [String] in
-            let r = try? index.run(
-                "SELECT name FROM pragma_table_info('sample')", snapshot: id, includeWords: false, words: { _ in [] },
-                allows: { _ in true }, timeLimit: timeLimit)
-            return (r?.rows ?? []).compactMap { row in
+        let labelFields = { () -> [String]? in
+            guard
+                let r = try? index.run(
+                    "SELECT name FROM pragma_table_info('sample')", snapshot: id, includeWords: false, words: { _ in [] },
+                    allows: { _ in true }, timeLimit: timeLimit)
+            else { return nil }
+            return r.rows.compactMap { row in
                 guard case .string(let name) = row.first, !sampleTableColumns.contains(name) else { return nil }
                 return name
             }
@@ -102,9 +104,9 @@ extension Repository {
     func query(_ sql: String, entries: [ManifestEntry]) throws -> QueryResult {
         var entries = entries
         try recountSpeakers(&entries)
-        let labelFields = { () -> [String] in
+        let labelFields = { () -> [String]? in
             var fields = Set<String>()
-            for e in entries { for f in e.annotations?.labels ?? [] { fields.insert(f.name) } }
+            for e in entries { for f in e.annotations?.labels ?? [] { fields.insert(SampleIndex.column(forLabel: f.name)) } }
             return fields.sorted()
         }
         let result = try runQuery(sql, labelFields: labelFields) { allows, wantsWords in
@@ -247,9 +249,10 @@ extension Repository {
 
     /// Runs `sql` through `run` (given the statement check and whether the `word` table is
     /// wanted), mapping SQL failures to user errors. `labelFields` names the sample table's label
-    /// columns, read only for the hint of a statement that does not compile.
+    /// columns (nil when they cannot be read), read only for the hint of a statement that does
+    /// not compile.
     private func runQuery(
-        _ sql: String, labelFields: () -> [String], _ run: (_ allows: (Bool) -> Bool, _ wantsWords: Bool) throws -> SampleQueryResult
+        _ sql: String, labelFields: () -> [String]?, _ run: (_ allows: (Bool) -> Bool, _ wantsWords: Bool) throws -> SampleQueryResult
     ) throws -> QueryResult {
         let wantsWords = sql.range(of: "word", options: .caseInsensitive) != nil
         // ATTACH creates files and PRAGMA changes the connection, yet SQLite calls both
@@ -263,8 +266,14 @@ extension Repository {
             let result = try run(allows, wantsWords)
             return QueryResult(columns: result.columns, rows: result.rows)
         } catch SampleQueryError.invalidStatement(let message) {
-            let fields = labelFields()
-            let labels = fields.isEmpty ? "and no label field" : "then the label fields \(fields.joined(separator: ", "))"
+            let labels: String
+            switch labelFields() {
+            case nil: labels = "then a column per label field"
+            case let fields? where fields.isEmpty: labels = "and no label field"
+            case let fields?:
+                let shown = fields.prefix(20).joined(separator: ", ")
+                labels = "then the label fields \(shown)\(fields.count > 20 ? " and \(fields.count - 20) more" : "")"
+            }
             throw DVSError(
                 .badInput, "SQL error: \(message)",
                 hint:
