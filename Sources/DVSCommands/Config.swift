@@ -114,7 +114,13 @@ struct Config: ParsableCommand {
             }
             // A size is stored in bytes, which is what every reader of the setting parses.
             let stored = value.map { v in Self.byteKeys.contains(key) ? Self.byteCount(v).map(String.init) ?? v : v }
+            let codecBefore = repo.audioCodec
             try repo.setConfig(key, unset ? nil : stored)
+            if key == "pack.audio-codec", repo.audioCodec != codecBefore {
+                Output.err(
+                    "note: audio written from now on is coded as \(repo.audioCodec.rawValue) says; what is stored keeps its codec until 'dvs repack --recode'"
+                )
+            }
             return
         }
         guard let v = try repo.catalog.config(key) else {
