@@ -27,11 +27,12 @@ struct Repack: ParsableCommand {
             pack.audio-codec now chooses for its format, after that setting changed (or written \
             by an older dvs):
               dvs config pack.audio-codec lpc && dvs repack --recode
-            It reads every pack holding audio of another codec (and, under lpc or auto, plain \
-            zstd blobs, to find WAV files among them) and rewrites those where a blob's codec \
-            changes; running it again reads them again but rewrites nothing. A rewritten pack is \
-            a new pack: the next dvs push uploads it, and the remote keeps the old one until \
-            dvs gc --remote NAME removes it.
+            It reads every pack holding audio of a codec the setting may change (under auto, \
+            every pack holding audio; under lpc or auto, also plain zstd blobs, to find WAV files \
+            among them) and rewrites those where a blob's codec changes; running it again reads \
+            them again but rewrites nothing. A rewritten pack is \
+            a new pack: the next dvs push that moves a ref uploads it beside the remote's old \
+            one, and dvs gc --remote NAME then removes the old copies.
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -52,6 +52,47 @@ import Testing
         }
     }
 
+    /// After `repack(recode: true)` and a push that moves a ref, the remote holds every audio
+    /// blob twice (the old pack, and the new one under the new codec): a collection keeps the copy this repository
+    /// reads and drops the other pack; a clone is whole.
+    @Test func aBlobInTwoPacksIsKeptInOne() throws {
+        try T.withTemporaryRepository { repo in
+            let root = repo.root
+            let recs = T.debianRecordings(limit: 3)
+            try #require(recs.count >= 3, "alsa-utils recordings are installed")
+            try FileManager.default.createDirectory(atPath: root + "/clips", withIntermediateDirectories: true)
+            for (i, r) in recs.enumerated() { try T.sh("sox '\(r)' -r 16000 -c 1 -b 16 '\(root)/clips/c\(i).wav'") }
+            try repo.setConfig("pack.audio-codec", "predictive")
+            _ = try repo.commit(CommitOptions(message: "base"))
+            let remoteRoot = root + "/../remote.dvs"
+            _ = try repo.addRemote(name: "origin", url: remoteRoot)
+            _ = try repo.push(remote: "origin", all: true)
+            let store = try repo.remote("origin").open(environment: [:])
+            let before = try store.list(prefix: "packs/").map(\.key)
+
+            try repo.setConfig("pack.audio-codec", "lpc")
+            #expect(try repo.repack(recode: true).blobs == 3)
+            // Packs go up with a push that moves a ref: the recoded one with the next commit's.
+            try Data("notes\n".utf8).write(to: URL(fileURLWithPath: root + "/notes.txt"))
+            _ = try repo.commit(CommitOptions(message: "notes"))
+            _ = try repo.push(remote: "origin", all: true)
+            let both = try store.list(prefix: "packs/").map(\.key)
+            #expect(both.count == before.count + 2, "the recoded pack is uploaded beside the old one: \(both)")
+
+            var options = GCOptions()
+            options.grace = 0
+            let r = try repo.gcRemote("origin", options: options)
+            #expect(r.packsDeleted == 1, "\(r)")
+            let local = try FileManager.default.contentsOfDirectory(atPath: repo.packsDir).filter { $0.hasSuffix(".pack") }
+            #expect(
+                Set(try store.list(prefix: "packs/").map { String($0.key.dropFirst(6)) }) == Set(local),
+                "the remote keeps the packs read here")
+            let c = try Repository.clone(url: remoteRoot, into: root + "/../c", context: T.processContext).repository
+            #expect(try c.fsck().isClean)
+            #expect(try repo.gcRemote("origin", options: options).packsDeleted == 0, "nothing more to collect")
+        }
+    }
+
     /// A marked pack or object that a push uses again before the sweep is not deleted.
     @Test func aMarkedKeyThatAPushUsesAgainStays() throws {
         try T.withTemporaryRepository { repo in

@@ -10,7 +10,8 @@ enum BlobTransforms {
     /// (for 16-bit files otherwise), then `pcm16DeltaPlanes` (read only). Every codec is always
     /// read.
     /// - Parameter choice: the setting `pack.audio-codec`; read on the first audio blob written,
-    ///   then kept.
+    ///   then kept until the repository resets it (``Repository/setConfig(_:_:)`` of that key,
+    ///   and each repack).
     static func all(choice: Once<Repository.AudioCodecChoice>) -> [any BlobTransform] {
         [AudioLPCTransform(choice: choice), PCM16PredictiveTransform(), PCM16DeltaPlanesTransform()]
     }
@@ -26,8 +27,8 @@ struct AudioLPCTransform: BlobTransform {
     /// Bytes tried both ways to decide whether the transform pays.
     static let trialBytes = 32 << 10
 
-    /// Which files this transform writes (it always reads them all): asked once, on the first
-    /// forward.
+    /// Which files this transform writes (it always reads them all): asked on the first forward,
+    /// again after the repository resets it.
     private let choice: Once<Repository.AudioCodecChoice>
 
     /// A transform that writes the files `choice` gives it (the default: every one it can).
@@ -145,7 +146,10 @@ extension Repository.AudioCodecChoice {
     /// else plain zstd (a trial that finds a transform does not pay can still choose the next
     /// one). What `dvs repack --recode` compares a blob's codec with.
     func intendedCodec(_ hint: BlobHint) -> BlobCodec {
-        guard let layout = hint.facts as? RIFFLayout else { return .zstd }
+        // Not one whole frame of samples (a recording never finalised): neither transform codes it.
+        guard let layout = hint.facts as? RIFFLayout, layout.blockAlign > 0,
+            min(layout.availableDataSize, layout.fileLength - layout.dataOffset) / layout.blockAlign > 0
+        else { return .zstd }
         if writesLPC(layout), LPCAudio.sampleFormat(of: layout) != nil { return .audioLPC }
         return layout.isPCM16 ? .pcm16Predictive : .zstd
     }

@@ -97,10 +97,12 @@ extension Repository {
     ///
     /// With `recode`, also codes again, as `pack.audio-codec` now says, the audio blobs written
     /// with a codec it does not write (``recodedCodecs(recode:choice:)``): after the setting
-    /// changed, or to bring codec 1 up to date. Each such blob is decoded (verified) and coded as
-    /// a commit would code it now; one that gets its old codec again (not audio, or codec 4's
-    /// trial found it does not pay) keeps its frame, and a pack where every blob did is not
-    /// rewritten. O(the bytes of the packs holding such blobs): running it again reads them again.
+    /// changed, or to bring codec 1 up to date. Each such blob is read (verified) and its format
+    /// compared with what the setting chooses (``AudioCodecChoice/intendedCodec(_:)``); those
+    /// it would code otherwise are coded as a commit would code them now, and one that gets its
+    /// old codec back all the same (a trial found the other does not pay) keeps its frame. A
+    /// pack where no blob changes is not rewritten. O(the bytes of the packs holding candidate
+    /// blobs — under `auto`, every pack holding audio): running it again reads them again.
     /// - Parameters:
     ///   - recode: code again the audio of other codecs too (above); default false.
     ///   - progress: reports `.repacking` per pack, with the raw bytes coded so far.
@@ -112,7 +114,11 @@ extension Repository {
     ///   done by then stay done.
     public func repack(recode: Bool = false, progress: ProgressHandler? = nil, lockTimeout: Double? = nil) throws -> RepackReport {
         var report = RepackReport()
-        let codecs = Self.recodedCodecs(recode: recode, choice: audioCodec)
+        // One reading of the setting for the whole repack, shared with the encoder (a
+        // `dvs config` meanwhile applies from the next repack).
+        codecChoice.reset()
+        let choice = codecChoice.value
+        let codecs = Self.recodedCodecs(recode: recode, choice: choice)
         // Two repacks would both code every pending pack (the coding takes no lock) and one
         // would throw its work away: the second waits here for the first.
         let running: RepositoryLock
@@ -139,7 +145,7 @@ extension Repository {
             progress?(Progress(phase: .repacking, done: i, total: pending.count, bytes: report.rawBytes, totalBytes: totalBytes))
             // Another repack may have rewritten it by now.
             guard try stillPending(p.pack, codecs) else { continue }
-            try rewrite(pack: p.pack, codecs: codecs, into: &report, lockTimeout: lockTimeout)
+            try rewrite(pack: p.pack, codecs: codecs, choice: choice, into: &report, lockTimeout: lockTimeout)
         }
         if !pending.isEmpty {
             progress?(
@@ -170,7 +176,9 @@ extension Repository {
     /// `packs/`) and swapped in when the old one still holds blobs of `codecs`, else dropped (another
     /// repack, gc, purge or fetch replaced it meanwhile). So the lock is held for an fsync and a catalog
     /// transaction, however long the coding takes.
-    private func rewrite(pack: PackID, codecs: Set<UInt8>, into report: inout RepackReport, lockTimeout: Double?) throws {
+    private func rewrite(
+        pack: PackID, codecs: Set<UInt8>, choice: AudioCodecChoice, into report: inout RepackReport, lockTimeout: Double?
+    ) throws {
         let path = packsDir + "/" + pack.hex + ".pack"
         let reader: PackReader
         let index: [PackEntry]
@@ -192,7 +200,6 @@ extension Repository {
         // never written again.
         var toRecode = Set<ObjectID>()
         if codecs != [BlobCodec.stored.rawValue] {
-            let choice = audioCodec
             let found = Locked(Set<ObjectID>())
             do {
                 try parallelFor(index.count, workers: workers) { worker, i in

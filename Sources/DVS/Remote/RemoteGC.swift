@@ -194,11 +194,24 @@ extension Repository {
                 if new.isEmpty { break }
                 neededBlobs.formUnion(new)
             }
+            // A needed blob in more than one pack (`dvs repack --recode` here pushed it again in a
+            // new pack, under another codec) is kept in one: the pack this repository reads it
+            // from when that one is listed, else the first by id; its other copies are garbage
+            // like any unneeded frame. Catalog lookups for such blobs only.
+            var copies: [ObjectID: [ObjectID]] = [:]
+            for (pack, entries) in index {
+                for e in entries where neededBlobs.contains(e.id) { copies[e.id, default: []].append(pack) }
+            }
+            var keeper: [ObjectID: ObjectID] = [:]
+            for (blob, packs) in copies where packs.count > 1 {
+                let here = (try catalog.location(of: blob)).map(\.pack.object)
+                keeper[blob] = here.flatMap { packs.contains($0) ? $0 : nil } ?? packs.min { $0.hex < $1.hex }
+            }
             var deletions: [(id: ObjectID, size: UInt64)] = []
             var rewrites: [(id: ObjectID, size: UInt64, keep: [PackEntry])] = []
             for (id, o) in listed {
                 let entries = index[id] ?? []
-                let keep = entries.filter { neededBlobs.contains($0.id) }
+                let keep = entries.filter { neededBlobs.contains($0.id) && (keeper[$0.id] ?? id) == id }
                 guard keep.count < entries.count else { continue }
                 guard old(o) else {
                     report.keptYoung += 1
