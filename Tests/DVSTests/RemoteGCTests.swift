@@ -11,13 +11,22 @@ import Testing
 @Suite struct RemoteGCTests {
     typealias T = TestSupport
 
+    /// Puts `count` of Debian's recordings in `repo`'s `clips/` as `c0.wav`, `c1.wav`, …: copied,
+    /// or converted by sox with `soxOptions` (e.g. `-r 16000 -c 1 -b 16`).
+    func addRecordings(_ repo: Repository, count: Int, soxOptions: String? = nil) throws {
+        let recs = T.debianRecordings(limit: count)
+        try #require(recs.count >= count, "alsa-utils recordings are installed")
+        try FileManager.default.createDirectory(atPath: repo.root + "/clips", withIntermediateDirectories: true)
+        for (i, r) in recs.enumerated() {
+            let target = "'\(repo.root)/clips/c\(i).wav'"
+            try T.sh(soxOptions.map { "sox '\(r)' \($0) \(target)" } ?? "cp '\(r)' \(target)")
+        }
+    }
+
     @Test func withAGracePeriodADeletionWaitsOneGracePeriodAfterItIsFound() throws {
         try T.withTemporaryRepository { repo in
             let root = repo.root
-            let recs = T.debianRecordings(limit: 3)
-            try #require(recs.count >= 3, "alsa-utils recordings are installed")
-            try FileManager.default.createDirectory(atPath: root + "/clips", withIntermediateDirectories: true)
-            for (i, r) in recs.enumerated() { try T.sh("cp '\(r)' '\(root)/clips/c\(i).wav'") }
+            try addRecordings(repo, count: 3)
             _ = try repo.commit(CommitOptions(message: "base"))
             try repo.createBranch("extra")
             _ = try repo.checkout("extra")
@@ -53,15 +62,12 @@ import Testing
     }
 
     /// After `repack(recode: true)` and a push that moves a ref, the remote holds every audio
-    /// blob twice (the old pack, and the new one under the new codec): a collection keeps the copy this repository
-    /// reads and drops the other pack; a clone is whole.
+    /// blob twice (the old pack, and the new one under the new codec): a collection keeps the
+    /// copy this repository reads and drops the other pack; a clone is whole.
     @Test func aBlobInTwoPacksIsKeptInOne() throws {
         try T.withTemporaryRepository { repo in
             let root = repo.root
-            let recs = T.debianRecordings(limit: 3)
-            try #require(recs.count >= 3, "alsa-utils recordings are installed")
-            try FileManager.default.createDirectory(atPath: root + "/clips", withIntermediateDirectories: true)
-            for (i, r) in recs.enumerated() { try T.sh("sox '\(r)' -r 16000 -c 1 -b 16 '\(root)/clips/c\(i).wav'") }
+            try addRecordings(repo, count: 3, soxOptions: "-r 16000 -c 1 -b 16")
             try repo.setConfig("pack.audio-codec", "predictive")
             _ = try repo.commit(CommitOptions(message: "base"))
             let remoteRoot = root + "/../remote.dvs"
@@ -97,10 +103,7 @@ import Testing
     @Test func aMarkedKeyThatAPushUsesAgainStays() throws {
         try T.withTemporaryRepository { repo in
             let root = repo.root
-            let recs = T.debianRecordings(limit: 2)
-            try #require(recs.count >= 2, "alsa-utils recordings are installed")
-            try FileManager.default.createDirectory(atPath: root + "/clips", withIntermediateDirectories: true)
-            for (i, r) in recs.enumerated() { try T.sh("cp '\(r)' '\(root)/clips/c\(i).wav'") }
+            try addRecordings(repo, count: 2)
             _ = try repo.commit(CommitOptions(message: "base"))
             try repo.createBranch("extra")
             _ = try repo.checkout("extra")
