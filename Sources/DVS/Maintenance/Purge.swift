@@ -417,13 +417,12 @@ extension Repository {
             }
             let result: QueryResult
             do { result = try query("SELECT path FROM sample WHERE (\(predicate))", entries: entries) } catch let e as DVSError {
-                // The label fields these samples carry, by name (the columns a rule most often wants).
-                var fields = Set<String>()
-                for e in entries { for f in e.annotations?.labels ?? [] { fields.insert(f.name) } }
+                // The label fields these samples carry, as columns (what a rule most often wants).
+                let fields = Self.labelColumns(of: entries)
                 let labelColumns =
                     fields.isEmpty
                     ? "and no label field (no label table labels these samples)"
-                    : "then the label fields: \(fields.sorted().joined(separator: ", "))"
+                    : "then the label fields: \(fields.joined(separator: ", "))"
                 throw DVSError(
                     .badInput, "purge predicate \"\(predicate)\": \(Self.predicateSQLMessage(e.message))",
                     hint:

@@ -104,11 +104,7 @@ extension Repository {
     func query(_ sql: String, entries: [ManifestEntry]) throws -> QueryResult {
         var entries = entries
         try recountSpeakers(&entries)
-        let labelFields = { () -> [String]? in
-            var fields = Set<String>()
-            for e in entries { for f in e.annotations?.labels ?? [] { fields.insert(SampleIndex.column(forLabel: f.name)) } }
-            return fields.sorted()
-        }
+        let labelFields = { () -> [String]? in Self.labelColumns(of: entries) }
         let result = try runQuery(sql, labelFields: labelFields) { allows, wantsWords in
             try SampleQuery.run(sql, entries: entries, includeWords: wantsWords, words: { try self.words($0) }, allows: allows)
         }
@@ -245,6 +241,15 @@ extension Repository {
             }
         }
         return found
+    }
+
+    /// The sample table's label columns for `entries`, sorted: each label field they carry, under
+    /// the name the table gives it (``SampleIndex/column(forLabel:)``: `label_` before a field
+    /// named as a fixed column). O(entries · fields); for error hints.
+    static func labelColumns(of entries: [ManifestEntry]) -> [String] {
+        var fields = Set<String>()
+        for e in entries { for f in e.annotations?.labels ?? [] { fields.insert(SampleIndex.column(forLabel: f.name)) } }
+        return fields.sorted()
     }
 
     /// Runs `sql` through `run` (given the statement check and whether the `word` table is
