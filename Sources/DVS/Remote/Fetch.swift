@@ -354,7 +354,8 @@ extension Repository {
                 if old != r.id {
                     updates.append(
                         RefUpdate(name: local, expected: old, new: r.id, message: text.map { "tag: " + $0 } ?? "fetch \(remoteName)"))
-                } else if let text, try tagMessage(local) == nil {
+                } else if let text {
+                    // Here, at the remote's commit, without a message (`wanted` above read that).
                     updates.append(RefUpdate(name: local, expected: old, new: r.id, message: "tag: " + text))
                 }
                 moves.append(RefMove(name: local, old: old, new: r.id, status: status))
